@@ -1,0 +1,255 @@
+package engine
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+)
+
+// worldVar is the hidden env entry that carries the World into expressions.
+// Calls to the built-ins that need it are rewritten at compile time from
+// agents_online("sales") to __world__.AgentsOnline("sales").
+const worldVar = "__world__"
+
+// World is what expressions may know of the outside: the event's time, and
+// presence and opening hours per team. It comes in with each event.
+type World struct {
+	now    time.Time
+	online map[string]int
+	open   map[string]bool
+}
+
+// Now returns the event time.
+func (w *World) Now() time.Time { return w.now }
+
+// AgentsOnline returns how many agents of team are online.
+func (w *World) AgentsOnline(team string) int { return w.online[team] }
+
+// OpenHours reports whether team is within its opening hours.
+func (w *World) OpenHours(team string) bool { return w.open[team] }
+
+// worldFuncs maps a built-in's name in playbooks to its World method.
+var worldFuncs = map[string]string{
+	"now":           "Now",
+	"agents_online": "AgentsOnline",
+	"open_hours":    "OpenHours",
+}
+
+// Builtins lists the functions playbooks may call besides expr's own, for
+// documentation and "did you mean" suggestions.
+var Builtins = []string{"now", "duration", "agents_online", "open_hours", "round_robin", "lower", "upper", "trim", "len"}
+
+// RoundRobinPrefix marks an owner chosen by round robin among a team's
+// agents: round_robin("sales") evaluates to "round_robin:sales", and the CRM
+// resolves it to an agent when it creates the record.
+const RoundRobinPrefix = "round_robin:"
+
+// Env is the typed environment expressions compile against: the declared
+// vars, `visitor`, and the built-ins.
+type Env struct {
+	types map[string]any
+	opts  []expr.Option
+}
+
+// NewEnv builds the compile-time environment for vars.
+func NewEnv(vars []*VarDecl) *Env {
+	types := make(map[string]any, len(vars)+2)
+	for _, v := range vars {
+		types[v.Name] = ZeroOf(v.Type)
+	}
+	types["visitor"] = Visitor{}
+	types[worldVar] = (*World)(nil)
+	e := &Env{types: types}
+	e.opts = []expr.Option{
+		expr.Env(types),
+		expr.DisableBuiltin("now"),
+		expr.DisableBuiltin("duration"),
+		expr.Function("duration", func(params ...any) (any, error) {
+			return ParseDuration(params[0].(string))
+		}, new(func(string) time.Duration)),
+		expr.Function("round_robin", func(params ...any) (any, error) {
+			return RoundRobinPrefix + params[0].(string), nil
+		}, new(func(string) string)),
+		expr.Patch(worldPatcher{}),
+		expr.MaxNodes(2000),
+	}
+	return e
+}
+
+// Names returns every name an expression may use, for suggestions.
+func (e *Env) Names() []string {
+	names := make([]string, 0, len(e.types)+len(Builtins))
+	for n := range e.types {
+		if n != worldVar {
+			names = append(names, n)
+		}
+	}
+	return append(names, Builtins...)
+}
+
+// Compile compiles src. When want is not empty the result must be of that
+// type (TypeAny accepts anything); nil results are always accepted since
+// unset vars are nil.
+func (e *Env) Compile(src string, want Type) (*vm.Program, error) {
+	opts := e.opts
+	if want == TypeBool {
+		opts = append(opts[:len(opts):len(opts)], expr.AsBool())
+	}
+	prog, err := expr.Compile(src, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if want != "" && want != TypeAny && want != TypeBool {
+		if got := prog.Node().Type(); !assignable(got, want) {
+			return nil, &TypeError{Want: want, Got: typeName(got)}
+		}
+	}
+	return prog, nil
+}
+
+// TypeError says an expression's type does not fit where it is used.
+type TypeError struct {
+	Want Type
+	Got  string
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("expression is %s, but a %s is needed here", e.Got, e.Want)
+}
+
+func typeName(t reflect.Type) string {
+	if t == nil {
+		return "unknown"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if t == reflect.TypeFor[time.Duration]() {
+			return "a duration"
+		}
+		return "an int"
+	case reflect.Bool:
+		return "a bool"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map:
+		return "a map"
+	}
+	if t == reflect.TypeFor[time.Time]() {
+		return "a date"
+	}
+	return t.String()
+}
+
+func assignable(got reflect.Type, want Type) bool {
+	if got == nil || got.Kind() == reflect.Interface {
+		return true // unknown until run time: checked then
+	}
+	switch want {
+	case TypeString, TypeEmail, TypePhone, TypeURL:
+		return got.Kind() == reflect.String
+	case TypeNumber:
+		k := got.Kind()
+		return k == reflect.Float64 || k == reflect.Float32 || (k >= reflect.Int && k <= reflect.Int64 && got != reflect.TypeFor[time.Duration]())
+	case TypeInt:
+		k := got.Kind()
+		return k >= reflect.Int && k <= reflect.Int64 && got != reflect.TypeFor[time.Duration]()
+	case TypeBool:
+		return got.Kind() == reflect.Bool
+	case TypeDate:
+		return got == reflect.TypeFor[time.Time]()
+	case TypeList:
+		return got.Kind() == reflect.Slice || got.Kind() == reflect.Array
+	case TypeMap:
+		return got.Kind() == reflect.Map
+	}
+	return true
+}
+
+// ZeroOf returns the value that stands for type t at compile time.
+func ZeroOf(t Type) any {
+	switch t {
+	case TypeString, TypeEmail, TypePhone, TypeURL:
+		return ""
+	case TypeNumber:
+		return float64(0)
+	case TypeInt:
+		return 0
+	case TypeBool:
+		return false
+	case TypeDate:
+		return time.Time{}
+	case TypeList:
+		return []any{}
+	case TypeMap:
+		return map[string]any{}
+	}
+	return nil
+}
+
+// worldPatcher rewrites calls of the World built-ins into method calls on
+// the hidden __world__ var, so compiled programs stay immutable and the
+// per-event World arrives through the env.
+type worldPatcher struct{}
+
+func (worldPatcher) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok {
+		return
+	}
+	id, ok := call.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	method, ok := worldFuncs[id.Value]
+	if !ok {
+		return
+	}
+	callee := &ast.MemberNode{
+		Node:     &ast.IdentifierNode{Value: worldVar},
+		Property: &ast.StringNode{Value: method},
+		Method:   true,
+	}
+	callee.SetLocation(id.Location())
+	call.Callee = callee
+}
+
+// ParseDuration parses "90s", "2m", "1h30m", and also days and weeks:
+// "2d", "1w", "3 days", "1 week".
+func ParseDuration(s string) (time.Duration, error) {
+	t := strings.TrimSpace(strings.ToLower(s))
+	for _, u := range []struct {
+		suffixes []string
+		unit     time.Duration
+	}{
+		{[]string{"weeks", "week", "w"}, 7 * 24 * time.Hour},
+		{[]string{"days", "day", "d"}, 24 * time.Hour},
+		{[]string{"hours", "hour"}, time.Hour},
+		{[]string{"minutes", "minute", "mins", "min"}, time.Minute},
+		{[]string{"seconds", "second", "secs", "sec"}, time.Second},
+	} {
+		for _, suf := range u.suffixes {
+			if num, ok := strings.CutSuffix(t, suf); ok {
+				n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+				if err != nil {
+					break
+				}
+				return time.Duration(n * float64(u.unit)), nil
+			}
+		}
+	}
+	d, err := time.ParseDuration(strings.ReplaceAll(t, " ", ""))
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q: use a number and a unit, such as 30s, 2m, 1h, 2d or 1w", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,306 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+	"github.com/playbook-dev/playbook/dsl/source"
+)
+
+// Program is a compiled playbook. It is immutable once built and safe for
+// concurrent use.
+type Program struct {
+	ID    string // playbook id, a lowercase slug
+	Title string
+	// Hash is the hex SHA-256 of the playbook's source and of every file it
+	// includes. Sessions record it to finish on the version they started on.
+	Hash     string
+	Locale   string   // default locale, e.g. "en"
+	Locales  []string // every declared locale, Locale first
+	Fallback string   // locale used when a text lacks the session's locale; "" = none
+	Bot      Bot
+	Trigger  *Trigger // nil when the playbook never starts on its own
+
+	Vars  []*VarDecl // in declaration order
+	Cards []*Card    // Cards[0] is where a session starts
+	// Teams lists every team named in a handoff card or in agents_online and
+	// open_hours calls, so a caller knows whose presence to put in events.
+	Teams []string
+	// Files lists the source files, main file first, for rendering snippets.
+	Files []string
+
+	cardByName map[string]int
+	varByName  map[string]*VarDecl
+}
+
+// NewProgram indexes p's cards and vars; the dsl package calls it once after
+// filling the fields. Cards' Next, Goto and similar indices must be set.
+func NewProgram(p *Program) *Program {
+	p.cardByName = make(map[string]int, len(p.Cards))
+	for i, c := range p.Cards {
+		c.Index = i
+		p.cardByName[c.Name] = i
+	}
+	p.varByName = make(map[string]*VarDecl, len(p.Vars))
+	for _, v := range p.Vars {
+		p.varByName[v.Name] = v
+	}
+	return p
+}
+
+// Card returns the card named name.
+func (p *Program) Card(name string) (*Card, bool) {
+	i, ok := p.cardByName[name]
+	if !ok {
+		return nil, false
+	}
+	return p.Cards[i], true
+}
+
+// Var returns the declaration of the var named name.
+func (p *Program) Var(name string) (*VarDecl, bool) {
+	v, ok := p.varByName[name]
+	return v, ok
+}
+
+// Bot is how the bot presents itself in the widget.
+type Bot struct {
+	Name   string `json:"name,omitempty"`
+	Avatar string `json:"avatar,omitempty"`
+	Color  string `json:"color,omitempty"`
+}
+
+// Trigger says when the widget starts the playbook on its own.
+type Trigger struct {
+	Pages    []string      // path globs ("*" any run of characters); empty = every page
+	Delay    time.Duration // how long the visitor must have been on the page
+	Campaign *Text         // proactive message above the closed widget; may be nil
+	When     *Expr         // over the visitor context; nil = always
+}
+
+// Type is the type of a declared var.
+type Type string
+
+// Var types. Email, Phone and URL are strings that passed their validator;
+// Date is a time.Time at midnight UTC.
+const (
+	TypeString Type = "string"
+	TypeNumber Type = "number" // float64
+	TypeInt    Type = "int"    // int
+	TypeBool   Type = "bool"
+	TypeEmail  Type = "email"
+	TypePhone  Type = "phone"
+	TypeURL    Type = "url"
+	TypeDate   Type = "date"
+	TypeList   Type = "list" // []any
+	TypeMap    Type = "map"  // map[string]any
+	TypeAny    Type = "any"
+)
+
+// VarDecl declares one playbook var.
+type VarDecl struct {
+	Name    string
+	Type    Type
+	Default any  // nil when the var starts unset
+	PII     bool // personal data: redacted from logs
+	Pos     source.Range
+}
+
+// InputType is what an ask card accepts.
+type InputType string
+
+// Input types of ask cards.
+const (
+	InputText   InputType = "text"
+	InputEmail  InputType = "email"
+	InputPhone  InputType = "phone"
+	InputNumber InputType = "number"
+	InputInt    InputType = "int"
+	InputDate   InputType = "date"
+	InputURL    InputType = "url"
+	InputYesNo  InputType = "yes_no"
+	InputChoice InputType = "choice" // answered by one of the card's choices
+)
+
+// Card is one named step of a playbook. The parts run in this order: SkipIf
+// (skips Say, Ask and Save), Say, Ask (waits), Save, Set, Create, then one of
+// Call, Handoff or Include (each waits or runs a sub-flow), then End, then
+// Branch, Goto, or the next card.
+type Card struct {
+	Name  string
+	Index int
+	Pos   source.Range // the card's key in the file
+
+	Say     []*Text
+	Image   string
+	Links   []Link
+	Ask     *Ask
+	Set     []Assign
+	Create  []*Create
+	Call    *Call
+	Handoff *Handoff
+	Branch  []Branch
+	// End is the outcome label when the card ends the bot part; HasEnd
+	// tells an `end` with an empty label from no end at all.
+	End    string
+	HasEnd bool
+	// Next is the card that runs after this one (goto, or the card below);
+	// -1 when the conversation ends after this card.
+	Next int
+	// Return is set on the last card of an included sub-flow and on its
+	// fall-through: after it, control goes back to Next, which is the card
+	// after the include. It is informational (for graphs); Next is already
+	// resolved at compile time.
+	Return bool
+	// Include names the sub-flow's playbook id when this card includes one;
+	// its first inlined card is Next.
+	Include string
+}
+
+// Link is a button that opens a URL.
+type Link struct {
+	Label *Text
+	URL   string
+}
+
+// Ask is a question that waits for the visitor.
+type Ask struct {
+	Prompt   *Text // nil when the card's say is the question
+	Input    InputType
+	Choices  []*Choice
+	Save     string // var name; "" to not save
+	SkipIf   *Expr
+	Validate []Validation
+	Retry    Retry
+}
+
+// Choice is one button of a question.
+type Choice struct {
+	Label *Text
+	// Value is what is saved and what tests and the button event name; it
+	// defaults to the label in the default locale.
+	Value string
+	Goto  int // card index, -1 = continue with the card's own flow
+	Pos   source.Range
+}
+
+// Validation rejects an answer when If is false; Say explains why.
+type Validation struct {
+	If  *Expr
+	Say *Text
+}
+
+// Retry says what happens after an invalid answer: Say (or a built-in hint
+// for the input type) is shown and the question asked again, at most Max
+// times in all; then the session goes to Then. Max 0 means ask until a valid
+// answer comes. Then -1 with Max > 0 means continue with the var unset.
+type Retry struct {
+	Max  int
+	Say  *Text
+	Then int
+}
+
+// Assign is one `var: expr` of a set.
+type Assign struct {
+	Var  string
+	Expr *Expr
+}
+
+// Branch is one arm of a branch: the first whose If is true (or nil) wins.
+type Branch struct {
+	If   *Expr
+	Goto int
+}
+
+// Handoff hands the conversation to a human agent of Team.
+type Handoff struct {
+	Team     string
+	Say      *Text // shown when handing off; may be nil
+	Wait     time.Duration
+	Offline  int // card index that runs when nobody is online or accepts in time
+	Priority string
+}
+
+// RecordKind is the kind of CRM record a create card makes.
+type RecordKind string
+
+// Record kinds.
+const (
+	RecordLead         RecordKind = "lead"
+	RecordDeal         RecordKind = "deal"
+	RecordPerson       RecordKind = "person"
+	RecordOrganization RecordKind = "organization"
+	RecordTask         RecordKind = "task"
+	RecordNote         RecordKind = "note"
+)
+
+// Create describes one record to create.
+type Create struct {
+	Kind   RecordKind
+	Fields []Field
+	Pos    source.Range
+}
+
+// Field is one field of a record or of a call body. Exactly one of Value
+// (a template or expression) and Fields (a nested object) is set.
+type Field struct {
+	Name   string
+	Value  *Value
+	Fields []Field
+}
+
+// Value is a field value: a template when the YAML text contains "{{", an
+// expression when it is a plain (unquoted) scalar that compiles as one of the
+// field's type, else a literal.
+type Value struct {
+	Lit  any
+	Tmpl *Template
+	Expr *Expr
+}
+
+// Call is an HTTP request to an allow-listed host.
+type Call struct {
+	Method  string
+	URL     *Template
+	Headers []Field
+	Body    []Field
+	Timeout time.Duration
+	// Save maps var names to paths in the JSON response, e.g. "plan" <- "data.plan".
+	Save    []CallSave
+	OnError int // card index; -1 = continue with the var unset
+}
+
+// CallSave copies one field of the response into a var.
+type CallSave struct {
+	Var  string
+	Path []string
+}
+
+// Expr is an expression compiled at load time.
+type Expr struct {
+	Src  string
+	Pos  source.Range
+	Prog *vm.Program
+}
+
+// Text is a message in one or more locales.
+type Text struct {
+	// ByLocale holds one template per locale; a text written as a plain string
+	// is stored under the program's default locale.
+	ByLocale map[string]*Template
+	Pos      source.Range
+}
+
+// Template is a text with {{ expr }} holes.
+type Template struct {
+	Parts []Part
+	// Static is the whole text when the template has no holes.
+	Static   string
+	IsStatic bool
+}
+
+// Part is a literal run of text or an expression hole.
+type Part struct {
+	Lit  string
+	Expr *Expr
+}

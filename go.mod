@@ -1,0 +1,5 @@
+module github.com/playbook-dev/playbook
+
+go 1.26.8
+
+require github.com/expr-lang/expr v1.17.8

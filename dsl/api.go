@@ -14,6 +14,7 @@ type Option func(*options)
 
 type options struct {
 	resolve Resolver
+	ids     func() []string // every known playbook id, for suggestions
 }
 
 // WithResolver sets how `include` finds other playbooks. Without it an
@@ -23,7 +24,7 @@ func WithResolver(r Resolver) Option { return func(o *options) { o.resolve = r }
 // Set is the result of loading several files: every playbook that compiled,
 // by id and by file, and the sources for rendering diagnostics.
 type Set struct {
-	Programs []*engine.Program        // in file order
+	Programs []*engine.Program // in file order
 	ByID     map[string]*engine.Program
 	ByFile   map[string]*engine.Program
 	Files    source.Files // every file read, playbooks and tests

@@ -1,6 +1,13 @@
 package dsl
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v4"
+
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
 )
@@ -9,7 +16,45 @@ import (
 // diagnostics. The program is nil when any diagnostic is an error; warnings
 // come back either way, sorted by position.
 func Load(name string, src []byte, opts ...Option) (*engine.Program, source.Diagnostics) {
-	panic("TODO")
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var diags source.Diagnostics
+	f := &fileCtx{name: name, src: src, lines: newLineIndex(src), diags: &diags}
+	fa := parseFile(f)
+	if fa == nil || diags.HasErrors() && len(fa.cards) == 0 {
+		return nil, finish(diags)
+	}
+	c := &compiler{diags: &diags, opts: o, main: fa}
+	c.addFile(fa)
+	p := c.program()
+	diags = finish(diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return p, diags
+}
+
+// finish drops repeated diagnostics (a sub-flow included twice reports the
+// same problem twice) and sorts the rest by position.
+func finish(ds source.Diagnostics) source.Diagnostics {
+	type key struct {
+		r   source.Range
+		msg string
+	}
+	seen := map[key]bool{}
+	out := ds[:0]
+	for _, d := range ds {
+		k := key{d.Subject, d.Summary}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, d)
+	}
+	out.Sort()
+	return out
 }
 
 // LoadPaths loads every playbook in the given files and directories
@@ -18,5 +63,119 @@ func Load(name string, src []byte, opts ...Option) (*engine.Program, source.Diag
 // resolve among the playbooks found. A file with errors is left out of the
 // set; its diagnostics are returned with everyone else's.
 func LoadPaths(paths ...string) (*Set, source.Diagnostics) {
-	panic("TODO")
+	set := &Set{ByID: map[string]*engine.Program{}, ByFile: map[string]*engine.Program{}, Files: source.Files{}}
+	var diags source.Diagnostics
+	var books []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			diags.Errorf(source.Range{Filename: p}, "cannot read %s: %v", p, errText(err))
+			continue
+		}
+		if !info.IsDir() {
+			if isTestFile(p) {
+				set.Tests = append(set.Tests, p)
+			} else {
+				books = append(books, p)
+			}
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if path != p && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			switch {
+			case isTestFile(path):
+				set.Tests = append(set.Tests, path)
+			case strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml"):
+				books = append(books, path)
+			}
+			return nil
+		})
+		if err != nil {
+			diags.Errorf(source.Range{Filename: p}, "cannot read %s: %v", p, errText(err))
+		}
+	}
+	// Index every playbook by id first, so includes resolve in any order.
+	type entry struct {
+		name string
+		src  []byte
+	}
+	byID := map[string]entry{}
+	var ids []string
+	for _, b := range books {
+		src, err := os.ReadFile(b)
+		if err != nil {
+			diags.Errorf(source.Range{Filename: b}, "cannot read %s: %v", b, errText(err))
+			continue
+		}
+		set.Files[b] = src
+		if id := peekID(src); id != "" {
+			if _, dup := byID[id]; dup {
+				diags.Errorf(source.At(b, 1, 1), "playbook id %q is also used by %s; ids must be unique", id, byID[id].name)
+				continue
+			}
+			byID[id] = entry{b, src}
+			ids = append(ids, id)
+		}
+	}
+	for _, t := range set.Tests {
+		if src, err := os.ReadFile(t); err == nil {
+			set.Files[t] = src
+		}
+	}
+	resolve := func(id string) (string, []byte, bool) {
+		e, ok := byID[id]
+		return e.name, e.src, ok
+	}
+	for _, b := range books {
+		src, ok := set.Files[b]
+		if !ok {
+			continue
+		}
+		p, ds := Load(b, src, WithResolver(resolve), withIDs(func() []string { return ids }))
+		diags = append(diags, ds...)
+		if p == nil {
+			continue
+		}
+		if _, dup := set.ByID[p.ID]; dup {
+			continue
+		}
+		set.Programs = append(set.Programs, p)
+		set.ByID[p.ID] = p
+		set.ByFile[b] = p
+	}
+	return set, finish(diags)
 }
+
+func withIDs(f func() []string) Option { return func(o *options) { o.ids = f } }
+
+func isTestFile(p string) bool {
+	return strings.HasSuffix(p, ".test.yaml") || strings.HasSuffix(p, ".test.yml")
+}
+
+// peekID reads a file's `playbook:` id without compiling it.
+func peekID(src []byte) string {
+	var doc yaml.Node
+	if yaml.Unmarshal(src, &doc) != nil || len(doc.Content) == 0 {
+		return ""
+	}
+	if n, ok := findKey(doc.Content[0], "playbook"); ok && n.Kind == yaml.ScalarNode {
+		return n.Value
+	}
+	return ""
+}
+
+func errText(err error) string {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+

@@ -513,14 +513,14 @@ func (c *compiler) call(fc *flatCard, n *yaml.Node) *engine.Call {
 // recordFields lists the fields each record kind takes; nested objects
 // list theirs under "kind.field".
 var recordFields = map[string][]string{
-	"lead":                {"title", "person", "organization", "value", "currency", "owner", "labels", "source", "note", "custom"},
-	"deal":                {"title", "value", "currency", "stage", "pipeline", "person", "organization", "owner", "expected_close", "note", "custom"},
-	"person":              {"name", "email", "phone", "organization", "owner", "note", "custom"},
-	"organization":        {"name", "domain", "owner", "note", "custom"},
-	"task":                {"subject", "due", "assignee", "type", "note", "custom"},
-	"note":                {"content", "about", "custom"},
-	"person-ref":          {"name", "email", "phone"},
-	"organization-ref":    {"name", "domain"},
+	"lead":             {"title", "person", "organization", "value", "currency", "owner", "labels", "source", "note", "custom"},
+	"deal":             {"title", "value", "currency", "stage", "pipeline", "person", "organization", "owner", "expected_close", "note", "custom"},
+	"person":           {"name", "email", "phone", "organization", "owner", "note", "custom"},
+	"organization":     {"name", "domain", "owner", "note", "custom"},
+	"task":             {"subject", "due", "assignee", "type", "note", "custom"},
+	"note":             {"content", "about", "custom"},
+	"person-ref":       {"name", "email", "phone"},
+	"organization-ref": {"name", "domain"},
 }
 
 var requiredField = map[string]string{"lead": "title", "deal": "title", "task": "subject", "note": "content", "person": "", "organization": "name"}

@@ -36,7 +36,7 @@ type compiler struct {
 	hosts   []string
 	teams   []string
 
-	cards []*flatCard
+	cards  []*flatCard
 	spaces []*namespace
 	// current card being compiled, for recording var reads
 	cur *flatCard
@@ -448,6 +448,14 @@ func (c *compiler) exprAt(f *fileCtx, n *yaml.Node, off int, src string, want en
 
 var visitorFields = []string{"id", "name", "email", "page", "referrer", "language", "country", "returning", "visits", "utm"}
 
+// goTypeNames turns Go type names in expr's messages into the names
+// playbooks use.
+var goTypeNames = strings.NewReplacer(
+	"map[string]interface {}", "map", "[]interface {}", "list", "interface {}", "any",
+	"float64", "number", "time.Time", "date", "time.Duration", "duration",
+	"engine.Visitor", "visitor", "*engine.World", "built-in",
+)
+
 var (
 	unknownNameRE  = regexp.MustCompile(`^unknown name (\S+)`)
 	unknownFieldRE = regexp.MustCompile(`^type engine\.Visitor has no field (\S+)`)
@@ -461,7 +469,7 @@ func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err 
 	}
 	var fe *file.Error
 	if !errors.As(err, &fe) {
-		f.diags.Errorf(f.rngAt(n, off, 0), "%v", err)
+		f.diags.Errorf(f.rngAt(n, off, 0), "in expression: %s", goTypeNames.Replace(err.Error()))
 		return
 	}
 	msg := fe.Message
@@ -483,9 +491,7 @@ func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err 
 		msg = fmt.Sprintf("visitor has no field %q", m[1])
 		sugg = source.Suggest(m[1], visitorFields)
 	} else {
-		msg = strings.ReplaceAll(msg, "engine.Visitor", "visitor")
-		msg = strings.ReplaceAll(msg, "*engine.World", "built-in")
-		msg = "in expression: " + msg
+		msg = "in expression: " + goTypeNames.Replace(msg)
 	}
 	d := f.diags.Errorf(f.rngAt(n, off+at, length), "%s", msg)
 	if sugg != "" {
@@ -624,9 +630,6 @@ func (c *compiler) program() *engine.Program {
 	cards := make([]*engine.Card, len(c.cards))
 	for i, fc := range c.cards {
 		cards[i] = c.card(fc)
-	}
-	if c.diags.HasErrors() {
-		return nil
 	}
 	c.analyze()
 	if c.diags.HasErrors() {

@@ -178,4 +178,3 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
-

@@ -10,7 +10,7 @@ func Suggest(name string, candidates []string) string {
 		if c == name {
 			continue
 		}
-		d := levenshtein(name, c)
+		d := distance(name, c)
 		if d <= limit && (best == "" || d < bestDist) {
 			best, bestDist = c, d
 		}
@@ -18,23 +18,30 @@ func Suggest(name string, candidates []string) string {
 	return best
 }
 
-func levenshtein(a, b string) int {
+// distance is the optimal string alignment distance: insertions,
+// deletions, substitutions and swaps of two neighbours each cost 1, so the
+// common typo "sya" for "say" is one edit away.
+func distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
 			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return d[len(ra)][len(rb)]
 }

@@ -1,0 +1,93 @@
+package dsl_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/playbook-dev/playbook/dsl"
+)
+
+// head is prepended to every case's cards.
+const head = `playbook: t
+allow_hosts: [api.example.com]
+vars:
+  email: {type: email}
+  budget: {type: number}
+  size: {type: string}
+  n: {type: int, default: 0}
+cards:
+`
+
+// TestChecks gives each rule of the checker a small playbook and the
+// diagnostic it must produce: "line:col: severity: message". Lines count
+// from the top of head (cards start on line 9).
+func TestChecks(t *testing.T) {
+	tests := []struct {
+		name  string
+		cards string
+		want  string
+	}{
+		{"goto only, to itself", "  a:\n    goto: a\n", "9:3: error: these cards can loop forever without waiting for the visitor: a → a"},
+		{"does nothing", "  a: {}\n", "9:3: error: card \"a\" does nothing"},
+		{"empty card", "  a:\n", "9:3: error: card \"a\" is empty"},
+		{"two kinds", "  a:\n    ask: Email?\n    save: email\n    input: email\n    handoff: {team: sales, offline: b}\n  b:\n    end: x\n", "9:3: error: card \"a\" has two kinds: ask and handoff"},
+		{"unknown card key", "  a:\n    sya: hi\n", "10:5: error: unknown key \"sya\" in card \"a\" (did you mean \"say\"?)"},
+		{"goto unknown", "  a:\n    say: hi\n    goto: bb\n  b:\n    end: x\n", "11:11: error: goto: there is no card \"bb\" (did you mean \"b\"?)"},
+		{"branch unknown", "  a:\n    say: hi\n    branch: [{goto: zz}]\n", "11:21: error: branch goto: there is no card \"zz\""},
+		{"offline unknown", "  a:\n    handoff: {team: sales, offline: capure}\n  capture:\n    end: x\n", "10:37: error: handoff.offline: there is no card \"capure\" (did you mean \"capture\"?)"},
+		{"retry then unknown", "  a:\n    ask: Email?\n    input: email\n    save: email\n    retry: {max: 2, then: nope}\n", "13:27: error: retry.then: there is no card \"nope\""},
+		{"on_error unknown", "  a:\n    call: {url: \"https://api.example.com/x\", on_error: oops}\n", "10:56: error: on_error: there is no card \"oops\""},
+		{"handoff without offline", "  a:\n    handoff: {team: sales}\n", "10:5: error: handoff has no `offline` card"},
+		{"save undeclared", "  a:\n    ask: Name?\n    save: name\n", "11:11: error: save: \"name\" is not a declared var"},
+		{"save wrong type", "  a:\n    ask: Budget?\n    input: number\n    save: size\n", "12:11: error: save: var \"size\" is a string, but the answer to this question is a number"},
+		{"set wrong type", "  a:\n    set: {n: '\"many\"'}\n", "10:15: error: expression is a string, but a int is needed here"},
+		{"set undeclared", "  a:\n    set: {score: 1}\n", "10:11: error: set: \"score\" is not a declared var"},
+		{"type error", "  a:\n    branch: [{if: budget > \"many\", goto: a}]\n", "10:26: error: in expression: invalid operation: > (mismatched types number and string)"},
+		{"unknown name", "  a:\n    branch: [{if: budgte > 1, goto: a}]\n", "10:19: error: unknown name \"budgte\": it is not a declared var or a built-in (did you mean \"budget\"?)"},
+		{"visitor field", "  a:\n    say: \"Hi {{ visitor.nmae }}\"\n", "10:25: error: visitor has no field \"nmae\" (did you mean \"name\"?)"},
+		{"condition not bool", "  a:\n    branch: [{if: budget + 1, goto: a}]\n", "10:19: error: in expression: expected bool, but got number"},
+		{"template unclosed", "  a:\n    say: \"Hi {{ email \"\n", "10:14: error: template: `{{` is never closed with `}}`"},
+		{"template bad expr", "  a:\n    say: \"Hi {{ email + }}\"\n", "10:23: error: in expression: unexpected token EOF"},
+		{"template in block scalar", "  a:\n    say: |\n      Hello\n      {{ emial }}\n", "12:10: error: unknown name \"emial\""},
+		{"duplicate labels", "  a:\n    say: Pick\n    choices: [Yes please, \"yes  PLEASE\"]\n", "11:27: error: duplicate choice label \"yes  PLEASE\""},
+		{"accent duplicate labels", "  a:\n    say: Pick\n    choices: [Sí, si]\n", "11:19: error: duplicate choice label \"si\""},
+		{"loop", "  a:\n    say: hi\n  b:\n    say: again\n    goto: a\n", "9:3: error: these cards can loop forever without waiting for the visitor: a → b → a"},
+		{"self loop", "  a:\n    set: {n: n + 1}\n    goto: a\n", "9:3: error: these cards can loop forever without waiting for the visitor: a → a"},
+		{"loop through skip_if", "  a:\n    ask: Email?\n    save: email\n    input: email\n    skip_if: email != nil\n    goto: a\n", "9:3: error: these cards can loop forever"},
+		{"loop with ask is fine", "  a:\n    ask: Email?\n    save: email\n    input: email\n    goto: a\n", ""},
+		{"unreachable", "  a:\n    end: x\n  b:\n    say: hi\n", "11:3: warning: card \"b\" is never reached"},
+		{"unused var", "  a:\n    end: x\n", "4:3: warning: var \"email\" is never used"},
+		{"read before set", "  a:\n    say: \"{{ email }}\"\n  b:\n    ask: Email?\n    input: email\n    save: email\n", "10:14: warning: var \"email\" may be read before it is set"},
+		{"guarded read", "  a:\n    say: \"{{ email ?? 'you' }}\"\n  b:\n    ask: Email?\n    input: email\n    save: email\n", ""},
+		{"bad duration", "  a:\n    handoff: {team: sales, wait: soon, offline: b}\n  b:\n    end: x\n", "10:34: error: handoff.wait: invalid duration \"soon\""},
+		{"host not allowed", "  a:\n    call: {url: \"https://evil.example.net/x\"}\n", "10:17: error: host \"evil.example.net\" is not in allow_hosts"},
+		{"unknown record field", "  a:\n    create: {lead: {title: x, vaule: 3}}\n", "10:31: error: unknown key \"vaule\" in lead (did you mean \"value\"?)"},
+		{"missing lead title", "  a:\n    create: {lead: {value: 3}}\n", "10:14: error: a lead needs `title:`"},
+		{"unknown input", "  a:\n    ask: Mail?\n    input: emal\n", "11:12: error: unknown input type \"emal\" (did you mean \"email\"?)"},
+		{"include without resolver", "  a:\n    include: faq\n", "10:14: error: cannot include \"faq\""},
+		{"duplicate card", "  a:\n    say: hi\n  a:\n    say: again\n", "11:3: error: cards has \"a\" twice"},
+		{"end then goto", "  a:\n    end: x\n    goto: a\n", "11:5: warning: goto never runs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := head + tt.cards
+			_, diags := dsl.Load("t.yaml", []byte(src))
+			var lines []string
+			for _, d := range diags {
+				lines = append(lines, d.Error())
+			}
+			all := strings.Join(lines, "\n")
+			if tt.want == "" {
+				for _, d := range diags {
+					if d.Severity.String() == "error" || strings.Contains(d.Summary, "loop") {
+						t.Errorf("unexpected diagnostic: %s", d.Error())
+					}
+				}
+				return
+			}
+			if !strings.Contains(all, "t.yaml:"+tt.want) {
+				t.Errorf("want diagnostic\n  t.yaml:%s\ngot:\n  %s", tt.want, strings.ReplaceAll(all, "\n", "\n  "))
+			}
+		})
+	}
+}

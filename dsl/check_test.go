@@ -40,7 +40,7 @@ func TestChecks(t *testing.T) {
 		{"handoff without offline", "  a:\n    handoff: {team: sales}\n", "10:5: error: handoff has no `offline` card"},
 		{"save undeclared", "  a:\n    ask: Name?\n    save: name\n", "11:11: error: save: \"name\" is not a declared var"},
 		{"save wrong type", "  a:\n    ask: Budget?\n    input: number\n    save: size\n", "12:11: error: save: var \"size\" is a string, but the answer to this question is a number"},
-		{"set wrong type", "  a:\n    set: {n: '\"many\"'}\n", "10:15: error: expression is a string, but a int is needed here"},
+		{"set wrong type", "  a:\n    set: {n: '\"many\"'}\n", "10:15: error: expression is a string, but an int is needed here"},
 		{"set undeclared", "  a:\n    set: {score: 1}\n", "10:11: error: set: \"score\" is not a declared var"},
 		{"type error", "  a:\n    branch: [{if: budget > \"many\", goto: a}]\n", "10:26: error: in expression: invalid operation: > (mismatched types number and string)"},
 		{"unknown name", "  a:\n    branch: [{if: budgte > 1, goto: a}]\n", "10:19: error: unknown name \"budgte\": it is not a declared var or a built-in (did you mean \"budget\"?)"},

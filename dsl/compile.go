@@ -105,7 +105,7 @@ func (c *compiler) flatten(fa *fileAST, prefix string, stack []string) *namespac
 			continue
 		}
 		if slices.Contains(stack, id) {
-			f.errorf(p.value, "include cycle: %s includes %s again", strings.Join(append(stack, id), " → "), id)
+			f.errorf(p.value, "include cycle: %s", strings.Join(append(stack, id), " → "))
 			continue
 		}
 		sub := c.resolve(f, p.value, id)

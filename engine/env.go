@@ -120,7 +120,11 @@ type TypeError struct {
 }
 
 func (e *TypeError) Error() string {
-	return fmt.Sprintf("expression is %s, but a %s is needed here", e.Got, e.Want)
+	article := "a"
+	if strings.ContainsRune("aeiou", rune(e.Want[0])) {
+		article = "an"
+	}
+	return fmt.Sprintf("expression is %s, but %s %s is needed here", e.Got, article, e.Want)
 }
 
 func typeName(t reflect.Type) string {

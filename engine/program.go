@@ -45,6 +45,7 @@ func NewProgram(p *Program) *Program {
 	for _, v := range p.Vars {
 		p.varByName[v.Name] = v
 	}
+	p.prepare()
 	return p
 }
 
@@ -182,6 +183,11 @@ type Choice struct {
 	Value string
 	Goto  int // card index, -1 = continue with the card's own flow
 	Pos   source.Range
+
+	// keys are the folded static labels, by locale, for matching free text;
+	// valueKey is the folded Value. Both are filled by NewProgram.
+	keys     []localeKey
+	valueKey string
 }
 
 // Validation rejects an answer when If is false; Say explains why.

@@ -40,6 +40,9 @@ type Session struct {
 	Visitor Visitor        `json:"visitor"`
 	// Timer is the id of the pending timer the session waits for, if any.
 	Timer string `json:"timer,omitempty"`
+	// Call is the id of the pending HTTP call while Status is StatusCalling;
+	// an EventCallResult with another id is stale and ignored.
+	Call string `json:"call,omitempty"`
 	// Agent is the agent who owns the chat while Status is StatusAgent.
 	Agent     string    `json:"agent,omitempty"`
 	StartedAt time.Time `json:"started_at"`

@@ -1,0 +1,789 @@
+package engine
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+	"github.com/playbook-dev/playbook/dsl/source"
+)
+
+// MaxCardsPerStep is how many cards one Step may enter before it stops the
+// session as a runaway loop (status failed).
+const MaxCardsPerStep = 1000
+
+// DefaultHandoffWait is how long a handoff waits for an agent when the card
+// gives no wait.
+const DefaultHandoffWait = 2 * time.Minute
+
+// Call timeouts: the default when a call card gives none, and the most any
+// call may wait.
+const (
+	DefaultCallTimeout = 5 * time.Second
+	MaxCallTimeout     = 30 * time.Second
+)
+
+// visitorVar is the env entry that carries the visitor into expressions.
+const visitorVar = "visitor"
+
+// halt is what a card step returns when the session stops moving in this
+// Step (it waits, ended or failed); other results are card indices, and -1
+// means the conversation falls off its end.
+const halt = -2
+
+// NewSession returns a session of p that has not started yet: status new,
+// at Cards[0], in p's default locale, with the declared vars' defaults set.
+// now is the session's start time. The caller then steps it with
+// EventStart.
+func NewSession(p *Program, id string, now time.Time) *Session {
+	s := &Session{ID: id, StartedAt: now, UpdatedAt: now}
+	if p == nil {
+		return s
+	}
+	s.Playbook, s.Version, s.Locale = p.ID, p.Hash, p.Locale
+	// two spare slots for the visitor and the world Step adds while it runs
+	s.Vars = make(map[string]any, len(p.Vars)+2)
+	for _, v := range p.Vars {
+		if v.Default == nil {
+			continue
+		}
+		if d, err := coerce(cloneValue(v.Default), v.Type, true); err == nil && d != nil {
+			s.Vars[v.Name] = d
+		}
+	}
+	return s
+}
+
+// Step moves s by one event ev and returns it (changed in place) with the
+// effects the caller must carry out, in order. Step does no I/O and never
+// panics on bad input: problems come back as EffectError. Every call
+// increments s.Turn once, whatever the event.
+//
+// A session started on another version of the program (s.Version !=
+// p.Hash) is not moved: Step returns an EffectError and leaves it as it was.
+func Step(p *Program, s *Session, ev Event) (*Session, []Effect) {
+	return StepTrace(p, s, ev, nil)
+}
+
+// StepTrace is Step that also calls visit (when not nil) with the index of
+// every card entered, in order, for coverage reports.
+func StepTrace(p *Program, s *Session, ev Event, visit func(card int)) (*Session, []Effect) {
+	if s == nil {
+		return nil, []Effect{errorEffect("", source.Range{}, "no session to step")}
+	}
+	s.Turn++
+	if !ev.Now.IsZero() {
+		s.UpdatedAt = ev.Now
+	}
+	if p == nil {
+		return s, []Effect{errorEffect("", source.Range{}, "no program to run the session on")}
+	}
+	if s.Version != p.Hash {
+		return s, []Effect{errorEffect("", source.Range{},
+			"the session was started on version "+short(s.Version)+" of playbook "+s.Playbook+
+				", but this is version "+short(p.Hash)+" of "+p.ID+"; step it with the version it started on")}
+	}
+	r := runners.Get().(*runner)
+	r.p, r.s, r.ev, r.visit = p, s, ev, visit
+	r.world = World{now: ev.Now, online: ev.Online, open: ev.Open}
+	r.out = make([]Effect, 0, 4)
+	normalizeVars(p, s)
+	if s.Vars == nil {
+		s.Vars = make(map[string]any, len(p.Vars)+2)
+	}
+	s.Vars[visitorVar] = &s.Visitor
+	s.Vars[worldVar] = &r.world
+	r.handle()
+	delete(s.Vars, visitorVar)
+	delete(s.Vars, worldVar)
+	out := r.out
+	r.release()
+	return s, out
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	if hash == "" {
+		return "(none)"
+	}
+	return hash
+}
+
+// runner is the state of one Step. Runners are pooled: a Step allocates
+// neither the VM nor the World.
+type runner struct {
+	vm    vm.VM
+	world World
+	p     *Program
+	s     *Session
+	ev    Event
+	visit func(int)
+	out   []Effect
+	buf   []byte // scratch for rendering and ids
+	cards int    // cards entered in this Step
+	seq   int    // ids made in this Step
+}
+
+var runners = sync.Pool{New: func() any { return new(runner) }}
+
+func (r *runner) release() {
+	r.buf = r.buf[:0]
+	if cap(r.buf) > 4096 {
+		r.buf = nil
+	}
+	r.p, r.s, r.ev, r.visit, r.out = nil, nil, Event{}, nil, nil
+	r.world = World{}
+	r.cards, r.seq = 0, 0
+	runners.Put(r)
+}
+
+// handle dispatches the event on the session's status.
+func (r *runner) handle() {
+	s := r.s
+	switch r.ev.Kind {
+	case EventStart:
+		if s.Status == StatusNew {
+			r.start()
+		}
+	case EventText, EventButton:
+		switch s.Status {
+		case StatusNew:
+			// A message before the start event starts the conversation and
+			// answers its first question.
+			r.start()
+			if s.Status == StatusWaiting {
+				r.answer()
+			}
+		case StatusWaiting:
+			r.answer()
+		}
+	case EventAgentJoined:
+		r.cancelTimer()
+		s.Status, s.Agent, s.Call, s.Tries = StatusAgent, r.ev.Agent, "", 0
+	case EventAgentLeft:
+		if s.Status == StatusAgent {
+			s.Status, s.Agent = StatusEnded, ""
+			r.out = append(r.out, Effect{Kind: EffectEnd, Card: r.cardName(s.Card), Outcome: s.Outcome})
+		}
+	case EventTimer:
+		if s.Status == StatusHandoff && s.Timer != "" && r.ev.Timer == s.Timer {
+			s.Timer = ""
+			c := r.current()
+			if c == nil || c.Handoff == nil {
+				r.fail(c, nil, "the session waits on a handoff, but its card has none")
+				return
+			}
+			s.Outcome = "" // nobody accepted: the handoff did not happen
+			r.run(c.Handoff.Offline)
+		}
+	case EventCallResult:
+		if s.Status == StatusCalling && r.ev.Call != nil && s.Call != "" && r.ev.Call.ID == s.Call {
+			r.callResult(r.ev.Call)
+		}
+	case EventResume:
+		r.resume()
+	default:
+		r.out = append(r.out, errorEffect(r.cardName(s.Card), source.Range{}, "unknown event kind "+strconv.Quote(string(r.ev.Kind))))
+	}
+}
+
+// start begins the conversation at Cards[0].
+func (r *runner) start() {
+	s := r.s
+	if r.ev.Visitor != nil {
+		s.Visitor = *r.ev.Visitor
+	}
+	loc := r.ev.Locale
+	if loc == "" {
+		loc = s.Visitor.Language
+	}
+	s.Locale = matchLocale(r.p, loc)
+	if s.StartedAt.IsZero() {
+		s.StartedAt = r.ev.Now
+	}
+	s.Tries, s.Outcome = 0, ""
+	if len(r.p.Cards) == 0 {
+		r.run(-1)
+		return
+	}
+	r.run(0)
+}
+
+// resume hands the chat back to the bot at ev.Card; an empty Card means the
+// card after the one the session stopped at.
+func (r *runner) resume() {
+	s := r.s
+	idx := -1
+	if r.ev.Card != "" {
+		i, ok := r.p.cardByName[r.ev.Card]
+		if !ok {
+			r.out = append(r.out, errorEffect(r.ev.Card, source.Range{}, "cannot resume at card "+strconv.Quote(r.ev.Card)+": there is no such card"))
+			return
+		}
+		idx = i
+	} else if c := r.current(); c != nil {
+		idx = c.Next
+	}
+	r.cancelTimer()
+	s.Agent, s.Call, s.Tries = "", "", 0
+	if s.Locale == "" {
+		s.Locale = r.p.Locale
+	}
+	r.run(idx)
+}
+
+func (r *runner) cancelTimer() {
+	if r.s.Timer != "" {
+		r.out = append(r.out, Effect{Kind: EffectCancel, Card: r.cardName(r.s.Card), Timer: &Timer{ID: r.s.Timer}})
+		r.s.Timer = ""
+	}
+}
+
+// current returns the card the session stands at, or nil.
+func (r *runner) current() *Card {
+	if i := r.s.Card; i >= 0 && i < len(r.p.Cards) {
+		return r.p.Cards[i]
+	}
+	return nil
+}
+
+func (r *runner) cardName(i int) string {
+	if i >= 0 && i < len(r.p.Cards) {
+		return r.p.Cards[i].Name
+	}
+	return ""
+}
+
+// run enters cards from idx until the session waits, ends or fails.
+func (r *runner) run(idx int) {
+	for idx != halt {
+		if idx < 0 {
+			r.end(r.current(), r.s.Outcome)
+			return
+		}
+		if idx >= len(r.p.Cards) {
+			r.fail(r.current(), nil, "goes to card #"+strconv.Itoa(idx)+", which does not exist")
+			return
+		}
+		c := r.p.Cards[idx]
+		if r.cards == MaxCardsPerStep {
+			r.fail(c, nil, "ran "+strconv.Itoa(MaxCardsPerStep)+" cards without waiting for the visitor (loop?)")
+			return
+		}
+		r.cards++
+		if r.visit != nil {
+			r.visit(idx)
+		}
+		r.s.Card = idx
+		idx = r.enter(c)
+	}
+}
+
+// enter runs card c from the top and returns where to go next.
+func (r *runner) enter(c *Card) int {
+	a := c.Ask
+	if a != nil && a.SkipIf != nil {
+		skip, ok := r.cond(c, a.SkipIf)
+		if !ok {
+			return halt
+		}
+		if skip {
+			return r.after(c, phaseSet, -1)
+		}
+	}
+	var buttons []Button
+	if a != nil {
+		var ok bool
+		if buttons, ok = r.buttons(c, a); !ok {
+			return halt
+		}
+	}
+	onSay := buttons
+	if a != nil && a.Prompt != nil {
+		onSay = nil
+	}
+	if !r.say(c, onSay) {
+		return halt
+	}
+	if a != nil {
+		r.ask(c, buttons, false)
+		return halt
+	}
+	return r.after(c, phaseSet, -1)
+}
+
+// say emits c's bubbles; the last one carries the image, the links and
+// buttons.
+func (r *runner) say(c *Card, buttons []Button) bool {
+	n := len(c.Say)
+	var links []LinkOut
+	if len(c.Links) > 0 {
+		links = make([]LinkOut, 0, len(c.Links))
+		for _, l := range c.Links {
+			label, _, ok := r.text(c, l.Label)
+			if !ok {
+				return false
+			}
+			links = append(links, LinkOut{Label: label, URL: l.URL})
+		}
+	}
+	if n == 0 {
+		if c.Image != "" || links != nil {
+			r.out = append(r.out, Effect{Kind: EffectSay, Card: c.Name, Locale: r.s.Locale, Image: c.Image, Links: links, Buttons: buttons})
+		}
+		return true
+	}
+	for i, t := range c.Say {
+		txt, loc, ok := r.text(c, t)
+		if !ok {
+			return false
+		}
+		e := Effect{Kind: EffectSay, Card: c.Name, Text: txt, Locale: loc}
+		if i == n-1 {
+			e.Image, e.Links, e.Buttons = c.Image, links, buttons
+		}
+		r.out = append(r.out, e)
+	}
+	return true
+}
+
+// ask shows the question (again, after an invalid answer, when again) and
+// waits for the visitor.
+func (r *runner) ask(c *Card, buttons []Button, again bool) {
+	a := c.Ask
+	if a.Prompt != nil {
+		txt, loc, ok := r.text(c, a.Prompt)
+		if !ok {
+			return
+		}
+		r.out = append(r.out, Effect{Kind: EffectSay, Card: c.Name, Text: txt, Locale: loc, Buttons: buttons})
+	} else if again && len(c.Say) > 0 {
+		txt, loc, ok := r.text(c, c.Say[len(c.Say)-1])
+		if !ok {
+			return
+		}
+		r.out = append(r.out, Effect{Kind: EffectSay, Card: c.Name, Text: txt, Locale: loc, Buttons: buttons})
+	}
+	r.out = append(r.out, Effect{Kind: EffectWait, Card: c.Name, Input: inputOf(a), Buttons: buttons})
+	r.s.Status = StatusWaiting
+}
+
+func inputOf(a *Ask) InputType {
+	switch {
+	case len(a.Choices) > 0:
+		return InputChoice
+	case a.Input == "":
+		return InputText
+	}
+	return a.Input
+}
+
+// buttons renders the question's buttons: its choices, or Yes and No.
+func (r *runner) buttons(c *Card, a *Ask) ([]Button, bool) {
+	if len(a.Choices) > 0 {
+		bs := make([]Button, len(a.Choices))
+		for i, ch := range a.Choices {
+			label, _, ok := r.text(c, ch.Label)
+			if !ok {
+				return nil, false
+			}
+			if label == "" {
+				label = ch.Value
+			}
+			bs[i] = Button{Label: label, Value: ch.Value}
+		}
+		return bs, true
+	}
+	if a.Input == InputYesNo {
+		w := wordsFor(r.s.Locale)
+		return []Button{{Label: w.yes, Value: "yes"}, {Label: w.no, Value: "no"}}, true
+	}
+	return nil, true
+}
+
+// answer takes the visitor's message as the answer to the question the
+// session waits on.
+func (r *runner) answer() {
+	s := r.s
+	c := r.current()
+	if c == nil || c.Ask == nil {
+		r.fail(c, nil, "the session waits on a card that asks nothing")
+		return
+	}
+	a := c.Ask
+	raw, button := r.ev.Text, r.ev.Kind == EventButton
+	if button {
+		raw = r.ev.Button
+	}
+	val, choice, ok := r.parse(a, raw, button)
+	if s.Status == StatusFailed { // a choice label failed to render
+		return
+	}
+	var hint *Text
+	var decl *VarDecl
+	if ok && a.Save != "" {
+		d, found := r.p.varByName[a.Save]
+		if !found {
+			r.fail(c, nil, "saves into "+a.Save+", which is not a declared var")
+			return
+		}
+		decl = d
+		v, err := coerce(val, d.Type, false)
+		if err != nil {
+			r.fail(c, nil, "cannot save the answer into "+a.Save+": "+err.Error())
+			return
+		}
+		val = v
+	}
+	if ok && len(a.Validate) > 0 {
+		// The new answer is visible in the checks under the saved var's name.
+		var old any
+		var had bool
+		if decl != nil {
+			old, had = s.Vars[a.Save]
+			s.Vars[a.Save] = val
+		}
+		for i := range a.Validate {
+			v := &a.Validate[i]
+			pass, good := r.cond(c, v.If)
+			if !good {
+				return
+			}
+			if !pass {
+				ok, hint = false, v.Say
+				break
+			}
+		}
+		if decl != nil && !ok {
+			if had {
+				s.Vars[a.Save] = old
+			} else {
+				delete(s.Vars, a.Save)
+			}
+		}
+	}
+	if !ok {
+		s.Tries++
+		if a.Retry.Max > 0 && s.Tries >= a.Retry.Max {
+			s.Tries = 0
+			if a.Retry.Then >= 0 {
+				r.run(a.Retry.Then)
+				return
+			}
+			if a.Save != "" {
+				delete(s.Vars, a.Save)
+			}
+			r.run(r.after(c, phaseSet, -1))
+			return
+		}
+		if hint == nil {
+			hint = a.Retry.Say
+		}
+		if hint != nil {
+			txt, loc, good := r.text(c, hint)
+			if !good {
+				return
+			}
+			r.out = append(r.out, Effect{Kind: EffectSay, Card: c.Name, Text: txt, Locale: loc})
+		} else {
+			loc, txt := builtinHint(s.Locale, inputOf(a))
+			r.out = append(r.out, Effect{Kind: EffectSay, Card: c.Name, Text: txt, Locale: loc})
+		}
+		buttons, good := r.buttons(c, a)
+		if !good {
+			return
+		}
+		r.ask(c, buttons, true)
+		return
+	}
+	s.Tries = 0
+	if decl != nil {
+		if val == nil {
+			delete(s.Vars, a.Save)
+		} else {
+			s.Vars[a.Save] = val
+		}
+	}
+	override := -1
+	if choice != nil {
+		override = choice.Goto
+	}
+	r.run(r.after(c, phaseSet, override))
+}
+
+// parse reads raw as an answer to a. ch is the chosen choice, if any.
+func (r *runner) parse(a *Ask, raw string, button bool) (val any, ch *Choice, ok bool) {
+	if len(a.Choices) > 0 {
+		ch = r.matchChoice(a, raw, button)
+		if ch == nil {
+			return nil, nil, false
+		}
+		return ch.Value, ch, true
+	}
+	v, ok := parseInput(a.Input, raw, r.s.Locale, r.ev.Now)
+	return v, nil, ok
+}
+
+// Phases of a card after its question, in order.
+const (
+	phaseSet = iota
+	phaseCreate
+	phaseAction // call, handoff or include
+	phaseEnd
+)
+
+// after runs card c from phase on (its question answered or skipped) and
+// returns where to go next. override, when >= 0, is a choice's goto, which
+// wins over the card's branch and goto.
+func (r *runner) after(c *Card, phase, override int) int {
+	if phase <= phaseSet {
+		for i := range c.Set {
+			as := &c.Set[i]
+			v, ok := r.eval(c, as.Expr)
+			if !ok {
+				return halt
+			}
+			if !r.setVar(c, as.Var, v, as.Expr) {
+				return halt
+			}
+		}
+	}
+	if phase <= phaseCreate {
+		for _, cr := range c.Create {
+			if !r.create(c, cr) {
+				return halt
+			}
+		}
+	}
+	if phase <= phaseAction {
+		switch {
+		case c.Call != nil:
+			r.call(c)
+			return halt
+		case c.Handoff != nil:
+			return r.handoff(c)
+		case c.Include != "":
+			return c.Next
+		}
+	}
+	if c.HasEnd {
+		r.end(c, c.End)
+		return halt
+	}
+	if override >= 0 {
+		return override
+	}
+	for i := range c.Branch {
+		b := &c.Branch[i]
+		if b.If == nil {
+			return b.Goto
+		}
+		ok, good := r.cond(c, b.If)
+		if !good {
+			return halt
+		}
+		if ok {
+			return b.Goto
+		}
+	}
+	return c.Next
+}
+
+// end ends the bot part with outcome.
+func (r *runner) end(c *Card, outcome string) {
+	s := r.s
+	r.cancelTimer()
+	s.Status, s.Outcome, s.Tries = StatusEnded, outcome, 0
+	name := ""
+	if c != nil {
+		name = c.Name
+	}
+	r.out = append(r.out, Effect{Kind: EffectEnd, Card: name, Outcome: outcome})
+}
+
+// fail stops the session with a runtime error in card c at e (or at the
+// card when e is nil).
+func (r *runner) fail(c *Card, e *Expr, msg string) {
+	name, pos := "", source.Range{}
+	if c != nil {
+		name, pos = c.Name, c.Pos
+	}
+	if e != nil && e.Pos.Start.IsValid() {
+		pos = e.Pos
+	}
+	r.s.Status = StatusFailed
+	r.out = append(r.out, errorEffect(name, pos, msg))
+}
+
+func errorEffect(card string, pos source.Range, msg string) Effect {
+	return Effect{Kind: EffectError, Card: card, Error: &RuntimeError{Card: card, Pos: pos, Msg: msg}}
+}
+
+// setVar sets var name to v, coerced to its declared type.
+func (r *runner) setVar(c *Card, name string, v any, e *Expr) bool {
+	d, ok := r.p.varByName[name]
+	if !ok {
+		r.fail(c, e, "sets "+name+", which is not a declared var")
+		return false
+	}
+	cv, err := coerce(v, d.Type, false)
+	if err != nil {
+		r.fail(c, e, "cannot set "+name+": "+err.Error())
+		return false
+	}
+	if cv == nil {
+		delete(r.s.Vars, name)
+	} else {
+		r.s.Vars[name] = cv
+	}
+	return true
+}
+
+// id returns a new id "<session id>:<turn>:<card>:<n>", n counting the ids
+// made in this Step.
+func (r *runner) id(c *Card) string {
+	b := r.buf[:0]
+	b = append(b, r.s.ID...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(r.s.Turn), 10)
+	b = append(b, ':')
+	b = append(b, c.Name...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(r.seq), 10)
+	r.seq++
+	r.buf = b
+	return string(b)
+}
+
+// create emits one record.
+func (r *runner) create(c *Card, cr *Create) bool {
+	fields, ok := r.fields(c, cr.Fields)
+	if !ok {
+		return false
+	}
+	r.out = append(r.out, Effect{Kind: EffectCreate, Card: c.Name, Record: &Record{Kind: cr.Kind, Key: r.id(c), Fields: fields}})
+	return true
+}
+
+// handoff queues the chat when an agent of the team is online; otherwise it
+// returns the offline card.
+func (r *runner) handoff(c *Card) int {
+	h := c.Handoff
+	if r.ev.Online[h.Team] <= 0 {
+		return h.Offline
+	}
+	if h.Say != nil {
+		txt, loc, ok := r.text(c, h.Say)
+		if !ok {
+			return halt
+		}
+		r.out = append(r.out, Effect{Kind: EffectSay, Card: c.Name, Text: txt, Locale: loc})
+	}
+	wait := h.Wait
+	if wait <= 0 {
+		wait = DefaultHandoffWait
+	}
+	id := r.id(c)
+	r.out = append(r.out,
+		Effect{Kind: EffectHandoff, Card: c.Name, Handoff: &HandoffRequest{Team: h.Team, Wait: wait, Priority: h.Priority}},
+		Effect{Kind: EffectTimer, Card: c.Name, Timer: &Timer{ID: id, At: r.ev.Now.Add(wait)}})
+	s := r.s
+	s.Status, s.Timer, s.Outcome = StatusHandoff, id, "handoff"
+	if c.HasEnd && c.End != "" {
+		s.Outcome = c.End // an end label on a handoff card names a handoff's outcome
+	}
+	return halt
+}
+
+// call renders the request and waits for its result.
+func (r *runner) call(c *Card) {
+	cl := c.Call
+	url, ok := r.render(c, cl.URL)
+	if !ok {
+		return
+	}
+	req := &CallRequest{Method: cl.Method, URL: url, Timeout: cl.Timeout}
+	if len(cl.Headers) > 0 {
+		req.Headers = make(map[string]string, len(cl.Headers))
+		for i := range cl.Headers {
+			f := &cl.Headers[i]
+			v, ok := r.value(c, f.Value)
+			if !ok {
+				return
+			}
+			r.buf = appendValue(r.buf[:0], v)
+			req.Headers[f.Name] = string(r.buf)
+		}
+	}
+	if len(cl.Body) > 0 {
+		if req.Body, ok = r.fields(c, cl.Body); !ok {
+			return
+		}
+	}
+	if req.Method == "" {
+		req.Method = "GET"
+		if req.Body != nil {
+			req.Method = "POST"
+		}
+	}
+	switch {
+	case req.Timeout <= 0:
+		req.Timeout = DefaultCallTimeout
+	case req.Timeout > MaxCallTimeout:
+		req.Timeout = MaxCallTimeout
+	}
+	req.ID = r.id(c)
+	r.out = append(r.out, Effect{Kind: EffectCall, Card: c.Name, Call: req})
+	r.s.Status, r.s.Call = StatusCalling, req.ID
+}
+
+// callResult saves the response into vars and carries on after the call
+// card; a failed call (or a response whose fields do not fit the vars) goes
+// to on_error, or carries on with the vars unset.
+func (r *runner) callResult(res *CallResult) {
+	s := r.s
+	s.Call = ""
+	c := r.current()
+	if c == nil || c.Call == nil {
+		r.fail(c, nil, "the session waits on a call, but its card makes none")
+		return
+	}
+	cl := c.Call
+	ok := res.Error == "" && res.Status >= 200 && res.Status <= 299
+	if ok { // check every field first, so a bad one sets none
+		for _, sv := range cl.Save {
+			d, found := r.p.varByName[sv.Var]
+			if !found {
+				r.fail(c, nil, "saves into "+sv.Var+", which is not a declared var")
+				return
+			}
+			if v, found := lookupPath(res.Body, sv.Path); found {
+				if _, err := coerce(v, d.Type, true); err != nil {
+					ok = false
+					break
+				}
+			}
+		}
+	}
+	for _, sv := range cl.Save {
+		var v any
+		if ok {
+			if x, found := lookupPath(res.Body, sv.Path); found {
+				v, _ = coerce(cloneValue(x), r.p.varByName[sv.Var].Type, true)
+			}
+		}
+		if v == nil {
+			delete(s.Vars, sv.Var)
+		} else {
+			s.Vars[sv.Var] = v
+		}
+	}
+	if !ok && cl.OnError >= 0 {
+		r.run(cl.OnError)
+		return
+	}
+	r.run(r.after(c, phaseEnd, -1))
+}

@@ -1,0 +1,345 @@
+package playtest
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/playbook-dev/playbook/dsl/source"
+	"github.com/playbook-dev/playbook/engine"
+)
+
+// Result is the outcome of one test.
+type Result struct {
+	Test *Test
+	// Failure is the first mismatch; nil when the test passed.
+	Failure *Failure
+	// Transcript is the conversation as it ran, one line per message,
+	// visitor action or effect ("bot: Hi!", "visitor: hello",
+	// "· handoff to sales (wait 2m)"), for verbose output.
+	Transcript []string
+	// Entered lists the indices of the cards the test entered, ascending.
+	Entered []int
+}
+
+// Passed reports whether the test passed.
+func (r *Result) Passed() bool { return r.Failure == nil }
+
+// Failure is the first thing in a test that did not go as written.
+type Failure struct {
+	// Pos is where the test file says what did not happen: the script
+	// step, or the expect entry.
+	Pos source.Range
+	// Summary says what went wrong, in one line: "the bot said something
+	// else", "the outcome is different".
+	Summary string
+	// Want and Got are what the test expected and what happened, formatted
+	// for display; both empty when there is nothing to compare.
+	Want, Got string
+}
+
+func (f *Failure) Error() string {
+	s := f.Pos.String() + ": " + f.Summary
+	if f.Want != "" || f.Got != "" {
+		s += fmt.Sprintf(" (want %s, got %s)", f.Want, f.Got)
+	}
+	return s
+}
+
+// Run replays t against p in a fresh [Sim] and checks its expectations. It
+// stops at the first mismatch. It never panics: an engine crash is a
+// failure.
+func Run(p *engine.Program, t *Test) *Result {
+	r := &Result{Test: t}
+	if p == nil {
+		r.Failure = &Failure{Pos: t.Pos, Summary: "there is no playbook to test"}
+		return r
+	}
+	sim := NewSim(p, "test", t.Now)
+	sim.SetOnline(t.Online)
+	sim.SetOpen(t.Open)
+	sim.Mocks = t.HTTP
+	sim.OnEffect = func(e engine.Effect) {
+		switch e.Kind {
+		case engine.EffectSay:
+			line := "bot: " + e.Text
+			if len(e.Buttons) > 0 {
+				line += "  " + Format(ButtonLabels(e.Buttons))
+			}
+			r.Transcript = append(r.Transcript, line)
+		case engine.EffectWait:
+		default:
+			if d := Describe(e); d != "" {
+				r.Transcript = append(r.Transcript, "· "+d)
+			}
+		}
+	}
+	sim.OnCallResult = func(_ *engine.CallRequest, res *engine.CallResult) {
+		r.Transcript = append(r.Transcript, "· "+DescribeResult(res))
+	}
+	sim.OnTimer = func(tm engine.Timer) {
+		r.Transcript = append(r.Transcript, "· timer fired at "+tm.At.UTC().Format("15:04:05"))
+	}
+	r.Failure = run(sim, t, r)
+	r.Entered = slices.Sorted(maps.Keys(sim.Entered))
+	return r
+}
+
+func run(sim *Sim, t *Test, r *Result) *Failure {
+	expectFailed := t.Expect.Status != nil && t.Expect.Status.Value == string(engine.StatusFailed)
+	nerr := 0
+	// checkErr fails at pos when the engine or the bot broke during the step.
+	checkErr := func(pos source.Range, err error) *Failure {
+		if err != nil {
+			return &Failure{Pos: pos, Summary: err.Error()}
+		}
+		if len(sim.Errors) > nerr && !expectFailed {
+			e := sim.Errors[nerr]
+			return &Failure{Pos: pos, Summary: "the bot stopped with a runtime error", Got: e.Error()}
+		}
+		nerr = len(sim.Errors)
+		return nil
+	}
+	if f := checkErr(t.Pos, sim.Start(t.Visitor, t.Locale)); f != nil {
+		return f
+	}
+	next := 0 // the first bot message not yet consumed
+	for _, st := range t.Script {
+		var err error
+		switch st.Kind {
+		case StepBot:
+			if next >= len(sim.Messages) {
+				got := "(nothing more)"
+				if s := sim.Session.Status; s != engine.StatusWaiting {
+					got = fmt.Sprintf("(nothing more; the conversation is %s)", statusName(s))
+				}
+				return &Failure{Pos: st.Pos, Summary: "the bot said nothing more", Want: quoteWant(st), Got: got}
+			}
+			m := sim.Messages[next]
+			next++
+			if !matchText(st, m.Text) {
+				return &Failure{Pos: st.Pos, Summary: "the bot said something else", Want: quoteWant(st), Got: quote(m.Text)}
+			}
+			continue
+		case StepButtons:
+			got := ButtonLabels(sim.Buttons())
+			if !slices.Equal(got, st.Buttons) {
+				return &Failure{Pos: st.Pos, Summary: "the buttons are different", Want: Format(st.Buttons), Got: Format(got)}
+			}
+			continue
+		case StepAgentsOnline:
+			sim.SetOnline(st.Online)
+			r.Transcript = append(r.Transcript, "· agents online "+Format(st.Online))
+			continue
+		}
+		// Every other step is an action: unread messages are skipped.
+		next = len(sim.Messages)
+		switch st.Kind {
+		case StepVisitor:
+			r.Transcript = append(r.Transcript, "visitor: "+st.Text)
+			err = sim.Text(st.Text)
+		case StepClick:
+			if _, ok := sim.FindButton(st.Text); !ok {
+				return &Failure{Pos: st.Pos, Summary: "there is no such button to click", Want: quote(st.Text), Got: Format(ButtonLabels(sim.Buttons()))}
+			}
+			r.Transcript = append(r.Transcript, "visitor clicks: "+st.Text)
+			err = sim.Click(st.Text)
+		case StepWait:
+			r.Transcript = append(r.Transcript, "· wait "+FormatDuration(st.Wait))
+			err = sim.Advance(st.Wait)
+		case StepAgentJoins:
+			r.Transcript = append(r.Transcript, "· agent "+st.Text+" joins")
+			err = sim.AgentJoins(st.Text)
+		case StepAgentLeaves:
+			r.Transcript = append(r.Transcript, "· agent "+st.Text+" leaves")
+			err = sim.AgentLeaves(st.Text)
+		case StepResume:
+			r.Transcript = append(r.Transcript, "· resume at "+st.Text)
+			err = sim.Resume(st.Text)
+		}
+		next = min(next, len(sim.Messages))
+		if f := checkErr(st.Pos, err); f != nil {
+			return f
+		}
+	}
+	return check(sim, &t.Expect)
+}
+
+func matchText(st *Step, got string) bool {
+	if st.Re != nil {
+		return st.Re.MatchString(got)
+	}
+	return got == st.Text
+}
+
+func quoteWant(st *Step) string {
+	if st.Re != nil {
+		return st.Text
+	}
+	return quote(st.Text)
+}
+
+func quote(s string) string { return Format(s) }
+
+func statusName(s engine.Status) string {
+	if s == engine.StatusNew {
+		return "not started"
+	}
+	return string(s)
+}
+
+// check compares the end state with the expectations, in the order they
+// are listed in [Expect].
+func check(sim *Sim, e *Expect) *Failure {
+	s := sim.Session
+	if w := e.Outcome; w != nil && s.Outcome != w.Value {
+		got := quote(s.Outcome)
+		if s.Outcome == "" {
+			got = "(no outcome)"
+		}
+		return &Failure{Pos: w.Pos, Summary: "the outcome is different", Want: quote(w.Value), Got: got}
+	}
+	if w := e.Status; w != nil && string(s.Status) != w.Value {
+		return &Failure{Pos: w.Pos, Summary: "the conversation status is different", Want: w.Value, Got: statusName(s.Status)}
+	}
+	if w := e.Handoff; w != nil {
+		var teams []string
+		for _, h := range sim.Handoffs {
+			teams = append(teams, h.Team)
+		}
+		if !slices.Contains(teams, w.Value) {
+			got := "(no handoff)"
+			if len(teams) > 0 {
+				got = "handoff to " + strings.Join(teams, ", ")
+			}
+			return &Failure{Pos: w.Pos, Summary: "no handoff to " + w.Value + " happened", Want: "handoff to " + w.Value, Got: got}
+		}
+	}
+	for _, v := range e.Vars {
+		if _, ok := sim.Program.Var(v.Name); !ok {
+			names := make([]string, len(sim.Program.Vars))
+			for i, d := range sim.Program.Vars {
+				names[i] = d.Name
+			}
+			f := &Failure{Pos: v.Pos, Summary: fmt.Sprintf("the playbook has no var %q", v.Name)}
+			if sug := source.Suggest(v.Name, names); sug != "" {
+				f.Summary += fmt.Sprintf(" (did you mean %q?)", sug)
+			}
+			return f
+		}
+		got, ok := s.Vars[v.Name]
+		if !Match(v.Value, got) {
+			g := Format(got)
+			if !ok || got == nil {
+				g = "(unset)"
+			}
+			return &Failure{Pos: v.Pos, Summary: fmt.Sprintf("var %s is different", v.Name), Want: Format(v.Value), Got: g}
+		}
+	}
+	if e.HasCreated {
+		if f := checkCreated(sim.Created, e); f != nil {
+			return f
+		}
+	}
+	if e.HasCalls {
+		if f := checkCalls(sim.Calls, e); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func kinds(rs []*engine.Record) string {
+	if len(rs) == 0 {
+		return "(none)"
+	}
+	ks := make([]string, len(rs))
+	for i, r := range rs {
+		ks[i] = string(r.Kind)
+	}
+	return strings.Join(ks, ", ")
+}
+
+func checkCreated(got []*engine.Record, e *Expect) *Failure {
+	wantKinds := make([]string, len(e.Created))
+	for i, w := range e.Created {
+		wantKinds[i] = w.Kind
+	}
+	for i, w := range e.Created {
+		if i >= len(got) {
+			return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("record %d was not created", i+1),
+				Want: strings.Join(wantKinds, ", "), Got: kinds(got)}
+		}
+		g := got[i]
+		if string(g.Kind) != w.Kind {
+			return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("record %d is a %s, not a %s", i+1, g.Kind, w.Kind),
+				Want: strings.Join(wantKinds, ", "), Got: kinds(got)}
+		}
+		for _, k := range slices.Sorted(maps.Keys(w.Fields)) {
+			gv, ok := g.Fields[k]
+			if !Match(w.Fields[k], gv) {
+				gs := Format(gv)
+				if !ok {
+					gs = "(no " + k + ")"
+				}
+				return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("the %s's %s is different", w.Kind, k),
+					Want: Format(w.Fields[k]), Got: gs}
+			}
+		}
+	}
+	if len(got) > len(e.Created) {
+		want := strings.Join(wantKinds, ", ")
+		if want == "" {
+			want = "(none)"
+		}
+		return &Failure{Pos: e.CreatedPos, Summary: "more records were created than the test lists",
+			Want: want, Got: kinds(got)}
+	}
+	return nil
+}
+
+func callKey(c *engine.CallRequest) string { return strings.ToUpper(c.Method) + " " + c.URL }
+
+// callMatches reports whether a call made matches an expected "METHOD URL":
+// exactly, or, when want has no query string, ignoring the call's query.
+func callMatches(want string, c *engine.CallRequest) bool {
+	got := callKey(c)
+	if got == want {
+		return true
+	}
+	if !strings.Contains(want, "?") {
+		base, _, _ := strings.Cut(got, "?")
+		return base == want
+	}
+	return false
+}
+
+func checkCalls(got []*engine.CallRequest, e *Expect) *Failure {
+	gotKeys := make([]string, len(got))
+	for i, c := range got {
+		gotKeys[i] = callKey(c)
+	}
+	list := func(ks []string) string {
+		if len(ks) == 0 {
+			return "(none)"
+		}
+		return strings.Join(ks, ", ")
+	}
+	wantKeys := make([]string, len(e.Calls))
+	for i, w := range e.Calls {
+		wantKeys[i] = w.Value
+	}
+	for i, w := range e.Calls {
+		if i >= len(got) {
+			return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("call %d was not made", i+1), Want: list(wantKeys), Got: list(gotKeys)}
+		}
+		if !callMatches(w.Value, got[i]) {
+			return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("call %d is different", i+1), Want: quote(w.Value), Got: quote(gotKeys[i])}
+		}
+	}
+	if len(got) > len(e.Calls) {
+		return &Failure{Pos: e.CallsPos, Summary: "more calls were made than the test lists", Want: list(wantKeys), Got: list(gotKeys)}
+	}
+	return nil
+}

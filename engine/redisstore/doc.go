@@ -1,0 +1,14 @@
+// Package redisstore keeps conversations in Redis: each session's state, its
+// transcript (a Redis Stream), the client message ids already answered, the
+// timers the engine asks for, and the playbook versions sessions run on.
+//
+// A turn is one round trip: a Lua script (run by EVALSHA) checks the
+// session's version, writes the new state, appends the transcript entries,
+// records the client's message id and publishes the entries to other server
+// processes, all at once. A duplicate client message id is answered from the
+// transcript instead of running the step again; a version conflict makes the
+// caller re-read and re-run the step.
+//
+// Every key of one conversation carries the id as a hash tag, pb:{c:ID}:...,
+// so the multi-key scripts also run on a Redis Cluster.
+package redisstore

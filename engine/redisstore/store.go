@@ -1,0 +1,295 @@
+package redisstore
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/engine"
+)
+
+// ErrNotFound is returned for a conversation that does not exist (or has
+// expired).
+var ErrNotFound = errors.New("conversation not found")
+
+// ErrConflict is returned by Turn when the session kept changing under it
+// (another tab or process) more times than it retries.
+var ErrConflict = errors.New("session changed concurrently too many times")
+
+// Entry is one item of a conversation's transcript.
+type Entry struct {
+	// ID is the stream id Redis gave the entry ("1700000000000-0"); clients
+	// resume after it. Empty until stored.
+	ID string `json:"id,omitempty"`
+	// From is who it comes from: visitor, bot, agent or system.
+	From string `json:"from"`
+	// Kind is "message" for text, or an event: handoff, joined, left, end,
+	// note, error.
+	Kind     string           `json:"kind"`
+	Text     string           `json:"text,omitempty"`
+	Buttons  []engine.Button  `json:"buttons,omitempty"`
+	Input    engine.InputType `json:"input,omitempty"`
+	Image    string           `json:"image,omitempty"`
+	Links    []engine.LinkOut `json:"links,omitempty"`
+	Author   string           `json:"author,omitempty"` // agent id or bot name
+	ClientID string           `json:"client_id,omitempty"`
+	Card     string           `json:"card,omitempty"`
+	Data     map[string]any   `json:"data,omitempty"`
+	At       time.Time        `json:"at"`
+}
+
+// Store keeps sessions and transcripts in Redis. It is safe for concurrent
+// use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+	ttl    time.Duration
+}
+
+// Options configure a Store.
+type Options struct {
+	// Prefix starts every key; default "pb:". Tests use a unique one.
+	Prefix string
+	// TTL is how long an idle conversation is kept; default 24h. Every turn
+	// renews it.
+	TTL time.Duration
+}
+
+// New returns a Store on rdb (a *redis.Client or *redis.ClusterClient).
+func New(rdb redis.UniversalClient, opts Options) *Store {
+	if opts.Prefix == "" {
+		opts.Prefix = "pb:"
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = 24 * time.Hour
+	}
+	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL}
+}
+
+// Client returns the Redis client.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Prefix returns the key prefix.
+func (s *Store) Prefix() string { return s.prefix }
+
+func (s *Store) keys(id string) []string {
+	tag := s.prefix + "{c:" + id + "}:"
+	return []string{tag + "s", tag + "msgs", tag + "cid"}
+}
+
+// Channel is the pub/sub channel that carries a conversation's new entries
+// to every process.
+func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + "}:live" }
+
+//go:embed turn.lua
+var turnLua string
+
+var turnScript = redis.NewScript(turnLua)
+
+// Result is what a committed (or deduplicated) turn stored.
+type Result struct {
+	// Duplicate is set when the client message id was seen before: nothing
+	// was written and Entries are the ones stored the first time.
+	Duplicate bool
+	Version   int64
+	Entries   []Entry
+}
+
+// Load returns a conversation's session and its version.
+func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
+	vals, err := s.rdb.HMGet(ctx, s.keys(id)[0], "v", "s").Result()
+	if err != nil {
+		return nil, 0, err
+	}
+	if vals[0] == nil || vals[1] == nil {
+		return nil, 0, ErrNotFound
+	}
+	v, err := strconv.ParseInt(vals[0].(string), 10, 64)
+	if err != nil {
+		return nil, 0, fmt.Errorf("conversation %s: bad version %q", id, vals[0])
+	}
+	var sess engine.Session
+	if err := json.Unmarshal([]byte(vals[1].(string)), &sess); err != nil {
+		return nil, 0, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	return &sess, v, nil
+}
+
+// Commit writes sess as the version after version, appends entries and
+// records clientID (when not empty), atomically. It returns ErrConflict-free
+// results: a stale version comes back as errStale for Turn to retry.
+func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry) (Result, error) {
+	data, err := json.Marshal(sess)
+	if err != nil {
+		return Result{}, err
+	}
+	args := make([]any, 0, 5+len(entries))
+	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.Channel(id))
+	for i := range entries {
+		b, err := json.Marshal(&entries[i])
+		if err != nil {
+			return Result{}, err
+		}
+		args = append(args, b)
+	}
+	res, err := turnScript.Run(ctx, s.rdb, s.keys(id), args...).Slice()
+	if err != nil {
+		return Result{}, err
+	}
+	status, _ := res[0].(string)
+	switch status {
+	case "ok":
+		v, _ := strconv.ParseInt(res[1].(string), 10, 64)
+		ids := res[2:]
+		for i := range entries {
+			if i < len(ids) {
+				entries[i].ID, _ = ids[i].(string)
+			}
+		}
+		return Result{Version: v, Entries: entries}, nil
+	case "dup":
+		first, _ := res[1].(string)
+		last, _ := res[2].(string)
+		r := Result{Duplicate: true}
+		if first != "" {
+			r.Entries, err = s.rangeEntries(ctx, id, first, last, 0)
+		}
+		return r, err
+	case "stale":
+		return Result{}, errStale
+	}
+	return Result{}, fmt.Errorf("turn script: unexpected reply %v", res)
+}
+
+var errStale = errors.New("stale session version")
+
+// maxTries bounds how often Turn re-runs a step that lost a race.
+const maxTries = 30
+
+// Turn runs one atomic turn: it loads the session, calls step, and commits
+// what step returns, retrying from a fresh load when another writer got
+// there first. create makes a new conversation when there is none (it may be
+// nil). A duplicate clientID is answered from the transcript without calling
+// step again.
+func (s *Store) Turn(ctx context.Context, id, clientID string, step func(sess *engine.Session) (*engine.Session, []Entry, error)) (Result, error) {
+	backoff := time.Millisecond
+	for try := 0; try < maxTries; try++ {
+		if try > 0 {
+			// Another tab or process won the race: wait a little, with
+			// jitter so the losers do not collide again in step.
+			select {
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			case <-time.After(backoff/2 + rand.N(backoff)):
+			}
+			backoff = min(2*backoff, 50*time.Millisecond)
+		}
+		sess, v, err := s.Load(ctx, id)
+		if err != nil {
+			return Result{}, err
+		}
+		next, entries, err := step(sess)
+		if err != nil {
+			return Result{}, err
+		}
+		// A duplicate clientID is caught inside the script, which then
+		// answers with the entries stored the first time; the step's
+		// output is dropped (it is pure, so running it cost nothing else).
+		r, err := s.Commit(ctx, id, v, next, clientID, entries)
+		if errors.Is(err, errStale) {
+			continue
+		}
+		return r, err
+	}
+	return Result{}, ErrConflict
+}
+
+// ErrExists is returned by Create for an id already in use.
+var ErrExists = errors.New("conversation already exists")
+
+// Create stores a new conversation with its first entries.
+func (s *Store) Create(ctx context.Context, sess *engine.Session, entries []Entry) (Result, error) {
+	r, err := s.Commit(ctx, sess.ID, 0, sess, "", entries)
+	if errors.Is(err, errStale) {
+		return r, ErrExists
+	}
+	return r, err
+}
+
+// Append adds entries to a conversation's transcript without changing its
+// session (agent messages, notes, system events).
+func (s *Store) Append(ctx context.Context, id string, entries []Entry) ([]Entry, error) {
+	_, err := s.Turn(ctx, id, "", func(sess *engine.Session) (*engine.Session, []Entry, error) {
+		return sess, entries, nil
+	})
+	return entries, err
+}
+
+// Transcript returns up to count entries after the entry id after ("" or
+// "0" = from the start). count 0 means all.
+func (s *Store) Transcript(ctx context.Context, id, after string, count int64) ([]Entry, error) {
+	start := "-"
+	if after != "" && after != "0" {
+		start = "(" + after
+	}
+	return s.rangeEntries(ctx, id, start, "+", count)
+}
+
+func (s *Store) rangeEntries(ctx context.Context, id, start, end string, count int64) ([]Entry, error) {
+	var msgs []redis.XMessage
+	var err error
+	if count > 0 {
+		msgs, err = s.rdb.XRangeN(ctx, s.keys(id)[1], start, end, count).Result()
+	} else {
+		msgs, err = s.rdb.XRange(ctx, s.keys(id)[1], start, end).Result()
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(msgs))
+	for _, m := range msgs {
+		e, err := DecodeEntry(m.ID, m.Values["e"])
+		if err != nil {
+			return nil, fmt.Errorf("conversation %s entry %s: %w", id, m.ID, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// DecodeEntry decodes a stored entry (the "e" field of a stream entry).
+func DecodeEntry(id string, v any) (Entry, error) {
+	s, _ := v.(string)
+	var e Entry
+	if err := json.Unmarshal([]byte(s), &e); err != nil {
+		return e, err
+	}
+	e.ID = id
+	return e, nil
+}
+
+// DecodeLive decodes what a turn published on a conversation's Channel: one
+// line per entry, its stream id, a space, and its JSON.
+func DecodeLive(payload string) ([]Entry, error) {
+	var out []Entry
+	for _, line := range strings.Split(payload, "\n") {
+		id, data, ok := strings.Cut(line, " ")
+		if !ok {
+			return out, fmt.Errorf("bad live line %q", line)
+		}
+		e, err := DecodeEntry(id, data)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

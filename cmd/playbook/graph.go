@@ -28,7 +28,7 @@ Paste the output into any Mermaid viewer (GitHub and many wikis show a
   playbook graph playbooks/website-sales.yaml > website-sales.mmd
 `,
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
-		dir := fs.String("direction", "TD", "`TD` draws top to bottom, `LR` left to right")
+		dir := fs.String("direction", "TD", "which way the chart flows: `TD|LR` (TD top to bottom, LR left to right)")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			d := strings.ToUpper(*dir)
 			if d != "TD" && d != "LR" {

@@ -76,12 +76,27 @@ func printCommandHelp(w io.Writer, c *command) {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	c.setup(fs)
 	fmt.Fprintf(w, "Usage: playbook %s\n\n%s", c.usage, c.help)
-	var flags strings.Builder
-	fs.SetOutput(&flags)
-	fs.PrintDefaults()
-	if flags.Len() > 0 {
-		fmt.Fprintf(w, "\nOptions:\n%s", flags.String())
-	}
+	first := true
+	fs.VisitAll(func(f *flag.Flag) {
+		if first {
+			fmt.Fprintf(w, "\nOptions:\n")
+			first = false
+		}
+		name, usage := flag.UnquoteUsage(f)
+		dash := "--"
+		if len(f.Name) == 1 {
+			dash = "-"
+		}
+		head := "  " + dash + f.Name
+		if name != "" {
+			head += " " + name
+		}
+		fmt.Fprintf(w, "%s\n      %s", head, usage)
+		if d := f.DefValue; d != "" && d != "false" && d != "0" {
+			fmt.Fprintf(w, " (default %s)", d)
+		}
+		fmt.Fprintln(w)
+	})
 }
 
 // run is the whole program but for the process: it returns the exit code.

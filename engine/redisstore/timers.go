@@ -1,0 +1,66 @@
+package redisstore
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Timers is a durable timer queue: a sorted set scored by due time that
+// any number of processes poll. Claim removes what it returns in the same
+// script, so each timer fires in exactly one process.
+type Timers struct {
+	rdb redis.UniversalClient
+	key string
+}
+
+// Timers returns the timer queue of the store's prefix.
+func (s *Store) Timers() *Timers {
+	return &Timers{rdb: s.rdb, key: s.prefix + "timers"}
+}
+
+// Due is a timer that came due.
+type Due struct {
+	Conversation string
+	ID           string
+	At           time.Time
+}
+
+func member(conv, id string) string { return conv + "|" + id }
+
+// Set schedules timer id of conversation conv at at. Setting the same id
+// again moves it.
+func (t *Timers) Set(ctx context.Context, conv, id string, at time.Time) error {
+	return t.rdb.ZAdd(ctx, t.key, redis.Z{Score: float64(at.UnixMilli()), Member: member(conv, id)}).Err()
+}
+
+// Cancel removes a timer; cancelling a timer that already fired is fine.
+func (t *Timers) Cancel(ctx context.Context, conv, id string) error {
+	return t.rdb.ZRem(ctx, t.key, member(conv, id)).Err()
+}
+
+var claimScript = redis.NewScript(`
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
+for i = 1, #due, 2 do
+  redis.call('ZREM', KEYS[1], due[i])
+end
+return due
+`)
+
+// Claim removes and returns up to limit timers due at or before now.
+func (t *Timers) Claim(ctx context.Context, now time.Time, limit int) ([]Due, error) {
+	res, err := claimScript.Run(ctx, t.rdb, []string{t.key}, now.UnixMilli(), limit).StringSlice()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Due, 0, len(res)/2)
+	for i := 0; i+1 < len(res); i += 2 {
+		conv, id, _ := strings.Cut(res[i], "|")
+		ms, _ := strconv.ParseFloat(res[i+1], 64)
+		out = append(out, Due{Conversation: conv, ID: id, At: time.UnixMilli(int64(ms))})
+	}
+	return out, nil
+}

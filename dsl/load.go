@@ -178,3 +178,26 @@ func errText(err error) string {
 	}
 	return err.Error()
 }
+
+// LoadVersion compiles the playbook in file main from a stored set of files
+// (main and the files it includes), as kept by content hash in the store, so
+// a conversation can finish on the exact version it started on.
+func LoadVersion(main string, files source.Files) (*engine.Program, source.Diagnostics) {
+	byID := map[string]string{}
+	for name, src := range files {
+		if id := peekID(src); id != "" {
+			byID[id] = name
+		}
+	}
+	resolve := func(id string) (string, []byte, bool) {
+		name, ok := byID[id]
+		return name, files[name], ok
+	}
+	src, ok := files[main]
+	if !ok {
+		var ds source.Diagnostics
+		ds.Errorf(source.Range{Filename: main}, "version has no file %s", main)
+		return nil, ds
+	}
+	return Load(main, src, WithResolver(resolve))
+}

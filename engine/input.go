@@ -14,8 +14,7 @@ import (
 // 1500 in German and 1.5 in English, "03/04/2026" is March 4 in English and
 // April 3 elsewhere. now anchors "today" and "tomorrow" and dates without a
 // year. The value's Go type is that of the matching var type: string for
-// text, email, phone and url (email with its domain lower-cased, url with
-// https:// added when missing), float64 for number, int for int, bool for
+// text, email, phone and url (url with https:// added when missing), float64 for number, int for int, bool for
 // yes_no, time.Time at midnight UTC for date. ok is false when raw is not a
 // valid answer. InputChoice needs the choices and is answered by Step; here
 // it reads as text.
@@ -23,7 +22,14 @@ func ParseInput(t InputType, raw, locale string, now time.Time) (v any, ok bool)
 	return parseInput(t, raw, locale, now)
 }
 
+// maxAnswer is the longest answer, in bytes, read as anything but text:
+// no email, number or date is longer, and it bounds the work per message.
+const maxAnswer = 1000
+
 func parseInput(t InputType, raw, locale string, now time.Time) (any, bool) {
+	if len(raw) > maxAnswer && t != InputText && t != "" && t != InputChoice {
+		return nil, false
+	}
 	switch t {
 	case InputEmail:
 		if s, ok := parseEmail(raw); ok {
@@ -65,7 +71,8 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // parseEmail accepts "ana@acme.io", also wrapped as "<ana@acme.io>" or
 // "mailto:ana@acme.io" or followed by a full stop. The domain needs a dot
-// and a top-level domain of two letters or more; it is lower-cased.
+// and a top-level domain of two letters or more. The address keeps the
+// visitor's spelling (case included); the CRM compares emails without case.
 func parseEmail(raw string) (string, bool) {
 	s := strings.TrimSpace(raw)
 	if len(s) > 7 && strings.EqualFold(s[:7], "mailto:") {
@@ -94,11 +101,6 @@ func parseEmail(raw string) (string, bool) {
 	}
 	if !validDomain(domain) {
 		return "", false
-	}
-	for i := 0; i < len(domain); i++ {
-		if 'A' <= domain[i] && domain[i] <= 'Z' {
-			return local + "@" + strings.ToLower(domain), true
-		}
 	}
 	return s, true
 }

@@ -101,6 +101,21 @@ func (r *runner) render(c *Card, tm *Template) (string, bool) {
 	if tm.IsStatic {
 		return tm.Static, true
 	}
+	if len(tm.Parts) == 1 && tm.Parts[0].Lit == "" {
+		// "{{ email }}": a string value needs no copy
+		if tm.Parts[0].Expr == nil {
+			return "", true
+		}
+		v, ok := r.eval(c, tm.Parts[0].Expr)
+		if !ok {
+			return "", false
+		}
+		if s, isStr := v.(string); isStr {
+			return s, true
+		}
+		r.buf = appendValue(r.buf[:0], v)
+		return string(r.buf), true
+	}
 	if len(tm.Parts) == 1 && tm.Parts[0].Expr == nil {
 		return tm.Parts[0].Lit, true
 	}

@@ -56,9 +56,37 @@ func NewSession(p *Program, id string, now time.Time) *Session {
 }
 
 // Step moves s by one event ev and returns it (changed in place) with the
-// effects the caller must carry out, in order. Step does no I/O and never
-// panics on bad input: problems come back as EffectError. Every call
-// increments s.Turn once, whatever the event.
+// effects the caller must carry out, in order. Step does no I/O, reads no
+// clock (ev.Now is the time) and never panics on bad input: problems come
+// back as EffectError. Every call increments s.Turn once, whatever the
+// event, and sets s.UpdatedAt to ev.Now when it is not zero. The rules are
+// those of docs/SPEC.md ("Cards and their keys", "Runtime"); where the spec
+// is silent:
+//
+//   - EventStart on a session that has already started does nothing.
+//     EventText or EventButton on a session that has not started starts it,
+//     then answers the first question with the message.
+//   - A message while a call is pending, or while the session is in
+//     handoff, agent, ended or failed, does nothing. EventAgentLeft does
+//     something only while an agent owns the chat. An EventTimer or
+//     EventCallResult that is not the one the session waits for does
+//     nothing.
+//   - EventResume with an empty Card continues below the card the session
+//     stopped at; an unknown card is an EffectError that leaves the session
+//     as it was.
+//   - A handoff sets the provisional outcome "handoff", or the card's end
+//     label when it has one; when the wait runs out the outcome is cleared
+//     before the offline card runs.
+//   - "The var unset" after a failed call or after the last invalid answer
+//     means not set: a var keeps the value it had (its default, say). A
+//     response that lacks a saved field leaves that var as it was too; a
+//     field that does not fit its var's type (a list into a string var)
+//     counts as a failed call. Response values are read generously ("49.5"
+//     into a number var, 3.0 into an int var).
+//   - The n of a record, call or timer id counts the ids made in the Step, so
+//     ids stay unique when a loop enters the same card twice in one Step.
+//   - After the last allowed invalid answer (retry.max) no hint is shown:
+//     the then card speaks.
 //
 // A session started on another version of the program (s.Version !=
 // p.Hash) is not moved: Step returns an EffectError and leaves it as it was.
@@ -473,10 +501,7 @@ func (r *runner) answer() {
 				r.run(a.Retry.Then)
 				return
 			}
-			if a.Save != "" {
-				delete(s.Vars, a.Save)
-			}
-			r.run(r.after(c, phaseSet, -1))
+			r.run(r.after(c, phaseSet, -1)) // the var keeps what it had
 			return
 		}
 		if hint == nil {
@@ -741,8 +766,8 @@ func (r *runner) call(c *Card) {
 }
 
 // callResult saves the response into vars and carries on after the call
-// card; a failed call (or a response whose fields do not fit the vars) goes
-// to on_error, or carries on with the vars unset.
+// card; a failed call (or a response whose fields do not fit the vars) sets
+// no var and goes to on_error, or carries on.
 func (r *runner) callResult(res *CallResult) {
 	s := r.s
 	s.Call = ""
@@ -768,17 +793,18 @@ func (r *runner) callResult(res *CallResult) {
 			}
 		}
 	}
-	for _, sv := range cl.Save {
-		var v any
-		if ok {
-			if x, found := lookupPath(res.Body, sv.Path); found {
-				v, _ = coerce(cloneValue(x), r.p.varByName[sv.Var].Type, true)
+	if ok {
+		for _, sv := range cl.Save {
+			x, found := lookupPath(res.Body, sv.Path)
+			if !found {
+				continue // a field the response lacks leaves the var as it was
 			}
-		}
-		if v == nil {
-			delete(s.Vars, sv.Var)
-		} else {
-			s.Vars[sv.Var] = v
+			v, _ := coerce(cloneValue(x), r.p.varByName[sv.Var].Type, true)
+			if v == nil {
+				delete(s.Vars, sv.Var)
+			} else {
+				s.Vars[sv.Var] = v
+			}
 		}
 	}
 	if !ok && cl.OnError >= 0 {

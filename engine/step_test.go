@@ -153,7 +153,7 @@ func TestSalesConversation(t *testing.T) {
 	if got := labels(c.out[0].Buttons); !slices.Equal(got, []string{"1-10", "11-50", "51-200", "201+"}) {
 		t.Fatalf("buttons %q", got)
 	}
-	if c.s.Vars["email"] != "ana@acme.io" || c.s.Tries != 0 {
+	if c.s.Vars["email"] != "ana@ACME.io" || c.s.Tries != 0 {
 		t.Fatalf("vars %v tries %d", c.s.Vars, c.s.Tries)
 	}
 	c.text("51-200")
@@ -164,7 +164,7 @@ func TestSalesConversation(t *testing.T) {
 		t.Fatalf("a rejected answer stayed in the vars: %v", c.s.Vars)
 	}
 	c.text("$2,500")
-	c.wantSays("Our team is away right now. We'll email ana@acme.io within one business day.")
+	c.wantSays("Our team is away right now. We'll email ana@ACME.io within one business day.")
 	c.wantStatus(engine.StatusEnded, "capture")
 	if c.s.Outcome != "qualified" || c.s.Vars["score"] != 3 || c.s.Vars["budget"] != 2500.0 {
 		t.Fatalf("outcome %q vars %v", c.s.Outcome, c.s.Vars)
@@ -175,8 +175,8 @@ func TestSalesConversation(t *testing.T) {
 	}
 	lead, task := c.out[1].Record, c.out[2].Record
 	wantLead := map[string]any{
-		"title":    "ana@acme.io (51-200)",
-		"person":   map[string]any{"email": "ana@acme.io"},
+		"title":    "ana@ACME.io (51-200)",
+		"person":   map[string]any{"email": "ana@ACME.io"},
 		"value":    30000.0,
 		"currency": "USD",
 		"owner":    "round_robin:sales",
@@ -187,7 +187,7 @@ func TestSalesConversation(t *testing.T) {
 	if lead.Key != "s1:7:capture:0" || task.Key != "s1:7:capture:1" {
 		t.Fatalf("keys %q %q", lead.Key, task.Key)
 	}
-	if task.Fields["due"] != t0.Add(24*time.Hour) || task.Fields["subject"] != "Call back ana@acme.io" {
+	if task.Fields["due"] != t0.Add(24*time.Hour) || task.Fields["subject"] != "Call back ana@ACME.io" {
 		t.Fatalf("task %+v", task.Fields)
 	}
 	if c.out[3].Outcome != "qualified" {
@@ -379,13 +379,13 @@ func TestRetry(t *testing.T) {
 		}
 	})
 
-	b := newBuilder(t, "p", &engine.VarDecl{Name: "phone", Type: engine.TypePhone, Default: "+1 000"})
+	b := newBuilder(t, "p", &engine.VarDecl{Name: "phone", Type: engine.TypePhone})
 	a := b.ask(b.text("Phone?"), engine.InputPhone, "phone")
 	a.Retry.Max = 2
 	b.card("q", &engine.Card{Ask: a}, "")
 	b.card("done", &engine.Card{Say: b.say("phone: {{ phone ?? 'none' }}")}, "")
 	p2 := b.build()
-	t.Run("without then the var is unset", func(t *testing.T) {
+	t.Run("without then it moves on, the var not set", func(t *testing.T) {
 		c := newChat(t, p2)
 		c.start(nil, "")
 		c.text("call me maybe")
@@ -396,6 +396,17 @@ func TestRetry(t *testing.T) {
 		if c.out[len(c.out)-1].Kind != engine.EffectEnd || c.s.Outcome != "" {
 			t.Fatalf("falls off the end with no outcome: %+v", c.out)
 		}
+	})
+	t.Run("a var with a default keeps it", func(t *testing.T) {
+		b := newBuilder(t, "p", &engine.VarDecl{Name: "n", Type: engine.TypeInt, Default: 7})
+		a := b.ask(b.text("How many?"), engine.InputInt, "n")
+		a.Retry.Max = 1
+		b.card("q", &engine.Card{Ask: a}, "")
+		b.card("done", &engine.Card{Say: b.say("n={{ n }}")}, "")
+		c := newChat(t, b.build())
+		c.start(nil, "")
+		c.text("lots")
+		c.wantSays("n=7")
 	})
 	t.Run("valid", func(t *testing.T) {
 		c := newChat(t, p2)
@@ -859,11 +870,11 @@ func TestCall(t *testing.T) {
 		outcome string
 	}{
 		{"success", true, engine.CallResult{Status: 200, Body: body}, "Pro at 49.5 EUR (3)", "quoted"},
-		{"missing fields are unset", true, engine.CallResult{Status: 204}, "? at ?  (-)", "quoted"},
+		{"missing fields leave the vars", true, engine.CallResult{Status: 204}, "? at ? USD (-)", "quoted"},
 		{"http error goes to on_error", true, engine.CallResult{Status: 500, Body: body}, "Sorry.", "failed"},
 		{"transport error goes to on_error", true, engine.CallResult{Error: "timeout"}, "Sorry.", "failed"},
 		{"a field that does not fit is an error", true, engine.CallResult{Status: 200, Body: map[string]any{"plan": map[string]any{"name": []any{}}}}, "Sorry.", "failed"},
-		{"no on_error: carry on unset", false, engine.CallResult{Status: 404}, "? at ?  (-)", "quoted"},
+		{"no on_error: carry on, vars not set", false, engine.CallResult{Status: 404, Body: body}, "? at ? USD (-)", "quoted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -985,4 +996,43 @@ func TestVisitorAndWorldInExpressions(t *testing.T) {
 	c.open = map[string]bool{"sales": true}
 	c.start(&engine.Visitor{Name: "Ana", UTM: map[string]string{"source": "ads"}, Returning: true, Visits: 4}, "")
 	c.wantSays("Ana|ads|true|4", "3|true|false|2026-01-05")
+}
+
+// TestConcurrentSessions steps many sessions of one program at once: the
+// program is shared and the pooled runners must not leak between them.
+func TestConcurrentSessions(t *testing.T) {
+	p := salesProgram(t)
+	done := make(chan string)
+	for i := range 8 {
+		go func() {
+			s := engine.NewSession(p, "s", t0)
+			email := "v" + string(rune('a'+i)) + "@acme.io"
+			var out []engine.Effect
+			for _, ev := range []engine.Event{
+				{Kind: engine.EventStart},
+				{Kind: engine.EventButton, Button: "Talk to sales"},
+				{Kind: engine.EventText, Text: email},
+				{Kind: engine.EventText, Text: "201+"},
+				{Kind: engine.EventText, Text: "2500"},
+			} {
+				ev.Now = t0
+				s, out = engine.Step(p, s, ev)
+			}
+			got := ""
+			if len(out) > 0 {
+				got = out[0].Text
+			}
+			if s.Vars["email"] != email || s.Outcome != "qualified" {
+				got = "wrong session state"
+			}
+			done <- got + "|" + email
+		}()
+	}
+	for range 8 {
+		r := <-done
+		got, email, _ := strings.Cut(r, "|")
+		if want := "Our team is away right now. We'll email " + email + " within one business day."; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
 }

@@ -33,6 +33,7 @@ var commands = []*command{
 	testCommand,
 	chatCommand,
 	graphCommand,
+	serveCommand,
 }
 
 func findCommand(name string) *command {

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/server"
+)
+
+var serveCommand = &command{
+	name:    "serve",
+	summary: "run the chat server: widget, demo site and visitor websocket",
+	usage:   "serve [--addr 127.0.0.1:8080] [--playbooks DIR] [--redis URL]",
+	help: `Serves the playbooks in a folder to website visitors: the chat widget
+(/widget.js), a demo website (/), and the websocket the widget talks to.
+Playbooks reload by themselves when their files change; a file with
+mistakes is reported in the log and its previous version keeps serving.
+
+Without --redis, conversations are kept in memory inside this process and
+lost when it stops: fine for trying things out. With --redis, they live in
+Redis, survive restarts, and any number of serve processes can share them:
+
+  playbook serve --redis redis://localhost:6379/0
+  playbook serve --redis redis://10.0.0.1:7000,redis://10.0.0.2:7000   (a Redis Cluster)
+
+Put the widget on a page with one tag:
+
+  <script src="https://chat.example.com/widget.js" data-playbook="website-sales" async></script>
+`,
+	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
+		addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+		dir := fs.String("playbooks", "playbooks", "folder of playbooks to serve")
+		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL, or a comma-separated list of cluster nodes (default: in memory)")
+		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
+		secret := fs.String("secret", os.Getenv("PLAYBOOK_SECRET"), "secret that signs visitor tokens (default: generated once and kept in Redis)")
+		admin := fs.String("admin-token", os.Getenv("PLAYBOOK_ADMIN_TOKEN"), "token for the admin API (default: the admin API is off)")
+		origins := fs.String("allowed-origins", "localhost:*,127.0.0.1:*", "comma-separated hosts whose pages may embed the widget, such as www.example.com,*.example.com")
+		idle := fs.Duration("idle-ttl", 24*time.Hour, "how long an idle conversation is kept")
+		tokenTTL := fs.Duration("token-ttl", 7*24*time.Hour, "how long a visitor can resume a conversation")
+		hosts := fs.String("allow-hosts", "", "comma-separated hosts call cards may reach (default: what each playbook allows)")
+		private := fs.Bool("allow-private-calls", false, "let call cards reach private and loopback addresses")
+		def := fs.String("default-playbook", "", "playbook for pages no trigger matches (default: website-sales)")
+		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
+		return func(ctx context.Context, std *stdio, args []string) error {
+			if len(args) > 0 {
+				return usageError("serve takes no file names; use --playbooks DIR")
+			}
+			var h slog.Handler = slog.NewTextHandler(std.err, nil)
+			if *logJSON {
+				h = slog.NewJSONHandler(std.err, nil)
+			}
+			log := slog.New(h)
+			rdb, closeStore, err := openRedis(*redisURL, log)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			srv, err := server.New(server.Config{
+				Playbooks:       *dir,
+				Redis:           rdb,
+				Prefix:          *prefix,
+				Secret:          []byte(*secret),
+				AdminToken:      *admin,
+				AllowedOrigins:  splitList(*origins),
+				IdleTTL:         *idle,
+				TokenTTL:        *tokenTTL,
+				DefaultPlaybook: *def,
+				Calls:           server.CallPolicy{AllowHosts: splitList(*hosts), AllowPrivate: *private},
+				Logger:          log,
+			})
+			if err != nil {
+				return err
+			}
+			return listenAndServe(ctx, *addr, srv, log)
+		}
+	},
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// openRedis connects to url (a cluster when it lists several nodes), or
+// starts an in-process Redis when url is empty.
+func openRedis(url string, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if url == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, nil, fmt.Errorf("starting the in-memory store: %w", err)
+		}
+		log.Warn("no --redis given: conversations are kept IN MEMORY and lost when this process stops; use --redis redis://HOST:6379 in production", "embedded", m.Addr())
+		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+		return c, func() { c.Close(); m.Close() }, nil
+	}
+	nodes := splitList(url)
+	if len(nodes) > 1 {
+		var addrs []string
+		var opt *redis.Options
+		for _, n := range nodes {
+			o, err := redis.ParseURL(withScheme(n))
+			if err != nil {
+				return nil, nil, fmt.Errorf("--redis %s: %w", n, err)
+			}
+			opt = o
+			addrs = append(addrs, o.Addr)
+		}
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, Username: opt.Username, Password: opt.Password, TLSConfig: opt.TLSConfig})
+		log.Info("using Redis Cluster", "nodes", addrs)
+		return c, func() { c.Close() }, nil
+	}
+	opt, err := redis.ParseURL(withScheme(url))
+	if err != nil {
+		return nil, nil, fmt.Errorf("--redis: %w", err)
+	}
+	c := redis.NewClient(opt)
+	log.Info("using Redis", "addr", opt.Addr, "db", opt.DB)
+	return c, func() { c.Close() }, nil
+}
+
+func withScheme(s string) string {
+	if strings.Contains(s, "://") {
+		return s
+	}
+	return "redis://" + s
+}
+
+// listenAndServe serves until ctx is cancelled (Ctrl-C, SIGTERM), then
+// drains: it stops accepting, gives open requests 10 seconds, and waits for
+// background work.
+func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- srv.Run(runCtx) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- hs.Serve(ln) }()
+	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "widget", "http://"+ln.Addr().String()+"/widget.js")
+	select {
+	case err := <-serveDone:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutCtx)
+	stopRun()
+	<-runDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,48 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// limits holds the per-address connection limiters.
+type limits struct {
+	mu    sync.Mutex
+	byIP  map[string]*ipLimit
+	sweep time.Time
+}
+
+type ipLimit struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newLimits() *limits { return &limits{byIP: map[string]*ipLimit{}} }
+
+// connect reports whether a new connection from ip is allowed: 60 a minute,
+// with bursts of 20.
+func (l *limits) connect(ip string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.sweep) > time.Minute {
+		for k, v := range l.byIP {
+			if now.Sub(v.seen) > 5*time.Minute {
+				delete(l.byIP, k)
+			}
+		}
+		l.sweep = now
+	}
+	il, ok := l.byIP[ip]
+	if !ok {
+		il = &ipLimit{lim: rate.NewLimiter(rate.Every(time.Second), 20)}
+		l.byIP[ip] = il
+	}
+	il.seen = now
+	return il.lim.AllowN(now, 1)
+}
+
+// messageLimiter is a conversation connection's limit: 10 messages in a
+// burst, then one per second.
+func messageLimiter() *rate.Limiter { return rate.NewLimiter(rate.Every(time.Second), 10) }

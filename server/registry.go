@@ -1,0 +1,283 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/playbook-dev/playbook/dsl"
+	"github.com/playbook-dev/playbook/dsl/source"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+)
+
+// registry holds the live playbooks and every version sessions may still
+// run on. It reloads the playbooks directory when a file changes; a file
+// that no longer compiles is reported and its previous version keeps
+// serving.
+type registry struct {
+	dir      string
+	versions *redisstore.Programs
+	log      *slog.Logger
+
+	mu      sync.RWMutex
+	live    map[string]*liveBook // by playbook id
+	byHash  map[string]*engine.Program
+	used    map[string]time.Time // hash -> last time a session used it
+	stamp   string               // fingerprint of the directory at the last load
+	lastErr source.Diagnostics
+}
+
+// liveBook is the version of a playbook new conversations get.
+type liveBook struct {
+	prog     *engine.Program
+	file     string
+	loadedAt time.Time
+	history  []versionInfo // newest first
+}
+
+type versionInfo struct {
+	Version  string    `json:"version"`
+	LoadedAt time.Time `json:"loaded_at"`
+}
+
+func newRegistry(dir string, versions *redisstore.Programs, log *slog.Logger) *registry {
+	return &registry{dir: dir, versions: versions, log: log, live: map[string]*liveBook{}, byHash: map[string]*engine.Program{}, used: map[string]time.Time{}}
+}
+
+// fingerprint is the names, sizes and times of the playbook files, cheap to
+// compute every second.
+func (r *registry) fingerprint() string {
+	var b strings.Builder
+	_ = filepath.WalkDir(r.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if !strings.HasSuffix(path, ".yaml") && !strings.HasSuffix(path, ".yml") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", path, info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	return b.String()
+}
+
+// reload loads the directory if anything changed since the last load. It
+// returns the diagnostics of this load (nil when nothing changed).
+func (r *registry) reload(ctx context.Context, force bool) (source.Diagnostics, error) {
+	stamp := r.fingerprint()
+	r.mu.RLock()
+	same := stamp == r.stamp
+	r.mu.RUnlock()
+	if same && !force {
+		return nil, nil
+	}
+	set, diags := dsl.LoadPaths(r.dir)
+	if len(diags) > 0 {
+		var b bytes.Buffer
+		source.Render(&b, set.Files, diags)
+		if diags.HasErrors() {
+			r.log.Error("playbooks: some files have errors; their previous versions keep serving", "diagnostics", "\n"+b.String())
+		} else {
+			r.log.Warn("playbooks: warnings", "diagnostics", "\n"+b.String())
+		}
+	}
+	now := time.Now()
+	type saved struct {
+		hash  string
+		files map[string][]byte
+	}
+	var toSave []saved
+	r.mu.Lock()
+	for _, p := range set.Programs {
+		file := p.Files[0]
+		lb := r.live[p.ID]
+		if lb != nil && lb.prog.Hash == p.Hash {
+			continue
+		}
+		files := map[string][]byte{mainKey: []byte(file)}
+		for _, f := range p.Files {
+			files[f] = set.Files[f]
+		}
+		toSave = append(toSave, saved{p.Hash, files})
+		nb := &liveBook{prog: p, file: file, loadedAt: now}
+		if lb != nil {
+			nb.history = lb.history
+		}
+		nb.history = slices.Insert(nb.history, 0, versionInfo{Version: p.Hash, LoadedAt: now})
+		if len(nb.history) > 20 {
+			nb.history = nb.history[:20]
+		}
+		r.live[p.ID] = nb
+		r.byHash[p.Hash] = p
+		r.log.Info("playbook loaded", "playbook", p.ID, "version", p.Hash[:12], "file", file, "cards", len(p.Cards))
+	}
+	// A playbook whose file is gone stops taking new conversations; its
+	// versions stay loadable for the sessions that run on them.
+	for id, lb := range r.live {
+		if _, err := os.Stat(lb.file); errors.Is(err, fs.ErrNotExist) {
+			delete(r.live, id)
+			r.log.Info("playbook removed", "playbook", id, "file", lb.file)
+		}
+	}
+	r.stamp = stamp
+	r.lastErr = diags
+	r.mu.Unlock()
+	for _, s := range toSave {
+		if err := r.versions.Save(ctx, s.hash, s.files); err != nil {
+			return diags, fmt.Errorf("saving playbook version %s: %w", s.hash[:12], err)
+		}
+	}
+	return diags, nil
+}
+
+// mainKey is the field of a stored version that names its main file.
+const mainKey = "\x00main"
+
+// current returns the live version of a playbook.
+func (r *registry) current(id string) (*engine.Program, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	lb, ok := r.live[id]
+	if !ok {
+		return nil, false
+	}
+	return lb.prog, true
+}
+
+// version returns the program with content hash hash, compiling it from the
+// store when this process has not seen it (another process loaded it, or it
+// was replaced before this process started).
+func (r *registry) version(ctx context.Context, hash string) (*engine.Program, error) {
+	r.mu.RLock()
+	p, ok := r.byHash[hash]
+	r.mu.RUnlock()
+	if ok {
+		r.touch(hash)
+		return p, nil
+	}
+	files, err := r.versions.Load(ctx, hash)
+	if err != nil {
+		return nil, fmt.Errorf("playbook version %.12s: %w", hash, err)
+	}
+	main := string(files[mainKey])
+	delete(files, mainKey)
+	p, diags := dsl.LoadVersion(main, source.Files(files))
+	if p == nil {
+		return nil, fmt.Errorf("playbook version %.12s does not compile: %v", hash, diags)
+	}
+	if p.Hash != hash {
+		return nil, fmt.Errorf("playbook version %.12s compiled to %.12s", hash, p.Hash)
+	}
+	r.mu.Lock()
+	r.byHash[hash] = p
+	r.mu.Unlock()
+	r.touch(hash)
+	return p, nil
+}
+
+func (r *registry) touch(hash string) {
+	r.mu.Lock()
+	r.used[hash] = time.Now()
+	r.mu.Unlock()
+}
+
+// keepUsed renews in the store every version a session used since the last
+// call, so versions in use never expire.
+func (r *registry) keepUsed(ctx context.Context, since time.Time) {
+	r.mu.RLock()
+	var hashes []string
+	for h, t := range r.used {
+		if t.After(since) {
+			hashes = append(hashes, h)
+		}
+	}
+	for _, lb := range r.live {
+		hashes = append(hashes, lb.prog.Hash)
+	}
+	r.mu.RUnlock()
+	for _, h := range hashes {
+		if err := r.versions.Keep(ctx, h); err != nil {
+			r.log.Warn("renewing playbook version", "version", h[:12], "err", err)
+		}
+	}
+}
+
+// list describes the live playbooks for the admin API.
+func (r *registry) list() []playbookInfo {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]playbookInfo, 0, len(r.live))
+	for _, lb := range r.live {
+		out = append(out, playbookInfo{ID: lb.prog.ID, Title: lb.prog.Title, Version: lb.prog.Hash, File: lb.file, LoadedAt: lb.loadedAt, Versions: lb.history})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+type playbookInfo struct {
+	ID       string        `json:"id"`
+	Title    string        `json:"title,omitempty"`
+	Version  string        `json:"version"`
+	File     string        `json:"file"`
+	LoadedAt time.Time     `json:"loaded_at"`
+	Versions []versionInfo `json:"versions"`
+}
+
+// all returns the live programs, for trigger matching.
+func (r *registry) all() []*engine.Program {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*engine.Program, 0, len(r.live))
+	for _, lb := range r.live {
+		out = append(out, lb.prog)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// resolver finds playbooks for includes among the live ones' files.
+func (r *registry) resolver() dsl.Resolver {
+	return func(id string) (string, []byte, bool) {
+		r.mu.RLock()
+		lb, ok := r.live[id]
+		r.mu.RUnlock()
+		if !ok {
+			return "", nil, false
+		}
+		src, err := os.ReadFile(lb.file)
+		if err != nil {
+			return "", nil, false
+		}
+		return lb.file, src, true
+	}
+}
+
+// install writes a validated playbook into the directory and loads it, so
+// it goes live here at once and in other processes at their next check.
+func (r *registry) install(ctx context.Context, name string, src []byte) error {
+	path := filepath.Join(r.dir, filepath.Base(name))
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, src, 0o644); err != nil {
+		return fmt.Errorf("writing playbook: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing playbook: %w", err)
+	}
+	_, err := r.reload(ctx, true)
+	return err
+}

@@ -1,0 +1,280 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/labstack/echo/v5"
+	"github.com/labstack/echo/v5/middleware"
+
+	"github.com/playbook-dev/playbook/dsl"
+	"github.com/playbook-dev/playbook/dsl/source"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/server/web"
+)
+
+// routes is the route table, top to bottom.
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.Logger = s.log
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.Recover())
+
+	static, _ := fs.Sub(web.Static, "static")
+	e.GET("/", s.file(static, "demo/index.html"))
+	e.GET("/widget.js", s.file(static, "widget.js"))
+	e.GET("/static/*", s.staticFiles(static))
+	e.GET("/healthz", s.health)
+
+	e.GET("/ws/visitor", s.handleVisitorWS)
+	e.POST("/api/widget/match", s.match)
+
+	admin := e.Group("/api/playbooks", s.requireAdmin)
+	admin.GET("", s.listPlaybooks)
+	admin.POST("", s.postPlaybook)
+	return e
+}
+
+// errorHandler answers every error as JSON {"error": message}; causes of
+// internal errors stay in the log.
+func (s *Server) errorHandler(c *echo.Context, err error) {
+	if resp, uErr := echo.UnwrapResponse(c.Response()); uErr == nil && resp.Committed {
+		return
+	}
+	code := http.StatusInternalServerError
+	msg := "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+		msg = he.Message
+	} else {
+		s.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+	}
+	_ = c.JSON(code, map[string]string{"error": msg})
+}
+
+func (s *Server) file(fsys fs.FS, name string) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusNotFound, "not found")
+		}
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Content-Type-Options", "nosniff")
+		return c.Blob(http.StatusOK, contentType(name), b)
+	}
+}
+
+func (s *Server) staticFiles(fsys fs.FS) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		name := path.Clean(strings.TrimPrefix(c.Request().URL.Path, "/static/"))
+		if strings.HasPrefix(name, "..") || strings.HasPrefix(name, "/") {
+			return echo.NewHTTPError(http.StatusNotFound, "not found")
+		}
+		return s.file(fsys, name)(c)
+	}
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".png":
+		return "image/png"
+	case ".svg":
+		return "image/svg+xml"
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	}
+	return "application/octet-stream"
+}
+
+func (s *Server) health(c *echo.Context) error {
+	if err := s.cfg.Redis.Ping(c.Request().Context()).Err(); err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable")
+	}
+	return c.String(http.StatusOK, "ok")
+}
+
+// pickPlaybook chooses the playbook a start frame gets: the one it names,
+// else the page's trigger, else the default.
+func (s *Server) pickPlaybook(f *inFrame) *engine.Program {
+	if f.Playbook != "" {
+		p, _ := s.reg.current(f.Playbook)
+		return p
+	}
+	if p := s.matchTrigger(f.Page, visitorFrom(f)); p != nil {
+		return p
+	}
+	for _, id := range []string{s.cfg.DefaultPlaybook, "website-sales"} {
+		if p, ok := s.reg.current(id); ok {
+			return p
+		}
+	}
+	if all := s.reg.all(); len(all) > 0 {
+		return all[0]
+	}
+	return nil
+}
+
+// matchTrigger returns the first playbook (by id) whose trigger applies to
+// the page and the visitor.
+func (s *Server) matchTrigger(page string, vis *engine.Visitor) *engine.Program {
+	for _, p := range s.reg.all() {
+		t := p.Trigger
+		if t == nil {
+			continue
+		}
+		if len(t.Pages) > 0 {
+			ok := false
+			for _, g := range t.Pages {
+				ok = ok || globMatch(g, page)
+			}
+			if !ok {
+				continue
+			}
+		}
+		if t.When != nil {
+			out, err := expr.Run(t.When.Prog, map[string]any{"visitor": vis})
+			if b, isBool := out.(bool); err != nil || !isBool || !b {
+				continue
+			}
+		}
+		return p
+	}
+	return nil
+}
+
+// globMatch matches a page path against a glob where * is any run of
+// characters (including /).
+func globMatch(glob, s string) bool {
+	parts := strings.Split(glob, "*")
+	if len(parts) == 1 {
+		return glob == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i := 1; i < len(parts)-1; i++ {
+		j := strings.Index(s, parts[i])
+		if j < 0 {
+			return false
+		}
+		s = s[j+len(parts[i]):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
+}
+
+type matchRequest struct {
+	Page    string          `json:"page"`
+	Locale  string          `json:"locale"`
+	Visitor *engine.Visitor `json:"visitor"`
+}
+
+// match tells the widget which playbook's trigger applies to its page.
+func (s *Server) match(c *echo.Context) error {
+	var req matchRequest
+	if err := decodeJSON(c, &req, 16<<10); err != nil {
+		return err
+	}
+	f := &inFrame{Page: req.Page, Locale: req.Locale, Visitor: req.Visitor}
+	p := s.matchTrigger(req.Page, visitorFrom(f))
+	if p == nil {
+		return c.JSON(http.StatusOK, map[string]any{})
+	}
+	out := map[string]any{"playbook": p.ID, "delay_ms": p.Trigger.Delay.Milliseconds(), "bot": p.Bot}
+	if p.Trigger.Campaign != nil {
+		loc := engine.MatchLocale(p, req.Locale)
+		if t := engine.RenderText(p, p.Trigger.Campaign, loc, visitorFrom(f), s.now()); t != "" {
+			out["campaign"] = t
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func decodeJSON(c *echo.Context, v any, limit int64) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, limit+1))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "cannot read the body")
+	}
+	if int64(len(body)) > limit {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "body too large")
+	}
+	if err := jsonUnmarshal(body, v); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "body is not valid JSON: "+jsonProblem(err))
+	}
+	return nil
+}
+
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		if s.cfg.AdminToken == "" {
+			return echo.NewHTTPError(http.StatusNotFound, "the admin API is off: start the server with --admin-token")
+		}
+		got, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.AdminToken)) != 1 {
+			return echo.NewHTTPError(http.StatusUnauthorized, "missing or wrong admin token")
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) listPlaybooks(c *echo.Context) error {
+	return c.JSON(http.StatusOK, s.reg.list())
+}
+
+// postPlaybook validates a playbook and, with ?activate=true and no errors,
+// writes it into the playbooks directory so it goes live.
+func (s *Server) postPlaybook(c *echo.Context) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, 1<<20+1))
+	if err != nil || len(body) > 1<<20 {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "a playbook may be at most 1 MiB")
+	}
+	name := path.Base(c.Request().Header.Get("X-Playbook-File"))
+	if name == "." || name == "/" || name == "" {
+		name = "playbook.yaml"
+	}
+	if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".test.yaml") {
+		return echo.NewHTTPError(http.StatusBadRequest, "X-Playbook-File must name a .yaml file")
+	}
+	prog, diags := dsl.Load(name, body, dsl.WithResolver(s.reg.resolver()))
+	resp := map[string]any{"ok": !diags.HasErrors(), "diagnostics": diagsOrEmpty(diags)}
+	if prog != nil {
+		resp["id"], resp["version"] = prog.ID, prog.Hash
+	}
+	if prog == nil || c.QueryParam("activate") != "true" {
+		code := http.StatusOK
+		if prog == nil {
+			code = http.StatusUnprocessableEntity
+		}
+		return c.JSON(code, resp)
+	}
+	if err := s.reg.install(c.Request().Context(), name, body); err != nil {
+		return err
+	}
+	resp["activated"] = true
+	return c.JSON(http.StatusOK, resp)
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// diagsOrEmpty keeps "diagnostics": [] in JSON when there are none.
+func diagsOrEmpty(ds source.Diagnostics) source.Diagnostics {
+	if ds == nil {
+		return source.Diagnostics{}
+	}
+	return ds
+}

@@ -1,0 +1,243 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+)
+
+// Config configures a Server. Zero values take the defaults in the field
+// comments.
+type Config struct {
+	// Playbooks is the directory of playbooks to serve; required.
+	Playbooks string
+	// Redis is the store shared by every server process; required.
+	Redis redis.UniversalClient
+	// Prefix starts every Redis key; default "pb:".
+	Prefix string
+	// Secret signs visitor tokens. Empty: one is generated once and shared
+	// by every process through Redis.
+	Secret []byte
+	// AdminToken protects the admin API; empty turns the API off.
+	AdminToken string
+	// AllowedOrigins are host patterns (such as "example.com" or
+	// "*.example.com:8080") whose pages may open the visitor websocket,
+	// besides the server's own host. Default: localhost and 127.0.0.1 on
+	// any port.
+	AllowedOrigins []string
+	// IdleTTL is how long an idle conversation is kept; default 24h.
+	IdleTTL time.Duration
+	// TokenTTL is how long a visitor token is valid; default 7 days.
+	TokenTTL time.Duration
+	// DefaultPlaybook starts when a page asks for none and no trigger
+	// matches; default: the demo's website-sales if loaded.
+	DefaultPlaybook string
+	// Calls configures the HTTP calls of call cards.
+	Calls CallPolicy
+	// Presence says how many agents of a team are online. Nil: nobody, so
+	// handoff cards take their offline path.
+	Presence Presence
+	// Records receives the records create cards make. Nil: they are kept in
+	// the conversation's transcript only.
+	Records Records
+	// Logger receives the server's log; default slog.Default().
+	Logger *slog.Logger
+	// ReloadEvery is how often the playbooks directory is checked for
+	// changes; default 1s.
+	ReloadEvery time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Presence reports agents online per team.
+type Presence interface {
+	Online(ctx context.Context, teams []string) (map[string]int, error)
+}
+
+// Records creates CRM records. Create must be idempotent on rec.Key.
+type Records interface {
+	Create(ctx context.Context, conversation string, rec engine.Record) error
+}
+
+// Server serves the widget, the visitor websocket and the admin API.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *redisstore.Store
+	timers *redisstore.Timers
+	reg    *registry
+	tokens tokens
+	hub    *hub
+	calls  *caller
+	limits *limits
+	echo   *echo.Echo
+	now    func() time.Time
+
+	wg sync.WaitGroup // background work (calls) to wait for on shutdown
+	// runCtx is cancelled when Run returns; background work derives from it.
+	runCtx context.Context
+}
+
+// New builds a Server and loads the playbooks. It returns an error when the
+// directory cannot be read or Redis does not answer; playbooks with errors
+// are logged and left out.
+func New(cfg Config) (*Server, error) {
+	if cfg.Redis == nil {
+		return nil, errors.New("server: no Redis client")
+	}
+	if cfg.Playbooks == "" {
+		return nil, errors.New("server: no playbooks directory")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IdleTTL <= 0 {
+		cfg.IdleTTL = 24 * time.Hour
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 7 * 24 * time.Hour
+	}
+	if cfg.ReloadEvery <= 0 {
+		cfg.ReloadEvery = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "pb:"
+	}
+	if cfg.AllowedOrigins == nil {
+		cfg.AllowedOrigins = []string{"localhost:*", "127.0.0.1:*"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cfg.Redis.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("server: Redis does not answer: %w", err)
+	}
+	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL})
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		store:  store,
+		timers: store.Timers(),
+		now:    cfg.Now,
+		limits: newLimits(),
+		runCtx: context.Background(),
+	}
+	if len(cfg.Secret) == 0 {
+		secret, err := sharedSecret(ctx, cfg.Redis, cfg.Prefix+"secret")
+		if err != nil {
+			return nil, fmt.Errorf("server: visitor token secret: %w", err)
+		}
+		cfg.Secret = secret
+	}
+	s.tokens = tokens{secret: cfg.Secret, ttl: cfg.TokenTTL}
+	s.reg = newRegistry(cfg.Playbooks, store.Programs(), s.log)
+	if _, err := s.reg.reload(ctx, true); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	if len(s.reg.all()) == 0 {
+		s.log.Warn("no playbook loaded", "dir", cfg.Playbooks)
+	}
+	s.calls = newCaller(cfg.Calls)
+	s.hub = newHub(cfg.Redis, s.log)
+	s.echo = s.routes()
+	return s, nil
+}
+
+// sharedSecret returns the token secret stored at key, creating it once.
+func sharedSecret(ctx context.Context, rdb redis.UniversalClient, key string) ([]byte, error) {
+	fresh := newID() + newID()
+	if err := rdb.SetNX(ctx, key, fresh, 0).Err(); err != nil {
+		return nil, err
+	}
+	v, err := rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Store returns the conversation store, for tests and tools.
+func (s *Server) Store() *redisstore.Store { return s.store }
+
+// Run does the server's background work until ctx is done: live reload of
+// the playbooks, firing due timers, fan-out of conversation entries from
+// other processes. It returns when ctx is done and running work finished.
+func (s *Server) Run(ctx context.Context) error {
+	s.runCtx = ctx
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); s.hub.run(ctx) }()
+	go func() { defer wg.Done(); s.reloadLoop(ctx) }()
+	go func() { defer wg.Done(); s.timerLoop(ctx) }()
+	wg.Wait()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) reloadLoop(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.ReloadEvery)
+	defer tick.Stop()
+	lastKeep := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := s.reg.reload(ctx, false); err != nil {
+			s.log.Error("reloading playbooks", "err", err)
+		}
+		if time.Since(lastKeep) > 10*time.Minute {
+			s.reg.keepUsed(ctx, lastKeep)
+			lastKeep = time.Now()
+		}
+	}
+}
+
+// timerLoop fires due timers. Every process polls; the store hands each
+// timer to exactly one of them.
+func (s *Server) timerLoop(ctx context.Context) {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		due, err := s.timers.Claim(ctx, s.now(), 100)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("claiming timers", "err", err)
+			}
+			continue
+		}
+		for _, d := range due {
+			ev := engine.Event{Kind: engine.EventTimer, Timer: d.ID}
+			if _, _, err := s.turn(ctx, d.Conversation, "", ev, nil); err != nil && !errors.Is(err, redisstore.ErrNotFound) {
+				s.log.Error("timer turn", "conversation", d.Conversation, "timer", d.ID, "err", err)
+			}
+		}
+	}
+}
+
+// Close releases the server's connections to Redis it opened itself.
+func (s *Server) Close() error { return nil }
+
+var _ io.Closer = (*Server)(nil)

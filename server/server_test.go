@@ -1,0 +1,270 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/server"
+)
+
+// testServer is one server process (in this test process) on a shared Redis.
+type testServer struct {
+	srv *server.Server
+	url string
+	log *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// copyPlaybooks copies the example playbooks into a temp dir the test may
+// edit.
+func copyPlaybooks(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := filepath.Walk("../playbooks", func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || strings.HasSuffix(path, ".test.yaml") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, filepath.Base(path)), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*server.Config)) *testServer {
+	t.Helper()
+	buf := &syncBuffer{}
+	cfg := server.Config{
+		Playbooks:   dir,
+		Redis:       rds.Client,
+		Prefix:      rds.Prefix,
+		Logger:      slog.New(slog.NewTextHandler(buf, nil)),
+		ReloadEvery: 50 * time.Millisecond,
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("server log:\n%s", buf.String())
+		}
+	})
+	return &testServer{srv: srv, url: hs.URL, log: buf}
+}
+
+// client is a visitor's websocket with the frames it received.
+type client struct {
+	t      *testing.T
+	ws     *websocket.Conn
+	frames chan map[string]any
+	queue  []map[string]any
+	ctx    context.Context
+}
+
+func dial(t *testing.T, ts *testServer) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws/visitor", &websocket.DialOptions{
+		HTTPHeader: http.Header{"Origin": {ts.url}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(1 << 20)
+	c := &client{t: t, ws: ws, frames: make(chan map[string]any, 1000), ctx: ctx}
+	go func() {
+		defer close(c.frames)
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			var f map[string]any
+			if err := json.Unmarshal(b, &f); err != nil {
+				t.Errorf("server sent non-JSON %q", b)
+				return
+			}
+			c.frames <- f
+		}
+	}()
+	t.Cleanup(func() { ws.CloseNow() })
+	return c
+}
+
+func (c *client) send(f map[string]any) {
+	c.t.Helper()
+	b, _ := json.Marshal(f)
+	if err := c.ws.Write(c.ctx, websocket.MessageText, b); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next returns the first frame of type typ, in arrival order. Frames of
+// other types that arrive first stay queued for later calls, except status
+// and typing frames, which are dropped. It fails after 10 s.
+func (c *client) next(typ string) map[string]any {
+	c.t.Helper()
+	for i, f := range c.queue {
+		if f["type"] == typ {
+			c.queue = append(c.queue[:i:i], c.queue[i+1:]...)
+			return f
+		}
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				c.t.Fatalf("connection closed while waiting for %s (queued: %v)", typ, c.queue)
+			}
+			if f["type"] == typ {
+				return f
+			}
+			if f["type"] != "status" && f["type"] != "typing" {
+				c.queue = append(c.queue, f)
+			}
+		case <-timeout:
+			c.t.Fatalf("no %s frame within 10s (queued: %v)", typ, c.queue)
+		}
+	}
+}
+
+// bot reads entries until a bot message with text want (entries of the
+// visitor and system events in between are skipped). It returns the entry.
+func (c *client) bot(want string) map[string]any {
+	c.t.Helper()
+	for {
+		e := c.next("entry")["entry"].(map[string]any)
+		if e["from"] == "bot" && e["kind"] == "message" {
+			if e["text"] != want {
+				c.t.Fatalf("bot said %q, want %q", e["text"], want)
+			}
+			return e
+		}
+	}
+}
+
+// drain returns every frame that arrives within d.
+func (c *client) drain(d time.Duration) []map[string]any {
+	var out []map[string]any
+	timeout := time.After(d)
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				return out
+			}
+			out = append(out, f)
+		case <-timeout:
+			return out
+		}
+	}
+}
+
+func (c *client) say(id, text string) map[string]any {
+	c.t.Helper()
+	c.send(map[string]any{"type": "message", "id": id, "text": text})
+	return c.next("ack")
+}
+
+func (c *client) start(playbook string) (token, conv string) {
+	c.t.Helper()
+	c.send(map[string]any{"type": "start", "playbook": playbook, "page": "/pricing", "locale": "en-US"})
+	w := c.next("welcome")
+	return w["token"].(string), w["conversation"].(string)
+}
+
+func TestSalesConversationToLead(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/sales")
+	c := dial(t, ts)
+	_, conv := c.start("website-sales")
+	greet := c.bot("Hi there! What brings you here?")
+	if b, _ := greet["buttons"].([]any); len(b) != 2 || greet["input"] != "choice" {
+		t.Fatalf("greeting buttons/input = %v / %v", greet["buttons"], greet["input"])
+	}
+	c.send(map[string]any{"type": "button", "id": "m1", "value": "Talk to sales", "label": "Talk to sales"})
+	if ack := c.next("ack"); ack["id"] != "m1" || ack["duplicate"] != false {
+		t.Fatalf("ack = %v", ack)
+	}
+	steps := []struct{ say, bot string }{
+		{"", "What's your work email?"},
+		{"nope", "Hmm, that doesn't look like an email."},
+		{"", "What's your work email?"}, // asked again
+		{"ana@globex.com", "How many people work at your company?"},
+		{"51-200", "What's your monthly budget in USD?"},
+		{"3000", "When would you like to get started? (a date like 2026-03-01)"},
+		{"2030-01-15", "Our team is away right now. We'll email ana@globex.com within one business day."},
+	}
+	for i, s := range steps {
+		if s.say != "" {
+			c.say(fmt.Sprintf("m%d", i+2), s.say)
+		}
+		c.bot(s.bot)
+	}
+	sess, _, err := ts.srv.Store().Load(context.Background(), conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Status != "ended" || sess.Outcome != "qualified" {
+		t.Fatalf("session ended %q with outcome %q, want ended/qualified", sess.Status, sess.Outcome)
+	}
+	entries, _ := ts.srv.Store().Transcript(context.Background(), conv, "", 0)
+	kinds := map[string]int{}
+	for _, e := range entries {
+		kinds[e.Kind+"/"+e.From]++
+		if e.Kind == "record" {
+			kinds["record:"+e.Data["kind"].(string)]++
+		}
+	}
+	if kinds["record:lead"] != 1 || kinds["record:deal"] != 1 || kinds["record:task"] != 1 || kinds["end/system"] != 1 || kinds["message/visitor"] != 6 {
+		t.Fatalf("transcript kinds = %v", kinds)
+	}
+}

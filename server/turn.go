@@ -1,0 +1,140 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+)
+
+// turnInfo is what a turn left the session at, for status frames.
+type turnInfo struct {
+	status  engine.Status
+	outcome string
+}
+
+// turn runs one event through a conversation: one atomic store turn that
+// steps the engine and appends the visitor's entry (if any) and the bot's
+// answer, then the side effects. A duplicate clientID is answered from the
+// transcript and causes no side effects.
+func (s *Server) turn(ctx context.Context, conv, clientID string, ev engine.Event, visitor *redisstore.Entry) (redisstore.Result, turnInfo, error) {
+	var effects []engine.Effect
+	var prog *engine.Program
+	var info turnInfo
+	res, err := s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+		p, err := s.reg.version(ctx, sess.Version)
+		if err != nil {
+			return nil, nil, err
+		}
+		prog = p
+		if err := s.world(ctx, p, &ev); err != nil {
+			return nil, nil, err
+		}
+		next, effs := engine.Step(p, sess, ev)
+		effects = effs
+		info = turnInfo{status: next.Status, outcome: next.Outcome}
+		entries := make([]redisstore.Entry, 0, len(effs)+1)
+		if visitor != nil {
+			entries = append(entries, *visitor)
+		}
+		return next, s.entries(p, entries, effs, ev.Now), nil
+	})
+	if err != nil {
+		return res, info, err
+	}
+	if !res.Duplicate {
+		s.perform(ctx, conv, prog, effects)
+	}
+	return res, info, nil
+}
+
+// world fills in what the engine may know of the outside: the time and who
+// is online.
+func (s *Server) world(ctx context.Context, p *engine.Program, ev *engine.Event) error {
+	ev.Now = s.now().UTC()
+	if s.cfg.Presence != nil && len(p.Teams) > 0 {
+		online, err := s.cfg.Presence.Online(ctx, p.Teams)
+		if err != nil {
+			return fmt.Errorf("presence: %w", err)
+		}
+		ev.Online = online
+	}
+	return nil
+}
+
+// entries turns the engine's effects into transcript entries.
+func (s *Server) entries(p *engine.Program, out []redisstore.Entry, effs []engine.Effect, now time.Time) []redisstore.Entry {
+	lastBot := -1
+	for _, e := range effs {
+		switch e.Kind {
+		case engine.EffectSay:
+			out = append(out, redisstore.Entry{From: "bot", Kind: "message", Text: e.Text, Buttons: e.Buttons, Image: e.Image, Links: e.Links, Author: p.Bot.Name, Card: e.Card, At: now})
+			lastBot = len(out) - 1
+		case engine.EffectWait:
+			if lastBot >= 0 {
+				out[lastBot].Input = e.Input
+				if out[lastBot].Buttons == nil {
+					out[lastBot].Buttons = e.Buttons
+				}
+			}
+		case engine.EffectHandoff:
+			out = append(out, redisstore.Entry{From: "system", Kind: "handoff", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team, "wait_s": int(e.Handoff.Wait.Seconds()), "priority": e.Handoff.Priority}})
+		case engine.EffectCreate:
+			out = append(out, redisstore.Entry{From: "system", Kind: "record", Card: e.Card, At: now, Data: map[string]any{"kind": string(e.Record.Kind), "key": e.Record.Key, "fields": e.Record.Fields}})
+		case engine.EffectEnd:
+			out = append(out, redisstore.Entry{From: "system", Kind: "end", Card: e.Card, At: now, Data: map[string]any{"outcome": e.Outcome}})
+		case engine.EffectError:
+			s.log.Error("playbook runtime error", "playbook", p.ID, "card", e.Error.Card, "pos", e.Error.Pos.String(), "err", e.Error.Msg)
+			out = append(out, redisstore.Entry{From: "system", Kind: "error", Card: e.Card, At: now, Text: "Sorry, something went wrong on our side. Please write to us by email instead.", Data: map[string]any{"pos": e.Error.Pos.String(), "message": e.Error.Msg}})
+		}
+	}
+	return out
+}
+
+// perform carries out the effects that act outside the transcript, after
+// the turn is committed.
+func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, effs []engine.Effect) {
+	for _, e := range effs {
+		switch e.Kind {
+		case engine.EffectTimer:
+			if err := s.timers.Set(ctx, conv, e.Timer.ID, e.Timer.At); err != nil {
+				s.log.Error("setting timer", "conversation", conv, "timer", e.Timer.ID, "err", err)
+			}
+		case engine.EffectCancel:
+			if err := s.timers.Cancel(ctx, conv, e.Timer.ID); err != nil {
+				s.log.Error("cancelling timer", "conversation", conv, "timer", e.Timer.ID, "err", err)
+			}
+		case engine.EffectCreate:
+			if s.cfg.Records != nil {
+				if err := s.cfg.Records.Create(ctx, conv, *e.Record); err != nil {
+					s.log.Error("creating record", "conversation", conv, "kind", e.Record.Kind, "err", err)
+				}
+			}
+		case engine.EffectCall:
+			s.startCall(conv, p, *e.Call)
+		}
+	}
+}
+
+// startCall makes an HTTP call in the background and feeds its result back
+// into the conversation as its own turn.
+func (s *Server) startCall(conv string, p *engine.Program, req engine.CallRequest) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx := s.runCtx
+		res := s.calls.do(ctx, p, req)
+		ev := engine.Event{Kind: engine.EventCallResult, Call: &res}
+		for try := 0; try < 3; try++ {
+			_, _, err := s.turn(context.WithoutCancel(ctx), conv, "call:"+req.ID, ev, nil)
+			if err == nil || errors.Is(err, redisstore.ErrNotFound) {
+				return
+			}
+			s.log.Warn("call result turn", "conversation", conv, "call", req.ID, "err", err)
+			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+		}
+	}()
+}

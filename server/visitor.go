@@ -1,0 +1,461 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+	"github.com/labstack/echo/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+)
+
+// Visitor protocol limits (docs/protocol.md).
+const (
+	maxFrame     = 16 << 10 // larger frames get a too_large error
+	maxReadLimit = 1 << 20  // larger frames close the connection (1009)
+	maxText      = 4000     // characters in a message
+	sendBuffer   = 64       // frames queued for a slow client before it is dropped
+	writeTimeout = 10 * time.Second
+	pingEvery    = 30 * time.Second
+	turnTimeout  = 15 * time.Second
+)
+
+// inFrame is any frame a visitor sends.
+type inFrame struct {
+	Type     string          `json:"type"`
+	Playbook string          `json:"playbook"`
+	Page     string          `json:"page"`
+	Locale   string          `json:"locale"`
+	Visitor  *engine.Visitor `json:"visitor"`
+	Token    string          `json:"token"`
+	After    string          `json:"after"`
+	ID       string          `json:"id"`
+	Text     string          `json:"text"`
+	Value    string          `json:"value"`
+	Label    string          `json:"label"`
+	On       bool            `json:"on"`
+}
+
+// visitorConn is one visitor's websocket.
+type visitorConn struct {
+	s    *Server
+	ws   *websocket.Conn
+	ip   string
+	send chan []byte
+	lim  *rate.Limiter
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	conv     string
+	lastSent streamID // the newest entry sent; older ones are not sent again
+	closed   bool
+	done     chan struct{}
+}
+
+func (s *Server) handleVisitorWS(c *echo.Context) error {
+	r, w := c.Request(), c.Response()
+	ip := c.RealIP()
+	if !s.limits.connect(ip, time.Now()) {
+		return echo.NewHTTPError(429, "too many connections from your address; try again in a minute")
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	if err != nil {
+		return nil // Accept has written the HTTP error (403 for a refused origin)
+	}
+	ws.SetReadLimit(maxReadLimit)
+	v := &visitorConn{s: s, ws: ws, ip: ip, send: make(chan []byte, sendBuffer), lim: messageLimiter(), log: s.log, done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go v.writeLoop(ctx, cancel)
+	v.readLoop(ctx)
+	v.close()
+	return nil
+}
+
+func (v *visitorConn) close() {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return
+	}
+	v.closed = true
+	conv := v.conv
+	close(v.done)
+	v.mu.Unlock()
+	if conv != "" {
+		v.s.hub.detach(v.s.store.Channel(conv), v)
+	}
+	v.ws.CloseNow()
+}
+
+func (v *visitorConn) writeLoop(ctx context.Context, cancel context.CancelFunc) {
+	defer cancel()
+	ping := time.NewTicker(pingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-v.done:
+			return
+		case b := <-v.send:
+			wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
+			err := v.ws.Write(wctx, websocket.MessageText, b)
+			wcancel()
+			if err != nil {
+				return
+			}
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
+			err := v.ws.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// push queues a frame; a client too slow to take it is disconnected (it
+// resumes from its last entry and loses nothing).
+func (v *visitorConn) push(frame any) {
+	b, err := json.Marshal(frame)
+	if err != nil {
+		v.log.Error("encoding frame", "err", err)
+		return
+	}
+	select {
+	case v.send <- b:
+	case <-v.done:
+	default:
+		v.log.Warn("visitor too slow; disconnecting", "conversation", v.conv)
+		go v.ws.Close(websocket.StatusPolicyViolation, "too slow")
+	}
+}
+
+func (v *visitorConn) fail(code, msg, id string) {
+	v.push(map[string]any{"type": "error", "code": code, "message": msg, "id": id})
+}
+
+func (v *visitorConn) readLoop(ctx context.Context) {
+	for {
+		typ, data, err := v.ws.Read(ctx)
+		if err != nil {
+			return
+		}
+		if typ != websocket.MessageText {
+			v.fail("bad_json", "frames must be JSON text", "")
+			continue
+		}
+		if len(data) > maxFrame {
+			v.fail("too_large", "frame is larger than 16 KiB", "")
+			continue
+		}
+		var f inFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			v.fail("bad_json", "frame is not a JSON object: "+jsonProblem(err), "")
+			continue
+		}
+		v.handle(ctx, &f)
+	}
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "field " + te.Field + " has the wrong type"
+	}
+	return "cannot decode"
+}
+
+func (v *visitorConn) handle(ctx context.Context, f *inFrame) {
+	switch f.Type {
+	case "ping":
+		v.push(map[string]string{"type": "pong"})
+	case "start":
+		v.start(ctx, f)
+	case "resume":
+		v.resume(ctx, f)
+	case "message", "button":
+		v.message(ctx, f)
+	case "typing":
+		if v.conversation() == "" {
+			v.fail("no_conversation", "send start or resume first", "")
+		}
+		// Relayed to agents once live handoff exists; nothing to do for a bot.
+	case "":
+		v.fail("unknown_type", "frame has no type", f.ID)
+	default:
+		v.fail("unknown_type", "unknown frame type "+strconv.Quote(truncate(f.Type, 40)), f.ID)
+	}
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
+
+func (v *visitorConn) conversation() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.conv
+}
+
+// follow makes the connection follow conversation conv: it subscribes to
+// its live entries, then catches up on anything stored after the last entry
+// the client has, so nothing published in between is missed.
+func (v *visitorConn) follow(ctx context.Context, conv, after string) error {
+	v.mu.Lock()
+	old := v.conv
+	v.conv = conv
+	v.lastSent = parseStreamID(after)
+	v.mu.Unlock()
+	if old != "" && old != conv {
+		v.s.hub.detach(v.s.store.Channel(old), v)
+	}
+	if err := v.s.hub.attach(ctx, v.s.store.Channel(conv), v); err != nil {
+		return err
+	}
+	for {
+		entries, err := v.s.store.Transcript(ctx, conv, v.lastID(), 500)
+		if err != nil {
+			return err
+		}
+		v.deliver(entries)
+		if len(entries) < 500 {
+			return nil
+		}
+	}
+}
+
+func (v *visitorConn) lastID() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.lastSent.String()
+}
+
+// deliver sends the entries newer than the last one sent, in order. It is
+// called from the read loop (turn results) and the hub (other processes).
+func (v *visitorConn) deliver(entries []redisstore.Entry) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i := range entries {
+		id := parseStreamID(entries[i].ID)
+		if !v.lastSent.less(id) {
+			continue
+		}
+		v.lastSent = id
+		if !visibleToVisitor(entries[i].Kind) {
+			continue
+		}
+		v.push(map[string]any{"type": "entry", "entry": forVisitor(entries[i])})
+	}
+}
+
+// visibleToVisitor keeps internal entries (records, notes) out of the
+// widget.
+func visibleToVisitor(kind string) bool {
+	switch kind {
+	case "record", "note":
+		return false
+	}
+	return true
+}
+
+// forVisitor strips what only agents may see.
+func forVisitor(e redisstore.Entry) redisstore.Entry {
+	e.Card = ""
+	if e.Kind == "handoff" || e.Kind == "end" || e.Kind == "error" {
+		e.Data = nil
+	}
+	return e
+}
+
+func (v *visitorConn) start(ctx context.Context, f *inFrame) {
+	prog := v.s.pickPlaybook(f)
+	if prog == nil {
+		v.fail("no_playbook", "no playbook "+strconv.Quote(truncate(f.Playbook, 60))+" is loaded", "")
+		return
+	}
+	now := v.s.now().UTC()
+	conv := newID()
+	sess := engine.NewSession(prog, conv, now)
+	ev := engine.Event{Kind: engine.EventStart, Locale: f.Locale, Visitor: visitorFrom(f)}
+	if err := v.s.world(ctx, prog, &ev); err != nil {
+		v.fail("unavailable", "the store did not answer; try again", "")
+		return
+	}
+	sess, effs := engine.Step(prog, sess, ev)
+	entries := v.s.entries(prog, nil, effs, ev.Now)
+	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
+	defer cancel()
+	res, err := v.s.store.Create(tctx, sess, entries)
+	if err != nil {
+		v.log.Error("creating conversation", "err", err)
+		v.fail("unavailable", "the store did not answer; try again", "")
+		return
+	}
+	v.s.perform(ctx, conv, prog, effs)
+	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", truncate(f.Page, 200))
+	v.welcome(prog, sess)
+	if err := v.follow(ctx, conv, ""); err != nil {
+		v.deliver(res.Entries)
+	}
+	v.status(sess.Status, sess.Outcome)
+}
+
+func visitorFrom(f *inFrame) *engine.Visitor {
+	vis := engine.Visitor{}
+	if f.Visitor != nil {
+		vis = *f.Visitor
+	}
+	vis.Page = truncate(f.Page, 500)
+	if vis.Language == "" {
+		vis.Language = f.Locale
+	}
+	vis.Name = truncate(vis.Name, 200)
+	vis.Email = truncate(vis.Email, 320)
+	vis.Referrer = truncate(vis.Referrer, 500)
+	return &vis
+}
+
+func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
+	v.push(map[string]any{
+		"type": "welcome", "token": v.s.tokens.sign(sess.ID, v.s.now()), "conversation": sess.ID,
+		"playbook": prog.ID, "bot": prog.Bot, "locale": sess.Locale, "status": sess.Status,
+	})
+}
+
+func (v *visitorConn) status(st engine.Status, outcome string) {
+	v.push(map[string]any{"type": "status", "status": st})
+}
+
+func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
+	conv, err := v.s.tokens.verify(f.Token, v.s.now())
+	if err != nil {
+		msg := "the session token is not valid; start a new conversation"
+		if errors.Is(err, errExpiredToken) {
+			msg = "the session token has expired; start a new conversation"
+		}
+		v.fail(err.Error(), msg, "")
+		return
+	}
+	sess, _, err := v.s.store.Load(ctx, conv)
+	if errors.Is(err, redisstore.ErrNotFound) {
+		v.fail("not_found", "this conversation has ended or expired; start a new one", "")
+		return
+	}
+	if err != nil {
+		v.log.Error("loading conversation", "conversation", conv, "err", err)
+		v.fail("unavailable", "the store did not answer; try again", "")
+		return
+	}
+	prog, err := v.s.reg.version(ctx, sess.Version)
+	if err != nil {
+		v.log.Error("conversation's playbook version", "conversation", conv, "err", err)
+		v.fail("unavailable", "this conversation's playbook version is not available", "")
+		return
+	}
+	v.welcome(prog, sess)
+	if err := v.follow(ctx, conv, f.After); err != nil {
+		v.log.Error("resuming conversation", "conversation", conv, "err", err)
+		v.fail("unavailable", "the store did not answer; try again", "")
+		return
+	}
+	v.status(sess.Status, sess.Outcome)
+}
+
+func (v *visitorConn) message(ctx context.Context, f *inFrame) {
+	conv := v.conversation()
+	if conv == "" {
+		v.fail("no_conversation", "send start or resume first", f.ID)
+		return
+	}
+	if f.ID == "" || len(f.ID) > 100 {
+		v.fail("invalid", "a message needs an id (at most 100 characters)", "")
+		return
+	}
+	text, label := f.Text, f.Label
+	ev := engine.Event{Kind: engine.EventText, Text: text}
+	if f.Type == "button" {
+		if f.Value == "" {
+			v.fail("invalid", "a button frame needs a value", f.ID)
+			return
+		}
+		ev = engine.Event{Kind: engine.EventButton, Button: f.Value}
+		text = label
+		if text == "" {
+			text = f.Value
+		}
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		v.fail("invalid", "the message is empty", f.ID)
+		return
+	}
+	if utf8.RuneCountInString(text) > maxText || !utf8.ValidString(text) {
+		v.fail("invalid", "the message must be valid text of at most 4000 characters", f.ID)
+		return
+	}
+	if !v.lim.Allow() {
+		v.fail("rate_limited", "slow down: too many messages", f.ID)
+		return
+	}
+	entry := &redisstore.Entry{From: "visitor", Kind: "message", Text: text, ClientID: f.ID, At: v.s.now().UTC()}
+	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
+	defer cancel()
+	res, info, err := v.s.turn(tctx, conv, f.ID, ev, entry)
+	if errors.Is(err, redisstore.ErrNotFound) {
+		v.fail("not_found", "this conversation has ended or expired; start a new one", f.ID)
+		return
+	}
+	if err != nil {
+		v.log.Error("visitor turn", "conversation", conv, "err", err)
+		v.fail("unavailable", "the message was not stored; send it again", f.ID)
+		return
+	}
+	ack := map[string]any{"type": "ack", "id": f.ID, "duplicate": res.Duplicate}
+	if len(res.Entries) > 0 {
+		ack["entry"] = res.Entries[0].ID
+	}
+	v.push(ack)
+	v.deliver(res.Entries)
+	if !res.Duplicate {
+		v.status(info.status, info.outcome)
+	}
+}
+
+// streamID is a Redis stream id, ordered.
+type streamID struct{ ms, seq uint64 }
+
+func parseStreamID(s string) streamID {
+	a, b, _ := strings.Cut(s, "-")
+	ms, _ := strconv.ParseUint(a, 10, 64)
+	seq, _ := strconv.ParseUint(b, 10, 64)
+	return streamID{ms, seq}
+}
+
+func (a streamID) less(b streamID) bool { return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq) }
+
+func (a streamID) String() string {
+	if a.ms == 0 && a.seq == 0 {
+		return ""
+	}
+	return strconv.FormatUint(a.ms, 10) + "-" + strconv.FormatUint(a.seq, 10)
+}

@@ -3,6 +3,7 @@ package dsl
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
+	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
 )
 
@@ -84,16 +86,20 @@ func (c *compiler) card(fc *flatCard) *engine.Card {
 				}
 				continue
 			}
-			var e *engine.Expr
-			if sp.value.Kind == yaml.ScalarNode && sp.value.Tag != "!!str" && sp.value.Tag != "!!null" {
-				e = c.compileExpr(f, sp.value, v.Type, "set "+v.Name)
-			} else if sp.value.Kind == yaml.ScalarNode && sp.value.Tag == "!!str" {
-				e = c.compileExpr(f, sp.value, v.Type, "set "+v.Name)
-			} else {
+			switch {
+			case sp.value.Kind != yaml.ScalarNode || sp.value.Tag == "!!null":
 				f.errorf(sp.value, "set %s: the value must be an expression, not %s", v.Name, kindName(sp.value))
-			}
-			if e != nil {
-				card.Set = append(card.Set, engine.Assign{Var: v.Name, Expr: e})
+			case strings.Contains(sp.value.Value, "{{"):
+				// A text with holes: only for text vars.
+				if !slices.Contains([]engine.Type{engine.TypeString, engine.TypeEmail, engine.TypePhone, engine.TypeURL, engine.TypeAny}, v.Type) {
+					f.errorf(sp.value, "set %s: a text with {{ }} makes a string, but %s is a %s", v.Name, v.Name, v.Type)
+				} else if t := c.template(f, sp.value); t != nil {
+					card.Set = append(card.Set, engine.Assign{Var: v.Name, Tmpl: t})
+				}
+			default:
+				if e := c.compileExpr(f, sp.value, v.Type, "set "+v.Name); e != nil {
+					card.Set = append(card.Set, engine.Assign{Var: v.Name, Expr: e})
+				}
 			}
 			c.write(fc, v.Name)
 		}
@@ -253,7 +259,7 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 				}
 			} else {
 				if fits := inputFits[a.Input]; v.Type != engine.TypeAny && !slices.Contains(fits, v.Type) {
-					d := f.errorf(p.value, "save: var %q is a %s, but the answer to this question is a %s", name, v.Type, fits[0])
+					d := f.errorf(p.value, "save: var %q is %s, but the answer to this question is %s", name, article(string(v.Type)), article(string(fits[0])))
 					d.Detail = fmt.Sprintf("declare %s as type %s", name, fits[0])
 				}
 				a.Save = name
@@ -604,19 +610,39 @@ func (c *compiler) value(f *fileCtx, n *yaml.Node, want engine.Type) *engine.Val
 		return &engine.Value{Lit: c.literal(f, n, engine.TypeAny, "value")}
 	}
 	s := n.Value
-	if strings.ContainsAny(s, "()+-*/<>=?![]\"'") {
+	if n.Tag == "!!timestamp" {
+		return &engine.Value{Lit: s}
+	}
+	// A plain value is an expression only when it uses a var, visitor or a
+	// built-in; "follow-up", "1-10" or "We'll call" stay text. One that
+	// nearly names something (a typo such as "budjet * 12") must compile.
+	known, near := c.namesIn(s)
+	if !known && !near {
+		return &engine.Value{Lit: s}
+	}
+	if _, err := c.env.Compile(s, want); err == nil || near || known {
 		if e := c.compileExpr(f, n, want, "value"); e != nil {
 			return &engine.Value{Expr: e}
 		}
 		return nil
 	}
-	// A plain word or words: an expression only if it compiles cleanly.
-	if _, err := c.env.Compile(s, want); err == nil {
-		if e := c.compileExpr(f, n, want, "value"); e != nil {
-			return &engine.Value{Expr: e}
+	return &engine.Value{Lit: s}
+}
+
+var wordRE = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+
+// namesIn reports whether s uses a known name (a var, visitor, a built-in),
+// and whether it uses a word that is a likely typo of one.
+func (c *compiler) namesIn(s string) (known, near bool) {
+	names := c.env.Names()
+	for _, w := range wordRE.FindAllString(s, -1) {
+		if slices.Contains(names, w) {
+			known = true
+		} else if len(w) > 3 && source.Suggest(w, names) != "" {
+			near = true
 		}
 	}
-	return &engine.Value{Lit: s}
+	return known, near
 }
 
 func (c *compiler) branch(fc *flatCard, card *engine.Card, n *yaml.Node) {
@@ -663,4 +689,12 @@ func findKey(n *yaml.Node, key string) (*yaml.Node, bool) {
 		}
 	}
 	return nil, false
+}
+
+// article puts "a" or "an" before a type name.
+func article(t string) string {
+	if t != "" && strings.ContainsRune("aeiou", rune(t[0])) {
+		return "an " + t
+	}
+	return "a " + t
 }

@@ -91,3 +91,48 @@ func TestChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestFieldValues pins which create-field values are text and which are
+// expressions.
+func TestFieldValues(t *testing.T) {
+	src := head + `  a:
+    create:
+      task:
+        subject: follow-up
+        type: We'll call
+        note: 1-10
+        due: 2026-03-01
+        assignee: round_robin("sales")
+      deal:
+        title: Deal
+        value: budget * 12
+        stage: Qualified
+`
+	prog, diags := dsl.Load("t.yaml", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	kinds := map[string]string{}
+	for _, cr := range prog.Cards[0].Create {
+		for _, f := range cr.Fields {
+			switch {
+			case f.Value.Expr != nil:
+				kinds[f.Name] = "expr"
+			case f.Value.Tmpl != nil:
+				kinds[f.Name] = "template"
+			default:
+				kinds[f.Name] = "text"
+			}
+		}
+	}
+	want := map[string]string{"subject": "text", "type": "text", "note": "text", "due": "text", "assignee": "expr", "title": "text", "value": "expr", "stage": "text"}
+	for k, v := range want {
+		if kinds[k] != v {
+			t.Errorf("%s is %s, want %s", k, kinds[k], v)
+		}
+	}
+	_, diags = dsl.Load("t.yaml", []byte(head+"  a:\n    create: {deal: {title: x, value: budjet * 12}}\n"))
+	if !strings.Contains(diags.Error(), `unknown name "budjet"`) {
+		t.Errorf("a typo in an expression field is not reported: %v", diags)
+	}
+}

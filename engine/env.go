@@ -77,6 +77,7 @@ func NewEnv(vars []*VarDecl) *Env {
 			return RoundRobinPrefix + params[0].(string), nil
 		}, new(func(string) string)),
 		expr.Patch(worldPatcher{}),
+		expr.Patch(visitorDefaultPatcher{}),
 		expr.MaxNodes(2000),
 	}
 	return e
@@ -225,6 +226,40 @@ func (worldPatcher) Visit(node *ast.Node) {
 	}
 	callee.SetLocation(id.Location())
 	call.Callee = callee
+}
+
+// visitorTextFields are the visitor's text fields; "" means unknown.
+var visitorTextFields = map[string]bool{"id": true, "name": true, "email": true, "page": true, "referrer": true, "language": true, "country": true}
+
+// visitorDefaultPatcher makes `visitor.name ?? "there"` give "there" when
+// the name is unknown. Visitor fields are plain strings, empty when
+// unknown, never nil, so it rewrites `visitor.F ?? D` into
+// `visitor.F != "" ? visitor.F : D` for the text fields.
+type visitorDefaultPatcher struct{}
+
+func (visitorDefaultPatcher) Visit(node *ast.Node) {
+	b, ok := (*node).(*ast.BinaryNode)
+	if !ok || b.Operator != "??" {
+		return
+	}
+	m, ok := b.Left.(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	if !ok || id.Value != "visitor" {
+		return
+	}
+	prop, ok := m.Property.(*ast.StringNode)
+	if !ok || !visitorTextFields[prop.Value] {
+		return
+	}
+	cond := &ast.ConditionalNode{
+		Cond: &ast.BinaryNode{Operator: "!=", Left: b.Left, Right: &ast.StringNode{Value: ""}},
+		Exp1: b.Left,
+		Exp2: b.Right,
+	}
+	ast.Patch(node, cond)
 }
 
 // ParseDuration parses "90s", "2m", "1h30m", and also days and weeks:

@@ -206,10 +206,12 @@ type Retry struct {
 	Then int
 }
 
-// Assign is one `var: expr` of a set.
+// Assign is one `var: expr` of a set. Exactly one of Expr and Tmpl is set;
+// Tmpl (a text with {{ }} holes) sets a string var.
 type Assign struct {
 	Var  string
 	Expr *Expr
+	Tmpl *Template
 }
 
 // Branch is one arm of a branch: the first whose If is true (or nil) wins.

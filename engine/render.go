@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/file"
@@ -42,11 +43,16 @@ func (r *runner) cond(c *Card, e *Expr) (bool, bool) {
 }
 
 func exprMessage(err error) string {
+	msg := err.Error()
 	var fe *file.Error
 	if errors.As(err, &fe) {
-		return fe.Message
+		msg = fe.Message
 	}
-	return err.Error()
+	// Go's words for "a var has no value yet" mean nothing to a marketer.
+	if strings.Contains(msg, "interface {} is nil") || strings.Contains(msg, "invalid operation") && strings.Contains(msg, "<nil>") {
+		return "a var used here has no value yet (" + msg + "); give it a `default:` or write `name ?? something`"
+	}
+	return msg
 }
 
 // pick chooses t's template for the session's locale: the locale itself,

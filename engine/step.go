@@ -567,7 +567,13 @@ func (r *runner) after(c *Card, phase, override int) int {
 	if phase <= phaseSet {
 		for i := range c.Set {
 			as := &c.Set[i]
-			v, ok := r.eval(c, as.Expr)
+			var v any
+			var ok bool
+			if as.Tmpl != nil {
+				v, ok = r.render(c, as.Tmpl)
+			} else {
+				v, ok = r.eval(c, as.Expr)
+			}
 			if !ok {
 				return halt
 			}

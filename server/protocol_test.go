@@ -286,7 +286,9 @@ func TestBrokenEditKeepsOldVersion(t *testing.T) {
 		t.Fatal("the edit did not apply")
 	}
 	os.WriteFile(file, []byte(broken), 0o644)
-	waitFor(t, func() bool { return strings.Contains(ts.log.String(), `there is no card \"browsng\"`) || strings.Contains(ts.log.String(), `there is no card "browsng"`) })
+	waitFor(t, func() bool {
+		return strings.Contains(ts.log.String(), `there is no card \"browsng\"`) || strings.Contains(ts.log.String(), `there is no card "browsng"`)
+	})
 	if !strings.Contains(ts.log.String(), "qualify.yaml:") {
 		t.Fatalf("log lacks the file position:\n%s", ts.log.String())
 	}
@@ -296,7 +298,9 @@ func TestBrokenEditKeepsOldVersion(t *testing.T) {
 
 	fixed := strings.Replace(string(orig), "Hi! What brings you here?", "Hello! What brings you here?", 1)
 	os.WriteFile(file, []byte(fixed), 0o644)
-	waitFor(t, func() bool { return strings.Count(ts.log.String(), "playbook loaded\" playbook=qualify") >= 2 || strings.Count(ts.log.String(), "playbook loaded playbook=qualify") >= 2 })
+	waitFor(t, func() bool {
+		return strings.Count(ts.log.String(), "playbook loaded\" playbook=qualify") >= 2 || strings.Count(ts.log.String(), "playbook loaded playbook=qualify") >= 2
+	})
 	m := dial(t, ts)
 	m.start("qualify")
 	m.bot("Hello! What brings you here?")

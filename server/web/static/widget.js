@@ -1,0 +1,1277 @@
+/*
+ * Playbook chat widget. One file, no dependencies, no build step.
+ *
+ *   <script src="https://HOST/widget.js" data-playbook="website-sales"
+ *           data-color="#0b7a75" data-position="right" async></script>
+ *
+ * Talks to the Playbook server the script came from: POST /api/widget/match
+ * for a proactive campaign, and the websocket /ws/visitor (docs/protocol.md).
+ * Everything the server or the visitor wrote is inserted as text, never as
+ * HTML. The UI lives in a shadow root, so the site's CSS cannot reach it.
+ *
+ * window.Playbook = {open(), close(), start(playbookId)}.
+ */
+(function () {
+  'use strict';
+  var W = window, D = document;
+  if (W.Playbook && W.Playbook.version) return; // the tag is on the page twice
+  var queued = (W.Playbook && W.Playbook.q) || [];
+
+  var script = D.currentScript || (function () {
+    var all = D.querySelectorAll('script[src*="widget.js"]');
+    return all[all.length - 1];
+  })();
+  if (!script || !W.WebSocket || !W.URL) return;
+
+  // The server is where the script came from (a path prefix is kept).
+  var base = new URL('./', new URL(script.getAttribute('src'), location.href));
+  if (/\/static\/$/.test(base.pathname)) base = new URL('../', base);
+  var BASE = base.href;
+  var WS_URL = BASE.replace(/^http/, 'ws') + 'ws/visitor';
+  var ds = script.dataset || {};
+  var CONF = {
+    playbook: ds.playbook || '',
+    color: ds.color || '',
+    position: ds.position === 'left' ? 'left' : 'right'
+  };
+  var DEFAULT_COLOR = '#2d5be3';
+  var PACE_MS = 650;      // gap between bot bubbles of one live burst
+  var MAX_CACHED = 300;   // transcript entries kept in localStorage
+
+  // ---- UI strings ----------------------------------------------------
+  var STRINGS = {
+    en: {
+      open: 'Open chat', close: 'Close chat', dismiss: 'Dismiss', send: 'Send',
+      placeholder: 'Write a message…', reconnecting: 'Reconnecting…',
+      ended: 'Conversation ended', restart: 'Start a new conversation',
+      handoff: 'Connecting you with {team}…', handoffAny: 'Connecting you with our team…', joined: '{name} joined', left: '{name} left',
+      subBot: 'Replies instantly', subWaiting: 'Waiting for a teammate…', subAgent: 'Chatting with {name}',
+      sending: 'Sending…', sent: 'Sent', failed: 'Not sent. Retry', agent: 'Agent',
+      phEmail: 'name@company.com', phPhone: '+1 415 555 0100', phNumber: 'Type a number',
+      phDate: 'YYYY-MM-DD', phUrl: 'https://…',
+      hEmail: 'That doesn’t look like an email address, like name@company.com. Send again to send it anyway.',
+      hNumber: 'Please answer with a number, like 2500.',
+      hPhone: 'That doesn’t look like a phone number, like +1 415 555 0100. Send again to send it anyway.',
+      hDate: 'A date, like 2026-03-01', tooLong: 'That message is too long (4,000 characters at most).',
+      yes: 'Yes', no: 'No', newMessages: '{n} new messages',
+      errRate: 'You’re sending messages quickly. Please wait a moment.',
+      errRetry: 'Couldn’t send that just now. Trying again…',
+      errPlaybook: 'This chat is not available right now.',
+      errGeneric: 'Something went wrong. Please try again.', powered: 'Powered by'
+    },
+    es: {
+      open: 'Abrir el chat', close: 'Cerrar el chat', dismiss: 'Descartar', send: 'Enviar',
+      placeholder: 'Escribe un mensaje…', reconnecting: 'Reconectando…',
+      ended: 'Conversación finalizada', restart: 'Iniciar una nueva conversación',
+      handoff: 'Te estamos conectando con {team}…', handoffAny: 'Te estamos conectando con nuestro equipo…', joined: '{name} se ha unido', left: '{name} ha salido',
+      subBot: 'Responde al instante', subWaiting: 'Esperando a un compañero…', subAgent: 'Hablando con {name}',
+      sending: 'Enviando…', sent: 'Enviado', failed: 'No enviado. Reintentar', agent: 'Agente',
+      phEmail: 'nombre@empresa.com', phPhone: '+34 600 000 000', phNumber: 'Escribe un número',
+      phDate: 'AAAA-MM-DD', phUrl: 'https://…',
+      hEmail: 'Eso no parece un correo, como nombre@empresa.com. Envíalo de nuevo para mandarlo igualmente.',
+      hNumber: 'Responde con un número, como 2500.',
+      hPhone: 'Eso no parece un teléfono, como +34 600 000 000. Envíalo de nuevo para mandarlo igualmente.',
+      hDate: 'Una fecha, como 2026-03-01', tooLong: 'El mensaje es demasiado largo (4.000 caracteres como máximo).',
+      yes: 'Sí', no: 'No', newMessages: '{n} mensajes nuevos',
+      errRate: 'Estás enviando mensajes muy rápido. Espera un momento.',
+      errRetry: 'No se pudo enviar. Reintentando…',
+      errPlaybook: 'Este chat no está disponible ahora mismo.',
+      errGeneric: 'Algo salió mal. Inténtalo de nuevo.', powered: 'Con la tecnología de'
+    },
+    fr: {
+      open: 'Ouvrir le chat', close: 'Fermer le chat', dismiss: 'Ignorer', send: 'Envoyer',
+      placeholder: 'Écrivez un message…', reconnecting: 'Reconnexion…',
+      ended: 'Conversation terminée', restart: 'Démarrer une nouvelle conversation',
+      handoff: 'Nous vous mettons en relation avec {team}…', handoffAny: 'Nous vous mettons en relation avec notre équipe…', joined: '{name} a rejoint la conversation', left: '{name} est parti',
+      subBot: 'Répond immédiatement', subWaiting: 'En attente d’un conseiller…', subAgent: 'En conversation avec {name}',
+      sending: 'Envoi…', sent: 'Envoyé', failed: 'Non envoyé. Réessayer', agent: 'Conseiller',
+      phEmail: 'nom@entreprise.fr', phPhone: '+33 6 12 34 56 78', phNumber: 'Saisissez un nombre',
+      phDate: 'AAAA-MM-JJ', phUrl: 'https://…',
+      hEmail: 'Cela ne ressemble pas à une adresse e-mail, comme nom@entreprise.fr. Renvoyez pour l’envoyer quand même.',
+      hNumber: 'Répondez par un nombre, comme 2500.',
+      hPhone: 'Cela ne ressemble pas à un numéro, comme +33 6 12 34 56 78. Renvoyez pour l’envoyer quand même.',
+      hDate: 'Une date, comme 2026-03-01', tooLong: 'Ce message est trop long (4 000 caractères au plus).',
+      yes: 'Oui', no: 'Non', newMessages: '{n} nouveaux messages',
+      errRate: 'Vous envoyez des messages très vite. Patientez un instant.',
+      errRetry: 'Envoi impossible pour le moment. Nouvel essai…',
+      errPlaybook: 'Ce chat n’est pas disponible pour le moment.',
+      errGeneric: 'Un problème est survenu. Veuillez réessayer.', powered: 'Propulsé par'
+    },
+    de: {
+      open: 'Chat öffnen', close: 'Chat schließen', dismiss: 'Ausblenden', send: 'Senden',
+      placeholder: 'Nachricht schreiben…', reconnecting: 'Verbindung wird wiederhergestellt…',
+      ended: 'Unterhaltung beendet', restart: 'Neue Unterhaltung starten',
+      handoff: 'Wir verbinden Sie mit {team}…', handoffAny: 'Wir verbinden Sie mit unserem Team…', joined: '{name} ist beigetreten', left: '{name} hat den Chat verlassen',
+      subBot: 'Antwortet sofort', subWaiting: 'Warten auf einen Mitarbeiter…', subAgent: 'Im Chat mit {name}',
+      sending: 'Wird gesendet…', sent: 'Gesendet', failed: 'Nicht gesendet. Erneut versuchen', agent: 'Mitarbeiter',
+      phEmail: 'name@firma.de', phPhone: '+49 30 1234567', phNumber: 'Zahl eingeben',
+      phDate: 'JJJJ-MM-TT', phUrl: 'https://…',
+      hEmail: 'Das sieht nicht wie eine E-Mail-Adresse aus, z. B. name@firma.de. Erneut senden, um sie trotzdem zu schicken.',
+      hNumber: 'Bitte mit einer Zahl antworten, z. B. 2500.',
+      hPhone: 'Das sieht nicht wie eine Telefonnummer aus, z. B. +49 30 1234567. Erneut senden, um sie trotzdem zu schicken.',
+      hDate: 'Ein Datum, z. B. 2026-03-01', tooLong: 'Die Nachricht ist zu lang (höchstens 4.000 Zeichen).',
+      yes: 'Ja', no: 'Nein', newMessages: '{n} neue Nachrichten',
+      errRate: 'Sie senden sehr schnell. Bitte warten Sie einen Moment.',
+      errRetry: 'Senden gerade nicht möglich. Neuer Versuch…',
+      errPlaybook: 'Dieser Chat ist gerade nicht verfügbar.',
+      errGeneric: 'Etwas ist schiefgelaufen. Bitte erneut versuchen.', powered: 'Bereitgestellt von'
+    }
+  };
+  function langOf(tag) {
+    var l = String(tag || '').toLowerCase().split(/[-_]/)[0];
+    return STRINGS[l] ? l : '';
+  }
+  var BROWSER_LOCALE = navigator.language || (navigator.languages && navigator.languages[0]) || 'en';
+  var UI_LANG = langOf(BROWSER_LOCALE) || 'en';
+  function t(key, vars, lang) {
+    var s = (STRINGS[lang || UI_LANG] || STRINGS.en)[key] || STRINGS.en[key] || key;
+    return s.replace(/\{(\w+)\}/g, function (_, k) { return vars && vars[k] != null ? String(vars[k]) : ''; });
+  }
+
+  // ---- storage -------------------------------------------------------
+  function getJSON(store, k) {
+    try { var v = W[store].getItem(k); return v ? JSON.parse(v) : null; } catch (e) { return null; }
+  }
+  function setJSON(store, k, v) {
+    try { if (v == null) W[store].removeItem(k); else W[store].setItem(k, JSON.stringify(v)); } catch (e) { /* full or disabled */ }
+  }
+
+  // A visit is a browsing session: a gap of 30 minutes starts a new one.
+  var VKEY = 'playbook:visitor';
+  var visitor = (function () {
+    var v = getJSON('localStorage', VKEY) || {};
+    var now = Date.now();
+    if (!v.visits || now - (v.last || 0) > 30 * 60 * 1000) v.visits = (v.visits || 0) + 1;
+    v.last = now;
+    setJSON('localStorage', VKEY, v);
+    var out = { returning: v.visits > 1 || !!v.chatted, visits: v.visits, referrer: (D.referrer || '').slice(0, 500) };
+    try {
+      var utm = {}, any = false;
+      new URLSearchParams(location.search).forEach(function (val, k) {
+        if (k.indexOf('utm_') === 0 && val) { utm[k.slice(4)] = val.slice(0, 200); any = true; }
+      });
+      if (any) out.utm = utm;
+    } catch (e) { /* old browser */ }
+    return out;
+  })();
+  function markChatted() {
+    var v = getJSON('localStorage', VKEY) || {};
+    if (!v.chatted) { v.chatted = true; setJSON('localStorage', VKEY, v); }
+  }
+
+  // ---- small helpers -------------------------------------------------
+  function el(tag, cls, text) {
+    var n = D.createElement(tag);
+    if (cls) n.className = cls;
+    if (text != null) n.textContent = text;
+    return n;
+  }
+  var SVGNS = 'http://www.w3.org/2000/svg';
+  var ICONS = {
+    chat: 'M4 5.5A2.5 2.5 0 0 1 6.5 3h11A2.5 2.5 0 0 1 20 5.5v8a2.5 2.5 0 0 1-2.5 2.5H10l-4.2 3.6c-.5.4-1.3.1-1.3-.6V16.8A2.5 2.5 0 0 1 4 14.5z',
+    down: 'M6 9l6 6 6-6',
+    close: 'M6 6l12 12M18 6L6 18',
+    send: 'M4.5 12h13M12.5 6l6 6-6 6',
+    ext: 'M14 5h5v5M19 5l-8 8M17 14v4a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1h4'
+  };
+  function icon(name, filled) {
+    var s = D.createElementNS(SVGNS, 'svg');
+    s.setAttribute('viewBox', '0 0 24 24');
+    s.setAttribute('aria-hidden', 'true');
+    s.setAttribute('focusable', 'false');
+    s.setAttribute('class', 'pb-i pb-i-' + name);
+    var p = D.createElementNS(SVGNS, 'path');
+    p.setAttribute('d', ICONS[name]);
+    if (filled) { p.setAttribute('fill', 'currentColor'); } else {
+      p.setAttribute('fill', 'none'); p.setAttribute('stroke', 'currentColor');
+      p.setAttribute('stroke-width', '2'); p.setAttribute('stroke-linecap', 'round'); p.setAttribute('stroke-linejoin', 'round');
+    }
+    s.appendChild(p);
+    return s;
+  }
+  // safeURL resolves u against the server and keeps only the schemes given.
+  function safeURL(u, schemes) {
+    try {
+      var x = new URL(String(u || ''), BASE);
+      return schemes.indexOf(x.protocol) >= 0 ? x.href : '';
+    } catch (e) { return ''; }
+  }
+  var LINK_SCHEMES = ['http:', 'https:', 'mailto:', 'tel:'];
+  var IMG_SCHEMES = ['http:', 'https:'];
+  function newID() {
+    if (W.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    (W.crypto || W.msCrypto).getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
+  }
+  function cmpID(a, b) { // Redis stream ids: "ms-seq"
+    var x = String(a).split('-'), y = String(b).split('-');
+    return (+x[0] - +y[0]) || ((+x[1] || 0) - (+y[1] || 0));
+  }
+  var reduceMotion = W.matchMedia && W.matchMedia('(prefers-reduced-motion: reduce)').matches;
+
+  // Colors: the text on the accent and an accent dark enough for text on
+  // white are picked for contrast (WCAG AA).
+  function rgbOf(c) {
+    var m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(String(c || '').trim());
+    if (!m) return null;
+    var h = m[1].length === 3 ? m[1].replace(/./g, '$&$&') : m[1];
+    return [0, 2, 4].map(function (i) { return parseInt(h.substr(i, 2), 16); });
+  }
+  function lum(rgb) {
+    var w = [0.2126, 0.7152, 0.0722], s = 0;
+    for (var i = 0; i < 3; i++) {
+      var v = rgb[i] / 255;
+      s += w[i] * (v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
+    }
+    return s;
+  }
+  function contrast(a, b) { var x = lum(a) + 0.05, y = lum(b) + 0.05; return x > y ? x / y : y / x; }
+  function css(rgb) { return 'rgb(' + rgb.map(Math.round).join(',') + ')'; }
+  function applyColor(c) {
+    var rgb = rgbOf(c) || rgbOf(CONF.color) || rgbOf(DEFAULT_COLOR);
+    var white = [255, 255, 255], dark = [17, 24, 39];
+    var onWhite = contrast(rgb, white) >= 4.5 || contrast(rgb, white) >= contrast(rgb, dark);
+    var ink = rgb.slice();
+    for (var i = 0; i < 20 && contrast(ink, white) < 4.6; i++) ink = ink.map(function (v) { return v * 0.88; });
+    var st = ui.root.style;
+    st.setProperty('--pb-accent', css(rgb));
+    st.setProperty('--pb-on-accent', onWhite ? '#fff' : css(dark));
+    st.setProperty('--pb-ink', css(ink));
+    st.setProperty('--pb-soft', 'rgba(' + rgb.join(',') + ',.1)');
+    st.setProperty('--pb-ring', onWhite ? 'rgba(255,255,255,.9)' : css(dark));
+  }
+
+  // ---- styles --------------------------------------------------------
+  var CSS = [
+    ':host{all:initial}',
+    '.pb{--pb-accent:#2d5be3;--pb-on-accent:#fff;--pb-ink:#2d5be3;--pb-soft:rgba(45,91,227,.1);--pb-ring:#fff;',
+    'font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1b1f24;-webkit-font-smoothing:antialiased;-webkit-text-size-adjust:100%}',
+    '.pb *,.pb *::before,.pb *::after{box-sizing:border-box}',
+    '.pb button{font:inherit;color:inherit;margin:0}',
+    '.pb :focus{outline:none}',
+    '.pb :focus-visible{outline:3px solid var(--pb-ink);outline-offset:2px}',
+    '.pb-i{width:20px;height:20px;display:block}',
+    // launcher
+    '.pb-launcher{position:fixed;bottom:20px;right:20px;width:60px;height:60px;border:0;border-radius:50%;padding:0;cursor:pointer;',
+    'background:var(--pb-accent);color:var(--pb-on-accent);box-shadow:0 2px 6px rgba(0,0,0,.12),0 10px 28px rgba(0,0,0,.18);',
+    'display:grid;place-items:center;z-index:2147483000;transition:transform .2s ease,box-shadow .2s ease}',
+    '.pb-left .pb-launcher{left:20px;right:auto}',
+    '.pb-launcher:hover{transform:scale(1.06)}',
+    '.pb-launcher:focus-visible{outline-color:var(--pb-ink);outline-offset:3px}',
+    '.pb-launcher .pb-i{grid-area:1/1;width:28px;height:28px;transition:transform .25s ease,opacity .2s ease}',
+    '.pb-launcher .pb-i-down{opacity:0;transform:rotate(-90deg)}',
+    '.pb-open .pb-launcher .pb-i-chat{opacity:0;transform:rotate(90deg) scale(.6)}',
+    '.pb-open .pb-launcher .pb-i-down{opacity:1;transform:none}',
+    '.pb-badge{position:absolute;top:-3px;right:-3px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#d92d20;color:#fff;',
+    'font-size:12px;font-weight:700;line-height:18px;text-align:center;border:2px solid #fff}',
+    '.pb-badge[hidden]{display:none}',
+    // campaign bubble
+    '.pb-campaign{position:fixed;bottom:92px;right:20px;width:300px;max-width:calc(100vw - 40px);z-index:2147483000;',
+    'animation:pb-pop .3s ease both}',
+    '.pb-left .pb-campaign{left:20px;right:auto}',
+    '.pb-campaign[hidden]{display:none}',
+    '.pb-camp-body{display:flex;gap:12px;align-items:flex-start;width:100%;text-align:left;cursor:pointer;background:#fff;border:0;',
+    'border-radius:16px;padding:14px 16px;box-shadow:0 2px 6px rgba(0,0,0,.08),0 12px 32px rgba(0,0,0,.16);font-size:14.5px;color:#1b1f24}',
+    '.pb-camp-body:hover{box-shadow:0 2px 6px rgba(0,0,0,.1),0 16px 40px rgba(0,0,0,.2)}',
+    '.pb-camp-name{display:block;font-size:12.5px;color:#57606a;margin-bottom:2px}',
+    '.pb-camp-x{position:absolute;top:-10px;right:-10px;width:28px;height:28px;border-radius:50%;border:0;padding:0;cursor:pointer;',
+    'background:#fff;color:#57606a;box-shadow:0 1px 4px rgba(0,0,0,.2);display:grid;place-items:center}',
+    '.pb-camp-x .pb-i{width:14px;height:14px}',
+    '.pb-camp-x:hover{color:#1b1f24}',
+    // window
+    '.pb-window{position:fixed;bottom:92px;right:20px;width:384px;height:min(660px,calc(100vh - 116px));height:min(660px,calc(100dvh - 116px));',
+    'min-height:320px;background:#fff;border-radius:18px;overflow:hidden;display:flex;flex-direction:column;z-index:2147483000;',
+    'box-shadow:0 4px 12px rgba(0,0,0,.08),0 24px 64px rgba(0,0,0,.18);opacity:0;visibility:hidden;transform:translateY(14px) scale(.98);',
+    'transform-origin:bottom right;transition:opacity .2s ease,transform .2s ease,visibility 0s linear .2s}',
+    '.pb-left .pb-window{left:20px;right:auto;transform-origin:bottom left}',
+    '.pb-open .pb-window{opacity:1;visibility:visible;transform:none;transition-delay:0s}',
+    // header
+    '.pb-header{display:flex;align-items:center;gap:12px;padding:16px 12px 16px 18px;background:var(--pb-accent);color:var(--pb-on-accent);flex:none}',
+    '.pb-header .pb-av{width:42px;height:42px;font-size:18px;box-shadow:0 0 0 2px rgba(255,255,255,.55)}',
+    '.pb-titles{flex:1;min-width:0}',
+    '.pb-title{margin:0;font-size:16.5px;font-weight:650;line-height:1.25;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}',
+    '.pb-sub{margin:2px 0 0;font-size:13px;line-height:1.3;display:flex;align-items:center;gap:6px}',
+    '.pb-dot{width:8px;height:8px;border-radius:50%;background:#3ccf7c;box-shadow:0 0 0 2px rgba(255,255,255,.6);flex:none}',
+    '.pb-recon .pb-dot{background:#f5a524}',
+    '.pb-close{width:40px;height:40px;border-radius:12px;border:0;padding:0;background:transparent;cursor:pointer;display:grid;place-items:center;flex:none}',
+    '.pb-close:hover{background:rgba(127,127,127,.22)}',
+    '.pb-header :focus-visible{outline-color:var(--pb-ring);outline-offset:-3px}',
+    // avatars
+    '.pb-av{width:28px;height:28px;border-radius:50%;flex:none;overflow:hidden;display:grid;place-items:center;',
+    'background:var(--pb-accent);color:var(--pb-on-accent);font-weight:650;font-size:13px;text-transform:uppercase}',
+    '.pb-av img{width:100%;height:100%;object-fit:cover;display:block}',
+    '.pb-av-agent{background:#39424e;color:#fff}',
+    // log
+    '.pb-log{flex:1;overflow-y:auto;overflow-x:hidden;overscroll-behavior:contain;padding:18px 14px 8px;background:#fff;scroll-behavior:smooth}',
+    '.pb-row{display:flex;align-items:flex-end;gap:8px;margin-top:14px}',
+    '.pb-row.pb-cont{margin-top:4px}',
+    '.pb-row .pb-av{visibility:hidden}',
+    '.pb-row.pb-tail .pb-av{visibility:visible}',
+    '.pb-stack{display:flex;flex-direction:column;align-items:flex-start;min-width:0;max-width:82%}',
+    '.pb-author{font-size:12.5px;color:#57606a;margin:0 0 3px 4px}',
+    '.pb-cont .pb-author{display:none}',
+    '.pb-bubble{padding:9px 14px;border-radius:18px;background:#f0f2f5;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word;max-width:100%}',
+    '.pb-bot .pb-bubble,.pb-agent .pb-bubble{border-bottom-left-radius:6px}',
+    '.pb-bot.pb-cont .pb-bubble,.pb-agent.pb-cont .pb-bubble{border-top-left-radius:6px}',
+    '.pb-bubble a{color:inherit;text-decoration:underline;text-underline-offset:2px}',
+    '.pb-visitor{justify-content:flex-end}',
+    '.pb-visitor .pb-stack{align-items:flex-end}',
+    '.pb-visitor .pb-bubble{background:var(--pb-accent);color:var(--pb-on-accent);border-bottom-right-radius:6px}',
+    '.pb-visitor.pb-cont .pb-bubble{border-top-right-radius:6px}',
+    '.pb-pending .pb-bubble{opacity:.7}',
+    '.pb-failed .pb-bubble{background:#fde8e7;color:#8a1c13}',
+    '.pb-meta{font-size:11.5px;color:#57606a;margin:3px 4px 0;border:0;background:none;padding:0}',
+    'button.pb-meta{color:#b42318;cursor:pointer;text-decoration:underline}',
+    '.pb-img{display:block;max-width:100%;max-height:240px;margin-top:6px;border-radius:14px;border:1px solid #e6e8eb;background:#f6f7f9}',
+    '.pb-links,.pb-btns{display:flex;flex-wrap:wrap;gap:8px;margin-top:8px}',
+    '.pb-links{flex-direction:column;align-items:flex-start}',
+    '.pb-link{display:inline-flex;align-items:center;gap:6px;padding:8px 14px;border-radius:12px;border:1px solid #dfe2e6;background:#fff;',
+    'color:var(--pb-ink);font-weight:550;text-decoration:none;max-width:100%;overflow-wrap:anywhere}',
+    '.pb-link:hover{background:var(--pb-soft);border-color:var(--pb-ink)}',
+    '.pb-link .pb-i{width:15px;height:15px;flex:none}',
+    '.pb-btn{border:1.5px solid var(--pb-ink);background:#fff;color:var(--pb-ink);border-radius:999px;padding:7px 15px;cursor:pointer;',
+    'font-weight:550;line-height:1.3;text-align:left;max-width:100%;overflow-wrap:anywhere;transition:background .15s ease,color .15s ease}',
+    '.pb-btn:hover:not(:disabled){background:var(--pb-accent);border-color:var(--pb-accent);color:var(--pb-on-accent)}',
+    '.pb-btn:disabled{cursor:default;border-color:#d0d5db;color:#6b737d;background:#fff}',
+    '.pb-btn.pb-chosen:disabled{border-color:var(--pb-ink);color:var(--pb-ink);background:var(--pb-soft)}',
+    '.pb-sys{margin:16px 8px 4px;text-align:center;font-size:12.5px;color:#57606a;display:flex;align-items:center;gap:10px}',
+    '.pb-sys::before,.pb-sys::after{content:"";flex:1;height:1px;background:#e6e8eb}',
+    '.pb-sys-error{color:#b42318}',
+    '.pb-typing{display:flex;align-items:flex-end;gap:8px;margin-top:8px}',
+    '.pb-typing[hidden]{display:none}',
+    '.pb-dots{display:flex;gap:4px;padding:13px 14px;border-radius:18px;border-bottom-left-radius:6px;background:#f0f2f5}',
+    '.pb-dots i{width:7px;height:7px;border-radius:50%;background:#8a929c;animation:pb-blink 1.2s infinite ease-in-out both}',
+    '.pb-dots i:nth-child(2){animation-delay:.15s}.pb-dots i:nth-child(3){animation-delay:.3s}',
+    // footer: notice, ended, composer
+    '.pb-notice{margin:0 14px 6px;padding:7px 12px;border-radius:10px;background:#fff4e5;color:#7a3e00;font-size:13px}',
+    '.pb-notice[hidden],.pb-hint[hidden],.pb-endbar[hidden],.pb-composer[hidden]{display:none}',
+    '.pb-endbar{padding:10px 14px 12px;border-top:1px solid #eceef1;display:flex;justify-content:center}',
+    '.pb-restart{border:0;border-radius:999px;padding:10px 18px;background:var(--pb-accent);color:var(--pb-on-accent);font-weight:600;cursor:pointer}',
+    '.pb-restart:focus-visible{outline-color:var(--pb-ink)}',
+    '.pb-composer{display:flex;align-items:center;gap:8px;padding:10px 12px 10px 14px;border-top:1px solid #eceef1;flex:none;background:#fff}',
+    '.pb-input{flex:1;min-width:0;font:inherit;font-size:16px;line-height:1.3;color:#1b1f24;background:#f6f7f9;border:1px solid #dfe2e6;',
+    'border-radius:22px;padding:10px 16px;outline:none;transition:border-color .15s ease,box-shadow .15s ease,background .15s ease;-webkit-appearance:none;appearance:none}',
+    '.pb-input::placeholder{color:#6b737d}',
+    '.pb-input:focus{background:#fff;border-color:var(--pb-ink);box-shadow:0 0 0 3px var(--pb-soft)}',
+    '.pb-input[aria-invalid=true]{border-color:#b42318;box-shadow:0 0 0 3px rgba(180,35,24,.12)}',
+    '.pb-send{width:42px;height:42px;border-radius:50%;border:0;padding:0;flex:none;cursor:pointer;display:grid;place-items:center;',
+    'background:var(--pb-accent);color:var(--pb-on-accent);transition:opacity .15s ease,transform .15s ease}',
+    '.pb-send:disabled{opacity:.35;cursor:default}',
+    '.pb-send:not(:disabled):hover{transform:scale(1.05)}',
+    '.pb-hint{margin:-2px 16px 8px;font-size:12.5px;color:#57606a}',
+    '.pb-hint.pb-bad{color:#b42318}',
+    '.pb-brand{flex:none;text-align:center;font-size:11.5px;color:#6b737d;padding:0 0 8px}',
+    '.pb-brand a{color:#454c55;font-weight:600;text-decoration:none}',
+    '.pb-brand a:hover{text-decoration:underline}',
+    '.pb-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}',
+    '@keyframes pb-blink{0%,80%,100%{opacity:.35;transform:translateY(0)}40%{opacity:1;transform:translateY(-3px)}}',
+    '@keyframes pb-pop{from{opacity:0;transform:translateY(8px)}to{opacity:1;transform:none}}',
+    '@keyframes pb-in{from{opacity:0;transform:translateY(6px)}to{opacity:1;transform:none}}',
+    '.pb-live{animation:pb-in .22s ease both}',
+    // phones: the window takes the whole screen
+    '@media (max-width:479.98px){',
+    '.pb-window,.pb-left .pb-window{inset:0;left:0;right:0;top:0;bottom:0;width:100%;height:100%;max-height:none;min-height:0;border-radius:0}',
+    '.pb-open .pb-launcher{display:none}',
+    '.pb-campaign,.pb-left .pb-campaign{right:16px;left:16px;width:auto;bottom:88px}',
+    '.pb-stack{max-width:86%}}',
+    '@media (prefers-reduced-motion:reduce){.pb *,.pb *::before,.pb *::after{animation:none!important;transition:none!important;scroll-behavior:auto!important}',
+    '.pb-dots i{opacity:.6}}',
+    '@media (forced-colors:active){.pb-bubble,.pb-btn,.pb-link,.pb-input{border:1px solid CanvasText}}'
+  ].join('\n');
+
+  // ---- DOM -----------------------------------------------------------
+  var ui = {};
+  function build() {
+    var host = el('div');
+    host.id = 'playbook-widget';
+    host.setAttribute('data-playbook-widget', '');
+    var shadow = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
+    var style = el('style');
+    style.textContent = CSS;
+    shadow.appendChild(style);
+
+    var root = ui.root = el('div', 'pb' + (CONF.position === 'left' ? ' pb-left' : ''));
+    root.setAttribute('lang', UI_LANG);
+
+    // campaign teaser
+    var camp = ui.camp = el('div', 'pb-campaign');
+    camp.hidden = true;
+    var cbody = ui.campBody = el('button', 'pb-camp-body');
+    cbody.type = 'button';
+    ui.campAv = el('span', 'pb-av');
+    var ctext = el('span');
+    ui.campName = el('span', 'pb-camp-name');
+    ui.campText = el('span', 'pb-camp-text');
+    ctext.appendChild(ui.campName);
+    ctext.appendChild(ui.campText);
+    cbody.appendChild(ui.campAv);
+    cbody.appendChild(ctext);
+    var cx = ui.campX = el('button', 'pb-camp-x');
+    cx.type = 'button';
+    cx.setAttribute('aria-label', t('dismiss'));
+    cx.appendChild(icon('close'));
+    camp.appendChild(cbody);
+    camp.appendChild(cx);
+
+    // chat window
+    var win = ui.win = el('div', 'pb-window');
+    win.setAttribute('role', 'dialog');
+    win.setAttribute('aria-labelledby', 'pb-title');
+    var head = el('div', 'pb-header');
+    ui.headAv = el('div', 'pb-av');
+    var titles = el('div', 'pb-titles');
+    ui.title = el('h2', 'pb-title', 'Chat');
+    ui.title.id = 'pb-title';
+    ui.sub = el('p', 'pb-sub');
+    ui.subDot = el('span', 'pb-dot');
+    ui.subText = el('span', '', t('subBot'));
+    ui.sub.appendChild(ui.subDot);
+    ui.sub.appendChild(ui.subText);
+    titles.appendChild(ui.title);
+    titles.appendChild(ui.sub);
+    var close = ui.close = el('button', 'pb-close');
+    close.type = 'button';
+    close.setAttribute('aria-label', t('close'));
+    close.appendChild(icon('close'));
+    head.appendChild(ui.headAv);
+    head.appendChild(titles);
+    head.appendChild(close);
+
+    var log = ui.log = el('div', 'pb-log');
+    log.setAttribute('role', 'log');
+    log.setAttribute('aria-live', 'polite');
+    log.setAttribute('aria-relevant', 'additions');
+    log.setAttribute('aria-labelledby', 'pb-title');
+    log.tabIndex = 0;
+    var typing = ui.typing = el('div', 'pb-typing');
+    typing.setAttribute('aria-hidden', 'true');
+    typing.hidden = true;
+    ui.typingAv = el('div', 'pb-av');
+    var dots = el('div', 'pb-dots');
+    dots.appendChild(el('i'));
+    dots.appendChild(el('i'));
+    dots.appendChild(el('i'));
+    typing.appendChild(ui.typingAv);
+    typing.appendChild(dots);
+    log.appendChild(typing);
+
+    ui.notice = el('div', 'pb-notice');
+    ui.notice.setAttribute('role', 'status');
+    ui.notice.hidden = true;
+    var endbar = ui.endbar = el('div', 'pb-endbar');
+    endbar.hidden = true;
+    ui.restart = el('button', 'pb-restart', t('restart'));
+    ui.restart.type = 'button';
+    endbar.appendChild(ui.restart);
+
+    var form = ui.form = el('form', 'pb-composer');
+    form.setAttribute('novalidate', '');
+    var input = ui.input = el('input', 'pb-input');
+    input.type = 'text';
+    input.maxLength = 4000;
+    input.autocomplete = 'off';
+    input.setAttribute('aria-label', t('placeholder'));
+    input.setAttribute('enterkeyhint', 'send');
+    input.placeholder = t('placeholder');
+    var send = ui.send = el('button', 'pb-send');
+    send.type = 'submit';
+    send.disabled = true;
+    send.setAttribute('aria-label', t('send'));
+    send.title = t('send');
+    send.appendChild(icon('send'));
+    form.appendChild(input);
+    form.appendChild(send);
+    ui.hint = el('div', 'pb-hint');
+    ui.hint.id = 'pb-hint';
+    ui.hint.setAttribute('aria-live', 'polite');
+    ui.hint.hidden = true;
+    input.setAttribute('aria-describedby', 'pb-hint');
+
+    var brand = el('div', 'pb-brand', t('powered') + ' ');
+    var ba = el('a', '', 'Playbook');
+    ba.href = 'https://github.com/playbook-dev/playbook';
+    ba.target = '_blank';
+    ba.rel = 'noopener noreferrer';
+    brand.appendChild(ba);
+
+    win.appendChild(head);
+    win.appendChild(log);
+    win.appendChild(ui.notice);
+    win.appendChild(endbar);
+    win.appendChild(form);
+    win.appendChild(ui.hint);
+    win.appendChild(brand);
+
+    var launcher = ui.launcher = el('button', 'pb-launcher');
+    launcher.type = 'button';
+    launcher.setAttribute('aria-label', t('open'));
+    launcher.setAttribute('aria-expanded', 'false');
+    launcher.appendChild(icon('chat', true));
+    launcher.appendChild(icon('down'));
+    ui.badge = el('span', 'pb-badge');
+    ui.badge.hidden = true;
+    ui.badge.setAttribute('aria-hidden', 'true');
+    launcher.appendChild(ui.badge);
+
+    root.appendChild(camp);
+    root.appendChild(win);
+    root.appendChild(launcher);
+    shadow.appendChild(root);
+    (D.body || D.documentElement).appendChild(host);
+
+    launcher.addEventListener('click', function () { if (S.isOpen) closeChat(); else openChat(); });
+    close.addEventListener('click', function () { closeChat(); });
+    cbody.addEventListener('click', function () {
+      var pid = S.match && S.match.playbook;
+      hideCampaign(true);
+      if (pid) startPlaybook(pid); else openChat();
+    });
+    cx.addEventListener('click', function () { hideCampaign(true); });
+    root.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Escape' && S.isOpen) { ev.stopPropagation(); closeChat(); }
+    });
+    form.addEventListener('submit', function (ev) { ev.preventDefault(); submit(); });
+    input.addEventListener('input', function () {
+      send.disabled = !input.value.trim();
+      if (S.hintBad) setHint('', false);
+      visitorTyping();
+    });
+    ui.restart.addEventListener('click', function () { restart(); });
+    applyColor(CONF.color);
+  }
+
+  // ---- state ---------------------------------------------------------
+  var S = {
+    pid: CONF.playbook,  // the playbook asked for ('' = the server picks)
+    key: '',             // localStorage key of the conversation
+    st: null,            // persisted: token, conversation, last, entries, pending, bot
+    ws: null, ready: false, attempt: 0, timer: 0, pingT: 0, pongT: 0, triedDefault: false,
+    seen: {}, rows: {},  // entry ids shown; visitor rows by client id
+    status: '', ended: false, agent: '',
+    isOpen: false, unread: 0, match: null,
+    lastInput: 'text', waitBot: false, waitT: 0, typingFrom: '', typingT: 0, myTypingT: 0, myTypingOn: false,
+    queue: [], pumping: false, lastBotAt: 0, hintFor: null, hintBad: false, noticeT: 0, bot: null,
+    lastRow: null
+  };
+  function keyFor(pid) { return 'playbook:' + base.origin + base.pathname + ':' + (pid || '*'); }
+  function save() { if (S.st) setJSON('localStorage', S.key, S.st); }
+  function loadState(pid) {
+    S.pid = pid || '';
+    S.key = keyFor(S.pid);
+    var st = getJSON('localStorage', S.key);
+    if (!st || typeof st !== 'object') st = {};
+    if (!Array.isArray(st.entries)) st.entries = [];
+    if (!Array.isArray(st.pending)) st.pending = [];
+    S.st = st;
+  }
+
+  // ---- rendering -----------------------------------------------------
+  function avatarInto(box, who) {
+    while (box.firstChild) box.removeChild(box.firstChild);
+    var name = (who && who.name) || '';
+    var src = who && who.avatar ? safeURL(who.avatar, IMG_SCHEMES) : '';
+    box.textContent = '';
+    if (src) {
+      var img = el('img');
+      img.alt = '';
+      img.src = src;
+      img.addEventListener('error', function () { if (img.parentNode) { box.removeChild(img); box.textContent = initial(name); } });
+      box.appendChild(img);
+    } else {
+      box.textContent = initial(name);
+    }
+  }
+  function initial(name) { var m = /[\p{L}\p{N}]/u.exec(String(name || '')); return m ? m[0] : '•'; }
+
+  function applyBot(bot) {
+    if (!bot) return;
+    S.bot = bot;
+    if (bot.name) ui.title.textContent = bot.name;
+    avatarInto(ui.headAv, bot);
+    avatarInto(ui.typingAv, bot);
+    applyColor(bot.color || CONF.color);
+  }
+
+  function nearBottom() { var l = ui.log; return l.scrollHeight - l.scrollTop - l.clientHeight < 80; }
+  function toBottom(force) {
+    if (force || S.stick) ui.log.scrollTop = ui.log.scrollHeight;
+  }
+  function append(node, live) {
+    S.stick = S.stick || nearBottom();
+    if (live && !reduceMotion) node.classList.add('pb-live');
+    ui.log.insertBefore(node, ui.typing);
+    toBottom(true);
+  }
+
+  // linkify inserts text with http(s) addresses as links; everything as text nodes.
+  function linkify(box, text) {
+    var re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g, last = 0, m;
+    text = String(text || '');
+    while ((m = re.exec(text))) {
+      if (m.index > last) box.appendChild(D.createTextNode(text.slice(last, m.index)));
+      var href = safeURL(m[0], ['http:', 'https:']);
+      if (href) {
+        var a = el('a', '', m[0]);
+        a.href = href; a.target = '_blank'; a.rel = 'noopener noreferrer nofollow';
+        box.appendChild(a);
+      } else box.appendChild(D.createTextNode(m[0]));
+      last = m.index + m[0].length;
+    }
+    if (last < text.length) box.appendChild(D.createTextNode(text.slice(last)));
+  }
+
+  function sender(e) { return e.from === 'visitor' ? 'visitor' : e.from === 'agent' ? 'agent:' + (e.author || '') : 'bot'; }
+
+  function row(e, live) {
+    var who = sender(e);
+    var r = el('div', 'pb-row pb-' + (e.from === 'agent' ? 'agent' : e.from === 'visitor' ? 'visitor' : 'bot') + ' pb-tail');
+    r._who = who;
+    var prev = S.lastRow;
+    if (prev && prev._who === who && prev.parentNode) {
+      r.classList.add('pb-cont');
+      prev.classList.remove('pb-tail');
+    }
+    S.lastRow = r;
+    if (e.at) { var d = new Date(e.at); if (!isNaN(d)) r.title = d.toLocaleString(); }
+    var stack = el('div', 'pb-stack');
+    if (e.from !== 'visitor') {
+      var av = el('div', 'pb-av' + (e.from === 'agent' ? ' pb-av-agent' : ''));
+      avatarInto(av, e.from === 'agent' ? { name: e.author || t('agent') } : S.bot || { name: e.author });
+      r.appendChild(av);
+      var name = e.from === 'agent' ? e.author || t('agent') : (S.bot && S.bot.name) || e.author || '';
+      if (name) stack.appendChild(el('div', 'pb-author', name));
+    }
+    r.appendChild(stack);
+    r._stack = stack;
+    append(r, live);
+    return r;
+  }
+
+  function addMessage(e, live) {
+    if (e.from === 'visitor') return visitorRow(e.text, e.client_id, 'sent', e, live);
+    var r = row(e, live);
+    if (e.text) {
+      var b = el('div', 'pb-bubble');
+      linkify(b, e.text);
+      r._stack.appendChild(b);
+    }
+    var img = e.image ? safeURL(e.image, IMG_SCHEMES) : '';
+    if (img) {
+      var im = el('img', 'pb-img');
+      im.alt = '';
+      im.loading = 'lazy';
+      im.src = img;
+      im.addEventListener('load', function () { if (S.stick) toBottom(true); });
+      im.addEventListener('error', function () { im.remove(); });
+      r._stack.appendChild(im);
+    }
+    if (Array.isArray(e.links) && e.links.length) {
+      var lb = el('div', 'pb-links');
+      e.links.forEach(function (l) {
+        var href = l && safeURL(l.url, LINK_SCHEMES);
+        if (!href) return;
+        var a = el('a', 'pb-link', l.label || l.url);
+        a.href = href;
+        if (/^https?:/.test(href)) { a.target = '_blank'; a.rel = 'noopener noreferrer'; }
+        a.appendChild(icon('ext'));
+        lb.appendChild(a);
+      });
+      if (lb.firstChild) r._stack.appendChild(lb);
+    }
+    var btns = Array.isArray(e.buttons) ? e.buttons.slice() : [];
+    var synth = false;
+    if (!btns.length && e.input === 'yes_no') { // offer the answers as buttons; typing works too
+      var l = langOf(S.st.locale) || UI_LANG;
+      btns = [{ label: t('yes', null, l), value: t('yes', null, l) }, { label: t('no', null, l), value: t('no', null, l) }];
+      synth = true;
+    }
+    if (btns.length) {
+      disableButtons();
+      var bb = el('div', 'pb-btns');
+      bb.setAttribute('role', 'group');
+      btns.forEach(function (x) {
+        if (!x || x.label == null) return;
+        var btn = el('button', 'pb-btn', x.label);
+        btn.type = 'button';
+        btn._label = String(x.label);
+        btn.addEventListener('click', function () {
+          if (btn.disabled) return;
+          disableButtons(btn);
+          if (synth) sendVisitor({ type: 'message', text: btn._label }, btn._label);
+          else sendVisitor({ type: 'button', value: String(x.value != null ? x.value : x.label), label: btn._label }, btn._label);
+          if (!matchMedia('(pointer:coarse)').matches) ui.input.focus();
+        });
+        bb.appendChild(btn);
+      });
+      r._stack.appendChild(bb);
+      S.btns = bb;
+    }
+    if (e.from === 'bot') setInput(e.input || 'text');
+  }
+
+  // disableButtons turns the current buttons off, marking the chosen one.
+  function disableButtons(chosen, label) {
+    var bb = S.btns;
+    if (!bb) return;
+    S.btns = null;
+    Array.prototype.forEach.call(bb.children, function (b) {
+      b.disabled = true;
+      if (b === chosen || (label && b._label.toLowerCase() === String(label).trim().toLowerCase())) b.classList.add('pb-chosen');
+    });
+  }
+
+  function visitorRow(text, cid, state, e, live) {
+    disableButtons(null, text);
+    var r = row(e || { from: 'visitor' }, live);
+    var b = el('div', 'pb-bubble');
+    linkify(b, text);
+    r._stack.appendChild(b);
+    r._text = text;
+    if (cid) { S.rows[cid] = r; r._cid = cid; }
+    rowState(r, state);
+    return r;
+  }
+  function rowState(r, state) {
+    r._state = state;
+    r.classList.toggle('pb-pending', state === 'pending');
+    r.classList.toggle('pb-failed', state === 'failed');
+    if (r._meta) { r._meta.remove(); r._meta = null; }
+    if (state === 'failed') {
+      var m = el('button', 'pb-meta', t('failed'));
+      m.type = 'button';
+      m.addEventListener('click', function () { retryRow(r); });
+      r._meta = m;
+    } else {
+      r._meta = el('div', 'pb-meta', state === 'pending' ? t('sending') : t('sent'));
+      if (state === 'sent' && S.lastSentMeta && S.lastSentMeta !== r) { // "Sent" only under the newest
+        if (S.lastSentMeta._meta && S.lastSentMeta._state === 'sent') { S.lastSentMeta._meta.remove(); S.lastSentMeta._meta = null; }
+      }
+      if (state === 'sent') S.lastSentMeta = r;
+    }
+    r._stack.appendChild(r._meta);
+  }
+
+  function system(text, cls, live) {
+    var n = el('div', 'pb-sys' + (cls ? ' ' + cls : ''), text);
+    append(n, live);
+    S.lastRow = null;
+    return n;
+  }
+
+  function renderEntry(e, live) {
+    if (e.kind === 'message' || !e.kind) { addMessage(e, live); return; }
+    switch (e.kind) {
+      case 'handoff':
+        system(e.data && e.data.team ? t('handoff', { team: e.data.team }) : t('handoffAny'), '', live);
+        setStatus('handoff');
+        break;
+      case 'joined':
+        S.agent = e.author || t('agent');
+        system(t('joined', { name: S.agent }), '', live);
+        setStatus('agent');
+        break;
+      case 'left':
+        system(t('left', { name: e.author || t('agent') }), '', live);
+        break;
+      case 'end':
+        showEnded(live);
+        break;
+      case 'error':
+        system(e.text || t('errGeneric'), 'pb-sys-error', live);
+        break;
+      default: // record, note: not for visitors
+    }
+  }
+
+  function setTypingShown() {
+    var on = S.waitBot || !!S.typingFrom || S.pumping;
+    if (ui.typing.hidden === !on) return;
+    S.stick = S.stick || nearBottom();
+    ui.typing.hidden = !on;
+    if (on) toBottom(true);
+  }
+  function setWaitBot(on) {
+    S.waitBot = on;
+    clearTimeout(S.waitT);
+    if (on) S.waitT = setTimeout(function () { S.waitBot = false; setTypingShown(); }, 15000);
+    setTypingShown();
+  }
+
+  // The composer follows what the bot waits for.
+  function setInput(kind) {
+    S.lastInput = kind;
+    var i = ui.input, ph = t('placeholder'), type = 'text', mode = '', ac = 'off', hint = '';
+    switch (kind) {
+      case 'email': type = 'email'; mode = 'email'; ac = 'email'; ph = t('phEmail'); break;
+      case 'phone': type = 'tel'; mode = 'tel'; ac = 'tel'; ph = t('phPhone'); break;
+      case 'number': mode = 'decimal'; ph = t('phNumber'); break;
+      case 'int': mode = 'numeric'; ph = t('phNumber'); break;
+      case 'date': ph = t('phDate'); hint = t('hDate'); break;
+      case 'url': type = 'url'; mode = 'url'; ac = 'url'; ph = t('phUrl'); break;
+    }
+    if (i.type !== type) i.type = type;
+    if (mode) i.setAttribute('inputmode', mode); else i.removeAttribute('inputmode');
+    i.setAttribute('autocomplete', ac);
+    i.placeholder = ph;
+    S.hintFor = null;
+    setHint(hint, false);
+  }
+  function setHint(text, bad) {
+    S.hintBad = !!(text && bad);
+    ui.hint.textContent = text || '';
+    ui.hint.hidden = !text;
+    ui.hint.classList.toggle('pb-bad', !!bad);
+    if (bad) ui.input.setAttribute('aria-invalid', 'true'); else ui.input.removeAttribute('aria-invalid');
+  }
+  function notice(text, ms) {
+    clearTimeout(S.noticeT);
+    ui.notice.textContent = text || '';
+    ui.notice.hidden = !text;
+    if (text && ms) S.noticeT = setTimeout(function () { ui.notice.hidden = true; }, ms);
+  }
+
+  // check gives a hint when an answer will likely be refused; the server
+  // decides (sending the same text again sends it anyway).
+  function check(text, kind) {
+    var s = text.trim().replace(/^mailto:/i, '').replace(/^<(.*)>$/, '$1');
+    switch (kind) {
+      case 'email': return /^[^\s@]+@[^\s@]+\.[^\s@.]{2,}\.?$/.test(s) ? '' : t('hEmail');
+      case 'number': case 'int': return /\d/.test(s) ? '' : t('hNumber');
+      case 'phone':
+        var digits = (s.match(/\d/g) || []).length;
+        return /^\+?[\d\s().\/-]+$/.test(s) && digits >= 7 && digits <= 17 ? '' : t('hPhone');
+    }
+    return '';
+  }
+
+  // ---- status ----------------------------------------------------------
+  function setStatus(st) {
+    if (!st) return;
+    S.status = st;
+    if (st === 'ended' || st === 'failed') showEnded(true);
+    if (st === 'handoff' || st === 'agent') setWaitBot(false);
+    subline();
+  }
+  function subline() {
+    var txt = t('subBot');
+    if (S.reconnecting) txt = t('reconnecting');
+    else if (S.ended) txt = t('ended');
+    else if (S.status === 'handoff') txt = t('subWaiting');
+    else if (S.status === 'agent' && S.agent) txt = t('subAgent', { name: S.agent });
+    ui.subText.textContent = txt;
+    ui.root.classList.toggle('pb-recon', !!S.reconnecting);
+    ui.subDot.hidden = !!S.ended && !S.reconnecting;
+  }
+  function showEnded(live) {
+    if (S.ended) return;
+    S.ended = true;
+    S.st.ended = true;
+    save();
+    disableButtons();
+    setWaitBot(false);
+    system(t('ended'), '', live);
+    ui.form.hidden = true;
+    ui.endbar.hidden = false;
+    setHint('', false);
+    subline();
+    if (S.isOpen && ui.root.getRootNode().activeElement === ui.input) ui.restart.focus();
+  }
+
+  // ---- the conversation ----------------------------------------------
+  function resetView() {
+    var log = ui.log;
+    while (log.firstChild !== ui.typing) log.removeChild(log.firstChild);
+    S.seen = {}; S.rows = {}; S.lastRow = null; S.btns = null; S.lastSentMeta = null;
+    S.ended = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false;
+    ui.form.hidden = false; ui.endbar.hidden = true;
+    setWaitBot(false);
+    setInput('text');
+    notice('');
+    subline();
+  }
+
+  // restore shows what localStorage kept, then unsent messages.
+  function restore() {
+    resetView();
+    if (S.st.bot) applyBot(S.st.bot);
+    S.st.entries.forEach(function (e) {
+      if (!e || !e.id || S.seen[e.id]) return;
+      S.seen[e.id] = 1;
+      renderEntry(e, false);
+    });
+    S.st.pending.forEach(function (f) { visitorRow(f.label || f.text || f.value, f.id, 'pending', null, false); });
+    if (S.st.ended) showEnded(false);
+  }
+
+  function cache(e) {
+    var list = S.st.entries, i = list.length;
+    while (i > 0 && cmpID(list[i - 1].id, e.id) > 0) i--; // keep id order
+    list.splice(i, 0, e);
+    if (list.length > MAX_CACHED) list.splice(0, list.length - MAX_CACHED);
+    save();
+  }
+
+  function onEntry(e) {
+    if (!e || !e.id || S.seen[e.id]) return;
+    S.seen[e.id] = 1;
+    if (!S.st.last || cmpID(e.id, S.st.last) > 0) S.st.last = e.id;
+    if (e.kind !== 'record' && e.kind !== 'note') cache(e); else save();
+    if (e.from === 'visitor' && e.client_id && S.rows[e.client_id]) { // our own message, already shown
+      acked(e.client_id);
+      return;
+    }
+    S.queue.push(e);
+    pump();
+  }
+
+  // pump shows queued entries in order; consecutive live bot bubbles are
+  // paced a little, with the typing dots in between, like a person typing.
+  function pump() {
+    if (S.pumping) return;
+    var e = S.queue[0];
+    if (!e) return;
+    var at = Date.parse(e.at || '');
+    var fresh = !isNaN(at) && Math.abs(Date.now() - at) < 10000;
+    var gap = 0;
+    if (e.from === 'bot' && e.kind === 'message' && fresh && S.queue.length < 6) {
+      gap = PACE_MS - (Date.now() - S.lastBotAt);
+    }
+    if (gap > 30) {
+      S.pumping = true;
+      setTypingShown();
+      setTimeout(function () { S.pumping = false; pump(); }, gap);
+      return;
+    }
+    S.queue.shift();
+    if (e.from === 'bot' || e.from === 'agent') {
+      if (e.from === 'bot') S.lastBotAt = Date.now();
+      setWaitBot(false);
+      if (S.typingFrom === e.from) S.typingFrom = '';
+      if (!S.isOpen && e.kind === 'message') { S.unread++; badge(); }
+    }
+    renderEntry(e, fresh);
+    setTypingShown();
+    pump();
+  }
+
+  function badge() {
+    ui.badge.hidden = !S.unread;
+    ui.badge.textContent = S.unread > 9 ? '9+' : String(S.unread);
+    ui.launcher.setAttribute('aria-label', S.unread ? t('open') + ' (' + t('newMessages', { n: S.unread }) + ')' : t('open'));
+  }
+
+  function acked(cid) {
+    var pend = S.st.pending, changed = false;
+    for (var i = pend.length - 1; i >= 0; i--) if (pend[i].id === cid) { pend.splice(i, 1); changed = true; }
+    if (changed) save();
+    var r = S.rows[cid];
+    if (r && r._state !== 'sent') rowState(r, 'sent');
+  }
+
+  function sendVisitor(frame, shown) {
+    if (S.ended) return;
+    frame.id = newID();
+    visitorRow(shown, frame.id, 'pending', null, true);
+    S.st.pending.push(frame);
+    save();
+    markChatted();
+    typingOff();
+    if (S.ready) wsSend(frame);
+    else connect();
+    if (S.status !== 'handoff' && S.status !== 'agent') setWaitBot(true);
+  }
+
+  function retryRow(r) {
+    var cid = r._cid, text = r._text;
+    if (r.parentNode) r.parentNode.removeChild(r);
+    delete S.rows[cid];
+    sendVisitor({ type: 'message', text: text }, text);
+  }
+
+  function submit() {
+    var text = ui.input.value.trim();
+    if (!text || S.ended) return;
+    if (text.length > 4000) { setHint(t('tooLong'), true); return; }
+    var h = check(text, S.lastInput);
+    if (h && S.hintFor !== text) { S.hintFor = text; setHint(h, true); return; }
+    S.hintFor = null;
+    setHint(S.lastInput === 'date' ? t('hDate') : '', false);
+    ui.input.value = '';
+    ui.send.disabled = true;
+    sendVisitor({ type: 'message', text: text }, text);
+  }
+
+  // Typing notices go to a person only (handoff or agent).
+  function visitorTyping() {
+    if (!S.ready || (S.status !== 'agent' && S.status !== 'handoff')) return;
+    if (!S.myTypingOn) { S.myTypingOn = true; wsSend({ type: 'typing', on: true }); }
+    clearTimeout(S.myTypingT);
+    S.myTypingT = setTimeout(typingOff, 3000);
+  }
+  function typingOff() {
+    clearTimeout(S.myTypingT);
+    if (S.myTypingOn) { S.myTypingOn = false; if (S.ready) wsSend({ type: 'typing', on: false }); }
+  }
+
+  // ---- the websocket ---------------------------------------------------
+  function wsSend(f) {
+    if (S.ws && S.ws.readyState === 1) { S.ws.send(JSON.stringify(f)); return true; }
+    return false;
+  }
+
+  function connect() {
+    clearTimeout(S.timer);
+    if (S.ws) return;
+    var ws;
+    try { ws = new WebSocket(WS_URL); } catch (e) { scheduleReconnect(); return; }
+    S.ws = ws;
+    S.ready = false;
+    ws.onopen = function () { if (ws === S.ws) hello(); };
+    ws.onmessage = function (ev) {
+      if (ws !== S.ws) return;
+      var f;
+      try { f = JSON.parse(ev.data); } catch (e) { return; }
+      if (f && typeof f === 'object') onFrame(f);
+    };
+    ws.onclose = function () {
+      if (ws !== S.ws) return;
+      S.ws = null;
+      S.ready = false;
+      stopPing();
+      if (!S.stopped) scheduleReconnect();
+    };
+  }
+  function hello() {
+    startPing();
+    if (S.st.token) {
+      wsSend({ type: 'resume', token: S.st.token, after: S.st.entries.length ? S.st.last || '' : '' });
+    } else {
+      var f = { type: 'start', page: location.pathname, locale: BROWSER_LOCALE, visitor: visitor };
+      if (S.pid && !S.triedDefault) f.playbook = S.pid;
+      wsSend(f);
+      if (!S.st.entries.length) setWaitBot(true);
+    }
+  }
+  function disconnect() {
+    S.stopped = true;
+    clearTimeout(S.timer);
+    stopPing();
+    var ws = S.ws;
+    S.ws = null;
+    S.ready = false;
+    if (ws) try { ws.close(1000); } catch (e) { /* closed */ }
+    S.stopped = false;
+  }
+  function scheduleReconnect() {
+    var d = Math.min(30000, 500 * Math.pow(2, S.attempt++));
+    d = d / 2 + Math.random() * d / 2; // jitter
+    clearTimeout(S.timer);
+    S.timer = setTimeout(connect, d);
+    if (S.attempt > 1 || d > 1500) { S.reconnecting = true; subline(); }
+    else S.timer2 = setTimeout(function () { if (!S.ready) { S.reconnecting = true; subline(); } }, 1500);
+  }
+  function startPing() {
+    stopPing();
+    S.pingT = setInterval(function () {
+      if (!wsSend({ type: 'ping' })) return;
+      clearTimeout(S.pongT);
+      S.pongT = setTimeout(function () { if (S.ws) S.ws.close(); }, 10000);
+    }, 25000);
+  }
+  function stopPing() { clearInterval(S.pingT); clearTimeout(S.pongT); }
+
+  function onFrame(f) {
+    switch (f.type) {
+      case 'welcome': onWelcome(f); break;
+      case 'entry': onEntry(f.entry); break;
+      case 'ack': onAck(f); break;
+      case 'typing':
+        S.typingFrom = f.on ? f.from || 'bot' : '';
+        clearTimeout(S.typingT);
+        if (f.on) S.typingT = setTimeout(function () { S.typingFrom = ''; setTypingShown(); }, 30000);
+        setTypingShown();
+        break;
+      case 'status': setStatus(f.status); break;
+      case 'error': onError(f); break;
+      case 'pong': clearTimeout(S.pongT); break;
+    }
+  }
+
+  function onWelcome(f) {
+    var st = S.st;
+    if (st.conversation && f.conversation && st.conversation !== f.conversation) { // a new one
+      st.entries = []; st.last = ''; st.ended = false;
+      restore();
+    }
+    st.token = f.token;
+    st.conversation = f.conversation;
+    st.playbook = f.playbook;
+    st.locale = f.locale;
+    if (f.bot) st.bot = f.bot;
+    save();
+    if (f.locale) ui.log.setAttribute('lang', f.locale);
+    applyBot(f.bot);
+    S.ready = true;
+    S.attempt = 0;
+    clearTimeout(S.timer2);
+    if (S.reconnecting) { S.reconnecting = false; }
+    setStatus(f.status);
+    subline();
+    // Messages not acknowledged yet go again with the same ids (the server dedupes).
+    st.pending.forEach(function (p) { wsSend(p); });
+  }
+
+  function onAck(f) {
+    var cid = f.id;
+    var r = S.rows[cid];
+    acked(cid);
+    if (f.entry && !S.seen[f.entry] && r) {
+      S.seen[f.entry] = 1;
+      cache({ id: f.entry, from: 'visitor', kind: 'message', text: r._text, client_id: cid, at: new Date().toISOString() });
+    }
+  }
+
+  function onError(f) {
+    var code = f.code;
+    if (code === 'bad_token' || code === 'expired_token' || code === 'not_found') {
+      // The conversation is gone: forget it and start over.
+      S.st = { entries: [], pending: [] };
+      save();
+      restore();
+      if (S.ws && S.ws.readyState === 1) hello(); else connect();
+      return;
+    }
+    if (code === 'no_playbook') {
+      if (S.pid && !S.triedDefault) { S.triedDefault = true; hello(); return; }
+      setWaitBot(false);
+      notice(t('errPlaybook'));
+      return;
+    }
+    if (code === 'no_conversation') { if (S.ws) S.ws.close(); return; }
+    var r = f.id && S.rows[f.id];
+    if (code === 'rate_limited' || code === 'unavailable') {
+      notice(code === 'rate_limited' ? t('errRate') : t('errRetry'), 4000);
+      if (r) setTimeout(function () {
+        var p = S.st.pending.filter(function (x) { return x.id === f.id; })[0];
+        if (p && S.ready) wsSend(p);
+      }, code === 'rate_limited' ? 2500 : 1500);
+      return;
+    }
+    if (r) { // invalid, too_large: this message will never go through
+      acked(f.id);
+      rowState(r, 'failed');
+      setWaitBot(false);
+    }
+    notice(code === 'invalid' && f.id ? t('tooLong') : t('errGeneric'), 5000);
+  }
+
+  // ---- open, close, start ----------------------------------------------
+  function openChat(noFocus) {
+    if (!ui.root) return;
+    hideCampaign(false);
+    if (!S.isOpen) {
+      S.isOpen = true;
+      ui.root.classList.add('pb-open');
+      ui.launcher.setAttribute('aria-expanded', 'true');
+      ui.launcher.setAttribute('aria-label', t('close'));
+      S.unread = 0;
+      ui.badge.hidden = true;
+      setJSON('sessionStorage', 'playbook:open', S.pid || '*');
+    }
+    if (!S.ws && !(S.ended && S.st.token)) connect();
+    toBottom(true);
+    if (!noFocus) {
+      var target = S.ended ? ui.restart : ui.input;
+      setTimeout(function () { target.focus({ preventScroll: true }); }, reduceMotion ? 0 : 60);
+    }
+  }
+  function closeChat() {
+    if (!S.isOpen) return;
+    S.isOpen = false;
+    ui.root.classList.remove('pb-open');
+    ui.launcher.setAttribute('aria-expanded', 'false');
+    badge();
+    setJSON('sessionStorage', 'playbook:open', null);
+    ui.launcher.focus();
+  }
+  function startPlaybook(pid) {
+    pid = String(pid || '');
+    if (pid !== S.pid) {
+      disconnect();
+      loadState(pid);
+      S.triedDefault = false;
+      restore();
+    }
+    openChat();
+  }
+  function restart() {
+    disconnect();
+    S.st = { entries: [], pending: [] };
+    save();
+    restore();
+    connect();
+    ui.input.focus();
+  }
+
+  // ---- proactive campaign ---------------------------------------------
+  function hideCampaign(dismissed) {
+    ui.camp.hidden = true;
+    clearTimeout(S.campT);
+    if (dismissed && S.match) setJSON('sessionStorage', 'playbook:dismissed:' + S.match.playbook, 1);
+  }
+  function matchCampaign() {
+    var started = Date.now();
+    fetch(BASE + 'api/widget/match', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ page: location.pathname, locale: BROWSER_LOCALE, visitor: visitor }),
+      credentials: 'omit'
+    }).then(function (r) { return r.ok ? r.json() : {}; }).then(function (m) {
+      if (!m || !m.playbook) return;
+      S.match = m;
+      if (!S.st.token && !S.st.entries.length && m.bot) { // not chatting yet: wear the bot's colors
+        applyColor(m.bot.color || CONF.color);
+      }
+      if (!m.campaign || getJSON('sessionStorage', 'playbook:dismissed:' + m.playbook)) return;
+      var own = getJSON('localStorage', keyFor(m.playbook));
+      if (own && own.token && !own.ended) return; // already talking
+      var wait = Math.max(0, (+m.delay_ms || 0) - (Date.now() - started));
+      S.campT = setTimeout(function () {
+        if (S.isOpen) return;
+        var bot = m.bot || {};
+        avatarInto(ui.campAv, bot);
+        ui.campName.textContent = bot.name || '';
+        ui.campName.hidden = !bot.name;
+        ui.campText.textContent = String(m.campaign);
+        ui.camp.hidden = false;
+      }, wait);
+    }).catch(function () { /* no campaign */ });
+  }
+
+  // ---- start -------------------------------------------------------------
+  function init() {
+    if (ui.root) return;
+    build();
+    loadState(S.pid);
+    restore();
+    var wasOpen = getJSON('sessionStorage', 'playbook:open');
+    if (wasOpen && (wasOpen === (S.pid || '*')) && (S.st.token || S.st.pending.length)) openChat(true);
+    else if (S.st.token && !S.st.ended) connect(); // follow the conversation; new messages show a badge
+    matchCampaign();
+    W.addEventListener('online', function () { if (!S.ws && (S.st.token || S.isOpen)) { S.attempt = 0; connect(); } });
+    D.addEventListener('visibilitychange', function () {
+      if (D.visibilityState === 'visible' && !S.ws && S.timer && (S.st.token || S.isOpen)) { S.attempt = 0; connect(); }
+    });
+    queued.forEach(function (c) { var fn = api[c[0]]; if (typeof fn === 'function') fn.apply(null, c.slice(1)); });
+  }
+
+  var api = {
+    version: '1',
+    open: function () { init(); openChat(); },
+    close: function () { closeChat(); },
+    start: function (playbookId) { init(); startPlaybook(playbookId); }
+  };
+  W.Playbook = api;
+  if (D.body) init(); else D.addEventListener('DOMContentLoaded', init);
+})();

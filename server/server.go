@@ -48,6 +48,8 @@ type Config struct {
 	// Presence says how many agents of a team are online. Nil: nobody, so
 	// handoff cards take their offline path.
 	Presence Presence
+	// Hours says which teams are open, for open_hours(). Nil: all closed.
+	Hours OpenHours
 	// Records receives the records create cards make. Nil: they are kept in
 	// the conversation's transcript only.
 	Records Records
@@ -60,9 +62,16 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Presence reports agents online per team.
+// Presence reports how many agents of each team are online for a
+// conversation. Most implementations ignore sess; it lets presence depend
+// on the visitor (regional teams, or the bench's simulated world).
 type Presence interface {
-	Online(ctx context.Context, teams []string) (map[string]int, error)
+	Online(ctx context.Context, sess *engine.Session, teams []string) (map[string]int, error)
+}
+
+// OpenHours reports which teams are within their opening hours.
+type OpenHours interface {
+	Open(ctx context.Context, teams []string, now time.Time) (map[string]bool, error)
 }
 
 // Records creates CRM records. Create must be idempotent on rec.Key.

@@ -30,7 +30,7 @@ func (s *Server) turn(ctx context.Context, conv, clientID string, ev engine.Even
 			return nil, nil, err
 		}
 		prog = p
-		if err := s.world(ctx, p, &ev); err != nil {
+		if err := s.world(ctx, p, sess, &ev); err != nil {
 			return nil, nil, err
 		}
 		next, effs := engine.Step(p, sess, ev)
@@ -53,14 +53,24 @@ func (s *Server) turn(ctx context.Context, conv, clientID string, ev engine.Even
 
 // world fills in what the engine may know of the outside: the time and who
 // is online.
-func (s *Server) world(ctx context.Context, p *engine.Program, ev *engine.Event) error {
+func (s *Server) world(ctx context.Context, p *engine.Program, sess *engine.Session, ev *engine.Event) error {
 	ev.Now = s.now().UTC()
-	if s.cfg.Presence != nil && len(p.Teams) > 0 {
-		online, err := s.cfg.Presence.Online(ctx, p.Teams)
+	if len(p.Teams) == 0 {
+		return nil
+	}
+	if s.cfg.Presence != nil {
+		online, err := s.cfg.Presence.Online(ctx, sess, p.Teams)
 		if err != nil {
 			return fmt.Errorf("presence: %w", err)
 		}
 		ev.Online = online
+	}
+	if s.cfg.Hours != nil {
+		open, err := s.cfg.Hours.Open(ctx, p.Teams, ev.Now)
+		if err != nil {
+			return fmt.Errorf("opening hours: %w", err)
+		}
+		ev.Open = open
 	}
 	return nil
 }

@@ -297,7 +297,8 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	conv := newID()
 	sess := engine.NewSession(prog, conv, now)
 	ev := engine.Event{Kind: engine.EventStart, Locale: f.Locale, Visitor: visitorFrom(f)}
-	if err := v.s.world(ctx, prog, &ev); err != nil {
+	sess.Visitor = *ev.Visitor
+	if err := v.s.world(ctx, prog, sess, &ev); err != nil {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}

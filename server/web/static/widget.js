@@ -303,7 +303,7 @@
     '.pb-av img{width:100%;height:100%;object-fit:cover;display:block}',
     '.pb-av-agent{background:#39424e;color:#fff}',
     // log
-    '.pb-log{flex:1;overflow-y:auto;overflow-x:hidden;overscroll-behavior:contain;padding:18px 14px 8px;background:#fff;scroll-behavior:smooth}',
+    '.pb-log{flex:1;overflow-y:auto;overflow-x:hidden;overscroll-behavior:contain;padding:18px 14px 8px;background:#fff}',
     '.pb-row{display:flex;align-items:flex-end;gap:8px;margin-top:14px}',
     '.pb-row.pb-cont{margin-top:4px}',
     '.pb-row .pb-av{visibility:hidden}',
@@ -708,6 +708,7 @@
       S.btns = bb;
     }
     if (e.from === 'bot') setInput(e.input || 'text');
+    toBottom(true);
   }
 
   // disableButtons turns the current buttons off, marking the chosen one.
@@ -730,6 +731,7 @@
     r._text = text;
     if (cid) { S.rows[cid] = r; r._cid = cid; }
     rowState(r, state);
+    toBottom(true);
     return r;
   }
   function rowState(r, state) {
@@ -921,6 +923,7 @@
       acked(e.client_id);
       return;
     }
+    e._t = Date.now();
     S.queue.push(e);
     pump();
   }
@@ -931,10 +934,11 @@
     if (S.pumping) return;
     var e = S.queue[0];
     if (!e) return;
+    if (e.status) { S.queue.shift(); setStatus(e.status); pump(); return; }
     var at = Date.parse(e.at || '');
     var fresh = !isNaN(at) && Math.abs(Date.now() - at) < 10000;
     var gap = 0;
-    if (e.from === 'bot' && e.kind === 'message' && fresh && S.queue.length < 6) {
+    if (e.from === 'bot' && e.kind === 'message' && fresh && S.prevBot && e._t - S.prevBot._t < 300 && S.queue.length < 6) {
       gap = PACE_MS - (Date.now() - S.lastBotAt);
     }
     if (gap > 30) {
@@ -944,6 +948,7 @@
       return;
     }
     S.queue.shift();
+    S.prevBot = e.from === 'bot' && e.kind === 'message' ? e : null;
     if (e.from === 'bot' || e.from === 'agent') {
       if (e.from === 'bot') S.lastBotAt = Date.now();
       setWaitBot(false);
@@ -1092,7 +1097,7 @@
         if (f.on) S.typingT = setTimeout(function () { S.typingFrom = ''; setTypingShown(); }, 30000);
         setTypingShown();
         break;
-      case 'status': setStatus(f.status); break;
+      case 'status': S.queue.push({ status: f.status }); pump(); break; // after the entries before it
       case 'error': onError(f); break;
       case 'pong': clearTimeout(S.pongT); break;
     }

@@ -239,6 +239,7 @@
     st.setProperty('--pb-on-accent', onWhite ? '#fff' : css(dark));
     st.setProperty('--pb-ink', css(ink));
     st.setProperty('--pb-soft', 'rgba(' + rgb.join(',') + ',.1)');
+    st.setProperty('--pb-halo', 'rgba(' + rgb.join(',') + ',.22)');
     st.setProperty('--pb-ring', onWhite ? 'rgba(255,255,255,.9)' : css(dark));
   }
 
@@ -274,6 +275,7 @@
     '.pb-camp-body{display:flex;gap:12px;align-items:flex-start;width:100%;text-align:left;cursor:pointer;background:#fff;border:0;',
     'border-radius:16px;padding:14px 16px;box-shadow:0 2px 6px rgba(0,0,0,.08),0 12px 32px rgba(0,0,0,.16);font-size:14.5px;color:#1b1f24}',
     '.pb-camp-body:hover{box-shadow:0 2px 6px rgba(0,0,0,.1),0 16px 40px rgba(0,0,0,.2)}',
+    '.pb-camp-body .pb-av{width:36px;height:36px;font-size:15px}',
     '.pb-camp-name{display:block;font-size:12.5px;color:#57606a;margin-bottom:2px}',
     '.pb-camp-x{position:absolute;top:-10px;right:-10px;width:28px;height:28px;border-radius:50%;border:0;padding:0;cursor:pointer;',
     'background:#fff;color:#57606a;box-shadow:0 1px 4px rgba(0,0,0,.2);display:grid;place-items:center}',
@@ -353,7 +355,8 @@
     '.pb-input{flex:1;min-width:0;font:inherit;font-size:16px;line-height:1.3;color:#1b1f24;background:#f6f7f9;border:1px solid #dfe2e6;',
     'border-radius:22px;padding:10px 16px;outline:none;transition:border-color .15s ease,box-shadow .15s ease,background .15s ease;-webkit-appearance:none;appearance:none}',
     '.pb-input::placeholder{color:#6b737d}',
-    '.pb-input:focus{background:#fff;border-color:var(--pb-ink);box-shadow:0 0 0 3px var(--pb-soft)}',
+    '.pb .pb-input:focus-visible{outline:none}',
+    '.pb-input:focus{background:#fff;border-color:var(--pb-ink);box-shadow:0 0 0 3px var(--pb-halo)}',
     '.pb-input[aria-invalid=true]{border-color:#b42318;box-shadow:0 0 0 3px rgba(180,35,24,.12)}',
     '.pb-send{width:42px;height:42px;border-radius:50%;border:0;padding:0;flex:none;cursor:pointer;display:grid;place-items:center;',
     'background:var(--pb-accent);color:var(--pb-on-accent);transition:opacity .15s ease,transform .15s ease}',
@@ -361,7 +364,7 @@
     '.pb-send:not(:disabled):hover{transform:scale(1.05)}',
     '.pb-hint{margin:-2px 16px 8px;font-size:12.5px;color:#57606a}',
     '.pb-hint.pb-bad{color:#b42318}',
-    '.pb-brand{flex:none;text-align:center;font-size:11.5px;color:#6b737d;padding:0 0 8px}',
+    '.pb-brand{flex:none;text-align:center;font-size:11.5px;color:#6b737d;padding:0 0 8px;padding-bottom:max(8px,env(safe-area-inset-bottom))}',
     '.pb-brand a{color:#454c55;font-weight:600;text-decoration:none}',
     '.pb-brand a:hover{text-decoration:underline}',
     '.pb-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}',

@@ -1,0 +1,275 @@
+package handoff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Role is what an agent may do: agents act on their teams' conversations,
+// admins on all.
+type Role string
+
+// Roles.
+const (
+	RoleAgent Role = "agent"
+	RoleAdmin Role = "admin"
+)
+
+// Agent is a person who takes chats.
+type Agent struct {
+	ID    string   `json:"id"`
+	Email string   `json:"email"`
+	Name  string   `json:"name"`
+	Teams []string `json:"teams"`
+	Role  Role     `json:"role"`
+}
+
+// InTeam reports whether a is a member of team (admins are in every team).
+func (a *Agent) InTeam(team string) bool {
+	return a.Role == RoleAdmin || slices.Contains(a.Teams, team)
+}
+
+// NewAgent is what AddAgent needs.
+type NewAgent struct {
+	Email    string
+	Name     string
+	Teams    []string
+	Role     Role
+	Password string // at least 8 characters; stored as a bcrypt hash
+}
+
+var teamRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// AddAgent creates an agent; the email must be new.
+func (s *Store) AddAgent(ctx context.Context, n NewAgent) (*Agent, error) {
+	addr, err := mail.ParseAddress(n.Email)
+	if err != nil {
+		return nil, fmt.Errorf("%w: email %q", ErrInvalid, n.Email)
+	}
+	email := strings.ToLower(addr.Address)
+	if strings.TrimSpace(n.Name) == "" {
+		return nil, fmt.Errorf("%w: a name is needed", ErrInvalid)
+	}
+	if len(n.Password) < 8 {
+		return nil, fmt.Errorf("%w: the password needs at least 8 characters", ErrInvalid)
+	}
+	if n.Role == "" {
+		n.Role = RoleAgent
+	}
+	if n.Role != RoleAgent && n.Role != RoleAdmin {
+		return nil, fmt.Errorf("%w: role must be agent or admin", ErrInvalid)
+	}
+	for _, t := range n.Teams {
+		if !teamRE.MatchString(t) {
+			return nil, fmt.Errorf("%w: team %q must be lowercase letters, digits and dashes", ErrInvalid, t)
+		}
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(n.Password), bcrypt.DefaultCost)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{ID: randomToken(10), Email: email, Name: strings.TrimSpace(n.Name), Teams: n.Teams, Role: n.Role}
+	if a.Teams == nil {
+		a.Teams = []string{}
+	}
+	ok, err := s.rdb.SetNX(ctx, s.p+"agent-email:"+email, a.ID, 0).Result()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: an agent with email %s", ErrExists, email)
+	}
+	teams, _ := json.Marshal(a.Teams)
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.p+"agent:"+a.ID, "id", a.ID, "email", a.Email, "name", a.Name, "teams", teams, "role", string(a.Role), "pw", hash)
+	pipe.SAdd(ctx, s.p+"agents", a.ID)
+	_, err = pipe.Exec(ctx)
+	return a, err
+}
+
+// Agent returns the agent with id.
+func (s *Store) Agent(ctx context.Context, id string) (*Agent, error) {
+	a, _, err := s.agentWithHash(ctx, id)
+	return a, err
+}
+
+func (s *Store) agentWithHash(ctx context.Context, id string) (*Agent, []byte, error) {
+	m, err := s.rdb.HGetAll(ctx, s.p+"agent:"+id).Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(m) == 0 {
+		return nil, nil, ErrNotFound
+	}
+	a := &Agent{ID: m["id"], Email: m["email"], Name: m["name"], Role: Role(m["role"])}
+	_ = json.Unmarshal([]byte(m["teams"]), &a.Teams)
+	return a, []byte(m["pw"]), nil
+}
+
+// AgentByEmail returns the agent with email.
+func (s *Store) AgentByEmail(ctx context.Context, email string) (*Agent, error) {
+	id, err := s.rdb.Get(ctx, s.p+"agent-email:"+strings.ToLower(strings.TrimSpace(email))).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Agent(ctx, id)
+}
+
+// Agents returns every agent, by name.
+func (s *Store) Agents(ctx context.Context) ([]*Agent, error) {
+	ids, err := s.rdb.SMembers(ctx, s.p+"agents").Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Agent
+	for _, id := range ids {
+		a, err := s.Agent(ctx, id)
+		if err == nil {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// AgentByName finds an agent by a mention: the first name or the whole name,
+// case-insensitively, with spaces removed ("@sam", "@SamLee").
+func (s *Store) AgentByName(ctx context.Context, mention string) (*Agent, error) {
+	all, err := s.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := strings.ToLower(mention)
+	for _, a := range all {
+		full := strings.ToLower(strings.ReplaceAll(a.Name, " ", ""))
+		first := strings.ToLower(strings.Fields(a.Name + " x")[0])
+		if m == full || m == first || m == strings.ToLower(strings.Split(a.Email, "@")[0]) {
+			return a, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// Login checks an email and password. After 5 failures for one address
+// and email within a minute it refuses with ErrTooMany, even for the right
+// password, so passwords cannot be guessed quickly.
+func (s *Store) Login(ctx context.Context, email, password, ip string) (*Session, error) {
+	failKey := s.p + "loginfail:" + ip + ":" + strings.ToLower(email)
+	n, err := s.rdb.Get(ctx, failKey).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	if n >= 5 {
+		return nil, ErrTooMany
+	}
+	fail := func() (*Session, error) {
+		pipe := s.rdb.TxPipeline()
+		pipe.Incr(ctx, failKey)
+		pipe.Expire(ctx, failKey, time.Minute)
+		_, _ = pipe.Exec(ctx)
+		return nil, ErrBadPassword
+	}
+	a, err := s.AgentByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		// Spend the time a hash comparison takes, so a timing difference
+		// does not tell which emails exist.
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return fail()
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, hash, err := s.agentWithHash(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		return fail()
+	}
+	return s.newSession(ctx, a)
+}
+
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+
+// Session is a signed-in browser.
+type Session struct {
+	Token string // the cookie value; only its hash is stored
+	CSRF  string // must come back in X-CSRF-Token on every change
+	Agent *Agent
+}
+
+// SessionTTL is how long a sign-in lasts.
+const SessionTTL = 12 * time.Hour
+
+func (s *Store) newSession(ctx context.Context, a *Agent) (*Session, error) {
+	sess := &Session{Token: randomToken(20), CSRF: randomToken(16), Agent: a}
+	key := s.p + "login:" + hashToken(sess.Token)
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, key, "agent", a.ID, "csrf", sess.CSRF)
+	pipe.Expire(ctx, key, SessionTTL)
+	_, err := pipe.Exec(ctx)
+	return sess, err
+}
+
+// SessionByToken returns the signed-in session of a cookie value.
+func (s *Store) SessionByToken(ctx context.Context, token string) (*Session, error) {
+	if token == "" || len(token) > 100 {
+		return nil, ErrNotFound
+	}
+	m, err := s.rdb.HGetAll(ctx, s.p+"login:"+hashToken(token)).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	a, err := s.Agent(ctx, m["agent"])
+	if err != nil {
+		return nil, err
+	}
+	return &Session{Token: token, CSRF: m["csrf"], Agent: a}, nil
+}
+
+// Logout ends a session.
+func (s *Store) Logout(ctx context.Context, token string) error {
+	return s.rdb.Del(ctx, s.p+"login:"+hashToken(token)).Err()
+}
+
+// NewAPIToken makes a token for scripts acting as agent id. Only its hash
+// is stored; the token is shown once.
+func (s *Store) NewAPIToken(ctx context.Context, id string) (string, error) {
+	if _, err := s.Agent(ctx, id); err != nil {
+		return "", err
+	}
+	tok := "pbt_" + randomToken(24)
+	return tok, s.rdb.Set(ctx, s.p+"apitoken:"+hashToken(tok), id, 0).Err()
+}
+
+// AgentByAPIToken returns the agent of an API token.
+func (s *Store) AgentByAPIToken(ctx context.Context, tok string) (*Agent, error) {
+	if !strings.HasPrefix(tok, "pbt_") || len(tok) > 100 {
+		return nil, ErrNotFound
+	}
+	id, err := s.rdb.Get(ctx, s.p+"apitoken:"+hashToken(tok)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Agent(ctx, id)
+}

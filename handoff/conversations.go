@@ -1,0 +1,622 @@
+package handoff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Status is where a conversation stands in the inbox.
+type Status string
+
+// Conversation statuses.
+const (
+	StatusBot      Status = "bot"      // the bot is talking; not in any queue
+	StatusOpen     Status = "open"     // in a team's queue, or with an agent
+	StatusSnoozed  Status = "snoozed"  // put aside until a time or the visitor's reply
+	StatusResolved Status = "resolved" // closed; cannot be reassigned or reopened
+)
+
+// Visitor is what the inbox shows of the visitor.
+type Visitor struct {
+	ID    string `json:"id,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Email string `json:"email,omitempty"`
+	Page  string `json:"page,omitempty"`
+}
+
+// Last is a conversation's latest message, for the list.
+type Last struct {
+	From string    `json:"from"`
+	Text string    `json:"text"`
+	At   time.Time `json:"at"`
+}
+
+// CSAT is the visitor's rating.
+type CSAT struct {
+	Score   int       `json:"score"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// Conversation is one chat as the inbox sees it.
+type Conversation struct {
+	ID           string     `json:"id"`
+	Status       Status     `json:"status"`
+	Team         string     `json:"team,omitempty"`
+	Assignee     string     `json:"assignee,omitempty"`
+	AssigneeName string     `json:"assignee_name,omitempty"`
+	Playbook     string     `json:"playbook"`
+	Card         string     `json:"card,omitempty"`
+	Priority     string     `json:"priority,omitempty"`
+	Visitor      Visitor    `json:"visitor"`
+	Labels       []string   `json:"labels"`
+	Last         *Last      `json:"last,omitempty"`
+	StartedAt    time.Time  `json:"started_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+	SnoozedUntil *time.Time `json:"snoozed_until"`
+	UntilReply   bool       `json:"snoozed_until_reply,omitempty"`
+	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
+	CSAT         *CSAT      `json:"csat"`
+	Previous     []string   `json:"previous,omitempty"`
+}
+
+// VisibleTo reports whether agent a may see and act on c: members of its
+// team, and admins. A conversation no team has had yet is for admins only.
+func (c *Conversation) VisibleTo(a *Agent) bool {
+	if a.Role == RoleAdmin {
+		return true
+	}
+	return c.Team != "" && slices.Contains(a.Teams, c.Team)
+}
+
+func (s *Store) queueKey(team string) string   { return s.p + "team:" + team + ":queue" }
+func (s *Store) openKey(team string) string    { return s.p + "team:" + team + ":open" }
+func (s *Store) snoozedKey(team string) string { return s.p + "team:" + team + ":snoozed" }
+func (s *Store) closedKey(team string) string  { return s.p + "team:" + team + ":closed" }
+func (s *Store) mineKey(agent string) string   { return s.p + "agent:" + agent + ":mine" }
+func (s *Store) visitorKey(v Visitor) string {
+	k := v.ID
+	if v.Email != "" {
+		k = strings.ToLower(v.Email)
+	}
+	return s.p + "visitor:" + k + ":convs"
+}
+
+// Start records a new conversation (status bot) and links it to the same
+// visitor's earlier ones, found by visitor id or email.
+func (s *Store) Start(ctx context.Context, c Conversation) (*Conversation, error) {
+	now := s.now().UTC()
+	c.Status, c.StartedAt, c.UpdatedAt = StatusBot, now, now
+	if c.Labels == nil {
+		c.Labels = []string{}
+	}
+	if c.Visitor.ID != "" || c.Visitor.Email != "" {
+		key := s.visitorKey(c.Visitor)
+		prev, err := s.rdb.ZRevRange(ctx, key, 0, 19).Result()
+		if err != nil {
+			return nil, err
+		}
+		c.Previous = slices.DeleteFunc(prev, func(id string) bool { return id == c.ID })
+		if err := s.rdb.ZAdd(ctx, key, redisZ(float64(now.UnixMilli()), c.ID)).Err(); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.rdb.HSet(ctx, s.metaKey(c.ID), metaFields(&c)...).Err(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func metaFields(c *Conversation) []any {
+	j := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	return []any{
+		"id", c.ID, "status", string(c.Status), "team", c.Team, "assignee", c.Assignee, "assignee_name", c.AssigneeName,
+		"playbook", c.Playbook, "card", c.Card, "priority", c.Priority, "visitor", j(c.Visitor), "labels", j(c.Labels),
+		"started_at", c.StartedAt.Format(time.RFC3339Nano), "updated_at", c.UpdatedAt.Format(time.RFC3339Nano),
+		"previous", j(c.Previous),
+	}
+}
+
+// Conversation returns a conversation's inbox record.
+func (s *Store) Conversation(ctx context.Context, id string) (*Conversation, error) {
+	m, err := s.rdb.HGetAll(ctx, s.metaKey(id)).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	return decodeMeta(m), nil
+}
+
+func decodeMeta(m map[string]string) *Conversation {
+	c := &Conversation{
+		ID: m["id"], Status: Status(m["status"]), Team: m["team"], Assignee: m["assignee"], AssigneeName: m["assignee_name"],
+		Playbook: m["playbook"], Card: m["card"], Priority: m["priority"], UntilReply: m["until_reply"] == "1",
+	}
+	_ = json.Unmarshal([]byte(m["visitor"]), &c.Visitor)
+	_ = json.Unmarshal([]byte(m["labels"]), &c.Labels)
+	_ = json.Unmarshal([]byte(m["previous"]), &c.Previous)
+	if c.Labels == nil {
+		c.Labels = []string{}
+	}
+	if m["last"] != "" {
+		c.Last = &Last{}
+		_ = json.Unmarshal([]byte(m["last"]), c.Last)
+	}
+	if m["csat"] != "" {
+		c.CSAT = &CSAT{}
+		_ = json.Unmarshal([]byte(m["csat"]), c.CSAT)
+	}
+	c.StartedAt, _ = time.Parse(time.RFC3339Nano, m["started_at"])
+	c.UpdatedAt, _ = time.Parse(time.RFC3339Nano, m["updated_at"])
+	if t, err := time.Parse(time.RFC3339Nano, m["snoozed_until"]); err == nil {
+		c.SnoozedUntil = &t
+	}
+	if t, err := time.Parse(time.RFC3339Nano, m["resolved_at"]); err == nil {
+		c.ResolvedAt = &t
+	}
+	return c
+}
+
+// transition changes a conversation's fields atomically, refusing a
+// resolved one. With mode "claim" it also refuses when another agent owns
+// it. It returns the assignee, status and team before the change.
+var transition = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'missing'} end
+if st == 'resolved' then return {'closed'} end
+local cur = redis.call('HGET', KEYS[1], 'assignee') or ''
+local team = redis.call('HGET', KEYS[1], 'team') or ''
+if ARGV[1] == 'claim' and cur ~= '' and cur ~= ARGV[2] then return {'taken', cur} end
+if ARGV[1] == 'unsnooze' and st ~= 'snoozed' then return {'unchanged', cur, st, team} end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+return {'ok', cur, st, team}
+`)
+
+type before struct {
+	assignee string
+	status   Status
+	team     string
+}
+
+func (s *Store) transition(ctx context.Context, id, mode, agent string, fields ...string) (before, error) {
+	args := []any{mode, agent}
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	res, err := transition.Run(ctx, s.rdb, []string{s.metaKey(id)}, args...).StringSlice()
+	if err != nil {
+		return before{}, err
+	}
+	switch res[0] {
+	case "missing":
+		return before{}, ErrNotFound
+	case "closed":
+		return before{}, ErrClosed
+	case "taken":
+		return before{assignee: res[1]}, ErrTaken
+	case "unchanged":
+		return before{assignee: res[1], status: Status(res[2]), team: res[3]}, errUnchanged
+	}
+	return before{assignee: res[1], status: Status(res[2]), team: res[3]}, nil
+}
+
+var errUnchanged = errors.New("unchanged")
+
+func (s *Store) stamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
+
+func (s *Store) score() float64 { return float64(s.now().UnixMilli()) }
+
+// Queue puts a conversation in team's queue, unassigned: the handoff card
+// ran and someone of the team is online.
+func (s *Store) Queue(ctx context.Context, id, team, priority, card string) (*Conversation, error) {
+	b, err := s.transition(ctx, id, "set", "", "status", string(StatusOpen), "team", team, "assignee", "", "assignee_name", "",
+		"priority", priority, "card", card, "updated_at", s.stamp())
+	if err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.TxPipeline()
+	s.unindex(ctx, pipe, id, b)
+	pipe.SAdd(ctx, s.p+"teams", team)
+	pipe.ZAdd(ctx, s.queueKey(team), redisZ(s.score(), id))
+	pipe.ZAdd(ctx, s.openKey(team), redisZ(s.score(), id))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id)
+}
+
+// unindex removes id from the lists it was in before a change.
+func (s *Store) unindex(ctx context.Context, pipe redis.Pipeliner, id string, b before) {
+	if b.team != "" {
+		pipe.ZRem(ctx, s.queueKey(b.team), id)
+		pipe.ZRem(ctx, s.openKey(b.team), id)
+		pipe.ZRem(ctx, s.snoozedKey(b.team), id)
+	}
+	if b.assignee != "" {
+		pipe.ZRem(ctx, s.mineKey(b.assignee), id)
+	}
+}
+
+// Assign gives a conversation to agent to. With claim set (an agent taking
+// a chat for themselves) it fails with ErrTaken when another agent has it;
+// without (reassigning), it moves it from whoever has it.
+func (s *Store) Assign(ctx context.Context, id string, to *Agent, claim bool) (*Conversation, string, error) {
+	mode := "set"
+	if claim {
+		mode = "claim"
+	}
+	c, err := s.Conversation(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if c.Team == "" {
+		return nil, "", fmt.Errorf("%w: the conversation is not in a team's queue", ErrInvalid)
+	}
+	if !to.InTeam(c.Team) {
+		return nil, "", fmt.Errorf("%w: %s is not in team %s", ErrForbidden, to.Name, c.Team)
+	}
+	status := string(StatusOpen)
+	if c.Status == StatusSnoozed {
+		status = string(StatusSnoozed)
+	}
+	b, err := s.transition(ctx, id, mode, to.ID, "assignee", to.ID, "assignee_name", to.Name, "status", status, "updated_at", s.stamp())
+	if err != nil {
+		return nil, b.assignee, err
+	}
+	pipe := s.rdb.TxPipeline()
+	s.unindex(ctx, pipe, id, b)
+	if Status(status) == StatusSnoozed {
+		pipe.ZAdd(ctx, s.snoozedKey(b.team), redisZ(s.score(), id))
+	} else {
+		pipe.ZAdd(ctx, s.openKey(b.team), redisZ(s.score(), id))
+		pipe.ZAdd(ctx, s.mineKey(to.ID), redisZ(s.score(), id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, b.assignee, err
+	}
+	c, err = s.Conversation(ctx, id)
+	return c, b.assignee, err
+}
+
+// Unassign puts a conversation back in its team's queue.
+func (s *Store) Unassign(ctx context.Context, id string) (*Conversation, string, error) {
+	c, err := s.Conversation(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := s.Queue(ctx, id, c.Team, c.Priority, c.Card)
+	return b, c.Assignee, err
+}
+
+// Transfer moves a conversation to another team's queue, unassigned.
+func (s *Store) Transfer(ctx context.Context, id, team string) (*Conversation, string, error) {
+	if !teamRE.MatchString(team) {
+		return nil, "", fmt.Errorf("%w: team %q", ErrInvalid, team)
+	}
+	c, err := s.Conversation(ctx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	n, err := s.Queue(ctx, id, team, c.Priority, c.Card)
+	return n, c.Assignee, err
+}
+
+// ToBot takes a conversation out of the queues: the bot talks again (an
+// agent handed it back, or nobody accepted in time).
+func (s *Store) ToBot(ctx context.Context, id, card string) (*Conversation, error) {
+	b, err := s.transition(ctx, id, "set", "", "status", string(StatusBot), "assignee", "", "assignee_name", "", "card", card, "updated_at", s.stamp())
+	if err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.TxPipeline()
+	s.unindex(ctx, pipe, id, b)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id)
+}
+
+// Resolve closes a conversation. It stays visible in the team's Closed
+// folder; records can still be created from it.
+func (s *Store) Resolve(ctx context.Context, id string) (*Conversation, string, error) {
+	b, err := s.transition(ctx, id, "set", "", "status", string(StatusResolved), "resolved_at", s.stamp(), "updated_at", s.stamp())
+	if err != nil {
+		return nil, "", err
+	}
+	pipe := s.rdb.TxPipeline()
+	s.unindex(ctx, pipe, id, b)
+	team := b.team
+	if team == "" {
+		team = "none"
+	}
+	pipe.SAdd(ctx, s.p+"teams", team)
+	pipe.ZAdd(ctx, s.closedKey(team), redisZ(s.score(), id))
+	pipe.ZRemRangeByRank(ctx, s.closedKey(team), 0, -5001) // keep the latest 5,000
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, "", err
+	}
+	c, err := s.Conversation(ctx, id)
+	return c, b.assignee, err
+}
+
+// Snooze puts a conversation aside until a time, or (untilReply) until
+// the visitor writes again. The caller sets a timer for until.
+func (s *Store) Snooze(ctx context.Context, id string, until time.Time, untilReply bool) (*Conversation, error) {
+	c, err := s.Conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == StatusBot {
+		return nil, fmt.Errorf("%w: only open conversations can be snoozed", ErrInvalid)
+	}
+	reply := "0"
+	if untilReply {
+		reply = "1"
+	}
+	b, err := s.transition(ctx, id, "set", "", "status", string(StatusSnoozed), "snoozed_until", until.UTC().Format(time.RFC3339Nano), "until_reply", reply, "updated_at", s.stamp())
+	if err != nil {
+		return nil, err
+	}
+	pipe := s.rdb.TxPipeline()
+	s.unindex(ctx, pipe, id, b)
+	pipe.ZAdd(ctx, s.snoozedKey(b.team), redisZ(float64(until.UnixMilli()), id))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id)
+}
+
+// Unsnooze reopens a snoozed conversation (its time came, or the visitor
+// replied). It reports false when the conversation was not snoozed, so a
+// timer that fires late, or twice, changes nothing.
+func (s *Store) Unsnooze(ctx context.Context, id string) (*Conversation, bool, error) {
+	b, err := s.transition(ctx, id, "unsnooze", "", "status", string(StatusOpen), "snoozed_until", "", "until_reply", "0", "updated_at", s.stamp())
+	if errors.Is(err, errUnchanged) {
+		c, err := s.Conversation(ctx, id)
+		return c, false, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	pipe := s.rdb.TxPipeline()
+	s.unindex(ctx, pipe, id, b)
+	pipe.ZAdd(ctx, s.openKey(b.team), redisZ(s.score(), id))
+	if b.assignee != "" {
+		pipe.ZAdd(ctx, s.mineKey(b.assignee), redisZ(s.score(), id))
+	} else {
+		pipe.ZAdd(ctx, s.queueKey(b.team), redisZ(s.score(), id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, false, err
+	}
+	c, err := s.Conversation(ctx, id)
+	return c, true, err
+}
+
+// Touch records a conversation's latest message and moves it up its lists.
+func (s *Store) Touch(ctx context.Context, c *Conversation, last Last) error {
+	b, _ := json.Marshal(last)
+	pipe := s.rdb.Pipeline()
+	pipe.HSet(ctx, s.metaKey(c.ID), "last", b, "updated_at", last.At.UTC().Format(time.RFC3339Nano))
+	score := redisZ(float64(last.At.UnixMilli()), c.ID)
+	if c.Status == StatusOpen && c.Team != "" {
+		pipe.ZAddXX(ctx, s.openKey(c.Team), score)
+		if c.Assignee != "" {
+			pipe.ZAddXX(ctx, s.mineKey(c.Assignee), score)
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	c.Last, c.UpdatedAt = &last, last.At
+	return err
+}
+
+// SetLabels adds and removes labels.
+func (s *Store) SetLabels(ctx context.Context, id string, add, remove []string) (*Conversation, error) {
+	c, err := s.Conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	labels := c.Labels
+	for _, l := range add {
+		l = strings.TrimSpace(strings.ToLower(l))
+		if l == "" || len(l) > 40 {
+			return nil, fmt.Errorf("%w: a label has 1 to 40 characters", ErrInvalid)
+		}
+		if !slices.Contains(labels, l) {
+			labels = append(labels, l)
+		}
+	}
+	labels = slices.DeleteFunc(labels, func(l string) bool { return slices.Contains(remove, l) })
+	sort.Strings(labels)
+	b, _ := json.Marshal(labels)
+	if err := s.rdb.HSet(ctx, s.metaKey(id), "labels", b).Err(); err != nil {
+		return nil, err
+	}
+	c.Labels = labels
+	return c, nil
+}
+
+// Rate stores the visitor's rating (1 to 5) of a conversation.
+func (s *Store) Rate(ctx context.Context, id string, score int, comment string) (*Conversation, error) {
+	if score < 1 || score > 5 {
+		return nil, fmt.Errorf("%w: a rating is 1 to 5", ErrInvalid)
+	}
+	if len([]rune(comment)) > 1000 {
+		return nil, fmt.Errorf("%w: the comment is longer than 1,000 characters", ErrInvalid)
+	}
+	b, _ := json.Marshal(CSAT{Score: score, Comment: comment, At: s.now().UTC()})
+	if n, err := s.rdb.Exists(ctx, s.metaKey(id)).Result(); err != nil || n == 0 {
+		return nil, ErrNotFound
+	}
+	if err := s.rdb.HSet(ctx, s.metaKey(id), "csat", b).Err(); err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id)
+}
+
+// Folder names.
+const (
+	FolderUnassigned = "unassigned"
+	FolderMine       = "mine"
+	FolderOpen       = "open"
+	FolderSnoozed    = "snoozed"
+	FolderClosed     = "closed"
+)
+
+// List returns the conversations of a folder that agent a may see, newest
+// activity first, at most limit.
+func (s *Store) List(ctx context.Context, a *Agent, folder string, limit int) ([]*Conversation, error) {
+	teams := a.Teams
+	if a.Role == RoleAdmin {
+		all, err := s.rdb.SMembers(ctx, s.p+"teams").Result()
+		if err != nil {
+			return nil, err
+		}
+		teams = all
+	}
+	var keys []string
+	switch folder {
+	case FolderMine:
+		keys = []string{s.mineKey(a.ID)}
+	case FolderUnassigned, FolderOpen, FolderSnoozed, FolderClosed:
+		for _, t := range teams {
+			switch folder {
+			case FolderUnassigned:
+				keys = append(keys, s.queueKey(t))
+			case FolderOpen:
+				keys = append(keys, s.openKey(t))
+			case FolderSnoozed:
+				keys = append(keys, s.snoozedKey(t))
+			case FolderClosed:
+				keys = append(keys, s.closedKey(t))
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%w: folder %q", ErrInvalid, folder)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.ZSliceCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.ZRevRangeWithScores(ctx, k, 0, int64(limit-1))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	type item struct {
+		id    string
+		score float64
+	}
+	var items []item
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		for _, z := range c.Val() {
+			id := z.Member.(string)
+			if !seen[id] {
+				seen[id] = true
+				items = append(items, item{id, z.Score})
+			}
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].score > items[j].score })
+	if len(items) > limit {
+		items = items[:limit]
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	return s.conversations(ctx, ids)
+}
+
+func (s *Store) conversations(ctx context.Context, ids []string) ([]*Conversation, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.metaKey(id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*Conversation, 0, len(ids))
+	for _, c := range cmds {
+		if m := c.Val(); len(m) > 0 {
+			out = append(out, decodeMeta(m))
+		}
+	}
+	return out, nil
+}
+
+// Previous returns the visitor's earlier conversations, newest first.
+func (s *Store) Previous(ctx context.Context, c *Conversation) ([]*Conversation, error) {
+	return s.conversations(ctx, c.Previous)
+}
+
+// OpenCount returns how many conversations each agent has assigned.
+func (s *Store) OpenCount(ctx context.Context, ids []string) (map[string]int, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.ZCard(ctx, s.mineKey(id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]int, len(ids))
+	for i, id := range ids {
+		out[id] = int(cmds[i].Val())
+	}
+	return out, nil
+}
+
+// Canned responses.
+
+// Canned is a saved reply, inserted by typing /Short in the composer.
+type Canned struct {
+	Short string `json:"short"`
+	Text  string `json:"text"`
+}
+
+var shortRE = strings.NewReplacer(" ", "-")
+
+// SaveCanned adds or replaces a canned response.
+func (s *Store) SaveCanned(ctx context.Context, c Canned) error {
+	c.Short = strings.ToLower(shortRE.Replace(strings.TrimSpace(strings.TrimPrefix(c.Short, "/"))))
+	if c.Short == "" || len(c.Short) > 40 || strings.TrimSpace(c.Text) == "" || len(c.Text) > 4000 {
+		return fmt.Errorf("%w: a canned response needs a short name (≤ 40) and a text (≤ 4,000)", ErrInvalid)
+	}
+	return s.rdb.HSet(ctx, s.p+"canned", c.Short, c.Text).Err()
+}
+
+// CannedResponses lists canned responses by short name.
+func (s *Store) CannedResponses(ctx context.Context) ([]Canned, error) {
+	m, err := s.rdb.HGetAll(ctx, s.p+"canned").Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Canned, 0, len(m))
+	for k, v := range m {
+		out = append(out, Canned{Short: k, Text: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Short < out[j].Short })
+	return out, nil
+}
+
+// DeleteCanned removes a canned response.
+func (s *Store) DeleteCanned(ctx context.Context, short string) error {
+	return s.rdb.HDel(ctx, s.p+"canned", short).Err()
+}
+

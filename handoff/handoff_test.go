@@ -1,0 +1,296 @@
+package handoff_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/redistest"
+)
+
+type clock struct{ t atomic.Int64 }
+
+func (c *clock) now() time.Time          { return time.UnixMilli(c.t.Load()) }
+func (c *clock) advance(d time.Duration) { c.t.Add(d.Milliseconds()) }
+
+func newStore(t *testing.T) (*handoff.Store, *clock) {
+	rds := redistest.New(t)
+	c := &clock{}
+	c.t.Store(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC).UnixMilli())
+	return handoff.NewStore(rds.Client, handoff.Options{Prefix: rds.Prefix, Now: c.now, PresenceTimeout: 30 * time.Second}), c
+}
+
+func addAgent(t *testing.T, s *handoff.Store, name string, role handoff.Role, teams ...string) *handoff.Agent {
+	t.Helper()
+	a, err := s.AddAgent(context.Background(), handoff.NewAgent{Email: name + "@example.com", Name: name, Teams: teams, Role: role, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func queued(t *testing.T, s *handoff.Store, id, team string) *handoff.Conversation {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Start(ctx, handoff.Conversation{ID: id, Playbook: "p", Visitor: handoff.Visitor{Email: "ana@acme.io"}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Queue(ctx, id, team, "high", "sales")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestClaimRace has two agents take the same chat at the same instant,
+// 1,000 times: exactly one wins each time, and the loser is told.
+func TestClaimRace(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	kim := addAgent(t, s, "kim", handoff.RoleAgent, "sales")
+	wins := map[string]int{}
+	for i := range 1000 {
+		id := fmt.Sprint("race", i)
+		queued(t, s, id, "sales")
+		var wg sync.WaitGroup
+		results := make([]error, 2)
+		start := make(chan struct{})
+		for j, a := range []*handoff.Agent{sam, kim} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, _, results[j] = s.Assign(ctx, id, a, true)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		ok := 0
+		for j, err := range results {
+			switch {
+			case err == nil:
+				ok++
+				wins[[]string{"sam", "kim"}[j]]++
+			case errors.Is(err, handoff.ErrTaken):
+			default:
+				t.Fatalf("trial %d: %v", i, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("trial %d: %d winners, want exactly 1", i, ok)
+		}
+		c, _ := s.Conversation(ctx, id)
+		if c.Assignee != sam.ID && c.Assignee != kim.ID {
+			t.Fatalf("trial %d: assignee %q", i, c.Assignee)
+		}
+	}
+	t.Logf("winners over 1,000 trials: %v", wins)
+	mine, _ := s.List(ctx, sam, handoff.FolderMine, 2000)
+	theirs, _ := s.List(ctx, kim, handoff.FolderMine, 2000)
+	if len(mine)+len(theirs) != 1000 || len(mine) != wins["sam"] {
+		t.Fatalf("Mine folders hold %d + %d, want %d + %d", len(mine), len(theirs), wins["sam"], wins["kim"])
+	}
+	if q, _ := s.List(ctx, sam, handoff.FolderUnassigned, 10); len(q) != 0 {
+		t.Fatalf("%d chats still unassigned", len(q))
+	}
+}
+
+func TestPresenceExpiresWithoutHeartbeats(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales", "support")
+	count := func() map[string]int {
+		n, err := s.OnlineCount(ctx, []string{"sales", "support", "billing"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n["sales"] != 0 {
+		t.Fatalf("online before sign-in: %v", n)
+	}
+	if err := s.SetPresence(ctx, sam, handoff.Online); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n["sales"] != 1 || n["support"] != 1 || n["billing"] != 0 {
+		t.Fatalf("online = %v", n)
+	}
+	clk.advance(20 * time.Second)
+	s.Heartbeat(ctx, sam)
+	clk.advance(20 * time.Second)
+	if n := count(); n["sales"] != 1 {
+		t.Fatalf("a heartbeat 20s ago should keep sam online: %v", n)
+	}
+	clk.advance(11 * time.Second) // 31s since the last heartbeat
+	if n := count(); n["sales"] != 0 {
+		t.Fatalf("sam still online 31s after the last heartbeat: %v", n)
+	}
+	if p, _ := s.PresenceOf(ctx, sam); p != handoff.Offline {
+		t.Fatalf("presence of a silent agent = %s", p)
+	}
+	s.SetPresence(ctx, sam, handoff.Away)
+	s.Heartbeat(ctx, sam)
+	if n := count(); n["sales"] != 0 {
+		t.Fatalf("an away agent counts as online: %v", n)
+	}
+}
+
+func TestVisibilityAndClosedRules(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	sue := addAgent(t, s, "sue", handoff.RoleAgent, "support")
+	boss := addAgent(t, s, "boss", handoff.RoleAdmin)
+	c := queued(t, s, "c1", "sales")
+	if !c.VisibleTo(sam) || c.VisibleTo(sue) || !c.VisibleTo(boss) {
+		t.Fatal("visibility: sales sees, support does not, admin does")
+	}
+	if _, _, err := s.Assign(ctx, "c1", sue, true); !errors.Is(err, handoff.ErrForbidden) {
+		t.Fatalf("support agent took a sales chat: %v", err)
+	}
+	if l, _ := s.List(ctx, sue, handoff.FolderUnassigned, 10); len(l) != 0 {
+		t.Fatalf("support sees sales' queue: %v", l)
+	}
+	if l, _ := s.List(ctx, boss, handoff.FolderUnassigned, 10); len(l) != 1 {
+		t.Fatalf("admin sees %d queued chats, want 1", len(l))
+	}
+	s.Assign(ctx, "c1", sam, true)
+	if _, _, err := s.Resolve(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"assign":   func() error { _, _, err := s.Assign(ctx, "c1", sam, false); return err }(),
+		"unassign": func() error { _, _, err := s.Unassign(ctx, "c1"); return err }(),
+		"snooze":   func() error { _, err := s.Snooze(ctx, "c1", time.Now(), false); return err }(),
+		"tobot":    func() error { _, err := s.ToBot(ctx, "c1", "x"); return err }(),
+	} {
+		if !errors.Is(err, handoff.ErrClosed) {
+			t.Errorf("%s on a resolved chat: %v, want ErrClosed", name, err)
+		}
+	}
+	if _, err := s.Rate(ctx, "c1", 5, "great"); err != nil {
+		t.Fatalf("rating a resolved chat: %v", err)
+	}
+	if l, _ := s.List(ctx, sam, handoff.FolderClosed, 10); len(l) != 1 || l[0].CSAT.Score != 5 {
+		t.Fatalf("closed folder = %v", l)
+	}
+	// The visitor's next conversation links to this one.
+	next, _ := s.Start(ctx, handoff.Conversation{ID: "c2", Playbook: "p", Visitor: handoff.Visitor{Email: "ANA@acme.io"}})
+	if len(next.Previous) != 1 || next.Previous[0] != "c1" {
+		t.Fatalf("previous = %v", next.Previous)
+	}
+}
+
+func TestSnoozeAndUnsnoozeOnce(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	queued(t, s, "c1", "sales")
+	s.Assign(ctx, "c1", sam, true)
+	if _, err := s.Snooze(ctx, "c1", time.Now().Add(time.Hour), false); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.List(ctx, sam, handoff.FolderMine, 10); len(l) != 0 {
+		t.Fatal("a snoozed chat stays in Mine")
+	}
+	if l, _ := s.List(ctx, sam, handoff.FolderSnoozed, 10); len(l) != 1 {
+		t.Fatal("not in Snoozed")
+	}
+	_, changed, err := s.Unsnooze(ctx, "c1")
+	if err != nil || !changed {
+		t.Fatalf("unsnooze: %v %v", changed, err)
+	}
+	if _, changed, _ := s.Unsnooze(ctx, "c1"); changed {
+		t.Fatal("a second unsnooze changed something")
+	}
+	if l, _ := s.List(ctx, sam, handoff.FolderMine, 10); len(l) != 1 {
+		t.Fatal("back in Mine after unsnooze")
+	}
+}
+
+func TestRouting(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	a := addAgent(t, s, "amy", handoff.RoleAgent, "sales")
+	b := addAgent(t, s, "bob", handoff.RoleAgent, "sales")
+	if got, _ := s.PickAgent(ctx, "sales"); got != nil {
+		t.Fatal("manual routing picked an agent")
+	}
+	s.SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.RoundRobin, Capacity: 2})
+	if got, _ := s.PickAgent(ctx, "sales"); got != nil {
+		t.Fatal("picked an offline agent")
+	}
+	s.SetPresence(ctx, a, handoff.Online)
+	s.SetPresence(ctx, b, handoff.Online)
+	counts := map[string]int{}
+	for i := range 4 {
+		ag, err := s.PickAgent(ctx, "sales")
+		if err != nil || ag == nil {
+			t.Fatalf("pick %d: %v %v", i, ag, err)
+		}
+		id := fmt.Sprint("rr", i)
+		queued(t, s, id, "sales")
+		s.Assign(ctx, id, ag, false)
+		counts[ag.Name]++
+	}
+	if counts["amy"] != 2 || counts["bob"] != 2 {
+		t.Fatalf("round robin = %v, want 2 each", counts)
+	}
+	if ag, _ := s.PickAgent(ctx, "sales"); ag != nil {
+		t.Fatalf("everyone is at capacity but %s was picked", ag.Name)
+	}
+	s.SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.LeastBusy})
+	s.Resolve(ctx, "rr0")
+	s.Resolve(ctx, "rr2")
+	if ag, _ := s.PickAgent(ctx, "sales"); ag == nil || counts[ag.Name] != 2 {
+		t.Fatal("least busy picked nobody")
+	}
+}
+
+func TestLoginAndTokens(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	if _, err := s.AddAgent(ctx, handoff.NewAgent{Email: "SAM@example.com", Name: "Sam 2", Password: "12345678"}); !errors.Is(err, handoff.ErrExists) {
+		t.Fatalf("duplicate email: %v", err)
+	}
+	if _, err := s.AddAgent(ctx, handoff.NewAgent{Email: "x@example.com", Name: "X", Password: "short"}); !errors.Is(err, handoff.ErrInvalid) {
+		t.Fatalf("short password: %v", err)
+	}
+	sess, err := s.Login(ctx, "Sam@Example.com", "correct horse", "127.0.0.1")
+	if err != nil || sess.Agent.ID != sam.ID || sess.CSRF == "" {
+		t.Fatalf("login: %+v %v", sess, err)
+	}
+	got, err := s.SessionByToken(ctx, sess.Token)
+	if err != nil || got.Agent.ID != sam.ID || got.CSRF != sess.CSRF {
+		t.Fatalf("session lookup: %+v %v", got, err)
+	}
+	s.Logout(ctx, sess.Token)
+	if _, err := s.SessionByToken(ctx, sess.Token); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("session after logout: %v", err)
+	}
+	for range 5 {
+		if _, err := s.Login(ctx, "sam@example.com", "wrong", "10.0.0.1"); !errors.Is(err, handoff.ErrBadPassword) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	if _, err := s.Login(ctx, "sam@example.com", "correct horse", "10.0.0.1"); !errors.Is(err, handoff.ErrTooMany) {
+		t.Fatalf("6th attempt in a minute: %v, want ErrTooMany", err)
+	}
+	tok, err := s.NewAPIToken(ctx, sam.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.AgentByAPIToken(ctx, tok); err != nil || a.ID != sam.ID {
+		t.Fatalf("api token: %v %v", a, err)
+	}
+	if _, err := s.AgentByAPIToken(ctx, tok+"x"); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("forged api token: %v", err)
+	}
+}

@@ -1,0 +1,77 @@
+package handoff
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors of the package, for the server to map to status codes.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrTaken       = errors.New("another agent has already taken this conversation")
+	ErrClosed      = errors.New("the conversation is resolved; it cannot be reassigned or reopened")
+	ErrForbidden   = errors.New("not allowed")
+	ErrBadPassword = errors.New("wrong email or password")
+	ErrTooMany     = errors.New("too many attempts; wait a minute")
+	ErrExists      = errors.New("already exists")
+	ErrInvalid     = errors.New("invalid")
+)
+
+// Store keeps agents, presence and the inbox in Redis. It is safe for
+// concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	p      string
+	now    func() time.Time
+	online time.Duration
+}
+
+// Options configure a Store.
+type Options struct {
+	// Prefix starts every key; default "pb:" (the conversation store's).
+	Prefix string
+	// PresenceTimeout is how long an agent stays online after the last
+	// heartbeat; default 30s.
+	PresenceTimeout time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// NewStore returns a Store on rdb.
+func NewStore(rdb redis.UniversalClient, o Options) *Store {
+	if o.Prefix == "" {
+		o.Prefix = "pb:"
+	}
+	if o.PresenceTimeout <= 0 {
+		o.PresenceTimeout = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Store{rdb: rdb, p: o.Prefix, now: o.Now, online: o.PresenceTimeout}
+}
+
+// InboxChannel is the pub/sub channel that carries inbox events (conversation
+// changes and notifications) to every server process.
+func (s *Store) InboxChannel() string { return s.p + "inbox" }
+
+func (s *Store) metaKey(conv string) string { return s.p + "{c:" + conv + "}:meta" }
+
+var idEnc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return idEnc.EncodeToString(b)
+}
+
+func hashToken(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}

@@ -619,4 +619,3 @@ func (s *Store) CannedResponses(ctx context.Context) ([]Canned, error) {
 func (s *Store) DeleteCanned(ctx context.Context, short string) error {
 	return s.rdb.HDel(ctx, s.p+"canned", short).Err()
 }
-

@@ -2,19 +2,20 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/playbook-dev/playbook/engine/redisstore"
 )
 
-// subscriber receives a conversation's new entries.
+// subscriber receives what is published on the channels it follows: for a
+// conversation's channel, its new entries (see redisstore.DecodeLive) or a
+// signal (a payload starting with "!", such as typing).
 type subscriber interface {
-	deliver(entries []redisstore.Entry)
+	receive(channel, payload string)
 }
 
 // hub fans out the entries every process publishes after a turn to the
@@ -97,11 +98,6 @@ func (h *hub) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			entries, err := redisstore.DecodeLive(m.Payload)
-			if err != nil {
-				h.log.Warn("bad live message", "channel", m.Channel, "err", err)
-				continue
-			}
 			h.mu.Lock()
 			var followers []subscriber
 			for s := range h.subs[m.Channel] {
@@ -109,7 +105,7 @@ func (h *hub) run(ctx context.Context) {
 			}
 			h.mu.Unlock()
 			for _, s := range followers {
-				s.deliver(entries)
+				s.receive(m.Channel, m.Payload)
 			}
 		}
 	}
@@ -120,4 +116,20 @@ func conversationOf(ch string) string {
 	_, rest, _ := strings.Cut(ch, "{c:")
 	id, _, _ := strings.Cut(rest, "}")
 	return id
+}
+
+// signal is an ephemeral event on a conversation's channel: typing dots.
+type signal struct {
+	Type   string `json:"type"`
+	From   string `json:"from"`
+	Author string `json:"author,omitempty"`
+	On     bool   `json:"on"`
+}
+
+// publishSignal sends sig to everyone following conversation conv.
+func (s *Server) publishSignal(ctx context.Context, conv string, sig signal) {
+	b, _ := json.Marshal(sig)
+	if err := s.cfg.Redis.Publish(ctx, s.store.Channel(conv), "!"+string(b)).Err(); err != nil {
+		s.log.Warn("publishing signal", "conversation", conv, "err", err)
+	}
 }

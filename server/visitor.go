@@ -250,6 +250,23 @@ func (v *visitorConn) lastID() string {
 	return v.lastSent.String()
 }
 
+// receive handles what the hub brings from the conversation's channel.
+func (v *visitorConn) receive(_ string, payload string) {
+	if strings.HasPrefix(payload, "!") {
+		var sig signal
+		if json.Unmarshal([]byte(payload[1:]), &sig) == nil && sig.Type == "typing" && sig.From != "visitor" {
+			v.push(map[string]any{"type": "typing", "from": sig.From, "on": sig.On})
+		}
+		return
+	}
+	entries, err := redisstore.DecodeLive(payload)
+	if err != nil {
+		v.log.Warn("bad live message", "err", err)
+		return
+	}
+	v.deliver(entries)
+}
+
 // deliver sends the entries newer than the last one sent, in order. It is
 // called from the read loop (turn results) and the hub (other processes).
 func (v *visitorConn) deliver(entries []redisstore.Entry) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/handoff"
 )
 
 // Config configures a Server. Zero values take the defaults in the field
@@ -45,9 +46,14 @@ type Config struct {
 	DefaultPlaybook string
 	// Calls configures the HTTP calls of call cards.
 	Calls CallPolicy
-	// Presence says how many agents of a team are online. Nil: nobody, so
-	// handoff cards take their offline path.
+	// Presence says how many agents of a team are online. Nil: the agents
+	// signed in to the inbox (package handoff).
 	Presence Presence
+	// PresenceTimeout is how long an agent stays online after the inbox's
+	// last heartbeat; default 30s.
+	PresenceTimeout time.Duration
+	// Mail sends transcripts by email; nil turns that off.
+	Mail Mailer
 	// Hours says which teams are open, for open_hours(). Nil: all closed.
 	Hours OpenHours
 	// Records receives the records create cards make. Nil: they are kept in
@@ -85,6 +91,7 @@ type Server struct {
 	log    *slog.Logger
 	store  *redisstore.Store
 	timers *redisstore.Timers
+	inbox  *handoff.Store
 	reg    *registry
 	tokens tokens
 	hub    *hub
@@ -136,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL})
 	s := &Server{
-		cfg:    cfg,
+		cfg:    cfg, // completed below; s.cfg is set again at the end
 		log:    cfg.Logger,
 		store:  store,
 		timers: store.Timers(),
@@ -152,6 +159,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.Secret = secret
 	}
 	s.tokens = tokens{secret: cfg.Secret, ttl: cfg.TokenTTL}
+	s.inbox = handoff.NewStore(cfg.Redis, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now})
+	if cfg.Presence == nil {
+		cfg.Presence = inboxPresence{s.inbox}
+	}
 	s.reg = newRegistry(cfg.Playbooks, store.Programs(), s.log)
 	if _, err := s.reg.reload(ctx, true); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -161,6 +172,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.calls = newCaller(cfg.Calls)
 	s.hub = newHub(cfg.Redis, s.log)
+	s.cfg = cfg
 	s.echo = s.routes()
 	return s, nil
 }
@@ -238,6 +250,10 @@ func (s *Server) timerLoop(ctx context.Context) {
 			continue
 		}
 		for _, d := range due {
+			if d.ID == snoozeTimer {
+				s.unsnooze(ctx, d.Conversation)
+				continue
+			}
 			ev := engine.Event{Kind: engine.EventTimer, Timer: d.ID}
 			if _, _, err := s.turn(ctx, d.Conversation, "", ev, nil); err != nil && !errors.Is(err, redisstore.ErrNotFound) {
 				s.log.Error("timer turn", "conversation", d.Conversation, "timer", d.ID, "err", err)
@@ -245,6 +261,16 @@ func (s *Server) timerLoop(ctx context.Context) {
 		}
 	}
 }
+
+// inboxPresence counts the agents signed in to the inbox.
+type inboxPresence struct{ st *handoff.Store }
+
+func (p inboxPresence) Online(ctx context.Context, _ *engine.Session, teams []string) (map[string]int, error) {
+	return p.st.OnlineCount(ctx, teams)
+}
+
+// Inbox returns the live-chat store (agents, presence, queues).
+func (s *Server) Inbox() *handoff.Store { return s.inbox }
 
 // Close releases the server's connections to Redis it opened itself.
 func (s *Server) Close() error { return nil }

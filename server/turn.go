@@ -10,10 +10,12 @@ import (
 	"github.com/playbook-dev/playbook/engine/redisstore"
 )
 
-// turnInfo is what a turn left the session at, for status frames.
+// turnInfo is what a turn found and left the session at.
 type turnInfo struct {
+	before  engine.Status
 	status  engine.Status
 	outcome string
+	sess    *engine.Session
 }
 
 // turn runs one event through a conversation: one atomic store turn that
@@ -21,6 +23,16 @@ type turnInfo struct {
 // answer, then the side effects. A duplicate clientID is answered from the
 // transcript and causes no side effects.
 func (s *Server) turn(ctx context.Context, conv, clientID string, ev engine.Event, visitor *redisstore.Entry) (redisstore.Result, turnInfo, error) {
+	var pre []redisstore.Entry
+	if visitor != nil {
+		pre = []redisstore.Entry{*visitor}
+	}
+	return s.turnWith(ctx, conv, clientID, ev, pre)
+}
+
+// turnWith is turn with any entries to store before the bot's answer (a
+// visitor message, an agent joining).
+func (s *Server) turnWith(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry) (redisstore.Result, turnInfo, error) {
 	var effects []engine.Effect
 	var prog *engine.Program
 	var info turnInfo
@@ -33,13 +45,12 @@ func (s *Server) turn(ctx context.Context, conv, clientID string, ev engine.Even
 		if err := s.world(ctx, p, sess, &ev); err != nil {
 			return nil, nil, err
 		}
+		before := sess.Status
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs
-		info = turnInfo{status: next.Status, outcome: next.Outcome}
-		entries := make([]redisstore.Entry, 0, len(effs)+1)
-		if visitor != nil {
-			entries = append(entries, *visitor)
-		}
+		info = turnInfo{before: before, status: next.Status, outcome: next.Outcome, sess: next}
+		entries := make([]redisstore.Entry, 0, len(effs)+len(pre))
+		entries = append(entries, pre...)
 		return next, s.entries(p, entries, effs, ev.Now), nil
 	})
 	if err != nil {
@@ -47,6 +58,7 @@ func (s *Server) turn(ctx context.Context, conv, clientID string, ev engine.Even
 	}
 	if !res.Duplicate {
 		s.perform(ctx, conv, prog, effects)
+		s.afterTurn(ctx, conv, info, res.Entries)
 	}
 	return res, info, nil
 }
@@ -125,6 +137,8 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, ef
 			}
 		case engine.EffectCall:
 			s.startCall(conv, p, *e.Call)
+		case engine.EffectHandoff:
+			s.queue(ctx, conv, e.Card, *e.Handoff)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/handoff"
 )
 
 // Visitor protocol limits (docs/protocol.md).
@@ -44,6 +45,9 @@ type inFrame struct {
 	Value    string          `json:"value"`
 	Label    string          `json:"label"`
 	On       bool            `json:"on"`
+	Score    int             `json:"score"`
+	Comment  string          `json:"comment"`
+	Email    string          `json:"email"`
 }
 
 // visitorConn is one visitor's websocket.
@@ -59,6 +63,8 @@ type visitorConn struct {
 	conv     string
 	lastSent streamID // the newest entry sent; older ones are not sent again
 	closed   bool
+	agent    bool // an agent joined the conversation: typing is relayed
+	resolved bool // an agent resolved it: the next message starts a new one
 	done     chan struct{}
 }
 
@@ -193,10 +199,21 @@ func (v *visitorConn) handle(ctx context.Context, f *inFrame) {
 	case "message", "button":
 		v.message(ctx, f)
 	case "typing":
-		if v.conversation() == "" {
+		conv := v.conversation()
+		if conv == "" {
 			v.fail("no_conversation", "send start or resume first", "")
+			return
 		}
-		// Relayed to agents once live handoff exists; nothing to do for a bot.
+		v.mu.Lock()
+		withAgent := v.agent && !v.resolved
+		v.mu.Unlock()
+		if withAgent {
+			v.s.publishSignal(ctx, conv, signal{Type: "typing", From: "visitor", On: f.On})
+		}
+	case "rating":
+		v.rate(ctx, f)
+	case "transcript":
+		v.transcript(ctx, f)
 	case "":
 		v.fail("unknown_type", "frame has no type", f.ID)
 	default:
@@ -225,6 +242,9 @@ func (v *visitorConn) follow(ctx context.Context, conv, after string) error {
 	old := v.conv
 	v.conv = conv
 	v.lastSent = parseStreamID(after)
+	if old != conv {
+		v.agent, v.resolved = false, false
+	}
 	v.mu.Unlock()
 	if old != "" && old != conv {
 		v.s.hub.detach(v.s.store.Channel(old), v)
@@ -278,6 +298,12 @@ func (v *visitorConn) deliver(entries []redisstore.Entry) {
 			continue
 		}
 		v.lastSent = id
+		switch entries[i].Kind {
+		case "joined":
+			v.agent = true
+		case "resolved":
+			v.resolved = true
+		}
 		if !visibleToVisitor(entries[i].Kind) {
 			continue
 		}
@@ -329,6 +355,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}
+	v.s.startInbox(ctx, sess, prog, nil)
 	v.s.perform(ctx, conv, prog, effs)
 	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", truncate(f.Page, 200))
 	v.welcome(prog, sess)
@@ -336,6 +363,89 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 		v.deliver(res.Entries)
 	}
 	v.status(sess.Status, sess.Outcome)
+}
+
+// restart begins a new conversation for the same visitor on the same
+// playbook (its live version), linked to prev, and follows it.
+func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
+	old, _, err := v.s.store.Load(ctx, prev)
+	if err != nil {
+		v.fail("not_found", "this conversation has expired; start a new one", "")
+		return "", false
+	}
+	prog, ok := v.s.reg.current(old.Playbook)
+	if !ok {
+		v.fail("no_playbook", "the playbook of this conversation is no longer served", "")
+		return "", false
+	}
+	now := v.s.now().UTC()
+	sess := engine.NewSession(prog, newID(), now)
+	vis := old.Visitor
+	sess.Visitor = vis
+	ev := engine.Event{Kind: engine.EventStart, Locale: old.Locale, Visitor: &vis}
+	if err := v.s.world(ctx, prog, sess, &ev); err != nil {
+		v.fail("unavailable", "the store did not answer; try again", "")
+		return "", false
+	}
+	sess, effs := engine.Step(prog, sess, ev)
+	if _, err := v.s.store.Create(ctx, sess, v.s.entries(prog, nil, effs, ev.Now)); err != nil {
+		v.fail("unavailable", "the store did not answer; try again", "")
+		return "", false
+	}
+	previous := []string{prev}
+	if m, err := v.s.inbox.Conversation(ctx, prev); err == nil {
+		previous = append(previous, m.Previous...)
+	}
+	v.s.startInbox(ctx, sess, prog, previous)
+	v.s.perform(ctx, sess.ID, prog, effs)
+	v.log.Info("conversation started again after resolve", "conversation", sess.ID, "previous", prev)
+	v.welcome(prog, sess)
+	if err := v.follow(ctx, sess.ID, ""); err != nil {
+		v.fail("unavailable", "the store did not answer; try again", "")
+		return "", false
+	}
+	return sess.ID, true
+}
+
+// rate stores the visitor's rating of a resolved chat.
+func (v *visitorConn) rate(ctx context.Context, f *inFrame) {
+	conv := v.conversation()
+	if conv == "" {
+		v.fail("no_conversation", "send start or resume first", "")
+		return
+	}
+	if _, err := v.s.inbox.Rate(ctx, conv, f.Score, f.Comment); err != nil {
+		v.fail("invalid", "a rating is a score from 1 to 5 and a comment of at most 1,000 characters", "")
+		return
+	}
+	v.push(map[string]any{"type": "rated", "score": f.Score})
+}
+
+// transcript emails the conversation to the visitor.
+func (v *visitorConn) transcript(ctx context.Context, f *inFrame) {
+	conv := v.conversation()
+	if conv == "" {
+		v.fail("no_conversation", "send start or resume first", "")
+		return
+	}
+	if !v.lim.Allow() {
+		v.fail("rate_limited", "slow down", "")
+		return
+	}
+	meta, err := v.s.inbox.Conversation(ctx, conv)
+	if err != nil {
+		v.fail("not_found", "this conversation cannot be found", "")
+		return
+	}
+	if err := v.s.sendTranscript(ctx, meta, f.Email, false); err != nil {
+		msg := "the transcript could not be sent"
+		if he, ok := err.(interface{ Error() string }); ok {
+			msg = he.Error()
+		}
+		v.fail("unavailable", msg, "")
+		return
+	}
+	v.push(map[string]string{"type": "sent"})
 }
 
 func visitorFrom(f *inFrame) *engine.Visitor {
@@ -396,6 +506,11 @@ func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}
+	meta, err := v.s.inbox.Conversation(ctx, conv)
+	v.mu.Lock()
+	v.agent = v.agent || sess.Status == engine.StatusAgent || sess.Status == engine.StatusHandoff
+	v.resolved = v.resolved || (err == nil && meta.Status == handoff.StatusResolved)
+	v.mu.Unlock()
 	v.status(sess.Status, sess.Outcome)
 }
 
@@ -404,6 +519,18 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 	if conv == "" {
 		v.fail("no_conversation", "send start or resume first", f.ID)
 		return
+	}
+	v.mu.Lock()
+	resolved := v.resolved
+	v.mu.Unlock()
+	if resolved {
+		// A message after an agent closed the chat starts a new
+		// conversation that links to the previous ones.
+		next, ok := v.restart(ctx, conv)
+		if !ok {
+			return
+		}
+		conv = next
 	}
 	if f.ID == "" || len(f.ID) > 100 {
 		v.fail("invalid", "a message needs an id (at most 100 characters)", "")

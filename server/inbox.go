@@ -1,0 +1,711 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/handoff"
+)
+
+const sessionCookie = "pb_session"
+
+// agentKey is where the signed-in agent is kept on the request context.
+const agentKey = "agent"
+
+// requireAgent lets a request through when it carries a signed-in session
+// (and, for changes, its CSRF token) or an API token.
+func (s *Server) requireAgent(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		ctx := c.Request().Context()
+		if tok, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer "); ok {
+			a, err := s.inbox.AgentByAPIToken(ctx, tok)
+			if err != nil {
+				return echo.NewHTTPError(http.StatusUnauthorized, "unknown API token")
+			}
+			c.Set(agentKey, a)
+			return next(c)
+		}
+		ck, err := c.Cookie(sessionCookie)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusUnauthorized, "sign in first")
+		}
+		sess, err := s.inbox.SessionByToken(ctx, ck.Value)
+		if err != nil {
+			return echo.NewHTTPError(http.StatusUnauthorized, "your session has ended; sign in again")
+		}
+		if c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
+			got := c.Request().Header.Get("X-CSRF-Token")
+			if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(sess.CSRF)) != 1 {
+				return echo.NewHTTPError(http.StatusForbidden, "missing or wrong CSRF token")
+			}
+		}
+		c.Set(agentKey, sess.Agent)
+		c.Set("csrf", sess.CSRF)
+		return next(c)
+	}
+}
+
+func agentOf(c *echo.Context) *handoff.Agent {
+	a, _ := c.Get(agentKey).(*handoff.Agent)
+	return a
+}
+
+// inboxError maps the handoff package's errors to HTTP.
+func inboxError(err error) error {
+	switch {
+	case errors.Is(err, handoff.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	case errors.Is(err, handoff.ErrTaken):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, handoff.ErrClosed):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, handoff.ErrForbidden):
+		return echo.NewHTTPError(http.StatusForbidden, err.Error())
+	case errors.Is(err, handoff.ErrInvalid):
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	case errors.Is(err, handoff.ErrTooMany):
+		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
+	case errors.Is(err, handoff.ErrBadPassword):
+		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
+	case errors.Is(err, redisstore.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "this conversation has expired")
+	}
+	return err
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+func (s *Server) login(c *echo.Context) error {
+	var req loginRequest
+	if err := decodeJSON(c, &req, 4<<10); err != nil {
+		return err
+	}
+	sess, err := s.inbox.Login(c.Request().Context(), req.Email, req.Password, c.RealIP())
+	if err != nil {
+		return inboxError(err)
+	}
+	http.SetCookie(c.Response(), &http.Cookie{
+		Name: sessionCookie, Value: sess.Token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: c.Request().TLS != nil || c.Request().Header.Get("X-Forwarded-Proto") == "https", MaxAge: int(handoff.SessionTTL.Seconds()),
+	})
+	s.log.Info("agent signed in", "agent", sess.Agent.ID, "ip", c.RealIP())
+	return c.JSON(http.StatusOK, map[string]any{"agent": sess.Agent, "csrf": sess.CSRF})
+}
+
+func (s *Server) logout(c *echo.Context) error {
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		_ = s.inbox.Logout(c.Request().Context(), ck.Value)
+	}
+	http.SetCookie(c.Response(), &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) me(c *echo.Context) error {
+	a := agentOf(c)
+	p, err := s.inbox.PresenceOf(c.Request().Context(), a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"agent": a, "csrf": c.Get("csrf"), "presence": p})
+}
+
+func (s *Server) setPresence(c *echo.Context) error {
+	var req struct {
+		Status handoff.Presence `json:"status"`
+	}
+	if err := decodeJSON(c, &req, 1<<10); err != nil {
+		return err
+	}
+	a := agentOf(c)
+	if err := s.inbox.SetPresence(c.Request().Context(), a, req.Status); err != nil {
+		return inboxError(err)
+	}
+	if req.Status == handoff.Online {
+		s.routeQueued(c.Request().Context(), a)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": req.Status})
+}
+
+// routeQueued offers an agent who just came online the chats waiting in
+// their teams' queues, under automatic routing.
+func (s *Server) routeQueued(ctx context.Context, a *handoff.Agent) {
+	for _, team := range a.Teams {
+		ids, err := s.inbox.Queued(ctx, team, 20)
+		if err != nil {
+			return
+		}
+		for _, id := range ids {
+			if c, err := s.inbox.Conversation(ctx, id); err == nil {
+				s.route(ctx, c)
+			}
+		}
+	}
+}
+
+type agentInfo struct {
+	*handoff.Agent
+	Presence handoff.Presence `json:"presence"`
+	Open     int              `json:"open"`
+}
+
+func (s *Server) listAgents(c *echo.Context) error {
+	ctx := c.Request().Context()
+	all, err := s.inbox.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(all))
+	for i, a := range all {
+		ids[i] = a.ID
+	}
+	open, err := s.inbox.OpenCount(ctx, ids)
+	if err != nil {
+		return err
+	}
+	out := make([]agentInfo, 0, len(all))
+	for _, a := range all {
+		p, _ := s.inbox.PresenceOf(ctx, a)
+		out = append(out, agentInfo{Agent: a, Presence: p, Open: open[a.ID]})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) listConversations(c *echo.Context) error {
+	list, err := s.inbox.List(c.Request().Context(), agentOf(c), c.QueryParamOr("folder", handoff.FolderUnassigned), 200)
+	if err != nil {
+		return inboxError(err)
+	}
+	if list == nil {
+		list = []*handoff.Conversation{}
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+// conversationFor loads a conversation the signed-in agent may see.
+func (s *Server) conversationFor(c *echo.Context) (*handoff.Conversation, error) {
+	conv, err := s.inbox.Conversation(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return nil, inboxError(err)
+	}
+	if !conv.VisibleTo(agentOf(c)) {
+		return nil, echo.NewHTTPError(http.StatusForbidden, "this conversation belongs to another team")
+	}
+	return conv, nil
+}
+
+func (s *Server) getConversation(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	resp := map[string]any{"conversation": conv, "vars": map[string]any{}, "records": []any{}}
+	if sess, _, err := s.store.Load(ctx, conv.ID); err == nil {
+		resp["vars"] = sess.Vars
+		resp["outcome"] = sess.Outcome
+		resp["session_status"] = sess.Status
+		if p, err := s.reg.version(ctx, sess.Version); err == nil && sess.Card >= 0 && sess.Card < len(p.Cards) {
+			resp["card"] = p.Cards[sess.Card].Name
+			resp["playbook_title"] = p.Title
+		}
+	}
+	if entries, err := s.store.Transcript(ctx, conv.ID, "", 0); err == nil {
+		var recs []any
+		for _, e := range entries {
+			if e.Kind == "record" {
+				recs = append(recs, e.Data)
+			}
+		}
+		if recs != nil {
+			resp["records"] = recs
+		}
+	}
+	prev, err := s.inbox.Previous(ctx, conv)
+	if err != nil {
+		return err
+	}
+	if prev == nil {
+		prev = []*handoff.Conversation{}
+	}
+	resp["previous"] = prev
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) getTranscript(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	entries, err := s.store.Transcript(c.Request().Context(), conv.ID, c.QueryParam("after"), 0)
+	if err != nil {
+		return inboxError(err)
+	}
+	if c.QueryParam("format") == "txt" {
+		c.Response().Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="conversation-%s.txt"`, conv.ID))
+		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(transcriptText(conv, entries, true)))
+	}
+	if entries == nil {
+		entries = []redisstore.Entry{}
+	}
+	return c.JSON(http.StatusOK, entries)
+}
+
+// transcriptText renders a transcript for people: start and end time, the
+// agent, every message. Private notes only when withNotes.
+func transcriptText(conv *handoff.Conversation, entries []redisstore.Entry, withNotes bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Conversation %s (%s)\n", conv.ID, conv.Playbook)
+	fmt.Fprintf(&b, "Started: %s\n", conv.StartedAt.Format(time.RFC1123))
+	if conv.ResolvedAt != nil {
+		fmt.Fprintf(&b, "Ended:   %s\n", conv.ResolvedAt.Format(time.RFC1123))
+	}
+	if conv.AssigneeName != "" {
+		fmt.Fprintf(&b, "Agent:   %s\n", conv.AssigneeName)
+	}
+	b.WriteString("\n")
+	deleted := map[string]bool{}
+	for _, e := range entries {
+		if e.Kind == "deleted" {
+			if t, ok := e.Data["target"].(string); ok {
+				deleted[t] = true
+			}
+		}
+	}
+	for _, e := range entries {
+		who := map[string]string{"visitor": "Visitor", "bot": "Bot", "agent": "Agent", "system": ""}[e.From]
+		if e.Author != "" && e.From != "visitor" {
+			who = e.Author
+		}
+		at := e.At.Format("15:04")
+		switch e.Kind {
+		case "message":
+			text := e.Text
+			if deleted[e.ID] {
+				text = "(message deleted)"
+			}
+			fmt.Fprintf(&b, "[%s] %s: %s\n", at, who, text)
+		case "note":
+			if withNotes {
+				fmt.Fprintf(&b, "[%s] (private note) %s: %s\n", at, who, e.Text)
+			}
+		case "joined":
+			fmt.Fprintf(&b, "[%s] %s joined\n", at, e.Author)
+		case "left":
+			fmt.Fprintf(&b, "[%s] %s left\n", at, e.Author)
+		case "handoff":
+			fmt.Fprintf(&b, "[%s] handed to team %v\n", at, e.Data["team"])
+		case "resolved":
+			fmt.Fprintf(&b, "[%s] conversation resolved\n", at)
+		}
+	}
+	return b.String()
+}
+
+type idRequest struct {
+	Agent string `json:"agent"`
+	Team  string `json:"team"`
+	Card  string `json:"card"`
+}
+
+func (s *Server) assignConversation(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req idRequest
+	if err := decodeJSON(c, &req, 1<<10); err != nil {
+		return err
+	}
+	me := agentOf(c)
+	to, claim := me, true
+	if req.Agent != "" && req.Agent != me.ID {
+		if to, err = s.inbox.Agent(c.Request().Context(), req.Agent); err != nil {
+			return inboxError(err)
+		}
+		claim = false
+	}
+	nc, err := s.assign(c.Request().Context(), conv.ID, me, to, claim)
+	if err != nil {
+		return inboxError(err)
+	}
+	return c.JSON(http.StatusOK, nc)
+}
+
+func (s *Server) unassignConversation(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	nc, _, err := s.inbox.Unassign(c.Request().Context(), conv.ID)
+	if err != nil {
+		return inboxError(err)
+	}
+	s.publishConversation(c.Request().Context(), nc)
+	s.route(c.Request().Context(), nc)
+	return c.JSON(http.StatusOK, nc)
+}
+
+func (s *Server) transferConversation(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req idRequest
+	if err := decodeJSON(c, &req, 1<<10); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	nc, _, err := s.inbox.Transfer(ctx, conv.ID, req.Team)
+	if err != nil {
+		return inboxError(err)
+	}
+	s.publishConversation(ctx, nc)
+	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "new_chat", Conversation: nc, Text: agentOf(c).Name + " transferred a chat to " + req.Team})
+	s.route(ctx, nc)
+	return c.JSON(http.StatusOK, nc)
+}
+
+func (s *Server) handBack(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req idRequest
+	if err := decodeJSON(c, &req, 1<<10); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sess, _, err := s.store.Load(ctx, conv.ID)
+	if err != nil {
+		return inboxError(err)
+	}
+	p, err := s.reg.version(ctx, sess.Version)
+	if err != nil {
+		return err
+	}
+	if _, ok := p.Card(req.Card); !ok {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("playbook %s has no card %q", p.ID, req.Card))
+	}
+	nc, err := s.inbox.ToBot(ctx, conv.ID, req.Card)
+	if err != nil {
+		return inboxError(err)
+	}
+	left := redisstore.Entry{From: "system", Kind: "left", Author: agentOf(c).Name, At: s.now().UTC()}
+	if _, _, err := s.turnWith(ctx, conv.ID, "", engine.Event{Kind: engine.EventResume, Card: req.Card}, []redisstore.Entry{left}); err != nil {
+		return inboxError(err)
+	}
+	s.publishConversation(ctx, nc)
+	return c.JSON(http.StatusOK, nc)
+}
+
+type textRequest struct {
+	Text     string `json:"text"`
+	ClientID string `json:"client_id"`
+}
+
+func (r *textRequest) check() error {
+	r.Text = strings.TrimSpace(r.Text)
+	if r.Text == "" || utf8.RuneCountInString(r.Text) > maxText || !utf8.ValidString(r.Text) {
+		return echo.NewHTTPError(http.StatusBadRequest, "text must be 1 to 4000 characters")
+	}
+	if len(r.ClientID) > 100 {
+		return echo.NewHTTPError(http.StatusBadRequest, "client_id is at most 100 characters")
+	}
+	return nil
+}
+
+// postMessage sends an agent's reply to the visitor. Replying to a chat
+// nobody has taken takes it.
+func (s *Server) postMessage(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req textRequest
+	if err := decodeJSON(c, &req, 32<<10); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	me := agentOf(c)
+	if conv.Status == handoff.StatusResolved {
+		return echo.NewHTTPError(http.StatusConflict, handoff.ErrClosed.Error())
+	}
+	if conv.Assignee != me.ID {
+		if conv.Assignee != "" {
+			return echo.NewHTTPError(http.StatusConflict, conv.AssigneeName+" has this chat; ask them to reassign it")
+		}
+		if conv, err = s.assign(ctx, conv.ID, me, me, true); err != nil {
+			return inboxError(err)
+		}
+	}
+	e := redisstore.Entry{From: "agent", Kind: "message", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC()}
+	return s.appendEntry(c, conv, req.ClientID, e)
+}
+
+// appendEntry stores an agent's entry (deduplicated by client id) and
+// answers with it.
+func (s *Server) appendEntry(c *echo.Context, conv *handoff.Conversation, clientID string, e redisstore.Entry) error {
+	ctx := c.Request().Context()
+	key := ""
+	if clientID != "" {
+		key = "agent:" + agentOf(c).ID + ":" + clientID
+	}
+	res, err := s.store.Turn(ctx, conv.ID, key, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+		return sess, []redisstore.Entry{e}, nil
+	})
+	if err != nil {
+		return inboxError(err)
+	}
+	if len(res.Entries) == 0 {
+		return echo.NewHTTPError(http.StatusInternalServerError, "nothing stored")
+	}
+	stored := res.Entries[0]
+	if !res.Duplicate && (e.Kind == "message" || e.Kind == "note") {
+		if err := s.inbox.Touch(ctx, conv, handoff.Last{From: e.From, Text: truncate(e.Text, 200), At: e.At}); err == nil {
+			s.publishConversation(ctx, conv)
+		}
+	}
+	return c.JSON(http.StatusOK, stored)
+}
+
+func (s *Server) postNote(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req textRequest
+	if err := decodeJSON(c, &req, 32<<10); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	me := agentOf(c)
+	e := redisstore.Entry{From: "agent", Kind: "note", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC()}
+	for _, name := range mentions(req.Text) {
+		if a, err := s.inbox.AgentByName(ctx, name); err == nil && conv.VisibleTo(a) {
+			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "mention", To: a.ID, Conversation: conv, Text: me.Name + " mentioned you: " + truncate(req.Text, 120)})
+		}
+	}
+	return s.appendEntry(c, conv, req.ClientID, e)
+}
+
+func (s *Server) deleteMessage(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	target := c.Param("entry")
+	entries, err := s.store.Transcript(c.Request().Context(), conv.ID, "", 0)
+	if err != nil {
+		return inboxError(err)
+	}
+	found := false
+	for _, e := range entries {
+		found = found || (e.ID == target && e.From == "agent" && (e.Kind == "message" || e.Kind == "note"))
+	}
+	if !found {
+		return echo.NewHTTPError(http.StatusNotFound, "no agent message with that id")
+	}
+	e := redisstore.Entry{From: "system", Kind: "deleted", Author: agentOf(c).Name, At: s.now().UTC(), Data: map[string]any{"target": target}}
+	return s.appendEntry(c, conv, "delete:"+target, e)
+}
+
+func (s *Server) setLabels(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Add    []string `json:"add"`
+		Remove []string `json:"remove"`
+	}
+	if err := decodeJSON(c, &req, 4<<10); err != nil {
+		return err
+	}
+	nc, err := s.inbox.SetLabels(c.Request().Context(), conv.ID, req.Add, req.Remove)
+	if err != nil {
+		return inboxError(err)
+	}
+	s.publishConversation(c.Request().Context(), nc)
+	return c.JSON(http.StatusOK, nc)
+}
+
+// snoozeUntil turns "tomorrow" and "next_week" into 9:00 UTC of that day.
+func snoozeUntil(until string, now time.Time) (time.Time, bool, error) {
+	nine := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 9, 0, 0, 0, time.UTC) }
+	switch until {
+	case "reply":
+		return now.Add(30 * 24 * time.Hour), true, nil
+	case "tomorrow":
+		return nine(now.AddDate(0, 0, 1)), false, nil
+	case "next_week":
+		days := (8 - int(now.Weekday())) % 7
+		if days == 0 {
+			days = 7
+		}
+		return nine(now.AddDate(0, 0, days)), false, nil
+	}
+	t, err := time.Parse(time.RFC3339, until)
+	if err != nil || !t.After(now) {
+		return time.Time{}, false, echo.NewHTTPError(http.StatusBadRequest, "until is reply, tomorrow, next_week or a future time (RFC 3339)")
+	}
+	return t, false, nil
+}
+
+func (s *Server) snooze(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Until string `json:"until"`
+	}
+	if err := decodeJSON(c, &req, 1<<10); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	until, untilReply, err := snoozeUntil(req.Until, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	nc, err := s.inbox.Snooze(ctx, conv.ID, until, untilReply)
+	if err != nil {
+		return inboxError(err)
+	}
+	if err := s.timers.Set(ctx, conv.ID, snoozeTimer, until); err != nil {
+		return err
+	}
+	s.publishConversation(ctx, nc)
+	return c.JSON(http.StatusOK, nc)
+}
+
+// snoozeTimer is the id of a conversation's snooze timer.
+const snoozeTimer = "snooze"
+
+// unsnooze reopens a conversation whose snooze time came.
+func (s *Server) unsnooze(ctx context.Context, conv string) {
+	c, changed, err := s.inbox.Unsnooze(ctx, conv)
+	if err != nil || !changed {
+		return
+	}
+	s.publishConversation(ctx, c)
+	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Text: "A snoozed chat is back"})
+}
+
+func (s *Server) resolve(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	nc, _, err := s.inbox.Resolve(ctx, conv.ID)
+	if err != nil {
+		return inboxError(err)
+	}
+	_ = s.timers.Cancel(ctx, conv.ID, snoozeTimer)
+	resolved := redisstore.Entry{From: "system", Kind: "resolved", Author: agentOf(c).Name, At: s.now().UTC()}
+	if _, _, err := s.turnWith(ctx, conv.ID, "", engine.Event{Kind: engine.EventAgentLeft, Agent: agentOf(c).Name}, []redisstore.Entry{resolved}); err != nil {
+		return inboxError(err)
+	}
+	s.publishConversation(ctx, nc)
+	if a, err := s.inbox.Agent(ctx, conv.Assignee); err == nil {
+		s.routeQueued(ctx, a) // the agent has room for a queued chat now
+	}
+	return c.JSON(http.StatusOK, nc)
+}
+
+func (s *Server) agentTyping(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		On bool `json:"on"`
+	}
+	if err := decodeJSON(c, &req, 1<<10); err != nil {
+		return err
+	}
+	s.publishSignal(c.Request().Context(), conv.ID, signal{Type: "typing", From: "agent", Author: agentOf(c).Name, On: req.On})
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) emailTranscript(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		To string `json:"to"`
+	}
+	if err := decodeJSON(c, &req, 1<<10); err != nil {
+		return err
+	}
+	if err := s.sendTranscript(c.Request().Context(), conv, req.To, true); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// sendTranscript emails a conversation's transcript.
+func (s *Server) sendTranscript(ctx context.Context, conv *handoff.Conversation, to string, withNotes bool) error {
+	if s.cfg.Mail == nil {
+		return echo.NewHTTPError(http.StatusNotImplemented, "email is not set up on this server (start it with --smtp)")
+	}
+	entries, err := s.store.Transcript(ctx, conv.ID, "", 0)
+	if err != nil {
+		return inboxError(err)
+	}
+	subject := "Your conversation with us"
+	if withNotes {
+		subject = "Transcript of conversation " + conv.ID
+	}
+	if err := s.cfg.Mail.Send(ctx, to, subject, transcriptText(conv, entries, withNotes)); err != nil {
+		s.log.Warn("sending transcript", "conversation", conv.ID, "err", err)
+		return echo.NewHTTPError(http.StatusBadGateway, "the email could not be sent: "+err.Error())
+	}
+	return nil
+}
+
+func (s *Server) listCanned(c *echo.Context) error {
+	list, err := s.inbox.CannedResponses(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, list)
+}
+
+func (s *Server) saveCanned(c *echo.Context) error {
+	var req handoff.Canned
+	if err := decodeJSON(c, &req, 8<<10); err != nil {
+		return err
+	}
+	if err := s.inbox.SaveCanned(c.Request().Context(), req); err != nil {
+		return inboxError(err)
+	}
+	return s.listCanned(c)
+}
+
+func (s *Server) deleteCanned(c *echo.Context) error {
+	if err := s.inbox.DeleteCanned(c.Request().Context(), c.Param("short")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

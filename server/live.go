@@ -1,0 +1,165 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/handoff"
+)
+
+// inboxEvent is what goes out on the inbox channel to every process, and
+// from there to the agents allowed to see it.
+type inboxEvent struct {
+	Type         string                `json:"type"`           // conversation | notify
+	Kind         string                `json:"kind,omitempty"` // notify: new_chat | assigned | mention | reopened
+	To           string                `json:"to,omitempty"`   // notify one agent only
+	Text         string                `json:"text,omitempty"`
+	Conversation *handoff.Conversation `json:"conversation"`
+}
+
+func (s *Server) publishInbox(ctx context.Context, ev inboxEvent) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	if err := s.cfg.Redis.Publish(ctx, s.inbox.InboxChannel(), b).Err(); err != nil {
+		s.log.Warn("publishing inbox event", "err", err)
+	}
+}
+
+func (s *Server) publishConversation(ctx context.Context, c *handoff.Conversation) {
+	if c != nil {
+		s.publishInbox(ctx, inboxEvent{Type: "conversation", Conversation: c})
+	}
+}
+
+// queue puts a handed-off conversation in its team's queue, tells the
+// team's agents, and routes it when the team routes automatically.
+func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffRequest) {
+	c, err := s.inbox.Queue(ctx, conv, h.Team, h.Priority, card)
+	if err != nil {
+		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
+		return
+	}
+	who := c.Visitor.Name
+	if who == "" {
+		who = c.Visitor.Email
+	}
+	if who == "" {
+		who = "A visitor"
+	}
+	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Text: who + " is waiting for " + h.Team})
+	s.route(ctx, c)
+}
+
+// route gives a queued conversation to an agent under the team's routing;
+// with manual routing, or nobody with room, it stays in the queue.
+func (s *Server) route(ctx context.Context, c *handoff.Conversation) {
+	a, err := s.inbox.PickAgent(ctx, c.Team)
+	if err != nil {
+		s.log.Error("routing", "conversation", c.ID, "err", err)
+		return
+	}
+	if a == nil {
+		return
+	}
+	if _, err := s.assign(ctx, c.ID, a, a, true); err != nil && !errors.Is(err, handoff.ErrTaken) {
+		s.log.Error("auto-assigning", "conversation", c.ID, "agent", a.ID, "err", err)
+	}
+}
+
+// assign gives conversation conv to agent to (by agent by, for messages);
+// the bot stops and the visitor sees "NAME joined".
+func (s *Server) assign(ctx context.Context, conv string, by, to *handoff.Agent, claim bool) (*handoff.Conversation, error) {
+	c, prev, err := s.inbox.Assign(ctx, conv, to, claim)
+	if err != nil {
+		return nil, err
+	}
+	if prev != to.ID {
+		joined := redisstore.Entry{From: "system", Kind: "joined", Author: to.Name, At: s.now().UTC()}
+		ev := engine.Event{Kind: engine.EventAgentJoined, Agent: to.Name}
+		if _, _, err := s.turnWith(ctx, conv, "", ev, []redisstore.Entry{joined}); err != nil {
+			return nil, err
+		}
+		text := to.Name + " took the chat"
+		if by.ID != to.ID {
+			text = by.Name + " assigned the chat to you"
+		}
+		s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: text})
+	}
+	s.publishConversation(ctx, c)
+	return c, nil
+}
+
+// afterTurn keeps the inbox record in step with the session: the bot took
+// over again when nobody accepted in time, the latest message for the
+// lists, a snoozed chat reopened by the visitor's reply.
+func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entries []redisstore.Entry) {
+	live := func(st engine.Status) bool { return st == engine.StatusHandoff || st == engine.StatusAgent }
+	if !live(info.before) && !live(info.status) {
+		return
+	}
+	if info.before == engine.StatusHandoff && !live(info.status) {
+		c, err := s.inbox.ToBot(ctx, conv, "")
+		if err == nil {
+			s.publishConversation(ctx, c)
+		}
+		return
+	}
+	var last *redisstore.Entry
+	visitorWrote := false
+	for i := range entries {
+		if entries[i].Kind == "message" {
+			last = &entries[i]
+			visitorWrote = visitorWrote || entries[i].From == "visitor"
+		}
+	}
+	if last == nil {
+		return
+	}
+	c, err := s.inbox.Conversation(ctx, conv)
+	if err != nil {
+		return
+	}
+	if visitorWrote && c.Status == handoff.StatusSnoozed && c.UntilReply {
+		if nc, changed, err := s.inbox.Unsnooze(ctx, conv); err == nil && changed {
+			c = nc
+			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Text: "The visitor replied"})
+		}
+	}
+	if err := s.inbox.Touch(ctx, c, handoff.Last{From: last.From, Text: truncate(last.Text, 200), At: last.At}); err != nil {
+		s.log.Warn("updating inbox", "conversation", conv, "err", err)
+		return
+	}
+	s.publishConversation(ctx, c)
+}
+
+// startInbox records a new conversation for the inbox.
+func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *engine.Program, previous []string) {
+	c := handoff.Conversation{
+		ID: sess.ID, Playbook: prog.ID,
+		Visitor:  handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page},
+		Previous: previous,
+	}
+	if _, err := s.inbox.Start(ctx, c); err != nil {
+		s.log.Warn("recording conversation for the inbox", "conversation", sess.ID, "err", err)
+	}
+}
+
+// mentions returns the @names in a note.
+func mentions(text string) []string {
+	var out []string
+	for _, w := range strings.Fields(text) {
+		if name, ok := strings.CutPrefix(w, "@"); ok {
+			name = strings.TrimRight(name, ".,;:!?)")
+			if name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}

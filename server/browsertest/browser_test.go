@@ -125,9 +125,15 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// browser starts a fresh headless Chromium (its own profile) and returns a
-// tab's context, cancelled when the test ends.
+// browser starts a fresh headless Chromium (its own profile) speaking
+// English and returns a tab's context, cancelled when the test ends.
 func browser(t *testing.T, parent context.Context) context.Context {
+	t.Helper()
+	return browserIn(t, parent, "en-US")
+}
+
+// browserIn is browser with another browser language.
+func browserIn(t *testing.T, parent context.Context, lang string) context.Context {
 	t.Helper()
 	exe := chromium(t)
 	actx, cancelA := chromedp.NewExecAllocator(parent,
@@ -143,7 +149,8 @@ func browser(t *testing.T, parent context.Context) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("lang", lang),
+		chromedp.Flag("accept-lang", lang),
 		chromedp.Flag("font-render-hinting", "none"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
@@ -315,7 +322,7 @@ func TestWidgetSalesConversationSurvivesReload(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	ctx = browser(t, ctx)
-	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+"/")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(e.url+"/")); err != nil {
 		t.Fatal(err)
 	}
 	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
@@ -501,4 +508,143 @@ func TestWidgetCampaign(t *testing.T) {
 	click(t, ctx, "the campaign", sr+`.querySelector('.pb-camp-body')`)
 	waitFor(t, ctx, "the chat open", sr+`.querySelector('.pb').classList.contains('pb-open') && `+sr+`.querySelector('.pb-campaign').hidden`)
 	waitFor(t, ctx, "the greeting", botSaid("Hi there! What brings you here?"))
+}
+
+func TestWidgetReconnectsAndResends(t *testing.T) {
+	e := startServer(t)
+	p := newProxy(t, strings.TrimPrefix(e.url, "http://"))
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	ctx = browser(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+p.Addr()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
+	click(t, ctx, `the "Talk to sales" button`, button("Talk to sales"))
+	waitFor(t, ctx, "the email question", botSaid("What's your work email?"))
+	conv := storedConversation(t, ctx, e).Conversation
+
+	// The answer reaches the server but its ack is lost; then the network goes.
+	p.setMute(true)
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "ana@acme.io")
+	visitorEntries := func(text string) int {
+		entries, err := e.store.Transcript(ctx, conv, "", 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, en := range entries {
+			if en.From == "visitor" && en.Text == text {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for visitorEntries("ana@acme.io") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the server never stored the email")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if eval[int](t, ctx, sr+`.querySelectorAll('.pb-pending').length`) != 1 {
+		t.Fatalf("the email should still wait for its ack\n%s", transcriptText(ctx))
+	}
+	p.setDown(true)
+	p.cut()
+	waitFor(t, ctx, `"Reconnecting…"`, sr+`.querySelector('.pb-sub').textContent === 'Reconnecting…'`)
+
+	// A message typed while offline waits too.
+	p.setMute(false)
+	p.setDown(false)
+	waitFor(t, ctx, "the size question, after the resend", botSaid("How many people work at your company?"))
+	waitFor(t, ctx, "the email delivered", sr+`.querySelectorAll('.pb-pending').length === 0`)
+	waitFor(t, ctx, "the header back to normal", sr+`.querySelector('.pb-sub').textContent === 'Replies instantly'`)
+	if n := visitorEntries("ana@acme.io"); n != 1 {
+		t.Errorf("the server stored the email %d times, want once (the resend has the same client id)", n)
+	}
+
+	p.setDown(true)
+	p.cut()
+	waitFor(t, ctx, `"Reconnecting…"`, sr+`.querySelector('.pb-sub').textContent === 'Reconnecting…'`)
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "51-200")
+	waitFor(t, ctx, "the offline message pending", sr+`.querySelectorAll('.pb-pending').length === 1`)
+	p.setDown(false)
+	waitFor(t, ctx, "the budget question", botSaid("What's your monthly budget in USD?"))
+	waitFor(t, ctx, "everything delivered", sr+`.querySelectorAll('.pb-pending').length === 0`)
+
+	want := []string{
+		"bot: Hi there! What brings you here?",
+		"visitor: Talk to sales",
+		"bot: What's your work email?",
+		"visitor: ana@acme.io",
+		"bot: How many people work at your company?",
+		"visitor: 51-200",
+		"bot: What's your monthly budget in USD?",
+	}
+	if got := shownLines(t, ctx); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the widget shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestWidgetStartsOverWithABadToken(t *testing.T) {
+	e := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ctx = browser(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
+	click(t, ctx, `the "Talk to sales" button`, button("Talk to sales"))
+	waitFor(t, ctx, "the email question", botSaid("What's your work email?"))
+	old := storedConversation(t, ctx, e).Conversation
+
+	// A forged token: the server answers bad_token and the widget starts over.
+	eval[bool](t, ctx, `(() => { const k = 'playbook:' + location.origin + '/:website-sales'; const s = JSON.parse(localStorage.getItem(k)); s.token = s.conversation + '.9999999999.forged'; localStorage.setItem(k, JSON.stringify(s)); return true })()`)
+	if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "a new conversation", `(() => { const s = JSON.parse(localStorage.getItem('playbook:' + location.origin + '/:website-sales')); return s.conversation && s.conversation !== `+"'"+old+"'"+` })()`)
+	waitFor(t, ctx, "the greeting again", botSaid("Hi there! What brings you here?"))
+	want := []string{"bot: Hi there! What brings you here?"}
+	if got := shownLines(t, ctx); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("after a bad token the widget shows\n%s\nwant only the new greeting", strings.Join(got, "\n"))
+	}
+}
+
+func TestWidgetSpeaksTheBrowsersLanguage(t *testing.T) {
+	e := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ctx = browserIn(t, ctx, "es-ES")
+	if err := chromedp.Do(ctx, chromedp.Navigate(e.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if lang := eval[string](t, ctx, `navigator.language`); lang != "es-ES" {
+		t.Skipf("Chromium ignored --lang=es-ES (navigator.language is %q)", lang)
+	}
+	waitFor(t, ctx, "a Spanish launcher", sr+`.querySelector('.pb-launcher').getAttribute('aria-label') === 'Abrir el chat'`)
+	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
+	waitFor(t, ctx, "the Spanish greeting", botSaid("¡Hola! ¿Qué te trae por aquí?"))
+	waitFor(t, ctx, "the conversation's language on the log", sr+`.querySelector('.pb-log').lang === 'es'`)
+	waitFor(t, ctx, "a Spanish composer", sr+`.querySelector('.pb-input').placeholder === 'Escribe un mensaje…' && `+sr+`.querySelector('.pb-close').getAttribute('aria-label') === 'Cerrar el chat'`)
+	click(t, ctx, `the "Hablar con ventas" button`, button("Hablar con ventas"))
+	waitFor(t, ctx, "the email question in Spanish", botSaid("¿Cuál es tu correo de trabajo?"))
+	waitFor(t, ctx, "a Spanish email hint", sr+`.querySelector('.pb-input').placeholder === 'nombre@empresa.com'`)
+
+	// A client-side hint before sending something that is no email.
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "ana at acme")
+	waitFor(t, ctx, "the email hint", `!`+sr+`.querySelector('.pb-hint').hidden && `+sr+`.querySelector('.pb-input').getAttribute('aria-invalid') === 'true'`)
+	if n := eval[int](t, ctx, sr+`.querySelectorAll('.pb-visitor').length`); n != 1 {
+		t.Fatalf("%d visitor messages, want 1: the bad email must wait for a second Enter", n)
+	}
+	// Enter again sends it anyway; the server decides.
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the server's own hint", botSaid("Hmm, that doesn't look like an email."))
 }

@@ -45,7 +45,7 @@
       placeholder: 'Write a message…', reconnecting: 'Reconnecting…',
       ended: 'Conversation ended', restart: 'Start a new conversation',
       handoff: 'Connecting you with {team}…', handoffAny: 'Connecting you with our team…', joined: '{name} joined', left: '{name} left',
-      subBot: 'Replies instantly', subWaiting: 'Waiting for a teammate…', subAgent: 'Chatting with {name}',
+      subBot: 'Replies instantly', subWaiting: 'Waiting for a teammate…', subAgent: 'Live chat',
       sending: 'Sending…', sent: 'Sent', failed: 'Not sent. Retry', agent: 'Agent',
       phEmail: 'name@company.com', phPhone: '+1 415 555 0100', phNumber: 'Type a number',
       phDate: 'YYYY-MM-DD', phUrl: 'https://…',
@@ -57,14 +57,17 @@
       errRate: 'You’re sending messages quickly. Please wait a moment.',
       errRetry: 'Couldn’t send that just now. Trying again…',
       errPlaybook: 'This chat is not available right now.',
-      errGeneric: 'Something went wrong. Please try again.', powered: 'Powered by'
+      errGeneric: 'Something went wrong. Please try again.', powered: 'Powered by',
+      resolved: 'Conversation closed', rateQ: 'How was your conversation?', star: '{n} out of 5',
+      commentPh: 'Tell us more (optional)', thanks: 'Thanks for your feedback!', deleted: 'This message was deleted',
+      emailMe: 'Email me the transcript', sentTo: 'Transcript sent to {email}'
     },
     es: {
       open: 'Abrir el chat', close: 'Cerrar el chat', dismiss: 'Descartar', send: 'Enviar',
       placeholder: 'Escribe un mensaje…', reconnecting: 'Reconectando…',
       ended: 'Conversación finalizada', restart: 'Iniciar una nueva conversación',
       handoff: 'Te estamos conectando con {team}…', handoffAny: 'Te estamos conectando con nuestro equipo…', joined: '{name} se ha unido', left: '{name} ha salido',
-      subBot: 'Responde al instante', subWaiting: 'Esperando a un compañero…', subAgent: 'Hablando con {name}',
+      subBot: 'Responde al instante', subWaiting: 'Esperando a un compañero…', subAgent: 'Chat en vivo',
       sending: 'Enviando…', sent: 'Enviado', failed: 'No enviado. Reintentar', agent: 'Agente',
       phEmail: 'nombre@empresa.com', phPhone: '+34 600 000 000', phNumber: 'Escribe un número',
       phDate: 'AAAA-MM-DD', phUrl: 'https://…',
@@ -76,14 +79,17 @@
       errRate: 'Estás enviando mensajes muy rápido. Espera un momento.',
       errRetry: 'No se pudo enviar. Reintentando…',
       errPlaybook: 'Este chat no está disponible ahora mismo.',
-      errGeneric: 'Algo salió mal. Inténtalo de nuevo.', powered: 'Con la tecnología de'
+      errGeneric: 'Algo salió mal. Inténtalo de nuevo.', powered: 'Con la tecnología de',
+      resolved: 'Conversación cerrada', rateQ: '¿Qué tal fue la conversación?', star: '{n} de 5',
+      commentPh: 'Cuéntanos más (opcional)', thanks: '¡Gracias por tu opinión!', deleted: 'Este mensaje se ha eliminado',
+      emailMe: 'Enviarme la conversación por correo', sentTo: 'Conversación enviada a {email}'
     },
     fr: {
       open: 'Ouvrir le chat', close: 'Fermer le chat', dismiss: 'Ignorer', send: 'Envoyer',
       placeholder: 'Écrivez un message…', reconnecting: 'Reconnexion…',
       ended: 'Conversation terminée', restart: 'Démarrer une nouvelle conversation',
       handoff: 'Nous vous mettons en relation avec {team}…', handoffAny: 'Nous vous mettons en relation avec notre équipe…', joined: '{name} a rejoint la conversation', left: '{name} est parti',
-      subBot: 'Répond immédiatement', subWaiting: 'En attente d’un conseiller…', subAgent: 'En conversation avec {name}',
+      subBot: 'Répond immédiatement', subWaiting: 'En attente d’un conseiller…', subAgent: 'Chat en direct',
       sending: 'Envoi…', sent: 'Envoyé', failed: 'Non envoyé. Réessayer', agent: 'Conseiller',
       phEmail: 'nom@entreprise.fr', phPhone: '+33 6 12 34 56 78', phNumber: 'Saisissez un nombre',
       phDate: 'AAAA-MM-JJ', phUrl: 'https://…',
@@ -95,14 +101,17 @@
       errRate: 'Vous envoyez des messages très vite. Patientez un instant.',
       errRetry: 'Envoi impossible pour le moment. Nouvel essai…',
       errPlaybook: 'Ce chat n’est pas disponible pour le moment.',
-      errGeneric: 'Un problème est survenu. Veuillez réessayer.', powered: 'Propulsé par'
+      errGeneric: 'Un problème est survenu. Veuillez réessayer.', powered: 'Propulsé par',
+      resolved: 'Conversation clôturée', rateQ: 'Comment s’est passée la conversation ?', star: '{n} sur 5',
+      commentPh: 'Dites-nous en plus (facultatif)', thanks: 'Merci pour votre avis !', deleted: 'Ce message a été supprimé',
+      emailMe: 'Recevoir la conversation par e-mail', sentTo: 'Conversation envoyée à {email}'
     },
     de: {
       open: 'Chat öffnen', close: 'Chat schließen', dismiss: 'Ausblenden', send: 'Senden',
       placeholder: 'Nachricht schreiben…', reconnecting: 'Verbindung wird wiederhergestellt…',
       ended: 'Unterhaltung beendet', restart: 'Neue Unterhaltung starten',
       handoff: 'Wir verbinden Sie mit {team}…', handoffAny: 'Wir verbinden Sie mit unserem Team…', joined: '{name} ist beigetreten', left: '{name} hat den Chat verlassen',
-      subBot: 'Antwortet sofort', subWaiting: 'Warten auf einen Mitarbeiter…', subAgent: 'Im Chat mit {name}',
+      subBot: 'Antwortet sofort', subWaiting: 'Warten auf einen Mitarbeiter…', subAgent: 'Live-Chat',
       sending: 'Wird gesendet…', sent: 'Gesendet', failed: 'Nicht gesendet. Erneut versuchen', agent: 'Mitarbeiter',
       phEmail: 'name@firma.de', phPhone: '+49 30 1234567', phNumber: 'Zahl eingeben',
       phDate: 'JJJJ-MM-TT', phUrl: 'https://…',
@@ -114,7 +123,10 @@
       errRate: 'Sie senden sehr schnell. Bitte warten Sie einen Moment.',
       errRetry: 'Senden gerade nicht möglich. Neuer Versuch…',
       errPlaybook: 'Dieser Chat ist gerade nicht verfügbar.',
-      errGeneric: 'Etwas ist schiefgelaufen. Bitte erneut versuchen.', powered: 'Bereitgestellt von'
+      errGeneric: 'Etwas ist schiefgelaufen. Bitte erneut versuchen.', powered: 'Bereitgestellt von',
+      resolved: 'Unterhaltung abgeschlossen', rateQ: 'Wie war die Unterhaltung?', star: '{n} von 5',
+      commentPh: 'Erzählen Sie mehr (optional)', thanks: 'Danke für Ihr Feedback!', deleted: 'Diese Nachricht wurde gelöscht',
+      emailMe: 'Verlauf per E-Mail senden', sentTo: 'Verlauf an {email} gesendet'
     }
   };
   function langOf(tag) {
@@ -249,7 +261,7 @@
     '.pb{--pb-accent:#2d5be3;--pb-on-accent:#fff;--pb-ink:#2d5be3;--pb-soft:rgba(45,91,227,.1);--pb-ring:#fff;',
     'font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:#1b1f24;-webkit-font-smoothing:antialiased;-webkit-text-size-adjust:100%}',
     '.pb *,.pb *::before,.pb *::after{box-sizing:border-box}',
-    '.pb button{font:inherit;color:inherit;margin:0}',
+    ':where(.pb) button{font:inherit;color:inherit;margin:0}',
     '.pb :focus{outline:none}',
     '.pb :focus-visible{outline:3px solid var(--pb-ink);outline-offset:2px}',
     '.pb-i{width:20px;height:20px;display:block}',
@@ -348,16 +360,29 @@
     // footer: notice, ended, composer
     '.pb-notice{margin:0 14px 6px;padding:7px 12px;border-radius:10px;background:#fff4e5;color:#7a3e00;font-size:13px}',
     '.pb-notice[hidden],.pb-hint[hidden],.pb-endbar[hidden],.pb-composer[hidden]{display:none}',
-    '.pb-endbar{padding:10px 14px 12px;border-top:1px solid #eceef1;display:flex;justify-content:center}',
+    '.pb-endbar{padding:10px 14px 12px;border-top:1px solid #eceef1;display:flex;flex-direction:column;align-items:center;gap:6px}',
+    '.pb-linkbtn{border:0;background:none;padding:4px 6px;color:var(--pb-ink);font-size:13.5px;text-decoration:underline;text-underline-offset:2px;cursor:pointer}',
+    '.pb-mailform{display:flex;gap:8px;width:100%}',
+    '.pb-mailform[hidden],.pb-linkbtn[hidden],.pb-rate [hidden]{display:none}',
+    '.pb-row .pb-bubble.pb-deleted{font-style:italic;color:#57606a;background:#fff;border:1px dashed #bfc5cc}',
+    '.pb-bubble strong{font-weight:650}',
+    '.pb-rate{margin:12px 8px 4px;padding:14px 16px;border:1px solid #e6e8eb;border-radius:16px;text-align:center;background:#fafbfc}',
+    '.pb-rate p{margin:0 0 8px;font-weight:600}',
+    '.pb-stars{display:flex;justify-content:center;gap:4px}',
+    '.pb-star{border:0;background:none;padding:2px 4px;cursor:pointer;color:#8a929c;font-size:28px;line-height:1;transition:transform .1s ease}',
+    '.pb-star:hover{transform:scale(1.12)}',
+    '.pb-star.pb-on{color:#e89b0c}',
+    '.pb-rate textarea{display:block;width:100%;margin:10px 0 8px;font:inherit;font-size:16px;padding:8px 12px;border:1px solid #dfe2e6;border-radius:12px;resize:vertical;min-height:60px}',
+    '.pb-rate textarea:focus{border-color:var(--pb-ink);outline:none;box-shadow:0 0 0 3px var(--pb-halo)}',
     '.pb-restart{border:0;border-radius:999px;padding:10px 18px;background:var(--pb-accent);color:var(--pb-on-accent);font-weight:600;cursor:pointer}',
     '.pb-restart:focus-visible{outline-color:var(--pb-ink)}',
     '.pb-composer{display:flex;align-items:center;gap:8px;padding:10px 12px 10px 14px;border-top:1px solid #eceef1;flex:none;background:#fff}',
-    '.pb-input{flex:1;min-width:0;font:inherit;font-size:16px;line-height:1.3;color:#1b1f24;background:#f6f7f9;border:1px solid #dfe2e6;',
+    '.pb-input,.pb-field{flex:1;min-width:0;font:inherit;font-size:16px;line-height:1.3;color:#1b1f24;background:#f6f7f9;border:1px solid #dfe2e6;',
     'border-radius:22px;padding:10px 16px;outline:none;transition:border-color .15s ease,box-shadow .15s ease,background .15s ease;-webkit-appearance:none;appearance:none}',
-    '.pb-input::placeholder{color:#6b737d}',
-    '.pb .pb-input:focus-visible{outline:none}',
-    '.pb-input:focus{background:#fff;border-color:var(--pb-ink);box-shadow:0 0 0 3px var(--pb-halo)}',
-    '.pb-input[aria-invalid=true]{border-color:#b42318;box-shadow:0 0 0 3px rgba(180,35,24,.12)}',
+    '.pb-input::placeholder,.pb-field::placeholder{color:#6b737d}',
+    '.pb .pb-input:focus-visible,.pb .pb-field:focus-visible{outline:none}',
+    '.pb-input:focus,.pb-field:focus{background:#fff;border-color:var(--pb-ink);box-shadow:0 0 0 3px var(--pb-halo)}',
+    '.pb-input[aria-invalid=true],.pb-field[aria-invalid=true]{border-color:#b42318;box-shadow:0 0 0 3px rgba(180,35,24,.12)}',
     '.pb-send{width:42px;height:42px;border-radius:50%;border:0;padding:0;flex:none;cursor:pointer;display:grid;place-items:center;',
     'background:var(--pb-accent);color:var(--pb-on-accent);transition:opacity .15s ease,transform .15s ease}',
     '.pb-send:disabled{opacity:.35;cursor:default}',
@@ -385,162 +410,101 @@
 
   // ---- DOM -----------------------------------------------------------
   var ui = {};
-  function build() {
-    var host = el('div');
-    host.id = 'playbook-widget';
-    host.setAttribute('data-playbook-widget', '');
-    var shadow = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
-    var style = el('style');
-    style.textContent = CSS;
-    shadow.appendChild(style);
-
-    var root = ui.root = el('div', 'pb' + (CONF.position === 'left' ? ' pb-left' : ''));
-    root.setAttribute('lang', UI_LANG);
-
-    // campaign teaser
-    var camp = ui.camp = el('div', 'pb-campaign');
-    camp.hidden = true;
-    var cbody = ui.campBody = el('button', 'pb-camp-body');
-    cbody.type = 'button';
-    ui.campAv = el('span', 'pb-av');
-    var ctext = el('span');
-    ui.campName = el('span', 'pb-camp-name');
-    ui.campText = el('span', 'pb-camp-text');
-    ctext.appendChild(ui.campName);
-    ctext.appendChild(ui.campText);
-    cbody.appendChild(ui.campAv);
-    cbody.appendChild(ctext);
-    var cx = ui.campX = el('button', 'pb-camp-x');
-    cx.type = 'button';
-    cx.setAttribute('aria-label', t('dismiss'));
-    cx.appendChild(icon('close'));
-    camp.appendChild(cbody);
-    camp.appendChild(cx);
-
-    // chat window
-    var win = ui.win = el('div', 'pb-window');
-    win.setAttribute('role', 'dialog');
-    win.setAttribute('aria-labelledby', 'pb-title');
-    var head = el('div', 'pb-header');
-    ui.headAv = el('div', 'pb-av');
-    var titles = el('div', 'pb-titles');
-    ui.title = el('h2', 'pb-title', 'Chat');
-    ui.title.id = 'pb-title';
-    ui.sub = el('p', 'pb-sub');
-    ui.subDot = el('span', 'pb-dot');
-    ui.subText = el('span', '', t('subBot'));
-    ui.sub.appendChild(ui.subDot);
-    ui.sub.appendChild(ui.subText);
-    titles.appendChild(ui.title);
-    titles.appendChild(ui.sub);
-    var close = ui.close = el('button', 'pb-close');
-    close.type = 'button';
-    close.setAttribute('aria-label', t('close'));
-    close.appendChild(icon('close'));
-    head.appendChild(ui.headAv);
-    head.appendChild(titles);
-    head.appendChild(close);
-
-    var log = ui.log = el('div', 'pb-log');
-    log.setAttribute('role', 'log');
-    log.setAttribute('aria-live', 'polite');
-    log.setAttribute('aria-relevant', 'additions');
-    log.setAttribute('aria-labelledby', 'pb-title');
-    log.tabIndex = 0;
-    var typing = ui.typing = el('div', 'pb-typing');
-    typing.setAttribute('aria-hidden', 'true');
-    typing.hidden = true;
-    ui.typingAv = el('div', 'pb-av');
-    var dots = el('div', 'pb-dots');
-    dots.appendChild(el('i'));
-    dots.appendChild(el('i'));
-    dots.appendChild(el('i'));
-    typing.appendChild(ui.typingAv);
-    typing.appendChild(dots);
-    log.appendChild(typing);
-
-    ui.notice = el('div', 'pb-notice');
-    ui.notice.setAttribute('role', 'status');
-    ui.notice.hidden = true;
-    var endbar = ui.endbar = el('div', 'pb-endbar');
-    endbar.hidden = true;
-    ui.restart = el('button', 'pb-restart', t('restart'));
-    ui.restart.type = 'button';
-    endbar.appendChild(ui.restart);
-
-    var form = ui.form = el('form', 'pb-composer');
-    form.setAttribute('novalidate', '');
-    var input = ui.input = el('input', 'pb-input');
-    input.type = 'text';
-    input.maxLength = 4000;
-    input.autocomplete = 'off';
-    input.setAttribute('aria-label', t('placeholder'));
-    input.setAttribute('enterkeyhint', 'send');
-    input.placeholder = t('placeholder');
-    var send = ui.send = el('button', 'pb-send');
-    send.type = 'submit';
-    send.disabled = true;
-    send.setAttribute('aria-label', t('send'));
-    send.title = t('send');
-    send.appendChild(icon('send'));
-    form.appendChild(input);
-    form.appendChild(send);
-    ui.hint = el('div', 'pb-hint');
-    ui.hint.id = 'pb-hint';
-    ui.hint.setAttribute('aria-live', 'polite');
-    ui.hint.hidden = true;
-    input.setAttribute('aria-describedby', 'pb-hint');
-
-    var brand = el('div', 'pb-brand', t('powered') + ' ');
-    var ba = el('a', '', 'Playbook');
-    ba.href = 'https://github.com/playbook-dev/playbook';
-    ba.target = '_blank';
-    ba.rel = 'noopener noreferrer';
-    brand.appendChild(ba);
-
-    win.appendChild(head);
-    win.appendChild(log);
-    win.appendChild(ui.notice);
-    win.appendChild(endbar);
-    win.appendChild(form);
-    win.appendChild(ui.hint);
-    win.appendChild(brand);
-
-    var launcher = ui.launcher = el('button', 'pb-launcher');
-    launcher.type = 'button';
-    launcher.setAttribute('aria-label', t('open'));
-    launcher.setAttribute('aria-expanded', 'false');
-    launcher.appendChild(icon('chat', true));
-    launcher.appendChild(icon('down'));
-    ui.badge = el('span', 'pb-badge');
-    ui.badge.hidden = true;
-    ui.badge.setAttribute('aria-hidden', 'true');
-    launcher.appendChild(ui.badge);
-
-    root.appendChild(camp);
-    root.appendChild(win);
-    root.appendChild(launcher);
-    shadow.appendChild(root);
-    (D.body || D.documentElement).appendChild(host);
-
-    launcher.addEventListener('click', function () { if (S.isOpen) closeChat(); else openChat(); });
-    close.addEventListener('click', function () { closeChat(); });
-    cbody.addEventListener('click', function () {
-      var pid = S.match && S.match.playbook;
-      hideCampaign(true);
-      if (pid) startPlaybook(pid); else openChat();
+  // h makes an element: props are properties (class, text, on* listeners,
+  // or attributes when the name has a dash or is aria/role); kids are
+  // appended. Text is always set as text.
+  function h(tag, props, kids) {
+    var n = D.createElement(tag);
+    Object.keys(props || {}).forEach(function (k) {
+      var v = props[k];
+      if (k === 'class') n.className = v;
+      else if (k === 'text') n.textContent = v;
+      else if (k === 'ref') ui[v] = n;
+      else if (/^on/.test(k)) n.addEventListener(k.slice(2), v);
+      else if (/-|^role$/.test(k)) n.setAttribute(k, v);
+      else n[k] = v;
     });
-    cx.addEventListener('click', function () { hideCampaign(true); });
+    (kids || []).forEach(function (c) { n.appendChild(c); });
+    return n;
+  }
+  function build() {
+    var host = h('div', { id: 'playbook-widget', 'data-playbook-widget': '' });
+    var shadow = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
+    shadow.appendChild(h('style', { text: CSS }));
+    ui.input = h('input', {
+      class: 'pb-input', type: 'text', maxLength: 4000, autocomplete: 'off', placeholder: t('placeholder'),
+      'aria-label': t('placeholder'), 'aria-describedby': 'pb-hint', enterKeyHint: 'send',
+      oninput: function () {
+        ui.send.disabled = !ui.input.value.trim();
+        if (S.hintBad) setHint('', false);
+        visitorTyping();
+      }
+    });
+    var root = h('div', { ref: 'root', class: 'pb' + (CONF.position === 'left' ? ' pb-left' : ''), lang: UI_LANG }, [
+      // the campaign teaser
+      h('div', { ref: 'camp', class: 'pb-campaign', hidden: true }, [
+        h('button', {
+          class: 'pb-camp-body', type: 'button',
+          onclick: function () {
+            var pid = S.match && S.match.playbook;
+            hideCampaign(true);
+            if (pid) startPlaybook(pid); else openChat();
+          }
+        }, [h('span', { ref: 'campAv', class: 'pb-av' }), h('span', {}, [
+          h('span', { ref: 'campName', class: 'pb-camp-name' }), h('span', { ref: 'campText', class: 'pb-camp-text' })])]),
+        h('button', { class: 'pb-camp-x', type: 'button', 'aria-label': t('dismiss'), onclick: function () { hideCampaign(true); } }, [icon('close')])
+      ]),
+      // the chat window
+      h('div', { ref: 'win', class: 'pb-window', role: 'dialog', 'aria-labelledby': 'pb-title' }, [
+        h('div', { class: 'pb-header' }, [
+          h('div', { ref: 'headAv', class: 'pb-av' }),
+          h('div', { class: 'pb-titles' }, [
+            h('h2', { ref: 'title', class: 'pb-title', id: 'pb-title', text: 'Chat' }),
+            h('p', { ref: 'sub', class: 'pb-sub' }, [h('span', { ref: 'subDot', class: 'pb-dot' }), h('span', { ref: 'subText', text: t('subBot') })])
+          ]),
+          h('button', { ref: 'close', class: 'pb-close', type: 'button', 'aria-label': t('close'), onclick: function () { closeChat(); } }, [icon('close')])
+        ]),
+        h('div', { ref: 'log', class: 'pb-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-labelledby': 'pb-title', tabIndex: 0 }, [
+          h('div', { ref: 'typing', class: 'pb-typing', 'aria-hidden': 'true', hidden: true }, [
+            h('div', { ref: 'typingAv', class: 'pb-av' }), h('div', { class: 'pb-dots' }, [h('i'), h('i'), h('i')])])
+        ]),
+        h('div', { ref: 'notice', class: 'pb-notice', role: 'status', hidden: true }),
+        h('div', { ref: 'endbar', class: 'pb-endbar', hidden: true }, [
+          h('button', { ref: 'restart', class: 'pb-restart', type: 'button', text: t('restart'), onclick: function () { restart(); } }),
+          h('button', {
+            ref: 'mailBtn', class: 'pb-linkbtn', type: 'button', text: t('emailMe'), hidden: true,
+            onclick: function () { ui.mailBtn.hidden = true; ui.mailForm.hidden = false; ui.mailInput.focus(); }
+          }),
+          h('form', {
+            ref: 'mailForm', class: 'pb-mailform', hidden: true, noValidate: true,
+            onsubmit: function (ev) {
+              ev.preventDefault();
+              var to = ui.mailInput.value.trim();
+              if (check(to, 'email')) { ui.mailInput.setAttribute('aria-invalid', 'true'); return; }
+              S.mailTo = to;
+              control({ type: 'transcript', email: to });
+              ui.mailForm.hidden = true;
+            }
+          }, [
+            h('input', { ref: 'mailInput', class: 'pb-field', type: 'email', autocomplete: 'email', placeholder: t('phEmail'), 'aria-label': t('emailMe') }),
+            h('button', { class: 'pb-send', type: 'submit', title: t('send'), 'aria-label': t('send') }, [icon('send')])])]),
+        h('form', { ref: 'form', class: 'pb-composer', noValidate: true, onsubmit: function (ev) { ev.preventDefault(); submit(); } }, [
+          ui.input,
+          h('button', { ref: 'send', class: 'pb-send', type: 'submit', disabled: true, title: t('send'), 'aria-label': t('send') }, [icon('send')])]),
+        h('div', { ref: 'hint', class: 'pb-hint', id: 'pb-hint', 'aria-live': 'polite', hidden: true }),
+        h('div', { class: 'pb-brand', text: t('powered') + ' ' }, [
+          h('a', { text: 'Playbook', href: 'https://github.com/playbook-dev/playbook', target: '_blank', rel: 'noopener noreferrer' })])
+      ]),
+      h('button', {
+        ref: 'launcher', class: 'pb-launcher', type: 'button', 'aria-label': t('open'), 'aria-expanded': 'false',
+        onclick: function () { if (S.isOpen) closeChat(); else openChat(); }
+      }, [icon('chat', true), icon('down'), h('span', { ref: 'badge', class: 'pb-badge', hidden: true, 'aria-hidden': 'true' })])
+    ]);
     root.addEventListener('keydown', function (ev) {
       if (ev.key === 'Escape' && S.isOpen) { ev.stopPropagation(); closeChat(); }
     });
-    form.addEventListener('submit', function (ev) { ev.preventDefault(); submit(); });
-    input.addEventListener('input', function () {
-      send.disabled = !input.value.trim();
-      if (S.hintBad) setHint('', false);
-      visitorTyping();
-    });
-    ui.restart.addEventListener('click', function () { restart(); });
+    shadow.appendChild(root);
+    (D.body || D.documentElement).appendChild(host);
     applyColor(CONF.color);
   }
 
@@ -550,7 +514,7 @@
     key: '',             // localStorage key of the conversation
     st: null,            // persisted: token, conversation, last, entries, pending, bot
     ws: null, ready: false, attempt: 0, timer: 0, pingT: 0, pongT: 0, triedDefault: false,
-    seen: {}, rows: {},  // entry ids shown; visitor rows by client id
+    seen: {}, rows: {}, byId: {}, outbox: [],  // entry ids shown; visitor rows by client id
     status: '', ended: false, agent: '',
     isOpen: false, unread: 0, match: null,
     lastInput: 'text', waitBot: false, waitT: 0, typingFrom: '', typingT: 0, myTypingT: 0, myTypingOn: false,
@@ -590,38 +554,55 @@
   function applyBot(bot) {
     if (!bot) return;
     S.bot = bot;
-    if (bot.name) ui.title.textContent = bot.name;
-    avatarInto(ui.headAv, bot);
     avatarInto(ui.typingAv, bot);
     applyColor(bot.color || CONF.color);
+    subline();
   }
 
-  function nearBottom() { var l = ui.log; return l.scrollHeight - l.scrollTop - l.clientHeight < 80; }
-  function toBottom(force) {
-    if (force || S.stick) ui.log.scrollTop = ui.log.scrollHeight;
+  function toBottom() {
+    ui.log.scrollTop = ui.log.scrollHeight;
   }
   function append(node, live) {
-    S.stick = S.stick || nearBottom();
     if (live && !reduceMotion) node.classList.add('pb-live');
     ui.log.insertBefore(node, ui.typing);
-    toBottom(true);
+    toBottom();
   }
 
-  // linkify inserts text with http(s) addresses as links; everything as text nodes.
+  // linkify inserts text with web and email addresses as links; all of it
+  // as text nodes.
   function linkify(box, text) {
-    var re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g, last = 0, m;
+    var re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]|[\w.+-]+@[\w-]+(\.[\w-]+)+/g, last = 0, m;
     text = String(text || '');
     while ((m = re.exec(text))) {
       if (m.index > last) box.appendChild(D.createTextNode(text.slice(last, m.index)));
-      var href = safeURL(m[0], ['http:', 'https:']);
+      var mail = !/^http/i.test(m[0]);
+      var href = mail ? 'mailto:' + m[0] : safeURL(m[0], ['http:', 'https:']);
       if (href) {
         var a = el('a', '', m[0]);
-        a.href = href; a.target = '_blank'; a.rel = 'noopener noreferrer nofollow';
+        a.href = href;
+        if (!mail) { a.target = '_blank'; a.rel = 'noopener noreferrer nofollow'; }
         box.appendChild(a);
       } else box.appendChild(D.createTextNode(m[0]));
       last = m.index + m[0].length;
     }
     if (last < text.length) box.appendChild(D.createTextNode(text.slice(last)));
+  }
+
+  // rich renders an agent's small rich text: **bold**, *italic*, [label](https://…)
+  // and bare links; anything else stays text.
+  function rich(box, text) {
+    var re = /\*\*([^*\n]+)\*\*|\*([^*\s](?:[^*\n]*[^*\s])?)\*|\[([^\]\n]+)\]\((https?:\/\/[^\s)]+)\)/g, last = 0, m;
+    text = String(text || '');
+    while ((m = re.exec(text))) {
+      if (m.index > last) linkify(box, text.slice(last, m.index));
+      var href = m[4] && safeURL(m[4], IMG_SCHEMES);
+      if (m[1] != null) box.appendChild(el('strong', '', m[1]));
+      else if (m[2] != null) box.appendChild(el('em', '', m[2]));
+      else if (href) box.appendChild(h('a', { text: m[3], href: href, target: '_blank', rel: 'noopener noreferrer nofollow' }));
+      else box.appendChild(D.createTextNode(m[0]));
+      last = re.lastIndex;
+    }
+    if (last < text.length) linkify(box, text.slice(last));
   }
 
   function sender(e) { return e.from === 'visitor' ? 'visitor' : e.from === 'agent' ? 'agent:' + (e.author || '') : 'bot'; }
@@ -643,7 +624,8 @@
       avatarInto(av, e.from === 'agent' ? { name: e.author || t('agent') } : S.bot || { name: e.author });
       r.appendChild(av);
       var name = e.from === 'agent' ? e.author || t('agent') : (S.bot && S.bot.name) || e.author || '';
-      if (name) stack.appendChild(el('div', 'pb-author', name));
+      if (name && S.speaker !== who) stack.appendChild(el('div', 'pb-author', name)); // when the speaker changes
+      S.speaker = who;
     }
     r.appendChild(stack);
     r._stack = stack;
@@ -654,9 +636,11 @@
   function addMessage(e, live) {
     if (e.from === 'visitor') return visitorRow(e.text, e.client_id, 'sent', e, live);
     var r = row(e, live);
+    if (e.id) S.byId[e.id] = r;
+    if (e.deleted) { r._stack.appendChild(el('div', 'pb-bubble pb-deleted', t('deleted'))); return; }
     if (e.text) {
       var b = el('div', 'pb-bubble');
-      linkify(b, e.text);
+      (e.from === 'agent' ? rich : linkify)(b, e.text);
       r._stack.appendChild(b);
     }
     var img = e.image ? safeURL(e.image, IMG_SCHEMES) : '';
@@ -665,7 +649,7 @@
       im.alt = '';
       im.loading = 'lazy';
       im.src = img;
-      im.addEventListener('load', function () { if (S.stick) toBottom(true); });
+      im.addEventListener('load', toBottom);
       im.addEventListener('error', function () { im.remove(); });
       r._stack.appendChild(im);
     }
@@ -711,7 +695,7 @@
       S.btns = bb;
     }
     if (e.from === 'bot') setInput(e.input || 'text');
-    toBottom(true);
+    toBottom();
   }
 
   // disableButtons turns the current buttons off, marking the chosen one.
@@ -728,13 +712,12 @@
   function visitorRow(text, cid, state, e, live) {
     disableButtons(null, text);
     var r = row(e || { from: 'visitor' }, live);
-    var b = el('div', 'pb-bubble');
-    linkify(b, text);
-    r._stack.appendChild(b);
+    r._stack.appendChild(el('div', 'pb-bubble' + (e && e.deleted ? ' pb-deleted' : ''), e && e.deleted ? t('deleted') : text));
+    if (e && e.id) S.byId[e.id] = r;
     r._text = text;
     if (cid) { S.rows[cid] = r; r._cid = cid; }
     rowState(r, state);
-    toBottom(true);
+    toBottom();
     return r;
   }
   function rowState(r, state) {
@@ -782,6 +765,19 @@
       case 'end':
         showEnded(live);
         break;
+      case 'resolved':
+        showEnded(live, true);
+        break;
+      case 'deleted':
+        var id = e.data && e.data.target, r = id && S.byId[id];
+        if (r) {
+          Array.prototype.slice.call(r._stack.children).forEach(function (c) { if (!c.classList.contains('pb-author')) c.remove(); });
+          r._stack.appendChild(el('div', 'pb-bubble pb-deleted', t('deleted')));
+          if (S.btns && r.contains(S.btns)) S.btns = null;
+        }
+        S.st.entries.forEach(function (x) { if (x.id === id) { x.deleted = true; x.text = ''; delete x.buttons; delete x.links; delete x.image; } });
+        save();
+        break;
       case 'error':
         system(e.text || t('errGeneric'), 'pb-sys-error', live);
         break;
@@ -792,9 +788,8 @@
   function setTypingShown() {
     var on = S.waitBot || !!S.typingFrom || S.pumping;
     if (ui.typing.hidden === !on) return;
-    S.stick = S.stick || nearBottom();
     ui.typing.hidden = !on;
-    if (on) toBottom(true);
+    if (on) toBottom();
   }
   function setWaitBot(on) {
     S.waitBot = on;
@@ -854,41 +849,104 @@
   function setStatus(st) {
     if (!st) return;
     S.status = st;
-    if (st === 'ended' || st === 'failed') showEnded(true);
+    if (st === 'ended' || st === 'failed' || st === 'resolved') showEnded(true, st === 'resolved');
     if (st === 'handoff' || st === 'agent') setWaitBot(false);
     subline();
   }
   function subline() {
     var txt = t('subBot');
     if (S.reconnecting) txt = t('reconnecting');
-    else if (S.ended) txt = t('ended');
+    else if (S.ended) txt = S.resolved ? t('resolved') : t('ended');
     else if (S.status === 'handoff') txt = t('subWaiting');
-    else if (S.status === 'agent' && S.agent) txt = t('subAgent', { name: S.agent });
+    else if (S.status === 'agent' && S.agent) txt = t('subAgent');
     ui.subText.textContent = txt;
+    // The header shows who talks: the bot, or the agent who took the chat.
+    var agent = S.status === 'agent' && S.agent, who = agent ? 'agent:' + S.agent : 'bot:' + JSON.stringify(S.bot);
+    if (S.headWho !== who) {
+      S.headWho = who;
+      ui.title.textContent = agent ? S.agent : (S.bot && S.bot.name) || 'Chat';
+      avatarInto(ui.headAv, agent ? { name: S.agent } : S.bot || { name: 'Chat' });
+      ui.headAv.classList.toggle('pb-av-agent', !!agent);
+    }
     ui.root.classList.toggle('pb-recon', !!S.reconnecting);
     ui.subDot.hidden = !!S.ended && !S.reconnecting;
   }
-  function showEnded(live) {
-    if (S.ended) return;
-    S.ended = true;
-    S.st.ended = true;
-    save();
-    disableButtons();
-    setWaitBot(false);
-    system(t('ended'), '', live);
-    ui.form.hidden = true;
-    ui.endbar.hidden = false;
-    setHint('', false);
-    subline();
-    if (S.isOpen && ui.root.getRootNode().activeElement === ui.input) ui.restart.focus();
+  function showEnded(live, resolved) {
+    if (!S.ended) {
+      S.ended = true;
+      S.st.ended = true;
+      save();
+      disableButtons();
+      setWaitBot(false);
+      system(resolved ? t('resolved') : t('ended'), '', live);
+      ui.form.hidden = true;
+      ui.endbar.hidden = false;
+      setHint('', false);
+      subline();
+      if (S.isOpen && ui.root.getRootNode().activeElement === ui.input) ui.restart.focus();
+    }
+    if (resolved && !S.resolved) {
+      S.resolved = true;
+      ui.mailBtn.hidden = !!S.st.mailed;
+      append(ratingCard(), live);
+    }
+  }
+
+  // ratingCard asks for a 1-5 rating and an optional comment (after an
+  // agent resolved the chat).
+  function ratingCard() {
+    var card = el('div', 'pb-rate'), score = 0;
+    var q = el('p', '', S.st.rated ? t('thanks') : t('rateQ'));
+    card.appendChild(q);
+    if (S.st.rated) return card;
+    var stars = h('div', { class: 'pb-stars', role: 'group', 'aria-label': t('rateQ') });
+    var comment = h('textarea', { maxLength: 1000, rows: 2, placeholder: t('commentPh'), 'aria-label': t('commentPh'), hidden: true });
+    var send = h('button', {
+      class: 'pb-restart', type: 'button', text: t('send'), hidden: true,
+      onclick: function () {
+        if (!score) return;
+        control({ type: 'rating', score: score, comment: comment.value.trim().slice(0, 1000) });
+        S.st.rated = score;
+        save();
+        while (card.lastChild !== q) card.removeChild(card.lastChild);
+        q.textContent = t('thanks');
+      }
+    });
+    [1, 2, 3, 4, 5].forEach(function (n) {
+      stars.appendChild(h('button', {
+        class: 'pb-star', type: 'button', text: '★', 'aria-label': t('star', { n: n }), 'aria-pressed': 'false',
+        onclick: function () {
+          score = n;
+          Array.prototype.forEach.call(stars.children, function (b, i) {
+            b.classList.toggle('pb-on', i < n);
+            b.setAttribute('aria-pressed', String(i === n - 1));
+          });
+          comment.hidden = send.hidden = false;
+          toBottom();
+        }
+      }));
+    });
+    card.appendChild(stars);
+    card.appendChild(comment);
+    card.appendChild(send);
+    return card;
+  }
+
+  // control sends a frame that is no message (rating, transcript), connecting
+  // first when needed.
+  function control(f) {
+    if (S.ready && wsSend(f)) return;
+    S.outbox.push(f);
+    connect();
   }
 
   // ---- the conversation ----------------------------------------------
   function resetView() {
     var log = ui.log;
     while (log.firstChild !== ui.typing) log.removeChild(log.firstChild);
-    S.seen = {}; S.rows = {}; S.lastRow = null; S.btns = null; S.lastSentMeta = null;
-    S.ended = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false;
+    S.seen = {}; S.rows = {}; S.lastRow = null; S.speaker = ''; S.btns = null; S.lastSentMeta = null;
+    S.ended = false; S.resolved = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false; S.byId = {};
+    ui.mailBtn.hidden = true; ui.mailForm.hidden = true;
     ui.form.hidden = false; ui.endbar.hidden = true;
     setWaitBot(false);
     setInput('text');
@@ -921,8 +979,9 @@
     if (!e || !e.id || S.seen[e.id]) return;
     S.seen[e.id] = 1;
     if (!S.st.last || cmpID(e.id, S.st.last) > 0) S.st.last = e.id;
-    if (e.kind !== 'record' && e.kind !== 'note') cache(e); else save();
+    if (e.kind !== 'record' && e.kind !== 'note') cache(Object.assign({}, e)); else save();
     if (e.from === 'visitor' && e.client_id && S.rows[e.client_id]) { // our own message, already shown
+      S.byId[e.id] = S.rows[e.client_id];
       acked(e.client_id);
       return;
     }
@@ -1094,8 +1153,13 @@
       case 'welcome': onWelcome(f); break;
       case 'entry': onEntry(f.entry); break;
       case 'ack': onAck(f); break;
+      case 'sent':
+        if (S.mailTo) { notice(t('sentTo', { email: S.mailTo }), 6000); S.st.mailed = true; save(); }
+        break;
       case 'typing':
         S.typingFrom = f.on ? f.from || 'bot' : '';
+        if (f.on) avatarInto(ui.typingAv, f.from === 'agent' ? { name: S.agent || t('agent') } : S.bot);
+        ui.typingAv.classList.toggle('pb-av-agent', f.from === 'agent');
         clearTimeout(S.typingT);
         if (f.on) S.typingT = setTimeout(function () { S.typingFrom = ''; setTypingShown(); }, 30000);
         setTypingShown();
@@ -1128,12 +1192,14 @@
     subline();
     // Messages not acknowledged yet go again with the same ids (the server dedupes).
     st.pending.forEach(function (p) { wsSend(p); });
+    S.outbox.splice(0).forEach(wsSend);
   }
 
   function onAck(f) {
     var cid = f.id;
     var r = S.rows[cid];
     acked(cid);
+    if (r && f.entry) S.byId[f.entry] = r;
     if (f.entry && !S.seen[f.entry] && r) {
       S.seen[f.entry] = 1;
       cache({ id: f.entry, from: 'visitor', kind: 'message', text: r._text, client_id: cid, at: new Date().toISOString() });
@@ -1188,7 +1254,7 @@
       setJSON('sessionStorage', 'playbook:open', S.pid || '*');
     }
     if (!S.ws && !(S.ended && S.st.token)) connect();
-    toBottom(true);
+    toBottom();
     if (!noFocus) {
       var target = S.ended ? ui.restart : ui.input;
       setTimeout(function () { target.focus({ preventScroll: true }); }, reduceMotion ? 0 : 60);
@@ -1238,9 +1304,7 @@
     }).then(function (r) { return r.ok ? r.json() : {}; }).then(function (m) {
       if (!m || !m.playbook) return;
       S.match = m;
-      if (!S.st.token && !S.st.entries.length && m.bot) { // not chatting yet: wear the bot's colors
-        applyColor(m.bot.color || CONF.color);
-      }
+      if (!S.st.token && !S.st.entries.length && m.bot && (!S.pid || S.pid === m.playbook)) applyBot(m.bot); // not chatting yet
       if (!m.campaign || getJSON('sessionStorage', 'playbook:dismissed:' + m.playbook)) return;
       var own = getJSON('localStorage', keyFor(m.playbook));
       if (own && own.token && !own.ended) return; // already talking

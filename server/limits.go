@@ -9,9 +9,10 @@ import (
 
 // limits holds the per-address connection limiters.
 type limits struct {
-	mu    sync.Mutex
-	byIP  map[string]*ipLimit
-	sweep time.Time
+	perMinute int // new connections a minute per address; < 0: no limit
+	mu        sync.Mutex
+	byIP      map[string]*ipLimit
+	sweep     time.Time
 }
 
 type ipLimit struct {
@@ -19,11 +20,20 @@ type ipLimit struct {
 	seen time.Time
 }
 
-func newLimits() *limits { return &limits{byIP: map[string]*ipLimit{}} }
+// newLimits allows perMinute new connections a minute per address, in
+// bursts of a third of that (default 60, bursts of 20); negative: no limit.
+func newLimits(perMinute int) *limits {
+	if perMinute == 0 {
+		perMinute = 60
+	}
+	return &limits{perMinute: perMinute, byIP: map[string]*ipLimit{}}
+}
 
-// connect reports whether a new connection from ip is allowed: 60 a minute,
-// with bursts of 20.
+// connect reports whether a new connection from ip is allowed.
 func (l *limits) connect(ip string, now time.Time) bool {
+	if l.perMinute < 0 {
+		return true
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.sweep) > time.Minute {
@@ -36,7 +46,7 @@ func (l *limits) connect(ip string, now time.Time) bool {
 	}
 	il, ok := l.byIP[ip]
 	if !ok {
-		il = &ipLimit{lim: rate.NewLimiter(rate.Every(time.Second), 20)}
+		il = &ipLimit{lim: rate.NewLimiter(rate.Every(time.Minute/time.Duration(l.perMinute)), max(1, l.perMinute/3))}
 		l.byIP[ip] = il
 	}
 	il.seen = now

@@ -54,6 +54,10 @@ type Config struct {
 	PresenceTimeout time.Duration
 	// Mail sends transcripts by email; nil turns that off.
 	Mail Mailer
+	// ConnectsPerMinute bounds the new visitor websockets a minute from one
+	// address (in bursts of a third of it); default 60, negative: no limit
+	// (for load tests from one machine).
+	ConnectsPerMinute int
 	// Hours says which teams are open, for open_hours(). Nil: all closed.
 	Hours OpenHours
 	// Records receives the records create cards make. Nil: they are kept in
@@ -148,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 		store:  store,
 		timers: store.Timers(),
 		now:    cfg.Now,
-		limits: newLimits(),
+		limits: newLimits(cfg.ConnectsPerMinute),
 		runCtx: context.Background(),
 	}
 	if len(cfg.Secret) == 0 {

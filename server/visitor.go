@@ -471,7 +471,11 @@ func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
 }
 
 func (v *visitorConn) status(st engine.Status, outcome string) {
-	v.push(map[string]any{"type": "status", "status": st})
+	f := map[string]any{"type": "status", "status": st}
+	if outcome != "" {
+		f["outcome"] = outcome
+	}
+	v.push(f)
 }
 
 func (v *visitorConn) resume(ctx context.Context, f *inFrame) {

@@ -226,4 +226,3 @@ func (ac *agentConn) receive(ch, payload string) {
 		ac.deliver(conv, entries)
 	}
 }
-

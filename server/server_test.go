@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,9 +23,10 @@ import (
 
 // testServer is one server process (in this test process) on a shared Redis.
 type testServer struct {
-	srv *server.Server
-	url string
-	log *syncBuffer
+	srv  *server.Server
+	url  string
+	log  *syncBuffer
+	stop func()
 }
 
 type syncBuffer struct {
@@ -46,6 +48,14 @@ func (s *syncBuffer) String() string {
 
 // copyPlaybooks copies the example playbooks into a temp dir the test may
 // edit.
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
 func copyPlaybooks(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -86,16 +96,22 @@ func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*s
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()
 	hs := httptest.NewServer(srv.Handler())
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			hs.CloseClientConnections()
+			hs.Close()
+			cancel()
+			<-done
+		})
+	}
 	t.Cleanup(func() {
-		hs.CloseClientConnections()
-		hs.Close()
-		cancel()
-		<-done
+		stop()
 		if t.Failed() {
 			t.Logf("server log:\n%s", buf.String())
 		}
 	})
-	return &testServer{srv: srv, url: hs.URL, log: buf}
+	return &testServer{srv: srv, url: hs.URL, log: buf, stop: stop}
 }
 
 // client is a visitor's websocket with the frames it received.

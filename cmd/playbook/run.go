@@ -34,6 +34,7 @@ var commands = []*command{
 	chatCommand,
 	graphCommand,
 	serveCommand,
+	agentsCommand,
 }
 
 func findCommand(name string) *command {

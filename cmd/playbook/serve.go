@@ -15,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/server"
 )
 
@@ -52,6 +53,7 @@ Put the widget on a page with one tag:
 		private := fs.Bool("allow-private-calls", false, "let call cards reach private and loopback addresses")
 		def := fs.String("default-playbook", "", "playbook for pages no trigger matches (default: website-sales)")
 		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
+		smtpURL := fs.String("smtp", os.Getenv("PLAYBOOK_SMTP"), "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) > 0 {
 				return usageError("serve takes no file names; use --playbooks DIR")
@@ -66,6 +68,14 @@ Put the widget on a page with one tag:
 				return err
 			}
 			defer closeStore()
+			var mailer server.Mailer
+			if *smtpURL != "" {
+				m, err := server.NewSMTPMailer(*smtpURL)
+				if err != nil {
+					return usageError("%v", err)
+				}
+				mailer = m
+			}
 			srv, err := server.New(server.Config{
 				Playbooks:       *dir,
 				Redis:           rdb,
@@ -78,9 +88,13 @@ Put the widget on a page with one tag:
 				DefaultPlaybook: *def,
 				Calls:           server.CallPolicy{AllowHosts: splitList(*hosts), AllowPrivate: *private},
 				Logger:          log,
+				Mail:            mailer,
 			})
 			if err != nil {
 				return err
+			}
+			if *redisURL == "" {
+				demoAgent(ctx, srv, log)
 			}
 			return listenAndServe(ctx, *addr, srv, log)
 		}
@@ -172,4 +186,16 @@ func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *s
 		err = nil
 	}
 	return err
+}
+
+// demoAgent creates a sign-in for the inbox when the store is in memory, so
+// a first run shows the whole product.
+func demoAgent(ctx context.Context, srv *server.Server, log *slog.Logger) {
+	const email, password = "demo@example.com", "playbook-demo"
+	_, err := srv.Inbox().AddAgent(ctx, handoff.NewAgent{Email: email, Name: "Demo Agent", Teams: []string{"sales", "support"}, Role: handoff.RoleAdmin, Password: password})
+	if err != nil {
+		log.Warn("creating the demo agent", "err", err)
+		return
+	}
+	log.Info("demo inbox sign-in (in-memory store only): open /inbox", "email", email, "password", password)
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/playbook-dev/playbook/handoff"
+)
+
+var agentsCommand = &command{
+	name:    "agents",
+	summary: "add and list the agents who answer chats in the inbox",
+	usage:   "agents add|list|token [options]",
+	help: `Manages the agents who sign in to the inbox (/inbox) and take chats.
+
+  playbook agents add --email sam@example.com --name "Sam Lee" --team sales,support [--role admin] [--password ...]
+  playbook agents list
+  playbook agents token --email sam@example.com     (an API token for scripts)
+  playbook agents teams --team sales --routing round_robin --capacity 3
+
+Without --password a password is generated and printed once. Passwords are
+stored as bcrypt hashes. Routing is manual (agents take chats), round_robin
+or least_busy; capacity caps the open chats per agent under automatic
+routing (0 = no cap).
+
+Agents live in the same Redis as the conversations: give the --redis the
+server uses (or set PLAYBOOK_REDIS_URL).
+`,
+	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
+		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL of the server")
+		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
+		email := fs.String("email", "", "the agent's email (add, token)")
+		name := fs.String("name", "", "the agent's name, shown to visitors (add)")
+		teams := fs.String("team", "", "comma-separated teams (add), or the team to configure (teams)")
+		role := fs.String("role", "agent", "agent or admin (add)")
+		password := fs.String("password", "", "the password (add; default: generated)")
+		routing := fs.String("routing", "manual", "manual, round_robin or least_busy (teams)")
+		capacity := fs.Int("capacity", 0, "open chats per agent under automatic routing; 0 = no cap (teams)")
+		return func(ctx context.Context, std *stdio, args []string) error {
+			if len(args) != 1 {
+				return usageError("say what to do: add, list, token or teams")
+			}
+			if *redisURL == "" {
+				return usageError("give --redis URL (or set PLAYBOOK_REDIS_URL): agents live in the server's Redis")
+			}
+			rdb, closeStore, err := openRedis(*redisURL, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			st := handoff.NewStore(rdb, handoff.Options{Prefix: *prefix})
+			switch args[0] {
+			case "add":
+				pw := *password
+				generated := pw == ""
+				if generated {
+					pw = generatePassword()
+				}
+				a, err := st.AddAgent(ctx, handoff.NewAgent{Email: *email, Name: *name, Teams: splitList(*teams), Role: handoff.Role(*role), Password: pw})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(std.out, "added %s <%s>, %s of %s\n", a.Name, a.Email, a.Role, strings.Join(a.Teams, ", "))
+				if generated {
+					fmt.Fprintf(std.out, "password: %s  (shown once; sign in at /inbox)\n", pw)
+				}
+			case "list":
+				all, err := st.Agents(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(std.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tEMAIL\tROLE\tTEAMS\tPRESENCE")
+				for _, a := range all {
+					p, _ := st.PresenceOf(ctx, a)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.Email, a.Role, strings.Join(a.Teams, ","), p)
+				}
+				tw.Flush()
+			case "token":
+				a, err := st.AgentByEmail(ctx, *email)
+				if err != nil {
+					return fmt.Errorf("no agent with email %q", *email)
+				}
+				tok, err := st.NewAPIToken(ctx, a.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(std.out, "%s\n", tok)
+			case "teams":
+				if err := st.SetTeamConfig(ctx, *teams, handoff.TeamConfig{Routing: handoff.Routing(*routing), Capacity: *capacity}); err != nil {
+					return err
+				}
+				fmt.Fprintf(std.out, "team %s: %s routing, capacity %d\n", *teams, *routing, *capacity)
+			default:
+				return usageError("unknown agents action %s: use add, list, token or teams", args[0])
+			}
+			return nil
+		}
+	},
+}
+
+func generatePassword() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+

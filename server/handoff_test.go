@@ -1,0 +1,415 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/server"
+)
+
+// fakeClock is a clock tests move by hand; every server in a test shares it.
+type fakeClock struct{ ms atomic.Int64 }
+
+func newClock() *fakeClock {
+	c := &fakeClock{}
+	c.ms.Store(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC).UnixMilli())
+	return c
+}
+func (c *fakeClock) now() time.Time          { return time.UnixMilli(c.ms.Load()).UTC() }
+func (c *fakeClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
+
+// agentClient is a signed-in inbox.
+type agentClient struct {
+	t     *testing.T
+	ts    *testServer
+	http  *http.Client
+	csrf  string
+	agent *handoff.Agent
+}
+
+func addAgent(t *testing.T, ts *testServer, name string, teams ...string) *handoff.Agent {
+	t.Helper()
+	a, err := ts.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: name + "@example.com", Name: name, Teams: teams, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func signIn(t *testing.T, ts *testServer, a *handoff.Agent) *agentClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	ac := &agentClient{t: t, ts: ts, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}, agent: a}
+	code, body := ac.do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "correct horse"})
+	if code != 200 {
+		t.Fatalf("login: %d %s", code, body)
+	}
+	var out struct{ CSRF string }
+	json.Unmarshal(body, &out)
+	ac.csrf = out.CSRF
+	return ac
+}
+
+func (ac *agentClient) do(method, path string, body any) (int, []byte) {
+	ac.t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, ac.ts.url+path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if ac.csrf != "" {
+		req.Header.Set("X-CSRF-Token", ac.csrf)
+	}
+	resp, err := ac.http.Do(req)
+	if err != nil {
+		ac.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func (ac *agentClient) ok(method, path string, body any) []byte {
+	ac.t.Helper()
+	code, b := ac.do(method, path, body)
+	if code != 200 && code != 204 {
+		ac.t.Fatalf("%s %s: %d %s", method, path, code, b)
+	}
+	return b
+}
+
+// feed opens the agent's /ws/agent.
+func (ac *agentClient) feed() *client {
+	ac.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ac.t.Cleanup(cancel)
+	u := "ws" + strings.TrimPrefix(ac.ts.url, "http") + "/ws/agent"
+	hdr := http.Header{"Origin": {ac.ts.url}}
+	for _, ck := range ac.http.Jar.Cookies(mustURL(ac.ts.url)) {
+		hdr.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		ac.t.Fatal(err)
+	}
+	c := &client{t: ac.t, ws: ws, frames: make(chan map[string]any, 1000), ctx: ctx}
+	go func() {
+		defer close(c.frames)
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				return
+			}
+			var f map[string]any
+			json.Unmarshal(b, &f)
+			c.frames <- f
+		}
+	}()
+	ac.t.Cleanup(func() { ws.CloseNow() })
+	c.next("hello")
+	return c
+}
+
+// toHandoff walks a visitor through the bench playbook to the handoff card.
+func toHandoff(t *testing.T, c *client) string {
+	t.Helper()
+	_, conv := c.start("qualify")
+	c.bot("Hi! What brings you here?")
+	c.say("v1", "Talk to sales")
+	c.bot("What's your work email?")
+	c.say("v2", "ana@acme.io")
+	c.bot("How many employees?")
+	c.say("v3", "201+")
+	c.bot("Monthly budget in USD?")
+	c.say("v4", "1500")
+	return conv
+}
+
+// entryOf waits for the next entry frame matching want (kind and from),
+// skipping others.
+func (c *client) entryOf(kind, from string) map[string]any {
+	c.t.Helper()
+	for {
+		e := c.next("entry")["entry"].(map[string]any)
+		if e["kind"] == kind && (from == "" || e["from"] == from) {
+			return e
+		}
+	}
+}
+
+func TestLiveChatFromHandoffToRating(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	ctx := context.Background()
+	sam := addAgent(t, ts, "Sam", "sales")
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	feed := agent.feed()
+
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	v.entryOf("handoff", "system")
+
+	n := feed.next("notify")
+	if n["kind"] != "new_chat" || n["conversation"].(map[string]any)["id"] != conv {
+		t.Fatalf("notify = %v", n)
+	}
+	var queue []handoff.Conversation
+	json.Unmarshal(agent.ok("GET", "/api/conversations?folder=unassigned", nil), &queue)
+	if len(queue) != 1 || queue[0].ID != conv || queue[0].Team != "sales" {
+		t.Fatalf("unassigned = %+v", queue)
+	}
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	if j := v.entryOf("joined", "system"); j["author"] != "Sam" {
+		t.Fatalf("joined entry = %v", j)
+	}
+	feed.send(map[string]any{"type": "follow", "conversation": conv})
+
+	// The visitor writes: the bot stays silent, the agent sees it.
+	v.say("v5", "Hi, are you there?")
+	// Following replays the history first, then the new message arrives.
+	for got := feed.entryOf("message", "visitor"); got["text"] != "Hi, are you there?"; got = feed.entryOf("message", "visitor") {
+	}
+	for _, f := range v.drain(300 * time.Millisecond) {
+		if e, ok := f["entry"].(map[string]any); ok && e["from"] == "bot" {
+			t.Fatalf("the bot spoke in a chat an agent owns: %v", e)
+		}
+	}
+	agent.ok("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "Hello Ana, **Sam** here.", "client_id": "a1"})
+	if got := v.entryOf("message", "agent"); got["text"] != "Hello Ana, **Sam** here." || got["author"] != "Sam" {
+		t.Fatalf("visitor got %v", got)
+	}
+	// A resend with the same client id stores nothing new.
+	agent.ok("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "Hello Ana, **Sam** here.", "client_id": "a1"})
+	agent.ok("POST", "/api/conversations/"+conv+"/notes", map[string]any{"text": "Big account, loop in @kim"})
+	agent.ok("POST", "/api/conversations/"+conv+"/resolve", nil)
+	v.entryOf("resolved", "system")
+	for _, f := range v.drain(300 * time.Millisecond) {
+		if e, ok := f["entry"].(map[string]any); ok && (e["kind"] == "note" || e["kind"] == "message") {
+			t.Fatalf("visitor got %v after the reply (a note or a duplicate)", e)
+		}
+	}
+	v.send(map[string]any{"type": "rating", "score": 5, "comment": "quick!"})
+	v.next("rated")
+	c, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	if c.Status != handoff.StatusResolved || c.CSAT == nil || c.CSAT.Score != 5 || c.AssigneeName != "Sam" {
+		t.Fatalf("conversation = %+v", c)
+	}
+	var closed []handoff.Conversation
+	json.Unmarshal(agent.ok("GET", "/api/conversations?folder=closed", nil), &closed)
+	if len(closed) != 1 {
+		t.Fatalf("closed folder has %d", len(closed))
+	}
+	// The transcript download has the note; the visitor never saw it.
+	code, txt := agent.do("GET", "/api/conversations/"+conv+"/transcript?format=txt", nil)
+	if code != 200 || !strings.Contains(string(txt), "(private note) Sam: Big account") || !strings.Contains(string(txt), "Sam: Hello Ana") {
+		t.Fatalf("transcript:\n%s", txt)
+	}
+	// Closed means closed.
+	if code, _ := agent.do("POST", "/api/conversations/"+conv+"/assign", map[string]any{}); code != 409 {
+		t.Fatalf("reassigning a resolved chat: %d, want 409", code)
+	}
+	// The visitor writes again: a new conversation, linked to this one.
+	v.send(map[string]any{"type": "message", "id": "v6", "text": "One more thing"})
+	w := v.next("welcome")
+	next := w["conversation"].(string)
+	if next == conv {
+		t.Fatal("no new conversation after resolve")
+	}
+	nc, _ := ts.srv.Inbox().Conversation(ctx, next)
+	if len(nc.Previous) == 0 || nc.Previous[0] != conv {
+		t.Fatalf("new conversation's previous = %v", nc.Previous)
+	}
+}
+
+func TestAgentsOnlyActOnTheirTeams(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	sam := addAgent(t, ts, "Sam", "sales")
+	sue := addAgent(t, ts, "Sue", "support")
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+
+	other := signIn(t, ts, sue)
+	var list []handoff.Conversation
+	json.Unmarshal(other.ok("GET", "/api/conversations?folder=unassigned", nil), &list)
+	if len(list) != 0 {
+		t.Fatalf("support sees sales' queue: %v", list)
+	}
+	anon := &agentClient{t: t, ts: ts, http: &http.Client{Timeout: 5 * time.Second}}
+	noCSRF := signIn(t, ts, sam)
+	noCSRF.csrf = ""
+	actions := []struct{ method, path string }{
+		{"GET", "/api/conversations/" + conv},
+		{"GET", "/api/conversations/" + conv + "/transcript"},
+		{"POST", "/api/conversations/" + conv + "/assign"},
+		{"POST", "/api/conversations/" + conv + "/messages"},
+		{"POST", "/api/conversations/" + conv + "/notes"},
+		{"POST", "/api/conversations/" + conv + "/resolve"},
+		{"POST", "/api/conversations/" + conv + "/snooze"},
+		{"POST", "/api/conversations/" + conv + "/labels"},
+		{"POST", "/api/conversations/" + conv + "/handback"},
+		{"POST", "/api/conversations/" + conv + "/transfer"},
+	}
+	body := map[string]any{"text": "hi", "until": "tomorrow", "card": "welcome", "team": "support", "add": []string{"x"}}
+	for _, a := range actions {
+		if code, b := other.do(a.method, a.path, body); code != 403 {
+			t.Errorf("other team %s %s: %d %s, want 403", a.method, a.path, code, b)
+		}
+		if code, _ := anon.do(a.method, a.path, body); code != 401 {
+			t.Errorf("signed out %s %s: %d, want 401", a.method, a.path, code)
+		}
+		if a.method == "POST" {
+			if code, _ := noCSRF.do(a.method, a.path, body); code != 403 {
+				t.Errorf("no CSRF token %s %s: %d, want 403", a.method, a.path, code)
+			}
+		}
+	}
+	// Signed out, the agent feed refuses too.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws/agent", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {ts.url}}})
+	if err == nil || resp.StatusCode != 401 {
+		t.Fatalf("signed-out /ws/agent: %v", err)
+	}
+	// Two agents of the team click "take" at the same instant: one wins.
+	kim := addAgent(t, ts, "Kim", "sales")
+	second := signIn(t, ts, kim)
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i, ac := range []*agentClient{agent, second} {
+		wg.Add(1)
+		go func() { defer wg.Done(); codes[i], _ = ac.do("POST", "/api/conversations/"+conv+"/assign", map[string]any{}) }()
+	}
+	wg.Wait()
+	if !(codes[0] == 200 && codes[1] == 409 || codes[0] == 409 && codes[1] == 200) {
+		t.Fatalf("simultaneous takes answered %v, want one 200 and one 409", codes)
+	}
+}
+
+// TestWaitTimeoutFiresOnceWithTwoServers: nobody takes the chat within the
+// handoff's wait; the offline path runs exactly once although two server
+// processes poll the timers.
+func TestWaitTimeoutFiresOnceWithTwoServers(t *testing.T) {
+	rds := redistest.New(t)
+	clk := newClock()
+	withClock := func(c *server.Config) { c.Now = clk.now }
+	a := startServer(t, rds, "../playbooks/bench", withClock)
+	b := startServer(t, rds, "../playbooks/bench", withClock)
+	sam := addAgent(t, a, "Sam", "sales")
+	signIn(t, a, sam).ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	v := dial(t, a)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	clk.advance(2*time.Minute + time.Second)
+	v.bot("Our team is offline, we will email you")
+	v.entryOf("end", "system")
+	time.Sleep(600 * time.Millisecond) // several timer polls of both servers
+	entries, _ := b.srv.Store().Transcript(context.Background(), conv, "", 0)
+	offline, leads := 0, 0
+	for _, e := range entries {
+		if e.Text == "Our team is offline, we will email you" {
+			offline++
+		}
+		if e.Kind == "record" {
+			leads++
+		}
+	}
+	if offline != 1 || leads != 1 {
+		t.Fatalf("offline path ran %d times, %d leads; want 1 and 1", offline, leads)
+	}
+	c, _ := a.srv.Inbox().Conversation(context.Background(), conv)
+	if c.Status != handoff.StatusBot {
+		t.Fatalf("after the timeout the chat is %s, want back with the bot", c.Status)
+	}
+	if l, _ := a.srv.Inbox().List(context.Background(), sam, handoff.FolderUnassigned, 10); len(l) != 0 {
+		t.Fatalf("timed-out chat still queued")
+	}
+}
+
+// TestSnoozeFiresOnceAfterRestart snoozes a chat on one server, stops it,
+// and lets a new server wake the chat when its time comes: once.
+func TestSnoozeFiresOnceAfterRestart(t *testing.T) {
+	rds := redistest.New(t)
+	clk := newClock()
+	withClock := func(c *server.Config) { c.Now = clk.now }
+	a := startServer(t, rds, "../playbooks/bench", withClock)
+	sam := addAgent(t, a, "Sam", "sales")
+	agent := signIn(t, a, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	v := dial(t, a)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	agent.ok("POST", "/api/conversations/"+conv+"/snooze", map[string]any{"until": "tomorrow"})
+	a.srv.Close()
+	stopServer(t, a)
+
+	b := startServer(t, rds, "../playbooks/bench", withClock)
+	agentB := signIn(t, b, sam)
+	feed := agentB.feed()
+	clk.advance(24 * time.Hour)
+	n := feed.next("notify")
+	if n["kind"] != "reopened" {
+		t.Fatalf("notify = %v", n)
+	}
+	time.Sleep(600 * time.Millisecond)
+	for _, f := range feed.drain(200 * time.Millisecond) {
+		if f["type"] == "notify" {
+			t.Fatalf("the snooze fired twice: %v", f)
+		}
+	}
+	var mine []handoff.Conversation
+	json.Unmarshal(agentB.ok("GET", "/api/conversations?folder=mine", nil), &mine)
+	if len(mine) != 1 || mine[0].Status != handoff.StatusOpen {
+		t.Fatalf("mine after the snooze = %+v", mine)
+	}
+}
+
+func TestHandBackResumesAtCard(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	sam := addAgent(t, ts, "Sam", "sales")
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	if code, _ := agent.do("POST", "/api/conversations/"+conv+"/handback", map[string]any{"card": "nowhere"}); code != 400 {
+		t.Fatalf("hand back to a missing card: %d, want 400", code)
+	}
+	agent.ok("POST", "/api/conversations/"+conv+"/handback", map[string]any{"card": "size"})
+	v.entryOf("left", "system")
+	v.bot("How many employees?")
+	v.say("v8", "1-10")
+	v.bot("Monthly budget in USD?")
+	v.say("v9", "100")
+	v.bot("Thanks! We'll send you resources.")
+}
+
+// stopServer stops a test server early (its cleanup then does nothing new).
+func stopServer(t *testing.T, ts *testServer) {
+	t.Helper()
+	ts.stop()
+}
+

@@ -298,7 +298,10 @@ func TestAgentsOnlyActOnTheirTeams(t *testing.T) {
 	codes := make([]int, 2)
 	for i, ac := range []*agentClient{agent, second} {
 		wg.Add(1)
-		go func() { defer wg.Done(); codes[i], _ = ac.do("POST", "/api/conversations/"+conv+"/assign", map[string]any{}) }()
+		go func() {
+			defer wg.Done()
+			codes[i], _ = ac.do("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+		}()
 	}
 	wg.Wait()
 	if !(codes[0] == 200 && codes[1] == 409 || codes[0] == 409 && codes[1] == 200) {
@@ -412,4 +415,3 @@ func stopServer(t *testing.T, ts *testServer) {
 	t.Helper()
 	ts.stop()
 }
-

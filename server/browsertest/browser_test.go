@@ -61,6 +61,7 @@ func chromium(t *testing.T) string {
 // env is the server under test and its store.
 type env struct {
 	url   string
+	srv   *server.Server
 	store *redisstore.Store
 	logs  *strings.Builder
 }
@@ -68,16 +69,20 @@ type env struct {
 // startServer runs the real server on a loopback port. Besides the server's
 // own routes, GET /pricing serves the demo page, as a customer's pricing page
 // would, so the sales playbook's trigger (pages /pricing*) applies there.
-func startServer(t *testing.T) *env {
+func startServer(t *testing.T, mod ...func(*server.Config)) *env {
 	t.Helper()
 	rds := redistest.New(t)
 	logs := &strings.Builder{}
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Playbooks: "../../playbooks",
 		Redis:     rds.Client,
 		Prefix:    rds.Prefix,
 		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
-	})
+	}
+	for _, m := range mod {
+		m(&cfg)
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +115,7 @@ func startServer(t *testing.T) *env {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &env{url: ts.URL, store: redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix}), logs: logs}
+	return &env{url: ts.URL, srv: srv, store: redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix}), logs: logs}
 }
 
 // lockedWriter serializes writes from the server's goroutines.

@@ -401,6 +401,7 @@
     '@media (max-width:479.98px){',
     '.pb-window,.pb-left .pb-window{inset:0;left:0;right:0;top:0;bottom:0;width:100%;height:100%;max-height:none;min-height:0;border-radius:0}',
     '.pb-open .pb-launcher{display:none}',
+    '.pb-header{padding-top:max(16px,env(safe-area-inset-top))}',
     '.pb-campaign,.pb-left .pb-campaign{right:16px;left:16px;width:auto;bottom:88px}',
     '.pb-stack{max-width:86%}}',
     '@media (prefers-reduced-motion:reduce){.pb *,.pb *::before,.pb *::after{animation:none!important;transition:none!important;scroll-behavior:auto!important}',

@@ -1,0 +1,122 @@
+package browsertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/server"
+)
+
+// allOpen keeps every team within opening hours.
+type allOpen struct{}
+
+func (allOpen) Open(_ context.Context, teams []string, _ time.Time) (map[string]bool, error) {
+	m := map[string]bool{}
+	for _, t := range teams {
+		m[t] = true
+	}
+	return m, nil
+}
+
+// inbox is an agent signed in to the inbox API.
+type inbox struct {
+	t    *testing.T
+	url  string
+	http *http.Client
+	csrf string
+}
+
+func signInAgent(t *testing.T, e *env, name, team string) *inbox {
+	t.Helper()
+	a, err := e.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: name + "@example.com", Name: name, Teams: []string{team}, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	in := &inbox{t: t, url: e.url, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	var out struct{ CSRF string }
+	json.Unmarshal(in.call("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "correct horse"}), &out)
+	in.csrf = out.CSRF
+	in.call("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	return in
+}
+
+func (in *inbox) call(method, path string, body any) []byte {
+	in.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, in.url+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if in.csrf != "" {
+		req.Header.Set("X-CSRF-Token", in.csrf)
+	}
+	resp, err := in.http.Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		in.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+	}
+	return out
+}
+
+func TestWidgetLiveChatWithAnAgent(t *testing.T) {
+	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	sam := signInAgent(t, e, "Sam", "sales")
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	ctx = browser(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(e.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
+	click(t, ctx, `the "Talk to sales" button`, button("Talk to sales"))
+	waitFor(t, ctx, "the email question", botSaid("What's your work email?"))
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "ana@acme.io")
+	click(t, ctx, `the "201+" button`, button("201+"))
+	waitFor(t, ctx, "the budget question", botSaid("What's your monthly budget in USD?"))
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "1500")
+	waitFor(t, ctx, "the timeline question", botSaid("When would you like to get started? (a date like 2026-03-01)"))
+	typeAndSend(t, ctx, time.Now().AddDate(0, 1, 0).Format("2006-01-02"))
+	waitFor(t, ctx, "the handoff", botSaid("Connecting you with our sales team…"))
+	waitFor(t, ctx, "the waiting state", sr+`.querySelector('.pb-sub').textContent === 'Waiting for a teammate…'`)
+	conv := storedConversation(t, ctx, e).Conversation
+
+	sam.call("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	waitFor(t, ctx, `"Sam joined"`, `[...`+sr+`.querySelectorAll('.pb-sys')].some(n => n.textContent === 'Sam joined')`)
+	waitFor(t, ctx, "Sam in the header", sr+`.querySelector('#pb-title').textContent === 'Sam' && `+sr+`.querySelector('.pb-sub').textContent === 'Live chat'`)
+	typeAndSend(t, ctx, "Hi Sam, what does Growth include?")
+	waitFor(t, ctx, "the visitor's message delivered", sr+`.querySelectorAll('.pb-pending').length === 0`)
+	sam.call("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "Hello Ana, **Sam** here. Everything on [the pricing page](https://www.example.com/pricing), plus SSO.", "client_id": "s1"})
+	waitFor(t, ctx, "Sam's message, bold and linked", sr+`.querySelector('.pb-agent .pb-bubble strong') && `+sr+`.querySelector('.pb-agent .pb-bubble strong').textContent === 'Sam' && `+sr+`.querySelector('.pb-agent .pb-bubble a').href === 'https://www.example.com/pricing'`)
+	screenshot(t, ctx, "widget-live.png")
+
+	sam.call("POST", "/api/conversations/"+conv+"/resolve", nil)
+	waitFor(t, ctx, `"Conversation closed"`, `[...`+sr+`.querySelectorAll('.pb-sys')].some(n => n.textContent === 'Conversation closed')`)
+	click(t, ctx, "the fifth star", sr+`.querySelectorAll('.pb-star')[4]`)
+	click(t, ctx, "the rating's Send button", sr+`.querySelector('.pb-rate .pb-restart')`)
+	waitFor(t, ctx, "the thanks", sr+`.querySelector('.pb-rate p').textContent === 'Thanks for your feedback!'`)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := e.srv.Inbox().Conversation(ctx, conv)
+		if err == nil && c.CSAT != nil && c.CSAT.Score == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rating never reached the conversation: %+v, %v", c, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,195 @@
+package server_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/server"
+)
+
+// fakeSMTP is a minimal SMTP server on loopback that keeps what it gets.
+type fakeSMTP struct {
+	addr string
+	mu   sync.Mutex
+	mail []string
+}
+
+func startSMTP(t *testing.T) *fakeSMTP {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeSMTP{addr: ln.Addr().String()}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go f.serve(conn)
+		}
+	}()
+	return f
+}
+
+func (f *fakeSMTP) serve(conn net.Conn) {
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	say := func(s string) { conn.Write([]byte(s + "\r\n")) }
+	say("220 fake ESMTP")
+	var data strings.Builder
+	inData := false
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if inData {
+			if line == ".\r\n" {
+				inData = false
+				f.mu.Lock()
+				f.mail = append(f.mail, data.String())
+				f.mu.Unlock()
+				say("250 queued")
+				continue
+			}
+			data.WriteString(line)
+			continue
+		}
+		switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
+		case "EHLO", "HELO":
+			say("250 fake")
+		case "MAIL", "RCPT", "RSET", "NOOP":
+			say("250 ok")
+		case "DATA":
+			inData = true
+			data.Reset()
+			say("354 go on")
+		case "QUIT":
+			say("221 bye")
+			return
+		default:
+			say("502 no")
+		}
+	}
+}
+
+func (f *fakeSMTP) messages() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.mail...)
+}
+
+func TestAgentTools(t *testing.T) {
+	rds := redistest.New(t)
+	smtp := startSMTP(t)
+	mailer, err := server.NewSMTPMailer("smtp://" + smtp.addr + "?from=chat@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) { c.Mail = mailer })
+	sam := addAgent(t, ts, "Sam", "sales")
+	addAgent(t, ts, "Sue", "support")
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	feed := agent.feed()
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	feed.send(map[string]any{"type": "follow", "conversation": conv, "after": ""})
+	feed.entryOf("joined", "system") // the replay is done: the feed follows the chat
+
+	// Typing both ways.
+	agent.ok("POST", "/api/conversations/"+conv+"/typing", map[string]any{"on": true})
+	if f := v.next("typing"); f["from"] != "agent" || f["on"] != true {
+		t.Fatalf("visitor typing frame = %v", f)
+	}
+	v.entryOf("joined", "system")
+	v.send(map[string]any{"type": "typing", "on": true})
+	if f := feed.next("typing"); f["from"] != "visitor" || f["conversation"] != conv {
+		t.Fatalf("agent typing frame = %v", f)
+	}
+
+	// Labels and canned responses.
+	var c handoff.Conversation
+	json.Unmarshal(agent.ok("POST", "/api/conversations/"+conv+"/labels", map[string]any{"add": []string{"VIP", "pricing"}}), &c)
+	if strings.Join(c.Labels, ",") != "pricing,vip" {
+		t.Fatalf("labels = %v", c.Labels)
+	}
+	agent.ok("POST", "/api/canned", map[string]any{"short": "/hello", "text": "Hi! How can I help?"})
+	var canned []handoff.Canned
+	json.Unmarshal(agent.ok("GET", "/api/canned", nil), &canned)
+	if len(canned) != 1 || canned[0].Short != "hello" {
+		t.Fatalf("canned = %v", canned)
+	}
+
+	// Delete a message: the visitor sees it marked deleted.
+	var e map[string]any
+	json.Unmarshal(agent.ok("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "oops, wrong chat"}), &e)
+	v.entryOf("message", "agent")
+	agent.ok("DELETE", "/api/conversations/"+conv+"/messages/"+e["id"].(string), nil)
+	if d := v.entryOf("deleted", "system"); d["data"].(map[string]any)["target"] != e["id"] {
+		t.Fatalf("deleted entry = %v", d)
+	}
+
+	// The agent emails the transcript (with notes), the visitor asks for
+	// theirs after resolve (without notes).
+	agent.ok("POST", "/api/conversations/"+conv+"/notes", map[string]any{"text": "internal: discount approved"})
+	agent.ok("POST", "/api/conversations/"+conv+"/transcript/email", map[string]any{"to": "boss@example.com"})
+	agent.ok("POST", "/api/conversations/"+conv+"/resolve", nil)
+	v.entryOf("resolved", "system")
+	v.send(map[string]any{"type": "transcript", "email": "ana@acme.io"})
+	v.next("sent")
+	mails := smtp.messages()
+	if len(mails) != 2 {
+		t.Fatalf("%d emails sent, want 2", len(mails))
+	}
+	if !strings.Contains(mails[0], "To: boss@example.com") || !strings.Contains(mails[0], "internal: discount approved") {
+		t.Errorf("agent's email:\n%s", mails[0])
+	}
+	if !strings.Contains(mails[1], "To: ana@acme.io") || strings.Contains(mails[1], "discount approved") || !strings.Contains(mails[1], "(message deleted)") {
+		t.Errorf("visitor's email (no notes, deleted message hidden):\n%s", mails[1])
+	}
+}
+
+func TestTransferToAnotherTeam(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	sam := addAgent(t, ts, "Sam", "sales")
+	sue := addAgent(t, ts, "Sue", "support")
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	support := signIn(t, ts, sue)
+	feed := support.feed()
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	agent.ok("POST", "/api/conversations/"+conv+"/transfer", map[string]any{"team": "support"})
+	for {
+		n := feed.next("notify")
+		if n["kind"] == "new_chat" && n["conversation"].(map[string]any)["id"] == conv {
+			break
+		}
+	}
+	var list []handoff.Conversation
+	json.Unmarshal(support.ok("GET", "/api/conversations?folder=unassigned", nil), &list)
+	if len(list) != 1 || list[0].Team != "support" {
+		t.Fatalf("support's queue = %+v", list)
+	}
+	if code, _ := agent.do("GET", "/api/conversations/"+conv, nil); code != 403 {
+		t.Fatalf("sales still sees the transferred chat: %d", code)
+	}
+	_ = context.Background()
+}

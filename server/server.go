@@ -58,7 +58,8 @@ type Config struct {
 	// address (in bursts of a third of it); default 60, negative: no limit
 	// (for load tests from one machine).
 	ConnectsPerMinute int
-	// Hours says which teams are open, for open_hours(). Nil: all closed.
+	// Hours says which teams are open, for open_hours(). Nil: every team
+	// is always open.
 	Hours OpenHours
 	// Records receives the records create cards make. Nil: they are kept in
 	// the conversation's transcript only.
@@ -166,6 +167,9 @@ func New(cfg Config) (*Server, error) {
 	s.inbox = handoff.NewStore(cfg.Redis, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now})
 	if cfg.Presence == nil {
 		cfg.Presence = inboxPresence{s.inbox}
+	}
+	if cfg.Hours == nil {
+		cfg.Hours = Hours{}
 	}
 	s.reg = newRegistry(cfg.Playbooks, store.Programs(), s.log)
 	if _, err := s.reg.reload(ctx, true); err != nil {

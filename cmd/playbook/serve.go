@@ -53,6 +53,8 @@ Put the widget on a page with one tag:
 		private := fs.Bool("allow-private-calls", false, "let call cards reach private and loopback addresses")
 		def := fs.String("default-playbook", "", "playbook for pages no trigger matches (default: website-sales)")
 		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
+		extras := addServeExtras(fs)
+		hours := fs.String("hours", os.Getenv("PLAYBOOK_HOURS"), "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
 		smtpURL := fs.String("smtp", os.Getenv("PLAYBOOK_SMTP"), "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) > 0 {
@@ -68,6 +70,10 @@ Put the widget on a page with one tag:
 				return err
 			}
 			defer closeStore()
+			openHours, err := server.ParseHours(*hours)
+			if err != nil {
+				return usageError("%v", err)
+			}
 			var mailer server.Mailer
 			if *smtpURL != "" {
 				m, err := server.NewSMTPMailer(*smtpURL)
@@ -76,7 +82,7 @@ Put the widget on a page with one tag:
 				}
 				mailer = m
 			}
-			srv, err := server.New(server.Config{
+			cfg, err := extras.apply(ctx, log, server.Config{
 				Playbooks:       *dir,
 				Redis:           rdb,
 				Prefix:          *prefix,
@@ -89,7 +95,12 @@ Put the widget on a page with one tag:
 				Calls:           server.CallPolicy{AllowHosts: splitList(*hosts), AllowPrivate: *private},
 				Logger:          log,
 				Mail:            mailer,
+				Hours:           openHours,
 			})
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(cfg)
 			if err != nil {
 				return err
 			}

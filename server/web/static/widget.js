@@ -1224,6 +1224,11 @@
       return;
     }
     if (code === 'no_conversation') { if (S.ws) S.ws.close(); return; }
+    if (!S.ready && (code === 'unavailable' || code === 'rate_limited')) { // start or resume failed: try again
+      var ws = S.ws;
+      setTimeout(function () { if (ws === S.ws && ws.readyState === 1 && !S.ready) hello(); }, 1000 + Math.random() * 1000);
+      return;
+    }
     var r = f.id && S.rows[f.id];
     if (code === 'rate_limited' || code === 'unavailable') {
       notice(code === 'rate_limited' ? t('errRate') : t('errRetry'), 4000);
@@ -1277,6 +1282,7 @@
       loadState(pid);
       S.triedDefault = false;
       restore();
+      setJSON('sessionStorage', 'playbook:current', pid || '*'); // a reload comes back to it
     }
     openChat();
   }
@@ -1326,7 +1332,8 @@
   function init() {
     if (ui.root) return;
     build();
-    loadState(S.pid);
+    var cur = getJSON('sessionStorage', 'playbook:current');
+    loadState(cur ? (cur === '*' ? '' : cur) : S.pid);
     restore();
     var wasOpen = getJSON('sessionStorage', 'playbook:open');
     if (wasOpen && (wasOpen === (S.pid || '*')) && (S.st.token || S.st.pending.length)) openChat(true);

@@ -26,8 +26,7 @@ type command struct {
 	setup   func(fs *flag.FlagSet) func(ctx context.Context, io *stdio, args []string) error
 }
 
-// commands lists the subcommands in the order help shows them. serve and
-// bench will be added here.
+// commands lists the subcommands in the order help shows them.
 var commands = []*command{
 	validateCommand,
 	testCommand,
@@ -35,6 +34,7 @@ var commands = []*command{
 	graphCommand,
 	serveCommand,
 	agentsCommand,
+	benchCommand,
 }
 
 func findCommand(name string) *command {

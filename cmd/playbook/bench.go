@@ -1,0 +1,448 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/internal/bench"
+	"github.com/playbook-dev/playbook/playbooks"
+)
+
+// scenarios are the named runs of docs/benchmarks.md; flags given on the
+// command line override them.
+var scenarios = map[string]struct {
+	summary string
+	flags   map[string]string
+}{
+	"visitors-1":    {"1 visitor, 20 s", map[string]string{"visitors": "1", "duration": "20s"}},
+	"visitors-50":   {"50 visitors, 30 s", map[string]string{"visitors": "50", "duration": "30s"}},
+	"visitors-1000": {"1,000 visitors, 30 s", map[string]string{"visitors": "1000", "duration": "30s"}},
+	"idle-10k":      {"10,000 idle widgets held 20 s", map[string]string{"idle": "10000", "hold": "20s", "ceiling": "0"}},
+	"two-servers":   {"50 visitors split over 2 serve processes on one Redis, 30 s", map[string]string{"visitors": "50", "duration": "30s", "servers": "2"}},
+	"embedded":      {"50 visitors, serve's in-memory store, 30 s", map[string]string{"visitors": "50", "duration": "30s", "embedded": "true"}},
+}
+
+func scenarioList() string {
+	names := []string{"visitors-1", "visitors-50", "visitors-1000", "idle-10k", "two-servers", "embedded"}
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-14s %s\n", n, scenarios[n].summary)
+	}
+	return b.String()
+}
+
+var benchCommand = &command{
+	name:    "bench",
+	summary: "measure speed, scale and memory with simulated visitors",
+	usage:   "bench [--scenario NAME] [--visitors 50] [--duration 30s] [--redis URL | --embedded] [--json]",
+	help: `Starts a server (playbook serve, as a separate process, so its CPU and
+memory are measured apart from the load) on a free loopback port, and
+drives simulated visitors over real websockets through the reference
+conversation of BENCH.md (playbooks/bench/qualify.yaml, built in): start,
+every answer, every reply and the final outcome checked; a difference is
+an error. Each visitor waits for the bot's last message of a turn before
+it sends the next; a turn's latency is from sending the visitor's frame to
+receiving that message. Each conversation runs on a new websocket.
+
+Without --redis, a throwaway redis-server is started on a free loopback
+port (and stopped after); --embedded uses serve's in-memory store instead.
+After the visitors, the same number of workers run only the store's atomic
+session read-modify-write against the same Redis (the ceiling), and the
+end-to-end turns/s are compared with it.
+
+Scenarios (--scenario NAME; flags given as well override them):
+` + scenarioList() + `
+  playbook bench --scenario visitors-50
+  playbook bench --visitors 200 --duration 1m --redis redis://127.0.0.1:6379/0
+  playbook bench --url http://127.0.0.1:8080 --visitors 10 --conversations 1000
+
+Only loopback addresses are used; every run stops by itself after its
+duration or its number of conversations.
+`,
+	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
+		var o benchOptions
+		fs.StringVar(&o.scenario, "scenario", "", "a named run (see above)")
+		fs.IntVar(&o.visitors, "visitors", 50, "visitors talking at once")
+		fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long turns are measured (0: until --conversations are done)")
+		fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "load before the measured window, not counted")
+		fs.IntVar(&o.conversations, "conversations", 0, "stop after this many conversations (0: no bound)")
+		fs.IntVar(&o.servers, "servers", 1, "serve processes on the same Redis; visitors are split over them")
+		fs.StringVar(&o.redisURL, "redis", "", "Redis to use (default: start a throwaway redis-server)")
+		fs.BoolVar(&o.embedded, "embedded", false, "use serve's in-memory store instead of Redis")
+		fs.StringVar(&o.url, "url", "", "comma-separated URLs of servers already running (started with --simulate-presence bench --connects-per-minute -1) instead of starting them")
+		fs.StringVar(&o.serverDebug, "server-debug", "", "with --url: comma-separated --pprof addresses of those servers, for Redis round trips")
+		fs.StringVar(&o.serverPIDs, "server-pid", "", "with --url: comma-separated process ids of those servers, for their CPU and memory")
+		fs.IntVar(&o.idle, "idle", 0, "instead of conversations, open this many idle widgets and measure memory per connection")
+		fs.DurationVar(&o.hold, "hold", 20*time.Second, "with --idle: how long the idle connections stay open")
+		fs.DurationVar(&o.ceiling, "ceiling", 10*time.Second, "how long the ceiling (store-only turns) runs; 0 skips it")
+		fs.IntVar(&o.sources, "sources", 8, "loopback source addresses (127.0.0.1..N) to spread connections over")
+		fs.DurationVar(&o.turnTimeout, "turn-timeout", 10*time.Second, "a turn answered later than this is an error")
+		fs.StringVar(&o.serverFlags, "server-flags", "", "extra flags for the serve processes, space-separated")
+		fs.StringVar(&o.profile, "server-profile", "", "write a CPU profile of the (first) server over the measured window to this file")
+		fs.BoolVar(&o.json, "json", false, "print the report as JSON")
+		fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' and Redis's logs (their folder is printed)")
+		return func(ctx context.Context, std *stdio, args []string) error {
+			if len(args) > 0 {
+				return usageError("bench takes no arguments")
+			}
+			set := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			if set["conversations"] && !set["duration"] {
+				// A number of conversations alone bounds the run.
+				o.duration, o.warmup = 0, 0
+			}
+			if o.scenario != "" {
+				sc, ok := scenarios[o.scenario]
+				if !ok {
+					return usageError("no scenario %q; the scenarios are:\n%s", o.scenario, scenarioList())
+				}
+				for k, v := range sc.flags {
+					if !set[k] {
+						if err := fs.Set(k, v); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			return runBench(ctx, std, &o)
+		}
+	},
+}
+
+type benchOptions struct {
+	scenario      string
+	visitors      int
+	duration      time.Duration
+	warmup        time.Duration
+	conversations int
+	servers       int
+	redisURL      string
+	embedded      bool
+	url           string
+	serverDebug   string
+	serverPIDs    string
+	idle          int
+	hold          time.Duration
+	ceiling       time.Duration
+	sources       int
+	turnTimeout   time.Duration
+	serverFlags   string
+	profile       string
+	json          bool
+	keepLogs      bool
+}
+
+func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
+	if o.visitors < 1 || o.servers < 1 || o.idle < 0 {
+		return usageError("--visitors and --servers must be at least 1")
+	}
+	if o.idle == 0 && o.duration <= 0 && o.conversations <= 0 {
+		return usageError("set --duration or --conversations: a run must be bounded")
+	}
+	if o.embedded && o.redisURL != "" {
+		return usageError("--embedded and --redis exclude each other")
+	}
+	if o.embedded && o.servers > 1 {
+		return usageError("--embedded keeps the store inside one server; use --redis for several")
+	}
+	progress := std.err
+	note := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
+	if _, err := bench.RaiseFileLimit(); err != nil {
+		note("could not raise the open-file limit: %v", err)
+	}
+
+	dir, err := os.MkdirTemp("", "playbook-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if o.keepLogs || err != nil {
+			note("logs kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
+
+	rep := &bench.Report{Scenario: describe(o)}
+	rep.Setup = bench.Setup{Servers: o.servers, Visitors: o.visitors, Duration: o.duration, Warmup: o.warmup, Conversations: o.conversations, Sources: o.sources}
+	if o.idle > 0 {
+		rep.Setup.Visitors, rep.Setup.Duration, rep.Setup.Warmup = 0, 0, 0
+	}
+	probe := &bench.Probe{}
+
+	// The store.
+	var rdb *redis.Client
+	redisURL := o.redisURL
+	var redisVersion string
+	switch {
+	case o.embedded:
+		rep.Setup.Store = "serve's in-memory store (miniredis inside the server process)"
+	case redisURL == "" && o.url == "":
+		note("starting redis-server")
+		rs, err := bench.StartRedis(ctx, dir)
+		if err != nil {
+			return err
+		}
+		defer rs.Stop(5 * time.Second)
+		redisURL = rs.URL
+		rep.Setup.Store = fmt.Sprintf("redis-server %s at %s, started by the bench (no persistence)", rs.Version, rs.URL)
+	case redisURL != "":
+		rep.Setup.Store = "Redis at " + redisURL
+	default:
+		rep.Setup.Store = "whatever the servers at --url use"
+	}
+	if redisURL != "" {
+		if err := loopbackURL(redisURL); err != nil {
+			return usageError("--redis: %v", err)
+		}
+		opt, err := redis.ParseURL(redisURL)
+		if err != nil {
+			return usageError("--redis: %v", err)
+		}
+		rdb = redis.NewClient(opt)
+		defer rdb.Close()
+		redisVersion = bench.RedisVersion(ctx, rdb)
+		probe.Redis = rdb
+	}
+
+	// The servers.
+	var urls []string
+	var firstDebug string
+	prefix := "pbbench" + randomHex(4) + ":"
+	if o.url != "" {
+		urls = splitList(o.url)
+		for _, u := range splitList(o.serverDebug) {
+			probe.DebugURLs = append(probe.DebugURLs, "http://"+strings.TrimPrefix(u, "http://"))
+		}
+		for _, s := range splitList(o.serverPIDs) {
+			pid, err := strconv.Atoi(s)
+			if err != nil {
+				return usageError("--server-pid %q: %v", s, err)
+			}
+			probe.PIDs = append(probe.PIDs, pid)
+		}
+		rep.Setup.Servers = len(urls)
+	} else {
+		books := filepath.Join(dir, "playbooks")
+		if err := os.MkdirAll(books, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(books, "qualify.yaml"), playbooks.BenchQualify, 0o644); err != nil {
+			return err
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < o.servers; i++ {
+			args := []string{"--playbooks", books, "--prefix", prefix, "--simulate-presence", "bench",
+				"--connects-per-minute", "-1", "--pprof", "127.0.0.1:0", "--idle-ttl", "1h", "--default-playbook", "qualify"}
+			if redisURL != "" {
+				args = append(args, "--redis", redisURL)
+			}
+			args = append(args, strings.Fields(o.serverFlags)...)
+			note("starting server %d of %d", i+1, o.servers)
+			srv, err := bench.StartServer(ctx, exe, args, filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)))
+			if err != nil {
+				return err
+			}
+			defer srv.Stop(15 * time.Second)
+			urls = append(urls, srv.URL)
+			probe.PIDs = append(probe.PIDs, srv.PID)
+			rep.Setup.ServerPIDs = append(rep.Setup.ServerPIDs, srv.PID)
+			if srv.DebugURL != "" {
+				probe.DebugURLs = append(probe.DebugURLs, srv.DebugURL)
+				if firstDebug == "" {
+					firstDebug = srv.DebugURL
+				}
+			}
+			if o.embedded && srv.EmbeddedRedis != "" {
+				rdb = redis.NewClient(&redis.Options{Addr: srv.EmbeddedRedis})
+				defer rdb.Close()
+				probe.Redis = rdb
+				redisVersion = "miniredis (embedded)"
+			}
+		}
+	}
+	rep.Machine = bench.ThisMachine(redisVersion)
+
+	// The measurement.
+	var profileDone chan error
+	startProfile := func(d time.Duration) {
+		if o.profile == "" || firstDebug == "" {
+			return
+		}
+		profileDone = make(chan error, 1)
+		go func() { profileDone <- fetchProfile(ctx, firstDebug, d, o.profile) }()
+	}
+	if o.idle > 0 {
+		note("opening %d idle widgets", o.idle)
+		res, err := bench.Idle(ctx, bench.IdleOptions{
+			URLs: urls, Connections: o.idle, Hold: o.hold, TurnTimeout: o.turnTimeout, Sources: o.sources,
+			Sample: probe.Sample,
+		})
+		if err != nil {
+			return err
+		}
+		ir := &bench.IdleReport{IdleResult: res, Hold: o.hold,
+			BaseRSS: res.Before.ServerRSS, ConnectedRSS: res.Connected.ServerRSS, AfterRSS: res.After.ServerRSS, PeakRSS: res.After.ServerPeakRSS}
+		if res.Connections > 0 {
+			ir.PerConnRSS = float64(res.Connected.ServerRSS-res.Before.ServerRSS) / float64(res.Connections)
+			ir.RedisPerConn = bench.RedisBetween(res.Before, res.Connected, res.Connections)
+		}
+		if w := res.After.At.Sub(res.Connected.At); w > 0 {
+			ir.HoldCPUCores = (res.After.ServerCPU - res.Connected.ServerCPU).Seconds() / w.Seconds()
+		}
+		rep.Idle = ir
+	} else {
+		note("%d visitors talking for %v (after %v of warm-up)", o.visitors, o.duration, o.warmup)
+		sample := probe.Sample
+		if o.profile != "" {
+			sample = func(ctx context.Context) bench.Sample {
+				s := probe.Sample(ctx)
+				if profileDone == nil && o.duration > 0 {
+					startProfile(o.duration)
+				}
+				return s
+			}
+		}
+		res, err := bench.Run(ctx, bench.Options{
+			URLs: urls, Visitors: o.visitors, Duration: o.duration, Warmup: o.warmup,
+			Conversations: o.conversations, TurnTimeout: o.turnTimeout, Sources: o.sources, Sample: sample,
+		})
+		if err != nil {
+			return err
+		}
+		rep.Load = &bench.LoadReport{Result: res, Resources: bench.ResourcesBetween(res.Before, res.After, res.Turns)}
+		if profileDone != nil {
+			if err := <-profileDone; err != nil {
+				note("server profile: %v", err)
+			} else {
+				note("server CPU profile written to %s (go tool pprof -top %s)", o.profile, o.profile)
+			}
+		}
+		if o.ceiling > 0 && rdb != nil {
+			note("ceiling: %d workers on the store alone for %v", o.visitors, o.ceiling)
+			cprobe := &bench.Probe{Redis: probe.Redis}
+			c, err := bench.Ceiling(ctx, bench.CeilingOptions{Redis: rdb, Prefix: prefix + "ceiling:", Workers: o.visitors,
+				Duration: o.ceiling, Warmup: time.Second, Sample: cprobe.Sample})
+			if err != nil {
+				return err
+			}
+			cr := &bench.CeilingReport{CeilingResult: c}
+			res := bench.ResourcesBetween(c.Before, c.After, c.Turns)
+			cr.RedisCPUCores, cr.BenchCPUCores, cr.Redis = res.RedisCPUCores, res.BenchCPUCores, res.Redis
+			rep.Ceiling = cr
+			if c.TurnsPerSec > 0 {
+				rep.Ratio = rep.Load.TurnsPerSec / c.TurnsPerSec
+			}
+		}
+	}
+
+	if o.json {
+		enc := json.NewEncoder(std.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(std.out)
+	}
+	errors := 0
+	if rep.Load != nil {
+		errors = rep.Load.Errors
+	}
+	if rep.Idle != nil {
+		errors = rep.Idle.Errors
+	}
+	if errors > 0 {
+		return failf("%d errors: replies that differ from the reference conversation, timeouts or broken connections", errors)
+	}
+	return nil
+}
+
+func describe(o *benchOptions) string {
+	var s string
+	switch {
+	case o.idle > 0:
+		s = fmt.Sprintf("%d idle widgets", o.idle)
+	default:
+		s = fmt.Sprintf("%d visitors", o.visitors)
+	}
+	if o.servers > 1 {
+		s += fmt.Sprintf(", %d servers", o.servers)
+	}
+	if o.embedded {
+		s += ", embedded store"
+	}
+	if o.scenario != "" {
+		s = o.scenario + " (" + s + ")"
+	}
+	return s
+}
+
+// loopbackURL checks that a Redis URL points at this machine.
+func loopbackURL(raw string) error {
+	u, err := url.Parse(withScheme(raw))
+	if err != nil {
+		return err
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%s is not a loopback address; the bench only runs on this machine", host)
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// fetchProfile records a CPU profile of d seconds from a server's debug
+// listener into file.
+func fetchProfile(ctx context.Context, debugURL string, d time.Duration, file string) error {
+	secs := max(1, int(d.Seconds()))
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

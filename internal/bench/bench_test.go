@@ -1,0 +1,164 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/internal/bench"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/playbooks"
+	"github.com/playbook-dev/playbook/server"
+)
+
+func TestScriptMix(t *testing.T) {
+	turns := map[string]int{}
+	outcomes := map[string]int{}
+	for n := range 100 {
+		sc := bench.ScriptFor(n)
+		if sc.Turns[0].Type != "start" {
+			t.Fatalf("conversation %d does not open with start", n)
+		}
+		turns[sc.Outcome] += len(sc.Turns)
+		outcomes[sc.Outcome]++
+	}
+	want := map[string]int{bench.OutcomeHandoff: 30, bench.OutcomeLead: 30, bench.OutcomeNurture: 20, bench.OutcomeBrowsing: 20}
+	for o, n := range want {
+		if outcomes[o] != n {
+			t.Errorf("%s: %d of 100 conversations, want %d", o, outcomes[o], n)
+		}
+	}
+	// 6 turns when qualified, 5 for nurture, 2 for browsing (BENCH.md).
+	if turns[bench.OutcomeHandoff] != 180 || turns[bench.OutcomeLead] != 180 || turns[bench.OutcomeNurture] != 100 || turns[bench.OutcomeBrowsing] != 40 {
+		t.Errorf("turns by outcome %v", turns)
+	}
+	sc := bench.ScriptFor(13)
+	if got := sc.Turns[2].Text; got != "not an email 13" {
+		t.Errorf("invalid email %q", got)
+	}
+	if got := sc.Turns[3].Text; got != "visitor13@acme13.com" {
+		t.Errorf("email %q", got)
+	}
+	if got := bench.ScriptFor(200).Turns[3].Text; got != "visitor200@acme6.com" {
+		t.Errorf("email of 200: %q", got)
+	}
+}
+
+// startServer serves qualify (or the given source) in this process, with
+// the bench's simulated presence.
+func startServer(t *testing.T, src []byte) (string, *redistest.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "qualify.yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rds := redistest.New(t)
+	srv, err := server.New(server.Config{
+		Playbooks: dir, Redis: rds.Client, Prefix: rds.Prefix,
+		Presence: bench.SimulatedPresence{}, ConnectsPerMinute: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Run(ctx); close(done) }()
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+		cancel()
+		<-done
+	})
+	return hs.URL, rds
+}
+
+func TestRunChecksEveryConversation(t *testing.T) {
+	url, _ := startServer(t, playbooks.BenchQualify)
+	var samples int
+	res, err := bench.Run(context.Background(), bench.Options{
+		URLs: []string{url}, Visitors: 4, Conversations: 20, Sources: 2,
+		Sample: func(context.Context) bench.Sample { samples++; return bench.Sample{At: time.Now()} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 {
+		t.Fatalf("%d errors: %v", res.Errors, res.ErrorSamples)
+	}
+	want := map[string]int{bench.OutcomeHandoff: 6, bench.OutcomeLead: 6, bench.OutcomeNurture: 4, bench.OutcomeBrowsing: 4}
+	for o, n := range want {
+		if res.ByOutcome[o] != n {
+			t.Errorf("%s: %d conversations, want %d (all: %v)", o, res.ByOutcome[o], n, res.ByOutcome)
+		}
+	}
+	// 20 conversations of the mix: 12 of 6 turns, 4 of 5, 4 of 2.
+	if res.Conversations != 20 || res.Turns != 100 {
+		t.Errorf("%d conversations and %d turns, want 20 and 100", res.Conversations, res.Turns)
+	}
+	if res.Latency.P50 <= 0 || res.Latency.Max < res.Latency.P99 || samples != 2 {
+		t.Errorf("latency %+v, %d samples", res.Latency, samples)
+	}
+}
+
+func TestRunReportsWrongReplies(t *testing.T) {
+	reworded := bytes.Replace(playbooks.BenchQualify, []byte("Enjoy! Ping us anytime."), []byte("Enjoy!"), 1)
+	url, _ := startServer(t, reworded)
+	res, err := bench.Run(context.Background(), bench.Options{URLs: []string{url}, Visitors: 2, Conversations: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Conversations 8 and 9 are the browsing ones.
+	if res.Errors != 2 || res.Conversations != 8 || len(res.ErrorSamples) != 2 {
+		t.Fatalf("%d errors (%v), %d conversations; want 2 errors, 8 conversations", res.Errors, res.ErrorSamples, res.Conversations)
+	}
+	if !strings.Contains(res.ErrorSamples[0], `bot said "Enjoy!", want "Enjoy! Ping us anytime."`) {
+		t.Errorf("error %q", res.ErrorSamples[0])
+	}
+}
+
+func TestIdleAndCeiling(t *testing.T) {
+	url, rds := startServer(t, playbooks.BenchQualify)
+	ctx := context.Background()
+	idle, err := bench.Idle(ctx, bench.IdleOptions{URLs: []string{url}, Connections: 5, Settle: time.Millisecond, Hold: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idle.Connections != 5 || idle.Errors != 0 {
+		t.Fatalf("idle: %d connections, %d errors %v", idle.Connections, idle.Errors, idle.ErrorSamples)
+	}
+	c, err := bench.Ceiling(ctx, bench.CeilingOptions{Redis: rds.Client, Prefix: rds.Prefix + "ceiling:", Workers: 2, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Errors != 0 {
+		t.Fatalf("ceiling: %d errors: %s", c.Errors, c.FirstError)
+	}
+	// The ceiling removes its conversations.
+	if keys, err := rds.Client.Keys(ctx, rds.Prefix+"ceiling:*").Result(); err != nil || len(keys) != 0 {
+		t.Fatalf("ceiling left %d keys (%v)", len(keys), err)
+	}
+}
+
+func TestSimulatedPresence(t *testing.T) {
+	// Even bench visitors find every team online; odd ones and others don't.
+	for _, tt := range []struct {
+		id   string
+		want int
+	}{{"bench-4", 1}, {"bench-7", 0}, {"ana", 0}, {"bench-x", 0}} {
+		sess := bench.CeilingSession("c", time.Now())
+		sess.Visitor.ID = tt.id
+		got, _ := bench.SimulatedPresence{}.Online(context.Background(), sess, []string{"sales", "support"})
+		if got["sales"] != tt.want || got["support"] != tt.want {
+			t.Errorf("%s: %v, want %d each", tt.id, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Sample is a snapshot of the resources the processes under test used so
+// far. Differences of two samples are what a window cost.
+type Sample struct {
+	At time.Time
+	// ServerCPU is the user+system CPU time of the server processes, from
+	// /proc/PID/stat; ServerRSS and ServerPeakRSS their resident memory now
+	// and at its peak (VmRSS, VmHWM of /proc/PID/status), summed.
+	ServerCPU     time.Duration
+	ServerRSS     int64
+	ServerPeakRSS int64
+	// BenchCPU is this process's CPU time: the load generator.
+	BenchCPU time.Duration
+	// RedisCPU is Redis's used_cpu_user+used_cpu_sys (INFO cpu).
+	RedisCPU time.Duration
+	// Commands are Redis's calls per command (INFO commandstats), which
+	// count the commands scripts run as well as those clients send; nil
+	// when Redis does not report them.
+	Commands map[string]int64
+	// Client is what the server processes' Redis clients sent, counted by
+	// the servers themselves (their --pprof listener's /debug/vars); nil
+	// when not available.
+	Client *ClientStats
+}
+
+// ClientStats counts what a server's Redis client sent: RoundTrips are
+// requests it waited for (a single command or a pipeline), Commands the
+// commands by name (a pipeline's each, MULTI and EXEC included). Pub/sub
+// SUBSCRIBE and UNSUBSCRIBE are not counted here: they are written without
+// a wait and show up in Redis's command stats.
+type ClientStats struct {
+	RoundTrips int64            `json:"round_trips"`
+	Commands   map[string]int64 `json:"commands"`
+}
+
+// Probe takes Samples of server processes and a Redis.
+type Probe struct {
+	// PIDs are the server processes (none: no CPU or memory is sampled).
+	PIDs []int
+	// Redis is asked for INFO cpu and commandstats (nil: not sampled).
+	Redis *redis.Client
+	// DebugURLs are the servers' debug listeners (http://ADDR), whose
+	// /debug/vars report their Redis client's counters.
+	DebugURLs []string
+}
+
+// Sample takes a snapshot now. Values it cannot read stay zero.
+func (p *Probe) Sample(ctx context.Context) Sample {
+	s := Sample{At: time.Now()}
+	for _, pid := range p.PIDs {
+		if cpu, err := ProcCPU(pid); err == nil {
+			s.ServerCPU += cpu
+		}
+		if rss, peak, err := ProcRSS(pid); err == nil {
+			s.ServerRSS += rss
+			s.ServerPeakRSS += peak
+		}
+	}
+	if cpu, err := ProcCPU(os.Getpid()); err == nil {
+		s.BenchCPU = cpu
+	}
+	if p.Redis != nil {
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if info, err := p.Redis.Info(ictx, "cpu", "commandstats").Result(); err == nil {
+			s.RedisCPU, s.Commands = parseInfo(info)
+		}
+	}
+	if len(p.DebugURLs) > 0 {
+		total := &ClientStats{Commands: map[string]int64{}}
+		for _, u := range p.DebugURLs {
+			cs, err := fetchClientStats(ctx, u)
+			if err != nil {
+				total = nil
+				break
+			}
+			total.RoundTrips += cs.RoundTrips
+			for k, v := range cs.Commands {
+				total.Commands[k] += v
+			}
+		}
+		s.Client = total
+	}
+	return s
+}
+
+func fetchClientStats(ctx context.Context, base string) (*ClientStats, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/debug/vars", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var vars struct {
+		Redis *ClientStats `json:"redis"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
+		return nil, err
+	}
+	if vars.Redis == nil {
+		return nil, fmt.Errorf("%s/debug/vars has no redis counters", base)
+	}
+	return vars.Redis, nil
+}
+
+// parseInfo reads used CPU and per-command calls from INFO output.
+func parseInfo(info string) (time.Duration, map[string]int64) {
+	var cpu float64
+	cmds := map[string]int64{}
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			switch k {
+			case "used_cpu_user", "used_cpu_sys":
+				f, _ := strconv.ParseFloat(v, 64)
+				cpu += f
+				continue
+			}
+		}
+		name, rest, ok := strings.Cut(line, ":")
+		cmd, isCmd := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !isCmd {
+			continue
+		}
+		for _, field := range strings.Split(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "calls="); ok {
+				n, _ := strconv.ParseInt(v, 10, 64)
+				cmds[cmd] = n
+			}
+		}
+	}
+	return time.Duration(cpu * float64(time.Second)), cmds
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
+// ProcCPU returns the user+system CPU time process pid used so far.
+func ProcCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after its closing
+	// parenthesis are plain. utime and stime are fields 14 and 15.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// ProcRSS returns process pid's resident memory now and at its peak, in
+// bytes (VmRSS and VmHWM of /proc/PID/status).
+func ProcRSS(pid int) (rss, peak int64, err error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/status %s: %v", pid, k, err)
+		}
+		if k == "VmRSS" {
+			rss = kb << 10
+		} else {
+			peak = kb << 10
+		}
+	}
+	return rss, peak, sc.Err()
+}

@@ -1,0 +1,274 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Process is a child process the bench started: a redis-server or a
+// `playbook serve`. It dies with the bench (Pdeathsig).
+type Process struct {
+	Cmd *exec.Cmd
+	PID int
+	// Log is the file that holds the process's output.
+	Log string
+
+	done chan struct{}
+	err  error
+}
+
+func startProcess(name string, args []string, logPath string, out io.Writer) (*Process, error) {
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &Process{Cmd: cmd, PID: cmd.Process.Pid, Log: logPath, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop asks the process to end (SIGINT), waits up to wait, then kills it.
+func (p *Process) Stop(wait time.Duration) error {
+	if p.Exited() {
+		return nil
+	}
+	_ = p.Cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(wait):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not stop within %v; killed", filepath.Base(p.Cmd.Path), wait)
+	}
+}
+
+// tail returns the end of the process's log, for error messages.
+func (p *Process) tail() string {
+	b, err := os.ReadFile(p.Log)
+	if err != nil {
+		return ""
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) > 2000 {
+		s = "..." + s[len(s)-2000:]
+	}
+	return s
+}
+
+// RedisServer is a throwaway redis-server on a free loopback port, with no
+// persistence.
+type RedisServer struct {
+	*Process
+	URL     string
+	Version string
+}
+
+// StartRedis starts redis-server (found on $PATH) on a free port of
+// 127.0.0.1, keeping its files and log in dir.
+func StartRedis(ctx context.Context, dir string) (*RedisServer, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New("redis-server is not installed: install it (apt-get install redis-server) or pass --redis URL or --embedded")
+	}
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		logPath := filepath.Join(dir, "redis.log")
+		p, err := startProcess(bin, []string{
+			"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", logPath,
+			"--daemonize", "no", "--maxclients", "20000",
+		}, logPath, io.Discard)
+		if err != nil {
+			return nil, err
+		}
+		url := "redis://127.0.0.1:" + strconv.Itoa(port)
+		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(port)})
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) && !p.Exited() && ctx.Err() == nil {
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			info, err := c.Info(pctx, "server").Result()
+			cancel()
+			if err == nil {
+				c.Close()
+				return &RedisServer{Process: p, URL: url, Version: infoField(info, "redis_version")}, nil
+			}
+			lastErr = err
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.Close()
+		_ = p.Stop(2 * time.Second)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		lastErr = fmt.Errorf("redis-server did not start: %v\n%s", lastErr, p.tail())
+	}
+	return nil, lastErr
+}
+
+func infoField(info, key string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// RedisVersion asks a Redis for its version ("" if it does not say).
+func RedisVersion(ctx context.Context, c *redis.Client) string {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return ""
+	}
+	return infoField(info, "redis_version")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Server is a `playbook serve` child process.
+type Server struct {
+	*Process
+	// URL is where it serves (http://127.0.0.1:PORT).
+	URL string
+	// DebugURL is its --pprof listener (http://127.0.0.1:PORT), or "".
+	DebugURL string
+	// EmbeddedRedis is the address of its in-memory store when it runs
+	// without --redis.
+	EmbeddedRedis string
+}
+
+var (
+	servingRE  = regexp.MustCompile(`msg=serving url=(http://[^ ]+?)/? `)
+	debugRE    = regexp.MustCompile(`msg="debug listener" addr=([^ ]+)`)
+	embeddedRE = regexp.MustCompile(`embedded=([0-9.:]+)`)
+)
+
+// StartServer runs `exe serve --addr 127.0.0.1:0 args...` and waits until it
+// serves. Its log goes to logPath; the address comes from its "serving" log
+// line.
+func StartServer(ctx context.Context, exe string, args []string, logPath string) (*Server, error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	p, err := startProcess(exe, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), logPath, pw)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s := &Server{Process: p}
+	found := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	go func() {
+		<-p.done
+		pw.Close()
+	}()
+	go func() {
+		defer f.Close()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			f.WriteString(line + "\n")
+			mu.Lock()
+			if m := debugRE.FindStringSubmatch(line); m != nil {
+				s.DebugURL = "http://" + m[1]
+			}
+			if m := embeddedRE.FindStringSubmatch(line); m != nil {
+				s.EmbeddedRedis = m[1]
+			}
+			if m := servingRE.FindStringSubmatch(line + " "); m != nil {
+				s.URL = m[1]
+				once.Do(func() { close(found) })
+			}
+			mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case <-found:
+	case <-p.done:
+		return nil, fmt.Errorf("playbook serve exited: %v\n%s", p.err, p.tail())
+	case <-time.After(30 * time.Second):
+		_ = p.Stop(5 * time.Second)
+		return nil, fmt.Errorf("playbook serve did not start within 30s\n%s", p.tail())
+	case <-ctx.Done():
+		_ = p.Stop(5 * time.Second)
+		return nil, ctx.Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(hctx, "GET", s.URL+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		_ = p.Stop(5 * time.Second)
+		return nil, fmt.Errorf("playbook serve at %s: %v", s.URL, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		_ = p.Stop(5 * time.Second)
+		return nil, fmt.Errorf("playbook serve at %s: /healthz answered %s", s.URL, resp.Status)
+	}
+	return s, nil
+}
+
+// RaiseFileLimit raises this process's open file limit to its hard limit
+// (children inherit it) and returns the new soft limit.
+func RaiseFileLimit() (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	// Set it even when Go already raised it at startup: only an explicit
+	// Setrlimit makes child processes inherit the raised limit.
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	return lim.Cur, nil
+}

@@ -1,0 +1,352 @@
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Report is everything one `playbook bench` run measured, ready to print
+// or encode as JSON.
+type Report struct {
+	Scenario string  `json:"scenario"`
+	Machine  Machine `json:"machine"`
+	Setup    Setup   `json:"setup"`
+
+	Load    *LoadReport    `json:"load,omitempty"`
+	Idle    *IdleReport    `json:"idle,omitempty"`
+	Ceiling *CeilingReport `json:"ceiling,omitempty"`
+	// Ratio is the end-to-end turns/s divided by the ceiling's.
+	Ratio float64 `json:"ratio,omitempty"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	CPUs     int    `json:"cpus"`
+	CPUModel string `json:"cpu_model"`
+	Kernel   string `json:"kernel"`
+	Go       string `json:"go"`
+	Redis    string `json:"redis"`
+}
+
+// Setup is what ran.
+type Setup struct {
+	Servers    int    `json:"servers"`
+	Store      string `json:"store"` // how the store was set up
+	ServerPIDs []int  `json:"server_pids,omitempty"`
+	Visitors   int    `json:"visitors,omitempty"`
+	// Duration and Warmup are in nanoseconds in JSON.
+	Duration      time.Duration `json:"duration_ns,omitempty"`
+	Warmup        time.Duration `json:"warmup_ns,omitempty"`
+	Conversations int           `json:"conversations_limit,omitempty"`
+	Sources       int           `json:"source_addresses"`
+}
+
+// LoadReport is the end-to-end measurement.
+type LoadReport struct {
+	Result
+	Resources
+}
+
+// Resources are what the processes used over a window.
+type Resources struct {
+	ServerCPUCores float64 `json:"server_cpu_cores"`
+	ServerRSS      int64   `json:"server_rss_bytes"`
+	ServerPeakRSS  int64   `json:"server_peak_rss_bytes"`
+	RedisCPUCores  float64 `json:"redis_cpu_cores"`
+	BenchCPUCores  float64 `json:"bench_cpu_cores"`
+	Redis          *RedisPerTurn `json:"redis,omitempty"`
+}
+
+// RedisPerTurn is Redis's work divided by the turns of the window.
+type RedisPerTurn struct {
+	// RoundTrips are requests a server sent and waited for: one command or
+	// one pipeline. From the servers' own counters; -1 when unknown.
+	RoundTrips float64 `json:"round_trips"`
+	// Sent are the commands the servers sent, by name, including pub/sub
+	// SUBSCRIBE and UNSUBSCRIBE (written without a wait).
+	Sent      map[string]float64 `json:"sent,omitempty"`
+	SentTotal float64            `json:"sent_total"`
+	// InScripts are the commands Lua scripts ran inside the EVALSHAs:
+	// commandstats minus what the servers sent.
+	InScripts      map[string]float64 `json:"in_scripts,omitempty"`
+	InScriptsTotal float64            `json:"in_scripts_total"`
+	// All is every command Redis counted in INFO commandstats (the bench's
+	// own INFO calls left out).
+	All      map[string]float64 `json:"all"`
+	AllTotal float64            `json:"all_total"`
+}
+
+// IdleReport is the idle-connections measurement.
+type IdleReport struct {
+	IdleResult
+	BaseRSS      int64   `json:"server_rss_before_bytes"`
+	ConnectedRSS int64   `json:"server_rss_connected_bytes"`
+	AfterRSS     int64   `json:"server_rss_after_hold_bytes"`
+	PeakRSS      int64   `json:"server_peak_rss_bytes"`
+	PerConnRSS   float64 `json:"server_rss_per_connection_bytes"`
+	HoldCPUCores float64 `json:"server_cpu_cores_during_hold"`
+	Hold         time.Duration `json:"hold_ns"`
+	RedisPerConn *RedisPerTurn `json:"redis_per_connection,omitempty"`
+}
+
+// CeilingReport is the ceiling measurement.
+type CeilingReport struct {
+	CeilingResult
+	RedisCPUCores float64       `json:"redis_cpu_cores"`
+	BenchCPUCores float64       `json:"bench_cpu_cores"`
+	Redis         *RedisPerTurn `json:"redis,omitempty"`
+}
+
+// ThisMachine describes the machine the bench runs on.
+func ThisMachine(redisVersion string) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), Redis: redisVersion}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func cores(a, b time.Duration, window time.Duration) float64 {
+	if window <= 0 {
+		return 0
+	}
+	return (b - a).Seconds() / window.Seconds()
+}
+
+// ResourcesBetween computes what the window between a and b cost, per turn
+// for Redis.
+func ResourcesBetween(a, b Sample, turns int) Resources {
+	w := b.At.Sub(a.At)
+	r := Resources{
+		ServerCPUCores: cores(a.ServerCPU, b.ServerCPU, w),
+		ServerRSS:      b.ServerRSS,
+		ServerPeakRSS:  b.ServerPeakRSS,
+		RedisCPUCores:  cores(a.RedisCPU, b.RedisCPU, w),
+		BenchCPUCores:  cores(a.BenchCPU, b.BenchCPU, w),
+	}
+	r.Redis = RedisBetween(a, b, turns)
+	return r
+}
+
+// pubsubCommands are sent on pub/sub connections, which go-redis writes
+// without waiting; scripts cannot run them.
+var pubsubCommands = []string{"subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe"}
+
+// RedisBetween divides Redis's work between two samples by turns; nil when
+// Redis reported no command stats.
+func RedisBetween(a, b Sample, turns int) *RedisPerTurn {
+	if a.Commands == nil || b.Commands == nil || turns <= 0 {
+		return nil
+	}
+	per := func(n int64) float64 { return float64(n) / float64(turns) }
+	all := map[string]int64{}
+	for k, v := range b.Commands {
+		if k == "info" {
+			continue
+		}
+		if d := v - a.Commands[k]; d > 0 {
+			all[k] = d
+		}
+	}
+	r := &RedisPerTurn{RoundTrips: -1, All: map[string]float64{}}
+	for k, v := range all {
+		r.All[k] = per(v)
+		r.AllTotal += per(v)
+	}
+	if a.Client == nil || b.Client == nil {
+		return r
+	}
+	sent := map[string]int64{}
+	for k, v := range b.Client.Commands {
+		if d := v - a.Client.Commands[k]; d > 0 {
+			sent[strings.ToLower(k)] = d
+		}
+	}
+	for _, k := range pubsubCommands {
+		if all[k] > 0 {
+			sent[k] += all[k]
+		}
+	}
+	r.RoundTrips = per(b.Client.RoundTrips - a.Client.RoundTrips)
+	r.Sent, r.InScripts = map[string]float64{}, map[string]float64{}
+	for k, v := range sent {
+		r.Sent[k] = per(v)
+		r.SentTotal += per(v)
+	}
+	for k, v := range all {
+		if d := v - sent[k]; d > 0 {
+			r.InScripts[k] = per(d)
+			r.InScriptsTotal += per(d)
+		}
+	}
+	return r
+}
+
+// WriteText prints the report for people.
+func (r *Report) WriteText(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	m := r.Machine
+	p("playbook bench: %s\n", r.Scenario)
+	p("machine   %d CPUs (%s), Linux %s, %s, Redis %s\n", m.CPUs, m.CPUModel, m.Kernel, m.Go, orNA(m.Redis))
+	p("setup     %d server process(es) %v; store: %s; visitors over %d loopback source address(es)\n",
+		r.Setup.Servers, r.Setup.ServerPIDs, r.Setup.Store, r.Setup.Sources)
+
+	if l := r.Load; l != nil {
+		p("\nend to end: %d visitors over websockets, the reference conversation (BENCH.md)", l.Visitors)
+		if r.Setup.Duration > 0 {
+			p(", measured %v after %v of warm-up", r.Setup.Duration, r.Setup.Warmup)
+		}
+		p("\n")
+		p("  turns          %s in %.1fs = %s turns/s\n", num(l.Turns), l.Window.Seconds(), num(int(l.TurnsPerSec+0.5)))
+		p("  latency        p50 %s  p95 %s  p99 %s  max %s   (visitor frame sent -> bot's last message of the turn received)\n",
+			ms(l.Latency.P50), ms(l.Latency.P95), ms(l.Latency.P99), ms(l.Latency.Max))
+		p("  errors         %d\n", l.Errors)
+		for _, e := range l.ErrorSamples {
+			p("                 %s\n", e)
+		}
+		var parts []string
+		for _, o := range Outcomes {
+			parts = append(parts, fmt.Sprintf("%s %s", o, num(l.ByOutcome[o])))
+		}
+		p("  conversations  %s completed, every reply and outcome checked: %s\n", num(l.Conversations), strings.Join(parts, ", "))
+		r.writeResources(w, &l.Resources, "turn")
+	}
+	if c := r.Ceiling; c != nil {
+		p("\nceiling: %d workers doing only the atomic session read-modify-write (redisstore.Store.Turn, trivial step, 2 entries) on the same Redis\n", c.Workers)
+		p("  turns          %s in %.1fs = %s turns/s\n", num(c.Turns), c.Window.Seconds(), num(int(c.TurnsPerSec+0.5)))
+		p("  latency        p50 %s  p95 %s  p99 %s  max %s\n", ms(c.Latency.P50), ms(c.Latency.P95), ms(c.Latency.P99), ms(c.Latency.Max))
+		p("  errors         %d", c.Errors)
+		if c.FirstError != "" {
+			p(" (%s)", c.FirstError)
+		}
+		p("\n  CPU            Redis %.2f cores, bench %.2f cores\n", c.RedisCPUCores, c.BenchCPUCores)
+		if rd := c.Redis; rd != nil {
+			p("  Redis/turn     %.2f commands (%s)\n", rd.AllTotal, breakdown(rd.All))
+		}
+		if r.Ratio > 0 {
+			p("  ratio          end to end / ceiling = %.0f%%\n", 100*r.Ratio)
+		}
+	}
+	if id := r.Idle; id != nil {
+		p("\nidle widgets: %s connections opened (connect, start, greeting checked), then held open %v doing nothing\n", num(id.Connections), id.Hold)
+		p("  errors         %d\n", id.Errors)
+		for _, e := range id.ErrorSamples {
+			p("                 %s\n", e)
+		}
+		p("  opened in      %.1fs; greeting latency p50 %s  p99 %s  max %s\n", id.OpenTime.Seconds(), ms(id.Start.P50), ms(id.Start.P99), ms(id.Start.Max))
+		p("  server RSS     %s before, %s with all connected, %s after the hold (peak %s)\n", mb(id.BaseRSS), mb(id.ConnectedRSS), mb(id.AfterRSS), mb(id.PeakRSS))
+		p("  per connection %.1f KB of server RSS ((connected - before) / connections)\n", id.PerConnRSS/1024)
+		p("  while idle     server CPU %.3f cores; connections the server closed: %d\n", id.HoldCPUCores, id.Closed)
+		if rd := id.RedisPerConn; rd != nil {
+			p("  Redis/conn     %s round trips, %.2f commands sent (%s), %.2f run in scripts\n", rt(rd.RoundTrips), rd.SentTotal, breakdown(rd.Sent), rd.InScriptsTotal)
+		}
+	}
+}
+
+func (r *Report) writeResources(w io.Writer, res *Resources, unit string) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("  server         CPU %.2f cores (user+sys of the server processes, /proc/PID/stat); RSS %s at the end (peak %s)\n",
+		res.ServerCPUCores, mb(res.ServerRSS), mb(res.ServerPeakRSS))
+	p("  others         Redis CPU %.2f cores (INFO cpu); bench (load generator) CPU %.2f cores\n", res.RedisCPUCores, res.BenchCPUCores)
+	rd := res.Redis
+	if rd == nil {
+		p("  Redis/%s      not available (no INFO commandstats)\n", unit)
+		return
+	}
+	p("  Redis per %s:\n", unit)
+	p("    round trips    %s   requests a server sent and waited for (a command or a pipeline; servers' own counters)\n", rt(rd.RoundTrips))
+	if rd.RoundTrips >= 0 {
+		p("    sent           %.2f   commands the servers sent: %s\n", rd.SentTotal, breakdown(rd.Sent))
+		p("                          (subscribe/unsubscribe follow conversations on the pub/sub connection, written without a wait)\n")
+		p("    in scripts     %.2f   commands Lua scripts ran inside those EVALSHAs: %s\n", rd.InScriptsTotal, breakdown(rd.InScripts))
+	}
+	p("    all            %.2f   every command in INFO commandstats (the bench's INFO left out): %s\n", rd.AllTotal, breakdown(rd.All))
+}
+
+func rt(v float64) string {
+	if v < 0 {
+		return "n/a (the servers' --pprof counters were not reachable)"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func breakdown(m map[string]float64) string {
+	type kv struct {
+		k string
+		v float64
+	}
+	var all []kv
+	for k, v := range m {
+		if v >= 0.005 {
+			all = append(all, kv{k, v})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].v != all[j].v {
+			return all[i].v > all[j].v
+		}
+		return all[i].k < all[j].k
+	})
+	parts := make([]string, len(all))
+	for i, e := range all {
+		parts[i] = fmt.Sprintf("%s %.2f", e.k, e.v)
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "n/a"
+	}
+	return s
+}
+
+func ms(d time.Duration) string {
+	switch {
+	case d >= 100*time.Millisecond:
+		return fmt.Sprintf("%.0fms", d.Seconds()*1000)
+	case d >= 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", d.Seconds()*1000)
+	default:
+		return fmt.Sprintf("%.2fms", d.Seconds()*1000)
+	}
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/(1<<20)) }
+
+// num formats n with thousands separators.
+func num(n int) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var parts []string
+	for len(s) > 3 {
+		parts = append([]string{s[len(s)-3:]}, parts...)
+		s = s[:len(s)-3]
+	}
+	parts = append([]string{s}, parts...)
+	out := strings.Join(parts, ",")
+	if neg {
+		out = "-" + out
+	}
+	return out
+}

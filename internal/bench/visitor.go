@@ -1,0 +1,311 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// frame is any frame the server sends a visitor (docs/protocol.md).
+type frame struct {
+	Type         string          `json:"type"`
+	Entry        json.RawMessage `json:"entry"` // an object in entry frames, an id in acks
+	ID           string          `json:"id"`
+	Duplicate    bool            `json:"duplicate"`
+	Status       string          `json:"status"`
+	Outcome      string          `json:"outcome"`
+	Code         string          `json:"code"`
+	Message      string          `json:"message"`
+	Conversation string          `json:"conversation"`
+}
+
+// entry is the part of a transcript entry the driver checks.
+type entry struct {
+	ID       string   `json:"id"`
+	From     string   `json:"from"`
+	Kind     string   `json:"kind"`
+	Text     string   `json:"text"`
+	Buttons  []button `json:"buttons"`
+	ClientID string   `json:"client_id"`
+}
+
+type button struct {
+	Label string `json:"label"`
+	Value string `json:"value"`
+}
+
+// startFrame is the frame that opens conversation n.
+type startFrame struct {
+	Type     string       `json:"type"`
+	Playbook string       `json:"playbook"`
+	Page     string       `json:"page"`
+	Locale   string       `json:"locale"`
+	Visitor  startVisitor `json:"visitor"`
+}
+
+type startVisitor struct {
+	ID string `json:"id"`
+}
+
+type messageFrame struct {
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	Text  string `json:"text,omitempty"`
+	Value string `json:"value,omitempty"`
+	Label string `json:"label,omitempty"`
+}
+
+// dialer opens visitor websockets, spreading them over loopback source
+// addresses 127.0.0.1 .. 127.0.0.N so that many connections do not run out
+// of ephemeral ports of one address.
+type dialer struct {
+	client  *http.Client
+	origins []string // per server URL
+	wsURLs  []string
+}
+
+func newDialer(urls []string, sources int) (*dialer, error) {
+	if sources < 1 {
+		sources = 1
+	}
+	if sources > 254 {
+		return nil, fmt.Errorf("at most 254 source addresses (127.0.0.1 to 127.0.0.254)")
+	}
+	var next atomic.Uint32
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			i := next.Add(1) % uint32(sources)
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}}
+			return d.DialContext(ctx, network, addr)
+		},
+		MaxIdleConns:      -1,
+		DisableKeepAlives: true,
+		ForceAttemptHTTP2: false,
+	}
+	d := &dialer{client: &http.Client{Transport: tr}}
+	for _, u := range urls {
+		u = strings.TrimRight(u, "/")
+		host, ok := strings.CutPrefix(u, "http://")
+		if !ok {
+			return nil, fmt.Errorf("server URL %q: want http://127.0.0.1:PORT", u)
+		}
+		h, _, err := net.SplitHostPort(host)
+		if err != nil {
+			return nil, fmt.Errorf("server URL %q: %v", u, err)
+		}
+		if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("server URL %q: the bench only talks to loopback addresses (127.0.0.0/8)", u)
+		}
+		d.origins = append(d.origins, u)
+		d.wsURLs = append(d.wsURLs, "ws://"+host+"/ws/visitor")
+	}
+	if len(d.wsURLs) == 0 {
+		return nil, errors.New("no server URL")
+	}
+	return d, nil
+}
+
+func (d *dialer) dial(ctx context.Context, server int) (*websocket.Conn, error) {
+	i := server % len(d.wsURLs)
+	ws, resp, err := websocket.Dial(ctx, d.wsURLs[i], &websocket.DialOptions{
+		HTTPClient: d.client,
+		HTTPHeader: http.Header{"Origin": {d.origins[i]}},
+	})
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("connecting: HTTP %d: %w", resp.StatusCode, err)
+		}
+		return nil, fmt.Errorf("connecting: %w", err)
+	}
+	ws.SetReadLimit(1 << 20)
+	return ws, nil
+}
+
+// checkError is a reply that differs from the reference conversation.
+type checkError struct {
+	n    int // conversation
+	turn int // 1-based
+	msg  string
+}
+
+func (e *checkError) Error() string {
+	return fmt.Sprintf("conversation %d turn %d: %s", e.n, e.turn, e.msg)
+}
+
+// turnResult is what one turn measured.
+type turnResult struct {
+	latency time.Duration
+	done    time.Time // when the bot's last message arrived
+}
+
+// conversation runs the visitor's frames of one script over ws and checks
+// every reply. onTurn is called after each turn.
+func conversation(ctx context.Context, ws *websocket.Conn, sc Script, playbook string, turnTimeout time.Duration, onTurn func(turnResult)) error {
+	var lastButtons []button
+	for i := range sc.Turns {
+		t := &sc.Turns[i]
+		var out []byte
+		var err error
+		switch t.Type {
+		case "start":
+			out, err = json.Marshal(startFrame{Type: "start", Playbook: playbook, Page: "/bench", Locale: "en", Visitor: startVisitor{ID: VisitorID(sc.N)}})
+		case "message":
+			out, err = json.Marshal(messageFrame{Type: "message", ID: "m" + strconv.Itoa(i), Text: t.Text})
+		case "button":
+			value := ""
+			for _, b := range lastButtons {
+				if b.Label == t.Label {
+					value = b.Value
+				}
+			}
+			if value == "" {
+				return &checkError{sc.N, i + 1, fmt.Sprintf("the bot offered no button %q (buttons %v)", t.Label, lastButtons)}
+			}
+			out, err = json.Marshal(messageFrame{Type: "button", ID: "m" + strconv.Itoa(i), Value: value, Label: t.Label})
+		}
+		if err != nil {
+			return err
+		}
+		tctx, cancel := context.WithTimeout(ctx, turnTimeout)
+		sent := time.Now()
+		err = ws.Write(tctx, websocket.MessageText, out)
+		if err == nil {
+			var res turnResult
+			res, lastButtons, err = awaitTurn(tctx, ws, sc, i, sent)
+			if err == nil && onTurn != nil {
+				onTurn(res)
+			}
+		}
+		cancel()
+		if err != nil {
+			var ce *checkError
+			if errors.As(err, &ce) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if tctx.Err() != nil {
+				err = fmt.Errorf("no complete answer within %v", turnTimeout)
+			}
+			return &checkError{sc.N, i + 1, err.Error()}
+		}
+	}
+	return nil
+}
+
+// awaitTurn reads frames until the status frame that ends turn i, checking
+// each against the script. It returns the turn's latency and the buttons of
+// the bot's last message.
+func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent time.Time) (turnResult, []button, error) {
+	t := &sc.Turns[i]
+	fail := func(format string, args ...any) (turnResult, []button, error) {
+		return turnResult{}, nil, &checkError{sc.N, i + 1, fmt.Sprintf(format, args...)}
+	}
+	var res turnResult
+	var buttons []button
+	bot, events := 0, 0
+	echoed, acked, welcomed := false, false, false
+	wantEcho := t.Text
+	if t.Type == "button" {
+		wantEcho = t.Label
+	}
+	for {
+		typ, data, err := ws.Read(ctx)
+		if err != nil {
+			return turnResult{}, nil, err
+		}
+		if typ != websocket.MessageText {
+			return fail("a binary frame")
+		}
+		var f frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			return fail("a frame that is not JSON: %v", err)
+		}
+		switch f.Type {
+		case "entry":
+			var e entry
+			if err := json.Unmarshal(f.Entry, &e); err != nil {
+				return fail("an entry that is not an object: %s", f.Entry)
+			}
+			switch {
+			case e.From == "bot" && e.Kind == "message":
+				if bot >= len(t.Bot) {
+					return fail("an extra bot message %q", e.Text)
+				}
+				if e.Text != t.Bot[bot] {
+					return fail("bot said %q, want %q", e.Text, t.Bot[bot])
+				}
+				bot++
+				if bot == len(t.Bot) {
+					now := time.Now()
+					res = turnResult{latency: now.Sub(sent), done: now}
+					buttons = e.Buttons
+					if t.Buttons != nil {
+						labels := make([]string, len(e.Buttons))
+						for j, b := range e.Buttons {
+							labels[j] = b.Label
+						}
+						if !slices.Equal(labels, t.Buttons) {
+							return fail("buttons %q, want %q", labels, t.Buttons)
+						}
+					}
+				}
+			case e.From == "visitor":
+				if t.Type == "start" || echoed || e.Text != wantEcho || e.ClientID != "m"+strconv.Itoa(i) {
+					return fail("unexpected visitor entry %q (client id %q)", e.Text, e.ClientID)
+				}
+				echoed = true
+			case e.From == "system":
+				if events >= len(t.Events) || e.Kind != t.Events[events] {
+					return fail("unexpected %s event", e.Kind)
+				}
+				events++
+			default:
+				return fail("unexpected entry from %q kind %q", e.From, e.Kind)
+			}
+		case "welcome":
+			if t.Type != "start" || welcomed || f.Conversation == "" {
+				return fail("unexpected welcome frame")
+			}
+			welcomed = true
+		case "ack":
+			if t.Type == "start" || acked || f.ID != "m"+strconv.Itoa(i) || f.Duplicate {
+				return fail("unexpected ack %s", data)
+			}
+			acked = true
+		case "status":
+			switch {
+			case bot < len(t.Bot):
+				return fail("status %q before the bot's answer %q", f.Status, t.Bot[bot])
+			case events < len(t.Events):
+				return fail("status %q before the %s event", f.Status, t.Events[events])
+			case t.Type == "start" && !welcomed:
+				return fail("no welcome frame")
+			case t.Type != "start" && (!acked || !echoed):
+				return fail("no ack or no visitor entry for the message")
+			case f.Status != t.Status:
+				return fail("status %q, want %q", f.Status, t.Status)
+			}
+			if i == len(sc.Turns)-1 && f.Outcome != sc.Outcome {
+				return fail("outcome %q, want %q", f.Outcome, sc.Outcome)
+			}
+			return res, buttons, nil
+		case "error":
+			return fail("error %s: %s", f.Code, f.Message)
+		case "typing", "pong":
+		default:
+			return fail("unexpected %q frame", f.Type)
+		}
+	}
+}

@@ -55,11 +55,11 @@ type LoadReport struct {
 
 // Resources are what the processes used over a window.
 type Resources struct {
-	ServerCPUCores float64 `json:"server_cpu_cores"`
-	ServerRSS      int64   `json:"server_rss_bytes"`
-	ServerPeakRSS  int64   `json:"server_peak_rss_bytes"`
-	RedisCPUCores  float64 `json:"redis_cpu_cores"`
-	BenchCPUCores  float64 `json:"bench_cpu_cores"`
+	ServerCPUCores float64       `json:"server_cpu_cores"`
+	ServerRSS      int64         `json:"server_rss_bytes"`
+	ServerPeakRSS  int64         `json:"server_peak_rss_bytes"`
+	RedisCPUCores  float64       `json:"redis_cpu_cores"`
+	BenchCPUCores  float64       `json:"bench_cpu_cores"`
 	Redis          *RedisPerTurn `json:"redis,omitempty"`
 }
 
@@ -85,12 +85,12 @@ type RedisPerTurn struct {
 // IdleReport is the idle-connections measurement.
 type IdleReport struct {
 	IdleResult
-	BaseRSS      int64   `json:"server_rss_before_bytes"`
-	ConnectedRSS int64   `json:"server_rss_connected_bytes"`
-	AfterRSS     int64   `json:"server_rss_after_hold_bytes"`
-	PeakRSS      int64   `json:"server_peak_rss_bytes"`
-	PerConnRSS   float64 `json:"server_rss_per_connection_bytes"`
-	HoldCPUCores float64 `json:"server_cpu_cores_during_hold"`
+	BaseRSS      int64         `json:"server_rss_before_bytes"`
+	ConnectedRSS int64         `json:"server_rss_connected_bytes"`
+	AfterRSS     int64         `json:"server_rss_after_hold_bytes"`
+	PeakRSS      int64         `json:"server_peak_rss_bytes"`
+	PerConnRSS   float64       `json:"server_rss_per_connection_bytes"`
+	HoldCPUCores float64       `json:"server_cpu_cores_during_hold"`
 	Hold         time.Duration `json:"hold_ns"`
 	RedisPerConn *RedisPerTurn `json:"redis_per_connection,omitempty"`
 }

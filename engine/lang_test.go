@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +57,58 @@ func TestParseDuration(t *testing.T) {
 		if _, err := engine.ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", bad)
 		}
+	}
+}
+
+// TestHostileExpressions: expressions cannot exhaust memory in one turn
+// (expr's memory budget) nor grow a var without bound across turns.
+func TestHostileExpressions(t *testing.T) {
+	now := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct{ expr, want string }{
+		{`repeat("a", 100000000)`, "memory budget exceeded"},
+		{`len(map(1..100000000, #))`, "memory budget exceeded"},
+		{`repeat("a", 70000)`, "the value is too large"},
+		{`map(1..2000, #)`, "the value is too large"},
+	} {
+		src := "playbook: h\nvars:\n  x: any\ncards:\n  a:\n    set: {x: '" + tt.expr + "'}\n    end: done\n"
+		p, diags := dsl.Load("h.yaml", []byte(src))
+		if p == nil {
+			t.Fatalf("%s: %v", tt.expr, diags)
+		}
+		s := engine.NewSession(p, "s", now)
+		s, effs := engine.Step(p, s, engine.Event{Kind: engine.EventStart, Now: now})
+		var msg string
+		for _, e := range effs {
+			if e.Kind == engine.EffectError {
+				msg = e.Error.Msg
+			}
+		}
+		if !strings.Contains(msg, tt.want) || s.Status != engine.StatusFailed {
+			t.Errorf("%s: status %s, error %q; want %q", tt.expr, s.Status, msg, tt.want)
+		}
+	}
+	// Doubling a text on every message stops at the limit.
+	src := `playbook: grow
+vars:
+  x: {type: string, default: "aaaaaaaaaaaaaaaa"}
+cards:
+  loop:
+    ask: Say something
+    set: {x: x + x}
+    goto: loop
+`
+	p, diags := dsl.Load("grow.yaml", []byte(src))
+	if p == nil {
+		t.Fatal(diags)
+	}
+	s := engine.NewSession(p, "s", now)
+	s, _ = engine.Step(p, s, engine.Event{Kind: engine.EventStart, Now: now})
+	turns := 0
+	for s.Status == engine.StatusWaiting && turns < 100 {
+		s, _ = engine.Step(p, s, engine.Event{Kind: engine.EventText, Text: "hi", Now: now})
+		turns++
+	}
+	if s.Status != engine.StatusFailed || len(s.Vars["x"].(string)) > engine.MaxVarText {
+		t.Fatalf("after %d turns: status %s, x has %d bytes", turns, s.Status, len(s.Vars["x"].(string)))
 	}
 }

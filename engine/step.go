@@ -665,12 +665,53 @@ func (r *runner) setVar(c *Card, name string, v any, e *Expr) bool {
 		r.fail(c, e, "cannot set "+name+": "+err.Error())
 		return false
 	}
+	if tooLarge(cv, 0) {
+		r.fail(c, e, "cannot set "+name+": the value is too large (texts up to 64 KiB, lists and maps up to 1,000 items, nested up to 10 levels)")
+		return false
+	}
 	if cv == nil {
 		delete(r.s.Vars, name)
 	} else {
 		r.s.Vars[name] = cv
 	}
 	return true
+}
+
+// Limits on what a var may hold, so a playbook cannot grow a session
+// without bound (a text doubled on every message, say).
+const (
+	MaxVarText  = 64 << 10
+	MaxVarItems = 1000
+	maxVarDepth = 10
+)
+
+func tooLarge(v any, depth int) bool {
+	if depth > maxVarDepth {
+		return true
+	}
+	switch x := v.(type) {
+	case string:
+		return len(x) > MaxVarText
+	case []any:
+		if len(x) > MaxVarItems {
+			return true
+		}
+		for _, e := range x {
+			if tooLarge(e, depth+1) {
+				return true
+			}
+		}
+	case map[string]any:
+		if len(x) > MaxVarItems {
+			return true
+		}
+		for _, e := range x {
+			if tooLarge(e, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // id returns a new id "<session id>:<turn>:<card>:<n>", n counting the ids
@@ -792,7 +833,9 @@ func (r *runner) callResult(res *CallResult) {
 				return
 			}
 			if v, found := lookupPath(res.Body, sv.Path); found {
-				if _, err := coerce(v, d.Type, true); err != nil {
+				// A value of the wrong type, or too large to keep, makes
+				// the call a failed one.
+				if cv, err := coerce(v, d.Type, true); err != nil || tooLarge(cv, 0) {
 					ok = false
 					break
 				}

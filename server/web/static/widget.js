@@ -1132,8 +1132,8 @@
     S.stopped = false;
   }
   function scheduleReconnect() {
-    var d = Math.min(30000, 500 * Math.pow(2, S.attempt++));
-    d = d / 2 + Math.random() * d / 2; // jitter
+    var d = Math.min(30000, 500 * Math.pow(2, S.attempt++)); // 0.5 s, 1 s, 2 s … 30 s
+    d = Math.min(30000, d * (1 + Math.random() * 0.5)); // jitter, so tabs do not come back all at once
     clearTimeout(S.timer);
     S.timer = setTimeout(connect, d);
     if (S.attempt > 1 || d > 1500) { S.reconnecting = true; subline(); }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"errors"
 	"fmt"
 	"time"
@@ -51,7 +52,7 @@ func (s *Server) turnWith(ctx context.Context, conv, clientID string, ev engine.
 		info = turnInfo{before: before, status: next.Status, outcome: next.Outcome, sess: next}
 		entries := make([]redisstore.Entry, 0, len(effs)+len(pre))
 		entries = append(entries, pre...)
-		return next, s.entries(p, entries, effs, ev.Now), nil
+		return next, s.entries(p, next, entries, effs, ev.Now), nil
 	})
 	if err != nil {
 		return res, info, err
@@ -88,7 +89,7 @@ func (s *Server) world(ctx context.Context, p *engine.Program, sess *engine.Sess
 }
 
 // entries turns the engine's effects into transcript entries.
-func (s *Server) entries(p *engine.Program, out []redisstore.Entry, effs []engine.Effect, now time.Time) []redisstore.Entry {
+func (s *Server) entries(p *engine.Program, sess *engine.Session, out []redisstore.Entry, effs []engine.Effect, now time.Time) []redisstore.Entry {
 	lastBot := -1
 	for _, e := range effs {
 		switch e.Kind {
@@ -109,7 +110,7 @@ func (s *Server) entries(p *engine.Program, out []redisstore.Entry, effs []engin
 		case engine.EffectEnd:
 			out = append(out, redisstore.Entry{From: "system", Kind: "end", Card: e.Card, At: now, Data: map[string]any{"outcome": e.Outcome}})
 		case engine.EffectError:
-			s.log.Error("playbook runtime error", "playbook", p.ID, "card", e.Error.Card, "pos", e.Error.Pos.String(), "err", e.Error.Msg)
+			s.log.Error("playbook runtime error", "playbook", p.ID, "conversation", sess.ID, "card", e.Error.Card, "pos", e.Error.Pos.String(), "err", redactPII(p, sess, e.Error.Msg))
 			out = append(out, redisstore.Entry{From: "system", Kind: "error", Card: e.Card, At: now, Text: "Sorry, something went wrong on our side. Please write to us by email instead.", Data: map[string]any{"pos": e.Error.Pos.String(), "message": e.Error.Msg}})
 		}
 	}
@@ -161,4 +162,33 @@ func (s *Server) startCall(conv string, p *engine.Program, req engine.CallReques
 			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 		}
 	}()
+}
+
+// redactPII removes the values of the session's personal-data vars (pii:
+// true) and the visitor's name and email from a text bound for the log.
+func redactPII(p *engine.Program, sess *engine.Session, text string) string {
+	var secrets []string
+	for _, v := range p.Vars {
+		if v.PII {
+			if s, ok := sess.Vars[v.Name].(string); ok && s != "" {
+				secrets = append(secrets, s)
+			}
+		}
+	}
+	secrets = append(secrets, sess.Visitor.Name, sess.Visitor.Email)
+	for _, sec := range secrets {
+		if len(sec) >= 3 {
+			text = strings.ReplaceAll(text, sec, "[redacted]")
+		}
+	}
+	return text
+}
+
+// logPage is a page for the log: its path, without a query string or
+// fragment, which may carry personal data (?email=...).
+func logPage(page string) string {
+	if i := strings.IndexAny(page, "?#"); i >= 0 {
+		page = page[:i]
+	}
+	return truncate(page, 200)
 }

@@ -346,7 +346,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 		return
 	}
 	sess, effs := engine.Step(prog, sess, ev)
-	entries := v.s.entries(prog, nil, effs, ev.Now)
+	entries := v.s.entries(prog, sess, nil, effs, ev.Now)
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
 	res, err := v.s.store.Create(tctx, sess, entries)
@@ -357,7 +357,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	}
 	v.s.startInbox(ctx, sess, prog, nil)
 	v.s.perform(ctx, conv, prog, effs)
-	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", truncate(f.Page, 200))
+	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 	v.welcome(prog, sess)
 	if err := v.follow(ctx, conv, ""); err != nil {
 		v.deliver(res.Entries)
@@ -388,7 +388,7 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 		return "", false
 	}
 	sess, effs := engine.Step(prog, sess, ev)
-	if _, err := v.s.store.Create(ctx, sess, v.s.entries(prog, nil, effs, ev.Now)); err != nil {
+	if _, err := v.s.store.Create(ctx, sess, v.s.entries(prog, sess, nil, effs, ev.Now)); err != nil {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return "", false
 	}

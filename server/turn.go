@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
-	"strings"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"

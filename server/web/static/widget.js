@@ -431,7 +431,13 @@
   function build() {
     var host = h('div', { id: 'playbook-widget', 'data-playbook-widget': '' });
     var shadow = host.attachShadow ? host.attachShadow({ mode: 'open' }) : host;
-    shadow.appendChild(h('style', { text: CSS }));
+    try { // a constructed sheet needs no 'unsafe-inline' in the site's CSP
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      shadow.adoptedStyleSheets = [sheet];
+    } catch (e) {
+      shadow.appendChild(h('style', { text: CSS }));
+    }
     ui.input = h('input', {
       class: 'pb-input', type: 'text', maxLength: 4000, autocomplete: 'off', placeholder: t('placeholder'),
       'aria-label': t('placeholder'), 'aria-describedby': 'pb-hint', enterKeyHint: 'send',

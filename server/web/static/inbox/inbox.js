@@ -200,7 +200,7 @@
     ws: null, wsAttempt: 0, wsTimer: 0, hbTimer: 0, wsHello: false, everConnected: false, stopped: true,
     mode: 'reply', drafts: {},
     myTyping: { on: false, conv: '', sent: 0, timer: 0 },
-    seen: {}, prefs: { sound: true, desktop: true },
+    seen: {}, prefs: { sound: true, desktop: true }, selfAssign: {},
     audio: null
   };
   FOLDERS.forEach(function (f) { S.member[f.id] = {}; });
@@ -314,17 +314,26 @@
     else if (Notification.permission === 'default') s.textContent = '(the browser asks on your next click)';
     else s.textContent = '';
   }
-  var NOTIFY_TITLE = { new_chat: 'New chat', assigned: 'Assigned to you', mention: 'You were mentioned' };
+  var NOTIFY_TITLE = { new_chat: 'New chat', assigned: 'Assigned to you', mention: 'You were mentioned', reopened: 'Chat reopened' };
   function onNotify(f) {
+    // The conversation comes as an object (or, from older servers, an id).
+    var c = f.conversation && typeof f.conversation === 'object' ? f.conversation : S.convs[f.conversation];
+    var id = c ? c.id : str(f.conversation);
+    if (f.conversation && typeof f.conversation === 'object') { upsert(f.conversation); scheduleList(); }
+    // Taking a chat myself tells me too: no need to ring for that.
+    if (f.kind === 'assigned' && S.selfAssign[id] && Date.now() - S.selfAssign[id] < 10000) return;
     beep();
     var title = NOTIFY_TITLE[f.kind] || 'Inbox';
-    var c = S.convs[f.conversation];
     var text = f.text || (c ? visitorName(c) : '');
     toast({
-      title: title, text: text, kind: f.kind, conversation: f.conversation, action: 'Open', ms: 10000,
-      onAction: function () { go(f.kind === 'new_chat' ? 'unassigned' : S.folder, f.conversation, true); }
+      title: title, text: text, kind: f.kind, conversation: id, action: 'Open', ms: 10000,
+      onAction: function () {
+        var cc = S.convs[id];
+        var folder = !cc ? S.folder : cc.status === 'snoozed' ? 'snoozed' : cc.status === 'resolved' ? 'closed' : !cc.assignee ? 'unassigned' : S.me && cc.assignee === S.me.id ? 'mine' : 'open';
+        go(folder, id, true);
+      }
     });
-    desktop(title, text, f.conversation);
+    desktop(title, text, id);
   }
 
   // ---- conversations: the local copy -----------------------------------------
@@ -348,10 +357,13 @@
       });
     })).then(function () { renderFolders(); renderList(); });
   }
+  // isUnread: a chat for me (waiting, or mine) I have not opened yet, or
+  // one where the visitor wrote since I last looked.
   function isUnread(c) {
-    if (!c || c.id === S.openId || !c.last || c.last.from !== 'visitor') return false;
+    if (!c || c.id === S.openId || c.status === 'resolved') return false;
     var seen = S.seen[c.id];
-    return !seen || parseT(c.last.at) > parseT(seen);
+    if (!seen) return c.status === 'open' && (!c.assignee || (!!S.me && c.assignee === S.me.id));
+    return !!c.last && c.last.from === 'visitor' && parseT(c.last.at) > parseT(seen);
   }
   function markSeen(id, at) {
     if (!id) return;
@@ -391,6 +403,7 @@
       var a = $('folder-' + f.id), ids = Object.keys(S.member[f.id]), n = ids.length;
       var unread = ids.filter(function (id) { return isUnread(S.convs[id]); }).length;
       if (f.id === 'unassigned' || f.id === 'mine') unreadTotal += unread;
+      a.href = '#/' + f.id + (S.openId ? '/' + encodeURIComponent(S.openId) : ''); // switching folders keeps the chat open
       var cnt = a.querySelector('.count');
       cnt.textContent = n > 199 ? '200+' : String(n);
       cnt.hidden = !n;
@@ -522,6 +535,7 @@
     var id = m && m[2] ? decodeURIComponent(m[2]) : '';
     if (folder !== S.folder) { S.folder = folder; S.filter = ''; $('filter').value = ''; renderFolders(); }
     if (id !== S.openId) openConversation(id);
+    renderFolders();
     renderList();
     $('app').classList.toggle('viewing', !!id);
   }
@@ -606,7 +620,7 @@
       sub.appendChild(el('span', extra ? 'sub-extra' : '', t));
     }
     if (c.visitor && c.visitor.email && c.visitor.email !== name) part(c.visitor.email, true);
-    if (c.team) part('Team ' + c.team);
+    if (c.team) part('Team ' + c.team, true);
     if (c.visitor && c.visitor.page) part(c.visitor.page, true);
 
     var mine = S.me && c.assignee === S.me.id;
@@ -651,7 +665,7 @@
     if (txt) t.textContent = txt;
     b.className = 'conv-banner ' + cls;
     b.hidden = !cls;
-    b.querySelector('[data-action="assign-me"]').hidden = mine || c.status === 'resolved' || !c.status;
+    b.querySelector('[data-action="assign-me"]').hidden = !!c.assignee || c.status === 'resolved' || c.status === 'bot' || !c.status;
   }
   // ---- entries ------------------------------------------------------------------------------
   function addEntries(list, live) {
@@ -904,12 +918,16 @@
   function composerState(c) {
     var ta = $('composer-input'), reply = S.mode === 'reply';
     var why = '';
+    var other = c.status === 'open' && c.assignee && S.me && c.assignee !== S.me.id;
     if (reply && c.status === 'resolved') why = 'This conversation is resolved. You can still add a private note.';
+    else if (reply && other) why = (c.assignee_name || 'Another agent') + ' has this chat. Ask them to reassign it to you, or add a private note.';
     else if (reply && c.status === 'bot') why = 'The bot is talking. Assign the chat to yourself to take over, or add a private note.';
     ta.disabled = !!why;
     $('composer').classList.toggle('disabled', !!why);
     ta.placeholder = why || (reply ? 'Write a reply…  Type / for canned responses' : 'Add a private note…  Type @ to mention a teammate');
-    $('composer-hint').textContent = reply ? 'Enter to send · Shift+Enter for a new line · **bold** *italic* [link](https://…)' : 'Only your team sees notes. The visitor never does.';
+    $('composer-hint').textContent = !reply ? 'Only your team sees notes. The visitor never does.' :
+      c.status === 'open' && !c.assignee ? 'Replying assigns this chat to you · Enter to send · Shift+Enter for a new line' :
+        'Enter to send · Shift+Enter for a new line · **bold** *italic* [link](https://…)';
     updateSend();
   }
   function updateSend() {
@@ -954,6 +972,8 @@
       return;
     }
     typingOff();
+    var cc = S.convs[conv];
+    if (cc && !cc.assignee) S.selfAssign[conv] = Date.now();
     var cid = newID();
     var p = { text: text, conv: conv };
     S.pending[cid] = p;
@@ -1115,6 +1135,7 @@
     }, function (err) { fail(what)(err); throw err; });
   }
   function assignTo(agentId) {
+    if (!agentId || (S.me && agentId === S.me.id)) S.selfAssign[S.openId] = Date.now();
     return act(agentId ? 'Couldn’t reassign' : 'Couldn’t assign the chat to you', '/assign', { agent: agentId || '' }, function () {
       if (!agentId) { $('composer-input').focus(); }
       else { var a = S.agents.filter(function (x) { return x.id === agentId; })[0]; toast({ title: 'Reassigned', text: 'Assigned to ' + (a ? a.name : 'a teammate') + '.', ms: 4000 }); }
@@ -1325,6 +1346,8 @@
   }
   function fmtValue(v) {
     if (v == null) return '—';
+    if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T00:00:00(\.0+)?Z$/.test(v)) return v.slice(0, 10);
+    if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) && parseT(v)) return full(v);
     if (typeof v === 'object') { try { return Array.isArray(v) ? v.map(fmtValue).join(', ') : JSON.stringify(v); } catch (e) { return String(v); } }
     return String(v);
   }
@@ -1338,6 +1361,8 @@
     var scroll = box.scrollTop;
     clear(box);
     var v = c.visitor || {};
+    var vars0 = d.vars && typeof d.vars === 'object' ? d.vars : {};
+    var email = v.email || (typeof vars0.email === 'string' ? vars0.email : '');
     var head = el('div', 'd-visitor');
     var x = el('button', 'icon-btn d-close');
     x.type = 'button';
@@ -1347,22 +1372,28 @@
     head.appendChild(x);
     head.appendChild(avatarEl(visitorName(c), 'avatar-lg', v.email || v.name || c.id));
     head.appendChild(el('h3', '', visitorName(c)));
-    if (v.email) { var p = el('p'); p.appendChild(link('mailto:' + v.email, v.email)); head.appendChild(p); }
+    if (email && email !== visitorName(c)) { var p = el('p'); var mh = safeHref('mailto:' + email); if (mh) p.appendChild(link(mh, email)); else p.textContent = email; head.appendChild(p); }
     if (v.page) head.appendChild(el('p', '', 'On ' + v.page));
     box.appendChild(head);
 
     var s1 = section('Conversation', 'd-conv');
     var pb = el('span');
     if (c.playbook) {
+      if (d.playbook_title) { pb.appendChild(D.createTextNode(d.playbook_title + ' ')); }
       pb.appendChild(el('code', '', c.playbook));
-      if (c.card) { pb.appendChild(D.createTextNode(' → card ')); pb.appendChild(el('code', '', c.card)); }
     }
+    var cardName = d.card || c.card;
+    var card = el('span');
+    if (cardName) card.appendChild(el('code', '', cardName));
+    if (c.card && d.card && c.card !== d.card) card.appendChild(D.createTextNode(' (handed off at ' + c.card + ')'));
     s1.appendChild(kv([
       ['Status', { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'With the bot' }[c.status] || c.status],
       ['Team', c.team],
       ['Assignee', c.assignee ? (S.me && c.assignee === S.me.id ? 'You' : c.assignee_name) : 'Nobody yet'],
       ['Priority', c.priority],
       ['Playbook', c.playbook ? pb : ''],
+      ['Card', cardName ? card : ''],
+      ['Outcome', d.session_status === 'ended' ? d.outcome : ''],
       ['Started', full(c.started_at)],
       ['Referrer', v.referrer],
       ['Locale', v.locale]

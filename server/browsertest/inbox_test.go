@@ -1,0 +1,360 @@
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
+
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/server"
+)
+
+// The agent inbox (server/web/static/inbox) against the real server, with a
+// second browser as the visitor: one Chromium each, so they share nothing.
+
+const inboxPassword = "correct horse battery"
+
+// addInboxAgent creates an agent of team sales through the handoff store.
+func addInboxAgent(t *testing.T, e *env, email, name string) {
+	t.Helper()
+	_, err := e.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{
+		Email: email, Name: name, Teams: []string{"sales"}, Role: handoff.RoleAgent, Password: inboxPassword,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// js quotes a Go string for JavaScript.
+func js(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// docClick clicks the center of the element a JavaScript expression returns
+// (in the page itself, not the widget's shadow root) with real mouse events,
+// once it is there and nothing covers it.
+func docClick(t *testing.T, ctx context.Context, what, elemJS string) {
+	t.Helper()
+	waitFor(t, ctx, what, `(`+elemJS+`) && (`+elemJS+`).getClientRects().length > 0`)
+	center := `(() => { const el = (` + elemJS + `); el.scrollIntoView({block: 'nearest'}); const r = el.getBoundingClientRect(); return [r.x + r.width/2, r.y + r.height/2] })()`
+	xy := eval[[]float64](t, ctx, center)
+	for range 20 { // let it settle (animations, scrolling)
+		time.Sleep(40 * time.Millisecond)
+		again := eval[[]float64](t, ctx, center)
+		if again[0] == xy[0] && again[1] == xy[1] {
+			break
+		}
+		xy = again
+	}
+	hit := fmt.Sprintf(`(() => { const el = (%s); const at = document.elementFromPoint(%v, %v); return !!at && (at === el || el.contains(at)) })()`, elemJS, xy[0], xy[1])
+	if !eval[bool](t, ctx, hit) {
+		on := eval[string](t, ctx, fmt.Sprintf(`(() => { const at = document.elementFromPoint(%v, %v); return at ? at.outerHTML.slice(0, 200) : 'nothing' })()`, xy[0], xy[1]))
+		t.Fatalf("clicking %s: %s is on top of it at (%v, %v)", what, on, xy[0], xy[1])
+	}
+	if err := chromedp.Do(ctx, chromedp.MouseClickXY(xy[0], xy[1])); err != nil {
+		t.Fatalf("clicking %s: %v", what, err)
+	}
+}
+
+// keys types into the element that has the focus; "\r" is Enter.
+func keys(t *testing.T, ctx context.Context, text string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(text)); err != nil {
+		t.Fatalf("typing %q: %v", text, err)
+	}
+}
+
+// signInToInbox opens /inbox and signs in through the form.
+func signInToInbox(t *testing.T, ctx context.Context, e *env, email string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(e.url+"/inbox")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the sign-in form", `!document.getElementById('login').hidden && document.activeElement === document.getElementById('login-email')`)
+	// A wrong password first: the form says so, inline.
+	keys(t, ctx, email)
+	docClick(t, ctx, "the password field", `document.getElementById('login-password')`)
+	keys(t, ctx, "not the password\r")
+	waitFor(t, ctx, "the inline error", `!document.getElementById('login-error').hidden && document.getElementById('login-error').textContent === 'Wrong email or password.'`)
+	waitFor(t, ctx, "the password selected again", `document.activeElement === document.getElementById('login-password')`)
+	keys(t, ctx, inboxPassword+"\r")
+	waitFor(t, ctx, "the inbox", `!document.getElementById('app').hidden && document.getElementById('login').hidden`)
+	waitFor(t, ctx, "the folders", `document.querySelectorAll('#folder-list .folder').length === 5`)
+}
+
+// goOnline switches the presence in the header to online.
+func goOnline(t *testing.T, ctx context.Context) {
+	t.Helper()
+	docClick(t, ctx, "the presence switch", `document.getElementById('presence-btn')`)
+	docClick(t, ctx, `"Online"`, `document.querySelector('#presence-menu [data-presence=online]')`)
+	waitFor(t, ctx, "the presence online", `document.getElementById('presence-btn').dataset.presence === 'online' && document.getElementById('presence-label').textContent === 'Online'`)
+}
+
+// salesToHandoff answers the sales playbook as a hot lead (201+ people,
+// 2,500 USD a month) up to the point where it hands off or captures.
+func salesToHandoff(t *testing.T, ctx context.Context, e *env) string {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(e.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
+	click(t, ctx, `the "Talk to sales" button`, button("Talk to sales"))
+	waitFor(t, ctx, "the email question", botSaid("What's your work email?"))
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "ana@acme.io")
+	click(t, ctx, `the "201+" button`, button("201+"))
+	waitFor(t, ctx, "the budget question", botSaid("What's your monthly budget in USD?"))
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "2500")
+	waitFor(t, ctx, "the timeline question", botSaid("When would you like to get started? (a date like 2026-03-01)"))
+	typeAndSend(t, ctx, time.Now().AddDate(0, 1, 0).Format("2006-01-02"))
+	return storedConversation(t, ctx, e).Conversation
+}
+
+// wsVisitor is a second visitor without a browser: a websocket client that
+// answers the sales playbook as a hot lead until the handoff, then writes
+// one message. It returns the conversation id.
+func wsVisitor(t *testing.T, ctx context.Context, e *env, name, email, message string) string {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(e.url, "http") + "/ws/visitor"
+	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: map[string][]string{"Origin": {e.url}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	send := func(f map[string]any) {
+		b, _ := json.Marshal(f)
+		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// until reads frames until one satisfies ok.
+	var conv string
+	until := func(what string, ok func(f map[string]any) bool) {
+		t.Helper()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for {
+			_, b, err := ws.Read(rctx)
+			if err != nil {
+				t.Fatalf("the websocket visitor, waiting for %s: %v", what, err)
+			}
+			var f map[string]any
+			_ = json.Unmarshal(b, &f)
+			if f["type"] == "welcome" {
+				conv, _ = f["conversation"].(string)
+			}
+			if ok(f) {
+				return
+			}
+		}
+	}
+	entry := func(kind, text string) func(map[string]any) bool {
+		return func(f map[string]any) bool {
+			en, _ := f["entry"].(map[string]any)
+			return en != nil && en["kind"] == kind && (text == "" || en["text"] == text)
+		}
+	}
+	send(map[string]any{"type": "start", "playbook": "website-sales", "page": "/pricing", "locale": "en-US", "visitor": map[string]any{"name": name, "email": email}})
+	until("the greeting", entry("message", "Hi "+name+"! What brings you here?"))
+	send(map[string]any{"type": "button", "id": "b1", "value": "Talk to sales", "label": "Talk to sales"})
+	until("the size question", entry("message", "How many people work at your company?"))
+	send(map[string]any{"type": "button", "id": "b2", "value": "51-200", "label": "51-200"})
+	until("the budget question", entry("message", "What's your monthly budget in USD?"))
+	send(map[string]any{"type": "message", "id": "m1", "text": "4000"})
+	until("the timeline question", entry("message", "When would you like to get started? (a date like 2026-03-01)"))
+	send(map[string]any{"type": "message", "id": "m2", "text": time.Now().AddDate(0, 0, 14).Format("2006-01-02")})
+	until("the handoff", entry("handoff", ""))
+	send(map[string]any{"type": "message", "id": "m3", "text": message})
+	until("the message stored", func(f map[string]any) bool { return f["type"] == "ack" && f["id"] == "m3" })
+	return conv
+}
+
+// timeline is the inbox transcript as "kind|from: text" lines.
+func timeline(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return eval[string](t, ctx, `[...document.querySelectorAll('#timeline .msg, #timeline .sys')].map(n => n.className + ': ' + (n.querySelector('.bubble') || n).textContent.replace(/\s+/g, ' ')).join('\n')`)
+}
+
+func TestInboxLiveChat(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
+	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
+	defer cancel()
+	agent := browser(t, ctx)
+	visitor := browser(t, ctx)
+
+	// The agent signs in and goes online.
+	signInToInbox(t, agent, e, "sam@example.com")
+	waitFor(t, agent, "the Unassigned folder, empty", `document.querySelector('#folder-unassigned[aria-current=page]') && !document.getElementById('list-empty').hidden`)
+	goOnline(t, agent)
+
+	// A hot lead on the pricing page reaches the handoff.
+	conv := salesToHandoff(t, visitor, e)
+	waitFor(t, visitor, "the handoff", botSaid("Connecting you with our sales team…"))
+	waitFor(t, visitor, "the waiting state", sr+`.querySelector('.pb-sub').textContent === 'Waiting for a teammate…'`)
+
+	// The inbox rings: a toast, and the chat in Unassigned with its badges.
+	item := `document.querySelector('#conv-list .item[data-id=` + js(conv) + `]')`
+	waitFor(t, agent, "the new chat in Unassigned", item)
+	waitFor(t, agent, "the new_chat toast", `document.querySelector('.toast[data-kind=new_chat][data-conversation=`+js(conv)+`]')`)
+	waitFor(t, agent, "the count on Unassigned", `document.querySelector('#folder-unassigned .count').textContent === '1'`)
+	waitFor(t, agent, "the unread dot, priority and team", item+`.classList.contains('unread') && `+item+`.querySelector('.prio-high') && `+item+`.querySelector('.tag-team').textContent === 'sales'`)
+	if got := eval[string](t, agent, item+`.querySelector('.item-last').textContent`); got != "Bot: Connecting you with our sales team…" {
+		t.Errorf("the list shows the last message %q", got)
+	}
+
+	// A second visitor (no browser) queues too; newest activity first.
+	lena := wsVisitor(t, ctx, e, "Lena Fischer", "lena@initech.de", "Can we pay by invoice?")
+	lenaItem := `document.querySelector('#conv-list .item[data-id=` + js(lena) + `]')`
+	waitFor(t, agent, "Lena's chat, first, with her message", lenaItem+` && `+lenaItem+`.querySelector('.item-last').textContent === 'Can we pay by invoice?' && document.querySelector('#conv-list .item') === `+lenaItem)
+	waitFor(t, agent, "two waiting", `document.querySelector('#folder-unassigned .count').textContent === '2' && document.title === '(2) Inbox · Playbook'`)
+
+	// The agent opens it from the toast and takes it.
+	docClick(t, agent, "the toast's Open button", `document.querySelector('.toast[data-kind=new_chat][data-conversation=`+js(conv)+`] .btn')`)
+	waitFor(t, agent, "the conversation open", `!document.getElementById('conv').hidden && document.getElementById('conv-title').textContent === 'Visitor'`)
+	waitFor(t, agent, "the bot's part of the transcript", `[...document.querySelectorAll('#timeline .msg.bot .bubble')].some(b => b.textContent === "What's your work email?") && [...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'ana@acme.io')`)
+	waitFor(t, agent, "what the bot collected", `[...document.querySelectorAll('#details .kv dt')].some(d => d.textContent === 'company_size') && [...document.querySelectorAll('#details .kv dd')].some(d => d.textContent === '201+')`)
+	docClick(t, agent, `"Assign to me"`, `document.querySelector('#conv-banner [data-action=assign-me]')`)
+	waitFor(t, agent, "the chat assigned to Sam", `document.querySelector('[data-action=assignee] .assignee-label').textContent === 'You' && document.querySelector('#folder-mine .count').textContent === '1'`)
+	waitFor(t, visitor, `"Sam Lee joined"`, `[...`+sr+`.querySelectorAll('.pb-sys')].some(n => n.textContent === 'Sam Lee joined')`)
+	waitFor(t, visitor, "Sam in the header", sr+`.querySelector('#pb-title').textContent === 'Sam Lee'`)
+
+	// A label, from the details panel.
+	docClick(t, agent, "the label field", `document.getElementById('label-input')`)
+	keys(t, agent, "enterprise\r")
+	waitFor(t, agent, "the label", `[...document.querySelectorAll('#details .labels-edit .tag')].some(l => l.textContent.startsWith('enterprise'))`)
+
+	// The agent types: the visitor sees the dots; Enter sends rich text.
+	docClick(t, agent, "the composer", `document.getElementById('composer-input')`)
+	keys(t, agent, "Hi! **Sam** here. Plans: https://www.example.com/pricing")
+	waitFor(t, visitor, "the agent's typing dots", `!`+sr+`.querySelector('.pb-typing').hidden`)
+	keys(t, agent, "\r")
+	waitFor(t, agent, "the reply stored", `[...document.querySelectorAll('#timeline .msg.agent:not(.pending) .bubble')].some(b => b.querySelector('strong') && b.textContent === 'Hi! Sam here. Plans: https://www.example.com/pricing')`)
+	waitFor(t, agent, "the composer empty", `document.getElementById('composer-input').value === ''`)
+	waitFor(t, visitor, "Sam's message, bold and linked", `[...`+sr+`.querySelectorAll('.pb-agent .pb-bubble')].some(b => b.querySelector('strong') && b.querySelector('strong').textContent === 'Sam' && b.querySelector('a') && b.querySelector('a').href === 'https://www.example.com/pricing')`)
+
+	// The visitor types: the agent sees it; then the message arrives.
+	focusComposer(t, visitor)
+	keys(t, visitor, "Do you have SSO")
+	waitFor(t, agent, "the visitor typing", `!document.getElementById('typing').hidden && document.getElementById('typing-text').textContent === 'Visitor is typing…'`)
+	keys(t, visitor, "?\r")
+	waitFor(t, agent, "the visitor's question", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'Do you have SSO?')`)
+	waitFor(t, agent, "the typing line gone", `document.getElementById('typing').hidden`)
+
+	// A canned response, added in the settings and inserted with /.
+	docClick(t, agent, "the settings button", `document.getElementById('settings-btn')`)
+	waitFor(t, agent, "the settings dialog", `document.getElementById('settings').open`)
+	docClick(t, agent, "the short name field", `document.getElementById('canned-short')`)
+	keys(t, agent, "sso")
+	docClick(t, agent, "the text field", `document.getElementById('canned-text')`)
+	keys(t, agent, "Yes: SAML SSO is in *Enterprise*.")
+	docClick(t, agent, "Add", `document.querySelector('#canned-form button[type=submit]')`)
+	waitFor(t, agent, "the canned response listed", `[...document.querySelectorAll('#canned-list .c-short')].some(s => s.textContent === '/sso')`)
+	keys(t, agent, "\x1b") // Escape closes the dialog
+	waitFor(t, agent, "the dialog closed", `!document.getElementById('settings').open`)
+	docClick(t, agent, "the composer", `document.getElementById('composer-input')`)
+	keys(t, agent, "/ss")
+	waitFor(t, agent, "the canned picker", `!document.getElementById('picker').hidden && document.querySelector('#picker [aria-selected=true] .p-key').textContent === '/sso'`)
+	keys(t, agent, "\r")
+	waitFor(t, agent, "the canned text inserted", `document.getElementById('composer-input').value === 'Yes: SAML SSO is in *Enterprise*.'`)
+	keys(t, agent, "\r")
+	waitFor(t, visitor, "the canned answer, in italics", `[...`+sr+`.querySelectorAll('.pb-agent .pb-bubble em')].some(b => b.textContent === 'Enterprise')`)
+
+	// A private note: yellow in the inbox, never in the widget.
+	const secret = "Big account, offer the annual discount"
+	docClick(t, agent, "the Private note tab", `document.getElementById('tab-note')`)
+	waitFor(t, agent, "the note mode", `document.getElementById('composer').classList.contains('note-mode') && document.activeElement === document.getElementById('composer-input')`)
+	keys(t, agent, secret+"\r")
+	waitFor(t, agent, "the note in the transcript", `[...document.querySelectorAll('#timeline .msg.note .bubble')].some(b => b.textContent === `+js(secret)+`)`)
+	if bg := eval[string](t, agent, `getComputedStyle(document.querySelector('#timeline .msg.note .bubble')).backgroundColor`); bg != "rgb(255, 247, 214)" {
+		t.Errorf("a note's background is %s, want the yellow rgb(255, 247, 214)", bg)
+	}
+
+	// The whole team's open chats, the visitor typing: the screenshot.
+	docClick(t, agent, "the Reply tab", `document.getElementById('tab-reply')`)
+	docClick(t, agent, `the "All open" folder`, `document.getElementById('folder-open')`)
+	waitFor(t, agent, "both chats listed, Ana's still open", `document.querySelectorAll('#conv-list .item').length === 2 && `+item+`.getAttribute('aria-current') === 'true' && !document.getElementById('conv').hidden`)
+	focusComposer(t, visitor)
+	keys(t, visitor, "Great. Can we start with 40 seats")
+	waitFor(t, agent, "the visitor typing", `!document.getElementById('typing').hidden`)
+	_ = eval[bool](t, agent, `(() => { document.querySelectorAll('.toast').forEach(n => n.remove()); return true })()`)
+	screenshot(t, agent, "inbox.png")
+	keys(t, visitor, "?\r")
+	waitFor(t, agent, "the visitor's second question", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'Great. Can we start with 40 seats?')`)
+
+	// A message deleted by the agent shows as deleted on both sides.
+	docClick(t, agent, "the composer", `document.getElementById('composer-input')`)
+	keys(t, agent, "Oops, wrong chat\r")
+	lastAgent := `[...document.querySelectorAll('#timeline .msg.agent:not(.pending)')].find(m => m.querySelector('.bubble').textContent === 'Oops, wrong chat')`
+	waitFor(t, visitor, "the wrong message", `[...`+sr+`.querySelectorAll('.pb-agent .pb-bubble')].some(b => b.textContent === 'Oops, wrong chat')`)
+	if err := chromedp.Do(agent, chromedp.MouseEvent("mouseMoved", 700, 300)); err != nil {
+		t.Fatal(err)
+	}
+	docClick(t, agent, "the message's delete button", lastAgent+`.querySelector('.msg-del')`)
+	waitFor(t, agent, "the confirmation", `document.getElementById('ask').open`)
+	docClick(t, agent, "Delete", `document.getElementById('ask-ok')`)
+	waitFor(t, agent, `"Message deleted" in the inbox`, `[...document.querySelectorAll('#timeline .msg.deleted .bubble')].some(b => b.textContent === 'Message deleted')`)
+	waitFor(t, visitor, "the message deleted in the widget", `![...`+sr+`.querySelectorAll('.pb-bubble')].some(b => b.textContent === 'Oops, wrong chat') && `+sr+`.querySelector('.pb-bubble.pb-deleted')`)
+
+	// The note never reached the visitor: not shown, not stored.
+	if leaked := eval[bool](t, visitor, sr+`.textContent.includes(`+js(secret)+`) || JSON.stringify(localStorage).includes(`+js(secret)+`)`); leaked {
+		t.Errorf("the private note reached the widget\n%s", transcriptText(visitor))
+	}
+
+	// Resolve; the visitor rates the chat 5 stars.
+	docClick(t, agent, "Resolve", `document.querySelector('[data-action=resolve]')`)
+	waitFor(t, agent, "the resolved state", `document.querySelector('#conv-sub .status-pill').textContent === 'Resolved' && document.querySelector('#folder-closed .count').textContent === '1' && document.getElementById('composer-input').disabled`)
+	click(t, visitor, "the fifth star", sr+`.querySelectorAll('.pb-star')[4]`)
+	click(t, visitor, "the rating's Send button", sr+`.querySelector('.pb-rate .pb-restart')`)
+	waitFor(t, visitor, "the thanks", sr+`.querySelector('.pb-rate p').textContent === 'Thanks for your feedback!'`)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := e.srv.Inbox().Conversation(ctx, conv)
+		if err == nil && c.CSAT != nil && c.CSAT.Score == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rating never reached the conversation: %+v, %v", c, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	want := []string{"Hi! Sam here. Plans: https://www.example.com/pricing", "Do you have SSO?", "Yes: SAML SSO is in Enterprise.", secret, "Message deleted"}
+	got := timeline(t, agent)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("the inbox transcript lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+func TestInboxAgentOfflineCapturesTheLead(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agent := browser(t, ctx)
+	visitor := browser(t, ctx)
+
+	// Signed in, but offline: nobody of sales is online.
+	signInToInbox(t, agent, e, "sam@example.com")
+	waitFor(t, agent, "the presence offline", `document.getElementById('presence-btn').dataset.presence === 'offline'`)
+
+	salesToHandoff(t, visitor, e)
+	waitFor(t, visitor, "the offline path", botSaid("Our team is away right now. We'll email ana@acme.io within one business day."))
+	waitFor(t, visitor, `"Conversation ended"`, `[...`+sr+`.querySelectorAll('.pb-sys')].some(n => n.textContent === 'Conversation ended')`)
+	time.Sleep(300 * time.Millisecond) // a notification would be here by now
+	if n := eval[int](t, agent, `document.querySelectorAll('#conv-list .item').length + document.querySelectorAll('.toast').length`); n != 0 {
+		t.Errorf("the offline agent got %d chats or notifications, want none", n)
+	}
+}

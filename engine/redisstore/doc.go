@@ -9,6 +9,14 @@
 // transcript instead of running the step again; a version conflict makes the
 // caller re-read and re-run the step.
 //
+// The read before the write is usually skipped: the Store keeps the last
+// version of each session it wrote or read in a bounded in-process cache
+// (Options.CacheSize), and the turn script's version check makes that guess
+// safe. When another tab or process wrote in between, the script answers
+// "stale" and the turn runs again on the session read from Redis. So a turn
+// costs one EVALSHA, and two round trips plus a second EVALSHA when the
+// conversation moved to another process.
+//
 // Every key of one conversation carries the id as a hash tag, pb:{c:ID}:...,
 // so the multi-key scripts also run on a Redis Cluster.
 package redisstore

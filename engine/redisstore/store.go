@@ -52,6 +52,7 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 	ttl    time.Duration
+	cache  *sessionCache // nil: every turn reads the session first
 }
 
 // Options configure a Store.
@@ -61,7 +62,16 @@ type Options struct {
 	// TTL is how long an idle conversation is kept; default 24h. Every turn
 	// renews it.
 	TTL time.Duration
+	// CacheSize is how many sessions (the last version this process wrote
+	// or read) are kept in memory, so that a turn is one round trip: the
+	// turn script, which checks the version, instead of a read and the
+	// script. A stale guess costs a read and a second try. Default 10,000;
+	// negative: no cache.
+	CacheSize int
 }
+
+// DefaultCacheSize is the default Options.CacheSize.
+const DefaultCacheSize = 10000
 
 // New returns a Store on rdb (a *redis.Client or *redis.ClusterClient).
 func New(rdb redis.UniversalClient, opts Options) *Store {
@@ -71,8 +81,14 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.TTL <= 0 {
 		opts.TTL = 24 * time.Hour
 	}
-	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize)}
 }
+
+// CachedSessions is how many sessions the store holds in memory.
+func (s *Store) CachedSessions() int { return s.cache.len() }
 
 // Client returns the Redis client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
@@ -103,24 +119,35 @@ type Result struct {
 	Entries   []Entry
 }
 
-// Load returns a conversation's session and its version.
+// Load returns a conversation's session and its version, read from Redis.
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
 	vals, err := s.rdb.HMGet(ctx, s.keys(id)[0], "v", "s").Result()
 	if err != nil {
 		return nil, 0, err
 	}
 	if vals[0] == nil || vals[1] == nil {
+		s.cache.drop(id, -1)
 		return nil, 0, ErrNotFound
 	}
 	v, err := strconv.ParseInt(vals[0].(string), 10, 64)
 	if err != nil {
 		return nil, 0, fmt.Errorf("conversation %s: bad version %q", id, vals[0])
 	}
-	var sess engine.Session
-	if err := json.Unmarshal([]byte(vals[1].(string)), &sess); err != nil {
-		return nil, 0, fmt.Errorf("conversation %s: %w", id, err)
+	data := []byte(vals[1].(string))
+	sess, err := decodeSession(id, data)
+	if err != nil {
+		return nil, 0, err
 	}
-	return &sess, v, nil
+	s.cache.put(id, v, data)
+	return sess, v, nil
+}
+
+func decodeSession(id string, data []byte) (*engine.Session, error) {
+	var sess engine.Session
+	if err := json.Unmarshal(data, &sess); err != nil {
+		return nil, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	return &sess, nil
 }
 
 // Commit writes sess as the version after version, appends entries and
@@ -131,6 +158,18 @@ func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engi
 	if err != nil {
 		return Result{}, err
 	}
+	r, err := s.commit(ctx, id, version, data, clientID, entries)
+	switch {
+	case err == nil && !r.Duplicate:
+		s.cache.put(id, r.Version, data)
+	case err != nil && !errors.Is(err, errStale):
+		// The script may or may not have run; the next turn reads.
+		s.cache.drop(id, -1)
+	}
+	return r, err
+}
+
+func (s *Store) commit(ctx context.Context, id string, version int64, data []byte, clientID string, entries []Entry) (Result, error) {
 	args := make([]any, 0, 5+len(entries))
 	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.Channel(id))
 	for i := range entries {
@@ -176,10 +215,27 @@ const maxTries = 30
 
 // Turn runs one atomic turn: it loads the session, calls step, and commits
 // what step returns, retrying from a fresh load when another writer got
-// there first. create makes a new conversation when there is none (it may be
-// nil). A duplicate clientID is answered from the transcript without calling
-// step again.
+// there first. The session comes from the store's cache when it has one, so
+// a turn is usually a single round trip; a stale cached version is caught by
+// the turn script and the turn runs again on the session read from Redis. A
+// duplicate clientID is answered from the transcript without calling step
+// again.
 func (s *Store) Turn(ctx context.Context, id, clientID string, step func(sess *engine.Session) (*engine.Session, []Entry, error)) (Result, error) {
+	if c, ok := s.cache.get(id); ok {
+		sess, err := decodeSession(id, c.data)
+		if err == nil {
+			next, entries, err := step(sess)
+			if err != nil {
+				return Result{}, err
+			}
+			r, err := s.Commit(ctx, id, c.version, next, clientID, entries)
+			if !errors.Is(err, errStale) {
+				return r, err
+			}
+		}
+		// Another tab or process wrote since: read and try again.
+		s.cache.drop(id, c.version)
+	}
 	backoff := time.Millisecond
 	for try := 0; try < maxTries; try++ {
 		if try > 0 {

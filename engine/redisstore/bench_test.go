@@ -1,0 +1,92 @@
+package redisstore_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/internal/redistest"
+)
+
+// benchSession is the reference conversation's session at the size
+// question (playbooks/bench/qualify.yaml): what a real turn reads and
+// writes.
+func benchSession(id string) *engine.Session {
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	return &engine.Session{
+		ID: id, Playbook: "qualify", Version: "c11ec78da57f2b1e8e6b3f0c3c1f8a4ed2b6b0b39c7d5a1e4f2a6c9d8e7b1a30",
+		Status: engine.StatusWaiting, Card: 4, Locale: "en", Turn: 4,
+		Vars:      map[string]any{"email": "visitor1@acme1.com", "score": 0},
+		Visitor:   engine.Visitor{ID: "bench-1", Page: "/bench", Language: "en"},
+		StartedAt: now, UpdatedAt: now,
+	}
+}
+
+// benchEntries are a turn's two entries: the visitor's answer and the
+// bot's next question with its buttons.
+func benchEntries(clientID string) []redisstore.Entry {
+	now := time.Date(2026, 11, 22, 8, 0, 1, 0, time.UTC)
+	return []redisstore.Entry{
+		{From: "visitor", Kind: "message", Text: "visitor1@acme1.com", ClientID: clientID, At: now},
+		{From: "bot", Kind: "message", Text: "How many employees?", Author: "Ava", Card: "size", Input: "choice", At: now,
+			Buttons: []engine.Button{{Label: "1-10", Value: "1-10"}, {Label: "11-50", Value: "11-50"}, {Label: "51-200", Value: "51-200"}, {Label: "201+", Value: "201+"}}},
+	}
+}
+
+// BenchmarkTurn measures one atomic store turn of a realistic session with
+// two transcript entries and a client message id: with the session cache
+// (one EVALSHA) and without (HMGET, then EVALSHA). Against the Redis of
+// PLAYBOOK_REDIS_URL (else the in-process miniredis, which says little
+// about Redis). "parallel" runs GOMAXPROCS goroutines, each on its own
+// conversation. Conversations are replaced every 100 turns so transcripts
+// stay small.
+func BenchmarkTurn(b *testing.B) {
+	srv := redistest.New(b)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name     string
+		cache    int
+		parallel bool
+	}{{"cached", 0, false}, {"uncached", -1, false}, {"cached-parallel", 0, true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			st := redisstore.New(srv.Client, redisstore.Options{Prefix: srv.Prefix + bc.name + ":", TTL: time.Hour, CacheSize: bc.cache})
+			var workers atomic.Int64
+			run := time.Now().UnixNano() // conversation ids are new for every run of b
+			worker := func(next func() bool) {
+				w := workers.Add(1)
+				conv, turns, n := "", 0, 0
+				for next() {
+					if conv == "" || turns == 100 {
+						n++
+						conv = strconv.FormatInt(run, 36) + "-" + strconv.FormatInt(w, 10) + "-" + strconv.Itoa(n)
+						if _, err := st.Create(ctx, benchSession(conv), benchEntries("")[1:]); err != nil {
+							b.Error(err)
+							return
+						}
+						turns = 0
+					}
+					turns++
+					id := "m" + strconv.Itoa(turns)
+					_, err := st.Turn(ctx, conv, id, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+						sess.Turn++
+						return sess, benchEntries(id), nil
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}
+			b.ReportAllocs()
+			if bc.parallel {
+				b.RunParallel(func(pb *testing.PB) { worker(pb.Next) })
+				return
+			}
+			worker(b.Loop)
+		})
+	}
+}

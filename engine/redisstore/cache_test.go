@@ -1,0 +1,185 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/internal/redistest"
+)
+
+// recorder is a go-redis hook that records the commands a client sends.
+type recorder struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (r *recorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *recorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.mu.Lock()
+		r.cmds = append(r.cmds, cmd.Name())
+		r.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+func (r *recorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.mu.Lock()
+		r.cmds = append(r.cmds, "pipeline")
+		r.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// take returns the commands sent since the last call.
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.cmds
+	r.cmds = nil
+	return out
+}
+
+// processStore is a Store with its own client on srv, as another server
+// process would have, and the record of what it sends.
+func processStore(t *testing.T, srv *redistest.Server, cacheSize int) (*redisstore.Store, *recorder) {
+	t.Helper()
+	c := redis.NewClient(srv.Client.Options())
+	t.Cleanup(func() { c.Close() })
+	rec := &recorder{}
+	c.AddHook(rec)
+	return redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour, CacheSize: cacheSize}), rec
+}
+
+func TestTurnIsOneRoundTripWithTheCache(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	st, rec := processStore(t, srv, 0)
+	if _, err := st.Create(ctx, &engine.Session{ID: "k1"}, []redisstore.Entry{bot("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	for i := range 3 {
+		r, err := st.Turn(ctx, "k1", "", count)
+		if err != nil || r.Version != int64(i+2) {
+			t.Fatalf("turn %d: %+v %v", i+1, r, err)
+		}
+		// The script may be loaded once (NOSCRIPT, then EVAL); after that
+		// a turn is one EVALSHA and nothing else.
+		if got := rec.take(); !slices.Equal(got, []string{"evalsha"}) && !slices.Equal(got, []string{"evalsha", "eval"}) {
+			t.Fatalf("turn %d sent %v, want one evalsha", i+1, got)
+		}
+	}
+	sess, v, err := st.Load(ctx, "k1")
+	if err != nil || sess.Turn != 3 || v != 4 {
+		t.Fatalf("load = turn %d version %d %v, want 3 and 4", sess.Turn, v, err)
+	}
+}
+
+// TestStaleCacheRereads: two processes take turns on one conversation; each
+// one's cached version is stale after the other wrote, so the turn script
+// refuses it and the turn runs again on the session read from Redis.
+func TestStaleCacheRereads(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	a, recA := processStore(t, srv, 0)
+	b, recB := processStore(t, srv, 0)
+	if _, err := a.Create(ctx, &engine.Session{ID: "k2"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Turn(ctx, "k2", "m1", count); err != nil { // b has nothing cached: it reads
+		t.Fatal(err)
+	}
+	recA.take()
+	r, err := a.Turn(ctx, "k2", "m2", count) // a's version 1 is stale
+	if err != nil || r.Version != 3 || r.Entries[0].Text != "turn 2" {
+		t.Fatalf("turn on a stale cache = %+v %v, want version 3 saying turn 2", r, err)
+	}
+	if got := recA.take(); !slices.Equal(got, []string{"evalsha", "hmget", "evalsha"}) {
+		t.Fatalf("a sent %v, want evalsha (stale), hmget, evalsha", got)
+	}
+	recB.take()
+	if r, err := b.Turn(ctx, "k2", "m3", count); err != nil || r.Entries[0].Text != "turn 3" {
+		t.Fatalf("b's turn = %+v %v", r, err)
+	}
+	// A duplicate is still caught, cached or not.
+	if r, err := a.Turn(ctx, "k2", "m1", count); err != nil || !r.Duplicate || r.Entries[0].Text != "turn 1" {
+		t.Fatalf("duplicate m1 on a = %+v %v", r, err)
+	}
+	sess, _, _ := a.Load(ctx, "k2")
+	if sess.Turn != 3 {
+		t.Fatalf("session moved %d times, want 3", sess.Turn)
+	}
+}
+
+// TestCachedSessionIsACopy: a step that changes the session and then fails
+// leaves nothing behind; the next turn starts from what was stored.
+func TestCachedSessionIsACopy(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newStore(t)
+	if _, err := st.Create(ctx, &engine.Session{ID: "k3", Vars: map[string]any{"a": "1"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	_, err := st.Turn(ctx, "k3", "", func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+		sess.Vars["a"] = "changed"
+		sess.Turn = 99
+		return nil, nil, boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = st.Turn(ctx, "k3", "", func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+		if sess.Vars["a"] != "1" || sess.Turn != 0 {
+			t.Errorf("the failed step's changes leaked: %+v", sess)
+		}
+		return sess, nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCacheExpiredAndBounded(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	st, rec := processStore(t, srv, 2)
+	for _, id := range []string{"k4", "k5", "k6"} {
+		if _, err := st.Create(ctx, &engine.Session{ID: id}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.CachedSessions(); n != 2 {
+		t.Fatalf("%d sessions cached, want at most 2", n)
+	}
+	// A conversation that expired (or was deleted) is not found, even if
+	// this process still had it cached.
+	if err := srv.Client.Del(ctx, srv.Prefix+"{c:k6}:s").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Turn(ctx, "k6", "", count); !errors.Is(err, redisstore.ErrNotFound) {
+		t.Fatalf("turn on a deleted conversation: %v, want ErrNotFound", err)
+	}
+	// Without a cache every turn reads first.
+	nc, rec2 := processStore(t, srv, -1)
+	rec.take()
+	for range 2 {
+		if _, err := nc.Turn(ctx, "k4", "", count); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec2.take(); len(got) < 4 || got[0] != "hmget" || got[len(got)-2] != "hmget" {
+		t.Fatalf("uncached turns sent %v, want hmget+evalsha each", got)
+	}
+	if nc.CachedSessions() != 0 {
+		t.Fatal("a store without a cache cached")
+	}
+}

@@ -387,3 +387,49 @@ func TestAdminAPI(t *testing.T) {
 	c.start("hello")
 	c.bot("Hello from the API")
 }
+
+func TestHTTPErrorsAndCORS(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) { c.AllowedOrigins = []string{"www.example.com", "127.0.0.1:*"} })
+	for _, tt := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/favicon.ico", 404}, {"GET", "/nope", 404}, {"HEAD", "/widget.js", 405}, {"DELETE", "/healthz", 405}} {
+		req, _ := http.NewRequest(tt.method, ts.url+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %s: %d, want %d", tt.method, tt.path, resp.StatusCode, tt.want)
+		}
+	}
+	if strings.Contains(ts.log.String(), "level=ERROR") {
+		t.Errorf("client mistakes were logged as errors:\n%s", ts.log.String())
+	}
+	for origin, allowed := range map[string]bool{"https://www.example.com": true, "https://evil.example": false} {
+		req, _ := http.NewRequest("OPTIONS", ts.url+"/api/widget/match", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Get("Access-Control-Allow-Origin")
+		if allowed && got != origin || !allowed && got != "" {
+			t.Errorf("preflight from %s: Access-Control-Allow-Origin %q", origin, got)
+		}
+		req, _ = http.NewRequest("POST", ts.url+"/api/widget/match", strings.NewReader(`{"page":"/pricing"}`))
+		req.Header.Set("Origin", origin)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); allowed && got != origin || !allowed && got != "" {
+			t.Errorf("POST from %s: Access-Control-Allow-Origin %q", origin, got)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -34,7 +35,22 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/healthz", s.health)
 
 	e.GET("/ws/visitor", s.handleVisitorWS)
-	e.POST("/api/widget/match", s.match)
+	e.POST("/api/widget/match", s.match, middleware.CORSWithConfig(middleware.CORSConfig{
+		UnsafeAllowOriginFunc: func(_ *echo.Context, origin string) (string, bool, error) {
+			return origin, s.originAllowed(origin), nil
+		},
+		AllowMethods: []string{http.MethodPost},
+		AllowHeaders: []string{"Content-Type"},
+		MaxAge:       3600,
+	}))
+	e.OPTIONS("/api/widget/match", func(c *echo.Context) error { return c.NoContent(http.StatusNoContent) }, middleware.CORSWithConfig(middleware.CORSConfig{
+		UnsafeAllowOriginFunc: func(_ *echo.Context, origin string) (string, bool, error) {
+			return origin, s.originAllowed(origin), nil
+		},
+		AllowMethods: []string{http.MethodPost},
+		AllowHeaders: []string{"Content-Type"},
+		MaxAge:       3600,
+	}))
 
 	e.GET("/inbox", s.file(static, "inbox/index.html"))
 	e.GET("/inbox/", s.file(static, "inbox/index.html"))
@@ -79,10 +95,13 @@ func (s *Server) errorHandler(c *echo.Context, err error) {
 	code := http.StatusInternalServerError
 	msg := "internal error"
 	var he *echo.HTTPError
-	if errors.As(err, &he) {
-		code = he.Code
-		msg = he.Message
-	} else {
+	switch {
+	case errors.As(err, &he):
+		code, msg = he.Code, he.Message
+	case echo.StatusCode(err) != 0: // echo's own: not found, method not allowed
+		code = echo.StatusCode(err)
+		msg = strings.ToLower(http.StatusText(code))
+	default:
 		s.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
 	}
 	_ = c.JSON(code, map[string]string{"error": msg})
@@ -305,4 +324,21 @@ func diagsOrEmpty(ds source.Diagnostics) source.Diagnostics {
 		return source.Diagnostics{}
 	}
 	return ds
+}
+
+// originAllowed reports whether a page at origin may call the widget API:
+// its host matches one of AllowedOrigins (the same patterns the websocket
+// checks, such as "*.example.com" or "localhost:*").
+func (s *Server) originAllowed(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	host := strings.ToLower(u.Host)
+	for _, p := range s.cfg.AllowedOrigins {
+		if ok, _ := path.Match(strings.ToLower(p), host); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -48,6 +48,7 @@ type inFrame struct {
 	Score    int             `json:"score"`
 	Comment  string          `json:"comment"`
 	Email    string          `json:"email"`
+	Previous string          `json:"previous"` // start: the token of the conversation this one follows
 }
 
 // visitorConn is one visitor's websocket.
@@ -55,7 +56,8 @@ type visitorConn struct {
 	s    *Server
 	ws   *websocket.Conn
 	ip   string
-	send chan []byte
+	out  *outbox   // frames to send; see cork.go
+	cork *corkConn // the connection under ws
 	lim  *rate.Limiter
 	log  *slog.Logger
 
@@ -74,12 +76,13 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	if !s.limits.connect(ip, time.Now()) {
 		return echo.NewHTTPError(429, "too many connections from your address; try again in a minute")
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
+	cw := &corkingWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		return nil // Accept has written the HTTP error (403 for a refused origin)
 	}
 	ws.SetReadLimit(maxReadLimit)
-	v := &visitorConn{s: s, ws: ws, ip: ip, send: make(chan []byte, sendBuffer), lim: messageLimiter(), log: s.log, done: make(chan struct{})}
+	v := &visitorConn{s: s, ws: ws, ip: ip, out: newOutbox(), cork: cw.conn, lim: messageLimiter(), log: s.log, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go v.writeLoop(ctx, cancel)
@@ -114,9 +117,20 @@ func (v *visitorConn) writeLoop(ctx context.Context, cancel context.CancelFunc) 
 			return
 		case <-v.done:
 			return
-		case b := <-v.send:
+		case <-v.out.wake:
+			// Everything queued goes out in one write.
+			frames := v.out.take()
 			wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
-			err := v.ws.Write(wctx, websocket.MessageText, b)
+			v.cork.cork()
+			var err error
+			for _, b := range frames {
+				if err = v.ws.Write(wctx, websocket.MessageText, b); err != nil {
+					break
+				}
+			}
+			if uerr := v.cork.uncork(); err == nil {
+				err = uerr
+			}
 			wcancel()
 			if err != nil {
 				return
@@ -141,9 +155,11 @@ func (v *visitorConn) push(frame any) {
 		return
 	}
 	select {
-	case v.send <- b:
 	case <-v.done:
+		return
 	default:
+	}
+	if !v.out.add(b) {
 		v.log.Warn("visitor too slow; disconnecting", "conversation", v.conv)
 		go v.ws.Close(websocket.StatusPolicyViolation, "too slow")
 	}
@@ -159,21 +175,61 @@ func (v *visitorConn) readLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		if typ != websocket.MessageText {
-			v.fail("bad_json", "frames must be JSON text", "")
+		f, fe := decodeFrame(typ == websocket.MessageText, data)
+		if fe != nil {
+			v.fail(fe.code, fe.msg, "")
 			continue
 		}
-		if len(data) > maxFrame {
-			v.fail("too_large", "frame is larger than 16 KiB", "")
-			continue
-		}
-		var f inFrame
-		if err := json.Unmarshal(data, &f); err != nil {
-			v.fail("bad_json", "frame is not a JSON object: "+jsonProblem(err), "")
-			continue
-		}
-		v.handle(ctx, &f)
+		v.handle(ctx, f)
 	}
+}
+
+// frameError is why a frame was refused: an error code of
+// docs/protocol.md and a message for people.
+type frameError struct{ code, msg string }
+
+// decodeFrame checks and decodes one visitor frame. Text fields come back
+// as valid UTF-8 without control characters (but for newlines and tabs).
+func decodeFrame(isText bool, data []byte) (*inFrame, *frameError) {
+	if !isText {
+		return nil, &frameError{"bad_json", "frames must be JSON text"}
+	}
+	if len(data) > maxFrame {
+		return nil, &frameError{"too_large", "frame is larger than 16 KiB"}
+	}
+	var f inFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, &frameError{"bad_json", "frame is not a JSON object: " + jsonProblem(err)}
+	}
+	f.Text, f.Label, f.Value, f.Comment = cleanText(f.Text), cleanText(f.Label), cleanText(f.Value), cleanText(f.Comment)
+	if f.Visitor != nil {
+		f.Visitor.Name, f.Visitor.Email = cleanText(f.Visitor.Name), cleanText(f.Visitor.Email)
+	}
+	return &f, nil
+}
+
+// cleanText drops control characters other than newline and tab, and
+// replaces invalid UTF-8.
+func cleanText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 func jsonProblem(err error) string {
@@ -189,6 +245,8 @@ func jsonProblem(err error) string {
 }
 
 func (v *visitorConn) handle(ctx context.Context, f *inFrame) {
+	v.out.hold() // the frames this one causes go out together
+	defer v.out.release()
 	switch f.Type {
 	case "ping":
 		v.push(map[string]string{"type": "pong"})
@@ -321,10 +379,15 @@ func visibleToVisitor(kind string) bool {
 	return true
 }
 
-// forVisitor strips what only agents may see.
+// forVisitor strips what only agents may see: the card, an end's outcome
+// label (internal, like "disqualified"), an error's position. A handoff
+// keeps its team.
 func forVisitor(e redisstore.Entry) redisstore.Entry {
 	e.Card = ""
-	if e.Kind == "handoff" || e.Kind == "end" || e.Kind == "error" {
+	switch e.Kind {
+	case "handoff":
+		e.Data = map[string]any{"team": e.Data["team"]}
+	case "end", "error":
 		e.Data = nil
 	}
 	return e
@@ -355,7 +418,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}
-	v.s.startInbox(ctx, sess, prog, nil)
+	v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous))
 	v.s.perform(ctx, conv, prog, effs)
 	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 	v.welcome(prog, sess)
@@ -405,6 +468,23 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 		return "", false
 	}
 	return sess.ID, true
+}
+
+// previous returns the conversations a new one follows: the one whose
+// token the widget sent (when valid), and those before it.
+func (v *visitorConn) previous(ctx context.Context, token string) []string {
+	if token == "" {
+		return nil
+	}
+	prev, err := v.s.tokens.verify(token, v.s.now())
+	if err != nil {
+		return nil
+	}
+	out := []string{prev}
+	if m, err := v.s.inbox.Conversation(ctx, prev); err == nil {
+		out = append(out, m.Previous...)
+	}
+	return out
 }
 
 // rate stores the visitor's rating of a resolved chat.

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// A turn sends a visitor several frames at once (ack, the visitor's entry,
+// the bot's messages, status). Written one by one, each costs the server a
+// system call and the browser a wake-up. The outbox holds a connection's
+// frames while its read loop handles a frame, and the write loop sends them
+// corked: coder/websocket writes each frame to the corkConn, which keeps
+// the bytes and writes them all in one go when uncorked.
+
+// outbox is a connection's queue of encoded frames to send, bounded like a
+// channel of sendBuffer frames.
+type outbox struct {
+	mu     sync.Mutex
+	frames [][]byte
+	held   int           // > 0: a frame is being handled; wake later
+	wake   chan struct{} // capacity 1: frames are waiting
+}
+
+func newOutbox() *outbox { return &outbox{wake: make(chan struct{}, 1)} }
+
+// add queues a frame; false when sendBuffer frames are already waiting.
+func (o *outbox) add(b []byte) bool {
+	o.mu.Lock()
+	if len(o.frames) >= sendBuffer {
+		o.mu.Unlock()
+		return false
+	}
+	o.frames = append(o.frames, b)
+	wake := o.held == 0
+	o.mu.Unlock()
+	if wake {
+		o.signal()
+	}
+	return true
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// hold keeps frames queued until release, so the frames one visitor frame
+// causes go out together.
+func (o *outbox) hold() {
+	o.mu.Lock()
+	o.held++
+	o.mu.Unlock()
+}
+
+func (o *outbox) release() {
+	o.mu.Lock()
+	o.held--
+	wake := o.held == 0 && len(o.frames) > 0
+	o.mu.Unlock()
+	if wake {
+		o.signal()
+	}
+}
+
+// take returns the queued frames and empties the queue.
+func (o *outbox) take() [][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f := o.frames
+	o.frames = nil
+	return f
+}
+
+// corkConn is a hijacked websocket connection whose writes can be held back
+// (corked) and sent in one write when uncorked.
+type corkConn struct {
+	net.Conn
+	mu     sync.Mutex
+	corked bool
+	buf    *[]byte
+}
+
+var corkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		*c.buf = append(*c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	if !c.corked {
+		c.corked = true
+		c.buf = corkBufs.Get().(*[]byte)
+	}
+	c.mu.Unlock()
+}
+
+// uncork writes what was held back, in one write.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.corked {
+		return nil
+	}
+	c.corked = false
+	b := c.buf
+	c.buf = nil
+	var err error
+	if len(*b) > 0 {
+		_, err = c.Conn.Write(*b)
+	}
+	if cap(*b) <= 64<<10 {
+		*b = (*b)[:0]
+		corkBufs.Put(b)
+	}
+	return err
+}
+
+// corkingWriter is the ResponseWriter handed to websocket.Accept: its
+// Hijack gives the websocket a corkConn.
+type corkingWriter struct {
+	http.ResponseWriter
+	conn *corkConn
+}
+
+func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	w.conn = &corkConn{Conn: conn}
+	brw.Writer.Reset(w.conn)
+	return w.conn, brw, nil
+}
+
+func (w *corkingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

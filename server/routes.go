@@ -29,9 +29,10 @@ func (s *Server) routes() *echo.Echo {
 	e.Use(middleware.Recover())
 
 	static, _ := fs.Sub(web.Static, "static")
-	e.GET("/", s.file(static, "demo/index.html"))
-	e.GET("/widget.js", s.file(static, "widget.js"))
-	e.GET("/static/*", s.staticFiles(static))
+	gz := middleware.Gzip() // the widget is ~65 KB, ~20 KB gzipped
+	e.GET("/", s.file(static, "demo/index.html"), gz)
+	e.GET("/widget.js", s.file(static, "widget.js"), gz)
+	e.GET("/static/*", s.staticFiles(static), gz)
 	e.GET("/healthz", s.health)
 
 	e.GET("/ws/visitor", s.handleVisitorWS)
@@ -52,8 +53,8 @@ func (s *Server) routes() *echo.Echo {
 		MaxAge:       3600,
 	}))
 
-	e.GET("/inbox", s.file(static, "inbox/index.html"))
-	e.GET("/inbox/", s.file(static, "inbox/index.html"))
+	e.GET("/inbox", s.file(static, "inbox/index.html"), gz)
+	e.GET("/inbox/", s.file(static, "inbox/index.html"), gz)
 	e.POST("/api/auth/login", s.login)
 	e.POST("/api/auth/logout", s.logout)
 	agent := e.Group("/api", s.requireAgent)

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// countConn records the writes that reach the network.
+type countConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []string
+}
+
+func (c *countConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, string(p))
+	return len(p), nil
+}
+
+func TestCorkedWritesGoOutTogether(t *testing.T) {
+	under := &countConn{}
+	c := &corkConn{Conn: under}
+	c.Write([]byte("a"))
+	c.cork()
+	c.Write([]byte("b"))
+	c.Write([]byte("c"))
+	if len(under.writes) != 1 {
+		t.Fatalf("corked writes reached the network: %q", under.writes)
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("d"))
+	if got := strings.Join(under.writes, "|"); got != "a|bc|d" {
+		t.Fatalf("writes %q, want a|bc|d", got)
+	}
+	if err := c.uncork(); err != nil || len(under.writes) != 3 {
+		t.Fatalf("uncork without cork wrote %q (%v)", under.writes, err)
+	}
+}
+
+func TestOutboxHoldsUntilRelease(t *testing.T) {
+	o := newOutbox()
+	o.hold()
+	o.add([]byte("ack"))
+	o.add([]byte("entry"))
+	select {
+	case <-o.wake:
+		t.Fatal("woke the writer while held")
+	default:
+	}
+	o.release()
+	<-o.wake
+	if got := o.take(); len(got) != 2 || string(got[0]) != "ack" || string(got[1]) != "entry" {
+		t.Fatalf("take = %q", got)
+	}
+	o.add([]byte("live")) // not held: wakes at once
+	<-o.wake
+	o.take()
+	for i := range sendBuffer {
+		if !o.add([]byte("x")) {
+			t.Fatalf("frame %d refused before the buffer was full", i)
+		}
+	}
+	if o.add([]byte("x")) {
+		t.Fatal("a frame past sendBuffer was queued")
+	}
+}

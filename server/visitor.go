@@ -337,12 +337,30 @@ func (v *visitorConn) receive(_ string, payload string) {
 		}
 		return
 	}
+	if v.hasSent(lastLiveID(payload)) {
+		return // the echo of a turn this connection delivered itself
+	}
 	entries, err := redisstore.DecodeLive(payload)
 	if err != nil {
 		v.log.Warn("bad live message", "err", err)
 		return
 	}
 	v.deliver(entries)
+}
+
+// lastLiveID is the stream id of the last entry in a live payload (lines
+// of "ID JSON"; JSON has no raw newlines).
+func lastLiveID(payload string) string {
+	line := payload[strings.LastIndexByte(payload, '\n')+1:]
+	id, _, _ := strings.Cut(line, " ")
+	return id
+}
+
+// hasSent reports whether the entry with stream id id was sent already.
+func (v *visitorConn) hasSent(id string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return !v.lastSent.less(parseStreamID(id))
 }
 
 // deliver sends the entries newer than the last one sent, in order. It is
@@ -365,7 +383,7 @@ func (v *visitorConn) deliver(entries []redisstore.Entry) {
 		if !visibleToVisitor(entries[i].Kind) {
 			continue
 		}
-		v.push(map[string]any{"type": "entry", "entry": forVisitor(entries[i])})
+		v.push(entryFrame{Type: "entry", Entry: forVisitor(entries[i])})
 	}
 }
 
@@ -551,12 +569,28 @@ func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
 }
 
 func (v *visitorConn) status(st engine.Status, outcome string) {
-	f := map[string]any{"type": "status", "status": st}
-	if outcome != "" {
-		f["outcome"] = outcome
-	}
-	v.push(f)
+	v.push(statusFrame{Type: "status", Status: st, Outcome: outcome})
 }
+
+// The frames every turn sends, as structs: encoding them is cheaper than
+// maps.
+type (
+	entryFrame struct {
+		Type  string           `json:"type"`
+		Entry redisstore.Entry `json:"entry"`
+	}
+	ackFrame struct {
+		Type      string `json:"type"`
+		ID        string `json:"id"`
+		Entry     string `json:"entry,omitempty"`
+		Duplicate bool   `json:"duplicate"`
+	}
+	statusFrame struct {
+		Type    string        `json:"type"`
+		Status  engine.Status `json:"status"`
+		Outcome string        `json:"outcome,omitempty"`
+	}
+)
 
 func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
 	conv, err := v.s.tokens.verify(f.Token, v.s.now())
@@ -659,9 +693,9 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the message was not stored; send it again", f.ID)
 		return
 	}
-	ack := map[string]any{"type": "ack", "id": f.ID, "duplicate": res.Duplicate}
+	ack := ackFrame{Type: "ack", ID: f.ID, Duplicate: res.Duplicate}
 	if len(res.Entries) > 0 {
-		ack["entry"] = res.Entries[0].ID
+		ack.Entry = res.Entries[0].ID
 	}
 	v.push(ack)
 	v.deliver(res.Entries)

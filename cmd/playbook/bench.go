@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -94,6 +95,7 @@ duration or its number of conversations.
 		fs.DurationVar(&o.turnTimeout, "turn-timeout", 10*time.Second, "a turn answered later than this is an error")
 		fs.StringVar(&o.serverFlags, "server-flags", "", "extra flags for the serve processes, space-separated")
 		fs.StringVar(&o.profile, "server-profile", "", "write a CPU profile of the (first) server over the measured window to this file")
+		fs.StringVar(&o.selfProfile, "bench-profile", "", "write a CPU profile of the bench itself (the load generator) to this file")
 		fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 		fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' and Redis's logs (their folder is printed)")
 		return func(ctx context.Context, std *stdio, args []string) error {
@@ -143,6 +145,7 @@ type benchOptions struct {
 	turnTimeout   time.Duration
 	serverFlags   string
 	profile       string
+	selfProfile   string
 	json          bool
 	keepLogs      bool
 }
@@ -159,6 +162,17 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	}
 	if o.embedded && o.servers > 1 {
 		return usageError("--embedded keeps the store inside one server; use --redis for several")
+	}
+	if o.selfProfile != "" {
+		f, err := os.Create(o.selfProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	progress := std.err
 	note := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
@@ -346,7 +360,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			}
 			cr := &bench.CeilingReport{CeilingResult: c}
 			res := bench.ResourcesBetween(c.Before, c.After, c.Turns)
-			cr.RedisCPUCores, cr.BenchCPUCores, cr.Redis = res.RedisCPUCores, res.BenchCPUCores, res.Redis
+			cr.RedisCPUCores, cr.BenchCPUCores, cr.MachineCores, cr.Redis = res.RedisCPUCores, res.BenchCPUCores, res.MachineCores, res.Redis
 			rep.Ceiling = cr
 			if c.TurnsPerSec > 0 {
 				rep.Ratio = rep.Load.TurnsPerSec / c.TurnsPerSec

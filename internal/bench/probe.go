@@ -28,6 +28,10 @@ type Sample struct {
 	BenchCPU time.Duration
 	// RedisCPU is Redis's used_cpu_user+used_cpu_sys (INFO cpu).
 	RedisCPU time.Duration
+	// MachineBusy and MachineSteal are the whole machine's non-idle and
+	// stolen CPU time (/proc/stat), to see whether anything else ran.
+	MachineBusy  time.Duration
+	MachineSteal time.Duration
 	// Commands are Redis's calls per command (INFO commandstats), which
 	// count the commands scripts run as well as those clients send; nil
 	// when Redis does not report them.
@@ -74,6 +78,7 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 	if cpu, err := ProcCPU(os.Getpid()); err == nil {
 		s.BenchCPU = cpu
 	}
+	s.MachineBusy, s.MachineSteal, _ = MachineCPU()
 	if p.Redis != nil {
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -179,6 +184,32 @@ func ProcCPU(pid int) (time.Duration, error) {
 		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// MachineCPU returns the CPU time all processors spent busy (everything
+// but idle and iowait, steal included) and stolen by the hypervisor, from
+// /proc/stat.
+func MachineCPU() (busy, steal time.Duration, err error) {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	if !sc.Scan() {
+		return 0, 0, fmt.Errorf("/proc/stat: empty")
+	}
+	fields := strings.Fields(sc.Text())
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected format")
+	}
+	var ticks [8]int64
+	for i := range ticks {
+		ticks[i], _ = strconv.ParseInt(fields[i+1], 10, 64)
+	}
+	// user nice system idle iowait irq softirq steal
+	b := ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+	return time.Duration(b) * time.Second / clockTicks, time.Duration(ticks[7]) * time.Second / clockTicks, nil
 }
 
 // ProcRSS returns process pid's resident memory now and at its peak, in

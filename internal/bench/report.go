@@ -55,12 +55,16 @@ type LoadReport struct {
 
 // Resources are what the processes used over a window.
 type Resources struct {
-	ServerCPUCores float64       `json:"server_cpu_cores"`
-	ServerRSS      int64         `json:"server_rss_bytes"`
-	ServerPeakRSS  int64         `json:"server_peak_rss_bytes"`
-	RedisCPUCores  float64       `json:"redis_cpu_cores"`
-	BenchCPUCores  float64       `json:"bench_cpu_cores"`
-	Redis          *RedisPerTurn `json:"redis,omitempty"`
+	ServerCPUCores float64 `json:"server_cpu_cores"`
+	ServerRSS      int64   `json:"server_rss_bytes"`
+	ServerPeakRSS  int64   `json:"server_peak_rss_bytes"`
+	RedisCPUCores  float64 `json:"redis_cpu_cores"`
+	BenchCPUCores  float64 `json:"bench_cpu_cores"`
+	// MachineCores is how many cores the whole machine kept busy: more
+	// than server + Redis + bench means something else ran too.
+	MachineCores float64       `json:"machine_busy_cores"`
+	StealCores   float64       `json:"machine_steal_cores"`
+	Redis        *RedisPerTurn `json:"redis,omitempty"`
 }
 
 // RedisPerTurn is Redis's work divided by the turns of the window.
@@ -100,6 +104,7 @@ type CeilingReport struct {
 	CeilingResult
 	RedisCPUCores float64       `json:"redis_cpu_cores"`
 	BenchCPUCores float64       `json:"bench_cpu_cores"`
+	MachineCores  float64       `json:"machine_busy_cores"`
 	Redis         *RedisPerTurn `json:"redis,omitempty"`
 }
 
@@ -139,6 +144,8 @@ func ResourcesBetween(a, b Sample, turns int) Resources {
 		ServerPeakRSS:  b.ServerPeakRSS,
 		RedisCPUCores:  cores(a.RedisCPU, b.RedisCPU, w),
 		BenchCPUCores:  cores(a.BenchCPU, b.BenchCPU, w),
+		MachineCores:   cores(a.MachineBusy, b.MachineBusy, w),
+		StealCores:     cores(a.MachineSteal, b.MachineSteal, w),
 	}
 	r.Redis = RedisBetween(a, b, turns)
 	return r
@@ -235,7 +242,7 @@ func (r *Report) WriteText(w io.Writer) {
 		if c.FirstError != "" {
 			p(" (%s)", c.FirstError)
 		}
-		p("\n  CPU            Redis %.2f cores, bench %.2f cores\n", c.RedisCPUCores, c.BenchCPUCores)
+		p("\n  CPU            Redis %.2f cores, bench %.2f cores; whole machine busy %.2f cores\n", c.RedisCPUCores, c.BenchCPUCores, c.MachineCores)
 		if rd := c.Redis; rd != nil {
 			p("  Redis/turn     %.2f commands (%s)\n", rd.AllTotal, breakdown(rd.All))
 		}
@@ -263,7 +270,8 @@ func (r *Report) writeResources(w io.Writer, res *Resources, unit string) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("  server         CPU %.2f cores (user+sys of the server processes, /proc/PID/stat); RSS %s at the end (peak %s)\n",
 		res.ServerCPUCores, mb(res.ServerRSS), mb(res.ServerPeakRSS))
-	p("  others         Redis CPU %.2f cores (INFO cpu); bench (load generator) CPU %.2f cores\n", res.RedisCPUCores, res.BenchCPUCores)
+	p("  others         Redis CPU %.2f cores (INFO cpu); bench (load generator) CPU %.2f cores; whole machine busy %.2f of %d cores (steal %.2f)\n",
+		res.RedisCPUCores, res.BenchCPUCores, res.MachineCores, r.Machine.CPUs, res.StealCores)
 	rd := res.Redis
 	if rd == nil {
 		p("  Redis/%s      not available (no INFO commandstats)\n", unit)

@@ -98,19 +98,29 @@ func (s *Store) Start(ctx context.Context, c Conversation) (*Conversation, error
 	if c.Labels == nil {
 		c.Labels = []string{}
 	}
+	// One round trip: the visitor's earlier conversations are read, this
+	// one is added to them and recorded, in order; a returning visitor's
+	// list of earlier conversations is written in a second one.
+	pipe := s.rdb.Pipeline()
+	var prev *redis.StringSliceCmd
 	if c.Visitor.ID != "" || c.Visitor.Email != "" {
+		c.Previous = nil // the visitor's earlier conversations, read below
 		key := s.visitorKey(c.Visitor)
-		prev, err := s.rdb.ZRevRange(ctx, key, 0, 19).Result()
-		if err != nil {
-			return nil, err
-		}
-		c.Previous = slices.DeleteFunc(prev, func(id string) bool { return id == c.ID })
-		if err := s.rdb.ZAdd(ctx, key, redisZ(float64(now.UnixMilli()), c.ID)).Err(); err != nil {
-			return nil, err
-		}
+		prev = pipe.ZRevRange(ctx, key, 0, 19)
+		pipe.ZAdd(ctx, key, redisZ(float64(now.UnixMilli()), c.ID))
 	}
-	if err := s.rdb.HSet(ctx, s.metaKey(c.ID), metaFields(&c)...).Err(); err != nil {
+	pipe.HSet(ctx, s.metaKey(c.ID), metaFields(&c)...)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
+	}
+	if prev != nil {
+		c.Previous = slices.DeleteFunc(prev.Val(), func(id string) bool { return id == c.ID })
+		if len(c.Previous) > 0 {
+			b, _ := json.Marshal(c.Previous)
+			if err := s.rdb.HSet(ctx, s.metaKey(c.ID), "previous", string(b)).Err(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return &c, nil
 }

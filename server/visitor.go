@@ -296,18 +296,7 @@ func (v *visitorConn) conversation() string {
 // its live entries, then catches up on anything stored after the last entry
 // the client has, so nothing published in between is missed.
 func (v *visitorConn) follow(ctx context.Context, conv, after string) error {
-	v.mu.Lock()
-	old := v.conv
-	v.conv = conv
-	v.lastSent = parseStreamID(after)
-	if old != conv {
-		v.agent, v.resolved = false, false
-	}
-	v.mu.Unlock()
-	if old != "" && old != conv {
-		v.s.hub.detach(v.s.store.Channel(old), v)
-	}
-	if err := v.s.hub.attach(ctx, v.s.store.Channel(conv), v); err != nil {
+	if err := v.attach(ctx, conv, after); err != nil {
 		return err
 	}
 	for {
@@ -320,6 +309,23 @@ func (v *visitorConn) follow(ctx context.Context, conv, after string) error {
 			return nil
 		}
 	}
+}
+
+// attach makes the connection follow conversation conv's live entries,
+// those after the entry after, without catching up on stored ones.
+func (v *visitorConn) attach(ctx context.Context, conv, after string) error {
+	v.mu.Lock()
+	old := v.conv
+	v.conv = conv
+	v.lastSent = parseStreamID(after)
+	if old != conv {
+		v.agent, v.resolved = false, false
+	}
+	v.mu.Unlock()
+	if old != "" && old != conv {
+		v.s.hub.detach(v.s.store.Channel(old), v)
+	}
+	return v.s.hub.attach(ctx, v.s.store.Channel(conv), v)
 }
 
 func (v *visitorConn) lastID() string {
@@ -436,13 +442,15 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}
+	// The conversation is new: its entries are the ones just stored, so
+	// following it needs no read. It is followed before the effects run,
+	// so what they add later (a call's result) comes live.
+	v.welcome(prog, sess)
+	_ = v.attach(ctx, conv, "")
+	v.deliver(res.Entries)
 	v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous))
 	v.s.perform(ctx, conv, prog, effs)
 	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
-	v.welcome(prog, sess)
-	if err := v.follow(ctx, conv, ""); err != nil {
-		v.deliver(res.Entries)
-	}
 	v.status(sess.Status, sess.Outcome)
 }
 

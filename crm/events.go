@@ -1,0 +1,189 @@
+package crm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Event types a webhook subscription can ask for.
+const (
+	EventRecordCreated        = "record.created"
+	EventRecordUpdated        = "record.updated"
+	EventConversationStarted  = "conversation.started"
+	EventConversationHandoff  = "conversation.handed_off"
+	EventConversationAssigned = "conversation.assigned"
+	EventConversationResolved = "conversation.resolved"
+)
+
+// EventTypes lists every event type, in the order docs/webhooks.md has them.
+var EventTypes = []string{
+	EventRecordCreated, EventRecordUpdated, EventConversationStarted, EventConversationHandoff,
+	EventConversationAssigned, EventConversationResolved,
+}
+
+// Event is what a webhook receives: the body of the POST.
+type Event struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	CreatedAt time.Time `json:"created_at"`
+	Data      any       `json:"data"`
+}
+
+// RecordData is the data of record.created and record.updated.
+type RecordData struct {
+	Record       *Record          `json:"record"`
+	Person       *Record          `json:"person,omitempty"`
+	Organization *Record          `json:"organization,omitempty"`
+	Conversation *ConversationRef `json:"conversation,omitempty"`
+}
+
+// ConversationRef names a conversation and its transcript.
+type ConversationRef struct {
+	ID         string `json:"id"`
+	Transcript string `json:"transcript"`
+}
+
+func newEventID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "evt_" + hex.EncodeToString(b)
+}
+
+// recordEvent is the JSON of a record event.
+func (s *Store) recordEvent(typ string, r *Record, p, o *slot, now time.Time) (string, error) {
+	d := RecordData{Record: r}
+	if p != nil && p.rec != r {
+		d.Person = p.rec
+	}
+	if o != nil && o.rec != r {
+		d.Organization = o.rec
+	}
+	if r.Conversation != "" {
+		d.Conversation = &ConversationRef{ID: r.Conversation, Transcript: TranscriptPath(r.Conversation)}
+	}
+	b, err := json.Marshal(Event{ID: newEventID(), Type: typ, CreatedAt: now, Data: d})
+	return string(b), err
+}
+
+// Emit adds an event to the webhook outbox. Record events are added by the
+// store itself, atomically with the record; Emit is for the server's
+// conversation events.
+func (s *Store) Emit(ctx context.Context, typ string, data any) error {
+	if !slices.Contains(EventTypes, typ) {
+		return fmt.Errorf("%w: event type %q", ErrInvalid, typ)
+	}
+	b, err := json.Marshal(Event{ID: newEventID(), Type: typ, CreatedAt: s.now().UTC(), Data: data})
+	if err != nil {
+		return err
+	}
+	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.outboxKey(), Values: []any{"type", typ, "e", string(b)}}).Err()
+}
+
+// Subscription is a webhook: where events of some types are POSTed, and
+// the secret their signature is made with.
+type Subscription struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Events    []string  `json:"events"`
+	Secret    string    `json:"secret"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Wants reports whether the subscription asked for events of type typ
+// ("*" asks for all).
+func (sub *Subscription) Wants(typ string) bool {
+	return slices.Contains(sub.Events, typ) || slices.Contains(sub.Events, "*")
+}
+
+// AddSubscription stores a new webhook. The URL must be http or https with
+// a host; events are event types (or "*"); an empty secret is generated.
+func (s *Store) AddSubscription(ctx context.Context, rawURL string, events []string, secret string) (*Subscription, error) {
+	u, err := url.Parse(strings.TrimSpace(rawURL))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return nil, fmt.Errorf("%w: the URL must be http:// or https:// with a host (and no user:password)", ErrInvalid)
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("%w: name the events, such as %s", ErrInvalid, strings.Join(EventTypes[:3], ","))
+	}
+	for _, e := range events {
+		if e != "*" && !slices.Contains(EventTypes, e) {
+			return nil, fmt.Errorf("%w: unknown event %q (known: %s)", ErrInvalid, e, strings.Join(EventTypes, ", "))
+		}
+	}
+	if secret == "" {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		secret = "whsec_" + hex.EncodeToString(b)
+	}
+	if len(secret) < 16 {
+		return nil, fmt.Errorf("%w: a secret needs at least 16 characters", ErrInvalid)
+	}
+	sub := &Subscription{ID: newID("sub_"), URL: u.String(), Events: slices.Compact(slices.Sorted(slices.Values(events))), Secret: secret, CreatedAt: s.now().UTC()}
+	b, _ := json.Marshal(sub)
+	if err := s.rdb.HSet(ctx, s.subsKey(), sub.ID, b).Err(); err != nil {
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Subscriptions lists the webhooks, oldest first.
+func (s *Store) Subscriptions(ctx context.Context) ([]*Subscription, error) {
+	m, err := s.rdb.HGetAll(ctx, s.subsKey()).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Subscription, 0, len(m))
+	for _, v := range m {
+		var sub Subscription
+		if json.Unmarshal([]byte(v), &sub) == nil {
+			out = append(out, &sub)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// subscription returns one webhook.
+func (s *Store) subscription(ctx context.Context, id string) (*Subscription, error) {
+	v, err := s.rdb.HGet(ctx, s.subsKey(), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sub Subscription
+	if err := json.Unmarshal([]byte(v), &sub); err != nil {
+		return nil, err
+	}
+	return &sub, nil
+}
+
+// RemoveSubscription deletes a webhook; its pending deliveries are
+// dropped when they come due.
+func (s *Store) RemoveSubscription(ctx context.Context, id string) error {
+	n, err := s.rdb.HDel(ctx, s.subsKey(), id).Result()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package crm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Chat is a conversation as it appears in an activity feed.
+type Chat struct {
+	Conversation string     `json:"conversation"`
+	Playbook     string     `json:"playbook,omitempty"`
+	StartedAt    time.Time  `json:"started_at"`
+	EndedAt      *time.Time `json:"ended_at,omitempty"`
+	// Agent is the name of the agent who took the chat, if one did.
+	Agent string `json:"agent,omitempty"`
+	// FirstMessage is the visitor's first message (cut to 200 characters).
+	FirstMessage string `json:"first_message,omitempty"`
+	Outcome      string `json:"outcome,omitempty"`
+	// Transcript is the path of the full transcript in the agent API.
+	Transcript string `json:"transcript"`
+}
+
+// TranscriptPath is where the agent API serves a conversation's transcript.
+func TranscriptPath(conv string) string { return "/api/conversations/" + conv + "/transcript" }
+
+// Feed item types, for filtering.
+const (
+	FeedChats   = "chats"
+	FeedNotes   = "notes"
+	FeedRecords = "records"
+)
+
+// FeedItem is one entry of an activity feed: a chat, a note or a record.
+type FeedItem struct {
+	Type   string    `json:"type"` // chat, note or record
+	At     time.Time `json:"at"`
+	Chat   *Chat     `json:"chat,omitempty"`
+	Record *Record   `json:"record,omitempty"`
+}
+
+// putChat adds writing a chat, and putting it in a person's feed, to a
+// change. The chat's item is scored by its start, once.
+func (s *Store) putChat(ch *change, person string, c Chat) {
+	if c.Transcript == "" {
+		c.Transcript = TranscriptPath(c.Conversation)
+	}
+	c.FirstMessage = truncate(c.FirstMessage, 200)
+	b, _ := json.Marshal(c)
+	ch.do("SET", s.chatKey(c.Conversation), string(b))
+	ch.do("ZADD", s.feedKey(person), "NX", c.StartedAt.UnixMilli(), "c:"+c.Conversation)
+	ch.do("HSET", s.convKey(c.Conversation), "person", person)
+}
+
+// LinkChat puts a conversation in the activity feed of a person, or
+// refreshes it there (the agent who joined, the end time, the outcome). It
+// also adds the conversation's team to the person's teams. The person is
+// the conversation's own (from a record made in it), else the one with the
+// visitor's email; with neither it does nothing and returns "".
+func (s *Store) LinkChat(ctx context.Context, c Chat, team, email string) (string, error) {
+	if c.Conversation == "" {
+		return "", fmt.Errorf("%w: a chat needs its conversation", ErrInvalid)
+	}
+	for try := 0; try < maxTries; try++ {
+		person, err := s.rdb.HGet(ctx, s.convKey(c.Conversation), "person").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return "", err
+		}
+		if person == "" {
+			if e := NormalizeEmail(email); e != "" {
+				if person, err = s.lookup(ctx, s.emailKey(e)); err != nil {
+					return "", err
+				}
+			}
+		}
+		if person == "" {
+			return "", nil
+		}
+		rs, err := s.load(ctx, person)
+		if err != nil {
+			return "", err
+		}
+		if rs[0].rec == nil {
+			return "", nil
+		}
+		ch := newChange()
+		s.putChat(ch, person, c)
+		if team != "" && !slices.Contains(rs[0].rec.Teams, team) {
+			p := rs[0].rec
+			p.Teams = append(p.Teams, team)
+			b, err := json.Marshal(p)
+			if err != nil {
+				return "", err
+			}
+			ch.expect(s.recKey(person), rs[0].json)
+			ch.do("SET", s.recKey(person), string(b))
+		}
+		if _, _, _, err := s.commit(ctx, ch); errors.Is(err, errStale) {
+			continue
+		} else if err != nil {
+			return "", err
+		}
+		return person, nil
+	}
+	return "", fmt.Errorf("%w: the person kept changing", ErrConflict)
+}
+
+// Linked reports the person a conversation is linked to, or "".
+func (s *Store) Linked(ctx context.Context, conv string) (string, error) {
+	p, err := s.rdb.HGet(ctx, s.convKey(conv), "person").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return p, err
+}
+
+// ChatOf returns the chat item kept for a conversation.
+func (s *Store) ChatOf(ctx context.Context, conv string) (*Chat, error) {
+	v, err := s.rdb.Get(ctx, s.chatKey(conv)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Chat
+	if err := json.Unmarshal([]byte(v), &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// maxFeed bounds the items a feed answers.
+const maxFeed = 500
+
+// Feed returns the activity feed of a person, lead, deal or organization,
+// newest first: every chat with the person (for a lead or deal, with its
+// person), the notes and the records linked to it. typ filters: "chats",
+// "notes", "records" or "" for all. At most limit items (default 100, at
+// most 500).
+func (s *Store) Feed(ctx context.Context, id, typ string, limit int) ([]FeedItem, error) {
+	switch typ {
+	case "", FeedChats, FeedNotes, FeedRecords:
+	default:
+		return nil, fmt.Errorf("%w: type is chats, notes or records", ErrInvalid)
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, maxFeed)
+	rec, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	sources := []string{s.feedKey(id)}
+	if (rec.Kind == KindLead || rec.Kind == KindDeal) && rec.PersonID != "" {
+		sources = append(sources, s.feedKey(rec.PersonID))
+	}
+	type member struct {
+		m     string
+		score float64
+	}
+	var all []member
+	seen := map[string]bool{}
+	for i, k := range sources {
+		zs, err := s.rdb.ZRevRangeWithScores(ctx, k, 0, maxFeed-1).Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, z := range zs {
+			m, _ := z.Member.(string)
+			if seen[m] {
+				continue
+			}
+			// From the person's feed a lead or deal takes only the chats.
+			if i > 0 && !strings.HasPrefix(m, "c:") {
+				continue
+			}
+			if !wanted(m, typ) {
+				continue
+			}
+			seen[m] = true
+			all = append(all, member{m, z.Score})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b member) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return 0
+	})
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	keys := make([]string, len(all))
+	for i, m := range all {
+		kind, ref, _ := strings.Cut(m.m, ":")
+		if kind == "c" {
+			keys[i] = s.chatKey(ref)
+		} else {
+			keys[i] = s.recKey(ref)
+		}
+	}
+	vals, err := s.mget(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FeedItem, 0, len(all))
+	for i, m := range all {
+		if vals[i] == "" {
+			continue
+		}
+		at := time.UnixMilli(int64(m.score)).UTC()
+		switch m.m[0] {
+		case 'c':
+			var c Chat
+			if json.Unmarshal([]byte(vals[i]), &c) == nil {
+				out = append(out, FeedItem{Type: "chat", At: c.StartedAt, Chat: &c})
+			}
+		default:
+			var r Record
+			if json.Unmarshal([]byte(vals[i]), &r) == nil {
+				t := "record"
+				if r.Kind == KindNote {
+					t = "note"
+				}
+				out = append(out, FeedItem{Type: t, At: at, Record: &r})
+			}
+		}
+	}
+	return out, nil
+}
+
+func wanted(member, typ string) bool {
+	switch typ {
+	case FeedChats:
+		return strings.HasPrefix(member, "c:")
+	case FeedNotes:
+		return strings.HasPrefix(member, "n:")
+	case FeedRecords:
+		return strings.HasPrefix(member, "r:")
+	}
+	return true
+}
+
+// maxArchive bounds an archived transcript.
+const maxArchive = 2 << 20
+
+// ArchiveTranscript keeps a copy of a linked conversation's transcript
+// (JSON), so the feed's link outlives the conversation's idle expiry.
+// Larger than 2 MiB is refused.
+func (s *Store) ArchiveTranscript(ctx context.Context, conv string, transcript []byte) error {
+	if len(transcript) > maxArchive {
+		return fmt.Errorf("%w: the transcript is over 2 MiB", ErrInvalid)
+	}
+	return s.rdb.Set(ctx, s.archiveKey(conv), transcript, 0).Err()
+}
+
+// ArchivedTranscript returns the copy ArchiveTranscript kept.
+func (s *Store) ArchivedTranscript(ctx context.Context, conv string) ([]byte, error) {
+	b, err := s.rdb.Get(ctx, s.archiveKey(conv)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	return b, err
+}

@@ -187,6 +187,7 @@ func TestInboxLiveChat(t *testing.T) {
 	t.Parallel()
 	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
+	signInAgent(t, e, "Maria", "sales") // a teammate, online through the API
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
 	defer cancel()
 	agent := browser(t, ctx)
@@ -220,7 +221,7 @@ func TestInboxLiveChat(t *testing.T) {
 
 	// The agent opens it from the toast and takes it.
 	docClick(t, agent, "the toast's Open button", `document.querySelector('.toast[data-kind=new_chat][data-conversation=`+js(conv)+`] .btn')`)
-	waitFor(t, agent, "the conversation open", `!document.getElementById('conv').hidden && document.getElementById('conv-title').textContent === 'Visitor'`)
+	waitFor(t, agent, "the conversation open", `!document.getElementById('conv').hidden && document.getElementById('conv-title').textContent === 'ana@acme.io'`)
 	waitFor(t, agent, "the bot's part of the transcript", `[...document.querySelectorAll('#timeline .msg.bot .bubble')].some(b => b.textContent === "What's your work email?") && [...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'ana@acme.io')`)
 	waitFor(t, agent, "what the bot collected", `[...document.querySelectorAll('#details .kv dt')].some(d => d.textContent === 'company_size') && [...document.querySelectorAll('#details .kv dd')].some(d => d.textContent === '201+')`)
 	docClick(t, agent, `"Assign to me"`, `document.querySelector('#conv-banner [data-action=assign-me]')`)
@@ -245,7 +246,7 @@ func TestInboxLiveChat(t *testing.T) {
 	// The visitor types: the agent sees it; then the message arrives.
 	focusComposer(t, visitor)
 	keys(t, visitor, "Do you have SSO")
-	waitFor(t, agent, "the visitor typing", `!document.getElementById('typing').hidden && document.getElementById('typing-text').textContent === 'Visitor is typing…'`)
+	waitFor(t, agent, "the visitor typing", `!document.getElementById('typing').hidden && document.getElementById('typing-text').textContent === 'ana@acme.io is typing…'`)
 	keys(t, visitor, "?\r")
 	waitFor(t, agent, "the visitor's question", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'Do you have SSO?')`)
 	waitFor(t, agent, "the typing line gone", `document.getElementById('typing').hidden`)
@@ -273,8 +274,10 @@ func TestInboxLiveChat(t *testing.T) {
 	const secret = "Big account, offer the annual discount"
 	docClick(t, agent, "the Private note tab", `document.getElementById('tab-note')`)
 	waitFor(t, agent, "the note mode", `document.getElementById('composer').classList.contains('note-mode') && document.activeElement === document.getElementById('composer-input')`)
-	keys(t, agent, secret+"\r")
-	waitFor(t, agent, "the note in the transcript", `[...document.querySelectorAll('#timeline .msg.note .bubble')].some(b => b.textContent === `+js(secret)+`)`)
+	keys(t, agent, "@mar")
+	waitFor(t, agent, "the teammate picker", `!document.getElementById('picker').hidden && document.querySelector('#picker [aria-selected=true] .p-key').textContent === 'Maria'`)
+	keys(t, agent, "\r"+secret+"\r")
+	waitFor(t, agent, "the note in the transcript", `[...document.querySelectorAll('#timeline .msg.note .bubble')].some(b => b.textContent === `+js("@Maria "+secret)+` && b.querySelector('.mention').textContent === '@Maria')`)
 	if bg := eval[string](t, agent, `getComputedStyle(document.querySelector('#timeline .msg.note .bubble')).backgroundColor`); bg != "rgb(255, 247, 214)" {
 		t.Errorf("a note's background is %s, want the yellow rgb(255, 247, 214)", bg)
 	}
@@ -327,6 +330,26 @@ func TestInboxLiveChat(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+
+	// After a reload the session, the route and the open chat are back, with
+	// the rating in the details.
+	if err := chromedp.Do(agent, chromedp.Reload()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, agent, "the inbox after the reload", `!document.getElementById('app').hidden && !document.getElementById('conv').hidden && document.querySelector('#conv-sub .status-pill').textContent === 'Resolved'`)
+	waitFor(t, agent, "the 5 stars in the details", `document.querySelector('#details .stars[data-score="5"]')`)
+
+	// On a 768 px tablet: nothing scrolls sideways, every action is reachable.
+	if err := chromedp.Do(agent, chromedp.EmulateViewport(768, 1024)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, agent, "the tablet layout", `getComputedStyle(document.querySelector('.folder-name')).display === 'none'`)
+	if w := eval[[]float64](t, agent, `[document.getElementById('app').scrollWidth, innerWidth]`); w[0] > w[1] {
+		t.Errorf("at 768 px the inbox is %v px wide", w[0])
+	}
+	docClick(t, agent, "the details button", `document.getElementById('details-btn')`)
+	waitFor(t, agent, "the details drawer", `!document.getElementById('details').hidden && document.getElementById('details').getBoundingClientRect().right <= innerWidth`)
+	screenshot(t, agent, "inbox-tablet.png")
 
 	want := []string{"Hi! Sam here. Plans: https://www.example.com/pricing", "Do you have SSO?", "Yes: SAML SSO is in Enterprise.", secret, "Message deleted"}
 	got := timeline(t, agent)

@@ -200,7 +200,7 @@
     ws: null, wsAttempt: 0, wsTimer: 0, hbTimer: 0, wsHello: false, everConnected: false, stopped: true,
     mode: 'reply', drafts: {},
     myTyping: { on: false, conv: '', sent: 0, timer: 0 },
-    seen: {}, prefs: { sound: true, desktop: true }, selfAssign: {},
+    seen: {}, prefs: { sound: true, desktop: true }, selfAssign: {}, collected: {},
     audio: null
   };
   FOLDERS.forEach(function (f) { S.member[f.id] = {}; });
@@ -337,7 +337,9 @@
   }
 
   // ---- conversations: the local copy -----------------------------------------
-  function visitorName(c) { var v = (c && c.visitor) || {}; return v.name || v.email || 'Visitor'; }
+  // visitorName: the visitor's name, email, the email the bot collected
+  // (known once the conversation was opened), or "Visitor".
+  function visitorName(c) { var v = (c && c.visitor) || {}; return v.name || v.email || (c && S.collected[c.id]) || 'Visitor'; }
   function upsert(c, fromFolder) {
     if (!c || !c.id) return;
     var old = S.convs[c.id];
@@ -419,7 +421,7 @@
     var q = S.filter.trim().toLowerCase();
     if (!q) return true;
     var v = c.visitor || {};
-    return [v.name, v.email, c.team, c.assignee_name, (c.labels || []).join(' '), c.last && c.last.text].some(function (s) {
+    return [v.name, v.email, S.collected[c.id], c.team, c.assignee_name, (c.labels || []).join(' '), c.last && c.last.text].some(function (s) {
       return str(s).toLowerCase().indexOf(q) >= 0;
     });
   }
@@ -576,6 +578,7 @@
       tl.removeAttribute('aria-busy');
       clear(tl);
       S.detail = r[0] || {};
+      noteCollected(id, S.detail);
       if (S.detail.conversation) upsert(S.detail.conversation);
       (S.detail.previous || []).forEach(function (p) { if (p && p.id && !S.convs[p.id]) S.convs[p.id] = p; });
       addEntries(r[1] || [], false);
@@ -596,6 +599,10 @@
       sys.appendChild(el('span', '', msg));
       tl.appendChild(sys);
     });
+  }
+  function noteCollected(id, d) {
+    var e = d && d.vars && d.vars.email;
+    if (typeof e === 'string' && /^[^\s@]+@[^\s@]+$/.test(e)) S.collected[id] = e;
   }
   function lastEntryID() {
     for (var i = S.entries.length - 1; i >= 0; i--) if (S.entries[i].id) return S.entries[i].id;
@@ -659,7 +666,7 @@
       t.appendChild(tm);
       t.appendChild(D.createTextNode(tm.textContent === 'now' ? '.' : ' ago.'));
     } else if (c.status === 'open' && c.assignee && !mine) { cls = 'info'; txt = (c.assignee_name || 'Another agent') + ' is handling this chat.'; }
-    else if (c.status === 'snoozed') { cls = 'warn'; txt = c.snoozed_until ? 'Snoozed until ' + full(c.snoozed_until) + ', or until the visitor replies.' : 'Snoozed until the visitor replies.'; }
+    else if (c.status === 'snoozed') { cls = 'warn'; txt = c.snoozed_until_reply || !c.snoozed_until ? 'Snoozed until the visitor replies.' : 'Snoozed until ' + full(c.snoozed_until) + '.'; }
     else if (c.status === 'resolved') { cls = 'done'; txt = 'Resolved. The visitor was offered a rating and the transcript by email.'; }
     else if (c.status === 'bot') { cls = 'info'; txt = 'The bot is talking with this visitor' + (c.card ? ' (card ' + c.card + ')' : '') + '.'; }
     if (txt) t.textContent = txt;
@@ -926,8 +933,8 @@
     $('composer').classList.toggle('disabled', !!why);
     ta.placeholder = why || (reply ? 'Write a reply…  Type / for canned responses' : 'Add a private note…  Type @ to mention a teammate');
     $('composer-hint').textContent = !reply ? 'Only your team sees notes. The visitor never does.' :
-      c.status === 'open' && !c.assignee ? 'Replying assigns this chat to you · Enter to send · Shift+Enter for a new line' :
-        'Enter to send · Shift+Enter for a new line · **bold** *italic* [link](https://…)';
+      c.status === 'open' && !c.assignee ? 'Replying assigns this chat to you · Enter sends' :
+        'Enter sends · Shift+Enter adds a line · **bold** *italic*';
     updateSend();
   }
   function updateSend() {
@@ -1142,7 +1149,31 @@
     }).catch(function () { /* shown */ });
   }
   function loadAgents() {
-    return api('GET', '/api/agents').then(function (list) { S.agents = Array.isArray(list) ? list : []; return S.agents; });
+    return api('GET', '/api/agents').then(function (list) { S.agents = Array.isArray(list) ? list : []; renderTeam(); return S.agents; });
+  }
+  // renderTeam lists the teammates who share a team with me, online first.
+  var PRESENCE_ORDER = { online: 0, away: 1, offline: 2 };
+  function renderTeam() {
+    var ul = clear($('team-list'));
+    var mine = (S.me && S.me.teams) || [];
+    var list = S.agents.filter(function (a) {
+      return S.me && a.id !== S.me.id && (S.me.role === 'admin' || (a.teams || []).some(function (t) { return mine.indexOf(t) >= 0; }));
+    }).sort(function (a, b) {
+      return (PRESENCE_ORDER[a.presence] || 2) - (PRESENCE_ORDER[b.presence] || 2) || str(a.name).localeCompare(str(b.name));
+    }).slice(0, 8);
+    ul.parentNode.hidden = !list.length;
+    list.forEach(function (a) {
+      var li = el('li');
+      var av = avatarEl(a.name, '', a.name);
+      var dot = el('span', 'pdot');
+      dot.setAttribute('data-presence', a.presence || 'offline');
+      av.appendChild(dot);
+      li.appendChild(av);
+      li.appendChild(el('span', 't-name', a.name));
+      if (a.open) { var o = el('span', 't-open', String(a.open)); o.title = a.open + ' open chat' + (a.open === 1 ? '' : 's'); li.appendChild(o); }
+      li.setAttribute('aria-label', a.name + ', ' + (a.presence || 'offline') + (a.open ? ', ' + a.open + ' open chats' : ''));
+      ul.appendChild(li);
+    });
   }
   function fillAgentMenu(menu) {
     clear(menu);
@@ -1233,7 +1264,7 @@
       case 'email':
         ask({
           title: 'Email the transcript', text: 'Sends the conversation as text, without private notes.', label: 'To', type: 'email',
-          value: (c.visitor && c.visitor.email) || '', placeholder: 'name@company.com', ok: 'Send',
+          value: (c.visitor && c.visitor.email) || S.collected[c.id] || '', placeholder: 'name@company.com', ok: 'Send',
           submit: function (to) {
             if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(to)) return Promise.reject(new ApiError(400, 'That doesn’t look like an email address.'));
             return api('POST', convPath(c.id, '/transcript/email'), { to: to }).then(function () { toast({ title: 'Transcript sent', text: 'Sent to ' + to + '.', ms: 4000 }); });
@@ -1305,6 +1336,7 @@
       api('GET', convPath(id)).then(function (d) {
         if (id !== S.openId || !d) return;
         S.detail = d;
+        noteCollected(id, d);
         if (d.conversation) upsert(d.conversation);
         renderDetails();
       }, function () { });
@@ -1373,7 +1405,7 @@
     head.appendChild(avatarEl(visitorName(c), 'avatar-lg', v.email || v.name || c.id));
     head.appendChild(el('h3', '', visitorName(c)));
     if (email && email !== visitorName(c)) { var p = el('p'); var mh = safeHref('mailto:' + email); if (mh) p.appendChild(link(mh, email)); else p.textContent = email; head.appendChild(p); }
-    if (v.page) head.appendChild(el('p', '', 'On ' + v.page));
+    if (v.page) head.appendChild(el('p', '', 'Page ' + v.page));
     box.appendChild(head);
 
     var s1 = section('Conversation', 'd-conv');
@@ -1475,7 +1507,12 @@
       for (var i = 1; i <= 5; i++) { var st = el('span', i <= c.csat.score ? '' : 'off', '★'); st.setAttribute('aria-hidden', 'true'); stars.appendChild(st); }
       s5.appendChild(stars);
       if (c.csat.comment) s5.appendChild(el('p', 'csat-comment', '“' + c.csat.comment + '”'));
-    } else s5.appendChild(el('p', 'd-empty', c.status === 'resolved' ? 'The visitor has not rated this chat.' : 'Asked when the chat is resolved.'));
+    } else {
+      s5.appendChild(el('p', 'd-empty', c.status === 'resolved' ? 'The visitor has not rated this chat yet.' : 'Asked when the chat is resolved.'));
+      // A rating sends no live event: look again for a while after resolving.
+      var since = parseT(c.resolved_at || c.updated_at);
+      if (c.status === 'resolved' && Date.now() - since < 30 * 60 * 1000) { clearTimeout(S.csatT); S.csatT = setTimeout(refreshDetails, 10000); }
+    }
     box.appendChild(s5);
 
     var s6 = section('Previous conversations', 'd-prev');
@@ -1871,6 +1908,7 @@
     D.addEventListener('click', unlock, true);
     D.addEventListener('keydown', unlock, true);
 
+    setInterval(function () { if (S.me && !D.hidden) loadAgents().catch(function () { }); }, 30000); // teammates' presence
     setInterval(function () {
       Array.prototype.forEach.call(D.querySelectorAll('time[data-ago]'), function (t) { t.textContent = ago(t.dateTime); });
       Object.keys(S.typingIn).forEach(function (k) { if (S.typingIn[k].until < Date.now()) setTypingIn(k, { on: false, from: S.typingIn[k].from }); });

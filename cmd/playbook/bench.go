@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -32,14 +33,15 @@ var scenarios = map[string]struct {
 }{
 	"visitors-1":    {"1 visitor, 20 s", map[string]string{"visitors": "1", "duration": "20s"}},
 	"visitors-50":   {"50 visitors, 30 s", map[string]string{"visitors": "50", "duration": "30s"}},
-	"visitors-1000": {"1,000 visitors, 30 s", map[string]string{"visitors": "1000", "duration": "30s"}},
+	"visitors-1000": {"1,000 visitors pausing 1 s on average before each turn, 30 s", map[string]string{"visitors": "1000", "think": "1s", "duration": "30s"}},
+	"saturate-1000": {"1,000 visitors answering at once (a closed loop far past saturation), 30 s", map[string]string{"visitors": "1000", "duration": "30s"}},
 	"idle-10k":      {"10,000 idle widgets held 20 s", map[string]string{"idle": "10000", "hold": "20s", "ceiling": "0"}},
 	"two-servers":   {"50 visitors split over 2 serve processes on one Redis, 30 s", map[string]string{"visitors": "50", "duration": "30s", "servers": "2"}},
 	"embedded":      {"50 visitors, serve's in-memory store, 30 s", map[string]string{"visitors": "50", "duration": "30s", "embedded": "true"}},
 }
 
 func scenarioList() string {
-	names := []string{"visitors-1", "visitors-50", "visitors-1000", "idle-10k", "two-servers", "embedded"}
+	names := []string{"visitors-1", "visitors-50", "visitors-1000", "saturate-1000", "idle-10k", "two-servers", "embedded"}
 	var b strings.Builder
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-14s %s\n", n, scenarios[n].summary)
@@ -79,6 +81,7 @@ duration or its number of conversations.
 		var o benchOptions
 		fs.StringVar(&o.scenario, "scenario", "", "a named run (see above)")
 		fs.IntVar(&o.visitors, "visitors", 50, "visitors talking at once")
+		fs.DurationVar(&o.think, "think", 0, "mean pause of a visitor before each turn, as a person typing (0: answer at once, which saturates the machine)")
 		fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long turns are measured (0: until --conversations are done)")
 		fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "load before the measured window, not counted")
 		fs.IntVar(&o.conversations, "conversations", 0, "stop after this many conversations (0: no bound)")
@@ -96,6 +99,7 @@ duration or its number of conversations.
 		fs.StringVar(&o.serverFlags, "server-flags", "", "extra flags for the serve processes, space-separated")
 		fs.StringVar(&o.profile, "server-profile", "", "write a CPU profile of the (first) server over the measured window to this file")
 		fs.StringVar(&o.selfProfile, "bench-profile", "", "write a CPU profile of the bench itself (the load generator) to this file")
+		fs.IntVar(&o.procs, "bench-procs", 0, "GOMAXPROCS of the bench itself, the load generator (0: Go's default; the servers keep theirs)")
 		fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 		fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' and Redis's logs (their folder is printed)")
 		return func(ctx context.Context, std *stdio, args []string) error {
@@ -129,6 +133,7 @@ duration or its number of conversations.
 type benchOptions struct {
 	scenario      string
 	visitors      int
+	think         time.Duration
 	duration      time.Duration
 	warmup        time.Duration
 	conversations int
@@ -146,6 +151,7 @@ type benchOptions struct {
 	serverFlags   string
 	profile       string
 	selfProfile   string
+	procs         int
 	json          bool
 	keepLogs      bool
 }
@@ -294,6 +300,9 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		}
 	}
 	rep.Machine = bench.ThisMachine(redisVersion)
+	if o.procs > 0 {
+		runtime.GOMAXPROCS(o.procs)
+	}
 
 	// The measurement.
 	var profileDone chan error
@@ -336,7 +345,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			}
 		}
 		res, err := bench.Run(ctx, bench.Options{
-			URLs: urls, Visitors: o.visitors, Duration: o.duration, Warmup: o.warmup,
+			URLs: urls, Visitors: o.visitors, Think: o.think, Duration: o.duration, Warmup: o.warmup,
 			Conversations: o.conversations, TurnTimeout: o.turnTimeout, Sources: o.sources, Sample: sample,
 		})
 		if err != nil {

@@ -216,8 +216,13 @@ func (r *Report) WriteText(w io.Writer) {
 
 	if l := r.Load; l != nil {
 		p("\nend to end: %d visitors over websockets, the reference conversation (BENCH.md)", l.Visitors)
+		if l.Think > 0 {
+			p(", each pausing %v on average before a turn", l.Think)
+		} else {
+			p(", each sending as soon as it has the answer")
+		}
 		if r.Setup.Duration > 0 {
-			p(", measured %v after %v of warm-up", r.Setup.Duration, r.Setup.Warmup)
+			p("; measured %v after %v of warm-up", r.Setup.Duration, r.Setup.Warmup)
 		}
 		p("\n")
 		p("  turns          %s in %.1fs = %s turns/s\n", num(l.Turns), l.Window.Seconds(), num(int(l.TurnsPerSec+0.5)))

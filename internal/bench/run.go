@@ -38,6 +38,11 @@ type Options struct {
 	// Sources is how many loopback source addresses (127.0.0.1 ..
 	// 127.0.0.N) the connections are spread over; default 1.
 	Sources int
+	// Think is the mean pause of a visitor before each turn but the first
+	// and before each new conversation (uniform between half and one and
+	// a half times it); 0: none, each visitor sends as soon as it has the
+	// answer (a closed loop that saturates the machine).
+	Think time.Duration
 	// Sample, when set, is called at the start and the end of the measured
 	// window; its results land in the Result.
 	Sample func(ctx context.Context) Sample
@@ -46,6 +51,7 @@ type Options struct {
 // Result is what a load run measured.
 type Result struct {
 	Visitors int           `json:"visitors"`
+	Think    time.Duration `json:"think_ns"`
 	Window   time.Duration `json:"window_ns"`
 	// Turns are the turns completed within the window.
 	Turns       int       `json:"turns"`
@@ -129,7 +135,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	var (
 		next     atomic.Int64
 		mu       sync.Mutex
-		res      = Result{Visitors: opts.Visitors, ByOutcome: map[string]int{}}
+		res      = Result{Visitors: opts.Visitors, Think: opts.Think, ByOutcome: map[string]int{}}
 		lats     []time.Duration
 		wg       sync.WaitGroup
 		sampled  = make(chan struct{})
@@ -186,7 +192,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 					turns++
 				}
 			}
-			for !stopped() {
+			for first := true; !stopped(); first = false {
+				if !first && pause(ctx, opts.Think) != nil {
+					break
+				}
 				n := int(next.Add(1) - 1)
 				if opts.Conversations > 0 && n >= opts.Conversations {
 					break
@@ -239,7 +248,7 @@ func runOne(ctx context.Context, d *dialer, v int, sc Script, opts Options, onTu
 		return &checkError{sc.N, 1, err.Error()}
 	}
 	defer ws.CloseNow()
-	if err := conversation(ctx, ws, sc, opts.Playbook, opts.TurnTimeout, onTurn); err != nil {
+	if err := conversation(ctx, ws, sc, opts.Playbook, opts.TurnTimeout, opts.Think, onTurn); err != nil {
 		return err
 	}
 	if err := ws.Close(websocket.StatusNormalClosure, ""); err != nil && ctx.Err() == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -150,10 +151,15 @@ type turnResult struct {
 
 // conversation runs the visitor's frames of one script over ws and checks
 // every reply. onTurn is called after each turn.
-func conversation(ctx context.Context, ws *websocket.Conn, sc Script, playbook string, turnTimeout time.Duration, onTurn func(turnResult)) error {
+func conversation(ctx context.Context, ws *websocket.Conn, sc Script, playbook string, turnTimeout, think time.Duration, onTurn func(turnResult)) error {
 	var lastButtons []button
 	for i := range sc.Turns {
 		t := &sc.Turns[i]
+		if i > 0 {
+			if err := pause(ctx, think); err != nil {
+				return err
+			}
+		}
 		var out []byte
 		var err error
 		switch t.Type {
@@ -202,6 +208,15 @@ func conversation(ctx context.Context, ws *websocket.Conn, sc Script, playbook s
 		}
 	}
 	return nil
+}
+
+// pause waits a random time between half and one and a half times think,
+// as a person reading and typing would.
+func pause(ctx context.Context, think time.Duration) error {
+	if think <= 0 {
+		return nil
+	}
+	return sleep(ctx, think/2+rand.N(think))
 }
 
 // awaitTurn reads frames until the status frame that ends turn i, checking

@@ -120,8 +120,9 @@ func salesToHandoff(t *testing.T, ctx context.Context, e *env) string {
 
 // wsVisitor is a second visitor without a browser: a websocket client that
 // answers the sales playbook as a hot lead until the handoff, then writes
-// one message. It returns the conversation id.
-func wsVisitor(t *testing.T, ctx context.Context, e *env, name, email, message string) string {
+// one message. It returns the conversation id and a function that writes
+// another message and waits for its ack.
+func wsVisitor(t *testing.T, ctx context.Context, e *env, name, email, message string) (string, func(text string)) {
 	t.Helper()
 	u := "ws" + strings.TrimPrefix(e.url, "http") + "/ws/visitor"
 	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: map[string][]string{"Origin": {e.url}}})
@@ -172,9 +173,16 @@ func wsVisitor(t *testing.T, ctx context.Context, e *env, name, email, message s
 	until("the timeline question", entry("message", "When would you like to get started? (a date like 2026-03-01)"))
 	send(map[string]any{"type": "message", "id": "m2", "text": time.Now().AddDate(0, 0, 14).Format("2006-01-02")})
 	until("the handoff", entry("handoff", ""))
-	send(map[string]any{"type": "message", "id": "m3", "text": message})
-	until("the message stored", func(f map[string]any) bool { return f["type"] == "ack" && f["id"] == "m3" })
-	return conv
+	n := 0
+	say := func(text string) {
+		t.Helper()
+		n++
+		id := fmt.Sprintf("say%d", n)
+		send(map[string]any{"type": "message", "id": id, "text": text})
+		until("the message stored", func(f map[string]any) bool { return f["type"] == "ack" && f["id"] == id })
+	}
+	say(message)
+	return conv, say
 }
 
 // timeline is the inbox transcript as "kind|from: text" lines.
@@ -214,7 +222,7 @@ func TestInboxLiveChat(t *testing.T) {
 	}
 
 	// A second visitor (no browser) queues too; newest activity first.
-	lena := wsVisitor(t, ctx, e, "Lena Fischer", "lena@initech.de", "Can we pay by invoice?")
+	lena, _ := wsVisitor(t, ctx, e, "Lena Fischer", "lena@initech.de", "Can we pay by invoice?")
 	lenaItem := `document.querySelector('#conv-list .item[data-id=` + js(lena) + `]')`
 	waitFor(t, agent, "Lena's chat, first, with her message", lenaItem+` && `+lenaItem+`.querySelector('.item-last').textContent === 'Can we pay by invoice?' && document.querySelector('#conv-list .item') === `+lenaItem)
 	waitFor(t, agent, "two waiting", `document.querySelector('#folder-unassigned .count').textContent === '2' && document.title === '(2) Inbox · Playbook'`)
@@ -379,5 +387,49 @@ func TestInboxAgentOfflineCapturesTheLead(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // a notification would be here by now
 	if n := eval[int](t, agent, `document.querySelectorAll('#conv-list .item').length + document.querySelectorAll('.toast').length`); n != 0 {
 		t.Errorf("the offline agent got %d chats or notifications, want none", n)
+	}
+}
+
+func TestInboxCatchesUpAfterReconnecting(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
+	p := newProxy(t, strings.TrimPrefix(e.url, "http://"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agent := browser(t, ctx)
+
+	// The agent's browser reaches the server through a proxy that can cut it.
+	viaProxy := &env{url: "http://" + p.Addr(), srv: e.srv, store: e.store, logs: e.logs}
+	signInToInbox(t, agent, viaProxy, "sam@example.com")
+	goOnline(t, agent)
+	lena, say := wsVisitor(t, ctx, e, "Lena Fischer", "lena@initech.de", "Can we pay by invoice?")
+	docClick(t, agent, "Lena's chat", `document.querySelector('#conv-list .item[data-id=`+js(lena)+`]')`)
+	waitFor(t, agent, "her message", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'Can we pay by invoice?')`)
+	waitFor(t, agent, "the live feed", `document.getElementById('conn').hidden`)
+
+	// The network goes; meanwhile Lena writes and a new chat arrives.
+	p.setDown(true)
+	p.cut()
+	waitFor(t, agent, `"Reconnecting…"`, `!document.getElementById('conn').hidden && document.getElementById('conn').textContent === 'Reconnecting…'`)
+	say("Hello? Are you still there?")
+	jon, _ := wsVisitor(t, ctx, e, "Jon Baker", "jon@globex.com", "Hi, quick question about SSO")
+	time.Sleep(300 * time.Millisecond)
+	if eval[bool](t, agent, `[...document.querySelectorAll('#timeline .bubble')].some(b => b.textContent === 'Hello? Are you still there?')`) {
+		t.Fatal("a message reached the inbox while its network was down")
+	}
+
+	// Back online: the open chat catches up from its last entry, the lists reload.
+	p.setDown(false)
+	waitFor(t, agent, "the live feed again", `document.getElementById('conn').hidden`)
+	waitFor(t, agent, "the message sent while away", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'Hello? Are you still there?')`)
+	waitFor(t, agent, "the chat that came while away", `document.querySelector('#conv-list .item[data-id=`+js(jon)+`]') && document.querySelector('#folder-unassigned .count').textContent === '2'`)
+	ids := eval[[]string](t, agent, `[...document.querySelectorAll('#timeline [data-entry]')].map(n => n.dataset.entry)`)
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("entry %s shown twice after the reconnect", id)
+		}
+		seen[id] = true
 	}
 }

@@ -200,13 +200,15 @@ func (ac *agentConn) deliver(conv string, entries []redisstore.Entry) {
 func (ac *agentConn) receive(ch, payload string) {
 	if ch == ac.s.inbox.InboxChannel() {
 		var ev inboxEvent
-		if json.Unmarshal([]byte(payload), &ev) != nil || ev.Conversation == nil {
+		if json.Unmarshal([]byte(payload), &ev) != nil {
 			return
 		}
 		if ev.To != "" && ev.To != ac.agent.ID {
 			return
 		}
-		if !ev.Conversation.VisibleTo(ac.agent) {
+		// Without a conversation only a notice addressed to this agent
+		// (a CRM note for the owner) goes through.
+		if ev.Conversation == nil && ev.To == "" || ev.Conversation != nil && !ev.Conversation.VisibleTo(ac.agent) {
 			return
 		}
 		ev.To = ""

@@ -247,11 +247,18 @@ func (s *Server) getConversation(c *echo.Context) error {
 func (s *Server) getTranscript(c *echo.Context) error {
 	conv, err := s.conversationFor(c)
 	if err != nil {
-		return err
+		if conv, err = s.transcriptViaCRM(c, err); err != nil {
+			return err
+		}
 	}
 	entries, err := s.store.Transcript(c.Request().Context(), conv.ID, c.QueryParam("after"), 0)
 	if err != nil {
 		return inboxError(err)
+	}
+	if len(entries) == 0 {
+		if archived, ok := s.archivedTranscript(c.Request().Context(), conv.ID, c.QueryParam("after")); ok {
+			entries = archived
+		}
 	}
 	if c.QueryParam("format") == "txt" {
 		c.Response().Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="conversation-%s.txt"`, conv.ID))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
@@ -19,6 +20,10 @@ type inboxEvent struct {
 	To           string                `json:"to,omitempty"`   // notify one agent only
 	Text         string                `json:"text,omitempty"`
 	Conversation *handoff.Conversation `json:"conversation"`
+	// Record and Person: a CRM note for the agent (kind sales_note), which
+	// may come without a conversation the agent can see.
+	Record *crm.Record `json:"record,omitempty"`
+	Person *crm.Record `json:"person,omitempty"`
 }
 
 func (s *Server) publishInbox(ctx context.Context, ev inboxEvent) {
@@ -145,9 +150,12 @@ func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *eng
 		Visitor:  handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page},
 		Previous: previous,
 	}
-	if _, err := s.inbox.Start(ctx, c); err != nil {
+	nc, err := s.inbox.Start(ctx, c)
+	if err != nil {
 		s.log.Warn("recording conversation for the inbox", "conversation", sess.ID, "err", err)
+		return
 	}
+	s.emitStarted(ctx, nc)
 }
 
 // mentions returns the @names in a note.

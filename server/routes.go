@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
 
+	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
@@ -79,6 +80,25 @@ func (s *Server) routes() *echo.Echo {
 	agent.GET("/canned", s.listCanned)
 	agent.POST("/canned", s.saveCanned)
 	agent.DELETE("/canned/:short", s.deleteCanned)
+	agent.GET("/conversations/:id/crm", s.getCRMPanel)
+	agent.POST("/conversations/:id/lead", s.createFromConversation(crm.KindLead))
+	agent.POST("/conversations/:id/deal", s.createFromConversation(crm.KindDeal))
+	agent.POST("/conversations/:id/notify-sales", s.createFromConversation(crm.KindNote))
+	agent.GET("/people", s.listRecords(crm.KindPerson))
+	agent.GET("/people/:id", s.getRecord(crm.KindPerson))
+	agent.PUT("/people/:id", s.updatePerson)
+	agent.GET("/people/:id/feed", s.getFeed(crm.KindPerson))
+	agent.GET("/organizations", s.listRecords(crm.KindOrganization))
+	agent.GET("/organizations/:id", s.getRecord(crm.KindOrganization))
+	agent.GET("/organizations/:id/feed", s.getFeed(crm.KindOrganization))
+	agent.GET("/leads", s.listRecords(crm.KindLead))
+	agent.GET("/leads/:id", s.getRecord(crm.KindLead))
+	agent.GET("/leads/:id/feed", s.getFeed(crm.KindLead))
+	agent.GET("/deals", s.listRecords(crm.KindDeal))
+	agent.GET("/deals/:id", s.getRecord(crm.KindDeal))
+	agent.GET("/deals/:id/feed", s.getFeed(crm.KindDeal))
+	agent.GET("/tasks", s.listRecords(crm.KindTask))
+	agent.GET("/tasks/:id", s.getRecord(crm.KindTask))
 	e.GET("/ws/agent", s.handleAgentWS, s.requireAgent)
 
 	admin := e.Group("/api/playbooks", s.requireAdmin)

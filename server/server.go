@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
@@ -61,9 +62,17 @@ type Config struct {
 	// Hours says which teams are open, for open_hours(). Nil: every team
 	// is always open.
 	Hours OpenHours
-	// Records receives the records create cards make. Nil: they are kept in
-	// the conversation's transcript only.
+	// Records receives the records create cards make. Nil: the CRM
+	// (package crm) in the same Redis. They are also kept in the
+	// conversation's transcript.
 	Records Records
+	// CRMFields lists, per kind (person, organization, lead, deal), the
+	// fields the inbox's details panel shows; kinds it leaves out keep
+	// DefaultCRMFields.
+	CRMFields map[string][]string
+	// Webhooks configures the delivery of webhook events (retries,
+	// timeouts); zero values take package crm's defaults.
+	Webhooks crm.DeliveryOptions
 	// Logger receives the server's log; default slog.Default().
 	Logger *slog.Logger
 	// ReloadEvery is how often the playbooks directory is checked for
@@ -102,6 +111,7 @@ type Server struct {
 	hub    *hub
 	calls  *caller
 	limits *limits
+	crm    *crmService
 	echo   *echo.Echo
 	now    func() time.Time
 
@@ -171,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Hours == nil {
 		cfg.Hours = Hours{}
 	}
+	s.initCRM(&cfg)
 	s.reg = newRegistry(cfg.Playbooks, store.Programs(), s.log)
 	if _, err := s.reg.reload(ctx, true); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -206,12 +217,14 @@ func (s *Server) Store() *redisstore.Store { return s.store }
 
 // Run does the server's background work until ctx is done: live reload of
 // the playbooks, firing due timers, fan-out of conversation entries from
-// other processes. It returns when ctx is done and running work finished.
+// other processes, delivering webhooks from the CRM's outbox. It returns
+// when ctx is done and running work finished.
 func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); s.hub.run(ctx) }()
+	go func() { defer wg.Done(); s.crm.hooks.Run(ctx) }()
 	go func() { defer wg.Done(); s.reloadLoop(ctx) }()
 	go func() { defer wg.Done(); s.timerLoop(ctx) }()
 	wg.Wait()

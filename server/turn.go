@@ -60,6 +60,7 @@ func (s *Server) turnWith(ctx context.Context, conv, clientID string, ev engine.
 	if !res.Duplicate {
 		s.perform(ctx, conv, prog, effects)
 		s.afterTurn(ctx, conv, info, res.Entries)
+		s.crmAfterTurn(ctx, conv, res.Entries)
 	}
 	return res, info, nil
 }

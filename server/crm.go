@@ -1,0 +1,815 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v5"
+
+	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/handoff"
+)
+
+// DefaultCRMFields are the fields the inbox's details panel shows of each
+// kind, when Config.CRMFields does not say otherwise.
+var DefaultCRMFields = map[string][]string{
+	"person":       {"name", "email", "phone", "organization", "owner"},
+	"organization": {"name", "domain", "owner"},
+	"lead":         {"title", "value", "currency", "owner", "labels", "source"},
+	"deal":         {"title", "value", "currency", "pipeline", "stage", "owner", "expected_close"},
+}
+
+// crmService is the server's part of the CRM: the store, the webhook
+// dispatcher and the panel's field lists.
+type crmService struct {
+	store  *crm.Store
+	hooks  *crm.Dispatcher
+	fields map[string][]string
+}
+
+// initCRM builds the CRM on the server's Redis and, when cfg.Records is
+// nil, makes it where create cards' records go.
+func (s *Server) initCRM(cfg *Config) {
+	st := crm.New(cfg.Redis, crm.Options{Prefix: cfg.Prefix, Agents: agentDirectory{s.inbox}, Notify: s.notifyCRM, Now: cfg.Now})
+	if cfg.Records == nil {
+		cfg.Records = crmRecords{s}
+	}
+	wh := cfg.Webhooks
+	if wh.Logger == nil {
+		wh.Logger = s.log
+	}
+	fields := map[string][]string{}
+	for k, v := range DefaultCRMFields {
+		fields[k] = v
+	}
+	for k, v := range cfg.CRMFields {
+		fields[k] = v
+	}
+	s.crm = &crmService{store: st, hooks: st.Dispatcher(wh), fields: fields}
+}
+
+// CRM returns the CRM store, for tests and tools.
+func (s *Server) CRM() *crm.Store { return s.crm.store }
+
+// agentDirectory adapts the inbox's agents to the CRM.
+type agentDirectory struct{ st *handoff.Store }
+
+func crmAgent(a *handoff.Agent) *crm.Agent {
+	return &crm.Agent{ID: a.ID, Name: a.Name, Email: a.Email, Teams: a.Teams, Admin: a.Role == handoff.RoleAdmin}
+}
+
+func (d agentDirectory) Agent(ctx context.Context, id string) (*crm.Agent, error) {
+	a, err := d.st.Agent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return crmAgent(a), nil
+}
+
+func (d agentDirectory) AgentByEmail(ctx context.Context, email string) (*crm.Agent, error) {
+	a, err := d.st.AgentByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	return crmAgent(a), nil
+}
+
+func (d agentDirectory) TeamAgents(ctx context.Context, team string) ([]*crm.Agent, error) {
+	all, err := d.st.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*crm.Agent
+	for _, a := range all {
+		if slices.Contains(a.Teams, team) {
+			out = append(out, crmAgent(a))
+		}
+	}
+	return out, nil
+}
+
+func (d agentDirectory) OnlineAgents(ctx context.Context, team string) ([]string, error) {
+	return d.st.OnlineAgents(ctx, team)
+}
+
+// crmRecords is the default Records: create cards go to the CRM.
+type crmRecords struct{ s *Server }
+
+func (r crmRecords) Create(ctx context.Context, conv string, rec engine.Record) error {
+	src := r.s.crmSource(ctx, conv, nil)
+	var err error
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+		}
+		_, err = r.s.crm.store.Create(ctx, src, rec)
+		if err == nil || errors.Is(err, crm.ErrInvalid) || ctx.Err() != nil {
+			break
+		}
+	}
+	return err
+}
+
+// crmSource describes a conversation to the CRM: its team, what is known
+// of the visitor (the pre-chat form, else the vars of type email and
+// phone), and the chat for the person's feed.
+func (s *Server) crmSource(ctx context.Context, conv string, agent *handoff.Agent) crm.Source {
+	src := crm.Source{Conversation: conv}
+	if agent != nil {
+		src.Agent = crmAgent(agent)
+	}
+	chat := crm.Chat{Conversation: conv}
+	if meta, err := s.inbox.Conversation(ctx, conv); err == nil {
+		src.Team = meta.Team
+		src.Visitor = crm.Contact{Name: meta.Visitor.Name, Email: meta.Visitor.Email}
+		chat.StartedAt, chat.Agent, chat.Playbook = meta.StartedAt, meta.AssigneeName, meta.Playbook
+		chat.EndedAt = meta.ResolvedAt
+	}
+	if sess, _, err := s.store.Load(ctx, conv); err == nil {
+		if src.Visitor.Name == "" {
+			src.Visitor.Name = sess.Visitor.Name
+		}
+		if src.Visitor.Email == "" {
+			src.Visitor.Email = sess.Visitor.Email
+		}
+		if chat.StartedAt.IsZero() {
+			chat.StartedAt = sess.StartedAt
+		}
+		chat.Outcome = sess.Outcome
+		if p, err := s.reg.version(ctx, sess.Version); err == nil {
+			src.BotName = p.Bot.Name
+			if chat.Playbook == "" {
+				chat.Playbook = p.ID
+			}
+			for _, v := range p.Vars {
+				val, _ := sess.Vars[v.Name].(string)
+				switch {
+				case val == "":
+				case v.Type == engine.TypeEmail && src.Visitor.Email == "":
+					src.Visitor.Email = val
+				case v.Type == engine.TypePhone && src.Visitor.Phone == "":
+					src.Visitor.Phone = val
+				}
+			}
+		}
+	}
+	if chat.StartedAt.IsZero() {
+		chat.StartedAt = s.now().UTC()
+	}
+	if entries, err := s.store.Transcript(ctx, conv, "", 100); err == nil {
+		for _, e := range entries {
+			if e.From == "visitor" && e.Kind == "message" {
+				chat.FirstMessage = e.Text
+				break
+			}
+		}
+	}
+	src.Chat = &chat
+	return src
+}
+
+// crmAfterTurn tells the CRM and the webhooks what a turn changed: a
+// handoff, an agent joining, a resolve, the bot's end. It refreshes the
+// chat in the linked person's feed (and archives its transcript when the
+// chat is over). It runs in the background: the turn's answer does not
+// wait for it.
+func (s *Server) crmAfterTurn(ctx context.Context, conv string, entries []redisstore.Entry) {
+	var events []string
+	final := false
+	for _, e := range entries {
+		switch e.Kind {
+		case "handoff":
+			events = append(events, crm.EventConversationHandoff)
+		case "joined":
+			events = append(events, crm.EventConversationAssigned)
+		case "resolved":
+			events = append(events, crm.EventConversationResolved)
+			final = true
+		case "end":
+			final = true
+		default:
+			continue
+		}
+	}
+	if len(events) == 0 && !final {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		person := s.refreshChat(ctx, conv, final)
+		for _, typ := range events {
+			s.emitConversation(ctx, typ, conv, person)
+		}
+	}()
+}
+
+// refreshChat puts the conversation in its person's feed, or updates it
+// there, and returns the person's id ("" when none). When the chat is
+// over it also archives its transcript.
+func (s *Server) refreshChat(ctx context.Context, conv string, final bool) string {
+	src := s.crmSource(ctx, conv, nil)
+	chat := *src.Chat
+	if final && chat.EndedAt == nil {
+		now := s.now().UTC()
+		chat.EndedAt = &now
+	}
+	person, err := s.crm.store.LinkChat(ctx, chat, src.Team, src.Visitor.Email)
+	if err != nil {
+		s.log.Warn("crm: linking the chat to its person", "conversation", conv, "err", err)
+		return ""
+	}
+	if person != "" && final {
+		if entries, err := s.store.Transcript(ctx, conv, "", 0); err == nil && len(entries) > 0 {
+			if b, err := json.Marshal(entries); err == nil {
+				if err := s.crm.store.ArchiveTranscript(ctx, conv, b); err != nil {
+					s.log.Warn("crm: archiving the transcript", "conversation", conv, "err", err)
+				}
+			}
+		}
+	}
+	return person
+}
+
+// transcriptLine is a message of a transcript in a webhook.
+type transcriptLine struct {
+	From   string    `json:"from"`
+	Author string    `json:"author,omitempty"`
+	Text   string    `json:"text"`
+	At     time.Time `json:"at"`
+}
+
+// conversationEvent is the data of the conversation.* webhooks.
+type conversationEvent struct {
+	Conversation  *handoff.Conversation `json:"conversation"`
+	Person        string                `json:"person,omitempty"`
+	Outcome       string                `json:"outcome,omitempty"`
+	TranscriptURL string                `json:"transcript_url"`
+	Transcript    []transcriptLine      `json:"transcript,omitempty"`
+}
+
+// emitConversation adds a conversation event to the webhook outbox.
+func (s *Server) emitConversation(ctx context.Context, typ, conv, person string) {
+	if !s.crm.store.Subscribed(ctx, typ) {
+		return
+	}
+	meta, err := s.inbox.Conversation(ctx, conv)
+	if err != nil {
+		return
+	}
+	data := conversationEvent{Conversation: meta, Person: person, TranscriptURL: crm.TranscriptPath(conv)}
+	if sess, _, err := s.store.Load(ctx, conv); err == nil {
+		data.Outcome = sess.Outcome
+	}
+	if typ == crm.EventConversationResolved {
+		if entries, err := s.store.Transcript(ctx, conv, "", 0); err == nil {
+			data.Transcript = messagesOf(entries, 500)
+		}
+	}
+	if err := s.crm.store.Emit(ctx, typ, data); err != nil {
+		s.log.Warn("webhook outbox: adding an event", "type", typ, "conversation", conv, "err", err)
+	}
+}
+
+// messagesOf keeps the messages the visitor and the agents saw (no notes,
+// no deleted messages), at most n.
+func messagesOf(entries []redisstore.Entry, n int) []transcriptLine {
+	deleted := map[string]bool{}
+	for _, e := range entries {
+		if e.Kind == "deleted" {
+			if t, ok := e.Data["target"].(string); ok {
+				deleted[t] = true
+			}
+		}
+	}
+	out := []transcriptLine{}
+	for _, e := range entries {
+		if e.Kind != "message" || deleted[e.ID] || len(out) == n {
+			continue
+		}
+		out = append(out, transcriptLine{From: e.From, Author: e.Author, Text: e.Text, At: e.At})
+	}
+	return out
+}
+
+// emitStarted adds conversation.started to the webhook outbox.
+func (s *Server) emitStarted(ctx context.Context, c *handoff.Conversation) {
+	if !s.crm.store.Subscribed(ctx, crm.EventConversationStarted) {
+		return
+	}
+	data := conversationEvent{Conversation: c, TranscriptURL: crm.TranscriptPath(c.ID)}
+	if err := s.crm.store.Emit(ctx, crm.EventConversationStarted, data); err != nil {
+		s.log.Warn("webhook outbox: adding an event", "type", crm.EventConversationStarted, "conversation", c.ID, "err", err)
+	}
+}
+
+// notifyCRM tells an agent about a note for them (inbox notify event).
+func (s *Server) notifyCRM(ctx context.Context, n crm.Notice) {
+	ev := inboxEvent{Type: "notify", Kind: n.Kind, To: n.To, Text: n.Text, Record: n.Record, Person: n.Person}
+	if n.Conversation != "" {
+		if c, err := s.inbox.Conversation(ctx, n.Conversation); err == nil {
+			if a, err := s.inbox.Agent(ctx, n.To); err == nil && c.VisibleTo(a) {
+				ev.Conversation = c
+			}
+		}
+	}
+	s.publishInbox(ctx, ev)
+}
+
+// crmError maps the crm package's errors to HTTP.
+func crmError(err error) error {
+	switch {
+	case errors.Is(err, crm.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	case errors.Is(err, crm.ErrInvalid):
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	case errors.Is(err, crm.ErrConflict):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, crm.ErrForbidden):
+		return echo.NewHTTPError(http.StatusForbidden, err.Error())
+	}
+	return err
+}
+
+func viewerOf(a *handoff.Agent) crm.Viewer {
+	return crm.Viewer{ID: a.ID, Teams: a.Teams, Admin: a.Role == handoff.RoleAdmin}
+}
+
+// recordFor loads a record of a kind the signed-in agent may see.
+func (s *Server) recordFor(c *echo.Context, kind crm.Kind) (*crm.Record, error) {
+	r, err := s.crm.store.Get(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return nil, crmError(err)
+	}
+	if r.Kind != kind {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	if !viewerOf(agentOf(c)).CanSee(r) {
+		return nil, echo.NewHTTPError(http.StatusForbidden, "this "+string(kind)+" belongs to another team")
+	}
+	return r, nil
+}
+
+// listRecords answers GET /api/people, /leads, /deals, /tasks,
+// /organizations: ?q= searches, ?owner=me|ID, ?person=ID, ?limit=,
+// ?before= (RFC 3339) pages back.
+func (s *Server) listRecords(kind crm.Kind) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		q := crm.Query{Kind: kind, Q: truncate(c.QueryParam("q"), 200), Person: c.QueryParam("person"), Owner: c.QueryParam("owner")}
+		if q.Owner == "me" {
+			q.Owner = agentOf(c).ID
+		}
+		if l := c.QueryParam("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil || n < 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, "limit is a number from 1 to 500")
+			}
+			q.Limit = n
+		}
+		if b := c.QueryParam("before"); b != "" {
+			t, err := time.Parse(time.RFC3339Nano, b)
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, "before is a time (RFC 3339)")
+			}
+			q.Before = t
+		}
+		list, err := s.crm.store.List(c.Request().Context(), viewerOf(agentOf(c)), q)
+		if err != nil {
+			return crmError(err)
+		}
+		return c.JSON(http.StatusOK, list)
+	}
+}
+
+// getRecord answers GET /api/{kind}/{id}: the record, its person and
+// organization, and for a person or organization the leads, deals and
+// tasks linked to it.
+func (s *Server) getRecord(kind crm.Kind) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		r, err := s.recordFor(c, kind)
+		if err != nil {
+			return err
+		}
+		ctx := c.Request().Context()
+		v := viewerOf(agentOf(c))
+		resp := map[string]any{"record": r}
+		for key, id := range map[string]string{"person": r.PersonID, "organization": r.OrganizationID, "lead": r.LeadID, "deal": r.DealID} {
+			if id == "" {
+				continue
+			}
+			if rel, err := s.crm.store.Get(ctx, id); err == nil && v.CanSee(rel) {
+				resp[key] = rel
+			}
+		}
+		if kind == crm.KindPerson {
+			for key, k := range map[string]crm.Kind{"leads": crm.KindLead, "deals": crm.KindDeal, "tasks": crm.KindTask} {
+				list, err := s.crm.store.List(ctx, v, crm.Query{Kind: k, Person: r.ID, Limit: 50})
+				if err != nil {
+					return crmError(err)
+				}
+				resp[key] = list
+			}
+		}
+		return c.JSON(http.StatusOK, resp)
+	}
+}
+
+// getFeed answers GET /api/{kind}/{id}/feed?type=chats|notes|records.
+func (s *Server) getFeed(kind crm.Kind) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		r, err := s.recordFor(c, kind)
+		if err != nil {
+			return err
+		}
+		limit := 0
+		if l := c.QueryParam("limit"); l != "" {
+			limit, _ = strconv.Atoi(l)
+		}
+		items, err := s.crm.store.Feed(c.Request().Context(), r.ID, c.QueryParam("type"), limit)
+		if err != nil {
+			return crmError(err)
+		}
+		v := viewerOf(agentOf(c))
+		out := make([]crm.FeedItem, 0, len(items))
+		for _, it := range items {
+			if it.Record == nil || v.CanSee(it.Record) {
+				out = append(out, it)
+			}
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+}
+
+type personUpdate struct {
+	Name  *string `json:"name"`
+	Phone *string `json:"phone"`
+}
+
+// updatePerson answers PUT /api/people/{id}: {name, phone}.
+func (s *Server) updatePerson(c *echo.Context) error {
+	r, err := s.recordFor(c, crm.KindPerson)
+	if err != nil {
+		return err
+	}
+	var req personUpdate
+	if err := decodeJSON(c, &req, 4<<10); err != nil {
+		return err
+	}
+	p, err := s.crm.store.UpdatePerson(c.Request().Context(), r.ID, req.Name, req.Phone)
+	if err != nil {
+		return crmError(err)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// panelField is one line of the details panel.
+type panelField struct {
+	Key   string `json:"key"`
+	Label string `json:"label"`
+	Value any    `json:"value"`
+}
+
+// panelRecord is a record with the fields the panel shows of it.
+type panelRecord struct {
+	Record *crm.Record  `json:"record"`
+	Fields []panelField `json:"fields"`
+}
+
+// crmPanel is what the inbox's details panel shows of a conversation.
+type crmPanel struct {
+	// Match says how the person was found: "conversation" (a record made
+	// in this conversation links it), "email" (the visitor's email), or
+	// "none".
+	Match        string        `json:"match"`
+	Email        string        `json:"email,omitempty"`
+	Phone        string        `json:"phone,omitempty"`
+	Name         string        `json:"name,omitempty"`
+	Person       *panelRecord  `json:"person"`
+	Organization *panelRecord  `json:"organization"`
+	Leads        []panelRecord `json:"leads"`
+	Deals        []panelRecord `json:"deals"`
+	// Results lists every record made from this conversation, by the bot
+	// or an agent, oldest first.
+	Results []*crm.Record `json:"results"`
+	// Actions are what the panel may offer: create_lead (no person
+	// matched), notify_sales (a person with an owner), create_deal,
+	// edit_phone.
+	Actions []string `json:"actions"`
+}
+
+func labelOf(key string) string {
+	if c, ok := strings.CutPrefix(key, "custom."); ok {
+		key = c
+	}
+	key = strings.ReplaceAll(key, "_", " ")
+	if key == "" {
+		return key
+	}
+	return strings.ToUpper(key[:1]) + key[1:]
+}
+
+// panelFields lists a record's fields for the panel, per the configured
+// field list of its kind; fields it lacks are left out.
+func (s *Server) panelFields(ctx context.Context, r *crm.Record) []panelField {
+	out := []panelField{}
+	for _, key := range s.crm.fields[string(r.Kind)] {
+		v, ok := r.Field(key)
+		if !ok {
+			continue
+		}
+		if key == "organization" {
+			if o, err := s.crm.store.Get(ctx, r.OrganizationID); err == nil {
+				v = o.Name
+			}
+		}
+		out = append(out, panelField{Key: key, Label: labelOf(key), Value: v})
+	}
+	return out
+}
+
+// panel builds the details panel of a conversation for agent a.
+func (s *Server) panel(ctx context.Context, conv string, a *handoff.Agent) (*crmPanel, error) {
+	src := s.crmSource(ctx, conv, a)
+	p := &crmPanel{Match: "none", Email: crm.NormalizeEmail(src.Visitor.Email), Phone: src.Visitor.Phone, Name: src.Visitor.Name, Leads: []panelRecord{}, Deals: []panelRecord{}, Results: []*crm.Record{}}
+	v := viewerOf(a)
+	st := s.crm.store
+	var person *crm.Record
+	if id, err := st.Linked(ctx, conv); err == nil && id != "" {
+		if r, err := st.Get(ctx, id); err == nil {
+			person, p.Match = r, "conversation"
+		}
+	}
+	if person == nil && p.Email != "" {
+		if r, err := st.PersonByEmail(ctx, p.Email); err == nil {
+			person, p.Match = r, "email"
+		}
+	}
+	if person == nil && src.Visitor.Phone != "" {
+		if r, err := st.PersonByPhone(ctx, src.Visitor.Phone); err == nil {
+			person, p.Match = r, "phone"
+		}
+	}
+	// An agent who may see the conversation sees whom it is with, even a
+	// person of another team; the person's leads and deals only by the
+	// usual rule.
+	if person != nil {
+		p.Person = &panelRecord{Record: person, Fields: s.panelFields(ctx, person)}
+		if person.OrganizationID != "" {
+			if o, err := st.Get(ctx, person.OrganizationID); err == nil {
+				p.Organization = &panelRecord{Record: o, Fields: s.panelFields(ctx, o)}
+			}
+		}
+		for _, k := range []crm.Kind{crm.KindLead, crm.KindDeal} {
+			list, err := st.List(ctx, v, crm.Query{Kind: k, Person: person.ID, Limit: 10})
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range list {
+				pr := panelRecord{Record: r, Fields: s.panelFields(ctx, r)}
+				if k == crm.KindLead {
+					p.Leads = append(p.Leads, pr)
+				} else {
+					p.Deals = append(p.Deals, pr)
+				}
+			}
+		}
+		p.Actions = []string{"create_deal", "edit_phone"}
+		if person.Owner != "" {
+			p.Actions = append([]string{"notify_sales"}, p.Actions...)
+		}
+	} else {
+		p.Actions = []string{"create_lead", "create_deal"}
+	}
+	res, err := st.Results(ctx, conv)
+	if err != nil {
+		return nil, err
+	}
+	p.Results = append(p.Results, res...)
+	return p, nil
+}
+
+// reconcileRecords makes sure every record the transcript says the bot
+// created is in the CRM (a process that died between a turn and its
+// records leaves them only in the transcript). Create is idempotent, so
+// records already made cost one read each.
+func (s *Server) reconcileRecords(ctx context.Context, conv string) {
+	if _, ok := s.cfg.Records.(crmRecords); !ok {
+		return
+	}
+	entries, err := s.store.Transcript(ctx, conv, "", 0)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Kind != "record" {
+			continue
+		}
+		kind, _ := e.Data["kind"].(string)
+		key, _ := e.Data["key"].(string)
+		fields, _ := e.Data["fields"].(map[string]any)
+		if kind == "" || key == "" {
+			continue
+		}
+		if err := s.cfg.Records.Create(ctx, conv, engine.Record{Kind: engine.RecordKind(kind), Key: key, Fields: fields}); err != nil && !errors.Is(err, crm.ErrInvalid) {
+			s.log.Warn("crm: re-creating a record from the transcript", "conversation", conv, "err", err)
+		}
+	}
+}
+
+// getCRMPanel answers GET /api/conversations/{id}/crm.
+func (s *Server) getCRMPanel(c *echo.Context) error {
+	conv, err := s.conversationFor(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	s.reconcileRecords(ctx, conv.ID)
+	p, err := s.panel(ctx, conv.ID, agentOf(c))
+	if err != nil {
+		return crmError(err)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// agentCreate is the body of POST /api/conversations/{id}/lead, /deal and
+// /notify-sales.
+type agentCreate struct {
+	Title         string   `json:"title"`
+	Value         *float64 `json:"value"`
+	Currency      string   `json:"currency"`
+	Pipeline      string   `json:"pipeline"`
+	Stage         string   `json:"stage"`
+	ExpectedClose string   `json:"expected_close"`
+	Note          string   `json:"note"`
+	Text          string   `json:"text"`
+	Name          string   `json:"name"`
+	Email         string   `json:"email"`
+	Phone         string   `json:"phone"`
+	Owner         string   `json:"owner"`
+	ClientID      string   `json:"client_id"`
+}
+
+// createFromConversation answers POST /api/conversations/{id}/lead,
+// /deal and /notify-sales: the record, and the refreshed panel.
+func (s *Server) createFromConversation(kind crm.Kind) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		conv, err := s.conversationFor(c)
+		if err != nil {
+			return err
+		}
+		var req agentCreate
+		if err := decodeJSON(c, &req, 16<<10); err != nil {
+			return err
+		}
+		if len(req.ClientID) > 100 {
+			return echo.NewHTTPError(http.StatusBadRequest, "client_id is at most 100 characters")
+		}
+		ctx := c.Request().Context()
+		me := agentOf(c)
+		if kind == crm.KindNote {
+			p, err := s.panel(ctx, conv.ID, me)
+			if err != nil {
+				return crmError(err)
+			}
+			if p.Person == nil {
+				return echo.NewHTTPError(http.StatusConflict, "no person matches this conversation: create a lead first")
+			}
+		}
+		src := s.crmSource(ctx, conv.ID, me)
+		who := map[string]any{}
+		for k, v := range map[string]string{"name": req.Name, "email": req.Email, "phone": req.Phone} {
+			if v = strings.TrimSpace(v); v != "" {
+				who[k] = v
+			}
+		}
+		fields := map[string]any{}
+		set := func(k, v string) {
+			if v = strings.TrimSpace(v); v != "" {
+				fields[k] = v
+			}
+		}
+		switch kind {
+		case crm.KindLead:
+			if len(who) == 0 && src.Visitor.Email != "" {
+				who["email"] = src.Visitor.Email
+				if src.Visitor.Name != "" {
+					who["name"] = src.Visitor.Name
+				}
+			}
+			title := req.Title
+			if title == "" {
+				title = "Chat with " + firstOf(req.Name, req.Email, src.Visitor.Name, src.Visitor.Email, "a visitor")
+			}
+			set("title", title)
+			set("currency", req.Currency)
+			set("note", req.Note)
+			fields["source"] = "inbox"
+		case crm.KindDeal:
+			title := req.Title
+			if title == "" {
+				title = "Deal with " + firstOf(req.Name, req.Email, src.Visitor.Name, src.Visitor.Email, "a visitor")
+			}
+			set("title", title)
+			set("currency", req.Currency)
+			set("pipeline", req.Pipeline)
+			set("stage", req.Stage)
+			set("expected_close", req.ExpectedClose)
+			set("note", req.Note)
+		case crm.KindNote:
+			text := firstOf(req.Text, req.Note)
+			if strings.TrimSpace(text) == "" {
+				return echo.NewHTTPError(http.StatusBadRequest, "text is the note for the owner")
+			}
+			set("content", text)
+			fields["about"] = "owner"
+		}
+		if kind != crm.KindNote {
+			if req.Value != nil {
+				fields["value"] = *req.Value
+			}
+			set("owner", req.Owner)
+			if len(who) > 0 {
+				fields["person"] = who
+			}
+		}
+		key := crm.Key(conv.ID, me.ID, string(kind), newID())
+		if req.ClientID != "" {
+			key = crm.Key(conv.ID, me.ID, string(kind), req.ClientID)
+		}
+		res, err := s.crm.store.Create(ctx, src, engine.Record{Kind: engine.RecordKind(kind), Key: key, Fields: fields})
+		if err != nil {
+			return crmError(err)
+		}
+		p, err := s.panel(ctx, conv.ID, me)
+		if err != nil {
+			return crmError(err)
+		}
+		resp := map[string]any{"record": res.Record, "duplicate": res.Duplicate, "crm": p}
+		if kind == crm.KindNote {
+			resp["notified"] = res.Record.OwnerName
+		}
+		return c.JSON(http.StatusOK, resp)
+	}
+}
+
+func firstOf(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// archivedTranscript returns the archived copy of an expired
+// conversation's transcript, entries after `after`.
+func (s *Server) archivedTranscript(ctx context.Context, conv, after string) ([]redisstore.Entry, bool) {
+	b, err := s.crm.store.ArchivedTranscript(ctx, conv)
+	if err != nil {
+		return nil, false
+	}
+	var entries []redisstore.Entry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, false
+	}
+	if after != "" && after != "0" {
+		a := parseStreamID(after)
+		entries = slices.DeleteFunc(entries, func(e redisstore.Entry) bool { return !a.less(parseStreamID(e.ID)) })
+	}
+	return entries, true
+}
+
+// transcriptViaCRM lets an agent read the transcript of a conversation of
+// no team of theirs (the bot's offline path has no team) when they may see
+// the person it is linked to: the activity feed links to it. Otherwise it
+// returns denied.
+func (s *Server) transcriptViaCRM(c *echo.Context, denied error) (*handoff.Conversation, error) {
+	var he *echo.HTTPError
+	if !errors.As(denied, &he) || he.Code != http.StatusForbidden {
+		return nil, denied
+	}
+	ctx := c.Request().Context()
+	pid, err := s.crm.store.Linked(ctx, c.Param("id"))
+	if err != nil || pid == "" {
+		return nil, denied
+	}
+	p, err := s.crm.store.Get(ctx, pid)
+	if err != nil || !viewerOf(agentOf(c)).CanSee(p) {
+		return nil, denied
+	}
+	conv, err := s.inbox.Conversation(ctx, c.Param("id"))
+	if err != nil {
+		return nil, inboxError(err)
+	}
+	return conv, nil
+}

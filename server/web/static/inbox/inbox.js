@@ -1070,9 +1070,8 @@
     var ul = clear($('picker')), ta = $('composer-input');
     ul.hidden = false;
     ul.setAttribute('aria-label', P.kind === '/' ? 'Canned responses' : 'Teammates');
-    ta.setAttribute('aria-expanded', 'true');
     if (!P.items.length) {
-      var li = el('li', 'p-empty', P.kind === '/' ? ((S.canned || []).length ? 'No canned response starts with that.' : 'No canned responses yet: add them in Settings.') : 'No teammate by that name.');
+      var li = el('li', 'p-empty', P.kind === '/' ? ((S.canned || []).length ? 'No canned response starts with that.' : 'No canned responses yet: add them in Settings.') : (trigger() && trigger().q ? 'No teammate by that name.' : 'No other teammates yet.'));
       li.setAttribute('role', 'option');
       li.setAttribute('aria-disabled', 'true');
       ul.appendChild(li);
@@ -1102,7 +1101,7 @@
     var ul = $('picker');
     if (ul) { ul.hidden = true; clear(ul); }
     var ta = $('composer-input');
-    if (ta) { ta.setAttribute('aria-expanded', 'false'); ta.removeAttribute('aria-activedescendant'); }
+    if (ta) ta.removeAttribute('aria-activedescendant');
   }
   function pick() {
     var it = P.items[P.sel];

@@ -341,8 +341,10 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		if team != "" && owner != nil {
 			ch.do("HSET", ck, "owner:"+team, owner.ID)
 		}
-		for _, r := range created {
-			ch.do("ZADD", s.resultsKey(src.Conversation), ms, r.ID)
+		// Scored by creation time in ms·1000 plus the order within this
+		// create, so records made in one millisecond keep their order.
+		for i, r := range created {
+			ch.do("ZADD", s.resultsKey(src.Conversation), ms*1000+int64(i), r.ID)
 		}
 	}
 	// The feeds.

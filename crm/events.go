@@ -134,7 +134,43 @@ func (s *Store) AddSubscription(ctx context.Context, rawURL string, events []str
 	if err := s.rdb.HSet(ctx, s.subsKey(), sub.ID, b).Err(); err != nil {
 		return nil, err
 	}
+	s.forgetSubscriptions()
 	return sub, nil
+}
+
+// subsFresh is how long Subscribed trusts the subscriptions it read.
+const subsFresh = 2 * time.Second
+
+// Subscribed reports whether any webhook wants events of type typ. It
+// reads the subscriptions at most every 2 seconds, so a subscription added
+// by another process (the CLI) gets conversation events from then on. On
+// a Redis error it answers true: better an event nobody wants than one
+// lost.
+func (s *Store) Subscribed(ctx context.Context, typ string) bool {
+	s.subMu.Lock()
+	subs, fresh := s.subs, time.Since(s.subAt) < subsFresh
+	s.subMu.Unlock()
+	if !fresh {
+		var err error
+		if subs, err = s.Subscriptions(ctx); err != nil {
+			return true
+		}
+		s.subMu.Lock()
+		s.subs, s.subAt = subs, time.Now()
+		s.subMu.Unlock()
+	}
+	for _, sub := range subs {
+		if sub.Wants(typ) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Store) forgetSubscriptions() {
+	s.subMu.Lock()
+	s.subAt = time.Time{}
+	s.subMu.Unlock()
 }
 
 // Subscriptions lists the webhooks, oldest first.
@@ -182,6 +218,7 @@ func (s *Store) RemoveSubscription(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	s.forgetSubscriptions()
 	if n == 0 {
 		return ErrNotFound
 	}

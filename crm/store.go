@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -79,6 +80,10 @@ type Store struct {
 	agents Directory
 	notify func(context.Context, Notice)
 	now    func() time.Time
+
+	subMu sync.Mutex
+	subAt time.Time // when subs was read; zero: read again
+	subs  []*Subscription
 }
 
 // New returns a Store on rdb.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,41 @@ func addInboxAgent(t *testing.T, e *env, email, name string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// mailbox is a server.Mailer that keeps what it is asked to send.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []mail
+}
+
+type mail struct{ to, subject, body string }
+
+func (m *mailbox) Send(_ context.Context, to, subject, body string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, mail{to, subject, body})
+	return nil
+}
+
+// waitMail waits for a mail to an address.
+func (m *mailbox) waitMail(t *testing.T, to string) mail {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m.mu.Lock()
+		for _, x := range m.sent {
+			if x.to == to {
+				m.mu.Unlock()
+				return x
+			}
+		}
+		m.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail to %s", to)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -193,7 +229,8 @@ func timeline(t *testing.T, ctx context.Context) string {
 
 func TestInboxLiveChat(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	mails := &mailbox{}
+	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{}; c.Mail = mails })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	signInAgent(t, e, "Maria", "sales") // a teammate, online through the API
 	ctx, cancel := context.WithTimeout(context.Background(), 75*time.Second)
@@ -337,6 +374,26 @@ func TestInboxLiveChat(t *testing.T) {
 			t.Fatalf("the rating never reached the conversation: %+v, %v", c, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// The visitor asks for the transcript: it comes without the note.
+	click(t, visitor, `"Email me the transcript"`, sr+`.querySelector('.pb-linkbtn')`)
+	waitFor(t, visitor, "the email field focused", sr+`.activeElement === `+sr+`.querySelector('.pb-mailform .pb-field')`)
+	keys(t, visitor, "ana@acme.io\r")
+	waitFor(t, visitor, `"Transcript sent"`, `!`+sr+`.querySelector('.pb-notice').hidden && `+sr+`.querySelector('.pb-notice').textContent === 'Transcript sent to ana@acme.io'`)
+	m := mails.waitMail(t, "ana@acme.io")
+	if !strings.Contains(m.body, "Do you have SSO?") || strings.Contains(m.body, secret) {
+		t.Errorf("the visitor's transcript should have the chat and not the private note:\n%s", m.body)
+	}
+
+	// The agent emails it too, from the header: with the note.
+	docClick(t, agent, "More actions", `document.querySelector('[data-action=more]')`)
+	docClick(t, agent, "Email transcript…", `document.querySelector('#more-menu [data-action=email]')`)
+	waitFor(t, agent, "the email dialog, filled in", `document.getElementById('ask').open && document.getElementById('ask-input').value === 'ana@acme.io'`)
+	keys(t, agent, "\b\b\b\b\b\b\b\b\b\b\bsales-lead@example.com\r")
+	waitFor(t, agent, "the confirmation", `!document.getElementById('ask').open && [...document.querySelectorAll('.toast strong')].some(n => n.textContent === 'Transcript sent')`)
+	if m := mails.waitMail(t, "sales-lead@example.com"); !strings.Contains(m.body, secret) {
+		t.Errorf("the agent's transcript should keep the private note:\n%s", m.body)
 	}
 
 	// After a reload the session, the route and the open chat are back, with

@@ -21,7 +21,9 @@
 //     Messages not consumed before the next visitor action are skipped.
 //   - `buttons:` are the buttons of the last bot message, labels in order.
 //   - `expect.created` lists exactly the kinds created, in order; the fields
-//     given must match (a subset). `expect.vars` is a subset of the vars.
+//     given must match (a subset), and each goes through the CRM's dry run
+//     (crm.Draft): a record the CRM would refuse fails the test. Nothing is
+//     stored or sent. `expect.vars` is a subset of the vars.
 //     Numbers compare by value: 3 equals 3.0.
 //
 // A call effect is answered as soon as it is made (the visitor action that

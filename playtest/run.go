@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
 )
@@ -275,6 +276,10 @@ func checkCreated(got []*engine.Record, e *Expect) *Failure {
 		if string(g.Kind) != w.Kind {
 			return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("record %d is a %s, not a %s", i+1, g.Kind, w.Kind),
 				Want: strings.Join(wantKinds, ", "), Got: kinds(got)}
+		}
+		// Dry-run through the CRM: what it would refuse fails the test.
+		if _, err := crm.Draft(*g); err != nil {
+			return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("the CRM would refuse record %d: %v", i+1, err)}
 		}
 		for _, k := range slices.Sorted(maps.Keys(w.Fields)) {
 			gv, ok := g.Fields[k]

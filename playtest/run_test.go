@@ -414,3 +414,16 @@ func TestRunNeverPanics(t *testing.T) {
 	r := Run(p, tt)
 	_ = r // any result will do, as long as nothing panics
 }
+
+func TestCreatedRecordsGoThroughTheCRMDryRun(t *testing.T) {
+	e := &Expect{HasCreated: true, Created: []*RecordWant{{Kind: "note"}}}
+	got := []*engine.Record{{Kind: engine.RecordNote, Key: "k", Fields: map[string]any{"content": "", "about": "person"}}}
+	f := checkCreated(got, e)
+	if f == nil || !strings.Contains(f.Summary, "the CRM would refuse record 1: note: content is empty") {
+		t.Fatalf("failure = %v", f)
+	}
+	got[0].Fields["content"] = "Call back"
+	if f := checkCreated(got, e); f != nil {
+		t.Fatalf("a good note fails: %v", f)
+	}
+}

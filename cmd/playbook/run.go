@@ -34,6 +34,7 @@ var commands = []*command{
 	graphCommand,
 	serveCommand,
 	agentsCommand,
+	webhooksCommand,
 	benchCommand,
 }
 

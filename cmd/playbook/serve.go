@@ -56,6 +56,7 @@ Put the widget on a page with one tag:
 		extras := addServeExtras(fs)
 		hours := fs.String("hours", os.Getenv("PLAYBOOK_HOURS"), "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
 		smtpURL := fs.String("smtp", os.Getenv("PLAYBOOK_SMTP"), "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
+		crmFields := fs.String("crm-fields", "", "fields the inbox's details panel shows, per kind, e.g. \"person=name,email,phone,owner; lead=title,value,stage\" (kinds: person, organization, lead, deal)")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) > 0 {
 				return usageError("serve takes no file names; use --playbooks DIR")
@@ -71,6 +72,10 @@ Put the widget on a page with one tag:
 			}
 			defer closeStore()
 			openHours, err := server.ParseHours(*hours)
+			if err != nil {
+				return usageError("%v", err)
+			}
+			fields, err := parseCRMFields(*crmFields)
 			if err != nil {
 				return usageError("%v", err)
 			}
@@ -96,6 +101,7 @@ Put the widget on a page with one tag:
 				Logger:          log,
 				Mail:            mailer,
 				Hours:           openHours,
+				CRMFields:       fields,
 			})
 			if err != nil {
 				return err
@@ -209,4 +215,21 @@ func demoAgent(ctx context.Context, srv *server.Server, log *slog.Logger) {
 		return
 	}
 	log.Info("demo inbox sign-in (in-memory store only): open /inbox", "email", email, "password", password)
+}
+
+// parseCRMFields reads --crm-fields: "KIND=field,field; KIND=...".
+func parseCRMFields(s string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, part := range strings.Split(s, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		kind, list, ok := strings.Cut(part, "=")
+		kind = strings.TrimSpace(kind)
+		if !ok || server.DefaultCRMFields[kind] == nil {
+			return nil, fmt.Errorf("--crm-fields: %q is not KIND=field,field with KIND person, organization, lead or deal", strings.TrimSpace(part))
+		}
+		out[kind] = splitList(list)
+	}
+	return out, nil
 }

@@ -271,15 +271,21 @@
   }
 
   // ---- sound and desktop notifications ---------------------------------------
-  function unlock() {
-    D.removeEventListener('click', unlock, true);
-    D.removeEventListener('keydown', unlock, true);
+  // Browsers allow sound only after a user gesture, and the notification
+  // permission is asked once, on the first click (never on load).
+  function unlockAudio() {
+    D.removeEventListener('keydown', unlockAudio, true);
     try {
       var AC = W.AudioContext || W.webkitAudioContext;
       if (AC && !S.audio) S.audio = new AC();
       if (S.audio && S.audio.state === 'suspended') S.audio.resume();
     } catch (e) { /* no audio */ }
-    if (S.prefs.desktop && 'Notification' in W && Notification.permission === 'default') {
+  }
+  function firstClick() {
+    D.removeEventListener('click', firstClick, true);
+    unlockAudio();
+    if (S.prefs.desktop && 'Notification' in W && Notification.permission === 'default' && !getLS('pb-inbox:asked', false)) {
+      setLS('pb-inbox:asked', true);
       try { Notification.requestPermission().then(desktopState, desktopState); } catch (e) { /* old API */ }
     }
   }
@@ -619,8 +625,8 @@
     avatar($('conv-avatar'), name, c.visitor && (c.visitor.email || c.visitor.name) || c.id);
     var sub = clear($('conv-sub'));
     var st = c.status || '';
-    var label = { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'With the bot' }[st] || st;
-    if (label) sub.appendChild(el('span', 'status-pill st-' + st, label));
+    var label = st === 'bot' && ended() ? 'Ended' : { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'With the bot' }[st] || st;
+    if (label) sub.appendChild(el('span', 'status-pill st-' + (label === 'Ended' ? 'resolved' : st), label));
     function part(t, extra) {
       if (!t) return;
       if (sub.firstChild) { var s = el('span', 'sep', '·'); s.setAttribute('aria-hidden', 'true'); if (extra) s.classList.add('sub-extra'); sub.appendChild(s); }
@@ -641,18 +647,21 @@
     var av = ab.querySelector('.avatar');
     if (c.assignee) { av.hidden = false; avatar(av, c.assignee_name || '?', c.assignee_name); } else av.hidden = true;
     ab.querySelector('.no-assignee').style.display = c.assignee ? 'none' : '';
-    ab.disabled = closed;
-    q('snooze').disabled = closed;
-    q('resolve').disabled = closed;
-    q('unassign').setAttribute('aria-disabled', String(!c.assignee || closed));
-    q('transfer').setAttribute('aria-disabled', String(closed));
-    q('handback').setAttribute('aria-disabled', String(closed));
+    var live = st === 'open' || st === 'snoozed'; // bot: nobody to assign or resolve yet
+    ab.disabled = !live;
+    q('snooze').disabled = st !== 'open';
+    q('resolve').disabled = !live;
+    q('unassign').setAttribute('aria-disabled', String(!c.assignee || !live));
+    q('transfer').setAttribute('aria-disabled', String(!live));
+    q('handback').setAttribute('aria-disabled', String(!live));
     var dl = $('download-link');
     dl.href = convPath(c.id, '/transcript?format=txt');
     dl.setAttribute('download', 'transcript-' + name.replace(/[^\w.@-]+/g, '-').slice(0, 40) + '-' + str(c.started_at).slice(0, 10) + '.txt');
     renderBanner(c);
     composerState(c);
   }
+  // ended: the open conversation's bot session is over.
+  function ended() { return !!S.detail && (S.detail.session_status === 'ended' || S.detail.session_status === 'failed'); }
   function renderBanner(c) {
     var b = $('conv-banner'), t = clear($('banner-text'));
     var mine = S.me && c.assignee === S.me.id;
@@ -668,7 +677,8 @@
     } else if (c.status === 'open' && c.assignee && !mine) { cls = 'info'; txt = (c.assignee_name || 'Another agent') + ' is handling this chat.'; }
     else if (c.status === 'snoozed') { cls = 'warn'; txt = c.snoozed_until_reply || !c.snoozed_until ? 'Snoozed until the visitor replies.' : 'Snoozed until ' + full(c.snoozed_until) + '.'; }
     else if (c.status === 'resolved') { cls = 'done'; txt = 'Resolved. The visitor was offered a rating and the transcript by email.'; }
-    else if (c.status === 'bot') { cls = 'info'; txt = 'The bot is talking with this visitor' + (c.card ? ' (card ' + c.card + ')' : '') + '.'; }
+    else if (c.status === 'bot' && ended()) { cls = 'done'; txt = 'The bot ended this conversation' + (S.detail.outcome ? ' (' + S.detail.outcome + ')' : '') + '.'; }
+    else if (c.status === 'bot') { cls = 'info'; txt = 'The bot is talking with this visitor' + (S.detail && S.detail.card ? ' (card ' + S.detail.card + ')' : '') + '.'; }
     if (txt) t.textContent = txt;
     b.className = 'conv-banner ' + cls;
     b.hidden = !cls;
@@ -810,10 +820,10 @@
       }
     }
     n.appendChild(body);
-    if (!deleted && from === 'agent' && (isMe(e.author) || (S.me && S.me.role === 'admin'))) {
+    if (!deleted && (from === 'agent' || from === 'note') && (isMe(e.author) || (S.me && S.me.role === 'admin'))) {
       var del = el('button', 'icon-btn msg-del');
       del.type = 'button';
-      del.setAttribute('aria-label', 'Delete this message');
+      del.setAttribute('aria-label', from === 'note' ? 'Delete this note' : 'Delete this message');
       del.title = 'Delete for everyone';
       del.appendChild(icon('trash', 'i-sm'));
       del.addEventListener('click', function () { deleteMessage(e); });
@@ -858,7 +868,9 @@
   function deleteMessage(e) {
     var conv = S.openId;
     ask({
-      title: 'Delete this message?', text: 'The visitor and your team will see “Message deleted” in its place.', ok: 'Delete', danger: true,
+      title: e.kind === 'note' ? 'Delete this note?' : 'Delete this message?',
+      text: e.kind === 'note' ? 'Your team will see “Message deleted” in its place.' : 'The visitor and your team will see “Message deleted” in its place.',
+      ok: 'Delete', danger: true,
       submit: function () {
         return api('DELETE', convPath(conv, '/messages/' + encodeURIComponent(e.id))).then(function (d) {
           if (d && d.id && conv === S.openId) addEntries([d], true);
@@ -928,7 +940,7 @@
     var other = c.status === 'open' && c.assignee && S.me && c.assignee !== S.me.id;
     if (reply && c.status === 'resolved') why = 'This conversation is resolved. You can still add a private note.';
     else if (reply && other) why = (c.assignee_name || 'Another agent') + ' has this chat. Ask them to reassign it to you, or add a private note.';
-    else if (reply && c.status === 'bot') why = 'The bot is talking. Assign the chat to yourself to take over, or add a private note.';
+    else if (reply && c.status === 'bot') why = ended() ? 'This conversation has ended. You can still add a private note.' : 'The bot is talking with this visitor. You can add a private note.';
     ta.disabled = !!why;
     $('composer').classList.toggle('disabled', !!why);
     ta.placeholder = why || (reply ? 'Write a reply…  Type / for canned responses' : 'Add a private note…  Type @ to mention a teammate');
@@ -1418,7 +1430,7 @@
     if (cardName) card.appendChild(el('code', '', cardName));
     if (c.card && d.card && c.card !== d.card) card.appendChild(D.createTextNode(' (handed off at ' + c.card + ')'));
     s1.appendChild(kv([
-      ['Status', { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'With the bot' }[c.status] || c.status],
+      ['Status', c.status === 'bot' && ended() ? 'Ended by the bot' : { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'With the bot' }[c.status] || c.status],
       ['Team', c.team],
       ['Assignee', c.assignee ? (S.me && c.assignee === S.me.id ? 'You' : c.assignee_name) : 'Nobody yet'],
       ['Priority', c.priority],
@@ -1525,7 +1537,7 @@
         a.href = '#/' + folder + '/' + encodeURIComponent(pc.id);
         var top = el('span', 'prev-top');
         top.appendChild(el('span', '', full(pc.started_at || pc.updated_at)));
-        top.appendChild(el('span', '', { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'Bot' }[pc.status] || str(pc.status)));
+        top.appendChild(el('span', '', { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'Bot chat' }[pc.status] || str(pc.status)));
         a.appendChild(top);
         a.appendChild(el('div', 'prev-last', pc.last ? str(pc.last.text) : (pc.playbook || '')));
         li3.appendChild(a);
@@ -1904,8 +1916,8 @@
       if (ev.key === 'Escape' && !openMenu && S.detailsOpen && isDrawer() && !D.querySelector('dialog[open]')) { showDetails(false); $('details-btn').focus(); }
     });
     // Sound and the notification permission need a user gesture: the first click.
-    D.addEventListener('click', unlock, true);
-    D.addEventListener('keydown', unlock, true);
+    D.addEventListener('click', firstClick, true);
+    D.addEventListener('keydown', unlockAudio, true);
 
     setInterval(function () { if (S.me && !D.hidden) loadAgents().catch(function () { }); }, 30000); // teammates' presence
     setInterval(function () {

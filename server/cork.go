@@ -2,6 +2,8 @@ package server
 
 import (
 	"bufio"
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -127,11 +129,21 @@ func (c *corkConn) uncork() error {
 }
 
 // corkingWriter is the ResponseWriter handed to websocket.Accept: its
-// Hijack gives the websocket a corkConn.
+// Hijack gives the websocket a corkConn, and small read and write buffers
+// in place of net/http's 4 KiB ones. An idle widget keeps its buffers for
+// hours; visitor frames are small, and bufio reads and writes anything
+// larger than its buffer directly. (The write buffer only gathers a frame's
+// header and payload: whole turns are gathered by the corkConn.)
 type corkingWriter struct {
 	http.ResponseWriter
 	conn *corkConn
 }
+
+// Buffer sizes of a visitor websocket.
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 256
+)
 
 func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
@@ -143,8 +155,22 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkConn{Conn: conn}
-	brw.Writer.Reset(w.conn)
-	return w.conn, brw, nil
+	bw := bufio.NewWriterSize(w.conn, wsWriteBuffer)
+	// What the client sent after its request may be in net/http's buffer
+	// already; it must stay buffered (Accept keeps only what is buffered).
+	n := brw.Reader.Buffered()
+	if n > wsReadBuffer {
+		return w.conn, bufio.NewReadWriter(brw.Reader, bw), nil
+	}
+	early, _ := brw.Reader.Peek(n)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), wsReadBuffer)
+	if n > 0 {
+		if _, err := br.Peek(n); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	return w.conn, bufio.NewReadWriter(br, bw), nil
 }
 
 func (w *corkingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

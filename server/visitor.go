@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,12 +84,25 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	}
 	ws.SetReadLimit(maxReadLimit)
 	v := &visitorConn{s: s, ws: ws, ip: ip, out: newOutbox(), cork: cw.conn, lim: messageLimiter(), log: s.log, done: make(chan struct{})}
-	ctx, cancel := context.WithCancel(r.Context())
+	// The connection lives on in its own goroutines and this handler
+	// returns: net/http's buffers, the request and this goroutine's deep
+	// stack are let go, which is most of an idle widget's memory.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	go v.serve(ctx, cancel)
+	return nil
+}
+
+// serve runs the connection until the visitor goes or a write fails.
+func (v *visitorConn) serve(ctx context.Context, cancel context.CancelFunc) {
 	defer cancel()
+	defer v.close()
+	defer func() {
+		if p := recover(); p != nil {
+			v.log.Error("visitor connection: panic", "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
 	go v.writeLoop(ctx, cancel)
 	v.readLoop(ctx)
-	v.close()
-	return nil
 }
 
 func (v *visitorConn) close() {

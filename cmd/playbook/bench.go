@@ -99,6 +99,7 @@ duration or its number of conversations.
 		fs.StringVar(&o.serverFlags, "server-flags", "", "extra flags for the serve processes, space-separated")
 		fs.StringVar(&o.profile, "server-profile", "", "write a CPU profile of the (first) server over the measured window to this file")
 		fs.StringVar(&o.selfProfile, "bench-profile", "", "write a CPU profile of the bench itself (the load generator) to this file")
+		fs.StringVar(&o.heapProfile, "server-heap", "", "write a heap profile of the (first) server to this file, at the end of the window (with --idle: with all connections open)")
 		fs.IntVar(&o.procs, "bench-procs", 0, "GOMAXPROCS of the bench itself, the load generator (0: Go's default; the servers keep theirs)")
 		fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 		fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' and Redis's logs (their folder is printed)")
@@ -151,6 +152,7 @@ type benchOptions struct {
 	serverFlags   string
 	profile       string
 	selfProfile   string
+	heapProfile   string
 	procs         int
 	json          bool
 	keepLogs      bool
@@ -315,14 +317,23 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	}
 	if o.idle > 0 {
 		note("opening %d idle widgets", o.idle)
+		samples := 0
 		res, err := bench.Idle(ctx, bench.IdleOptions{
 			URLs: urls, Connections: o.idle, Hold: o.hold, TurnTimeout: o.turnTimeout, Sources: o.sources,
-			Sample: probe.Sample,
+			Sample: func(ctx context.Context) bench.Sample {
+				s := probe.Sample(ctx)
+				if samples++; samples == 2 && o.heapProfile != "" && firstDebug != "" {
+					if err := fetchHeap(ctx, firstDebug, o.heapProfile); err != nil {
+						note("server heap profile: %v", err)
+					}
+				}
+				return s
+			},
 		})
 		if err != nil {
 			return err
 		}
-		ir := &bench.IdleReport{IdleResult: res, Hold: o.hold,
+		ir := &bench.IdleReport{IdleResult: res, Hold: o.hold, GoBefore: res.Before.Go, GoConnected: res.Connected.Go,
 			BaseRSS: res.Before.ServerRSS, ConnectedRSS: res.Connected.ServerRSS, AfterRSS: res.After.ServerRSS, PeakRSS: res.After.ServerPeakRSS}
 		if res.Connections > 0 {
 			ir.PerConnRSS = float64(res.Connected.ServerRSS-res.Before.ServerRSS) / float64(res.Connections)
@@ -340,6 +351,19 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 				s := probe.Sample(ctx)
 				if profileDone == nil && o.duration > 0 {
 					startProfile(o.duration)
+				}
+				return s
+			}
+		}
+		if o.heapProfile != "" && firstDebug != "" {
+			inner := sample
+			samples := 0
+			sample = func(ctx context.Context) bench.Sample {
+				s := inner(ctx)
+				if samples++; samples == 2 {
+					if err := fetchHeap(ctx, firstDebug, o.heapProfile); err != nil {
+						note("server heap profile: %v", err)
+					}
 				}
 				return s
 			}
@@ -441,13 +465,22 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// fetchHeap saves a server's heap profile (after a GC) into file.
+func fetchHeap(ctx context.Context, debugURL, file string) error {
+	return fetchTo(ctx, debugURL+"/debug/pprof/heap?gc=1", 30*time.Second, file)
+}
+
 // fetchProfile records a CPU profile of d seconds from a server's debug
 // listener into file.
 func fetchProfile(ctx context.Context, debugURL string, d time.Duration, file string) error {
 	secs := max(1, int(d.Seconds()))
-	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	return fetchTo(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, secs), d+30*time.Second, file)
+}
+
+func fetchTo(ctx context.Context, url string, timeout time.Duration, file string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, secs), nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,5 +146,6 @@ func publishRedisCounter(c *redisCounter) {
 			}
 			return nil
 		}))
+		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
 	})
 }

@@ -40,6 +40,20 @@ type Sample struct {
 	// the servers themselves (their --pprof listener's /debug/vars); nil
 	// when not available.
 	Client *ClientStats
+	// Go is the servers' Go runtime memory, from the same /debug/vars.
+	Go *GoStats
+}
+
+// GoStats is a server's Go runtime view of its memory (runtime.MemStats),
+// summed over the servers.
+type GoStats struct {
+	HeapInuse   int64 `json:"heap_inuse_bytes"`  // spans with live or unswept objects
+	HeapAlloc   int64 `json:"heap_alloc_bytes"`  // allocated objects, live or not yet collected
+	StackInuse  int64 `json:"stack_inuse_bytes"` // goroutine stacks
+	Sys         int64 `json:"sys_bytes"`         // everything Go got from the OS
+	HeapIdle    int64 `json:"heap_idle_bytes"`   // free spans, some returned to the OS
+	HeapRelease int64 `json:"heap_released_bytes"`
+	Goroutines  int64 `json:"goroutines"`
 }
 
 // ClientStats counts what a server's Redis client sent: RoundTrips are
@@ -88,44 +102,58 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 	}
 	if len(p.DebugURLs) > 0 {
 		total := &ClientStats{Commands: map[string]int64{}}
+		gs := &GoStats{}
 		for _, u := range p.DebugURLs {
-			cs, err := fetchClientStats(ctx, u)
+			cs, g, err := fetchVars(ctx, u)
 			if err != nil {
-				total = nil
+				total, gs = nil, nil
 				break
 			}
 			total.RoundTrips += cs.RoundTrips
 			for k, v := range cs.Commands {
 				total.Commands[k] += v
 			}
+			gs.HeapInuse += g.HeapInuse
+			gs.HeapAlloc += g.HeapAlloc
+			gs.StackInuse += g.StackInuse
+			gs.Sys += g.Sys
+			gs.HeapIdle += g.HeapIdle
+			gs.HeapRelease += g.HeapRelease
+			gs.Goroutines += g.Goroutines
 		}
-		s.Client = total
+		s.Client, s.Go = total, gs
 	}
 	return s
 }
 
-func fetchClientStats(ctx context.Context, base string) (*ClientStats, error) {
+func fetchVars(ctx context.Context, base string) (*ClientStats, *GoStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", base+"/debug/vars", nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	var vars struct {
-		Redis *ClientStats `json:"redis"`
+		Redis      *ClientStats `json:"redis"`
+		Goroutines int64        `json:"goroutines"`
+		Mem        struct {
+			HeapInuse, HeapAlloc, StackInuse, Sys, HeapIdle, HeapReleased int64
+		} `json:"memstats"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if vars.Redis == nil {
-		return nil, fmt.Errorf("%s/debug/vars has no redis counters", base)
+		return nil, nil, fmt.Errorf("%s/debug/vars has no redis counters", base)
 	}
-	return vars.Redis, nil
+	m := vars.Mem
+	return vars.Redis, &GoStats{HeapInuse: m.HeapInuse, HeapAlloc: m.HeapAlloc, StackInuse: m.StackInuse, Sys: m.Sys,
+		HeapIdle: m.HeapIdle, HeapRelease: m.HeapReleased, Goroutines: vars.Goroutines}, nil
 }
 
 // parseInfo reads used CPU and per-command calls from INFO output.

@@ -89,12 +89,16 @@ type RedisPerTurn struct {
 // IdleReport is the idle-connections measurement.
 type IdleReport struct {
 	IdleResult
-	BaseRSS      int64         `json:"server_rss_before_bytes"`
-	ConnectedRSS int64         `json:"server_rss_connected_bytes"`
-	AfterRSS     int64         `json:"server_rss_after_hold_bytes"`
-	PeakRSS      int64         `json:"server_peak_rss_bytes"`
-	PerConnRSS   float64       `json:"server_rss_per_connection_bytes"`
-	HoldCPUCores float64       `json:"server_cpu_cores_during_hold"`
+	BaseRSS      int64   `json:"server_rss_before_bytes"`
+	ConnectedRSS int64   `json:"server_rss_connected_bytes"`
+	AfterRSS     int64   `json:"server_rss_after_hold_bytes"`
+	PeakRSS      int64   `json:"server_peak_rss_bytes"`
+	PerConnRSS   float64 `json:"server_rss_per_connection_bytes"`
+	HoldCPUCores float64 `json:"server_cpu_cores_during_hold"`
+	// GoBefore and GoConnected are the servers' Go memory before the
+	// connections and with all of them open.
+	GoBefore     *GoStats      `json:"go_before,omitempty"`
+	GoConnected  *GoStats      `json:"go_connected,omitempty"`
 	Hold         time.Duration `json:"hold_ns"`
 	RedisPerConn *RedisPerTurn `json:"redis_per_connection,omitempty"`
 }
@@ -264,6 +268,12 @@ func (r *Report) WriteText(w io.Writer) {
 		p("  opened in      %.1fs; greeting latency p50 %s  p99 %s  max %s\n", id.OpenTime.Seconds(), ms(id.Start.P50), ms(id.Start.P99), ms(id.Start.Max))
 		p("  server RSS     %s before, %s with all connected, %s after the hold (peak %s)\n", mb(id.BaseRSS), mb(id.ConnectedRSS), mb(id.AfterRSS), mb(id.PeakRSS))
 		p("  per connection %.1f KB of server RSS ((connected - before) / connections)\n", id.PerConnRSS/1024)
+		if a, b := id.GoBefore, id.GoConnected; a != nil && b != nil && id.Connections > 0 {
+			n := float64(id.Connections) * 1024
+			p("  Go's view      per connection: %.1f KB of heap in use (%.1f KB allocated), %.1f KB of goroutine stacks, %.1f goroutines\n",
+				float64(b.HeapInuse-a.HeapInuse)/n, float64(b.HeapAlloc-a.HeapAlloc)/n, float64(b.StackInuse-a.StackInuse)/n,
+				float64(b.Goroutines-a.Goroutines)/float64(id.Connections))
+		}
 		p("  while idle     server CPU %.3f cores; connections the server closed: %d\n", id.HoldCPUCores, id.Closed)
 		if rd := id.RedisPerConn; rd != nil {
 			p("  Redis/conn     %s round trips, %.2f commands sent (%s), %.2f run in scripts\n", rt(rd.RoundTrips), rd.SentTotal, breakdown(rd.Sent), rd.InScriptsTotal)

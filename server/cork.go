@@ -12,20 +12,24 @@ import (
 // A turn sends a visitor several frames at once (ack, the visitor's entry,
 // the bot's messages, status). Written one by one, each costs the server a
 // system call and the browser a wake-up. The outbox holds a connection's
-// frames while its read loop handles a frame, and the write loop sends them
+// frames while its read loop handles a frame, and a writer sends them
 // corked: coder/websocket writes each frame to the corkConn, which keeps
 // the bytes and writes them all in one go when uncorked.
+//
+// The writer is a goroutine that runs only while there is something to
+// send: an idle widget costs one goroutine (its reader), not two.
 
 // outbox is a connection's queue of encoded frames to send, bounded like a
 // channel of sendBuffer frames.
 type outbox struct {
-	mu     sync.Mutex
-	frames [][]byte
-	held   int           // > 0: a frame is being handled; wake later
-	wake   chan struct{} // capacity 1: frames are waiting
+	mu      sync.Mutex
+	frames  [][]byte
+	held    int    // > 0: a frame is being handled; send later
+	writing bool   // a writer is running
+	write   func() // runs a writer, which calls next until it says stop
 }
 
-func newOutbox() *outbox { return &outbox{wake: make(chan struct{}, 1)} }
+func newOutbox(write func()) *outbox { return &outbox{write: write} }
 
 // add queues a frame; false when sendBuffer frames are already waiting.
 func (o *outbox) add(b []byte) bool {
@@ -35,19 +39,22 @@ func (o *outbox) add(b []byte) bool {
 		return false
 	}
 	o.frames = append(o.frames, b)
-	wake := o.held == 0
+	start := o.startLocked()
 	o.mu.Unlock()
-	if wake {
-		o.signal()
+	if start {
+		go o.write()
 	}
 	return true
 }
 
-func (o *outbox) signal() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
+// startLocked reports whether a writer must be started now, and marks it
+// started.
+func (o *outbox) startLocked() bool {
+	if o.held > 0 || o.writing || len(o.frames) == 0 {
+		return false
 	}
+	o.writing = true
+	return true
 }
 
 // hold keeps frames queued until release, so the frames one visitor frame
@@ -61,17 +68,22 @@ func (o *outbox) hold() {
 func (o *outbox) release() {
 	o.mu.Lock()
 	o.held--
-	wake := o.held == 0 && len(o.frames) > 0
+	start := o.startLocked()
 	o.mu.Unlock()
-	if wake {
-		o.signal()
+	if start {
+		go o.write()
 	}
 }
 
-// take returns the queued frames and empties the queue.
-func (o *outbox) take() [][]byte {
+// next returns the queued frames and empties the queue; nil tells the
+// writer to stop (nothing to send, or the frames are held).
+func (o *outbox) next() [][]byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.held > 0 || len(o.frames) == 0 {
+		o.writing = false
+		return nil
+	}
 	f := o.frames
 	o.frames = nil
 	return f

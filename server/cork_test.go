@@ -44,23 +44,43 @@ func TestCorkedWritesGoOutTogether(t *testing.T) {
 }
 
 func TestOutboxHoldsUntilRelease(t *testing.T) {
-	o := newOutbox()
+	started := make(chan struct{}, 10)
+	o := newOutbox(func() { started <- struct{}{} })
 	o.hold()
 	o.add([]byte("ack"))
 	o.add([]byte("entry"))
 	select {
-	case <-o.wake:
-		t.Fatal("woke the writer while held")
+	case <-started:
+		t.Fatal("started a writer while held")
 	default:
 	}
 	o.release()
-	<-o.wake
-	if got := o.take(); len(got) != 2 || string(got[0]) != "ack" || string(got[1]) != "entry" {
-		t.Fatalf("take = %q", got)
+	<-started
+	if got := o.next(); len(got) != 2 || string(got[0]) != "ack" || string(got[1]) != "entry" {
+		t.Fatalf("next = %q", got)
 	}
-	o.add([]byte("live")) // not held: wakes at once
-	<-o.wake
-	o.take()
+	// While the writer runs, new frames go to it; none is started.
+	o.add([]byte("live"))
+	if got := o.next(); len(got) != 1 {
+		t.Fatalf("next = %q", got)
+	}
+	if got := o.next(); got != nil {
+		t.Fatalf("next on an empty outbox = %q, want nil (the writer stops)", got)
+	}
+	select {
+	case <-started:
+		t.Fatal("a second writer was started")
+	default:
+	}
+	o.add([]byte("later")) // no writer runs: one starts
+	<-started
+	o.hold()
+	if got := o.next(); got != nil {
+		t.Fatalf("next while held = %q, want nil", got)
+	}
+	o.release()
+	<-started
+	o.next()
 	for i := range sendBuffer {
 		if !o.add([]byte("x")) {
 			t.Fatalf("frame %d refused before the buffer was full", i)

@@ -83,11 +83,12 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 		return nil // Accept has written the HTTP error (403 for a refused origin)
 	}
 	ws.SetReadLimit(maxReadLimit)
-	v := &visitorConn{s: s, ws: ws, ip: ip, out: newOutbox(), cork: cw.conn, lim: messageLimiter(), log: s.log, done: make(chan struct{})}
-	// The connection lives on in its own goroutines and this handler
+	v := &visitorConn{s: s, ws: ws, ip: ip, cork: cw.conn, lim: messageLimiter(), log: s.log, done: make(chan struct{})}
+	// The connection lives on in its own goroutine and this handler
 	// returns: net/http's buffers, the request and this goroutine's deep
 	// stack are let go, which is most of an idle widget's memory.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	v.out = newOutbox(func() { v.writeFrames(ctx, cancel) })
 	go v.serve(ctx, cancel)
 	return nil
 }
@@ -101,7 +102,8 @@ func (v *visitorConn) serve(ctx context.Context, cancel context.CancelFunc) {
 			v.log.Error("visitor connection: panic", "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
-	go v.writeLoop(ctx, cancel)
+	ping := v.keepAlive(ctx, cancel)
+	defer ping.Stop()
 	v.readLoop(ctx)
 }
 
@@ -121,43 +123,53 @@ func (v *visitorConn) close() {
 	v.ws.CloseNow()
 }
 
-func (v *visitorConn) writeLoop(ctx context.Context, cancel context.CancelFunc) {
-	defer cancel()
-	ping := time.NewTicker(pingEvery)
-	defer ping.Stop()
+// writeFrames sends what the outbox holds until it is empty, each batch in
+// one write. A write that fails ends the connection.
+func (v *visitorConn) writeFrames(ctx context.Context, cancel context.CancelFunc) {
 	for {
-		select {
-		case <-ctx.Done():
+		frames := v.out.next()
+		if frames == nil {
 			return
-		case <-v.done:
-			return
-		case <-v.out.wake:
-			// Everything queued goes out in one write.
-			frames := v.out.take()
-			wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
-			v.cork.cork()
-			var err error
-			for _, b := range frames {
-				if err = v.ws.Write(wctx, websocket.MessageText, b); err != nil {
-					break
-				}
-			}
-			if uerr := v.cork.uncork(); err == nil {
-				err = uerr
-			}
-			wcancel()
-			if err != nil {
-				return
-			}
-		case <-ping.C:
-			pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
-			err := v.ws.Ping(pctx)
-			pcancel()
-			if err != nil {
-				return
+		}
+		wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
+		v.cork.cork()
+		var err error
+		for _, b := range frames {
+			if err = v.ws.Write(wctx, websocket.MessageText, b); err != nil {
+				break
 			}
 		}
+		if uerr := v.cork.uncork(); err == nil {
+			err = uerr
+		}
+		wcancel()
+		if err != nil {
+			cancel()
+			return
+		}
 	}
+}
+
+// keepAlive pings the visitor every pingEvery; one that does not answer
+// within writeTimeout is disconnected. Stop the timer it returns.
+func (v *visitorConn) keepAlive(ctx context.Context, cancel context.CancelFunc) *time.Timer {
+	var t *time.Timer
+	var mu sync.Mutex
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(pingEvery, func() {
+		pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
+		err := v.ws.Ping(pctx)
+		pcancel()
+		if err != nil {
+			cancel()
+			return
+		}
+		mu.Lock()
+		t.Reset(pingEvery)
+		mu.Unlock()
+	})
+	return t
 }
 
 // push queues a frame; a client too slow to take it is disconnected (it

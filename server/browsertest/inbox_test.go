@@ -315,6 +315,15 @@ func TestInboxLiveChat(t *testing.T) {
 	keys(t, agent, "\r")
 	waitFor(t, visitor, "the canned answer, in italics", `[...`+sr+`.querySelectorAll('.pb-agent .pb-bubble em')].some(b => b.textContent === 'Enterprise')`)
 
+	// A lead in the CRM, from the details panel.
+	crmPart := `document.getElementById('d-crm').parentNode`
+	docClick(t, agent, `"Create lead"`, crmPart+`.querySelector('[data-crm=create_lead]')`)
+	waitFor(t, agent, "the lead dialog, titled", `document.getElementById('ask').open && document.getElementById('ask-input').value === 'Chat with ana@acme.io'`)
+	docClick(t, agent, "the value field", `document.getElementById('ask-x-value')`)
+	keys(t, agent, "30000\r")
+	waitFor(t, agent, "the lead in the panel", `!document.getElementById('ask').open && [...`+crmPart+`.querySelectorAll('.record[data-kind=lead] .record-title')].some(n => n.textContent === 'Chat with ana@acme.io')`)
+	waitFor(t, agent, "the person found", crmPart+`.querySelector('.record[data-kind=person]')`)
+
 	// A private note: yellow in the inbox, never in the widget.
 	const secret = "Big account, offer the annual discount"
 	docClick(t, agent, "the Private note tab", `document.getElementById('tab-note')`)

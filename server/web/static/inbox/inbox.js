@@ -201,6 +201,7 @@
     mode: 'reply', drafts: {},
     myTyping: { on: false, conv: '', sent: 0, timer: 0 },
     seen: {}, prefs: { sound: true, desktop: true }, selfAssign: {}, collected: {},
+    crm: null,            // GET /api/conversations/{id}/crm for the open one; null: none
     audio: null
   };
   FOLDERS.forEach(function (f) { S.member[f.id] = {}; });
@@ -555,7 +556,7 @@
     closePicker();
     S.openId = id;
     S.viewToken++;
-    S.entries = []; S.byId = {}; S.deleted = {}; S.pending = {}; S.lastRendered = null; S.detail = null;
+    S.entries = []; S.byId = {}; S.deleted = {}; S.pending = {}; S.lastRendered = null; S.detail = null; S.crm = null;
     clear($('timeline'));
     $('typing').hidden = true;
     if (!id) {
@@ -591,6 +592,7 @@
       var cc = S.convs[id] || S.detail.conversation;
       if (cc) { renderHead(cc); markSeen(id, cc.last && cc.last.at); }
       renderDetails();
+      loadCRM(id);
       scrollBottom(true);
       follow();
       scheduleList();
@@ -1315,6 +1317,20 @@
       input.value = o.value || '';
       input.placeholder = o.placeholder || '';
     }
+    var extra = clear($('ask-extra'));
+    (o.extra || []).forEach(function (x) {
+      var l = el('label', 'field');
+      l.appendChild(el('span', '', x.label));
+      var i = el('input');
+      i.id = 'ask-x-' + x.name;
+      i.type = x.type || 'text';
+      if (x.type === 'number') { i.inputMode = 'decimal'; i.step = 'any'; i.min = '0'; }
+      i.value = x.value || '';
+      i.placeholder = x.placeholder || '';
+      i.autocomplete = 'off';
+      l.appendChild(i);
+      extra.appendChild(l);
+    });
     dlg.showModal();
     (!o.label ? $('ask-ok') : useSelect ? select : input).focus();
   }
@@ -1327,7 +1343,9 @@
     if (!v && ASK.label) { err.textContent = 'Please fill this in.'; err.hidden = false; return; }
     var ok = $('ask-ok');
     ok.disabled = true;
-    Promise.resolve().then(function () { return ASK.submit(v); }).then(function () {
+    var extras = {};
+    (ASK.extra || []).forEach(function (x) { extras[x.name] = $('ask-x-' + x.name).value.trim(); });
+    Promise.resolve().then(function () { return ASK.submit(v, extras); }).then(function () {
       ok.disabled = false;
       $('ask').close();
       ASK = null;
@@ -1350,9 +1368,129 @@
         noteCollected(id, d);
         if (d.conversation) upsert(d.conversation);
         renderDetails();
+        loadCRM(id);
       }, function () { });
     }, 400);
   }
+  // ---- the CRM part of the details ------------------------------------------------------------
+  // loadCRM gets whom the conversation is with in the CRM (person,
+  // organization, leads, deals), what was created from it and what the
+  // agent may do. A server without a CRM answers an error: no section then.
+  function loadCRM(id) {
+    return api('GET', convPath(id, '/crm')).then(function (p) {
+      if (id !== S.openId) return;
+      S.crm = p && typeof p === 'object' ? p : null;
+      renderDetails();
+    }, function () { if (id === S.openId && S.crm) { S.crm = null; renderDetails(); } });
+  }
+  function crmTitle(r) {
+    r = r || {};
+    return str(r.title || r.subject || r.name || r.email || r.phone || str(r.content).slice(0, 120) || r.id);
+  }
+  function crmMeta(r) {
+    var m = [];
+    if (r.value != null) m.push(Number(r.value).toLocaleString() + (r.currency ? ' ' + r.currency : ''));
+    if (r.stage) m.push(str(r.stage));
+    if (r.pipeline) m.push(str(r.pipeline));
+    if (r.due) m.push('due ' + full(r.due));
+    if (r.owner_name) m.push('owner ' + r.owner_name);
+    if (r.created_by_name) m.push('by ' + r.created_by_name);
+    return m.join(' · ');
+  }
+  function crmCard(kind, pr) {
+    var r = (pr && pr.record) || pr || {};
+    var li = el('li', 'record');
+    li.setAttribute('data-kind', str(r.kind || kind));
+    li.appendChild(el('span', 'record-kind', str(r.kind || kind)));
+    li.appendChild(el('div', 'record-title', crmTitle(r)));
+    var fields = (pr && Array.isArray(pr.fields)) ? pr.fields.filter(function (f) { return f && f.value != null && f.value !== '' && f.value !== crmTitle(r); }) : [];
+    if (fields.length) {
+      var dl = el('dl', 'kv kv-sm');
+      fields.forEach(function (f) { dl.appendChild(el('dt', '', str(f.label || f.key))); dl.appendChild(el('dd', '', fmtValue(f.value))); });
+      li.appendChild(dl);
+    } else {
+      var meta = crmMeta(r);
+      if (meta) li.appendChild(el('div', 'record-meta', meta));
+    }
+    return li;
+  }
+  var CRM_ACTIONS = { create_lead: 'Create lead', create_deal: 'Create deal', notify_sales: 'Notify the owner', edit_phone: 'Edit phone' };
+  function crmSection() {
+    var p = S.crm;
+    var s = section('In the CRM', 'd-crm');
+    if (p.person) {
+      var ul = el('ul', 'records');
+      ul.appendChild(crmCard('person', p.person));
+      if (p.organization) ul.appendChild(crmCard('organization', p.organization));
+      (p.leads || []).forEach(function (x) { ul.appendChild(crmCard('lead', x)); });
+      (p.deals || []).forEach(function (x) { ul.appendChild(crmCard('deal', x)); });
+      s.appendChild(ul);
+      if (p.match === 'email' || p.match === 'phone') s.appendChild(el('p', 'd-empty d-small', 'Found by the visitor’s ' + p.match + '.'));
+    } else {
+      s.appendChild(el('p', 'd-empty', p.email ? 'No contact with ' + p.email + ' yet.' : 'No contact for this visitor yet.'));
+    }
+    var acts = (p.actions || []).filter(function (a) { return CRM_ACTIONS[a]; });
+    if (acts.length) {
+      var bar = el('div', 'crm-actions');
+      acts.forEach(function (a) {
+        var b = el('button', 'btn btn-ghost btn-sm', CRM_ACTIONS[a]);
+        b.type = 'button';
+        b.setAttribute('data-crm', a);
+        b.addEventListener('click', function () { crmAction(a); });
+        bar.appendChild(b);
+      });
+      s.appendChild(bar);
+    }
+    return s;
+  }
+  function crmAction(a) {
+    var id = S.openId, c = S.convs[id] || {}, p = S.crm || {};
+    var who = visitorName(c);
+    var done = function (title) {
+      return function (r) {
+        if (r && r.crm && id === S.openId) { S.crm = r.crm; renderDetails(); }
+        toast({ title: title, text: r && r.record ? crmTitle(r.record) : '', ms: 4000 });
+      };
+    };
+    var num = function (v) { var n = parseFloat(String(v || '').replace(/[, ]/g, '')); return isNaN(n) ? undefined : n; };
+    if (a === 'create_lead' || a === 'create_deal') {
+      var lead = a === 'create_lead';
+      ask({
+        title: lead ? 'Create a lead' : 'Create a deal',
+        text: 'In the CRM, linked to this conversation' + (p.person ? ' and to ' + crmTitle(p.person.record) : '') + '.',
+        label: 'Title', value: (lead ? 'Chat with ' : 'Deal with ') + who, ok: lead ? 'Create lead' : 'Create deal',
+        extra: lead ? [{ name: 'value', label: 'Value (optional)', type: 'number', placeholder: '30000' }]
+          : [{ name: 'value', label: 'Value (optional)', type: 'number', placeholder: '30000' }, { name: 'stage', label: 'Stage (optional)', placeholder: 'Qualified' }],
+        submit: function (title, x) {
+          var body = { title: title, value: num(x.value), client_id: newID() };
+          if (x.stage) body.stage = x.stage;
+          return api('POST', convPath(id, lead ? '/lead' : '/deal'), body).then(done(lead ? 'Lead created' : 'Deal created'));
+        }
+      });
+    } else if (a === 'notify_sales') {
+      var owner = p.person && p.person.record && p.person.record.owner_name;
+      ask({
+        title: 'Notify the owner', text: 'Leaves a note for ' + (owner || 'the contact’s owner') + ' in the CRM, with a link to this chat.',
+        label: 'Message', placeholder: 'Hot lead: wants a call today', ok: 'Notify',
+        submit: function (text) {
+          return api('POST', convPath(id, '/notify-sales'), { text: text, client_id: newID() }).then(function (r) {
+            if (r && r.crm && id === S.openId) { S.crm = r.crm; renderDetails(); }
+            toast({ title: 'Owner notified', text: r && r.notified ? r.notified + ' has your note.' : '', ms: 4000 });
+          });
+        }
+      });
+    } else if (a === 'edit_phone' && p.person && p.person.record) {
+      var person = p.person.record;
+      ask({
+        title: 'Edit the phone number', text: 'Of ' + crmTitle(person) + ' in the CRM.', label: 'Phone', type: 'tel',
+        value: person.phone || '', placeholder: '+1 415 555 0100', ok: 'Save',
+        submit: function (phone) {
+          return api('PUT', '/api/people/' + encodeURIComponent(person.id), { phone: phone }).then(function () { return loadCRM(id); });
+        }
+      });
+    }
+  }
+
   function detailsWanted() { return getLS('pb-inbox:details', true); }
   function isDrawer() { return W.matchMedia('(max-width: 1279.98px)').matches; }
   function showDetails(on) {
@@ -1489,7 +1627,12 @@
 
     var s4 = section('Results created', 'd-records');
     var recs = Array.isArray(d.records) ? d.records : [];
-    if (recs.length) {
+    var crmResults = S.crm && Array.isArray(S.crm.results) ? S.crm.results : [];
+    if (crmResults.length) {
+      var cl = el('ul', 'records');
+      crmResults.forEach(function (r) { cl.appendChild(crmCard(r.kind, r)); });
+      s4.appendChild(cl);
+    } else if (recs.length) {
       var ul = el('ul', 'records');
       recs.forEach(function (r) {
         var li2 = el('li', 'record');
@@ -1508,6 +1651,8 @@
       s4.appendChild(ul);
     } else s4.appendChild(el('p', 'd-empty', 'No records created.'));
     box.appendChild(s4);
+
+    if (S.crm) box.appendChild(crmSection());
 
     var s5 = section('Satisfaction', 'd-csat');
     if (c.csat && c.csat.score) {

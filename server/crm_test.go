@@ -418,3 +418,55 @@ func TestInboxCRMPanel(t *testing.T) {
 		t.Fatalf("panel after resolve = %+v", p)
 	}
 }
+
+type hangingTransport struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *hangingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	select {
+	case h.entered <- struct{}{}:
+	default:
+	}
+	<-h.release
+	return nil, fmt.Errorf("the process was killed")
+}
+
+// TestWebhooksSurviveAKilledServer: server A takes the outbox's events and
+// freezes mid-delivery (as if killed); server B, started afterwards, sends
+// every one of them once A's leases run out. Nothing is lost.
+func TestWebhooksSurviveAKilledServer(t *testing.T) {
+	rds := redistest.New(t)
+	ctx := context.Background()
+	frozen := &hangingTransport{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	a := startServer(t, rds, "../playbooks/sales", func(c *server.Config) {
+		fastWebhooks(c)
+		c.Webhooks.Timeout, c.Webhooks.Lease, c.Webhooks.ClaimIdle = time.Second, 1500*time.Millisecond, time.Second
+		c.Webhooks.Client = &http.Client{Transport: frozen}
+	})
+	t.Cleanup(func() { close(frozen.release) }) // runs before the servers stop
+	hooks, hookURL := newHookReceiver(t, "a-secret-of-some-length")
+	if _, err := a.srv.CRM().AddSubscription(ctx, hookURL, []string{crm.EventRecordCreated}, "a-secret-of-some-length"); err != nil {
+		t.Fatal(err)
+	}
+	salesOffline(t, a, "bo@initech.com", "m")
+	select {
+	case <-frozen.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("server A never tried to deliver")
+	}
+	started := time.Now()
+	startServer(t, rds, "../playbooks/sales", func(c *server.Config) {
+		fastWebhooks(c)
+		c.Webhooks.ClaimIdle = time.Second
+	})
+	// Organization, person, lead, deal, task.
+	eventually(t, "every record.created through server B", func() bool { return hooks.count(crm.EventRecordCreated) == 5 })
+	t.Logf("server B delivered all 5 events %s after A froze", time.Since(started).Round(10*time.Millisecond))
+	hooks.mu.Lock()
+	defer hooks.mu.Unlock()
+	if len(hooks.events) != 5 || hooks.bad != 0 {
+		t.Fatalf("%d distinct events, %d bad signatures", len(hooks.events), hooks.bad)
+	}
+}

@@ -343,7 +343,7 @@ func TestInboxLiveChat(t *testing.T) {
 	focusComposer(t, visitor)
 	keys(t, visitor, "Great. Can we start with 40 seats")
 	waitFor(t, agent, "the visitor typing", `!document.getElementById('typing').hidden`)
-	_ = eval[bool](t, agent, `(() => { document.querySelectorAll('.toast').forEach(n => n.remove()); return true })()`)
+	_ = eval[bool](t, agent, `(() => { document.querySelectorAll('.toast').forEach(n => n.remove()); document.getElementById('details').scrollTop = 0; return true })()`)
 	screenshot(t, agent, "inbox.png")
 	keys(t, visitor, "?\r")
 	waitFor(t, agent, "the visitor's second question", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'Great. Can we start with 40 seats?')`)

@@ -358,6 +358,13 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 	if self.isNew && self.rec.Kind != KindDeal && self.rec.DealID != "" && (self.rec.Kind != KindNote || self.rec.About == "deal") {
 		ch.do("ZADD", s.feedKey(self.rec.DealID), ms, item)
 	}
+	// An organization's feed has its people, leads and deals.
+	if self.isNew && self.rec.OrganizationID != "" && (self.rec.Kind == KindLead || self.rec.Kind == KindDeal || self.rec.Kind == KindPerson) {
+		ch.do("ZADD", s.feedKey(self.rec.OrganizationID), ms, item)
+	}
+	if p != nil && p.isNew && p != self && p.rec.OrganizationID != "" {
+		ch.do("ZADD", s.feedKey(p.rec.OrganizationID), ms, feedMember(p.rec))
+	}
 	if p != nil && src.Chat != nil {
 		s.putChat(ch, p.rec.ID, *src.Chat)
 	}

@@ -240,6 +240,23 @@ func (s *Store) Feed(ctx context.Context, id, typ string, limit int) ([]FeedItem
 	return out, nil
 }
 
+// LinkedRecords returns the records in a person's or organization's feed that
+// v may see (its leads, deals, tasks; an organization's people), newest
+// first, grouped by kind.
+func (s *Store) LinkedRecords(ctx context.Context, v Viewer, id string) (map[Kind][]*Record, error) {
+	items, err := s.Feed(ctx, id, FeedRecords, maxFeed)
+	if err != nil {
+		return nil, err
+	}
+	out := map[Kind][]*Record{}
+	for _, it := range items {
+		if it.Record != nil && v.CanSee(it.Record) {
+			out[it.Record.Kind] = append(out[it.Record.Kind], it.Record)
+		}
+	}
+	return out, nil
+}
+
 func wanted(member, typ string) bool {
 	switch typ {
 	case FeedChats:

@@ -411,11 +411,18 @@ func (s *Server) getRecord(kind crm.Kind) echo.HandlerFunc {
 				resp[key] = rel
 			}
 		}
-		if kind == crm.KindPerson {
-			for key, k := range map[string]crm.Kind{"leads": crm.KindLead, "deals": crm.KindDeal, "tasks": crm.KindTask} {
-				list, err := s.crm.store.List(ctx, v, crm.Query{Kind: k, Person: r.ID, Limit: 50})
-				if err != nil {
-					return crmError(err)
+		if kind == crm.KindPerson || kind == crm.KindOrganization {
+			linked, err := s.crm.store.LinkedRecords(ctx, v, r.ID)
+			if err != nil {
+				return crmError(err)
+			}
+			for key, k := range map[string]crm.Kind{"people": crm.KindPerson, "leads": crm.KindLead, "deals": crm.KindDeal, "tasks": crm.KindTask} {
+				if kind == crm.KindPerson && k == crm.KindPerson || kind == crm.KindOrganization && k == crm.KindTask {
+					continue
+				}
+				list := linked[k]
+				if list == nil {
+					list = []*crm.Record{}
 				}
 				resp[key] = list
 			}
@@ -569,23 +576,26 @@ func (s *Server) panel(ctx context.Context, conv string, a *handoff.Agent) (*crm
 				p.Organization = &panelRecord{Record: o, Fields: s.panelFields(ctx, o)}
 			}
 		}
-		for _, k := range []crm.Kind{crm.KindLead, crm.KindDeal} {
-			list, err := st.List(ctx, v, crm.Query{Kind: k, Person: person.ID, Limit: 10})
-			if err != nil {
-				return nil, err
-			}
-			for _, r := range list {
-				pr := panelRecord{Record: r, Fields: s.panelFields(ctx, r)}
-				if k == crm.KindLead {
-					p.Leads = append(p.Leads, pr)
-				} else {
-					p.Deals = append(p.Deals, pr)
-				}
+		linked, err := st.LinkedRecords(ctx, v, person.ID)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range linked[crm.KindLead] {
+			if i < 10 {
+				p.Leads = append(p.Leads, panelRecord{Record: r, Fields: s.panelFields(ctx, r)})
 			}
 		}
-		p.Actions = []string{"create_deal", "edit_phone"}
+		for i, r := range linked[crm.KindDeal] {
+			if i < 10 {
+				p.Deals = append(p.Deals, panelRecord{Record: r, Fields: s.panelFields(ctx, r)})
+			}
+		}
 		if person.Owner != "" {
-			p.Actions = append([]string{"notify_sales"}, p.Actions...)
+			p.Actions = append(p.Actions, "notify_sales")
+		}
+		p.Actions = append(p.Actions, "create_deal")
+		if v.CanSee(person) {
+			p.Actions = append(p.Actions, "edit_phone")
 		}
 	} else {
 		p.Actions = []string{"create_lead", "create_deal"}

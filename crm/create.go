@@ -240,6 +240,9 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		mergeCustom(self, main.Custom)
 	case KindOrganization:
 		self = o
+		if self == nil {
+			return nil, fmt.Errorf("%w: an organization needs a name or a domain", ErrInvalid)
+		}
 		finish(self, KindOrganization)
 		if main.Note != "" && self.rec.Note == "" {
 			self.rec.Note, self.changed = main.Note, true

@@ -8,4 +8,10 @@
 // (*Server).turn → engine.Step inside one atomic store turn → entries sent
 // to the visitor and published to every other process → side effects
 // (timers, HTTP calls, records) carried out after the commit.
+//
+// Records go to the CRM (package crm, crm.go here) unless Config.Records
+// says otherwise; creating is idempotent on the record's key, so a record
+// the transcript has but the CRM lacks (a process died in between) is made
+// again when an agent opens the conversation's CRM panel. Every process
+// also delivers webhooks from the CRM's outbox in Run.
 package server

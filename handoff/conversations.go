@@ -226,6 +226,29 @@ func (s *Store) stamp() string { return s.now().UTC().Format(time.RFC3339Nano) }
 
 func (s *Store) score() float64 { return float64(s.now().UnixMilli()) }
 
+// UpdateVisitor fills in what is known of the visitor (fields of v that
+// are not empty win).
+func (s *Store) UpdateVisitor(ctx context.Context, id string, v Visitor) error {
+	c, err := s.Conversation(ctx, id)
+	if err != nil {
+		return err
+	}
+	old := c.Visitor
+	for _, f := range []struct {
+		dst *string
+		src string
+	}{{&c.Visitor.ID, v.ID}, {&c.Visitor.Name, v.Name}, {&c.Visitor.Email, v.Email}, {&c.Visitor.Page, v.Page}} {
+		if f.src != "" {
+			*f.dst = f.src
+		}
+	}
+	if c.Visitor == old {
+		return nil
+	}
+	b, _ := json.Marshal(c.Visitor)
+	return s.rdb.HSet(ctx, s.metaKey(id), "visitor", b).Err()
+}
+
 // Queue puts a conversation in team's queue, unassigned: the handoff card
 // ran and someone of the team is online.
 func (s *Store) Queue(ctx context.Context, id, team, priority, card string) (*Conversation, error) {

@@ -415,3 +415,49 @@ func stopServer(t *testing.T, ts *testServer) {
 	t.Helper()
 	ts.stop()
 }
+
+// TestRoutingAndCollectedVisitor: with round-robin routing a handed-off
+// chat goes straight to an online agent, who is told; the inbox shows the
+// email the bot collected; the visitor's rating reaches the agent live.
+func TestRoutingAndCollectedVisitor(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	ctx := context.Background()
+	sam := addAgent(t, ts, "Sam", "sales")
+	if err := ts.srv.Inbox().SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.RoundRobin, Capacity: 2}); err != nil {
+		t.Fatal(err)
+	}
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	feed := agent.feed()
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	if j := v.entryOf("joined", "system"); j["author"] != "Sam" {
+		t.Fatalf("joined = %v", j)
+	}
+	for {
+		n := feed.next("notify")
+		if n["kind"] == "assigned" {
+			if c := n["conversation"].(map[string]any); c["id"] != conv || c["assignee"] != sam.ID {
+				t.Fatalf("assigned notify = %v", n)
+			}
+			break
+		}
+	}
+	c, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	if c.Visitor.Email != "ana@acme.io" || c.Assignee != sam.ID {
+		t.Fatalf("inbox record = %+v", c)
+	}
+	agent.ok("POST", "/api/conversations/"+conv+"/resolve", nil)
+	v.entryOf("resolved", "system")
+	v.send(map[string]any{"type": "rating", "score": 4})
+	for {
+		f := feed.next("conversation")
+		if cs, ok := f["conversation"].(map[string]any)["csat"].(map[string]any); ok {
+			if cs["score"] != float64(4) {
+				t.Fatalf("csat = %v", cs)
+			}
+			break
+		}
+	}
+}

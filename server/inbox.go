@@ -336,13 +336,14 @@ func (s *Server) assignConversation(c *echo.Context) error {
 	if err := decodeJSON(c, &req, 1<<10); err != nil {
 		return err
 	}
+	// No agent: take the chat from the queue (refused when someone else
+	// has it). An agent, yourself included: (re)assign it to them.
 	me := agentOf(c)
-	to, claim := me, true
+	to, claim := me, req.Agent == ""
 	if req.Agent != "" && req.Agent != me.ID {
 		if to, err = s.inbox.Agent(c.Request().Context(), req.Agent); err != nil {
 			return inboxError(err)
 		}
-		claim = false
 	}
 	nc, err := s.assign(c.Request().Context(), conv.ID, me, to, claim)
 	if err != nil {

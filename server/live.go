@@ -44,7 +44,10 @@ func (s *Server) publishConversation(ctx context.Context, c *handoff.Conversatio
 
 // queue puts a handed-off conversation in its team's queue, tells the
 // team's agents, and routes it when the team routes automatically.
-func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffRequest) {
+func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor) {
+	if err := s.inbox.UpdateVisitor(ctx, conv, vis); err != nil {
+		s.log.Warn("recording the visitor for the inbox", "conversation", conv, "err", err)
+	}
 	c, err := s.inbox.Queue(ctx, conv, h.Team, h.Priority, card)
 	if err != nil {
 		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
@@ -72,13 +75,13 @@ func (s *Server) route(ctx context.Context, c *handoff.Conversation) {
 	if a == nil {
 		return
 	}
-	if _, err := s.assign(ctx, c.ID, a, a, true); err != nil && !errors.Is(err, handoff.ErrTaken) {
+	if _, err := s.assign(ctx, c.ID, nil, a, true); err != nil && !errors.Is(err, handoff.ErrTaken) {
 		s.log.Error("auto-assigning", "conversation", c.ID, "agent", a.ID, "err", err)
 	}
 }
 
-// assign gives conversation conv to agent to (by agent by, for messages);
-// the bot stops and the visitor sees "NAME joined".
+// assign gives conversation conv to agent to, by agent by (nil when the
+// team's routing chose); the bot stops and the visitor sees "NAME joined".
 func (s *Server) assign(ctx context.Context, conv string, by, to *handoff.Agent, claim bool) (*handoff.Conversation, error) {
 	c, prev, err := s.inbox.Assign(ctx, conv, to, claim)
 	if err != nil {
@@ -90,11 +93,12 @@ func (s *Server) assign(ctx context.Context, conv string, by, to *handoff.Agent,
 		if _, _, err := s.turnWith(ctx, conv, "", ev, []redisstore.Entry{joined}); err != nil {
 			return nil, err
 		}
-		text := to.Name + " took the chat"
-		if by.ID != to.ID {
-			text = by.Name + " assigned the chat to you"
+		switch {
+		case by == nil:
+			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: "A chat of " + c.Team + " was routed to you"})
+		case by.ID != to.ID: // taking a chat yourself needs no notification
+			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: by.Name + " assigned the chat to you"})
 		}
-		s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: text})
 	}
 	s.publishConversation(ctx, c)
 	return c, nil
@@ -141,6 +145,27 @@ func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entr
 		return
 	}
 	s.publishConversation(ctx, c)
+}
+
+// collectedVisitor is what the inbox should show of the visitor: what the
+// widget said, completed by what the bot collected (the first email var,
+// a var called name).
+func collectedVisitor(p *engine.Program, sess *engine.Session) handoff.Visitor {
+	if sess == nil {
+		return handoff.Visitor{}
+	}
+	v := handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page}
+	for _, d := range p.Vars {
+		val, _ := sess.Vars[d.Name].(string)
+		switch {
+		case val == "":
+		case v.Email == "" && d.Type == engine.TypeEmail:
+			v.Email = val
+		case v.Name == "" && d.Name == "name":
+			v.Name = val
+		}
+	}
+	return v
 }
 
 // startInbox records a new conversation for the inbox.

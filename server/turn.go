@@ -58,7 +58,7 @@ func (s *Server) turnWith(ctx context.Context, conv, clientID string, ev engine.
 		return res, info, err
 	}
 	if !res.Duplicate {
-		s.perform(ctx, conv, prog, effects)
+		s.perform(ctx, conv, prog, info.sess, effects)
 		s.afterTurn(ctx, conv, info, res.Entries)
 		s.crmAfterTurn(ctx, conv, res.Entries)
 	}
@@ -120,7 +120,7 @@ func (s *Server) entries(p *engine.Program, sess *engine.Session, out []redissto
 
 // perform carries out the effects that act outside the transcript, after
 // the turn is committed.
-func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, effs []engine.Effect) {
+func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect) {
 	for _, e := range effs {
 		switch e.Kind {
 		case engine.EffectTimer:
@@ -140,7 +140,7 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, ef
 		case engine.EffectCall:
 			s.startCall(conv, p, *e.Call)
 		case engine.EffectHandoff:
-			s.queue(ctx, conv, e.Card, *e.Handoff)
+			s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(p, sess))
 		}
 	}
 }

@@ -475,7 +475,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	_ = v.attach(ctx, conv, "")
 	v.deliver(res.Entries)
 	v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous))
-	v.s.perform(ctx, conv, prog, effs)
+	v.s.perform(ctx, conv, prog, sess, effs)
 	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 	v.status(sess.Status, sess.Outcome)
 }
@@ -512,7 +512,7 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 		previous = append(previous, m.Previous...)
 	}
 	v.s.startInbox(ctx, sess, prog, previous)
-	v.s.perform(ctx, sess.ID, prog, effs)
+	v.s.perform(ctx, sess.ID, prog, sess, effs)
 	v.log.Info("conversation started again after resolve", "conversation", sess.ID, "previous", prev)
 	v.welcome(prog, sess)
 	if err := v.follow(ctx, sess.ID, ""); err != nil {
@@ -546,10 +546,12 @@ func (v *visitorConn) rate(ctx context.Context, f *inFrame) {
 		v.fail("no_conversation", "send start or resume first", "")
 		return
 	}
-	if _, err := v.s.inbox.Rate(ctx, conv, f.Score, f.Comment); err != nil {
+	c, err := v.s.inbox.Rate(ctx, conv, f.Score, f.Comment)
+	if err != nil {
 		v.fail("invalid", "a rating is a score from 1 to 5 and a comment of at most 1,000 characters", "")
 		return
 	}
+	v.s.publishConversation(ctx, c)
 	v.push(map[string]any{"type": "rated", "score": f.Score})
 }
 

@@ -137,6 +137,9 @@ func openRedis(url string, log *slog.Logger) (redis.UniversalClient, func(), err
 			return nil, nil, fmt.Errorf("starting the in-memory store: %w", err)
 		}
 		log.Warn("no --redis given: conversations are kept IN MEMORY and lost when this process stops; use --redis redis://HOST:6379 in production", "embedded", m.Addr())
+		// Let keys expire with the wall clock (sessions, sign-ins, login
+		// limits), as they do in Redis.
+		m.ClockTTL(true)
 		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		return c, func() { c.Close(); m.Close() }, nil
 	}

@@ -428,3 +428,24 @@ func TestNormalize(t *testing.T) {
 		t.Error(crm.OrgName("acme.co.uk"))
 	}
 }
+
+func FuzzDraft(f *testing.F) {
+	f.Add("lead", "title", "x", "value", "12.5")
+	f.Add("note", "content", "", "about", "owner")
+	f.Add("person", "email", "Ana@Acme.io", "phone", "+1 (415) 555-0100")
+	f.Add("task", "due", "2030-01-01", "assignee", "round_robin:sales")
+	f.Add("organization", "domain", "www.acme.co.uk", "name", "")
+	f.Fuzz(func(t *testing.T, kind, k1, v1, k2, v2 string) {
+		fields := map[string]any{k1: v1, k2: []any{v2, map[string]any{k1: v2}}, "custom": map[string]any{k2: v1}}
+		r, err := crm.Draft(engine.Record{Kind: engine.RecordKind(kind), Key: "k", Fields: fields})
+		if err == nil {
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("a draft does not encode: %v", err)
+			}
+		}
+		crm.NormalizeEmail(v1)
+		crm.NormalizePhone(v2)
+		crm.OrgDomain(v1)
+		crm.OrgName(v2)
+	})
+}

@@ -25,6 +25,7 @@ type outbox struct {
 	mu      sync.Mutex
 	frames  [][]byte
 	held    int    // > 0: a frame is being handled; send later
+	ready   int    // the first ready frames may go even while held
 	writing bool   // a writer is running
 	write   func() // runs a writer, which calls next until it says stop
 }
@@ -50,7 +51,7 @@ func (o *outbox) add(b []byte) bool {
 // startLocked reports whether a writer must be started now, and marks it
 // started.
 func (o *outbox) startLocked() bool {
-	if o.held > 0 || o.writing || len(o.frames) == 0 {
+	if o.writing || o.sendable() == 0 {
 		return false
 	}
 	o.writing = true
@@ -75,17 +76,39 @@ func (o *outbox) release() {
 	}
 }
 
-// next returns the queued frames and empties the queue; nil tells the
-// writer to stop (nothing to send, or the frames are held).
+// flush lets the frames queued so far go out while held: the answer to a
+// visitor's frame is complete, what the handling does next may take time.
+func (o *outbox) flush() {
+	o.mu.Lock()
+	o.ready = len(o.frames)
+	start := o.startLocked()
+	o.mu.Unlock()
+	if start {
+		go o.write()
+	}
+}
+
+// sendable is how many frames may go now.
+func (o *outbox) sendable() int {
+	if o.held > 0 {
+		return o.ready
+	}
+	return len(o.frames)
+}
+
+// next returns the frames that may go and removes them from the queue; nil
+// tells the writer to stop (nothing to send, or the frames are held).
 func (o *outbox) next() [][]byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.held > 0 || len(o.frames) == 0 {
+	n := o.sendable()
+	if n == 0 {
 		o.writing = false
 		return nil
 	}
-	f := o.frames
-	o.frames = nil
+	f := o.frames[:n:n]
+	o.frames = append([][]byte(nil), o.frames[n:]...)
+	o.ready = 0
 	return f
 }
 

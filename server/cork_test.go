@@ -90,3 +90,25 @@ func TestOutboxHoldsUntilRelease(t *testing.T) {
 		t.Fatal("a frame past sendBuffer was queued")
 	}
 }
+
+func TestOutboxFlushWhileHeld(t *testing.T) {
+	started := make(chan struct{}, 10)
+	o := newOutbox(func() { started <- struct{}{} })
+	o.hold()
+	o.add([]byte("ack"))
+	o.add([]byte("status"))
+	o.flush() // the answer is complete: it may go while the side effects run
+	<-started
+	o.add([]byte("later")) // still held
+	if got := o.next(); len(got) != 2 || string(got[1]) != "status" {
+		t.Fatalf("next after flush = %q, want the two flushed frames", got)
+	}
+	if got := o.next(); got != nil {
+		t.Fatalf("next = %q, want nil: the frame after the flush is held", got)
+	}
+	o.release()
+	<-started
+	if got := o.next(); len(got) != 1 || string(got[0]) != "later" {
+		t.Fatalf("next after release = %q", got)
+	}
+}

@@ -34,6 +34,15 @@ func (s *Server) turn(ctx context.Context, conv, clientID string, ev engine.Even
 // turnWith is turn with any entries to store before the bot's answer (a
 // visitor message, an agent joining).
 func (s *Server) turnWith(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry) (redisstore.Result, turnInfo, error) {
+	return s.turnThen(ctx, conv, clientID, ev, pre, nil)
+}
+
+// turnThen is turnWith that calls committed (when not nil) as soon as the
+// turn is stored, before the side effects run: the visitor gets the bot's
+// answer without waiting for the records and timers it causes. A handoff
+// is the exception: the chat is queued for its team first, so what the
+// visitor sees, the inbox already shows.
+func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry, committed func(redisstore.Result, turnInfo)) (redisstore.Result, turnInfo, error) {
 	var effects []engine.Effect
 	var prog *engine.Program
 	var info turnInfo
@@ -57,12 +66,29 @@ func (s *Server) turnWith(ctx context.Context, conv, clientID string, ev engine.
 	if err != nil {
 		return res, info, err
 	}
+	early := committed != nil && (res.Duplicate || !handsOff(effects))
+	if early {
+		committed(res, info)
+	}
 	if !res.Duplicate {
 		s.perform(ctx, conv, prog, info.sess, effects)
 		s.afterTurn(ctx, conv, info, res.Entries)
+		if committed != nil && !early {
+			committed(res, info)
+		}
 		s.crmAfterTurn(ctx, conv, res.Entries)
 	}
 	return res, info, nil
+}
+
+// handsOff reports whether effs queue the chat for a team.
+func handsOff(effs []engine.Effect) bool {
+	for _, e := range effs {
+		if e.Kind == engine.EffectHandoff {
+			return true
+		}
+	}
+	return false
 }
 
 // world fills in what the engine may know of the outside: the time and who

@@ -474,10 +474,11 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	v.welcome(prog, sess)
 	_ = v.attach(ctx, conv, "")
 	v.deliver(res.Entries)
+	v.status(sess.Status, sess.Outcome)
 	v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous))
+	v.out.flush() // the greeting goes out now; the effects follow
 	v.s.perform(ctx, conv, prog, sess, effs)
 	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
-	v.status(sess.Status, sess.Outcome)
 }
 
 // restart begins a new conversation for the same visitor on the same
@@ -719,7 +720,20 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 	entry := &redisstore.Entry{From: "visitor", Kind: "message", Text: text, ClientID: f.ID, At: v.s.now().UTC()}
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
-	res, info, err := v.s.turn(tctx, conv, f.ID, ev, entry)
+	// The answer goes out as soon as the turn is stored; its side effects
+	// (records, the handoff queue) run after.
+	_, _, err := v.s.turnThen(tctx, conv, f.ID, ev, []redisstore.Entry{*entry}, func(res redisstore.Result, info turnInfo) {
+		ack := ackFrame{Type: "ack", ID: f.ID, Duplicate: res.Duplicate}
+		if len(res.Entries) > 0 {
+			ack.Entry = res.Entries[0].ID
+		}
+		v.push(ack)
+		v.deliver(res.Entries)
+		if !res.Duplicate {
+			v.status(info.status, info.outcome)
+		}
+		v.out.flush()
+	})
 	if errors.Is(err, redisstore.ErrNotFound) {
 		v.fail("not_found", "this conversation has ended or expired; start a new one", f.ID)
 		return
@@ -728,15 +742,6 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 		v.log.Error("visitor turn", "conversation", conv, "err", err)
 		v.fail("unavailable", "the message was not stored; send it again", f.ID)
 		return
-	}
-	ack := ackFrame{Type: "ack", ID: f.ID, Duplicate: res.Duplicate}
-	if len(res.Entries) > 0 {
-		ack.Entry = res.Entries[0].ID
-	}
-	v.push(ack)
-	v.deliver(res.Entries)
-	if !res.Duplicate {
-		v.status(info.status, info.outcome)
 	}
 }
 

@@ -232,6 +232,15 @@ func (r *Report) WriteText(w io.Writer) {
 		p("  turns          %s in %.1fs = %s turns/s\n", num(l.Turns), l.Window.Seconds(), num(int(l.TurnsPerSec+0.5)))
 		p("  latency        p50 %s  p95 %s  p99 %s  max %s   (visitor frame sent -> bot's last message of the turn received)\n",
 			ms(l.Latency.P50), ms(l.Latency.P95), ms(l.Latency.P99), ms(l.Latency.Max))
+		kinds := []string{TurnStart, TurnAnswer}
+		for _, o := range Outcomes {
+			kinds = append(kinds, TurnLast+" "+o)
+		}
+		for _, k := range kinds {
+			if b, ok := l.ByKind[k]; ok {
+				p("    %-20s p50 %s  p95 %s  p99 %s  max %s\n", k, ms(b.P50), ms(b.P95), ms(b.P99), ms(b.Max))
+			}
+		}
 		p("  errors         %d\n", l.Errors)
 		for _, e := range l.ErrorSamples {
 			p("                 %s\n", e)

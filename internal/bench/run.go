@@ -57,6 +57,9 @@ type Result struct {
 	Turns       int       `json:"turns"`
 	TurnsPerSec float64   `json:"turns_per_sec"`
 	Latency     Latencies `json:"latency"`
+	// ByKind are the latencies of the start turns, the answers and the
+	// last turns apart.
+	ByKind map[string]Latencies `json:"latency_by_kind"`
 	// Errors counts conversations with a reply that differs from the
 	// reference conversation, a timeout or a broken connection.
 	Errors       int      `json:"errors"`
@@ -137,6 +140,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		mu       sync.Mutex
 		res      = Result{Visitors: opts.Visitors, Think: opts.Think, ByOutcome: map[string]int{}}
 		lats     []time.Duration
+		byKind   = map[string][]time.Duration{}
 		wg       sync.WaitGroup
 		sampled  = make(chan struct{})
 		before   Sample
@@ -185,10 +189,12 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
+			kinds := map[string][]time.Duration{}
 			turns := 0
 			onTurn := func(r turnResult) {
 				if inWindow(r.done) {
 					mine = append(mine, r.latency)
+					kinds[r.kind] = append(kinds[r.kind], r.latency)
 					turns++
 				}
 			}
@@ -216,6 +222,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			}
 			mu.Lock()
 			lats = append(lats, mine...)
+			for k, l := range kinds {
+				byKind[k] = append(byKind[k], l...)
+			}
 			res.Turns += turns
 			mu.Unlock()
 		}()
@@ -235,6 +244,10 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		res.TurnsPerSec = float64(res.Turns) / res.Window.Seconds()
 	}
 	res.Latency = percentiles(lats)
+	res.ByKind = map[string]Latencies{}
+	for k, l := range byKind {
+		res.ByKind[k] = percentiles(l)
+	}
 	res.Before, res.After = before, after
 	return res, nil
 }

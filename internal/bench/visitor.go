@@ -147,7 +147,15 @@ func (e *checkError) Error() string {
 type turnResult struct {
 	latency time.Duration
 	done    time.Time // when the bot's last message arrived
+	kind    string    // TurnStart, TurnAnswer or TurnLast
 }
+
+// Kinds of turns, for latencies by kind.
+const (
+	TurnStart  = "start"  // the start frame: a new conversation and its greeting
+	TurnAnswer = "answer" // an answer the bot asks the next question after
+	TurnLast   = "last"   // the answer that ends the conversation, followed by the outcome ("last lead")
+)
 
 // conversation runs the visitor's frames of one script over ws and checks
 // every reply. onTurn is called after each turn.
@@ -188,6 +196,14 @@ func conversation(ctx context.Context, ws *websocket.Conn, sc Script, playbook s
 		if err == nil {
 			var res turnResult
 			res, lastButtons, err = awaitTurn(tctx, ws, sc, i, sent)
+			switch {
+			case i == 0:
+				res.kind = TurnStart
+			case i == len(sc.Turns)-1:
+				res.kind = TurnLast + " " + sc.Outcome
+			default:
+				res.kind = TurnAnswer
+			}
 			if err == nil && onTurn != nil {
 				onTurn(res)
 			}

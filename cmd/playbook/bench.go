@@ -395,7 +395,9 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			res := bench.ResourcesBetween(c.Before, c.After, c.Turns)
 			cr.RedisCPUCores, cr.BenchCPUCores, cr.MachineCores, cr.Redis = res.RedisCPUCores, res.BenchCPUCores, res.MachineCores, res.Redis
 			rep.Ceiling = cr
-			if c.TurnsPerSec > 0 {
+			// With paced visitors the end-to-end rate is what they ask
+			// for, not what the server can do: no ratio then.
+			if c.TurnsPerSec > 0 && o.think == 0 {
 				rep.Ratio = rep.Load.TurnsPerSec / c.TurnsPerSec
 			}
 		}

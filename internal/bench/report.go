@@ -264,8 +264,11 @@ func (r *Report) WriteText(w io.Writer) {
 		if rd := c.Redis; rd != nil {
 			p("  Redis/turn     %.2f commands (%s)\n", rd.AllTotal, breakdown(rd.All))
 		}
-		if r.Ratio > 0 {
+		switch {
+		case r.Ratio > 0:
 			p("  ratio          end to end / ceiling = %.0f%%\n", 100*r.Ratio)
+		case r.Load != nil && r.Load.Think > 0:
+			p("  ratio          not computed: the visitors pause between turns, so the end-to-end rate is what they ask for\n")
 		}
 	}
 	if id := r.Idle; id != nil {

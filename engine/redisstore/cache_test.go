@@ -183,3 +183,25 @@ func TestCacheExpiredAndBounded(t *testing.T) {
 		t.Fatal("a store without a cache cached")
 	}
 }
+
+func TestDelete(t *testing.T) {
+	ctx := context.Background()
+	st, srv := newStore(t)
+	for _, id := range []string{"d1", "d2"} {
+		if _, err := st.Create(ctx, &engine.Session{ID: id}, []redisstore.Entry{bot("hi")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Turn(ctx, id, "m1", count); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Delete(ctx, "d1", "d2"); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := srv.Client.Keys(ctx, srv.Prefix+"*").Result(); len(keys) != 0 {
+		t.Fatalf("left %v", keys)
+	}
+	if _, err := st.Turn(ctx, "d1", "m2", count); !errors.Is(err, redisstore.ErrNotFound) {
+		t.Fatalf("turn after delete: %v, want ErrNotFound", err)
+	}
+}

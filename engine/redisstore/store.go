@@ -289,6 +289,21 @@ func (s *Store) Append(ctx context.Context, id string, entries []Entry) ([]Entry
 	return entries, err
 }
 
+// Delete removes conversations: their sessions, transcripts and answered
+// client message ids, in one pipelined round trip.
+func (s *Store) Delete(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	for _, id := range ids {
+		s.cache.drop(id, -1)
+		pipe.Unlink(ctx, s.keys(id)...)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
 // Transcript returns up to count entries after the entry id after ("" or
 // "0" = from the start). count 0 means all.
 func (s *Store) Transcript(ctx context.Context, id, after string, count int64) ([]Entry, error) {

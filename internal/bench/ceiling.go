@@ -175,7 +175,7 @@ func Ceiling(ctx context.Context, opts CeilingOptions) (CeilingResult, error) {
 	wg.Wait()
 	<-taken
 	afterOnce.Do(func() { after = sample(context.WithoutCancel(ctx)) })
-	cleanup(context.WithoutCancel(ctx), opts.Redis, opts.Prefix, ids)
+	cleanup(context.WithoutCancel(ctx), st, ids)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -190,17 +190,12 @@ func Ceiling(ctx context.Context, opts CeilingOptions) (CeilingResult, error) {
 }
 
 // cleanup deletes the ceiling's conversations.
-func cleanup(ctx context.Context, rdb redis.UniversalClient, prefix string, ids []string) {
+func cleanup(ctx context.Context, st *redisstore.Store, ids []string) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
-		pipe := rdb.Pipeline()
-		for _, id := range ids[:n] {
-			tag := prefix + "{c:" + id + "}:"
-			pipe.Unlink(ctx, tag+"s", tag+"msgs", tag+"cid")
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		if err := st.Delete(ctx, ids[:n]...); err != nil {
 			return
 		}
 		ids = ids[n:]

@@ -68,19 +68,9 @@ func (s *Store) LinkChat(ctx context.Context, c Chat, team, email string) (strin
 		return "", fmt.Errorf("%w: a chat needs its conversation", ErrInvalid)
 	}
 	for try := 0; try < maxTries; try++ {
-		person, err := s.rdb.HGet(ctx, s.convKey(c.Conversation), "person").Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		person, err := s.PersonOf(ctx, c.Conversation, email)
+		if err != nil || person == "" {
 			return "", err
-		}
-		if person == "" {
-			if e := NormalizeEmail(email); e != "" {
-				if person, err = s.lookup(ctx, s.emailKey(e)); err != nil {
-					return "", err
-				}
-			}
-		}
-		if person == "" {
-			return "", nil
 		}
 		rs, err := s.load(ctx, person)
 		if err != nil {
@@ -109,6 +99,30 @@ func (s *Store) LinkChat(ctx context.Context, c Chat, team, email string) (strin
 		return person, nil
 	}
 	return "", fmt.Errorf("%w: the person kept changing", ErrConflict)
+}
+
+// PersonOf returns the person a conversation is linked to (by a record
+// made in it), else the person with the email, else "". One round trip.
+func (s *Store) PersonOf(ctx context.Context, conv, email string) (string, error) {
+	pipe := s.rdb.Pipeline()
+	linked := pipe.HGet(ctx, s.convKey(conv), "person")
+	var byEmail *redis.StringCmd
+	if e := NormalizeEmail(email); e != "" {
+		byEmail = pipe.Get(ctx, s.emailKey(e))
+	}
+	_, _ = pipe.Exec(ctx)
+	for _, cmd := range []*redis.StringCmd{linked, byEmail} {
+		if cmd == nil {
+			continue
+		}
+		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return "", err
+		}
+		if cmd.Val() != "" {
+			return cmd.Val(), nil
+		}
+	}
+	return "", nil
 }
 
 // Linked reports the person a conversation is linked to, or "".

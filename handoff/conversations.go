@@ -249,23 +249,92 @@ func (s *Store) UpdateVisitor(ctx context.Context, id string, v Visitor) error {
 	return s.rdb.HSet(ctx, s.metaKey(id), "visitor", b).Err()
 }
 
-// Queue puts a conversation in team's queue, unassigned: the handoff card
-// ran and someone of the team is online.
-func (s *Store) Queue(ctx context.Context, id, team, priority, card string) (*Conversation, error) {
-	b, err := s.transition(ctx, id, "set", "", "status", string(StatusOpen), "team", team, "assignee", "", "assignee_name", "",
-		"priority", priority, "card", card, "updated_at", s.stamp())
+// Handoff is a conversation the bot hands to a team.
+type Handoff struct {
+	Team     string
+	Priority string
+	// Card is the handoff card (the bot resumes from it if the chat comes
+	// back).
+	Card string
+	// Visitor is what the bot learnt of the visitor; its fields that are
+	// not empty fill in the conversation's.
+	Visitor Visitor
+	// Last, when set, is the conversation's latest message (the bot's
+	// handoff text), for the lists.
+	Last *Last
+}
+
+// handOff moves a conversation to a team's queue in one step on its own
+// record: the visitor's details merged in, the latest message, the new
+// status and team. It returns the fields before the change and the
+// record after it. (The team lists, other keys, follow in a pipeline.)
+var handOff = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'missing'} end
+if st == 'resolved' then return {'closed'} end
+local cur = redis.call('HGET', KEYS[1], 'assignee') or ''
+local team = redis.call('HGET', KEYS[1], 'team') or ''
+local vis = {ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
+if vis[1] ~= '' or vis[2] ~= '' or vis[3] ~= '' or vis[4] ~= '' then
+  local ok, v = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'visitor') or '{}')
+  if not ok or type(v) ~= 'table' then v = {} end
+  for i, k in ipairs({'id', 'name', 'email', 'page'}) do
+    if vis[i] ~= '' then v[k] = vis[i] end
+  end
+  redis.call('HSET', KEYS[1], 'visitor', cjson.encode(v))
+end
+redis.call('HSET', KEYS[1], 'status', 'open', 'team', ARGV[1], 'assignee', '', 'assignee_name', '',
+  'priority', ARGV[2], 'card', ARGV[3], 'updated_at', ARGV[4])
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[9]) end
+return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1])}
+`)
+
+// HandOff puts a conversation in a team's queue, unassigned (the handoff
+// card ran and someone of the team is online, or an agent put it back),
+// and returns it with the team's routing. Two round trips: the
+// conversation's record, then the team's lists and routing.
+func (s *Store) HandOff(ctx context.Context, id string, h Handoff) (*Conversation, TeamConfig, error) {
+	last := ""
+	if h.Last != nil {
+		b, _ := json.Marshal(h.Last)
+		last = string(b)
+	}
+	res, err := handOff.Run(ctx, s.rdb, []string{s.metaKey(id)}, h.Team, h.Priority, h.Card, s.stamp(),
+		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last).Slice()
 	if err != nil {
-		return nil, err
+		return nil, TeamConfig{}, err
+	}
+	switch res[0] {
+	case "missing":
+		return nil, TeamConfig{}, ErrNotFound
+	case "closed":
+		return nil, TeamConfig{}, ErrClosed
+	}
+	if len(res) != 5 {
+		return nil, TeamConfig{}, fmt.Errorf("handoff: unexpected reply %v", res)
+	}
+	b := before{assignee: fmt.Sprint(res[1]), status: Status(fmt.Sprint(res[2])), team: fmt.Sprint(res[3])}
+	flat, _ := res[4].([]any)
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		m[fmt.Sprint(flat[i])] = fmt.Sprint(flat[i+1])
 	}
 	pipe := s.rdb.TxPipeline()
 	s.unindex(ctx, pipe, id, b)
-	pipe.SAdd(ctx, s.p+"teams", team)
-	pipe.ZAdd(ctx, s.queueKey(team), redisZ(s.score(), id))
-	pipe.ZAdd(ctx, s.openKey(team), redisZ(s.score(), id))
+	pipe.SAdd(ctx, s.p+"teams", h.Team)
+	pipe.ZAdd(ctx, s.queueKey(h.Team), redisZ(s.score(), id))
+	pipe.ZAdd(ctx, s.openKey(h.Team), redisZ(s.score(), id))
+	cfg := pipe.HGetAll(ctx, s.teamConfigKey(h.Team))
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
+		return nil, TeamConfig{}, err
 	}
-	return s.Conversation(ctx, id)
+	return decodeMeta(m), teamConfig(cfg.Val()), nil
+}
+
+// Queue puts a conversation in team's queue, unassigned.
+func (s *Store) Queue(ctx context.Context, id, team, priority, card string) (*Conversation, error) {
+	c, _, err := s.HandOff(ctx, id, Handoff{Team: team, Priority: priority, Card: card})
+	return c, err
 }
 
 // unindex removes id from the lists it was in before a change.

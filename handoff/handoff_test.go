@@ -294,3 +294,61 @@ func TestLoginAndTokens(t *testing.T) {
 		t.Fatalf("forged api token: %v", err)
 	}
 }
+
+// TestHandOffMergesWhatTheBotLearnt: the handoff fills in the visitor's
+// details the bot collected without losing those the widget gave, records
+// the bot's last message, moves the chat between teams' lists, and returns
+// the team's routing.
+func TestHandOffMergesWhatTheBotLearnt(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	if _, err := s.Start(ctx, handoff.Conversation{ID: "h1", Playbook: "p", Visitor: handoff.Visitor{ID: "v1", Page: "/pricing?plan=team"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.LeastBusy, Capacity: 3}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 5, 10, 0, 1, 0, time.UTC)
+	c, cfg, err := s.HandOff(ctx, "h1", handoff.Handoff{Team: "sales", Priority: "high", Card: "sales",
+		Visitor: handoff.Visitor{Name: "Ana \"A\" Díaz", Email: "ana@acme.io"},
+		Last:    &handoff.Last{From: "bot", Text: "Connecting you to sales…", At: at}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := handoff.Visitor{ID: "v1", Name: "Ana \"A\" Díaz", Email: "ana@acme.io", Page: "/pricing?plan=team"}
+	if c.Visitor != want || c.Status != handoff.StatusOpen || c.Team != "sales" || c.Card != "sales" || c.Priority != "high" {
+		t.Fatalf("after the handoff: %+v", c)
+	}
+	if c.Last == nil || c.Last.Text != "Connecting you to sales…" || !c.Last.At.Equal(at) {
+		t.Fatalf("last message %+v", c.Last)
+	}
+	if cfg != (handoff.TeamConfig{Routing: handoff.LeastBusy, Capacity: 3}) {
+		t.Fatalf("routing %+v", cfg)
+	}
+	if again, err := s.Conversation(ctx, "h1"); err != nil || again.Visitor != want {
+		t.Fatalf("stored visitor %+v (%v)", again, err)
+	}
+	if q, _ := s.Queued(ctx, "sales", 10); len(q) != 1 || q[0] != "h1" {
+		t.Fatalf("sales queue %v", q)
+	}
+	// Transferred: it leaves sales's queue for support's; the visitor stays.
+	c, _, err = s.HandOff(ctx, "h1", handoff.Handoff{Team: "support", Card: "sales"})
+	if err != nil || c.Visitor != want || c.Team != "support" {
+		t.Fatalf("transfer: %+v (%v)", c, err)
+	}
+	if q, _ := s.Queued(ctx, "sales", 10); len(q) != 0 {
+		t.Fatalf("sales queue after the transfer %v", q)
+	}
+	if q, _ := s.Queued(ctx, "support", 10); len(q) != 1 {
+		t.Fatalf("support queue after the transfer %v", q)
+	}
+	if _, _, err := s.HandOff(ctx, "nope", handoff.Handoff{Team: "sales"}); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("unknown conversation: %v", err)
+	}
+	if _, _, err := s.Resolve(ctx, "h1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.HandOff(ctx, "h1", handoff.Handoff{Team: "sales"}); !errors.Is(err, handoff.ErrClosed) {
+		t.Fatalf("resolved conversation: %v", err)
+	}
+}

@@ -39,29 +39,43 @@ func (s *Store) SetTeamConfig(ctx context.Context, team string, c TeamConfig) er
 	if !slices.Contains([]Routing{Manual, RoundRobin, LeastBusy}, c.Routing) || c.Capacity < 0 {
 		return fmt.Errorf("%w: routing is manual, round_robin or least_busy; capacity ≥ 0", ErrInvalid)
 	}
-	return s.rdb.HSet(ctx, s.p+"team-config:"+team, "routing", string(c.Routing), "capacity", c.Capacity).Err()
+	return s.rdb.HSet(ctx, s.teamConfigKey(team), "routing", string(c.Routing), "capacity", c.Capacity).Err()
 }
+
+func (s *Store) teamConfigKey(team string) string { return s.p + "team-config:" + team }
 
 // TeamConfigOf returns a team's routing; manual when never set.
 func (s *Store) TeamConfigOf(ctx context.Context, team string) (TeamConfig, error) {
-	m, err := s.rdb.HGetAll(ctx, s.p+"team-config:"+team).Result()
+	m, err := s.rdb.HGetAll(ctx, s.teamConfigKey(team)).Result()
 	if err != nil {
 		return TeamConfig{}, err
 	}
+	return teamConfig(m), nil
+}
+
+func teamConfig(m map[string]string) TeamConfig {
 	c := TeamConfig{Routing: Routing(m["routing"])}
 	if c.Routing == "" {
 		c.Routing = Manual
 	}
 	c.Capacity, _ = strconv.Atoi(m["capacity"])
-	return c, nil
+	return c
 }
 
 // PickAgent chooses the agent a queued chat of team goes to under the
 // team's routing, or nil (manual routing, nobody online, everyone full).
 func (s *Store) PickAgent(ctx context.Context, team string) (*Agent, error) {
 	cfg, err := s.TeamConfigOf(ctx, team)
-	if err != nil || cfg.Routing == Manual {
+	if err != nil {
 		return nil, err
+	}
+	return s.PickAgentUnder(ctx, team, cfg)
+}
+
+// PickAgentUnder is PickAgent with the team's routing already read.
+func (s *Store) PickAgentUnder(ctx context.Context, team string, cfg TeamConfig) (*Agent, error) {
+	if cfg.Routing == Manual {
+		return nil, nil
 	}
 	ids, err := s.OnlineAgents(ctx, team)
 	if err != nil || len(ids) == 0 {

@@ -104,7 +104,12 @@ func (d agentDirectory) OnlineAgents(ctx context.Context, team string) ([]string
 type crmRecords struct{ s *Server }
 
 func (r crmRecords) Create(ctx context.Context, conv string, rec engine.Record) error {
-	src := r.s.crmSource(ctx, conv, nil)
+	return r.create(ctx, conv, nil, rec)
+}
+
+// create is Create with the session the turn left (nil: read it).
+func (r crmRecords) create(ctx context.Context, conv string, sess *engine.Session, rec engine.Record) error {
+	src := r.s.crmSource(ctx, conv, nil, sess)
 	var err error
 	for try := 0; try < 3; try++ {
 		if try > 0 {
@@ -120,8 +125,9 @@ func (r crmRecords) Create(ctx context.Context, conv string, rec engine.Record) 
 
 // crmSource describes a conversation to the CRM: its team, what is known
 // of the visitor (the pre-chat form, else the vars of type email and
-// phone), and the chat for the person's feed.
-func (s *Server) crmSource(ctx context.Context, conv string, agent *handoff.Agent) crm.Source {
+// phone), and the chat for the person's feed. sess is the conversation's
+// session when the caller has it (nil: it is read).
+func (s *Server) crmSource(ctx context.Context, conv string, agent *handoff.Agent, sess *engine.Session) crm.Source {
 	src := crm.Source{Conversation: conv}
 	if agent != nil {
 		src.Agent = crmAgent(agent)
@@ -133,31 +139,24 @@ func (s *Server) crmSource(ctx context.Context, conv string, agent *handoff.Agen
 		chat.StartedAt, chat.Agent, chat.Playbook = meta.StartedAt, meta.AssigneeName, meta.Playbook
 		chat.EndedAt = meta.ResolvedAt
 	}
-	if sess, _, err := s.store.Load(ctx, conv); err == nil {
-		if src.Visitor.Name == "" {
-			src.Visitor.Name = sess.Visitor.Name
-		}
-		if src.Visitor.Email == "" {
-			src.Visitor.Email = sess.Visitor.Email
-		}
+	if sess == nil {
+		sess, _, _ = s.store.Load(ctx, conv)
+	}
+	if sess != nil {
 		if chat.StartedAt.IsZero() {
 			chat.StartedAt = sess.StartedAt
 		}
 		chat.Outcome = sess.Outcome
-		if p, err := s.reg.version(ctx, sess.Version); err == nil {
+		p, known := s.sessionContact(ctx, sess)
+		if p != nil {
 			src.BotName = p.Bot.Name
 			if chat.Playbook == "" {
 				chat.Playbook = p.ID
 			}
-			for _, v := range p.Vars {
-				val, _ := sess.Vars[v.Name].(string)
-				switch {
-				case val == "":
-				case v.Type == engine.TypeEmail && src.Visitor.Email == "":
-					src.Visitor.Email = val
-				case v.Type == engine.TypePhone && src.Visitor.Phone == "":
-					src.Visitor.Phone = val
-				}
+		}
+		for _, f := range []struct{ dst, src *string }{{&src.Visitor.Name, &known.Name}, {&src.Visitor.Email, &known.Email}, {&src.Visitor.Phone, &known.Phone}} {
+			if *f.dst == "" {
+				*f.dst = *f.src
 			}
 		}
 	}
@@ -176,12 +175,34 @@ func (s *Server) crmSource(ctx context.Context, conv string, agent *handoff.Agen
 	return src
 }
 
+// sessionContact is what a session knows of the visitor: the widget's name
+// and email, else the first vars of type email and phone. It returns the
+// session's program too (nil when that version is gone).
+func (s *Server) sessionContact(ctx context.Context, sess *engine.Session) (*engine.Program, crm.Contact) {
+	c := crm.Contact{Name: sess.Visitor.Name, Email: sess.Visitor.Email}
+	p, err := s.reg.version(ctx, sess.Version)
+	if err != nil {
+		return nil, c
+	}
+	for _, v := range p.Vars {
+		val, _ := sess.Vars[v.Name].(string)
+		switch {
+		case val == "":
+		case v.Type == engine.TypeEmail && c.Email == "":
+			c.Email = val
+		case v.Type == engine.TypePhone && c.Phone == "":
+			c.Phone = val
+		}
+	}
+	return p, c
+}
+
 // crmAfterTurn tells the CRM and the webhooks what a turn changed: a
 // handoff, an agent joining, a resolve, the bot's end. It refreshes the
 // chat in the linked person's feed (and archives its transcript when the
 // chat is over). It runs in the background: the turn's answer does not
 // wait for it.
-func (s *Server) crmAfterTurn(ctx context.Context, conv string, entries []redisstore.Entry) {
+func (s *Server) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry) {
 	var events []string
 	final := false
 	for _, e := range entries {
@@ -207,7 +228,7 @@ func (s *Server) crmAfterTurn(ctx context.Context, conv string, entries []rediss
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		person := s.refreshChat(ctx, conv, final)
+		person := s.refreshChat(ctx, conv, sess, final)
 		for _, typ := range events {
 			s.emitConversation(ctx, typ, conv, person)
 		}
@@ -216,9 +237,19 @@ func (s *Server) crmAfterTurn(ctx context.Context, conv string, entries []rediss
 
 // refreshChat puts the conversation in its person's feed, or updates it
 // there, and returns the person's id ("" when none). When the chat is
-// over it also archives its transcript.
-func (s *Server) refreshChat(ctx context.Context, conv string, final bool) string {
-	src := s.crmSource(ctx, conv, nil)
+// over it also archives its transcript. sess is the session the turn left
+// (nil: it is read).
+func (s *Server) refreshChat(ctx context.Context, conv string, sess *engine.Session, final bool) string {
+	if sess != nil {
+		// Most chats have no person to go to (the visitor left no email,
+		// or nobody has that email): one round trip finds out, before the
+		// conversation and its transcript are read.
+		_, known := s.sessionContact(ctx, sess)
+		if person, err := s.crm.store.PersonOf(ctx, conv, known.Email); err == nil && person == "" {
+			return ""
+		}
+	}
+	src := s.crmSource(ctx, conv, nil, sess)
 	chat := *src.Chat
 	if final && chat.EndedAt == nil {
 		now := s.now().UTC()
@@ -546,7 +577,7 @@ func (s *Server) panelFields(ctx context.Context, r *crm.Record) []panelField {
 
 // panel builds the details panel of a conversation for agent a.
 func (s *Server) panel(ctx context.Context, conv string, a *handoff.Agent) (*crmPanel, error) {
-	src := s.crmSource(ctx, conv, a)
+	src := s.crmSource(ctx, conv, a, nil)
 	p := &crmPanel{Match: "none", Email: crm.NormalizeEmail(src.Visitor.Email), Phone: src.Visitor.Phone, Name: src.Visitor.Name, Leads: []panelRecord{}, Deals: []panelRecord{}, Results: []*crm.Record{}}
 	v := viewerOf(a)
 	st := s.crm.store
@@ -695,7 +726,7 @@ func (s *Server) createFromConversation(kind crm.Kind) echo.HandlerFunc {
 				return echo.NewHTTPError(http.StatusConflict, "no person matches this conversation: create a lead first")
 			}
 		}
-		src := s.crmSource(ctx, conv.ID, me)
+		src := s.crmSource(ctx, conv.ID, me, nil)
 		who := map[string]any{}
 		for k, v := range map[string]string{"name": req.Name, "email": req.Email, "phone": req.Phone} {
 			if v = strings.TrimSpace(v); v != "" {

@@ -42,13 +42,11 @@ func (s *Server) publishConversation(ctx context.Context, c *handoff.Conversatio
 	}
 }
 
-// queue puts a handed-off conversation in its team's queue, tells the
-// team's agents, and routes it when the team routes automatically.
-func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor) {
-	if err := s.inbox.UpdateVisitor(ctx, conv, vis); err != nil {
-		s.log.Warn("recording the visitor for the inbox", "conversation", conv, "err", err)
-	}
-	c, err := s.inbox.Queue(ctx, conv, h.Team, h.Priority, card)
+// queue puts a handed-off conversation in its team's queue, with what the
+// bot learnt of the visitor and its last message, tells the team's agents,
+// and routes it when the team routes automatically.
+func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) {
+	c, cfg, err := s.inbox.HandOff(ctx, conv, handoff.Handoff{Team: h.Team, Priority: h.Priority, Card: card, Visitor: vis, Last: last})
 	if err != nil {
 		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
 		return
@@ -61,13 +59,23 @@ func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffR
 		who = "A visitor"
 	}
 	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Text: who + " is waiting for " + h.Team})
-	s.route(ctx, c)
+	s.routeUnder(ctx, c, cfg)
 }
 
 // route gives a queued conversation to an agent under the team's routing;
 // with manual routing, or nobody with room, it stays in the queue.
 func (s *Server) route(ctx context.Context, c *handoff.Conversation) {
-	a, err := s.inbox.PickAgent(ctx, c.Team)
+	cfg, err := s.inbox.TeamConfigOf(ctx, c.Team)
+	if err != nil {
+		s.log.Error("routing", "conversation", c.ID, "err", err)
+		return
+	}
+	s.routeUnder(ctx, c, cfg)
+}
+
+// routeUnder is route with the team's routing already read.
+func (s *Server) routeUnder(ctx context.Context, c *handoff.Conversation, cfg handoff.TeamConfig) {
+	a, err := s.inbox.PickAgentUnder(ctx, c.Team, cfg)
 	if err != nil {
 		s.log.Error("routing", "conversation", c.ID, "err", err)
 		return
@@ -104,12 +112,15 @@ func (s *Server) assign(ctx context.Context, conv string, by, to *handoff.Agent,
 	return c, nil
 }
 
-// afterTurn keeps the inbox record in step with the session: the bot took
-// over again when nobody accepted in time, the latest message for the
-// lists, a snoozed chat reopened by the visitor's reply.
+// afterTurn keeps the inbox record of a live chat in step with the
+// session: the bot took over again when nobody accepted in time, the
+// latest message for the lists, a snoozed chat reopened by the visitor's
+// reply.
 func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entries []redisstore.Entry) {
 	live := func(st engine.Status) bool { return st == engine.StatusHandoff || st == engine.StatusAgent }
-	if !live(info.before) && !live(info.status) {
+	if !live(info.before) {
+		// Either the bot is still talking, or this turn handed the chat
+		// off and queue recorded it, last message included.
 		return
 	}
 	if info.before == engine.StatusHandoff && !live(info.status) {
@@ -181,6 +192,17 @@ func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *eng
 		return
 	}
 	s.emitStarted(ctx, nc)
+}
+
+// lastMessage is the latest message among entries, for the inbox's lists;
+// nil when there is none.
+func lastMessage(entries []redisstore.Entry) *handoff.Last {
+	for i := len(entries) - 1; i >= 0; i-- {
+		if e := entries[i]; e.Kind == "message" {
+			return &handoff.Last{From: e.From, Text: truncate(e.Text, 200), At: e.At}
+		}
+	}
+	return nil
 }
 
 // mentions returns the @names in a note.

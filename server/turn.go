@@ -71,12 +71,12 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 		committed(res, info)
 	}
 	if !res.Duplicate {
-		s.perform(ctx, conv, prog, info.sess, effects)
+		s.perform(ctx, conv, prog, info.sess, effects, res.Entries)
 		s.afterTurn(ctx, conv, info, res.Entries)
 		if committed != nil && !early {
 			committed(res, info)
 		}
-		s.crmAfterTurn(ctx, conv, res.Entries)
+		s.crmAfterTurn(ctx, conv, info.sess, res.Entries)
 	}
 	return res, info, nil
 }
@@ -145,8 +145,8 @@ func (s *Server) entries(p *engine.Program, sess *engine.Session, out []redissto
 }
 
 // perform carries out the effects that act outside the transcript, after
-// the turn is committed.
-func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect) {
+// the turn is committed (entries are what it stored).
+func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect, entries []redisstore.Entry) {
 	for _, e := range effs {
 		switch e.Kind {
 		case engine.EffectTimer:
@@ -159,14 +159,20 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, se
 			}
 		case engine.EffectCreate:
 			if s.cfg.Records != nil {
-				if err := s.cfg.Records.Create(ctx, conv, *e.Record); err != nil {
+				var err error
+				if r, ok := s.cfg.Records.(crmRecords); ok {
+					err = r.create(ctx, conv, sess, *e.Record)
+				} else {
+					err = s.cfg.Records.Create(ctx, conv, *e.Record)
+				}
+				if err != nil {
 					s.log.Error("creating record", "conversation", conv, "kind", e.Record.Kind, "err", err)
 				}
 			}
 		case engine.EffectCall:
 			s.startCall(conv, p, *e.Call)
 		case engine.EffectHandoff:
-			s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(p, sess))
+			s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(p, sess), lastMessage(entries))
 		}
 	}
 }

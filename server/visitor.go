@@ -477,7 +477,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	v.status(sess.Status, sess.Outcome)
 	v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous))
 	v.out.flush() // the greeting goes out now; the effects follow
-	v.s.perform(ctx, conv, prog, sess, effs)
+	v.s.perform(ctx, conv, prog, sess, effs, res.Entries)
 	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 }
 
@@ -504,7 +504,8 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 		return "", false
 	}
 	sess, effs := engine.Step(prog, sess, ev)
-	if _, err := v.s.store.Create(ctx, sess, v.s.entries(prog, sess, nil, effs, ev.Now)); err != nil {
+	res, err := v.s.store.Create(ctx, sess, v.s.entries(prog, sess, nil, effs, ev.Now))
+	if err != nil {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return "", false
 	}
@@ -513,7 +514,7 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 		previous = append(previous, m.Previous...)
 	}
 	v.s.startInbox(ctx, sess, prog, previous)
-	v.s.perform(ctx, sess.ID, prog, sess, effs)
+	v.s.perform(ctx, sess.ID, prog, sess, effs, res.Entries)
 	v.log.Info("conversation started again after resolve", "conversation", sess.ID, "previous", prev)
 	v.welcome(prog, sess)
 	if err := v.follow(ctx, sess.ID, ""); err != nil {

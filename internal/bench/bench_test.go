@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/playbooks"
@@ -55,13 +57,19 @@ func TestScriptMix(t *testing.T) {
 // the bench's simulated presence.
 func startServer(t *testing.T, src []byte) (string, *redistest.Server) {
 	t.Helper()
+	rds := redistest.New(t)
+	return startServerOn(t, src, rds, rds.Client), rds
+}
+
+// startServerOn is startServer on a given Redis client of rds.
+func startServerOn(t *testing.T, src []byte, rds *redistest.Server, rdb *redis.Client) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "qualify.yaml"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rds := redistest.New(t)
 	srv, err := server.New(server.Config{
-		Playbooks: dir, Redis: rds.Client, Prefix: rds.Prefix,
+		Playbooks: dir, Redis: rdb, Prefix: rds.Prefix,
 		Presence: bench.SimulatedPresence{}, ConnectsPerMinute: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -78,7 +86,7 @@ func startServer(t *testing.T, src []byte) (string, *redistest.Server) {
 		cancel()
 		<-done
 	})
-	return hs.URL, rds
+	return hs.URL
 }
 
 func TestRunChecksEveryConversation(t *testing.T) {

@@ -1,0 +1,133 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/internal/bench"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/playbooks"
+)
+
+// tripCounter is a go-redis hook that counts the requests a client waits
+// for (a command, or a pipeline) by the server function that made them.
+type tripCounter struct {
+	mu    sync.Mutex
+	by    map[string]int
+	total int
+}
+
+// background loops poll Redis whatever the visitors do; they are not part
+// of a turn's cost.
+var background = []string{"reloadLoop", "timerLoop", "(*hub).run", "(*Dispatcher)"}
+
+func (c *tripCounter) record() {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	where := ""
+	for {
+		f, more := frames.Next()
+		for _, b := range background {
+			if strings.Contains(f.Function, b) {
+				return
+			}
+		}
+		if where == "" && strings.Contains(f.Function, "/playbook/server.") {
+			where = f.Function[strings.LastIndex(f.Function, "/")+1:]
+		}
+		if !more {
+			break
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.by[where]++
+	c.total++
+}
+
+func (c *tripCounter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.by)
+	c.total = 0
+}
+
+func (c *tripCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.record()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.record()
+		return next(ctx, cmds)
+	}
+}
+
+
+// TestRedisRoundTripsPerTurn holds the budget of issue 6: at most 3 Redis
+// round trips per turn in all (the turn, the inbox, live chat, the CRM and
+// its background work), over ten conversations of the reference mix. It
+// counts requests, not time, so it is exact whatever the machine does.
+func TestRedisRoundTripsPerTurn(t *testing.T) {
+	rds := redistest.New(t)
+	counter := &tripCounter{by: map[string]int{}}
+	opt, err := redis.ParseURL(rds.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	rdb.AddHook(counter)
+	t.Cleanup(func() { rdb.Close() })
+	url := startServerOn(t, playbooks.BenchQualify, rds, rdb)
+	counter.reset() // what the server did to start is not a turn's
+
+	res, err := bench.Run(context.Background(), bench.Options{URLs: []string{url}, Visitors: 1, Conversations: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.Turns != 50 {
+		t.Fatalf("%d errors, %d turns (want 0 and 50): %v", res.Errors, res.Turns, res.ErrorSamples)
+	}
+	// The CRM's work after a conversation runs in the background: wait
+	// until no request has been made for a while.
+	last, still := counter.count(), time.Now()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n := counter.count(); n != last {
+			last, still = n, time.Now()
+		} else if time.Since(still) > 500*time.Millisecond {
+			break
+		}
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(counter.by)) {
+		fmt.Fprintf(&b, "\n  %-50s %3d", k, counter.by[k])
+	}
+	perTurn := float64(counter.total) / float64(res.Turns)
+	t.Logf("%d round trips for %d turns: %.2f per turn; by the server function that made them:%s", counter.total, res.Turns, perTurn, b.String())
+	if perTurn > 3 {
+		t.Errorf("%.2f Redis round trips per turn, want at most 3", perTurn)
+	}
+}

@@ -84,7 +84,6 @@ func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	}
 }
 
-
 // TestRedisRoundTripsPerTurn holds the budget of issue 6: at most 3 Redis
 // round trips per turn in all (the turn, the inbox, live chat, the CRM and
 // its background work), over ten conversations of the reference mix. It

@@ -41,7 +41,7 @@ func (s *Server) turnWith(ctx context.Context, conv, clientID string, ev engine.
 // turn is stored, before the side effects run: the visitor gets the bot's
 // answer without waiting for the records and timers it causes. A handoff
 // is the exception: the chat is queued for its team first, so what the
-// visitor sees, the inbox already shows.
+// visitor sees, the inbox already shows (its timer follows).
 func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry, committed func(redisstore.Result, turnInfo)) (redisstore.Result, turnInfo, error) {
 	var effects []engine.Effect
 	var prog *engine.Program
@@ -66,29 +66,36 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 	if err != nil {
 		return res, info, err
 	}
-	early := committed != nil && (res.Duplicate || !handsOff(effects))
-	if early {
-		committed(res, info)
-	}
-	if !res.Duplicate {
-		s.perform(ctx, conv, prog, info.sess, effects, res.Entries)
-		s.afterTurn(ctx, conv, info, res.Entries)
-		if committed != nil && !early {
+	if res.Duplicate {
+		if committed != nil {
 			committed(res, info)
 		}
-		s.crmAfterTurn(ctx, conv, info.sess, res.Entries)
+		return res, info, nil
 	}
+	if committed != nil {
+		if handoffs, rest := splitHandoffs(effects); len(handoffs) > 0 {
+			s.perform(ctx, conv, prog, info.sess, handoffs, res.Entries)
+			effects = rest
+		}
+		committed(res, info)
+	}
+	s.perform(ctx, conv, prog, info.sess, effects, res.Entries)
+	s.afterTurn(ctx, conv, info, res.Entries)
+	s.crmAfterTurn(ctx, conv, info.sess, res.Entries)
 	return res, info, nil
 }
 
-// handsOff reports whether effs queue the chat for a team.
-func handsOff(effs []engine.Effect) bool {
+// splitHandoffs separates the effects that queue the chat for a team from
+// the others.
+func splitHandoffs(effs []engine.Effect) (handoffs, rest []engine.Effect) {
 	for _, e := range effs {
 		if e.Kind == engine.EffectHandoff {
-			return true
+			handoffs = append(handoffs, e)
+		} else {
+			rest = append(rest, e)
 		}
 	}
-	return false
+	return handoffs, rest
 }
 
 // world fills in what the engine may know of the outside: the time and who

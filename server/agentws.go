@@ -196,6 +196,29 @@ func (ac *agentConn) deliver(conv string, entries []redisstore.Entry) {
 	}
 }
 
+// resync catches up after the live updates were cut (hub): the tab
+// reloads its lists, and the followed conversation's missed entries are
+// sent.
+func (ac *agentConn) resync(ch string) {
+	if ch == ac.s.inbox.InboxChannel() {
+		ac.push(map[string]any{"type": "resync"})
+		return
+	}
+	conv := conversationOf(ch)
+	ac.mu.Lock()
+	after := ac.lastSent.String()
+	following := ac.follow == conv
+	ac.mu.Unlock()
+	if !following {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if entries, err := ac.s.store.Transcript(ctx, conv, after, 0); err == nil {
+		ac.deliver(conv, entries)
+	}
+}
+
 // receive gets inbox events and the followed conversation's entries.
 func (ac *agentConn) receive(ch, payload string) {
 	if ch == ac.s.inbox.InboxChannel() {

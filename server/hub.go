@@ -16,6 +16,11 @@ import (
 // signal (a payload starting with "!", such as typing).
 type subscriber interface {
 	receive(channel, payload string)
+	// resync is called when the subscription to channel came back after
+	// the connection to Redis broke (a Redis restart, a network cut):
+	// whatever was published in between was missed, and the subscriber
+	// catches up from what is stored.
+	resync(channel string)
 }
 
 // hub fans out the entries every process publishes after a turn to the
@@ -26,14 +31,18 @@ type hub struct {
 	rdb redis.UniversalClient
 	log *slog.Logger
 
-	mu    sync.Mutex
-	ps    *redis.PubSub
-	subs  map[string]map[subscriber]struct{} // channel -> followers
-	ready chan struct{}
+	mu   sync.Mutex
+	ps   *redis.PubSub
+	subs map[string]map[subscriber]struct{} // channel -> followers
+	// confirmed are the followed channels whose subscription Redis has
+	// confirmed; a second confirmation means go-redis subscribed again on
+	// a new connection.
+	confirmed map[string]bool
+	ready     chan struct{}
 }
 
 func newHub(rdb redis.UniversalClient, log *slog.Logger) *hub {
-	return &hub{rdb: rdb, log: log, subs: map[string]map[subscriber]struct{}{}, ready: make(chan struct{})}
+	return &hub{rdb: rdb, log: log, subs: map[string]map[subscriber]struct{}{}, confirmed: map[string]bool{}, ready: make(chan struct{})}
 }
 
 // attach makes sub follow channel ch. The subscription is confirmed by
@@ -63,6 +72,7 @@ func (h *hub) detach(ch string, sub subscriber) {
 	last := len(followers) == 0
 	if last {
 		delete(h.subs, ch)
+		delete(h.confirmed, ch)
 	}
 	ps := h.ps
 	h.mu.Unlock()
@@ -74,7 +84,8 @@ func (h *hub) detach(ch string, sub subscriber) {
 }
 
 // run reads published entries until ctx is done. go-redis reconnects and
-// resubscribes by itself after a Redis restart.
+// resubscribes by itself after a Redis restart; the followers of each
+// channel subscribed again are told to resync.
 func (h *hub) run(ctx context.Context) {
 	h.mu.Lock()
 	h.ps = h.rdb.Subscribe(ctx)
@@ -89,26 +100,54 @@ func (h *hub) run(ctx context.Context) {
 	}
 	close(h.ready)
 	defer ps.Close()
-	msgs := ps.Channel(redis.WithChannelSize(1024))
+	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case m, ok := <-msgs:
+		case msg, ok := <-msgs:
 			if !ok {
 				return
 			}
-			h.mu.Lock()
-			var followers []subscriber
-			for s := range h.subs[m.Channel] {
-				followers = append(followers, s)
-			}
-			h.mu.Unlock()
-			for _, s := range followers {
-				s.receive(m.Channel, m.Payload)
+			switch m := msg.(type) {
+			case *redis.Message:
+				for _, s := range h.followers(m.Channel) {
+					s.receive(m.Channel, m.Payload)
+				}
+			case *redis.Subscription:
+				if m.Kind == "subscribe" && h.confirm(m.Channel) {
+					h.log.Info("live updates resumed after a break in the connection to Redis; catching up", "channel", m.Channel)
+					for _, s := range h.followers(m.Channel) {
+						go s.resync(m.Channel)
+					}
+				}
 			}
 		}
 	}
+}
+
+func (h *hub) followers(ch string) []subscriber {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]subscriber, 0, len(h.subs[ch]))
+	for s := range h.subs[ch] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// confirm records Redis's confirmation of a subscription to ch and reports
+// whether it had been confirmed before (go-redis subscribed again after a
+// reconnect).
+func (h *hub) confirm(ch string) (again bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, followed := h.subs[ch]; !followed {
+		return false
+	}
+	again = h.confirmed[ch]
+	h.confirmed[ch] = true
+	return again
 }
 
 // conversationOf returns the conversation id in a channel name.

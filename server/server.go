@@ -78,6 +78,11 @@ type Config struct {
 	// ReloadEvery is how often the playbooks directory is checked for
 	// changes; default 1s.
 	ReloadEvery time.Duration
+	// RecoverAfter is how long a turn's work outside the transcript
+	// (records, queueing a handoff) may stay undone before a sweep in any
+	// process does it again (its process died, or Redis was away);
+	// default 30s.
+	RecoverAfter time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -145,6 +150,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RecoverAfter <= 0 {
+		cfg.RecoverAfter = 30 * time.Second
+	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = "pb:"
 	}
@@ -156,7 +164,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("server: Redis does not answer: %w", err)
 	}
-	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL})
+	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL, Pending: leavesWork})
 	s := &Server{
 		cfg:    cfg, // completed below; s.cfg is set again at the end
 		log:    cfg.Logger,
@@ -253,15 +261,21 @@ func (s *Server) reloadLoop(ctx context.Context) {
 }
 
 // timerLoop fires due timers. Every process polls; the store hands each
-// timer to exactly one of them.
+// timer to exactly one of them. Every few seconds it also finishes the
+// work of turns whose process died before doing it (recoverPending).
 func (s *Server) timerLoop(ctx context.Context) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	lastSweep := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if time.Since(lastSweep) >= min(5*time.Second, s.cfg.RecoverAfter/2) {
+			lastSweep = time.Now()
+			s.recoverPending(ctx)
 		}
 		due, err := s.timers.Claim(ctx, s.now(), 100)
 		if err != nil {

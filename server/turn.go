@@ -70,18 +70,24 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 		if committed != nil {
 			committed(res, info)
 		}
+		// The first try's work may not have been done (its process died
+		// after storing the turn): recoverPending sees to it.
 		return res, info, nil
 	}
+	failed := false
 	if committed != nil {
 		if handoffs, rest := splitHandoffs(effects); len(handoffs) > 0 {
-			s.perform(ctx, conv, prog, info.sess, handoffs, res.Entries)
+			failed = s.perform(ctx, conv, prog, info.sess, handoffs, res.Entries)
 			effects = rest
 		}
 		committed(res, info)
 	}
-	s.perform(ctx, conv, prog, info.sess, effects, res.Entries)
+	failed = s.perform(ctx, conv, prog, info.sess, effects, res.Entries) || failed
 	s.afterTurn(ctx, conv, info, res.Entries)
 	s.crmAfterTurn(ctx, conv, info.sess, res.Entries)
+	if !failed {
+		s.done(ctx, res.Pending)
+	}
 	return res, info, nil
 }
 
@@ -152,13 +158,16 @@ func (s *Server) entries(p *engine.Program, sess *engine.Session, out []redissto
 }
 
 // perform carries out the effects that act outside the transcript, after
-// the turn is committed (entries are what it stored).
-func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect, entries []redisstore.Entry) {
+// the turn is committed (entries are what it stored). It reports whether
+// any failed (they are logged; the turn's pending mark stays for
+// recoverPending).
+func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect, entries []redisstore.Entry) (failed bool) {
 	for _, e := range effs {
 		switch e.Kind {
 		case engine.EffectTimer:
 			if err := s.timers.Set(ctx, conv, e.Timer.ID, e.Timer.At); err != nil {
 				s.log.Error("setting timer", "conversation", conv, "timer", e.Timer.ID, "err", err)
+				failed = true
 			}
 		case engine.EffectCancel:
 			if err := s.timers.Cancel(ctx, conv, e.Timer.ID); err != nil {
@@ -174,14 +183,18 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, se
 				}
 				if err != nil {
 					s.log.Error("creating record", "conversation", conv, "kind", e.Record.Kind, "err", err)
+					failed = true
 				}
 			}
 		case engine.EffectCall:
 			s.startCall(conv, p, *e.Call)
 		case engine.EffectHandoff:
-			s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(p, sess), lastMessage(entries))
+			if err := s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(p, sess), lastMessage(entries)); err != nil {
+				failed = true
+			}
 		}
 	}
+	return failed
 }
 
 // startCall makes an HTTP call in the background and feeds its result back

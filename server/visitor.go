@@ -325,6 +325,11 @@ func (v *visitorConn) follow(ctx context.Context, conv, after string) error {
 	if err := v.attach(ctx, conv, after); err != nil {
 		return err
 	}
+	return v.catchUp(ctx, conv)
+}
+
+// catchUp sends the stored entries of conv after the last one sent.
+func (v *visitorConn) catchUp(ctx context.Context, conv string) error {
 	for {
 		entries, err := v.s.store.Transcript(ctx, conv, v.lastID(), 500)
 		if err != nil {
@@ -378,6 +383,21 @@ func (v *visitorConn) receive(_ string, payload string) {
 		return
 	}
 	v.deliver(entries)
+}
+
+// resync catches up after the live updates were cut (hub).
+func (v *visitorConn) resync(string) {
+	conv := v.conversation()
+	if conv == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := v.catchUp(ctx, conv); err != nil {
+		v.log.Warn("catching up after a break in live updates", "conversation", conv, "err", err)
+		return
+	}
+	v.out.flush()
 }
 
 // lastLiveID is the stream id of the last entry in a live payload (lines

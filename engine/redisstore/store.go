@@ -53,6 +53,8 @@ type Store struct {
 	prefix string
 	ttl    time.Duration
 	cache  *sessionCache // nil: every turn reads the session first
+	// pending: see Options.Pending.
+	pending func([]Entry) bool
 }
 
 // Options configure a Store.
@@ -68,6 +70,12 @@ type Options struct {
 	// script. A stale guess costs a read and a second try. Default 10,000;
 	// negative: no cache.
 	CacheSize int
+	// Pending, when set, tells which turns leave work to do after they are
+	// stored (records to create, a chat to queue). Such a turn is marked
+	// in the store's pending set in the same round trip as the turn
+	// itself; the caller clears the mark with Done once the work is done,
+	// and a process that died before that leaves it for ClaimPending.
+	Pending func(entries []Entry) bool
 }
 
 // DefaultCacheSize is the default Options.CacheSize.
@@ -84,7 +92,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = DefaultCacheSize
 	}
-	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize)}
+	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize), pending: opts.Pending}
 }
 
 // CachedSessions is how many sessions the store holds in memory.
@@ -117,6 +125,9 @@ type Result struct {
 	Duplicate bool
 	Version   int64
 	Entries   []Entry
+	// Pending is the turn's mark in the pending set (see Options.Pending),
+	// for Done; "" when the turn left nothing to do.
+	Pending string
 }
 
 // Load returns a conversation's session and its version, read from Redis.
@@ -179,7 +190,18 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		}
 		args = append(args, b)
 	}
-	res, err := turnScript.Run(ctx, s.rdb, s.keys(id), args...).Slice()
+	var res []any
+	var err error
+	mark := ""
+	if s.pending != nil && s.pending(entries) {
+		// The mark goes in the same round trip, after the turn: a turn
+		// that lost a race leaves a mark with nothing to do, which is
+		// harmless.
+		mark = id + "|" + newNonce()
+		res, err = s.runMarked(ctx, id, mark, args)
+	} else {
+		res, err = turnScript.Run(ctx, s.rdb, s.keys(id), args...).Slice()
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -193,11 +215,11 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 				entries[i].ID, _ = ids[i].(string)
 			}
 		}
-		return Result{Version: v, Entries: entries}, nil
+		return Result{Version: v, Entries: entries, Pending: mark}, nil
 	case "dup":
 		first, _ := res[1].(string)
 		last, _ := res[2].(string)
-		r := Result{Duplicate: true}
+		r := Result{Duplicate: true, Pending: mark}
 		if first != "" {
 			r.Entries, err = s.rangeEntries(ctx, id, first, last, 0)
 		}

@@ -70,7 +70,7 @@ func startServerOn(t *testing.T, src []byte, rds *redistest.Server, rdb *redis.C
 	}
 	srv, err := server.New(server.Config{
 		Playbooks: dir, Redis: rdb, Prefix: rds.Prefix,
-		Presence: bench.SimulatedPresence{}, ConnectsPerMinute: -1,
+		Presence: bench.SimulatedPresence{}, ConnectsPerMinute: -1, RecoverAfter: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

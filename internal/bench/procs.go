@@ -72,6 +72,16 @@ func (p *Process) Stop(wait time.Duration) error {
 	}
 }
 
+// Kill ends the process at once (SIGKILL), as a crash would, and waits
+// for it.
+func (p *Process) Kill() {
+	if p.Exited() {
+		return
+	}
+	_ = p.Cmd.Process.Kill()
+	<-p.done
+}
+
 // tail returns the end of the process's log, for error messages.
 func (p *Process) tail() string {
 	b, err := os.ReadFile(p.Log)
@@ -96,22 +106,43 @@ type RedisServer struct {
 // StartRedis starts redis-server (found on $PATH) on a free port of
 // 127.0.0.1, keeping its files and log in dir.
 func StartRedis(ctx context.Context, dir string) (*RedisServer, error) {
+	return StartRedisWith(ctx, dir, RedisConfig{})
+}
+
+// RedisConfig configures StartRedisWith.
+type RedisConfig struct {
+	// Port to listen on; 0: a free one.
+	Port int
+	// AOF turns on the append-only file, fsynced at every write, so that
+	// a killed redis-server restarted on the same dir loses nothing it
+	// acknowledged.
+	AOF bool
+}
+
+// StartRedisWith is StartRedis with a port and persistence.
+func StartRedisWith(ctx context.Context, dir string, cfg RedisConfig) (*RedisServer, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("redis-server is not installed: install it (apt-get install redis-server) or pass --redis URL or --embedded")
 	}
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
+		port := cfg.Port
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return nil, err
+			}
 		}
 		logPath := filepath.Join(dir, "redis.log")
-		p, err := startProcess(bin, []string{
+		persist := []string{"--appendonly", "no"}
+		if cfg.AOF {
+			persist = []string{"--appendonly", "yes", "--appendfsync", "always"}
+		}
+		p, err := startProcess(bin, append([]string{
 			"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", logPath,
+			"--save", "", "--dir", dir, "--logfile", logPath,
 			"--daemonize", "no", "--maxclients", "20000",
-		}, logPath, io.Discard)
+		}, persist...), logPath, io.Discard)
 		if err != nil {
 			return nil, err
 		}

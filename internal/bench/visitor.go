@@ -28,6 +28,7 @@ type frame struct {
 	Code         string          `json:"code"`
 	Message      string          `json:"message"`
 	Conversation string          `json:"conversation"`
+	Token        string          `json:"token"`
 }
 
 // entry is the part of a transcript entry the driver checks.

@@ -1830,6 +1830,10 @@
           }
         }
         break;
+      case 'resync': // the server lost live updates for a moment: reload what may have changed
+        loadLists().catch(function () { });
+        if (S.openId) refreshDetails();
+        break;
       case 'typing': setTypingIn(f.conversation, f); break;
       case 'notify': onNotify(f); break;
     }

@@ -1,0 +1,121 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/internal/bench"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/playbooks"
+)
+
+// needRedisServer skips a test that starts its own redis-server when
+// there is none, except in CI, where it fails.
+func needRedisServer(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but redis-server is not installed: the fault tests need one")
+		}
+		t.Skip("redis-server is not installed")
+	}
+}
+
+// talkAll runs conversations 0..n-1 of the reference mix at once as
+// resilient visitors, each pausing think before a turn, and returns what
+// each ended with.
+func talkAll(t *testing.T, urls []string, n int, think time.Duration) []bench.ResilientConversation {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := make([]bench.ResilientConversation, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = bench.Resilient(ctx, urls, i, bench.ScriptFor(i), think)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("conversation %d: %v", i, err)
+		}
+	}
+	return out
+}
+
+func sumStats(convs []bench.ResilientConversation) bench.ResilientStats {
+	var s bench.ResilientStats
+	for _, c := range convs {
+		s.Add(c.Stats)
+	}
+	return s
+}
+
+// TestRedisRestartMidConversation kills Redis (SIGKILL; it keeps an
+// append-only file fsynced at every write) while 20 visitors are in the
+// middle of their conversations, and starts it again a second later on the
+// same port and files. The server answers "unavailable" meanwhile, the
+// visitors send again (same client ids), and every conversation ends
+// exactly as the reference says: no entry lost, none doubled, the store
+// holding exactly what the visitors saw, and every lead in the CRM.
+func TestRedisRestartMidConversation(t *testing.T) {
+	needRedisServer(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	rs, err := bench.StartRedisWith(ctx, dir, bench.RedisConfig{AOF: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	t.Cleanup(func() { mu.Lock(); defer mu.Unlock(); rs.Stop(5 * time.Second) })
+	opt, _ := redis.ParseURL(rs.URL)
+	opt.MaxRetries = -1 // the server's own retries are under test, not go-redis's
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	rds := &redistest.Server{Client: rdb, Prefix: "fault:", URL: rs.URL}
+	url := startServerOn(t, playbooks.BenchQualify, rds, rdb)
+
+	const n = 20
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		time.Sleep(600 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		rs.Kill()
+		time.Sleep(time.Second)
+		port := opt.Addr[len("127.0.0.1:"):]
+		var p int
+		fmt.Sscan(port, &p)
+		again, err := bench.StartRedisWith(ctx, dir, bench.RedisConfig{AOF: true, Port: p})
+		if err != nil {
+			t.Errorf("restarting redis-server: %v", err)
+			return
+		}
+		rs = again
+	}()
+	convs := talkAll(t, []string{url}, n, 250*time.Millisecond)
+	<-killed
+	if t.Failed() {
+		return
+	}
+	stats := sumStats(convs)
+	t.Logf("through the restart: %+v", stats)
+	if stats.Unavailable == 0 {
+		t.Fatalf("no visitor met the outage (%+v): the test did not test it", stats)
+	}
+	if err := bench.VerifyAll(context.Background(), rdb, rds.Prefix, convs, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,181 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SoakOptions configure a soak run: resilient visitors talk for a long
+// time while something breaks the servers on a schedule.
+type SoakOptions struct {
+	// URLs are the servers; a visitor whose connection drops moves on to
+	// the next one.
+	URLs     []string
+	Playbook string // default "qualify"
+	Visitors int
+	// Think is the visitors' mean pause before each turn (see Options).
+	Think    time.Duration
+	Duration time.Duration
+	Sources  int
+	// Every Every, Break is called (with the count so far, from 1): it
+	// restarts a server, say. Zero: nothing breaks.
+	Every time.Duration
+	Break func(ctx context.Context, n int) error
+	// Verify, when set, checks a completed conversation against the
+	// store: what the visitor received must be all there is.
+	Verify func(ctx context.Context, conv string, got []Entry) error
+	// Sample is called every SampleEvery (default 10 s) for memory over
+	// time.
+	Sample      func(ctx context.Context) Sample
+	SampleEvery time.Duration
+}
+
+// SoakResult is what a soak run saw.
+type SoakResult struct {
+	Window time.Duration `json:"window_ns"`
+	// Conversations were completed, each with exactly the reference
+	// conversation's entries (and, with Verify, exactly the store's).
+	Conversations int            `json:"conversations"`
+	ByOutcome     map[string]int `json:"by_outcome"`
+	Turns         int            `json:"turns"`
+	// Errors are conversations that went wrong: an entry missing, doubled
+	// or different, a verification that failed, or no answer at all.
+	Errors       int            `json:"errors"`
+	ErrorSamples []string       `json:"error_samples,omitempty"`
+	Unfinished   int            `json:"unfinished"` // cut by the end of the run
+	Breaks       int            `json:"breaks"`
+	BreakErrors  []string       `json:"break_errors,omitempty"`
+	Stats        ResilientStats `json:"stats"`
+	Latency      Latencies      `json:"latency"`
+	Samples      []Sample       `json:"samples"`
+}
+
+// Soak runs opts.Visitors resilient visitors for opts.Duration, breaking
+// things every opts.Every.
+func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
+	if opts.Playbook == "" {
+		opts.Playbook = "qualify"
+	}
+	if opts.Visitors < 1 || opts.Duration <= 0 {
+		return SoakResult{}, errors.New("soak: visitors and a duration are needed")
+	}
+	if opts.SampleEvery <= 0 {
+		opts.SampleEvery = 10 * time.Second
+	}
+	d, err := newDialer(opts.URLs, opts.Sources)
+	if err != nil {
+		return SoakResult{}, err
+	}
+	res := SoakResult{ByOutcome: map[string]int{}}
+	var mu sync.Mutex
+	var lat []time.Duration
+	runCtx, stop := context.WithTimeout(ctx, opts.Duration)
+	defer stop()
+	// Conversations still running when the window closes get a grace
+	// period to finish; those that cannot are unfinished, not errors.
+	talkCtx, stopTalk := context.WithTimeout(ctx, opts.Duration+2*time.Minute)
+	defer stopTalk()
+	start := time.Now()
+
+	var aux sync.WaitGroup
+	aux.Add(1)
+	go func() { // memory over time
+		defer aux.Done()
+		t := time.NewTicker(opts.SampleEvery)
+		defer t.Stop()
+		for {
+			if opts.Sample != nil {
+				s := opts.Sample(ctx)
+				mu.Lock()
+				res.Samples = append(res.Samples, s)
+				mu.Unlock()
+			}
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	if opts.Every > 0 && opts.Break != nil {
+		aux.Add(1)
+		go func() {
+			defer aux.Done()
+			t := time.NewTicker(opts.Every)
+			defer t.Stop()
+			for n := 1; ; n++ {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-t.C:
+				}
+				err := opts.Break(ctx, n)
+				mu.Lock()
+				res.Breaks++
+				if err != nil {
+					res.BreakErrors = append(res.BreakErrors, err.Error())
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for v := range opts.Visitors {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Spread the first conversations over one think time.
+			if opts.Think > 0 && sleep(runCtx, time.Duration(v)*opts.Think/time.Duration(opts.Visitors)) != nil {
+				return
+			}
+			for runCtx.Err() == nil {
+				n := int(next.Add(1) - 1)
+				sc := ScriptFor(n)
+				var turns []time.Duration
+				conv, err := d.runResilient(talkCtx, v, sc, opts.Playbook, opts.Think, func(r turnResult) { turns = append(turns, r.latency) })
+				if err == nil && opts.Verify != nil {
+					vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+					if verr := opts.Verify(vctx, conv.Conversation, conv.Entries); verr != nil {
+						err = &checkError{sc.N, len(sc.Turns), "the store disagrees: " + verr.Error()}
+					}
+					cancel()
+				}
+				mu.Lock()
+				res.Stats.Add(conv.Stats)
+				var ce *checkError
+				switch {
+				case err == nil:
+					res.Conversations++
+					res.ByOutcome[sc.Outcome]++
+					res.Turns += len(turns)
+					lat = append(lat, turns...)
+				case errors.As(err, &ce):
+					res.Errors++
+					if len(res.ErrorSamples) < maxErrorSamples {
+						res.ErrorSamples = append(res.ErrorSamples, err.Error())
+					}
+				default: // the run ended under it
+					res.Unfinished++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	stop()
+	aux.Wait()
+	res.Window = time.Since(start)
+	res.Latency = percentiles(lat)
+	return res, nil
+}
+
+// String summarizes a soak result in a line.
+func (r SoakResult) String() string {
+	return fmt.Sprintf("%d conversations (%d turns) checked, %d errors, %d unfinished, %d breaks", r.Conversations, r.Turns, r.Errors, r.Unfinished, r.Breaks)
+}

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/handoff"
+)
+
+// A turn is stored first and its work outside the transcript is done
+// after: records go to the CRM, a handed-off chat goes to its team's queue
+// with its wait timer. A process that dies (or loses Redis) in between
+// would lose that work; so such turns are marked pending in the same round
+// trip as the turn (redisstore Options.Pending), the mark is cleared when
+// the work is done, and every process sweeps the marks left older than
+// Config.RecoverAfter, redoing the work from what the transcript says. All of it
+// is idempotent: records by their key, queueing by the inbox status, the
+// timer by its id.
+
+// leavesWork reports whether a turn's entries need work after the store.
+func leavesWork(entries []redisstore.Entry) bool {
+	for _, e := range entries {
+		if e.Kind == "record" || e.Kind == "handoff" {
+			return true
+		}
+	}
+	return false
+}
+
+// done clears a turn's pending mark.
+func (s *Server) done(ctx context.Context, mark string) {
+	if err := s.store.Done(context.WithoutCancel(ctx), mark); err != nil {
+		s.log.Warn("clearing a turn's pending mark (it will be swept)", "err", err)
+	}
+}
+
+// recoverPending finishes the work of turns whose mark is older than
+// Config.RecoverAfter.
+func (s *Server) recoverPending(ctx context.Context) {
+	now := s.now()
+	marks, err := s.store.ClaimPending(ctx, time.Now().Add(-s.cfg.RecoverAfter), time.Now(), 50)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("claiming pending turns", "err", err)
+		}
+		return
+	}
+	for _, m := range marks {
+		if err := s.redoWork(ctx, m.Conversation, now); err != nil {
+			s.log.Warn("finishing a turn's work after a failure (will try again)", "conversation", m.Conversation, "err", err)
+			continue
+		}
+		s.log.Info("finished the work of a turn a failure had left", "conversation", m.Conversation)
+		s.done(ctx, m.Mark)
+	}
+}
+
+// redoWork does again, idempotently, what a conversation's turns left to
+// do outside the transcript: its records, and the queueing of a chat the
+// bot handed off (with its wait timer).
+func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error {
+	entries, err := s.store.Transcript(ctx, conv, "", 0)
+	if err != nil {
+		return err
+	}
+	sess, _, err := s.store.Load(ctx, conv)
+	if errors.Is(err, redisstore.ErrNotFound) {
+		return nil // expired: nothing left to do
+	}
+	if err != nil {
+		return err
+	}
+	var handoffAt *redisstore.Entry
+	for i, e := range entries {
+		switch e.Kind {
+		case "record":
+			kind, _ := e.Data["kind"].(string)
+			key, _ := e.Data["key"].(string)
+			fields, _ := e.Data["fields"].(map[string]any)
+			if kind == "" || key == "" || s.cfg.Records == nil {
+				continue
+			}
+			rec := engine.Record{Kind: engine.RecordKind(kind), Key: key, Fields: fields}
+			var err error
+			if r, ok := s.cfg.Records.(crmRecords); ok {
+				err = r.create(ctx, conv, sess, rec)
+			} else {
+				err = s.cfg.Records.Create(ctx, conv, rec)
+			}
+			if err != nil && !errors.Is(err, crm.ErrInvalid) {
+				return err
+			}
+		case "handoff":
+			handoffAt = &entries[i]
+		}
+	}
+	if handoffAt == nil || sess.Status != engine.StatusHandoff {
+		return nil
+	}
+	meta, err := s.inbox.Conversation(ctx, conv)
+	if err != nil {
+		return err
+	}
+	if meta.Status != handoff.StatusBot {
+		return nil // queued (or taken, or resolved) already
+	}
+	team, _ := handoffAt.Data["team"].(string)
+	priority, _ := handoffAt.Data["priority"].(string)
+	if sess.Timer != "" {
+		wait, _ := handoffAt.Data["wait_s"].(float64)
+		at := handoffAt.At.Add(time.Duration(wait) * time.Second)
+		if at.Before(now) {
+			at = now
+		}
+		if err := s.timers.Set(ctx, conv, sess.Timer, at); err != nil {
+			return err
+		}
+	}
+	p, err := s.reg.version(ctx, sess.Version)
+	if err != nil {
+		return err
+	}
+	return s.queue(ctx, conv, handoffAt.Card, engine.HandoffRequest{Team: team, Priority: priority}, collectedVisitor(p, sess), lastMessage(entries))
+}

@@ -397,6 +397,14 @@ type Query struct {
 // looks through.
 const scanLimit = 5000
 
+// Count is how many records of a kind there are, of every team.
+func (s *Store) Count(ctx context.Context, k Kind) (int64, error) {
+	if !validKind(k) {
+		return 0, fmt.Errorf("%w: kind %q", ErrInvalid, k)
+	}
+	return s.rdb.ZCard(ctx, s.listKey(k)).Result()
+}
+
 // List returns the records of a kind that v may see and that match q,
 // newest first. A text search looks through the newest 5,000 records of
 // the kind.

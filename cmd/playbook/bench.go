@@ -103,6 +103,8 @@ duration or its number of conversations.
 		fs.IntVar(&o.procs, "bench-procs", 0, "GOMAXPROCS of the bench itself, the load generator (0: Go's default; the servers keep theirs)")
 		fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 		fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' and Redis's logs (their folder is printed)")
+		fs.BoolVar(&o.soak, "soak", false, "a long run with faults: resilient visitors (1,000, pausing 1s, for 10m unless set) while the server is killed and restarted every --restart-every; every conversation checked against the reference and the store, every lead against the CRM (see docs/reliability.md)")
+		fs.DurationVar(&o.restartEvery, "restart-every", 2*time.Minute, "with --soak: how often the server is killed (SIGKILL) and started again")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) > 0 {
 				return usageError("bench takes no arguments")
@@ -112,6 +114,16 @@ duration or its number of conversations.
 			if set["conversations"] && !set["duration"] {
 				// A number of conversations alone bounds the run.
 				o.duration, o.warmup = 0, 0
+			}
+			if o.soak {
+				for k, v := range map[string]string{"visitors": "1000", "think": "1s", "duration": "10m"} {
+					if !set[k] {
+						if err := fs.Set(k, v); err != nil {
+							return err
+						}
+					}
+				}
+				return runSoak(ctx, std, &o)
 			}
 			if o.scenario != "" {
 				sc, ok := scenarios[o.scenario]
@@ -156,6 +168,8 @@ type benchOptions struct {
 	procs         int
 	json          bool
 	keepLogs      bool
+	soak          bool
+	restartEvery  time.Duration
 }
 
 func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
@@ -446,6 +460,16 @@ func describe(o *benchOptions) string {
 }
 
 // loopbackURL checks that a Redis URL points at this machine.
+// freeLoopbackPort is a TCP port free on 127.0.0.1 now.
+func freeLoopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
 func loopbackURL(raw string) error {
 	u, err := url.Parse(withScheme(raw))
 	if err != nil {

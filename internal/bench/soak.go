@@ -30,8 +30,17 @@ type SoakOptions struct {
 	Verify func(ctx context.Context, conv string, got []Entry) error
 	// Sample is called every SampleEvery (default 10 s) for memory over
 	// time.
-	Sample      func(ctx context.Context) Sample
+	Sample      func(ctx context.Context) SoakSample
 	SampleEvery time.Duration
+}
+
+// SoakSample is the memory of a soak run at one time.
+type SoakSample struct {
+	At         time.Time `json:"at"`
+	ServerPID  int       `json:"server_pid"`
+	ServerRSS  int64     `json:"server_rss"`
+	RedisBytes int64     `json:"redis_used_memory"`
+	Done       int       `json:"conversations_done"`
 }
 
 // SoakResult is what a soak run saw.
@@ -51,7 +60,10 @@ type SoakResult struct {
 	BreakErrors  []string       `json:"break_errors,omitempty"`
 	Stats        ResilientStats `json:"stats"`
 	Latency      Latencies      `json:"latency"`
-	Samples      []Sample       `json:"samples"`
+	Samples      []SoakSample   `json:"samples"`
+	// Started are the conversations the visitors began (the store's ids),
+	// finished or not, for counting what they created.
+	Started []string `json:"-"`
 }
 
 // Soak runs opts.Visitors resilient visitors for opts.Duration, breaking
@@ -91,6 +103,7 @@ func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 			if opts.Sample != nil {
 				s := opts.Sample(ctx)
 				mu.Lock()
+				s.Done = res.Conversations
 				res.Samples = append(res.Samples, s)
 				mu.Unlock()
 			}
@@ -147,6 +160,9 @@ func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 					cancel()
 				}
 				mu.Lock()
+				if conv.Conversation != "" {
+					res.Started = append(res.Started, conv.Conversation)
+				}
 				res.Stats.Add(conv.Stats)
 				var ce *checkError
 				switch {

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -116,6 +117,74 @@ func TestRedisRestartMidConversation(t *testing.T) {
 		t.Fatalf("no visitor met the outage (%+v): the test did not test it", stats)
 	}
 	if err := bench.VerifyAll(context.Background(), rdb, rds.Prefix, convs, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// slowProxy forwards loopback TCP connections to target, holding every
+// chunk of data delay before passing it on, in both directions: a slow
+// network between the server and Redis.
+func slowProxy(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	pipe := func(dst, src net.Conn) {
+		defer dst.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				time.Sleep(delay)
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			r, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go pipe(r, c)
+			go pipe(c, r)
+		}
+	}()
+	return l.Addr().String()
+}
+
+// TestSlowRedis puts 15 ms each way between the server and Redis (a turn's
+// few round trips take tens of milliseconds): 20 conversations still end
+// exactly as the reference says, with the store and the CRM in step.
+func TestSlowRedis(t *testing.T) {
+	rds := redistest.New(t)
+	opt, err := redis.ParseURL(rds.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Addr = slowProxy(t, opt.Addr, 15*time.Millisecond)
+	slow := redis.NewClient(opt)
+	t.Cleanup(func() { slow.Close() })
+	url := startServerOn(t, playbooks.BenchQualify, rds, slow)
+	start := time.Now()
+	convs := talkAll(t, []string{url}, 20, 0)
+	t.Logf("20 conversations through a slow Redis in %v: %+v", time.Since(start).Round(time.Millisecond), sumStats(convs))
+	if t.Failed() {
+		return
+	}
+	if err := bench.VerifyAll(context.Background(), rds.Client, rds.Prefix, convs, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

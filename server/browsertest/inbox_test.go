@@ -499,3 +499,37 @@ func TestInboxCatchesUpAfterReconnecting(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// TestInboxShowsMarkupAsText: a visitor whose name and messages are HTML
+// and script reaches an agent; the inbox's list, header, transcript and
+// details show them as text, and nothing runs.
+func TestInboxShowsMarkupAsText(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	agent := browser(t, ctx)
+	signInToInbox(t, agent, e, "sam@example.com")
+	goOnline(t, agent)
+
+	const name = `<img src=x onerror="window.__pwned=1">Eve`
+	const msg = `<script>window.__pwned=1</script><b>bold?</b><a href="javascript:window.__pwned=1">click</a>`
+	conv, say := wsVisitor(t, ctx, e, name, "eve@example.com", msg)
+	say(`[click](javascript:window.__pwned=1) <svg onload="window.__pwned=1">`)
+	item := `document.querySelector('#conv-list .item[data-id=` + js(conv) + `]')`
+	waitFor(t, agent, "Eve's chat in Unassigned", item)
+	docClick(t, agent, "Eve's chat", item)
+	waitFor(t, agent, "the messages, as text", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === `+js(msg)+`)`)
+	waitFor(t, agent, "the markdown link that is not http", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent.includes('<svg onload'))`)
+	if got := eval[string](t, agent, `document.getElementById('conv-title').textContent`); got != name {
+		t.Errorf("conversation title %q, want the name as text %q", got, name)
+	}
+	bad := eval[[]string](t, agent, `[...document.querySelectorAll('img[src=x], script:not([src]), svg[onload], a[href^=javascript], #timeline .msg.in .bubble *')].map(n => n.outerHTML)`)
+	if len(bad) > 0 {
+		t.Errorf("the inbox made elements of the visitor's markup: %q", bad)
+	}
+	if eval[bool](t, agent, `'__pwned' in window`) {
+		t.Error("the visitor's script ran in the inbox")
+	}
+}

@@ -135,7 +135,19 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	}
 
 	// Every record a transcript holds must be in the CRM, once: the ones
-	// a killed process left undone are made by the pending sweep.
+	// a killed process left undone are made by the pending sweep. The
+	// sweep gets its time (the server still runs), then the server stops
+	// so that nothing changes while counting: handed-off chats nobody
+	// answers go on to their offline path (a lead) when their wait runs
+	// out.
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if n, err := st.PendingCount(ctx); err == nil && n == 0 {
+			break
+		}
+	}
+	if err := srv.Stop(15 * time.Second); err != nil {
+		note("stopping the server: %v", err)
+	}
 	want := 0
 	for _, conv := range res.Started {
 		es, err := st.Transcript(ctx, conv, "", 0)
@@ -149,17 +161,11 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		}
 	}
 	cs := crm.New(rdb, crm.Options{Prefix: prefix})
-	var leads int
-	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
-		n, err := cs.Count(ctx, crm.KindLead)
-		if err != nil {
-			return err
-		}
-		leads = int(n)
-		if leads >= want || time.Now().After(deadline) {
-			break
-		}
+	n, err := cs.Count(ctx, crm.KindLead)
+	if err != nil {
+		return err
 	}
+	leads := int(n)
 	pending, _ := st.PendingCount(ctx)
 
 	if o.json {

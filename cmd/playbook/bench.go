@@ -74,6 +74,14 @@ Scenarios (--scenario NAME; flags given as well override them):
   playbook bench --visitors 200 --duration 1m --redis redis://127.0.0.1:6379/0
   playbook bench --url http://127.0.0.1:8080 --visitors 10 --conversations 1000
 
+The soak (--soak) is a long run with faults: 1,000 visitors pausing 1 s
+for 10 minutes that reconnect, resume and resend as the widget does, while
+the server is killed (SIGKILL) and started again every --restart-every;
+every conversation is checked against the reference and the store, and
+the leads against the CRM (docs/reliability.md):
+  playbook bench --soak
+  playbook bench --soak --visitors 100 --duration 1m --restart-every 20s
+
 Only loopback addresses are used; every run stops by itself after its
 duration or its number of conversations.
 `,

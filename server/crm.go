@@ -641,8 +641,8 @@ func (s *Server) panel(ctx context.Context, conv string, a *handoff.Agent) (*crm
 
 // reconcileRecords makes sure every record the transcript says the bot
 // created is in the CRM (a process that died between a turn and its
-// records leaves them only in the transcript). Create is idempotent, so
-// records already made cost one read each.
+// records leaves them only in the transcript, until the pending sweep).
+// Create is idempotent, so records already made cost one read each.
 func (s *Server) reconcileRecords(ctx context.Context, conv string) {
 	if _, ok := s.cfg.Records.(crmRecords); !ok {
 		return
@@ -651,6 +651,27 @@ func (s *Server) reconcileRecords(ctx context.Context, conv string) {
 	if err != nil {
 		return
 	}
+	for _, rec := range recordsIn(entries) {
+		if err := s.createRecord(ctx, conv, nil, rec); err != nil && !errors.Is(err, crm.ErrInvalid) {
+			s.log.Warn("crm: re-creating a record from the transcript", "conversation", conv, "err", err)
+		}
+	}
+}
+
+// createRecord hands a create card's record to cfg.Records; the default
+// (the CRM) gets the session the turn left (nil: it reads it).
+func (s *Server) createRecord(ctx context.Context, conv string, sess *engine.Session, rec engine.Record) error {
+	switch r := s.cfg.Records.(type) {
+	case crmRecords:
+		return r.create(ctx, conv, sess, rec)
+	default:
+		return r.Create(ctx, conv, rec)
+	}
+}
+
+// recordsIn returns the records a transcript says the bot created.
+func recordsIn(entries []redisstore.Entry) []engine.Record {
+	var out []engine.Record
 	for _, e := range entries {
 		if e.Kind != "record" {
 			continue
@@ -658,13 +679,11 @@ func (s *Server) reconcileRecords(ctx context.Context, conv string) {
 		kind, _ := e.Data["kind"].(string)
 		key, _ := e.Data["key"].(string)
 		fields, _ := e.Data["fields"].(map[string]any)
-		if kind == "" || key == "" {
-			continue
-		}
-		if err := s.cfg.Records.Create(ctx, conv, engine.Record{Kind: engine.RecordKind(kind), Key: key, Fields: fields}); err != nil && !errors.Is(err, crm.ErrInvalid) {
-			s.log.Warn("crm: re-creating a record from the transcript", "conversation", conv, "err", err)
+		if kind != "" && key != "" {
+			out = append(out, engine.Record{Kind: engine.RecordKind(kind), Key: key, Fields: fields})
 		}
 	}
+	return out
 }
 
 // getCRMPanel answers GET /api/conversations/{id}/crm.

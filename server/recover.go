@@ -74,27 +74,14 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 	if err != nil {
 		return err
 	}
+	for _, rec := range recordsIn(entries) {
+		if err := s.createRecord(ctx, conv, sess, rec); err != nil && !errors.Is(err, crm.ErrInvalid) {
+			return err
+		}
+	}
 	var handoffAt *redisstore.Entry
-	for i, e := range entries {
-		switch e.Kind {
-		case "record":
-			kind, _ := e.Data["kind"].(string)
-			key, _ := e.Data["key"].(string)
-			fields, _ := e.Data["fields"].(map[string]any)
-			if kind == "" || key == "" || s.cfg.Records == nil {
-				continue
-			}
-			rec := engine.Record{Kind: engine.RecordKind(kind), Key: key, Fields: fields}
-			var err error
-			if r, ok := s.cfg.Records.(crmRecords); ok {
-				err = r.create(ctx, conv, sess, rec)
-			} else {
-				err = s.cfg.Records.Create(ctx, conv, rec)
-			}
-			if err != nil && !errors.Is(err, crm.ErrInvalid) {
-				return err
-			}
-		case "handoff":
+	for i := range entries {
+		if entries[i].Kind == "handoff" {
 			handoffAt = &entries[i]
 		}
 	}

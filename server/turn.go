@@ -174,17 +174,9 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, se
 				s.log.Error("cancelling timer", "conversation", conv, "timer", e.Timer.ID, "err", err)
 			}
 		case engine.EffectCreate:
-			if s.cfg.Records != nil {
-				var err error
-				if r, ok := s.cfg.Records.(crmRecords); ok {
-					err = r.create(ctx, conv, sess, *e.Record)
-				} else {
-					err = s.cfg.Records.Create(ctx, conv, *e.Record)
-				}
-				if err != nil {
-					s.log.Error("creating record", "conversation", conv, "kind", e.Record.Kind, "err", err)
-					failed = true
-				}
+			if err := s.createRecord(ctx, conv, sess, *e.Record); err != nil {
+				s.log.Error("creating record", "conversation", conv, "kind", e.Record.Kind, "err", err)
+				failed = true
 			}
 		case engine.EffectCall:
 			s.startCall(conv, p, *e.Call)

@@ -206,21 +206,11 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	}
 	progress := std.err
 	note := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
-	if _, err := bench.RaiseFileLimit(); err != nil {
-		note("could not raise the open-file limit: %v", err)
-	}
-
-	dir, err := os.MkdirTemp("", "playbook-bench-")
+	dir, done, err := benchWorkDir("playbook-bench-", o.keepLogs, note)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.keepLogs || err != nil {
-			note("logs kept in %s", dir)
-			return
-		}
-		os.RemoveAll(dir)
-	}()
+	defer func() { done(err) }()
 
 	rep := &bench.Report{Scenario: describe(o)}
 	rep.Setup = bench.Setup{Servers: o.servers, Visitors: o.visitors, Duration: o.duration, Warmup: o.warmup, Conversations: o.conversations, Sources: o.sources}
@@ -282,14 +272,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		}
 		rep.Setup.Servers = len(urls)
 	} else {
-		books := filepath.Join(dir, "playbooks")
-		if err := os.MkdirAll(books, 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(books, "qualify.yaml"), playbooks.BenchQualify, 0o644); err != nil {
-			return err
-		}
-		exe, err := os.Executable()
+		books, exe, err := benchPlaybook(dir)
 		if err != nil {
 			return err
 		}
@@ -468,14 +451,38 @@ func describe(o *benchOptions) string {
 }
 
 // loopbackURL checks that a Redis URL points at this machine.
-// freeLoopbackPort is a TCP port free on 127.0.0.1 now.
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// benchWorkDir raises the open-file limit and makes the folder for a run's
+// files and logs; done removes it, unless keep is set or the run failed
+// (then it says where it is).
+func benchWorkDir(name string, keep bool, note func(string, ...any)) (dir string, done func(error), err error) {
+	if _, err := bench.RaiseFileLimit(); err != nil {
+		note("could not raise the open-file limit: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	dir, err = os.MkdirTemp("", name)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func(err error) {
+		if keep || err != nil {
+			note("logs kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}, nil
+}
+
+// benchPlaybook writes the reference playbook into dir/playbooks for the
+// serve processes, and returns that folder and this executable.
+func benchPlaybook(dir string) (books, exe string, err error) {
+	books = filepath.Join(dir, "playbooks")
+	if err := os.MkdirAll(books, 0o755); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(filepath.Join(books, "qualify.yaml"), playbooks.BenchQualify, 0o644); err != nil {
+		return "", "", err
+	}
+	exe, err = os.Executable()
+	return books, exe, err
 }
 
 func loopbackURL(raw string) error {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,7 +15,6 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/internal/bench"
-	"github.com/playbook-dev/playbook/playbooks"
 )
 
 // runSoak is `playbook bench --soak`: resilient visitors talk for a long
@@ -25,20 +24,11 @@ import (
 // hold one lead per conversation whose transcript has a record.
 func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	note := func(format string, args ...any) { fmt.Fprintf(std.err, "soak: "+format+"\n", args...) }
-	if _, err := bench.RaiseFileLimit(); err != nil {
-		note("could not raise the open-file limit: %v", err)
-	}
-	dir, err := os.MkdirTemp("", "playbook-soak-")
+	dir, done, err := benchWorkDir("playbook-soak-", o.keepLogs, note)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.keepLogs || err != nil {
-			note("logs kept in %s", dir)
-			return
-		}
-		os.RemoveAll(dir)
-	}()
+	defer func() { done(err) }()
 	redisURL := o.redisURL
 	if redisURL == "" {
 		note("starting redis-server")
@@ -60,18 +50,11 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	defer rdb.Close()
 	prefix := "pbsoak" + randomHex(4) + ":"
 
-	books := filepath.Join(dir, "playbooks")
-	if err := os.MkdirAll(books, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(books, "qualify.yaml"), playbooks.BenchQualify, 0o644); err != nil {
-		return err
-	}
-	exe, err := os.Executable()
+	books, exe, err := benchPlaybook(dir)
 	if err != nil {
 		return err
 	}
-	port, err := freeLoopbackPort()
+	port, err := bench.FreePort()
 	if err != nil {
 		return err
 	}
@@ -87,7 +70,10 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { srv.Stop(15 * time.Second) }()
+	// Break replaces srv while Sample reads it, from other goroutines.
+	var srvMu sync.Mutex
+	current := func() *bench.Server { srvMu.Lock(); defer srvMu.Unlock(); return srv }
+	defer func() { current().Stop(15 * time.Second) }()
 	var lifetimes []string
 	born := time.Now()
 
@@ -105,21 +91,17 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			if err != nil {
 				return err
 			}
+			srvMu.Lock()
 			srv, born = next, time.Now()
+			srvMu.Unlock()
 			return nil
 		},
-		Verify: func(ctx context.Context, conv string, got []bench.Entry) error {
-			records := 0
-			for _, e := range got {
-				if e.Kind == "end" && len(got) >= 2 && got[len(got)-2].Text == "Our team is offline, we will email you" {
-					records = 1
-				}
-			}
-			return bench.VerifyTranscript(ctx, st, conv, got, records)
+		Verify: func(ctx context.Context, sc bench.Script, conv string, got []bench.Entry) error {
+			return bench.VerifyTranscript(ctx, st, conv, got, bench.RecordsOf(sc))
 		},
 		Sample: func(ctx context.Context) bench.SoakSample {
-			s := bench.SoakSample{At: time.Now(), ServerPID: srv.PID}
-			s.ServerRSS, _, _ = bench.ProcRSS(srv.PID)
+			s := bench.SoakSample{At: time.Now(), ServerPID: current().PID}
+			s.ServerRSS, _, _ = bench.ProcRSS(s.ServerPID)
 			if info, err := rdb.Info(ctx, "memory").Result(); err == nil {
 				for _, line := range strings.Split(info, "\n") {
 					if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
@@ -145,7 +127,7 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			break
 		}
 	}
-	if err := srv.Stop(15 * time.Second); err != nil {
+	if err := current().Stop(15 * time.Second); err != nil {
 		note("stopping the server: %v", err)
 	}
 	want := 0

@@ -129,7 +129,7 @@ func StartRedisWith(ctx context.Context, dir string, cfg RedisConfig) (*RedisSer
 	for attempt := 0; attempt < 5; attempt++ {
 		port := cfg.Port
 		if port == 0 {
-			if port, err = freePort(); err != nil {
+			if port, err = FreePort(); err != nil {
 				return nil, err
 			}
 		}
@@ -188,7 +188,8 @@ func RedisVersion(ctx context.Context, c *redis.Client) string {
 	return infoField(info, "redis_version")
 }
 
-func freePort() (int, error) {
+// FreePort is a TCP port free on 127.0.0.1 now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

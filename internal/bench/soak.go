@@ -25,9 +25,9 @@ type SoakOptions struct {
 	// restarts a server, say. Zero: nothing breaks.
 	Every time.Duration
 	Break func(ctx context.Context, n int) error
-	// Verify, when set, checks a completed conversation against the
-	// store: what the visitor received must be all there is.
-	Verify func(ctx context.Context, conv string, got []Entry) error
+	// Verify, when set, checks a completed conversation (of script sc)
+	// against the store: what the visitor received must be all there is.
+	Verify func(ctx context.Context, sc Script, conv string, got []Entry) error
 	// Sample is called every SampleEvery (default 10 s) for memory over
 	// time.
 	Sample      func(ctx context.Context) SoakSample
@@ -154,7 +154,7 @@ func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 				conv, err := d.runResilient(talkCtx, v, sc, opts.Playbook, opts.Think, func(r turnResult) { turns = append(turns, r.latency) })
 				if err == nil && opts.Verify != nil {
 					vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-					if verr := opts.Verify(vctx, conv.Conversation, conv.Entries); verr != nil {
+					if verr := opts.Verify(vctx, sc, conv.Conversation, conv.Entries); verr != nil {
 						err = &checkError{sc.N, len(sc.Turns), "the store disagrees: " + verr.Error()}
 					}
 					cancel()

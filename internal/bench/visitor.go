@@ -31,16 +31,6 @@ type frame struct {
 	Token        string          `json:"token"`
 }
 
-// entry is the part of a transcript entry the driver checks.
-type entry struct {
-	ID       string   `json:"id"`
-	From     string   `json:"from"`
-	Kind     string   `json:"kind"`
-	Text     string   `json:"text"`
-	Buttons  []button `json:"buttons"`
-	ClientID string   `json:"client_id"`
-}
-
 type button struct {
 	Label string `json:"label"`
 	Value string `json:"value"`
@@ -266,7 +256,7 @@ func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent t
 		}
 		switch f.Type {
 		case "entry":
-			var e entry
+			var e Entry
 			if err := json.Unmarshal(f.Entry, &e); err != nil {
 				return fail("an entry that is not an object: %s", f.Entry)
 			}

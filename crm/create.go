@@ -746,11 +746,13 @@ func (s *Store) UpdatePerson(ctx context.Context, id string, name, phone *string
 		if name != nil {
 			p.Name = truncate(strings.TrimSpace(*name), 200)
 		}
+		// Validate before comparing: "12ab" normalizes to "", which equals
+		// the phone of a person who has none.
+		if phone != nil && NormalizePhone(*phone) == "" && strings.TrimSpace(*phone) != "" {
+			return nil, fmt.Errorf("%w: %q is not a phone number (7 to 15 digits, + for the country code)", ErrInvalid, truncate(*phone, 40))
+		}
 		if phone != nil && NormalizePhone(*phone) != p.Phone {
 			np := NormalizePhone(*phone)
-			if np == "" && strings.TrimSpace(*phone) != "" {
-				return nil, fmt.Errorf("%w: %q is not a phone number (7 to 15 digits, + for the country code)", ErrInvalid, truncate(*phone, 40))
-			}
 			if np != "" {
 				cur, err := s.lookup(ctx, s.phoneKey(np))
 				if err != nil {

@@ -370,6 +370,33 @@ func TestUpdatePersonPhone(t *testing.T) {
 	_ = b
 }
 
+// A phone that is not one is refused the same way whether or not the
+// person has a phone yet (issue 11, item 15: with no phone, "12ab" used to
+// answer ok and save nothing).
+func TestUpdatePersonPhoneValidatedWithAndWithoutPhone(t *testing.T) {
+	st, _ := newStore(t, salesTeam(), nil)
+	ctx := context.Background()
+	none, _ := st.Create(ctx, crm.Source{}, rec("person", "k1", map[string]any{"email": "ana@acme.io"}))
+	with, _ := st.Create(ctx, crm.Source{}, rec("person", "k2", map[string]any{"email": "bo@acme.io", "phone": "+44 20 7946 0958"}))
+	for _, bad := range []string{"12ab", "call me", "12", "+1 (415) 555-0100 ext 2"} {
+		for _, p := range []*crm.Record{none.Record, with.Record} {
+			phone := bad
+			if _, err := st.UpdatePerson(ctx, p.ID, nil, &phone); !errors.Is(err, crm.ErrInvalid) || !strings.Contains(err.Error(), "not a phone number") {
+				t.Errorf("phone %q on person with phone %q: err = %v, want ErrInvalid naming the problem", bad, p.Phone, err)
+			}
+			got, _ := st.Get(ctx, p.ID)
+			if got.Phone != p.Phone {
+				t.Errorf("phone %q on person with phone %q: stored %q", bad, p.Phone, got.Phone)
+			}
+		}
+	}
+	// Clearing stays allowed, also when there is nothing to clear.
+	empty := "  "
+	if _, err := st.UpdatePerson(ctx, none.Record.ID, nil, &empty); err != nil {
+		t.Fatalf("clearing an empty phone: %v", err)
+	}
+}
+
 func TestDraftRefusesBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		kind   string

@@ -334,13 +334,18 @@ func TestInboxCRMPanel(t *testing.T) {
 		t.Fatalf("the same client id twice: duplicate %v, %d leads", created.Duplicate, len(created.CRM.Leads))
 	}
 	pid := created.CRM.Person.Record.ID
+	// A bad phone on a person with no phone yet gets the same 400 as on
+	// one with a phone (issue 11, item 15).
+	if code, body := agent.do("PUT", "/api/people/"+pid, map[string]any{"phone": "12ab"}); code != 400 || !strings.Contains(string(body), "not a phone number") {
+		t.Fatalf("a bad phone on a person without one: %d %s, want 400 with a reason", code, body)
+	}
 	var person crm.Record
 	json.Unmarshal(agent.ok("PUT", "/api/people/"+pid, map[string]any{"phone": "+1 (415) 555-0100"}), &person)
 	if person.Phone != "+14155550100" {
 		t.Fatalf("phone = %q", person.Phone)
 	}
-	if code, _ := agent.do("PUT", "/api/people/"+pid, map[string]any{"phone": "call me"}); code != 400 {
-		t.Fatalf("a bad phone: %d", code)
+	if code, body := agent.do("PUT", "/api/people/"+pid, map[string]any{"phone": "12ab"}); code != 400 || !strings.Contains(string(body), "not a phone number") {
+		t.Fatalf("a bad phone: %d %s", code, body)
 	}
 
 	// Kim leaves a note for the owner: Sam hears of it.

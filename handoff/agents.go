@@ -146,6 +146,32 @@ func (s *Store) Agents(ctx context.Context) ([]*Agent, error) {
 	return out, nil
 }
 
+// Teams returns the teams agents are in, sorted: the teams a conversation
+// can be transferred to.
+func (s *Store) Teams(ctx context.Context) ([]string, error) {
+	all, err := s.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range all {
+		for _, t := range a.Teams {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
 // AgentByName finds an agent by a mention: the first name or the whole name,
 // case-insensitively, with spaces removed ("@sam", "@SamLee").
 func (s *Store) AgentByName(ctx context.Context, mention string) (*Agent, error) {

@@ -400,10 +400,16 @@ func (s *Store) Unassign(ctx context.Context, id string) (*Conversation, string,
 	return b, c.Assignee, err
 }
 
-// Transfer moves a conversation to another team's queue, unassigned.
+// Transfer moves a conversation to another team's queue, unassigned. The
+// team must be one an agent is in (Teams): a chat sent to a team nobody is
+// in would be seen by admins only.
 func (s *Store) Transfer(ctx context.Context, id, team string) (*Conversation, string, error) {
-	if !teamRE.MatchString(team) {
-		return nil, "", fmt.Errorf("%w: team %q", ErrInvalid, team)
+	teams, err := s.Teams(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if !slices.Contains(teams, team) {
+		return nil, "", fmt.Errorf("%w: there is no team %q (teams: %s)", ErrInvalid, truncateRunes(team, 40), strings.Join(teams, ", "))
 	}
 	c, err := s.Conversation(ctx, id)
 	if err != nil {

@@ -193,3 +193,36 @@ func TestTransferToAnotherTeam(t *testing.T) {
 	}
 	_ = context.Background()
 }
+
+// Transfer to a team nobody is in is refused with a reason, and the chat
+// stays where it was (issue 11, item 10: it answered 200 and the chat
+// vanished for everyone but admins).
+func TestTransferToUnknownTeamIsRefused(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	sam := addAgent(t, ts, "Sam", "sales")
+	addAgent(t, ts, "Sue", "support")
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	for _, team := range []string{"suport", "Support", "", "../sales"} {
+		code, body := agent.do("POST", "/api/conversations/"+conv+"/transfer", map[string]any{"team": team})
+		if code != 400 || !strings.Contains(string(body), "no team") {
+			t.Errorf("transfer to %q: %d %s, want 400 naming the problem", team, code, body)
+		}
+	}
+	var got struct{ Conversation handoff.Conversation }
+	json.Unmarshal(agent.ok("GET", "/api/conversations/"+conv, nil), &got)
+	if got.Conversation.Team != "sales" || got.Conversation.Assignee != sam.ID || got.Conversation.Status != handoff.StatusOpen {
+		t.Fatalf("after refused transfers: %+v", got.Conversation)
+	}
+	// A team with agents still works.
+	var moved handoff.Conversation
+	json.Unmarshal(agent.ok("POST", "/api/conversations/"+conv+"/transfer", map[string]any{"team": "support"}), &moved)
+	if moved.Team != "support" {
+		t.Fatalf("transfer to support: %+v", moved)
+	}
+}

@@ -119,7 +119,7 @@ func (s *Store) agentWithHash(ctx context.Context, id string) (*Agent, []byte, e
 
 // AgentByEmail returns the agent with email.
 func (s *Store) AgentByEmail(ctx context.Context, email string) (*Agent, error) {
-	id, err := s.rdb.Get(ctx, s.p+"agent-email:"+strings.ToLower(strings.TrimSpace(email))).Result()
+	id, err := s.rdb.Get(ctx, s.p+"agent-email:"+NormalizeEmail(email)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
@@ -190,31 +190,71 @@ func (s *Store) AgentByName(ctx context.Context, mention string) (*Agent, error)
 	return nil, ErrNotFound
 }
 
-// Login checks an email and password. After 5 failures for one address
-// and email within a minute it refuses with ErrTooMany, even for the right
-// password, so passwords cannot be guessed quickly.
+// Login limits: within LoginWindow, at most LoginPerEmail attempts for one
+// account (its email normalized: case and surrounding space do not give
+// fresh tries) and LoginPerAddress attempts from one client address,
+// whatever the emails. Successful sign-ins do not count.
+const (
+	LoginPerEmail   = 5
+	LoginPerAddress = 20
+	LoginWindow     = time.Minute
+)
+
+// countAttempt adds one attempt to the counter at key and returns the count
+// in the current window; the window starts with the first attempt.
+var countAttempt = redis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+	redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n
+`)
+
+// giveBackAttempt takes back one attempt, unless its window has ended (a
+// DECR then would leave a key without expiry).
+var giveBackAttempt = redis.NewScript(`
+if redis.call('PTTL', KEYS[1]) > 0 then
+	redis.call('DECR', KEYS[1])
+end
+return 0
+`)
+
+// NormalizeEmail is the form an email is stored and counted under.
+func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// Login checks an email and password. Every attempt is counted before the
+// password is checked, atomically in Redis, per normalized email and per
+// client address (LoginPerEmail, LoginPerAddress in LoginWindow): past the
+// limit it refuses with ErrTooMany, even for the right password and even
+// when the attempts arrive in parallel, so passwords cannot be guessed
+// quickly. A successful sign-in gives its attempt back.
 func (s *Store) Login(ctx context.Context, email, password, ip string) (*Session, error) {
-	failKey := s.p + "loginfail:" + ip + ":" + strings.ToLower(email)
-	n, err := s.rdb.Get(ctx, failKey).Int()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
+	email = NormalizeEmail(email)
+	keys := []string{s.p + "loginfail:email:" + email, s.p + "loginfail:ip:" + ip}
+	limits := []int{LoginPerEmail, LoginPerAddress}
+	var counted []string
+	over := false
+	for i, k := range keys {
+		// One key per script: the keys may live on different Cluster slots.
+		n, err := countAttempt.Run(ctx, s.rdb, []string{k}, LoginWindow.Milliseconds()).Int()
+		if err != nil {
+			return nil, err
+		}
+		counted = append(counted, k)
+		if n > limits[i] {
+			over = true
+			break
+		}
 	}
-	if n >= 5 {
+	if over {
 		return nil, ErrTooMany
-	}
-	fail := func() (*Session, error) {
-		pipe := s.rdb.TxPipeline()
-		pipe.Incr(ctx, failKey)
-		pipe.Expire(ctx, failKey, time.Minute)
-		_, _ = pipe.Exec(ctx)
-		return nil, ErrBadPassword
 	}
 	a, err := s.AgentByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		// Spend the time a hash comparison takes, so a timing difference
 		// does not tell which emails exist.
 		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return fail()
+		return nil, ErrBadPassword
 	}
 	if err != nil {
 		return nil, err
@@ -224,7 +264,12 @@ func (s *Store) Login(ctx context.Context, email, password, ip string) (*Session
 		return nil, err
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
-		return fail()
+		return nil, ErrBadPassword
+	}
+	// The attempt succeeded: it does not count against the account or the
+	// address (agents behind one office address sign in all day).
+	for _, k := range counted {
+		_ = giveBackAttempt.Run(ctx, s.rdb, []string{k}).Err()
 	}
 	return s.newSession(ctx, a)
 }

@@ -554,7 +554,19 @@ func (s *Store) SetLabels(ctx context.Context, id string, add, remove []string) 
 	return c, nil
 }
 
-// Rate stores the visitor's rating (1 to 5) of a conversation.
+// rate stores a rating on a resolved conversation that has none, in one
+// step, so two tabs (or two processes) rating at once store one.
+var rate = redis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return 'missing' end
+if st ~= 'resolved' then return 'not_resolved' end
+if redis.call('HSETNX', KEYS[1], 'csat', ARGV[1]) == 0 then return 'rated' end
+return 'ok'
+`)
+
+// Rate stores the visitor's rating (1 to 5) of a conversation. Only a
+// resolved conversation can be rated (ErrNotResolved), and only once
+// (ErrRated): the first rating stays.
 func (s *Store) Rate(ctx context.Context, id string, score int, comment string) (*Conversation, error) {
 	if score < 1 || score > 5 {
 		return nil, fmt.Errorf("%w: a rating is 1 to 5", ErrInvalid)
@@ -563,11 +575,17 @@ func (s *Store) Rate(ctx context.Context, id string, score int, comment string) 
 		return nil, fmt.Errorf("%w: the comment is longer than 1,000 characters", ErrInvalid)
 	}
 	b, _ := json.Marshal(CSAT{Score: score, Comment: comment, At: s.now().UTC()})
-	if n, err := s.rdb.Exists(ctx, s.metaKey(id)).Result(); err != nil || n == 0 {
-		return nil, ErrNotFound
-	}
-	if err := s.rdb.HSet(ctx, s.metaKey(id), "csat", b).Err(); err != nil {
+	res, err := rate.Run(ctx, s.rdb, []string{s.metaKey(id)}, string(b)).Text()
+	if err != nil {
 		return nil, err
+	}
+	switch res {
+	case "missing":
+		return nil, ErrNotFound
+	case "not_resolved":
+		return nil, ErrNotResolved
+	case "rated":
+		return nil, ErrRated
 	}
 	return s.Conversation(ctx, id)
 }

@@ -21,6 +21,8 @@ var (
 	ErrTooMany     = errors.New("too many attempts; wait a minute")
 	ErrExists      = errors.New("already exists")
 	ErrInvalid     = errors.New("invalid")
+	ErrNotResolved = errors.New("a conversation can be rated once it is resolved")
+	ErrRated       = errors.New("this conversation has already been rated")
 )
 
 // Store keeps agents, presence and the inbox in Redis. It is safe for

@@ -461,3 +461,109 @@ func TestRoutingAndCollectedVisitor(t *testing.T) {
 		}
 	}
 }
+
+// A rating is accepted only once the conversation is resolved, and only
+// once: two tabs on two server processes rating at the same moment get one
+// "rated" between them and one error (issue 11, item 9: a rating was taken
+// while the bot was still talking, and a second one overwrote the first).
+func TestRatingOnlyAfterResolveAndOnce(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	ts2 := startServer(t, rds, "../playbooks/bench")
+	ctx := context.Background()
+	sam := addAgent(t, ts, "Sam", "sales")
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+
+	v := dial(t, ts)
+	token, conv := v.start("qualify")
+	v.bot("Hi! What brings you here?")
+	// The bot is talking: refused.
+	v.send(map[string]any{"type": "rating", "score": 5})
+	if f := v.next("error"); f["code"] != "not_resolved" {
+		t.Fatalf("rating while the bot talks: %v, want not_resolved", f)
+	}
+	v.say("v1", "Talk to sales")
+	v.bot("What's your work email?")
+	v.say("v2", "ana@acme.io")
+	v.bot("How many employees?")
+	v.say("v3", "201+")
+	v.bot("Monthly budget in USD?")
+	v.say("v4", "1500")
+	v.bot("Connecting you to sales...")
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	v.entryOf("joined", "system")
+	// With the agent, still open: refused.
+	v.send(map[string]any{"type": "rating", "score": 1})
+	if f := v.next("error"); f["code"] != "not_resolved" {
+		t.Fatalf("rating an open chat: %v, want not_resolved", f)
+	}
+	if c, _ := ts.srv.Inbox().Conversation(ctx, conv); c.CSAT != nil {
+		t.Fatalf("a refused rating was stored: %+v", c.CSAT)
+	}
+	agent.ok("POST", "/api/conversations/"+conv+"/resolve", nil)
+	v.entryOf("resolved", "system")
+
+	// A second tab of the same conversation, on the other process.
+	w := dial(t, ts2)
+	w.send(map[string]any{"type": "resume", "token": token, "after": ""})
+	w.next("welcome")
+	w.entryOf("resolved", "system")
+	var wg sync.WaitGroup
+	for _, x := range []struct {
+		c     *client
+		score int
+	}{{v, 2}, {w, 5}} {
+		wg.Add(1)
+		go func() { defer wg.Done(); x.c.send(map[string]any{"type": "rating", "score": x.score}) }()
+	}
+	wg.Wait()
+	// Each tab gets exactly one answer: rated or an error.
+	answer := func(c *client) map[string]any {
+		t.Helper()
+		for {
+			select {
+			case f, ok := <-c.frames:
+				if !ok {
+					t.Fatal("connection closed before the rating's answer")
+				}
+				if f["type"] == "rated" || f["type"] == "error" {
+					return f
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("no answer to the rating within 30s")
+			}
+		}
+	}
+	for _, f := range v.queue {
+		if f["type"] == "rated" || f["type"] == "error" {
+			t.Fatalf("tab v had an answer queued before rating: %v", f)
+		}
+	}
+	a, b := answer(v), answer(w)
+	var rated map[string]any
+	for _, f := range []map[string]any{a, b} {
+		switch {
+		case f["type"] == "rated" && rated == nil:
+			rated = f
+		case f["type"] == "error" && f["code"] == "already_rated":
+		default:
+			t.Fatalf("answers %v and %v: want one rated and one already_rated", a, b)
+		}
+	}
+	if rated == nil {
+		t.Fatalf("answers %v and %v: nobody's rating was taken", a, b)
+	}
+	c, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	if c.CSAT == nil || float64(c.CSAT.Score) != rated["score"] {
+		t.Fatalf("stored csat %+v, the accepted rating was %v", c.CSAT, rated)
+	}
+	// Later tries are refused too and change nothing.
+	w.send(map[string]any{"type": "rating", "score": 3, "comment": "changed my mind"})
+	if f := answer(w); f["code"] != "already_rated" {
+		t.Fatalf("a third rating: %v", f)
+	}
+	if again, _ := ts.srv.Inbox().Conversation(ctx, conv); *again.CSAT != *c.CSAT {
+		t.Fatalf("csat changed to %+v", again.CSAT)
+	}
+}

@@ -569,8 +569,22 @@ func (v *visitorConn) rate(ctx context.Context, f *inFrame) {
 		return
 	}
 	c, err := v.s.inbox.Rate(ctx, conv, f.Score, f.Comment)
-	if err != nil {
+	switch {
+	case errors.Is(err, handoff.ErrNotResolved):
+		v.fail("not_resolved", "you can rate the conversation once it has ended", "")
+		return
+	case errors.Is(err, handoff.ErrRated):
+		v.fail("already_rated", "this conversation has already been rated", "")
+		return
+	case errors.Is(err, handoff.ErrNotFound):
+		v.fail("not_found", "this conversation cannot be found", "")
+		return
+	case errors.Is(err, handoff.ErrInvalid):
 		v.fail("invalid", "a rating is a score from 1 to 5 and a comment of at most 1,000 characters", "")
+		return
+	case err != nil:
+		v.s.log.Warn("storing a rating", "conversation", conv, "err", err)
+		v.fail("unavailable", "the rating could not be stored; send it again", "")
 		return
 	}
 	v.s.publishConversation(ctx, c)

@@ -1230,6 +1230,8 @@
       return;
     }
     if (code === 'no_conversation') { if (S.ws) S.ws.close(); return; }
+    if (code === 'already_rated') { S.st.rated = S.st.rated || 1; save(); return; } // another tab rated it first: nothing to tell
+    if (code === 'not_resolved') return; // the rating card only shows after resolved; a stale one changes nothing
     if (!S.ready && (code === 'unavailable' || code === 'rate_limited')) { // start or resume failed: try again
       var ws = S.ws;
       setTimeout(function () { if (ws === S.ws && ws.readyState === 1 && !S.ready) hello(); }, 1000 + Math.random() * 1000);

@@ -59,6 +59,13 @@ type Config struct {
 	// address (in bursts of a third of it); default 60, negative: no limit
 	// (for load tests from one machine).
 	ConnectsPerMinute int
+	// TrustedProxies are the reverse proxies (CIDRs such as "10.0.0.0/8",
+	// or single addresses) whose X-Forwarded-For header names the client.
+	// The client address (for connection and sign-in limits, and logs) is
+	// the rightmost address of X-Forwarded-For that is not a trusted
+	// proxy, read only when the connection comes from a trusted proxy.
+	// Empty: the address of the connection, headers ignored.
+	TrustedProxies []string
 	// Hours says which teams are open, for open_hours(). Nil: every team
 	// is always open.
 	Hours OpenHours
@@ -199,8 +206,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.calls = newCaller(cfg.Calls)
 	s.hub = newHub(cfg.Redis, s.log)
+	ipOf, err := clientAddress(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s.cfg = cfg
 	s.echo = s.routes()
+	s.echo.IPExtractor = ipOf
 	return s, nil
 }
 

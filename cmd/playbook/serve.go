@@ -35,6 +35,11 @@ Redis, survive restarts, and any number of serve processes can share them:
   playbook serve --redis redis://localhost:6379/0
   playbook serve --redis redis://10.0.0.1:7000,redis://10.0.0.2:7000   (a Redis Cluster)
 
+Behind a reverse proxy or load balancer, name it with --trusted-proxies so
+that limits count each visitor, not the proxy:
+
+  playbook serve --trusted-proxies 10.0.0.0/8,127.0.0.1
+
 Put the widget on a page with one tag:
 
   <script src="https://chat.example.com/widget.js" data-playbook="website-sales" async></script>
@@ -52,6 +57,7 @@ Put the widget on a page with one tag:
 		hosts := fs.String("allow-hosts", "", "comma-separated hosts call cards may reach (default: what each playbook allows)")
 		private := fs.Bool("allow-private-calls", false, "let call cards reach private and loopback addresses")
 		def := fs.String("default-playbook", "", "playbook for pages no trigger matches (default: website-sales)")
+		proxies := fs.String("trusted-proxies", os.Getenv("PLAYBOOK_TRUSTED_PROXIES"), "comma-separated reverse proxies (CIDRs or addresses, e.g. 10.0.0.0/8,127.0.0.1) whose X-Forwarded-For names the client; limits then count per client, not per proxy (default: none, the header is ignored)")
 		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
 		extras := addServeExtras(fs)
 		hours := fs.String("hours", os.Getenv("PLAYBOOK_HOURS"), "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
@@ -102,6 +108,7 @@ Put the widget on a page with one tag:
 				Mail:            mailer,
 				Hours:           openHours,
 				CRMFields:       fields,
+				TrustedProxies:  splitList(*proxies),
 			})
 			if err != nil {
 				return err

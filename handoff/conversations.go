@@ -68,8 +68,10 @@ type Conversation struct {
 	Previous     []string   `json:"previous,omitempty"`
 }
 
-// VisibleTo reports whether agent a may see and act on c: members of its
-// team, and admins. A conversation no team has had yet is for admins only.
+// VisibleTo reports whether a member of c's team, or an admin, is a.
+//
+// Deprecated: the access policy decides who may see or act on a
+// conversation (its assignee too): use access.Conversation.
 func (c *Conversation) VisibleTo(a *Agent) bool {
 	if a.Role == RoleAdmin {
 		return true

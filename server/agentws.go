@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v5"
 
+	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
 )
@@ -149,7 +150,7 @@ func (ac *agentConn) readLoop(ctx context.Context) {
 
 func (ac *agentConn) typing(ctx context.Context, conv string, on bool) {
 	c, err := ac.s.inbox.Conversation(ctx, conv)
-	if err != nil || !c.VisibleTo(ac.agent) {
+	if err != nil || !access.CanSee(ac.agent, c) {
 		return
 	}
 	ac.s.publishSignal(ctx, conv, signal{Type: "typing", From: "agent", Author: ac.agent.Name, On: on})
@@ -159,7 +160,7 @@ func (ac *agentConn) typing(ctx context.Context, conv string, on bool) {
 // after `after`, then live ones.
 func (ac *agentConn) followConversation(ctx context.Context, conv, after string) {
 	c, err := ac.s.inbox.Conversation(ctx, conv)
-	if err != nil || !c.VisibleTo(ac.agent) {
+	if err != nil || !access.CanSee(ac.agent, c) {
 		ac.push(map[string]any{"type": "error", "code": "forbidden", "message": "you cannot see this conversation"})
 		return
 	}
@@ -231,7 +232,7 @@ func (ac *agentConn) receive(ch, payload string) {
 		}
 		// Without a conversation only a notice addressed to this agent
 		// (a CRM note for the owner) goes through.
-		if ev.Conversation == nil && ev.To == "" || ev.Conversation != nil && !ev.Conversation.VisibleTo(ac.agent) {
+		if ev.Conversation == nil && ev.To == "" || ev.Conversation != nil && !access.CanSee(ac.agent, ev.Conversation) {
 			return
 		}
 		ev.To = ""

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
@@ -349,7 +350,7 @@ func (s *Server) notifyCRM(ctx context.Context, n crm.Notice) {
 	ev := inboxEvent{Type: "notify", Kind: n.Kind, To: n.To, Text: n.Text, Record: n.Record, Person: n.Person}
 	if n.Conversation != "" {
 		if c, err := s.inbox.Conversation(ctx, n.Conversation); err == nil {
-			if a, err := s.inbox.Agent(ctx, n.To); err == nil && c.VisibleTo(a) {
+			if a, err := s.inbox.Agent(ctx, n.To); err == nil && access.CanSee(a, c) {
 				ev.Conversation = c
 			}
 		}
@@ -372,9 +373,7 @@ func crmError(err error) error {
 	return err
 }
 
-func viewerOf(a *handoff.Agent) crm.Viewer {
-	return crm.Viewer{ID: a.ID, Teams: a.Teams, Admin: a.Role == handoff.RoleAdmin}
-}
+func viewerOf(a *handoff.Agent) crm.Viewer { return access.Viewer(a) }
 
 // recordFor loads a record of a kind the signed-in agent may see.
 func (s *Server) recordFor(c *echo.Context, kind crm.Kind) (*crm.Record, error) {
@@ -385,7 +384,7 @@ func (s *Server) recordFor(c *echo.Context, kind crm.Kind) (*crm.Record, error) 
 	if r.Kind != kind {
 		return nil, echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	if !viewerOf(agentOf(c)).CanSee(r) {
+	if err := access.Record(agentOf(c), r); err != nil {
 		return nil, echo.NewHTTPError(http.StatusForbidden, "this "+string(kind)+" belongs to another team")
 	}
 	return r, nil
@@ -477,12 +476,23 @@ func (s *Server) getFeed(kind crm.Kind) echo.HandlerFunc {
 		if err != nil {
 			return crmError(err)
 		}
-		v := viewerOf(agentOf(c))
+		a := agentOf(c)
 		out := make([]crm.FeedItem, 0, len(items))
 		for _, it := range items {
-			if it.Record == nil || v.CanSee(it.Record) {
-				out = append(out, it)
+			switch {
+			case it.Record != nil:
+				if access.Record(a, it.Record) != nil {
+					continue
+				}
+			case it.Chat != nil:
+				// A chat is shown by its conversation's rule, not the
+				// person's: one the agent may not open is left out.
+				conv, err := s.inbox.Conversation(c.Request().Context(), it.Chat.Conversation)
+				if err != nil && a.Role != handoff.RoleAdmin || err == nil && !access.CanSee(a, conv) {
+					continue
+				}
 			}
+			out = append(out, it)
 		}
 		return c.JSON(http.StatusOK, out)
 	}
@@ -746,6 +756,11 @@ func (s *Server) createFromConversation(kind crm.Kind) echo.HandlerFunc {
 			}
 		}
 		src := s.crmSource(ctx, conv.ID, me, nil)
+		if kind != crm.KindNote {
+			if err := s.mayLinkPerson(ctx, me, conv, src, req.Email, req.Phone); err != nil {
+				return err
+			}
+		}
 		who := map[string]any{}
 		for k, v := range map[string]string{"name": req.Name, "email": req.Email, "phone": req.Phone} {
 			if v = strings.TrimSpace(v); v != "" {
@@ -822,6 +837,38 @@ func (s *Server) createFromConversation(kind crm.Kind) echo.HandlerFunc {
 	}
 }
 
+// mayLinkPerson asks the access policy whether a record agent a makes from
+// conversation conv, naming email and phone, may attach to the person they
+// match. The person is the chat's own when the conversation is linked to
+// them or the visitor gave that email or phone in it.
+func (s *Server) mayLinkPerson(ctx context.Context, a *handoff.Agent, conv *handoff.Conversation, src crm.Source, email, phone string) error {
+	email, phone = crm.NormalizeEmail(email), crm.NormalizePhone(phone)
+	var p *crm.Record
+	var err error
+	switch {
+	case email != "":
+		p, err = s.crm.store.PersonByEmail(ctx, email)
+	case phone != "":
+		p, err = s.crm.store.PersonByPhone(ctx, phone)
+	default:
+		return accessError(access.LinkPerson(a, conv, nil, true)) // the chat's own person
+	}
+	if errors.Is(err, crm.ErrNotFound) {
+		return accessError(access.LinkPerson(a, conv, nil, false))
+	}
+	if err != nil {
+		return crmError(err)
+	}
+	own := email != "" && email == crm.NormalizeEmail(src.Visitor.Email) ||
+		email == "" && phone != "" && phone == crm.NormalizePhone(src.Visitor.Phone)
+	if !own {
+		if linked, err := s.crm.store.Linked(ctx, conv.ID); err == nil && linked == p.ID {
+			own = true
+		}
+	}
+	return accessError(access.LinkPerson(a, conv, p, own))
+}
+
 func firstOf(vals ...string) string {
 	for _, v := range vals {
 		if strings.TrimSpace(v) != "" {
@@ -847,29 +894,4 @@ func (s *Server) archivedTranscript(ctx context.Context, conv, after string) ([]
 		entries = slices.DeleteFunc(entries, func(e redisstore.Entry) bool { return !a.less(parseStreamID(e.ID)) })
 	}
 	return entries, true
-}
-
-// transcriptViaCRM lets an agent read the transcript of a conversation of
-// no team of theirs (the bot's offline path has no team) when they may see
-// the person it is linked to: the activity feed links to it. Otherwise it
-// returns denied.
-func (s *Server) transcriptViaCRM(c *echo.Context, denied error) (*handoff.Conversation, error) {
-	var he *echo.HTTPError
-	if !errors.As(denied, &he) || he.Code != http.StatusForbidden {
-		return nil, denied
-	}
-	ctx := c.Request().Context()
-	pid, err := s.crm.store.Linked(ctx, c.Param("id"))
-	if err != nil || pid == "" {
-		return nil, denied
-	}
-	p, err := s.crm.store.Get(ctx, pid)
-	if err != nil || !viewerOf(agentOf(c)).CanSee(p) {
-		return nil, denied
-	}
-	conv, err := s.inbox.Conversation(ctx, c.Param("id"))
-	if err != nil {
-		return nil, inboxError(err)
-	}
-	return conv, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
 )
@@ -163,8 +164,10 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 		t.Fatalf("lead = %+v", lead)
 	}
 
-	// The owner sees the person, the chat in the feed, and its transcript
-	// (the offline path has no team; the person gives access).
+	// The owner sees the person. The chat went no team's way (the bot's
+	// offline path): by the access policy only admins open it, so it is
+	// left out of the owner's feed, and its transcript is refused; an
+	// admin sees it in the feed and reads it.
 	owner := sam
 	if person.Owner == kim.ID {
 		owner = kim
@@ -175,9 +178,14 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 	if len(people) != 1 || people[0].ID != person.ID {
 		t.Fatalf("search by email = %+v", people)
 	}
+	ada, err := ts.srv.Inbox().AddAgent(ctx, handoff.NewAgent{Email: "ada@example.com", Name: "Ada", Role: handoff.RoleAdmin, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := signIn(t, ts, ada)
 	var feed []crm.FeedItem
 	eventually(t, "the chat's end time in the feed", func() bool {
-		json.Unmarshal(ac.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
+		json.Unmarshal(admin.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
 		return len(feed) == 1 && feed[0].Chat.EndedAt != nil
 	})
 	chat := feed[0].Chat
@@ -185,9 +193,16 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 		t.Fatalf("chat in the feed = %+v", chat)
 	}
 	var transcript []map[string]any
-	json.Unmarshal(ac.ok("GET", chat.Transcript, nil), &transcript)
+	json.Unmarshal(admin.ok("GET", chat.Transcript, nil), &transcript)
 	if len(transcript) < 10 {
 		t.Fatalf("transcript via the feed has %d entries", len(transcript))
+	}
+	json.Unmarshal(ac.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
+	if len(feed) != 0 {
+		t.Fatalf("the owner's feed shows a chat no team had: %+v", feed)
+	}
+	if code, _ := ac.do("GET", chat.Transcript, nil); code != 403 {
+		t.Fatalf("the owner reads the transcript of a chat no team had: %d", code)
 	}
 	json.Unmarshal(ac.ok("GET", "/api/people/"+person.ID+"/feed?type=records", nil), &feed)
 	if len(feed) != 3 {
@@ -229,14 +244,14 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 		}
 	}
 	eventually(t, "both chats in the feed", func() bool {
-		json.Unmarshal(ac.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
+		json.Unmarshal(admin.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
 		return len(feed) == 2
 	})
 	if feed[0].Chat.Conversation != conv2 {
 		t.Fatalf("newest chat is %s, want %s", feed[0].Chat.Conversation, conv2)
 	}
 	// The lead's feed shows the person's chats too.
-	json.Unmarshal(ac.ok("GET", "/api/leads/"+lead.ID+"/feed?type=chats", nil), &feed)
+	json.Unmarshal(admin.ok("GET", "/api/leads/"+lead.ID+"/feed?type=chats", nil), &feed)
 	if len(feed) != 2 {
 		t.Fatalf("lead's chats = %d", len(feed))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
@@ -194,14 +195,28 @@ func (s *Server) listConversations(c *echo.Context) error {
 	return c.JSON(http.StatusOK, list)
 }
 
-// conversationFor loads a conversation the signed-in agent may see.
+// accessError maps the access policy's refusals to HTTP.
+func accessError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, access.ErrSignedOut):
+		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
+	case errors.Is(err, access.ErrForbidden):
+		return echo.NewHTTPError(http.StatusForbidden, err.Error())
+	}
+	return err
+}
+
+// conversationFor loads a conversation the signed-in agent may see, as the
+// access policy decides.
 func (s *Server) conversationFor(c *echo.Context) (*handoff.Conversation, error) {
 	conv, err := s.inbox.Conversation(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return nil, inboxError(err)
 	}
-	if !conv.VisibleTo(agentOf(c)) {
-		return nil, echo.NewHTTPError(http.StatusForbidden, "this conversation belongs to another team")
+	if err := access.Conversation(agentOf(c), conv); err != nil {
+		return nil, accessError(err)
 	}
 	return conv, nil
 }
@@ -237,19 +252,21 @@ func (s *Server) getConversation(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if prev == nil {
-		prev = []*handoff.Conversation{}
+	// Only the earlier conversations this agent may see, by the same
+	// policy (not the visitor's other teams' chats).
+	visible := access.Visible(agentOf(c), prev)
+	conv.Previous = make([]string, len(visible))
+	for i, p := range visible {
+		conv.Previous[i] = p.ID
 	}
-	resp["previous"] = prev
+	resp["previous"] = visible
 	return c.JSON(http.StatusOK, resp)
 }
 
 func (s *Server) getTranscript(c *echo.Context) error {
 	conv, err := s.conversationFor(c)
 	if err != nil {
-		if conv, err = s.transcriptViaCRM(c, err); err != nil {
-			return err
-		}
+		return err
 	}
 	entries, err := s.store.Transcript(c.Request().Context(), conv.ID, c.QueryParam("after"), 0)
 	if err != nil {
@@ -508,7 +525,7 @@ func (s *Server) postNote(c *echo.Context) error {
 	me := agentOf(c)
 	e := redisstore.Entry{From: "agent", Kind: "note", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC()}
 	for _, name := range mentions(req.Text) {
-		if a, err := s.inbox.AgentByName(ctx, name); err == nil && conv.VisibleTo(a) {
+		if a, err := s.inbox.AgentByName(ctx, name); err == nil && access.CanSee(a, conv) {
 			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "mention", To: a.ID, Conversation: conv, Text: me.Name + " mentioned you: " + truncate(req.Text, 120)})
 		}
 	}

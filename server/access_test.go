@@ -1,0 +1,148 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/redistest"
+)
+
+// twoTeams is a sales chat (handed off, a lead made from it by Sam with the
+// visitor's email) and the people around it: Sam and Kim of sales, Sue of
+// support, an admin.
+type twoTeams struct {
+	ts                   *testServer
+	v                    *client
+	conv                 string
+	sam, kim, sue, admin *agentClient
+	person               *crm.Record
+}
+
+func newTwoTeams(t *testing.T) *twoTeams {
+	t.Helper()
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	w := &twoTeams{ts: ts}
+	w.sam = signIn(t, ts, addAgent(t, ts, "Sam", "sales"))
+	w.kim = signIn(t, ts, addAgent(t, ts, "Kim", "sales"))
+	w.sue = signIn(t, ts, addAgent(t, ts, "Sue", "support"))
+	adm, err := ts.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: "ada@example.com", Name: "Ada", Role: handoff.RoleAdmin, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.admin = signIn(t, ts, adm)
+	w.sam.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	w.v = dial(t, ts)
+	w.conv = toHandoff(t, w.v)
+	w.v.bot("Connecting you to sales...")
+	w.v.entryOf("handoff", "system")
+	w.sam.ok("POST", "/api/conversations/"+w.conv+"/assign", map[string]any{})
+	w.v.entryOf("joined", "system")
+	w.sam.ok("POST", "/api/conversations/"+w.conv+"/notes", map[string]any{"text": "SECRET-SALES-NOTE"})
+	var out struct{ Record *crm.Record }
+	json.Unmarshal(w.sam.ok("POST", "/api/conversations/"+w.conv+"/lead", map[string]any{"email": "ana@acme.io", "name": "Ana"}), &out)
+	p, err := ts.srv.CRM().PersonByEmail(context.Background(), "ana@acme.io")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.person = p
+	return w
+}
+
+// supportChat starts a support conversation in the support team's queue,
+// with visitor (nil: the sales chat's visitor, so the sales chat is its
+// previous one).
+func (w *twoTeams) supportChat(t *testing.T, visitor *handoff.Visitor) string {
+	t.Helper()
+	ctx := context.Background()
+	in := w.ts.srv.Inbox()
+	conv := handoff.Conversation{ID: "support-" + w.conv, Playbook: "qualify"}
+	if visitor == nil {
+		// The widget's visitor: linked to the sales chat as the widget's
+		// "start a new conversation" does.
+		conv.Previous = []string{w.conv}
+	} else {
+		conv.Visitor = *visitor
+	}
+	c, err := in.Start(ctx, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Queue(ctx, c.ID, "support", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	return c.ID
+}
+
+// TestTranscriptIsDecidedByTheConversation: the person of a sales chat
+// who also wrote to support lists both teams; support still may not read
+// the sales chat's transcript, in any format.
+func TestTranscriptIsDecidedByTheConversation(t *testing.T) {
+	w := newTwoTeams(t)
+	ctx := context.Background()
+	// The same email typed into a support chat: the person lists both teams.
+	if _, err := w.ts.srv.CRM().LinkChat(ctx, crm.Chat{Conversation: w.supportChat(t, nil)}, "support", "ana@acme.io"); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := w.ts.srv.CRM().Get(ctx, w.person.ID)
+	if !slices.Contains(p.Teams, "support") || !slices.Contains(p.Teams, "sales") {
+		t.Fatalf("person's teams = %v, want both", p.Teams)
+	}
+	for _, path := range []string{"/transcript", "/transcript?format=txt", "/transcript?format=json", ""} {
+		code, body := w.sue.do("GET", "/api/conversations/"+w.conv+path, nil)
+		if code != 403 || strings.Contains(string(body), "SECRET-SALES-NOTE") {
+			t.Errorf("support GET %s: %d %.200s, want 403", path, code, body)
+		}
+		if code, body := w.kim.do("GET", "/api/conversations/"+w.conv+path, nil); code != 200 {
+			t.Errorf("sales colleague GET %s: %d %.200s, want 200", path, code, body)
+		}
+	}
+}
+
+// TestPreviousListsOnlyWhatTheAgentMaySee: a support chat of a visitor who
+// talked to sales before does not carry the sales chat (its metadata, its
+// last private note) to support.
+func TestPreviousListsOnlyWhatTheAgentMaySee(t *testing.T) {
+	w := newTwoTeams(t)
+	sup := w.supportChat(t, nil)
+	var details struct {
+		Previous []handoff.Conversation `json:"previous"`
+	}
+	body := w.sue.ok("GET", "/api/conversations/"+sup, nil)
+	json.Unmarshal(body, &details)
+	if len(details.Previous) != 0 || strings.Contains(string(body), "SECRET-SALES-NOTE") {
+		t.Fatalf("support sees previous %+v in %.300s", details.Previous, body)
+	}
+	json.Unmarshal(w.admin.ok("GET", "/api/conversations/"+sup, nil), &details)
+	if len(details.Previous) != 1 || details.Previous[0].ID != w.conv {
+		t.Fatalf("admin's previous = %+v, want the sales chat", details.Previous)
+	}
+}
+
+// TestLeadFromAChatDoesNotPullAnotherTeamsPerson: from her own chat, a
+// support agent types the email of a sales person: refused, and the person
+// keeps its teams.
+func TestLeadFromAChatDoesNotPullAnotherTeamsPerson(t *testing.T) {
+	w := newTwoTeams(t)
+	ctx := context.Background()
+	// Sue's chat is with someone else: a visitor without this email.
+	sup := w.supportChat(t, &handoff.Visitor{ID: "bob", Email: "bob@other.io"})
+	for _, kind := range []string{"lead", "deal"} {
+		code, body := w.sue.do("POST", "/api/conversations/"+sup+"/"+kind, map[string]any{"email": "ANA@acme.io "})
+		if code != 403 {
+			t.Errorf("support makes a %s for sales' person: %d %.200s, want 403", kind, code, body)
+		}
+	}
+	p, _ := w.ts.srv.CRM().Get(ctx, w.person.ID)
+	if slices.Contains(p.Teams, "support") {
+		t.Fatalf("person's teams = %v: support was added", p.Teams)
+	}
+	// A new email is fine, and so is the chat's own visitor.
+	w.sue.ok("POST", "/api/conversations/"+sup+"/lead", map[string]any{"email": "new@acme.io"})
+	w.sue.ok("POST", "/api/conversations/"+sup+"/lead", map[string]any{"email": "bob@other.io"})
+}

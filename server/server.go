@@ -28,8 +28,11 @@ type Config struct {
 	Redis redis.UniversalClient
 	// Prefix starts every Redis key; default "pb:".
 	Prefix string
-	// Secret signs visitor tokens. Empty: one is generated once and shared
-	// by every process through Redis.
+	// Secret signs visitor tokens; every process of a deployment needs the
+	// same one. Empty: one is generated once and shared by every process
+	// through Redis; when Redis loses it, a process that still has it
+	// writes it back, and the secrets processes made meanwhile are all
+	// accepted (see tokens).
 	Secret []byte
 	// AdminToken protects the admin API; empty turns the API off.
 	AdminToken string
@@ -119,7 +122,7 @@ type Server struct {
 	timers *redisstore.Timers
 	inbox  *handoff.Store
 	reg    *registry
-	tokens tokens
+	tokens *tokens
 	hub    *hub
 	calls  *caller
 	limits *limits
@@ -182,13 +185,14 @@ func New(cfg Config) (*Server, error) {
 		runCtx: context.Background(),
 	}
 	if len(cfg.Secret) == 0 {
-		secret, err := sharedSecret(ctx, cfg.Redis, cfg.Prefix+"secret")
+		t, err := newSharedTokens(ctx, cfg.Redis, cfg.Prefix, cfg.TokenTTL)
 		if err != nil {
 			return nil, fmt.Errorf("server: visitor token secret: %w", err)
 		}
-		cfg.Secret = secret
+		s.tokens = t
+	} else {
+		s.tokens = newTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	s.tokens = tokens{secret: cfg.Secret, ttl: cfg.TokenTTL}
 	s.inbox = handoff.NewStore(cfg.Redis, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now})
 	if cfg.Presence == nil {
 		cfg.Presence = inboxPresence{s.inbox}
@@ -214,19 +218,6 @@ func New(cfg Config) (*Server, error) {
 	s.echo = s.routes()
 	s.echo.IPExtractor = ipOf
 	return s, nil
-}
-
-// sharedSecret returns the token secret stored at key, creating it once.
-func sharedSecret(ctx context.Context, rdb redis.UniversalClient, key string) ([]byte, error) {
-	fresh := newID() + newID()
-	if err := rdb.SetNX(ctx, key, fresh, 0).Err(); err != nil {
-		return nil, err
-	}
-	v, err := rdb.Get(ctx, key).Bytes()
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
 }
 
 // Handler returns the HTTP handler with every route.
@@ -287,6 +278,9 @@ func (s *Server) timerLoop(ctx context.Context) {
 		}
 		if time.Since(lastSweep) >= min(5*time.Second, s.cfg.RecoverAfter/2) {
 			lastSweep = time.Now()
+			if err := s.tokens.check(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("re-reading the visitor token secret", "err", err)
+			}
 			s.recoverPending(ctx)
 		}
 		due, err := s.timers.Claim(ctx, s.now(), 100)

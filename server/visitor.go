@@ -550,7 +550,7 @@ func (v *visitorConn) previous(ctx context.Context, token string) []string {
 	if token == "" {
 		return nil
 	}
-	prev, err := v.s.tokens.verify(token, v.s.now())
+	prev, err := v.s.tokens.verify(ctx, token, v.s.now())
 	if err != nil {
 		return nil
 	}
@@ -665,7 +665,7 @@ type (
 )
 
 func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
-	conv, err := v.s.tokens.verify(f.Token, v.s.now())
+	conv, err := v.s.tokens.verify(ctx, f.Token, v.s.now())
 	if err != nil {
 		msg := "the session token is not valid; start a new conversation"
 		if errors.Is(err, errExpiredToken) {

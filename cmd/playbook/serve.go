@@ -49,7 +49,7 @@ Put the widget on a page with one tag:
 		dir := fs.String("playbooks", "playbooks", "folder of playbooks to serve")
 		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL, or a comma-separated list of cluster nodes (default: in memory)")
 		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
-		secret := fs.String("secret", os.Getenv("PLAYBOOK_SECRET"), "secret that signs visitor tokens (default: generated once and kept in Redis)")
+		secret := fs.String("secret", os.Getenv("PLAYBOOK_SECRET"), "secret that signs visitor tokens, the same for every process; prefer the PLAYBOOK_SECRET environment variable to the command line (default: generated once and kept in Redis)")
 		admin := fs.String("admin-token", os.Getenv("PLAYBOOK_ADMIN_TOKEN"), "token for the admin API (default: the admin API is off)")
 		origins := fs.String("allowed-origins", "localhost:*,127.0.0.1:*", "comma-separated hosts whose pages may embed the widget, such as www.example.com,*.example.com")
 		idle := fs.Duration("idle-ttl", 24*time.Hour, "how long an idle conversation is kept")
@@ -77,6 +77,9 @@ Put the widget on a page with one tag:
 				return err
 			}
 			defer closeStore()
+			if *redisURL != "" && *secret == "" {
+				log.Warn("no --secret (PLAYBOOK_SECRET) given: the visitor token secret is kept in Redis only; if Redis loses its data, processes may refuse each other's tokens for a few seconds and visitors moved between them lose their conversation. Set the same PLAYBOOK_SECRET on every process of a multi-process deployment")
+			}
 			openHours, err := server.ParseHours(*hours)
 			if err != nil {
 				return usageError("%v", err)

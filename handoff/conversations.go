@@ -22,6 +22,11 @@ const (
 	StatusOpen     Status = "open"     // in a team's queue, or with an agent
 	StatusSnoozed  Status = "snoozed"  // put aside until a time or the visitor's reply
 	StatusResolved Status = "resolved" // closed; cannot be reassigned or reopened
+	// StatusMissed: nobody took the chat within the handoff's wait (or
+	// the visitor chose to leave a message instead), so the bot's offline
+	// path ran. It stays in the team's Missed folder until an agent takes
+	// or resolves it.
+	StatusMissed Status = "missed"
 )
 
 // Visitor is what the inbox shows of the visitor.
@@ -83,6 +88,7 @@ func (s *Store) queueKey(team string) string   { return s.p + "team:" + team + "
 func (s *Store) openKey(team string) string    { return s.p + "team:" + team + ":open" }
 func (s *Store) snoozedKey(team string) string { return s.p + "team:" + team + ":snoozed" }
 func (s *Store) closedKey(team string) string  { return s.p + "team:" + team + ":closed" }
+func (s *Store) missedKey(team string) string  { return s.p + "team:" + team + ":missed" }
 func (s *Store) mineKey(agent string) string   { return s.p + "agent:" + agent + ":mine" }
 func (s *Store) visitorKey(v Visitor) string {
 	k := v.ID
@@ -345,6 +351,7 @@ func (s *Store) unindex(ctx context.Context, pipe redis.Pipeliner, id string, b 
 		pipe.ZRem(ctx, s.queueKey(b.team), id)
 		pipe.ZRem(ctx, s.openKey(b.team), id)
 		pipe.ZRem(ctx, s.snoozedKey(b.team), id)
+		pipe.ZRem(ctx, s.missedKey(b.team), id)
 	}
 	if b.assignee != "" {
 		pipe.ZRem(ctx, s.mineKey(b.assignee), id)
@@ -436,6 +443,36 @@ func (s *Store) ToBot(ctx context.Context, id, card string) (*Conversation, erro
 	return s.Conversation(ctx, id)
 }
 
+// Miss records that nobody took a queued conversation in time (its wait
+// ran out, or the visitor chose to leave a message instead): it leaves the
+// team's queue for the team's Missed folder, unassigned, and keeps its
+// team, so the team still sees it with what the bot's offline path
+// created. It returns the conversation after the change and the ids of
+// the team's agents who were online when it happened.
+func (s *Store) Miss(ctx context.Context, id string) (*Conversation, []string, error) {
+	b, err := s.transition(ctx, id, "set", "", "status", string(StatusMissed), "assignee", "", "assignee_name", "", "updated_at", s.stamp())
+	if err != nil {
+		return nil, nil, err
+	}
+	pipe := s.rdb.TxPipeline()
+	s.unindex(ctx, pipe, id, b)
+	if b.team != "" {
+		pipe.ZAdd(ctx, s.missedKey(b.team), redisZ(s.score(), id))
+		pipe.ZRemRangeByRank(ctx, s.missedKey(b.team), 0, -5001) // keep the latest 5,000
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, err
+	}
+	var online []string
+	if b.team != "" {
+		if online, err = s.OnlineAgents(ctx, b.team); err != nil {
+			return nil, nil, err
+		}
+	}
+	c, err := s.Conversation(ctx, id)
+	return c, online, err
+}
+
 // Resolve closes a conversation. It stays visible in the team's Closed
 // folder; records can still be created from it.
 func (s *Store) Resolve(ctx context.Context, id string) (*Conversation, string, error) {
@@ -466,7 +503,7 @@ func (s *Store) Snooze(ctx context.Context, id string, until time.Time, untilRep
 	if err != nil {
 		return nil, err
 	}
-	if c.Status == StatusBot {
+	if c.Status == StatusBot || c.Status == StatusMissed {
 		return nil, fmt.Errorf("%w: only open conversations can be snoozed", ErrInvalid)
 	}
 	reply := "0"
@@ -599,6 +636,7 @@ const (
 	FolderOpen       = "open"
 	FolderSnoozed    = "snoozed"
 	FolderClosed     = "closed"
+	FolderMissed     = "missed"
 )
 
 // List returns the conversations of a folder that agent a may see, newest
@@ -616,7 +654,7 @@ func (s *Store) List(ctx context.Context, a *Agent, folder string, limit int) ([
 	switch folder {
 	case FolderMine:
 		keys = []string{s.mineKey(a.ID)}
-	case FolderUnassigned, FolderOpen, FolderSnoozed, FolderClosed:
+	case FolderUnassigned, FolderOpen, FolderSnoozed, FolderClosed, FolderMissed:
 		for _, t := range teams {
 			switch folder {
 			case FolderUnassigned:
@@ -627,6 +665,8 @@ func (s *Store) List(ctx context.Context, a *Agent, folder string, limit int) ([
 				keys = append(keys, s.snoozedKey(t))
 			case FolderClosed:
 				keys = append(keys, s.closedKey(t))
+			case FolderMissed:
+				keys = append(keys, s.missedKey(t))
 			}
 		}
 	default:

@@ -352,3 +352,57 @@ func TestHandOffMergesWhatTheBotLearnt(t *testing.T) {
 		t.Fatalf("resolved conversation: %v", err)
 	}
 }
+
+// TestMissedStaysVisible: a queued chat nobody took leaves the queue for
+// the team's Missed folder (not for nowhere), names the agents who were
+// online, is seen by its team only, and leaves Missed when resolved.
+func TestMissedStaysVisible(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	kim := addAgent(t, s, "kim", handoff.RoleAgent, "sales")
+	lou := addAgent(t, s, "lou", handoff.RoleAgent, "support")
+	if err := s.SetPresence(ctx, sam, handoff.Online); err != nil {
+		t.Fatal(err)
+	}
+	queued(t, s, "m1", "sales")
+	c, online, err := s.Miss(ctx, "m1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Status != handoff.StatusMissed || c.Team != "sales" || c.Assignee != "" {
+		t.Fatalf("after Miss: %+v", c)
+	}
+	if len(online) != 1 || online[0] != sam.ID {
+		t.Errorf("online when missed: %v, want [%s] (sam; kim is offline)", online, sam.ID)
+	}
+	count := func(a *handoff.Agent, folder string) int {
+		t.Helper()
+		l, err := s.List(ctx, a, folder, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l)
+	}
+	if n := count(kim, handoff.FolderUnassigned); n != 0 {
+		t.Errorf("the missed chat is still in Unassigned (%d)", n)
+	}
+	if n := count(kim, handoff.FolderMissed); n != 1 {
+		t.Errorf("kim sees %d chats in Missed, want 1", n)
+	}
+	if n := count(lou, handoff.FolderMissed); n != 0 {
+		t.Errorf("support sees %d of sales' missed chats", n)
+	}
+	if _, err := s.Snooze(ctx, "m1", time.Now().Add(time.Hour), false); !errors.Is(err, handoff.ErrInvalid) {
+		t.Errorf("snoozing a missed chat: %v, want ErrInvalid", err)
+	}
+	if _, _, err := s.Resolve(ctx, "m1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(kim, handoff.FolderMissed); n != 0 {
+		t.Errorf("a resolved chat is still in Missed (%d)", n)
+	}
+	if n := count(kim, handoff.FolderClosed); n != 1 {
+		t.Errorf("the resolved chat is not in Closed (%d)", n)
+	}
+}

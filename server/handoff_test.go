@@ -311,7 +311,7 @@ func TestAgentsOnlyActOnTheirTeams(t *testing.T) {
 
 // TestWaitTimeoutFiresOnceWithTwoServers: nobody takes the chat within the
 // handoff's wait; the offline path runs exactly once although two server
-// processes poll the timers.
+// processes poll the timers, and the chat stays in the team's Missed folder.
 func TestWaitTimeoutFiresOnceWithTwoServers(t *testing.T) {
 	rds := redistest.New(t)
 	clk := newClock()
@@ -341,11 +341,14 @@ func TestWaitTimeoutFiresOnceWithTwoServers(t *testing.T) {
 		t.Fatalf("offline path ran %d times, %d leads; want 1 and 1", offline, leads)
 	}
 	c, _ := a.srv.Inbox().Conversation(context.Background(), conv)
-	if c.Status != handoff.StatusBot {
-		t.Fatalf("after the timeout the chat is %s, want back with the bot", c.Status)
+	if c.Status != handoff.StatusMissed {
+		t.Fatalf("after the timeout the chat is %s, want missed (issue 11, item 17)", c.Status)
 	}
 	if l, _ := a.srv.Inbox().List(context.Background(), sam, handoff.FolderUnassigned, 10); len(l) != 0 {
 		t.Fatalf("timed-out chat still queued")
+	}
+	if l, _ := a.srv.Inbox().List(context.Background(), sam, handoff.FolderMissed, 10); len(l) != 1 || l[0].ID != conv {
+		t.Fatalf("the timed-out chat is not in Missed: %v", l)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // from there to the agents allowed to see it.
 type inboxEvent struct {
 	Type         string                `json:"type"`           // conversation | notify
-	Kind         string                `json:"kind,omitempty"` // notify: new_chat | assigned | mention | reopened
+	Kind         string                `json:"kind,omitempty"` // notify: new_chat | assigned | mention | reopened | missed
 	To           string                `json:"to,omitempty"`   // notify one agent only
 	Text         string                `json:"text,omitempty"`
 	Conversation *handoff.Conversation `json:"conversation"`
@@ -125,6 +125,12 @@ func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entr
 		return
 	}
 	if info.before == engine.StatusHandoff && !live(info.status) {
+		if info.event == engine.EventTimer {
+			// The wait ran out (or the visitor chose to leave a message):
+			// nobody took the chat.
+			s.missed(ctx, conv, entries)
+			return
+		}
 		c, err := s.inbox.ToBot(ctx, conv, "")
 		if err == nil {
 			s.publishConversation(ctx, c)
@@ -157,6 +163,34 @@ func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entr
 		return
 	}
 	s.publishConversation(ctx, c)
+}
+
+// missed moves a chat nobody took to its team's Missed folder and tells
+// the team's agents who were online then (notify kind "missed"). The
+// records the bot's offline path created stay with the conversation.
+func (s *Server) missed(ctx context.Context, conv string, entries []redisstore.Entry) {
+	c, online, err := s.inbox.Miss(ctx, conv)
+	if err != nil {
+		s.log.Warn("marking a chat missed", "conversation", conv, "err", err)
+		return
+	}
+	s.publishConversation(ctx, c)
+	who := c.Visitor.Name
+	if who == "" {
+		who = c.Visitor.Email
+	}
+	if who == "" {
+		who = "A visitor"
+	}
+	text := who + " waited for " + c.Team + " and nobody took the chat in time"
+	for _, e := range entries {
+		if e.From == "visitor" {
+			text = who + " stopped waiting for " + c.Team + " and left a message instead"
+		}
+	}
+	for _, id := range online {
+		s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "missed", To: id, Conversation: c, Text: text})
+	}
 }
 
 // collectedVisitor is what the inbox should show of the visitor: what the

@@ -13,6 +13,7 @@ import (
 
 // turnInfo is what a turn found and left the session at.
 type turnInfo struct {
+	event   engine.EventKind
 	before  engine.Status
 	status  engine.Status
 	outcome string
@@ -58,7 +59,7 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 		before := sess.Status
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs
-		info = turnInfo{before: before, status: next.Status, outcome: next.Outcome, sess: next}
+		info = turnInfo{event: ev.Kind, before: before, status: next.Status, outcome: next.Outcome, sess: next}
 		entries := make([]redisstore.Entry, 0, len(effs)+len(pre))
 		entries = append(entries, pre...)
 		return next, s.entries(p, next, entries, effs, ev.Now), nil

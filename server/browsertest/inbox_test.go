@@ -122,7 +122,7 @@ func signInToInbox(t *testing.T, ctx context.Context, e *env, email string) {
 	waitFor(t, ctx, "the password selected again", `document.activeElement === document.getElementById('login-password')`)
 	keys(t, ctx, inboxPassword+"\r")
 	waitFor(t, ctx, "the inbox", `!document.getElementById('app').hidden && document.getElementById('login').hidden`)
-	waitFor(t, ctx, "the folders", `document.querySelectorAll('#folder-list .folder').length === 5`)
+	waitFor(t, ctx, "the folders", `document.querySelectorAll('#folder-list .folder').length === 6`)
 }
 
 // goOnline switches the presence in the header to online.

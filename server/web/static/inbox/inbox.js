@@ -28,6 +28,7 @@
     open: ['M4 6.5A2.5 2.5 0 0 1 6.5 4h11A2.5 2.5 0 0 1 20 6.5v7a2.5 2.5 0 0 1-2.5 2.5H10l-4.5 4v-4A2.5 2.5 0 0 1 4 13.5z', 'M8.5 9h7M8.5 12h4'],
     snoozed: ['M12 21a8 8 0 1 0 0-16 8 8 0 0 0 0 16z', 'M12 9v4l2.5 2.5', 'M5 3L2 6M19 3l3 3'],
     closed: ['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M8 12.5l2.8 2.8L16.5 9.5'],
+    missed: ['M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18z', 'M12 7.5v5.5', 'M12 16.2v.3'],
     bell: ['M6 16V11a6 6 0 1 1 12 0v5l1.5 2h-15z', 'M10 20.5a2 2 0 0 0 4 0'],
     close: ['M6 6l12 12M18 6L6 18'],
     trash: ['M4 7h16', 'M10 11v6M14 11v6', 'M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12', 'M9 7V4.5A1.5 1.5 0 0 1 10.5 3h3A1.5 1.5 0 0 1 15 4.5V7'],
@@ -175,6 +176,7 @@
     { id: 'mine', name: 'Mine', short: 'Mine', has: function (c) { return c.status === 'open' && !!S.me && c.assignee === S.me.id; } },
     { id: 'open', name: 'All open', short: 'Open', has: function (c) { return c.status === 'open'; } },
     { id: 'snoozed', name: 'Snoozed', short: 'Snoozed', has: function (c) { return c.status === 'snoozed'; } },
+    { id: 'missed', name: 'Missed', short: 'Missed', has: function (c) { return c.status === 'missed'; } },
     { id: 'closed', name: 'Closed', short: 'Closed', has: function (c) { return c.status === 'resolved'; } }
   ];
   var FOLDER = {};
@@ -184,6 +186,7 @@
     mine: ['Nothing assigned to you', 'Take a chat from Unassigned to answer it.'],
     open: ['No open conversations', 'Open chats of your teams show up here.'],
     snoozed: ['Nothing snoozed', 'Snoozed chats come back when the visitor replies or the time is up.'],
+    missed: ['No missed chats', 'Chats nobody took in time show up here, with what the bot collected.'],
     closed: ['No resolved conversations', 'Resolved chats are kept here.']
   };
 
@@ -321,7 +324,7 @@
     else if (Notification.permission === 'default') s.textContent = '(the browser asks on your next click)';
     else s.textContent = '';
   }
-  var NOTIFY_TITLE = { new_chat: 'New chat', assigned: 'Assigned to you', mention: 'You were mentioned', reopened: 'Chat reopened' };
+  var NOTIFY_TITLE = { new_chat: 'New chat', assigned: 'Assigned to you', mention: 'You were mentioned', reopened: 'Chat reopened', missed: 'Missed chat' };
   function onNotify(f) {
     // The conversation comes as an object (or, from older servers, an id).
     var c = f.conversation && typeof f.conversation === 'object' ? f.conversation : S.convs[f.conversation];
@@ -336,7 +339,7 @@
       title: title, text: text, kind: f.kind, conversation: id, action: 'Open', ms: 10000,
       onAction: function () {
         var cc = S.convs[id];
-        var folder = !cc ? S.folder : cc.status === 'snoozed' ? 'snoozed' : cc.status === 'resolved' ? 'closed' : !cc.assignee ? 'unassigned' : S.me && cc.assignee === S.me.id ? 'mine' : 'open';
+        var folder = !cc ? S.folder : cc.status === 'snoozed' ? 'snoozed' : cc.status === 'resolved' ? 'closed' : cc.status === 'missed' ? 'missed' : !cc.assignee ? 'unassigned' : S.me && cc.assignee === S.me.id ? 'mine' : 'open';
         go(folder, id, true);
       }
     });
@@ -387,7 +390,7 @@
   function seenKey() { return 'pb-inbox:seen:' + (S.me ? S.me.id : ''); }
 
   // ---- folders ------------------------------------------------------------------
-  var FOLDER_ICON = { unassigned: 'unassigned', mine: 'mine', open: 'open', snoozed: 'snoozed', closed: 'closed' };
+  var FOLDER_ICON = { unassigned: 'unassigned', mine: 'mine', open: 'open', snoozed: 'snoozed', missed: 'missed', closed: 'closed' };
   function renderFolders() {
     var ul = $('folder-list');
     if (!ul.firstChild) {
@@ -627,7 +630,7 @@
     avatar($('conv-avatar'), name, c.visitor && (c.visitor.email || c.visitor.name) || c.id);
     var sub = clear($('conv-sub'));
     var st = c.status || '';
-    var label = st === 'bot' && ended() ? 'Ended' : { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'With the bot' }[st] || st;
+    var label = st === 'bot' && ended() ? 'Ended' : { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', missed: 'Missed', bot: 'With the bot' }[st] || st;
     if (label) sub.appendChild(el('span', 'status-pill st-' + (label === 'Ended' ? 'resolved' : st), label));
     function part(t, extra) {
       if (!t) return;
@@ -652,7 +655,7 @@
     var live = st === 'open' || st === 'snoozed'; // bot: nobody to assign or resolve yet
     ab.disabled = !live;
     q('snooze').disabled = st !== 'open';
-    q('resolve').disabled = !live;
+    q('resolve').disabled = !live && st !== 'missed'; // a missed chat is resolved once followed up
     q('unassign').setAttribute('aria-disabled', String(!c.assignee || !live));
     q('transfer').setAttribute('aria-disabled', String(!live));
     q('handback').setAttribute('aria-disabled', String(!live));
@@ -679,6 +682,7 @@
     } else if (c.status === 'open' && c.assignee && !mine) { cls = 'info'; txt = (c.assignee_name || 'Another agent') + ' is handling this chat.'; }
     else if (c.status === 'snoozed') { cls = 'warn'; txt = c.snoozed_until_reply || !c.snoozed_until ? 'Snoozed until the visitor replies.' : 'Snoozed until ' + full(c.snoozed_until) + '.'; }
     else if (c.status === 'resolved') { cls = 'done'; txt = 'Resolved. The visitor was offered a rating and the transcript by email.'; }
+    else if (c.status === 'missed') { cls = 'warn'; txt = 'Missed: nobody took this chat in time, so the bot took over' + (S.detail && S.detail.outcome ? ' (' + S.detail.outcome + ')' : '') + '. Follow up, then resolve it.'; }
     else if (c.status === 'bot' && ended()) { cls = 'done'; txt = 'The bot ended this conversation' + (S.detail.outcome ? ' (' + S.detail.outcome + ')' : '') + '.'; }
     else if (c.status === 'bot') { cls = 'info'; txt = 'The bot is talking with this visitor' + (S.detail && S.detail.card ? ' (card ' + S.detail.card + ')' : '') + '.'; }
     if (txt) t.textContent = txt;
@@ -1568,7 +1572,7 @@
     if (cardName) card.appendChild(el('code', '', cardName));
     if (c.card && d.card && c.card !== d.card) card.appendChild(D.createTextNode(' (handed off at ' + c.card + ')'));
     s1.appendChild(kv([
-      ['Status', c.status === 'bot' && ended() ? 'Ended by the bot' : { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'With the bot' }[c.status] || c.status],
+      ['Status', c.status === 'bot' && ended() ? 'Ended by the bot' : { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', missed: 'Missed', bot: 'With the bot' }[c.status] || c.status],
       ['Team', c.team],
       ['Assignee', c.assignee ? (S.me && c.assignee === S.me.id ? 'You' : c.assignee_name) : 'Nobody yet'],
       ['Priority', c.priority],
@@ -1678,11 +1682,11 @@
       prev.forEach(function (pc) {
         var li3 = el('li');
         var a = el('a');
-        var folder = pc.status === 'resolved' ? 'closed' : pc.status === 'snoozed' ? 'snoozed' : S.folder;
+        var folder = pc.status === 'resolved' ? 'closed' : pc.status === 'snoozed' ? 'snoozed' : pc.status === 'missed' ? 'missed' : S.folder;
         a.href = '#/' + folder + '/' + encodeURIComponent(pc.id);
         var top = el('span', 'prev-top');
         top.appendChild(el('span', '', full(pc.started_at || pc.updated_at)));
-        top.appendChild(el('span', '', { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', bot: 'Bot chat' }[pc.status] || str(pc.status)));
+        top.appendChild(el('span', '', { open: 'Open', snoozed: 'Snoozed', resolved: 'Resolved', missed: 'Missed', bot: 'Bot chat' }[pc.status] || str(pc.status)));
         a.appendChild(top);
         a.appendChild(el('div', 'prev-last', pc.last ? str(pc.last.text) : (pc.playbook || '')));
         li3.appendChild(a);

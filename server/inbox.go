@@ -16,6 +16,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/transcript"
 )
 
 const sessionCookie = "pb_session"
@@ -120,7 +121,7 @@ func (s *Server) me(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"agent": a, "csrf": c.Get("csrf"), "presence": p})
+	return c.JSON(http.StatusOK, map[string]any{"agent": a, "csrf": c.Get("csrf"), "presence": p, "mail": s.cfg.Mail != nil})
 }
 
 func (s *Server) setPresence(c *echo.Context) error {
@@ -279,63 +280,12 @@ func (s *Server) getTranscript(c *echo.Context) error {
 	}
 	if c.QueryParam("format") == "txt" {
 		c.Response().Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="conversation-%s.txt"`, conv.ID))
-		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(transcriptText(conv, entries, true)))
+		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(transcript.Internal(conv, entries)))
 	}
 	if entries == nil {
 		entries = []redisstore.Entry{}
 	}
 	return c.JSON(http.StatusOK, entries)
-}
-
-// transcriptText renders a transcript for people: start and end time, the
-// agent, every message. Private notes only when withNotes.
-func transcriptText(conv *handoff.Conversation, entries []redisstore.Entry, withNotes bool) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Conversation %s (%s)\n", conv.ID, conv.Playbook)
-	fmt.Fprintf(&b, "Started: %s\n", conv.StartedAt.Format(time.RFC1123))
-	if conv.ResolvedAt != nil {
-		fmt.Fprintf(&b, "Ended:   %s\n", conv.ResolvedAt.Format(time.RFC1123))
-	}
-	if conv.AssigneeName != "" {
-		fmt.Fprintf(&b, "Agent:   %s\n", conv.AssigneeName)
-	}
-	b.WriteString("\n")
-	deleted := map[string]bool{}
-	for _, e := range entries {
-		if e.Kind == "deleted" {
-			if t, ok := e.Data["target"].(string); ok {
-				deleted[t] = true
-			}
-		}
-	}
-	for _, e := range entries {
-		who := map[string]string{"visitor": "Visitor", "bot": "Bot", "agent": "Agent", "system": ""}[e.From]
-		if e.Author != "" && e.From != "visitor" {
-			who = e.Author
-		}
-		at := e.At.Format("15:04")
-		switch e.Kind {
-		case "message":
-			text := e.Text
-			if deleted[e.ID] {
-				text = "(message deleted)"
-			}
-			fmt.Fprintf(&b, "[%s] %s: %s\n", at, who, text)
-		case "note":
-			if withNotes {
-				fmt.Fprintf(&b, "[%s] (private note) %s: %s\n", at, who, e.Text)
-			}
-		case "joined":
-			fmt.Fprintf(&b, "[%s] %s joined\n", at, e.Author)
-		case "left":
-			fmt.Fprintf(&b, "[%s] %s left\n", at, e.Author)
-		case "handoff":
-			fmt.Fprintf(&b, "[%s] handed to team %v\n", at, e.Data["team"])
-		case "resolved":
-			fmt.Fprintf(&b, "[%s] conversation resolved\n", at)
-		}
-	}
-	return b.String()
 }
 
 type idRequest struct {
@@ -672,39 +622,87 @@ func (s *Server) agentTyping(c *echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// emailTranscript mails a conversation's transcript: the visitor's copy
+// (no private notes, no deleted text) to the address the agent types, or,
+// with "internal": true, the agents' copy with notes, only to an agent who
+// may read the conversation (the signed-in agent when "to" is empty).
 func (s *Server) emailTranscript(c *echo.Context) error {
 	conv, err := s.conversationFor(c)
 	if err != nil {
 		return err
 	}
 	var req struct {
-		To string `json:"to"`
+		To       string `json:"to"`
+		Internal bool   `json:"internal"`
 	}
 	if err := decodeJSON(c, &req, 1<<10); err != nil {
 		return err
 	}
-	if err := s.sendTranscript(c.Request().Context(), conv, req.To, true); err != nil {
-		return err
+	ctx := c.Request().Context()
+	if s.cfg.Mail == nil {
+		return mailError(transcript.ErrNoMail)
+	}
+	if req.Internal && strings.TrimSpace(req.To) == "" {
+		req.To = agentOf(c).Email
+	}
+	to, err := transcript.Address(req.To)
+	if err != nil {
+		return mailError(err)
+	}
+	if req.Internal {
+		a, err := s.inbox.AgentByEmail(ctx, to)
+		if err != nil || !access.CanSee(a, conv) {
+			return mailError(transcript.ErrNotAgent)
+		}
+	}
+	if err := s.mailTranscript(ctx, conv, to, req.Internal); err != nil {
+		return mailError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
 }
 
-// sendTranscript emails a conversation's transcript.
-func (s *Server) sendTranscript(ctx context.Context, conv *handoff.Conversation, to string, withNotes bool) error {
-	if s.cfg.Mail == nil {
+// errMailFailed: the mail server refused or did not answer (the cause is
+// logged, never shown).
+var errMailFailed = errors.New("the email could not be sent; try again later")
+
+// mailError maps the errors of mailing a transcript to status codes.
+func mailError(err error) error {
+	switch {
+	case errors.Is(err, transcript.ErrNoMail):
 		return echo.NewHTTPError(http.StatusNotImplemented, "email is not set up on this server (start it with --smtp)")
+	case errors.Is(err, transcript.ErrBadAddress):
+		return echo.NewHTTPError(http.StatusBadRequest, "\"to\" must be one email address, like name@example.com")
+	case errors.Is(err, transcript.ErrNotAgent):
+		return echo.NewHTTPError(http.StatusForbidden, err.Error())
+	case errors.Is(err, errMailFailed):
+		return echo.NewHTTPError(http.StatusBadGateway, err.Error())
+	}
+	return inboxError(err)
+}
+
+// mailTranscript sends conv's transcript to one address: the visitor's
+// copy (transcript.Visitor, the only rendering for mail that may reach a
+// visitor), or the agents' copy with notes when internal.
+func (s *Server) mailTranscript(ctx context.Context, conv *handoff.Conversation, to string, internal bool) error {
+	if s.cfg.Mail == nil {
+		return transcript.ErrNoMail
 	}
 	entries, err := s.store.Transcript(ctx, conv.ID, "", 0)
 	if err != nil {
-		return inboxError(err)
+		return err
 	}
-	subject := "Your conversation with us"
-	if withNotes {
-		subject = "Transcript of conversation " + conv.ID
+	if len(entries) == 0 {
+		if archived, ok := s.archivedTranscript(ctx, conv.ID, ""); ok {
+			entries = archived
+		}
 	}
-	if err := s.cfg.Mail.Send(ctx, to, subject, transcriptText(conv, entries, withNotes)); err != nil {
-		s.log.Warn("sending transcript", "conversation", conv.ID, "err", err)
-		return echo.NewHTTPError(http.StatusBadGateway, "the email could not be sent: "+err.Error())
+	subject, body := "Your conversation with us", transcript.Visitor(conv, entries)
+	if internal {
+		subject, body = "Internal transcript of conversation "+conv.ID+" (with private notes)", transcript.Internal(conv, entries)
+	}
+	if err := s.cfg.Mail.Send(ctx, to, subject, body); err != nil {
+		s.log.Warn("sending transcript", "conversation", conv.ID, "internal", internal, "err", err)
+		return errMailFailed
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/transcript"
 )
 
 // Config configures a Server. Zero values take the defaults in the field
@@ -56,8 +57,13 @@ type Config struct {
 	// PresenceTimeout is how long an agent stays online after the inbox's
 	// last heartbeat; default 30s.
 	PresenceTimeout time.Duration
-	// Mail sends transcripts by email; nil turns that off.
+	// Mail sends transcripts by email; nil turns that off (and the widget
+	// and inbox do not offer it).
 	Mail Mailer
+	// MailLimits bound the transcripts visitors can have mailed; zero
+	// values take package transcript's defaults (3 per conversation, 30 a
+	// minute over all processes).
+	MailLimits transcript.Limits
 	// ConnectsPerMinute bounds the new visitor websockets a minute from one
 	// address (in bursts of a third of it); default 60, negative: no limit
 	// (for load tests from one machine).
@@ -127,8 +133,11 @@ type Server struct {
 	calls  *caller
 	limits *limits
 	crm    *crmService
-	echo   *echo.Echo
-	now    func() time.Time
+	// mailQuota counts visitors' transcript mails, per conversation and
+	// over all processes.
+	mailQuota *transcript.Quota
+	echo      *echo.Echo
+	now       func() time.Time
 
 	wg sync.WaitGroup // background work (calls) to wait for on shutdown
 	// runCtx is cancelled when Run returns; background work derives from it.
@@ -194,6 +203,10 @@ func New(cfg Config) (*Server, error) {
 		s.tokens = newTokens(cfg.Secret, cfg.TokenTTL)
 	}
 	s.inbox = handoff.NewStore(cfg.Redis, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now})
+	if cfg.MailLimits.Now == nil {
+		cfg.MailLimits.Now = cfg.Now
+	}
+	s.mailQuota = transcript.NewQuota(cfg.Redis, cfg.Prefix, cfg.MailLimits)
 	if cfg.Presence == nil {
 		cfg.Presence = inboxPresence{s.inbox}
 	}

@@ -144,8 +144,8 @@ func TestAgentTools(t *testing.T) {
 		t.Fatalf("deleted entry = %v", d)
 	}
 
-	// The agent emails the transcript (with notes), the visitor asks for
-	// theirs after resolve (without notes).
+	// The agent emails the transcript (the visitor's copy: no notes), the
+	// visitor asks for theirs after resolve (without notes).
 	agent.ok("POST", "/api/conversations/"+conv+"/notes", map[string]any{"text": "internal: discount approved"})
 	agent.ok("POST", "/api/conversations/"+conv+"/transcript/email", map[string]any{"to": "boss@example.com"})
 	agent.ok("POST", "/api/conversations/"+conv+"/resolve", nil)
@@ -156,7 +156,7 @@ func TestAgentTools(t *testing.T) {
 	if len(mails) != 2 {
 		t.Fatalf("%d emails sent, want 2", len(mails))
 	}
-	if !strings.Contains(mails[0], "To: boss@example.com") || !strings.Contains(mails[0], "internal: discount approved") {
+	if !strings.Contains(mails[0], "To: boss@example.com") || strings.Contains(mails[0], "internal: discount approved") || !strings.Contains(mails[0], "(message deleted)") {
 		t.Errorf("agent's email:\n%s", mails[0])
 	}
 	if !strings.Contains(mails[1], "To: ana@acme.io") || strings.Contains(mails[1], "discount approved") || !strings.Contains(mails[1], "(message deleted)") {

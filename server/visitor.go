@@ -19,6 +19,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/transcript"
 )
 
 // Visitor protocol limits (docs/protocol.md).
@@ -60,7 +61,11 @@ type visitorConn struct {
 	out  *outbox   // frames to send; see cork.go
 	cork *corkConn // the connection under ws
 	lim  *rate.Limiter
-	log  *slog.Logger
+	// mailLim bounds transcript frames apart from messages (each costs
+	// store reads even when refused); the mails themselves are bounded by
+	// package transcript's Quota.
+	mailLim *rate.Limiter
+	log     *slog.Logger
 
 	mu       sync.Mutex
 	conv     string
@@ -83,7 +88,7 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 		return nil // Accept has written the HTTP error (403 for a refused origin)
 	}
 	ws.SetReadLimit(maxReadLimit)
-	v := &visitorConn{s: s, ws: ws, ip: ip, cork: cw.conn, lim: messageLimiter(), log: s.log, done: make(chan struct{})}
+	v := &visitorConn{s: s, ws: ws, ip: ip, cork: cw.conn, lim: messageLimiter(), mailLim: messageLimiter(), log: s.log, done: make(chan struct{})}
 	// The connection lives on in its own goroutine and this handler
 	// returns: net/http's buffers, the request and this goroutine's deep
 	// stack are let go, which is most of an idle widget's memory.
@@ -591,31 +596,65 @@ func (v *visitorConn) rate(ctx context.Context, f *inFrame) {
 	v.push(map[string]any{"type": "rated", "score": f.Score})
 }
 
-// transcript emails the conversation to the visitor.
+// transcript emails the conversation to the visitor, only once it is over
+// (handoff.Finished), to one address, a few times (package transcript's
+// Quota). Errors are stable codes with text for people, never causes.
 func (v *visitorConn) transcript(ctx context.Context, f *inFrame) {
 	conv := v.conversation()
 	if conv == "" {
-		v.fail("no_conversation", "send start or resume first", "")
+		v.fail("no_conversation", "send start or resume first", f.ID)
 		return
 	}
-	if !v.lim.Allow() {
-		v.fail("rate_limited", "slow down", "")
+	if v.s.cfg.Mail == nil {
+		v.fail("mail_unavailable", "email is not set up on this server", f.ID)
+		return
+	}
+	if !v.mailLim.Allow() {
+		v.fail("rate_limited", "slow down", f.ID)
 		return
 	}
 	meta, err := v.s.inbox.Conversation(ctx, conv)
 	if err != nil {
-		v.fail("not_found", "this conversation cannot be found", "")
+		v.fail("not_found", "this conversation cannot be found", f.ID)
 		return
 	}
-	if err := v.s.sendTranscript(ctx, meta, f.Email, false); err != nil {
-		msg := "the transcript could not be sent"
-		if he, ok := err.(interface{ Error() string }); ok {
-			msg = he.Error()
+	sess, _, err := v.s.store.Load(ctx, conv)
+	if err != nil {
+		v.fail("unavailable", "the store did not answer; try again", f.ID)
+		return
+	}
+	if !handoff.Finished(meta, sess.Status) {
+		v.fail("not_ended", transcript.ErrNotEnded.Error(), f.ID)
+		return
+	}
+	known := meta.Visitor.Email
+	if e, ok := sess.Vars["email"].(string); ok && known == "" {
+		known = e
+	}
+	to, err := v.s.mailQuota.Claim(ctx, conv, f.Email, known)
+	if err != nil {
+		code, msg := "unavailable", "the store did not answer; try again"
+		switch {
+		case errors.Is(err, transcript.ErrBadAddress):
+			code, msg = "invalid", "email must be one email address, like name@example.com"
+		case errors.Is(err, transcript.ErrOtherAddress):
+			code, msg = "wrong_address", err.Error()
+		case errors.Is(err, transcript.ErrTooMany):
+			code, msg = "limit_reached", err.Error()
+		case errors.Is(err, transcript.ErrBusy):
+			code, msg = "busy", err.Error()
+		default:
+			v.log.Warn("transcript quota", "conversation", conv, "err", err)
 		}
-		v.fail("unavailable", msg, "")
+		v.fail(code, msg, f.ID)
 		return
 	}
-	v.push(map[string]string{"type": "sent"})
+	if err := v.s.mailTranscript(ctx, meta, to, false); err != nil {
+		v.s.mailQuota.Release(ctx, conv)
+		v.fail("mail_failed", "the email could not be sent; try again later", f.ID)
+		return
+	}
+	v.push(map[string]string{"type": "sent", "id": f.ID})
 }
 
 func visitorFrom(f *inFrame) *engine.Visitor {
@@ -637,6 +676,7 @@ func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
 	v.push(map[string]any{
 		"type": "welcome", "token": v.s.tokens.sign(sess.ID, v.s.now()), "conversation": sess.ID,
 		"playbook": prog.ID, "bot": prog.Bot, "locale": sess.Locale, "status": sess.Status,
+		"mail": v.s.cfg.Mail != nil, // the transcript frame can work: offer "Email me the transcript"
 	})
 }
 

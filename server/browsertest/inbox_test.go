@@ -391,18 +391,19 @@ func TestInboxLiveChat(t *testing.T) {
 	keys(t, visitor, "ana@acme.io\r")
 	waitFor(t, visitor, `"Transcript sent"`, `!`+sr+`.querySelector('.pb-notice').hidden && `+sr+`.querySelector('.pb-notice').textContent === 'Transcript sent to ana@acme.io'`)
 	m := mails.waitMail(t, "ana@acme.io")
-	if !strings.Contains(m.body, "Do you have SSO?") || strings.Contains(m.body, secret) {
+	if !strings.Contains(m.body, "Do you have SSO?") || strings.Contains(m.body, secret) || strings.Contains(m.body, "Oops, wrong chat") {
 		t.Errorf("the visitor's transcript should have the chat and not the private note:\n%s", m.body)
 	}
 
-	// The agent emails it too, from the header: with the note.
+	// The agent emails it too, from the header: the same copy, without the
+	// note and without the deleted message (issue 11, item 1).
 	docClick(t, agent, "More actions", `document.querySelector('[data-action=more]')`)
 	docClick(t, agent, "Email transcript…", `document.querySelector('#more-menu [data-action=email]')`)
 	waitFor(t, agent, "the email dialog, filled in", `document.getElementById('ask').open && document.getElementById('ask-input').value === 'ana@acme.io'`)
 	keys(t, agent, "\b\b\b\b\b\b\b\b\b\b\bsales-lead@example.com\r")
 	waitFor(t, agent, "the confirmation", `!document.getElementById('ask').open && [...document.querySelectorAll('.toast strong')].some(n => n.textContent === 'Transcript sent')`)
-	if m := mails.waitMail(t, "sales-lead@example.com"); !strings.Contains(m.body, secret) {
-		t.Errorf("the agent's transcript should keep the private note:\n%s", m.body)
+	if m := mails.waitMail(t, "sales-lead@example.com"); strings.Contains(m.body, secret) || strings.Contains(m.body, "Oops, wrong chat") || !strings.Contains(m.body, "Do you have SSO?") {
+		t.Errorf("the transcript the inbox mails must have the chat, and neither the private note nor the deleted message:\n%s", m.body)
 	}
 
 	// After a reload the session, the route and the open chat are back, with

@@ -39,9 +39,13 @@ type Visitor struct {
 
 // Last is a conversation's latest message, for the list.
 type Last struct {
-	From string    `json:"from"`
-	Text string    `json:"text"`
-	At   time.Time `json:"at"`
+	From string `json:"from"` // visitor, bot or agent
+	// Agent and Author are the id and name of the agent who wrote it (from
+	// agent), so each inbox says "You" only for its own messages.
+	Agent  string    `json:"agent,omitempty"`
+	Author string    `json:"author,omitempty"`
+	Text   string    `json:"text"`
+	At     time.Time `json:"at"`
 }
 
 // CSAT is the visitor's rating.
@@ -397,6 +401,31 @@ func (s *Store) Assign(ctx context.Context, id string, to *Agent, claim bool) (*
 	}
 	c, err = s.Conversation(ctx, id)
 	return c, b.assignee, err
+}
+
+// AssignBy is Assign done by agent by (nil: the team's routing chose).
+// When by gives the chat to someone else, that agent must be of the
+// conversation's team and online (LeadBooster's rule: chats go only to
+// people who are there); otherwise it fails with ErrUnavailable and the
+// reason, and nothing changes. Taking a chat yourself has no such check.
+func (s *Store) AssignBy(ctx context.Context, id string, by, to *Agent, claim bool) (*Conversation, string, error) {
+	if by != nil && by.ID != to.ID {
+		c, err := s.Conversation(ctx, id)
+		if err != nil {
+			return nil, "", err
+		}
+		if c.Team != "" && !to.InTeam(c.Team) {
+			return nil, "", fmt.Errorf("%w: %s is not in team %s; transfer the chat to their team instead", ErrUnavailable, to.Name, c.Team)
+		}
+		p, err := s.PresenceOf(ctx, to)
+		if err != nil {
+			return nil, "", err
+		}
+		if p != Online {
+			return nil, "", fmt.Errorf("%w: %s is %s; a chat can be given only to an agent who is online", ErrUnavailable, to.Name, p)
+		}
+	}
+	return s.Assign(ctx, id, to, claim)
 }
 
 // Unassign puts a conversation back in its team's queue.

@@ -21,6 +21,7 @@ var (
 	ErrTooMany     = errors.New("too many attempts; wait a minute")
 	ErrExists      = errors.New("already exists")
 	ErrInvalid     = errors.New("invalid")
+	ErrUnavailable = errors.New("cannot assign the chat")
 	ErrNotResolved = errors.New("a conversation can be rated once it is resolved")
 	ErrRated       = errors.New("this conversation has already been rated")
 )

@@ -570,3 +570,127 @@ func TestRatingOnlyAfterResolveAndOnce(t *testing.T) {
 		t.Fatalf("csat changed to %+v", again.CSAT)
 	}
 }
+
+// Reassigning a chat goes only to an agent of its team who is online;
+// anyone else is refused with 409 and the reason, and the visitor is told
+// nothing (issue 11, item 14: an offline agent was accepted, the visitor
+// read "Olga joined" and the chat sat with someone absent).
+func TestReassignOnlyToOnlineAgentsOfTheTeam(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	ctx := context.Background()
+	sam := addAgent(t, ts, "Sam", "sales")
+	kim := addAgent(t, ts, "Kim", "sales")
+	olga := addAgent(t, ts, "Olga", "sales") // never signed in: offline
+	al := addAgent(t, ts, "Al", "sales")     // signed in, away
+	ada := addAgent(t, ts, "Ada", "support") // online, another team
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	kc := signIn(t, ts, kim)
+	kc.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	signIn(t, ts, al).ok("PUT", "/api/me/presence", map[string]any{"status": "away"})
+	signIn(t, ts, ada).ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	v.entryOf("joined", "system")
+
+	for _, tc := range []struct {
+		to   *handoff.Agent
+		want string
+	}{
+		{olga, "Olga is offline"},
+		{al, "Al is away"},
+		{ada, "Ada is not in team sales"},
+	} {
+		code, body := agent.do("POST", "/api/conversations/"+conv+"/assign", map[string]any{"agent": tc.to.ID})
+		if code != 409 || !strings.Contains(string(body), tc.want) {
+			t.Errorf("assign to %s: %d %s, want 409 saying %q", tc.to.Name, code, body, tc.want)
+		}
+	}
+	c, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	if c.Assignee != sam.ID {
+		t.Fatalf("after refused reassignments the chat is with %q", c.AssigneeName)
+	}
+	// An online teammate is fine; the visitor is told of Kim only.
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{"agent": kim.ID})
+	if j := v.entryOf("joined", "system"); j["author"] != "Kim" {
+		t.Fatalf("joined = %v", j)
+	}
+	entries, _ := ts.srv.Store().Transcript(ctx, conv, "", 0)
+	for _, e := range entries {
+		if e.Kind == "joined" && e.Author != "Sam" && e.Author != "Kim" {
+			t.Errorf("the transcript says %s joined", e.Author)
+		}
+	}
+	// Taking a chat back yourself needs no presence check.
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "away"})
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{"agent": sam.ID})
+	if c, _ := ts.srv.Inbox().Conversation(ctx, conv); c.Assignee != sam.ID {
+		t.Fatalf("taking it back: with %q", c.AssigneeName)
+	}
+}
+
+// The list's preview names who wrote the last message: agent id and name,
+// so each inbox can say "You" only for its own (issue 11, item 18: the
+// preview had no author and every inbox said "You:").
+func TestListPreviewNamesTheAuthor(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	sam := addAgent(t, ts, "Sam", "sales")
+	kim, err := ts.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: "kim@example.com", Name: "Kim Park", Teams: []string{"sales"}, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := signIn(t, ts, sam)
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	kc := signIn(t, ts, kim)
+	kc.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	feed := agent.feed()
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+	last := func(ac *agentClient) handoff.Last {
+		t.Helper()
+		var list []handoff.Conversation
+		json.Unmarshal(ac.ok("GET", "/api/conversations?folder=open", nil), &list)
+		for _, c := range list {
+			if c.ID == conv && c.Last != nil {
+				return *c.Last
+			}
+		}
+		t.Fatalf("conversation %s not in the open folder with a preview: %+v", conv, list)
+		return handoff.Last{}
+	}
+	if l := last(agent); l.From != "bot" || l.Agent != "" || l.Author != "" {
+		t.Fatalf("the bot's preview: %+v", l)
+	}
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	agent.ok("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "Hi from Sam"})
+	if l := last(kc); l.From != "agent" || l.Agent != sam.ID || l.Author != "Sam" || l.Text != "Hi from Sam" {
+		t.Fatalf("Sam's message as Kim's list shows it: %+v", l)
+	}
+	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{"agent": kim.ID})
+	kc.ok("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "Kim here"})
+	if l := last(agent); l.From != "agent" || l.Agent != kim.ID || l.Author != "Kim Park" || l.Text != "Kim here" {
+		t.Fatalf("Kim's message as Sam's list shows it: %+v", l)
+	}
+	// The live event carries it too.
+	for {
+		f := feed.next("conversation")
+		c := f["conversation"].(map[string]any)
+		if l, ok := c["last"].(map[string]any); ok && l["text"] == "Kim here" {
+			if l["agent"] != kim.ID || l["author"] != "Kim Park" {
+				t.Fatalf("live preview %v", l)
+			}
+			break
+		}
+	}
+	// The visitor's reply has no agent.
+	v.say("v9", "Thanks Kim")
+	if l := last(agent); l.From != "visitor" || l.Agent != "" || l.Author != "" {
+		t.Fatalf("the visitor's preview: %+v", l)
+	}
+}

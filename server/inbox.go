@@ -69,6 +69,8 @@ func inboxError(err error) error {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	case errors.Is(err, handoff.ErrTaken):
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, handoff.ErrUnavailable):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
 	case errors.Is(err, handoff.ErrClosed):
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
 	case errors.Is(err, handoff.ErrForbidden):
@@ -452,7 +454,8 @@ func (s *Server) appendEntry(c *echo.Context, conv *handoff.Conversation, client
 	}
 	stored := res.Entries[0]
 	if !res.Duplicate && (e.Kind == "message" || e.Kind == "note") {
-		if err := s.inbox.Touch(ctx, conv, handoff.Last{From: e.From, Text: truncate(e.Text, 200), At: e.At}); err == nil {
+		me := agentOf(c)
+		if err := s.inbox.Touch(ctx, conv, handoff.Last{From: e.From, Agent: me.ID, Author: me.Name, Text: truncate(e.Text, 200), At: e.At}); err == nil {
 			s.publishConversation(ctx, conv)
 		}
 	}

@@ -92,7 +92,7 @@ func (s *Server) routeUnder(ctx context.Context, c *handoff.Conversation, cfg ha
 // assign gives conversation conv to agent to, by agent by (nil when the
 // team's routing chose); the bot stops and the visitor sees "NAME joined".
 func (s *Server) assign(ctx context.Context, conv string, by, to *handoff.Agent, claim bool) (*handoff.Conversation, error) {
-	c, prev, err := s.inbox.Assign(ctx, conv, to, claim)
+	c, prev, err := s.inbox.AssignBy(ctx, conv, by, to, claim)
 	if err != nil {
 		return nil, err
 	}

@@ -534,3 +534,82 @@ func TestInboxShowsMarkupAsText(t *testing.T) {
 		t.Error("the visitor's script ran in the inbox")
 	}
 }
+
+// TestInboxTwoAgentsReassignAndPreview: two agents of sales, each in their
+// own browser, and a third who is offline. The assign menu shows the
+// offline one disabled with the reason (issue 11, item 14); the list says
+// "You:" only for the reader's own message and the colleague's name for
+// the other's (item 18).
+func TestInboxTwoAgentsReassignAndPreview(t *testing.T) {
+	t.Parallel()
+	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
+	addInboxAgent(t, e, "kim@example.com", "Kim Park")
+	addInboxAgent(t, e, "olga@example.com", "Olga Ivanova") // never signs in: offline
+	olga, err := e.srv.Inbox().AgentByEmail(context.Background(), "olga@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kimAgent, _ := e.srv.Inbox().AgentByEmail(context.Background(), "kim@example.com")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sam := browser(t, ctx)
+	kim := browser(t, ctx)
+	signInToInbox(t, sam, e, "sam@example.com")
+	goOnline(t, sam)
+	signInToInbox(t, kim, e, "kim@example.com")
+	goOnline(t, kim)
+
+	lena, _ := wsVisitor(t, ctx, e, "Lena Fischer", "lena@initech.de", "Can we pay by invoice?")
+	item := `document.querySelector('#conv-list .item[data-id=` + js(lena) + `]')`
+	preview := item + `.querySelector('.item-last').textContent`
+
+	// Sam takes the chat and answers.
+	docClick(t, sam, "Lena's chat", item)
+	docClick(t, sam, `"Assign to me"`, `document.querySelector('#conv-banner [data-action=assign-me]')`)
+	waitFor(t, sam, "the chat assigned to Sam", `document.querySelector('[data-action=assignee] .assignee-label').textContent === 'You'`)
+	docClick(t, sam, "the composer", `document.getElementById('composer-input')`)
+	keys(t, sam, "Hello from Sam\r")
+	waitFor(t, sam, "the reply stored", `[...document.querySelectorAll('#timeline .msg.agent:not(.pending) .bubble')].some(b => b.textContent === 'Hello from Sam')`)
+
+	// Both look at All open: Sam's own message is "You", for Kim it is Sam's.
+	docClick(t, sam, `the "All open" folder`, `document.getElementById('folder-open')`)
+	docClick(t, kim, `the "All open" folder`, `document.getElementById('folder-open')`)
+	waitFor(t, sam, `"You: Hello from Sam" in Sam's list`, item+` && `+preview+` === 'You: Hello from Sam'`)
+	waitFor(t, kim, `"Sam Lee: Hello from Sam" in Kim's list`, item+` && `+preview+` === 'Sam Lee: Hello from Sam'`)
+
+	// The assign menu: Kim can take it, Olga is offline and disabled.
+	docClick(t, sam, "the assignee button", `document.querySelector('[data-action=assignee]')`)
+	olgaItem := `document.querySelector('#assignee-menu [data-agent=` + js(olga.ID) + `]')`
+	kimItem := `document.querySelector('#assignee-menu [data-agent=` + js(kimAgent.ID) + `]')`
+	waitFor(t, sam, "the agents in the menu", olgaItem+` && `+kimItem)
+	if got := eval[string](t, sam, olgaItem+`.getAttribute('aria-disabled') + ' | ' + `+olgaItem+`.getAttribute('aria-label')`); !strings.HasPrefix(got, "true | Olga Ivanova, offline") || !strings.Contains(got, "can’t take chats while offline") {
+		t.Errorf("Olga in the menu: %q, want disabled with the reason", got)
+	}
+	if got := eval[string](t, sam, `String(`+kimItem+`.getAttribute('aria-disabled'))`); got == "true" {
+		t.Errorf("Kim, online and of the team, is disabled in the menu")
+	}
+	if n := eval[int](t, sam, `[...document.querySelectorAll('#assignee-menu [role=menuitem]:not([aria-disabled=true])')].filter(b => b.dataset.agent === `+js(olga.ID)+`).length`); n != 0 {
+		t.Errorf("Olga is reachable in the menu")
+	}
+	docClick(t, sam, "Kim in the menu", kimItem)
+	waitFor(t, sam, "the chat with Kim", `document.querySelector('[data-action=assignee] .assignee-label').textContent === 'Kim Park'`)
+
+	// Kim answers in her browser.
+	docClick(t, kim, "Lena's chat", item)
+	waitFor(t, kim, "the chat Kim's", `document.querySelector('[data-action=assignee] .assignee-label').textContent === 'You'`)
+	docClick(t, kim, "the composer", `document.getElementById('composer-input')`)
+	keys(t, kim, "Kim here\r")
+	waitFor(t, kim, "Kim's reply stored", `[...document.querySelectorAll('#timeline .msg.agent:not(.pending) .bubble')].some(b => b.textContent === 'Kim here')`)
+	waitFor(t, kim, `"You: Kim here" in Kim's list`, preview+` === 'You: Kim here'`)
+	waitFor(t, sam, `"Kim Park: Kim here" in Sam's list`, preview+` === 'Kim Park: Kim here'`)
+
+	// Olga never joined: the server refused nothing it was asked here, and
+	// the transcript names only Sam and Kim.
+	entries, _ := e.srv.Store().Transcript(ctx, lena, "", 0)
+	for _, en := range entries {
+		if en.Kind == "joined" && en.Author != "Sam Lee" && en.Author != "Kim Park" {
+			t.Errorf("the transcript says %s joined", en.Author)
+		}
+	}
+}

@@ -269,7 +269,7 @@
   function fail(what) {
     return function (err) {
       var msg = err && err.message ? err.message : String(err);
-      if (err && err.status === 409 && /assign/i.test(what)) msg = 'Someone else took this chat first.';
+      if (err && err.status === 409 && /assign/i.test(what) && /already taken/i.test(msg)) msg = 'Someone else took this chat first.';
       toast({ title: what, text: msg, error: true });
     };
   }
@@ -476,7 +476,10 @@
     var l = c.last;
     if (!l) { box.textContent = c.visitor && c.visitor.page ? 'On ' + c.visitor.page : ''; return; }
     var who = '';
-    if (l.from === 'agent') who = l.author && S.me && l.author !== S.me.name ? l.author.split(' ')[0] + ': ' : 'You: ';
+    if (l.from === 'agent') { // "You" only for my own messages; a colleague's name otherwise
+      var own = l.agent ? !!S.me && l.agent === S.me.id : !!S.me && !!l.author && l.author === S.me.name;
+      who = own ? 'You: ' : (l.author || 'Agent') + ': ';
+    }
     else if (l.from === 'bot') who = 'Bot: ';
     else if (l.from === 'note') who = 'Note: ';
     if (who) box.appendChild(el('span', 'who', who));
@@ -1221,10 +1224,15 @@
           b.appendChild(av);
           var nm = el('span', 'agent-name', (S.me && a.id === S.me.id) ? a.name + ' (you)' : a.name);
           b.appendChild(nm);
-          b.appendChild(el('span', 'meta', (a.presence || 'offline') + (a.open != null ? ' · ' + a.open + ' open' : '')));
-          b.setAttribute('aria-label', a.name + ', ' + (a.presence || 'offline') + (a.open != null ? ', ' + a.open + ' open chats' : '') + (a.id === c.assignee ? ', assigned now' : ''));
-          if (a.id === c.assignee) b.setAttribute('aria-disabled', 'true');
-          b.addEventListener('click', function () { closeMenus(); assignTo(a.id); });
+          // The server gives a chat only to an agent of its team who is
+          // online (or takes it for yourself): the others are shown, disabled,
+          // with the reason.
+          var self = S.me && a.id === S.me.id;
+          var why = a.id === c.assignee ? 'assigned now' : self ? '' : team.indexOf(a) < 0 ? 'other team: transfer instead' : (a.presence || 'offline') !== 'online' ? 'can’t take chats while ' + (a.presence || 'offline') : '';
+          b.appendChild(el('span', 'meta', (a.presence || 'offline') + (a.open != null ? ' · ' + a.open + ' open' : '') + (why && why !== 'assigned now' ? ' · ' + why : '')));
+          b.setAttribute('aria-label', a.name + ', ' + (a.presence || 'offline') + (a.open != null ? ', ' + a.open + ' open chats' : '') + (why ? ', ' + why : ''));
+          if (why) { b.setAttribute('aria-disabled', 'true'); b.setAttribute('data-unavailable', why); }
+          else b.addEventListener('click', function () { closeMenus(); assignTo(a.id); });
           li.appendChild(b);
           menu.appendChild(li);
         });
@@ -1249,8 +1257,8 @@
   }
   function teamsKnown() {
     var set = {};
+    // Only teams someone is in: the server refuses a transfer to any other.
     S.agents.forEach(function (a) { (a.teams || []).forEach(function (t) { set[t] = 1; }); });
-    Object.keys(S.convs).forEach(function (k) { if (S.convs[k].team) set[S.convs[k].team] = 1; });
     return Object.keys(set).sort();
   }
   function onAction(a) {

@@ -28,6 +28,14 @@ func (s *Server) routes() *echo.Echo {
 	e.Logger = s.log
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.Recover())
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			h := c.Response().Header()
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "same-origin")
+			return next(c)
+		}
+	})
 
 	static, _ := fs.Sub(web.Static, "static")
 	gz := middleware.Gzip() // the widget is ~65 KB, ~20 KB gzipped
@@ -137,8 +145,28 @@ func (s *Server) file(fsys fs.FS, name string) echo.HandlerFunc {
 		h := c.Response().Header()
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
+		if path.Ext(name) == ".html" {
+			pageHeaders(h)
+		}
 		return c.Blob(http.StatusOK, contentType(name), b)
 	}
+}
+
+// pagePolicy is the Content-Security-Policy of the server's own pages (the
+// inbox and the demo): scripts, styles and connections only from this
+// server (no inline script or style, no eval), images also as data: URLs,
+// no plugins, no <base>, forms only to this server, and no framing by any
+// site. The widget's script and /ws/visitor have no such restriction: they
+// are embedded in customers' sites.
+const pagePolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// pageHeaders sets the security headers of an HTML page.
+func pageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", pagePolicy)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
 }
 
 func (s *Server) staticFiles(fsys fs.FS) echo.HandlerFunc {

@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -176,7 +177,35 @@ func browserIn(t *testing.T, parent context.Context, lang string) context.Contex
 			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
 		}
 	}()
+	watchCSP(t, ctx)
 	return ctx
+}
+
+// watchCSP fails the test when the browser reports a Content-Security-
+// Policy violation: the inbox and the demo must work under their policy.
+func watchCSP(t *testing.T, ctx context.Context) {
+	var mu sync.Mutex
+	var seen []string
+	entries := chromedp.Events(ctx, cdplog.EntryAdded)
+	go func() {
+		for ev, err := range entries {
+			if err != nil {
+				return
+			}
+			if e := ev.Entry; e != nil && strings.Contains(e.Text, "Content Security Policy") {
+				mu.Lock()
+				seen = append(seen, e.URL+": "+e.Text)
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, v := range seen {
+			t.Errorf("Content-Security-Policy violation: %s", v)
+		}
+	})
 }
 
 // sr is the widget's shadow root, in JavaScript.

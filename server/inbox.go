@@ -251,7 +251,7 @@ func (s *Server) getConversation(c *echo.Context) error {
 			resp["records"] = recs
 		}
 	}
-	prev, err := s.inbox.Previous(ctx, conv)
+	prev, err := s.previousOf(ctx, conv)
 	if err != nil {
 		return err
 	}

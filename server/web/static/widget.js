@@ -1123,6 +1123,7 @@
     } else {
       var f = { type: 'start', page: location.pathname, locale: BROWSER_LOCALE, visitor: visitor };
       if (S.pid && !S.triedDefault) f.playbook = S.pid;
+      if (S.st.previous) f.previous = S.st.previous;
       wsSend(f);
       if (!S.st.entries.length) setWaitBot(true);
     }
@@ -1184,6 +1185,7 @@
       restore();
     }
     st.token = f.token;
+    delete st.previous; // the server linked it
     st.conversation = f.conversation;
     st.playbook = f.playbook;
     st.locale = f.locale;
@@ -1296,7 +1298,11 @@
   }
   function restart() {
     disconnect();
+    // The new conversation follows this one: its token goes with start, so
+    // the agents see them linked.
+    var prev = S.st.token || S.st.previous;
     S.st = { entries: [], pending: [] };
+    if (prev) S.st.previous = prev;
     save();
     restore();
     connect();

@@ -17,6 +17,7 @@ import (
 
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/netpolicy"
 )
 
 // compiler turns one main playbook (and the sub-flows it includes) into an
@@ -265,7 +266,16 @@ func (c *compiler) header() (title string, bot engine.Bot) {
 		}
 	}
 	if p, ok := fa.top["allow_hosts"]; ok {
-		c.hosts, _ = f.strList(p.value, "allow_hosts")
+		var nodes []*yaml.Node
+		c.hosts, nodes = f.strList(p.value, "allow_hosts")
+		for i, h := range c.hosts {
+			// Loads anyway: a server run with --allow-private-calls (a
+			// service on your own network) may reach it.
+			if err := netpolicy.CheckHost(h); err != nil {
+				d := f.warnf(nodes[i], "allow_hosts: %v; the server refuses calls to it unless it runs with --allow-private-calls", err)
+				d.Detail = "list the API's public host name; a service on your own network needs serve --allow-private-calls"
+			}
+		}
 	}
 	return title, bot
 }

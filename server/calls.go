@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/netpolicy"
 )
 
 // CallPolicy says which hosts call cards may reach. A call must pass both
@@ -24,8 +26,10 @@ type CallPolicy struct {
 	// AllowHosts, when not empty, further limits calls to these hosts
 	// ("api.example.com", "*.example.com").
 	AllowHosts []string
-	// AllowPrivate lets calls reach loopback and private addresses. Off by
-	// default, so a playbook cannot probe the server's own network.
+	// AllowPrivate lets calls reach special-purpose addresses (loopback,
+	// private, link-local and the rest of the IANA special-purpose
+	// registries). Off by default, so a playbook cannot probe the server's
+	// own network or a cloud metadata service.
 	AllowPrivate bool
 	// MaxBody caps the response body read, in bytes; default 1 MiB.
 	MaxBody int64
@@ -51,20 +55,22 @@ func newCaller(p CallPolicy) *caller {
 	return c
 }
 
-// checkAddress refuses connections to loopback, private and link-local
-// addresses unless allowed, after DNS resolution, so a name that resolves
-// to 127.0.0.1 is refused too.
+// checkAddress refuses connections to special-purpose addresses (every
+// range of the IANA registries: loopback, private, shared, link-local and
+// cloud metadata, NAT64, 6to4, documentation, reserved...; see package
+// netpolicy) unless allowed. It runs in the dialer after DNS resolution,
+// for every address tried, so a name that resolves (or rebinds) to one is
+// refused too.
 func (c *caller) checkAddress(network, address string, _ syscall.RawConn) error {
 	if c.policy.AllowPrivate {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(address)
+	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return err
+		return fmt.Errorf("address %s: %w", address, err)
 	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() {
-		return fmt.Errorf("address %s is private or loopback; calls may not reach it", host)
+	if err := netpolicy.CheckAddr(ap.Addr()); err != nil {
+		return fmt.Errorf("calls may not reach %w", err)
 	}
 	return nil
 }

@@ -405,6 +405,16 @@ func TestInboxLiveChat(t *testing.T) {
 	if m := mails.waitMail(t, "sales-lead@example.com"); strings.Contains(m.body, secret) || strings.Contains(m.body, "Oops, wrong chat") || !strings.Contains(m.body, "Do you have SSO?") {
 		t.Errorf("the transcript the inbox mails must have the chat, and neither the private note nor the deleted message:\n%s", m.body)
 	}
+	// The internal copy is its own action: to the agent's own address, with
+	// the note, still without the deleted message.
+	docClick(t, agent, "More actions", `document.querySelector('[data-action=more]')`)
+	docClick(t, agent, "Email internal copy (with notes)…", `document.querySelector('#more-menu [data-action=email-internal]')`)
+	waitFor(t, agent, "the internal copy dialog, filled in with the agent's address", `document.getElementById('ask').open && document.getElementById('ask-input').value === 'sam@example.com'`)
+	keys(t, agent, "\r")
+	waitFor(t, agent, "the confirmation", `!document.getElementById('ask').open && [...document.querySelectorAll('.toast strong')].some(n => n.textContent === 'Internal copy sent')`)
+	if m := mails.waitMail(t, "sam@example.com"); !strings.Contains(m.body, secret) || strings.Contains(m.body, "Oops, wrong chat") {
+		t.Errorf("the internal copy should have the private note and not the deleted message:\n%s", m.body)
+	}
 
 	// After a reload the session, the route and the open chat are back, with
 	// the rating in the details.

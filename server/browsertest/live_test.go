@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +108,12 @@ func TestWidgetLiveChatWithAnAgent(t *testing.T) {
 
 	sam.call("POST", "/api/conversations/"+conv+"/resolve", nil)
 	waitFor(t, ctx, `"Conversation closed"`, `[...`+sr+`.querySelectorAll('.pb-sys')].some(n => n.textContent === 'Conversation closed')`)
+	// This server has no mail (no --smtp): the rating is offered, "Email me
+	// the transcript" is not (issue 11, item 19).
+	waitFor(t, ctx, "the rating card", sr+`.querySelector('.pb-rate .pb-star')`)
+	if shown := eval[bool](t, ctx, `(() => { const b = `+sr+`.querySelector('.pb-linkbtn'); return !!b && !b.hidden && b.getClientRects().length > 0 })()`); shown {
+		t.Errorf("\"Email me the transcript\" is offered by a server without mail")
+	}
 	click(t, ctx, "the fifth star", sr+`.querySelectorAll('.pb-star')[4]`)
 	click(t, ctx, "the rating's Send button", sr+`.querySelector('.pb-rate .pb-restart')`)
 	waitFor(t, ctx, "the thanks", sr+`.querySelector('.pb-rate p').textContent === 'Thanks for your feedback!'`)
@@ -118,5 +127,59 @@ func TestWidgetLiveChatWithAnAgent(t *testing.T) {
 			t.Fatalf("the rating never reached the conversation: %+v, %v", c, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// failingMail is a server.Mailer whose mail server always fails; it counts
+// the tries.
+type failingMail struct{ tries atomic.Int32 }
+
+func (m *failingMail) Send(context.Context, string, string, string) error {
+	m.tries.Add(1)
+	return errors.New("dial tcp 10.0.0.25:587: connect: connection refused")
+}
+
+// When the mail server fails, the widget says so, in words (not "Trying
+// again…"), offers the transcript again, and does not retry by itself
+// (issue 11, item 19).
+func TestWidgetTranscriptMailFails(t *testing.T) {
+	mail := &failingMail{}
+	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{}; c.Mail = mail })
+	sam := signInAgent(t, e, "Sam", "sales")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ctx = browser(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(e.url+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
+	click(t, ctx, `the "Talk to sales" button`, button("Talk to sales"))
+	waitFor(t, ctx, "the email question", botSaid("What's your work email?"))
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "ana@acme.io")
+	click(t, ctx, `the "201+" button`, button("201+"))
+	waitFor(t, ctx, "the budget question", botSaid("What's your monthly budget in USD?"))
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "1500")
+	waitFor(t, ctx, "the timeline question", botSaid("When would you like to get started? (a date like 2026-03-01)"))
+	typeAndSend(t, ctx, time.Now().AddDate(0, 1, 0).Format("2006-01-02"))
+	waitFor(t, ctx, "the handoff", botSaid("Connecting you with our sales team…"))
+	conv := storedConversation(t, ctx, e).Conversation
+	sam.call("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+	sam.call("POST", "/api/conversations/"+conv+"/resolve", nil)
+	waitFor(t, ctx, `"Conversation closed"`, `[...`+sr+`.querySelectorAll('.pb-sys')].some(n => n.textContent === 'Conversation closed')`)
+
+	click(t, ctx, `"Email me the transcript"`, sr+`.querySelector('.pb-linkbtn')`)
+	waitFor(t, ctx, "the email field focused", sr+`.activeElement === `+sr+`.querySelector('.pb-mailform .pb-field')`)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("ana@acme.io\r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the notice in words", `!`+sr+`.querySelector('.pb-notice').hidden && `+sr+`.querySelector('.pb-notice').textContent === 'We couldn’t email the transcript just now. Please try again later.'`)
+	waitFor(t, ctx, "the offer back", `!`+sr+`.querySelector('.pb-linkbtn').hidden`)
+	if n := mail.tries.Load(); n != 1 {
+		t.Errorf("the mail server was tried %d times, want 1", n)
+	}
+	if txt := eval[string](t, ctx, sr+`.textContent`); strings.Contains(txt, "connection refused") || strings.Contains(txt, "code=") {
+		t.Errorf("the widget shows an internal error:\n%s", txt)
 	}
 }

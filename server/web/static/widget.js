@@ -60,7 +60,10 @@
       errGeneric: 'Something went wrong. Please try again.', powered: 'Powered by',
       resolved: 'Conversation closed', rateQ: 'How was your conversation?', star: '{n} out of 5',
       commentPh: 'Tell us more (optional)', thanks: 'Thanks for your feedback!', deleted: 'This message was deleted',
-      emailMe: 'Email me the transcript', sentTo: 'Transcript sent to {email}'
+      emailMe: 'Email me the transcript', sentTo: 'Transcript sent to {email}',
+      mailLater: 'We couldn’t email the transcript just now. Please try again later.',
+      mailWrong: 'The transcript can only go to the email address you gave us.',
+      mailDone: 'The transcript has already been emailed.', mailOff: 'Email isn’t available here.'
     },
     es: {
       open: 'Abrir el chat', close: 'Cerrar el chat', dismiss: 'Descartar', send: 'Enviar',
@@ -82,7 +85,10 @@
       errGeneric: 'Algo salió mal. Inténtalo de nuevo.', powered: 'Con la tecnología de',
       resolved: 'Conversación cerrada', rateQ: '¿Qué tal fue la conversación?', star: '{n} de 5',
       commentPh: 'Cuéntanos más (opcional)', thanks: '¡Gracias por tu opinión!', deleted: 'Este mensaje se ha eliminado',
-      emailMe: 'Enviarme la conversación por correo', sentTo: 'Conversación enviada a {email}'
+      emailMe: 'Enviarme la conversación por correo', sentTo: 'Conversación enviada a {email}',
+      mailLater: 'No pudimos enviar la conversación ahora. Inténtalo más tarde.',
+      mailWrong: 'La conversación solo puede ir al correo que nos diste.',
+      mailDone: 'La conversación ya se envió por correo.', mailOff: 'El correo no está disponible aquí.'
     },
     fr: {
       open: 'Ouvrir le chat', close: 'Fermer le chat', dismiss: 'Ignorer', send: 'Envoyer',
@@ -104,7 +110,10 @@
       errGeneric: 'Un problème est survenu. Veuillez réessayer.', powered: 'Propulsé par',
       resolved: 'Conversation clôturée', rateQ: 'Comment s’est passée la conversation ?', star: '{n} sur 5',
       commentPh: 'Dites-nous en plus (facultatif)', thanks: 'Merci pour votre avis !', deleted: 'Ce message a été supprimé',
-      emailMe: 'Recevoir la conversation par e-mail', sentTo: 'Conversation envoyée à {email}'
+      emailMe: 'Recevoir la conversation par e-mail', sentTo: 'Conversation envoyée à {email}',
+      mailLater: 'Impossible d’envoyer la conversation pour le moment. Réessayez plus tard.',
+      mailWrong: 'La conversation ne peut être envoyée qu’à l’adresse que vous nous avez donnée.',
+      mailDone: 'La conversation a déjà été envoyée par e-mail.', mailOff: 'L’e-mail n’est pas disponible ici.'
     },
     de: {
       open: 'Chat öffnen', close: 'Chat schließen', dismiss: 'Ausblenden', send: 'Senden',
@@ -126,7 +135,10 @@
       errGeneric: 'Etwas ist schiefgelaufen. Bitte erneut versuchen.', powered: 'Bereitgestellt von',
       resolved: 'Unterhaltung abgeschlossen', rateQ: 'Wie war die Unterhaltung?', star: '{n} von 5',
       commentPh: 'Erzählen Sie mehr (optional)', thanks: 'Danke für Ihr Feedback!', deleted: 'Diese Nachricht wurde gelöscht',
-      emailMe: 'Verlauf per E-Mail senden', sentTo: 'Verlauf an {email} gesendet'
+      emailMe: 'Verlauf per E-Mail senden', sentTo: 'Verlauf an {email} gesendet',
+      mailLater: 'Der Verlauf konnte gerade nicht gesendet werden. Bitte später erneut versuchen.',
+      mailWrong: 'Der Verlauf kann nur an die E-Mail-Adresse gehen, die Sie uns genannt haben.',
+      mailDone: 'Der Verlauf wurde bereits per E-Mail gesendet.', mailOff: 'E-Mail ist hier nicht verfügbar.'
     }
   };
   function langOf(tag) {
@@ -489,7 +501,8 @@
               var to = ui.mailInput.value.trim();
               if (check(to, 'email')) { ui.mailInput.setAttribute('aria-invalid', 'true'); return; }
               S.mailTo = to;
-              control({ type: 'transcript', email: to });
+              S.mailId = 'tr-' + Date.now().toString(36);
+              control({ type: 'transcript', email: to, id: S.mailId });
               ui.mailForm.hidden = true;
             }
           }, [
@@ -894,10 +907,15 @@
     }
     if (resolved && !S.resolved) {
       S.resolved = true;
-      ui.mailBtn.hidden = !!S.st.mailed;
+      ui.mailBtn.hidden = !mailOffered();
       append(ratingCard(), live);
     }
   }
+
+  // mailOffered: "Email me the transcript" is offered once the chat is
+  // resolved, only when the server said it has mail (welcome.mail) and the
+  // transcript was not sent (or refused for good) already.
+  function mailOffered() { return !!(S.resolved && S.st.mail && !S.st.mailed); }
 
   // ratingCard asks for a 1-5 rating and an optional comment (after an
   // agent resolved the chat).
@@ -1163,6 +1181,7 @@
       case 'ack': onAck(f); break;
       case 'sent':
         if (S.mailTo) { notice(t('sentTo', { email: S.mailTo }), 6000); S.st.mailed = true; save(); }
+        S.mailTo = ''; S.mailId = '';
         break;
       case 'typing':
         S.typingFrom = f.on ? f.from || 'bot' : '';
@@ -1189,8 +1208,10 @@
     st.conversation = f.conversation;
     st.playbook = f.playbook;
     st.locale = f.locale;
+    st.mail = f.mail === true;
     if (f.bot) st.bot = f.bot;
     save();
+    if (ui.mailForm.hidden) ui.mailBtn.hidden = !mailOffered();
     if (f.locale) ui.log.setAttribute('lang', f.locale);
     applyBot(f.bot);
     S.ready = true;
@@ -1217,6 +1238,7 @@
 
   function onError(f) {
     var code = f.code;
+    if (f.id && f.id === S.mailId) { mailError(code); return; }
     if (code === 'bad_token' || code === 'expired_token' || code === 'not_found') {
       // The conversation is gone: forget it and start over.
       S.st = { entries: [], pending: [] };
@@ -1254,6 +1276,25 @@
       setWaitBot(false);
     }
     notice(code === 'invalid' && f.id ? t('tooLong') : t('errGeneric'), 5000);
+  }
+
+  // mailError: the transcript was not sent. Never retried by itself: the
+  // visitor sees why, and the offer comes back only when trying again can
+  // help (docs/protocol.md, "Transcripts by email").
+  function mailError(code) {
+    S.mailId = '';
+    var msg = t('mailLater');
+    if (code === 'mail_unavailable') { S.st.mail = false; msg = t('mailOff'); }
+    else if (code === 'limit_reached') { S.st.mailed = true; msg = t('mailDone'); }
+    else if (code === 'wrong_address') msg = t('mailWrong');
+    else if (code === 'invalid') msg = t('errGeneric');
+    save();
+    ui.mailBtn.hidden = !mailOffered();
+    if (!ui.mailBtn.hidden && (code === 'wrong_address' || code === 'invalid')) {
+      ui.mailBtn.hidden = true; ui.mailForm.hidden = false;
+      ui.mailInput.setAttribute('aria-invalid', 'true');
+    }
+    notice(msg, 8000);
   }
 
   // ---- open, close, start ----------------------------------------------

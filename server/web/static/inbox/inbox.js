@@ -1288,11 +1288,21 @@
       case 'labels': showDetails(true); setTimeout(function () { var i = $('label-input'); if (i) i.focus(); }, 30); break;
       case 'email':
         ask({
-          title: 'Email the transcript', text: 'Sends the conversation as text, without private notes.', label: 'To', type: 'email',
+          title: 'Email the transcript', text: 'Sends the conversation as the visitor saw it: without private notes and without deleted messages.', label: 'To', type: 'email',
           value: (c.visitor && c.visitor.email) || S.collected[c.id] || '', placeholder: 'name@company.com', ok: 'Send',
           submit: function (to) {
             if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(to)) return Promise.reject(new ApiError(400, 'That doesn’t look like an email address.'));
             return api('POST', convPath(c.id, '/transcript/email'), { to: to }).then(function () { toast({ title: 'Transcript sent', text: 'Sent to ' + to + '.', ms: 4000 }); });
+          }
+        });
+        break;
+      case 'email-internal':
+        ask({
+          title: 'Email an internal copy', text: 'With private notes. It goes only to an agent who can see this conversation: you, or a teammate.', label: 'To (an agent’s email)', type: 'email',
+          value: (S.me && S.me.email) || '', placeholder: 'you@company.com', ok: 'Send',
+          submit: function (to) {
+            if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(to)) return Promise.reject(new ApiError(400, 'That doesn’t look like an email address.'));
+            return api('POST', convPath(c.id, '/transcript/email'), { to: to, internal: true }).then(function () { toast({ title: 'Internal copy sent', text: 'Sent to ' + to + '.', ms: 4000 }); });
           }
         });
         break;
@@ -1960,6 +1970,13 @@
   function start(me) {
     S.me = me.agent || me;
     if (me.csrf) S.csrf = me.csrf;
+    // Email is offered only when the server can send it (--smtp).
+    if (me.mail !== true) {
+      ['email', 'email-internal'].forEach(function (a) {
+        var b = D.querySelector('#more-menu [data-action="' + a + '"]');
+        if (b) b.parentNode.remove();
+      });
+    }
     S.seen = getLS(seenKey(), {}) || {};
     S.prefs = getLS('pb-inbox:prefs', { sound: true, desktop: true }) || { sound: true, desktop: true };
     $('boot').hidden = true;
@@ -2013,7 +2030,7 @@
       if (!b || b.getAttribute('aria-haspopup') || b.getAttribute('aria-disabled') === 'true') return;
       var a = b.getAttribute('data-action');
       if (a === 'download') { closeMenus(); return; } // the link downloads
-      if (['assign-me', 'resolve', 'unassign', 'transfer', 'handback', 'labels', 'email'].indexOf(a) < 0) return;
+      if (['assign-me', 'resolve', 'unassign', 'transfer', 'handback', 'labels', 'email', 'email-internal'].indexOf(a) < 0) return;
       closeMenus();
       onAction(a);
     });

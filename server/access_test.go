@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ import (
 type twoTeams struct {
 	ts                   *testServer
 	v                    *client
-	conv                 string
+	token, conv          string
 	sam, kim, sue, admin *agentClient
 	person               *crm.Record
 }
@@ -38,7 +39,15 @@ func newTwoTeams(t *testing.T) *twoTeams {
 	w.admin = signIn(t, ts, adm)
 	w.sam.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
 	w.v = dial(t, ts)
-	w.conv = toHandoff(t, w.v)
+	w.token, w.conv = w.v.start("qualify")
+	w.v.bot("Hi! What brings you here?")
+	w.v.say("v1", "Talk to sales")
+	w.v.bot("What's your work email?")
+	w.v.say("v2", "ana@acme.io")
+	w.v.bot("How many employees?")
+	w.v.say("v3", "201+")
+	w.v.bot("Monthly budget in USD?")
+	w.v.say("v4", "1500")
 	w.v.bot("Connecting you to sales...")
 	w.v.entryOf("handoff", "system")
 	w.sam.ok("POST", "/api/conversations/"+w.conv+"/assign", map[string]any{})
@@ -145,4 +154,71 @@ func TestLeadFromAChatDoesNotPullAnotherTeamsPerson(t *testing.T) {
 	// A new email is fine, and so is the chat's own visitor.
 	w.sue.ok("POST", "/api/conversations/"+sup+"/lead", map[string]any{"email": "new@acme.io"})
 	w.sue.ok("POST", "/api/conversations/"+sup+"/lead", map[string]any{"email": "bob@other.io"})
+}
+
+// TestDeletedStaysDeleted: a deleted message's text never reaches the
+// visitor again, not even on a fresh resume from the start; deleting a
+// private note tells the visitor nothing; only the author or an admin
+// deletes.
+func TestDeletedStaysDeleted(t *testing.T) {
+	w := newTwoTeams(t)
+	var msg, note, other map[string]any
+	json.Unmarshal(w.sam.ok("POST", "/api/conversations/"+w.conv+"/messages", map[string]any{"text": "OOPS-WRONG-PRICE"}), &msg)
+	json.Unmarshal(w.sam.ok("POST", "/api/conversations/"+w.conv+"/notes", map[string]any{"text": "NOTE-TO-DELETE"}), &note)
+	json.Unmarshal(w.sam.ok("POST", "/api/conversations/"+w.conv+"/messages", map[string]any{"text": "Second message"}), &other)
+	w.v.entryOf("message", "agent")
+
+	// A colleague cannot delete Sam's message, nor another team; an admin can.
+	del := func(ac *agentClient, id string) int {
+		code, _ := ac.do("DELETE", "/api/conversations/"+w.conv+"/messages/"+id, nil)
+		return code
+	}
+	if code := del(w.kim, msg["id"].(string)); code != 403 {
+		t.Errorf("a colleague deletes Sam's message: %d, want 403", code)
+	}
+	if code := del(w.sue, msg["id"].(string)); code != 403 {
+		t.Errorf("another team deletes Sam's message: %d, want 403", code)
+	}
+	if code := del(w.sam, msg["id"].(string)); code != 200 {
+		t.Fatalf("the author deletes their message: %d", code)
+	}
+	if code := del(w.sam, note["id"].(string)); code != 200 {
+		t.Fatalf("the author deletes their note: %d", code)
+	}
+	if code := del(w.admin, other["id"].(string)); code != 200 {
+		t.Fatalf("an admin deletes a message: %d", code)
+	}
+	// The visitor sees the two messages deleted, and nothing of the note.
+	for _, target := range []string{msg["id"].(string), other["id"].(string)} {
+		if d := w.v.entryOf("deleted", "system"); d["data"].(map[string]any)["target"] != target {
+			t.Fatalf("visitor got deleted %v, want target %s", d, target)
+		}
+	}
+	w.sam.ok("POST", "/api/conversations/"+w.conv+"/messages", map[string]any{"text": "MARKER"})
+	for {
+		e := w.v.next("entry")["entry"].(map[string]any)
+		if e["kind"] == "deleted" || strings.Contains(fmt.Sprint(e), "NOTE-TO-DELETE") {
+			t.Fatalf("visitor got %v after deleting a note", e)
+		}
+		if e["text"] == "MARKER" {
+			break
+		}
+	}
+
+	// A fresh tab resumes from the start: no deleted text, no note.
+	fresh := dial(t, w.ts)
+	fresh.send(map[string]any{"type": "resume", "token": w.token, "after": ""})
+	fresh.next("welcome")
+	for {
+		e := fresh.next("entry")["entry"].(map[string]any)
+		if s := fmt.Sprint(e); strings.Contains(s, "OOPS-WRONG-PRICE") || strings.Contains(s, "Second message") || strings.Contains(s, "NOTE-TO-DELETE") {
+			t.Fatalf("resume from the start replays %v", e)
+		}
+		if e["kind"] == "deleted" && e["data"].(map[string]any)["target"] == note["id"] {
+			t.Fatalf("resume from the start names the deleted note: %v", e)
+		}
+		if e["text"] == "MARKER" {
+			break
+		}
+	}
 }

@@ -431,7 +431,7 @@ func (s *Server) postMessage(c *echo.Context) error {
 			return inboxError(err)
 		}
 	}
-	e := redisstore.Entry{From: "agent", Kind: "message", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC()}
+	e := redisstore.Entry{From: "agent", Kind: "message", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC(), Data: map[string]any{authorIDKey: me.ID}}
 	return s.appendEntry(c, conv, req.ClientID, e)
 }
 
@@ -476,7 +476,7 @@ func (s *Server) postNote(c *echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	me := agentOf(c)
-	e := redisstore.Entry{From: "agent", Kind: "note", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC()}
+	e := redisstore.Entry{From: "agent", Kind: "note", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC(), Data: map[string]any{authorIDKey: me.ID}}
 	for _, name := range mentions(req.Text) {
 		if a, err := s.inbox.AgentByName(ctx, name); err == nil && access.CanSee(a, conv) {
 			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "mention", To: a.ID, Conversation: conv, Text: me.Name + " mentioned you: " + truncate(req.Text, 120)})
@@ -485,6 +485,14 @@ func (s *Server) postNote(c *echo.Context) error {
 	return s.appendEntry(c, conv, req.ClientID, e)
 }
 
+// authorIDKey is where an agent's message or note keeps its author's id
+// (Entry.Author is the name shown), for the access policy on deletes. The
+// visitor never gets it (forVisitor).
+const authorIDKey = "author_id"
+
+// deleteMessage deletes an agent's message or note: its author or an admin
+// (the access policy). The deleted entry of a note is marked private: the
+// visitor never learns the note existed.
 func (s *Server) deleteMessage(c *echo.Context) error {
 	conv, err := s.conversationFor(c)
 	if err != nil {
@@ -495,14 +503,24 @@ func (s *Server) deleteMessage(c *echo.Context) error {
 	if err != nil {
 		return inboxError(err)
 	}
-	found := false
-	for _, e := range entries {
-		found = found || (e.ID == target && e.From == "agent" && (e.Kind == "message" || e.Kind == "note"))
+	var found *redisstore.Entry
+	for i, e := range entries {
+		if e.ID == target && e.From == "agent" && (e.Kind == "message" || e.Kind == "note") {
+			found = &entries[i]
+		}
 	}
-	if !found {
+	if found == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "no agent message with that id")
 	}
-	e := redisstore.Entry{From: "system", Kind: "deleted", Author: agentOf(c).Name, At: s.now().UTC(), Data: map[string]any{"target": target}}
+	authorID, _ := found.Data[authorIDKey].(string)
+	if err := access.DeleteEntry(agentOf(c), conv, access.Author{ID: authorID, Name: found.Author}); err != nil {
+		return accessError(err)
+	}
+	data := map[string]any{"target": target}
+	if found.Kind == "note" {
+		data["private"] = true
+	}
+	e := redisstore.Entry{From: "system", Kind: "deleted", Author: agentOf(c).Name, At: s.now().UTC(), Data: data}
 	return s.appendEntry(c, conv, "delete:"+target, e)
 }
 

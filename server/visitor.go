@@ -333,18 +333,25 @@ func (v *visitorConn) follow(ctx context.Context, conv, after string) error {
 	return v.catchUp(ctx, conv)
 }
 
-// catchUp sends the stored entries of conv after the last one sent.
+// catchUp sends the stored entries of conv after the last one sent. It
+// reads them all before sending, so a message deleted later in the
+// transcript goes out without its text (redactDeleted).
 func (v *visitorConn) catchUp(ctx context.Context, conv string) error {
+	after := v.lastID()
+	var all []redisstore.Entry
 	for {
-		entries, err := v.s.store.Transcript(ctx, conv, v.lastID(), 500)
+		entries, err := v.s.store.Transcript(ctx, conv, after, 500)
 		if err != nil {
 			return err
 		}
-		v.deliver(entries)
+		all = append(all, entries...)
 		if len(entries) < 500 {
-			return nil
+			break
 		}
+		after = entries[len(entries)-1].ID
 	}
+	v.deliver(all)
+	return nil
 }
 
 // attach makes the connection follow conversation conv's live entries,
@@ -423,6 +430,7 @@ func (v *visitorConn) hasSent(id string) bool {
 // deliver sends the entries newer than the last one sent, in order. It is
 // called from the read loop (turn results) and the hub (other processes).
 func (v *visitorConn) deliver(entries []redisstore.Entry) {
+	entries = redactDeleted(entries)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for i := range entries {
@@ -437,21 +445,52 @@ func (v *visitorConn) deliver(entries []redisstore.Entry) {
 		case "resolved":
 			v.resolved = true
 		}
-		if !visibleToVisitor(entries[i].Kind) {
+		if !visibleToVisitor(entries[i]) {
 			continue
 		}
 		v.push(entryFrame{Type: "entry", Entry: forVisitor(entries[i])})
 	}
 }
 
-// visibleToVisitor keeps internal entries (records, notes) out of the
-// widget.
-func visibleToVisitor(kind string) bool {
-	switch kind {
+// visibleToVisitor keeps internal entries (records, notes, the deletion of
+// a note) out of the widget.
+func visibleToVisitor(e redisstore.Entry) bool {
+	switch e.Kind {
 	case "record", "note":
 		return false
+	case "deleted":
+		private, _ := e.Data["private"].(bool)
+		return !private
 	}
 	return true
+}
+
+// redactDeleted returns entries with the messages that a deleted entry among
+// them targets emptied of their content (the deleted entry that follows
+// tells the widget to show "deleted"). entries is not changed.
+func redactDeleted(entries []redisstore.Entry) []redisstore.Entry {
+	var gone map[string]bool
+	for _, e := range entries {
+		if e.Kind == "deleted" {
+			if t, ok := e.Data["target"].(string); ok {
+				if gone == nil {
+					gone = map[string]bool{}
+				}
+				gone[t] = true
+			}
+		}
+	}
+	if gone == nil {
+		return entries
+	}
+	out := make([]redisstore.Entry, len(entries))
+	for i, e := range entries {
+		if gone[e.ID] {
+			e = redisstore.Entry{ID: e.ID, From: e.From, Kind: e.Kind, Author: e.Author, At: e.At}
+		}
+		out[i] = e
+	}
+	return out
 }
 
 // forVisitor strips what only agents may see: the card, an end's outcome
@@ -459,6 +498,9 @@ func visibleToVisitor(kind string) bool {
 // keeps its team.
 func forVisitor(e redisstore.Entry) redisstore.Entry {
 	e.Card = ""
+	if e.From == "agent" {
+		e.Data = nil // the author's id (authorIDKey)
+	}
 	switch e.Kind {
 	case "handoff":
 		e.Data = map[string]any{"team": e.Data["team"]}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
@@ -221,4 +225,137 @@ func TestDeletedStaysDeleted(t *testing.T) {
 			break
 		}
 	}
+}
+
+// frameUntil reads c's frames (queued ones first) until one satisfies
+// done, failing on any that satisfies bad. It fails after 30 s.
+func frameUntil(t *testing.T, c *client, bad, done func(map[string]any) bool) {
+	t.Helper()
+	queued := c.queue
+	c.queue = nil
+	timeout := time.After(30 * time.Second)
+	for {
+		var f map[string]any
+		if len(queued) > 0 {
+			f, queued = queued[0], queued[1:]
+		} else {
+			select {
+			case got, ok := <-c.frames:
+				if !ok {
+					t.Fatal("the feed closed")
+				}
+				f = got
+			case <-timeout:
+				t.Fatal("no awaited frame within 30 s")
+			}
+		}
+		if bad(f) {
+			t.Fatalf("got %v", f)
+		}
+		if done(f) {
+			c.queue = append(c.queue, queued...)
+			return
+		}
+	}
+}
+
+// TestLiveFeedIsRechecked: after a transfer to another team the former
+// agent's open /ws/agent stops getting the chat's entries; after logout
+// the socket closes and the agent is offline.
+func TestLiveFeedIsRechecked(t *testing.T) {
+	w := newTwoTeams(t)
+	feed, closed := longFeed(t, w.sam)
+	feed.send(map[string]any{"type": "follow", "conversation": w.conv})
+	feed.entryOf("note", "agent") // the replay reached the note
+	support := w.sue.feed()
+
+	w.sam.ok("POST", "/api/conversations/"+w.conv+"/transfer", map[string]any{"team": "support"})
+	support.send(map[string]any{"type": "follow", "conversation": w.conv})
+	w.v.send(map[string]any{"type": "message", "id": "after-transfer", "text": "AFTER-TRANSFER"})
+	for e := support.entryOf("message", "visitor"); e["text"] != "AFTER-TRANSFER"; e = support.entryOf("message", "visitor") {
+	}
+	// A new sales chat: its new_chat notice reaches Sam after the message
+	// above was published; the message must not come before it.
+	v2 := dial(t, w.ts)
+	conv2 := toHandoff(t, v2)
+	sawRevoked := false
+	frameUntil(t, feed, func(f map[string]any) bool {
+		if f["type"] == "revoked" && f["conversation"] == w.conv {
+			sawRevoked = true
+		}
+		e, _ := f["entry"].(map[string]any)
+		return f["type"] == "entry" && e["text"] == "AFTER-TRANSFER"
+	}, func(f map[string]any) bool {
+		c, _ := f["conversation"].(map[string]any)
+		return f["type"] == "notify" && c != nil && c["id"] == conv2
+	})
+	if !sawRevoked {
+		t.Error("no revoked frame for the transferred chat")
+	}
+
+	// Logout: the socket closes, and Sam is offline.
+	presence := func() string {
+		var agents []map[string]any
+		json.Unmarshal(w.admin.ok("GET", "/api/agents", nil), &agents)
+		for _, a := range agents {
+			if a["id"] == w.sam.agent.ID {
+				return fmt.Sprint(a["presence"])
+			}
+		}
+		return ""
+	}
+	feed.send(map[string]any{"type": "heartbeat"})
+	feed.send(map[string]any{"type": "ping"})
+	feed.next("pong") // the heartbeat was handled
+	if p := presence(); p != "online" {
+		t.Fatalf("Sam's presence before logout = %q", p)
+	}
+	if code, _ := w.sam.do("POST", "/api/auth/logout", nil); code != 204 {
+		t.Fatalf("logout: %d", code)
+	}
+	select {
+	case err := <-closed:
+		if websocket.CloseStatus(err) != 4001 {
+			t.Errorf("the feed closed with %v, want status 4001 (signed out)", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the agent's /ws/agent is still open 60 s after logout")
+	}
+	if p := presence(); p == "online" {
+		t.Fatalf("Sam's presence after logout = %q", p)
+	}
+}
+
+// longFeed opens ac's /ws/agent for up to 2 minutes; closed gets the
+// error that ended it.
+func longFeed(t *testing.T, ac *agentClient) (*client, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	hdr := http.Header{"Origin": {ac.ts.url}}
+	for _, ck := range ac.http.Jar.Cookies(mustURL(ac.ts.url)) {
+		hdr.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ac.ts.url, "http")+"/ws/agent", &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	c := &client{t: t, ws: ws, frames: make(chan map[string]any, 1000), ctx: ctx}
+	closed := make(chan error, 1)
+	go func() {
+		defer close(c.frames)
+		for {
+			_, b, err := ws.Read(ctx)
+			if err != nil {
+				closed <- err
+				return
+			}
+			var f map[string]any
+			json.Unmarshal(b, &f)
+			c.frames <- f
+		}
+	}()
+	c.next("hello")
+	return c, closed
 }

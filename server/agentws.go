@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -15,19 +18,44 @@ import (
 	"github.com/playbook-dev/playbook/handoff"
 )
 
-// agentConn is one inbox tab's live feed.
+// agentConn is one inbox tab's live feed. Access is checked again on every
+// change: an inbox event that moves the followed conversation out of the
+// agent's reach stops the follow (a "revoked" frame); the end of the
+// sign-in session (logout, on any process) closes the socket; and every
+// heartbeat reloads the agent and its session and checks the followed
+// conversation again.
 type agentConn struct {
-	s     *Server
-	agent *handoff.Agent
-	ws    *websocket.Conn
-	send  chan []byte
-	done  chan struct{}
+	s          *Server
+	ws         *websocket.Conn
+	send       chan []byte
+	done       chan struct{}
+	session    string // the sign-in session's token hash; "" for an API token
+	sessionTok string // the sign-in session's token, for the heartbeat's check
+	apiTok     string // the API token, for the heartbeat's check; "" for a session
 
 	mu       sync.Mutex
+	agent    *handoff.Agent
 	follow   string   // the conversation open in the view
 	lastSent streamID // its newest entry sent
 	closed   bool
 }
+
+// me returns the agent as last loaded.
+func (ac *agentConn) me() *handoff.Agent {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return ac.agent
+}
+
+// sessionHash is how a sign-in session is named on the inbox channel (never
+// the token itself).
+func sessionHash(token string) string {
+	h := sha256.Sum256([]byte("pb-session:" + token))
+	return hex.EncodeToString(h[:])
+}
+
+// wsSignedOut is the close code of an agent feed whose session ended.
+const wsSignedOut websocket.StatusCode = 4001
 
 func (s *Server) handleAgentWS(c *echo.Context) error {
 	a := agentOf(c)
@@ -37,6 +65,12 @@ func (s *Server) handleAgentWS(c *echo.Context) error {
 	}
 	ws.SetReadLimit(64 << 10)
 	ac := &agentConn{s: s, agent: a, ws: ws, send: make(chan []byte, 256), done: make(chan struct{})}
+	if tok, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer "); ok {
+		ac.apiTok = tok
+	} else if ck, err := c.Cookie(sessionCookie); err == nil {
+		ac.session = sessionHash(ck.Value)
+		ac.sessionTok = ck.Value
+	}
 	ctx, cancel := context.WithCancel(c.Request().Context())
 	defer cancel()
 	if err := s.hub.attach(ctx, s.inbox.InboxChannel(), ac); err != nil {
@@ -133,8 +167,11 @@ func (ac *agentConn) readLoop(ctx context.Context) {
 		}
 		switch f.Type {
 		case "heartbeat":
-			if err := ac.s.inbox.Heartbeat(ctx, ac.agent); err != nil {
-				ac.s.log.Warn("heartbeat", "agent", ac.agent.ID, "err", err)
+			if !ac.recheck(ctx) {
+				continue // closing: the read returns when the close handshake ends
+			}
+			if err := ac.s.inbox.Heartbeat(ctx, ac.me()); err != nil {
+				ac.s.log.Warn("heartbeat", "agent", ac.me().ID, "err", err)
 			}
 		case "ping":
 			ac.push(map[string]string{"type": "pong"})
@@ -150,17 +187,78 @@ func (ac *agentConn) readLoop(ctx context.Context) {
 
 func (ac *agentConn) typing(ctx context.Context, conv string, on bool) {
 	c, err := ac.s.inbox.Conversation(ctx, conv)
-	if err != nil || !access.CanSee(ac.agent, c) {
+	if err != nil || !access.CanSee(ac.me(), c) {
 		return
 	}
-	ac.s.publishSignal(ctx, conv, signal{Type: "typing", From: "agent", Author: ac.agent.Name, On: on})
+	ac.s.publishSignal(ctx, conv, signal{Type: "typing", From: "agent", Author: ac.me().Name, On: on})
+}
+
+// recheck reloads the agent (its teams and role may have changed) and checks
+// its session still stands, then the followed conversation. It reports
+// false, having started closing the socket, when the agent is signed out.
+func (ac *agentConn) recheck(ctx context.Context) bool {
+	var a *handoff.Agent
+	var err error
+	switch {
+	case ac.apiTok != "":
+		a, err = ac.s.inbox.AgentByAPIToken(ctx, ac.apiTok)
+	case ac.sessionTok != "":
+		var sess *handoff.Session
+		if sess, err = ac.s.inbox.SessionByToken(ctx, ac.sessionTok); err == nil {
+			a = sess.Agent
+		}
+	default:
+		return true
+	}
+	if errors.Is(err, handoff.ErrNotFound) {
+		ac.signedOut()
+		return false
+	}
+	if err != nil {
+		return true // the store did not answer: keep what we have
+	}
+	ac.mu.Lock()
+	ac.agent = a
+	follow := ac.follow
+	ac.mu.Unlock()
+	if follow != "" {
+		if c, err := ac.s.inbox.Conversation(ctx, follow); err == nil || errors.Is(err, handoff.ErrNotFound) {
+			ac.checkFollowed(c)
+		}
+	}
+	return true
+}
+
+// signedOut closes the socket of an agent whose session ended (code 4001),
+// in the background: the close handshake needs the read loop.
+func (ac *agentConn) signedOut() {
+	go func() {
+		_ = ac.ws.Close(wsSignedOut, "signed out")
+		ac.close()
+	}()
+}
+
+// checkFollowed stops following c (nil: gone) when the agent may no longer
+// see it, and tells the tab with a "revoked" frame.
+func (ac *agentConn) checkFollowed(c *handoff.Conversation) {
+	ac.mu.Lock()
+	conv := ac.follow
+	if conv == "" || c != nil && c.ID != conv || access.CanSee(ac.agent, c) || ac.closed {
+		ac.mu.Unlock()
+		return
+	}
+	ac.follow = ""
+	ac.lastSent = streamID{}
+	ac.mu.Unlock()
+	go ac.s.hub.detach(ac.s.store.Channel(conv), ac) // not on the hub's goroutine: detach talks to Redis
+	ac.push(map[string]any{"type": "revoked", "conversation": conv, "message": "you can no longer see this conversation"})
 }
 
 // followConversation streams one conversation's entries to the tab: those
 // after `after`, then live ones.
 func (ac *agentConn) followConversation(ctx context.Context, conv, after string) {
 	c, err := ac.s.inbox.Conversation(ctx, conv)
-	if err != nil || !access.CanSee(ac.agent, c) {
+	if err != nil || !access.CanSee(ac.me(), c) {
 		ac.push(map[string]any{"type": "error", "code": "forbidden", "message": "you cannot see this conversation"})
 		return
 	}
@@ -227,12 +325,24 @@ func (ac *agentConn) receive(ch, payload string) {
 		if json.Unmarshal([]byte(payload), &ev) != nil {
 			return
 		}
-		if ev.To != "" && ev.To != ac.agent.ID {
+		if ev.Type == "session_ended" {
+			if ac.session != "" && ev.Session == ac.session {
+				ac.signedOut()
+			}
 			return
+		}
+		me := ac.me()
+		if ev.To != "" && ev.To != me.ID {
+			return
+		}
+		if ev.Conversation != nil {
+			// A change may take the followed conversation out of reach
+			// (a transfer to another team, a reassignment).
+			ac.checkFollowed(ev.Conversation)
 		}
 		// Without a conversation only a notice addressed to this agent
 		// (a CRM note for the owner) goes through.
-		if ev.Conversation == nil && ev.To == "" || ev.Conversation != nil && !access.CanSee(ac.agent, ev.Conversation) {
+		if ev.Conversation == nil && ev.To == "" || ev.Conversation != nil && !access.CanSee(me, ev.Conversation) {
 			return
 		}
 		ev.To = ""
@@ -242,7 +352,7 @@ func (ac *agentConn) receive(ch, payload string) {
 	conv := conversationOf(ch)
 	if strings.HasPrefix(payload, "!") {
 		var sig signal
-		if json.Unmarshal([]byte(payload[1:]), &sig) == nil && sig.Type == "typing" && !(sig.From == "agent" && sig.Author == ac.agent.Name) {
+		if json.Unmarshal([]byte(payload[1:]), &sig) == nil && sig.Type == "typing" && !(sig.From == "agent" && sig.Author == ac.me().Name) {
 			ac.push(map[string]any{"type": "typing", "conversation": conv, "from": sig.From, "author": sig.Author, "on": sig.On})
 		}
 		return

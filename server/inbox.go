@@ -109,9 +109,19 @@ func (s *Server) login(c *echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"agent": sess.Agent, "csrf": sess.CSRF})
 }
 
+// logout ends the session: its /ws/agent sockets close (on every process)
+// and the agent goes offline.
 func (s *Server) logout(c *echo.Context) error {
 	if ck, err := c.Cookie(sessionCookie); err == nil {
-		_ = s.inbox.Logout(c.Request().Context(), ck.Value)
+		ctx := c.Request().Context()
+		sess, err := s.inbox.SessionByToken(ctx, ck.Value)
+		_ = s.inbox.Logout(ctx, ck.Value)
+		if err == nil {
+			if err := s.inbox.SetPresence(ctx, sess.Agent, handoff.Offline); err != nil {
+				s.log.Warn("logout: setting the agent offline", "agent", sess.Agent.ID, "err", err)
+			}
+			s.publishInbox(ctx, inboxEvent{Type: "session_ended", Session: sessionHash(ck.Value)})
+		}
 	}
 	http.SetCookie(c.Response(), &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	return c.NoContent(http.StatusNoContent)

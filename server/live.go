@@ -24,6 +24,9 @@ type inboxEvent struct {
 	// may come without a conversation the agent can see.
 	Record *crm.Record `json:"record,omitempty"`
 	Person *crm.Record `json:"person,omitempty"`
+	// Session: type session_ended, the hash of a sign-in session that
+	// ended (sessionHash); its sockets close. Never sent to a tab.
+	Session string `json:"session,omitempty"`
 }
 
 func (s *Server) publishInbox(ctx context.Context, ev inboxEvent) {

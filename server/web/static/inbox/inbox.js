@@ -1852,6 +1852,15 @@
           }
         }
         break;
+      case 'revoked': // a transfer or reassignment took this conversation out of reach
+        delete S.convs[f.conversation];
+        FOLDERS.forEach(function (x) { delete S.member[x.id][f.conversation]; });
+        if (f.conversation === S.openId) {
+          openConversation('');
+          toast({ title: 'Conversation moved', text: 'You can no longer see this conversation.', ms: 6000 });
+        }
+        loadLists().catch(function () { });
+        break;
       case 'resync': // the server lost live updates for a moment: reload what may have changed
         loadLists().catch(function () { });
         if (S.openId) refreshDetails();

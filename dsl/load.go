@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v4"
@@ -63,6 +65,14 @@ func finish(ds source.Diagnostics) source.Diagnostics {
 // resolve among the playbooks found. A file with errors is left out of the
 // set; its diagnostics are returned with everyone else's.
 func LoadPaths(paths ...string) (*Set, source.Diagnostics) {
+	return LoadPathsWith(nil, paths...)
+}
+
+// LoadPathsWith is LoadPaths on the files as they would be after writing
+// the overlay: each of its files replaces the one at that path, or joins
+// the playbooks if there is none. Nothing is written. It checks a change
+// against the whole folder (ids unique, includes) before making it.
+func LoadPathsWith(overlay source.Files, paths ...string) (*Set, source.Diagnostics) {
 	set := &Set{ByID: map[string]*engine.Program{}, ByFile: map[string]*engine.Program{}, Files: source.Files{}}
 	var diags source.Diagnostics
 	var books []string
@@ -102,6 +112,14 @@ func LoadPaths(paths ...string) (*Set, source.Diagnostics) {
 			diags.Errorf(source.Range{Filename: p}, "cannot read %s: %v", p, errText(err))
 		}
 	}
+	for name := range overlay {
+		if !slices.Contains(books, name) && !isTestFile(name) {
+			books = append(books, name)
+		}
+	}
+	if len(overlay) > 0 {
+		sort.Strings(books) // the order a walk of one folder gives
+	}
 	// Index every playbook by id first, so includes resolve in any order.
 	type entry struct {
 		name string
@@ -110,7 +128,11 @@ func LoadPaths(paths ...string) (*Set, source.Diagnostics) {
 	byID := map[string]entry{}
 	var ids []string
 	for _, b := range books {
-		src, err := os.ReadFile(b)
+		src, ok := overlay[b]
+		var err error
+		if !ok {
+			src, err = os.ReadFile(b)
+		}
 		if err != nil {
 			diags.Errorf(source.Range{Filename: b}, "cannot read %s: %v", b, errText(err))
 			continue

@@ -30,6 +30,8 @@ type registry struct {
 	versions *redisstore.Programs
 	log      *slog.Logger
 
+	installMu sync.Mutex // one install at a time: check and write together
+
 	mu      sync.RWMutex
 	live    map[string]*liveBook // by playbook id
 	byHash  map[string]*engine.Program
@@ -267,17 +269,59 @@ func (r *registry) resolver() dsl.Resolver {
 	}
 }
 
+// errPlaybookConflict: writing the playbook would break the folder (an id
+// used twice, an include that no longer resolves); nothing was written.
+var errPlaybookConflict = errors.New("the playbook conflicts with the others in the folder")
+
+// checkInstall validates the folder as it would be with src written as
+// name, without writing: it returns the errors the write would bring, in
+// this file or in any other (errors the folder already had are not its
+// doing), with file names relative to the folder.
+func (r *registry) checkInstall(name string, src []byte) source.Diagnostics {
+	path := filepath.Join(r.dir, filepath.Base(name))
+	_, before := dsl.LoadPaths(r.dir)
+	_, after := dsl.LoadPathsWith(source.Files{path: src}, r.dir)
+	key := func(d *source.Diagnostic) string {
+		return fmt.Sprintf("%s:%d:%d:%s", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column, d.Summary)
+	}
+	had := map[string]bool{}
+	for _, d := range before {
+		had[key(d)] = true
+	}
+	var out source.Diagnostics
+	for _, d := range after {
+		if d.Severity != source.Error || had[key(d)] {
+			continue
+		}
+		c := *d
+		if rel, err := filepath.Rel(r.dir, c.Subject.Filename); err == nil {
+			c.Subject.Filename = rel
+		}
+		c.Summary = strings.ReplaceAll(c.Summary, r.dir+string(filepath.Separator), "")
+		out = append(out, &c)
+	}
+	return out
+}
+
 // install writes a validated playbook into the directory and loads it, so
 // it goes live here at once and in other processes at their next check.
-func (r *registry) install(ctx context.Context, name string, src []byte) error {
+// It first checks the folder as it would be (checkInstall): when the write
+// would break it, it returns those diagnostics and errPlaybookConflict and
+// writes nothing, so the current versions keep serving.
+func (r *registry) install(ctx context.Context, name string, src []byte) (source.Diagnostics, error) {
+	r.installMu.Lock()
+	defer r.installMu.Unlock()
+	if diags := r.checkInstall(name, src); len(diags) > 0 {
+		return diags, errPlaybookConflict
+	}
 	path := filepath.Join(r.dir, filepath.Base(name))
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, src, 0o644); err != nil {
-		return fmt.Errorf("writing playbook: %w", err)
+		return nil, fmt.Errorf("writing playbook: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing playbook: %w", err)
+		return nil, fmt.Errorf("writing playbook: %w", err)
 	}
 	_, err := r.reload(ctx, true)
-	return err
+	return nil, err
 }

@@ -351,14 +351,28 @@ func (s *Server) postPlaybook(c *echo.Context) error {
 	if prog != nil {
 		resp["id"], resp["version"] = prog.ID, prog.Hash
 	}
-	if prog == nil || c.QueryParam("activate") != "true" {
-		code := http.StatusOK
-		if prog == nil {
-			code = http.StatusUnprocessableEntity
-		}
-		return c.JSON(code, resp)
+	if prog == nil {
+		return c.JSON(http.StatusUnprocessableEntity, resp)
 	}
-	if err := s.reg.install(c.Request().Context(), name, body); err != nil {
+	// The file compiles on its own; it must also fit the folder as it
+	// would be after the write (ids unique, includes resolve).
+	conflict := func(folder source.Diagnostics) error {
+		resp["ok"], resp["activated"] = false, false
+		resp["diagnostics"] = append(diags, folder...)
+		resp["error"] = errPlaybookConflict.Error()
+		return c.JSON(http.StatusConflict, resp)
+	}
+	if c.QueryParam("activate") != "true" {
+		if folder := s.reg.checkInstall(name, body); len(folder) > 0 {
+			return conflict(folder)
+		}
+		return c.JSON(http.StatusOK, resp)
+	}
+	folder, err := s.reg.install(c.Request().Context(), name, body)
+	if errors.Is(err, errPlaybookConflict) {
+		return conflict(folder)
+	}
+	if err != nil {
 		return err
 	}
 	resp["activated"] = true

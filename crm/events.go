@@ -90,6 +90,35 @@ func (s *Store) Emit(ctx context.Context, typ string, data any) error {
 	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.outboxKey(), Values: []any{"type", typ, "e", string(b)}}).Err()
 }
 
+// emitOnce adds an event to the outbox unless an event with its id was
+// added before (within the keep time of the mark).
+// KEYS[1] the event's mark, KEYS[2] the outbox; ARGV[1] keep in ms,
+// ARGV[2] type, ARGV[3] event JSON. Replies 1 (added) or 0 (added before).
+var emitOnce = redis.NewScript(`
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[2], '*', 'type', ARGV[2], 'e', ARGV[3])
+return 1
+`)
+
+// EmitOnce adds an event with the given id to the webhook outbox, once:
+// the id is marked atomically with the event, and emitting the same id
+// again (a sweep redoing a turn's work after an error) adds nothing while
+// the mark lasts (keep). It reports whether the event was added.
+func (s *Store) EmitOnce(ctx context.Context, id, typ string, data any, keep time.Duration) (bool, error) {
+	if !slices.Contains(EventTypes, typ) {
+		return false, fmt.Errorf("%w: event type %q", ErrInvalid, typ)
+	}
+	if id == "" || keep <= 0 {
+		return false, fmt.Errorf("%w: an event needs an id and a keep time", ErrInvalid)
+	}
+	b, err := json.Marshal(Event{ID: id, Type: typ, CreatedAt: s.now().UTC(), Data: data})
+	if err != nil {
+		return false, err
+	}
+	n, err := emitOnce.Run(ctx, s.rdb, []string{s.t + "emitted:" + id, s.outboxKey()}, keep.Milliseconds(), typ, string(b)).Int()
+	return n == 1, err
+}
+
 // Subscription is a webhook: where events of some types are POSTed, and
 // the secret their signature is made with.
 type Subscription struct {

@@ -202,26 +202,20 @@ func (s *Server) sessionContact(ctx context.Context, sess *engine.Session) (*eng
 // handoff, an agent joining, a resolve, the bot's end. It refreshes the
 // chat in the linked person's feed (and archives its transcript when the
 // chat is over). It runs in the background: the turn's answer does not
-// wait for it.
-func (s *Server) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry) {
-	var events []string
+// wait for it. finish is called once it is over, with false when an event
+// could not be added to the outbox (the turn's pending mark then stays, and
+// the sweep emits it again: redoEvents).
+func (s *Server) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry, finish func(ok bool)) {
+	var events []redisstore.Entry
 	final := false
 	for _, e := range entries {
-		switch e.Kind {
-		case "handoff":
-			events = append(events, crm.EventConversationHandoff)
-		case "joined":
-			events = append(events, crm.EventConversationAssigned)
-		case "resolved":
-			events = append(events, crm.EventConversationResolved)
-			final = true
-		case "end":
-			final = true
-		default:
-			continue
+		if eventOf(e.Kind) != "" {
+			events = append(events, e)
 		}
+		final = final || e.Kind == "resolved" || e.Kind == "end"
 	}
 	if len(events) == 0 && !final {
+		finish(true)
 		return
 	}
 	s.wg.Add(1)
@@ -230,11 +224,44 @@ func (s *Server) crmAfterTurn(ctx context.Context, conv string, sess *engine.Ses
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		person := s.refreshChat(ctx, conv, sess, final)
-		for _, typ := range events {
-			s.emitConversation(ctx, typ, conv, person)
+		ok := true
+		for _, e := range events {
+			if err := s.emitConversation(ctx, eventOf(e.Kind), conv, person, e.ID); err != nil {
+				s.log.Warn("webhook outbox: adding an event (the sweep adds it later)", "type", eventOf(e.Kind), "conversation", conv, "err", err)
+				ok = false
+			}
 		}
+		finish(ok)
 	}()
 }
+
+// eventOf is the webhook event an entry of kind causes ("" for none).
+func eventOf(kind string) string {
+	switch kind {
+	case "handoff":
+		return crm.EventConversationHandoff
+	case "joined":
+		return crm.EventConversationAssigned
+	case "resolved":
+		return crm.EventConversationResolved
+	}
+	return ""
+}
+
+// conversationEventID is the id of a conversation's webhook event of type
+// typ, caused by the transcript entry entry ("" for conversation.started):
+// the same event emitted again gets the same id, and is not added twice.
+func conversationEventID(conv, typ, entry string) string {
+	id := "evt_" + conv + "_" + strings.TrimPrefix(typ, "conversation.")
+	if entry != "" {
+		id += "_" + entry
+	}
+	return id
+}
+
+// eventKeep is how long an emitted conversation event's id is remembered,
+// so that the sweep never adds it twice; longer than a conversation lives.
+func (s *Server) eventKeep() time.Duration { return max(90*24*time.Hour, 2*s.cfg.IdleTTL) }
 
 // refreshChat puts the conversation in its person's feed, or updates it
 // there, and returns the person's id ("" when none). When the chat is
@@ -290,27 +317,32 @@ type conversationEvent struct {
 	Transcript    []transcriptLine      `json:"transcript,omitempty"`
 }
 
-// emitConversation adds a conversation event to the webhook outbox.
-func (s *Server) emitConversation(ctx context.Context, typ, conv, person string) {
+// emitConversation adds a conversation event (caused by the transcript
+// entry entry) to the webhook outbox, once.
+func (s *Server) emitConversation(ctx context.Context, typ, conv, person, entry string) error {
 	if !s.crm.store.Subscribed(ctx, typ) {
-		return
+		return nil
 	}
 	meta, err := s.inbox.Conversation(ctx, conv)
+	if errors.Is(err, handoff.ErrNotFound) {
+		return nil // gone: nothing to tell
+	}
 	if err != nil {
-		return
+		return err
 	}
 	data := conversationEvent{Conversation: meta, Person: person, TranscriptURL: crm.TranscriptPath(conv)}
 	if sess, _, err := s.store.Load(ctx, conv); err == nil {
 		data.Outcome = sess.Outcome
 	}
 	if typ == crm.EventConversationResolved {
-		if entries, err := s.store.Transcript(ctx, conv, "", 0); err == nil {
-			data.Transcript = messagesOf(entries, 500)
+		entries, err := s.store.Transcript(ctx, conv, "", 0)
+		if err != nil {
+			return err
 		}
+		data.Transcript = messagesOf(entries, 500)
 	}
-	if err := s.crm.store.Emit(ctx, typ, data); err != nil {
-		s.log.Warn("webhook outbox: adding an event", "type", typ, "conversation", conv, "err", err)
-	}
+	_, err = s.crm.store.EmitOnce(ctx, conversationEventID(conv, typ, entry), typ, data, s.eventKeep())
+	return err
 }
 
 // messagesOf keeps the messages the visitor and the agents saw (no notes,
@@ -334,15 +366,14 @@ func messagesOf(entries []redisstore.Entry, n int) []transcriptLine {
 	return out
 }
 
-// emitStarted adds conversation.started to the webhook outbox.
-func (s *Server) emitStarted(ctx context.Context, c *handoff.Conversation) {
+// emitStarted adds conversation.started to the webhook outbox, once.
+func (s *Server) emitStarted(ctx context.Context, c *handoff.Conversation) error {
 	if !s.crm.store.Subscribed(ctx, crm.EventConversationStarted) {
-		return
+		return nil
 	}
 	data := conversationEvent{Conversation: c, TranscriptURL: crm.TranscriptPath(c.ID)}
-	if err := s.crm.store.Emit(ctx, crm.EventConversationStarted, data); err != nil {
-		s.log.Warn("webhook outbox: adding an event", "type", crm.EventConversationStarted, "conversation", c.ID, "err", err)
-	}
+	_, err := s.crm.store.EmitOnce(ctx, conversationEventID(c.ID, crm.EventConversationStarted, ""), crm.EventConversationStarted, data, s.eventKeep())
+	return err
 }
 
 // notifyCRM tells an agent about a note for them (inbox notify event).

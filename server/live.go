@@ -217,8 +217,10 @@ func collectedVisitor(p *engine.Program, sess *engine.Session) handoff.Visitor {
 	return v
 }
 
-// startInbox records a new conversation for the inbox.
-func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *engine.Program, previous []string) {
+// startInbox records a new conversation for the inbox and emits
+// conversation.started. An error is logged and returned: the start's
+// pending mark then stays for the sweep to finish (redoWork).
+func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *engine.Program, previous []string) error {
 	c := handoff.Conversation{
 		ID: sess.ID, Playbook: prog.ID,
 		Visitor:  handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page},
@@ -226,10 +228,14 @@ func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *eng
 	}
 	nc, err := s.inbox.Start(ctx, c)
 	if err != nil {
-		s.log.Warn("recording conversation for the inbox", "conversation", sess.ID, "err", err)
-		return
+		s.log.Warn("recording conversation for the inbox (the sweep does it later)", "conversation", sess.ID, "err", err)
+		return err
 	}
-	s.emitStarted(ctx, nc)
+	if err := s.emitStarted(ctx, nc); err != nil {
+		s.log.Warn("webhook outbox: adding an event (the sweep adds it later)", "type", crm.EventConversationStarted, "conversation", sess.ID, "err", err)
+		return err
+	}
+	return nil
 }
 
 // lastMessage is the latest message among entries, for the inbox's lists;

@@ -19,12 +19,15 @@ import (
 // the work is done, and every process sweeps the marks left older than
 // Config.RecoverAfter, redoing the work from what the transcript says. All of it
 // is idempotent: records by their key, queueing by the inbox status, the
-// timer by its id.
+// timer by its id, webhook events by theirs (conversation, type and entry).
+// A new conversation is always marked (redisstore Options.PendingCreate):
+// its inbox record and conversation.started are work too.
 
-// leavesWork reports whether a turn's entries need work after the store.
+// leavesWork reports whether a turn's entries need work after the store:
+// records to create, a chat to queue, webhook events to emit.
 func leavesWork(entries []redisstore.Entry) bool {
 	for _, e := range entries {
-		if e.Kind == "record" || e.Kind == "handoff" {
+		if e.Kind == "record" || eventOf(e.Kind) != "" {
 			return true
 		}
 	}
@@ -79,6 +82,50 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 			return err
 		}
 	}
+	meta, err := s.inbox.Conversation(ctx, conv)
+	if errors.Is(err, handoff.ErrNotFound) {
+		// The start's inbox record was never written.
+		meta, err = s.inbox.Start(ctx, handoff.Conversation{ID: conv, Playbook: sess.Playbook,
+			Visitor: handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page}})
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.emitStarted(ctx, meta); err != nil {
+		return err
+	}
+	if err := s.requeue(ctx, conv, sess, meta, entries, now); err != nil {
+		return err
+	}
+	return s.redoEvents(ctx, conv, sess, entries)
+}
+
+// redoEvents emits the webhook events of a conversation's entries again;
+// those already emitted are not added twice (crm EmitOnce).
+func (s *Server) redoEvents(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry) error {
+	var events []redisstore.Entry
+	final := false
+	for _, e := range entries {
+		if eventOf(e.Kind) != "" {
+			events = append(events, e)
+		}
+		final = final || e.Kind == "resolved" || e.Kind == "end"
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	person := s.refreshChat(ctx, conv, sess, final)
+	for _, e := range events {
+		if err := s.emitConversation(ctx, eventOf(e.Kind), conv, person, e.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// requeue queues a chat the bot handed off, with its wait timer, unless
+// that was done.
+func (s *Server) requeue(ctx context.Context, conv string, sess *engine.Session, meta *handoff.Conversation, entries []redisstore.Entry, now time.Time) error {
 	var handoffAt *redisstore.Entry
 	for i := range entries {
 		if entries[i].Kind == "handoff" {
@@ -87,10 +134,6 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 	}
 	if handoffAt == nil || sess.Status != engine.StatusHandoff {
 		return nil
-	}
-	meta, err := s.inbox.Conversation(ctx, conv)
-	if err != nil {
-		return err
 	}
 	if meta.Status != handoff.StatusBot {
 		return nil // queued (or taken, or resolved) already

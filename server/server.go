@@ -183,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("server: Redis does not answer: %w", err)
 	}
-	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL, Pending: leavesWork})
+	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL, Pending: leavesWork, PendingCreate: true})
 	s := &Server{
 		cfg:    cfg, // completed below; s.cfg is set again at the end
 		log:    cfg.Logger,

@@ -85,10 +85,13 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 	}
 	failed = s.perform(ctx, conv, prog, info.sess, effects, res.Entries) || failed
 	s.afterTurn(ctx, conv, info, res.Entries)
-	s.crmAfterTurn(ctx, conv, info.sess, res.Entries)
-	if !failed {
-		s.done(ctx, res.Pending)
-	}
+	// The turn's mark is cleared once its work is done, its webhook
+	// events included (crmAfterTurn runs in the background).
+	s.crmAfterTurn(ctx, conv, info.sess, res.Entries, func(ok bool) {
+		if ok && !failed {
+			s.done(ctx, res.Pending)
+		}
+	})
 	return res, info, nil
 }
 

@@ -542,9 +542,11 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	_ = v.attach(ctx, conv, "")
 	v.deliver(res.Entries)
 	v.status(sess.Status, sess.Outcome)
-	v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous))
+	inboxErr := v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous))
 	v.out.flush() // the greeting goes out now; the effects follow
-	v.s.perform(ctx, conv, prog, sess, effs, res.Entries)
+	if failed := v.s.perform(ctx, conv, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
+		v.s.done(ctx, res.Pending)
+	}
 	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 }
 
@@ -580,8 +582,10 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 	if m, err := v.s.inbox.Conversation(ctx, prev); err == nil {
 		previous = append(previous, m.Previous...)
 	}
-	v.s.startInbox(ctx, sess, prog, previous)
-	v.s.perform(ctx, sess.ID, prog, sess, effs, res.Entries)
+	inboxErr := v.s.startInbox(ctx, sess, prog, previous)
+	if failed := v.s.perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
+		v.s.done(ctx, res.Pending)
+	}
 	v.log.Info("conversation started again after resolve", "conversation", sess.ID, "previous", prev)
 	v.welcome(prog, sess)
 	if err := v.follow(ctx, sess.ID, ""); err != nil {

@@ -53,8 +53,9 @@ type Store struct {
 	prefix string
 	ttl    time.Duration
 	cache  *sessionCache // nil: every turn reads the session first
-	// pending: see Options.Pending.
-	pending func([]Entry) bool
+	// pending, pendingCreate: see Options.
+	pending       func([]Entry) bool
+	pendingCreate bool
 }
 
 // Options configure a Store.
@@ -76,6 +77,10 @@ type Options struct {
 	// itself; the caller clears the mark with Done once the work is done,
 	// and a process that died before that leaves it for ClaimPending.
 	Pending func(entries []Entry) bool
+	// PendingCreate marks every new conversation (Create) pending too,
+	// whatever its entries: starting one leaves work (the inbox's record,
+	// the conversation.started event). Needs Pending.
+	PendingCreate bool
 }
 
 // DefaultCacheSize is the default Options.CacheSize.
@@ -92,7 +97,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = DefaultCacheSize
 	}
-	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize), pending: opts.Pending}
+	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize), pending: opts.Pending, pendingCreate: opts.PendingCreate}
 }
 
 // CachedSessions is how many sessions the store holds in memory.
@@ -193,7 +198,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	var res []any
 	var err error
 	mark := ""
-	if s.pending != nil && s.pending(entries) {
+	if s.pending != nil && (version == 0 && s.pendingCreate || s.pending(entries)) {
 		// The mark goes in the same round trip, after the turn: a turn
 		// that lost a race leaves a mark with nothing to do, which is
 		// harmless.

@@ -69,6 +69,8 @@ func inboxError(err error) error {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	case errors.Is(err, handoff.ErrTaken):
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, handoff.ErrExists):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
 	case errors.Is(err, handoff.ErrUnavailable):
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
 	case errors.Is(err, handoff.ErrClosed):
@@ -738,28 +740,118 @@ func (s *Server) mailTranscript(ctx context.Context, conv *handoff.Conversation,
 	return nil
 }
 
+// cannedView is a canned response as the signed-in agent sees it.
+type cannedView struct {
+	*handoff.Canned
+	// Editable: the agent may change and delete it.
+	Editable bool `json:"editable"`
+}
+
+// listCanned answers the canned responses the agent may use: their teams',
+// their own and the shared ones (access.CanReadCanned).
 func (s *Server) listCanned(c *echo.Context) error {
-	list, err := s.inbox.CannedResponses(c.Request().Context())
+	me := agentOf(c)
+	all, err := s.inbox.CannedResponses(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, list)
+	out := make([]cannedView, 0, len(all))
+	for _, x := range all {
+		if access.CanReadCanned(me, x) {
+			out = append(out, cannedView{Canned: x, Editable: access.EditCanned(me, x) == nil})
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+type cannedRequest struct {
+	Short *string `json:"short"`
+	Text  *string `json:"text"`
+	Scope string  `json:"scope"`
+	Team  string  `json:"team"`
 }
 
 func (s *Server) saveCanned(c *echo.Context) error {
-	var req handoff.Canned
+	var req cannedRequest
 	if err := decodeJSON(c, &req, 8<<10); err != nil {
 		return err
 	}
-	if err := s.inbox.SaveCanned(c.Request().Context(), req); err != nil {
+	me := agentOf(c)
+	n := handoff.Canned{Short: deref(req.Short), Text: deref(req.Text), Scope: req.Scope, Team: req.Team, CreatedBy: me.ID}
+	if err := n.DefaultScope(me); err != nil {
 		return inboxError(err)
 	}
-	return s.listCanned(c)
+	if err := access.NewCanned(me, &n); err != nil {
+		return accessError(err)
+	}
+	created, err := s.inbox.CreateCanned(c.Request().Context(), n)
+	if err != nil {
+		return inboxError(err)
+	}
+	return c.JSON(http.StatusOK, cannedView{Canned: created, Editable: true})
+}
+
+// cannedFor loads the canned response of the path that the agent may
+// change: 404 when there is none or they may not read it (others' ids are
+// not revealed), 403 when they may read but not change it.
+func (s *Server) cannedFor(c *echo.Context) (*handoff.Canned, error) {
+	me := agentOf(c)
+	x, err := s.inbox.CannedByID(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, handoff.ErrNotFound) || (err == nil && !access.CanReadCanned(me, x)) {
+		return nil, echo.NewHTTPError(http.StatusNotFound, "no canned response with that id")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := access.EditCanned(me, x); err != nil {
+		return nil, accessError(err)
+	}
+	return x, nil
+}
+
+func (s *Server) updateCanned(c *echo.Context) error {
+	x, err := s.cannedFor(c)
+	if err != nil {
+		return err
+	}
+	var req cannedRequest
+	if err := decodeJSON(c, &req, 8<<10); err != nil {
+		return err
+	}
+	if req.Scope != "" && req.Scope != x.Scope || req.Team != "" && req.Team != x.Team {
+		return echo.NewHTTPError(http.StatusBadRequest, "a canned response keeps its scope and team; save a new one instead")
+	}
+	short, text := x.Short, x.Text
+	if req.Short != nil {
+		short = *req.Short
+	}
+	if req.Text != nil {
+		text = *req.Text
+	}
+	nc, err := s.inbox.UpdateCanned(c.Request().Context(), x.ID, short, text)
+	if err != nil {
+		return inboxError(err)
+	}
+	return c.JSON(http.StatusOK, cannedView{Canned: nc, Editable: true})
 }
 
 func (s *Server) deleteCanned(c *echo.Context) error {
-	if err := s.inbox.DeleteCanned(c.Request().Context(), c.Param("short")); err != nil {
+	x, err := s.cannedFor(c)
+	if err != nil {
 		return err
 	}
+	if err := s.inbox.DeleteCanned(c.Request().Context(), x.ID); err != nil {
+		if errors.Is(err, handoff.ErrNotFound) {
+			return echo.NewHTTPError(http.StatusNotFound, "no canned response with that id")
+		}
+		return inboxError(err)
+	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

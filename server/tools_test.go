@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -224,5 +225,139 @@ func TestTransferToUnknownTeamIsRefused(t *testing.T) {
 	json.Unmarshal(agent.ok("POST", "/api/conversations/"+conv+"/transfer", map[string]any{"team": "support"}), &moved)
 	if moved.Team != "support" {
 		t.Fatalf("transfer to support: %+v", moved)
+	}
+}
+
+// Canned responses belong to a team or to their author; shared ones (the
+// old global list, migrated) are read by all and changed by admins. They
+// are changed and deleted by id: 404 when absent or not the agent's to
+// see, 403 when seen but not theirs to change (issue 11, item 8: support
+// overwrote and deleted sales' canned responses, and DELETE
+// /api/canned/Sales%20Pitch answered 204 and deleted nothing).
+func TestCannedResponsesBelongToTeamsAndAuthors(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	ctx := context.Background()
+	// One canned response saved before they had owners.
+	if err := rds.Client.HSet(ctx, rds.Prefix+"canned", "hello", "Hi! How can I help?").Err(); err != nil {
+		t.Fatal(err)
+	}
+	sam := signIn(t, ts, addAgent(t, ts, "Sam", "sales"))
+	kim := signIn(t, ts, addAgent(t, ts, "Kim", "sales"))
+	sue := signIn(t, ts, addAgent(t, ts, "Sue", "support"))
+	bossAgent, err := ts.srv.Inbox().AddAgent(ctx, handoff.NewAgent{Email: "boss@example.com", Name: "Boss", Role: handoff.RoleAdmin, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boss := signIn(t, ts, bossAgent)
+
+	type canned struct {
+		ID, Short, Text, Scope, Team, Owner string
+		Editable                            bool
+	}
+	list := func(ac *agentClient) map[string]canned {
+		t.Helper()
+		var l []canned
+		json.Unmarshal(ac.ok("GET", "/api/canned", nil), &l)
+		out := map[string]canned{}
+		for _, c := range l {
+			out[c.Scope+":"+c.Short] = c
+		}
+		return out
+	}
+	create := func(ac *agentClient, body map[string]any) canned {
+		t.Helper()
+		code, b := ac.do("POST", "/api/canned", body)
+		if code != 200 {
+			t.Fatalf("create %v: %d %s", body, code, b)
+		}
+		var c canned
+		json.Unmarshal(b, &c)
+		return c
+	}
+	pitch := create(sam, map[string]any{"short": "Sales Pitch", "text": "Our plans start at 49 USD."})
+	if pitch.ID == "" || pitch.Short != "sales-pitch" || pitch.Scope != "team" || pitch.Team != "sales" {
+		t.Fatalf("Sam's canned response: %+v", pitch)
+	}
+	mine := create(sam, map[string]any{"short": "sig", "text": "Sam, Acme sales", "scope": "personal"})
+	suppTeam := create(sue, map[string]any{"short": "reset", "text": "Reset it at /account."})
+
+	// Who sees what.
+	for _, tc := range []struct {
+		who        string
+		ac         *agentClient
+		want, edit []string
+	}{
+		{"Sam", sam, []string{"shared:hello", "team:sales-pitch", "personal:sig"}, []string{"team:sales-pitch", "personal:sig"}},
+		{"Kim", kim, []string{"shared:hello", "team:sales-pitch"}, []string{"team:sales-pitch"}},
+		{"Sue", sue, []string{"shared:hello", "team:reset"}, []string{"team:reset"}},
+		{"Boss", boss, []string{"shared:hello", "team:sales-pitch", "team:reset"}, []string{"shared:hello", "team:sales-pitch", "team:reset"}},
+	} {
+		got := list(tc.ac)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s sees %v, want %v", tc.who, got, tc.want)
+		}
+		for _, k := range tc.want {
+			if _, ok := got[k]; !ok {
+				t.Errorf("%s does not see %s (sees %v)", tc.who, k, got)
+			}
+		}
+		for k, c := range got {
+			if c.Editable != slices.Contains(tc.edit, k) {
+				t.Errorf("%s: %s editable = %v", tc.who, k, c.Editable)
+			}
+		}
+	}
+	hello := list(sue)["shared:hello"]
+
+	// Support cannot touch sales' ones, nor learn they exist.
+	for _, path := range []string{"/api/canned/" + pitch.ID, "/api/canned/" + mine.ID, "/api/canned/Sales%20Pitch", "/api/canned/sales-pitch", "/api/canned/nope"} {
+		if code, b := sue.do("DELETE", path, nil); code != 404 {
+			t.Errorf("Sue DELETE %s: %d %s, want 404", path, code, b)
+		}
+		if code, b := sue.do("PUT", path, map[string]any{"text": "Call support instead."}); code != 404 {
+			t.Errorf("Sue PUT %s: %d %s, want 404", path, code, b)
+		}
+	}
+	// Seen but not theirs: 403 with the reason.
+	if code, b := sue.do("DELETE", "/api/canned/"+hello.ID, nil); code != 403 || !strings.Contains(string(b), "only admins") {
+		t.Errorf("Sue deleting the shared one: %d %s", code, b)
+	}
+	if code, _ := sue.do("POST", "/api/canned", map[string]any{"short": "x", "text": "y", "scope": "team", "team": "sales"}); code != 403 {
+		t.Errorf("Sue saving one for sales: %d", code)
+	}
+	if code, _ := sue.do("POST", "/api/canned", map[string]any{"short": "x", "text": "y", "scope": "shared"}); code != 403 {
+		t.Errorf("Sue saving a shared one: %d", code)
+	}
+	// Bad input and duplicates.
+	for _, body := range []map[string]any{{"short": "", "text": "y"}, {"short": "a b/c", "text": "y"}, {"short": "ok", "text": " "}, {"short": "ok", "text": "y", "scope": "global"}} {
+		if code, _ := sam.do("POST", "/api/canned", body); code != 400 {
+			t.Errorf("create %v: %d, want 400", body, code)
+		}
+	}
+	if code, b := kim.do("POST", "/api/canned", map[string]any{"short": "/sales-pitch", "text": "again"}); code != 409 {
+		t.Errorf("a second /sales-pitch for sales: %d %s, want 409", code, b)
+	}
+	create(sue, map[string]any{"short": "sales-pitch", "text": "support's own"}) // another team may use the name
+
+	// Kim, of sales, edits the team's one; the text changes for Sam.
+	kim.ok("PUT", "/api/canned/"+pitch.ID, map[string]any{"text": "Plans from 59 USD."})
+	if got := list(sam)["team:sales-pitch"]; got.Text != "Plans from 59 USD." || got.ID != pitch.ID {
+		t.Errorf("after Kim's edit Sam sees %+v", got)
+	}
+	if code, _ := kim.do("DELETE", "/api/canned/"+mine.ID, nil); code != 404 {
+		t.Errorf("Kim deleting Sam's personal one: %d", code)
+	}
+	// Deleting by id deletes; twice is 404.
+	boss.ok("DELETE", "/api/canned/"+pitch.ID, nil)
+	if _, ok := list(sam)["team:sales-pitch"]; ok {
+		t.Error("the deleted canned response is still listed")
+	}
+	if code, _ := boss.do("DELETE", "/api/canned/"+pitch.ID, nil); code != 404 {
+		t.Errorf("deleting it again: %d, want 404", code)
+	}
+	sam.ok("DELETE", "/api/canned/"+mine.ID, nil)
+	if got := list(sue); got["team:reset"].ID != suppTeam.ID || got["shared:hello"].Text != "Hi! How can I help?" {
+		t.Errorf("support's list after sales' deletes: %v", got)
 	}
 }

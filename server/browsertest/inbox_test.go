@@ -614,8 +614,43 @@ func TestInboxTwoAgentsReassignAndPreview(t *testing.T) {
 	waitFor(t, kim, `"You: Kim here" in Kim's list`, preview+` === 'You: Kim here'`)
 	waitFor(t, sam, `"Kim Park: Kim here" in Sam's list`, preview+` === 'Kim Park: Kim here'`)
 
-	// Olga never joined: the server refused nothing it was asked here, and
-	// the transcript names only Sam and Kim.
+	// Canned responses (item 8): Sam saves one for himself only and one for
+	// sales; Kim sees and may edit the team's, never Sam's own.
+	addCanned := func(short, text, scope string) {
+		t.Helper()
+		docClick(t, sam, "the short name field", `document.getElementById('canned-short')`)
+		keys(t, sam, short)
+		docClick(t, sam, "the text field", `document.getElementById('canned-text')`)
+		keys(t, sam, text)
+		_ = eval[bool](t, sam, `(() => { const s = document.getElementById('canned-scope'); s.value = `+js(scope)+`; return s.value === `+js(scope)+` })()`)
+		docClick(t, sam, "Add", `document.getElementById('canned-submit')`)
+		waitFor(t, sam, "/"+short+" listed", `[...document.querySelectorAll('#canned-list .c-short')].some(s => s.textContent === '/`+short+`')`)
+	}
+	docClick(t, sam, "the settings button", `document.getElementById('settings-btn')`)
+	waitFor(t, sam, "the settings dialog with the scopes", `document.getElementById('settings').open && [...document.querySelectorAll('#canned-scope option')].map(o => o.value).join() === 'team:sales,personal'`)
+	addCanned("mysig", "Sam, Acme sales", "personal")
+	addCanned("pitch", "Plans start at 49 USD.", "team:sales")
+	row := func(short string) string {
+		return `[...document.querySelectorAll('#canned-list li')].find(li => li.querySelector('.c-short') && li.querySelector('.c-short').textContent === '/` + short + `')`
+	}
+	waitFor(t, sam, "the scopes in Sam's list", row("mysig")+`.querySelector('.c-scope').textContent === 'Only me' && `+row("pitch")+`.querySelector('.c-scope').textContent === 'Team sales'`)
+	docClick(t, kim, "the settings button", `document.getElementById('settings-btn')`)
+	waitFor(t, kim, "the team's canned response, editable", row("pitch")+` && `+row("pitch")+`.querySelector('.c-edit')`)
+	if eval[bool](t, kim, `!!(`+row("mysig")+`)`) {
+		t.Error("Kim sees Sam's personal canned response")
+	}
+	// Kim edits the team's one; Sam's list shows the new text after a reload of the dialog.
+	docClick(t, kim, "Edit /pitch", row("pitch")+`.querySelector('.c-edit')`)
+	waitFor(t, kim, "the form in edit mode", `document.getElementById('canned-submit').textContent === 'Save' && document.getElementById('canned-text').value === 'Plans start at 49 USD.'`)
+	_ = eval[bool](t, kim, `(() => { const x = document.getElementById('canned-text'); x.value = 'Plans start at 59 USD.'; return true })()`)
+	docClick(t, kim, "Save", `document.getElementById('canned-submit')`)
+	waitFor(t, kim, "the edited text", row("pitch")+`.querySelector('.c-text').textContent === 'Plans start at 59 USD.'`)
+	keys(t, sam, "\x1b")
+	waitFor(t, sam, "the dialog closed", `!document.getElementById('settings').open`)
+	docClick(t, sam, "the settings button", `document.getElementById('settings-btn')`)
+	waitFor(t, sam, "Kim's edit in Sam's list", row("pitch")+` && `+row("pitch")+`.querySelector('.c-text').textContent === 'Plans start at 59 USD.'`)
+
+	// Olga never joined: the transcript names only Sam and Kim.
 	entries, _ := e.srv.Store().Transcript(ctx, lena, "", 0)
 	for _, en := range entries {
 		if en.Kind == "joined" && en.Author != "Sam Lee" && en.Author != "Kim Park" {

@@ -1877,25 +1877,63 @@
       return S.canned;
     }, function () { S.canned = S.canned || []; return S.canned; });
   }
+  // scopeLabel says whose a canned response is, as the list shows it.
+  function scopeLabel(c) {
+    if (c.scope === 'personal') return 'Only me';
+    if (c.scope === 'shared') return 'Everyone';
+    return 'Team ' + (c.team || '');
+  }
+  // fillCannedScopes offers what the agent may save for: each of their teams
+  // (admins: every team), themselves, and for admins everyone.
+  function fillCannedScopes() {
+    var sel = clear($('canned-scope'));
+    var admin = S.me && S.me.role === 'admin';
+    var teams = admin ? teamsKnown() : ((S.me && S.me.teams) || []).slice().sort();
+    teams.forEach(function (t) { var o = el('option', '', 'Team ' + t); o.value = 'team:' + t; sel.appendChild(o); });
+    var p = el('option', '', 'Only me'); p.value = 'personal'; sel.appendChild(p);
+    if (admin) { var e = el('option', '', 'Everyone'); e.value = 'shared'; sel.appendChild(e); }
+  }
+  // cannedEditing switches the form between adding and editing c (null: adding).
+  function cannedEditing(c) {
+    S.cannedEdit = c ? c.id : '';
+    $('canned-submit').textContent = c ? 'Save' : 'Add';
+    $('canned-cancel').hidden = !c;
+    $('canned-scope').disabled = !!c; // a canned response keeps its scope
+    if (c) {
+      $('canned-short').value = c.short;
+      $('canned-text').value = c.text;
+      $('canned-scope').value = c.scope === 'team' ? 'team:' + c.team : c.scope;
+      $('canned-text').focus();
+    }
+  }
   function renderCanned() {
     var ul = clear($('canned-list'));
     var list = S.canned || [];
     if (!list.length) { var e = el('li', 'empty', 'No canned responses yet.'); ul.appendChild(e); return; }
     list.forEach(function (c) {
       var li = el('li');
+      li.setAttribute('data-canned', c.id || '');
       li.appendChild(el('span', 'c-short', '/' + c.short));
       var t = el('span', 'c-text', c.text);
       t.title = c.text;
       li.appendChild(t);
-      var del = el('button', 'icon-btn');
-      del.type = 'button';
-      del.setAttribute('aria-label', 'Delete /' + c.short);
-      del.title = 'Delete';
-      del.appendChild(icon('trash', 'i-sm'));
-      del.addEventListener('click', function () {
-        api('DELETE', '/api/canned/' + encodeURIComponent(c.short)).then(function () { return loadCanned(); }).then(renderCanned, function (err) { cannedError(err.message); });
-      });
-      li.appendChild(del);
+      li.appendChild(el('span', 'tag c-scope', scopeLabel(c)));
+      if (c.editable) { // others' are read-only: the server would refuse
+        var ed = el('button', 'btn btn-ghost c-edit', 'Edit');
+        ed.type = 'button';
+        ed.setAttribute('aria-label', 'Edit /' + c.short);
+        ed.addEventListener('click', function () { cannedError(''); cannedEditing(c); });
+        li.appendChild(ed);
+        var del = el('button', 'icon-btn');
+        del.type = 'button';
+        del.setAttribute('aria-label', 'Delete /' + c.short);
+        del.title = 'Delete';
+        del.appendChild(icon('trash', 'i-sm'));
+        del.addEventListener('click', function () {
+          api('DELETE', '/api/canned/' + encodeURIComponent(c.id)).then(function () { if (S.cannedEdit === c.id) cannedEditing(null); return loadCanned(); }).then(renderCanned, function (err) { cannedError(err.message); });
+        });
+        li.appendChild(del);
+      }
       ul.appendChild(li);
     });
   }
@@ -1905,6 +1943,8 @@
     $('opt-sound').checked = !!S.prefs.sound;
     $('opt-desktop').checked = !!S.prefs.desktop;
     desktopState();
+    fillCannedScopes();
+    cannedEditing(null);
     renderCanned();
     $('settings').showModal();
     loadCanned().then(renderCanned);
@@ -2081,12 +2121,23 @@
       var sh = $('canned-short').value.trim().replace(/^\//, ''), tx = $('canned-text').value.trim();
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(sh)) { cannedError('The short name is 1 to 32 letters, digits, - or _.'); $('canned-short').focus(); return; }
       if (!tx) { cannedError('Write the text to insert.'); $('canned-text').focus(); return; }
-      api('POST', '/api/canned', { short: sh, text: tx }).then(function () {
+      var scope = $('canned-scope').value || '', body = { short: sh, text: tx };
+      if (scope.indexOf('team:') === 0) { body.scope = 'team'; body.team = scope.slice(5); } else if (scope) body.scope = scope;
+      var req = S.cannedEdit ? api('PUT', '/api/canned/' + encodeURIComponent(S.cannedEdit), { short: sh, text: tx }) : api('POST', '/api/canned', body);
+      req.then(function () {
         $('canned-short').value = '';
         $('canned-text').value = '';
         cannedError('');
+        cannedEditing(null);
         return loadCanned();
       }).then(function () { renderCanned(); $('canned-short').focus(); }, function (err) { cannedError(err.message); });
+    });
+    $('canned-cancel').addEventListener('click', function () {
+      $('canned-short').value = '';
+      $('canned-text').value = '';
+      cannedError('');
+      cannedEditing(null);
+      $('canned-short').focus();
     });
     $('opt-sound').addEventListener('change', function () { S.prefs.sound = $('opt-sound').checked; setLS('pb-inbox:prefs', S.prefs); if (S.prefs.sound) beep(); });
     $('opt-desktop').addEventListener('change', function () {

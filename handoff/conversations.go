@@ -778,3 +778,27 @@ func (s *Store) OpenCount(ctx context.Context, ids []string) (map[string]int, er
 	}
 	return out, nil
 }
+
+// QueuePosition returns the team whose queue conversation id waits in and
+// its place there (1 is next; the queue is first come, first served). Its
+// place is 0 when it does not wait (taken, missed, resolved, with the
+// bot).
+func (s *Store) QueuePosition(ctx context.Context, id string) (team string, pos int, err error) {
+	vals, err := s.rdb.HMGet(ctx, s.metaKey(id), "status", "team", "assignee").Result()
+	if err != nil {
+		return "", 0, err
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	status, team, assignee := Status(str(vals[0])), str(vals[1]), str(vals[2])
+	if status != StatusOpen || team == "" || assignee != "" {
+		return team, 0, nil
+	}
+	rank, err := s.rdb.ZRank(ctx, s.queueKey(team), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return team, 0, nil
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	return team, int(rank) + 1, nil
+}

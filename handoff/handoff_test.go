@@ -406,3 +406,42 @@ func TestMissedStaysVisible(t *testing.T) {
 		t.Errorf("the resolved chat is not in Closed (%d)", n)
 	}
 }
+
+// TestQueuePosition: waiting chats have their place in the team's queue,
+// first come first served; taking one moves those behind it up.
+func TestQueuePosition(t *testing.T) {
+	ctx := context.Background()
+	s, clk := newStore(t)
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	for _, id := range []string{"q1", "q2", "q3"} {
+		queued(t, s, id, "sales")
+		clk.advance(time.Second)
+	}
+	queued(t, s, "other", "support")
+	pos := func(id string) int {
+		t.Helper()
+		_, p, err := s.QueuePosition(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if a, b, c, o := pos("q1"), pos("q2"), pos("q3"), pos("other"); a != 1 || b != 2 || c != 3 || o != 1 {
+		t.Fatalf("positions %d %d %d (support %d), want 1 2 3 (1)", a, b, c, o)
+	}
+	if _, _, err := s.Assign(ctx, "q1", sam, true); err != nil {
+		t.Fatal(err)
+	}
+	if a, b, c := pos("q1"), pos("q2"), pos("q3"); a != 0 || b != 1 || c != 2 {
+		t.Fatalf("after q1 was taken: %d %d %d, want 0 1 2", a, b, c)
+	}
+	if _, _, err := s.Miss(ctx, "q2"); err != nil {
+		t.Fatal(err)
+	}
+	if b, c := pos("q2"), pos("q3"); b != 0 || c != 1 {
+		t.Fatalf("after q2 was missed: %d %d, want 0 1", b, c)
+	}
+	if p := pos("nope"); p != 0 {
+		t.Fatalf("an unknown conversation is at %d", p)
+	}
+}

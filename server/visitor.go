@@ -71,8 +71,9 @@ type visitorConn struct {
 	conv     string
 	lastSent streamID // the newest entry sent; older ones are not sent again
 	closed   bool
-	agent    bool // an agent joined the conversation: typing is relayed
-	resolved bool // an agent resolved it: the next message starts a new one
+	agent    bool   // an agent joined the conversation: typing is relayed
+	resolved bool   // an agent resolved it: the next message starts a new one
+	queued   string // the conversation whose place in its team's queue is watched
 	done     chan struct{}
 }
 
@@ -303,6 +304,8 @@ func (v *visitorConn) handle(ctx context.Context, f *inFrame) {
 		v.rate(ctx, f)
 	case "transcript":
 		v.transcript(ctx, f)
+	case "leave_message":
+		v.leaveMessage(ctx, f)
 	case "":
 		v.fail("unknown_type", "frame has no type", f.ID)
 	default:
@@ -728,6 +731,9 @@ func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
 
 func (v *visitorConn) status(st engine.Status, outcome string) {
 	v.push(statusFrame{Type: "status", Status: st, Outcome: outcome})
+	if st == engine.StatusHandoff {
+		v.watchQueue(v.conversation())
+	}
 }
 
 // The frames every turn sends, as structs: encoding them is cheaper than

@@ -63,7 +63,8 @@
       emailMe: 'Email me the transcript', sentTo: 'Transcript sent to {email}',
       mailLater: 'We couldn’t email the transcript just now. Please try again later.',
       mailWrong: 'The transcript can only go to the email address you gave us.',
-      mailDone: 'The transcript has already been emailed.', mailOff: 'Email isn’t available here.'
+      mailDone: 'The transcript has already been emailed.', mailOff: 'Email isn’t available here.',
+      queueN: "You're number {n} in line", queue1: "You're next in line", leave: 'Leave a message instead'
     },
     es: {
       open: 'Abrir el chat', close: 'Cerrar el chat', dismiss: 'Descartar', send: 'Enviar',
@@ -88,7 +89,8 @@
       emailMe: 'Enviarme la conversación por correo', sentTo: 'Conversación enviada a {email}',
       mailLater: 'No pudimos enviar la conversación ahora. Inténtalo más tarde.',
       mailWrong: 'La conversación solo puede ir al correo que nos diste.',
-      mailDone: 'La conversación ya se envió por correo.', mailOff: 'El correo no está disponible aquí.'
+      mailDone: 'La conversación ya se envió por correo.', mailOff: 'El correo no está disponible aquí.',
+      queueN: 'Eres el número {n} en la cola', queue1: 'Eres el siguiente en la cola', leave: 'Dejar un mensaje'
     },
     fr: {
       open: 'Ouvrir le chat', close: 'Fermer le chat', dismiss: 'Ignorer', send: 'Envoyer',
@@ -113,7 +115,8 @@
       emailMe: 'Recevoir la conversation par e-mail', sentTo: 'Conversation envoyée à {email}',
       mailLater: 'Impossible d’envoyer la conversation pour le moment. Réessayez plus tard.',
       mailWrong: 'La conversation ne peut être envoyée qu’à l’adresse que vous nous avez donnée.',
-      mailDone: 'La conversation a déjà été envoyée par e-mail.', mailOff: 'L’e-mail n’est pas disponible ici.'
+      mailDone: 'La conversation a déjà été envoyée par e-mail.', mailOff: 'L’e-mail n’est pas disponible ici.',
+      queueN: 'Vous êtes n° {n} dans la file', queue1: 'Vous êtes le prochain dans la file', leave: 'Laisser plutôt un message'
     },
     de: {
       open: 'Chat öffnen', close: 'Chat schließen', dismiss: 'Ausblenden', send: 'Senden',
@@ -138,7 +141,8 @@
       emailMe: 'Verlauf per E-Mail senden', sentTo: 'Verlauf an {email} gesendet',
       mailLater: 'Der Verlauf konnte gerade nicht gesendet werden. Bitte später erneut versuchen.',
       mailWrong: 'Der Verlauf kann nur an die E-Mail-Adresse gehen, die Sie uns genannt haben.',
-      mailDone: 'Der Verlauf wurde bereits per E-Mail gesendet.', mailOff: 'E-Mail ist hier nicht verfügbar.'
+      mailDone: 'Der Verlauf wurde bereits per E-Mail gesendet.', mailOff: 'E-Mail ist hier nicht verfügbar.',
+      queueN: 'Sie sind Nummer {n} in der Warteschlange', queue1: 'Sie sind als Nächstes dran', leave: 'Stattdessen eine Nachricht hinterlassen'
     }
   };
   function langOf(tag) {
@@ -371,7 +375,9 @@
     '.pb-dots i:nth-child(2){animation-delay:.15s}.pb-dots i:nth-child(3){animation-delay:.3s}',
     // footer: notice, ended, composer
     '.pb-notice{margin:0 14px 6px;padding:7px 12px;border-radius:10px;background:#fff4e5;color:#7a3e00;font-size:13px}',
-    '.pb-notice[hidden],.pb-hint[hidden],.pb-endbar[hidden],.pb-composer[hidden]{display:none}',
+    '.pb-notice[hidden],.pb-hint[hidden],.pb-endbar[hidden],.pb-composer[hidden],.pb-queue[hidden]{display:none}',
+    '.pb-queue{margin:0 14px 6px;padding:7px 12px;border-radius:10px;background:#f0f2f5;color:var(--pb-ink);font-size:13px;display:flex;align-items:center;justify-content:space-between;gap:8px;flex-wrap:wrap}',
+    '.pb-leave{border:0;background:none;padding:2px 0;color:var(--pb-ink);font-size:13px;text-decoration:underline;text-underline-offset:2px;cursor:pointer}',
     '.pb-endbar{padding:10px 14px 12px;border-top:1px solid #eceef1;display:flex;flex-direction:column;align-items:center;gap:6px}',
     '.pb-linkbtn{border:0;background:none;padding:4px 6px;color:var(--pb-ink);font-size:13.5px;text-decoration:underline;text-underline-offset:2px;cursor:pointer}',
     '.pb-mailform{display:flex;gap:8px;width:100%}',
@@ -488,6 +494,10 @@
             h('div', { ref: 'typingAv', class: 'pb-av' }), h('div', { class: 'pb-dots' }, [h('i'), h('i'), h('i')])])
         ]),
         h('div', { ref: 'notice', class: 'pb-notice', role: 'status', hidden: true }),
+        // the waiting visitor's place in the queue, and the way out
+        h('div', { ref: 'queue', class: 'pb-queue', hidden: true }, [
+          h('span', { ref: 'queueText', class: 'pb-queue-text', role: 'status' }),
+          h('button', { ref: 'leave', class: 'pb-leave', type: 'button', text: t('leave'), onclick: function () { leaveMessage(); } })]),
         h('div', { ref: 'endbar', class: 'pb-endbar', hidden: true }, [
           h('button', { ref: 'restart', class: 'pb-restart', type: 'button', text: t('restart'), onclick: function () { restart(); } }),
           h('button', {
@@ -771,7 +781,11 @@
     if (e.kind === 'message' || !e.kind) { addMessage(e, live); return; }
     switch (e.kind) {
       case 'handoff':
-        system(e.data && e.data.team ? t('handoff', { team: e.data.team }) : t('handoffAny'), '', live);
+        // The bot's own words ("Connecting you…") are the line; only a
+        // handoff the bot did not announce gets one.
+        if (!(S.lastRow && S.lastRow.classList.contains('pb-bot') && S.lastRow.parentNode)) {
+          system(e.data && e.data.team ? t('handoff', { team: e.data.team }) : t('handoffAny'), '', live);
+        }
         setStatus('handoff');
         break;
       case 'joined':
@@ -871,7 +885,22 @@
     S.status = st;
     if (st === 'ended' || st === 'failed' || st === 'resolved') showEnded(true, st === 'resolved');
     if (st === 'handoff' || st === 'agent') setWaitBot(false);
+    if (st !== 'handoff') S.queuePos = 0;
+    renderQueue();
     subline();
+  }
+  // renderQueue shows the waiting visitor's place in the team's queue (the
+  // server's queue frames) and the "Leave a message instead" button.
+  function renderQueue() {
+    var on = S.status === 'handoff' && S.queuePos > 0 && !S.ended;
+    if (on) ui.queueText.textContent = S.queuePos === 1 ? t('queue1') : t('queueN', { n: S.queuePos });
+    ui.queue.hidden = !on;
+  }
+  function leaveMessage() {
+    S.queuePos = 0;
+    renderQueue();
+    control({ type: 'leave_message', label: t('leave') });
+    setWaitBot(true);
   }
   function subline() {
     var txt = t('subBot');
@@ -899,6 +928,7 @@
       disableButtons();
       setWaitBot(false);
       system(resolved ? t('resolved') : t('ended'), '', live);
+      renderQueue();
       ui.form.hidden = true;
       ui.endbar.hidden = false;
       setHint('', false);
@@ -973,6 +1003,7 @@
     S.ended = false; S.resolved = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false; S.byId = {};
     ui.mailBtn.hidden = true; ui.mailForm.hidden = true;
     ui.form.hidden = false; ui.endbar.hidden = true;
+    S.queuePos = 0; ui.queue.hidden = true;
     setWaitBot(false);
     setInput('text');
     notice('');
@@ -1192,6 +1223,7 @@
         setTypingShown();
         break;
       case 'status': S.queue.push({ status: f.status }); pump(); break; // after the entries before it
+      case 'queue': S.queuePos = +f.position || 0; renderQueue(); break;
       case 'error': onError(f); break;
       case 'pong': clearTimeout(S.pongT); break;
     }

@@ -1,0 +1,135 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/engine/redisstore"
+)
+
+// queueEvery is how often a waiting visitor's place in the team's queue is
+// read again; a new place is sent as soon as it is seen.
+const queueEvery = 2 * time.Second
+
+// queueFrame tells a waiting visitor their place in the team's queue.
+type queueFrame struct {
+	Type     string `json:"type"` // queue
+	Team     string `json:"team"`
+	Position int    `json:"position"` // 1 is next
+}
+
+// watchQueue sends the visitor their place in the queue conv waits in, and
+// every change of it, until the chat leaves the queue (taken, missed,
+// resolved), the connection follows another conversation, or it closes.
+// The queue lives in Redis and moves on any process, so the place is read
+// again every queueEvery; one read per waiting visitor.
+func (v *visitorConn) watchQueue(conv string) {
+	if conv == "" {
+		return
+	}
+	v.mu.Lock()
+	if v.queued == conv || v.closed {
+		v.mu.Unlock()
+		return
+	}
+	v.queued = conv
+	v.mu.Unlock()
+	go func() {
+		defer func() {
+			v.mu.Lock()
+			if v.queued == conv {
+				v.queued = ""
+			}
+			v.mu.Unlock()
+		}()
+		tick := time.NewTicker(queueEvery)
+		defer tick.Stop()
+		last := -1
+		for {
+			if v.conversation() != conv {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			team, pos, err := v.s.inbox.QueuePosition(ctx, conv)
+			cancel()
+			switch {
+			case err != nil:
+				v.log.Warn("reading a waiting visitor's place in the queue", "conversation", conv, "err", err)
+			case pos == 0:
+				return // no longer waiting
+			case pos != last:
+				last = pos
+				v.push(queueFrame{Type: "queue", Team: team, Position: pos})
+				v.out.flush()
+			}
+			select {
+			case <-v.done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+}
+
+// leaveMessage is the waiting visitor's "leave a message instead": the
+// handoff card's offline path runs now, as when its wait runs out (the
+// same engine event: the handoff's timer), and the chat is missed for the
+// team. The visitor's choice goes in the transcript as their message.
+func (v *visitorConn) leaveMessage(ctx context.Context, f *inFrame) {
+	conv := v.conversation()
+	if conv == "" {
+		v.fail("no_conversation", "send start or resume first", f.ID)
+		return
+	}
+	if len(f.ID) > 100 {
+		v.fail("invalid", "an id has at most 100 characters", "")
+		return
+	}
+	if !v.lim.Allow() {
+		v.fail("rate_limited", "slow down", f.ID)
+		return
+	}
+	sess, _, err := v.s.store.Load(ctx, conv)
+	if errors.Is(err, redisstore.ErrNotFound) {
+		v.fail("not_found", "this conversation has ended or expired; start a new one", f.ID)
+		return
+	}
+	if err != nil {
+		v.log.Error("loading conversation", "conversation", conv, "err", err)
+		v.fail("unavailable", "the store did not answer; try again", f.ID)
+		return
+	}
+	if sess.Status != engine.StatusHandoff || sess.Timer == "" {
+		v.fail("invalid", "the conversation is not waiting for an agent", f.ID)
+		return
+	}
+	label := strings.TrimSpace(truncate(f.Label, 200))
+	if label == "" {
+		label = "Leave a message instead"
+	}
+	entry := redisstore.Entry{From: "visitor", Kind: "message", Text: label, ClientID: f.ID, At: v.s.now().UTC()}
+	ev := engine.Event{Kind: engine.EventTimer, Timer: sess.Timer}
+	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
+	defer cancel()
+	_, info, err := v.s.turnThen(tctx, conv, f.ID, ev, []redisstore.Entry{entry}, func(res redisstore.Result, info turnInfo) {
+		v.deliver(res.Entries)
+		if !res.Duplicate {
+			v.status(info.status, info.outcome)
+		}
+		v.out.flush()
+	})
+	if err != nil {
+		v.log.Error("leaving a message instead of waiting", "conversation", conv, "err", err)
+		v.fail("unavailable", "the store did not answer; try again", f.ID)
+		return
+	}
+	if info.before == engine.StatusHandoff && info.status != engine.StatusHandoff {
+		// The handoff's timer has nothing left to do.
+		if err := v.s.timers.Cancel(ctx, conv, sess.Timer); err != nil {
+			v.log.Warn("cancelling the handoff timer", "conversation", conv, "err", err)
+		}
+	}
+}

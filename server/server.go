@@ -236,6 +236,16 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler { return s.echo }
 
+// Routes lists the route table as "METHOD path" (echo's own list), for
+// tests: the access table test fails on an agent route it has no row for.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Router().Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
+}
+
 // Store returns the conversation store, for tests and tools.
 func (s *Server) Store() *redisstore.Store { return s.store }
 

@@ -49,7 +49,8 @@ var accessTable = map[string]string{
 	"GET /api/conversations":                        scopeSelf,
 	"GET /api/canned":                               scopeSelf,
 	"POST /api/canned":                              scopeSelf,
-	"DELETE /api/canned/:short":                     scopeSelf,
+	"PUT /api/canned/:id":                           scopeSelf, // canned responses have their own owners (team, author)
+	"DELETE /api/canned/:id":                        scopeSelf,
 	"GET /api/people":                               scopeSelf,
 	"GET /api/organizations":                        scopeSelf,
 	"GET /api/leads":                                scopeSelf,
@@ -152,7 +153,7 @@ func TestEveryRouteAsksTheAccessPolicy(t *testing.T) {
 		if path == "/ws/agent" || scope == scopePublic {
 			continue
 		}
-		url := strings.NewReplacer(":entry", note, ":short", "no-such-canned").Replace(path)
+		url := strings.NewReplacer(":entry", note, "canned/:id", "canned/no-such-canned").Replace(path)
 		switch scope {
 		case scopeConversation, scopeAuthor:
 			url = strings.Replace(url, ":id", w.conv, 1)

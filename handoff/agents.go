@@ -75,7 +75,7 @@ func (s *Store) AddAgent(ctx context.Context, n NewAgent) (*Agent, error) {
 			return nil, fmt.Errorf("%w: team %q must be lowercase letters, digits and dashes", ErrInvalid, t)
 		}
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(n.Password), bcrypt.DefaultCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(n.Password), s.cost)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +253,7 @@ func (s *Store) Login(ctx context.Context, email, password, ip string) (*Session
 	if errors.Is(err, ErrNotFound) {
 		// Spend the time a hash comparison takes, so a timing difference
 		// does not tell which emails exist.
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash(), []byte(password))
 		return nil, ErrBadPassword
 	}
 	if err != nil {
@@ -274,7 +274,14 @@ func (s *Store) Login(ctx context.Context, email, password, ip string) (*Session
 	return s.newSession(ctx, a)
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), bcrypt.DefaultCost)
+// dummyHash is a hash of the store's cost, for unknown emails to take as
+// long as known ones.
+func (s *Store) dummyHash() []byte {
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = bcrypt.GenerateFromPassword([]byte("not a real password"), s.cost)
+	})
+	return s.dummy
+}
 
 // Session is a signed-in browser.
 type Session struct {

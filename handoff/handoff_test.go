@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 )
@@ -22,7 +24,7 @@ func newStore(t *testing.T) (*handoff.Store, *clock) {
 	rds := redistest.New(t)
 	c := &clock{}
 	c.t.Store(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC).UnixMilli())
-	return handoff.NewStore(rds.Client, handoff.Options{Prefix: rds.Prefix, Now: c.now, PresenceTimeout: 30 * time.Second}), c
+	return handoff.NewStore(rds.Client, handoff.Options{Prefix: rds.Prefix, Now: c.now, PresenceTimeout: 30 * time.Second, PasswordCost: bcrypt.MinCost}), c
 }
 
 func addAgent(t *testing.T, s *handoff.Store, name string, role handoff.Role, teams ...string) *handoff.Agent {

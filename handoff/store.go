@@ -6,9 +6,11 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Errors of the package, for the server to map to status codes.
@@ -33,6 +35,10 @@ type Store struct {
 	p      string
 	now    func() time.Time
 	online time.Duration
+	cost   int // bcrypt cost of new passwords
+
+	dummyOnce sync.Once
+	dummy     []byte // a hash of cost cost, compared for unknown emails
 }
 
 // Options configure a Store.
@@ -44,6 +50,10 @@ type Options struct {
 	PresenceTimeout time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// PasswordCost is the bcrypt cost of new passwords; default (and for
+	// values out of bcrypt's range) bcrypt.DefaultCost. Tests use
+	// bcrypt.MinCost so that sign-ins stay fast on a loaded machine.
+	PasswordCost int
 }
 
 // NewStore returns a Store on rdb.
@@ -57,7 +67,10 @@ func NewStore(rdb redis.UniversalClient, o Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Store{rdb: rdb, p: o.Prefix, now: o.Now, online: o.PresenceTimeout}
+	if o.PasswordCost < bcrypt.MinCost || o.PasswordCost > bcrypt.MaxCost {
+		o.PasswordCost = bcrypt.DefaultCost
+	}
+	return &Store{rdb: rdb, p: o.Prefix, now: o.Now, online: o.PresenceTimeout, cost: o.PasswordCost}
 }
 
 // InboxChannel is the pub/sub channel that carries inbox events (conversation

@@ -52,7 +52,7 @@ func addAgent(t *testing.T, ts *testServer, name string, teams ...string) *hando
 func signIn(t *testing.T, ts *testServer, a *handoff.Agent) *agentClient {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	ac := &agentClient{t: t, ts: ts, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}, agent: a}
+	ac := &agentClient{t: t, ts: ts, http: &http.Client{Jar: jar, Timeout: time.Minute}, agent: a}
 	code, body := ac.do("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "correct horse"})
 	if code != 200 {
 		t.Fatalf("login: %d %s", code, body)
@@ -96,7 +96,7 @@ func (ac *agentClient) ok(method, path string, body any) []byte {
 // feed opens the agent's /ws/agent.
 func (ac *agentClient) feed() *client {
 	ac.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // the feed's whole life
 	ac.t.Cleanup(cancel)
 	u := "ws" + strings.TrimPrefix(ac.ts.url, "http") + "/ws/agent"
 	hdr := http.Header{"Origin": {ac.ts.url}}
@@ -255,7 +255,7 @@ func TestAgentsOnlyActOnTheirTeams(t *testing.T) {
 	if len(list) != 0 {
 		t.Fatalf("support sees sales' queue: %v", list)
 	}
-	anon := &agentClient{t: t, ts: ts, http: &http.Client{Timeout: 5 * time.Second}}
+	anon := &agentClient{t: t, ts: ts, http: &http.Client{Timeout: time.Minute}}
 	noCSRF := signIn(t, ts, sam)
 	noCSRF.csrf = ""
 	actions := []struct{ method, path string }{

@@ -68,6 +68,9 @@ type Config struct {
 	// address (in bursts of a third of it); default 60, negative: no limit
 	// (for load tests from one machine).
 	ConnectsPerMinute int
+	// PasswordCost is the bcrypt cost of agents' new passwords; default
+	// bcrypt's (10). Tests set bcrypt.MinCost.
+	PasswordCost int
 	// TrustedProxies are the reverse proxies (CIDRs such as "10.0.0.0/8",
 	// or single addresses) whose X-Forwarded-For header names the client.
 	// The client address (for connection and sign-in limits, and logs) is
@@ -202,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = newTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	s.inbox = handoff.NewStore(cfg.Redis, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now})
+	s.inbox = handoff.NewStore(cfg.Redis, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost})
 	if cfg.MailLimits.Now == nil {
 		cfg.MailLimits.Now = cfg.Now
 	}

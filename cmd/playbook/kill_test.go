@@ -75,7 +75,7 @@ func (p *wsPeer) send(f map[string]any) {
 // until reads frames until ok says so; entries are recorded on the way.
 func (p *wsPeer) until(what string, ok func(f map[string]any) bool) map[string]any {
 	p.t.Helper()
-	timeout := time.After(15 * time.Second)
+	timeout := time.After(60 * time.Second) // only a guard against a hang
 	for {
 		select {
 		case f, open := <-p.frames:
@@ -210,7 +210,7 @@ func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
-	web := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	web := &http.Client{Jar: jar, Timeout: time.Minute} // bcrypt on a loaded machine
 	csrf := ""
 	api := func(base, method, path string, body any) []byte {
 		t.Helper()

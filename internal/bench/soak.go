@@ -118,14 +118,7 @@ func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 		aux.Add(1)
 		go func() {
 			defer aux.Done()
-			t := time.NewTicker(opts.Every)
-			defer t.Stop()
-			for n := 1; ; n++ {
-				select {
-				case <-runCtx.Done():
-					return
-				case <-t.C:
-				}
+			breakOnSchedule(ctx, start, opts.Duration, opts.Every, func(n int) {
 				err := opts.Break(ctx, n)
 				mu.Lock()
 				res.Breaks++
@@ -133,7 +126,7 @@ func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 					res.BreakErrors = append(res.BreakErrors, err.Error())
 				}
 				mu.Unlock()
-			}
+			})
 		}()
 	}
 
@@ -189,6 +182,34 @@ func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 	res.Window = time.Since(start)
 	res.Latency = percentiles(lat)
 	return res, nil
+}
+
+// breakOnSchedule calls brk(n) for the n-th break, due at start+n*every,
+// for every break due before start+window: exactly ceil(window/every)-1
+// of them, however long each takes. It counts breaks by the schedule, not
+// by ticks: a ticker's tick queued during a slow restart would fire at once
+// (and race the window's end, giving one break more or less). A break
+// whose time has passed runs at once; it returns early only when ctx ends.
+func breakOnSchedule(ctx context.Context, start time.Time, window, every time.Duration, brk func(n int)) {
+	for n := 1; ; n++ {
+		due := start.Add(time.Duration(n) * every)
+		if !due.Before(start.Add(window)) {
+			return
+		}
+		if wait := time.Until(due); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		brk(n)
+	}
 }
 
 // String summarizes a soak result in a line.

@@ -16,7 +16,7 @@ func TestPagesWorkUnderTheirCSP(t *testing.T) {
 	t.Parallel()
 	e := startServer(t)
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	b := browser(t, ctx)
 	if err := chromedp.Do(b, chromedp.Navigate(e.url+"/")); err != nil {

@@ -45,7 +45,7 @@ func signInAgent(t *testing.T, e *env, name, team string) *inbox {
 		t.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)
-	in := &inbox{t: t, url: e.url, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	in := &inbox{t: t, url: e.url, http: &http.Client{Jar: jar, Timeout: time.Minute}}
 	var out struct{ CSRF string }
 	json.Unmarshal(in.call("POST", "/api/auth/login", map[string]any{"email": a.Email, "password": "correct horse"}), &out)
 	in.csrf = out.CSRF
@@ -76,7 +76,7 @@ func (in *inbox) call(method, path string, body any) []byte {
 func TestWidgetLiveChatWithAnAgent(t *testing.T) {
 	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
 	sam := signInAgent(t, e, "Sam", "sales")
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ctx = browser(t, ctx)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(e.url+"/")); err != nil {
@@ -146,7 +146,7 @@ func TestWidgetTranscriptMailFails(t *testing.T) {
 	mail := &failingMail{}
 	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{}; c.Mail = mail })
 	sam := signInAgent(t, e, "Sam", "sales")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ctx = browser(t, ctx)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(e.url+"/")); err != nil {

@@ -41,7 +41,7 @@ func TestInboxMissedChatStaysVisible(t *testing.T) {
 		c.PresenceTimeout = time.Hour // the online agent stays online across the jump
 	})
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	agent := browser(t, ctx)
 	visitor := browser(t, ctx)

@@ -43,7 +43,7 @@ func TestInboxPreviousConversations(t *testing.T) {
 	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	maria := signInAgent(t, e, "Maria", "sales") // a teammate, through the API
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	agent := browser(t, ctx)
 	visitor := browser(t, ctx)

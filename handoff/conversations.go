@@ -120,8 +120,10 @@ func (s *Store) Start(ctx context.Context, c Conversation) (*Conversation, error
 		key := s.visitorKey(c.Visitor)
 		prev = pipe.ZRevRange(ctx, key, 0, 19)
 		pipe.ZAdd(ctx, key, redisZ(float64(now.UnixMilli()), c.ID))
+		pipe.PExpire(ctx, key, s.retention)
 	}
 	pipe.HSet(ctx, s.metaKey(c.ID), metaFields(&c)...)
+	pipe.PExpire(ctx, s.metaKey(c.ID), s.retention)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
 	}
@@ -331,6 +333,9 @@ func (s *Store) HandOff(ctx context.Context, id string, h Handoff) (*Conversatio
 	for i := 0; i+1 < len(flat); i += 2 {
 		m[fmt.Sprint(flat[i])] = fmt.Sprint(flat[i+1])
 	}
+	if err := s.rdb.PExpire(ctx, s.metaKey(id), s.retention).Err(); err != nil {
+		return nil, TeamConfig{}, err
+	}
 	pipe := s.rdb.TxPipeline()
 	s.unindex(ctx, pipe, id, b)
 	pipe.SAdd(ctx, s.p+"teams", h.Team)
@@ -372,6 +377,9 @@ func (s *Store) Assign(ctx context.Context, id string, to *Agent, claim bool) (*
 	}
 	c, err := s.Conversation(ctx, id)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := s.mustBeAlive(ctx, c); err != nil {
 		return nil, "", err
 	}
 	if c.Team == "" {
@@ -584,6 +592,7 @@ func (s *Store) Touch(ctx context.Context, c *Conversation, last Last) error {
 	b, _ := json.Marshal(last)
 	pipe := s.rdb.Pipeline()
 	pipe.HSet(ctx, s.metaKey(c.ID), "last", b, "updated_at", last.At.UTC().Format(time.RFC3339Nano))
+	pipe.PExpire(ctx, s.metaKey(c.ID), s.retention)
 	score := redisZ(float64(last.At.UnixMilli()), c.ID)
 	if c.Status == StatusOpen && c.Team != "" {
 		pipe.ZAddXX(ctx, s.openKey(c.Team), score)
@@ -732,7 +741,11 @@ func (s *Store) List(ctx context.Context, a *Agent, folder string, limit int) ([
 	for i, it := range items {
 		ids[i] = it.id
 	}
-	return s.conversations(ctx, ids)
+	convs, err := s.conversations(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return s.withoutGone(ctx, folder, keys, ids, convs)
 }
 
 func (s *Store) conversations(ctx context.Context, ids []string) ([]*Conversation, error) {

@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -31,11 +32,13 @@ var (
 // Store keeps agents, presence and the inbox in Redis. It is safe for
 // concurrent use.
 type Store struct {
-	rdb    redis.UniversalClient
-	p      string
-	now    func() time.Time
-	online time.Duration
-	cost   int // bcrypt cost of new passwords
+	rdb       redis.UniversalClient
+	p         string
+	now       func() time.Time
+	online    time.Duration
+	cost      int // bcrypt cost of new passwords
+	retention time.Duration
+	alive     func(ctx context.Context, ids []string) (map[string]bool, error)
 
 	dummyOnce sync.Once
 	dummy     []byte // a hash of cost cost, compared for unknown emails
@@ -54,7 +57,20 @@ type Options struct {
 	// values out of bcrypt's range) bcrypt.DefaultCost. Tests use
 	// bcrypt.MinCost so that sign-ins stay fast on a loaded machine.
 	PasswordCost int
+	// Retention is how long a conversation's inbox record and the
+	// visitor's index of conversations are kept after the conversation's
+	// last activity (its start, a handoff, a message);
+	// default DefaultRetention.
+	Retention time.Duration
+	// Alive reports which of the conversations still exist in the
+	// conversation store (their session has not expired). A chat that no
+	// longer does leaves the team queues and agents' lists (when listed,
+	// taken, or swept: PurgeGone). Nil: every conversation is alive.
+	Alive func(ctx context.Context, ids []string) (map[string]bool, error)
 }
+
+// DefaultRetention is the default Options.Retention: 90 days.
+const DefaultRetention = 90 * 24 * time.Hour
 
 // NewStore returns a Store on rdb.
 func NewStore(rdb redis.UniversalClient, o Options) *Store {
@@ -70,7 +86,10 @@ func NewStore(rdb redis.UniversalClient, o Options) *Store {
 	if o.PasswordCost < bcrypt.MinCost || o.PasswordCost > bcrypt.MaxCost {
 		o.PasswordCost = bcrypt.DefaultCost
 	}
-	return &Store{rdb: rdb, p: o.Prefix, now: o.Now, online: o.PresenceTimeout, cost: o.PasswordCost}
+	if o.Retention <= 0 {
+		o.Retention = DefaultRetention
+	}
+	return &Store{rdb: rdb, p: o.Prefix, now: o.Now, online: o.PresenceTimeout, cost: o.PasswordCost, retention: o.Retention, alive: o.Alive}
 }
 
 // InboxChannel is the pub/sub channel that carries inbox events (conversation

@@ -260,8 +260,9 @@ func conversationEventID(conv, typ, entry string) string {
 }
 
 // eventKeep is how long an emitted conversation event's id is remembered,
-// so that the sweep never adds it twice; longer than a conversation lives.
-func (s *Server) eventKeep() time.Duration { return max(90*24*time.Hour, 2*s.cfg.IdleTTL) }
+// so that the sweep never adds it twice: as long as the conversation's
+// record (Config.Retention), and longer than its session.
+func (s *Server) eventKeep() time.Duration { return max(s.cfg.Retention, 2*s.cfg.IdleTTL) }
 
 // refreshChat puts the conversation in its person's feed, or updates it
 // there, and returns the person's id ("" when none). When the chat is

@@ -44,6 +44,11 @@ type Config struct {
 	AllowedOrigins []string
 	// IdleTTL is how long an idle conversation is kept; default 24h.
 	IdleTTL time.Duration
+	// Retention is how long a conversation's inbox record (and the
+	// visitor's index of conversations) is kept after its last activity;
+	// default handoff.DefaultRetention (90 days). Its session and
+	// transcript follow IdleTTL; CRM records are kept.
+	Retention time.Duration
 	// TokenTTL is how long a visitor token is valid; default 7 days.
 	TokenTTL time.Duration
 	// DefaultPlaybook starts when a page asks for none and no trigger
@@ -163,6 +168,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.IdleTTL <= 0 {
 		cfg.IdleTTL = 24 * time.Hour
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = handoff.DefaultRetention
+	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 7 * 24 * time.Hour
 	}
@@ -205,7 +213,8 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = newTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	s.inbox = handoff.NewStore(cfg.Redis, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost})
+	s.inbox = handoff.NewStore(cfg.Redis, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost,
+		Retention: cfg.Retention, Alive: store.Alive})
 	if cfg.MailLimits.Now == nil {
 		cfg.MailLimits.Now = cfg.Now
 	}
@@ -296,6 +305,7 @@ func (s *Server) timerLoop(ctx context.Context) {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	lastSweep := time.Now()
+	lastPurge := time.Time{} // the first sweep purges
 	for {
 		select {
 		case <-ctx.Done():
@@ -306,6 +316,14 @@ func (s *Server) timerLoop(ctx context.Context) {
 			lastSweep = time.Now()
 			if err := s.tokens.check(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("re-reading the visitor token secret", "err", err)
+			}
+			if time.Since(lastPurge) >= time.Minute {
+				lastPurge = time.Now()
+				if n, err := s.inbox.PurgeGone(ctx, 1000); err != nil && ctx.Err() == nil {
+					s.log.Warn("purging expired chats from the queues", "err", err)
+				} else if n > 0 {
+					s.log.Info("purged expired chats from the queues", "chats", n)
+				}
 			}
 			s.recoverPending(ctx)
 		}

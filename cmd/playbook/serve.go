@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +53,9 @@ Put the widget on a page with one tag:
 		secret := fs.String("secret", os.Getenv("PLAYBOOK_SECRET"), "secret that signs visitor tokens, the same for every process; prefer the PLAYBOOK_SECRET environment variable to the command line (default: generated once and kept in Redis)")
 		admin := fs.String("admin-token", os.Getenv("PLAYBOOK_ADMIN_TOKEN"), "token for the admin API (default: the admin API is off)")
 		origins := fs.String("allowed-origins", "localhost:*,127.0.0.1:*", "comma-separated hosts whose pages may embed the widget, such as www.example.com,*.example.com")
-		idle := fs.Duration("idle-ttl", 24*time.Hour, "how long an idle conversation is kept")
+		idle := fs.Duration("idle-ttl", 24*time.Hour, "how long an idle conversation's session and transcript are kept")
+		retention := days(90 * 24 * time.Hour)
+		fs.Var(&retention, "retention", "how long a conversation's inbox record and the visitor's list of conversations are kept after its last activity, in days (90d) or as a duration (2160h); CRM records are kept")
 		tokenTTL := fs.Duration("token-ttl", 7*24*time.Hour, "how long a visitor can resume a conversation")
 		hosts := fs.String("allow-hosts", "", "comma-separated hosts call cards may reach (default: what each playbook allows)")
 		private := fs.Bool("allow-private-calls", false, "let call cards reach private and loopback addresses")
@@ -104,6 +107,7 @@ Put the widget on a page with one tag:
 				AdminToken:      *admin,
 				AllowedOrigins:  splitList(*origins),
 				IdleTTL:         *idle,
+				Retention:       time.Duration(retention),
 				TokenTTL:        *tokenTTL,
 				DefaultPlaybook: *def,
 				Calls:           server.CallPolicy{AllowHosts: splitList(*hosts), AllowPrivate: *private},
@@ -245,4 +249,36 @@ func parseCRMFields(s string) (map[string][]string, error) {
 		out[kind] = splitList(list)
 	}
 	return out, nil
+}
+
+// days is a duration flag that also takes whole days: "90d".
+type days time.Duration
+
+func (d *days) String() string {
+	if t := time.Duration(*d); t%(24*time.Hour) == 0 {
+		return strconv.FormatInt(int64(t/(24*time.Hour)), 10) + "d"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *days) Set(s string) error {
+	var t time.Duration
+	if n, ok := strings.CutSuffix(strings.TrimSpace(s), "d"); ok {
+		v, err := strconv.ParseUint(n, 10, 32)
+		if err != nil {
+			return fmt.Errorf("%q is not a number of days such as 90d", s)
+		}
+		t = time.Duration(v) * 24 * time.Hour
+	} else {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is neither days (90d) nor a duration (2160h)", s)
+		}
+		t = v
+	}
+	if t < time.Hour {
+		return fmt.Errorf("%q is less than an hour", s)
+	}
+	*d = days(t)
+	return nil
 }

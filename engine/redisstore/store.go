@@ -316,6 +316,26 @@ func (s *Store) Append(ctx context.Context, id string, entries []Entry) ([]Entry
 	return entries, err
 }
 
+// Alive reports which of the conversations exist (their session has not
+// expired), in one pipelined round trip.
+func (s *Store) Alive(ctx context.Context, ids []string) (map[string]bool, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.Exists(ctx, s.keys(id)[0])
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		out[id] = cmds[i].Val() == 1
+	}
+	return out, nil
+}
+
 // Delete removes conversations: their sessions, transcripts and answered
 // client message ids, in one pipelined round trip.
 func (s *Store) Delete(ctx context.Context, ids ...string) error {

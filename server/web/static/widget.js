@@ -1314,7 +1314,7 @@
   // visitor sees why, and the offer comes back only when trying again can
   // help (docs/protocol.md, "Transcripts by email").
   function mailError(code) {
-    S.mailId = '';
+    S.mailId = ''; S.mailTo = '';
     var msg = t('mailLater');
     if (code === 'mail_unavailable') { S.st.mail = false; msg = t('mailOff'); }
     else if (code === 'limit_reached') { S.st.mailed = true; msg = t('mailDone'); }

@@ -75,6 +75,9 @@ type Conversation struct {
 	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
 	CSAT         *CSAT      `json:"csat"`
 	Previous     []string   `json:"previous,omitempty"`
+	// QueuePosition is the conversation's place in its team's queue (1 is
+	// next) as HandOff left it; not stored, 0 everywhere else.
+	QueuePosition int `json:"-"`
 }
 
 // VisibleTo reports whether a member of c's team, or an admin, is a.
@@ -342,10 +345,13 @@ func (s *Store) HandOff(ctx context.Context, id string, h Handoff) (*Conversatio
 	pipe.ZAdd(ctx, s.queueKey(h.Team), redisZ(s.score(), id))
 	pipe.ZAdd(ctx, s.openKey(h.Team), redisZ(s.score(), id))
 	cfg := pipe.HGetAll(ctx, s.teamConfigKey(h.Team))
+	rank := pipe.ZRank(ctx, s.queueKey(h.Team), id)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, TeamConfig{}, err
 	}
-	return decodeMeta(m), teamConfig(cfg.Val()), nil
+	c := decodeMeta(m)
+	c.QueuePosition = int(rank.Val()) + 1
+	return c, teamConfig(cfg.Val()), nil
 }
 
 // Queue puts a conversation in team's queue, unassigned.
@@ -795,7 +801,8 @@ func (s *Store) OpenCount(ctx context.Context, ids []string) (map[string]int, er
 // QueuePosition returns the team whose queue conversation id waits in and
 // its place there (1 is next; the queue is first come, first served). Its
 // place is 0 when it does not wait (taken, missed, resolved, with the
-// bot).
+// bot). Two reads: the conversation's record, then the team's queue (they
+// are on different slots of a Redis Cluster).
 func (s *Store) QueuePosition(ctx context.Context, id string) (team string, pos int, err error) {
 	vals, err := s.rdb.HMGet(ctx, s.metaKey(id), "status", "team", "assignee").Result()
 	if err != nil {

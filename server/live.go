@@ -48,11 +48,11 @@ func (s *Server) publishConversation(ctx context.Context, c *handoff.Conversatio
 // queue puts a handed-off conversation in its team's queue, with what the
 // bot learnt of the visitor and its last message, tells the team's agents,
 // and routes it when the team routes automatically.
-func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) error {
+func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) (*handoff.Conversation, error) {
 	c, cfg, err := s.inbox.HandOff(ctx, conv, handoff.Handoff{Team: h.Team, Priority: h.Priority, Card: card, Visitor: vis, Last: last})
 	if err != nil {
 		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
-		return err
+		return nil, err
 	}
 	who := c.Visitor.Name
 	if who == "" {
@@ -62,8 +62,10 @@ func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffR
 		who = "A visitor"
 	}
 	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Text: who + " is waiting for " + h.Team})
+	pos := c.QueuePosition
 	s.routeUnder(ctx, c, cfg)
-	return nil
+	c.QueuePosition = pos
+	return c, nil
 }
 
 // route gives a queued conversation to an agent under the team's routing;

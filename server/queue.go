@@ -24,9 +24,11 @@ type queueFrame struct {
 // watchQueue sends the visitor their place in the queue conv waits in, and
 // every change of it, until the chat leaves the queue (taken, missed,
 // resolved), the connection follows another conversation, or it closes.
-// The queue lives in Redis and moves on any process, so the place is read
-// again every queueEvery; one read per waiting visitor.
-func (v *visitorConn) watchQueue(conv string) {
+// team and pos are the place the handoff left it at (pos 0: unknown, read
+// it first). The queue lives in Redis and moves on any process, so the
+// place is read again every queueEvery: two reads per waiting visitor,
+// background work that no turn waits for.
+func (v *visitorConn) watchQueue(conv, team string, pos int) {
 	if conv == "" {
 		return
 	}
@@ -37,41 +39,48 @@ func (v *visitorConn) watchQueue(conv string) {
 	}
 	v.queued = conv
 	v.mu.Unlock()
-	go func() {
-		defer func() {
-			v.mu.Lock()
-			if v.queued == conv {
-				v.queued = ""
-			}
-			v.mu.Unlock()
-		}()
-		tick := time.NewTicker(queueEvery)
-		defer tick.Stop()
-		last := -1
-		for {
-			if v.conversation() != conv {
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			team, pos, err := v.s.inbox.QueuePosition(ctx, conv)
-			cancel()
-			switch {
-			case err != nil:
-				v.log.Warn("reading a waiting visitor's place in the queue", "conversation", conv, "err", err)
-			case pos == 0:
-				return // no longer waiting
-			case pos != last:
-				last = pos
-				v.push(queueFrame{Type: "queue", Team: team, Position: pos})
-				v.out.flush()
-			}
+	if pos > 0 {
+		v.push(queueFrame{Type: "queue", Team: team, Position: pos})
+	}
+	go v.queueLoop(conv, pos)
+}
+
+// queueLoop is watchQueue's background loop; last is the place sent.
+func (v *visitorConn) queueLoop(conv string, last int) {
+	defer func() {
+		v.mu.Lock()
+		if v.queued == conv {
+			v.queued = ""
+		}
+		v.mu.Unlock()
+	}()
+	tick := time.NewTicker(queueEvery)
+	defer tick.Stop()
+	for first := last == 0; ; first = false {
+		if !first {
 			select {
 			case <-v.done:
 				return
 			case <-tick.C:
 			}
 		}
-	}()
+		if v.conversation() != conv {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		team, pos, err := v.s.inbox.QueuePosition(ctx, conv)
+		cancel()
+		switch {
+		case err != nil:
+			v.log.Warn("reading a waiting visitor's place in the queue", "conversation", conv, "err", err)
+		case pos == 0:
+			return // no longer waiting
+		case pos != last:
+			last = pos
+			v.push(queueFrame{Type: "queue", Team: team, Position: pos})
+			v.out.flush()
+		}
+	}
 }
 
 // leaveMessage is the waiting visitor's "leave a message instead": the

@@ -154,5 +154,6 @@ func (s *Server) requeue(ctx context.Context, conv string, sess *engine.Session,
 	if err != nil {
 		return err
 	}
-	return s.queue(ctx, conv, handoffAt.Card, engine.HandoffRequest{Team: team, Priority: priority}, collectedVisitor(p, sess), lastMessage(entries))
+	_, err = s.queue(ctx, conv, handoffAt.Card, engine.HandoffRequest{Team: team, Priority: priority}, collectedVisitor(p, sess), lastMessage(entries))
+	return err
 }

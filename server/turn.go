@@ -9,6 +9,7 @@ import (
 
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/handoff"
 )
 
 // turnInfo is what a turn found and left the session at.
@@ -18,6 +19,9 @@ type turnInfo struct {
 	status  engine.Status
 	outcome string
 	sess    *engine.Session
+	// queued is the chat as this turn's handoff put it in its team's
+	// queue (with its place there), nil when the turn handed nothing off.
+	queued *handoff.Conversation
 }
 
 // turn runs one event through a conversation: one atomic store turn that
@@ -78,7 +82,14 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 	failed := false
 	if committed != nil {
 		if handoffs, rest := splitHandoffs(effects); len(handoffs) > 0 {
-			failed = s.perform(ctx, conv, prog, info.sess, handoffs, res.Entries)
+			for _, e := range handoffs {
+				c, err := s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(prog, info.sess), lastMessage(res.Entries))
+				if err != nil {
+					failed = true
+				} else {
+					info.queued = c
+				}
+			}
 			effects = rest
 		}
 		committed(res, info)
@@ -185,7 +196,7 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, se
 		case engine.EffectCall:
 			s.startCall(conv, p, *e.Call)
 		case engine.EffectHandoff:
-			if err := s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(p, sess), lastMessage(entries)); err != nil {
+			if _, err := s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(p, sess), lastMessage(entries)); err != nil {
 				failed = true
 			}
 		}

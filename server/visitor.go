@@ -550,6 +550,9 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	if failed := v.s.perform(ctx, conv, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
 		v.s.done(ctx, res.Pending)
 	}
+	if sess.Status == engine.StatusHandoff { // the first card handed off
+		v.watchQueue(conv, "", 0)
+	}
 	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 }
 
@@ -731,9 +734,6 @@ func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
 
 func (v *visitorConn) status(st engine.Status, outcome string) {
 	v.push(statusFrame{Type: "status", Status: st, Outcome: outcome})
-	if st == engine.StatusHandoff {
-		v.watchQueue(v.conversation())
-	}
 }
 
 // The frames every turn sends, as structs: encoding them is cheaper than
@@ -794,6 +794,9 @@ func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
 	v.resolved = v.resolved || (err == nil && meta.Status == handoff.StatusResolved)
 	v.mu.Unlock()
 	v.status(sess.Status, sess.Outcome)
+	if sess.Status == engine.StatusHandoff {
+		v.watchQueue(conv, "", 0)
+	}
 }
 
 func (v *visitorConn) message(ctx context.Context, f *inFrame) {
@@ -858,6 +861,9 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 		v.deliver(res.Entries)
 		if !res.Duplicate {
 			v.status(info.status, info.outcome)
+			if info.queued != nil && info.status == engine.StatusHandoff {
+				v.watchQueue(conv, info.queued.Team, info.queued.QueuePosition)
+			}
 		}
 		v.out.flush()
 	})

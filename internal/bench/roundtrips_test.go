@@ -27,8 +27,10 @@ type tripCounter struct {
 }
 
 // background loops poll Redis whatever the visitors do; they are not part
-// of a turn's cost.
-var background = []string{"reloadLoop", "timerLoop", "(*hub).run", "(*Dispatcher)"}
+// of a turn's cost. (queueLoop re-reads a waiting visitor's place in the
+// queue every 2 s, however many turns there are; the place a handoff
+// leaves is read in the handoff's own pipeline.)
+var background = []string{"reloadLoop", "timerLoop", "(*hub).run", "(*Dispatcher)", "(*visitorConn).queueLoop"}
 
 func (c *tripCounter) record() {
 	pcs := make([]uintptr, 64)

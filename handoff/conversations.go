@@ -284,7 +284,8 @@ type Handoff struct {
 // handOff moves a conversation to a team's queue in one step on its own
 // record: the visitor's details merged in, the latest message, the new
 // status and team. It returns the fields before the change and the
-// record after it. (The team lists, other keys, follow in a pipeline.)
+// record after it, and renews the record's retention (ARGV[10], ms).
+// (The team lists, other keys, follow in a pipeline.)
 var handOff = redis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'missing'} end
@@ -303,6 +304,7 @@ end
 redis.call('HSET', KEYS[1], 'status', 'open', 'team', ARGV[1], 'assignee', '', 'assignee_name', '',
   'priority', ARGV[2], 'card', ARGV[3], 'updated_at', ARGV[4])
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[9]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1])}
 `)
 
@@ -317,7 +319,7 @@ func (s *Store) HandOff(ctx context.Context, id string, h Handoff) (*Conversatio
 		last = string(b)
 	}
 	res, err := handOff.Run(ctx, s.rdb, []string{s.metaKey(id)}, h.Team, h.Priority, h.Card, s.stamp(),
-		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last).Slice()
+		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last, s.retention.Milliseconds()).Slice()
 	if err != nil {
 		return nil, TeamConfig{}, err
 	}
@@ -335,9 +337,6 @@ func (s *Store) HandOff(ctx context.Context, id string, h Handoff) (*Conversatio
 	m := make(map[string]string, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
 		m[fmt.Sprint(flat[i])] = fmt.Sprint(flat[i+1])
-	}
-	if err := s.rdb.PExpire(ctx, s.metaKey(id), s.retention).Err(); err != nil {
-		return nil, TeamConfig{}, err
 	}
 	pipe := s.rdb.TxPipeline()
 	s.unindex(ctx, pipe, id, b)

@@ -20,8 +20,9 @@ import (
 // Config.RecoverAfter, redoing the work from what the transcript says. All of it
 // is idempotent: records by their key, queueing by the inbox status, the
 // timer by its id, webhook events by theirs (conversation, type and entry).
-// A new conversation is always marked (redisstore Options.PendingCreate):
-// its inbox record and conversation.started are work too.
+// A new conversation is marked too when a webhook wants conversation.started
+// (redisstore Options.PendingCreate): its inbox record and the event are
+// then redone by the sweep.
 
 // leavesWork reports whether a turn's entries need work after the store:
 // records to create, a chat to queue, webhook events to emit.
@@ -32,6 +33,14 @@ func leavesWork(entries []redisstore.Entry) bool {
 		}
 	}
 	return false
+}
+
+// startLeavesWork reports whether a new conversation is marked pending
+// with its first turn: when a webhook wants conversation.started, whose
+// emit must survive a Redis error. (Otherwise a start is not marked, and
+// costs no round trip to clear a mark.)
+func (s *Server) startLeavesWork(ctx context.Context) bool {
+	return s.crm != nil && s.crm.store.Subscribed(ctx, crm.EventConversationStarted)
 }
 
 // done clears a turn's pending mark.

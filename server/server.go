@@ -194,8 +194,9 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Redis.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("server: Redis does not answer: %w", err)
 	}
-	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL, Pending: leavesWork, PendingCreate: true})
-	s := &Server{
+	var s *Server
+	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL, Pending: leavesWork, PendingCreate: func(ctx context.Context) bool { return s.startLeavesWork(ctx) }})
+	s = &Server{
 		cfg:    cfg, // completed below; s.cfg is set again at the end
 		log:    cfg.Logger,
 		store:  store,

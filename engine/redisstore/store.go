@@ -55,7 +55,7 @@ type Store struct {
 	cache  *sessionCache // nil: every turn reads the session first
 	// pending, pendingCreate: see Options.
 	pending       func([]Entry) bool
-	pendingCreate bool
+	pendingCreate func(ctx context.Context) bool
 }
 
 // Options configure a Store.
@@ -77,10 +77,10 @@ type Options struct {
 	// itself; the caller clears the mark with Done once the work is done,
 	// and a process that died before that leaves it for ClaimPending.
 	Pending func(entries []Entry) bool
-	// PendingCreate marks every new conversation (Create) pending too,
-	// whatever its entries: starting one leaves work (the inbox's record,
-	// the conversation.started event). Needs Pending.
-	PendingCreate bool
+	// PendingCreate, when set and true, marks a new conversation (Create)
+	// pending too, whatever its entries: starting it leaves work (such as
+	// a conversation.started event to emit). Needs Pending.
+	PendingCreate func(ctx context.Context) bool
 }
 
 // DefaultCacheSize is the default Options.CacheSize.
@@ -198,7 +198,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	var res []any
 	var err error
 	mark := ""
-	if s.pending != nil && (version == 0 && s.pendingCreate || s.pending(entries)) {
+	if s.pending != nil && (s.pending(entries) || version == 0 && s.pendingCreate != nil && s.pendingCreate(ctx)) {
 		// The mark goes in the same round trip, after the turn: a turn
 		// that lost a race leaves a mark with nothing to do, which is
 		// harmless.

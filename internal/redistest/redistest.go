@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,4 +73,64 @@ func prefix() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return "t" + hex.EncodeToString(b[:]) + ":"
+}
+
+// Cluster is a Redis Cluster for one test.
+type Cluster struct {
+	Client *redis.ClusterClient
+	// Prefix is a fresh key prefix for this test, as Server's.
+	Prefix string
+	// Addrs are the cluster's nodes, as PLAYBOOK_REDIS_CLUSTER lists them.
+	Addrs []string
+}
+
+// ClusterAddrs returns the nodes named by PLAYBOOK_REDIS_CLUSTER (a
+// comma-separated list, what scripts/test exports), or nil.
+func ClusterAddrs() []string {
+	var addrs []string
+	for _, a := range strings.Split(os.Getenv("PLAYBOOK_REDIS_CLUSTER"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
+}
+
+// NewCluster returns a client of the Redis Cluster named by
+// PLAYBOOK_REDIS_CLUSTER, with a fresh key prefix whose keys are deleted
+// when t ends. Without PLAYBOOK_REDIS_CLUSTER the test is skipped, except
+// under CI=true, where it fails: CI must run the cluster tests.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	addrs := ClusterAddrs()
+	if len(addrs) == 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but PLAYBOOK_REDIS_CLUSTER is not set: the Redis Cluster tests must run in CI (scripts/test starts one)")
+		}
+		t.Skip("PLAYBOOK_REDIS_CLUSTER is not set (comma-separated cluster nodes; scripts/test starts a cluster): skipping the Redis Cluster test")
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error {
+		return n.Ping(ctx).Err()
+	}); err != nil {
+		c.Close()
+		t.Fatalf("PLAYBOOK_REDIS_CLUSTER=%s: %v", strings.Join(addrs, ","), err)
+	}
+	cl := &Cluster{Client: c, Prefix: prefix(), Addrs: addrs}
+	t.Cleanup(func() {
+		// Leave the shared cluster as it was found: scan every master.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			iter := n.Scan(ctx, 0, cl.Prefix+"*", 500).Iterator()
+			for iter.Next(ctx) {
+				n.Del(ctx, iter.Val())
+			}
+			return iter.Err()
+		})
+		c.Close()
+	})
+	return cl
 }

@@ -218,9 +218,7 @@ func (s *Server) crmAfterTurn(ctx context.Context, conv string, sess *engine.Ses
 		finish(true)
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.goBackground(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		person := s.refreshChat(ctx, conv, sess, final)
@@ -232,7 +230,7 @@ func (s *Server) crmAfterTurn(ctx context.Context, conv string, sess *engine.Ses
 			}
 		}
 		finish(ok)
-	}()
+	})
 }
 
 // eventOf is the webhook event an entry of kind causes ("" for none).

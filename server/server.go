@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -147,9 +148,22 @@ type Server struct {
 	echo      *echo.Echo
 	now       func() time.Time
 
-	wg sync.WaitGroup // background work (calls) to wait for on shutdown
-	// runCtx is cancelled when Run returns; background work derives from it.
-	runCtx context.Context
+	wg       sync.WaitGroup // background work (calls, CRM events) to wait for on shutdown
+	bgMu     sync.Mutex     // guards draining, so wg never grows while Run waits on it
+	draining bool           // Run is waiting for background work: run new work inline
+	// runCtx holds Run's context, cancelled when Run returns; background
+	// work derives from it (see background). Atomic: Run may start while
+	// requests are already served.
+	runCtx atomic.Pointer[context.Context]
+}
+
+// background is the context of background work: Run's, or
+// context.Background before Run.
+func (s *Server) background() context.Context {
+	if c := s.runCtx.Load(); c != nil {
+		return *c
+	}
+	return context.Background()
 }
 
 // New builds a Server and loads the playbooks. It returns an error when the
@@ -203,7 +217,6 @@ func New(cfg Config) (*Server, error) {
 		timers: store.Timers(),
 		now:    cfg.Now,
 		limits: newLimits(cfg.ConnectsPerMinute),
-		runCtx: context.Background(),
 	}
 	if len(cfg.Secret) == 0 {
 		t, err := newSharedTokens(ctx, cfg.Redis, cfg.Prefix, cfg.TokenTTL)
@@ -267,7 +280,7 @@ func (s *Server) Store() *redisstore.Store { return s.store }
 // other processes, delivering webhooks from the CRM's outbox. It returns
 // when ctx is done and running work finished.
 func (s *Server) Run(ctx context.Context) error {
-	s.runCtx = ctx
+	s.runCtx.Store(&ctx)
 	var wg sync.WaitGroup
 	wg.Add(4)
 	go func() { defer wg.Done(); s.hub.run(ctx) }()
@@ -275,8 +288,30 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); s.reloadLoop(ctx) }()
 	go func() { defer wg.Done(); s.timerLoop(ctx) }()
 	wg.Wait()
+	s.bgMu.Lock()
+	s.draining = true
+	s.bgMu.Unlock()
 	s.wg.Wait()
 	return nil
+}
+
+// goBackground runs f in its own goroutine, which Run waits for before it
+// returns. Once Run is draining, f runs in the caller's goroutine instead:
+// connections outlive their handlers, and a WaitGroup must not grow while
+// Wait waits (the race detector caught that under load).
+func (s *Server) goBackground(f func()) {
+	s.bgMu.Lock()
+	if s.draining {
+		s.bgMu.Unlock()
+		f()
+		return
+	}
+	s.wg.Add(1)
+	s.bgMu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
 }
 
 func (s *Server) reloadLoop(ctx context.Context) {

@@ -207,10 +207,8 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, se
 // startCall makes an HTTP call in the background and feeds its result back
 // into the conversation as its own turn.
 func (s *Server) startCall(conv string, p *engine.Program, req engine.CallRequest) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		ctx := s.runCtx
+	s.goBackground(func() {
+		ctx := s.background()
 		res := s.calls.do(ctx, p, req)
 		ev := engine.Event{Kind: engine.EventCallResult, Call: &res}
 		for try := 0; try < 3; try++ {
@@ -221,7 +219,7 @@ func (s *Server) startCall(conv string, p *engine.Program, req engine.CallReques
 			s.log.Warn("call result turn", "conversation", conv, "call", req.ID, "err", err)
 			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
 		}
-	}()
+	})
 }
 
 // redactPII removes the values of the session's personal-data vars (pii:

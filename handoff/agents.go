@@ -83,20 +83,77 @@ func (s *Store) AddAgent(ctx context.Context, n NewAgent) (*Agent, error) {
 	if a.Teams == nil {
 		a.Teams = []string{}
 	}
-	ok, err := s.rdb.SetNX(ctx, s.p+"agent-email:"+email, a.ID, 0).Result()
-	if err != nil {
+	// Three single-key steps (an agent's record, its email and the list of
+	// agents are in different slots of a Redis Cluster), ordered so that a
+	// crash between two of them leaves nothing that blocks a retry:
+	//  1. the record, under a new id nothing points at yet (a crash here
+	//     leaves an unreachable record: harmless);
+	//  2. the email claimed for that id: the agent exists from here on. An
+	//     email that points at no record (half-written by a crash, or by a
+	//     version before this one on a cluster) is taken over;
+	//  3. the id added to the list of agents. After a crash before this
+	//     step the agent can sign in but is not listed; adding the same
+	//     email again lists it and reports that it exists.
+	teams, _ := json.Marshal(a.Teams)
+	agentKey := s.p + "agent:" + a.ID
+	if err := s.rdb.HSet(ctx, agentKey, "id", a.ID, "email", a.Email, "name", a.Name, "teams", teams, "role", string(a.Role), "pw", hash).Err(); err != nil {
 		return nil, err
 	}
-	if !ok {
+	emailKey := s.p + "agent-email:" + email
+	for {
+		ok, err := s.rdb.SetNX(ctx, emailKey, a.ID, 0).Result()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		owner, err := s.rdb.Get(ctx, emailKey).Result()
+		if errors.Is(err, redis.Nil) {
+			continue // released meanwhile: claim again
+		}
+		if err != nil {
+			return nil, err
+		}
+		n, err := s.rdb.Exists(ctx, s.p+"agent:"+owner).Result()
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			// A claim without a record: take it over, unless it changed.
+			took, err := swapValue.Run(ctx, s.rdb, []string{emailKey}, owner, a.ID).Int()
+			if err != nil {
+				return nil, err
+			}
+			if took == 1 {
+				break
+			}
+			continue
+		}
+		// The email is an agent's: make sure it is listed (step 3 of its
+		// creation may have been cut short), and drop our record.
+		if err := s.rdb.SAdd(ctx, s.p+"agents", owner).Err(); err != nil {
+			return nil, err
+		}
+		if err := s.rdb.Del(ctx, agentKey).Err(); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: an agent with email %s", ErrExists, email)
 	}
-	teams, _ := json.Marshal(a.Teams)
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.p+"agent:"+a.ID, "id", a.ID, "email", a.Email, "name", a.Name, "teams", teams, "role", string(a.Role), "pw", hash)
-	pipe.SAdd(ctx, s.p+"agents", a.ID)
-	_, err = pipe.Exec(ctx)
-	return a, err
+	if err := s.rdb.SAdd(ctx, s.p+"agents", a.ID).Err(); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
+
+// swapValue sets KEYS[1] to ARGV[2] if it is ARGV[1]; 1 if it did.
+var swapValue = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`)
 
 // Agent returns the agent with id.
 func (s *Store) Agent(ctx context.Context, id string) (*Agent, error) {

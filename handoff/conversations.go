@@ -91,11 +91,15 @@ func (c *Conversation) VisibleTo(a *Agent) bool {
 	return c.Team != "" && slices.Contains(a.Teams, c.Team)
 }
 
-func (s *Store) queueKey(team string) string   { return s.p + "team:" + team + ":queue" }
-func (s *Store) openKey(team string) string    { return s.p + "team:" + team + ":open" }
-func (s *Store) snoozedKey(team string) string { return s.p + "team:" + team + ":snoozed" }
-func (s *Store) closedKey(team string) string  { return s.p + "team:" + team + ":closed" }
-func (s *Store) missedKey(team string) string  { return s.p + "team:" + team + ":missed" }
+// A team's lists (and its routing, teamConfigKey) share the hash tag
+// {t:TEAM}: one slot on a Redis Cluster, so a change to several of them is
+// one transaction. An agent's list (mineKey), the set of teams and a
+// conversation's record ({c:ID}) are in other slots: see indexBatch.
+func (s *Store) queueKey(team string) string   { return s.p + "{t:" + team + "}:queue" }
+func (s *Store) openKey(team string) string    { return s.p + "{t:" + team + "}:open" }
+func (s *Store) snoozedKey(team string) string { return s.p + "{t:" + team + "}:snoozed" }
+func (s *Store) closedKey(team string) string  { return s.p + "{t:" + team + "}:closed" }
+func (s *Store) missedKey(team string) string  { return s.p + "{t:" + team + "}:missed" }
 func (s *Store) mineKey(agent string) string   { return s.p + "agent:" + agent + ":mine" }
 func (s *Store) visitorKey(v Visitor) string {
 	k := v.ID
@@ -338,14 +342,19 @@ func (s *Store) HandOff(ctx context.Context, id string, h Handoff) (*Conversatio
 	for i := 0; i+1 < len(flat); i += 2 {
 		m[fmt.Sprint(flat[i])] = fmt.Sprint(flat[i+1])
 	}
-	pipe := s.rdb.TxPipeline()
-	s.unindex(ctx, pipe, id, b)
-	pipe.SAdd(ctx, s.p+"teams", h.Team)
-	pipe.ZAdd(ctx, s.queueKey(h.Team), redisZ(s.score(), id))
-	pipe.ZAdd(ctx, s.openKey(h.Team), redisZ(s.score(), id))
-	cfg := pipe.HGetAll(ctx, s.teamConfigKey(h.Team))
-	rank := pipe.ZRank(ctx, s.queueKey(h.Team), id)
-	if _, err := pipe.Exec(ctx); err != nil {
+	var bt indexBatch
+	var cfg *redis.MapStringStringCmd
+	var rank *redis.IntCmd
+	score := s.score()
+	bt.add(s.queueKey(h.Team), func(p redis.Pipeliner) {
+		p.ZAdd(ctx, s.queueKey(h.Team), redisZ(score, id))
+		p.ZAdd(ctx, s.openKey(h.Team), redisZ(score, id))
+		cfg = p.HGetAll(ctx, s.teamConfigKey(h.Team))
+		rank = p.ZRank(ctx, s.queueKey(h.Team), id)
+	})
+	bt.add(s.p+"teams", func(p redis.Pipeliner) { p.SAdd(ctx, s.p+"teams", h.Team) })
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
 		return nil, TeamConfig{}, err
 	}
 	c := decodeMeta(m)
@@ -359,7 +368,19 @@ func (s *Store) Queue(ctx context.Context, id, team, priority, card string) (*Co
 	return c, err
 }
 
-// unindex removes id from the lists it was in before a change.
+// unindexBatch queues the removal of id from the lists it was in before a
+// change.
+func (s *Store) unindexBatch(ctx context.Context, bt *indexBatch, id string, b before) {
+	if b.team != "" {
+		bt.remove(s.queueKey(b.team), func(p redis.Pipeliner) { s.unindex(ctx, p, id, before{team: b.team}) })
+	}
+	if b.assignee != "" {
+		bt.remove(s.mineKey(b.assignee), func(p redis.Pipeliner) { s.unindex(ctx, p, id, before{assignee: b.assignee}) })
+	}
+}
+
+// unindex removes id from the lists it was in before a change, in pipe (a
+// plain pipeline: on a cluster its commands may go to several nodes).
 func (s *Store) unindex(ctx context.Context, pipe redis.Pipeliner, id string, b before) {
 	if b.team != "" {
 		pipe.ZRem(ctx, s.queueKey(b.team), id)
@@ -401,15 +422,16 @@ func (s *Store) Assign(ctx context.Context, id string, to *Agent, claim bool) (*
 	if err != nil {
 		return nil, b.assignee, err
 	}
-	pipe := s.rdb.TxPipeline()
-	s.unindex(ctx, pipe, id, b)
+	var bt indexBatch
+	score := s.score()
 	if Status(status) == StatusSnoozed {
-		pipe.ZAdd(ctx, s.snoozedKey(b.team), redisZ(s.score(), id))
+		bt.add(s.snoozedKey(b.team), func(p redis.Pipeliner) { p.ZAdd(ctx, s.snoozedKey(b.team), redisZ(score, id)) })
 	} else {
-		pipe.ZAdd(ctx, s.openKey(b.team), redisZ(s.score(), id))
-		pipe.ZAdd(ctx, s.mineKey(to.ID), redisZ(s.score(), id))
+		bt.add(s.openKey(b.team), func(p redis.Pipeliner) { p.ZAdd(ctx, s.openKey(b.team), redisZ(score, id)) })
+		bt.add(s.mineKey(to.ID), func(p redis.Pipeliner) { p.ZAdd(ctx, s.mineKey(to.ID), redisZ(score, id)) })
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
 		return nil, b.assignee, err
 	}
 	c, err = s.Conversation(ctx, id)
@@ -477,9 +499,9 @@ func (s *Store) ToBot(ctx context.Context, id, card string) (*Conversation, erro
 	if err != nil {
 		return nil, err
 	}
-	pipe := s.rdb.TxPipeline()
-	s.unindex(ctx, pipe, id, b)
-	if _, err := pipe.Exec(ctx); err != nil {
+	var bt indexBatch
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
 		return nil, err
 	}
 	return s.Conversation(ctx, id)
@@ -496,13 +518,16 @@ func (s *Store) Miss(ctx context.Context, id string) (*Conversation, []string, e
 	if err != nil {
 		return nil, nil, err
 	}
-	pipe := s.rdb.TxPipeline()
-	s.unindex(ctx, pipe, id, b)
+	var bt indexBatch
 	if b.team != "" {
-		pipe.ZAdd(ctx, s.missedKey(b.team), redisZ(s.score(), id))
-		pipe.ZRemRangeByRank(ctx, s.missedKey(b.team), 0, -5001) // keep the latest 5,000
+		score := s.score()
+		bt.add(s.missedKey(b.team), func(p redis.Pipeliner) {
+			p.ZAdd(ctx, s.missedKey(b.team), redisZ(score, id))
+			p.ZRemRangeByRank(ctx, s.missedKey(b.team), 0, -5001) // keep the latest 5,000
+		})
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
 		return nil, nil, err
 	}
 	var online []string
@@ -522,16 +547,19 @@ func (s *Store) Resolve(ctx context.Context, id string) (*Conversation, string, 
 	if err != nil {
 		return nil, "", err
 	}
-	pipe := s.rdb.TxPipeline()
-	s.unindex(ctx, pipe, id, b)
 	team := b.team
 	if team == "" {
 		team = "none"
 	}
-	pipe.SAdd(ctx, s.p+"teams", team)
-	pipe.ZAdd(ctx, s.closedKey(team), redisZ(s.score(), id))
-	pipe.ZRemRangeByRank(ctx, s.closedKey(team), 0, -5001) // keep the latest 5,000
-	if _, err := pipe.Exec(ctx); err != nil {
+	var bt indexBatch
+	score := s.score()
+	bt.add(s.closedKey(team), func(p redis.Pipeliner) {
+		p.ZAdd(ctx, s.closedKey(team), redisZ(score, id))
+		p.ZRemRangeByRank(ctx, s.closedKey(team), 0, -5001) // keep the latest 5,000
+	})
+	bt.add(s.p+"teams", func(p redis.Pipeliner) { p.SAdd(ctx, s.p+"teams", team) })
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
 		return nil, "", err
 	}
 	c, err := s.Conversation(ctx, id)
@@ -556,10 +584,12 @@ func (s *Store) Snooze(ctx context.Context, id string, until time.Time, untilRep
 	if err != nil {
 		return nil, err
 	}
-	pipe := s.rdb.TxPipeline()
-	s.unindex(ctx, pipe, id, b)
-	pipe.ZAdd(ctx, s.snoozedKey(b.team), redisZ(float64(until.UnixMilli()), id))
-	if _, err := pipe.Exec(ctx); err != nil {
+	var bt indexBatch
+	bt.add(s.snoozedKey(b.team), func(p redis.Pipeliner) {
+		p.ZAdd(ctx, s.snoozedKey(b.team), redisZ(float64(until.UnixMilli()), id))
+	})
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
 		return nil, err
 	}
 	return s.Conversation(ctx, id)
@@ -577,15 +607,19 @@ func (s *Store) Unsnooze(ctx context.Context, id string) (*Conversation, bool, e
 	if err != nil {
 		return nil, false, err
 	}
-	pipe := s.rdb.TxPipeline()
-	s.unindex(ctx, pipe, id, b)
-	pipe.ZAdd(ctx, s.openKey(b.team), redisZ(s.score(), id))
+	var bt indexBatch
+	score := s.score()
+	bt.add(s.openKey(b.team), func(p redis.Pipeliner) {
+		p.ZAdd(ctx, s.openKey(b.team), redisZ(score, id))
+		if b.assignee == "" {
+			p.ZAdd(ctx, s.queueKey(b.team), redisZ(score, id))
+		}
+	})
 	if b.assignee != "" {
-		pipe.ZAdd(ctx, s.mineKey(b.assignee), redisZ(s.score(), id))
-	} else {
-		pipe.ZAdd(ctx, s.queueKey(b.team), redisZ(s.score(), id))
+		bt.add(s.mineKey(b.assignee), func(p redis.Pipeliner) { p.ZAdd(ctx, s.mineKey(b.assignee), redisZ(score, id)) })
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
 		return nil, false, err
 	}
 	c, err := s.Conversation(ctx, id)

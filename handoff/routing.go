@@ -42,7 +42,7 @@ func (s *Store) SetTeamConfig(ctx context.Context, team string, c TeamConfig) er
 	return s.rdb.HSet(ctx, s.teamConfigKey(team), "routing", string(c.Routing), "capacity", c.Capacity).Err()
 }
 
-func (s *Store) teamConfigKey(team string) string { return s.p + "team-config:" + team }
+func (s *Store) teamConfigKey(team string) string { return s.p + "{t:" + team + "}:config" }
 
 // TeamConfigOf returns a team's routing; manual when never set.
 func (s *Store) TeamConfigOf(ctx context.Context, team string) (TeamConfig, error) {

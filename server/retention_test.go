@@ -111,7 +111,7 @@ func TestExpiredChatsLeaveTheQueues(t *testing.T) {
 	sam := addAgent(t, ts, "Sam", "sales")
 	agent := signIn(t, ts, sam)
 	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
-	queue, mine := rds.Prefix+"team:sales:queue", rds.Prefix+"agent:"+sam.ID+":mine"
+	queue, mine := rds.Prefix+"{t:sales}:queue", rds.Prefix+"agent:"+sam.ID+":mine"
 
 	gone := handoffAs(t, dial(t, ts), "exp1")
 	kept := handoffAs(t, dial(t, ts), "exp2")

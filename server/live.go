@@ -118,29 +118,36 @@ func (s *Server) assign(ctx context.Context, conv string, by, to *handoff.Agent,
 	return c, nil
 }
 
+// live reports whether a session is with the agents: queued or taken.
+func live(st engine.Status) bool { return st == engine.StatusHandoff || st == engine.StatusAgent }
+
+// missedBy reports whether a turn ends a queued chat's wait with nobody
+// having taken it: the handoff's timer ran out (or the visitor chose to
+// leave a message instead, which fires it early).
+func missedBy(info turnInfo) bool {
+	return info.event == engine.EventTimer && info.before == engine.StatusHandoff && !live(info.status)
+}
+
 // afterTurn keeps the inbox record of a live chat in step with the
-// session: the bot took over again when nobody accepted in time, the
-// latest message for the lists, a snoozed chat reopened by the visitor's
-// reply.
-func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entries []redisstore.Entry) {
-	live := func(st engine.Status) bool { return st == engine.StatusHandoff || st == engine.StatusAgent }
+// session: the chat missed when nobody accepted in time, the bot took
+// over again, the latest message for the lists, a snoozed chat reopened
+// by the visitor's reply. It reports whether durable work failed (marking
+// the chat missed): the turn's pending mark then stays for the sweep.
+func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entries []redisstore.Entry) (failed bool) {
 	if !live(info.before) {
 		// Either the bot is still talking, or this turn handed the chat
 		// off and queue recorded it, last message included.
-		return
+		return false
+	}
+	if missedBy(info) {
+		return s.missed(ctx, conv, entries) != nil
 	}
 	if info.before == engine.StatusHandoff && !live(info.status) {
-		if info.event == engine.EventTimer {
-			// The wait ran out (or the visitor chose to leave a message):
-			// nobody took the chat.
-			s.missed(ctx, conv, entries)
-			return
-		}
 		c, err := s.inbox.ToBot(ctx, conv, "")
 		if err == nil {
 			s.publishConversation(ctx, c)
 		}
-		return
+		return false
 	}
 	var last *redisstore.Entry
 	visitorWrote := false
@@ -151,11 +158,11 @@ func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entr
 		}
 	}
 	if last == nil {
-		return
+		return false
 	}
 	c, err := s.inbox.Conversation(ctx, conv)
 	if err != nil {
-		return
+		return false
 	}
 	if visitorWrote && c.Status == handoff.StatusSnoozed && c.UntilReply {
 		if nc, changed, err := s.inbox.Unsnooze(ctx, conv); err == nil && changed {
@@ -165,19 +172,23 @@ func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entr
 	}
 	if err := s.inbox.Touch(ctx, c, handoff.Last{From: last.From, Text: truncate(last.Text, 200), At: last.At}); err != nil {
 		s.log.Warn("updating inbox", "conversation", conv, "err", err)
-		return
+		return false
 	}
 	s.publishConversation(ctx, c)
+	return false
 }
 
 // missed moves a chat nobody took to its team's Missed folder and tells
 // the team's agents who were online then (notify kind "missed"). The
 // records the bot's offline path created stay with the conversation.
-func (s *Server) missed(ctx context.Context, conv string, entries []redisstore.Entry) {
+// entries are the turn's; its "missed" entry says whether the visitor
+// chose to leave a message. An error is logged and returned: the turn's
+// pending mark then stays, and the sweep calls missed again (redoMissed).
+func (s *Server) missed(ctx context.Context, conv string, entries []redisstore.Entry) error {
 	c, online, err := s.inbox.Miss(ctx, conv)
 	if err != nil {
-		s.log.Warn("marking a chat missed", "conversation", conv, "err", err)
-		return
+		s.log.Warn("marking a chat missed (the sweep does it later)", "conversation", conv, "err", err)
+		return err
 	}
 	s.publishConversation(ctx, c)
 	who := c.Visitor.Name
@@ -189,13 +200,14 @@ func (s *Server) missed(ctx context.Context, conv string, entries []redisstore.E
 	}
 	text := who + " waited for " + c.Team + " and nobody took the chat in time"
 	for _, e := range entries {
-		if e.From == "visitor" {
+		if left, _ := e.Data["left_message"].(bool); e.Kind == "missed" && left {
 			text = who + " stopped waiting for " + c.Team + " and left a message instead"
 		}
 	}
 	for _, id := range online {
 		s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "missed", To: id, Conversation: c, Text: text})
 	}
+	return nil
 }
 
 // collectedVisitor is what the inbox should show of the visitor: what the

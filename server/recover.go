@@ -28,7 +28,7 @@ import (
 // records to create, a chat to queue, webhook events to emit.
 func leavesWork(entries []redisstore.Entry) bool {
 	for _, e := range entries {
-		if e.Kind == "record" || eventOf(e.Kind) != "" {
+		if e.Kind == "record" || e.Kind == "missed" || eventOf(e.Kind) != "" {
 			return true
 		}
 	}
@@ -106,7 +106,33 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 	if err := s.requeue(ctx, conv, sess, meta, entries, now); err != nil {
 		return err
 	}
+	if err := s.redoMissed(ctx, conv, meta, entries); err != nil {
+		return err
+	}
 	return s.redoEvents(ctx, conv, sess, entries)
+}
+
+// redoMissed marks a chat missed whose wait ran out (a "missed" entry)
+// while it still sits in its team's queue: the process that ran the turn
+// died, or lost Redis, before it did. A chat marked already, or taken
+// since, is left as it is.
+func (s *Server) redoMissed(ctx context.Context, conv string, meta *handoff.Conversation, entries []redisstore.Entry) error {
+	lastHandoff, lastMissed := -1, -1
+	for i, e := range entries {
+		switch e.Kind {
+		case "handoff":
+			lastHandoff = i
+		case "missed":
+			lastMissed = i
+		}
+	}
+	if lastMissed < 0 || lastMissed < lastHandoff {
+		return nil // no wait ran out, or the chat was handed off again since
+	}
+	if meta.Status != handoff.StatusOpen || meta.Assignee != "" {
+		return nil
+	}
+	return s.missed(ctx, conv, entries[lastMissed:lastMissed+1])
 }
 
 // redoEvents emits the webhook events of a conversation's entries again;

@@ -3,13 +3,18 @@ package server_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
+	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
 )
@@ -66,5 +71,101 @@ func TestSweepFinishesWorkATurnLeft(t *testing.T) {
 	})
 	if !strings.Contains(ts.log.String(), "finished the work of a turn a failure had left") {
 		t.Error("the sweep did not log what it did")
+	}
+}
+
+// missCut fails, while cut is set, the inbox's scripts that mark a chat
+// missed (a failover, or a process that dies between the timer's turn and
+// the mark), and counts the failures.
+type missCut struct {
+	cut    atomic.Bool
+	failed atomic.Int32
+}
+
+func (h *missCut) hits(cmd redis.Cmder) bool {
+	if !h.cut.Load() {
+		return false
+	}
+	switch strings.ToLower(cmd.Name()) {
+	case "eval", "evalsha":
+		return slices.Contains(cmd.Args(), any(string(handoff.StatusMissed)))
+	}
+	return false
+}
+
+func (h *missCut) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *missCut) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.hits(cmd) {
+			h.failed.Add(1)
+			cmd.SetErr(errCut)
+			return errCut
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *missCut) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestSweepMarksAMissedChatATurnLeft: the handoff's wait runs out and the
+// offline path runs, but marking the chat missed hits a Redis error (as
+// when the process dies between the two). The turn stays marked pending,
+// and the sweep marks the chat missed: it leaves the team's queue for the
+// Missed folder instead of sitting there with its session ended (issue
+// 11, item 17).
+func TestSweepMarksAMissedChatATurnLeft(t *testing.T) {
+	rds := redistest.New(t)
+	ctx := context.Background()
+	clk := newClock()
+	cut := &missCut{}
+	rdb := redis.NewClient(rds.Client.Options())
+	rdb.AddHook(cut)
+	t.Cleanup(func() { rdb.Close() })
+	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) {
+		c.Redis = rdb
+		c.Now = clk.now
+		c.RecoverAfter = 500 * time.Millisecond
+	})
+	sam := addAgent(t, ts, "Sam", "sales")
+	signIn(t, ts, sam).ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.bot("Connecting you to sales...")
+
+	cut.cut.Store(true)
+	clk.advance(2*time.Minute + time.Second)
+	v.bot("Our team is offline, we will email you")
+	v.entryOf("end", "system")
+	waitLong(t, "marking the chat missed to fail", func() bool { return cut.failed.Load() > 0 })
+	if c, err := ts.srv.Inbox().Conversation(ctx, conv); err != nil || c.Status != handoff.StatusOpen {
+		t.Fatalf("with the mark failing the chat is %v (%v), want still open in the queue", c, err)
+	}
+	cut.cut.Store(false) // Redis is back; the process that ran the turn gave up
+
+	st := redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix})
+	waitLong(t, "the sweep to mark the chat missed and clear the turn's mark", func() bool {
+		c, err := ts.srv.Inbox().Conversation(ctx, conv)
+		n, _ := st.PendingCount(ctx)
+		return err == nil && c.Status == handoff.StatusMissed && n == 0
+	})
+	if l, _ := ts.srv.Inbox().List(ctx, sam, handoff.FolderUnassigned, 10); len(l) != 0 {
+		t.Fatalf("the missed chat is still queued: %v", l)
+	}
+	if l, _ := ts.srv.Inbox().List(ctx, sam, handoff.FolderMissed, 10); len(l) != 1 || l[0].ID != conv {
+		t.Fatalf("the missed chat is not in Missed: %v", l)
+	}
+	// The entry that made the turn's work durable is for the agents only.
+	entries, _ := ts.srv.Store().Transcript(ctx, conv, "", 0)
+	if !slices.ContainsFunc(entries, func(e redisstore.Entry) bool { return e.Kind == "missed" }) {
+		t.Fatal("the transcript holds no missed entry")
+	}
+	v.send(map[string]any{"type": "ping"})
+	for _, e := range entriesOf(v.through("pong")) {
+		if e["kind"] == "missed" {
+			t.Fatalf("the visitor was sent the internal missed entry: %+v", e)
+		}
 	}
 }

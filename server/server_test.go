@@ -211,6 +211,38 @@ func (c *client) bot(want string) map[string]any {
 	}
 }
 
+// through returns every frame (queued ones first, status and typing
+// frames included) up to and including the first of type typ. It fails
+// after 30 s (a guard against a hang). With a ping sent first,
+// through("pong") waits for everything the server sent before it.
+func (c *client) through(typ string) []map[string]any {
+	c.t.Helper()
+	var out []map[string]any
+	for i, f := range c.queue {
+		if f["type"] == typ {
+			out = append(out, c.queue[:i+1]...)
+			c.queue = append(c.queue[:0:0], c.queue[i+1:]...)
+			return out
+		}
+	}
+	out, c.queue = c.queue, nil
+	timeout := time.After(30 * time.Second) // only a guard against a hang
+	for {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				c.t.Fatalf("connection closed while waiting for %s (got: %v)", typ, out)
+			}
+			out = append(out, f)
+			if f["type"] == typ {
+				return out
+			}
+		case <-timeout:
+			c.t.Fatalf("no %s frame within 30s (got: %v)", typ, out)
+		}
+	}
+}
+
 // drain returns every frame that arrives within d.
 func (c *client) drain(d time.Duration) []map[string]any {
 	var out []map[string]any

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,9 +65,17 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs
 		info = turnInfo{event: ev.Kind, before: before, status: next.Status, outcome: next.Outcome, sess: next}
-		entries := make([]redisstore.Entry, 0, len(effs)+len(pre))
+		entries := make([]redisstore.Entry, 0, len(effs)+len(pre)+1)
 		entries = append(entries, pre...)
-		return next, s.entries(p, next, entries, effs, ev.Now), nil
+		entries = s.entries(p, next, entries, effs, ev.Now)
+		if missedBy(info) {
+			// Stored with the turn, so that the turn is marked pending
+			// (leavesWork) and the sweep marks the chat missed should
+			// this process die before it does (redoWork).
+			left := slices.ContainsFunc(pre, func(e redisstore.Entry) bool { return e.From == "visitor" })
+			entries = append(entries, redisstore.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: ev.Now, Data: map[string]any{"left_message": left}})
+		}
+		return next, entries, nil
 	})
 	if err != nil {
 		return res, info, err
@@ -95,7 +104,7 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 		committed(res, info)
 	}
 	failed = s.perform(ctx, conv, prog, info.sess, effects, res.Entries) || failed
-	s.afterTurn(ctx, conv, info, res.Entries)
+	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook
 	// events included (crmAfterTurn runs in the background).
 	s.crmAfterTurn(ctx, conv, info.sess, res.Entries, func(ok bool) {

@@ -456,10 +456,10 @@ func (v *visitorConn) deliver(entries []redisstore.Entry) {
 }
 
 // visibleToVisitor keeps internal entries (records, notes, the deletion of
-// a note) out of the widget.
+// a note, the note that nobody took the chat in time) out of the widget.
 func visibleToVisitor(e redisstore.Entry) bool {
 	switch e.Kind {
-	case "record", "note":
+	case "record", "note", "missed":
 		return false
 	case "deleted":
 		private, _ := e.Data["private"].(bool)

@@ -72,6 +72,7 @@ Scenarios (--scenario NAME; flags given as well override them):
 ` + scenarioList() + `
   playbook bench --scenario visitors-50
   playbook bench --visitors 200 --duration 1m --redis redis://127.0.0.1:6379/0
+  playbook bench --redis 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002   (a Redis Cluster)
   playbook bench --url http://127.0.0.1:8080 --visitors 10 --conversations 1000
 
 The soak (--soak) is a long run with faults: 1,000 visitors pausing 1 s
@@ -220,7 +221,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	probe := &bench.Probe{}
 
 	// The store.
-	var rdb *redis.Client
+	var rdb redis.UniversalClient
 	redisURL := o.redisURL
 	var redisVersion string
 	switch {
@@ -241,14 +242,16 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		rep.Setup.Store = "whatever the servers at --url use"
 	}
 	if redisURL != "" {
-		if err := loopbackURL(redisURL); err != nil {
-			return usageError("--redis: %v", err)
+		for _, n := range splitList(redisURL) {
+			if err := loopbackURL(strings.Replace(n, "+cluster://", "://", 1)); err != nil {
+				return usageError("--redis: %v", err)
+			}
 		}
-		opt, err := redis.ParseURL(redisURL)
+		c, err := dialRedis(redisURL)
 		if err != nil {
-			return usageError("--redis: %v", err)
+			return usageError("%v", err)
 		}
-		rdb = redis.NewClient(opt)
+		rdb = c
 		defer rdb.Close()
 		redisVersion = bench.RedisVersion(ctx, rdb)
 		probe.Redis = rdb

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -35,6 +36,15 @@ func TestScript(t *testing.T) {
 		Dir:           "testdata/script",
 		UpdateScripts: *update,
 		Cmds:          serveCmds,
+		Condition: func(cond string) (bool, error) {
+			if cond != "cluster" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			if os.Getenv("PLAYBOOK_REDIS_CLUSTER") == "" && os.Getenv("CI") == "true" {
+				return false, fmt.Errorf("CI=true but PLAYBOOK_REDIS_CLUSTER is not set: the Redis Cluster scenarios must run in CI")
+			}
+			return os.Getenv("PLAYBOOK_REDIS_CLUSTER") != "", nil
+		},
 		Setup: func(env *testscript.Env) error {
 			// The serve scenarios share one Redis: the real one CI gives,
 			// or an in-process miniredis that the serve processes reach
@@ -52,6 +62,11 @@ func TestScript(t *testing.T) {
 				url = "redis://" + m.Addr()
 			}
 			env.Setenv("REDIS", url)
+			// A real Redis Cluster when scripts/test started one
+			// ([cluster] scenarios skip without it, fail under CI).
+			env.Setenv("CLUSTER", os.Getenv("PLAYBOOK_REDIS_CLUSTER"))
+			seed, _, _ := strings.Cut(os.Getenv("PLAYBOOK_REDIS_CLUSTER"), ",")
+			env.Setenv("SEED", seed)
 			env.Setenv("PREFIX", fmt.Sprintf("ts%d:", time.Now().UnixNano()))
 			return nil
 		},

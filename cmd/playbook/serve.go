@@ -5,12 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -35,6 +38,7 @@ Redis, survive restarts, and any number of serve processes can share them:
 
   playbook serve --redis redis://localhost:6379/0
   playbook serve --redis redis://10.0.0.1:7000,redis://10.0.0.2:7000   (a Redis Cluster)
+  playbook serve --redis redis+cluster://10.0.0.1:7000                  (a Redis Cluster, one seed node)
 
 Behind a reverse proxy or load balancer, name it with --trusted-proxies so
 that limits count each visitor, not the proxy:
@@ -157,29 +161,131 @@ func openRedis(url string, log *slog.Logger) (redis.UniversalClient, func(), err
 		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 		return c, func() { c.Close(); m.Close() }, nil
 	}
-	nodes := splitList(url)
-	if len(nodes) > 1 {
-		var addrs []string
-		var opt *redis.Options
-		for _, n := range nodes {
-			o, err := redis.ParseURL(withScheme(n))
-			if err != nil {
-				return nil, nil, fmt.Errorf("--redis %s: %w", n, err)
-			}
-			opt = o
-			addrs = append(addrs, o.Addr)
-		}
-		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, Username: opt.Username, Password: opt.Password, TLSConfig: opt.TLSConfig})
-		log.Info("using Redis Cluster", "nodes", addrs)
-		return c, func() { c.Close() }, nil
-	}
-	opt, err := redis.ParseURL(withScheme(url))
+	c, err := dialRedis(url)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--redis: %w", err)
+		return nil, nil, err
 	}
-	c := redis.NewClient(opt)
-	log.Info("using Redis", "addr", opt.Addr, "db", opt.DB)
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		log.Info("using Redis Cluster", "nodes", cc.Options().Addrs)
+	} else {
+		log.Info("using Redis", "addr", c.(*redis.Client).Options().Addr, "db", c.(*redis.Client).Options().DB)
+	}
 	return c, func() { c.Close() }, nil
+}
+
+// dialRedis returns a client of url: a Redis Cluster when it lists several
+// nodes (comma-separated) or when it starts with redis+cluster:// (or
+// rediss+cluster://, TLS), else one Redis node.
+func dialRedis(url string) (redis.UniversalClient, error) {
+	nodes := splitList(url)
+	cluster := len(nodes) > 1
+	for i, n := range nodes {
+		for _, scheme := range []string{"redis", "rediss"} {
+			if rest, ok := strings.CutPrefix(n, scheme+"+cluster://"); ok {
+				nodes[i], cluster = scheme+"://"+rest, true
+			}
+		}
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("--redis: no address")
+	}
+	if !cluster {
+		opt, err := redis.ParseURL(withScheme(nodes[0]))
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		return redis.NewClient(opt), nil
+	}
+	var addrs []string
+	var opt *redis.Options
+	for _, n := range nodes {
+		o, err := redis.ParseURL(withScheme(n))
+		if err != nil {
+			return nil, fmt.Errorf("--redis %s: %w", n, err)
+		}
+		opt = o
+		addrs = append(addrs, o.Addr)
+	}
+	return newClusterClient(addrs, opt), nil
+}
+
+// newClusterClient is a Redis Cluster client that moves to a promoted
+// replica quickly after a master fails. go-redis reloads its slot map on a
+// MOVED reply and otherwise only every few seconds, and a dead master
+// answers nothing: so the map is also reloaded as soon as a command or a
+// dial fails on the connection or the cluster says it is down, while the
+// command is retried with a short backoff. Reads and writes go to masters
+// (ReadOnly false): a replica may lag behind a turn just written.
+func newClusterClient(addrs []string, opt *redis.Options) *redis.ClusterClient {
+	var c atomic.Pointer[redis.ClusterClient] // set once built
+	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
+	o := &redis.ClusterOptions{
+		Addrs:     addrs,
+		Username:  opt.Username,
+		Password:  opt.Password,
+		TLSConfig: opt.TLSConfig,
+		ReadOnly:  false,
+		// Enough hops for a slot that moved twice (a failover during a
+		// resharding).
+		MaxRedirects:    8,
+		MaxRetries:      6,
+		MinRetryBackoff: 50 * time.Millisecond,
+		MaxRetryBackoff: time.Second,
+		DialTimeout:     2 * time.Second,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if cc := c.Load(); err != nil && cc != nil {
+				cc.ReloadState(context.WithoutCancel(ctx))
+			}
+			return conn, err
+		},
+	}
+	cc := redis.NewClusterClient(o)
+	cc.AddHook(rerouteHook{cc})
+	c.Store(cc)
+	return cc
+}
+
+// rerouteHook reloads a cluster client's slot map when a command fails in
+// a way that means the cluster changed (see newClusterClient).
+type rerouteHook struct{ c *redis.ClusterClient }
+
+func (h rerouteHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h rerouteHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h rerouteHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h rerouteHook) check(ctx context.Context, err error) {
+	if clusterChanged(err) {
+		h.c.ReloadState(context.WithoutCancel(ctx))
+	}
+}
+
+// clusterChanged reports whether err says a node is gone or the cluster is
+// failing over (rather than a bad command or a missing key).
+func clusterChanged(err error) bool {
+	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	return redis.HasErrorPrefix(err, "CLUSTERDOWN") || redis.HasErrorPrefix(err, "TRYAGAIN") || redis.HasErrorPrefix(err, "READONLY")
 }
 
 func withScheme(s string) string {

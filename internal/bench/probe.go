@@ -71,7 +71,7 @@ type Probe struct {
 	// PIDs are the server processes (none: no CPU or memory is sampled).
 	PIDs []int
 	// Redis is asked for INFO cpu and commandstats (nil: not sampled).
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	// DebugURLs are the servers' debug listeners (http://ADDR), whose
 	// /debug/vars report their Redis client's counters.
 	DebugURLs []string

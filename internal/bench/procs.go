@@ -180,7 +180,7 @@ func infoField(info, key string) string {
 }
 
 // RedisVersion asks a Redis for its version ("" if it does not say).
-func RedisVersion(ctx context.Context, c *redis.Client) string {
+func RedisVersion(ctx context.Context, c redis.UniversalClient) string {
 	info, err := c.Info(ctx, "server").Result()
 	if err != nil {
 		return ""

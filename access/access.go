@@ -70,6 +70,27 @@ func Visible(a *handoff.Agent, list []*handoff.Conversation) []*handoff.Conversa
 	return out
 }
 
+// PreviousIDs returns the ids of ids (a conversation's previous list)
+// whose conversation a may see, in order (a new slice). known holds the
+// conversations those ids name, as far as they were found; an id without
+// its conversation in known (expired, or not looked up) is left out: what
+// cannot be checked is not shown.
+func PreviousIDs(a *handoff.Agent, ids []string, known []*handoff.Conversation) []string {
+	byID := make(map[string]*handoff.Conversation, len(known))
+	for _, c := range known {
+		if c != nil {
+			byID[c.ID] = c
+		}
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if c, ok := byID[id]; ok && CanSee(a, c) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Author is who wrote a transcript entry: the agent's id when the entry
 // carries it, else the agent's name (entries written before ids were kept).
 type Author struct {

@@ -139,3 +139,33 @@ func TestRecordAndLinkPerson(t *testing.T) {
 		})
 	}
 }
+
+func TestPreviousIDs(t *testing.T) {
+	known := []*handoff.Conversation{
+		{ID: "sales1", Team: "sales"},
+		{ID: "support1", Team: "support"},
+		{ID: "samsOwn", Team: "support", Assignee: "sam"},
+		{ID: "botOnly"},
+	}
+	ids := []string{"sales1", "support1", "samsOwn", "botOnly", "expired"}
+	for _, tc := range []struct {
+		a    *handoff.Agent
+		want []string
+	}{
+		{sam, []string{"sales1", "samsOwn"}},
+		{sue, []string{"support1", "samsOwn"}},
+		{admin, []string{"sales1", "support1", "samsOwn", "botOnly"}}, // an id not found is left out
+		{nil, []string{}},
+	} {
+		got := access.PreviousIDs(tc.a, ids, known)
+		if len(got) != len(tc.want) {
+			t.Errorf("%v: %v, want %v", tc.a, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%v: %v, want %v", tc.a, got, tc.want)
+			}
+		}
+	}
+}

@@ -112,6 +112,12 @@ func TestEveryRouteAsksTheAccessPolicy(t *testing.T) {
 	if _, err := st.LinkChat(ctx, crm.Chat{Conversation: w.supportChat(t, nil)}, "support", "ana@acme.io"); err != nil {
 		t.Fatal(err)
 	}
+	// A support chat in support's queue whose previous list names the
+	// sales chat: support's lists must not name it (admin's may).
+	w.liveSupportChat(t)
+	if b := w.admin.ok("GET", "/api/conversations", nil); !carriesPrevious(b, w.conv) {
+		t.Fatalf("the admin's list does not name the sales chat as the support chat's previous one: %.300s", b)
+	}
 	var entries []map[string]any
 	json.Unmarshal(w.sam.ok("GET", "/api/conversations/"+w.conv+"/transcript", nil), &entries)
 	note := ""
@@ -181,6 +187,9 @@ func TestEveryRouteAsksTheAccessPolicy(t *testing.T) {
 				{"admin", w.admin, true},
 			} {
 				code, b := who.ac.do(method, url, body)
+				if who.name == "other team" && carriesPrevious(b, w.conv) {
+					t.Errorf("%s: %d %.300s names the sales chat as a previous conversation", who.name, code, b)
+				}
 				switch {
 				case code == 401:
 					t.Errorf("%s: 401 %.120s", who.name, b)
@@ -197,6 +206,56 @@ func TestEveryRouteAsksTheAccessPolicy(t *testing.T) {
 			t.Errorf("accessTable has a row for %s, which is no route", r)
 		}
 	}
+}
+
+// liveSupportChat starts a widget conversation that follows the sales
+// chat (start's previous: its token, as the widget's "start a new
+// conversation" sends) and queues it for support: a chat with a session,
+// listed in support's folders, whose previous list names the sales chat.
+func (w *twoTeams) liveSupportChat(t *testing.T) string {
+	t.Helper()
+	v := dial(t, w.ts)
+	v.send(map[string]any{"type": "start", "playbook": "qualify", "previous": w.token})
+	conv := v.next("welcome")["conversation"].(string)
+	v.bot("Hi! What brings you here?")
+	if _, err := w.ts.srv.Inbox().Queue(context.Background(), conv, "support", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	return conv
+}
+
+// carriesPrevious reports whether the JSON body holds a "previous" list
+// (of ids, or of conversations) that names conversation conv.
+func carriesPrevious(body []byte, conv string) bool {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return false
+	}
+	return namesPrevious(v, conv)
+}
+
+func namesPrevious(v any, conv string) bool {
+	switch x := v.(type) {
+	case []any:
+		return slices.ContainsFunc(x, func(e any) bool { return namesPrevious(e, conv) })
+	case map[string]any:
+		if prev, ok := x["previous"].([]any); ok {
+			for _, p := range prev {
+				if p == conv {
+					return true
+				}
+				if m, ok := p.(map[string]any); ok && m["id"] == conv {
+					return true
+				}
+			}
+		}
+		for _, e := range x {
+			if namesPrevious(e, conv) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // agentFrameTypes reads the frame types /ws/agent accepts from the source
@@ -287,4 +346,27 @@ func TestEveryAgentFrameAsksTheAccessPolicy(t *testing.T) {
 			})
 		})
 	}
+	// Inbox events: a support chat that follows the sales chat (its
+	// previous list names it) goes to support's and the admin's sockets;
+	// only the admin's names the sales chat there.
+	sue, ada := w.sue.feed(), w.admin.feed()
+	for _, f := range []*client{sue, ada} {
+		f.send(map[string]any{"type": "ping"})
+		f.next("pong") // the socket follows the inbox channel
+	}
+	supp := w.liveSupportChat(t)
+	if b := w.sue.ok("POST", "/api/conversations/"+supp+"/labels", map[string]any{"add": []string{"vip"}}); carriesPrevious(b, w.conv) {
+		t.Errorf("support's labels answer names the sales chat as a previous conversation: %.300s", b)
+	}
+	names := func(fr map[string]any) bool {
+		b, _ := json.Marshal(fr)
+		return carriesPrevious(b, w.conv)
+	}
+	labelled := func(fr map[string]any) bool {
+		c, _ := fr["conversation"].(map[string]any)
+		labels, _ := c["labels"].([]any)
+		return fr["type"] == "conversation" && c != nil && c["id"] == supp && slices.Contains(labels, any("vip"))
+	}
+	frameUntil(t, sue, names, labelled)
+	frameUntil(t, ada, func(map[string]any) bool { return false }, func(fr map[string]any) bool { return labelled(fr) && names(fr) })
 }

@@ -345,6 +345,10 @@ func (ac *agentConn) receive(ch, payload string) {
 		if ev.Conversation == nil && ev.To == "" || ev.Conversation != nil && !access.CanSee(me, ev.Conversation) {
 			return
 		}
+		if ev.Conversation != nil && len(ev.Conversation.Previous) > 0 {
+			ev.Conversation.Previous = access.PreviousIDs(me, ev.Conversation.Previous, ev.PreviousKnown)
+		}
+		ev.PreviousKnown = nil
 		ev.To = ""
 		ac.push(ev)
 		return

@@ -207,7 +207,33 @@ func (s *Server) listConversations(c *echo.Context) error {
 	if list == nil {
 		list = []*handoff.Conversation{}
 	}
+	// Each conversation's previous ids only as far as this agent may see
+	// them (not the visitor's chats with other teams).
+	known, err := s.previousKnown(c.Request().Context(), list...)
+	if err != nil {
+		return err
+	}
+	for _, conv := range list {
+		if len(conv.Previous) > 0 {
+			conv.Previous = access.PreviousIDs(agentOf(c), conv.Previous, known)
+		}
+	}
 	return c.JSON(http.StatusOK, list)
+}
+
+// conversationJSON answers conversation conv to the signed-in agent, its
+// previous ids only as far as the agent may see them (access.PreviousIDs).
+func (s *Server) conversationJSON(c *echo.Context, conv *handoff.Conversation) error {
+	if conv != nil && len(conv.Previous) > 0 {
+		known, err := s.previousKnown(c.Request().Context(), conv)
+		if err != nil {
+			return err
+		}
+		cp := *conv
+		cp.Previous = access.PreviousIDs(agentOf(c), conv.Previous, known)
+		conv = &cp
+	}
+	return c.JSON(http.StatusOK, conv)
 }
 
 // accessError maps the access policy's refusals to HTTP.
@@ -330,7 +356,7 @@ func (s *Server) assignConversation(c *echo.Context) error {
 	if err != nil {
 		return inboxError(err)
 	}
-	return c.JSON(http.StatusOK, nc)
+	return s.conversationJSON(c, nc)
 }
 
 func (s *Server) unassignConversation(c *echo.Context) error {
@@ -344,7 +370,7 @@ func (s *Server) unassignConversation(c *echo.Context) error {
 	}
 	s.publishConversation(c.Request().Context(), nc)
 	s.route(c.Request().Context(), nc)
-	return c.JSON(http.StatusOK, nc)
+	return s.conversationJSON(c, nc)
 }
 
 func (s *Server) transferConversation(c *echo.Context) error {
@@ -364,7 +390,7 @@ func (s *Server) transferConversation(c *echo.Context) error {
 	s.publishConversation(ctx, nc)
 	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "new_chat", Conversation: nc, Text: agentOf(c).Name + " transferred a chat to " + req.Team})
 	s.route(ctx, nc)
-	return c.JSON(http.StatusOK, nc)
+	return s.conversationJSON(c, nc)
 }
 
 func (s *Server) handBack(c *echo.Context) error {
@@ -397,7 +423,7 @@ func (s *Server) handBack(c *echo.Context) error {
 		return inboxError(err)
 	}
 	s.publishConversation(ctx, nc)
-	return c.JSON(http.StatusOK, nc)
+	return s.conversationJSON(c, nc)
 }
 
 type textRequest struct {
@@ -553,7 +579,7 @@ func (s *Server) setLabels(c *echo.Context) error {
 		return inboxError(err)
 	}
 	s.publishConversation(c.Request().Context(), nc)
-	return c.JSON(http.StatusOK, nc)
+	return s.conversationJSON(c, nc)
 }
 
 // snoozeUntil turns "tomorrow" and "next_week" into 9:00 UTC of that day.
@@ -602,7 +628,7 @@ func (s *Server) snooze(c *echo.Context) error {
 		return err
 	}
 	s.publishConversation(ctx, nc)
-	return c.JSON(http.StatusOK, nc)
+	return s.conversationJSON(c, nc)
 }
 
 // snoozeTimer is the id of a conversation's snooze timer.
@@ -637,7 +663,7 @@ func (s *Server) resolve(c *echo.Context) error {
 	if a, err := s.inbox.Agent(ctx, conv.Assignee); err == nil {
 		s.routeQueued(ctx, a) // the agent has room for a queued chat now
 	}
-	return c.JSON(http.StatusOK, nc)
+	return s.conversationJSON(c, nc)
 }
 
 func (s *Server) agentTyping(c *echo.Context) error {

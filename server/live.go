@@ -27,9 +27,23 @@ type inboxEvent struct {
 	// Session: type session_ended, the hash of a sign-in session that
 	// ended (sessionHash); its sockets close. Never sent to a tab.
 	Session string `json:"session,omitempty"`
+	// PreviousKnown: the conversations named in Conversation.Previous
+	// (id, team and assignee only), looked up once by the publisher so
+	// that each agent's socket keeps only the ids it may see
+	// (access.PreviousIDs) without a round trip. Never sent to a tab.
+	PreviousKnown []*handoff.Conversation `json:"previous_known,omitempty"`
 }
 
 func (s *Server) publishInbox(ctx context.Context, ev inboxEvent) {
+	if ev.Conversation != nil && len(ev.Conversation.Previous) > 0 {
+		known, err := s.previousKnown(ctx, ev.Conversation)
+		if err != nil {
+			// The sockets then drop every previous id: what cannot be
+			// checked is not shown.
+			s.log.Warn("inbox event: looking up the previous conversations", "conversation", ev.Conversation.ID, "err", err)
+		}
+		ev.PreviousKnown = known
+	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return

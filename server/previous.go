@@ -47,3 +47,29 @@ func (s *Server) previousOf(ctx context.Context, c *handoff.Conversation) ([]*ha
 	}
 	return list, nil
 }
+
+// previousKnown loads, in one round trip, the conversations named in the
+// previous lists of list, as access.PreviousIDs needs them: only what it
+// looks at (id, team, assignee).
+func (s *Server) previousKnown(ctx context.Context, list ...*handoff.Conversation) ([]*handoff.Conversation, error) {
+	var ids []string
+	for _, c := range list {
+		if c != nil {
+			ids = append(ids, c.Previous...)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	found, err := s.inbox.Previous(ctx, &handoff.Conversation{Previous: ids})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*handoff.Conversation, len(found))
+	for i, c := range found {
+		out[i] = &handoff.Conversation{ID: c.ID, Team: c.Team, Assignee: c.Assignee}
+	}
+	return out, nil
+}

@@ -117,6 +117,7 @@ const (
 	EffectSay     EffectKind = "say"     // show Text (with Buttons, Image, Links)
 	EffectWait    EffectKind = "wait"    // the bot now waits for the visitor (Input, Buttons)
 	EffectHandoff EffectKind = "handoff" // queue the chat for Handoff.Team
+	EffectAway    EffectKind = "away"    // Handoff.Team was away: the offline path runs; the chat belongs to that team, unqueued
 	EffectCreate  EffectKind = "create"  // create Record
 	EffectCall    EffectKind = "call"    // make HTTP call Call; answer with EventCallResult
 	EffectTimer   EffectKind = "timer"   // set Timer; answer with EventTimer when due

@@ -741,10 +741,12 @@ func (r *runner) create(c *Card, cr *Create) bool {
 }
 
 // handoff queues the chat when an agent of the team is online; otherwise it
+// says so (EffectAway: the chat belongs to the team all the same) and
 // returns the offline card.
 func (r *runner) handoff(c *Card) int {
 	h := c.Handoff
 	if r.ev.Online[h.Team] <= 0 {
+		r.out = append(r.out, Effect{Kind: EffectAway, Card: c.Name, Handoff: &HandoffRequest{Team: h.Team, Priority: h.Priority}})
 		return h.Offline
 	}
 	if h.Say != nil {

@@ -169,11 +169,16 @@ func TestSalesConversation(t *testing.T) {
 	if c.s.Outcome != "qualified" || c.s.Vars["score"] != 3 || c.s.Vars["budget"] != 2500.0 {
 		t.Fatalf("outcome %q vars %v", c.s.Outcome, c.s.Vars)
 	}
-	wantKinds := []engine.EffectKind{engine.EffectSay, engine.EffectCreate, engine.EffectCreate, engine.EffectEnd}
+	// The handoff card found sales away: it says so (the chat belongs to
+	// sales all the same), then its offline path runs.
+	wantKinds := []engine.EffectKind{engine.EffectAway, engine.EffectSay, engine.EffectCreate, engine.EffectCreate, engine.EffectEnd}
 	if got := kinds(c.out); !slices.Equal(got, wantKinds) {
 		t.Fatalf("effects %v, want %v", got, wantKinds)
 	}
-	lead, task := c.out[1].Record, c.out[2].Record
+	if h := c.out[0].Handoff; h == nil || h.Team != "sales" || c.out[0].Card != "sales" {
+		t.Fatalf("away %+v", c.out[0])
+	}
+	lead, task := c.out[2].Record, c.out[3].Record
 	wantLead := map[string]any{
 		"title":    "ana@ACME.io (51-200)",
 		"person":   map[string]any{"email": "ana@ACME.io"},
@@ -190,8 +195,8 @@ func TestSalesConversation(t *testing.T) {
 	if task.Fields["due"] != t0.Add(24*time.Hour) || task.Fields["subject"] != "Call back ana@ACME.io" {
 		t.Fatalf("task %+v", task.Fields)
 	}
-	if c.out[3].Outcome != "qualified" {
-		t.Fatalf("end %+v", c.out[3])
+	if c.out[4].Outcome != "qualified" {
+		t.Fatalf("end %+v", c.out[4])
 	}
 	want := []int{0, 2, 3, 4, 5, 6} // welcome, email, size, budget, sales (offline), capture
 	if !slices.Equal(c.visited, want) {
@@ -711,6 +716,9 @@ func TestHandoff(t *testing.T) {
 		if find(c.out, engine.EffectHandoff) != nil {
 			t.Fatal("no handoff when nobody is online")
 		}
+		if a := find(c.out, engine.EffectAway); a == nil || *a.Handoff != (engine.HandoffRequest{Team: "sales", Priority: "high"}) {
+			t.Fatalf("away effect %+v, want one for team sales", a)
+		}
 	})
 
 	t.Run("online, then nobody accepts", func(t *testing.T) {
@@ -739,6 +747,9 @@ func TestHandoff(t *testing.T) {
 		c.wantStatus(engine.StatusEnded, "capture")
 		if c.s.Outcome != "qualified" || c.s.Timer != "" {
 			t.Fatalf("session %+v", c.s)
+		}
+		if a := find(c.out, engine.EffectAway); a != nil {
+			t.Fatalf("a missed handoff is no away (the chat was queued): %+v", a)
 		}
 	})
 
@@ -1019,8 +1030,8 @@ func TestConcurrentSessions(t *testing.T) {
 				s, out = engine.Step(p, s, ev)
 			}
 			got := ""
-			if len(out) > 0 {
-				got = out[0].Text
+			if say := find(out, engine.EffectSay); say != nil {
+				got = say.Text
 			}
 			if s.Vars["email"] != email || s.Outcome != "qualified" {
 				got = "wrong session state"

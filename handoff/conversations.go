@@ -507,6 +507,40 @@ func (s *Store) ToBot(ctx context.Context, id, card string) (*Conversation, erro
 	return s.Conversation(ctx, id)
 }
 
+// away sets the team of a conversation that has none: it returns 1 when
+// set, 2 when the conversation had a team already (kept), 0 when there is
+// no such conversation.
+var away = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local team = redis.call('HGET', KEYS[1], 'team')
+if team and team ~= '' then return 2 end
+redis.call('HSET', KEYS[1], 'team', ARGV[1])
+return 1
+`)
+
+// Away records on conversation id that the bot reached a handoff to team
+// while the team was away (the bot's offline path ran): the conversation
+// belongs to team from then on, for who may see it, but it is queued
+// nowhere (no Unassigned, no Missed: nobody was there to miss it). A
+// conversation that has a team keeps it (the first handoff it reached
+// names it; a real handoff always sets its own). It is queued on pipe
+// (so that it shares a round trip with other work); the returned function
+// reports its outcome after pipe runs: ErrNotFound when the conversation
+// has no inbox record.
+func (s *Store) Away(ctx context.Context, pipe redis.Pipeliner, id, team string) func() error {
+	cmd := away.Eval(ctx, pipe, []string{s.metaKey(id)}, team)
+	return func() error {
+		n, err := cmd.Int()
+		switch {
+		case err != nil:
+			return err
+		case n == 0:
+			return ErrNotFound
+		}
+		return nil
+	}
+}
+
 // Miss records that nobody took a queued conversation in time (its wait
 // ran out, or the visitor chose to leave a message instead): it leaves the
 // team's queue for the team's Missed folder, unassigned, and keeps its

@@ -447,3 +447,64 @@ func TestQueuePosition(t *testing.T) {
 		t.Fatalf("an unknown conversation is at %d", p)
 	}
 }
+
+// TestAwayBelongsToTheTeamUnqueued records the team of a handoff that found
+// its team away: the conversation then belongs to that team (who may see
+// it) but is in none of its folders; a team it has is kept; a conversation
+// without an inbox record is reported.
+func TestAwayBelongsToTheTeamUnqueued(t *testing.T) {
+	ctx := context.Background()
+	rds := redistest.New(t)
+	s := handoff.NewStore(rds.Client, handoff.Options{Prefix: rds.Prefix, PasswordCost: bcrypt.MinCost})
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	away := func(id, team string) error {
+		t.Helper()
+		pipe := rds.Client.Pipeline()
+		res := s.Away(ctx, pipe, id, team)
+		_, _ = pipe.Exec(ctx)
+		return res()
+	}
+	if _, err := s.Start(ctx, handoff.Conversation{ID: "a1", Playbook: "p", Visitor: handoff.Visitor{Email: "ana@acme.io"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := away("a1", "sales"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Conversation(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Team != "sales" || c.Status != handoff.StatusBot || c.Assignee != "" || !c.VisibleTo(sam) {
+		t.Fatalf("after Away: %+v", c)
+	}
+	for _, folder := range []string{handoff.FolderUnassigned, handoff.FolderOpen, handoff.FolderMine, handoff.FolderMissed, handoff.FolderClosed, handoff.FolderSnoozed} {
+		l, err := s.List(ctx, sam, folder, 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l) != 0 {
+			t.Errorf("the away chat is in %s: %+v", folder, l[0])
+		}
+	}
+	// The first team stays: a later away (another team) changes nothing.
+	if err := away("a1", "support"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Conversation(ctx, "a1"); c.Team != "sales" {
+		t.Fatalf("team after a second away = %q, want sales", c.Team)
+	}
+	// A queued chat keeps its team too.
+	queued(t, s, "q1", "support")
+	if err := away("q1", "sales"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Conversation(ctx, "q1"); c.Team != "support" || c.Status != handoff.StatusOpen {
+		t.Fatalf("queued chat after Away: %+v", c)
+	}
+	if err := away("nope", "sales"); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("Away on no conversation: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Conversation(ctx, "nope"); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("Away made an inbox record: %v", err)
+	}
+}

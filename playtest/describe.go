@@ -29,6 +29,11 @@ func Describe(e engine.Effect) string {
 			s += " (" + strings.Join(extra, ", ") + ")"
 		}
 		return s
+	case engine.EffectAway:
+		if e.Handoff == nil {
+			return "team away: offline path"
+		}
+		return "team " + e.Handoff.Team + " is away: offline path"
 	case engine.EffectCreate:
 		if e.Record == nil {
 			return "would create a record"

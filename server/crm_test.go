@@ -164,10 +164,10 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 		t.Fatalf("lead = %+v", lead)
 	}
 
-	// The owner sees the person. The chat went no team's way (the bot's
-	// offline path): by the access policy only admins open it, so it is
-	// left out of the owner's feed, and its transcript is refused; an
-	// admin sees it in the feed and reads it.
+	// The owner sees the person, and the chat that made the lead: the
+	// handoff card found sales away and ran its offline path, so the
+	// conversation belongs to sales (no queue, no Unassigned). An admin sees
+	// it too; another team does not (below).
 	owner := sam
 	if person.Owner == kim.ID {
 		owner = kim
@@ -184,8 +184,8 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 	}
 	admin := signIn(t, ts, ada)
 	var feed []crm.FeedItem
-	eventually(t, "the chat's end time in the feed", func() bool {
-		json.Unmarshal(admin.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
+	eventually(t, "the chat's end time in the owner's feed", func() bool {
+		json.Unmarshal(ac.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
 		return len(feed) == 1 && feed[0].Chat.EndedAt != nil
 	})
 	chat := feed[0].Chat
@@ -193,16 +193,27 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 		t.Fatalf("chat in the feed = %+v", chat)
 	}
 	var transcript []map[string]any
-	json.Unmarshal(admin.ok("GET", chat.Transcript, nil), &transcript)
+	json.Unmarshal(ac.ok("GET", chat.Transcript, nil), &transcript)
 	if len(transcript) < 10 {
 		t.Fatalf("transcript via the feed has %d entries", len(transcript))
 	}
-	json.Unmarshal(ac.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
-	if len(feed) != 0 {
-		t.Fatalf("the owner's feed shows a chat no team had: %+v", feed)
+	json.Unmarshal(admin.ok("GET", "/api/people/"+person.ID+"/feed?type=chats", nil), &feed)
+	if len(feed) != 1 || feed[0].Chat.Conversation != conv1 {
+		t.Fatalf("the admin's feed = %+v", feed)
 	}
-	if code, _ := ac.do("GET", chat.Transcript, nil); code != 403 {
-		t.Fatalf("the owner reads the transcript of a chat no team had: %d", code)
+	json.Unmarshal(admin.ok("GET", chat.Transcript, nil), &transcript)
+	if len(transcript) < 10 {
+		t.Fatalf("the admin reads %d entries", len(transcript))
+	}
+	// Recorded, not queued: the chat is in no folder of the team.
+	for _, folder := range []string{"unassigned", "open", "mine", "missed"} {
+		var list []map[string]any
+		json.Unmarshal(ac.ok("GET", "/api/conversations?folder="+folder, nil), &list)
+		for _, c := range list {
+			if c["id"] == conv1 {
+				t.Fatalf("the offline path's chat is in the owner's %s folder: %v", folder, c)
+			}
+		}
 	}
 	json.Unmarshal(ac.ok("GET", "/api/people/"+person.ID+"/feed?type=records", nil), &feed)
 	if len(feed) != 3 {
@@ -214,6 +225,12 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 	}
 	if code, _ := other.do("GET", chat.Transcript, nil); code != 403 {
 		t.Fatalf("support agent reads the transcript: %d", code)
+	}
+	if code, _ := other.do("GET", chat.Transcript+"?format=txt", nil); code != 403 {
+		t.Fatalf("support agent reads the transcript as text: %d", code)
+	}
+	if code, _ := other.do("GET", "/api/conversations/"+conv1, nil); code != 403 {
+		t.Fatalf("support agent reads the conversation's details: %d", code)
 	}
 	json.Unmarshal(other.ok("GET", "/api/people", nil), &people)
 	if len(people) != 0 {

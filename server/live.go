@@ -248,9 +248,9 @@ func collectedVisitor(p *engine.Program, sess *engine.Session) handoff.Visitor {
 // startInbox records a new conversation for the inbox and emits
 // conversation.started. An error is logged and returned: the start's
 // pending mark then stays for the sweep to finish (redoWork).
-func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *engine.Program, previous []string) error {
+func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *engine.Program, previous []string, team string) error {
 	c := handoff.Conversation{
-		ID: sess.ID, Playbook: prog.ID,
+		ID: sess.ID, Playbook: prog.ID, Team: team,
 		Visitor:  handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page},
 		Previous: previous,
 	}

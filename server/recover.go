@@ -25,10 +25,11 @@ import (
 // then redone by the sweep.
 
 // leavesWork reports whether a turn's entries need work after the store:
-// records to create, a chat to queue, webhook events to emit.
+// records to create, a chat to queue, a team that was away to record on
+// the conversation, webhook events to emit.
 func leavesWork(entries []redisstore.Entry) bool {
 	for _, e := range entries {
-		if e.Kind == "record" || e.Kind == "missed" || eventOf(e.Kind) != "" {
+		if e.Kind == "record" || e.Kind == "missed" || e.Kind == "away" || eventOf(e.Kind) != "" {
 			return true
 		}
 	}
@@ -94,7 +95,7 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 	meta, err := s.inbox.Conversation(ctx, conv)
 	if errors.Is(err, handoff.ErrNotFound) {
 		// The start's inbox record was never written.
-		meta, err = s.inbox.Start(ctx, handoff.Conversation{ID: conv, Playbook: sess.Playbook,
+		meta, err = s.inbox.Start(ctx, handoff.Conversation{ID: conv, Playbook: sess.Playbook, Team: awayTeam(entries),
 			Visitor: handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page}})
 	}
 	if err != nil {
@@ -102,6 +103,14 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 	}
 	if err := s.emitStarted(ctx, meta); err != nil {
 		return err
+	}
+	if team := awayTeam(entries); team != "" && meta.Team == "" {
+		pipe := s.cfg.Redis.Pipeline()
+		away := s.inbox.Away(ctx, pipe, conv, team)
+		_, _ = pipe.Exec(ctx)
+		if err := away(); err != nil {
+			return err
+		}
 	}
 	if err := s.requeue(ctx, conv, sess, meta, entries, now); err != nil {
 		return err

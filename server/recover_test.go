@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -167,5 +168,53 @@ func TestSweepMarksAMissedChatATurnLeft(t *testing.T) {
 		if e["kind"] == "missed" {
 			t.Fatalf("the visitor was sent the internal missed entry: %+v", e)
 		}
+	}
+}
+
+// TestSweepRecordsTheTeamThatWasAway: the conversation's inbox record is
+// lost (as when Redis failed at its start), so the turn whose handoff
+// found sales away cannot record the team; its mark stays, and the sweep
+// writes the inbox record with the team (queued nowhere), then clears
+// the mark.
+func TestSweepRecordsTheTeamThatWasAway(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, copyPlaybooks(t), func(c *server.Config) {
+		c.RecoverAfter = 500 * time.Millisecond
+	})
+	ctx := context.Background()
+	c := dial(t, ts)
+	_, conv := c.start("website-sales")
+	c.bot("Hi there! What brings you here?")
+	eventually(t, "the conversation's inbox record", func() bool {
+		_, err := ts.srv.Inbox().Conversation(ctx, conv)
+		return err == nil
+	})
+	if err := rds.Client.Del(ctx, rds.Prefix+"{c:"+conv+"}:meta").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.send(map[string]any{"type": "button", "id": "w1", "value": "Talk to sales", "label": "Talk to sales"})
+	c.next("ack")
+	c.bot("What's your work email?")
+	for i, s := range []struct{ say, bot string }{
+		{"ana@acme.io", "How many people work at your company?"},
+		{"51-200", "What's your monthly budget in USD?"},
+		{"3000", "When would you like to get started? (a date like 2026-03-01)"},
+		{"2030-01-15", "Our team is away right now. We'll email ana@acme.io within one business day."},
+	} {
+		c.say(fmt.Sprintf("w%d", i+3), s.say)
+		c.bot(s.bot)
+	}
+	st := redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix})
+	eventually(t, "the sweep to record the team and clear the mark", func() bool {
+		n, _ := st.PendingCount(ctx)
+		m, err := ts.srv.Inbox().Conversation(ctx, conv)
+		return n == 0 && err == nil && m.Team == "sales"
+	})
+	m, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	if m.Status != handoff.StatusBot || m.Assignee != "" {
+		t.Fatalf("the away chat after the sweep: %+v", m)
+	}
+	if !strings.Contains(ts.log.String(), "recording the team that was away") {
+		t.Error("the failed write was not logged")
 	}
 }

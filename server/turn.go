@@ -108,11 +108,50 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 	// The turn's mark is cleared once its work is done, its webhook
 	// events included (crmAfterTurn runs in the background).
 	s.crmAfterTurn(ctx, conv, info.sess, res.Entries, func(ok bool) {
-		if ok && !failed {
-			s.done(ctx, res.Pending)
-		}
+		s.finishTurn(ctx, conv, res.Pending, ok && !failed, awayTeam(res.Entries))
 	})
 	return res, info, nil
+}
+
+// finishTurn clears a turn's pending mark when its work went well (ok),
+// and records the team of a handoff that found its team away (team, ""
+// for none) on the conversation's inbox record, in the same round trip.
+// When that fails, the mark stays (or comes back) for the sweep.
+func (s *Server) finishTurn(ctx context.Context, conv, mark string, ok bool, team string) {
+	ctx = context.WithoutCancel(ctx)
+	if team == "" {
+		if ok {
+			s.done(ctx, mark)
+		}
+		return
+	}
+	pipe := s.cfg.Redis.Pipeline()
+	away := s.inbox.Away(ctx, pipe, conv, team)
+	if ok {
+		s.store.DoneIn(ctx, pipe, mark)
+	}
+	_, _ = pipe.Exec(ctx)
+	if err := away(); err != nil {
+		s.log.Warn("recording the team that was away (the sweep does it later)", "conversation", conv, "team", team, "err", err)
+		if ok {
+			if err := s.store.Mark(ctx, mark); err != nil {
+				s.log.Error("putting a turn's pending mark back", "conversation", conv, "err", err)
+			}
+		}
+	}
+}
+
+// awayTeam is the team of the first handoff among entries that found its
+// team away ("" when none did).
+func awayTeam(entries []redisstore.Entry) string {
+	for _, e := range entries {
+		if e.Kind == "away" {
+			if team, _ := e.Data["team"].(string); team != "" {
+				return team
+			}
+		}
+	}
+	return ""
 }
 
 // splitHandoffs separates the effects that queue the chat for a team from
@@ -169,6 +208,8 @@ func (s *Server) entries(p *engine.Program, sess *engine.Session, out []redissto
 			}
 		case engine.EffectHandoff:
 			out = append(out, redisstore.Entry{From: "system", Kind: "handoff", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team, "wait_s": int(e.Handoff.Wait.Seconds()), "priority": e.Handoff.Priority}})
+		case engine.EffectAway:
+			out = append(out, redisstore.Entry{From: "system", Kind: "away", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team}})
 		case engine.EffectCreate:
 			out = append(out, redisstore.Entry{From: "system", Kind: "record", Card: e.Card, At: now, Data: map[string]any{"kind": string(e.Record.Kind), "key": e.Record.Key, "fields": e.Record.Fields}})
 		case engine.EffectEnd:

@@ -456,10 +456,11 @@ func (v *visitorConn) deliver(entries []redisstore.Entry) {
 }
 
 // visibleToVisitor keeps internal entries (records, notes, the deletion of
-// a note, the note that nobody took the chat in time) out of the widget.
+// a note, the note that nobody took the chat in time, a team that was away)
+// out of the widget.
 func visibleToVisitor(e redisstore.Entry) bool {
 	switch e.Kind {
-	case "record", "note", "missed":
+	case "record", "note", "missed", "away":
 		return false
 	case "deleted":
 		private, _ := e.Data["private"].(bool)
@@ -545,7 +546,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	_ = v.attach(ctx, conv, "")
 	v.deliver(res.Entries)
 	v.status(sess.Status, sess.Outcome)
-	inboxErr := v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous))
+	inboxErr := v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous), awayTeam(res.Entries))
 	v.out.flush() // the greeting goes out now; the effects follow
 	if failed := v.s.perform(ctx, conv, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
 		v.s.done(ctx, res.Pending)
@@ -588,7 +589,7 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 	if m, err := v.s.inbox.Conversation(ctx, prev); err == nil {
 		previous = append(previous, m.Previous...)
 	}
-	inboxErr := v.s.startInbox(ctx, sess, prog, previous)
+	inboxErr := v.s.startInbox(ctx, sess, prog, previous, awayTeam(res.Entries))
 	if failed := v.s.perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
 		v.s.done(ctx, res.Pending)
 	}

@@ -89,6 +89,10 @@ func render(conv *handoff.Conversation, entries []redisstore.Entry, internal boo
 			if internal {
 				fmt.Fprintf(&b, "[%s] handed to team %v\n", at, e.Data["team"])
 			}
+		case "away":
+			if internal {
+				fmt.Fprintf(&b, "[%s] team %v was away: the bot's offline path ran\n", at, e.Data["team"])
+			}
 		case "resolved":
 			fmt.Fprintf(&b, "[%s] conversation resolved\n", at)
 		}

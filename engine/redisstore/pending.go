@@ -56,6 +56,25 @@ func (s *Store) Done(ctx context.Context, mark string) error {
 	return s.rdb.ZRem(ctx, s.pendingKey(), mark).Err()
 }
 
+// DoneIn is Done queued on pipe, to share a round trip with the turn's
+// last piece of work (which must come first in pipe: a pipeline is not a
+// transaction, so a caller whose work failed puts the mark back with
+// Mark). An empty mark queues nothing.
+func (s *Store) DoneIn(ctx context.Context, pipe redis.Pipeliner, mark string) {
+	if mark != "" {
+		pipe.ZRem(ctx, s.pendingKey(), mark)
+	}
+}
+
+// Mark puts a turn's pending mark back (now), after a DoneIn whose work
+// failed: the sweep will finish the turn.
+func (s *Store) Mark(ctx context.Context, mark string) error {
+	if mark == "" {
+		return nil
+	}
+	return s.rdb.ZAdd(ctx, s.pendingKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: mark}).Err()
+}
+
 var claimPending = redis.NewScript(`
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
 for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], m) end

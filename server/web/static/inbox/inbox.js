@@ -855,6 +855,7 @@
     var n;
     switch (e.kind) {
       case 'handoff': n = sys('', '', [['Handed over to the '], [d.team || 'team', 1], [' team']]); break;
+      case 'away': n = sys('', '', [['The '], [d.team || 'team', 1], [' team was away: the bot took a message']]); break;
       case 'joined': n = sys('', '', [[who || 'An agent', 1], [' joined']]); break;
       case 'left': n = sys('', '', [[who || 'The agent', 1], [' left']]); break;
       case 'resolved': n = sys('', '', who ? [['Resolved by '], [who, 1]] : [['Resolved']]); break;

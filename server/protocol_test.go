@@ -41,7 +41,7 @@ func TestDuplicateClientIDRunsOnce(t *testing.T) {
 	if again["duplicate"] != true || again["entry"] != first["entry"] {
 		t.Fatalf("resend ack = %v, want duplicate of %v", again, first)
 	}
-	if extra := entriesOf(c.drain(300 * time.Millisecond)); len(extra) != 0 {
+	if extra := entriesOf(c.settle()); len(extra) != 0 {
 		t.Fatalf("a resend produced new entries: %v", extra)
 	}
 	entries, _ := ts.srv.Store().Transcript(context.Background(), conv, "", 0)
@@ -130,7 +130,7 @@ func TestResumeReplaysOnlyWhatWasMissed(t *testing.T) {
 	a2 := dial(t, ts)
 	a2.send(map[string]any{"type": "resume", "token": token, "after": greet["id"]})
 	a2.next("welcome")
-	got := entriesOf(a2.drain(500 * time.Millisecond))
+	got := entriesOf(a2.settle()) // the replay comes before the pong
 	var texts []string
 	for _, e := range got {
 		text, _ := e["text"].(string)
@@ -161,7 +161,9 @@ func TestTwoServersShareConversations(t *testing.T) {
 	b.say("m2", "ana@acme7.com")
 	b.bot("How many employees?")
 	// A still follows the conversation and sees B's turn live.
-	live := entriesOf(a.drain(500 * time.Millisecond))
+	live := a.entriesUntil("B's turn on A", func(es []map[string]any) bool {
+		return len(es) > 0 && es[len(es)-1]["text"] == "How many employees?"
+	})
 	if len(live) != 2 || live[0]["text"] != "ana@acme7.com" || live[1]["text"] != "How many employees?" {
 		t.Fatalf("tab on A saw %v, want the visitor's answer and the next question", live)
 	}
@@ -244,7 +246,7 @@ func TestRateLimit(t *testing.T) {
 	for i := range 15 {
 		c.send(map[string]any{"type": "message", "id": fmt.Sprint("r", i), "text": "Just browsing"})
 	}
-	for _, f := range c.drain(time.Second) {
+	for _, f := range c.settle() { // every message is answered before the pong
 		if f["type"] == "error" && f["code"] == "rate_limited" {
 			limited++
 		}

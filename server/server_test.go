@@ -243,6 +243,53 @@ func (c *client) through(typ string) []map[string]any {
 	}
 }
 
+// settle sends a ping and returns every frame up to its pong: all the
+// server sent this connection for the frames it read before the ping (a
+// connection's frames are handled in order). Entries published by other
+// connections or processes may still be on their way: wait for those with
+// entriesUntil.
+func (c *client) settle() []map[string]any {
+	c.t.Helper()
+	c.send(map[string]any{"type": "ping"})
+	return c.through("pong")
+}
+
+// entriesUntil reads entries (queued frames first; other frames stay
+// queued) until done says the entries read so far are enough, and returns
+// them. It fails after 30 s (a guard against a hang).
+func (c *client) entriesUntil(what string, done func([]map[string]any) bool) []map[string]any {
+	c.t.Helper()
+	var got []map[string]any
+	var rest []map[string]any
+	take := func(f map[string]any) {
+		if f["type"] == "entry" {
+			got = append(got, f["entry"].(map[string]any))
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	queued := c.queue
+	c.queue = nil
+	for len(queued) > 0 && !done(got) {
+		take(queued[0])
+		queued = queued[1:]
+	}
+	timeout := time.After(30 * time.Second) // only a guard against a hang
+	for !done(got) {
+		select {
+		case f, ok := <-c.frames:
+			if !ok {
+				c.t.Fatalf("connection closed while waiting for %s (got: %v)", what, got)
+			}
+			take(f)
+		case <-timeout:
+			c.t.Fatalf("not %s within 30s (got: %v)", what, got)
+		}
+	}
+	c.queue = append(append(rest, queued...), c.queue...)
+	return got
+}
+
 // drain returns every frame that arrives within d.
 func (c *client) drain(d time.Duration) []map[string]any {
 	var out []map[string]any

@@ -212,13 +212,13 @@ func dialRedis(url string) (redis.UniversalClient, error) {
 // newClusterClient is a Redis Cluster client that moves to a promoted
 // replica quickly after a master fails. go-redis reloads its slot map on a
 // MOVED reply and otherwise only every few seconds, and a dead master
-// answers nothing: so the map is also reloaded as soon as a command or a
-// dial fails on the connection or the cluster says it is down, while the
-// command is retried with a short backoff. Reads and writes go to masters
-// (ReadOnly false): a replica may lag behind a turn just written.
+// answers nothing: so every node client reloads the map (at most every
+// 200 ms, go-redis's cooldown) as soon as a command to that node fails on
+// the connection or the cluster says it is down, while the command is
+// retried with a short backoff. Reads and writes go to masters (ReadOnly
+// false): a replica may lag behind a turn just written.
 func newClusterClient(addrs []string, opt *redis.Options) *redis.ClusterClient {
-	var c atomic.Pointer[redis.ClusterClient] // set once built
-	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
+	h := &rerouteHook{}
 	o := &redis.ClusterOptions{
 		Addrs:     addrs,
 		Username:  opt.Username,
@@ -232,27 +232,32 @@ func newClusterClient(addrs []string, opt *redis.Options) *redis.ClusterClient {
 		MinRetryBackoff: 50 * time.Millisecond,
 		MaxRetryBackoff: time.Second,
 		DialTimeout:     2 * time.Second,
-		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			conn, err := dialer.DialContext(ctx, network, addr)
-			if cc := c.Load(); err != nil && cc != nil {
-				cc.ReloadState(context.WithoutCancel(ctx))
-			}
-			return conn, err
+		// One dial per try: a dead master refuses at once, and go-redis's
+		// five dial retries (each node, the slot map's reload included)
+		// kept the client on it for seconds.
+		DialerRetries:      1,
+		DialerRetryTimeout: 50 * time.Millisecond,
+		NewClient: func(o *redis.Options) *redis.Client {
+			n := redis.NewClient(o)
+			n.AddHook(h)
+			return n
 		},
 	}
-	cc := redis.NewClusterClient(o)
-	cc.AddHook(rerouteHook{cc})
-	c.Store(cc)
-	return cc
+	c := redis.NewClusterClient(o)
+	h.c.Store(c)
+	c.AddHook(h)
+	return c
 }
 
 // rerouteHook reloads a cluster client's slot map when a command fails in
 // a way that means the cluster changed (see newClusterClient).
-type rerouteHook struct{ c *redis.ClusterClient }
+type rerouteHook struct {
+	c atomic.Pointer[redis.ClusterClient] // set once built
+}
 
-func (h rerouteHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *rerouteHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
-func (h rerouteHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h *rerouteHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		h.check(ctx, err)
@@ -260,7 +265,7 @@ func (h rerouteHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-func (h rerouteHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (h *rerouteHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		err := next(ctx, cmds)
 		h.check(ctx, err)
@@ -268,9 +273,9 @@ func (h rerouteHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-func (h rerouteHook) check(ctx context.Context, err error) {
-	if clusterChanged(err) {
-		h.c.ReloadState(context.WithoutCancel(ctx))
+func (h *rerouteHook) check(ctx context.Context, err error) {
+	if c := h.c.Load(); c != nil && clusterChanged(err) {
+		c.ReloadState(context.WithoutCancel(ctx))
 	}
 }
 

@@ -70,7 +70,7 @@ func TestTwoTabsAtOnce(t *testing.T) {
 	b := dial(t, ts)
 	b.send(map[string]any{"type": "resume", "token": token, "after": ""})
 	b.next("welcome")
-	if got := len(entriesOf(b.drain(300 * time.Millisecond))); got != 3 {
+	if got := len(entriesOf(b.settle())); got != 3 { // the replay comes before the pong
 		t.Fatalf("tab b replayed %d entries, want 3", got)
 	}
 	var wg sync.WaitGroup
@@ -83,7 +83,13 @@ func TestTwoTabsAtOnce(t *testing.T) {
 		go func() { defer wg.Done(); x.c.send(map[string]any{"type": "message", "id": x.id, "text": x.text}) }()
 	}
 	wg.Wait()
-	time.Sleep(500 * time.Millisecond)
+	// Each message is stored when its ack comes.
+	if ack := a.next("ack"); ack["id"] != "a2" {
+		t.Fatalf("tab a: ack %v", ack)
+	}
+	if ack := b.next("ack"); ack["id"] != "b1" {
+		t.Fatalf("tab b: ack %v", ack)
+	}
 	sess, _, err := ts.srv.Store().Load(context.Background(), conv)
 	if err != nil {
 		t.Fatal(err)
@@ -93,8 +99,14 @@ func TestTwoTabsAtOnce(t *testing.T) {
 	}
 	all, _ := ts.srv.Store().Transcript(context.Background(), conv, "", 0)
 	for _, tab := range []*client{a, b} {
+		// Wait for the transcript's last entry (the other tab's turn comes
+		// through Redis), then for anything else the tab was sent by then.
+		last := all[len(all)-1].ID
+		entries := tab.entriesUntil("the transcript's last entry", func(es []map[string]any) bool {
+			return len(es) > 0 && es[len(es)-1]["id"] == last
+		})
 		got := map[string]int{}
-		for _, e := range entriesOf(append(tab.queue, tab.drain(300*time.Millisecond)...)) {
+		for _, e := range append(entries, entriesOf(tab.settle())...) {
 			got[e["id"].(string)]++
 		}
 		for id, n := range got {

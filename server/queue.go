@@ -124,7 +124,7 @@ func (v *visitorConn) leaveMessage(ctx context.Context, f *inFrame) {
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
 	_, info, err := v.s.turnThen(tctx, conv, f.ID, ev, []redisstore.Entry{entry}, func(res redisstore.Result, info turnInfo) {
-		v.deliver(res.Entries)
+		v.deliverTurn(tctx, conv, res)
 		if !res.Duplicate {
 			v.status(info.status, info.outcome)
 		}

@@ -70,6 +70,12 @@ type visitorConn struct {
 	mu       sync.Mutex
 	conv     string
 	lastSent streamID // the newest entry sent; older ones are not sent again
+	// version is the session version whose entries, and every earlier
+	// one's, this connection has sent (0: not known). A turn of its own
+	// that finds another turn in between (another tab, an agent, a timer,
+	// whose entries the hub may not have brought yet) catches up from the
+	// transcript instead of sending only its own entries (deliverTurn).
+	version  int64
 	closed   bool
 	agent    bool   // an agent joined the conversation: typing is relayed
 	resolved bool   // an agent resolved it: the next message starts a new one
@@ -336,6 +342,42 @@ func (v *visitorConn) follow(ctx context.Context, conv, after string) error {
 	return v.catchUp(ctx, conv)
 }
 
+// setVersion records that the connection has sent every entry of session
+// version n and the ones before.
+func (v *visitorConn) setVersion(n int64) {
+	v.mu.Lock()
+	v.version = n
+	v.mu.Unlock()
+}
+
+// deliverTurn sends the entries of a turn of the connection's own. When
+// another turn came in between (its version is not the next one), that
+// turn's entries may still be on their way through the hub, and would be
+// dropped as older than these once these are sent: the connection then
+// catches up from the transcript, which holds both, in order.
+func (v *visitorConn) deliverTurn(ctx context.Context, conv string, res redisstore.Result) {
+	if res.Duplicate || res.Version == 0 {
+		v.deliver(res.Entries)
+		return
+	}
+	v.mu.Lock()
+	next := v.version != 0 && res.Version == v.version+1
+	v.mu.Unlock()
+	if next {
+		v.deliver(res.Entries)
+		v.setVersion(res.Version)
+		return
+	}
+	if err := v.catchUp(ctx, conv); err != nil {
+		// The hub still brings the other turn's entries; only their
+		// order may suffer.
+		v.log.Warn("catching up after a concurrent turn", "conversation", conv, "err", err)
+		v.deliver(res.Entries)
+		return
+	}
+	v.setVersion(res.Version)
+}
+
 // catchUp sends the stored entries of conv after the last one sent. It
 // reads them all before sending, so a message deleted later in the
 // transcript goes out without its text (redactDeleted).
@@ -364,6 +406,7 @@ func (v *visitorConn) attach(ctx context.Context, conv, after string) error {
 	old := v.conv
 	v.conv = conv
 	v.lastSent = parseStreamID(after)
+	v.version = 0 // not known until the caller has sent what it read
 	if old != conv {
 		v.agent, v.resolved = false, false
 	}
@@ -545,6 +588,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	v.welcome(prog, sess)
 	_ = v.attach(ctx, conv, "")
 	v.deliver(res.Entries)
+	v.setVersion(res.Version)
 	v.status(sess.Status, sess.Outcome)
 	inboxErr := v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous), awayTeam(res.Entries))
 	v.out.flush() // the greeting goes out now; the effects follow
@@ -599,6 +643,7 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return "", false
 	}
+	v.setVersion(res.Version) // the catch-up read after the create
 	return sess.ID, true
 }
 
@@ -767,7 +812,7 @@ func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
 		v.fail(err.Error(), msg, "")
 		return
 	}
-	sess, _, err := v.s.store.Load(ctx, conv)
+	sess, version, err := v.s.store.Load(ctx, conv)
 	if errors.Is(err, redisstore.ErrNotFound) {
 		v.fail("not_found", "this conversation has ended or expired; start a new one", "")
 		return
@@ -789,6 +834,9 @@ func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}
+	// The catch-up read the transcript after the load: it holds every
+	// entry of that version and the ones before.
+	v.setVersion(version)
 	meta, err := v.s.inbox.Conversation(ctx, conv)
 	v.mu.Lock()
 	v.agent = v.agent || sess.Status == engine.StatusAgent || sess.Status == engine.StatusHandoff
@@ -859,7 +907,7 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 			ack.Entry = res.Entries[0].ID
 		}
 		v.push(ack)
-		v.deliver(res.Entries)
+		v.deliverTurn(ctx, conv, res)
 		if !res.Duplicate {
 			v.status(info.status, info.outcome)
 			if info.queued != nil && info.status == engine.StatusHandoff {

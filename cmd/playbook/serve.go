@@ -84,6 +84,16 @@ Put the widget on a page with one tag:
 				return err
 			}
 			defer closeStore()
+			if *redisURL != "" {
+				// The inbox's team keys before issue 12's layout.
+				n, err := handoff.NewStore(rdb, handoff.Options{Prefix: *prefix}).MoveLegacyTeamKeys(ctx)
+				if err != nil {
+					return fmt.Errorf("moving the team lists of the previous key layout: %w", err)
+				}
+				if n > 0 {
+					log.Info("moved team lists and routings to the key layout of this version", "keys", n)
+				}
+			}
 			if *redisURL != "" && *secret == "" {
 				log.Warn("no --secret (PLAYBOOK_SECRET) given: the visitor token secret is kept in Redis only; if Redis loses its data, processes may refuse each other's tokens for a few seconds and visitors moved between them lose their conversation. Set the same PLAYBOOK_SECRET on every process of a multi-process deployment")
 			}

@@ -214,7 +214,13 @@ func TestSweepRecordsTheTeamThatWasAway(t *testing.T) {
 	if m.Status != handoff.StatusBot || m.Assignee != "" {
 		t.Fatalf("the away chat after the sweep: %+v", m)
 	}
-	if !strings.Contains(ts.log.String(), "recording the team that was away") {
-		t.Error("the failed write was not logged")
+	// Which of the two ran first, the turn's own write (it fails on the
+	// missing record and logs so) or the sweep (on a slow machine it can
+	// pass the 500 ms before the turn's work runs, and then the turn's
+	// write finds the record), depends on load; either way one of them
+	// left a line in the log.
+	if log := ts.log.String(); !strings.Contains(log, "recording the team that was away") &&
+		!strings.Contains(log, "finished the work of a turn a failure had left") {
+		t.Error("neither the failed write nor the sweep's repair was logged")
 	}
 }

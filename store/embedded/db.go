@@ -1,0 +1,464 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// Options configure a DB.
+type Options struct {
+	// Now is the clock expiry is checked against; default time.Now. Tests
+	// inject one to move time instead of sleeping.
+	Now func() time.Time
+	// SweepEvery is how often expired keys are deleted in the background;
+	// default 1s; negative: never (call Sweep). Expired keys are invisible
+	// to reads before the sweep deletes them.
+	SweepEvery time.Duration
+	// Sync makes every commit wait for the disk (fsync) before it returns.
+	// Without it a commit returns once its data is written to the
+	// operating system: it survives the process being killed (kill -9),
+	// not a power cut or a kernel crash. Default false.
+	Sync bool
+	// Backend is the key-value store underneath: "bbolt" (the default).
+	Backend string
+	// Logger reports sweep errors; default slog.Default().
+	Logger *slog.Logger
+}
+
+// DB is an embedded, persistent key-value store in one directory, owned
+// by one process (a lock file; a second Open of the directory fails with
+// ErrLocked), with atomic transactions over ordered keys (see K), expiring
+// keys and an in-process Bus. It is safe for concurrent use; writers are
+// serialized.
+type DB struct {
+	dir  string
+	kv   kv
+	lock *flock.Flock
+	now  func() time.Time
+	log  *slog.Logger
+	bus  *Bus
+
+	wmu sync.Mutex // one writer at a time, whatever the backend
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// ErrLocked is returned by Open for a directory another process holds.
+var ErrLocked = errors.New("data directory is in use by another process")
+
+// Open opens (creating it if needed) the DB in dir.
+func Open(dir string, opts Options) (*DB, error) {
+	if dir == "" {
+		return nil, errors.New("embedded: no data directory")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SweepEvery == 0 {
+		opts.SweepEvery = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Backend == "" {
+		opts.Backend = BackendBolt
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded: data directory %s: %w", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	lock := flock.New(filepath.Join(dir, "LOCK"))
+	ok, err := lock.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("embedded: locking data directory %s: %w", abs, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("embedded: %s: %w (only one playbook process may use a data directory; stop the other one, or use Redis to run several)", abs, ErrLocked)
+	}
+	var store kv
+	switch opts.Backend {
+	case BackendBolt:
+		store, err = openBolt(dir, opts.Sync)
+	default:
+		err = openOther(&store, dir, opts)
+	}
+	if err != nil {
+		_ = lock.Unlock()
+		return nil, fmt.Errorf("embedded: opening %s (%s): %w", abs, opts.Backend, err)
+	}
+	db := &DB{dir: abs, kv: store, lock: lock, now: opts.Now, log: opts.Logger, bus: newBus(),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if opts.SweepEvery > 0 {
+		go db.sweepLoop(opts.SweepEvery)
+	} else {
+		close(db.done)
+	}
+	return db, nil
+}
+
+// openOther opens the backends other than bbolt (see backends.go).
+var openOther = func(store *kv, dir string, opts Options) error {
+	return fmt.Errorf("unknown backend %q", opts.Backend)
+}
+
+// Dir is the DB's directory (absolute).
+func (db *DB) Dir() string { return db.dir }
+
+// Now is the DB's clock.
+func (db *DB) Now() time.Time { return db.now() }
+
+// Bus is the DB's in-process pub/sub.
+func (db *DB) Bus() *Bus { return db.bus }
+
+// Close stops the sweep, closes the store and releases the directory.
+func (db *DB) Close() error {
+	var err error
+	db.once.Do(func() {
+		close(db.stop)
+		<-db.done
+		db.wmu.Lock()
+		err = db.kv.close()
+		db.wmu.Unlock()
+		if uerr := db.lock.Unlock(); err == nil {
+			err = uerr
+		}
+		db.bus.closeAll()
+	})
+	return err
+}
+
+// Update runs fn in a read-write transaction, committed when fn returns
+// nil and rolled back when it returns an error (which Update returns).
+// Messages fn published (Tx.Publish) are delivered after the commit, and
+// only if it succeeded. Transactions run one at a time; ctx is checked
+// before fn runs.
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var tx *Tx
+	err := func() error {
+		db.wmu.Lock()
+		defer db.wmu.Unlock()
+		return db.kv.update(func(t kvTx) error {
+			tx = &Tx{t: t, now: db.now(), write: true}
+			return fn(tx)
+		})
+	}()
+	if err == nil && tx != nil {
+		for _, m := range tx.publish {
+			db.bus.publish(m.Channel, m.Payload)
+		}
+	}
+	return err
+}
+
+// View runs fn in a read-only transaction, which sees a consistent
+// snapshot.
+func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.kv.view(func(t kvTx) error {
+		return fn(&Tx{t: t, now: db.now()})
+	})
+}
+
+// Tx is a transaction. Keys are made with K; values are any bytes. Slices
+// it returns are copies the caller may keep. Do not write in a Scan's
+// callback: collect the keys, then write.
+type Tx struct {
+	t       kvTx
+	now     time.Time
+	write   bool
+	publish []pub
+}
+
+type pub struct{ Channel, Payload string }
+
+// Now is the time the transaction started, by the DB's clock: what expiry
+// is checked against.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// Values are stored as 8 bytes of expiry (Unix nanoseconds, 0 for none)
+// followed by the value. An expiring key also has an index key,
+// 0x00 'x' expiry key, that the sweep walks.
+const hdr = 8
+
+var expIndex = []byte{0, 'x'}
+
+func expKey(at int64, k []byte) []byte {
+	b := make([]byte, 0, len(expIndex)+8+len(k))
+	b = append(b, expIndex...)
+	b = binary.BigEndian.AppendUint64(b, uint64(at))
+	return append(b, k...)
+}
+
+func checkKey(k []byte) error {
+	if len(k) == 0 || k[0] == 0 {
+		return fmt.Errorf("embedded: bad key %q (make keys with K)", k)
+	}
+	return nil
+}
+
+// live returns the value of a stored record, or nil when it expired.
+func (tx *Tx) live(rec []byte) ([]byte, int64, bool) {
+	if len(rec) < hdr {
+		return nil, 0, false
+	}
+	at := int64(binary.BigEndian.Uint64(rec))
+	if at != 0 && at <= tx.now.UnixNano() {
+		return nil, at, false
+	}
+	return rec[hdr:], at, true
+}
+
+// Get returns the value of key and whether it exists (and has not
+// expired).
+func (tx *Tx) Get(key []byte) ([]byte, bool, error) {
+	rec, err := tx.t.get(key)
+	if err != nil || rec == nil {
+		return nil, false, err
+	}
+	v, _, ok := tx.live(rec)
+	if !ok {
+		return nil, false, nil
+	}
+	return append([]byte{}, v...), true, nil
+}
+
+// Has reports whether key exists (and has not expired).
+func (tx *Tx) Has(key []byte) (bool, error) {
+	rec, err := tx.t.get(key)
+	if err != nil || rec == nil {
+		return false, err
+	}
+	_, _, ok := tx.live(rec)
+	return ok, nil
+}
+
+// ExpiresAt returns when key expires (zero: never) and whether it exists.
+func (tx *Tx) ExpiresAt(key []byte) (time.Time, bool, error) {
+	rec, err := tx.t.get(key)
+	if err != nil || rec == nil {
+		return time.Time{}, false, err
+	}
+	_, at, ok := tx.live(rec)
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	if at == 0 {
+		return time.Time{}, true, nil
+	}
+	return time.Unix(0, at), true, nil
+}
+
+// Put stores val at key, with no expiry.
+func (tx *Tx) Put(key, val []byte) error { return tx.PutExpiring(key, val, time.Time{}) }
+
+// PutTTL stores val at key, expiring ttl from the transaction's time.
+func (tx *Tx) PutTTL(key, val []byte, ttl time.Duration) error {
+	return tx.PutExpiring(key, val, tx.now.Add(ttl))
+}
+
+// PutExpiring stores val at key, expiring at at (zero: never).
+func (tx *Tx) PutExpiring(key, val []byte, at time.Time) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	var ns int64
+	if !at.IsZero() {
+		ns = at.UnixNano()
+		if ns <= 0 {
+			ns = 1
+		}
+	}
+	rec := make([]byte, hdr+len(val))
+	binary.BigEndian.PutUint64(rec, uint64(ns))
+	copy(rec[hdr:], val)
+	if err := tx.t.set(key, rec); err != nil {
+		return err
+	}
+	if ns != 0 {
+		return tx.t.set(expKey(ns, key), nil)
+	}
+	return nil
+}
+
+// Expire sets when an existing key expires (zero: never) and reports
+// whether it existed.
+func (tx *Tx) Expire(key []byte, at time.Time) (bool, error) {
+	v, ok, err := tx.Get(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, tx.PutExpiring(key, v, at)
+}
+
+// Delete removes key (a missing key is fine).
+func (tx *Tx) Delete(key []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return tx.t.del(key)
+}
+
+// DeletePrefix removes every key that starts with prefix and returns how
+// many it removed (expired ones included).
+func (tx *Tx) DeletePrefix(prefix []byte) (int, error) {
+	if err := checkKey(prefix); err != nil {
+		return 0, err
+	}
+	var keys [][]byte
+	err := tx.t.scan(prefix, PrefixEnd(prefix), false, func(k, _ []byte) (bool, error) {
+		keys = append(keys, append([]byte{}, k...))
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := tx.t.del(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
+}
+
+// Scan calls fn on every live key that starts with prefix, in key order,
+// until fn returns false or an error (which Scan returns).
+func (tx *Tx) Scan(prefix []byte, fn func(key, val []byte) (bool, error)) error {
+	return tx.ScanRange(prefix, PrefixEnd(prefix), false, fn)
+}
+
+// ScanRange calls fn on every live key in [start, end) (end nil: no
+// bound), in ascending order or descending when reverse, until fn returns
+// false or an error. The slices fn gets are valid only during the call.
+func (tx *Tx) ScanRange(start, end []byte, reverse bool, fn func(key, val []byte) (bool, error)) error {
+	if err := checkKey(start); err != nil {
+		return err
+	}
+	return tx.t.scan(start, end, reverse, func(k, rec []byte) (bool, error) {
+		v, _, ok := tx.live(rec)
+		if !ok {
+			return true, nil
+		}
+		return fn(k, v)
+	})
+}
+
+// Count is how many live keys start with prefix.
+func (tx *Tx) Count(prefix []byte) (int, error) {
+	n := 0
+	err := tx.Scan(prefix, func(_, _ []byte) (bool, error) { n++; return true, nil })
+	return n, err
+}
+
+// Incr adds delta to the int64 counter at key (missing: 0), keeps its
+// expiry, and returns the new value.
+func (tx *Tx) Incr(key []byte, delta int64) (int64, error) {
+	rec, err := tx.t.get(key)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	var at time.Time
+	if rec != nil {
+		if v, exp, ok := tx.live(rec); ok {
+			if len(v) != 8 {
+				return 0, fmt.Errorf("embedded: key %q is not a counter", key)
+			}
+			n = int64(binary.BigEndian.Uint64(v))
+			if exp != 0 {
+				at = time.Unix(0, exp)
+			}
+		}
+	}
+	n += delta
+	return n, tx.PutExpiring(key, binary.BigEndian.AppendUint64(nil, uint64(n)), at)
+}
+
+// Publish queues a message for the DB's Bus, delivered once the
+// transaction commits (dropped if it does not).
+func (tx *Tx) Publish(channel, payload string) {
+	tx.publish = append(tx.publish, pub{channel, payload})
+}
+
+// Sweep deletes the keys that expired by now and returns how many.
+func (db *DB) Sweep(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, more, err := db.sweepBatch(ctx, 1000)
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+	}
+}
+
+func (db *DB) sweepBatch(ctx context.Context, max int) (deleted int, more bool, err error) {
+	err = db.Update(ctx, func(tx *Tx) error {
+		now := tx.now.UnixNano()
+		end := expKey(now+1, nil)
+		var idx [][]byte
+		if err := tx.t.scan(expIndex, end, false, func(k, _ []byte) (bool, error) {
+			if len(idx) == max {
+				more = true
+				return false, nil
+			}
+			idx = append(idx, append([]byte{}, k...))
+			return true, nil
+		}); err != nil {
+			return err
+		}
+		for _, ik := range idx {
+			at := int64(binary.BigEndian.Uint64(ik[len(expIndex):]))
+			key := ik[len(expIndex)+8:]
+			rec, err := tx.t.get(key)
+			if err != nil {
+				return err
+			}
+			if len(rec) >= hdr && int64(binary.BigEndian.Uint64(rec)) == at {
+				if err := tx.t.del(key); err != nil {
+					return err
+				}
+				deleted++
+			}
+			if err := tx.t.del(ik); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return deleted, more, err
+}
+
+func (db *DB) sweepLoop(every time.Duration) {
+	defer close(db.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+		}
+		if _, err := db.Sweep(context.Background()); err != nil {
+			db.log.Error("deleting expired keys", "dir", db.dir, "err", err)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Unknown is a frame of a type this package does not know (a newer
+// server's): clients skip it. Raw is the frame as received.
+type Unknown struct {
+	Type string
+	Raw  json.RawMessage
+}
+
+func (u *Unknown) FrameType() string { return u.Type }
+
+// MarshalJSON returns the frame as received.
+func (u *Unknown) MarshalJSON() ([]byte, error) { return u.Raw, nil }
+
+// DecodeServer decodes one frame the server sent on /ws/visitor: *Welcome,
+// *EntryFrame, *Ack, *Typing, *Status, *Error, *Pong, *Rated, *Sent,
+// *Queue, or *Unknown for a type it does not know.
+func DecodeServer(data []byte) (Frame, error) {
+	return decodeInto(data, func(typ string) Frame {
+		switch typ {
+		case TypeWelcome:
+			return &Welcome{}
+		case TypeEntry:
+			return &EntryFrame{}
+		case TypeAck:
+			return &Ack{}
+		case TypeTyping:
+			return &Typing{}
+		case TypeStatus:
+			return &Status{}
+		case TypeError:
+			return &Error{}
+		case TypePong:
+			return &Pong{}
+		case TypeRated:
+			return &Rated{}
+		case TypeSent:
+			return &Sent{}
+		case TypeQueue:
+			return &Queue{}
+		}
+		return nil
+	})
+}
+
+// DecodeAgentFeed decodes one frame the server sent on /ws/agent: *Hello,
+// *ConversationChanged, *Notify, *AgentEntry, *AgentTyping, *Revoked,
+// *Resync, *AgentError, *Pong, or *Unknown for a type it does not know.
+func DecodeAgentFeed(data []byte) (Frame, error) {
+	return decodeInto(data, func(typ string) Frame {
+		switch typ {
+		case TypeHello:
+			return &Hello{}
+		case TypeConversation:
+			return &ConversationChanged{}
+		case TypeNotify:
+			return &Notify{}
+		case TypeEntry:
+			return &AgentEntry{}
+		case TypeTyping:
+			return &AgentTyping{}
+		case TypeRevoked:
+			return &Revoked{}
+		case TypeResync:
+			return &Resync{}
+		case TypeError:
+			return &AgentError{}
+		case TypePong:
+			return &Pong{}
+		}
+		return nil
+	})
+}
+
+func decodeInto(data []byte, make func(string) Frame) (Frame, error) {
+	var t typeOnly
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("protocol: a frame that is not a JSON object: %s", jsonProblem(err))
+	}
+	f := make(t.Type)
+	if f == nil {
+		return &Unknown{Type: t.Type, Raw: append(json.RawMessage(nil), data...)}, nil
+	}
+	if err := json.Unmarshal(data, f); err != nil {
+		return nil, fmt.Errorf("protocol: a %s frame: %s", t.Type, jsonProblem(err))
+	}
+	return f, nil
+}

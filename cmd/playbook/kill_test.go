@@ -177,6 +177,7 @@ func (p *wsPeer) button(id, label string) {
 // once, nothing is missing, and the store holds exactly what each side
 // saw; the ten conversations and their leads are exact too.
 func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
+	redistest.SkipShort(t, "starts serve processes")
 	exe, err := exec.LookPath("playbook")
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 // there is none, except in CI, where it fails.
 func needRedisServer(t *testing.T) {
 	t.Helper()
+	redistest.SkipShort(t, "starts redis-server")
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("CI=true but redis-server is not installed: the fault tests need one")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -12,7 +13,12 @@ import (
 // the interval between restarts (a slow restart on a busy machine); still
 // exactly the breaks due within the window run, numbered in order: 4 for
 // a 100 ms window with one every 20 ms, as 2 for the txtar's 8 s every 3 s.
+// The clock is synctest's: the sleeps and timers take no real time.
 func TestBreaksFollowTheSchedule(t *testing.T) {
+	synctest.Test(t, testBreaksFollowTheSchedule)
+}
+
+func testBreaksFollowTheSchedule(t *testing.T) {
 	for range 5 {
 		var got []int
 		breakOnSchedule(context.Background(), time.Now(), 100*time.Millisecond, 20*time.Millisecond, func(n int) {

@@ -2,6 +2,10 @@
 // PLAYBOOK_REDIS_URL (what CI sets), or else an in-process miniredis. With
 // CI=true and no PLAYBOOK_REDIS_URL it fails the test loudly, so CI can
 // never pass on the fake by accident.
+//
+// The fast tier (`go test -short ./...`) runs without Redis, browsers or
+// subprocesses: under -short, New and NewCluster skip the test, and
+// SkipShort skips any other test that needs one of those.
 package redistest
 
 import (
@@ -32,9 +36,21 @@ type Server struct {
 // Real reports whether tests run against a real Redis.
 func Real() bool { return os.Getenv("PLAYBOOK_REDIS_URL") != "" }
 
-// New returns a Redis for t, closed when t ends.
+// SkipShort skips t under -short (the fast tier), saying what it needs
+// that the fast tier does not have: "starts a browser", "starts serve
+// processes".
+func SkipShort(t testing.TB, needs string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("skipped under -short (the fast tier): the test %s", needs)
+	}
+}
+
+// New returns a Redis for t, closed when t ends. Under -short it skips t:
+// the fast tier has no Redis.
 func New(t testing.TB) *Server {
 	t.Helper()
+	SkipShort(t, "needs Redis")
 	url := os.Getenv("PLAYBOOK_REDIS_URL")
 	if url == "" {
 		if os.Getenv("CI") == "true" {
@@ -99,9 +115,11 @@ func ClusterAddrs() []string {
 // NewCluster returns a client of the Redis Cluster named by
 // PLAYBOOK_REDIS_CLUSTER, with a fresh key prefix whose keys are deleted
 // when t ends. Without PLAYBOOK_REDIS_CLUSTER the test is skipped, except
-// under CI=true, where it fails: CI must run the cluster tests.
+// under CI=true, where it fails: CI must run the cluster tests. Under
+// -short it skips t.
 func NewCluster(t testing.TB) *Cluster {
 	t.Helper()
+	SkipShort(t, "needs a Redis Cluster")
 	addrs := ClusterAddrs()
 	if len(addrs) == 0 {
 		if os.Getenv("CI") == "true" {

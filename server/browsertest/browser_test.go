@@ -40,6 +40,7 @@ import (
 // the test when there is none.
 func chromium(t *testing.T) string {
 	t.Helper()
+	redistest.SkipShort(t, "starts a browser")
 	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium"} {
 		if p == "" {
 			continue

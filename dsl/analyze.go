@@ -3,11 +3,13 @@ package dsl
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
 	"go.yaml.in/yaml/v4"
 
+	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
 )
 
@@ -20,20 +22,27 @@ func (c *compiler) recordReads(f *fileCtx, n *yaml.Node, off int, e *engine.Expr
 		switch b := (*node).(type) {
 		case *ast.BinaryNode:
 			switch b.Operator {
+			case "and", "&&":
+				guardIn(b.Right, nonNil(b.Left, true), guarded)
+			case "or", "||":
+				guardIn(b.Right, nonNil(b.Left, false), guarded)
 			case "??":
 				if id, ok := b.Left.(*ast.IdentifierNode); ok {
 					guarded[id] = true
 				}
-			case "==", "!=":
-				_, ln := b.Left.(*ast.NilNode)
-				_, rn := b.Right.(*ast.NilNode)
-				if id, ok := b.Left.(*ast.IdentifierNode); ok && rn {
+			case "==", "!=", "in", "not in":
+				// nil == x is false, nil in [...] is false: no error
+				if id, ok := b.Left.(*ast.IdentifierNode); ok {
 					guarded[id] = true
 				}
-				if id, ok := b.Right.(*ast.IdentifierNode); ok && ln {
+				if id, ok := b.Right.(*ast.IdentifierNode); ok && b.Operator != "in" && b.Operator != "not in" {
 					guarded[id] = true
 				}
 			}
+		case *ast.ConditionalNode:
+			// x != nil ? <x is set here> : ..., x == nil ? ... : <set here>
+			guardIn(b.Exp1, nonNil(b.Cond, true), guarded)
+			guardIn(b.Exp2, nonNil(b.Cond, false), guarded)
 		case *ast.CallNode:
 			m, ok := b.Callee.(*ast.MemberNode)
 			if !ok || len(b.Arguments) == 0 {
@@ -47,6 +56,9 @@ func (c *compiler) recordReads(f *fileCtx, n *yaml.Node, off int, e *engine.Expr
 			}
 		}
 	}))
+	if id, ok := root.(*ast.IdentifierNode); ok && c.inHole {
+		guarded[id] = true // {{ var }} shows nothing when unset
+	}
 	ast.Walk(&root, visitFunc(func(node *ast.Node) {
 		id, ok := (*node).(*ast.IdentifierNode)
 		if !ok {
@@ -67,9 +79,57 @@ func (c *compiler) recordReads(f *fileCtx, n *yaml.Node, off int, e *engine.Expr
 		c.cur.reads = append(c.cur.reads, varRead{
 			name:    id.Value,
 			guarded: guarded[id],
-			after:   c.phase == 1,
+			part:    c.part,
+			nset:    c.nset,
 			rng:     f.rngAt(n, off+from, len([]rune(id.Value))),
 		})
+	}))
+}
+
+// nonNil returns the vars that condition cond proves set when it is
+// truth: `x != nil`, `x == nil` when false, and `and` / `or` of those.
+func nonNil(cond ast.Node, truth bool) []string {
+	b, ok := cond.(*ast.BinaryNode)
+	if !ok {
+		if u, ok := cond.(*ast.UnaryNode); ok && (u.Operator == "not" || u.Operator == "!") {
+			return nonNil(u.Node, !truth)
+		}
+		return nil
+	}
+	switch b.Operator {
+	case "==", "!=":
+		if truth != (b.Operator == "!=") {
+			return nil
+		}
+		id, ok := b.Left.(*ast.IdentifierNode)
+		if _, isNil := b.Right.(*ast.NilNode); ok && isNil {
+			return []string{id.Value}
+		}
+		id, ok = b.Right.(*ast.IdentifierNode)
+		if _, isNil := b.Left.(*ast.NilNode); ok && isNil {
+			return []string{id.Value}
+		}
+	case "and", "&&":
+		if truth {
+			return append(nonNil(b.Left, true), nonNil(b.Right, true)...)
+		}
+	case "or", "||":
+		if !truth {
+			return append(nonNil(b.Left, false), nonNil(b.Right, false)...)
+		}
+	}
+	return nil
+}
+
+// guardIn marks the reads of names inside n as guarded.
+func guardIn(n ast.Node, names []string, guarded map[*ast.IdentifierNode]bool) {
+	if len(names) == 0 {
+		return
+	}
+	ast.Walk(&n, visitFunc(func(node *ast.Node) {
+		if id, ok := (*node).(*ast.IdentifierNode); ok && slices.Contains(names, id.Value) {
+			guarded[id] = true
+		}
 	}))
 }
 
@@ -78,59 +138,127 @@ type visitFunc func(*ast.Node)
 func (v visitFunc) Visit(n *ast.Node) { v(n) }
 
 // edge is a way from one card to another. waits is set when the visitor
-// must answer before it is taken.
+// must answer before it is taken. sets lists the vars the card surely set
+// when it leaves by this edge; label says how it leaves, for messages
+// ("" for the plain way on).
 type edge struct {
 	to    int
 	waits bool
+	sets  []string
+	label string
+}
+
+// cardWrites returns what card i sets: its set assignments, the var its
+// question saves into, and the vars its call saves.
+func (c *compiler) cardWrites(i int) (set []string, save string, call []string) {
+	fc := c.cards[i]
+	card := fc.card
+	for _, a := range card.Set {
+		set = append(set, a.Var)
+	}
+	set = append(set, fc.guessed...)
+	if card.Ask != nil {
+		save = card.Ask.Save
+	}
+	if card.Call != nil {
+		for _, sv := range card.Call.Save {
+			call = append(call, sv.Var)
+		}
+	}
+	return set, save, call
 }
 
 func (c *compiler) edges(i int) []edge {
 	card := c.cards[i].card
+	setW, save, callW := c.cardWrites(i)
+	answered := setW
+	if save != "" {
+		answered = append(slices.Clip(setW), save)
+	}
 	var out []edge
-	add := func(to int, waits bool) {
+	add := func(to int, waits bool, sets []string, label string) {
 		if to >= 0 {
-			out = append(out, edge{to, waits})
+			out = append(out, edge{to, waits, sets, label})
+		}
+	}
+	// flow adds the card's own way on: branch arms, goto or the card below.
+	flow := func(waits bool, sets []string, label string) {
+		if card.HasEnd {
+			return
+		}
+		elseArm := false
+		for _, b := range card.Branch {
+			l := label
+			if b.If != nil {
+				l = join(label, "if "+b.If.Src)
+			}
+			add(b.Goto, waits, sets, l)
+			elseArm = elseArm || b.If == nil
+		}
+		if !elseArm {
+			add(card.Next, waits, sets, label)
 		}
 	}
 	if card.Handoff != nil {
 		// When someone is online the bot stops here; when nobody is, the
 		// offline card runs at once.
-		add(card.Handoff.Offline, false)
+		add(card.Handoff.Offline, false, setW, "nobody online")
 		return out
-	}
-	waits := card.Ask != nil && card.Ask.SkipIf == nil
-	if card.Ask != nil {
-		add(card.Ask.Retry.Then, waits)
-		for _, ch := range card.Ask.Choices {
-			add(ch.Goto, waits)
-		}
 	}
 	if card.Call != nil {
-		add(card.Call.OnError, false)
-	}
-	if card.HasEnd {
+		flow(false, append(slices.Clip(setW), callW...), "")
+		if card.Call.OnError >= 0 {
+			add(card.Call.OnError, false, setW, "the call fails")
+		} else if len(callW) > 0 {
+			flow(false, setW, "the call fails")
+		}
 		return out
 	}
-	elseArm := false
-	for _, b := range card.Branch {
-		add(b.Goto, waits)
-		elseArm = elseArm || b.If == nil
+	if card.Ask == nil {
+		flow(false, setW, "")
+		return out
 	}
-	allChoicesGo := card.Ask != nil && len(card.Ask.Choices) > 0 && card.Ask.SkipIf == nil
-	if card.Ask != nil {
-		for _, ch := range card.Ask.Choices {
-			allChoicesGo = allChoicesGo && ch.Goto >= 0
+	a := card.Ask
+	waits := a.SkipIf == nil
+	allChoicesGo := len(a.Choices) > 0
+	for _, ch := range a.Choices {
+		label := ""
+		if ch.Label != nil {
+			if tm := ch.Label.ByLocale[c.locale]; tm != nil {
+				label = fmt.Sprintf("%q", tm.Static)
+			}
+		}
+		if ch.Goto >= 0 && !card.HasEnd {
+			add(ch.Goto, waits, answered, label)
+		}
+		allChoicesGo = allChoicesGo && ch.Goto >= 0
+	}
+	if !allChoicesGo || card.HasEnd {
+		flow(waits, answered, "")
+	}
+	if a.Retry.Max > 0 {
+		if a.Retry.Then >= 0 {
+			add(a.Retry.Then, waits, nil, "too many tries")
+		} else {
+			flow(waits, setW, "too many tries")
 		}
 	}
-	if !elseArm && !allChoicesGo {
-		add(card.Next, waits)
+	if a.SkipIf != nil {
+		flow(false, setW, "skip_if is true")
 	}
 	return out
 }
 
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + ", " + b
+}
+
 // analyze runs the whole-program checks: cards never reached, loops that
-// never wait for the visitor, vars never used, vars read before any path
-// sets them.
+// never wait for the visitor, vars never used, and vars read where some
+// path has not set them.
 func (c *compiler) analyze() {
 	n := len(c.cards)
 	if n == 0 {
@@ -154,9 +282,13 @@ func (c *compiler) analyze() {
 			}
 		}
 	}
-	for i, fc := range c.cards {
-		if !reached[i] && fc.ns.prefix == "" {
-			fc.ast.file.f.warnf(fc.ast.key, "card %q is never reached: no path from the first card leads to it", fc.ast.name)
+	// A goto that names no card could have meant any card: after such an
+	// error, "never reached" would only repeat it.
+	if len(c.broken) == 0 {
+		for i, fc := range c.cards {
+			if !reached[i] && fc.ns.prefix == "" {
+				fc.ast.file.f.warnf(fc.ast.key, "card %q is never reached: no path from the first card leads to it", fc.ast.name)
+			}
 		}
 	}
 
@@ -168,66 +300,224 @@ func (c *compiler) analyze() {
 			d.Detail = "no card saves, sets or reads it; remove it"
 		}
 	}
+	if len(c.broken) == 0 {
+		c.definiteAssignment(adj, reached)
+	}
+}
 
-	// May-be-set analysis: in[i] holds the vars some path may have set
-	// before card i runs.
-	idx := map[string]int{}
+// varSet is a set of var indices.
+type varSet []uint64
+
+func newVarSet(n int) varSet       { return make(varSet, (n+63)/64) }
+func (s varSet) has(i int) bool    { return s[i/64]&(1<<(i%64)) != 0 }
+func (s varSet) add(i int)         { s[i/64] |= 1 << (i % 64) }
+func (s varSet) fill()             { for i := range s { s[i] = ^uint64(0) } }
+func (s varSet) and(o varSet) bool { // s &= o; reports whether s changed
+	changed := false
+	for i := range s {
+		if v := s[i] & o[i]; v != s[i] {
+			s[i], changed = v, true
+		}
+	}
+	return changed
+}
+
+// definiteAssignment reports every read of a var that some path from the
+// first card reaches without setting it, where an unset var would stop
+// the conversation (`budget * 12`, `upper(plan)`). A var is surely set
+// before a card when every path to the card sets it (must, not may): an
+// answered question sets its var, but a skipped one, the last refused
+// answer, a failed call and an offline path do not.
+func (c *compiler) definiteAssignment(adj [][]edge, reached []bool) {
+	n, nv := len(c.cards), len(c.vars)
+	idx := make(map[string]int, nv)
 	for i, v := range c.vars {
 		idx[v.Name] = i
 	}
-	in := make([][]bool, n)
-	for i := range in {
-		in[i] = make([]bool, len(c.vars))
-	}
-	for i, v := range c.vars {
-		if v.Default != nil {
-			for j := range in {
-				in[j][i] = true
-			}
+	anyRead := false
+	for _, fc := range c.cards {
+		for _, r := range fc.reads {
+			anyRead = anyRead || !r.guarded
 		}
 	}
+	if !anyRead {
+		return
+	}
+	defaults := newVarSet(nv)
+	for i, v := range c.vars {
+		if v.Default != nil {
+			defaults.add(i)
+		}
+	}
+	in := make([]varSet, n)
+	for i := range in {
+		in[i] = newVarSet(nv)
+		in[i].fill()
+	}
+	copy(in[0], defaults)
 	work := []int{0}
 	queued := make([]bool, n)
 	visited := make([]bool, n)
 	queued[0], visited[0] = true, true
-	out := make([]bool, len(c.vars))
+	out := newVarSet(nv)
 	for len(work) > 0 {
 		i := work[0]
 		work = work[1:]
 		queued[i] = false
-		copy(out, in[i])
-		for _, w := range c.cards[i].writes {
-			out[idx[w]] = true
-		}
 		for _, e := range adj[i] {
-			changed := false
-			for k, set := range out {
-				if set && !in[e.to][k] {
-					in[e.to][k] = true
-					changed = true
+			copy(out, in[i])
+			for _, w := range e.sets {
+				if k, ok := idx[w]; ok {
+					out.add(k)
 				}
 			}
-			if (changed || !visited[e.to]) && !queued[e.to] {
+			if changed := in[e.to].and(out); (changed || !visited[e.to]) && !queued[e.to] {
 				queued[e.to], visited[e.to] = true, true
 				work = append(work, e.to)
 			}
 		}
 	}
+	type key struct {
+		rng  source.Range
+		name string
+	}
+	reported := map[key]bool{}
 	for i, fc := range c.cards {
 		if !reached[i] {
 			continue
 		}
+		setW, save, callW := c.cardWrites(i)
+		a := fc.card.Ask
+		// The card's own writes that surely ran before a read at part p.
+		alwaysAnswered := a != nil && a.SkipIf == nil && !(a.Retry.Max > 0 && a.Retry.Then < 0)
 		for _, r := range fc.reads {
-			if r.guarded || in[i][idx[r.name]] {
+			k, ok := idx[r.name]
+			if r.guarded || !ok || in[i].has(k) {
 				continue
 			}
-			if r.after && slices.Contains(fc.writes, r.name) {
-				continue
+			switch r.part {
+			case partValidate:
+				if r.name == save {
+					continue
+				}
+			case partSet, partBranch:
+				if alwaysAnswered && r.name == save || slices.Contains(setW[:min(r.nset, len(setW))], r.name) {
+					continue
+				}
+				if r.part == partBranch && (slices.Contains(setW, r.name) ||
+					fc.card.Call != nil && fc.card.Call.OnError >= 0 && slices.Contains(callW, r.name)) {
+					continue
+				}
 			}
-			d := c.diags.Warnf(r.rng, "var %q may be read before it is set", r.name)
-			d.Detail = fmt.Sprintf("no path from the first card sets it before card %q; give it a `default:` or write `%s ?? ...`", fc.ast.name, r.name)
+			if reported[key{r.rng, r.name}] {
+				continue // the same spot in a sub-flow included twice
+			}
+			reported[key{r.rng, r.name}] = true
+			c.reportUnset(adj, idx, defaults, i, r)
 		}
 	}
+}
+
+// reportUnset reports read r in card at, naming a path from the first card
+// that does not set the var.
+func (c *compiler) reportUnset(adj [][]edge, idx map[string]int, defaults varSet, at int, r varRead) {
+	k := idx[r.name]
+	path := c.unsetPath(adj, idx, k, at)
+	if a := c.cards[at].card.Ask; path != "" && a != nil && r.part >= partSet && r.name == a.Save {
+		// the card's own question did not set it
+		if a.SkipIf != nil {
+			path += " (skip_if is true)"
+		} else {
+			path += " (too many tries)"
+		}
+	}
+	d := c.diags.Errorf(r.rng, "var %q may have no value here, and then the conversation would stop", r.name)
+	var b strings.Builder
+	if len(path) > 0 {
+		fmt.Fprintf(&b, "this path does not set it: %s. ", path)
+	}
+	var setters []string
+	for _, fc := range c.cards {
+		for _, w := range fc.writes {
+			if w == r.name && !slices.Contains(setters, fc.ast.name) {
+				setters = append(setters, fc.ast.name)
+			}
+		}
+	}
+	if len(setters) > 0 && len(setters) <= 3 {
+		fmt.Fprintf(&b, "It is set in card %s. ", strings.Join(quoteAll(setters), ", "))
+	}
+	fmt.Fprintf(&b, "Write `%s ?? %s` here, give the var a `default:`, or set it on that path", r.name, zeroHint(c.varDecl[r.name].Type))
+	d.Detail = b.String()
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
+}
+
+// zeroHint is an example fallback value of type t, as written in an
+// expression.
+func zeroHint(t engine.Type) string {
+	switch t {
+	case engine.TypeNumber, engine.TypeInt:
+		return "0"
+	case engine.TypeBool:
+		return "false"
+	case engine.TypeList:
+		return "[]"
+	case engine.TypeDate:
+		return "today()"
+	}
+	return "''"
+}
+
+// unsetPath finds a shortest path from the first card to card at whose
+// edges never set var k, written as "a → b (label) → c".
+func (c *compiler) unsetPath(adj [][]edge, idx map[string]int, k, at int) string {
+	n := len(c.cards)
+	prev := make([]int, n)
+	via := make([]string, n)
+	for i := range prev {
+		prev[i] = -2
+	}
+	prev[0] = -1
+	queue := []int{0}
+	for len(queue) > 0 && prev[at] == -2 {
+		i := queue[0]
+		queue = queue[1:]
+	edges:
+		for _, e := range adj[i] {
+			if prev[e.to] != -2 {
+				continue
+			}
+			for _, w := range e.sets {
+				if idx[w] == k {
+					continue edges
+				}
+			}
+			prev[e.to], via[e.to] = i, e.label
+			queue = append(queue, e.to)
+		}
+	}
+	if prev[at] == -2 {
+		return ""
+	}
+	var steps []string
+	label := ""
+	for i := at; i >= 0; i = prev[i] {
+		s := c.cards[i].name
+		if label != "" {
+			s += " (" + label + ")"
+		}
+		label = via[i]
+		steps = append(steps, s)
+	}
+	slices.Reverse(steps)
+	return strings.Join(steps, " → ")
 }
 
 // loops reports cycles of cards that run one after another without waiting

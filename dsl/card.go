@@ -19,7 +19,7 @@ import (
 func (c *compiler) card(fc *flatCard) *engine.Card {
 	ca := fc.ast
 	f := ca.file.f
-	c.cur, c.phase = fc, 0
+	c.cur, c.part, c.nset = fc, partBefore, 0
 	card := &engine.Card{Name: fc.name, Pos: f.rng(ca.key), Next: fc.fall}
 	fc.card = card
 	if fc.gotoIdx >= -1 {
@@ -74,13 +74,13 @@ func (c *compiler) card(fc *flatCard) *engine.Card {
 		c.links(f, card, p.value)
 	}
 	c.ask(fc, card)
-	c.phase = 1
+	c.part = partSet
 	if p, ok := ca.keys["set"]; ok {
 		for _, sp := range f.pairs(p.value, "set", nil) {
 			v, ok := c.varDecl[sp.key.Value]
 			if !ok {
 				d := f.errorf(sp.key, "set: %q is not a declared var", sp.key.Value)
-				suggest(d, sp.key.Value, c.varNames())
+				c.guess(fc, d, sp.key.Value)
 				if d.Detail == "" {
 					d.Detail = "declare it under `vars:`"
 				}
@@ -102,6 +102,7 @@ func (c *compiler) card(fc *flatCard) *engine.Card {
 				}
 			}
 			c.write(fc, v.Name)
+			c.nset++
 		}
 	}
 	if p, ok := ca.keys["create"]; ok {
@@ -137,6 +138,7 @@ func (c *compiler) card(fc *flatCard) *engine.Card {
 		}
 	}
 	if p, ok := ca.keys["branch"]; ok {
+		c.part = partBranch
 		c.branch(fc, card, p.value)
 	}
 	if fc.ns.prefix != "" && fc.fall == fc.ns.ret && fc.gotoIdx < -1 {
@@ -151,6 +153,18 @@ func (c *compiler) varNames() []string {
 		names[i] = v.Name
 	}
 	return names
+}
+
+// guess adds "did you mean" to d, the error for an undeclared var name
+// that card fc sets, and takes the var meant as set and used.
+func (c *compiler) guess(fc *flatCard, d *source.Diagnostic, name string) {
+	s := source.Suggest(name, c.varNames())
+	if s == "" {
+		return
+	}
+	d.Detail = fmt.Sprintf("did you mean %q?", s)
+	fc.guessed = append(fc.guessed, s)
+	c.used[s] = true
 }
 
 func (c *compiler) write(fc *flatCard, name string) {
@@ -253,7 +267,7 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 			v, ok := c.varDecl[name]
 			if !ok {
 				d := f.errorf(p.value, "save: %q is not a declared var", name)
-				suggest(d, name, c.varNames())
+				c.guess(fc, d, name)
 				if d.Detail == "" {
 					d.Detail = fmt.Sprintf("declare it under `vars:`, e.g. %s: {type: %s}", name, inputFits[a.Input][0])
 				}
@@ -268,8 +282,8 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 			}
 		}
 	}
-	// validate and retry run with the new answer already in its var.
-	c.phase = 1
+	// validate runs with the new answer already in its var.
+	c.part = partValidate
 	if p, ok := ca.keys["validate"]; ok {
 		items := []*yaml.Node{p.value}
 		if p.value.Kind == yaml.SequenceNode {
@@ -296,6 +310,7 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 			}
 		}
 	}
+	c.part = partBefore // retry hints: the refused answer is not kept
 	if p, ok := ca.keys["retry"]; ok {
 		for _, rp := range f.pairs(p.value, "retry", []string{"max", "say", "then"}) {
 			switch rp.key.Value {
@@ -315,7 +330,6 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 			f.errorf(p.value, "retry.then needs retry.max: after how many invalid answers to go there")
 		}
 	}
-	c.phase = 0
 }
 
 func (c *compiler) choices(fc *flatCard, a *engine.Ask, n *yaml.Node) {
@@ -474,7 +488,7 @@ func (c *compiler) call(fc *flatCard, n *yaml.Node) *engine.Call {
 				name := sp.key.Value
 				if _, ok := c.varDecl[name]; !ok {
 					d := f.errorf(sp.key, "call.save: %q is not a declared var", name)
-					suggest(d, name, c.varNames())
+					c.guess(fc, d, name)
 					continue
 				}
 				path, ok := f.str(sp.value, "call.save path")
@@ -621,7 +635,11 @@ func (c *compiler) value(f *fileCtx, n *yaml.Node, want engine.Type) *engine.Val
 		return &engine.Value{Lit: s}
 	}
 	if _, err := c.env.Compile(s, want); err == nil || near || known {
-		if e := c.compileExpr(f, n, want, "value"); e != nil {
+		// a field that is just a var is left empty when the var is unset
+		c.inHole = identRE.MatchString(s)
+		e := c.compileExpr(f, n, want, "value")
+		c.inHole = false
+		if e != nil {
 			return &engine.Value{Expr: e}
 		}
 		return nil

@@ -57,7 +57,14 @@ func TestChecks(t *testing.T) {
 		{"loop with ask is fine", "  a:\n    ask: Email?\n    save: email\n    input: email\n    goto: a\n", ""},
 		{"unreachable", "  a:\n    end: x\n  b:\n    say: hi\n", "11:3: warning: card \"b\" is never reached"},
 		{"unused var", "  a:\n    end: x\n", "4:3: warning: var \"email\" is never used"},
-		{"read before set", "  a:\n    say: \"{{ email }}\"\n  b:\n    ask: Email?\n    input: email\n    save: email\n", "10:14: warning: var \"email\" may be read before it is set"},
+		{"read before set", "  a:\n    say: \"{{ upper(email) }}\"\n  b:\n    ask: Email?\n    input: email\n    save: email\n", "10:20: error: var \"email\" may have no value here"},
+		{"guarded by a condition", "  a:\n    say: \"{{ email != nil ? upper(email) : 'you' }} {{ email == nil or len(email) > 3 }}\"\n  b:\n    ask: Email?\n    input: email\n    save: email\n", ""},
+		{"guarded the wrong way", "  a:\n    say: \"{{ email == nil ? upper(email) : 'you' }}\"\n  b:\n    ask: Email?\n    input: email\n    save: email\n", "10:35: error: var \"email\" may have no value here"},
+		{"validate reads the answer", "  a:\n    ask: Budget?\n    input: number\n    save: budget\n    validate: {if: budget > 0, say: More}\n    set: {n: 'int(budget)'}\n", ""},
+		{"set after skip_if", "  a:\n    ask: Budget?\n    skip_if: n > 1\n    input: number\n    save: budget\n    set: {n: 'int(budget)'}\n", "14:19: error: var \"budget\" may have no value here"},
+		{"call with on_error sets its vars", "  a:\n    call: {url: \"https://api.example.com/x\", save: {budget: b}, on_error: c}\n    branch: [{if: budget > 1, goto: b}]\n  b:\n    say: \"{{ budget * 2 }}\"\n    end: x\n  c:\n    end: y\n", ""},
+		{"undeclared save gives one error", "  a:\n    ask: Budget?\n    input: number\n    save: budgte\n  b:\n    say: \"{{ budget * 2 }}\"\n", "12:11: error: save: \"budgte\" is not a declared var (did you mean \"budget\"?)"},
+		{"a whole hole may be unset", "  a:\n    say: \"{{ email }}\"\n  b:\n    ask: Email?\n    input: email\n    save: email\n", ""},
 		{"guarded read", "  a:\n    say: \"{{ email ?? 'you' }}\"\n  b:\n    ask: Email?\n    input: email\n    save: email\n", ""},
 		{"bad duration", "  a:\n    handoff: {team: sales, wait: soon, offline: b}\n  b:\n    end: x\n", "10:34: error: handoff.wait: invalid duration \"soon\""},
 		{"host not allowed", "  a:\n    call: {url: \"https://evil.example.net/x\"}\n", "10:17: error: host \"evil.example.net\" is not in allow_hosts"},
@@ -105,7 +112,7 @@ func TestFieldValues(t *testing.T) {
         assignee: round_robin("sales")
       deal:
         title: Deal
-        value: budget * 12
+        value: (budget ?? 0) * 12
         stage: Qualified
 `
 	prog, diags := dsl.Load("t.yaml", []byte(src))
@@ -134,5 +141,29 @@ func TestFieldValues(t *testing.T) {
 	_, diags = dsl.Load("t.yaml", []byte(head+"  a:\n    create: {deal: {title: x, value: budjet * 12}}\n"))
 	if !strings.Contains(diags.Error(), `unknown name "budjet"`) {
 		t.Errorf("a typo in an expression field is not reported: %v", diags)
+	}
+}
+
+// TestOneMistakeOneDiagnostic: a typo in a var or card name is reported
+// once, without "never reached", "never used" or "may have no value"
+// diagnostics that only follow from it.
+func TestOneMistakeOneDiagnostic(t *testing.T) {
+	const vars = "playbook: t\nvars:\n  budget: {type: number}\ncards:\n"
+	tests := []struct{ name, cards, want string }{
+		{"undeclared save", "  a:\n    ask: Budget?\n    input: number\n    save: budgte\n  b:\n    say: \"{{ budget * 2 }}\"\n", `save: "budgte" is not a declared var`},
+		{"undeclared set", "  a:\n    set: {budgte: 3}\n  b:\n    say: \"{{ budget * 2 }}\"\n", `set: "budgte" is not a declared var`},
+		{"broken goto", "  a:\n    ask: Budget?\n    input: number\n    save: budget\n    goto: sumary\n  other:\n    say: hi\n  summary:\n    say: \"{{ budget * 2 }}\"\n    end: x\n", `goto: there is no card "sumary"`},
+		{"unknown name", "  a:\n    say: \"{{ bugdet * 2 }}\"\n", `unknown name "bugdet"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := dsl.Load("t.yaml", []byte(vars+tt.cards))
+			if len(diags) == 0 || !strings.Contains(diags[0].Summary, tt.want) {
+				t.Fatalf("want %q first, got %v", tt.want, diags)
+			}
+			if len(diags) != 1 {
+				t.Errorf("want one diagnostic, got %d:\n%v", len(diags), diags)
+			}
+		})
 	}
 }

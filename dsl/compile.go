@@ -41,9 +41,17 @@ type compiler struct {
 	spaces []*namespace
 	// current card being compiled, for recording var reads
 	cur *flatCard
-	// phase is 0 while compiling the parts of a card that run before its
-	// answer is saved (skip_if, say, ask), 1 after.
-	phase int
+	// part is the part of the current card being compiled, for the
+	// definite-assignment check: what the card has set by then.
+	part readPart
+	// nset counts the current card's set assignments compiled so far.
+	nset int
+	// inHole is set while compiling a template hole: a hole that is just a
+	// var shows nothing when the var is unset, so it cannot fail.
+	inHole bool
+	// broken marks namespaces with a goto (or similar) that names no card:
+	// their flow is unknown, so no "never reached" follows from it.
+	broken map[*namespace]bool
 	used  map[string]bool // vars read or written anywhere
 	read  map[string]bool // vars read anywhere
 }
@@ -73,14 +81,28 @@ type flatCard struct {
 	fall int
 	// gotoIdx is the card's own goto, -2 when it has none.
 	gotoIdx int
+	// guessed are vars the card meant to set under a misspelled name
+	// (reported): taken as set, so the typo gives one error, not more.
+	guessed []string
 }
 
 type varRead struct {
 	name    string
-	guarded bool // under ?? or compared with nil
-	after   bool // read after the card's own save and sets
+	guarded bool // under ??, compared with == or !=, or a whole template hole: nil cannot fail there
+	part    readPart
+	nset    int // set assignments of the card that run before the read
 	rng     source.Range
 }
+
+// readPart is where in its card a var is read, in run order.
+type readPart int
+
+const (
+	partBefore   readPart = iota // skip_if, say, ask, choices, retry hints: before the answer
+	partValidate                 // validate: the answer is in its var
+	partSet                      // set, create, call, handoff: after the answer, if any
+	partBranch                   // branch: after the call's answer too
+)
 
 func (c *compiler) addFile(f *fileAST) {
 	c.files = append(c.files, f)
@@ -194,6 +216,10 @@ func (c *compiler) cardRef(fc *flatCard, n *yaml.Node, what string) int {
 		return idx
 	}
 	d := f.errorf(n, "%s: there is no card %q", what, name)
+	if c.broken == nil {
+		c.broken = map[*namespace]bool{}
+	}
+	c.broken[fc.ns] = true
 	var names []string
 	for _, ca := range fc.ns.file.cards {
 		names = append(names, ca.name)
@@ -493,6 +519,9 @@ func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err 
 		length = len([]rune(m[1]))
 		msg = fmt.Sprintf("unknown name %q: it is not a declared var or a built-in", m[1])
 		sugg = source.Suggest(m[1], c.env.Names())
+		if _, isVar := c.varDecl[sugg]; isVar {
+			c.used[sugg] = true // not "never used" as well
+		}
 		if sugg == "" && slices.Contains(visitorFields, m[1]) {
 			sugg = "visitor." + m[1]
 		}
@@ -507,6 +536,13 @@ func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err 
 	if sugg != "" {
 		d.Detail = fmt.Sprintf("did you mean %q?", sugg)
 	}
+}
+
+// hole compiles the expression of a template hole.
+func (c *compiler) hole(f *fileCtx, n *yaml.Node, off int, src string) *engine.Expr {
+	c.inHole = true
+	defer func() { c.inHole = false }()
+	return c.exprAt(f, n, off, src, "")
 }
 
 // template compiles a text with {{ expr }} holes. n is the scalar holding it.
@@ -541,7 +577,7 @@ func (c *compiler) template(f *fileCtx, n *yaml.Node) *engine.Template {
 			if src == "" {
 				f.diags.Errorf(f.rngAt(n, i, end+2-i), "template: empty {{ }}")
 				ok = false
-			} else if e := c.exprAt(f, n, i+2+lead, src, ""); e != nil {
+			} else if e := c.hole(f, n, i+2+lead, src); e != nil {
 				if len(lit) > 0 {
 					t.Parts = append(t.Parts, engine.Part{Lit: string(lit)})
 					lit = nil

@@ -79,9 +79,9 @@ func NewSession(p *Program, id string, now time.Time) *Session {
 //     before the offline card runs.
 //   - "The var unset" after a failed call or after the last invalid answer
 //     means not set: a var keeps the value it had (its default, say). A
-//     response that lacks a saved field leaves that var as it was too; a
-//     field that does not fit its var's type (a list into a string var)
-//     counts as a failed call. Response values are read generously ("49.5"
+//     response that lacks a saved field (or has null there), or a field
+//     that does not fit its var's type (a list into a string var), counts
+//     as a failed call, so a call that succeeded set every var it saves. Response values are read generously ("49.5"
 //     into a number var, 3.0 into an int var).
 //   - The n of a record, call or timer id counts the ids made in the Step, so
 //     ids stay unique when a loop enters the same card twice in one Step.
@@ -834,28 +834,25 @@ func (r *runner) callResult(res *CallResult) {
 				r.fail(c, nil, "saves into "+sv.Var+", which is not a declared var")
 				return
 			}
-			if v, found := lookupPath(res.Body, sv.Path); found {
-				// A value of the wrong type, or too large to keep, makes
-				// the call a failed one.
-				if cv, err := coerce(v, d.Type, true); err != nil || tooLarge(cv, 0) {
-					ok = false
-					break
-				}
+			// A missing field, a value of the wrong type, or one too large
+			// to keep makes the call a failed one: after a call that
+			// succeeded, every var it saves has a value.
+			v, found := lookupPath(res.Body, sv.Path)
+			if !found {
+				ok = false
+				break
+			}
+			if cv, err := coerce(v, d.Type, true); err != nil || cv == nil || tooLarge(cv, 0) {
+				ok = false
+				break
 			}
 		}
 	}
 	if ok {
 		for _, sv := range cl.Save {
-			x, found := lookupPath(res.Body, sv.Path)
-			if !found {
-				continue // a field the response lacks leaves the var as it was
-			}
+			x, _ := lookupPath(res.Body, sv.Path)
 			v, _ := coerce(cloneValue(x), r.p.varByName[sv.Var].Type, true)
-			if v == nil {
-				delete(s.Vars, sv.Var)
-			} else {
-				s.Vars[sv.Var] = v
-			}
+			s.Vars[sv.Var] = v
 		}
 	}
 	if !ok && cl.OnError >= 0 {

@@ -881,7 +881,8 @@ func TestCall(t *testing.T) {
 		outcome string
 	}{
 		{"success", true, engine.CallResult{Status: 200, Body: body}, "Pro at 49.5 EUR (3)", "quoted"},
-		{"missing fields leave the vars", true, engine.CallResult{Status: 204}, "? at ? USD (-)", "quoted"},
+		{"a missing field is a failed call", true, engine.CallResult{Status: 204}, "Sorry.", "failed"},
+		{"a null field is a failed call", true, engine.CallResult{Status: 200, Body: map[string]any{"plan": map[string]any{"name": nil}, "price": map[string]any{"monthly": 1.0, "currency": "EUR"}, "items": []any{map[string]any{"n": 3.0}}}}, "Sorry.", "failed"},
 		{"http error goes to on_error", true, engine.CallResult{Status: 500, Body: body}, "Sorry.", "failed"},
 		{"transport error goes to on_error", true, engine.CallResult{Error: "timeout"}, "Sorry.", "failed"},
 		{"a field that does not fit is an error", true, engine.CallResult{Status: 200, Body: map[string]any{"plan": map[string]any{"name": []any{}}}}, "Sorry.", "failed"},

@@ -294,7 +294,7 @@ func TestRunRuntimeError(t *testing.T) {
 	p := load(t, `playbook: broken
 vars:
   n: int
-  items: list
+  items: {type: list, default: [a]}
 cards:
   a:
     ask: A number?

@@ -181,7 +181,7 @@ func (s *Server) crmSource(ctx context.Context, conv string, agent *handoff.Agen
 // session's program too (nil when that version is gone).
 func (s *Server) sessionContact(ctx context.Context, sess *engine.Session) (*engine.Program, crm.Contact) {
 	c := crm.Contact{Name: sess.Visitor.Name, Email: sess.Visitor.Email}
-	p, err := s.reg.version(ctx, sess.Version)
+	p, err := s.reg.Version(ctx, sess.Version)
 	if err != nil {
 		return nil, c
 	}

@@ -273,7 +273,7 @@ func (s *Server) getConversation(c *echo.Context) error {
 		resp["vars"] = sess.Vars
 		resp["outcome"] = sess.Outcome
 		resp["session_status"] = sess.Status
-		if p, err := s.reg.version(ctx, sess.Version); err == nil && sess.Card >= 0 && sess.Card < len(p.Cards) {
+		if p, err := s.reg.Version(ctx, sess.Version); err == nil && sess.Card >= 0 && sess.Card < len(p.Cards) {
 			resp["card"] = p.Cards[sess.Card].Name
 			resp["playbook_title"] = p.Title
 		}
@@ -407,7 +407,7 @@ func (s *Server) handBack(c *echo.Context) error {
 	if err != nil {
 		return inboxError(err)
 	}
-	p, err := s.reg.version(ctx, sess.Version)
+	p, err := s.reg.Version(ctx, sess.Version)
 	if err != nil {
 		return err
 	}

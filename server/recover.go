@@ -194,7 +194,7 @@ func (s *Server) requeue(ctx context.Context, conv string, sess *engine.Session,
 			return err
 		}
 	}
-	p, err := s.reg.version(ctx, sess.Version)
+	p, err := s.reg.Version(ctx, sess.Version)
 	if err != nil {
 		return err
 	}

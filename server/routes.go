@@ -11,10 +11,10 @@ import (
 	"path"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
 
+	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/dsl/source"
@@ -208,71 +208,7 @@ func (s *Server) health(c *echo.Context) error {
 // pickPlaybook chooses the playbook a start frame gets: the one it names,
 // else the page's trigger, else the default.
 func (s *Server) pickPlaybook(f *inFrame) *engine.Program {
-	if f.Playbook != "" {
-		p, _ := s.reg.current(f.Playbook)
-		return p
-	}
-	if p := s.matchTrigger(f.Page, visitorFrom(f)); p != nil {
-		return p
-	}
-	for _, id := range []string{s.cfg.DefaultPlaybook, "website-sales"} {
-		if p, ok := s.reg.current(id); ok {
-			return p
-		}
-	}
-	if all := s.reg.all(); len(all) > 0 {
-		return all[0]
-	}
-	return nil
-}
-
-// matchTrigger returns the first playbook (by id) whose trigger applies to
-// the page and the visitor.
-func (s *Server) matchTrigger(page string, vis *engine.Visitor) *engine.Program {
-	for _, p := range s.reg.all() {
-		t := p.Trigger
-		if t == nil {
-			continue
-		}
-		if len(t.Pages) > 0 {
-			ok := false
-			for _, g := range t.Pages {
-				ok = ok || globMatch(g, page)
-			}
-			if !ok {
-				continue
-			}
-		}
-		if t.When != nil {
-			out, err := expr.Run(t.When.Prog, map[string]any{"visitor": vis})
-			if b, isBool := out.(bool); err != nil || !isBool || !b {
-				continue
-			}
-		}
-		return p
-	}
-	return nil
-}
-
-// globMatch matches a page path against a glob where * is any run of
-// characters (including /).
-func globMatch(glob, s string) bool {
-	parts := strings.Split(glob, "*")
-	if len(parts) == 1 {
-		return glob == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for i := 1; i < len(parts)-1; i++ {
-		j := strings.Index(s, parts[i])
-		if j < 0 {
-			return false
-		}
-		s = s[j+len(parts[i]):]
-	}
-	return strings.HasSuffix(s, parts[len(parts)-1])
+	return s.reg.Pick(f.Playbook, f.Page, visitorFrom(f), s.cfg.DefaultPlaybook)
 }
 
 type matchRequest struct {
@@ -288,7 +224,7 @@ func (s *Server) match(c *echo.Context) error {
 		return err
 	}
 	f := &inFrame{Page: req.Page, Locale: req.Locale, Visitor: req.Visitor}
-	p := s.matchTrigger(req.Page, visitorFrom(f))
+	p := s.reg.MatchTrigger(req.Page, visitorFrom(f))
 	if p == nil {
 		return c.JSON(http.StatusOK, map[string]any{})
 	}
@@ -330,7 +266,7 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 func (s *Server) listPlaybooks(c *echo.Context) error {
-	return c.JSON(http.StatusOK, s.reg.list())
+	return c.JSON(http.StatusOK, s.reg.List())
 }
 
 // postPlaybook validates a playbook and, with ?activate=true and no errors,
@@ -347,7 +283,7 @@ func (s *Server) postPlaybook(c *echo.Context) error {
 	if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".test.yaml") {
 		return echo.NewHTTPError(http.StatusBadRequest, "X-Playbook-File must name a .yaml file")
 	}
-	prog, diags := dsl.Load(name, body, dsl.WithResolver(s.reg.resolver()))
+	prog, diags := dsl.Load(name, body, dsl.WithResolver(s.reg.Resolver()))
 	resp := map[string]any{"ok": !diags.HasErrors(), "diagnostics": diagsOrEmpty(diags)}
 	if prog != nil {
 		resp["id"], resp["version"] = prog.ID, prog.Hash
@@ -360,17 +296,17 @@ func (s *Server) postPlaybook(c *echo.Context) error {
 	conflict := func(folder source.Diagnostics) error {
 		resp["ok"], resp["activated"] = false, false
 		resp["diagnostics"] = append(diags, folder...)
-		resp["error"] = errPlaybookConflict.Error()
+		resp["error"] = conversation.ErrPlaybookConflict.Error()
 		return c.JSON(http.StatusConflict, resp)
 	}
 	if c.QueryParam("activate") != "true" {
-		if folder := s.reg.checkInstall(name, body); len(folder) > 0 {
+		if folder := s.reg.CheckInstall(name, body); len(folder) > 0 {
 			return conflict(folder)
 		}
 		return c.JSON(http.StatusOK, resp)
 	}
-	folder, err := s.reg.install(c.Request().Context(), name, body)
-	if errors.Is(err, errPlaybookConflict) {
+	folder, err := s.reg.Install(c.Request().Context(), name, body)
+	if errors.Is(err, conversation.ErrPlaybookConflict) {
 		return conflict(folder)
 	}
 	if err != nil {

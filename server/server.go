@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
@@ -136,10 +137,10 @@ type Server struct {
 	store  *redisstore.Store
 	timers *redisstore.Timers
 	inbox  *handoff.Store
-	reg    *registry
+	reg    *conversation.Registry
 	tokens *tokens
 	hub    *hub
-	calls  *caller
+	calls  *conversation.Caller
 	limits *limits
 	crm    *crmService
 	// mailQuota counts visitors' transcript mails, per conversation and
@@ -240,14 +241,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.Hours = Hours{}
 	}
 	s.initCRM(&cfg)
-	s.reg = newRegistry(cfg.Playbooks, store.Programs(), s.log)
-	if _, err := s.reg.reload(ctx, true); err != nil {
+	s.reg = conversation.NewRegistry(cfg.Playbooks, store.Programs(), s.log, cfg.Now)
+	if _, err := s.reg.Reload(ctx, true); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	if len(s.reg.all()) == 0 {
+	if len(s.reg.All()) == 0 {
 		s.log.Warn("no playbook loaded", "dir", cfg.Playbooks)
 	}
-	s.calls = newCaller(cfg.Calls)
+	s.calls = conversation.NewCaller(cfg.Calls)
 	s.hub = newHub(cfg.Redis, s.log)
 	ipOf, err := clientAddress(cfg.TrustedProxies)
 	if err != nil {
@@ -285,7 +286,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Add(4)
 	go func() { defer wg.Done(); s.hub.run(ctx) }()
 	go func() { defer wg.Done(); s.crm.hooks.Run(ctx) }()
-	go func() { defer wg.Done(); s.reloadLoop(ctx) }()
+	go func() { defer wg.Done(); s.reg.Watch(ctx, s.cfg.ReloadEvery) }()
 	go func() { defer wg.Done(); s.timerLoop(ctx) }()
 	wg.Wait()
 	s.bgMu.Lock()
@@ -312,26 +313,6 @@ func (s *Server) goBackground(f func()) {
 		defer s.wg.Done()
 		f()
 	}()
-}
-
-func (s *Server) reloadLoop(ctx context.Context) {
-	tick := time.NewTicker(s.cfg.ReloadEvery)
-	defer tick.Stop()
-	lastKeep := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if _, err := s.reg.reload(ctx, false); err != nil {
-			s.log.Error("reloading playbooks", "err", err)
-		}
-		if time.Since(lastKeep) > 10*time.Minute {
-			s.reg.keepUsed(ctx, lastKeep)
-			lastKeep = time.Now()
-		}
-	}
 }
 
 // timerLoop fires due timers. Every process polls; the store hands each

@@ -53,7 +53,7 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 	var prog *engine.Program
 	var info turnInfo
 	res, err := s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
-		p, err := s.reg.version(ctx, sess.Version)
+		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -259,7 +259,7 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, se
 func (s *Server) startCall(conv string, p *engine.Program, req engine.CallRequest) {
 	s.goBackground(func() {
 		ctx := s.background()
-		res := s.calls.do(ctx, p, req)
+		res := s.calls.Do(ctx, p, req)
 		ev := engine.Event{Kind: engine.EventCallResult, Call: &res}
 		for try := 0; try < 3; try++ {
 			_, _, err := s.turn(context.WithoutCancel(ctx), conv, "call:"+req.ID, ev, nil)

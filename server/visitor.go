@@ -609,7 +609,7 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 		v.fail("not_found", "this conversation has expired; start a new one", "")
 		return "", false
 	}
-	prog, ok := v.s.reg.current(old.Playbook)
+	prog, ok := v.s.reg.Current(old.Playbook)
 	if !ok {
 		v.fail("no_playbook", "the playbook of this conversation is no longer served", "")
 		return "", false
@@ -822,7 +822,7 @@ func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}
-	prog, err := v.s.reg.version(ctx, sess.Version)
+	prog, err := v.s.reg.Version(ctx, sess.Version)
 	if err != nil {
 		v.log.Error("conversation's playbook version", "conversation", conv, "err", err)
 		v.fail("unavailable", "this conversation's playbook version is not available", "")

@@ -1,15 +1,15 @@
-package server_test
+package conversation_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/playbook-dev/playbook/server"
+	"github.com/playbook-dev/playbook/conversation"
 )
 
 func TestOpeningHours(t *testing.T) {
-	h, err := server.ParseHours("sales=mon-fri 09:00-18:00 Europe/Berlin; support=sat,sun 10:00-12:00")
+	h, err := conversation.ParseHours("sales=mon-fri 09:00-18:00 Europe/Berlin; support=sat,sun 10:00-12:00")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestOpeningHours(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"sales", "sales=mon-fri", "sales=funday 09:00-10:00", "sales=mon 10:00-09:00", "sales=mon 09:00-10:00 Mars/Base"} {
-		if _, err := server.ParseHours(bad); err == nil {
+		if _, err := conversation.ParseHours(bad); err == nil {
 			t.Errorf("ParseHours(%q) accepted", bad)
 		}
 	}

@@ -1,4 +1,4 @@
-package server
+package conversation
 
 import (
 	"bytes"
@@ -18,17 +18,28 @@ import (
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 )
 
-// registry holds the live playbooks and every version sessions may still
+// Versions stores the source of every playbook version sessions may still
+// run on, shared by every process, so that a process that never loaded a
+// Version (another one did, or it was replaced before this one started)
+// compiles it from there. Keep renews a version so it does not expire
+// while sessions use it.
+type Versions interface {
+	Save(ctx context.Context, hash string, files map[string][]byte) error
+	Keep(ctx context.Context, hash string) error
+	Load(ctx context.Context, hash string) (map[string][]byte, error)
+}
+
+// Registry holds the live playbooks and every version sessions may still
 // run on. It reloads the playbooks directory when a file changes; a file
 // that no longer compiles is reported and its previous version keeps
-// serving.
-type registry struct {
+// serving. It is safe for concurrent use.
+type Registry struct {
 	dir      string
-	versions *redisstore.Programs
+	versions Versions
 	log      *slog.Logger
+	now      func() time.Time
 
 	installMu sync.Mutex // one install at a time: check and write together
 
@@ -45,21 +56,31 @@ type liveBook struct {
 	prog     *engine.Program
 	file     string
 	loadedAt time.Time
-	history  []versionInfo // newest first
+	history  []VersionInfo // newest first
 }
 
-type versionInfo struct {
+// VersionInfo is one version of a playbook in the admin API's list.
+type VersionInfo struct {
 	Version  string    `json:"version"`
 	LoadedAt time.Time `json:"loaded_at"`
 }
 
-func newRegistry(dir string, versions *redisstore.Programs, log *slog.Logger) *registry {
-	return &registry{dir: dir, versions: versions, log: log, live: map[string]*liveBook{}, byHash: map[string]*engine.Program{}, used: map[string]time.Time{}}
+// NewRegistry returns an empty registry of the playbooks in dir; Reload
+// loads them. now is the clock (nil: time.Now); log receives the reports
+// of each load (nil: slog.Default()).
+func NewRegistry(dir string, versions Versions, log *slog.Logger, now func() time.Time) *Registry {
+	if log == nil {
+		log = slog.Default()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Registry{dir: dir, versions: versions, log: log, now: now, live: map[string]*liveBook{}, byHash: map[string]*engine.Program{}, used: map[string]time.Time{}}
 }
 
 // fingerprint is the names, sizes and times of the playbook files, cheap to
 // compute every second.
-func (r *registry) fingerprint() string {
+func (r *Registry) fingerprint() string {
 	var b strings.Builder
 	_ = filepath.WalkDir(r.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -78,9 +99,9 @@ func (r *registry) fingerprint() string {
 	return b.String()
 }
 
-// reload loads the directory if anything changed since the last load. It
+// Reload loads the directory if anything changed since the last load. It
 // returns the diagnostics of this load (nil when nothing changed).
-func (r *registry) reload(ctx context.Context, force bool) (source.Diagnostics, error) {
+func (r *Registry) Reload(ctx context.Context, force bool) (source.Diagnostics, error) {
 	stamp := r.fingerprint()
 	r.mu.RLock()
 	same := stamp == r.stamp
@@ -98,7 +119,7 @@ func (r *registry) reload(ctx context.Context, force bool) (source.Diagnostics, 
 			r.log.Warn("playbooks: warnings", "diagnostics", "\n"+b.String())
 		}
 	}
-	now := time.Now()
+	now := r.now()
 	type saved struct {
 		hash  string
 		files map[string][]byte
@@ -120,7 +141,7 @@ func (r *registry) reload(ctx context.Context, force bool) (source.Diagnostics, 
 		if lb != nil {
 			nb.history = lb.history
 		}
-		nb.history = slices.Insert(nb.history, 0, versionInfo{Version: p.Hash, LoadedAt: now})
+		nb.history = slices.Insert(nb.history, 0, VersionInfo{Version: p.Hash, LoadedAt: now})
 		if len(nb.history) > 20 {
 			nb.history = nb.history[:20]
 		}
@@ -150,8 +171,8 @@ func (r *registry) reload(ctx context.Context, force bool) (source.Diagnostics, 
 // mainKey is the field of a stored version that names its main file.
 const mainKey = "\x00main"
 
-// current returns the live version of a playbook.
-func (r *registry) current(id string) (*engine.Program, bool) {
+// Current returns the live version of a playbook.
+func (r *Registry) Current(id string) (*engine.Program, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	lb, ok := r.live[id]
@@ -161,10 +182,10 @@ func (r *registry) current(id string) (*engine.Program, bool) {
 	return lb.prog, true
 }
 
-// version returns the program with content hash hash, compiling it from the
+// Version returns the program with content hash hash, compiling it from the
 // store when this process has not seen it (another process loaded it, or it
 // was replaced before this process started).
-func (r *registry) version(ctx context.Context, hash string) (*engine.Program, error) {
+func (r *Registry) Version(ctx context.Context, hash string) (*engine.Program, error) {
 	r.mu.RLock()
 	p, ok := r.byHash[hash]
 	r.mu.RUnlock()
@@ -192,15 +213,15 @@ func (r *registry) version(ctx context.Context, hash string) (*engine.Program, e
 	return p, nil
 }
 
-func (r *registry) touch(hash string) {
+func (r *Registry) touch(hash string) {
 	r.mu.Lock()
-	r.used[hash] = time.Now()
+	r.used[hash] = r.now()
 	r.mu.Unlock()
 }
 
-// keepUsed renews in the store every version a session used since the last
+// KeepUsed renews in the store every version a session used since the last
 // call, so versions in use never expire.
-func (r *registry) keepUsed(ctx context.Context, since time.Time) {
+func (r *Registry) KeepUsed(ctx context.Context, since time.Time) {
 	r.mu.RLock()
 	var hashes []string
 	for h, t := range r.used {
@@ -219,29 +240,30 @@ func (r *registry) keepUsed(ctx context.Context, since time.Time) {
 	}
 }
 
-// list describes the live playbooks for the admin API.
-func (r *registry) list() []playbookInfo {
+// List describes the live playbooks for the admin API.
+func (r *Registry) List() []PlaybookInfo {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := make([]playbookInfo, 0, len(r.live))
+	out := make([]PlaybookInfo, 0, len(r.live))
 	for _, lb := range r.live {
-		out = append(out, playbookInfo{ID: lb.prog.ID, Title: lb.prog.Title, Version: lb.prog.Hash, File: lb.file, LoadedAt: lb.loadedAt, Versions: lb.history})
+		out = append(out, PlaybookInfo{ID: lb.prog.ID, Title: lb.prog.Title, Version: lb.prog.Hash, File: lb.file, LoadedAt: lb.loadedAt, Versions: lb.history})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-type playbookInfo struct {
+// PlaybookInfo describes a live playbook for the admin API.
+type PlaybookInfo struct {
 	ID       string        `json:"id"`
 	Title    string        `json:"title,omitempty"`
 	Version  string        `json:"version"`
 	File     string        `json:"file"`
 	LoadedAt time.Time     `json:"loaded_at"`
-	Versions []versionInfo `json:"versions"`
+	Versions []VersionInfo `json:"versions"`
 }
 
-// all returns the live programs, for trigger matching.
-func (r *registry) all() []*engine.Program {
+// All returns the live programs, for trigger matching.
+func (r *Registry) All() []*engine.Program {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	out := make([]*engine.Program, 0, len(r.live))
@@ -252,8 +274,8 @@ func (r *registry) all() []*engine.Program {
 	return out
 }
 
-// resolver finds playbooks for includes among the live ones' files.
-func (r *registry) resolver() dsl.Resolver {
+// Resolver finds playbooks for includes among the live ones' files.
+func (r *Registry) Resolver() dsl.Resolver {
 	return func(id string) (string, []byte, bool) {
 		r.mu.RLock()
 		lb, ok := r.live[id]
@@ -269,15 +291,15 @@ func (r *registry) resolver() dsl.Resolver {
 	}
 }
 
-// errPlaybookConflict: writing the playbook would break the folder (an id
+// ErrPlaybookConflict: writing the playbook would break the folder (an id
 // used twice, an include that no longer resolves); nothing was written.
-var errPlaybookConflict = errors.New("the playbook conflicts with the others in the folder")
+var ErrPlaybookConflict = errors.New("the playbook conflicts with the others in the folder")
 
-// checkInstall validates the folder as it would be with src written as
+// CheckInstall validates the folder as it would be with src written as
 // name, without writing: it returns the errors the write would bring, in
 // this file or in any other (errors the folder already had are not its
 // doing), with file names relative to the folder.
-func (r *registry) checkInstall(name string, src []byte) source.Diagnostics {
+func (r *Registry) CheckInstall(name string, src []byte) source.Diagnostics {
 	path := filepath.Join(r.dir, filepath.Base(name))
 	_, before := dsl.LoadPaths(r.dir)
 	_, after := dsl.LoadPathsWith(source.Files{path: src}, r.dir)
@@ -303,16 +325,16 @@ func (r *registry) checkInstall(name string, src []byte) source.Diagnostics {
 	return out
 }
 
-// install writes a validated playbook into the directory and loads it, so
+// Install writes a validated playbook into the directory and loads it, so
 // it goes live here at once and in other processes at their next check.
-// It first checks the folder as it would be (checkInstall): when the write
-// would break it, it returns those diagnostics and errPlaybookConflict and
+// It first checks the folder as it would be (CheckInstall): when the write
+// would break it, it returns those diagnostics and ErrPlaybookConflict and
 // writes nothing, so the current versions keep serving.
-func (r *registry) install(ctx context.Context, name string, src []byte) (source.Diagnostics, error) {
+func (r *Registry) Install(ctx context.Context, name string, src []byte) (source.Diagnostics, error) {
 	r.installMu.Lock()
 	defer r.installMu.Unlock()
-	if diags := r.checkInstall(name, src); len(diags) > 0 {
-		return diags, errPlaybookConflict
+	if diags := r.CheckInstall(name, src); len(diags) > 0 {
+		return diags, ErrPlaybookConflict
 	}
 	path := filepath.Join(r.dir, filepath.Base(name))
 	tmp := path + ".tmp"
@@ -322,6 +344,28 @@ func (r *registry) install(ctx context.Context, name string, src []byte) (source
 	if err := os.Rename(tmp, path); err != nil {
 		return nil, fmt.Errorf("writing playbook: %w", err)
 	}
-	_, err := r.reload(ctx, true)
+	_, err := r.Reload(ctx, true)
 	return nil, err
+}
+
+// Watch reloads the directory every `every` until ctx is done, and every
+// ten minutes renews in the store the versions sessions used (KeepUsed).
+func (r *Registry) Watch(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	lastKeep := r.now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := r.Reload(ctx, false); err != nil {
+			r.log.Error("reloading playbooks", "err", err)
+		}
+		if now := r.now(); now.Sub(lastKeep) > 10*time.Minute {
+			r.KeepUsed(ctx, lastKeep)
+			lastKeep = now
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package server
+package conversation
 
 import (
 	"net"
@@ -9,7 +9,7 @@ import (
 // resolution, so rebinding cannot pass it) refuses every special-purpose
 // range of the IANA registries, not only loopback and RFC 1918.
 func TestCallsRefuseSpecialPurposeAddresses(t *testing.T) {
-	c := newCaller(CallPolicy{})
+	c := NewCaller(CallPolicy{})
 	for _, a := range []string{
 		"100.64.0.1", "100.100.100.200", "169.254.169.254", "0.0.0.0", "192.0.0.170", "192.0.2.10", "198.18.0.1",
 		"198.51.100.1", "203.0.113.1", "240.0.0.1", "127.0.0.1", "10.0.0.1",
@@ -29,7 +29,7 @@ func TestCallsRefuseSpecialPurposeAddresses(t *testing.T) {
 			t.Errorf("%s: %v, want allowed", a, err)
 		}
 	}
-	open := newCaller(CallPolicy{AllowPrivate: true})
+	open := NewCaller(CallPolicy{AllowPrivate: true})
 	if err := open.checkAddress("tcp4", "100.64.0.1:80", nil); err != nil {
 		t.Errorf("--allow-private-calls: %v", err)
 	}

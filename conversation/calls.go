@@ -1,4 +1,4 @@
-package server
+package conversation
 
 import (
 	"bytes"
@@ -35,16 +35,18 @@ type CallPolicy struct {
 	MaxBody int64
 }
 
-type caller struct {
+// Caller makes the HTTP calls of call cards under a CallPolicy.
+type Caller struct {
 	policy CallPolicy
 	client *http.Client
 }
 
-func newCaller(p CallPolicy) *caller {
+// NewCaller returns a Caller under policy p.
+func NewCaller(p CallPolicy) *Caller {
 	if p.MaxBody <= 0 {
 		p.MaxBody = 1 << 20
 	}
-	c := &caller{policy: p}
+	c := &Caller{policy: p}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: c.checkAddress}
 	c.client = &http.Client{
 		Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second},
@@ -61,7 +63,7 @@ func newCaller(p CallPolicy) *caller {
 // netpolicy) unless allowed. It runs in the dialer after DNS resolution,
 // for every address tried, so a name that resolves (or rebinds) to one is
 // refused too.
-func (c *caller) checkAddress(network, address string, _ syscall.RawConn) error {
+func (c *Caller) checkAddress(network, address string, _ syscall.RawConn) error {
 	if c.policy.AllowPrivate {
 		return nil
 	}
@@ -87,9 +89,9 @@ func hostMatches(host string, patterns []string) bool {
 	return false
 }
 
-// do makes the call and returns its result; it never fails: errors become a
+// Do makes the call and returns its result; it never fails: errors become a
 // result with Status 0 and Error set.
-func (c *caller) do(ctx context.Context, p *engine.Program, req engine.CallRequest) engine.CallResult {
+func (c *Caller) Do(ctx context.Context, p *engine.Program, req engine.CallRequest) engine.CallResult {
 	res := engine.CallResult{ID: req.ID}
 	u, err := url.Parse(req.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {

@@ -1,0 +1,17 @@
+// Package conversation is the application: it owns a conversation's
+// lifecycle — start, turn, the effects a turn leaves (timers, calls,
+// records, handoff), the agents' actions, the recovery sweep, triggers and
+// the hot-reloaded playbook registry. Transports (package server's
+// websockets and REST handlers, the CLI) decode a request, call one
+// method here and encode the answer; nothing here knows HTTP.
+//
+// Rules it keeps:
+//   - Every time comes from the injected clock (Config.Now); tests advance
+//     it instead of sleeping.
+//   - Background work starts from the context given to Run, and Run waits
+//     for it before it returns.
+//   - Retries go through one helper (internal/retry), which honours the
+//     context.
+//   - Storage errors are returned (or, for work a sweep redoes, logged and
+//     left marked pending); never swallowed silently.
+package conversation

@@ -2,7 +2,7 @@ package handoff
 
 import (
 	"context"
-	"strconv"
+	"time"
 )
 
 // Presence is an agent's chosen availability.
@@ -16,8 +16,6 @@ const (
 	Offline Presence = "offline"
 )
 
-func (s *Store) presenceKey(team string) string { return s.p + "presence:" + team }
-
 // SetPresence records an agent's choice and, for online, counts as a
 // heartbeat.
 func (s *Store) SetPresence(ctx context.Context, a *Agent, p Presence) error {
@@ -26,74 +24,60 @@ func (s *Store) SetPresence(ctx context.Context, a *Agent, p Presence) error {
 	default:
 		return ErrInvalid
 	}
-	if err := s.rdb.HSet(ctx, s.p+"agent-status", a.ID, string(p)).Err(); err != nil {
+	if err := s.st.SetAvailability(ctx, a.ID, string(p)); err != nil {
 		return err
 	}
 	if p == Online {
 		return s.Heartbeat(ctx, a)
 	}
-	pipe := s.rdb.Pipeline()
-	for _, t := range a.Teams {
-		pipe.ZRem(ctx, s.presenceKey(t), a.ID)
-	}
-	_, err := pipe.Exec(ctx)
-	return err
+	return s.st.Leave(ctx, a.ID, a.Teams)
 }
 
 // PresenceOf returns an agent's chosen availability and whether heartbeats
 // still keep it alive: an online agent whose browser died reads as offline.
 func (s *Store) PresenceOf(ctx context.Context, a *Agent) (Presence, error) {
-	p, err := s.rdb.HGet(ctx, s.p+"agent-status", a.ID).Result()
-	if err != nil || p == "" {
+	p, err := s.st.Availability(ctx, a.ID)
+	if err != nil {
+		return Offline, err
+	}
+	if p == "" {
 		return Offline, nil
 	}
 	if Presence(p) != Online || len(a.Teams) == 0 {
 		return Presence(p), nil
 	}
-	score, err := s.rdb.ZScore(ctx, s.presenceKey(a.Teams[0]), a.ID).Result()
-	if err != nil || int64(score) < s.now().Add(-s.online).UnixMilli() {
+	at, ok, err := s.st.LastBeat(ctx, a.ID, a.Teams[0])
+	if err != nil {
+		return Offline, err
+	}
+	if !ok || at.Before(s.since()) {
 		return Offline, nil
 	}
 	return Online, nil
 }
 
+// since is the oldest heartbeat that keeps an agent online now.
+func (s *Store) since() time.Time { return s.now().Add(-s.online) }
+
 // Heartbeat keeps an online agent online for the presence timeout. It does
 // nothing for an agent who chose away or offline.
 func (s *Store) Heartbeat(ctx context.Context, a *Agent) error {
-	p, _ := s.rdb.HGet(ctx, s.p+"agent-status", a.ID).Result()
+	p, err := s.st.Availability(ctx, a.ID)
+	if err != nil {
+		return err
+	}
 	if Presence(p) != Online {
 		return nil
 	}
-	now := float64(s.now().UnixMilli())
-	pipe := s.rdb.Pipeline()
-	for _, t := range a.Teams {
-		pipe.ZAdd(ctx, s.presenceKey(t), redisZ(now, a.ID))
-	}
-	_, err := pipe.Exec(ctx)
-	return err
+	return s.st.Beat(ctx, a.ID, a.Teams, s.now())
 }
 
-// OnlineCount returns how many agents of each team are online, in one round
-// trip.
+// OnlineCount returns how many agents of each team are online.
 func (s *Store) OnlineCount(ctx context.Context, teams []string) (map[string]int, error) {
-	min := strconv.FormatInt(s.now().Add(-s.online).UnixMilli(), 10)
-	pipe := s.rdb.Pipeline()
-	counts := make([]interface{ Val() int64 }, len(teams))
-	for i, t := range teams {
-		counts[i] = pipe.ZCount(ctx, s.presenceKey(t), min, "+inf")
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, err
-	}
-	out := make(map[string]int, len(teams))
-	for i, t := range teams {
-		out[t] = int(counts[i].Val())
-	}
-	return out, nil
+	return s.st.OnlineCount(ctx, teams, s.since())
 }
 
 // OnlineAgents returns the ids of a team's online agents.
 func (s *Store) OnlineAgents(ctx context.Context, team string) ([]string, error) {
-	min := strconv.FormatInt(s.now().Add(-s.online).UnixMilli(), 10)
-	return s.rdb.ZRangeByScore(ctx, s.presenceKey(team), &redisRange{Min: min, Max: "+inf"}).Result()
+	return s.st.Online(ctx, team, s.since())
 }

@@ -4,32 +4,22 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
+
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Routing is how a team's new chats find an agent.
-type Routing string
+type Routing = store.Routing
 
 // Routing modes.
 const (
-	// Manual: chats wait in the queue until an agent takes one.
-	Manual Routing = "manual"
-	// RoundRobin: each chat goes to the next online agent with room, in
-	// turn, fairly across server processes.
-	RoundRobin Routing = "round_robin"
-	// LeastBusy: each chat goes to the online agent with the fewest open
-	// chats, if below capacity.
-	LeastBusy Routing = "least_busy"
+	Manual     = store.Manual
+	RoundRobin = store.RoundRobin
+	LeastBusy  = store.LeastBusy
 )
 
 // TeamConfig is a team's routing.
-type TeamConfig struct {
-	Routing Routing `json:"routing"`
-	// Capacity is how many open chats an agent takes at most under
-	// automatic routing; 0 means no limit. A chat that finds every agent
-	// full waits in the queue.
-	Capacity int `json:"capacity"`
-}
+type TeamConfig = store.TeamConfig
 
 // SetTeamConfig sets a team's routing.
 func (s *Store) SetTeamConfig(ctx context.Context, team string, c TeamConfig) error {
@@ -39,27 +29,12 @@ func (s *Store) SetTeamConfig(ctx context.Context, team string, c TeamConfig) er
 	if !slices.Contains([]Routing{Manual, RoundRobin, LeastBusy}, c.Routing) || c.Capacity < 0 {
 		return fmt.Errorf("%w: routing is manual, round_robin or least_busy; capacity ≥ 0", ErrInvalid)
 	}
-	return s.rdb.HSet(ctx, s.teamConfigKey(team), "routing", string(c.Routing), "capacity", c.Capacity).Err()
+	return s.st.SetTeamConfig(ctx, team, c)
 }
-
-func (s *Store) teamConfigKey(team string) string { return s.p + "{t:" + team + "}:config" }
 
 // TeamConfigOf returns a team's routing; manual when never set.
 func (s *Store) TeamConfigOf(ctx context.Context, team string) (TeamConfig, error) {
-	m, err := s.rdb.HGetAll(ctx, s.teamConfigKey(team)).Result()
-	if err != nil {
-		return TeamConfig{}, err
-	}
-	return teamConfig(m), nil
-}
-
-func teamConfig(m map[string]string) TeamConfig {
-	c := TeamConfig{Routing: Routing(m["routing"])}
-	if c.Routing == "" {
-		c.Routing = Manual
-	}
-	c.Capacity, _ = strconv.Atoi(m["capacity"])
-	return c
+	return s.st.TeamConfig(ctx, team)
 }
 
 // PickAgent chooses the agent a queued chat of team goes to under the
@@ -96,7 +71,7 @@ func (s *Store) PickAgentUnder(ctx context.Context, team string, cfg TeamConfig)
 			}
 		}
 	case RoundRobin:
-		n, err := s.rdb.Incr(ctx, s.p+"rr:"+team).Result()
+		n, err := s.st.NextTurn(ctx, team)
 		if err != nil {
 			return nil, err
 		}
@@ -117,5 +92,5 @@ func (s *Store) PickAgentUnder(ctx context.Context, team string, cfg TeamConfig)
 // Queued returns the oldest unassigned conversations of a team, for routing
 // them when an agent gets room.
 func (s *Store) Queued(ctx context.Context, team string, n int) ([]string, error) {
-	return s.rdb.ZRange(ctx, s.queueKey(team), 0, int64(n-1)).Result()
+	return s.st.Listed(ctx, FolderUnassigned, team, n)
 }

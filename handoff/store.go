@@ -10,29 +10,34 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/playbook-dev/playbook/store"
 )
 
-// Errors of the package, for the server to map to status codes.
+// Errors of the package, for the server to map to status codes. Those the
+// storage engines return are the store package's.
 var (
-	ErrNotFound    = errors.New("not found")
-	ErrTaken       = errors.New("another agent has already taken this conversation")
-	ErrClosed      = errors.New("the conversation is resolved; it cannot be reassigned or reopened")
+	ErrNotFound    = store.ErrInboxNotFound
+	ErrTaken       = store.ErrTaken
+	ErrClosed      = store.ErrClosed
 	ErrForbidden   = errors.New("not allowed")
 	ErrBadPassword = errors.New("wrong email or password")
 	ErrTooMany     = errors.New("too many attempts; wait a minute")
-	ErrExists      = errors.New("already exists")
+	ErrExists      = store.ErrInboxExists
 	ErrInvalid     = errors.New("invalid")
 	ErrUnavailable = errors.New("cannot assign the chat")
-	ErrNotResolved = errors.New("a conversation can be rated once it is resolved")
-	ErrRated       = errors.New("this conversation has already been rated")
+	ErrNotResolved = store.ErrNotResolved
+	ErrRated       = store.ErrRated
 )
 
-// Store keeps agents, presence and the inbox in Redis. It is safe for
-// concurrent use.
+// Store keeps agents, presence and the inbox in a storage engine
+// (store.InboxEngine: the embedded one, or Redis shared by every server
+// process). It holds the inbox's rules (who may take what, validation,
+// passwords, routing); the engine holds the data and makes each step
+// atomic. It is safe for concurrent use.
 type Store struct {
-	rdb       redis.UniversalClient
+	st        store.InboxEngine
 	p         string
 	now       func() time.Time
 	online    time.Duration
@@ -46,7 +51,8 @@ type Store struct {
 
 // Options configure a Store.
 type Options struct {
-	// Prefix starts every key; default "pb:" (the conversation store's).
+	// Prefix starts the inbox's pub/sub channel (InboxChannel); default
+	// "pb:" (the conversation store's).
 	Prefix string
 	// PresenceTimeout is how long an agent stays online after the last
 	// heartbeat; default 30s.
@@ -72,8 +78,9 @@ type Options struct {
 // DefaultRetention is the default Options.Retention: 90 days.
 const DefaultRetention = 90 * 24 * time.Hour
 
-// NewStore returns a Store on rdb.
-func NewStore(rdb redis.UniversalClient, o Options) *Store {
+// NewStore returns a Store on the storage engine e (store/redis.NewInbox
+// or the embedded engine's inbox).
+func NewStore(e store.InboxEngine, o Options) *Store {
 	if o.Prefix == "" {
 		o.Prefix = "pb:"
 	}
@@ -89,14 +96,15 @@ func NewStore(rdb redis.UniversalClient, o Options) *Store {
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
 	}
-	return &Store{rdb: rdb, p: o.Prefix, now: o.Now, online: o.PresenceTimeout, cost: o.PasswordCost, retention: o.Retention, alive: o.Alive}
+	return &Store{st: e, p: o.Prefix, now: o.Now, online: o.PresenceTimeout, cost: o.PasswordCost, retention: o.Retention, alive: o.Alive}
 }
+
+// Engine returns the storage engine the Store is on.
+func (s *Store) Engine() store.InboxEngine { return s.st }
 
 // InboxChannel is the pub/sub channel that carries inbox events (conversation
 // changes and notifications) to every server process.
 func (s *Store) InboxChannel() string { return s.p + "inbox" }
-
-func (s *Store) metaKey(conv string) string { return s.p + "{c:" + conv + "}:meta" }
 
 var idEnc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 

@@ -804,7 +804,7 @@ func (s *Server) saveCanned(c *echo.Context) error {
 	}
 	me := agentOf(c)
 	n := handoff.Canned{Short: deref(req.Short), Text: deref(req.Text), Scope: req.Scope, Team: req.Team, CreatedBy: me.ID}
-	if err := n.DefaultScope(me); err != nil {
+	if err := handoff.DefaultScope(&n, me); err != nil {
 		return inboxError(err)
 	}
 	if err := access.NewCanned(me, &n); err != nil {

@@ -105,10 +105,7 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 		return err
 	}
 	if team := awayTeam(entries); team != "" && meta.Team == "" {
-		pipe := s.cfg.Redis.Pipeline()
-		away := s.inbox.Away(ctx, pipe, conv, team)
-		_, _ = pipe.Exec(ctx)
-		if err := away(); err != nil {
+		if err := s.inbox.Away(ctx, conv, team); err != nil {
 			return err
 		}
 	}

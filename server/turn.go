@@ -125,19 +125,14 @@ func (s *Server) finishTurn(ctx context.Context, conv, mark string, ok bool, tea
 		}
 		return
 	}
-	pipe := s.cfg.Redis.Pipeline()
-	away := s.inbox.Away(ctx, pipe, conv, team)
-	if ok {
-		s.store.DoneIn(ctx, pipe, mark)
-	}
-	_, _ = pipe.Exec(ctx)
-	if err := away(); err != nil {
+	// The team first, then the mark: when recording the team fails, the
+	// mark stays for the sweep.
+	if err := s.inbox.Away(ctx, conv, team); err != nil {
 		s.log.Warn("recording the team that was away (the sweep does it later)", "conversation", conv, "team", team, "err", err)
-		if ok {
-			if err := s.store.Mark(ctx, mark); err != nil {
-				s.log.Error("putting a turn's pending mark back", "conversation", conv, "err", err)
-			}
-		}
+		return
+	}
+	if ok {
+		s.done(ctx, mark)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/playbooks"
+	storeredis "github.com/playbook-dev/playbook/store/redis"
 )
 
 // wsPeer is a websocket (a visitor's or an agent's) with the entries it
@@ -206,7 +207,7 @@ func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
 	wsURL := func(s *bench.Server, path string) string { return "ws" + strings.TrimPrefix(s.URL, "http") + path }
 
 	// The agent signs in on A and opens the inbox's live feed there.
-	inbox := handoff.NewStore(rds.Client, handoff.Options{Prefix: rds.Prefix})
+	inbox := handoff.NewStore(storeredis.NewInbox(rds.Client, rds.Prefix), handoff.Options{Prefix: rds.Prefix})
 	if _, err := inbox.AddAgent(ctx, handoff.NewAgent{Email: "sam@example.com", Name: "Sam", Teams: []string{"sales"}, Role: handoff.RoleAgent, Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}

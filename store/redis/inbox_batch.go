@@ -1,15 +1,11 @@
-package handoff
+package redis
 
 import (
 	"context"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 )
-
-type redisRange = redis.ZRangeBy
-
-func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
 
 // hashTag is the part of key Redis Cluster hashes to pick its slot: the
 // text between the first '{' and the next '}' when not empty, else the
@@ -45,8 +41,8 @@ type indexBatch struct {
 
 type indexGroup struct {
 	adds    bool
-	removes []func(redis.Pipeliner)
-	then    []func(redis.Pipeliner) // after the removals: additions, trims, reads
+	removes []func(goredis.Pipeliner)
+	then    []func(goredis.Pipeliner) // after the removals: additions, trims, reads
 }
 
 func (b *indexBatch) group(key string) *indexGroup {
@@ -65,20 +61,20 @@ func (b *indexBatch) group(key string) *indexGroup {
 
 // remove queues a removal touching key (run before the group's other
 // commands).
-func (b *indexBatch) remove(key string, f func(redis.Pipeliner)) {
+func (b *indexBatch) remove(key string, f func(goredis.Pipeliner)) {
 	g := b.group(key)
 	g.removes = append(g.removes, f)
 }
 
 // add queues an addition (or another command) touching key.
-func (b *indexBatch) add(key string, f func(redis.Pipeliner)) {
+func (b *indexBatch) add(key string, f func(goredis.Pipeliner)) {
 	g := b.group(key)
 	g.adds = true
 	g.then = append(g.then, f)
 }
 
 // exec runs the batch on rdb as described on indexBatch.
-func (b *indexBatch) exec(ctx context.Context, rdb redis.UniversalClient) error {
+func (b *indexBatch) exec(ctx context.Context, rdb goredis.UniversalClient) error {
 	var groups []*indexGroup
 	for _, adds := range []bool{true, false} {
 		for _, tag := range b.order {
@@ -87,7 +83,7 @@ func (b *indexBatch) exec(ctx context.Context, rdb redis.UniversalClient) error 
 			}
 		}
 	}
-	fill := func(pipe redis.Pipeliner, g *indexGroup) {
+	fill := func(pipe goredis.Pipeliner, g *indexGroup) {
 		for _, f := range g.removes {
 			f(pipe)
 		}
@@ -95,7 +91,7 @@ func (b *indexBatch) exec(ctx context.Context, rdb redis.UniversalClient) error 
 			f(pipe)
 		}
 	}
-	if _, cluster := rdb.(*redis.ClusterClient); !cluster {
+	if _, cluster := rdb.(*goredis.ClusterClient); !cluster {
 		if len(groups) == 0 {
 			return nil
 		}

@@ -1,0 +1,746 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/store"
+)
+
+// Inbox keeps the inbox (store.InboxEngine: conversations' inbox records
+// and folders, routing, agents, sign-ins, presence, canned responses) in
+// Redis, one node or a Redis Cluster with the same code.
+//
+// Key layout (every key starts with the prefix):
+//   - {c:ID}:meta: a conversation's record (a hash); each step on it is
+//     one Lua script on that key.
+//   - {t:TEAM}:queue|open|snoozed|closed|missed and {t:TEAM}:config: a
+//     team's folders (sorted sets scored by time in ms) and routing, one
+//     slot per team, so a change to several is one MULTI/EXEC.
+//   - agent:ID:mine: an agent's open chats; teams: the teams with folders;
+//     visitor:KEY:convs: a visitor's conversations; rr:TEAM: round robin.
+//   - agent:ID, agent-email:EMAIL, agents: agents; login:HASH,
+//     apitoken:HASH: sessions and tokens; loginfail:...: attempt counters.
+//   - presence:TEAM (heartbeats, a sorted set by ms), agent-status.
+//   - {canned}:items, {canned}:index: canned responses (one slot).
+//
+// A step that changes a record and its folders changes the record first
+// (one script) and then the folders, grouped by slot (see indexBatch): on a
+// Cluster no transaction spans slots.
+type Inbox struct {
+	rdb goredis.UniversalClient
+	p   string
+}
+
+var _ store.InboxEngine = (*Inbox)(nil)
+
+// NewInbox returns the inbox on rdb with keys under prefix (default
+// "pb:").
+func NewInbox(rdb goredis.UniversalClient, prefix string) *Inbox {
+	if prefix == "" {
+		prefix = "pb:"
+	}
+	return &Inbox{rdb: rdb, p: prefix}
+}
+
+func (s *Inbox) metaKey(conv string) string    { return s.p + "{c:" + conv + "}:meta" }
+func (s *Inbox) queueKey(team string) string   { return s.p + "{t:" + team + "}:queue" }
+func (s *Inbox) openKey(team string) string    { return s.p + "{t:" + team + "}:open" }
+func (s *Inbox) snoozedKey(team string) string { return s.p + "{t:" + team + "}:snoozed" }
+func (s *Inbox) closedKey(team string) string  { return s.p + "{t:" + team + "}:closed" }
+func (s *Inbox) missedKey(team string) string  { return s.p + "{t:" + team + "}:missed" }
+func (s *Inbox) mineKey(agent string) string   { return s.p + "agent:" + agent + ":mine" }
+func (s *Inbox) teamsKey() string              { return s.p + "teams" }
+func (s *Inbox) visitorKey(v store.Visitor) string {
+	k := v.ID
+	if v.Email != "" {
+		k = strings.ToLower(v.Email)
+	}
+	return s.p + "visitor:" + k + ":convs"
+}
+
+// folderKey is the key of a folder of owner (a team, or an agent for
+// FolderMine).
+func (s *Inbox) folderKey(folder, owner string) (string, error) {
+	switch folder {
+	case store.FolderMine:
+		return s.mineKey(owner), nil
+	case store.FolderUnassigned:
+		return s.queueKey(owner), nil
+	case store.FolderOpen:
+		return s.openKey(owner), nil
+	case store.FolderSnoozed:
+		return s.snoozedKey(owner), nil
+	case store.FolderClosed:
+		return s.closedKey(owner), nil
+	case store.FolderMissed:
+		return s.missedKey(owner), nil
+	}
+	return "", fmt.Errorf("no folder %q", folder)
+}
+
+func zmember(t time.Time, member string) goredis.Z {
+	return goredis.Z{Score: float64(t.UnixMilli()), Member: member}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// Start implements store.Inbox. One round trip: the visitor's earlier
+// conversations are read, this one is added to them and recorded, in
+// order; a returning visitor's list of earlier conversations is written
+// in a second one.
+func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time.Duration) error {
+	pipe := s.rdb.Pipeline()
+	var prev *goredis.StringSliceCmd
+	if c.Visitor.ID != "" || c.Visitor.Email != "" {
+		c.Previous = nil // the visitor's earlier conversations, read below
+		key := s.visitorKey(c.Visitor)
+		prev = pipe.ZRevRange(ctx, key, 0, store.MaxPrevious-1)
+		pipe.ZAdd(ctx, key, zmember(c.StartedAt, c.ID))
+		pipe.PExpire(ctx, key, retention)
+	}
+	pipe.HSet(ctx, s.metaKey(c.ID), metaFields(c)...)
+	pipe.PExpire(ctx, s.metaKey(c.ID), retention)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	if prev != nil {
+		c.Previous = slices.DeleteFunc(prev.Val(), func(id string) bool { return id == c.ID })
+		if len(c.Previous) > 0 {
+			b, _ := json.Marshal(c.Previous)
+			if err := s.rdb.HSet(ctx, s.metaKey(c.ID), "previous", string(b)).Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func metaFields(c *store.Conversation) []any {
+	j := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	f := []any{
+		"id", c.ID, "status", string(c.Status), "team", c.Team, "assignee", c.Assignee, "assignee_name", c.AssigneeName,
+		"playbook", c.Playbook, "card", c.Card, "priority", c.Priority, "visitor", j(c.Visitor), "labels", j(c.Labels),
+		"started_at", stamp(c.StartedAt), "updated_at", stamp(c.UpdatedAt),
+		"previous", j(c.Previous),
+	}
+	if c.Last != nil {
+		f = append(f, "last", j(c.Last))
+	}
+	return f
+}
+
+// Conversation implements store.Inbox.
+func (s *Inbox) Conversation(ctx context.Context, id string) (*store.Conversation, error) {
+	m, err := s.rdb.HGetAll(ctx, s.metaKey(id)).Result()
+	if err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, store.ErrInboxNotFound
+	}
+	return decodeMeta(m), nil
+}
+
+func decodeMeta(m map[string]string) *store.Conversation {
+	c := &store.Conversation{
+		ID: m["id"], Status: store.Status(m["status"]), Team: m["team"], Assignee: m["assignee"], AssigneeName: m["assignee_name"],
+		Playbook: m["playbook"], Card: m["card"], Priority: m["priority"], UntilReply: m["until_reply"] == "1",
+	}
+	_ = json.Unmarshal([]byte(m["visitor"]), &c.Visitor)
+	_ = json.Unmarshal([]byte(m["labels"]), &c.Labels)
+	_ = json.Unmarshal([]byte(m["previous"]), &c.Previous)
+	if c.Labels == nil {
+		c.Labels = []string{}
+	}
+	if m["last"] != "" {
+		c.Last = &store.Last{}
+		_ = json.Unmarshal([]byte(m["last"]), c.Last)
+	}
+	if m["csat"] != "" {
+		c.CSAT = &store.CSAT{}
+		_ = json.Unmarshal([]byte(m["csat"]), c.CSAT)
+	}
+	c.StartedAt, _ = time.Parse(time.RFC3339Nano, m["started_at"])
+	c.UpdatedAt, _ = time.Parse(time.RFC3339Nano, m["updated_at"])
+	if t, err := time.Parse(time.RFC3339Nano, m["snoozed_until"]); err == nil {
+		c.SnoozedUntil = &t
+	}
+	if t, err := time.Parse(time.RFC3339Nano, m["resolved_at"]); err == nil {
+		c.ResolvedAt = &t
+	}
+	return c
+}
+
+// transition changes a conversation's fields atomically, refusing a
+// resolved one. Modes: "claim" also refuses when another agent owns it;
+// "claim" and "assign" keep a snoozed chat snoozed (ARGV[3..] must then
+// set status open, which is skipped); "unsnooze" changes only a snoozed
+// one. It returns the assignee, status and team before the change.
+var transition = goredis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'missing'} end
+if st == 'resolved' then return {'closed'} end
+local cur = redis.call('HGET', KEYS[1], 'assignee') or ''
+local team = redis.call('HGET', KEYS[1], 'team') or ''
+if ARGV[1] == 'claim' and cur ~= '' and cur ~= ARGV[2] then return {'taken', cur} end
+if ARGV[1] == 'unsnooze' and st ~= 'snoozed' then return {'unchanged', cur, st, team} end
+local keep = (ARGV[1] == 'claim' or ARGV[1] == 'assign') and st == 'snoozed'
+for i = 3, #ARGV, 2 do
+  if not (keep and ARGV[i] == 'status') then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+end
+return {'ok', cur, st, team}
+`)
+
+type before struct {
+	assignee string
+	status   store.Status
+	team     string
+}
+
+var errUnchanged = errors.New("unchanged")
+
+func (s *Inbox) transition(ctx context.Context, id, mode, agent string, fields ...string) (before, error) {
+	args := []any{mode, agent}
+	for _, f := range fields {
+		args = append(args, f)
+	}
+	res, err := transition.Run(ctx, s.rdb, []string{s.metaKey(id)}, args...).StringSlice()
+	if err != nil {
+		return before{}, err
+	}
+	switch res[0] {
+	case "missing":
+		return before{}, store.ErrInboxNotFound
+	case "closed":
+		return before{}, store.ErrClosed
+	case "taken":
+		return before{assignee: res[1]}, store.ErrTaken
+	case "unchanged":
+		return before{assignee: res[1], status: store.Status(res[2]), team: res[3]}, errUnchanged
+	}
+	return before{assignee: res[1], status: store.Status(res[2]), team: res[3]}, nil
+}
+
+// SetVisitor implements store.Inbox.
+func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) error {
+	b, _ := json.Marshal(v)
+	return s.rdb.HSet(ctx, s.metaKey(id), "visitor", b).Err()
+}
+
+// handOff moves a conversation to a team's queue in one step on its own
+// record: the visitor's details merged in, the latest message, the new
+// status and team. It returns the fields before the change and the
+// record after it, and renews the record's retention (ARGV[10], ms).
+// (The team lists, other keys, follow in a pipeline.)
+var handOff = goredis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return {'missing'} end
+if st == 'resolved' then return {'closed'} end
+local cur = redis.call('HGET', KEYS[1], 'assignee') or ''
+local team = redis.call('HGET', KEYS[1], 'team') or ''
+local vis = {ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
+if vis[1] ~= '' or vis[2] ~= '' or vis[3] ~= '' or vis[4] ~= '' then
+  local ok, v = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'visitor') or '{}')
+  if not ok or type(v) ~= 'table' then v = {} end
+  for i, k in ipairs({'id', 'name', 'email', 'page'}) do
+    if vis[i] ~= '' then v[k] = vis[i] end
+  end
+  redis.call('HSET', KEYS[1], 'visitor', cjson.encode(v))
+end
+redis.call('HSET', KEYS[1], 'status', 'open', 'team', ARGV[1], 'assignee', '', 'assignee_name', '',
+  'priority', ARGV[2], 'card', ARGV[3], 'updated_at', ARGV[4])
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[9]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[10])
+return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1])}
+`)
+
+// HandOff implements store.Inbox in two round trips: the conversation's
+// record, then the team's lists and routing.
+func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time.Time, retention time.Duration) (*store.Conversation, store.TeamConfig, error) {
+	last := ""
+	if h.Last != nil {
+		b, _ := json.Marshal(h.Last)
+		last = string(b)
+	}
+	res, err := handOff.Run(ctx, s.rdb, []string{s.metaKey(id)}, h.Team, h.Priority, h.Card, stamp(at),
+		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last, retention.Milliseconds()).Slice()
+	if err != nil {
+		return nil, store.TeamConfig{}, err
+	}
+	switch res[0] {
+	case "missing":
+		return nil, store.TeamConfig{}, store.ErrInboxNotFound
+	case "closed":
+		return nil, store.TeamConfig{}, store.ErrClosed
+	}
+	if len(res) != 5 {
+		return nil, store.TeamConfig{}, fmt.Errorf("handoff: unexpected reply %v", res)
+	}
+	b := before{assignee: fmt.Sprint(res[1]), status: store.Status(fmt.Sprint(res[2])), team: fmt.Sprint(res[3])}
+	flat, _ := res[4].([]any)
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		m[fmt.Sprint(flat[i])] = fmt.Sprint(flat[i+1])
+	}
+	var bt indexBatch
+	var cfg *goredis.MapStringStringCmd
+	var rank *goredis.IntCmd
+	bt.add(s.queueKey(h.Team), func(p goredis.Pipeliner) {
+		p.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
+		p.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
+		cfg = p.HGetAll(ctx, s.teamConfigKey(h.Team))
+		rank = p.ZRank(ctx, s.queueKey(h.Team), id)
+	})
+	bt.add(s.teamsKey(), func(p goredis.Pipeliner) { p.SAdd(ctx, s.teamsKey(), h.Team) })
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
+		return nil, store.TeamConfig{}, err
+	}
+	c := decodeMeta(m)
+	c.QueuePosition = int(rank.Val()) + 1
+	return c, teamConfig(cfg.Val()), nil
+}
+
+// unindexBatch queues the removal of id from the lists it was in before a
+// change.
+func (s *Inbox) unindexBatch(ctx context.Context, bt *indexBatch, id string, b before) {
+	if b.team != "" {
+		bt.remove(s.queueKey(b.team), func(p goredis.Pipeliner) { s.unindex(ctx, p, id, before{team: b.team}) })
+	}
+	if b.assignee != "" {
+		bt.remove(s.mineKey(b.assignee), func(p goredis.Pipeliner) { s.unindex(ctx, p, id, before{assignee: b.assignee}) })
+	}
+}
+
+// unindex removes id from the lists it was in before a change, in pipe (a
+// plain pipeline: on a cluster its commands may go to several nodes).
+func (s *Inbox) unindex(ctx context.Context, pipe goredis.Pipeliner, id string, b before) {
+	if b.team != "" {
+		pipe.ZRem(ctx, s.queueKey(b.team), id)
+		pipe.ZRem(ctx, s.openKey(b.team), id)
+		pipe.ZRem(ctx, s.snoozedKey(b.team), id)
+		pipe.ZRem(ctx, s.missedKey(b.team), id)
+	}
+	if b.assignee != "" {
+		pipe.ZRem(ctx, s.mineKey(b.assignee), id)
+	}
+}
+
+// Unlist implements store.Inbox.
+func (s *Inbox) Unlist(ctx context.Context, id, team, assignee string) error {
+	if team == "" && assignee == "" {
+		return nil
+	}
+	pipe := s.rdb.Pipeline()
+	s.unindex(ctx, pipe, id, before{team: team, assignee: assignee})
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// Assign implements store.Inbox.
+func (s *Inbox) Assign(ctx context.Context, id, agent, name string, claim bool, at time.Time) (*store.Conversation, string, error) {
+	mode := "assign"
+	if claim {
+		mode = "claim"
+	}
+	b, err := s.transition(ctx, id, mode, agent, "assignee", agent, "assignee_name", name, "status", string(store.StatusOpen), "updated_at", stamp(at))
+	if err != nil {
+		return nil, b.assignee, err
+	}
+	var bt indexBatch
+	if b.status == store.StatusSnoozed {
+		bt.add(s.snoozedKey(b.team), func(p goredis.Pipeliner) { p.ZAdd(ctx, s.snoozedKey(b.team), zmember(at, id)) })
+	} else {
+		bt.add(s.openKey(b.team), func(p goredis.Pipeliner) { p.ZAdd(ctx, s.openKey(b.team), zmember(at, id)) })
+		bt.add(s.mineKey(agent), func(p goredis.Pipeliner) { p.ZAdd(ctx, s.mineKey(agent), zmember(at, id)) })
+	}
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
+		return nil, b.assignee, err
+	}
+	c, err := s.Conversation(ctx, id)
+	return c, b.assignee, err
+}
+
+// ToBot implements store.Inbox.
+func (s *Inbox) ToBot(ctx context.Context, id, card string, at time.Time) (*store.Conversation, error) {
+	b, err := s.transition(ctx, id, "set", "", "status", string(store.StatusBot), "assignee", "", "assignee_name", "", "card", card, "updated_at", stamp(at))
+	if err != nil {
+		return nil, err
+	}
+	var bt indexBatch
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id)
+}
+
+// away sets the team of a conversation that has none: it returns 1 when
+// set, 2 when the conversation had a team already (kept), 0 when there is
+// no such conversation.
+var away = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local team = redis.call('HGET', KEYS[1], 'team')
+if team and team ~= '' then return 2 end
+redis.call('HSET', KEYS[1], 'team', ARGV[1])
+return 1
+`)
+
+// Away implements store.Inbox.
+func (s *Inbox) Away(ctx context.Context, id, team string) error {
+	return s.AwayIn(ctx, s.rdb, id, team)()
+}
+
+// AwayIn is Away queued on pipe, so that it shares a round trip with
+// other work; the returned function reports its outcome after pipe runs.
+func (s *Inbox) AwayIn(ctx context.Context, pipe goredis.Scripter, id, team string) func() error {
+	cmd := away.Eval(ctx, pipe, []string{s.metaKey(id)}, team)
+	return func() error {
+		n, err := cmd.Int()
+		switch {
+		case err != nil:
+			return err
+		case n == 0:
+			return store.ErrInboxNotFound
+		}
+		return nil
+	}
+}
+
+// Miss implements store.Inbox.
+func (s *Inbox) Miss(ctx context.Context, id string, at time.Time) (*store.Conversation, error) {
+	b, err := s.transition(ctx, id, "set", "", "status", string(store.StatusMissed), "assignee", "", "assignee_name", "", "updated_at", stamp(at))
+	if err != nil {
+		return nil, err
+	}
+	var bt indexBatch
+	if b.team != "" {
+		bt.add(s.missedKey(b.team), func(p goredis.Pipeliner) {
+			p.ZAdd(ctx, s.missedKey(b.team), zmember(at, id))
+			p.ZRemRangeByRank(ctx, s.missedKey(b.team), 0, -store.MaxClosed-1) // keep the latest
+		})
+	}
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id)
+}
+
+// Resolve implements store.Inbox.
+func (s *Inbox) Resolve(ctx context.Context, id string, at time.Time) (*store.Conversation, string, error) {
+	b, err := s.transition(ctx, id, "set", "", "status", string(store.StatusResolved), "resolved_at", stamp(at), "updated_at", stamp(at))
+	if err != nil {
+		return nil, "", err
+	}
+	team := b.team
+	if team == "" {
+		team = "none"
+	}
+	var bt indexBatch
+	bt.add(s.closedKey(team), func(p goredis.Pipeliner) {
+		p.ZAdd(ctx, s.closedKey(team), zmember(at, id))
+		p.ZRemRangeByRank(ctx, s.closedKey(team), 0, -store.MaxClosed-1) // keep the latest
+	})
+	bt.add(s.teamsKey(), func(p goredis.Pipeliner) { p.SAdd(ctx, s.teamsKey(), team) })
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
+		return nil, "", err
+	}
+	c, err := s.Conversation(ctx, id)
+	return c, b.assignee, err
+}
+
+// Snooze implements store.Inbox.
+func (s *Inbox) Snooze(ctx context.Context, id string, until time.Time, untilReply bool, at time.Time) (*store.Conversation, error) {
+	reply := "0"
+	if untilReply {
+		reply = "1"
+	}
+	b, err := s.transition(ctx, id, "set", "", "status", string(store.StatusSnoozed), "snoozed_until", stamp(until), "until_reply", reply, "updated_at", stamp(at))
+	if err != nil {
+		return nil, err
+	}
+	var bt indexBatch
+	bt.add(s.snoozedKey(b.team), func(p goredis.Pipeliner) {
+		p.ZAdd(ctx, s.snoozedKey(b.team), zmember(until, id))
+	})
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id)
+}
+
+// Unsnooze implements store.Inbox.
+func (s *Inbox) Unsnooze(ctx context.Context, id string, at time.Time) (*store.Conversation, bool, error) {
+	b, err := s.transition(ctx, id, "unsnooze", "", "status", string(store.StatusOpen), "snoozed_until", "", "until_reply", "0", "updated_at", stamp(at))
+	if errors.Is(err, errUnchanged) {
+		c, err := s.Conversation(ctx, id)
+		return c, false, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var bt indexBatch
+	bt.add(s.openKey(b.team), func(p goredis.Pipeliner) {
+		p.ZAdd(ctx, s.openKey(b.team), zmember(at, id))
+		if b.assignee == "" {
+			p.ZAdd(ctx, s.queueKey(b.team), zmember(at, id))
+		}
+	})
+	if b.assignee != "" {
+		bt.add(s.mineKey(b.assignee), func(p goredis.Pipeliner) { p.ZAdd(ctx, s.mineKey(b.assignee), zmember(at, id)) })
+	}
+	s.unindexBatch(ctx, &bt, id, b)
+	if err := bt.exec(ctx, s.rdb); err != nil {
+		return nil, false, err
+	}
+	c, err := s.Conversation(ctx, id)
+	return c, true, err
+}
+
+// Touch implements store.Inbox.
+func (s *Inbox) Touch(ctx context.Context, c *store.Conversation, last store.Last, retention time.Duration) error {
+	b, _ := json.Marshal(last)
+	pipe := s.rdb.Pipeline()
+	pipe.HSet(ctx, s.metaKey(c.ID), "last", b, "updated_at", stamp(last.At))
+	pipe.PExpire(ctx, s.metaKey(c.ID), retention)
+	score := zmember(last.At, c.ID)
+	if c.Status == store.StatusOpen && c.Team != "" {
+		pipe.ZAddXX(ctx, s.openKey(c.Team), score)
+		if c.Assignee != "" {
+			pipe.ZAddXX(ctx, s.mineKey(c.Assignee), score)
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// SetLabels implements store.Inbox.
+func (s *Inbox) SetLabels(ctx context.Context, id string, labels []string) error {
+	b, _ := json.Marshal(labels)
+	return s.rdb.HSet(ctx, s.metaKey(id), "labels", b).Err()
+}
+
+// rate stores a rating on a resolved conversation that has none, in one
+// step, so two tabs (or two processes) rating at once store one.
+var rate = goredis.NewScript(`
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return 'missing' end
+if st ~= 'resolved' then return 'not_resolved' end
+if redis.call('HSETNX', KEYS[1], 'csat', ARGV[1]) == 0 then return 'rated' end
+return 'ok'
+`)
+
+// Rate implements store.Inbox.
+func (s *Inbox) Rate(ctx context.Context, id string, r store.CSAT) (*store.Conversation, error) {
+	b, _ := json.Marshal(r)
+	res, err := rate.Run(ctx, s.rdb, []string{s.metaKey(id)}, string(b)).Text()
+	if err != nil {
+		return nil, err
+	}
+	switch res {
+	case "missing":
+		return nil, store.ErrInboxNotFound
+	case "not_resolved":
+		return nil, store.ErrNotResolved
+	case "rated":
+		return nil, store.ErrRated
+	}
+	return s.Conversation(ctx, id)
+}
+
+// List implements store.Inbox.
+func (s *Inbox) List(ctx context.Context, folder string, owners []string, limit int) ([]*store.Conversation, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(owners))
+	for _, o := range owners {
+		k, err := s.folderKey(folder, o)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*goredis.ZSliceCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.ZRevRangeWithScores(ctx, k, 0, int64(limit-1))
+	}
+	if len(keys) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, err
+		}
+	}
+	type item struct {
+		id    string
+		score float64
+	}
+	var items []item
+	seen := map[string]bool{}
+	for _, c := range cmds {
+		for _, z := range c.Val() {
+			id := z.Member.(string)
+			if !seen[id] {
+				seen[id] = true
+				items = append(items, item{id, z.Score})
+			}
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool { return items[i].score > items[j].score })
+	if len(items) > limit {
+		items = items[:limit]
+	}
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.id
+	}
+	convs, err := s.Conversations(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(convs) < len(ids) {
+		// Records that expired leave the folder.
+		have := map[string]bool{}
+		for _, c := range convs {
+			have[c.ID] = true
+		}
+		pipe := s.rdb.Pipeline()
+		for _, id := range ids {
+			if !have[id] {
+				for _, k := range keys {
+					pipe.ZRem(ctx, k, id)
+				}
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return convs, nil
+}
+
+// Conversations implements store.Inbox.
+func (s *Inbox) Conversations(ctx context.Context, ids []string) ([]*store.Conversation, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*goredis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.metaKey(id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]*store.Conversation, 0, len(ids))
+	for _, c := range cmds {
+		if m := c.Val(); len(m) > 0 {
+			out = append(out, decodeMeta(m))
+		}
+	}
+	return out, nil
+}
+
+// Listed implements store.Inbox.
+func (s *Inbox) Listed(ctx context.Context, folder, owner string, n int) ([]string, error) {
+	k, err := s.folderKey(folder, owner)
+	if err != nil || n <= 0 {
+		return nil, err
+	}
+	ids, err := s.rdb.ZRange(ctx, k, 0, int64(n-1)).Result()
+	if errors.Is(err, goredis.Nil) {
+		err = nil
+	}
+	return ids, err
+}
+
+// ListedTeams implements store.Inbox.
+func (s *Inbox) ListedTeams(ctx context.Context) ([]string, error) {
+	teams, err := s.rdb.SMembers(ctx, s.teamsKey()).Result()
+	sort.Strings(teams)
+	return teams, err
+}
+
+// OpenCount implements store.Inbox.
+func (s *Inbox) OpenCount(ctx context.Context, ids []string) (map[string]int, error) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*goredis.IntCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.ZCard(ctx, s.mineKey(id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]int, len(ids))
+	for i, id := range ids {
+		out[id] = int(cmds[i].Val())
+	}
+	return out, nil
+}
+
+// QueuePosition implements store.Inbox with two reads: the record, then
+// the team's queue (they are on different slots of a Redis Cluster).
+func (s *Inbox) QueuePosition(ctx context.Context, id string) (string, int, error) {
+	vals, err := s.rdb.HMGet(ctx, s.metaKey(id), "status", "team", "assignee").Result()
+	if err != nil {
+		return "", 0, err
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	status, team, assignee := store.Status(str(vals[0])), str(vals[1]), str(vals[2])
+	if status != store.StatusOpen || team == "" || assignee != "" {
+		return team, 0, nil
+	}
+	rank, err := s.rdb.ZRank(ctx, s.queueKey(team), id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return team, 0, nil
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	return team, int(rank) + 1, nil
+}
+
+func (s *Inbox) teamConfigKey(team string) string { return s.p + "{t:" + team + "}:config" }
+
+// SetTeamConfig implements store.Teams.
+func (s *Inbox) SetTeamConfig(ctx context.Context, team string, c store.TeamConfig) error {
+	return s.rdb.HSet(ctx, s.teamConfigKey(team), "routing", string(c.Routing), "capacity", c.Capacity).Err()
+}
+
+// TeamConfig implements store.Teams.
+func (s *Inbox) TeamConfig(ctx context.Context, team string) (store.TeamConfig, error) {
+	m, err := s.rdb.HGetAll(ctx, s.teamConfigKey(team)).Result()
+	if err != nil {
+		return store.TeamConfig{}, err
+	}
+	return teamConfig(m), nil
+}
+
+func teamConfig(m map[string]string) store.TeamConfig {
+	c := store.TeamConfig{Routing: store.Routing(m["routing"])}
+	if c.Routing == "" {
+		c.Routing = store.Manual
+	}
+	c.Capacity, _ = strconv.Atoi(m["capacity"])
+	return c
+}
+
+// NextTurn implements store.Teams.
+func (s *Inbox) NextTurn(ctx context.Context, team string) (int64, error) {
+	return s.rdb.Incr(ctx, s.p+"rr:"+team).Result()
+}

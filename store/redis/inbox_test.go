@@ -1,0 +1,150 @@
+package redis_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/store"
+	storeredis "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store/storetest"
+)
+
+// onRedis opens two inboxes on one Redis (two clients: two processes).
+func onRedis(t *testing.T) (store.InboxEngine, store.InboxEngine) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	rds := redistest.New(t)
+	opt, err := goredis.ParseURL(rds.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := goredis.NewClient(opt)
+	t.Cleanup(func() { second.Close() })
+	return storeredis.NewInbox(rds.Client, rds.Prefix), storeredis.NewInbox(second, rds.Prefix)
+}
+
+// onCluster opens two inboxes on the Redis Cluster of
+// PLAYBOOK_REDIS_CLUSTER (two clients).
+func onCluster(t *testing.T) (store.InboxEngine, store.InboxEngine) {
+	if testing.Short() {
+		t.Skip("needs a Redis Cluster")
+	}
+	cl := redistest.NewCluster(t)
+	second := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
+	t.Cleanup(func() { second.Close() })
+	return storeredis.NewInbox(cl.Client, cl.Prefix), storeredis.NewInbox(second, cl.Prefix)
+}
+
+func TestInboxRedis(t *testing.T)    { storetest.Inbox(t, onRedis) }
+func TestAgentsRedis(t *testing.T)   { storetest.Agents(t, onRedis) }
+func TestPresenceRedis(t *testing.T) { storetest.Presence(t, onRedis) }
+func TestCannedRedis(t *testing.T)   { storetest.Canned(t, onRedis) }
+
+func TestInboxCluster(t *testing.T)    { storetest.Inbox(t, onCluster) }
+func TestAgentsCluster(t *testing.T)   { storetest.Agents(t, onCluster) }
+func TestPresenceCluster(t *testing.T) { storetest.Presence(t, onCluster) }
+func TestCannedCluster(t *testing.T)   { storetest.Canned(t, onCluster) }
+
+// TestHalfWrittenEmailOnCluster: an email key left by a creation cut short
+// (before issue 12, on a cluster, the email was written and the record
+// failed with CROSSSLOT) does not block a new try.
+func TestHalfWrittenEmailOnCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs a Redis Cluster")
+	}
+	ctx := context.Background()
+	cl := redistest.NewCluster(t)
+	s := handoff.NewStore(storeredis.NewInbox(cl.Client, cl.Prefix), handoff.Options{PasswordCost: bcrypt.MinCost})
+	if err := cl.Client.Set(ctx, cl.Prefix+"agent-email:lee@example.com", "half-written", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	lee, err := s.AddAgent(ctx, handoff.NewAgent{Email: "lee@example.com", Name: "Lee", Teams: []string{"support"}, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.AgentByEmail(ctx, "lee@example.com"); err != nil || got.ID != lee.ID {
+		t.Fatalf("lee by email = %v, %v; want %s", got, err, lee.ID)
+	}
+	if _, err := s.Login(ctx, "lee@example.com", "correct horse", "127.0.0.1"); err != nil {
+		t.Fatalf("lee signs in: %v", err)
+	}
+}
+
+// TestMoveLegacyTeamKeys: a store written with the key layout before
+// issue 12 (a queued chat in team:sales:queue and :open, a routing in
+// team-config:sales) is, after the move, what the inbox lists and routes
+// by; a second run moves nothing.
+func TestMoveLegacyTeamKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	ctx := context.Background()
+	rds := redistest.New(t)
+	s := handoff.NewStore(storeredis.NewInbox(rds.Client, rds.Prefix), handoff.Options{PasswordCost: bcrypt.MinCost})
+	sam, err := s.AddAgent(ctx, handoff.NewAgent{Email: "sam@example.com", Name: "sam", Teams: []string{"sales"}, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, handoff.Conversation{ID: "old-1", Playbook: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Queue(ctx, "old-1", "sales", "high", "sales"); err != nil {
+		t.Fatal(err)
+	}
+	// Back to the old layout, as the previous version left it.
+	p := rds.Prefix
+	score := float64(time.Now().UnixMilli())
+	rds.Client.Del(ctx, p+"{t:sales}:queue", p+"{t:sales}:open")
+	rds.Client.ZAdd(ctx, p+"team:sales:queue", goredis.Z{Score: score, Member: "old-1"})
+	rds.Client.ZAdd(ctx, p+"team:sales:open", goredis.Z{Score: score, Member: "old-1"})
+	rds.Client.HSet(ctx, p+"team-config:sales", "routing", "round_robin", "capacity", 2)
+	if list, _ := s.List(ctx, sam, handoff.FolderUnassigned, 10); len(list) != 0 {
+		t.Fatalf("the new layout sees %d chats before the move", len(list))
+	}
+
+	n, err := s.MoveLegacyTeamKeys(ctx)
+	if err != nil || n != 3 {
+		t.Fatalf("moved %d keys, %v; want 3", n, err)
+	}
+	if list, err := s.List(ctx, sam, handoff.FolderUnassigned, 10); err != nil || len(list) != 1 || list[0].ID != "old-1" {
+		t.Fatalf("unassigned after the move = %v, %v", list, err)
+	}
+	if cfg, err := s.TeamConfigOf(ctx, "sales"); err != nil || cfg.Routing != handoff.RoundRobin || cfg.Capacity != 2 {
+		t.Fatalf("sales routing after the move = %+v, %v", cfg, err)
+	}
+	if n, _ := rds.Client.Exists(ctx, p+"team:sales:queue", p+"team:sales:open", p+"team-config:sales").Result(); n != 0 {
+		t.Fatalf("%d old keys left", n)
+	}
+	if n, err := s.MoveLegacyTeamKeys(ctx); err != nil || n != 0 {
+		t.Fatalf("a second run moved %d, %v", n, err)
+	}
+}
+
+// TestLegacyCannedBecomeShared: canned responses of the old global list
+// (short name -> text) read as shared ones, once, with stable ids.
+func TestLegacyCannedBecomeShared(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	ctx := context.Background()
+	rds := redistest.New(t)
+	rds.Client.HSet(ctx, rds.Prefix+"canned", "hello", "Hello! How can I help?", "bye", "Bye!")
+	s := handoff.NewStore(storeredis.NewInbox(rds.Client, rds.Prefix), handoff.Options{})
+	all, err := s.CannedResponses(ctx)
+	if err != nil || len(all) != 2 || all[0].Short != "bye" || all[1].Scope != handoff.CannedShared || all[1].Text != "Hello! How can I help?" {
+		t.Fatalf("migrated: %+v, %v", all, err)
+	}
+	if _, err := s.CreateCanned(ctx, handoff.Canned{Short: "hello", Text: "x", Scope: handoff.CannedShared}); err == nil {
+		t.Fatal("a migrated short name was free")
+	}
+	if n, _ := rds.Client.Exists(ctx, rds.Prefix+"canned").Result(); n != 0 {
+		t.Fatal("the old list is still there")
+	}
+}

@@ -220,7 +220,29 @@ func (c *compiler) edges(i int) []edge {
 	}
 	a := card.Ask
 	waits := a.SkipIf == nil
-	allChoicesGo := len(a.Choices) > 0
+	allChoicesGo := len(a.Choices) > 0 || len(a.Intents) > 0
+	for _, in := range a.Intents {
+		if in.Goto >= 0 && !card.HasEnd {
+			add(in.Goto, waits, answered, "intent "+in.Name)
+		}
+		allChoicesGo = allChoicesGo && in.Goto >= 0
+	}
+	if len(a.Intents) > 0 && a.Fallback >= 0 {
+		add(a.Fallback, waits, setW, "no intent matched")
+	}
+	if o := a.Other; o != nil {
+		sets := setW
+		if o.Save != "" {
+			sets = append(slices.Clip(setW), o.Save)
+		}
+		if o.Goto >= 0 {
+			if !card.HasEnd {
+				add(o.Goto, waits, sets, "other")
+			}
+		} else {
+			flow(waits, sets, "other")
+		}
+	}
 	for _, ch := range a.Choices {
 		label := ""
 		if ch.Label != nil {

@@ -213,6 +213,7 @@ var inputFits = map[engine.InputType][]engine.Type{
 	engine.InputDate:   {engine.TypeDate},
 	engine.InputYesNo:  {engine.TypeBool},
 	engine.InputChoice: {engine.TypeString},
+	engine.InputIntent: {engine.TypeString},
 }
 
 // ask compiles a card's question: ask, input, choices, save, validate, retry.
@@ -222,7 +223,7 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 	pAsk, hasAsk := ca.keys["ask"]
 	pCh, hasCh := ca.keys["choices"]
 	if !hasAsk && !hasCh {
-		for _, k := range []string{"input", "save", "validate", "retry"} {
+		for _, k := range []string{"input", "save", "validate", "retry", "intents", "other", "fallback", "min_confidence"} {
 			if p, ok := ca.keys[k]; ok {
 				d := f.errorf(p.key, "%s only works on a question", k)
 				d.Detail = "add `ask: your question` to this card"
@@ -243,7 +244,9 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 		d.Detail = "add `say:` or `ask:` with the question above the buttons"
 	}
 	if p, ok := ca.keys["input"]; ok {
-		if hasCh {
+		if ca.has("intents") {
+			f.errorf(p.key, "a question takes either `input` or `intents`, not both")
+		} else if hasCh {
 			f.errorf(p.key, "a question takes either `input` or `choices`, not both")
 		} else if s, ok := f.str(p.value, "input"); ok {
 			if !slices.Contains(inputTypes, s) {
@@ -261,6 +264,7 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 		a.Input = engine.InputChoice
 		c.choices(fc, a, pCh.value)
 	}
+	c.freeText(fc, a)
 	var saved *engine.VarDecl
 	if p, ok := ca.keys["save"]; ok {
 		if name, ok := f.str(p.value, "save"); ok {
@@ -348,7 +352,7 @@ func (c *compiler) choices(fc *flatCard, a *engine.Ask, n *yaml.Node) {
 		case yaml.ScalarNode:
 			labelNode = e
 		case yaml.MappingNode:
-			for _, p := range f.pairs(e, "choice", []string{"label", "value", "goto"}) {
+			for _, p := range f.pairs(e, "choice", choiceKeys) {
 				switch p.key.Value {
 				case "label":
 					labelNode = p.value
@@ -356,6 +360,8 @@ func (c *compiler) choices(fc *flatCard, a *engine.Ask, n *yaml.Node) {
 					ch.Value, _ = f.str(p.value, "choice value")
 				case "goto":
 					ch.Goto = c.cardRef(fc, p.value, "goto")
+				case "synonyms":
+					ch.Synonyms = c.phrases(f, p.value, "synonyms")
 				}
 			}
 			if labelNode == nil {

@@ -12,7 +12,11 @@ import (
 
 var (
 	topKeys  = []string{"playbook", "title", "locale", "locales", "fallback", "bot", "trigger", "allow_hosts", "vars", "cards"}
-	cardKeys = []string{"say", "image", "links", "ask", "input", "choices", "save", "skip_if", "validate", "retry", "set", "branch", "goto", "handoff", "create", "call", "end", "include"}
+	cardKeys = []string{"say", "image", "links", "ask", "input", "choices", "other", "intents", "fallback", "min_confidence", "save", "skip_if", "validate", "retry", "set", "branch", "goto", "handoff", "create", "call", "end", "include"}
+
+	choiceKeys = []string{"label", "value", "goto", "synonyms"}
+	otherKeys  = []string{"save", "goto"}
+	intentKeys = []string{"name", "examples", "goto"}
 
 	slugRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	cardNameRE = regexp.MustCompile(`^[\p{L}\p{N}_][\p{L}\p{N}_-]*$`)

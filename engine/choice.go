@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // localeKey is a choice label folded by NormalizeLabel, with its locale.
@@ -17,11 +19,25 @@ func (p *Program) prepare() {
 		if c == nil || c.Ask == nil {
 			continue
 		}
+		for _, in := range c.Ask.Intents {
+			if in != nil {
+				in.examples = nil
+				in.examples = in.prepared()
+			}
+		}
 		for _, ch := range c.Ask.Choices {
 			if ch == nil {
 				continue
 			}
 			ch.keys = ch.keys[:0]
+			ch.synKeys = ch.synKeys[:0]
+			for _, loc := range sortedKeys(ch.Synonyms) {
+				for _, w := range ch.Synonyms[loc] {
+					if k := NormalizeLabel(w); k != "" {
+						ch.synKeys = append(ch.synKeys, localeKey{loc, k})
+					}
+				}
+			}
 			ch.valueKey = NormalizeLabel(ch.Value)
 			if ch.Label == nil {
 				continue
@@ -167,5 +183,57 @@ func (r *runner) matchChoice(a *Ask, raw string, button bool) *Choice {
 	if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= len(a.Choices) {
 		return a.Choices[n-1]
 	}
+	return matchSynonym(a, raw, loc)
+}
+
+// matchSynonym finds the choice one of whose synonyms the answer is, or
+// has among its words: the session's locale first, then any. When the
+// words of two choices are in the answer, it picks none.
+func matchSynonym(a *Ask, raw, loc string) *Choice {
+	has := false
+	for _, ch := range a.Choices {
+		has = has || len(ch.synKeys) > 0
+	}
+	if !has {
+		return nil
+	}
+	f := NormalizeLabel(raw)
+	padded := " " + wordsOnly(f) + " "
+	for _, any := range []bool{false, true} {
+		var found *Choice
+		for _, ch := range a.Choices {
+			for _, k := range ch.synKeys {
+				if !any && k.locale != loc && k.locale != "" {
+					continue
+				}
+				if f == k.key {
+					return ch
+				}
+				if strings.Contains(padded, " "+wordsOnly(k.key)+" ") {
+					if found != nil && found != ch {
+						return nil // two choices named: ask again
+					}
+					found = ch
+				}
+			}
+		}
+		if found != nil {
+			return found
+		}
+	}
 	return nil
+}
+
+// wordsOnly replaces punctuation with spaces and collapses runs of them.
+func wordsOnly(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }), " ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -82,6 +82,7 @@ var hints = map[string]map[InputType]string{
 		InputURL:    "That doesn't look like a web address.",
 		InputYesNo:  "Please answer yes or no.",
 		InputChoice: "Please pick one of the options.",
+		InputIntent: "Sorry, I didn't get that. Could you say it another way?",
 	},
 	"es": {
 		InputText:   "Escribe tu respuesta, por favor.",
@@ -93,6 +94,7 @@ var hints = map[string]map[InputType]string{
 		InputURL:    "Eso no parece una dirección web.",
 		InputYesNo:  "Responde sí o no, por favor.",
 		InputChoice: "Elige una de las opciones, por favor.",
+		InputIntent: "Perdona, no lo he entendido. ¿Puedes decirlo de otra manera?",
 	},
 	"fr": {
 		InputText:   "Veuillez saisir votre réponse.",
@@ -104,6 +106,7 @@ var hints = map[string]map[InputType]string{
 		InputURL:    "Cela ne ressemble pas à une adresse web.",
 		InputYesNo:  "Veuillez répondre par oui ou par non.",
 		InputChoice: "Veuillez choisir l'une des options.",
+		InputIntent: "Désolé, je n'ai pas compris. Pouvez-vous le dire autrement ?",
 	},
 	"de": {
 		InputText:   "Bitte gib deine Antwort ein.",
@@ -115,6 +118,7 @@ var hints = map[string]map[InputType]string{
 		InputURL:    "Das sieht nicht nach einer Webadresse aus.",
 		InputYesNo:  "Bitte antworte mit Ja oder Nein.",
 		InputChoice: "Bitte wähle eine der Optionen.",
+		InputIntent: "Entschuldigung, das habe ich nicht verstanden. Kannst du es anders sagen?",
 	},
 }
 

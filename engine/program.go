@@ -121,6 +121,7 @@ const (
 	InputURL    InputType = "url"
 	InputYesNo  InputType = "yes_no"
 	InputChoice InputType = "choice" // answered by one of the card's choices
+	InputIntent InputType = "intent" // free text matched to one of the card's intents
 )
 
 // Card is one named step of a playbook. The parts run in this order: SkipIf
@@ -173,6 +174,26 @@ type Ask struct {
 	SkipIf   *Expr
 	Validate []Validation
 	Retry    Retry
+	// Other, when set, takes free text that matches no choice instead of
+	// asking again.
+	Other *Other
+	// Intents makes the card an intent card: free text is matched to one
+	// of them (Input is InputIntent).
+	Intents []*Intent
+	// Fallback is the card that runs when no intent is sure enough; -1
+	// asks again (an invalid answer, counted by Retry).
+	Fallback int
+	// MinConfidence is how sure the matcher must be, from 0 to 1; 0 means
+	// DefaultMinConfidence.
+	MinConfidence float64
+}
+
+// Other says what happens to free text that matches no choice: it is saved
+// into Save (when not "") and the session goes to Goto (-1 = the card's own
+// flow, as if a choice without a goto was picked).
+type Other struct {
+	Save string
+	Goto int
 }
 
 // Choice is one button of a question.
@@ -183,10 +204,15 @@ type Choice struct {
 	Value string
 	Goto  int // card index, -1 = continue with the card's own flow
 	Pos   source.Range
+	// Synonyms are other words for the choice, by locale: an answer that is
+	// one of them, or has one among its words, picks the choice.
+	Synonyms map[string][]string
 
 	// keys are the folded static labels, by locale, for matching free text;
-	// valueKey is the folded Value. Both are filled by NewProgram.
+	// synKeys the folded synonyms; valueKey is the folded Value. All are
+	// filled by NewProgram.
 	keys     []localeKey
+	synKeys  []localeKey
 	valueKey string
 }
 

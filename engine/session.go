@@ -99,6 +99,10 @@ type Event struct {
 	// program's locales ("es-MX" picks "es"); empty picks the default.
 	Visitor *Visitor
 	Locale  string
+	// Intent, on EventText at an intent card, is the caller's guess of what
+	// the message means (from its own [IntentMatcher]); nil uses the
+	// built-in matcher.
+	Intent *IntentGuess
 }
 
 // CallResult is the outcome of an HTTP call effect.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +98,13 @@ func Step(p *Program, s *Session, ev Event) (*Session, []Effect) {
 // StepTrace is Step that also calls visit (when not nil) with the index of
 // every card entered, in order, for coverage reports.
 func StepTrace(p *Program, s *Session, ev Event, visit func(card int)) (*Session, []Effect) {
+	if visit == nil {
+		return step(p, s, ev, nil)
+	}
+	return step(p, s, ev, &Trace{Card: visit})
+}
+
+func step(p *Program, s *Session, ev Event, trace *Trace) (*Session, []Effect) {
 	if s == nil {
 		return nil, []Effect{errorEffect("", source.Range{}, "no session to step")}
 	}
@@ -113,7 +121,7 @@ func StepTrace(p *Program, s *Session, ev Event, visit func(card int)) (*Session
 				", but this is version "+short(p.Hash)+" of "+p.ID+"; step it with the version it started on")}
 	}
 	r := runners.Get().(*runner)
-	r.p, r.s, r.ev, r.visit = p, s, ev, visit
+	r.p, r.s, r.ev, r.trace = p, s, ev, trace
 	r.world = World{now: ev.Now, online: ev.Online, open: ev.Open}
 	r.out = make([]Effect, 0, 4)
 	normalizeVars(p, s)
@@ -148,7 +156,7 @@ type runner struct {
 	p     *Program
 	s     *Session
 	ev    Event
-	visit func(int)
+	trace *Trace
 	out   []Effect
 	buf   []byte // scratch for rendering and ids
 	cards int    // cards entered in this Step
@@ -162,7 +170,7 @@ func (r *runner) release() {
 	if cap(r.buf) > 4096 {
 		r.buf = nil
 	}
-	r.p, r.s, r.ev, r.visit, r.out = nil, nil, Event{}, nil, nil
+	r.p, r.s, r.ev, r.trace, r.out = nil, nil, Event{}, nil, nil
 	r.world = World{}
 	r.cards, r.seq = 0, 0
 	runners.Put(r)
@@ -205,6 +213,7 @@ func (r *runner) handle() {
 				return
 			}
 			s.Outcome = "" // nobody accepted: the handoff did not happen
+			r.edge(c, EdgeOffline, 0)
 			r.run(c.Handoff.Offline)
 		}
 	case EventCallResult:
@@ -302,8 +311,8 @@ func (r *runner) run(idx int) {
 			return
 		}
 		r.cards++
-		if r.visit != nil {
-			r.visit(idx)
+		if r.trace != nil && r.trace.Card != nil {
+			r.trace.Card(idx)
 		}
 		r.s.Card = idx
 		idx = r.enter(c)
@@ -319,6 +328,7 @@ func (r *runner) enter(c *Card) int {
 			return halt
 		}
 		if skip {
+			r.edge(c, EdgeSkip, 0)
 			return r.after(c, phaseSet, -1)
 		}
 	}
@@ -450,6 +460,14 @@ func (r *runner) answer() {
 	if s.Status == StatusFailed { // a choice label failed to render
 		return
 	}
+	if len(a.Intents) > 0 {
+		r.answerIntent(c, raw)
+		return
+	}
+	if !ok && a.Other != nil && len(a.Choices) > 0 && !button && strings.TrimSpace(raw) != "" {
+		r.answerOther(c, strings.TrimSpace(raw))
+		return
+	}
 	var hint *Text
 	var decl *VarDecl
 	if ok && a.Save != "" {
@@ -497,6 +515,7 @@ func (r *runner) answer() {
 		s.Tries++
 		if a.Retry.Max > 0 && s.Tries >= a.Retry.Max {
 			s.Tries = 0
+			r.edge(c, EdgeRetry, 0)
 			if a.Retry.Then >= 0 {
 				r.run(a.Retry.Then)
 				return
@@ -535,8 +554,96 @@ func (r *runner) answer() {
 	override := -1
 	if choice != nil {
 		override = choice.Goto
+		for i, ch := range a.Choices {
+			if ch == choice {
+				r.edge(c, EdgeChoice, i)
+			}
+		}
 	}
 	r.run(r.after(c, phaseSet, override))
+}
+
+// answerOther saves free text that matched no choice into the other's var
+// and goes on from there.
+func (r *runner) answerOther(c *Card, text string) {
+	o := c.Ask.Other
+	if o.Save != "" {
+		if !r.setVar(c, o.Save, text, nil) {
+			return
+		}
+	}
+	r.s.Tries = 0
+	r.edge(c, EdgeOther, 0)
+	r.run(r.after(c, phaseSet, o.Goto))
+}
+
+// answerIntent matches the message to one of the card's intents: with the
+// caller's guess when the event brings one, else with the built-in
+// matcher. A sure enough match saves the intent's name and takes its goto;
+// otherwise the fallback card runs, or the message counts as an invalid
+// answer.
+func (r *runner) answerIntent(c *Card, raw string) {
+	a, s := c.Ask, r.s
+	var g IntentGuess
+	if r.ev.Intent != nil {
+		g = *r.ev.Intent
+	} else {
+		g = MatchIntent(raw, s.Locale, a.Intents)
+	}
+	min := a.MinConfidence
+	if min <= 0 {
+		min = DefaultMinConfidence
+	}
+	var in *Intent
+	idx := -1
+	if g.Name != "" && g.Confidence >= min {
+		for i, x := range a.Intents {
+			if x.Name == g.Name {
+				in, idx = x, i
+				break
+			}
+		}
+	}
+	if in == nil {
+		if a.Fallback >= 0 {
+			s.Tries = 0
+			r.edge(c, EdgeFallback, 0)
+			r.run(a.Fallback)
+			return
+		}
+		s.Tries++
+		if a.Retry.Max > 0 && s.Tries >= a.Retry.Max {
+			s.Tries = 0
+			r.edge(c, EdgeRetry, 0)
+			if a.Retry.Then >= 0 {
+				r.run(a.Retry.Then)
+				return
+			}
+			r.run(r.after(c, phaseSet, -1))
+			return
+		}
+		hint := a.Retry.Say
+		if hint != nil {
+			txt, loc, good := r.text(c, hint)
+			if !good {
+				return
+			}
+			r.out = append(r.out, Effect{Kind: EffectSay, Card: c.Name, Text: txt, Locale: loc})
+		} else {
+			loc, txt := builtinHint(s.Locale, InputIntent)
+			r.out = append(r.out, Effect{Kind: EffectSay, Card: c.Name, Text: txt, Locale: loc})
+		}
+		r.ask(c, nil, true)
+		return
+	}
+	s.Tries = 0
+	if a.Save != "" {
+		if !r.setVar(c, a.Save, in.Name, nil) {
+			return
+		}
+	}
+	r.edge(c, EdgeIntent, idx)
+	r.run(r.after(c, phaseSet, in.Goto))
 }
 
 // parse reads raw as an answer to a. ch is the chosen choice, if any.
@@ -610,6 +717,7 @@ func (r *runner) after(c *Card, phase, override int) int {
 	for i := range c.Branch {
 		b := &c.Branch[i]
 		if b.If == nil {
+			r.edge(c, EdgeBranch, i)
 			return b.Goto
 		}
 		ok, good := r.cond(c, b.If)
@@ -617,8 +725,12 @@ func (r *runner) after(c *Card, phase, override int) int {
 			return halt
 		}
 		if ok {
+			r.edge(c, EdgeBranch, i)
 			return b.Goto
 		}
+	}
+	if len(c.Branch) > 0 {
+		r.edge(c, EdgeNoBranch, 0)
 	}
 	return c.Next
 }
@@ -746,6 +858,7 @@ func (r *runner) create(c *Card, cr *Create) bool {
 func (r *runner) handoff(c *Card) int {
 	h := c.Handoff
 	if r.ev.Online[h.Team] <= 0 {
+		r.edge(c, EdgeOffline, 0)
 		r.out = append(r.out, Effect{Kind: EffectAway, Card: c.Name, Handoff: &HandoffRequest{Team: h.Team, Priority: h.Priority}})
 		return h.Offline
 	}
@@ -761,6 +874,7 @@ func (r *runner) handoff(c *Card) int {
 		wait = DefaultHandoffWait
 	}
 	id := r.id(c)
+	r.edge(c, EdgeHandoff, 0)
 	r.out = append(r.out,
 		Effect{Kind: EffectHandoff, Card: c.Name, Handoff: &HandoffRequest{Team: h.Team, Wait: wait, Priority: h.Priority}},
 		Effect{Kind: EffectTimer, Card: c.Name, Timer: &Timer{ID: id, At: r.ev.Now.Add(wait)}})
@@ -854,6 +968,11 @@ func (r *runner) callResult(res *CallResult) {
 			v, _ := coerce(cloneValue(x), r.p.varByName[sv.Var].Type, true)
 			s.Vars[sv.Var] = v
 		}
+	}
+	if !ok {
+		r.edge(c, EdgeCallError, 0)
+	} else {
+		r.edge(c, EdgeCallOK, 0)
 	}
 	if !ok && cl.OnError >= 0 {
 		r.run(cl.OnError)

@@ -74,11 +74,12 @@ const (
 	StepAgentJoins   StepKind = "agent_joins"   // agent Text takes the chat
 	StepAgentLeaves  StepKind = "agent_leaves"  // agent Text leaves the chat
 	StepResume       StepKind = "resume"        // the agent hands back to the bot at card Text
+	StepIntent       StepKind = "intent"        // the last message at an intent card meant intent Text ("none": no intent)
 )
 
 var stepKinds = []string{
 	string(StepBot), string(StepButtons), string(StepVisitor), string(StepClick), string(StepWait),
-	string(StepAgentsOnline), string(StepAgentJoins), string(StepAgentLeaves), string(StepResume),
+	string(StepAgentsOnline), string(StepAgentJoins), string(StepAgentLeaves), string(StepResume), string(StepIntent),
 }
 
 // Step is one line of a test's script.
@@ -634,7 +635,7 @@ func (p *parser) script(v *yaml.Node) []*Step {
 					st.Buttons = append(st.Buttons, s)
 				}
 			}
-		case StepVisitor, StepClick, StepAgentJoins, StepAgentLeaves, StepResume:
+		case StepVisitor, StepClick, StepAgentJoins, StepAgentLeaves, StepResume, StepIntent:
 			s, ok := p.str(n)
 			if !ok {
 				continue

@@ -22,6 +22,9 @@ type Result struct {
 	Transcript []string
 	// Entered lists the indices of the cards the test entered, ascending.
 	Entered []int
+	// Edges are the edges the test took; Locales the locales it ran in.
+	Edges   map[engine.Edge]bool
+	Locales map[string]bool
 }
 
 // Passed reports whether the test passed.
@@ -51,7 +54,11 @@ func (f *Failure) Error() string {
 // Run replays t against p in a fresh [Sim] and checks its expectations. It
 // stops at the first mismatch. It never panics: an engine crash is a
 // failure.
-func Run(p *engine.Program, t *Test) *Result {
+func Run(p *engine.Program, t *Test) *Result { return RunWith(p, t, nil) }
+
+// RunWith is [Run] with m matching intents (nil: the built-in matcher), such
+// as a language-model classifier or a fake of one.
+func RunWith(p *engine.Program, t *Test, m engine.IntentMatcher) *Result {
 	r := &Result{Test: t}
 	if p == nil {
 		r.Failure = &Failure{Pos: t.Pos, Summary: "there is no playbook to test"}
@@ -61,6 +68,14 @@ func Run(p *engine.Program, t *Test) *Result {
 	sim.SetOnline(t.Online)
 	sim.SetOpen(t.Open)
 	sim.Mocks = t.HTTP
+	sim.Matcher = m
+	sim.OnIntent = func(g engine.IntentGuess) {
+		if g.Name == "" {
+			r.Transcript = append(r.Transcript, "· no intent matched")
+			return
+		}
+		r.Transcript = append(r.Transcript, fmt.Sprintf("· intent %s (confidence %.2f)", g.Name, g.Confidence))
+	}
 	sim.OnEffect = func(e engine.Effect) {
 		switch e.Kind {
 		case engine.EffectSay:
@@ -84,6 +99,7 @@ func Run(p *engine.Program, t *Test) *Result {
 	}
 	r.Failure = run(sim, t, r)
 	r.Entered = slices.Sorted(maps.Keys(sim.Entered))
+	r.Edges, r.Locales = sim.Edges, sim.Locales
 	return r
 }
 
@@ -127,6 +143,23 @@ func run(sim *Sim, t *Test, r *Result) *Failure {
 			got := ButtonLabels(sim.Buttons())
 			if !slices.Equal(got, st.Buttons) {
 				return &Failure{Pos: st.Pos, Summary: "the buttons are different", Want: Format(st.Buttons), Got: Format(got)}
+			}
+			continue
+		case StepIntent:
+			if len(sim.Intents) == 0 {
+				return &Failure{Pos: st.Pos, Summary: "no message was matched to an intent yet", Want: st.Text, Got: "(none)"}
+			}
+			last := sim.Intents[len(sim.Intents)-1]
+			got := "none"
+			if last.Taken {
+				got = last.Name
+			}
+			if got != st.Text {
+				g := got
+				if last.Name != "" {
+					g = fmt.Sprintf("%s (best guess %s, confidence %.2f)", got, last.Name, last.Confidence)
+				}
+				return &Failure{Pos: st.Pos, Summary: "the message meant another intent", Want: st.Text, Got: g}
 			}
 			continue
 		case StepAgentsOnline:

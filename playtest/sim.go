@@ -49,6 +49,10 @@ type Sim struct {
 	OnTimer func(engine.Timer)
 	// OnVisit, when set, is called with the index of every card entered.
 	OnVisit func(card int)
+	// Matcher picks intents at intent cards; nil is the built-in one.
+	Matcher engine.IntentMatcher
+	// OnIntent, when set, is called with each guess at an intent card.
+	OnIntent func(engine.IntentGuess)
 
 	Messages []Message                // every bot message so far
 	Created  []*engine.Record         // every record the bot would create
@@ -56,6 +60,9 @@ type Sim struct {
 	Handoffs []*engine.HandoffRequest // every handoff requested
 	Errors   []*engine.RuntimeError   // runtime errors that stopped the bot
 	Entered  map[int]bool             // cards entered, by index
+	Edges    map[engine.Edge]bool     // edges taken (see engine.Program.Edges)
+	Intents  []IntentTaken            // every message an intent card matched, in order
+	Locales  map[string]bool          // the locales the conversation ran in
 	Effects  []engine.Effect          // every effect, in order
 	buttons  []engine.Button          // buttons on offer now
 	timers   []engine.Timer           // pending, sorted by At
@@ -76,6 +83,8 @@ func NewSim(p *engine.Program, id string, now time.Time) *Sim {
 		Online:  map[string]int{},
 		Open:    map[string]bool{},
 		Entered: map[int]bool{},
+		Edges:   map[engine.Edge]bool{},
+		Locales: map[string]bool{},
 		id:      id,
 	}
 }
@@ -95,9 +104,42 @@ func (s *Sim) Start(v engine.Visitor, locale string) (err error) {
 	return s.send(engine.Event{Kind: engine.EventStart, Visitor: &v, Locale: locale})
 }
 
-// Text sends what the visitor typed.
+// IntentTaken is what an intent card made of a message: the matcher's
+// guess, and whether it was sure enough to take the intent.
+type IntentTaken struct {
+	engine.IntentGuess
+	Taken bool
+}
+
+// Text sends what the visitor typed. At an intent card the Sim's matcher
+// classifies it first and the guess goes with the event.
 func (s *Sim) Text(text string) error {
-	return s.send(engine.Event{Kind: engine.EventText, Text: text})
+	ev := engine.Event{Kind: engine.EventText, Text: text}
+	if s.Session != nil && s.Session.Status == engine.StatusWaiting {
+		if i := s.Session.Card; i >= 0 && i < len(s.Program.Cards) {
+			if a := s.Program.Cards[i].Ask; a != nil && len(a.Intents) > 0 {
+				m := s.Matcher
+				if m == nil {
+					m = engine.BuiltinMatcher{}
+				}
+				g := m.MatchIntent(text, s.Session.Locale, a.Intents)
+				ev.Intent = &g
+				minc := a.MinConfidence
+				if minc <= 0 {
+					minc = engine.DefaultMinConfidence
+				}
+				taken := false
+				for _, in := range a.Intents {
+					taken = taken || (in.Name == g.Name && g.Confidence >= minc)
+				}
+				s.Intents = append(s.Intents, IntentTaken{g, taken})
+				if s.OnIntent != nil {
+					s.OnIntent(g)
+				}
+			}
+		}
+	}
+	return s.send(ev)
 }
 
 // Buttons returns the buttons on offer: those of the last bot message, or
@@ -242,14 +284,19 @@ func (s *Sim) step(ev engine.Event) {
 	ev.Now = s.Now
 	ev.Online = maps.Clone(s.Online)
 	ev.Open = maps.Clone(s.Open)
-	sess, effects := engine.StepTrace(s.Program, s.Session, ev, s.visit)
+	sess, effects := engine.StepTraced(s.Program, s.Session, ev, &engine.Trace{Card: s.visit, Edge: s.edge})
 	if sess != nil {
 		s.Session = sess
+		if sess.Locale != "" {
+			s.Locales[sess.Locale] = true
+		}
 	}
 	for _, e := range effects {
 		s.apply(e)
 	}
 }
+
+func (s *Sim) edge(e engine.Edge) { s.Edges[e] = true }
 
 func (s *Sim) visit(card int) {
 	s.Entered[card] = true

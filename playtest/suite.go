@@ -12,24 +12,40 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 )
 
-// Coverage counts the cards of one playbook that tests entered.
+// Coverage counts what of one playbook the tests went through: its cards,
+// its edges (every choice, intent, branch arm, fallback, retry exhaustion,
+// skip, handoff and offline path, call success and failure; see
+// [engine.Program.Edges]) and its locales.
 type Coverage struct {
 	Playbook string
 	Cards    []string // card names, in program order (sub-flow copies included)
 	Entered  []bool   // Entered[i]: some test entered Cards[i]
+	Edges    []engine.Edge
+	Taken    []bool   // Taken[i]: some test took Edges[i]
+	Locales  []string // the playbook's locales
+	Spoken   []bool   // Spoken[i]: some test ran in Locales[i]
 	Tests    int      // tests that ran against the playbook
+
+	program *engine.Program
 }
 
 // NewCoverage returns an empty coverage of p.
 func NewCoverage(p *engine.Program) *Coverage {
-	c := &Coverage{Playbook: p.ID, Cards: make([]string, len(p.Cards)), Entered: make([]bool, len(p.Cards))}
+	c := &Coverage{Playbook: p.ID, Cards: make([]string, len(p.Cards)), Entered: make([]bool, len(p.Cards)), program: p}
 	for i, card := range p.Cards {
 		c.Cards[i] = card.Name
 	}
+	c.Edges = p.Edges()
+	c.Taken = make([]bool, len(c.Edges))
+	c.Locales = p.Locales
+	if len(c.Locales) == 0 && p.Locale != "" {
+		c.Locales = []string{p.Locale}
+	}
+	c.Spoken = make([]bool, len(c.Locales))
 	return c
 }
 
-// Add counts the cards r entered.
+// Add counts the cards, edges and locales r went through.
 func (c *Coverage) Add(r *Result) {
 	c.Tests++
 	for _, i := range r.Entered {
@@ -37,18 +53,36 @@ func (c *Coverage) Add(r *Result) {
 			c.Entered[i] = true
 		}
 	}
+	for i, e := range c.Edges {
+		if r.Edges[e] {
+			c.Taken[i] = true
+		}
+	}
+	for i, l := range c.Locales {
+		if r.Locales[l] {
+			c.Spoken[i] = true
+		}
+	}
 }
 
-// Covered returns how many cards were entered.
-func (c *Coverage) Covered() int {
+func count(bs []bool) int {
 	n := 0
-	for _, e := range c.Entered {
-		if e {
+	for _, b := range bs {
+		if b {
 			n++
 		}
 	}
 	return n
 }
+
+// Covered returns how many cards were entered.
+func (c *Coverage) Covered() int { return count(c.Entered) }
+
+// EdgesTaken returns how many edges were taken.
+func (c *Coverage) EdgesTaken() int { return count(c.Taken) }
+
+// LocalesSpoken returns how many locales a test ran in.
+func (c *Coverage) LocalesSpoken() int { return count(c.Spoken) }
 
 // Percent returns the covered share of the cards, 0 to 100; 100 for a
 // playbook with no cards.
@@ -57,6 +91,16 @@ func (c *Coverage) Percent() float64 {
 		return 100
 	}
 	return 100 * float64(c.Covered()) / float64(len(c.Cards))
+}
+
+// Total returns the covered share of cards, edges and locales together, 0
+// to 100: what `--min-coverage` checks.
+func (c *Coverage) Total() float64 {
+	all := len(c.Cards) + len(c.Edges) + len(c.Locales)
+	if all == 0 {
+		return 100
+	}
+	return 100 * float64(c.Covered()+c.EdgesTaken()+c.LocalesSpoken()) / float64(all)
 }
 
 // Uncovered returns the names of the cards no test entered, in order and
@@ -71,10 +115,61 @@ func (c *Coverage) Uncovered() []string {
 	return out
 }
 
+// UncoveredEdges returns the edges no test took, in order.
+func (c *Coverage) UncoveredEdges() []engine.Edge {
+	var out []engine.Edge
+	for i, e := range c.Edges {
+		if !c.Taken[i] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// UnspokenLocales returns the locales no test ran in.
+func (c *Coverage) UnspokenLocales() []string {
+	var out []string
+	for i, l := range c.Locales {
+		if !c.Spoken[i] {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// DescribeEdge names an edge of p for people: `where: choice "Germany"`,
+// `faq: intent pricing`, `size: branch 2 (if score >= 2)`.
+func DescribeEdge(p *engine.Program, e engine.Edge) string {
+	if e.Card < 0 || e.Card >= len(p.Cards) {
+		return e.String()
+	}
+	c := p.Cards[e.Card]
+	what := e.String()
+	switch e.Kind {
+	case engine.EdgeChoice:
+		if c.Ask != nil && e.Index < len(c.Ask.Choices) {
+			what = "choice " + quote(c.Ask.Choices[e.Index].Value)
+		}
+	case engine.EdgeIntent:
+		if c.Ask != nil && e.Index < len(c.Ask.Intents) {
+			what = "intent " + c.Ask.Intents[e.Index].Name
+		}
+	case engine.EdgeBranch:
+		if e.Index < len(c.Branch) && c.Branch[e.Index].If != nil {
+			what += " (if " + c.Branch[e.Index].If.Src + ")"
+		}
+	case engine.EdgeRetry:
+		what = "retry exhausted"
+	}
+	return c.Name + ": " + what
+}
+
 // Options tune [RunFiles].
 type Options struct {
 	// Match selects tests by name; nil runs them all.
 	Match func(name string) bool
+	// Matcher picks intents at intent cards; nil is the built-in one.
+	Matcher engine.IntentMatcher
 }
 
 // FileResult is what ran from one test file.
@@ -153,7 +248,7 @@ func RunFiles(set *dsl.Set, files []string, opts Options) *Report {
 			if opts.Match != nil && !opts.Match(t.Name) {
 				continue
 			}
-			res := Run(p, t)
+			res := RunWith(p, t, opts.Matcher)
 			cov.Add(res)
 			fr.Results = append(fr.Results, res)
 		}

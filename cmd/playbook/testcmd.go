@@ -18,7 +18,7 @@ import (
 var testCommand = &command{
 	name:    "test",
 	summary: "run the conversation tests beside your playbooks",
-	usage:   "test [-run PATTERN] [-v] [FILE|FOLDER...]",
+	usage:   "test [-run PATTERN] [-v] [--min-coverage N] [FILE|FOLDER...]",
 	help: `Replays the conversations written in NAME.test.yaml files against the
 playbooks beside them, and checks what the bot says, the buttons it shows,
 the outcome, the vars and the records it would create. Nothing is sent
@@ -27,8 +27,11 @@ set by each test.
 
 With no files or folders it tests the current folder. Each test prints PASS
 or FAIL; a failure shows the line of the test that did not happen and what
-the bot did instead. Then comes coverage: how many cards of each playbook
-the tests went through, and which they never reached.
+the bot did instead. Then comes coverage: how many cards, edges (every
+choice, intent, branch arm, fallback, retry exhaustion, skip, handoff and
+offline path, call success and failure) and locales of each playbook the
+tests went through, and which they never reached. --min-coverage N fails
+the run when a playbook's coverage is below N percent.
 
 Exit status: 0 when every test passes, 1 when a test fails or a file has
 errors, 2 when the command line is wrong.
@@ -36,13 +39,17 @@ errors, 2 when the command line is wrong.
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
 		runPat := fs.String("run", "", "only run the tests whose name matches `PATTERN` (a regular expression, such as \"lead|nurture\")")
 		verbose := fs.Bool("v", false, "show every conversation as it ran, not just the failures")
+		minCov := fs.Float64("min-coverage", 0, "fail when a playbook's coverage (cards, edges and locales) is below `N` percent")
 		return func(ctx context.Context, std *stdio, args []string) error {
-			return runTest(std, args, *runPat, *verbose)
+			if *minCov < 0 || *minCov > 100 {
+				return usageError("--min-coverage: %g is not a percentage from 0 to 100", *minCov)
+			}
+			return runTest(std, args, *runPat, *verbose, *minCov)
 		}
 	},
 }
 
-func runTest(std *stdio, args []string, runPat string, verbose bool) error {
+func runTest(std *stdio, args []string, runPat string, verbose bool, minCov float64) error {
 	opts := playtest.Options{}
 	if runPat != "" {
 		re, err := regexp.Compile(runPat)
@@ -123,6 +130,7 @@ func runTest(std *stdio, args []string, runPat string, verbose bool) error {
 		fmt.Fprintf(std.out, "no test matches -run %q\n", runPat)
 	}
 
+	low := 0
 	if len(set.Programs) > 0 && passed+failed > 0 {
 		fmt.Fprintln(std.out)
 		fmt.Fprintln(std.out, "coverage:")
@@ -135,13 +143,28 @@ func runTest(std *stdio, args []string, runPat string, verbose bool) error {
 			if cov == nil {
 				cov = playtest.NewCoverage(p)
 			}
-			line := fmt.Sprintf("  %-*s  %d/%d cards (%.1f%%)", width, p.ID, cov.Covered(), len(cov.Cards), cov.Percent())
+			line := fmt.Sprintf("  %-*s  %5.1f%%  %d/%d cards, %d/%d edges, %d/%d locales", width, p.ID, cov.Total(),
+				cov.Covered(), len(cov.Cards), cov.EdgesTaken(), len(cov.Edges), cov.LocalesSpoken(), len(cov.Locales))
 			if cov.Tests == 0 {
 				line += "  no tests"
-			} else if un := cov.Uncovered(); len(un) > 0 {
-				line += "  not reached: " + strings.Join(un, ", ")
+			}
+			if minCov > 0 && cov.Total() < minCov {
+				line += fmt.Sprintf("  below --min-coverage %g%%", minCov)
+				low++
 			}
 			fmt.Fprintln(std.out, line)
+			if cov.Tests == 0 {
+				continue
+			}
+			if un := cov.Uncovered(); len(un) > 0 {
+				fmt.Fprintf(std.out, "  %-*s    cards not reached: %s\n", width, "", strings.Join(un, ", "))
+			}
+			for _, e := range cov.UncoveredEdges() {
+				fmt.Fprintf(std.out, "  %-*s    edge not taken: %s\n", width, "", playtest.DescribeEdge(p, e))
+			}
+			if un := cov.UnspokenLocales(); len(un) > 0 {
+				fmt.Fprintf(std.out, "  %-*s    locales no test runs in: %s\n", width, "", strings.Join(un, ", "))
+			}
 		}
 	}
 
@@ -152,7 +175,10 @@ func runTest(std *stdio, args []string, runPat string, verbose bool) error {
 	if nerr := len(diags.Errs()); nerr > 0 {
 		fmt.Fprintf(std.err, "%s in playbooks or test files\n", plural(nerr, "error"))
 	}
-	if failed > 0 || diags.HasErrors() {
+	if low > 0 {
+		fmt.Fprintf(std.err, "%s below --min-coverage %g%%\n", plural(low, "playbook"), minCov)
+	}
+	if failed > 0 || diags.HasErrors() || low > 0 {
 		return errFailed
 	}
 	return nil

@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"strings"
+	"unicode"
+
+	"github.com/kljensen/snowball"
+)
+
+// Intent is one thing a visitor may mean at an intent card, with example
+// phrases per locale.
+type Intent struct {
+	Name string
+	// Examples holds example phrases by locale.
+	Examples map[string][]string
+	Goto     int // card index; -1 = continue with the card's own flow
+
+	// examples are the phrases as stemmed tokens, by locale; filled by
+	// NewProgram.
+	examples map[string][][]string
+}
+
+// IntentGuess is what a matcher made of a message: the intent's name ("" for
+// none) and how sure it is, from 0 to 1.
+type IntentGuess struct {
+	Name       string  `json:"name"`
+	Confidence float64 `json:"confidence"`
+}
+
+// DefaultMinConfidence is how sure the matcher must be before an intent
+// card takes an intent, when the card does not say.
+const DefaultMinConfidence = 0.5
+
+// IntentMatcher picks the intent a message means. The built-in one
+// ([MatchIntent]) folds case and accents, stems words (English, Spanish,
+// French and the other languages of the Snowball stemmer) and forgives
+// small typos. Another one (a language-model classifier, say) runs
+// outside Step, which does no I/O: the caller asks it and hands its guess
+// to Step in [Event.Intent].
+type IntentMatcher interface {
+	MatchIntent(text, locale string, intents []*Intent) IntentGuess
+}
+
+// BuiltinMatcher is the default [IntentMatcher].
+type BuiltinMatcher struct{}
+
+// MatchIntent implements [IntentMatcher] with [MatchIntent].
+func (BuiltinMatcher) MatchIntent(text, locale string, intents []*Intent) IntentGuess {
+	return MatchIntent(text, locale, intents)
+}
+
+// MatchIntent scores text against every example of every intent, in the
+// session's locale first and in any locale when that finds nothing, and
+// returns the best. The score of one example is the share of words the two
+// have in common (each word stemmed; a word within one typo of another
+// counts, two typos for words of 8 letters or more), so "pricing" matches
+// "what are your prices" less than "prices", and an empty message matches
+// nothing. Ties go to the intent listed first.
+func MatchIntent(text, locale string, intents []*Intent) IntentGuess {
+	lang := stemLang(locale)
+	words := tokens(text, lang)
+	if len(words) == 0 {
+		return IntentGuess{}
+	}
+	best := IntentGuess{}
+	score := func(in *Intent, exs [][]string) {
+		for _, ex := range exs {
+			if s := similarity(words, ex); s > best.Confidence {
+				best = IntentGuess{Name: in.Name, Confidence: s}
+			}
+		}
+	}
+	for _, in := range intents {
+		score(in, in.prepared()[locale])
+	}
+	if best.Name == "" {
+		// words of another locale's examples, stemmed as that locale's
+		for _, in := range intents {
+			for loc, exs := range in.prepared() {
+				if loc != locale {
+					w := tokens(text, stemLang(loc))
+					for _, ex := range exs {
+						if s := similarity(w, ex); s > best.Confidence {
+							best = IntentGuess{Name: in.Name, Confidence: s}
+						}
+					}
+				}
+			}
+		}
+	}
+	best.Confidence = float64(int(best.Confidence*100+0.5)) / 100
+	return best
+}
+
+// prepared returns the examples as stemmed tokens: those NewProgram
+// computed, or computed now for an intent built by hand.
+func (in *Intent) prepared() map[string][][]string {
+	if in.examples != nil {
+		return in.examples
+	}
+	out := make(map[string][][]string, len(in.Examples))
+	for loc, exs := range in.Examples {
+		lang := stemLang(loc)
+		for _, ex := range exs {
+			if t := tokens(ex, lang); len(t) > 0 {
+				out[loc] = append(out[loc], t)
+			}
+		}
+	}
+	return out
+}
+
+// similarity is the Dice coefficient of two word lists, where words match
+// when equal or within a typo or two.
+func similarity(a, b []string) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	used := make([]bool, len(b))
+	common := 0.0
+	for _, w := range a {
+		bestJ, bestS := -1, 0.0
+		for j, x := range b {
+			if used[j] {
+				continue
+			}
+			if s := wordMatch(w, x); s > bestS {
+				bestJ, bestS = j, s
+			}
+		}
+		if bestJ >= 0 {
+			used[bestJ] = true
+			common += bestS
+		}
+	}
+	return 2 * common / float64(len(a)+len(b))
+}
+
+// wordMatch is 1 for equal words, 0.8 for a word within the typos allowed
+// for its length, else 0.
+func wordMatch(a, b string) float64 {
+	if a == b {
+		return 1
+	}
+	n := min(len([]rune(a)), len([]rune(b)))
+	allowed := 0
+	switch {
+	case n >= 8:
+		allowed = 2
+	case n >= 4:
+		allowed = 1
+	}
+	if allowed > 0 && editDistance(a, b, allowed) <= allowed {
+		return 0.8
+	}
+	return 0
+}
+
+// editDistance is the Levenshtein distance of a and b, or limit+1 when it
+// is larger than limit.
+func editDistance(a, b string, limit int) int {
+	ra, rb := []rune(a), []rune(b)
+	if d := len(ra) - len(rb); d > limit || -d > limit {
+		return limit + 1
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		rowMin := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin > limit {
+			return limit + 1
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// tokens folds text (NormalizeLabel), splits it into words at anything that
+// is not a letter or digit, drops the language's most common filler words
+// and stems the rest.
+func tokens(text, lang string) []string {
+	f := NormalizeLabel(text)
+	words := strings.FieldsFunc(f, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	out := words[:0]
+	for _, w := range words {
+		if stop[lang][w] {
+			continue
+		}
+		if lang != "" {
+			if s, err := snowball.Stem(w, lang, false); err == nil && s != "" {
+				w = s
+			}
+		}
+		out = append(out, w)
+	}
+	if len(out) == 0 && len(words) > 0 {
+		return words // a message of filler words only: keep them
+	}
+	return out
+}
+
+// stemLang names the Snowball stemmer for a locale, or "" when there is
+// none (German, say: its words are matched unstemmed, typos forgiven).
+func stemLang(locale string) string {
+	switch strings.ToLower(langOf(locale)) {
+	case "en":
+		return "english"
+	case "es":
+		return "spanish"
+	case "fr":
+		return "french"
+	case "ru":
+		return "russian"
+	case "sv":
+		return "swedish"
+	case "no", "nb", "nn":
+		return "norwegian"
+	case "hu":
+		return "hungarian"
+	}
+	return ""
+}
+
+// stop holds the filler words dropped before matching, by stemmer language
+// ("" for languages without a stemmer; German's are listed there).
+var stop = map[string]map[string]bool{
+	"english": set("a an the i im i'm me my we our you your is are am be was it its this that to of in on for and or do does can could would should please hi hello hey"),
+	"spanish": set("el la los las un una y o de del en a al por para que es mi me yo tu su hola"),
+	"french":  set("le la les un une et ou de du des en a au aux pour que est mon ma mes je tu vous bonjour"),
+	"":        set("der die das ein eine und oder von zu im in am an ist ich mein meine du sie wir hallo bitte"),
+}
+
+func set(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
+}

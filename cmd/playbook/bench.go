@@ -353,6 +353,12 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		rep.Idle = ir
 	} else {
 		note("%d visitors talking for %v (after %v of warm-up)", o.visitors, o.duration, o.warmup)
+		// Every handoff is checked in the inbox when the bench knows the
+		// servers' Redis and prefix (not with --url).
+		var inbox redis.UniversalClient
+		if o.url == "" {
+			inbox = rdb
+		}
 		sample := probe.Sample
 		if o.profile != "" {
 			sample = func(ctx context.Context) bench.Sample {
@@ -379,6 +385,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		res, err := bench.Run(ctx, bench.Options{
 			URLs: urls, Visitors: o.visitors, Think: o.think, Duration: o.duration, Warmup: o.warmup,
 			Conversations: o.conversations, TurnTimeout: o.turnTimeout, Sources: o.sources, Sample: sample,
+			Inbox: inbox, Prefix: prefix,
 		})
 		if err != nil {
 			return err
@@ -411,6 +418,13 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		}
 	}
 
+	if rdb != nil && o.url == "" {
+		m, err := bench.KeysPerMaster(ctx, rdb, prefix)
+		if err != nil {
+			note("keys per master: %v", err)
+		}
+		rep.Masters = m
+	}
 	if o.json {
 		enc := json.NewEncoder(std.out)
 		enc.SetIndent("", "  ")

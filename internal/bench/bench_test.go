@@ -170,3 +170,76 @@ func TestSimulatedPresence(t *testing.T) {
 		}
 	}
 }
+
+// TestRunChecksHandoffsAreQueued: the bench checks every handoff in the
+// inbox, not only the replies. With queueing broken underneath (the
+// server's writes to the team queues land in another key, as when the
+// cluster's cross-slot transaction failed and the record said open while
+// the lists stayed empty) every reply is still right, and only the inbox
+// check sees that no agent would ever get the chats.
+func TestRunChecksHandoffsAreQueued(t *testing.T) {
+	ctx := context.Background()
+	t.Run("queued", func(t *testing.T) {
+		url, rds := startServer(t, playbooks.BenchQualify)
+		res, err := bench.Run(ctx, bench.Options{URLs: []string{url}, Visitors: 4, Conversations: 20, Inbox: rds.Client, Prefix: rds.Prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Errors != 0 || res.Handoffs != 6 || res.Queued != 6 {
+			t.Fatalf("%d errors %v, %d handoffs, %d queued; want 0 errors, 6 handoffs, 6 queued", res.Errors, res.ErrorSamples, res.Handoffs, res.Queued)
+		}
+	})
+	t.Run("queueing broken", func(t *testing.T) {
+		rds := redistest.New(t)
+		broken := redis.NewClient(rds.Client.Options())
+		t.Cleanup(func() { broken.Close() })
+		broken.AddHook(loseQueueWrites{})
+		url := startServerOn(t, playbooks.BenchQualify, rds, broken)
+		res, err := bench.Run(ctx, bench.Options{URLs: []string{url}, Visitors: 4, Conversations: 20,
+			Inbox: rds.Client, Prefix: rds.Prefix, QueueWait: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Conversations != 20 || res.Handoffs != 6 {
+			t.Fatalf("%d conversations, %d handoffs (errors %v); want every reply right: 20 and 6", res.Conversations, res.Handoffs, res.ErrorSamples)
+		}
+		if res.Errors != 6 || res.Queued != 0 {
+			t.Fatalf("%d errors, %d queued; want the 6 handoffs found missing from the queue: %v", res.Errors, res.Queued, res.ErrorSamples)
+		}
+		if !strings.Contains(res.ErrorSamples[0], "not in its Unassigned queue") {
+			t.Errorf("error %q", res.ErrorSamples[0])
+		}
+	})
+}
+
+// loseQueueWrites sends what a server writes to or reads of a team's
+// Unassigned queue (…}:queue) to another key of the same slot instead.
+type loseQueueWrites struct{}
+
+func (loseQueueWrites) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (loseQueueWrites) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		redirectQueue(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (loseQueueWrites) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			redirectQueue(c)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func redirectQueue(cmd redis.Cmder) {
+	args := cmd.Args()
+	switch cmd.Name() {
+	case "zadd", "zrank":
+		if k, ok := args[1].(string); ok && strings.HasSuffix(k, "}:queue") {
+			args[1] = k + "-lost"
+		}
+	}
+}

@@ -23,6 +23,9 @@ type Report struct {
 	Ceiling *CeilingReport `json:"ceiling,omitempty"`
 	// Ratio is the end-to-end turns/s divided by the ceiling's.
 	Ratio float64 `json:"ratio,omitempty"`
+	// Masters are the keys on each master of a Redis Cluster after the
+	// run (KeysPerMaster); nil on one Redis.
+	Masters []MasterKeys `json:"keys_per_master,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -250,6 +253,11 @@ func (r *Report) WriteText(w io.Writer) {
 			parts = append(parts, fmt.Sprintf("%s %s", o, num(l.ByOutcome[o])))
 		}
 		p("  conversations  %s completed, every reply and outcome checked: %s\n", num(l.Conversations), strings.Join(parts, ", "))
+		if l.Queued >= 0 {
+			p("  handoffs       %s of %s in the inbox (open, and in the team's Unassigned queue or assigned)\n", num(l.Queued), num(l.Handoffs))
+		} else {
+			p("  handoffs       %s, not checked in the inbox (no Redis to read)\n", num(l.Handoffs))
+		}
 		r.writeResources(w, &l.Resources, "turn")
 	}
 	if c := r.Ceiling; c != nil {
@@ -269,6 +277,20 @@ func (r *Report) WriteText(w io.Writer) {
 			p("  ratio          end to end / ceiling = %.0f%%\n", 100*r.Ratio)
 		case r.Load != nil && r.Load.Think > 0:
 			p("  ratio          not computed: the visitors pause between turns, so the end-to-end rate is what they ask for\n")
+		}
+	}
+	if len(r.Masters) > 0 {
+		var total int64
+		for _, m := range r.Masters {
+			total += m.Keys
+		}
+		p("\nkeys per master (Redis Cluster): the run's keys (SCAN of its prefix), all keys (DBSIZE), slots served\n")
+		for _, m := range r.Masters {
+			share := 0.0
+			if total > 0 {
+				share = 100 * float64(m.Keys) / float64(total)
+			}
+			p("  %-21s %s keys (%.0f%%), %s in all, %s slots\n", m.Addr, num(int(m.Keys)), share, num(int(m.All)), num(m.Slots))
 		}
 	}
 	if id := r.Idle; id != nil {

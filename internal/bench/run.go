@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 )
 
 // Options configure a load run.
@@ -46,6 +47,15 @@ type Options struct {
 	// Sample, when set, is called at the start and the end of the measured
 	// window; its results land in the Result.
 	Sample func(ctx context.Context) Sample
+	// Inbox, when set, is the servers' Redis (Prefix their key prefix):
+	// after the visitors, every conversation handed off must be in the
+	// inbox, open and assigned or in its team's Unassigned queue
+	// (CheckQueued); one that is not counts as an error.
+	Inbox  redis.UniversalClient
+	Prefix string
+	// QueueWait is how long the inbox check waits for handoffs that are
+	// not queued yet (work a failed turn left for the sweep); default 10s.
+	QueueWait time.Duration
 }
 
 // Result is what a load run measured.
@@ -61,14 +71,20 @@ type Result struct {
 	// last turns apart.
 	ByKind map[string]Latencies `json:"latency_by_kind"`
 	// Errors counts conversations with a reply that differs from the
-	// reference conversation, a timeout or a broken connection.
+	// reference conversation, a timeout or a broken connection, and (with
+	// Options.Inbox) handoffs that did not reach the team's queue.
 	Errors       int      `json:"errors"`
 	ErrorSamples []string `json:"error_samples,omitempty"`
 	// Conversations were completed and checked, including those that ran
 	// partly outside the window; ByOutcome splits them by final outcome.
 	Conversations int            `json:"conversations"`
 	ByOutcome     map[string]int `json:"by_outcome"`
-	Before        Sample         `json:"-"`
+	// Handoffs are the conversations that ended handed off; with
+	// Options.Inbox, Queued of them were found in the inbox (-1: not
+	// checked).
+	Handoffs int    `json:"handoffs"`
+	Queued   int    `json:"handoffs_queued"`
+	Before   Sample `json:"-"`
 	After         Sample         `json:"-"`
 }
 
@@ -138,7 +154,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	var (
 		next     atomic.Int64
 		mu       sync.Mutex
-		res      = Result{Visitors: opts.Visitors, Think: opts.Think, ByOutcome: map[string]int{}}
+		res      = Result{Visitors: opts.Visitors, Think: opts.Think, ByOutcome: map[string]int{}, Queued: -1}
+		handoffs []string // conversation ids
 		lats     []time.Duration
 		byKind   = map[string][]time.Duration{}
 		wg       sync.WaitGroup
@@ -191,7 +208,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 			var mine []time.Duration
 			kinds := map[string][]time.Duration{}
 			turns := 0
+			conv := ""
 			onTurn := func(r turnResult) {
+				if r.conversation != "" {
+					conv = r.conversation
+				}
 				if inWindow(r.done) {
 					mine = append(mine, r.latency)
 					kinds[r.kind] = append(kinds[r.kind], r.latency)
@@ -207,6 +228,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 					break
 				}
 				sc := ScriptFor(n)
+				conv = ""
 				err := runOne(ctx, d, v, sc, opts, onTurn)
 				mu.Lock()
 				if err != nil && ctx.Err() == nil {
@@ -217,6 +239,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 				} else if err == nil {
 					res.Conversations++
 					res.ByOutcome[sc.Outcome]++
+					if sc.Outcome == OutcomeHandoff {
+						handoffs = append(handoffs, conv)
+					}
 				}
 				mu.Unlock()
 			}
@@ -235,6 +260,21 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	takeAfter()
 	if err := ctx.Err(); err != nil {
 		return res, err
+	}
+	res.Handoffs = len(handoffs)
+	if opts.Inbox != nil {
+		wait := opts.QueueWait
+		if wait <= 0 {
+			wait = 10 * time.Second
+		}
+		var errs []error
+		res.Queued, errs = CheckQueued(ctx, opts.Inbox, opts.Prefix, handoffs, wait)
+		res.Errors += len(errs)
+		for _, e := range errs {
+			if len(res.ErrorSamples) < maxErrorSamples {
+				res.ErrorSamples = append(res.ErrorSamples, e.Error())
+			}
+		}
 	}
 	if winEnd.IsZero() || end.Before(winEnd) {
 		winEnd = end

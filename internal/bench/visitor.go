@@ -139,6 +139,9 @@ type turnResult struct {
 	latency time.Duration
 	done    time.Time // when the bot's last message arrived
 	kind    string    // TurnStart, TurnAnswer or TurnLast
+	// conversation is the conversation's id, from the welcome (start
+	// turns only).
+	conversation string
 }
 
 // Kinds of turns, for latencies by kind.
@@ -238,6 +241,7 @@ func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent t
 	var buttons []button
 	bot, events := 0, 0
 	echoed, acked, welcomed := false, false, false
+	conv := ""
 	wantEcho := t.Text
 	if t.Type == "button" {
 		wantEcho = t.Label
@@ -300,7 +304,7 @@ func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent t
 			if t.Type != "start" || welcomed || f.Conversation == "" {
 				return fail("unexpected welcome frame")
 			}
-			welcomed = true
+			welcomed, conv = true, f.Conversation
 		case "ack":
 			if t.Type == "start" || acked || f.ID != "m"+strconv.Itoa(i) || f.Duplicate {
 				return fail("unexpected ack %s", data)
@@ -322,6 +326,7 @@ func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent t
 			if i == len(sc.Turns)-1 && f.Outcome != sc.Outcome {
 				return fail("outcome %q, want %q", f.Outcome, sc.Outcome)
 			}
+			res.conversation = conv
 			return res, buttons, nil
 		case "error":
 			return fail("error %s: %s", f.Code, f.Message)

@@ -17,6 +17,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/retry"
 )
 
 // DefaultCRMFields are the fields the inbox's details panel shows of each
@@ -111,17 +112,13 @@ func (r crmRecords) Create(ctx context.Context, conv string, rec engine.Record) 
 // create is Create with the session the turn left (nil: read it).
 func (r crmRecords) create(ctx context.Context, conv string, sess *engine.Session, rec engine.Record) error {
 	src := r.s.crmSource(ctx, conv, nil, sess)
-	var err error
-	for try := 0; try < 3; try++ {
-		if try > 0 {
-			time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+	return retry.Do(ctx, retry.Policy{Tries: 3, Base: 100 * time.Millisecond}, func(ctx context.Context) error {
+		_, err := r.s.crm.store.Create(ctx, src, rec)
+		if errors.Is(err, crm.ErrInvalid) {
+			return retry.Permanent(err)
 		}
-		_, err = r.s.crm.store.Create(ctx, src, rec)
-		if err == nil || errors.Is(err, crm.ErrInvalid) || ctx.Err() != nil {
-			break
-		}
-	}
-	return err
+		return err
+	})
 }
 
 // crmSource describes a conversation to the CRM: its team, what is known

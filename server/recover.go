@@ -55,7 +55,10 @@ func (s *Server) done(ctx context.Context, mark string) {
 // Config.RecoverAfter.
 func (s *Server) recoverPending(ctx context.Context) {
 	now := s.now()
-	marks, err := s.store.ClaimPending(ctx, time.Now().Add(-s.cfg.RecoverAfter), time.Now(), 50)
+	// The store stamps marks with its own (wall) clock, so their age is
+	// measured on it; the work redone uses the service's clock.
+	wall := time.Now()
+	marks, err := s.store.ClaimPending(ctx, wall.Add(-s.cfg.RecoverAfter), wall, 50)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("claiming pending turns", "err", err)

@@ -320,23 +320,25 @@ func (s *Server) goBackground(f func()) {
 // timer to exactly one of them. Every few seconds it also finishes the
 // work of turns whose process died before doing it (recoverPending).
 func (s *Server) timerLoop(ctx context.Context) {
-	tick := time.NewTicker(200 * time.Millisecond)
+	// The loop is paced by its ticker (real time, also under a test's
+	// clock, which may stand still): the sweep runs every sweepEvery
+	// ticks, the purge every purgeEvery sweeps, the first sweep purges.
+	const every = 200 * time.Millisecond
+	tick := time.NewTicker(every)
 	defer tick.Stop()
-	lastSweep := time.Now()
-	lastPurge := time.Time{} // the first sweep purges
-	for {
+	sweepEvery := max(1, int(min(5*time.Second, s.cfg.RecoverAfter/2)/every))
+	purgeEvery := max(1, int(time.Minute/every)/sweepEvery)
+	for ticks, sweeps := 0, 0; ; {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		if time.Since(lastSweep) >= min(5*time.Second, s.cfg.RecoverAfter/2) {
-			lastSweep = time.Now()
+		if ticks++; ticks%sweepEvery == 0 {
 			if err := s.tokens.check(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("re-reading the visitor token secret", "err", err)
 			}
-			if time.Since(lastPurge) >= time.Minute {
-				lastPurge = time.Now()
+			if sweeps++; sweeps%purgeEvery == 1 || purgeEvery == 1 {
 				if n, err := s.inbox.PurgeGone(ctx, 1000); err != nil && ctx.Err() == nil {
 					s.log.Warn("purging expired chats from the queues", "err", err)
 				} else if n > 0 {

@@ -11,6 +11,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/retry"
 )
 
 // turnInfo is what a turn found and left the session at.
@@ -249,6 +250,9 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, se
 	return failed
 }
 
+// callResultPatience bounds the retries of a call result's turn.
+const callResultPatience = 30 * time.Second
+
 // startCall makes an HTTP call in the background and feeds its result back
 // into the conversation as its own turn.
 func (s *Server) startCall(conv string, p *engine.Program, req engine.CallRequest) {
@@ -256,13 +260,23 @@ func (s *Server) startCall(conv string, p *engine.Program, req engine.CallReques
 		ctx := s.background()
 		res := s.calls.Do(ctx, p, req)
 		ev := engine.Event{Kind: engine.EventCallResult, Call: &res}
-		for try := 0; try < 3; try++ {
-			_, _, err := s.turn(context.WithoutCancel(ctx), conv, "call:"+req.ID, ev, nil)
-			if err == nil || errors.Is(err, redisstore.ErrNotFound) {
-				return
+		// A shutdown does not cut the retries short: the result would be
+		// lost and the conversation left waiting for it. The client id
+		// makes a retry of a stored turn a duplicate.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callResultPatience)
+		defer cancel()
+		err := retry.Do(rctx, retry.Policy{Tries: 3, Base: 200 * time.Millisecond}, func(ctx context.Context) error {
+			_, _, err := s.turn(ctx, conv, "call:"+req.ID, ev, nil)
+			if errors.Is(err, redisstore.ErrNotFound) {
+				return retry.Permanent(err) // the conversation expired
 			}
-			s.log.Warn("call result turn", "conversation", conv, "call", req.ID, "err", err)
-			time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+			if err != nil {
+				s.log.Warn("call result turn (will retry)", "conversation", conv, "call", req.ID, "err", err)
+			}
+			return err
+		})
+		if err != nil && !errors.Is(err, redisstore.ErrNotFound) {
+			s.log.Error("call result turn: given up", "conversation", conv, "call", req.ID, "err", err)
 		}
 	})
 }

@@ -86,7 +86,7 @@ type visitorConn struct {
 func (s *Server) handleVisitorWS(c *echo.Context) error {
 	r, w := c.Request(), c.Response()
 	ip := c.RealIP()
-	if !s.limits.connect(ip, time.Now()) {
+	if !s.limits.connect(ip, s.now()) {
 		return echo.NewHTTPError(429, "too many connections from your address; try again in a minute")
 	}
 	cw := &corkingWriter{ResponseWriter: w}

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/handoff"
+	storeredis "github.com/playbook-dev/playbook/store/redis"
 )
 
 // CheckQueued checks that every conversation of ids, each handed off to a
@@ -29,7 +30,7 @@ import (
 // per conversation that is not (naming it and what is wrong), or the
 // storage error that kept it from checking.
 func CheckQueued(ctx context.Context, rdb redis.UniversalClient, prefix string, ids []string, wait time.Duration) (int, []error) {
-	st := handoff.NewStore(rdb, handoff.Options{Prefix: prefix})
+	st := handoff.NewStore(storeredis.NewInbox(rdb, prefix), handoff.Options{Prefix: prefix})
 	deadline := time.Now().Add(wait)
 	todo := slices.Clone(ids)
 	for {

@@ -108,6 +108,9 @@ func testClaimRace(t *testing.T, open InboxOpener) {
 	sam := addAgent(t, s1, "sam", handoff.RoleAgent, "sales")
 	kim := addAgent(t, s1, "kim", handoff.RoleAgent, "sales")
 	trials := 1000
+	if testing.Short() {
+		trials = 200 // the fast tier; the full run does 1,000
+	}
 	wins := map[string]int{}
 	for i := range trials {
 		id := fmt.Sprint("race", i)

@@ -14,8 +14,8 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/playbook-dev/playbook/access"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // agentConn is one inbox tab's live feed. Access is checked again on every

@@ -15,9 +15,9 @@ import (
 	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/retry"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // DefaultCRMFields are the fields the inbox's details panel shows of each

@@ -14,9 +14,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/crm"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // outboxCut fails every write to the webhook outbox (XADD, or a script

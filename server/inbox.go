@@ -14,8 +14,8 @@ import (
 
 	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/transcript"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // queueEvery is how often a waiting visitor's place in the team's queue is

@@ -14,10 +14,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // flakyRecords fails its first calls, as a CRM that is away would, and

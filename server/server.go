@@ -17,9 +17,8 @@ import (
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
-	storeredis "github.com/playbook-dev/playbook/store/redis"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/transcript"
 )
 
@@ -229,7 +228,7 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = newTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	s.inbox = handoff.NewStore(storeredis.NewInbox(cfg.Redis, cfg.Prefix), handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost,
+	s.inbox = handoff.NewStore(redisstore.NewInbox(cfg.Redis, cfg.Prefix), handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost,
 		Retention: cfg.Retention, Alive: store.Alive})
 	if cfg.MailLimits.Now == nil {
 		cfg.MailLimits.Now = cfg.Now

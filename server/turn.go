@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/retry"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // turnInfo is what a turn found and left the session at.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 )
 
@@ -26,12 +27,16 @@ type Bus interface {
 	Listen(ctx context.Context) (Listener, error)
 }
 
+// ErrListenerClosed is returned by a closed Listener.
+var ErrListenerClosed = errors.New("listener closed")
+
 // Listener receives the messages of the channels it subscribes to.
 type Listener interface {
 	// Subscribe adds channels. Messages published after it returns are
 	// delivered.
 	Subscribe(ctx context.Context, channels ...string) error
-	// Unsubscribe removes channels.
+	// Unsubscribe removes channels. A message already on its way (on a
+	// Redis Cluster, between nodes) may still arrive.
 	Unsubscribe(ctx context.Context, channels ...string) error
 	// Messages delivers the messages until the listener is closed.
 	Messages() <-chan Message

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // Visitor renders the copy of a conversation that may reach the visitor

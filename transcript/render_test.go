@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/transcript"
 )
 

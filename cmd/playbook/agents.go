@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/playbook-dev/playbook/handoff"
-	storeredis "github.com/playbook-dev/playbook/store/redis"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 var agentsCommand = &command{
@@ -57,7 +57,7 @@ server uses (or set PLAYBOOK_REDIS_URL).
 				return err
 			}
 			defer closeStore()
-			st := handoff.NewStore(storeredis.NewInbox(rdb, *prefix), handoff.Options{Prefix: *prefix})
+			st := handoff.NewStore(redisstore.NewInbox(rdb, *prefix), handoff.Options{Prefix: *prefix})
 			switch args[0] {
 			case "add":
 				pw := *password

@@ -18,12 +18,11 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/playbooks"
-	storeredis "github.com/playbook-dev/playbook/store/redis"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // wsPeer is a websocket (a visitor's or an agent's) with the entries it
@@ -207,7 +206,7 @@ func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
 	wsURL := func(s *bench.Server, path string) string { return "ws" + strings.TrimPrefix(s.URL, "http") + path }
 
 	// The agent signs in on A and opens the inbox's live feed there.
-	inbox := handoff.NewStore(storeredis.NewInbox(rds.Client, rds.Prefix), handoff.Options{Prefix: rds.Prefix})
+	inbox := handoff.NewStore(redisstore.NewInbox(rds.Client, rds.Prefix), handoff.Options{Prefix: rds.Prefix})
 	if _, err := inbox.AddAgent(ctx, handoff.NewAgent{Email: "sam@example.com", Name: "Sam", Teams: []string{"sales"}, Role: handoff.RoleAgent, Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}

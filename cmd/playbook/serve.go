@@ -21,7 +21,7 @@ import (
 
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/server"
-	storeredis "github.com/playbook-dev/playbook/store/redis"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 var serveCommand = &command{
@@ -87,7 +87,7 @@ Put the widget on a page with one tag:
 			defer closeStore()
 			if *redisURL != "" {
 				// The inbox's team keys before issue 12's layout.
-				n, err := storeredis.NewInbox(rdb, *prefix).MoveLegacyTeamKeys(ctx)
+				n, err := redisstore.NewInbox(rdb, *prefix).MoveLegacyTeamKeys(ctx)
 				if err != nil {
 					return fmt.Errorf("moving the team lists of the previous key layout: %w", err)
 				}

@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/crm"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/internal/bench"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // runSoak is `playbook bench --soak`: resilient visitors talk for a long

@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // CeilingOptions configure a ceiling run: the atomic session

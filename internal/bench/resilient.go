@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/crm"
-	"github.com/playbook-dev/playbook/engine/redisstore"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // A resilient visitor talks through the reference conversation the way the

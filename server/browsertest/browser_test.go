@@ -30,10 +30,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
 	"github.com/playbook-dev/playbook/server/web"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // chromium returns the browser to run, skipping (or, under CI, failing)

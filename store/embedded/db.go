@@ -49,6 +49,9 @@ type DB struct {
 
 	wmu sync.Mutex // one writer at a time, whatever the backend
 
+	hmu     sync.Mutex
+	onSweep map[string]func(tx *Tx, key []byte) error
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -437,6 +440,11 @@ func (db *DB) sweepBatch(ctx context.Context, max int) (deleted int, more bool, 
 					return err
 				}
 				deleted++
+				if fn := db.sweepHook(key); fn != nil {
+					if err := fn(tx, key); err != nil {
+						return err
+					}
+				}
 			}
 			if err := tx.t.del(ik); err != nil {
 				return err
@@ -445,6 +453,33 @@ func (db *DB) sweepBatch(ctx context.Context, max int) (deleted int, more bool, 
 		return nil
 	})
 	return deleted, more, err
+}
+
+// OnExpire registers fn to run in the sweep's transaction for every key
+// of key space space (a key's first part, see keys.go) the sweep deletes:
+// a session's transcript goes with it, an agent whose heartbeat expired
+// goes offline. fn must not call the DB (it is inside a transaction).
+func (db *DB) OnExpire(space string, fn func(tx *Tx, key []byte) error) {
+	db.hmu.Lock()
+	defer db.hmu.Unlock()
+	if db.onSweep == nil {
+		db.onSweep = map[string]func(*Tx, []byte) error{}
+	}
+	db.onSweep[space] = fn
+}
+
+func (db *DB) sweepHook(key []byte) func(*Tx, []byte) error {
+	db.hmu.Lock()
+	defer db.hmu.Unlock()
+	if len(db.onSweep) == 0 {
+		return nil
+	}
+	parts, err := SplitKey(key)
+	if err != nil || len(parts) == 0 {
+		return nil
+	}
+	space, _ := parts[0].(string)
+	return db.onSweep[space]
 }
 
 func (db *DB) sweepLoop(every time.Duration) {

@@ -1,8 +1,24 @@
 // Package redis is the Redis storage engine: one Redis node or a Redis
-// Cluster, with the same code. Every key of one conversation carries its id
-// as a hash tag (pb:{c:ID}:...), every multi-key operation touches one slot
-// by construction, and each atomic step is one Lua script, so it runs on a
+// Cluster, with the same code. Import it as redisstore; go-redis is
+// imported here as goredis.
+//
+// Every key of one conversation carries its id as a hash tag
+// (pb:{c:ID}:...), every multi-key operation touches one slot by
+// construction, and each atomic step is one Lua script, so it runs on a
 // cluster as on one node.
 //
-// Import it as redisstore: go-redis is imported here as goredis.
+// A turn is one round trip: a Lua script (run by EVALSHA) checks the
+// session's version, writes the new state, appends the transcript entries
+// (a Redis Stream), records the client's message id and publishes the
+// entries to other server processes, all at once. A duplicate client
+// message id is answered from the transcript instead of running the step
+// again; a version conflict makes the caller re-read and re-run the step.
+//
+// The read before the write is usually skipped: the Store keeps the last
+// version of each session it wrote or read in a bounded in-process cache
+// (Options.CacheSize), and the turn script's version check makes that guess
+// safe. When another tab or process wrote in between, the script answers
+// "stale" and the turn runs again on the session read from Redis. So a turn
+// costs one EVALSHA, and two round trips plus a second EVALSHA when the
+// conversation moved to another process.
 package redis

@@ -11,7 +11,7 @@ import (
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/store"
-	storeredis "github.com/playbook-dev/playbook/store/redis"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/store/storetest"
 )
 
@@ -27,7 +27,7 @@ func onRedis(t *testing.T) (store.InboxEngine, store.InboxEngine) {
 	}
 	second := goredis.NewClient(opt)
 	t.Cleanup(func() { second.Close() })
-	return storeredis.NewInbox(rds.Client, rds.Prefix), storeredis.NewInbox(second, rds.Prefix)
+	return redisstore.NewInbox(rds.Client, rds.Prefix), redisstore.NewInbox(second, rds.Prefix)
 }
 
 // onCluster opens two inboxes on the Redis Cluster of
@@ -39,7 +39,7 @@ func onCluster(t *testing.T) (store.InboxEngine, store.InboxEngine) {
 	cl := redistest.NewCluster(t)
 	second := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
 	t.Cleanup(func() { second.Close() })
-	return storeredis.NewInbox(cl.Client, cl.Prefix), storeredis.NewInbox(second, cl.Prefix)
+	return redisstore.NewInbox(cl.Client, cl.Prefix), redisstore.NewInbox(second, cl.Prefix)
 }
 
 func TestInboxRedis(t *testing.T)    { storetest.Inbox(t, onRedis) }
@@ -61,7 +61,7 @@ func TestHalfWrittenEmailOnCluster(t *testing.T) {
 	}
 	ctx := context.Background()
 	cl := redistest.NewCluster(t)
-	s := handoff.NewStore(storeredis.NewInbox(cl.Client, cl.Prefix), handoff.Options{PasswordCost: bcrypt.MinCost})
+	s := handoff.NewStore(redisstore.NewInbox(cl.Client, cl.Prefix), handoff.Options{PasswordCost: bcrypt.MinCost})
 	if err := cl.Client.Set(ctx, cl.Prefix+"agent-email:lee@example.com", "half-written", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestMoveLegacyTeamKeys(t *testing.T) {
 	}
 	ctx := context.Background()
 	rds := redistest.New(t)
-	s := handoff.NewStore(storeredis.NewInbox(rds.Client, rds.Prefix), handoff.Options{PasswordCost: bcrypt.MinCost})
+	s := handoff.NewStore(redisstore.NewInbox(rds.Client, rds.Prefix), handoff.Options{PasswordCost: bcrypt.MinCost})
 	sam, err := s.AddAgent(ctx, handoff.NewAgent{Email: "sam@example.com", Name: "sam", Teams: []string{"sales"}, Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestLegacyCannedBecomeShared(t *testing.T) {
 	ctx := context.Background()
 	rds := redistest.New(t)
 	rds.Client.HSet(ctx, rds.Prefix+"canned", "hello", "Hello! How can I help?", "bye", "Bye!")
-	s := handoff.NewStore(storeredis.NewInbox(rds.Client, rds.Prefix), handoff.Options{})
+	s := handoff.NewStore(redisstore.NewInbox(rds.Client, rds.Prefix), handoff.Options{})
 	all, err := s.CannedResponses(ctx)
 	if err != nil || len(all) != 2 || all[0].Short != "bye" || all[1].Scope != handoff.CannedShared || all[1].Text != "Hello! How can I help?" {
 		t.Fatalf("migrated: %+v, %v", all, err)

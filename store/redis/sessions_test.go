@@ -1,4 +1,4 @@
-package redisstore_test
+package redis_test
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/internal/redistest"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 func newStore(t *testing.T) (*redisstore.Store, *redistest.Server) {

@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -8,48 +8,38 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
 )
 
-// ErrNotFound is returned for a conversation that does not exist (or has
-// expired).
-var ErrNotFound = errors.New("conversation not found")
+// The errors and types of store, under the names this package always had.
+var (
+	ErrNotFound = store.ErrNotFound
+	ErrConflict = store.ErrConflict
+	ErrExists   = store.ErrExists
+	errStale    = store.ErrStale
+)
 
-// ErrConflict is returned by Turn when the session kept changing under it
-// (another tab or process) more times than it retries.
-var ErrConflict = errors.New("session changed concurrently too many times")
+type (
+	// Entry is one item of a conversation's transcript (store.Entry).
+	Entry = store.Entry
+	// Result is what a committed turn stored (store.Result).
+	Result = store.Result
+)
 
-// Entry is one item of a conversation's transcript.
-type Entry struct {
-	// ID is the stream id Redis gave the entry ("1700000000000-0"); clients
-	// resume after it. Empty until stored.
-	ID string `json:"id,omitempty"`
-	// From is who it comes from: visitor, bot, agent or system.
-	From string `json:"from"`
-	// Kind is "message" for text, or an event: handoff, joined, left, end,
-	// note, error.
-	Kind     string           `json:"kind"`
-	Text     string           `json:"text,omitempty"`
-	Buttons  []engine.Button  `json:"buttons,omitempty"`
-	Input    engine.InputType `json:"input,omitempty"`
-	Image    string           `json:"image,omitempty"`
-	Links    []engine.LinkOut `json:"links,omitempty"`
-	Author   string           `json:"author,omitempty"` // agent id or bot name
-	ClientID string           `json:"client_id,omitempty"`
-	Card     string           `json:"card,omitempty"`
-	Data     map[string]any   `json:"data,omitempty"`
-	At       time.Time        `json:"at"`
-}
+var (
+	_ store.Sessions     = (*Store)(nil)
+	_ store.PendingMarks = (*Store)(nil)
+)
 
 // Store keeps sessions and transcripts in Redis. It is safe for concurrent
 // use.
 type Store struct {
-	rdb    redis.UniversalClient
+	rdb    goredis.UniversalClient
 	prefix string
 	ttl    time.Duration
 	cache  *sessionCache // nil: every turn reads the session first
@@ -86,8 +76,8 @@ type Options struct {
 // DefaultCacheSize is the default Options.CacheSize.
 const DefaultCacheSize = 10000
 
-// New returns a Store on rdb (a *redis.Client or *redis.ClusterClient).
-func New(rdb redis.UniversalClient, opts Options) *Store {
+// New returns a Store on rdb (a *goredis.Client or *redis.ClusterClient).
+func New(rdb goredis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
 		opts.Prefix = "pb:"
 	}
@@ -104,7 +94,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 func (s *Store) CachedSessions() int { return s.cache.len() }
 
 // Client returns the Redis client.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
+func (s *Store) Client() goredis.UniversalClient { return s.rdb }
 
 // Prefix returns the key prefix.
 func (s *Store) Prefix() string { return s.prefix }
@@ -121,19 +111,7 @@ func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + "}:li
 //go:embed turn.lua
 var turnLua string
 
-var turnScript = redis.NewScript(turnLua)
-
-// Result is what a committed (or deduplicated) turn stored.
-type Result struct {
-	// Duplicate is set when the client message id was seen before: nothing
-	// was written and Entries are the ones stored the first time.
-	Duplicate bool
-	Version   int64
-	Entries   []Entry
-	// Pending is the turn's mark in the pending set (see Options.Pending),
-	// for Done; "" when the turn left nothing to do.
-	Pending string
-}
+var turnScript = goredis.NewScript(turnLua)
 
 // Load returns a conversation's session and its version, read from Redis.
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
@@ -167,8 +145,8 @@ func decodeSession(id string, data []byte) (*engine.Session, error) {
 }
 
 // Commit writes sess as the version after version, appends entries and
-// records clientID (when not empty), atomically. It returns ErrConflict-free
-// results: a stale version comes back as errStale for Turn to retry.
+// records clientID (when not empty), atomically. A stale version comes
+// back as store.ErrStale (Turn retries it).
 func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry) (Result, error) {
 	data, err := json.Marshal(sess)
 	if err != nil {
@@ -235,8 +213,6 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	return Result{}, fmt.Errorf("turn script: unexpected reply %v", res)
 }
 
-var errStale = errors.New("stale session version")
-
 // maxTries bounds how often Turn re-runs a step that lost a race.
 const maxTries = 30
 
@@ -247,7 +223,7 @@ const maxTries = 30
 // the turn script and the turn runs again on the session read from Redis. A
 // duplicate clientID is answered from the transcript without calling step
 // again.
-func (s *Store) Turn(ctx context.Context, id, clientID string, step func(sess *engine.Session) (*engine.Session, []Entry, error)) (Result, error) {
+func (s *Store) Turn(ctx context.Context, id, clientID string, step store.Step) (Result, error) {
 	if c, ok := s.cache.get(id); ok {
 		sess, err := decodeSession(id, c.data)
 		if err == nil {
@@ -295,9 +271,6 @@ func (s *Store) Turn(ctx context.Context, id, clientID string, step func(sess *e
 	return Result{}, ErrConflict
 }
 
-// ErrExists is returned by Create for an id already in use.
-var ErrExists = errors.New("conversation already exists")
-
 // Create stores a new conversation with its first entries.
 func (s *Store) Create(ctx context.Context, sess *engine.Session, entries []Entry) (Result, error) {
 	r, err := s.Commit(ctx, sess.ID, 0, sess, "", entries)
@@ -320,7 +293,7 @@ func (s *Store) Append(ctx context.Context, id string, entries []Entry) ([]Entry
 // expired), in one pipelined round trip.
 func (s *Store) Alive(ctx context.Context, ids []string) (map[string]bool, error) {
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, len(ids))
+	cmds := make([]*goredis.IntCmd, len(ids))
 	for i, id := range ids {
 		cmds[i] = pipe.Exists(ctx, s.keys(id)[0])
 	}
@@ -362,7 +335,7 @@ func (s *Store) Transcript(ctx context.Context, id, after string, count int64) (
 }
 
 func (s *Store) rangeEntries(ctx context.Context, id, start, end string, count int64) ([]Entry, error) {
-	var msgs []redis.XMessage
+	var msgs []goredis.XMessage
 	var err error
 	if count > 0 {
 		msgs, err = s.rdb.XRangeN(ctx, s.keys(id)[1], start, end, count).Result()
@@ -384,30 +357,7 @@ func (s *Store) rangeEntries(ctx context.Context, id, start, end string, count i
 }
 
 // DecodeEntry decodes a stored entry (the "e" field of a stream entry).
-func DecodeEntry(id string, v any) (Entry, error) {
-	s, _ := v.(string)
-	var e Entry
-	if err := json.Unmarshal([]byte(s), &e); err != nil {
-		return e, err
-	}
-	e.ID = id
-	return e, nil
-}
+func DecodeEntry(id string, v any) (Entry, error) { return store.DecodeEntry(id, v) }
 
-// DecodeLive decodes what a turn published on a conversation's Channel: one
-// line per entry, its stream id, a space, and its JSON.
-func DecodeLive(payload string) ([]Entry, error) {
-	var out []Entry
-	for _, line := range strings.Split(payload, "\n") {
-		id, data, ok := strings.Cut(line, " ")
-		if !ok {
-			return out, fmt.Errorf("bad live line %q", line)
-		}
-		e, err := DecodeEntry(id, data)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
+// DecodeLive decodes what a turn published on a conversation's Channel.
+func DecodeLive(payload string) ([]Entry, error) { return store.DecodeLive(payload) }

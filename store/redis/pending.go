@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/store"
 )
 
 // The pending set holds the turns whose work after the store (records, a
@@ -31,10 +33,10 @@ func (s *Store) runMarked(ctx context.Context, id, mark string, args []any) ([]a
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
 		turn := pipe.EvalSha(ctx, turnScript.Hash(), s.keys(id), args...)
-		pipe.ZAdd(ctx, s.pendingKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: mark})
+		pipe.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(time.Now().UnixMilli()), Member: mark})
 		_, _ = pipe.Exec(ctx)
 		err := turn.Err()
-		if err != nil && try == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			if err := turnScript.Load(ctx, s.rdb).Err(); err != nil {
 				return nil, err
 			}
@@ -60,7 +62,7 @@ func (s *Store) Done(ctx context.Context, mark string) error {
 // last piece of work (which must come first in pipe: a pipeline is not a
 // transaction, so a caller whose work failed puts the mark back with
 // Mark). An empty mark queues nothing.
-func (s *Store) DoneIn(ctx context.Context, pipe redis.Pipeliner, mark string) {
+func (s *Store) DoneIn(ctx context.Context, pipe goredis.Pipeliner, mark string) {
 	if mark != "" {
 		pipe.ZRem(ctx, s.pendingKey(), mark)
 	}
@@ -72,21 +74,17 @@ func (s *Store) Mark(ctx context.Context, mark string) error {
 	if mark == "" {
 		return nil
 	}
-	return s.rdb.ZAdd(ctx, s.pendingKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: mark}).Err()
+	return s.rdb.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(time.Now().UnixMilli()), Member: mark}).Err()
 }
 
-var claimPending = redis.NewScript(`
+var claimPending = goredis.NewScript(`
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
 for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], m) end
 return due
 `)
 
-// Pending is a turn whose work may not be done: its conversation and its
-// mark, for Done.
-type Pending struct {
-	Conversation string
-	Mark         string
-}
+// Pending is a turn whose work may not be done (store.Pending).
+type Pending = store.Pending
 
 // ClaimPending returns up to n marks older than before, and makes them
 // new (now) so that no other process claims them for a while: whoever

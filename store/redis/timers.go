@@ -1,4 +1,4 @@
-package redisstore
+package redis
 
 import (
 	"context"
@@ -6,14 +6,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Timers is a durable timer queue: a sorted set scored by due time that
 // any number of processes poll. Claim removes what it returns in the same
 // script, so each timer fires in exactly one process.
 type Timers struct {
-	rdb redis.UniversalClient
+	rdb goredis.UniversalClient
 	key string
 }
 
@@ -22,19 +24,17 @@ func (s *Store) Timers() *Timers {
 	return &Timers{rdb: s.rdb, key: s.prefix + "timers"}
 }
 
-// Due is a timer that came due.
-type Due struct {
-	Conversation string
-	ID           string
-	At           time.Time
-}
+// Due is a timer that came due (store.Due).
+type Due = store.Due
+
+var _ store.Timers = (*Timers)(nil)
 
 func member(conv, id string) string { return conv + "|" + id }
 
 // Set schedules timer id of conversation conv at at. Setting the same id
 // again moves it.
 func (t *Timers) Set(ctx context.Context, conv, id string, at time.Time) error {
-	return t.rdb.ZAdd(ctx, t.key, redis.Z{Score: float64(at.UnixMilli()), Member: member(conv, id)}).Err()
+	return t.rdb.ZAdd(ctx, t.key, goredis.Z{Score: float64(at.UnixMilli()), Member: member(conv, id)}).Err()
 }
 
 // Cancel removes a timer; cancelling a timer that already fired is fine.
@@ -42,7 +42,7 @@ func (t *Timers) Cancel(ctx context.Context, conv, id string) error {
 	return t.rdb.ZRem(ctx, t.key, member(conv, id)).Err()
 }
 
-var claimScript = redis.NewScript(`
+var claimScript = goredis.NewScript(`
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
 for i = 1, #due, 2 do
   redis.call('ZREM', KEYS[1], due[i])

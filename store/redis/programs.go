@@ -1,18 +1,19 @@
-package redisstore
+package redis
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Programs keeps the source of every playbook version that sessions run
 // on, by content hash, so any process can compile the exact version a
 // conversation started on, even after the file changed.
 type Programs struct {
-	rdb redis.UniversalClient
+	rdb goredis.UniversalClient
 	pre string
 	ttl time.Duration
 }
@@ -43,7 +44,9 @@ func (p *Programs) Keep(ctx context.Context, hash string) error {
 }
 
 // ErrNoVersion is returned for a version that is not stored.
-var ErrNoVersion = errors.New("playbook version not stored")
+var ErrNoVersion = store.ErrNoVersion
+
+var _ store.Programs = (*Programs)(nil)
 
 // Load returns the files of version hash.
 func (p *Programs) Load(ctx context.Context, hash string) (map[string][]byte, error) {

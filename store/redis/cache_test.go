@@ -1,4 +1,4 @@
-package redisstore_test
+package redis_test
 
 import (
 	"context"
@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/engine/redisstore"
 	"github.com/playbook-dev/playbook/internal/redistest"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // recorder is a go-redis hook that records the commands a client sends.
@@ -21,17 +21,17 @@ type recorder struct {
 	cmds []string
 }
 
-func (r *recorder) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (r *recorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
+func (r *recorder) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (r *recorder) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
 		r.mu.Lock()
 		r.cmds = append(r.cmds, cmd.Name())
 		r.mu.Unlock()
 		return next(ctx, cmd)
 	}
 }
-func (r *recorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
+func (r *recorder) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		r.mu.Lock()
 		r.cmds = append(r.cmds, "pipeline")
 		r.mu.Unlock()
@@ -52,7 +52,7 @@ func (r *recorder) take() []string {
 // process would have, and the record of what it sends.
 func processStore(t *testing.T, srv *redistest.Server, cacheSize int) (*redisstore.Store, *recorder) {
 	t.Helper()
-	c := redis.NewClient(srv.Client.Options())
+	c := goredis.NewClient(srv.Client.Options())
 	t.Cleanup(func() { c.Close() })
 	rec := &recorder{}
 	c.AddHook(rec)

@@ -1,0 +1,93 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"strings"
+	"time"
+
+	"github.com/playbook-dev/playbook/store"
+)
+
+// Pending marks: K("pm", mark) holds the mark's time (Unix ms) and
+// K("pq", ms, mark) orders the marks by it for ClaimPending.
+
+func putMark(tx *Tx, mark string, at time.Time) error {
+	if err := dropMark(tx, mark); err != nil {
+		return err
+	}
+	ms := at.UnixMilli()
+	if err := tx.Put(K("pm", mark), binary.BigEndian.AppendUint64(nil, uint64(ms))); err != nil {
+		return err
+	}
+	return tx.Put(K("pq", ms, mark), nil)
+}
+
+func dropMark(tx *Tx, mark string) error {
+	v, ok, err := tx.Get(K("pm", mark))
+	if err != nil || !ok || len(v) != 8 {
+		return err
+	}
+	if err := tx.Delete(K("pq", int64(binary.BigEndian.Uint64(v)), mark)); err != nil {
+		return err
+	}
+	return tx.Delete(K("pm", mark))
+}
+
+// Done clears a turn's pending mark.
+func (s *Sessions) Done(ctx context.Context, mark string) error {
+	if mark == "" {
+		return nil
+	}
+	return s.db.Update(ctx, func(tx *Tx) error { return dropMark(tx, mark) })
+}
+
+// Mark puts a turn's pending mark back (now).
+func (s *Sessions) Mark(ctx context.Context, mark string) error {
+	if mark == "" {
+		return nil
+	}
+	return s.db.Update(ctx, func(tx *Tx) error { return putMark(tx, mark, tx.Now()) })
+}
+
+// ClaimPending returns up to n marks older than before and renews them
+// (see store.PendingMarks).
+func (s *Sessions) ClaimPending(ctx context.Context, before, now time.Time, n int) ([]store.Pending, error) {
+	var out []store.Pending
+	err := s.db.Update(ctx, func(tx *Tx) error {
+		out = out[:0]
+		var marks []string
+		err := tx.ScanRange(K("pq"), K("pq", before.UnixMilli()+1), false, func(k, _ []byte) (bool, error) {
+			parts, err := SplitKey(k)
+			if err != nil || len(parts) != 3 {
+				return false, err
+			}
+			m, _ := parts[2].(string)
+			marks = append(marks, m)
+			return len(marks) < n, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range marks {
+			if err := putMark(tx, m, now); err != nil {
+				return err
+			}
+			conv, _, _ := strings.Cut(m, "|")
+			out = append(out, store.Pending{Conversation: conv, Mark: m})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PendingCount is how many marks there are.
+func (s *Sessions) PendingCount(ctx context.Context) (int64, error) {
+	var n int
+	err := s.db.View(ctx, func(tx *Tx) error {
+		var err error
+		n, err = tx.Count(K("pm"))
+		return err
+	})
+	return int64(n), err
+}

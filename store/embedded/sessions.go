@@ -1,0 +1,374 @@
+package embedded
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
+)
+
+// Sessions keeps conversations in a DB (store.Sessions and
+// store.PendingMarks). A turn reads the session in a snapshot, runs the
+// step outside any transaction, and commits in one Update that checks the
+// version, as the Redis engine's script does.
+//
+// Keys: K("s", conv) holds the version, the last entry id and the session
+// JSON, expiring after the idle TTL; K("m", conv, ms, seq) the transcript
+// entries and K("d", conv, clientID) the answered client ids, deleted with
+// the session (by Delete, or by the sweep when it expires).
+type Sessions struct {
+	db   *DB
+	opts store.SessionOptions
+}
+
+var (
+	_ store.Sessions     = (*Sessions)(nil)
+	_ store.PendingMarks = (*Sessions)(nil)
+)
+
+// NewSessions returns the sessions of db.
+func NewSessions(db *DB, opts store.SessionOptions) *Sessions {
+	if opts.TTL <= 0 {
+		opts.TTL = store.DefaultTTL
+	}
+	db.OnExpire("s", func(tx *Tx, key []byte) error {
+		parts, err := SplitKey(key)
+		if err != nil || len(parts) != 2 {
+			return err
+		}
+		conv, _ := parts[1].(string)
+		return deleteConversation(tx, conv)
+	})
+	return &Sessions{db: db, opts: opts}
+}
+
+func deleteConversation(tx *Tx, conv string) error {
+	if err := tx.Delete(K("s", conv)); err != nil {
+		return err
+	}
+	if _, err := tx.DeletePrefix(K("m", conv)); err != nil {
+		return err
+	}
+	_, err := tx.DeletePrefix(K("d", conv))
+	return err
+}
+
+// sessionRecord is the stored form: 8 bytes version, 8 bytes last entry
+// milliseconds, 8 bytes last entry sequence, then the session JSON.
+type sessionRecord struct {
+	version int64
+	lastMs  int64
+	lastSeq int64
+	data    []byte
+}
+
+func (r sessionRecord) encode() []byte {
+	b := make([]byte, 24, 24+len(r.data))
+	binary.BigEndian.PutUint64(b, uint64(r.version))
+	binary.BigEndian.PutUint64(b[8:], uint64(r.lastMs))
+	binary.BigEndian.PutUint64(b[16:], uint64(r.lastSeq))
+	return append(b, r.data...)
+}
+
+func readSession(tx *Tx, id string) (sessionRecord, bool, error) {
+	v, ok, err := tx.Get(K("s", id))
+	if err != nil || !ok {
+		return sessionRecord{}, false, err
+	}
+	if len(v) < 24 {
+		return sessionRecord{}, false, fmt.Errorf("conversation %s: bad stored session", id)
+	}
+	return sessionRecord{
+		version: int64(binary.BigEndian.Uint64(v)),
+		lastMs:  int64(binary.BigEndian.Uint64(v[8:])),
+		lastSeq: int64(binary.BigEndian.Uint64(v[16:])),
+		data:    v[24:],
+	}, true, nil
+}
+
+// Channel is the Bus channel of a conversation's new entries.
+func (s *Sessions) Channel(id string) string { return "pb:{c:" + id + "}:live" }
+
+// Load returns a conversation's session and version.
+func (s *Sessions) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
+	var rec sessionRecord
+	var ok bool
+	err := s.db.View(ctx, func(tx *Tx) error {
+		var err error
+		rec, ok, err = readSession(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return nil, 0, store.ErrNotFound
+	}
+	var sess engine.Session
+	if err := json.Unmarshal(rec.data, &sess); err != nil {
+		return nil, 0, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	return &sess, rec.version, nil
+}
+
+// Commit writes sess as the version after version (see store.Sessions).
+func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry) (store.Result, error) {
+	data, err := json.Marshal(sess)
+	if err != nil {
+		return store.Result{}, err
+	}
+	encoded := make([][]byte, len(entries))
+	for i := range entries {
+		e := entries[i]
+		e.ID = ""
+		if encoded[i], err = json.Marshal(&e); err != nil {
+			return store.Result{}, err
+		}
+	}
+	mark := ""
+	if s.opts.Pending != nil && (s.opts.Pending(entries) || version == 0 && s.opts.PendingCreate != nil && s.opts.PendingCreate(ctx)) {
+		mark = id + "|" + newNonce()
+	}
+	var res store.Result
+	err = s.db.Update(ctx, func(tx *Tx) error {
+		res = store.Result{}
+		if clientID != "" {
+			done, ok, err := tx.Get(K("d", id, clientID))
+			if err != nil {
+				return err
+			}
+			if ok {
+				first, last, _ := strings.Cut(string(done), " ")
+				res.Duplicate, res.Pending = true, mark
+				if first != "" {
+					res.Entries, err = rangeEntries(tx, id, first, last)
+				}
+				if err == nil && mark != "" {
+					err = putMark(tx, mark, tx.Now())
+				}
+				return err
+			}
+		}
+		rec, ok, err := readSession(tx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			rec = sessionRecord{}
+		}
+		if rec.version != version {
+			return store.ErrStale
+		}
+		now := tx.Now()
+		expires := now.Add(s.opts.TTL)
+		ms := now.UnixMilli()
+		for i := range entries {
+			if ms > rec.lastMs {
+				rec.lastMs, rec.lastSeq = ms, 0
+			} else {
+				rec.lastSeq++
+			}
+			entries[i].ID = strconv.FormatInt(rec.lastMs, 10) + "-" + strconv.FormatInt(rec.lastSeq, 10)
+			if err := tx.Put(K("m", id, rec.lastMs, rec.lastSeq), encoded[i]); err != nil {
+				return err
+			}
+		}
+		rec.version++
+		rec.data = data
+		if err := tx.PutExpiring(K("s", id), rec.encode(), expires); err != nil {
+			return err
+		}
+		if clientID != "" {
+			span := " "
+			if len(entries) > 0 {
+				span = entries[0].ID + " " + entries[len(entries)-1].ID
+			}
+			if err := tx.Put(K("d", id, clientID), []byte(span)); err != nil {
+				return err
+			}
+		}
+		if mark != "" {
+			if err := putMark(tx, mark, now); err != nil {
+				return err
+			}
+		}
+		if len(entries) > 0 {
+			live, err := store.EncodeLive(entries)
+			if err != nil {
+				return err
+			}
+			tx.Publish(s.Channel(id), live)
+		}
+		res = store.Result{Version: rec.version, Entries: entries, Pending: mark}
+		return nil
+	})
+	if err != nil {
+		return store.Result{}, err
+	}
+	return res, nil
+}
+
+// maxTries bounds how often Turn re-runs a step that lost a race.
+const maxTries = 30
+
+// Turn runs one atomic turn (see store.Sessions).
+func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Step) (store.Result, error) {
+	backoff := time.Millisecond
+	for try := 0; try < maxTries; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return store.Result{}, ctx.Err()
+			case <-time.After(backoff/2 + rand.N(backoff)):
+			}
+			backoff = min(2*backoff, 50*time.Millisecond)
+		}
+		sess, v, err := s.Load(ctx, id)
+		if err != nil {
+			return store.Result{}, err
+		}
+		next, entries, err := step(sess)
+		if err != nil {
+			return store.Result{}, err
+		}
+		r, err := s.Commit(ctx, id, v, next, clientID, entries)
+		if errors.Is(err, store.ErrStale) {
+			continue
+		}
+		return r, err
+	}
+	return store.Result{}, store.ErrConflict
+}
+
+// Create stores a new conversation with its first entries.
+func (s *Sessions) Create(ctx context.Context, sess *engine.Session, entries []store.Entry) (store.Result, error) {
+	r, err := s.Commit(ctx, sess.ID, 0, sess, "", entries)
+	if errors.Is(err, store.ErrStale) {
+		return r, store.ErrExists
+	}
+	return r, err
+}
+
+// Append adds entries to a conversation's transcript.
+func (s *Sessions) Append(ctx context.Context, id string, entries []store.Entry) ([]store.Entry, error) {
+	_, err := s.Turn(ctx, id, "", func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+		return sess, entries, nil
+	})
+	return entries, err
+}
+
+// Alive reports which of the conversations exist.
+func (s *Sessions) Alive(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	err := s.db.View(ctx, func(tx *Tx) error {
+		for _, id := range ids {
+			ok, err := tx.Has(K("s", id))
+			if err != nil {
+				return err
+			}
+			out[id] = ok
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Delete removes conversations.
+func (s *Sessions) Delete(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.db.Update(ctx, func(tx *Tx) error {
+		for _, id := range ids {
+			if err := deleteConversation(tx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Transcript returns up to count entries after the entry id after.
+func (s *Sessions) Transcript(ctx context.Context, id, after string, count int64) ([]store.Entry, error) {
+	start := K("m", id)
+	if after != "" && after != "0" {
+		ms, seq, err := parseEntryID(after)
+		if err != nil {
+			return nil, err
+		}
+		start = append(K("m", id, ms, seq), 0)
+	}
+	var out []store.Entry
+	err := s.db.View(ctx, func(tx *Tx) error {
+		if ok, err := tx.Has(K("s", id)); err != nil || !ok {
+			return err // an expired conversation has no transcript
+		}
+		return tx.ScanRange(start, PrefixEnd(K("m", id)), false, func(k, v []byte) (bool, error) {
+			e, err := decodeStored(k, v)
+			if err != nil {
+				return false, fmt.Errorf("conversation %s: %w", id, err)
+			}
+			out = append(out, e)
+			return count <= 0 || int64(len(out)) < count, nil
+		})
+	})
+	return out, err
+}
+
+// rangeEntries returns the entries from id first to id last, inclusive.
+func rangeEntries(tx *Tx, conv, first, last string) ([]store.Entry, error) {
+	fms, fseq, err := parseEntryID(first)
+	if err != nil {
+		return nil, err
+	}
+	lms, lseq, err := parseEntryID(last)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Entry
+	err = tx.ScanRange(K("m", conv, fms, fseq), append(K("m", conv, lms, lseq), 0), false, func(k, v []byte) (bool, error) {
+		e, err := decodeStored(k, v)
+		out = append(out, e)
+		return err == nil, err
+	})
+	return out, err
+}
+
+func decodeStored(k, v []byte) (store.Entry, error) {
+	parts, err := SplitKey(k)
+	if err != nil || len(parts) != 4 {
+		return store.Entry{}, fmt.Errorf("bad transcript key %q", k)
+	}
+	ms, _ := parts[2].(int64)
+	seq, _ := parts[3].(int64)
+	return store.DecodeEntry(strconv.FormatInt(ms, 10)+"-"+strconv.FormatInt(seq, 10), v)
+}
+
+// parseEntryID parses an entry id, "MS-SEQ" (or "MS", meaning MS-0).
+func parseEntryID(id string) (ms, seq int64, err error) {
+	a, b, hasSeq := strings.Cut(id, "-")
+	ms, err = strconv.ParseInt(a, 10, 64)
+	if err == nil && hasSeq {
+		seq, err = strconv.ParseInt(b, 10, 64)
+	}
+	if err != nil || ms < 0 || seq < 0 {
+		return 0, 0, fmt.Errorf("bad transcript entry id %q (want MILLISECONDS-SEQUENCE)", id)
+	}
+	return ms, seq, nil
+}
+
+func newNonce() string {
+	var b [6]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,109 @@
+package redis_test
+
+import (
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/store"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store/storetest"
+)
+
+// target is a Redis to run the suite on: a fresh prefix, and a new client
+// for every instance (another process's connection).
+type target struct {
+	prefix string
+	client func() goredis.UniversalClient
+	// advance moves the in-process stand-in's clock (nil on a real Redis,
+	// where time passes by itself).
+	advance func(time.Duration)
+}
+
+// targets returns the single node (PLAYBOOK_REDIS_URL) and the cluster
+// (PLAYBOOK_REDIS_CLUSTER) for subtests; the cluster's is skipped without
+// one.
+func forEach(t *testing.T, run func(t *testing.T, open func(t *testing.T) target)) {
+	t.Run("node", func(t *testing.T) {
+		run(t, func(t *testing.T) target {
+			srv := redistest.New(t)
+			tg := target{prefix: srv.Prefix, client: func() goredis.UniversalClient {
+				c := goredis.NewClient(srv.Client.Options())
+				t.Cleanup(func() { c.Close() })
+				return c
+			}}
+			if srv.Mini != nil {
+				tg.advance = srv.Mini.FastForward
+			}
+			return tg
+		})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		redistest.NewCluster(t) // skips without a cluster
+		run(t, func(t *testing.T) target {
+			cl := redistest.NewCluster(t)
+			return target{prefix: cl.Prefix, client: func() goredis.UniversalClient {
+				c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
+				t.Cleanup(func() { c.Close() })
+				return c
+			}}
+		})
+	})
+}
+
+func TestSessions(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) target) {
+		storetest.Sessions(t, func(t *testing.T) storetest.SessionsEnv {
+			tg := open(t)
+			return storetest.SessionsEnv{
+				Open: func(o store.SessionOptions) storetest.SessionStore {
+					return redisstore.New(tg.client(), redisstore.Options{Prefix: tg.prefix, TTL: o.TTL, Pending: o.Pending, PendingCreate: o.PendingCreate})
+				},
+				Bus:     func() store.Bus { return redisstore.NewBus(tg.client()) },
+				Advance: tg.advance,
+			}
+		})
+	})
+}
+
+func TestTimers(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) target) {
+		storetest.Timers(t, func(t *testing.T) func() store.Timers {
+			tg := open(t)
+			return func() store.Timers {
+				return redisstore.New(tg.client(), redisstore.Options{Prefix: tg.prefix}).Timers()
+			}
+		})
+	})
+}
+
+func TestPrograms(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) target) {
+		storetest.Programs(t, func(t *testing.T) func() store.Programs {
+			tg := open(t)
+			return func() store.Programs {
+				return redisstore.New(tg.client(), redisstore.Options{Prefix: tg.prefix, TTL: time.Hour}).Programs()
+			}
+		})
+	})
+}
+
+func TestBus(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) target) {
+		storetest.Bus(t, func(t *testing.T) func() store.Bus {
+			tg := open(t)
+			return func() store.Bus { return redisstore.NewBus(tg.client()) }
+		})
+	})
+}
+
+func TestSecrets(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) target) {
+		storetest.Secrets(t, func(t *testing.T) func() store.Secrets {
+			tg := open(t)
+			return func() store.Secrets { return redisstore.NewSecrets(tg.client(), tg.prefix) }
+		})
+	})
+}

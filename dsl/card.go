@@ -181,7 +181,7 @@ func (c *compiler) links(f *fileCtx, card *engine.Card, n *yaml.Node) {
 	}
 	for _, e := range n.Content {
 		var l engine.Link
-		for _, p := range f.pairs(e, "link", []string{"label", "url"}) {
+		for _, p := range f.pairs(e, "link", linkKeys) {
 			switch p.key.Value {
 			case "label":
 				l.Label = c.text(f, p.value, "link label")
@@ -298,7 +298,7 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 		}
 		for _, it := range items {
 			var v engine.Validation
-			for _, vp := range f.pairs(it, "validate", []string{"if", "say"}) {
+			for _, vp := range f.pairs(it, "validate", validateKeys) {
 				switch vp.key.Value {
 				case "if":
 					v.If = c.compileExpr(f, vp.value, engine.TypeBool, "validate.if")
@@ -316,7 +316,7 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 	}
 	c.part = partBefore // retry hints: the refused answer is not kept
 	if p, ok := ca.keys["retry"]; ok {
-		for _, rp := range f.pairs(p.value, "retry", []string{"max", "say", "then"}) {
+		for _, rp := range f.pairs(p.value, "retry", retryKeys) {
 			switch rp.key.Value {
 			case "max":
 				n, err := strconv.Atoi(rp.value.Value)
@@ -679,7 +679,7 @@ func (c *compiler) branch(fc *flatCard, card *engine.Card, n *yaml.Node) {
 		var b engine.Branch
 		b.Goto = -1
 		hasGoto := false
-		for _, p := range f.pairs(e, "branch", []string{"if", "goto"}) {
+		for _, p := range f.pairs(e, "branch", branchKeys) {
 			switch p.key.Value {
 			case "if":
 				b.If = c.compileExpr(f, p.value, engine.TypeBool, "branch if")

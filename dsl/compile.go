@@ -273,7 +273,7 @@ func (c *compiler) header() (title string, bot engine.Bot) {
 		title, _ = f.str(p.value, "title")
 	}
 	if p, ok := fa.top["bot"]; ok {
-		for _, bp := range f.pairs(p.value, "bot", []string{"name", "avatar", "color"}) {
+		for _, bp := range f.pairs(p.value, "bot", botKeys) {
 			s, ok := f.str(bp.value, "bot."+bp.key.Value)
 			if !ok {
 				continue

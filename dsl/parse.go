@@ -18,6 +18,12 @@ var (
 	otherKeys  = []string{"save", "goto"}
 	intentKeys = []string{"name", "examples", "goto"}
 
+	botKeys      = []string{"name", "avatar", "color"}
+	linkKeys     = []string{"label", "url"}
+	validateKeys = []string{"if", "say"}
+	retryKeys    = []string{"max", "say", "then"}
+	branchKeys   = []string{"if", "goto"}
+
 	slugRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	cardNameRE = regexp.MustCompile(`^[\p{L}\p{N}_][\p{L}\p{N}_-]*$`)
 )

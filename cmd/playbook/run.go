@@ -32,6 +32,7 @@ var commands = []*command{
 	testCommand,
 	chatCommand,
 	graphCommand,
+	schemaCommand,
 	serveCommand,
 	agentsCommand,
 	webhooksCommand,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -32,11 +35,16 @@ stored as bcrypt hashes. Routing is manual (agents take chats), round_robin
 or least_busy; capacity caps the open chats per agent under automatic
 routing (0 = no cap).
 
-Agents live in the same Redis as the conversations: give the --redis the
-server uses (or set PLAYBOOK_REDIS_URL).
+Agents live in the same store as the conversations. With --redis (or
+PLAYBOOK_REDIS_URL) that is the Redis the servers use: one node, or a Redis
+Cluster given as comma-separated nodes or redis+cluster://SEED. Without it,
+it is the embedded store in --data (default ./data), the directory
+"playbook serve" keeps its data in. Only one process may open a data
+directory at a time: stop the server, run the command, start it again.
 `,
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
-		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL of the server")
+		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL of the server (or cluster nodes); without it, the embedded store in --data")
+		data := fs.String("data", "data", "the data directory of the embedded store (without --redis)")
 		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
 		email := fs.String("email", "", "the agent's email (add, token)")
 		name := fs.String("name", "", "the agent's name, shown to visitors (add)")
@@ -49,15 +57,12 @@ server uses (or set PLAYBOOK_REDIS_URL).
 			if len(args) != 1 {
 				return usageError("say what to do: add, list, token or teams")
 			}
-			if *redisURL == "" {
-				return usageError("give --redis URL (or set PLAYBOOK_REDIS_URL): agents live in the server's Redis")
-			}
-			rdb, closeStore, err := openRedis(*redisURL, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			engine, closeStore, err := openInbox(*redisURL, *prefix, *data)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
-			st := handoff.NewStore(redisstore.NewInbox(rdb, *prefix), handoff.Options{Prefix: *prefix})
+			st := handoff.NewStore(engine, handoff.Options{Prefix: *prefix})
 			switch args[0] {
 			case "add":
 				pw := *password
@@ -81,14 +86,20 @@ server uses (or set PLAYBOOK_REDIS_URL).
 				tw := tabwriter.NewWriter(std.out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "NAME\tEMAIL\tROLE\tTEAMS\tPRESENCE")
 				for _, a := range all {
-					p, _ := st.PresenceOf(ctx, a)
+					p, err := st.PresenceOf(ctx, a)
+					if err != nil {
+						return err
+					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.Email, a.Role, strings.Join(a.Teams, ","), p)
 				}
 				tw.Flush()
 			case "token":
 				a, err := st.AgentByEmail(ctx, *email)
-				if err != nil {
+				if errors.Is(err, handoff.ErrNotFound) {
 					return fmt.Errorf("no agent with email %q", *email)
+				}
+				if err != nil {
+					return err
 				}
 				tok, err := st.NewAPIToken(ctx, a.ID)
 				if err != nil {
@@ -106,6 +117,23 @@ server uses (or set PLAYBOOK_REDIS_URL).
 			return nil
 		}
 	},
+}
+
+// openInbox opens the inbox of the server's store: Redis (one node or a
+// cluster) when url is set, else the embedded store in dir.
+func openInbox(url, prefix, dir string) (store.InboxEngine, func(), error) {
+	if url != "" {
+		rdb, closeStore, err := openRedis(url, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return nil, nil, err
+		}
+		return redisstore.NewInbox(rdb, prefix), closeStore, nil
+	}
+	db, err := embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return embedded.NewInbox(db), func() { db.Close() }, nil
 }
 
 func generatePassword() string {

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/store/embedded"
+)
+
+// playbookRun runs the command line in this process and returns its exit
+// code, stdout and stderr.
+func playbookRun(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// TestAgentsOnTheEmbeddedStore: without --redis, `playbook agents` keeps
+// agents in the embedded store of --data: they are there for the next
+// process (a sign-in and an API token work on the reopened directory), a
+// duplicate email is refused, and a directory held by another process
+// (a running server) gets an error naming it.
+func TestAgentsOnTheEmbeddedStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	must := func(want string, args ...string) string {
+		t.Helper()
+		code, out, errs := playbookRun(t, append(args, "--data", dir)...)
+		if code != 0 {
+			t.Fatalf("playbook %s: exit %d: %s", strings.Join(args, " "), code, errs)
+		}
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Fatalf("playbook %s printed %q, want %s", strings.Join(args, " "), out, want)
+		}
+		return out
+	}
+	must(`^added Sam <sam@example.com>, agent of sales\n$`, "agents", "add", "--email", "Sam@Example.com", "--name", "Sam", "--team", "sales", "--password", "correct horse")
+	out := must(`(?m)^password: [a-z2-7]{16} `, "agents", "add", "--email", "kim@example.com", "--name", "Kim", "--team", "sales,support", "--role", "admin")
+	kimPassword := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out)[1]
+	code, _, errs := playbookRun(t, "agents", "add", "--data", dir, "--email", "SAM@example.com", "--name", "Sam 2", "--password", "correct horse")
+	if code == 0 || !strings.Contains(errs, "already exists: an agent with email sam@example.com") {
+		t.Fatalf("a second sam: exit %d, %q", code, errs)
+	}
+	must(`^team sales: round_robin routing, capacity 2\n$`, "agents", "teams", "--team", "sales", "--routing", "round_robin", "--capacity", "2")
+	must(`(?s)^NAME +EMAIL +ROLE +TEAMS +PRESENCE\nKim +kim@example.com +admin +sales,support +offline\nSam +sam@example.com +agent +sales +offline\n$`, "agents", "list")
+	tok := strings.TrimSpace(must(`^pbt_[a-z2-7]+\n$`, "agents", "token", "--email", "sam@example.com"))
+	if code, _, errs := playbookRun(t, "agents", "token", "--data", dir, "--email", "nobody@example.com"); code == 0 || !strings.Contains(errs, `no agent with email "nobody@example.com"`) {
+		t.Fatalf("a token for nobody: exit %d, %q", code, errs)
+	}
+
+	// The next process sees them.
+	db, err := embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := handoff.NewStore(embedded.NewInbox(db), handoff.Options{})
+	ctx := context.Background()
+	if a, err := st.AgentByAPIToken(ctx, tok); err != nil || a.Email != "sam@example.com" {
+		t.Fatalf("the token's agent: %+v, %v", a, err)
+	}
+	if sess, err := st.Login(ctx, "kim@example.com", kimPassword, "127.0.0.1"); err != nil || sess.Agent.Role != handoff.RoleAdmin {
+		t.Fatalf("kim signs in with the generated password: %+v, %v", sess, err)
+	}
+	if cfg, err := st.TeamConfigOf(ctx, "sales"); err != nil || cfg.Routing != handoff.RoundRobin || cfg.Capacity != 2 {
+		t.Fatalf("sales routing: %+v, %v", cfg, err)
+	}
+
+	// While this process holds the directory, the command is refused
+	// with the directory's name.
+	code, _, errs = playbookRun(t, "agents", "list", "--data", dir)
+	if code == 0 || !strings.Contains(errs, dir) || !strings.Contains(errs, "in use by another process") {
+		t.Fatalf("agents on a directory in use: exit %d, %q", code, errs)
+	}
+}

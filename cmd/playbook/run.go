@@ -33,6 +33,7 @@ var commands = []*command{
 	chatCommand,
 	graphCommand,
 	schemaCommand,
+	diffCommand,
 	serveCommand,
 	agentsCommand,
 	webhooksCommand,

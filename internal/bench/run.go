@@ -85,7 +85,7 @@ type Result struct {
 	Handoffs int    `json:"handoffs"`
 	Queued   int    `json:"handoffs_queued"`
 	Before   Sample `json:"-"`
-	After         Sample         `json:"-"`
+	After    Sample `json:"-"`
 }
 
 // Latencies are turn latencies: from sending the visitor's frame to

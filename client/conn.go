@@ -59,10 +59,22 @@ type Conn struct {
 // which also tells why (a close status, a network error).
 var ErrClosed = errors.New("client: connection closed")
 
+// ErrBadFrame is wrapped by the error of Next when the server sent a frame
+// that is not a JSON object of the protocol (the connection is closed).
+var ErrBadFrame = errors.New("client: a frame that is not of the protocol")
+
 // DialVisitor opens a visitor websocket to the server at baseURL
 // (http://host:port). Send Start or Resume first.
 func DialVisitor(ctx context.Context, baseURL string, opts Options) (*Conn, error) {
 	return dial(ctx, baseURL, "/ws/visitor", protocol.DecodeServer, opts)
+}
+
+// DialAgent opens an agent's live feed (/ws/agent) with opts.Header
+// carrying its credentials: a session Cookie, or an Authorization: Bearer
+// API token. Inbox.Feed does this for a signed-in Inbox. The first frame
+// is a Hello.
+func DialAgent(ctx context.Context, baseURL string, opts Options) (*Conn, error) {
+	return dial(ctx, baseURL, "/ws/agent", protocol.DecodeAgentFeed, opts)
 }
 
 func dial(ctx context.Context, baseURL, path string, decode func([]byte) (protocol.Frame, error), opts Options) (*Conn, error) {
@@ -110,7 +122,9 @@ type DialError struct {
 	Err    error
 }
 
-func (e *DialError) Error() string { return fmt.Sprintf("client: connecting: HTTP %d: %v", e.Status, e.Err) }
+func (e *DialError) Error() string {
+	return fmt.Sprintf("client: connecting: HTTP %d: %v", e.Status, e.Err)
+}
 func (e *DialError) Unwrap() error { return e.Err }
 
 func (c *Conn) readLoop(ctx context.Context) {
@@ -122,12 +136,12 @@ func (c *Conn) readLoop(ctx context.Context) {
 			return
 		}
 		if typ != websocket.MessageText {
-			c.stop(errors.New("client: the server sent a binary frame"))
+			c.stop(fmt.Errorf("%w: a binary frame", ErrBadFrame))
 			return
 		}
 		f, err := c.decode(b)
 		if err != nil {
-			c.stop(err)
+			c.stop(fmt.Errorf("%w: %w (%.200q)", ErrBadFrame, err, b))
 			return
 		}
 		c.observe(f)

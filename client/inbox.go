@@ -36,12 +36,16 @@ type APIError struct {
 
 func (e *APIError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
 
-// StatusOf is the HTTP status of an *APIError in err's chain, 0 when there
-// is none.
+// StatusOf is the HTTP status of an *APIError or a *DialError in err's
+// chain, 0 when there is none.
 func StatusOf(err error) int {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.Status
+	}
+	var de *DialError
+	if errors.As(err, &de) {
+		return de.Status
 	}
 	return 0
 }
@@ -146,7 +150,7 @@ func (in *Inbox) Feed(ctx context.Context) (*Conn, error) {
 	in.authorize(hdr)
 	hdr.Del("X-CSRF-Token") // the session cookie comes from the jar
 	opts.Header = hdr
-	c, err := dial(ctx, in.base, "/ws/agent", protocol.DecodeAgentFeed, opts)
+	c, err := DialAgent(ctx, in.base, opts)
 	if err != nil {
 		return nil, err
 	}

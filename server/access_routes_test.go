@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 )
@@ -294,8 +293,8 @@ func TestEveryAgentFrameAsksTheAccessPolicy(t *testing.T) {
 	// Signed out: no socket at all.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(w.ts.url, "http")+"/ws/agent", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {w.ts.url}}})
-	if err == nil || resp.StatusCode != 401 {
+	_, err := pbclient.DialAgent(ctx, w.ts.url, pbclient.Options{})
+	if pbclient.StatusOf(err) != 401 {
 		t.Fatalf("signed-out /ws/agent: %v", err)
 	}
 

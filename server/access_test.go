@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
@@ -332,30 +332,12 @@ func longFeed(t *testing.T, ac *agentClient) (*client, <-chan error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	hdr := http.Header{"Origin": {ac.ts.url}}
-	for _, ck := range ac.http.Jar.Cookies(mustURL(ac.ts.url)) {
-		hdr.Add("Cookie", ck.Name+"="+ck.Value)
-	}
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ac.ts.url, "http")+"/ws/agent", &websocket.DialOptions{HTTPHeader: hdr})
+	conn, err := pbclient.DialAgent(ctx, ac.ts.url, pbclient.Options{Header: ac.cookies()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ws.CloseNow() })
-	c := &client{t: t, ws: ws, frames: make(chan map[string]any, 1000), ctx: ctx}
 	closed := make(chan error, 1)
-	go func() {
-		defer close(c.frames)
-		for {
-			_, b, err := ws.Read(ctx)
-			if err != nil {
-				closed <- err
-				return
-			}
-			var f map[string]any
-			json.Unmarshal(b, &f)
-			c.frames <- f
-		}
-	}()
+	c := pump(t, ctx, conn, closed)
 	c.next("hello")
 	return c, closed
 }

@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
@@ -98,31 +97,22 @@ func (ac *agentClient) feed() *client {
 	ac.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // the feed's whole life
 	ac.t.Cleanup(cancel)
-	u := "ws" + strings.TrimPrefix(ac.ts.url, "http") + "/ws/agent"
-	hdr := http.Header{"Origin": {ac.ts.url}}
-	for _, ck := range ac.http.Jar.Cookies(mustURL(ac.ts.url)) {
-		hdr.Add("Cookie", ck.Name+"="+ck.Value)
-	}
-	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: hdr})
+	conn, err := pbclient.DialAgent(ctx, ac.ts.url, pbclient.Options{Header: ac.cookies()})
 	if err != nil {
 		ac.t.Fatal(err)
 	}
-	c := &client{t: ac.t, ws: ws, frames: make(chan map[string]any, 1000), ctx: ctx}
-	go func() {
-		defer close(c.frames)
-		for {
-			_, b, err := ws.Read(ctx)
-			if err != nil {
-				return
-			}
-			var f map[string]any
-			json.Unmarshal(b, &f)
-			c.frames <- f
-		}
-	}()
-	ac.t.Cleanup(func() { ws.CloseNow() })
+	c := pump(ac.t, ctx, conn, nil)
 	c.next("hello")
 	return c
+}
+
+// cookies is a header with the agent's session cookie.
+func (ac *agentClient) cookies() http.Header {
+	hdr := http.Header{}
+	for _, ck := range ac.http.Jar.Cookies(mustURL(ac.ts.url)) {
+		hdr.Add("Cookie", ck.Name+"="+ck.Value)
+	}
+	return hdr
 }
 
 // toHandoff walks a visitor through the bench playbook to the handoff card.
@@ -289,8 +279,8 @@ func TestAgentsOnlyActOnTheirTeams(t *testing.T) {
 	// Signed out, the agent feed refuses too.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws/agent", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {ts.url}}})
-	if err == nil || resp.StatusCode != 401 {
+	_, err := pbclient.DialAgent(ctx, ts.url, pbclient.Options{})
+	if pbclient.StatusOf(err) != 401 {
 		t.Fatalf("signed-out /ws/agent: %v", err)
 	}
 	// Two agents of the team click "take" at the same instant: one wins.

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/playbook-dev/playbook/internal/redistest"
 )
 
@@ -25,16 +23,16 @@ func TestHostileFrames(t *testing.T) {
 	_, conv := c.start("qualify")
 	c.bot("Hi! What brings you here?")
 	deep := `{"type":"message","id":"d","text":"x","visitor":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`
-	c.ws.Write(c.ctx, websocket.MessageText, []byte(deep))
+	c.conn.SendRaw(c.ctx, []byte(deep))
 	if f := c.next("error"); f["code"] != "bad_json" {
 		t.Fatalf("deeply nested JSON: %v", f)
 	}
-	c.ws.Write(c.ctx, websocket.MessageBinary, []byte{0xff, 0x00, 0x01})
+	c.conn.SendBinary(c.ctx, []byte{0xff, 0x00, 0x01})
 	if f := c.next("error"); f["code"] != "bad_json" {
 		t.Fatalf("binary frame: %v", f)
 	}
 	// Invalid UTF-8 and control characters are cleaned, markup is kept as text.
-	c.ws.Write(c.ctx, websocket.MessageText, []byte("{\"type\":\"message\",\"id\":\"u\",\"text\":\"Just\xff\xfe brows\\u0000ing\\u0007 <script>alert(1)</script>\"}"))
+	c.conn.SendRaw(c.ctx, []byte("{\"type\":\"message\",\"id\":\"u\",\"text\":\"Just\xff\xfe brows\\u0000ing\\u0007 <script>alert(1)</script>\"}"))
 	c.next("ack")
 	entries, _ := ts.srv.Store().Transcript(context.Background(), conv, "", 0)
 	var got string
@@ -48,7 +46,7 @@ func TestHostileFrames(t *testing.T) {
 	}
 	// A 10 MB frame closes only that connection.
 	big := dial(t, ts)
-	big.ws.Write(big.ctx, websocket.MessageText, []byte(`{"type":"message","text":"`+strings.Repeat("x", 10<<20)+`"}`))
+	big.conn.SendRaw(big.ctx, []byte(`{"type":"message","text":"`+strings.Repeat("x", 10<<20)+`"}`))
 	select {
 	case _, open := <-big.frames:
 		for open {

@@ -3,12 +3,10 @@ package server_test
 import (
 	"context"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
 )
@@ -20,14 +18,12 @@ func connects(t *testing.T, ts *testServer, n int) (refused int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for range n {
-		ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws/visitor", &websocket.DialOptions{
-			HTTPHeader: http.Header{"Origin": {ts.url}},
-		})
+		conn, err := pbclient.DialVisitor(ctx, ts.url, pbclient.Options{})
 		if err == nil {
-			ws.CloseNow()
+			conn.CloseNow()
 			continue
 		}
-		if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		if pbclient.StatusOf(err) != http.StatusTooManyRequests {
 			t.Fatalf("dial: %v", err)
 		}
 		refused++

@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
 )
@@ -131,7 +130,7 @@ func TestResumeReplaysOnlyWhatWasMissed(t *testing.T) {
 	a := dial(t, ts)
 	token, _ := a.start("qualify")
 	greet := a.bot("Hi! What brings you here?")
-	a.ws.Close(websocket.StatusNormalClosure, "reload")
+	a.conn.Close()
 	// Meanwhile, another tab answers.
 	b := dial(t, ts)
 	b.send(map[string]any{"type": "resume", "token": token, "after": greet["id"]})
@@ -209,9 +208,9 @@ func TestBadInputGetsErrorFrames(t *testing.T) {
 			t.Fatalf("error frame = %v, want code %s", f, code)
 		}
 	}
-	c.ws.Write(c.ctx, websocket.MessageText, []byte(`{"type": "message", "text": `))
+	c.conn.SendRaw(c.ctx, []byte(`{"type": "message", "text": `))
 	expect("bad_json")
-	c.ws.Write(c.ctx, websocket.MessageText, []byte(`[1, 2, 3]`))
+	c.conn.SendRaw(c.ctx, []byte(`[1, 2, 3]`))
 	expect("bad_json")
 	c.send(map[string]any{"type": "dance"})
 	expect("unknown_type")
@@ -242,7 +241,7 @@ func TestBadInputGetsErrorFrames(t *testing.T) {
 	}
 	// A 1 MiB frame closes that connection with 1009, and only that one.
 	c3 := dial(t, ts)
-	c3.ws.Write(c3.ctx, websocket.MessageText, []byte(`{"type":"message","text":"`+strings.Repeat("x", 1<<20)+`"}`))
+	c3.conn.SendRaw(c3.ctx, []byte(`{"type":"message","text":"`+strings.Repeat("x", 1<<20)+`"}`))
 	for range c3.frames {
 	}
 	c2.send(map[string]any{"type": "ping"})
@@ -273,11 +272,9 @@ func TestOriginRefused(t *testing.T) {
 	ts := startServer(t, rds, "../playbooks/bench")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws/visitor", &websocket.DialOptions{
-		HTTPHeader: http.Header{"Origin": {"https://evil.example"}},
-	})
-	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("dial from a foreign origin: %v %v, want 403", err, resp)
+	_, err := pbclient.DialVisitor(ctx, ts.url, pbclient.Options{Origin: "https://evil.example"})
+	if pbclient.StatusOf(err) != http.StatusForbidden {
+		t.Fatalf("dial from a foreign origin: %v, want 403", err)
 	}
 }
 

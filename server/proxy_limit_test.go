@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
 )
@@ -20,14 +19,12 @@ func connectsVia(t *testing.T, ts *testServer, xff string, n int) (refused int) 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for range n {
-		ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws/visitor", &websocket.DialOptions{
-			HTTPHeader: http.Header{"Origin": {ts.url}, "X-Forwarded-For": {xff}},
-		})
+		conn, err := pbclient.DialVisitor(ctx, ts.url, pbclient.Options{Header: http.Header{"X-Forwarded-For": {xff}}})
 		if err == nil {
-			ws.CloseNow()
+			conn.CloseNow()
 			continue
 		}
-		if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		if pbclient.StatusOf(err) != http.StatusTooManyRequests {
 			t.Fatalf("dial: %v", err)
 		}
 		refused++

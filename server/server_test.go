@@ -3,9 +3,9 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"golang.org/x/crypto/bcrypt"
 
+	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
 )
@@ -117,10 +117,11 @@ func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*s
 	return &testServer{srv: srv, url: hs.URL, log: buf, stop: stop}
 }
 
-// client is a visitor's websocket with the frames it received.
+// client is a visitor's websocket (or an agent's feed) with the frames it
+// received, as maps, in arrival order.
 type client struct {
 	t      *testing.T
-	ws     *websocket.Conn
+	conn   *pbclient.Conn
 	frames chan map[string]any
 	queue  []map[string]any
 	ctx    context.Context
@@ -131,37 +132,46 @@ func dial(t *testing.T, ts *testServer) *client {
 	// The connection's whole life: only a guard against a hang.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.url, "http")+"/ws/visitor", &websocket.DialOptions{
-		HTTPHeader: http.Header{"Origin": {ts.url}},
-	})
+	conn, err := pbclient.DialVisitor(ctx, ts.url, pbclient.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadLimit(1 << 20)
-	c := &client{t: t, ws: ws, frames: make(chan map[string]any, 1000), ctx: ctx}
+	return pump(t, ctx, conn, nil)
+}
+
+// pump makes a test client of conn: its frames go to c.frames, as maps,
+// until it closes; closed, when not nil, then gets why.
+func pump(t *testing.T, ctx context.Context, conn *pbclient.Conn, closed chan<- error) *client {
+	c := &client{t: t, conn: conn, frames: make(chan map[string]any, 1000), ctx: ctx}
 	go func() {
 		defer close(c.frames)
 		for {
-			_, b, err := ws.Read(ctx)
+			r, err := conn.NextRaw(ctx)
 			if err != nil {
+				if errors.Is(err, pbclient.ErrBadFrame) {
+					t.Errorf("server sent a frame that is not of the protocol: %v", err)
+				}
+				if closed != nil {
+					closed <- err
+				}
 				return
 			}
 			var f map[string]any
-			if err := json.Unmarshal(b, &f); err != nil {
-				t.Errorf("server sent non-JSON %q", b)
+			if err := json.Unmarshal(r.Raw, &f); err != nil {
+				t.Errorf("server sent non-JSON %q", r.Raw)
 				return
 			}
 			c.frames <- f
 		}
 	}()
-	t.Cleanup(func() { ws.CloseNow() })
+	t.Cleanup(conn.CloseNow)
 	return c
 }
 
 func (c *client) send(f map[string]any) {
 	c.t.Helper()
 	b, _ := json.Marshal(f)
-	if err := c.ws.Write(c.ctx, websocket.MessageText, b); err != nil {
+	if err := c.conn.SendRaw(c.ctx, b); err != nil {
 		c.t.Fatal(err)
 	}
 }

@@ -14,7 +14,7 @@ import (
 func resumes(t *testing.T, ts *testServer, token string) (bool, string) {
 	t.Helper()
 	c := dial(t, ts)
-	defer c.ws.CloseNow()
+	defer c.conn.CloseNow()
 	c.send(map[string]any{"type": "resume", "token": token})
 	for {
 		select {

@@ -16,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
+	"github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/internal/redistest"
@@ -29,45 +28,46 @@ import (
 // received, by id, and the count of ids received twice.
 type wsPeer struct {
 	t      *testing.T
-	ws     *websocket.Conn
+	conn   *client.Conn
 	frames chan map[string]any
 	ids    map[string]int
 	order  []map[string]any
 }
 
-func dialPeer(t *testing.T, url string, hdr http.Header) *wsPeer {
+// dialPeer opens path (/ws/visitor or /ws/agent) of the server at base.
+func dialPeer(t *testing.T, base, path string, hdr http.Header) *wsPeer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if hdr == nil {
-		hdr = http.Header{}
+	dial := client.DialVisitor
+	if path == "/ws/agent" {
+		dial = client.DialAgent
 	}
-	hdr.Set("Origin", strings.Replace(strings.Replace(url, "ws://", "http://", 1), "/ws/visitor", "", 1))
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: hdr})
+	conn, err := dial(ctx, base, client.Options{Header: hdr})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &wsPeer{t: t, ws: ws, frames: make(chan map[string]any, 256), ids: map[string]int{}}
+	p := &wsPeer{t: t, conn: conn, frames: make(chan map[string]any, 256), ids: map[string]int{}}
 	go func() {
 		defer close(p.frames)
 		for {
-			_, b, err := ws.Read(context.Background())
+			r, err := conn.NextRaw(context.Background())
 			if err != nil {
 				return
 			}
 			var f map[string]any
-			_ = json.Unmarshal(b, &f)
+			_ = json.Unmarshal(r.Raw, &f)
 			p.frames <- f
 		}
 	}()
-	t.Cleanup(func() { ws.CloseNow() })
+	t.Cleanup(conn.CloseNow)
 	return p
 }
 
 func (p *wsPeer) send(f map[string]any) {
 	p.t.Helper()
 	b, _ := json.Marshal(f)
-	if err := p.ws.Write(context.Background(), websocket.MessageText, b); err != nil {
+	if err := p.conn.SendRaw(context.Background(), b); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -203,7 +203,6 @@ func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Stop(5 * time.Second) })
-	wsURL := func(s *bench.Server, path string) string { return "ws" + strings.TrimPrefix(s.URL, "http") + path }
 
 	// The agent signs in on A and opens the inbox's live feed there.
 	inbox := handoff.NewStore(redisstore.NewInbox(rds.Client, rds.Prefix), handoff.Options{Prefix: rds.Prefix})
@@ -246,7 +245,7 @@ func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
 		h.Set("Origin", s.URL)
 		return h
 	}
-	agentA := dialPeer(t, wsURL(a, "/ws/agent"), cookies(a))
+	agentA := dialPeer(t, a.URL, "/ws/agent", cookies(a))
 	agentA.until("hello", func(f map[string]any) bool { return f["type"] == "hello" })
 
 	// Ten resilient visitors talk over A and B meanwhile.
@@ -264,7 +263,7 @@ func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
 	}
 
 	// A visitor on A reaches the handoff (bench-100: agents online).
-	v := dialPeer(t, wsURL(a, "/ws/visitor"), nil)
+	v := dialPeer(t, a.URL, "/ws/visitor", nil)
 	v.send(map[string]any{"type": "start", "playbook": "qualify", "page": "/bench", "visitor": map[string]any{"id": bench.VisitorID(100)}})
 	w := v.until("welcome", func(f map[string]any) bool { return f["type"] == "welcome" })
 	token, conv := w["token"].(string), w["conversation"].(string)
@@ -292,11 +291,11 @@ func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
 
 	// The agent's browser moves to B, signed in still, and follows the
 	// chat from the last entry it has.
-	agentB := dialPeer(t, wsURL(b, "/ws/agent"), cookies(b))
+	agentB := dialPeer(t, b.URL, "/ws/agent", cookies(b))
 	agentB.until("hello on B", func(f map[string]any) bool { return f["type"] == "hello" })
 	agentB.send(map[string]any{"type": "follow", "conversation": conv, "after": agentA.last()})
 	// The visitor's widget resumes on B from the last entry it has.
-	v2 := dialPeer(t, wsURL(b, "/ws/visitor"), nil)
+	v2 := dialPeer(t, b.URL, "/ws/visitor", nil)
 	v2.ids, v2.order = v.ids, v.order // one widget: what it had before the drop
 	v2.send(map[string]any{"type": "resume", "token": token, "after": v.last()})
 	v2.until("welcome on B", func(f map[string]any) bool { return f["type"] == "welcome" })

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,8 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/playbook-dev/playbook/client"
+	"github.com/playbook-dev/playbook/protocol"
 )
 
 // serveCmds are the testscript commands that drive real `playbook serve`
@@ -77,55 +78,51 @@ var serveCmds = map[string]func(ts *testscript.TestScript, neg bool, args []stri
 
 type scriptVisitor struct {
 	ts      *testscript.TestScript
-	ws      *websocket.Conn
-	frames  chan map[string]any
+	conn    *client.Conn
 	token   string
 	last    string
 	seen    map[string]bool
 	entries int
-	pending []map[string]any
 }
 
 func (v *scriptVisitor) close() {
-	if v.ws != nil {
-		v.ws.Close(websocket.StatusNormalClosure, "")
+	if v.conn != nil {
+		v.conn.Close()
 	}
 }
 
-func (v *scriptVisitor) send(f map[string]any) {
-	b, _ := json.Marshal(f)
+func (v *scriptVisitor) send(f protocol.Frame) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	v.ts.Check(v.ws.Write(ctx, websocket.MessageText, b))
+	v.ts.Check(v.conn.Send(ctx, f))
 }
 
 // nextEntry returns the next entry not seen before; it fails on a repeat.
-func (v *scriptVisitor) nextEntry() map[string]any {
-	timeout := time.After(10 * time.Second)
+func (v *scriptVisitor) nextEntry() protocol.Entry {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for {
-		select {
-		case f, ok := <-v.frames:
-			if !ok {
-				v.ts.Fatalf("connection closed")
-			}
-			switch f["type"] {
-			case "welcome":
-				v.token = f["token"].(string)
-			case "error":
-				v.ts.Fatalf("error frame: %v", f)
-			case "entry":
-				e := f["entry"].(map[string]any)
-				id := e["id"].(string)
-				if v.seen[id] {
-					v.ts.Fatalf("entry %s (%v) delivered twice", id, e["text"])
-				}
-				v.seen[id] = true
-				v.last = id
-				v.entries++
-				return e
-			}
-		case <-timeout:
+		f, err := v.conn.Next(ctx)
+		if ctx.Err() != nil {
 			v.ts.Fatalf("no entry within 10s")
+		}
+		if err != nil {
+			v.ts.Fatalf("connection closed: %v", err)
+		}
+		switch f := f.(type) {
+		case *protocol.Welcome:
+			v.token = f.Token
+		case *protocol.Error:
+			v.ts.Fatalf("error frame: %v", f)
+		case *protocol.EntryFrame:
+			e := f.Entry
+			if v.seen[e.ID] {
+				v.ts.Fatalf("entry %s (%v) delivered twice", e.ID, e.Text)
+			}
+			v.seen[e.ID] = true
+			v.last = e.ID
+			v.entries++
+			return e
 		}
 	}
 }
@@ -137,50 +134,35 @@ func (v *scriptVisitor) do(verb, rest string) {
 		v.close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		url := rest
-		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/ws/visitor", &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {url}}})
+		conn, err := client.DialVisitor(ctx, rest, client.Options{})
 		ts.Check(err)
-		v.ws = ws
-		v.frames = make(chan map[string]any, 100)
-		go func(ws *websocket.Conn, out chan map[string]any) {
-			defer close(out)
-			for {
-				_, b, err := ws.Read(context.Background())
-				if err != nil {
-					return
-				}
-				var f map[string]any
-				if json.Unmarshal(b, &f) == nil {
-					out <- f
-				}
-			}
-		}(ws, v.frames)
+		v.conn = conn
 	case "start":
-		v.send(map[string]any{"type": "start", "playbook": rest})
+		v.send(&protocol.Start{Playbook: rest})
 	case "resume":
-		v.send(map[string]any{"type": "resume", "token": v.token, "after": v.last})
+		v.send(&protocol.Resume{Token: v.token, After: v.last})
 	case "bot":
 		for {
 			e := v.nextEntry()
-			if e["from"] != "bot" {
+			if e.From != "bot" {
 				continue
 			}
-			if e["text"] != rest {
-				ts.Fatalf("bot said %q, want %q", e["text"], rest)
+			if e.Text != rest {
+				ts.Fatalf("bot said %q, want %q", e.Text, rest)
 			}
 			fmt.Fprintf(ts.Stdout(), "bot: %s\n", rest)
 			return
 		}
 	case "event":
 		for {
-			if e := v.nextEntry(); e["kind"] == rest {
+			if e := v.nextEntry(); e.Kind == rest {
 				fmt.Fprintf(ts.Stdout(), "event: %s\n", rest)
 				return
 			}
 		}
 	case "say":
 		id, text, _ := strings.Cut(rest, " ")
-		v.send(map[string]any{"type": "message", "id": id, "text": text})
+		v.send(&protocol.Message{ID: id, Text: text})
 		fmt.Fprintf(ts.Stdout(), "visitor: %s\n", text)
 	case "count":
 		if fmt.Sprint(v.entries) != rest {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/playbook-dev/playbook/client"
 )
 
 // IdleOptions configure an idle run: many widgets that connect, start a
@@ -78,7 +78,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 	defer stopHold()
 	var (
 		mu      sync.Mutex
-		conns   []*websocket.Conn
+		conns   []*client.Conn
 		lats    []time.Duration
 		readers sync.WaitGroup
 		closed  = make(chan struct{}, opts.Connections)
@@ -129,7 +129,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 			go func() {
 				defer readers.Done()
 				for {
-					if _, _, err := ws.Read(holdCtx); err != nil {
+					if _, err := ws.Next(holdCtx); err != nil {
 						if holdCtx.Err() == nil {
 							closed <- struct{}{}
 						}

@@ -2,17 +2,17 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/protocol"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -63,6 +63,11 @@ type Entry struct {
 	ClientID string   `json:"client_id"`
 }
 
+// entryOf is the part of a received entry the checks compare.
+func entryOf(e protocol.Entry) Entry {
+	return Entry{ID: e.ID, From: e.From, Kind: e.Kind, Text: e.Text, Buttons: e.Buttons, ClientID: e.ClientID}
+}
+
 // Expected lists the entries script sc must leave in the transcript, as
 // (from, kind, text): the visitor's messages (button labels), the bot's
 // messages and the system events.
@@ -105,7 +110,7 @@ func Resilient(ctx context.Context, urls []string, first int, sc Script, think t
 type resilient struct {
 	d        *dialer
 	server   int
-	ws       *websocket.Conn
+	ws       *client.Conn
 	sc       Script
 	playbook string
 	want     []Entry
@@ -129,7 +134,7 @@ func (d *dialer) runResilient(ctx context.Context, server int, sc Script, playbo
 	r := &resilient{d: d, server: server, sc: sc, playbook: playbook, want: Expected(sc), seen: map[string]bool{}}
 	defer func() {
 		if r.ws != nil {
-			r.ws.Close(websocket.StatusNormalClosure, "")
+			r.ws.Close()
 		}
 	}()
 	fail := func(turn int, format string, args ...any) (ResilientConversation, error) {
@@ -161,8 +166,8 @@ func (d *dialer) runResilient(ctx context.Context, server int, sc Script, playbo
 				}
 				continue
 			}
-			switch f.Type {
-			case "welcome":
+			switch f := f.(type) {
+			case *protocol.Welcome:
 				r.welcomed = true
 				if r.conv == "" {
 					r.conv, r.token = f.Conversation, f.Token
@@ -176,11 +181,8 @@ func (d *dialer) runResilient(ctx context.Context, server int, sc Script, playbo
 						return fail(i, "%v", err)
 					}
 				}
-			case "entry":
-				var e Entry
-				if err := json.Unmarshal(f.Entry, &e); err != nil {
-					return fail(i, "an entry that is not an object: %s", f.Entry)
-				}
+			case *protocol.EntryFrame:
+				e := entryOf(f.Entry)
 				if r.seen[e.ID] {
 					r.stats.Redelivered++
 					continue
@@ -194,13 +196,13 @@ func (d *dialer) runResilient(ctx context.Context, server int, sc Script, playbo
 					return fail(i, "entry %d is %s/%s %q (client id %q); want %+v", n+1, e.From, e.Kind, e.Text, e.ClientID, r.wantAt(n))
 				}
 				r.got = append(r.got, e)
-			case "ack":
+			case *protocol.Ack:
 				if f.Duplicate {
 					r.stats.Duplicates++
 				}
-			case "error":
+			case *protocol.Error:
 				switch f.Code {
-				case "unavailable", "rate_limited":
+				case protocol.CodeUnavailable, protocol.CodeRateLimited:
 					r.stats.Unavailable++
 					if err := sleep(ctx, 200*time.Millisecond+rand.N(300*time.Millisecond)); err != nil {
 						return r.result(), err
@@ -258,21 +260,13 @@ func (r *resilient) has(id string) bool {
 }
 
 // read returns the next frame of the current connection.
-func (r *resilient) read(ctx context.Context) (*frame, error) {
+func (r *resilient) read(ctx context.Context) (protocol.Frame, error) {
 	if r.ws == nil {
 		return nil, errors.New("not connected")
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, data, err := r.ws.Read(rctx)
-	if err != nil {
-		return nil, err
-	}
-	var f frame
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("a frame that is not JSON: %v", err)
-	}
-	return &f, nil
+	return r.ws.Next(rctx)
 }
 
 // send sends turn i's frame, connecting first when needed.
@@ -281,12 +275,12 @@ func (r *resilient) send(ctx context.Context, i int) error {
 		return r.reconnect(ctx, i)
 	}
 	t := &r.sc.Turns[i]
-	var out any
+	var out protocol.Frame
 	switch t.Type {
 	case "start":
 		return r.hello(ctx)
 	case "message":
-		out = messageFrame{Type: "message", ID: "m" + strconv.Itoa(i), Text: t.Text}
+		out = &protocol.Message{ID: "m" + strconv.Itoa(i), Text: t.Text}
 	case "button":
 		value := ""
 		for _, b := range r.buttons {
@@ -297,7 +291,7 @@ func (r *resilient) send(ctx context.Context, i int) error {
 		if value == "" {
 			return fmt.Errorf("the bot offered no button %q (buttons %v)", t.Label, r.buttons)
 		}
-		out = messageFrame{Type: "button", ID: "m" + strconv.Itoa(i), Value: value, Label: t.Label}
+		out = &protocol.Click{ID: "m" + strconv.Itoa(i), Value: value, Label: t.Label}
 	}
 	if !r.welcomed {
 		return nil // sent after the welcome
@@ -308,20 +302,16 @@ func (r *resilient) send(ctx context.Context, i int) error {
 // hello starts the conversation, or resumes it after the last entry.
 func (r *resilient) hello(ctx context.Context) error {
 	if r.conv == "" {
-		return r.write(ctx, startFrame{Type: "start", Playbook: r.playbook, Page: "/bench", Locale: "en", Visitor: startVisitor{ID: VisitorID(r.sc.N)}})
+		return r.write(ctx, startFrame(r.playbook, r.sc.N))
 	}
-	return r.write(ctx, map[string]string{"type": "resume", "token": r.token, "after": r.last})
+	return r.write(ctx, &protocol.Resume{Token: r.token, After: r.last})
 }
 
-func (r *resilient) write(ctx context.Context, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
+func (r *resilient) write(ctx context.Context, f protocol.Frame) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// A connection that broke shows on the next read, which reconnects.
-	_ = r.ws.Write(wctx, websocket.MessageText, b)
+	_ = r.ws.Send(wctx, f)
 	return nil
 }
 

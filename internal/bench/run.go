@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -304,7 +303,7 @@ func runOne(ctx context.Context, d *dialer, v int, sc Script, opts Options, onTu
 	if err := conversation(ctx, ws, sc, opts.Playbook, opts.TurnTimeout, opts.Think, onTurn); err != nil {
 		return err
 	}
-	if err := ws.Close(websocket.StatusNormalClosure, ""); err != nil && ctx.Err() == nil {
+	if err := ws.Close(); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("conversation %d: closing: %w", sc.N, err)
 	}
 	return nil

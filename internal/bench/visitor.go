@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -14,56 +13,18 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/playbook-dev/playbook/client"
+	"github.com/playbook-dev/playbook/protocol"
 )
 
-// frame is any frame the server sends a visitor (docs/protocol.md).
-type frame struct {
-	Type         string          `json:"type"`
-	Entry        json.RawMessage `json:"entry"` // an object in entry frames, an id in acks
-	ID           string          `json:"id"`
-	Duplicate    bool            `json:"duplicate"`
-	Status       string          `json:"status"`
-	Outcome      string          `json:"outcome"`
-	Code         string          `json:"code"`
-	Message      string          `json:"message"`
-	Conversation string          `json:"conversation"`
-	Token        string          `json:"token"`
-}
-
-type button struct {
-	Label string `json:"label"`
-	Value string `json:"value"`
-}
-
-// startFrame is the frame that opens conversation n.
-type startFrame struct {
-	Type     string       `json:"type"`
-	Playbook string       `json:"playbook"`
-	Page     string       `json:"page"`
-	Locale   string       `json:"locale"`
-	Visitor  startVisitor `json:"visitor"`
-}
-
-type startVisitor struct {
-	ID string `json:"id"`
-}
-
-type messageFrame struct {
-	Type  string `json:"type"`
-	ID    string `json:"id"`
-	Text  string `json:"text,omitempty"`
-	Value string `json:"value,omitempty"`
-	Label string `json:"label,omitempty"`
-}
+type button = protocol.Button
 
 // dialer opens visitor websockets, spreading them over loopback source
 // addresses 127.0.0.1 .. 127.0.0.N so that many connections do not run out
 // of ephemeral ports of one address.
 type dialer struct {
-	client  *http.Client
-	origins []string // per server URL
-	wsURLs  []string
+	client *http.Client
+	urls   []string // the servers, http://127.0.0.1:PORT
 }
 
 func newDialer(urls []string, sources int) (*dialer, error) {
@@ -98,29 +59,32 @@ func newDialer(urls []string, sources int) (*dialer, error) {
 		if ip := net.ParseIP(h); ip == nil || !ip.IsLoopback() {
 			return nil, fmt.Errorf("server URL %q: the bench only talks to loopback addresses (127.0.0.0/8)", u)
 		}
-		d.origins = append(d.origins, u)
-		d.wsURLs = append(d.wsURLs, "ws://"+host+"/ws/visitor")
+		d.urls = append(d.urls, u)
 	}
-	if len(d.wsURLs) == 0 {
+	if len(d.urls) == 0 {
 		return nil, errors.New("no server URL")
 	}
 	return d, nil
 }
 
-func (d *dialer) dial(ctx context.Context, server int) (*websocket.Conn, error) {
-	i := server % len(d.wsURLs)
-	ws, resp, err := websocket.Dial(ctx, d.wsURLs[i], &websocket.DialOptions{
-		HTTPClient: d.client,
-		HTTPHeader: http.Header{"Origin": {d.origins[i]}},
-	})
+// frameBuffer is how many frames a bench connection holds for its reader:
+// a turn's few, kept small since the idle scenario holds thousands.
+const frameBuffer = 16
+
+func (d *dialer) dial(ctx context.Context, server int) (*client.Conn, error) {
+	c, err := client.DialVisitor(ctx, d.urls[server%len(d.urls)], client.Options{HTTPClient: d.client, Buffer: frameBuffer})
 	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("connecting: HTTP %d: %w", resp.StatusCode, err)
+		if st := client.StatusOf(err); st != 0 {
+			return nil, fmt.Errorf("connecting: HTTP %d: %w", st, err)
 		}
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
-	ws.SetReadLimit(1 << 20)
-	return ws, nil
+	return c, nil
+}
+
+// startFrame is the frame that opens conversation n.
+func startFrame(playbook string, n int) *protocol.Start {
+	return &protocol.Start{Playbook: playbook, Page: "/bench", Locale: "en", Visitor: &protocol.Visitor{ID: VisitorID(n)}}
 }
 
 // checkError is a reply that differs from the reference conversation.
@@ -153,7 +117,7 @@ const (
 
 // conversation runs the visitor's frames of one script over ws and checks
 // every reply. onTurn is called after each turn.
-func conversation(ctx context.Context, ws *websocket.Conn, sc Script, playbook string, turnTimeout, think time.Duration, onTurn func(turnResult)) error {
+func conversation(ctx context.Context, ws *client.Conn, sc Script, playbook string, turnTimeout, think time.Duration, onTurn func(turnResult)) error {
 	var lastButtons []button
 	for i := range sc.Turns {
 		t := &sc.Turns[i]
@@ -162,13 +126,12 @@ func conversation(ctx context.Context, ws *websocket.Conn, sc Script, playbook s
 				return err
 			}
 		}
-		var out []byte
-		var err error
+		var out protocol.Frame
 		switch t.Type {
 		case "start":
-			out, err = json.Marshal(startFrame{Type: "start", Playbook: playbook, Page: "/bench", Locale: "en", Visitor: startVisitor{ID: VisitorID(sc.N)}})
+			out = startFrame(playbook, sc.N)
 		case "message":
-			out, err = json.Marshal(messageFrame{Type: "message", ID: "m" + strconv.Itoa(i), Text: t.Text})
+			out = &protocol.Message{ID: "m" + strconv.Itoa(i), Text: t.Text}
 		case "button":
 			value := ""
 			for _, b := range lastButtons {
@@ -179,14 +142,11 @@ func conversation(ctx context.Context, ws *websocket.Conn, sc Script, playbook s
 			if value == "" {
 				return &checkError{sc.N, i + 1, fmt.Sprintf("the bot offered no button %q (buttons %v)", t.Label, lastButtons)}
 			}
-			out, err = json.Marshal(messageFrame{Type: "button", ID: "m" + strconv.Itoa(i), Value: value, Label: t.Label})
-		}
-		if err != nil {
-			return err
+			out = &protocol.Click{ID: "m" + strconv.Itoa(i), Value: value, Label: t.Label}
 		}
 		tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 		sent := time.Now()
-		err = ws.Write(tctx, websocket.MessageText, out)
+		err := ws.Send(tctx, out)
 		if err == nil {
 			var res turnResult
 			res, lastButtons, err = awaitTurn(tctx, ws, sc, i, sent)
@@ -232,7 +192,7 @@ func pause(ctx context.Context, think time.Duration) error {
 // awaitTurn reads frames until the status frame that ends turn i, checking
 // each against the script. It returns the turn's latency and the buttons of
 // the bot's last message.
-func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent time.Time) (turnResult, []button, error) {
+func awaitTurn(ctx context.Context, ws *client.Conn, sc Script, i int, sent time.Time) (turnResult, []button, error) {
 	t := &sc.Turns[i]
 	fail := func(format string, args ...any) (turnResult, []button, error) {
 		return turnResult{}, nil, &checkError{sc.N, i + 1, fmt.Sprintf(format, args...)}
@@ -247,23 +207,17 @@ func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent t
 		wantEcho = t.Label
 	}
 	for {
-		typ, data, err := ws.Read(ctx)
+		r, err := ws.NextRaw(ctx)
 		if err != nil {
+			if errors.Is(err, client.ErrBadFrame) {
+				return fail("%v", err)
+			}
 			return turnResult{}, nil, err
 		}
-		if typ != websocket.MessageText {
-			return fail("a binary frame")
-		}
-		var f frame
-		if err := json.Unmarshal(data, &f); err != nil {
-			return fail("a frame that is not JSON: %v", err)
-		}
-		switch f.Type {
-		case "entry":
-			var e Entry
-			if err := json.Unmarshal(f.Entry, &e); err != nil {
-				return fail("an entry that is not an object: %s", f.Entry)
-			}
+		data := r.Raw
+		switch f := r.Frame.(type) {
+		case *protocol.EntryFrame:
+			e := entryOf(f.Entry)
 			switch {
 			case e.From == "bot" && e.Kind == "message":
 				if bot >= len(t.Bot) {
@@ -300,17 +254,17 @@ func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent t
 			default:
 				return fail("unexpected entry from %q kind %q", e.From, e.Kind)
 			}
-		case "welcome":
+		case *protocol.Welcome:
 			if t.Type != "start" || welcomed || f.Conversation == "" {
 				return fail("unexpected welcome frame")
 			}
 			welcomed, conv = true, f.Conversation
-		case "ack":
+		case *protocol.Ack:
 			if t.Type == "start" || acked || f.ID != "m"+strconv.Itoa(i) || f.Duplicate {
 				return fail("unexpected ack %s", data)
 			}
 			acked = true
-		case "status":
+		case *protocol.Status:
 			switch {
 			case bot < len(t.Bot):
 				return fail("status %q before the bot's answer %q", f.Status, t.Bot[bot])
@@ -328,11 +282,11 @@ func awaitTurn(ctx context.Context, ws *websocket.Conn, sc Script, i int, sent t
 			}
 			res.conversation = conv
 			return res, buttons, nil
-		case "error":
+		case *protocol.Error:
 			return fail("error %s: %s", f.Code, f.Message)
-		case "typing", "pong":
+		case *protocol.Typing, *protocol.Pong:
 		default:
-			return fail("unexpected %q frame", f.Type)
+			return fail("unexpected %q frame", f.FrameType())
 		}
 	}
 }

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/coder/websocket"
 
+	"github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/server"
 )
 
@@ -160,62 +161,49 @@ func salesToHandoff(t *testing.T, ctx context.Context, e *env) string {
 // another message and waits for its ack.
 func wsVisitor(t *testing.T, ctx context.Context, e *env, name, email, message string) (string, func(text string)) {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(e.url, "http") + "/ws/visitor"
-	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: map[string][]string{"Origin": {e.url}}})
+	c, err := client.DialVisitor(ctx, e.url, client.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ws.CloseNow() })
-	send := func(f map[string]any) {
-		b, _ := json.Marshal(f)
-		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+	t.Cleanup(c.CloseNow)
+	send := func(f protocol.Frame) {
+		if err := c.Send(ctx, f); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// until reads frames until one satisfies ok.
-	var conv string
-	until := func(what string, ok func(f map[string]any) bool) {
+	until := func(what string, ok func(f protocol.Frame) bool) {
 		t.Helper()
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		for {
-			_, b, err := ws.Read(rctx)
-			if err != nil {
-				t.Fatalf("the websocket visitor, waiting for %s: %v", what, err)
-			}
-			var f map[string]any
-			_ = json.Unmarshal(b, &f)
-			if f["type"] == "welcome" {
-				conv, _ = f["conversation"].(string)
-			}
-			if ok(f) {
-				return
-			}
+		if _, err := c.Until(rctx, ok); err != nil {
+			t.Fatalf("the websocket visitor, waiting for %s: %v", what, err)
 		}
 	}
-	entry := func(kind, text string) func(map[string]any) bool {
-		return func(f map[string]any) bool {
-			en, _ := f["entry"].(map[string]any)
-			return en != nil && en["kind"] == kind && (text == "" || en["text"] == text)
+	entry := func(kind, text string) func(protocol.Frame) bool {
+		return func(f protocol.Frame) bool {
+			en, ok := f.(*protocol.EntryFrame)
+			return ok && en.Entry.Kind == kind && (text == "" || en.Entry.Text == text)
 		}
 	}
-	send(map[string]any{"type": "start", "playbook": "website-sales", "page": "/pricing", "locale": "en-US", "visitor": map[string]any{"name": name, "email": email}})
+	send(&protocol.Start{Playbook: "website-sales", Page: "/pricing", Locale: "en-US", Visitor: &protocol.Visitor{Name: name, Email: email}})
 	until("the greeting", entry("message", "Hi "+name+"! What brings you here?"))
-	send(map[string]any{"type": "button", "id": "b1", "value": "Talk to sales", "label": "Talk to sales"})
+	send(&protocol.Click{ID: "b1", Value: "Talk to sales", Label: "Talk to sales"})
 	until("the size question", entry("message", "How many people work at your company?"))
-	send(map[string]any{"type": "button", "id": "b2", "value": "51-200", "label": "51-200"})
+	send(&protocol.Click{ID: "b2", Value: "51-200", Label: "51-200"})
 	until("the budget question", entry("message", "What's your monthly budget in USD?"))
-	send(map[string]any{"type": "message", "id": "m1", "text": "4000"})
+	send(&protocol.Message{ID: "m1", Text: "4000"})
 	until("the timeline question", entry("message", "When would you like to get started? (a date like 2026-03-01)"))
-	send(map[string]any{"type": "message", "id": "m2", "text": time.Now().AddDate(0, 0, 14).Format("2006-01-02")})
+	send(&protocol.Message{ID: "m2", Text: time.Now().AddDate(0, 0, 14).Format("2006-01-02")})
 	until("the handoff", entry("handoff", ""))
+	conv := c.Conversation()
 	n := 0
 	say := func(text string) {
 		t.Helper()
 		n++
 		id := fmt.Sprintf("say%d", n)
-		send(map[string]any{"type": "message", "id": id, "text": text})
-		until("the message stored", func(f map[string]any) bool { return f["type"] == "ack" && f["id"] == id })
+		send(&protocol.Message{ID: id, Text: text})
+		until("the message stored", func(f protocol.Frame) bool { a, ok := f.(*protocol.Ack); return ok && a.ID == id })
 	}
 	say(message)
 	return conv, say

@@ -17,6 +17,7 @@ import (
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
+	"github.com/playbook-dev/playbook/store/embedded"
 )
 
 // fakeClock is a clock tests move by hand; every server in a test shares it.
@@ -143,8 +144,35 @@ func (c *client) entryOf(kind, from string) map[string]any {
 }
 
 func TestLiveChatFromHandoffToRating(t *testing.T) {
+	testLiveChat(t, redistest.New(t))
+}
+
+// TestLiveChatOnTheEmbeddedInbox runs the same live chat with the inbox
+// (queues, agents, sign-ins, presence) on the embedded engine.
+func TestLiveChatOnTheEmbeddedInbox(t *testing.T) {
 	rds := redistest.New(t)
-	ts := startServer(t, rds, "../playbooks/bench")
+	db, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	testLiveChat(t, rds, func(c *server.Config) { c.Inbox = embedded.NewInbox(db) })
+	// Nothing of the inbox went to Redis.
+	keys, err := rds.Client.Keys(context.Background(), rds.Prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, ":meta") || strings.Contains(k, "{t:") || strings.Contains(k, "agent") || strings.Contains(k, "login") {
+			t.Errorf("an inbox key in Redis: %s", k)
+		}
+	}
+}
+
+// testLiveChat: handoff, notification, Unassigned, take, joined, messages
+// both ways, resolve, rating, and the visitor's next conversation linked.
+func testLiveChat(t *testing.T, rds *redistest.Server, mod ...func(*server.Config)) {
+	ts := startServer(t, rds, "../playbooks/bench", mod...)
 	ctx := context.Background()
 	sam := addAgent(t, ts, "Sam", "sales")
 	agent := signIn(t, ts, sam)

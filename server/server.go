@@ -18,6 +18,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/transcript"
 )
@@ -31,6 +32,11 @@ type Config struct {
 	Redis redis.UniversalClient
 	// Prefix starts every Redis key; default "pb:".
 	Prefix string
+	// Inbox is where the inbox (queues, agents, presence, canned
+	// responses) is kept; default: Redis, on Redis under Prefix
+	// (store/redis.NewInbox). The embedded engine's is
+	// store/embedded.NewInbox.
+	Inbox store.InboxEngine
 	// Secret signs visitor tokens; every process of a deployment needs the
 	// same one. Empty: one is generated once and shared by every process
 	// through Redis; when Redis loses it, a process that still has it
@@ -228,7 +234,10 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = newTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	s.inbox = handoff.NewStore(redisstore.NewInbox(cfg.Redis, cfg.Prefix), handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost,
+	if cfg.Inbox == nil {
+		cfg.Inbox = redisstore.NewInbox(cfg.Redis, cfg.Prefix)
+	}
+	s.inbox = handoff.NewStore(cfg.Inbox, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost,
 		Retention: cfg.Retention, Alive: store.Alive})
 	if cfg.MailLimits.Now == nil {
 		cfg.MailLimits.Now = cfg.Now

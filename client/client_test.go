@@ -286,6 +286,23 @@ func TestAgent(t *testing.T) {
 	if !slices.Contains(kinds, "resolved") || slices.Contains(kinds, "joined") {
 		t.Fatalf("transcript after the reply: %v, want a resolved entry and no earlier ones", kinds)
 	}
+	// Every body of the API decodes into its type and encodes back to the
+	// same JSON value.
+	lead, err := sam.CreateRecord(ctx, conv, "lead", protocol.RecordRequest{Title: "Acme", Value: ptr(1500.0), Currency: "USD", ClientID: "l1"})
+	if err != nil || lead.Record == nil || lead.Record.Kind != "lead" || lead.CRM == nil {
+		t.Fatalf("lead: %+v, %v", lead, err)
+	}
+	sameJSON[protocol.Me](t, sam, "/api/me")
+	sameJSON[[]protocol.AgentInfo](t, sam, "/api/agents")
+	sameJSON[[]protocol.Conversation](t, sam, "/api/conversations?folder=closed")
+	sameJSON[protocol.ConversationDetails](t, sam, "/api/conversations/"+conv)
+	sameJSON[[]protocol.Entry](t, sam, "/api/conversations/"+conv+"/transcript")
+	sameJSON[protocol.Panel](t, sam, "/api/conversations/"+conv+"/crm")
+	sameJSON[[]protocol.Record](t, sam, "/api/leads")
+	sameJSON[[]protocol.Record](t, sam, "/api/people")
+	sameJSON[[]protocol.FeedItem](t, sam, "/api/people/"+lead.Record.Person+"/feed")
+	sameJSON[[]protocol.Canned](t, sam, "/api/canned")
+
 	if err := sam.SignOut(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -297,5 +314,28 @@ func TestAgent(t *testing.T) {
 	}
 	if st := feed.CloseStatus(); st != 4001 {
 		t.Fatalf("feed closed with %v, want 4001", st)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// sameJSON GETs path and checks that its body, decoded into T and encoded
+// again, is the JSON value the server sent.
+func sameJSON[T any](t *testing.T, in *client.Inbox, path string) {
+	t.Helper()
+	var raw json.RawMessage
+	if err := in.Do(context.Background(), "GET", path, nil, &raw); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	var typed T
+	if err := json.Unmarshal(raw, &typed); err != nil {
+		t.Fatalf("GET %s into %T: %v", path, typed, err)
+	}
+	again, _ := json.Marshal(typed)
+	var a, b interface{}
+	json.Unmarshal(raw, &a)
+	json.Unmarshal(again, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("GET %s: the typed %T differs from the wire:\nsent  %s\ntyped %s", path, typed, raw, again)
 	}
 }

@@ -77,12 +77,21 @@ const (
 	FolderClosed     = "closed"
 )
 
-// ConversationDetails answers GET /api/conversations/{id}.
+// ConversationDetails answers GET /api/conversations/{id}. The fields
+// that are pointers come only while the conversation's session is kept
+// (--idle-ttl); Card and PlaybookTitle also need its playbook version.
 type ConversationDetails struct {
-	Conversation *Conversation   `json:"conversation"`
-	Vars         map[string]any  `json:"vars"`
-	Records      []*Record       `json:"records"`
-	Previous     []*Conversation `json:"previous"`
+	Conversation *Conversation `json:"conversation"`
+	// Vars are the playbook's vars as the bot saved them.
+	Vars map[string]any `json:"vars"`
+	// Records are the data of the record entries of the transcript (the
+	// records the bot made), oldest first.
+	Records       []map[string]any `json:"records"`
+	Previous      []*Conversation  `json:"previous"`
+	Outcome       *string          `json:"outcome,omitempty"`        // the bot's end label ("" before the end)
+	SessionStatus *string          `json:"session_status,omitempty"` // waiting, handoff, agent, ended, …
+	Card          *string          `json:"card,omitempty"`           // the card the bot is at
+	PlaybookTitle *string          `json:"playbook_title,omitempty"`
 }
 
 // AssignRequest is POST /api/conversations/{id}/assign: Agent empty (or

@@ -283,3 +283,10 @@ func CardKeys() map[string]string {
 	}
 	return out
 }
+
+// KeyDoc describes a key of the language, by section ("card", "playbook",
+// "choice", "handoff", ...) and key; "" when it has no description.
+func KeyDoc(section, key string) string { return keyDocs[section+"."+key] }
+
+// TopKeys lists the keys at the top of a playbook, for editors.
+func TopKeys() []string { return append([]string(nil), topKeys...) }

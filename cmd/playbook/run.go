@@ -34,6 +34,7 @@ var commands = []*command{
 	graphCommand,
 	schemaCommand,
 	diffCommand,
+	lspCommand,
 	serveCommand,
 	agentsCommand,
 	webhooksCommand,

@@ -4,20 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // subscriber receives what is published on the channels it follows: for a
-// conversation's channel, its new entries (see redisstore.DecodeLive) or a
+// conversation's channel, its new entries (see store.DecodeLive) or a
 // signal (a payload starting with "!", such as typing).
 type subscriber interface {
 	receive(channel, payload string)
-	// resync is called when the subscription to channel came back after
-	// the connection to Redis broke (a Redis restart, a network cut):
+	// resync is called when the subscription to channel came back after a
+	// break (a Redis restart, a network cut, a listener that fell behind):
 	// whatever was published in between was missed, and the subscriber
 	// catches up from what is stored.
 	resync(channel string)
@@ -25,28 +24,23 @@ type subscriber interface {
 
 // hub fans out the entries every process publishes after a turn to the
 // connections of this process that follow the conversation. It holds one
-// Redis pub/sub connection and subscribes to a conversation's channel while
-// at least one local connection follows it.
+// listener of the store's Bus and subscribes to a conversation's channel
+// while at least one local connection follows it.
 type hub struct {
-	rdb redis.UniversalClient
+	bus store.Bus
 	log *slog.Logger
 
 	mu   sync.Mutex
-	ps   *redis.PubSub
+	l    store.Listener
 	subs map[string]map[subscriber]struct{} // channel -> followers
-	// confirmed are the followed channels whose subscription Redis has
-	// confirmed; a second confirmation means go-redis subscribed again on
-	// a new connection.
-	confirmed map[string]bool
-	ready     chan struct{}
 }
 
-func newHub(rdb redis.UniversalClient, log *slog.Logger) *hub {
-	return &hub{rdb: rdb, log: log, subs: map[string]map[subscriber]struct{}{}, confirmed: map[string]bool{}, ready: make(chan struct{})}
+func newHub(bus store.Bus, log *slog.Logger) *hub {
+	return &hub{bus: bus, log: log, subs: map[string]map[subscriber]struct{}{}}
 }
 
-// attach makes sub follow channel ch. The subscription is confirmed by
-// Redis before attach returns, so nothing published afterwards is missed.
+// attach makes sub follow channel ch. The subscription is confirmed
+// before attach returns, so nothing published afterwards is missed.
 func (h *hub) attach(ctx context.Context, ch string, sub subscriber) error {
 	h.mu.Lock()
 	followers, ok := h.subs[ch]
@@ -56,10 +50,10 @@ func (h *hub) attach(ctx context.Context, ch string, sub subscriber) error {
 	}
 	followers[sub] = struct{}{}
 	first := !ok
-	ps := h.ps
+	l := h.l
 	h.mu.Unlock()
-	if first && ps != nil {
-		return ps.Subscribe(ctx, ch)
+	if first && l != nil {
+		return l.Subscribe(ctx, ch)
 	}
 	return nil
 }
@@ -72,55 +66,56 @@ func (h *hub) detach(ch string, sub subscriber) {
 	last := len(followers) == 0
 	if last {
 		delete(h.subs, ch)
-		delete(h.confirmed, ch)
 	}
-	ps := h.ps
+	l := h.l
 	h.mu.Unlock()
-	if last && ps != nil {
+	if last && l != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = ps.Unsubscribe(ctx, ch)
+		_ = l.Unsubscribe(ctx, ch)
 	}
 }
 
-// run reads published entries until ctx is done. go-redis reconnects and
-// resubscribes by itself after a Redis restart; the followers of each
-// channel subscribed again are told to resync.
+// run delivers published entries until ctx is done. The Redis bus
+// reconnects and subscribes again by itself after a Redis restart; the
+// followers of each channel subscribed again are told to resync.
 func (h *hub) run(ctx context.Context) {
+	l, err := h.bus.Listen(ctx)
+	if err != nil {
+		h.log.Error("listening for live updates", "err", err)
+		return
+	}
+	defer l.Close()
 	h.mu.Lock()
-	h.ps = h.rdb.Subscribe(ctx)
+	h.l = l
 	var chans []string
 	for ch := range h.subs {
 		chans = append(chans, ch)
 	}
-	ps := h.ps
 	h.mu.Unlock()
 	if len(chans) > 0 {
-		_ = ps.Subscribe(ctx, chans...)
+		if err := l.Subscribe(ctx, chans...); err != nil {
+			h.log.Error("subscribing to live updates", "err", err)
+		}
 	}
-	close(h.ready)
-	defer ps.Close()
-	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(1024))
+	msgs := l.Messages()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case msg, ok := <-msgs:
+		case m, ok := <-msgs:
 			if !ok {
 				return
 			}
-			switch m := msg.(type) {
-			case *redis.Message:
+			if m.Resync {
+				h.log.Info("live updates resumed after a break; catching up", "channel", m.Channel)
 				for _, s := range h.followers(m.Channel) {
-					s.receive(m.Channel, m.Payload)
+					go s.resync(m.Channel)
 				}
-			case *redis.Subscription:
-				if m.Kind == "subscribe" && h.confirm(m.Channel) {
-					h.log.Info("live updates resumed after a break in the connection to Redis; catching up", "channel", m.Channel)
-					for _, s := range h.followers(m.Channel) {
-						go s.resync(m.Channel)
-					}
-				}
+				continue
+			}
+			for _, s := range h.followers(m.Channel) {
+				s.receive(m.Channel, m.Payload)
 			}
 		}
 	}
@@ -136,26 +131,8 @@ func (h *hub) followers(ch string) []subscriber {
 	return out
 }
 
-// confirm records Redis's confirmation of a subscription to ch and reports
-// whether it had been confirmed before (go-redis subscribed again after a
-// reconnect).
-func (h *hub) confirm(ch string) (again bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, followed := h.subs[ch]; !followed {
-		return false
-	}
-	again = h.confirmed[ch]
-	h.confirmed[ch] = true
-	return again
-}
-
 // conversationOf returns the conversation id in a channel name.
-func conversationOf(ch string) string {
-	_, rest, _ := strings.Cut(ch, "{c:")
-	id, _, _ := strings.Cut(rest, "}")
-	return id
-}
+func conversationOf(ch string) string { return store.ConversationOf(ch) }
 
 // signal is an ephemeral event on a conversation's channel: typing dots.
 type signal struct {
@@ -168,7 +145,7 @@ type signal struct {
 // publishSignal sends sig to everyone following conversation conv.
 func (s *Server) publishSignal(ctx context.Context, conv string, sig signal) {
 	b, _ := json.Marshal(sig)
-	if err := s.cfg.Redis.Publish(ctx, s.store.Channel(conv), "!"+string(b)).Err(); err != nil {
+	if err := s.bus.Publish(ctx, s.store.Channel(conv), "!"+string(b)); err != nil {
 		s.log.Warn("publishing signal", "conversation", conv, "err", err)
 	}
 }

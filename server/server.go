@@ -142,6 +142,7 @@ type Server struct {
 	log    *slog.Logger
 	store  *redisstore.Store
 	timers *redisstore.Timers
+	bus    store.Bus // live entries and signals between processes
 	inbox  *handoff.Store
 	reg    *conversation.Registry
 	tokens *tokens
@@ -226,7 +227,7 @@ func New(cfg Config) (*Server, error) {
 		limits: newLimits(cfg.ConnectsPerMinute),
 	}
 	if len(cfg.Secret) == 0 {
-		t, err := newSharedTokens(ctx, cfg.Redis, cfg.Prefix, cfg.TokenTTL)
+		t, err := newSharedTokens(ctx, redisstore.NewSecrets(cfg.Redis, cfg.Prefix), cfg.TokenTTL)
 		if err != nil {
 			return nil, fmt.Errorf("server: visitor token secret: %w", err)
 		}
@@ -258,7 +259,8 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("no playbook loaded", "dir", cfg.Playbooks)
 	}
 	s.calls = conversation.NewCaller(cfg.Calls)
-	s.hub = newHub(cfg.Redis, s.log)
+	s.bus = redisstore.NewBus(cfg.Redis)
+	s.hub = newHub(s.bus, s.log)
 	ipOf, err := clientAddress(cfg.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Token errors, reported to clients as error codes.
@@ -27,11 +27,12 @@ var (
 // CONVERSATION.EXPIRY.SIGNATURE, with an HMAC-SHA256 over the first two.
 //
 // With a configured secret (--secret, PLAYBOOK_SECRET) that is all. Without
-// one, the secret is shared through Redis (shared != nil), and Redis may
-// lose it (FLUSHALL, a failover to an empty replica): a process that still
-// has the secret writes it back (SET NX) instead of a new one being made,
-// and when another process made a new one anyway, both keep accepting the
-// tokens of the other (the set of secrets in use, at prefix+"secrets").
+// one, the secret is shared through the store (shared != nil), and Redis
+// may lose it (FLUSHALL, a failover to an empty replica): a process that
+// still has the secret writes it back (SyncSecret stores it unless one is
+// stored) instead of a new one being made, and when another process made a
+// new one anyway, both keep accepting the tokens of the other (the
+// accepted secrets, AcceptSecrets).
 type tokens struct {
 	ttl     time.Duration
 	shared  *sharedSecrets // nil: the secret was configured
@@ -40,11 +41,9 @@ type tokens struct {
 	accept  [][]byte // every secret a token may be signed with; signKey first
 }
 
-// sharedSecrets names the Redis keys of the shared secret.
+// sharedSecrets is the shared secret's store.
 type sharedSecrets struct {
-	rdb redis.UniversalClient
-	key string // the secret new tokens are signed with
-	set string // every secret tokens in circulation may be signed with
+	st store.Secrets
 	// refresh serializes re-reads, so a burst of bad tokens costs one.
 	refresh sync.Mutex
 	last    time.Time
@@ -58,66 +57,51 @@ func newTokens(secret []byte, ttl time.Duration) *tokens {
 }
 
 // newSharedTokens reads (or creates, once for every process) the token
-// secret kept in Redis under prefix+"secret".
-func newSharedTokens(ctx context.Context, rdb redis.UniversalClient, prefix string, ttl time.Duration) (*tokens, error) {
-	t := &tokens{ttl: ttl, shared: &sharedSecrets{rdb: rdb, key: prefix + "secret", set: prefix + "secrets"}}
+// secret kept in the store.
+func newSharedTokens(ctx context.Context, st store.Secrets, ttl time.Duration) (*tokens, error) {
+	t := &tokens{ttl: ttl, shared: &sharedSecrets{st: st}}
 	if err := t.sync(ctx, []byte(newID()+newID())); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// sync makes the process and Redis agree on the secrets: the secret in
-// Redis is kept (or ours is written back when Redis lost it); when it is
+// sync makes the process and the store agree on the secrets: the stored
+// secret is kept (or ours is written back when Redis lost it); when it is
 // not ours, ours goes to the set of accepted secrets (tokens signed with it
-// are out there) and the one in Redis signs from now on; every secret of
-// the set is accepted.
+// are out there) and the stored one signs from now on; every secret of the
+// set is accepted.
 func (t *tokens) sync(ctx context.Context, own []byte) error {
 	sh := t.shared
-	pipe := sh.rdb.Pipeline()
-	pipe.SetNX(ctx, sh.key, own, 0)
-	cur := pipe.Get(ctx, sh.key)
-	members := pipe.SMembers(ctx, sh.set)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return err
-	}
-	stored, err := cur.Bytes()
+	stored, members, err := sh.st.SyncSecret(ctx, own)
 	if err != nil {
 		return err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var publish []any
+	var publish [][]byte
 	if t.signKey != nil && !hmac.Equal(stored, t.signKey) {
 		// Another process made a new secret after Redis lost ours: tell
 		// every process to accept the tokens we signed.
 		for _, s := range t.accept {
 			if !hmac.Equal(s, stored) {
-				publish = append(publish, string(s))
+				publish = append(publish, s)
 			}
 		}
 	}
 	known := [][]byte{stored}
-	for _, s := range append(t.accept, bytesOf(members.Val())...) {
+	for _, s := range append(t.accept, members...) {
 		if !slices.ContainsFunc(known, func(k []byte) bool { return hmac.Equal(k, s) }) && len(known) < maxSecrets {
 			known = append(known, s)
 		}
 	}
 	t.signKey, t.accept = stored, known
 	if len(publish) > 0 {
-		if err := sh.rdb.SAdd(ctx, sh.set, publish...).Err(); err != nil {
+		if err := sh.st.AcceptSecrets(ctx, publish); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func bytesOf(ss []string) [][]byte {
-	out := make([][]byte, len(ss))
-	for i, s := range ss {
-		out[i] = []byte(s)
-	}
-	return out
 }
 
 // check re-reads the shared secret (see sync); a no-op for a configured

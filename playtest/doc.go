@@ -16,9 +16,11 @@
 // cards the tests entered ([Coverage]). The CLI renders them.
 //
 // Matching rules (docs/SPEC.md, "Tests"):
-//   - `bot:` lines consume the bot's messages in order; each must match the
-//     next message exactly, or the regular expression when written /like this/.
-//     Messages not consumed before the next visitor action are skipped.
+//   - `bot:` lines consume the bot's messages in order; each matches the
+//     first unread message that is exactly its text, or matches the regular
+//     expression when written /like this/. Earlier unread messages are
+//     skipped; a later bot line never goes back to them. Messages not
+//     consumed before the next visitor action are skipped too.
 //   - `buttons:` are the buttons of the last bot message, labels in order.
 //   - `expect.created` lists exactly the kinds created, in order; the fields
 //     given must match (a subset), and each goes through the CRM's dry run

@@ -99,3 +99,17 @@ func TestRunWithAClassifier(t *testing.T) {
 		t.Errorf("built-in matcher: %v, want the intent step to fail", r.Failure)
 	}
 }
+
+// A bot line may skip earlier messages of the turn, but never goes back.
+func TestBotLinesSkipForward(t *testing.T) {
+	p := load(t, salesBook)
+	pass := parseOne(t, "tests:\n  - name: x\n    script:\n      - bot: /brings you/\n      - click: Just browsing\n")
+	if r := Run(p, pass); !r.Passed() {
+		t.Errorf("skipping the first bubble: %v", r.Failure)
+	}
+	back := parseOne(t, "tests:\n  - name: x\n    script:\n      - bot: /brings you/\n      - bot: Hi there!\n")
+	r := Run(p, back)
+	if r.Passed() || r.Failure.Summary != "the bot said nothing more" {
+		t.Errorf("going back to an earlier bubble passed or failed oddly: %+v", r.Failure)
+	}
+}

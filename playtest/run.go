@@ -133,11 +133,19 @@ func run(sim *Sim, t *Test, r *Result) *Failure {
 				}
 				return &Failure{Pos: st.Pos, Summary: "the bot said nothing more", Want: quoteWant(st), Got: got}
 			}
-			m := sim.Messages[next]
-			next++
-			if !matchText(st, m.Text) {
-				return &Failure{Pos: st.Pos, Summary: "the bot said something else", Want: quoteWant(st), Got: quote(m.Text)}
+			// The first unread message that matches: a bot line may skip
+			// earlier messages of the same turn, never go back.
+			found := -1
+			for i := next; i < len(sim.Messages); i++ {
+				if matchText(st, sim.Messages[i].Text) {
+					found = i
+					break
+				}
 			}
+			if found < 0 {
+				return &Failure{Pos: st.Pos, Summary: "the bot said something else", Want: quoteWant(st), Got: quote(sim.Messages[next].Text)}
+			}
+			next = found + 1
 			continue
 		case StepButtons:
 			got := ButtonLabels(sim.Buttons())

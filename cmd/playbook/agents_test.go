@@ -27,6 +27,7 @@ func playbookRun(t *testing.T, args ...string) (int, string, string) {
 // duplicate email is refused, and a directory held by another process
 // (a running server) gets an error naming it.
 func TestAgentsOnTheEmbeddedStore(t *testing.T) {
+	t.Setenv("PLAYBOOK_REDIS_URL", "") // the default of --redis
 	dir := filepath.Join(t.TempDir(), "data")
 	must := func(want string, args ...string) string {
 		t.Helper()

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -115,6 +116,12 @@ func FuzzDecodeServer(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if typ, ok := leadingType(data); ok && bytes.Count(data, []byte(`"type"`)) == 1 {
+			var slow typeOnly
+			if json.Unmarshal(data, &slow) == nil && slow.Type != typ {
+				t.Fatalf("leadingType(%q) = %q, the JSON decoder reads %q", data, typ, slow.Type)
+			}
+		}
 		for _, dec := range []func([]byte) (Frame, error){DecodeServer, DecodeAgentFeed} {
 			fr, err := dec(data)
 			if err != nil {
@@ -129,4 +136,13 @@ func FuzzDecodeServer(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkDecodeServerEntry(b *testing.B) {
+	data := []byte(`{"type":"entry","entry":{"id":"1796283330751-2","from":"bot","kind":"message","text":"Hi! What brings you here?","buttons":[{"label":"Talk to sales","value":"Talk to sales"},{"label":"Just browsing","value":"Just browsing"}],"input":"choice","at":"2026-12-03T07:35:30.745615131Z"}}`)
+	for b.Loop() {
+		if _, err := DecodeServer(data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

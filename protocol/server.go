@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -78,16 +79,48 @@ func DecodeAgentFeed(data []byte) (Frame, error) {
 }
 
 func decodeInto(data []byte, make func(string) Frame) (Frame, error) {
-	var t typeOnly
-	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("protocol: a frame that is not a JSON object: %s", jsonProblem(err))
+	typ, ok := leadingType(data)
+	if !ok {
+		var t typeOnly
+		if err := json.Unmarshal(data, &t); err != nil {
+			return nil, fmt.Errorf("protocol: a frame that is not a JSON object: %s", jsonProblem(err))
+		}
+		typ = t.Type
 	}
-	f := make(t.Type)
+	f := make(typ)
 	if f == nil {
-		return &Unknown{Type: t.Type, Raw: append(json.RawMessage(nil), data...)}, nil
+		if ok && !json.Valid(data) {
+			return nil, errors.New("protocol: a frame that is not a JSON object")
+		}
+		return &Unknown{Type: typ, Raw: append(json.RawMessage(nil), data...)}, nil
 	}
 	if err := json.Unmarshal(data, f); err != nil {
-		return nil, fmt.Errorf("protocol: a %s frame: %s", t.Type, jsonProblem(err))
+		return nil, fmt.Errorf("protocol: a %s frame: %s", typ, jsonProblem(err))
 	}
 	return f, nil
+}
+
+// leadingType reads the type of a frame that begins {"type":"NAME", as
+// Encode writes them, without parsing the rest: a frame is then parsed
+// once. Anything else (spaces, escapes, another first member) reports
+// false and is read the slow way. A later duplicate "type" member cannot
+// change the struct chosen: its fields do not include type.
+func leadingType(data []byte) (string, bool) {
+	const prefix = `{"type":"`
+	if len(data) < len(prefix) || string(data[:len(prefix)]) != prefix {
+		return "", false
+	}
+	rest := data[len(prefix):]
+	for i, c := range rest {
+		switch {
+		case c == '"':
+			if i+1 < len(rest) && (rest[i+1] == ',' || rest[i+1] == '}') {
+				return string(rest[:i]), true
+			}
+			return "", false
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return "", false
+		}
+	}
+	return "", false
 }

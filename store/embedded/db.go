@@ -290,13 +290,29 @@ func (tx *Tx) PutExpiring(key, val []byte, at time.Time) error {
 			ns = 1
 		}
 	}
+	// A key that had another expiry leaves its old index entry behind
+	// unless it is deleted here: a session renewed by every turn would
+	// leave one per turn.
+	old, err := tx.t.get(key)
+	if err != nil {
+		return err
+	}
+	var was int64
+	if len(old) >= hdr {
+		was = int64(binary.BigEndian.Uint64(old))
+	}
 	rec := make([]byte, hdr+len(val))
 	binary.BigEndian.PutUint64(rec, uint64(ns))
 	copy(rec[hdr:], val)
 	if err := tx.t.set(key, rec); err != nil {
 		return err
 	}
-	if ns != 0 {
+	if was != 0 && was != ns {
+		if err := tx.t.del(expKey(was, key)); err != nil {
+			return err
+		}
+	}
+	if ns != 0 && ns != was {
 		return tx.t.set(expKey(ns, key), nil)
 	}
 	return nil
@@ -312,10 +328,21 @@ func (tx *Tx) Expire(key []byte, at time.Time) (bool, error) {
 	return true, tx.PutExpiring(key, v, at)
 }
 
-// Delete removes key (a missing key is fine).
+// Delete removes key (a missing key is fine), and its expiry index entry.
 func (tx *Tx) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
+	}
+	old, err := tx.t.get(key)
+	if err != nil || old == nil {
+		return err
+	}
+	if len(old) >= hdr {
+		if at := int64(binary.BigEndian.Uint64(old)); at != 0 {
+			if err := tx.t.del(expKey(at, key)); err != nil {
+				return err
+			}
+		}
 	}
 	return tx.t.del(key)
 }

@@ -197,3 +197,38 @@ func TestBusDeliversAfterCommitOnly(t *testing.T) {
 		t.Fatal("no message")
 	}
 }
+
+// TestRenewedKeyLeavesNoIndexBehind: renewing a key's expiry many times
+// (as every turn renews its session) keeps one expiry index entry, so the
+// sweep has one entry to look at, not one per renewal.
+func TestRenewedKeyLeavesNoIndexBehind(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	db := open(t, t.TempDir(), c)
+	for range 100 {
+		c.Add(time.Second)
+		if err := db.Update(ctx, func(tx *embedded.Tx) error {
+			return tx.PutTTL(embedded.K("s", "x"), []byte("v"), time.Minute)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(ctx, func(tx *embedded.Tx) error {
+		if err := tx.PutTTL(embedded.K("s", "gone"), []byte("v"), time.Minute); err != nil {
+			return err
+		}
+		return tx.Delete(embedded.K("s", "gone"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := embedded.ExpiryIndexLen(db); n != 1 {
+		t.Fatalf("%d expiry index entries, want 1", n)
+	}
+	c.Add(2 * time.Minute)
+	if n, err := db.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep deleted %d (%v), want 1", n, err)
+	}
+	if n := embedded.ExpiryIndexLen(db); n != 0 {
+		t.Fatalf("%d expiry index entries after the sweep, want 0", n)
+	}
+}

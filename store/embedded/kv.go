@@ -29,10 +29,14 @@ type kvTx interface {
 	scan(start, end []byte, reverse bool, fn func(k, v []byte) (bool, error)) error
 }
 
-// Backends (Options.Backend).
-const (
-	BackendBolt = "bbolt"
-)
+// BackendBolt is the default backend (Options.Backend): bbolt.
+const BackendBolt = "bbolt"
+
+// backends are the backends this build has (see backends_other.go).
+var backends = []string{BackendBolt}
+
+// Backends lists the backends this build can open.
+func Backends() []string { return append([]string(nil), backends...) }
 
 var bucket = []byte("pb")
 

@@ -1,0 +1,134 @@
+package embedded_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
+	"github.com/playbook-dev/playbook/store/storetest"
+)
+
+// TestBackends runs the sessions and timers suites on every backend this
+// build has (bbolt; with -tags embeddedbench also Pebble and SQLite).
+func TestBackends(t *testing.T) {
+	for _, b := range embedded.Backends() {
+		t.Run(b, func(t *testing.T) {
+			openDB := func(t *testing.T) (*embedded.DB, *clock) {
+				c := &clock{t: time.Now()}
+				db, err := embedded.Open(t.TempDir(), embedded.Options{Backend: b, Now: c.Now, SweepEvery: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db, c
+			}
+			storetest.Sessions(t, func(t *testing.T) storetest.SessionsEnv {
+				db, c := openDB(t)
+				return storetest.SessionsEnv{
+					Open: func(o store.SessionOptions) storetest.SessionStore { return embedded.NewSessions(db, o) },
+					Bus:  func() store.Bus { return db.Bus() },
+					Advance: func(d time.Duration) {
+						c.Add(d)
+						if _, err := db.Sweep(t.Context()); err != nil {
+							t.Fatal(err)
+						}
+					},
+				}
+			})
+			storetest.Timers(t, func(t *testing.T) func() store.Timers {
+				db, _ := openDB(t)
+				return func() store.Timers { return embedded.NewTimers(db) }
+			})
+		})
+	}
+}
+
+// benchSession is the reference conversation's session at the size
+// question (playbooks/bench/qualify.yaml), as store/redis's benchmark.
+func benchSession(id string) *engine.Session {
+	now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	return &engine.Session{
+		ID: id, Playbook: "qualify", Version: "c11ec78da57f2b1e8e6b3f0c3c1f8a4ed2b6b0b39c7d5a1e4f2a6c9d8e7b1a30",
+		Status: engine.StatusWaiting, Card: 4, Locale: "en", Turn: 4,
+		Vars:      map[string]any{"email": "visitor1@acme1.com", "score": 0},
+		Visitor:   engine.Visitor{ID: "bench-1", Page: "/bench", Language: "en"},
+		StartedAt: now, UpdatedAt: now,
+	}
+}
+
+func benchEntries(clientID string) []store.Entry {
+	now := time.Date(2026, 11, 22, 8, 0, 1, 0, time.UTC)
+	return []store.Entry{
+		{From: "visitor", Kind: "message", Text: "visitor1@acme1.com", ClientID: clientID, At: now},
+		{From: "bot", Kind: "message", Text: "How many employees?", Author: "Ava", Card: "size", Input: "choice", At: now,
+			Buttons: []engine.Button{{Label: "1-10", Value: "1-10"}, {Label: "11-50", Value: "11-50"}, {Label: "51-200", Value: "51-200"}, {Label: "201+", Value: "201+"}}},
+	}
+}
+
+// BenchmarkTurn measures one turn (load, step, commit with a client id and
+// two transcript entries, publication) on every backend, with and without
+// fsync, on its own conversation or (parallel) GOMAXPROCS at once. A new
+// conversation every 100 turns, as store/redis's BenchmarkTurn.
+func BenchmarkTurn(b *testing.B) {
+	ctx := context.Background()
+	for _, backend := range embedded.Backends() {
+		for _, sync := range []bool{false, true} {
+			for _, parallel := range []bool{false, true} {
+				name := backend
+				if sync {
+					name += "/fsync"
+				} else {
+					name += "/nofsync"
+				}
+				if parallel {
+					name += "-parallel"
+				}
+				b.Run(name, func(b *testing.B) {
+					db, err := embedded.Open(b.TempDir(), embedded.Options{Backend: backend, Sync: sync})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer db.Close()
+					st := embedded.NewSessions(db, store.SessionOptions{TTL: time.Hour})
+					var mu chan int = make(chan int, 1)
+					mu <- 0
+					worker := func(next func() bool) {
+						w := <-mu
+						mu <- w + 1
+						conv, turns, n := "", 0, 0
+						for next() {
+							if conv == "" || turns == 100 {
+								n++
+								conv = strconv.Itoa(w) + "-" + strconv.Itoa(n)
+								if _, err := st.Create(ctx, benchSession(conv), benchEntries("")[1:]); err != nil {
+									b.Error(err)
+									return
+								}
+								turns = 0
+							}
+							turns++
+							id := "m" + strconv.Itoa(turns)
+							if _, err := st.Turn(ctx, conv, id, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+								sess.Turn++
+								return sess, benchEntries(id), nil
+							}); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}
+					b.ReportAllocs()
+					if parallel {
+						b.RunParallel(func(pb *testing.PB) { worker(pb.Next) })
+						return
+					}
+					worker(b.Loop)
+				})
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/playbook-dev/playbook/conversation"
 	"strings"
 	"sync"
 	"time"
@@ -321,7 +322,7 @@ func (ac *agentConn) resync(ch string) {
 // receive gets inbox events and the followed conversation's entries.
 func (ac *agentConn) receive(ch, payload string) {
 	if ch == ac.s.inbox.InboxChannel() {
-		var ev inboxEvent
+		var ev conversation.InboxEvent
 		if json.Unmarshal([]byte(payload), &ev) != nil {
 			return
 		}

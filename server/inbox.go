@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/playbook-dev/playbook/conversation"
 	"net/http"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ func (s *Server) logout(c *echo.Context) error {
 			if err := s.inbox.SetPresence(ctx, sess.Agent, handoff.Offline); err != nil {
 				s.log.Warn("logout: setting the agent offline", "agent", sess.Agent.ID, "err", err)
 			}
-			s.publishInbox(ctx, inboxEvent{Type: "session_ended", Session: sessionHash(ck.Value)})
+			s.svc.PublishInbox(ctx, conversation.InboxEvent{Type: "session_ended", Session: sessionHash(ck.Value)})
 		}
 	}
 	http.SetCookie(c.Response(), &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
@@ -165,7 +166,7 @@ func (s *Server) routeQueued(ctx context.Context, a *handoff.Agent) {
 		}
 		for _, id := range ids {
 			if c, err := s.inbox.Conversation(ctx, id); err == nil {
-				s.route(ctx, c)
+				s.svc.Route(ctx, c)
 			}
 		}
 	}
@@ -209,7 +210,7 @@ func (s *Server) listConversations(c *echo.Context) error {
 	}
 	// Each conversation's previous ids only as far as this agent may see
 	// them (not the visitor's chats with other teams).
-	known, err := s.previousKnown(c.Request().Context(), list...)
+	known, err := s.svc.PreviousKnown(c.Request().Context(), list...)
 	if err != nil {
 		return err
 	}
@@ -225,7 +226,7 @@ func (s *Server) listConversations(c *echo.Context) error {
 // previous ids only as far as the agent may see them (access.PreviousIDs).
 func (s *Server) conversationJSON(c *echo.Context, conv *handoff.Conversation) error {
 	if conv != nil && len(conv.Previous) > 0 {
-		known, err := s.previousKnown(c.Request().Context(), conv)
+		known, err := s.svc.PreviousKnown(c.Request().Context(), conv)
 		if err != nil {
 			return err
 		}
@@ -289,7 +290,7 @@ func (s *Server) getConversation(c *echo.Context) error {
 			resp["records"] = recs
 		}
 	}
-	prev, err := s.previousOf(ctx, conv)
+	prev, err := s.svc.PreviousOf(ctx, conv)
 	if err != nil {
 		return err
 	}
@@ -352,7 +353,7 @@ func (s *Server) assignConversation(c *echo.Context) error {
 			return inboxError(err)
 		}
 	}
-	nc, err := s.assign(c.Request().Context(), conv.ID, me, to, claim)
+	nc, err := s.svc.Assign(c.Request().Context(), conv.ID, me, to, claim)
 	if err != nil {
 		return inboxError(err)
 	}
@@ -368,8 +369,8 @@ func (s *Server) unassignConversation(c *echo.Context) error {
 	if err != nil {
 		return inboxError(err)
 	}
-	s.publishConversation(c.Request().Context(), nc)
-	s.route(c.Request().Context(), nc)
+	s.svc.PublishConversation(c.Request().Context(), nc)
+	s.svc.Route(c.Request().Context(), nc)
 	return s.conversationJSON(c, nc)
 }
 
@@ -387,9 +388,9 @@ func (s *Server) transferConversation(c *echo.Context) error {
 	if err != nil {
 		return inboxError(err)
 	}
-	s.publishConversation(ctx, nc)
-	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "new_chat", Conversation: nc, Text: agentOf(c).Name + " transferred a chat to " + req.Team})
-	s.route(ctx, nc)
+	s.svc.PublishConversation(ctx, nc)
+	s.svc.PublishInbox(ctx, conversation.InboxEvent{Type: "notify", Kind: "new_chat", Conversation: nc, Text: agentOf(c).Name + " transferred a chat to " + req.Team})
+	s.svc.Route(ctx, nc)
 	return s.conversationJSON(c, nc)
 }
 
@@ -419,10 +420,10 @@ func (s *Server) handBack(c *echo.Context) error {
 		return inboxError(err)
 	}
 	left := redisstore.Entry{From: "system", Kind: "left", Author: agentOf(c).Name, At: s.now().UTC()}
-	if _, _, err := s.turnWith(ctx, conv.ID, "", engine.Event{Kind: engine.EventResume, Card: req.Card}, []redisstore.Entry{left}); err != nil {
+	if _, _, err := s.svc.TurnWith(ctx, conv.ID, "", engine.Event{Kind: engine.EventResume, Card: req.Card}, []redisstore.Entry{left}); err != nil {
 		return inboxError(err)
 	}
-	s.publishConversation(ctx, nc)
+	s.svc.PublishConversation(ctx, nc)
 	return s.conversationJSON(c, nc)
 }
 
@@ -465,7 +466,7 @@ func (s *Server) postMessage(c *echo.Context) error {
 		if conv.Assignee != "" {
 			return echo.NewHTTPError(http.StatusConflict, conv.AssigneeName+" has this chat; ask them to reassign it")
 		}
-		if conv, err = s.assign(ctx, conv.ID, me, me, true); err != nil {
+		if conv, err = s.svc.Assign(ctx, conv.ID, me, me, true); err != nil {
 			return inboxError(err)
 		}
 	}
@@ -494,7 +495,7 @@ func (s *Server) appendEntry(c *echo.Context, conv *handoff.Conversation, client
 	if !res.Duplicate && (e.Kind == "message" || e.Kind == "note") {
 		me := agentOf(c)
 		if err := s.inbox.Touch(ctx, conv, handoff.Last{From: e.From, Agent: me.ID, Author: me.Name, Text: truncate(e.Text, 200), At: e.At}); err == nil {
-			s.publishConversation(ctx, conv)
+			s.svc.PublishConversation(ctx, conv)
 		}
 	}
 	return c.JSON(http.StatusOK, stored)
@@ -517,7 +518,7 @@ func (s *Server) postNote(c *echo.Context) error {
 	e := redisstore.Entry{From: "agent", Kind: "note", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC(), Data: map[string]any{authorIDKey: me.ID}}
 	for _, name := range mentions(req.Text) {
 		if a, err := s.inbox.AgentByName(ctx, name); err == nil && access.CanSee(a, conv) {
-			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "mention", To: a.ID, Conversation: conv, Text: me.Name + " mentioned you: " + truncate(req.Text, 120)})
+			s.svc.PublishInbox(ctx, conversation.InboxEvent{Type: "notify", Kind: "mention", To: a.ID, Conversation: conv, Text: me.Name + " mentioned you: " + truncate(req.Text, 120)})
 		}
 	}
 	return s.appendEntry(c, conv, req.ClientID, e)
@@ -578,7 +579,7 @@ func (s *Server) setLabels(c *echo.Context) error {
 	if err != nil {
 		return inboxError(err)
 	}
-	s.publishConversation(c.Request().Context(), nc)
+	s.svc.PublishConversation(c.Request().Context(), nc)
 	return s.conversationJSON(c, nc)
 }
 
@@ -624,24 +625,11 @@ func (s *Server) snooze(c *echo.Context) error {
 	if err != nil {
 		return inboxError(err)
 	}
-	if err := s.timers.Set(ctx, conv.ID, snoozeTimer, until); err != nil {
+	if err := s.timers.Set(ctx, conv.ID, conversation.SnoozeTimer, until); err != nil {
 		return err
 	}
-	s.publishConversation(ctx, nc)
+	s.svc.PublishConversation(ctx, nc)
 	return s.conversationJSON(c, nc)
-}
-
-// snoozeTimer is the id of a conversation's snooze timer.
-const snoozeTimer = "snooze"
-
-// unsnooze reopens a conversation whose snooze time came.
-func (s *Server) unsnooze(ctx context.Context, conv string) {
-	c, changed, err := s.inbox.Unsnooze(ctx, conv)
-	if err != nil || !changed {
-		return
-	}
-	s.publishConversation(ctx, c)
-	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Text: "A snoozed chat is back"})
 }
 
 func (s *Server) resolve(c *echo.Context) error {
@@ -654,12 +642,12 @@ func (s *Server) resolve(c *echo.Context) error {
 	if err != nil {
 		return inboxError(err)
 	}
-	_ = s.timers.Cancel(ctx, conv.ID, snoozeTimer)
+	_ = s.timers.Cancel(ctx, conv.ID, conversation.SnoozeTimer)
 	resolved := redisstore.Entry{From: "system", Kind: "resolved", Author: agentOf(c).Name, At: s.now().UTC()}
-	if _, _, err := s.turnWith(ctx, conv.ID, "", engine.Event{Kind: engine.EventAgentLeft, Agent: agentOf(c).Name}, []redisstore.Entry{resolved}); err != nil {
+	if _, _, err := s.svc.TurnWith(ctx, conv.ID, "", engine.Event{Kind: engine.EventAgentLeft, Agent: agentOf(c).Name}, []redisstore.Entry{resolved}); err != nil {
 		return inboxError(err)
 	}
-	s.publishConversation(ctx, nc)
+	s.svc.PublishConversation(ctx, nc)
 	if a, err := s.inbox.Agent(ctx, conv.Assignee); err == nil {
 		s.routeQueued(ctx, a) // the agent has room for a queued chat now
 	}

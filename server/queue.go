@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/playbook-dev/playbook/conversation"
 	"strings"
 	"time"
 
@@ -123,10 +124,10 @@ func (v *visitorConn) leaveMessage(ctx context.Context, f *inFrame) {
 	ev := engine.Event{Kind: engine.EventTimer, Timer: sess.Timer}
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
-	_, info, err := v.s.turnThen(tctx, conv, f.ID, ev, []redisstore.Entry{entry}, func(res redisstore.Result, info turnInfo) {
+	_, info, err := v.s.svc.TurnThen(tctx, conv, f.ID, ev, []redisstore.Entry{entry}, func(res redisstore.Result, info conversation.TurnInfo) {
 		v.deliverTurn(tctx, conv, res)
 		if !res.Duplicate {
-			v.status(info.status, info.outcome)
+			v.status(info.Status, info.Outcome)
 		}
 		v.out.flush()
 	})
@@ -135,7 +136,7 @@ func (v *visitorConn) leaveMessage(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the store did not answer; try again", f.ID)
 		return
 	}
-	if info.before == engine.StatusHandoff && info.status != engine.StatusHandoff {
+	if info.Before == engine.StatusHandoff && info.Status != engine.StatusHandoff {
 		// The handoff's timer has nothing left to do.
 		if err := v.s.timers.Cancel(ctx, conv, sess.Timer); err != nil {
 			v.log.Warn("cancelling the handoff timer", "conversation", conv, "err", err)

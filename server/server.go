@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v5"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/crm"
-	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
@@ -119,27 +117,20 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Presence reports how many agents of each team are online for a
-// conversation. Most implementations ignore sess; it lets presence depend
-// on the visitor (regional teams, or the bench's simulated world).
-type Presence interface {
-	Online(ctx context.Context, sess *engine.Session, teams []string) (map[string]int, error)
-}
+// Presence, OpenHours and Records are the conversation service's (package
+// conversation).
+type (
+	Presence  = conversation.Presence
+	OpenHours = conversation.OpenHours
+	Records   = conversation.Records
+)
 
-// OpenHours reports which teams are within their opening hours.
-type OpenHours interface {
-	Open(ctx context.Context, teams []string, now time.Time) (map[string]bool, error)
-}
-
-// Records creates CRM records. Create must be idempotent on rec.Key.
-type Records interface {
-	Create(ctx context.Context, conversation string, rec engine.Record) error
-}
-
-// Server serves the widget, the visitor websocket and the admin API.
+// Server serves the widget, the visitor websocket and the admin API: the
+// transport in front of the conversation service.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
+	svc    *conversation.Service
 	store  *redisstore.Store
 	timers *redisstore.Timers
 	bus    store.Bus // live entries and signals between processes
@@ -147,31 +138,17 @@ type Server struct {
 	reg    *conversation.Registry
 	tokens *tokens
 	hub    *hub
-	calls  *conversation.Caller
 	limits *limits
-	crm    *crmService
+	crm    *crm.Store
+	hooks  *crm.Dispatcher
+	// crmFields lists, per kind, the fields the inbox's details panel
+	// shows (DefaultCRMFields completed by Config.CRMFields).
+	crmFields map[string][]string
 	// mailQuota counts visitors' transcript mails, per conversation and
 	// over all processes.
 	mailQuota *transcript.Quota
 	echo      *echo.Echo
 	now       func() time.Time
-
-	wg       sync.WaitGroup // background work (calls, CRM events) to wait for on shutdown
-	bgMu     sync.Mutex     // guards draining, so wg never grows while Run waits on it
-	draining bool           // Run is waiting for background work: run new work inline
-	// runCtx holds Run's context, cancelled when Run returns; background
-	// work derives from it (see background). Atomic: Run may start while
-	// requests are already served.
-	runCtx atomic.Pointer[context.Context]
-}
-
-// background is the context of background work: Run's, or
-// context.Background before Run.
-func (s *Server) background() context.Context {
-	if c := s.runCtx.Load(); c != nil {
-		return *c
-	}
-	return context.Background()
 }
 
 // New builds a Server and loads the playbooks. It returns an error when the
@@ -217,7 +194,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: Redis does not answer: %w", err)
 	}
 	var s *Server
-	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL, Pending: leavesWork, PendingCreate: func(ctx context.Context) bool { return s.startLeavesWork(ctx) }})
+	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL, Pending: conversation.LeavesWork, PendingCreate: func(ctx context.Context) bool { return s.svc.StartLeavesWork(ctx) }})
 	s = &Server{
 		cfg:    cfg, // completed below; s.cfg is set again at the end
 		log:    cfg.Logger,
@@ -244,22 +221,37 @@ func New(cfg Config) (*Server, error) {
 		cfg.MailLimits.Now = cfg.Now
 	}
 	s.mailQuota = transcript.NewQuota(cfg.Redis, cfg.Prefix, cfg.MailLimits)
-	if cfg.Presence == nil {
-		cfg.Presence = inboxPresence{s.inbox}
+	s.crm = crm.New(cfg.Redis, crm.Options{Prefix: cfg.Prefix, Agents: conversation.Agents(s.inbox),
+		Notify: func(ctx context.Context, n crm.Notice) { s.svc.NotifyCRM(ctx, n) }, Now: cfg.Now})
+	wh := cfg.Webhooks
+	if wh.Logger == nil {
+		wh.Logger = s.log
 	}
-	if cfg.Hours == nil {
-		cfg.Hours = Hours{}
+	s.hooks = s.crm.Dispatcher(wh)
+	s.crmFields = map[string][]string{}
+	for k, v := range DefaultCRMFields {
+		s.crmFields[k] = v
 	}
-	s.initCRM(&cfg)
+	for k, v := range cfg.CRMFields {
+		s.crmFields[k] = v
+	}
+	s.bus = redisstore.NewBus(cfg.Redis)
 	s.reg = conversation.NewRegistry(cfg.Playbooks, store.Programs(), s.log, cfg.Now)
+	svc, err := conversation.New(conversation.Config{
+		Store: store, Inbox: s.inbox, CRM: s.crm, Registry: s.reg, Publisher: s.bus,
+		Calls: cfg.Calls, Presence: cfg.Presence, Hours: cfg.Hours, Records: cfg.Records,
+		IdleTTL: cfg.IdleTTL, Retention: cfg.Retention, RecoverAfter: cfg.RecoverAfter, Logger: s.log, Now: cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.svc = svc
 	if _, err := s.reg.Reload(ctx, true); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	if len(s.reg.All()) == 0 {
 		s.log.Warn("no playbook loaded", "dir", cfg.Playbooks)
 	}
-	s.calls = conversation.NewCaller(cfg.Calls)
-	s.bus = redisstore.NewBus(cfg.Redis)
 	s.hub = newHub(s.bus, s.log)
 	ipOf, err := clientAddress(cfg.TrustedProxies)
 	if err != nil {
@@ -287,105 +279,47 @@ func (s *Server) Routes() []string {
 // Store returns the conversation store, for tests and tools.
 func (s *Server) Store() *redisstore.Store { return s.store }
 
-// Run does the server's background work until ctx is done: live reload of
-// the playbooks, firing due timers, fan-out of conversation entries from
-// other processes, delivering webhooks from the CRM's outbox. It returns
-// when ctx is done and running work finished.
+// Run does the server's background work until ctx is done: the
+// conversation service's (live reload of the playbooks, due timers, the
+// recovery sweep, webhooks from the CRM's outbox), fan-out of conversation
+// entries from other processes, and re-reading the shared visitor token
+// secret. It returns when ctx is done and running work finished.
 func (s *Server) Run(ctx context.Context) error {
-	s.runCtx.Store(&ctx)
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.hub.run(ctx) }()
-	go func() { defer wg.Done(); s.crm.hooks.Run(ctx) }()
-	go func() { defer wg.Done(); s.reg.Watch(ctx, s.cfg.ReloadEvery) }()
-	go func() { defer wg.Done(); s.timerLoop(ctx) }()
+	go func() { defer wg.Done(); s.checkTokens(ctx) }()
+	go func() { defer wg.Done(); _ = s.svc.Run(ctx, s.cfg.ReloadEvery, s.hooks) }()
 	wg.Wait()
-	s.bgMu.Lock()
-	s.draining = true
-	s.bgMu.Unlock()
-	s.wg.Wait()
 	return nil
 }
 
-// goBackground runs f in its own goroutine, which Run waits for before it
-// returns. Once Run is draining, f runs in the caller's goroutine instead:
-// connections outlive their handlers, and a WaitGroup must not grow while
-// Wait waits (the race detector caught that under load).
-func (s *Server) goBackground(f func()) {
-	s.bgMu.Lock()
-	if s.draining {
-		s.bgMu.Unlock()
-		f()
-		return
-	}
-	s.wg.Add(1)
-	s.bgMu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
-}
-
-// timerLoop fires due timers. Every process polls; the store hands each
-// timer to exactly one of them. Every few seconds it also finishes the
-// work of turns whose process died before doing it (recoverPending).
-func (s *Server) timerLoop(ctx context.Context) {
-	// The loop is paced by its ticker (real time, also under a test's
-	// clock, which may stand still): the sweep runs every sweepEvery
-	// ticks, the purge every purgeEvery sweeps, the first sweep purges.
-	const every = 200 * time.Millisecond
-	tick := time.NewTicker(every)
+// checkTokens re-reads the shared visitor token secret as often as the
+// service sweeps, so that a secret Redis lost is written back.
+func (s *Server) checkTokens(ctx context.Context) {
+	tick := time.NewTicker(s.svc.SweepEvery())
 	defer tick.Stop()
-	sweepEvery := max(1, int(min(5*time.Second, s.cfg.RecoverAfter/2)/every))
-	purgeEvery := max(1, int(time.Minute/every)/sweepEvery)
-	for ticks, sweeps := 0, 0; ; {
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		if ticks++; ticks%sweepEvery == 0 {
-			if err := s.tokens.check(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("re-reading the visitor token secret", "err", err)
-			}
-			if sweeps++; sweeps%purgeEvery == 1 || purgeEvery == 1 {
-				if n, err := s.inbox.PurgeGone(ctx, 1000); err != nil && ctx.Err() == nil {
-					s.log.Warn("purging expired chats from the queues", "err", err)
-				} else if n > 0 {
-					s.log.Info("purged expired chats from the queues", "chats", n)
-				}
-			}
-			s.recoverPending(ctx)
-		}
-		due, err := s.timers.Claim(ctx, s.now(), 100)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("claiming timers", "err", err)
-			}
-			continue
-		}
-		for _, d := range due {
-			if d.ID == snoozeTimer {
-				s.unsnooze(ctx, d.Conversation)
-				continue
-			}
-			ev := engine.Event{Kind: engine.EventTimer, Timer: d.ID}
-			if _, _, err := s.turn(ctx, d.Conversation, "", ev, nil); err != nil && !errors.Is(err, redisstore.ErrNotFound) {
-				s.log.Error("timer turn", "conversation", d.Conversation, "timer", d.ID, "err", err)
-			}
+		if err := s.tokens.check(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("re-reading the visitor token secret", "err", err)
 		}
 	}
 }
 
-// inboxPresence counts the agents signed in to the inbox.
-type inboxPresence struct{ st *handoff.Store }
-
-func (p inboxPresence) Online(ctx context.Context, _ *engine.Session, teams []string) (map[string]int, error) {
-	return p.st.OnlineCount(ctx, teams)
-}
 
 // Inbox returns the live-chat store (agents, presence, queues).
 func (s *Server) Inbox() *handoff.Store { return s.inbox }
+
+// CRM returns the CRM store, for tests and tools.
+func (s *Server) CRM() *crm.Store { return s.crm }
+
+// Service returns the conversation service.
+func (s *Server) Service() *conversation.Service { return s.svc }
 
 // Close releases the server's connections to Redis it opened itself.
 func (s *Server) Close() error { return nil }

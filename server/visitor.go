@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/playbook-dev/playbook/conversation"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
@@ -568,12 +569,12 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	sess := engine.NewSession(prog, conv, now)
 	ev := engine.Event{Kind: engine.EventStart, Locale: f.Locale, Visitor: visitorFrom(f)}
 	sess.Visitor = *ev.Visitor
-	if err := v.s.world(ctx, prog, sess, &ev); err != nil {
+	if err := v.s.svc.World(ctx, prog, sess, &ev); err != nil {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}
 	sess, effs := engine.Step(prog, sess, ev)
-	entries := v.s.entries(prog, sess, nil, effs, ev.Now)
+	entries := v.s.svc.Entries(prog, sess, nil, effs, ev.Now)
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
 	res, err := v.s.store.Create(tctx, sess, entries)
@@ -590,10 +591,10 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	v.deliver(res.Entries)
 	v.setVersion(res.Version)
 	v.status(sess.Status, sess.Outcome)
-	inboxErr := v.s.startInbox(ctx, sess, prog, v.previous(ctx, f.Previous), awayTeam(res.Entries))
+	inboxErr := v.s.svc.StartInbox(ctx, sess, prog, v.previous(ctx, f.Previous), conversation.AwayTeam(res.Entries))
 	v.out.flush() // the greeting goes out now; the effects follow
-	if failed := v.s.perform(ctx, conv, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
-		v.s.done(ctx, res.Pending)
+	if failed := v.s.svc.Perform(ctx, conv, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
+		v.s.svc.Done(ctx, res.Pending)
 	}
 	if sess.Status == engine.StatusHandoff { // the first card handed off
 		v.watchQueue(conv, "", 0)
@@ -619,12 +620,12 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 	vis := old.Visitor
 	sess.Visitor = vis
 	ev := engine.Event{Kind: engine.EventStart, Locale: old.Locale, Visitor: &vis}
-	if err := v.s.world(ctx, prog, sess, &ev); err != nil {
+	if err := v.s.svc.World(ctx, prog, sess, &ev); err != nil {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return "", false
 	}
 	sess, effs := engine.Step(prog, sess, ev)
-	res, err := v.s.store.Create(ctx, sess, v.s.entries(prog, sess, nil, effs, ev.Now))
+	res, err := v.s.store.Create(ctx, sess, v.s.svc.Entries(prog, sess, nil, effs, ev.Now))
 	if err != nil {
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return "", false
@@ -633,9 +634,9 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 	if m, err := v.s.inbox.Conversation(ctx, prev); err == nil {
 		previous = append(previous, m.Previous...)
 	}
-	inboxErr := v.s.startInbox(ctx, sess, prog, previous, awayTeam(res.Entries))
-	if failed := v.s.perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
-		v.s.done(ctx, res.Pending)
+	inboxErr := v.s.svc.StartInbox(ctx, sess, prog, previous, conversation.AwayTeam(res.Entries))
+	if failed := v.s.svc.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
+		v.s.svc.Done(ctx, res.Pending)
 	}
 	v.log.Info("conversation started again after resolve", "conversation", sess.ID, "previous", prev)
 	v.welcome(prog, sess)
@@ -690,7 +691,7 @@ func (v *visitorConn) rate(ctx context.Context, f *inFrame) {
 		v.fail("unavailable", "the rating could not be stored; send it again", "")
 		return
 	}
-	v.s.publishConversation(ctx, c)
+	v.s.svc.PublishConversation(ctx, c)
 	v.push(map[string]any{"type": "rated", "score": f.Score})
 }
 
@@ -901,7 +902,7 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 	defer cancel()
 	// The answer goes out as soon as the turn is stored; its side effects
 	// (records, the handoff queue) run after.
-	_, _, err := v.s.turnThen(tctx, conv, f.ID, ev, []redisstore.Entry{*entry}, func(res redisstore.Result, info turnInfo) {
+	_, _, err := v.s.svc.TurnThen(tctx, conv, f.ID, ev, []redisstore.Entry{*entry}, func(res redisstore.Result, info conversation.TurnInfo) {
 		ack := ackFrame{Type: "ack", ID: f.ID, Duplicate: res.Duplicate}
 		if len(res.Entries) > 0 {
 			ack.Entry = res.Entries[0].ID
@@ -909,9 +910,9 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 		v.push(ack)
 		v.deliverTurn(ctx, conv, res)
 		if !res.Duplicate {
-			v.status(info.status, info.outcome)
-			if info.queued != nil && info.status == engine.StatusHandoff {
-				v.watchQueue(conv, info.queued.Team, info.queued.QueuePosition)
+			v.status(info.Status, info.Outcome)
+			if info.Queued != nil && info.Status == engine.StatusHandoff {
+				v.watchQueue(conv, info.Queued.Team, info.Queued.QueuePosition)
 			}
 		}
 		v.out.flush()

@@ -1,4 +1,4 @@
-package server
+package conversation
 
 import (
 	"context"
@@ -24,10 +24,10 @@ import (
 // (redisstore Options.PendingCreate): its inbox record and the event are
 // then redone by the sweep.
 
-// leavesWork reports whether a turn's entries need work after the store:
+// LeavesWork reports whether a turn's entries need work after the store:
 // records to create, a chat to queue, a team that was away to record on
 // the conversation, webhook events to emit.
-func leavesWork(entries []redisstore.Entry) bool {
+func LeavesWork(entries []redisstore.Entry) bool {
 	for _, e := range entries {
 		if e.Kind == "record" || e.Kind == "missed" || e.Kind == "away" || eventOf(e.Kind) != "" {
 			return true
@@ -36,24 +36,24 @@ func leavesWork(entries []redisstore.Entry) bool {
 	return false
 }
 
-// startLeavesWork reports whether a new conversation is marked pending
+// StartLeavesWork reports whether a new conversation is marked pending
 // with its first turn: when a webhook wants conversation.started, whose
 // emit must survive a Redis error. (Otherwise a start is not marked, and
 // costs no round trip to clear a mark.)
-func (s *Server) startLeavesWork(ctx context.Context) bool {
-	return s.crm != nil && s.crm.store.Subscribed(ctx, crm.EventConversationStarted)
+func (s *Service) StartLeavesWork(ctx context.Context) bool {
+	return s.crm != nil && s.crm.Subscribed(ctx, crm.EventConversationStarted)
 }
 
-// done clears a turn's pending mark.
-func (s *Server) done(ctx context.Context, mark string) {
+// Done clears a turn's pending mark.
+func (s *Service) Done(ctx context.Context, mark string) {
 	if err := s.store.Done(context.WithoutCancel(ctx), mark); err != nil {
 		s.log.Warn("clearing a turn's pending mark (it will be swept)", "err", err)
 	}
 }
 
-// recoverPending finishes the work of turns whose mark is older than
+// RecoverPending finishes the work of turns whose mark is older than
 // Config.RecoverAfter.
-func (s *Server) recoverPending(ctx context.Context) {
+func (s *Service) RecoverPending(ctx context.Context) {
 	now := s.now()
 	// The store stamps marks with its own (wall) clock, so their age is
 	// measured on it; the work redone uses the service's clock.
@@ -71,14 +71,14 @@ func (s *Server) recoverPending(ctx context.Context) {
 			continue
 		}
 		s.log.Info("finished the work of a turn a failure had left", "conversation", m.Conversation)
-		s.done(ctx, m.Mark)
+		s.Done(ctx, m.Mark)
 	}
 }
 
 // redoWork does again, idempotently, what a conversation's turns left to
 // do outside the transcript: its records, and the queueing of a chat the
 // bot handed off (with its wait timer).
-func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error {
+func (s *Service) redoWork(ctx context.Context, conv string, now time.Time) error {
 	entries, err := s.store.Transcript(ctx, conv, "", 0)
 	if err != nil {
 		return err
@@ -90,24 +90,24 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 	if err != nil {
 		return err
 	}
-	for _, rec := range recordsIn(entries) {
-		if err := s.createRecord(ctx, conv, sess, rec); err != nil && !errors.Is(err, crm.ErrInvalid) {
+	for _, rec := range RecordsIn(entries) {
+		if err := s.CreateRecord(ctx, conv, sess, rec); err != nil && !errors.Is(err, crm.ErrInvalid) {
 			return err
 		}
 	}
 	meta, err := s.inbox.Conversation(ctx, conv)
 	if errors.Is(err, handoff.ErrNotFound) {
 		// The start's inbox record was never written.
-		meta, err = s.inbox.Start(ctx, handoff.Conversation{ID: conv, Playbook: sess.Playbook, Team: awayTeam(entries),
+		meta, err = s.inbox.Start(ctx, handoff.Conversation{ID: conv, Playbook: sess.Playbook, Team: AwayTeam(entries),
 			Visitor: handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page}})
 	}
 	if err != nil {
 		return err
 	}
-	if err := s.emitStarted(ctx, meta); err != nil {
+	if err := s.EmitStarted(ctx, meta); err != nil {
 		return err
 	}
-	if team := awayTeam(entries); team != "" && meta.Team == "" {
+	if team := AwayTeam(entries); team != "" && meta.Team == "" {
 		if err := s.inbox.Away(ctx, conv, team); err != nil {
 			return err
 		}
@@ -125,7 +125,7 @@ func (s *Server) redoWork(ctx context.Context, conv string, now time.Time) error
 // while it still sits in its team's queue: the process that ran the turn
 // died, or lost Redis, before it did. A chat marked already, or taken
 // since, is left as it is.
-func (s *Server) redoMissed(ctx context.Context, conv string, meta *handoff.Conversation, entries []redisstore.Entry) error {
+func (s *Service) redoMissed(ctx context.Context, conv string, meta *handoff.Conversation, entries []redisstore.Entry) error {
 	lastHandoff, lastMissed := -1, -1
 	for i, e := range entries {
 		switch e.Kind {
@@ -146,7 +146,7 @@ func (s *Server) redoMissed(ctx context.Context, conv string, meta *handoff.Conv
 
 // redoEvents emits the webhook events of a conversation's entries again;
 // those already emitted are not added twice (crm EmitOnce).
-func (s *Server) redoEvents(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry) error {
+func (s *Service) redoEvents(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry) error {
 	var events []redisstore.Entry
 	final := false
 	for _, e := range entries {
@@ -169,7 +169,7 @@ func (s *Server) redoEvents(ctx context.Context, conv string, sess *engine.Sessi
 
 // requeue queues a chat the bot handed off, with its wait timer, unless
 // that was done.
-func (s *Server) requeue(ctx context.Context, conv string, sess *engine.Session, meta *handoff.Conversation, entries []redisstore.Entry, now time.Time) error {
+func (s *Service) requeue(ctx context.Context, conv string, sess *engine.Session, meta *handoff.Conversation, entries []redisstore.Entry, now time.Time) error {
 	var handoffAt *redisstore.Entry
 	for i := range entries {
 		if entries[i].Kind == "handoff" {
@@ -198,6 +198,6 @@ func (s *Server) requeue(ctx context.Context, conv string, sess *engine.Session,
 	if err != nil {
 		return err
 	}
-	_, err = s.queue(ctx, conv, handoffAt.Card, engine.HandoffRequest{Team: team, Priority: priority}, collectedVisitor(p, sess), lastMessage(entries))
+	_, err = s.Queue(ctx, conv, handoffAt.Card, engine.HandoffRequest{Team: team, Priority: priority}, CollectedVisitor(p, sess), LastMessage(entries))
 	return err
 }

@@ -1,4 +1,4 @@
-package server
+package conversation
 
 import (
 	"context"
@@ -11,20 +11,20 @@ import (
 // maxPrevious bounds the earlier conversations listed with one.
 const maxPrevious = 20
 
-// previousOf returns the conversations that came before c with the same
+// PreviousOf returns the conversations that came before c with the same
 // visitor, newest first: those linked when it started (the widget's token
 // of the chat it follows, the same visitor id or email), and the earlier
 // chats in the activity feed of the person c is matched to (by a record
 // made in it, or by the visitor's email). Who may see which of them is
 // not decided here: the caller filters with the access policy.
-func (s *Server) previousOf(ctx context.Context, c *handoff.Conversation) ([]*handoff.Conversation, error) {
+func (s *Service) PreviousOf(ctx context.Context, c *handoff.Conversation) ([]*handoff.Conversation, error) {
 	ids := slices.Clone(c.Previous)
-	person, err := s.crm.store.PersonOf(ctx, c.ID, c.Visitor.Email)
+	person, err := s.crm.PersonOf(ctx, c.ID, c.Visitor.Email)
 	if err != nil {
 		s.log.Warn("previous conversations: the person", "conversation", c.ID, "err", err)
 	}
 	if person != "" {
-		items, err := s.crm.store.Feed(ctx, person, crm.FeedChats, maxPrevious+1)
+		items, err := s.crm.Feed(ctx, person, crm.FeedChats, maxPrevious+1)
 		if err != nil {
 			s.log.Warn("previous conversations: the person's feed", "conversation", c.ID, "err", err)
 		}
@@ -48,10 +48,10 @@ func (s *Server) previousOf(ctx context.Context, c *handoff.Conversation) ([]*ha
 	return list, nil
 }
 
-// previousKnown loads, in one round trip, the conversations named in the
+// PreviousKnown loads, in one round trip, the conversations named in the
 // previous lists of list, as access.PreviousIDs needs them: only what it
 // looks at (id, team, assignee).
-func (s *Server) previousKnown(ctx context.Context, list ...*handoff.Conversation) ([]*handoff.Conversation, error) {
+func (s *Service) PreviousKnown(ctx context.Context, list ...*handoff.Conversation) ([]*handoff.Conversation, error) {
 	var ids []string
 	for _, c := range list {
 		if c != nil {

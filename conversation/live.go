@@ -1,10 +1,9 @@
-package server
+package conversation
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
@@ -12,9 +11,9 @@ import (
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
-// inboxEvent is what goes out on the inbox channel to every process, and
+// InboxEvent is what goes out on the inbox channel to every process, and
 // from there to the agents allowed to see it.
-type inboxEvent struct {
+type InboxEvent struct {
 	Type         string                `json:"type"`           // conversation | notify
 	Kind         string                `json:"kind,omitempty"` // notify: new_chat | assigned | mention | reopened | missed
 	To           string                `json:"to,omitempty"`   // notify one agent only
@@ -34,9 +33,9 @@ type inboxEvent struct {
 	PreviousKnown []*handoff.Conversation `json:"previous_known,omitempty"`
 }
 
-func (s *Server) publishInbox(ctx context.Context, ev inboxEvent) {
+func (s *Service) PublishInbox(ctx context.Context, ev InboxEvent) {
 	if ev.Conversation != nil && len(ev.Conversation.Previous) > 0 {
-		known, err := s.previousKnown(ctx, ev.Conversation)
+		known, err := s.PreviousKnown(ctx, ev.Conversation)
 		if err != nil {
 			// The sockets then drop every previous id: what cannot be
 			// checked is not shown.
@@ -48,21 +47,21 @@ func (s *Server) publishInbox(ctx context.Context, ev inboxEvent) {
 	if err != nil {
 		return
 	}
-	if err := s.cfg.Redis.Publish(ctx, s.inbox.InboxChannel(), b).Err(); err != nil {
+	if err := s.cfg.Publisher.Publish(ctx, s.inbox.InboxChannel(), string(b)); err != nil {
 		s.log.Warn("publishing inbox event", "err", err)
 	}
 }
 
-func (s *Server) publishConversation(ctx context.Context, c *handoff.Conversation) {
+func (s *Service) PublishConversation(ctx context.Context, c *handoff.Conversation) {
 	if c != nil {
-		s.publishInbox(ctx, inboxEvent{Type: "conversation", Conversation: c})
+		s.PublishInbox(ctx, InboxEvent{Type: "conversation", Conversation: c})
 	}
 }
 
-// queue puts a handed-off conversation in its team's queue, with what the
+// Queue puts a handed-off conversation in its team's queue, with what the
 // bot learnt of the visitor and its last message, tells the team's agents,
 // and routes it when the team routes automatically.
-func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) (*handoff.Conversation, error) {
+func (s *Service) Queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) (*handoff.Conversation, error) {
 	c, cfg, err := s.inbox.HandOff(ctx, conv, handoff.Handoff{Team: h.Team, Priority: h.Priority, Card: card, Visitor: vis, Last: last})
 	if err != nil {
 		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
@@ -75,16 +74,16 @@ func (s *Server) queue(ctx context.Context, conv, card string, h engine.HandoffR
 	if who == "" {
 		who = "A visitor"
 	}
-	s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Text: who + " is waiting for " + h.Team})
+	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Text: who + " is waiting for " + h.Team})
 	pos := c.QueuePosition
 	s.routeUnder(ctx, c, cfg)
 	c.QueuePosition = pos
 	return c, nil
 }
 
-// route gives a queued conversation to an agent under the team's routing;
+// Route gives a queued conversation to an agent under the team's routing;
 // with manual routing, or nobody with room, it stays in the queue.
-func (s *Server) route(ctx context.Context, c *handoff.Conversation) {
+func (s *Service) Route(ctx context.Context, c *handoff.Conversation) {
 	cfg, err := s.inbox.TeamConfigOf(ctx, c.Team)
 	if err != nil {
 		s.log.Error("routing", "conversation", c.ID, "err", err)
@@ -94,7 +93,7 @@ func (s *Server) route(ctx context.Context, c *handoff.Conversation) {
 }
 
 // routeUnder is route with the team's routing already read.
-func (s *Server) routeUnder(ctx context.Context, c *handoff.Conversation, cfg handoff.TeamConfig) {
+func (s *Service) routeUnder(ctx context.Context, c *handoff.Conversation, cfg handoff.TeamConfig) {
 	a, err := s.inbox.PickAgentUnder(ctx, c.Team, cfg)
 	if err != nil {
 		s.log.Error("routing", "conversation", c.ID, "err", err)
@@ -103,14 +102,14 @@ func (s *Server) routeUnder(ctx context.Context, c *handoff.Conversation, cfg ha
 	if a == nil {
 		return
 	}
-	if _, err := s.assign(ctx, c.ID, nil, a, true); err != nil && !errors.Is(err, handoff.ErrTaken) {
+	if _, err := s.Assign(ctx, c.ID, nil, a, true); err != nil && !errors.Is(err, handoff.ErrTaken) {
 		s.log.Error("auto-assigning", "conversation", c.ID, "agent", a.ID, "err", err)
 	}
 }
 
-// assign gives conversation conv to agent to, by agent by (nil when the
+// Assign gives conversation conv to agent to, by agent by (nil when the
 // team's routing chose); the bot stops and the visitor sees "NAME joined".
-func (s *Server) assign(ctx context.Context, conv string, by, to *handoff.Agent, claim bool) (*handoff.Conversation, error) {
+func (s *Service) Assign(ctx context.Context, conv string, by, to *handoff.Agent, claim bool) (*handoff.Conversation, error) {
 	c, prev, err := s.inbox.AssignBy(ctx, conv, by, to, claim)
 	if err != nil {
 		return nil, err
@@ -118,17 +117,17 @@ func (s *Server) assign(ctx context.Context, conv string, by, to *handoff.Agent,
 	if prev != to.ID {
 		joined := redisstore.Entry{From: "system", Kind: "joined", Author: to.Name, At: s.now().UTC()}
 		ev := engine.Event{Kind: engine.EventAgentJoined, Agent: to.Name}
-		if _, _, err := s.turnWith(ctx, conv, "", ev, []redisstore.Entry{joined}); err != nil {
+		if _, _, err := s.TurnWith(ctx, conv, "", ev, []redisstore.Entry{joined}); err != nil {
 			return nil, err
 		}
 		switch {
 		case by == nil:
-			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: "A chat of " + c.Team + " was routed to you"})
+			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: "A chat of " + c.Team + " was routed to you"})
 		case by.ID != to.ID: // taking a chat yourself needs no notification
-			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: by.Name + " assigned the chat to you"})
+			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: by.Name + " assigned the chat to you"})
 		}
 	}
-	s.publishConversation(ctx, c)
+	s.PublishConversation(ctx, c)
 	return c, nil
 }
 
@@ -138,8 +137,8 @@ func live(st engine.Status) bool { return st == engine.StatusHandoff || st == en
 // missedBy reports whether a turn ends a queued chat's wait with nobody
 // having taken it: the handoff's timer ran out (or the visitor chose to
 // leave a message instead, which fires it early).
-func missedBy(info turnInfo) bool {
-	return info.event == engine.EventTimer && info.before == engine.StatusHandoff && !live(info.status)
+func missedBy(info TurnInfo) bool {
+	return info.Event == engine.EventTimer && info.Before == engine.StatusHandoff && !live(info.Status)
 }
 
 // afterTurn keeps the inbox record of a live chat in step with the
@@ -147,8 +146,8 @@ func missedBy(info turnInfo) bool {
 // over again, the latest message for the lists, a snoozed chat reopened
 // by the visitor's reply. It reports whether durable work failed (marking
 // the chat missed): the turn's pending mark then stays for the sweep.
-func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entries []redisstore.Entry) (failed bool) {
-	if !live(info.before) {
+func (s *Service) afterTurn(ctx context.Context, conv string, info TurnInfo, entries []redisstore.Entry) (failed bool) {
+	if !live(info.Before) {
 		// Either the bot is still talking, or this turn handed the chat
 		// off and queue recorded it, last message included.
 		return false
@@ -156,10 +155,10 @@ func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entr
 	if missedBy(info) {
 		return s.missed(ctx, conv, entries) != nil
 	}
-	if info.before == engine.StatusHandoff && !live(info.status) {
+	if info.Before == engine.StatusHandoff && !live(info.Status) {
 		c, err := s.inbox.ToBot(ctx, conv, "")
 		if err == nil {
-			s.publishConversation(ctx, c)
+			s.PublishConversation(ctx, c)
 		}
 		return false
 	}
@@ -181,30 +180,30 @@ func (s *Server) afterTurn(ctx context.Context, conv string, info turnInfo, entr
 	if visitorWrote && c.Status == handoff.StatusSnoozed && c.UntilReply {
 		if nc, changed, err := s.inbox.Unsnooze(ctx, conv); err == nil && changed {
 			c = nc
-			s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Text: "The visitor replied"})
+			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Text: "The visitor replied"})
 		}
 	}
 	if err := s.inbox.Touch(ctx, c, handoff.Last{From: last.From, Text: truncate(last.Text, 200), At: last.At}); err != nil {
 		s.log.Warn("updating inbox", "conversation", conv, "err", err)
 		return false
 	}
-	s.publishConversation(ctx, c)
+	s.PublishConversation(ctx, c)
 	return false
 }
 
 // missed moves a chat nobody took to its team's Missed folder and tells
 // the team's agents who were online then (notify kind "missed"). The
 // records the bot's offline path created stay with the conversation.
-// entries are the turn's; its "missed" entry says whether the visitor
+// Entries are the turn's; its "missed" entry says whether the visitor
 // chose to leave a message. An error is logged and returned: the turn's
 // pending mark then stays, and the sweep calls missed again (redoMissed).
-func (s *Server) missed(ctx context.Context, conv string, entries []redisstore.Entry) error {
+func (s *Service) missed(ctx context.Context, conv string, entries []redisstore.Entry) error {
 	c, online, err := s.inbox.Miss(ctx, conv)
 	if err != nil {
 		s.log.Warn("marking a chat missed (the sweep does it later)", "conversation", conv, "err", err)
 		return err
 	}
-	s.publishConversation(ctx, c)
+	s.PublishConversation(ctx, c)
 	who := c.Visitor.Name
 	if who == "" {
 		who = c.Visitor.Email
@@ -219,15 +218,15 @@ func (s *Server) missed(ctx context.Context, conv string, entries []redisstore.E
 		}
 	}
 	for _, id := range online {
-		s.publishInbox(ctx, inboxEvent{Type: "notify", Kind: "missed", To: id, Conversation: c, Text: text})
+		s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "missed", To: id, Conversation: c, Text: text})
 	}
 	return nil
 }
 
-// collectedVisitor is what the inbox should show of the visitor: what the
+// CollectedVisitor is what the inbox should show of the visitor: what the
 // widget said, completed by what the bot collected (the first email var,
 // a var called name).
-func collectedVisitor(p *engine.Program, sess *engine.Session) handoff.Visitor {
+func CollectedVisitor(p *engine.Program, sess *engine.Session) handoff.Visitor {
 	if sess == nil {
 		return handoff.Visitor{}
 	}
@@ -245,10 +244,10 @@ func collectedVisitor(p *engine.Program, sess *engine.Session) handoff.Visitor {
 	return v
 }
 
-// startInbox records a new conversation for the inbox and emits
+// StartInbox records a new conversation for the inbox and emits
 // conversation.started. An error is logged and returned: the start's
 // pending mark then stays for the sweep to finish (redoWork).
-func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *engine.Program, previous []string, team string) error {
+func (s *Service) StartInbox(ctx context.Context, sess *engine.Session, prog *engine.Program, previous []string, team string) error {
 	c := handoff.Conversation{
 		ID: sess.ID, Playbook: prog.ID, Team: team,
 		Visitor:  handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page},
@@ -259,34 +258,20 @@ func (s *Server) startInbox(ctx context.Context, sess *engine.Session, prog *eng
 		s.log.Warn("recording conversation for the inbox (the sweep does it later)", "conversation", sess.ID, "err", err)
 		return err
 	}
-	if err := s.emitStarted(ctx, nc); err != nil {
+	if err := s.EmitStarted(ctx, nc); err != nil {
 		s.log.Warn("webhook outbox: adding an event (the sweep adds it later)", "type", crm.EventConversationStarted, "conversation", sess.ID, "err", err)
 		return err
 	}
 	return nil
 }
 
-// lastMessage is the latest message among entries, for the inbox's lists;
+// LastMessage is the latest message among entries, for the inbox's lists;
 // nil when there is none.
-func lastMessage(entries []redisstore.Entry) *handoff.Last {
+func LastMessage(entries []redisstore.Entry) *handoff.Last {
 	for i := len(entries) - 1; i >= 0; i-- {
 		if e := entries[i]; e.Kind == "message" {
 			return &handoff.Last{From: e.From, Text: truncate(e.Text, 200), At: e.At}
 		}
 	}
 	return nil
-}
-
-// mentions returns the @names in a note.
-func mentions(text string) []string {
-	var out []string
-	for _, w := range strings.Fields(text) {
-		if name, ok := strings.CutPrefix(w, "@"); ok {
-			name = strings.TrimRight(name, ".,;:!?)")
-			if name != "" {
-				out = append(out, name)
-			}
-		}
-	}
-	return out
 }

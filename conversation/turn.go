@@ -1,4 +1,4 @@
-package server
+package conversation
 
 import (
 	"context"
@@ -14,61 +14,61 @@ import (
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
-// turnInfo is what a turn found and left the session at.
-type turnInfo struct {
-	event   engine.EventKind
-	before  engine.Status
-	status  engine.Status
-	outcome string
-	sess    *engine.Session
-	// queued is the chat as this turn's handoff put it in its team's
+// TurnInfo is what a turn found and left the session at.
+type TurnInfo struct {
+	Event   engine.EventKind
+	Before  engine.Status // the session's status before the turn
+	Status  engine.Status // and after it
+	Outcome string
+	Session *engine.Session // as the turn left it
+	// Queued is the chat as this turn's handoff put it in its team's
 	// queue (with its place there), nil when the turn handed nothing off.
-	queued *handoff.Conversation
+	Queued *handoff.Conversation
 }
 
-// turn runs one event through a conversation: one atomic store turn that
+// Turn runs one event through a conversation: one atomic store turn that
 // steps the engine and appends the visitor's entry (if any) and the bot's
 // answer, then the side effects. A duplicate clientID is answered from the
 // transcript and causes no side effects.
-func (s *Server) turn(ctx context.Context, conv, clientID string, ev engine.Event, visitor *redisstore.Entry) (redisstore.Result, turnInfo, error) {
+func (s *Service) Turn(ctx context.Context, conv, clientID string, ev engine.Event, visitor *redisstore.Entry) (redisstore.Result, TurnInfo, error) {
 	var pre []redisstore.Entry
 	if visitor != nil {
 		pre = []redisstore.Entry{*visitor}
 	}
-	return s.turnWith(ctx, conv, clientID, ev, pre)
+	return s.TurnWith(ctx, conv, clientID, ev, pre)
 }
 
-// turnWith is turn with any entries to store before the bot's answer (a
+// TurnWith is turn with any entries to store before the bot's answer (a
 // visitor message, an agent joining).
-func (s *Server) turnWith(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry) (redisstore.Result, turnInfo, error) {
-	return s.turnThen(ctx, conv, clientID, ev, pre, nil)
+func (s *Service) TurnWith(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry) (redisstore.Result, TurnInfo, error) {
+	return s.TurnThen(ctx, conv, clientID, ev, pre, nil)
 }
 
-// turnThen is turnWith that calls committed (when not nil) as soon as the
-// turn is stored, before the side effects run: the visitor gets the bot's
+// TurnThen is turnWith that calls committed (when not nil) as soon as the
+// Turn is stored, before the side effects run: the visitor gets the bot's
 // answer without waiting for the records and timers it causes. A handoff
 // is the exception: the chat is queued for its team first, so what the
 // visitor sees, the inbox already shows (its timer follows).
-func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry, committed func(redisstore.Result, turnInfo)) (redisstore.Result, turnInfo, error) {
+func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry, committed func(redisstore.Result, TurnInfo)) (redisstore.Result, TurnInfo, error) {
 	var effects []engine.Effect
 	var prog *engine.Program
-	var info turnInfo
+	var info TurnInfo
 	res, err := s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
 			return nil, nil, err
 		}
 		prog = p
-		if err := s.world(ctx, p, sess, &ev); err != nil {
+		if err := s.World(ctx, p, sess, &ev); err != nil {
 			return nil, nil, err
 		}
 		before := sess.Status
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs
-		info = turnInfo{event: ev.Kind, before: before, status: next.Status, outcome: next.Outcome, sess: next}
+		info = TurnInfo{Event: ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
 		entries := make([]redisstore.Entry, 0, len(effs)+len(pre)+1)
 		entries = append(entries, pre...)
-		entries = s.entries(p, next, entries, effs, ev.Now)
+		entries = s.Entries(p, next, entries, effs, ev.Now)
 		if missedBy(info) {
 			// Stored with the turn, so that the turn is marked pending
 			// (leavesWork) and the sweep marks the chat missed should
@@ -93,23 +93,23 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 	if committed != nil {
 		if handoffs, rest := splitHandoffs(effects); len(handoffs) > 0 {
 			for _, e := range handoffs {
-				c, err := s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(prog, info.sess), lastMessage(res.Entries))
+				c, err := s.Queue(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(prog, info.Session), LastMessage(res.Entries))
 				if err != nil {
 					failed = true
 				} else {
-					info.queued = c
+					info.Queued = c
 				}
 			}
 			effects = rest
 		}
 		committed(res, info)
 	}
-	failed = s.perform(ctx, conv, prog, info.sess, effects, res.Entries) || failed
+	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook
 	// events included (crmAfterTurn runs in the background).
-	s.crmAfterTurn(ctx, conv, info.sess, res.Entries, func(ok bool) {
-		s.finishTurn(ctx, conv, res.Pending, ok && !failed, awayTeam(res.Entries))
+	s.crmAfterTurn(ctx, conv, info.Session, res.Entries, func(ok bool) {
+		s.finishTurn(ctx, conv, res.Pending, ok && !failed, AwayTeam(res.Entries))
 	})
 	return res, info, nil
 }
@@ -118,11 +118,11 @@ func (s *Server) turnThen(ctx context.Context, conv, clientID string, ev engine.
 // and records the team of a handoff that found its team away (team, ""
 // for none) on the conversation's inbox record, in the same round trip.
 // When that fails, the mark stays (or comes back) for the sweep.
-func (s *Server) finishTurn(ctx context.Context, conv, mark string, ok bool, team string) {
+func (s *Service) finishTurn(ctx context.Context, conv, mark string, ok bool, team string) {
 	ctx = context.WithoutCancel(ctx)
 	if team == "" {
 		if ok {
-			s.done(ctx, mark)
+			s.Done(ctx, mark)
 		}
 		return
 	}
@@ -133,13 +133,13 @@ func (s *Server) finishTurn(ctx context.Context, conv, mark string, ok bool, tea
 		return
 	}
 	if ok {
-		s.done(ctx, mark)
+		s.Done(ctx, mark)
 	}
 }
 
-// awayTeam is the team of the first handoff among entries that found its
+// AwayTeam is the team of the first handoff among entries that found its
 // team away ("" when none did).
-func awayTeam(entries []redisstore.Entry) string {
+func AwayTeam(entries []redisstore.Entry) string {
 	for _, e := range entries {
 		if e.Kind == "away" {
 			if team, _ := e.Data["team"].(string); team != "" {
@@ -163,9 +163,9 @@ func splitHandoffs(effs []engine.Effect) (handoffs, rest []engine.Effect) {
 	return handoffs, rest
 }
 
-// world fills in what the engine may know of the outside: the time and who
+// World fills in what the engine may know of the outside: the time and who
 // is online.
-func (s *Server) world(ctx context.Context, p *engine.Program, sess *engine.Session, ev *engine.Event) error {
+func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Session, ev *engine.Event) error {
 	ev.Now = s.now().UTC()
 	if len(p.Teams) == 0 {
 		return nil
@@ -187,8 +187,8 @@ func (s *Server) world(ctx context.Context, p *engine.Program, sess *engine.Sess
 	return nil
 }
 
-// entries turns the engine's effects into transcript entries.
-func (s *Server) entries(p *engine.Program, sess *engine.Session, out []redisstore.Entry, effs []engine.Effect, now time.Time) []redisstore.Entry {
+// Entries turns the engine's effects into transcript entries.
+func (s *Service) Entries(p *engine.Program, sess *engine.Session, out []redisstore.Entry, effs []engine.Effect, now time.Time) []redisstore.Entry {
 	lastBot := -1
 	for _, e := range effs {
 		switch e.Kind {
@@ -218,11 +218,11 @@ func (s *Server) entries(p *engine.Program, sess *engine.Session, out []redissto
 	return out
 }
 
-// perform carries out the effects that act outside the transcript, after
+// Perform carries out the effects that act outside the transcript, after
 // the turn is committed (entries are what it stored). It reports whether
 // any failed (they are logged; the turn's pending mark stays for
 // recoverPending).
-func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect, entries []redisstore.Entry) (failed bool) {
+func (s *Service) Perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect, entries []redisstore.Entry) (failed bool) {
 	for _, e := range effs {
 		switch e.Kind {
 		case engine.EffectTimer:
@@ -235,14 +235,14 @@ func (s *Server) perform(ctx context.Context, conv string, p *engine.Program, se
 				s.log.Error("cancelling timer", "conversation", conv, "timer", e.Timer.ID, "err", err)
 			}
 		case engine.EffectCreate:
-			if err := s.createRecord(ctx, conv, sess, *e.Record); err != nil {
+			if err := s.CreateRecord(ctx, conv, sess, *e.Record); err != nil {
 				s.log.Error("creating record", "conversation", conv, "kind", e.Record.Kind, "err", err)
 				failed = true
 			}
 		case engine.EffectCall:
 			s.startCall(conv, p, *e.Call)
 		case engine.EffectHandoff:
-			if _, err := s.queue(ctx, conv, e.Card, *e.Handoff, collectedVisitor(p, sess), lastMessage(entries)); err != nil {
+			if _, err := s.Queue(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(p, sess), LastMessage(entries)); err != nil {
 				failed = true
 			}
 		}
@@ -255,8 +255,8 @@ const callResultPatience = 30 * time.Second
 
 // startCall makes an HTTP call in the background and feeds its result back
 // into the conversation as its own turn.
-func (s *Server) startCall(conv string, p *engine.Program, req engine.CallRequest) {
-	s.goBackground(func() {
+func (s *Service) startCall(conv string, p *engine.Program, req engine.CallRequest) {
+	s.Go(func() {
 		ctx := s.background()
 		res := s.calls.Do(ctx, p, req)
 		ev := engine.Event{Kind: engine.EventCallResult, Call: &res}
@@ -266,7 +266,7 @@ func (s *Server) startCall(conv string, p *engine.Program, req engine.CallReques
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), callResultPatience)
 		defer cancel()
 		err := retry.Do(rctx, retry.Policy{Tries: 3, Base: 200 * time.Millisecond}, func(ctx context.Context) error {
-			_, _, err := s.turn(ctx, conv, "call:"+req.ID, ev, nil)
+			_, _, err := s.Turn(ctx, conv, "call:"+req.ID, ev, nil)
 			if errors.Is(err, redisstore.ErrNotFound) {
 				return retry.Permanent(err) // the conversation expired
 			}
@@ -299,13 +299,4 @@ func redactPII(p *engine.Program, sess *engine.Session, text string) string {
 		}
 	}
 	return text
-}
-
-// logPage is a page for the log: its path, without a query string or
-// fragment, which may carry personal data (?email=...).
-func logPage(page string) string {
-	if i := strings.IndexAny(page, "?#"); i >= 0 {
-		page = page[:i]
-	}
-	return truncate(page, 200)
 }

@@ -1,0 +1,213 @@
+package conversation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/playbook-dev/playbook/access"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/handoff"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+)
+
+// The agents' actions on a conversation. Each one loads the conversation,
+// asks the access policy whether agent a may act on it, acts, and tells
+// the inbox (every process) what changed. Errors are the domain's:
+// access.ErrForbidden, handoff's (ErrNotFound, ErrTaken, ErrInvalid, ...)
+// and the store's; the transport maps them.
+
+// Conversation returns conversation id if agent a may see it.
+func (s *Service) Conversation(ctx context.Context, a *handoff.Agent, id string) (*handoff.Conversation, error) {
+	c, err := s.inbox.Conversation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := access.Conversation(a, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Take gives the conversation to agent to on a's behalf: to == nil (or a
+// itself) takes it from the queue for a, refused with handoff.ErrTaken
+// when someone has it; another agent (re)assigns it to them.
+func (s *Service) Take(ctx context.Context, a *handoff.Agent, id, to string) (*handoff.Conversation, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	target, claim := a, to == ""
+	if to != "" && to != a.ID {
+		if target, err = s.inbox.Agent(ctx, to); err != nil {
+			return nil, err
+		}
+	}
+	return s.Assign(ctx, c.ID, a, target, claim)
+}
+
+// Unassign puts the conversation back in its team's queue, and routes it
+// again under the team's routing.
+func (s *Service) Unassign(ctx context.Context, a *handoff.Agent, id string) (*handoff.Conversation, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	nc, _, err := s.inbox.Unassign(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	s.PublishConversation(ctx, nc)
+	s.Route(ctx, nc)
+	return nc, nil
+}
+
+// Transfer moves the conversation to another team's queue and tells that
+// team.
+func (s *Service) Transfer(ctx context.Context, a *handoff.Agent, id, team string) (*handoff.Conversation, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	nc, _, err := s.inbox.Transfer(ctx, c.ID, team)
+	if err != nil {
+		return nil, err
+	}
+	s.PublishConversation(ctx, nc)
+	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: nc, Text: a.Name + " transferred a chat to " + team})
+	s.Route(ctx, nc)
+	return nc, nil
+}
+
+// HandBack gives the conversation back to the bot at card (a card of the
+// playbook version it runs on; else handoff.ErrInvalid).
+func (s *Service) HandBack(ctx context.Context, a *handoff.Agent, id, card string) (*handoff.Conversation, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	sess, _, err := s.store.Load(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.reg.Version(ctx, sess.Version)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := p.Card(card); !ok {
+		return nil, fmt.Errorf("%w: playbook %s has no card %q", handoff.ErrInvalid, p.ID, card)
+	}
+	nc, err := s.inbox.ToBot(ctx, c.ID, card)
+	if err != nil {
+		return nil, err
+	}
+	left := redisstore.Entry{From: "system", Kind: "left", Author: a.Name, At: s.now().UTC()}
+	if _, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventResume, Card: card}, []redisstore.Entry{left}); err != nil {
+		return nil, err
+	}
+	s.PublishConversation(ctx, nc)
+	return nc, nil
+}
+
+// SetLabels adds and removes labels.
+func (s *Service) SetLabels(ctx context.Context, a *handoff.Agent, id string, add, remove []string) (*handoff.Conversation, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := s.inbox.SetLabels(ctx, c.ID, add, remove)
+	if err != nil {
+		return nil, err
+	}
+	s.PublishConversation(ctx, nc)
+	return nc, nil
+}
+
+// SnoozeUntil reads a snooze's until: "reply" (until the visitor writes,
+// or 30 days), "tomorrow" and "next_week" (9:00 UTC of that day), or a
+// future time in RFC 3339. It returns the time and whether the visitor's
+// reply ends the snooze; bad input is handoff.ErrInvalid.
+func SnoozeUntil(until string, now time.Time) (time.Time, bool, error) {
+	nine := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 9, 0, 0, 0, time.UTC) }
+	switch until {
+	case "reply":
+		return now.Add(30 * 24 * time.Hour), true, nil
+	case "tomorrow":
+		return nine(now.AddDate(0, 0, 1)), false, nil
+	case "next_week":
+		days := (8 - int(now.Weekday())) % 7
+		if days == 0 {
+			days = 7
+		}
+		return nine(now.AddDate(0, 0, days)), false, nil
+	}
+	t, err := time.Parse(time.RFC3339, until)
+	if err != nil || !t.After(now) {
+		return time.Time{}, false, fmt.Errorf("%w: until is reply, tomorrow, next_week or a future time (RFC 3339)", handoff.ErrInvalid)
+	}
+	return t, false, nil
+}
+
+// Snooze hides the conversation until `until` (see SnoozeUntil); its
+// snooze timer reopens it then.
+func (s *Service) Snooze(ctx context.Context, a *handoff.Agent, id, until string) (*handoff.Conversation, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	at, untilReply, err := SnoozeUntil(until, s.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	nc, err := s.inbox.Snooze(ctx, c.ID, at, untilReply)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.timers.Set(ctx, c.ID, SnoozeTimer, at); err != nil {
+		return nil, err
+	}
+	s.PublishConversation(ctx, nc)
+	return nc, nil
+}
+
+// Resolve closes the conversation: the visitor sees it end (and may rate
+// it), and its agent has room for a queued chat.
+func (s *Service) Resolve(ctx context.Context, a *handoff.Agent, id string) (*handoff.Conversation, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	nc, _, err := s.inbox.Resolve(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.timers.Cancel(ctx, c.ID, SnoozeTimer); err != nil {
+		s.log.Warn("cancelling a resolved chat's snooze timer (it finds the chat resolved)", "conversation", c.ID, "err", err)
+	}
+	resolved := redisstore.Entry{From: "system", Kind: "resolved", Author: a.Name, At: s.now().UTC()}
+	if _, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventAgentLeft, Agent: a.Name}, []redisstore.Entry{resolved}); err != nil {
+		return nil, err
+	}
+	s.PublishConversation(ctx, nc)
+	if owner, err := s.inbox.Agent(ctx, c.Assignee); err == nil {
+		s.RouteQueued(ctx, owner) // the agent has room for a queued chat now
+	}
+	return nc, nil
+}
+
+// RouteQueued offers agent a (who came online, or has room again) the
+// chats waiting in their teams' queues, under automatic routing.
+func (s *Service) RouteQueued(ctx context.Context, a *handoff.Agent) {
+	for _, team := range a.Teams {
+		ids, err := s.inbox.Queued(ctx, team, 20)
+		if err != nil {
+			s.log.Warn("routing queued chats", "team", team, "err", err)
+			return
+		}
+		for _, id := range ids {
+			if c, err := s.inbox.Conversation(ctx, id); err == nil {
+				s.Route(ctx, c)
+			}
+		}
+	}
+}

@@ -1,0 +1,388 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/playbook-dev/playbook/access"
+	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/retry"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+)
+
+// agentDirectory adapts the inbox's agents to the CRM.
+type agentDirectory struct{ st *handoff.Store }
+
+func crmAgent(a *handoff.Agent) *crm.Agent {
+	return &crm.Agent{ID: a.ID, Name: a.Name, Email: a.Email, Teams: a.Teams, Admin: a.Role == handoff.RoleAdmin}
+}
+
+func (d agentDirectory) Agent(ctx context.Context, id string) (*crm.Agent, error) {
+	a, err := d.st.Agent(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return crmAgent(a), nil
+}
+
+func (d agentDirectory) AgentByEmail(ctx context.Context, email string) (*crm.Agent, error) {
+	a, err := d.st.AgentByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	return crmAgent(a), nil
+}
+
+func (d agentDirectory) TeamAgents(ctx context.Context, team string) ([]*crm.Agent, error) {
+	all, err := d.st.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*crm.Agent
+	for _, a := range all {
+		if slices.Contains(a.Teams, team) {
+			out = append(out, crmAgent(a))
+		}
+	}
+	return out, nil
+}
+
+func (d agentDirectory) OnlineAgents(ctx context.Context, team string) ([]string, error) {
+	return d.st.OnlineAgents(ctx, team)
+}
+
+// crmRecords is the default Records: create cards go to the CRM.
+type crmRecords struct{ s *Service }
+
+func (r crmRecords) Create(ctx context.Context, conv string, rec engine.Record) error {
+	return r.create(ctx, conv, nil, rec)
+}
+
+// create is Create with the session the turn left (nil: read it).
+func (r crmRecords) create(ctx context.Context, conv string, sess *engine.Session, rec engine.Record) error {
+	src := r.s.CRMSource(ctx, conv, nil, sess)
+	return retry.Do(ctx, retry.Policy{Tries: 3, Base: 100 * time.Millisecond}, func(ctx context.Context) error {
+		_, err := r.s.crm.Create(ctx, src, rec)
+		if errors.Is(err, crm.ErrInvalid) {
+			return retry.Permanent(err)
+		}
+		return err
+	})
+}
+
+// CRMSource describes a conversation to the CRM: its team, what is known
+// of the visitor (the pre-chat form, else the vars of type email and
+// phone), and the chat for the person's feed. sess is the conversation's
+// session when the caller has it (nil: it is read).
+func (s *Service) CRMSource(ctx context.Context, conv string, agent *handoff.Agent, sess *engine.Session) crm.Source {
+	src := crm.Source{Conversation: conv}
+	if agent != nil {
+		src.Agent = crmAgent(agent)
+	}
+	chat := crm.Chat{Conversation: conv}
+	if meta, err := s.inbox.Conversation(ctx, conv); err == nil {
+		src.Team = meta.Team
+		src.Visitor = crm.Contact{Name: meta.Visitor.Name, Email: meta.Visitor.Email}
+		chat.StartedAt, chat.Agent, chat.Playbook = meta.StartedAt, meta.AssigneeName, meta.Playbook
+		chat.EndedAt = meta.ResolvedAt
+	}
+	if sess == nil {
+		sess, _, _ = s.store.Load(ctx, conv)
+	}
+	if sess != nil {
+		if chat.StartedAt.IsZero() {
+			chat.StartedAt = sess.StartedAt
+		}
+		chat.Outcome = sess.Outcome
+		p, known := s.SessionContact(ctx, sess)
+		if p != nil {
+			src.BotName = p.Bot.Name
+			if chat.Playbook == "" {
+				chat.Playbook = p.ID
+			}
+		}
+		for _, f := range []struct{ dst, src *string }{{&src.Visitor.Name, &known.Name}, {&src.Visitor.Email, &known.Email}, {&src.Visitor.Phone, &known.Phone}} {
+			if *f.dst == "" {
+				*f.dst = *f.src
+			}
+		}
+	}
+	if chat.StartedAt.IsZero() {
+		chat.StartedAt = s.now().UTC()
+	}
+	if entries, err := s.store.Transcript(ctx, conv, "", 100); err == nil {
+		for _, e := range entries {
+			if e.From == "visitor" && e.Kind == "message" {
+				chat.FirstMessage = e.Text
+				break
+			}
+		}
+	}
+	src.Chat = &chat
+	return src
+}
+
+// SessionContact is what a session knows of the visitor: the widget's name
+// and email, else the first vars of type email and phone. It returns the
+// session's program too (nil when that version is gone).
+func (s *Service) SessionContact(ctx context.Context, sess *engine.Session) (*engine.Program, crm.Contact) {
+	c := crm.Contact{Name: sess.Visitor.Name, Email: sess.Visitor.Email}
+	p, err := s.reg.Version(ctx, sess.Version)
+	if err != nil {
+		return nil, c
+	}
+	for _, v := range p.Vars {
+		val, _ := sess.Vars[v.Name].(string)
+		switch {
+		case val == "":
+		case v.Type == engine.TypeEmail && c.Email == "":
+			c.Email = val
+		case v.Type == engine.TypePhone && c.Phone == "":
+			c.Phone = val
+		}
+	}
+	return p, c
+}
+
+// crmAfterTurn tells the CRM and the webhooks what a turn changed: a
+// handoff, an agent joining, a resolve, the bot's end. It refreshes the
+// chat in the linked person's feed (and archives its transcript when the
+// chat is over). It runs in the background: the turn's answer does not
+// wait for it. finish is called once it is over, with false when an event
+// could not be added to the outbox (the turn's pending mark then stays, and
+// the sweep emits it again: redoEvents).
+func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry, finish func(ok bool)) {
+	var events []redisstore.Entry
+	final := false
+	for _, e := range entries {
+		if eventOf(e.Kind) != "" {
+			events = append(events, e)
+		}
+		final = final || e.Kind == "resolved" || e.Kind == "end"
+	}
+	if len(events) == 0 && !final {
+		finish(true)
+		return
+	}
+	s.Go(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		person := s.refreshChat(ctx, conv, sess, final)
+		ok := true
+		for _, e := range events {
+			if err := s.emitConversation(ctx, eventOf(e.Kind), conv, person, e.ID); err != nil {
+				s.log.Warn("webhook outbox: adding an event (the sweep adds it later)", "type", eventOf(e.Kind), "conversation", conv, "err", err)
+				ok = false
+			}
+		}
+		finish(ok)
+	})
+}
+
+// eventOf is the webhook event an entry of kind causes ("" for none).
+func eventOf(kind string) string {
+	switch kind {
+	case "handoff":
+		return crm.EventConversationHandoff
+	case "joined":
+		return crm.EventConversationAssigned
+	case "resolved":
+		return crm.EventConversationResolved
+	}
+	return ""
+}
+
+// conversationEventID is the id of a conversation's webhook event of type
+// typ, caused by the transcript entry entry ("" for conversation.started):
+// the same event emitted again gets the same id, and is not added twice.
+func conversationEventID(conv, typ, entry string) string {
+	id := "evt_" + conv + "_" + strings.TrimPrefix(typ, "conversation.")
+	if entry != "" {
+		id += "_" + entry
+	}
+	return id
+}
+
+// eventKeep is how long an emitted conversation event's id is remembered,
+// so that the sweep never adds it twice: as long as the conversation's
+// record (Config.Retention), and longer than its session.
+func (s *Service) eventKeep() time.Duration { return max(s.cfg.Retention, 2*s.cfg.IdleTTL) }
+
+// refreshChat puts the conversation in its person's feed, or updates it
+// there, and returns the person's id ("" when none). When the chat is
+// over it also archives its transcript. sess is the session the turn left
+// (nil: it is read).
+func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Session, final bool) string {
+	if sess != nil {
+		// Most chats have no person to go to (the visitor left no email,
+		// or nobody has that email): one round trip finds out, before the
+		// conversation and its transcript are read.
+		_, known := s.SessionContact(ctx, sess)
+		if person, err := s.crm.PersonOf(ctx, conv, known.Email); err == nil && person == "" {
+			return ""
+		}
+	}
+	src := s.CRMSource(ctx, conv, nil, sess)
+	chat := *src.Chat
+	if final && chat.EndedAt == nil {
+		now := s.now().UTC()
+		chat.EndedAt = &now
+	}
+	person, err := s.crm.LinkChat(ctx, chat, src.Team, src.Visitor.Email)
+	if err != nil {
+		s.log.Warn("crm: linking the chat to its person", "conversation", conv, "err", err)
+		return ""
+	}
+	if person != "" && final {
+		if entries, err := s.store.Transcript(ctx, conv, "", 0); err == nil && len(entries) > 0 {
+			if b, err := json.Marshal(entries); err == nil {
+				if err := s.crm.ArchiveTranscript(ctx, conv, b); err != nil {
+					s.log.Warn("crm: archiving the transcript", "conversation", conv, "err", err)
+				}
+			}
+		}
+	}
+	return person
+}
+
+// transcriptLine is a message of a transcript in a webhook.
+type transcriptLine struct {
+	From   string    `json:"from"`
+	Author string    `json:"author,omitempty"`
+	Text   string    `json:"text"`
+	At     time.Time `json:"at"`
+}
+
+// conversationEvent is the data of the conversation.* webhooks.
+type conversationEvent struct {
+	Conversation  *handoff.Conversation `json:"conversation"`
+	Person        string                `json:"person,omitempty"`
+	Outcome       string                `json:"outcome,omitempty"`
+	TranscriptURL string                `json:"transcript_url"`
+	Transcript    []transcriptLine      `json:"transcript,omitempty"`
+}
+
+// emitConversation adds a conversation event (caused by the transcript
+// entry entry) to the webhook outbox, once.
+func (s *Service) emitConversation(ctx context.Context, typ, conv, person, entry string) error {
+	if !s.crm.Subscribed(ctx, typ) {
+		return nil
+	}
+	meta, err := s.inbox.Conversation(ctx, conv)
+	if errors.Is(err, handoff.ErrNotFound) {
+		return nil // gone: nothing to tell
+	}
+	if err != nil {
+		return err
+	}
+	data := conversationEvent{Conversation: meta, Person: person, TranscriptURL: crm.TranscriptPath(conv)}
+	if sess, _, err := s.store.Load(ctx, conv); err == nil {
+		data.Outcome = sess.Outcome
+	}
+	if typ == crm.EventConversationResolved {
+		entries, err := s.store.Transcript(ctx, conv, "", 0)
+		if err != nil {
+			return err
+		}
+		data.Transcript = MessagesOf(entries, 500)
+	}
+	_, err = s.crm.EmitOnce(ctx, conversationEventID(conv, typ, entry), typ, data, s.eventKeep())
+	return err
+}
+
+// MessagesOf keeps the messages the visitor and the agents saw (no notes,
+// no deleted messages), at most n.
+func MessagesOf(entries []redisstore.Entry, n int) []transcriptLine {
+	deleted := map[string]bool{}
+	for _, e := range entries {
+		if e.Kind == "deleted" {
+			if t, ok := e.Data["target"].(string); ok {
+				deleted[t] = true
+			}
+		}
+	}
+	out := []transcriptLine{}
+	for _, e := range entries {
+		if e.Kind != "message" || deleted[e.ID] || len(out) == n {
+			continue
+		}
+		out = append(out, transcriptLine{From: e.From, Author: e.Author, Text: e.Text, At: e.At})
+	}
+	return out
+}
+
+// EmitStarted adds conversation.started to the webhook outbox, once.
+func (s *Service) EmitStarted(ctx context.Context, c *handoff.Conversation) error {
+	if !s.crm.Subscribed(ctx, crm.EventConversationStarted) {
+		return nil
+	}
+	data := conversationEvent{Conversation: c, TranscriptURL: crm.TranscriptPath(c.ID)}
+	_, err := s.crm.EmitOnce(ctx, conversationEventID(c.ID, crm.EventConversationStarted, ""), crm.EventConversationStarted, data, s.eventKeep())
+	return err
+}
+
+// NotifyCRM tells an agent about a note for them (inbox notify event).
+func (s *Service) NotifyCRM(ctx context.Context, n crm.Notice) {
+	ev := InboxEvent{Type: "notify", Kind: n.Kind, To: n.To, Text: n.Text, Record: n.Record, Person: n.Person}
+	if n.Conversation != "" {
+		if c, err := s.inbox.Conversation(ctx, n.Conversation); err == nil {
+			if a, err := s.inbox.Agent(ctx, n.To); err == nil && access.CanSee(a, c) {
+				ev.Conversation = c
+			}
+		}
+	}
+	s.PublishInbox(ctx, ev)
+}
+
+// ReconcileRecords makes sure every record the transcript says the bot
+// created is in the CRM (a process that died between a turn and its
+// records leaves them only in the transcript, until the pending sweep).
+// Create is idempotent, so records already made cost one read each.
+func (s *Service) ReconcileRecords(ctx context.Context, conv string) {
+	if _, ok := s.cfg.Records.(crmRecords); !ok {
+		return
+	}
+	entries, err := s.store.Transcript(ctx, conv, "", 0)
+	if err != nil {
+		return
+	}
+	for _, rec := range RecordsIn(entries) {
+		if err := s.CreateRecord(ctx, conv, nil, rec); err != nil && !errors.Is(err, crm.ErrInvalid) {
+			s.log.Warn("crm: re-creating a record from the transcript", "conversation", conv, "err", err)
+		}
+	}
+}
+
+// CreateRecord hands a create card's record to cfg.Records; the default
+// (the CRM) gets the session the turn left (nil: it reads it).
+func (s *Service) CreateRecord(ctx context.Context, conv string, sess *engine.Session, rec engine.Record) error {
+	switch r := s.cfg.Records.(type) {
+	case crmRecords:
+		return r.create(ctx, conv, sess, rec)
+	default:
+		return r.Create(ctx, conv, rec)
+	}
+}
+
+// RecordsIn returns the records a transcript says the bot created.
+func RecordsIn(entries []redisstore.Entry) []engine.Record {
+	var out []engine.Record
+	for _, e := range entries {
+		if e.Kind != "record" {
+			continue
+		}
+		kind, _ := e.Data["kind"].(string)
+		key, _ := e.Data["key"].(string)
+		fields, _ := e.Data["fields"].(map[string]any)
+		if kind != "" && key != "" {
+			out = append(out, engine.Record{Kind: engine.RecordKind(kind), Key: key, Fields: fields})
+		}
+	}
+	return out
+}

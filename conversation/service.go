@@ -1,0 +1,286 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/handoff"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+)
+
+// Presence reports how many agents of each team are online for a
+// conversation. Most implementations ignore sess; it lets presence depend
+// on the visitor (regional teams, or the bench's simulated world).
+type Presence interface {
+	Online(ctx context.Context, sess *engine.Session, teams []string) (map[string]int, error)
+}
+
+// OpenHours reports which teams are within their opening hours.
+type OpenHours interface {
+	Open(ctx context.Context, teams []string, now time.Time) (map[string]bool, error)
+}
+
+// Records creates CRM records. Create must be idempotent on rec.Key.
+type Records interface {
+	Create(ctx context.Context, conversation string, rec engine.Record) error
+}
+
+// Publisher sends a message to every process listening on a channel
+// (store.Bus is one).
+type Publisher interface {
+	Publish(ctx context.Context, channel, payload string) error
+}
+
+// Config is what a Service runs on. Store, Inbox, CRM, Registry and
+// Publisher are required; zero values of the others take the defaults in
+// the field comments.
+type Config struct {
+	// Store holds sessions, transcripts, timers and pending marks.
+	Store *redisstore.Store
+	// Inbox holds the live-chat side: queues, claims, agents, presence.
+	Inbox *handoff.Store
+	// CRM receives the records (unless Records says otherwise), the chats
+	// in people's feeds and the webhook events.
+	CRM *crm.Store
+	// Registry is the hot-reloaded playbooks.
+	Registry *Registry
+	// Publisher carries inbox events to every process.
+	Publisher Publisher
+	// Calls configures the HTTP calls of call cards.
+	Calls CallPolicy
+	// Presence says how many agents of a team are online. Nil: the agents
+	// signed in to the inbox.
+	Presence Presence
+	// Hours says which teams are open, for open_hours(). Nil: every team
+	// is always open.
+	Hours OpenHours
+	// Records receives the records create cards make. Nil: the CRM.
+	Records Records
+	// IdleTTL is how long an idle conversation is kept; default 24h.
+	IdleTTL time.Duration
+	// Retention is how long a conversation's inbox record is kept after
+	// its last activity; default handoff.DefaultRetention.
+	Retention time.Duration
+	// RecoverAfter is how long a turn's work outside the transcript may
+	// stay undone before a sweep in any process does it again; default 30s.
+	RecoverAfter time.Duration
+	// Logger receives the service's log; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Service runs conversations: see the package comment.
+type Service struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *redisstore.Store
+	timers *redisstore.Timers
+	inbox  *handoff.Store
+	crm    *crm.Store
+	reg    *Registry
+	calls  *Caller
+	now    func() time.Time
+
+	wg       sync.WaitGroup // background work (calls, CRM events) to wait for on shutdown
+	bgMu     sync.Mutex     // guards draining, so wg never grows while Run waits on it
+	draining bool           // Run is waiting for background work: run new work inline
+	// runCtx holds Run's context, cancelled when Run returns; background
+	// work derives from it (see background). Atomic: Run may start while
+	// requests are already served.
+	runCtx atomic.Pointer[context.Context]
+}
+
+// New returns a Service on cfg. It checks cfg and reads nothing.
+func New(cfg Config) (*Service, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("conversation: no store")
+	case cfg.Inbox == nil:
+		return nil, errors.New("conversation: no inbox")
+	case cfg.CRM == nil:
+		return nil, errors.New("conversation: no CRM")
+	case cfg.Registry == nil:
+		return nil, errors.New("conversation: no playbook registry")
+	case cfg.Publisher == nil:
+		return nil, errors.New("conversation: no publisher")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.IdleTTL <= 0 {
+		cfg.IdleTTL = 24 * time.Hour
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = handoff.DefaultRetention
+	}
+	if cfg.RecoverAfter <= 0 {
+		cfg.RecoverAfter = 30 * time.Second
+	}
+	s := &Service{log: cfg.Logger, store: cfg.Store, timers: cfg.Store.Timers(), inbox: cfg.Inbox, crm: cfg.CRM,
+		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now}
+	if cfg.Presence == nil {
+		cfg.Presence = inboxPresence{cfg.Inbox}
+	}
+	if cfg.Hours == nil {
+		cfg.Hours = Hours{}
+	}
+	if cfg.Records == nil {
+		cfg.Records = crmRecords{s}
+	}
+	s.cfg = cfg
+	return s, nil
+}
+
+// Registry returns the playbook registry.
+func (s *Service) Registry() *Registry { return s.reg }
+
+// Agents adapts the inbox's agents to the CRM (crm.Options.Agents).
+func Agents(inbox *handoff.Store) crm.Directory { return agentDirectory{inbox} }
+
+// Run does the service's background work until ctx is done: live reload
+// of the playbooks every reloadEvery, firing due timers, the recovery
+// sweep, delivering webhooks from the CRM's outbox (hooks, nil for none).
+// It returns when ctx is done and the work it started has finished.
+func (s *Service) Run(ctx context.Context, reloadEvery time.Duration, hooks *crm.Dispatcher) error {
+	s.runCtx.Store(&ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.reg.Watch(ctx, reloadEvery) }()
+	go func() { defer wg.Done(); s.timerLoop(ctx) }()
+	if hooks != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); hooks.Run(ctx) }()
+	}
+	wg.Wait()
+	s.bgMu.Lock()
+	s.draining = true
+	s.bgMu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+// background is the context of background work: Run's, or
+// context.Background before Run.
+func (s *Service) background() context.Context {
+	if c := s.runCtx.Load(); c != nil {
+		return *c
+	}
+	return context.Background()
+}
+
+// Go runs f in its own goroutine, which Run waits for before it returns.
+// Once Run is draining, f runs in the caller's goroutine instead:
+// connections outlive their handlers, and a WaitGroup must not grow while
+// Wait waits (the race detector caught that under load).
+func (s *Service) Go(f func()) {
+	s.bgMu.Lock()
+	if s.draining {
+		s.bgMu.Unlock()
+		f()
+		return
+	}
+	s.wg.Add(1)
+	s.bgMu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// SweepEvery is how often the recovery sweep runs: often enough that a
+// mark older than RecoverAfter waits at most half as long again.
+func (s *Service) SweepEvery() time.Duration { return min(5*time.Second, s.cfg.RecoverAfter/2) }
+
+// timerLoop fires due timers. Every process polls; the store hands each
+// timer to exactly one of them. Every SweepEvery it also finishes the
+// work of turns whose process died before doing it (RecoverPending), and
+// every minute it purges expired chats from the queues.
+func (s *Service) timerLoop(ctx context.Context) {
+	// The loop is paced by its ticker (real time, also under a test's
+	// clock, which may stand still): the sweep runs every sweepEvery
+	// ticks, the purge every purgeEvery sweeps, the first sweep purges.
+	const every = 200 * time.Millisecond
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	sweepEvery := max(1, int(s.SweepEvery()/every))
+	purgeEvery := max(1, int(time.Minute/every)/sweepEvery)
+	for ticks, sweeps := 0, 0; ; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if ticks++; ticks%sweepEvery == 0 {
+			if sweeps++; sweeps%purgeEvery == 1 || purgeEvery == 1 {
+				if n, err := s.inbox.PurgeGone(ctx, 1000); err != nil && ctx.Err() == nil {
+					s.log.Warn("purging expired chats from the queues", "err", err)
+				} else if n > 0 {
+					s.log.Info("purged expired chats from the queues", "chats", n)
+				}
+			}
+			s.RecoverPending(ctx)
+		}
+		s.FireTimers(ctx)
+	}
+}
+
+// FireTimers runs the turns of the timers due now (at most 100), each
+// claimed by exactly one process.
+func (s *Service) FireTimers(ctx context.Context) {
+	due, err := s.timers.Claim(ctx, s.now(), 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("claiming timers", "err", err)
+		}
+		return
+	}
+	for _, d := range due {
+		if d.ID == SnoozeTimer {
+			s.Unsnooze(ctx, d.Conversation)
+			continue
+		}
+		ev := engine.Event{Kind: engine.EventTimer, Timer: d.ID}
+		if _, _, err := s.Turn(ctx, d.Conversation, "", ev, nil); err != nil && !errors.Is(err, redisstore.ErrNotFound) {
+			s.log.Error("timer turn", "conversation", d.Conversation, "timer", d.ID, "err", err)
+		}
+	}
+}
+
+// SnoozeTimer is the id of a conversation's snooze timer.
+const SnoozeTimer = "snooze"
+
+// Unsnooze reopens a conversation whose snooze time came.
+func (s *Service) Unsnooze(ctx context.Context, conv string) {
+	c, changed, err := s.inbox.Unsnooze(ctx, conv)
+	if err != nil || !changed {
+		return
+	}
+	s.PublishConversation(ctx, c)
+	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Text: "A snoozed chat is back"})
+}
+
+// inboxPresence counts the agents signed in to the inbox.
+type inboxPresence struct{ st *handoff.Store }
+
+func (p inboxPresence) Online(ctx context.Context, _ *engine.Session, teams []string) (map[string]int, error) {
+	return p.st.OnlineCount(ctx, teams)
+}
+
+// truncate cuts s to n characters, marking the cut with an ellipsis.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}

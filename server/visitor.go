@@ -564,42 +564,29 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 		v.fail("no_playbook", "no playbook "+strconv.Quote(truncate(f.Playbook, 60))+" is loaded", "")
 		return
 	}
-	now := v.s.now().UTC()
-	conv := newID()
-	sess := engine.NewSession(prog, conv, now)
-	ev := engine.Event{Kind: engine.EventStart, Locale: f.Locale, Visitor: visitorFrom(f)}
-	sess.Visitor = *ev.Visitor
-	if err := v.s.svc.World(ctx, prog, sess, &ev); err != nil {
-		v.fail("unavailable", "the store did not answer; try again", "")
-		return
-	}
-	sess, effs := engine.Step(prog, sess, ev)
-	entries := v.s.svc.Entries(prog, sess, nil, effs, ev.Now)
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
-	res, err := v.s.store.Create(tctx, sess, entries)
+	req := conversation.StartRequest{Program: prog, Locale: f.Locale, Visitor: *visitorFrom(f), Previous: v.previous(ctx, f.Previous)}
+	sess, _, err := v.s.svc.Start(tctx, req, func(sess *engine.Session, res redisstore.Result) {
+		// The conversation is new: its entries are the ones just stored,
+		// so following it needs no read. It is followed before the effects
+		// run, so what they add later (a call's result) comes live.
+		v.welcome(prog, sess)
+		_ = v.attach(ctx, sess.ID, "")
+		v.deliver(res.Entries)
+		v.setVersion(res.Version)
+		v.status(sess.Status, sess.Outcome)
+		v.out.flush() // the greeting goes out now; the effects follow
+	})
 	if err != nil {
 		v.log.Error("creating conversation", "err", err)
 		v.fail("unavailable", "the store did not answer; try again", "")
 		return
 	}
-	// The conversation is new: its entries are the ones just stored, so
-	// following it needs no read. It is followed before the effects run,
-	// so what they add later (a call's result) comes live.
-	v.welcome(prog, sess)
-	_ = v.attach(ctx, conv, "")
-	v.deliver(res.Entries)
-	v.setVersion(res.Version)
-	v.status(sess.Status, sess.Outcome)
-	inboxErr := v.s.svc.StartInbox(ctx, sess, prog, v.previous(ctx, f.Previous), conversation.AwayTeam(res.Entries))
-	v.out.flush() // the greeting goes out now; the effects follow
-	if failed := v.s.svc.Perform(ctx, conv, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
-		v.s.svc.Done(ctx, res.Pending)
-	}
 	if sess.Status == engine.StatusHandoff { // the first card handed off
-		v.watchQueue(conv, "", 0)
+		v.watchQueue(sess.ID, "", 0)
 	}
-	v.log.Info("conversation started", "conversation", conv, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
+	v.log.Info("conversation started", "conversation", sess.ID, "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 }
 
 // restart begins a new conversation for the same visitor on the same
@@ -615,28 +602,14 @@ func (v *visitorConn) restart(ctx context.Context, prev string) (string, bool) {
 		v.fail("no_playbook", "the playbook of this conversation is no longer served", "")
 		return "", false
 	}
-	now := v.s.now().UTC()
-	sess := engine.NewSession(prog, newID(), now)
-	vis := old.Visitor
-	sess.Visitor = vis
-	ev := engine.Event{Kind: engine.EventStart, Locale: old.Locale, Visitor: &vis}
-	if err := v.s.svc.World(ctx, prog, sess, &ev); err != nil {
-		v.fail("unavailable", "the store did not answer; try again", "")
-		return "", false
-	}
-	sess, effs := engine.Step(prog, sess, ev)
-	res, err := v.s.store.Create(ctx, sess, v.s.svc.Entries(prog, sess, nil, effs, ev.Now))
-	if err != nil {
-		v.fail("unavailable", "the store did not answer; try again", "")
-		return "", false
-	}
 	previous := []string{prev}
 	if m, err := v.s.inbox.Conversation(ctx, prev); err == nil {
 		previous = append(previous, m.Previous...)
 	}
-	inboxErr := v.s.svc.StartInbox(ctx, sess, prog, previous, conversation.AwayTeam(res.Entries))
-	if failed := v.s.svc.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
-		v.s.svc.Done(ctx, res.Pending)
+	sess, res, err := v.s.svc.Start(ctx, conversation.StartRequest{Program: prog, Locale: old.Locale, Visitor: old.Visitor, Previous: previous}, nil)
+	if err != nil {
+		v.fail("unavailable", "the store did not answer; try again", "")
+		return "", false
 	}
 	v.log.Info("conversation started again after resolve", "conversation", sess.ID, "previous", prev)
 	v.welcome(prog, sess)

@@ -1,0 +1,258 @@
+package conversation_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/handoff"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+)
+
+// The service's unit tests run on an in-process Redis stand-in: no HTTP,
+// no server, no network but loopback, under go test -short.
+
+const signup = `playbook: signup
+vars:
+  email: {type: email}
+cards:
+  ask:
+    ask: Your email?
+    input: email
+    save: email
+  thanks:
+    say: Thanks, we will write to you.
+    create:
+      lead:
+        title: "{{ email }}"
+        person: {email: email}
+    end: lead
+`
+
+// fakeRecords records the records the service hands it; it fails the
+// first `fails` calls, as a CRM that is away would.
+type fakeRecords struct {
+	mu    sync.Mutex
+	fails int
+	calls int
+	made  map[string]engine.Record
+}
+
+func (f *fakeRecords) Create(_ context.Context, conv string, rec engine.Record) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.fails {
+		return redis.ErrClosed
+	}
+	if f.made == nil {
+		f.made = map[string]engine.Record{}
+	}
+	f.made[conv+"/"+rec.Key] = rec
+	return nil
+}
+
+func (f *fakeRecords) count() (calls, made int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, len(f.made)
+}
+
+// fakePublisher keeps what the service publishes.
+type fakePublisher struct {
+	mu  sync.Mutex
+	msg []string
+}
+
+func (p *fakePublisher) Publish(_ context.Context, channel, payload string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.msg = append(p.msg, channel+" "+payload)
+	return nil
+}
+
+type fixture struct {
+	svc     *conversation.Service
+	store   *redisstore.Store
+	inbox   *handoff.Store
+	records *fakeRecords
+	prog    *engine.Program
+	now     time.Time
+}
+
+func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	store := redisstore.New(rdb, redisstore.Options{Prefix: "t:", Pending: conversation.LeavesWork})
+	inbox := handoff.NewStore(redisstore.NewInbox(rdb, "t:"), handoff.Options{Prefix: "t:", Alive: store.Alive})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "signup.yaml"), []byte(signup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{store: store, inbox: inbox, records: &fakeRecords{fails: fails}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
+	clock := func() time.Time { return f.now }
+	reg := conversation.NewRegistry(dir, store.Programs(), quiet(), clock)
+	if diags, err := reg.Reload(context.Background(), true); err != nil || diags.HasErrors() {
+		t.Fatalf("loading the playbook: %v %v", diags, err)
+	}
+	svc, err := conversation.New(conversation.Config{
+		Store: store, Inbox: inbox, CRM: crm.New(rdb, crm.Options{Prefix: "t:"}), Registry: reg,
+		Publisher: &fakePublisher{}, Records: f.records, RecoverAfter: recoverAfter, Logger: quiet(), Now: clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	f.prog, _ = reg.Current("signup")
+	return f
+}
+
+func texts(entries []redisstore.Entry) []string {
+	var out []string
+	for _, e := range entries {
+		if e.Kind == "message" {
+			out = append(out, e.From+": "+e.Text)
+		}
+	}
+	return out
+}
+
+// TestStartAndTurn: a start stores the greeting and the inbox record; a
+// visitor's turn stores their message and the bot's answer, ends the
+// conversation, and its effect (a lead) reaches Records; the same client
+// message id again is a duplicate that does nothing twice.
+func TestStartAndTurn(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0, 0)
+	var greeted []redisstore.Entry
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: f.prog, Locale: "en"}, func(_ *engine.Session, res redisstore.Result) {
+		greeted = res.Entries
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(greeted); !slices.Equal(got, []string{"bot: Your email?"}) {
+		t.Fatalf("the greeting is %q", got)
+	}
+	if c, err := f.inbox.Conversation(ctx, sess.ID); err != nil || c.Playbook != "signup" || c.Status != handoff.StatusBot {
+		t.Fatalf("inbox record %+v, %v", c, err)
+	}
+	if !sess.StartedAt.Equal(f.now) {
+		t.Fatalf("started at %v, want the service clock's %v", sess.StartedAt, f.now)
+	}
+
+	f.now = f.now.Add(time.Minute)
+	msg := redisstore.Entry{From: "visitor", Kind: "message", Text: "ada@example.com", ClientID: "m1", At: f.now}
+	ev := engine.Event{Kind: engine.EventText, Text: "ada@example.com"}
+	res, info, err := f.svc.Turn(ctx, sess.ID, "m1", ev, &msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(res.Entries); !slices.Equal(got, []string{"visitor: ada@example.com", "bot: Thanks, we will write to you."}) {
+		t.Fatalf("the turn stored %q", got)
+	}
+	if info.Before != engine.StatusWaiting || info.Status != engine.StatusEnded || info.Outcome != "lead" {
+		t.Fatalf("turn info %+v", info)
+	}
+	if calls, made := f.records.count(); calls != 1 || made != 1 {
+		t.Fatalf("Records got %d calls, %d records; want the lead once", calls, made)
+	}
+	// The turn's CRM side runs in the background; its mark is cleared
+	// when that is over.
+	waitFor(t, "the turn's pending mark to be cleared", func() bool {
+		n, err := f.store.PendingCount(ctx)
+		return err == nil && n == 0
+	})
+
+	again, _, err := f.svc.Turn(ctx, sess.ID, "m1", ev, &msg)
+	if err != nil || !again.Duplicate || again.Entries[0].ID != res.Entries[0].ID {
+		t.Fatalf("the same message again: %+v, %v; want a duplicate answered from the transcript", again, err)
+	}
+	if calls, _ := f.records.count(); calls != 1 {
+		t.Fatalf("a duplicate created the record again (%d calls)", calls)
+	}
+}
+
+// TestSweepRedoesAFailedEffect: the record of a turn cannot be made (the
+// CRM is away): the turn still answers, its pending mark stays, and the
+// recovery sweep makes the record once the mark is old enough, then
+// clears the mark.
+func TestSweepRedoesAFailedEffect(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 1, time.Millisecond)
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: f.prog}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := redisstore.Entry{From: "visitor", Kind: "message", Text: "ada@example.com", ClientID: "m1", At: f.now}
+	res, _, err := f.svc.Turn(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: "ada@example.com"}, &msg)
+	if err != nil || len(texts(res.Entries)) != 2 {
+		t.Fatalf("the turn: %v, %v", texts(res.Entries), err)
+	}
+	if _, made := f.records.count(); made != 0 {
+		t.Fatal("the record was made although Records failed")
+	}
+	if n, _ := f.store.PendingCount(ctx); n != 1 {
+		t.Fatalf("%d pending marks after a failed effect, want 1", n)
+	}
+	// The sweep claims marks older than RecoverAfter (1 ms of the store's
+	// clock); it is run until it has (bounded: a guard against a hang).
+	waitFor(t, "the sweep to clear the mark", func() bool {
+		f.svc.RecoverPending(ctx)
+		n, err := f.store.PendingCount(ctx)
+		return err == nil && n == 0
+	})
+	if calls, made := f.records.count(); made != 1 || calls != 2 {
+		t.Fatalf("after the sweep: %d calls, %d records; want the record made on the second call", calls, made)
+	}
+}
+
+// TestTimersFireOnTheServiceClock: a timer set by an effect fires when the
+// service's clock reaches it, not before, and only once.
+func TestTimersFireOnTheServiceClock(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0, 0)
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: f.prog}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := f.store.Timers()
+	if err := store.Set(ctx, sess.ID, "nudge", f.now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.FireTimers(ctx)
+	if due, err := store.Claim(ctx, f.now.Add(time.Hour), 10); err != nil || len(due) != 1 {
+		t.Fatalf("FireTimers took a timer that was not due (left %v, %v)", due, err)
+	}
+	if err := store.Set(ctx, sess.ID, "nudge", f.now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Hour)
+	f.svc.FireTimers(ctx)
+	if due, err := store.Claim(ctx, f.now.Add(24*time.Hour), 10); err != nil || len(due) != 0 {
+		t.Fatalf("a due timer was not fired: %v, %v", due, err)
+	}
+}
+
+// waitFor polls cond until it holds; the deadline only guards against a
+// hang.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

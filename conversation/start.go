@@ -1,0 +1,68 @@
+package conversation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+
+	"github.com/playbook-dev/playbook/engine"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+)
+
+// StartRequest is a new conversation.
+type StartRequest struct {
+	// Program is the playbook version it runs (Registry.Pick or Current).
+	Program *engine.Program
+	Locale  string
+	Visitor engine.Visitor
+	// Previous are the conversations this one follows (the visitor's
+	// earlier chats), newest first.
+	Previous []string
+}
+
+// Start begins a conversation: the playbook's first step, stored with its
+// entries in one write, then the conversation's inbox record and the
+// step's effects. created, when not nil, is called once the conversation
+// is stored and in the inbox, before the effects run: the visitor gets the
+// greeting without waiting for them, and an agent who hears of the
+// conversation from the visitor finds it in the inbox. Work that fails after the
+// store is logged and left marked for the recovery sweep; Start then still
+// returns the stored conversation.
+func (s *Service) Start(ctx context.Context, req StartRequest, created func(*engine.Session, redisstore.Result)) (*engine.Session, redisstore.Result, error) {
+	prog := req.Program
+	if prog == nil {
+		return nil, redisstore.Result{}, fmt.Errorf("conversation: start without a playbook")
+	}
+	sess := engine.NewSession(prog, NewID(), s.now().UTC())
+	vis := req.Visitor
+	sess.Visitor = vis
+	ev := engine.Event{Kind: engine.EventStart, Locale: req.Locale, Visitor: &vis}
+	if err := s.World(ctx, prog, sess, &ev); err != nil {
+		return nil, redisstore.Result{}, err
+	}
+	sess, effs := engine.Step(prog, sess, ev)
+	res, err := s.store.Create(ctx, sess, s.Entries(prog, sess, nil, effs, ev.Now))
+	if err != nil {
+		return nil, res, fmt.Errorf("creating conversation: %w", err)
+	}
+	ctx = context.WithoutCancel(ctx) // the conversation exists: finish its work
+	inboxErr := s.StartInbox(ctx, sess, prog, req.Previous, AwayTeam(res.Entries))
+	if created != nil {
+		created(sess, res)
+	}
+	if failed := s.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
+		s.Done(ctx, res.Pending)
+	}
+	return sess, res, nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewID returns 128 random bits as 26 lowercase letters and digits: a
+// conversation's id.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}

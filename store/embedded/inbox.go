@@ -22,6 +22,7 @@ import (
 //	K("hc", id)                          a conversation's record (JSON), expiring
 //	K("hf", folder, owner, ms, id)       folder membership, by time (ms)
 //	K("hm", folder, owner, id) -> ms     the same, by id
+//	K("hfn", folder, owner) -> n         how many a folder holds
 //	K("ht", team)                        teams with folders
 //	K("hv", visitor, ms, id)             a visitor's conversations, expiring
 //	K("hcfg", team), K("hrr", team)      routing, round-robin turns
@@ -66,7 +67,16 @@ func zadd(tx *Tx, folder, owner string, at int64, id string) error {
 	if err := tx.Put(K("hf", folder, owner, at, id), nil); err != nil {
 		return err
 	}
+	if _, err := tx.Incr(K("hfn", folder, owner), 1); err != nil {
+		return err
+	}
 	return tx.Put(K("hm", folder, owner, id), i64(at))
+}
+
+// zcard is how many ids a folder of owner holds.
+func zcard(tx *Tx, folder, owner string) (int, error) {
+	v, _, err := tx.Get(K("hfn", folder, owner))
+	return int(readI64(v)), err
 }
 
 // zaddXX moves id in a folder it is in to time at; nothing when it is not.
@@ -84,6 +94,9 @@ func zrem(tx *Tx, folder, owner, id string) error {
 		return err
 	}
 	if err := tx.Delete(K("hf", folder, owner, readI64(v), id)); err != nil {
+		return err
+	}
+	if _, err := tx.Incr(K("hfn", folder, owner), -1); err != nil {
 		return err
 	}
 	return tx.Delete(K("hm", folder, owner, id))
@@ -112,7 +125,7 @@ func zids(tx *Tx, folder, owner string, n int, reverse bool) ([]string, []int64,
 
 // trim keeps the latest max of a folder.
 func trim(tx *Tx, folder, owner string, max int) error {
-	n, err := tx.Count(K("hf", folder, owner))
+	n, err := zcard(tx, folder, owner)
 	if err != nil || n <= max {
 		return err
 	}
@@ -630,7 +643,7 @@ func (s *Inbox) OpenCount(ctx context.Context, agents []string) (map[string]int,
 	out := make(map[string]int, len(agents))
 	err := s.db.View(ctx, func(tx *Tx) error {
 		for _, a := range agents {
-			n, err := tx.Count(K("hf", store.FolderMine, a))
+			n, err := zcard(tx, store.FolderMine, a)
 			if err != nil {
 				return err
 			}

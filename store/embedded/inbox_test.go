@@ -99,3 +99,12 @@ func TestInboxRetentionAndSignInExpiry(t *testing.T) {
 		t.Fatalf("the sweep deleted %d keys, %v", n, err)
 	}
 }
+
+func BenchmarkInboxCycle(b *testing.B) {
+	db, err := embedded.Open(b.TempDir(), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	storetest.BenchInboxCycle(b, embedded.NewInbox(db))
+}

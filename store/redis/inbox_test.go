@@ -148,3 +148,13 @@ func TestLegacyCannedBecomeShared(t *testing.T) {
 		t.Fatal("the old list is still there")
 	}
 }
+
+func BenchmarkInboxCycleRedis(b *testing.B) {
+	rds := redistest.New(b)
+	storetest.BenchInboxCycle(b, redisstore.NewInbox(rds.Client, rds.Prefix))
+}
+
+func BenchmarkInboxCycleCluster(b *testing.B) {
+	cl := redistest.NewCluster(b)
+	storetest.BenchInboxCycle(b, redisstore.NewInbox(cl.Client, cl.Prefix))
+}

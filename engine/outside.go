@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -46,4 +47,24 @@ func RenderText(p *Program, t *Text, locale string, vis *Visitor, now time.Time)
 		}
 	}
 	return string(b)
+}
+
+// EvalVisitorCond evaluates a condition over the visitor alone, such as a
+// trigger's when, at time now.
+func EvalVisitorCond(e *Expr, vis *Visitor, now time.Time) (bool, error) {
+	if e == nil {
+		return true, nil
+	}
+	if vis == nil {
+		vis = &Visitor{}
+	}
+	out, err := expr.Run(e.Prog, map[string]any{"visitor": vis, worldVar: &World{now: now}})
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("it is not true or false")
+	}
+	return b, nil
 }

@@ -75,11 +75,16 @@ const (
 	StepAgentLeaves  StepKind = "agent_leaves"  // agent Text leaves the chat
 	StepResume       StepKind = "resume"        // the agent hands back to the bot at card Text
 	StepIntent       StepKind = "intent"        // the last message at an intent card meant intent Text ("none": no intent)
+	StepOpenHours    StepKind = "open_hours"    // opening hours change to Open (merged)
+	StepLinks        StepKind = "links"         // the links of the last bot message that has any must be Links
+	StepPage         StepKind = "page"          // the visitor opens page Text (for triggers)
+	StepTriggers     StepKind = "triggers"      // the playbook's trigger applies now, or not (Bool)
 )
 
 var stepKinds = []string{
 	string(StepBot), string(StepButtons), string(StepVisitor), string(StepClick), string(StepWait),
 	string(StepAgentsOnline), string(StepAgentJoins), string(StepAgentLeaves), string(StepResume), string(StepIntent),
+	string(StepOpenHours), string(StepLinks), string(StepPage), string(StepTriggers),
 }
 
 // Step is one line of a test's script.
@@ -91,8 +96,17 @@ type Step struct {
 	Text    string
 	Re      *regexp.Regexp // StepBot written as /regexp/; nil for exact text
 	Buttons []string       // StepButtons: labels in order
-	Wait    time.Duration  // StepWait
-	Online  map[string]int // StepAgentsOnline
+	Wait    time.Duration   // StepWait
+	Online  map[string]int  // StepAgentsOnline
+	Open    map[string]bool // StepOpenHours
+	Links   []LinkWant      // StepLinks, in order
+	Bool    bool            // StepTriggers
+}
+
+// LinkWant is one expected link button: its label, and its URL when the
+// test gives one.
+type LinkWant struct {
+	Label, URL string
 }
 
 // Want is one expected scalar and where the test file says it.
@@ -132,7 +146,17 @@ type Expect struct {
 	// checked only when HasCalls.
 	Calls    []*Want
 	HasCalls bool
+	// CallDetails, aligned with Calls, holds the headers and body a call
+	// must have (subsets); nil entries check only "METHOD URL".
+	CallDetails []*CallWant
 	CallsPos source.Range
+}
+
+// CallWant is what an expected call's request must hold: these headers
+// (names case-insensitive) and these body fields, a subset of each.
+type CallWant struct {
+	Headers map[string]any
+	Body    map[string]any
 }
 
 // Statuses a test may expect.
@@ -661,6 +685,50 @@ func (p *parser) script(v *yaml.Node) []*Step {
 			if st.Online == nil {
 				continue
 			}
+		case StepOpenHours:
+			st.Open = p.open(n)
+			if st.Open == nil {
+				continue
+			}
+		case StepPage:
+			s, ok := p.str(n)
+			if !ok {
+				continue
+			}
+			if !strings.HasPrefix(s, "/") {
+				p.diags.Errorf(p.rng(n), "`page` needs a path starting with /, like /pricing, not %q", s)
+				continue
+			}
+			st.Text = s
+		case StepTriggers:
+			s, ok := p.str(n)
+			if !ok {
+				continue
+			}
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				p.diags.Errorf(p.rng(n), "`triggers` is true or false, not %q", s)
+				continue
+			}
+			st.Bool = b
+		case StepLinks:
+			if !p.expect(n, yaml.SequenceNode, "`links` must be a list of labels, or of {label: url}") {
+				continue
+			}
+			st.Links = []LinkWant{}
+			for _, item := range n.Content {
+				item = deref(item)
+				switch {
+				case item.Kind == yaml.MappingNode && len(item.Content) == 2:
+					if u, ok := p.str(deref(item.Content[1])); ok {
+						st.Links = append(st.Links, LinkWant{Label: item.Content[0].Value, URL: u})
+					}
+				default:
+					if l, ok := p.str(item); ok {
+						st.Links = append(st.Links, LinkWant{Label: l})
+					}
+				}
+			}
 		}
 		out = append(out, st)
 	}
@@ -743,12 +811,44 @@ func (p *parser) expectations(v *yaml.Node, e *Expect) {
 			}
 		case "calls":
 			e.HasCalls, e.CallsPos = true, p.rng(k)
-			if !p.expect(n, yaml.SequenceNode, "`calls` must be a list of \"METHOD URL\"") {
+			if !p.expect(n, yaml.SequenceNode, "`calls` must be a list of \"METHOD URL\" or {call, headers, body}") {
 				return
 			}
 			for _, item := range n.Content {
-				if s, ok := p.str(deref(item)); ok {
+				item = deref(item)
+				if item.Kind == yaml.MappingNode {
+					// {call: "POST https://...", headers: {...}, body: {...}}
+					w, cw := &Want{Pos: p.rng(item)}, &CallWant{}
+					p.pairs(item, []string{"call", "headers", "body"}, func(key string, k, v *yaml.Node) {
+						switch key {
+						case "call":
+							if s, ok := p.str(v); ok {
+								w.Value, w.Pos = s, p.rng(v)
+							}
+						case "headers", "body":
+							m, ok := p.value(v).(map[string]any)
+							if !ok {
+								p.diags.Errorf(p.rng(v), "`%s` must be a mapping of names to values", key)
+								return
+							}
+							if key == "headers" {
+								cw.Headers = m
+							} else {
+								cw.Body = m
+							}
+						}
+					})
+					if w.Value == "" {
+						p.diags.Errorf(p.rng(item), "an expected call needs `call: \"METHOD URL\"`")
+						continue
+					}
+					e.Calls = append(e.Calls, w)
+					e.CallDetails = append(e.CallDetails, cw)
+					continue
+				}
+				if s, ok := p.str(item); ok {
 					e.Calls = append(e.Calls, &Want{Value: s, Pos: p.rng(item)})
+					e.CallDetails = append(e.CallDetails, nil)
 				}
 			}
 		}

@@ -170,6 +170,29 @@ func run(sim *Sim, t *Test, r *Result) *Failure {
 				return &Failure{Pos: st.Pos, Summary: "the message meant another intent", Want: st.Text, Got: g}
 			}
 			continue
+		case StepOpenHours:
+			sim.SetOpen(st.Open)
+			r.Transcript = append(r.Transcript, "· open hours "+Format(st.Open))
+			continue
+		case StepLinks:
+			var got []engine.LinkOut
+			for i := len(sim.Messages) - 1; i >= 0 && got == nil; i-- {
+				got = sim.Messages[i].Links
+			}
+			if f := checkLinks(st, got); f != nil {
+				return f
+			}
+			continue
+		case StepPage:
+			sim.OpenPage(st.Text)
+			r.Transcript = append(r.Transcript, "· visitor opens "+st.Text)
+			continue
+		case StepTriggers:
+			if got, why := sim.Triggers(); got != st.Bool {
+				return &Failure{Pos: st.Pos, Summary: "the trigger " + map[bool]string{true: "applies", false: "does not apply"}[got] + ": " + why,
+					Want: fmt.Sprint(st.Bool), Got: fmt.Sprint(got)}
+			}
+			continue
 		case StepAgentsOnline:
 			sim.SetOnline(st.Online)
 			r.Transcript = append(r.Transcript, "· agents online "+Format(st.Online))
@@ -206,6 +229,32 @@ func run(sim *Sim, t *Test, r *Result) *Failure {
 		}
 	}
 	return check(sim, &t.Expect)
+}
+
+func checkLinks(st *Step, got []engine.LinkOut) *Failure {
+	show := func(ls []LinkWant) string {
+		var out []string
+		for _, l := range ls {
+			if l.URL != "" {
+				out = append(out, l.Label+" <"+l.URL+">")
+			} else {
+				out = append(out, l.Label)
+			}
+		}
+		return Format(out)
+	}
+	var g []LinkWant
+	for _, l := range got {
+		g = append(g, LinkWant{l.Label, l.URL})
+	}
+	ok := len(g) == len(st.Links)
+	for i := 0; ok && i < len(g); i++ {
+		ok = g[i].Label == st.Links[i].Label && (st.Links[i].URL == "" || g[i].URL == st.Links[i].URL)
+	}
+	if !ok {
+		return &Failure{Pos: st.Pos, Summary: "the links are different", Want: show(st.Links), Got: show(g)}
+	}
+	return nil
 }
 
 func matchText(st *Step, got string) bool {
@@ -354,6 +403,9 @@ func callMatches(want string, c *engine.CallRequest) bool {
 	if got == want {
 		return true
 	}
+	if strings.Contains(want, "*") && globMatch(want, got) {
+		return true
+	}
 	if !strings.Contains(want, "?") {
 		base, _, _ := strings.Cut(got, "?")
 		return base == want
@@ -382,6 +434,35 @@ func checkCalls(got []*engine.CallRequest, e *Expect) *Failure {
 		}
 		if !callMatches(w.Value, got[i]) {
 			return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("call %d is different", i+1), Want: quote(w.Value), Got: quote(gotKeys[i])}
+		}
+		if i < len(e.CallDetails) && e.CallDetails[i] != nil {
+			cw := e.CallDetails[i]
+			for _, name := range slices.Sorted(maps.Keys(cw.Headers)) {
+				var gv any
+				found := false
+				for k, v := range got[i].Headers {
+					if strings.EqualFold(k, name) {
+						gv, found = v, true
+					}
+				}
+				if !found || !Match(cw.Headers[name], gv) {
+					g := Format(gv)
+					if !found {
+						g = "(no " + name + " header)"
+					}
+					return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("call %d's %s header is different", i+1, name), Want: Format(cw.Headers[name]), Got: g}
+				}
+			}
+			for _, name := range slices.Sorted(maps.Keys(cw.Body)) {
+				gv, found := got[i].Body[name]
+				if !Match(cw.Body[name], gv) {
+					g := Format(gv)
+					if !found {
+						g = "(no " + name + ")"
+					}
+					return &Failure{Pos: w.Pos, Summary: fmt.Sprintf("call %d's body field %s is different", i+1, name), Want: Format(cw.Body[name]), Got: g}
+				}
+			}
 		}
 	}
 	if len(got) > len(e.Calls) {

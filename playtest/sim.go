@@ -68,6 +68,9 @@ type Sim struct {
 	timers   []engine.Timer           // pending, sorted by At
 	pending  []*engine.CallRequest    // calls not answered yet
 	id       string
+	page     string    // the page the visitor opened (OpenPage)
+	pageAt   time.Time // when
+	onPage   bool
 }
 
 // maxChain bounds how many timer firings or call answers one action may
@@ -221,6 +224,61 @@ func (s *Sim) SetOnline(online map[string]int) {
 	maps.Copy(s.Online, online)
 }
 
+// OpenPage has the visitor open page: their page changes and the time on
+// the page (for a trigger's delay) starts now.
+func (s *Sim) OpenPage(page string) {
+	s.page, s.pageAt, s.onPage = page, s.Now, true
+	if s.Session != nil {
+		s.Session.Visitor.Page = page
+	}
+}
+
+// Triggers reports whether the playbook's trigger would start a chat now:
+// the visitor's page matches one of its pages, they have been on it for its
+// delay, and its when holds for the visitor. why says what decided it.
+func (s *Sim) Triggers() (bool, string) {
+	t := s.Program.Trigger
+	if t == nil {
+		return false, "the playbook has no trigger"
+	}
+	var vis engine.Visitor
+	if s.Session != nil {
+		vis = s.Session.Visitor
+	}
+	page := vis.Page
+	if s.onPage {
+		page = s.page
+	}
+	if len(t.Pages) > 0 {
+		ok := false
+		for _, g := range t.Pages {
+			ok = ok || globMatch(g, page)
+		}
+		if !ok {
+			return false, fmt.Sprintf("page %s is not one of %s", page, Format(t.Pages))
+		}
+	}
+	if t.Delay > 0 {
+		on := s.Now.Sub(s.pageAt)
+		if !s.onPage {
+			on = 0
+		}
+		if on < t.Delay {
+			return false, fmt.Sprintf("the visitor has been on the page %s of the %s delay", FormatDuration(on), FormatDuration(t.Delay))
+		}
+	}
+	if t.When != nil {
+		ok, err := engine.EvalVisitorCond(t.When, &vis, s.Now)
+		if err != nil {
+			return false, "when fails: " + err.Error()
+		}
+		if !ok {
+			return false, "when " + t.When.Src + " is false"
+		}
+	}
+	return true, "page, delay and when all hold"
+}
+
 // SetOpen sets the opening hours of each team in open; other teams keep
 // theirs.
 func (s *Sim) SetOpen(open map[string]bool) {
@@ -370,7 +428,9 @@ func (s *Sim) answer(c *engine.CallRequest) *engine.CallResult {
 	return &engine.CallResult{ID: c.ID, Status: m.Status, Body: jsonLike(m.Body), Error: m.Error}
 }
 
-// FindMock returns the mock for method and url, or nil.
+// FindMock returns the mock for method and url, or nil: the one for
+// exactly that URL, else one without a query string for the URL without
+// its query, else the first whose URL pattern (with *) matches.
 func FindMock(mocks []*Mock, method, url string) *Mock {
 	method = strings.ToUpper(method)
 	for _, m := range mocks {
@@ -384,7 +444,36 @@ func FindMock(mocks []*Mock, method, url string) *Mock {
 			return m
 		}
 	}
+	// A URL with * answers any URL it matches, * standing for any run of
+	// characters: "GET https://api.example.com/orders/*".
+	for _, m := range mocks {
+		if m.Method == method && strings.Contains(m.URL, "*") {
+			if globMatch(m.URL, url) || !strings.Contains(m.URL, "?") && globMatch(m.URL, base) {
+				return m
+			}
+		}
+	}
 	return nil
+}
+
+// globMatch matches s against a pattern where * is any run of characters.
+func globMatch(glob, s string) bool {
+	parts := strings.Split(glob, "*")
+	if len(parts) == 1 {
+		return glob == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i := 1; i < len(parts)-1; i++ {
+		j := strings.Index(s, parts[i])
+		if j < 0 {
+			return false
+		}
+		s = s[j+len(parts[i]):]
+	}
+	return len(s) >= len(parts[len(parts)-1]) && strings.HasSuffix(s, parts[len(parts)-1])
 }
 
 // jsonLike returns v as it would arrive decoded from a JSON response

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/server"
 )
 
@@ -161,11 +163,35 @@ func pump(t *testing.T, ctx context.Context, conn *pbclient.Conn, closed chan<- 
 				t.Errorf("server sent non-JSON %q", r.Raw)
 				return
 			}
+			if err := sameAsTyped(r, f); err != nil {
+				t.Error(err)
+			}
 			c.frames <- f
 		}
 	}()
 	t.Cleanup(conn.CloseNow)
 	return c
+}
+
+// sameAsTyped checks a frame the server sent against package protocol: of
+// a type it knows, and the same JSON value once decoded into that type and
+// encoded again (no field lost, renamed or added).
+func sameAsTyped(r pbclient.Received, sent map[string]any) error {
+	if _, ok := r.Frame.(*protocol.Unknown); ok {
+		return fmt.Errorf("a frame of a type package protocol does not know: %s", r.Raw)
+	}
+	b, err := protocol.Encode(r.Frame)
+	if err != nil {
+		return err
+	}
+	var typed map[string]any
+	if err := json.Unmarshal(b, &typed); err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(sent, typed) {
+		return fmt.Errorf("the typed %T differs from the wire:\nsent  %s\ntyped %s", r.Frame, r.Raw, b)
+	}
+	return nil
 }
 
 func (c *client) send(f map[string]any) {

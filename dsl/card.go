@@ -200,7 +200,7 @@ func (c *compiler) links(f *fileCtx, card *engine.Card, n *yaml.Node) {
 	}
 }
 
-var inputTypes = []string{"text", "email", "phone", "number", "int", "date", "url", "yes_no"}
+var inputTypes = []string{"text", "email", "phone", "number", "int", "date", "time", "url", "yes_no"}
 
 // inputFits lists the var types each input may be saved into.
 var inputFits = map[engine.InputType][]engine.Type{
@@ -212,6 +212,7 @@ var inputFits = map[engine.InputType][]engine.Type{
 	engine.InputInt:    {engine.TypeInt, engine.TypeNumber},
 	engine.InputDate:   {engine.TypeDate},
 	engine.InputYesNo:  {engine.TypeBool},
+	engine.InputTime:   {engine.TypeString},
 	engine.InputChoice: {engine.TypeString},
 	engine.InputIntent: {engine.TypeString},
 }

@@ -484,14 +484,6 @@ func (c *compiler) exprAt(f *fileCtx, n *yaml.Node, off int, src string, want en
 
 var visitorFields = []string{"id", "name", "email", "page", "referrer", "language", "country", "returning", "visits", "utm"}
 
-// goTypeNames turns Go type names in expr's messages into the names
-// playbooks use.
-var goTypeNames = strings.NewReplacer(
-	"map[string]interface {}", "map", "[]interface {}", "list", "interface {}", "any",
-	"float64", "number", "time.Time", "date", "time.Duration", "duration",
-	"engine.Visitor", "visitor", "*engine.World", "built-in",
-)
-
 var (
 	unknownNameRE  = regexp.MustCompile(`^unknown name (\S+)`)
 	unknownFieldRE = regexp.MustCompile(`^type engine\.Visitor has no field (\S+)`)
@@ -505,7 +497,7 @@ func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err 
 	}
 	var fe *file.Error
 	if !errors.As(err, &fe) {
-		f.diags.Errorf(f.rngAt(n, off, 0), "in expression: %s", goTypeNames.Replace(err.Error()))
+		f.diags.Errorf(f.rngAt(n, off, 0), "in expression: %s", engine.PlainTypes(err.Error()))
 		return
 	}
 	msg := fe.Message
@@ -530,7 +522,7 @@ func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err 
 		msg = fmt.Sprintf("visitor has no field %q", m[1])
 		sugg = source.Suggest(m[1], visitorFields)
 	} else {
-		msg = "in expression: " + goTypeNames.Replace(msg)
+		msg = "in expression: " + engine.PlainTypes(msg)
 	}
 	d := f.diags.Errorf(f.rngAt(n, off+at, length), "%s", msg)
 	if sugg != "" {

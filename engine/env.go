@@ -23,10 +23,18 @@ type World struct {
 	now    time.Time
 	online map[string]int
 	open   map[string]bool
+	locale string // the session's, for format()
 }
 
 // Now returns the event time.
 func (w *World) Now() time.Time { return w.now }
+
+// Today returns the event's day: midnight UTC of the event time, a date
+// like those `input: date` saves.
+func (w *World) Today() time.Time { return dateOf(w.now) }
+
+// Format writes t in the session's language; see FormatDate.
+func (w *World) Format(t time.Time, style string) string { return FormatDate(t, style, w.locale) }
 
 // AgentsOnline returns how many agents of team are online.
 func (w *World) AgentsOnline(team string) int { return w.online[team] }
@@ -37,13 +45,15 @@ func (w *World) OpenHours(team string) bool { return w.open[team] }
 // worldFuncs maps a built-in's name in playbooks to its World method.
 var worldFuncs = map[string]string{
 	"now":           "Now",
+	"today":         "Today",
+	"format":        "Format",
 	"agents_online": "AgentsOnline",
 	"open_hours":    "OpenHours",
 }
 
 // Builtins lists the functions playbooks may call besides expr's own, for
 // documentation and "did you mean" suggestions.
-var Builtins = []string{"now", "duration", "agents_online", "open_hours", "round_robin", "lower", "upper", "trim", "len"}
+var Builtins = []string{"now", "today", "date", "format", "duration", "agents_online", "open_hours", "round_robin", "lower", "upper", "trim", "len"}
 
 // RoundRobinPrefix marks an owner chosen by round robin among a team's
 // agents: round_robin("sales") evaluates to "round_robin:sales", and the CRM
@@ -70,6 +80,15 @@ func NewEnv(vars []*VarDecl) *Env {
 		expr.Env(types),
 		expr.DisableBuiltin("now"),
 		expr.DisableBuiltin("duration"),
+		expr.DisableBuiltin("date"),
+		expr.DisableBuiltin("timezone"),
+		expr.Function("date", func(params ...any) (any, error) {
+			return dateArg(params[0], time.Time{})
+		}, new(func(string) time.Time), new(func(time.Time) time.Time)),
+		expr.Function(dayFunc, func(params ...any) (any, error) {
+			t, _ := params[0].(time.Time)
+			return dateOf(t), nil
+		}, new(func(time.Time) time.Time)),
 		expr.Function("duration", func(params ...any) (any, error) {
 			return ParseDuration(params[0].(string))
 		}, new(func(string) time.Duration)),
@@ -77,6 +96,7 @@ func NewEnv(vars []*VarDecl) *Env {
 			return RoundRobinPrefix + params[0].(string), nil
 		}, new(func(string) string)),
 		expr.Patch(worldPatcher{}),
+		expr.Patch(dayPatcher{}),
 		expr.Patch(visitorDefaultPatcher{}),
 		expr.MaxNodes(2000),
 	}
@@ -226,6 +246,61 @@ func (worldPatcher) Visit(node *ast.Node) {
 	}
 	callee.SetLocation(id.Location())
 	call.Callee = callee
+}
+
+// dayFunc is the hidden built-in that takes a date-time's day.
+const dayFunc = "__day"
+
+// dayPatcher makes a date compared with a date-time compare days, the way
+// people mean it: `start_date >= now()` holds for today, since it becomes
+// `start_date >= __day(now())`. Dates are date vars, date() and today(),
+// and a date plus or minus a duration; every other time is a date-time.
+type dayPatcher struct{}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+func isDate(n ast.Node) bool {
+	switch x := n.(type) {
+	case *ast.IdentifierNode:
+		return x.Type() == timeType // every time-typed var is a date
+	case *ast.CallNode:
+		switch c := x.Callee.(type) {
+		case *ast.IdentifierNode:
+			return c.Value == "date" || c.Value == dayFunc || c.Value == "today"
+		case *ast.MemberNode:
+			p, ok := c.Property.(*ast.StringNode)
+			return ok && p.Value == "Today"
+		}
+	case *ast.BinaryNode:
+		return (x.Operator == "+" || x.Operator == "-") && isDate(x.Left) && x.Right.Type() != timeType
+	}
+	return false
+}
+
+func (dayPatcher) Visit(node *ast.Node) {
+	b, ok := (*node).(*ast.BinaryNode)
+	if !ok {
+		return
+	}
+	switch b.Operator {
+	case "==", "!=", "<", ">", "<=", ">=":
+	default:
+		return
+	}
+	if b.Left.Type() != timeType || b.Right.Type() != timeType {
+		return
+	}
+	day := func(n ast.Node) ast.Node {
+		c := &ast.CallNode{Callee: &ast.IdentifierNode{Value: dayFunc}, Arguments: []ast.Node{n}}
+		c.SetLocation(n.Location())
+		return c
+	}
+	switch l, r := isDate(b.Left), isDate(b.Right); {
+	case l && !r:
+		b.Right = day(b.Right)
+	case r && !l:
+		b.Left = day(b.Left)
+	}
 }
 
 // visitorTextFields are the visitor's text fields; "" means unknown.

@@ -59,6 +59,10 @@ func parseInput(t InputType, raw, locale string, now time.Time) (any, bool) {
 		if b, ok := parseYesNo(raw); ok {
 			return b, true
 		}
+	case InputTime:
+		if s, ok := parseTime(raw); ok {
+			return s, true
+		}
 	default: // text, choice
 		if s := strings.TrimSpace(raw); s != "" {
 			return s, true
@@ -474,6 +478,49 @@ var relativeDays = map[string]int{
 	"tomorrow": 1, "manana": 1, "demain": 1, "morgen": 1,
 	"yesterday": -1, "ayer": -1, "hier": -1, "gestern": -1,
 	"day after tomorrow": 2, "the day after tomorrow": 2, "pasado manana": 2, "apres-demain": 2, "apres demain": 2, "ubermorgen": 2,
+	"hoje": 0, "amanha": 1, "ontem": -1, "depois de amanha": 2, // pt
+	"oggi": 0, "domani": 1, "ieri": -1, "dopodomani": 2, // it
+	"vandaag": 0, "gisteren": -1, "overmorgen": 2, // nl ("morgen" as in de)
+}
+
+// nextWords may come before a weekday: "next monday", "nächsten Montag".
+var nextWords = map[string]bool{
+	"next": true, "this": true, "on": true, "el": true, "proximo": true, "proxima": true, "prochain": true, "ce": true,
+	"nachsten": true, "nachster": true, "am": true, "kommenden": true, "prossimo": true, "prossima": true, "volgende": true, "a": true,
+}
+
+// weekdayOf returns the weekday named by word in any date language.
+func weekdayOf(word string) (time.Weekday, bool) {
+	for _, dl := range dateLangs {
+		for i, name := range dl.weekdays {
+			if n := NormalizeLabel(name); n == word || strings.TrimSuffix(n, "-feira") == word {
+				return time.Weekday(i), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// nextWeekday reads "monday", "next Monday", "lunes", "nächsten Montag":
+// the next such day after today.
+func nextWeekday(key string, now time.Time) (time.Time, bool) {
+	words := strings.Fields(key)
+	for len(words) > 1 && nextWords[words[0]] {
+		words = words[1:]
+	}
+	if len(words) != 1 {
+		return time.Time{}, false
+	}
+	wd, ok := weekdayOf(words[0])
+	if !ok {
+		return time.Time{}, false
+	}
+	today := dateOf(now)
+	n := (int(wd) - int(today.Weekday()) + 7) % 7
+	if n == 0 {
+		n = 7
+	}
+	return today.AddDate(0, 0, n), true
 }
 
 var dateFillers = map[string]bool{
@@ -492,6 +539,11 @@ func parseDate(raw, locale string, now time.Time) (time.Time, bool) {
 	key := NormalizeLabel(raw)
 	if n, ok := relativeDays[key]; ok && !now.IsZero() {
 		return dateOf(now).AddDate(0, 0, n), true
+	}
+	if !now.IsZero() {
+		if d, ok := nextWeekday(key, now); ok {
+			return d, true
+		}
 	}
 	year := 0
 	if !now.IsZero() {

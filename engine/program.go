@@ -120,6 +120,7 @@ const (
 	InputDate   InputType = "date"
 	InputURL    InputType = "url"
 	InputYesNo  InputType = "yes_no"
+	InputTime   InputType = "time"   // a time of day, saved as "15:30"
 	InputChoice InputType = "choice" // answered by one of the card's choices
 	InputIntent InputType = "intent" // free text matched to one of the card's intents
 )

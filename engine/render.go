@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,11 +50,27 @@ func exprMessage(err error) string {
 		msg = fe.Message
 	}
 	// Go's words for "a var has no value yet" mean nothing to a marketer.
-	if strings.Contains(msg, "interface {} is nil") || strings.Contains(msg, "invalid operation") && strings.Contains(msg, "<nil>") {
-		return "a var used here has no value yet (" + msg + "); give it a `default:` or write `name ?? something`"
+	if strings.Contains(msg, "interface {} is nil") || strings.Contains(msg, "<nil>") {
+		return "a var used here has no value yet; give it a `default:` or write `name ?? something`"
 	}
-	return msg
+	if m := conversionRE.FindStringSubmatch(msg); m != nil {
+		return "a value is " + article(Type(PlainTypes(m[1]))) + " where " + article(Type(PlainTypes(m[2]))) + " is needed"
+	}
+	return PlainTypes(msg)
 }
+
+var conversionRE = regexp.MustCompile(`interface conversion: interface \{\} is ([^,]+), not (.+)$`)
+
+// plainTypes turns Go type names into the names playbooks use.
+var plainTypes = strings.NewReplacer(
+	"map[string]interface {}", "map", "[]interface {}", "list", "interface {}", "any",
+	"float64", "number", "time.Time", "date", "time.Duration", "duration",
+	"engine.Visitor", "visitor", "*engine.World", "built-in", "int64", "int", "<nil>", "nothing",
+)
+
+// PlainTypes rewrites the Go type names in msg (float64, time.Time,
+// map[string]interface {}, ...) as playbooks name them (number, date, map).
+func PlainTypes(msg string) string { return plainTypes.Replace(msg) }
 
 // pick chooses t's template for the session's locale: the locale itself,
 // then the program's fallback, then its default locale, then any declared

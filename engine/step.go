@@ -122,7 +122,7 @@ func step(p *Program, s *Session, ev Event, trace *Trace) (*Session, []Effect) {
 	}
 	r := runners.Get().(*runner)
 	r.p, r.s, r.ev, r.trace = p, s, ev, trace
-	r.world = World{now: ev.Now, online: ev.Online, open: ev.Open}
+	r.world = World{now: ev.Now, online: ev.Online, open: ev.Open, locale: s.Locale}
 	r.out = make([]Effect, 0, 4)
 	normalizeVars(p, s)
 	if s.Vars == nil {
@@ -238,6 +238,7 @@ func (r *runner) start() {
 		loc = s.Visitor.Language
 	}
 	s.Locale = matchLocale(r.p, loc)
+	r.world.locale = s.Locale
 	if s.StartedAt.IsZero() {
 		s.StartedAt = r.ev.Now
 	}

@@ -80,9 +80,11 @@ func NewSession(p *Program, id string, now time.Time) *Session {
 //     before the offline card runs.
 //   - "The var unset" after a failed call or after the last invalid answer
 //     means not set: a var keeps the value it had (its default, say). A
-//     response that lacks a saved field (or has null there), or a field
-//     that does not fit its var's type (a list into a string var), counts
-//     as a failed call, so a call that succeeded set every var it saves. Response values are read generously ("49.5"
+//     response that lacks a saved field (or has null there) leaves a var
+//     with a default as it was, and counts as a failed call for a var
+//     without one; a field that does not fit its var's type (a list into
+//     a string var) counts as a failed call. So after a call that
+//     succeeded every var it saves has a value. Response values are read generously ("49.5"
 //     into a number var, 3.0 into an int var).
 //   - The n of a record, call or timer id counts the ids made in the Step, so
 //     ids stay unique when a loop enters the same card twice in one Step.
@@ -949,13 +951,17 @@ func (r *runner) callResult(res *CallResult) {
 				r.fail(c, nil, "saves into "+sv.Var+", which is not a declared var")
 				return
 			}
-			// A missing field, a value of the wrong type, or one too large
-			// to keep makes the call a failed one: after a call that
-			// succeeded, every var it saves has a value.
+			// A missing field for a var without a default, a value of the
+			// wrong type, or one too large to keep makes the call a failed
+			// one: after a call that succeeded, every var it saves has a
+			// value (the response's, or its default).
 			v, found := lookupPath(res.Body, sv.Path)
-			if !found {
-				ok = false
-				break
+			if !found || v == nil {
+				if d.Default == nil {
+					ok = false
+					break
+				}
+				continue
 			}
 			if cv, err := coerce(v, d.Type, true); err != nil || cv == nil || tooLarge(cv, 0) {
 				ok = false
@@ -965,7 +971,10 @@ func (r *runner) callResult(res *CallResult) {
 	}
 	if ok {
 		for _, sv := range cl.Save {
-			x, _ := lookupPath(res.Body, sv.Path)
+			x, found := lookupPath(res.Body, sv.Path)
+			if !found || x == nil {
+				continue // a var with a default keeps what it has
+			}
 			v, _ := coerce(cloneValue(x), r.p.varByName[sv.Var].Type, true)
 			s.Vars[sv.Var] = v
 		}

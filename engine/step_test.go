@@ -882,6 +882,7 @@ func TestCall(t *testing.T) {
 	}{
 		{"success", true, engine.CallResult{Status: 200, Body: body}, "Pro at 49.5 EUR (3)", "quoted"},
 		{"a missing field is a failed call", true, engine.CallResult{Status: 204}, "Sorry.", "failed"},
+		{"a missing field of a var with a default keeps it", true, engine.CallResult{Status: 200, Body: map[string]any{"plan": map[string]any{"name": "Pro"}, "price": map[string]any{"monthly": 1.0}, "items": []any{map[string]any{"n": 3.0}}}}, "Pro at 1 USD (3)", "quoted"},
 		{"a null field is a failed call", true, engine.CallResult{Status: 200, Body: map[string]any{"plan": map[string]any{"name": nil}, "price": map[string]any{"monthly": 1.0, "currency": "EUR"}, "items": []any{map[string]any{"n": 3.0}}}}, "Sorry.", "failed"},
 		{"http error goes to on_error", true, engine.CallResult{Status: 500, Body: body}, "Sorry.", "failed"},
 		{"transport error goes to on_error", true, engine.CallResult{Error: "timeout"}, "Sorry.", "failed"},

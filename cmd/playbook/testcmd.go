@@ -18,7 +18,7 @@ import (
 var testCommand = &command{
 	name:    "test",
 	summary: "run the conversation tests beside your playbooks",
-	usage:   "test [-run PATTERN] [-v] [--min-coverage N] [FILE|FOLDER...]",
+	usage:   "test [-run PATTERN] [-v] [--min-coverage N] [--generate] [FILE|FOLDER...]",
 	help: `Replays the conversations written in NAME.test.yaml files against the
 playbooks beside them, and checks what the bot says, the buttons it shows,
 the outcome, the vars and the records it would create. Nothing is sent
@@ -31,7 +31,10 @@ the bot did instead. Then comes coverage: how many cards, edges (every
 choice, intent, branch arm, fallback, retry exhaustion, skip, handoff and
 offline path, call success and failure) and locales of each playbook the
 tests went through, and which they never reached. --min-coverage N fails
-the run when a playbook's coverage is below N percent.
+the run when a playbook's coverage is below N percent. --generate prints a
+draft test for each edge no test takes, found on the flow graph, to paste
+into the test file and finish (conditions and expectations are left as
+TODO comments; a draft marked "checked" takes its edge as written).
 
 Exit status: 0 when every test passes, 1 when a test fails or a file has
 errors, 2 when the command line is wrong.
@@ -40,16 +43,17 @@ errors, 2 when the command line is wrong.
 		runPat := fs.String("run", "", "only run the tests whose name matches `PATTERN` (a regular expression, such as \"lead|nurture\")")
 		verbose := fs.Bool("v", false, "show every conversation as it ran, not just the failures")
 		minCov := fs.Float64("min-coverage", 0, "fail when a playbook's coverage (cards, edges and locales) is below `N` percent")
+		generate := fs.Bool("generate", false, "print draft tests for the edges no test takes")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if *minCov < 0 || *minCov > 100 {
 				return usageError("--min-coverage: %g is not a percentage from 0 to 100", *minCov)
 			}
-			return runTest(std, args, *runPat, *verbose, *minCov)
+			return runTest(std, args, *runPat, *verbose, *minCov, *generate)
 		}
 	},
 }
 
-func runTest(std *stdio, args []string, runPat string, verbose bool, minCov float64) error {
+func runTest(std *stdio, args []string, runPat string, verbose bool, minCov float64, generate bool) error {
 	opts := playtest.Options{}
 	if runPat != "" {
 		re, err := regexp.Compile(runPat)
@@ -168,6 +172,24 @@ func runTest(std *stdio, args []string, runPat string, verbose bool, minCov floa
 		}
 	}
 
+	if generate {
+		for _, p := range set.Programs {
+			cov := rep.Coverage[p.ID]
+			if cov == nil {
+				cov = playtest.NewCoverage(p)
+			}
+			un := cov.UncoveredEdges()
+			if len(un) == 0 {
+				continue
+			}
+			file := p.ID + ".test.yaml"
+			if len(p.Files) > 0 {
+				file = strings.TrimSuffix(strings.TrimSuffix(p.Files[0], ".yaml"), ".yml") + ".test.yaml"
+			}
+			fmt.Fprintf(std.out, "\n# draft tests for %s: add them under `tests:` in %s\n", p.ID, file)
+			fmt.Fprint(std.out, playtest.FormatProposals(playtest.Generate(p, un)))
+		}
+	}
 	if passed+failed > 0 {
 		fmt.Fprintln(std.out)
 		fmt.Fprintf(std.out, "%d passed, %d failed\n", passed, failed)

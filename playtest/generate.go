@@ -1,0 +1,387 @@
+package playtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/playbook-dev/playbook/engine"
+)
+
+// Proposal is a test proposed to take one edge no test takes: a script
+// found on the flow graph. It is a draft: conditions (branch arms,
+// skip_if) are not solved, only noted, and it has no expectations.
+type Proposal struct {
+	Edge    engine.Edge
+	Name    string
+	Online  map[string]int
+	Mocks   []string // "METHOD URL" that must answer 200
+	Bodies  []string // the JSON body of each mock, with the fields its card saves
+	Steps   []string // script lines, "visitor: ..." or "click: ..."
+	Notes   []string // what the test writer must arrange (conditions)
+	Reached bool     // false when no path to the edge was found
+	// Checked is set when the draft, run as it is, takes its edge.
+	Checked bool
+}
+
+// node is a place on the flow graph: a card before its question is
+// answered (phase 0) or after it (phase 1: its branch, goto or next).
+type node struct{ card, phase int }
+
+type trans struct {
+	to    node // card -1: the conversation stops here
+	edge  *engine.Edge
+	steps []string
+	note  string
+	team  string // needs an agent of this team online
+	mock  string // needs this call to answer
+	body  string // with this body
+}
+
+// Generate proposes one test for each edge in edges (the uncovered ones),
+// by the shortest way through the flow graph from the first card.
+// Each draft is run: Checked says whether it takes its edge as it is.
+func Generate(p *engine.Program, edges []engine.Edge) []*Proposal {
+	var out []*Proposal
+	for _, e := range edges {
+		pr := propose(p, e)
+		if pr.Reached {
+			f, diags := Parse("proposal.test.yaml", []byte("tests:\n"+FormatProposals([]*Proposal{pr})))
+			if !diags.HasErrors() && len(f.Tests) == 1 {
+				pr.Checked = Run(p, f.Tests[0]).Edges[e]
+			}
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+func propose(p *engine.Program, target engine.Edge) *Proposal {
+	pr := &Proposal{Edge: target, Name: "takes " + DescribeEdge(p, target), Online: map[string]int{}}
+	if len(p.Cards) == 0 {
+		return pr
+	}
+	type prev struct {
+		from node
+		t    trans
+	}
+	start := node{0, 0}
+	seen := map[node]prev{start: {}}
+	queue := []node{start}
+	var found *prev
+	for len(queue) > 0 && found == nil {
+		n := queue[0]
+		queue = queue[1:]
+		for _, t := range transitions(p, n) {
+			if t.edge != nil && *t.edge == target {
+				found = &prev{n, t}
+				break
+			}
+			if t.to.card < 0 {
+				continue
+			}
+			if _, ok := seen[t.to]; !ok {
+				seen[t.to] = prev{n, t}
+				queue = append(queue, t.to)
+			}
+		}
+	}
+	if found == nil {
+		return pr
+	}
+	pr.Reached = true
+	var chain []trans
+	chain = append(chain, found.t)
+	for n := found.from; n != start; {
+		pv := seen[n]
+		chain = append(chain, pv.t)
+		n = pv.from
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		t := chain[i]
+		pr.Steps = append(pr.Steps, t.steps...)
+		if t.note != "" {
+			pr.Notes = append(pr.Notes, t.note)
+		}
+		if t.team != "" {
+			pr.Online[t.team] = 1
+		}
+		if t.mock != "" {
+			pr.Mocks = append(pr.Mocks, t.mock)
+			pr.Bodies = append(pr.Bodies, t.body)
+		}
+	}
+	return pr
+}
+
+// transitions lists the ways on from n, with what the visitor does.
+func transitions(p *engine.Program, n node) []trans {
+	c := p.Cards[n.card]
+	edge := func(k engine.EdgeKind, i int) *engine.Edge { return &engine.Edge{Card: n.card, Kind: k, Index: i} }
+	next := func(to int) node {
+		if to < 0 {
+			return node{-1, 0}
+		}
+		return node{to, 0}
+	}
+	after := node{n.card, 1}
+	if n.phase == 1 {
+		if c.HasEnd || c.Handoff != nil {
+			return nil
+		}
+		var out []trans
+		if len(c.Branch) == 0 {
+			return []trans{{to: next(c.Next)}}
+		}
+		for i, b := range c.Branch {
+			t := trans{to: next(b.Goto), edge: edge(engine.EdgeBranch, i)}
+			if b.If != nil {
+				t.note = fmt.Sprintf("make `%s` true at %s", b.If.Src, c.Name)
+			}
+			out = append(out, t)
+		}
+		if last := c.Branch[len(c.Branch)-1]; last.If != nil {
+			out = append(out, trans{to: next(c.Next), edge: edge(engine.EdgeNoBranch, 0), note: "make every branch condition of " + c.Name + " false"})
+		}
+		return out
+	}
+	orAfter := func(to int) node {
+		if to >= 0 {
+			return node{to, 0}
+		}
+		return after
+	}
+	switch {
+	case c.Handoff != nil:
+		return []trans{
+			{to: node{-1, 0}, edge: edge(engine.EdgeHandoff, 0), team: c.Handoff.Team},
+			{to: next(c.Handoff.Offline), edge: edge(engine.EdgeOffline, 0)},
+		}
+	case c.Call != nil:
+		url := "URL"
+		if c.Call.URL != nil {
+			url = templateGuess(c.Call.URL)
+		}
+		key := c.Call.Method + " " + url
+		errTo := after
+		if c.Call.OnError >= 0 {
+			errTo = next(c.Call.OnError)
+		}
+		return []trans{
+			{to: after, edge: edge(engine.EdgeCallOK, 0), mock: key, body: sampleBody(p, c.Call)},
+			{to: errTo, edge: edge(engine.EdgeCallError, 0)},
+		}
+	case c.Ask == nil:
+		if c.HasEnd {
+			return nil
+		}
+		return []trans{{to: after}}
+	}
+	a := c.Ask
+	var out []trans
+	if a.SkipIf != nil {
+		out = append(out, trans{to: after, edge: edge(engine.EdgeSkip, 0), note: fmt.Sprintf("make `%s` true at %s", a.SkipIf.Src, c.Name)})
+	}
+	for i, ch := range a.Choices {
+		label := ch.Value
+		if ch.Label != nil {
+			if tm := ch.Label.ByLocale[p.Locale]; tm != nil && tm.IsStatic {
+				label = tm.Static
+			}
+		}
+		out = append(out, trans{to: orAfter(ch.Goto), edge: edge(engine.EdgeChoice, i), steps: []string{"click: " + yamlScalar(label)}})
+	}
+	if a.Other != nil {
+		out = append(out, trans{to: orAfter(a.Other.Goto), edge: edge(engine.EdgeOther, 0), steps: []string{"visitor: Something not in the list"}})
+	}
+	for i, in := range a.Intents {
+		ex := in.Name
+		if exs := in.Examples[p.Locale]; len(exs) > 0 {
+			ex = exs[0]
+		} else {
+			for _, exs := range in.Examples {
+				if len(exs) > 0 {
+					ex = exs[0]
+					break
+				}
+			}
+		}
+		out = append(out, trans{to: orAfter(in.Goto), edge: edge(engine.EdgeIntent, i), steps: []string{"visitor: " + yamlScalar(ex)}})
+	}
+	if len(a.Intents) > 0 && a.Fallback >= 0 {
+		out = append(out, trans{to: next(a.Fallback), edge: edge(engine.EdgeFallback, 0), steps: []string{"visitor: qwerty zxcv"}})
+	}
+	if a.Retry.Max > 0 {
+		var steps []string
+		for range a.Retry.Max {
+			steps = append(steps, "visitor: "+yamlScalar(invalidSample(a)))
+		}
+		to := after
+		if a.Retry.Then >= 0 {
+			to = next(a.Retry.Then)
+		}
+		out = append(out, trans{to: to, edge: edge(engine.EdgeRetry, 0), steps: steps})
+	}
+	if len(a.Choices) == 0 && len(a.Intents) == 0 {
+		t := trans{to: after, steps: []string{"visitor: " + yamlScalar(validSample(a.Input))}}
+		if len(a.Validate) > 0 {
+			t.note = "give an answer to " + c.Name + " that passes its validate"
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func validSample(t engine.InputType) string {
+	switch t {
+	case engine.InputEmail:
+		return "ana@example.com"
+	case engine.InputPhone:
+		return "+49 30 1234567"
+	case engine.InputNumber:
+		return "100"
+	case engine.InputInt:
+		return "10"
+	case engine.InputDate:
+		return "2026-02-10"
+	case engine.InputURL:
+		return "https://www.example.com"
+	case engine.InputYesNo:
+		return "yes"
+	}
+	return "Ana Example"
+}
+
+func invalidSample(a *engine.Ask) string {
+	switch {
+	case len(a.Choices) > 0:
+		return "none of these"
+	case len(a.Intents) > 0:
+		return "qwerty zxcv"
+	case a.Input == engine.InputText || a.Input == "":
+		return "x" // fails a validate, if the card has one
+	}
+	return "not valid"
+}
+
+// templateGuess renders a URL template with its holes as *, so it can key
+// a pattern mock.
+func templateGuess(t *engine.Template) string {
+	if t.IsStatic {
+		return t.Static
+	}
+	var b strings.Builder
+	for _, p := range t.Parts {
+		if p.Expr != nil {
+			b.WriteString("*")
+		} else {
+			b.WriteString(p.Lit)
+		}
+	}
+	return b.String()
+}
+
+// yamlScalar quotes s when YAML would misread it plain.
+func yamlScalar(s string) string {
+	if s == "" || strings.ContainsAny(s, ":#{}[],&*!|>'\"%@`") || strings.TrimSpace(s) != s {
+		return strconv.Quote(s)
+	}
+	switch strings.ToLower(s) {
+	case "yes", "no", "true", "false", "on", "off", "null", "~", "y", "n":
+		return strconv.Quote(s)
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// FormatProposals writes proposals as YAML items for a test file's
+// `tests:` list, with the conditions to arrange as comments.
+func FormatProposals(ps []*Proposal) string {
+	var b strings.Builder
+	for _, pr := range ps {
+		if !pr.Reached {
+			fmt.Fprintf(&b, "  # %s: no way to it from the first card was found\n", pr.Name)
+			continue
+		}
+		fmt.Fprintf(&b, "  - name: %s\n", yamlScalar(pr.Name))
+		if pr.Checked {
+			fmt.Fprintf(&b, "    # checked: as written it takes the edge\n")
+		} else {
+			fmt.Fprintf(&b, "    # not yet: as written it does not take the edge; do the TODOs\n")
+		}
+		for _, n := range pr.Notes {
+			fmt.Fprintf(&b, "    # TODO: %s\n", n)
+		}
+		if len(pr.Online) > 0 {
+			var parts []string
+			for t, n := range pr.Online {
+				parts = append(parts, fmt.Sprintf("%s: %d", t, n))
+			}
+			fmt.Fprintf(&b, "    agents_online: {%s}\n", strings.Join(parts, ", "))
+		}
+		if len(pr.Mocks) > 0 {
+			fmt.Fprintf(&b, "    http:\n")
+			for i, m := range pr.Mocks {
+				fmt.Fprintf(&b, "      %s: {status: 200, body: %s}   # TODO: real values\n", strconv.Quote(m), pr.Bodies[i])
+			}
+		}
+		if len(pr.Steps) == 0 {
+			fmt.Fprintf(&b, "    script: []\n")
+		} else {
+			fmt.Fprintf(&b, "    script:\n")
+			for _, s := range pr.Steps {
+				fmt.Fprintf(&b, "      - %s\n", s)
+			}
+		}
+		fmt.Fprintf(&b, "    # TODO: expect: {outcome: ..., vars: {...}, created: [...]}\n")
+	}
+	return b.String()
+}
+
+// sampleBody is a JSON response with a made-up value, of the right type,
+// at every path the call saves.
+func sampleBody(p *engine.Program, c *engine.Call) string {
+	body := map[string]any{}
+	for _, sv := range c.Save {
+		var v any = "text"
+		if d, ok := p.Var(sv.Var); ok {
+			switch d.Type {
+			case engine.TypeNumber, engine.TypeInt:
+				v = 1
+			case engine.TypeBool:
+				v = true
+			case engine.TypeEmail:
+				v = "ana@example.com"
+			case engine.TypeURL:
+				v = "https://www.example.com"
+			case engine.TypeDate:
+				v = "2026-02-10"
+			case engine.TypeList:
+				v = []any{}
+			case engine.TypeMap:
+				v = map[string]any{}
+			}
+		}
+		m := body
+		for i, k := range sv.Path {
+			if i == len(sv.Path)-1 {
+				m[k] = v
+				break
+			}
+			sub, ok := m[k].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				m[k] = sub
+			}
+			m = sub
+		}
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}

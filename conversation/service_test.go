@@ -2,6 +2,7 @@ package conversation_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
@@ -38,6 +41,29 @@ cards:
         person: {email: email}
     end: lead
 `
+
+const desk = `playbook: desk
+cards:
+  hi:
+    handoff:
+      team: sales
+      say: Connecting you to sales...
+      offline: away
+  away:
+    say: Nobody is here.
+    end: away
+`
+
+// salesOnline says one agent of every team is online.
+type salesOnline struct{}
+
+func (salesOnline) Online(_ context.Context, _ *engine.Session, teams []string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, t := range teams {
+		out[t] = 1
+	}
+	return out, nil
+}
 
 // fakeRecords records the records the service hands it; it fails the
 // first `fails` calls, as a CRM that is away would.
@@ -87,6 +113,7 @@ type fixture struct {
 	inbox   *handoff.Store
 	records *fakeRecords
 	prog    *engine.Program
+	desk    *engine.Program
 	now     time.Time
 }
 
@@ -96,10 +123,12 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	store := redisstore.New(rdb, redisstore.Options{Prefix: "t:", Pending: conversation.LeavesWork})
-	inbox := handoff.NewStore(redisstore.NewInbox(rdb, "t:"), handoff.Options{Prefix: "t:", Alive: store.Alive})
+	inbox := handoff.NewStore(redisstore.NewInbox(rdb, "t:"), handoff.Options{Prefix: "t:", Alive: store.Alive, PasswordCost: bcrypt.MinCost})
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "signup.yaml"), []byte(signup), 0o644); err != nil {
-		t.Fatal(err)
+	for name, src := range map[string]string{"signup.yaml": signup, "desk.yaml": desk} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f := &fixture{store: store, inbox: inbox, records: &fakeRecords{fails: fails}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { return f.now }
@@ -110,12 +139,14 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 	svc, err := conversation.New(conversation.Config{
 		Store: store, Inbox: inbox, CRM: crm.New(rdb, crm.Options{Prefix: "t:"}), Registry: reg,
 		Publisher: &fakePublisher{}, Records: f.records, RecoverAfter: recoverAfter, Logger: quiet(), Now: clock,
+		Presence: salesOnline{},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.svc = svc
 	f.prog, _ = reg.Current("signup")
+	f.desk, _ = reg.Current("desk")
 	return f
 }
 
@@ -254,5 +285,74 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// TestAgentActionsAskTheAccessPolicy: an agent of another team can neither
+// read nor take a queued sales chat (access.ErrForbidden, and nothing
+// changes); a sales agent takes it, the visitor is told, and resolving it
+// ends it for the visitor.
+func TestAgentActionsAskTheAccessPolicy(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0, 0)
+	add := func(name, team string) *handoff.Agent {
+		a, err := f.inbox.AddAgent(ctx, handoff.NewAgent{Email: name + "@example.com", Name: name, Teams: []string{team}, Password: "correct horse"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	sam, sue := add("Sam", "sales"), add("Sue", "support")
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: f.desk}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Status != engine.StatusHandoff {
+		t.Fatalf("the desk playbook did not hand off: %s", sess.Status)
+	}
+	if c, err := f.inbox.Conversation(ctx, sess.ID); err != nil || c.Team != "sales" || c.Status != handoff.StatusOpen {
+		t.Fatalf("the chat is not queued for sales: %+v, %v", c, err)
+	}
+
+	if _, err := f.svc.Conversation(ctx, sue, sess.ID); !errors.Is(err, access.ErrForbidden) {
+		t.Fatalf("support reads the sales chat: %v, want ErrForbidden", err)
+	}
+	for name, act := range map[string]func() (*handoff.Conversation, error){
+		"take":     func() (*handoff.Conversation, error) { return f.svc.Take(ctx, sue, sess.ID, "") },
+		"resolve":  func() (*handoff.Conversation, error) { return f.svc.Resolve(ctx, sue, sess.ID) },
+		"labels":   func() (*handoff.Conversation, error) { return f.svc.SetLabels(ctx, sue, sess.ID, []string{"x"}, nil) },
+		"transfer": func() (*handoff.Conversation, error) { return f.svc.Transfer(ctx, sue, sess.ID, "support") },
+		"snooze":   func() (*handoff.Conversation, error) { return f.svc.Snooze(ctx, sue, sess.ID, "tomorrow") },
+	} {
+		if _, err := act(); !errors.Is(err, access.ErrForbidden) {
+			t.Errorf("support's %s of the sales chat: %v, want ErrForbidden", name, err)
+		}
+	}
+	if c, _ := f.inbox.Conversation(ctx, sess.ID); c.Assignee != "" || c.Status != handoff.StatusOpen || len(c.Labels) != 0 || c.Team != "sales" {
+		t.Fatalf("a refused action changed the chat: %+v", c)
+	}
+
+	c, err := f.svc.Take(ctx, sam, sess.ID, "")
+	if err != nil || c.Assignee != sam.ID {
+		t.Fatalf("Sam takes the chat: %+v, %v", c, err)
+	}
+	if _, err := f.svc.Snooze(ctx, sam, sess.ID, "yesterday"); !errors.Is(err, handoff.ErrInvalid) {
+		t.Fatalf("a snooze until yesterday: %v, want ErrInvalid", err)
+	}
+	if c, err = f.svc.Resolve(ctx, sam, sess.ID); err != nil || c.Status != handoff.StatusResolved {
+		t.Fatalf("Sam resolves the chat: %+v, %v", c, err)
+	}
+	entries, err := f.store.Transcript(ctx, sess.ID, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range entries {
+		if e.From == "system" {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	if !slices.Equal(kinds, []string{"handoff", "joined", "resolved", "end"}) {
+		t.Fatalf("the visitor's transcript has system entries %v, want handoff, joined, resolved, end", kinds)
 	}
 }

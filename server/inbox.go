@@ -8,7 +8,6 @@ import (
 	"github.com/playbook-dev/playbook/conversation"
 	"net/http"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v5"
@@ -151,26 +150,11 @@ func (s *Server) setPresence(c *echo.Context) error {
 		return inboxError(err)
 	}
 	if req.Status == handoff.Online {
-		s.routeQueued(c.Request().Context(), a)
+		s.svc.RouteQueued(c.Request().Context(), a)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": req.Status})
 }
 
-// routeQueued offers an agent who just came online the chats waiting in
-// their teams' queues, under automatic routing.
-func (s *Server) routeQueued(ctx context.Context, a *handoff.Agent) {
-	for _, team := range a.Teams {
-		ids, err := s.inbox.Queued(ctx, team, 20)
-		if err != nil {
-			return
-		}
-		for _, id := range ids {
-			if c, err := s.inbox.Conversation(ctx, id); err == nil {
-				s.svc.Route(ctx, c)
-			}
-		}
-	}
-}
 
 type agentInfo struct {
 	*handoff.Agent
@@ -237,6 +221,32 @@ func (s *Server) conversationJSON(c *echo.Context, conv *handoff.Conversation) e
 	return c.JSON(http.StatusOK, conv)
 }
 
+// decodeAction decodes the body of an action on conversation :id. A body
+// it cannot decode is refused, but the access policy's answer comes first:
+// whoever may not act on the conversation learns nothing from their body.
+func (s *Server) decodeAction(c *echo.Context, v any, limit int64) error {
+	err := decodeJSON(c, v, limit)
+	if err == nil {
+		return nil
+	}
+	if _, aerr := s.conversationFor(c); aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+// serviceError maps the conversation service's errors (the access
+// policy's refusals, the inbox's and the store's) to HTTP.
+func serviceError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, access.ErrSignedOut) || errors.Is(err, access.ErrForbidden) {
+		return accessError(err)
+	}
+	return inboxError(err)
+}
+
 // accessError maps the access policy's refusals to HTTP.
 func accessError(err error) error {
 	switch {
@@ -253,14 +263,8 @@ func accessError(err error) error {
 // conversationFor loads a conversation the signed-in agent may see, as the
 // access policy decides.
 func (s *Server) conversationFor(c *echo.Context) (*handoff.Conversation, error) {
-	conv, err := s.inbox.Conversation(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return nil, inboxError(err)
-	}
-	if err := access.Conversation(agentOf(c), conv); err != nil {
-		return nil, accessError(err)
-	}
-	return conv, nil
+	conv, err := s.svc.Conversation(c.Request().Context(), agentOf(c), c.Param("id"))
+	return conv, serviceError(err)
 }
 
 func (s *Server) getConversation(c *echo.Context) error {
@@ -336,94 +340,48 @@ type idRequest struct {
 }
 
 func (s *Server) assignConversation(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
-	if err != nil {
-		return err
-	}
 	var req idRequest
-	if err := decodeJSON(c, &req, 1<<10); err != nil {
+	if err := s.decodeAction(c, &req, 1<<10); err != nil {
 		return err
 	}
 	// No agent: take the chat from the queue (refused when someone else
 	// has it). An agent, yourself included: (re)assign it to them.
-	me := agentOf(c)
-	to, claim := me, req.Agent == ""
-	if req.Agent != "" && req.Agent != me.ID {
-		if to, err = s.inbox.Agent(c.Request().Context(), req.Agent); err != nil {
-			return inboxError(err)
-		}
-	}
-	nc, err := s.svc.Assign(c.Request().Context(), conv.ID, me, to, claim)
+	nc, err := s.svc.Take(c.Request().Context(), agentOf(c), c.Param("id"), req.Agent)
 	if err != nil {
-		return inboxError(err)
+		return serviceError(err)
 	}
 	return s.conversationJSON(c, nc)
 }
 
 func (s *Server) unassignConversation(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
+	nc, err := s.svc.Unassign(c.Request().Context(), agentOf(c), c.Param("id"))
 	if err != nil {
-		return err
+		return serviceError(err)
 	}
-	nc, _, err := s.inbox.Unassign(c.Request().Context(), conv.ID)
-	if err != nil {
-		return inboxError(err)
-	}
-	s.svc.PublishConversation(c.Request().Context(), nc)
-	s.svc.Route(c.Request().Context(), nc)
 	return s.conversationJSON(c, nc)
 }
 
 func (s *Server) transferConversation(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
-	if err != nil {
-		return err
-	}
 	var req idRequest
-	if err := decodeJSON(c, &req, 1<<10); err != nil {
+	if err := s.decodeAction(c, &req, 1<<10); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	nc, _, err := s.inbox.Transfer(ctx, conv.ID, req.Team)
+	nc, err := s.svc.Transfer(c.Request().Context(), agentOf(c), c.Param("id"), req.Team)
 	if err != nil {
-		return inboxError(err)
+		return serviceError(err)
 	}
-	s.svc.PublishConversation(ctx, nc)
-	s.svc.PublishInbox(ctx, conversation.InboxEvent{Type: "notify", Kind: "new_chat", Conversation: nc, Text: agentOf(c).Name + " transferred a chat to " + req.Team})
-	s.svc.Route(ctx, nc)
 	return s.conversationJSON(c, nc)
 }
 
 func (s *Server) handBack(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
-	if err != nil {
-		return err
-	}
 	var req idRequest
-	if err := decodeJSON(c, &req, 1<<10); err != nil {
+	if err := s.decodeAction(c, &req, 1<<10); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	sess, _, err := s.store.Load(ctx, conv.ID)
+	nc, err := s.svc.HandBack(c.Request().Context(), agentOf(c), c.Param("id"), req.Card)
 	if err != nil {
-		return inboxError(err)
+		return serviceError(err)
 	}
-	p, err := s.reg.Version(ctx, sess.Version)
-	if err != nil {
-		return err
-	}
-	if _, ok := p.Card(req.Card); !ok {
-		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("playbook %s has no card %q", p.ID, req.Card))
-	}
-	nc, err := s.inbox.ToBot(ctx, conv.ID, req.Card)
-	if err != nil {
-		return inboxError(err)
-	}
-	left := redisstore.Entry{From: "system", Kind: "left", Author: agentOf(c).Name, At: s.now().UTC()}
-	if _, _, err := s.svc.TurnWith(ctx, conv.ID, "", engine.Event{Kind: engine.EventResume, Card: req.Card}, []redisstore.Entry{left}); err != nil {
-		return inboxError(err)
-	}
-	s.svc.PublishConversation(ctx, nc)
 	return s.conversationJSON(c, nc)
 }
 
@@ -564,92 +522,39 @@ func (s *Server) deleteMessage(c *echo.Context) error {
 }
 
 func (s *Server) setLabels(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
-	if err != nil {
-		return err
-	}
 	var req struct {
 		Add    []string `json:"add"`
 		Remove []string `json:"remove"`
 	}
-	if err := decodeJSON(c, &req, 4<<10); err != nil {
+	if err := s.decodeAction(c, &req, 4<<10); err != nil {
 		return err
 	}
-	nc, err := s.inbox.SetLabels(c.Request().Context(), conv.ID, req.Add, req.Remove)
+	nc, err := s.svc.SetLabels(c.Request().Context(), agentOf(c), c.Param("id"), req.Add, req.Remove)
 	if err != nil {
-		return inboxError(err)
+		return serviceError(err)
 	}
-	s.svc.PublishConversation(c.Request().Context(), nc)
 	return s.conversationJSON(c, nc)
 }
 
-// snoozeUntil turns "tomorrow" and "next_week" into 9:00 UTC of that day.
-func snoozeUntil(until string, now time.Time) (time.Time, bool, error) {
-	nine := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 9, 0, 0, 0, time.UTC) }
-	switch until {
-	case "reply":
-		return now.Add(30 * 24 * time.Hour), true, nil
-	case "tomorrow":
-		return nine(now.AddDate(0, 0, 1)), false, nil
-	case "next_week":
-		days := (8 - int(now.Weekday())) % 7
-		if days == 0 {
-			days = 7
-		}
-		return nine(now.AddDate(0, 0, days)), false, nil
-	}
-	t, err := time.Parse(time.RFC3339, until)
-	if err != nil || !t.After(now) {
-		return time.Time{}, false, echo.NewHTTPError(http.StatusBadRequest, "until is reply, tomorrow, next_week or a future time (RFC 3339)")
-	}
-	return t, false, nil
-}
 
 func (s *Server) snooze(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
-	if err != nil {
-		return err
-	}
 	var req struct {
 		Until string `json:"until"`
 	}
-	if err := decodeJSON(c, &req, 1<<10); err != nil {
+	if err := s.decodeAction(c, &req, 1<<10); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	until, untilReply, err := snoozeUntil(req.Until, s.now().UTC())
+	nc, err := s.svc.Snooze(c.Request().Context(), agentOf(c), c.Param("id"), req.Until)
 	if err != nil {
-		return err
+		return serviceError(err)
 	}
-	nc, err := s.inbox.Snooze(ctx, conv.ID, until, untilReply)
-	if err != nil {
-		return inboxError(err)
-	}
-	if err := s.timers.Set(ctx, conv.ID, conversation.SnoozeTimer, until); err != nil {
-		return err
-	}
-	s.svc.PublishConversation(ctx, nc)
 	return s.conversationJSON(c, nc)
 }
 
 func (s *Server) resolve(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
+	nc, err := s.svc.Resolve(c.Request().Context(), agentOf(c), c.Param("id"))
 	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	nc, _, err := s.inbox.Resolve(ctx, conv.ID)
-	if err != nil {
-		return inboxError(err)
-	}
-	_ = s.timers.Cancel(ctx, conv.ID, conversation.SnoozeTimer)
-	resolved := redisstore.Entry{From: "system", Kind: "resolved", Author: agentOf(c).Name, At: s.now().UTC()}
-	if _, _, err := s.svc.TurnWith(ctx, conv.ID, "", engine.Event{Kind: engine.EventAgentLeft, Agent: agentOf(c).Name}, []redisstore.Entry{resolved}); err != nil {
-		return inboxError(err)
-	}
-	s.svc.PublishConversation(ctx, nc)
-	if a, err := s.inbox.Agent(ctx, conv.Assignee); err == nil {
-		s.routeQueued(ctx, a) // the agent has room for a queued chat now
+		return serviceError(err)
 	}
 	return s.conversationJSON(c, nc)
 }

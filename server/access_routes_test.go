@@ -33,6 +33,7 @@ var accessTable = map[string]string{
 	"GET /widget.js":                                scopePublic,
 	"GET /static/*":                                 scopePublic,
 	"GET /healthz":                                  scopePublic,
+	"GET /readyz":                                   scopePublic,
 	"GET /ws/visitor":                               scopePublic,
 	"POST /api/widget/match":                        scopePublic,
 	"OPTIONS /api/widget/match":                     scopePublic,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
@@ -43,6 +45,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/widget.js", s.file(static, "widget.js"), gz)
 	e.GET("/static/*", s.staticFiles(static), gz)
 	e.GET("/healthz", s.health)
+	e.GET("/readyz", s.ready)
 
 	e.GET("/ws/visitor", s.handleVisitorWS)
 	e.POST("/api/widget/match", s.match, middleware.CORSWithConfig(middleware.CORSConfig{
@@ -198,8 +201,24 @@ func contentType(name string) string {
 	return "application/octet-stream"
 }
 
+// health is the liveness check: the process serves HTTP. It asks nothing
+// of the store, so a Redis outage does not get live processes restarted.
 func (s *Server) health(c *echo.Context) error {
-	if err := s.cfg.Redis.Ping(c.Request().Context()).Err(); err != nil {
+	return c.String(http.StatusOK, "ok")
+}
+
+// readyTimeout bounds a readiness check: a store slower than this to
+// answer is not ready.
+const readyTimeout = 2 * time.Second
+
+// ready is the readiness check: 200 while the store answers (on a Redis
+// Cluster: every master, the cluster up, every slot covered), 503 while it
+// does not, so a load balancer sends visitors elsewhere meanwhile.
+func (s *Server) ready(c *echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+	defer cancel()
+	if err := s.cfg.Ready(ctx); err != nil {
+		s.log.Warn("not ready: the store does not answer", "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable")
 	}
 	return c.String(http.StatusOK, "ok")

@@ -35,6 +35,10 @@ type Config struct {
 	// (store/redis.NewInbox). The embedded engine's is
 	// store/embedded.NewInbox.
 	Inbox store.InboxEngine
+	// Ready answers whether the store can serve now, for GET /readyz
+	// (each call bounded to 2 s); default: store/redis.Ready on Redis
+	// (PING; on a cluster every master up and every slot covered).
+	Ready func(ctx context.Context) error
 	// Secret signs visitor tokens; every process of a deployment needs the
 	// same one. Empty: one is generated once and shared by every process
 	// through Redis; when Redis loses it, a process that still has it
@@ -157,6 +161,10 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Redis == nil {
 		return nil, errors.New("server: no Redis client")
+	}
+	if cfg.Ready == nil {
+		rdb := cfg.Redis
+		cfg.Ready = func(ctx context.Context) error { return redisstore.Ready(ctx, rdb) }
 	}
 	if cfg.Playbooks == "" {
 		return nil, errors.New("server: no playbooks directory")

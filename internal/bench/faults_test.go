@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"sync"
@@ -188,4 +189,58 @@ func TestSlowRedis(t *testing.T) {
 	if err := bench.VerifyAll(context.Background(), rds.Client, rds.Prefix, convs, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReadyzFollowsRedis stops (SIGKILL) the one Redis a server uses and
+// starts it again on the same port: /readyz answers 503 while Redis is
+// away and 200 again once it is back, and /healthz (liveness) answers 200
+// throughout.
+func TestReadyzFollowsRedis(t *testing.T) {
+	needRedisServer(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	rs, err := bench.StartRedisWith(ctx, dir, bench.RedisConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Stop(5 * time.Second) })
+	opt, _ := redis.ParseURL(rs.URL)
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	url := startServerOn(t, playbooks.BenchQualify, &redistest.Server{Client: rdb, Prefix: "ready:", URL: rs.URL}, rdb)
+
+	status := func(path string) int {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitStatus := func(path string, want int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second) // a guard against a hang
+		for status(path) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("GET %s never answered %d", path, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if s := status("/readyz"); s != http.StatusOK {
+		t.Fatalf("/readyz with Redis up: %d", s)
+	}
+	rs.Kill()
+	waitStatus("/readyz", http.StatusServiceUnavailable)
+	if s := status("/healthz"); s != http.StatusOK {
+		t.Fatalf("/healthz with Redis down: %d, want 200 (liveness asks nothing of the store)", s)
+	}
+	var port int
+	fmt.Sscan(opt.Addr[len("127.0.0.1:"):], &port)
+	again, err := bench.StartRedisWith(ctx, dir, bench.RedisConfig{Port: port})
+	if err != nil {
+		t.Fatalf("restarting redis-server: %v", err)
+	}
+	rs = again
+	waitStatus("/readyz", http.StatusOK)
 }

@@ -275,7 +275,7 @@ func StartServer(ctx context.Context, exe string, args []string, logPath string)
 	defer mu.Unlock()
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(hctx, "GET", s.URL+"/healthz", nil)
+	req, _ := http.NewRequestWithContext(hctx, "GET", s.URL+"/readyz", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		_ = p.Stop(5 * time.Second)
@@ -284,7 +284,7 @@ func StartServer(ctx context.Context, exe string, args []string, logPath string)
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		_ = p.Stop(5 * time.Second)
-		return nil, fmt.Errorf("playbook serve at %s: /healthz answered %s", s.URL, resp.Status)
+		return nil, fmt.Errorf("playbook serve at %s: /readyz answered %s", s.URL, resp.Status)
 	}
 	return s, nil
 }

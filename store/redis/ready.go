@@ -1,0 +1,67 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// slotsInCluster is how many hash slots a Redis Cluster has.
+const slotsInCluster = 16384
+
+// Ready reports whether rdb can serve conversations now: one Redis node
+// answers PING; on a Redis Cluster every master the client knows answers
+// PING and says the cluster is up (cluster_state:ok) with all 16,384 slots
+// assigned. While a dead master's replica is not promoted yet its slots
+// answer nothing, and Ready says so. When a master does not answer, the
+// client's slot map is reloaded, so the next call sees a promoted replica.
+// The caller bounds the call with ctx.
+func Ready(ctx context.Context, rdb redis.UniversalClient) error {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		return rdb.Ping(ctx).Err()
+	}
+	var masters atomic.Int32
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		masters.Add(1)
+		addr := n.Options().Addr
+		if err := n.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("master %s: %w", addr, err)
+		}
+		info, err := n.ClusterInfo(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("master %s: CLUSTER INFO: %w", addr, err)
+		}
+		return clusterUp(addr, info)
+	})
+	if err != nil {
+		cc.ReloadState(context.WithoutCancel(ctx))
+		return err
+	}
+	if masters.Load() == 0 {
+		cc.ReloadState(context.WithoutCancel(ctx))
+		return fmt.Errorf("no master known")
+	}
+	return nil
+}
+
+// clusterUp checks a CLUSTER INFO reply: state ok, every slot assigned.
+func clusterUp(addr, info string) error {
+	fields := map[string]string{}
+	for _, line := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			fields[k] = v
+		}
+	}
+	if st := fields["cluster_state"]; st != "ok" {
+		return fmt.Errorf("master %s: cluster_state:%s", addr, st)
+	}
+	if n, err := strconv.Atoi(fields["cluster_slots_assigned"]); err != nil || n != slotsInCluster {
+		return fmt.Errorf("master %s: %s of %d slots assigned", addr, fields["cluster_slots_assigned"], slotsInCluster)
+	}
+	return nil
+}

@@ -13,9 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Source is where a create comes from.
@@ -116,21 +115,14 @@ func (s *Store) duplicate(ctx context.Context, v string) (*Result, error) {
 
 // tryCreate reads, decides and commits once; errStale means read again.
 func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key string) (*Result, error) {
-	idem := s.idemKey(key)
-	if v, err := s.rdb.Get(ctx, idem).Result(); err == nil {
-		return s.duplicate(ctx, v)
-	} else if !errors.Is(err, redis.Nil) {
-		return nil, err
-	}
+	// A key used before is found when the change is applied; reading it
+	// first would cost every create a round trip.
 	now := s.now().UTC()
 	ch := newChange()
-	ch.idempotent(idem)
-	var cc ConversationContext
-	if src.Conversation != "" {
-		var err error
-		if cc, err = s.Context(ctx, src.Conversation); err != nil {
-			return nil, err
-		}
+	ch.c.Key, ch.c.KeyTTL = key, idemTTL
+	cc, ctx, err := s.readAhead(ctx, src, &d)
+	if err != nil {
+		return nil, err
 	}
 	main := d.rec
 	main.Key = fullKey
@@ -299,13 +291,14 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 			continue
 		}
 		sl.written = true
+		old := ""
 		if sl.isNew {
 			created = append(created, sl.rec)
 			events = append(events, sl.rec)
 		} else if sl.changed {
 			sl.rec.UpdatedAt = now
 			updated = append(updated, sl.rec)
-			ch.expect(s.recKey(sl.rec.ID), sl.json)
+			old = sl.json
 		} else {
 			continue
 		}
@@ -313,9 +306,9 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		if err != nil {
 			return nil, err
 		}
-		ch.do("SET", s.recKey(sl.rec.ID), string(b))
+		ch.record(sl.rec.ID, old, string(b))
 		if sl.isNew {
-			ch.do("ZADD", s.listKey(sl.rec.Kind), now.UnixMilli(), sl.rec.ID)
+			ch.c.Listed = append(ch.c.Listed, store.Listed{Kind: string(sl.rec.Kind), ID: sl.rec.ID, Ms: now.UnixMilli()})
 		}
 	}
 	// Indexes of the person and organization.
@@ -328,45 +321,45 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 	ms := now.UnixMilli()
 	// The conversation's memory and results.
 	if src.Conversation != "" {
-		ck := s.convKey(src.Conversation)
+		ck := src.Conversation
 		if p != nil {
-			ch.do("HSET", ck, "person", p.rec.ID)
+			ch.conv(ck, "person", p.rec.ID)
 		}
 		if o != nil {
-			ch.do("HSET", ck, "organization", o.rec.ID)
+			ch.conv(ck, "organization", o.rec.ID)
 		}
 		switch self.rec.Kind {
 		case KindLead:
-			ch.do("HSET", ck, "lead", self.rec.ID)
+			ch.conv(ck, "lead", self.rec.ID)
 		case KindDeal:
-			ch.do("HSET", ck, "deal", self.rec.ID)
+			ch.conv(ck, "deal", self.rec.ID)
 		}
 		if team != "" && owner != nil {
-			ch.do("HSET", ck, "owner:"+team, owner.ID)
+			ch.conv(ck, "owner:"+team, owner.ID)
 		}
 		// Scored by creation time in ms·1000 plus the order within this
 		// create, so records made in one millisecond keep their order.
 		for i, r := range created {
-			ch.do("ZADD", s.resultsKey(src.Conversation), ms*1000+int64(i), r.ID)
+			ch.c.Results = append(ch.c.Results, store.ConvResult{Conv: src.Conversation, ID: r.ID, Score: ms*1000 + int64(i)})
 		}
 	}
 	// The feeds.
 	item := feedMember(self.rec)
 	if self.isNew && p != nil && self != p {
-		ch.do("ZADD", s.feedKey(p.rec.ID), ms, item)
+		ch.feed(p.rec.ID, item, ms, false)
 	}
 	if self.isNew && self.rec.Kind != KindLead && self.rec.LeadID != "" && (self.rec.Kind != KindNote || self.rec.About == "lead") {
-		ch.do("ZADD", s.feedKey(self.rec.LeadID), ms, item)
+		ch.feed(self.rec.LeadID, item, ms, false)
 	}
 	if self.isNew && self.rec.Kind != KindDeal && self.rec.DealID != "" && (self.rec.Kind != KindNote || self.rec.About == "deal") {
-		ch.do("ZADD", s.feedKey(self.rec.DealID), ms, item)
+		ch.feed(self.rec.DealID, item, ms, false)
 	}
 	// An organization's feed has its people, leads and deals.
 	if self.isNew && self.rec.OrganizationID != "" && (self.rec.Kind == KindLead || self.rec.Kind == KindDeal || self.rec.Kind == KindPerson) {
-		ch.do("ZADD", s.feedKey(self.rec.OrganizationID), ms, item)
+		ch.feed(self.rec.OrganizationID, item, ms, false)
 	}
 	if p != nil && p.isNew && p != self && p.rec.OrganizationID != "" {
-		ch.do("ZADD", s.feedKey(p.rec.OrganizationID), ms, feedMember(p.rec))
+		ch.feed(p.rec.OrganizationID, feedMember(p.rec), ms, false)
 	}
 	if p != nil && src.Chat != nil {
 		s.putChat(ch, p.rec.ID, *src.Chat)
@@ -377,14 +370,14 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		if err != nil {
 			return nil, err
 		}
-		ch.do("XADD", s.outboxKey(), "*", "type", "record.created", "e", ev)
+		ch.event(ev)
 	}
 	for _, r := range updated {
 		ev, err := s.recordEvent("record.updated", r, p, o, now)
 		if err != nil {
 			return nil, err
 		}
-		ch.do("XADD", s.outboxKey(), "*", "type", "record.updated", "e", ev)
+		ch.event(ev)
 	}
 	iv := idemValue{Record: self.rec.ID}
 	if p != nil {
@@ -396,13 +389,13 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		res.Organization = o.rec
 	}
 	ivb, _ := json.Marshal(iv)
-	ch.do("SET", idem, string(ivb), "PX", idemTTL.Milliseconds())
+	ch.c.Done = string(ivb)
 
-	_, dup, isDup, err := s.commit(ctx, ch)
+	dup, err := s.commit(ctx, ch)
 	if err != nil {
 		return nil, err
 	}
-	if isDup {
+	if dup != "" {
 		return s.duplicate(ctx, dup)
 	}
 	res.Record = self.rec
@@ -438,8 +431,7 @@ func (s *Store) index(ch *change, sl *slot) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		ch.expect(k, sl.claims[k])
-		ch.do("SET", k, sl.rec.ID)
+		ch.index(k, sl.claims[k], sl.rec.ID)
 	}
 }
 
@@ -455,17 +447,98 @@ func mergeCustom(sl *slot, custom map[string]any) {
 	}
 }
 
-// lookup reads an index key: the id it holds, or "".
-func (s *Store) lookup(ctx context.Context, key string) (string, error) {
-	id, err := s.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
+// readCache is what one try of Create read ahead: the index entries its
+// contact may need and the records they and the conversation name, in two
+// round trips instead of one per step of the resolving.
+type readCache struct {
+	idx  map[string]string // index name → record id
+	recs map[string]string // record id → JSON ("" = missing)
+}
+
+type readCacheKey struct{}
+
+// readAhead reads the conversation's memory with the index entries the
+// draft's contact, the visitor and the organization may need, then the
+// records they name, and returns the context carrying them for lookup and
+// found.
+func (s *Store) readAhead(ctx context.Context, src Source, d *draft) (ConversationContext, context.Context, error) {
+	var names []string
+	add := func(n string) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
 	}
-	return id, err
+	for _, c := range []Contact{d.contact, src.Visitor} {
+		if e := NormalizeEmail(c.Email); e != "" {
+			add(emailIndex(e))
+			if dom := OrgDomain(e); dom != "" {
+				add(domainIndex(dom))
+			}
+		}
+		if p := NormalizePhone(c.Phone); p != "" {
+			add(phoneIndex(p))
+		}
+	}
+	org := d.org
+	if d.rec.Kind == KindOrganization {
+		org = Org{Name: d.rec.Name, Domain: d.rec.Domain}
+	}
+	if org.Domain != "" {
+		add(domainIndex(registrable(org.Domain)))
+	} else if org.Name != "" {
+		add(orgNameIndex(org.Name))
+	}
+	m, ids, err := s.st.Conversation(ctx, src.Conversation, names...)
+	if err != nil {
+		return ConversationContext{}, ctx, err
+	}
+	cc := contextOf(m)
+	rc := &readCache{idx: map[string]string{}, recs: map[string]string{}}
+	var load []string
+	for i, n := range names {
+		rc.idx[n] = ids[i]
+		if ids[i] != "" && !slices.Contains(load, ids[i]) {
+			load = append(load, ids[i])
+		}
+	}
+	for _, id := range []string{cc.Person, cc.Organization} {
+		if id != "" && !slices.Contains(load, id) {
+			load = append(load, id)
+		}
+	}
+	if len(load) > 0 {
+		vals, err := s.st.Records(ctx, load...)
+		if err != nil {
+			return ConversationContext{}, ctx, err
+		}
+		for i, id := range load {
+			rc.recs[id] = vals[i]
+		}
+	}
+	return cc, context.WithValue(ctx, readCacheKey{}, rc), nil
+}
+
+// lookup reads an index entry: the id it holds, or "".
+func (s *Store) lookup(ctx context.Context, name string) (string, error) {
+	if rc, ok := ctx.Value(readCacheKey{}).(*readCache); ok {
+		if id, ok := rc.idx[name]; ok {
+			return id, nil
+		}
+	}
+	return s.st.Lookup(ctx, name)
 }
 
 // found loads the record an index pointed at into a slot.
 func (s *Store) found(ctx context.Context, id string) (*slot, error) {
+	if rc, ok := ctx.Value(readCacheKey{}).(*readCache); ok {
+		if v, ok := rc.recs[id]; ok {
+			var r Record
+			if v == "" || json.Unmarshal([]byte(v), &r) != nil {
+				return nil, nil
+			}
+			return &slot{rec: &r, json: v}, nil
+		}
+	}
 	rs, err := s.load(ctx, id)
 	if err != nil {
 		return nil, err
@@ -510,7 +583,7 @@ func (s *Store) resolvePerson(ctx context.Context, src Source, d *draft, cc Conv
 	emailID, phoneID := "", ""
 	var err error
 	if email != "" {
-		if emailID, err = s.lookup(ctx, s.emailKey(email)); err != nil {
+		if emailID, err = s.lookup(ctx, emailIndex(email)); err != nil {
 			return nil, err
 		}
 		if emailID != "" {
@@ -520,7 +593,7 @@ func (s *Store) resolvePerson(ctx context.Context, src Source, d *draft, cc Conv
 		}
 	}
 	if phone != "" {
-		if phoneID, err = s.lookup(ctx, s.phoneKey(phone)); err != nil {
+		if phoneID, err = s.lookup(ctx, phoneIndex(phone)); err != nil {
 			return nil, err
 		}
 		if p == nil && phoneID != "" && (email == "" || emailID == "") {
@@ -555,10 +628,10 @@ func (s *Store) resolvePerson(ctx context.Context, src Source, d *draft, cc Conv
 		}
 	}
 	if p.rec.Email == email && email != "" && (p.isNew || emailID != p.rec.ID) {
-		p.claim(s.emailKey(email), emailID)
+		p.claim(emailIndex(email), emailID)
 	}
 	if p.rec.Phone == phone && phone != "" && phoneID == "" {
-		p.claim(s.phoneKey(phone), "")
+		p.claim(phoneIndex(phone), "")
 	}
 	return p, nil
 }
@@ -585,9 +658,9 @@ func (s *Store) resolveOrg(ctx context.Context, d *draft, p *slot) (*slot, error
 	var idx string
 	if given.Domain != "" {
 		given.Domain = registrable(given.Domain)
-		idx = s.domainKey(given.Domain)
+		idx = domainIndex(given.Domain)
 	} else {
-		idx = s.orgNameKey(given.Name)
+		idx = orgNameIndex(given.Name)
 	}
 	id, err := s.lookup(ctx, idx)
 	if err != nil {
@@ -691,7 +764,7 @@ func (s *Store) roundRobin(ctx context.Context, team string) (*Agent, error) {
 	if len(pool) == 0 {
 		pool = members
 	}
-	n, err := s.rdb.Incr(ctx, s.rrKey(team)).Result()
+	n, err := s.st.Next(ctx, "rr:"+team)
 	if err != nil {
 		return nil, err
 	}
@@ -741,8 +814,8 @@ func (s *Store) UpdatePerson(ctx context.Context, id string, name, phone *string
 			return nil, ErrNotFound
 		}
 		p := rs[0].rec
+		old := rs[0].json
 		ch := newChange()
-		ch.expect(s.recKey(id), rs[0].json)
 		if name != nil {
 			p.Name = truncate(strings.TrimSpace(*name), 200)
 		}
@@ -754,19 +827,17 @@ func (s *Store) UpdatePerson(ctx context.Context, id string, name, phone *string
 		if phone != nil && NormalizePhone(*phone) != p.Phone {
 			np := NormalizePhone(*phone)
 			if np != "" {
-				cur, err := s.lookup(ctx, s.phoneKey(np))
+				cur, err := s.lookup(ctx, phoneIndex(np))
 				if err != nil {
 					return nil, err
 				}
 				if cur != "" && cur != id {
 					return nil, fmt.Errorf("%w: another person has the phone %s", ErrConflict, np)
 				}
-				ch.expect(s.phoneKey(np), cur)
-				ch.do("SET", s.phoneKey(np), id)
+				ch.index(phoneIndex(np), cur, id)
 			}
 			if p.Phone != "" {
-				ch.expect(s.phoneKey(p.Phone), id)
-				ch.do("DEL", s.phoneKey(p.Phone))
+				ch.index(phoneIndex(p.Phone), id, "")
 			}
 			p.Phone = np
 		}
@@ -775,13 +846,13 @@ func (s *Store) UpdatePerson(ctx context.Context, id string, name, phone *string
 		if err != nil {
 			return nil, err
 		}
-		ch.do("SET", s.recKey(id), string(b))
+		ch.record(id, old, string(b))
 		ev, err := s.recordEvent("record.updated", p, nil, nil, p.UpdatedAt)
 		if err != nil {
 			return nil, err
 		}
-		ch.do("XADD", s.outboxKey(), "*", "type", "record.updated", "e", ev)
-		if _, _, _, err := s.commit(ctx, ch); errors.Is(err, errStale) {
+		ch.event(ev)
+		if _, err := s.commit(ctx, ch); errors.Is(err, errStale) {
 			continue
 		} else if err != nil {
 			return nil, err

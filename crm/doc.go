@@ -3,20 +3,28 @@
 // owner assignment, and the webhook outbox that hands every event to the
 // company's own CRM (Pipedrive, HubSpot, Zendesk Sell, ...).
 //
-// Everything lives in Redis behind [Store]. Rules it keeps:
+// Everything lives in a storage engine behind two small interfaces,
+// store.CRM (records, indexes, feeds) and store.Outbox (webhook events and
+// deliveries); store/redis and store/embedded implement them. Rules it
+// keeps:
 //
-//   - One hash tag. Every key is Prefix+"{crm}:...", so all CRM keys sit in
-//     one Redis Cluster slot and the multi-key Lua scripts below stay valid
-//     on a cluster. (The conversation keys, pb:{c:ID}:..., live elsewhere:
-//     nothing here is atomic with a conversation's turn; the server creates
-//     records after the turn commits, and creating is idempotent.)
+//   - Planned in Go, applied by the engine. Create reads what it needs,
+//     decides, and hands the engine one store.CRMChange: records and index
+//     entries as compare-and-sets, then lists, feeds, the conversation's
+//     memory and the record.created events. The embedded engine applies it
+//     in one transaction; Redis (Cluster) in single-slot steps, new records
+//     before the index entries that point at them, so no index ever names
+//     a missing record, and a failed compare undoes the steps before it.
+//     (The conversation keys, pb:{c:ID}:..., live elsewhere: nothing here
+//     is atomic with a conversation's turn; the server creates records
+//     after the turn commits, and creating is idempotent.)
 //   - Idempotent creation. [Store.Create] takes an engine.Record whose Key
 //     (session, turn, card) is the idempotency key: the same key creates
 //     once, however often it is retried (a re-run turn, a duplicate message,
-//     a crash before the reply). The check, every record written, every
-//     index and feed entry, and the record.created events in the outbox
-//     stream happen in ONE Lua script: there is no state in which a record
-//     exists without its event, or the reverse.
+//     a crash before the reply). The key holds the change's plan while it
+//     is applied, so a create retried after a crash between two steps
+//     finishes that plan (the same ids, each event once) instead of making
+//     another.
 //   - Optimistic, not locked. Create reads what it needs (the person with
 //     that email, the organization of that domain), decides in Go, and the
 //     script commits only if what it read is unchanged; otherwise Create

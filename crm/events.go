@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -13,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Event types a webhook subscription can ask for.
@@ -60,8 +59,8 @@ func newEventID() string {
 	return "evt_" + hex.EncodeToString(b)
 }
 
-// recordEvent is the JSON of a record event.
-func (s *Store) recordEvent(typ string, r *Record, p, o *slot, now time.Time) (string, error) {
+// recordEvent is a record event for the outbox.
+func (s *Store) recordEvent(typ string, r *Record, p, o *slot, now time.Time) (store.OutboxEvent, error) {
 	d := RecordData{Record: r}
 	if p != nil && p.rec != r {
 		d.Person = p.rec
@@ -72,8 +71,9 @@ func (s *Store) recordEvent(typ string, r *Record, p, o *slot, now time.Time) (s
 	if r.Conversation != "" {
 		d.Conversation = &ConversationRef{ID: r.Conversation, Transcript: TranscriptPath(r.Conversation)}
 	}
-	b, err := json.Marshal(Event{ID: newEventID(), Type: typ, CreatedAt: now, Data: d})
-	return string(b), err
+	id := newEventID()
+	b, err := json.Marshal(Event{ID: id, Type: typ, CreatedAt: now, Data: d})
+	return store.OutboxEvent{ID: id, Type: typ, Body: string(b)}, err
 }
 
 // Emit adds an event to the webhook outbox. Record events are added by the
@@ -83,22 +83,13 @@ func (s *Store) Emit(ctx context.Context, typ string, data any) error {
 	if !slices.Contains(EventTypes, typ) {
 		return fmt.Errorf("%w: event type %q", ErrInvalid, typ)
 	}
-	b, err := json.Marshal(Event{ID: newEventID(), Type: typ, CreatedAt: s.now().UTC(), Data: data})
+	id := newEventID()
+	b, err := json.Marshal(Event{ID: id, Type: typ, CreatedAt: s.now().UTC(), Data: data})
 	if err != nil {
 		return err
 	}
-	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.outboxKey(), Values: []any{"type", typ, "e", string(b)}}).Err()
+	return s.ob.Emit(ctx, store.OutboxEvent{ID: id, Type: typ, Body: string(b)})
 }
-
-// emitOnce adds an event to the outbox unless an event with its id was
-// added before (within the keep time of the mark).
-// KEYS[1] the event's mark, KEYS[2] the outbox; ARGV[1] keep in ms,
-// ARGV[2] type, ARGV[3] event JSON. Replies 1 (added) or 0 (added before).
-var emitOnce = redis.NewScript(`
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[2], '*', 'type', ARGV[2], 'e', ARGV[3])
-return 1
-`)
 
 // EmitOnce adds an event with the given id to the webhook outbox, once:
 // the id is marked atomically with the event, and emitting the same id
@@ -115,8 +106,7 @@ func (s *Store) EmitOnce(ctx context.Context, id, typ string, data any, keep tim
 	if err != nil {
 		return false, err
 	}
-	n, err := emitOnce.Run(ctx, s.rdb, []string{s.t + "emitted:" + id, s.outboxKey()}, keep.Milliseconds(), typ, string(b)).Int()
-	return n == 1, err
+	return s.ob.EmitOnce(ctx, store.OutboxEvent{ID: id, Type: typ, Body: string(b)}, keep)
 }
 
 // Subscription is a webhook: where events of some types are POSTed, and
@@ -160,7 +150,7 @@ func (s *Store) AddSubscription(ctx context.Context, rawURL string, events []str
 	}
 	sub := &Subscription{ID: newID("sub_"), URL: u.String(), Events: slices.Compact(slices.Sorted(slices.Values(events))), Secret: secret, CreatedAt: s.now().UTC()}
 	b, _ := json.Marshal(sub)
-	if err := s.rdb.HSet(ctx, s.subsKey(), sub.ID, b).Err(); err != nil {
+	if err := s.ob.PutSubscription(ctx, sub.ID, string(b)); err != nil {
 		return nil, err
 	}
 	s.forgetSubscriptions()
@@ -204,7 +194,7 @@ func (s *Store) forgetSubscriptions() {
 
 // Subscriptions lists the webhooks, oldest first.
 func (s *Store) Subscriptions(ctx context.Context) ([]*Subscription, error) {
-	m, err := s.rdb.HGetAll(ctx, s.subsKey()).Result()
+	m, err := s.ob.Subscriptions(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -226,12 +216,12 @@ func (s *Store) Subscriptions(ctx context.Context) ([]*Subscription, error) {
 
 // subscription returns one webhook.
 func (s *Store) subscription(ctx context.Context, id string) (*Subscription, error) {
-	v, err := s.rdb.HGet(ctx, s.subsKey(), id).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
+	v, err := s.ob.Subscription(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if v == "" {
+		return nil, ErrNotFound
 	}
 	var sub Subscription
 	if err := json.Unmarshal([]byte(v), &sub); err != nil {
@@ -243,12 +233,12 @@ func (s *Store) subscription(ctx context.Context, id string) (*Subscription, err
 // RemoveSubscription deletes a webhook; its pending deliveries are
 // dropped when they come due.
 func (s *Store) RemoveSubscription(ctx context.Context, id string) error {
-	n, err := s.rdb.HDel(ctx, s.subsKey(), id).Result()
+	found, err := s.ob.DeleteSubscription(ctx, id)
 	if err != nil {
 		return err
 	}
 	s.forgetSubscriptions()
-	if n == 0 {
+	if !found {
 		return ErrNotFound
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Chat is a conversation as it appears in an activity feed.
@@ -53,9 +53,9 @@ func (s *Store) putChat(ch *change, person string, c Chat) {
 	}
 	c.FirstMessage = truncate(c.FirstMessage, 200)
 	b, _ := json.Marshal(c)
-	ch.do("SET", s.chatKey(c.Conversation), string(b))
-	ch.do("ZADD", s.feedKey(person), "NX", c.StartedAt.UnixMilli(), "c:"+c.Conversation)
-	ch.do("HSET", s.convKey(c.Conversation), "person", person)
+	ch.c.Chats = append(ch.c.Chats, store.Chat{Conv: c.Conversation, JSON: string(b)})
+	ch.feed(person, "c:"+c.Conversation, c.StartedAt.UnixMilli(), true)
+	ch.conv(c.Conversation, "person", person)
 }
 
 // LinkChat puts a conversation in the activity feed of a person, or
@@ -88,10 +88,9 @@ func (s *Store) LinkChat(ctx context.Context, c Chat, team, email string) (strin
 			if err != nil {
 				return "", err
 			}
-			ch.expect(s.recKey(person), rs[0].json)
-			ch.do("SET", s.recKey(person), string(b))
+			ch.record(person, rs[0].json, string(b))
 		}
-		if _, _, _, err := s.commit(ctx, ch); errors.Is(err, errStale) {
+		if _, err := s.commit(ctx, ch); errors.Is(err, errStale) {
 			continue
 		} else if err != nil {
 			return "", err
@@ -102,49 +101,42 @@ func (s *Store) LinkChat(ctx context.Context, c Chat, team, email string) (strin
 }
 
 // PersonOf returns the person a conversation is linked to (by a record
-// made in it), else the person with the email, else "". One round trip.
+// made in it), else the person with the email, else "". One read.
 func (s *Store) PersonOf(ctx context.Context, conv, email string) (string, error) {
-	pipe := s.rdb.Pipeline()
-	linked := pipe.HGet(ctx, s.convKey(conv), "person")
-	var byEmail *redis.StringCmd
+	var idx []string
 	if e := NormalizeEmail(email); e != "" {
-		byEmail = pipe.Get(ctx, s.emailKey(e))
+		idx = append(idx, emailIndex(e))
 	}
-	_, _ = pipe.Exec(ctx)
-	for _, cmd := range []*redis.StringCmd{linked, byEmail} {
-		if cmd == nil {
-			continue
-		}
-		if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return "", err
-		}
-		if cmd.Val() != "" {
-			return cmd.Val(), nil
-		}
+	m, ids, err := s.st.Conversation(ctx, conv, idx...)
+	if err != nil {
+		return "", err
 	}
-	return "", nil
+	if m["person"] != "" || len(ids) == 0 {
+		return m["person"], nil
+	}
+	return ids[0], nil
 }
 
 // Linked reports the person a conversation is linked to, or "".
 func (s *Store) Linked(ctx context.Context, conv string) (string, error) {
-	p, err := s.rdb.HGet(ctx, s.convKey(conv), "person").Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
+	m, _, err := s.st.Conversation(ctx, conv)
+	if err != nil {
+		return "", err
 	}
-	return p, err
+	return m["person"], nil
 }
 
 // ChatOf returns the chat item kept for a conversation.
 func (s *Store) ChatOf(ctx context.Context, conv string) (*Chat, error) {
-	v, err := s.rdb.Get(ctx, s.chatKey(conv)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
+	vs, err := s.st.Chats(ctx, conv)
 	if err != nil {
 		return nil, err
 	}
+	if vs[0] == "" {
+		return nil, ErrNotFound
+	}
 	var c Chat
-	if err := json.Unmarshal([]byte(v), &c); err != nil {
+	if err := json.Unmarshal([]byte(vs[0]), &c); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -172,9 +164,9 @@ func (s *Store) Feed(ctx context.Context, id, typ string, limit int) ([]FeedItem
 	if err != nil {
 		return nil, err
 	}
-	sources := []string{s.feedKey(id)}
+	sources := []string{id}
 	if (rec.Kind == KindLead || rec.Kind == KindDeal) && rec.PersonID != "" {
-		sources = append(sources, s.feedKey(rec.PersonID))
+		sources = append(sources, rec.PersonID)
 	}
 	type member struct {
 		m     string
@@ -183,12 +175,12 @@ func (s *Store) Feed(ctx context.Context, id, typ string, limit int) ([]FeedItem
 	var all []member
 	seen := map[string]bool{}
 	for i, k := range sources {
-		zs, err := s.rdb.ZRevRangeWithScores(ctx, k, 0, maxFeed-1).Result()
+		zs, err := s.st.Feed(ctx, k, maxFeed)
 		if err != nil {
 			return nil, err
 		}
 		for _, z := range zs {
-			m, _ := z.Member.(string)
+			m := z.Member
 			if seen[m] {
 				continue
 			}
@@ -215,18 +207,30 @@ func (s *Store) Feed(ctx context.Context, id, typ string, limit int) ([]FeedItem
 	if len(all) > limit {
 		all = all[:limit]
 	}
-	keys := make([]string, len(all))
-	for i, m := range all {
+	var chats, recs []string
+	for _, m := range all {
 		kind, ref, _ := strings.Cut(m.m, ":")
 		if kind == "c" {
-			keys[i] = s.chatKey(ref)
+			chats = append(chats, ref)
 		} else {
-			keys[i] = s.recKey(ref)
+			recs = append(recs, ref)
 		}
 	}
-	vals, err := s.mget(ctx, keys)
+	chatVals, err := s.st.Chats(ctx, chats...)
 	if err != nil {
 		return nil, err
+	}
+	recVals, err := s.st.Records(ctx, recs...)
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]string, len(all))
+	for i, m := range all {
+		if m.m[0] == 'c' {
+			vals[i], chatVals = chatVals[0], chatVals[1:]
+		} else {
+			vals[i], recVals = recVals[0], recVals[1:]
+		}
 	}
 	out := make([]FeedItem, 0, len(all))
 	for i, m := range all {
@@ -293,13 +297,13 @@ func (s *Store) ArchiveTranscript(ctx context.Context, conv string, transcript [
 	if len(transcript) > maxArchive {
 		return fmt.Errorf("%w: the transcript is over 2 MiB", ErrInvalid)
 	}
-	return s.rdb.Set(ctx, s.archiveKey(conv), transcript, 0).Err()
+	return s.st.PutArchive(ctx, conv, transcript)
 }
 
 // ArchivedTranscript returns the copy ArchiveTranscript kept.
 func (s *Store) ArchivedTranscript(ctx context.Context, conv string) ([]byte, error) {
-	b, err := s.rdb.Get(ctx, s.archiveKey(conv)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	b, err := s.st.Archive(ctx, conv)
+	if err == nil && b == nil {
 		return nil, ErrNotFound
 	}
 	return b, err

@@ -8,12 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Errors of the package, for the server to map to status codes.
@@ -61,8 +60,6 @@ type Notice struct {
 
 // Options configure a Store.
 type Options struct {
-	// Prefix starts every key, before the {crm} hash tag; default "pb:".
-	Prefix string
 	// Agents finds owners; nil: owners must be agent ids, and round robin
 	// assigns nobody.
 	Agents Directory
@@ -73,10 +70,11 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store keeps the CRM in Redis. It is safe for concurrent use.
+// Store is the CRM over a storage engine: st keeps the records and
+// indexes, ob the webhook outbox. It is safe for concurrent use.
 type Store struct {
-	rdb    redis.UniversalClient
-	t      string // key prefix including the hash tag: "pb:{crm}:"
+	st     store.CRM
+	ob     store.Outbox
 	agents Directory
 	notify func(context.Context, Notice)
 	now    func() time.Time
@@ -86,38 +84,21 @@ type Store struct {
 	subs  []*Subscription
 }
 
-// New returns a Store on rdb.
-func New(rdb redis.UniversalClient, o Options) *Store {
-	if o.Prefix == "" {
-		o.Prefix = "pb:"
-	}
+// New returns a Store on an engine's CRM records and outbox.
+func New(st store.CRM, ob store.Outbox, o Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Store{rdb: rdb, t: o.Prefix + "{crm}:", agents: o.Agents, notify: o.Notify, now: o.Now}
+	return &Store{st: st, ob: ob, agents: o.Agents, notify: o.Notify, now: o.Now}
 }
 
-// Key names, all under the one hash tag.
-func (s *Store) recKey(id string) string       { return s.t + "r:" + id }
-func (s *Store) listKey(k Kind) string         { return s.t + "list:" + string(k) }
-func (s *Store) emailKey(email string) string  { return s.t + "idx:email:" + email }
-func (s *Store) phoneKey(phone string) string  { return s.t + "idx:phone:" + phone }
-func (s *Store) domainKey(dom string) string   { return s.t + "idx:domain:" + dom }
-func (s *Store) orgNameKey(name string) string { return s.t + "idx:orgname:" + strings.ToLower(name) }
-func (s *Store) idemKey(key string) string     { return s.t + "idem:" + key }
-func (s *Store) convKey(conv string) string    { return s.t + "conv:" + conv }
-func (s *Store) resultsKey(conv string) string { return s.t + "conv:" + conv + ":results" }
-func (s *Store) feedKey(id string) string      { return s.t + "feed:" + id }
-func (s *Store) chatKey(conv string) string    { return s.t + "chat:" + conv }
-func (s *Store) archiveKey(conv string) string { return s.t + "transcript:" + conv }
-func (s *Store) rrKey(team string) string      { return s.t + "rr:" + team }
-func (s *Store) outboxKey() string             { return s.t + "outbox" }
-func (s *Store) subsKey() string               { return s.t + "webhooks" }
-func (s *Store) dueKey() string                { return s.t + "deliveries:due" }
-func (s *Store) leaseKey() string              { return s.t + "deliveries:lease" }
-func (s *Store) deadKey() string               { return s.t + "deliveries:dead" }
-func (s *Store) deliveryKey(id string) string  { return s.t + "delivery:" + id }
-func (s *Store) eventKey(id string) string     { return s.t + "event:" + id }
+// Index names of people and organizations.
+func emailIndex(email string) string { return store.IndexKey("email", email) }
+func phoneIndex(phone string) string { return store.IndexKey("phone", phone) }
+func domainIndex(dom string) string  { return store.IndexKey("domain", dom) }
+func orgNameIndex(name string) string {
+	return store.IndexKey("orgname", strings.ToLower(name))
+}
 
 // idemTTL is how long an idempotency key is remembered.
 const idemTTL = 30 * 24 * time.Hour
@@ -131,113 +112,32 @@ func newID(prefix string) string {
 	return prefix + idEnc.EncodeToString(b)
 }
 
-// applyScript commits a change that was decided in Go from what it read:
-// it refuses when an idempotency key is already used, or when a key it
-// read has changed, and otherwise runs every command of the change.
-//
-//	KEYS: every key the change reads or writes (all under one hash tag).
-//	ARGV[1]: "1" when KEYS[1] is an idempotency key: if it is set, reply
-//	  {"dup", its value} and change nothing.
-//	ARGV[2]: n, the number of checks; then n pairs: key index, the value
-//	  the key must still hold ("" = must not exist).
-//	then the commands, each as: argument count c, command, key index,
-//	  c arguments.
-//
-// Replies {"ok", id of each XADD...} | {"dup", value} | {"stale", key}.
-var applyScript = redis.NewScript(`
-if ARGV[1] == '1' then
-  local v = redis.call('GET', KEYS[1])
-  if v then return {'dup', v} end
-end
-local i = 3
-for c = 1, tonumber(ARGV[2]) do
-  local k = KEYS[tonumber(ARGV[i])]
-  local want = ARGV[i + 1]
-  local got = redis.call('GET', k)
-  if want == '' then
-    if got then return {'stale', k} end
-  elseif got ~= want then
-    return {'stale', k}
-  end
-  i = i + 2
-end
-local reply = {'ok'}
-while i <= #ARGV do
-  local argc = tonumber(ARGV[i])
-  local cmd = ARGV[i + 1]
-  local args = {}
-  for j = 1, argc do args[j] = ARGV[i + 2 + j] end
-  local r = redis.call(cmd, KEYS[tonumber(ARGV[i + 2])], unpack(args))
-  if cmd == 'XADD' then reply[#reply + 1] = r end
-  i = i + 3 + argc
-end
-return reply
-`)
-
-// change is a batch of commands applyScript commits at once.
+// change is a store.CRMChange being planned.
 type change struct {
-	keys   []string
-	index  map[string]int
-	idem   bool
-	checks []any
-	nCheck int
-	ops    []any
+	c store.CRMChange
 }
 
-func newChange() *change { return &change{index: map[string]int{}} }
+func newChange() *change { return &change{} }
 
-func (c *change) key(k string) int {
-	if i, ok := c.index[k]; ok {
-		return i
+// record writes a record's JSON, which must still be old ("" = new).
+func (c *change) record(id, old, json string) {
+	c.c.Records = append(c.c.Records, store.CAS{Name: id, Old: old, New: json})
+}
+
+// index points an index entry at id ("" deletes it), if it still holds
+// old ("" = absent).
+func (c *change) index(name, old, id string) {
+	c.c.Indexes = append(c.c.Indexes, store.CAS{Name: name, Old: old, New: id})
+}
+
+// commit applies the change. It returns the value of the idempotency key
+// when another change used it, or errStale.
+func (s *Store) commit(ctx context.Context, c *change) (dup string, err error) {
+	dup, err = s.st.Apply(ctx, &c.c)
+	if errors.Is(err, store.ErrStale) {
+		return "", errStale
 	}
-	c.keys = append(c.keys, k)
-	c.index[k] = len(c.keys)
-	return len(c.keys)
-}
-
-// idempotent makes k the change's idempotency key; it must come first.
-func (c *change) idempotent(k string) {
-	c.key(k)
-	c.idem = true
-}
-
-// expect makes the change refuse when k no longer holds v ("" = absent).
-func (c *change) expect(k, v string) {
-	c.checks = append(c.checks, c.key(k), v)
-	c.nCheck++
-}
-
-// do adds a command on key k.
-func (c *change) do(cmd, k string, args ...any) {
-	c.ops = append(c.ops, len(args), cmd, c.key(k))
-	c.ops = append(c.ops, args...)
-}
-
-// commit runs the change. It returns the ids of its XADDs, or the value of
-// the idempotency key with dup set, or errStale.
-func (s *Store) commit(ctx context.Context, c *change) (ids []string, dup string, isDup bool, err error) {
-	args := make([]any, 0, 2+len(c.checks)+len(c.ops))
-	if c.idem {
-		args = append(args, "1")
-	} else {
-		args = append(args, "0")
-	}
-	args = append(args, c.nCheck)
-	args = append(args, c.checks...)
-	args = append(args, c.ops...)
-	res, err := applyScript.Run(ctx, s.rdb, c.keys, args...).StringSlice()
-	if err != nil {
-		return nil, "", false, err
-	}
-	switch res[0] {
-	case "ok":
-		return res[1:], "", false, nil
-	case "dup":
-		return nil, res[1], true, nil
-	case "stale":
-		return nil, "", false, errStale
-	}
-	return nil, "", false, fmt.Errorf("crm: unexpected script reply %v", res)
+	return dup, err
 }
 
 // raw is a record as stored, with the exact JSON, for compare-and-set.
@@ -251,11 +151,7 @@ func (s *Store) load(ctx context.Context, ids ...string) ([]raw, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.recKey(id)
-	}
-	vals, err := s.mget(ctx, keys)
+	vals, err := s.st.Records(ctx, ids...)
 	if err != nil {
 		return nil, err
 	}
@@ -267,25 +163,6 @@ func (s *Store) load(ctx context.Context, ids ...string) ([]raw, error) {
 		var r Record
 		if json.Unmarshal([]byte(v), &r) == nil {
 			out[i] = raw{rec: &r, json: v}
-		}
-	}
-	return out, nil
-}
-
-// mget reads string keys in one round trip ("" for a missing key). Keys
-// share one hash tag, so one MGET works on a cluster too.
-func (s *Store) mget(ctx context.Context, keys []string) ([]string, error) {
-	out := make([]string, len(keys))
-	for start := 0; start < len(keys); start += 500 {
-		end := min(start+500, len(keys))
-		vals, err := s.rdb.MGet(ctx, keys[start:end]...).Result()
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			if str, ok := v.(string); ok {
-				out[start+i] = str
-			}
 		}
 	}
 	return out, nil
@@ -327,12 +204,12 @@ func (s *Store) PersonByEmail(ctx context.Context, email string) (*Record, error
 	if e == "" {
 		return nil, ErrNotFound
 	}
-	id, err := s.rdb.Get(ctx, s.emailKey(e)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
+	id, err := s.st.Lookup(ctx, emailIndex(e))
 	if err != nil {
 		return nil, err
+	}
+	if id == "" {
+		return nil, ErrNotFound
 	}
 	return s.Get(ctx, id)
 }
@@ -343,12 +220,12 @@ func (s *Store) PersonByPhone(ctx context.Context, phone string) (*Record, error
 	if p == "" {
 		return nil, ErrNotFound
 	}
-	id, err := s.rdb.Get(ctx, s.phoneKey(p)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
+	id, err := s.st.Lookup(ctx, phoneIndex(p))
 	if err != nil {
 		return nil, err
+	}
+	if id == "" {
+		return nil, ErrNotFound
 	}
 	return s.Get(ctx, id)
 }
@@ -402,7 +279,7 @@ func (s *Store) Count(ctx context.Context, k Kind) (int64, error) {
 	if !validKind(k) {
 		return 0, fmt.Errorf("%w: kind %q", ErrInvalid, k)
 	}
-	return s.rdb.ZCard(ctx, s.listKey(k)).Result()
+	return s.st.Count(ctx, string(k))
 }
 
 // List returns the records of a kind that v may see and that match q,
@@ -427,13 +304,13 @@ func (s *Store) List(ctx context.Context, v Viewer, q Query) ([]*Record, error) 
 		}
 		return []*Record{p}, nil
 	}
-	max := "+inf"
+	var before int64
 	if !q.Before.IsZero() {
-		max = "(" + strconv.FormatInt(q.Before.UnixMilli(), 10)
+		before = q.Before.UnixMilli()
 	}
 	out := []*Record{}
-	for offset := int64(0); offset < scanLimit && len(out) < q.Limit; offset += 500 {
-		ids, err := s.rdb.ZRevRangeByScore(ctx, s.listKey(q.Kind), &redis.ZRangeBy{Min: "-inf", Max: max, Offset: offset, Count: 500}).Result()
+	for offset := 0; offset < scanLimit && len(out) < q.Limit; offset += 500 {
+		ids, err := s.st.List(ctx, string(q.Kind), before, offset, 500)
 		if err != nil {
 			return nil, err
 		}
@@ -485,25 +362,43 @@ type ConversationContext struct {
 
 // Context returns what the CRM knows of a conversation.
 func (s *Store) Context(ctx context.Context, conv string) (ConversationContext, error) {
-	m, err := s.rdb.HGetAll(ctx, s.convKey(conv)).Result()
+	m, _, err := s.st.Conversation(ctx, conv)
 	if err != nil {
 		return ConversationContext{}, err
 	}
+	return contextOf(m), nil
+}
+
+func contextOf(m map[string]string) ConversationContext {
 	c := ConversationContext{Person: m["person"], Organization: m["organization"], Lead: m["lead"], Deal: m["deal"], Owners: map[string]string{}}
 	for k, v := range m {
 		if team, ok := strings.CutPrefix(k, "owner:"); ok {
 			c.Owners[team] = v
 		}
 	}
-	return c, nil
+	return c
 }
 
 // Results returns every record made from a conversation, by the bot or an
 // agent, oldest first.
 func (s *Store) Results(ctx context.Context, conv string) ([]*Record, error) {
-	ids, err := s.rdb.ZRange(ctx, s.resultsKey(conv), 0, 499).Result()
+	ids, err := s.st.Results(ctx, conv, 500)
 	if err != nil {
 		return nil, err
 	}
 	return s.records(ctx, ids)
 }
+
+// conv sets a field of a conversation's memory.
+func (c *change) conv(conv, field, value string) {
+	c.c.Conv = append(c.c.Conv, store.ConvField{Conv: conv, Field: field, Value: value})
+}
+
+// feed adds member to the feed of record owner at ms (nx: keep an
+// existing member's score).
+func (c *change) feed(owner, member string, ms int64, nx bool) {
+	c.c.Feeds = append(c.c.Feeds, store.FeedAdd{Owner: owner, Member: member, Ms: ms, NX: nx})
+}
+
+// event adds an event to the outbox with the change.
+func (c *change) event(ev store.OutboxEvent) { c.c.Events = append(c.c.Events, ev) }

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // DeliveryOptions configure webhook delivery. Zero values take the
@@ -103,9 +102,6 @@ func (o *DeliveryOptions) defaults() {
 	}
 }
 
-// group is the outbox's consumer group.
-const group = "webhooks"
-
 // keepDone is how long a finished delivery and its event are kept.
 const keepDone = 7 * 24 * time.Hour
 
@@ -172,121 +168,66 @@ func (s *Store) Dispatcher(o DeliveryOptions) *Dispatcher {
 func (d *Dispatcher) Options() DeliveryOptions { return d.o }
 
 // Run delivers until ctx is done, then waits for the attempts under way.
-// It reads new events from the outbox with the consumer group, takes over
-// events another process read and never finished (after ClaimIdle), and
-// sends the retries that came due.
+// It reads new events from every shard of the outbox, takes over events
+// another process read and never finished (after ClaimIdle), and sends
+// the retries that came due.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	if err := d.ensureGroup(ctx); err != nil && ctx.Err() == nil {
-		d.log.Warn("webhook outbox: creating the consumer group", "err", err)
-	}
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); d.readLoop(ctx) }()
+	for n := 0; n < d.s.ob.Shards(); n++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.readLoop(ctx, n) }()
+	}
+	wg.Add(1)
 	go func() { defer wg.Done(); d.dueLoop(ctx) }()
 	wg.Wait()
 	d.wg.Wait()
 	return nil
 }
 
-func (d *Dispatcher) ensureGroup(ctx context.Context) error {
-	err := d.s.rdb.XGroupCreateMkStream(ctx, d.s.outboxKey(), group, "0").Err()
-	if err != nil && strings.Contains(err.Error(), "BUSYGROUP") {
-		return nil
-	}
-	return err
-}
-
-// readLoop reads the outbox and fans each event out into deliveries.
-func (d *Dispatcher) readLoop(ctx context.Context) {
+// readLoop reads one shard of the outbox and fans each event out into
+// deliveries.
+func (d *Dispatcher) readLoop(ctx context.Context, shard int) {
 	lastClaim := time.Time{}
 	for ctx.Err() == nil {
 		if time.Since(lastClaim) >= max(d.o.ClaimIdle/2, d.o.Poll) {
 			lastClaim = time.Now()
-			d.takeOver(ctx)
+			d.takeOver(ctx, shard)
 		}
-		streams, err := d.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: group, Consumer: d.o.Consumer, Streams: []string{d.s.outboxKey(), ">"}, Count: 16, Block: d.o.Poll,
-		}).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
+		es, err := d.s.ob.Read(ctx, shard, d.o.Consumer, 16, d.o.Poll)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			if strings.Contains(err.Error(), "NOGROUP") {
-				_ = d.ensureGroup(ctx)
-			} else {
-				d.log.Warn("webhook outbox: reading", "err", err)
-			}
+			d.log.Warn("webhook outbox: reading", "shard", shard, "err", err)
 			sleep(ctx, d.o.Poll)
 			continue
 		}
-		for _, st := range streams {
-			for _, m := range st.Messages {
-				d.fanOut(ctx, m)
-			}
+		for _, e := range es {
+			d.fanOut(ctx, e)
 		}
 	}
 }
 
 // takeOver claims events other consumers read more than ClaimIdle ago
-// and never acknowledged (their process died mid-way), and fans them out.
-func (d *Dispatcher) takeOver(ctx context.Context) {
-	start := "0-0"
+// and never fanned out (their process died mid-way), and fans them out.
+func (d *Dispatcher) takeOver(ctx context.Context, shard int) {
 	for i := 0; i < 100 && ctx.Err() == nil; i++ {
-		msgs, next, err := d.s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream: d.s.outboxKey(), Group: group, Consumer: d.o.Consumer, MinIdle: d.o.ClaimIdle, Start: start, Count: 16,
-		}).Result()
+		es, err := d.s.ob.TakeOver(ctx, shard, d.o.Consumer, d.o.ClaimIdle, 16)
 		if err != nil {
-			if ctx.Err() == nil && !strings.Contains(err.Error(), "NOGROUP") {
-				d.log.Warn("webhook outbox: taking over idle events", "err", err)
+			if ctx.Err() == nil {
+				d.log.Warn("webhook outbox: taking over idle events", "shard", shard, "err", err)
 			}
 			return
 		}
-		for _, m := range msgs {
-			d.log.Info("webhook outbox: took over an event another process did not finish", "entry", m.ID)
-			d.fanOut(ctx, m)
+		for _, e := range es {
+			d.log.Info("webhook outbox: took over an event another process did not finish", "entry", e.Ref)
+			d.fanOut(ctx, e)
 		}
-		if next == "0-0" || next == "" {
+		if len(es) < 16 {
 			return
 		}
-		start = next
 	}
 }
-
-// fanOutScript turns one outbox event into one delivery per subscription
-// that wants it, leased to the caller, and removes the event from the
-// stream. A delivery that exists already (the event was fanned out before
-// a crash) is left as it is.
-//
-//	KEYS[1] outbox stream, KEYS[2] event hash, KEYS[3] due zset,
-//	KEYS[4] lease hash, KEYS[5..] delivery hashes
-//	ARGV: group, entry id, event id, type, body, now ms, lease-until ms,
-//	  token, then one member per delivery hash
-var fanOutScript = redis.NewScript(`
-local claimed = {}
-local n = #KEYS - 4
-for i = 1, n do
-  local dk = KEYS[4 + i]
-  local member = ARGV[8 + i]
-  if redis.call('HSETNX', dk, 'state', 'pending') == 1 then
-    local sub = string.sub(member, string.find(member, ':', 1, true) + 1)
-    redis.call('HSET', dk, 'event', ARGV[3], 'sub', sub, 'type', ARGV[4], 'attempts', 0, 'first_at', ARGV[6])
-    redis.call('HINCRBY', KEYS[2], 'pending', 1)
-    redis.call('ZADD', KEYS[3], ARGV[7], member)
-    redis.call('HSET', KEYS[4], member, ARGV[8])
-    claimed[#claimed + 1] = member
-  end
-end
-if n > 0 then
-  redis.call('HSETNX', KEYS[2], 'body', ARGV[5])
-  redis.call('HSETNX', KEYS[2], 'type', ARGV[4])
-end
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-redis.call('XDEL', KEYS[1], ARGV[2])
-return claimed
-`)
 
 func (d *Dispatcher) token() string {
 	d.mu.Lock()
@@ -315,56 +256,38 @@ func (d *Dispatcher) subscriptions(ctx context.Context) ([]*Subscription, error)
 	return subs, nil
 }
 
-func (d *Dispatcher) fanOut(ctx context.Context, m redis.XMessage) {
-	typ, _ := m.Values["type"].(string)
-	body, _ := m.Values["e"].(string)
-	var head struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal([]byte(body), &head) != nil || head.ID == "" {
-		d.log.Error("webhook outbox: dropping a malformed event", "entry", m.ID)
-		head.ID = "bad"
+// fanOut makes one delivery per subscription that wants the event, and
+// starts sending those this call made.
+func (d *Dispatcher) fanOut(ctx context.Context, e store.OutboxEntry) {
+	if e.Event.ID == "" {
+		d.log.Error("webhook outbox: dropping a malformed event", "entry", e.Ref)
 	}
 	subs, err := d.subscriptions(ctx)
 	if err != nil {
 		d.log.Warn("webhook outbox: reading subscriptions", "err", err)
 		return // not acknowledged: taken over later
 	}
-	keys := []string{d.s.outboxKey(), d.s.eventKey(head.ID), d.s.dueKey(), d.s.leaseKey()}
-	now := d.s.now()
-	tok := d.token()
-	args := []any{group, m.ID, head.ID, typ, body, now.UnixMilli(), now.Add(d.o.Lease).UnixMilli(), tok}
-	if head.ID != "bad" {
+	var ids []string
+	if e.Event.ID != "" {
 		for _, sub := range subs {
-			if sub.Wants(typ) {
-				member := head.ID + ":" + sub.ID
-				keys = append(keys, d.s.deliveryKey(member))
-				args = append(args, member)
+			if sub.Wants(e.Event.Type) {
+				ids = append(ids, sub.ID)
 			}
 		}
 	}
-	claimed, err := fanOutScript.Run(ctx, d.s.rdb, keys, args...).StringSlice()
+	now := d.s.now()
+	tok := d.token()
+	claimed, err := d.s.ob.FanOut(ctx, e, ids, now.UnixMilli(), now.Add(d.o.Lease).UnixMilli(), tok)
 	if err != nil {
 		if ctx.Err() == nil {
-			d.log.Warn("webhook outbox: fanning out", "entry", m.ID, "err", err)
+			d.log.Warn("webhook outbox: fanning out", "entry", e.Ref, "err", err)
 		}
 		return
 	}
-	for _, member := range claimed {
-		d.start(ctx, member, tok)
+	for _, id := range claimed {
+		d.start(ctx, id, tok)
 	}
 }
-
-// claimScript leases up to ARGV[3] deliveries due at ARGV[1] to the caller
-// until ARGV[2].
-var claimScript = redis.NewScript(`
-local ms = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
-for _, m in ipairs(ms) do
-  redis.call('ZADD', KEYS[1], ARGV[2], m)
-  redis.call('HSET', KEYS[2], m, ARGV[4])
-end
-return ms
-`)
 
 // dueLoop sends the deliveries whose time came: retries, and deliveries a
 // dead process held when its lease ran out.
@@ -377,21 +300,23 @@ func (d *Dispatcher) dueLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		free := cap(d.sem) - len(d.sem)
-		if free <= 0 {
-			continue
-		}
-		now := d.s.now()
-		tok := d.token()
-		ms, err := claimScript.Run(ctx, d.s.rdb, []string{d.s.dueKey(), d.s.leaseKey()}, now.UnixMilli(), now.Add(d.o.Lease).UnixMilli(), free, tok).StringSlice()
-		if err != nil {
-			if ctx.Err() == nil {
-				d.log.Warn("webhook deliveries: claiming", "err", err)
+		for n := 0; n < d.s.ob.Shards(); n++ {
+			free := cap(d.sem) - len(d.sem)
+			if free <= 0 {
+				break
 			}
-			continue
-		}
-		for _, m := range ms {
-			d.start(ctx, m, tok)
+			now := d.s.now()
+			tok := d.token()
+			ids, err := d.s.ob.ClaimDue(ctx, n, now.UnixMilli(), now.Add(d.o.Lease).UnixMilli(), free, tok)
+			if err != nil {
+				if ctx.Err() == nil {
+					d.log.Warn("webhook deliveries: claiming", "shard", n, "err", err)
+				}
+				continue
+			}
+			for _, id := range ids {
+				d.start(ctx, id, tok)
+			}
 		}
 	}
 }
@@ -412,44 +337,6 @@ func (d *Dispatcher) start(ctx context.Context, member, tok string) {
 	}()
 }
 
-// renewScript extends a lease the caller still holds.
-var renewScript = redis.NewScript(`
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-return 1
-`)
-
-// finishScript records an attempt's outcome if the caller still holds the
-// lease: done (or cancelled), retry at a time, or dead.
-//
-//	KEYS: due, lease, dead, delivery hash, event hash
-//	ARGV: member, token, outcome, next due ms, now ms, status, error,
-//	  keep ms, attempted (1/0)
-var finishScript = redis.NewScript(`
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 'lost' end
-redis.call('HDEL', KEYS[2], ARGV[1])
-if ARGV[9] == '1' then
-  redis.call('HINCRBY', KEYS[4], 'attempts', 1)
-  redis.call('HSET', KEYS[4], 'last_at', ARGV[5], 'last_status', ARGV[6], 'last_error', ARGV[7])
-end
-local o = ARGV[3]
-if o == 'done' or o == 'cancelled' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('HSET', KEYS[4], 'state', o)
-  redis.call('PEXPIRE', KEYS[4], ARGV[8])
-  if redis.call('HINCRBY', KEYS[5], 'pending', -1) <= 0 then
-    redis.call('PEXPIRE', KEYS[5], ARGV[8])
-  end
-elseif o == 'retry' then
-  redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-elseif o == 'dead' then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
-  redis.call('HSET', KEYS[4], 'state', 'dead')
-end
-return 'ok'
-`)
-
 // Delivery is one event on its way to one webhook.
 type Delivery struct {
 	// ID is the event id and the subscription id, "evt_...:sub_...";
@@ -468,21 +355,20 @@ type Delivery struct {
 }
 
 func (s *Store) delivery(ctx context.Context, member string) (*Delivery, error) {
-	m, err := s.rdb.HGetAll(ctx, s.deliveryKey(member)).Result()
+	m, err := s.ob.Delivery(ctx, member)
 	if err != nil {
 		return nil, err
 	}
-	if len(m) == 0 {
+	if m == nil {
 		return nil, ErrNotFound
 	}
-	dl := &Delivery{ID: member, Event: m["event"], Type: m["type"], Subscription: m["sub"], State: m["state"], LastError: m["last_error"]}
-	dl.Attempts, _ = strconv.Atoi(m["attempts"])
-	dl.LastStatus, _ = strconv.Atoi(m["last_status"])
-	if ms, err := strconv.ParseInt(m["first_at"], 10, 64); err == nil {
-		dl.FirstAt = time.UnixMilli(ms).UTC()
+	dl := &Delivery{ID: member, Event: m.Event, Type: m.Type, Subscription: m.Sub, State: m.State, LastError: m.LastError,
+		Attempts: m.Attempts, LastStatus: m.LastStatus}
+	if m.FirstMs != 0 {
+		dl.FirstAt = time.UnixMilli(m.FirstMs).UTC()
 	}
-	if ms, err := strconv.ParseInt(m["last_at"], 10, 64); err == nil {
-		dl.LastAt = time.UnixMilli(ms).UTC()
+	if m.LastMs != 0 {
+		dl.LastAt = time.UnixMilli(m.LastMs).UTC()
 	}
 	return dl, nil
 }
@@ -505,31 +391,27 @@ func (d *Dispatcher) deliver(ctx context.Context, member, tok string) {
 	s := d.s
 	dl, err := s.delivery(ctx, member)
 	finish := func(outcome string, next time.Time, status int, errText string, attempted bool) {
-		now := s.now()
-		keys := []string{s.dueKey(), s.leaseKey(), s.deadKey(), s.deliveryKey(member), s.eventKey(dl.Event)}
-		a := "0"
-		if attempted {
-			a = "1"
+		f := store.Finish{Outcome: outcome, NowMs: s.now().UnixMilli(), Status: status, Error: truncate(errText, 300), Attempted: attempted, Keep: keepDone}
+		if !next.IsZero() {
+			f.NextMs = next.UnixMilli()
 		}
-		r, err := finishScript.Run(ctx, s.rdb, keys, member, tok, outcome, next.UnixMilli(), now.UnixMilli(), status, truncate(errText, 300), keepDone.Milliseconds(), a).Text()
+		held, err := s.ob.Finish(ctx, member, tok, f)
 		if err != nil {
 			d.log.Warn("webhook delivery: recording the outcome", "delivery", member, "err", err)
-		} else if r == "lost" {
+		} else if !held {
 			d.log.Warn("webhook delivery: the lease ran out before the attempt ended; another process has it", "delivery", member)
 		}
 	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			// Expired or never written: forget the member.
-			s.rdb.ZRem(ctx, s.dueKey(), member)
-			s.rdb.HDel(ctx, s.leaseKey(), member)
+			_ = s.ob.Forget(ctx, member)
 		}
 		return
 	}
 	if dl.State != "pending" {
 		// Finished already (a replay raced it): just forget the member.
-		s.rdb.ZRem(ctx, s.dueKey(), member)
-		s.rdb.HDel(ctx, s.leaseKey(), member)
+		_ = s.ob.Forget(ctx, member)
 		return
 	}
 	sub, err := s.subscription(ctx, dl.Subscription)
@@ -540,17 +422,17 @@ func (d *Dispatcher) deliver(ctx context.Context, member, tok string) {
 	if err != nil {
 		return // the lease runs out and the delivery comes back
 	}
-	body, err := s.rdb.HGet(ctx, s.eventKey(dl.Event), "body").Result()
-	if errors.Is(err, redis.Nil) {
-		finish("cancelled", time.Time{}, 0, "the event expired", false)
-		return
-	}
+	body, err := s.ob.EventBody(ctx, dl.Event)
 	if err != nil {
 		return
 	}
+	if body == "" {
+		finish("cancelled", time.Time{}, 0, "the event expired", false)
+		return
+	}
 	// Hold a fresh lease for the whole attempt.
-	ok, err := renewScript.Run(ctx, s.rdb, []string{s.dueKey(), s.leaseKey()}, member, tok, s.now().Add(d.o.Lease).UnixMilli()).Int()
-	if err != nil || ok != 1 {
+	ok, err := s.ob.Renew(ctx, member, tok, s.now().Add(d.o.Lease).UnixMilli())
+	if err != nil || !ok {
 		return
 	}
 	attempt := dl.Attempts + 1
@@ -620,7 +502,7 @@ func (s *Store) DeadLetters(ctx context.Context, limit int) ([]*Delivery, error)
 	if limit <= 0 {
 		limit = 100
 	}
-	ms, err := s.rdb.ZRevRange(ctx, s.deadKey(), 0, int64(limit-1)).Result()
+	ms, err := s.ob.Dead(ctx, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -641,23 +523,14 @@ func (s *Store) DeadLetters(ctx context.Context, limit int) ([]*Delivery, error)
 	return out, nil
 }
 
-// replayScript moves a dead delivery back to the due set, due now, with
-// its retry window starting again.
-var replayScript = redis.NewScript(`
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[3], 'state', 'pending', 'first_at', ARGV[2], 'attempts', 0)
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return 1
-`)
-
 // Replay sends a dead-lettered delivery again (its retry window starts
 // over). It returns ErrNotFound for an id not in the dead-letter list.
 func (s *Store) Replay(ctx context.Context, id string) error {
-	n, err := replayScript.Run(ctx, s.rdb, []string{s.deadKey(), s.dueKey(), s.deliveryKey(id)}, id, s.now().UnixMilli()).Int()
+	ok, err := s.ob.Replay(ctx, id, s.now().UnixMilli())
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if !ok {
 		return ErrNotFound
 	}
 	return nil
@@ -667,7 +540,7 @@ func (s *Store) Replay(ctx context.Context, id string) error {
 func (s *Store) ReplayAll(ctx context.Context) (int, error) {
 	n := 0
 	for {
-		ms, err := s.rdb.ZRange(ctx, s.deadKey(), 0, 499).Result()
+		ms, err := s.ob.Dead(ctx, 500)
 		if err != nil {
 			return n, err
 		}
@@ -687,7 +560,7 @@ func (s *Store) ReplayAll(ctx context.Context) (int, error) {
 // Pending returns how many deliveries wait to be sent (due now or later,
 // or under way), per subscription id.
 func (s *Store) Pending(ctx context.Context) (map[string]int, error) {
-	ms, err := s.rdb.ZRange(ctx, s.dueKey(), 0, 99999).Result()
+	ms, err := s.ob.Due(ctx, 100000)
 	if err != nil {
 		return nil, err
 	}
@@ -703,5 +576,5 @@ func (s *Store) Pending(ctx context.Context) (map[string]int, error) {
 // Outbox returns how many events wait in the outbox stream, not yet
 // fanned out into deliveries.
 func (s *Store) Outbox(ctx context.Context) (int64, error) {
-	return s.rdb.XLen(ctx, s.outboxKey()).Result()
+	return s.ob.Backlog(ctx)
 }

@@ -96,6 +96,9 @@ type Config struct {
 	// Hours says which teams are open, for open_hours(). Nil: every team
 	// is always open.
 	Hours OpenHours
+	// CRM keeps the CRM records and the webhook outbox; nil: in Redis,
+	// with Prefix.
+	CRM store.CRMEngine
 	// Records receives the records create cards make. Nil: the CRM
 	// (package crm) in the same Redis. They are also kept in the
 	// conversation's transcript.
@@ -229,7 +232,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.MailLimits.Now = cfg.Now
 	}
 	s.mailQuota = transcript.NewQuota(cfg.Redis, cfg.Prefix, cfg.MailLimits)
-	s.crm = crm.New(cfg.Redis, crm.Options{Prefix: cfg.Prefix, Agents: conversation.Agents(s.inbox),
+	if cfg.CRM == nil {
+		cfg.CRM = redisstore.NewCRM(cfg.Redis, cfg.Prefix)
+	}
+	s.crm = crm.New(cfg.CRM, cfg.CRM, crm.Options{Agents: conversation.Agents(s.inbox),
 		Notify: func(ctx context.Context, n crm.Notice) { s.svc.NotifyCRM(ctx, n) }, Now: cfg.Now})
 	wh := cfg.Webhooks
 	if wh.Logger == nil {

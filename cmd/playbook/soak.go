@@ -142,7 +142,8 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			}
 		}
 	}
-	cs := crm.New(rdb, crm.Options{Prefix: prefix})
+	ce := redisstore.NewCRM(rdb, prefix)
+	cs := crm.New(ce, ce, crm.Options{})
 	n, err := cs.Count(ctx, crm.KindLead)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/crm"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 var webhooksCommand = &command{
@@ -61,7 +62,8 @@ PLAYBOOK_REDIS_URL). The running servers see a new webhook within seconds.
 				return err
 			}
 			defer closeStore()
-			st := crm.New(rdb, crm.Options{Prefix: *prefix})
+			ce := redisstore.NewCRM(rdb, *prefix)
+			st := crm.New(ce, ce, crm.Options{})
 			switch args[0] {
 			case "add":
 				if len(args) != 1 {

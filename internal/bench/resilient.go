@@ -424,7 +424,8 @@ func VerifyAll(ctx context.Context, rdb redis.UniversalClient, prefix string, co
 			errs = append(errs, fmt.Errorf("conversation %d: %w", i, err))
 		}
 	}
-	cs := crm.New(rdb, crm.Options{Prefix: prefix})
+	ce := redisstore.NewCRM(rdb, prefix)
+	cs := crm.New(ce, ce, crm.Options{})
 	deadline := time.Now().Add(wait)
 	for {
 		list, err := cs.List(ctx, crm.Viewer{Admin: true}, crm.Query{Kind: crm.KindLead, Limit: 500})

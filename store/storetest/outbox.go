@@ -1,4 +1,4 @@
-package crm_test
+package storetest
 
 import (
 	"context"
@@ -13,8 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/crm"
 )
@@ -162,8 +160,8 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // TestWebhooksSurviveFailuresAndDowntime: the receiver fails the first 5
 // attempts, then is down for a while, then comes back. Two processes
 // deliver. Every event arrives, signed; duplicates carry the same key.
-func TestWebhooksSurviveFailuresAndDowntime(t *testing.T) {
-	st, _ := newStore(t, salesTeam(), nil)
+func testWebhooksSurviveFailuresAndDowntime(t *testing.T, open Open) {
+	st, _ := newStore(t, open, salesTeam(), nil)
 	ctx := context.Background()
 	rcv := newReceiver(t, "s3cret-s3cret-s3cret")
 	sub, err := st.AddSubscription(ctx, rcv.url(), []string{crm.EventRecordCreated, crm.EventConversationResolved}, "s3cret-s3cret-s3cret")
@@ -227,8 +225,8 @@ func TestWebhooksSurviveFailuresAndDowntime(t *testing.T) {
 // outbox and dies before handling them; another takes them over after
 // ClaimIdle. A process that hangs mid-request loses its lease; another
 // sends the delivery, and the hung one's late outcome is ignored.
-func TestWebhookTakenOverFromAKilledProcess(t *testing.T) {
-	st, rds := newStore(t, salesTeam(), nil)
+func testWebhookTakenOverFromAKilledProcess(t *testing.T, open Open) {
+	st, ob := newStore(t, open, salesTeam(), nil)
 	ctx := context.Background()
 	rcv := newReceiver(t, "s3cret-s3cret-s3cret")
 	if _, err := st.AddSubscription(ctx, rcv.url(), []string{"*"}, "s3cret-s3cret-s3cret"); err != nil {
@@ -236,16 +234,24 @@ func TestWebhookTakenOverFromAKilledProcess(t *testing.T) {
 	}
 	// The killed process: it read the events with the consumer group and
 	// never acknowledged them.
-	outbox := rds.Prefix + "{crm}:outbox"
-	if err := rds.Client.XGroupCreateMkStream(ctx, outbox, "webhooks", "0").Err(); err != nil {
-		t.Fatal(err)
+	for n := 0; n < ob.Shards(); n++ {
+		if _, err := ob.Read(ctx, n, "killed", 10, 0); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range 3 {
 		st.Emit(ctx, crm.EventConversationStarted, map[string]any{"n": i})
 	}
-	read, err := rds.Client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "webhooks", Consumer: "killed", Streams: []string{outbox, ">"}, Count: 10}).Result()
-	if err != nil || len(read[0].Messages) != 3 {
-		t.Fatalf("killed process read %v, %v", read, err)
+	read := 0
+	for n := 0; n < ob.Shards(); n++ {
+		es, err := ob.Read(ctx, n, "killed", 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read += len(es)
+	}
+	if read != 3 {
+		t.Fatalf("killed process read %d events, want 3", read)
 	}
 	start := time.Now()
 	stopSurvivor := runDispatcher(t, st, fastDelivery("survivor"))
@@ -253,7 +259,7 @@ func TestWebhookTakenOverFromAKilledProcess(t *testing.T) {
 	if took := time.Since(start); took < 300*time.Millisecond {
 		t.Fatalf("taken over after %s, before ClaimIdle", took)
 	}
-	if n, _ := rds.Client.XLen(ctx, outbox).Result(); n != 0 {
+	if n, _ := ob.Backlog(ctx); n != 0 {
 		t.Fatalf("outbox still has %d events", n)
 	}
 	stopSurvivor()
@@ -297,8 +303,8 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 // TestWebhookDeadLetterAndReplay: a receiver that always fails gets the
 // event dead-lettered after MaxAge; replay sends it again.
-func TestWebhookDeadLetterAndReplay(t *testing.T) {
-	st, _ := newStore(t, salesTeam(), nil)
+func testWebhookDeadLetterAndReplay(t *testing.T, open Open) {
+	st, _ := newStore(t, open, salesTeam(), nil)
 	ctx := context.Background()
 	rcv := newReceiver(t, "s3cret-s3cret-s3cret")
 	sub, _ := st.AddSubscription(ctx, rcv.url(), []string{crm.EventConversationHandoff}, "s3cret-s3cret-s3cret")
@@ -333,32 +339,8 @@ func TestWebhookDeadLetterAndReplay(t *testing.T) {
 	}
 }
 
-func TestBackoffGrowsWithFullJitterAndLastsADay(t *testing.T) {
-	o := crm.DeliveryOptions{RetryBase: 30 * time.Second, RetryCap: time.Hour}
-	for n := 1; n <= 20; n++ {
-		ceil := min(30*time.Second<<(n-1), time.Hour)
-		for range 50 {
-			d := o.Backoff(n)
-			if d < 30*time.Second/4 || d > ceil {
-				t.Fatalf("attempt %d waited %s, want ≤ %s", n, d, ceil)
-			}
-		}
-	}
-	// Dead-lettering happens only once MaxAge (24h) has passed since the
-	// first attempt, however the waits fall: at least 24 hours of retries.
-	elapsed, attempts := time.Duration(0), 0
-	for elapsed < 24*time.Hour {
-		attempts++
-		elapsed += o.Backoff(attempts)
-	}
-	t.Logf("a day of retries: %d attempts", attempts)
-	if attempts < 20 {
-		t.Fatalf("only %d attempts in 24h", attempts)
-	}
-}
-
-func TestSubscriptionsValidate(t *testing.T) {
-	st, _ := newStore(t, nil, nil)
+func testSubscriptionsValidate(t *testing.T, open Open) {
+	st, _ := newStore(t, open, nil, nil)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		url    string

@@ -1,0 +1,465 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/store"
+)
+
+// CRM keeps the CRM records, their indexes and the webhook outbox in Redis,
+// one node or a Cluster. No key is shared by everything: each record has
+// its own hash tag ({r:ID}, its feed beside it), each index entry and
+// idempotency key its own ({i:HASH}, {k:HASH}), each conversation's memory
+// its own ({cc:ID}), each kind's list its own ({l:KIND}), and the outbox
+// is sharded ({ob:N}: a stream, its consumer group, its deliveries). A
+// change that spans records is applied in single-slot steps (see
+// store.CRMChange). It implements store.CRM and store.Outbox.
+type CRM struct {
+	rdb    goredis.UniversalClient
+	p      string
+	shards int
+
+	// crashAfter, in tests, stops Apply as a killed process would (see
+	// CrashAfter in export_test.go); 0 never.
+	crashAfter int
+}
+
+// errCrash is what Apply answers when a test stopped it mid-way.
+var errCrash = errors.New("crm store: stopped mid-way (test)")
+
+// DefaultOutboxShards is how many streams the outbox is spread over.
+const DefaultOutboxShards = 8
+
+// NewCRM returns the CRM on rdb, with keys starting with prefix ("pb:").
+func NewCRM(rdb goredis.UniversalClient, prefix string) *CRM {
+	if prefix == "" {
+		prefix = "pb:"
+	}
+	return &CRM{rdb: rdb, p: prefix, shards: DefaultOutboxShards}
+}
+
+var (
+	_ store.CRM    = (*CRM)(nil)
+	_ store.Outbox = (*CRM)(nil)
+)
+
+func crmTag(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:10])
+}
+
+func (c *CRM) recKey(id string) string     { return c.p + "{r:" + id + "}" }
+func (c *CRM) feedKey(id string) string    { return c.p + "{r:" + id + "}:feed" }
+func (c *CRM) indexKey(name string) string { return c.p + "{i:" + crmTag(name) + "}" }
+func (c *CRM) idemKey(key string) string   { return c.p + "{k:" + crmTag(key) + "}" }
+func (c *CRM) listKey(kind string) string  { return c.p + "{l:" + kind + "}" }
+func (c *CRM) convKey(conv string) string  { return c.p + "{cc:" + conv + "}" }
+func (c *CRM) resultsKey(conv string) string {
+	return c.p + "{cc:" + conv + "}:results"
+}
+func (c *CRM) chatKey(conv string) string    { return c.p + "{cc:" + conv + "}:chat" }
+func (c *CRM) archiveKey(conv string) string { return c.p + "{cc:" + conv + "}:transcript" }
+func (c *CRM) counterKey(name string) string { return c.p + "{n:" + name + "}" }
+func (c *CRM) subsKey() string               { return c.p + "{crm:webhooks}" }
+
+// casScript is one compare-and-set: KEYS[1] must hold ARGV[1] ("" =
+// absent), then holds ARGV[2] ("" = deleted). Holding ARGV[2] already is
+// success. Replies 1 or 0.
+var casScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur == ARGV[2] then return 1 end
+if cur ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1
+`)
+
+// intentScript claims an idempotency key with a plan: it replies {'new'}
+// when it set it, else {'has', value}.
+var intentScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur then return {'has', cur} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {'new'}
+`)
+
+// Records implements store.CRM.
+func (c *CRM) Records(ctx context.Context, ids ...string) ([]string, error) {
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		if id == "" {
+			keys[i] = ""
+			continue
+		}
+		keys[i] = c.recKey(id)
+	}
+	return c.getAll(ctx, keys)
+}
+
+// getAll reads string keys in one pipeline ("" for a missing key or an
+// empty name); the keys may be in any slots.
+func (c *CRM) getAll(ctx context.Context, keys []string) ([]string, error) {
+	out := make([]string, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*goredis.StringCmd, len(keys))
+	for i, k := range keys {
+		if k != "" {
+			cmds[i] = pipe.Get(ctx, k)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, err
+	}
+	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
+		v, err := cmd.Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func (c *CRM) get(ctx context.Context, key string) (string, error) {
+	v, err := c.rdb.Get(ctx, key).Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", nil
+	}
+	return v, err
+}
+
+// Lookup implements store.CRM.
+func (c *CRM) Lookup(ctx context.Context, index string) (string, error) {
+	return c.get(ctx, c.indexKey(index))
+}
+
+// Intent implements store.CRM: "" for an unused key, the Done value of a
+// finished change, or "" too while a change is under way (its plan is not
+// an answer).
+func (c *CRM) Intent(ctx context.Context, key string) (string, error) {
+	v, err := c.get(ctx, c.idemKey(key))
+	if err != nil || v == "" {
+		return "", err
+	}
+	if done, ok := strings.CutPrefix(v, "d"); ok {
+		return done, nil
+	}
+	return "", nil
+}
+
+// step is one compare-and-set of a change, on a key.
+type step struct {
+	key      string
+	old, new string
+}
+
+// Apply implements store.CRM, in the steps store.CRMChange describes;
+// the idempotency key is claimed in the same round trip as the new
+// records are written (new ids: nobody reads them before an index names
+// them), and the index entries with the changed records.
+func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
+	var planned string
+	if ch.Key != "" {
+		b, err := json.Marshal(ch)
+		if err != nil {
+			return "", err
+		}
+		planned = "p" + string(b)
+	}
+	return c.apply(ctx, ch, planned, true)
+}
+
+// apply runs a change's steps; planned is the value of its idempotency key
+// while it is under way. With claim it claims the key first; a key used
+// before answers its done value, or finishes the plan it holds.
+func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, claim bool) (string, error) {
+	var fresh, later []step
+	for _, r := range ch.Records {
+		s := step{key: c.recKey(r.Name), old: r.Old, new: r.New}
+		if r.Old == "" {
+			fresh = append(fresh, s)
+		} else {
+			later = append(later, s)
+		}
+	}
+	for _, x := range ch.Indexes {
+		later = append(later, step{key: c.indexKey(x.Name), old: x.Old, new: x.New})
+	}
+	if c.crashAfter == 1 {
+		// As if the process died before anything was written.
+		if claim && ch.Key != "" {
+			_ = c.rdb.Set(ctx, c.idemKey(ch.Key), planned, c.keyTTL(ch)).Err()
+		}
+		return "", errCrash
+	}
+	var intent *goredis.Cmd
+	done, err := c.cas(ctx, fresh, func(pipe goredis.Pipeliner) {
+		if claim && ch.Key != "" {
+			intent = intentScript.Eval(ctx, pipe, []string{c.idemKey(ch.Key)}, planned, c.keyTTL(ch).Milliseconds())
+		}
+	})
+	if intent != nil {
+		res, ierr := intent.StringSlice()
+		if ierr != nil {
+			_ = c.undo(ctx, done, "", "")
+			return "", ierr
+		}
+		if res[0] == "has" {
+			// The key was used: forget the records just written.
+			if err := c.undo(ctx, done, "", ""); err != nil {
+				return "", err
+			}
+			v := res[1]
+			if d, ok := strings.CutPrefix(v, "d"); ok {
+				return d, nil
+			}
+			// A change with this key was planned and did not finish (a
+			// crash, or it is under way): finish that plan, then let the
+			// caller read again (it will find the key done).
+			var prev store.CRMChange
+			if err := json.Unmarshal([]byte(v[1:]), &prev); err != nil {
+				return "", fmt.Errorf("crm store: bad plan under idempotency key: %w", err)
+			}
+			if _, err := c.apply(ctx, &prev, v, false); err != nil {
+				return "", err
+			}
+			return "", store.ErrStale
+		}
+	}
+	if err == nil {
+		if c.crashAfter == 2 {
+			return "", errCrash
+		}
+		var ok []step
+		ok, err = c.cas(ctx, later, nil)
+		done = append(done, ok...)
+	}
+	if err != nil {
+		undoErr := c.undo(ctx, done, ch.Key, planned)
+		if errors.Is(err, store.ErrStale) && undoErr != nil {
+			return "", undoErr
+		}
+		return "", err
+	}
+	if c.crashAfter == 3 {
+		return "", errCrash
+	}
+	// Everything else is idempotent: redoing it after a crash changes
+	// nothing twice.
+	pipe := c.rdb.Pipeline()
+	for _, l := range ch.Listed {
+		pipe.ZAdd(ctx, c.listKey(l.Kind), goredis.Z{Score: float64(l.Ms), Member: l.ID})
+	}
+	for _, f := range ch.Conv {
+		pipe.HSet(ctx, c.convKey(f.Conv), f.Field, f.Value)
+	}
+	for _, r := range ch.Results {
+		pipe.ZAdd(ctx, c.resultsKey(r.Conv), goredis.Z{Score: float64(r.Score), Member: r.ID})
+	}
+	for _, f := range ch.Feeds {
+		z := goredis.Z{Score: float64(f.Ms), Member: f.Member}
+		if f.NX {
+			pipe.ZAddNX(ctx, c.feedKey(f.Owner), z)
+		} else {
+			pipe.ZAdd(ctx, c.feedKey(f.Owner), z)
+		}
+	}
+	for _, x := range ch.Chats {
+		pipe.Set(ctx, c.chatKey(x.Conv), x.JSON, 0)
+	}
+	for _, ev := range ch.Events {
+		c.emitOnce(ctx, pipe, ev, eventMarkKeep)
+	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return "", err
+		}
+	}
+	if c.crashAfter == 4 {
+		return "", errCrash
+	}
+	if ch.Key != "" {
+		if err := c.rdb.Set(ctx, c.idemKey(ch.Key), "d"+ch.Done, c.keyTTL(ch)).Err(); err != nil {
+			return "", err
+		}
+	}
+	return "", nil
+}
+
+func (c *CRM) keyTTL(ch *store.CRMChange) time.Duration {
+	if ch.KeyTTL <= 0 {
+		return 30 * 24 * time.Hour
+	}
+	return ch.KeyTTL
+}
+
+// eventMarkKeep is how long an event id added by a change is remembered,
+// so a change applied again does not add its events twice.
+const eventMarkKeep = 7 * 24 * time.Hour
+
+// cas runs compare-and-sets in one pipeline, with what also adds; it
+// returns those that succeeded, and ErrStale when any failed.
+func (c *CRM) cas(ctx context.Context, steps []step, also func(goredis.Pipeliner)) ([]step, error) {
+	if len(steps) == 0 && also == nil {
+		return nil, nil
+	}
+	pipe := c.rdb.Pipeline()
+	if also != nil {
+		also(pipe)
+	}
+	cmds := make([]*goredis.Cmd, len(steps))
+	for i, s := range steps {
+		cmds[i] = casScript.Eval(ctx, pipe, []string{s.key}, s.old, s.new)
+	}
+	if pipe.Len() == 0 {
+		return nil, nil
+	}
+	_, _ = pipe.Exec(ctx)
+	var ok []step
+	var err error
+	for i, cmd := range cmds {
+		n, e := cmd.Int()
+		switch {
+		case e != nil:
+			if err == nil || errors.Is(err, store.ErrStale) {
+				err = e
+			}
+		case n == 1:
+			ok = append(ok, steps[i])
+		default:
+			if err == nil {
+				err = store.ErrStale
+			}
+		}
+	}
+	return ok, err
+}
+
+// undo reverts steps that were applied (newest first) and releases the
+// idempotency key if it still holds the plan.
+func (c *CRM) undo(ctx context.Context, done []step, key, planned string) error {
+	ctx = context.WithoutCancel(ctx)
+	var firstErr error
+	for i := len(done) - 1; i >= 0; i-- {
+		s := done[i]
+		if err := casScript.Run(ctx, c.rdb, []string{s.key}, s.new, s.old).Err(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if key != "" {
+		if err := casScript.Run(ctx, c.rdb, []string{c.idemKey(key)}, planned, "").Err(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// Conversation implements store.CRM, in one pipeline.
+func (c *CRM) Conversation(ctx context.Context, conv string, indexes ...string) (map[string]string, []string, error) {
+	pipe := c.rdb.Pipeline()
+	var h *goredis.MapStringStringCmd
+	if conv != "" {
+		h = pipe.HGetAll(ctx, c.convKey(conv))
+	}
+	gets := make([]*goredis.StringCmd, len(indexes))
+	for i, name := range indexes {
+		gets[i] = pipe.Get(ctx, c.indexKey(name))
+	}
+	if len(indexes) > 0 || h != nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, nil, err
+		}
+	}
+	m := map[string]string{}
+	if h != nil {
+		var err error
+		if m, err = h.Result(); err != nil {
+			return nil, nil, err
+		}
+	}
+	ids := make([]string, len(indexes))
+	for i, g := range gets {
+		v, err := g.Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, nil, err
+		}
+		ids[i] = v
+	}
+	return m, ids, nil
+}
+
+// Results implements store.CRM.
+func (c *CRM) Results(ctx context.Context, conv string, limit int) ([]string, error) {
+	return c.rdb.ZRange(ctx, c.resultsKey(conv), 0, int64(limit-1)).Result()
+}
+
+// List implements store.CRM.
+func (c *CRM) List(ctx context.Context, kind string, beforeMs int64, offset, count int) ([]string, error) {
+	max := "+inf"
+	if beforeMs != 0 {
+		max = "(" + strconv.FormatInt(beforeMs, 10)
+	}
+	return c.rdb.ZRevRangeByScore(ctx, c.listKey(kind), &goredis.ZRangeBy{Min: "-inf", Max: max, Offset: int64(offset), Count: int64(count)}).Result()
+}
+
+// Count implements store.CRM.
+func (c *CRM) Count(ctx context.Context, kind string) (int64, error) {
+	return c.rdb.ZCard(ctx, c.listKey(kind)).Result()
+}
+
+// Feed implements store.CRM.
+func (c *CRM) Feed(ctx context.Context, id string, limit int) ([]store.Scored, error) {
+	zs, err := c.rdb.ZRevRangeWithScores(ctx, c.feedKey(id), 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Scored, len(zs))
+	for i, z := range zs {
+		m, _ := z.Member.(string)
+		out[i] = store.Scored{Member: m, Score: z.Score}
+	}
+	return out, nil
+}
+
+// Chats implements store.CRM.
+func (c *CRM) Chats(ctx context.Context, convs ...string) ([]string, error) {
+	keys := make([]string, len(convs))
+	for i, conv := range convs {
+		keys[i] = c.chatKey(conv)
+	}
+	return c.getAll(ctx, keys)
+}
+
+// Next implements store.CRM.
+func (c *CRM) Next(ctx context.Context, counter string) (int64, error) {
+	return c.rdb.Incr(ctx, c.counterKey(counter)).Result()
+}
+
+// PutArchive implements store.CRM.
+func (c *CRM) PutArchive(ctx context.Context, conv string, b []byte) error {
+	return c.rdb.Set(ctx, c.archiveKey(conv), b, 0).Err()
+}
+
+// Archive implements store.CRM.
+func (c *CRM) Archive(ctx context.Context, conv string) ([]byte, error) {
+	b, err := c.rdb.Get(ctx, c.archiveKey(conv)).Bytes()
+	if errors.Is(err, goredis.Nil) {
+		return nil, nil
+	}
+	return b, err
+}

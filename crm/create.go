@@ -88,7 +88,7 @@ func (s *Store) Create(ctx context.Context, src Source, rec engine.Record) (*Res
 			case <-time.After(time.Duration(rand.N(5*(try+1))+1) * time.Millisecond):
 			}
 		}
-		res, err := s.tryCreate(ctx, src, *d, rec.Key, key)
+		res, err := s.tryCreate(ctx, src, *d, rec.Key, key, try > 0)
 		if errors.Is(err, errStale) {
 			continue
 		}
@@ -114,12 +114,21 @@ func (s *Store) duplicate(ctx context.Context, v string) (*Result, error) {
 }
 
 // tryCreate reads, decides and commits once; errStale means read again.
-func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key string) (*Result, error) {
+func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key string, retry bool) (*Result, error) {
 	// A key used before is found when the change is applied; reading it
-	// first would cost every create a round trip.
+	// first would cost every create a round trip. After a stale read it is
+	// read first: the stale read may be this key's own change, left under
+	// way by a crash, which this finishes.
+	if retry {
+		if v, err := s.st.Intent(ctx, key); err != nil {
+			return nil, err
+		} else if v != "" {
+			return s.duplicate(ctx, v)
+		}
+	}
 	now := s.now().UTC()
 	ch := newChange()
-	ch.c.Key, ch.c.KeyTTL = key, idemTTL
+	ch.c.Key, ch.c.KeyTTL, ch.c.Planned = key, idemTTL, now.UnixMilli()
 	cc, ctx, err := s.readAhead(ctx, src, &d)
 	if err != nil {
 		return nil, err
@@ -532,6 +541,9 @@ func (s *Store) lookup(ctx context.Context, name string) (string, error) {
 func (s *Store) found(ctx context.Context, id string) (*slot, error) {
 	if rc, ok := ctx.Value(readCacheKey{}).(*readCache); ok {
 		if v, ok := rc.recs[id]; ok {
+			if ms, ok := store.PendingRecord(v); ok {
+				return nil, s.pendingRecord(ms)
+			}
 			var r Record
 			if v == "" || json.Unmarshal([]byte(v), &r) != nil {
 				return nil, nil
@@ -543,12 +555,29 @@ func (s *Store) found(ctx context.Context, id string) (*slot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rs[0].pending != 0 {
+		return nil, s.pendingRecord(rs[0].pending)
+	}
 	if rs[0].rec == nil {
 		// The index points at nothing: treat as absent, the commit's
 		// check of the index keeps this safe.
 		return nil, nil
 	}
 	return &slot{rec: rs[0].rec, json: rs[0].json}, nil
+}
+
+// abandonedAfter is how long a new record may stay pending (its change
+// under way) before a create takes it for abandoned (the process that
+// planned it died and nobody retried its create) and goes on without it.
+const abandonedAfter = 10 * time.Second
+
+// pendingRecord is what finding a pending record means: read again
+// (errStale) while its change may still finish, nothing once abandoned.
+func (s *Store) pendingRecord(plannedMs int64) error {
+	if s.now().Sub(time.UnixMilli(plannedMs)) < abandonedAfter {
+		return errStale
+	}
+	return nil
 }
 
 // resolvePerson finds or makes the person a record is about: the one the

@@ -144,6 +144,9 @@ func (s *Store) commit(ctx context.Context, c *change) (dup string, err error) {
 type raw struct {
 	rec  *Record
 	json string
+	// pending is when the change that is writing this new record was
+	// planned (Unix ms), while it is under way; rec is nil then.
+	pending int64
 }
 
 // load returns records by id; missing ones are nil.
@@ -158,6 +161,10 @@ func (s *Store) load(ctx context.Context, ids ...string) ([]raw, error) {
 	out := make([]raw, len(ids))
 	for i, v := range vals {
 		if v == "" {
+			continue
+		}
+		if ms, ok := store.PendingRecord(v); ok {
+			out[i] = raw{pending: ms}
 			continue
 		}
 		var r Record

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -13,13 +15,17 @@ import (
 // Values are strings: a record's JSON, an index's record id. "" means
 // absent everywhere.
 type CRM interface {
-	// Records returns the JSON of each record id, "" for a missing one.
+	// Records returns the JSON of each record id, "" for a missing one. A
+	// new record of a change still under way (see [CRMChange]) is returned
+	// in its pending form; see [PendingRecord].
 	Records(ctx context.Context, ids ...string) ([]string, error)
 	// Lookup returns the record id an index entry (see [IndexKey]) points
 	// at, or "".
 	Lookup(ctx context.Context, index string) (string, error)
-	// Intent returns what an idempotency key holds: "" when unused, else
-	// the value a [CRMChange] stored with it (see [CRMChange.Key]).
+	// Intent returns the Done value of the change applied with an
+	// idempotency key (see [CRMChange.Key]), or "" when the key is unused.
+	// A change left under way under the key (a crash between its steps) is
+	// finished first.
 	Intent(ctx context.Context, key string) (string, error)
 	// Apply commits a change (see [CRMChange] for the guarantees). It
 	// returns ErrStale when a compare-and-set failed (nothing of the change
@@ -53,6 +59,32 @@ type CRM interface {
 	Archive(ctx context.Context, conv string) ([]byte, error)
 }
 
+// pendingMark starts the pending form of a record: "~", the Unix ms the
+// change was planned at, "~", the JSON.
+const pendingMark = "~"
+
+// PendingRecordForm is the pending form of a new record's JSON.
+func PendingRecordForm(plannedMs int64, json string) string {
+	return pendingMark + strconv.FormatInt(plannedMs, 10) + pendingMark + json
+}
+
+// PendingRecord reports whether a value Records returned is a record a change
+// under way wrote and has not finished, and when that change was planned
+// (Unix ms). Such a record is not yet anybody's to link to: the change may
+// still be undone.
+func PendingRecord(v string) (plannedMs int64, ok bool) {
+	rest, ok := strings.CutPrefix(v, pendingMark)
+	if !ok {
+		return 0, false
+	}
+	n, _, ok := strings.Cut(rest, pendingMark)
+	if !ok {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(n, 10, 64)
+	return ms, err == nil
+}
+
 // Scored is a member of a sorted collection and its score.
 type Scored struct {
 	Member string
@@ -80,11 +112,12 @@ type CAS struct {
 // order, so no reader ever sees an index that points at a missing record:
 //
 //  1. the idempotency key (Key) is claimed with the plan, and new records
-//     (Records with Old "") are written;
+//     (Records with Old "") are written in their pending form (see
+//     [PendingRecord]: nobody links to them yet);
 //  2. index entries (Indexes) and changed records (Records with Old set)
 //     are compared and set;
-//  3. everything else: lists, feeds, conversation fields, chats, outbox
-//     events (each event once, by its id);
+//  3. new records take their final form; everything else: lists, feeds,
+//     conversation fields, chats, outbox events (each event once, by id);
 //  4. Key is marked done.
 //
 // A failed compare in 2 undoes what 1 and 2 wrote and answers ErrStale. A
@@ -96,6 +129,9 @@ type CRMChange struct {
 	Key    string
 	Done   string
 	KeyTTL time.Duration
+	// Planned is when the change was planned (Unix ms), for the pending
+	// form of its new records.
+	Planned int64
 
 	Records []CAS
 	Indexes []CAS

@@ -73,11 +73,12 @@ func (c *CRM) counterKey(name string) string { return c.p + "{n:" + name + "}" }
 func (c *CRM) subsKey() string               { return c.p + "{crm:webhooks}" }
 
 // casScript is one compare-and-set: KEYS[1] must hold ARGV[1] ("" =
-// absent), then holds ARGV[2] ("" = deleted). Holding ARGV[2] already is
-// success. Replies 1 or 0.
+// absent), then holds ARGV[2] ("" = deleted). Holding ARGV[2] already, or
+// ARGV[3] when given (a new record's final form, for a change applied
+// again), is success. Replies 1 or 0.
 var casScript = goredis.NewScript(`
 local cur = redis.call('GET', KEYS[1]) or ''
-if cur == ARGV[2] then return 1 end
+if cur == ARGV[2] or (ARGV[3] and ARGV[3] ~= '' and cur == ARGV[3]) then return 1 end
 if cur ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2]) end
 return 1
@@ -148,9 +149,7 @@ func (c *CRM) Lookup(ctx context.Context, index string) (string, error) {
 	return c.get(ctx, c.indexKey(index))
 }
 
-// Intent implements store.CRM: "" for an unused key, the Done value of a
-// finished change, or "" too while a change is under way (its plan is not
-// an answer).
+// Intent implements store.CRM.
 func (c *CRM) Intent(ctx context.Context, key string) (string, error) {
 	v, err := c.get(ctx, c.idemKey(key))
 	if err != nil || v == "" {
@@ -159,13 +158,24 @@ func (c *CRM) Intent(ctx context.Context, key string) (string, error) {
 	if done, ok := strings.CutPrefix(v, "d"); ok {
 		return done, nil
 	}
-	return "", nil
+	var prev store.CRMChange
+	if err := json.Unmarshal([]byte(v[1:]), &prev); err != nil {
+		return "", fmt.Errorf("crm store: bad plan under idempotency key: %w", err)
+	}
+	if _, err := c.apply(ctx, &prev, v, false); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			return "", nil // undone: the key is unused again
+		}
+		return "", err
+	}
+	return prev.Done, nil
 }
 
-// step is one compare-and-set of a change, on a key.
+// step is one compare-and-set of a change, on a key; also is a value
+// that counts as done too.
 type step struct {
-	key      string
-	old, new string
+	key            string
+	old, new, also string
 }
 
 // Apply implements store.CRM, in the steps store.CRMChange describes;
@@ -192,6 +202,7 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 	for _, r := range ch.Records {
 		s := step{key: c.recKey(r.Name), old: r.Old, new: r.New}
 		if r.Old == "" {
+			s.new, s.also = store.PendingRecordForm(ch.Planned, r.New), r.New
 			fresh = append(fresh, s)
 		} else {
 			later = append(later, s)
@@ -262,6 +273,9 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 	// Everything else is idempotent: redoing it after a crash changes
 	// nothing twice.
 	pipe := c.rdb.Pipeline()
+	for _, f := range fresh {
+		casScript.Eval(ctx, pipe, []string{f.key}, f.new, f.also)
+	}
 	for _, l := range ch.Listed {
 		pipe.ZAdd(ctx, c.listKey(l.Kind), goredis.Z{Score: float64(l.Ms), Member: l.ID})
 	}
@@ -324,7 +338,7 @@ func (c *CRM) cas(ctx context.Context, steps []step, also func(goredis.Pipeliner
 	}
 	cmds := make([]*goredis.Cmd, len(steps))
 	for i, s := range steps {
-		cmds[i] = casScript.Eval(ctx, pipe, []string{s.key}, s.old, s.new)
+		cmds[i] = casScript.Eval(ctx, pipe, []string{s.key}, s.old, s.new, s.also)
 	}
 	if pipe.Len() == 0 {
 		return nil, nil

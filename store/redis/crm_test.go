@@ -2,9 +2,11 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -141,11 +143,19 @@ func TestCreateFinishedAfterACrashMidWay(t *testing.T) {
 					t.Fatal("the create did not stop")
 				}
 				c.CrashAfter(0)
-				if step >= 3 {
-					// The person and its index were written: another
-					// conversation finds it.
+				switch step {
+				case 3:
+					// The person and its index are written, the person
+					// still pending: another conversation of the email
+					// waits for it rather than make a second person.
+					if _, err := st.Create(ctx, crm.Source{Conversation: "c2"}, lead("c2")); !errors.Is(err, crm.ErrConflict) {
+						t.Fatalf("second conversation while the person is pending: %v, want a conflict", err)
+					}
+				case 4:
+					// Everything but the done mark is written: another
+					// conversation links to the person.
 					res, err := st.Create(ctx, crm.Source{Conversation: "c2"}, lead("c2"))
-					if err != nil || res.Created[0].Kind != crm.KindLead || len(res.Created) != 1 {
+					if err != nil || len(res.Created) != 1 || res.Created[0].Kind != crm.KindLead {
 						t.Fatalf("second conversation: %+v, %v", res, err)
 					}
 				}
@@ -181,6 +191,46 @@ func TestCreateFinishedAfterACrashMidWay(t *testing.T) {
 					t.Fatalf("the person's feed has %d items (%v), want %d", len(feed), err, want[crm.KindLead])
 				}
 			})
+		}
+	}
+}
+
+// TestCreateAfterAnAbandonedCreate: a create dies with its person pending
+// and is not retried for 10 s; another conversation of the email then
+// goes on without it, and the late retry links to that person.
+func TestCreateAfterAnAbandonedCreate(t *testing.T) {
+	e := openRedis(t)
+	c := e.CRM.(*redisstore.CRM)
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	st := crm.New(c, c, crm.Options{Now: clock})
+	ctx := context.Background()
+	lead := func(conv string) engine.Record {
+		return engine.Record{Kind: "lead", Key: conv + ":1:x:0", Fields: map[string]any{"title": "x", "person": map[string]any{"email": "ana@acme.io"}}}
+	}
+	c.CrashAfter(3)
+	if _, err := st.Create(ctx, crm.Source{Conversation: "c1"}, lead("c1")); err == nil {
+		t.Fatal("the create did not stop")
+	}
+	c.CrashAfter(0)
+	mu.Lock()
+	now = now.Add(11 * time.Second)
+	mu.Unlock()
+	res2, err := st.Create(ctx, crm.Source{Conversation: "c2"}, lead("c2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res1, err := st.Create(ctx, crm.Source{Conversation: "c1"}, lead("c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res1.Person.ID != res2.Person.ID || res1.Organization.ID != res2.Organization.ID {
+		t.Fatalf("the late retry made person %s org %s, want %s %s", res1.Person.ID, res1.Organization.ID, res2.Person.ID, res2.Organization.ID)
+	}
+	for k, n := range map[crm.Kind]int64{crm.KindPerson: 1, crm.KindOrganization: 1, crm.KindLead: 2} {
+		if got, err := st.Count(ctx, k); err != nil || got != n {
+			t.Fatalf("%d %s records (%v), want %d", got, k, err, n)
 		}
 	}
 }

@@ -325,7 +325,6 @@ func (s *Server) checkTokens(ctx context.Context) {
 	}
 }
 
-
 // Inbox returns the live-chat store (agents, presence, queues).
 func (s *Server) Inbox() *handoff.Store { return s.inbox }
 

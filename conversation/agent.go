@@ -3,6 +3,7 @@ package conversation
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/playbook-dev/playbook/access"
@@ -210,4 +211,128 @@ func (s *Service) RouteQueued(ctx context.Context, a *handoff.Agent) {
 			}
 		}
 	}
+}
+
+// AuthorIDKey is where an agent's message or note keeps its author's id
+// (Entry.Author is the name shown), for the access policy on deletes. The
+// visitor never gets it.
+const AuthorIDKey = "author_id"
+
+// assignedError: another agent has the chat (it wraps handoff.ErrTaken).
+type assignedError struct{ name string }
+
+func (e assignedError) Error() string { return e.name + " has this chat; ask them to reassign it" }
+func (e assignedError) Unwrap() error { return handoff.ErrTaken }
+
+// Reply sends agent a's message to the visitor (text checked by the
+// caller; clientID deduplicates a resent reply). Replying to a chat nobody
+// has taken takes it; a chat another agent has is refused (wrapping
+// handoff.ErrTaken), a resolved one too (handoff.ErrClosed).
+func (s *Service) Reply(ctx context.Context, a *handoff.Agent, id, text, clientID string) (redisstore.Entry, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return redisstore.Entry{}, err
+	}
+	if c.Status == handoff.StatusResolved {
+		return redisstore.Entry{}, handoff.ErrClosed
+	}
+	if c.Assignee != a.ID {
+		if c.Assignee != "" {
+			return redisstore.Entry{}, assignedError{c.AssigneeName}
+		}
+		if c, err = s.Assign(ctx, c.ID, a, a, true); err != nil {
+			return redisstore.Entry{}, err
+		}
+	}
+	e := redisstore.Entry{From: "agent", Kind: "message", Text: text, Author: a.Name, ClientID: clientID, At: s.now().UTC(), Data: map[string]any{AuthorIDKey: a.ID}}
+	return s.appendEntry(ctx, a, c, clientID, e)
+}
+
+// Note adds agent a's private note (the visitor never sees it); the agents
+// it @mentions who may see the chat are notified.
+func (s *Service) Note(ctx context.Context, a *handoff.Agent, id, text, clientID string) (redisstore.Entry, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return redisstore.Entry{}, err
+	}
+	e := redisstore.Entry{From: "agent", Kind: "note", Text: text, Author: a.Name, ClientID: clientID, At: s.now().UTC(), Data: map[string]any{AuthorIDKey: a.ID}}
+	for _, name := range Mentions(text) {
+		if m, err := s.inbox.AgentByName(ctx, name); err == nil && access.CanSee(m, c) {
+			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "mention", To: m.ID, Conversation: c, Text: a.Name + " mentioned you: " + truncate(text, 120)})
+		}
+	}
+	return s.appendEntry(ctx, a, c, clientID, e)
+}
+
+// DeleteEntry deletes an agent's message or note: its author or an admin
+// may (the access policy). The deleted entry of a note is marked private:
+// the visitor never learns the note existed.
+func (s *Service) DeleteEntry(ctx context.Context, a *handoff.Agent, id, target string) (redisstore.Entry, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return redisstore.Entry{}, err
+	}
+	entries, err := s.store.Transcript(ctx, c.ID, "", 0)
+	if err != nil {
+		return redisstore.Entry{}, err
+	}
+	var found *redisstore.Entry
+	for i, e := range entries {
+		if e.ID == target && e.From == "agent" && (e.Kind == "message" || e.Kind == "note") {
+			found = &entries[i]
+		}
+	}
+	if found == nil {
+		return redisstore.Entry{}, fmt.Errorf("%w: no agent message with that id", handoff.ErrNotFound)
+	}
+	authorID, _ := found.Data[AuthorIDKey].(string)
+	if err := access.DeleteEntry(a, c, access.Author{ID: authorID, Name: found.Author}); err != nil {
+		return redisstore.Entry{}, err
+	}
+	data := map[string]any{"target": target}
+	if found.Kind == "note" {
+		data["private"] = true
+	}
+	e := redisstore.Entry{From: "system", Kind: "deleted", Author: a.Name, At: s.now().UTC(), Data: data}
+	return s.appendEntry(ctx, a, c, "delete:"+target, e)
+}
+
+// appendEntry stores an agent's entry (deduplicated by client id) and
+// returns it as stored.
+func (s *Service) appendEntry(ctx context.Context, a *handoff.Agent, c *handoff.Conversation, clientID string, e redisstore.Entry) (redisstore.Entry, error) {
+	key := ""
+	if clientID != "" {
+		key = "agent:" + a.ID + ":" + clientID
+	}
+	res, err := s.store.Turn(ctx, c.ID, key, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+		return sess, []redisstore.Entry{e}, nil
+	})
+	if err != nil {
+		return redisstore.Entry{}, err
+	}
+	if len(res.Entries) == 0 {
+		return redisstore.Entry{}, fmt.Errorf("conversation %s: the store stored nothing", c.ID)
+	}
+	if !res.Duplicate && (e.Kind == "message" || e.Kind == "note") {
+		if err := s.inbox.Touch(ctx, c, handoff.Last{From: e.From, Agent: a.ID, Author: a.Name, Text: truncate(e.Text, 200), At: e.At}); err != nil {
+			s.log.Warn("updating the inbox's last message", "conversation", c.ID, "err", err)
+		} else {
+			s.PublishConversation(ctx, c)
+		}
+	}
+	return res.Entries[0], nil
+}
+
+// Mentions returns the @names in a note.
+func Mentions(text string) []string {
+	var out []string
+	for _, w := range strings.Fields(text) {
+		if name, ok := strings.CutPrefix(w, "@"); ok {
+			name = strings.TrimRight(name, ".,;:!?)")
+			if name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/playbook-dev/playbook/access"
-	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/transcript"
@@ -155,7 +154,6 @@ func (s *Server) setPresence(c *echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": req.Status})
 }
 
-
 type agentInfo struct {
 	*handoff.Agent
 	Presence handoff.Presence `json:"presence"`
@@ -225,7 +223,12 @@ func (s *Server) conversationJSON(c *echo.Context, conv *handoff.Conversation) e
 // it cannot decode is refused, but the access policy's answer comes first:
 // whoever may not act on the conversation learns nothing from their body.
 func (s *Server) decodeAction(c *echo.Context, v any, limit int64) error {
-	err := decodeJSON(c, v, limit)
+	return s.refuse(c, decodeJSON(c, v, limit))
+}
+
+// refuse returns err, a bad request about an action on conversation :id,
+// unless the access policy refuses the action: then that refusal.
+func (s *Server) refuse(c *echo.Context, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -404,121 +407,44 @@ func (r *textRequest) check() error {
 // postMessage sends an agent's reply to the visitor. Replying to a chat
 // nobody has taken takes it.
 func (s *Server) postMessage(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
-	if err != nil {
-		return err
-	}
 	var req textRequest
-	if err := decodeJSON(c, &req, 32<<10); err != nil {
+	if err := s.decodeAction(c, &req, 32<<10); err != nil {
 		return err
 	}
-	if err := req.check(); err != nil {
+	if err := s.refuse(c, req.check()); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	me := agentOf(c)
-	if conv.Status == handoff.StatusResolved {
-		return echo.NewHTTPError(http.StatusConflict, handoff.ErrClosed.Error())
-	}
-	if conv.Assignee != me.ID {
-		if conv.Assignee != "" {
-			return echo.NewHTTPError(http.StatusConflict, conv.AssigneeName+" has this chat; ask them to reassign it")
-		}
-		if conv, err = s.svc.Assign(ctx, conv.ID, me, me, true); err != nil {
-			return inboxError(err)
-		}
-	}
-	e := redisstore.Entry{From: "agent", Kind: "message", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC(), Data: map[string]any{authorIDKey: me.ID}}
-	return s.appendEntry(c, conv, req.ClientID, e)
-}
-
-// appendEntry stores an agent's entry (deduplicated by client id) and
-// answers with it.
-func (s *Server) appendEntry(c *echo.Context, conv *handoff.Conversation, clientID string, e redisstore.Entry) error {
-	ctx := c.Request().Context()
-	key := ""
-	if clientID != "" {
-		key = "agent:" + agentOf(c).ID + ":" + clientID
-	}
-	res, err := s.store.Turn(ctx, conv.ID, key, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
-		return sess, []redisstore.Entry{e}, nil
-	})
+	e, err := s.svc.Reply(c.Request().Context(), agentOf(c), c.Param("id"), req.Text, req.ClientID)
 	if err != nil {
-		return inboxError(err)
+		return serviceError(err)
 	}
-	if len(res.Entries) == 0 {
-		return echo.NewHTTPError(http.StatusInternalServerError, "nothing stored")
-	}
-	stored := res.Entries[0]
-	if !res.Duplicate && (e.Kind == "message" || e.Kind == "note") {
-		me := agentOf(c)
-		if err := s.inbox.Touch(ctx, conv, handoff.Last{From: e.From, Agent: me.ID, Author: me.Name, Text: truncate(e.Text, 200), At: e.At}); err == nil {
-			s.svc.PublishConversation(ctx, conv)
-		}
-	}
-	return c.JSON(http.StatusOK, stored)
+	return c.JSON(http.StatusOK, e)
 }
 
+// postNote adds a private note; the agents it @mentions are notified.
 func (s *Server) postNote(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
-	if err != nil {
-		return err
-	}
 	var req textRequest
-	if err := decodeJSON(c, &req, 32<<10); err != nil {
+	if err := s.decodeAction(c, &req, 32<<10); err != nil {
 		return err
 	}
-	if err := req.check(); err != nil {
+	if err := s.refuse(c, req.check()); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	me := agentOf(c)
-	e := redisstore.Entry{From: "agent", Kind: "note", Text: req.Text, Author: me.Name, ClientID: req.ClientID, At: s.now().UTC(), Data: map[string]any{authorIDKey: me.ID}}
-	for _, name := range mentions(req.Text) {
-		if a, err := s.inbox.AgentByName(ctx, name); err == nil && access.CanSee(a, conv) {
-			s.svc.PublishInbox(ctx, conversation.InboxEvent{Type: "notify", Kind: "mention", To: a.ID, Conversation: conv, Text: me.Name + " mentioned you: " + truncate(req.Text, 120)})
-		}
+	e, err := s.svc.Note(c.Request().Context(), agentOf(c), c.Param("id"), req.Text, req.ClientID)
+	if err != nil {
+		return serviceError(err)
 	}
-	return s.appendEntry(c, conv, req.ClientID, e)
+	return c.JSON(http.StatusOK, e)
 }
-
-// authorIDKey is where an agent's message or note keeps its author's id
-// (Entry.Author is the name shown), for the access policy on deletes. The
-// visitor never gets it (forVisitor).
-const authorIDKey = "author_id"
 
 // deleteMessage deletes an agent's message or note: its author or an admin
-// (the access policy). The deleted entry of a note is marked private: the
-// visitor never learns the note existed.
+// (the access policy).
 func (s *Server) deleteMessage(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
+	e, err := s.svc.DeleteEntry(c.Request().Context(), agentOf(c), c.Param("id"), c.Param("entry"))
 	if err != nil {
-		return err
+		return serviceError(err)
 	}
-	target := c.Param("entry")
-	entries, err := s.store.Transcript(c.Request().Context(), conv.ID, "", 0)
-	if err != nil {
-		return inboxError(err)
-	}
-	var found *redisstore.Entry
-	for i, e := range entries {
-		if e.ID == target && e.From == "agent" && (e.Kind == "message" || e.Kind == "note") {
-			found = &entries[i]
-		}
-	}
-	if found == nil {
-		return echo.NewHTTPError(http.StatusNotFound, "no agent message with that id")
-	}
-	authorID, _ := found.Data[authorIDKey].(string)
-	if err := access.DeleteEntry(agentOf(c), conv, access.Author{ID: authorID, Name: found.Author}); err != nil {
-		return accessError(err)
-	}
-	data := map[string]any{"target": target}
-	if found.Kind == "note" {
-		data["private"] = true
-	}
-	e := redisstore.Entry{From: "system", Kind: "deleted", Author: agentOf(c).Name, At: s.now().UTC(), Data: data}
-	return s.appendEntry(c, conv, "delete:"+target, e)
+	return c.JSON(http.StatusOK, e)
 }
 
 func (s *Server) setLabels(c *echo.Context) error {
@@ -535,7 +461,6 @@ func (s *Server) setLabels(c *echo.Context) error {
 	}
 	return s.conversationJSON(c, nc)
 }
-
 
 func (s *Server) snooze(c *echo.Context) error {
 	var req struct {

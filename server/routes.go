@@ -362,20 +362,6 @@ func (s *Server) originAllowed(origin string) bool {
 	return false
 }
 
-// mentions returns the @names in a note.
-func mentions(text string) []string {
-	var out []string
-	for _, w := range strings.Fields(text) {
-		if name, ok := strings.CutPrefix(w, "@"); ok {
-			name = strings.TrimRight(name, ".,;:!?)")
-			if name != "" {
-				out = append(out, name)
-			}
-		}
-	}
-	return out
-}
-
 // logPage is a page for the log: its path, without a query string or
 // fragment, which may carry personal data (?email=...).
 func logPage(page string) string {

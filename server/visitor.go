@@ -547,7 +547,7 @@ func redactDeleted(entries []redisstore.Entry) []redisstore.Entry {
 func forVisitor(e redisstore.Entry) redisstore.Entry {
 	e.Card = ""
 	if e.From == "agent" {
-		e.Data = nil // the author's id (authorIDKey)
+		e.Data = nil // the author's id (conversation.AuthorIDKey)
 	}
 	switch e.Kind {
 	case "handoff":

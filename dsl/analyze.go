@@ -2,9 +2,11 @@ package dsl
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr/ast"
 	"go.yaml.in/yaml/v4"
@@ -44,6 +46,7 @@ func (c *compiler) recordReads(f *fileCtx, n *yaml.Node, off int, e *engine.Expr
 			guardIn(b.Exp1, nonNil(b.Cond, true), guarded)
 			guardIn(b.Exp2, nonNil(b.Cond, false), guarded)
 		case *ast.CallNode:
+			c.checkLiteralArgs(f, n, off, e, b)
 			m, ok := b.Callee.(*ast.MemberNode)
 			if !ok || len(b.Arguments) == 0 {
 				return
@@ -84,6 +87,87 @@ func (c *compiler) recordReads(f *fileCtx, n *yaml.Node, off int, e *engine.Expr
 			rng:     f.rngAt(n, off+from, len([]rune(id.Value))),
 		})
 	}))
+}
+
+// checkLiteralArgs checks what a built-in's literal arguments say before
+// a visitor meets them: format's style, date's text.
+func (c *compiler) checkLiteralArgs(f *fileCtx, n *yaml.Node, off int, e *engine.Expr, call *ast.CallNode) {
+	name := ""
+	switch cl := call.Callee.(type) {
+	case *ast.IdentifierNode:
+		name = cl.Value
+		if !slices.Contains(functionNames(), name) && !strings.HasPrefix(name, "__") {
+			// expr lets an unknown call through inside a built-in's arguments
+			from := max(cl.Location().From, 0)
+			d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(name))), "unknown function %q", name)
+			suggest(d, name, functionNames())
+			return
+		}
+	case *ast.MemberNode:
+		if p, ok := cl.Property.(*ast.StringNode); ok && p.Value == "Format" {
+			name = "format"
+		}
+	}
+	if (name == "format" || name == "date") && len(call.Arguments) > 0 {
+		// `budget ?? 0` has no single type, so expr lets it through
+		if a := call.Arguments[0]; (a.Type() == nil || a.Type().Kind() == reflect.Interface) && mixedType(a) && !callsUnknown(a) {
+			from := max(a.Location().From, 0)
+			d := c.diags.Errorf(f.rngAt(n, off+from, 0), "%s() needs a date here (date() also takes a text), but this value's type is only known while chatting", name)
+			d.Detail = "give the value one type: `start ?? today()`, or convert it with string(...)"
+			return
+		}
+	}
+	at := func(a *ast.StringNode) source.Range {
+		from := a.Location().From
+		if from < 0 || from > len([]rune(e.Src)) {
+			from = 0
+		}
+		return f.rngAt(n, off+from, len([]rune(a.Value))+2)
+	}
+	switch {
+	case name == "format" && len(call.Arguments) == 2:
+		s, ok := call.Arguments[1].(*ast.StringNode)
+		if ok && !slices.Contains(engine.FormatStyles, s.Value) {
+			d := c.diags.Errorf(at(s), "format: unknown style %q", s.Value)
+			d.Detail = "the styles are " + strings.Join(engine.FormatStyles, ", ")
+			suggest(d, s.Value, engine.FormatStyles)
+		}
+	case name == "date" && len(call.Arguments) == 1:
+		s, ok := call.Arguments[0].(*ast.StringNode)
+		if !ok {
+			return
+		}
+		if _, good := engine.ParseInput(engine.InputDate, s.Value, "en", time.Time{}); !good {
+			d := c.diags.Errorf(at(s), "date(%q): that is not a date", s.Value)
+			d.Detail = "write it as 2026-03-01; for days relative to today write today() + duration(\"1d\")"
+		}
+	}
+}
+
+// mixedType reports whether n is a kind of node whose type expr may leave
+// open: a ??, a ?: or a var of type any.
+func mixedType(n ast.Node) bool {
+	switch x := n.(type) {
+	case *ast.BinaryNode:
+		return x.Operator == "??"
+	case *ast.ConditionalNode, *ast.IdentifierNode:
+		return true
+	}
+	return false
+}
+
+// callsUnknown reports whether n calls a function that does not exist
+// (reported on its own).
+func callsUnknown(n ast.Node) bool {
+	found := false
+	ast.Walk(&n, visitFunc(func(node *ast.Node) {
+		if c, ok := (*node).(*ast.CallNode); ok {
+			if id, ok := c.Callee.(*ast.IdentifierNode); ok && !slices.Contains(functionNames(), id.Value) && !strings.HasPrefix(id.Value, "__") {
+				found = true
+			}
+		}
+	}))
+	return found
 }
 
 // nonNil returns the vars that condition cond proves set when it is

@@ -217,6 +217,28 @@ var inputFits = map[engine.InputType][]engine.Type{
 	engine.InputIntent: {engine.TypeString},
 }
 
+// inputFor returns the input whose answer a var of type t keeps ("" for
+// none).
+func inputFor(t engine.Type) string {
+	switch t {
+	case engine.TypeNumber:
+		return "number"
+	case engine.TypeInt:
+		return "int"
+	case engine.TypeBool:
+		return "yes_no"
+	case engine.TypeDate:
+		return "date"
+	case engine.TypeEmail:
+		return "email"
+	case engine.TypePhone:
+		return "phone"
+	case engine.TypeURL:
+		return "url"
+	}
+	return ""
+}
+
 // ask compiles a card's question: ask, input, choices, save, validate, retry.
 func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 	ca := fc.ast
@@ -280,6 +302,9 @@ func (c *compiler) ask(fc *flatCard, card *engine.Card) {
 				if fits := inputFits[a.Input]; v.Type != engine.TypeAny && !slices.Contains(fits, v.Type) {
 					d := f.errorf(p.value, "save: var %q is %s, but the answer to this question is %s", name, article(string(v.Type)), article(string(fits[0])))
 					d.Detail = fmt.Sprintf("declare %s as type %s", name, fits[0])
+					if in := inputFor(v.Type); in != "" && a.Input != engine.InputChoice {
+						d.Detail = fmt.Sprintf("to ask for %s, write `input: %s`; to keep %s answer, save it into %s var", article(string(v.Type)), in, article(string(a.Input)), article(string(fits[0])))
+					}
 				}
 				a.Save = name
 				saved = v

@@ -72,7 +72,7 @@ func TestChecks(t *testing.T) {
 		{"missing lead title", "  a:\n    create: {lead: {value: 3}}\n", "10:14: error: a lead needs `title:`"},
 		{"unknown input", "  a:\n    ask: Mail?\n    input: emal\n", "11:12: error: unknown input type \"emal\" (did you mean \"email\"?)"},
 		{"include without resolver", "  a:\n    include: faq\n", "10:14: error: cannot include \"faq\""},
-		{"duplicate card", "  a:\n    say: hi\n  a:\n    say: again\n", "11:3: error: cards has \"a\" twice"},
+		{"duplicate card", "  a:\n    say: hi\n  a:\n    say: again\n", "11:3: error: card \"a\" is defined twice: here and at line 9"},
 		{"end then goto", "  a:\n    end: x\n    goto: a\n", "11:5: warning: goto never runs"},
 	}
 	for _, tt := range tests {

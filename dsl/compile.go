@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"go.yaml.in/yaml/v4"
 
@@ -484,7 +485,71 @@ func (c *compiler) exprAt(f *fileCtx, n *yaml.Node, off int, src string, want en
 
 var visitorFields = []string{"id", "name", "email", "page", "referrer", "language", "country", "returning", "visits", "utm"}
 
+// markUsed marks the vars named in src, an expression that did not
+// compile, as used: its error is the one diagnostic, not "never used" too.
+func (c *compiler) markUsed(src string) {
+	for _, w := range wordRE.FindAllString(src, -1) {
+		if _, ok := c.varDecl[w]; ok {
+			c.used[w] = true
+		}
+	}
+}
+
+// calledAt reports whether name, at rune offset at of src, is called.
+func calledAt(src string, at int, name string) bool {
+	rs := []rune(src)
+	i := at + len([]rune(name))
+	for i < len(rs) && rs[i] == ' ' {
+		i++
+	}
+	return i < len(rs) && rs[i] == '('
+}
+
+// functionNames are the functions an expression may call.
+func functionNames() []string {
+	return append(slices.Clone(engine.Builtins), builtin.Names...)
+}
+
+var patternRE = regexp.MustCompile(`matches\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')`)
+
+// patternAt finds the first `matches "pattern"` in src that does not
+// compile, and the rune offset of the pattern inside src.
+func patternAt(src string) (string, int, bool) {
+	for _, m := range patternRE.FindAllStringSubmatchIndex(src, -1) {
+		lo, hi := m[2], m[3]
+		if lo < 0 {
+			lo, hi = m[4], m[5]
+		}
+		pat := src[lo:hi]
+		if _, err := regexp.Compile(pat); err != nil {
+			return pat, len([]rune(src[:lo])), true
+		}
+	}
+	return "", 0, false
+}
+
+// plainRegexpError says what is wrong with a pattern in plain words.
+func plainRegexpError(msg string) string {
+	for code, plain := range map[string]string{
+		"missing closing )":                      "a ( is never closed",
+		"unexpected )":                           "a ) has no ( before it",
+		"missing closing ]":                      "a [ is never closed",
+		"missing argument to repetition operator": "a *, + or ? has nothing before it to repeat",
+		"invalid nested repetition operator":      "two of *, + and ? in a row",
+		"invalid escape sequence":                 "a \\ before a letter that means nothing in a pattern",
+		"trailing backslash at end of expression": "it ends with a \\",
+		"invalid character class range":           "a range such as [z-a] goes backwards",
+		"invalid repeat count":                    "a {n,m} count is too large or backwards",
+	} {
+		if strings.HasPrefix(msg, code) {
+			return plain
+		}
+	}
+	return msg
+}
+
 var (
+	regexpErrRE    = regexp.MustCompile(`error parsing regexp: (.*)$`)
 	unknownNameRE  = regexp.MustCompile(`^unknown name (\S+)`)
 	unknownFieldRE = regexp.MustCompile(`^type engine\.Visitor has no field (\S+)`)
 )
@@ -507,7 +572,23 @@ func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err 
 	}
 	length := 0
 	var sugg string
-	if m := unknownNameRE.FindStringSubmatch(msg); m != nil {
+	c.markUsed(src)
+	if m := unknownNameRE.FindStringSubmatch(msg); m != nil && calledAt(src, at, m[1]) {
+		length = len([]rune(m[1]))
+		msg = fmt.Sprintf("unknown function %q", m[1])
+		sugg = source.Suggest(m[1], functionNames())
+		if sugg == "" {
+			d := f.diags.Errorf(f.rngAt(n, off+at, length), "%s", msg)
+			d.Detail = "the functions are " + strings.Join(engine.Builtins, ", ") + ", and expr's own such as split, join, replace, round"
+			return
+		}
+	} else if m := regexpErrRE.FindStringSubmatch(msg); m != nil {
+		if pat, pos, ok := patternAt(src); ok {
+			d := f.diags.Errorf(f.rngAt(n, off+pos, len([]rune(pat))), "the pattern %q is not a valid regular expression: %s", pat, plainRegexpError(m[1]))
+			d.Detail = "inside a pattern, write \\. for a dot, \\( for a bracket; a pattern in double quotes in YAML needs each \\ doubled, or use single quotes"
+			return
+		}
+	} else if m := unknownNameRE.FindStringSubmatch(msg); m != nil {
 		length = len([]rune(m[1]))
 		msg = fmt.Sprintf("unknown name %q: it is not a declared var or a built-in", m[1])
 		sugg = source.Suggest(m[1], c.env.Names())

@@ -88,18 +88,38 @@ func (f *fileCtx) pairs(n *yaml.Node, what string, allowed []string) []pair {
 		f.errorf(n, "%s must be a mapping of keys, not %s", what, kindName(n))
 		return nil
 	}
-	seen := make(map[string]bool, len(n.Content)/2)
+	seen := make(map[string]*yaml.Node, len(n.Content)/2)
 	out := make([]pair, 0, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
-		if seen[k.Value] {
-			f.errorf(k, "%s has %q twice", what, k.Value)
+		if first := seen[k.Value]; first != nil {
+			if what == "cards" {
+				d := f.errorf(k, "card %q is defined twice: here and at line %d", k.Value, first.Line)
+				d.Detail = fmt.Sprintf("the first %q is at line %d, column %d; rename one of them (a goto would not know which one you mean)", k.Value, first.Line, first.Column)
+			} else {
+				d := f.errorf(k, "%s has %q twice", what, k.Value)
+				d.Detail = fmt.Sprintf("the first is at line %d; keep one", first.Line)
+			}
 			continue
 		}
-		seen[k.Value] = true
+		seen[k.Value] = k
 		if allowed != nil && !contains(allowed, k.Value) {
+			if what == "create" {
+				d := f.errorf(k, "unknown record kind %q", k.Value)
+				d.Detail = "the kinds are " + strings.Join(allowed, ", ")
+				if s := source.Suggest(k.Value, allowed); s != "" {
+					d.Detail = fmt.Sprintf("did you mean %q? The kinds are %s", s, strings.Join(allowed, ", "))
+				}
+				continue
+			}
 			d := f.errorf(k, "unknown key %q in %s", k.Value, what)
 			suggest(d, k.Value, allowed)
+			if n.Style&yaml.FlowStyle != 0 && v.Kind == yaml.ScalarNode && v.Tag == "!!null" && i > 0 {
+				// {label: Yes, please, goto: b}: the comma ended the label
+				prev := n.Content[i-2]
+				d.Summary = fmt.Sprintf("unknown key %q in %s: the comma before it ended the %s", k.Value, what, prev.Value)
+				d.Detail = fmt.Sprintf("inside {…} a comma separates keys; quote a text that has a comma: {%s: \"%s, %s\", ...}", prev.Value, n.Content[i-1].Value, k.Value)
+			}
 			continue
 		}
 		out = append(out, pair{k, v})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v4"
 
@@ -55,7 +56,11 @@ func (c *cardAST) has(k string) bool { _, ok := c.keys[k]; return ok }
 func parseFile(f *fileCtx) *fileAST {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(f.src, &doc); err != nil {
-		f.diags.Errorf(yamlErrorRange(f.name, err), "%s", yamlErrorMessage(err))
+		rng := yamlErrorRange(f.name, err)
+		d := f.diags.Errorf(rng, "%s", yamlErrorMessage(err))
+		if sum, detail := yamlTrap(f.src, rng.Start.Line, d.Summary); sum != "" {
+			d.Summary, d.Detail = sum, detail
+		}
 		return nil
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -136,4 +141,41 @@ func yamlErrorMessage(err error) string {
 		return msg
 	}
 	return "YAML syntax: " + err.Error()
+}
+
+// yamlTrap explains the YAML errors that texts fall into, with the quoting
+// that fixes them: `: ` or `? ` in an unquoted text, `\d` in double quotes.
+// It returns "" when msg is not one of them.
+func yamlTrap(src []byte, line int, msg string) (summary, detail string) {
+	lines := strings.Split(string(src), "\n")
+	if line < 1 || line > len(lines) {
+		return "", ""
+	}
+	text := strings.TrimRight(lines[line-1], "\r")
+	indent := text[:len(text)-len(strings.TrimLeft(text, " -"))]
+	key, value, hasKey := strings.Cut(strings.TrimLeft(text, " -"), ": ")
+	value, comment := cutComment(value)
+	quoted := func() string {
+		return indent + key + ": \"" + strings.ReplaceAll(strings.ReplaceAll(value, `\`, `\\`), `"`, `\"`) + "\"" + comment
+	}
+	switch {
+	case strings.Contains(msg, "mapping values are not allowed") && hasKey && strings.Contains(value, ": "):
+		return "YAML syntax: this text has `: ` (a colon and a space) in it, which YAML reads as the start of a new key",
+			"quote the whole text: " + strings.TrimSpace(quoted())
+	case strings.Contains(msg, "mapping keys are not allowed") && hasKey && (strings.HasPrefix(value, "? ") || strings.Contains(value, " ? ")):
+		return "YAML syntax: this text has `? ` (a question mark and a space), which YAML reads as the start of a key",
+			"quote the whole text: " + strings.TrimSpace(quoted())
+	case strings.Contains(msg, "found unknown escape character"):
+		return "YAML syntax: inside double quotes a backslash starts an escape such as \\n, and this one is not a YAML escape (a pattern's \\d, \\s or \\.?)",
+			"write the text in single quotes, where a backslash is just a backslash ('\\d+'), or double each backslash (\"\\\\d+\"); inside an expression in single quotes, write its strings in double quotes"
+	}
+	return "", ""
+}
+
+// cutComment splits a plain YAML value from a trailing " # comment".
+func cutComment(v string) (string, string) {
+	if i := strings.Index(v, " #"); i >= 0 {
+		return strings.TrimRight(v[:i], " "), " " + strings.TrimLeft(v[i:], " ")
+	}
+	return strings.TrimRight(v, " "), ""
 }

@@ -94,8 +94,8 @@ type Step struct {
 	// Text is the expected bot message, the visitor's text, the button, the
 	// agent or the card, depending on Kind.
 	Text    string
-	Re      *regexp.Regexp // StepBot written as /regexp/; nil for exact text
-	Buttons []string       // StepButtons: labels in order
+	Re      *regexp.Regexp  // StepBot written as /regexp/; nil for exact text
+	Buttons []string        // StepButtons: labels in order
 	Wait    time.Duration   // StepWait
 	Online  map[string]int  // StepAgentsOnline
 	Open    map[string]bool // StepOpenHours
@@ -149,7 +149,7 @@ type Expect struct {
 	// CallDetails, aligned with Calls, holds the headers and body a call
 	// must have (subsets); nil entries check only "METHOD URL".
 	CallDetails []*CallWant
-	CallsPos source.Range
+	CallsPos    source.Range
 }
 
 // CallWant is what an expected call's request must hold: these headers

@@ -56,6 +56,8 @@ func cardKind(c *engine.Card) string {
 		return "handoff"
 	case c.Call != nil:
 		return "call"
+	case c.Ask != nil && len(c.Ask.Intents) > 0:
+		return "intents"
 	case c.Ask != nil && len(c.Ask.Choices) > 0:
 		return "choices"
 	case c.Ask != nil:
@@ -167,6 +169,25 @@ func writeGraph(w io.Writer, p *engine.Program, dir string) {
 				}
 				giveUp := c.Ask.Retry.Max > 0 && !valid(c.Ask.Retry.Then)
 				own = !allGoto || giveUp
+			}
+			if o := c.Ask.Other; o != nil && valid(o.Goto) && len(c.Ask.Choices) > 0 {
+				g.edge(from, nodeID(o.Goto), "anything else")
+			} else if o != nil {
+				own = true
+			}
+			if len(c.Ask.Intents) > 0 {
+				allGoto := true
+				for _, in := range c.Ask.Intents {
+					if valid(in.Goto) {
+						g.edge(from, nodeID(in.Goto), "means "+in.Name)
+					} else {
+						allGoto = false
+					}
+				}
+				if valid(c.Ask.Fallback) {
+					g.edge(from, nodeID(c.Ask.Fallback), "not understood")
+				}
+				own = !allGoto || c.Ask.Retry.Max > 0 && !valid(c.Ask.Retry.Then)
 			}
 			if c.Ask.Retry.Max > 0 && valid(c.Ask.Retry.Then) {
 				g.edge(from, nodeID(c.Ask.Retry.Then), "too many tries")

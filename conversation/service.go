@@ -12,6 +12,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -42,8 +43,11 @@ type Publisher interface {
 // Publisher are required; zero values of the others take the defaults in
 // the field comments.
 type Config struct {
-	// Store holds sessions, transcripts, timers and pending marks.
-	Store *redisstore.Store
+	// Store holds sessions, transcripts and pending marks.
+	Store store.SessionStore
+	// Timers is the timer queue; default: the Store's when it is a
+	// *redisstore.Store.
+	Timers store.Timers
 	// Inbox holds the live-chat side: queues, claims, agents, presence.
 	Inbox *handoff.Store
 	// CRM receives the records (unless Records says otherwise), the chats
@@ -81,8 +85,8 @@ type Config struct {
 type Service struct {
 	cfg    Config
 	log    *slog.Logger
-	store  *redisstore.Store
-	timers *redisstore.Timers
+	store  store.SessionStore
+	timers store.Timers
 	inbox  *handoff.Store
 	crm    *crm.Store
 	reg    *Registry
@@ -112,6 +116,13 @@ func New(cfg Config) (*Service, error) {
 	case cfg.Publisher == nil:
 		return nil, errors.New("conversation: no publisher")
 	}
+	if cfg.Timers == nil {
+		rs, ok := cfg.Store.(*redisstore.Store)
+		if !ok {
+			return nil, errors.New("conversation: no timers")
+		}
+		cfg.Timers = rs.Timers()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -127,7 +138,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.RecoverAfter <= 0 {
 		cfg.RecoverAfter = 30 * time.Second
 	}
-	s := &Service{log: cfg.Logger, store: cfg.Store, timers: cfg.Store.Timers(), inbox: cfg.Inbox, crm: cfg.CRM,
+	s := &Service{log: cfg.Logger, store: cfg.Store, timers: cfg.Timers, inbox: cfg.Inbox, crm: cfg.CRM,
 		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now}
 	if cfg.Presence == nil {
 		cfg.Presence = inboxPresence{cfg.Inbox}

@@ -30,10 +30,14 @@ type Config struct {
 	Redis redis.UniversalClient
 	// Prefix starts every Redis key; default "pb:".
 	Prefix string
+	// Engine is where conversations (sessions, transcripts, pending
+	// marks, timers, playbook versions), the live bus and the token
+	// secret are kept; default: Redis, under Prefix
+	// (store/redis.NewEngine). The embedded engine's is
+	// store/embedded.NewEngine.
+	Engine store.Engine
 	// Inbox is where the inbox (queues, agents, presence, canned
-	// responses) is kept; default: Redis, on Redis under Prefix
-	// (store/redis.NewInbox). The embedded engine's is
-	// store/embedded.NewInbox.
+	// responses) is kept; default: the Engine's.
 	Inbox store.InboxEngine
 	// Ready answers whether the store can serve now, for GET /readyz
 	// (each call bounded to 2 s); default: store/redis.Ready on Redis
@@ -138,8 +142,9 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	svc    *conversation.Service
-	store  *redisstore.Store
-	timers *redisstore.Timers
+	engine store.Engine
+	store  store.SessionStore
+	timers store.Timers
 	bus    store.Bus // live entries and signals between processes
 	inbox  *handoff.Store
 	reg    *conversation.Registry
@@ -164,6 +169,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Redis == nil {
 		return nil, errors.New("server: no Redis client")
+	}
+	if cfg.Ready == nil && cfg.Engine != nil {
+		cfg.Ready = cfg.Engine.Ping
 	}
 	if cfg.Ready == nil {
 		rdb := cfg.Redis
@@ -205,17 +213,22 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: Redis does not answer: %w", err)
 	}
 	var s *Server
-	store := redisstore.New(cfg.Redis, redisstore.Options{Prefix: cfg.Prefix, TTL: cfg.IdleTTL, Pending: conversation.LeavesWork, PendingCreate: func(ctx context.Context) bool { return s.svc.StartLeavesWork(ctx) }})
+	if cfg.Engine == nil {
+		cfg.Engine = redisstore.NewEngine(cfg.Redis, cfg.Prefix)
+	}
+	sessions := cfg.Engine.Sessions(store.SessionOptions{TTL: cfg.IdleTTL, Pending: conversation.LeavesWork, PendingCreate: func(ctx context.Context) bool { return s.svc.StartLeavesWork(ctx) }})
 	s = &Server{
 		cfg:    cfg, // completed below; s.cfg is set again at the end
 		log:    cfg.Logger,
-		store:  store,
-		timers: store.Timers(),
+		engine: cfg.Engine,
+		bus:    cfg.Engine.Bus(),
+		store:  sessions,
+		timers: cfg.Engine.Timers(),
 		now:    cfg.Now,
 		limits: newLimits(cfg.ConnectsPerMinute),
 	}
 	if len(cfg.Secret) == 0 {
-		t, err := newSharedTokens(ctx, redisstore.NewSecrets(cfg.Redis, cfg.Prefix), cfg.TokenTTL)
+		t, err := newSharedTokens(ctx, cfg.Engine.Secrets(), cfg.TokenTTL)
 		if err != nil {
 			return nil, fmt.Errorf("server: visitor token secret: %w", err)
 		}
@@ -224,10 +237,10 @@ func New(cfg Config) (*Server, error) {
 		s.tokens = newTokens(cfg.Secret, cfg.TokenTTL)
 	}
 	if cfg.Inbox == nil {
-		cfg.Inbox = redisstore.NewInbox(cfg.Redis, cfg.Prefix)
+		cfg.Inbox = cfg.Engine.Inbox()
 	}
 	s.inbox = handoff.NewStore(cfg.Inbox, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost,
-		Retention: cfg.Retention, Alive: store.Alive})
+		Retention: cfg.Retention, Alive: sessions.Alive})
 	if cfg.MailLimits.Now == nil {
 		cfg.MailLimits.Now = cfg.Now
 	}
@@ -249,10 +262,9 @@ func New(cfg Config) (*Server, error) {
 	for k, v := range cfg.CRMFields {
 		s.crmFields[k] = v
 	}
-	s.bus = redisstore.NewBus(cfg.Redis)
-	s.reg = conversation.NewRegistry(cfg.Playbooks, store.Programs(), s.log, cfg.Now)
+	s.reg = conversation.NewRegistry(cfg.Playbooks, cfg.Engine.Programs(cfg.IdleTTL), s.log, cfg.Now)
 	svc, err := conversation.New(conversation.Config{
-		Store: store, Inbox: s.inbox, CRM: s.crm, Registry: s.reg, Publisher: s.bus,
+		Store: sessions, Timers: s.timers, Inbox: s.inbox, CRM: s.crm, Registry: s.reg, Publisher: s.bus,
 		Calls: cfg.Calls, Presence: cfg.Presence, Hours: cfg.Hours, Records: cfg.Records,
 		IdleTTL: cfg.IdleTTL, Retention: cfg.Retention, RecoverAfter: cfg.RecoverAfter, Logger: s.log, Now: cfg.Now,
 	})
@@ -291,7 +303,7 @@ func (s *Server) Routes() []string {
 }
 
 // Store returns the conversation store, for tests and tools.
-func (s *Server) Store() *redisstore.Store { return s.store }
+func (s *Server) Store() store.SessionStore { return s.store }
 
 // Run does the server's background work until ctx is done: the
 // conversation service's (live reload of the playbooks, due timers, the

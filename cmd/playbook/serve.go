@@ -21,6 +21,8 @@ import (
 
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/server"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -68,6 +70,9 @@ Put the widget on a page with one tag:
 		proxies := fs.String("trusted-proxies", os.Getenv("PLAYBOOK_TRUSTED_PROXIES"), "comma-separated reverse proxies (CIDRs or addresses, e.g. 10.0.0.0/8,127.0.0.1) whose X-Forwarded-For names the client; limits then count per client, not per proxy (default: none, the header is ignored)")
 		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
 		extras := addServeExtras(fs)
+		storeKind := fs.String("store", "memory", "without --redis, where conversations live: memory (in this process, lost when it stops) or embedded (persistent in --data; CRM records and transcript-mail limits still in memory until the CRM has an embedded engine)")
+		data := fs.String("data", "data", "the data directory of the embedded store (--store embedded); one process at a time")
+		fsync := fs.Bool("fsync", false, "with --store embedded: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
 		hours := fs.String("hours", os.Getenv("PLAYBOOK_HOURS"), "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
 		smtpURL := fs.String("smtp", os.Getenv("PLAYBOOK_SMTP"), "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
 		crmFields := fs.String("crm-fields", "", "fields the inbox's details panel shows, per kind, e.g. \"person=name,email,phone,owner; lead=title,value,stage\" (kinds: person, organization, lead, deal)")
@@ -80,11 +85,24 @@ Put the widget on a page with one tag:
 				h = slog.NewJSONHandler(std.err, nil)
 			}
 			log := slog.New(h)
-			rdb, closeStore, err := openRedis(*redisURL, log)
+			if *redisURL == "" && *storeKind != "memory" && *storeKind != "embedded" {
+				return usageError("--store %q: want memory or embedded", *storeKind)
+			}
+			rdb, closeStore, err := openServeRedis(*redisURL, *storeKind == "embedded", log)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
+			var engine store.Engine
+			if *redisURL == "" && *storeKind == "embedded" {
+				db, err := embedded.Open(*data, embedded.Options{Sync: *fsync, Logger: log})
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				engine = embedded.NewEngine(db)
+				log.Info("using the embedded store: conversations, the inbox and agents persist", "data", db.Dir(), "fsync", *fsync)
+			}
 			if *redisURL != "" {
 				// The inbox's team keys before issue 12's layout.
 				n, err := redisstore.NewInbox(rdb, *prefix).MoveLegacyTeamKeys(ctx)
@@ -117,6 +135,7 @@ Put the widget on a page with one tag:
 			cfg, err := extras.apply(ctx, log, server.Config{
 				Playbooks:       *dir,
 				Redis:           rdb,
+				Engine:          engine,
 				Prefix:          *prefix,
 				Secret:          []byte(*secret),
 				AdminToken:      *admin,
@@ -160,12 +179,22 @@ func splitList(s string) []string {
 // openRedis connects to url (a cluster when it lists several nodes), or
 // starts an in-process Redis when url is empty.
 func openRedis(url string, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	return openServeRedis(url, false, log)
+}
+
+// openServeRedis is openRedis for serve, which says what stays in memory
+// when the embedded store keeps the rest.
+func openServeRedis(url string, embedded bool, log *slog.Logger) (redis.UniversalClient, func(), error) {
 	if url == "" {
 		m := miniredis.NewMiniRedis()
 		if err := m.StartAddr("127.0.0.1:0"); err != nil {
 			return nil, nil, fmt.Errorf("starting the in-memory store: %w", err)
 		}
-		log.Warn("no --redis given: conversations are kept IN MEMORY and lost when this process stops; use --redis redis://HOST:6379 in production", "embedded", m.Addr())
+		if embedded {
+			log.Warn("--store embedded: CRM records, webhooks and transcript-mail limits are still kept IN MEMORY and lost when this process stops (the CRM has no embedded engine yet)")
+		} else {
+			log.Warn("no --redis given: conversations are kept IN MEMORY and lost when this process stops; use --store embedded to keep them in --data, or --redis redis://HOST:6379 in production", "embedded", m.Addr())
+		}
 		// Let keys expire with the wall clock (sessions, sign-ins, login
 		// limits), as they do in Redis.
 		m.ClockTTL(true)
@@ -349,11 +378,11 @@ func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *s
 func demoAgent(ctx context.Context, srv *server.Server, log *slog.Logger) {
 	const email, password = "demo@example.com", "playbook-demo"
 	_, err := srv.Inbox().AddAgent(ctx, handoff.NewAgent{Email: email, Name: "Demo Agent", Teams: []string{"sales", "support"}, Role: handoff.RoleAdmin, Password: password})
-	if err != nil {
+	if err != nil && !errors.Is(err, handoff.ErrExists) { // the embedded store keeps it from the last start
 		log.Warn("creating the demo agent", "err", err)
 		return
 	}
-	log.Info("demo inbox sign-in (in-memory store only): open /inbox", "email", email, "password", password)
+	log.Info("demo inbox sign-in (without --redis only): open /inbox", "email", email, "password", password)
 }
 
 // parseCRMFields reads --crm-fields: "KIND=field,field; KIND=...".

@@ -259,4 +259,3 @@ func (t sqliteTx) scan(start, end []byte, reverse bool, fn func(k, v []byte) (bo
 	}
 	return rows.Err()
 }
-

@@ -12,11 +12,8 @@ import (
 	"github.com/playbook-dev/playbook/store"
 )
 
-// SessionStore is what an engine's sessions give: turns and pending marks.
-type SessionStore interface {
-	store.Sessions
-	store.PendingMarks
-}
+// SessionStore is store.SessionStore.
+type SessionStore = store.SessionStore
 
 // SessionsEnv is one data set of an engine for the Sessions suite.
 type SessionsEnv struct {

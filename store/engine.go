@@ -1,0 +1,33 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// SessionStore is an engine's conversations: turns and pending marks.
+type SessionStore interface {
+	Sessions
+	PendingMarks
+}
+
+// Engine is one data set of a storage engine, with every domain on it:
+// what a server process is built on. store/redis and store/embedded each
+// have one (redisstore.NewEngine, embedded.NewEngine).
+type Engine interface {
+	// Sessions returns the conversations, with opts.
+	Sessions(opts SessionOptions) SessionStore
+	// Timers returns the timer queue.
+	Timers() Timers
+	// Programs returns the playbook versions, kept ttl after their last
+	// Save or Keep.
+	Programs(ttl time.Duration) Programs
+	// Bus returns the pub/sub bus.
+	Bus() Bus
+	// Secrets returns the shared token secrets.
+	Secrets() Secrets
+	// Inbox returns the inbox: queues, agents, presence, canned responses.
+	Inbox() InboxEngine
+	// Ping reports whether the engine answers.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,43 @@
+package redis
+
+import (
+	"context"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/store"
+)
+
+// Engine is the Redis engine's store.Engine: every domain on one Redis (or
+// Cluster) under one key prefix.
+type Engine struct {
+	rdb    goredis.UniversalClient
+	prefix string
+}
+
+var _ store.Engine = (*Engine)(nil)
+
+// NewEngine returns the engine of rdb, every key starting with prefix
+// (default "pb:").
+func NewEngine(rdb goredis.UniversalClient, prefix string) *Engine {
+	if prefix == "" {
+		prefix = "pb:"
+	}
+	return &Engine{rdb: rdb, prefix: prefix}
+}
+
+// Client is the engine's Redis client.
+func (e *Engine) Client() goredis.UniversalClient { return e.rdb }
+
+func (e *Engine) Sessions(opts store.SessionOptions) store.SessionStore {
+	return New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingCreate: opts.PendingCreate})
+}
+func (e *Engine) Timers() store.Timers { return New(e.rdb, Options{Prefix: e.prefix}).Timers() }
+func (e *Engine) Programs(ttl time.Duration) store.Programs {
+	return New(e.rdb, Options{Prefix: e.prefix, TTL: ttl}).Programs()
+}
+func (e *Engine) Bus() store.Bus                 { return NewBus(e.rdb) }
+func (e *Engine) Secrets() store.Secrets         { return NewSecrets(e.rdb, e.prefix) }
+func (e *Engine) Inbox() store.InboxEngine       { return NewInbox(e.rdb, e.prefix) }
+func (e *Engine) Ping(ctx context.Context) error { return e.rdb.Ping(ctx).Err() }

@@ -356,3 +356,44 @@ func TestAgentActionsAskTheAccessPolicy(t *testing.T) {
 		t.Fatalf("the visitor's transcript has system entries %v, want handoff, joined, resolved, end", kinds)
 	}
 }
+
+// TestLeaveMessage: a visitor waiting for an agent leaves a message
+// instead: the handoff's offline path runs at once, the chat is missed for
+// its team, its wait timer is cancelled; a conversation that waits for
+// nobody refuses it.
+func TestLeaveMessage(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0, 0)
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: f.desk}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Status != engine.StatusHandoff || sess.Timer == "" {
+		t.Fatalf("the desk playbook waits without a timer: %s %q", sess.Status, sess.Timer)
+	}
+	var stored []redisstore.Entry
+	err = f.svc.LeaveMessage(ctx, sess.ID, "l1", "  ", func(res redisstore.Result, info conversation.TurnInfo) {
+		stored = res.Entries
+		if info.Status != engine.StatusEnded {
+			t.Errorf("after leaving a message the session is %s, want ended", info.Status)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(stored); !slices.Equal(got, []string{"visitor: Leave a message instead", "bot: Nobody is here."}) {
+		t.Fatalf("stored %q", got)
+	}
+	if c, err := f.inbox.Conversation(ctx, sess.ID); err != nil || c.Status != handoff.StatusMissed {
+		t.Fatalf("the chat is %+v, %v; want missed", c, err)
+	}
+	if due, err := f.store.Timers().Claim(ctx, f.now.Add(24*time.Hour), 10); err != nil || len(due) != 0 {
+		t.Fatalf("the wait timer is still set: %v, %v", due, err)
+	}
+	if err := f.svc.LeaveMessage(ctx, sess.ID, "l2", "again", nil); !errors.Is(err, conversation.ErrNotWaiting) {
+		t.Fatalf("leaving a message twice: %v, want ErrNotWaiting", err)
+	}
+	if err := f.svc.LeaveMessage(ctx, "nope", "l3", "x", nil); !errors.Is(err, redisstore.ErrNotFound) {
+		t.Fatalf("an unknown conversation: %v, want ErrNotFound", err)
+	}
+}

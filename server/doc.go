@@ -1,17 +1,21 @@
-// Package server serves playbooks to visitors: the embeddable widget, the
-// visitor websocket, the playbook registry with live reload, and the admin
-// API. Server processes are stateless: conversations live in Redis (package
-// redisstore), so any number of processes can run behind a load balancer,
+// Package server is the transport in front of the conversation service
+// (package conversation): the route table (routes.go), the visitor and
+// agent websockets, cookies and CSRF, headers, the embedded widget and
+// inbox files, and the admin API. A handler decodes a request, calls one
+// service method and encodes the answer; the service decides (and asks the
+// access policy). Server processes are stateless: conversations live in
+// the store, so any number of processes can run behind a load balancer,
 // and a visitor can reconnect to any of them.
 //
-// The route table is in routes.go. A visitor turn goes: websocket frame →
-// (*Server).turn → engine.Step inside one atomic store turn → entries sent
-// to the visitor and published to every other process → side effects
-// (timers, HTTP calls, records) carried out after the commit.
+// A visitor turn goes: websocket frame → conversation.Service.TurnThen
+// (engine.Step inside one atomic store turn; the answer goes back to the
+// visitor as soon as it is stored) → entries published to every other
+// process → side effects (timers, HTTP calls, records, the handoff queue)
+// carried out by the service after the commit, redone by its recovery
+// sweep when a process dies in between.
 //
-// Records go to the CRM (package crm, crm.go here) unless Config.Records
-// says otherwise; creating is idempotent on the record's key, so a record
-// the transcript has but the CRM lacks (a process died in between) is made
-// again when an agent opens the conversation's CRM panel. Every process
-// also delivers webhooks from the CRM's outbox in Run.
+// Not moved yet: the CRM details panel and the agent's records from a
+// conversation (crm.go), reads of a conversation's details, the visitor's
+// rating, transcript mail and leave-a-message frames still hold some
+// rules here.
 package server

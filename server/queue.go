@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"github.com/playbook-dev/playbook/conversation"
-	"strings"
 	"time"
 
-	"github.com/playbook-dev/playbook/engine"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -102,44 +100,22 @@ func (v *visitorConn) leaveMessage(ctx context.Context, f *inFrame) {
 		v.fail("rate_limited", "slow down", f.ID)
 		return
 	}
-	sess, _, err := v.s.store.Load(ctx, conv)
-	if errors.Is(err, redisstore.ErrNotFound) {
-		v.fail("not_found", "this conversation has ended or expired; start a new one", f.ID)
-		return
-	}
-	if err != nil {
-		v.log.Error("loading conversation", "conversation", conv, "err", err)
-		v.fail("unavailable", "the store did not answer; try again", f.ID)
-		return
-	}
-	if sess.Status != engine.StatusHandoff || sess.Timer == "" {
-		v.fail("invalid", "the conversation is not waiting for an agent", f.ID)
-		return
-	}
-	label := strings.TrimSpace(truncate(f.Label, 200))
-	if label == "" {
-		label = "Leave a message instead"
-	}
-	entry := redisstore.Entry{From: "visitor", Kind: "message", Text: label, ClientID: f.ID, At: v.s.now().UTC()}
-	ev := engine.Event{Kind: engine.EventTimer, Timer: sess.Timer}
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
-	_, info, err := v.s.svc.TurnThen(tctx, conv, f.ID, ev, []redisstore.Entry{entry}, func(res redisstore.Result, info conversation.TurnInfo) {
+	err := v.s.svc.LeaveMessage(tctx, conv, f.ID, f.Label, func(res redisstore.Result, info conversation.TurnInfo) {
 		v.deliverTurn(tctx, conv, res)
 		if !res.Duplicate {
 			v.status(info.Status, info.Outcome)
 		}
 		v.out.flush()
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, redisstore.ErrNotFound):
+		v.fail("not_found", "this conversation has ended or expired; start a new one", f.ID)
+	case errors.Is(err, conversation.ErrNotWaiting):
+		v.fail("invalid", "the conversation is not waiting for an agent", f.ID)
+	case err != nil:
 		v.log.Error("leaving a message instead of waiting", "conversation", conv, "err", err)
 		v.fail("unavailable", "the store did not answer; try again", f.ID)
-		return
-	}
-	if info.Before == engine.StatusHandoff && info.Status != engine.StatusHandoff {
-		// The handoff's timer has nothing left to do.
-		if err := v.s.timers.Cancel(ctx, conv, sess.Timer); err != nil {
-			v.log.Warn("cancelling the handoff timer", "conversation", conv, "err", err)
-		}
 	}
 }

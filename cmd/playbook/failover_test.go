@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,68 +21,18 @@ import (
 // up to 60 s). Its own cluster, as killing a node of the shared one would
 // break the other tests.
 func TestClusterClientReroutesAfterFailover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 6-node Redis Cluster")
-	}
-	for _, bin := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true but %s is not installed", bin)
-			}
-			t.Skipf("%s is not installed", bin)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a guard against a hang
 	defer cancel()
-	dir := t.TempDir()
-	type node struct {
-		addr string
-		cmd  *exec.Cmd
-	}
-	var nodes []*node
-	for i := range 6 {
-		port, bus := freePort(t), freePort(t)
-		d := filepath.Join(dir, strconv.Itoa(i))
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus), "--cluster-config-file", filepath.Join(d, "nodes.conf"),
-			"--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no", "--dir", d, "--logfile", filepath.Join(d, "log"))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		nodes = append(nodes, &node{addr: "127.0.0.1:" + strconv.Itoa(port), cmd: cmd})
-	}
+	nodes := startOwnCluster(ctx, t)
 	var addrs []string
 	for _, n := range nodes {
-		waitFor(ctx, t, "node "+n.addr+" listening", func() bool {
-			c, err := net.Dial("tcp", n.addr)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		})
 		addrs = append(addrs, n.addr)
-	}
-	args := append(append([]string{"--cluster", "create"}, addrs...), "--cluster-replicas", "1", "--cluster-yes")
-	if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
-		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	info := func(addr, section string) string {
 		c := redis.NewClient(&redis.Options{Addr: addr})
 		defer c.Close()
 		s, _ := c.Info(ctx, section).Result()
 		return s
-	}
-	for _, a := range addrs {
-		waitFor(ctx, t, a+" in cluster_state:ok", func() bool {
-			c := redis.NewClient(&redis.Options{Addr: a})
-			defer c.Close()
-			s, _ := c.ClusterInfo(ctx).Result()
-			return strings.Contains(s, "cluster_state:ok")
-		})
 	}
 
 	c := newClusterClient(addrs[:1], &redis.Options{})

@@ -32,6 +32,10 @@ type ResilientStats struct {
 	Duplicates  int `json:"duplicate_acks"` // acks saying a resent message was already stored
 	Redelivered int `json:"redelivered"`    // entries received again by id (ignored, as the widget does)
 	Restarted   int `json:"restarted"`      // conversations begun again: the connection broke before the welcome
+	// FirstUnavailable and LastUnavailable are when the first and the last
+	// "unavailable" error frames arrived (zero: none).
+	FirstUnavailable time.Time `json:"-"`
+	LastUnavailable  time.Time `json:"-"`
 }
 
 // Add adds o to s.
@@ -42,6 +46,12 @@ func (s *ResilientStats) Add(o ResilientStats) {
 	s.Duplicates += o.Duplicates
 	s.Redelivered += o.Redelivered
 	s.Restarted += o.Restarted
+	if !o.FirstUnavailable.IsZero() && (s.FirstUnavailable.IsZero() || o.FirstUnavailable.Before(s.FirstUnavailable)) {
+		s.FirstUnavailable = o.FirstUnavailable
+	}
+	if o.LastUnavailable.After(s.LastUnavailable) {
+		s.LastUnavailable = o.LastUnavailable
+	}
 }
 
 // ResilientConversation is what one resilient conversation ended with.
@@ -106,6 +116,20 @@ func Resilient(ctx context.Context, urls []string, first int, sc Script, think t
 	return d.runResilient(ctx, first, sc, "qualify", think, nil)
 }
 
+// ResilientTurns is Resilient that also reports each completed turn:
+// onTurn gets the conversation's id, when the turn's frame was first sent
+// and when its last entry arrived (reconnects and resends in between).
+func ResilientTurns(ctx context.Context, urls []string, first int, sc Script, think time.Duration, onTurn func(conv string, sent, done time.Time)) (ResilientConversation, error) {
+	d, err := newDialer(urls, 1)
+	if err != nil {
+		return ResilientConversation{}, err
+	}
+	var r *resilient
+	return d.runResilientState(ctx, first, sc, "qualify", think, func(tr turnResult) {
+		onTurn(r.conv, tr.done.Add(-tr.latency), tr.done)
+	}, &r)
+}
+
 // resilient is the state of one resilient visitor's conversation.
 type resilient struct {
 	d        *dialer
@@ -131,7 +155,16 @@ type resilient struct {
 // called with each turn's latency (from the first send to the turn's last
 // entry, reconnects included).
 func (d *dialer) runResilient(ctx context.Context, server int, sc Script, playbook string, think time.Duration, onTurn func(turnResult)) (ResilientConversation, error) {
+	return d.runResilientState(ctx, server, sc, playbook, think, onTurn, nil)
+}
+
+// runResilientState is runResilient; state, when set, is pointed at the
+// visitor's state before the first turn (for onTurn to read).
+func (d *dialer) runResilientState(ctx context.Context, server int, sc Script, playbook string, think time.Duration, onTurn func(turnResult), state **resilient) (ResilientConversation, error) {
 	r := &resilient{d: d, server: server, sc: sc, playbook: playbook, want: Expected(sc), seen: map[string]bool{}}
+	if state != nil {
+		*state = r
+	}
 	defer func() {
 		if r.ws != nil {
 			r.ws.Close()
@@ -204,6 +237,11 @@ func (d *dialer) runResilient(ctx context.Context, server int, sc Script, playbo
 				switch f.Code {
 				case protocol.CodeUnavailable, protocol.CodeRateLimited:
 					r.stats.Unavailable++
+					if now := time.Now(); r.stats.FirstUnavailable.IsZero() {
+						r.stats.FirstUnavailable, r.stats.LastUnavailable = now, now
+					} else {
+						r.stats.LastUnavailable = now
+					}
 					if err := sleep(ctx, 200*time.Millisecond+rand.N(300*time.Millisecond)); err != nil {
 						return r.result(), err
 					}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -39,11 +41,17 @@ docs/webhooks.md describes every payload and how to verify a signature.
 Events: ` + strings.Join(crm.EventTypes, ", ") + `, or * for all.
 Without --secret one is generated and printed once.
 
-Webhooks live in the server's Redis: give the --redis the server uses (or set
-PLAYBOOK_REDIS_URL). The running servers see a new webhook within seconds.
+Webhooks live in the same store as the conversations. With --redis (or
+PLAYBOOK_REDIS_URL) that is the Redis the servers use (one node, or a Redis
+Cluster given as comma-separated nodes or redis+cluster://SEED); the running
+servers see a new webhook within seconds. Without it, it is the embedded
+store in --data (default ./data), the directory "playbook serve" keeps its
+data in. Only one process may open a data directory at a time: stop the
+server, run the command, start it again.
 `,
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
-		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL of the server")
+		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL of the server (or cluster nodes); without it, the embedded store in --data")
+		data := fs.String("data", "data", "the data directory of the embedded store (without --redis)")
 		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
 		url := fs.String("url", "", "where events are POSTed (add)")
 		events := fs.String("events", "", "comma-separated event types, or * (add)")
@@ -54,15 +62,11 @@ PLAYBOOK_REDIS_URL). The running servers see a new webhook within seconds.
 			if len(args) == 0 {
 				return usageError("say what to do: add, list, remove, dead or replay")
 			}
-			if *redisURL == "" {
-				return usageError("give --redis URL (or set PLAYBOOK_REDIS_URL): webhooks live in the server's Redis")
-			}
-			rdb, closeStore, err := openRedis(*redisURL, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			ce, closeStore, err := openCRM(*redisURL, *prefix, *data)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
-			ce := redisstore.NewCRM(rdb, *prefix)
 			st := crm.New(ce, ce, crm.Options{})
 			switch args[0] {
 			case "add":
@@ -170,4 +174,21 @@ func oneLine(s string) string {
 		s = s[:80] + "…"
 	}
 	return s
+}
+
+// openCRM opens the CRM and webhook outbox of the server's store: Redis (one
+// node or a cluster) when url is set, else the embedded store in dir.
+func openCRM(url, prefix, dir string) (store.CRMEngine, func(), error) {
+	if url != "" {
+		rdb, closeStore, err := openRedis(url, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			return nil, nil, err
+		}
+		return redisstore.NewCRM(rdb, prefix), closeStore, nil
+	}
+	db, err := embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return embedded.NewCRM(db), func() { db.Close() }, nil
 }

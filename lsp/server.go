@@ -206,9 +206,8 @@ func (s *Server) check(d *document) {
 	case isTestFile(d.path):
 		_, diags = playtest.Parse(d.path, []byte(d.text))
 	default:
-		dir := filepath.Dir(d.path)
-		if st, err := os.Stat(dir); err == nil && st.IsDir() && filepath.IsAbs(d.path) {
-			_, diags = dsl.LoadPathsWith(source.Files{d.path: []byte(d.text)}, dir)
+		if files := folder(d.path); files != nil {
+			_, diags = dsl.LoadPathsWith(source.Files{d.path: []byte(d.text)}, files...)
 		} else {
 			_, diags = dsl.Load(d.path, []byte(d.text))
 		}
@@ -229,6 +228,36 @@ func (s *Server) check(d *document) {
 		out = append(out, Diagnostic{Range: lspRange(d.text, dg.Subject), Severity: sev, Source: "playbook", Message: msg})
 	}
 	s.conn.Write(notification("textDocument/publishDiagnostics", PublishDiagnosticsParams{URI: d.uri, Version: d.version, Diagnostics: out}))
+}
+
+// maxFolder bounds how many playbooks of a document's folder are loaded
+// with it.
+const maxFolder = 300
+
+// folder lists the playbooks beside path (not in subfolders, at most
+// maxFolder), the ones an include or a duplicate id can involve; nil when
+// path is not a file on disk.
+func folder(path string) []string {
+	if !filepath.IsAbs(path) {
+		return nil
+	}
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || isTestFile(n) || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+			continue
+		}
+		if len(out) == maxFolder {
+			break
+		}
+		out = append(out, filepath.Join(dir, n))
+	}
+	return out
 }
 
 // lines splits text into lines without their line ends.
@@ -371,8 +400,7 @@ func (s *Server) definition(d *document, pos Position) *Location {
 		return nil
 	}
 	if m := includeRE.FindStringSubmatch(line); m != nil && m[1] == w {
-		dir := filepath.Dir(d.path)
-		if set, _ := dsl.LoadPaths(dir); set != nil {
+		if set, _ := dsl.LoadPaths(folder(d.path)...); set != nil {
 			if p := set.ByID[w]; p != nil && len(p.Files) > 0 {
 				return &Location{URI: PathURI(p.Files[0])}
 			}
@@ -530,7 +558,7 @@ func (s *Server) completion(d *document, pos Position) CompletionList {
 			items = append(items, CompletionItem{Label: c, Kind: KindModule, Detail: "card"})
 		}
 	case includeAt.MatchString(prefix):
-		if set, _ := dsl.LoadPaths(filepath.Dir(d.path)); set != nil {
+		if set, _ := dsl.LoadPaths(folder(d.path)...); set != nil {
 			for id := range set.ByID {
 				items = append(items, CompletionItem{Label: id, Kind: KindModule, Detail: "playbook"})
 			}

@@ -336,3 +336,61 @@ func Mentions(text string) []string {
 	}
 	return out
 }
+
+// Details is what an agent sees of a conversation (GET
+// /api/conversations/{id}, protocol.ConversationDetails). The pointer
+// fields come only while the conversation's session is kept; Card and
+// PlaybookTitle also need its playbook version.
+type Details struct {
+	Conversation *handoff.Conversation `json:"conversation"`
+	// Vars are the playbook's vars as the bot saved them.
+	Vars map[string]any `json:"vars"`
+	// Records are the data of the transcript's record entries (the
+	// records the bot made), oldest first.
+	Records []map[string]any `json:"records"`
+	// Previous are the visitor's earlier conversations that the agent may
+	// see, newest first.
+	Previous      []*handoff.Conversation `json:"previous"`
+	Outcome       *string                 `json:"outcome,omitempty"`
+	SessionStatus *engine.Status          `json:"session_status,omitempty"`
+	Card          *string                 `json:"card,omitempty"`
+	PlaybookTitle *string                 `json:"playbook_title,omitempty"`
+}
+
+// Details returns conversation id as agent a may see it: its session's
+// vars and place, the records the bot made, and the earlier conversations
+// of the same visitor that the access policy lets a see (the
+// conversation's own previous ids are cut to those).
+func (s *Service) Details(ctx context.Context, a *handoff.Agent, id string) (*Details, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &Details{Conversation: c, Vars: map[string]any{}, Records: []map[string]any{}}
+	if sess, _, err := s.store.Load(ctx, c.ID); err == nil {
+		if sess.Vars != nil {
+			d.Vars = sess.Vars
+		}
+		d.Outcome, d.SessionStatus = &sess.Outcome, &sess.Status
+		if p, err := s.reg.Version(ctx, sess.Version); err == nil && sess.Card >= 0 && sess.Card < len(p.Cards) {
+			d.Card, d.PlaybookTitle = &p.Cards[sess.Card].Name, &p.Title
+		}
+	}
+	if entries, err := s.store.Transcript(ctx, c.ID, "", 0); err == nil {
+		for _, e := range entries {
+			if e.Kind == "record" {
+				d.Records = append(d.Records, e.Data)
+			}
+		}
+	}
+	prev, err := s.PreviousOf(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	d.Previous = access.Visible(a, prev)
+	c.Previous = make([]string, len(d.Previous))
+	for i, p := range d.Previous {
+		c.Previous[i] = p.ID
+	}
+	return d, nil
+}

@@ -317,6 +317,12 @@ func TestAgentActionsAskTheAccessPolicy(t *testing.T) {
 	if _, err := f.svc.Conversation(ctx, sue, sess.ID); !errors.Is(err, access.ErrForbidden) {
 		t.Fatalf("support reads the sales chat: %v, want ErrForbidden", err)
 	}
+	if _, err := f.svc.Details(ctx, sue, sess.ID); !errors.Is(err, access.ErrForbidden) {
+		t.Fatalf("support reads the sales chat's details: %v, want ErrForbidden", err)
+	}
+	if d, err := f.svc.Details(ctx, sam, sess.ID); err != nil || d.SessionStatus == nil || *d.SessionStatus != engine.StatusHandoff || d.Card == nil || *d.Card != "hi" {
+		t.Fatalf("Sam reads the details: %+v, %v", d, err)
+	}
 	for name, act := range map[string]func() (*handoff.Conversation, error){
 		"take":     func() (*handoff.Conversation, error) { return f.svc.Take(ctx, sue, sess.ID, "") },
 		"resolve":  func() (*handoff.Conversation, error) { return f.svc.Resolve(ctx, sue, sess.ID) },

@@ -271,45 +271,11 @@ func (s *Server) conversationFor(c *echo.Context) (*handoff.Conversation, error)
 }
 
 func (s *Server) getConversation(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
+	d, err := s.svc.Details(c.Request().Context(), agentOf(c), c.Param("id"))
 	if err != nil {
-		return err
+		return serviceError(err)
 	}
-	ctx := c.Request().Context()
-	resp := map[string]any{"conversation": conv, "vars": map[string]any{}, "records": []any{}}
-	if sess, _, err := s.store.Load(ctx, conv.ID); err == nil {
-		resp["vars"] = sess.Vars
-		resp["outcome"] = sess.Outcome
-		resp["session_status"] = sess.Status
-		if p, err := s.reg.Version(ctx, sess.Version); err == nil && sess.Card >= 0 && sess.Card < len(p.Cards) {
-			resp["card"] = p.Cards[sess.Card].Name
-			resp["playbook_title"] = p.Title
-		}
-	}
-	if entries, err := s.store.Transcript(ctx, conv.ID, "", 0); err == nil {
-		var recs []any
-		for _, e := range entries {
-			if e.Kind == "record" {
-				recs = append(recs, e.Data)
-			}
-		}
-		if recs != nil {
-			resp["records"] = recs
-		}
-	}
-	prev, err := s.svc.PreviousOf(ctx, conv)
-	if err != nil {
-		return err
-	}
-	// Only the earlier conversations this agent may see, by the same
-	// policy (not the visitor's other teams' chats).
-	visible := access.Visible(agentOf(c), prev)
-	conv.Previous = make([]string, len(visible))
-	for i, p := range visible {
-		conv.Previous[i] = p.ID
-	}
-	resp["previous"] = visible
-	return c.JSON(http.StatusOK, resp)
+	return c.JSON(http.StatusOK, d)
 }
 
 func (s *Server) getTranscript(c *echo.Context) error {

@@ -29,4 +29,7 @@ type Set struct {
 	ByFile   map[string]*engine.Program
 	Files    source.Files // every file read, playbooks and tests
 	Tests    []string     // *.test.yaml files found, in order
+	// Hours are the opening hours of every hours.yaml found (also the one
+	// beside a playbook file given by name); each program has them too.
+	Hours engine.Hours
 }

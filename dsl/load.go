@@ -75,7 +75,7 @@ func LoadPaths(paths ...string) (*Set, source.Diagnostics) {
 func LoadPathsWith(overlay source.Files, paths ...string) (*Set, source.Diagnostics) {
 	set := &Set{ByID: map[string]*engine.Program{}, ByFile: map[string]*engine.Program{}, Files: source.Files{}}
 	var diags source.Diagnostics
-	var books []string
+	var books, hoursFiles []string
 	for _, p := range paths {
 		info, err := os.Stat(p)
 		if err != nil {
@@ -83,6 +83,11 @@ func LoadPathsWith(overlay source.Files, paths ...string) (*Set, source.Diagnost
 			continue
 		}
 		if !info.IsDir() {
+			if dir := filepath.Join(filepath.Dir(p), HoursFile); !slices.Contains(hoursFiles, dir) {
+				if _, err := os.Stat(dir); err == nil {
+					hoursFiles = append(hoursFiles, dir)
+				}
+			}
 			if isTestFile(p) {
 				set.Tests = append(set.Tests, p)
 			} else {
@@ -103,6 +108,8 @@ func LoadPathsWith(overlay source.Files, paths ...string) (*Set, source.Diagnost
 			switch {
 			case isTestFile(path):
 				set.Tests = append(set.Tests, path)
+			case isHoursFile(path):
+				hoursFiles = append(hoursFiles, path)
 			case strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml"):
 				books = append(books, path)
 			}
@@ -112,7 +119,40 @@ func LoadPathsWith(overlay source.Files, paths ...string) (*Set, source.Diagnost
 			diags.Errorf(source.Range{Filename: p}, "cannot read %s: %v", p, errText(err))
 		}
 	}
+	// Opening hours: every hours.yaml found; a team declared twice is an
+	// error.
+	var hours engine.Hours
+	declared := map[string]string{}
+	for _, hf := range hoursFiles {
+		src, ok := overlay[hf]
+		var err error
+		if !ok {
+			src, err = os.ReadFile(hf)
+		}
+		if err != nil {
+			diags.Errorf(source.Range{Filename: hf}, "cannot read %s: %v", hf, errText(err))
+			continue
+		}
+		set.Files[hf] = src
+		h, ds := LoadHours(hf, src)
+		diags = append(diags, ds...)
+		for team, th := range h {
+			if other, dup := declared[team]; dup {
+				diags.Errorf(source.At(hf, 1, 1), "the hours of team %q are also declared in %s", team, other)
+				continue
+			}
+			declared[team] = hf
+			if hours == nil {
+				hours = engine.Hours{}
+			}
+			hours[team] = th
+		}
+	}
+	set.Hours = hours
 	for name := range overlay {
+		if isHoursFile(name) {
+			continue
+		}
 		if !slices.Contains(books, name) && !isTestFile(name) {
 			books = append(books, name)
 		}
@@ -169,6 +209,7 @@ func LoadPathsWith(overlay source.Files, paths ...string) (*Set, source.Diagnost
 		if _, dup := set.ByID[p.ID]; dup {
 			continue
 		}
+		p.Hours = hours
 		set.Programs = append(set.Programs, p)
 		set.ByID[p.ID] = p
 		set.ByFile[b] = p

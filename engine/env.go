@@ -24,6 +24,7 @@ type World struct {
 	online map[string]int
 	open   map[string]bool
 	locale string // the session's, for format()
+	hours  Hours  // the program's, for open_hours()
 }
 
 // Now returns the event time.
@@ -39,8 +40,16 @@ func (w *World) Format(t time.Time, style string) string { return FormatDate(t, 
 // AgentsOnline returns how many agents of team are online.
 func (w *World) AgentsOnline(team string) int { return w.online[team] }
 
-// OpenHours reports whether team is within its opening hours.
-func (w *World) OpenHours(team string) bool { return w.open[team] }
+// OpenHours reports whether team is within its opening hours: what the
+// event says for the team (a test's open_hours, chat's --open), else what
+// the playbook folder's hours.yaml says at the event time, else closed.
+func (w *World) OpenHours(team string) bool {
+	if v, ok := w.open[team]; ok {
+		return v
+	}
+	open, _ := w.hours.Open(team, w.now)
+	return open
+}
 
 // worldFuncs maps a built-in's name in playbooks to its World method.
 var worldFuncs = map[string]string{

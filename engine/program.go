@@ -28,6 +28,9 @@ type Program struct {
 	Teams []string
 	// Files lists the source files, main file first, for rendering snippets.
 	Files []string
+	// Hours are the teams' opening hours from the folder's hours.yaml, for
+	// open_hours(); nil when there is none.
+	Hours Hours
 
 	cardByName map[string]int
 	varByName  map[string]*VarDecl

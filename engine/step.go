@@ -124,7 +124,7 @@ func step(p *Program, s *Session, ev Event, trace *Trace) (*Session, []Effect) {
 	}
 	r := runners.Get().(*runner)
 	r.p, r.s, r.ev, r.trace = p, s, ev, trace
-	r.world = World{now: ev.Now, online: ev.Online, open: ev.Open, locale: s.Locale}
+	r.world = World{now: ev.Now, online: ev.Online, open: ev.Open, locale: s.Locale, hours: p.Hours}
 	r.out = make([]Effect, 0, 4)
 	normalizeVars(p, s)
 	if s.Vars == nil {

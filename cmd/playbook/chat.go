@@ -29,8 +29,10 @@ created or sent for real.
 
 While chatting, these commands change the pretend world:
 ` + chatHelp + `
-Nobody is online and every team is outside its opening hours unless you
-say so with --online and --open (or /online during the chat).
+Nobody is online unless you say so with --online (or /online during the
+chat). A team is within its opening hours when --open (or /open) names it,
+else as the hours.yaml beside the playbook says at the chat's time, else
+not. The chat runs on the real clock; --now pins it to a time.
 `,
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
 		o := &chatOptions{}
@@ -39,6 +41,7 @@ say so with --online and --open (or /online during the chat).
 		fs.StringVar(&o.locale, "locale", "", "the visitor's browser language, like `es` or es-MX (default: the playbook's)")
 		fs.StringVar(&o.name, "visitor-name", "", "the visitor's `name`, as if they were known")
 		fs.StringVar(&o.page, "page", "", "the `path` of the page the visitor is on, like /pricing")
+		fs.StringVar(&o.now, "now", "", "pin the clock to this `time` (2026-01-05T10:00:00Z, or a date) instead of the real time; /wait still moves it")
 		fs.StringVar(&o.mocks, "http-mock", "", "answer web calls from this `FILE.yaml` (\"METHOD URL\": {status, body}, as in a test's http:); without it every call fails")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) != 1 {
@@ -62,7 +65,7 @@ const chatHelp = `  /online sales=1        set how many agents of a team are onl
 `
 
 type chatOptions struct {
-	online, open, locale, name, page, mocks string
+	online, open, locale, name, page, mocks, now string
 }
 
 // chat is one terminal conversation.
@@ -75,6 +78,20 @@ type chat struct {
 	dim      bool // stdout is a terminal: grey lines with ANSI codes
 	said     bool // the last action produced some output
 	sessions int
+	// last is when the clock was last moved to the real time; zero when
+	// --now pinned the clock (then only /wait moves it).
+	last time.Time
+}
+
+// tick moves the chat's clock on by the real time since the last tick,
+// unless --now pinned it.
+func (c *chat) tick() {
+	if c.last.IsZero() {
+		return
+	}
+	now := time.Now()
+	c.sim.Now = c.sim.Now.Add(now.Sub(c.last))
+	c.last = now
 }
 
 func runChat(ctx context.Context, std *stdio, file string, o *chatOptions) error {
@@ -83,6 +100,17 @@ func runChat(ctx context.Context, std *stdio, file string, o *chatOptions) error
 		return usageError("--online: %v", err)
 	}
 	open := parseOpen(o.open)
+	start, pinned := time.Now().UTC(), false
+	if o.now != "" {
+		t, err := time.Parse(time.RFC3339, o.now)
+		if err != nil {
+			t, err = time.Parse("2006-01-02", o.now)
+		}
+		if err != nil {
+			return usageError("--now: %q is not a time like 2026-01-05T10:00:00Z or a date like 2026-01-05", o.now)
+		}
+		start, pinned = t, true
+	}
 	var mocks []*playtest.Mock
 	if o.mocks != "" {
 		src, err := os.ReadFile(o.mocks)
@@ -107,7 +135,10 @@ func runChat(ctx context.Context, std *stdio, file string, o *chatOptions) error
 		locale:  o.locale,
 		dim:     isTerminal(std.out),
 	}
-	c.sim = c.newSim(playtest.DefaultNow)
+	c.sim = c.newSim(start)
+	if !pinned {
+		c.last = time.Now()
+	}
 	c.sim.SetOnline(online)
 	c.sim.SetOpen(open)
 	c.sim.Mocks = mocks
@@ -145,6 +176,7 @@ func runChat(ctx context.Context, std *stdio, file string, o *chatOptions) error
 		if line == "" {
 			continue
 		}
+		c.tick()
 		if strings.HasPrefix(line, "/") {
 			if quit := c.command(line); quit {
 				return nil

@@ -458,6 +458,9 @@ func peekID(src []byte) string {
 // builtinDocs describes the built-in functions for hover and completion.
 var builtinDocs = map[string]string{
 	"now":           "now() → the current time (in tests, the test's clock).",
+	"today":         "today() → today's date, in the visitor's day; a date compares by day with now().",
+	"date":          "date(\"2026-03-01\") → a date from a text (or the day of a time).",
+	"format":        "format(d, \"long\") → a date in the visitor's language: long (8 January 2026), short, weekday, time or iso.",
 	"duration":      "duration(\"24h\") → a duration, to add to a time: now() + duration(\"2d\").",
 	"agents_online": "agents_online(\"team\") → how many agents of the team are online now.",
 	"open_hours":    "open_hours(\"team\") → true when the team is within its opening hours now.",

@@ -103,6 +103,9 @@ type Config struct {
 	// CRM keeps the CRM records and the webhook outbox; nil: in Redis,
 	// with Prefix.
 	CRM store.CRMEngine
+	// MailQuota counts visitors' transcript mails; nil: in Redis, with
+	// Prefix.
+	MailQuota store.MailQuota
 	// Records receives the records create cards make. Nil: the CRM
 	// (package crm) in the same Redis. They are also kept in the
 	// conversation's transcript.
@@ -244,7 +247,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MailLimits.Now == nil {
 		cfg.MailLimits.Now = cfg.Now
 	}
-	s.mailQuota = transcript.NewQuota(cfg.Redis, cfg.Prefix, cfg.MailLimits)
+	if cfg.MailQuota == nil {
+		cfg.MailQuota = redisstore.NewMailQuota(cfg.Redis, cfg.Prefix)
+	}
+	s.mailQuota = transcript.NewQuota(cfg.MailQuota, cfg.MailLimits)
 	if cfg.CRM == nil {
 		cfg.CRM = redisstore.NewCRM(cfg.Redis, cfg.Prefix)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Errors of the package. The server maps them to stable codes; their text
@@ -37,7 +37,8 @@ type Limits struct {
 	// may have mailed; default 3.
 	PerConversation int
 	// PerMinute is how many visitor transcripts all server processes
-	// together send a minute (a counter in Redis, one per minute); default 30.
+	// together send a minute (a counter in the store, one per minute);
+	// default 30.
 	PerMinute int
 	// Keep is how long a conversation's count and address are kept;
 	// default 90 days.
@@ -46,20 +47,17 @@ type Limits struct {
 	Now func() time.Time
 }
 
-// Quota keeps, in Redis, the address and count of each conversation's
-// visitor mails and the global count per minute. It is safe for concurrent
-// use by any number of processes.
+// Quota bounds visitors' transcript mails: the address and count of each
+// conversation's mails and the global count per minute, kept in a storage
+// engine (store.MailQuota) shared by every process. It is safe for
+// concurrent use by any number of processes.
 type Quota struct {
-	rdb redis.UniversalClient
-	p   string
+	st  store.MailQuota
 	lim Limits
 }
 
-// NewQuota returns a Quota on rdb whose keys start with prefix ("pb:").
-func NewQuota(rdb redis.UniversalClient, prefix string, lim Limits) *Quota {
-	if prefix == "" {
-		prefix = "pb:"
-	}
+// NewQuota returns a Quota on st.
+func NewQuota(st store.MailQuota, lim Limits) *Quota {
 	if lim.PerConversation <= 0 {
 		lim.PerConversation = DefaultPerConversation
 	}
@@ -72,7 +70,7 @@ func NewQuota(rdb redis.UniversalClient, prefix string, lim Limits) *Quota {
 	if lim.Now == nil {
 		lim.Now = time.Now
 	}
-	return &Quota{rdb: rdb, p: prefix, lim: lim}
+	return &Quota{st: st, lim: lim}
 }
 
 // Address returns the bare, lower-case address of s, or ErrBadAddress.
@@ -87,20 +85,6 @@ func Address(s string) (string, error) {
 	}
 	return strings.ToLower(a.Address), nil
 }
-
-// claim is one atomic step on a conversation's key: the first address
-// used becomes its only one; at most ARGV[2] mails.
-var claim = redis.NewScript(`
-local to = redis.call('HGET', KEYS[1], 'to')
-if to and to ~= ARGV[1] then return 'other' end
-local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
-if n >= tonumber(ARGV[2]) then return 'many' end
-redis.call('HSET', KEYS[1], 'to', ARGV[1], 'n', n + 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 'ok'
-`)
-
-func (q *Quota) convKey(conv string) string { return q.p + "{c:" + conv + "}:mail" }
 
 // Claim reserves one visitor mail of conversation conv to address to.
 // known is the visitor's address the conversation already has (given to
@@ -117,7 +101,7 @@ func (q *Quota) Claim(ctx context.Context, conv, to, known string) (string, erro
 	if k, err := Address(known); err == nil && k != addr {
 		return "", ErrOtherAddress
 	}
-	res, err := claim.Run(ctx, q.rdb, []string{q.convKey(conv)}, addr, q.lim.PerConversation, q.lim.Keep.Milliseconds()).Text()
+	res, err := q.st.ClaimMail(ctx, conv, addr, q.lim.PerConversation, q.lim.Keep)
 	if err != nil {
 		return "", err
 	}
@@ -127,18 +111,14 @@ func (q *Quota) Claim(ctx context.Context, conv, to, known string) (string, erro
 	case "many":
 		return "", ErrTooMany
 	}
-	// The global cap: one counter a minute shared by every process (its
-	// own key, so no cross-slot script on a Cluster).
+	// The global cap: one counter a minute shared by every process.
 	minute := q.lim.Now().UTC().Unix() / 60
-	key := q.p + "mail:visitor:" + strconv.FormatInt(minute, 10)
-	pipe := q.rdb.TxPipeline()
-	n := pipe.Incr(ctx, key)
-	pipe.Expire(ctx, key, 2*time.Minute)
-	if _, err := pipe.Exec(ctx); err != nil {
+	n, err := q.st.CountMail(ctx, strconv.FormatInt(minute, 10), 2*time.Minute)
+	if err != nil {
 		q.Release(ctx, conv)
 		return "", err
 	}
-	if n.Val() > int64(q.lim.PerMinute) {
+	if n > int64(q.lim.PerMinute) {
 		q.Release(ctx, conv)
 		return "", ErrBusy
 	}
@@ -147,5 +127,5 @@ func (q *Quota) Claim(ctx context.Context, conv, to, known string) (string, erro
 
 // Release gives back a claim whose mail was not sent.
 func (q *Quota) Release(ctx context.Context, conv string) {
-	_ = q.rdb.HIncrBy(context.WithoutCancel(ctx), q.convKey(conv), "n", -1).Err()
+	_ = q.st.ReleaseMail(context.WithoutCancel(ctx), conv)
 }

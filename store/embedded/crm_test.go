@@ -6,6 +6,7 @@ import (
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
 	"github.com/playbook-dev/playbook/store/storetest"
 )
@@ -61,4 +62,11 @@ func TestCRMSurvivesARestart(t *testing.T) {
 	if err != nil || len(es) != 3 {
 		t.Fatalf("read after a restart: %d events (%v), want 3", len(es), err)
 	}
+}
+
+func TestMailQuota(t *testing.T) {
+	storetest.MailQuota(t, func(t *testing.T) func() store.MailQuota {
+		db, _ := newDB(t)
+		return func() store.MailQuota { return embedded.NewMailQuota(db) }
+	})
 }

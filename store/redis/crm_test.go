@@ -234,3 +234,35 @@ func TestCreateAfterAnAbandonedCreate(t *testing.T) {
 		}
 	}
 }
+
+func TestMailQuota(t *testing.T) {
+	storetest.MailQuota(t, func(t *testing.T) func() store.MailQuota {
+		if testing.Short() {
+			t.Skip("needs Redis: not under -short")
+		}
+		rds := redistest.New(t)
+		return func() store.MailQuota {
+			opt, err := goredis.ParseURL(rds.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := goredis.NewClient(opt)
+			t.Cleanup(func() { c.Close() })
+			return redisstore.NewMailQuota(c, rds.Prefix)
+		}
+	})
+}
+
+func TestMailQuotaCluster(t *testing.T) {
+	storetest.MailQuota(t, func(t *testing.T) func() store.MailQuota {
+		if testing.Short() {
+			t.Skip("needs a Redis Cluster: not under -short")
+		}
+		cl := redistest.NewCluster(t)
+		return func() store.MailQuota {
+			c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
+			t.Cleanup(func() { c.Close() })
+			return redisstore.NewMailQuota(c, cl.Prefix)
+		}
+	})
+}

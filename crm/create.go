@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/retry"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -80,24 +80,31 @@ func (s *Store) Create(ctx context.Context, src Source, rec engine.Record) (*Res
 		h := sha256.Sum256([]byte(key))
 		key = "h:" + hex.EncodeToString(h[:])
 	}
-	for try := 0; try < maxTries; try++ {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(rand.N(5*(try+1))+1) * time.Millisecond):
-			}
-		}
-		res, err := s.tryCreate(ctx, src, *d, rec.Key, key, try > 0)
+	// Another create changed the records under this one: try again after
+	// a few milliseconds, with jitter.
+	var res *Result
+	try := 0
+	err = retry.Do(ctx, retry.Policy{Tries: maxTries, Base: 3 * time.Millisecond, Max: 20 * time.Millisecond}, func(ctx context.Context) error {
+		var err error
+		res, err = s.tryCreate(ctx, src, *d, rec.Key, key, try > 0)
+		try++
 		if errors.Is(err, errStale) {
-			continue
+			return err
 		}
-		if err == nil && !res.Duplicate {
+		return retry.Permanent(err)
+	})
+	switch {
+	case err == nil:
+		if !res.Duplicate {
 			s.afterCreate(ctx, src, res)
 		}
-		return res, err
+		return res, nil
+	case ctx.Err() == nil && errors.Is(err, errStale):
+		return nil, fmt.Errorf("%w: the records kept changing under the create", ErrConflict)
+	case ctx.Err() != nil:
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w: the records kept changing under the create", ErrConflict)
+	return res, err
 }
 
 // duplicate answers a key used before with the records it made.

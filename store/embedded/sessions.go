@@ -8,12 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/retry"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -223,31 +223,31 @@ const maxTries = 30
 
 // Turn runs one atomic turn (see store.Sessions).
 func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Step) (store.Result, error) {
-	backoff := time.Millisecond
-	for try := 0; try < maxTries; try++ {
-		if try > 0 {
-			select {
-			case <-ctx.Done():
-				return store.Result{}, ctx.Err()
-			case <-time.After(backoff/2 + rand.N(backoff)):
-			}
-			backoff = min(2*backoff, 50*time.Millisecond)
-		}
+	var r store.Result
+	err := retry.Do(ctx, retry.Policy{Tries: maxTries, Base: time.Millisecond, Max: 50 * time.Millisecond}, func(ctx context.Context) error {
 		sess, v, err := s.Load(ctx, id)
 		if err != nil {
-			return store.Result{}, err
+			return retry.Permanent(err)
 		}
 		next, entries, err := step(sess)
 		if err != nil {
-			return store.Result{}, err
+			return retry.Permanent(err)
 		}
-		r, err := s.Commit(ctx, id, v, next, clientID, entries)
+		r, err = s.Commit(ctx, id, v, next, clientID, entries)
 		if errors.Is(err, store.ErrStale) {
-			continue
+			return err
 		}
-		return r, err
+		return retry.Permanent(err)
+	})
+	switch {
+	case err == nil:
+		return r, nil
+	case ctx.Err() != nil:
+		return store.Result{}, err
+	case errors.Is(err, store.ErrStale):
+		return store.Result{}, store.ErrConflict
 	}
-	return store.Result{}, store.ErrConflict
+	return r, err
 }
 
 // Create stores a new conversation with its first entries.

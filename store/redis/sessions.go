@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/retry"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -239,36 +239,36 @@ func (s *Store) Turn(ctx context.Context, id, clientID string, step store.Step) 
 		// Another tab or process wrote since: read and try again.
 		s.cache.drop(id, c.version)
 	}
-	backoff := time.Millisecond
-	for try := 0; try < maxTries; try++ {
-		if try > 0 {
-			// Another tab or process won the race: wait a little, with
-			// jitter so the losers do not collide again in step.
-			select {
-			case <-ctx.Done():
-				return Result{}, ctx.Err()
-			case <-time.After(backoff/2 + rand.N(backoff)):
-			}
-			backoff = min(2*backoff, 50*time.Millisecond)
-		}
+	// Another tab or process won the race: read and try again after a
+	// little wait, with jitter so the losers do not collide again in step.
+	var r Result
+	err := retry.Do(ctx, retry.Policy{Tries: maxTries, Base: time.Millisecond, Max: 50 * time.Millisecond}, func(ctx context.Context) error {
 		sess, v, err := s.Load(ctx, id)
 		if err != nil {
-			return Result{}, err
+			return retry.Permanent(err)
 		}
 		next, entries, err := step(sess)
 		if err != nil {
-			return Result{}, err
+			return retry.Permanent(err)
 		}
 		// A duplicate clientID is caught inside the script, which then
 		// answers with the entries stored the first time; the step's
 		// output is dropped (it is pure, so running it cost nothing else).
-		r, err := s.Commit(ctx, id, v, next, clientID, entries)
+		r, err = s.Commit(ctx, id, v, next, clientID, entries)
 		if errors.Is(err, errStale) {
-			continue
+			return err
 		}
-		return r, err
+		return retry.Permanent(err)
+	})
+	switch {
+	case err == nil:
+		return r, nil
+	case ctx.Err() != nil:
+		return Result{}, err
+	case errors.Is(err, errStale):
+		return Result{}, ErrConflict
 	}
-	return Result{}, ErrConflict
+	return r, err
 }
 
 // Create stores a new conversation with its first entries.

@@ -205,6 +205,8 @@ func (s *Server) check(d *document) {
 	switch {
 	case isTestFile(d.path):
 		_, diags = playtest.Parse(d.path, []byte(d.text))
+	case filepath.Base(d.path) == dsl.HoursFile:
+		_, diags = dsl.LoadHours(d.path, []byte(d.text))
 	default:
 		if files := folder(d.path); files != nil {
 			_, diags = dsl.LoadPathsWith(source.Files{d.path: []byte(d.text)}, files...)

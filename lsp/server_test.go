@@ -340,3 +340,25 @@ func TestBadFrames(t *testing.T) {
 		t.Errorf("no parse error answer: %s", out.String())
 	}
 }
+
+// hours.yaml and test files get their own checker's diagnostics.
+func TestOtherFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"demo.yaml": book})
+	c := startClient(t)
+	c.call("initialize", map[string]any{}, nil)
+	for _, tc := range []struct{ name, text, want string }{
+		{"hours.yaml", "hours:\n  sales:\n    zone: Mars/Olympus\n    mon-fri: 09:00-17:00\n", "Mars/Olympus"},
+		{"demo.test.yaml", "playbook: demo\ntests:\n  - name: x\n    script: [{visiter: hi}]\n", `unknown script step "visiter"`},
+	} {
+		uri := PathURI(filepath.Join(dir, tc.name))
+		c.notify("textDocument/didOpen", DidOpenParams{TextDocument: TextDocumentItem{URI: uri, Version: 1, Text: tc.text}})
+		ds := c.diagnostics(uri)
+		found := false
+		for _, d := range ds {
+			found = found || d.Severity == SeverityError && strings.Contains(d.Message, tc.want)
+		}
+		if !found {
+			t.Errorf("%s: %+v, want an error with %q", tc.name, ds, tc.want)
+		}
+	}
+}

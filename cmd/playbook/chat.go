@@ -193,6 +193,13 @@ func (c *chat) newSim(now time.Time) *playtest.Sim {
 	s.OnEffect = c.show
 	s.OnCallResult = func(_ *engine.CallRequest, r *engine.CallResult) { c.note(playtest.DescribeResult(r)) }
 	s.OnTimer = func(t engine.Timer) { c.note("timer fired at " + t.At.UTC().Format("15:04:05")) }
+	s.OnIntent = func(g engine.IntentGuess) {
+		if g.Name == "" {
+			c.note("no intent matched")
+			return
+		}
+		c.note(fmt.Sprintf("intent %s (confidence %.2f)", g.Name, g.Confidence))
+	}
 	return s
 }
 

@@ -19,10 +19,12 @@ type WidgetMatchRequest struct {
 	Visitor *Visitor `json:"visitor"`
 }
 
-// WidgetMatch answers WidgetMatchRequest; empty when no trigger applies.
+// WidgetMatch answers WidgetMatchRequest: {} when no trigger applies,
+// else the playbook to start after DelayMS, its bot and the campaign text
+// to show above the closed widget (if any).
 type WidgetMatch struct {
 	Playbook string `json:"playbook,omitempty"`
-	DelayMS  int64  `json:"delay_ms,omitempty"`
+	DelayMS  *int64 `json:"delay_ms,omitempty"`
 	Campaign string `json:"campaign,omitempty"`
 	Bot      *Bot   `json:"bot,omitempty"`
 }

@@ -14,6 +14,7 @@ import (
 	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/protocol"
 )
 
 // What a route's :id names, and so which rule decides.
@@ -275,9 +276,18 @@ func agentFrameTypes(t *testing.T) []string {
 	if j := strings.Index(body[1:], "\nfunc "); j >= 0 {
 		body = body[:j+1]
 	}
+	// The read loop switches on the frames of package protocol.
+	known := map[string]protocol.Frame{
+		"Heartbeat": &protocol.Heartbeat{}, "Ping": &protocol.Ping{},
+		"Follow": &protocol.Follow{}, "AgentTypingOn": &protocol.AgentTypingOn{},
+	}
 	var out []string
-	for _, m := range regexp.MustCompile(`case "([a-z_]+)"`).FindAllStringSubmatch(body, -1) {
-		out = append(out, m[1])
+	for _, m := range regexp.MustCompile(`case \*protocol\.(\w+)`).FindAllStringSubmatch(body, -1) {
+		f, ok := known[m[1]]
+		if !ok {
+			t.Fatalf("agentws.go's read loop handles protocol.%s: add it here and to the table below", m[1])
+		}
+		out = append(out, f.FrameType())
 	}
 	slices.Sort(out)
 	return out

@@ -5,10 +5,11 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"github.com/playbook-dev/playbook/conversation"
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/playbook-dev/playbook/conversation"
 
 	"github.com/labstack/echo/v5"
 

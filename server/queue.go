@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
-	"github.com/playbook-dev/playbook/conversation"
 	"time"
+
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/protocol"
 
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
@@ -12,13 +14,6 @@ import (
 // queueEvery is how often a waiting visitor's place in the team's queue is
 // read again; a new place is sent as soon as it is seen.
 const queueEvery = 2 * time.Second
-
-// queueFrame tells a waiting visitor their place in the team's queue.
-type queueFrame struct {
-	Type     string `json:"type"` // queue
-	Team     string `json:"team"`
-	Position int    `json:"position"` // 1 is next
-}
 
 // watchQueue sends the visitor their place in the queue conv waits in, and
 // every change of it, until the chat leaves the queue (taken, missed,
@@ -39,7 +34,7 @@ func (v *visitorConn) watchQueue(conv, team string, pos int) {
 	v.queued = conv
 	v.mu.Unlock()
 	if pos > 0 {
-		v.push(queueFrame{Type: "queue", Team: team, Position: pos})
+		v.push(&protocol.Queue{Team: team, Position: pos})
 	}
 	go v.queueLoop(conv, pos)
 }
@@ -76,7 +71,7 @@ func (v *visitorConn) queueLoop(conv string, last int) {
 			return // no longer waiting
 		case pos != last:
 			last = pos
-			v.push(queueFrame{Type: "queue", Team: team, Position: pos})
+			v.push(&protocol.Queue{Team: team, Position: pos})
 			v.out.flush()
 		}
 	}
@@ -86,14 +81,14 @@ func (v *visitorConn) queueLoop(conv string, last int) {
 // handoff card's offline path runs now, as when its wait runs out (the
 // same engine event: the handoff's timer), and the chat is missed for the
 // team. The visitor's choice goes in the transcript as their message.
-func (v *visitorConn) leaveMessage(ctx context.Context, f *inFrame) {
+func (v *visitorConn) leaveMessage(ctx context.Context, f *protocol.LeaveMessage) {
 	conv := v.conversation()
 	if conv == "" {
 		v.fail("no_conversation", "send start or resume first", f.ID)
 		return
 	}
-	if len(f.ID) > 100 {
-		v.fail("invalid", "an id has at most 100 characters", "")
+	if _, fe := f.Check(); fe != nil { // the label is the service's to shape
+		v.push(fe)
 		return
 	}
 	if !v.lim.Allow() {

@@ -21,6 +21,7 @@ import (
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/server/web"
 )
 
@@ -226,33 +227,26 @@ func (s *Server) ready(c *echo.Context) error {
 
 // pickPlaybook chooses the playbook a start frame gets: the one it names,
 // else the page's trigger, else the default.
-func (s *Server) pickPlaybook(f *inFrame) *engine.Program {
-	return s.reg.Pick(f.Playbook, f.Page, visitorFrom(f), s.cfg.DefaultPlaybook)
-}
-
-type matchRequest struct {
-	Page    string          `json:"page"`
-	Locale  string          `json:"locale"`
-	Visitor *engine.Visitor `json:"visitor"`
+func (s *Server) pickPlaybook(f *protocol.Start) *engine.Program {
+	return s.reg.Pick(f.Playbook, f.Page, visitorFrom(f.Page, f.Locale, f.Visitor), s.cfg.DefaultPlaybook)
 }
 
 // match tells the widget which playbook's trigger applies to its page.
 func (s *Server) match(c *echo.Context) error {
-	var req matchRequest
+	var req protocol.WidgetMatchRequest
 	if err := decodeJSON(c, &req, 16<<10); err != nil {
 		return err
 	}
-	f := &inFrame{Page: req.Page, Locale: req.Locale, Visitor: req.Visitor}
-	p := s.reg.MatchTrigger(req.Page, visitorFrom(f))
+	vis := visitorFrom(req.Page, req.Locale, req.Visitor)
+	p := s.reg.MatchTrigger(req.Page, vis)
 	if p == nil {
-		return c.JSON(http.StatusOK, map[string]any{})
+		return c.JSON(http.StatusOK, protocol.WidgetMatch{})
 	}
-	out := map[string]any{"playbook": p.ID, "delay_ms": p.Trigger.Delay.Milliseconds(), "bot": p.Bot}
+	delay := p.Trigger.Delay.Milliseconds()
+	out := protocol.WidgetMatch{Playbook: p.ID, DelayMS: &delay, Bot: &protocol.Bot{Name: p.Bot.Name, Avatar: p.Bot.Avatar, Color: p.Bot.Color}}
 	if p.Trigger.Campaign != nil {
 		loc := engine.MatchLocale(p, req.Locale)
-		if t := engine.RenderText(p, p.Trigger.Campaign, loc, visitorFrom(f), s.now()); t != "" {
-			out["campaign"] = t
-		}
+		out.Campaign = engine.RenderText(p, p.Trigger.Campaign, loc, vis, s.now())
 	}
 	return c.JSON(http.StatusOK, out)
 }

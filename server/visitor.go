@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/playbook-dev/playbook/conversation"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
@@ -12,6 +11,9 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/protocol"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v5"
@@ -25,34 +27,13 @@ import (
 
 // Visitor protocol limits (docs/protocol.md).
 const (
-	maxFrame     = 16 << 10 // larger frames get a too_large error
-	maxReadLimit = 1 << 20  // larger frames close the connection (1009)
-	maxText      = 4000     // characters in a message
-	sendBuffer   = 64       // frames queued for a slow client before it is dropped
+	maxReadLimit = protocol.MaxReadLimit // larger frames close the connection (1009)
+	maxText      = protocol.MaxText      // characters in a message
+	sendBuffer   = protocol.SendBuffer   // frames queued for a slow client before it is dropped
 	writeTimeout = 10 * time.Second
 	pingEvery    = 30 * time.Second
 	turnTimeout  = 15 * time.Second
 )
-
-// inFrame is any frame a visitor sends.
-type inFrame struct {
-	Type     string          `json:"type"`
-	Playbook string          `json:"playbook"`
-	Page     string          `json:"page"`
-	Locale   string          `json:"locale"`
-	Visitor  *engine.Visitor `json:"visitor"`
-	Token    string          `json:"token"`
-	After    string          `json:"after"`
-	ID       string          `json:"id"`
-	Text     string          `json:"text"`
-	Value    string          `json:"value"`
-	Label    string          `json:"label"`
-	On       bool            `json:"on"`
-	Score    int             `json:"score"`
-	Comment  string          `json:"comment"`
-	Email    string          `json:"email"`
-	Previous string          `json:"previous"` // start: the token of the conversation this one follows
-}
 
 // visitorConn is one visitor's websocket.
 type visitorConn struct {
@@ -187,8 +168,8 @@ func (v *visitorConn) keepAlive(ctx context.Context, cancel context.CancelFunc) 
 
 // push queues a frame; a client too slow to take it is disconnected (it
 // resumes from its last entry and loses nothing).
-func (v *visitorConn) push(frame any) {
-	b, err := json.Marshal(frame)
+func (v *visitorConn) push(frame protocol.Frame) {
+	b, err := protocol.Encode(frame)
 	if err != nil {
 		v.log.Error("encoding frame", "err", err)
 		return
@@ -204,8 +185,8 @@ func (v *visitorConn) push(frame any) {
 	}
 }
 
-func (v *visitorConn) fail(code, msg, id string) {
-	v.push(map[string]any{"type": "error", "code": code, "message": msg, "id": id})
+func (v *visitorConn) fail(code protocol.Code, msg, id string) {
+	v.push(&protocol.Error{Code: code, Message: msg, ID: id})
 }
 
 func (v *visitorConn) readLoop(ctx context.Context) {
@@ -214,61 +195,13 @@ func (v *visitorConn) readLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
-		f, fe := decodeFrame(typ == websocket.MessageText, data)
+		f, fe := protocol.DecodeVisitor(typ == websocket.MessageText, data)
 		if fe != nil {
-			v.fail(fe.code, fe.msg, "")
+			v.push(fe)
 			continue
 		}
 		v.handle(ctx, f)
 	}
-}
-
-// frameError is why a frame was refused: an error code of
-// docs/protocol.md and a message for people.
-type frameError struct{ code, msg string }
-
-// decodeFrame checks and decodes one visitor frame. Text fields come back
-// as valid UTF-8 without control characters (but for newlines and tabs).
-func decodeFrame(isText bool, data []byte) (*inFrame, *frameError) {
-	if !isText {
-		return nil, &frameError{"bad_json", "frames must be JSON text"}
-	}
-	if len(data) > maxFrame {
-		return nil, &frameError{"too_large", "frame is larger than 16 KiB"}
-	}
-	var f inFrame
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, &frameError{"bad_json", "frame is not a JSON object: " + jsonProblem(err)}
-	}
-	f.Text, f.Label, f.Value, f.Comment = cleanText(f.Text), cleanText(f.Label), cleanText(f.Value), cleanText(f.Comment)
-	if f.Visitor != nil {
-		f.Visitor.Name, f.Visitor.Email = cleanText(f.Visitor.Name), cleanText(f.Visitor.Email)
-	}
-	return &f, nil
-}
-
-// cleanText drops control characters other than newline and tab, and
-// replaces invalid UTF-8.
-func cleanText(s string) string {
-	clean := true
-	for _, r := range s {
-		if r == utf8.RuneError || (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n' || r == '\t':
-			return r
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 func jsonProblem(err error) string {
@@ -283,19 +216,21 @@ func jsonProblem(err error) string {
 	return "cannot decode"
 }
 
-func (v *visitorConn) handle(ctx context.Context, f *inFrame) {
+func (v *visitorConn) handle(ctx context.Context, f protocol.Frame) {
 	v.out.hold() // the frames this one causes go out together
 	defer v.out.release()
-	switch f.Type {
-	case "ping":
-		v.push(map[string]string{"type": "pong"})
-	case "start":
+	switch f := f.(type) {
+	case *protocol.Ping:
+		v.push(&protocol.Pong{})
+	case *protocol.Start:
 		v.start(ctx, f)
-	case "resume":
+	case *protocol.Resume:
 		v.resume(ctx, f)
-	case "message", "button":
-		v.message(ctx, f)
-	case "typing":
+	case *protocol.Message:
+		v.message(ctx, f.ID, f.Check, engine.Event{Kind: engine.EventText, Text: f.Text})
+	case *protocol.Click:
+		v.message(ctx, f.ID, f.Check, engine.Event{Kind: engine.EventButton, Button: f.Value})
+	case *protocol.VisitorTyping:
 		conv := v.conversation()
 		if conv == "" {
 			v.fail("no_conversation", "send start or resume first", "")
@@ -307,16 +242,12 @@ func (v *visitorConn) handle(ctx context.Context, f *inFrame) {
 		if withAgent {
 			v.s.publishSignal(ctx, conv, signal{Type: "typing", From: "visitor", On: f.On})
 		}
-	case "rating":
+	case *protocol.Rating:
 		v.rate(ctx, f)
-	case "transcript":
+	case *protocol.TranscriptRequest:
 		v.transcript(ctx, f)
-	case "leave_message":
+	case *protocol.LeaveMessage:
 		v.leaveMessage(ctx, f)
-	case "":
-		v.fail("unknown_type", "frame has no type", f.ID)
-	default:
-		v.fail("unknown_type", "unknown frame type "+strconv.Quote(truncate(f.Type, 40)), f.ID)
 	}
 }
 
@@ -429,7 +360,7 @@ func (v *visitorConn) receive(_ string, payload string) {
 	if strings.HasPrefix(payload, "!") {
 		var sig signal
 		if json.Unmarshal([]byte(payload[1:]), &sig) == nil && sig.Type == "typing" && sig.From != "visitor" {
-			v.push(map[string]any{"type": "typing", "from": sig.From, "on": sig.On})
+			v.push(&protocol.Typing{From: sig.From, On: sig.On})
 		}
 		return
 	}
@@ -495,7 +426,7 @@ func (v *visitorConn) deliver(entries []redisstore.Entry) {
 		if !visibleToVisitor(entries[i]) {
 			continue
 		}
-		v.push(entryFrame{Type: "entry", Entry: forVisitor(entries[i])})
+		v.push(&protocol.EntryFrame{Entry: wireEntry(forVisitor(entries[i]))})
 	}
 }
 
@@ -558,7 +489,7 @@ func forVisitor(e redisstore.Entry) redisstore.Entry {
 	return e
 }
 
-func (v *visitorConn) start(ctx context.Context, f *inFrame) {
+func (v *visitorConn) start(ctx context.Context, f *protocol.Start) {
 	prog := v.s.pickPlaybook(f)
 	if prog == nil {
 		v.fail("no_playbook", "no playbook "+strconv.Quote(truncate(f.Playbook, 60))+" is loaded", "")
@@ -566,7 +497,7 @@ func (v *visitorConn) start(ctx context.Context, f *inFrame) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
-	req := conversation.StartRequest{Program: prog, Locale: f.Locale, Visitor: *visitorFrom(f), Previous: v.previous(ctx, f.Previous)}
+	req := conversation.StartRequest{Program: prog, Locale: f.Locale, Visitor: *visitorFrom(f.Page, f.Locale, f.Visitor), Previous: v.previous(ctx, f.Previous)}
 	sess, _, err := v.s.svc.Start(tctx, req, func(sess *engine.Session, res redisstore.Result) {
 		// The conversation is new: its entries are the ones just stored,
 		// so following it needs no read. It is followed before the effects
@@ -639,7 +570,7 @@ func (v *visitorConn) previous(ctx context.Context, token string) []string {
 }
 
 // rate stores the visitor's rating of a resolved chat.
-func (v *visitorConn) rate(ctx context.Context, f *inFrame) {
+func (v *visitorConn) rate(ctx context.Context, f *protocol.Rating) {
 	conv := v.conversation()
 	if conv == "" {
 		v.fail("no_conversation", "send start or resume first", "")
@@ -665,13 +596,13 @@ func (v *visitorConn) rate(ctx context.Context, f *inFrame) {
 		return
 	}
 	v.s.svc.PublishConversation(ctx, c)
-	v.push(map[string]any{"type": "rated", "score": f.Score})
+	v.push(&protocol.Rated{Score: f.Score})
 }
 
 // transcript emails the conversation to the visitor, only once it is over
 // (handoff.Finished), to one address, a few times (package transcript's
 // Quota). Errors are stable codes with text for people, never causes.
-func (v *visitorConn) transcript(ctx context.Context, f *inFrame) {
+func (v *visitorConn) transcript(ctx context.Context, f *protocol.TranscriptRequest) {
 	conv := v.conversation()
 	if conv == "" {
 		v.fail("no_conversation", "send start or resume first", f.ID)
@@ -705,16 +636,16 @@ func (v *visitorConn) transcript(ctx context.Context, f *inFrame) {
 	}
 	to, err := v.s.mailQuota.Claim(ctx, conv, f.Email, known)
 	if err != nil {
-		code, msg := "unavailable", "the store did not answer; try again"
+		code, msg := protocol.CodeUnavailable, "the store did not answer; try again"
 		switch {
 		case errors.Is(err, transcript.ErrBadAddress):
-			code, msg = "invalid", "email must be one email address, like name@example.com"
+			code, msg = protocol.CodeInvalid, "email must be one email address, like name@example.com"
 		case errors.Is(err, transcript.ErrOtherAddress):
-			code, msg = "wrong_address", err.Error()
+			code, msg = protocol.CodeWrongAddress, err.Error()
 		case errors.Is(err, transcript.ErrTooMany):
-			code, msg = "limit_reached", err.Error()
+			code, msg = protocol.CodeLimitReached, err.Error()
 		case errors.Is(err, transcript.ErrBusy):
-			code, msg = "busy", err.Error()
+			code, msg = protocol.CodeBusy, err.Error()
 		default:
 			v.log.Warn("transcript quota", "conversation", conv, "err", err)
 		}
@@ -726,17 +657,16 @@ func (v *visitorConn) transcript(ctx context.Context, f *inFrame) {
 		v.fail("mail_failed", "the email could not be sent; try again later", f.ID)
 		return
 	}
-	v.push(map[string]string{"type": "sent", "id": f.ID})
+	v.push(&protocol.Sent{ID: f.ID})
 }
 
-func visitorFrom(f *inFrame) *engine.Visitor {
-	vis := engine.Visitor{}
-	if f.Visitor != nil {
-		vis = *f.Visitor
-	}
-	vis.Page = truncate(f.Page, 500)
+// visitorFrom is the visitor a start frame (or a widget match) describes,
+// with the page and locale it names, its texts cut to size.
+func visitorFrom(page, locale string, v *protocol.Visitor) *engine.Visitor {
+	vis := engineVisitor(v)
+	vis.Page = truncate(page, 500)
 	if vis.Language == "" {
-		vis.Language = f.Locale
+		vis.Language = locale
 	}
 	vis.Name = truncate(vis.Name, 200)
 	vis.Email = truncate(vis.Email, 320)
@@ -745,45 +675,26 @@ func visitorFrom(f *inFrame) *engine.Visitor {
 }
 
 func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
-	v.push(map[string]any{
-		"type": "welcome", "token": v.s.tokens.sign(sess.ID, v.s.now()), "conversation": sess.ID,
-		"playbook": prog.ID, "bot": prog.Bot, "locale": sess.Locale, "status": sess.Status,
-		"mail": v.s.cfg.Mail != nil, // the transcript frame can work: offer "Email me the transcript"
+	v.push(&protocol.Welcome{
+		Token: v.s.tokens.sign(sess.ID, v.s.now()), Conversation: sess.ID, Playbook: prog.ID,
+		Bot:    protocol.Bot{Name: prog.Bot.Name, Avatar: prog.Bot.Avatar, Color: prog.Bot.Color},
+		Locale: sess.Locale, Status: string(sess.Status),
+		Mail: v.s.cfg.Mail != nil, // the transcript frame can work: offer "Email me the transcript"
 	})
 }
 
 func (v *visitorConn) status(st engine.Status, outcome string) {
-	v.push(statusFrame{Type: "status", Status: st, Outcome: outcome})
+	v.push(&protocol.Status{Status: string(st), Outcome: outcome})
 }
 
-// The frames every turn sends, as structs: encoding them is cheaper than
-// maps.
-type (
-	entryFrame struct {
-		Type  string           `json:"type"`
-		Entry redisstore.Entry `json:"entry"`
-	}
-	ackFrame struct {
-		Type      string `json:"type"`
-		ID        string `json:"id"`
-		Entry     string `json:"entry,omitempty"`
-		Duplicate bool   `json:"duplicate"`
-	}
-	statusFrame struct {
-		Type    string        `json:"type"`
-		Status  engine.Status `json:"status"`
-		Outcome string        `json:"outcome,omitempty"`
-	}
-)
-
-func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
+func (v *visitorConn) resume(ctx context.Context, f *protocol.Resume) {
 	conv, err := v.s.tokens.verify(ctx, f.Token, v.s.now())
 	if err != nil {
 		msg := "the session token is not valid; start a new conversation"
 		if errors.Is(err, errExpiredToken) {
 			msg = "the session token has expired; start a new conversation"
 		}
-		v.fail(err.Error(), msg, "")
+		v.fail(protocol.Code(err.Error()), msg, "")
 		return
 	}
 	sess, version, err := v.s.store.Load(ctx, conv)
@@ -822,10 +733,13 @@ func (v *visitorConn) resume(ctx context.Context, f *inFrame) {
 	}
 }
 
-func (v *visitorConn) message(ctx context.Context, f *inFrame) {
+// message runs a visitor's message or button click (client message id
+// id): check validates the frame and gives the text to store, ev is the
+// engine's event.
+func (v *visitorConn) message(ctx context.Context, id string, check func() (string, *protocol.Error), ev engine.Event) {
 	conv := v.conversation()
 	if conv == "" {
-		v.fail("no_conversation", "send start or resume first", f.ID)
+		v.fail("no_conversation", "send start or resume first", id)
 		return
 	}
 	v.mu.Lock()
@@ -840,43 +754,22 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 		}
 		conv = next
 	}
-	if f.ID == "" || len(f.ID) > 100 {
-		v.fail("invalid", "a message needs an id (at most 100 characters)", "")
-		return
-	}
-	text, label := f.Text, f.Label
-	ev := engine.Event{Kind: engine.EventText, Text: text}
-	if f.Type == "button" {
-		if f.Value == "" {
-			v.fail("invalid", "a button frame needs a value", f.ID)
-			return
-		}
-		ev = engine.Event{Kind: engine.EventButton, Button: f.Value}
-		text = label
-		if text == "" {
-			text = f.Value
-		}
-	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		v.fail("invalid", "the message is empty", f.ID)
-		return
-	}
-	if utf8.RuneCountInString(text) > maxText || !utf8.ValidString(text) {
-		v.fail("invalid", "the message must be valid text of at most 4000 characters", f.ID)
+	text, fe := check()
+	if fe != nil {
+		v.push(fe)
 		return
 	}
 	if !v.lim.Allow() {
-		v.fail("rate_limited", "slow down: too many messages", f.ID)
+		v.fail("rate_limited", "slow down: too many messages", id)
 		return
 	}
-	entry := &redisstore.Entry{From: "visitor", Kind: "message", Text: text, ClientID: f.ID, At: v.s.now().UTC()}
+	entry := &redisstore.Entry{From: "visitor", Kind: "message", Text: text, ClientID: id, At: v.s.now().UTC()}
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
 	// The answer goes out as soon as the turn is stored; its side effects
 	// (records, the handoff queue) run after.
-	_, _, err := v.s.svc.TurnThen(tctx, conv, f.ID, ev, []redisstore.Entry{*entry}, func(res redisstore.Result, info conversation.TurnInfo) {
-		ack := ackFrame{Type: "ack", ID: f.ID, Duplicate: res.Duplicate}
+	_, _, err := v.s.svc.TurnThen(tctx, conv, id, ev, []redisstore.Entry{*entry}, func(res redisstore.Result, info conversation.TurnInfo) {
+		ack := &protocol.Ack{ID: id, Duplicate: res.Duplicate}
 		if len(res.Entries) > 0 {
 			ack.Entry = res.Entries[0].ID
 		}
@@ -891,12 +784,12 @@ func (v *visitorConn) message(ctx context.Context, f *inFrame) {
 		v.out.flush()
 	})
 	if errors.Is(err, redisstore.ErrNotFound) {
-		v.fail("not_found", "this conversation has ended or expired; start a new one", f.ID)
+		v.fail("not_found", "this conversation has ended or expired; start a new one", id)
 		return
 	}
 	if err != nil {
 		v.log.Error("visitor turn", "conversation", conv, "err", err)
-		v.fail("unavailable", "the message was not stored; send it again", f.ID)
+		v.fail("unavailable", "the message was not stored; send it again", id)
 		return
 	}
 }

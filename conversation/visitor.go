@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/handoff"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -45,4 +46,16 @@ func (s *Service) LeaveMessage(ctx context.Context, conv, clientID, label string
 		}
 	}
 	return nil
+}
+
+// Rate stores the visitor's rating of their resolved chat (a score from 1
+// to 5 and a comment) and tells the inbox. Errors are handoff's:
+// ErrNotResolved, ErrRated, ErrNotFound, ErrInvalid, or the store's.
+func (s *Service) Rate(ctx context.Context, conv string, score int, comment string) (*handoff.Conversation, error) {
+	c, err := s.inbox.Rate(ctx, conv, score, comment)
+	if err != nil {
+		return nil, err
+	}
+	s.PublishConversation(ctx, c)
+	return c, nil
 }

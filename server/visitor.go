@@ -576,7 +576,7 @@ func (v *visitorConn) rate(ctx context.Context, f *protocol.Rating) {
 		v.fail("no_conversation", "send start or resume first", "")
 		return
 	}
-	c, err := v.s.inbox.Rate(ctx, conv, f.Score, f.Comment)
+	_, err := v.s.svc.Rate(ctx, conv, f.Score, f.Comment)
 	switch {
 	case errors.Is(err, handoff.ErrNotResolved):
 		v.fail("not_resolved", "you can rate the conversation once it has ended", "")
@@ -595,7 +595,6 @@ func (v *visitorConn) rate(ctx context.Context, f *protocol.Rating) {
 		v.fail("unavailable", "the rating could not be stored; send it again", "")
 		return
 	}
-	v.s.svc.PublishConversation(ctx, c)
 	v.push(&protocol.Rated{Score: f.Score})
 }
 

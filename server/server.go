@@ -26,7 +26,8 @@ import (
 type Config struct {
 	// Playbooks is the directory of playbooks to serve; required.
 	Playbooks string
-	// Redis is the store shared by every server process; required.
+	// Redis is the store shared by every server process, when Engine is
+	// nil (Engine, CRM, Inbox and Ready then default to it).
 	Redis redis.UniversalClient
 	// Prefix starts every Redis key; default "pb:".
 	Prefix string
@@ -100,11 +101,10 @@ type Config struct {
 	// Hours says which teams are open, for open_hours(). Nil: every team
 	// is always open.
 	Hours OpenHours
-	// CRM keeps the CRM records and the webhook outbox; nil: in Redis,
-	// with Prefix.
+	// CRM keeps the CRM records and the webhook outbox; nil: the
+	// Engine's.
 	CRM store.CRMEngine
-	// MailQuota counts visitors' transcript mails; nil: in Redis, with
-	// Prefix.
+	// MailQuota counts visitors' transcript mails; nil: the Engine's.
 	MailQuota store.MailQuota
 	// Records receives the records create cards make. Nil: the CRM
 	// (package crm) in the same Redis. They are also kept in the
@@ -170,8 +170,8 @@ type Server struct {
 // directory cannot be read or Redis does not answer; playbooks with errors
 // are logged and left out.
 func New(cfg Config) (*Server, error) {
-	if cfg.Redis == nil {
-		return nil, errors.New("server: no Redis client")
+	if cfg.Redis == nil && cfg.Engine == nil {
+		return nil, errors.New("server: no storage engine (Config.Engine) or Redis client")
 	}
 	if cfg.Ready == nil && cfg.Engine != nil {
 		cfg.Ready = cfg.Engine.Ping
@@ -212,13 +212,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := cfg.Redis.Ping(ctx).Err(); err != nil {
-		return nil, fmt.Errorf("server: Redis does not answer: %w", err)
-	}
-	var s *Server
 	if cfg.Engine == nil {
 		cfg.Engine = redisstore.NewEngine(cfg.Redis, cfg.Prefix)
 	}
+	if err := cfg.Engine.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("server: the store does not answer: %w", err)
+	}
+	var s *Server
 	sessions := cfg.Engine.Sessions(store.SessionOptions{TTL: cfg.IdleTTL, Pending: conversation.LeavesWork, PendingCreate: func(ctx context.Context) bool { return s.svc.StartLeavesWork(ctx) }})
 	s = &Server{
 		cfg:    cfg, // completed below; s.cfg is set again at the end
@@ -248,11 +248,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.MailLimits.Now = cfg.Now
 	}
 	if cfg.MailQuota == nil {
-		cfg.MailQuota = redisstore.NewMailQuota(cfg.Redis, cfg.Prefix)
+		cfg.MailQuota = cfg.Engine.Mail()
 	}
 	s.mailQuota = transcript.NewQuota(cfg.MailQuota, cfg.MailLimits)
 	if cfg.CRM == nil {
-		cfg.CRM = redisstore.NewCRM(cfg.Redis, cfg.Prefix)
+		cfg.CRM = cfg.Engine.CRM()
 	}
 	s.crm = crm.New(cfg.CRM, cfg.CRM, crm.Options{Agents: conversation.Agents(s.inbox),
 		Notify: func(ctx context.Context, n crm.Notice) { s.svc.NotifyCRM(ctx, n) }, Now: cfg.Now})

@@ -28,6 +28,10 @@ type Engine interface {
 	Secrets() Secrets
 	// Inbox returns the inbox: queues, agents, presence, canned responses.
 	Inbox() InboxEngine
+	// CRM returns the CRM records and the webhook outbox.
+	CRM() CRMEngine
+	// Mail returns the transcript-mail counts.
+	Mail() MailQuota
 	// Ping reports whether the engine answers.
 	Ping(ctx context.Context) error
 }

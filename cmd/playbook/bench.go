@@ -37,7 +37,7 @@ var scenarios = map[string]struct {
 	"saturate-1000": {"1,000 visitors answering at once (a closed loop far past saturation), 30 s", map[string]string{"visitors": "1000", "duration": "30s"}},
 	"idle-10k":      {"10,000 idle widgets held 20 s", map[string]string{"idle": "10000", "hold": "20s", "ceiling": "0"}},
 	"two-servers":   {"50 visitors split over 2 serve processes on one Redis, 30 s", map[string]string{"visitors": "50", "duration": "30s", "servers": "2"}},
-	"embedded":      {"50 visitors, serve's in-memory store, 30 s", map[string]string{"visitors": "50", "duration": "30s", "embedded": "true"}},
+	"embedded":      {"50 visitors, serve's embedded store, 30 s", map[string]string{"visitors": "50", "duration": "30s", "embedded": "true"}},
 }
 
 func scenarioList() string {
@@ -63,7 +63,7 @@ it sends the next; a turn's latency is from sending the visitor's frame to
 receiving that message. Each conversation runs on a new websocket.
 
 Without --redis, a throwaway redis-server is started on a free loopback
-port (and stopped after); --embedded uses serve's in-memory store instead.
+port (and stopped after); --embedded uses serve's embedded store instead.
 After the visitors, the same number of workers run only the store's atomic
 session read-modify-write against the same Redis (the ceiling), and the
 end-to-end turns/s are compared with it.
@@ -96,7 +96,7 @@ duration or its number of conversations.
 		fs.IntVar(&o.conversations, "conversations", 0, "stop after this many conversations (0: no bound)")
 		fs.IntVar(&o.servers, "servers", 1, "serve processes on the same Redis; visitors are split over them")
 		fs.StringVar(&o.redisURL, "redis", "", "Redis to use (default: start a throwaway redis-server)")
-		fs.BoolVar(&o.embedded, "embedded", false, "use serve's in-memory store instead of Redis")
+		fs.BoolVar(&o.embedded, "embedded", false, "use serve's embedded store (a data directory) instead of Redis")
 		fs.StringVar(&o.url, "url", "", "comma-separated URLs of servers already running (started with --simulate-presence bench --connects-per-minute -1) instead of starting them")
 		fs.StringVar(&o.serverDebug, "server-debug", "", "with --url: comma-separated --pprof addresses of those servers, for Redis round trips")
 		fs.StringVar(&o.serverPIDs, "server-pid", "", "with --url: comma-separated process ids of those servers, for their CPU and memory")
@@ -226,7 +226,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	var redisVersion string
 	switch {
 	case o.embedded:
-		rep.Setup.Store = "serve's in-memory store (miniredis inside the server process)"
+		rep.Setup.Store = "serve's embedded store (a data directory of the server process)"
 	case redisURL == "" && o.url == "":
 		note("starting redis-server")
 		rs, err := bench.StartRedis(ctx, dir)
@@ -284,6 +284,8 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 				"--connects-per-minute", "-1", "--pprof", "127.0.0.1:0", "--idle-ttl", "1h", "--default-playbook", "qualify"}
 			if redisURL != "" {
 				args = append(args, "--redis", redisURL)
+			} else if o.embedded {
+				args = append(args, "--data", filepath.Join(dir, "data"))
 			}
 			args = append(args, strings.Fields(o.serverFlags)...)
 			note("starting server %d of %d", i+1, o.servers)
@@ -301,12 +303,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 					firstDebug = srv.DebugURL
 				}
 			}
-			if o.embedded && srv.EmbeddedRedis != "" {
-				rdb = redis.NewClient(&redis.Options{Addr: srv.EmbeddedRedis})
-				defer rdb.Close()
-				probe.Redis = rdb
-				redisVersion = "miniredis (embedded)"
-			}
+
 		}
 	}
 	rep.Machine = bench.ThisMachine(redisVersion)

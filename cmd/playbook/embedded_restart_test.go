@@ -113,7 +113,7 @@ func TestEmbeddedConversationSurvivesRestartAndKill(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(books, "qualify.yaml"), playbooks.BenchQualify, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--playbooks", books, "--store", "embedded", "--data", filepath.Join(dir, "data"), "--connects-per-minute", "-1"}
+	args := []string{"--playbooks", books, "--data", filepath.Join(dir, "data"), "--connects-per-minute", "-1"}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := func(name string) *bench.Server {

@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/handoff"
@@ -29,15 +28,17 @@ import (
 var serveCommand = &command{
 	name:    "serve",
 	summary: "run the chat server: widget, demo site and visitor websocket",
-	usage:   "serve [--addr 127.0.0.1:8080] [--playbooks DIR] [--redis URL]",
+	usage:   "serve [--addr 127.0.0.1:8080] [--playbooks DIR] [--data DIR | --redis URL]",
 	help: `Serves the playbooks in a folder to website visitors: the chat widget
 (/widget.js), a demo website (/), and the websocket the widget talks to.
 Playbooks reload by themselves when their files change; a file with
 mistakes is reported in the log and its previous version keeps serving.
 
-Without --redis, conversations are kept in memory inside this process and
-lost when it stops: fine for trying things out. With --redis, they live in
-Redis, survive restarts, and any number of serve processes can share them:
+Without --redis, conversations, the inbox, agents and CRM records are kept
+in the data directory (--data, default ./data): they survive a restart and
+a crash of the process, and one serve process at a time may use the
+directory. With --redis, they live in Redis, and any number of serve
+processes can share them:
 
   playbook serve --redis redis://localhost:6379/0
   playbook serve --redis redis://10.0.0.1:7000,redis://10.0.0.2:7000   (a Redis Cluster)
@@ -70,9 +71,8 @@ Put the widget on a page with one tag:
 		proxies := fs.String("trusted-proxies", os.Getenv("PLAYBOOK_TRUSTED_PROXIES"), "comma-separated reverse proxies (CIDRs or addresses, e.g. 10.0.0.0/8,127.0.0.1) whose X-Forwarded-For names the client; limits then count per client, not per proxy (default: none, the header is ignored)")
 		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
 		extras := addServeExtras(fs)
-		storeKind := fs.String("store", "memory", "without --redis, where conversations live: memory (in this process, lost when it stops) or embedded (persistent in --data; CRM records and transcript-mail limits still in memory until the CRM has an embedded engine)")
-		data := fs.String("data", "data", "the data directory of the embedded store (--store embedded); one process at a time")
-		fsync := fs.Bool("fsync", false, "with --store embedded: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
+		data := fs.String("data", "data", "without --redis: the data directory of the embedded store, which one process at a time may use")
+		fsync := fs.Bool("fsync", false, "without --redis: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
 		hours := fs.String("hours", os.Getenv("PLAYBOOK_HOURS"), "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
 		smtpURL := fs.String("smtp", os.Getenv("PLAYBOOK_SMTP"), "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
 		crmFields := fs.String("crm-fields", "", "fields the inbox's details panel shows, per kind, e.g. \"person=name,email,phone,owner; lead=title,value,stage\" (kinds: person, organization, lead, deal)")
@@ -85,23 +85,23 @@ Put the widget on a page with one tag:
 				h = slog.NewJSONHandler(std.err, nil)
 			}
 			log := slog.New(h)
-			if *redisURL == "" && *storeKind != "memory" && *storeKind != "embedded" {
-				return usageError("--store %q: want memory or embedded", *storeKind)
-			}
-			rdb, closeStore, err := openServeRedis(*redisURL, *storeKind == "embedded", log)
-			if err != nil {
-				return err
-			}
-			defer closeStore()
+			var rdb redis.UniversalClient
 			var engine store.Engine
-			if *redisURL == "" && *storeKind == "embedded" {
+			if *redisURL != "" {
+				c, closeStore, err := openRedis(*redisURL, log)
+				if err != nil {
+					return err
+				}
+				defer closeStore()
+				rdb = c
+			} else {
 				db, err := embedded.Open(*data, embedded.Options{Sync: *fsync, Logger: log})
 				if err != nil {
 					return err
 				}
 				defer db.Close()
 				engine = embedded.NewEngine(db)
-				log.Info("using the embedded store: conversations, the inbox and agents persist", "data", db.Dir(), "fsync", *fsync)
+				log.Info("no --redis given: using the embedded store; conversations, the inbox, agents and CRM records are kept in the data directory, for this one process", "data", db.Dir(), "fsync", *fsync)
 			}
 			if *redisURL != "" {
 				// The inbox's team keys before issue 12's layout.
@@ -176,30 +176,10 @@ func splitList(s string) []string {
 	return out
 }
 
-// openRedis connects to url (a cluster when it lists several nodes), or
-// starts an in-process Redis when url is empty.
+// openRedis connects to url (a cluster when it lists several nodes).
 func openRedis(url string, log *slog.Logger) (redis.UniversalClient, func(), error) {
-	return openServeRedis(url, false, log)
-}
-
-// openServeRedis is openRedis for serve, which says what stays in memory
-// when the embedded store keeps the rest.
-func openServeRedis(url string, embedded bool, log *slog.Logger) (redis.UniversalClient, func(), error) {
 	if url == "" {
-		m := miniredis.NewMiniRedis()
-		if err := m.StartAddr("127.0.0.1:0"); err != nil {
-			return nil, nil, fmt.Errorf("starting the in-memory store: %w", err)
-		}
-		if embedded {
-			log.Warn("--store embedded: CRM records, webhooks and transcript-mail limits are still kept IN MEMORY and lost when this process stops (the CRM has no embedded engine yet)")
-		} else {
-			log.Warn("no --redis given: conversations are kept IN MEMORY and lost when this process stops; use --store embedded to keep them in --data, or --redis redis://HOST:6379 in production", "embedded", m.Addr())
-		}
-		// Let keys expire with the wall clock (sessions, sign-ins, login
-		// limits), as they do in Redis.
-		m.ClockTTL(true)
-		c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-		return c, func() { c.Close(); m.Close() }, nil
+		return nil, nil, errors.New("no Redis URL")
 	}
 	c, err := dialRedis(url)
 	if err != nil {

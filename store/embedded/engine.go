@@ -26,6 +26,8 @@ func (e *Engine) Programs(ttl time.Duration) store.Programs { return NewPrograms
 func (e *Engine) Bus() store.Bus                            { return e.db.Bus() }
 func (e *Engine) Secrets() store.Secrets                    { return NewSecrets(e.db) }
 func (e *Engine) Inbox() store.InboxEngine                  { return NewInbox(e.db) }
+func (e *Engine) CRM() store.CRMEngine                      { return NewCRM(e.db) }
+func (e *Engine) Mail() store.MailQuota                     { return NewMailQuota(e.db) }
 
 // Ping reads from the DB.
 func (e *Engine) Ping(ctx context.Context) error {

@@ -40,4 +40,6 @@ func (e *Engine) Programs(ttl time.Duration) store.Programs {
 func (e *Engine) Bus() store.Bus                 { return NewBus(e.rdb) }
 func (e *Engine) Secrets() store.Secrets         { return NewSecrets(e.rdb, e.prefix) }
 func (e *Engine) Inbox() store.InboxEngine       { return NewInbox(e.rdb, e.prefix) }
+func (e *Engine) CRM() store.CRMEngine           { return NewCRM(e.rdb, e.prefix) }
+func (e *Engine) Mail() store.MailQuota          { return NewMailQuota(e.rdb, e.prefix) }
 func (e *Engine) Ping(ctx context.Context) error { return e.rdb.Ping(ctx).Err() }

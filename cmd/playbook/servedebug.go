@@ -61,9 +61,11 @@ func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, cfg server.Co
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return cfg, usageError("--pprof %s: profiles are served on loopback addresses only", x.pprof)
 	}
-	counter := &redisCounter{}
-	cfg.Redis.AddHook(counter)
-	publishRedisCounter(counter)
+	if cfg.Redis != nil { // the embedded store has no Redis commands to count
+		counter := &redisCounter{}
+		cfg.Redis.AddHook(counter)
+		publishRedisCounter(counter)
+	}
 	ln, err := net.Listen("tcp", x.pprof)
 	if err != nil {
 		return cfg, err

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/protocol"
 
 	"github.com/labstack/echo/v5"
 
@@ -89,13 +90,8 @@ func inboxError(err error) error {
 	return err
 }
 
-type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
 func (s *Server) login(c *echo.Context) error {
-	var req loginRequest
+	var req protocol.LoginRequest
 	if err := decodeJSON(c, &req, 4<<10); err != nil {
 		return err
 	}
@@ -108,7 +104,7 @@ func (s *Server) login(c *echo.Context) error {
 		Secure: c.Request().TLS != nil || c.Request().Header.Get("X-Forwarded-Proto") == "https", MaxAge: int(handoff.SessionTTL.Seconds()),
 	})
 	s.log.Info("agent signed in", "agent", sess.Agent.ID, "ip", c.RealIP())
-	return c.JSON(http.StatusOK, map[string]any{"agent": sess.Agent, "csrf": sess.CSRF})
+	return c.JSON(http.StatusOK, protocol.Login{Agent: wireAgent(sess.Agent), CSRF: sess.CSRF})
 }
 
 // logout ends the session: its /ws/agent sockets close (on every process)
@@ -135,7 +131,7 @@ func (s *Server) me(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"agent": a, "csrf": c.Get("csrf"), "presence": p, "mail": s.cfg.Mail != nil})
+	return c.JSON(http.StatusOK, protocol.Me{Agent: wireAgent(a), CSRF: c.Get("csrf"), Presence: string(p), Mail: s.cfg.Mail != nil})
 }
 
 func (s *Server) setPresence(c *echo.Context) error {

@@ -178,7 +178,13 @@ func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Ses
 		ev.Online = online
 	}
 	if s.cfg.Hours != nil {
-		open, err := s.cfg.Hours.Open(ctx, p.Teams, ev.Now)
+		// Teams in the playbooks' hours.yaml are open as it says (the
+		// engine reads p.Hours); the others as --hours says.
+		teams := p.Teams
+		if len(p.Hours) > 0 {
+			teams = slices.DeleteFunc(slices.Clone(teams), func(t string) bool { return p.Hours[t] != nil })
+		}
+		open, err := s.cfg.Hours.Open(ctx, teams, ev.Now)
 		if err != nil {
 			return fmt.Errorf("opening hours: %w", err)
 		}

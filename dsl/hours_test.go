@@ -1,11 +1,13 @@
 package dsl_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/playbook-dev/playbook/dsl"
+	"github.com/playbook-dev/playbook/dsl/source"
 )
 
 func TestLoadHours(t *testing.T) {
@@ -47,5 +49,47 @@ func TestLoadHours(t *testing.T) {
 		if !strings.Contains(diags.Error(), "hours.yaml:"+want) {
 			t.Errorf("%q: got %v, want %s", src, diags, want)
 		}
+	}
+}
+
+// TestHoursAreInTheVersion: the hours.yaml of a folder is part of each
+// playbook's version, so a server that compiles a version again from its
+// stored files (another process, a restart) has the same hours.
+func TestHoursAreInTheVersion(t *testing.T) {
+	dir := t.TempDir()
+	book := dir + "/desk.yaml"
+	if err := os.WriteFile(book, []byte("playbook: desk\ncards:\n  a:\n    say: \"{{ open_hours('sales') }}\"\n    end: x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, diags := dsl.LoadPaths(dir)
+	if diags.HasErrors() || len(set.Programs) != 1 {
+		t.Fatal(diags)
+	}
+	bare := set.Programs[0]
+	if bare.Hours != nil {
+		t.Fatalf("hours without an hours file: %v", bare.Hours)
+	}
+	if err := os.WriteFile(dir+"/hours.yaml", []byte("hours:\n  sales: {zone: UTC, mon-fri: \"09:00-17:00\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, diags = dsl.LoadPaths(dir)
+	if diags.HasErrors() || len(set.Programs) != 1 {
+		t.Fatal(diags)
+	}
+	p := set.Programs[0]
+	if p.Hours["sales"] == nil || p.Hash == bare.Hash {
+		t.Fatalf("hours %v, hash %s (was %s)", p.Hours, p.Hash, bare.Hash)
+	}
+	files := source.Files{}
+	for _, f := range p.Files {
+		files[f] = set.Files[f]
+	}
+	again, diags := dsl.LoadVersion(p.Files[0], files)
+	if again == nil || again.Hash != p.Hash || again.Hours["sales"] == nil {
+		t.Fatalf("version compiled again: %v %v", again, diags)
+	}
+	monday := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	if open, _ := again.Hours.Open("sales", monday); !open {
+		t.Fatal("sales closed on Monday at 10:00 UTC")
 	}
 }

@@ -1,6 +1,9 @@
 package dsl
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -209,7 +212,7 @@ func LoadPathsWith(overlay source.Files, paths ...string) (*Set, source.Diagnost
 		if _, dup := set.ByID[p.ID]; dup {
 			continue
 		}
-		p.Hours = hours
+		withHours(p, hours, hoursFiles, set.Files)
 		set.Programs = append(set.Programs, p)
 		set.ByID[p.ID] = p
 		set.ByFile[b] = p
@@ -262,5 +265,48 @@ func LoadVersion(main string, files source.Files) (*engine.Program, source.Diagn
 		ds.Errorf(source.Range{Filename: main}, "version has no file %s", main)
 		return nil, ds
 	}
-	return Load(main, src, WithResolver(resolve))
+	p, diags := Load(main, src, WithResolver(resolve))
+	if p == nil {
+		return p, diags
+	}
+	// the hours file stored with the version
+	var hoursFiles []string
+	for name := range files {
+		if isHoursFile(name) {
+			hoursFiles = append(hoursFiles, name)
+		}
+	}
+	sort.Strings(hoursFiles)
+	hours := engine.Hours{}
+	for _, hf := range hoursFiles {
+		h, ds := LoadHours(hf, files[hf])
+		diags = append(diags, ds...)
+		for team, th := range h {
+			hours[team] = th
+		}
+	}
+	if len(hours) == 0 {
+		hours = nil
+	}
+	withHours(p, hours, hoursFiles, files)
+	return p, diags
+}
+
+// withHours gives p the opening hours of the hours files (names, sources in
+// files). They count in p's version: the files join p.Files and p.Hash
+// covers them, so a change of hours is a new version, and a version
+// compiled again from its stored files has the same hours.
+func withHours(p *engine.Program, hours engine.Hours, hoursFiles []string, files source.Files) {
+	if hours == nil {
+		return
+	}
+	p.Hours = hours
+	h := sha256.New()
+	h.Write([]byte(p.Hash))
+	for _, hf := range hoursFiles {
+		fmt.Fprintf(h, "\x00%s\x00%d\x00", filepath.Base(hf), len(files[hf]))
+		h.Write(files[hf])
+		p.Files = append(p.Files, hf)
+	}
+	p.Hash = hex.EncodeToString(h.Sum(nil))
 }

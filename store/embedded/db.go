@@ -49,6 +49,10 @@ type DB struct {
 
 	wmu sync.Mutex // one writer at a time, whatever the backend
 
+	bmu     sync.Mutex   // guards pending and leading (Batch)
+	pending []*batchCall // Batch calls waiting for the next commit
+	leading bool         // a Batch caller is committing batches
+
 	hmu     sync.Mutex
 	onSweep map[string]func(tx *Tx, key []byte) error
 

@@ -140,7 +140,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 		mark = id + "|" + newNonce()
 	}
 	var res store.Result
-	err = s.db.Update(ctx, func(tx *Tx) error {
+	err = s.db.Batch(ctx, func(tx *Tx) error {
 		res = store.Result{}
 		if clientID != "" {
 			done, ok, err := tx.Get(K("d", id, clientID))

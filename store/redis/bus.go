@@ -21,8 +21,20 @@ var _ store.Bus = (*Bus)(nil)
 // NewBus returns the bus of rdb.
 func NewBus(rdb goredis.UniversalClient) *Bus { return &Bus{rdb: rdb} }
 
-// Publish sends payload on channel.
+// Publish sends payload on channel. On a Redis Cluster it goes to the
+// master of the channel's slot, the node the turn script publishes on
+// too: go-redis sends PUBLISH to any node, and two messages of one
+// channel published on two nodes can reach a subscriber in either order
+// (one arrives directly, the other over the cluster bus).
 func (b *Bus) Publish(ctx context.Context, channel, payload string) error {
+	if cc, ok := b.rdb.(*goredis.ClusterClient); ok {
+		if n, err := cc.MasterForKey(ctx, channel); err == nil {
+			if err := n.Publish(ctx, channel, payload).Err(); err == nil {
+				return nil
+			}
+			// A stale slot map (a failover): the cluster client refreshes it.
+		}
+	}
 	return b.rdb.Publish(ctx, channel, payload).Err()
 }
 

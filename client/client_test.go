@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -28,7 +29,7 @@ func startServer(t *testing.T) (*server.Server, string) {
 	}
 	rds := redistest.New(t)
 	srv, err := server.New(server.Config{
-		Playbooks: "../playbooks/bench", Redis: rds.Client, Prefix: rds.Prefix,
+		Playbooks: "../playbooks/bench", Engine: redisstore.NewEngine(rds.Client, rds.Prefix), Prefix: rds.Prefix,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PasswordCost: bcrypt.MinCost,
 	})
 	if err != nil {

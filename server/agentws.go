@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/playbook-dev/playbook/store"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,6 @@ import (
 
 	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // agentConn is one inbox tab's live feed. Access is checked again on every
@@ -274,7 +274,7 @@ func (ac *agentConn) followConversation(ctx context.Context, conv, after string)
 	}
 }
 
-func (ac *agentConn) deliver(conv string, entries []redisstore.Entry) {
+func (ac *agentConn) deliver(conv string, entries []store.Entry) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	if conv != ac.follow {
@@ -354,7 +354,7 @@ func (ac *agentConn) receive(ch, payload string) {
 		}
 		return
 	}
-	entries, err := redisstore.DecodeLive(payload)
+	entries, err := store.DecodeLive(payload)
 	if err == nil {
 		ac.deliver(conv, entries)
 	}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ import (
 // succeed and no command may fail with CROSSSLOT (issue 12).
 func TestLiveChatOnRedisCluster(t *testing.T) {
 	cl := redistest.NewCluster(t)
-	onCluster := func(c *server.Config) { c.Redis = cl.Client }
+	onCluster := func(c *server.Config) { c.Engine = redisstore.NewEngine(cl.Client, c.Prefix) }
 	ts := startServer(t, &redistest.Server{Prefix: cl.Prefix}, "../playbooks/bench", onCluster)
 	ctx := context.Background()
 	sam := addAgent(t, ts, "Sam", "sales")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/playbook-dev/playbook/store"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,7 +17,6 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // DefaultCRMFields are the fields the inbox's details panel shows of each
@@ -503,18 +503,18 @@ func firstOf(vals ...string) string {
 
 // archivedTranscript returns the archived copy of an expired
 // conversation's transcript, entries after `after`.
-func (s *Server) archivedTranscript(ctx context.Context, conv, after string) ([]redisstore.Entry, bool) {
+func (s *Server) archivedTranscript(ctx context.Context, conv, after string) ([]store.Entry, bool) {
 	b, err := s.crm.ArchivedTranscript(ctx, conv)
 	if err != nil {
 		return nil, false
 	}
-	var entries []redisstore.Entry
+	var entries []store.Entry
 	if err := json.Unmarshal(b, &entries); err != nil {
 		return nil, false
 	}
 	if after != "" && after != "0" {
 		a := parseStreamID(after)
-		entries = slices.DeleteFunc(entries, func(e redisstore.Entry) bool { return !a.less(parseStreamID(e.ID)) })
+		entries = slices.DeleteFunc(entries, func(e store.Entry) bool { return !a.less(parseStreamID(e.ID)) })
 	}
 	return entries, true
 }

@@ -122,7 +122,7 @@ func TestConversationEventsSurviveARedisError(t *testing.T) {
 	rdb.AddHook(cut)
 	t.Cleanup(func() { rdb.Close() })
 	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) {
-		c.Redis = rdb
+		c.Engine = redisstore.NewEngine(rdb, c.Prefix)
 		c.RecoverAfter = time.Second
 		fastWebhooks(c)
 	})

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/playbook-dev/playbook/store"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/transcript"
 )
 
@@ -84,7 +84,7 @@ func inboxError(err error) error {
 		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, handoff.ErrBadPassword):
 		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
-	case errors.Is(err, redisstore.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, "this conversation has expired")
 	}
 	return err
@@ -294,7 +294,7 @@ func (s *Server) getTranscript(c *echo.Context) error {
 		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(transcript.Internal(conv, entries)))
 	}
 	if entries == nil {
-		entries = []redisstore.Entry{}
+		entries = []store.Entry{}
 	}
 	return c.JSON(http.StatusOK, entries)
 }

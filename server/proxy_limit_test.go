@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"net/http"
 	"strings"
 	"testing"
@@ -74,7 +75,7 @@ func TestUntrustedPeerForwardedForIgnored(t *testing.T) {
 
 func TestTrustedProxiesBadValue(t *testing.T) {
 	rds := redistest.New(t)
-	_, err := server.New(server.Config{Playbooks: "../playbooks/bench", Redis: rds.Client, Prefix: rds.Prefix, TrustedProxies: []string{"10.0.0.0/33"}})
+	_, err := server.New(server.Config{Playbooks: "../playbooks/bench", Engine: redisstore.NewEngine(rds.Client, rds.Prefix), Prefix: rds.Prefix, TrustedProxies: []string{"10.0.0.0/33"}})
 	if err == nil || !strings.Contains(err.Error(), `trusted proxy "10.0.0.0/33"`) {
 		t.Fatalf("bad CIDR: %v, want an error naming it", err)
 	}

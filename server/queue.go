@@ -3,12 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/playbook-dev/playbook/store"
 	"time"
 
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/protocol"
-
-	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // queueEvery is how often a waiting visitor's place in the team's queue is
@@ -97,7 +96,7 @@ func (v *visitorConn) leaveMessage(ctx context.Context, f *protocol.LeaveMessage
 	}
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
-	err := v.s.svc.LeaveMessage(tctx, conv, f.ID, f.Label, func(res redisstore.Result, info conversation.TurnInfo) {
+	err := v.s.svc.LeaveMessage(tctx, conv, f.ID, f.Label, func(res store.Result, info conversation.TurnInfo) {
 		v.deliverTurn(tctx, conv, res)
 		if !res.Duplicate {
 			v.status(info.Status, info.Outcome)
@@ -105,7 +104,7 @@ func (v *visitorConn) leaveMessage(ctx context.Context, f *protocol.LeaveMessage
 		v.out.flush()
 	})
 	switch {
-	case errors.Is(err, redisstore.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		v.fail("not_found", "this conversation has ended or expired; start a new one", f.ID)
 	case errors.Is(err, conversation.ErrNotWaiting):
 		v.fail("invalid", "the conversation is not waiting for an agent", f.ID)

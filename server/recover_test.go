@@ -126,7 +126,7 @@ func TestSweepMarksAMissedChatATurnLeft(t *testing.T) {
 	rdb.AddHook(cut)
 	t.Cleanup(func() { rdb.Close() })
 	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) {
-		c.Redis = rdb
+		c.Engine = redisstore.NewEngine(rdb, c.Prefix)
 		c.Now = clk.now
 		c.RecoverAfter = 500 * time.Millisecond
 	})

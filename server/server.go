@@ -11,13 +11,11 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/store"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/transcript"
 )
 
@@ -26,23 +24,20 @@ import (
 type Config struct {
 	// Playbooks is the directory of playbooks to serve; required.
 	Playbooks string
-	// Redis is the store shared by every server process, when Engine is
-	// nil (Engine, CRM, Inbox and Ready then default to it).
-	Redis redis.UniversalClient
 	// Prefix starts every Redis key; default "pb:".
 	Prefix string
 	// Engine is where conversations (sessions, transcripts, pending
 	// marks, timers, playbook versions), the live bus and the token
-	// secret are kept; default: Redis, under Prefix
-	// (store/redis.NewEngine). The embedded engine's is
-	// store/embedded.NewEngine.
+	// secret are kept; required: store/redis.NewEngine (one node or a
+	// Redis Cluster, any number of processes) or store/embedded.NewEngine
+	// (one process, a data directory). The server itself imports neither.
 	Engine store.Engine
 	// Inbox is where the inbox (queues, agents, presence, canned
 	// responses) is kept; default: the Engine's.
 	Inbox store.InboxEngine
 	// Ready answers whether the store can serve now, for GET /readyz
-	// (each call bounded to 2 s); default: store/redis.Ready on Redis
-	// (PING; on a cluster every master up and every slot covered).
+	// (each call bounded to 2 s); default: the Engine's Ping (on Redis:
+	// PING; on a cluster every master up and every slot covered).
 	Ready func(ctx context.Context) error
 	// Secret signs visitor tokens; every process of a deployment needs the
 	// same one. Empty: one is generated once and shared by every process
@@ -170,15 +165,11 @@ type Server struct {
 // directory cannot be read or Redis does not answer; playbooks with errors
 // are logged and left out.
 func New(cfg Config) (*Server, error) {
-	if cfg.Redis == nil && cfg.Engine == nil {
-		return nil, errors.New("server: no storage engine (Config.Engine) or Redis client")
-	}
-	if cfg.Ready == nil && cfg.Engine != nil {
-		cfg.Ready = cfg.Engine.Ping
+	if cfg.Engine == nil {
+		return nil, errors.New("server: no storage engine (Config.Engine)")
 	}
 	if cfg.Ready == nil {
-		rdb := cfg.Redis
-		cfg.Ready = func(ctx context.Context) error { return redisstore.Ready(ctx, rdb) }
+		cfg.Ready = cfg.Engine.Ping
 	}
 	if cfg.Playbooks == "" {
 		return nil, errors.New("server: no playbooks directory")
@@ -212,9 +203,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if cfg.Engine == nil {
-		cfg.Engine = redisstore.NewEngine(cfg.Redis, cfg.Prefix)
-	}
 	if err := cfg.Engine.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("server: the store does not answer: %w", err)
 	}

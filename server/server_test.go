@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
@@ -83,7 +84,7 @@ func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*s
 	buf := &syncBuffer{}
 	cfg := server.Config{
 		Playbooks:   dir,
-		Redis:       rds.Client,
+		Engine:      redisstore.NewEngine(rds.Client, rds.Prefix),
 		Prefix:      rds.Prefix,
 		Logger:      slog.New(slog.NewTextHandler(buf, nil)),
 		ReloadEvery: 50 * time.Millisecond,

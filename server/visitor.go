@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/playbook-dev/playbook/store"
 	"log/slog"
 	"runtime/debug"
 	"strconv"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/transcript"
 )
 
@@ -287,7 +287,7 @@ func (v *visitorConn) setVersion(n int64) {
 // turn's entries may still be on their way through the hub, and would be
 // dropped as older than these once these are sent: the connection then
 // catches up from the transcript, which holds both, in order.
-func (v *visitorConn) deliverTurn(ctx context.Context, conv string, res redisstore.Result) {
+func (v *visitorConn) deliverTurn(ctx context.Context, conv string, res store.Result) {
 	if res.Duplicate || res.Version == 0 {
 		v.deliver(res.Entries)
 		return
@@ -315,7 +315,7 @@ func (v *visitorConn) deliverTurn(ctx context.Context, conv string, res redissto
 // transcript goes out without its text (redactDeleted).
 func (v *visitorConn) catchUp(ctx context.Context, conv string) error {
 	after := v.lastID()
-	var all []redisstore.Entry
+	var all []store.Entry
 	for {
 		entries, err := v.s.store.Transcript(ctx, conv, after, 500)
 		if err != nil {
@@ -367,7 +367,7 @@ func (v *visitorConn) receive(_ string, payload string) {
 	if v.hasSent(lastLiveID(payload)) {
 		return // the echo of a turn this connection delivered itself
 	}
-	entries, err := redisstore.DecodeLive(payload)
+	entries, err := store.DecodeLive(payload)
 	if err != nil {
 		v.log.Warn("bad live message", "err", err)
 		return
@@ -407,7 +407,7 @@ func (v *visitorConn) hasSent(id string) bool {
 
 // deliver sends the entries newer than the last one sent, in order. It is
 // called from the read loop (turn results) and the hub (other processes).
-func (v *visitorConn) deliver(entries []redisstore.Entry) {
+func (v *visitorConn) deliver(entries []store.Entry) {
 	entries = redactDeleted(entries)
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -433,7 +433,7 @@ func (v *visitorConn) deliver(entries []redisstore.Entry) {
 // visibleToVisitor keeps internal entries (records, notes, the deletion of
 // a note, the note that nobody took the chat in time, a team that was away)
 // out of the widget.
-func visibleToVisitor(e redisstore.Entry) bool {
+func visibleToVisitor(e store.Entry) bool {
 	switch e.Kind {
 	case "record", "note", "missed", "away":
 		return false
@@ -447,7 +447,7 @@ func visibleToVisitor(e redisstore.Entry) bool {
 // redactDeleted returns entries with the messages that a deleted entry among
 // them targets emptied of their content (the deleted entry that follows
 // tells the widget to show "deleted"). entries is not changed.
-func redactDeleted(entries []redisstore.Entry) []redisstore.Entry {
+func redactDeleted(entries []store.Entry) []store.Entry {
 	var gone map[string]bool
 	for _, e := range entries {
 		if e.Kind == "deleted" {
@@ -462,10 +462,10 @@ func redactDeleted(entries []redisstore.Entry) []redisstore.Entry {
 	if gone == nil {
 		return entries
 	}
-	out := make([]redisstore.Entry, len(entries))
+	out := make([]store.Entry, len(entries))
 	for i, e := range entries {
 		if gone[e.ID] {
-			e = redisstore.Entry{ID: e.ID, From: e.From, Kind: e.Kind, Author: e.Author, At: e.At}
+			e = store.Entry{ID: e.ID, From: e.From, Kind: e.Kind, Author: e.Author, At: e.At}
 		}
 		out[i] = e
 	}
@@ -475,7 +475,7 @@ func redactDeleted(entries []redisstore.Entry) []redisstore.Entry {
 // forVisitor strips what only agents may see: the card, an end's outcome
 // label (internal, like "disqualified"), an error's position. A handoff
 // keeps its team.
-func forVisitor(e redisstore.Entry) redisstore.Entry {
+func forVisitor(e store.Entry) store.Entry {
 	e.Card = ""
 	if e.From == "agent" {
 		e.Data = nil // the author's id (conversation.AuthorIDKey)
@@ -498,7 +498,7 @@ func (v *visitorConn) start(ctx context.Context, f *protocol.Start) {
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
 	req := conversation.StartRequest{Program: prog, Locale: f.Locale, Visitor: *visitorFrom(f.Page, f.Locale, f.Visitor), Previous: v.previous(ctx, f.Previous)}
-	sess, _, err := v.s.svc.Start(tctx, req, func(sess *engine.Session, res redisstore.Result) {
+	sess, _, err := v.s.svc.Start(tctx, req, func(sess *engine.Session, res store.Result) {
 		// The conversation is new: its entries are the ones just stored,
 		// so following it needs no read. It is followed before the effects
 		// run, so what they add later (a call's result) comes live.
@@ -697,7 +697,7 @@ func (v *visitorConn) resume(ctx context.Context, f *protocol.Resume) {
 		return
 	}
 	sess, version, err := v.s.store.Load(ctx, conv)
-	if errors.Is(err, redisstore.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		v.fail("not_found", "this conversation has ended or expired; start a new one", "")
 		return
 	}
@@ -762,12 +762,12 @@ func (v *visitorConn) message(ctx context.Context, id string, check func() (stri
 		v.fail("rate_limited", "slow down: too many messages", id)
 		return
 	}
-	entry := &redisstore.Entry{From: "visitor", Kind: "message", Text: text, ClientID: id, At: v.s.now().UTC()}
+	entry := &store.Entry{From: "visitor", Kind: "message", Text: text, ClientID: id, At: v.s.now().UTC()}
 	tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 	defer cancel()
 	// The answer goes out as soon as the turn is stored; its side effects
 	// (records, the handoff queue) run after.
-	_, _, err := v.s.svc.TurnThen(tctx, conv, id, ev, []redisstore.Entry{*entry}, func(res redisstore.Result, info conversation.TurnInfo) {
+	_, _, err := v.s.svc.TurnThen(tctx, conv, id, ev, []store.Entry{*entry}, func(res store.Result, info conversation.TurnInfo) {
 		ack := &protocol.Ack{ID: id, Duplicate: res.Duplicate}
 		if len(res.Entries) > 0 {
 			ack.Entry = res.Entries[0].ID
@@ -782,7 +782,7 @@ func (v *visitorConn) message(ctx context.Context, id string, check func() (stri
 		}
 		v.out.flush()
 	})
-	if errors.Is(err, redisstore.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		v.fail("not_found", "this conversation has ended or expired; start a new one", id)
 		return
 	}

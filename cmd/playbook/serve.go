@@ -94,6 +94,7 @@ Put the widget on a page with one tag:
 				}
 				defer closeStore()
 				rdb = c
+				engine = redisstore.NewEngine(rdb, *prefix)
 			} else {
 				db, err := embedded.Open(*data, embedded.Options{Sync: *fsync, Logger: log})
 				if err != nil {
@@ -132,9 +133,8 @@ Put the widget on a page with one tag:
 				}
 				mailer = m
 			}
-			cfg, err := extras.apply(ctx, log, server.Config{
+			cfg, err := extras.apply(ctx, log, rdb, server.Config{
 				Playbooks:       *dir,
-				Redis:           rdb,
 				Engine:          engine,
 				Prefix:          *prefix,
 				Secret:          []byte(*secret),

@@ -38,7 +38,7 @@ func addServeExtras(fs *flag.FlagSet) *serveExtras {
 
 // apply sets what the flags change in cfg and starts the profiling listener,
 // which stops when ctx ends.
-func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, cfg server.Config) (server.Config, error) {
+func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, rdb redis.UniversalClient, cfg server.Config) (server.Config, error) {
 	switch x.presence {
 	case "":
 	case "bench":
@@ -61,9 +61,9 @@ func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, cfg server.Co
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return cfg, usageError("--pprof %s: profiles are served on loopback addresses only", x.pprof)
 	}
-	if cfg.Redis != nil { // the embedded store has no Redis commands to count
+	if rdb != nil { // the embedded store has no Redis commands to count
 		counter := &redisCounter{}
-		cfg.Redis.AddHook(counter)
+		rdb.AddHook(counter)
 		publishRedisCounter(counter)
 	}
 	ln, err := net.Listen("tcp", x.pprof)

@@ -16,7 +16,7 @@ func TestPprofWithoutRedis(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	x := &serveExtras{pprof: "127.0.0.1:0", connects: 60}
-	if _, err := x.apply(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Config{}); err != nil {
+	if _, err := x.apply(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, server.Config{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -69,7 +70,7 @@ func startServerOn(t *testing.T, src []byte, rds *redistest.Server, rdb *redis.C
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{
-		Playbooks: dir, Redis: rdb, Prefix: rds.Prefix,
+		Playbooks: dir, Engine: redisstore.NewEngine(rdb, rds.Prefix), Prefix: rds.Prefix,
 		Presence: bench.SimulatedPresence{}, ConnectsPerMinute: -1, RecoverAfter: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -78,7 +78,7 @@ func startServer(t *testing.T, mod ...func(*server.Config)) *env {
 	logs := &strings.Builder{}
 	cfg := server.Config{
 		Playbooks: "../../playbooks",
-		Redis:     rds.Client,
+		Engine:    redisstore.NewEngine(rds.Client, rds.Prefix),
 		Prefix:    rds.Prefix,
 		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
 		// Sign-ins stay fast on a loaded machine; the cost is not under test.

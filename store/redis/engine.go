@@ -42,4 +42,4 @@ func (e *Engine) Secrets() store.Secrets         { return NewSecrets(e.rdb, e.pr
 func (e *Engine) Inbox() store.InboxEngine       { return NewInbox(e.rdb, e.prefix) }
 func (e *Engine) CRM() store.CRMEngine           { return NewCRM(e.rdb, e.prefix) }
 func (e *Engine) Mail() store.MailQuota          { return NewMailQuota(e.rdb, e.prefix) }
-func (e *Engine) Ping(ctx context.Context) error { return e.rdb.Ping(ctx).Err() }
+func (e *Engine) Ping(ctx context.Context) error { return Ready(ctx, e.rdb) }

@@ -221,3 +221,26 @@ func TestPickTriggers(t *testing.T) {
 		}
 	}
 }
+
+// A trigger's when that reads the clock holds in serve as it does in
+// `playbook test` (both ask the engine's one trigger rule): the registry
+// evaluated it without the clock, so now() failed and the trigger never
+// matched.
+func TestTriggerWhenReadsTheClock(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "hello.yaml"), greeting("Hello"), time.Unix(1000, 0))
+	write(t, filepath.Join(dir, "late.yaml"), "playbook: late\ntrigger:\n  pages: [\"/pricing*\"]\n  when: now() > date(\"2020-01-01\")\ncards:\n  hi:\n    say: Prices\n    end: done\n", time.Unix(1000, 0))
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	reg := conversation.NewRegistry(dir, newMemVersions(), quiet(), func() time.Time { return now })
+	if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {
+		t.Fatalf("%v %v", diags, err)
+	}
+	p := reg.Pick("", "/pricing", &engine.Visitor{}, "hello")
+	if p == nil || p.ID != "late" {
+		t.Fatalf("Pick on /pricing = %v, want the late playbook (its when holds)", p)
+	}
+	if p := reg.Pick("", "/about", &engine.Visitor{}, "hello"); p == nil || p.ID != "hello" {
+		t.Fatalf("Pick on /about = %v, want the default", p)
+	}
+}

@@ -1,10 +1,6 @@
 package conversation
 
 import (
-	"strings"
-
-	"github.com/expr-lang/expr"
-
 	"github.com/playbook-dev/playbook/engine"
 )
 
@@ -34,48 +30,16 @@ func (r *Registry) Pick(name, page string, vis *engine.Visitor, defaultID string
 // MatchTrigger returns the first live playbook (by id) whose trigger
 // applies to the page and the visitor, nil when none does.
 func (r *Registry) MatchTrigger(page string, vis *engine.Visitor) *engine.Program {
+	now := r.now()
 	for _, p := range r.All() {
 		t := p.Trigger
-		if t == nil {
+		if t == nil || !t.MatchesPage(page) {
 			continue
 		}
-		if len(t.Pages) > 0 {
-			ok := false
-			for _, g := range t.Pages {
-				ok = ok || globMatch(g, page)
-			}
-			if !ok {
-				continue
-			}
-		}
-		if t.When != nil {
-			out, err := expr.Run(t.When.Prog, map[string]any{"visitor": vis})
-			if b, isBool := out.(bool); err != nil || !isBool || !b {
-				continue
-			}
+		if ok, err := t.WhenHolds(vis, now); err != nil || !ok {
+			continue
 		}
 		return p
 	}
 	return nil
-}
-
-// globMatch matches a page path against a glob where * is any run of
-// characters (including /).
-func globMatch(glob, s string) bool {
-	parts := strings.Split(glob, "*")
-	if len(parts) == 1 {
-		return glob == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for i := 1; i < len(parts)-1; i++ {
-		j := strings.Index(s, parts[i])
-		if j < 0 {
-			return false
-		}
-		s = s[j+len(parts[i]):]
-	}
-	return strings.HasSuffix(s, parts[len(parts)-1])
 }

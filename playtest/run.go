@@ -403,7 +403,7 @@ func callMatches(want string, c *engine.CallRequest) bool {
 	if got == want {
 		return true
 	}
-	if strings.Contains(want, "*") && globMatch(want, got) {
+	if strings.Contains(want, "*") && engine.GlobMatch(want, got) {
 		return true
 	}
 	if !strings.Contains(want, "?") {

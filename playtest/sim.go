@@ -249,14 +249,8 @@ func (s *Sim) Triggers() (bool, string) {
 	if s.onPage {
 		page = s.page
 	}
-	if len(t.Pages) > 0 {
-		ok := false
-		for _, g := range t.Pages {
-			ok = ok || globMatch(g, page)
-		}
-		if !ok {
-			return false, fmt.Sprintf("page %s is not one of %s", page, Format(t.Pages))
-		}
+	if !t.MatchesPage(page) {
+		return false, fmt.Sprintf("page %s is not one of %s", page, Format(t.Pages))
 	}
 	if t.Delay > 0 {
 		on := s.Now.Sub(s.pageAt)
@@ -268,7 +262,7 @@ func (s *Sim) Triggers() (bool, string) {
 		}
 	}
 	if t.When != nil {
-		ok, err := engine.EvalVisitorCond(t.When, &vis, s.Now)
+		ok, err := t.WhenHolds(&vis, s.Now)
 		if err != nil {
 			return false, "when fails: " + err.Error()
 		}
@@ -448,32 +442,12 @@ func FindMock(mocks []*Mock, method, url string) *Mock {
 	// characters: "GET https://api.example.com/orders/*".
 	for _, m := range mocks {
 		if m.Method == method && strings.Contains(m.URL, "*") {
-			if globMatch(m.URL, url) || !strings.Contains(m.URL, "?") && globMatch(m.URL, base) {
+			if engine.GlobMatch(m.URL, url) || !strings.Contains(m.URL, "?") && engine.GlobMatch(m.URL, base) {
 				return m
 			}
 		}
 	}
 	return nil
-}
-
-// globMatch matches s against a pattern where * is any run of characters.
-func globMatch(glob, s string) bool {
-	parts := strings.Split(glob, "*")
-	if len(parts) == 1 {
-		return glob == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for i := 1; i < len(parts)-1; i++ {
-		j := strings.Index(s, parts[i])
-		if j < 0 {
-			return false
-		}
-		s = s[j+len(parts[i]):]
-	}
-	return len(s) >= len(parts[len(parts)-1]) && strings.HasSuffix(s, parts[len(parts)-1])
 }
 
 // jsonLike returns v as it would arrive decoded from a JSON response

@@ -414,10 +414,14 @@ func (c *compiler) analyze() {
 // varSet is a set of var indices.
 type varSet []uint64
 
-func newVarSet(n int) varSet       { return make(varSet, (n+63)/64) }
-func (s varSet) has(i int) bool    { return s[i/64]&(1<<(i%64)) != 0 }
-func (s varSet) add(i int)         { s[i/64] |= 1 << (i % 64) }
-func (s varSet) fill()             { for i := range s { s[i] = ^uint64(0) } }
+func newVarSet(n int) varSet    { return make(varSet, (n+63)/64) }
+func (s varSet) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
+func (s varSet) add(i int)      { s[i/64] |= 1 << (i % 64) }
+func (s varSet) fill() {
+	for i := range s {
+		s[i] = ^uint64(0)
+	}
+}
 func (s varSet) and(o varSet) bool { // s &= o; reports whether s changed
 	changed := false
 	for i := range s {

@@ -53,8 +53,8 @@ type compiler struct {
 	// broken marks namespaces with a goto (or similar) that names no card:
 	// their flow is unknown, so no "never reached" follows from it.
 	broken map[*namespace]bool
-	used  map[string]bool // vars read or written anywhere
-	read  map[string]bool // vars read anywhere
+	used   map[string]bool // vars read or written anywhere
+	read   map[string]bool // vars read anywhere
 }
 
 // namespace is one copy of a file's cards in the flat card list: the main
@@ -531,9 +531,9 @@ func patternAt(src string) (string, int, bool) {
 // plainRegexpError says what is wrong with a pattern in plain words.
 func plainRegexpError(msg string) string {
 	for code, plain := range map[string]string{
-		"missing closing )":                      "a ( is never closed",
-		"unexpected )":                           "a ) has no ( before it",
-		"missing closing ]":                      "a [ is never closed",
+		"missing closing )":                       "a ( is never closed",
+		"unexpected )":                            "a ) has no ( before it",
+		"missing closing ]":                       "a [ is never closed",
 		"missing argument to repetition operator": "a *, + or ? has nothing before it to repeat",
 		"invalid nested repetition operator":      "two of *, + and ? in a row",
 		"invalid escape sequence":                 "a \\ before a letter that means nothing in a pattern",

@@ -9,7 +9,7 @@ import (
 	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // The agents' actions on a conversation. Each one loads the conversation,
@@ -102,8 +102,8 @@ func (s *Service) HandBack(ctx context.Context, a *handoff.Agent, id, card strin
 	if err != nil {
 		return nil, err
 	}
-	left := redisstore.Entry{From: "system", Kind: "left", Author: a.Name, At: s.now().UTC()}
-	if _, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventResume, Card: card}, []redisstore.Entry{left}); err != nil {
+	left := store.Entry{From: "system", Kind: "left", Author: a.Name, At: s.now().UTC()}
+	if _, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventResume, Card: card}, []store.Entry{left}); err != nil {
 		return nil, err
 	}
 	s.PublishConversation(ctx, nc)
@@ -185,8 +185,8 @@ func (s *Service) Resolve(ctx context.Context, a *handoff.Agent, id string) (*ha
 	if err := s.timers.Cancel(ctx, c.ID, SnoozeTimer); err != nil {
 		s.log.Warn("cancelling a resolved chat's snooze timer (it finds the chat resolved)", "conversation", c.ID, "err", err)
 	}
-	resolved := redisstore.Entry{From: "system", Kind: "resolved", Author: a.Name, At: s.now().UTC()}
-	if _, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventAgentLeft, Agent: a.Name}, []redisstore.Entry{resolved}); err != nil {
+	resolved := store.Entry{From: "system", Kind: "resolved", Author: a.Name, At: s.now().UTC()}
+	if _, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventAgentLeft, Agent: a.Name}, []store.Entry{resolved}); err != nil {
 		return nil, err
 	}
 	s.PublishConversation(ctx, nc)
@@ -228,34 +228,34 @@ func (e assignedError) Unwrap() error { return handoff.ErrTaken }
 // caller; clientID deduplicates a resent reply). Replying to a chat nobody
 // has taken takes it; a chat another agent has is refused (wrapping
 // handoff.ErrTaken), a resolved one too (handoff.ErrClosed).
-func (s *Service) Reply(ctx context.Context, a *handoff.Agent, id, text, clientID string) (redisstore.Entry, error) {
+func (s *Service) Reply(ctx context.Context, a *handoff.Agent, id, text, clientID string) (store.Entry, error) {
 	c, err := s.Conversation(ctx, a, id)
 	if err != nil {
-		return redisstore.Entry{}, err
+		return store.Entry{}, err
 	}
 	if c.Status == handoff.StatusResolved {
-		return redisstore.Entry{}, handoff.ErrClosed
+		return store.Entry{}, handoff.ErrClosed
 	}
 	if c.Assignee != a.ID {
 		if c.Assignee != "" {
-			return redisstore.Entry{}, assignedError{c.AssigneeName}
+			return store.Entry{}, assignedError{c.AssigneeName}
 		}
 		if c, err = s.Assign(ctx, c.ID, a, a, true); err != nil {
-			return redisstore.Entry{}, err
+			return store.Entry{}, err
 		}
 	}
-	e := redisstore.Entry{From: "agent", Kind: "message", Text: text, Author: a.Name, ClientID: clientID, At: s.now().UTC(), Data: map[string]any{AuthorIDKey: a.ID}}
+	e := store.Entry{From: "agent", Kind: "message", Text: text, Author: a.Name, ClientID: clientID, At: s.now().UTC(), Data: map[string]any{AuthorIDKey: a.ID}}
 	return s.appendEntry(ctx, a, c, clientID, e)
 }
 
 // Note adds agent a's private note (the visitor never sees it); the agents
 // it @mentions who may see the chat are notified.
-func (s *Service) Note(ctx context.Context, a *handoff.Agent, id, text, clientID string) (redisstore.Entry, error) {
+func (s *Service) Note(ctx context.Context, a *handoff.Agent, id, text, clientID string) (store.Entry, error) {
 	c, err := s.Conversation(ctx, a, id)
 	if err != nil {
-		return redisstore.Entry{}, err
+		return store.Entry{}, err
 	}
-	e := redisstore.Entry{From: "agent", Kind: "note", Text: text, Author: a.Name, ClientID: clientID, At: s.now().UTC(), Data: map[string]any{AuthorIDKey: a.ID}}
+	e := store.Entry{From: "agent", Kind: "note", Text: text, Author: a.Name, ClientID: clientID, At: s.now().UTC(), Data: map[string]any{AuthorIDKey: a.ID}}
 	for _, name := range Mentions(text) {
 		if m, err := s.inbox.AgentByName(ctx, name); err == nil && access.CanSee(m, c) {
 			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "mention", To: m.ID, Conversation: c, Text: a.Name + " mentioned you: " + truncate(text, 120)})
@@ -267,51 +267,51 @@ func (s *Service) Note(ctx context.Context, a *handoff.Agent, id, text, clientID
 // DeleteEntry deletes an agent's message or note: its author or an admin
 // may (the access policy). The deleted entry of a note is marked private:
 // the visitor never learns the note existed.
-func (s *Service) DeleteEntry(ctx context.Context, a *handoff.Agent, id, target string) (redisstore.Entry, error) {
+func (s *Service) DeleteEntry(ctx context.Context, a *handoff.Agent, id, target string) (store.Entry, error) {
 	c, err := s.Conversation(ctx, a, id)
 	if err != nil {
-		return redisstore.Entry{}, err
+		return store.Entry{}, err
 	}
 	entries, err := s.store.Transcript(ctx, c.ID, "", 0)
 	if err != nil {
-		return redisstore.Entry{}, err
+		return store.Entry{}, err
 	}
-	var found *redisstore.Entry
+	var found *store.Entry
 	for i, e := range entries {
 		if e.ID == target && e.From == "agent" && (e.Kind == "message" || e.Kind == "note") {
 			found = &entries[i]
 		}
 	}
 	if found == nil {
-		return redisstore.Entry{}, fmt.Errorf("%w: no agent message with that id", handoff.ErrNotFound)
+		return store.Entry{}, fmt.Errorf("%w: no agent message with that id", handoff.ErrNotFound)
 	}
 	authorID, _ := found.Data[AuthorIDKey].(string)
 	if err := access.DeleteEntry(a, c, access.Author{ID: authorID, Name: found.Author}); err != nil {
-		return redisstore.Entry{}, err
+		return store.Entry{}, err
 	}
 	data := map[string]any{"target": target}
 	if found.Kind == "note" {
 		data["private"] = true
 	}
-	e := redisstore.Entry{From: "system", Kind: "deleted", Author: a.Name, At: s.now().UTC(), Data: data}
+	e := store.Entry{From: "system", Kind: "deleted", Author: a.Name, At: s.now().UTC(), Data: data}
 	return s.appendEntry(ctx, a, c, "delete:"+target, e)
 }
 
 // appendEntry stores an agent's entry (deduplicated by client id) and
 // returns it as stored.
-func (s *Service) appendEntry(ctx context.Context, a *handoff.Agent, c *handoff.Conversation, clientID string, e redisstore.Entry) (redisstore.Entry, error) {
+func (s *Service) appendEntry(ctx context.Context, a *handoff.Agent, c *handoff.Conversation, clientID string, e store.Entry) (store.Entry, error) {
 	key := ""
 	if clientID != "" {
 		key = "agent:" + a.ID + ":" + clientID
 	}
-	res, err := s.store.Turn(ctx, c.ID, key, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
-		return sess, []redisstore.Entry{e}, nil
+	res, err := s.store.Turn(ctx, c.ID, key, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+		return sess, []store.Entry{e}, nil
 	})
 	if err != nil {
-		return redisstore.Entry{}, err
+		return store.Entry{}, err
 	}
 	if len(res.Entries) == 0 {
-		return redisstore.Entry{}, fmt.Errorf("conversation %s: the store stored nothing", c.ID)
+		return store.Entry{}, fmt.Errorf("conversation %s: the store stored nothing", c.ID)
 	}
 	if !res.Duplicate && (e.Kind == "message" || e.Kind == "note") {
 		if err := s.inbox.Touch(ctx, c, handoff.Last{From: e.From, Agent: a.ID, Author: a.Name, Text: truncate(e.Text, 200), At: e.At}); err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/retry"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // agentDirectory adapts the inbox's agents to the CRM.
@@ -157,8 +157,8 @@ func (s *Service) SessionContact(ctx context.Context, sess *engine.Session) (*en
 // wait for it. finish is called once it is over, with false when an event
 // could not be added to the outbox (the turn's pending mark then stays, and
 // the sweep emits it again: redoEvents).
-func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry, finish func(ok bool)) {
-	var events []redisstore.Entry
+func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, finish func(ok bool)) {
+	var events []store.Entry
 	final := false
 	for _, e := range entries {
 		if eventOf(e.Kind) != "" {
@@ -298,7 +298,7 @@ func (s *Service) emitConversation(ctx context.Context, typ, conv, person, entry
 
 // MessagesOf keeps the messages the visitor and the agents saw (no notes,
 // no deleted messages), at most n.
-func MessagesOf(entries []redisstore.Entry, n int) []transcriptLine {
+func MessagesOf(entries []store.Entry, n int) []transcriptLine {
 	deleted := map[string]bool{}
 	for _, e := range entries {
 		if e.Kind == "deleted" {
@@ -371,7 +371,7 @@ func (s *Service) CreateRecord(ctx context.Context, conv string, sess *engine.Se
 }
 
 // RecordsIn returns the records a transcript says the bot created.
-func RecordsIn(entries []redisstore.Entry) []engine.Record {
+func RecordsIn(entries []store.Entry) []engine.Record {
 	var out []engine.Record
 	for _, e := range entries {
 		if e.Kind != "record" {

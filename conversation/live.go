@@ -8,7 +8,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // InboxEvent is what goes out on the inbox channel to every process, and
@@ -115,9 +115,9 @@ func (s *Service) Assign(ctx context.Context, conv string, by, to *handoff.Agent
 		return nil, err
 	}
 	if prev != to.ID {
-		joined := redisstore.Entry{From: "system", Kind: "joined", Author: to.Name, At: s.now().UTC()}
+		joined := store.Entry{From: "system", Kind: "joined", Author: to.Name, At: s.now().UTC()}
 		ev := engine.Event{Kind: engine.EventAgentJoined, Agent: to.Name}
-		if _, _, err := s.TurnWith(ctx, conv, "", ev, []redisstore.Entry{joined}); err != nil {
+		if _, _, err := s.TurnWith(ctx, conv, "", ev, []store.Entry{joined}); err != nil {
 			return nil, err
 		}
 		switch {
@@ -146,7 +146,7 @@ func missedBy(info TurnInfo) bool {
 // over again, the latest message for the lists, a snoozed chat reopened
 // by the visitor's reply. It reports whether durable work failed (marking
 // the chat missed): the turn's pending mark then stays for the sweep.
-func (s *Service) afterTurn(ctx context.Context, conv string, info TurnInfo, entries []redisstore.Entry) (failed bool) {
+func (s *Service) afterTurn(ctx context.Context, conv string, info TurnInfo, entries []store.Entry) (failed bool) {
 	if !live(info.Before) {
 		// Either the bot is still talking, or this turn handed the chat
 		// off and queue recorded it, last message included.
@@ -162,7 +162,7 @@ func (s *Service) afterTurn(ctx context.Context, conv string, info TurnInfo, ent
 		}
 		return false
 	}
-	var last *redisstore.Entry
+	var last *store.Entry
 	visitorWrote := false
 	for i := range entries {
 		if entries[i].Kind == "message" {
@@ -197,7 +197,7 @@ func (s *Service) afterTurn(ctx context.Context, conv string, info TurnInfo, ent
 // Entries are the turn's; its "missed" entry says whether the visitor
 // chose to leave a message. An error is logged and returned: the turn's
 // pending mark then stays, and the sweep calls missed again (redoMissed).
-func (s *Service) missed(ctx context.Context, conv string, entries []redisstore.Entry) error {
+func (s *Service) missed(ctx context.Context, conv string, entries []store.Entry) error {
 	c, online, err := s.inbox.Miss(ctx, conv)
 	if err != nil {
 		s.log.Warn("marking a chat missed (the sweep does it later)", "conversation", conv, "err", err)
@@ -267,7 +267,7 @@ func (s *Service) StartInbox(ctx context.Context, sess *engine.Session, prog *en
 
 // LastMessage is the latest message among entries, for the inbox's lists;
 // nil when there is none.
-func LastMessage(entries []redisstore.Entry) *handoff.Last {
+func LastMessage(entries []store.Entry) *handoff.Last {
 	for i := len(entries) - 1; i >= 0; i-- {
 		if e := entries[i]; e.Kind == "message" {
 			return &handoff.Last{From: e.From, Text: truncate(e.Text, 200), At: e.At}

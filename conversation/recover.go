@@ -8,7 +8,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // A turn is stored first and its work outside the transcript is done
@@ -27,7 +27,7 @@ import (
 // LeavesWork reports whether a turn's entries need work after the store:
 // records to create, a chat to queue, a team that was away to record on
 // the conversation, webhook events to emit.
-func LeavesWork(entries []redisstore.Entry) bool {
+func LeavesWork(entries []store.Entry) bool {
 	for _, e := range entries {
 		if e.Kind == "record" || e.Kind == "missed" || e.Kind == "away" || eventOf(e.Kind) != "" {
 			return true
@@ -84,7 +84,7 @@ func (s *Service) redoWork(ctx context.Context, conv string, now time.Time) erro
 		return err
 	}
 	sess, _, err := s.store.Load(ctx, conv)
-	if errors.Is(err, redisstore.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil // expired: nothing left to do
 	}
 	if err != nil {
@@ -125,7 +125,7 @@ func (s *Service) redoWork(ctx context.Context, conv string, now time.Time) erro
 // while it still sits in its team's queue: the process that ran the turn
 // died, or lost Redis, before it did. A chat marked already, or taken
 // since, is left as it is.
-func (s *Service) redoMissed(ctx context.Context, conv string, meta *handoff.Conversation, entries []redisstore.Entry) error {
+func (s *Service) redoMissed(ctx context.Context, conv string, meta *handoff.Conversation, entries []store.Entry) error {
 	lastHandoff, lastMissed := -1, -1
 	for i, e := range entries {
 		switch e.Kind {
@@ -146,8 +146,8 @@ func (s *Service) redoMissed(ctx context.Context, conv string, meta *handoff.Con
 
 // redoEvents emits the webhook events of a conversation's entries again;
 // those already emitted are not added twice (crm EmitOnce).
-func (s *Service) redoEvents(ctx context.Context, conv string, sess *engine.Session, entries []redisstore.Entry) error {
-	var events []redisstore.Entry
+func (s *Service) redoEvents(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry) error {
+	var events []store.Entry
 	final := false
 	for _, e := range entries {
 		if eventOf(e.Kind) != "" {
@@ -169,8 +169,8 @@ func (s *Service) redoEvents(ctx context.Context, conv string, sess *engine.Sess
 
 // requeue queues a chat the bot handed off, with its wait timer, unless
 // that was done.
-func (s *Service) requeue(ctx context.Context, conv string, sess *engine.Session, meta *handoff.Conversation, entries []redisstore.Entry, now time.Time) error {
-	var handoffAt *redisstore.Entry
+func (s *Service) requeue(ctx context.Context, conv string, sess *engine.Session, meta *handoff.Conversation, entries []store.Entry, now time.Time) error {
+	var handoffAt *store.Entry
 	for i := range entries {
 		if entries[i].Kind == "handoff" {
 			handoffAt = &entries[i]

@@ -13,7 +13,6 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/store"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // Presence reports how many agents of each team are online for a
@@ -45,8 +44,7 @@ type Publisher interface {
 type Config struct {
 	// Store holds sessions, transcripts and pending marks.
 	Store store.SessionStore
-	// Timers is the timer queue; default: the Store's when it is a
-	// *redisstore.Store.
+	// Timers is the timer queue (the engine's Timers()).
 	Timers store.Timers
 	// Inbox holds the live-chat side: queues, claims, agents, presence.
 	Inbox *handoff.Store
@@ -117,11 +115,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("conversation: no publisher")
 	}
 	if cfg.Timers == nil {
-		rs, ok := cfg.Store.(*redisstore.Store)
-		if !ok {
-			return nil, errors.New("conversation: no timers")
-		}
-		cfg.Timers = rs.Timers()
+		return nil, errors.New("conversation: no timers")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -262,7 +256,7 @@ func (s *Service) FireTimers(ctx context.Context) {
 			continue
 		}
 		ev := engine.Event{Kind: engine.EventTimer, Timer: d.ID}
-		if _, _, err := s.Turn(ctx, d.Conversation, "", ev, nil); err != nil && !errors.Is(err, redisstore.ErrNotFound) {
+		if _, _, err := s.Turn(ctx, d.Conversation, "", ev, nil); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("timer turn", "conversation", d.Conversation, "timer", d.ID, "err", err)
 		}
 	}

@@ -137,7 +137,7 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 		t.Fatalf("loading the playbook: %v %v", diags, err)
 	}
 	svc, err := conversation.New(conversation.Config{
-		Store: store, Inbox: inbox, CRM: crm.New(redisstore.NewCRM(rdb, "t:"), redisstore.NewCRM(rdb, "t:"), crm.Options{}), Registry: reg,
+		Store: store, Timers: store.Timers(), Inbox: inbox, CRM: crm.New(redisstore.NewCRM(rdb, "t:"), redisstore.NewCRM(rdb, "t:"), crm.Options{}), Registry: reg,
 		Publisher: &fakePublisher{}, Records: f.records, RecoverAfter: recoverAfter, Logger: quiet(), Now: clock,
 		Presence: salesOnline{},
 	})

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/playbook-dev/playbook/engine"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // StartRequest is a new conversation.
@@ -29,17 +29,17 @@ type StartRequest struct {
 // conversation from the visitor finds it in the inbox. Work that fails after the
 // store is logged and left marked for the recovery sweep; Start then still
 // returns the stored conversation.
-func (s *Service) Start(ctx context.Context, req StartRequest, created func(*engine.Session, redisstore.Result)) (*engine.Session, redisstore.Result, error) {
+func (s *Service) Start(ctx context.Context, req StartRequest, created func(*engine.Session, store.Result)) (*engine.Session, store.Result, error) {
 	prog := req.Program
 	if prog == nil {
-		return nil, redisstore.Result{}, fmt.Errorf("conversation: start without a playbook")
+		return nil, store.Result{}, fmt.Errorf("conversation: start without a playbook")
 	}
 	sess := engine.NewSession(prog, NewID(), s.now().UTC())
 	vis := req.Visitor
 	sess.Visitor = vis
 	ev := engine.Event{Kind: engine.EventStart, Locale: req.Locale, Visitor: &vis}
 	if err := s.World(ctx, prog, sess, &ev); err != nil {
-		return nil, redisstore.Result{}, err
+		return nil, store.Result{}, err
 	}
 	sess, effs := engine.Step(prog, sess, ev)
 	res, err := s.store.Create(ctx, sess, s.Entries(prog, sess, nil, effs, ev.Now))

@@ -11,7 +11,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/retry"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // TurnInfo is what a turn found and left the session at.
@@ -30,17 +30,17 @@ type TurnInfo struct {
 // steps the engine and appends the visitor's entry (if any) and the bot's
 // answer, then the side effects. A duplicate clientID is answered from the
 // transcript and causes no side effects.
-func (s *Service) Turn(ctx context.Context, conv, clientID string, ev engine.Event, visitor *redisstore.Entry) (redisstore.Result, TurnInfo, error) {
-	var pre []redisstore.Entry
+func (s *Service) Turn(ctx context.Context, conv, clientID string, ev engine.Event, visitor *store.Entry) (store.Result, TurnInfo, error) {
+	var pre []store.Entry
 	if visitor != nil {
-		pre = []redisstore.Entry{*visitor}
+		pre = []store.Entry{*visitor}
 	}
 	return s.TurnWith(ctx, conv, clientID, ev, pre)
 }
 
 // TurnWith is turn with any entries to store before the bot's answer (a
 // visitor message, an agent joining).
-func (s *Service) TurnWith(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry) (redisstore.Result, TurnInfo, error) {
+func (s *Service) TurnWith(ctx context.Context, conv, clientID string, ev engine.Event, pre []store.Entry) (store.Result, TurnInfo, error) {
 	return s.TurnThen(ctx, conv, clientID, ev, pre, nil)
 }
 
@@ -49,11 +49,11 @@ func (s *Service) TurnWith(ctx context.Context, conv, clientID string, ev engine
 // answer without waiting for the records and timers it causes. A handoff
 // is the exception: the chat is queued for its team first, so what the
 // visitor sees, the inbox already shows (its timer follows).
-func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine.Event, pre []redisstore.Entry, committed func(redisstore.Result, TurnInfo)) (redisstore.Result, TurnInfo, error) {
+func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine.Event, pre []store.Entry, committed func(store.Result, TurnInfo)) (store.Result, TurnInfo, error) {
 	var effects []engine.Effect
 	var prog *engine.Program
 	var info TurnInfo
-	res, err := s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+	res, err := s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
 			return nil, nil, err
@@ -66,15 +66,15 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs
 		info = TurnInfo{Event: ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
-		entries := make([]redisstore.Entry, 0, len(effs)+len(pre)+1)
+		entries := make([]store.Entry, 0, len(effs)+len(pre)+1)
 		entries = append(entries, pre...)
 		entries = s.Entries(p, next, entries, effs, ev.Now)
 		if missedBy(info) {
 			// Stored with the turn, so that the turn is marked pending
 			// (leavesWork) and the sweep marks the chat missed should
 			// this process die before it does (redoWork).
-			left := slices.ContainsFunc(pre, func(e redisstore.Entry) bool { return e.From == "visitor" })
-			entries = append(entries, redisstore.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: ev.Now, Data: map[string]any{"left_message": left}})
+			left := slices.ContainsFunc(pre, func(e store.Entry) bool { return e.From == "visitor" })
+			entries = append(entries, store.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: ev.Now, Data: map[string]any{"left_message": left}})
 		}
 		return next, entries, nil
 	})
@@ -139,7 +139,7 @@ func (s *Service) finishTurn(ctx context.Context, conv, mark string, ok bool, te
 
 // AwayTeam is the team of the first handoff among entries that found its
 // team away ("" when none did).
-func AwayTeam(entries []redisstore.Entry) string {
+func AwayTeam(entries []store.Entry) string {
 	for _, e := range entries {
 		if e.Kind == "away" {
 			if team, _ := e.Data["team"].(string); team != "" {
@@ -194,12 +194,12 @@ func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Ses
 }
 
 // Entries turns the engine's effects into transcript entries.
-func (s *Service) Entries(p *engine.Program, sess *engine.Session, out []redisstore.Entry, effs []engine.Effect, now time.Time) []redisstore.Entry {
+func (s *Service) Entries(p *engine.Program, sess *engine.Session, out []store.Entry, effs []engine.Effect, now time.Time) []store.Entry {
 	lastBot := -1
 	for _, e := range effs {
 		switch e.Kind {
 		case engine.EffectSay:
-			out = append(out, redisstore.Entry{From: "bot", Kind: "message", Text: e.Text, Buttons: e.Buttons, Image: e.Image, Links: e.Links, Author: p.Bot.Name, Card: e.Card, At: now})
+			out = append(out, store.Entry{From: "bot", Kind: "message", Text: e.Text, Buttons: e.Buttons, Image: e.Image, Links: e.Links, Author: p.Bot.Name, Card: e.Card, At: now})
 			lastBot = len(out) - 1
 		case engine.EffectWait:
 			if lastBot >= 0 {
@@ -209,16 +209,16 @@ func (s *Service) Entries(p *engine.Program, sess *engine.Session, out []redisst
 				}
 			}
 		case engine.EffectHandoff:
-			out = append(out, redisstore.Entry{From: "system", Kind: "handoff", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team, "wait_s": int(e.Handoff.Wait.Seconds()), "priority": e.Handoff.Priority}})
+			out = append(out, store.Entry{From: "system", Kind: "handoff", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team, "wait_s": int(e.Handoff.Wait.Seconds()), "priority": e.Handoff.Priority}})
 		case engine.EffectAway:
-			out = append(out, redisstore.Entry{From: "system", Kind: "away", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team}})
+			out = append(out, store.Entry{From: "system", Kind: "away", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team}})
 		case engine.EffectCreate:
-			out = append(out, redisstore.Entry{From: "system", Kind: "record", Card: e.Card, At: now, Data: map[string]any{"kind": string(e.Record.Kind), "key": e.Record.Key, "fields": e.Record.Fields}})
+			out = append(out, store.Entry{From: "system", Kind: "record", Card: e.Card, At: now, Data: map[string]any{"kind": string(e.Record.Kind), "key": e.Record.Key, "fields": e.Record.Fields}})
 		case engine.EffectEnd:
-			out = append(out, redisstore.Entry{From: "system", Kind: "end", Card: e.Card, At: now, Data: map[string]any{"outcome": e.Outcome}})
+			out = append(out, store.Entry{From: "system", Kind: "end", Card: e.Card, At: now, Data: map[string]any{"outcome": e.Outcome}})
 		case engine.EffectError:
 			s.log.Error("playbook runtime error", "playbook", p.ID, "conversation", sess.ID, "card", e.Error.Card, "pos", e.Error.Pos.String(), "err", redactPII(p, sess, e.Error.Msg))
-			out = append(out, redisstore.Entry{From: "system", Kind: "error", Card: e.Card, At: now, Text: "Sorry, something went wrong on our side. Please write to us by email instead.", Data: map[string]any{"pos": e.Error.Pos.String(), "message": e.Error.Msg}})
+			out = append(out, store.Entry{From: "system", Kind: "error", Card: e.Card, At: now, Text: "Sorry, something went wrong on our side. Please write to us by email instead.", Data: map[string]any{"pos": e.Error.Pos.String(), "message": e.Error.Msg}})
 		}
 	}
 	return out
@@ -228,7 +228,7 @@ func (s *Service) Entries(p *engine.Program, sess *engine.Session, out []redisst
 // the turn is committed (entries are what it stored). It reports whether
 // any failed (they are logged; the turn's pending mark stays for
 // recoverPending).
-func (s *Service) Perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect, entries []redisstore.Entry) (failed bool) {
+func (s *Service) Perform(ctx context.Context, conv string, p *engine.Program, sess *engine.Session, effs []engine.Effect, entries []store.Entry) (failed bool) {
 	for _, e := range effs {
 		switch e.Kind {
 		case engine.EffectTimer:
@@ -273,7 +273,7 @@ func (s *Service) startCall(conv string, p *engine.Program, req engine.CallReque
 		defer cancel()
 		err := retry.Do(rctx, retry.Policy{Tries: 3, Base: 200 * time.Millisecond}, func(ctx context.Context) error {
 			_, _, err := s.Turn(ctx, conv, "call:"+req.ID, ev, nil)
-			if errors.Is(err, redisstore.ErrNotFound) {
+			if errors.Is(err, store.ErrNotFound) {
 				return retry.Permanent(err) // the conversation expired
 			}
 			if err != nil {
@@ -281,7 +281,7 @@ func (s *Service) startCall(conv string, p *engine.Program, req engine.CallReque
 			}
 			return err
 		})
-		if err != nil && !errors.Is(err, redisstore.ErrNotFound) {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("call result turn: given up", "conversation", conv, "call", req.ID, "err", err)
 		}
 	})

@@ -7,7 +7,7 @@ import (
 
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // ErrNotWaiting: the visitor asked to leave a message instead of waiting,
@@ -19,9 +19,9 @@ var ErrNotWaiting = errors.New("the conversation is not waiting for an agent")
 // same engine event: the handoff's timer), and the chat is missed for the
 // team. label is the visitor's choice, stored as their message (clientID
 // deduplicates it); committed is called as for TurnThen. It returns
-// redisstore.ErrNotFound for a conversation that expired and ErrNotWaiting
+// store.ErrNotFound for a conversation that expired and ErrNotWaiting
 // for one that waits for nobody.
-func (s *Service) LeaveMessage(ctx context.Context, conv, clientID, label string, committed func(redisstore.Result, TurnInfo)) error {
+func (s *Service) LeaveMessage(ctx context.Context, conv, clientID, label string, committed func(store.Result, TurnInfo)) error {
 	sess, _, err := s.store.Load(ctx, conv)
 	if err != nil {
 		return err
@@ -33,9 +33,9 @@ func (s *Service) LeaveMessage(ctx context.Context, conv, clientID, label string
 	if label == "" {
 		label = "Leave a message instead"
 	}
-	entry := redisstore.Entry{From: "visitor", Kind: "message", Text: label, ClientID: clientID, At: s.now().UTC()}
+	entry := store.Entry{From: "visitor", Kind: "message", Text: label, ClientID: clientID, At: s.now().UTC()}
 	ev := engine.Event{Kind: engine.EventTimer, Timer: sess.Timer}
-	_, info, err := s.TurnThen(ctx, conv, clientID, ev, []redisstore.Entry{entry}, committed)
+	_, info, err := s.TurnThen(ctx, conv, clientID, ev, []store.Entry{entry}, committed)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/handoff"
-	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Visitor renders the copy of a conversation that may reach the visitor
@@ -19,18 +19,18 @@ import (
 // the agents, who joined and left, and the end. Private notes, records,
 // internal events and the text of deleted messages are never in it. It is
 // the only rendering used for mail that can reach a visitor.
-func Visitor(conv *handoff.Conversation, entries []redisstore.Entry) string {
+func Visitor(conv *handoff.Conversation, entries []store.Entry) string {
 	return render(conv, entries, false)
 }
 
 // Internal renders the agents' copy: the visitor's copy plus private notes
 // and hand-offs. Deleted messages and notes show as deleted, without their
 // text.
-func Internal(conv *handoff.Conversation, entries []redisstore.Entry) string {
+func Internal(conv *handoff.Conversation, entries []store.Entry) string {
 	return render(conv, entries, true)
 }
 
-func render(conv *handoff.Conversation, entries []redisstore.Entry, internal bool) string {
+func render(conv *handoff.Conversation, entries []store.Entry, internal bool) string {
 	var b strings.Builder
 	if internal {
 		fmt.Fprintf(&b, "Conversation %s (%s)\n", conv.ID, conv.Playbook)

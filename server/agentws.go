@@ -83,7 +83,7 @@ func (s *Server) handleAgentWS(c *echo.Context) error {
 	defer ac.close()
 	_ = s.inbox.Heartbeat(ctx, a)
 	go ac.writeLoop(ctx, cancel)
-	ac.push(&protocol.Hello{Agent: wireAgent(a)})
+	ac.push(&protocol.Hello{Agent: conversation.WireAgent(a)})
 	ac.readLoop(ctx)
 	return nil
 }
@@ -286,7 +286,7 @@ func (ac *agentConn) deliver(conv string, entries []store.Entry) {
 			continue
 		}
 		ac.lastSent = id
-		ac.push(&protocol.AgentEntry{Conversation: conv, Entry: wireEntry(entries[i])})
+		ac.push(&protocol.AgentEntry{Conversation: conv, Entry: conversation.WireEntry(entries[i])})
 	}
 }
 
@@ -364,9 +364,9 @@ func (ac *agentConn) receive(ch, payload string) {
 // conversation or notify.
 func inboxFrame(ev conversation.InboxEvent) protocol.Frame {
 	if ev.Type == protocol.TypeConversation && ev.Kind == "" && ev.Text == "" && ev.Record == nil && ev.Person == nil {
-		return &protocol.ConversationChanged{Conversation: wireConversation(ev.Conversation)}
+		return &protocol.ConversationChanged{Conversation: conversation.WireConversation(ev.Conversation)}
 	}
-	n := &protocol.Notify{Kind: ev.Kind, Text: ev.Text, Conversation: wireConversation(ev.Conversation), Record: wireRecord(ev.Record), Person: wireRecord(ev.Person)}
+	n := &protocol.Notify{Kind: ev.Kind, Text: ev.Text, Conversation: conversation.WireConversation(ev.Conversation), Record: conversation.WireRecord(ev.Record), Person: conversation.WireRecord(ev.Person)}
 	if ev.Type != protocol.TypeNotify {
 		return &namedNotify{ev.Type, n} // not published today; kept as it came
 	}

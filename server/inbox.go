@@ -104,7 +104,7 @@ func (s *Server) login(c *echo.Context) error {
 		Secure: c.Request().TLS != nil || c.Request().Header.Get("X-Forwarded-Proto") == "https", MaxAge: int(handoff.SessionTTL.Seconds()),
 	})
 	s.log.Info("agent signed in", "agent", sess.Agent.ID, "ip", c.RealIP())
-	return c.JSON(http.StatusOK, protocol.Login{Agent: wireAgent(sess.Agent), CSRF: sess.CSRF})
+	return c.JSON(http.StatusOK, protocol.Login{Agent: conversation.WireAgent(sess.Agent), CSRF: sess.CSRF})
 }
 
 // logout ends the session: its /ws/agent sockets close (on every process)
@@ -131,7 +131,7 @@ func (s *Server) me(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, protocol.Me{Agent: wireAgent(a), CSRF: c.Get("csrf"), Presence: string(p), Mail: s.cfg.Mail != nil})
+	return c.JSON(http.StatusOK, protocol.Me{Agent: conversation.WireAgent(a), CSRF: c.Get("csrf"), Presence: string(p), Mail: s.cfg.Mail != nil})
 }
 
 func (s *Server) setPresence(c *echo.Context) error {

@@ -426,7 +426,7 @@ func (v *visitorConn) deliver(entries []store.Entry) {
 		if !visibleToVisitor(entries[i]) {
 			continue
 		}
-		v.push(&protocol.EntryFrame{Entry: wireEntry(forVisitor(entries[i]))})
+		v.push(&protocol.EntryFrame{Entry: conversation.WireEntry(forVisitor(entries[i]))})
 	}
 }
 
@@ -662,7 +662,7 @@ func (v *visitorConn) transcript(ctx context.Context, f *protocol.TranscriptRequ
 // visitorFrom is the visitor a start frame (or a widget match) describes,
 // with the page and locale it names, its texts cut to size.
 func visitorFrom(page, locale string, v *protocol.Visitor) *engine.Visitor {
-	vis := engineVisitor(v)
+	vis := conversation.EngineVisitor(v)
 	vis.Page = truncate(page, 500)
 	if vis.Language == "" {
 		vis.Language = locale

@@ -1,4 +1,4 @@
-package server
+package conversation
 
 import (
 	"encoding/json"
@@ -93,28 +93,28 @@ func sameBytes(t *testing.T, service, wire any) {
 func TestWireMatchesServiceTypes(t *testing.T) {
 	var e store.Entry
 	filled(t, &e)
-	sameBytes(t, e, wireEntry(e))
-	sameBytes(t, store.Entry{From: "bot", Kind: "message"}, wireEntry(store.Entry{From: "bot", Kind: "message"}))
+	sameBytes(t, e, WireEntry(e))
+	sameBytes(t, store.Entry{From: "bot", Kind: "message"}, WireEntry(store.Entry{From: "bot", Kind: "message"}))
 
 	var c handoff.Conversation
 	filled(t, &c)
-	sameBytes(t, &c, wireConversation(&c))
-	sameBytes(t, &handoff.Conversation{ID: "c"}, wireConversation(&handoff.Conversation{ID: "c"}))
+	sameBytes(t, &c, WireConversation(&c))
+	sameBytes(t, &handoff.Conversation{ID: "c"}, WireConversation(&handoff.Conversation{ID: "c"}))
 
 	var a handoff.Agent
 	filled(t, &a)
-	sameBytes(t, &a, wireAgent(&a))
+	sameBytes(t, &a, WireAgent(&a))
 
 	var r crm.Record
 	filled(t, &r)
-	sameBytes(t, &r, wireRecord(&r))
+	sameBytes(t, &r, WireRecord(&r))
 
 	var v protocol.Visitor
 	filled(t, &v)
 	want := engine.Visitor{}
 	b, _ := json.Marshal(v)
 	json.Unmarshal(b, &want)
-	if got := engineVisitor(&v); !reflect.DeepEqual(got, want) {
-		t.Errorf("engineVisitor = %+v, want %+v", got, want)
+	if got := EngineVisitor(&v); !reflect.DeepEqual(got, want) {
+		t.Errorf("EngineVisitor = %+v, want %+v", got, want)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package conversation
 
 import (
 	"github.com/playbook-dev/playbook/crm"
@@ -12,8 +12,8 @@ import (
 // protocol. Each one copies every field, so that a frame encodes to the
 // bytes the service's own type would (TestWireMatchesServiceTypes).
 
-// wireEntry is e as frames carry it.
-func wireEntry(e store.Entry) protocol.Entry {
+// WireEntry is e as frames carry it.
+func WireEntry(e store.Entry) protocol.Entry {
 	out := protocol.Entry{
 		ID: e.ID, From: e.From, Kind: e.Kind, Text: e.Text, Input: string(e.Input), Image: e.Image,
 		Author: e.Author, ClientID: e.ClientID, Card: e.Card, Data: e.Data, At: e.At,
@@ -33,8 +33,8 @@ func wireEntry(e store.Entry) protocol.Entry {
 	return out
 }
 
-// wireConversation is c as the inbox API and the agent feed carry it.
-func wireConversation(c *handoff.Conversation) *protocol.Conversation {
+// WireConversation is c as the inbox API and the agent feed carry it.
+func WireConversation(c *handoff.Conversation) *protocol.Conversation {
 	if c == nil {
 		return nil
 	}
@@ -54,16 +54,16 @@ func wireConversation(c *handoff.Conversation) *protocol.Conversation {
 	return out
 }
 
-// wireAgent is a as frames carry it.
-func wireAgent(a *handoff.Agent) *protocol.Agent {
+// WireAgent is a as frames carry it.
+func WireAgent(a *handoff.Agent) *protocol.Agent {
 	if a == nil {
 		return nil
 	}
 	return &protocol.Agent{ID: a.ID, Email: a.Email, Name: a.Name, Teams: a.Teams, Role: string(a.Role)}
 }
 
-// wireRecord is r as frames carry it.
-func wireRecord(r *crm.Record) *protocol.Record {
+// WireRecord is r as frames carry it.
+func WireRecord(r *crm.Record) *protocol.Record {
 	if r == nil {
 		return nil
 	}
@@ -78,8 +78,8 @@ func wireRecord(r *crm.Record) *protocol.Record {
 	}
 }
 
-// engineVisitor is the visitor of a start frame for the engine.
-func engineVisitor(v *protocol.Visitor) engine.Visitor {
+// EngineVisitor is the visitor of a start frame for the engine.
+func EngineVisitor(v *protocol.Visitor) engine.Visitor {
 	if v == nil {
 		return engine.Visitor{}
 	}

@@ -81,7 +81,8 @@ func (s *Service) Transfer(ctx context.Context, a *handoff.Agent, id, team strin
 }
 
 // HandBack gives the conversation back to the bot at card (a card of the
-// playbook version it runs on; else handoff.ErrInvalid).
+// playbook version it runs on whose needed vars the session has set, see
+// engine.Program.CanResumeAt; else handoff.ErrInvalid).
 func (s *Service) HandBack(ctx context.Context, a *handoff.Agent, id, card string) (*handoff.Conversation, error) {
 	c, err := s.Conversation(ctx, a, id)
 	if err != nil {
@@ -95,8 +96,8 @@ func (s *Service) HandBack(ctx context.Context, a *handoff.Agent, id, card strin
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := p.Card(card); !ok {
-		return nil, fmt.Errorf("%w: playbook %s has no card %q", handoff.ErrInvalid, p.ID, card)
+	if _, err := p.CanResumeAt(card, sess); err != nil {
+		return nil, fmt.Errorf("%w: %v", handoff.ErrInvalid, err)
 	}
 	nc, err := s.inbox.ToBot(ctx, c.ID, card)
 	if err != nil {

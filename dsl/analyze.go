@@ -408,6 +408,7 @@ func (c *compiler) analyze() {
 	}
 	if len(c.broken) == 0 {
 		c.definiteAssignment(adj, reached)
+		c.resumeNeeds(adj)
 	}
 }
 
@@ -496,28 +497,10 @@ func (c *compiler) definiteAssignment(adj [][]edge, reached []bool) {
 		if !reached[i] {
 			continue
 		}
-		setW, save, callW := c.cardWrites(i)
-		a := fc.card.Ask
-		// The card's own writes that surely ran before a read at part p.
-		alwaysAnswered := a != nil && a.SkipIf == nil && !(a.Retry.Max > 0 && a.Retry.Then < 0)
 		for _, r := range fc.reads {
 			k, ok := idx[r.name]
-			if r.guarded || !ok || in[i].has(k) {
+			if r.guarded || !ok || in[i].has(k) || c.ownWriteCovers(i, r) {
 				continue
-			}
-			switch r.part {
-			case partValidate:
-				if r.name == save {
-					continue
-				}
-			case partSet, partBranch:
-				if alwaysAnswered && r.name == save || slices.Contains(setW[:min(r.nset, len(setW))], r.name) {
-					continue
-				}
-				if r.part == partBranch && (slices.Contains(setW, r.name) ||
-					fc.card.Call != nil && fc.card.Call.OnError >= 0 && slices.Contains(callW, r.name)) {
-					continue
-				}
 			}
 			if reported[key{r.rng, r.name}] {
 				continue // the same spot in a sub-flow included twice
@@ -525,6 +508,122 @@ func (c *compiler) definiteAssignment(adj [][]edge, reached []bool) {
 			reported[key{r.rng, r.name}] = true
 			c.reportUnset(adj, idx, defaults, i, r)
 		}
+	}
+}
+
+// ownWriteCovers reports whether card i itself surely set the var of read
+// r before r runs: a validate reads the answer being checked, a set or a
+// branch reads what the card's question saved (when it is always
+// answered) or what its earlier set assignments wrote.
+func (c *compiler) ownWriteCovers(i int, r varRead) bool {
+	fc := c.cards[i]
+	setW, save, callW := c.cardWrites(i)
+	a := fc.card.Ask
+	alwaysAnswered := a != nil && a.SkipIf == nil && !(a.Retry.Max > 0 && a.Retry.Then < 0)
+	switch r.part {
+	case partValidate:
+		return r.name == save
+	case partSet, partBranch:
+		if alwaysAnswered && r.name == save || slices.Contains(setW[:min(r.nset, len(setW))], r.name) {
+			return true
+		}
+		return r.part == partBranch && (slices.Contains(setW, r.name) ||
+			fc.card.Call != nil && fc.card.Call.OnError >= 0 && slices.Contains(callW, r.name))
+	}
+	return false
+}
+
+// resumeNeeds fills each card's Needs: the vars without a default that
+// some path from the card reads, where an unset var would fail, before any
+// card on it sets them. It is definite assignment run backwards from every
+// card at once (a may-analysis: the union over the edges), for hand-backs
+// that enter a card other than the first.
+func (c *compiler) resumeNeeds(adj [][]edge) {
+	n, nv := len(c.cards), len(c.vars)
+	idx := make(map[string]int, nv)
+	for i, v := range c.vars {
+		if v.Default == nil {
+			idx[v.Name] = i
+		}
+	}
+	words := (nv + 63) / 64
+	need := make([]varSet, n)
+	slab := make([]uint64, n*words)
+	any := false
+	for i, fc := range c.cards {
+		need[i] = varSet(slab[i*words : (i+1)*words : (i+1)*words])
+		for _, r := range fc.reads {
+			if k, ok := idx[r.name]; ok && !r.guarded && !c.ownWriteCovers(i, r) {
+				need[i].add(k)
+				any = true
+			}
+		}
+	}
+	if !any {
+		return
+	}
+	// sets of each edge, as var sets, and the edges into each card
+	type in struct {
+		from int
+		sets varSet
+	}
+	npred := make([]int, n)
+	nedge := 0
+	for i := range adj {
+		for _, e := range adj[i] {
+			npred[e.to]++
+			nedge++
+		}
+	}
+	preds := make([][]in, n)
+	all := make([]in, 0, nedge)
+	for j := range preds {
+		preds[j] = all[len(all) : len(all) : len(all)+npred[j]]
+		all = all[:len(all)+npred[j]]
+	}
+	sets := make([]uint64, nedge*words)
+	for i := range adj {
+		for _, e := range adj[i] {
+			s := varSet(sets[:words:words])
+			sets = sets[words:]
+			for _, w := range e.sets {
+				if k, ok := idx[w]; ok {
+					s.add(k)
+				}
+			}
+			preds[e.to] = append(preds[e.to], in{i, s})
+		}
+	}
+	work := make([]int, 0, n)
+	queued := make([]bool, n)
+	for i := n - 1; i >= 0; i-- {
+		work, queued[i] = append(work, i), true
+	}
+	for len(work) > 0 {
+		j := work[len(work)-1]
+		work = work[:len(work)-1]
+		queued[j] = false
+		for _, p := range preds[j] {
+			// need[p.from] |= need[j] &^ p.sets
+			changed := false
+			for w := range need[j] {
+				if v := need[p.from][w] | need[j][w]&^p.sets[w]; v != need[p.from][w] {
+					need[p.from][w], changed = v, true
+				}
+			}
+			if changed && !queued[p.from] {
+				queued[p.from] = true
+				work = append(work, p.from)
+			}
+		}
+	}
+	for i, fc := range c.cards {
+		for k, v := range c.vars {
+			if need[i].has(k) {
+				fc.card.Needs = append(fc.card.Needs, v.Name)
+			}
+		}
+		slices.Sort(fc.card.Needs)
 	}
 }
 

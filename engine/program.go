@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -65,6 +67,43 @@ func (p *Program) Card(name string) (*Card, bool) {
 func (p *Program) Var(name string) (*VarDecl, bool) {
 	v, ok := p.varByName[name]
 	return v, ok
+}
+
+// CanResumeAt returns the vars that card needs (see Card.Needs) and
+// session s has not set, sorted. A hand-back to card is safe when err is
+// nil; err says in plain words why not: an unknown card, or the missing
+// vars (the same words as Step's refusal of such an EventResume).
+func (p *Program) CanResumeAt(card string, s *Session) (missing []string, err error) {
+	c, ok := p.Card(card)
+	if !ok {
+		return nil, fmt.Errorf("playbook %s has no card %q", p.ID, card)
+	}
+	if missing = c.missing(s); len(missing) > 0 {
+		return missing, errors.New(resumeRefusal(card, missing))
+	}
+	return nil, nil
+}
+
+// ResumeCards lists, in card order, the cards an agent may hand session s
+// back to: those whose needed vars s has all set.
+func (p *Program) ResumeCards(s *Session) []string {
+	var names []string
+	for _, c := range p.Cards {
+		if len(c.missing(s)) == 0 {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
+func (c *Card) missing(s *Session) []string {
+	var out []string
+	for _, v := range c.Needs {
+		if s == nil || s.Vars[v] == nil {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Bot is how the bot presents itself in the widget.
@@ -161,6 +200,13 @@ type Card struct {
 	// Include names the sub-flow's playbook id when this card includes one;
 	// its first inlined card is Next.
 	Include string
+	// Needs lists, sorted, the vars that must have a value for a session
+	// to enter this card from its top: vars without a default that some
+	// path from here reads (in a way an unset var would fail) before any
+	// card sets them. Definite assignment proves them set for a session
+	// that came from the first card; an agent's hand-back to this card
+	// (EventResume) is refused while one of them is unset. Filled by dsl.
+	Needs []string
 }
 
 // Link is a button that opens a URL.

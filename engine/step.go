@@ -73,7 +73,8 @@ func NewSession(p *Program, id string, now time.Time) *Session {
 //     EventCallResult that is not the one the session waits for does
 //     nothing.
 //   - EventResume with an empty Card continues below the card the session
-//     stopped at; an unknown card is an EffectError that leaves the session
+//     stopped at; an unknown card, or a card that needs a var the session
+//     has not set (Card.Needs), is an EffectError that leaves the session
 //     as it was.
 //   - A handoff sets the provisional outcome "handoff", or the card's end
 //     label when it has one; when the wait runs out the outcome is cleared
@@ -263,6 +264,10 @@ func (r *runner) resume() {
 			r.out = append(r.out, errorEffect(r.ev.Card, source.Range{}, "cannot resume at card "+strconv.Quote(r.ev.Card)+": there is no such card"))
 			return
 		}
+		if missing := r.p.Cards[i].missing(s); len(missing) > 0 {
+			r.out = append(r.out, errorEffect(r.ev.Card, r.p.Cards[i].Pos, resumeRefusal(r.ev.Card, missing)))
+			return
+		}
 		idx = i
 	} else if c := r.current(); c != nil {
 		idx = c.Next
@@ -273,6 +278,20 @@ func (r *runner) resume() {
 		s.Locale = r.p.Locale
 	}
 	r.run(idx)
+}
+
+// resumeRefusal says why a hand-back to card is refused: the vars it
+// reads that the session has not set.
+func resumeRefusal(card string, missing []string) string {
+	q := make([]string, len(missing))
+	for i, v := range missing {
+		q[i] = strconv.Quote(v)
+	}
+	msg := "cannot hand back to card " + strconv.Quote(card) + ": "
+	if len(q) == 1 {
+		return msg + "it reads var " + q[0] + ", which this conversation has not set; hand back to a card that asks for it first"
+	}
+	return msg + "it reads vars " + strings.Join(q, ", ") + ", which this conversation has not set; hand back to a card that asks for them first"
 }
 
 func (r *runner) cancelTimer() {

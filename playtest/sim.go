@@ -215,6 +215,9 @@ func (s *Sim) Resume(card string) error {
 		}
 		return unknownCard(card, names)
 	}
+	if _, err := s.Program.CanResumeAt(card, s.Session); err != nil {
+		return err
+	}
 	return s.send(engine.Event{Kind: engine.EventResume, Card: card})
 }
 

@@ -43,7 +43,7 @@ type Config struct {
 	// same one. Empty: one is generated once and shared by every process
 	// through Redis; when Redis loses it, a process that still has it
 	// writes it back, and the secrets processes made meanwhile are all
-	// accepted (see tokens).
+	// accepted (see conversation.Tokens).
 	Secret []byte
 	// AdminToken protects the admin API; empty turns the API off.
 	AdminToken string
@@ -146,7 +146,7 @@ type Server struct {
 	bus    store.Bus // live entries and signals between processes
 	inbox  *handoff.Store
 	reg    *conversation.Registry
-	tokens *tokens
+	tokens *conversation.Tokens
 	hub    *hub
 	limits *limits
 	crm    *crm.Store
@@ -219,13 +219,13 @@ func New(cfg Config) (*Server, error) {
 		limits: newLimits(cfg.ConnectsPerMinute),
 	}
 	if len(cfg.Secret) == 0 {
-		t, err := newSharedTokens(ctx, cfg.Engine.Secrets(), cfg.TokenTTL)
+		t, err := conversation.NewSharedTokens(ctx, cfg.Engine.Secrets(), cfg.TokenTTL)
 		if err != nil {
 			return nil, fmt.Errorf("server: visitor token secret: %w", err)
 		}
 		s.tokens = t
 	} else {
-		s.tokens = newTokens(cfg.Secret, cfg.TokenTTL)
+		s.tokens = conversation.NewTokens(cfg.Secret, cfg.TokenTTL)
 	}
 	if cfg.Inbox == nil {
 		cfg.Inbox = cfg.Engine.Inbox()
@@ -325,7 +325,7 @@ func (s *Server) checkTokens(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if err := s.tokens.check(ctx); err != nil && ctx.Err() == nil {
+		if err := s.tokens.Check(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("re-reading the visitor token secret", "err", err)
 		}
 	}

@@ -558,7 +558,7 @@ func (v *visitorConn) previous(ctx context.Context, token string) []string {
 	if token == "" {
 		return nil
 	}
-	prev, err := v.s.tokens.verify(ctx, token, v.s.now())
+	prev, err := v.s.tokens.Verify(ctx, token, v.s.now())
 	if err != nil {
 		return nil
 	}
@@ -675,7 +675,7 @@ func visitorFrom(page, locale string, v *protocol.Visitor) *engine.Visitor {
 
 func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
 	v.push(&protocol.Welcome{
-		Token: v.s.tokens.sign(sess.ID, v.s.now()), Conversation: sess.ID, Playbook: prog.ID,
+		Token: v.s.tokens.Sign(sess.ID, v.s.now()), Conversation: sess.ID, Playbook: prog.ID,
 		Bot:    protocol.Bot{Name: prog.Bot.Name, Avatar: prog.Bot.Avatar, Color: prog.Bot.Color},
 		Locale: sess.Locale, Status: string(sess.Status),
 		Mail: v.s.cfg.Mail != nil, // the transcript frame can work: offer "Email me the transcript"
@@ -687,10 +687,10 @@ func (v *visitorConn) status(st engine.Status, outcome string) {
 }
 
 func (v *visitorConn) resume(ctx context.Context, f *protocol.Resume) {
-	conv, err := v.s.tokens.verify(ctx, f.Token, v.s.now())
+	conv, err := v.s.tokens.Verify(ctx, f.Token, v.s.now())
 	if err != nil {
 		msg := "the session token is not valid; start a new conversation"
-		if errors.Is(err, errExpiredToken) {
+		if errors.Is(err, conversation.ErrExpiredToken) {
 			msg = "the session token has expired; start a new conversation"
 		}
 		v.fail(protocol.Code(err.Error()), msg, "")

@@ -4,7 +4,25 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/kljensen/snowball"
+	"github.com/blevesearch/snowballstem"
+	"github.com/blevesearch/snowballstem/arabic"
+	"github.com/blevesearch/snowballstem/danish"
+	"github.com/blevesearch/snowballstem/dutch"
+	"github.com/blevesearch/snowballstem/english"
+	"github.com/blevesearch/snowballstem/finnish"
+	"github.com/blevesearch/snowballstem/french"
+	"github.com/blevesearch/snowballstem/german"
+	"github.com/blevesearch/snowballstem/hungarian"
+	"github.com/blevesearch/snowballstem/irish"
+	"github.com/blevesearch/snowballstem/italian"
+	"github.com/blevesearch/snowballstem/norwegian"
+	"github.com/blevesearch/snowballstem/portuguese"
+	"github.com/blevesearch/snowballstem/romanian"
+	"github.com/blevesearch/snowballstem/russian"
+	"github.com/blevesearch/snowballstem/spanish"
+	"github.com/blevesearch/snowballstem/swedish"
+	"github.com/blevesearch/snowballstem/tamil"
+	"github.com/blevesearch/snowballstem/turkish"
 )
 
 // Intent is one thing a visitor may mean at an intent card, with example
@@ -32,8 +50,8 @@ type IntentGuess struct {
 const DefaultMinConfidence = 0.5
 
 // IntentMatcher picks the intent a message means. The built-in one
-// ([MatchIntent]) folds case and accents, stems words (English, Spanish,
-// French and the other languages of the Snowball stemmer) and forgives
+// ([MatchIntent]) folds case and accents, stems words (the 18 languages of
+// the Snowball stemmers, German included) and forgives
 // small typos. Another one (a language-model classifier, say) runs
 // outside Step, which does no I/O: the caller asks it and hands its guess
 // to Step in [Event.Intent].
@@ -199,9 +217,7 @@ func tokens(text, lang string) []string {
 			continue
 		}
 		if lang != "" {
-			if s, err := snowball.Stem(w, lang, false); err == nil && s != "" {
-				w = s
-			}
+			w = stem(w, lang)
 		}
 		out = append(out, w)
 	}
@@ -212,34 +228,50 @@ func tokens(text, lang string) []string {
 }
 
 // stemLang names the Snowball stemmer for a locale, or "" when there is
-// none (German, say: its words are matched unstemmed, typos forgiven).
+// none (its words are then matched unstemmed, typos forgiven).
 func stemLang(locale string) string {
-	switch strings.ToLower(langOf(locale)) {
-	case "en":
-		return "english"
-	case "es":
-		return "spanish"
-	case "fr":
-		return "french"
-	case "ru":
-		return "russian"
-	case "sv":
-		return "swedish"
-	case "no", "nb", "nn":
-		return "norwegian"
-	case "hu":
-		return "hungarian"
+	l := strings.ToLower(langOf(locale))
+	switch l {
+	case "nb", "nn":
+		l = "no"
+	}
+	if _, ok := stemmers[l]; ok {
+		return l
 	}
 	return ""
 }
 
+// stemmers are the Snowball stemmers by language code: every language the
+// Snowball project has a stemmer for.
+var stemmers = map[string]func(*snowballstem.Env) bool{
+	"ar": arabic.Stem, "da": danish.Stem, "de": german.Stem, "en": english.Stem,
+	"es": spanish.Stem, "fi": finnish.Stem, "fr": french.Stem, "ga": irish.Stem,
+	"hu": hungarian.Stem, "it": italian.Stem, "nl": dutch.Stem, "no": norwegian.Stem,
+	"pt": portuguese.Stem, "ro": romanian.Stem, "ru": russian.Stem, "sv": swedish.Stem,
+	"ta": tamil.Stem, "tr": turkish.Stem,
+}
+
+// stem returns w's stem in language lang (a key of stemmers).
+func stem(w, lang string) string {
+	f := stemmers[lang]
+	if f == nil {
+		return w
+	}
+	env := snowballstem.NewEnv(w)
+	f(env)
+	if s := env.Current(); s != "" {
+		return s
+	}
+	return w
+}
+
 // stop holds the filler words dropped before matching, by stemmer language
-// ("" for languages without a stemmer; German's are listed there).
+// (accents folded, as NormalizeLabel leaves them).
 var stop = map[string]map[string]bool{
-	"english": set("a an the i im i'm me my we our you your is are am be was it its this that to of in on for and or do does can could would should please hi hello hey"),
-	"spanish": set("el la los las un una y o de del en a al por para que es mi me yo tu su hola"),
-	"french":  set("le la les un une et ou de du des en a au aux pour que est mon ma mes je tu vous bonjour"),
-	"":        set("der die das ein eine und oder von zu im in am an ist ich mein meine du sie wir hallo bitte"),
+	"en": set("a an the i im i'm me my we our you your is are am be was it its this that to of in on for and or do does can could would should please hi hello hey"),
+	"es": set("el la los las un una y o de del en a al por para que es mi me yo tu su hola"),
+	"fr": set("le la les un une et ou de du des en a au aux pour que est mon ma mes je tu vous bonjour"),
+	"de": set("der die das den dem des ein eine einen einem und oder von zu zum zur im in am an ist ich mein meine mir du dir sie wir hallo bitte"),
 }
 
 func set(words string) map[string]bool {

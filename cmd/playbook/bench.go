@@ -79,9 +79,12 @@ The soak (--soak) is a long run with faults: 1,000 visitors pausing 1 s
 for 10 minutes that reconnect, resume and resend as the widget does, while
 the server is killed (SIGKILL) and started again every --restart-every;
 every conversation is checked against the reference and the store, and
-the leads against the CRM (docs/reliability.md):
+the leads against the CRM (docs/reliability.md). With --embedded the
+server keeps its data directory across the kills, and the conversations
+are checked against it after the last stop:
   playbook bench --soak
   playbook bench --soak --visitors 100 --duration 1m --restart-every 20s
+  playbook bench --soak --embedded --visitors 100 --duration 2m --restart-every 30s
 
 Only loopback addresses are used; every run stops by itself after its
 duration or its number of conversations.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/server"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // serveExtras are serve's flags for measuring a server: the bench's aids
@@ -65,6 +66,9 @@ func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, rdb redis.Uni
 		counter := &redisCounter{}
 		rdb.AddHook(counter)
 		publishRedisCounter(counter)
+	}
+	if cfg.Engine != nil {
+		publishPending(cfg.Engine.Sessions(store.SessionOptions{}))
 	}
 	ln, err := net.Listen("tcp", x.pprof)
 	if err != nil {
@@ -135,7 +139,37 @@ func (c *redisCounter) snapshot() bench.ClientStats {
 var (
 	publishOnce sync.Once
 	published   atomic.Pointer[redisCounter]
+
+	pendingOnce sync.Once
+	pendingFrom atomic.Pointer[pendingCounter]
 )
+
+// pendingCounter is what /debug/vars reads the pending marks from.
+type pendingCounter struct{ st store.PendingMarks }
+
+// publishPending shows in /debug/vars, as "pending_marks", how many turns
+// are marked pending in st (work after the store not done yet; left by a
+// killed process until the sweep redoes it), or -1 when the store does
+// not answer. The soak waits on it: the embedded store cannot be read by
+// another process while serve runs.
+func publishPending(st store.PendingMarks) {
+	pendingFrom.Store(&pendingCounter{st})
+	pendingOnce.Do(func() {
+		expvar.Publish("pending_marks", expvar.Func(func() any {
+			p := pendingFrom.Load()
+			if p == nil {
+				return -1
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			n, err := p.st.PendingCount(ctx)
+			if err != nil {
+				return -1
+			}
+			return n
+		}))
+	})
+}
 
 // publishRedisCounter shows c in /debug/vars as "redis" (expvar names are
 // process-wide and can be published once).

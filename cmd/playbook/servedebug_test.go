@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"expvar"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/playbook-dev/playbook/server"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
 )
 
 // TestPprofWithoutRedis: --pprof on serve without --redis (the embedded
@@ -18,5 +22,44 @@ func TestPprofWithoutRedis(t *testing.T) {
 	x := &serveExtras{pprof: "127.0.0.1:0", connects: 60}
 	if _, err := x.apply(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, server.Config{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDebugVarsCountPendingMarks: with --pprof, /debug/vars says how many
+// turns the server's store holds marked pending (the soak waits on it,
+// as it cannot open an embedded data directory its server holds).
+func TestDebugVarsCountPendingMarks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	eng := embedded.NewEngine(db)
+	x := &serveExtras{pprof: "127.0.0.1:0", connects: 60}
+	if _, err := x.apply(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, server.Config{Engine: eng}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(expvar.Handler())
+	defer srv.Close()
+	st := eng.Sessions(store.SessionOptions{})
+	for i, step := range []struct {
+		do   func() error
+		want int64
+	}{
+		{func() error { return nil }, 0},
+		{func() error { return st.Mark(ctx, "c1|1") }, 1},
+		{func() error { return st.Mark(ctx, "c2|1") }, 2},
+		{func() error { return st.Done(ctx, "c1|1") }, 1},
+		{func() error { return st.Done(ctx, "c2|1") }, 0},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatal(err)
+		}
+		n, err := serverPending(ctx, srv.URL)
+		if err != nil || n != step.want {
+			t.Fatalf("step %d: pending_marks %d, %v; want %d", i, n, err, step.want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/protocol"
+	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -400,13 +401,14 @@ func (r *resilient) reconnect(ctx context.Context, turn int) error {
 // must be exactly the received ones, same ids, same order (nothing stored
 // twice that the visitor saw once, nothing the visitor missed), and the
 // conversation must hold as many records as records (created records are
-// kept in the transcript, not shown to the visitor).
-func VerifyTranscript(ctx context.Context, st *redisstore.Store, conv string, got []Entry, records int) error {
+// kept in the transcript, not shown to the visitor). st is any engine's
+// sessions (store.Sessions has Transcript).
+func VerifyTranscript(ctx context.Context, st Transcripts, conv string, got []Entry, records int) error {
 	stored, err := st.Transcript(ctx, conv, "", 0)
 	if err != nil {
 		return err
 	}
-	var shown []redisstore.Entry
+	var shown []store.Entry
 	n := 0
 	for _, e := range stored {
 		switch e.Kind {
@@ -428,6 +430,12 @@ func VerifyTranscript(ctx context.Context, st *redisstore.Store, conv string, go
 		return fmt.Errorf("%d record entries, want %d", n, records)
 	}
 	return nil
+}
+
+// Transcripts reads stored transcripts: what VerifyTranscript needs of a
+// store (every engine's store.Sessions has it).
+type Transcripts interface {
+	Transcript(ctx context.Context, id, after string, count int64) ([]store.Entry, error)
 }
 
 // RecordsOf is how many records script sc creates (a lead ends with one).

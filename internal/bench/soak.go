@@ -28,6 +28,11 @@ type SoakOptions struct {
 	// Verify, when set, checks a completed conversation (of script sc)
 	// against the store: what the visitor received must be all there is.
 	Verify func(ctx context.Context, sc Script, conv string, got []Entry) error
+	// Keep keeps every completed conversation in SoakResult.Finished, to be
+	// checked against the store after the run (VerifyFinished): for a store
+	// that cannot be read while the server runs, as the embedded one,
+	// which its process locks.
+	Keep bool
 	// Sample is called every SampleEvery (default 10 s) for memory over
 	// time.
 	Sample      func(ctx context.Context) SoakSample
@@ -39,8 +44,10 @@ type SoakSample struct {
 	At         time.Time `json:"at"`
 	ServerPID  int       `json:"server_pid"`
 	ServerRSS  int64     `json:"server_rss"`
-	RedisBytes int64     `json:"redis_used_memory"`
-	Done       int       `json:"conversations_done"`
+	RedisBytes int64     `json:"redis_used_memory,omitempty"`
+	// DataBytes is the size of the embedded store's data directory.
+	DataBytes int64 `json:"data_bytes,omitempty"`
+	Done      int   `json:"conversations_done"`
 }
 
 // SoakResult is what a soak run saw.
@@ -64,6 +71,45 @@ type SoakResult struct {
 	// Started are the conversations the visitors began (the store's ids),
 	// finished or not, for counting what they created.
 	Started []string `json:"-"`
+	// Finished are the completed conversations (with SoakOptions.Keep),
+	// for VerifyFinished.
+	Finished []FinishedConversation `json:"-"`
+	// Verified is how many of them VerifyFinished checked.
+	Verified int `json:"verified_after_run,omitempty"`
+}
+
+// FinishedConversation is a completed conversation of a soak: its script,
+// its id in the store, the entries its visitor received and its turns.
+type FinishedConversation struct {
+	Script       Script
+	Conversation string
+	Entries      []Entry
+	Turns        int
+}
+
+// VerifyFinished checks every conversation of r.Finished against st as
+// SoakOptions.Verify would have during the run (VerifyTranscript: the
+// store holds exactly what the visitor received, and its records): one
+// that fails moves from the completed conversations (and their turns) to
+// the errors. Reading the store after the run also checks that nothing
+// acknowledged before a later kill was lost. (The latencies of a failed
+// conversation stay in the percentiles.)
+func (r *SoakResult) VerifyFinished(ctx context.Context, st Transcripts) {
+	for _, f := range r.Finished {
+		r.Verified++
+		err := VerifyTranscript(ctx, st, f.Conversation, f.Entries, RecordsOf(f.Script))
+		if err == nil {
+			continue
+		}
+		r.Conversations--
+		r.ByOutcome[f.Script.Outcome]--
+		r.Turns -= f.Turns
+		r.Errors++
+		if len(r.ErrorSamples) < maxErrorSamples {
+			ce := &checkError{f.Script.N, len(f.Script.Turns), "the store disagrees (after the run): " + err.Error()}
+			r.ErrorSamples = append(r.ErrorSamples, ce.Error())
+		}
+	}
 }
 
 // Soak runs opts.Visitors resilient visitors for opts.Duration, breaking
@@ -164,6 +210,9 @@ func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 					res.ByOutcome[sc.Outcome]++
 					res.Turns += len(turns)
 					lat = append(lat, turns...)
+					if opts.Keep {
+						res.Finished = append(res.Finished, FinishedConversation{sc, conv.Conversation, conv.Entries, len(turns)})
+					}
 				case errors.As(err, &ce):
 					res.Errors++
 					if len(res.ErrorSamples) < maxErrorSamples {
@@ -215,4 +264,33 @@ func breakOnSchedule(ctx context.Context, start time.Time, window, every time.Du
 // String summarizes a soak result in a line.
 func (r SoakResult) String() string {
 	return fmt.Sprintf("%d conversations (%d turns) checked, %d errors, %d unfinished, %d breaks", r.Conversations, r.Turns, r.Errors, r.Unfinished, r.Breaks)
+}
+
+// WaitUntil calls check until it reports done, for at most limit (or
+// until ctx ends), pausing 100 ms after the first try and doubling up to
+// 1 s: a bounded wait for a state another process reaches (the soak's
+// "no pending mark left", read from the server). It returns how long it
+// waited, and an error when the limit passed (with check's last error).
+func WaitUntil(ctx context.Context, limit time.Duration, check func(ctx context.Context) (bool, error)) (time.Duration, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	pause := 100 * time.Millisecond
+	for {
+		ok, err := check(ctx)
+		if ok {
+			return time.Since(start), nil
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if err == nil {
+				err = ctx.Err()
+			}
+			return time.Since(start), fmt.Errorf("not done after %v: %w", time.Since(start).Round(time.Millisecond), err)
+		case <-t.C:
+		}
+		pause = min(2*pause, time.Second)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/transcript"
 )
 
 // Presence reports how many agents of each team are online for a
@@ -65,6 +66,18 @@ type Config struct {
 	Hours OpenHours
 	// Records receives the records create cards make. Nil: the CRM.
 	Records Records
+	// CRMFields lists, per kind (person, organization, lead, deal), the
+	// fields the inbox's details panel shows; kinds it leaves out keep
+	// DefaultCRMFields.
+	CRMFields map[string][]string
+	// Mail sends transcripts by email; nil turns that off.
+	Mail Mailer
+	// MailQuota counts visitors' transcript mails over all processes;
+	// nil turns visitors' mails off.
+	MailQuota store.MailQuota
+	// MailLimits bound the transcripts visitors can have mailed; zero
+	// values take package transcript's defaults (Now: the service's clock).
+	MailLimits transcript.Limits
 	// IdleTTL is how long an idle conversation is kept; default 24h.
 	IdleTTL time.Duration
 	// Retention is how long a conversation's inbox record is kept after

@@ -88,3 +88,25 @@ func EngineVisitor(v *protocol.Visitor) engine.Visitor {
 		Country: v.Country, Returning: v.Returning, Visits: v.Visits, UTM: v.UTM,
 	}
 }
+
+// WireRecords is list as frames carry it (nil stays nil).
+func WireRecords(list []*crm.Record) []*protocol.Record {
+	if list == nil {
+		return nil
+	}
+	out := make([]*protocol.Record, len(list))
+	for i, r := range list {
+		out[i] = WireRecord(r)
+	}
+	return out
+}
+
+// WireFeedItem is an item of a CRM feed as the agent API carries it.
+func WireFeedItem(it crm.FeedItem) protocol.FeedItem {
+	out := protocol.FeedItem{Type: it.Type, At: it.At, Record: WireRecord(it.Record)}
+	if c := it.Chat; c != nil {
+		out.Chat = &protocol.Chat{Conversation: c.Conversation, Playbook: c.Playbook, StartedAt: c.StartedAt, EndedAt: c.EndedAt,
+			Agent: c.Agent, FirstMessage: c.FirstMessage, Outcome: c.Outcome, Transcript: c.Transcript}
+	}
+	return out
+}

@@ -235,7 +235,7 @@ type FeedItem struct {
 // Chat is a conversation in a CRM feed.
 type Chat struct {
 	Conversation string     `json:"conversation"`
-	Playbook     string     `json:"playbook"`
+	Playbook     string     `json:"playbook,omitempty"`
 	StartedAt    time.Time  `json:"started_at"`
 	EndedAt      *time.Time `json:"ended_at,omitempty"`
 	Agent        string     `json:"agent,omitempty"`

@@ -285,7 +285,7 @@ func (s *Server) getTranscript(c *echo.Context) error {
 		return inboxError(err)
 	}
 	if len(entries) == 0 {
-		if archived, ok := s.archivedTranscript(c.Request().Context(), conv.ID, c.QueryParam("after")); ok {
+		if archived, ok := s.svc.ArchivedTranscript(c.Request().Context(), conv.ID, c.QueryParam("after")); ok {
 			entries = archived
 		}
 	}
@@ -532,7 +532,7 @@ func (s *Server) mailTranscript(ctx context.Context, conv *handoff.Conversation,
 		return err
 	}
 	if len(entries) == 0 {
-		if archived, ok := s.archivedTranscript(ctx, conv.ID, ""); ok {
+		if archived, ok := s.svc.ArchivedTranscript(ctx, conv.ID, ""); ok {
 			entries = archived
 		}
 	}

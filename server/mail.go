@@ -1,70 +1,16 @@
 package server
 
 import (
-	"context"
-	"fmt"
-	"mime"
-	"net"
-	"net/mail"
-	"net/smtp"
-	"net/url"
-	"strings"
-	"time"
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/internal/smtpmail"
 )
 
-// Mailer sends an email.
-type Mailer interface {
-	Send(ctx context.Context, to, subject, body string) error
-}
+// Mailer sends an email (conversation.Mailer): Config.Mail.
+type Mailer = conversation.Mailer
 
 // SMTPMailer sends through an SMTP server, using STARTTLS when the server
 // offers it.
-type SMTPMailer struct {
-	Addr string // host:port
-	From string
-	Auth smtp.Auth // nil for none
-}
+type SMTPMailer = smtpmail.Mailer
 
 // NewSMTPMailer reads smtp://user:password@host:port?from=chat@example.com.
-func NewSMTPMailer(raw string) (*SMTPMailer, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "smtp" || u.Host == "" {
-		return nil, fmt.Errorf("--smtp must look like smtp://user:password@host:587?from=chat@example.com")
-	}
-	from := u.Query().Get("from")
-	if _, err := mail.ParseAddress(from); err != nil {
-		return nil, fmt.Errorf("--smtp needs ?from=ADDRESS: %v", err)
-	}
-	m := &SMTPMailer{Addr: u.Host, From: from}
-	if !strings.Contains(u.Host, ":") {
-		m.Addr += ":587"
-	}
-	if u.User != nil {
-		pw, _ := u.User.Password()
-		host, _, _ := net.SplitHostPort(m.Addr)
-		m.Auth = smtp.PlainAuth("", u.User.Username(), pw, host)
-	}
-	return m, nil
-}
-
-// Send sends a plain-text email.
-func (m *SMTPMailer) Send(ctx context.Context, to, subject, body string) error {
-	addr, err := mail.ParseAddress(to)
-	if err != nil {
-		return fmt.Errorf("%q is not an email address", to)
-	}
-	var msg strings.Builder
-	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
-		m.From, addr.Address, mimeHeader(subject), time.Now().UTC().Format(time.RFC1123Z))
-	msg.WriteString(strings.ReplaceAll(body, "\n", "\r\n"))
-	done := make(chan error, 1)
-	go func() { done <- smtp.SendMail(m.Addr, m.Auth, m.From, []string{addr.Address}, []byte(msg.String())) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func mimeHeader(s string) string { return mime.QEncoding.Encode("utf-8", s) }
+func NewSMTPMailer(raw string) (*SMTPMailer, error) { return smtpmail.New(raw) }

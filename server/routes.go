@@ -17,7 +17,6 @@ import (
 	"github.com/labstack/echo/v5/middleware"
 
 	"github.com/playbook-dev/playbook/conversation"
-	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
@@ -94,24 +93,24 @@ func (s *Server) routes() *echo.Echo {
 	agent.PUT("/canned/:id", s.updateCanned)
 	agent.DELETE("/canned/:id", s.deleteCanned)
 	agent.GET("/conversations/:id/crm", s.getCRMPanel)
-	agent.POST("/conversations/:id/lead", s.createFromConversation(crm.KindLead))
-	agent.POST("/conversations/:id/deal", s.createFromConversation(crm.KindDeal))
-	agent.POST("/conversations/:id/notify-sales", s.createFromConversation(crm.KindNote))
-	agent.GET("/people", s.listRecords(crm.KindPerson))
-	agent.GET("/people/:id", s.getRecord(crm.KindPerson))
+	agent.POST("/conversations/:id/lead", s.createFromConversation(conversation.KindLead))
+	agent.POST("/conversations/:id/deal", s.createFromConversation(conversation.KindDeal))
+	agent.POST("/conversations/:id/notify-sales", s.createFromConversation(conversation.KindNote))
+	agent.GET("/people", s.listRecords(conversation.KindPerson))
+	agent.GET("/people/:id", s.getRecord(conversation.KindPerson))
 	agent.PUT("/people/:id", s.updatePerson)
-	agent.GET("/people/:id/feed", s.getFeed(crm.KindPerson))
-	agent.GET("/organizations", s.listRecords(crm.KindOrganization))
-	agent.GET("/organizations/:id", s.getRecord(crm.KindOrganization))
-	agent.GET("/organizations/:id/feed", s.getFeed(crm.KindOrganization))
-	agent.GET("/leads", s.listRecords(crm.KindLead))
-	agent.GET("/leads/:id", s.getRecord(crm.KindLead))
-	agent.GET("/leads/:id/feed", s.getFeed(crm.KindLead))
-	agent.GET("/deals", s.listRecords(crm.KindDeal))
-	agent.GET("/deals/:id", s.getRecord(crm.KindDeal))
-	agent.GET("/deals/:id/feed", s.getFeed(crm.KindDeal))
-	agent.GET("/tasks", s.listRecords(crm.KindTask))
-	agent.GET("/tasks/:id", s.getRecord(crm.KindTask))
+	agent.GET("/people/:id/feed", s.getFeed(conversation.KindPerson))
+	agent.GET("/organizations", s.listRecords(conversation.KindOrganization))
+	agent.GET("/organizations/:id", s.getRecord(conversation.KindOrganization))
+	agent.GET("/organizations/:id/feed", s.getFeed(conversation.KindOrganization))
+	agent.GET("/leads", s.listRecords(conversation.KindLead))
+	agent.GET("/leads/:id", s.getRecord(conversation.KindLead))
+	agent.GET("/leads/:id/feed", s.getFeed(conversation.KindLead))
+	agent.GET("/deals", s.listRecords(conversation.KindDeal))
+	agent.GET("/deals/:id", s.getRecord(conversation.KindDeal))
+	agent.GET("/deals/:id/feed", s.getFeed(conversation.KindDeal))
+	agent.GET("/tasks", s.listRecords(conversation.KindTask))
+	agent.GET("/tasks/:id", s.getRecord(conversation.KindTask))
 	e.GET("/ws/agent", s.handleAgentWS, s.requireAgent)
 
 	admin := e.Group("/api/playbooks", s.requireAdmin)

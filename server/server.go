@@ -151,9 +151,6 @@ type Server struct {
 	limits *limits
 	crm    *crm.Store
 	hooks  *crm.Dispatcher
-	// crmFields lists, per kind, the fields the inbox's details panel
-	// shows (DefaultCRMFields completed by Config.CRMFields).
-	crmFields map[string][]string
 	// mailQuota counts visitors' transcript mails, per conversation and
 	// over all processes.
 	mailQuota *transcript.Quota
@@ -249,17 +246,11 @@ func New(cfg Config) (*Server, error) {
 		wh.Logger = s.log
 	}
 	s.hooks = s.crm.Dispatcher(wh)
-	s.crmFields = map[string][]string{}
-	for k, v := range DefaultCRMFields {
-		s.crmFields[k] = v
-	}
-	for k, v := range cfg.CRMFields {
-		s.crmFields[k] = v
-	}
 	s.reg = conversation.NewRegistry(cfg.Playbooks, cfg.Engine.Programs(cfg.IdleTTL), s.log, cfg.Now)
 	svc, err := conversation.New(conversation.Config{
 		Store: sessions, Timers: s.timers, Inbox: s.inbox, CRM: s.crm, Registry: s.reg, Publisher: s.bus,
-		Calls: cfg.Calls, Presence: cfg.Presence, Hours: cfg.Hours, Records: cfg.Records,
+		Calls: cfg.Calls, Presence: cfg.Presence, Hours: cfg.Hours, Records: cfg.Records, CRMFields: cfg.CRMFields,
+		Mail: cfg.Mail, MailQuota: cfg.MailQuota, MailLimits: cfg.MailLimits,
 		IdleTTL: cfg.IdleTTL, Retention: cfg.Retention, RecoverAfter: cfg.RecoverAfter, Logger: s.log, Now: cfg.Now,
 	})
 	if err != nil {

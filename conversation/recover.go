@@ -54,11 +54,10 @@ func (s *Service) Done(ctx context.Context, mark string) {
 // RecoverPending finishes the work of turns whose mark is older than
 // Config.RecoverAfter.
 func (s *Service) RecoverPending(ctx context.Context) {
+	// The store stamps marks with the service's clock
+	// (store.SessionOptions.Now), so their age is measured on it.
 	now := s.now()
-	// The store stamps marks with its own (wall) clock, so their age is
-	// measured on it; the work redone uses the service's clock.
-	wall := time.Now()
-	marks, err := s.store.ClaimPending(ctx, wall.Add(-s.cfg.RecoverAfter), wall, 50)
+	marks, err := s.store.ClaimPending(ctx, now.Add(-s.cfg.RecoverAfter), now, 50)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("claiming pending turns", "err", err)

@@ -122,7 +122,9 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	store := redisstore.New(rdb, redisstore.Options{Prefix: "t:", Pending: conversation.LeavesWork})
+	f := &fixture{records: &fakeRecords{fails: fails}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
+	clock := func() time.Time { return f.now }
+	store := redisstore.New(rdb, redisstore.Options{Prefix: "t:", Pending: conversation.LeavesWork, Now: clock})
 	inbox := handoff.NewStore(redisstore.NewInbox(rdb, "t:"), handoff.Options{Prefix: "t:", Alive: store.Alive, PasswordCost: bcrypt.MinCost})
 	dir := t.TempDir()
 	for name, src := range map[string]string{"signup.yaml": signup, "desk.yaml": desk} {
@@ -130,8 +132,7 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 			t.Fatal(err)
 		}
 	}
-	f := &fixture{store: store, inbox: inbox, records: &fakeRecords{fails: fails}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
-	clock := func() time.Time { return f.now }
+	f.store, f.inbox = store, inbox
 	reg := conversation.NewRegistry(dir, store.Programs(), quiet(), clock)
 	if diags, err := reg.Reload(context.Background(), true); err != nil || diags.HasErrors() {
 		t.Fatalf("loading the playbook: %v %v", diags, err)
@@ -213,40 +214,6 @@ func TestStartAndTurn(t *testing.T) {
 	}
 	if calls, _ := f.records.count(); calls != 1 {
 		t.Fatalf("a duplicate created the record again (%d calls)", calls)
-	}
-}
-
-// TestSweepRedoesAFailedEffect: the record of a turn cannot be made (the
-// CRM is away): the turn still answers, its pending mark stays, and the
-// recovery sweep makes the record once the mark is old enough, then
-// clears the mark.
-func TestSweepRedoesAFailedEffect(t *testing.T) {
-	ctx := context.Background()
-	f := newFixture(t, 1, time.Millisecond)
-	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: f.prog}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := redisstore.Entry{From: "visitor", Kind: "message", Text: "ada@example.com", ClientID: "m1", At: f.now}
-	res, _, err := f.svc.Turn(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: "ada@example.com"}, &msg)
-	if err != nil || len(texts(res.Entries)) != 2 {
-		t.Fatalf("the turn: %v, %v", texts(res.Entries), err)
-	}
-	if _, made := f.records.count(); made != 0 {
-		t.Fatal("the record was made although Records failed")
-	}
-	if n, _ := f.store.PendingCount(ctx); n != 1 {
-		t.Fatalf("%d pending marks after a failed effect, want 1", n)
-	}
-	// The sweep claims marks older than RecoverAfter (1 ms of the store's
-	// clock); it is run until it has (bounded: a guard against a hang).
-	waitFor(t, "the sweep to clear the mark", func() bool {
-		f.svc.RecoverPending(ctx)
-		n, err := f.store.PendingCount(ctx)
-		return err == nil && n == 0
-	})
-	if calls, made := f.records.count(); made != 1 || calls != 2 {
-		t.Fatalf("after the sweep: %d calls, %d records; want the record made on the second call", calls, made)
 	}
 }
 

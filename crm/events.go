@@ -167,7 +167,7 @@ const subsFresh = 2 * time.Second
 // lost.
 func (s *Store) Subscribed(ctx context.Context, typ string) bool {
 	s.subMu.Lock()
-	subs, fresh := s.subs, time.Since(s.subAt) < subsFresh
+	subs, fresh := s.subs, s.now().Sub(s.subAt) < subsFresh
 	s.subMu.Unlock()
 	if !fresh {
 		var err error
@@ -175,7 +175,7 @@ func (s *Store) Subscribed(ctx context.Context, typ string) bool {
 			return true
 		}
 		s.subMu.Lock()
-		s.subs, s.subAt = subs, time.Now()
+		s.subs, s.subAt = subs, s.now()
 		s.subMu.Unlock()
 	}
 	for _, sub := range subs {

@@ -189,8 +189,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 func (d *Dispatcher) readLoop(ctx context.Context, shard int) {
 	lastClaim := time.Time{}
 	for ctx.Err() == nil {
-		if time.Since(lastClaim) >= max(d.o.ClaimIdle/2, d.o.Poll) {
-			lastClaim = time.Now()
+		if now := d.s.now(); now.Sub(lastClaim) >= max(d.o.ClaimIdle/2, d.o.Poll) {
+			lastClaim = now
 			d.takeOver(ctx, shard)
 		}
 		es, err := d.s.ob.Read(ctx, shard, d.o.Consumer, 16, d.o.Poll)
@@ -240,7 +240,7 @@ func (d *Dispatcher) token() string {
 // subscriptions returns the webhooks, read at most once a second.
 func (d *Dispatcher) subscriptions(ctx context.Context) ([]*Subscription, error) {
 	d.mu.Lock()
-	if time.Since(d.subsAt) < time.Second && d.subs != nil {
+	if d.s.now().Sub(d.subsAt) < time.Second && d.subs != nil {
 		subs := d.subs
 		d.mu.Unlock()
 		return subs, nil
@@ -251,7 +251,7 @@ func (d *Dispatcher) subscriptions(ctx context.Context) ([]*Subscription, error)
 		return nil, err
 	}
 	d.mu.Lock()
-	d.subs, d.subsAt = subs, time.Now()
+	d.subs, d.subsAt = subs, d.s.now()
 	d.mu.Unlock()
 	return subs, nil
 }

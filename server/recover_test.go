@@ -144,7 +144,8 @@ func TestSweepMarksAMissedChatATurnLeft(t *testing.T) {
 	if c, err := ts.srv.Inbox().Conversation(ctx, conv); err != nil || c.Status != handoff.StatusOpen {
 		t.Fatalf("with the mark failing the chat is %v (%v), want still open in the queue", c, err)
 	}
-	cut.cut.Store(false) // Redis is back; the process that ran the turn gave up
+	cut.cut.Store(false)     // Redis is back; the process that ran the turn gave up
+	clk.advance(time.Second) // the turn's mark is older than RecoverAfter on the server's clock
 
 	st := redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix})
 	waitLong(t, "the sweep to mark the chat missed and clear the turn's mark", func() bool {

@@ -204,7 +204,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: the store does not answer: %w", err)
 	}
 	var s *Server
-	sessions := cfg.Engine.Sessions(store.SessionOptions{TTL: cfg.IdleTTL, Pending: conversation.LeavesWork, PendingCreate: func(ctx context.Context) bool { return s.svc.StartLeavesWork(ctx) }})
+	sessions := cfg.Engine.Sessions(store.SessionOptions{TTL: cfg.IdleTTL, Now: cfg.Now, Pending: conversation.LeavesWork, PendingCreate: func(ctx context.Context) bool { return s.svc.StartLeavesWork(ctx) }})
 	s = &Server{
 		cfg:    cfg, // completed below; s.cfg is set again at the end
 		log:    cfg.Logger,

@@ -83,6 +83,10 @@ type SessionOptions struct {
 	// PendingCreate, when set and true, marks a new conversation (Create)
 	// pending too, whatever its entries. Needs Pending.
 	PendingCreate func(ctx context.Context) bool
+	// Now is the clock pending marks are stamped with; ClaimPending's
+	// before and now are read on it, so give the store the clock of the
+	// service that sweeps the marks. Default: the engine's clock.
+	Now func() time.Time
 }
 
 // DefaultTTL is the default SessionOptions.TTL.

@@ -47,7 +47,16 @@ func (s *Sessions) Mark(ctx context.Context, mark string) error {
 	if mark == "" {
 		return nil
 	}
-	return s.db.Update(ctx, func(tx *Tx) error { return putMark(tx, mark, tx.Now()) })
+	return s.db.Update(ctx, func(tx *Tx) error { return putMark(tx, mark, s.markTime(tx)) })
+}
+
+// markTime is when a mark made in tx is stamped: SessionOptions.Now, or
+// the DB's clock.
+func (s *Sessions) markTime(tx *Tx) time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return tx.Now()
 }
 
 // ClaimPending returns up to n marks older than before and renews them

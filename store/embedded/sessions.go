@@ -154,7 +154,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 					res.Entries, err = rangeEntries(tx, id, first, last)
 				}
 				if err == nil && mark != "" {
-					err = putMark(tx, mark, tx.Now())
+					err = putMark(tx, mark, s.markTime(tx))
 				}
 				return err
 			}
@@ -198,7 +198,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 			}
 		}
 		if mark != "" {
-			if err := putMark(tx, mark, now); err != nil {
+			if err := putMark(tx, mark, s.markTime(tx)); err != nil {
 				return err
 			}
 		}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -157,7 +156,7 @@ func (s *Inbox) migrateCanned(ctx context.Context) error {
 	}
 	for short, text := range old {
 		h := sha256.Sum256([]byte(short))
-		c := store.Canned{ID: "cr_" + hex.EncodeToString(h[:8]), Short: short, Text: text, Scope: store.CannedShared, UpdatedAt: time.Now().UTC()}
+		c := store.Canned{ID: "cr_" + hex.EncodeToString(h[:8]), Short: short, Text: text, Scope: store.CannedShared, UpdatedAt: s.now().UTC()}
 		b, _ := json.Marshal(c)
 		if err := migrateCanned.Run(ctx, s.rdb, []string{s.cannedKey(), s.cannedIndexKey()}, c.UniqueKey(), c.ID, string(b)).Err(); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 type Engine struct {
 	rdb    goredis.UniversalClient
 	prefix string
+	now    func() time.Time
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -24,22 +25,42 @@ func NewEngine(rdb goredis.UniversalClient, prefix string) *Engine {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Engine{rdb: rdb, prefix: prefix}
+	return &Engine{rdb: rdb, prefix: prefix, now: time.Now}
+}
+
+// WithClock returns the engine with now as its clock (default time.Now):
+// what its stores stamp (pending marks, migrated canned responses) is read
+// on it. Give it the clock of the services that use the engine.
+func (e *Engine) WithClock(now func() time.Time) *Engine {
+	c := *e
+	if now == nil {
+		now = time.Now
+	}
+	c.now = now
+	return &c
 }
 
 // Client is the engine's Redis client.
 func (e *Engine) Client() goredis.UniversalClient { return e.rdb }
 
 func (e *Engine) Sessions(opts store.SessionOptions) store.SessionStore {
-	return New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingCreate: opts.PendingCreate})
+	now := opts.Now
+	if now == nil {
+		now = e.now
+	}
+	return New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingCreate: opts.PendingCreate, Now: now})
 }
 func (e *Engine) Timers() store.Timers { return New(e.rdb, Options{Prefix: e.prefix}).Timers() }
 func (e *Engine) Programs(ttl time.Duration) store.Programs {
 	return New(e.rdb, Options{Prefix: e.prefix, TTL: ttl}).Programs()
 }
-func (e *Engine) Bus() store.Bus                 { return NewBus(e.rdb) }
-func (e *Engine) Secrets() store.Secrets         { return NewSecrets(e.rdb, e.prefix) }
-func (e *Engine) Inbox() store.InboxEngine       { return NewInbox(e.rdb, e.prefix) }
+func (e *Engine) Bus() store.Bus         { return NewBus(e.rdb) }
+func (e *Engine) Secrets() store.Secrets { return NewSecrets(e.rdb, e.prefix) }
+func (e *Engine) Inbox() store.InboxEngine {
+	in := NewInbox(e.rdb, e.prefix)
+	in.now = e.now
+	return in
+}
 func (e *Engine) CRM() store.CRMEngine           { return NewCRM(e.rdb, e.prefix) }
 func (e *Engine) Mail() store.MailQuota          { return NewMailQuota(e.rdb, e.prefix) }
 func (e *Engine) Ping(ctx context.Context) error { return Ready(ctx, e.rdb) }

@@ -39,6 +39,7 @@ import (
 type Inbox struct {
 	rdb goredis.UniversalClient
 	p   string
+	now func() time.Time // the engine's clock (Engine.WithClock)
 }
 
 var _ store.InboxEngine = (*Inbox)(nil)
@@ -49,7 +50,7 @@ func NewInbox(rdb goredis.UniversalClient, prefix string) *Inbox {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Inbox{rdb: rdb, p: prefix}
+	return &Inbox{rdb: rdb, p: prefix, now: time.Now}
 }
 
 func (s *Inbox) metaKey(conv string) string    { return s.p + "{c:" + conv + "}:meta" }

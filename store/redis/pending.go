@@ -33,7 +33,7 @@ func (s *Store) runMarked(ctx context.Context, id, mark string, args []any) ([]a
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
 		turn := pipe.EvalSha(ctx, turnScript.Hash(), s.keys(id), args...)
-		pipe.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(time.Now().UnixMilli()), Member: mark})
+		pipe.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark})
 		_, _ = pipe.Exec(ctx)
 		err := turn.Err()
 		if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -68,13 +68,13 @@ func (s *Store) DoneIn(ctx context.Context, pipe goredis.Pipeliner, mark string)
 	}
 }
 
-// Mark puts a turn's pending mark back (now), after a DoneIn whose work
+// Mark puts a turn's pending mark back (now, on Options.Now), after a DoneIn whose work
 // failed: the sweep will finish the turn.
 func (s *Store) Mark(ctx context.Context, mark string) error {
 	if mark == "" {
 		return nil
 	}
-	return s.rdb.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(time.Now().UnixMilli()), Member: mark}).Err()
+	return s.rdb.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark}).Err()
 }
 
 var claimPending = goredis.NewScript(`

@@ -46,6 +46,7 @@ type Store struct {
 	// pending, pendingCreate: see Options.
 	pending       func([]Entry) bool
 	pendingCreate func(ctx context.Context) bool
+	now           func() time.Time
 }
 
 // Options configure a Store.
@@ -71,6 +72,9 @@ type Options struct {
 	// pending too, whatever its entries: starting it leaves work (such as
 	// a conversation.started event to emit). Needs Pending.
 	PendingCreate func(ctx context.Context) bool
+	// Now is the clock pending marks are stamped with (see ClaimPending);
+	// default time.Now.
+	Now func() time.Time
 }
 
 // DefaultCacheSize is the default Options.CacheSize.
@@ -87,7 +91,10 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = DefaultCacheSize
 	}
-	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize), pending: opts.Pending, pendingCreate: opts.PendingCreate}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize), pending: opts.Pending, pendingCreate: opts.PendingCreate, now: opts.Now}
 }
 
 // CachedSessions is how many sessions the store holds in memory.

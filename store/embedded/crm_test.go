@@ -13,9 +13,9 @@ import (
 
 func TestCRM(t *testing.T) {
 	storetest.CRM(t, func(t *testing.T) storetest.CRMEngine {
-		db, _ := newDB(t)
+		db, clk := newDB(t)
 		c := embedded.NewCRM(db)
-		return storetest.CRMEngine{CRM: c, Outbox: c}
+		return storetest.CRMEngine{CRM: c, Outbox: c, Now: clk.Now, Advance: clk.Add}
 	})
 }
 

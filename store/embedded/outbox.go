@@ -173,7 +173,7 @@ func (c *CRM) Read(ctx context.Context, shard int, consumer string, count int, b
 		c.ob.mu.Lock()
 		wake := c.ob.wakeCh
 		c.ob.mu.Unlock()
-		now := time.Now()
+		now := c.db.Now()
 		var out []store.OutboxEntry
 		es, err := c.entries(ctx, 1<<30, func(ref string) bool {
 			c.ob.mu.Lock()
@@ -206,7 +206,7 @@ func (c *CRM) Read(ctx context.Context, shard int, consumer string, count int, b
 // TakeOver implements store.Outbox: events read more than minIdle ago and
 // not fanned out since.
 func (c *CRM) TakeOver(ctx context.Context, shard int, consumer string, minIdle time.Duration, count int) ([]store.OutboxEntry, error) {
-	now := time.Now()
+	now := c.db.Now()
 	n := 0
 	return c.entries(ctx, count, func(ref string) bool {
 		c.ob.mu.Lock()

@@ -18,6 +18,13 @@ type CRMEngine struct {
 	// Another opens a second handle on the same data, as a second process
 	// would; nil when only one process may use the data.
 	Another func(t *testing.T) (store.CRM, store.Outbox)
+	// Now is the engine's clock when a test can move it (Advance): the
+	// embedded outbox measures how long an event stayed read on it. Tests
+	// that wait for an idle time or a lease then run the CRM store on it
+	// too and advance it instead of waiting. Nil on Redis, whose server
+	// clock measures idle times: those tests wait for real.
+	Now     func() time.Time
+	Advance func(time.Duration)
 }
 
 // Open returns a fresh, empty engine for one test.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // receiver is a webhook endpoint on 127.0.0.1 that can fail on purpose,
@@ -223,10 +224,20 @@ func testWebhooksSurviveFailuresAndDowntime(t *testing.T, open Open) {
 
 // TestWebhookTakenOverFromAKilledProcess: a process reads events from the
 // outbox and dies before handling them; another takes them over after
-// ClaimIdle. A process that hangs mid-request loses its lease; another
-// sends the delivery, and the hung one's late outcome is ignored.
+// ClaimIdle, not before. A process that hangs mid-request loses its lease;
+// another sends the delivery once the lease ran out, not before, and the
+// hung one's late outcome is ignored. On an engine whose clock the test
+// moves (CRMEngine.Advance) the store runs on that clock and the test
+// advances it past ClaimIdle and the lease instead of waiting for them.
 func testWebhookTakenOverFromAKilledProcess(t *testing.T, open Open) {
-	st, ob := newStore(t, open, salesTeam(), nil)
+	e := open(t)
+	clk, advance := time.Now, e.Advance
+	if advance != nil {
+		clk = e.Now
+	}
+	spy := &outboxSpy{Outbox: e.Outbox, calls: map[string]int{}}
+	st := crm.New(e.CRM, spy, crm.Options{Agents: salesTeam(), Now: clk})
+	ob := e.Outbox
 	ctx := context.Background()
 	rcv := newReceiver(t, "s3cret-s3cret-s3cret")
 	if _, err := st.AddSubscription(ctx, rcv.url(), []string{"*"}, "s3cret-s3cret-s3cret"); err != nil {
@@ -253,23 +264,33 @@ func testWebhookTakenOverFromAKilledProcess(t *testing.T, open Open) {
 	if read != 3 {
 		t.Fatalf("killed process read %d events, want 3", read)
 	}
-	start := time.Now()
-	stopSurvivor := runDispatcher(t, st, fastDelivery("survivor"))
+	survivor := fastDelivery("survivor")
+	start := clk()
+	stopSurvivor := runDispatcher(t, st, survivor)
+	if advance != nil {
+		// Every shard looked for idle events once, before ClaimIdle.
+		waitFor(t, "the survivor to look for idle events", 10*time.Second, func() bool { return spy.count("TakeOver", "survivor") >= ob.Shards() })
+		if n := rcv.received(); n != 0 {
+			t.Fatalf("%d events taken over before ClaimIdle", n)
+		}
+		advance(survivor.ClaimIdle)
+	}
 	waitFor(t, "the killed process's events", 10*time.Second, func() bool { return rcv.received() == 3 })
-	if took := time.Since(start); took < 300*time.Millisecond {
-		t.Fatalf("taken over after %s, before ClaimIdle", took)
+	if took := clk().Sub(start); took < survivor.ClaimIdle {
+		t.Fatalf("taken over after %s, before ClaimIdle (%s)", took, survivor.ClaimIdle)
 	}
 	if n, _ := ob.Backlog(ctx); n != 0 {
 		t.Fatalf("outbox still has %d events", n)
 	}
 	stopSurvivor()
 
-	// The hung process: its request never ends. Its lease runs out and
-	// another process delivers; the hung one's late outcome changes
-	// nothing.
+	// The hung process: its request never ends (and its one worker with
+	// it, so it claims nothing else). Its lease runs out and another
+	// process delivers; the hung one's late outcome changes nothing.
 	release, entered := make(chan struct{}), make(chan struct{}, 10)
 	hung := fastDelivery("hung")
 	hung.Lease = 1500 * time.Millisecond
+	hung.Workers = 1
 	hung.Client = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		entered <- struct{}{}
 		<-release
@@ -283,10 +304,18 @@ func testWebhookTakenOverFromAKilledProcess(t *testing.T, open Open) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the hung process never tried")
 	}
-	hungAt := time.Now()
+	hungAt := clk()
 	runDispatcher(t, st, fastDelivery("survivor-2"))
+	if advance != nil {
+		// Every shard was looked at for due deliveries while the lease held.
+		waitFor(t, "the second survivor to look for due deliveries", 10*time.Second, func() bool { return spy.count("ClaimDue", "survivor-2") >= ob.Shards() })
+		if n := rcv.received(); n != 3 {
+			t.Fatalf("%d events received while the hung process's lease held, want 3", n)
+		}
+		advance(hung.Lease + time.Millisecond)
+	}
 	waitFor(t, "the hung process's delivery", 10*time.Second, func() bool { return rcv.received() == 4 })
-	if took := time.Since(hungAt); took < time.Second {
+	if took := clk().Sub(hungAt); took < time.Second {
 		t.Fatalf("taken from the hung process after %s, while its lease (1.5 s) held", took)
 	}
 	rcv.mu.Lock()
@@ -295,6 +324,40 @@ func testWebhookTakenOverFromAKilledProcess(t *testing.T, open Open) {
 	if dups != 0 {
 		t.Fatalf("%d duplicates", dups)
 	}
+}
+
+// outboxSpy counts the calls a dispatcher makes, by method and consumer,
+// so a test knows a dispatcher looked before it moves the clock.
+type outboxSpy struct {
+	store.Outbox
+	mu    sync.Mutex
+	calls map[string]int // "method consumer"
+}
+
+func (s *outboxSpy) count(method, consumer string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[method+" "+consumer]
+}
+
+func (s *outboxSpy) called(method, consumer string) {
+	s.mu.Lock()
+	s.calls[method+" "+consumer]++
+	s.mu.Unlock()
+}
+
+func (s *outboxSpy) TakeOver(ctx context.Context, shard int, consumer string, minIdle time.Duration, count int) ([]store.OutboxEntry, error) {
+	es, err := s.Outbox.TakeOver(ctx, shard, consumer, minIdle, count)
+	s.called("TakeOver", consumer)
+	return es, err
+}
+
+// ClaimDue counts by the token's consumer (a token is "consumer/n").
+func (s *outboxSpy) ClaimDue(ctx context.Context, shard int, nowMs, leaseMs int64, n int, token string) ([]string, error) {
+	ids, err := s.Outbox.ClaimDue(ctx, shard, nowMs, leaseMs, n, token)
+	consumer, _, _ := strings.Cut(token, "/")
+	s.called("ClaimDue", consumer)
+	return ids, err
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

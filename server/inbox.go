@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -460,91 +459,6 @@ func (s *Server) agentTyping(c *echo.Context) error {
 	}
 	s.publishSignal(c.Request().Context(), conv.ID, signal{Type: "typing", From: "agent", Author: agentOf(c).Name, On: req.On})
 	return c.NoContent(http.StatusNoContent)
-}
-
-// emailTranscript mails a conversation's transcript: the visitor's copy
-// (no private notes, no deleted text) to the address the agent types, or,
-// with "internal": true, the agents' copy with notes, only to an agent who
-// may read the conversation (the signed-in agent when "to" is empty).
-func (s *Server) emailTranscript(c *echo.Context) error {
-	conv, err := s.conversationFor(c)
-	if err != nil {
-		return err
-	}
-	var req struct {
-		To       string `json:"to"`
-		Internal bool   `json:"internal"`
-	}
-	if err := decodeJSON(c, &req, 1<<10); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	if s.cfg.Mail == nil {
-		return mailError(transcript.ErrNoMail)
-	}
-	if req.Internal && strings.TrimSpace(req.To) == "" {
-		req.To = agentOf(c).Email
-	}
-	to, err := transcript.Address(req.To)
-	if err != nil {
-		return mailError(err)
-	}
-	if req.Internal {
-		a, err := s.inbox.AgentByEmail(ctx, to)
-		if err != nil || !access.CanSee(a, conv) {
-			return mailError(transcript.ErrNotAgent)
-		}
-	}
-	if err := s.mailTranscript(ctx, conv, to, req.Internal); err != nil {
-		return mailError(err)
-	}
-	return c.NoContent(http.StatusNoContent)
-}
-
-// errMailFailed: the mail server refused or did not answer (the cause is
-// logged, never shown).
-var errMailFailed = errors.New("the email could not be sent; try again later")
-
-// mailError maps the errors of mailing a transcript to status codes.
-func mailError(err error) error {
-	switch {
-	case errors.Is(err, transcript.ErrNoMail):
-		return echo.NewHTTPError(http.StatusNotImplemented, "email is not set up on this server (start it with --smtp)")
-	case errors.Is(err, transcript.ErrBadAddress):
-		return echo.NewHTTPError(http.StatusBadRequest, "\"to\" must be one email address, like name@example.com")
-	case errors.Is(err, transcript.ErrNotAgent):
-		return echo.NewHTTPError(http.StatusForbidden, err.Error())
-	case errors.Is(err, errMailFailed):
-		return echo.NewHTTPError(http.StatusBadGateway, err.Error())
-	}
-	return inboxError(err)
-}
-
-// mailTranscript sends conv's transcript to one address: the visitor's
-// copy (transcript.Visitor, the only rendering for mail that may reach a
-// visitor), or the agents' copy with notes when internal.
-func (s *Server) mailTranscript(ctx context.Context, conv *handoff.Conversation, to string, internal bool) error {
-	if s.cfg.Mail == nil {
-		return transcript.ErrNoMail
-	}
-	entries, err := s.store.Transcript(ctx, conv.ID, "", 0)
-	if err != nil {
-		return err
-	}
-	if len(entries) == 0 {
-		if archived, ok := s.svc.ArchivedTranscript(ctx, conv.ID, ""); ok {
-			entries = archived
-		}
-	}
-	subject, body := "Your conversation with us", transcript.Visitor(conv, entries)
-	if internal {
-		subject, body = "Internal transcript of conversation "+conv.ID+" (with private notes)", transcript.Internal(conv, entries)
-	}
-	if err := s.cfg.Mail.Send(ctx, to, subject, body); err != nil {
-		s.log.Warn("sending transcript", "conversation", conv.ID, "internal", internal, "err", err)
-		return errMailFailed
-	}
-	return nil
 }
 
 // cannedView is a canned response as the signed-in agent sees it.

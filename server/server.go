@@ -151,11 +151,8 @@ type Server struct {
 	limits *limits
 	crm    *crm.Store
 	hooks  *crm.Dispatcher
-	// mailQuota counts visitors' transcript mails, per conversation and
-	// over all processes.
-	mailQuota *transcript.Quota
-	echo      *echo.Echo
-	now       func() time.Time
+	echo   *echo.Echo
+	now    func() time.Time
 }
 
 // New builds a Server and loads the playbooks. It returns an error when the
@@ -235,7 +232,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MailQuota == nil {
 		cfg.MailQuota = cfg.Engine.Mail()
 	}
-	s.mailQuota = transcript.NewQuota(cfg.MailQuota, cfg.MailLimits)
 	if cfg.CRM == nil {
 		cfg.CRM = cfg.Engine.CRM()
 	}

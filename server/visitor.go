@@ -22,7 +22,6 @@ import (
 
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
-	"github.com/playbook-dev/playbook/transcript"
 )
 
 // Visitor protocol limits (docs/protocol.md).
@@ -598,16 +597,17 @@ func (v *visitorConn) rate(ctx context.Context, f *protocol.Rating) {
 	v.push(&protocol.Rated{Score: f.Score})
 }
 
-// transcript emails the conversation to the visitor, only once it is over
-// (handoff.Finished), to one address, a few times (package transcript's
-// Quota). Errors are stable codes with text for people, never causes.
+// transcript emails the conversation to the visitor, as the service
+// allows (conversation.MailVisitorTranscript: once it is over, to the
+// visitor's own address, a few times). Errors are stable codes with text
+// for people, never causes.
 func (v *visitorConn) transcript(ctx context.Context, f *protocol.TranscriptRequest) {
 	conv := v.conversation()
 	if conv == "" {
 		v.fail("no_conversation", "send start or resume first", f.ID)
 		return
 	}
-	if v.s.cfg.Mail == nil {
+	if !v.s.svc.MailOn() {
 		v.fail("mail_unavailable", "email is not set up on this server", f.ID)
 		return
 	}
@@ -615,45 +615,13 @@ func (v *visitorConn) transcript(ctx context.Context, f *protocol.TranscriptRequ
 		v.fail("rate_limited", "slow down", f.ID)
 		return
 	}
-	meta, err := v.s.inbox.Conversation(ctx, conv)
-	if err != nil {
-		v.fail("not_found", "this conversation cannot be found", f.ID)
-		return
-	}
-	sess, _, err := v.s.store.Load(ctx, conv)
-	if err != nil {
-		v.fail("unavailable", "the store did not answer; try again", f.ID)
-		return
-	}
-	if !handoff.Finished(meta, sess.Status) {
-		v.fail("not_ended", transcript.ErrNotEnded.Error(), f.ID)
-		return
-	}
-	known := meta.Visitor.Email
-	if e, ok := sess.Vars["email"].(string); ok && known == "" {
-		known = e
-	}
-	to, err := v.s.mailQuota.Claim(ctx, conv, f.Email, known)
-	if err != nil {
-		code, msg := protocol.CodeUnavailable, "the store did not answer; try again"
-		switch {
-		case errors.Is(err, transcript.ErrBadAddress):
-			code, msg = protocol.CodeInvalid, "email must be one email address, like name@example.com"
-		case errors.Is(err, transcript.ErrOtherAddress):
-			code, msg = protocol.CodeWrongAddress, err.Error()
-		case errors.Is(err, transcript.ErrTooMany):
-			code, msg = protocol.CodeLimitReached, err.Error()
-		case errors.Is(err, transcript.ErrBusy):
-			code, msg = protocol.CodeBusy, err.Error()
-		default:
-			v.log.Warn("transcript quota", "conversation", conv, "err", err)
+	if err := v.s.svc.MailVisitorTranscript(ctx, conv, f.Email); err != nil {
+		if p := conversation.ProblemOf(err); p != nil {
+			v.fail(p.Code, p.Message, f.ID)
+			return
 		}
-		v.fail(code, msg, f.ID)
-		return
-	}
-	if err := v.s.mailTranscript(ctx, meta, to, false); err != nil {
-		v.s.mailQuota.Release(ctx, conv)
-		v.fail("mail_failed", "the email could not be sent; try again later", f.ID)
+		v.log.Warn("transcript mail", "conversation", conv, "err", err)
+		v.fail("unavailable", "the store did not answer; try again", f.ID)
 		return
 	}
 	v.push(&protocol.Sent{ID: f.ID})

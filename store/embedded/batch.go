@@ -1,84 +1,187 @@
 package embedded
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
-// batchCall is one Batch call waiting for its commit.
+// batchCall is one Update or Batch call waiting for its commit.
 type batchCall struct {
 	fn   func(*Tx) error
-	done chan error
+	done chan batchDone
 	tx   *Tx
+}
+
+// batchDone is what a call gets back: its error, or the value its fn
+// panicked with (re-raised in the caller's goroutine).
+type batchDone struct {
+	err      error
+	panicked any
+	didPanic bool
 }
 
 // Batch is Update for many concurrent callers: the calls that wait while
 // a commit is under way are committed together in the next transaction
-// (group commit), so N concurrent turns cost one commit, not N. fn may run
-// more than once (when another call of its batch fails, the others run
-// again without it), so it must set what it returns from scratch on every
-// run. Messages it published are delivered after its commit.
+// (group commit), so N concurrent turns cost one commit, not N. Update is
+// the same call; Batch stays as the name that says it.
 func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c := &batchCall{fn: fn, done: make(chan error, 1)}
+	c := &batchCall{fn: fn, done: make(chan batchDone, 1)}
 	db.bmu.Lock()
 	db.pending = append(db.pending, c)
-	if db.leading {
-		db.bmu.Unlock()
-		return <-c.done
-	}
-	db.leading = true
-	for {
-		batch := db.pending
-		db.pending = nil
-		if len(batch) == 0 {
-			db.leading = false
+	if !db.leading {
+		// Lead: commit batches until none is waiting. The calls that
+		// arrive during a commit make the next one.
+		db.leading = true
+		for {
+			batch := db.pending
+			db.pending = nil
+			if len(batch) == 0 {
+				db.leading = false
+				break
+			}
 			db.bmu.Unlock()
-			break
+			db.runBatch(batch)
+			db.bmu.Lock()
 		}
-		db.bmu.Unlock()
-		db.runBatch(batch)
-		db.bmu.Lock()
 	}
-	return <-c.done
+	db.bmu.Unlock()
+	d := <-c.done
+	if d.didPanic {
+		panic(d.panicked)
+	}
+	return d.err
 }
 
-// runBatch commits batch in one transaction; a call that fails gets its
-// error and the others are committed again without it.
+// runBatch commits batch in one transaction. Each call's fn runs once; a
+// call whose fn fails (or panics) has its writes undone inside the
+// transaction (undoTx) and gets its error, and the others commit. Only
+// a failed commit fails every call.
 func (db *DB) runBatch(batch []*batchCall) {
-	for len(batch) > 0 {
-		failed := -1
-		var ferr error
-		err := func() error {
-			db.wmu.Lock()
-			defer db.wmu.Unlock()
-			return db.kv.update(func(t kvTx) error {
-				now := db.now()
-				for i, c := range batch {
-					c.tx = &Tx{t: t, now: now, write: true}
-					if err := c.fn(c.tx); err != nil {
-						failed, ferr = i, err
-						return err
+	results := make([]batchDone, len(batch))
+	err := func() error {
+		db.wmu.Lock()
+		defer db.wmu.Unlock()
+		return db.kv.update(func(t kvTx) error {
+			now := db.now()
+			for i, c := range batch {
+				c.tx = nil
+				if len(batch) == 1 {
+					// Alone in the transaction: a failure rolls the
+					// whole transaction back, nothing to undo.
+					tx := &Tx{t: t, now: now, write: true}
+					if r := runCall(c.fn, tx); r.err != nil || r.didPanic {
+						results[i] = r
+						return errCallFailed
 					}
+					c.tx = tx
+					continue
 				}
-				return nil
-			})
-		}()
-		if err == nil {
-			for _, c := range batch {
-				for _, m := range c.tx.publish {
-					db.bus.publish(m.Channel, m.Payload)
+				u := &undoTx{kvTx: t}
+				tx := &Tx{t: u, now: now, write: true}
+				r := runCall(c.fn, tx)
+				if r.err != nil || r.didPanic {
+					results[i] = r
+					if err := u.undo(); err != nil {
+						return fmt.Errorf("embedded: undoing a failed transaction: %w", err)
+					}
+					continue
 				}
-				c.done <- nil
+				c.tx = tx
 			}
-			return
-		}
-		if failed < 0 { // the commit itself failed: every call gets it
-			for _, c := range batch {
-				c.done <- err
-			}
-			return
-		}
-		batch[failed].done <- ferr
-		batch = append(batch[:failed:failed], batch[failed+1:]...)
+			return nil
+		})
+	}()
+	if err == errCallFailed {
+		batch[0].done <- results[0]
+		return
 	}
+	if err != nil { // the commit itself failed: every call gets it
+		for _, c := range batch {
+			c.done <- batchDone{err: err}
+		}
+		return
+	}
+	for i, c := range batch {
+		if c.tx != nil {
+			for _, m := range c.tx.publish {
+				db.bus.publish(m.Channel, m.Payload)
+			}
+		}
+		c.done <- results[i]
+	}
+}
+
+// errCallFailed rolls back a transaction of one call that failed; the call
+// gets its own error.
+var errCallFailed = fmt.Errorf("embedded: call failed")
+
+// runCall runs fn, turning a panic into a result the caller re-raises.
+func runCall(fn func(*Tx) error, tx *Tx) (r batchDone) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = batchDone{panicked: p, didPanic: true}
+		}
+	}()
+	return batchDone{err: fn(tx)}
+}
+
+// undoTx records the previous state of every key a call writes so that
+// the call's writes can be undone when it fails, leaving the writes of the
+// other calls of its batch in place.
+type undoTx struct {
+	kvTx
+	log []undoRec
+}
+
+type undoRec struct {
+	key, prev []byte
+	had       bool
+}
+
+func (u *undoTx) remember(k []byte) error {
+	prev, err := u.kvTx.get(k)
+	if err != nil {
+		return err
+	}
+	r := undoRec{key: append([]byte(nil), k...), had: prev != nil}
+	if prev != nil {
+		r.prev = append([]byte(nil), prev...)
+	}
+	u.log = append(u.log, r)
+	return nil
+}
+
+func (u *undoTx) set(k, v []byte) error {
+	if err := u.remember(k); err != nil {
+		return err
+	}
+	return u.kvTx.set(k, v)
+}
+
+func (u *undoTx) del(k []byte) error {
+	if err := u.remember(k); err != nil {
+		return err
+	}
+	return u.kvTx.del(k)
+}
+
+// undo puts back, newest first, what the writes replaced.
+func (u *undoTx) undo() error {
+	for i := len(u.log) - 1; i >= 0; i-- {
+		r := u.log[i]
+		var err error
+		if r.had {
+			err = u.kvTx.set(r.key, r.prev)
+		} else {
+			err = u.kvTx.del(r.key)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	u.log = nil
+	return nil
 }

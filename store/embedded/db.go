@@ -153,25 +153,12 @@ func (db *DB) Close() error {
 // Messages fn published (Tx.Publish) are delivered after the commit, and
 // only if it succeeded. Transactions run one at a time; ctx is checked
 // before fn runs.
+//
+// The calls that wait while a commit is under way are committed together
+// in the next transaction (group commit, see Batch): fn runs once, and
+// when it fails its writes are undone without touching the other calls'.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var tx *Tx
-	err := func() error {
-		db.wmu.Lock()
-		defer db.wmu.Unlock()
-		return db.kv.update(func(t kvTx) error {
-			tx = &Tx{t: t, now: db.now(), write: true}
-			return fn(tx)
-		})
-	}()
-	if err == nil && tx != nil {
-		for _, m := range tx.publish {
-			db.bus.publish(m.Channel, m.Payload)
-		}
-	}
-	return err
+	return db.Batch(ctx, fn)
 }
 
 // View runs fn in a read-only transaction, which sees a consistent

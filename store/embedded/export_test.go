@@ -10,3 +10,10 @@ func ExpiryIndexLen(db *DB) int {
 	})
 	return n
 }
+
+// Waiting is how many Update and Batch calls wait for the next commit.
+func Waiting(db *DB) int {
+	db.bmu.Lock()
+	defer db.bmu.Unlock()
+	return len(db.pending)
+}

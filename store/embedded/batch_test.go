@@ -1,0 +1,181 @@
+package embedded_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/store/embedded"
+)
+
+// waitFor polls cond (a guard against hangs, not a pause: it returns as
+// soon as cond holds).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Updates that wait while a commit is under way share the next
+// transaction; one that fails has its own writes undone (an overwrite, a
+// delete and a new key), and the others' writes and messages commit. Its
+// function runs once: none is run again because another failed.
+func TestGroupCommitUndoesOnlyTheFailedCall(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	if err := db.Update(ctx, func(tx *embedded.Tx) error {
+		if err := tx.Put(embedded.K("k", "kept"), []byte("before")); err != nil {
+			return err
+		}
+		return tx.Put(embedded.K("k", "gone"), []byte("before"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := db.Bus().Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Subscribe(ctx, "ch"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A first Update holds the commit while the others queue up behind it.
+	hold, held := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Update(ctx, func(tx *embedded.Tx) error {
+			close(held)
+			<-hold
+			return tx.Put(embedded.K("first"), []byte("1"))
+		})
+	}()
+	<-held
+	boom := errors.New("boom")
+	runs := make([]int, 5)
+	errs := make(chan error, len(runs))
+	for i := range runs {
+		go func() {
+			errs <- db.Update(ctx, func(tx *embedded.Tx) error {
+				runs[i]++
+				if err := tx.Put(embedded.K("n", i), []byte(fmt.Sprint(i))); err != nil {
+					return err
+				}
+				if i != 2 {
+					tx.Publish("ch", fmt.Sprint(i))
+					return nil
+				}
+				tx.Publish("ch", "never")
+				if err := tx.Put(embedded.K("k", "kept"), []byte("changed")); err != nil {
+					return err
+				}
+				if err := tx.Delete(embedded.K("k", "gone")); err != nil {
+					return err
+				}
+				return boom
+			})
+		}()
+	}
+	waitFor(t, "the five updates to queue", func() bool { return embedded.Waiting(db) == len(runs) })
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for range runs {
+		if err := <-errs; errors.Is(err, boom) {
+			failed++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d updates failed, want 1", failed)
+	}
+	for i, n := range runs {
+		if n != 1 {
+			t.Fatalf("update %d ran %d times, want once", i, n)
+		}
+	}
+	err = db.View(ctx, func(tx *embedded.Tx) error {
+		for i := range runs {
+			_, ok, err := tx.Get(embedded.K("n", i))
+			if err != nil {
+				return err
+			}
+			if ok != (i != 2) {
+				return fmt.Errorf("key n/%d present = %v", i, ok)
+			}
+		}
+		if v, _, _ := tx.Get(embedded.K("k", "kept")); string(v) != "before" {
+			return fmt.Errorf("k/kept = %q, want the value before the failed update", v)
+		}
+		if ok, _ := tx.Has(embedded.K("k", "gone")); !ok {
+			return errors.New("k/gone was deleted by the failed update")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for len(got) < len(runs)-1 {
+		m := <-l.Messages()
+		got[m.Payload] = true
+	}
+	if got["never"] {
+		t.Fatal("the failed update's message was delivered")
+	}
+}
+
+// A panic in a function of a shared commit reaches its own caller, and
+// undoes only its writes.
+func TestGroupCommitPanicReachesItsCaller(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	hold, held := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Update(ctx, func(tx *embedded.Tx) error {
+			close(held)
+			<-hold
+			return tx.Put(embedded.K("first"), []byte("1"))
+		})
+	}()
+	<-held
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		_ = db.Update(ctx, func(tx *embedded.Tx) error {
+			_ = tx.Put(embedded.K("p"), []byte("x"))
+			panic("oops")
+		})
+	}()
+	waitFor(t, "the panicking update to queue", func() bool { return embedded.Waiting(db) == 1 })
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if p := <-panicked; p != "oops" {
+		t.Fatalf("recovered %v, want oops", p)
+	}
+	err := db.View(ctx, func(tx *embedded.Tx) error {
+		if ok, _ := tx.Has(embedded.K("first")); !ok {
+			return errors.New("the first update did not commit")
+		}
+		if ok, _ := tx.Has(embedded.K("p")); ok {
+			return errors.New("the panicking update's write committed")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -23,6 +23,9 @@ import (
 
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/playbooks"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // scenarios are the named runs of docs/benchmarks.md; flags given on the
@@ -38,13 +41,15 @@ var scenarios = map[string]struct {
 	"idle-10k":      {"10,000 idle widgets held 20 s", map[string]string{"idle": "10000", "hold": "20s", "ceiling": "0"}},
 	"two-servers":   {"50 visitors split over 2 serve processes on one Redis, 30 s", map[string]string{"visitors": "50", "duration": "30s", "servers": "2"}},
 	"embedded":      {"50 visitors, serve's embedded store, 30 s", map[string]string{"visitors": "50", "duration": "30s", "embedded": "true"}},
+	"embedded-vs-redis": {"embedded and visitors-50 alternated, 3 rounds of 30 s each: turns/s, latency, server CPU per turn, ratio",
+		map[string]string{"visitors": "50", "duration": "30s", "compare": "embedded,redis", "runs": "3"}},
 }
 
 func scenarioList() string {
-	names := []string{"visitors-1", "visitors-50", "visitors-1000", "saturate-1000", "idle-10k", "two-servers", "embedded"}
+	names := []string{"visitors-1", "visitors-50", "visitors-1000", "saturate-1000", "idle-10k", "two-servers", "embedded", "embedded-vs-redis"}
 	var b strings.Builder
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-14s %s\n", n, scenarios[n].summary)
+		fmt.Fprintf(&b, "  %-17s %s\n", n, scenarios[n].summary)
 	}
 	return b.String()
 }
@@ -74,6 +79,12 @@ Scenarios (--scenario NAME; flags given as well override them):
   playbook bench --visitors 200 --duration 1m --redis redis://127.0.0.1:6379/0
   playbook bench --redis 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002   (a Redis Cluster)
   playbook bench --url http://127.0.0.1:8080 --visitors 10 --conversations 1000
+  playbook bench --scenario embedded-vs-redis --duration 15s --runs 3
+
+Every handoff is checked in the inbox when the bench starts the servers:
+after the visitors, an admin agent the bench added signs in and finds
+each handed-off conversation open, and in its team's Unassigned queue or
+assigned (the inbox API, the same on every engine).
 
 The soak (--soak) is a long run with faults: 1,000 visitors pausing 1 s
 for 10 minutes that reconnect, resume and resend as the widget does, while
@@ -113,6 +124,8 @@ duration or its number of conversations.
 		fs.StringVar(&o.selfProfile, "bench-profile", "", "write a CPU profile of the bench itself (the load generator) to this file")
 		fs.StringVar(&o.heapProfile, "server-heap", "", "write a heap profile of the (first) server to this file, at the end of the window (with --idle: with all connections open)")
 		fs.IntVar(&o.procs, "bench-procs", 0, "GOMAXPROCS of the bench itself, the load generator (0: Go's default; the servers keep theirs)")
+		fs.StringVar(&o.compare, "compare", "", "alternate runs on two engines, embedded,redis: each engine once a round, --runs rounds, the same load; prints turns/s, latency and server CPU per turn of each run, their ranges and the ratio")
+		fs.IntVar(&o.runs, "runs", 3, "with --compare: how many rounds")
 		fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 		fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' and Redis's logs (their folder is printed)")
 		fs.BoolVar(&o.soak, "soak", false, "a long run with faults: resilient visitors (1,000, pausing 1s, for 10m unless set) while the server is killed and restarted every --restart-every; every conversation checked against the reference and the store, every lead against the CRM (see docs/reliability.md)")
@@ -179,32 +192,65 @@ type benchOptions struct {
 	heapProfile   string
 	procs         int
 	json          bool
+	compare       string
+	runs          int
 	keepLogs      bool
 	soak          bool
 	restartEvery  time.Duration
 }
 
-func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
+func runBench(ctx context.Context, std *stdio, o *benchOptions) error {
+	if o.compare != "" {
+		return runCompare(ctx, std, o)
+	}
+	rep, err := measureBench(ctx, std, o)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(std.out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		rep.WriteText(std.out)
+	}
+	errors := 0
+	if rep.Load != nil {
+		errors = rep.Load.Errors
+	}
+	if rep.Idle != nil {
+		errors = rep.Idle.Errors
+	}
+	if errors > 0 {
+		return failf("%d errors: replies that differ from the reference conversation, timeouts or broken connections", errors)
+	}
+	return nil
+}
+
+// measureBench makes one run of o and returns its report.
+func measureBench(ctx context.Context, std *stdio, o *benchOptions) (rep *bench.Report, err error) {
 	if o.visitors < 1 || o.servers < 1 || o.idle < 0 {
-		return usageError("--visitors and --servers must be at least 1")
+		return nil, usageError("--visitors and --servers must be at least 1")
 	}
 	if o.idle == 0 && o.duration <= 0 && o.conversations <= 0 {
-		return usageError("set --duration or --conversations: a run must be bounded")
+		return nil, usageError("set --duration or --conversations: a run must be bounded")
 	}
 	if o.embedded && o.redisURL != "" {
-		return usageError("--embedded and --redis exclude each other")
+		return nil, usageError("--embedded and --redis exclude each other")
 	}
 	if o.embedded && o.servers > 1 {
-		return usageError("--embedded keeps the store inside one server; use --redis for several")
+		return nil, usageError("--embedded keeps the store inside one server; use --redis for several")
 	}
 	if o.selfProfile != "" {
 		f, err := os.Create(o.selfProfile)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return nil, err
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -212,11 +258,11 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	note := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
 	dir, done, err := benchWorkDir("playbook-bench-", o.keepLogs, note)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { done(err) }()
 
-	rep := &bench.Report{Scenario: describe(o)}
+	rep = &bench.Report{Scenario: describe(o)}
 	rep.Setup = bench.Setup{Servers: o.servers, Visitors: o.visitors, Duration: o.duration, Warmup: o.warmup, Conversations: o.conversations, Sources: o.sources}
 	if o.idle > 0 {
 		rep.Setup.Visitors, rep.Setup.Duration, rep.Setup.Warmup = 0, 0, 0
@@ -234,7 +280,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		note("starting redis-server")
 		rs, err := bench.StartRedis(ctx, dir)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer rs.Stop(5 * time.Second)
 		redisURL = rs.URL
@@ -247,12 +293,12 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	if redisURL != "" {
 		for _, n := range splitList(redisURL) {
 			if err := loopbackURL(strings.Replace(n, "+cluster://", "://", 1)); err != nil {
-				return usageError("--redis: %v", err)
+				return nil, usageError("--redis: %v", err)
 			}
 		}
 		c, err := dialRedis(redisURL)
 		if err != nil {
-			return usageError("%v", err)
+			return nil, usageError("%v", err)
 		}
 		rdb = c
 		defer rdb.Close()
@@ -261,6 +307,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	}
 
 	// The servers.
+	var checker bench.InboxAgent
 	var urls []string
 	var firstDebug string
 	prefix := "pbbench" + randomHex(4) + ":"
@@ -272,7 +319,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		for _, s := range splitList(o.serverPIDs) {
 			pid, err := strconv.Atoi(s)
 			if err != nil {
-				return usageError("--server-pid %q: %v", s, err)
+				return nil, usageError("--server-pid %q: %v", s, err)
 			}
 			probe.PIDs = append(probe.PIDs, pid)
 		}
@@ -280,7 +327,15 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	} else {
 		books, exe, err := benchPlaybook(dir)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		if o.idle == 0 {
+			// The agent of the inbox check, written into the store
+			// before the servers start (the embedded one is theirs
+			// once they run).
+			if checker, err = addInboxChecker(ctx, rdb, prefix, filepath.Join(dir, "data"), o.embedded); err != nil {
+				return nil, err
+			}
 		}
 		for i := 0; i < o.servers; i++ {
 			args := []string{"--playbooks", books, "--prefix", prefix, "--simulate-presence", "bench",
@@ -294,9 +349,12 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			note("starting server %d of %d", i+1, o.servers)
 			srv, err := bench.StartServer(ctx, exe, args, filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			defer srv.Stop(15 * time.Second)
+			if checker.URL == "" {
+				checker.URL = srv.URL
+			}
 			urls = append(urls, srv.URL)
 			probe.PIDs = append(probe.PIDs, srv.PID)
 			rep.Setup.ServerPIDs = append(rep.Setup.ServerPIDs, srv.PID)
@@ -339,7 +397,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			},
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ir := &bench.IdleReport{IdleResult: res, Hold: o.hold, GoBefore: res.Before.Go, GoConnected: res.Connected.Go,
 			BaseRSS: res.Before.ServerRSS, ConnectedRSS: res.Connected.ServerRSS, AfterRSS: res.After.ServerRSS, PeakRSS: res.After.ServerPeakRSS}
@@ -353,11 +411,14 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		rep.Idle = ir
 	} else {
 		note("%d visitors talking for %v (after %v of warm-up)", o.visitors, o.duration, o.warmup)
-		// Every handoff is checked in the inbox when the bench knows the
-		// servers' Redis and prefix (not with --url).
-		var inbox redis.UniversalClient
-		if o.url == "" {
-			inbox = rdb
+		// Every handoff is checked in the inbox, through the inbox API of
+		// the servers the bench started (not with --url: it takes the
+		// chats), on every engine.
+		var queueCheck func(context.Context, []string, time.Duration) (int, []error)
+		if checker.Email != "" {
+			queueCheck = func(ctx context.Context, ids []string, wait time.Duration) (int, []error) {
+				return bench.CheckQueuedAPI(ctx, checker, ids, wait)
+			}
 		}
 		sample := probe.Sample
 		if o.profile != "" {
@@ -385,10 +446,10 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		res, err := bench.Run(ctx, bench.Options{
 			URLs: urls, Visitors: o.visitors, Think: o.think, Duration: o.duration, Warmup: o.warmup,
 			Conversations: o.conversations, TurnTimeout: o.turnTimeout, Sources: o.sources, Sample: sample,
-			Inbox: inbox, Prefix: prefix,
+			QueueCheck: queueCheck,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rep.Load = &bench.LoadReport{Result: res, Resources: bench.ResourcesBetween(res.Before, res.After, res.Turns)}
 		if profileDone != nil {
@@ -404,7 +465,7 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			c, err := bench.Ceiling(ctx, bench.CeilingOptions{Redis: rdb, Prefix: prefix + "ceiling:", Workers: o.visitors,
 				Duration: o.ceiling, Warmup: time.Second, Sample: cprobe.Sample})
 			if err != nil {
-				return err
+				return nil, err
 			}
 			cr := &bench.CeilingReport{CeilingResult: c}
 			res := bench.ResourcesBetween(c.Before, c.After, c.Turns)
@@ -425,26 +486,28 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		}
 		rep.Masters = m
 	}
-	if o.json {
-		enc := json.NewEncoder(std.out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return err
+	return rep, nil
+}
+
+// addInboxChecker adds the agent CheckQueuedAPI signs in as: to the Redis
+// the servers will use, or to the embedded store in data before a server
+// opens it.
+func addInboxChecker(ctx context.Context, rdb redis.UniversalClient, prefix, data string, embeddedStore bool) (bench.InboxAgent, error) {
+	var inbox store.InboxEngine
+	switch {
+	case embeddedStore:
+		db, err := embedded.Open(data, embedded.Options{SweepEvery: -1})
+		if err != nil {
+			return bench.InboxAgent{}, err
 		}
-	} else {
-		rep.WriteText(std.out)
+		defer db.Close()
+		inbox = embedded.NewInbox(db)
+	case rdb != nil:
+		inbox = redisstore.NewInbox(rdb, prefix)
+	default:
+		return bench.InboxAgent{}, nil
 	}
-	errors := 0
-	if rep.Load != nil {
-		errors = rep.Load.Errors
-	}
-	if rep.Idle != nil {
-		errors = rep.Idle.Errors
-	}
-	if errors > 0 {
-		return failf("%d errors: replies that differ from the reference conversation, timeouts or broken connections", errors)
-	}
-	return nil
+	return bench.AddInboxAgent(ctx, inbox, prefix, "sales", "")
 }
 
 func describe(o *benchOptions) string {

@@ -256,7 +256,7 @@ func (r *Report) WriteText(w io.Writer) {
 		if l.Queued >= 0 {
 			p("  handoffs       %s of %s in the inbox (open, and in the team's Unassigned queue or assigned)\n", num(l.Queued), num(l.Handoffs))
 		} else {
-			p("  handoffs       %s, not checked in the inbox (no Redis to read)\n", num(l.Handoffs))
+			p("  handoffs       %s, not checked in the inbox (servers the bench did not start)\n", num(l.Handoffs))
 		}
 		r.writeResources(w, &l.Resources, "turn")
 	}

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Options configure a load run.
@@ -46,12 +44,12 @@ type Options struct {
 	// Sample, when set, is called at the start and the end of the measured
 	// window; its results land in the Result.
 	Sample func(ctx context.Context) Sample
-	// Inbox, when set, is the servers' Redis (Prefix their key prefix):
-	// after the visitors, every conversation handed off must be in the
-	// inbox, open and assigned or in its team's Unassigned queue
-	// (CheckQueued); one that is not counts as an error.
-	Inbox  redis.UniversalClient
-	Prefix string
+	// QueueCheck, when set, checks after the visitors that every
+	// conversation handed off reached the inbox, open and assigned or in
+	// its team's Unassigned queue (CheckQueuedAPI through the servers'
+	// inbox API, or CheckQueued on their Redis); one that did not counts
+	// as an error.
+	QueueCheck func(ctx context.Context, ids []string, wait time.Duration) (int, []error)
 	// QueueWait is how long the inbox check waits for handoffs that are
 	// not queued yet (work a failed turn left for the sweep); default 10s.
 	QueueWait time.Duration
@@ -71,7 +69,7 @@ type Result struct {
 	ByKind map[string]Latencies `json:"latency_by_kind"`
 	// Errors counts conversations with a reply that differs from the
 	// reference conversation, a timeout or a broken connection, and (with
-	// Options.Inbox) handoffs that did not reach the team's queue.
+	// Options.QueueCheck) handoffs that did not reach the team's queue.
 	Errors       int      `json:"errors"`
 	ErrorSamples []string `json:"error_samples,omitempty"`
 	// Conversations were completed and checked, including those that ran
@@ -79,8 +77,8 @@ type Result struct {
 	Conversations int            `json:"conversations"`
 	ByOutcome     map[string]int `json:"by_outcome"`
 	// Handoffs are the conversations that ended handed off; with
-	// Options.Inbox, Queued of them were found in the inbox (-1: not
-	// checked).
+	// Options.QueueCheck, Queued of them were found in the inbox (-1:
+	// not checked).
 	Handoffs int    `json:"handoffs"`
 	Queued   int    `json:"handoffs_queued"`
 	Before   Sample `json:"-"`
@@ -261,13 +259,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return res, err
 	}
 	res.Handoffs = len(handoffs)
-	if opts.Inbox != nil {
+	if opts.QueueCheck != nil {
 		wait := opts.QueueWait
 		if wait <= 0 {
 			wait = 10 * time.Second
 		}
 		var errs []error
-		res.Queued, errs = CheckQueued(ctx, opts.Inbox, opts.Prefix, handoffs, wait)
+		res.Queued, errs = opts.QueueCheck(ctx, handoffs, wait)
 		res.Errors += len(errs)
 		for _, e := range errs {
 			if len(res.ErrorSamples) < maxErrorSamples {

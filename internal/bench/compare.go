@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Comparison is a run of `playbook bench --scenario embedded-vs-redis`:
+// the same load on two storage engines, alternated, so that both see the
+// same machine (a shared machine's load drifts; runs one after the other
+// of the same engine would measure the drift).
+type Comparison struct {
+	Machine  Machine       `json:"machine"`
+	Visitors int           `json:"visitors"`
+	Duration time.Duration `json:"duration_ns"`
+	Warmup   time.Duration `json:"warmup_ns"`
+	// Engines are the engines compared, the first one the numerator of
+	// the ratios.
+	Engines []string     `json:"engines"`
+	Runs    []CompareRun `json:"runs"`
+}
+
+// CompareRun is one run of one engine.
+type CompareRun struct {
+	Round  int    `json:"round"` // 1, 2, ...: each engine runs once a round
+	Engine string `json:"engine"`
+	// Load is the run's measurement (Result and Resources).
+	Load *LoadReport `json:"load"`
+}
+
+// ServerCPUPerTurn is the server process's CPU time per turn of the
+// window: steadier than turns/s on a shared machine, where turns/s
+// follows what the other processes leave.
+func (r CompareRun) ServerCPUPerTurn() time.Duration {
+	return perTurn(r.Load.ServerCPUCores, r.Load)
+}
+
+// StoreCPUPerTurn is the CPU time per turn of a store outside the server
+// (redis-server's; 0 for the embedded engine, whose store works in the
+// server process).
+func (r CompareRun) StoreCPUPerTurn() time.Duration {
+	return perTurn(r.Load.RedisCPUCores, r.Load)
+}
+
+func perTurn(cores float64, l *LoadReport) time.Duration {
+	if l == nil || l.Turns == 0 {
+		return 0
+	}
+	return time.Duration(cores * l.Window.Seconds() / float64(l.Turns) * float64(time.Second))
+}
+
+// Errors sums the runs' errors.
+func (c *Comparison) Errors() int {
+	n := 0
+	for _, r := range c.Runs {
+		n += r.Load.Errors
+	}
+	return n
+}
+
+// Ratios are, round by round, the first engine's turns/s over the
+// second's.
+func (c *Comparison) Ratios() []float64 {
+	if len(c.Engines) != 2 {
+		return nil
+	}
+	byRound := map[int]map[string]float64{}
+	for _, r := range c.Runs {
+		if byRound[r.Round] == nil {
+			byRound[r.Round] = map[string]float64{}
+		}
+		byRound[r.Round][r.Engine] = r.Load.TurnsPerSec
+	}
+	var out []float64
+	for round := 1; round <= len(byRound); round++ {
+		a, b := byRound[round][c.Engines[0]], byRound[round][c.Engines[1]]
+		if b > 0 {
+			out = append(out, a/b)
+		}
+	}
+	return out
+}
+
+// WriteRun prints one run as a line of the table WriteText prints.
+func (c *Comparison) WriteRun(w io.Writer, r CompareRun) {
+	l := r.Load
+	store := "-"
+	if d := r.StoreCPUPerTurn(); d > 0 {
+		store = us(d)
+	}
+	queued := "not checked"
+	if l.Queued >= 0 {
+		queued = fmt.Sprintf("%s of %s", num(l.Queued), num(l.Handoffs))
+	}
+	fmt.Fprintf(w, "  %-5d %-9s %8s %8s %8s %10s %10s %7d   %s\n", r.Round, r.Engine, num(int(l.TurnsPerSec+0.5)),
+		ms(l.Latency.P50), ms(l.Latency.P99), us(r.ServerCPUPerTurn()), store, l.Errors, queued)
+}
+
+// WriteHeader prints the table's title and header.
+func (c *Comparison) WriteHeader(w io.Writer) {
+	m := c.Machine
+	fmt.Fprintf(w, "playbook bench: %s, %d visitors, %v each (after %v of warm-up), alternated\n",
+		strings.Join(c.Engines, " vs "), c.Visitors, c.Duration, c.Warmup)
+	fmt.Fprintf(w, "machine   %d CPUs (%s), Linux %s, %s, Redis %s\n", m.CPUs, m.CPUModel, m.Kernel, m.Go, orNA(m.Redis))
+	fmt.Fprintf(w, "\n  %-5s %-9s %8s %8s %8s %10s %10s %7s   %s\n", "round", "engine", "turns/s", "p50", "p99", "server", "store", "errors", "handoffs queued")
+	fmt.Fprintf(w, "  %-5s %-9s %8s %8s %8s %10s %10s %7s\n", "", "", "", "", "", "CPU/turn", "CPU/turn", "")
+}
+
+// WriteSummary prints the ranges and the ratios.
+func (c *Comparison) WriteSummary(w io.Writer) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	p("\n")
+	for _, e := range c.Engines {
+		var tps, p50, p99 []float64
+		var cpu, st []time.Duration
+		for _, r := range c.Runs {
+			if r.Engine != e {
+				continue
+			}
+			tps = append(tps, r.Load.TurnsPerSec)
+			p50 = append(p50, r.Load.Latency.P50.Seconds()*1000)
+			p99 = append(p99, r.Load.Latency.P99.Seconds()*1000)
+			cpu = append(cpu, r.ServerCPUPerTurn())
+			st = append(st, r.StoreCPUPerTurn())
+		}
+		if len(tps) == 0 {
+			continue
+		}
+		p("  %-9s %s turns/s, p50 %s ms, p99 %s ms, server CPU %s µs/turn", e, spanN(tps), span(p50, "%.1f"), span(p99, "%.1f"), spanD(cpu))
+		if slices.Max(st) > 0 {
+			p(" + store %s µs/turn", spanD(st))
+		}
+		p("\n")
+	}
+	if rs := c.Ratios(); len(rs) > 0 {
+		parts := make([]string, len(rs))
+		for i, r := range rs {
+			parts[i] = fmt.Sprintf("%.2f", r)
+		}
+		p("  ratio     %s / %s turns/s, round by round: %s (median %.2f)\n", c.Engines[0], c.Engines[1], strings.Join(parts, ", "), median(rs))
+	}
+	p("  errors    %d\n", c.Errors())
+}
+
+// WriteText prints the whole comparison.
+func (c *Comparison) WriteText(w io.Writer) {
+	c.WriteHeader(w)
+	for _, r := range c.Runs {
+		c.WriteRun(w, r)
+	}
+	c.WriteSummary(w)
+}
+
+func span(v []float64, format string) string {
+	lo, hi := slices.Min(v), slices.Max(v)
+	a, b := fmt.Sprintf(format, lo), fmt.Sprintf(format, hi)
+	if a == b {
+		return a
+	}
+	return a + "–" + b
+}
+
+// median is the middle value of v (the mean of the two middle ones for
+// an even count).
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func spanN(v []float64) string {
+	lo, hi := num(int(slices.Min(v)+0.5)), num(int(slices.Max(v)+0.5))
+	if lo == hi {
+		return lo
+	}
+	return lo + "–" + hi
+}
+
+func spanD(v []time.Duration) string {
+	f := make([]float64, len(v))
+	for i, d := range v {
+		f[i] = float64(d) / float64(time.Microsecond)
+	}
+	return span(f, "%.0f")
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }

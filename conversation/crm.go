@@ -57,6 +57,28 @@ func (d agentDirectory) OnlineAgents(ctx context.Context, team string) ([]string
 	return d.st.OnlineAgents(ctx, team)
 }
 
+// openCRM opens the CRM on engine: records owned by the inbox's agents,
+// notes to them told in the inbox (NotifyCRM), on the service's clock.
+func (s *Service) openCRM(engine store.CRMEngine) *crm.Store {
+	return crm.New(engine, engine, crm.Options{Agents: Agents(s.inbox), Notify: s.NotifyCRM, Now: s.now})
+}
+
+// CRM returns the CRM store, for tests and tools.
+func (s *Service) CRM() *crm.Store { return s.crm }
+
+// WebhookOptions configure the delivery of webhook events (retries,
+// timeouts); zero values take package crm's defaults.
+type WebhookOptions = crm.DeliveryOptions
+
+// Webhooks returns the delivery of the CRM outbox's webhook events, for
+// Run; o.Logger defaults to the service's.
+func (s *Service) Webhooks(o WebhookOptions) *crm.Dispatcher {
+	if o.Logger == nil {
+		o.Logger = s.log
+	}
+	return s.crm.Dispatcher(o)
+}
+
 // crmRecords is the default Records: create cards go to the CRM.
 type crmRecords struct{ s *Service }
 

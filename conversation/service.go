@@ -39,8 +39,8 @@ type Publisher interface {
 	Publish(ctx context.Context, channel, payload string) error
 }
 
-// Config is what a Service runs on. Store, Inbox, CRM, Registry and
-// Publisher are required; zero values of the others take the defaults in
+// Config is what a Service runs on. Store, Inbox, CRM (or CRMEngine),
+// Registry and Publisher are required; zero values of the others take the defaults in
 // the field comments.
 type Config struct {
 	// Store holds sessions, transcripts and pending marks.
@@ -50,8 +50,11 @@ type Config struct {
 	// Inbox holds the live-chat side: queues, claims, agents, presence.
 	Inbox *handoff.Store
 	// CRM receives the records (unless Records says otherwise), the chats
-	// in people's feeds and the webhook events.
+	// in people's feeds and the webhook events. Nil: one on CRMEngine.
 	CRM *crm.Store
+	// CRMEngine keeps the CRM's records and webhook outbox, when CRM is
+	// nil: the service opens the CRM on it, with the inbox's agents.
+	CRMEngine store.CRMEngine
 	// Registry is the hot-reloaded playbooks.
 	Registry *Registry
 	// Publisher carries inbox events to every process.
@@ -120,7 +123,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, errors.New("conversation: no store")
 	case cfg.Inbox == nil:
 		return nil, errors.New("conversation: no inbox")
-	case cfg.CRM == nil:
+	case cfg.CRM == nil && cfg.CRMEngine == nil:
 		return nil, errors.New("conversation: no CRM")
 	case cfg.Registry == nil:
 		return nil, errors.New("conversation: no playbook registry")
@@ -155,6 +158,10 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Records == nil {
 		cfg.Records = crmRecords{s}
+	}
+	if cfg.CRM == nil {
+		cfg.CRM = s.openCRM(cfg.CRMEngine)
+		s.crm = cfg.CRM
 	}
 	s.cfg = cfg
 	return s, nil

@@ -97,7 +97,7 @@ var accessTable = map[string]string{
 func TestEveryRouteAsksTheAccessPolicy(t *testing.T) {
 	w := newTwoTeams(t)
 	ctx := context.Background()
-	st := w.ts.srv.CRM()
+	st := w.ts.srv.Service().CRM()
 	lead, err := st.List(ctx, crm.Viewer{Admin: true}, crm.Query{Kind: crm.KindLead})
 	if err != nil || len(lead) != 1 {
 		t.Fatalf("leads = %v, %v", lead, err)

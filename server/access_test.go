@@ -59,7 +59,7 @@ func newTwoTeams(t *testing.T) *twoTeams {
 	w.sam.ok("POST", "/api/conversations/"+w.conv+"/notes", map[string]any{"text": "SECRET-SALES-NOTE"})
 	var out struct{ Record *crm.Record }
 	json.Unmarshal(w.sam.ok("POST", "/api/conversations/"+w.conv+"/lead", map[string]any{"email": "ana@acme.io", "name": "Ana"}), &out)
-	p, err := ts.srv.CRM().PersonByEmail(context.Background(), "ana@acme.io")
+	p, err := ts.srv.Service().CRM().PersonByEmail(context.Background(), "ana@acme.io")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,10 +99,10 @@ func TestTranscriptIsDecidedByTheConversation(t *testing.T) {
 	w := newTwoTeams(t)
 	ctx := context.Background()
 	// The same email typed into a support chat: the person lists both teams.
-	if _, err := w.ts.srv.CRM().LinkChat(ctx, crm.Chat{Conversation: w.supportChat(t, nil)}, "support", "ana@acme.io"); err != nil {
+	if _, err := w.ts.srv.Service().CRM().LinkChat(ctx, crm.Chat{Conversation: w.supportChat(t, nil)}, "support", "ana@acme.io"); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := w.ts.srv.CRM().Get(ctx, w.person.ID)
+	p, _ := w.ts.srv.Service().CRM().Get(ctx, w.person.ID)
 	if !slices.Contains(p.Teams, "support") || !slices.Contains(p.Teams, "sales") {
 		t.Fatalf("person's teams = %v, want both", p.Teams)
 	}
@@ -151,7 +151,7 @@ func TestLeadFromAChatDoesNotPullAnotherTeamsPerson(t *testing.T) {
 			t.Errorf("support makes a %s for sales' person: %d %.200s, want 403", kind, code, body)
 		}
 	}
-	p, _ := w.ts.srv.CRM().Get(ctx, w.person.ID)
+	p, _ := w.ts.srv.Service().CRM().Get(ctx, w.person.ID)
 	if slices.Contains(p.Teams, "support") {
 		t.Fatalf("person's teams = %v: support was added", p.Teams)
 	}

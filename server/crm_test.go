@@ -120,7 +120,7 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 	sam := addAgent(t, ts, "Sam", "sales")
 	kim := addAgent(t, ts, "Kim", "sales")
 	sue := addAgent(t, ts, "Sue", "support")
-	st := ts.srv.CRM()
+	st := ts.srv.Service().CRM()
 	hooks, hookURL := newHookReceiver(t, "a-secret-of-some-length")
 	if _, err := st.AddSubscription(ctx, hookURL, []string{crm.EventRecordCreated, crm.EventConversationStarted}, "a-secret-of-some-length"); err != nil {
 		t.Fatal(err)
@@ -484,7 +484,7 @@ func TestWebhooksSurviveAKilledServer(t *testing.T) {
 	})
 	t.Cleanup(func() { close(frozen.release) }) // runs before the servers stop
 	hooks, hookURL := newHookReceiver(t, "a-secret-of-some-length")
-	if _, err := a.srv.CRM().AddSubscription(ctx, hookURL, []string{crm.EventRecordCreated}, "a-secret-of-some-length"); err != nil {
+	if _, err := a.srv.Service().CRM().AddSubscription(ctx, hookURL, []string{crm.EventRecordCreated}, "a-secret-of-some-length"); err != nil {
 		t.Fatal(err)
 	}
 	salesOffline(t, a, "bo@initech.com", "m")

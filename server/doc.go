@@ -14,8 +14,9 @@
 // carried out by the service after the commit, redone by its recovery
 // sweep when a process dies in between.
 //
-// Not moved yet: the CRM details panel and the agent's records from a
-// conversation (crm.go), reads of a conversation's details, the visitor's
-// rating, transcript mail and leave-a-message frames still hold some
-// rules here.
+// The CRM routes (crm.go) and transcript mail (mail.go) only decode and
+// encode: the rules are conversation's (crmpanel.go, mail.go), and its
+// ProblemOf maps their errors to statuses and codes. Not moved yet: reads
+// of a conversation's details, the visitor's rating and leave-a-message
+// frames still hold some rules here.
 package server

@@ -128,7 +128,7 @@ func TestConversationEventsSurviveARedisError(t *testing.T) {
 	})
 	hooks, hookURL := newHookReceiver(t, "a-secret-of-some-length")
 	events := []string{crm.EventConversationStarted, crm.EventConversationHandoff}
-	if _, err := ts.srv.CRM().AddSubscription(ctx, hookURL, events, "a-secret-of-some-length"); err != nil {
+	if _, err := ts.srv.Service().CRM().AddSubscription(ctx, hookURL, events, "a-secret-of-some-length"); err != nil {
 		t.Fatal(err)
 	}
 	agent := signIn(t, ts, addAgent(t, ts, "Sam", "sales"))

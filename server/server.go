@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/playbook-dev/playbook/conversation"
-	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/transcript"
@@ -111,7 +110,7 @@ type Config struct {
 	CRMFields map[string][]string
 	// Webhooks configures the delivery of webhook events (retries,
 	// timeouts); zero values take package crm's defaults.
-	Webhooks crm.DeliveryOptions
+	Webhooks conversation.WebhookOptions
 	// Logger receives the server's log; default slog.Default().
 	Logger *slog.Logger
 	// ReloadEvery is how often the playbooks directory is checked for
@@ -149,8 +148,6 @@ type Server struct {
 	tokens *conversation.Tokens
 	hub    *hub
 	limits *limits
-	crm    *crm.Store
-	hooks  *crm.Dispatcher
 	echo   *echo.Echo
 	now    func() time.Time
 }
@@ -235,16 +232,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CRM == nil {
 		cfg.CRM = cfg.Engine.CRM()
 	}
-	s.crm = crm.New(cfg.CRM, cfg.CRM, crm.Options{Agents: conversation.Agents(s.inbox),
-		Notify: func(ctx context.Context, n crm.Notice) { s.svc.NotifyCRM(ctx, n) }, Now: cfg.Now})
-	wh := cfg.Webhooks
-	if wh.Logger == nil {
-		wh.Logger = s.log
-	}
-	s.hooks = s.crm.Dispatcher(wh)
 	s.reg = conversation.NewRegistry(cfg.Playbooks, cfg.Engine.Programs(cfg.IdleTTL), s.log, cfg.Now)
 	svc, err := conversation.New(conversation.Config{
-		Store: sessions, Timers: s.timers, Inbox: s.inbox, CRM: s.crm, Registry: s.reg, Publisher: s.bus,
+		Store: sessions, Timers: s.timers, Inbox: s.inbox, CRMEngine: cfg.CRM, Registry: s.reg, Publisher: s.bus,
 		Calls: cfg.Calls, Presence: cfg.Presence, Hours: cfg.Hours, Records: cfg.Records, CRMFields: cfg.CRMFields,
 		Mail: cfg.Mail, MailQuota: cfg.MailQuota, MailLimits: cfg.MailLimits,
 		IdleTTL: cfg.IdleTTL, Retention: cfg.Retention, RecoverAfter: cfg.RecoverAfter, Logger: s.log, Now: cfg.Now,
@@ -296,7 +286,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Add(3)
 	go func() { defer wg.Done(); s.hub.run(ctx) }()
 	go func() { defer wg.Done(); s.checkTokens(ctx) }()
-	go func() { defer wg.Done(); _ = s.svc.Run(ctx, s.cfg.ReloadEvery, s.hooks) }()
+	go func() { defer wg.Done(); _ = s.svc.Run(ctx, s.cfg.ReloadEvery, s.svc.Webhooks(s.cfg.Webhooks)) }()
 	wg.Wait()
 	return nil
 }
@@ -320,9 +310,6 @@ func (s *Server) checkTokens(ctx context.Context) {
 
 // Inbox returns the live-chat store (agents, presence, queues).
 func (s *Server) Inbox() *handoff.Store { return s.inbox }
-
-// CRM returns the CRM store, for tests and tools.
-func (s *Server) CRM() *crm.Store { return s.crm }
 
 // Service returns the conversation service.
 func (s *Server) Service() *conversation.Service { return s.svc }

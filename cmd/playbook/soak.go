@@ -239,6 +239,9 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	if res.Verified > 0 {
 		checked = fmt.Sprintf("checked (reference during the run, store after the last stop: %d)", res.Verified)
 	}
+	if res.AfterLeaving > 0 {
+		checked += fmt.Sprintf(", %d handoffs then went offline (their wait ran out after the visitor left)", res.AfterLeaving)
+	}
 	fmt.Fprintf(w, "  conversations  %d completed and %s: %v\n", res.Conversations, checked, res.ByOutcome)
 	fmt.Fprintf(w, "  turns          %d; latency p50 %v p95 %v p99 %v max %v (reconnects included)\n", res.Turns, res.Latency.P50, res.Latency.P95, res.Latency.P99, res.Latency.Max)
 	fmt.Fprintf(w, "  errors         %d (a message lost, doubled or different, or the store disagreeing)\n", res.Errors)

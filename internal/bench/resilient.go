@@ -408,6 +408,14 @@ func VerifyTranscript(ctx context.Context, st Transcripts, conv string, got []En
 	if err != nil {
 		return err
 	}
+	return sameStored(stored, got, nil, records)
+}
+
+// sameStored checks a stored transcript: its messages, handoffs and ends
+// must be exactly got (same ids, kinds and texts, in order), then exactly
+// later (same senders, kinds and texts: entries stored after the visitor
+// left, whose ids it never saw), and it must hold records record entries.
+func sameStored(stored []store.Entry, got, later []Entry, records int) error {
 	var shown []store.Entry
 	n := 0
 	for _, e := range stored {
@@ -418,12 +426,21 @@ func VerifyTranscript(ctx context.Context, st Transcripts, conv string, got []En
 			n++
 		}
 	}
-	if len(shown) != len(got) {
+	if len(shown) != len(got)+len(later) {
+		if len(later) > 0 {
+			return fmt.Errorf("the store holds %d entries, the visitor received %d and %d more were due after it left", len(shown), len(got), len(later))
+		}
 		return fmt.Errorf("the store holds %d entries, the visitor received %d", len(shown), len(got))
 	}
-	for i := range shown {
+	for i := range got {
 		if shown[i].ID != got[i].ID || shown[i].Kind != got[i].Kind || shown[i].Text != got[i].Text {
 			return fmt.Errorf("entry %d: stored %s %s %q, received %s %s %q", i+1, shown[i].ID, shown[i].Kind, shown[i].Text, got[i].ID, got[i].Kind, got[i].Text)
+		}
+	}
+	for i, want := range later {
+		e := shown[len(got)+i]
+		if e.From != want.From || e.Kind != want.Kind || e.Text != want.Text {
+			return fmt.Errorf("entry %d (after the visitor left): stored %s %s %q, want %s %s %q", len(got)+i+1, e.From, e.Kind, e.Text, want.From, want.Kind, want.Text)
 		}
 	}
 	if n != records {

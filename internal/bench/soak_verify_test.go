@@ -47,18 +47,34 @@ func received(sc Script) []Entry {
 
 // TestVerifyFinishedChecksEveryConversationAfterTheRun: with Keep (the
 // embedded store, unreadable while the server runs) the conversations are
-// checked after the run as strictly as Verify does during it. Of four
+// checked after the run as strictly as Verify does during it. Of the
 // finished conversations, one whose store lost its last entry and one
 // without its lead's record move from the completed ones (with their
-// turns) to the errors; one the store does not know is an error too.
+// turns) to the errors; one the store does not know is an error too. A
+// handoff whose wait ran out after its visitor left holds the offline path
+// after what the visitor received: that is right, but only exactly that
+// path with its one record.
 func TestVerifyFinishedChecksEveryConversationAfterTheRun(t *testing.T) {
-	var lead, other Script
-	for n := 0; lead.Turns == nil || other.Turns == nil; n++ {
-		if sc := ScriptFor(n); sc.Outcome == OutcomeLead {
+	var lead, other, handoff Script
+	for n := 0; lead.Turns == nil || other.Turns == nil || handoff.Turns == nil; n++ {
+		switch sc := ScriptFor(n); sc.Outcome {
+		case OutcomeLead:
 			lead = sc
-		} else if sc.Outcome == OutcomeNurture {
+		case OutcomeNurture:
 			other = sc
+		case OutcomeHandoff:
+			handoff = sc
 		}
+	}
+	offline := func(records int, texts ...string) []store.Entry {
+		es := stored(received(handoff), 0)
+		for _, t := range texts {
+			es = append(es, store.Entry{From: "bot", Kind: "message", Text: t})
+		}
+		for range records {
+			es = append(es, store.Entry{From: "system", Kind: "record"})
+		}
+		return append(es, store.Entry{From: "system", Kind: "end"}, store.Entry{From: "system", Kind: "missed"})
 	}
 	res := SoakResult{ByOutcome: map[string]int{}}
 	st := transcripts{}
@@ -77,21 +93,25 @@ func TestVerifyFinishedChecksEveryConversationAfterTheRun(t *testing.T) {
 	add("lost", other, lost[:len(lost)-1])
 	add("norecord", lead, stored(received(lead), 0))
 	add("unknown", other, nil)
+	add("handoff", handoff, stored(received(handoff), 0))
+	add("offline", handoff, offline(1, textOffline))
+	add("offline-no-record", handoff, offline(0, textOffline))
+	add("offline-twice", handoff, offline(1, textOffline, textOffline))
 
 	res.VerifyFinished(context.Background(), st)
-	if res.Verified != 4 {
-		t.Errorf("%d verified, want 4", res.Verified)
+	if res.Verified != 8 {
+		t.Errorf("%d verified, want 8", res.Verified)
 	}
-	if res.Conversations != 1 || res.Errors != 3 {
-		t.Fatalf("%d conversations and %d errors, want 1 and 3: %v", res.Conversations, res.Errors, res.ErrorSamples)
+	if res.Conversations != 3 || res.Errors != 5 || res.AfterLeaving != 1 {
+		t.Fatalf("%d conversations, %d errors, %d offline after leaving; want 3, 5 and 1: %v", res.Conversations, res.Errors, res.AfterLeaving, res.ErrorSamples)
 	}
-	if res.ByOutcome[OutcomeLead] != 1 || res.ByOutcome[OutcomeNurture] != 0 {
-		t.Errorf("by outcome %v, want lead 1, nurture 0", res.ByOutcome)
+	if res.ByOutcome[OutcomeLead] != 1 || res.ByOutcome[OutcomeNurture] != 0 || res.ByOutcome[OutcomeHandoff] != 2 {
+		t.Errorf("by outcome %v, want lead 1, nurture 0, handoff 2", res.ByOutcome)
 	}
-	if res.Turns != len(lead.Turns) {
-		t.Errorf("%d turns, want the good conversation's %d", res.Turns, len(lead.Turns))
+	if want := len(lead.Turns) + 2*len(handoff.Turns); res.Turns != want {
+		t.Errorf("%d turns, want the good conversations' %d", res.Turns, want)
 	}
-	want := []string{"the store holds", "0 record entries, want 1", "not found"}
+	want := []string{"the store holds", "0 record entries, want 1", "not found", "the store holds", "the store holds"}
 	for i, w := range want {
 		if i >= len(res.ErrorSamples) || !strings.Contains(res.ErrorSamples[i], w) || !strings.Contains(res.ErrorSamples[i], "after the run") {
 			t.Errorf("error sample %d: %q, want one that says %q (after the run)", i, res.ErrorSamples, w)

@@ -5,3 +5,12 @@ package redis
 // entries and changed records, 4 after the lists, feeds and events (before
 // the key is marked done); 0 never.
 func (c *CRM) CrashAfter(n int) { c.crashAfter = n }
+
+// MigrateFailAfter makes MigrateLegacy stop after n steps, each step a key
+// or an outbox entry written under its new name and not yet deleted from
+// the old layout: as a process killed there; 0 never.
+func MigrateFailAfter(o *MigrateOptions, n int) { o.failAfter = n }
+
+// ErrMigrationStopped is what a migration stopped by MigrateFailAfter
+// answers.
+var ErrMigrationStopped = errMigrationStopped

@@ -62,6 +62,7 @@ func (c *compiler) recordReads(f *fileCtx, n *yaml.Node, off int, e *engine.Expr
 	if id, ok := root.(*ast.IdentifierNode); ok && c.inHole {
 		guarded[id] = true // {{ var }} shows nothing when unset
 	}
+	c.checkNothing(f, n, off, e, root)
 	ast.Walk(&root, visitFunc(func(node *ast.Node) {
 		id, ok := (*node).(*ast.IdentifierNode)
 		if !ok {
@@ -237,7 +238,11 @@ type edge struct {
 func (c *compiler) cardWrites(i int) (set []string, save string, call []string) {
 	fc := c.cards[i]
 	card := fc.card
-	for _, a := range card.Set {
+	for j, a := range card.Set {
+		if j < len(fc.maybeUnset) && fc.maybeUnset[j] {
+			set = append(set, "") // may set nothing: keeps the indices of ownWriteCovers
+			continue
+		}
 		set = append(set, a.Var)
 	}
 	set = append(set, fc.guessed...)
@@ -655,6 +660,13 @@ func (c *compiler) reportUnset(adj [][]edge, idx map[string]int, defaults varSet
 	}
 	if len(setters) > 0 && len(setters) <= 3 {
 		fmt.Fprintf(&b, "It is set in card %s. ", strings.Join(quoteAll(setters), ", "))
+	}
+	for _, fc := range c.cards {
+		for j, a := range fc.card.Set {
+			if a.Var == r.name && a.Expr != nil && j < len(fc.maybeUnset) && fc.maybeUnset[j] {
+				fmt.Fprintf(&b, "Card %q sets it to `%s`, which may have no value. ", fc.ast.name, a.Expr.Src)
+			}
+		}
 	}
 	fmt.Fprintf(&b, "Write `%s ?? %s` here, give the var a `default:`, or set it on that path", r.name, zeroHint(c.varDecl[r.name].Type))
 	d.Detail = b.String()

@@ -99,6 +99,10 @@ func (c *compiler) card(fc *flatCard) *engine.Card {
 			default:
 				if e := c.compileExpr(f, sp.value, v.Type, "set "+v.Name); e != nil {
 					card.Set = append(card.Set, engine.Assign{Var: v.Name, Expr: e})
+					for len(fc.maybeUnset) < len(card.Set)-1 {
+						fc.maybeUnset = append(fc.maybeUnset, false)
+					}
+					fc.maybeUnset = append(fc.maybeUnset, c.rootNothing)
 				}
 			}
 			c.write(fc, v.Name)

@@ -50,6 +50,9 @@ type compiler struct {
 	// inHole is set while compiling a template hole: a hole that is just a
 	// var shows nothing when the var is unset, so it cannot fail.
 	inHole bool
+	// rootNothing is set when the expression compiled last may have no
+	// value as a whole: int(text), list[i], a / b and the like.
+	rootNothing bool
 	// broken marks namespaces with a goto (or similar) that names no card:
 	// their flow is unknown, so no "never reached" follows from it.
 	broken map[*namespace]bool
@@ -85,6 +88,9 @@ type flatCard struct {
 	// guessed are vars the card meant to set under a misspelled name
 	// (reported): taken as set, so the typo gives one error, not more.
 	guessed []string
+	// maybeUnset marks the card's set assignments (by index in Card.Set)
+	// whose value may be nothing: they do not surely set their var.
+	maybeUnset []bool
 }
 
 type varRead struct {

@@ -107,14 +107,22 @@ func NewEnv(vars []*VarDecl) *Env {
 		expr.DisableBuiltin("date"),
 		expr.DisableBuiltin("timezone"),
 		expr.Function("date", func(params ...any) (any, error) {
-			return dateArg(params[0], time.Time{})
+			d, err := dateArg(params[0], time.Time{})
+			if err != nil {
+				return nil, nil // not a date: nothing (see total.go)
+			}
+			return d, nil
 		}, new(func(string) time.Time), new(func(time.Time) time.Time)),
 		expr.Function(dayFunc, func(params ...any) (any, error) {
 			t, _ := params[0].(time.Time)
 			return dateOf(t), nil
 		}, new(func(time.Time) time.Time)),
 		expr.Function("duration", func(params ...any) (any, error) {
-			return ParseDuration(params[0].(string))
+			d, err := ParseDuration(params[0].(string))
+			if err != nil {
+				return nil, nil // not a duration: nothing (see total.go)
+			}
+			return d, nil
 		}, new(func(string) time.Duration)),
 		expr.Function("round_robin", func(params ...any) (any, error) {
 			return RoundRobinPrefix + params[0].(string), nil
@@ -122,8 +130,10 @@ func NewEnv(vars []*VarDecl) *Env {
 		expr.Patch(worldPatcher{}),
 		expr.Patch(dayPatcher{}),
 		expr.Patch(visitorDefaultPatcher{}),
+		expr.Patch(totalPatcher{}),
 		expr.MaxNodes(2000),
 	}
+	e.opts = append(e.opts, totalFuncs()...)
 	return e
 }
 

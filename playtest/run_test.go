@@ -294,19 +294,20 @@ func TestRunRuntimeError(t *testing.T) {
 	p := load(t, `playbook: broken
 vars:
   n: int
-  items: {type: list, default: [a]}
+  m: map
 cards:
   a:
     ask: A number?
     input: int
     save: n
+    set: {m: "{plan: n}"}
   b:
-    say: "{{ items[n] }}"
+    say: "{{ upper(m.plan) }}"
     end: done
 `)
 	tt := parseOne(t, `playbook: broken
 tests:
-  - name: index out of range
+  - name: a map field that holds a number, in upper case
     script:
       - visitor: "5"
       - bot: x

@@ -1,0 +1,220 @@
+package dsl
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/ast"
+	"go.yaml.in/yaml/v4"
+
+	"github.com/playbook-dev/playbook/engine"
+)
+
+// Values that may be nothing: engine makes int(text), list[i], a / b and
+// the like total (see engine/total.go), so a visitor's data cannot stop
+// the conversation there; in return such a value may only be used where
+// nothing is fine. checkNothing reports every other use, with the fix.
+
+// nothingWhy returns what node n is written as and when it has no value,
+// or "" when n always has one.
+func nothingWhy(n ast.Node) (text, why string) {
+	c, ok := n.(*ast.CallNode)
+	if !ok {
+		return "", ""
+	}
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok || len(c.Arguments) == 0 {
+		return "", ""
+	}
+	arg := c.Arguments[0]
+	switch id.Value {
+	case "int", "float":
+		if isNumberNode(arg) {
+			return "", ""
+		}
+		return c.String(), arg.String() + " is not a number"
+	case "date":
+		if _, lit := arg.(*ast.StringNode); lit || arg.Type() == reflect.TypeFor[time.Time]() {
+			return "", "" // a literal is checked when the playbook loads
+		}
+		return c.String(), arg.String() + " is not a date"
+	case "duration":
+		if _, lit := arg.(*ast.StringNode); lit {
+			return "", ""
+		}
+		return c.String(), arg.String() + " is not a duration"
+	case "fromJSON":
+		return c.String(), arg.String() + " is not JSON"
+	case engine.AtFunc, engine.AtAnyFunc:
+		return fmt.Sprintf("%s[%s]", arg.String(), c.Arguments[1].String()), "the index is past the end"
+	case engine.DivFunc:
+		return fmt.Sprintf("%s / %s", arg.String(), c.Arguments[1].String()), c.Arguments[1].String() + " is 0"
+	case engine.ModFunc:
+		return fmt.Sprintf("%s %% %s", arg.String(), c.Arguments[1].String()), c.Arguments[1].String() + " is 0"
+	}
+	return "", ""
+}
+
+func isNumberNode(n ast.Node) bool {
+	switch n.Type().Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+// mayBeNothing reports whether n's value may be nothing because of one of
+// the total built-ins (not because of a var: definite assignment sees to
+// those).
+func mayBeNothing(n ast.Node) bool {
+	switch x := n.(type) {
+	case *ast.BinaryNode:
+		if x.Operator == "??" {
+			return mayBeNothing(x.Right)
+		}
+	case *ast.ConditionalNode:
+		return mayBeNothing(x.Exp1) || mayBeNothing(x.Exp2)
+	case *ast.ChainNode:
+		return mayBeNothing(x.Node)
+	}
+	text, _ := nothingWhy(n)
+	return text != ""
+}
+
+// checkNothing reports each value of e that may be nothing and is used
+// where nothing fails. The whole expression may be nothing: a template
+// hole shows nothing, a field stays empty, a condition is false, a set
+// leaves its var unset (and definite assignment knows it).
+func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Expr, root ast.Node) {
+	var walk func(x ast.Node, ok bool)
+	report := func(x ast.Node) {
+		text, why := nothingWhy(x)
+		if text == "" {
+			return
+		}
+		from := leftmost(x, len([]rune(e.Src)))
+		d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(text))), "`%s` has no value when %s, and then the conversation would stop", text, why)
+		if _, isCall := x.(*ast.CallNode); isCall && strings.ContainsAny(text, "/%") && !strings.HasSuffix(text, ")") {
+			text = "(" + text + ")" // a / b ?? 0 would be a / (b ?? 0)
+		}
+		d.Detail = fmt.Sprintf("write `(%s ?? %s)` here, or test it first", text, zeroOf(x.Type()))
+	}
+	walk = func(x ast.Node, ok bool) {
+		if x == nil {
+			return
+		}
+		if !ok {
+			report(x)
+		}
+		switch y := x.(type) {
+		case *ast.BinaryNode:
+			switch y.Operator {
+			case "??":
+				walk(y.Left, true)
+				walk(y.Right, ok)
+			case "==", "!=":
+				walk(y.Left, true)
+				walk(y.Right, true)
+			case "in", "not in":
+				walk(y.Left, true)
+				walk(y.Right, false)
+			case "matches":
+				if _, lit := y.Right.(*ast.StringNode); !lit {
+					from := leftmost(y.Right, len([]rune(e.Src)))
+					d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(y.Right.String()))), "the pattern after `matches` must be written in the playbook, as a text in quotes")
+					d.Detail = "a pattern from a var or the visitor is only known while chatting, and one that is not a valid pattern would stop the conversation; write it out, such as matches \"^[0-9]{5}$\", or compare with ==, contains or startsWith"
+				}
+				walk(y.Left, false)
+				walk(y.Right, false)
+			default:
+				walk(y.Left, false)
+				walk(y.Right, false)
+			}
+		case *ast.ConditionalNode:
+			walk(y.Cond, false)
+			walk(y.Exp1, ok)
+			walk(y.Exp2, ok)
+		case *ast.ChainNode:
+			walk(y.Node, ok)
+		case *ast.UnaryNode:
+			walk(y.Node, false)
+		case *ast.CallNode:
+			walk(y.Callee, false)
+			for _, a := range y.Arguments {
+				walk(a, false)
+			}
+		case *ast.BuiltinNode:
+			for _, a := range y.Arguments {
+				walk(a, false)
+			}
+		case *ast.MemberNode:
+			walk(y.Node, false)
+			walk(y.Property, false)
+		case *ast.SliceNode:
+			walk(y.Node, false)
+			walk(y.From, false)
+			walk(y.To, false)
+		case *ast.ArrayNode:
+			for _, a := range y.Nodes {
+				walk(a, true) // a list may hold nothing
+			}
+		case *ast.MapNode:
+			for _, a := range y.Pairs {
+				walk(a, true)
+			}
+		case *ast.PairNode:
+			walk(y.Key, false)
+			walk(y.Value, true)
+		case *ast.PredicateNode:
+			walk(y.Node, false)
+		case *ast.VariableDeclaratorNode:
+			walk(y.Value, true)
+			walk(y.Expr, ok)
+		case *ast.SequenceNode:
+			for i, a := range y.Nodes {
+				walk(a, i < len(y.Nodes)-1 || ok)
+			}
+		}
+	}
+	walk(root, true)
+	c.rootNothing = mayBeNothing(root)
+}
+
+// leftmost is the rune offset where x starts in its source of n runes:
+// the smallest offset of its nodes (an operator's own is its symbol's).
+func leftmost(x ast.Node, n int) int {
+	from := n
+	ast.Walk(&x, visitFunc(func(m *ast.Node) {
+		if l := (*m).Location().From; l >= 0 && l < from {
+			from = l
+		}
+	}))
+	if from >= n {
+		return 0
+	}
+	return from
+}
+
+// zeroOf is an example fallback for a value of type t, as written in an
+// expression.
+func zeroOf(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Time]():
+		return "today()"
+	case t == reflect.TypeFor[time.Duration]():
+		return `duration("0s")`
+	case t == nil:
+		return "''"
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Float64:
+		return "0"
+	case reflect.Bool:
+		return "false"
+	case reflect.Slice:
+		return "[]"
+	}
+	return "''"
+}

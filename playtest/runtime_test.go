@@ -1,0 +1,129 @@
+package playtest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/playbook-dev/playbook/dsl"
+	"github.com/playbook-dev/playbook/engine"
+)
+
+// runtimeBook asks for a text t and an int n, then shows SHOW (a card's
+// body, indented four spaces).
+const runtimeBook = `playbook: rt
+vars:
+  t: string
+  n: int
+  k: int
+  items: {type: list, default: [a, b]}
+cards:
+  ask_t:
+    ask: Text?
+    save: t
+  ask_n:
+    ask: Number?
+    input: int
+    save: n
+  show:
+SHOW
+    end: done
+`
+
+// TestDataDependentFailures gives each built-in or operator that can meet
+// bad data while chatting (a text that is not a number or a date, an index
+// past the end, a zero divisor, a pattern from a var) a playbook that used
+// to validate and then stop the conversation as failed. Now each is either
+// refused by the checker, with the fix, or has a value: nothing, which `??`
+// replaces and a template shows as nothing.
+func TestDataDependentFailures(t *testing.T) {
+	type run struct{ t, n, want string }
+	tests := []struct {
+		name string
+		card string // the show card's body
+		diag string // the checker's error, or "" when the playbook loads
+		runs []run
+	}{
+		{name: "int of a text, with ??", card: `say: "{{ int(t) ?? -1 }}"`,
+			runs: []run{{"abc", "1", "-1"}, {" 42 ", "1", "42"}}},
+		{name: "int of a text, used", card: `say: "{{ int(t) + 1 }}"`,
+			diag: "`int(t)` has no value when t is not a number"},
+		{name: "int of a number", card: `say: "{{ int(2.7) + n }}"`,
+			runs: []run{{"x", "1", "3"}}},
+		{name: "float of a text, with ??", card: `say: "{{ (float(t) ?? 0) * 2 }}"`,
+			runs: []run{{"x", "1", "0"}, {"2.5", "1", "5"}}},
+		{name: "float of a text, used", card: `say: "{{ float(t) * 2 }}"`,
+			diag: "`float(t)` has no value when t is not a number"},
+		{name: "index past the end, with ??", card: `say: "{{ items[n] ?? 'none' }}"`,
+			runs: []run{{"x", "5", "none"}, {"x", "1", "b"}, {"x", "-1", "b"}, {"x", "-3", "none"}}},
+		{name: "index past the end, shown", card: `say: "<{{ items[n] }}>"`,
+			runs: []run{{"x", "5", "<>"}}},
+		{name: "index past the end, used", card: `say: "{{ upper(items[n]) }}"`,
+			diag: "`items[n]` has no value when the index is past the end"},
+		{name: "split, then index", card: `say: "{{ upper(split(t, '@')[1] ?? '?') }}"`,
+			runs: []run{{"abc", "1", "?"}, {"a@b", "1", "B"}}},
+		{name: "index in a ?: used", card: `say: "{{ (n > 0 ? items[n] : 'x') + '!' }}"`,
+			diag: "`items[n]` has no value when the index is past the end"},
+		{name: "division by zero, with ??", card: `say: "{{ (100 / n) ?? 0 }}"`,
+			runs: []run{{"x", "0", "0"}, {"x", "4", "25"}}},
+		{name: "division by zero, used", card: `say: "{{ 100 / n + 1 }}"`,
+			diag: "`100 / n` has no value when n is 0"},
+		{name: "division by a number", card: `say: "{{ n / 4 + 1 }}"`,
+			runs: []run{{"x", "2", "1.5"}}},
+		{name: "modulo by zero, with ??", card: `say: "{{ (7 % n) ?? 0 }}"`,
+			runs: []run{{"x", "0", "0"}, {"x", "4", "3"}}},
+		{name: "modulo by zero, used", card: `say: "{{ 7 % n + 1 }}"`,
+			diag: "`7 % n` has no value when n is 0"},
+		{name: "date of free text, with ??", card: `say: "{{ format(date(t) ?? today(), 'iso') }}"`,
+			runs: []run{{"next blue moon", "1", "2026-01-05"}, {"2026-03-01", "1", "2026-03-01"}}},
+		{name: "date of free text, used", card: `say: "{{ format(date(t), 'long') }}"`,
+			diag: "`date(t)` has no value when t is not a date"},
+		{name: "duration of free text, with ??", card: `say: "{{ now() + (duration(t) ?? duration('1d')) > now() }}"`,
+			runs: []run{{"soon", "1", "true"}, {"2h", "1", "true"}}},
+		{name: "duration of free text, used", card: `say: "{{ now() + duration(t) }}"`,
+			diag: "`duration(t)` has no value when t is not a duration"},
+		{name: "a pattern from a var", card: `say: "{{ 'abc' matches t }}"`,
+			diag: "the pattern after `matches` must be written in the playbook"},
+		{name: "set from a text that may not be a number", card: "set: {k: int(t)}\n  show_k:\n    say: \"{{ k + 1 }}\"",
+			diag: `var "k" may have no value here`},
+		{name: "set from int(), read with ??", card: "set: {k: int(t)}\n  show_k:\n    say: \"{{ (k ?? 0) + 1 }}\"",
+			runs: []run{{"abc", "1", "1"}, {"41", "1", "42"}}},
+		{name: "repeat a negative number of times", card: `say: "<{{ repeat('ab', n) }}>"`,
+			runs: []run{{"x", "-1", "<>"}, {"x", "2", "<abab>"}}},
+		{name: "fromJSON of bad JSON", card: `say: "{{ fromJSON(t) ?? 'bad' }}"`,
+			runs: []run{{"{", "1", "bad"}, {"7", "1", "7"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(runtimeBook, "SHOW", "    "+tc.card, 1)
+			p, diags := dsl.Load("rt.yaml", []byte(src))
+			if tc.diag != "" {
+				if p != nil || !strings.Contains(diags.Error(), tc.diag) {
+					t.Fatalf("want the error %q, got:\n%v", tc.diag, diags)
+				}
+				return
+			}
+			if p == nil {
+				t.Fatalf("does not load:\n%v", diags)
+			}
+			for _, r := range tc.runs {
+				s := NewSim(p, "t", DefaultNow)
+				for _, step := range []func() error{
+					func() error { return s.Start(engine.Visitor{}, "") },
+					func() error { return s.Text(r.t) },
+					func() error { return s.Text(r.n) },
+				} {
+					if err := step(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if s.Session.Status != engine.StatusEnded || len(s.Errors) > 0 {
+					t.Errorf("t=%q n=%q: status %s, errors %v", r.t, r.n, s.Session.Status, s.Errors)
+					continue
+				}
+				if got := s.Messages[len(s.Messages)-1].Text; got != r.want {
+					t.Errorf("t=%q n=%q: the bot said %q, want %q", r.t, r.n, got, r.want)
+				}
+			}
+		})
+	}
+}

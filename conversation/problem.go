@@ -82,6 +82,10 @@ func problemOf(err error) *Problem {
 		return &Problem{http.StatusBadRequest, protocol.CodeInvalid, err.Error()}
 	case errors.Is(err, ErrConflict):
 		return &Problem{http.StatusConflict, protocol.CodeInvalid, err.Error()}
+	case errors.Is(err, ErrPlaybookInvalid):
+		return &Problem{http.StatusUnprocessableEntity, protocol.CodeInvalid, err.Error()}
+	case errors.Is(err, ErrPlaybookConflict):
+		return &Problem{http.StatusConflict, protocol.CodeInvalid, err.Error()}
 	case errors.Is(err, ErrMailFailed):
 		return &Problem{http.StatusBadGateway, protocol.CodeMailFailed, err.Error()}
 	// Transcript mail.

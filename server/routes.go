@@ -17,8 +17,6 @@ import (
 	"github.com/labstack/echo/v5/middleware"
 
 	"github.com/playbook-dev/playbook/conversation"
-	"github.com/playbook-dev/playbook/dsl"
-	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/server/web"
@@ -281,62 +279,31 @@ func (s *Server) listPlaybooks(c *echo.Context) error {
 	return c.JSON(http.StatusOK, s.reg.List())
 }
 
-// postPlaybook validates a playbook and, with ?activate=true and no errors,
-// writes it into the playbooks directory so it goes live.
+// postPlaybook answers POST /api/playbooks (X-Playbook-File names the
+// file): conversation.PlaybookUpload, which validates it and, with
+// ?activate=true and no errors, writes it into the playbooks directory so
+// it goes live.
 func (s *Server) postPlaybook(c *echo.Context) error {
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, 1<<20+1))
 	if err != nil || len(body) > 1<<20 {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "a playbook may be at most 1 MiB")
 	}
-	name := path.Base(c.Request().Header.Get("X-Playbook-File"))
-	if name == "." || name == "/" || name == "" {
-		name = "playbook.yaml"
+	res, err := s.reg.Upload(c.Request().Context(), c.Request().Header.Get("X-Playbook-File"), body, c.QueryParam("activate") == "true")
+	if res == nil {
+		return problem(err)
 	}
-	if !strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml") || strings.HasSuffix(name, ".test.yaml") {
-		return echo.NewHTTPError(http.StatusBadRequest, "X-Playbook-File must name a .yaml file")
-	}
-	prog, diags := dsl.Load(name, body, dsl.WithResolver(s.reg.Resolver()))
-	resp := map[string]any{"ok": !diags.HasErrors(), "diagnostics": diagsOrEmpty(diags)}
-	if prog != nil {
-		resp["id"], resp["version"] = prog.ID, prog.Hash
-	}
-	if prog == nil {
-		return c.JSON(http.StatusUnprocessableEntity, resp)
-	}
-	// The file compiles on its own; it must also fit the folder as it
-	// would be after the write (ids unique, includes resolve).
-	conflict := func(folder source.Diagnostics) error {
-		resp["ok"], resp["activated"] = false, false
-		resp["diagnostics"] = append(diags, folder...)
-		resp["error"] = conversation.ErrPlaybookConflict.Error()
-		return c.JSON(http.StatusConflict, resp)
-	}
-	if c.QueryParam("activate") != "true" {
-		if folder := s.reg.CheckInstall(name, body); len(folder) > 0 {
-			return conflict(folder)
-		}
-		return c.JSON(http.StatusOK, resp)
-	}
-	folder, err := s.reg.Install(c.Request().Context(), name, body)
-	if errors.Is(err, conversation.ErrPlaybookConflict) {
-		return conflict(folder)
-	}
+	status := http.StatusOK
 	if err != nil {
-		return err
+		p := conversation.ProblemOf(err)
+		if p == nil {
+			return err
+		}
+		status = p.Status
 	}
-	resp["activated"] = true
-	return c.JSON(http.StatusOK, resp)
+	return c.JSON(status, res)
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-// diagsOrEmpty keeps "diagnostics": [] in JSON when there are none.
-func diagsOrEmpty(ds source.Diagnostics) source.Diagnostics {
-	if ds == nil {
-		return source.Diagnostics{}
-	}
-	return ds
-}
 
 // originAllowed reports whether a page at origin may call the widget API:
 // its host matches one of AllowedOrigins (the same patterns the websocket

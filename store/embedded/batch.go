@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // batchCall is one Update or Batch call waiting for its commit.
@@ -36,7 +37,17 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 		// arrive during a commit make the next one.
 		db.leading = true
 		for {
+			if d := db.batchDelay; d > 0 && db.lastSize > 1 && len(db.pending) < db.batchSize {
+				// Under concurrent load: let more calls join the
+				// commit.
+				db.bmu.Unlock()
+				db.waitForBatch(d)
+				db.bmu.Lock()
+			}
 			batch := db.pending
+			if len(batch) > 0 {
+				db.lastSize = len(batch)
+			}
 			db.pending = nil
 			if len(batch) == 0 {
 				db.leading = false
@@ -53,6 +64,21 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 		panic(d.panicked)
 	}
 	return d.err
+}
+
+// waitForBatch waits up to d, or until MaxBatchSize calls wait.
+func (db *DB) waitForBatch(d time.Duration) {
+	deadline := time.Now().Add(d)
+	step := min(d, 100*time.Microsecond)
+	for time.Now().Before(deadline) {
+		time.Sleep(step)
+		db.bmu.Lock()
+		full := len(db.pending) >= db.batchSize
+		db.bmu.Unlock()
+		if full {
+			return
+		}
+	}
 }
 
 // runBatch commits batch in one transaction. Each call's fn runs once; a

@@ -62,32 +62,9 @@ func agentOf(c *echo.Context) *handoff.Agent {
 	return a
 }
 
-// inboxError maps the handoff package's errors to HTTP.
-func inboxError(err error) error {
-	switch {
-	case errors.Is(err, handoff.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "not found")
-	case errors.Is(err, handoff.ErrTaken):
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
-	case errors.Is(err, handoff.ErrExists):
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
-	case errors.Is(err, handoff.ErrUnavailable):
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
-	case errors.Is(err, handoff.ErrClosed):
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
-	case errors.Is(err, handoff.ErrForbidden):
-		return echo.NewHTTPError(http.StatusForbidden, err.Error())
-	case errors.Is(err, handoff.ErrInvalid):
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
-	case errors.Is(err, handoff.ErrTooMany):
-		return echo.NewHTTPError(http.StatusTooManyRequests, err.Error())
-	case errors.Is(err, handoff.ErrBadPassword):
-		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
-	case errors.Is(err, store.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, "this conversation has expired")
-	}
-	return err
-}
+// inboxError, serviceError and accessError answer the services' errors:
+// one table, conversation.ProblemOf (problem).
+func inboxError(err error) error { return problem(err) }
 
 func (s *Server) login(c *echo.Context) error {
 	var req protocol.LoginRequest
@@ -234,30 +211,9 @@ func (s *Server) refuse(c *echo.Context, err error) error {
 	return err
 }
 
-// serviceError maps the conversation service's errors (the access
-// policy's refusals, the inbox's and the store's) to HTTP.
-func serviceError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, access.ErrSignedOut) || errors.Is(err, access.ErrForbidden) {
-		return accessError(err)
-	}
-	return inboxError(err)
-}
+func serviceError(err error) error { return problem(err) }
 
-// accessError maps the access policy's refusals to HTTP.
-func accessError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, access.ErrSignedOut):
-		return echo.NewHTTPError(http.StatusUnauthorized, err.Error())
-	case errors.Is(err, access.ErrForbidden):
-		return echo.NewHTTPError(http.StatusForbidden, err.Error())
-	}
-	return err
-}
+func accessError(err error) error { return problem(err) }
 
 // conversationFor loads a conversation the signed-in agent may see, as the
 // access policy decides.

@@ -38,6 +38,7 @@ var commands = []*command{
 	serveCommand,
 	agentsCommand,
 	webhooksCommand,
+	migrateCommand,
 	benchCommand,
 }
 

@@ -113,6 +113,11 @@ Put the widget on a page with one tag:
 				if n > 0 {
 					log.Info("moved team lists and routings to the key layout of this version", "keys", n)
 				}
+				// The CRM's {crm} keys before issue 12's layout (once: a
+				// schema key records it; one process at a time).
+				if _, err := redisstore.NewCRM(rdb, *prefix).MigrateLegacy(ctx, redisstore.MigrateOptions{Wait: 10 * time.Minute, Logger: log}); err != nil {
+					return fmt.Errorf("moving the CRM of the previous key layout (see playbook help migrate): %w", err)
+				}
 			}
 			if *redisURL != "" && *secret == "" {
 				log.Warn("no --secret (PLAYBOOK_SECRET) given: the visitor token secret is kept in Redis only; if Redis loses its data, processes may refuse each other's tokens for a few seconds and visitors moved between them lose their conversation. Set the same PLAYBOOK_SECRET on every process of a multi-process deployment")

@@ -407,3 +407,53 @@ func checkMigrated(t *testing.T, rdb goredis.UniversalClient, prefix string, d l
 		t.Fatalf("replaying the dead letter: %v", err)
 	}
 }
+
+// TestMigrateLegacyOneProcessAtATime: two processes start the migration
+// of the same old CRM at once: one moves everything, the other waits for
+// it and reports it done; the keys end as one run leaves them. A process
+// that finds the lock held and may not wait gets ErrMigrationBusy.
+func TestMigrateLegacyOneProcessAtATime(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) target) {
+		tg := open(t)
+		ctx := context.Background()
+		pa, pb := tg.prefix+"a:", tg.prefix+"b:"
+		rdb := tg.client()
+		d := legacyCRM{rdb, pa}.write(t, 8)
+		if _, err := redisstore.NewCRM(rdb, pa).MigrateLegacy(ctx, redisstore.MigrateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		want := dump(t, rdb, pa)
+
+		legacyCRM{rdb, pb}.write(t, 8)
+		reps := make([]redisstore.MigrateReport, 2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range 2 {
+			c := redisstore.NewCRM(tg.client(), pb) // a process of its own
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				reps[i], errs[i] = c.MigrateLegacy(ctx, redisstore.MigrateOptions{Wait: 30 * time.Second})
+			}()
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("errors: %v, %v", errs[0], errs[1])
+		}
+		if reps[0].Done == reps[1].Done || reps[0].Events+reps[1].Events != len(d.events) {
+			t.Fatalf("reports %+v and %+v; want one run that moved %d events and one that found it done", reps[0], reps[1], len(d.events))
+		}
+		if diff := diffDumps(want, dump(t, rdb, pb)); len(diff) > 0 {
+			t.Fatalf("two processes at once end with %d keys unlike one run's:\n%s", len(diff), strings.Join(diff, "\n"))
+		}
+
+		pc := tg.prefix + "c:"
+		legacyCRM{rdb, pc}.write(t, 1)
+		if err := rdb.Set(ctx, pc+"schema:crm:lock", "another-process", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := redisstore.NewCRM(rdb, pc).MigrateLegacy(ctx, redisstore.MigrateOptions{}); !errors.Is(err, redisstore.ErrMigrationBusy) {
+			t.Fatalf("with the lock held: %v, want ErrMigrationBusy", err)
+		}
+	})
+}

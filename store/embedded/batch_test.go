@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
 )
 
@@ -177,5 +179,36 @@ func TestGroupCommitPanicReachesItsCaller(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A turn publishes exactly store.EncodeLive of its entries, built from
+// the JSON it stored (each entry encoded once).
+func TestCommitPublishesTheEncodedEntries(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	s := embedded.NewSessions(db, store.SessionOptions{})
+	l, err := db.Bus().Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Subscribe(ctx, s.Channel("c1")); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	res, err := s.Create(ctx, &engine.Session{ID: "c1", Playbook: "p"}, []store.Entry{
+		{From: "visitor", Kind: "message", Text: "hi <there> \"x\"\n", ClientID: "m1", At: at},
+		{From: "bot", Kind: "message", Text: "Hello", Buttons: []engine.Button{{Label: "A", Value: "a"}}, Data: map[string]any{"k": 1.5}, At: at},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := store.EncodeLive(res.Entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := <-l.Messages(); m.Payload != want {
+		t.Fatalf("published\n%s\nwant\n%s", m.Payload, want)
 	}
 }

@@ -203,11 +203,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 			}
 		}
 		if len(entries) > 0 {
-			live, err := store.EncodeLive(entries)
-			if err != nil {
-				return err
-			}
-			tx.Publish(s.Channel(id), live)
+			tx.Publish(s.Channel(id), liveOf(entries, encoded))
 		}
 		res = store.Result{Version: rec.version, Entries: entries, Pending: mark}
 		return nil
@@ -216,6 +212,26 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 		return store.Result{}, err
 	}
 	return res, nil
+}
+
+// liveOf is store.EncodeLive(entries) from the entries' JSON (without
+// their ids) already encoded for the transcript: each entry encoded once.
+func liveOf(entries []store.Entry, encoded [][]byte) string {
+	n := 0
+	for i := range entries {
+		n += len(entries[i].ID) + 2 + len(encoded[i])
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := range entries {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(entries[i].ID)
+		b.WriteByte(' ')
+		b.Write(encoded[i])
+	}
+	return b.String()
 }
 
 // maxTries bounds how often Turn re-runs a step that lost a race.

@@ -230,3 +230,7 @@ func normalizeVars(p *Program, s *Session) {
 		}
 	}
 }
+
+// Coerce converts v to the Go value that stands for type t, as a question's
+// answer is saved (only lossless number conversions); nil stays nil.
+func Coerce(v any, t Type) (any, error) { return coerce(v, t, false) }

@@ -3,6 +3,7 @@ package playtest
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -10,8 +11,10 @@ import (
 )
 
 // Proposal is a test proposed to take one edge no test takes: a script
-// found on the flow graph. It is a draft: conditions (branch arms,
-// skip_if) are not solved, only noted, and it has no expectations.
+// found on the flow graph. It is a draft without expectations. Where a
+// condition on its way (a branch arm, the arms before it, skip_if, a
+// validate) reads one var that a question on the way saves, the answer is
+// chosen to make it come out right; other conditions are noted.
 type Proposal struct {
 	Edge    engine.Edge
 	Name    string
@@ -19,7 +22,7 @@ type Proposal struct {
 	Mocks   []string // "METHOD URL" that must answer 200
 	Bodies  []string // the JSON body of each mock, with the fields its card saves
 	Steps   []string // script lines, "visitor: ..." or "click: ..."
-	Notes   []string // what the test writer must arrange (conditions)
+	Notes   []string // conditions the answers could not arrange
 	Reached bool     // false when no path to the edge was found
 	// Checked is set when the draft, run as it is, takes its edge.
 	Checked bool
@@ -33,10 +36,33 @@ type trans struct {
 	to    node // card -1: the conversation stops here
 	edge  *engine.Edge
 	steps []string
-	note  string
 	team  string // needs an agent of this team online
 	mock  string // needs this call to answer
 	body  string // with this body
+	// conds are the conditions that must come out as wanted for the
+	// transition to be taken; solve derives answers for them, or they
+	// stay as TODO notes.
+	conds []condWant
+	// ans is the question this transition answers, nil for none.
+	ans *answer
+}
+
+// answer is an answer to card's question: choice is the index of the
+// choice clicked, or -1 for a typed answer.
+type answer struct{ card, choice int }
+
+// condWant is a condition of card that must be want.
+type condWant struct {
+	e    *engine.Expr
+	want bool
+	card string
+}
+
+func (c condWant) note() string {
+	if c.e == nil {
+		return c.card
+	}
+	return fmt.Sprintf("make `%s` %t at %s", c.e.Src, c.want, c.card)
 }
 
 // Generate proposes one test for each edge in edges (the uncovered ones),
@@ -98,12 +124,12 @@ func propose(p *engine.Program, target engine.Edge) *Proposal {
 		chain = append(chain, pv.t)
 		n = pv.from
 	}
-	for i := len(chain) - 1; i >= 0; i-- {
-		t := chain[i]
+	slices.Reverse(chain)
+	for _, c := range solve(p, chain) {
+		pr.Notes = append(pr.Notes, c.note())
+	}
+	for _, t := range chain {
 		pr.Steps = append(pr.Steps, t.steps...)
-		if t.note != "" {
-			pr.Notes = append(pr.Notes, t.note)
-		}
 		if t.team != "" {
 			pr.Online[t.team] = 1
 		}
@@ -134,15 +160,18 @@ func transitions(p *engine.Program, n node) []trans {
 		if len(c.Branch) == 0 {
 			return []trans{{to: next(c.Next)}}
 		}
+		var earlier []condWant // the arms before must be false
 		for i, b := range c.Branch {
 			t := trans{to: next(b.Goto), edge: edge(engine.EdgeBranch, i)}
+			t.conds = slices.Clone(earlier)
 			if b.If != nil {
-				t.note = fmt.Sprintf("make `%s` true at %s", b.If.Src, c.Name)
+				t.conds = append(t.conds, condWant{b.If, true, c.Name})
+				earlier = append(earlier, condWant{b.If, false, c.Name})
 			}
 			out = append(out, t)
 		}
 		if last := c.Branch[len(c.Branch)-1]; last.If != nil {
-			out = append(out, trans{to: next(c.Next), edge: edge(engine.EdgeNoBranch, 0), note: "make every branch condition of " + c.Name + " false"})
+			out = append(out, trans{to: next(c.Next), edge: edge(engine.EdgeNoBranch, 0), conds: earlier})
 		}
 		return out
 	}
@@ -181,16 +210,10 @@ func transitions(p *engine.Program, n node) []trans {
 	a := c.Ask
 	var out []trans
 	if a.SkipIf != nil {
-		out = append(out, trans{to: after, edge: edge(engine.EdgeSkip, 0), note: fmt.Sprintf("make `%s` true at %s", a.SkipIf.Src, c.Name)})
+		out = append(out, trans{to: after, edge: edge(engine.EdgeSkip, 0), conds: []condWant{{a.SkipIf, true, c.Name}}})
 	}
 	for i, ch := range a.Choices {
-		label := ch.Value
-		if ch.Label != nil {
-			if tm := ch.Label.ByLocale[p.Locale]; tm != nil && tm.IsStatic {
-				label = tm.Static
-			}
-		}
-		out = append(out, trans{to: orAfter(ch.Goto), edge: edge(engine.EdgeChoice, i), steps: []string{"click: " + yamlScalar(label)}})
+		out = append(out, trans{to: orAfter(ch.Goto), edge: edge(engine.EdgeChoice, i), steps: []string{"click: " + yamlScalar(choiceLabel(p, ch))}, ans: &answer{n.card, i}})
 	}
 	if a.Other != nil {
 		out = append(out, trans{to: orAfter(a.Other.Goto), edge: edge(engine.EdgeOther, 0), steps: []string{"visitor: Something not in the list"}})
@@ -224,13 +247,23 @@ func transitions(p *engine.Program, n node) []trans {
 		out = append(out, trans{to: to, edge: edge(engine.EdgeRetry, 0), steps: steps})
 	}
 	if len(a.Choices) == 0 && len(a.Intents) == 0 {
-		t := trans{to: after, steps: []string{"visitor: " + yamlScalar(validSample(a.Input))}}
-		if len(a.Validate) > 0 {
-			t.note = "give an answer to " + c.Name + " that passes its validate"
+		t := trans{to: after, steps: []string{"visitor: " + yamlScalar(validSample(a.Input))}, ans: &answer{n.card, -1}}
+		for _, v := range a.Validate {
+			t.conds = append(t.conds, condWant{v.If, true, c.Name})
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+func choiceLabel(p *engine.Program, ch *engine.Choice) string {
+	label := ch.Value
+	if ch.Label != nil {
+		if tm := ch.Label.ByLocale[p.Locale]; tm != nil && tm.IsStatic {
+			label = tm.Static
+		}
+	}
+	return label
 }
 
 func validSample(t engine.InputType) string {
@@ -313,7 +346,11 @@ func FormatProposals(ps []*Proposal) string {
 			fmt.Fprintf(&b, "    # not yet: as written it does not take the edge; do the TODOs\n")
 		}
 		for _, n := range pr.Notes {
-			fmt.Fprintf(&b, "    # TODO: %s\n", n)
+			if pr.Checked {
+				fmt.Fprintf(&b, "    # holds as written: %s\n", n)
+			} else {
+				fmt.Fprintf(&b, "    # TODO: %s\n", n)
+			}
 		}
 		if len(pr.Online) > 0 {
 			var parts []string

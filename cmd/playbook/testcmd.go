@@ -33,8 +33,10 @@ offline path, call success and failure) and locales of each playbook the
 tests went through, and which they never reached. --min-coverage N fails
 the run when a playbook's coverage is below N percent. --generate prints a
 draft test for each edge no test takes, found on the flow graph, to paste
-into the test file and finish (conditions and expectations are left as
-TODO comments; a draft marked "checked" takes its edge as written).
+into the test file and finish: answers are chosen to satisfy the branch
+conditions that compare a var a question saves (size == "51-200", budget >=
+1000); other conditions and the expectations are left as TODO comments. A
+draft marked "checked" takes its edge as written.
 
 Exit status: 0 when every test passes, 1 when a test fails or a file has
 errors, 2 when the command line is wrong.

@@ -3,6 +3,8 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"io"
 	"log/slog"
@@ -28,10 +30,10 @@ func startServer(t *testing.T) (*server.Server, string) {
 		t.Skip("needs Redis and a server")
 	}
 	rds := redistest.New(t)
-	srv, err := server.New(server.Config{
-		Playbooks: "../playbooks/bench", Engine: redisstore.NewEngine(rds.Client, rds.Prefix), Prefix: rds.Prefix,
+	srv, err := servertest.New(servertest.Config{Engine: redisstore.NewEngine(rds.Client, rds.Prefix), Options: conversation.Options{
+		Playbooks: "../playbooks/bench", Prefix: rds.Prefix,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PasswordCost: bcrypt.MinCost,
-	})
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestVisitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	until(t, c, anyOf[*protocol.Pong])
-	entries, err := srv.Store().Transcript(ctx, w.Conversation, "", 0)
+	entries, err := srv.App().Sessions().Transcript(ctx, w.Conversation, "", 0)
 	if err != nil || len(entries) != 3 {
 		t.Fatalf("transcript: %d entries (%v), want 3", len(entries), err)
 	}
@@ -194,7 +196,7 @@ func TestVisitor(t *testing.T) {
 func TestAgent(t *testing.T) {
 	srv, url := startServer(t)
 	ctx := context.Background()
-	if _, err := srv.Inbox().AddAgent(ctx, handoff.NewAgent{Email: "sam@example.com", Name: "Sam", Teams: []string{"sales"}, Password: "correct horse"}); err != nil {
+	if _, err := srv.App().Inbox().AddAgent(ctx, handoff.NewAgent{Email: "sam@example.com", Name: "Sam", Teams: []string{"sales"}, Password: "correct horse"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := client.SignIn(ctx, url, "sam@example.com", "wrong horse", client.Options{}); client.StatusOf(err) != 401 {

@@ -219,7 +219,7 @@ func (w *twoTeams) liveSupportChat(t *testing.T) string {
 	v.send(map[string]any{"type": "start", "playbook": "qualify", "previous": w.token})
 	conv := v.next("welcome")["conversation"].(string)
 	v.bot("Hi! What brings you here?")
-	if _, err := w.ts.srv.Inbox().Queue(context.Background(), conv, "support", "", ""); err != nil {
+	if _, err := w.ts.srv.App().Inbox().Queue(context.Background(), conv, "support", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	return conv

@@ -36,7 +36,7 @@ func newTwoTeams(t *testing.T) *twoTeams {
 	w.sam = signIn(t, ts, addAgent(t, ts, "Sam", "sales"))
 	w.kim = signIn(t, ts, addAgent(t, ts, "Kim", "sales"))
 	w.sue = signIn(t, ts, addAgent(t, ts, "Sue", "support"))
-	adm, err := ts.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: "ada@example.com", Name: "Ada", Role: handoff.RoleAdmin, Password: "correct horse"})
+	adm, err := ts.srv.App().Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: "ada@example.com", Name: "Ada", Role: handoff.RoleAdmin, Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func newTwoTeams(t *testing.T) *twoTeams {
 func (w *twoTeams) supportChat(t *testing.T, visitor *handoff.Visitor) string {
 	t.Helper()
 	ctx := context.Background()
-	in := w.ts.srv.Inbox()
+	in := w.ts.srv.App().Inbox()
 	conv := handoff.Conversation{ID: "support-" + w.conv, Playbook: "qualify"}
 	if visitor == nil {
 		// The widget's visitor: linked to the sales chat as the widget's

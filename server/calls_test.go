@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // TestCallCardsStayInside checks the call policy against a local API:
@@ -62,7 +62,7 @@ cards:
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rds := redistest.New(t)
-			ts := startServer(t, rds, dir, func(c *server.Config) { c.Calls.AllowPrivate = tt.private })
+			ts := startServer(t, rds, dir, func(c *servertest.Config) { c.Calls.AllowPrivate = tt.private })
 			c := dial(t, ts)
 			c.start("caller")
 			c.bot("Which path?")

@@ -3,13 +3,13 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"strings"
 	"testing"
 
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // TestLiveChatOnRedisCluster runs the live-chat path on a real 3-master
@@ -19,7 +19,7 @@ import (
 // succeed and no command may fail with CROSSSLOT (issue 12).
 func TestLiveChatOnRedisCluster(t *testing.T) {
 	cl := redistest.NewCluster(t)
-	onCluster := func(c *server.Config) { c.Engine = redisstore.NewEngine(cl.Client, c.Prefix) }
+	onCluster := func(c *servertest.Config) { c.Engine = redisstore.NewEngine(cl.Client, c.Prefix) }
 	ts := startServer(t, &redistest.Server{Prefix: cl.Prefix}, "../playbooks/bench", onCluster)
 	ctx := context.Background()
 	sam := addAgent(t, ts, "Sam", "sales")
@@ -61,7 +61,7 @@ func TestLiveChatOnRedisCluster(t *testing.T) {
 	v.entryOf("resolved", "system")
 	v.send(map[string]any{"type": "rating", "score": 5, "comment": "quick!"})
 	v.next("rated")
-	c, err := ts.srv.Inbox().Conversation(ctx, conv)
+	c, err := ts.srv.App().Inbox().Conversation(ctx, conv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +17,6 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // hookReceiver collects webhook requests and checks their signatures.
@@ -59,7 +59,7 @@ func (h *hookReceiver) count(typ string) int {
 	return h.types[typ]
 }
 
-func fastWebhooks(c *server.Config) {
+func fastWebhooks(c *servertest.Config) {
 	c.Webhooks = crm.DeliveryOptions{RetryBase: 20 * time.Millisecond, RetryCap: 200 * time.Millisecond, Poll: 20 * time.Millisecond, Timeout: 2 * time.Second, ClaimIdle: time.Second}
 }
 
@@ -178,7 +178,7 @@ func TestSalesOfflinePathReachesTheCRM(t *testing.T) {
 	if len(people) != 1 || people[0].ID != person.ID {
 		t.Fatalf("search by email = %+v", people)
 	}
-	ada, err := ts.srv.Inbox().AddAgent(ctx, handoff.NewAgent{Email: "ada@example.com", Name: "Ada", Role: handoff.RoleAdmin, Password: "correct horse"})
+	ada, err := ts.srv.App().Inbox().AddAgent(ctx, handoff.NewAgent{Email: "ada@example.com", Name: "Ada", Role: handoff.RoleAdmin, Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,7 +477,7 @@ func TestWebhooksSurviveAKilledServer(t *testing.T) {
 	rds := redistest.New(t)
 	ctx := context.Background()
 	frozen := &hangingTransport{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	a := startServer(t, rds, "../playbooks/sales", func(c *server.Config) {
+	a := startServer(t, rds, "../playbooks/sales", func(c *servertest.Config) {
 		fastWebhooks(c)
 		c.Webhooks.Timeout, c.Webhooks.Lease, c.Webhooks.ClaimIdle = time.Second, 1500*time.Millisecond, time.Second
 		c.Webhooks.Client = &http.Client{Transport: frozen}
@@ -494,7 +494,7 @@ func TestWebhooksSurviveAKilledServer(t *testing.T) {
 		t.Fatal("server A never tried to deliver")
 	}
 	started := time.Now()
-	startServer(t, rds, "../playbooks/sales", func(c *server.Config) {
+	startServer(t, rds, "../playbooks/sales", func(c *servertest.Config) {
 		fastWebhooks(c)
 		c.Webhooks.ClaimIdle = time.Second
 	})

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"net"
 	"slices"
 	"strings"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -121,7 +121,7 @@ func TestConversationEventsSurviveARedisError(t *testing.T) {
 	rdb := redis.NewClient(rds.Client.Options())
 	rdb.AddHook(cut)
 	t.Cleanup(func() { rdb.Close() })
-	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) {
+	ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) {
 		c.Engine = redisstore.NewEngine(rdb, c.Prefix)
 		c.RecoverAfter = time.Second
 		fastWebhooks(c)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,7 +17,6 @@ import (
 	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 	"github.com/playbook-dev/playbook/store/embedded"
 )
 
@@ -42,7 +42,7 @@ type agentClient struct {
 
 func addAgent(t *testing.T, ts *testServer, name string, teams ...string) *handoff.Agent {
 	t.Helper()
-	a, err := ts.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: name + "@example.com", Name: name, Teams: teams, Password: "correct horse"})
+	a, err := ts.srv.App().Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: name + "@example.com", Name: name, Teams: teams, Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestLiveChatOnTheEmbeddedInbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	testLiveChat(t, rds, func(c *server.Config) { c.Inbox = embedded.NewInbox(db) })
+	testLiveChat(t, rds, func(c *servertest.Config) { c.Inbox = embedded.NewInbox(db) })
 	// Nothing of the inbox went to Redis.
 	keys, err := rds.Client.Keys(context.Background(), rds.Prefix+"*").Result()
 	if err != nil {
@@ -171,7 +171,7 @@ func TestLiveChatOnTheEmbeddedInbox(t *testing.T) {
 
 // testLiveChat: handoff, notification, Unassigned, take, joined, messages
 // both ways, resolve, rating, and the visitor's next conversation linked.
-func testLiveChat(t *testing.T, rds *redistest.Server, mod ...func(*server.Config)) {
+func testLiveChat(t *testing.T, rds *redistest.Server, mod ...func(*servertest.Config)) {
 	ts := startServer(t, rds, "../playbooks/bench", mod...)
 	ctx := context.Background()
 	sam := addAgent(t, ts, "Sam", "sales")
@@ -227,7 +227,7 @@ func testLiveChat(t *testing.T, rds *redistest.Server, mod ...func(*server.Confi
 	}
 	v.send(map[string]any{"type": "rating", "score": 5, "comment": "quick!"})
 	v.next("rated")
-	c, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	c, _ := ts.srv.App().Inbox().Conversation(ctx, conv)
 	if c.Status != handoff.StatusResolved || c.CSAT == nil || c.CSAT.Score != 5 || c.AssigneeName != "Sam" {
 		t.Fatalf("conversation = %+v", c)
 	}
@@ -252,7 +252,7 @@ func testLiveChat(t *testing.T, rds *redistest.Server, mod ...func(*server.Confi
 	if next == conv {
 		t.Fatal("no new conversation after resolve")
 	}
-	nc, _ := ts.srv.Inbox().Conversation(ctx, next)
+	nc, _ := ts.srv.App().Inbox().Conversation(ctx, next)
 	if len(nc.Previous) == 0 || nc.Previous[0] != conv {
 		t.Fatalf("new conversation's previous = %v", nc.Previous)
 	}
@@ -335,7 +335,7 @@ func TestAgentsOnlyActOnTheirTeams(t *testing.T) {
 func TestWaitTimeoutFiresOnceWithTwoServers(t *testing.T) {
 	rds := redistest.New(t)
 	clk := newClock()
-	withClock := func(c *server.Config) { c.Now = clk.now }
+	withClock := func(c *servertest.Config) { c.Now = clk.now }
 	a := startServer(t, rds, "../playbooks/bench", withClock)
 	b := startServer(t, rds, "../playbooks/bench", withClock)
 	sam := addAgent(t, a, "Sam", "sales")
@@ -347,7 +347,7 @@ func TestWaitTimeoutFiresOnceWithTwoServers(t *testing.T) {
 	v.bot("Our team is offline, we will email you")
 	v.entryOf("end", "system")
 	time.Sleep(600 * time.Millisecond) // several timer polls of both servers
-	entries, _ := b.srv.Store().Transcript(context.Background(), conv, "", 0)
+	entries, _ := b.srv.App().Sessions().Transcript(context.Background(), conv, "", 0)
 	offline, leads := 0, 0
 	for _, e := range entries {
 		if e.Text == "Our team is offline, we will email you" {
@@ -360,14 +360,14 @@ func TestWaitTimeoutFiresOnceWithTwoServers(t *testing.T) {
 	if offline != 1 || leads != 1 {
 		t.Fatalf("offline path ran %d times, %d leads; want 1 and 1", offline, leads)
 	}
-	c, _ := a.srv.Inbox().Conversation(context.Background(), conv)
+	c, _ := a.srv.App().Inbox().Conversation(context.Background(), conv)
 	if c.Status != handoff.StatusMissed {
 		t.Fatalf("after the timeout the chat is %s, want missed (issue 11, item 17)", c.Status)
 	}
-	if l, _ := a.srv.Inbox().List(context.Background(), sam, handoff.FolderUnassigned, 10); len(l) != 0 {
+	if l, _ := a.srv.App().Inbox().List(context.Background(), sam, handoff.FolderUnassigned, 10); len(l) != 0 {
 		t.Fatalf("timed-out chat still queued")
 	}
-	if l, _ := a.srv.Inbox().List(context.Background(), sam, handoff.FolderMissed, 10); len(l) != 1 || l[0].ID != conv {
+	if l, _ := a.srv.App().Inbox().List(context.Background(), sam, handoff.FolderMissed, 10); len(l) != 1 || l[0].ID != conv {
 		t.Fatalf("the timed-out chat is not in Missed: %v", l)
 	}
 }
@@ -377,7 +377,7 @@ func TestWaitTimeoutFiresOnceWithTwoServers(t *testing.T) {
 func TestSnoozeFiresOnceAfterRestart(t *testing.T) {
 	rds := redistest.New(t)
 	clk := newClock()
-	withClock := func(c *server.Config) { c.Now = clk.now }
+	withClock := func(c *servertest.Config) { c.Now = clk.now }
 	a := startServer(t, rds, "../playbooks/bench", withClock)
 	sam := addAgent(t, a, "Sam", "sales")
 	agent := signIn(t, a, sam)
@@ -447,7 +447,7 @@ func TestRoutingAndCollectedVisitor(t *testing.T) {
 	ts := startServer(t, rds, "../playbooks/bench")
 	ctx := context.Background()
 	sam := addAgent(t, ts, "Sam", "sales")
-	if err := ts.srv.Inbox().SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.RoundRobin, Capacity: 2}); err != nil {
+	if err := ts.srv.App().Inbox().SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.RoundRobin, Capacity: 2}); err != nil {
 		t.Fatal(err)
 	}
 	agent := signIn(t, ts, sam)
@@ -467,7 +467,7 @@ func TestRoutingAndCollectedVisitor(t *testing.T) {
 			break
 		}
 	}
-	c, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	c, _ := ts.srv.App().Inbox().Conversation(ctx, conv)
 	if c.Visitor.Email != "ana@acme.io" || c.Assignee != sam.ID {
 		t.Fatalf("inbox record = %+v", c)
 	}
@@ -521,7 +521,7 @@ func TestRatingOnlyAfterResolveAndOnce(t *testing.T) {
 	if f := v.next("error"); f["code"] != "not_resolved" {
 		t.Fatalf("rating an open chat: %v, want not_resolved", f)
 	}
-	if c, _ := ts.srv.Inbox().Conversation(ctx, conv); c.CSAT != nil {
+	if c, _ := ts.srv.App().Inbox().Conversation(ctx, conv); c.CSAT != nil {
 		t.Fatalf("a refused rating was stored: %+v", c.CSAT)
 	}
 	agent.ok("POST", "/api/conversations/"+conv+"/resolve", nil)
@@ -577,7 +577,7 @@ func TestRatingOnlyAfterResolveAndOnce(t *testing.T) {
 	if rated == nil {
 		t.Fatalf("answers %v and %v: nobody's rating was taken", a, b)
 	}
-	c, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	c, _ := ts.srv.App().Inbox().Conversation(ctx, conv)
 	if c.CSAT == nil || float64(c.CSAT.Score) != rated["score"] {
 		t.Fatalf("stored csat %+v, the accepted rating was %v", c.CSAT, rated)
 	}
@@ -586,7 +586,7 @@ func TestRatingOnlyAfterResolveAndOnce(t *testing.T) {
 	if f := answer(w); f["code"] != "already_rated" {
 		t.Fatalf("a third rating: %v", f)
 	}
-	if again, _ := ts.srv.Inbox().Conversation(ctx, conv); *again.CSAT != *c.CSAT {
+	if again, _ := ts.srv.App().Inbox().Conversation(ctx, conv); *again.CSAT != *c.CSAT {
 		t.Fatalf("csat changed to %+v", again.CSAT)
 	}
 }
@@ -630,7 +630,7 @@ func TestReassignOnlyToOnlineAgentsOfTheTeam(t *testing.T) {
 			t.Errorf("assign to %s: %d %s, want 409 saying %q", tc.to.Name, code, body, tc.want)
 		}
 	}
-	c, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	c, _ := ts.srv.App().Inbox().Conversation(ctx, conv)
 	if c.Assignee != sam.ID {
 		t.Fatalf("after refused reassignments the chat is with %q", c.AssigneeName)
 	}
@@ -639,7 +639,7 @@ func TestReassignOnlyToOnlineAgentsOfTheTeam(t *testing.T) {
 	if j := v.entryOf("joined", "system"); j["author"] != "Kim" {
 		t.Fatalf("joined = %v", j)
 	}
-	entries, _ := ts.srv.Store().Transcript(ctx, conv, "", 0)
+	entries, _ := ts.srv.App().Sessions().Transcript(ctx, conv, "", 0)
 	for _, e := range entries {
 		if e.Kind == "joined" && e.Author != "Sam" && e.Author != "Kim" {
 			t.Errorf("the transcript says %s joined", e.Author)
@@ -648,7 +648,7 @@ func TestReassignOnlyToOnlineAgentsOfTheTeam(t *testing.T) {
 	// Taking a chat back yourself needs no presence check.
 	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "away"})
 	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{"agent": sam.ID})
-	if c, _ := ts.srv.Inbox().Conversation(ctx, conv); c.Assignee != sam.ID {
+	if c, _ := ts.srv.App().Inbox().Conversation(ctx, conv); c.Assignee != sam.ID {
 		t.Fatalf("taking it back: with %q", c.AssigneeName)
 	}
 }
@@ -660,7 +660,7 @@ func TestListPreviewNamesTheAuthor(t *testing.T) {
 	rds := redistest.New(t)
 	ts := startServer(t, rds, "../playbooks/bench")
 	sam := addAgent(t, ts, "Sam", "sales")
-	kim, err := ts.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: "kim@example.com", Name: "Kim Park", Teams: []string{"sales"}, Password: "correct horse"})
+	kim, err := ts.srv.App().Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: "kim@example.com", Name: "Kim Park", Teams: []string{"sales"}, Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestHostileFrames(t *testing.T) {
 	// Invalid UTF-8 and control characters are cleaned, markup is kept as text.
 	c.conn.SendRaw(c.ctx, []byte("{\"type\":\"message\",\"id\":\"u\",\"text\":\"Just\xff\xfe brows\\u0000ing\\u0007 <script>alert(1)</script>\"}"))
 	c.next("ack")
-	entries, _ := ts.srv.Store().Transcript(context.Background(), conv, "", 0)
+	entries, _ := ts.srv.App().Sessions().Transcript(context.Background(), conv, "", 0)
 	var got string
 	for _, e := range entries {
 		if e.ClientID == "u" {

@@ -1,13 +1,13 @@
 package server_test
 
 import (
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // The opening hours a playbook folder's hours.yaml declares are the ones
@@ -42,7 +42,7 @@ cards:
 		}
 	}
 	wednesdayNoon := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	ts := startServer(t, rds, dir, func(c *server.Config) { c.Now = func() time.Time { return wednesdayNoon } })
+	ts := startServer(t, rds, dir, func(c *servertest.Config) { c.Now = func() time.Time { return wednesdayNoon } })
 	v := dial(t, ts)
 	v.start("check")
 	v.bot("Checking.")

@@ -107,7 +107,7 @@ func (s *Server) me(c *echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, protocol.Me{Agent: conversation.WireAgent(a), CSRF: c.Get("csrf"), Presence: string(p), Mail: s.cfg.Mail != nil})
+	return c.JSON(http.StatusOK, protocol.Me{Agent: conversation.WireAgent(a), CSRF: c.Get("csrf"), Presence: string(p), Mail: s.svc.MailOn()})
 }
 
 func (s *Server) setPresence(c *echo.Context) error {

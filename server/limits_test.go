@@ -2,13 +2,13 @@ package server_test
 
 import (
 	"context"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"net/http"
 	"testing"
 	"time"
 
 	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // connects opens n visitor websockets from this address in a row and
@@ -37,10 +37,10 @@ func TestConnectLimit(t *testing.T) {
 	if got := connects(t, startServer(t, rds, dir), 25); got != 5 {
 		t.Errorf("default: %d of 25 connections refused, want 5 (bursts of 20)", got)
 	}
-	if got := connects(t, startServer(t, rds, dir, func(c *server.Config) { c.ConnectsPerMinute = 6 }), 4); got != 2 {
+	if got := connects(t, startServer(t, rds, dir, func(c *servertest.Config) { c.ConnectsPerMinute = 6 }), 4); got != 2 {
 		t.Errorf("6 a minute: %d of 4 connections refused, want 2 (bursts of 2)", got)
 	}
-	if got := connects(t, startServer(t, rds, dir, func(c *server.Config) { c.ConnectsPerMinute = -1 }), 40); got != 0 {
+	if got := connects(t, startServer(t, rds, dir, func(c *servertest.Config) { c.ConnectsPerMinute = -1 }), 40); got != 0 {
 		t.Errorf("no limit: %d of 40 connections refused", got)
 	}
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"io"
 	"net/http"
 	"os"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // adminPost posts a playbook to the admin API and returns the status and
@@ -45,7 +45,7 @@ func TestActivateRefusesADuplicateID(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "hello.yaml"), []byte(hello), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, rds, dir, func(c *server.Config) { c.AdminToken = "s3cret" })
+	ts := startServer(t, rds, dir, func(c *servertest.Config) { c.AdminToken = "s3cret" })
 
 	impostor := "playbook: hello\ncards:\n  a:\n    say: Hello from the impostor\n    end: done\n"
 	for _, q := range []string{"", "?activate=true"} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 
 	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // entriesOf returns the entry frames among frames.
@@ -44,7 +44,7 @@ func TestDuplicateClientIDRunsOnce(t *testing.T) {
 	if extra := entriesOf(c.settle()); len(extra) != 0 {
 		t.Fatalf("a resend produced new entries: %v", extra)
 	}
-	entries, _ := ts.srv.Store().Transcript(context.Background(), conv, "", 0)
+	entries, _ := ts.srv.App().Sessions().Transcript(context.Background(), conv, "", 0)
 	visitor := 0
 	for _, e := range entries {
 		if e.From == "visitor" {
@@ -90,14 +90,14 @@ func TestTwoTabsAtOnce(t *testing.T) {
 	if ack := b.next("ack"); ack["id"] != "b1" {
 		t.Fatalf("tab b: ack %v", ack)
 	}
-	sess, _, err := ts.srv.Store().Load(context.Background(), conv)
+	sess, _, err := ts.srv.App().Sessions().Load(context.Background(), conv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sess.Tries != 2 {
 		t.Fatalf("session counted %d invalid answers, want 2 (each message once)", sess.Tries)
 	}
-	all, _ := ts.srv.Store().Transcript(context.Background(), conv, "", 0)
+	all, _ := ts.srv.App().Sessions().Transcript(context.Background(), conv, "", 0)
 	for _, tab := range []*client{a, b} {
 		// Wait for the transcript's last entry (the other tab's turn comes
 		// through Redis), then for anything else the tab was sent by then.
@@ -183,11 +183,11 @@ func TestTwoServersShareConversations(t *testing.T) {
 	b.bot("Monthly budget in USD?")
 	b.say("m4", "1500")
 	b.bot("Our team is offline, we will email you")
-	sess, _, _ := srvA.srv.Store().Load(context.Background(), conv)
+	sess, _, _ := srvA.srv.App().Sessions().Load(context.Background(), conv)
 	if sess.Outcome != "lead" {
 		t.Fatalf("outcome %q, want lead", sess.Outcome)
 	}
-	all, _ := srvA.srv.Store().Transcript(context.Background(), conv, "", 0)
+	all, _ := srvA.srv.App().Sessions().Transcript(context.Background(), conv, "", 0)
 	seen := map[string]bool{}
 	for _, e := range all {
 		k := e.From + e.Text + e.Kind
@@ -200,7 +200,7 @@ func TestTwoServersShareConversations(t *testing.T) {
 
 func TestBadInputGetsErrorFrames(t *testing.T) {
 	rds := redistest.New(t)
-	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) { c.TokenTTL = time.Second })
+	ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) { c.TokenTTL = time.Second })
 	c := dial(t, ts)
 	expect := func(code string) {
 		t.Helper()
@@ -319,7 +319,7 @@ func TestBrokenEditKeepsOldVersion(t *testing.T) {
 	// The first conversation goes on with the version it started on.
 	c.say("x1", "Just browsing")
 	c.bot("Enjoy! Ping us anytime.")
-	sess, _, _ := ts.srv.Store().Load(context.Background(), conv)
+	sess, _, _ := ts.srv.App().Sessions().Load(context.Background(), conv)
 	if sess.Outcome != "browsing" {
 		t.Fatalf("old conversation outcome %q", sess.Outcome)
 	}
@@ -339,7 +339,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestAdminAPI(t *testing.T) {
 	rds := redistest.New(t)
 	dir := copyPlaybooks(t)
-	ts := startServer(t, rds, dir, func(c *server.Config) { c.AdminToken = "s3cret" })
+	ts := startServer(t, rds, dir, func(c *servertest.Config) { c.AdminToken = "s3cret" })
 	do := func(method, path, token, body string, hdr ...string) (int, map[string]any) {
 		req, _ := http.NewRequest(method, ts.url+path, strings.NewReader(body))
 		if token != "" {
@@ -402,7 +402,7 @@ func TestAdminAPI(t *testing.T) {
 
 func TestHTTPErrorsAndCORS(t *testing.T) {
 	rds := redistest.New(t)
-	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) { c.AllowedOrigins = []string{"www.example.com", "127.0.0.1:*"} })
+	ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) { c.AllowedOrigins = []string{"www.example.com", "127.0.0.1:*"} })
 	for _, tt := range []struct {
 		method, path string
 		want         int

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"net/http"
 	"strings"
@@ -39,7 +41,7 @@ func connectsVia(t *testing.T, ts *testServer, xff string, n int) (refused int) 
 // cannot pick a fresh budget by prepending addresses.
 func TestTrustedProxiesSeparateVisitors(t *testing.T) {
 	rds := redistest.New(t)
-	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) {
+	ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) {
 		c.ConnectsPerMinute = 6 // bursts of 2
 		c.TrustedProxies = []string{"127.0.0.1/32", "10.0.0.0/8"}
 	})
@@ -59,7 +61,7 @@ func TestTrustedProxiesSeparateVisitors(t *testing.T) {
 func TestUntrustedPeerForwardedForIgnored(t *testing.T) {
 	rds := redistest.New(t)
 	for _, trusted := range [][]string{nil, {"10.0.0.0/8"}} {
-		ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) {
+		ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) {
 			c.ConnectsPerMinute = 6
 			c.TrustedProxies = trusted
 		})
@@ -75,7 +77,8 @@ func TestUntrustedPeerForwardedForIgnored(t *testing.T) {
 
 func TestTrustedProxiesBadValue(t *testing.T) {
 	rds := redistest.New(t)
-	_, err := server.New(server.Config{Playbooks: "../playbooks/bench", Engine: redisstore.NewEngine(rds.Client, rds.Prefix), Prefix: rds.Prefix, TrustedProxies: []string{"10.0.0.0/33"}})
+	_, err := servertest.New(servertest.Config{Engine: redisstore.NewEngine(rds.Client, rds.Prefix),
+		Options: conversation.Options{Playbooks: "../playbooks/bench", Prefix: rds.Prefix}, Config: server.Config{TrustedProxies: []string{"10.0.0.0/33"}}})
 	if err == nil || !strings.Contains(err.Error(), `trusted proxy "10.0.0.0/33"`) {
 		t.Fatalf("bad CIDR: %v, want an error naming it", err)
 	}

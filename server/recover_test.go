@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +17,6 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -52,7 +52,7 @@ func (f *flakyRecords) count() (calls, made int) {
 func TestSweepFinishesWorkATurnLeft(t *testing.T) {
 	rds := redistest.New(t)
 	recs := &flakyRecords{fails: 1, made: map[string]engine.Record{}}
-	ts := startServer(t, rds, copyPlaybooks(t), func(c *server.Config) {
+	ts := startServer(t, rds, copyPlaybooks(t), func(c *servertest.Config) {
 		c.Records = recs
 		c.RecoverAfter = 500 * time.Millisecond
 	})
@@ -125,7 +125,7 @@ func TestSweepMarksAMissedChatATurnLeft(t *testing.T) {
 	rdb := redis.NewClient(rds.Client.Options())
 	rdb.AddHook(cut)
 	t.Cleanup(func() { rdb.Close() })
-	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) {
+	ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) {
 		c.Engine = redisstore.NewEngine(rdb, c.Prefix)
 		c.Now = clk.now
 		c.RecoverAfter = 500 * time.Millisecond
@@ -141,7 +141,7 @@ func TestSweepMarksAMissedChatATurnLeft(t *testing.T) {
 	v.bot("Our team is offline, we will email you")
 	v.entryOf("end", "system")
 	waitLong(t, "marking the chat missed to fail", func() bool { return cut.failed.Load() > 0 })
-	if c, err := ts.srv.Inbox().Conversation(ctx, conv); err != nil || c.Status != handoff.StatusOpen {
+	if c, err := ts.srv.App().Inbox().Conversation(ctx, conv); err != nil || c.Status != handoff.StatusOpen {
 		t.Fatalf("with the mark failing the chat is %v (%v), want still open in the queue", c, err)
 	}
 	cut.cut.Store(false)     // Redis is back; the process that ran the turn gave up
@@ -149,18 +149,18 @@ func TestSweepMarksAMissedChatATurnLeft(t *testing.T) {
 
 	st := redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix})
 	waitLong(t, "the sweep to mark the chat missed and clear the turn's mark", func() bool {
-		c, err := ts.srv.Inbox().Conversation(ctx, conv)
+		c, err := ts.srv.App().Inbox().Conversation(ctx, conv)
 		n, _ := st.PendingCount(ctx)
 		return err == nil && c.Status == handoff.StatusMissed && n == 0
 	})
-	if l, _ := ts.srv.Inbox().List(ctx, sam, handoff.FolderUnassigned, 10); len(l) != 0 {
+	if l, _ := ts.srv.App().Inbox().List(ctx, sam, handoff.FolderUnassigned, 10); len(l) != 0 {
 		t.Fatalf("the missed chat is still queued: %v", l)
 	}
-	if l, _ := ts.srv.Inbox().List(ctx, sam, handoff.FolderMissed, 10); len(l) != 1 || l[0].ID != conv {
+	if l, _ := ts.srv.App().Inbox().List(ctx, sam, handoff.FolderMissed, 10); len(l) != 1 || l[0].ID != conv {
 		t.Fatalf("the missed chat is not in Missed: %v", l)
 	}
 	// The entry that made the turn's work durable is for the agents only.
-	entries, _ := ts.srv.Store().Transcript(ctx, conv, "", 0)
+	entries, _ := ts.srv.App().Sessions().Transcript(ctx, conv, "", 0)
 	if !slices.ContainsFunc(entries, func(e redisstore.Entry) bool { return e.Kind == "missed" }) {
 		t.Fatal("the transcript holds no missed entry")
 	}
@@ -179,7 +179,7 @@ func TestSweepMarksAMissedChatATurnLeft(t *testing.T) {
 // the mark.
 func TestSweepRecordsTheTeamThatWasAway(t *testing.T) {
 	rds := redistest.New(t)
-	ts := startServer(t, rds, copyPlaybooks(t), func(c *server.Config) {
+	ts := startServer(t, rds, copyPlaybooks(t), func(c *servertest.Config) {
 		c.RecoverAfter = 500 * time.Millisecond
 	})
 	ctx := context.Background()
@@ -187,7 +187,7 @@ func TestSweepRecordsTheTeamThatWasAway(t *testing.T) {
 	_, conv := c.start("website-sales")
 	c.bot("Hi there! What brings you here?")
 	eventually(t, "the conversation's inbox record", func() bool {
-		_, err := ts.srv.Inbox().Conversation(ctx, conv)
+		_, err := ts.srv.App().Inbox().Conversation(ctx, conv)
 		return err == nil
 	})
 	if err := rds.Client.Del(ctx, rds.Prefix+"{c:"+conv+"}:meta").Err(); err != nil {
@@ -208,10 +208,10 @@ func TestSweepRecordsTheTeamThatWasAway(t *testing.T) {
 	st := redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix})
 	eventually(t, "the sweep to record the team and clear the mark", func() bool {
 		n, _ := st.PendingCount(ctx)
-		m, err := ts.srv.Inbox().Conversation(ctx, conv)
+		m, err := ts.srv.App().Inbox().Conversation(ctx, conv)
 		return n == 0 && err == nil && m.Team == "sales"
 	})
-	m, _ := ts.srv.Inbox().Conversation(ctx, conv)
+	m, _ := ts.srv.App().Inbox().Conversation(ctx, conv)
 	if m.Status != handoff.StatusBot || m.Assignee != "" {
 		t.Fatalf("the away chat after the sweep: %+v", m)
 	}

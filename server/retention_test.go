@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"testing"
 	"time"
 
@@ -11,7 +12,6 @@ import (
 
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // handoffAs walks a visitor (with a widget visitor id) through the bench
@@ -60,7 +60,7 @@ func inList(t *testing.T, rds *redistest.Server, key, conv string) bool {
 func TestConversationKeysExpire(t *testing.T) {
 	rds := redistest.New(t)
 	ctx := context.Background()
-	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) { c.Retention = 48 * time.Hour })
+	ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) { c.Retention = 48 * time.Hour })
 	agent := signIn(t, ts, addAgent(t, ts, "Sam", "sales"))
 	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
 	conv := handoffAs(t, dial(t, ts), "keys1")
@@ -106,7 +106,7 @@ func TestConversationKeysExpire(t *testing.T) {
 // list), and in the sweep of any process.
 func TestExpiredChatsLeaveTheQueues(t *testing.T) {
 	rds := redistest.New(t)
-	fast := func(c *server.Config) { c.RecoverAfter = time.Second }
+	fast := func(c *servertest.Config) { c.RecoverAfter = time.Second }
 	ts := startServer(t, rds, "../playbooks/bench", fast)
 	sam := addAgent(t, ts, "Sam", "sales")
 	agent := signIn(t, ts, sam)

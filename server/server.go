@@ -13,35 +13,23 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/playbook-dev/playbook/conversation"
-	"github.com/playbook-dev/playbook/handoff"
-	"github.com/playbook-dev/playbook/store"
-	"github.com/playbook-dev/playbook/transcript"
 )
 
 // Config configures a Server. Zero values take the defaults in the field
 // comments.
 type Config struct {
-	// Playbooks is the directory of playbooks to serve; required.
-	Playbooks string
-	// Prefix starts every Redis key; default "pb:".
-	Prefix string
-	// Engine is where conversations (sessions, transcripts, pending
-	// marks, timers, playbook versions), the live bus and the token
-	// secret are kept; required: store/redis.NewEngine (one node or a
-	// Redis Cluster, any number of processes) or store/embedded.NewEngine
-	// (one process, a data directory). The server itself imports neither.
-	Engine store.Engine
-	// Inbox is where the inbox (queues, agents, presence, canned
-	// responses) is kept; default: the Engine's.
-	Inbox store.InboxEngine
+	// App is the application the server is the transport of (the
+	// conversation service and the stores it runs on); required:
+	// conversation.NewApp on a storage engine.
+	App *conversation.App
 	// Ready answers whether the store can serve now, for GET /readyz
-	// (each call bounded to 2 s); default: the Engine's Ping (on Redis:
-	// PING; on a cluster every master up and every slot covered).
+	// (each call bounded to 2 s); default: the App's engine's Ping (on
+	// Redis: PING; on a cluster every master up and every slot covered).
 	Ready func(ctx context.Context) error
 	// Secret signs visitor tokens; every process of a deployment needs the
 	// same one. Empty: one is generated once and shared by every process
-	// through Redis; when Redis loses it, a process that still has it
-	// writes it back, and the secrets processes made meanwhile are all
+	// through the store; when the store loses it, a process that still has
+	// it writes it back, and the secrets processes made meanwhile are all
 	// accepted (see conversation.Tokens).
 	Secret []byte
 	// AdminToken protects the admin API; empty turns the API off.
@@ -51,40 +39,15 @@ type Config struct {
 	// besides the server's own host. Default: localhost and 127.0.0.1 on
 	// any port.
 	AllowedOrigins []string
-	// IdleTTL is how long an idle conversation is kept; default 24h.
-	IdleTTL time.Duration
-	// Retention is how long a conversation's inbox record (and the
-	// visitor's index of conversations) is kept after its last activity;
-	// default handoff.DefaultRetention (90 days). Its session and
-	// transcript follow IdleTTL; CRM records are kept.
-	Retention time.Duration
 	// TokenTTL is how long a visitor token is valid; default 7 days.
 	TokenTTL time.Duration
 	// DefaultPlaybook starts when a page asks for none and no trigger
 	// matches; default: the demo's website-sales if loaded.
 	DefaultPlaybook string
-	// Calls configures the HTTP calls of call cards.
-	Calls CallPolicy
-	// Presence says how many agents of a team are online. Nil: the agents
-	// signed in to the inbox (package handoff).
-	Presence Presence
-	// PresenceTimeout is how long an agent stays online after the inbox's
-	// last heartbeat; default 30s.
-	PresenceTimeout time.Duration
-	// Mail sends transcripts by email; nil turns that off (and the widget
-	// and inbox do not offer it).
-	Mail Mailer
-	// MailLimits bound the transcripts visitors can have mailed; zero
-	// values take package transcript's defaults (3 per conversation, 30 a
-	// minute over all processes).
-	MailLimits transcript.Limits
 	// ConnectsPerMinute bounds the new visitor websockets a minute from one
 	// address (in bursts of a third of it); default 60, negative: no limit
 	// (for load tests from one machine).
 	ConnectsPerMinute int
-	// PasswordCost is the bcrypt cost of agents' new passwords; default
-	// bcrypt's (10). Tests set bcrypt.MinCost.
-	PasswordCost int
 	// TrustedProxies are the reverse proxies (CIDRs such as "10.0.0.0/8",
 	// or single addresses) whose X-Forwarded-For header names the client.
 	// The client address (for connection and sign-in limits, and logs) is
@@ -92,37 +55,8 @@ type Config struct {
 	// proxy, read only when the connection comes from a trusted proxy.
 	// Empty: the address of the connection, headers ignored.
 	TrustedProxies []string
-	// Hours says which teams are open, for open_hours(). Nil: every team
-	// is always open.
-	Hours OpenHours
-	// CRM keeps the CRM records and the webhook outbox; nil: the
-	// Engine's.
-	CRM store.CRMEngine
-	// MailQuota counts visitors' transcript mails; nil: the Engine's.
-	MailQuota store.MailQuota
-	// Records receives the records create cards make. Nil: the CRM
-	// (package crm) in the same Redis. They are also kept in the
-	// conversation's transcript.
-	Records Records
-	// CRMFields lists, per kind (person, organization, lead, deal), the
-	// fields the inbox's details panel shows; kinds it leaves out keep
-	// DefaultCRMFields.
-	CRMFields map[string][]string
-	// Webhooks configures the delivery of webhook events (retries,
-	// timeouts); zero values take package crm's defaults.
-	Webhooks conversation.WebhookOptions
 	// Logger receives the server's log; default slog.Default().
 	Logger *slog.Logger
-	// ReloadEvery is how often the playbooks directory is checked for
-	// changes; default 1s.
-	ReloadEvery time.Duration
-	// RecoverAfter is how long a turn's work outside the transcript
-	// (records, queueing a handoff) may stay undone before a sweep in any
-	// process does it again (its process died, or Redis was away);
-	// default 30s.
-	RecoverAfter time.Duration
-	// Now is the clock; default time.Now.
-	Now func() time.Time
 }
 
 // Presence, OpenHours and Records are the conversation service's (package
@@ -133,18 +67,15 @@ type (
 	Records   = conversation.Records
 )
 
-// Server serves the widget, the visitor websocket and the admin API: the
-// transport in front of the conversation service.
+// Server serves the widget, the visitor websocket, the inbox and the admin
+// API: the transport in front of the conversation service.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
+	app    *conversation.App
 	svc    *conversation.Service
-	engine store.Engine
-	store  store.SessionStore
-	timers store.Timers
-	bus    store.Bus // live entries and signals between processes
-	inbox  *handoff.Store
 	reg    *conversation.Registry
+	deps   // the stores the visitor and CRM handlers still use directly
 	tokens *conversation.Tokens
 	hub    *hub
 	limits *limits
@@ -152,65 +83,39 @@ type Server struct {
 	now    func() time.Time
 }
 
-// New builds a Server and loads the playbooks. It returns an error when the
-// directory cannot be read or Redis does not answer; playbooks with errors
-// are logged and left out.
+// New builds a Server on cfg.App. It returns an error when the store does
+// not answer or the configuration is wrong.
 func New(cfg Config) (*Server, error) {
-	if cfg.Engine == nil {
-		return nil, errors.New("server: no storage engine (Config.Engine)")
+	if cfg.App == nil {
+		return nil, errors.New("server: no application (Config.App: conversation.NewApp)")
 	}
 	if cfg.Ready == nil {
-		cfg.Ready = cfg.Engine.Ping
-	}
-	if cfg.Playbooks == "" {
-		return nil, errors.New("server: no playbooks directory")
+		cfg.Ready = cfg.App.Ping
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.IdleTTL <= 0 {
-		cfg.IdleTTL = 24 * time.Hour
-	}
-	if cfg.Retention <= 0 {
-		cfg.Retention = handoff.DefaultRetention
-	}
 	if cfg.TokenTTL <= 0 {
 		cfg.TokenTTL = 7 * 24 * time.Hour
-	}
-	if cfg.ReloadEvery <= 0 {
-		cfg.ReloadEvery = time.Second
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.RecoverAfter <= 0 {
-		cfg.RecoverAfter = 30 * time.Second
-	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = "pb:"
 	}
 	if cfg.AllowedOrigins == nil {
 		cfg.AllowedOrigins = []string{"localhost:*", "127.0.0.1:*"}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := cfg.Engine.Ping(ctx); err != nil {
-		return nil, fmt.Errorf("server: the store does not answer: %w", err)
-	}
-	var s *Server
-	sessions := cfg.Engine.Sessions(store.SessionOptions{TTL: cfg.IdleTTL, Now: cfg.Now, Pending: conversation.LeavesWork, PendingCreate: func(ctx context.Context) bool { return s.svc.StartLeavesWork(ctx) }})
-	s = &Server{
-		cfg:    cfg, // completed below; s.cfg is set again at the end
+	app := cfg.App
+	s := &Server{
+		cfg:    cfg,
 		log:    cfg.Logger,
-		engine: cfg.Engine,
-		bus:    cfg.Engine.Bus(),
-		store:  sessions,
-		timers: cfg.Engine.Timers(),
-		now:    cfg.Now,
+		app:    app,
+		svc:    app.Service(),
+		reg:    app.Registry(),
+		deps:   depsOf(app),
+		now:    app.Now,
 		limits: newLimits(cfg.ConnectsPerMinute),
 	}
 	if len(cfg.Secret) == 0 {
-		t, err := conversation.NewSharedTokens(ctx, cfg.Engine.Secrets(), cfg.TokenTTL)
+		t, err := conversation.NewSharedTokens(ctx, app.Secrets(), cfg.TokenTTL)
 		if err != nil {
 			return nil, fmt.Errorf("server: visitor token secret: %w", err)
 		}
@@ -218,43 +123,11 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = conversation.NewTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	if cfg.Inbox == nil {
-		cfg.Inbox = cfg.Engine.Inbox()
-	}
-	s.inbox = handoff.NewStore(cfg.Inbox, handoff.Options{Prefix: cfg.Prefix, PresenceTimeout: cfg.PresenceTimeout, Now: cfg.Now, PasswordCost: cfg.PasswordCost,
-		Retention: cfg.Retention, Alive: sessions.Alive})
-	if cfg.MailLimits.Now == nil {
-		cfg.MailLimits.Now = cfg.Now
-	}
-	if cfg.MailQuota == nil {
-		cfg.MailQuota = cfg.Engine.Mail()
-	}
-	if cfg.CRM == nil {
-		cfg.CRM = cfg.Engine.CRM()
-	}
-	s.reg = conversation.NewRegistry(cfg.Playbooks, cfg.Engine.Programs(cfg.IdleTTL), s.log, cfg.Now)
-	svc, err := conversation.New(conversation.Config{
-		Store: sessions, Timers: s.timers, Inbox: s.inbox, CRMEngine: cfg.CRM, Registry: s.reg, Publisher: s.bus,
-		Calls: cfg.Calls, Presence: cfg.Presence, Hours: cfg.Hours, Records: cfg.Records, CRMFields: cfg.CRMFields,
-		Mail: cfg.Mail, MailQuota: cfg.MailQuota, MailLimits: cfg.MailLimits,
-		IdleTTL: cfg.IdleTTL, Retention: cfg.Retention, RecoverAfter: cfg.RecoverAfter, Logger: s.log, Now: cfg.Now,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	s.svc = svc
-	if _, err := s.reg.Reload(ctx, true); err != nil {
-		return nil, fmt.Errorf("server: %w", err)
-	}
-	if len(s.reg.All()) == 0 {
-		s.log.Warn("no playbook loaded", "dir", cfg.Playbooks)
-	}
-	s.hub = newHub(s.bus, s.log)
+	s.hub = newHub(app.Bus(), s.log)
 	ipOf, err := clientAddress(cfg.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s.cfg = cfg
 	s.echo = s.routes()
 	s.echo.IPExtractor = ipOf
 	return s, nil
@@ -273,20 +146,17 @@ func (s *Server) Routes() []string {
 	return out
 }
 
-// Store returns the conversation store, for tests and tools.
-func (s *Server) Store() store.SessionStore { return s.store }
-
-// Run does the server's background work until ctx is done: the
-// conversation service's (live reload of the playbooks, due timers, the
-// recovery sweep, webhooks from the CRM's outbox), fan-out of conversation
-// entries from other processes, and re-reading the shared visitor token
-// secret. It returns when ctx is done and running work finished.
+// Run does the server's background work until ctx is done: the App's
+// (live reload of the playbooks, due timers, the recovery sweep, webhooks
+// from the CRM's outbox), fan-out of conversation entries from other
+// processes, and re-reading the shared visitor token secret. It returns
+// when ctx is done and running work finished.
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() { defer wg.Done(); s.hub.run(ctx) }()
 	go func() { defer wg.Done(); s.checkTokens(ctx) }()
-	go func() { defer wg.Done(); _ = s.svc.Run(ctx, s.cfg.ReloadEvery, s.svc.Webhooks(s.cfg.Webhooks)) }()
+	go func() { defer wg.Done(); _ = s.app.Run(ctx) }()
 	wg.Wait()
 	return nil
 }
@@ -308,13 +178,14 @@ func (s *Server) checkTokens(ctx context.Context) {
 	}
 }
 
-// Inbox returns the live-chat store (agents, presence, queues).
-func (s *Server) Inbox() *handoff.Store { return s.inbox }
+// App returns the application the server serves.
+func (s *Server) App() *conversation.App { return s.app }
 
 // Service returns the conversation service.
 func (s *Server) Service() *conversation.Service { return s.svc }
 
-// Close releases the server's connections to Redis it opened itself.
+// Close releases what the server opened itself (nothing today: the App's
+// engine is its builder's to close).
 func (s *Server) Close() error { return nil }
 
 var _ io.Closer = (*Server)(nil)

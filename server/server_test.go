@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"log/slog"
 	"net/http/httptest"
@@ -79,22 +81,24 @@ func copyPlaybooks(t *testing.T) string {
 	return dir
 }
 
-func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*server.Config)) *testServer {
+func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*servertest.Config)) *testServer {
 	t.Helper()
 	buf := &syncBuffer{}
-	cfg := server.Config{
-		Playbooks:   dir,
-		Engine:      redisstore.NewEngine(rds.Client, rds.Prefix),
-		Prefix:      rds.Prefix,
-		Logger:      slog.New(slog.NewTextHandler(buf, nil)),
-		ReloadEvery: 50 * time.Millisecond,
-		// Sign-ins stay fast on a loaded machine; the cost is not under test.
-		PasswordCost: bcrypt.MinCost,
+	cfg := servertest.Config{
+		Engine: redisstore.NewEngine(rds.Client, rds.Prefix),
+		Options: conversation.Options{
+			Playbooks:   dir,
+			Prefix:      rds.Prefix,
+			Logger:      slog.New(slog.NewTextHandler(buf, nil)),
+			ReloadEvery: 50 * time.Millisecond,
+			// Sign-ins stay fast on a loaded machine; the cost is not under test.
+			PasswordCost: bcrypt.MinCost,
+		},
 	}
 	for _, m := range mod {
 		m(&cfg)
 	}
-	srv, err := server.New(cfg)
+	srv, err := servertest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,14 +389,14 @@ func TestSalesConversationToLead(t *testing.T) {
 		}
 		c.bot(s.bot)
 	}
-	sess, _, err := ts.srv.Store().Load(context.Background(), conv)
+	sess, _, err := ts.srv.App().Sessions().Load(context.Background(), conv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sess.Status != "ended" || sess.Outcome != "qualified" {
 		t.Fatalf("session ended %q with outcome %q, want ended/qualified", sess.Status, sess.Outcome)
 	}
-	entries, _ := ts.srv.Store().Transcript(context.Background(), conv, "", 0)
+	entries, _ := ts.srv.App().Sessions().Transcript(context.Background(), conv, "", 0)
 	kinds := map[string]int{}
 	for _, e := range entries {
 		kinds[e.Kind+"/"+e.From]++

@@ -2,11 +2,11 @@ package server_test
 
 import (
 	"context"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"testing"
 	"time"
 
 	"github.com/playbook-dev/playbook/internal/redistest"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // resumes reports whether a resume with token is welcomed by ts (false:
@@ -58,7 +58,7 @@ func forget(t *testing.T, rds *redistest.Server) {
 // visitor moved by the load balancer loses the conversation (bad_token).
 func TestTokenSecretSurvivesRedisLosingIt(t *testing.T) {
 	rds := redistest.New(t)
-	fast := func(c *server.Config) {
+	fast := func(c *servertest.Config) {
 		c.RecoverAfter = time.Second // sweeps every 500ms
 		c.ConnectsPerMinute = -1     // the test polls with new connections
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"net"
 	"slices"
 	"strings"
@@ -99,7 +100,7 @@ func TestAgentTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) { c.Mail = mailer })
+	ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) { c.Mail = mailer })
 	sam := addAgent(t, ts, "Sam", "sales")
 	addAgent(t, ts, "Sue", "support")
 	agent := signIn(t, ts, sam)
@@ -245,7 +246,7 @@ func TestCannedResponsesBelongToTeamsAndAuthors(t *testing.T) {
 	sam := signIn(t, ts, addAgent(t, ts, "Sam", "sales"))
 	kim := signIn(t, ts, addAgent(t, ts, "Kim", "sales"))
 	sue := signIn(t, ts, addAgent(t, ts, "Sue", "support"))
-	bossAgent, err := ts.srv.Inbox().AddAgent(ctx, handoff.NewAgent{Email: "boss@example.com", Name: "Boss", Role: handoff.RoleAdmin, Password: "correct horse"})
+	bossAgent, err := ts.srv.App().Inbox().AddAgent(ctx, handoff.NewAgent{Email: "boss@example.com", Name: "Boss", Role: handoff.RoleAdmin, Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 func TestVisitorTranscriptGlobalCapAcrossProcesses(t *testing.T) {
 	rds := redistest.New(t)
 	minute := time.Date(2026, 3, 1, 10, 0, 30, 0, time.UTC) // one fixed minute for the cap
-	limits := func(c *server.Config) {
+	limits := func(c *servertest.Config) {
 		c.MailLimits = transcript.Limits{PerMinute: 2, Now: func() time.Time { return minute }}
 	}
 	smtp := startSMTP(t)
@@ -23,7 +24,7 @@ func TestVisitorTranscriptGlobalCapAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withMail := func(c *server.Config) { c.Mail = mailer }
+	withMail := func(c *servertest.Config) { c.Mail = mailer }
 	one := startServer(t, rds, "../playbooks/bench", withMail, limits)
 	two := startServer(t, rds, "../playbooks/bench", withMail, limits)
 	for i, ts := range []*testServer{one, two, two} {

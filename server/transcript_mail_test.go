@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"net"
 	"strings"
 	"testing"
@@ -14,14 +15,14 @@ import (
 // server on loopback that receives the real mail.
 
 // smtpServer starts a server whose mail goes to a fake SMTP server.
-func smtpServer(t *testing.T, rds *redistest.Server, mod ...func(*server.Config)) (*testServer, *fakeSMTP) {
+func smtpServer(t *testing.T, rds *redistest.Server, mod ...func(*servertest.Config)) (*testServer, *fakeSMTP) {
 	t.Helper()
 	smtp := startSMTP(t)
 	mailer, err := server.NewSMTPMailer("smtp://" + smtp.addr + "?from=chat@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, rds, "../playbooks/bench", append([]func(*server.Config){func(c *server.Config) { c.Mail = mailer }}, mod...)...)
+	ts := startServer(t, rds, "../playbooks/bench", append([]func(*servertest.Config){func(c *servertest.Config) { c.Mail = mailer }}, mod...)...)
 	return ts, smtp
 }
 
@@ -187,7 +188,7 @@ func TestVisitorTranscriptFirstAddressAndMailFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, rds, "../playbooks/bench", func(c *server.Config) { c.Mail = mailer })
+	ts := startServer(t, rds, "../playbooks/bench", func(c *servertest.Config) { c.Mail = mailer })
 	v := dial(t, ts)
 	v.start("qualify")
 	v.bot("Hi! What brings you here?")

@@ -646,7 +646,7 @@ func (v *visitorConn) welcome(prog *engine.Program, sess *engine.Session) {
 		Token: v.s.tokens.Sign(sess.ID, v.s.now()), Conversation: sess.ID, Playbook: prog.ID,
 		Bot:    protocol.Bot{Name: prog.Bot.Name, Avatar: prog.Bot.Avatar, Color: prog.Bot.Color},
 		Locale: sess.Locale, Status: string(sess.Status),
-		Mail: v.s.cfg.Mail != nil, // the transcript frame can work: offer "Email me the transcript"
+		Mail: v.s.svc.MailOn(), // the transcript frame can work: offer "Email me the transcript"
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/server"
 	"github.com/playbook-dev/playbook/store"
@@ -138,27 +139,34 @@ Put the widget on a page with one tag:
 				}
 				mailer = m
 			}
-			cfg, err := extras.apply(ctx, log, rdb, server.Config{
-				Playbooks:       *dir,
-				Engine:          engine,
-				Prefix:          *prefix,
+			opts := conversation.Options{
+				Playbooks: *dir,
+				Prefix:    *prefix,
+				IdleTTL:   *idle,
+				Retention: time.Duration(retention),
+				Calls:     conversation.CallPolicy{AllowHosts: splitList(*hosts), AllowPrivate: *private},
+				Logger:    log,
+				Hours:     openHours,
+				Mail:      mailer,
+				CRMFields: fields,
+			}
+			cfg := server.Config{
 				Secret:          []byte(*secret),
 				AdminToken:      *admin,
 				AllowedOrigins:  splitList(*origins),
-				IdleTTL:         *idle,
-				Retention:       time.Duration(retention),
 				TokenTTL:        *tokenTTL,
 				DefaultPlaybook: *def,
-				Calls:           server.CallPolicy{AllowHosts: splitList(*hosts), AllowPrivate: *private},
 				Logger:          log,
-				Mail:            mailer,
-				Hours:           openHours,
-				CRMFields:       fields,
 				TrustedProxies:  splitList(*proxies),
-			})
+			}
+			if err := extras.apply(ctx, log, rdb, engine, &opts, &cfg); err != nil {
+				return err
+			}
+			app, err := conversation.NewApp(engine, opts)
 			if err != nil {
 				return err
 			}
+			cfg.App = app
 			srv, err := server.New(cfg)
 			if err != nil {
 				return err
@@ -362,7 +370,7 @@ func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *s
 // a first run shows the whole product.
 func demoAgent(ctx context.Context, srv *server.Server, log *slog.Logger) {
 	const email, password = "demo@example.com", "playbook-demo"
-	_, err := srv.Inbox().AddAgent(ctx, handoff.NewAgent{Email: email, Name: "Demo Agent", Teams: []string{"sales", "support"}, Role: handoff.RoleAdmin, Password: password})
+	_, err := srv.App().Inbox().AddAgent(ctx, handoff.NewAgent{Email: email, Name: "Demo Agent", Teams: []string{"sales", "support"}, Role: handoff.RoleAdmin, Password: password})
 	if err != nil && !errors.Is(err, handoff.ErrExists) { // the embedded store keeps it from the last start
 		log.Warn("creating the demo agent", "err", err)
 		return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/server"
 	"github.com/playbook-dev/playbook/store"
@@ -37,42 +38,43 @@ func addServeExtras(fs *flag.FlagSet) *serveExtras {
 	return x
 }
 
-// apply sets what the flags change in cfg and starts the profiling listener,
-// which stops when ctx ends.
-func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, rdb redis.UniversalClient, cfg server.Config) (server.Config, error) {
+// apply sets what the flags change in the App's options and the server's
+// configuration, and starts the profiling listener, which stops when ctx
+// ends.
+func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, rdb redis.UniversalClient, engine store.Engine, opts *conversation.Options, cfg *server.Config) error {
 	switch x.presence {
 	case "":
 	case "bench":
-		cfg.Presence = bench.SimulatedPresence{}
+		opts.Presence = bench.SimulatedPresence{}
 		log.Warn("--simulate-presence bench: agents are pretended online for even-numbered bench visitors; a benchmark aid, not for production")
 	default:
-		return cfg, usageError("--simulate-presence: the only simulation is \"bench\"")
+		return usageError("--simulate-presence: the only simulation is \"bench\"")
 	}
 	if x.connects == 0 || x.connects < -1 {
-		return cfg, usageError("--connects-per-minute must be at least 1, or -1 for no limit")
+		return usageError("--connects-per-minute must be at least 1, or -1 for no limit")
 	}
 	cfg.ConnectsPerMinute = x.connects
 	if x.pprof == "" {
-		return cfg, nil
+		return nil
 	}
 	host, _, err := net.SplitHostPort(x.pprof)
 	if err != nil {
-		return cfg, usageError("--pprof %s: %v", x.pprof, err)
+		return usageError("--pprof %s: %v", x.pprof, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return cfg, usageError("--pprof %s: profiles are served on loopback addresses only", x.pprof)
+		return usageError("--pprof %s: profiles are served on loopback addresses only", x.pprof)
 	}
 	if rdb != nil { // the embedded store has no Redis commands to count
 		counter := &redisCounter{}
 		rdb.AddHook(counter)
 		publishRedisCounter(counter)
 	}
-	if cfg.Engine != nil {
-		publishPending(cfg.Engine.Sessions(store.SessionOptions{}))
+	if engine != nil {
+		publishPending(engine.Sessions(store.SessionOptions{}))
 	}
 	ln, err := net.Listen("tcp", x.pprof)
 	if err != nil {
-		return cfg, err
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -88,7 +90,7 @@ func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, rdb redis.Uni
 		hs.Close()
 	}()
 	log.Info("debug listener", "addr", ln.Addr().String(), "profiles", "http://"+ln.Addr().String()+"/debug/pprof/")
-	return cfg, nil
+	return nil
 }
 
 // redisCounter is a go-redis hook that counts what this process sends to

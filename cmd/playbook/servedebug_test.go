@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/server"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
@@ -20,7 +21,7 @@ func TestPprofWithoutRedis(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	x := &serveExtras{pprof: "127.0.0.1:0", connects: 60}
-	if _, err := x.apply(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, server.Config{}); err != nil {
+	if err := x.apply(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil, &conversation.Options{}, &server.Config{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -38,7 +39,7 @@ func TestDebugVarsCountPendingMarks(t *testing.T) {
 	defer db.Close()
 	eng := embedded.NewEngine(db)
 	x := &serveExtras{pprof: "127.0.0.1:0", connects: 60}
-	if _, err := x.apply(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, server.Config{Engine: eng}); err != nil {
+	if err := x.apply(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, eng, &conversation.Options{}, &server.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(expvar.Handler())

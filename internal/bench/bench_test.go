@@ -3,6 +3,8 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"io"
 	"log/slog"
@@ -78,10 +80,11 @@ func serve(t *testing.T, src []byte, engine store.Engine, prefix string) string 
 	if err := os.WriteFile(filepath.Join(dir, "qualify.yaml"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{
-		Playbooks: dir, Engine: engine, Prefix: prefix,
-		Presence: bench.SimulatedPresence{}, ConnectsPerMinute: -1, RecoverAfter: 2 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	srv, err := servertest.New(servertest.Config{Engine: engine,
+		Options: conversation.Options{Playbooks: dir, Prefix: prefix,
+			Presence: bench.SimulatedPresence{}, RecoverAfter: 2 * time.Second,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+		Config: server.Config{ConnectsPerMinute: -1},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,13 @@ package browsertest
 
 import (
 	"context"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/playbook-dev/playbook/handoff"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // TestInboxTransferClosesTheView (issue 11, item 3): Sam has a chat open
@@ -17,17 +17,17 @@ import (
 // entries: TestLiveFeedIsRechecked).
 func TestInboxTransferClosesTheView(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{} })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	bg := context.Background()
-	if _, err := e.srv.Inbox().AddAgent(bg, handoff.NewAgent{Email: "sue@example.com", Name: "Sue", Teams: []string{"support"}, Role: handoff.RoleAgent, Password: inboxPassword}); err != nil {
+	if _, err := e.srv.App().Inbox().AddAgent(bg, handoff.NewAgent{Email: "sue@example.com", Name: "Sue", Teams: []string{"support"}, Role: handoff.RoleAgent, Password: inboxPassword}); err != nil {
 		t.Fatal(err)
 	}
-	boss, err := e.srv.Inbox().AddAgent(bg, handoff.NewAgent{Email: "boss@example.com", Name: "Boss", Role: handoff.RoleAdmin, Password: inboxPassword})
+	boss, err := e.srv.App().Inbox().AddAgent(bg, handoff.NewAgent{Email: "boss@example.com", Name: "Boss", Role: handoff.RoleAdmin, Password: inboxPassword})
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := e.srv.Inbox().NewAPIToken(bg, boss.ID)
+	token, err := e.srv.App().Inbox().NewAPIToken(bg, boss.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

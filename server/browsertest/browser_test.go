@@ -12,6 +12,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -72,22 +74,24 @@ type env struct {
 // startServer runs the real server on a loopback port. Besides the server's
 // own routes, GET /pricing serves the demo page, as a customer's pricing page
 // would, so the sales playbook's trigger (pages /pricing*) applies there.
-func startServer(t *testing.T, mod ...func(*server.Config)) *env {
+func startServer(t *testing.T, mod ...func(*servertest.Config)) *env {
 	t.Helper()
 	rds := redistest.New(t)
 	logs := &strings.Builder{}
-	cfg := server.Config{
-		Playbooks: "../../playbooks",
-		Engine:    redisstore.NewEngine(rds.Client, rds.Prefix),
-		Prefix:    rds.Prefix,
-		Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
-		// Sign-ins stay fast on a loaded machine; the cost is not under test.
-		PasswordCost: bcrypt.MinCost,
+	cfg := servertest.Config{
+		Engine: redisstore.NewEngine(rds.Client, rds.Prefix),
+		Options: conversation.Options{
+			Playbooks: "../../playbooks",
+			Prefix:    rds.Prefix,
+			Logger:    slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)),
+			// Sign-ins stay fast on a loaded machine; the cost is not under test.
+			PasswordCost: bcrypt.MinCost,
+		},
 	}
 	for _, m := range mod {
 		m(&cfg)
 	}
-	srv, err := server.New(cfg)
+	srv, err := servertest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +15,6 @@ import (
 	"github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/protocol"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // The agent inbox (server/web/static/inbox) against the real server, with a
@@ -25,7 +25,7 @@ const inboxPassword = "correct horse battery"
 // addInboxAgent creates an agent of team sales through the handoff store.
 func addInboxAgent(t *testing.T, e *env, email, name string) {
 	t.Helper()
-	_, err := e.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{
+	_, err := e.srv.App().Inbox().AddAgent(context.Background(), handoff.NewAgent{
 		Email: email, Name: name, Teams: []string{"sales"}, Role: handoff.RoleAgent, Password: inboxPassword,
 	})
 	if err != nil {
@@ -218,7 +218,7 @@ func timeline(t *testing.T, ctx context.Context) string {
 func TestInboxLiveChat(t *testing.T) {
 	t.Parallel()
 	mails := &mailbox{}
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{}; c.Mail = mails })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{}; c.Mail = mails })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	signInAgent(t, e, "Maria", "sales") // a teammate, online through the API
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -363,7 +363,7 @@ func TestInboxLiveChat(t *testing.T) {
 	waitFor(t, visitor, "the thanks", sr+`.querySelector('.pb-rate p').textContent === 'Thanks for your feedback!'`)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c, err := e.srv.Inbox().Conversation(ctx, conv)
+		c, err := e.srv.App().Inbox().Conversation(ctx, conv)
 		if err == nil && c.CSAT != nil && c.CSAT.Score == 5 {
 			break
 		}
@@ -435,7 +435,7 @@ func TestInboxLiveChat(t *testing.T) {
 
 func TestInboxAgentOfflineCapturesTheLead(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{} })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -457,7 +457,7 @@ func TestInboxAgentOfflineCapturesTheLead(t *testing.T) {
 
 func TestInboxCatchesUpAfterReconnecting(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{} })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	p := newProxy(t, strings.TrimPrefix(e.url, "http://"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -504,7 +504,7 @@ func TestInboxCatchesUpAfterReconnecting(t *testing.T) {
 // details show them as text, and nothing runs.
 func TestInboxShowsMarkupAsText(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{} })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -540,15 +540,15 @@ func TestInboxShowsMarkupAsText(t *testing.T) {
 // the other's (item 18).
 func TestInboxTwoAgentsReassignAndPreview(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{} })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	addInboxAgent(t, e, "kim@example.com", "Kim Park")
 	addInboxAgent(t, e, "olga@example.com", "Olga Ivanova") // never signs in: offline
-	olga, err := e.srv.Inbox().AgentByEmail(context.Background(), "olga@example.com")
+	olga, err := e.srv.App().Inbox().AgentByEmail(context.Background(), "olga@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
-	kimAgent, _ := e.srv.Inbox().AgentByEmail(context.Background(), "kim@example.com")
+	kimAgent, _ := e.srv.App().Inbox().AgentByEmail(context.Background(), "kim@example.com")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sam := browser(t, ctx)
@@ -639,7 +639,7 @@ func TestInboxTwoAgentsReassignAndPreview(t *testing.T) {
 	waitFor(t, sam, "Kim's edit in Sam's list", row("pitch")+` && `+row("pitch")+`.querySelector('.c-text').textContent === 'Plans start at 59 USD.'`)
 
 	// Olga never joined: the transcript names only Sam and Kim.
-	entries, _ := e.srv.Store().Transcript(ctx, lena, "", 0)
+	entries, _ := e.srv.App().Sessions().Transcript(ctx, lena, "", 0)
 	for _, en := range entries {
 		if en.Kind == "joined" && en.Author != "Sam Lee" && en.Author != "Kim Park" {
 			t.Errorf("the transcript says %s joined", en.Author)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,7 +17,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/playbook-dev/playbook/handoff"
-	"github.com/playbook-dev/playbook/server"
 )
 
 // allOpen keeps every team within opening hours.
@@ -40,7 +40,7 @@ type inbox struct {
 
 func signInAgent(t *testing.T, e *env, name, team string) *inbox {
 	t.Helper()
-	a, err := e.srv.Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: name + "@example.com", Name: name, Teams: []string{team}, Password: "correct horse"})
+	a, err := e.srv.App().Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: name + "@example.com", Name: name, Teams: []string{team}, Password: "correct horse"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func (in *inbox) call(method, path string, body any) []byte {
 }
 
 func TestWidgetLiveChatWithAnAgent(t *testing.T) {
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{} })
 	sam := signInAgent(t, e, "Sam", "sales")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -119,7 +119,7 @@ func TestWidgetLiveChatWithAnAgent(t *testing.T) {
 	waitFor(t, ctx, "the thanks", sr+`.querySelector('.pb-rate p').textContent === 'Thanks for your feedback!'`)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c, err := e.srv.Inbox().Conversation(ctx, conv)
+		c, err := e.srv.App().Inbox().Conversation(ctx, conv)
 		if err == nil && c.CSAT != nil && c.CSAT.Score == 5 {
 			break
 		}
@@ -144,7 +144,7 @@ func (m *failingMail) Send(context.Context, string, string, string) error {
 // (issue 11, item 19).
 func TestWidgetTranscriptMailFails(t *testing.T) {
 	mail := &failingMail{}
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{}; c.Mail = mail })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{}; c.Mail = mail })
 	sam := signInAgent(t, e, "Sam", "sales")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -2,11 +2,10 @@ package browsertest
 
 import (
 	"context"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/playbook-dev/playbook/server"
 )
 
 // clock is a server clock the test moves forward (a handoff's wait runs
@@ -35,7 +34,7 @@ func (c *clock) advance(d time.Duration) {
 func TestInboxMissedChatStaysVisible(t *testing.T) {
 	t.Parallel()
 	clk := &clock{}
-	e := startServer(t, func(c *server.Config) {
+	e := startServer(t, func(c *servertest.Config) {
 		c.Hours = allOpen{}
 		c.Now = clk.now
 		c.PresenceTimeout = time.Hour // the online agent stays online across the jump
@@ -68,7 +67,7 @@ func TestInboxMissedChatStaysVisible(t *testing.T) {
 
 	// With the records the offline path created.
 	waitFor(t, agent, "the lead the bot created", `[...document.querySelectorAll('#timeline .sys-record')].some(n => n.textContent.includes('lead'))`)
-	c, err := e.srv.Inbox().Conversation(ctx, conv)
+	c, err := e.srv.App().Inbox().Conversation(ctx, conv)
 	if err != nil || c.Status != "missed" {
 		t.Fatalf("the conversation's inbox record: %+v, %v; want status missed", c, err)
 	}

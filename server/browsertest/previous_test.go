@@ -3,10 +3,9 @@ package browsertest
 import (
 	"context"
 	"fmt"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"testing"
 	"time"
-
-	"github.com/playbook-dev/playbook/server"
 )
 
 // salesAgain answers the sales playbook as a hot lead, in a widget that is
@@ -40,7 +39,7 @@ func prevListed(ids ...string) string {
 // to a person, shows the person's earlier chats.
 func TestInboxPreviousConversations(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{} })
 	addInboxAgent(t, e, "sam@example.com", "Sam Lee")
 	maria := signInAgent(t, e, "Maria", "sales") // a teammate, through the API
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -2,11 +2,10 @@ package browsertest
 
 import (
 	"context"
+	"github.com/playbook-dev/playbook/internal/servertest"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/playbook-dev/playbook/server"
 )
 
 // The waiting visitor (issue 11, item 20): one "Connecting…" line, their
@@ -15,7 +14,7 @@ import (
 // path (and leaves the chat in the team's Missed folder).
 func TestWidgetQueuePositionAndLeaveMessage(t *testing.T) {
 	t.Parallel()
-	e := startServer(t, func(c *server.Config) { c.Hours = allOpen{} })
+	e := startServer(t, func(c *servertest.Config) { c.Hours = allOpen{} })
 	maria := signInAgent(t, e, "Maria", "sales") // online, through the API
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -53,7 +52,7 @@ func TestWidgetQueuePositionAndLeaveMessage(t *testing.T) {
 	// The chat is missed, with the lead the offline path created.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := e.srv.Inbox().Conversation(ctx, conv)
+		c, err := e.srv.App().Inbox().Conversation(ctx, conv)
 		if err == nil && c.Status == "missed" {
 			break
 		}
@@ -62,7 +61,7 @@ func TestWidgetQueuePositionAndLeaveMessage(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	entries, err := e.srv.Store().Transcript(ctx, conv, "", 0)
+	entries, err := e.srv.App().Sessions().Transcript(ctx, conv, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,9 @@ func nothingWhy(n ast.Node) (text, why string) {
 	case "fromJSON":
 		return c.String(), arg.String() + " is not JSON"
 	case engine.AtFunc, engine.AtAnyFunc:
+		if firstOrLastOfSplit(arg, c.Arguments[1]) {
+			return "", ""
+		}
 		return fmt.Sprintf("%s[%s]", arg.String(), c.Arguments[1].String()), "the index is past the end"
 	case engine.DivFunc:
 		return fmt.Sprintf("%s / %s", arg.String(), c.Arguments[1].String()), c.Arguments[1].String() + " is 0"
@@ -55,6 +58,37 @@ func nothingWhy(n ast.Node) (text, why string) {
 		return fmt.Sprintf("%s %% %s", arg.String(), c.Arguments[1].String()), c.Arguments[1].String() + " is 0"
 	}
 	return "", ""
+}
+
+// firstOrLastOfSplit reports whether list[i] is split(text, sep)[0] or
+// [-1] with sep a text written out that is not empty: split gives at
+// least one item then, so the index always has a value.
+func firstOrLastOfSplit(list, i ast.Node) bool {
+	var args []ast.Node
+	switch c := list.(type) {
+	case *ast.CallNode:
+		if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == "split" {
+			args = c.Arguments
+		}
+	case *ast.BuiltinNode:
+		if c.Name == "split" {
+			args = c.Arguments
+		}
+	}
+	if len(args) != 2 {
+		return false
+	}
+	if sep, ok := args[1].(*ast.StringNode); !ok || sep.Value == "" {
+		return false
+	}
+	switch x := i.(type) {
+	case *ast.IntegerNode:
+		return x.Value == 0 || x.Value == -1
+	case *ast.UnaryNode:
+		n, ok := x.Node.(*ast.IntegerNode)
+		return ok && x.Operator == "-" && n.Value == 1
+	}
+	return false
 }
 
 func isNumberNode(n ast.Node) bool {

@@ -61,6 +61,8 @@ func TestDataDependentFailures(t *testing.T) {
 			diag: "`items[n]` has no value when the index is past the end"},
 		{name: "split, then index", card: `say: "{{ upper(split(t, '@')[1] ?? '?') }}"`,
 			runs: []run{{"abc", "1", "?"}, {"a@b", "1", "B"}}},
+		{name: "split, first and last item", card: `say: "{{ upper(split(t, '@')[0]) }} {{ upper(split(t, '@')[-1]) }}"`,
+			runs: []run{{"abc", "1", "ABC ABC"}, {"a@b", "1", "A B"}}},
 		{name: "index in a ?: used", card: `say: "{{ (n > 0 ? items[n] : 'x') + '!' }}"`,
 			diag: "`items[n]` has no value when the index is past the end"},
 		{name: "division by zero, with ??", card: `say: "{{ (100 / n) ?? 0 }}"`,

@@ -124,7 +124,9 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		Every: o.restartEvery,
 		Break: func(ctx context.Context, n int) error {
 			rss, _, _ := bench.ProcRSS(srv.PID)
-			lifetimes = append(lifetimes, fmt.Sprintf("pid %d lived %v, RSS %.1f MB when killed", srv.PID, time.Since(born).Round(time.Second), float64(rss)/1e6))
+			anon, file, _ := bench.ProcRSSParts(srv.PID)
+			lifetimes = append(lifetimes, fmt.Sprintf("pid %d lived %v, RSS %.1f MB when killed (anon %.1f MB, file %.1f MB)",
+				srv.PID, time.Since(born).Round(time.Second), float64(rss)/1e6, float64(anon)/1e6, float64(file)/1e6))
 			srv.Kill()
 			note("restart %d: killed pid %d (SIGKILL)", n, srv.PID)
 			next, err := start()
@@ -141,6 +143,7 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		Sample: func(ctx context.Context) bench.SoakSample {
 			s := bench.SoakSample{At: time.Now(), ServerPID: current().PID}
 			s.ServerRSS, _, _ = bench.ProcRSS(s.ServerPID)
+			s.ServerAnon, s.ServerFile, _ = bench.ProcRSSParts(s.ServerPID)
 			if rdb != nil {
 				if info, err := rdb.Info(ctx, "memory").Result(); err == nil {
 					for _, line := range strings.Split(info, "\n") {
@@ -260,16 +263,21 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	}
 	if dataDir != "" {
 		fmt.Fprintf(w, "  data directory %.1f MB after the run\n", float64(dataBytes)/1e6)
-		fmt.Fprintf(w, "  memory         (time, server pid, server RSS, data directory, conversations done)\n")
+		fmt.Fprintf(w, "  memory         (time, server pid, server RSS = anon + mapped files, data directory, conversations done)\n")
 	} else {
-		fmt.Fprintf(w, "  memory         (time, server pid, server RSS, Redis used_memory, conversations done)\n")
+		fmt.Fprintf(w, "  memory         (time, server pid, server RSS = anon + mapped files, Redis used_memory, conversations done)\n")
 	}
 	for _, s := range res.Samples {
 		used := s.RedisBytes
 		if dataDir != "" {
 			used = s.DataBytes
 		}
-		fmt.Fprintf(w, "                 %s  pid %-7d %6.1f MB  %7.1f MB  %d\n", s.At.Format("15:04:05"), s.ServerPID, float64(s.ServerRSS)/1e6, float64(used)/1e6, s.Done)
+		parts := "(killed meanwhile)" // the sample fell on a kill
+		if s.ServerAnon+s.ServerFile > 0 {
+			parts = fmt.Sprintf("= %5.1f + %5.1f", float64(s.ServerAnon)/1e6, float64(s.ServerFile)/1e6)
+		}
+		fmt.Fprintf(w, "                 %s  pid %-7d %6.1f MB %s  %7.1f MB  %d\n", s.At.Format("15:04:05"), s.ServerPID,
+			float64(s.ServerRSS)/1e6, parts, float64(used)/1e6, s.Done)
 	}
 	for _, l := range lifetimes {
 		fmt.Fprintf(w, "  server         %s\n", l)

@@ -45,6 +45,10 @@ type SoakSample struct {
 	ServerPID  int       `json:"server_pid"`
 	ServerRSS  int64     `json:"server_rss"`
 	RedisBytes int64     `json:"redis_used_memory,omitempty"`
+	// ServerAnon and ServerFile split ServerRSS (see ProcRSSParts): the
+	// process's own memory and the mapped files' pages it holds.
+	ServerAnon int64 `json:"server_rss_anon,omitempty"`
+	ServerFile int64 `json:"server_rss_file,omitempty"`
 	// DataBytes is the size of the embedded store's data directory.
 	DataBytes int64 `json:"data_bytes,omitempty"`
 	Done      int   `json:"conversations_done"`

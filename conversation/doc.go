@@ -5,6 +5,12 @@
 // websockets and REST handlers, the CLI) decode a request, call one
 // method here and encode the answer; nothing here knows HTTP.
 //
+// The visitor side: one Widget per visitor connection (start, resume,
+// turns, rating, transcript mail, the queue, live entries through the
+// Hub), what a visitor may see of a transcript (VisitorEntries), their
+// session Tokens, and Problem, the one mapping of errors to the visitor
+// protocol's codes.
+//
 // Rules it keeps:
 //   - Every time comes from the injected clock (Config.Now); tests advance
 //     it instead of sleeping.

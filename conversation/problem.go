@@ -3,6 +3,7 @@ package conversation
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/crm"
@@ -103,6 +104,23 @@ func problemOf(err error) *Problem {
 		return &Problem{http.StatusTooManyRequests, protocol.CodeLimitReached, err.Error()}
 	case errors.Is(err, transcript.ErrBusy):
 		return &Problem{http.StatusTooManyRequests, protocol.CodeBusy, err.Error()}
+	// The visitor side.
+	case errors.Is(err, ErrNoConversation):
+		return &Problem{http.StatusConflict, protocol.CodeNoConversation, err.Error()}
+	case errors.Is(err, ErrPlaybookGone):
+		return &Problem{http.StatusNotFound, protocol.CodeNoPlaybook, err.Error()}
+	case errors.As(err, new(*NoPlaybookError)):
+		return &Problem{http.StatusNotFound, protocol.CodeNoPlaybook, err.Error()}
+	case errors.Is(err, ErrBadToken):
+		return &Problem{http.StatusUnauthorized, protocol.CodeBadToken, "the session token is not valid; start a new conversation"}
+	case errors.Is(err, ErrExpiredToken):
+		return &Problem{http.StatusUnauthorized, protocol.CodeExpiredToken, "the session token has expired; start a new conversation"}
+	case errors.Is(err, ErrNotWaiting):
+		return &Problem{http.StatusConflict, protocol.CodeInvalid, err.Error()}
+	case errors.Is(err, handoff.ErrNotResolved):
+		return &Problem{http.StatusConflict, protocol.CodeNotResolved, "you can rate the conversation once it has ended"}
+	case errors.Is(err, handoff.ErrRated):
+		return &Problem{http.StatusConflict, protocol.CodeAlreadyRated, "this conversation has already been rated"}
 	// The access policy.
 	case errors.Is(err, access.ErrSignedOut):
 		return &Problem{http.StatusUnauthorized, protocol.CodeForbidden, err.Error()}
@@ -136,4 +154,55 @@ func problemOf(err error) *Problem {
 		return &Problem{http.StatusNotFound, protocol.CodeNotFound, "this conversation has expired"}
 	}
 	return nil
+}
+
+// The visitor side's refusals (Widget) that no other package defines.
+var (
+	// ErrNoConversation: a frame that needs a conversation before start
+	// or resume.
+	ErrNoConversation = errors.New("send start or resume first")
+	// ErrPlaybookGone: the playbook of a conversation to start again is
+	// no longer served.
+	ErrPlaybookGone = errors.New("the playbook of this conversation is no longer served")
+)
+
+// NoPlaybookError: a start frame names a playbook that is not loaded (and
+// no trigger or default applies).
+type NoPlaybookError struct{ Name string }
+
+func (e *NoPlaybookError) Error() string {
+	return "no playbook " + strconv.Quote(truncate(e.Name, 60)) + " is loaded"
+}
+
+// unavailableError: the store (or the playbook versions) did not answer;
+// msg tells the visitor what to do, err is the cause for the log.
+type unavailableError struct {
+	msg string
+	err error
+}
+
+func (e *unavailableError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// ErrorFrame is the visitor websocket's error frame for err, about the
+// client message id id ("" for none): ProblemOf's code and message; a
+// *protocol.Error (a refused field, a rate limit) is its own frame; any
+// other error is unavailable, its cause never shown.
+func ErrorFrame(err error, id string) *protocol.Error {
+	if err == nil {
+		return nil
+	}
+	var fe *protocol.Error
+	if errors.As(err, &fe) {
+		return fe
+	}
+	if p := ProblemOf(err); p != nil {
+		return &protocol.Error{Code: p.Code, Message: p.Message, ID: id}
+	}
+	msg := "the store did not answer; try again"
+	var un *unavailableError
+	if errors.As(err, &un) {
+		msg = un.msg
+	}
+	return &protocol.Error{Code: protocol.CodeUnavailable, Message: msg, ID: id}
 }

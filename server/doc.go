@@ -7,16 +7,22 @@
 // the store, so any number of processes can run behind a load balancer,
 // and a visitor can reconnect to any of them.
 //
-// A visitor turn goes: websocket frame → conversation.Service.TurnThen
-// (engine.Step inside one atomic store turn; the answer goes back to the
-// visitor as soon as it is stored) → entries published to every other
+// A visitor turn goes: websocket frame → the connection's
+// conversation.Widget → conversation.Service.TurnThen (engine.Step inside
+// one atomic store turn; the answer goes back to the visitor as soon as
+// it is stored) → entries published to every other
 // process → side effects (timers, HTTP calls, records, the handoff queue)
 // carried out by the service after the commit, redone by its recovery
 // sweep when a process dies in between.
 //
 // The CRM routes (crm.go) and transcript mail (mail.go) only decode and
 // encode: the rules are conversation's (crmpanel.go, mail.go), and its
-// ProblemOf maps their errors to statuses and codes. Not moved yet: reads
-// of a conversation's details, the visitor's rating and leave-a-message
-// frames still hold some rules here.
+// ProblemOf maps their errors to statuses and codes.
+//
+// The visitor websocket (visitor.go) only decodes frames, hands each to
+// its conversation.Widget and writes the frames the widget pushes; what a
+// visitor may see, start, resume, rating, transcript mail, the queue and
+// leaving a message are the widget's, and conversation.ErrorFrame makes
+// its errors into error frames. Not moved yet: reads of a conversation's
+// details still hold some rules here.
 package server

@@ -77,10 +77,13 @@ type Server struct {
 	reg    *conversation.Registry
 	deps   // the stores the visitor and CRM handlers still use directly
 	tokens *conversation.Tokens
-	hub    *hub
-	limits *limits
-	echo   *echo.Echo
-	now    func() time.Time
+	hub    hub
+	// widgets is the visitor side of the service, one Widget per visitor
+	// websocket.
+	widgets *conversation.Widgets
+	limits  *limits
+	echo    *echo.Echo
+	now     func() time.Time
 }
 
 // New builds a Server on cfg.App. It returns an error when the store does
@@ -123,7 +126,11 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = conversation.NewTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	s.hub = newHub(app.Bus(), s.log)
+	s.hub = hub{conversation.NewHub(app.Bus(), s.log)}
+	var err error
+	if s.widgets, err = s.svc.Widgets(conversation.WidgetsConfig{Hub: s.hub.h, Tokens: s.tokens}); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	ipOf, err := clientAddress(cfg.TrustedProxies)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -1,0 +1,183 @@
+package conversation
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/playbook-dev/playbook/store"
+)
+
+// Subscriber receives what is published on the channels it follows: for a
+// conversation's channel, its new entries (see store.DecodeLive) or a
+// signal (a payload starting with "!", such as typing; see Signal).
+// Receive is called on the hub's goroutine and must not block.
+type Subscriber interface {
+	Receive(channel, payload string)
+	// Resync is called (in a goroutine of its own) when the subscription
+	// to channel came back after a break (a Redis restart, a network cut,
+	// a listener that fell behind): whatever was published in between was
+	// missed, and the subscriber catches up from what is stored.
+	Resync(channel string)
+}
+
+// Hub fans out what every process publishes on a channel (a
+// conversation's entries after a turn, signals, inbox events) to the
+// subscribers of this process that follow it. It holds one listener of
+// the store's Bus and subscribes to a channel while at least one local
+// subscriber follows it.
+type Hub struct {
+	bus store.Bus
+	log *slog.Logger
+
+	mu   sync.Mutex
+	l    store.Listener
+	subs map[string]map[Subscriber]struct{} // channel -> followers
+}
+
+// NewHub returns a hub over bus; Run it.
+func NewHub(bus store.Bus, log *slog.Logger) *Hub {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Hub{bus: bus, log: log, subs: map[string]map[Subscriber]struct{}{}}
+}
+
+// Attach makes sub follow channel ch. The subscription is confirmed
+// before Attach returns, so nothing published afterwards is missed.
+func (h *Hub) Attach(ctx context.Context, ch string, sub Subscriber) error {
+	h.mu.Lock()
+	followers, ok := h.subs[ch]
+	if !ok {
+		followers = map[Subscriber]struct{}{}
+		h.subs[ch] = followers
+	}
+	followers[sub] = struct{}{}
+	first := !ok
+	l := h.l
+	h.mu.Unlock()
+	if first && l != nil {
+		return l.Subscribe(ctx, ch)
+	}
+	return nil
+}
+
+// Detach stops sub following ch. The last follower's leaving
+// unsubscribes, bounded to 2 s.
+func (h *Hub) Detach(ch string, sub Subscriber) {
+	h.mu.Lock()
+	followers := h.subs[ch]
+	delete(followers, sub)
+	last := len(followers) == 0
+	if last {
+		delete(h.subs, ch)
+	}
+	l := h.l
+	h.mu.Unlock()
+	if last && l != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = l.Unsubscribe(ctx, ch)
+	}
+}
+
+// Run delivers published messages until ctx is done. Subscribers that
+// attached before Run listened are told to Resync once it does. The Redis
+// bus reconnects and subscribes again by itself after a Redis restart;
+// the followers of each channel subscribed again are told to Resync.
+func (h *Hub) Run(ctx context.Context) {
+	l, err := h.bus.Listen(ctx)
+	if err != nil {
+		h.log.Error("listening for live updates", "err", err)
+		return
+	}
+	defer l.Close()
+	h.mu.Lock()
+	h.l = l
+	var chans []string
+	for ch := range h.subs {
+		chans = append(chans, ch)
+	}
+	h.mu.Unlock()
+	if len(chans) > 0 {
+		if err := l.Subscribe(ctx, chans...); err != nil {
+			h.log.Error("subscribing to live updates", "err", err)
+		}
+		// They followed before anything was subscribed: what was
+		// published until now never came. The transcript has it.
+		for _, ch := range chans {
+			for _, s := range h.followers(ch) {
+				go s.Resync(ch)
+			}
+		}
+	}
+	msgs := l.Messages()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-msgs:
+			if !ok {
+				return
+			}
+			if m.Resync {
+				h.log.Info("live updates resumed after a break; catching up", "channel", m.Channel)
+				for _, s := range h.followers(m.Channel) {
+					go s.Resync(m.Channel)
+				}
+				continue
+			}
+			for _, s := range h.followers(m.Channel) {
+				s.Receive(m.Channel, m.Payload)
+			}
+		}
+	}
+}
+
+func (h *Hub) followers(ch string) []Subscriber {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Subscriber, 0, len(h.subs[ch]))
+	for s := range h.subs[ch] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// ConversationOf returns the conversation id in a conversation channel's
+// name ("" for another channel).
+func ConversationOf(ch string) string { return store.ConversationOf(ch) }
+
+// Channel returns the name of conversation conv's live channel.
+func (s *Service) Channel(conv string) string { return s.store.Channel(conv) }
+
+// Signal is an ephemeral event on a conversation's channel: typing dots.
+// It goes out as "!" and its JSON.
+type Signal struct {
+	Type   string `json:"type"`
+	From   string `json:"from"`
+	Author string `json:"author,omitempty"`
+	On     bool   `json:"on"`
+}
+
+// ParseSignal decodes a signal payload; ok is false for entries.
+func ParseSignal(payload string) (sig Signal, ok bool) {
+	if len(payload) == 0 || payload[0] != '!' {
+		return Signal{}, false
+	}
+	if json.Unmarshal([]byte(payload[1:]), &sig) != nil {
+		return Signal{}, false
+	}
+	return sig, true
+}
+
+// PublishSignal sends sig to everyone following conversation conv; a
+// failure is logged (a signal is not worth a retry).
+func (s *Service) PublishSignal(ctx context.Context, conv string, sig Signal) {
+	b, _ := json.Marshal(sig)
+	if err := s.cfg.Publisher.Publish(ctx, s.store.Channel(conv), "!"+string(b)); err != nil {
+		s.log.Warn("publishing signal", "conversation", conv, "err", err)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,43 @@ func TestMigrateCommand(t *testing.T) {
 	code, out, errs = playbookRun(t, "migrate", "--redis", rds.URL, "--prefix", p)
 	if code != 0 || !strings.Contains(out, "nothing to move") {
 		t.Fatalf("migrate again: exit %d, %q, %s", code, out, errs)
+	}
+}
+
+// TestServeMigratesTheCRMAtStart: a webhook in the old {crm} layout; serve
+// --redis moves it when it starts (the schema key says so) and the webhook
+// is there for the new version.
+func TestServeMigratesTheCRMAtStart(t *testing.T) {
+	rds := redistest.New(t)
+	ctx := context.Background()
+	p := rds.Prefix
+	sub, _ := json.Marshal(crm.Subscription{ID: "sub_old1", URL: "https://crm.example.com/hooks", Events: []string{"*"}, Secret: "whsec_old-old-old-old-old"})
+	if err := rds.Client.HSet(ctx, redisstore.LegacyCRMKey(p, "webhooks"), "sub_old1", sub).Err(); err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(sctx, []string{"serve", "--addr", "127.0.0.1:0", "--playbooks", "../../playbooks", "--redis", rds.URL, "--prefix", p}, strings.NewReader(""), io.Discard, io.Discard)
+	}()
+	defer func() { stop(); <-done }()
+	deadline := time.Now().Add(30 * time.Second)
+	for rds.Client.Get(ctx, p+"schema:crm").Val() != redisstore.CRMSchema {
+		select {
+		case code := <-done:
+			t.Fatalf("serve ended (exit %d) before migrating", code)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("serve did not migrate the CRM within 30 s")
+		}
+	}
+	ce := redisstore.NewCRM(rds.Client, p)
+	subs, err := crm.New(ce, ce, crm.Options{}).Subscriptions(ctx)
+	if err != nil || len(subs) != 1 || subs[0].ID != "sub_old1" {
+		t.Fatalf("webhooks after serve started: %+v, %v", subs, err)
+	}
+	if n := rds.Client.Exists(ctx, redisstore.LegacyCRMKey(p, "webhooks")).Val(); n != 0 {
+		t.Fatal("the old webhooks key is still there")
 	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -220,6 +222,7 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	if err != nil {
 		return err
 	}
+	redone := sweptInLogs(dir)
 	var dataBytes int64
 	if dataDir != "" {
 		dataBytes = dirSize(dataDir)
@@ -229,7 +232,7 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		enc := json.NewEncoder(std.out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"soak": res, "store": engName, "leads_in_transcripts": want, "leads_in_crm": leads,
-			"pending_after_run": pendingAfterRun, "pending_wait_ns": waited, "pending_left": pending,
+			"pending_after_run": pendingAfterRun, "pending_wait_ns": waited, "pending_left": pending, "pending_redone": redone,
 			"data_bytes": dataBytes, "server_lifetimes": lifetimes}); err != nil {
 			return err
 		}
@@ -257,9 +260,9 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		res.Stats.Reconnects, res.Stats.Resends, res.Stats.Duplicates, res.Stats.Unavailable, res.Stats.Redelivered, res.Stats.Restarted)
 	fmt.Fprintf(w, "  leads          %d in the CRM for %d record entries in the transcripts; %d pending marks left\n", leads, want, pending)
 	if werr == nil {
-		fmt.Fprintf(w, "  pending sweep  %d marks when the visitors stopped, 0 after %v\n", pendingAfterRun, waited.Round(100*time.Millisecond))
+		fmt.Fprintf(w, "  pending sweep  %d turns' work left by a kill and redone by the next process; %d marks when the visitors stopped, 0 after %v\n", redone, pendingAfterRun, waited.Round(100*time.Millisecond))
 	} else {
-		fmt.Fprintf(w, "  pending sweep  %d marks when the visitors stopped; %v\n", pendingAfterRun, werr)
+		fmt.Fprintf(w, "  pending sweep  %d turns' work left by a kill and redone by the next process; %d marks when the visitors stopped; %v\n", redone, pendingAfterRun, werr)
 	}
 	if dataDir != "" {
 		fmt.Fprintf(w, "  data directory %.1f MB after the run\n", float64(dataBytes)/1e6)
@@ -341,5 +344,20 @@ func dirSize(dir string) int64 {
 		}
 		return nil
 	})
+	return n
+}
+
+// sweptInLogs counts, in the serve logs of a soak's folder, the turns
+// whose work the pending sweep finished ("finished the work of a turn a
+// failure had left"): work a killed process left undone.
+func sweptInLogs(dir string) int {
+	logs, _ := filepath.Glob(filepath.Join(dir, "serve-*.log"))
+	n := 0
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err == nil {
+			n += bytes.Count(b, []byte("finished the work of a turn a failure had left"))
+		}
+	}
 	return n
 }

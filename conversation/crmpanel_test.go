@@ -3,6 +3,7 @@ package conversation_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -65,8 +66,9 @@ type crmFixture struct {
 
 // newCRMFixture runs a service on the embedded engine with the desk
 // playbook (hands off to sales), the agents Sam and Kim (sales), Sue
-// (support) and an admin, and a mailbox; fields is Config.CRMFields.
-func newCRMFixture(t *testing.T, fields map[string][]string) *crmFixture {
+// (support) and an admin, and a mailbox; fields is Config.CRMFields;
+// more are more playbooks to load.
+func newCRMFixture(t *testing.T, fields map[string][]string, more ...string) *crmFixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
@@ -81,8 +83,10 @@ func newCRMFixture(t *testing.T, fields map[string][]string) *crmFixture {
 	f.inbox = handoff.NewStore(eng.Inbox(), handoff.Options{Alive: f.sessions.Alive, PasswordCost: bcrypt.MinCost, Now: clock})
 	f.crm = crm.New(eng.CRM(), eng.CRM(), crm.Options{Agents: conversation.Agents(f.inbox), Now: clock})
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "desk.yaml"), []byte(desk), 0o644); err != nil {
-		t.Fatal(err)
+	for i, src := range append([]string{desk}, more...) {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("p%d.yaml", i)), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), clock)
 	if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {

@@ -17,7 +17,6 @@ import (
 	"github.com/labstack/echo/v5/middleware"
 
 	"github.com/playbook-dev/playbook/conversation"
-	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/server/web"
 )
@@ -222,30 +221,14 @@ func (s *Server) ready(c *echo.Context) error {
 	return c.String(http.StatusOK, "ok")
 }
 
-// pickPlaybook chooses the playbook a start frame gets: the one it names,
-// else the page's trigger, else the default.
-func (s *Server) pickPlaybook(f *protocol.Start) *engine.Program {
-	return s.reg.Pick(f.Playbook, f.Page, visitorFrom(f.Page, f.Locale, f.Visitor), s.cfg.DefaultPlaybook)
-}
-
-// match tells the widget which playbook's trigger applies to its page.
+// match tells the widget which playbook's trigger applies to its page
+// (conversation.WidgetMatch).
 func (s *Server) match(c *echo.Context) error {
 	var req protocol.WidgetMatchRequest
 	if err := decodeJSON(c, &req, 16<<10); err != nil {
 		return err
 	}
-	vis := visitorFrom(req.Page, req.Locale, req.Visitor)
-	p := s.reg.MatchTrigger(req.Page, vis)
-	if p == nil {
-		return c.JSON(http.StatusOK, protocol.WidgetMatch{})
-	}
-	delay := p.Trigger.Delay.Milliseconds()
-	out := protocol.WidgetMatch{Playbook: p.ID, DelayMS: &delay, Bot: &protocol.Bot{Name: p.Bot.Name, Avatar: p.Bot.Avatar, Color: p.Bot.Color}}
-	if p.Trigger.Campaign != nil {
-		loc := engine.MatchLocale(p, req.Locale)
-		out.Campaign = engine.RenderText(p, p.Trigger.Campaign, loc, vis, s.now())
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, s.svc.WidgetMatch(req))
 }
 
 func decodeJSON(c *echo.Context, v any, limit int64) error {

@@ -206,7 +206,7 @@ func (v *visitorConn) handle(ctx context.Context, f protocol.Frame) {
 	case *protocol.Ping:
 		v.Push(&protocol.Pong{})
 	case *protocol.Start:
-		prog := v.s.pickPlaybook(f)
+		prog := v.s.svc.PickPlaybook(f, v.s.cfg.DefaultPlaybook)
 		if err = v.w.Start(ctx, prog, f); err == nil {
 			v.log.Info("conversation started", "conversation", v.w.Conversation(), "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 		}
@@ -236,7 +236,3 @@ func truncate(s string, n int) string {
 	}
 	return string([]rune(s)[:n]) + "…"
 }
-
-// visitorFrom is the visitor a start frame (or a widget match) describes
-// (conversation.VisitorFrom).
-var visitorFrom = conversation.VisitorFrom

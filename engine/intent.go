@@ -33,9 +33,9 @@ type Intent struct {
 	Examples map[string][]string
 	Goto     int // card index; -1 = continue with the card's own flow
 
-	// examples are the phrases as stemmed tokens, by locale; filled by
+	// examples are the phrases as tokens, by locale; filled by
 	// NewProgram.
-	examples map[string][][]string
+	examples map[string][][]token
 }
 
 // IntentGuess is what a matcher made of a message: the intent's name ("" for
@@ -81,7 +81,7 @@ func MatchIntent(text, locale string, intents []*Intent) IntentGuess {
 		return IntentGuess{}
 	}
 	best := IntentGuess{}
-	score := func(in *Intent, exs [][]string) {
+	score := func(in *Intent, exs [][]token) {
 		for _, ex := range exs {
 			if s := similarity(words, ex); s > best.Confidence {
 				best = IntentGuess{Name: in.Name, Confidence: s}
@@ -112,11 +112,11 @@ func MatchIntent(text, locale string, intents []*Intent) IntentGuess {
 
 // prepared returns the examples as stemmed tokens: those NewProgram
 // computed, or computed now for an intent built by hand.
-func (in *Intent) prepared() map[string][][]string {
+func (in *Intent) prepared() map[string][][]token {
 	if in.examples != nil {
 		return in.examples
 	}
-	out := make(map[string][][]string, len(in.Examples))
+	out := make(map[string][][]token, len(in.Examples))
 	for loc, exs := range in.Examples {
 		lang := stemLang(loc)
 		for _, ex := range exs {
@@ -130,7 +130,7 @@ func (in *Intent) prepared() map[string][][]string {
 
 // similarity is the Dice coefficient of two word lists, where words match
 // when equal or within a typo or two.
-func similarity(a, b []string) float64 {
+func similarity(a, b []token) float64 {
 	if len(a) == 0 || len(b) == 0 {
 		return 0
 	}
@@ -154,9 +154,18 @@ func similarity(a, b []string) float64 {
 	return 2 * common / float64(len(a)+len(b))
 }
 
-// wordMatch is 1 for equal words, 0.8 for a word within the typos allowed
-// for its length, else 0.
-func wordMatch(a, b string) float64 {
+// token is a word of a message or an example: as folded, and its stem.
+type token struct{ word, stem string }
+
+// wordMatch is 1 for words with the same stem, 0.8 for words (or stems)
+// within the typos allowed for their length, else 0. Both forms count: a
+// stemmer leaves "kostet" whole but cuts "kosten" to "kost", one typo
+// apart as written.
+func wordMatch(a, b token) float64 {
+	return max(match(a.stem, b.stem), match(a.word, b.word))
+}
+
+func match(a, b string) float64 {
 	if a == b {
 		return 1
 	}
@@ -208,21 +217,20 @@ func editDistance(a, b string, limit int) int {
 // tokens folds text (NormalizeLabel), splits it into words at anything that
 // is not a letter or digit, drops the language's most common filler words
 // and stems the rest.
-func tokens(text, lang string) []string {
+func tokens(text, lang string) []token {
 	f := NormalizeLabel(text)
 	words := strings.FieldsFunc(f, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
-	out := words[:0]
+	out := make([]token, 0, len(words))
 	for _, w := range words {
 		if stop[lang][w] {
 			continue
 		}
-		if lang != "" {
-			w = stem(w, lang)
-		}
-		out = append(out, w)
+		out = append(out, token{w, stem(w, lang)})
 	}
 	if len(out) == 0 && len(words) > 0 {
-		return words // a message of filler words only: keep them
+		for _, w := range words { // a message of filler words only: keep them
+			out = append(out, token{w, w})
+		}
 	}
 	return out
 }

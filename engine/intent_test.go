@@ -51,6 +51,7 @@ func TestMatchIntentGerman(t *testing.T) {
 		{Name: "invoice", Examples: map[string][]string{"de": {"Rechnung", "meine Rechnung herunterladen"}}},
 		{Name: "cancel", Examples: map[string][]string{"de": {"Vertrag kündigen", "Kündigung"}}},
 		{Name: "delivery", Examples: map[string][]string{"de": {"Lieferung verfolgen"}}},
+		{Name: "pricing", Examples: map[string][]string{"de": {"was kostet das"}}},
 	}
 	for _, tc := range []struct {
 		text, want string
@@ -60,6 +61,9 @@ func TestMatchIntentGerman(t *testing.T) {
 		{"Verträge kündigen", "cancel", 1},
 		{"Ich will kündigen", "cancel", 0.67}, // will and kundig: one of two words
 		{"Lieferungen verfolgen", "delivery", 1},
+		// the stemmer cuts kosten to kost but leaves kostet: the words as
+		// written are still one typo apart
+		{"Was kosten eure Pläne?", "pricing", 0.6},
 	} {
 		g := MatchIntent(tc.text, "de", ins)
 		if g.Name != tc.want || g.Confidence != tc.conf {

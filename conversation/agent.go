@@ -356,6 +356,9 @@ type Details struct {
 	SessionStatus *engine.Status          `json:"session_status,omitempty"`
 	Card          *string                 `json:"card,omitempty"`
 	PlaybookTitle *string                 `json:"playbook_title,omitempty"`
+	// HandBackCards are the cards the bot may resume at (HandBack): those
+	// whose needed vars the session has set (engine.Program.ResumeCards).
+	HandBackCards []string `json:"handback_cards,omitempty"`
 }
 
 // Details returns conversation id as agent a may see it: its session's
@@ -375,6 +378,7 @@ func (s *Service) Details(ctx context.Context, a *handoff.Agent, id string) (*De
 		d.Outcome, d.SessionStatus = &sess.Outcome, &sess.Status
 		if p, err := s.reg.Version(ctx, sess.Version); err == nil && sess.Card >= 0 && sess.Card < len(p.Cards) {
 			d.Card, d.PlaybookTitle = &p.Cards[sess.Card].Name, &p.Title
+			d.HandBackCards = p.ResumeCards(sess)
 		}
 	}
 	if entries, err := s.store.Transcript(ctx, c.ID, "", 0); err == nil {

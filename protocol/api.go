@@ -94,6 +94,9 @@ type ConversationDetails struct {
 	SessionStatus *string          `json:"session_status,omitempty"` // waiting, handoff, agent, ended, …
 	Card          *string          `json:"card,omitempty"`           // the card the bot is at
 	PlaybookTitle *string          `json:"playbook_title,omitempty"`
+	// HandBackCards are the cards a hand-back may name: those whose vars
+	// the conversation has set.
+	HandBackCards []string `json:"handback_cards,omitempty"`
 }
 
 // AssignRequest is POST /api/conversations/{id}/assign: Agent empty (or

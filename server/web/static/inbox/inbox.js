@@ -1279,13 +1279,16 @@
           });
         });
         break;
-      case 'handback':
+      case 'handback': {
+        // only the cards whose vars this conversation has set (the server refuses others)
+        var cards = (S.detail && S.detail.conversation && S.detail.conversation.id === c.id && S.detail.handback_cards) || [];
         ask({
           title: 'Hand back to the bot', text: 'The bot resumes the playbook “' + (c.playbook || '') + '” at the card you name, and you leave the chat.', label: 'Card',
-          value: '', placeholder: 'welcome', ok: 'Hand back',
+          options: cards, value: cards[0] || '', placeholder: 'welcome', ok: 'Hand back',
           submit: function (card) { return act('Couldn’t hand back', '/handback', { card: card }); }
         });
         break;
+      }
       case 'labels': showDetails(true); setTimeout(function () { var i = $('label-input'); if (i) i.focus(); }, 30); break;
       case 'email':
         ask({

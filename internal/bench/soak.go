@@ -136,6 +136,16 @@ func (r *SoakResult) VerifyFinished(ctx context.Context, st Transcripts) {
 	}
 }
 
+// kept is what VerifyFinished compares of received entries (id, sender,
+// kind, text): a long soak keeps every finished conversation.
+func kept(es []Entry) []Entry {
+	out := make([]Entry, len(es))
+	for i, e := range es {
+		out[i] = Entry{ID: e.ID, From: e.From, Kind: e.Kind, Text: e.Text}
+	}
+	return out
+}
+
 // offlinePath is what the reference playbook stores, after a handoff,
 // when the chat's wait runs out with nobody taking it (as a lead
 // conversation ends).
@@ -240,7 +250,7 @@ func Soak(ctx context.Context, opts SoakOptions) (SoakResult, error) {
 					res.Turns += len(turns)
 					lat = append(lat, turns...)
 					if opts.Keep {
-						res.Finished = append(res.Finished, FinishedConversation{sc, conv.Conversation, conv.Entries, len(turns)})
+						res.Finished = append(res.Finished, FinishedConversation{sc, conv.Conversation, kept(conv.Entries), len(turns)})
 					}
 				case errors.As(err, &ce):
 					res.Errors++

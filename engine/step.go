@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -797,6 +798,11 @@ func (r *runner) setVar(c *Card, name string, v any, e *Expr) bool {
 	cv, err := coerce(v, d.Type, false)
 	if err != nil {
 		r.fail(c, e, "cannot set "+name+": "+err.Error())
+		return false
+	}
+	if f, isNum := cv.(float64); isNum && (math.IsInf(f, 0) || math.IsNaN(f)) {
+		// a conversation with an infinite number in it could not be saved
+		r.fail(c, e, "cannot set "+name+": the number is too large to keep")
 		return false
 	}
 	if tooLarge(cv, 0) {

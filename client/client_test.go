@@ -304,6 +304,29 @@ func TestAgent(t *testing.T) {
 	sameJSON[[]protocol.Record](t, sam, "/api/leads")
 	sameJSON[[]protocol.Record](t, sam, "/api/people")
 	sameJSON[[]protocol.FeedItem](t, sam, "/api/people/"+lead.Record.Person+"/feed")
+	sameJSON[protocol.RecordDetails](t, sam, "/api/people/"+lead.Record.Person)
+	sameJSON[protocol.RecordDetails](t, sam, "/api/leads/"+lead.Record.ID)
+	// The CRM API's reads through the client.
+	leads, err := sam.Records(ctx, "leads", client.RecordQuery{Q: "Acme", Owner: "me", Limit: 10})
+	if err != nil || len(leads) != 1 || leads[0].ID != lead.Record.ID {
+		t.Fatalf("Sam's leads matching Acme: %+v, %v", leads, err)
+	}
+	person, err := sam.Record(ctx, "people", lead.Record.Person)
+	if err != nil || person.Record == nil || person.Record.Email != "ana@acme.io" || len(person.Leads) != 1 || person.Tasks == nil || person.People != nil {
+		t.Fatalf("the lead's person: %+v, %v", person, err)
+	}
+	if _, err := sam.Record(ctx, "deals", lead.Record.ID); client.StatusOf(err) != 404 {
+		t.Fatalf("a lead read as a deal: %v, want 404", err)
+	}
+	if items, err := sam.RecordFeed(ctx, "people", lead.Record.Person, "records", 5); err != nil || len(items) == 0 || items[0].Record == nil {
+		t.Fatalf("the person's records feed: %+v, %v", items, err)
+	}
+	if p, err := sam.UpdatePerson(ctx, lead.Record.Person, protocol.PersonUpdate{Name: ptr("Ana Lima")}); err != nil || p.Name != "Ana Lima" {
+		t.Fatalf("renaming the person: %+v, %v", p, err)
+	}
+	if _, err := sam.UpdatePerson(ctx, lead.Record.Person, protocol.PersonUpdate{Phone: ptr("12ab")}); client.StatusOf(err) != 400 {
+		t.Fatalf("a phone that is not one: %v, want 400", err)
+	}
 	sameJSON[[]protocol.Canned](t, sam, "/api/canned")
 
 	if err := sam.SignOut(ctx); err != nil {

@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/playbook-dev/playbook/protocol"
 )
@@ -290,6 +292,71 @@ func (in *Inbox) CreateRecord(ctx context.Context, id, kind string, r protocol.R
 func (in *Inbox) Panel(ctx context.Context, id string) (*protocol.Panel, error) {
 	var out protocol.Panel
 	return &out, in.Do(ctx, http.MethodGet, convPath(id, "/crm"), nil, &out)
+}
+
+// RecordQuery is a search of the CRM API; zero fields are left out.
+type RecordQuery struct {
+	Q      string    // text; an email finds its person exactly
+	Owner  string    // "me" or an agent id
+	Person string    // records linked to this person
+	Limit  int       // at most 500; 0: the server's default (50)
+	Before time.Time // pages back: records created before
+}
+
+// Records lists the CRM records of a kind the agent may see, newest first:
+// kind is the API's path, "people", "organizations", "leads", "deals" or
+// "tasks".
+func (in *Inbox) Records(ctx context.Context, kind string, q RecordQuery) ([]protocol.Record, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"q": q.Q, "owner": q.Owner, "person": q.Person} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if !q.Before.IsZero() {
+		v.Set("before", q.Before.Format(time.RFC3339Nano))
+	}
+	path := "/api/" + url.PathEscape(kind)
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out []protocol.Record
+	return out, in.Do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// Record is a CRM record of a kind (the API's path, as for Records) with
+// the records it links to.
+func (in *Inbox) Record(ctx context.Context, kind, id string) (*protocol.RecordDetails, error) {
+	var out protocol.RecordDetails
+	return &out, in.Do(ctx, http.MethodGet, "/api/"+url.PathEscape(kind)+"/"+url.PathEscape(id), nil, &out)
+}
+
+// RecordFeed is the activity feed of a CRM record, newest first: typ is
+// "chats", "notes", "records" or "" for all; limit 0: the server's
+// default.
+func (in *Inbox) RecordFeed(ctx context.Context, kind, id, typ string, limit int) ([]protocol.FeedItem, error) {
+	v := url.Values{}
+	if typ != "" {
+		v.Set("type", typ)
+	}
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	path := "/api/" + url.PathEscape(kind) + "/" + url.PathEscape(id) + "/feed"
+	if len(v) > 0 {
+		path += "?" + v.Encode()
+	}
+	var out []protocol.FeedItem
+	return out, in.Do(ctx, http.MethodGet, path, nil, &out)
+}
+
+// UpdatePerson changes a person's name or phone (nil: keep, "": clear).
+func (in *Inbox) UpdatePerson(ctx context.Context, id string, u protocol.PersonUpdate) (*protocol.Record, error) {
+	var out protocol.Record
+	return &out, in.Do(ctx, http.MethodPut, "/api/people/"+url.PathEscape(id), u, &out)
 }
 
 func convPath(id, rest string) string {

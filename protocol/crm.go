@@ -21,7 +21,7 @@ type RecordDetails struct {
 }
 
 // MarshalJSON writes the lists that are not nil, empty ones as [].
-func (d *RecordDetails) MarshalJSON() ([]byte, error) {
+func (d RecordDetails) MarshalJSON() ([]byte, error) {
 	m := map[string]any{"record": d.Record}
 	for key, r := range map[string]*Record{"person": d.Person, "organization": d.Organization, "lead": d.Lead, "deal": d.Deal} {
 		if r != nil {

@@ -13,24 +13,12 @@ import (
 
 // The CRM routes: the CRM API and the CRM part of a conversation's details
 // panel. Each decodes, calls the conversation service, encodes; the
-// service decides (package conversation, crmpanel.go).
+// service decides (package conversation, crmpanel.go), and its errors are
+// answered by errorHandler.
 
 // DefaultCRMFields are the fields the inbox's details panel shows of each
 // kind, when Config.CRMFields does not say otherwise.
 var DefaultCRMFields = conversation.DefaultCRMFields
-
-// problem answers a service's error: its status and message for a domain
-// error (conversation.ProblemOf), else the error itself (an internal one,
-// logged by errorHandler).
-func problem(err error) error {
-	if err == nil {
-		return nil
-	}
-	if p := conversation.ProblemOf(err); p != nil {
-		return echo.NewHTTPError(p.Status, p.Message)
-	}
-	return err
-}
 
 // listRecords answers GET /api/people, /leads, /deals, /tasks,
 // /organizations: ?q= searches, ?owner=me|ID, ?person=ID, ?limit=,
@@ -54,7 +42,7 @@ func (s *Server) listRecords(kind string) echo.HandlerFunc {
 		}
 		list, err := s.svc.Records(c.Request().Context(), agentOf(c), q)
 		if err != nil {
-			return problem(err)
+			return err
 		}
 		return c.JSON(http.StatusOK, list)
 	}
@@ -65,7 +53,7 @@ func (s *Server) getRecord(kind string) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		d, err := s.svc.Record(c.Request().Context(), agentOf(c), kind, c.Param("id"))
 		if err != nil {
-			return problem(err)
+			return err
 		}
 		return c.JSON(http.StatusOK, d)
 	}
@@ -80,7 +68,7 @@ func (s *Server) getFeed(kind string) echo.HandlerFunc {
 		}
 		items, err := s.svc.Feed(c.Request().Context(), agentOf(c), kind, c.Param("id"), c.QueryParam("type"), limit)
 		if err != nil {
-			return problem(err)
+			return err
 		}
 		return c.JSON(http.StatusOK, items)
 	}
@@ -94,7 +82,7 @@ func (s *Server) updatePerson(c *echo.Context) error {
 	}
 	p, err := s.svc.UpdatePerson(c.Request().Context(), agentOf(c), c.Param("id"), req.Name, req.Phone)
 	if err != nil {
-		return problem(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, p)
 }
@@ -103,7 +91,7 @@ func (s *Server) updatePerson(c *echo.Context) error {
 func (s *Server) getCRMPanel(c *echo.Context) error {
 	p, err := s.svc.Panel(c.Request().Context(), agentOf(c), c.Param("id"))
 	if err != nil {
-		return problem(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, p)
 }
@@ -119,7 +107,7 @@ func (s *Server) createFromConversation(kind string) echo.HandlerFunc {
 		}
 		res, err := s.svc.CreateFromChat(c.Request().Context(), agentOf(c), c.Param("id"), kind, req)
 		if err != nil {
-			return problem(err)
+			return err
 		}
 		return c.JSON(http.StatusOK, res)
 	}

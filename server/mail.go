@@ -30,7 +30,7 @@ func (s *Server) emailTranscript(c *echo.Context) error {
 		return err
 	}
 	if err := s.svc.MailTranscript(c.Request().Context(), agentOf(c), c.Param("id"), req.To, req.Internal); err != nil {
-		return problem(err)
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -116,8 +116,10 @@ func (s *Server) routes() *echo.Echo {
 	return e
 }
 
-// errorHandler answers every error as JSON {"error": message}; causes of
-// internal errors stay in the log.
+// errorHandler answers every error as JSON {"error": message}: a
+// handler's own HTTP error as it is, a service's domain error by its
+// conversation.ProblemOf (so a handler returns the service's error as it
+// comes), anything else as 500, its cause in the log only.
 func (s *Server) errorHandler(c *echo.Context, err error) {
 	if resp, uErr := echo.UnwrapResponse(c.Response()); uErr == nil && resp.Committed {
 		return
@@ -131,10 +133,22 @@ func (s *Server) errorHandler(c *echo.Context, err error) {
 	case echo.StatusCode(err) != 0: // echo's own: not found, method not allowed
 		code = echo.StatusCode(err)
 		msg = strings.ToLower(http.StatusText(code))
+	case conversation.ProblemOf(err) != nil:
+		p := conversation.ProblemOf(err)
+		code, msg = p.Status, p.Message
 	default:
 		s.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
 	}
 	_ = c.JSON(code, map[string]string{"error": msg})
+}
+
+// problem is err answered by its conversation.ProblemOf now, as an
+// echo.HTTPError (errorHandler would do the same later).
+func problem(err error) error {
+	if p := conversation.ProblemOf(err); p != nil {
+		return echo.NewHTTPError(p.Status, p.Message)
+	}
+	return err
 }
 
 func (s *Server) file(fsys fs.FS, name string) echo.HandlerFunc {
@@ -273,7 +287,7 @@ func (s *Server) postPlaybook(c *echo.Context) error {
 	}
 	res, err := s.reg.Upload(c.Request().Context(), c.Request().Header.Get("X-Playbook-File"), body, c.QueryParam("activate") == "true")
 	if res == nil {
-		return problem(err)
+		return err
 	}
 	status := http.StatusOK
 	if err != nil {

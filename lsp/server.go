@@ -461,9 +461,11 @@ func peekID(src []byte) string {
 var builtinDocs = map[string]string{
 	"now":           "now() → the current time (in tests, the test's clock).",
 	"today":         "today() → today's date, in the visitor's day; a date compares by day with now().",
-	"date":          "date(\"2026-03-01\") → a date from a text (or the day of a time).",
+	"date":          "date(\"2026-03-01\") → a date from a text (or the day of a time); nothing when the text is not a date: date(answer) ?? today().",
 	"format":        "format(d, \"long\") → a date in the visitor's language: long (8 January 2026), short, weekday, time or iso.",
-	"duration":      "duration(\"24h\") → a duration, to add to a time: now() + duration(\"2d\").",
+	"duration":      "duration(\"24h\") → a duration, to add to a time: now() + duration(\"2d\"); nothing when the text is not one.",
+	"int":           "int(x) → a whole number from a number or a text (\"42\"); nothing when the text is not a number: int(code) ?? 0.",
+	"float":         "float(x) → a number from a number or a text (\"2.5\"); nothing when the text is not a number: float(amount) ?? 0.",
 	"agents_online": "agents_online(\"team\") → how many agents of the team are online now.",
 	"open_hours":    "open_hours(\"team\") → true when the team is within its opening hours now.",
 	"round_robin":   "round_robin(\"team\") → the next agent of the team in turn, as a record's owner.",
@@ -471,7 +473,7 @@ var builtinDocs = map[string]string{
 	"upper":         "upper(text) → the text in upper case.",
 	"trim":          "trim(text) → the text without spaces at either end.",
 	"len":           "len(x) → the length of a text, list or map.",
-	"matches":       "text matches \"regexp\" → true when the regular expression matches.",
+	"matches":       "text matches \"regexp\" → true when the regular expression matches; the pattern is written out, in quotes.",
 	"visitor":       "visitor: what the site knows of the visitor: name, email, page, referrer, language, country, returning, visits, utm.",
 }
 

@@ -162,7 +162,9 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // attempts, then is down for a while, then comes back. Two processes
 // deliver. Every event arrives, signed; duplicates carry the same key.
 func testWebhooksSurviveFailuresAndDowntime(t *testing.T, open Open) {
-	st, _ := newStore(t, open, salesTeam(), nil)
+	e := open(t)
+	spy := &outboxSpy{Outbox: e.Outbox, calls: map[string]int{}}
+	st := crm.New(e.CRM, spy, crm.Options{Agents: salesTeam()})
 	ctx := context.Background()
 	rcv := newReceiver(t, "s3cret-s3cret-s3cret")
 	sub, err := st.AddSubscription(ctx, rcv.url(), []string{crm.EventRecordCreated, crm.EventConversationResolved}, "s3cret-s3cret-s3cret")
@@ -172,8 +174,8 @@ func testWebhooksSurviveFailuresAndDowntime(t *testing.T, open Open) {
 	rcv.mu.Lock()
 	rcv.failNext = 5
 	rcv.mu.Unlock()
-	runDispatcher(t, st, fastDelivery("p1"))
-	runDispatcher(t, st, fastDelivery("p2"))
+	stop1 := runDispatcher(t, st, fastDelivery("p1"))
+	stop2 := runDispatcher(t, st, fastDelivery("p2"))
 
 	// 4 conversations: organization, person, lead each (12 records), and
 	// a resolved event each.
@@ -196,14 +198,19 @@ func testWebhooksSurviveFailuresAndDowntime(t *testing.T, open Open) {
 		return rcv.attempts >= 5 && rcv.failNext == 0
 	})
 	rcv.down()
-	time.Sleep(time.Second) // down: connection refused, attempts back off
+	refused := spy.count("Finish retry unanswered", "")
 	if _, err := st.Create(ctx, crm.Source{Conversation: "c9"}, rec("task", "c9:1:x:0", map[string]any{"subject": "while down"})); err != nil {
 		t.Fatal(err)
 	}
+	// Down: connection refused, the attempt is put back for a retry.
+	waitFor(t, "an attempt refused while the receiver is down", 10*time.Second, func() bool { return spy.count("Finish retry unanswered", "") > refused })
 	rcv.up()
 	const want = 4*3 + 4 + 1 // records, resolved events, the task
 	waitFor(t, "every event", 15*time.Second, func() bool { return rcv.received() == want })
-	time.Sleep(200 * time.Millisecond)
+	// Both processes stopped (their attempts under way ended): nothing
+	// more arrives.
+	stop1()
+	stop2()
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
 	if len(rcv.got) != want || rcv.badSig != 0 {
@@ -352,6 +359,18 @@ func (s *outboxSpy) TakeOver(ctx context.Context, shard int, consumer string, mi
 	return es, err
 }
 
+// Finish counts the outcomes of attempts, of every consumer; "unanswered"
+// when the attempt got no answer (connection refused).
+func (s *outboxSpy) Finish(ctx context.Context, id, token string, f store.Finish) (bool, error) {
+	held, err := s.Outbox.Finish(ctx, id, token, f)
+	what := "Finish " + f.Outcome
+	if f.Attempted && f.Status == 0 {
+		what += " unanswered"
+	}
+	s.called(what, "")
+	return held, err
+}
+
 // ClaimDue counts by the token's consumer (a token is "consumer/n").
 func (s *outboxSpy) ClaimDue(ctx context.Context, shard int, nowMs, leaseMs int64, n int, token string) ([]string, error) {
 	ids, err := s.Outbox.ClaimDue(ctx, shard, nowMs, leaseMs, n, token)
@@ -367,7 +386,13 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // TestWebhookDeadLetterAndReplay: a receiver that always fails gets the
 // event dead-lettered after MaxAge; replay sends it again.
 func testWebhookDeadLetterAndReplay(t *testing.T, open Open) {
-	st, _ := newStore(t, open, salesTeam(), nil)
+	e := open(t)
+	clk := time.Now
+	if e.Advance != nil {
+		clk = e.Now
+	}
+	spy := &outboxSpy{Outbox: e.Outbox, calls: map[string]int{}}
+	st := crm.New(e.CRM, spy, crm.Options{Agents: salesTeam(), Now: clk})
 	ctx := context.Background()
 	rcv := newReceiver(t, "s3cret-s3cret-s3cret")
 	sub, _ := st.AddSubscription(ctx, rcv.url(), []string{crm.EventConversationHandoff}, "s3cret-s3cret-s3cret")
@@ -378,6 +403,12 @@ func testWebhookDeadLetterAndReplay(t *testing.T, open Open) {
 	o.MaxAge = 300 * time.Millisecond
 	runDispatcher(t, st, o)
 	st.Emit(ctx, crm.EventConversationHandoff, map[string]any{"team": "sales"})
+	if e.Advance != nil {
+		// The first attempt fails and is put back for a retry, which
+		// comes due after MaxAge.
+		waitFor(t, "the first attempt's retry", 10*time.Second, func() bool { return spy.count("Finish retry", "") >= 1 })
+		e.Advance(o.MaxAge + o.RetryCap)
+	}
 	var dead []*crm.Delivery
 	waitFor(t, "the dead letter", 10*time.Second, func() bool {
 		dead, _ = st.DeadLetters(ctx, 0)

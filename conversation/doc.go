@@ -11,6 +11,16 @@
 // session Tokens, and Problem, the one mapping of errors to the visitor
 // protocol's codes.
 //
+// The CRM as agents use it (crmpanel.go): the details panel of a
+// conversation (Panel), the records an agent makes from a chat
+// (CreateFromChat: what they are filled with, whom they may attach to),
+// the CRM API's reads and the person update (Records, Record, Feed,
+// UpdatePerson), every one through the access policy. Transcripts by
+// email (mail.go): which copy may go to whom (MailTranscript,
+// MailVisitorTranscript); the sending is a Mailer (internal/smtpmail).
+// The admin's playbook upload: Registry.Upload. ProblemOf maps every
+// domain error to one HTTP status, websocket code and message for people.
+//
 // Rules it keeps:
 //   - Every time comes from the injected clock (Config.Now); tests advance
 //     it instead of sleeping.

@@ -74,6 +74,7 @@ Put the widget on a page with one tag:
 		extras := addServeExtras(fs)
 		data := fs.String("data", "data", "without --redis: the data directory of the embedded store, which one process at a time may use")
 		fsync := fs.Bool("fsync", false, "without --redis: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
+		batchDelay := fs.Duration("batch-delay", embedded.DefaultMaxBatchDelay, "without --redis: how long a commit waits for more writes to join it when the last one had several (group commit; fewer, larger commits cost less CPU per write under load); negative: never wait")
 		hours := fs.String("hours", os.Getenv("PLAYBOOK_HOURS"), "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
 		smtpURL := fs.String("smtp", os.Getenv("PLAYBOOK_SMTP"), "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
 		crmFields := fs.String("crm-fields", "", "fields the inbox's details panel shows, per kind, e.g. \"person=name,email,phone,owner; lead=title,value,stage\" (kinds: person, organization, lead, deal)")
@@ -97,7 +98,7 @@ Put the widget on a page with one tag:
 				rdb = c
 				engine = redisstore.NewEngine(rdb, *prefix)
 			} else {
-				db, err := embedded.Open(*data, embedded.Options{Sync: *fsync, Logger: log})
+				db, err := embedded.Open(*data, embedded.Options{Sync: *fsync, Logger: log, MaxBatchDelay: *batchDelay})
 				if err != nil {
 					return err
 				}

@@ -14,17 +14,23 @@ type batchCall struct {
 }
 
 // batchDone is what a call gets back: its error, or the value its fn
-// panicked with (re-raised in the caller's goroutine).
+// panicked with (re-raised in the caller's goroutine); or the lead.
 type batchDone struct {
 	err      error
 	panicked any
 	didPanic bool
+	lead     bool // not a result: the call is to lead the next commit
 }
 
 // Batch is Update for many concurrent callers: the calls that wait while
 // a commit is under way are committed together in the next transaction
 // (group commit), so N concurrent turns cost one commit, not N. Update is
 // the same call; Batch stays as the name that says it.
+//
+// The first caller with nobody committing leads: it commits what waits
+// (its own call among them), then hands the lead to the first call that
+// arrived meanwhile, and returns; so no caller waits for more than the
+// commit before its own and its own.
 func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -32,48 +38,61 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 	c := &batchCall{fn: fn, done: make(chan batchDone, 1)}
 	db.bmu.Lock()
 	db.pending = append(db.pending, c)
-	if !db.leading {
-		// Lead: commit batches until none is waiting. The calls that
-		// arrive during a commit make the next one.
-		db.leading = true
-		for {
-			if d := db.batchDelay; d > 0 && db.lastSize > 1 && len(db.pending) < db.batchSize {
-				// Under concurrent load: let more calls join the
-				// commit.
-				db.bmu.Unlock()
-				db.waitForBatch(d)
-				db.bmu.Lock()
-			}
-			batch := db.pending
-			if len(batch) > 0 {
-				db.lastSize = len(batch)
-			}
-			db.pending = nil
-			if len(batch) == 0 {
-				db.leading = false
-				break
-			}
-			db.bmu.Unlock()
-			db.runBatch(batch)
-			db.bmu.Lock()
+	lead := !db.leading
+	db.leading = true
+	db.bmu.Unlock()
+	if lead {
+		db.lead()
+	}
+	for {
+		d := <-c.done
+		switch {
+		case d.lead:
+			db.lead()
+		case d.didPanic:
+			panic(d.panicked)
+		default:
+			return d.err
 		}
 	}
-	db.bmu.Unlock()
-	d := <-c.done
-	if d.didPanic {
-		panic(d.panicked)
-	}
-	return d.err
 }
 
-// waitForBatch waits up to d, or until MaxBatchSize calls wait.
+// lead commits the calls waiting (after waiting for more, under load),
+// then passes the lead to the first call that arrived during the commit,
+// or gives it up when none did.
+func (db *DB) lead() {
+	db.bmu.Lock()
+	if d := db.batchDelay; d > 0 && db.lastSize > 1 && len(db.pending) < min(db.lastSize, db.batchSize) {
+		// Under concurrent load: let more calls join the commit.
+		db.bmu.Unlock()
+		db.waitForBatch(d)
+		db.bmu.Lock()
+	}
+	batch := db.pending
+	db.pending = nil
+	db.lastSize = len(batch)
+	db.bmu.Unlock()
+	db.runBatch(batch)
+	db.bmu.Lock()
+	if len(db.pending) > 0 {
+		db.pending[0].done <- batchDone{lead: true}
+	} else {
+		db.leading = false
+	}
+	db.bmu.Unlock()
+}
+
+// waitForBatch waits up to d, or until as many calls wait as the last
+// batch held (at most MaxBatchSize): under a steady load the next batch
+// fills as fast as the last one did, often well before d.
 func (db *DB) waitForBatch(d time.Duration) {
+	want := min(db.lastSize, db.batchSize)
 	deadline := time.Now().Add(d)
 	step := min(d, 100*time.Microsecond)
 	for time.Now().Before(deadline) {
 		time.Sleep(step)
 		db.bmu.Lock()
-		full := len(db.pending) >= db.batchSize
+		full := len(db.pending) >= want
 		db.bmu.Unlock()
 		if full {
 			return

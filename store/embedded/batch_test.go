@@ -212,3 +212,47 @@ func TestCommitPublishesTheEncodedEntries(t *testing.T) {
 		t.Fatalf("published\n%s\nwant\n%s", m.Payload, want)
 	}
 }
+
+// A caller that led a commit returns once its own commit is done: the
+// calls that arrived meanwhile are committed by one of them, so a turn
+// never waits for the commits of later ones.
+func TestGroupCommitLeaderDoesNotWaitForLaterCommits(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	held := make(chan struct{})
+	hold := make(chan struct{})
+	a := make(chan error, 1)
+	go func() {
+		a <- db.Update(ctx, func(tx *embedded.Tx) error {
+			close(held)
+			<-hold
+			return tx.Put(embedded.K("a"), []byte("1"))
+		})
+	}()
+	<-held
+	inB, releaseB := make(chan struct{}), make(chan struct{})
+	b := make(chan error, 1)
+	go func() {
+		b <- db.Update(ctx, func(tx *embedded.Tx) error {
+			close(inB)
+			<-releaseB
+			return tx.Put(embedded.K("b"), []byte("1"))
+		})
+	}()
+	waitFor(t, "the second update to queue", func() bool { return embedded.Waiting(db) == 1 })
+	close(hold)
+	select {
+	case err := <-a:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		close(releaseB)
+		t.Fatal("the first update did not return while a later commit was under way")
+	}
+	<-inB
+	close(releaseB)
+	if err := <-b; err != nil {
+		t.Fatal(err)
+	}
+}

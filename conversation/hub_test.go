@@ -1,0 +1,143 @@
+package conversation_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/store"
+)
+
+// fakeBus is a store.Bus with one listener whose subscriptions the test
+// reads, and into which it can put a break (a Resync message).
+type fakeBus struct {
+	mu     sync.Mutex
+	subs   map[string]bool
+	calls  []string // "sub CH" and "unsub CH", in order
+	msgs   chan store.Message
+	listen chan struct{} // closed once Listen was called
+}
+
+func newFakeBus() *fakeBus {
+	return &fakeBus{subs: map[string]bool{}, msgs: make(chan store.Message, 100), listen: make(chan struct{})}
+}
+
+func (b *fakeBus) Publish(_ context.Context, ch, payload string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.subs[ch] {
+		b.msgs <- store.Message{Channel: ch, Payload: payload}
+	}
+	return nil
+}
+
+func (b *fakeBus) Listen(context.Context) (store.Listener, error) {
+	close(b.listen)
+	return fakeListener{b}, nil
+}
+
+func (b *fakeBus) log() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.calls)
+}
+
+type fakeListener struct{ b *fakeBus }
+
+func (l fakeListener) Subscribe(_ context.Context, chs ...string) error {
+	l.b.mu.Lock()
+	defer l.b.mu.Unlock()
+	for _, ch := range chs {
+		l.b.subs[ch] = true
+		l.b.calls = append(l.b.calls, "sub "+ch)
+	}
+	return nil
+}
+
+func (l fakeListener) Unsubscribe(_ context.Context, chs ...string) error {
+	l.b.mu.Lock()
+	defer l.b.mu.Unlock()
+	for _, ch := range chs {
+		delete(l.b.subs, ch)
+		l.b.calls = append(l.b.calls, "unsub "+ch)
+	}
+	return nil
+}
+
+func (l fakeListener) Messages() <-chan store.Message { return l.b.msgs }
+func (l fakeListener) Close() error                   { return nil }
+
+// recorder is a Subscriber that passes what it gets to a channel.
+type recorder struct{ got chan string }
+
+func newRecorder() *recorder                   { return &recorder{got: make(chan string, 100)} }
+func (r *recorder) Receive(ch, payload string) { r.got <- ch + " " + payload }
+func (r *recorder) Resync(ch string)           { r.got <- ch + " resync" }
+func (r *recorder) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case s := <-r.got:
+		return s
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing received within 30s")
+		return ""
+	}
+}
+
+// TestHubSubscribesWhileFollowed: a channel is subscribed once while any
+// subscriber follows it and unsubscribed when the last one leaves; what is
+// published reaches every follower; a break tells them to resync; those
+// that followed before the hub listened resync once it does.
+func TestHubSubscribesWhileFollowed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	bus := newFakeBus()
+	hub := conversation.NewHub(bus, quiet())
+	early, a, b := newRecorder(), newRecorder(), newRecorder()
+	if err := hub.Attach(ctx, "x", early); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { hub.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if got := early.next(t); got != "x resync" {
+		t.Fatalf("the early follower got %q, want a resync once the hub listens", got)
+	}
+	hub.Detach("x", early)
+	// Run holds the listener once it resynced the early ones.
+	if err := hub.Attach(ctx, "c1", a); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.Attach(ctx, "c1", b); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Publish(ctx, "c1", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if ga, gb := a.next(t), b.next(t); ga != "c1 hello" || gb != "c1 hello" {
+		t.Fatalf("followers got %q and %q", ga, gb)
+	}
+	bus.msgs <- store.Message{Channel: "c1", Resync: true}
+	if ga, gb := a.next(t), b.next(t); ga != "c1 resync" || gb != "c1 resync" {
+		t.Fatalf("after a break the followers got %q and %q", ga, gb)
+	}
+	hub.Detach("c1", a)
+	if err := bus.Publish(ctx, "c1", "again"); err != nil {
+		t.Fatal(err)
+	}
+	if gb := b.next(t); gb != "c1 again" {
+		t.Fatalf("the remaining follower got %q", gb)
+	}
+	hub.Detach("c1", b)
+	want := []string{"sub x", "unsub x", "sub c1", "unsub c1"}
+	if got := bus.log(); !slices.Equal(got, want) {
+		t.Fatalf("subscriptions %q, want %q", got, want)
+	}
+	select {
+	case s := <-a.got:
+		t.Fatalf("a detached follower got %q", s)
+	default:
+	}
+}

@@ -71,14 +71,14 @@ type crmFixture struct {
 func newCRMFixture(t *testing.T, fields map[string][]string, more ...string) *crmFixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
+	f := &crmFixture{mail: &mailbox{}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
+	clock := func() time.Time { return f.now }
+	db, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	eng := embedded.NewEngine(db)
-	f := &crmFixture{mail: &mailbox{}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
-	clock := func() time.Time { return f.now }
 	f.sessions = eng.Sessions(store.SessionOptions{TTL: time.Hour, Pending: conversation.LeavesWork})
 	f.inbox = handoff.NewStore(eng.Inbox(), handoff.Options{Alive: f.sessions.Alive, PasswordCost: bcrypt.MinCost, Now: clock})
 	f.crm = crm.New(eng.CRM(), eng.CRM(), crm.Options{Agents: conversation.Agents(f.inbox), Now: clock})
@@ -493,5 +493,66 @@ func TestProblemOf(t *testing.T) {
 	}
 	if p := conversation.ProblemOf(nil); p != nil {
 		t.Errorf("ProblemOf(nil) = %+v", p)
+	}
+}
+
+// drain waits for the service's background work (a turn's CRM work runs
+// there): Run, on a context already cancelled, returns once it is done.
+func (f *crmFixture) drain(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.svc.Run(ctx, time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestArchivedTranscript: a resolved chat with a person is archived with
+// the CRM; once its live transcript has expired, the agent's read of the
+// archive pages like the live one (entries after an id), and a mailed
+// transcript is made from the archive, still without private notes.
+func TestArchivedTranscript(t *testing.T) {
+	ctx := context.Background()
+	f := newCRMFixture(t, nil)
+	conv := f.chat(t, engine.Visitor{Name: "Ana", Email: "ana@acme.io"})
+	if _, err := f.svc.CreateFromChat(ctx, f.sam, conv, conversation.KindLead, protocol.RecordRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Take(ctx, f.sam, conv, ""); err != nil {
+		t.Fatal(err)
+	}
+	hello, err := f.svc.Reply(ctx, f.sam, conv, "Hello Ana", "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Note(ctx, f.sam, conv, "SECRET: churn risk", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.svc.ArchivedTranscript(ctx, conv, ""); ok {
+		t.Fatal("a chat still going is archived")
+	}
+	if _, err := f.svc.Resolve(ctx, f.sam, conv); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+
+	f.now = f.now.Add(2 * time.Hour) // past the live transcript's TTL (1h)
+	if live, err := f.sessions.Transcript(ctx, conv, "", 0); err != nil || len(live) != 0 {
+		t.Fatalf("the live transcript has not expired: %d entries, %v", len(live), err)
+	}
+	all, ok := f.svc.ArchivedTranscript(ctx, conv, "")
+	if !ok || !slices.ContainsFunc(all, func(e store.Entry) bool { return e.Text == "Hello Ana" }) {
+		t.Fatalf("the archive: %v, %+v; want the chat with Sam's reply", ok, all)
+	}
+	after, ok := f.svc.ArchivedTranscript(ctx, conv, hello.ID)
+	if !ok || len(after) == 0 || len(after) >= len(all) || slices.ContainsFunc(after, func(e store.Entry) bool { return e.ID == hello.ID || e.Text == "Hello Ana" }) {
+		t.Fatalf("the archive after the reply: %+v; want only the entries after it", after)
+	}
+	if err := f.svc.MailTranscript(ctx, f.sam, conv, "ana@acme.io", false); err != nil {
+		t.Fatal(err)
+	}
+	sent := f.mail.all()
+	if len(sent) != 1 || !strings.Contains(sent[0], "Hello Ana") || strings.Contains(sent[0], "SECRET") {
+		t.Fatalf("the mail of an expired chat: %q; want the archive's messages without the note", sent)
 	}
 }

@@ -556,3 +556,33 @@ func TestArchivedTranscript(t *testing.T) {
 		t.Fatalf("the mail of an expired chat: %q; want the archive's messages without the note", sent)
 	}
 }
+
+// TestPanelShowsWhomTheChatIsWith: a sales agent sees the person a sales
+// chat is with even when the person belongs to support (matched by the
+// visitor's email), but not support's leads, and may not edit them; an
+// admin sees and may edit everything.
+func TestPanelShowsWhomTheChatIsWith(t *testing.T) {
+	ctx := context.Background()
+	f := newCRMFixture(t, nil)
+	if _, err := f.crm.Create(ctx, crm.Source{Team: "support"}, engine.Record{Kind: "lead", Key: "support-bob", Fields: map[string]any{"title": "Support's Bob", "person": map[string]any{"email": "bob@bobs.io", "name": "Bob"}}}); err != nil {
+		t.Fatal(err)
+	}
+	conv := f.chat(t, engine.Visitor{Email: "Bob@Bobs.io"})
+	p, err := f.svc.Panel(ctx, f.sam, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Match != "email" || p.Person == nil || p.Person.Record.Name != "Bob" {
+		t.Fatalf("Sam's panel: %+v; want Bob, matched by email", p)
+	}
+	if len(p.Leads) != 0 || slices.Contains(p.Actions, "edit_phone") || !slices.Contains(p.Actions, "create_deal") {
+		t.Fatalf("Sam sees support's leads %+v or may edit Bob: actions %q", p.Leads, p.Actions)
+	}
+	if _, err := f.svc.Panel(ctx, f.sue, conv); status(err) != http.StatusForbidden {
+		t.Fatalf("Sue opens the sales chat's panel: %v, want 403", err)
+	}
+	p, err = f.svc.Panel(ctx, f.admin, conv)
+	if err != nil || len(p.Leads) != 1 || !slices.Contains(p.Actions, "edit_phone") {
+		t.Fatalf("the admin's panel: %+v, %v; want support's lead and edit_phone", p, err)
+	}
+}

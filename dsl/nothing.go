@@ -35,11 +35,11 @@ func nothingWhy(n ast.Node) (text, why string) {
 			return "", ""
 		}
 		return c.String(), arg.String() + " is not a number"
-	case "date":
+	case "date", engine.DateFunc:
 		if _, lit := arg.(*ast.StringNode); lit || arg.Type() == reflect.TypeFor[time.Time]() {
 			return "", "" // a literal is checked when the playbook loads
 		}
-		return c.String(), arg.String() + " is not a date"
+		return "date(" + arg.String() + ")", arg.String() + " is not a date"
 	case "duration":
 		if _, lit := arg.(*ast.StringNode); lit {
 			return "", ""
@@ -133,7 +133,7 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 		if _, isCall := x.(*ast.CallNode); isCall && strings.ContainsAny(text, "/%") && !strings.HasSuffix(text, ")") {
 			text = "(" + text + ")" // a / b ?? 0 would be a / (b ?? 0)
 		}
-		d.Detail = fmt.Sprintf("write `(%s ?? %s)` here, or test it first", text, zeroOf(x.Type()))
+		d.Detail = fmt.Sprintf("write `(%s ?? %s)` here, or test it first", text, fallbackFor(x))
 	}
 	walk = func(x ast.Node, ok bool) {
 		if x == nil {
@@ -229,6 +229,24 @@ func leftmost(x ast.Node, n int) int {
 		return 0
 	}
 	return from
+}
+
+// fallbackFor is an example value to write after ?? for x, a value that
+// may be nothing.
+func fallbackFor(x ast.Node) string {
+	if c, ok := x.(*ast.CallNode); ok {
+		if id, ok := c.Callee.(*ast.IdentifierNode); ok {
+			switch id.Value {
+			case "int", "float", engine.DivFunc, engine.ModFunc:
+				return "0"
+			case "date", engine.DateFunc:
+				return "today()"
+			case "duration":
+				return `duration("0s")`
+			}
+		}
+	}
+	return zeroOf(x.Type())
 }
 
 // zeroOf is an example fallback for a value of type t, as written in an

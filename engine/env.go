@@ -336,7 +336,7 @@ func isDate(n ast.Node) bool {
 	case *ast.CallNode:
 		switch c := x.Callee.(type) {
 		case *ast.IdentifierNode:
-			return c.Value == "date" || c.Value == dayFunc || c.Value == "today"
+			return c.Value == "date" || c.Value == dayFunc || c.Value == "today" || c.Value == DateFunc
 		case *ast.MemberNode:
 			p, ok := c.Property.(*ast.StringNode)
 			return ok && p.Value == "Today"

@@ -37,6 +37,9 @@ const (
 	AtAnyFunc = "__at_any" // x[i] where x's type is only known while chatting
 	DivFunc   = "__div"    // a / b
 	ModFunc   = "__mod"    // a % b
+	// DateFunc is date(text) of a text only known while chatting: read in
+	// the conversation's language, relative to the event's day.
+	DateFunc = "__date"
 )
 
 // totalFuncs are the options that define the total built-ins.
@@ -67,6 +70,17 @@ func totalFuncs() []expr.Option {
 			new(func([]string, int) string), new(func(string, int) string), new(func([]any, int) any),
 			new(func([]int, int) int), new(func([]float64, int) float64)),
 		expr.Function(AtAnyFunc, func(p ...any) (any, error) { return at(p[0], p[1]), nil }, new(func(any, any) any)),
+		expr.Function(DateFunc, func(p ...any) (any, error) {
+			s, _ := p[0].(string)
+			now, loc := time.Time{}, "en"
+			if w, ok := p[1].(*World); ok && w != nil {
+				now, loc = w.now, w.locale
+			}
+			if d, ok := parseDate(s, loc, now); ok {
+				return d, nil
+			}
+			return nil, nil
+		}, new(func(string, *World) time.Time)),
 		expr.Function(DivFunc, func(p ...any) (any, error) {
 			a, ok1 := toFloat(p[0])
 			b, ok2 := toFloat(p[1])
@@ -164,7 +178,8 @@ func at(x, i any) any {
 // totalPatcher rewrites list[i] into AtFunc(list, i), a / b into
 // DivFunc(a, b) and a % b into ModFunc(a, b), where they could fail on
 // data: an index into a list or a text, a divisor that is not a number
-// other than 0 written out.
+// other than 0 written out; and date(text) of a text not written out into
+// DateFunc(text, world).
 type totalPatcher struct{}
 
 var (
@@ -204,6 +219,20 @@ func call(name string, loc ast.Node, args ...ast.Node) *ast.CallNode {
 
 func (totalPatcher) Visit(node *ast.Node) {
 	switch x := (*node).(type) {
+	case *ast.CallNode:
+		// date(answer): the text is read in the conversation's language
+		// ("01.03.2026" is 1 March in German) and relative to its day
+		// ("morgen"); a text written out is read when the playbook loads.
+		id, ok := x.Callee.(*ast.IdentifierNode)
+		if !ok || id.Value != "date" || len(x.Arguments) != 1 || kindOf(x.Arguments[0]) != reflect.String {
+			return
+		}
+		if _, lit := x.Arguments[0].(*ast.StringNode); lit {
+			return
+		}
+		world := &ast.IdentifierNode{Value: worldVar}
+		world.SetLocation(x.Location())
+		ast.Patch(node, call(DateFunc, x, x.Arguments[0], world))
 	case *ast.MemberNode:
 		if x.Method {
 			return

@@ -129,3 +129,39 @@ func TestDataDependentFailures(t *testing.T) {
 		})
 	}
 }
+
+// date(answer) reads the visitor's text in the conversation's language and
+// relative to its day: "01.03.2026" is 1 March in German, "morgen" is the
+// day after. It read every text as English with no day to count from: the
+// first was 3 January, the second had no value.
+func TestDateOfAnswerReadsTheConversationsLanguage(t *testing.T) {
+	p, diags := dsl.Load("de.yaml", []byte(`playbook: de
+locale: de
+vars:
+  t: string
+cards:
+  a:
+    ask: Wann?
+    save: t
+  b:
+    say: "{{ date(t) ?? 'nichts' }}"
+    end: done
+`))
+	if p == nil {
+		t.Fatal(diags)
+	}
+	for in, want := range map[string]string{
+		"01.03.2026": "2026-03-01", "morgen": "2026-01-06", "1. März 2026": "2026-03-01", "irgendwann": "nichts",
+	} {
+		s := NewSim(p, "t", DefaultNow)
+		if err := s.Start(engine.Visitor{}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Text(in); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Messages[len(s.Messages)-1].Text; got != want {
+			t.Errorf("date(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -90,7 +90,9 @@ func (c *CRM) migrateLockKey() string { return c.p + "schema:crm:lock" }
 func (c *CRM) legacyTag() string      { return c.p + "{crm}:" }
 
 // migrateLockTTL is how long the migration lock lasts unless renewed
-// (every renewEvery steps and at least every third of it).
+// (every renewEvery steps and at least every third of it). The lease runs
+// on the Redis server's clock, so the renewals are timed on the wall
+// clock, not on an injected one.
 const (
 	migrateLockTTL = 30 * time.Second
 	renewEvery     = 200

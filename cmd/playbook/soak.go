@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,6 +112,7 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	current := func() *bench.Server { srvMu.Lock(); defer srvMu.Unlock(); return srv }
 	defer func() { current().Stop(15 * time.Second) }()
 	var lifetimes []string
+	var downtimes []time.Duration // from each kill to the next process's /readyz 200
 	born := time.Now()
 
 	note("%d visitors for %v on %s, the server killed and restarted every %v", o.visitors, o.duration, engName, o.restartEvery)
@@ -130,11 +132,15 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			lifetimes = append(lifetimes, fmt.Sprintf("pid %d lived %v, RSS %.1f MB when killed (anon %.1f MB, file %.1f MB)",
 				srv.PID, time.Since(born).Round(time.Second), float64(rss)/1e6, float64(anon)/1e6, float64(file)/1e6))
 			srv.Kill()
+			killed := time.Now()
 			note("restart %d: killed pid %d (SIGKILL)", n, srv.PID)
 			next, err := start()
 			if err != nil {
 				return err
 			}
+			down := time.Since(killed)
+			downtimes = append(downtimes, down)
+			note("restart %d: pid %d ready %v after the kill", n, next.PID, down.Round(time.Millisecond))
 			srvMu.Lock()
 			srv, born = next, time.Now()
 			srvMu.Unlock()
@@ -232,7 +238,7 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		enc := json.NewEncoder(std.out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"soak": res, "store": engName, "leads_in_transcripts": want, "leads_in_crm": leads,
-			"pending_after_run": pendingAfterRun, "pending_wait_ns": waited, "pending_left": pending, "pending_redone": redone,
+			"pending_after_run": pendingAfterRun, "pending_wait_ns": waited, "pending_left": pending, "pending_redone": redone, "restart_ready_ns": downtimes,
 			"data_bytes": dataBytes, "server_lifetimes": lifetimes}); err != nil {
 			return err
 		}
@@ -255,7 +261,12 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		fmt.Fprintf(w, "                 %s\n", e)
 	}
 	fmt.Fprintf(w, "  unfinished     %d (cut by the end of the run)\n", res.Unfinished)
-	fmt.Fprintf(w, "  restarts       %d %v\n", res.Breaks, res.BreakErrors)
+	fmt.Fprintf(w, "  restarts       %d %v", res.Breaks, res.BreakErrors)
+	if len(downtimes) > 0 {
+		lo, hi := slices.Min(downtimes), slices.Max(downtimes)
+		fmt.Fprintf(w, "; the next process ready %v to %v after each kill", lo.Round(time.Millisecond), hi.Round(time.Millisecond))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  visitors saw   %d reconnects, %d resends (%d already stored), %d unavailable, %d entries redelivered and ignored, %d conversations begun again before their welcome\n",
 		res.Stats.Reconnects, res.Stats.Resends, res.Stats.Duplicates, res.Stats.Unavailable, res.Stats.Redelivered, res.Stats.Restarted)
 	fmt.Fprintf(w, "  leads          %d in the CRM for %d record entries in the transcripts; %d pending marks left\n", leads, want, pending)

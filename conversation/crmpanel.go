@@ -236,11 +236,12 @@ func (s *Service) Panel(ctx context.Context, a *handoff.Agent, conv string) (*pr
 		return nil, err
 	}
 	s.ReconcileRecords(ctx, c.ID)
-	p, _, err := s.panel(ctx, c.ID, a)
+	p, _, err := s.panel(ctx, c.ID, a, s.CRMSource(ctx, c.ID, a, nil))
 	return p, err
 }
 
-// panel builds the panel of conv for agent a, who may see conv, and
+// panel builds the panel of conv for agent a, who may see conv, from
+// what the conversation knows of the visitor (src, its CRMSource), and
 // returns the person it matched (nil: none).
 //
 // The person is the one a record made in this conversation links
@@ -250,8 +251,7 @@ func (s *Service) Panel(ctx context.Context, a *handoff.Agent, conv string) (*pr
 // and deals only by the usual rule. Actions: create_lead and create_deal
 // when no person matched; else notify_sales (the person has an owner),
 // create_deal, and edit_phone when a may see the person.
-func (s *Service) panel(ctx context.Context, conv string, a *handoff.Agent) (*protocol.Panel, *crm.Record, error) {
-	src := s.CRMSource(ctx, conv, a, nil)
+func (s *Service) panel(ctx context.Context, conv string, a *handoff.Agent, src crm.Source) (*protocol.Panel, *crm.Record, error) {
 	p := &protocol.Panel{Match: "none", Email: crm.NormalizeEmail(src.Visitor.Email), Phone: src.Visitor.Phone, Name: src.Visitor.Name,
 		Leads: []protocol.PanelRecord{}, Deals: []protocol.PanelRecord{}, Results: []*protocol.Record{}}
 	v := access.Viewer(a)
@@ -332,9 +332,12 @@ func (s *Service) CreateFromChat(ctx context.Context, a *handoff.Agent, conv, ki
 	if len(req.ClientID) > 100 {
 		return nil, refuse(ErrInvalid, "client_id is at most 100 characters")
 	}
+	// What the chat knows of the visitor, read once: a record does not
+	// change it, so the refreshed panel uses it too.
+	src := s.CRMSource(ctx, c.ID, a, nil)
 	text := firstOf(req.Text, req.Note)
 	if k == crm.KindNote {
-		_, person, err := s.panel(ctx, c.ID, a)
+		_, person, err := s.panel(ctx, c.ID, a, src)
 		if err != nil {
 			return nil, err
 		}
@@ -345,7 +348,6 @@ func (s *Service) CreateFromChat(ctx context.Context, a *handoff.Agent, conv, ki
 			return nil, refuse(ErrInvalid, "text is the note for the owner")
 		}
 	}
-	src := s.CRMSource(ctx, c.ID, a, nil)
 	if k != crm.KindNote {
 		if err := s.mayLinkPerson(ctx, a, c, src, req.Email, req.Phone); err != nil {
 			return nil, err
@@ -361,7 +363,7 @@ func (s *Service) CreateFromChat(ctx context.Context, a *handoff.Agent, conv, ki
 	if err != nil {
 		return nil, err
 	}
-	p, _, err := s.panel(ctx, c.ID, a)
+	p, _, err := s.panel(ctx, c.ID, a, src)
 	if err != nil {
 		return nil, err
 	}

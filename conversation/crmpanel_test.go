@@ -68,7 +68,7 @@ type crmFixture struct {
 // playbook (hands off to sales), the agents Sam and Kim (sales), Sue
 // (support) and an admin, and a mailbox; fields is Config.CRMFields;
 // more are more playbooks to load.
-func newCRMFixture(t *testing.T, fields map[string][]string, more ...string) *crmFixture {
+func newCRMFixture(t testing.TB, fields map[string][]string, more ...string) *crmFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &crmFixture{mail: &mailbox{}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
@@ -114,7 +114,7 @@ func newCRMFixture(t *testing.T, fields map[string][]string, more ...string) *cr
 }
 
 // chat starts a desk chat (queued for sales) with a visitor.
-func (f *crmFixture) chat(t *testing.T, v engine.Visitor) string {
+func (f *crmFixture) chat(t testing.TB, v engine.Visitor) string {
 	t.Helper()
 	sess, _, err := f.svc.Start(context.Background(), conversation.StartRequest{Program: f.desk, Visitor: v}, nil)
 	if err != nil {

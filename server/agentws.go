@@ -2,23 +2,17 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/playbook-dev/playbook/store"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/playbook-dev/playbook/conversation"
-	"github.com/playbook-dev/playbook/protocol"
-
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v5"
 
-	"github.com/playbook-dev/playbook/access"
-	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/protocol"
 )
 
 // agentConn is one inbox tab's live feed. Access is checked again on every
@@ -37,24 +31,17 @@ type agentConn struct {
 	apiTok     string // the API token, for the heartbeat's check; "" for a session
 
 	mu       sync.Mutex
-	agent    *handoff.Agent
+	agent    *conversation.Agent
 	follow   string   // the conversation open in the view
 	lastSent streamID // its newest entry sent
 	closed   bool
 }
 
 // me returns the agent as last loaded.
-func (ac *agentConn) me() *handoff.Agent {
+func (ac *agentConn) me() *conversation.Agent {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	return ac.agent
-}
-
-// sessionHash is how a sign-in session is named on the inbox channel (never
-// the token itself).
-func sessionHash(token string) string {
-	h := sha256.Sum256([]byte("pb-session:" + token))
-	return hex.EncodeToString(h[:])
 }
 
 // wsSignedOut is the close code of an agent feed whose session ended.
@@ -71,17 +58,17 @@ func (s *Server) handleAgentWS(c *echo.Context) error {
 	if tok, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer "); ok {
 		ac.apiTok = tok
 	} else if ck, err := c.Cookie(sessionCookie); err == nil {
-		ac.session = sessionHash(ck.Value)
+		ac.session = conversation.SessionHash(ck.Value)
 		ac.sessionTok = ck.Value
 	}
 	ctx, cancel := context.WithCancel(c.Request().Context())
 	defer cancel()
-	if err := s.hub.attach(ctx, s.inbox.InboxChannel(), ac); err != nil {
+	if err := s.hub.attach(ctx, s.svc.InboxChannel(), ac); err != nil {
 		ws.Close(websocket.StatusInternalError, "store unavailable")
 		return nil
 	}
 	defer ac.close()
-	_ = s.inbox.Heartbeat(ctx, a)
+	_ = s.svc.Heartbeat(ctx, a)
 	go ac.writeLoop(ctx, cancel)
 	ac.push(&protocol.Hello{Agent: conversation.WireAgent(a)})
 	ac.readLoop(ctx)
@@ -98,9 +85,9 @@ func (ac *agentConn) close() {
 	follow := ac.follow
 	close(ac.done)
 	ac.mu.Unlock()
-	ac.s.hub.detach(ac.s.inbox.InboxChannel(), ac)
+	ac.s.hub.detach(ac.s.svc.InboxChannel(), ac)
 	if follow != "" {
-		ac.s.hub.detach(ac.s.store.Channel(follow), ac)
+		ac.s.hub.detach(ac.s.svc.Channel(follow), ac)
 	}
 	ac.ws.CloseNow()
 }
@@ -167,7 +154,7 @@ func (ac *agentConn) readLoop(ctx context.Context) {
 			if !ac.recheck(ctx) {
 				continue // closing: the read returns when the close handshake ends
 			}
-			if err := ac.s.inbox.Heartbeat(ctx, ac.me()); err != nil {
+			if err := ac.s.svc.Heartbeat(ctx, ac.me()); err != nil {
 				ac.s.log.Warn("heartbeat", "agent", ac.me().ID, "err", err)
 			}
 		case *protocol.Ping:
@@ -181,8 +168,7 @@ func (ac *agentConn) readLoop(ctx context.Context) {
 }
 
 func (ac *agentConn) typing(ctx context.Context, conv string, on bool) {
-	c, err := ac.s.inbox.Conversation(ctx, conv)
-	if err != nil || !access.CanSee(ac.me(), c) {
+	if ok, err := ac.s.svc.MaySee(ctx, ac.me(), conv); err != nil || !ok {
 		return
 	}
 	ac.s.publishSignal(ctx, conv, signal{Type: "typing", From: "agent", Author: ac.me().Name, On: on})
@@ -192,20 +178,20 @@ func (ac *agentConn) typing(ctx context.Context, conv string, on bool) {
 // its session still stands, then the followed conversation. It reports
 // false, having started closing the socket, when the agent is signed out.
 func (ac *agentConn) recheck(ctx context.Context) bool {
-	var a *handoff.Agent
+	var a *conversation.Agent
 	var err error
 	switch {
 	case ac.apiTok != "":
-		a, err = ac.s.inbox.AgentByAPIToken(ctx, ac.apiTok)
+		a, err = ac.s.svc.AgentByAPIToken(ctx, ac.apiTok)
 	case ac.sessionTok != "":
-		var sess *handoff.Session
-		if sess, err = ac.s.inbox.SessionByToken(ctx, ac.sessionTok); err == nil {
+		var sess *conversation.AgentSession
+		if sess, err = ac.s.svc.Session(ctx, ac.sessionTok); err == nil {
 			a = sess.Agent
 		}
 	default:
 		return true
 	}
-	if errors.Is(err, handoff.ErrNotFound) {
+	if errors.Is(err, conversation.ErrSignedOut) {
 		ac.signedOut()
 		return false
 	}
@@ -217,8 +203,8 @@ func (ac *agentConn) recheck(ctx context.Context) bool {
 	follow := ac.follow
 	ac.mu.Unlock()
 	if follow != "" {
-		if c, err := ac.s.inbox.Conversation(ctx, follow); err == nil || errors.Is(err, handoff.ErrNotFound) {
-			ac.checkFollowed(c)
+		if visible, err := ac.s.svc.MaySee(ctx, a, follow); err == nil {
+			ac.checkFollowed(follow, visible)
 		}
 	}
 	return true
@@ -233,27 +219,26 @@ func (ac *agentConn) signedOut() {
 	}()
 }
 
-// checkFollowed stops following c (nil: gone) when the agent may no longer
-// see it, and tells the tab with a "revoked" frame.
-func (ac *agentConn) checkFollowed(c *handoff.Conversation) {
+// checkFollowed stops following conversation conv when the agent may no
+// longer see it (visible false, as the service decided), and tells the tab
+// with a "revoked" frame.
+func (ac *agentConn) checkFollowed(conv string, visible bool) {
 	ac.mu.Lock()
-	conv := ac.follow
-	if conv == "" || c != nil && c.ID != conv || access.CanSee(ac.agent, c) || ac.closed {
+	if conv == "" || conv != ac.follow || visible || ac.closed {
 		ac.mu.Unlock()
 		return
 	}
 	ac.follow = ""
 	ac.lastSent = streamID{}
 	ac.mu.Unlock()
-	go ac.s.hub.detach(ac.s.store.Channel(conv), ac) // not on the hub's goroutine: detach talks to Redis
+	go ac.s.hub.detach(ac.s.svc.Channel(conv), ac) // not on the hub's goroutine: detach talks to Redis
 	ac.push(&protocol.Revoked{Conversation: conv, Message: "you can no longer see this conversation"})
 }
 
 // followConversation streams one conversation's entries to the tab: those
 // after `after`, then live ones.
 func (ac *agentConn) followConversation(ctx context.Context, conv, after string) {
-	c, err := ac.s.inbox.Conversation(ctx, conv)
-	if err != nil || !access.CanSee(ac.me(), c) {
+	if ok, err := ac.s.svc.MaySee(ctx, ac.me(), conv); err != nil || !ok {
 		ac.push(&protocol.AgentError{Code: protocol.CodeForbidden, Message: "you cannot see this conversation"})
 		return
 	}
@@ -263,18 +248,18 @@ func (ac *agentConn) followConversation(ctx context.Context, conv, after string)
 	ac.lastSent = parseStreamID(after)
 	ac.mu.Unlock()
 	if old != "" && old != conv {
-		ac.s.hub.detach(ac.s.store.Channel(old), ac)
+		ac.s.hub.detach(ac.s.svc.Channel(old), ac)
 	}
-	if err := ac.s.hub.attach(ctx, ac.s.store.Channel(conv), ac); err != nil {
+	if err := ac.s.hub.attach(ctx, ac.s.svc.Channel(conv), ac); err != nil {
 		return
 	}
-	entries, err := ac.s.store.Transcript(ctx, conv, after, 0)
+	entries, err := ac.s.svc.FollowEntries(ctx, ac.me(), conv, after)
 	if err == nil {
 		ac.deliver(conv, entries)
 	}
 }
 
-func (ac *agentConn) deliver(conv string, entries []store.Entry) {
+func (ac *agentConn) deliver(conv string, entries []protocol.Entry) {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	if conv != ac.follow {
@@ -286,7 +271,7 @@ func (ac *agentConn) deliver(conv string, entries []store.Entry) {
 			continue
 		}
 		ac.lastSent = id
-		ac.push(&protocol.AgentEntry{Conversation: conv, Entry: conversation.WireEntry(entries[i])})
+		ac.push(&protocol.AgentEntry{Conversation: conv, Entry: entries[i]})
 	}
 }
 
@@ -294,7 +279,7 @@ func (ac *agentConn) deliver(conv string, entries []store.Entry) {
 // reloads its lists, and the followed conversation's missed entries are
 // sent.
 func (ac *agentConn) resync(ch string) {
-	if ch == ac.s.inbox.InboxChannel() {
+	if ch == ac.s.svc.InboxChannel() {
 		ac.push(&protocol.Resync{})
 		return
 	}
@@ -308,42 +293,30 @@ func (ac *agentConn) resync(ch string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if entries, err := ac.s.store.Transcript(ctx, conv, after, 0); err == nil {
+	if entries, err := ac.s.svc.FollowEntries(ctx, ac.me(), conv, after); err == nil {
 		ac.deliver(conv, entries)
 	}
 }
 
 // receive gets inbox events and the followed conversation's entries.
 func (ac *agentConn) receive(ch, payload string) {
-	if ch == ac.s.inbox.InboxChannel() {
-		var ev conversation.InboxEvent
-		if json.Unmarshal([]byte(payload), &ev) != nil {
+	if ch == ac.s.svc.InboxChannel() {
+		fe, err := conversation.FeedEventFor(ac.me(), payload)
+		if err != nil {
 			return
 		}
-		if ev.Type == "session_ended" {
-			if ac.session != "" && ev.Session == ac.session {
+		if fe.EndedSession != "" {
+			if ac.session != "" && fe.EndedSession == ac.session {
 				ac.signedOut()
 			}
 			return
 		}
-		me := ac.me()
-		if ev.To != "" && ev.To != me.ID {
-			return
+		if fe.About != "" {
+			ac.checkFollowed(fe.About, fe.Visible)
 		}
-		if ev.Conversation != nil {
-			// A change may take the followed conversation out of reach
-			// (a transfer to another team, a reassignment).
-			ac.checkFollowed(ev.Conversation)
+		if fe.Frame != nil {
+			ac.push(fe.Frame)
 		}
-		// Without a conversation only a notice addressed to this agent
-		// (a CRM note for the owner) goes through.
-		if ev.Conversation == nil && ev.To == "" || ev.Conversation != nil && !access.CanSee(me, ev.Conversation) {
-			return
-		}
-		if ev.Conversation != nil && len(ev.Conversation.Previous) > 0 {
-			ev.Conversation.Previous = access.PreviousIDs(me, ev.Conversation.Previous, ev.PreviousKnown)
-		}
-		ac.push(inboxFrame(ev))
 		return
 	}
 	conv := conversationOf(ch)
@@ -354,29 +327,8 @@ func (ac *agentConn) receive(ch, payload string) {
 		}
 		return
 	}
-	entries, err := store.DecodeLive(payload)
+	entries, err := conversation.LiveEntries(payload)
 	if err == nil {
 		ac.deliver(conv, entries)
 	}
 }
-
-// inboxFrame is the frame an inbox event becomes on an agent's feed:
-// conversation or notify.
-func inboxFrame(ev conversation.InboxEvent) protocol.Frame {
-	if ev.Type == protocol.TypeConversation && ev.Kind == "" && ev.Text == "" && ev.Record == nil && ev.Person == nil {
-		return &protocol.ConversationChanged{Conversation: conversation.WireConversation(ev.Conversation)}
-	}
-	n := &protocol.Notify{Kind: ev.Kind, Text: ev.Text, Conversation: conversation.WireConversation(ev.Conversation), Record: conversation.WireRecord(ev.Record), Person: conversation.WireRecord(ev.Person)}
-	if ev.Type != protocol.TypeNotify {
-		return &namedNotify{ev.Type, n} // not published today; kept as it came
-	}
-	return n
-}
-
-// namedNotify is an inbox event of another type with a notify's fields.
-type namedNotify struct {
-	typ string
-	*protocol.Notify
-}
-
-func (n *namedNotify) FrameType() string { return n.typ }

@@ -15,14 +15,18 @@
 // carried out by the service after the commit, redone by its recovery
 // sweep when a process dies in between.
 //
-// The CRM routes (crm.go) and transcript mail (mail.go) only decode and
-// encode: the rules are conversation's (crmpanel.go, mail.go), and its
-// ProblemOf maps their errors to statuses and codes.
+// The CRM routes (crm.go), transcript mail (mail.go), the inbox API
+// (inbox.go) and the agent feed (agentws.go) only decode and encode: the
+// rules are conversation's (crmpanel.go, mail.go, inboxview.go,
+// agentfeed.go), and its ProblemOf maps their errors to statuses and
+// codes; the server keeps the session cookie, the CSRF check and the
+// sockets. server.go takes a conversation.App (conversation.NewApp on a
+// storage engine) and builds no store itself: the package imports no
+// store, handoff, access, crm, engine or transcript.
 //
 // The visitor websocket (visitor.go) only decodes frames, hands each to
 // its conversation.Widget and writes the frames the widget pushes; what a
 // visitor may see, start, resume, rating, transcript mail, the queue and
 // leaving a message are the widget's, and conversation.ErrorFrame makes
-// its errors into error frames. Not moved yet: reads of a conversation's
-// details still hold some rules here.
+// its errors into error frames.
 package server

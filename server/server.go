@@ -75,7 +75,6 @@ type Server struct {
 	app    *conversation.App
 	svc    *conversation.Service
 	reg    *conversation.Registry
-	deps   // the stores the visitor and CRM handlers still use directly
 	tokens *conversation.Tokens
 	hub    hub
 	// widgets is the visitor side of the service, one Widget per visitor
@@ -113,7 +112,6 @@ func New(cfg Config) (*Server, error) {
 		app:    app,
 		svc:    app.Service(),
 		reg:    app.Registry(),
-		deps:   depsOf(app),
 		now:    app.Now,
 		limits: newLimits(cfg.ConnectsPerMinute),
 	}

@@ -1,0 +1,75 @@
+package conversation_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/protocol"
+)
+
+// TestFeedEventFor: what an inbox event gives one agent's feed, for each
+// kind of event (the access policy decides; the transport only follows).
+func TestFeedEventFor(t *testing.T) {
+	sam := &conversation.Agent{ID: "sam", Name: "Sam", Teams: []string{"sales"}}
+	sales := &handoff.Conversation{ID: "c1", Team: "sales", Previous: []string{"old-sales", "old-support"}}
+	support := &handoff.Conversation{ID: "c2", Team: "support"}
+	known := []*handoff.Conversation{{ID: "old-sales", Team: "sales"}, {ID: "old-support", Team: "support"}}
+	payload := func(ev conversation.InboxEvent) string {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, tt := range []struct {
+		name    string
+		ev      conversation.InboxEvent
+		ended   string
+		about   string
+		visible bool
+		frame   string // the frame's type; "" none
+	}{
+		{"a change of a sales chat", conversation.InboxEvent{Type: "conversation", Conversation: sales, PreviousKnown: known}, "", "c1", true, protocol.TypeConversation},
+		{"a change of a support chat", conversation.InboxEvent{Type: "conversation", Conversation: support}, "", "c2", false, ""},
+		{"a notice for another agent", conversation.InboxEvent{Type: "notify", Kind: "mention", To: "sue", Conversation: sales}, "", "", false, ""},
+		{"a notice for sam", conversation.InboxEvent{Type: "notify", Kind: "mention", To: "sam", Conversation: sales, PreviousKnown: known}, "", "c1", true, protocol.TypeNotify},
+		{"a CRM note for sam, no chat", conversation.InboxEvent{Type: "notify", Kind: "sales_note", To: "sam", Text: "a note"}, "", "", false, protocol.TypeNotify},
+		{"a notice for nobody, no chat", conversation.InboxEvent{Type: "notify", Kind: "sales_note", Text: "a note"}, "", "", false, ""},
+		{"a session ended", conversation.InboxEvent{Type: "session_ended", Session: "h1"}, "h1", "", false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fe, err := conversation.FeedEventFor(sam, payload(tt.ev))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fe.EndedSession != tt.ended || fe.About != tt.about || fe.Visible != tt.visible {
+				t.Fatalf("got %+v; want ended %q, about %q, visible %v", fe, tt.ended, tt.about, tt.visible)
+			}
+			got := ""
+			if fe.Frame != nil {
+				got = fe.Frame.FrameType()
+			}
+			if got != tt.frame {
+				t.Fatalf("frame %q; want %q", got, tt.frame)
+			}
+			// The previous ids sam may see: sales' only.
+			var prev []string
+			switch f := fe.Frame.(type) {
+			case *protocol.ConversationChanged:
+				prev = f.Conversation.Previous
+			case *protocol.Notify:
+				if f.Conversation != nil {
+					prev = f.Conversation.Previous
+				}
+			}
+			if tt.visible && (len(prev) != 1 || prev[0] != "old-sales") {
+				t.Errorf("previous ids %v; want [old-sales]", prev)
+			}
+		})
+	}
+	if _, err := conversation.FeedEventFor(sam, "not json"); err == nil {
+		t.Error("a payload that is not an event was taken")
+	}
+}

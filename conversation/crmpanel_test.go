@@ -586,3 +586,50 @@ func TestPanelShowsWhomTheChatIsWith(t *testing.T) {
 		t.Fatalf("the admin's panel: %+v, %v; want support's lead and edit_phone", p, err)
 	}
 }
+
+const callback = `playbook: callback
+vars:
+  phone: {type: phone}
+cards:
+  ask:
+    ask: Your phone?
+    input: phone
+    save: phone
+  desk:
+    handoff:
+      team: sales
+      say: Connecting you to sales...
+      offline: away
+  away:
+    say: Nobody is here.
+    end: away
+`
+
+// TestPanelMatchesByPhone: a visitor who left no email but typed a phone
+// the CRM knows is matched by it ("phone").
+func TestPanelMatchesByPhone(t *testing.T) {
+	ctx := context.Background()
+	f := newCRMFixture(t, nil, callback)
+	if _, err := f.crm.Create(ctx, crm.Source{Team: "sales"}, engine.Record{Kind: "lead", Key: "cy", Fields: map[string]any{"title": "Cy", "person": map[string]any{"name": "Cy", "phone": "+44 20 7946 0018"}}}); err != nil {
+		t.Fatal(err)
+	}
+	prog, ok := f.svc.Registry().Current("callback")
+	if !ok {
+		t.Fatal("the callback playbook is not loaded")
+	}
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: prog}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := store.Entry{From: "visitor", Kind: "message", Text: "+44 20 7946 0018", ClientID: "m1", At: f.now}
+	if _, info, err := f.svc.Turn(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: msg.Text}, &msg); err != nil || info.Status != engine.StatusHandoff {
+		t.Fatalf("the phone turn: %+v, %v; want a handoff", info, err)
+	}
+	p, err := f.svc.Panel(ctx, f.sam, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Match != "phone" || p.Person == nil || p.Person.Record.Name != "Cy" || p.Phone == "" {
+		t.Fatalf("the panel of a chat with Cy's phone: %+v", p)
+	}
+}

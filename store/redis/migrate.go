@@ -98,7 +98,7 @@ const (
 	renewEvery     = 200
 )
 
-// releaseScript deletes KEYS[1] if it holds ARGV[1]; renewScript extends
+// releaseLock deletes KEYS[1] if it holds ARGV[1]; renewLock extends
 // it. Both reply 1 when the caller held the lock.
 var (
 	releaseLock = goredis.NewScript(`

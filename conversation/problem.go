@@ -107,6 +107,8 @@ func problemOf(err error) *Problem {
 	// The visitor side.
 	case errors.Is(err, ErrNoConversation):
 		return &Problem{http.StatusConflict, protocol.CodeNoConversation, err.Error()}
+	case errors.Is(err, ErrTooFast):
+		return &Problem{http.StatusTooManyRequests, protocol.CodeRateLimited, err.Error()}
 	case errors.Is(err, ErrPlaybookGone):
 		return &Problem{http.StatusNotFound, protocol.CodeNoPlaybook, err.Error()}
 	case errors.As(err, new(*NoPlaybookError)):
@@ -161,6 +163,9 @@ var (
 	// ErrNoConversation: a frame that needs a conversation before start
 	// or resume.
 	ErrNoConversation = errors.New("send start or resume first")
+	// ErrTooFast: a visitor's frames come faster than the transport's
+	// limits (Allow) let through.
+	ErrTooFast = errors.New("slow down")
 	// ErrPlaybookGone: the playbook of a conversation to start again is
 	// no longer served.
 	ErrPlaybookGone = errors.New("the playbook of this conversation is no longer served")

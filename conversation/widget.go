@@ -316,7 +316,7 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 		return fe
 	}
 	if !v.allow.Message() {
-		return &protocol.Error{Code: protocol.CodeRateLimited, Message: "slow down: too many messages", ID: id}
+		return refuse(ErrTooFast, "slow down: too many messages")
 	}
 	entry := store.Entry{From: "visitor", Kind: "message", Text: text, ClientID: id, At: v.svc.now().UTC()}
 	tctx, cancel := context.WithTimeout(ctx, TurnTimeout)
@@ -396,7 +396,7 @@ func (v *Widget) Transcript(ctx context.Context, f *protocol.TranscriptRequest) 
 		return refuse(ErrNoMail, "email is not set up on this server")
 	}
 	if !v.allow.Mail() {
-		return &protocol.Error{Code: protocol.CodeRateLimited, Message: "slow down", ID: f.ID}
+		return ErrTooFast
 	}
 	if err := v.svc.MailVisitorTranscript(ctx, conv, f.Email); err != nil {
 		if ProblemOf(err) == nil {
@@ -419,7 +419,7 @@ func (v *Widget) LeaveMessage(ctx context.Context, f *protocol.LeaveMessage) err
 		return fe
 	}
 	if !v.allow.Message() {
-		return &protocol.Error{Code: protocol.CodeRateLimited, Message: "slow down", ID: f.ID}
+		return ErrTooFast
 	}
 	tctx, cancel := context.WithTimeout(ctx, TurnTimeout)
 	defer cancel()

@@ -445,7 +445,7 @@ func TestErrorFrameKeepsCausesInternal(t *testing.T) {
 		t.Fatal("ErrorFrame(nil) is not nil")
 	}
 	for _, err := range []error{conversation.ErrNoConversation, conversation.ErrBadToken, conversation.ErrExpiredToken,
-		conversation.ErrNotWaiting, conversation.ErrMailFailed, conversation.ErrPlaybookGone, &conversation.NoPlaybookError{Name: "x"},
+		conversation.ErrNotWaiting, conversation.ErrMailFailed, conversation.ErrTooFast, conversation.ErrPlaybookGone, &conversation.NoPlaybookError{Name: "x"},
 		store.ErrNotFound, handoff.ErrNotFound, handoff.ErrRated, handoff.ErrNotResolved, handoff.ErrInvalid,
 		transcript.ErrNoMail, transcript.ErrNotEnded, transcript.ErrBadAddress, transcript.ErrOtherAddress, transcript.ErrTooMany, transcript.ErrBusy} {
 		p := conversation.ErrorFrame(err, "")

@@ -62,6 +62,9 @@ func EvalVisitorCond(e *Expr, vis *Visitor, now time.Time) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if out == nil {
+		return false, nil // nothing counts as false, as in a card's conditions
+	}
 	b, ok := out.(bool)
 	if !ok {
 		return false, fmt.Errorf("it is not true or false")

@@ -48,8 +48,12 @@ type trans struct {
 }
 
 // answer is an answer to card's question: choice is the index of the
-// choice clicked, or -1 for a typed answer.
-type answer struct{ card, choice int }
+// choice clicked (of the intent meant, when intent is set), or -1 for a
+// typed answer.
+type answer struct {
+	card, choice int
+	intent       bool
+}
 
 // condWant is a condition of card that must be want.
 type condWant struct {
@@ -213,24 +217,14 @@ func transitions(p *engine.Program, n node) []trans {
 		out = append(out, trans{to: after, edge: edge(engine.EdgeSkip, 0), conds: []condWant{{a.SkipIf, true, c.Name}}})
 	}
 	for i, ch := range a.Choices {
-		out = append(out, trans{to: orAfter(ch.Goto), edge: edge(engine.EdgeChoice, i), steps: []string{"click: " + yamlScalar(choiceLabel(p, ch))}, ans: &answer{n.card, i}})
+		out = append(out, trans{to: orAfter(ch.Goto), edge: edge(engine.EdgeChoice, i), steps: []string{"click: " + yamlScalar(choiceLabel(p, ch))}, ans: &answer{n.card, i, false}})
 	}
 	if a.Other != nil {
 		out = append(out, trans{to: orAfter(a.Other.Goto), edge: edge(engine.EdgeOther, 0), steps: []string{"visitor: Something not in the list"}})
 	}
 	for i, in := range a.Intents {
-		ex := in.Name
-		if exs := in.Examples[p.Locale]; len(exs) > 0 {
-			ex = exs[0]
-		} else {
-			for _, exs := range in.Examples {
-				if len(exs) > 0 {
-					ex = exs[0]
-					break
-				}
-			}
-		}
-		out = append(out, trans{to: orAfter(in.Goto), edge: edge(engine.EdgeIntent, i), steps: []string{"visitor: " + yamlScalar(ex)}})
+		ex := intentExample(p, in)
+		out = append(out, trans{to: orAfter(in.Goto), edge: edge(engine.EdgeIntent, i), steps: []string{"visitor: " + yamlScalar(ex)}, ans: &answer{n.card, i, true}})
 	}
 	if len(a.Intents) > 0 && a.Fallback >= 0 {
 		out = append(out, trans{to: next(a.Fallback), edge: edge(engine.EdgeFallback, 0), steps: []string{"visitor: qwerty zxcv"}})
@@ -247,13 +241,27 @@ func transitions(p *engine.Program, n node) []trans {
 		out = append(out, trans{to: to, edge: edge(engine.EdgeRetry, 0), steps: steps})
 	}
 	if len(a.Choices) == 0 && len(a.Intents) == 0 {
-		t := trans{to: after, steps: []string{"visitor: " + yamlScalar(validSample(a.Input))}, ans: &answer{n.card, -1}}
+		t := trans{to: after, steps: []string{"visitor: " + yamlScalar(validSample(a.Input))}, ans: &answer{n.card, -1, false}}
 		for _, v := range a.Validate {
 			t.conds = append(t.conds, condWant{v.If, true, c.Name})
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// intentExample is an example phrase of in, in the default locale when
+// it has one.
+func intentExample(p *engine.Program, in *engine.Intent) string {
+	if exs := in.Examples[p.Locale]; len(exs) > 0 {
+		return exs[0]
+	}
+	for _, l := range p.Locales {
+		if exs := in.Examples[l]; len(exs) > 0 {
+			return exs[0]
+		}
+	}
+	return in.Name
 }
 
 func choiceLabel(p *engine.Program, ch *engine.Choice) string {

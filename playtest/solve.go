@@ -54,7 +54,7 @@ func solve(p *engine.Program, chain []trans) []condWant {
 		card := p.Cards[t.ans.card]
 		decl, _ := p.Var(g.v)
 		found := false
-		for _, cand := range candidates(p, card, t.ans.choice, g.at == len(chain)-1, g.conds) {
+		for _, cand := range candidates(p, card, *t.ans, g.at == len(chain)-1, g.conds) {
 			val := cand.value
 			if decl != nil {
 				if v, err := engine.Coerce(val, decl.Type); err == nil {
@@ -109,11 +109,24 @@ type candidate struct {
 }
 
 // candidates lists answers to card's question worth trying, the current
-// one first: for choices, the other choices that lead the same way (none
-// when the click is the edge wanted, last); for typed input, the literals
-// the conditions compare with and their neighbours.
-func candidates(p *engine.Program, card *engine.Card, choice int, last bool, conds []condWant) []candidate {
+// one first: for choices (and intents), the others that lead the same way
+// (none when the answer is the edge wanted, last); for typed input, the
+// literals the conditions compare with and their neighbours.
+func candidates(p *engine.Program, card *engine.Card, ans answer, last bool, conds []condWant) []candidate {
 	a := card.Ask
+	choice := ans.choice
+	if ans.intent {
+		if last {
+			return nil
+		}
+		out := []candidate{{"visitor: " + yamlScalar(intentExample(p, a.Intents[choice])), a.Intents[choice].Name}}
+		for i, in := range a.Intents {
+			if i != choice && in.Goto == a.Intents[choice].Goto {
+				out = append(out, candidate{"visitor: " + yamlScalar(intentExample(p, in)), in.Name})
+			}
+		}
+		return out
+	}
 	if choice >= 0 {
 		if last {
 			return nil

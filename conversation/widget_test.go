@@ -454,3 +454,90 @@ func TestErrorFrameKeepsCausesInternal(t *testing.T) {
 		}
 	}
 }
+
+// TestWidgetAgentChatThenANewConversation: an agent takes the waiting
+// chat, replies, writes a private note and deletes the reply; the widget
+// gets the agent's entries live, never the note, and the reply without its
+// text. Once the agent resolves the chat, the visitor's next message
+// starts a new conversation that links to the old one.
+func TestWidgetAgentChatThenANewConversation(t *testing.T) {
+	ctx := context.Background()
+	f := newWidgetFixture(t)
+	boss, err := f.inbox.AddAgent(ctx, handoff.NewAgent{Email: "boss@example.com", Name: "Boss", Teams: []string{"sales"}, Role: handoff.RoleAdmin, Password: "long enough"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, out := f.open(t)
+	f.start(t, w, "desk")
+	old := w.Conversation()
+	out.waitAll(t, "the queue frame", func(fr protocol.Frame) bool { return fr.FrameType() == "queue" })
+	if _, err := f.svc.Take(ctx, boss, old, ""); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := f.svc.Reply(ctx, boss, old, "Hello, I am Boss", "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Note(ctx, boss, old, "VIP customer", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.DeleteEntry(ctx, boss, old, reply.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Resolve(ctx, boss, old); err != nil {
+		t.Fatal(err)
+	}
+	got := out.waitAll(t, "the resolved entry", func(fr protocol.Frame) bool {
+		e, ok := fr.(*protocol.EntryFrame)
+		return ok && e.Entry.Kind == "resolved"
+	})
+	var seen []string
+	for _, fr := range got {
+		e, ok := fr.(*protocol.EntryFrame)
+		if !ok {
+			continue
+		}
+		seen = append(seen, e.Entry.From+":"+e.Entry.Kind)
+		switch {
+		case e.Entry.Kind == "note":
+			t.Fatalf("the note reached the visitor: %+v", e.Entry)
+		case e.Entry.From == "agent" && e.Entry.Data != nil:
+			t.Fatalf("the agent's id reached the visitor: %+v", e.Entry)
+		}
+	}
+	for _, want := range []string{"system:joined", "agent:message", "system:deleted", "system:resolved"} {
+		if !slices.Contains(seen, want) {
+			t.Fatalf("the widget got %q, without %s", seen, want)
+		}
+	}
+	// A tab that opens the chat now reads the reply without its text.
+	w2, out2 := f.open(t)
+	if err := w2.Resume(ctx, &protocol.Resume{Token: f.tokens.Sign(old, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, fr := range out2.take() {
+		if e, ok := fr.(*protocol.EntryFrame); ok && e.Entry.ID == reply.ID {
+			found = true
+			if e.Entry.Text != "" || e.Entry.From != "agent" {
+				t.Fatalf("the deleted reply on resume: %+v", e.Entry)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the deleted reply is not in the transcript on resume")
+	}
+	out.take()
+	if err := w.Message(ctx, &protocol.Message{ID: "m9", Text: "One more question"}); err != nil {
+		t.Fatal(err)
+	}
+	welcome := out.waitAll(t, "a new welcome", func(fr protocol.Frame) bool { return fr.FrameType() == "welcome" })
+	next := welcome[len(welcome)-1].(*protocol.Welcome).Conversation
+	if next == old || next != w.Conversation() {
+		t.Fatalf("the message after resolve went to %q (old %q, followed %q)", next, old, w.Conversation())
+	}
+	c, err := f.inbox.Conversation(ctx, next)
+	if err != nil || !slices.Contains(c.Previous, old) {
+		t.Fatalf("the new conversation %+v, %v does not link to %s", c, err, old)
+	}
+}

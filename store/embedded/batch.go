@@ -191,18 +191,28 @@ func (u *undoTx) remember(k []byte) error {
 	if err != nil {
 		return err
 	}
-	r := undoRec{key: append([]byte(nil), k...), had: prev != nil}
-	if prev != nil {
-		r.prev = append([]byte(nil), prev...)
-	}
-	u.log = append(u.log, r)
+	u.rememberAs(k, prev)
 	return nil
+}
+
+// rememberAs logs k's value before a write, prev (nil: none). prev is not
+// copied: a kvTx's slices stay valid until its transaction ends, and the
+// undo runs inside it.
+func (u *undoTx) rememberAs(k, prev []byte) {
+	u.log = append(u.log, undoRec{key: append([]byte(nil), k...), prev: prev, had: prev != nil})
 }
 
 func (u *undoTx) set(k, v []byte) error {
 	if err := u.remember(k); err != nil {
 		return err
 	}
+	return u.kvTx.set(k, v)
+}
+
+// setOver is set when the caller has just read k's value, prev (nil:
+// none), in this transaction: no second lookup for the log.
+func (u *undoTx) setOver(k, v, prev []byte) error {
+	u.rememberAs(k, prev)
 	return u.kvTx.set(k, v)
 }
 

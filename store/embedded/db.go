@@ -322,7 +322,12 @@ func (tx *Tx) PutExpiring(key, val []byte, at time.Time) error {
 	rec := make([]byte, hdr+len(val))
 	binary.BigEndian.PutUint64(rec, uint64(ns))
 	copy(rec[hdr:], val)
-	if err := tx.t.set(key, rec); err != nil {
+	if u, ok := tx.t.(*undoTx); ok {
+		err = u.setOver(key, rec, old)
+	} else {
+		err = tx.t.set(key, rec)
+	}
+	if err != nil {
 		return err
 	}
 	if was != 0 && was != ns {

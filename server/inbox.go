@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v5"
 
@@ -232,18 +231,11 @@ func (s *Server) handBack(c *echo.Context) error {
 	return s.viewJSON(c)(s.svc.View(ctx, a, nc))
 }
 
-type textRequest struct {
-	Text     string `json:"text"`
-	ClientID string `json:"client_id"`
-}
-
-func (r *textRequest) check() error {
-	r.Text = strings.TrimSpace(r.Text)
-	if r.Text == "" || utf8.RuneCountInString(r.Text) > maxText || !utf8.ValidString(r.Text) {
-		return echo.NewHTTPError(http.StatusBadRequest, "text must be 1 to 4000 characters")
-	}
-	if len(r.ClientID) > 100 {
-		return echo.NewHTTPError(http.StatusBadRequest, "client_id is at most 100 characters")
+// checkText checks a message's or note's request (protocol's rules): a
+// bad request, unless the access policy refuses the action first.
+func (s *Server) checkText(c *echo.Context, req *protocol.TextRequest) error {
+	if perr := req.Check(); perr != nil {
+		return s.refuse(c, echo.NewHTTPError(http.StatusBadRequest, perr.Message))
 	}
 	return nil
 }
@@ -251,11 +243,11 @@ func (r *textRequest) check() error {
 // postMessage sends an agent's reply to the visitor. Replying to a chat
 // nobody has taken takes it.
 func (s *Server) postMessage(c *echo.Context) error {
-	var req textRequest
+	var req protocol.TextRequest
 	if err := s.decodeAction(c, &req, 32<<10); err != nil {
 		return err
 	}
-	if err := s.refuse(c, req.check()); err != nil {
+	if err := s.checkText(c, &req); err != nil {
 		return err
 	}
 	e, err := s.svc.Reply(c.Request().Context(), agentOf(c), c.Param("id"), req.Text, req.ClientID)
@@ -267,11 +259,11 @@ func (s *Server) postMessage(c *echo.Context) error {
 
 // postNote adds a private note; the agents it @mentions are notified.
 func (s *Server) postNote(c *echo.Context) error {
-	var req textRequest
+	var req protocol.TextRequest
 	if err := s.decodeAction(c, &req, 32<<10); err != nil {
 		return err
 	}
-	if err := s.refuse(c, req.check()); err != nil {
+	if err := s.checkText(c, &req); err != nil {
 		return err
 	}
 	e, err := s.svc.Note(c.Request().Context(), agentOf(c), c.Param("id"), req.Text, req.ClientID)

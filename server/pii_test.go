@@ -25,7 +25,7 @@ cards:
     input: email
     save: email
   boom:
-    set: {n: 'float(email)'}
+    set: {n: 'len(repeat(email, 100000000))'}
     end: done
 `), 0o644)
 	ts := startServer(t, rds, dir)

@@ -47,6 +47,8 @@ func nothingWhy(n ast.Node) (text, why string) {
 		return c.String(), arg.String() + " is not a duration"
 	case "fromJSON":
 		return c.String(), arg.String() + " is not JSON"
+	case "fromBase64":
+		return c.String(), arg.String() + " is not base64"
 	case engine.AtFunc, engine.AtAnyFunc:
 		if firstOrLastOfSplit(arg, c.Arguments[1]) {
 			return "", ""
@@ -180,6 +182,11 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 				walk(a, false)
 			}
 		case *ast.BuiltinNode:
+			if y.Name == "reduce" && len(y.Arguments) == 2 {
+				from := leftmost(y, len([]rune(e.Src)))
+				d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(y.String()))), "reduce() of an empty list has no start value, and then the conversation would stop")
+				d.Detail = "give it one as a third argument, such as reduce(items, #acc + #, 0)"
+			}
 			for _, a := range y.Arguments {
 				walk(a, false)
 			}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
@@ -22,7 +23,9 @@ import (
 //
 //   - int(text), float(text): nothing when the text is not a number;
 //   - date(text), duration(text): nothing when the text is not one;
-//   - fromJSON(text): nothing when the text is not JSON;
+//   - fromJSON(text), fromBase64(text): nothing when the text is not one;
+//   - join(list, sep) writes every item as text (numbers, dates), and
+//     take(list, n) gives no items for n < 0;
 //   - list[i], text[i]: nothing when i is past either end (AtFunc);
 //   - a / b, a % b: nothing when b is 0 (DivFunc, ModFunc);
 //   - repeat(text, n): "" for n < 0. A text over MaxVarText is an error
@@ -55,6 +58,42 @@ func totalFuncs() []expr.Option {
 			}
 			return v, nil
 		}, new(func(string) any)),
+		expr.Function("fromBase64", func(p ...any) (any, error) {
+			s, _ := p[0].(string)
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return nil, nil
+			}
+			return string(b), nil
+		}, new(func(string) string)),
+		expr.Function("join", func(p ...any) (any, error) {
+			sep := ""
+			if len(p) > 1 {
+				sep, _ = p[1].(string)
+			}
+			var b []byte
+			rv := reflect.ValueOf(p[0])
+			if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+				return "", nil
+			}
+			for i := range rv.Len() {
+				if i > 0 {
+					b = append(b, sep...)
+				}
+				b = appendValue(b, rv.Index(i).Interface())
+			}
+			return string(b), nil
+		}, new(func([]string, string) string), new(func([]any, string) string), new(func([]string) string), new(func([]any) string)),
+		expr.Function("take", func(p ...any) (any, error) {
+			n, _ := p[1].(int)
+			switch l := p[0].(type) {
+			case []string:
+				return l[:max(0, min(n, len(l)))], nil
+			case []any:
+				return l[:max(0, min(n, len(l)))], nil
+			}
+			return []any{}, nil
+		}, new(func([]string, int) []string), new(func([]any, int) []any)),
 		expr.Function("repeat", func(p ...any) (any, error) {
 			s, _ := p[0].(string)
 			n, _ := p[1].(int)

@@ -513,7 +513,13 @@ func calledAt(src string, at int, name string) bool {
 
 // functionNames are the functions an expression may call.
 func functionNames() []string {
-	return append(slices.Clone(engine.Builtins), builtin.Names...)
+	names := slices.Clone(engine.Builtins)
+	for _, b := range builtin.Names {
+		if !slices.Contains(engine.RemovedBuiltins, b) {
+			names = append(names, b)
+		}
+	}
+	return names
 }
 
 var patternRE = regexp.MustCompile(`matches\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')`)

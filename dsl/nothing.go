@@ -54,6 +54,39 @@ func nothingWhy(n ast.Node) (text, why string) {
 			return "", ""
 		}
 		return fmt.Sprintf("%s[%s]", arg.String(), c.Arguments[1].String()), "the index is past the end"
+	case engine.AggFunc:
+		name, _ := arg.(*ast.StringNode)
+		if name == nil {
+			return "", ""
+		}
+		parts := make([]string, 0, 2)
+		for _, a := range c.Arguments[1:] {
+			if m, ok := a.(*ast.BuiltinNode); ok && m.Name == "map" && len(m.Arguments) == 2 {
+				parts = append(parts, m.Arguments[0].String(), m.Arguments[1].String())
+				continue
+			}
+			parts = append(parts, a.String())
+		}
+		why := "its items are not all numbers"
+		if name.Value != "sum" {
+			why = "its items are not all numbers, or there are none"
+		}
+		return name.Value + "(" + strings.Join(parts, ", ") + ")", why
+	case engine.ArithFunc:
+		op, _ := arg.(*ast.StringNode)
+		if op == nil {
+			return "", ""
+		}
+		rest := c.Arguments[1:]
+		switch {
+		case len(rest) == 1 && op.Value == "neg":
+			return "-" + rest[0].String(), rest[0].String() + " is not a number"
+		case len(rest) == 1:
+			return op.Value + "(" + rest[0].String() + ")", rest[0].String() + " is not a number"
+		case len(rest) == 2:
+			return rest[0].String() + " " + op.Value + " " + rest[1].String(), "a side is not a number (or, for +, both texts)"
+		}
+		return "", ""
 	case engine.DivFunc:
 		return fmt.Sprintf("%s / %s", arg.String(), c.Arguments[1].String()), c.Arguments[1].String() + " is 0"
 	case engine.ModFunc:
@@ -132,7 +165,7 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 		}
 		from := leftmost(x, len([]rune(e.Src)))
 		d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(text))), "`%s` has no value when %s, and then the conversation would stop", text, why)
-		if _, isCall := x.(*ast.CallNode); isCall && strings.ContainsAny(text, "/%") && !strings.HasSuffix(text, ")") {
+		if _, isCall := x.(*ast.CallNode); isCall && strings.ContainsAny(text, "/% ") && !strings.HasSuffix(text, ")") {
 			text = "(" + text + ")" // a / b ?? 0 would be a / (b ?? 0)
 		}
 		d.Detail = fmt.Sprintf("write `(%s ?? %s)` here, or test it first", text, fallbackFor(x))
@@ -188,6 +221,11 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 				d.Detail = "give it one as a third argument, such as reduce(items, #acc + #, 0)"
 			}
 			for _, a := range y.Arguments {
+				// The items map, reduce and groupBy make may be nothing.
+				if p, ok := a.(*ast.PredicateNode); ok && (y.Name == "map" || y.Name == "reduce" || y.Name == "groupBy") {
+					walk(p.Node, true)
+					continue
+				}
 				walk(a, false)
 			}
 		case *ast.MemberNode:
@@ -244,7 +282,7 @@ func fallbackFor(x ast.Node) string {
 	if c, ok := x.(*ast.CallNode); ok {
 		if id, ok := c.Callee.(*ast.IdentifierNode); ok {
 			switch id.Value {
-			case "int", "float", engine.DivFunc, engine.ModFunc:
+			case "int", "float", engine.DivFunc, engine.ModFunc, engine.AggFunc, engine.ArithFunc:
 				return "0"
 			case "date", engine.DateFunc:
 				return "today()"

@@ -94,8 +94,12 @@ type Env struct {
 // NewEnv builds the compile-time environment for vars.
 func NewEnv(vars []*VarDecl) *Env {
 	types := make(map[string]any, len(vars)+2)
+	anyVars := map[string]bool{}
 	for _, v := range vars {
 		types[v.Name] = ZeroOf(v.Type)
+		if v.Type == TypeAny {
+			anyVars[v.Name] = true
+		}
 	}
 	types["visitor"] = Visitor{}
 	types[worldVar] = (*World)(nil)
@@ -130,10 +134,11 @@ func NewEnv(vars []*VarDecl) *Env {
 		expr.Patch(worldPatcher{}),
 		expr.Patch(dayPatcher{}),
 		expr.Patch(visitorDefaultPatcher{}),
-		expr.Patch(totalPatcher{}),
+		expr.Patch(totalPatcher{anyVars: anyVars}),
 		expr.MaxNodes(2000),
 	}
 	e.opts = append(e.opts, totalFuncs()...)
+	e.opts = append(e.opts, typedFuncs()...)
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm/runtime"
 )
 
 // Built-ins and operators that meet data while chatting are total: where
@@ -219,7 +221,19 @@ func at(x, i any) any {
 // data: an index into a list or a text, a divisor that is not a number
 // other than 0 written out; and date(text) of a text not written out into
 // DateFunc(text, world).
-type totalPatcher struct{}
+type totalPatcher struct {
+	anyVars map[string]bool // the vars of type any: their type is unknown to expr
+}
+
+// dynamic reports whether n's type is only known while chatting: a map
+// field, a list item, an any var; not an unknown name (an error).
+func (p totalPatcher) dynamic(n ast.Node) bool {
+	if id, ok := n.(*ast.IdentifierNode); ok {
+		return p.anyVars[id.Value]
+	}
+	t := n.Type()
+	return t == nil || t == anyType
+}
 
 var (
 	anyType      = reflect.TypeFor[any]()
@@ -256,14 +270,24 @@ func call(name string, loc ast.Node, args ...ast.Node) *ast.CallNode {
 	return c
 }
 
-func (totalPatcher) Visit(node *ast.Node) {
+func (p totalPatcher) Visit(node *ast.Node) {
 	switch x := (*node).(type) {
+	case *ast.BuiltinNode:
+		p.patchTyped(node, x.Name, x.Arguments)
+	case *ast.UnaryNode:
+		if x.Operator == "-" && p.dynamic(x.Node) {
+			ast.Patch(node, call(ArithFunc, x, str("neg", x), x.Node))
+		}
 	case *ast.CallNode:
 		// date(answer): the text is read in the conversation's language
 		// ("01.03.2026" is 1 March in German) and relative to its day
 		// ("morgen"); a text written out is read when the playbook loads.
 		id, ok := x.Callee.(*ast.IdentifierNode)
-		if !ok || id.Value != "date" || len(x.Arguments) != 1 || kindOf(x.Arguments[0]) != reflect.String {
+		if !ok {
+			return
+		}
+		if id.Value != "date" || len(x.Arguments) != 1 || kindOf(x.Arguments[0]) != reflect.String {
+			p.patchTyped(node, id.Value, x.Arguments)
 			return
 		}
 		if _, lit := x.Arguments[0].(*ast.StringNode); lit {
@@ -297,6 +321,27 @@ func (totalPatcher) Visit(node *ast.Node) {
 			}
 		}
 	case *ast.BinaryNode:
+		dynL, dynR := p.dynamic(x.Left), p.dynamic(x.Right)
+		switch x.Operator {
+		case "+", "-", "*", "**", "^":
+			if (dynL || dynR) && x.Left.Type() != durationType && x.Right.Type() != durationType {
+				ast.Patch(node, call(ArithFunc, x, str(x.Operator, x), x.Left, x.Right))
+			}
+			return
+		case "<", "<=", ">", ">=":
+			if dynL || dynR {
+				ast.Patch(node, call(CmpFunc, x, str(x.Operator, x), x.Left, x.Right))
+			}
+			return
+		case "contains", "startsWith", "endsWith", "matches":
+			if dynL {
+				x.Left = call(TextFunc, x.Left, x.Left)
+			}
+			if dynR && x.Operator != "matches" {
+				x.Right = call(TextFunc, x.Right, x.Right)
+			}
+			return
+		}
 		if x.Operator != "/" && x.Operator != "%" || nonZeroLiteral(x.Right) {
 			return
 		}
@@ -311,4 +356,426 @@ func (totalPatcher) Visit(node *ast.Node) {
 			ast.Patch(node, call(ModFunc, x, x.Left, x.Right))
 		}
 	}
+}
+
+// Hidden built-ins for values whose type is only known while chatting: a
+// list of items of different kinds, a map field or an any var.
+const (
+	// AggFunc is sum, min, max, mean or median (its first argument, a
+	// name) of a list whose items may not all be numbers: nothing then.
+	AggFunc = "__agg"
+	// SortFunc is sort(list[, order]) and SortByFunc sortBy(list, keys[,
+	// order]) of items of any kinds: numbers before texts before dates,
+	// never an error.
+	SortFunc   = "__sort"
+	SortByFunc = "__sortBy"
+	// TextFunc writes a value whose type is only known while chatting as
+	// text for a text built-in: a number as its digits, nothing as "".
+	TextFunc = "__text"
+	// LenFunc is len(x) of such a value: a number's or a yes/no's text
+	// length, 0 for nothing.
+	LenFunc = "__len"
+	// ArithFunc is a + b, a - b, a * b, a ** b, -a, abs, ceil, floor or
+	// round (its first argument, a name) where an operand's type is only
+	// known while chatting: nothing when the operation does not apply.
+	ArithFunc = "__arith"
+	// CmpFunc is a < b, a <= b, a > b or a >= b likewise: false when the
+	// two cannot be compared.
+	CmpFunc = "__cmp"
+)
+
+// RemovedBuiltins are expr built-ins a playbook has no use for; a bit shift
+// by a negative count stopped the conversation.
+var RemovedBuiltins = []string{"bitand", "bitor", "bitxor", "bitnand", "bitnot", "bitshl", "bitshr", "bitushr"}
+
+// typedFuncs are the options for the hidden built-ins above.
+func typedFuncs() []expr.Option {
+	opts := make([]expr.Option, 0, len(RemovedBuiltins)+8)
+	for _, b := range RemovedBuiltins {
+		opts = append(opts, expr.DisableBuiltin(b))
+	}
+	return append(opts,
+		expr.Function(AggFunc, func(p ...any) (any, error) {
+			name, _ := p[0].(string)
+			return aggregate(name, p[1:]), nil
+		}, new(func(string, ...any) any)),
+		expr.Function(SortFunc, func(p ...any) (any, error) {
+			l := listOf(p[0])
+			out := append([]any(nil), l...)
+			desc := len(p) > 1 && p[1] == "desc"
+			slices.SortStableFunc(out, func(a, b any) int { return orderOf(a, b, desc) })
+			return out, nil
+		}, new(func(any) []any), new(func(any, string) []any)),
+		expr.Function(SortByFunc, func(p ...any) (any, error) {
+			l, keys := listOf(p[0]), listOf(p[1])
+			if len(keys) != len(l) {
+				return []any{}, nil
+			}
+			idx := make([]int, len(l))
+			for i := range idx {
+				idx[i] = i
+			}
+			desc := len(p) > 2 && p[2] == "desc"
+			slices.SortStableFunc(idx, func(a, b int) int { return orderOf(keys[a], keys[b], desc) })
+			out := make([]any, len(l))
+			for i, j := range idx {
+				out[i] = l[j]
+			}
+			return out, nil
+		}, new(func(any, any) []any), new(func(any, any, string) []any)),
+		expr.Function(TextFunc, func(p ...any) (any, error) {
+			if s, ok := p[0].(string); ok {
+				return s, nil
+			}
+			return string(appendValue(nil, p[0])), nil
+		}, new(func(any) string)),
+		expr.Function(LenFunc, func(p ...any) (any, error) {
+			switch x := p[0].(type) {
+			case nil:
+				return 0, nil
+			case string:
+				return utf8.RuneCountInString(x), nil
+			}
+			rv := reflect.ValueOf(p[0])
+			switch rv.Kind() {
+			case reflect.Slice, reflect.Array, reflect.Map:
+				return rv.Len(), nil
+			}
+			return utf8.RuneCount(appendValue(nil, p[0])), nil
+		}, new(func(any) int)),
+		expr.Function(ArithFunc, func(p ...any) (any, error) {
+			op, _ := p[0].(string)
+			return arith(op, p[1:]), nil
+		}, new(func(string, ...any) any)),
+		expr.Function(CmpFunc, func(p ...any) (any, error) {
+			op, _ := p[0].(string)
+			c, ok := compare(p[1], p[2])
+			if !ok {
+				return false, nil
+			}
+			switch op {
+			case "<":
+				return c < 0, nil
+			case "<=":
+				return c <= 0, nil
+			case ">":
+				return c > 0, nil
+			}
+			return c >= 0, nil
+		}, new(func(string, any, any) bool)),
+	)
+}
+
+// listOf is x's items, or none when x is not a list.
+func listOf(x any) []any {
+	switch l := x.(type) {
+	case []any:
+		return l
+	case nil:
+		return nil
+	}
+	rv := reflect.ValueOf(x)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return nil
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out
+}
+
+// aggregate is sum, min, max, mean or median of args (one list, or for min
+// and max several values): nothing when an item is not a number, or for
+// min, max, mean and median of no items.
+func aggregate(name string, args []any) any {
+	items := args
+	if len(args) == 1 {
+		if rv := reflect.ValueOf(args[0]); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+			items = listOf(args[0])
+		}
+	}
+	nums := make([]float64, 0, len(items))
+	allInt := true
+	for _, it := range items {
+		f, ok := toFloat(it)
+		if !ok {
+			return nil
+		}
+		if _, isInt := it.(int); !isInt {
+			allInt = false
+		}
+		nums = append(nums, f)
+	}
+	if len(nums) == 0 {
+		if name == "sum" {
+			return 0
+		}
+		return nil
+	}
+	var r float64
+	switch name {
+	case "sum", "mean":
+		for _, f := range nums {
+			r += f
+		}
+		if name == "mean" {
+			return r / float64(len(nums))
+		}
+	case "min", "max":
+		r = nums[0]
+		for _, f := range nums[1:] {
+			if name == "min" && f < r || name == "max" && f > r {
+				r = f
+			}
+		}
+	case "median":
+		slices.Sort(nums)
+		n := len(nums)
+		if n%2 == 1 {
+			return nums[n/2]
+		}
+		return (nums[n/2-1] + nums[n/2]) / 2
+	default:
+		return nil
+	}
+	if allInt && math.Abs(r) <= maxExactInt {
+		return int(r)
+	}
+	return r
+}
+
+// rank orders values of different kinds: nothing, yes/no, numbers, texts,
+// dates, lengths of time, the rest.
+func rank(v any) int {
+	switch v.(type) {
+	case nil:
+		return 0
+	case bool:
+		return 1
+	case string:
+		return 3
+	case time.Time:
+		return 4
+	case time.Duration:
+		return 5
+	}
+	if _, ok := toFloat(v); ok {
+		return 2
+	}
+	return 6
+}
+
+// compare compares a and b of the same kind; ok is false for values of
+// different kinds or of a kind without an order.
+func compare(a, b any) (c int, ok bool) {
+	ra, rb := rank(a), rank(b)
+	if ra != rb {
+		return 0, false
+	}
+	switch ra {
+	case 0:
+		return 0, true
+	case 1:
+		x, y := a.(bool), b.(bool)
+		switch {
+		case x == y:
+			return 0, true
+		case !x:
+			return -1, true
+		}
+		return 1, true
+	case 2:
+		x, _ := toFloat(a)
+		y, _ := toFloat(b)
+		return cmpFloat(x, y), true
+	case 3:
+		return strings.Compare(a.(string), b.(string)), true
+	case 4:
+		return a.(time.Time).Compare(b.(time.Time)), true
+	case 5:
+		return cmpFloat(float64(a.(time.Duration)), float64(b.(time.Duration))), true
+	}
+	return 0, false
+}
+
+func cmpFloat(x, y float64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// orderOf is the order sort and sortBy put a and b in: by kind (see rank),
+// then by value.
+func orderOf(a, b any, desc bool) int {
+	c, ok := compare(a, b)
+	if !ok {
+		c = rank(a) - rank(b)
+	}
+	if desc {
+		return -c
+	}
+	return c
+}
+
+// arith applies op to args where their types were only known while
+// chatting: nothing when op does not apply to them (a text times a
+// number, a list plus a number).
+func arith(op string, args []any) (v any) {
+	defer func() {
+		if recover() != nil {
+			v = nil
+		}
+	}()
+	switch op {
+	case "abs", "ceil", "floor", "round", "neg":
+		f, ok := toFloat(args[0])
+		if !ok {
+			return nil
+		}
+		if i, isInt := args[0].(int); isInt {
+			switch op {
+			case "abs":
+				return max(i, -i)
+			case "neg":
+				return -i
+			}
+			return i
+		}
+		switch op {
+		case "abs":
+			return math.Abs(f)
+		case "ceil":
+			return math.Ceil(f)
+		case "floor":
+			return math.Floor(f)
+		case "round":
+			return math.Round(f)
+		}
+		return -f
+	}
+	a, b := args[0], args[1]
+	if op == "+" {
+		if x, ok := a.(string); ok {
+			if y, ok := b.(string); ok {
+				return x + y
+			}
+			return nil
+		}
+	}
+	_, okA := toFloat(a)
+	_, okB := toFloat(b)
+	if !okA || !okB {
+		return nil
+	}
+	switch op {
+	case "+":
+		return runtime.Add(a, b)
+	case "-":
+		return runtime.Subtract(a, b)
+	case "*":
+		return runtime.Multiply(a, b)
+	case "**", "^":
+		return runtime.Exponent(a, b)
+	}
+	return nil
+}
+
+// textBuiltins are the built-ins whose arguments are all texts.
+var textBuiltins = map[string]bool{
+	"upper": true, "lower": true, "trim": true, "trimPrefix": true, "trimSuffix": true,
+	"split": true, "splitAfter": true, "replace": true, "indexOf": true, "lastIndexOf": true,
+	"hasPrefix": true, "hasSuffix": true, "toBase64": true,
+}
+
+// str is a text written out, at loc.
+func str(s string, loc ast.Node) *ast.StringNode {
+	n := &ast.StringNode{Value: s}
+	n.SetLocation(loc.Location())
+	return n
+}
+
+// numberList reports whether n is a list whose items are all numbers by
+// type: a list of ints or floats, or a list written out of numbers.
+func numberList(n ast.Node) bool {
+	if a, ok := n.(*ast.ArrayNode); ok {
+		for _, it := range a.Nodes {
+			if !isNumber(kindOf(it)) {
+				return false
+			}
+		}
+		return true
+	}
+	t := n.Type()
+	return t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && isNumber(t.Elem().Kind())
+}
+
+// patchTyped rewrites a call of built-in name whose arguments' types are
+// only known while chatting into its total form (see typedFuncs).
+func (p totalPatcher) patchTyped(node *ast.Node, name string, args []ast.Node) {
+	if len(args) == 0 {
+		return
+	}
+	x := *node
+	switch {
+	case textBuiltins[name]:
+		for i, a := range args {
+			if p.dynamic(a) {
+				args[i] = call(TextFunc, a, a)
+			}
+		}
+	case name == "len":
+		if p.dynamic(args[0]) {
+			ast.Patch(node, call(LenFunc, x, args[0]))
+		}
+	case name == "abs" || name == "ceil" || name == "floor" || name == "round":
+		if p.dynamic(args[0]) {
+			ast.Patch(node, call(ArithFunc, x, str(name, x), args[0]))
+		}
+	case name == "sum" || name == "mean" || name == "median" || name == "min" || name == "max":
+		if _, pred := args[len(args)-1].(*ast.PredicateNode); pred && len(args) == 2 {
+			ast.Patch(node, call(AggFunc, x, str(name, x), mapOf(x, args[0], args[1])))
+			return
+		}
+		if len(args) == 1 && numberList(args[0]) {
+			return
+		}
+		if len(args) > 1 {
+			all := true
+			for _, a := range args {
+				all = all && isNumber(kindOf(a))
+			}
+			if all {
+				return
+			}
+		}
+		ast.Patch(node, call(AggFunc, x, append([]ast.Node{str(name, x)}, args...)...))
+	case name == "sort":
+		if t := args[0].Type(); t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			if k := t.Elem().Kind(); isNumber(k) || k == reflect.String {
+				return
+			}
+		}
+		if a, ok := args[0].(*ast.ArrayNode); ok && numberList(a) {
+			return
+		}
+		ast.Patch(node, call(SortFunc, x, args...))
+	case name == "sortBy":
+		if len(args) < 2 {
+			return
+		}
+		rest := append([]ast.Node{args[0], mapOf(x, args[0], args[1])}, args[2:]...)
+		ast.Patch(node, call(SortByFunc, x, rest...))
+	}
+}
+
+// mapOf is map(list, pred).
+func mapOf(loc, list, pred ast.Node) ast.Node {
+	m := &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{list, pred}}
+	m.SetLocation(loc.Location())
+	return m
 }

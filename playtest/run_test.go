@@ -302,14 +302,14 @@ cards:
     save: n
     set: {m: "{plan: n}"}
   b:
-    say: "{{ upper(m.plan) }}"
+    say: "{{ repeat('ab', m.plan) }}"
     end: done
 `)
 	tt := parseOne(t, `playbook: broken
 tests:
-  - name: a map field that holds a number, in upper case
+  - name: a text too large to keep
     script:
-      - visitor: "5"
+      - visitor: "50000"
       - bot: x
 `)
 	r := Run(p, tt)

@@ -16,7 +16,11 @@ vars:
   n: int
   k: int
   items: {type: list, default: [a, b]}
+  m: map
+  v: any
 cards:
+  init:
+    set: {m: "{total: 5, name: 'Ann'}"}
   ask_t:
     ask: Text?
     save: t
@@ -105,6 +109,41 @@ func TestDataDependentFailures(t *testing.T) {
 			runs: []run{{"x", "1", "ab"}}},
 		{name: "fromJSON of bad JSON", card: `say: "{{ fromJSON(t) ?? 'bad' }}"`,
 			runs: []run{{"{", "1", "bad"}, {"7", "1", "7"}}},
+		// Lists whose items are of different kinds (a text and a number).
+		{name: "sum of mixed items, with ??", card: `say: "{{ sum(concat(items, [n])) ?? 'mixed' }}"`,
+			runs: []run{{"x", "1", "mixed"}}},
+		{name: "sum of mixed items, used", card: `say: "{{ sum(concat(items, [n])) + 1 }}"`,
+			diag: "has no value when its items are not all numbers"},
+		{name: "sum of numbers in a list var", card: "set: {v: \"[n, 2.5]\"}\n  show_a:\n    say: \"{{ sum(v) ?? 'mixed' }}\"",
+			runs: []run{{"x", "1", "3.5"}}},
+		{name: "sum of numbers", card: `say: "{{ sum([n, 2]) + 1 }}"`,
+			runs: []run{{"x", "1", "4"}}},
+		{name: "min and max of mixed items", card: `say: "{{ min(concat(items, [n])) ?? 'mixed' }} {{ max(concat([n], items)) ?? 'mixed' }}"`,
+			runs: []run{{"x", "1", "mixed mixed"}}},
+		{name: "max of numbers in a list", card: `say: "{{ max(concat([n], [3.5])) ?? 'mixed' }} {{ max(n, 2) }}"`,
+			runs: []run{{"x", "7", "7 7"}, {"x", "1", "3.5 2"}}},
+		{name: "sort mixed items", card: `say: "{{ join(sort(concat(items, [n, 'A'])), ',') }}"`,
+			runs: []run{{"x", "7", "7,A,a,b"}}},
+		{name: "sort mixed items, descending", card: `say: "{{ join(sort(concat(items, [n]), 'desc'), ',') }}"`,
+			runs: []run{{"x", "7", "b,a,7"}}},
+		{name: "sortBy a key of mixed kinds", card: "set: {v: \"[{k: 'b'}, {k: n}, {k: 'a'}]\"}\n  show_a:\n    say: \"{{ join(map(sortBy(v, .k), .k), ',') }}\"",
+			runs: []run{{"x", "7", "7,a,b"}}},
+		// Bit shifts are not part of the language.
+		{name: "a bit shift", card: `say: "{{ bitshl(1, n) }}"`,
+			diag: `unknown function "bitshl"`},
+		// A map field or an any var holding a value of another type.
+		{name: "upper of a number in a map", card: `say: "{{ upper(m.total) }} {{ lower(m.name) }}"`,
+			runs: []run{{"x", "1", "5 ann"}}},
+		{name: "text built-ins of an any var holding a number", card: "set: {v: n}\n  show_a:\n    say: \"{{ trim(v) }} {{ hasPrefix(v, '4') }} {{ split(v, '2')[0] }} {{ replace(v, '4', 'x') }}\"",
+			runs: []run{{"x", "42", "42 true 4 x2"}}},
+		{name: "len of an any var holding a number", card: "set: {v: n}\n  show_a:\n    say: \"{{ len(v) }}\"",
+			runs: []run{{"x", "42", "2"}}},
+		{name: "arithmetic on a text in a map", card: `say: "{{ (m.name * 2) ?? 'not a number' }}"`,
+			runs: []run{{"x", "1", "not a number"}}},
+		{name: "arithmetic on a number in a map", card: `say: "{{ (m.total * 2) ?? 'not a number' }}"`,
+			runs: []run{{"x", "1", "10"}}},
+		{name: "round of a text in an any var", card: "set: {v: t}\n  show_a:\n    say: \"{{ round(v) ?? 'not a number' }}\"",
+			runs: []run{{"x", "1", "not a number"}, {"2.6", "1", "not a number"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -123,6 +123,11 @@ func Open(dir string, opts Options) (*DB, error) {
 	default:
 		err = openOther(&store, dir, opts)
 	}
+	if err == nil {
+		if err = migrateLayout(store); err != nil {
+			_ = store.close()
+		}
+	}
 	if err != nil {
 		_ = lock.Unlock()
 		return nil, fmt.Errorf("embedded: opening %s (%s): %w", abs, opts.Backend, err)

@@ -11,7 +11,7 @@
 //
 // A domain's atomic step is a Go function run in one Update. Rules: build
 // every key with K and a short first part naming the domain's key space
-// ("s" sessions, "m" transcripts, "tm" timers, ...: see keys.go); never
+// ("c" conversations, "tm" timers, ...: see keys.go); never
 // write inside a Scan callback (collect, then write); never call the DB
 // from inside a transaction.
 //

@@ -3,9 +3,11 @@ package embedded
 // The first part of every key names its key space, so domains never
 // collide. Each domain keeps to its own:
 //
-//	"s"     sessions: K("s", conv) -> version, last entry id, session JSON
-//	"m"     transcripts: K("m", conv, ms, seq) -> entry JSON
-//	"d"     answered client message ids: K("d", conv, clientID)
+//	"c"     conversations, each under K("c", conv) (see sessions.go):
+//	        K("c", conv, "s") -> version, last entry id, session JSON;
+//	        K("c", conv, "m", ms, seq) -> transcript entry JSON;
+//	        K("c", conv, "d", clientID) -> answered client message id
+//	"layout" the key layout's version (see layout.go)
 //	"pm"    pending marks: K("pm", mark) -> when; K("pq", when, mark)
 //	"tm"    timers: K("tm", conv, id) -> due; K("tq", due, conv, id)
 //	"prog"  playbook versions: K("prog", hash) -> files

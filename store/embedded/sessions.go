@@ -22,10 +22,14 @@ import (
 // step outside any transaction, and commits in one Update that checks the
 // version, as the Redis engine's script does.
 //
-// Keys: K("s", conv) holds the version, the last entry id and the session
-// JSON, expiring after the idle TTL; K("m", conv, ms, seq) the transcript
-// entries and K("d", conv, clientID) the answered client ids, deleted with
-// the session (by Delete, or by the sweep when it expires).
+// Keys: a conversation's keys share the prefix K("c", conv), so the keys
+// one turn writes sit together (mostly on one B-tree leaf page, one page
+// for the commit to rewrite). sessionKey, K("c", conv, "s"), holds the
+// version, the last entry id and the session JSON, expiring after the
+// idle TTL; K("c", conv, "m", ms, seq) the transcript entries and
+// K("c", conv, "d", clientID) the answered client ids, deleted with the
+// session (by Delete, or by the sweep when it expires). Data directories
+// of the earlier layout are migrated at Open (see layout.go).
 type Sessions struct {
 	db   *DB
 	opts store.SessionOptions
@@ -41,10 +45,10 @@ func NewSessions(db *DB, opts store.SessionOptions) *Sessions {
 	if opts.TTL <= 0 {
 		opts.TTL = store.DefaultTTL
 	}
-	db.OnExpire("s", func(tx *Tx, key []byte) error {
+	db.OnExpire("c", func(tx *Tx, key []byte) error {
 		parts, err := SplitKey(key)
-		if err != nil || len(parts) != 2 {
-			return err
+		if err != nil || len(parts) != 3 || parts[2] != "s" {
+			return err // only the session expires
 		}
 		conv, _ := parts[1].(string)
 		return deleteConversation(tx, conv)
@@ -52,14 +56,21 @@ func NewSessions(db *DB, opts store.SessionOptions) *Sessions {
 	return &Sessions{db: db, opts: opts}
 }
 
+// Keys of a conversation.
+func convKey(conv string) []byte    { return K("c", conv) }
+func sessionKey(conv string) []byte { return K("c", conv, "s") }
+func doneKey(conv, clientID string) []byte {
+	return K("c", conv, "d", clientID)
+}
+func entryKey(conv string, ms, seq int64) []byte { return K("c", conv, "m", ms, seq) }
+func entriesKey(conv string) []byte              { return K("c", conv, "m") }
+
 func deleteConversation(tx *Tx, conv string) error {
-	if err := tx.Delete(K("s", conv)); err != nil {
+	// The session first: Delete drops its expiry index entry too.
+	if err := tx.Delete(sessionKey(conv)); err != nil {
 		return err
 	}
-	if _, err := tx.DeletePrefix(K("m", conv)); err != nil {
-		return err
-	}
-	_, err := tx.DeletePrefix(K("d", conv))
+	_, err := tx.DeletePrefix(convKey(conv))
 	return err
 }
 
@@ -81,7 +92,7 @@ func (r sessionRecord) encode() []byte {
 }
 
 func readSession(tx *Tx, id string) (sessionRecord, bool, error) {
-	v, ok, err := tx.Get(K("s", id))
+	v, ok, err := tx.Get(sessionKey(id))
 	if err != nil || !ok {
 		return sessionRecord{}, false, err
 	}
@@ -143,7 +154,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 	err = s.db.Batch(ctx, func(tx *Tx) error {
 		res = store.Result{}
 		if clientID != "" {
-			done, ok, err := tx.Get(K("d", id, clientID))
+			done, ok, err := tx.Get(doneKey(id, clientID))
 			if err != nil {
 				return err
 			}
@@ -179,13 +190,13 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 				rec.lastSeq++
 			}
 			entries[i].ID = strconv.FormatInt(rec.lastMs, 10) + "-" + strconv.FormatInt(rec.lastSeq, 10)
-			if err := tx.Put(K("m", id, rec.lastMs, rec.lastSeq), encoded[i]); err != nil {
+			if err := tx.Put(entryKey(id, rec.lastMs, rec.lastSeq), encoded[i]); err != nil {
 				return err
 			}
 		}
 		rec.version++
 		rec.data = data
-		if err := tx.PutExpiring(K("s", id), rec.encode(), expires); err != nil {
+		if err := tx.PutExpiring(sessionKey(id), rec.encode(), expires); err != nil {
 			return err
 		}
 		if clientID != "" {
@@ -193,7 +204,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 			if len(entries) > 0 {
 				span = entries[0].ID + " " + entries[len(entries)-1].ID
 			}
-			if err := tx.Put(K("d", id, clientID), []byte(span)); err != nil {
+			if err := tx.Put(doneKey(id, clientID), []byte(span)); err != nil {
 				return err
 			}
 		}
@@ -288,7 +299,7 @@ func (s *Sessions) Alive(ctx context.Context, ids []string) (map[string]bool, er
 	out := make(map[string]bool, len(ids))
 	err := s.db.View(ctx, func(tx *Tx) error {
 		for _, id := range ids {
-			ok, err := tx.Has(K("s", id))
+			ok, err := tx.Has(sessionKey(id))
 			if err != nil {
 				return err
 			}
@@ -316,20 +327,20 @@ func (s *Sessions) Delete(ctx context.Context, ids ...string) error {
 
 // Transcript returns up to count entries after the entry id after.
 func (s *Sessions) Transcript(ctx context.Context, id, after string, count int64) ([]store.Entry, error) {
-	start := K("m", id)
+	start := entriesKey(id)
 	if after != "" && after != "0" {
 		ms, seq, err := parseEntryID(after)
 		if err != nil {
 			return nil, err
 		}
-		start = append(K("m", id, ms, seq), 0)
+		start = append(entryKey(id, ms, seq), 0)
 	}
 	var out []store.Entry
 	err := s.db.View(ctx, func(tx *Tx) error {
-		if ok, err := tx.Has(K("s", id)); err != nil || !ok {
+		if ok, err := tx.Has(sessionKey(id)); err != nil || !ok {
 			return err // an expired conversation has no transcript
 		}
-		return tx.ScanRange(start, PrefixEnd(K("m", id)), false, func(k, v []byte) (bool, error) {
+		return tx.ScanRange(start, PrefixEnd(entriesKey(id)), false, func(k, v []byte) (bool, error) {
 			e, err := decodeStored(k, v)
 			if err != nil {
 				return false, fmt.Errorf("conversation %s: %w", id, err)
@@ -352,7 +363,7 @@ func rangeEntries(tx *Tx, conv, first, last string) ([]store.Entry, error) {
 		return nil, err
 	}
 	var out []store.Entry
-	err = tx.ScanRange(K("m", conv, fms, fseq), append(K("m", conv, lms, lseq), 0), false, func(k, v []byte) (bool, error) {
+	err = tx.ScanRange(entryKey(conv, fms, fseq), append(entryKey(conv, lms, lseq), 0), false, func(k, v []byte) (bool, error) {
 		e, err := decodeStored(k, v)
 		out = append(out, e)
 		return err == nil, err
@@ -362,11 +373,11 @@ func rangeEntries(tx *Tx, conv, first, last string) ([]store.Entry, error) {
 
 func decodeStored(k, v []byte) (store.Entry, error) {
 	parts, err := SplitKey(k)
-	if err != nil || len(parts) != 4 {
+	if err != nil || len(parts) != 5 {
 		return store.Entry{}, fmt.Errorf("bad transcript key %q", k)
 	}
-	ms, _ := parts[2].(int64)
-	seq, _ := parts[3].(int64)
+	ms, _ := parts[3].(int64)
+	seq, _ := parts[4].(int64)
 	return store.DecodeEntry(strconv.FormatInt(ms, 10)+"-"+strconv.FormatInt(seq, 10), v)
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -42,8 +41,9 @@ it is the embedded store in --data (default ./data), the directory
 "playbook serve" keeps its data in. Only one process may open a data
 directory at a time: stop the server, run the command, start it again.
 `,
+	config: storeConfig,
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
-		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL of the server (or cluster nodes); without it, the embedded store in --data")
+		redisURL := fs.String("redis", "", "Redis URL of the server (or cluster nodes); without it, the embedded store in --data")
 		data := fs.String("data", "data", "the data directory of the embedded store (without --redis)")
 		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
 		email := fs.String("email", "", "the agent's email (add, token)")

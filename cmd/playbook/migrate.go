@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	redisstore "github.com/playbook-dev/playbook/store/redis"
@@ -40,8 +39,9 @@ Redis Cluster.
 Stop the servers of the old version first: a server of the old version
 still writes the old keys.
 `,
+	config: storeConfig,
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
-		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL (or cluster nodes, comma-separated, or redis+cluster://SEED)")
+		redisURL := fs.String("redis", "", "Redis URL (or cluster nodes, comma-separated, or redis+cluster://SEED)")
 		prefix := fs.String("prefix", "pb:", "prefix of every Redis key (the servers' --prefix)")
 		wait := fs.Duration("wait", 10*time.Minute, "how long to wait for another process that is migrating")
 		return func(ctx context.Context, std *stdio, args []string) error {

@@ -24,6 +24,28 @@ type command struct {
 	usage   string // the synopsis after "playbook "
 	help    string // what it does, for `playbook help NAME` and -h
 	setup   func(fs *flag.FlagSet) func(ctx context.Context, io *stdio, args []string) error
+	// config, when set, lets the flags also come from the environment and
+	// a config file (see configSpec).
+	config *configSpec
+}
+
+// newFlagSet declares the flags of c (--config and the secrets' -file
+// flags too when c reads a config) and returns the function that runs it.
+func newFlagSet(c *command) (*flag.FlagSet, func(ctx context.Context, io *stdio, args []string) error) {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	runCmd := c.setup(fs)
+	if c.config != nil {
+		c.config.addFlags(fs)
+	}
+	return fs, runCmd
+}
+
+// serveOption reports whether name is an option of playbook serve, whose
+// config file the admin commands share.
+func serveOption(name string) bool {
+	fs, _ := newFlagSet(serveCommand)
+	return fs.Lookup(name) != nil
 }
 
 // commands lists the subcommands in the order help shows them.
@@ -80,8 +102,7 @@ func printMainHelp(w io.Writer) {
 }
 
 func printCommandHelp(w io.Writer, c *command) {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	c.setup(fs)
+	fs, _ := newFlagSet(c)
 	fmt.Fprintf(w, "Usage: playbook %s\n\n%s", c.usage, c.help)
 	first := true
 	fs.VisitAll(func(f *flag.Flag) {
@@ -104,6 +125,9 @@ func printCommandHelp(w io.Writer, c *command) {
 		}
 		fmt.Fprintln(w)
 	})
+	if c.config != nil {
+		fmt.Fprint(w, c.config.helpText(fs))
+	}
 }
 
 // run is the whole program but for the process: it returns the exit code.
@@ -135,13 +159,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		printMainHelp(stderr)
 		return 2
 	}
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	runCmd := c.setup(fs)
+	fs, runCmd := newFlagSet(c)
 	pos, err := parseFlags(fs, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		printCommandHelp(stdout, c)
 		return 0
+	}
+	if err == nil && c.config != nil {
+		err = c.config.apply(fs, os.Getenv, serveOption)
 	}
 	if err == nil {
 		err = runCmd(ctx, std, pos)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,13 +53,14 @@ Put the widget on a page with one tag:
 
   <script src="https://chat.example.com/widget.js" data-playbook="website-sales" async></script>
 `,
+	config: serveConfig,
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
 		addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 		dir := fs.String("playbooks", "playbooks", "folder of playbooks to serve")
-		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL, or a comma-separated list of cluster nodes (default: in memory)")
+		redisURL := fs.String("redis", "", "Redis URL, or a comma-separated list of cluster nodes (default: in memory)")
 		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
-		secret := fs.String("secret", os.Getenv("PLAYBOOK_SECRET"), "secret that signs visitor tokens, the same for every process; prefer the PLAYBOOK_SECRET environment variable to the command line (default: generated once and kept in Redis)")
-		admin := fs.String("admin-token", os.Getenv("PLAYBOOK_ADMIN_TOKEN"), "token for the admin API (default: the admin API is off)")
+		secret := fs.String("secret", "", "secret that signs visitor tokens, the same for every process; prefer PLAYBOOK_SECRET or --secret-file to the command line (default: generated once and kept in Redis)")
+		admin := fs.String("admin-token", "", "token for the admin API (default: the admin API is off)")
 		origins := fs.String("allowed-origins", "localhost:*,127.0.0.1:*", "comma-separated hosts whose pages may embed the widget, such as www.example.com,*.example.com")
 		idle := fs.Duration("idle-ttl", 24*time.Hour, "how long an idle conversation's session and transcript are kept")
 		retention := days(90 * 24 * time.Hour)
@@ -69,14 +69,14 @@ Put the widget on a page with one tag:
 		hosts := fs.String("allow-hosts", "", "comma-separated hosts call cards may reach (default: what each playbook allows)")
 		private := fs.Bool("allow-private-calls", false, "let call cards reach private and loopback addresses")
 		def := fs.String("default-playbook", "", "playbook for pages no trigger matches (default: website-sales)")
-		proxies := fs.String("trusted-proxies", os.Getenv("PLAYBOOK_TRUSTED_PROXIES"), "comma-separated reverse proxies (CIDRs or addresses, e.g. 10.0.0.0/8,127.0.0.1) whose X-Forwarded-For names the client; limits then count per client, not per proxy (default: none, the header is ignored)")
+		proxies := fs.String("trusted-proxies", "", "comma-separated reverse proxies (CIDRs or addresses, e.g. 10.0.0.0/8,127.0.0.1) whose X-Forwarded-For names the client; limits then count per client, not per proxy (default: none, the header is ignored)")
 		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
 		extras := addServeExtras(fs)
 		data := fs.String("data", "data", "without --redis: the data directory of the embedded store, which one process at a time may use")
 		fsync := fs.Bool("fsync", false, "without --redis: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
 		batchDelay := fs.Duration("batch-delay", embedded.DefaultMaxBatchDelay, "without --redis: how long a commit waits for more writes to join it when the last one had several (group commit; fewer, larger commits cost less CPU per write under load); negative: never wait")
-		hours := fs.String("hours", os.Getenv("PLAYBOOK_HOURS"), "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
-		smtpURL := fs.String("smtp", os.Getenv("PLAYBOOK_SMTP"), "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
+		hours := fs.String("hours", "", "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
+		smtpURL := fs.String("smtp", "", "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
 		crmFields := fs.String("crm-fields", "", "fields the inbox's details panel shows, per kind, e.g. \"person=name,email,phone,owner; lead=title,value,stage\" (kinds: person, organization, lead, deal)")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) > 0 {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,8 +48,9 @@ store in --data (default ./data), the directory "playbook serve" keeps its
 data in. Only one process may open a data directory at a time: stop the
 server, run the command, start it again.
 `,
+	config: storeConfig,
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
-		redisURL := fs.String("redis", os.Getenv("PLAYBOOK_REDIS_URL"), "Redis URL of the server (or cluster nodes); without it, the embedded store in --data")
+		redisURL := fs.String("redis", "", "Redis URL of the server (or cluster nodes); without it, the embedded store in --data")
 		data := fs.String("data", "data", "the data directory of the embedded store (without --redis)")
 		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
 		url := fs.String("url", "", "where events are POSTed (add)")

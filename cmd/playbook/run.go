@@ -61,6 +61,7 @@ var commands = []*command{
 	agentsCommand,
 	webhooksCommand,
 	migrateCommand,
+	healthcheckCommand,
 	benchCommand,
 }
 

@@ -87,10 +87,16 @@ func nothingWhy(n ast.Node) (text, why string) {
 			return rest[0].String() + " " + op.Value + " " + rest[1].String(), "a side is not a number (or, for +, both texts)"
 		}
 		return "", ""
-	case engine.DivFunc:
-		return fmt.Sprintf("%s / %s", arg.String(), c.Arguments[1].String()), c.Arguments[1].String() + " is 0"
-	case engine.ModFunc:
-		return fmt.Sprintf("%s %% %s", arg.String(), c.Arguments[1].String()), c.Arguments[1].String() + " is 0"
+	case engine.DivFunc, engine.ModFunc:
+		op := " / "
+		if id.Value == engine.ModFunc {
+			op = " % "
+		}
+		why := c.Arguments[1].String() + " is 0"
+		if _, lit := c.Arguments[1].(*ast.IntegerNode); lit || isNumberNode(c.Arguments[1]) && !isNumberNode(arg) {
+			why = arg.String() + " is not a number"
+		}
+		return arg.String() + op + c.Arguments[1].String(), why
 	}
 	return "", ""
 }
@@ -210,9 +216,18 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 		case *ast.UnaryNode:
 			walk(y.Node, false)
 		case *ast.CallNode:
+			if m, isM := y.Callee.(*ast.MemberNode); isM && len(y.Arguments) > 0 {
+				if prop, _ := m.Property.(*ast.StringNode); prop != nil && prop.Value == "Format" && heldByMap(y.Arguments[0]) {
+					a := y.Arguments[0]
+					from := leftmost(a, len([]rune(e.Src)))
+					d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(a.String()))), "format() needs a date, and `%s` may hold anything while chatting, and then the conversation would stop", a.String())
+					d.Detail = fmt.Sprintf("read it as a date first: format(date(%s) ?? today(), ...)", a.String())
+				}
+			}
 			walk(y.Callee, false)
+			id, _ := y.Callee.(*ast.IdentifierNode)
 			for _, a := range y.Arguments {
-				walk(a, false)
+				walk(a, id != nil && id.Value == engine.BoolFunc) // nothing is false
 			}
 		case *ast.BuiltinNode:
 			if y.Name == "reduce" && len(y.Arguments) == 2 {
@@ -314,4 +329,23 @@ func zeroOf(t reflect.Type) string {
 		return "[]"
 	}
 	return "''"
+}
+
+// heldByMap reports whether x is a value read from a map or a list of
+// any kind (order.day, get(order, "day"), items[0]): it may hold anything
+// while chatting.
+func heldByMap(x ast.Node) bool {
+	if x.Type() != reflect.TypeFor[any]() {
+		return false
+	}
+	switch y := x.(type) {
+	case *ast.MemberNode:
+		return true
+	case *ast.ChainNode:
+		return heldByMap(y.Node)
+	case *ast.CallNode:
+		id, _ := y.Callee.(*ast.IdentifierNode)
+		return id != nil && (id.Value == engine.FieldFunc || id.Value == engine.GetFunc || id.Value == engine.AtAnyFunc)
+	}
+	return false
 }

@@ -12,10 +12,12 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/checker"
+	"github.com/expr-lang/expr/checker/nature"
 	"github.com/expr-lang/expr/compiler"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/optimizer"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -87,8 +89,28 @@ type Env struct {
 	// of a 1,000-card playbook's load (expr.Compile copies every built-in
 	// into a new map each call). Compiling through one config is what
 	// expr.Compile does; the lock keeps its caches to one compile at a time.
-	mu      sync.Mutex
-	configs [2]*conf.Config
+	mu       sync.Mutex
+	configs  [2]*conf.Config
+	boolRoot boolRootPatcher // for the as-bool config, under mu
+}
+
+// boolRootPatcher makes a condition whose type is only known while
+// chatting (a map field, an any var) false unless it is true: expr's
+// AsBool would stop the conversation on a number.
+type boolRootPatcher struct {
+	root *ast.Node
+	p    totalPatcher
+}
+
+func (b *boolRootPatcher) Visit(node *ast.Node) {
+	if node == b.root && b.p.dynamic(*node) {
+		if c, ok := (*node).(*ast.CallNode); ok {
+			if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == BoolFunc {
+				return
+			}
+		}
+		ast.Patch(node, call(BoolFunc, *node, *node))
+	}
 }
 
 // NewEnv builds the compile-time environment for vars.
@@ -104,6 +126,7 @@ func NewEnv(vars []*VarDecl) *Env {
 	types["visitor"] = Visitor{}
 	types[worldVar] = (*World)(nil)
 	e := &Env{types: types}
+	e.boolRoot.p = totalPatcher{anyVars: anyVars}
 	e.opts = []expr.Option{
 		expr.Env(types),
 		expr.DisableBuiltin("now"),
@@ -186,6 +209,7 @@ func (e *Env) compile(src string, asBool bool) (*vm.Program, error) {
 		}
 		if asBool {
 			expr.AsBool()(config)
+			config.Visitors = append(config.Visitors, &e.boolRoot)
 		}
 		for name := range config.Disabled {
 			delete(config.Builtins, name)
@@ -193,8 +217,26 @@ func (e *Env) compile(src string, asBool bool) (*vm.Program, error) {
 		config.Check()
 		e.configs[i] = config
 	}
-	tree, err := checker.ParseCheck(src, config)
+	tree, err := parser.ParseWithConfig(src, config)
 	if err != nil {
+		return nil, err
+	}
+	e.boolRoot.root = &tree.Node
+	if _, err := new(checker.Checker).PatchAndCheck(tree, config); err != nil {
+		return nil, err
+	}
+	// expr does not check again a call that has a type from a check
+	// before the patchers ran, so an error inside a hidden built-in's
+	// arguments (an unknown name, mismatched types) would be lost: forget
+	// their types and check once more.
+	ast.Walk(&tree.Node, visitFunc(func(n *ast.Node) {
+		if c, ok := (*n).(*ast.CallNode); ok {
+			if id, ok := c.Callee.(*ast.IdentifierNode); ok && strings.HasPrefix(id.Value, "__") {
+				c.SetNature(nature.Nature{})
+			}
+		}
+	}))
+	if _, err := checker.Check(tree, config); err != nil {
 		return nil, err
 	}
 	if config.Optimize {
@@ -442,3 +484,8 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// visitFunc is an ast.Visitor made of a function.
+type visitFunc func(*ast.Node)
+
+func (f visitFunc) Visit(n *ast.Node) { f(n) }

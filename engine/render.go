@@ -36,11 +36,8 @@ func (r *runner) cond(c *Card, e *Expr) (bool, bool) {
 	switch b := v.(type) {
 	case bool:
 		return b, true
-	case nil:
-		return false, true
 	}
-	r.fail(c, e, "`"+e.Src+"` is "+describe(v)+", but a condition must be true or false")
-	return false, false
+	return false, true // nothing, or a map field that is not a yes/no, is false
 }
 
 func exprMessage(err error) string {

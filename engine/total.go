@@ -231,8 +231,7 @@ func (p totalPatcher) dynamic(n ast.Node) bool {
 	if id, ok := n.(*ast.IdentifierNode); ok {
 		return p.anyVars[id.Value]
 	}
-	t := n.Type()
-	return t == nil || t == anyType
+	return n.Type() == anyType
 }
 
 var (
@@ -278,12 +277,33 @@ func (p totalPatcher) Visit(node *ast.Node) {
 		if x.Operator == "-" && p.dynamic(x.Node) {
 			ast.Patch(node, call(ArithFunc, x, str("neg", x), x.Node))
 		}
+		if (x.Operator == "not" || x.Operator == "!") && p.dynamic(x.Node) {
+			x.Node = call(BoolFunc, x.Node, x.Node)
+		}
+	case *ast.SliceNode:
+		if p.dynamic(x.Node) {
+			x.Node = call(SliceableFunc, x.Node, x.Node)
+		}
+	case *ast.ConditionalNode:
+		if p.dynamic(x.Cond) {
+			x.Cond = call(BoolFunc, x.Cond, x.Cond)
+		}
 	case *ast.CallNode:
 		// date(answer): the text is read in the conversation's language
 		// ("01.03.2026" is 1 March in German) and relative to its day
 		// ("morgen"); a text written out is read when the playbook loads.
 		id, ok := x.Callee.(*ast.IdentifierNode)
 		if !ok {
+			// open_hours(team), agents_online(team) of a map field
+			if m, isM := x.Callee.(*ast.MemberNode); isM {
+				if prop, _ := m.Property.(*ast.StringNode); prop != nil && (prop.Value == "OpenHours" || prop.Value == "AgentsOnline") {
+					for i, a := range x.Arguments {
+						if p.dynamic(a) {
+							x.Arguments[i] = call(TextFunc, a, a)
+						}
+					}
+				}
+			}
 			return
 		}
 		if id.Value != "date" || len(x.Arguments) != 1 || kindOf(x.Arguments[0]) != reflect.String {
@@ -301,7 +321,12 @@ func (p totalPatcher) Visit(node *ast.Node) {
 			return
 		}
 		if _, isName := x.Property.(*ast.StringNode); isName {
-			return // m.key and m["key"]: a missing key is nil already
+			// m.key and m["key"]: a missing key is nil already; of a
+			// value that may not be a map (order.item.name), FieldFunc.
+			if p.dynamic(x.Node) {
+				ast.Patch(node, call(FieldFunc, x, x.Node, x.Property))
+			}
+			return
 		}
 		base, prop := kindOf(x.Node), kindOf(x.Property)
 		if !isInt(prop) && prop != reflect.Interface {
@@ -333,6 +358,24 @@ func (p totalPatcher) Visit(node *ast.Node) {
 				ast.Patch(node, call(CmpFunc, x, str(x.Operator, x), x.Left, x.Right))
 			}
 			return
+		case "..":
+			if dynL || dynR {
+				ast.Patch(node, call(RangeFunc, x, x.Left, x.Right))
+			}
+			return
+		case "and", "or", "&&", "||":
+			if dynL {
+				x.Left = call(BoolFunc, x.Left, x.Left)
+			}
+			if dynR {
+				x.Right = call(BoolFunc, x.Right, x.Right)
+			}
+			return
+		case "in":
+			if dynR || dynL && kindOf(x.Right) == reflect.Map {
+				ast.Patch(node, call(InFunc, x, x.Left, x.Right))
+			}
+			return
 		case "contains", "startsWith", "endsWith", "matches":
 			if dynL {
 				x.Left = call(TextFunc, x.Left, x.Left)
@@ -342,7 +385,7 @@ func (p totalPatcher) Visit(node *ast.Node) {
 			}
 			return
 		}
-		if x.Operator != "/" && x.Operator != "%" || nonZeroLiteral(x.Right) {
+		if x.Operator != "/" && x.Operator != "%" || nonZeroLiteral(x.Right) && !dynL {
 			return
 		}
 		if x.Left.Type() == durationType || x.Right.Type() == durationType {
@@ -382,7 +425,38 @@ const (
 	// CmpFunc is a < b, a <= b, a > b or a >= b likewise: false when the
 	// two cannot be compared.
 	CmpFunc = "__cmp"
+	// BoolFunc is such a value where a yes/no is needed (not, and, or,
+	// ?:): false unless it is true.
+	BoolFunc = "__bool"
+	// ListFunc is such a value where a list is needed (filter, map,
+	// concat, ...): no items unless it is a list; MapFunc where a map is needed
+	// (keys, values, toPairs): no keys unless it is a map.
+	ListFunc = "__list"
+	InFunc   = "__in" // a in b: false unless b is a list holding a or a map with the key a
+	MapFunc  = "__map"
+	// FieldFunc is x.name of such a value: nothing unless x is a map.
+	FieldFunc = "__field"
+	// GetFunc is get(x, key) likewise: nothing unless x has it.
+	GetFunc = "__get"
+	// SliceableFunc is x in x[i:j]: no items unless x is a list or a text.
+	SliceableFunc = "__sliceable"
+	// RangeFunc is a..b: no items unless both are whole numbers.
+	RangeFunc = "__range"
 )
+
+// predBuiltins need their predicate to be true or false.
+var predBuiltins = map[string]bool{
+	"all": true, "none": true, "any": true, "one": true, "filter": true, "find": true,
+	"findIndex": true, "findLast": true, "findLastIndex": true, "count": true,
+}
+
+// listBuiltins take a list as their first argument.
+var listBuiltins = map[string]bool{
+	"all": true, "none": true, "any": true, "one": true, "filter": true, "map": true,
+	"find": true, "findIndex": true, "findLast": true, "findLastIndex": true, "count": true,
+	"groupBy": true, "reduce": true, "concat": true, "flatten": true, "uniq": true,
+	"reverse": true, "first": true, "last": true,
+}
 
 // RemovedBuiltins are expr built-ins a playbook has no use for; a bit shift
 // by a negative count stopped the conversation.
@@ -447,6 +521,88 @@ func typedFuncs() []expr.Option {
 			op, _ := p[0].(string)
 			return arith(op, p[1:]), nil
 		}, new(func(string, ...any) any)),
+		expr.Function(BoolFunc, func(p ...any) (any, error) {
+			return p[0] == true, nil
+		}, new(func(any) bool)),
+		expr.Function(ListFunc, func(p ...any) (any, error) {
+			if k := reflect.ValueOf(p[0]).Kind(); k == reflect.Slice || k == reflect.Array {
+				return p[0], nil
+			}
+			return []any{}, nil
+		}, new(func(any) []any)),
+		expr.Function(InFunc, func(p ...any) (any, error) {
+			rv := reflect.ValueOf(p[1])
+			switch rv.Kind() {
+			case reflect.Slice, reflect.Array:
+				for i := range rv.Len() {
+					if c, ok := compare(p[0], rv.Index(i).Interface()); ok && c == 0 {
+						return true, nil
+					}
+				}
+			case reflect.Map:
+				k := reflect.ValueOf(p[0])
+				if k.IsValid() && k.Type().AssignableTo(rv.Type().Key()) {
+					return rv.MapIndex(k).IsValid(), nil
+				}
+			}
+			return false, nil
+		}, new(func(any, any) bool)),
+		expr.Function(SliceableFunc, func(p ...any) (any, error) {
+			if k := reflect.ValueOf(p[0]).Kind(); k == reflect.Slice || k == reflect.Array || k == reflect.String {
+				return p[0], nil
+			}
+			return []any{}, nil
+		}, new(func(any) any)),
+		expr.Function(RangeFunc, func(p ...any) (any, error) {
+			a, okA := p[0].(int)
+			b, okB := p[1].(int)
+			if !okA || !okB || b < a {
+				return []int{}, nil
+			}
+			if b-a >= MaxVarItems {
+				return nil, errors.New("the value is too large (lists up to 1,000 items)")
+			}
+			out := make([]int, 0, b-a+1)
+			for i := a; i <= b; i++ {
+				out = append(out, i)
+			}
+			return out, nil
+		}, new(func(any, any) []int)),
+		expr.Function(GetFunc, func(p ...any) (any, error) {
+			if k := reflect.ValueOf(p[0]).Kind(); k == reflect.Slice || k == reflect.Array || k == reflect.String {
+				return at(p[0], p[1]), nil
+			}
+			rv := reflect.ValueOf(p[0])
+			if rv.Kind() == reflect.Map {
+				k := reflect.ValueOf(p[1])
+				if k.IsValid() && k.Type().AssignableTo(rv.Type().Key()) {
+					if v := rv.MapIndex(k); v.IsValid() {
+						return v.Interface(), nil
+					}
+				}
+			}
+			return nil, nil
+		}, new(func(any, any) any)),
+		expr.Function(MapFunc, func(p ...any) (any, error) {
+			if reflect.ValueOf(p[0]).Kind() == reflect.Map {
+				return p[0], nil
+			}
+			return map[string]any{}, nil
+		}, new(func(any) map[string]any)),
+		expr.Function(FieldFunc, func(p ...any) (any, error) {
+			key, _ := p[1].(string)
+			if m, ok := p[0].(map[string]any); ok {
+				return m[key], nil
+			}
+			rv := reflect.ValueOf(p[0])
+			if rv.Kind() != reflect.Map || rv.Type().Key().Kind() != reflect.String {
+				return nil, nil
+			}
+			if v := rv.MapIndex(reflect.ValueOf(key).Convert(rv.Type().Key())); v.IsValid() {
+				return v.Interface(), nil
+			}
+			return nil, nil
+		}, new(func(any, string) any)),
 		expr.Function(CmpFunc, func(p ...any) (any, error) {
 			op, _ := p[0].(string)
 			c, ok := compare(p[1], p[2])
@@ -689,7 +845,7 @@ func arith(op string, args []any) (v any) {
 var textBuiltins = map[string]bool{
 	"upper": true, "lower": true, "trim": true, "trimPrefix": true, "trimSuffix": true,
 	"split": true, "splitAfter": true, "replace": true, "indexOf": true, "lastIndexOf": true,
-	"hasPrefix": true, "hasSuffix": true, "toBase64": true,
+	"hasPrefix": true, "hasSuffix": true, "toBase64": true, "round_robin": true, "duration": true,
 }
 
 // str is a text written out, at loc.
@@ -721,6 +877,21 @@ func (p totalPatcher) patchTyped(node *ast.Node, name string, args []ast.Node) {
 		return
 	}
 	x := *node
+	if listBuiltins[name] && p.dynamic(args[0]) {
+		args[0] = call(ListFunc, args[0], args[0])
+	}
+	if (name == "keys" || name == "values" || name == "toPairs") && p.dynamic(args[0]) {
+		args[0] = call(MapFunc, args[0], args[0])
+	}
+	if predBuiltins[name] && len(args) == 2 {
+		if pr, ok := args[1].(*ast.PredicateNode); ok && p.dynamic(pr.Node) {
+			pr.Node = call(BoolFunc, pr.Node, pr.Node)
+		}
+	}
+	if name == "get" && len(args) == 2 && p.dynamic(args[0]) {
+		ast.Patch(node, call(GetFunc, x, args[0], args[1]))
+		return
+	}
 	switch {
 	case textBuiltins[name]:
 		for i, a := range args {
@@ -738,7 +909,7 @@ func (p totalPatcher) patchTyped(node *ast.Node, name string, args []ast.Node) {
 		}
 	case name == "sum" || name == "mean" || name == "median" || name == "min" || name == "max":
 		if _, pred := args[len(args)-1].(*ast.PredicateNode); pred && len(args) == 2 {
-			ast.Patch(node, call(AggFunc, x, str(name, x), mapOf(x, args[0], args[1])))
+			ast.Patch(node, call(AggFunc, x, str(name, x), p.mapOf(x, args[0], args[1])))
 			return
 		}
 		if len(args) == 1 && numberList(args[0]) {
@@ -768,13 +939,16 @@ func (p totalPatcher) patchTyped(node *ast.Node, name string, args []ast.Node) {
 		if len(args) < 2 {
 			return
 		}
-		rest := append([]ast.Node{args[0], mapOf(x, args[0], args[1])}, args[2:]...)
+		rest := append([]ast.Node{args[0], p.mapOf(x, args[0], args[1])}, args[2:]...)
 		ast.Patch(node, call(SortByFunc, x, rest...))
 	}
 }
 
 // mapOf is map(list, pred).
-func mapOf(loc, list, pred ast.Node) ast.Node {
+func (p totalPatcher) mapOf(loc, list, pred ast.Node) ast.Node {
+	if p.dynamic(list) {
+		list = call(ListFunc, list, list)
+	}
 	m := &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{list, pred}}
 	m.SetLocation(loc.Location())
 	return m

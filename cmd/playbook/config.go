@@ -173,7 +173,7 @@ func (s *configSpec) apply(fs *flag.FlagSet, getenv func(string) string, known f
 			continue
 		}
 		if err := fs.Set(name, v); err != nil {
-			return usageError("%s: %v", envName(name), unwrapFlagErr(err))
+			return usageError("%s: %v", envName(name), badValue(fs, name, v, err))
 		}
 		done[name] = true
 	}
@@ -274,7 +274,7 @@ func (s *configSpec) applyFile(fs *flag.FlagSet, file string, data []byte, done 
 			continue
 		}
 		if err := fs.Set(name, value); err != nil {
-			return configError(file, v, "%s: %v", name, unwrapFlagErr(err))
+			return configError(file, v, "%s: %v", name, badValue(fs, name, value, err))
 		}
 	}
 	return nil
@@ -323,12 +323,30 @@ func (s *configSpec) setFromFile(fs *flag.FlagSet, name, path, where string) err
 	return nil
 }
 
-// unwrapFlagErr is the reason in a flag.Value's Set error.
-func unwrapFlagErr(err error) error {
+// badValue explains why value is not one of flag name's: the flag
+// package's own parse errors say only "parse error".
+func badValue(fs *flag.FlagSet, name, value string, err error) error {
 	if u := errors.Unwrap(err); u != nil {
-		return u
+		err = u
 	}
-	return err
+	if msg := err.Error(); msg != "parse error" && msg != "value out of range" {
+		return err
+	}
+	kind, _ := flag.UnquoteUsage(fs.Lookup(name))
+	if b, ok := fs.Lookup(name).Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		kind = "bool"
+	}
+	want := map[string]string{
+		"duration": "a duration such as 90s, 30m or 12h",
+		"int":      "a whole number",
+		"uint":     "a whole number",
+		"float":    "a number",
+		"bool":     "true or false",
+	}[kind]
+	if want == "" {
+		return fmt.Errorf("%q is not valid: %v", value, err)
+	}
+	return fmt.Errorf("%q is not %s", value, want)
 }
 
 // suggestOption names the closest option, for a misspelt key.

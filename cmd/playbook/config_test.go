@@ -133,8 +133,10 @@ func TestConfigFileErrors(t *testing.T) {
 	for _, c := range []struct{ text, want string }{
 		{"addr: 127.0.0.1:1\nidle_ttl: 1h\n", ":2:1: error: unknown option \"idle_ttl\"; did you mean \"idle-ttl\"?"},
 		{"colour: blue\n", ":1:1: error: unknown option \"colour\"; run \"playbook help serve\" for the options"},
-		{"idle-ttl: soon\n", ":1:11: error: idle-ttl: "},
-		{"fsync: maybe\n", ":1:8: error: fsync: "},
+		{"idle-ttl: soon\n", ":1:11: error: idle-ttl: \"soon\" is not a duration such as 90s, 30m or 12h"},
+		{"fsync: maybe\n", ":1:8: error: fsync: \"maybe\" is not true or false"},
+		{"connects-per-minute: many\n", ":1:22: error: connects-per-minute: \"many\" is not a whole number"},
+		{"retention: 10m\n", ":1:12: error: retention: \"10m\" is less than an hour"},
 		{"- addr\n", ":1:1: error: the config file is a mapping"},
 		{"addr: {a: 1}\n", ":1:7: error: addr: the value is"},
 		{"prefix: a\nprefix: b\n", ":2:1: error: prefix is set twice (first at line 1)"},

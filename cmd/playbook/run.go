@@ -62,6 +62,7 @@ var commands = []*command{
 	webhooksCommand,
 	migrateCommand,
 	healthcheckCommand,
+	doctorCommand,
 	benchCommand,
 }
 

@@ -35,7 +35,7 @@ func nothingWhy(n ast.Node) (text, why string) {
 			return "", ""
 		}
 		return c.String(), arg.String() + " is not a number"
-	case "date", engine.DateFunc:
+	case "date", engine.DateFunc, engine.DateAnyFunc:
 		if _, lit := arg.(*ast.StringNode); lit || arg.Type() == reflect.TypeFor[time.Time]() {
 			return "", "" // a literal is checked when the playbook loads
 		}
@@ -299,7 +299,7 @@ func fallbackFor(x ast.Node) string {
 			switch id.Value {
 			case "int", "float", engine.DivFunc, engine.ModFunc, engine.AggFunc, engine.ArithFunc:
 				return "0"
-			case "date", engine.DateFunc:
+			case "date", engine.DateFunc, engine.DateAnyFunc:
 				return "today()"
 			case "duration":
 				return `duration("0s")`

@@ -227,13 +227,13 @@ func (e *Env) compile(src string, asBool bool) (*vm.Program, error) {
 	}
 	// expr does not check again a call that has a type from a check
 	// before the patchers ran, so an error inside a hidden built-in's
-	// arguments (an unknown name, mismatched types) would be lost: forget
-	// their types and check once more.
+	// arguments (an unknown name, mismatched types) would be lost, and an
+	// argument would keep the type it had before (date(v) of an any var
+	// is a date only once patched): forget the calls' types and check
+	// once more.
 	ast.Walk(&tree.Node, visitFunc(func(n *ast.Node) {
 		if c, ok := (*n).(*ast.CallNode); ok {
-			if id, ok := c.Callee.(*ast.IdentifierNode); ok && strings.HasPrefix(id.Value, "__") {
-				c.SetNature(nature.Nature{})
-			}
+			c.SetNature(nature.Nature{})
 		}
 	}))
 	if _, err := checker.Check(tree, config); err != nil {
@@ -383,7 +383,7 @@ func isDate(n ast.Node) bool {
 	case *ast.CallNode:
 		switch c := x.Callee.(type) {
 		case *ast.IdentifierNode:
-			return c.Value == "date" || c.Value == dayFunc || c.Value == "today" || c.Value == DateFunc
+			return c.Value == "date" || c.Value == dayFunc || c.Value == "today" || c.Value == DateFunc || c.Value == DateAnyFunc
 		case *ast.MemberNode:
 			p, ok := c.Property.(*ast.StringNode)
 			return ok && p.Value == "Today"

@@ -45,6 +45,9 @@ const (
 	// DateFunc is date(text) of a text only known while chatting: read in
 	// the conversation's language, relative to the event's day.
 	DateFunc = "__date"
+	// DateAnyFunc is date(x) of a map field or an any var: its date, or
+	// the date its text names as DateFunc reads it, else nothing.
+	DateAnyFunc = "__date_any"
 )
 
 // totalFuncs are the options that define the total built-ins.
@@ -122,6 +125,21 @@ func totalFuncs() []expr.Option {
 			}
 			return nil, nil
 		}, new(func(string, *World) time.Time)),
+		expr.Function(DateAnyFunc, func(p ...any) (any, error) {
+			now, loc := time.Time{}, "en"
+			if w, ok := p[1].(*World); ok && w != nil {
+				now, loc = w.now, w.locale
+			}
+			switch x := p[0].(type) {
+			case time.Time:
+				return dateOf(x), nil
+			case string:
+				if d, ok := parseDate(x, loc, now); ok {
+					return d, nil
+				}
+			}
+			return nil, nil
+		}, new(func(any, *World) time.Time)),
 		expr.Function(DivFunc, func(p ...any) (any, error) {
 			a, ok1 := toFloat(p[0])
 			b, ok2 := toFloat(p[1])
@@ -304,6 +322,13 @@ func (p totalPatcher) Visit(node *ast.Node) {
 					}
 				}
 			}
+			return
+		}
+		if id.Value == "date" && len(x.Arguments) == 1 && p.dynamic(x.Arguments[0]) && p.heldData(x.Arguments[0]) {
+			// date(order.day): a date, or a text read like date(answer)
+			world := &ast.IdentifierNode{Value: worldVar}
+			world.SetLocation(x.Location())
+			ast.Patch(node, call(DateAnyFunc, x, x.Arguments[0], world))
 			return
 		}
 		if id.Value != "date" || len(x.Arguments) != 1 || kindOf(x.Arguments[0]) != reflect.String {
@@ -952,4 +977,22 @@ func (p totalPatcher) mapOf(loc, list, pred ast.Node) ast.Node {
 	m := &ast.BuiltinNode{Name: "map", Arguments: []ast.Node{list, pred}}
 	m.SetLocation(loc.Location())
 	return m
+}
+
+// heldData reports whether n is a value held by a var, a map or a list
+// (order.day, v, items[0]) rather than one computed (budget ?? 0), whose
+// type is a mistake to report.
+func (p totalPatcher) heldData(n ast.Node) bool {
+	switch x := n.(type) {
+	case *ast.IdentifierNode:
+		return p.anyVars[x.Value]
+	case *ast.MemberNode:
+		return !x.Method
+	case *ast.ChainNode:
+		return p.heldData(x.Node)
+	case *ast.CallNode:
+		id, _ := x.Callee.(*ast.IdentifierNode)
+		return id != nil && (id.Value == FieldFunc || id.Value == GetFunc || id.Value == AtAnyFunc || id.Value == AtFunc)
+	}
+	return false
 }

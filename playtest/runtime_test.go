@@ -162,6 +162,10 @@ func TestDataDependentFailures(t *testing.T) {
 			diag: "`m.name / 2` has no value when m.name is not a number"},
 		{name: "a map field that is not a list, sliced, ranged, got", card: `say: "{{ len(m.total[1:2]) }} {{ len(m.name .. 3) }} {{ get(m.total, 1) ?? 'none' }} {{ m.total in m }} {{ m.name in m }}"`,
 			runs: []run{{"x", "1", "0 0 none false false"}}},
+		{name: "date of an any var", card: "set: {v: t}\n  show_v:\n    say: \"{{ format(date(v) ?? today(), 'iso') }} {{ date(v) == today() }}\"",
+			runs: []run{{"2026-03-01", "1", "2026-03-01 false"}, {"tomorrow", "1", "2026-01-06 false"}, {"today", "1", "2026-01-05 true"}, {"someday", "1", "2026-01-05 false"}}},
+		{name: "date of an any var, used", card: "set: {v: t}\n  show_v:\n    say: \"{{ format(date(v), 'iso') }}\"",
+			diag: "`date(v)` has no value when v is not a date"},
 		{name: "round of a text in an any var", card: "set: {v: t}\n  show_a:\n    say: \"{{ round(v) ?? 'not a number' }}\"",
 			runs: []run{{"x", "1", "not a number"}, {"2.6", "1", "not a number"}}},
 	}

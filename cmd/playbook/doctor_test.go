@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/store/embedded"
 )
@@ -181,5 +185,26 @@ func TestDoctorSMTP(t *testing.T) {
 	code, out = runDoctor(t, "--data", data, "--playbooks", books, "--smtp", "smtp://u:p@"+l.Addr().String()+"?from=chat@example.com")
 	if code != 1 || !strings.Contains(out, "offers no AUTH") {
 		t.Errorf("with a password: exit %d:\n%s", code, out)
+	}
+}
+
+// A Redis whose clock is 10 s ahead fails the clock check; one in step
+// passes. miniredis answers TIME with the time it is given.
+func TestDoctorClock(t *testing.T) {
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer c.Close()
+	m.SetTime(time.Now().Add(10 * time.Second))
+	ok, msg := clockCheck(context.Background(), "Redis", c, 2*time.Second)
+	if ok || !strings.Contains(msg, "ahead of this machine's (more than 2s)") {
+		t.Errorf("10s ahead: %v %q", ok, msg)
+	}
+	m.SetTime(time.Now().Add(-10 * time.Second))
+	if ok, msg := clockCheck(context.Background(), "Redis", c, 2*time.Second); ok || !strings.Contains(msg, "behind") {
+		t.Errorf("10s behind: %v %q", ok, msg)
+	}
+	m.SetTime(time.Now())
+	if ok, msg := clockCheck(context.Background(), "Redis", c, 2*time.Second); !ok {
+		t.Errorf("in step: %q", msg)
 	}
 }

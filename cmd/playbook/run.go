@@ -96,10 +96,14 @@ Run "playbook help <command>" for the options of a command.
 
 func printMainHelp(w io.Writer) {
 	var b strings.Builder
+	width := 10
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
 	}
-	fmt.Fprintf(&b, "  %-10s %s\n", "help", "show help for a command")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-*s %s\n", width, c.name, c.summary)
+	}
+	fmt.Fprintf(&b, "  %-*s %s\n", width, "help", "show help for a command")
 	fmt.Fprintf(w, mainHelp, b.String())
 }
 

@@ -227,7 +227,7 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 			walk(y.Callee, false)
 			id, _ := y.Callee.(*ast.IdentifierNode)
 			for _, a := range y.Arguments {
-				walk(a, id != nil && id.Value == engine.BoolFunc) // nothing is false
+				walk(a, id != nil && takesNothing[id.Value])
 			}
 		case *ast.BuiltinNode:
 			if y.Name == "reduce" && len(y.Arguments) == 2 {
@@ -348,4 +348,12 @@ func heldByMap(x ast.Node) bool {
 		return id != nil && (id.Value == engine.FieldFunc || id.Value == engine.GetFunc || id.Value == engine.AtAnyFunc)
 	}
 	return false
+}
+
+// takesNothing are the hidden built-ins that have a value for nothing:
+// false, no items, no keys, nothing.
+var takesNothing = map[string]bool{
+	engine.BoolFunc: true, engine.ListFunc: true, engine.MapFunc: true, engine.InFunc: true,
+	engine.FieldFunc: true, engine.GetFunc: true, engine.SliceableFunc: true,
+	engine.FromPairsFunc: true,
 }

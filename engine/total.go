@@ -467,6 +467,11 @@ const (
 	SliceableFunc = "__sliceable"
 	// RangeFunc is a..b: no items unless both are whole numbers.
 	RangeFunc = "__range"
+	// FromPairsFunc is fromPairs(list): the items that are pairs of a key
+	// and a value; GroupByFunc is groupBy(list, keys): a list or a map as
+	// a key is grouped by its JSON text.
+	FromPairsFunc = "__fromPairs"
+	GroupByFunc   = "__groupBy"
 )
 
 // predBuiltins need their predicate to be true or false.
@@ -560,7 +565,8 @@ func typedFuncs() []expr.Option {
 			switch rv.Kind() {
 			case reflect.Slice, reflect.Array:
 				for i := range rv.Len() {
-					if c, ok := compare(p[0], rv.Index(i).Interface()); ok && c == 0 {
+					it := rv.Index(i).Interface()
+					if c, ok := compare(p[0], it); ok && c == 0 || rank(p[0]) == 6 && reflect.DeepEqual(p[0], it) {
 						return true, nil
 					}
 				}
@@ -593,6 +599,33 @@ func typedFuncs() []expr.Option {
 			}
 			return out, nil
 		}, new(func(any, any) []int)),
+		expr.Function(FromPairsFunc, func(p ...any) (any, error) {
+			out := map[any]any{}
+			for _, it := range listOf(p[0]) {
+				pair := listOf(it)
+				if len(pair) != 2 || !hashable(pair[0]) {
+					continue
+				}
+				out[pair[0]] = pair[1]
+			}
+			return out, nil
+		}, new(func(any) map[any]any)),
+		expr.Function(GroupByFunc, func(p ...any) (any, error) {
+			l, keys := listOf(p[0]), listOf(p[1])
+			out := map[any][]any{}
+			for i, it := range l {
+				if i >= len(keys) {
+					break
+				}
+				k := keys[i]
+				if !hashable(k) {
+					b, _ := json.Marshal(k)
+					k = string(b)
+				}
+				out[k] = append(out[k], it)
+			}
+			return out, nil
+		}, new(func(any, any) map[any][]any)),
 		expr.Function(GetFunc, func(p ...any) (any, error) {
 			if k := reflect.ValueOf(p[0]).Kind(); k == reflect.Slice || k == reflect.Array || k == reflect.String {
 				return at(p[0], p[1]), nil
@@ -620,10 +653,17 @@ func typedFuncs() []expr.Option {
 				return m[key], nil
 			}
 			rv := reflect.ValueOf(p[0])
-			if rv.Kind() != reflect.Map || rv.Type().Key().Kind() != reflect.String {
+			if rv.Kind() != reflect.Map {
 				return nil, nil
 			}
-			if v := rv.MapIndex(reflect.ValueOf(key).Convert(rv.Type().Key())); v.IsValid() {
+			k := reflect.ValueOf(key)
+			switch kt := rv.Type().Key(); {
+			case kt.Kind() == reflect.String:
+				k = k.Convert(kt)
+			case !k.Type().AssignableTo(kt):
+				return nil, nil
+			}
+			if v := rv.MapIndex(k); v.IsValid() {
 				return v.Interface(), nil
 			}
 			return nil, nil
@@ -960,6 +1000,12 @@ func (p totalPatcher) patchTyped(node *ast.Node, name string, args []ast.Node) {
 			return
 		}
 		ast.Patch(node, call(SortFunc, x, args...))
+	case name == "fromPairs":
+		ast.Patch(node, call(FromPairsFunc, x, args[0]))
+	case name == "groupBy":
+		if len(args) == 2 {
+			ast.Patch(node, call(GroupByFunc, x, args[0], p.mapOf(x, args[0], args[1])))
+		}
 	case name == "sortBy":
 		if len(args) < 2 {
 			return
@@ -995,4 +1041,9 @@ func (p totalPatcher) heldData(n ast.Node) bool {
 		return id != nil && (id.Value == FieldFunc || id.Value == GetFunc || id.Value == AtAnyFunc || id.Value == AtFunc)
 	}
 	return false
+}
+
+// hashable reports whether v can be a map's key.
+func hashable(v any) bool {
+	return v == nil || reflect.TypeOf(v).Comparable()
 }

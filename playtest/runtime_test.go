@@ -166,6 +166,8 @@ func TestDataDependentFailures(t *testing.T) {
 			runs: []run{{"2026-03-01", "1", "2026-03-01 false"}, {"tomorrow", "1", "2026-01-06 false"}, {"today", "1", "2026-01-05 true"}, {"someday", "1", "2026-01-05 false"}}},
 		{name: "date of an any var, used", card: "set: {v: t}\n  show_v:\n    say: \"{{ format(date(v), 'iso') }}\"",
 			diag: "`date(v)` has no value when v is not a date"},
+		{name: "lists and maps from a call, grouped and paired", card: "set: {m: \"{maps: [{a: 1}, {a: 1}, {a: 'x'}], lists: [[1], ['k', 2]]}\"}\n  show_m:\n    say: \"{{ len(groupBy(m.maps, #)) }} {{ len(groupBy(m.maps, .a)) }} {{ fromPairs(m.lists).k }} {{ m.maps[0].a }} {{ m.maps[n].a ?? 'none' }} {{ m.maps[0] in m.maps }}\"",
+			runs: []run{{"x", "1", "2 2 2 1 1 true"}, {"x", "7", "2 2 2 1 none true"}}},
 		{name: "round of a text in an any var", card: "set: {v: t}\n  show_a:\n    say: \"{{ round(v) ?? 'not a number' }}\"",
 			runs: []run{{"x", "1", "not a number"}, {"2.6", "1", "not a number"}}},
 	}

@@ -167,3 +167,23 @@ func TestOneMistakeOneDiagnostic(t *testing.T) {
 		})
 	}
 }
+
+// TestAnyVarWhereADateIsNeeded: an `any` var passed to format() is
+// refused in plain words with the fix, not in expr's ("cannot use nil as
+// argument (type date) to call Format").
+func TestAnyVarWhereADateIsNeeded(t *testing.T) {
+	src := "playbook: t\nvars:\n  v: any\ncards:\n  a:\n    say: '{{ format(v, \"long\") }}'\n    end: done\n"
+	_, diags := dsl.Load("t.yaml", []byte(src))
+	var lines []string
+	for _, d := range diags {
+		lines = append(lines, d.Error()+"\n"+d.Detail)
+	}
+	got := strings.Join(lines, "\n")
+	want := "6:21: error: format() needs a date here, and this value may hold anything while chatting"
+	if !strings.Contains(got, want) || strings.Contains(got, "nil") || strings.Contains(got, "Format") {
+		t.Fatalf("got:\n%s\nwant it to contain:\n%s", got, want)
+	}
+	if !strings.Contains(got, "format(date(x) ?? today(), ...)") {
+		t.Fatalf("the fix is missing:\n%s", got)
+	}
+}

@@ -564,6 +564,9 @@ var (
 	regexpErrRE    = regexp.MustCompile(`error parsing regexp: (.*)$`)
 	unknownNameRE  = regexp.MustCompile(`^unknown name (\S+)`)
 	unknownFieldRE = regexp.MustCompile(`^type engine\.Visitor has no field (\S+)`)
+	// expr's words for a value of no known type (an `any` var) passed
+	// where a built-in needs one type.
+	nilArgRE = regexp.MustCompile(`^cannot use nil as argument \(type ([^)]+)\) to call (\w+)`)
 )
 
 func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err error) {
@@ -614,6 +617,16 @@ func (c *compiler) exprError(f *fileCtx, n *yaml.Node, off int, src string, err 
 		length = len([]rune(m[1]))
 		msg = fmt.Sprintf("visitor has no field %q", m[1])
 		sugg = source.Suggest(m[1], visitorFields)
+	} else if m := nilArgRE.FindStringSubmatch(msg); m != nil {
+		fn := strings.ToLower(m[2][:1]) + m[2][1:]
+		want := engine.PlainTypes(m[1])
+		d := f.diags.Errorf(f.rngAt(n, off+at, 0), "%s() needs a %s here, and this value may hold anything while chatting", fn, want)
+		if want == "date" {
+			d.Detail = fmt.Sprintf("read it as a date first, such as %s(date(x) ?? today(), ...)", fn)
+		} else {
+			d.Detail = fmt.Sprintf("give it a %s: convert the value first, with a default after ??", want)
+		}
+		return
 	} else {
 		msg = "in expression: " + engine.PlainTypes(msg)
 	}

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/playbook-dev/playbook/access"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/transcript"
 )
@@ -147,20 +147,8 @@ func (s *Service) ArchivedTranscript(ctx context.Context, conv, after string) ([
 		return nil, false
 	}
 	if after != "" && after != "0" {
-		a := parseEntryID(after)
-		entries = slices.DeleteFunc(entries, func(e store.Entry) bool { return !a.less(parseEntryID(e.ID)) })
+		a := protocol.ParseEntryID(after)
+		entries = slices.DeleteFunc(entries, func(e store.Entry) bool { return !a.Less(protocol.ParseEntryID(e.ID)) })
 	}
 	return entries, true
 }
-
-// entryID is a transcript entry's id ("ms-seq"), ordered.
-type entryID struct{ ms, seq uint64 }
-
-func parseEntryID(s string) entryID {
-	a, b, _ := strings.Cut(s, "-")
-	ms, _ := strconv.ParseUint(a, 10, 64)
-	seq, _ := strconv.ParseUint(b, 10, 64)
-	return entryID{ms, seq}
-}
-
-func (a entryID) less(b entryID) bool { return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq) }

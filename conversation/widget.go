@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -108,7 +107,7 @@ type Widget struct {
 
 	mu       sync.Mutex
 	conv     string
-	lastSent streamID // the newest entry sent; older ones are not sent again
+	lastSent protocol.EntryID // the newest entry sent; older ones are not sent again
 	// version is the session version whose entries, and every earlier
 	// one's, this widget has sent (0: not known). A turn of its own that
 	// finds another turn in between (another tab, an agent, a timer, whose
@@ -515,7 +514,7 @@ func (v *Widget) attach(ctx context.Context, conv, after string) error {
 	v.mu.Lock()
 	old := v.conv
 	v.conv = conv
-	v.lastSent = parseStreamID(after)
+	v.lastSent = protocol.ParseEntryID(after)
 	v.version = 0 // not known until the caller has sent what it read
 	if old != conv {
 		v.agent, v.resolved = false, false
@@ -583,7 +582,7 @@ func lastLiveID(payload string) string {
 func (v *Widget) hasSent(id string) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return !v.lastSent.less(parseStreamID(id))
+	return !v.lastSent.Less(protocol.ParseEntryID(id))
 }
 
 // deliver sends the entries newer than the last one sent, in order, as the
@@ -594,8 +593,8 @@ func (v *Widget) deliver(entries []store.Entry) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for i := range entries {
-		id := parseStreamID(entries[i].ID)
-		if !v.lastSent.less(id) {
+		id := protocol.ParseEntryID(entries[i].ID)
+		if !v.lastSent.Less(id) {
 			continue
 		}
 		v.lastSent = id
@@ -671,23 +670,4 @@ func (v *Widget) queueLoop(conv string, last int) {
 			v.out.Flush()
 		}
 	}
-}
-
-// streamID is a transcript entry id ("MS-SEQ"), ordered.
-type streamID struct{ ms, seq uint64 }
-
-func parseStreamID(s string) streamID {
-	a, b, _ := strings.Cut(s, "-")
-	ms, _ := strconv.ParseUint(a, 10, 64)
-	seq, _ := strconv.ParseUint(b, 10, 64)
-	return streamID{ms, seq}
-}
-
-func (a streamID) less(b streamID) bool { return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq) }
-
-func (a streamID) String() string {
-	if a.ms == 0 && a.seq == 0 {
-		return ""
-	}
-	return strconv.FormatUint(a.ms, 10) + "-" + strconv.FormatUint(a.seq, 10)
 }

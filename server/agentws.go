@@ -32,8 +32,8 @@ type agentConn struct {
 
 	mu       sync.Mutex
 	agent    *conversation.Agent
-	follow   string   // the conversation open in the view
-	lastSent streamID // its newest entry sent
+	follow   string           // the conversation open in the view
+	lastSent protocol.EntryID // its newest entry sent
 	closed   bool
 }
 
@@ -229,7 +229,7 @@ func (ac *agentConn) checkFollowed(conv string, visible bool) {
 		return
 	}
 	ac.follow = ""
-	ac.lastSent = streamID{}
+	ac.lastSent = protocol.EntryID{}
 	ac.mu.Unlock()
 	go ac.s.hub.detach(ac.s.svc.Channel(conv), ac) // not on the hub's goroutine: detach talks to Redis
 	ac.push(&protocol.Revoked{Conversation: conv, Message: "you can no longer see this conversation"})
@@ -245,7 +245,7 @@ func (ac *agentConn) followConversation(ctx context.Context, conv, after string)
 	ac.mu.Lock()
 	old := ac.follow
 	ac.follow = conv
-	ac.lastSent = parseStreamID(after)
+	ac.lastSent = protocol.ParseEntryID(after)
 	ac.mu.Unlock()
 	if old != "" && old != conv {
 		ac.s.hub.detach(ac.s.svc.Channel(old), ac)
@@ -266,8 +266,8 @@ func (ac *agentConn) deliver(conv string, entries []protocol.Entry) {
 		return
 	}
 	for i := range entries {
-		id := parseStreamID(entries[i].ID)
-		if !ac.lastSent.less(id) {
+		id := protocol.ParseEntryID(entries[i].ID)
+		if !ac.lastSent.Less(id) {
 			continue
 		}
 		ac.lastSent = id

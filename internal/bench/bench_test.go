@@ -185,57 +185,46 @@ func TestSimulatedPresence(t *testing.T) {
 }
 
 // TestRunChecksHandoffsAreQueued: the bench checks every handoff in the
-// inbox, not only the replies, on the servers' Redis (CheckQueued) or
-// through their inbox API (CheckQueuedAPI). With queueing broken
-// underneath (the server's writes to the team queues land in another key,
-// as when the cluster's cross-slot transaction failed and the record said
-// open while the lists stayed empty) every reply is still right, and only
-// the inbox check sees that no agent would ever get the chats.
+// inbox through the servers' inbox API (CheckQueuedAPI), not only the
+// replies. With queueing broken underneath (the server's writes to the
+// team queues land in another key, as when the cluster's cross-slot
+// transaction failed and the record said open while the lists stayed
+// empty) every reply is still right, and only the inbox check sees that no
+// agent would ever get the chats.
 func TestRunChecksHandoffsAreQueued(t *testing.T) {
 	ctx := context.Background()
-	checks := map[string]func(t *testing.T, rds *redistest.Server, url string) queueCheck{
-		"redis": func(t *testing.T, rds *redistest.Server, url string) queueCheck {
-			return func(ctx context.Context, ids []string, wait time.Duration) (int, []error) {
-				return bench.CheckQueued(ctx, rds.Client, rds.Prefix, ids, wait)
-			}
-		},
-		"api": func(t *testing.T, rds *redistest.Server, url string) queueCheck {
-			return apiCheck(t, redisstore.NewInbox(rds.Client, rds.Prefix), rds.Prefix, url)
-		},
-	}
-	for name, check := range checks {
-		t.Run(name+"/queued", func(t *testing.T) {
-			url, rds := startServer(t, playbooks.BenchQualify)
-			res, err := bench.Run(ctx, bench.Options{URLs: []string{url}, Visitors: 4, Conversations: 20, QueueCheck: check(t, rds, url)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Errors != 0 || res.Handoffs != 6 || res.Queued != 6 {
-				t.Fatalf("%d errors %v, %d handoffs, %d queued; want 0 errors, 6 handoffs, 6 queued", res.Errors, res.ErrorSamples, res.Handoffs, res.Queued)
-			}
-		})
-		t.Run(name+"/queueing broken", func(t *testing.T) {
-			rds := redistest.New(t)
-			broken := redis.NewClient(rds.Client.Options())
-			t.Cleanup(func() { broken.Close() })
-			broken.AddHook(loseQueueWrites{})
-			url := startServerOn(t, playbooks.BenchQualify, rds, broken)
-			res, err := bench.Run(ctx, bench.Options{URLs: []string{url}, Visitors: 4, Conversations: 20,
-				QueueCheck: check(t, rds, url), QueueWait: 300 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Conversations != 20 || res.Handoffs != 6 {
-				t.Fatalf("%d conversations, %d handoffs (errors %v); want every reply right: 20 and 6", res.Conversations, res.Handoffs, res.ErrorSamples)
-			}
-			if res.Errors != 6 || res.Queued != 0 {
-				t.Fatalf("%d errors, %d queued; want the 6 handoffs found missing from the queue: %v", res.Errors, res.Queued, res.ErrorSamples)
-			}
-			if !strings.Contains(res.ErrorSamples[0], "not in its Unassigned queue") {
-				t.Errorf("error %q", res.ErrorSamples[0])
-			}
-		})
-	}
+	t.Run("queued", func(t *testing.T) {
+		url, rds := startServer(t, playbooks.BenchQualify)
+		res, err := bench.Run(ctx, bench.Options{URLs: []string{url}, Visitors: 4, Conversations: 20,
+			QueueCheck: apiCheck(t, redisstore.NewInbox(rds.Client, rds.Prefix), rds.Prefix, url)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Errors != 0 || res.Handoffs != 6 || res.Queued != 6 {
+			t.Fatalf("%d errors %v, %d handoffs, %d queued; want 0 errors, 6 handoffs, 6 queued", res.Errors, res.ErrorSamples, res.Handoffs, res.Queued)
+		}
+	})
+	t.Run("queueing broken", func(t *testing.T) {
+		rds := redistest.New(t)
+		broken := redis.NewClient(rds.Client.Options())
+		t.Cleanup(func() { broken.Close() })
+		broken.AddHook(loseQueueWrites{})
+		url := startServerOn(t, playbooks.BenchQualify, rds, broken)
+		res, err := bench.Run(ctx, bench.Options{URLs: []string{url}, Visitors: 4, Conversations: 20,
+			QueueCheck: apiCheck(t, redisstore.NewInbox(rds.Client, rds.Prefix), rds.Prefix, url), QueueWait: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Conversations != 20 || res.Handoffs != 6 {
+			t.Fatalf("%d conversations, %d handoffs (errors %v); want every reply right: 20 and 6", res.Conversations, res.Handoffs, res.ErrorSamples)
+		}
+		if res.Errors != 6 || res.Queued != 0 {
+			t.Fatalf("%d errors, %d queued; want the 6 handoffs found missing from the queue: %v", res.Errors, res.Queued, res.ErrorSamples)
+		}
+		if !strings.Contains(res.ErrorSamples[0], "not in its Unassigned queue") {
+			t.Errorf("error %q", res.ErrorSamples[0])
+		}
+	})
 }
 
 // The same check runs on the embedded engine, which the bench cannot read

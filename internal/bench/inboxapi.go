@@ -42,8 +42,12 @@ func AddInboxAgent(ctx context.Context, inbox store.InboxEngine, prefix, team, u
 // apiWorkers bounds the inbox API requests the check sends at once.
 const apiWorkers = 4
 
-// CheckQueuedAPI is CheckQueued through the inbox API, so it runs the same
-// on every storage engine: signed in as agent, it reads every handed-off
+// CheckQueuedAPI checks that every conversation of ids, each handed off
+// to a team by the bot, reached the inbox. A reply is not enough: on a
+// Redis Cluster the handoff once answered the visitor and set the record
+// open while the team's lists stayed empty, so no agent ever saw the
+// chat. It goes through the inbox API, so it runs the same on every
+// storage engine: signed in as agent, it reads every handed-off
 // conversation (GET /api/conversations/ID) and wants it open in a team;
 // then it walks its teams' Unassigned queue (GET
 // /api/conversations?folder=unassigned, which lists a bounded head of
@@ -53,8 +57,11 @@ const apiWorkers = 4
 // assigned already (a team's automatic routing) is queued too.
 //
 // It changes the inbox (the agent ends up with every chat that waited):
-// run it only on servers the bench started. As CheckQueued, it checks
+// run it only on servers the bench started. The queueing may follow the
+// turn (a failed step is redone by the recovery sweep), so it checks
 // again the conversations that are not queued yet until wait has passed.
+// It returns how many are queued and one error per conversation that is
+// not (naming it and what is wrong).
 func CheckQueuedAPI(ctx context.Context, agent InboxAgent, ids []string, wait time.Duration) (int, []error) {
 	in, err := client.SignIn(ctx, agent.URL, agent.Email, agent.Password, client.Options{})
 	if err != nil {

@@ -243,26 +243,5 @@ func MachineCPU() (busy, steal time.Duration, err error) {
 // ProcRSS returns process pid's resident memory now and at its peak, in
 // bytes (VmRSS and VmHWM of /proc/PID/status).
 func ProcRSS(pid int) (rss, peak int64, err error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/status %s: %v", pid, k, err)
-		}
-		if k == "VmRSS" {
-			rss = kb << 10
-		} else {
-			peak = kb << 10
-		}
-	}
-	return rss, peak, sc.Err()
+	return procStatusKB(pid, "VmRSS", "VmHWM")
 }

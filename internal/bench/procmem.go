@@ -15,6 +15,11 @@ import (
 // file: it follows the data, and the kernel can drop it when memory is
 // short). Bytes.
 func ProcRSSParts(pid int) (anon, file int64, err error) {
+	return procStatusKB(pid, "RssAnon", "RssFile")
+}
+
+// procStatusKB reads two fields of /proc/PID/status given in kB, in bytes.
+func procStatusKB(pid int, first, second string) (a, b int64, err error) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, 0, err
@@ -23,18 +28,18 @@ func ProcRSSParts(pid int) (anon, file int64, err error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (k != "RssAnon" && k != "RssFile") {
+		if !ok || (k != first && k != second) {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
 			return 0, 0, fmt.Errorf("/proc/%d/status %s: %v", pid, k, err)
 		}
-		if k == "RssAnon" {
-			anon = kb << 10
+		if k == first {
+			a = kb << 10
 		} else {
-			file = kb << 10
+			b = kb << 10
 		}
 	}
-	return anon, file, sc.Err()
+	return a, b, sc.Err()
 }

@@ -46,9 +46,8 @@ type Options struct {
 	Sample func(ctx context.Context) Sample
 	// QueueCheck, when set, checks after the visitors that every
 	// conversation handed off reached the inbox, open and assigned or in
-	// its team's Unassigned queue (CheckQueuedAPI through the servers'
-	// inbox API, or CheckQueued on their Redis); one that did not counts
-	// as an error.
+	// its team's Unassigned queue (CheckQueuedAPI, through the servers'
+	// inbox API); one that did not counts as an error.
 	QueueCheck func(ctx context.Context, ids []string, wait time.Duration) (int, []error)
 	// QueueWait is how long the inbox check waits for handoffs that are
 	// not queued yet (work a failed turn left for the sweep); default 10s.

@@ -63,7 +63,7 @@ func (s *Server) handleAgentWS(c *echo.Context) error {
 	}
 	ctx, cancel := context.WithCancel(c.Request().Context())
 	defer cancel()
-	if err := s.hub.attach(ctx, s.svc.InboxChannel(), ac); err != nil {
+	if err := s.hub.Attach(ctx, s.svc.InboxChannel(), ac); err != nil {
 		ws.Close(websocket.StatusInternalError, "store unavailable")
 		return nil
 	}
@@ -85,9 +85,9 @@ func (ac *agentConn) close() {
 	follow := ac.follow
 	close(ac.done)
 	ac.mu.Unlock()
-	ac.s.hub.detach(ac.s.svc.InboxChannel(), ac)
+	ac.s.hub.Detach(ac.s.svc.InboxChannel(), ac)
 	if follow != "" {
-		ac.s.hub.detach(ac.s.svc.Channel(follow), ac)
+		ac.s.hub.Detach(ac.s.svc.Channel(follow), ac)
 	}
 	ac.ws.CloseNow()
 }
@@ -171,7 +171,7 @@ func (ac *agentConn) typing(ctx context.Context, conv string, on bool) {
 	if ok, err := ac.s.svc.MaySee(ctx, ac.me(), conv); err != nil || !ok {
 		return
 	}
-	ac.s.publishSignal(ctx, conv, signal{Type: "typing", From: "agent", Author: ac.me().Name, On: on})
+	ac.s.svc.PublishSignal(ctx, conv, conversation.Signal{Type: "typing", From: "agent", Author: ac.me().Name, On: on})
 }
 
 // recheck reloads the agent (its teams and role may have changed) and checks
@@ -231,7 +231,7 @@ func (ac *agentConn) checkFollowed(conv string, visible bool) {
 	ac.follow = ""
 	ac.lastSent = protocol.EntryID{}
 	ac.mu.Unlock()
-	go ac.s.hub.detach(ac.s.svc.Channel(conv), ac) // not on the hub's goroutine: detach talks to Redis
+	go ac.s.hub.Detach(ac.s.svc.Channel(conv), ac) // not on the hub's goroutine: detach talks to Redis
 	ac.push(&protocol.Revoked{Conversation: conv, Message: "you can no longer see this conversation"})
 }
 
@@ -248,9 +248,9 @@ func (ac *agentConn) followConversation(ctx context.Context, conv, after string)
 	ac.lastSent = protocol.ParseEntryID(after)
 	ac.mu.Unlock()
 	if old != "" && old != conv {
-		ac.s.hub.detach(ac.s.svc.Channel(old), ac)
+		ac.s.hub.Detach(ac.s.svc.Channel(old), ac)
 	}
-	if err := ac.s.hub.attach(ctx, ac.s.svc.Channel(conv), ac); err != nil {
+	if err := ac.s.hub.Attach(ctx, ac.s.svc.Channel(conv), ac); err != nil {
 		return
 	}
 	entries, err := ac.s.svc.FollowEntries(ctx, ac.me(), conv, after)
@@ -275,15 +275,15 @@ func (ac *agentConn) deliver(conv string, entries []protocol.Entry) {
 	}
 }
 
-// resync catches up after the live updates were cut (hub): the tab
+// Resync catches up after the live updates were cut (hub): the tab
 // reloads its lists, and the followed conversation's missed entries are
 // sent.
-func (ac *agentConn) resync(ch string) {
+func (ac *agentConn) Resync(ch string) {
 	if ch == ac.s.svc.InboxChannel() {
 		ac.push(&protocol.Resync{})
 		return
 	}
-	conv := conversationOf(ch)
+	conv := conversation.ConversationOf(ch)
 	ac.mu.Lock()
 	after := ac.lastSent.String()
 	following := ac.follow == conv
@@ -298,8 +298,8 @@ func (ac *agentConn) resync(ch string) {
 	}
 }
 
-// receive gets inbox events and the followed conversation's entries.
-func (ac *agentConn) receive(ch, payload string) {
+// Receive gets inbox events and the followed conversation's entries.
+func (ac *agentConn) Receive(ch, payload string) {
 	if ch == ac.s.svc.InboxChannel() {
 		fe, err := conversation.FeedEventFor(ac.me(), payload)
 		if err != nil {
@@ -319,9 +319,9 @@ func (ac *agentConn) receive(ch, payload string) {
 		}
 		return
 	}
-	conv := conversationOf(ch)
+	conv := conversation.ConversationOf(ch)
 	if strings.HasPrefix(payload, "!") {
-		var sig signal
+		var sig conversation.Signal
 		if json.Unmarshal([]byte(payload[1:]), &sig) == nil && sig.Type == "typing" && !(sig.From == "agent" && sig.Author == ac.me().Name) {
 			ac.push(&protocol.AgentTyping{Conversation: conv, From: sig.From, Author: sig.Author, On: sig.On})
 		}

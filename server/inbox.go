@@ -326,7 +326,7 @@ func (s *Server) agentTyping(c *echo.Context) error {
 	if err := decodeJSON(c, &req, 1<<10); err != nil {
 		return err
 	}
-	s.publishSignal(c.Request().Context(), c.Param("id"), signal{Type: "typing", From: "agent", Author: agentOf(c).Name, On: req.On})
+	s.svc.PublishSignal(c.Request().Context(), c.Param("id"), conversation.Signal{Type: "typing", From: "agent", Author: agentOf(c).Name, On: req.On})
 	return c.NoContent(http.StatusNoContent)
 }
 

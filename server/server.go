@@ -76,7 +76,7 @@ type Server struct {
 	svc    *conversation.Service
 	reg    *conversation.Registry
 	tokens *conversation.Tokens
-	hub    hub
+	hub    *conversation.Hub
 	// widgets is the visitor side of the service, one Widget per visitor
 	// websocket.
 	widgets *conversation.Widgets
@@ -124,9 +124,9 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = conversation.NewTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	s.hub = hub{conversation.NewHub(app.Bus(), s.log)}
+	s.hub = conversation.NewHub(app.Bus(), s.log)
 	var err error
-	if s.widgets, err = s.svc.Widgets(conversation.WidgetsConfig{Hub: s.hub.h, Tokens: s.tokens}); err != nil {
+	if s.widgets, err = s.svc.Widgets(conversation.WidgetsConfig{Hub: s.hub, Tokens: s.tokens}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	ipOf, err := clientAddress(cfg.TrustedProxies)
@@ -159,7 +159,7 @@ func (s *Server) Routes() []string {
 func (s *Server) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); s.hub.run(ctx) }()
+	go func() { defer wg.Done(); s.hub.Run(ctx) }()
 	go func() { defer wg.Done(); s.checkTokens(ctx) }()
 	go func() { defer wg.Done(); _ = s.app.Run(ctx) }()
 	wg.Wait()

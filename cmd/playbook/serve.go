@@ -124,7 +124,7 @@ Put the widget on a page with one tag:
 			if *redisURL != "" && *secret == "" {
 				log.Warn("no --secret (PLAYBOOK_SECRET) given: the visitor token secret is kept in Redis only; if Redis loses its data, processes may refuse each other's tokens for a few seconds and visitors moved between them lose their conversation. Set the same PLAYBOOK_SECRET on every process of a multi-process deployment")
 			}
-			openHours, err := server.ParseHours(*hours)
+			openHours, err := conversation.ParseHours(*hours)
 			if err != nil {
 				return usageError("%v", err)
 			}

@@ -61,7 +61,16 @@ type crmFixture struct {
 	desk          *engine.Program
 	sam, kim, sue *handoff.Agent
 	admin         *handoff.Agent
-	now           time.Time
+	// now is the clock; see fixture.now.
+	now time.Time
+	mu  sync.Mutex
+}
+
+// advance moves the fixture's clock by d.
+func (f *crmFixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
 }
 
 // newCRMFixture runs a service on the embedded engine with the desk
@@ -72,7 +81,7 @@ func newCRMFixture(t testing.TB, fields map[string][]string, more ...string) *cr
 	t.Helper()
 	ctx := context.Background()
 	f := &crmFixture{mail: &mailbox{}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
-	clock := func() time.Time { return f.now }
+	clock := func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
 	db, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1, Now: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -536,7 +545,7 @@ func TestArchivedTranscript(t *testing.T) {
 	}
 	f.drain(t)
 
-	f.now = f.now.Add(2 * time.Hour) // past the live transcript's TTL (1h)
+	f.advance(2 * time.Hour) // past the live transcript's TTL (1h)
 	if live, err := f.sessions.Transcript(ctx, conv, "", 0); err != nil || len(live) != 0 {
 		t.Fatalf("the live transcript has not expired: %d entries, %v", len(live), err)
 	}

@@ -32,13 +32,13 @@ func TestSweepRunsOnTheServiceClock(t *testing.T) {
 		t.Fatalf("%d pending marks after a failed effect, want 1", n)
 	}
 
-	f.now = f.now.Add(59 * time.Second)
+	f.advance(59 * time.Second)
 	f.svc.RecoverPending(ctx)
 	if calls, _ := f.records.count(); calls != 1 {
 		t.Fatalf("the sweep redid a turn whose mark is younger than RecoverAfter (%d calls)", calls)
 	}
 
-	f.now = f.now.Add(2 * time.Second)
+	f.advance(2 * time.Second)
 	f.svc.RecoverPending(ctx)
 	if calls, made := f.records.count(); calls != 2 || made != 1 {
 		t.Fatalf("after one sweep past RecoverAfter: %d calls, %d records; want the record made on the second call", calls, made)

@@ -114,7 +114,18 @@ type fixture struct {
 	records *fakeRecords
 	prog    *engine.Program
 	desk    *engine.Program
-	now     time.Time
+	// now is the service's clock: the test goroutine reads it directly and
+	// moves it only with advance; the service's goroutines read it through
+	// clock, under mu.
+	now time.Time
+	mu  sync.Mutex
+}
+
+// advance moves the fixture's clock by d.
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
 }
 
 func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
@@ -123,7 +134,7 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	f := &fixture{records: &fakeRecords{fails: fails}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
-	clock := func() time.Time { return f.now }
+	clock := func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
 	store := redisstore.New(rdb, redisstore.Options{Prefix: "t:", Pending: conversation.LeavesWork, Now: clock})
 	inbox := handoff.NewStore(redisstore.NewInbox(rdb, "t:"), handoff.Options{Prefix: "t:", Alive: store.Alive, PasswordCost: bcrypt.MinCost})
 	dir := t.TempDir()
@@ -185,7 +196,7 @@ func TestStartAndTurn(t *testing.T) {
 		t.Fatalf("started at %v, want the service clock's %v", sess.StartedAt, f.now)
 	}
 
-	f.now = f.now.Add(time.Minute)
+	f.advance(time.Minute)
 	msg := redisstore.Entry{From: "visitor", Kind: "message", Text: "ada@example.com", ClientID: "m1", At: f.now}
 	ev := engine.Event{Kind: engine.EventText, Text: "ada@example.com"}
 	res, info, err := f.svc.Turn(ctx, sess.ID, "m1", ev, &msg)
@@ -237,7 +248,7 @@ func TestTimersFireOnTheServiceClock(t *testing.T) {
 	if err := store.Set(ctx, sess.ID, "nudge", f.now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	f.now = f.now.Add(time.Hour)
+	f.advance(time.Hour)
 	f.svc.FireTimers(ctx)
 	if due, err := store.Claim(ctx, f.now.Add(24*time.Hour), 10); err != nil || len(due) != 0 {
 		t.Fatalf("a due timer was not fired: %v, %v", due, err)

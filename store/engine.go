@@ -32,6 +32,8 @@ type Engine interface {
 	CRM() CRMEngine
 	// Mail returns the transcript-mail counts.
 	Mail() MailQuota
+	// Funnels returns the funnel rollup.
+	Funnels() Funnels
 	// Ping reports whether the engine answers.
 	Ping(ctx context.Context) error
 }

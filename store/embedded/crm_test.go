@@ -70,3 +70,10 @@ func TestMailQuota(t *testing.T) {
 		return func() store.MailQuota { return embedded.NewMailQuota(db) }
 	})
 }
+
+func TestFunnels(t *testing.T) {
+	storetest.Funnels(t, func(t *testing.T) func() store.Funnels {
+		db, _ := newDB(t)
+		return func() store.Funnels { return embedded.NewFunnels(db) }
+	})
+}

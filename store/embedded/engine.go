@@ -28,6 +28,7 @@ func (e *Engine) Secrets() store.Secrets                    { return NewSecrets(
 func (e *Engine) Inbox() store.InboxEngine                  { return NewInbox(e.db) }
 func (e *Engine) CRM() store.CRMEngine                      { return NewCRM(e.db) }
 func (e *Engine) Mail() store.MailQuota                     { return NewMailQuota(e.db) }
+func (e *Engine) Funnels() store.Funnels                    { return NewFunnels(e.db) }
 
 // Ping reads from the DB.
 func (e *Engine) Ping(ctx context.Context) error {

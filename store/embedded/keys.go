@@ -15,5 +15,7 @@ package embedded
 //	"h..."  the inbox (handoff): queues, claims, presence, agents
 //	"crm.." the CRM: records, indexes, feed
 //	"ob"    the outbox
+//	"fn"    the funnel rollup (see funnels.go): K("fnc", conv) -> its facts (JSON,
+//	        expiring); K("fnr", day, playbook, version, variant, counter) -> count
 //
 // A new key space gets a line here.

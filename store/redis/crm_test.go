@@ -266,3 +266,12 @@ func TestMailQuotaCluster(t *testing.T) {
 		}
 	})
 }
+
+func TestFunnels(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) target) {
+		storetest.Funnels(t, func(t *testing.T) func() store.Funnels {
+			tg := open(t)
+			return func() store.Funnels { return redisstore.NewFunnels(tg.client(), tg.prefix) }
+		})
+	})
+}

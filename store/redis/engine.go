@@ -63,4 +63,5 @@ func (e *Engine) Inbox() store.InboxEngine {
 }
 func (e *Engine) CRM() store.CRMEngine           { return NewCRM(e.rdb, e.prefix) }
 func (e *Engine) Mail() store.MailQuota          { return NewMailQuota(e.rdb, e.prefix) }
+func (e *Engine) Funnels() store.Funnels         { return NewFunnels(e.rdb, e.prefix) }
 func (e *Engine) Ping(ctx context.Context) error { return Ready(ctx, e.rdb) }

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// FunnelKey is one row group of the funnel rollup: the conversations of one
+// playbook version (and A/B variant) that started on one UTC day.
+type FunnelKey struct {
+	Day      string `json:"day"` // YYYY-MM-DD, UTC, the day the conversation started
+	Playbook string `json:"playbook"`
+	Version  string `json:"version"` // the playbook version's hash
+	// Variant is the A/B variant the conversation ran ("" for none).
+	Variant string `json:"variant,omitempty"`
+}
+
+// FunnelFact is one thing a conversation did, counted at most once per
+// conversation however often it is folded.
+type FunnelFact struct {
+	// Name names the fact within its conversation ("reached|ask_email");
+	// a name folded again for the same conversation counts nothing.
+	Name string
+	// Counter is the rollup counter the fact adds 1 to, the first time.
+	Counter string
+	// At is when it happened; it is kept under Name, for a later fact's
+	// Since.
+	At time.Time
+	// Since, when set, names an earlier fact of the conversation: the time
+	// from it to At is counted too, the first time, in the counter
+	// Timing + "|" + FunnelBucket(At - its At). A fact whose Since is not
+	// known (yet) counts no time.
+	Since  string
+	Timing string
+}
+
+// FunnelBuckets are the upper bounds (inclusive) of the time buckets of
+// FunnelFact.Since, in milliseconds; a longer time goes in the bucket
+// "inf".
+var FunnelBuckets = []int64{500, 1000, 2000, 3000, 5000, 7500, 10000, 15000, 20000, 30000, 45000,
+	60000, 90000, 120000, 180000, 300000, 600000, 1800000, 3600000}
+
+// FunnelBucket is the name of the time bucket of ms ("500" ... "inf").
+func FunnelBucket(ms int64) string {
+	for _, b := range FunnelBuckets {
+		if ms <= b {
+			return strconv.FormatInt(b, 10)
+		}
+	}
+	return "inf"
+}
+
+// FunnelRow is one counter of one row group.
+type FunnelRow struct {
+	FunnelKey
+	Counter string `json:"counter"`
+	Count   int64  `json:"count"`
+}
+
+// FunnelQuery selects row groups: days from Since on (YYYY-MM-DD, "" for
+// all) and one playbook ("" for all).
+type FunnelQuery struct {
+	Since    string
+	Playbook string
+}
+
+// Funnels keeps the funnel rollup: durable counters per (day, playbook,
+// version, variant), folded from conversations' facts. Folding is
+// idempotent per conversation: retries, a sweep that folds a whole
+// transcript again and two processes folding at once count each fact of a
+// conversation once. What a conversation folded is remembered for keep
+// after its last fold; the counters are kept for good.
+type Funnels interface {
+	// Fold counts the facts of conversation conv under key, atomically.
+	Fold(ctx context.Context, conv string, key FunnelKey, facts []FunnelFact, keep time.Duration) error
+	// Funnel returns the counters of the row groups q selects, one row
+	// per (key, counter) with its total, in no particular order.
+	Funnel(ctx context.Context, q FunnelQuery) ([]FunnelRow, error)
+}

@@ -1,0 +1,165 @@
+package redis
+
+import (
+	"context"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/store"
+)
+
+// Funnels keeps the funnel rollup in Redis (store.Funnels), spread over
+// FunnelShards hash slots: a conversation folds into the shard its id
+// hashes to, in one script on that shard's slot (no cross-slot step):
+//
+//	pb:{fn:N}:c:CONV             hash fact -> when (Unix ms), expiring
+//	pb:{fn:N}:r:DAY|PB|VER|VAR   hash counter -> count, kept
+//	pb:{fn:N}:rows               set of the shard's row ids
+//
+// Funnel reads every shard and adds them up.
+type Funnels struct {
+	rdb goredis.UniversalClient
+	p   string
+}
+
+// FunnelShards is how many slots the funnel rollup is spread over.
+const FunnelShards = 16
+
+var _ store.Funnels = (*Funnels)(nil)
+
+// NewFunnels returns the funnel rollup on rdb, keys starting with prefix.
+func NewFunnels(rdb goredis.UniversalClient, prefix string) *Funnels {
+	if prefix == "" {
+		prefix = "pb:"
+	}
+	return &Funnels{rdb: rdb, p: prefix}
+}
+
+func (f *Funnels) shard(n int) string { return f.p + "{fn:" + strconv.Itoa(n) + "}:" }
+
+func shardOf(conv string) int {
+	h := fnv.New32a()
+	h.Write([]byte(conv))
+	return int(h.Sum32() % FunnelShards)
+}
+
+func rowID(k store.FunnelKey) string {
+	return k.Day + "|" + k.Playbook + "|" + k.Version + "|" + k.Variant
+}
+
+// foldScript folds facts into one shard.
+// KEYS[1] the conversation's facts, KEYS[2] the row's counters, KEYS[3]
+// the shard's row ids. ARGV[1] row id, ARGV[2] keep (ms), then per fact:
+// name, counter, when (ms), since, timing. Replies how many facts were new.
+var foldScript = goredis.NewScript(`
+local bounds = {` + bucketList() + `}
+local n = 0
+for i = 3, #ARGV, 5 do
+  local at = ARGV[i + 2]
+  if redis.call('HSETNX', KEYS[1], ARGV[i], at) == 1 then
+    redis.call('HINCRBY', KEYS[2], ARGV[i + 1], 1)
+    n = n + 1
+    if ARGV[i + 3] ~= '' then
+      local t0 = redis.call('HGET', KEYS[1], ARGV[i + 3])
+      if t0 then
+        local d = tonumber(at) - tonumber(t0)
+        local b = 'inf'
+        for _, ub in ipairs(bounds) do
+          if d <= ub then b = tostring(ub) break end
+        end
+        redis.call('HINCRBY', KEYS[2], ARGV[i + 4] .. '|' .. b, 1)
+      end
+    end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if n > 0 then redis.call('SADD', KEYS[3], ARGV[1]) end
+return n
+`)
+
+func bucketList() string {
+	var b strings.Builder
+	for i, ms := range store.FunnelBuckets {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(ms, 10))
+	}
+	return b.String()
+}
+
+// Fold implements store.Funnels.
+func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration) error {
+	if len(facts) == 0 {
+		return nil
+	}
+	sh := f.shard(shardOf(conv))
+	id := rowID(key)
+	args := make([]any, 0, 2+5*len(facts))
+	args = append(args, id, max(keep.Milliseconds(), 1))
+	for _, x := range facts {
+		args = append(args, x.Name, x.Counter, x.At.UnixMilli(), x.Since, x.Timing)
+	}
+	return foldScript.Run(ctx, f.rdb, []string{sh + "c:" + conv, sh + "r:" + id, sh + "rows"}, args...).Err()
+}
+
+// Funnel implements store.Funnels.
+func (f *Funnels) Funnel(ctx context.Context, q store.FunnelQuery) ([]store.FunnelRow, error) {
+	pipe := f.rdb.Pipeline()
+	ids := make([]*goredis.StringSliceCmd, FunnelShards)
+	for n := range FunnelShards {
+		ids[n] = pipe.SMembers(ctx, f.shard(n)+"rows")
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	type read struct {
+		key store.FunnelKey
+		cmd *goredis.MapStringStringCmd
+	}
+	var reads []read
+	pipe = f.rdb.Pipeline()
+	for n, cmd := range ids {
+		for _, id := range cmd.Val() {
+			parts := strings.SplitN(id, "|", 4)
+			if len(parts) != 4 {
+				continue
+			}
+			k := store.FunnelKey{Day: parts[0], Playbook: parts[1], Version: parts[2], Variant: parts[3]}
+			if k.Day < q.Since || (q.Playbook != "" && q.Playbook != k.Playbook) {
+				continue
+			}
+			reads = append(reads, read{k, pipe.HGetAll(ctx, f.shard(n)+"r:"+id)})
+		}
+	}
+	if len(reads) == 0 {
+		return nil, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	// The shards' counters of one row add up.
+	type cell struct {
+		key     store.FunnelKey
+		counter string
+	}
+	sum := map[cell]int64{}
+	for _, r := range reads {
+		for counter, v := range r.cmd.Val() {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				continue
+			}
+			sum[cell{r.key, counter}] += n
+		}
+	}
+	out := make([]store.FunnelRow, 0, len(sum))
+	for c, n := range sum {
+		out = append(out, store.FunnelRow{FunnelKey: c.key, Counter: c.counter, Count: n})
+	}
+	return out, nil
+}

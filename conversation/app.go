@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/playbook-dev/playbook/crm"
@@ -91,6 +92,8 @@ type App struct {
 	hooks    *crm.Dispatcher
 	reg      *Registry
 	svc      *Service
+	// draining is set by Drain: the process is shutting down.
+	draining atomic.Bool
 }
 
 // NewApp builds the application on engine and loads the playbooks. It
@@ -190,6 +193,33 @@ func (a *App) Secrets() store.Secrets { return a.engine.Secrets() }
 
 // Ping reports whether the storage engine answers.
 func (a *App) Ping(ctx context.Context) error { return a.engine.Ping(ctx) }
+
+// ErrDraining is Ready's answer once Drain was called.
+var ErrDraining = errors.New("conversation: this process is draining (shutting down)")
+
+// Ready reports whether this process can serve conversations now: it is
+// not draining (ErrDraining) and its storage engine answers (Ping: on
+// Redis a PING; on a Redis Cluster every master the client knows answers,
+// is still a master (the client's slot map is not stale), and says the
+// cluster is up with every slot covered). ctx bounds the check.
+func (a *App) Ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return ErrDraining
+	}
+	if err := a.engine.Ping(ctx); err != nil {
+		return fmt.Errorf("conversation: the store does not answer: %w", err)
+	}
+	return nil
+}
+
+// Drain marks the process as shutting down: from now on Ready answers
+// ErrDraining, so load balancers send new visitors to other processes.
+// It cannot be undone; the transport stops accepting and closes its
+// connections (server.Server.Drain).
+func (a *App) Drain() { a.draining.Store(true) }
+
+// Draining reports whether Drain was called.
+func (a *App) Draining() bool { return a.draining.Load() }
 
 // Inbox returns the live-chat store (agents, presence, queues).
 func (a *App) Inbox() *handoff.Store { return a.inbox }

@@ -2,8 +2,11 @@ package conversation_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/playbook-dev/playbook/conversation"
@@ -95,5 +98,56 @@ func TestAppRunStopsWithItsContext(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// flakyEngine is an engine whose Ping fails while down is set.
+type flakyEngine struct {
+	store.Engine
+	down atomic.Bool
+}
+
+func (e *flakyEngine) Ping(ctx context.Context) error {
+	if e.down.Load() {
+		return errors.New("connection refused")
+	}
+	return e.Engine.Ping(ctx)
+}
+
+// TestAppReadyFollowsTheStoreAndDrain: Ready answers nil while the engine
+// answers, an error while it does not and nil again when it is back;
+// after Drain it answers ErrDraining whatever the engine says.
+func TestAppReadyFollowsTheStoreAndDrain(t *testing.T) {
+	db, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	eng := &flakyEngine{Engine: embedded.NewEngine(db)}
+	app, err := conversation.NewApp(eng, conversation.Options{Playbooks: t.TempDir(), Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := app.Ready(ctx); err != nil {
+		t.Fatalf("ready with the store up: %v", err)
+	}
+	eng.down.Store(true)
+	if err := app.Ready(ctx); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("ready with the store down: %v, want the store's error", err)
+	}
+	eng.down.Store(false)
+	if err := app.Ready(ctx); err != nil {
+		t.Fatalf("ready with the store back: %v", err)
+	}
+	if app.Draining() {
+		t.Fatal("draining before Drain")
+	}
+	app.Drain()
+	if err := app.Ready(ctx); !errors.Is(err, conversation.ErrDraining) {
+		t.Fatalf("ready after Drain: %v, want ErrDraining", err)
+	}
+	if !app.Draining() {
+		t.Fatal("not draining after Drain")
 	}
 }

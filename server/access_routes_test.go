@@ -33,6 +33,7 @@ var accessTable = map[string]string{
 	"GET /":                                         scopePublic,
 	"GET /widget.js":                                scopePublic,
 	"GET /static/*":                                 scopePublic,
+	"GET /livez":                                    scopePublic,
 	"GET /healthz":                                  scopePublic,
 	"GET /readyz":                                   scopePublic,
 	"GET /ws/visitor":                               scopePublic,

@@ -26,6 +26,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.Logger = s.log
 	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.accessLog())
 	e.Use(middleware.Recover())
 	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
@@ -41,7 +42,8 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/", s.file(static, "demo/index.html"), gz)
 	e.GET("/widget.js", s.file(static, "widget.js"), gz)
 	e.GET("/static/*", s.staticFiles(static), gz)
-	e.GET("/healthz", s.health)
+	e.GET("/livez", s.live)
+	e.GET("/healthz", s.live) // the older name of /livez, kept as its alias
 	e.GET("/readyz", s.ready)
 
 	e.GET("/ws/visitor", s.handleVisitorWS)
@@ -212,9 +214,11 @@ func contentType(name string) string {
 	return "application/octet-stream"
 }
 
-// health is the liveness check: the process serves HTTP. It asks nothing
-// of the store, so a Redis outage does not get live processes restarted.
-func (s *Server) health(c *echo.Context) error {
+// live is the liveness check (/livez, and /healthz, its alias): the
+// process serves HTTP. It asks nothing of the store, so a Redis outage
+// does not get live processes restarted, and it stays 200 while the
+// process drains.
+func (s *Server) live(c *echo.Context) error {
 	return c.String(http.StatusOK, "ok")
 }
 
@@ -222,17 +226,26 @@ func (s *Server) health(c *echo.Context) error {
 // answer is not ready.
 const readyTimeout = 2 * time.Second
 
-// ready is the readiness check: 200 while the store answers (on a Redis
-// Cluster: every master, the cluster up, every slot covered), 503 while it
-// does not, so a load balancer sends visitors elsewhere meanwhile.
+// ready is the readiness check (Config.Ready, by default
+// conversation.App.Ready): 200 while this process can serve, 503 while the
+// store does not answer (on a Redis Cluster: a master down, a slot
+// uncovered, a stale slot map) or the process drains, so a load balancer
+// sends visitors elsewhere meanwhile.
 func (s *Server) ready(c *echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
-	if err := s.cfg.Ready(ctx); err != nil {
-		s.log.Warn("not ready: the store does not answer", "err", err)
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable")
+	err := s.cfg.Ready(ctx)
+	if err == nil && s.app.Draining() {
+		err = conversation.ErrDraining
 	}
-	return c.String(http.StatusOK, "ok")
+	switch {
+	case err == nil:
+		return c.String(http.StatusOK, "ok")
+	case errors.Is(err, conversation.ErrDraining):
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "draining")
+	}
+	s.log.Warn("not ready: the store does not answer", "err", err)
+	return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable")
 }
 
 // match tells the widget which playbook's trigger applies to its page

@@ -22,9 +22,11 @@ type Config struct {
 	// conversation service and the stores it runs on); required:
 	// conversation.NewApp on a storage engine.
 	App *conversation.App
-	// Ready answers whether the store can serve now, for GET /readyz
-	// (each call bounded to 2 s); default: the App's engine's Ping (on
-	// Redis: PING; on a cluster every master up and every slot covered).
+	// Ready answers whether this process can serve now, for GET /readyz
+	// (each call bounded to 2 s); default: conversation.App.Ready (not
+	// draining, and the engine answers: on Redis PING; on a cluster every
+	// master up and still a master, every slot covered). While the App
+	// drains /readyz answers 503 whatever Ready says.
 	Ready func(ctx context.Context) error
 	// Secret signs visitor tokens; every process of a deployment needs the
 	// same one. Empty: one is generated once and shared by every process
@@ -57,6 +59,13 @@ type Config struct {
 	TrustedProxies []string
 	// Logger receives the server's log; default slog.Default().
 	Logger *slog.Logger
+	// AccessLog logs one line per HTTP request (see accessLog: request
+	// id, method, route pattern, status, duration, bytes; no query
+	// string); default off (serve turns it on).
+	AccessLog bool
+	// LogIPs adds the client address to the access log; default off (an
+	// address is personal data).
+	LogIPs bool
 }
 
 // Presence, OpenHours and Records are the conversation service's (package
@@ -92,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("server: no application (Config.App: conversation.NewApp)")
 	}
 	if cfg.Ready == nil {
-		cfg.Ready = cfg.App.Ping
+		cfg.Ready = cfg.App.Ready
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

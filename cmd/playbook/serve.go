@@ -71,6 +71,8 @@ Put the widget on a page with one tag:
 		def := fs.String("default-playbook", "", "playbook for pages no trigger matches (default: website-sales)")
 		proxies := fs.String("trusted-proxies", "", "comma-separated reverse proxies (CIDRs or addresses, e.g. 10.0.0.0/8,127.0.0.1) whose X-Forwarded-For names the client; limits then count per client, not per proxy (default: none, the header is ignored)")
 		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
+		accessLog := fs.Bool("access-log", true, "log one line per HTTP request: request id, method, route, status, duration, bytes (never the query string)")
+		logIPs := fs.Bool("log-ips", false, "add the client address to the access log (personal data)")
 		extras := addServeExtras(fs)
 		data := fs.String("data", "data", "without --redis: the data directory of the embedded store, which one process at a time may use")
 		fsync := fs.Bool("fsync", false, "without --redis: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
@@ -159,6 +161,8 @@ Put the widget on a page with one tag:
 				DefaultPlaybook: *def,
 				Logger:          log,
 				TrustedProxies:  splitList(*proxies),
+				AccessLog:       *accessLog,
+				LogIPs:          *logIPs,
 			}
 			if err := extras.apply(ctx, log, rdb, engine, &opts, &cfg); err != nil {
 				return err

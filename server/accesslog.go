@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v5"
+	"github.com/labstack/echo/v5/middleware"
+)
+
+// requestIDHeader carries a request's id, in and out.
+const requestIDHeader = echo.HeaderXRequestID
+
+// accessLog is the access log middleware (Config.AccessLog): one line per
+// request, "http request", with its id (X-Request-Id: the caller's when it
+// is a plain token of at most 64 characters, else a new one; answered in
+// the response either way), the method, the route's pattern (such as
+// /api/conversations/:id: never the raw path, nor the query string, which
+// may carry an email or a token), the status, the duration and the bytes
+// written. The client address only with Config.LogIPs. A websocket is one
+// line: the visitor's when it is accepted (status 101), an agent's feed
+// when it ends. Without Config.AccessLog it only sets the request id.
+func (s *Server) accessLog() echo.MiddlewareFunc {
+	logged := middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		HandleError:     true, // the status the error handler answers
+		LogLatency:      true,
+		LogMethod:       true,
+		LogRoutePath:    true,
+		LogStatus:       true,
+		LogResponseSize: true,
+		LogRemoteIP:     s.cfg.LogIPs,
+		LogValuesFunc: func(c *echo.Context, v middleware.RequestLoggerValues) error {
+			route := v.RoutePath
+			if route == "" {
+				route = "-" // no route matched: the path is not logged
+			}
+			attrs := []slog.Attr{
+				slog.String("id", c.Response().Header().Get(requestIDHeader)),
+				slog.String("method", v.Method),
+				slog.String("route", route),
+				slog.Int("status", v.Status),
+				slog.Duration("duration", v.Latency),
+				slog.Int64("bytes", max(v.ResponseSize, 0)),
+			}
+			if s.cfg.LogIPs {
+				attrs = append(attrs, slog.String("ip", v.RemoteIP))
+			}
+			level := slog.LevelInfo
+			if v.Status >= http.StatusInternalServerError {
+				level = slog.LevelWarn
+			}
+			s.log.LogAttrs(context.Background(), level, "http request", attrs...)
+			return nil
+		},
+	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		inner := next
+		if s.cfg.AccessLog {
+			inner = logged(next)
+		}
+		return func(c *echo.Context) error {
+			id := c.Request().Header.Get(requestIDHeader)
+			if !validRequestID(id) {
+				id = newRequestID()
+				c.Request().Header.Set(requestIDHeader, id)
+			}
+			c.Response().Header().Set(requestIDHeader, id)
+			return inner(c)
+		}
+	}
+}
+
+// validRequestID reports whether a caller's X-Request-Id may be kept: 1 to
+// 64 letters, digits and "-_.:" (a UUID, a load balancer's trace id), so
+// that nothing else (an email, spaces, line breaks) reaches the log.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID is 16 random hex digits.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

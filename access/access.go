@@ -155,3 +155,17 @@ func LinkPerson(a *handoff.Agent, c *handoff.Conversation, p *crm.Record, ownVis
 	}
 	return errOtherPerson
 }
+
+var errNoTask = forbidden("only a task is marked done")
+
+// CompleteTask returns nil when a may mark task r done or open it again:
+// r is a task and a may see it (its assignee, its teams' agents, admins).
+func CompleteTask(a *handoff.Agent, r *crm.Record) error {
+	if a == nil {
+		return ErrSignedOut
+	}
+	if r == nil || r.Kind != crm.KindTask {
+		return errNoTask
+	}
+	return Record(a, r)
+}

@@ -169,3 +169,34 @@ func TestPreviousIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestCompleteTask: who may mark a task done (or open it again) is who may
+// see it; a record that is no task is refused whoever asks.
+func TestCompleteTask(t *testing.T) {
+	salesTask := &crm.Record{ID: "tsk_1", Kind: crm.KindTask, Teams: []string{"sales"}, Owner: "sam"}
+	suesTask := &crm.Record{ID: "tsk_2", Kind: crm.KindTask, Owner: "sue"}
+	lead := &crm.Record{ID: "led_1", Kind: crm.KindLead, Teams: []string{"sales"}}
+	for _, tc := range []struct {
+		name string
+		a    *handoff.Agent
+		r    *crm.Record
+		want error
+	}{
+		{"owner", sam, salesTask, nil},
+		{"colleague of the team", kim, salesTask, nil},
+		{"other team", sue, salesTask, access.ErrForbidden},
+		{"assignee of another team's chat task", sue, suesTask, nil},
+		{"not the assignee, other team", sam, suesTask, access.ErrForbidden},
+		{"admin", admin, salesTask, nil},
+		{"signed out", nil, salesTask, access.ErrSignedOut},
+		{"no task", sam, lead, access.ErrForbidden},
+		{"no record", sam, nil, access.ErrForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := access.CompleteTask(tc.a, tc.r)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("CompleteTask = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

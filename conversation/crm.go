@@ -146,7 +146,7 @@ func (s *Service) CRMSource(ctx context.Context, conv string, agent *handoff.Age
 			}
 		}
 	}
-	src.Chat = &chat
+	src.Chat, src.Playbook = &chat, chat.Playbook
 	return src
 }
 

@@ -59,6 +59,14 @@ type RecordQuery struct {
 	Owner string
 	// Person keeps records linked to this person.
 	Person string
+	// Stage keeps leads and deals in this stage; Playbook records made in
+	// conversations of this playbook (the source playbook).
+	Stage, Playbook string
+	// Status keeps tasks "open" or "done"; "": all.
+	Status string
+	// DueBefore keeps tasks due before it (My tasks: overdue and due
+	// today); zero: any.
+	DueBefore time.Time
 	// Limit caps the answer; 0: the CRM's default (50), at most 500.
 	Limit int
 	// Before pages back: only records created before this time.
@@ -73,7 +81,8 @@ func (s *Service) Records(ctx context.Context, a *handoff.Agent, q RecordQuery) 
 	if q.Limit < 0 {
 		return nil, refuse(ErrInvalid, "limit is a number from 1 to 500")
 	}
-	cq := crm.Query{Kind: crm.Kind(q.Kind), Q: truncate(q.Q, 200), Person: q.Person, Owner: q.Owner, Limit: q.Limit, Before: q.Before}
+	cq := crm.Query{Kind: crm.Kind(q.Kind), Q: truncate(q.Q, 200), Person: q.Person, Owner: q.Owner, Limit: q.Limit, Before: q.Before,
+		Stage: truncate(q.Stage, 100), Playbook: truncate(q.Playbook, 100), Status: q.Status, DueBefore: q.DueBefore}
 	if cq.Owner == "me" {
 		cq.Owner = a.ID
 	}
@@ -176,6 +185,23 @@ func (s *Service) Feed(ctx context.Context, a *handoff.Agent, kind, id, typ stri
 		out = append(out, WireFeedItem(it))
 	}
 	return out, nil
+}
+
+// CompleteTask marks task id done (done false: open again) when agent a
+// may (access.CompleteTask), and returns it.
+func (s *Service) CompleteTask(ctx context.Context, a *handoff.Agent, id string, done bool) (*protocol.Record, error) {
+	r, err := s.record(ctx, a, crm.KindTask, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := access.CompleteTask(a, r); err != nil {
+		return nil, err
+	}
+	r, err = s.crm.CompleteTask(ctx, r.ID, done)
+	if err != nil {
+		return nil, err
+	}
+	return WireRecord(r), nil
 }
 
 // UpdatePerson changes a person's name or phone (nil: keep, "": clear),

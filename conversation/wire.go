@@ -74,6 +74,7 @@ func WireRecord(r *crm.Record) *protocol.Record {
 		Type: r.Type, Content: r.Content, About: r.About, AboutID: r.AboutID, Note: r.Note, Custom: r.Custom,
 		Person: r.PersonID, Organization: r.OrganizationID, Lead: r.LeadID, Deal: r.DealID,
 		Owner: r.Owner, OwnerName: r.OwnerName, Teams: r.Teams, Conversation: r.Conversation,
+		Playbook: r.Playbook, DoneAt: r.DoneAt,
 		CreatedBy: r.CreatedBy, CreatedByName: r.CreatedByName, Key: r.Key, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}
 }

@@ -31,6 +31,9 @@ type Source struct {
 	Agent *Agent
 	// BotName is the bot's name, for CreatedByName.
 	BotName string
+	// Playbook is the id of the conversation's playbook: the records made
+	// keep it (Record.Playbook).
+	Playbook string
 	// Chat, when set, is put in the activity feed of the person the record
 	// is linked to.
 	Chat *Chat
@@ -142,7 +145,7 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 	}
 	main := d.rec
 	main.Key = fullKey
-	main.Conversation = src.Conversation
+	main.Conversation, main.Playbook = src.Conversation, src.Playbook
 	main.CreatedAt, main.UpdatedAt = now, now
 	if src.Agent != nil {
 		main.CreatedBy, main.CreatedByName = src.Agent.ID, src.Agent.Name
@@ -215,7 +218,7 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 			r.rec.ID = newID(idPrefix[kind])
 			r.rec.Kind = kind
 			r.rec.CreatedAt, r.rec.UpdatedAt = now, now
-			r.rec.Conversation = src.Conversation
+			r.rec.Conversation, r.rec.Playbook = src.Conversation, src.Playbook
 			r.rec.CreatedBy, r.rec.CreatedByName = main.CreatedBy, main.CreatedByName
 		}
 	}

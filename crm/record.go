@@ -100,8 +100,13 @@ type Record struct {
 	OwnerName string   `json:"owner_name,omitempty"`
 	Teams     []string `json:"teams,omitempty"`
 
-	// Conversation is the conversation it was created from, if any.
+	// Conversation is the conversation it was created from, if any;
+	// Playbook the id of that conversation's playbook (its source
+	// playbook, for filtering lists).
 	Conversation string `json:"conversation,omitempty"`
+	Playbook     string `json:"playbook,omitempty"`
+	// DoneAt is when a task was marked done; nil while it is open.
+	DoneAt *time.Time `json:"done_at,omitempty"`
 	// CreatedBy is "bot" or the id of the agent who created it;
 	// CreatedByName the bot's or agent's name.
 	CreatedBy     string    `json:"created_by,omitempty"`
@@ -188,6 +193,8 @@ func (r *Record) Field(name string) (any, bool) {
 		v = r.PersonID
 	case "created_at":
 		v = r.CreatedAt.Format(time.RFC3339)
+	case "playbook":
+		v = r.Playbook
 	default:
 		return nil, false
 	}

@@ -271,6 +271,15 @@ type Query struct {
 	Owner string
 	// Person keeps records linked to this person.
 	Person string
+	// Stage keeps leads and deals in this stage (case-insensitive).
+	Stage string
+	// Playbook keeps records made in conversations of this playbook.
+	Playbook string
+	// Status keeps tasks that are "open" (not done) or "done"; "": all.
+	Status string
+	// DueBefore keeps tasks due before this time (overdue and due today,
+	// for "My tasks"); zero: any.
+	DueBefore time.Time
 	// Limit caps the answer; default 50, at most 500.
 	Limit int
 	// Before pages back: only records created before this time.
@@ -295,6 +304,11 @@ func (s *Store) Count(ctx context.Context, k Kind) (int64, error) {
 func (s *Store) List(ctx context.Context, v Viewer, q Query) ([]*Record, error) {
 	if !validKind(q.Kind) {
 		return nil, fmt.Errorf("%w: kind %q", ErrInvalid, q.Kind)
+	}
+	switch q.Status {
+	case "", "open", "done":
+	default:
+		return nil, fmt.Errorf("%w: status is open or done", ErrInvalid)
 	}
 	if q.Limit <= 0 {
 		q.Limit = 50
@@ -326,7 +340,7 @@ func (s *Store) List(ctx context.Context, v Viewer, q Query) ([]*Record, error) 
 			return nil, err
 		}
 		for _, r := range recs {
-			if !v.CanSee(r) || (q.Owner != "" && r.Owner != q.Owner) || (q.Person != "" && r.PersonID != q.Person) {
+			if !v.CanSee(r) || !q.keeps(r) {
 				continue
 			}
 			if needle != "" && !matches(r, needle) {
@@ -342,6 +356,21 @@ func (s *Store) List(ctx context.Context, v Viewer, q Query) ([]*Record, error) 
 		}
 	}
 	return out, nil
+}
+
+// keeps reports whether r passes q's filters other than the text search.
+func (q Query) keeps(r *Record) bool {
+	switch {
+	case q.Owner != "" && r.Owner != q.Owner,
+		q.Person != "" && r.PersonID != q.Person,
+		q.Stage != "" && !strings.EqualFold(r.Stage, q.Stage),
+		q.Playbook != "" && r.Playbook != q.Playbook,
+		q.Status == "open" && r.DoneAt != nil,
+		q.Status == "done" && r.DoneAt == nil,
+		!q.DueBefore.IsZero() && (r.Due == nil || !r.Due.Before(q.DueBefore)):
+		return false
+	}
+	return true
 }
 
 func matches(r *Record, needle string) bool {
@@ -409,3 +438,46 @@ func (c *change) feed(owner, member string, ms int64, nx bool) {
 
 // event adds an event to the outbox with the change.
 func (c *change) event(ev store.OutboxEvent) { c.c.Events = append(c.c.Events, ev) }
+
+// CompleteTask marks a task done (done true: DoneAt is now) or open again
+// (false: DoneAt cleared). Marking a done task done again keeps its first
+// DoneAt and writes nothing. It adds a record.updated event to the outbox.
+func (s *Store) CompleteTask(ctx context.Context, id string, done bool) (*Record, error) {
+	for try := 0; try < maxTries; try++ {
+		rs, err := s.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if rs[0].rec == nil || rs[0].rec.Kind != KindTask {
+			return nil, ErrNotFound
+		}
+		r := rs[0].rec
+		if (r.DoneAt != nil) == done {
+			return r, nil
+		}
+		now := s.now().UTC()
+		r.DoneAt = nil
+		if done {
+			r.DoneAt = &now
+		}
+		r.UpdatedAt = now
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, err
+		}
+		ch := newChange()
+		ch.record(id, rs[0].json, string(b))
+		ev, err := s.recordEvent("record.updated", r, nil, nil, now)
+		if err != nil {
+			return nil, err
+		}
+		ch.event(ev)
+		if _, err := s.commit(ctx, ch); errors.Is(err, errStale) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("%w: the task kept changing", ErrConflict)
+}

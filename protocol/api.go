@@ -227,6 +227,12 @@ type PersonUpdate struct {
 	Phone *string `json:"phone,omitempty"`
 }
 
+// TaskDone is the body of POST /api/tasks/{id}/done: Done false opens the
+// task again; absent (an empty body) or true marks it done.
+type TaskDone struct {
+	Done *bool `json:"done,omitempty"`
+}
+
 // FeedItem is one item of GET /api/people/{id}/feed: a chat or a record.
 type FeedItem struct {
 	Type   string    `json:"type"`

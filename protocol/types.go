@@ -174,6 +174,8 @@ type Record struct {
 	OwnerName     string         `json:"owner_name,omitempty"`
 	Teams         []string       `json:"teams,omitempty"`
 	Conversation  string         `json:"conversation,omitempty"`
+	Playbook      string         `json:"playbook,omitempty"` // the source playbook: of the conversation it was made in
+	DoneAt        *time.Time     `json:"done_at,omitempty"`  // a task: when it was marked done; absent while open
 	CreatedBy     string         `json:"created_by,omitempty"`
 	CreatedByName string         `json:"created_by_name,omitempty"`
 	Key           string         `json:"key,omitempty"`

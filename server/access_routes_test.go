@@ -87,6 +87,7 @@ var accessTable = map[string]string{
 	"GET /api/deals/:id":                            scopeRecord,
 	"GET /api/deals/:id/feed":                       scopeRecord,
 	"GET /api/tasks/:id":                            scopeRecord,
+	"POST /api/tasks/:id/done":                      scopeRecord,
 }
 
 // TestEveryRouteAsksTheAccessPolicy walks echo's route list: every route

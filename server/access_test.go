@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 )
@@ -340,4 +342,93 @@ func longFeed(t *testing.T, ac *agentClient) (*client, <-chan error) {
 	c := pump(t, ctx, conn, closed)
 	c.next("hello")
 	return c, closed
+}
+
+// TestCRMScreensShowOnlyWhatThePolicyAllows: the inbox's CRM screens (My
+// tasks, the lead and deal lists with their filters, a person's page and
+// feed) show support nothing of sales' leads, tasks and person, and show
+// a colleague of sales all of it; only the task's team marks it done.
+func TestCRMScreensShowOnlyWhatThePolicyAllows(t *testing.T) {
+	w := newTwoTeams(t)
+	ctx := context.Background()
+	st := w.ts.srv.Service().CRM()
+	due := time.Now().Add(-time.Hour).UTC() // overdue
+	task, err := st.Create(ctx, w.ts.srv.Service().CRMSource(ctx, w.conv, nil, nil),
+		engine.Record{Kind: "task", Key: "crm-screens-task", Fields: map[string]any{"subject": "Call back ana@acme.io", "due": due, "assignee": "round_robin:sales", "type": "call"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Record.Playbook != "qualify" {
+		t.Fatalf("the task's source playbook = %q, want qualify", task.Record.Playbook)
+	}
+	tomorrow := url.QueryEscape(time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339))
+	lists := []string{
+		"/api/tasks?status=open&due_before=" + tomorrow,
+		"/api/tasks?owner=" + task.Record.Owner,
+		"/api/leads?playbook=qualify",
+		"/api/leads?owner=me",
+		"/api/deals",
+		"/api/people?q=ana",
+		"/api/people?q=ana@acme.io",
+	}
+	for _, path := range lists {
+		body := w.sue.ok("GET", path, nil)
+		for _, id := range []string{task.Record.ID, w.person.ID, "led_"} {
+			if strings.Contains(string(body), id) {
+				t.Errorf("support GET %s names %s: %.300s", path, id, body)
+			}
+		}
+	}
+	var mine []map[string]any
+	json.Unmarshal(w.kim.ok("GET", "/api/tasks?status=open&due_before="+tomorrow, nil), &mine)
+	if len(mine) != 1 || mine[0]["id"] != task.Record.ID || mine[0]["playbook"] != "qualify" {
+		t.Fatalf("sales' open tasks due by tomorrow: %v", mine)
+	}
+	var leads []map[string]any
+	json.Unmarshal(w.kim.ok("GET", "/api/leads?playbook=qualify", nil), &leads)
+	if len(leads) != 1 {
+		t.Fatalf("sales' leads of the qualify playbook: %v", leads)
+	}
+	if code, b := w.kim.do("GET", "/api/tasks?status=maybe", nil); code != 400 {
+		t.Errorf("status=maybe: %d %s, want 400", code, b)
+	}
+	if code, b := w.kim.do("GET", "/api/tasks?due_before=tomorrow", nil); code != 400 {
+		t.Errorf("due_before=tomorrow: %d %s, want 400", code, b)
+	}
+
+	// The person's page and feed: support may not open them.
+	for _, path := range []string{"/api/people/" + w.person.ID, "/api/people/" + w.person.ID + "/feed?type=chats"} {
+		if code, b := w.sue.do("GET", path, nil); code != 403 {
+			t.Errorf("support GET %s: %d %.200s, want 403", path, code, b)
+		}
+	}
+	var feed []map[string]any
+	json.Unmarshal(w.kim.ok("GET", "/api/people/"+w.person.ID+"/feed?type=chats", nil), &feed)
+	if len(feed) != 1 || feed[0]["type"] != "chat" {
+		t.Fatalf("sales sees the feed %v, want the one chat", feed)
+	}
+	if chat, _ := feed[0]["chat"].(map[string]any); chat["conversation"] != w.conv || chat["transcript"] != "/api/conversations/"+w.conv+"/transcript" {
+		t.Errorf("the chat in the feed: %v", chat)
+	}
+
+	// Done: support is refused and nothing changes; sales marks it.
+	if code, b := w.sue.do("POST", "/api/tasks/"+task.Record.ID+"/done", map[string]any{}); code != 403 {
+		t.Fatalf("support marks sales' task done: %d %s", code, b)
+	}
+	if r, _ := st.Get(ctx, task.Record.ID); r.DoneAt != nil {
+		t.Fatal("a refused request marked the task done")
+	}
+	var done map[string]any
+	json.Unmarshal(w.kim.ok("POST", "/api/tasks/"+task.Record.ID+"/done", map[string]any{}), &done)
+	if done["done_at"] == nil {
+		t.Fatalf("marked done: %v", done)
+	}
+	if b := w.kim.ok("GET", "/api/tasks?status=open&due_before="+tomorrow, nil); strings.Contains(string(b), task.Record.ID) {
+		t.Errorf("a done task is still in My tasks: %s", b)
+	}
+	var open map[string]any
+	json.Unmarshal(w.kim.ok("POST", "/api/tasks/"+task.Record.ID+"/done", map[string]any{"done": false}), &open)
+	if open["id"] != task.Record.ID || open["done_at"] != nil {
+		t.Fatalf("opened again: %v", open)
+	}
 }

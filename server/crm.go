@@ -21,11 +21,13 @@ import (
 var DefaultCRMFields = conversation.DefaultCRMFields
 
 // listRecords answers GET /api/people, /leads, /deals, /tasks,
-// /organizations: ?q= searches, ?owner=me|ID, ?person=ID, ?limit=,
-// ?before= (RFC 3339) pages back.
+// /organizations: ?q= searches, ?owner=me|ID, ?person=ID, ?stage=,
+// ?playbook= (the source playbook), ?status=open|done and ?due_before=
+// (RFC 3339) for tasks, ?limit=, ?before= (RFC 3339) pages back.
 func (s *Server) listRecords(kind string) echo.HandlerFunc {
 	return func(c *echo.Context) error {
-		q := conversation.RecordQuery{Kind: kind, Q: c.QueryParam("q"), Person: c.QueryParam("person"), Owner: c.QueryParam("owner")}
+		q := conversation.RecordQuery{Kind: kind, Q: c.QueryParam("q"), Person: c.QueryParam("person"), Owner: c.QueryParam("owner"),
+			Stage: c.QueryParam("stage"), Playbook: c.QueryParam("playbook"), Status: c.QueryParam("status")}
 		if l := c.QueryParam("limit"); l != "" {
 			n, err := strconv.Atoi(l)
 			if err != nil || n < 1 {
@@ -39,6 +41,13 @@ func (s *Server) listRecords(kind string) echo.HandlerFunc {
 				return echo.NewHTTPError(http.StatusBadRequest, "before is a time (RFC 3339)")
 			}
 			q.Before = t
+		}
+		if b := c.QueryParam("due_before"); b != "" {
+			t, err := time.Parse(time.RFC3339Nano, b)
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, "due_before is a time (RFC 3339)")
+			}
+			q.DueBefore = t
 		}
 		list, err := s.svc.Records(c.Request().Context(), agentOf(c), q)
 		if err != nil {
@@ -72,6 +81,20 @@ func (s *Server) getFeed(kind string) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, items)
 	}
+}
+
+// completeTask answers POST /api/tasks/{id}/done: protocol.TaskDone (an
+// empty body marks it done), the task.
+func (s *Server) completeTask(c *echo.Context) error {
+	var req protocol.TaskDone
+	if err := decodeJSON(c, &req, 1<<10); err != nil {
+		return err
+	}
+	r, err := s.svc.CompleteTask(c.Request().Context(), agentOf(c), c.Param("id"), req.Done == nil || *req.Done)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
 }
 
 // updatePerson answers PUT /api/people/{id}: protocol.PersonUpdate.

@@ -110,6 +110,7 @@ func (s *Server) routes() *echo.Echo {
 	agent.GET("/deals/:id/feed", s.getFeed(conversation.KindDeal))
 	agent.GET("/tasks", s.listRecords(conversation.KindTask))
 	agent.GET("/tasks/:id", s.getRecord(conversation.KindTask))
+	agent.POST("/tasks/:id/done", s.completeTask)
 	e.GET("/ws/agent", s.handleAgentWS, s.requireAgent)
 
 	admin := e.Group("/api/playbooks", s.requireAdmin)

@@ -395,3 +395,83 @@ func testUpdatePersonPhoneValidatedWithAndWithoutPhone(t *testing.T, open Open) 
 		t.Fatalf("clearing an empty phone: %v", err)
 	}
 }
+
+// testListFiltersAndCompleteTask: the filters of the inbox's CRM screens
+// (stage, source playbook, open tasks due before a time) and marking a
+// task done and open again, which the open filter then follows.
+func testListFiltersAndCompleteTask(t *testing.T, open Open) {
+	st, _ := newStore(t, open, salesTeam(), nil)
+	ctx := context.Background()
+	all := crm.Viewer{Admin: true}
+	res := capture(t, st, "c1", "ana@acme.io")
+	other, err := st.Create(ctx, crm.Source{Conversation: "c2", Playbook: "support-triage"}, rec("deal", "c2:3:x:0", map[string]any{"title": "Renewal", "stage": "Won"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySales, err := st.Create(ctx, crm.Source{Conversation: "c3", Playbook: "website-sales"}, rec("task", "c3:3:x:0", map[string]any{"subject": "Send the quote", "due": time.Date(2030, 3, 1, 9, 0, 0, 0, time.UTC)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bySales.Record.Playbook != "website-sales" {
+		t.Fatalf("the task's source playbook = %q", bySales.Record.Playbook)
+	}
+	ids := func(q crm.Query) []string {
+		t.Helper()
+		list, err := st.List(ctx, all, q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		out := []string{}
+		for _, r := range list {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	deal, task := res[1].Record, res[2].Record
+	for _, tc := range []struct {
+		name string
+		q    crm.Query
+		want []string
+	}{
+		{"stage, any case", crm.Query{Kind: crm.KindDeal, Stage: "qualified"}, []string{deal.ID}},
+		{"another stage", crm.Query{Kind: crm.KindDeal, Stage: "Won"}, []string{other.Record.ID}},
+		{"source playbook", crm.Query{Kind: crm.KindDeal, Playbook: "support-triage"}, []string{other.Record.ID}},
+		{"source playbook of tasks", crm.Query{Kind: crm.KindTask, Playbook: "website-sales"}, []string{bySales.Record.ID}},
+		{"open tasks due before February 2030", crm.Query{Kind: crm.KindTask, Status: "open", DueBefore: time.Date(2030, 2, 1, 0, 0, 0, 0, time.UTC)}, []string{task.ID}},
+		{"open tasks", crm.Query{Kind: crm.KindTask, Status: "open"}, []string{bySales.Record.ID, task.ID}},
+	} {
+		got := ids(tc.q)
+		slices.Sort(got) // records made in the same millisecond have no order
+		slices.Sort(tc.want)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if _, err := st.List(ctx, all, crm.Query{Kind: crm.KindTask, Status: "maybe"}); !errors.Is(err, crm.ErrInvalid) {
+		t.Errorf("status maybe: %v, want ErrInvalid", err)
+	}
+
+	done, err := st.CompleteTask(ctx, task.ID, true)
+	if err != nil || done.DoneAt == nil {
+		t.Fatalf("CompleteTask = %+v, %v", done, err)
+	}
+	again, err := st.CompleteTask(ctx, task.ID, true)
+	if err != nil || !again.DoneAt.Equal(*done.DoneAt) {
+		t.Fatalf("done twice: %+v, %v; want the first time kept", again, err)
+	}
+	if got := ids(crm.Query{Kind: crm.KindTask, Status: "open"}); !slices.Equal(got, []string{bySales.Record.ID}) {
+		t.Errorf("open tasks after one is done: %v", got)
+	}
+	if got := ids(crm.Query{Kind: crm.KindTask, Status: "done"}); !slices.Equal(got, []string{task.ID}) {
+		t.Errorf("done tasks: %v", got)
+	}
+	if r, err := st.CompleteTask(ctx, task.ID, false); err != nil || r.DoneAt != nil {
+		t.Fatalf("opened again: %+v, %v", r, err)
+	}
+	if got := ids(crm.Query{Kind: crm.KindTask, Status: "open"}); len(got) != 2 {
+		t.Errorf("open tasks after opening it again: %v", got)
+	}
+	if _, err := st.CompleteTask(ctx, deal.ID, true); !errors.Is(err, crm.ErrNotFound) {
+		t.Errorf("a deal marked done: %v, want ErrNotFound", err)
+	}
+}

@@ -44,6 +44,7 @@ func CRM(t *testing.T, open Open) {
 		{"NoteForTheOwnerNotifies", testNoteForTheOwnerNotifies},
 		{"FeedHasChatsNotesAndRecords", testFeedHasChatsNotesAndRecords},
 		{"UpdatePersonPhone", testUpdatePersonPhone},
+		{"ListFiltersAndCompleteTask", testListFiltersAndCompleteTask},
 		{"UpdatePersonPhoneValidatedWithAndWithoutPhone", testUpdatePersonPhoneValidatedWithAndWithoutPhone},
 		{"ArchivedTranscript", testArchivedTranscript},
 		{"SubscriptionsValidate", testSubscriptionsValidate},

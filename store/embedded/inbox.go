@@ -345,18 +345,66 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 }
 
 // queuePos is id's place in team's queue (1 is next), 0 when not there.
+// It counts the keys on the shorter side of id: the ones before it, or
+// the ones after it taken from the queue's size (its counter, K("hfn")).
+// Which side is shorter is guessed from the times of the queue's first and
+// last keys (two seeks); a chat just handed off is the last one, so the
+// handoff's own position costs a few seeks, not a walk of the queue.
 func queuePos(tx *Tx, team, id string) (int, error) {
 	v, ok, err := tx.Get(K("hm", store.FolderUnassigned, team, id))
 	if err != nil || !ok {
 		return 0, err
 	}
+	at := readI64(v)
 	p := K("hf", store.FolderUnassigned, team)
-	n := 0
-	err = tx.ScanRange(p, K("hf", store.FolderUnassigned, team, readI64(v), id), false, func(_, _ []byte) (bool, error) {
-		n++
-		return true, nil
+	mine := K("hf", store.FolderUnassigned, team, at, id)
+	count := func(start, end []byte, reverse bool) (int, error) {
+		n := 0
+		err := tx.ScanRange(start, end, reverse, func(_, _ []byte) (bool, error) {
+			n++
+			return true, nil
+		})
+		return n, err
+	}
+	first, err := edgeTime(tx, p, false)
+	if err != nil {
+		return 0, err
+	}
+	last, err := edgeTime(tx, p, true)
+	if err != nil {
+		return 0, err
+	}
+	if last-at < at-first {
+		size, err := zcard(tx, store.FolderUnassigned, team)
+		if err != nil {
+			return 0, err
+		}
+		after, err := count(append(mine, 0), PrefixEnd(p), true)
+		if err != nil {
+			return 0, err
+		}
+		if pos := size - after; pos >= 1 {
+			return pos, nil
+		}
+		// A counter out of step with the keys: count the other side.
+	}
+	before, err := count(p, mine, false)
+	return before + 1, err
+}
+
+// edgeTime is the time of a folder's first key (its last when last), 0
+// when it is empty.
+func edgeTime(tx *Tx, folder []byte, last bool) (int64, error) {
+	var at int64
+	err := tx.ScanRange(folder, PrefixEnd(folder), last, func(k, _ []byte) (bool, error) {
+		parts, err := SplitKey(k)
+		if err != nil || len(parts) != 5 {
+			return false, fmt.Errorf("inbox folder key %q: %v", k, err)
+		}
+		at, _ = parts[3].(int64)
+		return false, nil
 	})
-	return n + 1, err
+	return at, err
 }
 
 // Assign implements store.Inbox.

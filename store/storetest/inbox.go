@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,6 +95,7 @@ func Inbox(t *testing.T, open InboxOpener) {
 	t.Run("HandOffMerges", func(t *testing.T) { testHandOffMerges(t, open) })
 	t.Run("Missed", func(t *testing.T) { testMissed(t, open) })
 	t.Run("QueuePosition", func(t *testing.T) { testQueuePosition(t, open) })
+	t.Run("QueuePositionLongQueue", func(t *testing.T) { testQueuePositionLongQueue(t, open) })
 	t.Run("Away", func(t *testing.T) { testAway(t, open) })
 	t.Run("Gone", func(t *testing.T) { testGone(t, open) })
 	t.Run("RateOnce", func(t *testing.T) { testRateOnce(t, open) })
@@ -704,6 +706,46 @@ func testQueuePosition(t *testing.T, open InboxOpener) {
 	}
 	if p := pos("nope"); p != 0 {
 		t.Fatalf("an unknown conversation is at %d", p)
+	}
+}
+
+// testQueuePositionLongQueue: every place in a longer queue, chats that
+// arrived in bursts and after long waits (the embedded engine counts from
+// the nearer end of the queue, chosen by time), before and after chats
+// leave it from its head, its middle and its tail.
+func testQueuePositionLongQueue(t *testing.T, open InboxOpener) {
+	ctx := context.Background()
+	s, s2, clk := inboxes(t, open, handoff.Options{})
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	var queue []string
+	gaps := []time.Duration{0, time.Hour, 0, 0, time.Millisecond, 0, time.Second, time.Hour, 0, 0, time.Minute, 0}
+	for i, gap := range gaps {
+		clk.Advance(gap)
+		id := fmt.Sprintf("lq%02d", i)
+		if c := queued(t, s, id, "sales"); c.QueuePosition != i+1 {
+			t.Fatalf("%s queued at %d, want %d", id, c.QueuePosition, i+1)
+		}
+		queue = append(queue, id)
+	}
+	check := func(when string) {
+		t.Helper()
+		for i, id := range queue {
+			if _, p, err := s2.QueuePosition(ctx, id); err != nil || p != i+1 {
+				t.Fatalf("%s: %s at %d (%v), want %d", when, id, p, err, i+1)
+			}
+		}
+	}
+	check("all queued")
+	for _, i := range []int{0, 5, 7, 8} { // of 12, 11, 10 and 9 queued: the head, the middle, near the tail, the tail
+		id := queue[i]
+		if _, _, err := s.Assign(ctx, id, sam, true); err != nil {
+			t.Fatal(err)
+		}
+		queue = slices.Delete(queue, i, i+1)
+		if _, p, err := s2.QueuePosition(ctx, id); err != nil || p != 0 {
+			t.Fatalf("%s taken, still at %d (%v)", id, p, err)
+		}
+		check(id + " taken")
 	}
 }
 

@@ -138,11 +138,18 @@ func (s *Service) CRMSource(ctx context.Context, conv string, agent *handoff.Age
 	if chat.StartedAt.IsZero() {
 		chat.StartedAt = s.now().UTC()
 	}
-	if entries, err := s.store.Transcript(ctx, conv, "", 100); err == nil {
-		for _, e := range entries {
-			if e.From == "visitor" && e.Kind == "message" {
-				chat.FirstMessage = e.Text
-				break
+	if sess != nil {
+		chat.FirstMessage = sess.FirstMessage
+	}
+	if chat.FirstMessage == "" {
+		// A session from before the first message was kept on it (or one
+		// where the visitor has said nothing yet): look in the transcript.
+		if entries, err := s.store.Transcript(ctx, conv, "", 100); err == nil {
+			for _, e := range entries {
+				if e.From == "visitor" && e.Kind == "message" {
+					chat.FirstMessage = e.Text
+					break
+				}
 			}
 		}
 	}

@@ -66,6 +66,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs
 		info = TurnInfo{Event: ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
+		keepFirstMessage(next, pre)
 		entries := make([]store.Entry, 0, len(effs)+len(pre)+1)
 		entries = append(entries, pre...)
 		entries = s.Entries(p, next, entries, effs, ev.Now)
@@ -112,6 +113,21 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		s.finishTurn(ctx, conv, res.Pending, ok && !failed, AwayTeam(res.Entries))
 	})
 	return res, info, nil
+}
+
+// keepFirstMessage records on sess the visitor's first message among
+// entries, when it has none yet: the CRM's feed shows it (CRMSource)
+// without reading the transcript back.
+func keepFirstMessage(sess *engine.Session, entries []store.Entry) {
+	if sess == nil || sess.FirstMessage != "" {
+		return
+	}
+	for _, e := range entries {
+		if e.From == "visitor" && e.Kind == "message" && e.Text != "" {
+			sess.FirstMessage = truncate(e.Text, 200)
+			return
+		}
+	}
 }
 
 // finishTurn clears a turn's pending mark when its work went well (ok),

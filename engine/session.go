@@ -44,9 +44,14 @@ type Session struct {
 	// an EventCallResult with another id is stale and ignored.
 	Call string `json:"call,omitempty"`
 	// Agent is the agent who owns the chat while Status is StatusAgent.
-	Agent     string    `json:"agent,omitempty"`
-	StartedAt time.Time `json:"started_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Agent string `json:"agent,omitempty"`
+	// FirstMessage is the visitor's first message (cut to 200
+	// characters), kept by the service that stores the turns (the engine
+	// does not read it) so that the CRM's feed need not read the
+	// transcript back for it.
+	FirstMessage string    `json:"first_message,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Visitor is what the widget and server know about the visitor. Playbook

@@ -1,0 +1,113 @@
+package conversation_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
+)
+
+// countingSessions counts the transcript reads of the service.
+type countingSessions struct {
+	store.SessionStore
+	reads atomic.Int64
+}
+
+func (c *countingSessions) Transcript(ctx context.Context, id, after string, count int64) ([]store.Entry, error) {
+	c.reads.Add(1)
+	return c.SessionStore.Transcript(ctx, id, after, count)
+}
+
+// TestFeedDoesNotReadTheTranscriptBack: the CRM side of a conversation
+// reads its transcript only to archive it, once, at the end, when the
+// chat has a person: the lead's record and the chat in the person's feed
+// get the visitor's first message from the session (issue 13), and a chat
+// with nobody to link reads nothing.
+func TestFeedDoesNotReadTheTranscriptBack(t *testing.T) {
+	ctx := context.Background()
+	db, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	eng := embedded.NewEngine(db)
+	sessions := &countingSessions{SessionStore: eng.Sessions(store.SessionOptions{TTL: time.Hour, Pending: conversation.LeavesWork})}
+	inbox := handoff.NewStore(eng.Inbox(), handoff.Options{Alive: sessions.Alive})
+	dir := t.TempDir()
+	for name, src := range map[string]string{"signup.yaml": signup, "desk.yaml": desk} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), nil)
+	if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {
+		t.Fatalf("loading the playbooks: %v %v", diags, err)
+	}
+	cr := crm.New(eng.CRM(), eng.CRM(), crm.Options{Agents: conversation.Agents(inbox)})
+	svc, err := conversation.New(conversation.Config{
+		Store: sessions, Timers: eng.Timers(), Inbox: inbox, CRM: cr, Registry: reg, Publisher: eng.Bus(), Logger: quiet(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settled := func(what string) {
+		t.Helper()
+		waitFor(t, what, func() bool {
+			n, err := sessions.PendingCount(ctx)
+			return err == nil && n == 0
+		})
+	}
+
+	// Nobody online: the desk chat ends at once, with no person.
+	desk, _ := reg.Current("desk")
+	away, _, err := svc.Start(ctx, conversation.StartRequest{Program: desk, Locale: "en"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if away.Status != engine.StatusEnded {
+		t.Fatalf("the desk chat is %s, want ended (nobody online)", away.Status)
+	}
+	settled("the desk chat's work")
+
+	signup, _ := reg.Current("signup")
+	sess, _, err := svc.Start(ctx, conversation.StartRequest{Program: signup, Locale: "en"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := store.Entry{From: "visitor", Kind: "message", Text: "ada@example.com", ClientID: "m1", At: time.Now().UTC()}
+	_, info, err := svc.Turn(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: "ada@example.com"}, &msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Status != engine.StatusEnded || info.Session.FirstMessage != "ada@example.com" {
+		t.Fatalf("the turn left %s with first message %q", info.Status, info.Session.FirstMessage)
+	}
+	settled("the signup chat's work")
+	if n := sessions.reads.Load(); n != 1 {
+		t.Errorf("the CRM side read transcripts %d times, want once (the archive of the chat with a person)", n)
+	}
+
+	person, err := cr.PersonOf(ctx, sess.ID, "ada@example.com")
+	if err != nil || person == "" {
+		t.Fatalf("the lead's person: %q, %v", person, err)
+	}
+	feed, err := cr.Feed(ctx, person, crm.FeedChats, 10)
+	if err != nil || len(feed) != 1 {
+		t.Fatalf("the person's chats: %+v, %v", feed, err)
+	}
+	if c := feed[0].Chat; c.Conversation != sess.ID || c.FirstMessage != "ada@example.com" || c.Outcome != "lead" || c.EndedAt == nil {
+		t.Errorf("the chat in the feed: %+v", c)
+	}
+	if b, err := cr.ArchivedTranscript(ctx, sess.ID); err != nil || len(b) == 0 {
+		t.Errorf("the ended chat's transcript was not archived: %v", err)
+	}
+}

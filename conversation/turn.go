@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -230,8 +231,15 @@ func (s *Service) Entries(p *engine.Program, sess *engine.Session, out []store.E
 			out = append(out, store.Entry{From: "system", Kind: "away", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team}})
 		case engine.EffectCreate:
 			out = append(out, store.Entry{From: "system", Kind: "record", Card: e.Card, At: now, Data: map[string]any{"kind": string(e.Record.Kind), "key": e.Record.Key, "fields": e.Record.Fields}})
+		case engine.EffectVariant:
+			out = append(out, store.Entry{From: "system", Kind: "variant", Card: e.Card, At: now, Data: map[string]any{"experiment": e.Variant.Experiment, "variant": e.Variant.Variant}})
 		case engine.EffectEnd:
-			out = append(out, store.Entry{From: "system", Kind: "end", Card: e.Card, At: now, Data: map[string]any{"outcome": e.Outcome}})
+			data := map[string]any{"outcome": e.Outcome}
+			if len(sess.Variants) > 0 {
+				// the funnel splits outcomes by variant from the end entry alone
+				data["variants"] = maps.Clone(sess.Variants)
+			}
+			out = append(out, store.Entry{From: "system", Kind: "end", Card: e.Card, At: now, Data: data})
 		case engine.EffectError:
 			s.log.Error("playbook runtime error", "playbook", p.ID, "conversation", sess.ID, "card", e.Error.Card, "pos", e.Error.Pos.String(), "err", redactPII(p, sess, e.Error.Msg))
 			out = append(out, store.Entry{From: "system", Kind: "error", Card: e.Card, At: now, Text: "Sorry, something went wrong on our side. Please write to us by email instead.", Data: map[string]any{"pos": e.Error.Pos.String(), "message": e.Error.Msg}})

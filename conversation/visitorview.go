@@ -12,10 +12,11 @@ import (
 
 // VisibleToVisitor reports whether e goes to the widget: internal entries
 // (records, notes, the deletion of a note, the note that nobody took the
-// chat in time, a team that was away) do not.
+// chat in time, a team that was away, the A/B variant the conversation
+// went into) do not.
 func VisibleToVisitor(e store.Entry) bool {
 	switch e.Kind {
-	case "record", "note", "missed", "away":
+	case "record", "note", "missed", "away", "variant":
 		return false
 	case "deleted":
 		private, _ := e.Data["private"].(bool)
@@ -92,6 +93,7 @@ func VisitorFrom(page, locale string, v *protocol.Visitor) *engine.Visitor {
 	if vis.Language == "" {
 		vis.Language = locale
 	}
+	vis.ID = truncate(vis.ID, 200)
 	vis.Name = truncate(vis.Name, 200)
 	vis.Email = truncate(vis.Email, 320)
 	vis.Referrer = truncate(vis.Referrer, 500)

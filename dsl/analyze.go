@@ -275,6 +275,12 @@ func (c *compiler) edges(i int) []edge {
 		if card.HasEnd {
 			return
 		}
+		if x := card.Experiment; x != nil {
+			for _, v := range x.Variants {
+				add(v.Goto, waits, sets, join(label, "variant "+v.Name))
+			}
+			return
+		}
 		elseArm := false
 		for _, b := range card.Branch {
 			l := label

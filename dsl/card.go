@@ -145,6 +145,12 @@ func (c *compiler) card(fc *flatCard) *engine.Card {
 		c.part = partBranch
 		c.branch(fc, card, p.value)
 	}
+	if p, ok := ca.keys["variants"]; ok {
+		c.variants(fc, card, p)
+	} else if p, ok := ca.keys["experiment"]; ok {
+		d := f.errorf(p.key, "experiment names the variants of a card, and this card has no `variants:`")
+		d.Detail = "add variants: [{name: a, goto: card-a}, {name: b, goto: card-b}]"
+	}
 	if fc.ns.prefix != "" && fc.fall == fc.ns.ret && fc.gotoIdx < -1 {
 		card.Return = true
 	}
@@ -731,6 +737,111 @@ func (c *compiler) branch(fc *flatCard, card *engine.Card, n *yaml.Node) {
 		}
 		card.Branch = append(card.Branch, b)
 	}
+}
+
+// variantsWith are the card keys a card with variants may not have: each
+// picks where the conversation goes, or waits, and the variant does that.
+var variantsWith = []string{"ask", "choices", "handoff", "call", "include", "branch", "goto", "end"}
+
+// variants compiles an A/B experiment: `variants:` (a list of {name,
+// weight, goto}) and the optional `experiment:` name.
+func (c *compiler) variants(fc *flatCard, card *engine.Card, p pair) {
+	ca := fc.ast
+	f := ca.file.f
+	for _, k := range variantsWith {
+		if kp, ok := ca.keys[k]; ok {
+			d := f.errorf(kp.key, "a card with `variants` cannot have `%s`: the variant picks where the conversation goes", k)
+			d.Detail = "put the " + k + " in a card of its own, such as the card a variant goes to"
+		}
+	}
+	x := &engine.Experiment{Name: fc.name, Pos: f.rng(p.key)}
+	nameNode := p.key
+	if ep, ok := ca.keys["experiment"]; ok {
+		if s, ok := f.str(ep.value, "experiment"); ok {
+			if !cardNameRE.MatchString(s) {
+				f.errorf(ep.value, "experiment name %q must be letters, digits, _ and -, like pricing-copy", s)
+			}
+			x.Name = fc.ns.prefix + s
+			nameNode = ep.value
+		}
+	}
+	if c.experiments == nil {
+		c.experiments = map[string]*yaml.Node{}
+	}
+	if first, dup := c.experiments[x.Name]; dup {
+		d := f.errorf(nameNode, "experiment %q is also at line %d", x.Name, first.Line)
+		d.Detail = "give each experiment its own name with `experiment:`; a visitor's variant is kept per name"
+	} else {
+		c.experiments[x.Name] = nameNode
+	}
+	n := p.value
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		d := f.errorf(n, "variants must be a list of {name, weight, goto}")
+		d.Detail = "for example variants: [{name: a, goto: card-a}, {name: b, goto: card-b}]"
+		return
+	}
+	if len(n.Content) < 2 {
+		d := f.errorf(n, "an experiment needs at least two variants")
+		d.Detail = "add another {name, goto}; with one variant there is nothing to compare"
+	}
+	names := map[string]*yaml.Node{}
+	for _, e := range n.Content {
+		e = resolveAlias(e)
+		v := engine.Variant{Weight: 1, Goto: -1, Pos: f.rng(e)}
+		hasName, hasGoto := false, false
+		for _, vp := range f.pairs(e, "variant", variantKeys) {
+			switch vp.key.Value {
+			case "name":
+				s, ok := f.str(vp.value, "variant name")
+				if !ok {
+					continue
+				}
+				hasName = true
+				if !cardNameRE.MatchString(s) {
+					f.errorf(vp.value, "variant name %q must be letters, digits, _ and -, like a or short-copy", s)
+				}
+				if first, dup := names[s]; dup {
+					d := f.errorf(vp.value, "duplicate variant name %q", s)
+					d.Detail = fmt.Sprintf("the same name is at line %d; the funnel could not tell them apart", first.Line)
+				} else {
+					names[s] = vp.value
+				}
+				v.Name = s
+			case "weight":
+				w, err := strconv.Atoi(vp.value.Value)
+				if vp.value.Kind != yaml.ScalarNode || err != nil || w < 1 || w > 1000000 {
+					d := f.errorf(vp.value, "weight must be a whole number above 0, not %s", quoteNode(vp.value))
+					d.Detail = "weights are shares: 50 and 50 split evenly, 90 and 10 send one visitor in ten to the second"
+					continue
+				}
+				v.Weight = w
+			case "goto":
+				hasGoto = true
+				v.Goto = c.cardRef(fc, vp.value, "variant goto")
+			}
+		}
+		if e.Kind != yaml.MappingNode {
+			continue
+		}
+		if !hasName {
+			f.errorf(e, "each variant needs `name:`")
+		}
+		if !hasGoto {
+			d := f.errorf(e, "each variant needs `goto:`")
+			d.Detail = "the card visitors in this variant go to"
+		}
+		x.Variants = append(x.Variants, v)
+		x.Total += v.Weight
+	}
+	card.Experiment = x
+}
+
+// quoteNode shows a YAML value in a message: a scalar quoted, else its kind.
+func quoteNode(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		return strconv.Quote(n.Value)
+	}
+	return kindName(n)
 }
 
 func findKey(n *yaml.Node, key string) (*yaml.Node, bool) {

@@ -56,8 +56,10 @@ type compiler struct {
 	// broken marks namespaces with a goto (or similar) that names no card:
 	// their flow is unknown, so no "never reached" follows from it.
 	broken map[*namespace]bool
-	used   map[string]bool // vars read or written anywhere
-	read   map[string]bool // vars read anywhere
+	// experiments are the experiment names seen so far, with their node.
+	experiments map[string]*yaml.Node
+	used        map[string]bool // vars read or written anywhere
+	read        map[string]bool // vars read anywhere
 }
 
 // namespace is one copy of a file's cards in the flat card list: the main

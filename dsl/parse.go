@@ -13,7 +13,7 @@ import (
 
 var (
 	topKeys  = []string{"playbook", "title", "locale", "locales", "fallback", "bot", "trigger", "allow_hosts", "vars", "cards"}
-	cardKeys = []string{"say", "image", "links", "ask", "input", "choices", "other", "intents", "fallback", "min_confidence", "save", "skip_if", "validate", "retry", "set", "branch", "goto", "handoff", "create", "call", "end", "include"}
+	cardKeys = []string{"say", "image", "links", "ask", "input", "choices", "other", "intents", "fallback", "min_confidence", "save", "skip_if", "validate", "retry", "set", "branch", "goto", "handoff", "create", "call", "end", "include", "experiment", "variants"}
 
 	choiceKeys = []string{"label", "value", "goto", "synonyms"}
 	otherKeys  = []string{"save", "goto"}
@@ -24,6 +24,7 @@ var (
 	validateKeys = []string{"if", "say"}
 	retryKeys    = []string{"max", "say", "then"}
 	branchKeys   = []string{"if", "goto"}
+	variantKeys  = []string{"name", "weight", "goto"}
 
 	slugRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	cardNameRE = regexp.MustCompile(`^[\p{L}\p{N}_][\p{L}\p{N}_-]*$`)

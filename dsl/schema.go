@@ -174,6 +174,18 @@ func shapes() map[string]func() map[string]any {
 		"card.call":    func() map[string]any { return section("call", callKeys, []string{"url"}) },
 		"card.end":     func() map[string]any { return map[string]any{"type": []string{"string", "boolean"}} },
 		"card.include": strSchema,
+		"card.experiment": func() map[string]any {
+			return map[string]any{"type": "string", "pattern": cardNameRE.String()}
+		},
+		"card.variants": func() map[string]any {
+			a := arr(section("variant", variantKeys, []string{"name", "goto"}))
+			a["minItems"] = 2
+			return a
+		},
+
+		"variant.name":   func() map[string]any { return map[string]any{"type": "string", "pattern": cardNameRE.String()} },
+		"variant.weight": func() map[string]any { return map[string]any{"type": "integer", "minimum": 1, "maximum": 1000000} },
+		"variant.goto":   func() map[string]any { return ref("cardName") },
 
 		"choice.label":    func() map[string]any { return ref("text") },
 		"choice.value":    func() map[string]any { return map[string]any{"type": []string{"string", "number", "boolean"}} },
@@ -255,6 +267,11 @@ var keyDocs = map[string]string{
 	"card.call":            "An HTTP call to an allowed host: {url, method, headers, body, timeout, save, on_error}.",
 	"card.end":             "Ends the bot part with an outcome label, or true.",
 	"card.include":         "Runs another playbook's cards as a sub-flow, then comes back.",
+	"card.experiment":      "The experiment's name, for the funnel and `playbook stats --experiment` (default: the card's name).",
+	"card.variants":        "An A/B split: [{name, weight, goto}]; each visitor always gets the same variant.",
+	"variant.name":         "The variant's name, such as a or short-copy; unique in the experiment.",
+	"variant.weight":       "The variant's share, a whole number above 0 (default 1): 50 and 50 split evenly.",
+	"variant.goto":         "The card visitors in this variant go to.",
 	"choice.label":         "The button's text, or a text per locale.",
 	"choice.value":         "What is saved; defaults to the label in the default locale.",
 	"choice.goto":          "The card this choice leads to.",

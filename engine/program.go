@@ -185,6 +185,9 @@ type Card struct {
 	Call    *Call
 	Handoff *Handoff
 	Branch  []Branch
+	// Experiment, when set, splits visitors between variants: it picks the
+	// next card (a card with it has no Branch and its Next is unused).
+	Experiment *Experiment
 	// End is the outcome label when the card ends the bot part; HasEnd
 	// tells an `end` with an empty label from no end at all.
 	End    string
@@ -294,6 +297,27 @@ type Assign struct {
 type Branch struct {
 	If   *Expr
 	Goto int
+}
+
+// Experiment is an A/B test: each visitor is put in one of Variants, with
+// chances in proportion to their weights, the same one every time (see
+// [AssignVariant]).
+type Experiment struct {
+	// Name is unique in the program; it is the card's name unless the
+	// card says `experiment:`.
+	Name     string
+	Variants []Variant // at least two; names unique
+	// Total is the sum of the weights.
+	Total int
+	Pos   source.Range
+}
+
+// Variant is one arm of an experiment.
+type Variant struct {
+	Name   string
+	Weight int // > 0
+	Goto   int // card index
+	Pos    source.Range
 }
 
 // Handoff hands the conversation to a human agent of Team.

@@ -38,6 +38,10 @@ type Session struct {
 	Turn    int            `json:"turn"`
 	Vars    map[string]any `json:"vars,omitempty"`
 	Visitor Visitor        `json:"visitor"`
+	// Variants maps an experiment's name to the variant the session is in,
+	// once the session has reached it (or a test pinned it). A name here
+	// that the experiment has is kept; otherwise [AssignVariant] decides.
+	Variants map[string]string `json:"variants,omitempty"`
 	// Timer is the id of the pending timer the session waits for, if any.
 	Timer string `json:"timer,omitempty"`
 	// Call is the id of the pending HTTP call while Status is StatusCalling;
@@ -132,6 +136,7 @@ const (
 	EffectTimer   EffectKind = "timer"   // set Timer; answer with EventTimer when due
 	EffectCancel  EffectKind = "cancel"  // cancel the timer Timer.ID
 	EffectEnd     EffectKind = "end"     // the bot part ended with Outcome
+	EffectVariant EffectKind = "variant" // the session went into Variant of an experiment, the first time it reached it (record it for the funnel)
 	EffectError   EffectKind = "error"   // a runtime error stopped the bot (Error)
 )
 
@@ -150,7 +155,14 @@ type Effect struct {
 	Call    *CallRequest    `json:"call,omitempty"`
 	Timer   *Timer          `json:"timer,omitempty"`
 	Outcome string          `json:"outcome,omitempty"`
+	Variant *VariantChoice  `json:"variant,omitempty"`
 	Error   *RuntimeError   `json:"error,omitempty"`
+}
+
+// VariantChoice is the variant of an experiment a session went into.
+type VariantChoice struct {
+	Experiment string `json:"experiment"`
+	Variant    string `json:"variant"`
 }
 
 // Button is one clickable choice.

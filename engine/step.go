@@ -737,6 +737,11 @@ func (r *runner) after(c *Card, phase, override int) int {
 	if override >= 0 {
 		return override
 	}
+	if c.Experiment != nil {
+		i := r.variant(c)
+		r.edge(c, EdgeVariant, i)
+		return c.Experiment.Variants[i].Goto
+	}
 	for i := range c.Branch {
 		b := &c.Branch[i]
 		if b.If == nil {

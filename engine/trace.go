@@ -19,6 +19,7 @@ const (
 	EdgeOffline   EdgeKind = "offline"   // nobody was online or accepted in time
 	EdgeCallOK    EdgeKind = "call-ok"   // the call answered 2xx and fit the vars
 	EdgeCallError EdgeKind = "call-error"
+	EdgeVariant   EdgeKind = "variant" // the session went into variant Index of the card's experiment
 )
 
 // Edge is one way out of card Card (an index of Program.Cards).
@@ -31,7 +32,7 @@ type Edge struct {
 // String names the edge for people: "choice 2", "retry".
 func (e Edge) String() string {
 	switch e.Kind {
-	case EdgeChoice, EdgeIntent, EdgeBranch:
+	case EdgeChoice, EdgeIntent, EdgeBranch, EdgeVariant:
 		return string(e.Kind) + " " + strconv.Itoa(e.Index+1)
 	}
 	return string(e.Kind)
@@ -40,7 +41,8 @@ func (e Edge) String() string {
 // Edges lists every way out of every card that a conversation can take and
 // that a test should go through: each choice, intent and branch arm, the
 // `other` and fallback of free text, a skip_if, retry exhaustion, a handoff
-// taken and its offline path, a call that works and one that fails. The
+// taken and its offline path, a call that works and one that fails, each
+// variant of an experiment. The
 // plain way on from a card without any of these is not listed (entering
 // the card covers it).
 func (p *Program) Edges() []Edge {
@@ -74,6 +76,11 @@ func (p *Program) Edges() []Edge {
 		if c.Handoff != nil {
 			add(EdgeHandoff, 0)
 			add(EdgeOffline, 0)
+		}
+		if x := c.Experiment; x != nil && !c.HasEnd {
+			for n := range x.Variants {
+				add(EdgeVariant, n)
+			}
 		}
 		if c.HasEnd || len(c.Branch) == 0 {
 			continue

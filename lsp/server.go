@@ -489,7 +489,7 @@ func builtinDoc(name string) (string, bool) {
 
 // sections maps a key to the section its children belong to, for hover on
 // nested keys.
-var sections = []string{"choice", "intent", "other", "handoff", "call", "retry", "validate", "branch", "link", "bot", "trigger", "var"}
+var sections = []string{"choice", "intent", "other", "handoff", "call", "retry", "validate", "branch", "variant", "link", "bot", "trigger", "var"}
 
 // hover describes the word at pos: a built-in, a key of the language, a
 // var or a card.

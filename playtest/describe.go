@@ -29,6 +29,11 @@ func Describe(e engine.Effect) string {
 			s += " (" + strings.Join(extra, ", ") + ")"
 		}
 		return s
+	case engine.EffectVariant:
+		if e.Variant == nil {
+			return "variant"
+		}
+		return "variant " + e.Variant.Variant + " of experiment " + e.Variant.Experiment
 	case engine.EffectAway:
 		if e.Handoff == nil {
 			return "team away: offline path"

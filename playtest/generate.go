@@ -145,6 +145,22 @@ func propose(p *engine.Program, target engine.Edge) *Proposal {
 	return pr
 }
 
+// variantShared reports whether an experiment other than x has a variant
+// named name (a test's pin must then name the experiment).
+func variantShared(p *engine.Program, x *engine.Experiment, name string) bool {
+	for _, c := range p.Cards {
+		if c.Experiment == nil || c.Experiment == x {
+			continue
+		}
+		for _, v := range c.Experiment.Variants {
+			if v.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // transitions lists the ways on from n, with what the visitor does.
 func transitions(p *engine.Program, n node) []trans {
 	c := p.Cards[n.card]
@@ -161,6 +177,16 @@ func transitions(p *engine.Program, n node) []trans {
 			return nil
 		}
 		var out []trans
+		if x := c.Experiment; x != nil {
+			for i, v := range x.Variants {
+				pin := "variant: " + yamlScalar(v.Name)
+				if variantShared(p, x, v.Name) {
+					pin = "variant: {" + yamlScalar(x.Name) + ": " + yamlScalar(v.Name) + "}"
+				}
+				out = append(out, trans{to: next(v.Goto), edge: edge(engine.EdgeVariant, i), steps: []string{pin}})
+			}
+			return out
+		}
 		if len(c.Branch) == 0 {
 			return []trans{{to: next(c.Next)}}
 		}

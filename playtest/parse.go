@@ -79,12 +79,13 @@ const (
 	StepLinks        StepKind = "links"         // the links of the last bot message that has any must be Links
 	StepPage         StepKind = "page"          // the visitor opens page Text (for triggers)
 	StepTriggers     StepKind = "triggers"      // the playbook's trigger applies now, or not (Bool)
+	StepVariant      StepKind = "variant"       // the visitor is in variant Text (of experiment Experiment, "" = the one that has it) for the whole conversation
 )
 
 var stepKinds = []string{
 	string(StepBot), string(StepButtons), string(StepVisitor), string(StepClick), string(StepWait),
 	string(StepAgentsOnline), string(StepAgentJoins), string(StepAgentLeaves), string(StepResume), string(StepIntent),
-	string(StepOpenHours), string(StepLinks), string(StepPage), string(StepTriggers),
+	string(StepOpenHours), string(StepLinks), string(StepPage), string(StepTriggers), string(StepVariant),
 }
 
 // Step is one line of a test's script.
@@ -101,6 +102,9 @@ type Step struct {
 	Open    map[string]bool // StepOpenHours
 	Links   []LinkWant      // StepLinks, in order
 	Bool    bool            // StepTriggers
+	// Experiment is the experiment a StepVariant names, "" when it gives
+	// only the variant.
+	Experiment string
 }
 
 // LinkWant is one expected link button: its label, and its URL when the
@@ -697,6 +701,19 @@ func (p *parser) script(v *yaml.Node) []*Step {
 			}
 			if !strings.HasPrefix(s, "/") {
 				p.diags.Errorf(p.rng(n), "`page` needs a path starting with /, like /pricing, not %q", s)
+				continue
+			}
+			st.Text = s
+		case StepVariant:
+			if n.Kind == yaml.MappingNode && len(n.Content) == 2 {
+				st.Experiment = n.Content[0].Value
+				n = deref(n.Content[1])
+			}
+			s, ok := p.str(n)
+			if !ok || s == "" {
+				if ok {
+					p.diags.Errorf(p.rng(n), "`variant` needs a variant name, like `variant: b` or `variant: {greeting: b}`")
+				}
 				continue
 			}
 			st.Text = s

@@ -118,6 +118,14 @@ func run(sim *Sim, t *Test, r *Result) *Failure {
 		nerr = len(sim.Errors)
 		return nil
 	}
+	pins, f := variantPins(sim.Program, t.Script)
+	if f != nil {
+		return f
+	}
+	sim.Pins = pins
+	for _, exp := range slices.Sorted(maps.Keys(pins)) {
+		r.Transcript = append(r.Transcript, "· pinned to variant "+pins[exp]+" of experiment "+exp)
+	}
 	if f := checkErr(t.Pos, sim.Start(t.Visitor, t.Locale)); f != nil {
 		return f
 	}
@@ -193,6 +201,8 @@ func run(sim *Sim, t *Test, r *Result) *Failure {
 					Want: fmt.Sprint(st.Bool), Got: fmt.Sprint(got)}
 			}
 			continue
+		case StepVariant:
+			continue // pinned before the start (variantPins)
 		case StepAgentsOnline:
 			sim.SetOnline(st.Online)
 			r.Transcript = append(r.Transcript, "· agents online "+Format(st.Online))
@@ -229,6 +239,58 @@ func run(sim *Sim, t *Test, r *Result) *Failure {
 		}
 	}
 	return check(sim, &t.Expect)
+}
+
+// variantPins reads the script's `variant:` steps: each puts the
+// conversation in a variant from its start, wherever it stands in the
+// script, as a visitor keeps their variant for good. A variant no
+// experiment has, one that two experiments have (without naming which),
+// or two variants of one experiment fail the test at the step.
+func variantPins(p *engine.Program, script []*Step) (map[string]string, *Failure) {
+	var pins map[string]string
+	for _, st := range script {
+		if st.Kind != StepVariant {
+			continue
+		}
+		var exps, all []string
+		for _, c := range p.Cards {
+			x := c.Experiment
+			if x == nil || st.Experiment != "" && x.Name != st.Experiment {
+				continue
+			}
+			for _, v := range x.Variants {
+				all = append(all, v.Name)
+				if v.Name == st.Text {
+					exps = append(exps, x.Name)
+				}
+			}
+		}
+		switch {
+		case len(exps) == 0:
+			what := "the playbook has no variant " + quote(st.Text)
+			if st.Experiment != "" {
+				what = "experiment " + quote(st.Experiment) + " has no variant " + quote(st.Text)
+				if len(all) == 0 {
+					what = "the playbook has no experiment " + quote(st.Experiment)
+				}
+			}
+			f := &Failure{Pos: st.Pos, Summary: what}
+			if s := source.Suggest(st.Text, all); s != "" {
+				f.Summary += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return nil, f
+		case len(exps) > 1:
+			return nil, &Failure{Pos: st.Pos, Summary: fmt.Sprintf("experiments %s all have a variant %s: write `variant: {%s: %s}`", strings.Join(exps, ", "), quote(st.Text), exps[0], st.Text)}
+		}
+		if pins == nil {
+			pins = map[string]string{}
+		}
+		if old, ok := pins[exps[0]]; ok && old != st.Text {
+			return nil, &Failure{Pos: st.Pos, Summary: fmt.Sprintf("the test already put the visitor in variant %s of %s: a visitor keeps one variant", old, exps[0])}
+		}
+		pins[exps[0]] = st.Text
+	}
+	return pins, nil
 }
 
 func checkLinks(st *Step, got []engine.LinkOut) *Failure {

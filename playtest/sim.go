@@ -37,6 +37,9 @@ type Sim struct {
 	Online map[string]int  // agents online per team; missing = nobody
 	Open   map[string]bool // teams within opening hours; missing = closed
 	Mocks  []*Mock         // answers for calls; a call with none gets a transport error
+	// Pins put the conversation in these variants (experiment name to
+	// variant name) from the start, whatever the visitor's id would draw.
+	Pins map[string]string
 
 	// OnEffect, when set, is called with every effect the engine returns,
 	// in order, after the Sim has carried it out.
@@ -100,6 +103,9 @@ func (s *Sim) Start(v engine.Visitor, locale string) (err error) {
 	}
 	defer catch(&err)
 	s.Session = engine.NewSession(s.Program, s.id, s.Now)
+	if len(s.Pins) > 0 {
+		s.Session.Variants = maps.Clone(s.Pins)
+	}
 	s.timers, s.pending, s.buttons = nil, nil, nil
 	if v.Language == "" {
 		v.Language = locale

@@ -158,6 +158,10 @@ func DescribeEdge(p *engine.Program, e engine.Edge) string {
 		if e.Index < len(c.Branch) && c.Branch[e.Index].If != nil {
 			what += " (if " + c.Branch[e.Index].If.Src + ")"
 		}
+	case engine.EdgeVariant:
+		if x := c.Experiment; x != nil && e.Index < len(x.Variants) {
+			what = "variant " + x.Variants[e.Index].Name
+		}
 	case engine.EdgeRetry:
 		what = "retry exhausted"
 	}

@@ -115,6 +115,12 @@ func paths(p *engine.Program) (out []path, truncated bool) {
 				end(c.End)
 				return
 			}
+			if x := c.Experiment; x != nil {
+				for _, v := range x.Variants {
+					next = append(next, v.Goto)
+				}
+				return
+			}
 			elseArm := false
 			for _, b := range c.Branch {
 				next = append(next, b.Goto)

@@ -52,6 +52,8 @@ func cardKind(c *engine.Card) string {
 	switch {
 	case c.Include != "":
 		return "include"
+	case c.Experiment != nil:
+		return "a/b test " + c.Experiment.Name
 	case c.Handoff != nil:
 		return "handoff"
 	case c.Call != nil:
@@ -208,6 +210,14 @@ func writeGraph(w io.Writer, p *engine.Program, dir string) {
 		}
 		if c.HasEnd {
 			g.edge(from, g.end(c.End), "")
+			continue
+		}
+		if x := c.Experiment; x != nil {
+			for i, v := range x.Variants {
+				if valid(v.Goto) {
+					g.edge(from, nodeID(v.Goto), fmt.Sprintf("variant %s %.0f%%", v.Name, 100*x.VariantShares()[i]))
+				}
+			}
 			continue
 		}
 		always := false

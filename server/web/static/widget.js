@@ -171,8 +171,11 @@
     var now = Date.now();
     if (!v.visits || now - (v.last || 0) > 30 * 60 * 1000) v.visits = (v.visits || 0) + 1;
     v.last = now;
+    // A random id kept in this browser: A/B experiments put the same
+    // visitor in the same variant every time (docs/language.md).
+    if (!v.id) v.id = randomId();
     setJSON('localStorage', VKEY, v);
-    var out = { returning: v.visits > 1 || !!v.chatted, visits: v.visits, referrer: (D.referrer || '').slice(0, 500) };
+    var out = { id: v.id, returning: v.visits > 1 || !!v.chatted, visits: v.visits, referrer: (D.referrer || '').slice(0, 500) };
     try {
       var utm = {}, any = false;
       new URLSearchParams(location.search).forEach(function (val, k) {
@@ -182,6 +185,12 @@
     } catch (e) { /* old browser */ }
     return out;
   })();
+  function randomId() {
+    var b = new Uint8Array(12), s = 'v_';
+    try { W.crypto.getRandomValues(b); } catch (e) { for (var j = 0; j < b.length; j++) b[j] = Math.floor(Math.random() * 256); }
+    for (var i = 0; i < b.length; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
+    return s;
+  }
   function markChatted() {
     var v = getJSON('localStorage', VKEY) || {};
     if (!v.chatted) { v.chatted = true; setJSON('localStorage', VKEY, v); }

@@ -860,6 +860,7 @@
       case 'left': n = sys('', '', [[who || 'The agent', 1], [' left']]); break;
       case 'resolved': n = sys('', '', who ? [['Resolved by '], [who, 1]] : [['Resolved']]); break;
       case 'end': n = sys('', '', [['The bot ended the conversation'], d.outcome ? [': ' + (OUTCOMES[d.outcome] || d.outcome)] : ['']]); break;
+      case 'variant': n = sys('', '', [['A/B test '], [str(d.experiment || ''), 1], [': variant '], [str(d.variant || '?'), 1]]); break;
       case 'record': n = sys('', 'sys-record', [['Created a '], [str(d.kind || 'record'), 1], [recordTitle(d) ? ': ' + recordTitle(d) : '']]); break;
       case 'error': n = sys(e.text || 'The bot stopped with an error.', 'sys-error'); break;
       case 'snoozed': n = sys('', '', [['Snoozed'], who ? [' by ' + who] : ['']]); break;

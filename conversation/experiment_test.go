@@ -7,6 +7,7 @@ import (
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
 )
 
 const abTest = `playbook: ab
@@ -57,5 +58,72 @@ func TestVariantEntries(t *testing.T) {
 		if e.Kind == "variant" || e.Data["variants"] != nil {
 			t.Errorf("the widget sees %+v", e)
 		}
+	}
+}
+
+func TestVariantKey(t *testing.T) {
+	tests := []struct {
+		in   map[string]string
+		want string
+	}{
+		{nil, ""},
+		{map[string]string{"greeting": "short"}, "greeting=short"},
+		{map[string]string{"pricing": "b", "greeting": "short"}, "greeting=short,pricing=b"},
+	}
+	for _, tt := range tests {
+		got := conversation.VariantKey(tt.in)
+		if got != tt.want {
+			t.Errorf("VariantKey(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+		for x, v := range tt.in {
+			if back, ok := conversation.VariantIn(got, x); !ok || back != v {
+				t.Errorf("VariantIn(%q, %q) = %q, %v; want %q", got, x, back, ok, v)
+			}
+		}
+		if _, ok := conversation.VariantIn(got, "gree"); ok {
+			t.Errorf("VariantIn(%q) found an experiment that is not there", got)
+		}
+	}
+}
+
+// TestExperimentFromRows: funnel rows of several days, versions and
+// experiments sum into one experiment's per-variant counts; rows of other
+// experiments and of no variant are left out.
+func TestExperimentFromRows(t *testing.T) {
+	row := func(day, variant, counter string, n int64) store.FunnelRow {
+		return store.FunnelRow{FunnelKey: store.FunnelKey{Day: day, Playbook: "ab", Version: "v1", Variant: variant}, Counter: counter, Count: n}
+	}
+	rows := []store.FunnelRow{
+		row("2026-01-01", "", "started", 500),
+		row("2026-01-01", "", "outcome|done", 7), // ended before any variant
+		row("2026-01-01", "greeting=short", "variant|greeting", 200),
+		row("2026-01-02", "greeting=short", "variant|greeting", 50),
+		row("2026-01-01", "greeting=short", "outcome|done", 20),
+		row("2026-01-02", "greeting=short,pricing=b", "outcome|done", 5),
+		row("2026-01-02", "greeting=short,pricing=b", "variant|pricing", 30),
+		row("2026-01-01", "greeting=long", "variant|greeting", 240),
+		row("2026-01-01", "greeting=long", "outcome|done", 48),
+		row("2026-01-01", "greeting=long", "record|lead", 12),
+		row("2026-01-01", "pricing=a", "outcome|done", 99),
+	}
+	st := conversation.ExperimentFromRows(rows, "greeting")
+	if got := st.Variants; len(got) != 2 || got[0] != "long" || got[1] != "short" {
+		t.Fatalf("variants %v", got)
+	}
+	if st.Entered["short"] != 250 || st.Entered["long"] != 240 {
+		t.Errorf("entered %v", st.Entered)
+	}
+	if st.Outcomes["short"]["done"] != 25 || st.Outcomes["long"]["done"] != 48 || st.Records["long"]["lead"] != 12 {
+		t.Errorf("outcomes %v, records %v", st.Outcomes, st.Records)
+	}
+	if g := st.Goals(); len(g) != 2 || g[0] != "done" || g[1] != "record:lead" {
+		t.Errorf("goals %v", g)
+	}
+	rows2 := st.Compare("done", 1.959963984540054)
+	if rows2[0].Variant != "long" || rows2[0].N != 240 || rows2[0].K != 48 || rows2[1].K != 25 {
+		t.Errorf("compare %+v", rows2)
+	}
+	if r := st.Compare("record:lead", 1.96); r[0].K != 12 || r[1].K != 0 {
+		t.Errorf("compare leads %+v", r)
 	}
 }

@@ -41,15 +41,17 @@ var scenarios = map[string]struct {
 	"idle-10k":      {"10,000 idle widgets held 20 s", map[string]string{"idle": "10000", "hold": "20s", "ceiling": "0"}},
 	"two-servers":   {"50 visitors split over 2 serve processes on one Redis, 30 s", map[string]string{"visitors": "50", "duration": "30s", "servers": "2"}},
 	"embedded":      {"50 visitors, serve's embedded store, 30 s", map[string]string{"visitors": "50", "duration": "30s", "embedded": "true"}},
-	"embedded-vs-redis": {"embedded and visitors-50 alternated, 3 rounds of 30 s each: turns/s, latency, server CPU per turn, ratio",
+	"embedded-vs-redis": {"embedded and visitors-50 alternated, 3 rounds of 30 s each: turns/s, latency, CPU per turn, ratios",
 		map[string]string{"visitors": "50", "duration": "30s", "compare": "embedded,redis", "runs": "3"}},
+	"serve-vs-reference": {"serve on Redis and the reference server alternated (--reference), 50 visitors, 3 rounds of 30 s each: turns/s, p99, CPU per turn, Redis round trips, ratios",
+		map[string]string{"visitors": "50", "duration": "30s", "compare": "redis,reference", "runs": "3"}},
 }
 
 func scenarioList() string {
-	names := []string{"visitors-1", "visitors-50", "visitors-1000", "saturate-1000", "idle-10k", "two-servers", "embedded", "embedded-vs-redis"}
+	names := []string{"visitors-1", "visitors-50", "visitors-1000", "saturate-1000", "idle-10k", "two-servers", "embedded", "embedded-vs-redis", "serve-vs-reference"}
 	var b strings.Builder
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %-17s %s\n", n, scenarios[n].summary)
+		fmt.Fprintf(&b, "  %-18s %s\n", n, scenarios[n].summary)
 	}
 	return b.String()
 }
@@ -57,7 +59,7 @@ func scenarioList() string {
 var benchCommand = &command{
 	name:    "bench",
 	summary: "measure speed, scale and memory with simulated visitors",
-	usage:   "bench [--scenario NAME] [--visitors 50] [--duration 30s] [--redis URL | --embedded] [--json]",
+	usage:   "bench [--scenario NAME] [--visitors 50] [--duration 30s] [--redis URL | --embedded] [--reference] [--json]",
 	help: `Starts a server (playbook serve, as a separate process, so its CPU and
 memory are measured apart from the load) on a free loopback port, and
 drives simulated visitors over real websockets through the reference
@@ -80,6 +82,17 @@ Scenarios (--scenario NAME; flags given as well override them):
   playbook bench --redis 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002   (a Redis Cluster)
   playbook bench --url http://127.0.0.1:8080 --visitors 10 --conversations 1000
   playbook bench --scenario embedded-vs-redis --duration 15s --runs 3
+  playbook bench --reference --duration 15s --runs 3
+
+The reference server (--reference, or --compare redis,reference) is the
+least a server can do for the same visitors: it speaks serve's visitor
+frames, steps the same playbook and stores each turn with one EVALSHA of
+serve's turn script, on the same keys, and writes the replies in one
+write; no inbox, queue, timers, CRM or live hub. The bench starts it as
+its own process (playbook bench --reference-server ADDR) and alternates
+it with serve on the same Redis, then prints the ratios of turns/s, p99,
+and CPU per turn of the server, Redis and the bench, with the Redis round
+trips and commands per turn of each (docs/benchmarks.md).
 
 Every handoff is checked in the inbox when the bench starts the servers:
 after the visitors, an admin agent the bench added signs in and finds
@@ -124,8 +137,11 @@ duration or its number of conversations.
 		fs.StringVar(&o.selfProfile, "bench-profile", "", "write a CPU profile of the bench itself (the load generator) to this file")
 		fs.StringVar(&o.heapProfile, "server-heap", "", "write a heap profile of the (first) server to this file, at the end of the window (with --idle: with all connections open)")
 		fs.IntVar(&o.procs, "bench-procs", 0, "GOMAXPROCS of the bench itself, the load generator (0: Go's default; the servers keep theirs)")
-		fs.StringVar(&o.compare, "compare", "", "alternate runs on two engines, embedded,redis: each engine once a round, --runs rounds, the same load; prints turns/s, latency and server CPU per turn of each run, their ranges and the ratio")
+		fs.StringVar(&o.compare, "compare", "", "alternate runs on two engines, embedded,redis or redis,reference (serve on Redis and the reference server): each engine once a round, --runs rounds, the same load; prints turns/s, latency and server CPU per turn of each run, their ranges and the ratio")
 		fs.IntVar(&o.runs, "runs", 3, "with --compare: how many rounds")
+		fs.BoolVar(&o.withReference, "reference", false, "compare serve on Redis with the reference server, alternated (--compare redis,reference)")
+		fs.StringVar(&o.referenceServer, "reference-server", "", "run only the reference server on this loopback address (what --reference starts), with --redis and --prefix, until interrupted")
+		fs.StringVar(&o.prefix, "prefix", "pb:", "with --reference-server: the prefix of its Redis keys")
 		fs.BoolVar(&o.json, "json", false, "print the report as JSON")
 		fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' and Redis's logs (their folder is printed)")
 		fs.BoolVar(&o.soak, "soak", false, "a long run with faults: resilient visitors (1,000, pausing 1s, for 10m unless set) while the server is killed and restarted every --restart-every; every conversation checked against the reference and the store, every lead against the CRM (see docs/reliability.md)")
@@ -133,6 +149,9 @@ duration or its number of conversations.
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) > 0 {
 				return usageError("bench takes no arguments")
+			}
+			if o.referenceServer != "" {
+				return runReferenceServer(ctx, std, &o)
 			}
 			set := map[string]bool{}
 			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -162,6 +181,12 @@ duration or its number of conversations.
 						}
 					}
 				}
+			}
+			if o.withReference {
+				if o.compare != "" && o.compare != "redis,reference" {
+					return usageError("--reference compares serve on Redis with the reference server: it takes no other --compare")
+				}
+				o.compare = "redis,reference"
 			}
 			return runBench(ctx, std, &o)
 		}
@@ -197,6 +222,12 @@ type benchOptions struct {
 	keepLogs      bool
 	soak          bool
 	restartEvery  time.Duration
+	// withReference is --reference; reference makes measureBench start
+	// the reference server instead of serve (a --compare run).
+	withReference   bool
+	reference       bool
+	referenceServer string
+	prefix          string
 }
 
 func runBench(ctx context.Context, std *stdio, o *benchOptions) error {
@@ -242,6 +273,9 @@ func measureBench(ctx context.Context, std *stdio, o *benchOptions) (rep *bench.
 	}
 	if o.embedded && o.servers > 1 {
 		return nil, usageError("--embedded keeps the store inside one server; use --redis for several")
+	}
+	if o.reference && (o.embedded || o.url != "" || o.idle > 0) {
+		return nil, usageError("the reference server stores in Redis and runs the conversations only: no --embedded, --url or --idle")
 	}
 	if o.selfProfile != "" {
 		f, err := os.Create(o.selfProfile)
@@ -329,7 +363,7 @@ func measureBench(ctx context.Context, std *stdio, o *benchOptions) (rep *bench.
 		if err != nil {
 			return nil, err
 		}
-		if o.idle == 0 {
+		if o.idle == 0 && !o.reference {
 			// The agent of the inbox check, written into the store
 			// before the servers start (the embedded one is theirs
 			// once they run).
@@ -346,8 +380,17 @@ func measureBench(ctx context.Context, std *stdio, o *benchOptions) (rep *bench.
 				args = append(args, "--data", filepath.Join(dir, "data"))
 			}
 			args = append(args, strings.Fields(o.serverFlags)...)
+			start := func() (*bench.Server, error) {
+				return bench.StartServer(ctx, exe, args, filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)))
+			}
+			if o.reference {
+				start = func() (*bench.Server, error) {
+					return bench.StartCommand(ctx, exe, []string{"bench", "--reference-server", "127.0.0.1:0", "--redis", redisURL, "--prefix", prefix},
+						filepath.Join(dir, fmt.Sprintf("reference-%d.log", i+1)))
+				}
+			}
 			note("starting server %d of %d", i+1, o.servers)
-			srv, err := bench.StartServer(ctx, exe, args, filepath.Join(dir, fmt.Sprintf("serve-%d.log", i+1)))
+			srv, err := start()
 			if err != nil {
 				return nil, err
 			}
@@ -523,6 +566,9 @@ func describe(o *benchOptions) string {
 	}
 	if o.embedded {
 		s += ", embedded store"
+	}
+	if o.reference {
+		s += ", the reference server"
 	}
 	if o.scenario != "" {
 		s = o.scenario + " (" + s + ")"

@@ -12,10 +12,11 @@ import (
 )
 
 // compareEngines are the engines --compare knows.
-var compareEngines = map[string]bool{"embedded": true, "redis": true}
+// "reference" is the bench's reference server on Redis (--reference).
+var compareEngines = map[string]bool{"embedded": true, "redis": true, "reference": true}
 
 // runCompare alternates runs of o on the engines of o.compare ("embedded,
-// redis"), o.runs rounds, each engine once a round (the order flips every
+// redis", or "redis,reference": serve on Redis and the reference server), o.runs rounds, each engine once a round (the order flips every
 // round so that a drift of the machine's load weighs on both alike), and
 // prints each run as it ends and the ranges and ratios at the end. The
 // Redis runs use --redis, or one redis-server the bench starts for all of
@@ -27,7 +28,7 @@ func runCompare(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	}
 	for _, e := range engines {
 		if !compareEngines[e] {
-			return usageError("--compare: no engine %q (embedded or redis)", e)
+			return usageError("--compare: no engine %q (embedded, redis or reference)", e)
 		}
 	}
 	switch {
@@ -68,8 +69,9 @@ func runCompare(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			run := *o
 			run.compare, run.ceiling, run.json = "", 0, false
 			run.embedded = e == "embedded"
+			run.reference = e == "reference"
 			run.redisURL = ""
-			if e == "redis" {
+			if e == "redis" || e == "reference" {
 				run.redisURL = redisURL
 			}
 			for _, f := range []*string{&run.profile, &run.heapProfile} {

@@ -57,12 +57,20 @@ func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, rdb redis.Uni
 	if x.pprof == "" {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(x.pprof)
+	return startDebugListener(ctx, log, x.pprof, rdb, engine)
+}
+
+// startDebugListener serves Go's profiles and counters (/debug/vars, with
+// the Redis commands and round trips rdb sends, and engine's pending
+// marks) on addr, a loopback address, until ctx ends. rdb and engine may
+// be nil.
+func startDebugListener(ctx context.Context, log *slog.Logger, addr string, rdb redis.UniversalClient, engine store.Engine) error {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return usageError("--pprof %s: %v", x.pprof, err)
+		return usageError("--pprof %s: %v", addr, err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return usageError("--pprof %s: profiles are served on loopback addresses only", x.pprof)
+		return usageError("--pprof %s: profiles are served on loopback addresses only", addr)
 	}
 	if rdb != nil { // the embedded store has no Redis commands to count
 		counter := &redisCounter{}
@@ -72,7 +80,7 @@ func (x *serveExtras) apply(ctx context.Context, log *slog.Logger, rdb redis.Uni
 	if engine != nil {
 		publishPending(engine.Sessions(store.SessionOptions{}))
 	}
-	ln, err := net.Listen("tcp", x.pprof)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

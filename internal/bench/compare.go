@@ -45,6 +45,31 @@ func (r CompareRun) StoreCPUPerTurn() time.Duration {
 	return perTurn(r.Load.RedisCPUCores, r.Load)
 }
 
+// BenchCPUPerTurn is the load generator's (this process's) CPU time per
+// turn: the visitors' side of a turn, which a server that sends fewer or
+// more frames changes too.
+func (r CompareRun) BenchCPUPerTurn() time.Duration {
+	return perTurn(r.Load.BenchCPUCores, r.Load)
+}
+
+// RoundTrips are the Redis requests per turn the server waited for (-1:
+// unknown, such as the embedded engine's).
+func (r CompareRun) RoundTrips() float64 {
+	if r.Load == nil || r.Load.Redis == nil {
+		return -1
+	}
+	return r.Load.Redis.RoundTrips
+}
+
+// Commands are the Redis commands per turn, those scripts ran included
+// (INFO commandstats; -1: unknown).
+func (r CompareRun) Commands() float64 {
+	if r.Load == nil || r.Load.Redis == nil {
+		return -1
+	}
+	return r.Load.Redis.AllTotal
+}
+
 func perTurn(cores float64, l *LoadReport) time.Duration {
 	if l == nil || l.Turns == 0 {
 		return 0
@@ -64,6 +89,12 @@ func (c *Comparison) Errors() int {
 // Ratios are, round by round, the first engine's turns/s over the
 // second's.
 func (c *Comparison) Ratios() []float64 {
+	return c.RatiosOf(func(r CompareRun) float64 { return r.Load.TurnsPerSec })
+}
+
+// RatiosOf are, round by round, the first engine's value of f over the
+// second's; rounds where either is not above 0 are left out.
+func (c *Comparison) RatiosOf(f func(CompareRun) float64) []float64 {
 	if len(c.Engines) != 2 {
 		return nil
 	}
@@ -72,12 +103,12 @@ func (c *Comparison) Ratios() []float64 {
 		if byRound[r.Round] == nil {
 			byRound[r.Round] = map[string]float64{}
 		}
-		byRound[r.Round][r.Engine] = r.Load.TurnsPerSec
+		byRound[r.Round][r.Engine] = f(r)
 	}
 	var out []float64
 	for round := 1; round <= len(byRound); round++ {
 		a, b := byRound[round][c.Engines[0]], byRound[round][c.Engines[1]]
-		if b > 0 {
+		if a > 0 && b > 0 {
 			out = append(out, a/b)
 		}
 	}
@@ -95,8 +126,15 @@ func (c *Comparison) WriteRun(w io.Writer, r CompareRun) {
 	if l.Queued >= 0 {
 		queued = fmt.Sprintf("%s of %s", num(l.Queued), num(l.Handoffs))
 	}
-	fmt.Fprintf(w, "  %-5d %-9s %8s %8s %8s %10s %10s %7d   %s\n", r.Round, r.Engine, num(int(l.TurnsPerSec+0.5)),
-		ms(l.Latency.P50), ms(l.Latency.P99), us(r.ServerCPUPerTurn()), store, l.Errors, queued)
+	trips, cmds := "-", "-"
+	if v := r.RoundTrips(); v >= 0 {
+		trips = fmt.Sprintf("%.2f", v)
+	}
+	if v := r.Commands(); v >= 0 {
+		cmds = fmt.Sprintf("%.1f", v)
+	}
+	fmt.Fprintf(w, "  %-5d %-9s %8s %8s %8s %10s %10s %10s %6s %6s %7d   %s\n", r.Round, r.Engine, num(int(l.TurnsPerSec+0.5)),
+		ms(l.Latency.P50), ms(l.Latency.P99), us(r.ServerCPUPerTurn()), store, us(r.BenchCPUPerTurn()), trips, cmds, l.Errors, queued)
 }
 
 // WriteHeader prints the table's title and header.
@@ -105,8 +143,9 @@ func (c *Comparison) WriteHeader(w io.Writer) {
 	fmt.Fprintf(w, "playbook bench: %s, %d visitors, %v each (after %v of warm-up), alternated\n",
 		strings.Join(c.Engines, " vs "), c.Visitors, c.Duration, c.Warmup)
 	fmt.Fprintf(w, "machine   %d CPUs (%s), Linux %s, %s, Redis %s\n", m.CPUs, m.CPUModel, m.Kernel, m.Go, orNA(m.Redis))
-	fmt.Fprintf(w, "\n  %-5s %-9s %8s %8s %8s %10s %10s %7s   %s\n", "round", "engine", "turns/s", "p50", "p99", "server", "store", "errors", "handoffs queued")
-	fmt.Fprintf(w, "  %-5s %-9s %8s %8s %8s %10s %10s %7s\n", "", "", "", "", "", "CPU/turn", "CPU/turn", "")
+	fmt.Fprintf(w, "\n  %-5s %-9s %8s %8s %8s %10s %10s %10s %6s %6s %7s   %s\n", "round", "engine", "turns/s", "p50", "p99", "server", "store", "bench", "Redis", "Redis", "errors", "handoffs queued")
+	fmt.Fprintf(w, "  %-5s %-9s %8s %8s %8s %10s %10s %10s %6s %6s %7s\n", "", "", "", "", "", "CPU/turn", "CPU/turn", "CPU/turn", "trips", "cmds", "")
+	fmt.Fprintf(w, "  %-5s %-9s %8s %8s %8s %10s %10s %10s %6s %6s %7s\n", "", "", "", "", "", "", "", "", "/turn", "/turn", "")
 }
 
 // WriteSummary prints the ranges and the ratios.
@@ -114,8 +153,8 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("\n")
 	for _, e := range c.Engines {
-		var tps, p50, p99 []float64
-		var cpu, st []time.Duration
+		var tps, p50, p99, trips, cmds []float64
+		var cpu, st, bn []time.Duration
 		for _, r := range c.Runs {
 			if r.Engine != e {
 				continue
@@ -125,6 +164,11 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 			p99 = append(p99, r.Load.Latency.P99.Seconds()*1000)
 			cpu = append(cpu, r.ServerCPUPerTurn())
 			st = append(st, r.StoreCPUPerTurn())
+			bn = append(bn, r.BenchCPUPerTurn())
+			if v := r.RoundTrips(); v >= 0 {
+				trips = append(trips, v)
+				cmds = append(cmds, r.Commands())
+			}
 		}
 		if len(tps) == 0 {
 			continue
@@ -134,14 +178,30 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 			p(" + store %s µs/turn", spanD(st))
 		}
 		p("\n")
+		p("  %-9s bench (load generator) CPU %s µs/turn", "", spanD(bn))
+		if len(trips) > 0 {
+			p("; Redis %s round trips, %s commands per turn", span(trips, "%.2f"), span(cmds, "%.1f"))
+		}
+		p("\n")
 	}
-	if rs := c.Ratios(); len(rs) > 0 {
+	ratio := func(what string, f func(CompareRun) float64) {
+		rs := c.RatiosOf(f)
+		if len(rs) == 0 {
+			return
+		}
 		parts := make([]string, len(rs))
 		for i, r := range rs {
 			parts[i] = fmt.Sprintf("%.2f", r)
 		}
-		p("  ratio     %s / %s turns/s, round by round: %s (median %.2f)\n", c.Engines[0], c.Engines[1], strings.Join(parts, ", "), median(rs))
+		p("  ratio     %s / %s %s, round by round: %s (median %.2f)\n", c.Engines[0], c.Engines[1], what, strings.Join(parts, ", "), median(rs))
 	}
+	ratio("turns/s", func(r CompareRun) float64 { return r.Load.TurnsPerSec })
+	ratio("p99", func(r CompareRun) float64 { return r.Load.Latency.P99.Seconds() })
+	ratio("server CPU/turn", func(r CompareRun) float64 { return r.ServerCPUPerTurn().Seconds() })
+	ratio("Redis CPU/turn", func(r CompareRun) float64 { return r.StoreCPUPerTurn().Seconds() })
+	ratio("bench CPU/turn", func(r CompareRun) float64 { return r.BenchCPUPerTurn().Seconds() })
+	ratio("Redis round trips/turn", CompareRun.RoundTrips)
+	ratio("Redis commands/turn", CompareRun.Commands)
 	p("  errors    %d\n", c.Errors())
 }
 

@@ -220,12 +220,19 @@ var (
 // serves. Its log goes to logPath; the address comes from its "serving" log
 // line.
 func StartServer(ctx context.Context, exe string, args []string, logPath string) (*Server, error) {
+	return StartCommand(ctx, exe, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), logPath)
+}
+
+// StartCommand runs `exe args...`, a server that logs its "serving" line
+// as serve does (such as `playbook bench --reference-server`), and waits
+// until it serves.
+func StartCommand(ctx context.Context, exe string, args []string, logPath string) (*Server, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	pr, pw := io.Pipe()
-	p, err := startProcess(exe, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), logPath, pw)
+	p, err := startProcess(exe, args, logPath, pw)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -263,10 +270,10 @@ func StartServer(ctx context.Context, exe string, args []string, logPath string)
 	select {
 	case <-found:
 	case <-p.done:
-		return nil, fmt.Errorf("playbook serve exited: %v\n%s", p.err, p.tail())
+		return nil, fmt.Errorf("playbook %s exited: %v\n%s", args[0], p.err, p.tail())
 	case <-time.After(30 * time.Second):
 		_ = p.Stop(5 * time.Second)
-		return nil, fmt.Errorf("playbook serve did not start within 30s\n%s", p.tail())
+		return nil, fmt.Errorf("playbook %s did not start within 30s\n%s", args[0], p.tail())
 	case <-ctx.Done():
 		_ = p.Stop(5 * time.Second)
 		return nil, ctx.Err()

@@ -259,6 +259,10 @@ func (r *Report) WriteText(w io.Writer) {
 			p("  handoffs       %s, not checked in the inbox (servers the bench did not start)\n", num(l.Handoffs))
 		}
 		r.writeResources(w, &l.Resources, "turn")
+		if l.Turns > 0 {
+			p("  CPU per turn   server %s, Redis %s, bench (load generator) %s   (CPU time / turns of the window: steadier than turns/s on a shared machine)\n",
+				us(perTurn(l.ServerCPUCores, l)), us(perTurn(l.RedisCPUCores, l)), us(perTurn(l.BenchCPUCores, l)))
+		}
 	}
 	if c := r.Ceiling; c != nil {
 		p("\nceiling: %d workers doing only the atomic session read-modify-write (redisstore.Store.Turn, trivial step, 2 entries) on the same Redis\n", c.Workers)

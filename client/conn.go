@@ -219,6 +219,15 @@ func (c *Conn) CloseStatus() websocket.StatusCode {
 	return websocket.CloseStatus(c.err)
 }
 
+// Restarting reports whether the server closed the connection because it
+// is shutting down (close status protocol.CloseRestart, 1012): reconnect
+// (Reconnect, or ReconnectTo another server of the deployment), which
+// resumes after the last entry received, and send again, with the same
+// client ids, the messages that got no Ack (the server dedupes them).
+func (c *Conn) Restarting() bool {
+	return c.CloseStatus() == protocol.CloseRestart
+}
+
 // Until reads frames until ok reports true for one, and returns it; the
 // frames before it are dropped.
 func (c *Conn) Until(ctx context.Context, ok func(protocol.Frame) bool) (protocol.Frame, error) {

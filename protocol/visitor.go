@@ -55,6 +55,13 @@ const (
 	DefaultLeaveMsg = "Leave a message instead"
 )
 
+// CloseRestart is the websocket close code (1012, "Service Restart") a
+// server closes a visitor's or an agent's socket with when it shuts down
+// gracefully (docs/protocol.md, "Restarts"): the client reconnects (any
+// server of the deployment), resumes after the last entry it has, and
+// sends again, with the same client ids, the messages it had no ack for.
+const CloseRestart = 1012
+
 // Visitor to server.
 type (
 	// Start begins a new conversation.

@@ -49,6 +49,9 @@ const wsSignedOut websocket.StatusCode = 4001
 
 func (s *Server) handleAgentWS(c *echo.Context) error {
 	a := agentOf(c)
+	if s.app.Draining() {
+		return s.refuseDraining()
+	}
 	ws, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
 		return nil
@@ -68,6 +71,11 @@ func (s *Server) handleAgentWS(c *echo.Context) error {
 		return nil
 	}
 	defer ac.close()
+	if !s.conns.addAgent(ac) { // the drain began meanwhile
+		_ = ws.Close(closeRestart, restartReason)
+		return nil
+	}
+	defer s.conns.removeAgent(ac)
 	_ = s.svc.Heartbeat(ctx, a)
 	go ac.writeLoop(ctx, cancel)
 	ac.push(&protocol.Hello{Agent: conversation.WireAgent(a)})

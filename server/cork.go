@@ -24,10 +24,11 @@ import (
 type outbox struct {
 	mu      sync.Mutex
 	frames  [][]byte
-	held    int    // > 0: a frame is being handled; send later
-	ready   int    // the first ready frames may go even while held
-	writing bool   // a writer is running
-	write   func() // runs a writer, which calls next until it says stop
+	held    int             // > 0: a frame is being handled; send later
+	ready   int             // the first ready frames may go even while held
+	writing bool            // a writer is running
+	write   func()          // runs a writer, which calls next until it says stop
+	idlers  []chan struct{} // closed when nothing is left to write (idle)
 }
 
 func newOutbox(write func()) *outbox { return &outbox{write: write} }
@@ -89,6 +90,20 @@ func (o *outbox) flush() {
 }
 
 // sendable is how many frames may go now.
+// idle returns a channel closed once every queued frame was written (at
+// once when none is queued nor being written).
+func (o *outbox) idle() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c := make(chan struct{})
+	if len(o.frames) == 0 && !o.writing {
+		close(c)
+		return c
+	}
+	o.idlers = append(o.idlers, c)
+	return c
+}
+
 func (o *outbox) sendable() int {
 	if o.held > 0 {
 		return o.ready
@@ -104,6 +119,12 @@ func (o *outbox) next() [][]byte {
 	n := o.sendable()
 	if n == 0 {
 		o.writing = false
+		if len(o.frames) == 0 {
+			for _, c := range o.idlers {
+				close(c)
+			}
+			o.idlers = nil
+		}
 		return nil
 	}
 	f := o.frames[:n:n]

@@ -90,6 +90,7 @@ type Server struct {
 	// websocket.
 	widgets *conversation.Widgets
 	limits  *limits
+	conns   openConns // the open websockets, for Drain
 	echo    *echo.Echo
 	now     func() time.Time
 }

@@ -42,11 +42,20 @@ type visitorConn struct {
 	mu     sync.Mutex
 	closed bool
 	done   chan struct{}
+
+	// turn is held while a frame is handled (a turn); Drain takes it to
+	// wait for the running turn.
+	turn chan struct{}
+	// stopped: the server drains; frames read are not handled (under turn).
+	stopped bool
 }
 
 func (s *Server) handleVisitorWS(c *echo.Context) error {
 	r, w := c.Request(), c.Response()
 	ip := c.RealIP()
+	if s.app.Draining() {
+		return s.refuseDraining()
+	}
 	if !s.limits.connect(ip, s.now()) {
 		return echo.NewHTTPError(429, "too many connections from your address; try again in a minute")
 	}
@@ -56,7 +65,7 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 		return nil // Accept has written the HTTP error (403 for a refused origin)
 	}
 	ws.SetReadLimit(maxReadLimit)
-	v := &visitorConn{s: s, ws: ws, ip: ip, cork: cw.conn, log: s.log, done: make(chan struct{})}
+	v := &visitorConn{s: s, ws: ws, ip: ip, cork: cw.conn, log: s.log, done: make(chan struct{}), turn: make(chan struct{}, 1)}
 	// Messages and transcript requests are limited apart (each transcript
 	// request costs store reads even when refused; the mails themselves
 	// are bounded by package transcript's Quota).
@@ -66,6 +75,12 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	// stack are let go, which is most of an idle widget's memory.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	v.out = newOutbox(func() { v.writeFrames(ctx, cancel) })
+	if !s.conns.addVisitor(v) { // the drain began meanwhile
+		v.w.Close()
+		cancel()
+		_ = ws.Close(closeRestart, restartReason)
+		return nil
+	}
 	go v.serve(ctx, cancel)
 	return nil
 }
@@ -93,6 +108,7 @@ func (v *visitorConn) close() {
 	v.closed = true
 	close(v.done)
 	v.mu.Unlock()
+	v.s.conns.removeVisitor(v)
 	v.w.Close()
 	v.ws.CloseNow()
 }
@@ -174,12 +190,22 @@ func (v *visitorConn) readLoop(ctx context.Context) {
 		if err != nil {
 			return
 		}
+		select {
+		case v.turn <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		if v.stopped { // draining: the client sends it again after it reconnects
+			<-v.turn
+			continue
+		}
 		f, fe := protocol.DecodeVisitor(typ == websocket.MessageText, data)
 		if fe != nil {
 			v.Push(fe)
-			continue
+		} else {
+			v.handle(ctx, f)
 		}
-		v.handle(ctx, f)
+		<-v.turn
 	}
 }
 

@@ -73,6 +73,7 @@ Put the widget on a page with one tag:
 		logJSON := fs.Bool("log-json", false, "log as JSON lines instead of text")
 		accessLog := fs.Bool("access-log", true, "log one line per HTTP request: request id, method, route, status, duration, bytes (never the query string)")
 		logIPs := fs.Bool("log-ips", false, "add the client address to the access log (personal data)")
+		drainTimeout := fs.Duration("drain-timeout", 10*time.Second, "on SIGTERM or Ctrl-C, how long running turns and requests may take to finish before the process closes what is left and exits")
 		extras := addServeExtras(fs)
 		data := fs.String("data", "data", "without --redis: the data directory of the embedded store, which one process at a time may use")
 		fsync := fs.Bool("fsync", false, "without --redis: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
@@ -179,7 +180,7 @@ Put the widget on a page with one tag:
 			if *redisURL == "" {
 				demoAgent(ctx, srv, log)
 			}
-			return listenAndServe(ctx, *addr, srv, log)
+			return listenAndServe(ctx, *addr, srv, log, *drainTimeout)
 		}
 	},
 }
@@ -339,15 +340,18 @@ func withScheme(s string) string {
 }
 
 // listenAndServe serves until ctx is cancelled (Ctrl-C, SIGTERM), then
-// drains: it stops accepting, gives open requests 10 seconds, and waits for
-// background work.
-func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *slog.Logger) error {
+// drains within drainTimeout: /readyz answers 503, the listener closes,
+// open requests and visitors' running turns finish, every websocket is
+// closed with protocol.CloseRestart (clients reconnect and resume), and
+// background work stops. It returns nil after a drain, even one cut short
+// by drainTimeout (what was cut short is logged).
+func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *slog.Logger, drainTimeout time.Duration) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	runCtx, stopRun := context.WithCancel(ctx)
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx)) // runs through the drain
 	defer stopRun()
 	runDone := make(chan error, 1)
 	go func() { runDone <- srv.Run(runCtx) }()
@@ -359,16 +363,23 @@ func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *s
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	start := time.Now()
+	log.Info("draining: not ready, no new connections; running turns finish, then sockets close with a reconnect hint", "timeout", drainTimeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
-	err = hs.Shutdown(shutCtx)
+	shut := make(chan error, 1)
+	go func() { shut <- hs.Shutdown(drainCtx) }()
+	if err := srv.Drain(drainCtx); err != nil {
+		log.Warn("drain cut short", "err", err)
+	}
+	if err := <-shut; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("drain cut short: open requests closed", "err", err)
+		hs.Close()
+	}
 	stopRun()
 	<-runDone
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	log.Info("drained", "took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // demoAgent creates a sign-in for the inbox when the store is in memory, so

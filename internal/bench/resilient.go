@@ -33,6 +33,7 @@ type ResilientStats struct {
 	Duplicates  int `json:"duplicate_acks"` // acks saying a resent message was already stored
 	Redelivered int `json:"redelivered"`    // entries received again by id (ignored, as the widget does)
 	Restarted   int `json:"restarted"`      // conversations begun again: the connection broke before the welcome
+	Drained     int `json:"drained"`        // connections the server closed with protocol.CloseRestart (a graceful restart)
 	// FirstUnavailable and LastUnavailable are when the first and the last
 	// "unavailable" error frames arrived (zero: none).
 	FirstUnavailable time.Time `json:"-"`
@@ -47,6 +48,7 @@ func (s *ResilientStats) Add(o ResilientStats) {
 	s.Duplicates += o.Duplicates
 	s.Redelivered += o.Redelivered
 	s.Restarted += o.Restarted
+	s.Drained += o.Drained
 	if !o.FirstUnavailable.IsZero() && (s.FirstUnavailable.IsZero() || o.FirstUnavailable.Before(s.FirstUnavailable)) {
 		s.FirstUnavailable = o.FirstUnavailable
 	}
@@ -194,6 +196,9 @@ func (d *dialer) runResilientState(ctx context.Context, server int, sc Script, p
 			if err != nil {
 				if ctx.Err() != nil {
 					return r.result(), ctx.Err()
+				}
+				if r.ws != nil && r.ws.Restarting() {
+					r.stats.Drained++
 				}
 				if err := r.reconnect(ctx, i); err != nil {
 					return fail(i, "%v", err)

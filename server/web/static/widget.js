@@ -1166,11 +1166,14 @@
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f && typeof f === 'object') onFrame(f);
     };
-    ws.onclose = function () {
+    ws.onclose = function (ev) {
       if (ws !== S.ws) return;
       S.ws = null;
       S.ready = false;
       stopPing();
+      // 1012: the server restarts (a graceful drain): come back at once, to
+      // any server, and resume; unacknowledged messages go again on welcome.
+      if (ev && ev.code === 1012) S.attempt = 0;
       if (!S.stopped) scheduleReconnect();
     };
   }

@@ -1805,11 +1805,12 @@
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f && typeof f === 'object') onFrame(f);
     };
-    ws.onclose = function () {
+    ws.onclose = function (ev) {
       if (ws !== S.ws) return;
       S.ws = null;
       S.wsHello = false;
       clearInterval(S.hbTimer);
+      if (ev && ev.code === 1012) S.wsAttempt = 0; // the server restarts: come back at once
       if (!S.stopped) reconnectLater();
     };
   }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/playbook-dev/playbook/dsl"
@@ -30,6 +32,8 @@ func TestAssignVariantSplit(t *testing.T) {
 		"uuid-like":  func(i int) string { return fmt.Sprintf("%08x-4b1c-4d2e-9f3a-%012x", i*2654435761, i) },
 		"email-like": func(i int) string { return fmt.Sprintf("visitor%d@example.com", i) },
 	}
+	worst := 0.0
+	defer func() { t.Logf("largest distance from a weight's share: %.2f points", 100*worst) }()
 	for _, weights := range [][]int{{50, 50}, {1, 1}, {90, 10}, {20, 30, 50}, {1, 1, 1, 1}} {
 		x := experiment(weights...)
 		for kind, id := range ids {
@@ -46,6 +50,9 @@ func TestAssignVariantSplit(t *testing.T) {
 					want := float64(w) / float64(x.Total)
 					share := float64(got[i]) / n
 					// within 3 percentage points of the weight's share
+					if d := math.Abs(share - want); d > worst {
+						worst = d
+					}
 					if math.Abs(share-want) > 0.03 {
 						t.Errorf("variant %d: %.4f of visitors, want %.2f ± 0.03 (counts %v)", i, share, want, got)
 					}
@@ -204,5 +211,44 @@ func TestExperimentEdges(t *testing.T) {
 	engine.StepTraced(p, s, engine.Event{Kind: engine.EventStart, Now: t0}, &engine.Trace{Edge: func(e engine.Edge) { took = append(took, e) }})
 	if len(took) != 1 || took[0] != (engine.Edge{Card: 0, Kind: engine.EdgeVariant, Index: 1}) {
 		t.Errorf("edges taken = %v", took)
+	}
+}
+
+// TestShippedExperimentSplit is issue 16's "done when" on the example
+// playbook: 10,000 conversations with widget-style visitor ids (v_ and 24
+// hex digits, from a seeded generator so the test is repeatable) run
+// through Step split within 3 % of 50/50, and each visitor gets the same
+// variant in a second conversation.
+func TestShippedExperimentSplit(t *testing.T) {
+	src, err := os.ReadFile("../playbooks/experiments/newsletter-ab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, diags := dsl.Load("newsletter-ab.yaml", src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	rng := rand.New(rand.NewPCG(16, 2026))
+	const n = 10000
+	count := map[string]int{}
+	for i := range n {
+		id := fmt.Sprintf("v_%024x", rng.Uint64()<<32|uint64(rng.Uint32()))
+		var got [2]string
+		for j := range got {
+			s := engine.NewSession(p, fmt.Sprintf("c%d-%d", i, j), t0)
+			s, _ = engine.Step(p, s, engine.Event{Kind: engine.EventStart, Now: t0, Visitor: &engine.Visitor{ID: id}})
+			got[j] = s.Variants["newsletter-opener"]
+		}
+		if got[0] != got[1] || got[0] == "" {
+			t.Fatalf("visitor %s: variants %q then %q", id, got[0], got[1])
+		}
+		count[got[0]]++
+	}
+	for _, v := range []string{"direct", "friendly"} {
+		share := float64(count[v]) / n
+		t.Logf("%s: %d of %d (%.2f %%)", v, count[v], n, 100*share)
+		if math.Abs(share-0.5) > 0.03 {
+			t.Errorf("variant %s got %.4f of visitors, want 0.50 ± 0.03", v, share)
+		}
 	}
 }

@@ -222,7 +222,10 @@ func (tx *Tx) Now() time.Time { return tx.now }
 
 // Values are stored as 8 bytes of expiry (Unix nanoseconds, 0 for none)
 // followed by the value. An expiring key also has an index key,
-// 0x00 'x' expiry key, that the sweep walks.
+// 0x00 'x' time key, that the sweep walks, at its expiry or earlier (a
+// renewal leaves the entry where it was; see PutExpiring). Entries the
+// sweep reaches for keys that are gone, or no longer expire, are dropped;
+// for keys that expire later, moved to their expiry.
 const hdr = 8
 
 var expIndex = []byte{0, 'x'}
@@ -335,12 +338,13 @@ func (tx *Tx) PutExpiring(key, val []byte, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	if was != 0 && was != ns {
-		if err := tx.t.del(expKey(was, key)); err != nil {
-			return err
-		}
-	}
-	if ns != 0 && ns != was {
+	// The index entry of a key may be earlier than its expiry, never
+	// later: a later expiry (a session renewed by its turn) keeps the
+	// entry it has, and the sweep, finding the key alive there, moves the
+	// entry to the key's expiry then. That spares every renewal two
+	// writes to the index (moving the entry) and the index pages they
+	// dirty. An earlier expiry, or a first one, needs an entry.
+	if ns != 0 && (was == 0 || ns < was) {
 		return tx.t.set(expKey(ns, key), nil)
 	}
 	return nil
@@ -356,7 +360,9 @@ func (tx *Tx) Expire(key []byte, at time.Time) (bool, error) {
 	return true, tx.PutExpiring(key, v, at)
 }
 
-// Delete removes key (a missing key is fine), and its expiry index entry.
+// Delete removes key (a missing key is fine), and its expiry index entry
+// when that is at the key's expiry (an earlier one, left by a renewal, is
+// dropped by the sweep).
 func (tx *Tx) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -484,13 +490,28 @@ func (db *DB) sweepBatch(ctx context.Context, max int) (deleted int, more bool, 
 			return err
 		}
 		for _, ik := range idx {
-			at := int64(binary.BigEndian.Uint64(ik[len(expIndex):]))
 			key := ik[len(expIndex)+8:]
 			rec, err := tx.t.get(key)
 			if err != nil {
 				return err
 			}
-			if len(rec) >= hdr && int64(binary.BigEndian.Uint64(rec)) == at {
+			if err := tx.t.del(ik); err != nil {
+				return err
+			}
+			var exp int64
+			if len(rec) >= hdr {
+				exp = int64(binary.BigEndian.Uint64(rec))
+			}
+			switch {
+			case exp == 0:
+				// Gone, or no longer expiring: a stale entry.
+			case exp > now:
+				// Renewed since the entry was made: it moves to the
+				// key's expiry (after the range this sweep walks).
+				if err := tx.t.set(expKey(exp, key), nil); err != nil {
+					return err
+				}
+			default:
 				if err := tx.t.del(key); err != nil {
 					return err
 				}
@@ -500,9 +521,6 @@ func (db *DB) sweepBatch(ctx context.Context, max int) (deleted int, more bool, 
 						return err
 					}
 				}
-			}
-			if err := tx.t.del(ik); err != nil {
-				return err
 			}
 		}
 		return nil

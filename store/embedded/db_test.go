@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -230,5 +231,76 @@ func TestRenewedKeyLeavesNoIndexBehind(t *testing.T) {
 	}
 	if n := embedded.ExpiryIndexLen(db); n != 0 {
 		t.Fatalf("%d expiry index entries after the sweep, want 0", n)
+	}
+}
+
+// TestSweepMovesTheIndexEntryOfARenewedKey: a renewal leaves the key's
+// expiry index entry where it was (no index write per turn); the sweep
+// that reaches it keeps the key, which has not expired, and moves the
+// entry to its expiry; entries of keys deleted or made lasting after a
+// renewal are dropped; a key whose expiry is brought forward expires then.
+func TestSweepMovesTheIndexEntryOfARenewedKey(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &clock{t: t0}
+	db := open(t, t.TempDir(), c)
+	update := func(fn func(tx *embedded.Tx) error) {
+		t.Helper()
+		if err := db.Update(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	renewed, lasting, deleted, sooner := embedded.K("s", "renewed"), embedded.K("s", "lasting"), embedded.K("s", "deleted"), embedded.K("s", "sooner")
+	update(func(tx *embedded.Tx) error {
+		for _, k := range [][]byte{renewed, lasting, deleted, sooner} {
+			if err := tx.PutTTL(k, []byte("v"), time.Minute); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	c.Add(30 * time.Second)
+	update(func(tx *embedded.Tx) error {
+		for _, k := range [][]byte{renewed, lasting, deleted} {
+			if err := tx.PutTTL(k, []byte("v2"), time.Minute); err != nil {
+				return err
+			}
+		}
+		if err := tx.Put(lasting, []byte("v3")); err != nil {
+			return err
+		}
+		if err := tx.PutTTL(sooner, []byte("v2"), 10*time.Second); err != nil {
+			return err
+		}
+		return tx.Delete(deleted)
+	})
+	// The first four entries stay where they were; sooner has a second,
+	// earlier one.
+	m := t0.Add(time.Minute)
+	want := []time.Time{t0.Add(40 * time.Second), m, m, m, m}
+	if got := embedded.ExpiryIndexTimes(db); !slices.Equal(got, want) {
+		t.Fatalf("index entries at %v, want %v (the renewals wrote none)", got, want)
+	}
+	get := func(k []byte) string {
+		var v []byte
+		_ = db.View(ctx, func(tx *embedded.Tx) error { v, _, _ = tx.Get(k); return nil })
+		return string(v)
+	}
+	c.Add(40 * time.Second) // t0+70s
+	if n, err := db.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep at t0+70s deleted %d (%v), want 1 (sooner)", n, err)
+	}
+	if r, l, s := get(renewed), get(lasting), get(sooner); r != "v2" || l != "v3" || s != "" {
+		t.Fatalf("after the sweep at t0+70s: renewed %q, lasting %q, sooner %q; want v2, v3 and gone", r, l, s)
+	}
+	if got, want := embedded.ExpiryIndexTimes(db), []time.Time{t0.Add(90 * time.Second)}; !slices.Equal(got, want) {
+		t.Fatalf("index entries at %v, want %v (the renewed key's, moved to its expiry)", got, want)
+	}
+	c.Add(20 * time.Second) // t0+90s
+	if n, err := db.Sweep(ctx); err != nil || n != 1 || get(renewed) != "" || get(lasting) != "v3" {
+		t.Fatalf("sweep at t0+90s deleted %d (%v), renewed %q, lasting %q; want the renewed key gone", n, err, get(renewed), get(lasting))
+	}
+	if n := embedded.ExpiryIndexLen(db); n != 0 {
+		t.Fatalf("%d expiry index entries left, want 0", n)
 	}
 }

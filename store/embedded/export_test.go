@@ -1,6 +1,10 @@
 package embedded
 
-import "context"
+import (
+	"context"
+	"encoding/binary"
+	"time"
+)
 
 // ExpiryIndexLen is how many expiry index entries db holds.
 func ExpiryIndexLen(db *DB) int {
@@ -16,4 +20,16 @@ func Waiting(db *DB) int {
 	db.bmu.Lock()
 	defer db.bmu.Unlock()
 	return len(db.pending)
+}
+
+// ExpiryIndexTimes are the times of db's expiry index entries, in order.
+func ExpiryIndexTimes(db *DB) []time.Time {
+	var out []time.Time
+	_ = db.View(context.Background(), func(tx *Tx) error {
+		return tx.t.scan(expIndex, PrefixEnd(expIndex), false, func(k, _ []byte) (bool, error) {
+			out = append(out, time.Unix(0, int64(binary.BigEndian.Uint64(k[len(expIndex):]))).UTC())
+			return true, nil
+		})
+	})
+	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/metrics"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/transcript"
 )
@@ -74,6 +75,10 @@ type Options struct {
 	// (records, queueing a handoff) may stay undone before a sweep in any
 	// process does it again; default 30s.
 	RecoverAfter time.Duration
+	// Metrics receives the application's metrics (turns, conversations,
+	// handoffs, queue waits, missed chats, timers, records, webhooks,
+	// pending marks); nil: none. One App per Metrics.
+	Metrics *metrics.Metrics
 	// Logger receives the log; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
@@ -151,12 +156,15 @@ func NewApp(engine store.Engine, opts Options) (*App, error) {
 		Store: a.sessions, Timers: engine.Timers(), Inbox: a.inbox, CRMEngine: opts.CRM, Registry: a.reg, Publisher: engine.Bus(),
 		Calls: opts.Calls, Presence: opts.Presence, Hours: opts.Hours, Records: opts.Records, CRMFields: opts.CRMFields,
 		Mail: opts.Mail, MailQuota: opts.MailQuota, MailLimits: opts.MailLimits,
-		IdleTTL: opts.IdleTTL, Retention: opts.Retention, RecoverAfter: opts.RecoverAfter, Logger: opts.Logger, Now: opts.Now,
+		IdleTTL: opts.IdleTTL, Retention: opts.Retention, RecoverAfter: opts.RecoverAfter, Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.svc = svc
+	if err := opts.Metrics.Pending(a.sessions); err != nil {
+		return nil, fmt.Errorf("conversation: metrics: %w", err)
+	}
 	a.hooks = svc.Webhooks(opts.Webhooks)
 	if _, err := a.reg.Reload(ctx, true); err != nil {
 		return nil, fmt.Errorf("conversation: %w", err)
@@ -235,6 +243,10 @@ func (a *App) Registry() *Registry { return a.reg }
 
 // IdleTTL is how long an idle conversation is kept.
 func (a *App) IdleTTL() time.Duration { return a.opts.IdleTTL }
+
+// Metrics returns the App's metrics; nil when it has none (the methods of
+// a nil *metrics.Metrics do nothing).
+func (a *App) Metrics() *metrics.Metrics { return a.opts.Metrics }
 
 // Now is the App's clock.
 func (a *App) Now() time.Time { return a.opts.Now() }

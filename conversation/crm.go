@@ -60,7 +60,7 @@ func (d agentDirectory) OnlineAgents(ctx context.Context, team string) ([]string
 // openCRM opens the CRM on engine: records owned by the inbox's agents,
 // notes to them told in the inbox (NotifyCRM), on the service's clock.
 func (s *Service) openCRM(engine store.CRMEngine) *crm.Store {
-	return crm.New(engine, engine, crm.Options{Agents: Agents(s.inbox), Notify: s.NotifyCRM, Now: s.now})
+	return crm.New(engine, engine, crm.Options{Agents: Agents(s.inbox), Notify: s.NotifyCRM, Now: s.now, Metrics: s.m})
 }
 
 // CRM returns the CRM store, for tests and tools.

@@ -114,6 +114,9 @@ func (s *Service) Assign(ctx context.Context, conv string, by, to *handoff.Agent
 	if err != nil {
 		return nil, err
 	}
+	if prev == "" && c.QueuedAt != nil {
+		s.m.QueueWait(c.Team, s.now().Sub(*c.QueuedAt))
+	}
 	if prev != to.ID {
 		joined := store.Entry{From: "system", Kind: "joined", Author: to.Name, At: s.now().UTC()}
 		ev := engine.Event{Kind: engine.EventAgentJoined, Agent: to.Name}
@@ -203,6 +206,7 @@ func (s *Service) missed(ctx context.Context, conv string, entries []store.Entry
 		s.log.Warn("marking a chat missed (the sweep does it later)", "conversation", conv, "err", err)
 		return err
 	}
+	s.m.Missed(c.Team)
 	s.PublishConversation(ctx, c)
 	who := c.Visitor.Name
 	if who == "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/metrics"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/transcript"
 )
@@ -89,6 +90,8 @@ type Config struct {
 	// RecoverAfter is how long a turn's work outside the transcript may
 	// stay undone before a sweep in any process does it again; default 30s.
 	RecoverAfter time.Duration
+	// Metrics receives the service's metrics; nil: none.
+	Metrics *metrics.Metrics
 	// Logger receives the service's log; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
@@ -106,6 +109,7 @@ type Service struct {
 	reg    *Registry
 	calls  *Caller
 	now    func() time.Time
+	m      *metrics.Metrics // nil: none
 
 	wg       sync.WaitGroup // background work (calls, CRM events) to wait for on shutdown
 	bgMu     sync.Mutex     // guards draining, so wg never grows while Run waits on it
@@ -149,7 +153,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.RecoverAfter = 30 * time.Second
 	}
 	s := &Service{log: cfg.Logger, store: cfg.Store, timers: cfg.Timers, inbox: cfg.Inbox, crm: cfg.CRM,
-		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now}
+		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now, m: cfg.Metrics}
 	if cfg.Presence == nil {
 		cfg.Presence = inboxPresence{cfg.Inbox}
 	}
@@ -270,11 +274,14 @@ func (s *Service) FireTimers(ctx context.Context) {
 		}
 		return
 	}
+	now := s.now()
 	for _, d := range due {
 		if d.ID == SnoozeTimer {
+			s.m.TimerDue("snooze", now.Sub(d.At))
 			s.Unsnooze(ctx, d.Conversation)
 			continue
 		}
+		s.m.TimerDue("playbook", now.Sub(d.At))
 		ev := engine.Event{Kind: engine.EventTimer, Timer: d.ID}
 		if _, _, err := s.Turn(ctx, d.Conversation, "", ev, nil); err != nil && !errors.Is(err, store.ErrNotFound) {
 			s.log.Error("timer turn", "conversation", d.Conversation, "timer", d.ID, "err", err)

@@ -46,6 +46,8 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	if err != nil {
 		return nil, res, fmt.Errorf("creating conversation: %w", err)
 	}
+	s.m.Started(prog.ID)
+	s.countEffects(prog, engine.StatusNew, sess, effs)
 	ctx = context.WithoutCancel(ctx) // the conversation exists: finish its work
 	inboxErr := s.StartInbox(ctx, sess, prog, req.Previous, AwayTeam(res.Entries))
 	if created != nil {

@@ -54,6 +54,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	var effects []engine.Effect
 	var prog *engine.Program
 	var info TurnInfo
+	began := time.Now()
 	res, err := s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
@@ -92,6 +93,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		return res, info, nil
 	}
 	failed := false
+	s.countEffects(prog, info.Before, info.Session, effects)
 	if committed != nil {
 		if handoffs, rest := splitHandoffs(effects); len(handoffs) > 0 {
 			for _, e := range handoffs {
@@ -104,7 +106,10 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 			}
 			effects = rest
 		}
+		s.m.Turn(prog.ID, string(info.Event), time.Since(began))
 		committed(res, info)
+	} else {
+		s.m.Turn(prog.ID, string(info.Event), time.Since(began))
 	}
 	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
@@ -130,6 +135,31 @@ func keepFirstMessage(sess *engine.Session, entries []store.Entry) {
 		}
 	}
 }
+
+// countEffects counts, in the metrics, the handoffs among a stored turn's
+// effects and the end of the bot's part (a session that was not over
+// before and is now).
+func (s *Service) countEffects(p *engine.Program, before engine.Status, sess *engine.Session, effs []engine.Effect) {
+	if s.m == nil || p == nil || sess == nil {
+		return
+	}
+	for _, e := range effs {
+		if e.Kind == engine.EffectHandoff && e.Handoff != nil {
+			s.m.Handoff(p.ID, e.Handoff.Team)
+		}
+	}
+	if over(before) || !over(sess.Status) {
+		return
+	}
+	outcome := sess.Outcome
+	if sess.Status == engine.StatusFailed {
+		outcome = "failed"
+	}
+	s.m.Ended(p.ID, outcome)
+}
+
+// over reports whether the bot's part of a conversation is over.
+func over(st engine.Status) bool { return st == engine.StatusEnded || st == engine.StatusFailed }
 
 // finishTurn clears a turn's pending mark when its work went well (ok),
 // and records the team of a handoff that found its team away (team, ""

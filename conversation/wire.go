@@ -43,7 +43,7 @@ func WireConversation(c *handoff.Conversation) *protocol.Conversation {
 		Playbook: c.Playbook, Card: c.Card, Priority: c.Priority,
 		Visitor: protocol.ConversationVisitor{ID: c.Visitor.ID, Name: c.Visitor.Name, Email: c.Visitor.Email, Page: c.Visitor.Page},
 		Labels:  c.Labels, StartedAt: c.StartedAt, UpdatedAt: c.UpdatedAt, SnoozedUntil: c.SnoozedUntil,
-		UntilReply: c.UntilReply, ResolvedAt: c.ResolvedAt, Previous: c.Previous,
+		UntilReply: c.UntilReply, ResolvedAt: c.ResolvedAt, QueuedAt: c.QueuedAt, Previous: c.Previous,
 	}
 	if c.Last != nil {
 		out.Last = &protocol.Last{From: c.Last.From, Agent: c.Last.Agent, Author: c.Last.Author, Text: c.Last.Text, At: c.Last.At}

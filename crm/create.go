@@ -99,6 +99,9 @@ func (s *Store) Create(ctx context.Context, src Source, rec engine.Record) (*Res
 	switch {
 	case err == nil:
 		if !res.Duplicate {
+			for _, r := range res.Created {
+				s.m.RecordCreated(string(r.Kind))
+			}
 			s.afterCreate(ctx, src, res)
 		}
 		return res, nil

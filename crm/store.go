@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/playbook-dev/playbook/internal/metrics"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -68,6 +69,9 @@ type Options struct {
 	Notify func(ctx context.Context, n Notice)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Metrics counts the records created and the webhook deliveries; nil:
+	// none.
+	Metrics *metrics.Metrics
 }
 
 // Store is the CRM over a storage engine: st keeps the records and
@@ -78,6 +82,7 @@ type Store struct {
 	agents Directory
 	notify func(context.Context, Notice)
 	now    func() time.Time
+	m      *metrics.Metrics // nil: none
 
 	subMu sync.Mutex
 	subAt time.Time // when subs was read; zero: read again
@@ -89,7 +94,7 @@ func New(st store.CRM, ob store.Outbox, o Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Store{st: st, ob: ob, agents: o.Agents, notify: o.Notify, now: o.Now}
+	return &Store{st: st, ob: ob, agents: o.Agents, notify: o.Notify, now: o.Now, m: o.Metrics}
 }
 
 // Index names of people and organizations.

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/playbook-dev/playbook/internal/metrics"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -390,7 +391,9 @@ func (o DeliveryOptions) Backoff(n int) time.Duration {
 func (d *Dispatcher) deliver(ctx context.Context, member, tok string) {
 	s := d.s
 	dl, err := s.delivery(ctx, member)
+	var took time.Duration // the attempt's request; 0: none sent
 	finish := func(outcome string, next time.Time, status int, errText string, attempted bool) {
+		s.m.Webhook(dl.Type, webhookOutcome(outcome), took)
 		f := store.Finish{Outcome: outcome, NowMs: s.now().UnixMilli(), Status: status, Error: truncate(errText, 300), Attempted: attempted, Keep: keepDone}
 		if !next.IsZero() {
 			f.NextMs = next.UnixMilli()
@@ -436,7 +439,9 @@ func (d *Dispatcher) deliver(ctx context.Context, member, tok string) {
 		return
 	}
 	attempt := dl.Attempts + 1
+	sent := time.Now()
 	status, errText := d.post(ctx, sub, dl, []byte(body), attempt)
+	took = max(time.Since(sent), time.Nanosecond)
 	if status >= 200 && status < 300 {
 		finish("done", time.Time{}, status, "", true)
 		return
@@ -450,6 +455,19 @@ func (d *Dispatcher) deliver(ctx context.Context, member, tok string) {
 	wait := d.o.Backoff(attempt)
 	d.log.Info("webhook delivery failed; will retry", "delivery", member, "url", sub.URL, "attempt", attempt, "status", status, "err", errText, "retry_in", wait.Round(time.Millisecond))
 	finish("retry", now.Add(wait), status, errText, true)
+}
+
+// webhookOutcome is the metrics' name of a delivery's outcome.
+func webhookOutcome(outcome string) string {
+	switch outcome {
+	case "done":
+		return metrics.WebhookDelivered
+	case "retry":
+		return metrics.WebhookRetry
+	case "dead":
+		return metrics.WebhookDead
+	}
+	return metrics.WebhookCancelled
 }
 
 // post sends one attempt and returns the status (0 when there was no

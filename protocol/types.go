@@ -102,7 +102,10 @@ type Conversation struct {
 	SnoozedUntil *time.Time          `json:"snoozed_until"`
 	UntilReply   bool                `json:"snoozed_until_reply,omitempty"`
 	ResolvedAt   *time.Time          `json:"resolved_at,omitempty"`
-	CSAT         *CSAT               `json:"csat"`
+	// QueuedAt is when the chat last went into its team's queue (absent
+	// when it never did); kept once an agent takes it.
+	QueuedAt *time.Time `json:"queued_at,omitempty"`
+	CSAT     *CSAT      `json:"csat"`
 	// Previous are the earlier conversations of the same visitor that the
 	// reader may see, newest first.
 	Previous []string `json:"previous,omitempty"`

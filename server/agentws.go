@@ -57,6 +57,7 @@ func (s *Server) handleAgentWS(c *echo.Context) error {
 		return nil
 	}
 	ws.SetReadLimit(64 << 10)
+	defer s.app.Metrics().SocketOpened("agent")()
 	ac := &agentConn{s: s, agent: a, ws: ws, send: make(chan []byte, 256), done: make(chan struct{})}
 	if tok, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer "); ok {
 		ac.apiTok = tok

@@ -45,6 +45,9 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/livez", s.live)
 	e.GET("/healthz", s.live) // the older name of /livez, kept as its alias
 	e.GET("/readyz", s.ready)
+	if s.cfg.MetricsToken != "" && s.app.Metrics() != nil {
+		e.GET("/metrics", echo.WrapHandler(s.app.Metrics().Handler(s.cfg.MetricsToken)))
+	}
 
 	e.GET("/ws/visitor", s.handleVisitorWS)
 	e.POST("/api/widget/match", s.match, middleware.CORSWithConfig(middleware.CORSConfig{

@@ -57,6 +57,11 @@ type Config struct {
 	// proxy, read only when the connection comes from a trusted proxy.
 	// Empty: the address of the connection, headers ignored.
 	TrustedProxies []string
+	// MetricsToken, when set, serves the App's metrics (if it has any) at
+	// GET /metrics to requests with "Authorization: Bearer TOKEN". Empty:
+	// no /metrics on this handler (playbook serve's --metrics-addr serves
+	// them on a listener of their own).
+	MetricsToken string
 	// Logger receives the server's log; default slog.Default().
 	Logger *slog.Logger
 	// AccessLog logs one line per HTTP request (see accessLog: request

@@ -48,6 +48,8 @@ type visitorConn struct {
 	turn chan struct{}
 	// stopped: the server drains; frames read are not handled (under turn).
 	stopped bool
+	// uncount takes the connection out of the open connections metric.
+	uncount func()
 }
 
 func (s *Server) handleVisitorWS(c *echo.Context) error {
@@ -65,7 +67,8 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 		return nil // Accept has written the HTTP error (403 for a refused origin)
 	}
 	ws.SetReadLimit(maxReadLimit)
-	v := &visitorConn{s: s, ws: ws, ip: ip, cork: cw.conn, log: s.log, done: make(chan struct{}), turn: make(chan struct{}, 1)}
+	v := &visitorConn{s: s, ws: ws, ip: ip, cork: cw.conn, log: s.log, done: make(chan struct{}), turn: make(chan struct{}, 1),
+		uncount: s.app.Metrics().SocketOpened("visitor")}
 	// Messages and transcript requests are limited apart (each transcript
 	// request costs store reads even when refused; the mails themselves
 	// are bounded by package transcript's Quota).
@@ -76,6 +79,7 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	v.out = newOutbox(func() { v.writeFrames(ctx, cancel) })
 	if !s.conns.addVisitor(v) { // the drain began meanwhile
+		v.uncount()
 		v.w.Close()
 		cancel()
 		_ = ws.Close(closeRestart, restartReason)
@@ -109,6 +113,7 @@ func (v *visitorConn) close() {
 	close(v.done)
 	v.mu.Unlock()
 	v.s.conns.removeVisitor(v)
+	v.uncount()
 	v.w.Close()
 	v.ws.CloseNow()
 }

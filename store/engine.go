@@ -37,3 +37,14 @@ type Engine interface {
 	// Ping reports whether the engine answers.
 	Ping(ctx context.Context) error
 }
+
+// Observer hears of an engine's round trips to its storage, for metrics
+// (internal/metrics.StoreObserver is one). Engines call it from any
+// goroutine; it must be quick and safe for concurrent use.
+type Observer interface {
+	// RoundTrip is one round trip of kind op (redis: "command" or
+	// "pipeline"; embedded: "read" or "commit") that took d; err is set
+	// when the storage itself failed (a lost connection, a timeout, a
+	// failed commit), never for a missing key or a refused change.
+	RoundTrip(op string, d time.Duration, err error)
+}

@@ -79,6 +79,10 @@ type Conversation struct {
 	SnoozedUntil *time.Time `json:"snoozed_until"`
 	UntilReply   bool       `json:"snoozed_until_reply,omitempty"`
 	ResolvedAt   *time.Time `json:"resolved_at,omitempty"`
+	// QueuedAt is when the chat last went into a team's queue (a handoff,
+	// a transfer, an unassign); nil when it never did. Kept after an agent
+	// takes it: the time it waited is then the take's time less this.
+	QueuedAt *time.Time `json:"queued_at,omitempty"`
 	CSAT         *CSAT      `json:"csat"`
 	Previous     []string   `json:"previous,omitempty"`
 	// QueuePosition is the conversation's place in its team's queue (1 is

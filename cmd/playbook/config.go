@@ -103,7 +103,7 @@ func (s *configSpec) helpText(fs *flag.FlagSet) string {
 			continue
 		}
 		if s.flags == nil {
-			b.WriteString("  Secrets (--redis with a password, --secret, --admin-token, --smtp) need\n  never be on the command line, where other users of the machine see\n  them: set PLAYBOOK_SECRET, or write the secret in a file and name the\n  file with --secret-file, PLAYBOOK_SECRET_FILE or secret-file: in the\n  config file (the same -file and _FILE for each secret).\n")
+			b.WriteString("  Secrets (--redis with a password, --secret, --admin-token, --smtp,\n  --metrics-token) need never be on the command line, where other\n  users of the machine see them: set PLAYBOOK_SECRET, or write the\n  secret in a file and name the file with --secret-file,\n  PLAYBOOK_SECRET_FILE or secret-file: in the config file (the same\n  -file and _FILE for each secret).\n")
 		} else {
 			b.WriteString("  A --redis URL with a password need not be on the command line, where\n  other users of the machine see it: set PLAYBOOK_REDIS, or write it in a\n  file and name the file with --redis-file, PLAYBOOK_REDIS_FILE or\n  redis-file: in the config file.\n")
 		}
@@ -392,6 +392,6 @@ func editDistance(a, b string) int {
 
 // serveConfig is the configuration of playbook serve: every flag.
 var serveConfig = &configSpec{
-	secrets: []string{"redis", "secret", "admin-token", "smtp"},
+	secrets: []string{"redis", "secret", "admin-token", "smtp", "metrics-token"},
 	aliases: map[string]string{"redis": "PLAYBOOK_REDIS_URL"},
 }

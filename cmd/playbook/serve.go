@@ -75,6 +75,7 @@ Put the widget on a page with one tag:
 		logIPs := fs.Bool("log-ips", false, "add the client address to the access log (personal data)")
 		drainTimeout := fs.Duration("drain-timeout", 10*time.Second, "on SIGTERM or Ctrl-C, how long running turns and requests may take to finish before the process closes what is left and exits")
 		extras := addServeExtras(fs)
+		mx := addServeMetrics(fs)
 		data := fs.String("data", "data", "without --redis: the data directory of the embedded store, which one process at a time may use")
 		fsync := fs.Bool("fsync", false, "without --redis: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
 		batchDelay := fs.Duration("batch-delay", embedded.DefaultMaxBatchDelay, "without --redis: how long a commit waits for more writes to join it when the last one had several (group commit; fewer, larger commits cost less CPU per write under load); negative: never wait")
@@ -90,6 +91,7 @@ Put the widget on a page with one tag:
 				h = slog.NewJSONHandler(std.err, nil)
 			}
 			log := slog.New(h)
+			m := mx.build()
 			var rdb redis.UniversalClient
 			var engine store.Engine
 			if *redisURL != "" {
@@ -99,9 +101,10 @@ Put the widget on a page with one tag:
 				}
 				defer closeStore()
 				rdb = c
+				redisstore.Observe(rdb, observer(m, "redis"))
 				engine = redisstore.NewEngine(rdb, *prefix)
 			} else {
-				db, err := embedded.Open(*data, embedded.Options{Sync: *fsync, Logger: log, MaxBatchDelay: *batchDelay})
+				db, err := embedded.Open(*data, embedded.Options{Sync: *fsync, Logger: log, MaxBatchDelay: *batchDelay, Observer: observer(m, "embedded")})
 				if err != nil {
 					return err
 				}
@@ -153,6 +156,7 @@ Put the widget on a page with one tag:
 				Hours:     openHours,
 				Mail:      mailer,
 				CRMFields: fields,
+				Metrics:   m,
 			}
 			cfg := server.Config{
 				Secret:          []byte(*secret),
@@ -164,6 +168,7 @@ Put the widget on a page with one tag:
 				TrustedProxies:  splitList(*proxies),
 				AccessLog:       *accessLog,
 				LogIPs:          *logIPs,
+				MetricsToken:    mx.mainToken(),
 			}
 			if err := extras.apply(ctx, log, rdb, engine, &opts, &cfg); err != nil {
 				return err
@@ -175,6 +180,9 @@ Put the widget on a page with one tag:
 			cfg.App = app
 			srv, err := server.New(cfg)
 			if err != nil {
+				return err
+			}
+			if err := mx.listen(ctx, log, m); err != nil {
 				return err
 			}
 			if *redisURL == "" {

@@ -106,6 +106,7 @@ func (db *DB) waitForBatch(d time.Duration) {
 // a failed commit fails every call.
 func (db *DB) runBatch(batch []*batchCall) {
 	results := make([]batchDone, len(batch))
+	start := time.Now()
 	err := func() error {
 		db.wmu.Lock()
 		defer db.wmu.Unlock()
@@ -139,6 +140,13 @@ func (db *DB) runBatch(batch []*batchCall) {
 			return nil
 		})
 	}()
+	if db.obs != nil {
+		failed := err
+		if err == errCallFailed {
+			failed = nil
+		}
+		db.obs.RoundTrip("commit", time.Since(start), failed)
+	}
 	if err == errCallFailed {
 		batch[0].done <- results[0]
 		return

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/playbook-dev/playbook/store"
 )
 
 // Options configure a DB.
@@ -41,6 +43,9 @@ type Options struct {
 	// MaxBatchSize ends the wait as soon as this many writers wait;
 	// default DefaultMaxBatchSize.
 	MaxBatchSize int
+	// Observer hears of every read transaction ("read") and every commit
+	// ("commit", one per group of writes), for metrics; nil: none.
+	Observer store.Observer
 }
 
 // Defaults of Options.MaxBatchDelay and MaxBatchSize. Measured on the
@@ -63,6 +68,7 @@ type DB struct {
 	now  func() time.Time
 	log  *slog.Logger
 	bus  *Bus
+	obs  store.Observer // Options.Observer, nil for none
 
 	wmu sync.Mutex // one writer at a time, whatever the backend
 
@@ -132,7 +138,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		_ = lock.Unlock()
 		return nil, fmt.Errorf("embedded: opening %s (%s): %w", abs, opts.Backend, err)
 	}
-	db := &DB{dir: abs, kv: store, lock: lock, now: opts.Now, log: opts.Logger, bus: newBus(),
+	db := &DB{dir: abs, kv: store, lock: lock, now: opts.Now, log: opts.Logger, bus: newBus(), obs: opts.Observer,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.MaxBatchDelay == 0 {
 		opts.MaxBatchDelay = DefaultMaxBatchDelay
@@ -199,9 +205,23 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.kv.view(func(t kvTx) error {
-		return fn(&Tx{t: t, now: db.now()})
+	if db.obs == nil {
+		return db.kv.view(func(t kvTx) error {
+			return fn(&Tx{t: t, now: db.now()})
+		})
+	}
+	start := time.Now()
+	var fnErr error
+	err := db.kv.view(func(t kvTx) error {
+		fnErr = fn(&Tx{t: t, now: db.now()})
+		return fnErr
 	})
+	var failed error // the store's own failure, not fn's
+	if err != nil && err != fnErr {
+		failed = err
+	}
+	db.obs.RoundTrip("read", time.Since(start), failed)
+	return err
 }
 
 // Tx is a transaction. Keys are made with K; values are any bytes. Slices

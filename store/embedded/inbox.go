@@ -316,6 +316,8 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		}
 		c.Status, c.Team, c.Assignee, c.AssigneeName = store.StatusOpen, h.Team, "", ""
 		c.Priority, c.Card, c.UpdatedAt = h.Priority, h.Card, at.UTC()
+		queued := at.UTC()
+		c.QueuedAt = &queued
 		if h.Last != nil {
 			last := *h.Last
 			c.Last = &last

@@ -179,6 +179,9 @@ func decodeMeta(m map[string]string) *store.Conversation {
 	if t, err := time.Parse(time.RFC3339Nano, m["resolved_at"]); err == nil {
 		c.ResolvedAt = &t
 	}
+	if t, err := time.Parse(time.RFC3339Nano, m["queued_at"]); err == nil {
+		c.QueuedAt = &t
+	}
 	return c
 }
 
@@ -259,7 +262,7 @@ if vis[1] ~= '' or vis[2] ~= '' or vis[3] ~= '' or vis[4] ~= '' then
   redis.call('HSET', KEYS[1], 'visitor', cjson.encode(v))
 end
 redis.call('HSET', KEYS[1], 'status', 'open', 'team', ARGV[1], 'assignee', '', 'assignee_name', '',
-  'priority', ARGV[2], 'card', ARGV[3], 'updated_at', ARGV[4])
+  'priority', ARGV[2], 'card', ARGV[3], 'updated_at', ARGV[4], 'queued_at', ARGV[4])
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[9]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1])}

@@ -204,10 +204,14 @@ func testLifecycle(t *testing.T, open InboxOpener) {
 	_, err := s.Start(ctx, handoff.Conversation{ID: id, Playbook: "p", Visitor: handoff.Visitor{Email: "ana@acme.io"}})
 	step("start", err)
 	in("start", id, map[string]bool{})
+	queuedAt := clk.Now()
 	conv, cfg, err := s.HandOff(ctx, id, handoff.Handoff{Team: "sales", Priority: "high", Card: "sales"})
 	step("handoff", err)
 	if conv.Status != handoff.StatusOpen || conv.QueuePosition != 1 || cfg.Routing != handoff.Manual {
 		t.Fatalf("after the handoff: %+v, %+v", conv, cfg)
+	}
+	if conv.QueuedAt == nil || !conv.QueuedAt.Equal(queuedAt) {
+		t.Fatalf("after the handoff: queued at %v, want %v", conv.QueuedAt, queuedAt)
 	}
 	in("handoff", id, map[string]bool{"sam:unassigned": true, "sam:open": true})
 	clk.Advance(time.Second)
@@ -215,6 +219,13 @@ func testLifecycle(t *testing.T, open InboxOpener) {
 	step("take", err)
 	if c.Assignee != sam.ID || c.AssigneeName != "sam" || prev != "" || c.Status != handoff.StatusOpen {
 		t.Fatalf("after the take: %+v (before: %q)", c, prev)
+	}
+	// The wait in the queue is the take's time less QueuedAt.
+	if c.QueuedAt == nil || !c.QueuedAt.Equal(queuedAt) {
+		t.Fatalf("after the take: queued at %v, want %v (kept)", c.QueuedAt, queuedAt)
+	}
+	if got, err := s2.Conversation(ctx, id); err != nil || got.QueuedAt == nil || !got.QueuedAt.Equal(queuedAt) {
+		t.Fatalf("read back: %+v, %v; want queued at %v", got, err, queuedAt)
 	}
 	in("take", id, map[string]bool{"sam:open": true, "sam:mine": true})
 	if _, _, err := s2.Assign(ctx, id, kim, true); !errors.Is(err, handoff.ErrTaken) {

@@ -153,7 +153,8 @@
   }
 
   // ---- avatars -----------------------------------------------------------
-  var PALETTE = ['#0b7a75', '#3b5bdb', '#7048e8', '#c2255c', '#d9480f', '#2b8a3e', '#1971c2', '#9c36b5', '#5c7cfa', '#e8590c'];
+  // Each at least 4.5:1 against the white initials (axe-core's contrast rule).
+  var PALETTE = ['#0b7a75', '#3b5bdb', '#7048e8', '#c2255c', '#b93d0b', '#237032', '#1971c2', '#9c36b5', '#4263eb', '#c2410c'];
   function hue(s) { var h = 0; s = str(s); for (var i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0; return PALETTE[Math.abs(h) % PALETTE.length]; }
   function initials(name) {
     var w = str(name).replace(/@.*/, '').split(/[\s._-]+/).filter(function (x) { return /[\p{L}\p{N}]/u.test(x); });
@@ -403,9 +404,8 @@
         a.setAttribute('data-short', f.short);
         a.appendChild(icon(FOLDER_ICON[f.id]));
         a.appendChild(el('span', 'folder-name', f.name));
-        var cnt = el('span', 'count');
-        cnt.setAttribute('aria-hidden', 'true');
-        a.appendChild(cnt);
+        a.appendChild(el('span', 'count'));
+        a.appendChild(el('span', 'sr-only count-text'));
         li.appendChild(a);
         ul.appendChild(li);
       });
@@ -420,8 +420,9 @@
       cnt.textContent = n > 199 ? '200+' : String(n);
       cnt.hidden = !n;
       cnt.classList.toggle('hot', (f.id === 'unassigned' || f.id === 'mine') && unread > 0);
-      a.setAttribute('aria-label', f.name + ', ' + n + ' conversation' + (n === 1 ? '' : 's') + (unread ? ', ' + unread + ' unread' : ''));
-      if (f.id === S.folder) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+      // The accessible name starts with what is seen (the name, the count).
+      a.querySelector('.count-text').textContent = n ? ' conversation' + (n === 1 ? '' : 's') + (unread ? ', ' + unread + ' unread' : '') : ', no conversations';
+      if (f.id === S.folder && !S.screen) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     });
     D.title = (unreadTotal ? '(' + unreadTotal + ') ' : '') + 'Inbox · Playbook';
   }
@@ -546,6 +547,11 @@
   function route() {
     if (!S.me) return;
     var m = /^#\/([a-z]+)(?:\/(.+))?$/.exec(location.hash || '');
+    var sc = m && SCREENS[m[1]];
+    S.screen = sc ? m[1] : '';
+    $('app').classList.toggle('on-screen', !!sc);
+    $('screen').hidden = !sc;
+    if (sc) { renderFolders(); sc.show(m[2] ? decodeURIComponent(m[2]) : ''); return; }
     var folder = m && FOLDER[m[1]] ? m[1] : 'unassigned';
     var id = m && m[2] ? decodeURIComponent(m[2]) : '';
     if (folder !== S.folder) { S.folder = folder; S.filter = ''; $('filter').value = ''; renderFolders(); }
@@ -554,6 +560,19 @@
     renderList();
     $('app').classList.toggle('viewing', !!id);
   }
+
+  // ---- other screens ---------------------------------------------------------------------
+  // Scripts loaded after this one (crm.js) add screens with
+  // PBInbox.screen(name, {show(arg)}): #/NAME/ARG shows one
+  // in #screen instead of the list and the conversation. They get the
+  // helpers below; nothing else of this file.
+  var SCREENS = {};
+  W.PBInbox = {
+    screen: function (name, sc) { SCREENS[name] = sc; },
+    api: api, el: el, clear: clear, icon: icon, avatarEl: avatarEl, timeEl: timeEl, full: full, str: str,
+    fmtValue: fmtValue, toast: toast, fail: fail, ask: ask, kv: kv, newID: newID,
+    me: function () { return S.me; }, agents: function () { return S.agents; }
+  };
 
   // ---- the conversation view -------------------------------------------------------------
   function openConversation(id) {
@@ -1429,7 +1448,13 @@
     var li = el('li', 'record');
     li.setAttribute('data-kind', str(r.kind || kind));
     li.appendChild(el('span', 'record-kind', str(r.kind || kind)));
-    li.appendChild(el('div', 'record-title', crmTitle(r)));
+    var k = str(r.kind || kind), tdiv = el('div', 'record-title');
+    if (r.id && (k === 'person' || k === 'lead' || k === 'deal')) { // their page (crm.js)
+      var ta = el('a', '', crmTitle(r));
+      ta.href = '#/' + k + '/' + encodeURIComponent(r.id);
+      tdiv.appendChild(ta);
+    } else tdiv.textContent = crmTitle(r);
+    li.appendChild(tdiv);
     var fields = (pr && Array.isArray(pr.fields)) ? pr.fields.filter(function (f) { return f && f.value != null && f.value !== '' && f.value !== crmTitle(r); }) : [];
     if (fields.length) {
       var dl = el('dl', 'kv kv-sm');
@@ -2043,7 +2068,7 @@
     var av = avatar($('me-avatar'), S.me.name, S.me.name);
     var dot = el('span', 'pdot');
     av.appendChild(dot);
-    $('me-btn').setAttribute('aria-label', S.me.name + ', account menu');
+    if (!$('me-btn').querySelector('.sr-only')) $('me-btn').appendChild(el('span', 'sr-only', ', account menu')); // the visible name starts the accessible one
     showPresence(me.presence || 'offline');
     S.stopped = false;
     S.wsAttempt = 0;

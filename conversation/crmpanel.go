@@ -331,7 +331,53 @@ func (s *Service) panel(ctx context.Context, conv string, a *handoff.Agent, src 
 	for _, r := range res {
 		p.Results = append(p.Results, WireRecord(r))
 	}
+	p.Prefill = s.prefill(ctx, conv)
 	return p, person, nil
+}
+
+// prefill is what the panel's create forms start with (protocol.Panel's
+// Prefill): the lead and deal fields of the conversation's playbook's
+// create cards, evaluated over the session's vars now
+// (engine.PreviewCreates). Nil when the session or its version is gone.
+func (s *Service) prefill(ctx context.Context, conv string) map[string]*protocol.RecordRequest {
+	sess, _, err := s.store.Load(ctx, conv)
+	if err != nil || sess == nil {
+		return nil
+	}
+	prog, err := s.reg.Version(ctx, sess.Version)
+	if err != nil {
+		return nil
+	}
+	out := map[string]*protocol.RecordRequest{}
+	for kind, f := range engine.PreviewCreates(prog, sess, s.now()) {
+		r := &protocol.RecordRequest{}
+		text := func(key string) string {
+			switch v := f[key].(type) {
+			case string:
+				return truncate(strings.TrimSpace(v), 500)
+			case time.Time:
+				return v.Format("2006-01-02")
+			}
+			return ""
+		}
+		r.Title, r.Currency, r.Pipeline, r.Stage = text("title"), text("currency"), text("pipeline"), text("stage")
+		r.ExpectedClose, r.Note, r.Source = text("expected_close"), text("note"), text("source")
+		switch v := f["value"].(type) {
+		case float64:
+			r.Value = &v
+		case int:
+			x := float64(v)
+			r.Value = &x
+		case int64:
+			x := float64(v)
+			r.Value = &x
+		}
+		out[string(kind)] = r
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // CreateFromChat makes a record of kind (lead, deal, or note: notify
@@ -342,7 +388,8 @@ func (s *Service) panel(ctx context.Context, conv string, a *handoff.Agent, src 
 // names (name, email, phone), a lead with nobody named the visitor (their
 // email, and their name); a missing title is "Chat with …" (lead) or
 // "Deal with …" (deal) after the first of the named person, the visitor's
-// name or email, or "a visitor"; a lead's source is "inbox". A note goes
+// name or email, or "a visitor"; a lead's source is req.Source, else
+// "inbox". A note goes
 // to the owner of the person the panel matches (none: ErrConflict), its
 // text req.Text or req.Note. A lead or deal may attach to an existing
 // person only as the access policy allows (access.LinkPerson).
@@ -432,7 +479,7 @@ func recordFields(k crm.Kind, req protocol.RecordRequest, visitor crm.Contact) m
 		set("title", title("Chat with "))
 		set("currency", req.Currency)
 		set("note", req.Note)
-		fields["source"] = "inbox"
+		fields["source"] = firstOf(req.Source, "inbox")
 	case crm.KindDeal:
 		set("title", title("Deal with "))
 		set("currency", req.Currency)

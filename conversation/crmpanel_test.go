@@ -59,6 +59,7 @@ type crmFixture struct {
 	crm           *crm.Store
 	mail          *mailbox
 	desk          *engine.Program
+	reg           *conversation.Registry
 	sam, kim, sue *handoff.Agent
 	admin         *handoff.Agent
 	// now is the clock; see fixture.now.
@@ -110,6 +111,7 @@ func newCRMFixture(t testing.TB, fields map[string][]string, more ...string) *cr
 		t.Fatal(err)
 	}
 	f.desk, _ = reg.Current("desk")
+	f.reg = reg
 	add := func(name string, role handoff.Role, teams ...string) *handoff.Agent {
 		a, err := f.inbox.AddAgent(ctx, handoff.NewAgent{Email: strings.ToLower(name) + "@example.com", Name: name, Teams: teams, Role: role, Password: "correct horse"})
 		if err != nil {
@@ -225,6 +227,71 @@ func TestPanelAndLeadFromChat(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestPanelPrefillsFromWhatTheBotCollected: the create forms of a chat's
+// panel start with the lead and deal the playbook's own capture card
+// would make from the vars so far (value from the budget, the size in
+// the title, the start date as the expected close, the source); a lead
+// made with them keeps the playbook's source.
+func TestPanelPrefillsFromWhatTheBotCollected(t *testing.T) {
+	ctx := context.Background()
+	f := newCRMFixture(t, nil, `playbook: prefill
+vars:
+  company_size: {type: string, default: "51-200"}
+  budget: {type: number, default: 2500}
+  start_date: date
+cards:
+  hi:
+    handoff:
+      team: sales
+      offline: capture
+  capture:
+    create:
+      lead:
+        title: "{{ visitor.email }} ({{ company_size }})"
+        value: budget * 12
+        currency: "USD"
+        source: "website chat"
+        note: "Starts {{ start_date }}"
+      deal:
+        title: "{{ visitor.email }}: {{ company_size }} employees"
+        stage: "Qualified"
+        pipeline: "Sales"
+        expected_close: start_date
+    end: qualified
+`)
+	prog, ok := f.reg.Current("prefill")
+	if !ok {
+		t.Fatal("the prefill playbook did not load")
+	}
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: prog, Visitor: engine.Visitor{Email: "ana@acme.io"}}, nil)
+	if err != nil || sess.Status != engine.StatusHandoff {
+		t.Fatalf("start: %v, %v", sess, err)
+	}
+	p, err := f.svc.Panel(ctx, f.sam, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead, deal := p.Prefill["lead"], p.Prefill["deal"]
+	if lead == nil || lead.Title != "ana@acme.io (51-200)" || lead.Value == nil || *lead.Value != 30000 || lead.Currency != "USD" || lead.Source != "website chat" {
+		t.Fatalf("the lead's prefill: %+v", lead)
+	}
+	if deal == nil || deal.Title != "ana@acme.io: 51-200 employees" || deal.Stage != "Qualified" || deal.Pipeline != "Sales" || deal.ExpectedClose != "" {
+		t.Fatalf("the deal's prefill: %+v", deal)
+	}
+	res, err := f.svc.CreateFromChat(ctx, f.sam, sess.ID, conversation.KindLead, *lead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Record; r.Title != lead.Title || r.Source != "website chat" || r.Value == nil || *r.Value != 30000 || r.Playbook != "prefill" {
+		t.Fatalf("the lead made from the prefill: %+v", r)
+	}
+
+	// The desk playbook creates nothing: no prefill.
+	if p, err := f.svc.Panel(ctx, f.sam, f.chat(t, engine.Visitor{Email: "bo@acme.io"})); err != nil || p.Prefill != nil {
+		t.Fatalf("the desk chat's prefill: %+v, %v", p.Prefill, err)
+	}
+}
 
 // TestRecordsAskTheAccessPolicy: another team's agent gets neither the
 // lead, its person's details, feed nor an update (403, naming the kind);

@@ -183,7 +183,9 @@ type RecordRequest struct {
 	Email         string   `json:"email,omitempty"`
 	Phone         string   `json:"phone,omitempty"`
 	Owner         string   `json:"owner,omitempty"`
-	ClientID      string   `json:"client_id,omitempty"`
+	// Source is a lead's source; "": "inbox".
+	Source   string `json:"source,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
 }
 
 // RecordResult answers RecordRequest.
@@ -206,6 +208,12 @@ type Panel struct {
 	Deals        []PanelRecord `json:"deals"`
 	Results      []*Record     `json:"results"`
 	Actions      []string      `json:"actions"`
+	// Prefill is what the "Create lead" and "Create deal" forms start
+	// with, by kind ("lead", "deal"): the fields the playbook's own create
+	// cards give, from what the bot has collected so far (title, value,
+	// currency, pipeline, stage, expected_close, note, source). A kind the
+	// playbook never creates is absent.
+	Prefill map[string]*RecordRequest `json:"prefill,omitempty"`
 }
 
 // PanelRecord is a record with the fields the panel shows of it.

@@ -169,13 +169,20 @@ func TestInboxPersonPageWithAChatInTheFeed(t *testing.T) {
 
 	crmPart := `document.getElementById('d-crm').parentNode`
 	docClick(t, agent, `"Create lead"`, crmPart+`.querySelector('[data-crm=create_lead]')`)
-	waitFor(t, agent, "the lead dialog", `document.getElementById('ask').open`)
-	keys(t, agent, "\r")
+	// Pre-filled from what the bot collected, as website-sales' capture card
+	// would fill it; the agent changes the value before saving.
+	waitFor(t, agent, "the lead dialog, filled in", `document.getElementById('ask').open && document.getElementById('ask-input').value === 'ana@acme.io (201+)' && document.getElementById('ask-x-value').value === '30000' && document.getElementById('ask-x-note').value.startsWith('Wants to start on ')`)
+	_ = eval[bool](t, agent, `(() => { document.getElementById('ask-x-value').value = '36000'; return true })()`)
+	docClick(t, agent, "Create lead", `document.getElementById('ask-ok')`)
 	person := crmPart + `.querySelector('.record[data-kind=person] .record-title a')`
 	waitFor(t, agent, "the person in the panel, as a link", `!document.getElementById('ask').open && `+person)
 	p, err := e.srv.Service().CRM().PersonByEmail(ctx, "ana@acme.io")
 	if err != nil {
 		t.Fatal(err)
+	}
+	leads, err := e.srv.Service().CRM().List(ctx, crm.Viewer{Admin: true}, crm.Query{Kind: crm.KindLead})
+	if err != nil || len(leads) != 1 || leads[0].Title != "ana@acme.io (201+)" || leads[0].Value == nil || *leads[0].Value != 36000 || leads[0].Source != "website chat" || !strings.HasPrefix(leads[0].Note, "Wants to start on ") {
+		t.Fatalf("the lead from the filled-in form: %+v, %v", leads, err)
 	}
 	chat, err := e.srv.Service().CRM().ChatOf(ctx, conv)
 	if err != nil || chat.FirstMessage == "" {

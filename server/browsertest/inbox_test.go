@@ -306,10 +306,11 @@ func TestInboxLiveChat(t *testing.T) {
 	// A lead in the CRM, from the details panel.
 	crmPart := `document.getElementById('d-crm').parentNode`
 	docClick(t, agent, `"Create lead"`, crmPart+`.querySelector('[data-crm=create_lead]')`)
-	waitFor(t, agent, "the lead dialog, titled", `document.getElementById('ask').open && document.getElementById('ask-input').value === 'Chat with ana@acme.io'`)
+	// Filled in from what the bot collected, as the playbook's capture card would.
+	waitFor(t, agent, "the lead dialog, filled in", `document.getElementById('ask').open && document.getElementById('ask-input').value === 'ana@acme.io (201+)' && document.getElementById('ask-x-value').value === '30000' && document.getElementById('ask-x-currency').value === 'USD'`)
 	docClick(t, agent, "the value field", `document.getElementById('ask-x-value')`)
-	keys(t, agent, "30000\r")
-	waitFor(t, agent, "the lead in the panel", `!document.getElementById('ask').open && [...`+crmPart+`.querySelectorAll('.record[data-kind=lead] .record-title')].some(n => n.textContent === 'Chat with ana@acme.io')`)
+	keys(t, agent, "\r")
+	waitFor(t, agent, "the lead in the panel", `!document.getElementById('ask').open && [...`+crmPart+`.querySelectorAll('.record[data-kind=lead] .record-title')].some(n => n.textContent === 'ana@acme.io (201+)')`)
 	waitFor(t, agent, "the person found", crmPart+`.querySelector('.record[data-kind=person]')`)
 
 	// A private note: yellow in the inbox, never in the widget.

@@ -1507,15 +1507,32 @@
     var num = function (v) { var n = parseFloat(String(v || '').replace(/[, ]/g, '')); return isNaN(n) ? undefined : n; };
     if (a === 'create_lead' || a === 'create_deal') {
       var lead = a === 'create_lead';
+      // Filled in from what the bot collected (the playbook's own create
+      // card over the vars so far: the panel's prefill); all editable.
+      var pre = (p.prefill && p.prefill[lead ? 'lead' : 'deal']) || {};
+      var extra = [
+        { name: 'value', label: 'Value (optional)', type: 'number', placeholder: '30000', value: pre.value != null ? String(pre.value) : '' },
+        { name: 'currency', label: 'Currency (optional)', placeholder: 'USD', value: pre.currency || '' }
+      ];
+      if (!lead) {
+        extra.push({ name: 'stage', label: 'Stage (optional)', placeholder: 'Qualified', value: pre.stage || '' });
+        extra.push({ name: 'expected_close', label: 'Expected close (optional)', type: 'date', value: pre.expected_close || '' });
+      }
+      extra.push({ name: 'note', label: 'Note (optional)', value: pre.note || '' });
       ask({
         title: lead ? 'Create a lead' : 'Create a deal',
-        text: 'In the CRM, linked to this conversation' + (p.person ? ' and to ' + crmTitle(p.person.record) : '') + '.',
-        label: 'Title', value: (lead ? 'Chat with ' : 'Deal with ') + who, ok: lead ? 'Create lead' : 'Create deal',
-        extra: lead ? [{ name: 'value', label: 'Value (optional)', type: 'number', placeholder: '30000' }]
-          : [{ name: 'value', label: 'Value (optional)', type: 'number', placeholder: '30000' }, { name: 'stage', label: 'Stage (optional)', placeholder: 'Qualified' }],
+        text: 'In the CRM, linked to this conversation' + (p.person ? ' and to ' + crmTitle(p.person.record) : '') + '.' +
+          (pre.title || pre.value != null ? ' Filled in from what the bot collected: change anything before saving.' : ''),
+        label: 'Title', value: pre.title || (lead ? 'Chat with ' : 'Deal with ') + who, ok: lead ? 'Create lead' : 'Create deal',
+        extra: extra,
         submit: function (title, x) {
           var body = { title: title, value: num(x.value), client_id: newID() };
+          if (x.currency) body.currency = x.currency;
+          if (x.note) body.note = x.note;
           if (x.stage) body.stage = x.stage;
+          if (x.expected_close) body.expected_close = x.expected_close;
+          if (!lead && pre.pipeline) body.pipeline = pre.pipeline;
+          if (lead && pre.source) body.source = pre.source;
           return api('POST', convPath(id, lead ? '/lead' : '/deal'), body).then(done(lead ? 'Lead created' : 'Deal created'));
         }
       });

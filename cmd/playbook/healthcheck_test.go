@@ -18,13 +18,13 @@ func TestReadyURL(t *testing.T) {
 		"[::]:8080":        "http://[::1]:8080/readyz",
 		"chat.internal:80": "http://chat.internal:80/readyz",
 	} {
-		got, err := readyURL(addr)
+		got, err := healthURL(addr, "/readyz")
 		if err != nil || got != want {
-			t.Errorf("readyURL(%q) = %q, %v; want %q", addr, got, err, want)
+			t.Errorf("healthURL(%q) = %q, %v; want %q", addr, got, err, want)
 		}
 	}
-	if _, err := readyURL("8080"); err == nil {
-		t.Error("readyURL(8080): no error")
+	if _, err := healthURL("8080", "/readyz"); err == nil {
+		t.Error("healthURL(8080): no error")
 	}
 }
 
@@ -33,6 +33,10 @@ func TestReadyURL(t *testing.T) {
 func TestHealthcheck(t *testing.T) {
 	var notReady atomic.Bool
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/livez" {
+			w.Write([]byte("ok")) // live whatever the store says
+			return
+		}
 		if r.URL.Path != "/readyz" {
 			http.NotFound(w, r)
 			return
@@ -59,5 +63,13 @@ func TestHealthcheck(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "503 Service Unavailable: store unavailable") {
 		t.Errorf("not ready: stderr %q", errb.String())
+	}
+	// --live asks /livez, which is 200 while /readyz is 503.
+	out.Reset()
+	if code := run(context.Background(), []string{"healthcheck", "--live"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("--live: exit %d, %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "live: "+ts.URL+"/livez") {
+		t.Errorf("--live: stdout %q", out.String())
 	}
 }

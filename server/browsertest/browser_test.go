@@ -65,10 +65,11 @@ func chromium(t *testing.T) string {
 
 // env is the server under test and its store.
 type env struct {
-	url   string
-	srv   *server.Server
-	store *redisstore.Store
-	logs  *strings.Builder
+	url    string
+	prefix string // of the store's keys
+	srv    *server.Server
+	store  *redisstore.Store
+	logs   *strings.Builder
 }
 
 // startServer runs the real server on a loopback port. Besides the server's
@@ -124,7 +125,7 @@ func startServer(t *testing.T, mod ...func(*servertest.Config)) *env {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &env{url: ts.URL, srv: srv, store: redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix}), logs: logs}
+	return &env{url: ts.URL, prefix: rds.Prefix, srv: srv, store: redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix}), logs: logs}
 }
 
 // lockedWriter serializes writes from the server's goroutines.
@@ -633,6 +634,63 @@ func TestWidgetReconnectsAndResends(t *testing.T) {
 	}
 	if got := shownLines(t, ctx); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the widget shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestWidgetMovesOnWhenItsServerDrains: the widget's server drains (a
+// graceful restart) and closes its socket with 1012; the widget reconnects
+// at once to the other server of the deployment (a proxy stands in for the
+// load balancer), resumes, and the conversation goes on there with nothing
+// lost or shown twice.
+func TestWidgetMovesOnWhenItsServerDrains(t *testing.T) {
+	a := startServer(t)
+	b := startServer(t, func(c *servertest.Config) {
+		c.Engine = a.srv.App().Engine()
+		c.Options.Prefix = a.prefix
+	})
+	p := newProxy(t, strings.TrimPrefix(a.url, "http://"))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ctx = browser(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+p.Addr()+"/")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
+	click(t, ctx, `the "Talk to sales" button`, button("Talk to sales"))
+	waitFor(t, ctx, "the email question", botSaid("What's your work email?"))
+	conv := storedConversation(t, ctx, a).Conversation
+
+	// The load balancer sends new connections to B; A drains.
+	p.setTarget(strings.TrimPrefix(b.url, "http://"))
+	if err := a.srv.Drain(ctx); err != nil {
+		t.Fatalf("A's drain: %v", err)
+	}
+	focusComposer(t, ctx)
+	typeAndSend(t, ctx, "ana@acme.io")
+	waitFor(t, ctx, "the size question, from B", botSaid("How many people work at your company?"))
+	waitFor(t, ctx, "the email delivered", sr+`.querySelectorAll('.pb-pending').length === 0`)
+	want := []string{
+		"bot: Hi there! What brings you here?",
+		"visitor: Talk to sales",
+		"bot: What's your work email?",
+		"visitor: ana@acme.io",
+		"bot: How many people work at your company?",
+	}
+	if got := shownLines(t, ctx); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the widget shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	entries, err := a.store.Transcript(ctx, conv, "", 200) // B runs on A's store
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, en := range entries {
+		if en.From == "visitor" && en.Text == "ana@acme.io" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the store holds the email %d times, want once", n)
 	}
 }
 

@@ -11,13 +11,13 @@ import (
 // the ways a network does: drop what the server sends (so acks are lost),
 // cut every connection, and refuse new ones until healed.
 type proxy struct {
-	ln     net.Listener
-	target string
+	ln net.Listener
 
-	mu    sync.Mutex
-	conns map[net.Conn]bool
-	down  bool // refuse new connections
-	mute  bool // drop server-to-browser bytes
+	mu     sync.Mutex
+	target string // where new connections go
+	conns  map[net.Conn]bool
+	down   bool // refuse new connections
+	mute   bool // drop server-to-browser bytes
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -51,7 +51,10 @@ func (p *proxy) serve() {
 			c.Close()
 			continue
 		}
-		s, err := net.Dial("tcp", p.target)
+		p.mu.Lock()
+		target := p.target
+		p.mu.Unlock()
+		s, err := net.Dial("tcp", target)
 		if err != nil {
 			c.Close()
 			continue
@@ -90,6 +93,13 @@ func (p *proxy) serve() {
 func (p *proxy) setMute(on bool) {
 	p.mu.Lock()
 	p.mute = on
+	p.mu.Unlock()
+}
+
+// setTarget sends new connections to target (host:port); open ones stay.
+func (p *proxy) setTarget(target string) {
+	p.mu.Lock()
+	p.target = target
 	p.mu.Unlock()
 }
 

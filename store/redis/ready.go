@@ -15,11 +15,13 @@ const slotsInCluster = 16384
 
 // Ready reports whether rdb can serve conversations now: one Redis node
 // answers PING; on a Redis Cluster every master the client knows answers
-// PING and says the cluster is up (cluster_state:ok) with all 16,384 slots
-// assigned. While a dead master's replica is not promoted yet its slots
-// answer nothing, and Ready says so. When a master does not answer, the
-// client's slot map is reloaded, so the next call sees a promoted replica.
-// The caller bounds the call with ctx.
+// PING, is a master still (ROLE: else the client's slot map is stale, as
+// after a failover the client has not seen yet) and says the cluster is up
+// (cluster_state:ok) with all 16,384 slots assigned. While a dead master's
+// replica is not promoted yet its slots answer nothing, and Ready says so.
+// When a master does not answer or is one no longer, the client's slot
+// map is reloaded, so the next call sees the promoted replica. The caller
+// bounds the call with ctx.
 func Ready(ctx context.Context, rdb redis.UniversalClient) error {
 	cc, ok := rdb.(*redis.ClusterClient)
 	if !ok {
@@ -31,6 +33,13 @@ func Ready(ctx context.Context, rdb redis.UniversalClient) error {
 		addr := n.Options().Addr
 		if err := n.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("master %s: %w", addr, err)
+		}
+		role, err := n.Do(ctx, "ROLE").Slice()
+		if err != nil {
+			return fmt.Errorf("master %s: ROLE: %w", addr, err)
+		}
+		if err := stillMaster(addr, role); err != nil {
+			return err
 		}
 		info, err := n.ClusterInfo(ctx).Result()
 		if err != nil {
@@ -47,6 +56,17 @@ func Ready(ctx context.Context, rdb redis.UniversalClient) error {
 		return fmt.Errorf("no master known")
 	}
 	return nil
+}
+
+// stillMaster checks the ROLE reply of a node the slot map calls a master.
+func stillMaster(addr string, role []any) error {
+	if len(role) > 0 {
+		if r, _ := role[0].(string); r == "master" {
+			return nil
+		}
+		return fmt.Errorf("master %s: it is a %v now: the slot map is stale", addr, role[0])
+	}
+	return fmt.Errorf("master %s: an empty ROLE reply", addr)
 }
 
 // clusterUp checks a CLUSTER INFO reply: state ok, every slot assigned.

@@ -21,3 +21,19 @@ func TestClusterUp(t *testing.T) {
 		}
 	}
 }
+
+// TestStillMaster: a node the slot map calls a master that says it is a
+// replica (a failover the client has not seen) makes the map stale.
+func TestStillMaster(t *testing.T) {
+	if err := stillMaster("a:1", []any{"master", int64(3129), []any{}}); err != nil {
+		t.Fatalf("a master: %v", err)
+	}
+	for _, reply := range [][]any{{"slave", "127.0.0.1", int64(9000), "connected", int64(3167)}, {}} {
+		err := stillMaster("a:1", reply)
+		if err == nil {
+			t.Errorf("%v: no error", reply)
+		} else if len(reply) > 0 && !strings.Contains(err.Error(), "slot map is stale") {
+			t.Errorf("%v: %v, want it to say the slot map is stale", reply, err)
+		}
+	}
+}

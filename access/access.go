@@ -21,6 +21,8 @@ var (
 	errRecord         = forbidden("this record belongs to another team")
 	errOtherPerson    = forbidden("this email or phone belongs to a person of another team")
 	errNoConversation = forbidden("no conversation")
+	errMarketer       = forbidden("a marketer sees statistics, not chats")
+	errStats          = forbidden("only admins and marketers see the statistics")
 )
 
 // refusal is a reason to refuse that errors.Is matches with its kind.
@@ -45,6 +47,8 @@ func Conversation(a *handoff.Agent, c *handoff.Conversation) error {
 		return errNoConversation
 	case a.Role == handoff.RoleAdmin:
 		return nil
+	case a.Role == handoff.RoleMarketer:
+		return errMarketer
 	case c.Assignee != "" && c.Assignee == a.ID:
 		return nil
 	case c.Team == "":
@@ -119,10 +123,26 @@ func DeleteEntry(a *handoff.Agent, c *handoff.Conversation, author Author) error
 	return errNotAuthor
 }
 
-// Viewer is a as the CRM sees a viewer.
+// Stats returns nil when a may see the funnel statistics (every
+// conversation's counts, no conversation): admins and marketers.
+func Stats(a *handoff.Agent) error {
+	switch {
+	case a == nil:
+		return ErrSignedOut
+	case a.Role == handoff.RoleAdmin || a.Role == handoff.RoleMarketer:
+		return nil
+	}
+	return errStats
+}
+
+// Viewer is a as the CRM sees a viewer. A marketer sees no record (the
+// CRM's records are the chats' people).
 func Viewer(a *handoff.Agent) crm.Viewer {
 	if a == nil {
 		return crm.Viewer{}
+	}
+	if a.Role == handoff.RoleMarketer {
+		return crm.Viewer{ID: "marketer:" + a.ID}
 	}
 	return crm.Viewer{ID: a.ID, Teams: a.Teams, Admin: a.Role == handoff.RoleAdmin}
 }

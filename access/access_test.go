@@ -14,6 +14,9 @@ var (
 	kim   = &handoff.Agent{ID: "kim", Name: "Kim", Teams: []string{"sales"}, Role: handoff.RoleAgent}
 	sue   = &handoff.Agent{ID: "sue", Name: "Sue", Teams: []string{"support"}, Role: handoff.RoleAgent}
 	admin = &handoff.Agent{ID: "ada", Name: "Ada", Role: handoff.RoleAdmin}
+	mia   = &handoff.Agent{ID: "mia", Name: "Mia", Role: handoff.RoleMarketer}
+	// A marketer stored with a team (AddAgent refuses one) still sees no chat.
+	miaTeam = &handoff.Agent{ID: "mia2", Name: "Mia", Teams: []string{"sales"}, Role: handoff.RoleMarketer}
 )
 
 func TestConversation(t *testing.T) {
@@ -40,6 +43,9 @@ func TestConversation(t *testing.T) {
 		{"assignee outside the team", sam, assignedAcross, nil},
 		{"the team's agent on a chat assigned to another team's agent", sue, assignedAcross, nil},
 		{"no conversation", sam, nil, access.ErrForbidden},
+		{"marketer", mia, salesChat, access.ErrForbidden},
+		{"marketer with a team", miaTeam, salesChat, access.ErrForbidden},
+		{"marketer, assigned", &handoff.Agent{ID: "sam", Role: handoff.RoleMarketer}, samsChat, access.ErrForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := access.Conversation(tc.a, tc.c)
@@ -198,5 +204,35 @@ func TestCompleteTask(t *testing.T) {
 				t.Fatalf("CompleteTask = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestStats(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a    *handoff.Agent
+		want error
+	}{
+		{"admin", admin, nil},
+		{"marketer", mia, nil},
+		{"agent", sam, access.ErrForbidden},
+		{"signed out", nil, access.ErrSignedOut},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := access.Stats(tc.a)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Stats = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMarketerSeesNoRecord(t *testing.T) {
+	r := &crm.Record{ID: "p1", Owner: "mia2", Teams: []string{"sales"}}
+	if access.Record(miaTeam, r) == nil {
+		t.Fatal("a marketer sees a CRM record")
+	}
+	if access.Record(sam, r) != nil {
+		t.Fatal("the team's agent does not see it")
 	}
 }

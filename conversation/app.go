@@ -147,7 +147,7 @@ func NewApp(engine store.Engine, opts Options) (*App, error) {
 		return nil, fmt.Errorf("conversation: the store does not answer: %w", err)
 	}
 	a := &App{opts: opts, engine: engine}
-	a.sessions = engine.Sessions(store.SessionOptions{TTL: opts.IdleTTL, Now: opts.Now, Pending: LeavesWork,
+	a.sessions = engine.Sessions(store.SessionOptions{TTL: opts.IdleTTL, Now: opts.Now, Pending: TurnLeavesWork,
 		PendingCreate: func(ctx context.Context) bool { return a.svc.StartLeavesWork(ctx) }})
 	a.inbox = handoff.NewStore(opts.Inbox, handoff.Options{Prefix: opts.Prefix, PresenceTimeout: opts.PresenceTimeout, Now: opts.Now,
 		PasswordCost: opts.PasswordCost, Retention: opts.Retention, Alive: a.sessions.Alive})
@@ -155,7 +155,7 @@ func NewApp(engine store.Engine, opts Options) (*App, error) {
 	svc, err := New(Config{
 		Store: a.sessions, Timers: engine.Timers(), Inbox: a.inbox, CRMEngine: opts.CRM, Registry: a.reg, Publisher: engine.Bus(),
 		Calls: opts.Calls, Presence: opts.Presence, Hours: opts.Hours, Records: opts.Records, CRMFields: opts.CRMFields,
-		Mail: opts.Mail, MailQuota: opts.MailQuota, MailLimits: opts.MailLimits,
+		Mail: opts.Mail, MailQuota: opts.MailQuota, MailLimits: opts.MailLimits, Funnels: engine.Funnels(),
 		IdleTTL: opts.IdleTTL, Retention: opts.Retention, RecoverAfter: opts.RecoverAfter, Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {

@@ -89,6 +89,9 @@ func (s *Service) redoWork(ctx context.Context, conv string, now time.Time) erro
 	if err != nil {
 		return err
 	}
+	if err := s.redoFunnel(ctx, conv, sess, entries); err != nil {
+		return err
+	}
 	for _, rec := range RecordsIn(entries) {
 		if err := s.CreateRecord(ctx, conv, sess, rec); err != nil && !errors.Is(err, crm.ErrInvalid) {
 			return err

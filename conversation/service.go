@@ -79,6 +79,9 @@ type Config struct {
 	// MailQuota counts visitors' transcript mails over all processes;
 	// nil turns visitors' mails off.
 	MailQuota store.MailQuota
+	// Funnels keeps the funnel rollup every turn folds its facts into
+	// (see funnel.go); nil turns the funnel off.
+	Funnels store.Funnels
 	// MailLimits bound the transcripts visitors can have mailed; zero
 	// values take package transcript's defaults (Now: the service's clock).
 	MailLimits transcript.Limits

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
+	"time"
 
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/store"
@@ -53,7 +54,8 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	if created != nil {
 		created(sess, res)
 	}
-	if failed := s.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
+	folded := !s.foldTurn(ctx, sess.ID, sess, res.Entries, "", time.Time{}, true)
+	if failed := s.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil && folded {
 		s.Done(ctx, res.Pending)
 	}
 	return sess, res, nil

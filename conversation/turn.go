@@ -55,12 +55,15 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	var prog *engine.Program
 	var info TurnInfo
 	began := time.Now()
+	var waiting string  // the card whose question the turn answers
+	var asked time.Time // when it was asked
 	res, err := s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
 			return nil, nil, err
 		}
 		prog = p
+		waiting, asked = waitingAt(p, sess)
 		if err := s.World(ctx, p, sess, &ev); err != nil {
 			return nil, nil, err
 		}
@@ -111,6 +114,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	} else {
 		s.m.Turn(prog.ID, string(info.Event), time.Since(began))
 	}
+	failed = s.foldTurn(ctx, conv, info.Session, res.Entries, waiting, asked, false) || failed
 	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook

@@ -17,13 +17,14 @@ import (
 )
 
 // Role is what an agent may do: agents act on their teams' conversations,
-// admins on all.
+// admins on all; marketers see the funnel statistics and no conversation.
 type Role = store.Role
 
 // Roles.
 const (
-	RoleAgent = store.RoleAgent
-	RoleAdmin = store.RoleAdmin
+	RoleAgent    = store.RoleAgent
+	RoleAdmin    = store.RoleAdmin
+	RoleMarketer = store.RoleMarketer
 )
 
 // Agent is a person who takes chats.
@@ -56,8 +57,11 @@ func (s *Store) AddAgent(ctx context.Context, n NewAgent) (*Agent, error) {
 	if n.Role == "" {
 		n.Role = RoleAgent
 	}
-	if n.Role != RoleAgent && n.Role != RoleAdmin {
-		return nil, fmt.Errorf("%w: role must be agent or admin", ErrInvalid)
+	if n.Role != RoleAgent && n.Role != RoleAdmin && n.Role != RoleMarketer {
+		return nil, fmt.Errorf("%w: role must be agent, admin or marketer", ErrInvalid)
+	}
+	if n.Role == RoleMarketer && len(n.Teams) > 0 {
+		return nil, fmt.Errorf("%w: a marketer sees statistics, not chats: give no team", ErrInvalid)
 	}
 	for _, t := range n.Teams {
 		if !teamRE.MatchString(t) {

@@ -25,6 +25,7 @@ const (
 	scopeSelf         = "self"         // any signed-in agent (their own data, filtered lists)
 	scopePublic       = "public"       // no sign-in (widget, login, static files)
 	scopeAdmin        = "admin"        // the admin token, never an agent's session
+	scopeStats        = "stats"        // the funnel statistics: admins and marketers
 )
 
 // accessTable has a row for every route of the server; a route added
@@ -88,6 +89,7 @@ var accessTable = map[string]string{
 	"GET /api/deals/:id/feed":                       scopeRecord,
 	"GET /api/tasks/:id":                            scopeRecord,
 	"POST /api/tasks/:id/done":                      scopeRecord,
+	"GET /api/stats":                                scopeStats,
 }
 
 // TestEveryRouteAsksTheAccessPolicy walks echo's route list: every route
@@ -186,12 +188,16 @@ func TestEveryRouteAsksTheAccessPolicy(t *testing.T) {
 				allowed bool
 			}{
 				{"other team", w.sue, scope == scopeSelf},
-				{"same team", w.kim, scope != scopeAuthor},
+				{"same team", w.kim, scope != scopeAuthor && scope != scopeStats},
 				{"admin", w.admin, true},
+				{"marketer", w.mia, scope == scopeSelf || scope == scopeStats},
 			} {
 				code, b := who.ac.do(method, url, body)
 				if who.name == "other team" && carriesPrevious(b, w.conv) {
 					t.Errorf("%s: %d %.300s names the sales chat as a previous conversation", who.name, code, b)
+				}
+				if who.name == "marketer" && (strings.Contains(string(b), w.conv) || strings.Contains(string(b), "ana@acme.io")) {
+					t.Errorf("%s: %d %.300s shows the sales chat or its visitor", who.name, code, b)
 				}
 				switch {
 				case code == 401:

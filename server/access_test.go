@@ -27,6 +27,7 @@ type twoTeams struct {
 	v                    *client
 	token, conv          string
 	sam, kim, sue, admin *agentClient
+	mia                  *agentClient // a marketer: sees statistics, not chats
 	person               *crm.Record
 }
 
@@ -43,6 +44,11 @@ func newTwoTeams(t *testing.T) *twoTeams {
 		t.Fatal(err)
 	}
 	w.admin = signIn(t, ts, adm)
+	mia, err := ts.srv.App().Inbox().AddAgent(context.Background(), handoff.NewAgent{Email: "mia@example.com", Name: "Mia", Role: handoff.RoleMarketer, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.mia = signIn(t, ts, mia)
 	w.sam.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
 	w.v = dial(t, ts)
 	w.token, w.conv = w.v.start("qualify")

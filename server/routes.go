@@ -114,6 +114,7 @@ func (s *Server) routes() *echo.Echo {
 	agent.GET("/tasks", s.listRecords(conversation.KindTask))
 	agent.GET("/tasks/:id", s.getRecord(conversation.KindTask))
 	agent.POST("/tasks/:id/done", s.completeTask)
+	agent.GET("/stats", s.getStats)
 	e.GET("/ws/agent", s.handleAgentWS, s.requireAgent)
 
 	admin := e.Group("/api/playbooks", s.requireAdmin)

@@ -7,13 +7,14 @@ import (
 )
 
 // Role is what an agent may do: agents act on their teams' conversations,
-// admins on all.
+// admins on all; marketers see the funnel statistics and no conversation.
 type Role string
 
 // Roles.
 const (
-	RoleAgent Role = "agent"
-	RoleAdmin Role = "admin"
+	RoleAgent    Role = "agent"
+	RoleAdmin    Role = "admin"
+	RoleMarketer Role = "marketer"
 )
 
 // Agent is a person who takes chats.

@@ -49,7 +49,7 @@ directory at a time: stop the server, run the command, start it again.
 		email := fs.String("email", "", "the agent's email (add, token)")
 		name := fs.String("name", "", "the agent's name, shown to visitors (add)")
 		teams := fs.String("team", "", "comma-separated teams (add), or the team to configure (teams)")
-		role := fs.String("role", "agent", "agent or admin (add)")
+		role := fs.String("role", "agent", "agent, admin or marketer (add; a marketer sees the statistics, no chat, and has no team)")
 		password := fs.String("password", "", "the password (add; default: generated)")
 		routing := fs.String("routing", "manual", "manual, round_robin or least_busy (teams)")
 		capacity := fs.Int("capacity", 0, "open chats per agent under automatic routing; 0 = no cap (teams)")

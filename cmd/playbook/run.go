@@ -59,6 +59,7 @@ var commands = []*command{
 	lspCommand,
 	serveCommand,
 	agentsCommand,
+	statsCommand,
 	webhooksCommand,
 	migrateCommand,
 	healthcheckCommand,

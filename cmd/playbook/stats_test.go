@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
+)
+
+// TestStatsOnTheEmbeddedStore: conversations run on a data directory;
+// `playbook stats` on it prints their funnel, --csv its counters, and a
+// bad --since is refused in plain words.
+func TestStatsOnTheEmbeddedStore(t *testing.T) {
+	t.Setenv("PLAYBOOK_REDIS_URL", "")
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := conversation.NewApp(embedded.NewEngine(db), conversation.Options{Playbooks: "../../playbooks/bench",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	svc := app.Service()
+	prog, ok := app.Registry().Current("qualify")
+	if !ok {
+		t.Fatal("no qualify")
+	}
+	say := func(conv, id, text string, ev engine.Event) {
+		t.Helper()
+		entry := &store.Entry{From: "visitor", Kind: "message", Text: text, ClientID: id, At: time.Now().UTC()}
+		if _, _, err := svc.Turn(ctx, conv, id, ev, entry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, choice := range []string{"Just browsing", "Talk to sales", "Talk to sales"} {
+		sess, _, err := svc.Start(ctx, conversation.StartRequest{Program: prog}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		say(sess.ID, "c1", choice, engine.Event{Kind: engine.EventButton, Button: choice})
+		if i == 1 {
+			say(sess.ID, "c2", "ana@acme.io", engine.Event{Kind: engine.EventText, Text: "ana@acme.io"})
+		}
+	}
+	db.Close()
+
+	code, out, errs := playbookRun(t, "stats", "--data", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		`(?m)^qualify, version [0-9a-f]{8}: 3 conversations started \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d$`,
+		`(?m)^  outcomes: browsing 1 \(33%\)$`,
+		`(?m)^  hello +choices +3 +3 +3 +- +≤ [0-9.]+ s +- +-$`,
+		`(?m)^  browsing +end +1 +- +- +- +- +- +1$`,
+		`(?m)^  email +ask +2 +2 +1 +1 +≤ [0-9.]+ s +- +-$`,
+		`(?m)^  size +choices +1 +1 +- +1 +- +- +-$`,
+		`(?m)^  budget +ask +0 +- +- +- +- +- +-$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("stats printed\n%s\nwant a line matching %s", out, want)
+		}
+	}
+	code, out, errs = playbookRun(t, "stats", "--data", dir, "--csv", "--playbook", "qualify")
+	if code != 0 {
+		t.Fatalf("--csv: exit %d: %s", code, errs)
+	}
+	if !strings.HasPrefix(out, "day,playbook,version,variant,metric,card,detail,count\n") ||
+		!regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d,qualify,[0-9a-f]{64},,reached,email,,2$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d,qualify,[0-9a-f]{64},,outcome,,browsing,1$`).MatchString(out) {
+		t.Errorf("--csv printed\n%s", out)
+	}
+	if code, out, _ := playbookRun(t, "stats", "--data", dir, "--since", "2999-01-01"); code != 0 || out != "no conversations counted yet\n" {
+		t.Errorf("since a day to come: exit %d, %q", code, out)
+	}
+	if code, _, errs := playbookRun(t, "stats", "--data", dir, "--since", "yesterday"); code != 2 || !strings.Contains(errs, "since must be a day as YYYY-MM-DD") {
+		t.Errorf("a bad --since: exit %d, %q", code, errs)
+	}
+}

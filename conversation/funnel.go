@@ -1,0 +1,141 @@
+package conversation
+
+import (
+	"context"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
+)
+
+// The funnel: what each conversation of a playbook version did, counted
+// per card in a durable rollup (store.Funnels) that outlives the
+// transcripts. A turn folds the facts of the entries it just stored (no
+// read of the transcript): the cards it reached, the question it asked,
+// the answer the visitor gave to the question before, a handoff, a missed
+// chat, an outcome, a record made. Each fact is counted once per
+// conversation, so a retried fold, two processes, and the recovery sweep
+// folding the whole transcript again (when a process died between the
+// turn and its fold: the turn is marked pending like any turn that leaves
+// work) all count it once.
+//
+// Facts and their counters (card is the card's name):
+//
+//	started                     the conversation started
+//	reached|card                the bot showed the card (a message of it)
+//	asked|card                  the card asked a question (an input or choices)
+//	answered|card               the visitor answered it (valid or not)
+//	time|card|ms                the time from the question to that first
+//	                            answer, in store.FunnelBuckets
+//	handoff|card                the card handed the chat to a team
+//	missed                      nobody took the handed-off chat in time
+//	outcome|name                the bot part ended with this outcome
+//	ended|card                  ...at this card
+//	record|kind                 a create card made a record (lead, deal, ...)
+//	error|card                  a runtime error stopped the bot at the card
+
+// FunnelFacts are the funnel facts of entries, a stretch of a
+// conversation's transcript: waiting is the card whose question the
+// conversation waited on before them ("" for none, as at the start).
+func FunnelFacts(entries []store.Entry, waiting string) []store.FunnelFact {
+	var out []store.FunnelFact
+	add := func(name string, at time.Time) {
+		out = append(out, store.FunnelFact{Name: name, Counter: name, At: at})
+	}
+	for _, e := range entries {
+		switch {
+		case e.From == "bot" && e.Kind == "message" && e.Card != "":
+			add("reached|"+e.Card, e.At)
+			if e.Input != "" || len(e.Buttons) > 0 {
+				add("asked|"+e.Card, e.At)
+				waiting = e.Card
+			}
+		case e.From == "visitor" && e.Kind == "message":
+			if waiting != "" {
+				out = append(out, store.FunnelFact{Name: "answered|" + waiting, Counter: "answered|" + waiting, At: e.At,
+					Since: "asked|" + waiting, Timing: "time|" + waiting})
+			}
+			waiting = ""
+		case e.Kind == "handoff":
+			add("handoff|"+e.Card, e.At)
+			waiting = ""
+		case e.Kind == "missed":
+			add("missed", e.At)
+		case e.Kind == "end":
+			outcome, _ := e.Data["outcome"].(string)
+			add("outcome|"+outcome, e.At)
+			add("ended|"+e.Card, e.At)
+			waiting = ""
+		case e.Kind == "record":
+			if kind, _ := e.Data["kind"].(string); kind != "" {
+				add("record|"+kind, e.At)
+			}
+		case e.Kind == "error":
+			add("error|"+e.Card, e.At)
+		}
+	}
+	return out
+}
+
+// FunnelKeyOf is the rollup row group of a conversation's session.
+func FunnelKeyOf(sess *engine.Session) store.FunnelKey {
+	return store.FunnelKey{Day: sess.StartedAt.UTC().Format(time.DateOnly), Playbook: sess.Playbook, Version: sess.Version}
+}
+
+// funnelKeep is how long the rollup remembers what a conversation folded:
+// longer than the conversation can live without a turn.
+func (s *Service) funnelKeep() time.Duration { return 2*s.cfg.IdleTTL + s.cfg.RecoverAfter }
+
+// waitingAt is the card whose question sess waits on ("" for none), and
+// when it was asked (as far as the session tells: its last change).
+func waitingAt(p *engine.Program, sess *engine.Session) (string, time.Time) {
+	if sess == nil || p == nil || sess.Status != engine.StatusWaiting || sess.Card < 0 || sess.Card >= len(p.Cards) {
+		return "", time.Time{}
+	}
+	return p.Cards[sess.Card].Name, sess.UpdatedAt
+}
+
+// foldTurn counts a turn's facts: entries are what it stored, sess the
+// session it left, waiting the card whose question it answered, asked
+// when that was asked (so the answer's time counts even when the fold of
+// the asking turn lands after this one). It reports whether it failed
+// (logged; the turn's pending mark then stays for the sweep).
+func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) (failed bool) {
+	if s.cfg.Funnels == nil || sess == nil {
+		return false
+	}
+	var facts []store.FunnelFact
+	if start {
+		facts = append(facts, store.FunnelFact{Name: "started", Counter: "started", At: sess.StartedAt})
+	}
+	if waiting != "" && !asked.IsZero() {
+		facts = append(facts, store.FunnelFact{Name: "asked|" + waiting, Counter: "asked|" + waiting, At: asked})
+	}
+	facts = append(facts, FunnelFacts(entries, waiting)...)
+	if len(facts) == 0 {
+		return false
+	}
+	if err := s.cfg.Funnels.Fold(context.WithoutCancel(ctx), conv, FunnelKeyOf(sess), facts, s.funnelKeep()); err != nil {
+		s.log.Warn("folding a turn into the funnel (the sweep does it later)", "conversation", conv, "err", err)
+		return true
+	}
+	return false
+}
+
+// redoFunnel folds a conversation's whole transcript again, for the
+// sweep: facts already counted are not counted twice.
+func (s *Service) redoFunnel(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry) error {
+	if s.cfg.Funnels == nil {
+		return nil
+	}
+	facts := append([]store.FunnelFact{{Name: "started", Counter: "started", At: sess.StartedAt}}, FunnelFacts(entries, "")...)
+	return s.cfg.Funnels.Fold(ctx, conv, FunnelKeyOf(sess), facts, s.funnelKeep())
+}
+
+// TurnLeavesWork is the pending rule of an App's sessions: a turn that
+// leaves work (LeavesWork), or, with the funnel on, any turn that stored
+// entries, whose facts the funnel must count even if this process dies
+// before it folds them.
+func TurnLeavesWork(entries []store.Entry) bool {
+	return len(entries) > 0 || LeavesWork(entries)
+}

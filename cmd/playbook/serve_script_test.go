@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -48,6 +49,32 @@ var serveCmds = map[string]func(ts *testscript.TestScript, neg bool, args []stri
 				ts.Fatalf("%s did not answer 200 within 20s: %v", args[0], err)
 			}
 			time.Sleep(50 * time.Millisecond)
+		}
+	},
+	// httpget [-token TOKEN] URL: GET URL (with "Authorization: Bearer
+	// TOKEN") and print the status line and the body on stdout; fails
+	// unless the status is 200 (! httpget: fails when it is).
+	"httpget": func(ts *testscript.TestScript, neg bool, args []string) {
+		token := ""
+		if len(args) == 3 && args[0] == "-token" {
+			token, args = args[1], args[2:]
+		}
+		if len(args) != 1 {
+			ts.Fatalf("usage: httpget [-token TOKEN] URL")
+		}
+		req, err := http.NewRequest(http.MethodGet, args[0], nil)
+		ts.Check(err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		ts.Check(err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		ts.Check(err)
+		fmt.Fprintf(ts.Stdout(), "%s\n%s", resp.Status, body)
+		if ok := resp.StatusCode == http.StatusOK; ok == neg {
+			ts.Fatalf("GET %s: %s", args[0], resp.Status)
 		}
 	},
 	// converse FILE: play a visitor's script against running servers. Lines:

@@ -126,7 +126,7 @@ func (m *Metrics) Handler(token string) http.Handler {
 	if m == nil {
 		return http.NotFoundHandler()
 	}
-	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorHandling: promhttp.ContinueOnError})
 	if token == "" {
 		return h
 	}

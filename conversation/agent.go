@@ -359,6 +359,25 @@ type Details struct {
 	// HandBackCards are the cards the bot may resume at (HandBack): those
 	// whose needed vars the session has set (engine.Program.ResumeCards).
 	HandBackCards []string `json:"handback_cards,omitempty"`
+	// VarLabels are the labels of the vars that have one (a var's
+	// `label:`), in the conversation's locale: what the details panel
+	// shows instead of the names.
+	VarLabels map[string]string `json:"var_labels,omitempty"`
+}
+
+// VarLabels maps the names of p's vars that have a label to that label in
+// locale (engine.VarLabel); nil when none has one.
+func VarLabels(p *engine.Program, locale string) map[string]string {
+	var out map[string]string
+	for _, v := range p.Vars {
+		if l := engine.VarLabel(p, v, locale); l != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[v.Name] = l
+		}
+	}
+	return out
 }
 
 // Details returns conversation id as agent a may see it: its session's
@@ -376,9 +395,12 @@ func (s *Service) Details(ctx context.Context, a *handoff.Agent, id string) (*De
 			d.Vars = sess.Vars
 		}
 		d.Outcome, d.SessionStatus = &sess.Outcome, &sess.Status
-		if p, err := s.reg.Version(ctx, sess.Version); err == nil && sess.Card >= 0 && sess.Card < len(p.Cards) {
-			d.Card, d.PlaybookTitle = &p.Cards[sess.Card].Name, &p.Title
-			d.HandBackCards = p.ResumeCards(sess)
+		if p, err := s.reg.Version(ctx, sess.Version); err == nil {
+			d.VarLabels = VarLabels(p, sess.Locale)
+			if sess.Card >= 0 && sess.Card < len(p.Cards) {
+				d.Card, d.PlaybookTitle = &p.Cards[sess.Card].Name, &p.Title
+				d.HandBackCards = p.ResumeCards(sess)
+			}
 		}
 	}
 	if entries, err := s.store.Transcript(ctx, c.ID, "", 0); err == nil {

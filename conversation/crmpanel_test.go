@@ -237,7 +237,7 @@ func TestPanelPrefillsFromWhatTheBotCollected(t *testing.T) {
 	ctx := context.Background()
 	f := newCRMFixture(t, nil, `playbook: prefill
 vars:
-  company_size: {type: string, default: "51-200"}
+  company_size: {type: string, default: "51-200", label: Company size}
   budget: {type: number, default: 2500}
   start_date: date
 cards:
@@ -285,6 +285,12 @@ cards:
 	}
 	if r := res.Record; r.Title != lead.Title || r.Source != "website chat" || r.Value == nil || *r.Value != 30000 || r.Playbook != "prefill" {
 		t.Fatalf("the lead made from the prefill: %+v", r)
+	}
+
+	// The details name the labelled var by its label, and only that one.
+	d, err := f.svc.DetailsView(ctx, f.sam, sess.ID)
+	if err != nil || len(d.VarLabels) != 1 || d.VarLabels["company_size"] != "Company size" {
+		t.Fatalf("the details' var labels: %v, %v", d.VarLabels, err)
 	}
 
 	// The desk playbook creates nothing: no prefill.

@@ -208,7 +208,8 @@ func (s *Service) DetailsView(ctx context.Context, a *Agent, id string) (*protoc
 		return nil, err
 	}
 	out := &protocol.ConversationDetails{Conversation: WireConversation(d.Conversation), Vars: d.Vars, Records: d.Records,
-		Previous: make([]*protocol.Conversation, len(d.Previous)), Outcome: d.Outcome, Card: d.Card, PlaybookTitle: d.PlaybookTitle}
+		Previous: make([]*protocol.Conversation, len(d.Previous)), Outcome: d.Outcome, Card: d.Card, PlaybookTitle: d.PlaybookTitle,
+		VarLabels: d.VarLabels}
 	for i, p := range d.Previous {
 		out.Previous[i] = WireConversation(p)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/playbook-dev/playbook/dsl"
+	"github.com/playbook-dev/playbook/engine"
 )
 
 // head is prepended to every case's cards.
@@ -185,5 +186,54 @@ func TestAnyVarWhereADateIsNeeded(t *testing.T) {
 	}
 	if !strings.Contains(got, "format(date(x) ?? today(), ...)") {
 		t.Fatalf("the fix is missing:\n%s", got)
+	}
+}
+
+// TestVarLabels: a var's label is plain text or a map of the playbook's
+// locales; engine.VarLabel picks the locale's, else the default's; a
+// label with a template, an unknown locale or nothing in it is refused.
+func TestVarLabels(t *testing.T) {
+	src := `playbook: t
+locale: en
+locales: [en, es]
+fallback: en
+vars:
+  company_size: {type: string, label: {en: Company size, es: Tamaño de la empresa}}
+  score: {type: int, default: 0, label: Lead score}
+  budget: number
+cards:
+  a:
+    ask: "Size? {{ score }} {{ budget ?? 0 }}"
+    save: company_size
+`
+	p, diags := dsl.Load("t.yaml", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	byName := map[string]*engine.VarDecl{}
+	for _, v := range p.Vars {
+		byName[v.Name] = v
+	}
+	for _, tc := range []struct{ v, locale, want string }{
+		{"company_size", "es-ES", "Tamaño de la empresa"},
+		{"company_size", "de", "Company size"},
+		{"score", "es", "Lead score"},
+		{"budget", "en", ""},
+	} {
+		if got := engine.VarLabel(p, byName[tc.v], tc.locale); got != tc.want {
+			t.Errorf("VarLabel(%s, %s) = %q, want %q", tc.v, tc.locale, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ label, want string }{
+		{`"Size {{ company_size }}"`, `6:39: error: label of var "company_size" is plain text: it names the var and shows no values`},
+		{`{en: Size, fr: Taille}`, `6:50: error: label of var "company_size": "fr" is not one of the playbook's locales (en, es)`},
+		{`""`, `6:39: error: label of var "company_size" is empty`},
+		{`[a]`, `6:39: error: label of var "company_size" must be a text or a map of locales to texts, not a list`},
+	} {
+		bad := strings.Replace(src, "{en: Company size, es: Tamaño de la empresa}", tc.label, 1)
+		_, diags := dsl.Load("t.yaml", []byte(bad))
+		if !strings.Contains(diags.Error(), tc.want) {
+			t.Errorf("label %s: %v, want %q", tc.label, diags, tc.want)
+		}
 	}
 }

@@ -326,7 +326,7 @@ func (c *compiler) checkLocaleCode(f *fileCtx, n *yaml.Node, l string) {
 	}
 }
 
-var varKeys = []string{"type", "default", "pii"}
+var varKeys = []string{"type", "default", "pii", "label"}
 
 var varTypes = []string{"string", "number", "int", "bool", "email", "phone", "url", "date", "list", "map", "any"}
 
@@ -369,6 +369,8 @@ func (c *compiler) declareVars() {
 						}
 					case "default":
 						defNode = kp.value
+					case "label":
+						v.Label = c.varLabel(f, kp.value, name)
 					}
 				}
 			}
@@ -388,6 +390,51 @@ func (c *compiler) declareVars() {
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// varLabel reads a var's label: plain text (in the default locale) or a
+// map of the playbook's locales to plain texts. A locale left out shows
+// the default locale's label; no {{ }} (it names the var, it shows no
+// value).
+func (c *compiler) varLabel(f *fileCtx, n *yaml.Node, name string) map[string]string {
+	what := "label of var " + quote(name)
+	n = resolveAlias(n)
+	out := map[string]string{}
+	one := func(l string, v *yaml.Node) {
+		s, ok := f.str(v, what)
+		if !ok {
+			return
+		}
+		switch {
+		case strings.TrimSpace(s) == "":
+			f.errorf(v, "%s is empty", what)
+		case strings.Contains(s, "{{"):
+			f.errorf(v, "%s is plain text: it names the var and shows no values", what)
+		case len(s) > 80:
+			f.errorf(v, "%s is longer than 80 characters", what)
+		default:
+			out[l] = s
+		}
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		one(c.locale, n)
+	case yaml.MappingNode:
+		for _, p := range f.pairs(n, what, nil) {
+			if !slices.Contains(c.locales, p.key.Value) {
+				d := f.errorf(p.key, "%s: %q is not one of the playbook's locales (%s)", what, p.key.Value, strings.Join(c.locales, ", "))
+				suggest(d, p.key.Value, c.locales)
+				continue
+			}
+			one(p.key.Value, p.value)
+		}
+	default:
+		f.errorf(n, "%s must be a text or a map of locales to texts, not %s", what, kindName(n))
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
 
 func (c *compiler) varType(f *fileCtx, n *yaml.Node) engine.Type {
 	s, ok := f.str(n, "type")

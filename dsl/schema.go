@@ -146,6 +146,7 @@ func shapes() map[string]func() map[string]any {
 		"var.type":    func() map[string]any { return enum(varTypes) },
 		"var.pii":     func() map[string]any { return map[string]any{"type": "boolean"} },
 		"var.default": func() map[string]any { return map[string]any{} },
+		"var.label":   func() map[string]any { return ref("text") },
 
 		"card.say":     func() map[string]any { return ref("texts") },
 		"card.image":   strSchema,
@@ -286,6 +287,7 @@ var keyDocs = map[string]string{
 	"handoff.offline":      "The card when nobody is online or accepts in time.",
 	"call.on_error":        "The card when the call fails.",
 	"var.type":             "string, number, int, bool, email, phone, url, date, list, map or any.",
+	"var.label":            "What agents see instead of the var's name, in the inbox: plain text, or a map of locales to texts.",
 }
 
 // InputTypes lists the `input:` types, for editors.

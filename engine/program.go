@@ -146,7 +146,25 @@ type VarDecl struct {
 	Type    Type
 	Default any  // nil when the var starts unset
 	PII     bool // personal data: redacted from logs
-	Pos     source.Range
+	// Label is what agents see instead of Name (the inbox's details
+	// panel), by locale; nil: none. See VarLabel.
+	Label map[string]string
+	Pos   source.Range
+}
+
+// VarLabel is v's label in locale (a browser or session locale): the
+// program locale matching it, else the default locale's, else the
+// fallback's; "" when v has no label.
+func VarLabel(p *Program, v *VarDecl, locale string) string {
+	if v == nil || len(v.Label) == 0 {
+		return ""
+	}
+	for _, l := range []string{matchLocale(p, locale), p.Locale, p.Fallback} {
+		if s := v.Label[l]; s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // InputType is what an ask card accepts.

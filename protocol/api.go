@@ -97,6 +97,9 @@ type ConversationDetails struct {
 	// HandBackCards are the cards a hand-back may name: those whose vars
 	// the conversation has set.
 	HandBackCards []string `json:"handback_cards,omitempty"`
+	// VarLabels name vars as the playbook labels them (a var's `label:`),
+	// in the conversation's locale; vars without a label are absent.
+	VarLabels map[string]string `json:"var_labels,omitempty"`
 }
 
 // AssignRequest is POST /api/conversations/{id}/assign: Agent empty (or

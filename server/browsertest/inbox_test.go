@@ -254,9 +254,11 @@ func TestInboxLiveChat(t *testing.T) {
 
 	// The agent opens it from the toast and takes it.
 	docClick(t, agent, "the toast's Open button", `document.querySelector('.toast[data-kind=new_chat][data-conversation=`+js(conv)+`] .btn')`)
-	waitFor(t, agent, "the conversation open", `!document.getElementById('conv').hidden && document.getElementById('conv-title').textContent === 'ana@acme.io'`)
+	// Titled "email at company", not by the raw address.
+	waitFor(t, agent, "the conversation open", `!document.getElementById('conv').hidden && document.getElementById('conv-title').textContent === 'ana at Acme'`)
+	waitFor(t, agent, "the list titles it too", item+`.querySelector('.item-name').textContent === 'ana at Acme'`)
 	waitFor(t, agent, "the bot's part of the transcript", `[...document.querySelectorAll('#timeline .msg.bot .bubble')].some(b => b.textContent === "What's your work email?") && [...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'ana@acme.io')`)
-	waitFor(t, agent, "what the bot collected", `[...document.querySelectorAll('#details .kv dt')].some(d => d.textContent === 'company_size') && [...document.querySelectorAll('#details .kv dd')].some(d => d.textContent === '201+')`)
+	waitFor(t, agent, "what the bot collected, by the vars' labels", `[...document.querySelectorAll('#details .kv dt')].some(d => d.textContent === 'Company size') && [...document.querySelectorAll('#details .kv dd')].some(d => d.textContent === '201+') && ![...document.querySelectorAll('#details .kv dt')].some(d => d.textContent === 'company_size' || d.textContent === 'score')`)
 	docClick(t, agent, `"Assign to me"`, `document.querySelector('#conv-banner [data-action=assign-me]')`)
 	waitFor(t, agent, "the chat assigned to Sam", `document.querySelector('[data-action=assignee] .assignee-label').textContent === 'You' && document.querySelector('#folder-mine .count').textContent === '1'`)
 	waitFor(t, visitor, `"Sam Lee joined"`, `[...`+sr+`.querySelectorAll('.pb-sys')].some(n => n.textContent === 'Sam Lee joined')`)
@@ -279,7 +281,7 @@ func TestInboxLiveChat(t *testing.T) {
 	// The visitor types: the agent sees it; then the message arrives.
 	focusComposer(t, visitor)
 	keys(t, visitor, "Do you have SSO")
-	waitFor(t, agent, "the visitor typing", `!document.getElementById('typing').hidden && document.getElementById('typing-text').textContent === 'ana@acme.io is typing…'`)
+	waitFor(t, agent, "the visitor typing", `!document.getElementById('typing').hidden && document.getElementById('typing-text').textContent === 'ana at Acme is typing…'`)
 	keys(t, visitor, "?\r")
 	waitFor(t, agent, "the visitor's question", `[...document.querySelectorAll('#timeline .msg.in .bubble')].some(b => b.textContent === 'Do you have SSO?')`)
 	waitFor(t, agent, "the typing line gone", `document.getElementById('typing').hidden`)

@@ -348,9 +348,31 @@
   }
 
   // ---- conversations: the local copy -----------------------------------------
-  // visitorName: the visitor's name, email, the email the bot collected
-  // (known once the conversation was opened), or "Visitor".
-  function visitorName(c) { var v = (c && c.visitor) || {}; return v.name || v.email || (c && S.collected[c.id]) || 'Visitor'; }
+  // visitorName titles a conversation: the visitor's name, else their
+  // email (or the one the bot collected, known once the conversation was
+  // opened) as "ana at Acme", else "Visitor".
+  function visitorName(c) {
+    var v = (c && c.visitor) || {};
+    var e = v.email || (c && S.collected[c.id]) || '';
+    return v.name || (e ? emailTitle(e) : 'Visitor');
+  }
+  // emailTitle: "ana.lopez@eu.acme.co.uk" is "ana.lopez at Acme": the
+  // address's name at the company its domain names (as the CRM names
+  // organizations). A free-mail address names no company: it stays whole.
+  var FREE_MAIL = /^(gmail|googlemail|yahoo|ymail|hotmail|outlook|live|msn|icloud|me|mac|aol|proton|protonmail|pm|gmx|web|mail|yandex|qq|163|126|zoho|fastmail|hey|t-online|orange|free|libero)$/;
+  function emailTitle(email) {
+    var at = email.lastIndexOf('@');
+    if (at < 1) return email;
+    var labels = email.slice(at + 1).toLowerCase().split('.').filter(Boolean);
+    if (labels.length < 2) return email;
+    // The registrable part: the label before a two-part suffix (co.uk,
+    // com.au) or before the top-level domain.
+    var i = labels.length - 2;
+    if (i > 0 && /^(co|com|org|net|gov|ac|edu)$/.test(labels[i]) && labels[labels.length - 1].length === 2) i--;
+    var name = labels[i];
+    if (FREE_MAIL.test(name)) return email;
+    return email.slice(0, at) + ' at ' + name.charAt(0).toUpperCase() + name.slice(1);
+  }
   function upsert(c, fromFolder) {
     if (!c || !c.id) return;
     var old = S.convs[c.id];
@@ -1690,7 +1712,10 @@
     var s3 = section('What the bot collected', 'd-vars');
     var vars = d.vars && typeof d.vars === 'object' ? d.vars : {};
     var keys = Object.keys(vars).filter(function (k) { return vars[k] !== '' && vars[k] != null; });
-    if (keys.length) s3.appendChild(kv(keys.map(function (k) { return [k, fmtValue(vars[k])]; })));
+    var labels = d.var_labels && typeof d.var_labels === 'object' ? d.var_labels : {};
+    // A var's label from the playbook (`label:`), else its name in words.
+    var varLabel = function (k) { return str(labels[k]) || (k.charAt(0).toUpperCase() + k.slice(1)).replace(/_/g, ' '); };
+    if (keys.length) s3.appendChild(kv(keys.map(function (k) { return [varLabel(k), fmtValue(vars[k])]; })));
     else s3.appendChild(el('p', 'd-empty', S.detail ? 'Nothing yet.' : 'Loading…'));
     box.appendChild(s3);
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,22 +28,50 @@ type Subscriber interface {
 // conversation's entries after a turn, signals, inbox events) to the
 // subscribers of this process that follow it. It holds one listener of
 // the store's Bus and subscribes to a channel while at least one local
-// subscriber follows it.
+// subscriber follows it; with a pattern (NewPatternHub) and a bus whose
+// listener takes patterns (Redis), the channels the pattern matches (every
+// conversation's) are heard through one pattern subscription for the
+// whole process instead: following a conversation costs no SUBSCRIBE and
+// no UNSUBSCRIBE, and no wait for Redis when a conversation starts.
+// Messages of channels nobody here follows are dropped unread.
 type Hub struct {
 	bus store.Bus
 	log *slog.Logger
+	// pattern matches the channels heard through one subscription: a
+	// glob with one "*" between pre and suf ("" for none).
+	pattern, pre, suf string
 
 	mu   sync.Mutex
 	l    store.Listener
+	all  bool                               // pattern is subscribed: its channels need no subscription of their own
 	subs map[string]map[Subscriber]struct{} // channel -> followers
 }
 
-// NewHub returns a hub over bus; Run it.
+// NewHub returns a hub over bus that subscribes to each channel followed;
+// Run it.
 func NewHub(bus store.Bus, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Hub{bus: bus, log: log, subs: map[string]map[Subscriber]struct{}{}}
+}
+
+// NewPatternHub returns a hub over bus that hears every channel pattern
+// matches through one pattern subscription, when bus's listener takes
+// patterns (store.PatternListener), and subscribes to other channels one
+// by one. pattern has one "*", such as a conversation's channel name
+// with "*" for its id (Service.Channel("*")). Run it.
+func NewPatternHub(bus store.Bus, pattern string, log *slog.Logger) *Hub {
+	h := NewHub(bus, log)
+	if pre, suf, ok := strings.Cut(pattern, "*"); ok && !strings.ContainsAny(pre+suf, "*?[\\") {
+		h.pattern, h.pre, h.suf = pattern, pre, suf
+	}
+	return h
+}
+
+// covered reports whether the pattern subscription hears ch (h.mu held).
+func (h *Hub) covered(ch string) bool {
+	return h.all && len(ch) > len(h.pre)+len(h.suf) && strings.HasPrefix(ch, h.pre) && strings.HasSuffix(ch, h.suf)
 }
 
 // Attach makes sub follow channel ch. The subscription is confirmed
@@ -55,7 +84,7 @@ func (h *Hub) Attach(ctx context.Context, ch string, sub Subscriber) error {
 		h.subs[ch] = followers
 	}
 	followers[sub] = struct{}{}
-	first := !ok
+	first := !ok && !h.covered(ch)
 	l := h.l
 	h.mu.Unlock()
 	if first && l != nil {
@@ -74,6 +103,7 @@ func (h *Hub) Detach(ch string, sub Subscriber) {
 	if last {
 		delete(h.subs, ch)
 	}
+	last = last && !h.covered(ch)
 	l := h.l
 	h.mu.Unlock()
 	if last && l != nil {
@@ -94,16 +124,30 @@ func (h *Hub) Run(ctx context.Context) {
 		return
 	}
 	defer l.Close()
+	// The pattern is confirmed before Attach may count on it.
+	all := false
+	if pl, ok := l.(store.PatternListener); ok && h.pattern != "" {
+		if err := pl.PSubscribe(ctx, h.pattern); err != nil {
+			h.log.Error("subscribing to live updates; following channels one by one", "pattern", h.pattern, "err", err)
+		} else {
+			all = true
+		}
+	}
 	h.mu.Lock()
-	h.l = l
-	var chans []string
+	h.l, h.all = l, all
+	var chans, own []string
 	for ch := range h.subs {
 		chans = append(chans, ch)
+		if !h.covered(ch) {
+			own = append(own, ch)
+		}
 	}
 	h.mu.Unlock()
 	if len(chans) > 0 {
-		if err := l.Subscribe(ctx, chans...); err != nil {
-			h.log.Error("subscribing to live updates", "err", err)
+		if len(own) > 0 {
+			if err := l.Subscribe(ctx, own...); err != nil {
+				h.log.Error("subscribing to live updates", "err", err)
+			}
 		}
 		// They followed before anything was subscribed: what was
 		// published until now never came. The transcript has it.
@@ -122,6 +166,16 @@ func (h *Hub) Run(ctx context.Context) {
 			if !ok {
 				return
 			}
+			if m.Resync && all && m.Channel == h.pattern {
+				// Every channel the pattern hears came back.
+				h.log.Info("live updates resumed after a break; catching up", "pattern", m.Channel)
+				for ch, subs := range h.coveredFollowers() {
+					for _, s := range subs {
+						go s.Resync(ch)
+					}
+				}
+				continue
+			}
 			if m.Resync {
 				h.log.Info("live updates resumed after a break; catching up", "channel", m.Channel)
 				for _, s := range h.followers(m.Channel) {
@@ -134,6 +188,22 @@ func (h *Hub) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// coveredFollowers are the followers of every channel the pattern hears.
+func (h *Hub) coveredFollowers() map[string][]Subscriber {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string][]Subscriber{}
+	for ch, subs := range h.subs {
+		if !h.covered(ch) {
+			continue
+		}
+		for s := range subs {
+			out[ch] = append(out[ch], s)
+		}
+	}
+	return out
 }
 
 func (h *Hub) followers(ch string) []Subscriber {

@@ -141,3 +141,88 @@ func TestHubSubscribesWhileFollowed(t *testing.T) {
 	default:
 	}
 }
+
+// fakePatternListener is fakeListener that takes patterns too (as the
+// Redis bus's does); the test publishes into msgs itself.
+type fakePatternListener struct{ fakeListener }
+
+func (l fakePatternListener) PSubscribe(_ context.Context, ps ...string) error {
+	l.b.mu.Lock()
+	defer l.b.mu.Unlock()
+	for _, p := range ps {
+		l.b.calls = append(l.b.calls, "psub "+p)
+	}
+	return nil
+}
+
+type fakePatternBus struct{ *fakeBus }
+
+func (b fakePatternBus) Listen(context.Context) (store.Listener, error) {
+	close(b.listen)
+	return fakePatternListener{fakeListener{b.fakeBus}}, nil
+}
+
+// TestPatternHubSubscribesOnce: with a bus that takes patterns, the
+// conversations' channels are heard through one pattern subscription made
+// when the hub listens: following and leaving them subscribes nothing;
+// other channels are subscribed one by one as before. What is published
+// reaches the followers only; a break of the pattern tells every follower
+// of its channels to resync.
+func TestPatternHubSubscribesOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	bus := fakePatternBus{newFakeBus()}
+	hub := conversation.NewPatternHub(bus, "pb:{c:*}:live", quiet())
+	early, a, b, team := newRecorder(), newRecorder(), newRecorder(), newRecorder()
+	if err := hub.Attach(ctx, "pb:{c:1}:live", early); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { hub.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if got := early.next(t); got != "pb:{c:1}:live resync" {
+		t.Fatalf("the early follower got %q, want a resync once the hub listens", got)
+	}
+	for _, f := range []struct {
+		ch  string
+		sub *recorder
+	}{{"pb:{c:2}:live", a}, {"pb:{c:3}:live", b}, {"pb:team:sales", team}} {
+		if err := hub.Attach(ctx, f.ch, f.sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []store.Message{
+		{Channel: "pb:{c:9}:live", Payload: "nobody follows"},
+		{Channel: "pb:{c:2}:live", Payload: "to a"},
+		{Channel: "pb:{c:3}:live", Payload: "to b"},
+		{Channel: "pb:team:sales", Payload: "to the team"},
+	} {
+		bus.msgs <- m
+	}
+	if ga, gb, gt := a.next(t), b.next(t), team.next(t); ga != "pb:{c:2}:live to a" || gb != "pb:{c:3}:live to b" || gt != "pb:team:sales to the team" {
+		t.Fatalf("followers got %q, %q and %q", ga, gb, gt)
+	}
+	bus.msgs <- store.Message{Channel: "pb:{c:*}:live", Resync: true}
+	got := []string{early.next(t), a.next(t), b.next(t)}
+	if want := []string{"pb:{c:1}:live resync", "pb:{c:2}:live resync", "pb:{c:3}:live resync"}; !slices.Equal(got, want) {
+		t.Fatalf("after a break of the pattern the followers got %q, want %q", got, want)
+	}
+	hub.Detach("pb:{c:1}:live", early)
+	hub.Detach("pb:{c:2}:live", a)
+	hub.Detach("pb:team:sales", team)
+	bus.msgs <- store.Message{Channel: "pb:{c:2}:live", Payload: "after a left"}
+	bus.msgs <- store.Message{Channel: "pb:{c:3}:live", Payload: "still b's"}
+	if gb := b.next(t); gb != "pb:{c:3}:live still b's" {
+		t.Fatalf("the remaining follower got %q", gb)
+	}
+	select {
+	case s := <-a.got:
+		t.Fatalf("a detached follower got %q", s)
+	case s := <-team.got:
+		t.Fatalf("a detached follower got %q", s)
+	default:
+	}
+	want := []string{"psub pb:{c:*}:live", "sub pb:team:sales", "unsub pb:team:sales"}
+	if got := bus.log(); !slices.Equal(got, want) {
+		t.Fatalf("subscriptions %q, want %q", got, want)
+	}
+}

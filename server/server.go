@@ -139,7 +139,9 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = conversation.NewTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	s.hub = conversation.NewHub(app.Bus(), s.log)
+	// Every conversation's channel through one pattern subscription (on
+	// Redis): no SUBSCRIBE and UNSUBSCRIBE per conversation.
+	s.hub = conversation.NewPatternHub(app.Bus(), s.svc.Channel("*"), s.log)
 	var err error
 	if s.widgets, err = s.svc.Widgets(conversation.WidgetsConfig{Hub: s.hub, Tokens: s.tokens}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -44,6 +44,21 @@ type Listener interface {
 	Close() error
 }
 
+// PatternListener is a Listener that can also follow every channel whose
+// name matches a glob pattern (Redis PSUBSCRIBE): one subscription for
+// all of a process's conversations instead of a SUBSCRIBE and an
+// UNSUBSCRIBE for each. A message comes with its own channel's name; when
+// a pattern's subscription came back after a break, a Message with Resync
+// set names the pattern as its Channel. The Redis bus's listeners are
+// PatternListeners; the embedded bus's, whose subscriptions cost nothing,
+// are not.
+type PatternListener interface {
+	Listener
+	// PSubscribe adds patterns. Messages published on matching channels
+	// after it returns are delivered.
+	PSubscribe(ctx context.Context, patterns ...string) error
+}
+
 // ConversationOf returns the conversation id in a conversation's channel
 // name (Sessions.Channel), "" when it names none.
 func ConversationOf(channel string) string {

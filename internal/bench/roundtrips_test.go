@@ -13,9 +13,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/playbooks"
+	"github.com/playbook-dev/playbook/protocol"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // tripCounter is a go-redis hook that counts the requests a client waits
@@ -130,5 +133,45 @@ func TestRedisRoundTripsPerTurn(t *testing.T) {
 	t.Logf("%d round trips for %d turns: %.2f per turn; by the server function that made them:%s", counter.total, res.Turns, perTurn, b.String())
 	if perTurn > 3 {
 		t.Errorf("%.2f Redis round trips per turn, want at most 3", perTurn)
+	}
+}
+
+// TestServeFollowsConversationsWithoutSubscribing (issue 13): serve hears
+// its conversations' channels through one pattern subscription per
+// process; an open conversation has no SUBSCRIBE of its own, and what
+// another process publishes on its channel (an agent's typing dots) still
+// reaches the visitor.
+func TestServeFollowsConversationsWithoutSubscribing(t *testing.T) {
+	url, rds := startServer(t, playbooks.BenchQualify)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, err := client.DialVisitor(ctx, url, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Start(ctx, protocol.Start{Playbook: "qualify", Visitor: &protocol.Visitor{ID: bench.VisitorID(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Until(ctx, func(f protocol.Frame) bool { _, ok := f.(*protocol.Status); return ok }); err != nil {
+		t.Fatal(err)
+	}
+	chans, err := rds.Client.PubSubChannels(ctx, rds.Prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chans) != 0 {
+		t.Errorf("subscribed channels %q while a conversation is open, want none (one pattern for the process)", chans)
+	}
+	channel := redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix}).Channel(ws.Conversation())
+	if err := rds.Client.Publish(ctx, channel, `!{"type":"typing","from":"agent","on":true}`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ws.Until(ctx, func(f protocol.Frame) bool { _, ok := f.(*protocol.Typing); return ok })
+	if err != nil {
+		t.Fatalf("the agent's typing published on %s did not reach the visitor: %v", channel, err)
+	}
+	if ty := f.(*protocol.Typing); ty.From != "agent" || !ty.On {
+		t.Fatalf("typing %+v", ty)
 	}
 }

@@ -16,7 +16,10 @@ import (
 // in between is lost.
 type Bus struct{ rdb goredis.UniversalClient }
 
-var _ store.Bus = (*Bus)(nil)
+var (
+	_ store.Bus             = (*Bus)(nil)
+	_ store.PatternListener = (*listener)(nil)
+)
 
 // NewBus returns the bus of rdb.
 func NewBus(rdb goredis.UniversalClient) *Bus { return &Bus{rdb: rdb} }
@@ -41,6 +44,7 @@ func (b *Bus) Publish(ctx context.Context, channel, payload string) error {
 // Listen opens a listener (one pub/sub connection).
 func (b *Bus) Listen(ctx context.Context) (store.Listener, error) {
 	l := &listener{ps: b.rdb.Subscribe(context.WithoutCancel(ctx)), confirmed: map[string]bool{}, followed: map[string]bool{},
+		patterns: map[string]bool{}, pconfirmed: map[string]bool{},
 		out: make(chan store.Message, 1024), stop: make(chan struct{})}
 	go l.run()
 	return l, nil
@@ -56,6 +60,9 @@ type listener struct {
 	// subscribed again on a new connection.
 	followed  map[string]bool
 	confirmed map[string]bool
+	// patterns and pconfirmed are the same for pattern subscriptions.
+	patterns   map[string]bool
+	pconfirmed map[string]bool
 	// waiting are the Subscribe and Unsubscribe calls waiting for Redis's
 	// confirmation, by kind and channel.
 	waiting map[[2]string][]chan struct{}
@@ -81,9 +88,20 @@ func (l *listener) run() {
 				m = store.Message{Channel: msg.Channel, Payload: msg.Payload}
 			case *goredis.Subscription:
 				l.confirmed1(msg.Kind, msg.Channel)
-				if msg.Kind != "subscribe" || !l.confirm(msg.Channel) {
+				switch msg.Kind {
+				case "subscribe":
+					if !l.confirm(l.followed, l.confirmed, msg.Channel) {
+						continue
+					}
+				case "psubscribe":
+					if !l.confirm(l.patterns, l.pconfirmed, msg.Channel) {
+						continue
+					}
+				default:
 					continue
 				}
+				// Subscribed again on a new connection: what was
+				// published in between is lost.
 				m = store.Message{Channel: msg.Channel, Resync: true}
 			default:
 				continue
@@ -97,16 +115,17 @@ func (l *listener) run() {
 	}
 }
 
-// confirm records Redis's confirmation of a subscription and reports
-// whether it had been confirmed before.
-func (l *listener) confirm(ch string) (again bool) {
+// confirm records Redis's confirmation of a subscription to ch (a channel
+// of followed, or a pattern) and reports whether it had been confirmed
+// before.
+func (l *listener) confirm(followed, confirmed map[string]bool, ch string) (again bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.followed[ch] {
+	if !followed[ch] {
 		return false
 	}
-	again = l.confirmed[ch]
-	l.confirmed[ch] = true
+	again = confirmed[ch]
+	confirmed[ch] = true
 	return again
 }
 
@@ -159,6 +178,23 @@ func (l *listener) Subscribe(ctx context.Context, channels ...string) error {
 	ws := l.wait("subscribe", channels)
 	l.mu.Unlock()
 	if err := l.ps.Subscribe(ctx, channels...); err != nil {
+		return err
+	}
+	return l.await(ctx, ws)
+}
+
+// PSubscribe subscribes to patterns and waits for Redis to confirm, so
+// that whatever is published afterwards on a matching channel is
+// delivered. On a Redis Cluster, whose classic pub/sub reaches every
+// node, one pattern subscription on any node hears every channel.
+func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
+	l.mu.Lock()
+	for _, p := range patterns {
+		l.patterns[p] = true
+	}
+	ws := l.wait("psubscribe", patterns)
+	l.mu.Unlock()
+	if err := l.ps.PSubscribe(ctx, patterns...); err != nil {
 		return err
 	}
 	return l.await(ctx, ws)

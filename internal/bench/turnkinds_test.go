@@ -1,0 +1,201 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/client"
+	"github.com/playbook-dev/playbook/internal/bench"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/playbooks"
+	"github.com/playbook-dev/playbook/protocol"
+)
+
+// phaseCounter is a go-redis hook that counts the requests (a command or
+// a pipeline) a server waits for, by the kind of turn the test is running
+// and by phase: "answer" are those made before the visitor gets the
+// answer (the turn's store write, a handoff's queue, a new conversation's
+// inbox record), "after" those the turn's handler makes after it (timers,
+// records, pending marks), "background" those of the service's background
+// goroutines (the CRM after a turn) and loops (timers, sweeps, the
+// webhooks' outbox), which land on whichever turn runs then.
+type phaseCounter struct {
+	mu   sync.Mutex
+	kind string
+	by   map[string]int // kind + " " + phase
+}
+
+// answerPath are the callees of Service.TurnThen and Service.Start whose
+// requests come before the answer.
+var answerPath = []string{"(*Store).Turn", "(*Store).Create", "(*Service).Queue", "(*Service).StartInbox"}
+
+func (c *phaseCounter) record() {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	phase, callee := "", ""
+	for {
+		f, more := frames.Next()
+		fn := f.Function
+		switch {
+		case strings.Contains(fn, "conversation.(*Service).Go"), strings.Contains(fn, "conversation.(*Service).Run"),
+			strings.Contains(fn, "crm.(*Dispatcher)"), strings.Contains(fn, "conversation.(*Widget).Resync"):
+			phase = "background" // the CRM, webhooks, timers, sweeps
+		case phase == "" && (strings.HasSuffix(fn, "conversation.(*Service).TurnThen") || strings.HasSuffix(fn, "conversation.(*Service).Start")):
+			phase = "after"
+			for _, a := range answerPath {
+				if strings.HasSuffix(callee, a) {
+					phase = "answer"
+				}
+			}
+		}
+		if !strings.Contains(fn, ".func") {
+			callee = fn
+		}
+		if !more {
+			break
+		}
+	}
+	if phase == "" {
+		phase = "other" // a new connection's HELLO, the server starting
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.by[c.kind+" "+phase]++
+}
+
+func (c *phaseCounter) setKind(k string) {
+	c.mu.Lock()
+	c.kind = k
+	c.mu.Unlock()
+}
+
+func (c *phaseCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *phaseCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { c.record(); return next(ctx, cmd) }
+}
+func (c *phaseCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.record(); return next(ctx, cmds) }
+}
+
+// kindOf names turn i of sc as the report does, with the outcome for the
+// last.
+func kindOf(sc bench.Script, i int) string {
+	switch {
+	case i == 0:
+		return bench.TurnStart
+	case i == len(sc.Turns)-1:
+		return bench.TurnLast + " " + sc.Outcome
+	}
+	return bench.TurnAnswer
+}
+
+// TestRoundTripsByKindOfTurn counts serve's Redis round trips per turn by
+// kind of turn and phase, over one conversation of each kind of the mix
+// run one turn at a time (issue 13: 1 for an ordinary turn, at most 2 for
+// one with effects). It holds what serve does today before the answer: 1
+// for an answer, 2 for a start (the conversation and its inbox record),
+// and logs the whole table.
+func TestRoundTripsByKindOfTurn(t *testing.T) {
+	rds := redistest.New(t)
+	opt, err := redis.ParseURL(rds.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	counter := &phaseCounter{by: map[string]int{}}
+	rdb.AddHook(counter)
+	url := startServerOn(t, playbooks.BenchQualify, rds, rdb)
+	// Warm-up: scripts loaded, the CRM's subscriptions read.
+	if res, err := bench.Run(context.Background(), bench.Options{URLs: []string{url}, Conversations: 10}); err != nil || res.Errors != 0 {
+		t.Fatalf("warm-up: %v %v", err, res.ErrorSamples)
+	}
+	counter.mu.Lock()
+	clear(counter.by)
+	counter.mu.Unlock()
+	turns := map[string]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for n := 100; n < 110; n++ { // every kind of the mix, new visitor ids
+		sc := bench.ScriptFor(n)
+		ws, err := client.DialVisitor(ctx, url, client.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buttons []protocol.Button
+		for i, turn := range sc.Turns {
+			kind := kindOf(sc, i)
+			counter.setKind(kind)
+			turns[kind]++
+			var f protocol.Frame
+			switch turn.Type {
+			case "start":
+				f = &protocol.Start{Playbook: "qualify", Page: "/bench", Locale: "en", Visitor: &protocol.Visitor{ID: bench.VisitorID(n)}}
+			case "message":
+				f = &protocol.Message{ID: "m" + strconv.Itoa(i), Text: turn.Text}
+			case "button":
+				for _, b := range buttons {
+					if b.Label == turn.Label {
+						f = &protocol.Click{ID: "m" + strconv.Itoa(i), Value: b.Value, Label: turn.Label}
+					}
+				}
+			}
+			if err := ws.Send(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			for done := false; !done; {
+				r, err := ws.Next(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch r := r.(type) {
+				case *protocol.EntryFrame:
+					if len(r.Entry.Buttons) > 0 {
+						buttons = r.Entry.Buttons
+					}
+				case *protocol.Status:
+					done = true
+				}
+			}
+			// The handler's work after the answer ends before it reads
+			// the next frame: a ping's pong marks it.
+			if err := ws.Ping(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ws.Until(ctx, func(f protocol.Frame) bool { _, ok := f.(*protocol.Pong); return ok }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ws.Close()
+	}
+	counter.setKind("idle")
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	kinds := slices.Sorted(maps.Keys(turns))
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n  %-16s %5s %8s %8s %11s", "kind of turn", "turns", "answer", "after", "background")
+	for _, k := range kinds {
+		per := func(phase string) string {
+			return fmt.Sprintf("%.2f", float64(counter.by[k+" "+phase])/float64(turns[k]))
+		}
+		fmt.Fprintf(&b, "\n  %-16s %5d %8s %8s %11s", k, turns[k], per("answer"), per("after"), per("background"))
+	}
+	t.Logf("Redis round trips per turn, by kind and phase:%s\n  (all, by kind and phase: %v)", b.String(), counter.by)
+	if a := counter.by[bench.TurnAnswer+" answer"]; a != turns[bench.TurnAnswer] {
+		t.Errorf("%d round trips before the answer for %d ordinary answers, want 1 each", a, turns[bench.TurnAnswer])
+	}
+	if s := counter.by[bench.TurnStart+" answer"]; s > 2*turns[bench.TurnStart] {
+		t.Errorf("%d round trips before the greeting for %d starts, want at most 2 each (the conversation, its inbox record)", s, turns[bench.TurnStart])
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/playbook-dev/playbook/internal/abstats"
+	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -46,6 +47,7 @@ func VariantIn(key, experiment string) (string, bool) {
 
 // ExperimentStats is what the variants of one experiment did.
 type ExperimentStats struct {
+	Playbook   string
 	Experiment string
 	// Variants are the variant names seen, sorted.
 	Variants []string
@@ -59,12 +61,32 @@ type ExperimentStats struct {
 	Records map[string]map[string]int64
 }
 
-// ExperimentFromRows sums funnel rows into experiment's stats: the
-// counter variant|experiment gives each variant's conversations, outcome|X
-// and record|kind of rows whose variant names the experiment their
-// outcomes.
-func ExperimentFromRows(rows []store.FunnelRow, experiment string) ExperimentStats {
-	st := ExperimentStats{Experiment: experiment, Entered: map[string]int64{}, Outcomes: map[string]map[string]int64{}, Records: map[string]map[string]int64{}}
+// Experiments finds the experiments funnel rows count conversations of
+// and sums each (ExperimentFromRows), sorted by playbook and name.
+func Experiments(rows []store.FunnelRow) []ExperimentStats {
+	type key struct{ playbook, experiment string }
+	seen := map[key]bool{}
+	for _, r := range rows {
+		if x, ok := strings.CutPrefix(r.Counter, "variant|"); ok {
+			seen[key{r.Playbook, x}] = true
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(seen), func(a, b key) int {
+		return strings.Compare(a.playbook+"\x00"+a.experiment, b.playbook+"\x00"+b.experiment)
+	})
+	out := make([]ExperimentStats, len(keys))
+	for i, k := range keys {
+		out[i] = ExperimentFromRows(rows, k.playbook, k.experiment)
+	}
+	return out
+}
+
+// ExperimentFromRows sums the funnel rows of playbook ("" for any) into
+// experiment's stats, over every day and version: the counter
+// variant|experiment gives each variant's conversations, outcome|X and
+// record|kind of rows whose variant names the experiment their outcomes.
+func ExperimentFromRows(rows []store.FunnelRow, playbook, experiment string) ExperimentStats {
+	st := ExperimentStats{Playbook: playbook, Experiment: experiment, Entered: map[string]int64{}, Outcomes: map[string]map[string]int64{}, Records: map[string]map[string]int64{}}
 	add := func(m map[string]map[string]int64, v, k string, n int64) {
 		if m[v] == nil {
 			m[v] = map[string]int64{}
@@ -72,6 +94,9 @@ func ExperimentFromRows(rows []store.FunnelRow, experiment string) ExperimentSta
 		m[v][k] += n
 	}
 	for _, r := range rows {
+		if playbook != "" && r.Playbook != playbook {
+			continue
+		}
 		v, ok := VariantIn(r.Variant, experiment)
 		if !ok {
 			continue
@@ -132,4 +157,26 @@ func (st ExperimentStats) Compare(goal string, z float64) []abstats.Row {
 		counts[i] = abstats.Count{Variant: v, N: st.Entered[v], K: k}
 	}
 	return abstats.Compare(counts, z)
+}
+
+// StatsExperiments are the experiments of funnel rows for the stats API:
+// per goal (outcome or record kind) each variant's conversions, rate and
+// 95 % Wilson interval.
+func StatsExperiments(rows []store.FunnelRow) []protocol.StatsExperiment {
+	out := []protocol.StatsExperiment{}
+	for _, st := range Experiments(rows) {
+		x := protocol.StatsExperiment{Playbook: st.Playbook, Experiment: st.Experiment, Variants: []protocol.StatsVariant{}, Goals: []protocol.StatsGoal{}}
+		for _, v := range st.Variants {
+			x.Variants = append(x.Variants, protocol.StatsVariant{Variant: v, Conversations: st.Entered[v]})
+		}
+		for _, g := range st.Goals() {
+			goal := protocol.StatsGoal{Goal: g, Variants: []protocol.StatsRate{}}
+			for _, r := range st.Compare(g, abstats.Z95) {
+				goal.Variants = append(goal.Variants, protocol.StatsRate{Variant: r.Variant, Conversations: r.N, Reached: r.K, Rate: r.Rate, Low: r.Lo, High: r.Hi, Best: r.Best})
+			}
+			x.Goals = append(x.Goals, goal)
+		}
+		out = append(out, x)
+	}
+	return out
 }

@@ -1,6 +1,10 @@
 package conversation_test
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -106,7 +110,8 @@ func TestExperimentFromRows(t *testing.T) {
 		row("2026-01-01", "greeting=long", "record|lead", 12),
 		row("2026-01-01", "pricing=a", "outcome|done", 99),
 	}
-	st := conversation.ExperimentFromRows(rows, "greeting")
+	rows = append(rows, store.FunnelRow{FunnelKey: store.FunnelKey{Day: "2026-01-01", Playbook: "other", Version: "v2", Variant: "greeting=short"}, Counter: "variant|greeting", Count: 1000})
+	st := conversation.ExperimentFromRows(rows, "ab", "greeting")
 	if got := st.Variants; len(got) != 2 || got[0] != "long" || got[1] != "short" {
 		t.Fatalf("variants %v", got)
 	}
@@ -119,11 +124,107 @@ func TestExperimentFromRows(t *testing.T) {
 	if g := st.Goals(); len(g) != 2 || g[0] != "done" || g[1] != "record:lead" {
 		t.Errorf("goals %v", g)
 	}
+	if all := conversation.Experiments(rows); len(all) != 3 || all[0].Experiment != "greeting" || all[0].Playbook != "ab" || all[1].Experiment != "pricing" || all[2].Playbook != "other" || all[2].Entered["short"] != 1000 {
+		t.Errorf("experiments %+v", all)
+	}
 	rows2 := st.Compare("done", 1.959963984540054)
 	if rows2[0].Variant != "long" || rows2[0].N != 240 || rows2[0].K != 48 || rows2[1].K != 25 {
 		t.Errorf("compare %+v", rows2)
 	}
 	if r := st.Compare("record:lead", 1.96); r[0].K != 12 || r[1].K != 0 {
 		t.Errorf("compare leads %+v", r)
+	}
+}
+
+// TestExperimentFunnel runs conversations of the example A/B playbook
+// through the App (embedded store, no network): visitors with ids, each
+// clicking yes or no. The funnel's experiment counts equal a count made
+// here from what each conversation did: how many went into each variant
+// (the variant is read back from the session), and how many of those
+// subscribed or declined.
+func TestExperimentFunnel(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile("../playbooks/experiments/newsletter-ab.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "newsletter-ab.yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := newApp(t, conversation.Options{Playbooks: dir})
+	svc := app.Service()
+	ctx := context.Background()
+	prog, ok := app.Registry().Current("newsletter-ab")
+	if !ok {
+		t.Fatal("newsletter-ab is not loaded")
+	}
+	type tally struct{ entered, subscribed, declined int64 }
+	want := map[string]*tally{"direct": {}, "friendly": {}}
+	yes := map[string]string{"direct": "Yes", "friendly": "Yes please"}
+	const n = 120
+	for i := range n {
+		sess, _, err := svc.Start(ctx, conversation.StartRequest{Program: prog, Locale: "en", Visitor: engine.Visitor{ID: fmt.Sprintf("v_%04d", i)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := sess.Variants["newsletter-opener"]
+		w := want[v]
+		if w == nil {
+			t.Fatalf("conversation %d went into variant %q", i, v)
+		}
+		w.entered++
+		send := func(ev engine.Event, text string) {
+			t.Helper()
+			msg := store.Entry{From: "visitor", Kind: "message", Text: text, ClientID: fmt.Sprintf("m%d-%s", i, text)}
+			if _, _, err := svc.Turn(ctx, sess.ID, msg.ClientID, ev, &msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		click := func(label string) { send(engine.Event{Kind: engine.EventButton, Button: label}, label) }
+		if i%3 == 0 {
+			click(yes[v])
+			email := fmt.Sprintf("ana%d@acme.io", i)
+			send(engine.Event{Kind: engine.EventText, Text: email}, email)
+			w.subscribed++
+		} else {
+			click(map[string]string{"direct": "No", "friendly": "No thanks"}[v])
+			w.declined++
+		}
+	}
+	st, err := svc.Funnel(ctx, conversation.StatsQuery{Playbook: "newsletter-ab"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Experiments) != 1 || st.Experiments[0].Experiment != "newsletter-opener" {
+		t.Fatalf("experiments %+v", st.Experiments)
+	}
+	x := st.Experiments[0]
+	got := map[string]*tally{}
+	for _, v := range x.Variants {
+		got[v.Variant] = &tally{entered: v.Conversations}
+	}
+	for _, g := range x.Goals {
+		for _, r := range g.Variants {
+			if got[r.Variant] == nil || r.Conversations != got[r.Variant].entered {
+				t.Fatalf("goal %s, variant %s: %d conversations", g.Goal, r.Variant, r.Conversations)
+			}
+			if r.Low > r.Rate || r.High < r.Rate {
+				t.Errorf("goal %s, variant %s: rate %f outside [%f, %f]", g.Goal, r.Variant, r.Rate, r.Low, r.High)
+			}
+			switch g.Goal {
+			case "subscribed":
+				got[r.Variant].subscribed = r.Reached
+			case "declined":
+				got[r.Variant].declined = r.Reached
+			}
+		}
+	}
+	for v, w := range want {
+		if g := got[v]; g == nil || *g != *w {
+			t.Errorf("variant %s: funnel %+v, counted %+v", v, g, *w)
+		}
+	}
+	if want["direct"].entered == 0 || want["friendly"].entered == 0 {
+		t.Errorf("%d visitors all went into one variant: %+v %+v", n, *want["direct"], *want["friendly"])
 	}
 }

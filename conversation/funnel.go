@@ -33,6 +33,8 @@ import (
 //	ended|card                  ...at this card
 //	record|kind                 a create card made a record (lead, deal, ...)
 //	error|card                  a runtime error stopped the bot at the card
+//	variant|experiment          the conversation went into an A/B variant
+//	                            of the experiment (the key's Variant says which)
 
 // FunnelFacts are the funnel facts of entries, a stretch of a
 // conversation's transcript: waiting is the card whose question the
@@ -72,14 +74,22 @@ func FunnelFacts(entries []store.Entry, waiting string) []store.FunnelFact {
 			}
 		case e.Kind == "error":
 			add("error|"+e.Card, e.At)
+		case e.Kind == "variant":
+			// under a key that already names the variant (FunnelKeyOf)
+			if x, _ := e.Data["experiment"].(string); x != "" {
+				add("variant|"+x, e.At)
+			}
 		}
 	}
 	return out
 }
 
-// FunnelKeyOf is the rollup row group of a conversation's session.
+// FunnelKeyOf is the rollup row group of a conversation's session. Its
+// variant is the session's A/B variants (VariantKey) as the turn left
+// them: facts folded before the conversation went into a variant stay
+// under the key without it.
 func FunnelKeyOf(sess *engine.Session) store.FunnelKey {
-	return store.FunnelKey{Day: sess.StartedAt.UTC().Format(time.DateOnly), Playbook: sess.Playbook, Version: sess.Version}
+	return store.FunnelKey{Day: sess.StartedAt.UTC().Format(time.DateOnly), Playbook: sess.Playbook, Version: sess.Version, Variant: VariantKey(sess.Variants)}
 }
 
 // funnelKeep is how long the rollup remembers what a conversation folded:

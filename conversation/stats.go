@@ -85,12 +85,13 @@ type StatsVersions interface {
 }
 
 // CounterParts splits a funnel counter ("reached|email", "outcome|lead",
-// "time|email|2000") into its metric, card and detail.
+// "time|email|2000", "variant|greeting") into its metric, card and detail
+// (an outcome, a record kind, an experiment).
 func CounterParts(counter string) (metric, card, detail string) {
 	parts := strings.SplitN(counter, "|", 3)
 	metric = parts[0]
 	switch {
-	case metric == "outcome" || metric == "record":
+	case metric == "outcome" || metric == "record" || metric == "variant":
 		if len(parts) > 1 {
 			detail = strings.Join(parts[1:], "|")
 		}
@@ -210,7 +211,7 @@ func BuildStats(ctx context.Context, q StatsQuery, rows []store.FunnelRow, known
 			c.AnswerTimes[detail] += r.Count
 		}
 	}
-	out := &protocol.Stats{Since: q.Since, Playbook: q.Playbook, Versions: []protocol.StatsVersion{}}
+	out := &protocol.Stats{Since: q.Since, Playbook: q.Playbook, Versions: []protocol.StatsVersion{}, Experiments: StatsExperiments(rows)}
 	for k, v := range versions {
 		byName := cards[k]
 		var order []*engine.Card

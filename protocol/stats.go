@@ -7,6 +7,8 @@ type Stats struct {
 	Since    string         `json:"since,omitempty"` // YYYY-MM-DD, UTC; "" for every day kept
 	Playbook string         `json:"playbook,omitempty"`
 	Versions []StatsVersion `json:"versions"`
+	// Experiments compare the variants of each A/B experiment.
+	Experiments []StatsExperiment `json:"experiments"`
 }
 
 // StatsVersion is the funnel of one playbook version.
@@ -60,4 +62,41 @@ type StatsDay struct {
 	Day      string           `json:"day"`
 	Started  int64            `json:"started"`
 	Outcomes map[string]int64 `json:"outcomes,omitempty"`
+}
+
+// StatsExperiment compares the variants of one A/B experiment of a
+// playbook, over every version and day asked for (docs/language.md, A/B
+// experiments).
+type StatsExperiment struct {
+	Playbook   string         `json:"playbook"`
+	Experiment string         `json:"experiment"`
+	Variants   []StatsVariant `json:"variants"` // sorted by name
+	// Goals are the outcomes ("qualified") and records made
+	// ("record:lead") any variant reached, sorted.
+	Goals []StatsGoal `json:"goals"`
+}
+
+// StatsVariant is how many conversations went into a variant.
+type StatsVariant struct {
+	Variant       string `json:"variant"`
+	Conversations int64  `json:"conversations"`
+}
+
+// StatsGoal is the variants' conversion to one goal.
+type StatsGoal struct {
+	Goal     string      `json:"goal"`
+	Variants []StatsRate `json:"variants"`
+}
+
+// StatsRate is one variant's conversion: Reached of Conversations, the
+// Rate (0 to 1) and its 95 % Wilson score interval Low to High. Best is
+// set on the one variant whose interval lies above every other's, if any.
+type StatsRate struct {
+	Variant       string  `json:"variant"`
+	Conversations int64   `json:"conversations"`
+	Reached       int64   `json:"reached"`
+	Rate          float64 `json:"rate"`
+	Low           float64 `json:"low"`
+	High          float64 `json:"high"`
+	Best          bool    `json:"best,omitempty"`
 }

@@ -11,20 +11,36 @@ import (
 	"github.com/playbook-dev/playbook/store"
 )
 
-// writeExperiment prints the comparison of an A/B experiment's variants
-// from funnel rows: for each outcome (and kind of record made), each
-// variant's conversations, conversions, rate and 95 % Wilson interval.
-// It returns an error when no row names the experiment.
-func writeExperiment(w io.Writer, rows []store.FunnelRow, experiment string) error {
-	st := conversation.ExperimentFromRows(rows, experiment)
-	if len(st.Variants) == 0 {
-		return fmt.Errorf("no conversation went into a variant of experiment %q in the days asked for", experiment)
+// writeExperiments prints the comparison of the A/B experiments of funnel
+// rows (only those named name, when it is not ""); it returns an error
+// when name is given and no row counts it.
+func writeExperiments(w io.Writer, rows []store.FunnelRow, name string) error {
+	n := 0
+	for _, st := range conversation.Experiments(rows) {
+		if name != "" && st.Experiment != name {
+			continue
+		}
+		if n > 0 {
+			fmt.Fprintln(w)
+		}
+		n++
+		writeExperiment(w, st)
 	}
+	if n == 0 && name != "" {
+		return fmt.Errorf("no conversation went into a variant of experiment %q in the days asked for", name)
+	}
+	return nil
+}
+
+// writeExperiment prints the comparison of an A/B experiment's variants:
+// for each outcome (and kind of record made), each variant's
+// conversations, conversions, rate and 95 % Wilson interval.
+func writeExperiment(w io.Writer, st conversation.ExperimentStats) {
 	var total int64
 	for _, v := range st.Variants {
 		total += st.Entered[v]
 	}
-	fmt.Fprintf(w, "experiment %s: %d conversations in %d variants\n", experiment, total, len(st.Variants))
+	fmt.Fprintf(w, "experiment %s of %s: %d conversations in %d variant%s\n", st.Experiment, st.Playbook, total, len(st.Variants), map[bool]string{true: "s"}[len(st.Variants) != 1])
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, v := range st.Variants {
 		share := 0.0
@@ -37,7 +53,7 @@ func writeExperiment(w io.Writer, rows []store.FunnelRow, experiment string) err
 	goals := st.Goals()
 	if len(goals) == 0 {
 		fmt.Fprintln(w, "no conversation of the experiment has ended or made a record yet")
-		return nil
+		return
 	}
 	for _, g := range goals {
 		label := "outcome " + g
@@ -58,5 +74,4 @@ func writeExperiment(w io.Writer, rows []store.FunnelRow, experiment string) err
 		tw.Flush()
 	}
 	fmt.Fprintln(w, "\nCI: Wilson score interval; \"best\" only when a variant's interval lies above every other's.")
-	return nil
 }

@@ -21,12 +21,15 @@ func TestWriteExperiment(t *testing.T) {
 		row("newsletter-opener=friendly", "record|person", 200),
 	}
 	var b strings.Builder
-	if err := writeExperiment(&b, rows, "newsletter-opener"); err != nil {
+	rows = append(rows, // another playbook's experiment of the same name is apart
+		store.FunnelRow{FunnelKey: store.FunnelKey{Day: "2026-01-05", Playbook: "other", Version: "v9", Variant: "newsletter-opener=direct"}, Counter: "variant|newsletter-opener", Count: 7})
+	if err := writeExperiments(&b, rows, "newsletter-opener"); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
 	for _, want := range []string{
-		"experiment newsletter-opener: 2000 conversations in 2 variants",
+		"experiment newsletter-opener of newsletter-ab: 2000 conversations in 2 variants",
+		"experiment newsletter-opener of other: 7 conversations in 1 variant",
 		"outcome subscribed:\n  direct    100 of 1000  10.0 %  95 % CI 8.3–12.0 %\n  friendly  200 of 1000  20.0 %  95 % CI 17.6–22.6 %  best\n",
 		"outcome declined:\n  direct    900 of 1000  90.0 %  95 % CI 88.0–91.7 %  best\n",
 		"made a person:\n  direct    0 of 1000    0.0 %   95 % CI 0.0–0.4 %\n  friendly  200 of 1000  20.0 %  95 % CI 17.6–22.6 %  best\n",
@@ -36,7 +39,7 @@ func TestWriteExperiment(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	if err := writeExperiment(&b, rows, "pricing"); err == nil || !strings.Contains(err.Error(), `experiment "pricing"`) {
+	if err := writeExperiments(&b, rows, "pricing"); err == nil || !strings.Contains(err.Error(), `experiment "pricing"`) {
 		t.Errorf("an unknown experiment: %v", err)
 	}
 }

@@ -32,6 +32,12 @@ same days. See docs/funnels.md.
   playbook stats
   playbook stats --playbook qualify --since 2026-01-01
   playbook stats --csv > funnel.csv     (every counter, one line per day)
+  playbook stats --experiment newsletter-opener   (an A/B test's variants compared)
+
+A playbook with A/B experiments has a funnel per variant, and after the
+funnels each experiment's variants are compared: for each outcome (and
+kind of record made) the share of each variant's conversations that
+reached it, with its 95 % Wilson score interval (docs/language.md).
 
 The numbers come from the same store as the conversations: with --redis
 (or PLAYBOOK_REDIS_URL) the Redis the servers use, else the embedded store
@@ -45,6 +51,7 @@ in --data (default ./data; stop the server first: one process at a time).
 		playbook := fs.String("playbook", "", "only this playbook (its id)")
 		since := fs.String("since", "", "only conversations started on this day (YYYY-MM-DD, UTC) or later")
 		asCSV := fs.Bool("csv", false, "print every counter as CSV: day, playbook, version, variant, metric, card, detail, count")
+		experiment := fs.String("experiment", "", "only compare the variants of this A/B experiment: conversions to each outcome with 95 % Wilson intervals")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) != 0 {
 				return usageError("stats takes no arguments: %s", strings.Join(args, " "))
@@ -76,9 +83,16 @@ in --data (default ./data; stop the server first: one process at a time).
 			if *asCSV {
 				return conversation.WriteFunnelCSV(std.out, rows)
 			}
+			if *experiment != "" {
+				return writeExperiments(std.out, rows, *experiment)
+			}
 			// The versions' cards come from the store's copies of them.
 			reg := conversation.NewRegistry("", eng.Programs(24*time.Hour), slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 			printStats(std.out, conversation.BuildStats(ctx, q, rows, reg))
+			if len(conversation.Experiments(rows)) > 0 {
+				fmt.Fprintln(std.out)
+				return writeExperiments(std.out, rows, "")
+			}
 			return nil
 		}
 	},

@@ -67,7 +67,8 @@ const maxTries = 20
 // person's organization (by email domain), and the conversation's latest
 // lead and deal; it resolves the owner; it puts the record, and the chat,
 // in the activity feeds; and it adds a record.created event to the outbox
-// for every record it made — all in one atomic step. The same rec.Key
+// for every record it made (when a webhook wants record.created) — all
+// in one atomic step. The same rec.Key
 // creates once: a second call answers the first call's records with
 // Duplicate set.
 func (s *Store) Create(ctx context.Context, src Source, rec engine.Record) (*Result, error) {
@@ -388,18 +389,14 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 	}
 	// The outbox.
 	for _, r := range events {
-		ev, err := s.recordEvent("record.created", r, p, o, now)
-		if err != nil {
+		if err := s.addRecordEvent(ctx, ch, EventRecordCreated, r, p, o, now); err != nil {
 			return nil, err
 		}
-		ch.event(ev)
 	}
 	for _, r := range updated {
-		ev, err := s.recordEvent("record.updated", r, p, o, now)
-		if err != nil {
+		if err := s.addRecordEvent(ctx, ch, EventRecordUpdated, r, p, o, now); err != nil {
 			return nil, err
 		}
-		ch.event(ev)
 	}
 	iv := idemValue{Record: self.rec.ID}
 	if p != nil {
@@ -845,7 +842,8 @@ func (s *Store) afterCreate(ctx context.Context, src Source, res *Result) {
 
 // UpdatePerson changes a person's name and phone (nil leaves a field as
 // it is; "" clears it). A phone another person has is refused with
-// ErrConflict. It adds a record.updated event to the outbox.
+// ErrConflict. It adds a record.updated event to the outbox (when a
+// webhook wants those).
 func (s *Store) UpdatePerson(ctx context.Context, id string, name, phone *string) (*Record, error) {
 	for try := 0; try < maxTries; try++ {
 		rs, err := s.load(ctx, id)
@@ -889,11 +887,9 @@ func (s *Store) UpdatePerson(ctx context.Context, id string, name, phone *string
 			return nil, err
 		}
 		ch.record(id, old, string(b))
-		ev, err := s.recordEvent("record.updated", p, nil, nil, p.UpdatedAt)
-		if err != nil {
+		if err := s.addRecordEvent(ctx, ch, EventRecordUpdated, p, nil, nil, p.UpdatedAt); err != nil {
 			return nil, err
 		}
-		ch.event(ev)
 		if _, err := s.commit(ctx, ch); errors.Is(err, errStale) {
 			continue
 		} else if err != nil {

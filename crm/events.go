@@ -76,6 +76,23 @@ func (s *Store) recordEvent(typ string, r *Record, p, o *slot, now time.Time) (s
 	return store.OutboxEvent{ID: id, Type: typ, Body: string(b)}, err
 }
 
+// addRecordEvent adds a record event of type typ to a change, for the
+// outbox, when a webhook wants events of that type: as for conversation
+// events (EmitOnce's callers), an event nobody subscribed to is not
+// written, read and acknowledged for nothing (docs/webhooks.md: events are
+// sent from a subscription on, earlier ones are not).
+func (s *Store) addRecordEvent(ctx context.Context, ch *change, typ string, r *Record, p, o *slot, now time.Time) error {
+	if !s.Subscribed(ctx, typ) {
+		return nil
+	}
+	ev, err := s.recordEvent(typ, r, p, o, now)
+	if err != nil {
+		return err
+	}
+	ch.event(ev)
+	return nil
+}
+
 // Emit adds an event to the webhook outbox. Record events are added by the
 // store itself, atomically with the record; Emit is for the server's
 // conversation events.

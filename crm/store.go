@@ -446,7 +446,8 @@ func (c *change) event(ev store.OutboxEvent) { c.c.Events = append(c.c.Events, e
 
 // CompleteTask marks a task done (done true: DoneAt is now) or open again
 // (false: DoneAt cleared). Marking a done task done again keeps its first
-// DoneAt and writes nothing. It adds a record.updated event to the outbox.
+// DoneAt and writes nothing. It adds a record.updated event to the outbox
+// when a webhook wants those.
 func (s *Store) CompleteTask(ctx context.Context, id string, done bool) (*Record, error) {
 	for try := 0; try < maxTries; try++ {
 		rs, err := s.load(ctx, id)
@@ -472,11 +473,9 @@ func (s *Store) CompleteTask(ctx context.Context, id string, done bool) (*Record
 		}
 		ch := newChange()
 		ch.record(id, rs[0].json, string(b))
-		ev, err := s.recordEvent("record.updated", r, nil, nil, now)
-		if err != nil {
+		if err := s.addRecordEvent(ctx, ch, EventRecordUpdated, r, nil, nil, now); err != nil {
 			return nil, err
 		}
-		ch.event(ev)
 		if _, err := s.commit(ctx, ch); errors.Is(err, errStale) {
 			continue
 		} else if err != nil {

@@ -30,6 +30,10 @@ func TestCRMSurvivesARestart(t *testing.T) {
 	}
 	c := embedded.NewCRM(db)
 	st := crm.New(c, c, crm.Options{})
+	// Record events are written only for a webhook that wants them.
+	if _, err := st.AddSubscription(ctx, "https://crm.example.com/hooks", []string{crm.EventRecordCreated}, ""); err != nil {
+		t.Fatal(err)
+	}
 	res, err := st.Create(ctx, crm.Source{Conversation: "c1"}, engine.Record{Kind: "lead", Key: "c1:1:x:0", Fields: map[string]any{"title": "x", "person": map[string]any{"email": "ana@acme.io"}}})
 	if err != nil {
 		t.Fatal(err)

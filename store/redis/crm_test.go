@@ -135,6 +135,10 @@ func TestCreateFinishedAfterACrashMidWay(t *testing.T) {
 				c := e.CRM.(*redisstore.CRM)
 				st := crm.New(c, c, crm.Options{})
 				ctx := context.Background()
+				// Record events are written only for a webhook that wants them.
+				if _, err := st.AddSubscription(ctx, "https://crm.example.com/hooks", []string{crm.EventRecordCreated}, ""); err != nil {
+					t.Fatal(err)
+				}
 				lead := func(conv string) engine.Record {
 					return engine.Record{Kind: "lead", Key: conv + ":1:x:0", Fields: map[string]any{"title": "x", "person": map[string]any{"email": "ana@acme.io"}}}
 				}

@@ -110,6 +110,7 @@ func capture(t *testing.T, st *crm.Store, conv, email string) []*crm.Result {
 func testCreateLinksPersonOrganizationAndOwner(t *testing.T, open Open) {
 	st, ob := newStore(t, open, salesTeam(), nil)
 	ctx := context.Background()
+	wantRecordEvents(t, st)
 	res := capture(t, st, "c1", "Ana@Acme.io ")
 	lead, deal, task := res[0].Record, res[1].Record, res[2].Record
 	if res[0].Person == nil || res[0].Person.Email != "ana@acme.io" {
@@ -171,6 +172,7 @@ func testCreateLinksPersonOrganizationAndOwner(t *testing.T, open Open) {
 func testCreateIsIdempotent(t *testing.T, open Open) {
 	st, ob := newStore(t, open, salesTeam(), nil)
 	ctx := context.Background()
+	wantRecordEvents(t, st)
 	r := rec("lead", "c1:3:capture:0", map[string]any{"title": "Ana", "person": map[string]any{"email": "ana@acme.io"}})
 	var wg sync.WaitGroup
 	results := make([]*crm.Result, 8)
@@ -473,5 +475,14 @@ func testListFiltersAndCompleteTask(t *testing.T, open Open) {
 	}
 	if _, err := st.CompleteTask(ctx, deal.ID, true); !errors.Is(err, crm.ErrNotFound) {
 		t.Errorf("a deal marked done: %v, want ErrNotFound", err)
+	}
+}
+
+// wantRecordEvents adds a webhook for the record events: the outbox gets
+// them only when one wants them.
+func wantRecordEvents(t *testing.T, st *crm.Store) {
+	t.Helper()
+	if _, err := st.AddSubscription(context.Background(), "https://crm.example.com/hooks", []string{crm.EventRecordCreated, crm.EventRecordUpdated}, ""); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -52,6 +52,7 @@ func CRM(t *testing.T, open Open) {
 		{"WebhooksSurviveFailuresAndDowntime", testWebhooksSurviveFailuresAndDowntime},
 		{"WebhookTakenOverFromAKilledProcess", testWebhookTakenOverFromAKilledProcess},
 		{"WebhookDeadLetterAndReplay", testWebhookDeadLetterAndReplay},
+		{"RecordEventsOnlyForASubscription", testRecordEventsOnlyForASubscription},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -472,5 +473,57 @@ func testSubscriptionsValidate(t *testing.T, open Open) {
 	}
 	if crm.Verify("k", sig, "1700000000", []byte(`{"a":2}`), time.Unix(1700000000, 0), time.Minute) == nil {
 		t.Fatal("tampered body verifies")
+	}
+}
+
+// testRecordEventsOnlyForASubscription: with no webhook wanting record
+// events, making and changing records adds nothing to the outbox (no
+// write, read and acknowledgement for nobody); once one wants
+// record.created, the records a create makes are there, and
+// record.updated, which it does not want, is still not.
+func testRecordEventsOnlyForASubscription(t *testing.T, open Open) {
+	e := open(t)
+	st := crm.New(e.CRM, e.Outbox, crm.Options{Agents: salesTeam()})
+	ctx := context.Background()
+	outbox := func() []string {
+		t.Helper()
+		var types []string
+		for n := 0; n < e.Outbox.Shards(); n++ {
+			es, err := e.Outbox.Read(ctx, n, "test", 100, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range es {
+				types = append(types, ev.Event.Type)
+			}
+		}
+		return types
+	}
+	lead := func(conv string) *crm.Result {
+		t.Helper()
+		res, err := st.Create(ctx, crm.Source{Conversation: conv}, rec("lead", conv+":1:x:0", map[string]any{"title": "x", "person": map[string]any{"email": "ana@" + conv + ".com"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	res := lead("c1")
+	phone := "+14155550100"
+	if _, err := st.UpdatePerson(ctx, res.Person.ID, nil, &phone); err != nil {
+		t.Fatal(err)
+	}
+	if got := outbox(); len(got) != 0 {
+		t.Fatalf("with no webhook the outbox holds %v", got)
+	}
+	if _, err := st.AddSubscription(ctx, "https://crm.example.com/hooks", []string{crm.EventRecordCreated}, ""); err != nil {
+		t.Fatal(err)
+	}
+	res = lead("c2")
+	phone = "+14155550101"
+	if _, err := st.UpdatePerson(ctx, res.Person.ID, nil, &phone); err != nil {
+		t.Fatal(err)
+	}
+	if got := outbox(); len(got) != 3 || slices.ContainsFunc(got, func(typ string) bool { return typ != crm.EventRecordCreated }) {
+		t.Fatalf("with a webhook for record.created the outbox holds %v, want the lead's 3 record.created", got)
 	}
 }

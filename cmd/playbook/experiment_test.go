@@ -1,10 +1,20 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
 )
 
 func TestWriteExperiment(t *testing.T) {
@@ -41,5 +51,72 @@ func TestWriteExperiment(t *testing.T) {
 	}
 	if err := writeExperiments(&b, rows, "pricing"); err == nil || !strings.Contains(err.Error(), `experiment "pricing"`) {
 		t.Errorf("an unknown experiment: %v", err)
+	}
+}
+
+// TestStatsExperiment: conversations of the example A/B playbook on a data
+// directory; `playbook stats` prints a funnel per variant and the
+// comparison, --experiment only the comparison, with each variant's
+// count as counted here; an experiment nobody went into is an error.
+func TestStatsExperiment(t *testing.T) {
+	t.Setenv("PLAYBOOK_REDIS_URL", "")
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := embedded.Open(dir, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := conversation.NewApp(embedded.NewEngine(db), conversation.Options{Playbooks: "../../playbooks/experiments",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	svc := app.Service()
+	prog, ok := app.Registry().Current("newsletter-ab")
+	if !ok {
+		t.Fatal("no newsletter-ab")
+	}
+	count := map[string]int{}
+	no := map[string]string{"direct": "No", "friendly": "No thanks"}
+	for i := range 30 {
+		sess, _, err := svc.Start(ctx, conversation.StartRequest{Program: prog, Visitor: engine.Visitor{ID: fmt.Sprintf("v_%d", i)}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := sess.Variants["newsletter-opener"]
+		count[v]++
+		entry := &store.Entry{From: "visitor", Kind: "message", Text: no[v], ClientID: "c1", At: time.Now().UTC()}
+		if _, _, err := svc.Turn(ctx, sess.ID, "c1", engine.Event{Kind: engine.EventButton, Button: no[v]}, entry); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	if count["direct"] == 0 || count["friendly"] == 0 {
+		t.Fatalf("30 visitors went into one variant: %v", count)
+	}
+
+	code, out, errs := playbookRun(t, "stats", "--data", dir, "--experiment", "newsletter-opener")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	for _, want := range []string{
+		`(?m)^experiment newsletter-opener of newsletter-ab: 30 conversations in 2 variants$`,
+		fmt.Sprintf(`(?m)^  direct +%d conversations`, count["direct"]),
+		fmt.Sprintf(`(?m)^outcome declined:\n  direct +%d of %d +100\.0 %% +95 %% CI [0-9.]+–100\.0 %%\n  friendly +%d of %d +100\.0 %%`, count["direct"], count["direct"], count["friendly"], count["friendly"]),
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("stats --experiment printed\n%s\nwant a line matching %s", out, want)
+		}
+	}
+	t.Logf("playbook stats --experiment newsletter-opener:\n%s", out)
+	if strings.Contains(out, "CARD") {
+		t.Errorf("--experiment printed the funnels too:\n%s", out)
+	}
+	code, out, errs = playbookRun(t, "stats", "--data", dir)
+	if code != 0 || !strings.Contains(out, "newsletter-ab variant newsletter-opener=direct, version") || !strings.Contains(out, "experiment newsletter-opener of newsletter-ab") {
+		t.Errorf("stats: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := playbookRun(t, "stats", "--data", dir, "--experiment", "pricing"); code == 0 || !strings.Contains(errs, `experiment "pricing"`) {
+		t.Errorf("an unknown experiment: exit %d, %q", code, errs)
 	}
 }

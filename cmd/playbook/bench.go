@@ -105,9 +105,12 @@ the server is killed (SIGKILL) and started again every --restart-every;
 every conversation is checked against the reference and the store, and
 the leads against the CRM (docs/reliability.md). With --embedded the
 server keeps its data directory across the kills, and the conversations
-are checked against it after the last stop:
+are checked against it after the last stop. With --graceful the server
+is stopped with SIGTERM (it drains: running turns finish, sockets close
+with a reconnect hint) instead of killed:
   playbook bench --soak
   playbook bench --soak --visitors 100 --duration 1m --restart-every 20s
+  playbook bench --soak --graceful --visitors 100 --duration 1m --restart-every 20s
   playbook bench --soak --embedded --visitors 100 --duration 2m --restart-every 30s
 
 Only loopback addresses are used; every run stops by itself after its
@@ -146,6 +149,7 @@ duration or its number of conversations.
 		fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the servers' and Redis's logs (their folder is printed)")
 		fs.BoolVar(&o.soak, "soak", false, "a long run with faults: resilient visitors (1,000, pausing 1s, for 10m unless set) while the server is killed and restarted every --restart-every; every conversation checked against the reference and the store, every lead against the CRM (see docs/reliability.md)")
 		fs.DurationVar(&o.restartEvery, "restart-every", 2*time.Minute, "with --soak: how often the server is killed (SIGKILL) and started again")
+		fs.BoolVar(&o.graceful, "graceful", false, "with --soak: stop the server with SIGTERM (a graceful drain, as an orchestrator's rolling restart does) instead of SIGKILL")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) > 0 {
 				return usageError("bench takes no arguments")
@@ -222,6 +226,7 @@ type benchOptions struct {
 	keepLogs      bool
 	soak          bool
 	restartEvery  time.Duration
+	graceful      bool
 	// withReference is --reference; reference makes measureBench start
 	// the reference server instead of serve (a --compare run).
 	withReference   bool

@@ -177,6 +177,11 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		t.Errorf("serve did not drain within its timeout; its log:\n%s", logA)
 	}
 	t.Logf("SIGTERM to exit: %v (measured under load)", time.Since(termAt).Round(time.Millisecond))
+	for _, l := range strings.Split(logA, "\n") {
+		if strings.Contains(l, "msg=drained") {
+			t.Logf("serve: %s", l)
+		}
+	}
 
 	// A new serve on the same port: the visitors come back to it.
 	b, err := bench.StartServer(ctx, exe, args, filepath.Join(dir, "b.log"))

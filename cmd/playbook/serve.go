@@ -380,13 +380,16 @@ func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *s
 	if err := srv.Drain(drainCtx); err != nil {
 		log.Warn("drain cut short", "err", err)
 	}
+	sockets := time.Since(start)
 	if err := <-shut; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("drain cut short: open requests closed", "err", err)
 		hs.Close()
 	}
+	requests := time.Since(start)
 	stopRun()
 	<-runDone
-	log.Info("drained", "took", time.Since(start).Round(time.Millisecond))
+	log.Info("drained", "took", time.Since(start).Round(time.Millisecond),
+		"sockets", sockets.Round(time.Millisecond), "requests", requests.Round(time.Millisecond))
 	return nil
 }
 

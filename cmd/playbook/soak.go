@@ -114,8 +114,12 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	var lifetimes []string
 	var downtimes []time.Duration // from each kill to the next process's /readyz 200
 	born := time.Now()
+	killed, kill := "killed (SIGKILL)", "kill"
+	if o.graceful {
+		killed, kill = "stopped (SIGTERM, drained)", "SIGTERM"
+	}
 
-	note("%d visitors for %v on %s, the server killed and restarted every %v", o.visitors, o.duration, engName, o.restartEvery)
+	note("%d visitors for %v on %s, the server %s and restarted every %v", o.visitors, o.duration, engName, killed, o.restartEvery)
 	var verify func(ctx context.Context, sc bench.Script, conv string, got []bench.Entry) error
 	if eng != nil {
 		st := eng.Sessions(store.SessionOptions{})
@@ -129,18 +133,25 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		Break: func(ctx context.Context, n int) error {
 			rss, _, _ := bench.ProcRSS(srv.PID)
 			anon, file, _ := bench.ProcRSSParts(srv.PID)
-			lifetimes = append(lifetimes, fmt.Sprintf("pid %d lived %v, RSS %.1f MB when killed (anon %.1f MB, file %.1f MB)",
-				srv.PID, time.Since(born).Round(time.Second), float64(rss)/1e6, float64(anon)/1e6, float64(file)/1e6))
-			srv.Kill()
-			killed := time.Now()
-			note("restart %d: killed pid %d (SIGKILL)", n, srv.PID)
+			lifetimes = append(lifetimes, fmt.Sprintf("pid %d lived %v, RSS %.1f MB when %s (anon %.1f MB, file %.1f MB)",
+				srv.PID, time.Since(born).Round(time.Second), float64(rss)/1e6, killed, float64(anon)/1e6, float64(file)/1e6))
+			at := time.Now()
+			if o.graceful {
+				if err := srv.Terminate(time.Minute); err != nil {
+					return err
+				}
+				note("restart %d: pid %d drained and exited 0 in %v", n, srv.PID, time.Since(at).Round(time.Millisecond))
+			} else {
+				srv.Kill()
+				note("restart %d: killed pid %d (SIGKILL)", n, srv.PID)
+			}
 			next, err := start()
 			if err != nil {
 				return err
 			}
-			down := time.Since(killed)
+			down := time.Since(at)
 			downtimes = append(downtimes, down)
-			note("restart %d: pid %d ready %v after the kill", n, next.PID, down.Round(time.Millisecond))
+			note("restart %d: pid %d ready %v after the %s", n, next.PID, down.Round(time.Millisecond), kill)
 			srvMu.Lock()
 			srv, born = next, time.Now()
 			srvMu.Unlock()
@@ -238,14 +249,14 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 		enc := json.NewEncoder(std.out)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(map[string]any{"soak": res, "store": engName, "leads_in_transcripts": want, "leads_in_crm": leads,
-			"pending_after_run": pendingAfterRun, "pending_wait_ns": waited, "pending_left": pending, "pending_redone": redone, "restart_ready_ns": downtimes,
+			"pending_after_run": pendingAfterRun, "pending_wait_ns": waited, "pending_left": pending, "pending_redone": redone, "restart_ready_ns": downtimes, "graceful": o.graceful,
 			"data_bytes": dataBytes, "server_lifetimes": lifetimes}); err != nil {
 			return err
 		}
 		return soakVerdict(res, leads, want, pending)
 	}
 	w := std.out
-	fmt.Fprintf(w, "playbook bench --soak: %d visitors, %v, the server killed (SIGKILL) and restarted every %v\n", o.visitors, o.duration, o.restartEvery)
+	fmt.Fprintf(w, "playbook bench --soak: %d visitors, %v, the server %s and restarted every %v\n", o.visitors, o.duration, killed, o.restartEvery)
 	fmt.Fprintf(w, "  store          %s\n", engName)
 	checked := "checked (reference and store)"
 	if res.Verified > 0 {
@@ -264,11 +275,11 @@ func runSoak(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	fmt.Fprintf(w, "  restarts       %d %v", res.Breaks, res.BreakErrors)
 	if len(downtimes) > 0 {
 		lo, hi := slices.Min(downtimes), slices.Max(downtimes)
-		fmt.Fprintf(w, "; the next process ready %v to %v after each kill", lo.Round(time.Millisecond), hi.Round(time.Millisecond))
+		fmt.Fprintf(w, "; the next process ready %v to %v after each %s", lo.Round(time.Millisecond), hi.Round(time.Millisecond), kill)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  visitors saw   %d reconnects, %d resends (%d already stored), %d unavailable, %d entries redelivered and ignored, %d conversations begun again before their welcome\n",
-		res.Stats.Reconnects, res.Stats.Resends, res.Stats.Duplicates, res.Stats.Unavailable, res.Stats.Redelivered, res.Stats.Restarted)
+	fmt.Fprintf(w, "  visitors saw   %d reconnects (%d after a 1012 close), %d resends (%d already stored), %d unavailable, %d entries redelivered and ignored, %d conversations begun again before their welcome\n",
+		res.Stats.Reconnects, res.Stats.Drained, res.Stats.Resends, res.Stats.Duplicates, res.Stats.Unavailable, res.Stats.Redelivered, res.Stats.Restarted)
 	fmt.Fprintf(w, "  leads          %d in the CRM for %d record entries in the transcripts; %d pending marks left\n", leads, want, pending)
 	if werr == nil {
 		fmt.Fprintf(w, "  pending sweep  %d turns' work left by a kill and redone by the next process; %d marks when the visitors stopped, 0 after %v\n", redone, pendingAfterRun, waited.Round(100*time.Millisecond))

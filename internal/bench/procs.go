@@ -72,6 +72,27 @@ func (p *Process) Stop(wait time.Duration) error {
 	}
 }
 
+// Terminate sends SIGTERM (a graceful stop: serve drains) and waits up to
+// wait for the process to exit, then kills it. It returns an error when the
+// process had to be killed or did not exit 0.
+func (p *Process) Terminate(wait time.Duration) error {
+	if p.Exited() {
+		return nil
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(wait):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not stop within %v of SIGTERM; killed", filepath.Base(p.Cmd.Path), wait)
+	}
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		return fmt.Errorf("%s exited %d after SIGTERM", filepath.Base(p.Cmd.Path), code)
+	}
+	return nil
+}
+
 // Kill ends the process at once (SIGKILL), as a crash would, and waits
 // for it.
 func (p *Process) Kill() {

@@ -89,3 +89,43 @@ func TestExperimentCompiles(t *testing.T) {
 		t.Errorf("default experiment = %+v", x)
 	}
 }
+
+// TestExperimentBetweenPlaybooks: two whole playbooks are compared by a
+// small playbook (the one with the trigger) whose variants each include
+// one of them.
+func TestExperimentBetweenPlaybooks(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"pricing-ab.yaml": `playbook: pricing-ab
+trigger: {pages: ["/pricing"]}
+cards:
+  split:
+    experiment: pricing-bot
+    variants:
+      - {name: classic, goto: classic}
+      - {name: quiz, goto: quiz}
+  classic:
+    include: pricing-classic
+    goto: done
+  quiz:
+    include: pricing-quiz
+  done:
+    end: true
+`,
+		"pricing-classic.yaml": "playbook: pricing-classic\ncards:\n  hi:\n    say: Here are our plans.\n    end: shown\n",
+		"pricing-quiz.yaml":    "playbook: pricing-quiz\ncards:\n  hi:\n    ask: How big is your team?\n    choices: [Small, Large]\n  bye:\n    end: quizzed\n",
+	})
+	set, diags := dsl.LoadPaths(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p := set.ByID["pricing-ab"]
+	x := p.Cards[0].Experiment
+	if x == nil || x.Name != "pricing-bot" || len(x.Variants) != 2 {
+		t.Fatalf("experiment %+v", x)
+	}
+	for i, want := range []string{"classic", "quiz"} {
+		if c := p.Cards[x.Variants[i].Goto]; c.Name != want || c.Include == "" {
+			t.Errorf("variant %d goes to %s (include %q)", i, c.Name, c.Include)
+		}
+	}
+}

@@ -141,7 +141,7 @@ type Agent struct {
 	Email string   `json:"email"`
 	Name  string   `json:"name"`
 	Teams []string `json:"teams"`
-	Role  string   `json:"role"` // agent or admin
+	Role  string   `json:"role"` // agent, admin or marketer
 }
 
 // Record is a CRM record (person, organization, lead, deal, task, note);

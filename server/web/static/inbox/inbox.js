@@ -2116,6 +2116,8 @@
     S.wsAttempt = 0;
     connect();
     renderFolders();
+    // Screens of other scripts (stats.js) learn who signed in.
+    W.dispatchEvent(new CustomEvent('pbinbox:me', { detail: S.me }));
     Promise.all([loadLists(), loadAgents().catch(function () { }), loadCanned()]).then(function () {
       route();
     }, function (err) { toast({ title: 'Couldn’t load the inbox', text: err.message, error: true }); route(); });

@@ -165,7 +165,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 					res.Entries, err = rangeEntries(tx, id, first, last)
 				}
 				if err == nil && mark != "" {
-					err = putMark(tx, mark, s.markTime(tx))
+					err = putNewMark(tx, mark, s.markTime(tx))
 				}
 				return err
 			}
@@ -209,7 +209,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 			}
 		}
 		if mark != "" {
-			if err := putMark(tx, mark, s.markTime(tx)); err != nil {
+			if err := putNewMark(tx, mark, s.markTime(tx)); err != nil {
 				return err
 			}
 		}

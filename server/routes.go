@@ -144,7 +144,7 @@ func (s *Server) errorHandler(c *echo.Context, err error) {
 		p := conversation.ProblemOf(err)
 		code, msg = p.Status, p.Message
 	default:
-		s.log.Error("request failed", "path", c.Request().URL.Path, "err", err)
+		s.log.Error("request failed", "id", c.Response().Header().Get(requestIDHeader), "path", c.Request().URL.Path, "err", err)
 	}
 	_ = c.JSON(code, map[string]string{"error": msg})
 }

@@ -6,7 +6,8 @@
  *              playbook's order: conversations that reached each card, were
  *              asked its question, answered or dropped, the median time to
  *              answer, handoffs and outcomes; filtered by playbook and
- *              first day; the counters as CSV.
+ *              first day; the counters as CSV; above them each A/B
+ *              experiment's variants compared (rate and 95% interval).
  *
  * Admins and marketers see it (GET /api/stats asks the access policy); a
  * marketer sees nothing else: no conversation, no CRM record. Text from
@@ -164,6 +165,8 @@
           out.appendChild(e);
           return;
         }
+        var experiments = (st && Array.isArray(st.experiments)) ? st.experiments : [];
+        experiments.forEach(function (x, i) { out.appendChild(experimentBox(x, i)); });
         versions.forEach(function (v, i) { out.appendChild(versionBox(v, i)); });
       }, function (err) {
         if (my !== token) return;
@@ -178,6 +181,58 @@
     load();
   }
 
+  // An A/B experiment: for each outcome (and record kind), each variant's
+  // conversion with its 95 % Wilson interval, as the API computed them.
+  function rate(r) { return (Number(r || 0) * 100).toFixed(1) + '%'; }
+  function goalText(g) {
+    if (g === '') return 'Ended without an outcome';
+    if (g.indexOf('record:') === 0) return 'Became a ' + g.slice(7);
+    return 'Ended: ' + g;
+  }
+  function experimentBox(x, i) {
+    var sec = el('section', 'funnel-version funnel-experiment');
+    sec.setAttribute('data-playbook', x.playbook);
+    sec.setAttribute('data-experiment', x.experiment);
+    var h = el('h3', '', 'A/B test ' + x.experiment + ' ');
+    h.id = 'funnel-x' + i;
+    sec.setAttribute('aria-labelledby', h.id);
+    h.appendChild(el('span', 'tag tag-version', str(x.playbook)));
+    sec.appendChild(h);
+    var parts = (x.variants || []).map(function (v) { return v.variant + ' ' + num(v.conversations); });
+    sec.appendChild(el('p', 'funnel-meta', 'Conversations per variant: ' + parts.join(' · ')));
+    (x.goals || []).forEach(function (g) {
+      var t = el('table', 'funnel-ab');
+      t.setAttribute('data-goal', g.goal);
+      t.appendChild(el('caption', '', goalText(g.goal)));
+      var head = el('tr');
+      ['Variant', 'Reached', 'Rate', '95% interval'].forEach(function (c) {
+        var th = el('th', '', c);
+        th.scope = 'col';
+        head.appendChild(th);
+      });
+      var thead = el('thead');
+      thead.appendChild(head);
+      t.appendChild(thead);
+      var tb = el('tbody');
+      (g.variants || []).forEach(function (r) {
+        var tr = el('tr');
+        tr.setAttribute('data-variant', r.variant);
+        var th = el('th', '', r.variant + ' ');
+        th.scope = 'row';
+        if (r.best) th.appendChild(el('span', 'tag tag-live', 'best'));
+        tr.appendChild(th);
+        tr.appendChild(el('td', 'funnel-ab-reached', num(r.reached) + ' of ' + num(r.conversations)));
+        tr.appendChild(el('td', 'funnel-ab-rate', rate(r.rate)));
+        tr.appendChild(el('td', 'funnel-ab-ci', rate(r.low) + ' – ' + rate(r.high)));
+        tb.appendChild(tr);
+      });
+      t.appendChild(tb);
+      sec.appendChild(t);
+    });
+    sec.appendChild(el('p', 'funnel-meta', 'The interval is the Wilson score interval: the true rate lies in it with 95% confidence. A variant is marked best only when its interval lies above every other’s.'));
+    return sec;
+  }
+
   function versionBox(v, i) {
     var sec = el('section', 'funnel-version');
     sec.setAttribute('data-playbook', v.playbook);
@@ -186,7 +241,8 @@
     h.id = 'funnel-v' + i;
     sec.setAttribute('aria-labelledby', h.id);
     h.appendChild(el('span', 'tag tag-version', 'version ' + str(v.short)));
-    if (v.variant) h.appendChild(el('span', 'tag tag-label', 'variant ' + v.variant));
+    // "greeting=short,pricing=b": the A/B variants the conversations are in
+    if (v.variant) h.appendChild(el('span', 'tag tag-label', 'variant ' + v.variant.split(',').map(function (p) { return p.replace('=', ': '); }).join(', ')));
     if (v.current) h.appendChild(el('span', 'tag tag-live', 'live'));
     sec.appendChild(h);
     var started = v.started || 0;

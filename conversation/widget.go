@@ -118,8 +118,18 @@ type Widget struct {
 	agent    bool   // an agent joined the conversation: typing is relayed
 	resolved bool   // an agent resolved it: the next message starts a new one
 	queued   string // the conversation whose place in its team's queue is watched
-	done     chan struct{}
+	// own is set while a turn of the widget's own is being stored: what
+	// the hub brings meanwhile is held until the turn's entries are sent,
+	// so that the turn's own echo (which usually comes first) is known by
+	// its last entry id and dropped without being decoded.
+	own  bool
+	held []string
+	done chan struct{}
 }
+
+// maxHeld bounds the payloads held during a turn of the widget's own;
+// past it they are handled as they come.
+const maxHeld = 64
 
 // Close stops following the conversation; later calls do nothing.
 func (v *Widget) Close() {
@@ -156,6 +166,8 @@ func (v *Widget) Start(ctx context.Context, prog *engine.Program, f *protocol.St
 	tctx, cancel := context.WithTimeout(ctx, TurnTimeout)
 	defer cancel()
 	req := StartRequest{Program: prog, Locale: f.Locale, Visitor: *VisitorFrom(f.Page, f.Locale, f.Visitor), Previous: v.previous(ctx, f.Previous)}
+	v.holdLive()
+	defer v.releaseLive() // when the start failed
 	sess, _, err := v.svc.Start(tctx, req, func(sess *engine.Session, res store.Result) {
 		// The conversation is new: its entries are the ones just stored,
 		// so following it needs no read. It is followed before the effects
@@ -163,6 +175,7 @@ func (v *Widget) Start(ctx context.Context, prog *engine.Program, f *protocol.St
 		v.welcome(prog, sess)
 		_ = v.attach(ctx, sess.ID, "")
 		v.deliver(res.Entries)
+		v.releaseLive() // the greeting's echo is dropped unread
 		v.setVersion(res.Version)
 		v.status(sess.Status, sess.Outcome)
 		v.out.Flush() // the greeting goes out now; the effects follow
@@ -320,6 +333,8 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 	entry := store.Entry{From: "visitor", Kind: "message", Text: text, ClientID: id, At: v.svc.now().UTC()}
 	tctx, cancel := context.WithTimeout(ctx, TurnTimeout)
 	defer cancel()
+	v.holdLive()
+	defer v.releaseLive() // when the turn failed before its answer
 	_, _, err := v.svc.TurnThen(tctx, conv, id, ev, []store.Entry{entry}, func(res store.Result, info TurnInfo) {
 		ack := &protocol.Ack{ID: id, Duplicate: res.Duplicate}
 		if len(res.Entries) > 0 {
@@ -327,6 +342,7 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 		}
 		v.out.Push(ack)
 		v.deliverTurn(ctx, conv, res)
+		v.releaseLive()
 		if !res.Duplicate {
 			v.status(info.Status, info.Outcome)
 			if info.Queued != nil && info.Status == engine.StatusHandoff {
@@ -544,6 +560,19 @@ func (v *Widget) Receive(_ string, payload string) {
 	if strings.HasPrefix(payload, "!") {
 		return // a signal that does not decode
 	}
+	v.mu.Lock()
+	if v.own && len(v.held) < maxHeld {
+		v.held = append(v.held, payload) // see releaseLive
+		v.mu.Unlock()
+		return
+	}
+	v.mu.Unlock()
+	v.receiveEntries(payload)
+}
+
+// receiveEntries delivers the entries of a live payload, unless they were
+// sent already.
+func (v *Widget) receiveEntries(payload string) {
 	if v.hasSent(lastLiveID(payload)) {
 		return // the echo of a turn this widget delivered itself
 	}
@@ -568,6 +597,27 @@ func (v *Widget) Resync(string) {
 		return
 	}
 	v.out.Flush()
+}
+
+// holdLive makes Receive hold the entries the hub brings until
+// releaseLive: a turn of the widget's own is being stored.
+func (v *Widget) holdLive() {
+	v.mu.Lock()
+	v.own = true
+	v.mu.Unlock()
+}
+
+// releaseLive ends holdLive (later calls do nothing) and handles what was
+// held, after the turn's own entries were sent: its own echo is then
+// dropped by its id, unread, and other turns' entries follow in order.
+func (v *Widget) releaseLive() {
+	v.mu.Lock()
+	held := v.held
+	v.own, v.held = false, nil
+	v.mu.Unlock()
+	for _, p := range held {
+		v.receiveEntries(p)
+	}
 }
 
 // lastLiveID is the stream id of the last entry in a live payload (lines

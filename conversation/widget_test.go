@@ -1,8 +1,11 @@
 package conversation_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -561,4 +564,61 @@ func TestWidgetAgentChatThenANewConversation(t *testing.T) {
 	if err != nil || !slices.Contains(c.Previous, old) {
 		t.Fatalf("the new conversation %+v, %v does not link to %s", c, err, old)
 	}
+}
+
+// echoFrames is frames that, when the ack of a turn is pushed (the turn is
+// stored, its entries not sent yet), has the widget receive what the hub
+// would bring then: the turn's own echo, here with a body that does not
+// decode, so that decoding it would show in the log.
+type echoFrames struct {
+	*frames
+	w       *conversation.Widget
+	channel string
+}
+
+func (f *echoFrames) Push(fr protocol.Frame) {
+	if ack, ok := fr.(*protocol.Ack); ok && f.w != nil {
+		f.w.Receive(f.channel, ack.Entry+" {not json")
+	}
+	f.frames.Push(fr)
+}
+
+// TestWidgetDropsItsOwnEchoUnread (issue 13): the live echo of a turn of
+// the widget's own that comes while the turn is being answered is held
+// until the turn's entries are sent, then dropped by its id without being
+// decoded; the turn's frames are the usual ones.
+func TestWidgetDropsItsOwnEchoUnread(t *testing.T) {
+	ctx := context.Background()
+	f := newWidgetFixture(t)
+	var logged bytes.Buffer
+	var logMu sync.Mutex
+	out := &echoFrames{frames: newFrames()}
+	w := f.widgets.Open(out, conversation.Allow{}, slog.New(slog.NewTextHandler(&lockedWriter{w: &logged, mu: &logMu}, nil)))
+	t.Cleanup(w.Close)
+	f.start(t, w, "signup")
+	out.take()
+	out.w, out.channel = w, f.svc.Channel(w.Conversation())
+	if err := w.Message(ctx, &protocol.Message{ID: "m1", Text: "ada@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	ack, rest := withoutAck(out.take())
+	if k := kinds(rest); ack == nil || !slices.Equal(k, []string{"entry:visitor:message", "entry:bot:message", "entry:system:end", "status"}) {
+		t.Fatalf("the message pushed %q", k)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if strings.Contains(logged.String(), "bad live message") {
+		t.Fatalf("the widget decoded its own echo: %s", logged.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -219,6 +219,20 @@ func (s *Store) Resolve(ctx context.Context, id string) (*Conversation, string, 
 	return s.st.Resolve(ctx, id, s.now())
 }
 
+// Reopen opens a resolved conversation again, when its team's reopen
+// policy allows it: ErrClosed under ReopenNever, ErrNotResolved when it
+// is not resolved.
+func (s *Store) Reopen(ctx context.Context, c *Conversation) (*Conversation, error) {
+	cfg, err := s.TeamConfigOf(ctx, c.Team)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Reopen != ReopenAllowed {
+		return nil, ErrClosed
+	}
+	return s.st.Reopen(ctx, c.ID, s.now())
+}
+
 // Snooze puts a conversation aside until a time, or (untilReply) until
 // the visitor writes again. The caller sets a timer for until.
 func (s *Store) Snooze(ctx context.Context, id string, until time.Time, untilReply bool) (*Conversation, error) {

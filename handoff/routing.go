@@ -18,8 +18,17 @@ const (
 	LeastBusy  = store.LeastBusy
 )
 
-// TeamConfig is a team's routing.
+// TeamConfig is a team's routing and reopen policy.
 type TeamConfig = store.TeamConfig
+
+// ReopenPolicy is what a resolved chat of a team may become.
+type ReopenPolicy = store.ReopenPolicy
+
+// Reopen policies.
+const (
+	ReopenNever   = store.ReopenNever
+	ReopenAllowed = store.ReopenAllowed
+)
 
 // SetTeamConfig sets a team's routing.
 func (s *Store) SetTeamConfig(ctx context.Context, team string, c TeamConfig) error {
@@ -28,6 +37,12 @@ func (s *Store) SetTeamConfig(ctx context.Context, team string, c TeamConfig) er
 	}
 	if !slices.Contains([]Routing{Manual, RoundRobin, LeastBusy}, c.Routing) || c.Capacity < 0 {
 		return fmt.Errorf("%w: routing is manual, round_robin or least_busy; capacity ≥ 0", ErrInvalid)
+	}
+	if c.Reopen == "" {
+		c.Reopen = ReopenNever
+	}
+	if c.Reopen != ReopenNever && c.Reopen != ReopenAllowed {
+		return fmt.Errorf("%w: reopen is never or reopen", ErrInvalid)
 	}
 	return s.st.SetTeamConfig(ctx, team, c)
 }

@@ -83,8 +83,8 @@ type Conversation struct {
 	// a transfer, an unassign); nil when it never did. Kept after an agent
 	// takes it: the time it waited is then the take's time less this.
 	QueuedAt *time.Time `json:"queued_at,omitempty"`
-	CSAT         *CSAT      `json:"csat"`
-	Previous     []string   `json:"previous,omitempty"`
+	CSAT     *CSAT      `json:"csat"`
+	Previous []string   `json:"previous,omitempty"`
 	// QueuePosition is the conversation's place in its team's queue (1 is
 	// next) as HandOff left it; not stored, 0 everywhere else.
 	QueuePosition int `json:"-"`
@@ -175,6 +175,12 @@ type Inbox interface {
 	// "none" when it has none) and no other. It returns the record and
 	// the assignee before.
 	Resolve(ctx context.Context, id string, at time.Time) (*Conversation, string, error)
+	// Reopen opens a resolved conversation again (the team's reopen
+	// policy is the caller's to check): back in its assignee's Mine and
+	// the team's Open folder, or the team's queue when nobody had it; out
+	// of Closed; no resolved time. A conversation that is not resolved is
+	// ErrNotResolved and does not change.
+	Reopen(ctx context.Context, id string, at time.Time) (*Conversation, error)
 	// Snooze moves the conversation to its team's Snoozed folder until
 	// until (or the visitor's reply, untilReply).
 	Snooze(ctx context.Context, id string, until time.Time, untilReply bool, at time.Time) (*Conversation, error)
@@ -223,13 +229,29 @@ const (
 	LeastBusy Routing = "least_busy"
 )
 
-// TeamConfig is a team's routing.
+// ReopenPolicy is what a resolved chat of a team may become.
+type ReopenPolicy string
+
+// Reopen policies.
+const (
+	// ReopenNever: a resolved chat is closed for good (no reassign, no
+	// reopen; records can still be created for its visitor). The default.
+	ReopenNever ReopenPolicy = "never"
+	// ReopenAllowed: a resolved chat opens again when its visitor writes
+	// or an agent clicks Reopen.
+	ReopenAllowed ReopenPolicy = "reopen"
+)
+
+// TeamConfig is a team's routing and reopen policy.
 type TeamConfig struct {
 	Routing Routing `json:"routing"`
 	// Capacity is how many open chats an agent takes at most under
 	// automatic routing; 0 means no limit. A chat that finds every agent
 	// full waits in the queue.
 	Capacity int `json:"capacity"`
+	// Reopen is what a resolved chat may become; ReopenNever when never
+	// set.
+	Reopen ReopenPolicy `json:"reopen,omitempty"`
 }
 
 // Teams keeps the teams' routing.

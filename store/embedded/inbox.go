@@ -498,6 +498,47 @@ func (s *Inbox) Resolve(ctx context.Context, id string, at time.Time) (*store.Co
 	return c, prev, err
 }
 
+// Reopen implements store.Inbox.
+func (s *Inbox) Reopen(ctx context.Context, id string, at time.Time) (*store.Conversation, error) {
+	var out *store.Conversation
+	err := s.db.Update(ctx, func(tx *Tx) error {
+		c, err := getConv(tx, id)
+		if err != nil {
+			return err
+		}
+		if c.Status != store.StatusResolved {
+			return store.ErrNotResolved
+		}
+		team := c.Team
+		if team == "" {
+			team = "none"
+		}
+		if err := zrem(tx, store.FolderClosed, team, id); err != nil {
+			return err
+		}
+		c.Status, c.ResolvedAt, c.UpdatedAt = store.StatusOpen, nil, at.UTC()
+		if c.Team != "" {
+			if err := zadd(tx, store.FolderOpen, c.Team, ms(at), id); err != nil {
+				return err
+			}
+		}
+		switch {
+		case c.Assignee != "":
+			err = zadd(tx, store.FolderMine, c.Assignee, ms(at), id)
+		case c.Team != "":
+			queued := at.UTC()
+			c.QueuedAt = &queued
+			err = zadd(tx, store.FolderUnassigned, c.Team, ms(at), id)
+		}
+		if err != nil {
+			return err
+		}
+		out = c
+		return putConv(tx, c, 0)
+	})
+	return out, err
+}
+
 // Snooze implements store.Inbox.
 func (s *Inbox) Snooze(ctx context.Context, id string, until time.Time, untilReply bool, at time.Time) (*store.Conversation, error) {
 	return s.change(ctx, id, func(tx *Tx, c *store.Conversation) error {
@@ -727,7 +768,7 @@ func (s *Inbox) QueuePosition(ctx context.Context, id string) (string, int, erro
 }
 
 func teamConfig(tx *Tx, team string) (store.TeamConfig, error) {
-	c := store.TeamConfig{Routing: store.Manual}
+	c := store.TeamConfig{Routing: store.Manual, Reopen: store.ReopenNever}
 	v, ok, err := tx.Get(K("hcfg", team))
 	if err != nil || !ok {
 		return c, err
@@ -737,6 +778,9 @@ func teamConfig(tx *Tx, team string) (store.TeamConfig, error) {
 	}
 	if c.Routing == "" {
 		c.Routing = store.Manual
+	}
+	if c.Reopen == "" {
+		c.Reopen = store.ReopenNever
 	}
 	return c, nil
 }

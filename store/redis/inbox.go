@@ -189,13 +189,15 @@ func decodeMeta(m map[string]string) *store.Conversation {
 // resolved one. Modes: "claim" also refuses when another agent owns it;
 // "claim" and "assign" keep a snoozed chat snoozed (ARGV[3..] must then
 // set status open, which is skipped); "unsnooze" changes only a snoozed
-// one. It returns the assignee, status and team before the change.
+// one; "reopen" changes only a resolved one. It returns the assignee,
+// status and team before the change.
 var transition = goredis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'missing'} end
-if st == 'resolved' then return {'closed'} end
+if st == 'resolved' and ARGV[1] ~= 'reopen' then return {'closed'} end
 local cur = redis.call('HGET', KEYS[1], 'assignee') or ''
 local team = redis.call('HGET', KEYS[1], 'team') or ''
+if ARGV[1] == 'reopen' and st ~= 'resolved' then return {'unchanged', cur, st, team} end
 if ARGV[1] == 'claim' and cur ~= '' and cur ~= ARGV[2] then return {'taken', cur} end
 if ARGV[1] == 'unsnooze' and st ~= 'snoozed' then return {'unchanged', cur, st, team} end
 local keep = (ARGV[1] == 'claim' or ARGV[1] == 'assign') and st == 'snoozed'
@@ -466,6 +468,44 @@ func (s *Inbox) Resolve(ctx context.Context, id string, at time.Time) (*store.Co
 	return c, b.assignee, err
 }
 
+// Reopen implements store.Inbox: the record in one step, then its lists.
+func (s *Inbox) Reopen(ctx context.Context, id string, at time.Time) (*store.Conversation, error) {
+	fields := []string{"status", string(store.StatusOpen), "resolved_at", "", "updated_at", stamp(at)}
+	b, err := s.transition(ctx, id, "reopen", "", fields...)
+	if errors.Is(err, errUnchanged) {
+		return nil, store.ErrNotResolved
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.assignee == "" && b.team != "" {
+		if err := s.rdb.HSet(ctx, s.metaKey(id), "queued_at", stamp(at)).Err(); err != nil {
+			return nil, err
+		}
+	}
+	team := b.team
+	if team == "" {
+		team = "none"
+	}
+	var bt indexBatch
+	bt.add(s.closedKey(team), func(p goredis.Pipeliner) {
+		p.ZRem(ctx, s.closedKey(team), id)
+		if b.team != "" {
+			p.ZAdd(ctx, s.openKey(b.team), zmember(at, id))
+			if b.assignee == "" {
+				p.ZAdd(ctx, s.queueKey(b.team), zmember(at, id))
+			}
+		}
+	})
+	if b.assignee != "" {
+		bt.add(s.mineKey(b.assignee), func(p goredis.Pipeliner) { p.ZAdd(ctx, s.mineKey(b.assignee), zmember(at, id)) })
+	}
+	if err := bt.exec(ctx, s.rdb); err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id)
+}
+
 // Snooze implements store.Inbox.
 func (s *Inbox) Snooze(ctx context.Context, id string, until time.Time, untilReply bool, at time.Time) (*store.Conversation, error) {
 	reply := "0"
@@ -723,7 +763,11 @@ func (s *Inbox) teamConfigKey(team string) string { return s.p + "{t:" + team + 
 
 // SetTeamConfig implements store.Teams.
 func (s *Inbox) SetTeamConfig(ctx context.Context, team string, c store.TeamConfig) error {
-	return s.rdb.HSet(ctx, s.teamConfigKey(team), "routing", string(c.Routing), "capacity", c.Capacity).Err()
+	reopen := c.Reopen
+	if reopen == "" {
+		reopen = store.ReopenNever
+	}
+	return s.rdb.HSet(ctx, s.teamConfigKey(team), "routing", string(c.Routing), "capacity", c.Capacity, "reopen", string(reopen)).Err()
 }
 
 // TeamConfig implements store.Teams.
@@ -741,6 +785,10 @@ func teamConfig(m map[string]string) store.TeamConfig {
 		c.Routing = store.Manual
 	}
 	c.Capacity, _ = strconv.Atoi(m["capacity"])
+	c.Reopen = store.ReopenPolicy(m["reopen"])
+	if c.Reopen == "" {
+		c.Reopen = store.ReopenNever
+	}
 	return c
 }
 

@@ -92,6 +92,7 @@ func Inbox(t *testing.T, open InboxOpener) {
 	t.Run("ClosedRules", func(t *testing.T) { testClosedRules(t, open) })
 	t.Run("SnoozeOnce", func(t *testing.T) { testSnoozeOnce(t, open) })
 	t.Run("Routing", func(t *testing.T) { testRouting(t, open) })
+	t.Run("ReopenPolicy", func(t *testing.T) { testReopenPolicy(t, open) })
 	t.Run("HandOffMerges", func(t *testing.T) { testHandOffMerges(t, open) })
 	t.Run("Missed", func(t *testing.T) { testMissed(t, open) })
 	t.Run("QueuePosition", func(t *testing.T) { testQueuePosition(t, open) })
@@ -529,7 +530,7 @@ func testRouting(t *testing.T, open InboxOpener) {
 	if err := s.SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.RoundRobin, Capacity: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if cfg, err := s2.TeamConfigOf(ctx, "sales"); err != nil || cfg != (handoff.TeamConfig{Routing: handoff.RoundRobin, Capacity: 2}) {
+	if cfg, err := s2.TeamConfigOf(ctx, "sales"); err != nil || cfg != (handoff.TeamConfig{Routing: handoff.RoundRobin, Capacity: 2, Reopen: handoff.ReopenNever}) {
 		t.Fatalf("routing read back: %+v, %v", cfg, err)
 	}
 	if got, _ := s.PickAgent(ctx, "sales"); got != nil {
@@ -592,7 +593,7 @@ func testHandOffMerges(t *testing.T, open InboxOpener) {
 	if c.Last == nil || c.Last.Text != "Connecting you to sales…" || !c.Last.At.Equal(at) {
 		t.Fatalf("last message %+v", c.Last)
 	}
-	if cfg != (handoff.TeamConfig{Routing: handoff.LeastBusy, Capacity: 3}) {
+	if cfg != (handoff.TeamConfig{Routing: handoff.LeastBusy, Capacity: 3, Reopen: handoff.ReopenNever}) {
 		t.Fatalf("routing %+v", cfg)
 	}
 	if again, err := s.Conversation(ctx, "h1"); err != nil || again.Visitor != want || again.Last == nil {
@@ -857,5 +858,84 @@ func testGone(t *testing.T, open InboxOpener) {
 	}
 	if n, err := s.PurgeGone(ctx, 100); err != nil || n != 0 {
 		t.Fatalf("a second purge removed %d, %v", n, err)
+	}
+}
+
+// testReopenPolicy: a team's reopen policy is stored (never by default);
+// under never a resolved chat stays closed, under reopen it goes back to
+// its assignee's Mine and the team's Open folder (or the queue when
+// nobody had it), out of Closed; a chat that is not resolved does not
+// reopen.
+func testReopenPolicy(t *testing.T, open InboxOpener) {
+	ctx := context.Background()
+	s, s2, _ := inboxes(t, open, handoff.Options{})
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	if cfg, err := s2.TeamConfigOf(ctx, "sales"); err != nil || cfg.Reopen != handoff.ReopenNever {
+		t.Fatalf("default reopen policy: %+v, %v", cfg, err)
+	}
+	if err := s.SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.Manual, Reopen: "sometimes"}); !errors.Is(err, handoff.ErrInvalid) {
+		t.Fatalf("an unknown reopen policy: %v", err)
+	}
+	queued(t, s, "r1", "sales")
+	if _, _, err := s.Assign(ctx, "r1", sam, true); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := s.Resolve(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reopen(ctx, c); !errors.Is(err, handoff.ErrClosed) {
+		t.Fatalf("reopen under never: %v, want ErrClosed", err)
+	}
+	if got, _ := s.Conversation(ctx, "r1"); got.Status != handoff.StatusResolved {
+		t.Fatalf("under never the chat is %s", got.Status)
+	}
+	if err := s.SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.Manual, Reopen: handoff.ReopenAllowed}); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := s2.TeamConfigOf(ctx, "sales"); err != nil || cfg != (handoff.TeamConfig{Routing: handoff.Manual, Reopen: handoff.ReopenAllowed}) {
+		t.Fatalf("reopen policy read back: %+v, %v", cfg, err)
+	}
+	r, err := s2.Reopen(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != handoff.StatusOpen || r.ResolvedAt != nil || r.Assignee != sam.ID {
+		t.Fatalf("reopened: %+v", r)
+	}
+	if l := list(t, s, sam, handoff.FolderClosed); len(l) != 0 {
+		t.Fatalf("a reopened chat is still in Closed: %v", ids(l))
+	}
+	if l := list(t, s, sam, handoff.FolderMine); len(l) != 1 || l[0].ID != "r1" {
+		t.Fatalf("Mine after the reopen: %v", ids(l))
+	}
+	if l := list(t, s, sam, handoff.FolderOpen); len(l) != 1 || l[0].ID != "r1" {
+		t.Fatalf("Open after the reopen: %v", ids(l))
+	}
+	if _, err := s.Reopen(ctx, r); !errors.Is(err, handoff.ErrNotResolved) {
+		t.Fatalf("reopening an open chat: %v, want ErrNotResolved", err)
+	}
+	// It can be resolved again.
+	if again, _, err := s.Resolve(ctx, "r1"); err != nil || again.Status != handoff.StatusResolved {
+		t.Fatalf("resolving a reopened chat: %+v, %v", again, err)
+	}
+
+	// Nobody had it (missed, then resolved): back in the queue.
+	queued(t, s, "r2", "sales")
+	if _, _, err := s.Miss(ctx, "r2"); err != nil {
+		t.Fatal(err)
+	}
+	c2, _, err := s.Resolve(ctx, "r2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2, err := s.Reopen(ctx, c2); err != nil || r2.Status != handoff.StatusOpen || r2.Assignee != "" {
+		t.Fatalf("reopening an unassigned chat: %+v, %v", r2, err)
+	}
+	if q, _ := s.Queued(ctx, "sales", 10); len(q) != 1 || q[0] != "r2" {
+		t.Fatalf("queue after reopening an unassigned chat: %v", q)
+	}
+	if l := list(t, s, sam, handoff.FolderClosed); len(l) != 1 || l[0].ID != "r1" {
+		t.Fatalf("Closed after both: %v", ids(l))
 	}
 }

@@ -49,7 +49,7 @@ const wsSignedOut websocket.StatusCode = 4001
 
 func (s *Server) handleAgentWS(c *echo.Context) error {
 	a := agentOf(c)
-	if s.app.Draining() {
+	if s.conns.isDraining() {
 		return s.refuseDraining()
 	}
 	ws, err := websocket.Accept(c.Response(), c.Request(), &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})

@@ -65,6 +65,13 @@ func (o *openConns) removeAgent(ac *agentConn) {
 	o.mu.Unlock()
 }
 
+// isDraining reports whether Drain began.
+func (o *openConns) isDraining() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.draining
+}
+
 // drain marks the set draining and returns what is open.
 func (o *openConns) drain() ([]*visitorConn, []*agentConn) {
 	o.mu.Lock()
@@ -90,7 +97,10 @@ func (o *openConns) drain() ([]*visitorConn, []*agentConn) {
 // not handled: the client sends it again after it reconnects (it has no
 // ack for it). When ctx ends first, the sockets still open are closed at
 // once and Drain says how many. Stop the HTTP server (http.Server.Shutdown)
-// alongside: hijacked websockets are not its to wait for.
+// alongside: hijacked websockets are not its to wait for. (The App's own
+// Drain, called earlier, only makes /readyz answer 503: the server keeps
+// serving and accepting until this Drain, which gives a load balancer time
+// to notice.)
 func (s *Server) Drain(ctx context.Context) error {
 	s.app.Drain()
 	vs, as := s.conns.drain()

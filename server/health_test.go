@@ -51,7 +51,8 @@ func get(t *testing.T, url string, hdr http.Header) (*http.Response, string) {
 // TestLivezReadyzAndDrain: /livez and its alias /healthz answer 200 while
 // the process runs, whatever the store says; /readyz answers 200 while the
 // Ready check passes, 503 "store unavailable" while it fails, and 503
-// "draining" once the App drains (livez stays 200).
+// "draining" once the App drains (livez stays 200; new visitors are still
+// served until the server's own Drain).
 func TestLivezReadyzAndDrain(t *testing.T) {
 	var down atomic.Bool
 	ts := startEmbedded(t, "../playbooks/bench", func(c *servertest.Config) {
@@ -86,6 +87,10 @@ func TestLivezReadyzAndDrain(t *testing.T) {
 	if code, body := status("/readyz"); code != 503 || !strings.Contains(body, "draining") {
 		t.Errorf("/readyz while draining: %d %q, want 503 draining", code, body)
 	}
+	// Until the server's own Drain it still serves new visitors (serve
+	// --drain-delay: the load balancer sees /readyz first).
+	c := dial(t, ts)
+	c.start("qualify")
 	for _, p := range []string{"/livez", "/healthz"} {
 		if code, _ := status(p); code != 200 {
 			t.Errorf("%s while draining: %d, want 200", p, code)

@@ -55,7 +55,7 @@ type visitorConn struct {
 func (s *Server) handleVisitorWS(c *echo.Context) error {
 	r, w := c.Request(), c.Response()
 	ip := c.RealIP()
-	if s.app.Draining() {
+	if s.conns.isDraining() {
 		return s.refuseDraining()
 	}
 	if !s.limits.connect(ip, s.now()) {

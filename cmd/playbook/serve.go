@@ -74,6 +74,7 @@ Put the widget on a page with one tag:
 		accessLog := fs.Bool("access-log", true, "log one line per HTTP request: request id, method, route, status, duration, bytes (never the query string)")
 		logIPs := fs.Bool("log-ips", false, "add the client address to the access log (personal data)")
 		drainTimeout := fs.Duration("drain-timeout", 10*time.Second, "on SIGTERM or Ctrl-C, how long running turns and requests may take to finish before the process closes what is left and exits")
+		drainDelay := fs.Duration("drain-delay", 0, "on SIGTERM or Ctrl-C, how long /readyz answers 503 while the process still serves and accepts, before the drain: time for a load balancer that polls /readyz to move visitors elsewhere")
 		extras := addServeExtras(fs)
 		mx := addServeMetrics(fs)
 		data := fs.String("data", "data", "without --redis: the data directory of the embedded store, which one process at a time may use")
@@ -188,7 +189,7 @@ Put the widget on a page with one tag:
 			if *redisURL == "" {
 				demoAgent(ctx, srv, log)
 			}
-			return listenAndServe(ctx, *addr, srv, log, *drainTimeout)
+			return listenAndServe(ctx, *addr, srv, log, *drainDelay, *drainTimeout)
 		}
 	},
 }
@@ -348,12 +349,13 @@ func withScheme(s string) string {
 }
 
 // listenAndServe serves until ctx is cancelled (Ctrl-C, SIGTERM), then
-// drains within drainTimeout: /readyz answers 503, the listener closes,
+// answers /readyz 503 for drainDelay while it still serves, then drains
+// within drainTimeout: the listener closes,
 // open requests and visitors' running turns finish, every websocket is
 // closed with protocol.CloseRestart (clients reconnect and resume), and
 // background work stops. It returns nil after a drain, even one cut short
 // by drainTimeout (what was cut short is logged).
-func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *slog.Logger, drainTimeout time.Duration) error {
+func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *slog.Logger, drainDelay, drainTimeout time.Duration) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -370,6 +372,11 @@ func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *s
 	case err := <-serveDone:
 		return err
 	case <-ctx.Done():
+	}
+	srv.App().Drain() // /readyz: 503
+	if drainDelay > 0 {
+		log.Info("not ready: /readyz answers 503; serving on until the drain", "drain_delay", drainDelay)
+		time.Sleep(drainDelay)
 	}
 	start := time.Now()
 	log.Info("draining: not ready, no new connections; running turns finish, then sockets close with a reconnect hint", "timeout", drainTimeout)

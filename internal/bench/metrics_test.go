@@ -127,6 +127,12 @@ func TestMetricsMoveDuringBench(t *testing.T) {
 		redisstore.Observe(rds.Client, m.StoreObserver("redis"))
 		metricsDuringBench(t, m, redisstore.NewEngine(rds.Client, rds.Prefix), rds.Prefix, "redis")
 	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.NewCluster(t) // skips under -short, or without a cluster
+		m := metrics.New(prometheus.NewRegistry())
+		redisstore.Observe(cl.Client, m.StoreObserver("redis"))
+		metricsDuringBench(t, m, redisstore.NewEngine(cl.Client, cl.Prefix), cl.Prefix, "redis")
+	})
 }
 
 func metricsDuringBench(t *testing.T, m *metrics.Metrics, engine store.Engine, prefix, engineName string) {

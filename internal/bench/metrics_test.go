@@ -268,12 +268,13 @@ func metricsDuringBench(t *testing.T, m *metrics.Metrics, engine store.Engine, p
 		after = readMetrics(t, hs.URL, token)
 		open, _ := after.sum("playbook_websocket_connections", "kind", "visitor")
 		if moved(after, "playbook_missed_chats_total") && moved(after, "playbook_webhook_deliveries_total", "outcome", "dead") &&
-			moved(after, "playbook_webhook_deliveries_total", "outcome", "delivered") && open >= 1 {
+			moved(after, "playbook_webhook_deliveries_total", "outcome", "delivered") &&
+			moved(after, "playbook_webhook_deliveries_total", "outcome", "retry") && open >= 1 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the metrics never showed the missed chats, the dead letters and the open websocket: %v", after.families)
+			t.Fatalf("the metrics never showed the missed chats, the webhooks delivered, retried and dead, and the open websocket: %v", after.families)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -672,29 +672,37 @@ func TestListPreviewNamesTheAuthor(t *testing.T) {
 	v := dial(t, ts)
 	conv := toHandoff(t, v)
 	v.bot("Connecting you to sales...")
-	last := func(ac *agentClient) handoff.Last {
+	// last is the preview of conv in ac's open folder once it shows text:
+	// a turn answers (the ack, the bot's reply) before it updates the inbox
+	// record, so the list is read until the preview has moved on.
+	last := func(ac *agentClient, text string) handoff.Last {
 		t.Helper()
+		var got handoff.Last
 		var list []handoff.Conversation
-		json.Unmarshal(ac.ok("GET", "/api/conversations?folder=open", nil), &list)
-		for _, c := range list {
-			if c.ID == conv && c.Last != nil {
-				return *c.Last
+		eventually(t, "the preview "+text, func() bool {
+			list = nil
+			json.Unmarshal(ac.ok("GET", "/api/conversations?folder=open", nil), &list)
+			for _, c := range list {
+				if c.ID == conv && c.Last != nil {
+					got = *c.Last
+					return got.Text == text
+				}
 			}
-		}
-		t.Fatalf("conversation %s not in the open folder with a preview: %+v", conv, list)
-		return handoff.Last{}
+			return false
+		})
+		return got
 	}
-	if l := last(agent); l.From != "bot" || l.Agent != "" || l.Author != "" {
+	if l := last(agent, "Connecting you to sales..."); l.From != "bot" || l.Agent != "" || l.Author != "" {
 		t.Fatalf("the bot's preview: %+v", l)
 	}
 	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
 	agent.ok("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "Hi from Sam"})
-	if l := last(kc); l.From != "agent" || l.Agent != sam.ID || l.Author != "Sam" || l.Text != "Hi from Sam" {
+	if l := last(kc, "Hi from Sam"); l.From != "agent" || l.Agent != sam.ID || l.Author != "Sam" {
 		t.Fatalf("Sam's message as Kim's list shows it: %+v", l)
 	}
 	agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{"agent": kim.ID})
 	kc.ok("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "Kim here"})
-	if l := last(agent); l.From != "agent" || l.Agent != kim.ID || l.Author != "Kim Park" || l.Text != "Kim here" {
+	if l := last(agent, "Kim here"); l.From != "agent" || l.Agent != kim.ID || l.Author != "Kim Park" {
 		t.Fatalf("Kim's message as Sam's list shows it: %+v", l)
 	}
 	// The live event carries it too.
@@ -710,7 +718,7 @@ func TestListPreviewNamesTheAuthor(t *testing.T) {
 	}
 	// The visitor's reply has no agent.
 	v.say("v9", "Thanks Kim")
-	if l := last(agent); l.From != "visitor" || l.Agent != "" || l.Author != "" {
+	if l := last(agent, "Thanks Kim"); l.From != "visitor" || l.Agent != "" || l.Author != "" {
 		t.Fatalf("the visitor's preview: %+v", l)
 	}
 }

@@ -12,8 +12,10 @@ import (
 
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // TestStatsOnTheEmbeddedStore: conversations run on a data directory;
@@ -26,7 +28,24 @@ func TestStatsOnTheEmbeddedStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := conversation.NewApp(embedded.NewEngine(db), conversation.Options{Playbooks: "../../playbooks/bench",
+	statsScenario(t, embedded.NewEngine(db), func() { db.Close() }, "--data", dir)
+}
+
+// TestStatsOnRedis: the same on --redis.
+func TestStatsOnRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis: not under -short")
+	}
+	rds := redistest.New(t)
+	t.Setenv("PLAYBOOK_REDIS_URL", "")
+	statsScenario(t, redisstore.NewEngine(rds.Client, rds.Prefix), func() {}, "--redis", rds.URL, "--prefix", rds.Prefix)
+}
+
+// statsScenario runs three conversations on eng, calls done, and checks
+// what playbook stats (with the store flags) prints.
+func statsScenario(t *testing.T, eng store.Engine, done func(), flags ...string) {
+	t.Helper()
+	app, err := conversation.NewApp(eng, conversation.Options{Playbooks: "../../playbooks/bench",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -54,9 +73,12 @@ func TestStatsOnTheEmbeddedStore(t *testing.T) {
 			say(sess.ID, "c2", "ana@acme.io", engine.Event{Kind: engine.EventText, Text: "ana@acme.io"})
 		}
 	}
-	db.Close()
+	done()
 
-	code, out, errs := playbookRun(t, "stats", "--data", dir)
+	run := func(args ...string) (int, string, string) {
+		return playbookRun(t, append(append([]string{"stats"}, flags...), args...)...)
+	}
+	code, out, errs := run()
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -73,7 +95,7 @@ func TestStatsOnTheEmbeddedStore(t *testing.T) {
 			t.Errorf("stats printed\n%s\nwant a line matching %s", out, want)
 		}
 	}
-	code, out, errs = playbookRun(t, "stats", "--data", dir, "--csv", "--playbook", "qualify")
+	code, out, errs = run("--csv", "--playbook", "qualify")
 	if code != 0 {
 		t.Fatalf("--csv: exit %d: %s", code, errs)
 	}
@@ -82,10 +104,10 @@ func TestStatsOnTheEmbeddedStore(t *testing.T) {
 		!regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\d,qualify,[0-9a-f]{64},,outcome,,browsing,1$`).MatchString(out) {
 		t.Errorf("--csv printed\n%s", out)
 	}
-	if code, out, _ := playbookRun(t, "stats", "--data", dir, "--since", "2999-01-01"); code != 0 || out != "no conversations counted yet\n" {
+	if code, out, _ := run("--since", "2999-01-01"); code != 0 || out != "no conversations counted yet\n" {
 		t.Errorf("since a day to come: exit %d, %q", code, out)
 	}
-	if code, _, errs := playbookRun(t, "stats", "--data", dir, "--since", "yesterday"); code != 2 || !strings.Contains(errs, "since must be a day as YYYY-MM-DD") {
+	if code, _, errs := run("--since", "yesterday"); code != 2 || !strings.Contains(errs, "since must be a day as YYYY-MM-DD") {
 		t.Errorf("a bad --since: exit %d, %q", code, errs)
 	}
 }

@@ -108,9 +108,11 @@ func waitingAt(p *engine.Program, sess *engine.Session) (string, time.Time) {
 // foldTurn counts a turn's facts: entries are what it stored, sess the
 // session it left, waiting the card whose question it answered, asked
 // when that was asked (so the answer's time counts even when the fold of
-// the asking turn lands after this one). It reports whether it failed
-// (logged; the turn's pending mark then stays for the sweep).
-func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) (failed bool) {
+// the asking turn lands after this one). done is the turn's pending mark
+// when the fold is all the work the turn left ("" otherwise): the fold
+// clears it in the same write. It reports whether it failed (logged; the
+// turn's pending mark then stays for the sweep).
+func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool, done string) (failed bool) {
 	if s.cfg.Funnels == nil || sess == nil {
 		return false
 	}
@@ -122,10 +124,10 @@ func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Sessio
 		facts = append(facts, store.FunnelFact{Name: "asked|" + waiting, Counter: "asked|" + waiting, At: asked})
 	}
 	facts = append(facts, FunnelFacts(entries, waiting)...)
-	if len(facts) == 0 {
+	if len(facts) == 0 && done == "" {
 		return false
 	}
-	if err := s.cfg.Funnels.Fold(context.WithoutCancel(ctx), conv, FunnelKeyOf(sess), facts, s.funnelKeep()); err != nil {
+	if err := s.cfg.Funnels.Fold(context.WithoutCancel(ctx), conv, FunnelKeyOf(sess), facts, s.funnelKeep(), done); err != nil {
 		s.log.Warn("folding a turn into the funnel (the sweep does it later)", "conversation", conv, "err", err)
 		return true
 	}
@@ -139,7 +141,7 @@ func (s *Service) redoFunnel(ctx context.Context, conv string, sess *engine.Sess
 		return nil
 	}
 	facts := append([]store.FunnelFact{{Name: "started", Counter: "started", At: sess.StartedAt}}, FunnelFacts(entries, "")...)
-	return s.cfg.Funnels.Fold(ctx, conv, FunnelKeyOf(sess), facts, s.funnelKeep())
+	return s.cfg.Funnels.Fold(ctx, conv, FunnelKeyOf(sess), facts, s.funnelKeep(), "")
 }
 
 // TurnLeavesWork is the pending rule of an App's sessions: a turn that

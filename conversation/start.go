@@ -54,7 +54,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	if created != nil {
 		created(sess, res)
 	}
-	folded := !s.foldTurn(ctx, sess.ID, sess, res.Entries, "", time.Time{}, true)
+	folded := !s.foldTurn(ctx, sess.ID, sess, res.Entries, "", time.Time{}, true, "")
 	if failed := s.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil && folded {
 		s.Done(ctx, res.Pending)
 	}

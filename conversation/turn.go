@@ -114,13 +114,21 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	} else {
 		s.m.Turn(prog.ID, string(info.Event), time.Since(began))
 	}
-	failed = s.foldTurn(ctx, conv, info.Session, res.Entries, waiting, asked, false) || failed
+	// A turn whose only work is its fold (the funnel's pending mark) is
+	// finished by the fold, in the same write.
+	mark, foldDone := res.Pending, ""
+	if s.cfg.Funnels != nil && !LeavesWork(res.Entries) {
+		mark, foldDone = "", res.Pending
+	}
+	if s.foldTurn(ctx, conv, info.Session, res.Entries, waiting, asked, false, foldDone) {
+		failed, mark = true, res.Pending
+	}
 	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook
 	// events included (crmAfterTurn runs in the background).
 	s.crmAfterTurn(ctx, conv, info.Session, res.Entries, func(ok bool) {
-		s.finishTurn(ctx, conv, res.Pending, ok && !failed, AwayTeam(res.Entries))
+		s.finishTurn(ctx, conv, mark, ok && !failed, AwayTeam(res.Entries))
 	})
 	return res, info, nil
 }

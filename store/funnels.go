@@ -72,8 +72,12 @@ type FunnelQuery struct {
 // conversation once. What a conversation folded is remembered for keep
 // after its last fold; the counters are kept for good.
 type Funnels interface {
-	// Fold counts the facts of conversation conv under key, atomically.
-	Fold(ctx context.Context, conv string, key FunnelKey, facts []FunnelFact, keep time.Duration) error
+	// Fold counts the facts of conversation conv under key, atomically,
+	// and, when it did, clears the pending mark done of the same engine
+	// (PendingMarks.Done; "" for none) in the same round trip: a turn
+	// whose only work was its fold is finished with it. (On Redis the mark
+	// is cleared in the same pipeline; a fold that fails puts it back.)
+	Fold(ctx context.Context, conv string, key FunnelKey, facts []FunnelFact, keep time.Duration, done string) error
 	// Funnel returns the counters of the row groups q selects, one row
 	// per (key, counter) with its total, in no particular order.
 	Funnel(ctx context.Context, q FunnelQuery) ([]FunnelRow, error)

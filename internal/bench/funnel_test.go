@@ -36,17 +36,17 @@ type faultyFunnels struct {
 
 var errLostFold = errors.New("the fold was lost")
 
-func (f *faultyFunnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration) error {
+func (f *faultyFunnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration, done string) error {
 	n := f.calls.Add(1)
 	if n%7 == 0 {
 		return errLostFold
 	}
 	if n%5 == 0 {
-		if err := f.Funnels.Fold(ctx, conv, key, facts, keep); err != nil {
+		if err := f.Funnels.Fold(ctx, conv, key, facts, keep, ""); err != nil {
 			return err
 		}
 	}
-	return f.Funnels.Fold(ctx, conv, key, facts, keep)
+	return f.Funnels.Fold(ctx, conv, key, facts, keep, done)
 }
 
 type faultyEngine struct {

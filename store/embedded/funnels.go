@@ -22,7 +22,7 @@ var _ store.Funnels = (*Funnels)(nil)
 func NewFunnels(db *DB) *Funnels { return &Funnels{db: db} }
 
 // Fold implements store.Funnels.
-func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration) error {
+func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration, done string) error {
 	return f.db.Update(ctx, func(tx *Tx) error {
 		ck := K("fnc", conv)
 		seen := map[string]int64{}
@@ -54,6 +54,11 @@ func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, fa
 		b, err := json.Marshal(seen)
 		if err != nil {
 			return err
+		}
+		if done != "" {
+			if err := dropMark(tx, done); err != nil {
+				return err
+			}
 		}
 		return tx.PutTTL(ck, b, keep)
 	})

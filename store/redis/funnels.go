@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"hash/fnv"
 	"strconv"
 	"strings"
@@ -93,8 +94,11 @@ func bucketList() string {
 }
 
 // Fold implements store.Funnels.
-func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration) error {
+func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration, done string) error {
 	if len(facts) == 0 {
+		if done != "" {
+			return f.rdb.ZRem(ctx, f.p+"pending", done).Err()
+		}
 		return nil
 	}
 	sh := f.shard(shardOf(conv))
@@ -104,7 +108,30 @@ func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, fa
 	for _, x := range facts {
 		args = append(args, x.Name, x.Counter, x.At.UnixMilli(), x.Since, x.Timing)
 	}
-	return foldScript.Run(ctx, f.rdb, []string{sh + "c:" + conv, sh + "r:" + id, sh + "rows"}, args...).Err()
+	keys := []string{sh + "c:" + conv, sh + "r:" + id, sh + "rows"}
+	if done == "" {
+		return foldScript.Run(ctx, f.rdb, keys, args...).Err()
+	}
+	// The fold, then the mark (the pending set of Store, pending.go), in
+	// one round trip; a pipeline is no transaction: a failed fold puts the
+	// mark back.
+	for try := 0; ; try++ {
+		pipe := f.rdb.Pipeline()
+		fold := pipe.EvalSha(ctx, foldScript.Hash(), keys, args...)
+		pipe.ZRem(ctx, f.p+"pending", done)
+		_, _ = pipe.Exec(ctx)
+		err := fold.Err()
+		if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := foldScript.Load(ctx, f.rdb).Err(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return errors.Join(err, f.rdb.ZAdd(ctx, f.p+"pending", goredis.Z{Score: float64(time.Now().UnixMilli()), Member: done}).Err())
+		}
+		return nil
+	}
 }
 
 // Funnel implements store.Funnels.

@@ -45,12 +45,12 @@ func Funnels(t *testing.T, open func(t *testing.T) func() store.Funnels) {
 		inst := open(t)
 		f := inst()
 		for range 3 { // a retry, and the sweep folding the transcript again
-			if err := f.Fold(ctx, "c1", key, facts(1500*time.Millisecond), time.Hour); err != nil {
+			if err := f.Fold(ctx, "c1", key, facts(1500*time.Millisecond), time.Hour, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// The answer folded alone (its turn's fold) counts nothing new.
-		if err := f.Fold(ctx, "c1", key, facts(9 * time.Second)[3:], time.Hour); err != nil {
+		if err := f.Fold(ctx, "c1", key, facts(9 * time.Second)[3:], time.Hour, ""); err != nil {
 			t.Fatal(err)
 		}
 		got := counts(t, inst(), store.FunnelQuery{})
@@ -69,10 +69,10 @@ func Funnels(t *testing.T, open func(t *testing.T) func() store.Funnels) {
 		inst := open(t)
 		f := inst()
 		all := facts(time.Second)
-		if err := f.Fold(ctx, "c1", key, all[3:], time.Hour); err != nil {
+		if err := f.Fold(ctx, "c1", key, all[3:], time.Hour, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.Fold(ctx, "c1", key, all[:3], time.Hour); err != nil {
+		if err := f.Fold(ctx, "c1", key, all[:3], time.Hour, ""); err != nil {
 			t.Fatal(err)
 		}
 		got := counts(t, inst(), store.FunnelQuery{})
@@ -101,7 +101,7 @@ func Funnels(t *testing.T, open func(t *testing.T) func() store.Funnels) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					errs <- f.Fold(ctx, conv, k, facts(time.Duration(i)*time.Second), time.Hour)
+					errs <- f.Fold(ctx, conv, k, facts(time.Duration(i)*time.Second), time.Hour, "")
 				}()
 			}
 		}

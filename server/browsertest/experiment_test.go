@@ -34,7 +34,7 @@ func TestInboxFunnelComparesVariants(t *testing.T) {
 			outcome = "subscribed"
 		}
 		facts = append(facts, store.FunnelFact{Name: "outcome|" + outcome, Counter: "outcome|" + outcome, At: day})
-		if err := funnels.Fold(ctx, fmt.Sprintf("ab%d", i), key, facts, time.Hour); err != nil {
+		if err := funnels.Fold(ctx, fmt.Sprintf("ab%d", i), key, facts, time.Hour, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

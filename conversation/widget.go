@@ -165,7 +165,17 @@ func (v *Widget) Start(ctx context.Context, prog *engine.Program, f *protocol.St
 	}
 	tctx, cancel := context.WithTimeout(ctx, TurnTimeout)
 	defer cancel()
-	req := StartRequest{Program: prog, Locale: f.Locale, Visitor: *VisitorFrom(f.Page, f.Locale, f.Visitor), Previous: v.previous(ctx, f.Previous)}
+	vis := VisitorFrom(f.Page, f.Locale, f.Visitor)
+	switch {
+	case f.Prechat != nil:
+		if perr := ApplyPrechat(prog, f.Prechat, vis, v.svc.now()); perr != nil {
+			return perr
+		}
+	case prog.Prechat != nil: // the form first; nothing is stored yet
+		v.out.Push(PrechatForm(prog, f.Locale, vis, v.svc.now()))
+		return nil
+	}
+	req := StartRequest{Program: prog, Locale: f.Locale, Visitor: *vis, Previous: v.previous(ctx, f.Previous)}
 	v.holdLive()
 	defer v.releaseLive() // when the start failed
 	sess, _, err := v.svc.Start(tctx, req, func(sess *engine.Session, res store.Result) {

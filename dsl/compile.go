@@ -538,7 +538,7 @@ func (c *compiler) exprAt(f *fileCtx, n *yaml.Node, off int, src string, want en
 	return e
 }
 
-var visitorFields = []string{"id", "name", "email", "page", "referrer", "language", "country", "returning", "visits", "utm"}
+var visitorFields = []string{"id", "name", "email", "phone", "consent", "page", "referrer", "language", "country", "returning", "visits", "utm"}
 
 // markUsed marks the vars named in src, an expression that did not
 // compile, as used: its error is the one diagnostic, not "never used" too.
@@ -820,6 +820,10 @@ func (c *compiler) program() *engine.Program {
 	if p, ok := c.main.top["trigger"]; ok {
 		trig = c.trigger(c.main.f, p.value)
 	}
+	var pre *engine.Prechat
+	if p, ok := c.main.top["prechat"]; ok {
+		pre = c.prechat(c.main.f, p.key, p.value)
+	}
 	cards := make([]*engine.Card, len(c.cards))
 	for i, fc := range c.cards {
 		cards[i] = c.card(fc)
@@ -850,6 +854,7 @@ func (c *compiler) program() *engine.Program {
 		Fallback: c.fallbk,
 		Bot:      bot,
 		Trigger:  trig,
+		Prechat:  pre,
 		Vars:     c.vars,
 		Cards:    cards,
 		Teams:    c.teams,
@@ -881,6 +886,66 @@ func (c *compiler) trigger(f *fileCtx, n *yaml.Node) *engine.Trigger {
 		}
 	}
 	return t
+}
+
+var (
+	prechatKeys      = append([]string{"intro"}, engine.PrechatFields...)
+	prechatFieldKeys = []string{"label", "required"}
+)
+
+// prechat compiles the pre-chat form: an intro text and the fields name,
+// email, phone and consent, each `true`, `required`, or {label, required}.
+func (c *compiler) prechat(f *fileCtx, key, n *yaml.Node) *engine.Prechat {
+	pc := &engine.Prechat{}
+	c.cur = nil
+	for _, p := range f.pairs(n, "prechat", prechatKeys) {
+		if p.key.Value == "intro" {
+			pc.Intro = c.text(f, p.value, "the pre-chat intro")
+			continue
+		}
+		fl := engine.PrechatField{Name: p.key.Value}
+		switch v := p.value; {
+		case v.Kind == yaml.ScalarNode && v.Tag != "!!null":
+			switch v.Value {
+			case "true", "optional":
+			case "required":
+				fl.Required = true
+			case "false":
+				continue // left out
+			default:
+				d := f.errorf(v, "prechat.%s must be optional, required or {label, required}, not %q", fl.Name, v.Value)
+				d.Detail = fmt.Sprintf("such as %s: required, or %s: {label: ..., required: true}", fl.Name, fl.Name)
+				continue
+			}
+		case v.Kind == yaml.MappingNode:
+			for _, fp := range f.pairs(v, "prechat."+fl.Name, prechatFieldKeys) {
+				switch fp.key.Value {
+				case "label":
+					fl.Label = c.text(f, fp.value, "the label of prechat."+fl.Name)
+				case "required":
+					b, ok := f.str(fp.value, "required")
+					if ok && b != "true" && b != "false" {
+						f.errorf(fp.value, "required must be true or false, not %q", b)
+					}
+					fl.Required = b == "true"
+				}
+			}
+		default:
+			d := f.errorf(v, "prechat.%s must be optional, required or {label, required}, not %s", fl.Name, kindName(v))
+			d.Detail = fmt.Sprintf("such as %s: required", fl.Name)
+			continue
+		}
+		if fl.Name == "consent" && fl.Label == nil {
+			d := f.errorf(p.key, "the consent box needs a label: the words the visitor agrees to")
+			d.Detail = "such as consent: {label: I agree to the privacy policy, required: true}"
+		}
+		pc.Fields = append(pc.Fields, fl)
+	}
+	if n.Kind == yaml.MappingNode && len(pc.Fields) == 0 {
+		d := f.errorf(key, "the pre-chat form has no field")
+		d.Detail = "give it one or more of name, email, phone, consent, such as email: required"
+	}
+	return pc
 }
 
 func (c *compiler) duration(f *fileCtx, n *yaml.Node, what string, maxD time.Duration) time.Duration {

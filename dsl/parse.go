@@ -12,7 +12,7 @@ import (
 )
 
 var (
-	topKeys  = []string{"playbook", "title", "locale", "locales", "fallback", "bot", "trigger", "allow_hosts", "vars", "cards"}
+	topKeys  = []string{"playbook", "title", "locale", "locales", "fallback", "bot", "trigger", "prechat", "allow_hosts", "vars", "cards"}
 	cardKeys = []string{"say", "image", "links", "ask", "input", "choices", "other", "intents", "fallback", "min_confidence", "save", "skip_if", "validate", "retry", "set", "branch", "goto", "handoff", "create", "call", "end", "include", "experiment", "variants"}
 
 	choiceKeys = []string{"label", "value", "goto", "synonyms"}

@@ -421,7 +421,7 @@ func (dayPatcher) Visit(node *ast.Node) {
 }
 
 // visitorTextFields are the visitor's text fields; "" means unknown.
-var visitorTextFields = map[string]bool{"id": true, "name": true, "email": true, "page": true, "referrer": true, "language": true, "country": true}
+var visitorTextFields = map[string]bool{"id": true, "name": true, "email": true, "phone": true, "page": true, "referrer": true, "language": true, "country": true}
 
 // visitorDefaultPatcher makes `visitor.name ?? "there"` give "there" when
 // the name is unknown. Visitor fields are plain strings, empty when

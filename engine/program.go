@@ -22,6 +22,7 @@ type Program struct {
 	Fallback string   // locale used when a text lacks the session's locale; "" = none
 	Bot      Bot
 	Trigger  *Trigger // nil when the playbook never starts on its own
+	Prechat  *Prechat // nil when the widget shows no pre-chat form
 
 	Vars  []*VarDecl // in declaration order
 	Cards []*Card    // Cards[0] is where a session starts
@@ -120,6 +121,24 @@ type Trigger struct {
 	Campaign *Text         // proactive message above the closed widget; may be nil
 	When     *Expr         // over the visitor context; nil = always
 }
+
+// Prechat is the form the widget shows before the bot starts; its values
+// become visitor.name, visitor.email, visitor.phone and visitor.consent.
+type Prechat struct {
+	Intro  *Text          // shown above the fields; may be nil
+	Fields []PrechatField // in the playbook's order; at least one
+}
+
+// PrechatField is one field of the pre-chat form.
+type PrechatField struct {
+	Name     string // one of PrechatFields
+	Label    *Text  // nil: the widget's own label for Name
+	Required bool   // the form is refused without it (consent: unticked)
+}
+
+// PrechatFields are the fields a pre-chat form may have, in the order the
+// visitor context names them.
+var PrechatFields = []string{"name", "email", "phone", "consent"}
 
 // Type is the type of a declared var.
 type Type string

@@ -64,6 +64,8 @@ type Visitor struct {
 	ID        string            `json:"id,omitempty" expr:"id"`
 	Name      string            `json:"name,omitempty" expr:"name"`
 	Email     string            `json:"email,omitempty" expr:"email"`
+	Phone     string            `json:"phone,omitempty" expr:"phone"`         // from the pre-chat form
+	Consent   bool              `json:"consent,omitempty" expr:"consent"`     // the pre-chat form's consent box was ticked
 	Page      string            `json:"page,omitempty" expr:"page"`           // path of the current page
 	Referrer  string            `json:"referrer,omitempty" expr:"referrer"`   // document.referrer
 	Language  string            `json:"language,omitempty" expr:"language"`   // browser language, e.g. "es-MX"

@@ -470,7 +470,7 @@ func (p *parser) visitor(v *yaml.Node, out *engine.Visitor) {
 	if !p.expect(v, yaml.MappingNode, "`visitor` must be a mapping, like {name: Ana, page: /pricing}") {
 		return
 	}
-	known := []string{"id", "name", "email", "page", "referrer", "language", "country", "returning", "visits", "utm"}
+	known := []string{"id", "name", "email", "phone", "consent", "page", "referrer", "language", "country", "returning", "visits", "utm"}
 	p.pairs(v, known, func(key string, k, n *yaml.Node) {
 		if key == "utm" {
 			if !p.expect(n, yaml.MappingNode, "`utm` must be a mapping, like {source: google}") {
@@ -495,6 +495,14 @@ func (p *parser) visitor(v *yaml.Node, out *engine.Visitor) {
 			out.Name = s
 		case "email":
 			out.Email = s
+		case "phone":
+			out.Phone = s
+		case "consent":
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				p.diags.Errorf(p.rng(n), "`consent` must be true or false, not %q", s)
+			}
+			out.Consent = b
 		case "page":
 			out.Page = s
 		case "referrer":

@@ -20,6 +20,7 @@ const (
 	CodeUnavailable    Code = "unavailable"     // the store did not answer; send again
 	CodeNotResolved    Code = "not_resolved"    // a rating before an agent resolved the chat
 	CodeAlreadyRated   Code = "already_rated"   // a second rating
+	CodeInvalidPrechat Code = "invalid_prechat" // a pre-chat form value is missing or malformed (Field names it)
 	// Transcript by email (the transcript frame).
 	CodeMailUnavailable Code = "mail_unavailable" // the server has no mail
 	CodeNotEnded        Code = "not_ended"        // the conversation is not over yet
@@ -37,7 +38,7 @@ var Codes = []Code{
 	CodeBadToken, CodeExpiredToken, CodeNotFound, CodeNoPlaybook, CodeRateLimited,
 	CodeUnavailable, CodeNotResolved, CodeAlreadyRated, CodeMailUnavailable,
 	CodeNotEnded, CodeWrongAddress, CodeLimitReached, CodeBusy, CodeMailFailed,
-	CodeForbidden,
+	CodeForbidden, CodeInvalidPrechat,
 }
 
 // Error is the visitor websocket's error frame. It is also the error
@@ -49,6 +50,9 @@ type Error struct {
 	// ID is the client message id the error is about; always on the wire,
 	// "" when the error is about no message.
 	ID string `json:"id"`
+	// Field, on invalid_prechat, is the pre-chat form's field that was
+	// refused (name, email, phone or consent).
+	Field string `json:"field,omitempty"`
 }
 
 func (*Error) FrameType() string { return TypeError }

@@ -20,7 +20,7 @@ func (u *Unknown) MarshalJSON() ([]byte, error) { return u.Raw, nil }
 
 // DecodeServer decodes one frame the server sent on /ws/visitor: *Welcome,
 // *EntryFrame, *Ack, *Typing, *Status, *Error, *Pong, *Rated, *Sent,
-// *Queue, or *Unknown for a type it does not know.
+// *Queue, *PrechatForm, or *Unknown for a type it does not know.
 func DecodeServer(data []byte) (Frame, error) {
 	return decodeInto(data, func(typ string) Frame {
 		switch typ {
@@ -44,6 +44,8 @@ func DecodeServer(data []byte) (Frame, error) {
 			return &Sent{}
 		case TypeQueue:
 			return &Queue{}
+		case TypePrechat:
+			return &PrechatForm{}
 		}
 		return nil
 	})

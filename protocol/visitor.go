@@ -31,6 +31,7 @@ const (
 	TypeRated   = "rated"
 	TypeSent    = "sent"
 	TypeQueue   = "queue"
+	TypePrechat = "prechat"
 	// Server to agent (besides entry, typing, error, pong).
 	TypeHello        = "hello"
 	TypeConversation = "conversation"
@@ -72,6 +73,20 @@ type (
 		Visitor  *Visitor `json:"visitor,omitempty"`
 		// Previous is the token of the conversation this one follows.
 		Previous string `json:"previous,omitempty"`
+		// Prechat is the visitor's pre-chat form. A start without it, for
+		// a playbook that has a form, is answered with a PrechatForm frame
+		// and starts nothing; with it, the server checks every value again
+		// (an error frame with code invalid_prechat names the field) and
+		// puts them in visitor.name, .email, .phone and .consent.
+		Prechat *PrechatValues `json:"prechat,omitempty"`
+	}
+	// PrechatValues are what the visitor typed into the pre-chat form;
+	// "" (false) is a field left empty.
+	PrechatValues struct {
+		Name    string `json:"name,omitempty"`
+		Email   string `json:"email,omitempty"`
+		Phone   string `json:"phone,omitempty"`
+		Consent bool   `json:"consent,omitempty"`
 	}
 	// Resume continues a conversation after a reload or reconnect: every
 	// entry after After ("" = all) is replayed, then new ones follow.
@@ -177,6 +192,23 @@ type (
 		Team     string `json:"team"`
 		Position int    `json:"position"`
 	}
+	// PrechatForm answers a start without pre-chat values for a playbook
+	// that has a form: the widget shows it, then sends start again with
+	// Prechat. Texts are in Locale; nothing is stored yet.
+	PrechatForm struct {
+		Playbook string         `json:"playbook"`
+		Bot      Bot            `json:"bot"`
+		Locale   string         `json:"locale"`
+		Intro    string         `json:"intro,omitempty"`
+		Fields   []PrechatField `json:"fields"`
+	}
+	// PrechatField is one field of a PrechatForm.
+	PrechatField struct {
+		Name     string `json:"name"`            // name, email, phone or consent
+		Label    string `json:"label,omitempty"` // "": the widget's own label
+		Input    string `json:"input"`           // text, email, tel or checkbox
+		Required bool   `json:"required,omitempty"`
+	}
 )
 
 // Statuses of a visitor's conversation (Status.Status, Welcome.Status).
@@ -189,35 +221,37 @@ const (
 	StatusFailed  = "failed"
 )
 
-func (*Welcome) FrameType() string    { return TypeWelcome }
-func (*EntryFrame) FrameType() string { return TypeEntry }
-func (*Ack) FrameType() string        { return TypeAck }
-func (*Typing) FrameType() string     { return TypeTyping }
-func (*Status) FrameType() string     { return TypeStatus }
-func (*Pong) FrameType() string       { return TypePong }
-func (*Rated) FrameType() string      { return TypeRated }
-func (*Sent) FrameType() string       { return TypeSent }
-func (*Queue) FrameType() string      { return TypeQueue }
+func (*Welcome) FrameType() string     { return TypeWelcome }
+func (*EntryFrame) FrameType() string  { return TypeEntry }
+func (*Ack) FrameType() string         { return TypeAck }
+func (*Typing) FrameType() string      { return TypeTyping }
+func (*Status) FrameType() string      { return TypeStatus }
+func (*Pong) FrameType() string        { return TypePong }
+func (*Rated) FrameType() string       { return TypeRated }
+func (*Sent) FrameType() string        { return TypeSent }
+func (*Queue) FrameType() string       { return TypeQueue }
+func (*PrechatForm) FrameType() string { return TypePrechat }
 
 // visitorIn is any frame a visitor sends, decoded in one pass; the typed
 // frame is made from it.
 type visitorIn struct {
-	Type     string   `json:"type"`
-	Playbook string   `json:"playbook"`
-	Page     string   `json:"page"`
-	Locale   string   `json:"locale"`
-	Visitor  *Visitor `json:"visitor"`
-	Token    string   `json:"token"`
-	After    string   `json:"after"`
-	ID       string   `json:"id"`
-	Text     string   `json:"text"`
-	Value    string   `json:"value"`
-	Label    string   `json:"label"`
-	On       bool     `json:"on"`
-	Score    int      `json:"score"`
-	Comment  string   `json:"comment"`
-	Email    string   `json:"email"`
-	Previous string   `json:"previous"`
+	Type     string         `json:"type"`
+	Playbook string         `json:"playbook"`
+	Page     string         `json:"page"`
+	Locale   string         `json:"locale"`
+	Visitor  *Visitor       `json:"visitor"`
+	Token    string         `json:"token"`
+	After    string         `json:"after"`
+	ID       string         `json:"id"`
+	Text     string         `json:"text"`
+	Value    string         `json:"value"`
+	Label    string         `json:"label"`
+	On       bool           `json:"on"`
+	Score    int            `json:"score"`
+	Comment  string         `json:"comment"`
+	Email    string         `json:"email"`
+	Previous string         `json:"previous"`
+	Prechat  *PrechatValues `json:"prechat"`
 }
 
 // DecodeVisitor checks and decodes one frame a visitor sent (isText: it
@@ -243,7 +277,10 @@ func DecodeVisitor(isText bool, data []byte) (Frame, *Error) {
 		if f.Visitor != nil {
 			f.Visitor.Name, f.Visitor.Email = CleanText(f.Visitor.Name), CleanText(f.Visitor.Email)
 		}
-		return &Start{Playbook: f.Playbook, Page: f.Page, Locale: f.Locale, Visitor: f.Visitor, Previous: f.Previous}, nil
+		if pv := f.Prechat; pv != nil {
+			pv.Name, pv.Email, pv.Phone = CleanText(pv.Name), CleanText(pv.Email), CleanText(pv.Phone)
+		}
+		return &Start{Playbook: f.Playbook, Page: f.Page, Locale: f.Locale, Visitor: f.Visitor, Previous: f.Previous, Prechat: f.Prechat}, nil
 	case TypeResume:
 		return &Resume{Token: f.Token, After: f.After}, nil
 	case TypeMessage:

@@ -238,7 +238,7 @@ func (v *visitorConn) handle(ctx context.Context, f protocol.Frame) {
 		v.Push(&protocol.Pong{})
 	case *protocol.Start:
 		prog := v.s.svc.PickPlaybook(f, v.s.cfg.DefaultPlaybook)
-		if err = v.w.Start(ctx, prog, f); err == nil {
+		if err = v.w.Start(ctx, prog, f); err == nil && v.w.Conversation() != "" { // "": the pre-chat form went out
 			v.log.Info("conversation started", "conversation", v.w.Conversation(), "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
 		}
 	case *protocol.Resume:

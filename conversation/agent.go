@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -187,12 +188,85 @@ func (s *Service) Resolve(ctx context.Context, a *handoff.Agent, id string) (*ha
 		s.log.Warn("cancelling a resolved chat's snooze timer (it finds the chat resolved)", "conversation", c.ID, "err", err)
 	}
 	resolved := store.Entry{From: "system", Kind: "resolved", Author: a.Name, At: s.now().UTC()}
+	if cfg, err := s.inbox.TeamConfigOf(ctx, c.Team); err == nil && cfg.Reopen == handoff.ReopenAllowed {
+		// The widget keeps its message box: the visitor's next message
+		// reopens this chat rather than starting a new one.
+		resolved.Data = map[string]any{"reopen": true}
+	}
 	if _, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventAgentLeft, Agent: a.Name}, []store.Entry{resolved}); err != nil {
 		return nil, err
 	}
 	s.PublishConversation(ctx, nc)
 	if owner, err := s.inbox.Agent(ctx, c.Assignee); err == nil {
 		s.RouteQueued(ctx, owner) // the agent has room for a queued chat now
+	}
+	return nc, nil
+}
+
+// Reopen opens a resolved conversation again on agent a's click, when its
+// team's reopen policy allows it (handoff.ErrClosed otherwise): back to
+// the agent who had it, or to a when nobody had it. The visitor sees
+// "Conversation reopened" and can write again.
+func (s *Service) Reopen(ctx context.Context, a *handoff.Agent, id string) (*handoff.Conversation, error) {
+	c, err := s.Conversation(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := s.reopen(ctx, c, a)
+	if errors.Is(err, handoff.ErrNotResolved) {
+		return nil, ErrNotClosed
+	}
+	return nc, err
+}
+
+// ErrNotClosed: Reopen on a conversation that is not resolved.
+var ErrNotClosed = errors.New("the conversation is not resolved: there is nothing to reopen")
+
+// ReopenByVisitor opens a resolved conversation again because its visitor
+// wrote, when its team's policy allows it and an agent had the chat; false
+// (and no change) otherwise: the visitor's message then starts a new
+// conversation.
+func (s *Service) ReopenByVisitor(ctx context.Context, id string) (bool, error) {
+	c, err := s.inbox.Conversation(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if c.Assignee == "" {
+		return false, nil
+	}
+	_, err = s.reopen(ctx, c, nil)
+	if errors.Is(err, handoff.ErrClosed) || errors.Is(err, handoff.ErrNotResolved) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// reopen reopens c (by agent by, nil for the visitor) and gives the
+// session back to the agent who had it (by when nobody had it).
+func (s *Service) reopen(ctx context.Context, c *handoff.Conversation, by *handoff.Agent) (*handoff.Conversation, error) {
+	nc, err := s.inbox.Reopen(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	who := "The visitor"
+	if by != nil {
+		who = by.Name
+	}
+	reopened := store.Entry{From: "system", Kind: "reopened", Author: who, At: s.now().UTC()}
+	if nc.Assignee == "" && by != nil {
+		// Nobody had it: the agent who reopened it takes it.
+		if _, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventAgentLeft}, []store.Entry{reopened}); err != nil {
+			return nil, err
+		}
+		return s.Assign(ctx, c.ID, by, by, true)
+	}
+	ev := engine.Event{Kind: engine.EventAgentJoined, Agent: nc.AssigneeName}
+	if _, _, err := s.TurnWith(ctx, c.ID, "", ev, []store.Entry{reopened}); err != nil {
+		return nil, err
+	}
+	s.PublishConversation(ctx, nc)
+	if by == nil || by.ID != nc.Assignee {
+		s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: nc.Assignee, Conversation: nc, Text: who + " reopened the chat"})
 	}
 	return nc, nil
 }

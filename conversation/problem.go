@@ -119,6 +119,8 @@ func problemOf(err error) *Problem {
 		return &Problem{http.StatusUnauthorized, protocol.CodeExpiredToken, "the session token has expired; start a new conversation"}
 	case errors.Is(err, ErrNotWaiting):
 		return &Problem{http.StatusConflict, protocol.CodeInvalid, err.Error()}
+	case errors.Is(err, ErrNotClosed):
+		return &Problem{http.StatusConflict, protocol.CodeInvalid, err.Error()}
 	case errors.Is(err, handoff.ErrNotResolved):
 		return &Problem{http.StatusConflict, protocol.CodeNotResolved, "you can rate the conversation once it has ended"}
 	case errors.Is(err, handoff.ErrRated):

@@ -325,8 +325,22 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 	resolved := v.resolved
 	v.mu.Unlock()
 	if resolved {
-		// A message after an agent closed the chat starts a new
-		// conversation that links to the previous ones.
+		// A message after an agent closed the chat reopens it when its
+		// team's policy says so; else it starts a new conversation that
+		// links to the previous ones.
+		reopened, err := v.svc.ReopenByVisitor(ctx, conv)
+		if err != nil {
+			v.log.Error("reopening a resolved chat", "conversation", conv, "err", err)
+			return &unavailableError{msg: "the store did not answer; try again", err: err}
+		}
+		if reopened {
+			v.mu.Lock()
+			v.resolved = false
+			v.mu.Unlock()
+			resolved = false
+		}
+	}
+	if resolved {
 		next, err := v.restart(ctx, conv)
 		if err != nil {
 			return err
@@ -663,6 +677,8 @@ func (v *Widget) deliver(entries []store.Entry) {
 			v.agent = true
 		case "resolved":
 			v.resolved = true
+		case "reopened":
+			v.resolved = false
 		}
 		if !VisibleToVisitor(entries[i]) {
 			continue

@@ -318,6 +318,15 @@ func (s *Server) resolve(c *echo.Context) error {
 	return s.viewJSON(c)(s.svc.View(ctx, a, nc))
 }
 
+func (s *Server) reopen(c *echo.Context) error {
+	ctx, a := c.Request().Context(), agentOf(c)
+	nc, err := s.svc.Reopen(ctx, a, c.Param("id"))
+	if err != nil {
+		return problem(err)
+	}
+	return s.viewJSON(c)(s.svc.View(ctx, a, nc))
+}
+
 func (s *Server) agentTyping(c *echo.Context) error {
 	if err := s.mayActOn(c); err != nil {
 		return err

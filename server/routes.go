@@ -88,6 +88,7 @@ func (s *Server) routes() *echo.Echo {
 	agent.POST("/conversations/:id/labels", s.setLabels)
 	agent.POST("/conversations/:id/snooze", s.snooze)
 	agent.POST("/conversations/:id/resolve", s.resolve)
+	agent.POST("/conversations/:id/reopen", s.reopen)
 	agent.POST("/conversations/:id/typing", s.agentTyping)
 	agent.POST("/conversations/:id/transcript/email", s.emailTranscript)
 	agent.GET("/canned", s.listCanned)

@@ -27,12 +27,15 @@ var agentsCommand = &command{
   playbook agents add --email sam@example.com --name "Sam Lee" --team sales,support [--role admin] [--password ...]
   playbook agents list
   playbook agents token --email sam@example.com     (an API token for scripts)
-  playbook agents teams --team sales --routing round_robin --capacity 3
+  playbook agents teams --team sales --routing round_robin --capacity 3 [--reopen reopen]
 
 Without --password a password is generated and printed once. Passwords are
 stored as bcrypt hashes. Routing is manual (agents take chats), round_robin
 or least_busy; capacity caps the open chats per agent under automatic
-routing (0 = no cap).
+routing (0 = no cap). Reopen is what a resolved chat of the team may become:
+never (the default: closed for good; the visitor's next message starts a
+new conversation) or reopen (the visitor's next message, or an agent's
+Reopen, opens it again with the agent who had it).
 
 Agents live in the same store as the conversations. With --redis (or
 PLAYBOOK_REDIS_URL) that is the Redis the servers use: one node, or a Redis
@@ -53,6 +56,7 @@ directory at a time: stop the server, run the command, start it again.
 		password := fs.String("password", "", "the password (add; default: generated)")
 		routing := fs.String("routing", "manual", "manual, round_robin or least_busy (teams)")
 		capacity := fs.Int("capacity", 0, "open chats per agent under automatic routing; 0 = no cap (teams)")
+		reopen := fs.String("reopen", "never", "never or reopen: may a resolved chat open again (teams)")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) != 1 {
 				return usageError("say what to do: add, list, token or teams")
@@ -107,10 +111,10 @@ directory at a time: stop the server, run the command, start it again.
 				}
 				fmt.Fprintf(std.out, "%s\n", tok)
 			case "teams":
-				if err := st.SetTeamConfig(ctx, *teams, handoff.TeamConfig{Routing: handoff.Routing(*routing), Capacity: *capacity}); err != nil {
+				if err := st.SetTeamConfig(ctx, *teams, handoff.TeamConfig{Routing: handoff.Routing(*routing), Capacity: *capacity, Reopen: handoff.ReopenPolicy(*reopen)}); err != nil {
 					return err
 				}
-				fmt.Fprintf(std.out, "team %s: %s routing, capacity %d\n", *teams, *routing, *capacity)
+				fmt.Fprintf(std.out, "team %s: %s routing, capacity %d, reopen %s\n", *teams, *routing, *capacity, *reopen)
 			default:
 				return usageError("unknown agents action %s: use add, list, token or teams", args[0])
 			}

@@ -47,7 +47,7 @@ func TestAgentsOnTheEmbeddedStore(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "already exists: an agent with email sam@example.com") {
 		t.Fatalf("a second sam: exit %d, %q", code, errs)
 	}
-	must(`^team sales: round_robin routing, capacity 2\n$`, "agents", "teams", "--team", "sales", "--routing", "round_robin", "--capacity", "2")
+	must(`^team sales: round_robin routing, capacity 2, reopen never\n$`, "agents", "teams", "--team", "sales", "--routing", "round_robin", "--capacity", "2")
 	must(`(?s)^NAME +EMAIL +ROLE +TEAMS +PRESENCE\nKim +kim@example.com +admin +sales,support +offline\nSam +sam@example.com +agent +sales +offline\n$`, "agents", "list")
 	tok := strings.TrimSpace(must(`^pbt_[a-z2-7]+\n$`, "agents", "token", "--email", "sam@example.com"))
 	if code, _, errs := playbookRun(t, "agents", "token", "--data", dir, "--email", "nobody@example.com"); code == 0 || !strings.Contains(errs, `no agent with email "nobody@example.com"`) {

@@ -436,6 +436,43 @@
     '@media (forced-colors:active){.pb-bubble,.pb-btn,.pb-link,.pb-input{border:1px solid CanvasText}}'
   ].join('\n');
 
+  // ---- pre-chat form: strings and styles (docs/language.md, "prechat") --
+  var PRECHAT_STRINGS = {
+    en: { pcName: 'Name', pcEmail: 'Email', pcPhone: 'Phone', pcStart: 'Start chat', pcOptional: '(optional)',
+      pcRequired: 'Please fill this in.', pcTick: 'Please tick this box to go on.',
+      pcEmailBad: 'That doesn’t look like an email address, like name@company.com.', pcPhoneBad: 'That doesn’t look like a phone number, like +1 415 555 0100.' },
+    es: { pcName: 'Nombre', pcEmail: 'Correo', pcPhone: 'Teléfono', pcStart: 'Empezar el chat', pcOptional: '(opcional)',
+      pcRequired: 'Rellena este campo.', pcTick: 'Marca esta casilla para continuar.',
+      pcEmailBad: 'Eso no parece un correo, como nombre@empresa.com.', pcPhoneBad: 'Eso no parece un teléfono, como +34 600 000 000.' },
+    fr: { pcName: 'Nom', pcEmail: 'E-mail', pcPhone: 'Téléphone', pcStart: 'Démarrer le chat', pcOptional: '(facultatif)',
+      pcRequired: 'Veuillez remplir ce champ.', pcTick: 'Cochez cette case pour continuer.',
+      pcEmailBad: 'Cela ne ressemble pas à une adresse e-mail, comme nom@entreprise.fr.', pcPhoneBad: 'Cela ne ressemble pas à un numéro, comme +33 6 12 34 56 78.' },
+    de: { pcName: 'Name', pcEmail: 'E-Mail', pcPhone: 'Telefon', pcStart: 'Chat starten', pcOptional: '(optional)',
+      pcRequired: 'Bitte füllen Sie dieses Feld aus.', pcTick: 'Bitte kreuzen Sie das Kästchen an, um fortzufahren.',
+      pcEmailBad: 'Das sieht nicht wie eine E-Mail-Adresse aus, etwa name@firma.de.', pcPhoneBad: 'Das sieht nicht wie eine Telefonnummer aus, etwa +49 30 123456.' }
+  };
+  Object.keys(PRECHAT_STRINGS).forEach(function (l) {
+    if (!STRINGS[l]) return;
+    Object.keys(PRECHAT_STRINGS[l]).forEach(function (k) { STRINGS[l][k] = PRECHAT_STRINGS[l][k]; });
+  });
+  CSS += '\n' + [
+    '.pb-prechat{display:flex;flex-direction:column;gap:12px;margin:4px 2px 8px;padding:14px;border:1px solid #dfe2e6;border-radius:14px;background:#fff}',
+    '.pb-pc-intro{margin:0;font-size:14.5px}',
+    '.pb-pc-row{display:flex;flex-direction:column;gap:4px}',
+    '.pb-pc-row label{font-size:13.5px;font-weight:600;color:#1b1f24}',
+    '.pb-pc-opt{font-weight:400;color:#5b636d}',
+    '.pb-pc-check{flex-direction:row;flex-wrap:wrap;align-items:flex-start;gap:4px 8px}',
+    '.pb-pc-check label{flex:1}',
+    '.pb-pc-check .pb-pc-err{flex-basis:100%}',
+    '.pb-pc-check input{width:20px;height:20px;margin:1px 0 0;flex:none;accent-color:var(--pb-accent)}',
+    '.pb-pc-check label{font-weight:400;font-size:14px}',
+    '.pb-pc-check input:focus-visible{outline:2px solid var(--pb-ink);outline-offset:2px}',
+    '.pb-pc-err{margin:0;font-size:13px;color:#b42318}',
+    '.pb-pc-err:empty{display:none}',
+    '.pb-pc-submit{align-self:stretch;min-height:44px;border:0;border-radius:10px;background:var(--pb-accent);color:var(--pb-on-accent);font-weight:600;cursor:pointer}',
+    '.pb-pc-submit:focus-visible{outline:2px solid var(--pb-ink);outline-offset:2px}'
+  ].join('\n');
+
   // ---- DOM -----------------------------------------------------------
   var ui = {};
   // h makes an element: props are properties (class, text, on* listeners,
@@ -1185,6 +1222,7 @@
       var f = { type: 'start', page: location.pathname, locale: BROWSER_LOCALE, visitor: visitor };
       if (S.pid && !S.triedDefault) f.playbook = S.pid;
       if (S.st.previous) f.previous = S.st.previous;
+      if (S.pc && S.pc.values) { f.prechat = S.pc.values; f.playbook = S.pc.playbook; }
       wsSend(f);
       if (!S.st.entries.length) setWaitBot(true);
     }
@@ -1236,12 +1274,14 @@
         break;
       case 'status': S.queue.push({ status: f.status }); pump(); break; // after the entries before it
       case 'queue': S.queuePos = +f.position || 0; renderQueue(); break;
+      case 'prechat': showPrechat(f); break;
       case 'error': onError(f); break;
       case 'pong': clearTimeout(S.pongT); break;
     }
   }
 
   function onWelcome(f) {
+    hidePrechat();
     var st = S.st;
     if (st.conversation && f.conversation && st.conversation !== f.conversation) { // a new one
       st.entries = []; st.last = ''; st.ended = false;
@@ -1282,6 +1322,7 @@
 
   function onError(f) {
     var code = f.code;
+    if (code === 'invalid_prechat' && S.pc) { prechatRefused(f); return; }
     if (f.id && f.id === S.mailId) { mailError(code); return; }
     if (code === 'bad_token' || code === 'expired_token' || code === 'not_found') {
       // The conversation is gone: forget it and start over.
@@ -1392,6 +1433,86 @@
     restore();
     connect();
     ui.input.focus();
+  }
+
+  // ---- pre-chat form ----------------------------------------------------
+  // The server answers start with a `prechat` frame when the playbook has a
+  // form (docs/protocol.md, "The pre-chat form"). It is shown in the log,
+  // the composer hidden; its values go with start again, and the server
+  // checks them again (invalid_prechat names the field).
+  function showPrechat(f) {
+    setWaitBot(false);
+    if (f.bot) applyBot(f.bot);
+    hidePrechat();
+    var pc = S.pc = { playbook: f.playbook, inputs: {}, errs: {}, fields: f.fields || [] };
+    var kids = [];
+    if (f.intro) kids.push(h('p', { class: 'pb-pc-intro', text: f.intro }));
+    pc.fields.forEach(function (fd) {
+      var id = 'pb-pc-' + fd.name, errId = id + '-err';
+      var err = h('p', { class: 'pb-pc-err', id: errId, 'aria-live': 'polite' });
+      var input;
+      if (fd.input === 'checkbox') {
+        input = h('input', { id: id, type: 'checkbox', name: fd.name, 'aria-describedby': errId });
+        if (fd.required) input.setAttribute('aria-required', 'true');
+        kids.push(h('div', { class: 'pb-pc-row pb-pc-check' }, [input, h('label', { htmlFor: id, text: fd.label || fd.name }), err]));
+      } else {
+        var attrs = { id: id, class: 'pb-field', name: fd.name, type: fd.input === 'email' ? 'email' : fd.input === 'tel' ? 'tel' : 'text', 'aria-describedby': errId };
+        attrs.autocomplete = fd.name === 'phone' ? 'tel' : fd.name;
+        input = h('input', attrs);
+        if (fd.required) input.setAttribute('aria-required', 'true');
+        var label = h('label', { htmlFor: id, text: fd.label || t({ name: 'pcName', email: 'pcEmail', phone: 'pcPhone' }[fd.name] || fd.name) });
+        if (!fd.required) label.appendChild(h('span', { class: 'pb-pc-opt', text: ' ' + t('pcOptional') }));
+        kids.push(h('div', { class: 'pb-pc-row' }, [label, input, err]));
+      }
+      pc.inputs[fd.name] = input; pc.errs[fd.name] = err;
+      input.addEventListener(fd.input === 'checkbox' ? 'change' : 'input', function () { prechatError(fd.name, ''); }); // the visitor is fixing it
+    });
+    kids.push(h('button', { class: 'pb-pc-submit', type: 'submit', text: t('pcStart') }));
+    pc.form = h('form', { class: 'pb-prechat', noValidate: true, 'aria-labelledby': 'pb-title', onsubmit: function (ev) { ev.preventDefault(); submitPrechat(); } }, kids);
+    if (f.locale) pc.form.setAttribute('lang', f.locale);
+    ui.log.insertBefore(pc.form, ui.typing);
+    ui.form.hidden = true;
+    var first = pc.fields.length && pc.inputs[pc.fields[0].name];
+    if (first && S.isOpen) first.focus({ preventScroll: true });
+  }
+  function hidePrechat() {
+    if (S.pc && S.pc.form && S.pc.form.parentNode) S.pc.form.parentNode.removeChild(S.pc.form);
+    if (S.pc && S.pc.form) { S.pc.form = null; ui.form.hidden = false; }
+  }
+  function prechatError(name, msg) {
+    var pc = S.pc, input = pc.inputs[name], err = pc.errs[name];
+    if (!input) { notice(msg || t('errGeneric'), 5000); return; }
+    err.textContent = msg;
+    if (msg) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+  }
+  function submitPrechat() {
+    var pc = S.pc, values = {}, bad = '';
+    pc.fields.forEach(function (fd) {
+      var input = pc.inputs[fd.name], msg = '';
+      if (fd.input === 'checkbox') {
+        values[fd.name] = !!input.checked;
+        if (fd.required && !input.checked) msg = t('pcTick');
+      } else {
+        var v = input.value.trim();
+        values[fd.name] = v;
+        if (!v) { if (fd.required) msg = t('pcRequired'); }
+        else if (fd.name === 'email' && check(v, 'email')) msg = t('pcEmailBad');
+        else if (fd.name === 'phone' && check(v, 'phone')) msg = t('pcPhoneBad');
+      }
+      prechatError(fd.name, msg);
+      if (msg && !bad) bad = fd.name;
+    });
+    if (bad) { pc.inputs[bad].focus(); return; }
+    pc.values = values;
+    setWaitBot(true);
+    if (S.ws && S.ws.readyState === 1) hello(); else connect();
+  }
+  function prechatRefused(f) {
+    setWaitBot(false);
+    S.pc.values = null;
+    if (!S.pc.form) return;
+    prechatError(f.field, f.message);
+    if (S.pc.inputs[f.field]) S.pc.inputs[f.field].focus();
   }
 
   // ---- proactive campaign ---------------------------------------------

@@ -67,6 +67,13 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		if err := s.World(ctx, p, sess, &ev); err != nil {
 			return nil, nil, err
 		}
+		if ev.Kind == engine.EventText && sess.FirstMessage == "" {
+			// The first message's language, when sure, picks the
+			// playbook's texts from now on (language.go).
+			if loc := DetectLocale(p, ev.Text); loc != "" {
+				sess.Locale = loc
+			}
+		}
 		before := sess.Status
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs

@@ -1,0 +1,35 @@
+package conversation_test
+
+import (
+	"testing"
+
+	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/dsl"
+)
+
+func TestDetectLocale(t *testing.T) {
+	src := "playbook: t\nlocale: en\nlocales: [en, es, de]\ncards:\n  a:\n    say: {en: Hi, es: Hola, de: Hallo}\n    end: x\n"
+	p, diags := dsl.Load("t.yaml", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	one, _ := dsl.Load("o.yaml", []byte("playbook: o\ncards:\n  a:\n    end: x\n"))
+	tests := []struct{ text, want string }{
+		{"Hola, necesito ayuda", "es"},
+		{"Hola, necesito ayuda con mi pedido por favor", "es"},
+		{"Guten Tag, ich brauche Hilfe mit meiner Bestellung", "de"},
+		{"Hello, I need help with my order", "en"},
+		{"Hola", ""},    // one word: too ambiguous
+		{"Gracias", ""}, // one word
+		{"ok ok", ""},   // not sure
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := conversation.DetectLocale(p, tt.text); got != tt.want {
+			t.Errorf("DetectLocale(%q) = %q, want %q", tt.text, got, tt.want)
+		}
+	}
+	if got := conversation.DetectLocale(one, "Hola, necesito ayuda"); got != "" {
+		t.Errorf("a playbook with one locale moved to %q", got)
+	}
+}

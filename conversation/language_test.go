@@ -33,3 +33,19 @@ func TestDetectLocale(t *testing.T) {
 		t.Errorf("a playbook with one locale moved to %q", got)
 	}
 }
+
+// BenchmarkDetectLocale is the cost of the guess, paid once per
+// conversation (its first typed message), with four locales.
+func BenchmarkDetectLocale(b *testing.B) {
+	src := "playbook: t\nlocale: en\nlocales: [en, es, fr, de]\ncards:\n  a:\n    say: {en: Hi, es: Hola, fr: Salut, de: Hallo}\n    end: x\n"
+	p, diags := dsl.Load("t.yaml", []byte(src))
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if conversation.DetectLocale(p, "Hola, necesito ayuda con mi pedido") != "es" {
+			b.Fatal("not es")
+		}
+	}
+}

@@ -437,6 +437,9 @@ type Details struct {
 	// `label:`), in the conversation's locale: what the details panel
 	// shows instead of the names.
 	VarLabels map[string]string `json:"var_labels,omitempty"`
+	// Reopen: the conversation is resolved and its team's policy lets an
+	// agent reopen it.
+	Reopen bool `json:"reopen,omitempty"`
 }
 
 // VarLabels maps the names of p's vars that have a label to that label in
@@ -464,6 +467,13 @@ func (s *Service) Details(ctx context.Context, a *handoff.Agent, id string) (*De
 		return nil, err
 	}
 	d := &Details{Conversation: c, Vars: map[string]any{}, Records: []map[string]any{}}
+	if c.Status == handoff.StatusResolved {
+		cfg, err := s.inbox.TeamConfigOf(ctx, c.Team)
+		if err != nil {
+			return nil, err
+		}
+		d.Reopen = cfg.Reopen == handoff.ReopenAllowed
+	}
 	if sess, _, err := s.store.Load(ctx, c.ID); err == nil {
 		if sess.Vars != nil {
 			d.Vars = sess.Vars

@@ -209,7 +209,7 @@ func (s *Service) DetailsView(ctx context.Context, a *Agent, id string) (*protoc
 	}
 	out := &protocol.ConversationDetails{Conversation: WireConversation(d.Conversation), Vars: d.Vars, Records: d.Records,
 		Previous: make([]*protocol.Conversation, len(d.Previous)), Outcome: d.Outcome, Card: d.Card, PlaybookTitle: d.PlaybookTitle,
-		VarLabels: d.VarLabels}
+		VarLabels: d.VarLabels, Reopen: d.Reopen}
 	for i, p := range d.Previous {
 		out.Previous[i] = WireConversation(p)
 	}

@@ -97,6 +97,9 @@ type ConversationDetails struct {
 	// HandBackCards are the cards a hand-back may name: those whose vars
 	// the conversation has set.
 	HandBackCards []string `json:"handback_cards,omitempty"`
+	// Reopen: the conversation is resolved and its team lets an agent
+	// reopen it (POST /api/conversations/{id}/reopen).
+	Reopen bool `json:"reopen,omitempty"`
 	// VarLabels name vars as the playbook labels them (a var's `label:`),
 	// in the conversation's locale; vars without a label are absent.
 	VarLabels map[string]string `json:"var_labels,omitempty"`

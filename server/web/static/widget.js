@@ -58,7 +58,7 @@
       errRetry: 'Couldn’t send that just now. Trying again…',
       errPlaybook: 'This chat is not available right now.',
       errGeneric: 'Something went wrong. Please try again.', powered: 'Powered by',
-      resolved: 'Conversation closed', rateQ: 'How was your conversation?', star: '{n} out of 5',
+      resolved: 'Conversation closed', reopened: 'Conversation reopened', rateQ: 'How was your conversation?', star: '{n} out of 5',
       commentPh: 'Tell us more (optional)', thanks: 'Thanks for your feedback!', deleted: 'This message was deleted',
       emailMe: 'Email me the transcript', sentTo: 'Transcript sent to {email}',
       mailLater: 'We couldn’t email the transcript just now. Please try again later.',
@@ -84,7 +84,7 @@
       errRetry: 'No se pudo enviar. Reintentando…',
       errPlaybook: 'Este chat no está disponible ahora mismo.',
       errGeneric: 'Algo salió mal. Inténtalo de nuevo.', powered: 'Con la tecnología de',
-      resolved: 'Conversación cerrada', rateQ: '¿Qué tal fue la conversación?', star: '{n} de 5',
+      resolved: 'Conversación cerrada', reopened: 'Conversación reabierta', rateQ: '¿Qué tal fue la conversación?', star: '{n} de 5',
       commentPh: 'Cuéntanos más (opcional)', thanks: '¡Gracias por tu opinión!', deleted: 'Este mensaje se ha eliminado',
       emailMe: 'Enviarme la conversación por correo', sentTo: 'Conversación enviada a {email}',
       mailLater: 'No pudimos enviar la conversación ahora. Inténtalo más tarde.',
@@ -110,7 +110,7 @@
       errRetry: 'Envoi impossible pour le moment. Nouvel essai…',
       errPlaybook: 'Ce chat n’est pas disponible pour le moment.',
       errGeneric: 'Un problème est survenu. Veuillez réessayer.', powered: 'Propulsé par',
-      resolved: 'Conversation clôturée', rateQ: 'Comment s’est passée la conversation ?', star: '{n} sur 5',
+      resolved: 'Conversation clôturée', reopened: 'Conversation rouverte', rateQ: 'Comment s’est passée la conversation ?', star: '{n} sur 5',
       commentPh: 'Dites-nous en plus (facultatif)', thanks: 'Merci pour votre avis !', deleted: 'Ce message a été supprimé',
       emailMe: 'Recevoir la conversation par e-mail', sentTo: 'Conversation envoyée à {email}',
       mailLater: 'Impossible d’envoyer la conversation pour le moment. Réessayez plus tard.',
@@ -136,7 +136,7 @@
       errRetry: 'Senden gerade nicht möglich. Neuer Versuch…',
       errPlaybook: 'Dieser Chat ist gerade nicht verfügbar.',
       errGeneric: 'Etwas ist schiefgelaufen. Bitte erneut versuchen.', powered: 'Bereitgestellt von',
-      resolved: 'Unterhaltung abgeschlossen', rateQ: 'Wie war die Unterhaltung?', star: '{n} von 5',
+      resolved: 'Unterhaltung abgeschlossen', reopened: 'Unterhaltung wieder geöffnet', rateQ: 'Wie war die Unterhaltung?', star: '{n} von 5',
       commentPh: 'Erzählen Sie mehr (optional)', thanks: 'Danke für Ihr Feedback!', deleted: 'Diese Nachricht wurde gelöscht',
       emailMe: 'Verlauf per E-Mail senden', sentTo: 'Verlauf an {email} gesendet',
       mailLater: 'Der Verlauf konnte gerade nicht gesendet werden. Bitte später erneut versuchen.',
@@ -847,6 +847,13 @@
         break;
       case 'resolved':
         showEnded(live, true);
+        // The team reopens chats: the message box stays, and the next
+        // message opens this chat again (the server's reopened entry).
+        S.canReopen = !!(e.data && e.data.reopen);
+        if (S.canReopen) ui.form.hidden = false;
+        break;
+      case 'reopened':
+        reopened(live);
         break;
       case 'deleted':
         var id = e.data && e.data.target, r = id && S.byId[id];
@@ -988,6 +995,21 @@
     }
   }
 
+  // reopened undoes showEnded: the chat is open again, with its agent.
+  function reopened(live) {
+    S.canReopen = false;
+    system(t('reopened'), '', live);
+    if (S.ended) {
+      S.ended = false;
+      S.st.ended = false;
+      save();
+      ui.form.hidden = false;
+      ui.endbar.hidden = true;
+    }
+    if (S.agent) setStatus('agent');
+    subline();
+  }
+
   // mailOffered: "Email me the transcript" is offered once the chat is
   // resolved, only when the server said it has mail (welcome.mail) and the
   // transcript was not sent (or refused for good) already.
@@ -1046,7 +1068,7 @@
     var log = ui.log;
     while (log.firstChild !== ui.typing) log.removeChild(log.firstChild);
     S.seen = {}; S.rows = {}; S.lastRow = null; S.speaker = ''; S.btns = null; S.lastSentMeta = null;
-    S.ended = false; S.resolved = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false; S.byId = {};
+    S.ended = false; S.resolved = false; S.canReopen = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false; S.byId = {};
     ui.mailBtn.hidden = true; ui.mailForm.hidden = true;
     ui.form.hidden = false; ui.endbar.hidden = true;
     S.queuePos = 0; ui.queue.hidden = true;
@@ -1139,7 +1161,7 @@
   }
 
   function sendVisitor(frame, shown) {
-    if (S.ended) return;
+    if (S.ended && !S.canReopen) return;
     frame.id = newID();
     visitorRow(shown, frame.id, 'pending', null, true);
     S.st.pending.push(frame);
@@ -1160,7 +1182,7 @@
 
   function submit() {
     var text = ui.input.value.trim();
-    if (!text || S.ended) return;
+    if (!text || (S.ended && !S.canReopen)) return;
     if (text.length > 4000) { setHint(t('tooLong'), true); return; }
     var h = check(text, S.lastInput);
     if (h && S.hintFor !== text) { S.hintFor = text; setHint(h, true); return; }

@@ -691,7 +691,9 @@
     var ab = q('assignee');
     var al = ab.querySelector('.assignee-label');
     al.textContent = c.assignee ? (mine ? 'You' : c.assignee_name || 'Someone') : 'Unassigned';
-    ab.setAttribute('aria-label', (c.assignee ? 'Assigned to ' + (mine ? 'you' : c.assignee_name || 'someone') : 'Unassigned') + '. Reassign');
+    // The accessible name is the visible text and a hidden ". Reassign"
+    // (an aria-label that differs fails axe's label-content-name-mismatch).
+    ab.removeAttribute('aria-label');
     ab.title = 'Reassign';
     var av = ab.querySelector('.avatar');
     if (c.assignee) { av.hidden = false; avatar(av, c.assignee_name || '?', c.assignee_name); } else av.hidden = true;
@@ -733,6 +735,8 @@
     b.className = 'conv-banner ' + cls;
     b.hidden = !cls;
     b.querySelector('[data-action="assign-me"]').hidden = !!c.assignee || c.status === 'resolved' || c.status === 'bot' || !c.status;
+    // The team reopens chats (its reopen policy): the details say so.
+    b.querySelector('[data-action="reopen"]').hidden = !(c.status === 'resolved' && S.detail && S.detail.conversation && S.detail.conversation.id === c.id && S.detail.reopen);
   }
   // ---- entries ------------------------------------------------------------------------------
   function addEntries(list, live) {
@@ -767,7 +771,7 @@
           scheduleList();
         }
         if (e.from === 'visitor') setTypingIn(S.openId, { from: 'visitor', on: false });
-        if (e.kind === 'record') refreshDetails();
+        if (e.kind === 'record' || e.kind === 'resolved' || e.kind === 'reopened') refreshDetails();
       }
     });
     if (rerender) renderTimeline();
@@ -900,6 +904,7 @@
       case 'joined': n = sys('', '', [[who || 'An agent', 1], [' joined']]); break;
       case 'left': n = sys('', '', [[who || 'The agent', 1], [' left']]); break;
       case 'resolved': n = sys('', '', who ? [['Resolved by '], [who, 1]] : [['Resolved']]); break;
+      case 'reopened': n = sys('', '', [[who || 'Someone', 1], [' reopened the conversation']]); break;
       case 'end': n = sys('', '', [['The bot ended the conversation'], d.outcome ? [': ' + (OUTCOMES[d.outcome] || d.outcome)] : ['']]); break;
       case 'variant': n = sys('', '', [['A/B test '], [str(d.experiment || ''), 1], [': variant '], [str(d.variant || '?'), 1]]); break;
       case 'record': n = sys('', 'sys-record', [['Created a '], [str(d.kind || 'record'), 1], [recordTitle(d) ? ': ' + recordTitle(d) : '']]); break;
@@ -1310,6 +1315,7 @@
     switch (a) {
       case 'assign-me': assignTo(''); break;
       case 'resolve': act('Couldn’t resolve', '/resolve', undefined, function () { toast({ title: 'Resolved', text: visitorName(c) + '’s conversation is closed.', ms: 4000 }); }).catch(function () { }); break;
+      case 'reopen': act('Couldn’t reopen', '/reopen', undefined, function () { toast({ title: 'Reopened', text: visitorName(c) + '’s conversation is open again.', ms: 4000 }); }).catch(function () { }); break;
       case 'unassign': act('Couldn’t unassign', '/unassign').catch(function () { }); break;
       case 'transfer':
         loadAgents().catch(function () { }).then(function () {
@@ -1435,6 +1441,7 @@
         S.detail = d;
         noteCollected(id, d);
         if (d.conversation) upsert(d.conversation);
+        if (S.convs[id]) renderBanner(S.convs[id]); // Reopen depends on the details
         renderDetails();
         loadCRM(id);
       }, function () { });
@@ -2154,7 +2161,7 @@
       if (!b || b.getAttribute('aria-haspopup') || b.getAttribute('aria-disabled') === 'true') return;
       var a = b.getAttribute('data-action');
       if (a === 'download') { closeMenus(); return; } // the link downloads
-      if (['assign-me', 'resolve', 'unassign', 'transfer', 'handback', 'labels', 'email', 'email-internal'].indexOf(a) < 0) return;
+      if (['assign-me', 'resolve', 'reopen', 'unassign', 'transfer', 'handback', 'labels', 'email', 'email-internal'].indexOf(a) < 0) return;
       closeMenus();
       onAction(a);
     });

@@ -127,7 +127,8 @@ func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Sessio
 	if len(facts) == 0 && done == "" {
 		return false
 	}
-	if err := s.cfg.Funnels.Fold(context.WithoutCancel(ctx), conv, FunnelKeyOf(sess), facts, s.funnelKeep(), done); err != nil {
+	fold := store.FunnelFold{Conv: conv, Key: FunnelKeyOf(sess), Facts: facts, Done: done}
+	if err := s.folds.do(context.WithoutCancel(ctx), foldItem{fold: fold}); err != nil {
 		s.log.Warn("folding a turn into the funnel (the sweep does it later)", "conversation", conv, "err", err)
 		return true
 	}

@@ -44,11 +44,10 @@ func (s *Service) StartLeavesWork(ctx context.Context) bool {
 	return s.crm != nil && s.crm.Subscribed(ctx, crm.EventConversationStarted)
 }
 
-// Done clears a turn's pending mark.
+// Done clears a turn's pending mark, in the batcher's next flush with the
+// others waiting (see foldBatcher).
 func (s *Service) Done(ctx context.Context, mark string) {
-	if err := s.store.Done(context.WithoutCancel(ctx), mark); err != nil {
-		s.log.Warn("clearing a turn's pending mark (it will be swept)", "err", err)
-	}
+	_ = s.folds.do(context.WithoutCancel(ctx), foldItem{mark: mark})
 }
 
 // RecoverPending finishes the work of turns whose mark is older than

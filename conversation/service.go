@@ -113,6 +113,7 @@ type Service struct {
 	calls  *Caller
 	now    func() time.Time
 	m      *metrics.Metrics // nil: none
+	folds  *foldBatcher     // the after-turn folds and mark clears
 
 	wg       sync.WaitGroup // background work (calls, CRM events) to wait for on shutdown
 	bgMu     sync.Mutex     // guards draining, so wg never grows while Run waits on it
@@ -171,6 +172,7 @@ func New(cfg Config) (*Service, error) {
 		s.crm = cfg.CRM
 	}
 	s.cfg = cfg
+	s.folds = newFoldBatcher(s)
 	return s, nil
 }
 

@@ -51,6 +51,15 @@ func FunnelBucket(ms int64) string {
 	return "inf"
 }
 
+// FunnelFold is one fold of FoldMany: the facts of conversation Conv
+// under Key, and Done, the pending mark the fold clears ("" for none).
+type FunnelFold struct {
+	Conv  string
+	Key   FunnelKey
+	Facts []FunnelFact
+	Done  string
+}
+
 // FunnelRow is one counter of one row group.
 type FunnelRow struct {
 	FunnelKey
@@ -78,6 +87,13 @@ type Funnels interface {
 	// whose only work was its fold is finished with it. (On Redis the mark
 	// is cleared in the same pipeline; a fold that fails puts it back.)
 	Fold(ctx context.Context, conv string, key FunnelKey, facts []FunnelFact, keep time.Duration, done string) error
+	// FoldMany does many folds at once (of many conversations, or of one
+	// conversation's turns), each as Fold would, its Done mark included,
+	// in one write where the engine can (embedded: one transaction;
+	// Redis: one pipeline, one script per fold, the marks cleared in it
+	// and put back for the folds that failed). It returns one error per
+	// fold, in order: nil when that fold is counted.
+	FoldMany(ctx context.Context, folds []FunnelFold, keep time.Duration) []error
 	// Funnel returns the counters of the row groups q selects, one row
 	// per (key, counter) with its total, in no particular order.
 	Funnel(ctx context.Context, q FunnelQuery) ([]FunnelRow, error)

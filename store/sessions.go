@@ -142,6 +142,8 @@ type Pending struct {
 type PendingMarks interface {
 	// Done clears a mark once its work is done; "" is a no-op.
 	Done(ctx context.Context, mark string) error
+	// DoneMany clears many marks in one write (empty marks are skipped).
+	DoneMany(ctx context.Context, marks []string) error
 	// Mark puts a mark back (now), after its work failed.
 	Mark(ctx context.Context, mark string) error
 	// ClaimPending returns up to n marks made (or last claimed) before

@@ -49,6 +49,35 @@ func (f *faultyFunnels) Fold(ctx context.Context, conv string, key store.FunnelK
 	return f.Funnels.Fold(ctx, conv, key, facts, keep, done)
 }
 
+// FoldMany loses and doubles the folds of a batch as Fold does, one by
+// one; the others of the batch are counted.
+func (f *faultyFunnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep time.Duration) []error {
+	errs := make([]error, len(folds))
+	var kept []store.FunnelFold
+	var at []int
+	for i, x := range folds {
+		n := f.calls.Add(1)
+		switch {
+		case n%7 == 0:
+			errs[i] = errLostFold // its mark stays
+			continue
+		case n%5 == 0:
+			twice := x
+			twice.Done = ""
+			kept = append(kept, twice)
+			at = append(at, -1)
+		}
+		kept = append(kept, x)
+		at = append(at, i)
+	}
+	for j, err := range f.Funnels.FoldMany(ctx, kept, keep) {
+		if at[j] >= 0 {
+			errs[at[j]] = err
+		}
+	}
+	return errs
+}
+
 type faultyEngine struct {
 	store.Engine
 	funnels *faultyFunnels

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"encoding/binary"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,6 +47,24 @@ func (s *Sessions) Done(ctx context.Context, mark string) error {
 		return nil
 	}
 	return s.db.Update(ctx, func(tx *Tx) error { return dropMark(tx, mark) })
+}
+
+// DoneMany clears many marks in one transaction.
+func (s *Sessions) DoneMany(ctx context.Context, marks []string) error {
+	if !slices.ContainsFunc(marks, func(m string) bool { return m != "" }) {
+		return nil
+	}
+	return s.db.Update(ctx, func(tx *Tx) error {
+		for _, m := range marks {
+			if m == "" {
+				continue
+			}
+			if err := dropMark(tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Mark puts a turn's pending mark back (now).

@@ -101,14 +101,7 @@ func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, fa
 		}
 		return nil
 	}
-	sh := f.shard(shardOf(conv))
-	id := rowID(key)
-	args := make([]any, 0, 2+5*len(facts))
-	args = append(args, id, max(keep.Milliseconds(), 1))
-	for _, x := range facts {
-		args = append(args, x.Name, x.Counter, x.At.UnixMilli(), x.Since, x.Timing)
-	}
-	keys := []string{sh + "c:" + conv, sh + "r:" + id, sh + "rows"}
+	keys, args := f.foldArgs(conv, key, facts, keep)
 	if done == "" {
 		return foldScript.Run(ctx, f.rdb, keys, args...).Err()
 	}
@@ -132,6 +125,89 @@ func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, fa
 		}
 		return nil
 	}
+}
+
+func (f *Funnels) foldArgs(conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration) ([]string, []any) {
+	sh := f.shard(shardOf(conv))
+	id := rowID(key)
+	args := make([]any, 0, 2+5*len(facts))
+	args = append(args, id, max(keep.Milliseconds(), 1))
+	for _, x := range facts {
+		args = append(args, x.Name, x.Counter, x.At.UnixMilli(), x.Since, x.Timing)
+	}
+	return []string{sh + "c:" + conv, sh + "r:" + id, sh + "rows"}, args
+}
+
+// FoldMany implements store.Funnels: one pipeline of fold scripts (a
+// Cluster client sends each node its part) and one ZREM of the folds'
+// marks after them; the marks of the folds that failed are put back (a
+// pipeline is no transaction). A node that did not know the script gets
+// it loaded, and its folds go again, once.
+func (f *Funnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep time.Duration) []error {
+	errs := make([]error, len(folds))
+	todo := make([]int, 0, len(folds))
+	for i := range folds {
+		todo = append(todo, i)
+	}
+	for try := 0; len(todo) > 0; try++ {
+		pipe := f.rdb.Pipeline()
+		cmds := make([]*goredis.Cmd, len(todo))
+		var marks []any
+		for j, i := range todo {
+			x := folds[i]
+			if len(x.Facts) > 0 {
+				keys, args := f.foldArgs(x.Conv, x.Key, x.Facts, keep)
+				cmds[j] = pipe.EvalSha(ctx, foldScript.Hash(), keys, args...)
+			}
+			if x.Done != "" {
+				marks = append(marks, x.Done)
+			}
+		}
+		var zrem *goredis.IntCmd
+		if len(marks) > 0 {
+			zrem = pipe.ZRem(ctx, f.p+"pending", marks...)
+		}
+		_, _ = pipe.Exec(ctx)
+		var again []int
+		for j, i := range todo {
+			if cmds[j] != nil {
+				errs[i] = cmds[j].Err()
+			}
+			if errs[i] == nil && zrem != nil && folds[i].Done != "" {
+				errs[i] = zrem.Err()
+			}
+			if errs[i] != nil && try == 0 && goredis.HasErrorPrefix(errs[i], "NOSCRIPT") {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 {
+			break
+		}
+		if err := foldScript.Load(ctx, f.rdb).Err(); err != nil {
+			for _, i := range again {
+				errs[i] = err
+			}
+			break
+		}
+		todo = again
+	}
+	var back []goredis.Z
+	var at []int
+	now := float64(time.Now().UnixMilli())
+	for i, x := range folds {
+		if errs[i] != nil && x.Done != "" {
+			back = append(back, goredis.Z{Score: now, Member: x.Done})
+			at = append(at, i)
+		}
+	}
+	if len(back) > 0 {
+		if err := f.rdb.ZAdd(ctx, f.p+"pending", back...).Err(); err != nil {
+			for _, i := range at {
+				errs[i] = errors.Join(errs[i], err)
+			}
+		}
+	}
+	return errs
 }
 
 // Funnel implements store.Funnels.

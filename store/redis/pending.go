@@ -58,6 +58,20 @@ func (s *Store) Done(ctx context.Context, mark string) error {
 	return s.rdb.ZRem(ctx, s.pendingKey(), mark).Err()
 }
 
+// DoneMany clears many marks in one ZREM.
+func (s *Store) DoneMany(ctx context.Context, marks []string) error {
+	members := make([]any, 0, len(marks))
+	for _, m := range marks {
+		if m != "" {
+			members = append(members, m)
+		}
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	return s.rdb.ZRem(ctx, s.pendingKey(), members...).Err()
+}
+
 // DoneIn is Done queued on pipe, to share a round trip with the turn's
 // last piece of work (which must come first in pipe: a pipeline is not a
 // transaction, so a caller whose work failed puts the mark back with

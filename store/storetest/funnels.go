@@ -85,6 +85,70 @@ func Funnels(t *testing.T, open func(t *testing.T) func() store.Funnels) {
 			}
 		}
 	})
+	t.Run("FoldManyCountsEachFoldAsFoldWould", func(t *testing.T) {
+		inst := open(t)
+		f := inst()
+		other := store.FunnelKey{Day: "2030-01-03", Playbook: "qualify", Version: "v2", Variant: "B"}
+		var folds []store.FunnelFold
+		for i := range 40 { // many conversations, on every shard
+			k := key
+			if i%4 == 0 {
+				k = other
+			}
+			folds = append(folds, store.FunnelFold{Conv: fmt.Sprintf("m%02d", i), Key: k, Facts: facts(time.Duration(i) * time.Second)})
+		}
+		// The same conversation twice in one batch (two of its turns), and a
+		// fold with nothing to count.
+		folds = append(folds, store.FunnelFold{Conv: "m01", Key: key, Facts: facts(time.Hour)}, store.FunnelFold{Conv: "m99", Key: key})
+		errs := f.FoldMany(ctx, folds, time.Hour)
+		if len(errs) != len(folds) {
+			t.Fatalf("%d results for %d folds", len(errs), len(folds))
+		}
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("fold %d: %v", i, err)
+			}
+		}
+		// Again, as a retry of the whole batch would: nothing new.
+		for i, err := range f.FoldMany(ctx, folds[:10], time.Hour) {
+			if err != nil {
+				t.Fatalf("fold %d again: %v", i, err)
+			}
+		}
+		got := counts(t, inst(), store.FunnelQuery{})
+		if n := got["2030-01-02 qualify v1  started"]; n != 30 {
+			t.Fatalf("started on day 2, v1: %d, want 30 (%v)", n, got)
+		}
+		if n := got["2030-01-03 qualify v2 B started"]; n != 10 {
+			t.Fatalf("started on day 3, v2 B: %d, want 10 (%v)", n, got)
+		}
+		if n := got["2030-01-02 qualify v1  answered|hello"]; n != 30 {
+			t.Fatalf("answered on day 2: %d, want 30 (%v)", n, got)
+		}
+		// m01 answered after 1 s (bucket 1000), its second fold's hour is
+		// not counted; m00 after 0 s, m04 after 4 s, m08 after 8 s (v2 B).
+		if n := got["2030-01-02 qualify v1  time|hello|1000"]; n != 1 {
+			t.Fatalf("bucket 1000 on day 2: %d, want 1 (%v)", n, got)
+		}
+		if n := got["2030-01-02 qualify v1  time|hello|inf"]; n != 0 {
+			t.Fatalf("a conversation's second fold counted its time: %v", got)
+		}
+		for bucket, want := range map[string]int64{"500": 1, "5000": 1, "10000": 1} {
+			if n := got["2030-01-03 qualify v2 B time|hello|"+bucket]; n != want {
+				t.Fatalf("bucket %s: %d, want %d (%v)", bucket, n, want, got)
+			}
+		}
+		// What FoldMany counted, Fold knows: nothing new.
+		if err := f.Fold(ctx, "m05", key, facts(time.Second), time.Hour, ""); err != nil {
+			t.Fatal(err)
+		}
+		if again := counts(t, inst(), store.FunnelQuery{}); fmt.Sprint(again) != fmt.Sprint(got) {
+			t.Fatalf("a Fold after FoldMany counted again\n got %v\nwant %v", again, got)
+		}
+		if errs := f.FoldMany(ctx, nil, time.Hour); len(errs) != 0 {
+			t.Fatalf("no folds: %v", errs)
+		}
+	})
 	t.Run("ManyConversationsTwoProcessesAtOnce", func(t *testing.T) {
 		inst := open(t)
 		a, b := inst(), inst()

@@ -375,6 +375,24 @@ func sessPending(t *testing.T, env SessionsEnv) {
 	if err := st.Done(ctx, ""); err != nil {
 		t.Fatal(err)
 	}
+	// DoneMany: one write for many marks, empty ones skipped, a mark
+	// cleared already is no error.
+	third, err := st.Turn(ctx, "p1", "c3", step("record"))
+	if err != nil || third.Pending == "" {
+		t.Fatalf("a third turn with a record: mark %q (%v)", third.Pending, err)
+	}
+	if n, err := other.PendingCount(ctx); n != 2 || err != nil {
+		t.Fatalf("%d marks (%v), want 2 before DoneMany", n, err)
+	}
+	if err := st.DoneMany(ctx, []string{"", third.Pending, first.Pending}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := other.PendingCount(ctx); n != 1 || err != nil {
+		t.Fatalf("%d marks (%v) after DoneMany, want 1", n, err)
+	}
+	if err := st.DoneMany(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	if got, _ := other.ClaimPending(ctx, now.Add(-time.Minute), now, 10); len(got) != 0 {
 		t.Fatalf("claimed a fresh mark: %v", got)

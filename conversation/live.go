@@ -118,9 +118,16 @@ func (s *Service) Assign(ctx context.Context, conv string, by, to *handoff.Agent
 		s.m.QueueWait(c.Team, s.now().Sub(*c.QueuedAt))
 	}
 	if prev != to.ID {
+		var pre []store.Entry
+		if prev != "" {
+			// Reassigned: the visitor sees who left before who joined.
+			if was, err := s.inbox.Agent(ctx, prev); err == nil {
+				pre = append(pre, store.Entry{From: "system", Kind: "left", Author: was.Name, At: s.now().UTC()})
+			}
+		}
 		joined := store.Entry{From: "system", Kind: "joined", Author: to.Name, At: s.now().UTC()}
 		ev := engine.Event{Kind: engine.EventAgentJoined, Agent: to.Name}
-		if _, _, err := s.TurnWith(ctx, conv, "", ev, []store.Entry{joined}); err != nil {
+		if _, _, err := s.TurnWith(ctx, conv, "", ev, append(pre, joined)); err != nil {
 			return nil, err
 		}
 		switch {

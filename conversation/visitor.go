@@ -49,7 +49,8 @@ func (s *Service) LeaveMessage(ctx context.Context, conv, clientID, label string
 }
 
 // Rate stores the visitor's rating of their resolved chat (a score from 1
-// to 5 and a comment) and tells the inbox. Errors are handoff's:
+// to 5 and a comment; a new one replaces it for a while after the first:
+// handoff.Store.Rate) and tells the inbox. Errors are handoff's:
 // ErrNotResolved, ErrRated, ErrNotFound, ErrInvalid, or the store's.
 func (s *Service) Rate(ctx context.Context, conv string, score int, comment string) (*handoff.Conversation, error) {
 	c, err := s.inbox.Rate(ctx, conv, score, comment)

@@ -49,7 +49,7 @@ func WireConversation(c *handoff.Conversation) *protocol.Conversation {
 		out.Last = &protocol.Last{From: c.Last.From, Agent: c.Last.Agent, Author: c.Last.Author, Text: c.Last.Text, At: c.Last.At}
 	}
 	if c.CSAT != nil {
-		out.CSAT = &protocol.CSAT{Score: c.CSAT.Score, Comment: c.CSAT.Comment, At: c.CSAT.At}
+		out.CSAT = &protocol.CSAT{Score: c.CSAT.Score, Comment: c.CSAT.Comment, At: c.CSAT.At, First: c.CSAT.First}
 	}
 	return out
 }

@@ -286,8 +286,10 @@ func (s *Store) SetLabels(ctx context.Context, id string, add, remove []string) 
 }
 
 // Rate stores the visitor's rating (1 to 5) of a conversation. Only a
-// resolved conversation can be rated (ErrNotResolved), and only once
-// (ErrRated): the first rating stays.
+// resolved conversation can be rated (ErrNotResolved). The widget sends
+// the rating on the first star click and again with the comment typed
+// after it: a rating replaces the chat's earlier one for
+// Options.AmendRating after the first, and is refused later (ErrRated).
 func (s *Store) Rate(ctx context.Context, id string, score int, comment string) (*Conversation, error) {
 	if score < 1 || score > 5 {
 		return nil, fmt.Errorf("%w: a rating is 1 to 5", ErrInvalid)
@@ -295,7 +297,7 @@ func (s *Store) Rate(ctx context.Context, id string, score int, comment string) 
 	if len([]rune(comment)) > 1000 {
 		return nil, fmt.Errorf("%w: the comment is longer than 1,000 characters", ErrInvalid)
 	}
-	return s.st.Rate(ctx, id, CSAT{Score: score, Comment: comment, At: s.now().UTC()})
+	return s.st.Rate(ctx, id, CSAT{Score: score, Comment: comment, At: s.now().UTC()}, s.amendRating)
 }
 
 // List returns the conversations of a folder that agent a may see, newest

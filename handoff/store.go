@@ -43,7 +43,9 @@ type Store struct {
 	online    time.Duration
 	cost      int // bcrypt cost of new passwords
 	retention time.Duration
-	alive     func(ctx context.Context, ids []string) (map[string]bool, error)
+	// amendRating is Options.AmendRating.
+	amendRating time.Duration
+	alive       func(ctx context.Context, ids []string) (map[string]bool, error)
 
 	dummyOnce sync.Once
 	dummy     []byte // a hash of cost cost, compared for unknown emails
@@ -73,7 +75,15 @@ type Options struct {
 	// longer does leaves the team queues and agents' lists (when listed,
 	// taken, or swept: PurgeGone). Nil: every conversation is alive.
 	Alive func(ctx context.Context, ids []string) (map[string]bool, error)
+	// AmendRating is how long after the visitor's first rating of a
+	// conversation (sent on the first star click) the rating may still be
+	// replaced (its comment typed after the click, another star); later
+	// ratings are refused (ErrRated). Default DefaultAmendRating.
+	AmendRating time.Duration
 }
+
+// DefaultAmendRating is the default Options.AmendRating: 30 minutes.
+const DefaultAmendRating = 30 * time.Minute
 
 // DefaultRetention is the default Options.Retention: 90 days.
 const DefaultRetention = 90 * 24 * time.Hour
@@ -96,7 +106,10 @@ func NewStore(e store.InboxEngine, o Options) *Store {
 	if o.Retention <= 0 {
 		o.Retention = DefaultRetention
 	}
-	return &Store{st: e, p: o.Prefix, now: o.Now, online: o.PresenceTimeout, cost: o.PasswordCost, retention: o.Retention, alive: o.Alive}
+	if o.AmendRating <= 0 {
+		o.AmendRating = DefaultAmendRating
+	}
+	return &Store{st: e, p: o.Prefix, now: o.Now, online: o.PresenceTimeout, cost: o.PasswordCost, retention: o.Retention, alive: o.Alive, amendRating: o.AmendRating}
 }
 
 // Engine returns the storage engine the Store is on.

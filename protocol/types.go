@@ -128,11 +128,14 @@ type Last struct {
 	At     time.Time `json:"at"`
 }
 
-// CSAT is the visitor's rating.
+// CSAT is the visitor's rating: At when it was last given, First when
+// the first one was (a rating may be replaced for a while after the
+// first: the widget sends it on the star click, then with the comment).
 type CSAT struct {
 	Score   int       `json:"score"`
 	Comment string    `json:"comment,omitempty"`
 	At      time.Time `json:"at"`
+	First   time.Time `json:"first,omitzero"`
 }
 
 // Agent is a person who takes chats.

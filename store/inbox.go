@@ -54,11 +54,35 @@ type Last struct {
 	At     time.Time `json:"at"`
 }
 
-// CSAT is the visitor's rating.
+// CSAT is the visitor's rating. At is when it was last given, First when
+// the first one was (the widget sends the rating on the first star click
+// and may amend it with a comment; see AmendCSAT).
 type CSAT struct {
 	Score   int       `json:"score"`
 	Comment string    `json:"comment,omitempty"`
 	At      time.Time `json:"at"`
+	First   time.Time `json:"first,omitzero"`
+}
+
+// AmendCSAT returns the rating to store when r comes for a conversation
+// rated old (nil: not rated yet): r as the first rating, or r replacing
+// old when it comes at most within after old's first rating (the first
+// time is kept); ErrRated later. A rating stored before First existed
+// counts from its At.
+func AmendCSAT(old *CSAT, r CSAT, within time.Duration) (*CSAT, error) {
+	if old == nil {
+		r.First = r.At
+		return &r, nil
+	}
+	first := old.First
+	if first.IsZero() {
+		first = old.At
+	}
+	if r.At.Sub(first) > within {
+		return nil, ErrRated
+	}
+	r.First = first
+	return &r, nil
 }
 
 // Conversation is one chat as the inbox sees it.
@@ -192,9 +216,10 @@ type Inbox interface {
 	Touch(ctx context.Context, c *Conversation, last Last, retention time.Duration) error
 	// SetLabels replaces a record's labels.
 	SetLabels(ctx context.Context, id string, labels []string) error
-	// Rate stores a rating on a resolved conversation that has none:
-	// ErrNotResolved, ErrRated otherwise. Two at once store one.
-	Rate(ctx context.Context, id string, r CSAT) (*Conversation, error)
+	// Rate stores a rating on a resolved conversation (ErrNotResolved
+	// otherwise): the first one, or one replacing it within amend of the
+	// first (AmendCSAT; ErrRated later). Two at once store one of them whole.
+	Rate(ctx context.Context, id string, r CSAT, amend time.Duration) (*Conversation, error)
 	// List returns the conversations in folder of the owners (teams, or
 	// one agent id for FolderMine), latest activity first, at most limit,
 	// each once. Ids whose record is gone leave the folder.

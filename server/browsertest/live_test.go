@@ -114,17 +114,36 @@ func TestWidgetLiveChatWithAnAgent(t *testing.T) {
 	if shown := eval[bool](t, ctx, `(() => { const b = `+sr+`.querySelector('.pb-linkbtn'); return !!b && !b.hidden && b.getClientRects().length > 0 })()`); shown {
 		t.Errorf("\"Email me the transcript\" is offered by a server without mail")
 	}
+	// The star click sends the rating at once, before any Send (issue 14):
+	// a visitor who goes no further is still counted.
 	click(t, ctx, "the fifth star", sr+`.querySelectorAll('.pb-star')[4]`)
+	waitCSAT(t, e, conv, "the rating of the star click, with no comment", func(c *handoff.CSAT) bool { return c.Score == 5 && c.Comment == "" })
+	waitFor(t, ctx, "the comment box", sr+`.querySelector('.pb-rate textarea') && !`+sr+`.querySelector('.pb-rate textarea').hidden`)
+	axeClean(t, ctx, "the rating card after the star click")
+	// The comment typed after it replaces it.
+	click(t, ctx, "the fourth star", sr+`.querySelectorAll('.pb-star')[3]`)
+	eval[bool](t, ctx, `(() => { `+sr+`.querySelector('.pb-rate textarea').value = 'Quick and kind'; return true })()`)
 	click(t, ctx, "the rating's Send button", sr+`.querySelector('.pb-rate .pb-restart')`)
 	waitFor(t, ctx, "the thanks", sr+`.querySelector('.pb-rate p').textContent === 'Thanks for your feedback!'`)
-	deadline := time.Now().Add(5 * time.Second)
+	waitCSAT(t, e, conv, "the comment, sent after the click", func(c *handoff.CSAT) bool { return c.Score == 4 && c.Comment == "Quick and kind" })
+}
+
+// waitCSAT waits until conversation conv's stored rating is as ok wants
+// (the store has no event for it: it is read again every 50 ms; the
+// deadline only guards against a hang).
+func waitCSAT(t *testing.T, e *env, conv, what string, ok func(*handoff.CSAT) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := e.srv.App().Inbox().Conversation(ctx, conv)
-		if err == nil && c.CSAT != nil && c.CSAT.Score == 5 {
-			break
+		c, err := e.srv.App().Inbox().Conversation(context.Background(), conv)
+		if err == nil && c.CSAT != nil && ok(c.CSAT) {
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the rating never reached the conversation: %+v, %v", c, err)
+			if err == nil {
+				t.Fatalf("%s: never stored (the rating is %+v)", what, c.CSAT)
+			}
+			t.Fatalf("%s: %v", what, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -614,7 +614,7 @@ func (s *Inbox) SetLabels(ctx context.Context, id string, labels []string) error
 }
 
 // Rate implements store.Inbox.
-func (s *Inbox) Rate(ctx context.Context, id string, r store.CSAT) (*store.Conversation, error) {
+func (s *Inbox) Rate(ctx context.Context, id string, r store.CSAT, amend time.Duration) (*store.Conversation, error) {
 	var out *store.Conversation
 	err := s.db.Update(ctx, func(tx *Tx) error {
 		c, err := getConv(tx, id)
@@ -624,10 +624,11 @@ func (s *Inbox) Rate(ctx context.Context, id string, r store.CSAT) (*store.Conve
 		if c.Status != store.StatusResolved {
 			return store.ErrNotResolved
 		}
-		if c.CSAT != nil {
-			return store.ErrRated
+		csat, err := store.AmendCSAT(c.CSAT, r, amend)
+		if err != nil {
+			return err
 		}
-		c.CSAT, out = &r, c
+		c.CSAT, out = csat, c
 		return putConv(tx, c, 0)
 	})
 	return out, err

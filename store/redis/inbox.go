@@ -578,32 +578,62 @@ func (s *Inbox) SetLabels(ctx context.Context, id string, labels []string) error
 	return s.rdb.HSet(ctx, s.metaKey(id), "labels", b).Err()
 }
 
-// rate stores a rating on a resolved conversation that has none, in one
-// step, so two tabs (or two processes) rating at once store one.
-var rate = goredis.NewScript(`
-local st = redis.call('HGET', KEYS[1], 'status')
-if not st then return 'missing' end
-if st ~= 'resolved' then return 'not_resolved' end
-if redis.call('HSETNX', KEYS[1], 'csat', ARGV[1]) == 0 then return 'rated' end
-return 'ok'
-`)
-
-// Rate implements store.Inbox.
-func (s *Inbox) Rate(ctx context.Context, id string, r store.CSAT) (*store.Conversation, error) {
-	b, _ := json.Marshal(r)
-	res, err := rate.Run(ctx, s.rdb, []string{s.metaKey(id)}, string(b)).Text()
-	if err != nil {
-		return nil, err
+// Rate implements store.Inbox: on the conversation's meta hash (one key,
+// so one slot) under WATCH, the status and the earlier rating read, the
+// new one (store.AmendCSAT) written in MULTI/EXEC, again when another
+// writer changed the hash in between; two tabs rating at once store one
+// of their ratings whole.
+func (s *Inbox) Rate(ctx context.Context, id string, r store.CSAT, amend time.Duration) (*store.Conversation, error) {
+	key := s.metaKey(id)
+	var refused error
+	rate := func(tx *goredis.Tx) error {
+		refused = nil
+		vals, err := tx.HMGet(ctx, key, "status", "csat").Result()
+		if err != nil {
+			return err
+		}
+		st, _ := vals[0].(string)
+		switch {
+		case vals[0] == nil:
+			refused = store.ErrInboxNotFound
+			return nil
+		case st != string(store.StatusResolved):
+			refused = store.ErrNotResolved
+			return nil
+		}
+		var old *store.CSAT
+		if raw, ok := vals[1].(string); ok && raw != "" {
+			old = new(store.CSAT)
+			if err := json.Unmarshal([]byte(raw), old); err != nil {
+				return fmt.Errorf("the stored rating of %s: %w", id, err)
+			}
+		}
+		csat, err := store.AmendCSAT(old, r, amend)
+		if err != nil {
+			refused = err
+			return nil
+		}
+		b, _ := json.Marshal(csat)
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.HSet(ctx, key, "csat", b)
+			return nil
+		})
+		return err
 	}
-	switch res {
-	case "missing":
-		return nil, store.ErrInboxNotFound
-	case "not_resolved":
-		return nil, store.ErrNotResolved
-	case "rated":
-		return nil, store.ErrRated
+	for range 50 {
+		err := s.rdb.Watch(ctx, rate, key)
+		if errors.Is(err, goredis.TxFailedErr) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if refused != nil {
+			return nil, refused
+		}
+		return s.Conversation(ctx, id)
 	}
-	return s.Conversation(ctx, id)
+	return nil, fmt.Errorf("rating %s: the conversation kept changing; try again", id)
 }
 
 // List implements store.Inbox.

@@ -99,7 +99,7 @@ func Inbox(t *testing.T, open InboxOpener) {
 	t.Run("QueuePositionLongQueue", func(t *testing.T) { testQueuePositionLongQueue(t, open) })
 	t.Run("Away", func(t *testing.T) { testAway(t, open) })
 	t.Run("Gone", func(t *testing.T) { testGone(t, open) })
-	t.Run("RateOnce", func(t *testing.T) { testRateOnce(t, open) })
+	t.Run("RateThenAmend", func(t *testing.T) { testRateThenAmend(t, open) })
 }
 
 // testClaimRace has two agents, on two instances, take the same chat at
@@ -390,9 +390,13 @@ func testClosedRules(t *testing.T, open InboxOpener) {
 	}
 }
 
-func testRateOnce(t *testing.T, open InboxOpener) {
+// testRateThenAmend: the widget sends the rating on the first star click
+// and the comment after it (issue 14), so the same chat's rating may be
+// replaced for handoff.Options.AmendRating after the first one; later
+// ratings are refused (ErrRated) and change nothing.
+func testRateThenAmend(t *testing.T, open InboxOpener) {
 	ctx := context.Background()
-	s1, s2, _ := inboxes(t, open, handoff.Options{})
+	s1, s2, clk := inboxes(t, open, handoff.Options{AmendRating: 10 * time.Minute})
 	sam := addAgent(t, s1, "sam", handoff.RoleAgent, "sales")
 	queued(t, s1, "r1", "sales")
 	if _, err := s1.Rate(ctx, "r1", 5, "great"); !errors.Is(err, handoff.ErrNotResolved) {
@@ -408,8 +412,9 @@ func testRateOnce(t *testing.T, open InboxOpener) {
 	if _, _, err := s1.Resolve(ctx, "r1"); err != nil {
 		t.Fatal(err)
 	}
-	// Two tabs rate at once, on two instances: one rating stays.
-	for i := range 50 {
+	// Two tabs rate at once, on two instances: both are taken, one of
+	// them stays whole (no mix of the two).
+	for i := range 30 {
 		id := fmt.Sprint("rr", i)
 		queued(t, s1, id, "sales")
 		if _, _, err := s1.Resolve(ctx, id); err != nil {
@@ -419,30 +424,39 @@ func testRateOnce(t *testing.T, open InboxOpener) {
 		errs := make([]error, 2)
 		for j, s := range []*handoff.Store{s1, s2} {
 			wg.Add(1)
-			go func() { defer wg.Done(); _, errs[j] = s.Rate(ctx, id, j+1, "") }()
+			go func() { defer wg.Done(); _, errs[j] = s.Rate(ctx, id, j+1, fmt.Sprint("tab ", j+1)) }()
 		}
 		wg.Wait()
-		won := -1
-		for j, err := range errs {
-			switch {
-			case err == nil && won < 0:
-				won = j
-			case errors.Is(err, handoff.ErrRated):
-			default:
-				t.Fatalf("trial %d: %v, %v", i, errs[0], errs[1])
-			}
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("trial %d: %v, %v", i, errs[0], errs[1])
 		}
 		c, _ := s1.Conversation(ctx, id)
-		if won < 0 || c.CSAT == nil || c.CSAT.Score != won+1 {
-			t.Fatalf("trial %d: stored %+v, winner %d", i, c.CSAT, won)
+		if c.CSAT == nil || (c.CSAT.Score != 1 && c.CSAT.Score != 2) || c.CSAT.Comment != fmt.Sprint("tab ", c.CSAT.Score) {
+			t.Fatalf("trial %d: stored %+v", i, c.CSAT)
 		}
 	}
-	c, err := s1.Rate(ctx, "r1", 4, "fine")
-	if err != nil || c.CSAT == nil || c.CSAT.Score != 4 {
+	// The star click, then the comment typed after it, on another instance.
+	first := clk.Now()
+	c, err := s1.Rate(ctx, "r1", 4, "")
+	if err != nil || c.CSAT == nil || c.CSAT.Score != 4 || c.CSAT.Comment != "" || !c.CSAT.First.Equal(first) {
 		t.Fatalf("rate: %+v, %v", c, err)
 	}
+	clk.Advance(9 * time.Minute)
+	c, err = s2.Rate(ctx, "r1", 3, "slow at first")
+	if err != nil || c.CSAT == nil || c.CSAT.Score != 3 || c.CSAT.Comment != "slow at first" ||
+		!c.CSAT.First.Equal(first) || !c.CSAT.At.Equal(clk.Now()) {
+		t.Fatalf("amended: %+v, %v", c.CSAT, err)
+	}
+	if got, _ := s1.Conversation(ctx, "r1"); got.CSAT == nil || *got.CSAT != *c.CSAT {
+		t.Fatalf("stored %+v, want %+v", got.CSAT, c.CSAT)
+	}
+	// Past the window from the first rating: refused, nothing changes.
+	clk.Advance(2 * time.Minute)
 	if _, err := s2.Rate(ctx, "r1", 1, "changed my mind"); !errors.Is(err, handoff.ErrRated) {
-		t.Fatalf("second rating: %v, want ErrRated", err)
+		t.Fatalf("a rating 11 minutes after the first: %v, want ErrRated", err)
+	}
+	if got, _ := s1.Conversation(ctx, "r1"); got.CSAT == nil || *got.CSAT != *c.CSAT {
+		t.Fatalf("a refused rating changed it: %+v, want %+v", got.CSAT, c.CSAT)
 	}
 }
 

@@ -1016,19 +1016,27 @@
   function mailOffered() { return !!(S.resolved && S.st.mail && !S.st.mailed); }
 
   // ratingCard asks for a 1-5 rating and an optional comment (after an
-  // agent resolved the chat).
+  // agent resolved the chat). The star click sends the rating at once (the
+  // inbox sees it even if the visitor goes no further); the comment, sent
+  // after it, replaces it (the server takes a new rating of the chat for a
+  // while after the first).
   function ratingCard() {
-    var card = el('div', 'pb-rate'), score = 0;
+    var card = el('div', 'pb-rate'), score = 0, sent = 0;
     var q = el('p', '', S.st.rated ? t('thanks') : t('rateQ'));
     card.appendChild(q);
     if (S.st.rated) return card;
     var stars = h('div', { class: 'pb-stars', role: 'group', 'aria-label': t('rateQ') });
     var comment = h('textarea', { maxLength: 1000, rows: 2, placeholder: t('commentPh'), 'aria-label': t('commentPh'), hidden: true });
+    function rate(text) {
+      control({ type: 'rating', score: score, comment: text });
+      sent = score;
+    }
     var send = h('button', {
       class: 'pb-restart', type: 'button', text: t('send'), hidden: true,
       onclick: function () {
         if (!score) return;
-        control({ type: 'rating', score: score, comment: comment.value.trim().slice(0, 1000) });
+        var text = comment.value.trim().slice(0, 1000);
+        if (text || score !== sent) rate(text);
         S.st.rated = score;
         save();
         while (card.lastChild !== q) card.removeChild(card.lastChild);
@@ -1044,6 +1052,7 @@
             b.classList.toggle('pb-on', i < n);
             b.setAttribute('aria-pressed', String(i === n - 1));
           });
+          rate(comment.value.trim().slice(0, 1000));
           comment.hidden = send.hidden = false;
           toBottom();
         }

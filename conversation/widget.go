@@ -44,7 +44,7 @@ type Frames interface {
 // reports whether one more frame of its kind may be handled now. Nil
 // allows everything.
 type Allow struct {
-	// Message: messages, clicks, leaving a message.
+	// Message: messages, clicks, leaving a message, ratings.
 	Message func() bool
 	// Mail: transcript requests (each costs store reads even when
 	// refused; the mails themselves are bounded by the Quota).
@@ -402,10 +402,16 @@ func (v *Widget) Typing(ctx context.Context, on bool) error {
 }
 
 // Rate stores the visitor's rating of a resolved chat and answers rated.
+// A rating may replace the chat's earlier one for a while (the star
+// click, then the comment: handoff.Store.Rate), so each counts against
+// the Message limit.
 func (v *Widget) Rate(ctx context.Context, f *protocol.Rating) error {
 	conv := v.Conversation()
 	if conv == "" {
 		return ErrNoConversation
+	}
+	if !v.allow.Message() {
+		return refuse(ErrTooFast, "slow down: too many messages")
 	}
 	_, err := v.svc.Rate(ctx, conv, f.Score, f.Comment)
 	switch {

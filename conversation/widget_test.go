@@ -395,6 +395,11 @@ func TestWidgetErrors(t *testing.T) {
 	if c := code(limited.Message(ctx, &protocol.Message{ID: "m3", Text: "ada@example.com"})); c != protocol.CodeRateLimited {
 		t.Errorf("a message over the limit: %s", c)
 	}
+	// A rating may be sent again (the star click, then the comment), so it
+	// counts as a message: a visitor clicking stars without end is slowed.
+	if c := code(limited.Rate(ctx, &protocol.Rating{Score: 5})); c != protocol.CodeRateLimited {
+		t.Errorf("a rating over the limit: %s", c)
+	}
 	if got := out.take(); len(got) != 0 {
 		t.Fatalf("refusals pushed %q", kinds(got))
 	}

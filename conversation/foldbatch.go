@@ -16,9 +16,11 @@ import (
 // under way the turns of every other connection queue up, and the next
 // flush writes them all at once, one Funnels.FoldMany (the marks of the
 // folds in it) and one PendingMarks.DoneMany (the marks cleared alone),
-// for as many turns as waited (at most foldBatchMax). No timer: a lone
-// turn is flushed at once, and the batches grow with the load by
-// themselves.
+// for as many turns as waited (at most foldBatchMax). A new flusher
+// lingers up to foldWindow first, so that a lone visitor's turns share a
+// write too; under load the batches grow by themselves. Turns do not wait
+// for the flush on their connection: they hand their item over and go on,
+// and what finishes the turn (clearing its mark) waits in the background.
 //
 // A mark is cleared only with its fold, or when the turn's work went well
 // (finishTurn): an item whose fold failed keeps its mark, and the recovery
@@ -30,6 +32,10 @@ const (
 	foldBatchMax = 256
 	foldQueueMax = 4096
 )
+
+// foldWindow is how long a flusher waits for more items before its first
+// flush (see linger).
+var foldWindow = 50 * time.Millisecond
 
 // foldItem is a turn's part of a flush: its fold (no facts and no mark:
 // none; fold.Done, the mark cleared with it) or a mark to clear alone.
@@ -43,6 +49,7 @@ type foldItem struct {
 type foldBatcher struct {
 	s    *Service
 	room chan struct{} // a token per queued item: the bound
+	full chan struct{} // a batch is full: the flusher stops lingering
 
 	mu      sync.Mutex
 	queue   []*foldItem
@@ -50,13 +57,30 @@ type foldBatcher struct {
 }
 
 func newFoldBatcher(s *Service) *foldBatcher {
-	return &foldBatcher{s: s, room: make(chan struct{}, foldQueueMax)}
+	return &foldBatcher{s: s, room: make(chan struct{}, foldQueueMax), full: make(chan struct{}, 1)}
 }
 
 // do hands a turn's fold or mark to the batcher and waits for the flush
 // that writes it. It returns its error (nil when the fold was counted,
 // the mark cleared, or there was nothing to do).
 func (b *foldBatcher) do(ctx context.Context, it foldItem) error {
+	done := b.enqueue(it)
+	if done == nil {
+		return nil
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		// The item stays queued and is flushed; the caller stops waiting.
+		return ctx.Err()
+	}
+}
+
+// enqueue hands a turn's fold or mark to the batcher without waiting: the
+// channel gets the item's result once it is flushed (nil when there was
+// nothing to do: then the channel is nil too).
+func (b *foldBatcher) enqueue(it foldItem) <-chan error {
 	if len(it.fold.Facts) == 0 || b.s.cfg.Funnels == nil {
 		if it.mark == "" {
 			it.mark = it.fold.Done // a mark with nothing to count
@@ -72,18 +96,40 @@ func (b *foldBatcher) do(ctx context.Context, it foldItem) error {
 	b.queue = append(b.queue, &it)
 	start := !b.running
 	b.running = true
+	full := len(b.queue) >= foldBatchMax
 	b.mu.Unlock()
+	if full {
+		select {
+		case b.full <- struct{}{}:
+		default:
+		}
+	}
 	if start {
 		// Run waits for the flusher (Service.Go): a shutdown flushes what
 		// is queued; once Run is draining the caller flushes itself.
-		b.s.Go(b.flushAll)
+		b.s.Go(func() {
+			b.linger()
+			b.flushAll()
+		})
 	}
+	return it.done
+}
+
+// linger lets a new flusher wait up to foldWindow for more items (or for
+// a full batch, or the end of Run) before its first flush: nobody waits on
+// a flush on the visitor's path (a turn's reply is out before its fold is
+// queued), so the window costs no visible latency, and a lone visitor's
+// turns, which never queue up behind a flush, share one write too.
+func (b *foldBatcher) linger() {
+	if foldWindow <= 0 {
+		return
+	}
+	t := time.NewTimer(foldWindow)
+	defer t.Stop()
 	select {
-	case err := <-it.done:
-		return err
-	case <-ctx.Done():
-		// The item stays queued and is flushed; the caller stops waiting.
-		return ctx.Err()
+	case <-t.C:
+	case <-b.full:
+	case <-b.s.background().Done():
 	}
 }
 
@@ -143,4 +189,11 @@ func (b *foldBatcher) flush(batch []*foldItem) {
 	for i, it := range batch {
 		it.done <- errs[i]
 	}
+}
+
+// idle reports whether nothing is queued or being flushed.
+func (b *foldBatcher) idle() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.running && len(b.queue) == 0
 }

@@ -110,11 +110,13 @@ func waitingAt(p *engine.Program, sess *engine.Session) (string, time.Time) {
 // when that was asked (so the answer's time counts even when the fold of
 // the asking turn lands after this one). done is the turn's pending mark
 // when the fold is all the work the turn left ("" otherwise): the fold
-// clears it in the same write. It reports whether it failed (logged; the
-// turn's pending mark then stays for the sweep).
-func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool, done string) (failed bool) {
+// clears it in the same write. The fold is queued, not waited for: the
+// returned wait (nil when there was nothing to fold) reports, once the
+// fold is written, whether it failed (logged; the turn's pending mark then
+// stays for the sweep).
+func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool, done string) (wait func() (failed bool)) {
 	if s.cfg.Funnels == nil || sess == nil {
-		return false
+		return nil
 	}
 	var facts []store.FunnelFact
 	if start {
@@ -125,14 +127,20 @@ func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Sessio
 	}
 	facts = append(facts, FunnelFacts(entries, waiting)...)
 	if len(facts) == 0 && done == "" {
-		return false
+		return nil
 	}
 	fold := store.FunnelFold{Conv: conv, Key: FunnelKeyOf(sess), Facts: facts, Done: done}
-	if err := s.folds.do(context.WithoutCancel(ctx), foldItem{fold: fold}); err != nil {
-		s.log.Warn("folding a turn into the funnel (the sweep does it later)", "conversation", conv, "err", err)
-		return true
+	ch := s.folds.enqueue(foldItem{fold: fold})
+	if ch == nil {
+		return nil
 	}
-	return false
+	return func() bool {
+		if err := <-ch; err != nil {
+			s.log.Warn("folding a turn into the funnel (the sweep does it later)", "conversation", conv, "err", err)
+			return true
+		}
+		return false
+	}
 }
 
 // redoFunnel folds a conversation's whole transcript again, for the

@@ -45,9 +45,10 @@ func (s *Service) StartLeavesWork(ctx context.Context) bool {
 }
 
 // Done clears a turn's pending mark, in the batcher's next flush with the
-// others waiting (see foldBatcher).
+// others waiting (see foldBatcher); it does not wait for it (a mark left by
+// a failed flush is swept).
 func (s *Service) Done(ctx context.Context, mark string) {
-	_ = s.folds.do(context.WithoutCancel(ctx), foldItem{mark: mark})
+	s.folds.enqueue(foldItem{mark: mark})
 }
 
 // RecoverPending finishes the work of turns whose mark is older than
@@ -70,6 +71,11 @@ func (s *Service) RecoverPending(ctx context.Context) {
 		}
 		s.log.Info("finished the work of a turn a failure had left", "conversation", m.Conversation)
 		s.Done(ctx, m.Mark)
+	}
+	// The marks are cleared in the batcher's next flush: the sweep ends
+	// when they are.
+	if len(marks) > 0 {
+		_ = s.Settle(ctx)
 	}
 }
 

@@ -114,6 +114,9 @@ type Service struct {
 	now    func() time.Time
 	m      *metrics.Metrics // nil: none
 	folds  *foldBatcher     // the after-turn folds and mark clears
+	// finishing counts the goroutines that wait for a fold to finish a
+	// turn (see Settle).
+	finishing atomic.Int64
 
 	wg       sync.WaitGroup // background work (calls, CRM events) to wait for on shutdown
 	bgMu     sync.Mutex     // guards draining, so wg never grows while Run waits on it
@@ -320,4 +323,29 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n]) + "…"
+}
+
+// Settle waits until the after-turn writes queued so far (funnel folds,
+// pending-mark clears, and the turns waiting on them) are written, or ctx
+// ends. Turns do not wait for these writes; tests, the sweep and tools
+// that read the funnel right after conversations do.
+func (s *Service) Settle(ctx context.Context) error {
+	for s.finishing.Load() > 0 || !s.folds.idle() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// goFinish runs f, which waits for a queued fold, in the background,
+// counted for Settle.
+func (s *Service) goFinish(f func()) {
+	s.finishing.Add(1)
+	s.Go(func() {
+		defer s.finishing.Add(-1)
+		f()
+	})
 }

@@ -54,9 +54,21 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	if created != nil {
 		created(sess, res)
 	}
-	folded := !s.foldTurn(ctx, sess.ID, sess, res.Entries, "", time.Time{}, true, "")
-	if failed := s.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil && folded {
-		s.Done(ctx, res.Pending)
+	folded := s.foldTurn(ctx, sess.ID, sess, res.Entries, "", time.Time{}, true, "")
+	if failed := s.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
+		if folded == nil {
+			s.Done(ctx, res.Pending)
+		} else {
+			// The fold is written in the background: the mark is cleared
+			// once it is.
+			s.goFinish(func() {
+				if !folded() {
+					s.Done(ctx, res.Pending)
+				}
+			})
+		}
+	} else if folded != nil {
+		s.goFinish(func() { folded() }) // logs a failure
 	}
 	return sess, res, nil
 }

@@ -54,6 +54,10 @@ func (s *Service) StatsCSV(ctx context.Context, a *Agent, q StatsQuery, w io.Wri
 }
 
 func (s *Service) funnelRows(ctx context.Context, q StatsQuery) ([]store.FunnelRow, error) {
+	// What this process served is in the stats: its queued folds first.
+	if err := s.Settle(ctx); err != nil {
+		return nil, err
+	}
 	if err := CheckStatsQuery(q); err != nil {
 		return nil, err
 	}

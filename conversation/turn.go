@@ -127,15 +127,21 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	if s.cfg.Funnels != nil && !LeavesWork(res.Entries) {
 		mark, foldDone = "", res.Pending
 	}
-	if s.foldTurn(ctx, conv, info.Session, res.Entries, waiting, asked, false, foldDone) {
-		failed, mark = true, res.Pending
-	}
+	folded := s.foldTurn(ctx, conv, info.Session, res.Entries, waiting, asked, false, foldDone)
 	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook
-	// events included (crmAfterTurn runs in the background).
+	// events and its fold included (both finish in the background: the
+	// connection does not wait for them).
 	s.crmAfterTurn(ctx, conv, info.Session, res.Entries, func(ok bool) {
-		s.finishTurn(ctx, conv, mark, ok && !failed, AwayTeam(res.Entries))
+		if folded == nil {
+			s.finishTurn(ctx, conv, mark, ok && !failed, AwayTeam(res.Entries))
+			return
+		}
+		s.goFinish(func() {
+			foldFailed := folded()
+			s.finishTurn(ctx, conv, mark, ok && !failed && !foldFailed, AwayTeam(res.Entries))
+		})
 	})
 	return res, info, nil
 }

@@ -72,6 +72,7 @@ var accessTable = map[string]string{
 	"POST /api/conversations/:id/labels":            scopeConversation,
 	"POST /api/conversations/:id/snooze":            scopeConversation,
 	"POST /api/conversations/:id/resolve":           scopeConversation,
+	"POST /api/conversations/:id/reopen":            scopeConversation,
 	"POST /api/conversations/:id/typing":            scopeConversation,
 	"POST /api/conversations/:id/transcript/email":  scopeConversation,
 	"GET /api/conversations/:id/crm":                scopeConversation,

@@ -90,6 +90,9 @@ func TestStatsExperiment(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := svc.Settle(ctx); err != nil { // the turns' folds, before the store closes
+		t.Fatal(err)
+	}
 	db.Close()
 	if count["direct"] == 0 || count["friendly"] == 0 {
 		t.Fatalf("30 visitors went into one variant: %v", count)

@@ -73,6 +73,9 @@ func statsScenario(t *testing.T, eng store.Engine, done func(), flags ...string)
 			say(sess.ID, "c2", "ana@acme.io", engine.Event{Kind: engine.EventText, Text: "ana@acme.io"})
 		}
 	}
+	if err := svc.Settle(ctx); err != nil { // the turns' folds, before the store closes
+		t.Fatal(err)
+	}
 	done()
 
 	run := func(args ...string) (int, string, string) {

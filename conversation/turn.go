@@ -265,8 +265,20 @@ func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Ses
 	return nil
 }
 
-// Entries turns the engine's effects into transcript entries.
+// Entries turns the engine's effects into transcript entries (EntriesOf),
+// and logs the playbook's runtime errors among them.
 func (s *Service) Entries(p *engine.Program, sess *engine.Session, out []store.Entry, effs []engine.Effect, now time.Time) []store.Entry {
+	for _, e := range effs {
+		if e.Kind == engine.EffectError {
+			s.log.Error("playbook runtime error", "playbook", p.ID, "conversation", sess.ID, "card", e.Error.Card, "pos", e.Error.Pos.String(), "err", redactPII(p, sess, e.Error.Msg))
+		}
+	}
+	return EntriesOf(p, sess, out, effs, now)
+}
+
+// EntriesOf turns the engine's effects of a step of sess into the
+// transcript entries they store, appended to out.
+func EntriesOf(p *engine.Program, sess *engine.Session, out []store.Entry, effs []engine.Effect, now time.Time) []store.Entry {
 	lastBot := -1
 	for _, e := range effs {
 		switch e.Kind {
@@ -296,7 +308,6 @@ func (s *Service) Entries(p *engine.Program, sess *engine.Session, out []store.E
 			}
 			out = append(out, store.Entry{From: "system", Kind: "end", Card: e.Card, At: now, Data: data})
 		case engine.EffectError:
-			s.log.Error("playbook runtime error", "playbook", p.ID, "conversation", sess.ID, "card", e.Error.Card, "pos", e.Error.Pos.String(), "err", redactPII(p, sess, e.Error.Msg))
 			out = append(out, store.Entry{From: "system", Kind: "error", Card: e.Card, At: now, Text: "Sorry, something went wrong on our side. Please write to us by email instead.", Data: map[string]any{"pos": e.Error.Pos.String(), "message": e.Error.Msg}})
 		}
 	}

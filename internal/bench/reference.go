@@ -201,7 +201,7 @@ func (c *refConn) start(ctx context.Context, f *protocol.Start) {
 	ev := engine.Event{Kind: engine.EventStart, Locale: f.Locale, Visitor: &vis}
 	c.world(sess, &ev)
 	sess, effs := engine.Step(p, sess, ev)
-	entries := refEntries(p, nil, effs, ev.Now)
+	entries := service.EntriesOf(p, sess, nil, effs, ev.Now)
 	tctx, cancel := context.WithTimeout(ctx, refTurnTimeout)
 	defer cancel()
 	res, err := c.r.st.Commit(tctx, sess.ID, 0, sess, "", entries)
@@ -244,7 +244,7 @@ func (c *refConn) turn(ctx context.Context, id, text string, ev engine.Event) {
 	c.sess = nil // Step changes it in place: kept again once stored
 	c.world(before, &ev)
 	next, effs := engine.Step(c.r.prog, before, ev)
-	entries = refEntries(c.r.prog, entries, effs, ev.Now)
+	entries = service.EntriesOf(c.r.prog, next, entries, effs, ev.Now)
 	res, err := c.r.st.Commit(tctx, c.conv, c.version, next, id, entries)
 	if err != nil {
 		c.unavailable(id, err)
@@ -279,39 +279,6 @@ func (c *refConn) deliver(entries []store.Entry) {
 			c.push(&protocol.EntryFrame{Entry: service.ForVisitor(e)})
 		}
 	}
-}
-
-// refEntries turns the engine's effects into transcript entries, as
-// conversation.Service.Entries does for the effects of the reference
-// playbook (say, wait, handoff, away, create, end; an error entry for a
-// runtime error).
-func refEntries(p *engine.Program, out []store.Entry, effs []engine.Effect, now time.Time) []store.Entry {
-	lastBot := -1
-	for _, e := range effs {
-		switch e.Kind {
-		case engine.EffectSay:
-			out = append(out, store.Entry{From: "bot", Kind: "message", Text: e.Text, Buttons: e.Buttons, Image: e.Image, Links: e.Links, Author: p.Bot.Name, Card: e.Card, At: now})
-			lastBot = len(out) - 1
-		case engine.EffectWait:
-			if lastBot >= 0 {
-				out[lastBot].Input = e.Input
-				if out[lastBot].Buttons == nil {
-					out[lastBot].Buttons = e.Buttons
-				}
-			}
-		case engine.EffectHandoff:
-			out = append(out, store.Entry{From: "system", Kind: "handoff", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team, "wait_s": int(e.Handoff.Wait.Seconds()), "priority": e.Handoff.Priority}})
-		case engine.EffectAway:
-			out = append(out, store.Entry{From: "system", Kind: "away", Card: e.Card, At: now, Data: map[string]any{"team": e.Handoff.Team}})
-		case engine.EffectCreate:
-			out = append(out, store.Entry{From: "system", Kind: "record", Card: e.Card, At: now, Data: map[string]any{"kind": string(e.Record.Kind), "key": e.Record.Key, "fields": e.Record.Fields}})
-		case engine.EffectEnd:
-			out = append(out, store.Entry{From: "system", Kind: "end", Card: e.Card, At: now, Data: map[string]any{"outcome": e.Outcome}})
-		case engine.EffectError:
-			out = append(out, store.Entry{From: "system", Kind: "error", Card: e.Card, At: now, Text: "Sorry, something went wrong on our side. Please write to us by email instead.", Data: map[string]any{"pos": e.Error.Pos.String(), "message": e.Error.Msg}})
-		}
-	}
-	return out
 }
 
 // refCork is the reference's hijacked connection, whose writes are held

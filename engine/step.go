@@ -74,9 +74,9 @@ func NewSession(p *Program, id string, now time.Time) *Session {
 //     EventCallResult that is not the one the session waits for does
 //     nothing.
 //   - EventResume with an empty Card continues below the card the session
-//     stopped at; an unknown card, or a card that needs a var the session
-//     has not set (Card.Needs), is an EffectError that leaves the session
-//     as it was.
+//     stopped at; an unknown card, or a card (named, or the one below)
+//     that needs a var the session has not set (Card.Needs), is an
+//     EffectError that leaves the session as it was.
 //   - A handoff sets the provisional outcome "handoff", or the card's end
 //     label when it has one; when the wait runs out the outcome is cleared
 //     before the offline card runs.
@@ -272,6 +272,15 @@ func (r *runner) resume() {
 		idx = i
 	} else if c := r.current(); c != nil {
 		idx = c.Next
+		// The card below was never proved safe for this session: the
+		// agent may have taken the chat at a question it never answered.
+		if idx >= 0 {
+			if missing := r.p.Cards[idx].missing(s); len(missing) > 0 {
+				name := r.p.Cards[idx].Name
+				r.out = append(r.out, errorEffect(name, r.p.Cards[idx].Pos, resumeRefusal(name, missing)))
+				return
+			}
+		}
 	}
 	r.cancelTimer()
 	s.Agent, s.Call, s.Tries = "", "", 0

@@ -112,3 +112,57 @@ func TestCanResumeAt(t *testing.T) {
 		t.Errorf("with budget set, summary still misses %v", missing)
 	}
 }
+
+// A hand-back with no card continues below the card the session stopped
+// at. That card was never proved safe for this session: an agent who took
+// the chat at the budget question, or at a handoff card whose next card
+// reads the budget, handed it back and the conversation ended as failed
+// ("budget * 12: a var used here has no value yet"). Now it is refused like
+// a hand-back to a named card, and the agent keeps the chat.
+func TestHandBackBelowACardReadingUnsetVar(t *testing.T) {
+	p := load(t, `playbook: below
+vars:
+  budget: number
+cards:
+  welcome:
+    say: Hi!
+    choices:
+      - {label: Human, goto: human}
+      - {label: Budget, goto: ask_budget}
+  ask_budget:
+    ask: Budget?
+    input: number
+    save: budget
+  summary:
+    say: "That is {{ budget * 12 }} a year."
+    end: done
+  human:
+    handoff: {team: sales, offline: bye}
+  after_human:
+    say: "Back with {{ budget * 2 }}."
+    end: done
+  bye:
+    say: Bye.
+    end: done
+`)
+	for _, tc := range []struct{ click, refused string }{{"Budget", "summary"}, {"Human", "after_human"}} {
+		s := NewSim(p, "t", DefaultNow)
+		s.SetOnline(map[string]int{"sales": 1})
+		for _, step := range []func() error{
+			func() error { return s.Start(engine.Visitor{}, "") },
+			func() error { return s.Click(tc.click) },
+			func() error { return s.AgentJoins("alice") },
+		} {
+			if err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sess, out := engine.Step(s.Program, s.Session, engine.Event{Kind: engine.EventResume, Now: s.Now})
+		if sess.Status != engine.StatusAgent {
+			t.Errorf("%s: status %s after a hand-back below %s, want agent", tc.click, sess.Status, tc.refused)
+		}
+		if len(out) != 1 || out[0].Kind != engine.EffectError || out[0].Card != tc.refused || !strings.Contains(out[0].Error.Msg, `"budget"`) {
+			t.Errorf("%s: effects %+v, want one refusal at %s naming budget", tc.click, out, tc.refused)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -24,7 +23,15 @@ func NewFunnels(db *DB) *Funnels { return &Funnels{db: db} }
 
 // Fold implements store.Funnels.
 func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration, done string) error {
-	return f.db.Update(ctx, func(tx *Tx) error { return foldTx(tx, conv, key, facts, keep, done) })
+	folds := []store.FunnelFold{{Conv: conv, Key: key, Facts: facts, Done: done}}
+	errs := make([]error, 1)
+	err := f.db.Update(ctx, func(tx *Tx) error {
+		if err := foldAll(tx, folds, keep, errs); err != nil {
+			return err
+		}
+		return errs[0] // nothing was written for a failed fold
+	})
+	return err
 }
 
 // errBadFacts is a conversation whose stored facts do not decode: its
@@ -39,19 +46,7 @@ func (e errBadFacts) Unwrap() error { return e.err }
 // alone (its mark stays); a failure of the store fails them all.
 func (f *Funnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep time.Duration) []error {
 	errs := make([]error, len(folds))
-	err := f.db.Update(ctx, func(tx *Tx) error {
-		for i, x := range folds {
-			errs[i] = nil // the batch may run again (group commit)
-			if err := foldTx(tx, x.Conv, x.Key, x.Facts, keep, x.Done); err != nil {
-				var bad errBadFacts
-				if !errors.As(err, &bad) {
-					return err
-				}
-				errs[i] = err
-			}
-		}
-		return nil
-	})
+	err := f.db.Update(ctx, func(tx *Tx) error { return foldAll(tx, folds, keep, errs) })
 	if err != nil {
 		for i := range errs {
 			errs[i] = err
@@ -60,46 +55,96 @@ func (f *Funnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep t
 	return errs
 }
 
-// foldTx folds facts of conv under key in tx, and clears the pending mark
-// done ("" for none).
-func foldTx(tx *Tx, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration, done string) error {
-	ck := K("fnc", conv)
-	seen := map[string]int64{}
-	if v, ok, err := tx.Get(ck); err != nil {
-		return err
-	} else if ok {
-		if err := json.Unmarshal(v, &seen); err != nil {
-			return errBadFacts{fmt.Errorf("funnel facts of %s: %w", conv, err)}
-		}
+// funnelRow names one counter of the rollup, before it is made a key.
+type funnelRow struct {
+	key     store.FunnelKey
+	counter string
+}
+
+// foldAll folds every fold in tx, in order, each as a Fold of its own
+// would, and sets errs[i] for a fold that failed alone (its
+// conversation's stored facts do not decode: nothing written for it, its
+// mark kept). It reads each conversation's facts once and writes them
+// once, and adds to each counter once with what all the folds counted:
+// the folds of a batch share the few counters of a day's playbook, so a
+// batch of a hundred turns writes each of those keys once instead of a
+// hundred times. It returns a failure of the store.
+func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error) error {
+	type convFacts struct {
+		seen map[string]int64
+		bad  error
 	}
-	row := func(counter string) []byte {
-		return K("fnr", key.Day, key.Playbook, key.Version, key.Variant, counter)
+	convs := make(map[string]*convFacts, len(folds))
+	order := make([]string, 0, len(folds)) // the conversations to write, first fold first
+	var counts map[funnelRow]int64
+	var rows []funnelRow // counts' keys, first count first
+	add := func(r funnelRow) {
+		if counts == nil {
+			counts = map[funnelRow]int64{}
+		}
+		if _, ok := counts[r]; !ok {
+			rows = append(rows, r)
+		}
+		counts[r]++
 	}
-	for _, fact := range facts {
-		if _, ok := seen[fact.Name]; ok {
-			continue
-		}
-		at := fact.At.UnixMilli()
-		seen[fact.Name] = at
-		if _, err := tx.Incr(row(fact.Counter), 1); err != nil {
-			return err
-		}
-		if since, ok := seen[fact.Since]; ok && fact.Since != "" {
-			if _, err := tx.Incr(row(fact.Timing+"|"+store.FunnelBucket(at-since)), 1); err != nil {
+	var marks []string
+	for i, x := range folds {
+		errs[i] = nil // the batch may run again (group commit)
+		c := convs[x.Conv]
+		if c == nil {
+			c = &convFacts{seen: map[string]int64{}}
+			convs[x.Conv] = c
+			if v, ok, err := tx.Get(K("fnc", x.Conv)); err != nil {
 				return err
+			} else if ok {
+				if err := json.Unmarshal(v, &c.seen); err != nil {
+					c.bad = errBadFacts{fmt.Errorf("funnel facts of %s: %w", x.Conv, err)}
+				}
+			}
+			if c.bad == nil {
+				order = append(order, x.Conv)
 			}
 		}
+		if c.bad != nil {
+			errs[i] = c.bad
+			continue
+		}
+		for _, fact := range x.Facts {
+			if _, ok := c.seen[fact.Name]; ok {
+				continue
+			}
+			at := fact.At.UnixMilli()
+			c.seen[fact.Name] = at
+			add(funnelRow{x.Key, fact.Counter})
+			if since, ok := c.seen[fact.Since]; ok && fact.Since != "" {
+				add(funnelRow{x.Key, fact.Timing + "|" + store.FunnelBucket(at-since)})
+			}
+		}
+		if x.Done != "" {
+			marks = append(marks, x.Done)
+		}
 	}
-	b, err := json.Marshal(seen)
-	if err != nil {
-		return err
-	}
-	if done != "" {
-		if err := dropMark(tx, done); err != nil {
+	for _, r := range rows {
+		k := K("fnr", r.key.Day, r.key.Playbook, r.key.Version, r.key.Variant, r.counter)
+		if _, err := tx.Incr(k, counts[r]); err != nil {
 			return err
 		}
 	}
-	return tx.PutTTL(ck, b, keep)
+	for _, conv := range order {
+		b, err := json.Marshal(convs[conv].seen)
+		if err != nil {
+			return err
+		}
+		if err := tx.PutTTL(K("fnc", conv), b, keep); err != nil {
+			return err
+		}
+	}
+	for _, m := range marks {
+		if err := dropMark(tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Funnel implements store.Funnels.

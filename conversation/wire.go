@@ -59,7 +59,7 @@ func WireAgent(a *handoff.Agent) *protocol.Agent {
 	if a == nil {
 		return nil
 	}
-	return &protocol.Agent{ID: a.ID, Email: a.Email, Name: a.Name, Teams: a.Teams, Role: string(a.Role)}
+	return &protocol.Agent{ID: a.ID, Email: a.Email, Name: a.Name, Teams: a.Teams, Role: string(a.Role), Disabled: a.Disabled}
 }
 
 // WireRecord is r as frames carry it.

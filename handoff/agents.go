@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,16 +58,8 @@ func (s *Store) AddAgent(ctx context.Context, n NewAgent) (*Agent, error) {
 	if n.Role == "" {
 		n.Role = RoleAgent
 	}
-	if n.Role != RoleAgent && n.Role != RoleAdmin && n.Role != RoleMarketer {
-		return nil, fmt.Errorf("%w: role must be agent, admin or marketer", ErrInvalid)
-	}
-	if n.Role == RoleMarketer && len(n.Teams) > 0 {
-		return nil, fmt.Errorf("%w: a marketer sees statistics, not chats: give no team", ErrInvalid)
-	}
-	for _, t := range n.Teams {
-		if !teamRE.MatchString(t) {
-			return nil, fmt.Errorf("%w: team %q must be lowercase letters, digits and dashes", ErrInvalid, t)
-		}
+	if err := checkRoleTeams(n.Role, n.Teams); err != nil {
+		return nil, err
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(n.Password), s.cost)
 	if err != nil {
@@ -216,6 +209,10 @@ func (s *Store) Login(ctx context.Context, email, password, ip string) (*Session
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
 		return nil, ErrBadPassword
 	}
+	if a.Disabled {
+		// Said only to who knows the password.
+		return nil, ErrDisabled
+	}
 	// The attempt succeeded: it does not count against the account or the
 	// address (agents behind one office address sign in all day).
 	for _, k := range counted {
@@ -245,7 +242,18 @@ const SessionTTL = 12 * time.Hour
 
 func (s *Store) newSession(ctx context.Context, a *Agent) (*Session, error) {
 	sess := &Session{Token: randomToken(20), CSRF: randomToken(16), Agent: a}
-	return sess, s.st.SaveSignIn(ctx, hashToken(sess.Token), a.ID, sess.CSRF, SessionTTL)
+	return sess, s.st.SaveSignIn(ctx, hashToken(sess.Token), sessionAgent(a), sess.CSRF, SessionTTL)
+}
+
+// sessionAgent is how a sign-in session names its agent: the id, and
+// "/N" after it when the agent's Generation N is not 0. A session whose
+// generation is not the agent's current one has ended (the agent was
+// disabled or their password reset since).
+func sessionAgent(a *Agent) string {
+	if a.Generation == 0 {
+		return a.ID
+	}
+	return a.ID + "/" + strconv.Itoa(a.Generation)
 }
 
 // SessionByToken returns the signed-in session of a cookie value.
@@ -253,13 +261,17 @@ func (s *Store) SessionByToken(ctx context.Context, token string) (*Session, err
 	if token == "" || len(token) > 100 {
 		return nil, ErrNotFound
 	}
-	agent, csrf, err := s.st.SignIn(ctx, hashToken(token))
+	ref, csrf, err := s.st.SignIn(ctx, hashToken(token))
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.Agent(ctx, agent)
+	id, _, _ := strings.Cut(ref, "/")
+	a, err := s.Agent(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if a.Disabled || sessionAgent(a) != ref {
+		return nil, ErrNotFound
 	}
 	return &Session{Token: token, CSRF: csrf, Agent: a}, nil
 }
@@ -269,24 +281,76 @@ func (s *Store) Logout(ctx context.Context, token string) error {
 	return s.st.DeleteSignIn(ctx, hashToken(token))
 }
 
-// NewAPIToken makes a token for scripts acting as agent id. Only its hash
-// is stored; the token is shown once.
-func (s *Store) NewAPIToken(ctx context.Context, id string) (string, error) {
+// MaxTokenTTL bounds how long an API token may last.
+const MaxTokenTTL = 5 * 365 * 24 * time.Hour
+
+// NewAPIToken makes a token for scripts acting as agent id, named name,
+// that works for ttl (0: until revoked; at most MaxTokenTTL). Only its
+// hash is stored; the token is shown once.
+func (s *Store) NewAPIToken(ctx context.Context, id, name string, ttl time.Duration) (string, *APIToken, error) {
+	if ttl < 0 || ttl > MaxTokenTTL {
+		return "", nil, fmt.Errorf("%w: a token expires within 5 years (no expiry: until revoked)", ErrInvalid)
+	}
+	if len([]rune(name)) > 100 {
+		return "", nil, fmt.Errorf("%w: a token's name has at most 100 characters", ErrInvalid)
+	}
 	if _, err := s.Agent(ctx, id); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	tok := "pbt_" + randomToken(24)
-	return tok, s.st.SaveAPIToken(ctx, hashToken(tok), id)
+	now := s.now().UTC().Truncate(time.Second)
+	t := APIToken{ID: hashToken(tok), Agent: id, Name: strings.TrimSpace(name), Created: now}
+	if ttl > 0 {
+		t.Expires = now.Add(ttl)
+	}
+	if err := s.st.SaveAPIToken(ctx, t); err != nil {
+		return "", nil, err
+	}
+	return tok, &t, nil
 }
 
-// AgentByAPIToken returns the agent of an API token.
+// APIToken is an API token as stored: its hash (ID), never the token.
+type APIToken = store.APIToken
+
+// APITokens returns every API token, newest first.
+func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
+	out, err := s.st.APITokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// RevokeAPIToken ends the API token whose hash is id at once.
+func (s *Store) RevokeAPIToken(ctx context.Context, id string) error {
+	return s.st.DeleteAPIToken(ctx, id)
+}
+
+// AgentByAPIToken returns the agent of an API token: ErrNotFound when the
+// token is unknown, revoked, expired or its agent disabled.
 func (s *Store) AgentByAPIToken(ctx context.Context, tok string) (*Agent, error) {
 	if !strings.HasPrefix(tok, "pbt_") || len(tok) > 100 {
 		return nil, ErrNotFound
 	}
-	id, err := s.st.APIToken(ctx, hashToken(tok))
+	t, err := s.st.APIToken(ctx, hashToken(tok))
 	if err != nil {
 		return nil, err
 	}
-	return s.Agent(ctx, id)
+	if t.Expired(s.now()) {
+		return nil, ErrNotFound
+	}
+	a, err := s.Agent(ctx, t.Agent)
+	if err != nil {
+		return nil, err
+	}
+	if a.Disabled {
+		return nil, ErrNotFound
+	}
+	return a, nil
 }

@@ -23,6 +23,7 @@ var (
 	ErrClosed      = store.ErrClosed
 	ErrForbidden   = errors.New("not allowed")
 	ErrBadPassword = errors.New("wrong email or password")
+	ErrDisabled    = errors.New("this account is disabled; ask an admin")
 	ErrTooMany     = errors.New("too many attempts; wait a minute")
 	ErrExists      = store.ErrInboxExists
 	ErrInvalid     = errors.New("invalid")

@@ -145,6 +145,8 @@ type Agent struct {
 	Name  string   `json:"name"`
 	Teams []string `json:"teams"`
 	Role  string   `json:"role"` // agent, admin or marketer
+	// Disabled: the agent may not sign in (an admin disabled them).
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // Record is a CRM record (person, organization, lead, deal, task, note);

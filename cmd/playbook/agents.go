@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/store"
@@ -21,15 +22,22 @@ import (
 var agentsCommand = &command{
 	name:    "agents",
 	summary: "add and list the agents who answer chats in the inbox",
-	usage:   "agents add|list|token [options]",
+	usage:   "agents add|list|token|tokens|revoke|disable|enable|remove|password|teams [options]",
 	help: `Manages the agents who sign in to the inbox (/inbox) and take chats.
 
   playbook agents add --email sam@example.com --name "Sam Lee" --team sales,support [--role admin] [--password ...]
   playbook agents list
-  playbook agents token --email sam@example.com     (an API token for scripts)
+  playbook agents token --email sam@example.com [--name export] [--expires 720h]   (an API token for scripts)
+  playbook agents tokens                            (every API token: its id, agent, name, expiry)
+  playbook agents revoke --id TOKEN-ID              (the token stops working at once)
+  playbook agents disable|enable|remove --email sam@example.com
+  playbook agents password --email sam@example.com [--password ...]   (a new password; sessions end)
   playbook agents teams --team sales --routing round_robin --capacity 3 [--reopen reopen]
 
-Without --password a password is generated and printed once. Passwords are
+Without --password a password is generated and printed once. A disabled
+agent cannot sign in, and their sessions, sockets and API tokens end at
+once; enable lets them sign in again. The inbox's Settings screen does the
+same for admins (see docs/administration.md). Passwords are
 stored as bcrypt hashes. Routing is manual (agents take chats), round_robin
 or least_busy; capacity caps the open chats per agent under automatic
 routing (0 = no cap). Reopen is what a resolved chat of the team may become:
@@ -50,16 +58,18 @@ directory at a time: stop the server, run the command, start it again.
 		data := fs.String("data", "data", "the data directory of the embedded store (without --redis)")
 		prefix := fs.String("prefix", "pb:", "prefix of every Redis key")
 		email := fs.String("email", "", "the agent's email (add, token)")
-		name := fs.String("name", "", "the agent's name, shown to visitors (add)")
+		name := fs.String("name", "", "the agent's name, shown to visitors (add); the API token's name (token)")
 		teams := fs.String("team", "", "comma-separated teams (add), or the team to configure (teams)")
 		role := fs.String("role", "agent", "agent, admin or marketer (add; a marketer sees the statistics, no chat, and has no team)")
 		password := fs.String("password", "", "the password (add; default: generated)")
 		routing := fs.String("routing", "manual", "manual, round_robin or least_busy (teams)")
 		capacity := fs.Int("capacity", 0, "open chats per agent under automatic routing; 0 = no cap (teams)")
 		reopen := fs.String("reopen", "never", "never or reopen: may a resolved chat open again (teams)")
+		expires := fs.Duration("expires", 0, "the API token stops working after this long, e.g. 720h; 0 = until revoked (token)")
+		tokenID := fs.String("id", "", "the id of the API token to revoke, as tokens lists it (revoke)")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) != 1 {
-				return usageError("say what to do: add, list, token or teams")
+				return usageError("say what to do: add, list, token, tokens, revoke, disable, enable, remove, password or teams")
 			}
 			engine, closeStore, err := openInbox(*redisURL, *prefix, *data)
 			if err != nil {
@@ -94,7 +104,11 @@ directory at a time: stop the server, run the command, start it again.
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Name, a.Email, a.Role, strings.Join(a.Teams, ","), p)
+					state := ""
+					if a.Disabled {
+						state = "\tdisabled"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\n", a.Name, a.Email, a.Role, strings.Join(a.Teams, ","), p, state)
 				}
 				tw.Flush()
 			case "token":
@@ -105,18 +119,76 @@ directory at a time: stop the server, run the command, start it again.
 				if err != nil {
 					return err
 				}
-				tok, err := st.NewAPIToken(ctx, a.ID)
+				tok, _, err := st.NewAPIToken(ctx, a.ID, *name, *expires)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(std.out, "%s\n", tok)
+			case "tokens":
+				all, err := st.APITokens(ctx)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(std.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tAGENT\tNAME\tCREATED\tEXPIRES")
+				for _, t := range all {
+					who := t.Agent
+					if a, err := st.Agent(ctx, t.Agent); err == nil {
+						who = a.Email
+					}
+					exp := "never"
+					if !t.Expires.IsZero() {
+						exp = t.Expires.Format(time.RFC3339)
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, who, t.Name, t.Created.Format(time.RFC3339), exp)
+				}
+				tw.Flush()
+			case "revoke":
+				if err := st.RevokeAPIToken(ctx, *tokenID); errors.Is(err, handoff.ErrNotFound) {
+					return fmt.Errorf("no API token with id %q (see playbook agents tokens)", *tokenID)
+				} else if err != nil {
+					return err
+				}
+				fmt.Fprintf(std.out, "revoked API token %s\n", *tokenID)
+			case "disable", "enable", "remove", "password":
+				a, err := st.AgentByEmail(ctx, *email)
+				if errors.Is(err, handoff.ErrNotFound) {
+					return fmt.Errorf("no agent with email %q", *email)
+				}
+				if err != nil {
+					return err
+				}
+				switch args[0] {
+				case "disable", "enable":
+					if _, err := st.SetDisabled(ctx, a.ID, args[0] == "disable"); err != nil {
+						return err
+					}
+					fmt.Fprintf(std.out, "%sd %s <%s>\n", args[0], a.Name, a.Email)
+				case "remove":
+					if err := st.RemoveAgent(ctx, a.ID); err != nil {
+						return err
+					}
+					fmt.Fprintf(std.out, "removed %s <%s>\n", a.Name, a.Email)
+				case "password":
+					pw := *password
+					if pw == "" {
+						pw = generatePassword()
+					}
+					if _, err := st.ResetPassword(ctx, a.ID, pw); err != nil {
+						return err
+					}
+					fmt.Fprintf(std.out, "new password for %s <%s>; their sessions ended\n", a.Name, a.Email)
+					if *password == "" {
+						fmt.Fprintf(std.out, "password: %s  (shown once)\n", pw)
+					}
+				}
 			case "teams":
 				if err := st.SetTeamConfig(ctx, *teams, handoff.TeamConfig{Routing: handoff.Routing(*routing), Capacity: *capacity, Reopen: handoff.ReopenPolicy(*reopen)}); err != nil {
 					return err
 				}
 				fmt.Fprintf(std.out, "team %s: %s routing, capacity %d, reopen %s\n", *teams, *routing, *capacity, *reopen)
 			default:
-				return usageError("unknown agents action %s: use add, list, token or teams", args[0])
+				return usageError("unknown agents action %s: use add, list, token, tokens, revoke, disable, enable, remove, password or teams", args[0])
 			}
 			return nil
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -53,6 +54,21 @@ func TestAgentsOnTheEmbeddedStore(t *testing.T) {
 	if code, _, errs := playbookRun(t, "agents", "token", "--data", dir, "--email", "nobody@example.com"); code == 0 || !strings.Contains(errs, `no agent with email "nobody@example.com"`) {
 		t.Fatalf("a token for nobody: exit %d, %q", code, errs)
 	}
+	expiring := strings.TrimSpace(must(`^pbt_[a-z2-7]+\n$`, "agents", "token", "--email", "sam@example.com", "--name", "export", "--expires", "720h"))
+	out = must(`(?m)^ID +AGENT +NAME +CREATED +EXPIRES\n[0-9a-f]{64} +sam@example.com +export +\S+ +\S+\n[0-9a-f]{64} +sam@example.com +\S+ +never\n$`, "agents", "tokens")
+	expiringID := regexp.MustCompile(`(?m)^([0-9a-f]{64}) +sam@example.com +export`).FindStringSubmatch(out)[1]
+	must(`^revoked API token `+expiringID+`\n$`, "agents", "revoke", "--id", expiringID)
+	if code, _, errs := playbookRun(t, "agents", "revoke", "--data", dir, "--id", expiringID); code == 0 || !strings.Contains(errs, "no API token with id") {
+		t.Fatalf("revoked twice: exit %d, %q", code, errs)
+	}
+	must(`^disabled Kim <kim@example.com>\n$`, "agents", "disable", "--email", "kim@example.com")
+	must(`(?m)^Kim +kim@example.com +admin +sales,support +offline +disabled\n`, "agents", "list")
+	must(`^enabled Kim <kim@example.com>\n$`, "agents", "enable", "--email", "kim@example.com")
+	must(`^new password for Kim <kim@example.com>; their sessions ended\npassword: [a-z2-7]{16} `, "agents", "password", "--email", "kim@example.com")
+	out = must(`^new password for Kim`, "agents", "password", "--email", "kim@example.com", "--password", "kims new password")
+	kimPassword = "kims new password"
+	must(`^added Bob <bob@example.com>`, "agents", "add", "--email", "bob@example.com", "--name", "Bob", "--password", "correct horse")
+	must(`^removed Bob <bob@example.com>\n$`, "agents", "remove", "--email", "bob@example.com")
 
 	// The next process sees them.
 	db, err := embedded.Open(dir, embedded.Options{})
@@ -64,6 +80,12 @@ func TestAgentsOnTheEmbeddedStore(t *testing.T) {
 	ctx := context.Background()
 	if a, err := st.AgentByAPIToken(ctx, tok); err != nil || a.Email != "sam@example.com" {
 		t.Fatalf("the token's agent: %+v, %v", a, err)
+	}
+	if _, err := st.AgentByAPIToken(ctx, expiring); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("the revoked token: %v", err)
+	}
+	if _, err := st.AgentByEmail(ctx, "bob@example.com"); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("removed bob: %v", err)
 	}
 	if sess, err := st.Login(ctx, "kim@example.com", kimPassword, "127.0.0.1"); err != nil || sess.Agent.Role != handoff.RoleAdmin {
 		t.Fatalf("kim signs in with the generated password: %+v, %v", sess, err)

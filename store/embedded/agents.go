@@ -12,7 +12,8 @@ import (
 // agentRecord is an agent as stored, with its password hash.
 type agentRecord struct {
 	store.Agent
-	Hash []byte `json:"pw"`
+	Hash       []byte `json:"pw"`
+	Generation int    `json:"gen,omitempty"` // store.Agent's, which JSON leaves out
 }
 
 func getAgent(tx *Tx, id string) (*store.Agent, []byte, error) {
@@ -30,13 +31,14 @@ func getAgent(tx *Tx, id string) (*store.Agent, []byte, error) {
 	if r.Teams == nil {
 		r.Teams = []string{}
 	}
+	r.Agent.Generation = r.Generation
 	return &r.Agent, r.Hash, nil
 }
 
 // CreateAgent implements store.Agents in one transaction: the email and
 // the record together, or neither.
 func (s *Inbox) CreateAgent(ctx context.Context, a store.Agent, hash []byte) error {
-	b, err := json.Marshal(agentRecord{Agent: a, Hash: hash})
+	b, err := json.Marshal(agentRecord{Agent: a, Hash: hash, Generation: a.Generation})
 	if err != nil {
 		return err
 	}
@@ -101,6 +103,7 @@ func (s *Inbox) AgentList(ctx context.Context) ([]*store.Agent, error) {
 				r.Teams = []string{}
 			}
 			a := r.Agent
+			a.Generation = r.Generation
 			out = append(out, &a)
 			return true, nil
 		})
@@ -171,24 +174,124 @@ func (s *Inbox) DeleteSignIn(ctx context.Context, tokenHash string) error {
 	return s.db.Update(ctx, func(tx *Tx) error { return tx.Delete(K("hs", tokenHash)) })
 }
 
+// UpdateAgent implements store.Agents in one transaction.
+func (s *Inbox) UpdateAgent(ctx context.Context, a store.Agent, hash []byte) error {
+	return s.db.Update(ctx, func(tx *Tx) error {
+		old, oldHash, err := getAgent(tx, a.ID)
+		if err != nil {
+			return err
+		}
+		if hash == nil {
+			hash = oldHash
+		}
+		a.Email = old.Email
+		b, err := json.Marshal(agentRecord{Agent: a, Hash: hash, Generation: a.Generation})
+		if err != nil {
+			return err
+		}
+		return tx.Put(K("ha", a.ID), b)
+	})
+}
+
+// DeleteAgent implements store.Agents in one transaction: the record, its
+// email and its API tokens.
+func (s *Inbox) DeleteAgent(ctx context.Context, id string) error {
+	return s.db.Update(ctx, func(tx *Tx) error {
+		a, _, err := getAgent(tx, id)
+		if err != nil {
+			return err
+		}
+		var tokens [][]byte
+		err = tx.Scan(K("hk"), func(k, v []byte) (bool, error) {
+			if decodeAPIToken("", v).Agent == id {
+				tokens = append(tokens, append([]byte(nil), k...))
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range tokens {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		if owner, ok, err := tx.Get(K("hae", a.Email)); err != nil {
+			return err
+		} else if ok && string(owner) == id {
+			if err := tx.Delete(K("hae", a.Email)); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(K("ha", id))
+	})
+}
+
+// decodeAPIToken reads a stored API token: JSON, or (before tokens had
+// names and expiries) the agent id alone.
+func decodeAPIToken(id string, v []byte) store.APIToken {
+	var t store.APIToken
+	if len(v) > 0 && v[0] == '{' && json.Unmarshal(v, &t) == nil {
+		if t.ID == "" {
+			t.ID = id
+		}
+		return t
+	}
+	return store.APIToken{ID: id, Agent: string(v)}
+}
+
 // SaveAPIToken implements store.Agents.
-func (s *Inbox) SaveAPIToken(ctx context.Context, tokenHash, agent string) error {
-	return s.db.Update(ctx, func(tx *Tx) error { return tx.Put(K("hk", tokenHash), []byte(agent)) })
+func (s *Inbox) SaveAPIToken(ctx context.Context, t store.APIToken) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(ctx, func(tx *Tx) error { return tx.Put(K("hk", t.ID), b) })
 }
 
 // APIToken implements store.Agents.
-func (s *Inbox) APIToken(ctx context.Context, tokenHash string) (string, error) {
-	var id string
+func (s *Inbox) APIToken(ctx context.Context, id string) (store.APIToken, error) {
+	var t store.APIToken
 	err := s.db.View(ctx, func(tx *Tx) error {
-		v, ok, err := tx.Get(K("hk", tokenHash))
+		v, ok, err := tx.Get(K("hk", id))
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return store.ErrInboxNotFound
 		}
-		id = string(v)
+		t = decodeAPIToken(id, v)
 		return nil
 	})
-	return id, err
+	return t, err
+}
+
+// APITokens implements store.Agents.
+func (s *Inbox) APITokens(ctx context.Context) ([]store.APIToken, error) {
+	var out []store.APIToken
+	err := s.db.View(ctx, func(tx *Tx) error {
+		return tx.Scan(K("hk"), func(k, v []byte) (bool, error) {
+			parts, err := SplitKey(k)
+			if err != nil || len(parts) != 2 {
+				return false, fmt.Errorf("API token key %q: %v", k, err)
+			}
+			id, _ := parts[1].(string)
+			out = append(out, decodeAPIToken(id, v))
+			return true, nil
+		})
+	})
+	return out, err
+}
+
+// DeleteAPIToken implements store.Agents.
+func (s *Inbox) DeleteAPIToken(ctx context.Context, id string) error {
+	return s.db.Update(ctx, func(tx *Tx) error {
+		if ok, err := tx.Has(K("hk", id)); err != nil || !ok {
+			if err == nil {
+				err = store.ErrInboxNotFound
+			}
+			return err
+		}
+		return tx.Delete(K("hk", id))
+	})
 }

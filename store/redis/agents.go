@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -26,7 +28,8 @@ import (
 func (s *Inbox) CreateAgent(ctx context.Context, a store.Agent, hash []byte) error {
 	teams, _ := json.Marshal(a.Teams)
 	agentKey := s.p + "agent:" + a.ID
-	if err := s.rdb.HSet(ctx, agentKey, "id", a.ID, "email", a.Email, "name", a.Name, "teams", teams, "role", string(a.Role), "pw", hash).Err(); err != nil {
+	if err := s.rdb.HSet(ctx, agentKey, "id", a.ID, "email", a.Email, "name", a.Name, "teams", teams, "role", string(a.Role), "pw", hash,
+		"disabled", boolField(a.Disabled), "generation", a.Generation).Err(); err != nil {
 		return err
 	}
 	emailKey := s.p + "agent-email:" + a.Email
@@ -91,7 +94,8 @@ func (s *Inbox) Agent(ctx context.Context, id string) (*store.Agent, []byte, err
 	if len(m) == 0 {
 		return nil, nil, store.ErrInboxNotFound
 	}
-	a := &store.Agent{ID: m["id"], Email: m["email"], Name: m["name"], Role: store.Role(m["role"])}
+	a := &store.Agent{ID: m["id"], Email: m["email"], Name: m["name"], Role: store.Role(m["role"]), Disabled: m["disabled"] == "1"}
+	a.Generation, _ = strconv.Atoi(m["generation"])
 	_ = json.Unmarshal([]byte(m["teams"]), &a.Teams)
 	if a.Teams == nil {
 		a.Teams = []string{}
@@ -185,16 +189,136 @@ func (s *Inbox) DeleteSignIn(ctx context.Context, tokenHash string) error {
 	return s.rdb.Del(ctx, s.p+"login:"+tokenHash).Err()
 }
 
+func boolField(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// updateAgent sets fields of the agent hash KEYS[1] (ARGV: field, value,
+// ...) if it exists; 0 when it does not.
+var updateAgent = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+`)
+
+// UpdateAgent implements store.Agents: one script on the agent's key.
+func (s *Inbox) UpdateAgent(ctx context.Context, a store.Agent, hash []byte) error {
+	teams, _ := json.Marshal(a.Teams)
+	args := []any{"name", a.Name, "teams", teams, "role", string(a.Role), "disabled", boolField(a.Disabled), "generation", a.Generation}
+	if hash != nil {
+		args = append(args, "pw", hash)
+	}
+	n, err := updateAgent.Run(ctx, s.rdb, []string{s.p + "agent:" + a.ID}, args...).Int()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrInboxNotFound
+	}
+	return nil
+}
+
+// DeleteAgent implements store.Agents in single-key steps (the keys are
+// in different slots of a Cluster), ordered so that a crash midway leaves
+// nothing that signs in: the API tokens, the record (from here on the
+// agent is gone: an email or a list entry without its record is skipped
+// and taken over), the email, the list entry.
+func (s *Inbox) DeleteAgent(ctx context.Context, id string) error {
+	a, _, err := s.Agent(ctx, id)
+	if err != nil {
+		return err
+	}
+	all, err := s.APITokens(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range all {
+		if t.Agent == id {
+			if err := s.rdb.HDel(ctx, s.p+"apitokens", t.ID).Err(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.rdb.Del(ctx, s.p+"agent:"+id).Err(); err != nil {
+		return err
+	}
+	if err := delIfValue.Run(ctx, s.rdb, []string{s.p + "agent-email:" + a.Email}, id).Err(); err != nil {
+		return err
+	}
+	return s.rdb.SRem(ctx, s.p+"agents", id).Err()
+}
+
+// delIfValue deletes KEYS[1] if it is ARGV[1].
+var delIfValue = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// API tokens live in one hash, apitokens: field the token's hash, value
+// its JSON. Tokens made before they had names and expiries are strings
+// apitoken:HASH holding the agent id: still accepted, not listed.
+
 // SaveAPIToken implements store.Agents.
-func (s *Inbox) SaveAPIToken(ctx context.Context, tokenHash, agent string) error {
-	return s.rdb.Set(ctx, s.p+"apitoken:"+tokenHash, agent, 0).Err()
+func (s *Inbox) SaveAPIToken(ctx context.Context, t store.APIToken) error {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	return s.rdb.HSet(ctx, s.p+"apitokens", t.ID, b).Err()
 }
 
 // APIToken implements store.Agents.
-func (s *Inbox) APIToken(ctx context.Context, tokenHash string) (string, error) {
-	id, err := s.rdb.Get(ctx, s.p+"apitoken:"+tokenHash).Result()
-	if errors.Is(err, goredis.Nil) {
-		return "", store.ErrInboxNotFound
+func (s *Inbox) APIToken(ctx context.Context, id string) (store.APIToken, error) {
+	v, err := s.rdb.HGet(ctx, s.p+"apitokens", id).Result()
+	if err == nil {
+		var t store.APIToken
+		if err := json.Unmarshal([]byte(v), &t); err != nil {
+			return store.APIToken{}, fmt.Errorf("API token %s: %w", id, err)
+		}
+		return t, nil
 	}
-	return id, err
+	if !errors.Is(err, goredis.Nil) {
+		return store.APIToken{}, err
+	}
+	agent, err := s.rdb.Get(ctx, s.p+"apitoken:"+id).Result()
+	if errors.Is(err, goredis.Nil) {
+		return store.APIToken{}, store.ErrInboxNotFound
+	}
+	return store.APIToken{ID: id, Agent: agent}, err
+}
+
+// APITokens implements store.Agents.
+func (s *Inbox) APITokens(ctx context.Context) ([]store.APIToken, error) {
+	m, err := s.rdb.HGetAll(ctx, s.p+"apitokens").Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.APIToken, 0, len(m))
+	for id, v := range m {
+		var t store.APIToken
+		if err := json.Unmarshal([]byte(v), &t); err != nil {
+			return nil, fmt.Errorf("API token %s: %w", id, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// DeleteAPIToken implements store.Agents.
+func (s *Inbox) DeleteAPIToken(ctx context.Context, id string) error {
+	n, err := s.rdb.HDel(ctx, s.p+"apitokens", id).Result()
+	if err != nil {
+		return err
+	}
+	m, err := s.rdb.Del(ctx, s.p+"apitoken:"+id).Result()
+	if err != nil {
+		return err
+	}
+	if n+m == 0 {
+		return store.ErrInboxNotFound
+	}
+	return nil
 }

@@ -17,6 +17,159 @@ func Agents(t *testing.T, open InboxOpener) {
 	t.Run("SignIn", func(t *testing.T) { testSignIn(t, open) })
 	t.Run("LoginLimit", func(t *testing.T) { testLoginLimit(t, open) })
 	t.Run("AddRace", func(t *testing.T) { testAddRace(t, open) })
+	t.Run("Administration", func(t *testing.T) { testAdministration(t, open) })
+	t.Run("APITokens", func(t *testing.T) { testAPITokens(t, open) })
+}
+
+// testAdministration: an admin's changes to an agent, seen by the other
+// instance at once: disabling ends every session and refuses sign-in and
+// API tokens; enabling lets them sign in again but brings no old session
+// back; a password reset ends the sessions; removing frees the email.
+func testAdministration(t *testing.T, open InboxOpener) {
+	ctx := context.Background()
+	s, s2, _ := inboxes(t, open, handoff.Options{})
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	sess, err := s.Login(ctx, "sam@example.com", "correct horse", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := s.NewAPIToken(ctx, sam.ID, "script", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, teams, role := "Sam Lee", []string{"sales", "support"}, handoff.RoleAdmin
+	if a, err := s2.UpdateAgent(ctx, sam.ID, handoff.AgentChange{Name: &name, Teams: &teams, Role: &role}); err != nil || a.Name != "Sam Lee" || a.Email != "sam@example.com" {
+		t.Fatalf("update: %+v %v", a, err)
+	}
+	if got, err := s.SessionByToken(ctx, sess.Token); err != nil || got.Agent.Name != "Sam Lee" || len(got.Agent.Teams) != 2 || got.Agent.Role != handoff.RoleAdmin {
+		t.Fatalf("the session after an update: %+v %v (the session stays, the agent changes)", got, err)
+	}
+	bad := "Sales Team"
+	if _, err := s2.UpdateAgent(ctx, sam.ID, handoff.AgentChange{Teams: &[]string{bad}}); !errors.Is(err, handoff.ErrInvalid) {
+		t.Fatalf("bad team: %v", err)
+	}
+	if _, err := s2.UpdateAgent(ctx, "nobody", handoff.AgentChange{Name: &name}); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("update nobody: %v", err)
+	}
+
+	if a, err := s2.SetDisabled(ctx, sam.ID, true); err != nil || !a.Disabled {
+		t.Fatalf("disable: %+v %v", a, err)
+	}
+	if _, err := s.SessionByToken(ctx, sess.Token); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("a disabled agent's session: %v", err)
+	}
+	if _, err := s.AgentByAPIToken(ctx, tok); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("a disabled agent's API token: %v", err)
+	}
+	if _, err := s.Login(ctx, "sam@example.com", "correct horse", "127.0.0.2"); !errors.Is(err, handoff.ErrDisabled) {
+		t.Fatalf("a disabled agent signs in: %v", err)
+	}
+	if _, err := s.Login(ctx, "sam@example.com", "wrong horse", "127.0.0.2"); !errors.Is(err, handoff.ErrBadPassword) {
+		t.Fatalf("a wrong password of a disabled agent: %v, want the usual answer", err)
+	}
+	if all, _ := s.Agents(ctx); len(all) != 1 || !all[0].Disabled {
+		t.Fatalf("the list shows %+v, want sam disabled", all)
+	}
+	if a, err := s2.SetDisabled(ctx, sam.ID, false); err != nil || a.Disabled {
+		t.Fatalf("enable: %+v %v", a, err)
+	}
+	if _, err := s.SessionByToken(ctx, sess.Token); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("enabled again: the session from before came back: %v", err)
+	}
+	if a, err := s.AgentByAPIToken(ctx, tok); err != nil || a.ID != sam.ID {
+		t.Fatalf("enabled again: the API token: %v %v", a, err)
+	}
+	sess, err = s.Login(ctx, "sam@example.com", "correct horse", "127.0.0.3")
+	if err != nil {
+		t.Fatalf("enabled again: %v", err)
+	}
+
+	if _, err := s2.ResetPassword(ctx, sam.ID, "short"); !errors.Is(err, handoff.ErrInvalid) {
+		t.Fatalf("a short password: %v", err)
+	}
+	if _, err := s2.ResetPassword(ctx, sam.ID, "battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SessionByToken(ctx, sess.Token); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("the session after a password reset: %v", err)
+	}
+	if _, err := s.Login(ctx, "sam@example.com", "correct horse", "127.0.0.4"); !errors.Is(err, handoff.ErrBadPassword) {
+		t.Fatalf("the old password: %v", err)
+	}
+	if _, err := s.Login(ctx, "sam@example.com", "battery staple", "127.0.0.4"); err != nil {
+		t.Fatalf("the new password: %v", err)
+	}
+
+	if err := s2.RemoveAgent(ctx, sam.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Agent(ctx, sam.ID); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("a removed agent: %v", err)
+	}
+	if _, err := s.AgentByAPIToken(ctx, tok); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("a removed agent's API token: %v", err)
+	}
+	if list, _ := s.APITokens(ctx); len(list) != 0 {
+		t.Fatalf("tokens left after removing their agent: %+v", list)
+	}
+	if all, _ := s.Agents(ctx); len(all) != 0 {
+		t.Fatalf("agents after removing sam: %+v", all)
+	}
+	if err := s2.RemoveAgent(ctx, sam.ID); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("removed twice: %v", err)
+	}
+	if _, err := s.AddAgent(ctx, handoff.NewAgent{Email: "sam@example.com", Name: "Sam again", Password: "12345678"}); err != nil {
+		t.Fatalf("the email of a removed agent: %v", err)
+	}
+}
+
+// testAPITokens: tokens are listed (by hash, never in clear), expire on
+// the other instance at the clock's time, and a revoked one is refused
+// at once.
+func testAPITokens(t *testing.T, open InboxOpener) {
+	ctx := context.Background()
+	s, s2, clk := inboxes(t, open, handoff.Options{})
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
+	short, st, err := s.NewAPIToken(ctx, sam.ID, "nightly export", time.Hour)
+	if err != nil || st.Name != "nightly export" || !st.Expires.Equal(st.Created.Add(time.Hour)) {
+		t.Fatalf("new token: %+v %v", st, err)
+	}
+	clk.Advance(time.Second)
+	long, lt, err := s.NewAPIToken(ctx, sam.ID, "", 0)
+	if err != nil || !lt.Expires.IsZero() {
+		t.Fatalf("a token without expiry: %+v %v", lt, err)
+	}
+	if _, _, err := s.NewAPIToken(ctx, sam.ID, "", -time.Hour); !errors.Is(err, handoff.ErrInvalid) {
+		t.Fatalf("a negative lifetime: %v", err)
+	}
+	list, err := s2.APITokens(ctx)
+	if err != nil || len(list) != 2 || list[0].ID != lt.ID || list[1].ID != st.ID || list[1].Agent != sam.ID || list[1].Name != "nightly export" {
+		t.Fatalf("tokens = %+v, %v; want the newest first", list, err)
+	}
+	for _, l := range list {
+		if l.ID == short || l.ID == long {
+			t.Fatal("a token is listed in clear")
+		}
+	}
+	if _, err := s2.AgentByAPIToken(ctx, short); err != nil {
+		t.Fatalf("before its expiry: %v", err)
+	}
+	clk.Advance(time.Hour)
+	if _, err := s2.AgentByAPIToken(ctx, short); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("after its expiry: %v", err)
+	}
+	if err := s.RevokeAPIToken(ctx, lt.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.AgentByAPIToken(ctx, long); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("a revoked token: %v", err)
+	}
+	if err := s2.RevokeAPIToken(ctx, lt.ID); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("revoked twice: %v", err)
+	}
+	if list, _ := s.APITokens(ctx); len(list) != 1 || list[0].ID != st.ID {
+		t.Fatalf("tokens after a revocation: %+v", list)
+	}
 }
 
 func testSignIn(t *testing.T, open InboxOpener) {
@@ -80,7 +233,7 @@ func testSignIn(t *testing.T, open InboxOpener) {
 	if _, err := s.Login(ctx, "nobody@example.com", "correct horse", "127.0.0.1"); !errors.Is(err, handoff.ErrBadPassword) {
 		t.Fatalf("unknown email: %v", err)
 	}
-	tok, err := s.NewAPIToken(ctx, sam.ID)
+	tok, _, err := s.NewAPIToken(ctx, sam.ID, "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +243,7 @@ func testSignIn(t *testing.T, open InboxOpener) {
 	if _, err := s2.AgentByAPIToken(ctx, tok+"x"); !errors.Is(err, handoff.ErrNotFound) {
 		t.Fatalf("forged api token: %v", err)
 	}
-	if _, err := s.NewAPIToken(ctx, "nobody"); !errors.Is(err, handoff.ErrNotFound) {
+	if _, _, err := s.NewAPIToken(ctx, "nobody", "", 0); !errors.Is(err, handoff.ErrNotFound) {
 		t.Fatalf("a token for nobody: %v", err)
 	}
 }

@@ -710,14 +710,37 @@ func (v *Widget) watchQueue(conv, team string, pos int) {
 	}
 	v.queued = conv
 	v.mu.Unlock()
+	var sent *protocol.Queue
 	if pos > 0 {
-		v.out.Push(&protocol.Queue{Team: team, Position: pos})
+		sent = v.queueFrame(team, pos)
+		v.out.Push(sent)
 	}
-	go v.queueLoop(conv, pos)
+	go v.queueLoop(conv, sent)
 }
 
-// queueLoop is watchQueue's background loop; last is the place sent.
-func (v *Widget) queueLoop(conv string, last int) {
+// queueFrame is the visitor's place pos in team's queue with the team's
+// usual wait (read when the place changes, not on every poll). A failed
+// read sends the place without an estimate.
+func (v *Widget) queueFrame(team string, pos int) *protocol.Queue {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	q := &protocol.Queue{Team: team, Position: pos}
+	d, ok, err := v.svc.inbox.WaitEstimate(ctx, team)
+	switch {
+	case err != nil:
+		v.log.Warn("reading a team's usual wait", "team", team, "err", err)
+	case ok:
+		q.EstimateSeconds = max(int(d/time.Second), 1)
+	}
+	return q
+}
+
+// queueLoop is watchQueue's background loop; sent is the frame sent (nil:
+// none yet). The
+// team's usual wait is read with each new place and once more on the poll
+// after it: the take that moved the queue records its wait just after the
+// move, so the first read may come before it.
+func (v *Widget) queueLoop(conv string, sent *protocol.Queue) {
 	defer func() {
 		v.mu.Lock()
 		if v.queued == conv {
@@ -727,6 +750,10 @@ func (v *Widget) queueLoop(conv string, last int) {
 	}()
 	tick := time.NewTicker(queueEvery)
 	defer tick.Stop()
+	last, recheck := 0, sent != nil
+	if sent != nil {
+		last = sent.Position
+	}
 	for first := last == 0; ; first = false {
 		if !first {
 			select {
@@ -747,9 +774,17 @@ func (v *Widget) queueLoop(conv string, last int) {
 		case pos == 0:
 			return // no longer waiting
 		case pos != last:
-			last = pos
-			v.out.Push(&protocol.Queue{Team: team, Position: pos})
+			last, recheck = pos, true
+			sent = v.queueFrame(team, pos)
+			v.out.Push(sent)
 			v.out.Flush()
+		case recheck:
+			recheck = false
+			if q := v.queueFrame(team, pos); sent == nil || q.EstimateSeconds != sent.EstimateSeconds {
+				sent = q
+				v.out.Push(q)
+				v.out.Flush()
+			}
 		}
 	}
 }

@@ -463,6 +463,30 @@ func TestWidgetQueueAndLeaveMessage(t *testing.T) {
 	}
 }
 
+// TestWidgetQueueEstimate: the queue frame says how long the team's chats
+// usually wait (the median of its recent pick-up times) and says nothing
+// while the team has none.
+func TestWidgetQueueEstimate(t *testing.T) {
+	ctx := context.Background()
+	f := newWidgetFixture(t)
+	isQueue := func(fr protocol.Frame) bool { _, ok := fr.(*protocol.Queue); return ok }
+	w1, out1 := f.open(t)
+	f.start(t, w1, "desk")
+	if q := out1.waitFor(t, "queue frame", isQueue).(*protocol.Queue); q.Position != 1 || q.EstimateSeconds != 0 {
+		t.Fatalf("with no pick-up times yet: %+v, want place 1 and no estimate", q)
+	}
+	for _, d := range []time.Duration{time.Minute, 4 * time.Minute, 3 * time.Minute} {
+		if err := f.inbox.Engine().AddWait(ctx, "sales", d, handoff.RecentWaits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w2, out2 := f.open(t)
+	f.start(t, w2, "desk")
+	if q := out2.waitFor(t, "queue frame", isQueue).(*protocol.Queue); q.Position != 2 || q.EstimateSeconds != 180 {
+		t.Fatalf("after waits of 1, 4 and 3 minutes: %+v, want place 2 and 180 s", q)
+	}
+}
+
 // TestErrorFrameKeepsCausesInternal: an unknown error is unavailable, and
 // its text never reaches the visitor.
 func TestErrorFrameKeepsCausesInternal(t *testing.T) {

@@ -119,7 +119,12 @@ func (s *Store) Assign(ctx context.Context, id string, to *Agent, claim bool) (*
 	if !to.InTeam(c.Team) {
 		return nil, "", fmt.Errorf("%w: %s is not in team %s", ErrForbidden, to.Name, c.Team)
 	}
-	return s.st.Assign(ctx, id, to.ID, to.Name, claim, s.now())
+	at := s.now()
+	nc, prev, err := s.st.Assign(ctx, id, to.ID, to.Name, claim, at)
+	if err == nil {
+		s.recordWait(ctx, c, at)
+	}
+	return nc, prev, err
 }
 
 // AssignBy is Assign done by agent by (nil: the team's routing chose).

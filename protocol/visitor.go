@@ -187,10 +187,14 @@ type (
 	Sent struct {
 		ID string `json:"id"`
 	}
-	// Queue is the visitor's place in the team's queue (1 is next).
+	// Queue is the visitor's place in the team's queue (1 is next) and,
+	// when the team has taken chats from its queue before, how long a
+	// chat usually waits there: the median of the team's latest pick-up
+	// times, in whole seconds (absent, 0, when there is no such data).
 	Queue struct {
-		Team     string `json:"team"`
-		Position int    `json:"position"`
+		Team            string `json:"team"`
+		Position        int    `json:"position"`
+		EstimateSeconds int    `json:"estimate_seconds,omitempty"`
 	}
 	// PrechatForm answers a start without pre-chat values for a playbook
 	// that has a form: the widget shows it, then sends start again with

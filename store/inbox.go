@@ -288,6 +288,12 @@ type Teams interface {
 	// NextTurn counts a team's round-robin turns: 1, 2, 3, ... across
 	// every process sharing the store.
 	NextTurn(ctx context.Context, team string) (int64, error)
+	// AddWait records that a chat of team waited wait (≥ 0) in the queue
+	// before an agent took it; the team keeps its latest keep (≥ 1).
+	AddWait(ctx context.Context, team string, wait time.Duration, keep int) error
+	// Waits returns the team's recorded waits, newest first (none: empty),
+	// to the millisecond.
+	Waits(ctx context.Context, team string) ([]time.Duration, error)
 }
 
 // InboxEngine is everything package handoff keeps in a store.

@@ -2,10 +2,13 @@ package browsertest
 
 import (
 	"context"
-	"github.com/playbook-dev/playbook/internal/servertest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/playbook-dev/playbook/internal/servertest"
 )
 
 // The waiting visitor (issue 11, item 20): one "Connecting…" line, their
@@ -39,8 +42,23 @@ func TestWidgetQueuePositionAndLeaveMessage(t *testing.T) {
 	// Her place in the queue, then the queue moves.
 	queue := sr + `.querySelector('.pb-queue')`
 	waitFor(t, visitor, "the place in the queue", `!`+queue+`.hidden && `+queue+`.querySelector('.pb-queue-text').textContent === "You're number 2 in line"`)
+	if !eval[bool](t, visitor, queue+`.querySelector('.pb-queue-est').hidden`) {
+		t.Errorf("an estimate (%q) before the team ever took a chat", eval[string](t, visitor, queue+`.querySelector('.pb-queue-est').textContent`))
+	}
 	maria.call("POST", "/api/conversations/"+lena+"/assign", map[string]any{})
 	waitFor(t, visitor, "the new place in the queue", `!`+queue+`.hidden && `+queue+`.querySelector('.pb-queue-text').textContent === "You're next in line"`)
+	// Lena waited a moment: the team's usual wait, from that pick-up.
+	waitFor(t, visitor, "the usual wait", `!`+queue+`.querySelector('.pb-queue-est').hidden && `+queue+`.querySelector('.pb-queue-est').textContent === 'Usual wait: under a minute'`)
+	axeClean(t, visitor, "the widget waiting in the queue")
+	screenshot(t, visitor, "widget-queue.png")
+	if err := chromedp.Do(visitor, chromedp.EmulateViewport(375, 740, chromedp.EmulateScale(1), chromedp.EmulateMobile, chromedp.EmulatePortrait)); err != nil {
+		t.Fatal(err)
+	}
+	axeClean(t, visitor, "the widget waiting in the queue (375 px)")
+	if w := eval[[]float64](t, visitor, `(() => { const q = `+queue+`; return [q.scrollWidth, q.clientWidth] })()`); w[0] > w[1] {
+		t.Errorf("the queue line scrolls sideways at 375 px: %v > %v", w[0], w[1])
+	}
+	screenshot(t, visitor, "widget-queue-phone.png")
 
 	// She leaves a message instead: the offline path runs at once.
 	click(t, visitor, `"Leave a message instead"`, queue+`.querySelector('.pb-leave')`)

@@ -805,6 +805,49 @@ func (s *Inbox) TeamConfig(ctx context.Context, team string) (store.TeamConfig, 
 	return c, err
 }
 
+// AddWait implements store.Teams: the team's waits are one JSON list of
+// milliseconds, newest first.
+func (s *Inbox) AddWait(ctx context.Context, team string, wait time.Duration, keep int) error {
+	return s.db.Update(ctx, func(tx *Tx) error {
+		ms, err := waits(tx, team)
+		if err != nil {
+			return err
+		}
+		ms = append([]int64{max(wait, 0).Milliseconds()}, ms...)
+		b, err := json.Marshal(ms[:min(len(ms), max(keep, 1))])
+		if err != nil {
+			return err
+		}
+		return tx.Put(K("hwait", team), b)
+	})
+}
+
+// Waits implements store.Teams.
+func (s *Inbox) Waits(ctx context.Context, team string) ([]time.Duration, error) {
+	var ms []int64
+	err := s.db.View(ctx, func(tx *Tx) (err error) {
+		ms, err = waits(tx, team)
+		return err
+	})
+	out := make([]time.Duration, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, time.Duration(m)*time.Millisecond)
+	}
+	return out, err
+}
+
+func waits(tx *Tx, team string) ([]int64, error) {
+	v, ok, err := tx.Get(K("hwait", team))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var ms []int64
+	if err := json.Unmarshal(v, &ms); err != nil {
+		return nil, fmt.Errorf("waits of team %s: %w", team, err)
+	}
+	return ms, nil
+}
+
 // NextTurn implements store.Teams.
 func (s *Inbox) NextTurn(ctx context.Context, team string) (int64, error) {
 	var n int64

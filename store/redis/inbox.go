@@ -822,6 +822,35 @@ func teamConfig(m map[string]string) store.TeamConfig {
 	return c
 }
 
+// AddWait implements store.Teams: LPUSH and LTRIM of the team's one list
+// in one MULTI.
+func (s *Inbox) AddWait(ctx context.Context, team string, wait time.Duration, keep int) error {
+	k := s.p + "{t:" + team + "}:waits"
+	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.LPush(ctx, k, max(wait, 0).Milliseconds())
+		p.LTrim(ctx, k, 0, int64(max(keep, 1))-1)
+		return nil
+	})
+	return err
+}
+
+// Waits implements store.Teams.
+func (s *Inbox) Waits(ctx context.Context, team string) ([]time.Duration, error) {
+	vals, err := s.rdb.LRange(ctx, s.p+"{t:"+team+"}:waits", 0, -1).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, 0, len(vals))
+	for _, v := range vals {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("waits of team %s: %w", team, err)
+		}
+		out = append(out, time.Duration(ms)*time.Millisecond)
+	}
+	return out, nil
+}
+
 // NextTurn implements store.Teams.
 func (s *Inbox) NextTurn(ctx context.Context, team string) (int64, error) {
 	return s.rdb.Incr(ctx, s.p+"rr:"+team).Result()

@@ -97,6 +97,7 @@ func Inbox(t *testing.T, open InboxOpener) {
 	t.Run("Missed", func(t *testing.T) { testMissed(t, open) })
 	t.Run("QueuePosition", func(t *testing.T) { testQueuePosition(t, open) })
 	t.Run("QueuePositionLongQueue", func(t *testing.T) { testQueuePositionLongQueue(t, open) })
+	t.Run("WaitEstimate", func(t *testing.T) { testWaitEstimate(t, open) })
 	t.Run("Away", func(t *testing.T) { testAway(t, open) })
 	t.Run("Gone", func(t *testing.T) { testGone(t, open) })
 	t.Run("RateThenAmend", func(t *testing.T) { testRateThenAmend(t, open) })
@@ -732,6 +733,78 @@ func testQueuePosition(t *testing.T, open InboxOpener) {
 	}
 	if p := pos("nope"); p != 0 {
 		t.Fatalf("an unknown conversation is at %d", p)
+	}
+}
+
+// testWaitEstimate: a chat taken from the queue records how long it
+// waited; the estimate is the median of the team's latest RecentWaits,
+// read on the other instance; a reassign, a missed chat taken later and
+// another team's chats do not count.
+func testWaitEstimate(t *testing.T, open InboxOpener) {
+	ctx := context.Background()
+	s, s2, clk := inboxes(t, open, handoff.Options{})
+	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales", "support")
+	kim := addAgent(t, s, "kim", handoff.RoleAgent, "sales")
+	estimate := func(team string) (time.Duration, bool) {
+		t.Helper()
+		d, ok, err := s2.WaitEstimate(ctx, team)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, ok
+	}
+	if d, ok := estimate("sales"); ok {
+		t.Fatalf("an estimate of %v before any chat was taken", d)
+	}
+	take := func(id string, wait time.Duration, a *handoff.Agent) {
+		t.Helper()
+		queued(t, s, id, "sales")
+		clk.Advance(wait)
+		if _, _, err := s.Assign(ctx, id, a, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take("w1", 30*time.Second, sam)
+	if d, ok := estimate("sales"); !ok || d != 30*time.Second {
+		t.Fatalf("after one wait of 30s: %v %v", d, ok)
+	}
+	take("w2", 90*time.Second, kim)
+	take("w3", 20*time.Second, sam)
+	if d, _ := estimate("sales"); d != 30*time.Second {
+		t.Fatalf("median of 30s, 90s, 20s: %v, want 30s", d)
+	}
+	take("w4", 50*time.Second, sam)
+	if d, _ := estimate("sales"); d != 40*time.Second {
+		t.Fatalf("median of 30s, 90s, 20s, 50s: %v, want 40s (the middle two's mean)", d)
+	}
+	// A reassign is no pick-up; nor is a missed chat taken an hour later.
+	clk.Advance(time.Hour)
+	if _, _, err := s.Assign(ctx, "w2", sam, false); err != nil {
+		t.Fatal(err)
+	}
+	queued(t, s, "late", "sales")
+	if _, _, err := s.Miss(ctx, "late"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	if _, _, err := s.Assign(ctx, "late", kim, true); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := estimate("sales"); d != 40*time.Second {
+		t.Fatalf("after a reassign and a missed chat taken late: %v, want 40s still", d)
+	}
+	if d, ok := estimate("support"); ok {
+		t.Fatalf("support has an estimate of %v from sales' chats", d)
+	}
+	// Only the latest RecentWaits count: older long waits fall out.
+	for i := range handoff.RecentWaits {
+		take(fmt.Sprint("r", i), 10*time.Second, sam)
+	}
+	if d, _ := estimate("sales"); d != 10*time.Second {
+		t.Fatalf("after %d waits of 10s: %v, want 10s", handoff.RecentWaits, d)
+	}
+	if w, err := s2.Engine().Waits(ctx, "sales"); err != nil || len(w) != handoff.RecentWaits {
+		t.Fatalf("the team keeps %d waits (%v), want %d", len(w), err, handoff.RecentWaits)
 	}
 }
 

@@ -64,7 +64,8 @@
       mailLater: 'We couldn’t email the transcript just now. Please try again later.',
       mailWrong: 'The transcript can only go to the email address you gave us.',
       mailDone: 'The transcript has already been emailed.', mailOff: 'Email isn’t available here.',
-      queueN: "You're number {n} in line", queue1: "You're next in line", leave: 'Leave a message instead'
+      queueN: "You're number {n} in line", queue1: "You're next in line", leave: 'Leave a message instead',
+      waitMin: 'Usual wait: under a minute', waitN: 'Usual wait: about {n} min'
     },
     es: {
       open: 'Abrir el chat', close: 'Cerrar el chat', dismiss: 'Descartar', send: 'Enviar',
@@ -90,7 +91,8 @@
       mailLater: 'No pudimos enviar la conversación ahora. Inténtalo más tarde.',
       mailWrong: 'La conversación solo puede ir al correo que nos diste.',
       mailDone: 'La conversación ya se envió por correo.', mailOff: 'El correo no está disponible aquí.',
-      queueN: 'Eres el número {n} en la cola', queue1: 'Eres el siguiente en la cola', leave: 'Dejar un mensaje'
+      queueN: 'Eres el número {n} en la cola', queue1: 'Eres el siguiente en la cola', leave: 'Dejar un mensaje',
+      waitMin: 'Espera habitual: menos de un minuto', waitN: 'Espera habitual: unos {n} min'
     },
     fr: {
       open: 'Ouvrir le chat', close: 'Fermer le chat', dismiss: 'Ignorer', send: 'Envoyer',
@@ -116,7 +118,8 @@
       mailLater: 'Impossible d’envoyer la conversation pour le moment. Réessayez plus tard.',
       mailWrong: 'La conversation ne peut être envoyée qu’à l’adresse que vous nous avez donnée.',
       mailDone: 'La conversation a déjà été envoyée par e-mail.', mailOff: 'L’e-mail n’est pas disponible ici.',
-      queueN: 'Vous êtes n° {n} dans la file', queue1: 'Vous êtes le prochain dans la file', leave: 'Laisser plutôt un message'
+      queueN: 'Vous êtes n° {n} dans la file', queue1: 'Vous êtes le prochain dans la file', leave: 'Laisser plutôt un message',
+      waitMin: 'Attente habituelle : moins d’une minute', waitN: 'Attente habituelle : environ {n} min'
     },
     de: {
       open: 'Chat öffnen', close: 'Chat schließen', dismiss: 'Ausblenden', send: 'Senden',
@@ -142,7 +145,8 @@
       mailLater: 'Der Verlauf konnte gerade nicht gesendet werden. Bitte später erneut versuchen.',
       mailWrong: 'Der Verlauf kann nur an die E-Mail-Adresse gehen, die Sie uns genannt haben.',
       mailDone: 'Der Verlauf wurde bereits per E-Mail gesendet.', mailOff: 'E-Mail ist hier nicht verfügbar.',
-      queueN: 'Sie sind Nummer {n} in der Warteschlange', queue1: 'Sie sind als Nächstes dran', leave: 'Stattdessen eine Nachricht hinterlassen'
+      queueN: 'Sie sind Nummer {n} in der Warteschlange', queue1: 'Sie sind als Nächstes dran', leave: 'Stattdessen eine Nachricht hinterlassen',
+      waitMin: 'Übliche Wartezeit: unter einer Minute', waitN: 'Übliche Wartezeit: etwa {n} Min.'
     }
   };
   function langOf(tag) {
@@ -386,6 +390,7 @@
     '.pb-notice{margin:0 14px 6px;padding:7px 12px;border-radius:10px;background:#fff4e5;color:#7a3e00;font-size:13px}',
     '.pb-notice[hidden],.pb-hint[hidden],.pb-endbar[hidden],.pb-composer[hidden],.pb-queue[hidden]{display:none}',
     '.pb-queue{margin:0 14px 6px;padding:7px 12px;border-radius:10px;background:#f0f2f5;color:var(--pb-ink);font-size:13px;display:flex;align-items:center;justify-content:space-between;gap:8px;flex-wrap:wrap}',
+    '.pb-queue-info{display:flex;flex-direction:column;gap:2px}.pb-queue-est{font-size:12px;color:#4a5058}.pb-queue-est[hidden]{display:none}',
     '.pb-leave{border:0;background:none;padding:2px 0;color:var(--pb-ink);font-size:13px;text-decoration:underline;text-underline-offset:2px;cursor:pointer}',
     '.pb-endbar{padding:10px 14px 12px;border-top:1px solid #eceef1;display:flex;flex-direction:column;align-items:center;gap:6px}',
     '.pb-linkbtn{border:0;background:none;padding:4px 6px;color:var(--pb-ink);font-size:13.5px;text-decoration:underline;text-underline-offset:2px;cursor:pointer}',
@@ -542,7 +547,9 @@
         h('div', { ref: 'notice', class: 'pb-notice', role: 'status', hidden: true }),
         // the waiting visitor's place in the queue, and the way out
         h('div', { ref: 'queue', class: 'pb-queue', hidden: true }, [
-          h('span', { ref: 'queueText', class: 'pb-queue-text', role: 'status' }),
+          h('div', { class: 'pb-queue-info', role: 'status' }, [
+            h('span', { ref: 'queueText', class: 'pb-queue-text' }),
+            h('span', { ref: 'queueEst', class: 'pb-queue-est', hidden: true })]),
           h('button', { ref: 'leave', class: 'pb-leave', type: 'button', text: t('leave'), onclick: function () { leaveMessage(); } })]),
         h('div', { ref: 'endbar', class: 'pb-endbar', hidden: true }, [
           h('button', { ref: 'restart', class: 'pb-restart', type: 'button', text: t('restart'), onclick: function () { restart(); } }),
@@ -947,7 +954,15 @@
   function renderQueue() {
     var on = S.status === 'handoff' && S.queuePos > 0 && !S.ended;
     if (on) ui.queueText.textContent = S.queuePos === 1 ? t('queue1') : t('queueN', { n: S.queuePos });
+    var est = waitText(S.queueEst);
+    ui.queueEst.textContent = est;
+    ui.queueEst.hidden = !est;
     ui.queue.hidden = !on;
+  }
+  // waitText says the team's usual wait (seconds; 0: unknown, say nothing).
+  function waitText(sec) {
+    if (!(sec > 0)) return '';
+    return sec < 60 ? t('waitMin') : t('waitN', { n: Math.round(sec / 60) });
   }
   function leaveMessage() {
     S.queuePos = 0;
@@ -1080,7 +1095,7 @@
     S.ended = false; S.resolved = false; S.canReopen = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false; S.byId = {};
     ui.mailBtn.hidden = true; ui.mailForm.hidden = true;
     ui.form.hidden = false; ui.endbar.hidden = true;
-    S.queuePos = 0; ui.queue.hidden = true;
+    S.queuePos = 0; S.queueEst = 0; ui.queue.hidden = true;
     setWaitBot(false);
     setInput('text');
     notice('');
@@ -1304,7 +1319,7 @@
         setTypingShown();
         break;
       case 'status': S.queue.push({ status: f.status }); pump(); break; // after the entries before it
-      case 'queue': S.queuePos = +f.position || 0; renderQueue(); break;
+      case 'queue': S.queuePos = +f.position || 0; S.queueEst = +f.estimate_seconds || 0; renderQueue(); break;
       case 'prechat': showPrechat(f); break;
       case 'error': onError(f); break;
       case 'pong': clearTimeout(S.pongT); break;

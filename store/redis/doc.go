@@ -9,10 +9,18 @@
 //
 // A turn is one round trip: a Lua script (run by EVALSHA) checks the
 // session's version, writes the new state, appends the transcript entries
-// (a Redis Stream), records the client's message id and publishes the
-// entries to other server processes, all at once. A duplicate client
-// message id is answered from the transcript instead of running the step
-// again; a version conflict makes the caller re-read and re-run the step.
+// (a Redis list of "ID ENTRY" items), records the client's message id and
+// publishes the entries to other server processes, all at once. A
+// duplicate client message id is answered from the transcript instead of
+// running the step again; a version conflict makes the caller re-read and
+// re-run the step.
+//
+// Entry ids look like stream ids ("ms-seq", from the Redis server's clock,
+// increasing within a conversation) and compare like them. A transcript was
+// a Redis Stream before: Redis 7 gives every stream a 4 KB node up front,
+// which was half of what a conversation cost. A conversation stored then
+// keeps its stream (the turn script appends with XADD, reads fall back to
+// XRANGE), so an upgrade needs no migration.
 //
 // The read before the write is usually skipped: the Store keeps the last
 // version of each session it wrote or read in a bounded in-process cache

@@ -14,3 +14,6 @@ func MigrateFailAfter(o *MigrateOptions, n int) { o.failAfter = n }
 // ErrMigrationStopped is what a migration stopped by MigrateFailAfter
 // answers.
 var ErrMigrationStopped = errMigrationStopped
+
+// IDLess compares two entry ids as Redis compares stream ids.
+func IDLess(a, b string) bool { return entryKey(a).less(entryKey(b)) }

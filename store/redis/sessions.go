@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -336,12 +337,84 @@ func (s *Store) Delete(ctx context.Context, ids ...string) error {
 func (s *Store) Transcript(ctx context.Context, id, after string, count int64) ([]Entry, error) {
 	start := "-"
 	if after != "" && after != "0" {
+		if _, err := parseEntryID(after); err != nil {
+			return nil, err
+		}
 		start = "(" + after
 	}
 	return s.rangeEntries(ctx, id, start, "+", count)
 }
 
 func (s *Store) rangeEntries(ctx context.Context, id, start, end string, count int64) ([]Entry, error) {
+	items, err := s.rdb.LRange(ctx, s.keys(id)[1], 0, -1).Result()
+	if err != nil {
+		if goredis.HasErrorPrefix(err, "WRONGTYPE") {
+			// Stored before transcripts were lists: a stream.
+			return s.rangeStream(ctx, id, start, end, count)
+		}
+		return nil, err
+	}
+	lo, loOpen, hi := bound(start, 0), strings.HasPrefix(start, "("), bound(end, ^uint64(0)>>1)
+	out := make([]Entry, 0, len(items))
+	for _, item := range items {
+		eid, data, ok := strings.Cut(item, " ")
+		if !ok {
+			return nil, fmt.Errorf("conversation %s: bad transcript item %.40q", id, item)
+		}
+		k := entryKey(eid)
+		if k.less(lo) || loOpen && k == lo {
+			continue
+		}
+		if hi.less(k) || count > 0 && int64(len(out)) >= count {
+			break
+		}
+		e, err := DecodeEntry(eid, data)
+		if err != nil {
+			return nil, fmt.Errorf("conversation %s entry %s: %w", id, eid, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// idKey is an entry id ("ms-seq") as two numbers, to compare.
+type idKey struct{ ms, seq uint64 }
+
+func (a idKey) less(b idKey) bool { return a.ms < b.ms || a.ms == b.ms && a.seq < b.seq }
+
+// entryKey parses an entry id; a bad one compares as 0-0.
+func entryKey(id string) idKey {
+	k, _ := parseEntryID(id)
+	return k
+}
+
+// parseEntryID parses "ms-seq" or "ms" (sequence 0), as XRANGE does.
+func parseEntryID(id string) (idKey, error) {
+	ms, seq, hasSeq := strings.Cut(id, "-")
+	var k idKey
+	var err error
+	k.ms, err = strconv.ParseUint(ms, 10, 64)
+	if err == nil && hasSeq {
+		k.seq, err = strconv.ParseUint(seq, 10, 64)
+	}
+	if err != nil {
+		return idKey{}, fmt.Errorf("bad transcript entry id %q (want MILLISECONDS-SEQUENCE)", id)
+	}
+	return k, nil
+}
+
+// bound is an XRANGE bound as an idKey: "-" and "+" are the ends (def),
+// "(ID" is ID (exclusive: the caller checks the parenthesis).
+func bound(b string, def uint64) idKey {
+	switch b {
+	case "-", "+", "":
+		return idKey{def, def}
+	}
+	return entryKey(strings.TrimPrefix(b, "("))
+}
+
+// rangeStream reads a transcript stored as a stream (before lists).
+func (s *Store) rangeStream(ctx context.Context, id, start, end string, count int64) ([]Entry, error) {
 	var msgs []goredis.XMessage
 	var err error
 	if count > 0 {

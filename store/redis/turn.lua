@@ -1,7 +1,8 @@
 -- One atomic turn of a conversation.
 -- KEYS[1] session hash (v = version, s = session JSON)
--- KEYS[2] transcript stream
--- KEYS[3] client message ids answered: id -> "first last" stream ids
+-- KEYS[2] transcript: a list of "ID ENTRY" (ID = "ms-seq", as a stream id);
+--         a conversation stored before the list (a stream) stays a stream
+-- KEYS[3] client message ids answered: id -> "first last" entry ids
 -- ARGV[1] expected version (0 = create), ARGV[2] new session JSON,
 -- ARGV[3] ttl in ms, ARGV[4] client message id or "", ARGV[5] pub/sub channel,
 -- ARGV[6..] transcript entries (JSON).
@@ -21,10 +22,37 @@ v = v + 1
 redis.call('HSET', KEYS[1], 'v', v, 's', ARGV[2])
 local reply = {'ok', tostring(v)}
 local live = {}
-for i = 6, #ARGV do
-  local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[i])
-  reply[#reply + 1] = id
-  live[#live + 1] = id .. ' ' .. ARGV[i]
+if #ARGV >= 6 then
+  if redis.call('TYPE', KEYS[2])['ok'] == 'stream' then
+    for i = 6, #ARGV do
+      local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[i])
+      reply[#reply + 1] = id
+      live[#live + 1] = id .. ' ' .. ARGV[i]
+    end
+  else
+    -- Ids as XADD '*' makes them: the server's clock in ms, never before
+    -- the last entry's, and a sequence number within the millisecond.
+    local t = redis.call('TIME')
+    local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local seq = 0
+    local last = redis.call('LINDEX', KEYS[2], -1)
+    if last then
+      local dash = string.find(last, '-', 1, true)
+      local sp = string.find(last, ' ', dash, true)
+      local lms = tonumber(string.sub(last, 1, dash - 1))
+      if lms >= ms then
+        ms = lms
+        seq = tonumber(string.sub(last, dash + 1, sp - 1)) + 1
+      end
+    end
+    for i = 6, #ARGV do
+      local id = string.format('%.0f-%d', ms, seq)
+      seq = seq + 1
+      reply[#reply + 1] = id
+      live[#live + 1] = id .. ' ' .. ARGV[i]
+    end
+    redis.call('RPUSH', KEYS[2], unpack(live))
+  end
 end
 if ARGV[4] ~= '' then
   local first, last = '', ''

@@ -1,0 +1,91 @@
+package redis_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/engine"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+)
+
+// TestTranscriptStoredAsStreamStaysReadable: a conversation stored before
+// transcripts were lists (its transcript a Redis stream of "e" fields, its
+// client ids answered with stream ids) reads as before after the upgrade,
+// resumes after a stream id, and its next turns append to the same stream
+// with ids that keep increasing; a new conversation's transcript is a
+// list, whose ids compare the same way.
+func TestTranscriptStoredAsStreamStaysReadable(t *testing.T) {
+	ctx := context.Background()
+	st, srv := newStore(t)
+	// The old layout, as the turn script wrote it.
+	key := func(k string) string { return srv.Prefix + "{c:old}:" + k }
+	sess, _ := json.Marshal(&engine.Session{ID: "old", Playbook: "p", Version: "h"})
+	if err := srv.Client.HSet(ctx, key("s"), "v", 2, "s", sess).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var old []string
+	for _, text := range []string{"hi", "what's your email?"} {
+		e, _ := json.Marshal(bot(text))
+		id, err := srv.Client.XAdd(ctx, &goredis.XAddArgs{Stream: key("msgs"), Values: []any{"e", e}}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, id)
+	}
+	if err := srv.Client.HSet(ctx, key("cid"), "m1", old[1]+" "+old[1]).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	all, err := st.Transcript(ctx, "old", "", 0)
+	if err != nil || len(all) != 2 || all[0].ID != old[0] || all[1].Text != "what's your email?" {
+		t.Fatalf("old transcript = %+v %v, want ids %v", all, err, old)
+	}
+	if after, err := st.Transcript(ctx, "old", old[0], 0); err != nil || len(after) != 1 || after[0].ID != old[1] {
+		t.Fatalf("old transcript after %s = %+v %v", old[0], after, err)
+	}
+	// A resent message answered before the upgrade.
+	r, err := st.Turn(ctx, "old", "m1", count)
+	if err != nil || !r.Duplicate || len(r.Entries) != 1 || r.Entries[0].ID != old[1] {
+		t.Fatalf("resent m1 = %+v %v, want the entry %s", r, err, old[1])
+	}
+	r, err = st.Turn(ctx, "old", "m2", count)
+	if err != nil || r.Duplicate || len(r.Entries) != 1 {
+		t.Fatalf("turn m2 = %+v %v", r, err)
+	}
+	if typ := srv.Client.Type(ctx, key("msgs")).Val(); typ != "stream" {
+		t.Fatalf("the old transcript became a %s, want it to stay a stream", typ)
+	}
+	all, err = st.Transcript(ctx, "old", old[1], 0)
+	if err != nil || len(all) != 1 || all[0].ID != r.Entries[0].ID || all[0].Text != "turn 1" {
+		t.Fatalf("after the upgrade's turn: %+v %v, want %+v", all, err, r.Entries)
+	}
+
+	// A new conversation: a list, ids increasing within a millisecond.
+	if _, err := st.Create(ctx, &engine.Session{ID: "new"}, []redisstore.Entry{bot("a"), bot("b"), bot("c")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := st.Turn(ctx, "new", "", count); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if typ := srv.Client.Type(ctx, srv.Prefix+"{c:new}:msgs").Val(); typ != "list" {
+		t.Fatalf("a new transcript is a %s, want a list", typ)
+	}
+	all, err = st.Transcript(ctx, "new", "", 0)
+	if err != nil || len(all) != 6 {
+		t.Fatalf("new transcript = %+v %v", all, err)
+	}
+	for i := 1; i < len(all); i++ {
+		if !redisstore.IDLess(all[i-1].ID, all[i].ID) {
+			t.Fatalf("ids %s then %s: not increasing", all[i-1].ID, all[i].ID)
+		}
+	}
+	page, err := st.Transcript(ctx, "new", all[1].ID, 2)
+	if err != nil || len(page) != 2 || page[0].ID != all[2].ID || page[1].ID != all[3].ID {
+		t.Fatalf("2 after %s = %+v %v", all[1].ID, page, err)
+	}
+}

@@ -398,6 +398,14 @@ func (c *compiler) analyze() {
 				stack = append(stack, e.to)
 			}
 		}
+		if h := c.cards[i].card.Handoff; h != nil {
+			for _, t := range h.BackTo { // an agent hands the chat back there
+				if !reached[t] {
+					reached[t] = true
+					stack = append(stack, t)
+				}
+			}
+		}
 	}
 	// A goto that names no card could have meant any card: after such an
 	// error, "never reached" would only repeat it.
@@ -418,8 +426,9 @@ func (c *compiler) analyze() {
 		}
 	}
 	if len(c.broken) == 0 {
-		c.definiteAssignment(adj, reached)
+		in := c.definiteAssignment(adj, reached)
 		c.resumeNeeds(adj)
+		c.checkBackTo(adj, reached, in)
 	}
 }
 
@@ -450,7 +459,10 @@ func (s varSet) and(o varSet) bool { // s &= o; reports whether s changed
 // before a card when every path to the card sets it (must, not may): an
 // answered question sets its var, but a skipped one, the last refused
 // answer, a failed call and an offline path do not.
-func (c *compiler) definiteAssignment(adj [][]edge, reached []bool) {
+//
+// It returns, per card, the vars surely set before it (nil when no read
+// can fail, and so nothing needs them).
+func (c *compiler) definiteAssignment(adj [][]edge, reached []bool) []varSet {
 	n, nv := len(c.cards), len(c.vars)
 	idx := make(map[string]int, nv)
 	for i, v := range c.vars {
@@ -463,7 +475,7 @@ func (c *compiler) definiteAssignment(adj [][]edge, reached []bool) {
 		}
 	}
 	if !anyRead {
-		return
+		return nil
 	}
 	defaults := newVarSet(nv)
 	for i, v := range c.vars {
@@ -520,6 +532,117 @@ func (c *compiler) definiteAssignment(adj [][]edge, reached []bool) {
 			c.reportUnset(adj, idx, defaults, i, r)
 		}
 	}
+	return in
+}
+
+// checkBackTo reports each card a handoff's back_to lists that needs a var
+// (Card.Needs) a chat may not have when it waits at that handoff: one not
+// set on every path to the handoff card, nor by the card's own set. Such a
+// hand-back would be refused while chatting, so validate says it first.
+func (c *compiler) checkBackTo(adj [][]edge, reached []bool, in []varSet) {
+	if in == nil {
+		return
+	}
+	idx := make(map[string]int, len(c.vars))
+	for i, v := range c.vars {
+		idx[v.Name] = i
+	}
+	for h, fc := range c.cards {
+		ho := fc.card.Handoff
+		if ho == nil || !reached[h] || len(fc.backTo) != len(ho.BackTo) {
+			continue
+		}
+		setW, _, _ := c.cardWrites(h)
+		for j, t := range ho.BackTo {
+			var missing []string
+			for _, v := range c.cards[t].card.Needs {
+				if k, ok := idx[v]; ok && !in[h].has(k) && !slices.Contains(setW, v) {
+					missing = append(missing, v)
+				}
+			}
+			if len(missing) > 0 {
+				c.reportBackTo(adj, idx, h, t, fc.backTo[j], missing)
+			}
+		}
+	}
+}
+
+// reportBackTo reports that handoff card h lists card t in back_to at n,
+// and t needs vars (sorted) that a chat waiting at h may lack. It names
+// the card that reads the first of them, a path to h that does not set
+// it, and the fixes.
+func (c *compiler) reportBackTo(adj [][]edge, idx map[string]int, h, t int, n *yaml.Node, missing []string) {
+	f := c.cards[h].ast.file.f
+	v := missing[0]
+	what := "var " + strconv.Quote(v)
+	if len(missing) > 1 {
+		q := quoteAll(missing)
+		what = "vars " + strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+	}
+	d := f.errorf(n, "an agent may hand the chat back to %q here, but it reads %s, which a chat may not have when it waits at this handoff", c.cards[t].ast.name, what)
+	var b strings.Builder
+	if path := c.unsetPath(adj, idx, idx[v], h); path != "" {
+		fmt.Fprintf(&b, "this path to the handoff does not set it: %s. ", path)
+	}
+	reader, route := c.readerPath(adj, t, v)
+	if reader != t {
+		fmt.Fprintf(&b, "Card %q reads it on the way on (%s). ", c.cards[reader].ast.name, route)
+	}
+	var askers []string
+	for _, fc := range c.cards {
+		if a := fc.card.Ask; a != nil && a.Save == v && !slices.Contains(askers, fc.ast.name) {
+			askers = append(askers, fc.ast.name)
+		}
+	}
+	fmt.Fprintf(&b, "Give %q a `default:`, write `%s ?? %s` in card %q", v, v, zeroHint(c.varDecl[v].Type), c.cards[reader].ast.name)
+	if len(askers) > 0 && len(askers) <= 3 {
+		fmt.Fprintf(&b, ", or hand back to card %s (it asks for it) instead", strings.Join(quoteAll(askers), " or "))
+	} else {
+		b.WriteString(", or take the card out of back_to")
+	}
+	d.Detail = b.String()
+}
+
+// readerPath finds the nearest card, from card t along edges that do not
+// set var v, that reads v where an unset var fails, and the way there as
+// "a → b → c".
+func (c *compiler) readerPath(adj [][]edge, t int, v string) (int, string) {
+	reads := func(i int) bool {
+		for _, r := range c.cards[i].reads {
+			if r.name == v && !r.guarded && !c.ownWriteCovers(i, r) {
+				return true
+			}
+		}
+		return false
+	}
+	prev := map[int]int{t: -1}
+	queue := []int{t}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		if reads(i) {
+			var steps []string
+			for j := i; j >= 0; j = prev[j] {
+				steps = append(steps, c.cards[j].name)
+			}
+			slices.Reverse(steps)
+			return i, strings.Join(steps, " → ")
+		}
+	edges:
+		for _, e := range adj[i] {
+			if _, seen := prev[e.to]; seen {
+				continue
+			}
+			for _, w := range e.sets {
+				if w == v {
+					continue edges
+				}
+			}
+			prev[e.to] = i
+			queue = append(queue, e.to)
+		}
+	}
+	return t, ""
 }
 
 // ownWriteCovers reports whether card i itself surely set the var of read

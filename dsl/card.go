@@ -449,7 +449,7 @@ func normalizeLabel(s string) string {
 	return engine.NormalizeLabel(s)
 }
 
-var handoffKeys = []string{"team", "say", "wait", "offline", "priority"}
+var handoffKeys = []string{"team", "say", "wait", "offline", "priority", "back_to"}
 
 func (c *compiler) handoff(fc *flatCard, n *yaml.Node) *engine.Handoff {
 	f := fc.ast.file.f
@@ -471,6 +471,19 @@ func (c *compiler) handoff(fc *flatCard, n *yaml.Node) *engine.Handoff {
 		case "offline":
 			hasOffline = true
 			h.Offline = c.cardRef(fc, p.value, "handoff.offline")
+		case "back_to":
+			_, nodes := f.strList(p.value, "handoff.back_to")
+			h.BackTo = []int{}
+			for _, bn := range nodes {
+				if i := c.cardRef(fc, bn, "handoff.back_to"); i >= 0 {
+					if slices.Contains(h.BackTo, i) {
+						f.errorf(bn, "card %q is listed twice in back_to", bn.Value)
+						continue
+					}
+					h.BackTo = append(h.BackTo, i)
+					fc.backTo = append(fc.backTo, bn)
+				}
+			}
 		case "priority":
 			if s, ok := f.str(p.value, "priority"); ok {
 				prios := []string{"low", "normal", "high", "urgent"}

@@ -93,6 +93,9 @@ type flatCard struct {
 	// maybeUnset marks the card's set assignments (by index in Card.Set)
 	// whose value may be nothing: they do not surely set their var.
 	maybeUnset []bool
+	// backTo are the nodes of the handoff's back_to entries, in the order
+	// of Handoff.BackTo.
+	backTo []*yaml.Node
 }
 
 type varRead struct {

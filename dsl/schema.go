@@ -219,10 +219,13 @@ func shapes() map[string]func() map[string]any {
 		"branch.if":   func() map[string]any { return ref("expr") },
 		"branch.goto": func() map[string]any { return ref("cardName") },
 
-		"handoff.team":     func() map[string]any { return map[string]any{"type": "string", "pattern": slugRE.String()} },
-		"handoff.say":      func() map[string]any { return ref("text") },
-		"handoff.wait":     func() map[string]any { return ref("duration") },
-		"handoff.offline":  func() map[string]any { return ref("cardName") },
+		"handoff.team":    func() map[string]any { return map[string]any{"type": "string", "pattern": slugRE.String()} },
+		"handoff.say":     func() map[string]any { return ref("text") },
+		"handoff.wait":    func() map[string]any { return ref("duration") },
+		"handoff.offline": func() map[string]any { return ref("cardName") },
+		"handoff.back_to": func() map[string]any {
+			return map[string]any{"oneOf": []any{ref("cardName"), map[string]any{"type": "array", "items": ref("cardName")}}}
+		},
 		"handoff.priority": func() map[string]any { return enum([]string{"low", "normal", "high", "urgent"}) },
 
 		"call.url": strSchema,
@@ -277,7 +280,7 @@ var keyDocs = map[string]string{
 	"card.set":              "Assignments var: expression, in order.",
 	"card.branch":           "Arms {if, goto} tried in order; the last may have no if.",
 	"card.goto":             "The next card (without it, the card below runs).",
-	"card.handoff":          "Live chat: {team, say, wait, offline, priority}.",
+	"card.handoff":          "Live chat: {team, say, wait, offline, priority, back_to}.",
 	"card.create":           "CRM records: lead, deal, person, organization, task, note.",
 	"card.call":             "An HTTP call to an allowed host: {url, method, headers, body, timeout, save, on_error}.",
 	"card.end":              "Ends the bot part with an outcome label, or true.",
@@ -299,6 +302,7 @@ var keyDocs = map[string]string{
 	"handoff.team":          "The team whose agents take the chat.",
 	"handoff.wait":          "How long to wait for an agent before going offline (default 2m).",
 	"handoff.offline":       "The card when nobody is online or accepts in time.",
+	"handoff.back_to":       "The cards an agent may hand the chat back to (default: any card whose vars the chat has); each must need no var a chat may lack here.",
 	"call.on_error":         "The card when the call fails.",
 	"var.type":              "string, number, int, bool, email, phone, url, date, list, map or any.",
 	"var.label":             "What agents see instead of the var's name, in the inbox: plain text, or a map of locales to texts.",

@@ -3,6 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -79,6 +82,9 @@ func (p *Program) CanResumeAt(card string, s *Session) (missing []string, err er
 	if !ok {
 		return nil, fmt.Errorf("playbook %s has no card %q", p.ID, card)
 	}
+	if err := p.notBackTo(p.cardByName[card], s); err != nil {
+		return nil, err
+	}
 	if missing = c.missing(s); len(missing) > 0 {
 		return missing, errors.New(resumeRefusal(card, missing))
 	}
@@ -86,15 +92,33 @@ func (p *Program) CanResumeAt(card string, s *Session) (missing []string, err er
 }
 
 // ResumeCards lists, in card order, the cards an agent may hand session s
-// back to: those whose needed vars s has all set.
+// back to: those whose needed vars s has all set and, when s waits at a
+// handoff with back_to, that the list names.
 func (p *Program) ResumeCards(s *Session) []string {
 	var names []string
-	for _, c := range p.Cards {
-		if len(c.missing(s)) == 0 {
+	for i, c := range p.Cards {
+		if len(c.missing(s)) == 0 && p.notBackTo(i, s) == nil {
 			names = append(names, c.Name)
 		}
 	}
 	return names
+}
+
+// notBackTo refuses card i when session s waits at a handoff card whose
+// back_to does not list it.
+func (p *Program) notBackTo(i int, s *Session) error {
+	if s == nil || s.Card < 0 || s.Card >= len(p.Cards) {
+		return nil
+	}
+	h := p.Cards[s.Card]
+	if h.Handoff == nil || h.Handoff.BackTo == nil || slices.Contains(h.Handoff.BackTo, i) {
+		return nil
+	}
+	names := make([]string, len(h.Handoff.BackTo))
+	for j, t := range h.Handoff.BackTo {
+		names[j] = strconv.Quote(p.Cards[t].Name)
+	}
+	return fmt.Errorf("cannot hand back to card %q: card %q lets agents hand back only to %s", p.Cards[i].Name, h.Name, strings.Join(names, ", "))
 }
 
 func (c *Card) missing(s *Session) []string {
@@ -364,6 +388,9 @@ type Handoff struct {
 	Wait     time.Duration
 	Offline  int // card index that runs when nobody is online or accepts in time
 	Priority string
+	// BackTo lists the card indices an agent may hand a chat that waits
+	// here back to; nil lets any card whose Needs the session has.
+	BackTo []int
 }
 
 // RecordKind is the kind of CRM record a create card makes.

@@ -265,6 +265,10 @@ func (r *runner) resume() {
 			r.out = append(r.out, errorEffect(r.ev.Card, source.Range{}, "cannot resume at card "+strconv.Quote(r.ev.Card)+": there is no such card"))
 			return
 		}
+		if err := r.p.notBackTo(i, s); err != nil {
+			r.out = append(r.out, errorEffect(r.ev.Card, r.p.Cards[i].Pos, err.Error()))
+			return
+		}
 		if missing := r.p.Cards[i].missing(s); len(missing) > 0 {
 			r.out = append(r.out, errorEffect(r.ev.Card, r.p.Cards[i].Pos, resumeRefusal(r.ev.Card, missing)))
 			return
@@ -275,6 +279,10 @@ func (r *runner) resume() {
 		// The card below was never proved safe for this session: the
 		// agent may have taken the chat at a question it never answered.
 		if idx >= 0 {
+			if err := r.p.notBackTo(idx, s); err != nil {
+				r.out = append(r.out, errorEffect(r.p.Cards[idx].Name, r.p.Cards[idx].Pos, err.Error()))
+				return
+			}
 			if missing := r.p.Cards[idx].missing(s); len(missing) > 0 {
 				name := r.p.Cards[idx].Name
 				r.out = append(r.out, errorEffect(name, r.p.Cards[idx].Pos, resumeRefusal(name, missing)))

@@ -394,7 +394,7 @@ func wordAt(text string, pos Position) (word, line string, start int) {
 var includeRE = regexp.MustCompile(`^\s*include:\s*["']?([a-z0-9-]+)`)
 
 // definition finds where the word at pos is declared: a card (goto,
-// branch, offline, retry.then, on_error, fallback, other), a var, or the
+// branch, offline, back_to, retry.then, on_error, fallback, other), a var, or the
 // playbook an include names.
 func (s *Server) definition(d *document, pos Position) *Location {
 	w, line, start := wordAt(d.text, pos)
@@ -537,7 +537,7 @@ func (s *Server) hover(d *document, pos Position) *Hover {
 }
 
 var (
-	cardRefRE = regexp.MustCompile(`\b(goto|offline|then|on_error|fallback|other)\s*:\s*["']?[\w-]*$`)
+	cardRefRE = regexp.MustCompile(`\b(goto|offline|then|on_error|fallback|other)\s*:\s*["']?[\w-]*$|\bback_to\s*:\s*\[?\s*(["']?[\w-]+["']?\s*,\s*)*["']?[\w-]*$`)
 	includeAt = regexp.MustCompile(`\binclude\s*:\s*["']?[\w-]*$`)
 	inputAt   = regexp.MustCompile(`\binput\s*:\s*[\w]*$`)
 	keyAt     = regexp.MustCompile(`^(\s*)(- )?[\w]*$`)

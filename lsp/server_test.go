@@ -362,3 +362,22 @@ func TestOtherFiles(t *testing.T) {
 		}
 	}
 }
+
+// Card names are completed (and jumped to) in a handoff's back_to list as
+// after goto: the first name, one after a comma, a quoted one.
+func TestCardRefInBackTo(t *testing.T) {
+	for prefix, want := range map[string]bool{
+		"    back_to: ":                       true,
+		"    back_to: [":                      true,
+		"    back_to: [welcome, ":             true,
+		"    back_to: [welcome, 'ask_b":       true,
+		"  handoff: {team: x, back_to: [a, b": true,
+		"    back_to: [welcome] ":             false,
+		"    say: back to ":                   false,
+		"    goto: ":                          true,
+	} {
+		if got := cardRefRE.MatchString(prefix); got != want {
+			t.Errorf("%q: card name expected = %v, want %v", prefix, got, want)
+		}
+	}
+}

@@ -166,3 +166,59 @@ cards:
 		}
 	}
 }
+
+// A handoff's back_to limits where an agent may hand a chat that waits
+// there back to: the inbox offers those cards only (ResumeCards), and
+// the engine refuses any other, whoever sends the event.
+func TestHandBackOnlyToBackTo(t *testing.T) {
+	p := load(t, `playbook: backto
+vars:
+  budget: {type: number, default: 0}
+cards:
+  welcome:
+    say: Hi!
+    choices:
+      - {label: Human, goto: human}
+      - {label: Budget, goto: ask_budget}
+  ask_budget:
+    ask: Budget?
+    input: number
+    save: budget
+  summary:
+    say: "That is {{ budget * 12 }} a year."
+    end: done
+  human:
+    handoff: {team: sales, offline: summary, back_to: [ask_budget, thanks]}
+  thanks:
+    say: Thanks for chatting.
+    end: helped
+`)
+	s := NewSim(p, "t", DefaultNow)
+	s.SetOnline(map[string]int{"sales": 1})
+	for _, step := range []func() error{
+		func() error { return s.Start(engine.Visitor{}, "") },
+		func() error { return s.Click("Human") },
+		func() error { return s.AgentJoins("alice") },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.ResumeCards(s.Session); !slices.Equal(got, []string{"ask_budget", "thanks"}) {
+		t.Errorf("ResumeCards = %v, want [ask_budget thanks]", got)
+	}
+	if err := s.Resume("summary"); err == nil || !strings.Contains(err.Error(), `only to "ask_budget", "thanks"`) {
+		t.Errorf("resume at summary: err = %v, want a refusal naming back_to", err)
+	}
+	sess, out := engine.Step(p, s.Session, engine.Event{Kind: engine.EventResume, Card: "welcome", Now: s.Now})
+	if sess.Status != engine.StatusAgent || len(out) != 1 || out[0].Kind != engine.EffectError {
+		t.Errorf("engine: status %s, effects %+v; want the agent keeps the chat and one error", sess.Status, out)
+	}
+	// thanks is below human: a hand-back with no card may go there.
+	if err := s.send(engine.Event{Kind: engine.EventResume}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Session.Status != engine.StatusEnded || s.Session.Outcome != "helped" {
+		t.Fatalf("status %s, outcome %q; want ended, helped", s.Session.Status, s.Session.Outcome)
+	}
+}

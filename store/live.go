@@ -28,7 +28,8 @@ func EncodeLive(entries []Entry) (string, error) {
 	return b.String(), nil
 }
 
-// DecodeEntry decodes a stored entry's JSON and gives it id.
+// DecodeEntry decodes a stored entry, in either form (see EncodeEntry), and
+// gives it id.
 func DecodeEntry(id string, v any) (Entry, error) {
 	var data []byte
 	switch v := v.(type) {
@@ -39,8 +40,8 @@ func DecodeEntry(id string, v any) (Entry, error) {
 	default:
 		return Entry{}, fmt.Errorf("entry %s: unexpected %T", id, v)
 	}
-	var e Entry
-	if err := json.Unmarshal(data, &e); err != nil {
+	e, err := decodeStored(data)
+	if err != nil {
 		return e, err
 	}
 	e.ID = id

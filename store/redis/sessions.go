@@ -175,7 +175,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	args := make([]any, 0, 5+len(entries))
 	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.Channel(id))
 	for i := range entries {
-		b, err := json.Marshal(&entries[i])
+		b, err := store.EncodeEntry(&entries[i])
 		if err != nil {
 			return Result{}, err
 		}

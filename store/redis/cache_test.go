@@ -148,6 +148,43 @@ func TestCachedSessionIsACopy(t *testing.T) {
 	}
 }
 
+// TestCachedSessionIsNotTheCallers: the cache keeps the decoded session of
+// the last turn, but its own copy: what the step's caller does with the
+// session it stored (and what the next step does with the copy it gets,
+// nested vars included) never reaches the cache.
+func TestCachedSessionIsNotTheCallers(t *testing.T) {
+	ctx := context.Background()
+	st, rec := processStore(t, redistest.New(t), 0)
+	if _, err := st.Create(ctx, &engine.Session{ID: "k4", Vars: map[string]any{"l": []any{"a"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var kept *engine.Session
+	if _, err := st.Turn(ctx, "k4", "", func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+		sess.Vars["n"] = 1.0
+		kept = sess
+		return sess, nil, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	kept.Vars["n"] = 2.0 // the caller goes on using the session it stored
+	kept.Vars["l"].([]any)[0] = "changed"
+	rec.take()
+	for i := range 2 {
+		if _, err := st.Turn(ctx, "k4", "", func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+			if sess.Vars["n"] != 1.0 || sess.Vars["l"].([]any)[0] != "a" {
+				t.Errorf("turn %d got %v, want the stored n=1 and l=[a]", i, sess.Vars)
+			}
+			sess.Vars["l"].([]any)[0] = "step's own"
+			return nil, nil, errors.New("nothing to store")
+		}); err == nil {
+			t.Fatal("the failing step's error was lost")
+		}
+	}
+	if cmds := rec.take(); len(cmds) != 0 {
+		t.Errorf("turns on the cached session sent %v, want nothing (the steps failed before any write)", cmds)
+	}
+}
+
 func TestCacheExpiredAndBounded(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)

@@ -140,7 +140,7 @@ func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, er
 	if err != nil {
 		return nil, 0, err
 	}
-	s.cache.put(id, v, data)
+	s.cache.put(id, v, sess, data)
 	return sess, v, nil
 }
 
@@ -163,7 +163,7 @@ func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engi
 	r, err := s.commit(ctx, id, version, data, clientID, entries)
 	switch {
 	case err == nil && !r.Duplicate:
-		s.cache.put(id, r.Version, data)
+		s.cache.put(id, r.Version, sess, data)
 	case err != nil && !errors.Is(err, errStale):
 		// The script may or may not have run; the next turn reads.
 		s.cache.drop(id, -1)
@@ -233,7 +233,7 @@ const maxTries = 30
 // again.
 func (s *Store) Turn(ctx context.Context, id, clientID string, step store.Step) (Result, error) {
 	if c, ok := s.cache.get(id); ok {
-		sess, err := decodeSession(id, c.data)
+		sess, err := c.session(id)
 		if err == nil {
 			next, entries, err := step(sess)
 			if err != nil {

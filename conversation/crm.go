@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -270,7 +269,7 @@ func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Ses
 	}
 	if person != "" && final {
 		if entries, err := s.store.Transcript(ctx, conv, "", 0); err == nil && len(entries) > 0 {
-			if b, err := json.Marshal(entries); err == nil {
+			if b, err := store.EncodeEntries(entries); err == nil {
 				if err := s.crm.ArchiveTranscript(ctx, conv, b); err != nil {
 					s.log.Warn("crm: archiving the transcript", "conversation", conv, "err", err)
 				}

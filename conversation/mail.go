@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -142,8 +141,8 @@ func (s *Service) ArchivedTranscript(ctx context.Context, conv, after string) ([
 	if err != nil {
 		return nil, false
 	}
-	var entries []store.Entry
-	if err := json.Unmarshal(b, &entries); err != nil {
+	entries, err := store.DecodeEntries(b)
+	if err != nil {
 		return nil, false
 	}
 	if after != "" && after != "0" {

@@ -124,3 +124,38 @@ func decodeStored(data []byte) (Entry, error) {
 	}
 	return e, nil
 }
+
+// EncodeEntries is the compact form of a whole transcript (the CRM's
+// archive of a conversation): one line per entry, its id, a space and
+// EncodeEntry's form. DecodeEntries reads it, and the JSON array of entries
+// older versions archived.
+func EncodeEntries(entries []Entry) ([]byte, error) {
+	var b []byte
+	for i := range entries {
+		data, err := EncodeEntry(&entries[i])
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, entries[i].ID...)
+		b = append(b, ' ')
+		b = append(b, data...)
+	}
+	return b, nil
+}
+
+// DecodeEntries decodes what EncodeEntries made, or a JSON array of
+// entries.
+func DecodeEntries(b []byte) ([]Entry, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if b[0] == '[' {
+		var entries []Entry
+		err := json.Unmarshal(b, &entries)
+		return entries, err
+	}
+	return DecodeLive(string(b))
+}

@@ -78,3 +78,32 @@ func TestDecodeEntryOlderForm(t *testing.T) {
 		t.Error("a button of one string in a list decoded")
 	}
 }
+
+// A transcript archived by EncodeEntries, or as the JSON array older
+// versions archived, decodes to the same entries.
+func TestEncodeEntriesAndTheOlderArchive(t *testing.T) {
+	at := time.Date(2026, 12, 4, 16, 10, 51, 607_000_000, time.UTC)
+	var entries []store.Entry
+	for _, name := range []string{"greeting", "visitor", "end", "agent"} {
+		e := entryCases[name]
+		e.At, e.ID = at, "1796400651607-"+string(rune('0'+len(entries)))
+		entries = append(entries, e)
+	}
+	compact, err := store.EncodeEntries(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := json.Marshal(entries)
+	for form, b := range map[string][]byte{"compact": compact, "older": old} {
+		got, err := store.DecodeEntries(b)
+		if err != nil || !reflect.DeepEqual(got, entries) {
+			t.Errorf("%s (%d bytes): %+v %v, want %+v", form, len(b), got, err, entries)
+		}
+	}
+	if len(compact) >= len(old)*2/3 {
+		t.Errorf("compact archive %d bytes, the JSON %d", len(compact), len(old))
+	}
+	if got, err := store.DecodeEntries(nil); err != nil || got != nil {
+		t.Errorf("nothing decoded to %v %v", got, err)
+	}
+}

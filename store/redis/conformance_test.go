@@ -25,32 +25,52 @@ type target struct {
 // targets returns the single node (PLAYBOOK_REDIS_URL) and the cluster
 // (PLAYBOOK_REDIS_CLUSTER) for subtests; the cluster's is skipped without
 // one.
+//
+// Each runs twice more with every client's commands batched across
+// goroutines (redisstore.Coalesce, as serve --redis-batch-window does):
+// "node-batched" and "cluster-batched".
 func forEach(t *testing.T, run func(t *testing.T, open func(t *testing.T) target)) {
-	t.Run("node", func(t *testing.T) {
-		run(t, func(t *testing.T) target {
-			srv := redistest.New(t)
-			tg := target{prefix: srv.Prefix, client: func() goredis.UniversalClient {
-				c := goredis.NewClient(srv.Client.Options())
-				t.Cleanup(func() { c.Close() })
-				return c
-			}}
-			if srv.Mini != nil {
-				tg.advance = srv.Mini.FastForward
-			}
-			return tg
+	for _, batched := range []bool{false, true} {
+		name := ""
+		if batched {
+			name = "-batched"
+		}
+		t.Run("node"+name, func(t *testing.T) {
+			run(t, func(t *testing.T) target {
+				srv := redistest.New(t)
+				tg := target{prefix: srv.Prefix, client: func() goredis.UniversalClient {
+					c := goredis.NewClient(srv.Client.Options())
+					t.Cleanup(func() { c.Close() })
+					return batch(t, c, batched)
+				}}
+				if srv.Mini != nil {
+					tg.advance = srv.Mini.FastForward
+				}
+				return tg
+			})
 		})
-	})
-	t.Run("cluster", func(t *testing.T) {
-		redistest.NewCluster(t) // skips without a cluster
-		run(t, func(t *testing.T) target {
-			cl := redistest.NewCluster(t)
-			return target{prefix: cl.Prefix, client: func() goredis.UniversalClient {
-				c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
-				t.Cleanup(func() { c.Close() })
-				return c
-			}}
+		t.Run("cluster"+name, func(t *testing.T) {
+			redistest.NewCluster(t) // skips without a cluster
+			run(t, func(t *testing.T) target {
+				cl := redistest.NewCluster(t)
+				return target{prefix: cl.Prefix, client: func() goredis.UniversalClient {
+					c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
+					t.Cleanup(func() { c.Close() })
+					return batch(t, c, batched)
+				}}
+			})
 		})
-	})
+	}
+}
+
+// batch installs a Coalescer (no window: batches of what arrives while
+// others are on the wire) on c when batched, closed when t ends.
+func batch(t *testing.T, c goredis.UniversalClient, batched bool) goredis.UniversalClient {
+	if batched {
+		co := redisstore.Coalesce(c, redisstore.CoalesceOptions{})
+		t.Cleanup(co.Close)
+	}
+	return c
 }
 
 func TestSessions(t *testing.T) {

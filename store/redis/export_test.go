@@ -17,3 +17,10 @@ var ErrMigrationStopped = errMigrationStopped
 
 // IDLess compares two entry ids as Redis compares stream ids.
 func IDLess(a, b string) bool { return entryKey(a).less(entryKey(b)) }
+
+// CoalescerQueued is how many commands wait in c's queue.
+func CoalescerQueued(c *Coalescer) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}

@@ -42,6 +42,42 @@ func onCluster(t *testing.T) (store.InboxEngine, store.InboxEngine) {
 	return redisstore.NewInbox(cl.Client, cl.Prefix), redisstore.NewInbox(second, cl.Prefix)
 }
 
+// onRedisBatched and onClusterBatched are onRedis and onCluster with each
+// client's commands batched across goroutines (redisstore.Coalesce).
+func onRedisBatched(t *testing.T) (store.InboxEngine, store.InboxEngine) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	rds := redistest.New(t)
+	opt, err := goredis.ParseURL(rds.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, second := goredis.NewClient(opt), goredis.NewClient(opt)
+	return batchedInboxes(t, rds.Prefix, first, second)
+}
+
+func onClusterBatched(t *testing.T) (store.InboxEngine, store.InboxEngine) {
+	if testing.Short() {
+		t.Skip("needs a Redis Cluster")
+	}
+	cl := redistest.NewCluster(t)
+	first := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
+	second := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
+	return batchedInboxes(t, cl.Prefix, first, second)
+}
+
+func batchedInboxes(t *testing.T, prefix string, a, b goredis.UniversalClient) (store.InboxEngine, store.InboxEngine) {
+	for _, c := range []goredis.UniversalClient{a, b} {
+		co := redisstore.Coalesce(c, redisstore.CoalesceOptions{})
+		t.Cleanup(func() { co.Close(); c.Close() })
+	}
+	return redisstore.NewInbox(a, prefix), redisstore.NewInbox(b, prefix)
+}
+
+func TestInboxRedisBatched(t *testing.T)   { storetest.Inbox(t, onRedisBatched) }
+func TestInboxClusterBatched(t *testing.T) { storetest.Inbox(t, onClusterBatched) }
+
 func TestInboxRedis(t *testing.T)    { storetest.Inbox(t, onRedis) }
 func TestAgentsRedis(t *testing.T)   { storetest.Agents(t, onRedis) }
 func TestPresenceRedis(t *testing.T) { storetest.Presence(t, onRedis) }

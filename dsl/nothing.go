@@ -9,6 +9,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"go.yaml.in/yaml/v4"
 
+	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
 )
 
@@ -224,12 +225,21 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 					d.Detail = fmt.Sprintf("read it as a date first: format(date(%s) ?? today(), ...)", a.String())
 				}
 			}
+			c.checkCallArgs(f, n, off, e, y)
 			walk(y.Callee, false)
 			id, _ := y.Callee.(*ast.IdentifierNode)
 			for _, a := range y.Arguments {
 				walk(a, id != nil && takesNothing[id.Value])
 			}
 		case *ast.BuiltinNode:
+			c.checkBuiltinArgs(f, n, off, e, y)
+			if y.Name == "count" && len(y.Arguments) == 1 {
+				if notYesNoItems(y.Arguments[0]) {
+					from := leftmost(y, len([]rune(e.Src)))
+					d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(y.String()))), "count() without a condition counts the items that are true, and these items are not yes/no, so the conversation would stop")
+					d.Detail = fmt.Sprintf("say which items to count, such as count(%s, # > 1), or use len(%s) for all of them", y.Arguments[0].String(), y.Arguments[0].String())
+				}
+			}
 			if y.Name == "reduce" && len(y.Arguments) == 2 {
 				from := leftmost(y, len([]rune(e.Src)))
 				d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(y.String()))), "reduce() of an empty list has no start value, and then the conversation would stop")
@@ -356,4 +366,74 @@ var takesNothing = map[string]bool{
 	engine.BoolFunc: true, engine.ListFunc: true, engine.MapFunc: true, engine.InFunc: true,
 	engine.FieldFunc: true, engine.GetFunc: true, engine.SliceableFunc: true,
 	engine.FromPairsFunc: true,
+}
+
+// durationType is the type of duration("1h").
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// checkCallArgs reports calls whose arguments expr's checker lets through
+// but that would stop the conversation whatever the data: a duration
+// where abs, ceil, floor, round, max or min need a number, and an order
+// other than "asc" or "desc" written in a sort.
+func (c *compiler) checkCallArgs(f *fileCtx, n *yaml.Node, off int, e *engine.Expr, y *ast.CallNode) {
+	id, _ := y.Callee.(*ast.IdentifierNode)
+	if id == nil {
+		return
+	}
+	at := func(a ast.Node) source.Range {
+		return f.rngAt(n, off+leftmost(a, len([]rune(e.Src))), len([]rune(a.String())))
+	}
+	switch id.Value {
+	case "sort", engine.SortFunc:
+		if len(y.Arguments) > 1 {
+			if o, ok := y.Arguments[1].(*ast.StringNode); ok && o.Value != "asc" && o.Value != "desc" {
+				d := c.diags.Errorf(at(o), "sort() orders \"asc\" (the default) or \"desc\", not %q", o.Value)
+				suggest(d, o.Value, []string{"asc", "desc"})
+			}
+		}
+	}
+}
+
+// checkBuiltinArgs reports a duration where abs, ceil, floor, round, max
+// or min need a number: expr's checker lets it through (a duration is a
+// whole number inside), and the conversation would stop on it.
+func (c *compiler) checkBuiltinArgs(f *fileCtx, n *yaml.Node, off int, e *engine.Expr, y *ast.BuiltinNode) {
+	switch y.Name {
+	case "abs", "ceil", "floor", "round", "max", "min":
+	default:
+		return
+	}
+	for _, a := range y.Arguments {
+		if a.Type() == durationType {
+			rng := f.rngAt(n, off+leftmost(a, len([]rune(e.Src))), len([]rune(a.String())))
+			d := c.diags.Errorf(rng, "%s() needs a number, and `%s` is a duration", y.Name, a.String())
+			d.Detail = "compare durations with < and >, or add one to a date: now() + duration(\"1h\")"
+			return
+		}
+	}
+}
+
+// notYesNoItems reports whether x is a list whose items are known and not
+// all yes/no: a list of another type, or a list written out.
+func notYesNoItems(x ast.Node) bool {
+	if k, ok := x.(*ast.ConstantNode); ok {
+		if items, ok := k.Value.([]any); ok {
+			for _, it := range items {
+				if _, isBool := it.(bool); !isBool {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	if a, ok := x.(*ast.ArrayNode); ok {
+		for _, it := range a.Nodes {
+			if t := it.Type(); t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
+				return true
+			}
+		}
+		return false
+	}
+	t := x.Type()
+	return t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t.Elem().Kind() != reflect.Bool && t.Elem().Kind() != reflect.Interface
 }

@@ -991,6 +991,15 @@ func (p totalPatcher) patchTyped(node *ast.Node, name string, args []ast.Node) {
 		}
 		ast.Patch(node, call(AggFunc, x, append([]ast.Node{str(name, x)}, args...)...))
 	case name == "sort":
+		if len(args) > 1 {
+			// expr stops on an order other than "asc" or "desc"; ours reads
+			// anything but "desc" as ascending (the checker refuses a
+			// literal other one).
+			if o, ok := args[1].(*ast.StringNode); !ok || o.Value != "asc" && o.Value != "desc" {
+				ast.Patch(node, call(SortFunc, x, args...))
+				return
+			}
+		}
 		if t := args[0].Type(); t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			if k := t.Elem().Kind(); isNumber(k) || k == reflect.String {
 				return

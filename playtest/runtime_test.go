@@ -168,6 +168,20 @@ func TestDataDependentFailures(t *testing.T) {
 			diag: "`date(v)` has no value when v is not a date"},
 		{name: "lists and maps from a call, grouped and paired", card: "set: {m: \"{maps: [{a: 1}, {a: 1}, {a: 'x'}], lists: [[1], ['k', 2]]}\"}\n  show_m:\n    say: \"{{ len(groupBy(m.maps, #)) }} {{ len(groupBy(m.maps, .a)) }} {{ fromPairs(m.lists).k }} {{ m.maps[0].a }} {{ m.maps[n].a ?? 'none' }} {{ m.maps[0] in m.maps }}\"",
 			runs: []run{{"x", "1", "2 2 2 1 1 true"}, {"x", "7", "2 2 2 1 none true"}}},
+		// Found by TestNothingThatValidatesFailsWhileChatting: each validated
+		// and then stopped the bot whatever the visitor typed.
+		{name: "count of a list of numbers, without a condition", card: `say: "{{ count([n, 2]) }}"`,
+			diag: "count() without a condition counts the items that are true"},
+		{name: "count of a list with a condition", card: `say: "{{ count([n, 2], # > 1) }}"`,
+			runs: []run{{"x", "5", "2"}}},
+		{name: "round of a duration", card: `say: "{{ round(duration('90m')) }}"`,
+			diag: "round() needs a number, and `duration(\"90m\")` is a duration"},
+		{name: "max of a number and a duration", card: `say: "{{ max(n, duration('1h')) }}"`,
+			diag: "max() needs a number, and `duration(\"1h\")` is a duration"},
+		{name: "sort in an order that is not asc or desc", card: `say: "{{ join(sort([n, 1], 'down'), ',') }}"`,
+			diag: `sort() orders "asc" (the default) or "desc", not "down"`},
+		{name: "sort in an order the visitor typed", card: `say: "{{ join(sort([n, 1, 3], t), ',') }}"`,
+			runs: []run{{"desc", "2", "3,2,1"}, {"whatever", "2", "1,2,3"}}},
 		{name: "round of a text in an any var", card: "set: {v: t}\n  show_a:\n    say: \"{{ round(v) ?? 'not a number' }}\"",
 			runs: []run{{"x", "1", "not a number"}, {"2.6", "1", "not a number"}}},
 	}

@@ -1,0 +1,145 @@
+package playtest
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/expr-lang/expr/builtin"
+
+	"github.com/playbook-dev/playbook/dsl"
+	"github.com/playbook-dev/playbook/engine"
+)
+
+// sweepBook declares a var of each type; the show card renders EXPR.
+const sweepBook = `playbook: sweep
+vars:
+  t: string
+  n: int
+  x: number
+  b: bool
+  d: date
+  l: list
+  m: map
+  v: any
+cards:
+  go:
+    ask: Go?
+    input: text
+  show:
+    say: "{{ EXPR }}"
+    end: done
+`
+
+// sweepData are values each var may hold while chatting: what visitors
+// type, what calls return (JSON: numbers are float64, lists and maps of
+// anything), at the edges.
+func sweepData() []map[string]any {
+	day := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	return []map[string]any{
+		{"t": "abc", "n": 0, "x": 0.0, "b": false, "d": day, "l": []any{}, "m": map[string]any{}, "v": "x"},
+		{"t": "", "n": -1, "x": -2.5, "b": true, "d": day, "l": []any{"a", 1.0, nil, map[string]any{"k": 1.0}, []any{}}, "m": map[string]any{"k": nil, "l": []any{1.0}}, "v": map[string]any{"k": "v"}},
+		{"t": "12", "n": 1 << 53, "x": 1e308, "b": true, "d": day, "l": []any{1.0, 2.0, 3.0}, "m": map[string]any{"k": "x", "total": 5.0}, "v": []any{1.0, "b"}},
+		{"t": "2026-02-30", "n": -(1 << 53), "x": -1e-300, "b": false, "d": day, "l": []any{"b", "a"}, "m": map[string]any{"k": []any{}}, "v": 0.0},
+		{"t": "ünï ☃ \x00 " + strings.Repeat("z", 300), "n": 7, "x": math.MaxFloat64, "b": true, "d": day, "l": []any{[]any{"k", 1.0}, []any{}}, "m": map[string]any{"k": map[string]any{}}, "v": true},
+	}
+}
+
+var sweepArgs = []string{"t", "n", "x", "b", "d", "l", "m", "v", "m.k", "l[0]", "v.k", "l[n]", "split(t, ',')",
+	"'a'", "0", "-1", "2", "1.5", "true", "[1, 'a']", "[2, 1]", "{a: 1}", "today()", "duration('1h')",
+	"#", ".k", "# > 1", "#acc + #", "nil"}
+
+// sweepSecond are the second arguments tried with each first one (all of
+// sweepArgs would be 80,000 loads, too slow for CI under -race).
+var sweepSecond = []string{"t", "n", "l", "v", "'a'", "2", "duration('1h')", "# > 1", "#acc + #"}
+
+// sweepThree are calls with three arguments.
+var sweepThree = []string{
+	"reduce(l, #acc + #, 0)", "reduce(l, #acc + #, '')", "reduce(m.k, #acc + #, 0)",
+	"date(t, '2006-01-02', 'Europe/Berlin')", "date(t, '2006-01-02', t)", "date('2026-01-05', '2006-01-02', t)",
+	"replace(t, t, t)", "replace(t, 'a', n)", "slice(l, n, n)", "t[n:n]", "l[n:-1]", "substr(t, n, n)",
+	"timezone(t)", "date(t, t)", "format(d, t)", "repeat(t, n)", "repeat(t, 100000)", "indexOf(t, t)", "lastIndexOf(t, 'a')",
+	"splitAfter(t, '', n)", "split(t, '', n)", "trim(t, t)", "trimPrefix(t, t)", "sortBy(l, #, t)", "sort(l, t)",
+	"toJSON(x)", "toJSON(m)", "fromPairs(l)", "toPairs(v)", "get(v, t)", "get(l, n)", "n .. 100000000", "0 .. n",
+	"x ** n", "n ** n", "abs(n)", "int(x)", "int(t) ?? 0", "string(m)", "max(l)", "min(l)", "mean(l)", "median(l)",
+	"bitnot(n)", "first(l)", "last(v)", "concat(l, v)", "flatten(l)", "uniq(l)", "keys(v)", "values(v)", "groupBy(l, #)",
+	"count(l)", "count(v)", "all(l, #)", "any(v, #)", "one(l, #)", "none(l, # > 1)", "sum(l, #)", "find(l, # > 1)",
+	"findIndex(l, #)", "findLast(v, #)", "map(l, # * 2)", "map(l, #index)", "filter(v, #.k)", "len(t) / n", "ceil(x / n)",
+}
+
+// sweepExprs are calls of every expr built-in and ours with up to two
+// arguments from sweepArgs, and the operators between two of them.
+func sweepExprs(short bool) []string {
+	names := map[string]bool{}
+	for _, f := range builtin.Builtins {
+		names[f.Name] = true
+	}
+	for _, n := range engine.Builtins {
+		names[n] = true
+	}
+	var out []string
+	for name := range names {
+		out = append(out, name+"()")
+		for _, a := range sweepArgs {
+			out = append(out, name+"("+a+")")
+			if short {
+				continue
+			}
+			for _, b := range sweepSecond {
+				out = append(out, name+"("+a+", "+b+")")
+			}
+		}
+	}
+	out = append(out, sweepThree...)
+	for _, op := range []string{"+", "-", "*", "/", "%", "**", "..", "in", "<", "==", "??", "contains", "startsWith", "matches", "and"} {
+		right := sweepArgs
+		if short {
+			right = sweepSecond
+		}
+		for _, a := range sweepArgs {
+			for _, b := range right {
+				out = append(out, a+" "+op+" "+b)
+			}
+		}
+	}
+	for _, a := range sweepArgs {
+		out = append(out, a+"[n]", a+"[1:n]", a+".k", "-"+a, "not "+a, a+" ? 1 : 2")
+	}
+	return out
+}
+
+// TestNothingThatValidatesFailsWhileChatting runs every expression of the
+// sweep that validates against every data set: none may stop the bot.
+func TestNothingThatValidatesFailsWhileChatting(t *testing.T) {
+	exprs := sweepExprs(testing.Short())
+	loaded, failed := 0, 0
+	for _, e := range exprs {
+		src := strings.Replace(sweepBook, "EXPR", strings.ReplaceAll(e, `"`, `\"`), 1)
+		p, _ := dsl.Load("sweep.yaml", []byte(src))
+		if p == nil {
+			continue
+		}
+		loaded++
+		for i, data := range sweepData() {
+			s := NewSim(p, "t", DefaultNow)
+			if err := s.Start(engine.Visitor{}, ""); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range data {
+				s.Session.Vars[k] = v
+			}
+			err := s.Text("go")
+			if err != nil || len(s.Errors) > 0 || s.Session.Status != engine.StatusEnded {
+				failed++
+				if failed <= 40 {
+					t.Errorf("`%s` with data %d: err %v, errors %v, status %s", e, i, err, s.Errors, s.Session.Status)
+				}
+			}
+		}
+	}
+	t.Logf("%d expressions, %d validate, %d runs stopped the bot", len(exprs), loaded, failed)
+	if loaded < 100 {
+		t.Fatalf("only %d expressions validate: the sweep tests little", loaded)
+	}
+}

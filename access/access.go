@@ -3,6 +3,7 @@ package access
 import (
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
@@ -188,4 +189,33 @@ func CompleteTask(a *handoff.Agent, r *crm.Record) error {
 		return errNoTask
 	}
 	return Record(a, r)
+}
+
+// FileURL is what a visitor's signed download URL says: one file of one
+// conversation until Expires; Signed reports whether its signature was
+// made with the server's secret for exactly these three.
+type FileURL struct {
+	Conversation string
+	File         string
+	Expires      time.Time
+	Signed       bool
+}
+
+var (
+	errFileLink    = forbidden("this download link is not valid")
+	errFileExpired = forbidden("this download link has expired; open the chat again for a new one")
+)
+
+// VisitorFile returns nil when a visitor holding u may download file file
+// of conversation conv at now: u is signed, names that conversation and
+// that file, and has not expired. A visitor never gets a file by their
+// session token alone, nor another conversation's with a valid link.
+func VisitorFile(u FileURL, conv, file string, now time.Time) error {
+	switch {
+	case !u.Signed || u.Conversation != conv || u.File != file || conv == "" || file == "":
+		return errFileLink
+	case !now.Before(u.Expires):
+		return errFileExpired
+	}
+	return nil
 }

@@ -388,8 +388,12 @@ func (s *Service) appendEntry(ctx context.Context, a *handoff.Agent, c *handoff.
 	if len(res.Entries) == 0 {
 		return store.Entry{}, fmt.Errorf("conversation %s: the store stored nothing", c.ID)
 	}
-	if !res.Duplicate && (e.Kind == "message" || e.Kind == "note") {
-		if err := s.inbox.Touch(ctx, c, handoff.Last{From: e.From, Agent: a.ID, Author: a.Name, Text: truncate(e.Text, 200), At: e.At}); err != nil {
+	if !res.Duplicate && (e.Kind == "message" || e.Kind == "note" || e.Kind == "file") {
+		text := e.Text
+		if e.Kind == "file" {
+			text = "📎 " + text
+		}
+		if err := s.inbox.Touch(ctx, c, handoff.Last{From: e.From, Agent: a.ID, Author: a.Name, Text: truncate(text, 200), At: e.At}); err != nil {
 			s.log.Warn("updating the inbox's last message", "conversation", c.ID, "err", err)
 		} else {
 			s.PublishConversation(ctx, c)

@@ -75,6 +75,12 @@ type Options struct {
 	// (records, queueing a handoff) may stay undone before a sweep in any
 	// process does it again; default 30s.
 	RecoverAfter time.Duration
+	// Files keeps the attachments (the embedded engine's data directory,
+	// or S3-compatible object storage); nil turns attachments off.
+	Files store.Blobs
+	// FileLimits bound the attachments (size, types, how long a visitor's
+	// download URL lasts); zero values take the defaults.
+	FileLimits FileLimits
 	// Metrics receives the application's metrics (turns, conversations,
 	// handoffs, queue waits, missed chats, timers, records, webhooks,
 	// pending marks); nil: none. One App per Metrics.
@@ -155,7 +161,7 @@ func NewApp(engine store.Engine, opts Options) (*App, error) {
 	svc, err := New(Config{
 		Store: a.sessions, Timers: engine.Timers(), Inbox: a.inbox, CRMEngine: opts.CRM, Registry: a.reg, Publisher: engine.Bus(),
 		Calls: opts.Calls, Presence: opts.Presence, Hours: opts.Hours, Records: opts.Records, CRMFields: opts.CRMFields,
-		Mail: opts.Mail, MailQuota: opts.MailQuota, MailLimits: opts.MailLimits, Funnels: engine.Funnels(),
+		Mail: opts.Mail, MailQuota: opts.MailQuota, Files: opts.Files, FileLimits: opts.FileLimits, MailLimits: opts.MailLimits, Funnels: engine.Funnels(),
 		IdleTTL: opts.IdleTTL, Retention: opts.Retention, RecoverAfter: opts.RecoverAfter, Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {

@@ -89,6 +89,13 @@ func problemOf(err error) *Problem {
 		return &Problem{http.StatusConflict, protocol.CodeInvalid, err.Error()}
 	case errors.Is(err, ErrMailFailed):
 		return &Problem{http.StatusBadGateway, protocol.CodeMailFailed, err.Error()}
+	// Attachments.
+	case errors.Is(err, ErrFilesOff):
+		return &Problem{http.StatusNotImplemented, protocol.CodeFilesOff, err.Error()}
+	case errors.Is(err, ErrFileTooLarge):
+		return &Problem{http.StatusRequestEntityTooLarge, protocol.CodeFileTooLarge, err.Error()}
+	case errors.Is(err, ErrFileType):
+		return &Problem{http.StatusUnsupportedMediaType, protocol.CodeFileType, err.Error()}
 	// Transcript mail.
 	case errors.Is(err, transcript.ErrNoMail):
 		return &Problem{http.StatusNotImplemented, protocol.CodeMailUnavailable, "email is not set up on this server (start it with --smtp)"}

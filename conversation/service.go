@@ -93,6 +93,10 @@ type Config struct {
 	// RecoverAfter is how long a turn's work outside the transcript may
 	// stay undone before a sweep in any process does it again; default 30s.
 	RecoverAfter time.Duration
+	// Files keeps the attachments; nil turns them off.
+	Files store.Blobs
+	// FileLimits bound the attachments; zero values take the defaults.
+	FileLimits FileLimits
 	// Metrics receives the service's metrics; nil: none.
 	Metrics *metrics.Metrics
 	// Logger receives the service's log; default slog.Default().
@@ -141,6 +145,7 @@ func New(cfg Config) (*Service, error) {
 	case cfg.Publisher == nil:
 		return nil, errors.New("conversation: no publisher")
 	}
+	cfg.FileLimits = cfg.FileLimits.withDefaults()
 	if cfg.Timers == nil {
 		return nil, errors.New("conversation: no timers")
 	}

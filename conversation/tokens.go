@@ -189,3 +189,19 @@ func (t *Tokens) verifyKnown(tok string, now time.Time) (string, error) {
 	}
 	return parts[0], nil
 }
+
+// signWith signs s with the current secret (for other signed things than
+// session tokens, such as file URLs: s starts with what it is).
+func (t *Tokens) signWith(s string) string { return mac(t.signing(), s) }
+
+// checkWith reports whether sig is a signature of s by an accepted secret.
+func (t *Tokens) checkWith(s, sig string) bool {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, k := range t.accept {
+		if hmac.Equal([]byte(mac(k, s)), []byte(sig)) {
+			return true
+		}
+	}
+	return false
+}

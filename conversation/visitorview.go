@@ -58,7 +58,9 @@ func RedactDeleted(entries []store.Entry) []store.Entry {
 // error's position, an agent's id). A handoff keeps its team.
 func ForVisitor(e store.Entry) protocol.Entry {
 	e.Card = ""
-	if e.From == "agent" {
+	if e.Kind == "file" {
+		e.Data = fileData(e.Data) // without the author's id
+	} else if e.From == "agent" {
 		e.Data = nil // the author's id (AuthorIDKey)
 	}
 	switch e.Kind {
@@ -98,4 +100,16 @@ func VisitorFrom(page, locale string, v *protocol.Visitor) *engine.Visitor {
 	vis.Email = truncate(vis.Email, 320)
 	vis.Referrer = truncate(vis.Referrer, 500)
 	return &vis
+}
+
+// fileData is a file entry's data as everyone may see it: the file's id,
+// name, type and size (a new map).
+func fileData(d map[string]any) map[string]any {
+	out := make(map[string]any, 5)
+	for _, k := range []string{"file", "name", "type", "size"} {
+		if v, ok := d[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }

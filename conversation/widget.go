@@ -689,7 +689,15 @@ func (v *Widget) deliver(entries []store.Entry) {
 		if !VisibleToVisitor(entries[i]) {
 			continue
 		}
-		v.out.Push(&protocol.EntryFrame{Entry: ForVisitor(entries[i])})
+		pe := ForVisitor(entries[i])
+		if pe.Kind == "file" {
+			// A download URL signed now: the stored entry has none (it
+			// would expire), each delivery gets a fresh one.
+			if id, ok := pe.Data["file"].(string); ok && v.conv != "" {
+				pe.Data["url"] = v.ws.FileURL(v.conv, id)
+			}
+		}
+		v.out.Push(&protocol.EntryFrame{Entry: pe})
 	}
 }
 

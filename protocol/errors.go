@@ -21,6 +21,9 @@ const (
 	CodeNotResolved    Code = "not_resolved"    // a rating before an agent resolved the chat
 	CodeAlreadyRated   Code = "already_rated"   // a second rating
 	CodeInvalidPrechat Code = "invalid_prechat" // a pre-chat form value is missing or malformed (Field names it)
+	CodeFileTooLarge   Code = "file_too_large"  // an attachment over the server's size limit
+	CodeFileType       Code = "file_type"       // an attachment of a type the server does not take
+	CodeFilesOff       Code = "files_off"       // the server keeps no attachments
 	// Transcript by email (the transcript frame).
 	CodeMailUnavailable Code = "mail_unavailable" // the server has no mail
 	CodeNotEnded        Code = "not_ended"        // the conversation is not over yet

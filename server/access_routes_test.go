@@ -40,6 +40,9 @@ var accessTable = map[string]string{
 	"GET /ws/visitor":                               scopePublic,
 	"POST /api/widget/match":                        scopePublic,
 	"OPTIONS /api/widget/match":                     scopePublic,
+	"POST /api/widget/files":                        scopePublic, // the visitor's session token: TestVisitorFiles
+	"OPTIONS /api/widget/files":                     scopePublic,
+	"GET /api/widget/files/:conv/:file":             scopePublic, // a signed URL (access.VisitorFile): TestVisitorFileURLs
 	"GET /inbox":                                    scopePublic,
 	"GET /inbox/":                                   scopePublic,
 	"POST /api/auth/login":                          scopePublic,
@@ -76,6 +79,8 @@ var accessTable = map[string]string{
 	"POST /api/conversations/:id/typing":            scopeConversation,
 	"POST /api/conversations/:id/transcript/email":  scopeConversation,
 	"GET /api/conversations/:id/crm":                scopeConversation,
+	"POST /api/conversations/:id/files":             scopeConversation,
+	"GET /api/conversations/:id/files/:file":        scopeConversation,
 	"POST /api/conversations/:id/lead":              scopeConversation,
 	"POST /api/conversations/:id/deal":              scopeConversation,
 	"POST /api/conversations/:id/notify-sales":      scopeConversation,
@@ -165,7 +170,7 @@ func TestEveryRouteAsksTheAccessPolicy(t *testing.T) {
 		if path == "/ws/agent" || scope == scopePublic {
 			continue
 		}
-		url := strings.NewReplacer(":entry", note, "canned/:id", "canned/no-such-canned").Replace(path)
+		url := strings.NewReplacer(":entry", note, "canned/:id", "canned/no-such-canned", ":file", "no-such-file").Replace(path)
 		switch scope {
 		case scopeConversation, scopeAuthor:
 			url = strings.Replace(url, ":id", w.conv, 1)

@@ -67,6 +67,10 @@ func (s *Server) routes() *echo.Echo {
 		MaxAge:       3600,
 	}))
 
+	e.POST("/api/widget/files", s.postVisitorFile, s.visitorFileCORS())
+	e.OPTIONS("/api/widget/files", func(c *echo.Context) error { return c.NoContent(http.StatusNoContent) }, s.visitorFileCORS())
+	e.GET("/api/widget/files/:conv/:file", s.getVisitorFile)
+
 	e.GET("/inbox", s.file(static, "inbox/index.html"), gz)
 	e.GET("/inbox/", s.file(static, "inbox/index.html"), gz)
 	e.POST("/api/auth/login", s.login)
@@ -91,6 +95,8 @@ func (s *Server) routes() *echo.Echo {
 	agent.POST("/conversations/:id/reopen", s.reopen)
 	agent.POST("/conversations/:id/typing", s.agentTyping)
 	agent.POST("/conversations/:id/transcript/email", s.emailTranscript)
+	agent.POST("/conversations/:id/files", s.postFile)
+	agent.GET("/conversations/:id/files/:file", s.getFile)
 	agent.GET("/canned", s.listCanned)
 	agent.POST("/canned", s.saveCanned)
 	agent.PUT("/canned/:id", s.updateCanned)

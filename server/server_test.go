@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/internal/servertest"
+	"github.com/playbook-dev/playbook/store/blobdir"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"log/slog"
 	"net/http/httptest"
@@ -81,6 +82,16 @@ func copyPlaybooks(t *testing.T) string {
 	return dir
 }
 
+// blobDir is an attachment store in a temp dir.
+func blobDir(t *testing.T) *blobdir.Dir {
+	t.Helper()
+	d, err := blobdir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*servertest.Config)) *testServer {
 	t.Helper()
 	buf := &syncBuffer{}
@@ -93,6 +104,7 @@ func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*s
 			ReloadEvery: 50 * time.Millisecond,
 			// Sign-ins stay fast on a loaded machine; the cost is not under test.
 			PasswordCost: bcrypt.MinCost,
+			Files:        blobDir(t),
 		},
 	}
 	for _, m := range mod {

@@ -204,14 +204,32 @@ func (v *visitorConn) readLoop(ctx context.Context) {
 			<-v.turn
 			continue
 		}
-		f, fe := protocol.DecodeVisitor(typ == websocket.MessageText, data)
-		if fe != nil {
-			v.Push(fe)
-		} else {
-			v.handle(ctx, f)
-		}
+		v.onShortStack(func() {
+			f, fe := protocol.DecodeVisitor(typ == websocket.MessageText, data)
+			if fe != nil {
+				v.Push(fe)
+			} else {
+				v.handle(ctx, f)
+			}
+		})
 		<-v.turn
 	}
+}
+
+// onShortStack runs fn on a goroutine of its own and waits for it. A turn
+// (the engine's step, the store, JSON) needs a deep stack; run on the read
+// loop's goroutine, it would grow that stack to 8 KB or more and an idle
+// widget, which spends hours waiting in Read, would keep it. The read
+// loop's own stack stays small, and the turn's goroutine, gone after the
+// frame, gives its stack back. It costs a goroutine start per visitor frame
+// (about a microsecond).
+func (v *visitorConn) onShortStack(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
 }
 
 func jsonProblem(err error) string {

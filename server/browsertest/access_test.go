@@ -27,7 +27,7 @@ func TestInboxTransferClosesTheView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := e.srv.App().Inbox().NewAPIToken(bg, boss.ID)
+	token, _, err := e.srv.App().Inbox().NewAPIToken(bg, boss.ID, "browser test", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ type boolRootPatcher struct {
 }
 
 func (b *boolRootPatcher) Visit(node *ast.Node) {
-	if node == b.root && b.p.dynamic(*node) {
+	if node == b.root && (b.p.dynamic(*node) || b.dynamicDefault(*node)) {
 		if c, ok := (*node).(*ast.CallNode); ok {
 			if id, ok := c.Callee.(*ast.IdentifierNode); ok && id.Value == BoolFunc {
 				return
@@ -111,6 +111,14 @@ func (b *boolRootPatcher) Visit(node *ast.Node) {
 		}
 		ast.Patch(node, call(BoolFunc, *node, *node))
 	}
+}
+
+// dynamicDefault reports whether n is `x ?? y` with x or y of a type only
+// known while chatting: expr types it as y's type (`v ?? true` is a
+// yes/no), but x may be a text.
+func (b *boolRootPatcher) dynamicDefault(n ast.Node) bool {
+	bn, ok := n.(*ast.BinaryNode)
+	return ok && bn.Operator == "??" && (b.p.dynamic(bn.Left) || b.p.dynamic(bn.Right) || b.dynamicDefault(bn.Right))
 }
 
 // NewEnv builds the compile-time environment for vars.

@@ -182,6 +182,8 @@ func TestDataDependentFailures(t *testing.T) {
 			diag: `sort() orders "asc" (the default) or "desc", not "down"`},
 		{name: "sort in an order the visitor typed", card: `say: "{{ join(sort([n, 1, 3], t), ',') }}"`,
 			runs: []run{{"desc", "2", "3,2,1"}, {"whatever", "2", "1,2,3"}}},
+		{name: "an any var holding a text, under ?? as a condition", card: "set: {v: t}\n  show_v:\n    branch: [{if: \"v ?? true\", goto: show_y}]\n  show_n:\n    say: \"n\"\n    end: done\n  show_y:\n    say: \"y\"",
+			runs: []run{{"x", "1", "n"}}},
 		{name: "round of a text in an any var", card: "set: {v: t}\n  show_a:\n    say: \"{{ round(v) ?? 'not a number' }}\"",
 			runs: []run{{"x", "1", "not a number"}, {"2.6", "1", "not a number"}}},
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/gctune"
 	"github.com/playbook-dev/playbook/server"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
@@ -81,6 +82,7 @@ Put the widget on a page with one tag:
 		fsync := fs.Bool("fsync", false, "without --redis: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
 		redisBatch := fs.Duration("redis-batch-window", redisstore.DefaultCoalesceWindow, "with --redis: batch the commands of concurrent turns into one pipeline (fewer system calls for the server and Redis); how long the first command of a batch waits for others (0: no wait, a batch holds what arrived while the previous ones were on the wire); negative: off, every command on its own")
 		batchDelay := fs.Duration("batch-delay", embedded.DefaultMaxBatchDelay, "without --redis: how long a commit waits for more writes to join it when the last one had several (group commit; fewer, larger commits cost less CPU per write under load); negative: never wait")
+		gcHeadroom := fs.Int("gc-headroom", 128, "MiB the Go heap may grow by before the next garbage collection (at least its live size, as Go's default GOGC=100 allows): fewer collections for a small heap, the same as Go's default for a large one; 0: Go's default alone; the GOGC environment variable, if set, wins")
 		hours := fs.String("hours", "", "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
 		smtpURL := fs.String("smtp", "", "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
 		crmFields := fs.String("crm-fields", "", "fields the inbox's details panel shows, per kind, e.g. \"person=name,email,phone,owner; lead=title,value,stage\" (kinds: person, organization, lead, deal)")
@@ -93,6 +95,12 @@ Put the widget on a page with one tag:
 				h = slog.NewJSONHandler(std.err, nil)
 			}
 			log := slog.New(h)
+			if *gcHeadroom < 0 {
+				return usageError("--gc-headroom is in MiB, 0 or more")
+			}
+			if stopGC, ok := gctune.Tune(uint64(*gcHeadroom) << 20); ok {
+				defer stopGC()
+			}
 			m := mx.build()
 			var rdb redis.UniversalClient
 			var engine store.Engine

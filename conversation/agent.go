@@ -76,7 +76,7 @@ func (s *Service) Transfer(ctx context.Context, a *handoff.Agent, id, team strin
 		return nil, err
 	}
 	s.PublishConversation(ctx, nc)
-	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: nc, Text: a.Name + " transferred a chat to " + team})
+	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: nc, Title: "Chat transferred to " + teamTitle(team), Text: a.Name + " transferred the chat with " + visitorWho(nc) + " to " + team})
 	s.Route(ctx, nc)
 	return nc, nil
 }
@@ -266,7 +266,11 @@ func (s *Service) reopen(ctx context.Context, c *handoff.Conversation, by *hando
 	}
 	s.PublishConversation(ctx, nc)
 	if by == nil || by.ID != nc.Assignee {
-		s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: nc.Assignee, Conversation: nc, Text: who + " reopened the chat"})
+		title := visitorWho(nc) + " wrote again"
+		if by != nil {
+			title = by.Name + " reopened the chat with " + visitorWho(nc)
+		}
+		s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: nc.Assignee, Conversation: nc, Title: title, Text: who + " reopened the chat"})
 	}
 	return nc, nil
 }
@@ -333,7 +337,7 @@ func (s *Service) Note(ctx context.Context, a *handoff.Agent, id, text, clientID
 	e := store.Entry{From: "agent", Kind: "note", Text: text, Author: a.Name, ClientID: clientID, At: s.now().UTC(), Data: map[string]any{AuthorIDKey: a.ID}}
 	for _, name := range Mentions(text) {
 		if m, err := s.inbox.AgentByName(ctx, name); err == nil && access.CanSee(m, c) {
-			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "mention", To: m.ID, Conversation: c, Text: a.Name + " mentioned you: " + truncate(text, 120)})
+			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "mention", To: m.ID, Conversation: c, Title: a.Name + " mentioned you", Text: truncate(text, 120)})
 		}
 	}
 	return s.appendEntry(ctx, a, c, clientID, e)

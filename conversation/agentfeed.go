@@ -77,14 +77,19 @@ type FeedEvent struct {
 	Visible bool
 	// Frame is what the agent's tab gets; nil: nothing.
 	Frame protocol.Frame
+	// Presence is the availability the agent just chose (online, away,
+	// offline), for the feed to keep; "" for other events.
+	Presence string
 }
 
 // FeedEventFor decodes an inbox event (a message of InboxChannel) for
 // agent a: events for another agent and about conversations a may not see
 // give no frame; the previous ids a conversation names are cut to those a
 // may see; a notice without a conversation reaches only the agent it is
-// addressed to.
-func FeedEventFor(a *Agent, payload string) (FeedEvent, error) {
+// addressed to. An agent who is not available (away or offline: no new
+// chats for them) gets a new chat's notice as the plain conversation
+// change it also is: the list moves, no toast rings.
+func FeedEventFor(a *Agent, available bool, payload string) (FeedEvent, error) {
 	var ev InboxEvent
 	if err := json.Unmarshal([]byte(payload), &ev); err != nil {
 		return FeedEvent{}, err
@@ -94,6 +99,12 @@ func FeedEventFor(a *Agent, payload string) (FeedEvent, error) {
 	}
 	if ev.To != "" && ev.To != a.ID {
 		return FeedEvent{}, nil
+	}
+	if ev.Type == "presence" {
+		return FeedEvent{Presence: ev.Presence}, nil
+	}
+	if ev.Type == protocol.TypeNotify && ev.Kind == "new_chat" && !available {
+		ev = InboxEvent{Type: protocol.TypeConversation, Conversation: ev.Conversation, PreviousKnown: ev.PreviousKnown}
 	}
 	var fe FeedEvent
 	if ev.Conversation != nil {
@@ -117,7 +128,7 @@ func inboxFrame(ev InboxEvent) protocol.Frame {
 	if ev.Type == protocol.TypeConversation && ev.Kind == "" && ev.Text == "" && ev.Record == nil && ev.Person == nil {
 		return &protocol.ConversationChanged{Conversation: WireConversation(ev.Conversation)}
 	}
-	n := &protocol.Notify{Kind: ev.Kind, Text: ev.Text, Conversation: WireConversation(ev.Conversation), Record: WireRecord(ev.Record), Person: WireRecord(ev.Person)}
+	n := &protocol.Notify{Kind: ev.Kind, Title: ev.Title, Text: ev.Text, Conversation: WireConversation(ev.Conversation), Record: WireRecord(ev.Record), Person: WireRecord(ev.Person)}
 	if ev.Type != protocol.TypeNotify {
 		return &namedNotify{ev.Type, n} // not published today; kept as it came
 	}

@@ -26,21 +26,27 @@ func TestFeedEventFor(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		ev      conversation.InboxEvent
+		away    bool // sam is away (or offline), not available
 		ended   string
 		about   string
 		visible bool
 		frame   string // the frame's type; "" none
 	}{
-		{"a change of a sales chat", conversation.InboxEvent{Type: "conversation", Conversation: sales, PreviousKnown: known}, "", "c1", true, protocol.TypeConversation},
-		{"a change of a support chat", conversation.InboxEvent{Type: "conversation", Conversation: support}, "", "c2", false, ""},
-		{"a notice for another agent", conversation.InboxEvent{Type: "notify", Kind: "mention", To: "sue", Conversation: sales}, "", "", false, ""},
-		{"a notice for sam", conversation.InboxEvent{Type: "notify", Kind: "mention", To: "sam", Conversation: sales, PreviousKnown: known}, "", "c1", true, protocol.TypeNotify},
-		{"a CRM note for sam, no chat", conversation.InboxEvent{Type: "notify", Kind: "sales_note", To: "sam", Text: "a note"}, "", "", false, protocol.TypeNotify},
-		{"a notice for nobody, no chat", conversation.InboxEvent{Type: "notify", Kind: "sales_note", Text: "a note"}, "", "", false, ""},
-		{"a session ended", conversation.InboxEvent{Type: "session_ended", Session: "h1"}, "h1", "", false, ""},
+		{"a change of a sales chat", conversation.InboxEvent{Type: "conversation", Conversation: sales, PreviousKnown: known}, false, "", "c1", true, protocol.TypeConversation},
+		{"a new sales chat", conversation.InboxEvent{Type: "notify", Kind: "new_chat", Conversation: sales, PreviousKnown: known}, false, "", "c1", true, protocol.TypeNotify},
+		{"a new sales chat, sam away", conversation.InboxEvent{Type: "notify", Kind: "new_chat", Conversation: sales, PreviousKnown: known}, true, "", "c1", true, protocol.TypeConversation},
+		{"a chat given to sam while away", conversation.InboxEvent{Type: "notify", Kind: "assigned", To: "sam", Conversation: sales, PreviousKnown: known}, true, "", "c1", true, protocol.TypeNotify},
+		{"sam's presence", conversation.InboxEvent{Type: "presence", To: "sam", Presence: "away"}, false, "", "", false, ""},
+		{"sue's presence", conversation.InboxEvent{Type: "presence", To: "sue", Presence: "away"}, false, "", "", false, ""},
+		{"a change of a support chat", conversation.InboxEvent{Type: "conversation", Conversation: support}, false, "", "c2", false, ""},
+		{"a notice for another agent", conversation.InboxEvent{Type: "notify", Kind: "mention", To: "sue", Conversation: sales}, false, "", "", false, ""},
+		{"a notice for sam", conversation.InboxEvent{Type: "notify", Kind: "mention", To: "sam", Conversation: sales, PreviousKnown: known}, false, "", "c1", true, protocol.TypeNotify},
+		{"a CRM note for sam, no chat", conversation.InboxEvent{Type: "notify", Kind: "sales_note", To: "sam", Text: "a note"}, false, "", "", false, protocol.TypeNotify},
+		{"a notice for nobody, no chat", conversation.InboxEvent{Type: "notify", Kind: "sales_note", Text: "a note"}, false, "", "", false, ""},
+		{"a session ended", conversation.InboxEvent{Type: "session_ended", Session: "h1"}, false, "h1", "", false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			fe, err := conversation.FeedEventFor(sam, payload(tt.ev))
+			fe, err := conversation.FeedEventFor(sam, !tt.away, payload(tt.ev))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -53,6 +59,9 @@ func TestFeedEventFor(t *testing.T) {
 			}
 			if got != tt.frame {
 				t.Fatalf("frame %q; want %q", got, tt.frame)
+			}
+			if want := map[string]string{"sam's presence": "away"}[tt.name]; fe.Presence != want {
+				t.Fatalf("presence %q; want %q", fe.Presence, want)
 			}
 			// The previous ids sam may see: sales' only.
 			var prev []string
@@ -69,7 +78,7 @@ func TestFeedEventFor(t *testing.T) {
 			}
 		})
 	}
-	if _, err := conversation.FeedEventFor(sam, "not json"); err == nil {
+	if _, err := conversation.FeedEventFor(sam, true, "not json"); err == nil {
 		t.Error("a payload that is not an event was taken")
 	}
 }

@@ -113,10 +113,18 @@ func (s *Service) SetPresence(ctx context.Context, a *Agent, status string) erro
 	if err := s.inbox.SetPresence(ctx, a, handoff.Presence(status)); err != nil {
 		return err
 	}
+	s.PublishInbox(ctx, InboxEvent{Type: "presence", To: a.ID, Presence: status})
 	if handoff.Presence(status) == handoff.Online {
 		s.RouteQueued(ctx, a)
 	}
 	return nil
+}
+
+// Available reports whether agent a chose to be online (and their
+// heartbeats keep them so): new-chat notices are for them.
+func (s *Service) Available(ctx context.Context, a *Agent) (bool, error) {
+	p, err := s.inbox.PresenceOf(ctx, a)
+	return p == handoff.Online, err
 }
 
 // Heartbeat keeps agent a online for the presence timeout.

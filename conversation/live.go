@@ -14,15 +14,20 @@ import (
 // InboxEvent is what goes out on the inbox channel to every process, and
 // from there to the agents allowed to see it.
 type InboxEvent struct {
-	Type         string                `json:"type"`           // conversation | notify
-	Kind         string                `json:"kind,omitempty"` // notify: new_chat | assigned | mention | reopened | missed
-	To           string                `json:"to,omitempty"`   // notify one agent only
+	Type         string                `json:"type"`            // conversation | notify
+	Kind         string                `json:"kind,omitempty"`  // notify: new_chat | assigned | mention | reopened | missed
+	To           string                `json:"to,omitempty"`    // notify one agent only
+	Title        string                `json:"title,omitempty"` // notify: what happened (notifyTitle)
 	Text         string                `json:"text,omitempty"`
 	Conversation *handoff.Conversation `json:"conversation"`
 	// Record and Person: a CRM note for the agent (kind sales_note), which
 	// may come without a conversation the agent can see.
 	Record *crm.Record `json:"record,omitempty"`
 	Person *crm.Record `json:"person,omitempty"`
+	// Presence: type presence, the availability agent To chose (online,
+	// away, offline); their sockets on every process keep it to quiet
+	// new-chat notices. Never sent to a tab.
+	Presence string `json:"presence,omitempty"`
 	// Session: type session_ended, the hash of a sign-in session that
 	// ended (sessionHash); its sockets close. Never sent to a tab.
 	Session string `json:"session,omitempty"`
@@ -67,14 +72,8 @@ func (s *Service) Queue(ctx context.Context, conv, card string, h engine.Handoff
 		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
 		return nil, err
 	}
-	who := c.Visitor.Name
-	if who == "" {
-		who = c.Visitor.Email
-	}
-	if who == "" {
-		who = "A visitor"
-	}
-	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Text: who + " is waiting for " + h.Team})
+	who := visitorWho(c)
+	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Title: "New chat from " + who + " — " + teamTitle(h.Team), Text: who + " is waiting for " + h.Team})
 	pos := c.QueuePosition
 	s.routeUnder(ctx, c, cfg)
 	c.QueuePosition = pos
@@ -132,9 +131,9 @@ func (s *Service) Assign(ctx context.Context, conv string, by, to *handoff.Agent
 		}
 		switch {
 		case by == nil:
-			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: "A chat of " + c.Team + " was routed to you"})
+			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Title: "New chat from " + visitorWho(c) + " — " + teamTitle(c.Team), Text: "A chat of " + c.Team + " was routed to you"})
 		case by.ID != to.ID: // taking a chat yourself needs no notification
-			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Text: by.Name + " assigned the chat to you"})
+			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "assigned", To: to.ID, Conversation: c, Title: "Chat transferred to you", Text: by.Name + " gave you the chat with " + visitorWho(c)})
 		}
 	}
 	s.PublishConversation(ctx, c)
@@ -190,7 +189,7 @@ func (s *Service) afterTurn(ctx context.Context, conv string, info TurnInfo, ent
 	if visitorWrote && c.Status == handoff.StatusSnoozed && c.UntilReply {
 		if nc, changed, err := s.inbox.Unsnooze(ctx, conv); err == nil && changed {
 			c = nc
-			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Text: "The visitor replied"})
+			s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Title: visitorWho(c) + " replied", Text: "The snoozed chat is open again"})
 		}
 	}
 	if err := s.inbox.Touch(ctx, c, handoff.Last{From: last.From, Text: truncate(last.Text, 200), At: last.At}); err != nil {
@@ -215,13 +214,7 @@ func (s *Service) missed(ctx context.Context, conv string, entries []store.Entry
 	}
 	s.m.Missed(c.Team)
 	s.PublishConversation(ctx, c)
-	who := c.Visitor.Name
-	if who == "" {
-		who = c.Visitor.Email
-	}
-	if who == "" {
-		who = "A visitor"
-	}
+	who := visitorWho(c)
 	text := who + " waited for " + c.Team + " and nobody took the chat in time"
 	for _, e := range entries {
 		if left, _ := e.Data["left_message"].(bool); e.Kind == "missed" && left {
@@ -229,7 +222,7 @@ func (s *Service) missed(ctx context.Context, conv string, entries []store.Entry
 		}
 	}
 	for _, id := range online {
-		s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "missed", To: id, Conversation: c, Text: text})
+		s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "missed", To: id, Conversation: c, Title: "Missed chat from " + who + " — " + teamTitle(c.Team), Text: text})
 	}
 	return nil
 }

@@ -312,7 +312,7 @@ func (s *Service) Unsnooze(ctx context.Context, conv string) {
 		return
 	}
 	s.PublishConversation(ctx, c)
-	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Text: "A snoozed chat is back"})
+	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "reopened", To: c.Assignee, Conversation: c, Title: "Chat with " + visitorWho(c) + " is back", Text: "A snoozed chat is back"})
 }
 
 // inboxPresence counts the agents signed in to the inbox.

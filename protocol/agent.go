@@ -18,7 +18,12 @@ type (
 	// sales_note has Record (the note) and Person, and its Conversation
 	// may be nil.
 	Notify struct {
-		Kind         string        `json:"kind,omitempty"`
+		Kind string `json:"kind,omitempty"`
+		// Title says what happened, for the toast and the desktop
+		// notification ("New chat from Anna — Sales", "Anna replied");
+		// absent for kinds the server gives none (the client then
+		// names the kind).
+		Title        string        `json:"title,omitempty"`
 		Text         string        `json:"text,omitempty"`
 		Conversation *Conversation `json:"conversation"`
 		Record       *Record       `json:"record,omitempty"`

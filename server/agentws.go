@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -29,6 +30,9 @@ type agentConn struct {
 	session    string // the sign-in session's token hash; "" for an API token
 	sessionTok string // the sign-in session's token, for the heartbeat's check
 	apiTok     string // the API token, for the heartbeat's check; "" for a session
+	// available: the agent chose online (read after attaching, then
+	// kept from presence events); new-chat notices ring only then.
+	available atomic.Bool
 
 	mu       sync.Mutex
 	agent    *conversation.Agent
@@ -78,6 +82,11 @@ func (s *Server) handleAgentWS(c *echo.Context) error {
 	}
 	defer s.conns.removeAgent(ac)
 	_ = s.svc.Heartbeat(ctx, a)
+	if on, err := s.svc.Available(ctx, a); err == nil {
+		ac.available.Store(on)
+	} else {
+		ac.available.Store(true) // unknown: a toast too many rather than a chat unseen
+	}
 	go ac.writeLoop(ctx, cancel)
 	ac.push(&protocol.Hello{Agent: conversation.WireAgent(a)})
 	ac.readLoop(ctx)
@@ -310,8 +319,12 @@ func (ac *agentConn) Resync(ch string) {
 // Receive gets inbox events and the followed conversation's entries.
 func (ac *agentConn) Receive(ch, payload string) {
 	if ch == ac.s.svc.InboxChannel() {
-		fe, err := conversation.FeedEventFor(ac.me(), payload)
+		fe, err := conversation.FeedEventFor(ac.me(), ac.available.Load(), payload)
 		if err != nil {
+			return
+		}
+		if fe.Presence != "" {
+			ac.available.Store(fe.Presence == "online")
 			return
 		}
 		if fe.EndedSession != "" {

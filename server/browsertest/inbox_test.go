@@ -240,6 +240,9 @@ func TestInboxLiveChat(t *testing.T) {
 	item := `document.querySelector('#conv-list .item[data-id=` + js(conv) + `]')`
 	waitFor(t, agent, "the new chat in Unassigned", item)
 	waitFor(t, agent, "the new_chat toast", `document.querySelector('.toast[data-kind=new_chat][data-conversation=`+js(conv)+`]')`)
+	if title := eval[string](t, agent, `document.querySelector('.toast[data-kind=new_chat][data-conversation=`+js(conv)+`] strong').textContent`); title != "New chat from ana at Acme — Sales" {
+		t.Errorf("the new chat's toast is titled %q, want \"New chat from ana at Acme — Sales\"", title)
+	}
 	waitFor(t, agent, "the count on Unassigned", `document.querySelector('#folder-unassigned .count').textContent === '1'`)
 	waitFor(t, agent, "the unread dot, priority and team", item+`.classList.contains('unread') && `+item+`.querySelector('.prio-high') && `+item+`.querySelector('.tag-team').textContent === 'sales'`)
 	if got := eval[string](t, agent, item+`.querySelector('.item-last').textContent`); got != "Bot: Connecting you with our sales team…" {

@@ -334,7 +334,7 @@
     // Taking a chat myself tells me too: no need to ring for that.
     if (f.kind === 'assigned' && S.selfAssign[id] && Date.now() - S.selfAssign[id] < 10000) return;
     beep();
-    var title = NOTIFY_TITLE[f.kind] || 'Inbox';
+    var title = f.title || NOTIFY_TITLE[f.kind] || 'Inbox';
     var text = f.text || (c ? visitorName(c) : '');
     toast({
       title: title, text: text, kind: f.kind, conversation: id, action: 'Open', ms: 10000,

@@ -392,6 +392,6 @@ func editDistance(a, b string) int {
 
 // serveConfig is the configuration of playbook serve: every flag.
 var serveConfig = &configSpec{
-	secrets: []string{"redis", "secret", "admin-token", "smtp", "metrics-token"},
-	aliases: map[string]string{"redis": "PLAYBOOK_REDIS_URL"},
+	secrets: []string{"redis", "secret", "admin-token", "smtp", "metrics-token", "s3-secret-key"},
+	aliases: map[string]string{"redis": "PLAYBOOK_REDIS_URL", "s3-access-key": "AWS_ACCESS_KEY_ID", "s3-secret-key": "AWS_SECRET_ACCESS_KEY"},
 }

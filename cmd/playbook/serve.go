@@ -85,6 +85,7 @@ Put the widget on a page with one tag:
 		gcHeadroom := fs.Int("gc-headroom", 128, "MiB the Go heap may grow by before the next garbage collection (at least its live size, as Go's default GOGC=100 allows): fewer collections for a small heap, the same as Go's default for a large one; 0: Go's default alone; the GOGC environment variable, if set, wins")
 		hours := fs.String("hours", "", "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
 		smtpURL := fs.String("smtp", "", "send transcripts by email: smtp://user:password@host:587?from=chat@example.com")
+		files := addFileFlags(fs)
 		crmFields := fs.String("crm-fields", "", "fields the inbox's details panel shows, per kind, e.g. \"person=name,email,phone,owner; lead=title,value,stage\" (kinds: person, organization, lead, deal)")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) > 0 {
@@ -161,17 +162,23 @@ Put the widget on a page with one tag:
 				}
 				mailer = m
 			}
+			blobs, fileLimits, err := files.open(ctx, log, *redisURL != "", *data)
+			if err != nil {
+				return err
+			}
 			opts := conversation.Options{
-				Playbooks: *dir,
-				Prefix:    *prefix,
-				IdleTTL:   *idle,
-				Retention: time.Duration(retention),
-				Calls:     conversation.CallPolicy{AllowHosts: splitList(*hosts), AllowPrivate: *private},
-				Logger:    log,
-				Hours:     openHours,
-				Mail:      mailer,
-				CRMFields: fields,
-				Metrics:   m,
+				Files:      blobs,
+				FileLimits: fileLimits,
+				Playbooks:  *dir,
+				Prefix:     *prefix,
+				IdleTTL:    *idle,
+				Retention:  time.Duration(retention),
+				Calls:      conversation.CallPolicy{AllowHosts: splitList(*hosts), AllowPrivate: *private},
+				Logger:     log,
+				Hours:      openHours,
+				Mail:       mailer,
+				CRMFields:  fields,
+				Metrics:    m,
 			}
 			cfg := server.Config{
 				Secret:          []byte(*secret),

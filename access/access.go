@@ -219,3 +219,17 @@ func VisitorFile(u FileURL, conv, file string, now time.Time) error {
 	}
 	return nil
 }
+
+var errNotAdmin = forbidden("only admins administer agents, teams and tokens")
+
+// Admin returns nil when a may administer the team: agents, API tokens,
+// teams and their settings, the test mail. Admins only.
+func Admin(a *handoff.Agent) error {
+	switch {
+	case a == nil:
+		return ErrSignedOut
+	case a.Role == handoff.RoleAdmin:
+		return nil
+	}
+	return errNotAdmin
+}

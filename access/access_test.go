@@ -236,3 +236,23 @@ func TestMarketerSeesNoRecord(t *testing.T) {
 		t.Fatal("the team's agent does not see it")
 	}
 }
+
+func TestAdmin(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a    *handoff.Agent
+		want error
+	}{
+		{"admin", admin, nil},
+		{"marketer", mia, access.ErrForbidden},
+		{"agent", sam, access.ErrForbidden},
+		{"signed out", nil, access.ErrSignedOut},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := access.Admin(tc.a)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("Admin = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

@@ -70,6 +70,10 @@ type FeedEvent struct {
 	// EndedSession is the hash (SessionHash) of a sign-in session that
 	// ended: the feeds of that session close. "" for other events.
 	EndedSession string
+	// Recheck: an admin changed this feed's agent (disabled, removed, a
+	// new password, a token revoked): check the session or API token
+	// again, and close when it ended.
+	Recheck bool
 	// About is the conversation the event is about ("" for none), and
 	// Visible whether the agent may (still) see it: a feed following it
 	// stops when not.
@@ -94,8 +98,16 @@ func FeedEventFor(a *Agent, available bool, payload string) (FeedEvent, error) {
 	if err := json.Unmarshal([]byte(payload), &ev); err != nil {
 		return FeedEvent{}, err
 	}
-	if ev.Type == "session_ended" {
+	switch ev.Type {
+	case "session_ended":
 		return FeedEvent{EndedSession: ev.Session}, nil
+	case "agent_changed":
+		if ev.Agent == a.ID {
+			return FeedEvent{Recheck: true}, nil
+		}
+		return FeedEvent{}, nil
+	case "teams_changed":
+		return FeedEvent{}, nil
 	}
 	if ev.To != "" && ev.To != a.ID {
 		return FeedEvent{}, nil

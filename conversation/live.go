@@ -31,6 +31,12 @@ type InboxEvent struct {
 	// Session: type session_ended, the hash of a sign-in session that
 	// ended (sessionHash); its sockets close. Never sent to a tab.
 	Session string `json:"session,omitempty"`
+	// Agent: type agent_changed, an agent an admin changed (disabled,
+	// removed, a new password, a token revoked): their sockets check
+	// their session or token again, and close when it ended. Type
+	// teams_changed (no field): a team's settings changed. Neither is
+	// sent to a tab.
+	Agent string `json:"agent,omitempty"`
 	// PreviousKnown: the conversations named in Conversation.Previous
 	// (id, team and assignee only), looked up once by the publisher so
 	// that each agent's socket keeps only the ids it may see

@@ -158,6 +158,8 @@ func problemOf(err error) *Problem {
 		return &Problem{http.StatusBadRequest, protocol.CodeInvalid, err.Error()}
 	case errors.Is(err, handoff.ErrTooMany):
 		return &Problem{http.StatusTooManyRequests, protocol.CodeRateLimited, err.Error()}
+	case errors.Is(err, handoff.ErrDisabled):
+		return &Problem{http.StatusForbidden, protocol.CodeForbidden, err.Error()}
 	case errors.Is(err, handoff.ErrBadPassword):
 		return &Problem{http.StatusUnauthorized, protocol.CodeForbidden, err.Error()}
 	// The store.

@@ -112,12 +112,14 @@ type Service struct {
 	store  store.SessionStore
 	timers store.Timers
 	inbox  *handoff.Store
-	crm    *crm.Store
-	reg    *Registry
-	calls  *Caller
-	now    func() time.Time
-	m      *metrics.Metrics // nil: none
-	folds  *foldBatcher     // the after-turn folds and mark clears
+	// teamHours are the opening hours admins set (nil without an inbox).
+	teamHours *teamHours
+	crm       *crm.Store
+	reg       *Registry
+	calls     *Caller
+	now       func() time.Time
+	m         *metrics.Metrics // nil: none
+	folds     *foldBatcher     // the after-turn folds and mark clears
 	// finishing counts the goroutines that wait for a fold to finish a
 	// turn (see Settle).
 	finishing atomic.Int64
@@ -171,6 +173,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Hours == nil {
 		cfg.Hours = Hours{}
+	}
+	if cfg.Inbox != nil {
+		s.teamHours = &teamHours{inbox: cfg.Inbox, now: cfg.Now}
 	}
 	if cfg.Records == nil {
 		cfg.Records = crmRecords{s}

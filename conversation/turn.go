@@ -249,16 +249,39 @@ func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Ses
 		}
 		ev.Online = online
 	}
-	if s.cfg.Hours != nil {
-		// Teams in the playbooks' hours.yaml are open as it says (the
-		// engine reads p.Hours); the others as --hours says.
-		teams := p.Teams
-		if len(p.Hours) > 0 {
-			teams = slices.DeleteFunc(slices.Clone(teams), func(t string) bool { return p.Hours[t] != nil })
-		}
-		open, err := s.cfg.Hours.Open(ctx, teams, ev.Now)
+	// Teams whose hours an admin set in Settings are open as those say;
+	// then teams in the playbooks' hours.yaml as it says (the engine reads
+	// p.Hours); the others as --hours says.
+	var stored Hours
+	if s.teamHours != nil {
+		h, err := s.teamHours.get(ctx)
 		if err != nil {
 			return fmt.Errorf("opening hours: %w", err)
+		}
+		for _, t := range p.Teams {
+			if _, ok := h[t]; ok {
+				if stored == nil {
+					stored = Hours{}
+				}
+				stored[t] = h[t]
+			}
+		}
+	}
+	if s.cfg.Hours != nil || stored != nil {
+		teams := slices.DeleteFunc(slices.Clone(p.Teams), func(t string) bool {
+			_, set := stored[t]
+			return set || p.Hours[t] != nil
+		})
+		open := map[string]bool{}
+		if s.cfg.Hours != nil {
+			var err error
+			if open, err = s.cfg.Hours.Open(ctx, teams, ev.Now); err != nil {
+				return fmt.Errorf("opening hours: %w", err)
+			}
+		}
+		if stored != nil {
+			byAdmin, _ := stored.Open(ctx, slices.Collect(maps.Keys(stored)), ev.Now)
+			maps.Copy(open, byAdmin)
 		}
 		ev.Open = open
 	}

@@ -3,6 +3,7 @@ package handoff
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -108,4 +109,36 @@ func (s *Store) ResetPassword(ctx context.Context, id, password string) (*Agent,
 // where they are.
 func (s *Store) RemoveAgent(ctx context.Context, id string) error {
 	return s.st.DeleteAgent(ctx, id)
+}
+
+// AllTeams returns every team, sorted: those agents are in, those with
+// folders, and those an admin configured (SetTeamConfig) before anyone
+// joined.
+func (s *Store) AllTeams(ctx context.Context) ([]string, error) {
+	out, err := s.Teams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	listed, err := s.st.ListedTeams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range listed {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// APITokenInfo returns the API token whose hash is id.
+func (s *Store) APITokenInfo(ctx context.Context, id string) (APIToken, error) {
+	return s.st.APIToken(ctx, id)
+}
+
+// ListedTeams returns the teams with folders or a TeamConfig (not those
+// only agents name), in no order: fewer reads than AllTeams.
+func (s *Store) ListedTeams(ctx context.Context) ([]string, error) {
+	return s.st.ListedTeams(ctx)
 }

@@ -333,6 +333,15 @@ func (ac *agentConn) Receive(ch, payload string) {
 			}
 			return
 		}
+		if fe.Recheck {
+			// Off the hub's goroutine: the check reads the store.
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				ac.recheck(ctx)
+			}()
+			return
+		}
 		if fe.About != "" {
 			ac.checkFollowed(fe.About, fe.Visible)
 		}

@@ -124,6 +124,23 @@ func (s *Server) routes() *echo.Echo {
 	agent.GET("/stats", s.getStats)
 	e.GET("/ws/agent", s.handleAgentWS, s.requireAgent)
 
+	// Team administration: the inbox's Settings screen, admins only
+	// (conversation's admin methods ask access.Admin).
+	settings := e.Group("/api/admin", s.requireAgent)
+	settings.GET("/agents", s.adminAgents)
+	settings.POST("/agents", s.inviteAgent)
+	settings.PUT("/agents/:id", s.updateAgent)
+	settings.POST("/agents/:id/disable", s.setAgentDisabled(true))
+	settings.POST("/agents/:id/enable", s.setAgentDisabled(false))
+	settings.POST("/agents/:id/password", s.resetAgentPassword)
+	settings.DELETE("/agents/:id", s.removeAgent)
+	settings.GET("/tokens", s.listTokens)
+	settings.POST("/tokens", s.createToken)
+	settings.DELETE("/tokens/:id", s.revokeToken)
+	settings.GET("/teams", s.adminTeams)
+	settings.PUT("/teams/:name", s.saveTeam)
+	settings.POST("/mail/test", s.testMail)
+
 	admin := e.Group("/api/playbooks", s.requireAdmin)
 	admin.GET("", s.listPlaybooks)
 	admin.POST("", s.postPlaybook)

@@ -142,6 +142,13 @@ func New(cfg Config) (*Server, error) {
 	// Every conversation's channel through one pattern subscription (on
 	// Redis): no SUBSCRIBE and UNSUBSCRIBE per conversation.
 	s.hub = conversation.NewPatternHub(app.Bus(), s.svc.Channel("*"), s.log)
+	if w := s.svc.TeamsWatcher(); w != nil {
+		// Opening hours an admin changes on any process reach
+		// open_hours() here.
+		if err := s.hub.Attach(ctx, s.svc.InboxChannel(), w); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
 	var err error
 	if s.widgets, err = s.svc.Widgets(conversation.WidgetsConfig{Hub: s.hub, Tokens: s.tokens}); err != nil {
 		return nil, fmt.Errorf("server: %w", err)

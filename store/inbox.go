@@ -230,7 +230,8 @@ type Inbox interface {
 	// Unlist takes id out of team's queue, Open, Snoozed and Missed
 	// folders and out of assignee's Mine (either may be "").
 	Unlist(ctx context.Context, id, team, assignee string) error
-	// ListedTeams returns the teams that have or had folders.
+	// ListedTeams returns the teams that have or had folders, and those
+	// with a TeamConfig.
 	ListedTeams(ctx context.Context) ([]string, error)
 	// OpenCount returns how many conversations each agent has in Mine.
 	OpenCount(ctx context.Context, agents []string) (map[string]int, error)
@@ -277,11 +278,16 @@ type TeamConfig struct {
 	// Reopen is what a resolved chat may become; ReopenNever when never
 	// set.
 	Reopen ReopenPolicy `json:"reopen,omitempty"`
+	// Hours are the team's opening hours, as an admin set them, for
+	// open_hours(): "mon-fri 09:00-18:00 Europe/Berlin" (checked by the
+	// caller); "" for none.
+	Hours string `json:"hours,omitempty"`
 }
 
 // Teams keeps the teams' routing.
 type Teams interface {
-	// SetTeamConfig stores a team's routing (checked by the caller).
+	// SetTeamConfig stores a team's routing (checked by the caller); the
+	// team is listed by ListedTeams from then on.
 	SetTeamConfig(ctx context.Context, team string, c TeamConfig) error
 	// TeamConfig returns a team's routing; Manual when never set.
 	TeamConfig(ctx context.Context, team string) (TeamConfig, error)

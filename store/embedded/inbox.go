@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -718,15 +719,24 @@ func (s *Inbox) Unlist(ctx context.Context, id, team, assignee string) error {
 func (s *Inbox) ListedTeams(ctx context.Context) ([]string, error) {
 	var teams []string
 	err := s.db.View(ctx, func(tx *Tx) error {
-		return tx.Scan(K("ht"), func(k, _ []byte) (bool, error) {
-			parts, err := SplitKey(k)
-			if err != nil || len(parts) != 2 {
-				return false, fmt.Errorf("team key %q: %v", k, err)
+		for _, prefix := range []string{"ht", "hcfg"} {
+			err := tx.Scan(K(prefix), func(k, _ []byte) (bool, error) {
+				parts, err := SplitKey(k)
+				if err != nil || len(parts) != 2 {
+					return false, fmt.Errorf("team key %q: %v", k, err)
+				}
+				if t := parts[1].(string); !slices.Contains(teams, t) {
+					teams = append(teams, t)
+				}
+				return true, nil
+			})
+			if err != nil {
+				return err
 			}
-			teams = append(teams, parts[1].(string))
-			return true, nil
-		})
+		}
+		return nil
 	})
+	slices.Sort(teams)
 	return teams, err
 }
 

@@ -797,7 +797,10 @@ func (s *Inbox) SetTeamConfig(ctx context.Context, team string, c store.TeamConf
 	if reopen == "" {
 		reopen = store.ReopenNever
 	}
-	return s.rdb.HSet(ctx, s.teamConfigKey(team), "routing", string(c.Routing), "capacity", c.Capacity, "reopen", string(reopen)).Err()
+	if err := s.rdb.HSet(ctx, s.teamConfigKey(team), "routing", string(c.Routing), "capacity", c.Capacity, "reopen", string(reopen), "hours", c.Hours).Err(); err != nil {
+		return err
+	}
+	return s.rdb.SAdd(ctx, s.teamsKey(), team).Err()
 }
 
 // TeamConfig implements store.Teams.
@@ -816,6 +819,7 @@ func teamConfig(m map[string]string) store.TeamConfig {
 	}
 	c.Capacity, _ = strconv.Atoi(m["capacity"])
 	c.Reopen = store.ReopenPolicy(m["reopen"])
+	c.Hours = m["hours"]
 	if c.Reopen == "" {
 		c.Reopen = store.ReopenNever
 	}

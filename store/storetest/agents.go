@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,31 @@ func Agents(t *testing.T, open InboxOpener) {
 	t.Run("AddRace", func(t *testing.T) { testAddRace(t, open) })
 	t.Run("Administration", func(t *testing.T) { testAdministration(t, open) })
 	t.Run("APITokens", func(t *testing.T) { testAPITokens(t, open) })
+	t.Run("TeamSettings", func(t *testing.T) { testTeamSettings(t, open) })
+}
+
+// testTeamSettings: a team an admin creates (a config, no agent, no
+// folder yet) is listed on the other instance, with its opening hours.
+func testTeamSettings(t *testing.T, open InboxOpener) {
+	ctx := context.Background()
+	s, s2, _ := inboxes(t, open, handoff.Options{})
+	want := handoff.TeamConfig{Routing: handoff.LeastBusy, Capacity: 4, Reopen: handoff.ReopenAllowed, Hours: "mon-fri 09:00-18:00 Europe/Berlin"}
+	if err := s.SetTeamConfig(ctx, "night-shift", want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s2.TeamConfigOf(ctx, "night-shift"); err != nil || got != want {
+		t.Fatalf("read back %+v, %v; want %+v", got, err, want)
+	}
+	if teams, err := s2.AllTeams(ctx); err != nil || !slices.Contains(teams, "night-shift") {
+		t.Fatalf("listed teams %v, %v: want night-shift", teams, err)
+	}
+	want.Hours = ""
+	if err := s2.SetTeamConfig(ctx, "night-shift", want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.TeamConfigOf(ctx, "night-shift"); err != nil || got.Hours != "" {
+		t.Fatalf("hours cleared: %+v, %v", got, err)
+	}
 }
 
 // testAdministration: an admin's changes to an agent, seen by the other

@@ -73,17 +73,43 @@ func (s *Service) PublishConversation(ctx context.Context, c *handoff.Conversati
 // bot learnt of the visitor and its last message, tells the team's agents,
 // and routes it when the team routes automatically.
 func (s *Service) Queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) (*handoff.Conversation, error) {
+	q, err := s.enqueue(ctx, conv, card, h, vis, last)
+	if err != nil {
+		return nil, err
+	}
+	return q.announce(ctx), nil
+}
+
+// queued is a conversation put in its team's queue whose agents are not
+// told yet.
+type queued struct {
+	s   *Service
+	c   *handoff.Conversation
+	cfg handoff.TeamConfig
+}
+
+// enqueue is the part of Queue the visitor's answer waits for: the chat in
+// its team's queue (one round trip on Redis).
+func (s *Service) enqueue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) (queued, error) {
 	c, cfg, err := s.inbox.HandOff(ctx, conv, handoff.Handoff{Team: h.Team, Priority: h.Priority, Card: card, Visitor: vis, Last: last})
 	if err != nil {
 		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
-		return nil, err
+		return queued{}, err
 	}
+	return queued{s, c, cfg}, nil
+}
+
+// announce is the rest of Queue, which the visitor's answer need not wait
+// for: the team's agents told, the chat routed. It returns the chat as
+// queued.
+func (q queued) announce(ctx context.Context) *handoff.Conversation {
+	s, c := q.s, q.c
 	who := visitorWho(c)
-	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Title: "New chat from " + who + " — " + teamTitle(h.Team), Text: who + " is waiting for " + h.Team})
+	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Title: "New chat from " + who + " — " + teamTitle(c.Team), Text: who + " is waiting for " + c.Team})
 	pos := c.QueuePosition
-	s.routeUnder(ctx, c, cfg)
+	s.routeUnder(ctx, c, q.cfg)
 	c.QueuePosition = pos
-	return c, nil
+	return c
 }
 
 // Route gives a queued conversation to an agent under the team's routing;

@@ -105,19 +105,27 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	failed := false
 	s.countEffects(prog, info.Before, info.Session, effects)
 	if committed != nil {
+		// The chat is in its team's queue before the visitor hears of it;
+		// the agents are told (and the chat routed) after.
+		var toAnnounce []queued
 		if handoffs, rest := splitHandoffs(effects); len(handoffs) > 0 {
 			for _, e := range handoffs {
-				c, err := s.Queue(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(prog, info.Session), LastMessage(res.Entries))
+				q, err := s.enqueue(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(prog, info.Session), LastMessage(res.Entries))
 				if err != nil {
 					failed = true
 				} else {
-					info.Queued = c
+					c := *q.c // the caller's own: announce may change q.c
+					info.Queued = &c
+					toAnnounce = append(toAnnounce, q)
 				}
 			}
 			effects = rest
 		}
 		s.m.Turn(prog.ID, string(info.Event), time.Since(began))
 		committed(res, info)
+		for _, q := range toAnnounce {
+			q.announce(ctx)
+		}
 	} else {
 		s.m.Turn(prog.ID, string(info.Event), time.Since(began))
 	}

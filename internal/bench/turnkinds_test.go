@@ -19,6 +19,7 @@ import (
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/playbooks"
 	"github.com/playbook-dev/playbook/protocol"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // phaseCounter is a go-redis hook that counts the requests (a command or
@@ -37,7 +38,7 @@ type phaseCounter struct {
 
 // answerPath are the callees of Service.TurnThen and Service.Start whose
 // requests come before the answer.
-var answerPath = []string{"(*Store).Turn", "(*Store).Create", "(*Service).Queue", "(*Service).StartInbox"}
+var answerPath = []string{"(*Store).Turn", "(*Store).Create", "(*Service).Queue", "(*Service).enqueue", "(*Service).StartInbox"}
 
 func (c *phaseCounter) record() {
 	pcs := make([]uintptr, 64)
@@ -103,20 +104,36 @@ func kindOf(sc bench.Script, i int) string {
 // TestRoundTripsByKindOfTurn counts serve's Redis round trips per turn by
 // kind of turn and phase, over one conversation of each kind of the mix
 // run one turn at a time (issue 13: 1 for an ordinary turn, at most 2 for
-// one with effects). It holds what serve does today before the answer: 1
-// for an answer, 2 for a start (the conversation and its inbox record),
-// and logs the whole table.
+// one with effects), on one Redis node and on a Redis Cluster, where the
+// queues, the pending marks and the CRM live in other slots than the
+// conversation (a pipeline over several nodes is one wait: its requests go
+// out at once). It holds what serve does before the answer: 1 for an
+// answer, at most 2 for a start (the conversation, its inbox record) and
+// for a handoff (the turn, the team's queue), and logs the whole table.
 func TestRoundTripsByKindOfTurn(t *testing.T) {
-	rds := redistest.New(t)
-	opt, err := redis.ParseURL(rds.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	counter := &phaseCounter{by: map[string]int{}}
-	rdb.AddHook(counter)
-	url := startServerOn(t, playbooks.BenchQualify, rds, rdb)
+	t.Run("redis", func(t *testing.T) {
+		rds := redistest.New(t)
+		opt, err := redis.ParseURL(rds.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb := redis.NewClient(opt)
+		t.Cleanup(func() { rdb.Close() })
+		counter := &phaseCounter{by: map[string]int{}}
+		rdb.AddHook(counter)
+		roundTripsByKind(t, counter, startServerOn(t, playbooks.BenchQualify, rds, rdb))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.NewCluster(t) // skips under -short, or without a cluster
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
+		t.Cleanup(func() { rdb.Close() })
+		counter := &phaseCounter{by: map[string]int{}}
+		rdb.AddHook(counter)
+		roundTripsByKind(t, counter, serve(t, playbooks.BenchQualify, redisstore.NewEngine(rdb, cl.Prefix), cl.Prefix))
+	})
+}
+
+func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 	// Warm-up: scripts loaded, the CRM's subscriptions read.
 	if res, err := bench.Run(context.Background(), bench.Options{URLs: []string{url}, Conversations: 10}); err != nil || res.Errors != 0 {
 		t.Fatalf("warm-up: %v %v", err, res.ErrorSamples)
@@ -197,5 +214,20 @@ func TestRoundTripsByKindOfTurn(t *testing.T) {
 	}
 	if s := counter.by[bench.TurnStart+" answer"]; s > 2*turns[bench.TurnStart] {
 		t.Errorf("%d round trips before the greeting for %d starts, want at most 2 each (the conversation, its inbox record)", s, turns[bench.TurnStart])
+	}
+	handoffs := bench.TurnLast + " " + bench.OutcomeHandoff
+	if turns[handoffs] == 0 {
+		t.Fatalf("no handoff among the turns %v", turns)
+	}
+	if h := counter.by[handoffs+" answer"]; h > 2*turns[handoffs] {
+		t.Errorf("%d round trips before the answer for %d handoffs, want at most 2 each (the turn, the team's queue)", h, turns[handoffs])
+	}
+	for _, k := range kinds {
+		if k == bench.TurnStart || k == handoffs {
+			continue
+		}
+		if a := counter.by[k+" answer"]; a != turns[k] {
+			t.Errorf("%s: %d round trips before the answer for %d turns, want 1 each", k, a, turns[k])
+		}
 	}
 }

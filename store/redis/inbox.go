@@ -270,27 +270,74 @@ redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1])}
 `)
 
-// HandOff implements store.Inbox in two round trips: the conversation's
-// record, then the team's lists and routing.
+// HandOff implements store.Inbox in one round trip for a chat that was in
+// no team's lists (the bot's first handoff, the usual case): one pipeline
+// runs the step on the conversation's record and adds it to the team's
+// queue and open lists, reading the team's routing and the chat's place in
+// the queue (on a Cluster these keys are in other slots: the pipeline goes
+// to their nodes at once). The lists it leaves (another team's, the agent
+// who had it) are cleaned in a second one, once the record says which.
+// A pipeline is not a transaction: the lists may hold the chat a moment
+// before its record says so, never the other way round; and when the step
+// refuses (the chat is resolved, or gone) the additions are taken back.
 func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time.Time, retention time.Duration) (*store.Conversation, store.TeamConfig, error) {
 	last := ""
 	if h.Last != nil {
 		b, _ := json.Marshal(h.Last)
 		last = string(b)
 	}
-	res, err := handOff.Run(ctx, s.rdb, []string{s.metaKey(id)}, h.Team, h.Priority, h.Card, stamp(at),
-		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last, retention.Milliseconds()).Slice()
+	args := []any{h.Team, h.Priority, h.Card, stamp(at),
+		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last, retention.Milliseconds()}
+	var step *goredis.Cmd
+	var cfg *goredis.MapStringStringCmd
+	var rank *goredis.IntCmd
+	for try := 0; ; try++ {
+		pipe := s.rdb.Pipeline()
+		step = pipe.EvalSha(ctx, handOff.Hash(), []string{s.metaKey(id)}, args...)
+		pipe.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
+		pipe.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
+		cfg = pipe.HGetAll(ctx, s.teamConfigKey(h.Team))
+		rank = pipe.ZRank(ctx, s.queueKey(h.Team), id)
+		pipe.SAdd(ctx, s.teamsKey(), h.Team)
+		_, _ = pipe.Exec(ctx)
+		if err := step.Err(); try == 0 && err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err := handOff.Load(ctx, s.rdb).Err(); err != nil {
+				return nil, store.TeamConfig{}, err
+			}
+			continue
+		}
+		break
+	}
+	res, err := step.Slice()
+	if err == nil {
+		switch res[0] {
+		case "missing":
+			err = store.ErrInboxNotFound
+		case "closed":
+			err = store.ErrClosed
+		default:
+			if len(res) != 5 {
+				err = fmt.Errorf("handoff: unexpected reply %v", res)
+			}
+		}
+	}
+	if err == nil {
+		err = errors.Join(cfg.Err(), rank.Err())
+	}
 	if err != nil {
+		// The step did not happen (or may not have): take the chat out of
+		// the lists the pipeline put it in. A chat that is already in this
+		// team's lists is only ever re-added there, with the step.
+		if !errors.Is(err, store.ErrInboxNotFound) && !errors.Is(err, store.ErrClosed) {
+			return nil, store.TeamConfig{}, err // unknown: the record decides, the lists follow it
+		}
+		pipe := s.rdb.Pipeline()
+		pipe.ZRem(ctx, s.queueKey(h.Team), id)
+		pipe.ZRem(ctx, s.openKey(h.Team), id)
+		if _, uerr := pipe.Exec(ctx); uerr != nil {
+			return nil, store.TeamConfig{}, errors.Join(err, uerr)
+		}
 		return nil, store.TeamConfig{}, err
-	}
-	switch res[0] {
-	case "missing":
-		return nil, store.TeamConfig{}, store.ErrInboxNotFound
-	case "closed":
-		return nil, store.TeamConfig{}, store.ErrClosed
-	}
-	if len(res) != 5 {
-		return nil, store.TeamConfig{}, fmt.Errorf("handoff: unexpected reply %v", res)
 	}
 	b := before{assignee: fmt.Sprint(res[1]), status: store.Status(fmt.Sprint(res[2])), team: fmt.Sprint(res[3])}
 	flat, _ := res[4].([]any)
@@ -298,19 +345,22 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	for i := 0; i+1 < len(flat); i += 2 {
 		m[fmt.Sprint(flat[i])] = fmt.Sprint(flat[i+1])
 	}
-	var bt indexBatch
-	var cfg *goredis.MapStringStringCmd
-	var rank *goredis.IntCmd
-	bt.add(s.queueKey(h.Team), func(p goredis.Pipeliner) {
-		p.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
-		p.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
-		cfg = p.HGetAll(ctx, s.teamConfigKey(h.Team))
-		rank = p.ZRank(ctx, s.queueKey(h.Team), id)
-	})
-	bt.add(s.teamsKey(), func(p goredis.Pipeliner) { p.SAdd(ctx, s.teamsKey(), h.Team) })
-	s.unindexBatch(ctx, &bt, id, b)
-	if err := bt.exec(ctx, s.rdb); err != nil {
-		return nil, store.TeamConfig{}, err
+	// The lists it leaves: another team's (all of them), its own team's
+	// snoozed and missed, the agent who had it.
+	if b.team != "" || b.assignee != "" {
+		pipe := s.rdb.Pipeline()
+		if b.team != "" && b.team != h.Team {
+			s.unindex(ctx, pipe, id, before{team: b.team})
+		} else if b.team == h.Team {
+			pipe.ZRem(ctx, s.snoozedKey(b.team), id)
+			pipe.ZRem(ctx, s.missedKey(b.team), id)
+		}
+		if b.assignee != "" {
+			s.unindex(ctx, pipe, id, before{assignee: b.assignee})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, store.TeamConfig{}, err
+		}
 	}
 	c := decodeMeta(m)
 	c.QueuePosition = int(rank.Val()) + 1

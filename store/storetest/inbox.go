@@ -368,6 +368,12 @@ func testClosedRules(t *testing.T, open InboxOpener) {
 	if l := list(t, s, sam, handoff.FolderClosed); len(l) != 1 {
 		t.Fatalf("closed folder = %v", ids(l))
 	}
+	// The refused handoff left the resolved chat out of the team's lists.
+	for _, f := range []string{handoff.FolderUnassigned, handoff.FolderOpen} {
+		if l := list(t, s, boss, f); len(l) != 0 {
+			t.Fatalf("a handoff refused on a resolved chat left it in %s: %v", f, ids(l))
+		}
+	}
 	// The visitor's next conversation links to this one (emails match
 	// whatever their case).
 	next, err := s.Start(ctx, handoff.Conversation{ID: "c2", Playbook: "p", Visitor: handoff.Visitor{Email: "ANA@acme.io"}})
@@ -632,6 +638,9 @@ func testHandOffMerges(t *testing.T, open InboxOpener) {
 	}
 	if _, err := s.Conversation(ctx, "nope"); !errors.Is(err, handoff.ErrNotFound) {
 		t.Fatalf("a failed handoff made a record: %v", err)
+	}
+	if q, _ := s.Queued(ctx, "sales", 10); len(q) != 0 {
+		t.Fatalf("a failed handoff left %v in the sales queue", q)
 	}
 }
 

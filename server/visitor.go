@@ -76,7 +76,12 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	// The connection lives on in its own goroutine and this handler
 	// returns: net/http's buffers, the request and this goroutine's deep
 	// stack are let go, which is most of an idle widget's memory.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	ctx, cancelCtx := context.WithCancel(context.WithoutCancel(r.Context()))
+	// Ending the connection closes the socket, which ends the read loop's
+	// Read; the Read itself gets a context that is never done, so that
+	// coder/websocket registers no context.AfterFunc for it (a few hundred
+	// bytes an idle widget keeps for as long as it waits).
+	cancel := func() { cancelCtx(); ws.CloseNow() }
 	v.out = newOutbox(func() { v.writeFrames(ctx, cancel) })
 	if !s.conns.addVisitor(v) { // the drain began meanwhile
 		v.uncount()
@@ -190,8 +195,9 @@ func (v *visitorConn) Push(frame protocol.Frame) {
 func (v *visitorConn) Flush() { v.out.flush() }
 
 func (v *visitorConn) readLoop(ctx context.Context) {
+	readCtx := context.WithoutCancel(ctx) // see handleVisitorWS's cancel
 	for {
-		typ, data, err := v.ws.Read(ctx)
+		typ, data, err := v.ws.Read(readCtx)
 		if err != nil {
 			return
 		}

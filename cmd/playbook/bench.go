@@ -39,6 +39,7 @@ var scenarios = map[string]struct {
 	"visitors-1000": {"1,000 visitors pausing 1 s on average before each turn, 30 s", map[string]string{"visitors": "1000", "think": "1s", "duration": "30s"}},
 	"saturate-1000": {"1,000 visitors answering at once (a closed loop far past saturation), 30 s", map[string]string{"visitors": "1000", "duration": "30s"}},
 	"idle-10k":      {"10,000 idle widgets held 20 s", map[string]string{"idle": "10000", "hold": "20s", "ceiling": "0"}},
+	"idle-100k":     {"100,000 idle widgets held 20 s (needs 101,000 open files a process and several loopback source addresses)", map[string]string{"idle": "100000", "hold": "20s", "ceiling": "0", "sources": "16"}},
 	"two-servers":   {"50 visitors split over 2 serve processes on one Redis, 30 s", map[string]string{"visitors": "50", "duration": "30s", "servers": "2"}},
 	"embedded":      {"50 visitors, serve's embedded store, 30 s", map[string]string{"visitors": "50", "duration": "30s", "embedded": "true"}},
 	"embedded-vs-redis": {"embedded and visitors-50 alternated, 3 rounds of 30 s each: turns/s, latency, CPU per turn, ratios",
@@ -48,7 +49,7 @@ var scenarios = map[string]struct {
 }
 
 func scenarioList() string {
-	names := []string{"visitors-1", "visitors-50", "visitors-1000", "saturate-1000", "idle-10k", "two-servers", "embedded", "embedded-vs-redis", "serve-vs-reference"}
+	names := []string{"visitors-1", "visitors-50", "visitors-1000", "saturate-1000", "idle-10k", "idle-100k", "two-servers", "embedded", "embedded-vs-redis", "serve-vs-reference"}
 	var b strings.Builder
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %-18s %s\n", n, scenarios[n].summary)
@@ -295,6 +296,9 @@ func measureBench(ctx context.Context, std *stdio, o *benchOptions) (rep *bench.
 	}
 	progress := std.err
 	note := func(format string, args ...any) { fmt.Fprintf(progress, "bench: "+format+"\n", args...) }
+	if err := idleCapacity(o); err != nil {
+		return nil, err
+	}
 	dir, done, err := benchWorkDir("playbook-bench-", o.keepLogs, note)
 	if err != nil {
 		return nil, err
@@ -600,6 +604,19 @@ func benchWorkDir(name string, keep bool, note func(string, ...any)) (dir string
 		}
 		os.RemoveAll(dir)
 	}, nil
+}
+
+// idleCapacity checks, before anything starts, that this machine can hold
+// o.idle connections (open files, source ports).
+func idleCapacity(o *benchOptions) error {
+	if o.idle == 0 {
+		return nil
+	}
+	files, err := bench.RaiseFileLimit()
+	if err != nil {
+		return err
+	}
+	return bench.CheckCapacity(o.idle, o.sources, files)
 }
 
 // benchPlaybook writes the reference playbook into dir/playbooks for the

@@ -223,22 +223,42 @@ func (s *Service) Reopen(ctx context.Context, a *handoff.Agent, id string) (*han
 var ErrNotClosed = errors.New("the conversation is not resolved: there is nothing to reopen")
 
 // ReopenByVisitor opens a resolved conversation again because its visitor
-// wrote, when its team's policy allows it and an agent had the chat; false
-// (and no change) otherwise: the visitor's message then starts a new
-// conversation.
+// wrote, when its team's policy allows it: back with the agent who had it,
+// or, for a chat nobody had (missed, then closed), back in the team's
+// queue through its handoff card, as when the bot first handed it off
+// (its say, its wait, its offline path), with everything said so far in
+// the one conversation. False (and no change) otherwise: the visitor's
+// message then starts a new conversation.
 func (s *Service) ReopenByVisitor(ctx context.Context, id string) (bool, error) {
 	c, err := s.inbox.Conversation(ctx, id)
 	if err != nil {
 		return false, err
 	}
 	if c.Assignee == "" {
-		return false, nil
+		if c.Card == "" || c.Team == "" {
+			return false, nil // never handed off: there is no queue to go back to
+		}
+		err = s.reopenIntoQueue(ctx, c)
+	} else {
+		_, err = s.reopen(ctx, c, nil)
 	}
-	_, err = s.reopen(ctx, c, nil)
 	if errors.Is(err, handoff.ErrClosed) || errors.Is(err, handoff.ErrNotResolved) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// reopenIntoQueue reopens c, which nobody had, because its visitor wrote:
+// a 'reopened' entry, then the bot resumes at the handoff card c.Card,
+// which queues the chat for its team again (or runs its offline path when
+// nobody of the team is there).
+func (s *Service) reopenIntoQueue(ctx context.Context, c *handoff.Conversation) error {
+	if _, err := s.inbox.Reopen(ctx, c); err != nil {
+		return err
+	}
+	reopened := store.Entry{From: "system", Kind: "reopened", Author: "The visitor", At: s.now().UTC()}
+	_, _, err := s.TurnWith(ctx, c.ID, "", engine.Event{Kind: engine.EventResume, Card: c.Card}, []store.Entry{reopened})
+	return err
 }
 
 // reopen reopens c (by agent by, nil for the visitor) and gives the

@@ -117,7 +117,7 @@ type Widget struct {
 	closed   bool
 	agent    bool   // an agent joined the conversation: typing is relayed
 	resolved bool   // an agent resolved it: the next message starts a new one
-	queued   string // the conversation whose place in its team's queue is watched
+	queueGen uint64 // counts watchQueue calls: a newer watch ends the older loop
 	// own is set while a turn of the widget's own is being stored: what
 	// the hub brings meanwhile is held until the turn's entries are sent,
 	// so that the turn's own echo (which usually comes first) is known by
@@ -338,6 +338,9 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 			v.resolved = false
 			v.mu.Unlock()
 			resolved = false
+			// A chat nobody had goes back to its team's queue: the
+			// visitor's place in it (nothing when it is not queued).
+			v.watchQueue(conv, "", 0)
 		}
 	}
 	if resolved {
@@ -706,24 +709,34 @@ func (v *Widget) deliver(entries []store.Entry) {
 // resolved), the widget follows another conversation, or it closes. team
 // and pos are the place the handoff left it at (pos 0: unknown, read it
 // first). The queue moves on any process, so the place is read again
-// every queueEvery: background work that no turn waits for.
+// every queueEvery: background work that no turn waits for. A new watch
+// replaces the one before (the chat may have left the queue and come
+// back, a reopened chat nobody had, before the old loop saw it go).
 func (v *Widget) watchQueue(conv, team string, pos int) {
 	if conv == "" {
 		return
 	}
 	v.mu.Lock()
-	if v.queued == conv || v.closed {
+	if v.closed {
 		v.mu.Unlock()
 		return
 	}
-	v.queued = conv
+	v.queueGen++
+	gen := v.queueGen
 	v.mu.Unlock()
 	var sent *protocol.Queue
 	if pos > 0 {
 		sent = v.queueFrame(team, pos)
 		v.out.Push(sent)
 	}
-	go v.queueLoop(conv, sent)
+	go v.queueLoop(conv, gen, sent)
+}
+
+// watching reports whether watch gen is still the widget's latest.
+func (v *Widget) watching(gen uint64) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.queueGen == gen
 }
 
 // queueFrame is the visitor's place pos in team's queue with the team's
@@ -743,19 +756,11 @@ func (v *Widget) queueFrame(team string, pos int) *protocol.Queue {
 	return q
 }
 
-// queueLoop is watchQueue's background loop; sent is the frame sent (nil:
-// none yet). The
-// team's usual wait is read with each new place and once more on the poll
+// queueLoop is watchQueue's background loop (watch gen); sent is the
+// frame sent (nil: none yet). The team's usual wait is read with each new place and once more on the poll
 // after it: the take that moved the queue records its wait just after the
 // move, so the first read may come before it.
-func (v *Widget) queueLoop(conv string, sent *protocol.Queue) {
-	defer func() {
-		v.mu.Lock()
-		if v.queued == conv {
-			v.queued = ""
-		}
-		v.mu.Unlock()
-	}()
+func (v *Widget) queueLoop(conv string, gen uint64, sent *protocol.Queue) {
 	tick := time.NewTicker(queueEvery)
 	defer tick.Stop()
 	last, recheck := 0, sent != nil
@@ -770,7 +775,7 @@ func (v *Widget) queueLoop(conv string, sent *protocol.Queue) {
 			case <-tick.C:
 			}
 		}
-		if v.Conversation() != conv {
+		if v.Conversation() != conv || !v.watching(gen) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

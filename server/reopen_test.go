@@ -92,3 +92,66 @@ func TestReopenPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestReopenMissedChatIntoTheQueue: under reopen, a visitor writing to a
+// chat nobody had (missed: they left a message instead; then an agent
+// closed it) opens that same chat again in the team's queue, through the
+// handoff card, rather than starting a new conversation; an agent then
+// takes it with everything said so far. Under never it starts a new one.
+func TestReopenMissedChatIntoTheQueue(t *testing.T) {
+	for _, policy := range []handoff.ReopenPolicy{handoff.ReopenNever, handoff.ReopenAllowed} {
+		t.Run(string(policy), func(t *testing.T) {
+			ts := startServer(t, redistest.New(t), "../playbooks/bench")
+			ctx := context.Background()
+			in := ts.srv.App().Inbox()
+			if err := in.SetTeamConfig(ctx, "sales", handoff.TeamConfig{Routing: handoff.Manual, Reopen: policy}); err != nil {
+				t.Fatal(err)
+			}
+			sam := addAgent(t, ts, "Sam", "sales")
+			agent := signIn(t, ts, sam)
+			agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+			v := dial(t, ts)
+			conv := toHandoff(t, v)
+			v.bot("Connecting you to sales...")
+			v.next("queue")
+			v.send(map[string]any{"type": "leave_message", "id": "l1"})
+			waitLong(t, "the chat missed", func() bool {
+				c, err := in.Conversation(ctx, conv)
+				return err == nil && c.Status == handoff.StatusMissed
+			})
+			agent.ok("POST", "/api/conversations/"+conv+"/resolve", nil)
+			v.entryOf("resolved", "system")
+
+			v.send(map[string]any{"type": "message", "id": "v6", "text": "Anyone there now?"})
+			if policy == handoff.ReopenNever {
+				if w := v.next("welcome"); w["conversation"] == conv {
+					t.Fatal("the visitor's message reopened a chat closed for good")
+				}
+				return
+			}
+			if e := v.entryOf("reopened", "system"); e["author"] != "The visitor" {
+				t.Fatalf("reopened entry %v", e)
+			}
+			v.bot("Connecting you to sales...")
+			if e := v.entryOf("message", "visitor"); e["text"] != "Anyone there now?" {
+				t.Fatalf("visitor message %v", e)
+			}
+			if q := v.next("queue"); q["position"] != float64(1) || q["team"] != "sales" {
+				t.Fatalf("queue frame %v", q)
+			}
+			c, err := in.Conversation(ctx, conv)
+			if err != nil || c.Status != handoff.StatusOpen || c.Assignee != "" || c.ResolvedAt != nil {
+				t.Fatalf("after the visitor wrote: %+v, %v; want open in the queue", c, err)
+			}
+			agent.ok("POST", "/api/conversations/"+conv+"/assign", map[string]any{})
+			if j := v.entryOf("joined", "system"); j["author"] != "Sam" {
+				t.Fatalf("joined entry %v", j)
+			}
+			for _, f := range v.settle() {
+				if f["type"] == "welcome" {
+					t.Fatalf("a new conversation started: %v", f)
+				}
+			}
+		})
+	}
+}

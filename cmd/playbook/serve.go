@@ -80,7 +80,7 @@ Put the widget on a page with one tag:
 		mx := addServeMetrics(fs)
 		data := fs.String("data", "data", "without --redis: the data directory of the embedded store, which one process at a time may use")
 		fsync := fs.Bool("fsync", false, "without --redis: wait for the disk (fsync) on every write, so a turn survives a power cut, not only the process being killed; slower")
-		redisBatch := fs.Duration("redis-batch-window", redisstore.DefaultCoalesceWindow, "with --redis: batch the commands of concurrent turns into one pipeline (fewer system calls for the server and Redis); how long the first command of a batch waits for others (0: no wait, a batch holds what arrived while the previous ones were on the wire); negative: off, every command on its own")
+		redisBatch := fs.Duration("redis-batch-window", redisstore.DefaultCoalesceWindow, "with --redis: batch the commands of concurrent turns into one pipeline (fewer system calls for the server and Redis); how long the first command of a batch waits for others (0: no wait, a batch holds what arrived while the previous ones were on the wire); negative (-1s): off, every command on its own")
 		batchDelay := fs.Duration("batch-delay", embedded.DefaultMaxBatchDelay, "without --redis: how long a commit waits for more writes to join it when the last one had several (group commit; fewer, larger commits cost less CPU per write under load); negative: never wait")
 		gcHeadroom := fs.Int("gc-headroom", 128, "MiB the Go heap may grow by before the next garbage collection (at least its live size, as Go's default GOGC=100 allows): fewer collections for a small heap, the same as Go's default for a large one; 0: Go's default alone; the GOGC environment variable, if set, wins")
 		hours := fs.String("hours", "", "teams' opening hours for open_hours(), e.g. \"sales=mon-fri 09:00-18:00 Europe/Berlin; support=mon-sat 08:00-20:00\" (default: always open)")
@@ -115,7 +115,12 @@ Put the widget on a page with one tag:
 				if *redisBatch >= 0 {
 					// Before Observe: a batch counts as one round trip.
 					co := redisstore.Coalesce(rdb, redisstore.CoalesceOptions{Window: *redisBatch})
-					defer co.Close()
+					defer func() {
+						co.Close()
+						st := co.Stats()
+						log.Info("redis command batches", "window", *redisBatch, "batches", st.Batches.Load(), "commands", st.Commands.Load(),
+							"cancelled", st.Cancelled.Load(), "overflow", st.Overflow.Load())
+					}()
 				}
 				redisstore.Observe(rdb, observer(m, "redis"))
 				engine = redisstore.NewEngine(rdb, *prefix)

@@ -2,10 +2,15 @@ package redis_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/internal/redistest"
@@ -89,4 +94,99 @@ func BenchmarkTurn(b *testing.B) {
 			worker(b.Loop)
 		})
 	}
+}
+
+// BenchmarkTurnBatched is the cached turn of BenchmarkTurn from 50
+// goroutines at once (as 50 visitors' turns reach one serve process), with
+// the Coalescer off and at several windows. Besides ns/op it reports the
+// CPU per turn of this process (getrusage) and of redis-server (INFO cpu,
+// so only against PLAYBOOK_REDIS_URL), and the turns per pipeline: CPU per
+// turn is what batching saves, and it is far steadier than time on a
+// shared machine.
+func BenchmarkTurnBatched(b *testing.B) {
+	srv := redistest.New(b)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name   string
+		window time.Duration // negative: no Coalescer
+	}{{"off", -1}, {"window-0", 0}, {"window-50us", 50 * time.Microsecond}, {"window-200us", 200 * time.Microsecond}, {"window-1ms", time.Millisecond}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rdb := goredis.NewClient(srv.Client.Options())
+			defer rdb.Close()
+			var co *redisstore.Coalescer
+			if bc.window >= 0 {
+				co = redisstore.Coalesce(rdb, redisstore.CoalesceOptions{Window: bc.window})
+				defer co.Close()
+			}
+			st := redisstore.New(rdb, redisstore.Options{Prefix: srv.Prefix + bc.name + ":", TTL: time.Hour})
+			var workers atomic.Int64
+			run := time.Now().UnixNano()
+			redisBefore := redisCPU(b, srv.Client)
+			cpuBefore := processCPU()
+			b.SetParallelism(max(1, 50/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := workers.Add(1)
+				conv, turns, n := "", 0, 0
+				for pb.Next() {
+					if conv == "" || turns == 100 {
+						n++
+						conv = strconv.FormatInt(run, 36) + "-" + strconv.FormatInt(w, 10) + "-" + strconv.Itoa(n)
+						if _, err := st.Create(ctx, benchSession(conv), benchEntries("")[1:]); err != nil {
+							b.Error(err)
+							return
+						}
+						turns = 0
+					}
+					turns++
+					id := "m" + strconv.Itoa(turns)
+					if _, err := st.Turn(ctx, conv, id, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+						sess.Turn++
+						return sess, benchEntries(id), nil
+					}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64((processCPU()-cpuBefore).Microseconds())/float64(b.N), "cpu-µs/turn")
+			if r := redisCPU(b, srv.Client); r >= 0 && redisBefore >= 0 {
+				b.ReportMetric((r-redisBefore)*1e6/float64(b.N), "redis-µs/turn")
+			}
+			if co != nil && co.Stats().Batches.Load() > 0 {
+				b.ReportMetric(float64(co.Stats().Commands.Load())/float64(co.Stats().Batches.Load()), "cmds/batch")
+			}
+		})
+	}
+}
+
+// processCPU is this process's user + system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is redis-server's user + system CPU seconds (INFO cpu), or -1
+// (miniredis has none).
+func redisCPU(b *testing.B, rdb goredis.UniversalClient) float64 {
+	if !redistest.Real() {
+		return -1
+	}
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := 0.0
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f
+		}
+	}
+	return total
 }

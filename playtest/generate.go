@@ -19,13 +19,21 @@ type Proposal struct {
 	Edge    engine.Edge
 	Name    string
 	Online  map[string]int
-	Mocks   []string // "METHOD URL" that must answer 200
-	Bodies  []string // the JSON body of each mock, with the fields its card saves
-	Steps   []string // script lines, "visitor: ..." or "click: ..."
-	Notes   []string // conditions the answers could not arrange
-	Reached bool     // false when no path to the edge was found
+	Open    map[string]bool // open_hours the test sets, for conditions on them
+	Visitor [][2]string     // visitor fields the test sets (name, value), for conditions on them
+	Mocks   []string        // "METHOD URL" that must answer 200
+	Bodies  []string        // the JSON body of each mock, with the fields its card saves
+	Steps   []string        // script lines, "visitor: ..." or "click: ..."
+	Notes   []string        // conditions the answers could not arrange
+	Reached bool            // false when no path to the edge was found
 	// Checked is set when the draft, run as it is, takes its edge.
 	Checked bool
+	// Searched is set when the draft's answers, opening hours or agents
+	// online were found by running variants of it (see search).
+	Searched bool
+
+	chain []trans    // the way to the edge, for search
+	left  []condWant // the conditions solve could not arrange
 }
 
 // node is a place on the flow graph: a card before its question is
@@ -77,9 +85,9 @@ func Generate(p *engine.Program, edges []engine.Edge) []*Proposal {
 	for _, e := range edges {
 		pr := propose(p, e)
 		if pr.Reached {
-			f, diags := Parse("proposal.test.yaml", []byte("tests:\n"+FormatProposals([]*Proposal{pr})))
-			if !diags.HasErrors() && len(f.Tests) == 1 {
-				pr.Checked = Run(p, f.Tests[0]).Edges[e]
+			pr.Checked = takes(p, pr)
+			if !pr.Checked && len(pr.Notes) > 0 {
+				search(p, pr)
 			}
 		}
 		out = append(out, pr)
@@ -96,24 +104,48 @@ func propose(p *engine.Program, target engine.Edge) *Proposal {
 		from node
 		t    trans
 	}
+	// Cheapest way first (Dijkstra over small costs): a transition costs 1
+	// and 3 more for each condition it needs that no answer on it settles,
+	// so a way that answers a question beats one that needs its skip_if.
 	start := node{0, 0}
 	seen := map[node]prev{start: {}}
-	queue := []node{start}
+	dist := map[node]int{start: 0}
+	done := map[node]bool{}
+	buckets := [][]node{{start}}
 	var found *prev
-	for len(queue) > 0 && found == nil {
-		n := queue[0]
-		queue = queue[1:]
-		for _, t := range transitions(p, n) {
-			if t.edge != nil && *t.edge == target {
-				found = &prev{n, t}
-				break
-			}
-			if t.to.card < 0 {
+	foundCost := -1
+	for d := 0; d < len(buckets); d++ {
+		if foundCost >= 0 && d >= foundCost {
+			break
+		}
+		for k := 0; k < len(buckets[d]); k++ {
+			n := buckets[d][k]
+			if done[n] || dist[n] != d {
 				continue
 			}
-			if _, ok := seen[t.to]; !ok {
-				seen[t.to] = prev{n, t}
-				queue = append(queue, t.to)
+			done[n] = true
+			for _, t := range transitions(p, n) {
+				c := d + 1
+				if t.ans == nil { // conditions on the answer given here are solved with it
+					c += 3 * len(t.conds)
+				}
+				if t.edge != nil && *t.edge == target {
+					if foundCost < 0 || c < foundCost {
+						found, foundCost = &prev{n, t}, c
+					}
+					continue
+				}
+				if t.to.card < 0 {
+					continue
+				}
+				if old, ok := dist[t.to]; ok && old <= c {
+					continue
+				}
+				dist[t.to], seen[t.to] = c, prev{n, t}
+				for len(buckets) <= c {
+					buckets = append(buckets, nil)
+				}
+				buckets[c] = append(buckets[c], t.to)
 			}
 		}
 	}
@@ -129,9 +161,11 @@ func propose(p *engine.Program, target engine.Edge) *Proposal {
 		n = pv.from
 	}
 	slices.Reverse(chain)
-	for _, c := range solve(p, chain) {
+	pr.left = solve(p, chain)
+	for _, c := range pr.left {
 		pr.Notes = append(pr.Notes, c.note())
 	}
+	pr.chain = chain
 	for _, t := range chain {
 		pr.Steps = append(pr.Steps, t.steps...)
 		if t.team != "" {
@@ -374,9 +408,12 @@ func FormatProposals(ps []*Proposal) string {
 			continue
 		}
 		fmt.Fprintf(&b, "  - name: %s\n", yamlScalar(pr.Name))
-		if pr.Checked {
+		switch {
+		case pr.Checked && pr.Searched:
+			fmt.Fprintf(&b, "    # checked: as written it takes the edge (answers and settings found by trying)\n")
+		case pr.Checked:
 			fmt.Fprintf(&b, "    # checked: as written it takes the edge\n")
-		} else {
+		default:
 			fmt.Fprintf(&b, "    # not yet: as written it does not take the edge; do the TODOs\n")
 		}
 		for _, n := range pr.Notes {
@@ -391,7 +428,23 @@ func FormatProposals(ps []*Proposal) string {
 			for t, n := range pr.Online {
 				parts = append(parts, fmt.Sprintf("%s: %d", t, n))
 			}
+			slices.Sort(parts)
 			fmt.Fprintf(&b, "    agents_online: {%s}\n", strings.Join(parts, ", "))
+		}
+		if len(pr.Visitor) > 0 {
+			var parts []string
+			for _, f := range pr.Visitor {
+				parts = append(parts, f[0]+": "+yamlScalar(f[1]))
+			}
+			fmt.Fprintf(&b, "    visitor: {%s}\n", strings.Join(parts, ", "))
+		}
+		if len(pr.Open) > 0 {
+			var parts []string
+			for t, o := range pr.Open {
+				parts = append(parts, fmt.Sprintf("%s: %t", t, o))
+			}
+			slices.Sort(parts)
+			fmt.Fprintf(&b, "    open_hours: {%s}\n", strings.Join(parts, ", "))
 		}
 		if len(pr.Mocks) > 0 {
 			fmt.Fprintf(&b, "    http:\n")
@@ -414,7 +467,10 @@ func FormatProposals(ps []*Proposal) string {
 
 // sampleBody is a JSON response with a made-up value, of the right type,
 // at every path the call saves.
-func sampleBody(p *engine.Program, c *engine.Call) string {
+func sampleBody(p *engine.Program, c *engine.Call) string { return sampleBodyWith(p, c, "", nil) }
+
+// sampleBodyWith is sampleBody with var set to value.
+func sampleBodyWith(p *engine.Program, c *engine.Call, set string, value any) string {
 	body := map[string]any{}
 	for _, sv := range c.Save {
 		var v any = "text"
@@ -435,6 +491,9 @@ func sampleBody(p *engine.Program, c *engine.Call) string {
 			case engine.TypeMap:
 				v = map[string]any{}
 			}
+		}
+		if sv.Var == set {
+			v = value
 		}
 		m := body
 		for i, k := range sv.Path {

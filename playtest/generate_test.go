@@ -42,20 +42,24 @@ func TestGenerateCoversEdges(t *testing.T) {
 	}
 }
 
-// A draft that needs a condition says so and is not marked checked.
-func TestGenerateNotesConditions(t *testing.T) {
+// A draft whose edge needs open hours sets them: the condition on
+// open_hours() was a TODO and the draft was not checked before search.
+func TestGenerateSetsOpenHours(t *testing.T) {
 	p := load(t, shopBook)
 	props := Generate(p, p.Edges())
 	text := FormatProposals(props)
-	if !strings.Contains(text, "# TODO: make `open_hours(\"support\")` true at done") {
-		t.Errorf("no note for the branch condition:\n%s", text)
+	if !strings.Contains(text, "# holds as written: make `open_hours(\"support\")` true at done\n    open_hours: {support: true}") {
+		t.Errorf("no open hours for the branch condition:\n%s", text)
 	}
 	if !strings.Contains(text, `"POST https://api.example.com/orders/*?v=2": {status: 200, body: {"status":"text"}}`) {
 		t.Errorf("no pattern mock for the call:\n%s", text)
 	}
 	for _, pr := range props {
-		if pr.Edge.Kind == "branch" && pr.Edge.Index == 0 && pr.Checked {
-			t.Errorf("the open_hours arm is marked checked without open hours")
+		if !pr.Checked {
+			t.Errorf("%s: not checked: %v", pr.Name, pr.Notes)
+		}
+		if pr.Edge.Kind == "branch" && pr.Edge.Index == 0 && !pr.Open["support"] {
+			t.Errorf("the open_hours arm's draft does not open the support team: %v", pr.Open)
 		}
 	}
 }

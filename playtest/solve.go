@@ -2,8 +2,11 @@ package playtest
 
 import (
 	"math"
+	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
@@ -161,6 +164,12 @@ func candidates(p *engine.Program, card *engine.Card, ans answer, last bool, con
 				nums = append(nums, x.Value)
 			case *ast.StringNode:
 				strs = append(strs, x.Value)
+			case *ast.BinaryNode:
+				if pat, ok := x.Right.(*ast.StringNode); ok && x.Operator == "matches" {
+					if m, ok := matching(pat.Value); ok {
+						strs = append(strs, m)
+					}
+				}
 			}
 		}))
 	}
@@ -212,4 +221,62 @@ func holds(v string, val any, conds []condWant) bool {
 		}
 	}
 	return true
+}
+
+// matching returns a short text that pattern matches, built from its
+// syntax tree: the first of alternatives, the least repeats, the first
+// character of a class.
+func matching(pattern string) (string, bool) {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	re = re.Simplify()
+	var b strings.Builder
+	var walk func(r *syntax.Regexp) bool
+	walk = func(r *syntax.Regexp) bool {
+		switch r.Op {
+		case syntax.OpLiteral:
+			b.WriteString(string(r.Rune))
+		case syntax.OpCharClass:
+			if len(r.Rune) == 0 {
+				return false
+			}
+			c := r.Rune[0]
+			if c < ' ' && r.Rune[1] >= 'a' { // a class from 0: take a letter
+				c = 'a'
+			}
+			b.WriteRune(c)
+		case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+			b.WriteByte('x')
+		case syntax.OpCapture, syntax.OpPlus:
+			return walk(r.Sub[0])
+		case syntax.OpRepeat:
+			for range r.Min {
+				if !walk(r.Sub[0]) {
+					return false
+				}
+			}
+		case syntax.OpConcat:
+			for _, sub := range r.Sub {
+				if !walk(sub) {
+					return false
+				}
+			}
+		case syntax.OpAlternate:
+			return walk(r.Sub[0])
+		case syntax.OpStar, syntax.OpQuest, syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine,
+			syntax.OpBeginText, syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		default:
+			return false
+		}
+		return true
+	}
+	if !walk(re) {
+		return "", false
+	}
+	if ok, _ := regexp.MatchString(pattern, b.String()); !ok {
+		return "", false
+	}
+	return b.String(), true
 }

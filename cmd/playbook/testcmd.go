@@ -35,8 +35,11 @@ the run when a playbook's coverage is below N percent. --generate prints a
 draft test for each edge no test takes, found on the flow graph, to paste
 into the test file and finish: answers are chosen to satisfy the branch
 conditions that compare a var a question saves (size == "51-200", budget >=
-1000); other conditions and the expectations are left as TODO comments. A
-draft marked "checked" takes its edge as written.
+1000); what that does not settle (a score a set computes, open_hours(),
+agents_online(), visitor fields, a call's answer) is found by running
+variants of the draft. Conditions it cannot arrange, and the expectations,
+are left as TODO comments, with the reason. A draft marked "checked" takes
+its edge as written.
 
 Exit status: 0 when every test passes, 1 when a test fails or a file has
 errors, 2 when the command line is wrong.

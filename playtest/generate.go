@@ -31,6 +31,10 @@ type Proposal struct {
 	// Searched is set when the draft's answers, opening hours or agents
 	// online were found by running variants of it (see search).
 	Searched bool
+	// Status and Outcome are where a checked draft's run ended, for its
+	// expect line.
+	Status  engine.Status
+	Outcome string
 
 	chain []trans    // the way to the edge, for search
 	left  []condWant // the conditions solve could not arrange
@@ -460,7 +464,15 @@ func FormatProposals(ps []*Proposal) string {
 				fmt.Fprintf(&b, "      - %s\n", s)
 			}
 		}
-		fmt.Fprintf(&b, "    # TODO: expect: {outcome: ..., vars: {...}, created: [...]}\n")
+		if pr.Checked && pr.Status != "" {
+			exp := "status: " + string(pr.Status)
+			if pr.Outcome != "" {
+				exp += ", outcome: " + yamlScalar(pr.Outcome)
+			}
+			fmt.Fprintf(&b, "    expect: {%s}   # what the playbook does now: check it is what you mean; add vars: and created:\n", exp)
+		} else {
+			fmt.Fprintf(&b, "    # TODO: expect: {outcome: ..., vars: {...}, created: [...]}\n")
+		}
 	}
 	return b.String()
 }

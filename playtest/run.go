@@ -25,6 +25,9 @@ type Result struct {
 	// Edges are the edges the test took; Locales the locales it ran in.
 	Edges   map[engine.Edge]bool
 	Locales map[string]bool
+	// Status and Outcome are the session's when the test stopped.
+	Status  engine.Status
+	Outcome string
 }
 
 // Passed reports whether the test passed.
@@ -100,6 +103,9 @@ func RunWith(p *engine.Program, t *Test, m engine.IntentMatcher) *Result {
 	r.Failure = run(sim, t, r)
 	r.Entered = slices.Sorted(maps.Keys(sim.Entered))
 	r.Edges, r.Locales = sim.Edges, sim.Locales
+	if sim.Session != nil {
+		r.Status, r.Outcome = sim.Session.Status, sim.Session.Outcome
+	}
 	return r
 }
 

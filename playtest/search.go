@@ -16,13 +16,16 @@ import (
 // maxSearch bounds the drafts search runs for one edge.
 const maxSearch = 1500
 
-// takes reports whether draft pr, run as written, takes its edge.
+// takes reports whether draft pr, run as written, takes its edge, and
+// notes where the run ended (pr.Status, pr.Outcome).
 func takes(p *engine.Program, pr *Proposal) bool {
 	f, diags := Parse("proposal.test.yaml", []byte("tests:\n"+FormatProposals([]*Proposal{pr})))
 	if diags.HasErrors() || len(f.Tests) != 1 {
 		return false
 	}
-	return Run(p, f.Tests[0]).Edges[pr.Edge]
+	res := Run(p, f.Tests[0])
+	pr.Status, pr.Outcome = res.Status, res.Outcome
+	return res.Edges[pr.Edge]
 }
 
 var (
@@ -226,6 +229,7 @@ func progress(p *engine.Program, pr *Proposal) (bool, int) {
 		return false, -1
 	}
 	res := Run(p, f.Tests[0])
+	pr.Status, pr.Outcome = res.Status, res.Outcome
 	if res.Edges[pr.Edge] {
 		return true, len(pr.chain)
 	}

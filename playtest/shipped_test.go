@@ -28,7 +28,8 @@ func TestShippedPlaybooks(t *testing.T) {
 // --generate proposes, for every edge of every example playbook, a draft
 // that takes it as written: the answers, opening hours, agents online,
 // visitor fields and call bodies it needs are found (solve, then search).
-// Before search, 83 of 96 edges were checked; the rest were TODOs.
+// Before search, 83 of 96 edges were checked; the rest were TODOs. Each
+// draft passes as a test, with the expect line written from its run.
 func TestGenerateTakesEveryShippedEdge(t *testing.T) {
 	set, diags := dsl.LoadPaths("../playbooks")
 	if diags.HasErrors() {
@@ -36,10 +37,22 @@ func TestGenerateTakesEveryShippedEdge(t *testing.T) {
 	}
 	total := 0
 	for id, p := range set.ByID {
-		for _, pr := range Generate(p, p.Edges()) {
+		props := Generate(p, p.Edges())
+		for _, pr := range props {
 			total++
 			if !pr.Checked {
 				t.Errorf("%s: the draft for %q does not take its edge: %v\n%s", id, pr.Name, pr.Notes, FormatProposals([]*Proposal{pr}))
+			}
+		}
+		// Pasted under tests:, the drafts pass, their expect lines included.
+		text := FormatProposals(props)
+		f, diags := Parse(id+".test.yaml", []byte("tests:\n"+text))
+		if diags.HasErrors() {
+			t.Fatalf("%s: the drafts do not parse: %v\n%s", id, diags, text)
+		}
+		for _, tt := range f.Tests {
+			if res := Run(p, tt); !res.Passed() {
+				t.Errorf("%s: draft %q fails: %s (%s)", id, tt.Name, res.Failure.Summary, res.Failure.Got)
 			}
 		}
 	}

@@ -37,9 +37,9 @@ into the test file and finish: answers are chosen to satisfy the branch
 conditions that compare a var a question saves (size == "51-200", budget >=
 1000); what that does not settle (a score a set computes, open_hours(),
 agents_online(), visitor fields, a call's answer) is found by running
-variants of the draft. Conditions it cannot arrange, and the expectations,
-are left as TODO comments, with the reason. A draft marked "checked" takes
-its edge as written.
+variants of the draft. Conditions it cannot arrange are left as TODO
+comments, with the reason. A draft marked "checked" takes its edge as
+written, and its expect line says where its run ended (check it).
 
 Exit status: 0 when every test passes, 1 when a test fails or a file has
 errors, 2 when the command line is wrong.

@@ -12,6 +12,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/retry"
+	"github.com/playbook-dev/playbook/langdetect"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -67,13 +68,9 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		if err := s.World(ctx, p, sess, &ev); err != nil {
 			return nil, nil, err
 		}
-		if ev.Kind == engine.EventText && sess.FirstMessage == "" {
-			// The first message's language, when sure, picks the
-			// playbook's texts from now on (language.go).
-			if loc := DetectLocale(p, ev.Text); loc != "" {
-				sess.Locale = loc
-			}
-		}
+		// The first message's language, when sure, picks the
+		// playbook's texts from now on.
+		langdetect.OnFirstMessage(p, sess, ev, sess.FirstMessage == "")
 		before := sess.Status
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs

@@ -10,6 +10,7 @@ import (
 
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/langdetect"
 )
 
 // Message is one bot message as the visitor would see it.
@@ -68,6 +69,7 @@ type Sim struct {
 	Locales  map[string]bool          // the locales the conversation ran in
 	Effects  []engine.Effect          // every effect, in order
 	buttons  []engine.Button          // buttons on offer now
+	wrote    bool                     // the visitor typed or clicked already: no first message to come
 	timers   []engine.Timer           // pending, sorted by At
 	pending  []*engine.CallRequest    // calls not answered yet
 	id       string
@@ -345,6 +347,12 @@ func (s *Sim) step(ev engine.Event) {
 	ev.Now = s.Now
 	ev.Online = maps.Clone(s.Online)
 	ev.Open = maps.Clone(s.Open)
+	if ev.Kind == engine.EventText || ev.Kind == engine.EventButton {
+		// The first message's language, when sure, picks the
+		// playbook's texts, as serve does.
+		langdetect.OnFirstMessage(s.Program, s.Session, ev, !s.wrote)
+		s.wrote = true
+	}
 	sess, effects := engine.StepTraced(s.Program, s.Session, ev, &engine.Trace{Card: s.visit, Edge: s.edge})
 	if sess != nil {
 		s.Session = sess

@@ -1,13 +1,13 @@
-package conversation_test
+package langdetect_test
 
 import (
 	"testing"
 
-	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/dsl"
+	"github.com/playbook-dev/playbook/langdetect"
 )
 
-func TestDetectLocale(t *testing.T) {
+func TestDetect(t *testing.T) {
 	src := "playbook: t\nlocale: en\nlocales: [en, es, de]\ncards:\n  a:\n    say: {en: Hi, es: Hola, de: Hallo}\n    end: x\n"
 	p, diags := dsl.Load("t.yaml", []byte(src))
 	if diags.HasErrors() {
@@ -25,18 +25,18 @@ func TestDetectLocale(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := conversation.DetectLocale(p, tt.text); got != tt.want {
-			t.Errorf("DetectLocale(%q) = %q, want %q", tt.text, got, tt.want)
+		if got := langdetect.Detect(p, tt.text); got != tt.want {
+			t.Errorf("Detect(%q) = %q, want %q", tt.text, got, tt.want)
 		}
 	}
-	if got := conversation.DetectLocale(one, "Hola, necesito ayuda"); got != "" {
+	if got := langdetect.Detect(one, "Hola, necesito ayuda"); got != "" {
 		t.Errorf("a playbook with one locale moved to %q", got)
 	}
 }
 
-// BenchmarkDetectLocale is the cost of the guess, paid once per
+// BenchmarkDetect is the cost of the guess, paid once per
 // conversation (its first typed message), with four locales.
-func BenchmarkDetectLocale(b *testing.B) {
+func BenchmarkDetect(b *testing.B) {
 	src := "playbook: t\nlocale: en\nlocales: [en, es, fr, de]\ncards:\n  a:\n    say: {en: Hi, es: Hola, fr: Salut, de: Hallo}\n    end: x\n"
 	p, diags := dsl.Load("t.yaml", []byte(src))
 	if diags.HasErrors() {
@@ -44,7 +44,7 @@ func BenchmarkDetectLocale(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if conversation.DetectLocale(p, "Hola, necesito ayuda con mi pedido") != "es" {
+		if langdetect.Detect(p, "Hola, necesito ayuda con mi pedido") != "es" {
 			b.Fatal("not es")
 		}
 	}

@@ -1,4 +1,7 @@
-package conversation
+// Package langdetect holds the one rule that picks a playbook's locale
+// from the visitor's first message, shared by serve (package
+// conversation), `playbook test` and `playbook chat` (package playtest).
+package langdetect
 
 import (
 	"strings"
@@ -31,10 +34,23 @@ var isoToLang = func() map[string]whatlanggo.Lang {
 	return m
 }()
 
-// DetectLocale returns the locale of p that text is written in, or "" when
+// OnFirstMessage moves sess to the locale of p that ev, the visitor's
+// first typed message (first: none came before it), is written in, when
+// Detect is sure; any other event, or a later message, changes nothing.
+// Called before engine.Step, so the answer is already in that locale.
+func OnFirstMessage(p *engine.Program, sess *engine.Session, ev engine.Event, first bool) {
+	if sess == nil || !first || ev.Kind != engine.EventText {
+		return
+	}
+	if loc := Detect(p, ev.Text); loc != "" {
+		sess.Locale = loc
+	}
+}
+
+// Detect returns the locale of p that text is written in, or "" when
 // p has one locale, text is shorter than two words, or the detector
 // (restricted to p's locales) is not sure.
-func DetectLocale(p *engine.Program, text string) string {
+func Detect(p *engine.Program, text string) string {
 	if len(p.Locales) < 2 || countWords(text) < minDetectWords {
 		return ""
 	}

@@ -27,7 +27,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // Updates that wait while a commit is under way share the next
 // transaction; one that fails has its own writes undone (an overwrite, a
-// delete and a new key), and the others' writes and messages commit. Its
+// delete and new keys, one put without a lookup), and the others' writes
+// (some put without a lookup) and messages commit. Its
 // function runs once: none is run again because another failed.
 func TestGroupCommitUndoesOnlyTheFailedCall(t *testing.T) {
 	db, _ := newDB(t)
@@ -67,7 +68,11 @@ func TestGroupCommitUndoesOnlyTheFailedCall(t *testing.T) {
 		go func() {
 			errs <- db.Update(ctx, func(tx *embedded.Tx) error {
 				runs[i]++
-				if err := tx.Put(embedded.K("n", i), []byte(fmt.Sprint(i))); err != nil {
+				put := tx.Put
+				if i%2 == 1 { // a key known to be new, without a lookup
+					put = func(k, v []byte) error { return embedded.PutNew(tx, k, v) }
+				}
+				if err := put(embedded.K("n", i), []byte(fmt.Sprint(i))); err != nil {
 					return err
 				}
 				if i != 2 {
@@ -79,6 +84,9 @@ func TestGroupCommitUndoesOnlyTheFailedCall(t *testing.T) {
 					return err
 				}
 				if err := tx.Delete(embedded.K("k", "gone")); err != nil {
+					return err
+				}
+				if err := embedded.PutNew(tx, embedded.K("k", "new"), []byte("x")); err != nil {
 					return err
 				}
 				return boom
@@ -121,6 +129,9 @@ func TestGroupCommitUndoesOnlyTheFailedCall(t *testing.T) {
 		}
 		if ok, _ := tx.Has(embedded.K("k", "gone")); !ok {
 			return errors.New("k/gone was deleted by the failed update")
+		}
+		if ok, _ := tx.Has(embedded.K("k", "new")); ok {
+			return errors.New("k/new, a new key of the failed update, was kept")
 		}
 		return nil
 	})

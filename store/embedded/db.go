@@ -370,6 +370,25 @@ func (tx *Tx) PutExpiring(key, val []byte, at time.Time) error {
 	return nil
 }
 
+// putNew is Put for a key the caller knows does not exist (a transcript
+// entry after the session's last one, a client id it just looked up, a
+// mark with a fresh nonce): no lookup of a previous value first, one
+// B-tree search less per key. Were the key there after all, its value is
+// replaced all the same; only a failed call's undo would then delete it
+// instead of putting the old value back, and an expiry index entry it had
+// would be dropped by the sweep as stale.
+func (tx *Tx) putNew(key, val []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	rec := make([]byte, hdr+len(val))
+	copy(rec[hdr:], val)
+	if u, ok := tx.t.(*undoTx); ok {
+		return u.setOver(key, rec, nil)
+	}
+	return tx.t.set(key, rec)
+}
+
 // Expire sets when an existing key expires (zero: never) and reports
 // whether it existed.
 func (tx *Tx) Expire(key []byte, at time.Time) (bool, error) {

@@ -33,3 +33,6 @@ func ExpiryIndexTimes(db *DB) []time.Time {
 	})
 	return out
 }
+
+// PutNew is tx.putNew: Put for a key known not to exist.
+func PutNew(tx *Tx, key, val []byte) error { return tx.putNew(key, val) }

@@ -24,10 +24,10 @@ func putMark(tx *Tx, mark string, at time.Time) error {
 // made by Commit): nothing to drop first, one lookup less per turn.
 func putNewMark(tx *Tx, mark string, at time.Time) error {
 	ms := at.UnixMilli()
-	if err := tx.Put(K("pm", mark), binary.BigEndian.AppendUint64(nil, uint64(ms))); err != nil {
+	if err := tx.putNew(K("pm", mark), binary.BigEndian.AppendUint64(nil, uint64(ms))); err != nil {
 		return err
 	}
-	return tx.Put(K("pq", ms, mark), nil)
+	return tx.putNew(K("pq", ms, mark), nil)
 }
 
 func dropMark(tx *Tx, mark string) error {

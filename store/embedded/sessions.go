@@ -190,7 +190,8 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 				rec.lastSeq++
 			}
 			entries[i].ID = strconv.FormatInt(rec.lastMs, 10) + "-" + strconv.FormatInt(rec.lastSeq, 10)
-			if err := tx.Put(entryKey(id, rec.lastMs, rec.lastSeq), encoded[i]); err != nil {
+			// After the session's last entry: a new key.
+			if err := tx.putNew(entryKey(id, rec.lastMs, rec.lastSeq), encoded[i]); err != nil {
 				return err
 			}
 		}
@@ -204,7 +205,8 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 			if len(entries) > 0 {
 				span = entries[0].ID + " " + entries[len(entries)-1].ID
 			}
-			if err := tx.Put(doneKey(id, clientID), []byte(span)); err != nil {
+			// Looked up above: not there.
+			if err := tx.putNew(doneKey(id, clientID), []byte(span)); err != nil {
 				return err
 			}
 		}

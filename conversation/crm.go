@@ -247,13 +247,18 @@ func (s *Service) eventKeep() time.Duration { return max(s.cfg.Retention, 2*s.cf
 // over it also archives its transcript. sess is the session the turn left
 // (nil: it is read).
 func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Session, final bool) string {
+	found, foundBy := "", ""
 	if sess != nil {
 		// Most chats have no person to go to (the visitor left no email,
 		// or nobody has that email): one round trip finds out, before the
 		// conversation and its transcript are read.
 		_, known := s.SessionContact(ctx, sess)
-		if person, err := s.crm.PersonOf(ctx, conv, known.Email); err == nil && person == "" {
+		person, err := s.crm.PersonOf(ctx, conv, known.Email)
+		if err == nil && person == "" {
 			return ""
+		}
+		if err == nil {
+			found, foundBy = person, known.Email
 		}
 	}
 	src := s.CRMSource(ctx, conv, nil, sess)
@@ -262,7 +267,10 @@ func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Ses
 		now := s.now().UTC()
 		chat.EndedAt = &now
 	}
-	person, err := s.crm.LinkChat(ctx, chat, src.Team, src.Visitor.Email)
+	if crm.NormalizeEmail(foundBy) != crm.NormalizeEmail(src.Visitor.Email) {
+		found = "" // found by another email than the one linked by: read again
+	}
+	person, err := s.crm.LinkChatOf(ctx, chat, src.Team, src.Visitor.Email, found)
 	if err != nil {
 		s.log.Warn("crm: linking the chat to its person", "conversation", conv, "err", err)
 		return ""

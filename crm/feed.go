@@ -64,13 +64,23 @@ func (s *Store) putChat(ch *change, person string, c Chat) {
 // the conversation's own (from a record made in it), else the one with the
 // visitor's email; with neither it does nothing and returns "".
 func (s *Store) LinkChat(ctx context.Context, c Chat, team, email string) (string, error) {
+	return s.LinkChatOf(ctx, c, team, email, "")
+}
+
+// LinkChatOf is LinkChat for a caller that has just read the person
+// (PersonOf with the same conversation and email; "" when it has not): the
+// first try goes by it instead of reading it again, a try that found the
+// person changed reads it afresh.
+func (s *Store) LinkChatOf(ctx context.Context, c Chat, team, email, person string) (string, error) {
 	if c.Conversation == "" {
 		return "", fmt.Errorf("%w: a chat needs its conversation", ErrInvalid)
 	}
 	for try := 0; try < maxTries; try++ {
-		person, err := s.PersonOf(ctx, c.Conversation, email)
-		if err != nil || person == "" {
-			return "", err
+		if try > 0 || person == "" {
+			var err error
+			if person, err = s.PersonOf(ctx, c.Conversation, email); err != nil || person == "" {
+				return "", err
+			}
 		}
 		rs, err := s.load(ctx, person)
 		if err != nil {

@@ -326,16 +326,27 @@ func testFeedHasChatsNotesAndRecords(t *testing.T, open Open) {
 	if !slices.Equal(types, []string{"chat", "record", "chat"}) {
 		t.Fatalf("feed types = %v", types)
 	}
+	// LinkChatOf with the person the caller just read (as the service's
+	// refresh after a conversation does) links as LinkChat does.
+	if person, err := st.PersonOf(ctx, "c0", "ana@acme.io"); err != nil || person != pid {
+		t.Fatalf("PersonOf = %q, %v; want %s", person, err, pid)
+	}
+	if linked, err := st.LinkChatOf(ctx, crm.Chat{Conversation: "c0", StartedAt: start.Add(-time.Hour)}, "sales", "ana@acme.io", pid); err != nil || linked != pid {
+		t.Fatalf("LinkChatOf = %q, %v; want %s", linked, err, pid)
+	}
+	if chats, _ := st.Feed(ctx, pid, crm.FeedChats, 0); len(chats) != 3 || chats[2].Chat.Conversation != "c0" {
+		t.Fatalf("chats after LinkChatOf = %+v", chats)
+	}
 	if all[0].Chat.Agent != "Sam" || all[0].Chat.Transcript != "/api/conversations/c2/transcript" || all[0].Chat.FirstMessage != "Hi again" {
 		t.Fatalf("newest chat = %+v", all[0].Chat)
 	}
 	chats, _ := st.Feed(ctx, pid, crm.FeedChats, 0)
-	if len(chats) != 2 {
+	if len(chats) != 3 {
 		t.Fatalf("chats = %d", len(chats))
 	}
 	// The lead's feed shows its person's chats.
 	leadFeed, _ := st.Feed(ctx, res.Record.ID, crm.FeedChats, 0)
-	if len(leadFeed) != 2 {
+	if len(leadFeed) != 3 {
 		t.Fatalf("lead's chats = %d", len(leadFeed))
 	}
 	p, _ := st.Get(ctx, pid)

@@ -213,7 +213,9 @@
     down: 'M6 9l6 6 6-6',
     close: 'M6 6l12 12M18 6L6 18',
     send: 'M4.5 12h13M12.5 6l6 6-6 6',
-    ext: 'M14 5h5v5M19 5l-8 8M17 14v4a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1h4'
+    ext: 'M14 5h5v5M19 5l-8 8M17 14v4a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1h4',
+    clip: 'M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4L15 6.9',
+    file: 'M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8zM14 3v5h5'
   };
   function icon(name, filled) {
     var s = D.createElementNS(SVGNS, 'svg');
@@ -460,6 +462,38 @@
     if (!STRINGS[l]) return;
     Object.keys(PRECHAT_STRINGS[l]).forEach(function (k) { STRINGS[l][k] = PRECHAT_STRINGS[l][k]; });
   });
+
+  // ---- attachments: strings and styles (docs/protocol.md, "Attachments") --
+  var FILE_STRINGS = {
+    en: { attach: 'Attach a file', uploading: 'Sending {name}…', fileFailed: '{name} was not sent: {why}', openImage: 'Open {name}',
+      dropHere: 'Drop a file to send it', fileGone: 'This file is no longer available.' },
+    es: { attach: 'Adjuntar un archivo', uploading: 'Enviando {name}…', fileFailed: '{name} no se envió: {why}', openImage: 'Abrir {name}',
+      dropHere: 'Suelta un archivo para enviarlo', fileGone: 'Este archivo ya no está disponible.' },
+    fr: { attach: 'Joindre un fichier', uploading: 'Envoi de {name}…', fileFailed: '{name} n’a pas été envoyé : {why}', openImage: 'Ouvrir {name}',
+      dropHere: 'Déposez un fichier pour l’envoyer', fileGone: 'Ce fichier n’est plus disponible.' },
+    de: { attach: 'Datei anhängen', uploading: '{name} wird gesendet…', fileFailed: '{name} wurde nicht gesendet: {why}', openImage: '{name} öffnen',
+      dropHere: 'Datei hier ablegen, um sie zu senden', fileGone: 'Diese Datei ist nicht mehr verfügbar.' }
+  };
+  Object.keys(FILE_STRINGS).forEach(function (l) {
+    if (!STRINGS[l]) return;
+    Object.keys(FILE_STRINGS[l]).forEach(function (k) { STRINGS[l][k] = FILE_STRINGS[l][k]; });
+  });
+  CSS += '\n' + [
+    '.pb-attach{width:42px;height:42px;border-radius:50%;border:0;padding:0;flex:none;cursor:pointer;display:grid;place-items:center;background:transparent;color:#4b535c}',
+    '.pb-attach:hover{background:#f0f2f4}',
+    '.pb-attach[hidden],.pb-fileinput{display:none}',
+    '.pb-attach .pb-i{width:22px;height:22px}',
+    '.pb-imglink{display:block;margin-top:6px;border-radius:14px;line-height:0}',
+    '.pb-imglink .pb-img{margin-top:0}',
+    '.pb-file{display:inline-flex;align-items:center;gap:8px;max-width:100%;margin-top:6px;padding:10px 14px;border-radius:14px;border:1px solid #dfe2e6;',
+    'background:#fff;color:#1b1f24;text-decoration:none;font-size:14.5px}',
+    '.pb-file:hover{border-color:var(--pb-ink)}',
+    '.pb-file .pb-i{width:20px;height:20px;flex:none;color:var(--pb-ink)}',
+    '.pb-fname{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-weight:600}',
+    '.pb-fsize{color:#5b636d;white-space:nowrap}',
+    '.pb-visitor .pb-file,.pb-visitor .pb-imglink{align-self:flex-end}',
+    '.pb-dropping .pb-window{outline:3px dashed var(--pb-ink);outline-offset:-6px}'
+  ].join('\n');
   CSS += '\n' + [
     '.pb-prechat{display:flex;flex-direction:column;gap:12px;margin:4px 2px 8px;padding:14px;border:1px solid #dfe2e6;border-radius:14px;background:#fff}',
     '.pb-pc-intro{margin:0;font-size:14.5px}',
@@ -572,6 +606,11 @@
             h('input', { ref: 'mailInput', class: 'pb-field', type: 'email', autocomplete: 'email', placeholder: t('phEmail'), 'aria-label': t('emailMe') }),
             h('button', { class: 'pb-send', type: 'submit', title: t('send'), 'aria-label': t('send') }, [icon('send')])])]),
         h('form', { ref: 'form', class: 'pb-composer', noValidate: true, onsubmit: function (ev) { ev.preventDefault(); submit(); } }, [
+          h('button', { ref: 'attach', class: 'pb-attach', type: 'button', hidden: true, title: t('attach'), 'aria-label': t('attach'), onclick: function () { ui.fileInput.click(); } }, [icon('clip')]),
+          h('input', { ref: 'fileInput', class: 'pb-fileinput', type: 'file', tabIndex: -1, 'aria-hidden': 'true', onchange: function () {
+            var fs = ui.fileInput.files; for (var i = 0; fs && i < fs.length; i++) sendFile(fs[i]);
+            ui.fileInput.value = '';
+          } }),
           ui.input,
           h('button', { ref: 'send', class: 'pb-send', type: 'submit', disabled: true, title: t('send'), 'aria-label': t('send') }, [icon('send')])]),
         h('div', { ref: 'hint', class: 'pb-hint', id: 'pb-hint', 'aria-live': 'polite', hidden: true }),
@@ -586,6 +625,7 @@
     root.addEventListener('keydown', function (ev) {
       if (ev.key === 'Escape' && S.isOpen) { ev.stopPropagation(); closeChat(); }
     });
+    setupFileDrop(root);
     shadow.appendChild(root);
     (D.body || D.documentElement).appendChild(host);
     applyColor(CONF.color);
@@ -597,7 +637,7 @@
     key: '',             // localStorage key of the conversation
     st: null,            // persisted: token, conversation, last, entries, pending, bot
     ws: null, ready: false, attempt: 0, timer: 0, pingT: 0, pongT: 0, triedDefault: false,
-    seen: {}, rows: {}, byId: {}, outbox: [],  // entry ids shown; visitor rows by client id
+    seen: {}, rows: {}, byId: {}, files: {}, outbox: [],  // entry ids shown; visitor rows by client id
     status: '', ended: false, agent: '',
     isOpen: false, unread: 0, match: null,
     lastInput: 'text', waitBot: false, waitT: 0, typingFrom: '', typingT: 0, myTypingT: 0, myTypingOn: false,
@@ -875,6 +915,9 @@
       case 'error':
         system(e.text || t('errGeneric'), 'pb-sys-error', live);
         break;
+      case 'file':
+        addFile(e, live);
+        break;
       default: // record, note: not for visitors
     }
   }
@@ -1092,7 +1135,7 @@
     var log = ui.log;
     while (log.firstChild !== ui.typing) log.removeChild(log.firstChild);
     S.seen = {}; S.rows = {}; S.lastRow = null; S.speaker = ''; S.btns = null; S.lastSentMeta = null;
-    S.ended = false; S.resolved = false; S.canReopen = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false; S.byId = {};
+    S.ended = false; S.resolved = false; S.canReopen = false; S.status = ''; S.agent = ''; S.queue = []; S.pumping = false; S.byId = {}; S.files = {};
     ui.mailBtn.hidden = true; ui.mailForm.hidden = true;
     ui.form.hidden = false; ui.endbar.hidden = true;
     S.queuePos = 0; S.queueEst = 0; ui.queue.hidden = true;
@@ -1124,6 +1167,7 @@
   }
 
   function onEntry(e) {
+    if (e && e.kind === 'file' && e.id && S.seen[e.id]) { refreshFile(e); return; }
     if (!e || !e.id || S.seen[e.id]) return;
     S.seen[e.id] = 1;
     if (!S.st.last || cmpID(e.id, S.st.last) > 0) S.st.last = e.id;
@@ -1204,6 +1248,113 @@
     sendVisitor({ type: 'message', text: text }, text);
   }
 
+  // ---- attachments -----------------------------------------------------
+  // A file entry (kind "file": data.file, name, type, size, and url: a
+  // signed link, valid for a few minutes) shows an image as a thumbnail
+  // that opens it, anything else as a link with its name and size.
+  function fmtSize(n) {
+    n = +n || 0;
+    if (n < 1024) return n + ' B';
+    if (n < 1048576) return (n / 1024).toFixed(n < 10240 ? 1 : 0) + ' KB';
+    return (n / 1048576).toFixed(1) + ' MB';
+  }
+  function isImage(type) { return /^image\/(png|jpeg|gif|webp)(;|$)/.test(String(type || '')); }
+  function fileNode(d) {
+    var url = safeURL(d.url, IMG_SCHEMES);
+    var name = String(d.name || 'file');
+    var a;
+    if (isImage(d.type)) {
+      a = el('a', 'pb-imglink');
+      a.setAttribute('aria-label', t('openImage', { name: name }));
+      var im = el('img', 'pb-img');
+      im.alt = name;
+      im.loading = 'lazy';
+      if (url) im.src = url;
+      im.addEventListener('load', toBottom);
+      a.appendChild(im);
+      a._img = im;
+    } else {
+      a = el('a', 'pb-file');
+      a.setAttribute('download', name);
+      a.appendChild(icon('file'));
+      a.appendChild(el('span', 'pb-fname', name));
+      a.appendChild(el('span', 'pb-fsize', fmtSize(d.size)));
+    }
+    if (url) a.href = url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    return a;
+  }
+  function addFile(e, live) {
+    if (e.from === 'visitor') disableButtons();
+    var r = row(e, live);
+    if (e.id) S.byId[e.id] = r;
+    if (e.deleted) { r._stack.appendChild(el('div', 'pb-bubble pb-deleted', t('deleted'))); return; }
+    var n = fileNode(e.data || {});
+    r._stack.appendChild(n);
+    if (e.id) S.files[e.id] = n;
+    toBottom();
+  }
+  // refreshFile puts a fresh link on a file already shown.
+  function refreshFile(e) {
+    var n = S.files[e.id], url = safeURL(e.data && e.data.url, IMG_SCHEMES);
+    if (!url) return;
+    if (n) { n.href = url; if (n._img) n._img.src = url; }
+    S.st.entries.forEach(function (x) { if (x.id === e.id && x.data) x.data.url = url; });
+    save();
+  }
+  // resumeAfter is where a resume starts: after the last entry, or before
+  // the first cached file, so the server sends the files again with fresh
+  // links (theirs last minutes, and the visitor's clock may not be the
+  // server's); the entries in between are known, not shown twice.
+  function resumeAfter() {
+    var list = S.st.entries;
+    for (var i = 0; i < list.length; i++) {
+      if (list[i].kind === 'file' && !list[i].deleted) return i > 0 ? list[i - 1].id : '';
+    }
+    return S.st.last || '';
+  }
+  function sendFile(file) {
+    if (!file || !S.st || !S.st.token) return;
+    var name = file.name || 'file';
+    notice(t('uploading', { name: name }));
+    var fd = new FormData();
+    fd.append('file', file, name);
+    var fail = function (why) { notice(''); setHint(t('fileFailed', { name: name, why: why || t('errGeneric') }), true); };
+    fetch(BASE + 'api/widget/files?client_id=' + encodeURIComponent('f-' + newID()), {
+      method: 'POST', headers: { Authorization: 'Bearer ' + S.st.token }, body: fd
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (b) {
+        if (!res.ok) { fail(b && b.error); return; }
+        notice('');
+        if (S.hintBad) setHint('', false);
+      });
+    }, function () { fail(); });
+  }
+  // Files dropped on the chat window or pasted into the message box.
+  function setupFileDrop(root) {
+    var hasFiles = function (ev) { return ev.dataTransfer && Array.prototype.indexOf.call(ev.dataTransfer.types || [], 'Files') >= 0; };
+    var off = function () { root.classList.remove('pb-dropping'); };
+    ui.win.addEventListener('dragover', function (ev) {
+      if (!hasFiles(ev) || ui.attach.hidden || ui.form.hidden) return;
+      ev.preventDefault();
+      root.classList.add('pb-dropping');
+    });
+    ui.win.addEventListener('dragleave', function (ev) { if (!ui.win.contains(ev.relatedTarget)) off(); });
+    ui.win.addEventListener('drop', function (ev) {
+      off();
+      if (!hasFiles(ev) || ui.attach.hidden || ui.form.hidden) return;
+      ev.preventDefault();
+      Array.prototype.forEach.call(ev.dataTransfer.files, sendFile);
+    });
+    ui.input.addEventListener('paste', function (ev) {
+      var fs = ev.clipboardData && ev.clipboardData.files;
+      if (!fs || !fs.length || ui.attach.hidden) return;
+      ev.preventDefault();
+      Array.prototype.forEach.call(fs, sendFile);
+    });
+  }
+
   function submit() {
     var text = ui.input.value.trim();
     if (!text || (S.ended && !S.canReopen)) return;
@@ -1263,7 +1414,7 @@
   function hello() {
     startPing();
     if (S.st.token) {
-      wsSend({ type: 'resume', token: S.st.token, after: S.st.entries.length ? S.st.last || '' : '' });
+      wsSend({ type: 'resume', token: S.st.token, after: S.st.entries.length ? resumeAfter() : '' });
     } else {
       var f = { type: 'start', page: location.pathname, locale: BROWSER_LOCALE, visitor: visitor };
       if (S.pid && !S.triedDefault) f.playbook = S.pid;
@@ -1334,6 +1485,7 @@
       restore();
     }
     st.token = f.token;
+    ui.attach.hidden = false; // files go with the token
     delete st.previous; // the server linked it
     st.conversation = f.conversation;
     st.playbook = f.playbook;

@@ -593,7 +593,8 @@
     screen: function (name, sc) { SCREENS[name] = sc; },
     api: api, el: el, clear: clear, icon: icon, avatarEl: avatarEl, timeEl: timeEl, full: full, str: str,
     fmtValue: fmtValue, toast: toast, fail: fail, ask: ask, kv: kv, newID: newID,
-    me: function () { return S.me; }, agents: function () { return S.agents; }
+    me: function () { return S.me; }, agents: function () { return S.agents; },
+    openId: function () { return S.openId; }, csrf: function () { return S.csrf; }, composerError: composerError
   };
 
   // ---- the conversation view -------------------------------------------------------------
@@ -822,7 +823,7 @@
       prev = null;
     }
     var node;
-    if (e.kind === 'message' || e.kind === 'note' || !e.kind) node = messageNode(e, prev);
+    if (e.kind === 'message' || e.kind === 'note' || e.kind === 'file' || !e.kind) node = messageNode(e, prev);
     else node = systemNode(e);
     if (!node) return;
     node.setAttribute('data-entry', e.id);
@@ -852,8 +853,10 @@
     if (from === 'bot') meta.appendChild(el('span', 'bot-tag', 'Bot'));
     meta.appendChild(timeEl(e.at, 'clock'));
     body.appendChild(meta);
-    var b = el('div', 'bubble');
+    // A file (files.js): a thumbnail that opens the image, or a link.
+    var b = e.kind === 'file' && !deleted && W.PBFiles ? W.PBFiles.body(e, S.openId) : el('div', 'bubble');
     if (deleted) b.textContent = 'Message deleted';
+    else if (e.kind === 'file') { /* built by files.js */ }
     else if (from === 'agent' || from === 'note') rich(b, e.text, from === 'note');
     else linkify(b, e.text);
     if (from === 'note') b.setAttribute('aria-label', 'Private note: ' + str(e.text));
@@ -874,7 +877,7 @@
       }
     }
     n.appendChild(body);
-    if (!deleted && (from === 'agent' || from === 'note') && (isMe(e.author) || (S.me && S.me.role === 'admin'))) {
+    if (!deleted && e.kind !== 'file' && (from === 'agent' || from === 'note') && (isMe(e.author) || (S.me && S.me.role === 'admin'))) {
       var del = el('button', 'icon-btn msg-del');
       del.type = 'button';
       del.setAttribute('aria-label', from === 'note' ? 'Delete this note' : 'Delete this message');

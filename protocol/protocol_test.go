@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -156,4 +157,18 @@ func ExampleEncode() {
 	// Output:
 	// {"type":"message","id":"m1","text":"Talk to sales"}
 	// m1 1732262400000-1
+}
+
+func TestEntryFile(t *testing.T) {
+	var e Entry
+	if err := json.Unmarshal([]byte(`{"kind":"file","text":"a.pdf","data":{"file":"f1","name":"a.pdf","type":"application/pdf","size":9000,"url":"/api/widget/files/c/f1?exp=1&sig=x"}}`), &e); err != nil {
+		t.Fatal(err)
+	}
+	f, ok := e.File()
+	if !ok || f != (FileInfo{ID: "f1", Name: "a.pdf", Type: "application/pdf", Size: 9000, URL: "/api/widget/files/c/f1?exp=1&sig=x"}) {
+		t.Fatalf("File() = %+v, %v", f, ok)
+	}
+	if _, ok := (&Entry{Kind: "message", Data: map[string]any{"file": "f1"}}).File(); ok {
+		t.Fatal("a message is a file")
+	}
 }

@@ -10,8 +10,9 @@ type Entry struct {
 	ID string `json:"id,omitempty"`
 	// From is visitor, bot, agent or system.
 	From string `json:"from"`
-	// Kind is message, or an event: handoff, joined, left, end, error,
-	// resolved, deleted; agents also see note, record, missed and away.
+	// Kind is message, file (an attachment: see File), or an event:
+	// handoff, joined, left, end, error, resolved, deleted; agents also see
+	// note, record, missed and away.
 	Kind    string   `json:"kind"`
 	Text    string   `json:"text,omitempty"`
 	Buttons []Button `json:"buttons,omitempty"`
@@ -40,6 +41,39 @@ func (e *Entry) Team() string { s, _ := e.Data["team"].(string); return s }
 
 // Target is the id of the entry a deleted entry deletes ("" for others).
 func (e *Entry) Target() string { s, _ := e.Data["target"].(string); return s }
+
+// FileInfo is what a file entry's Data says of its attachment.
+type FileInfo struct {
+	// ID is the file's id in its conversation (data.file).
+	ID string
+	// Name is its name, made safe by the server; Type its media type as
+	// sniffed from its bytes; Size its size in bytes.
+	Name, Type string
+	Size       int64
+	// URL is, in the widget's copy only, a signed download link valid for
+	// a few minutes from when the entry was sent.
+	URL string
+}
+
+// File returns the attachment of a file entry; ok is false for others.
+func (e *Entry) File() (f FileInfo, ok bool) {
+	if e.Kind != "file" {
+		return FileInfo{}, false
+	}
+	f.ID, _ = e.Data["file"].(string)
+	f.Name, _ = e.Data["name"].(string)
+	f.Type, _ = e.Data["type"].(string)
+	f.URL, _ = e.Data["url"].(string)
+	switch n := e.Data["size"].(type) {
+	case float64:
+		f.Size = int64(n)
+	case int64:
+		f.Size = n
+	case int:
+		f.Size = int64(n)
+	}
+	return f, f.ID != ""
+}
 
 // Button is a button the bot offers; a click sends its Value.
 type Button struct {

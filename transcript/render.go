@@ -81,6 +81,12 @@ func render(conv *handoff.Conversation, entries []store.Entry, internal bool) st
 				text = "(note deleted)"
 			}
 			fmt.Fprintf(&b, "[%s] (private note) %s: %s\n", at, who, text)
+		case "file":
+			name := e.Text
+			if deleted[e.ID] {
+				name = "(file deleted)"
+			}
+			fmt.Fprintf(&b, "[%s] %s sent a file: %s\n", at, who, name)
 		case "joined":
 			fmt.Fprintf(&b, "[%s] %s joined\n", at, e.Author)
 		case "left":

@@ -24,6 +24,8 @@ func TestVisitorCopyHasNoNotesNorDeletedText(t *testing.T) {
 		{ID: "8", From: "system", Kind: "deleted", Data: map[string]any{"target": "7"}, At: at},
 		{ID: "9", From: "system", Kind: "record", Data: map[string]any{"kind": "lead", "fields": map[string]any{"value": 9000}}, At: at},
 		{ID: "10", From: "agent", Kind: "message", Author: "Sam", Text: "Yes: SAML SSO.", At: at},
+		{ID: "11", From: "visitor", Kind: "file", Text: "error.png", Data: map[string]any{"file": "f1", "name": "error.png", "type": "image/png", "size": 812}, At: at},
+		{ID: "12", From: "agent", Kind: "file", Author: "Sam", Text: "sso-guide.pdf", Data: map[string]any{"file": "f2", "name": "sso-guide.pdf", "type": "application/pdf", "size": 9000, "author_id": "a1"}, At: at},
 	}
 	for _, c := range []struct {
 		name      string
@@ -31,10 +33,10 @@ func TestVisitorCopyHasNoNotesNorDeletedText(t *testing.T) {
 		want, not []string
 	}{
 		{"visitor", transcript.Visitor(conv, entries),
-			[]string{"You: Do you have SSO?", "Sam joined", "Sam: (message deleted)", "Sam: Yes: SAML SSO."},
+			[]string{"You: Do you have SSO?", "Sam joined", "Sam: (message deleted)", "Sam: Yes: SAML SSO.", "You sent a file: error.png", "Sam sent a file: sso-guide.pdf"},
 			[]string{"discount approved", "margin is thin", "wrong chat", "private note", "sales-tier2", "9000", "c1"}},
 		{"internal", transcript.Internal(conv, entries),
-			[]string{"Visitor: Do you have SSO?", "(private note) Sam: discount approved", "(private note) Sam: (note deleted)", "handed to team sales-tier2"},
+			[]string{"Visitor: Do you have SSO?", "(private note) Sam: discount approved", "(private note) Sam: (note deleted)", "handed to team sales-tier2", "Visitor sent a file: error.png", "Sam sent a file: sso-guide.pdf"},
 			[]string{"margin is thin", "wrong chat"}},
 	} {
 		for _, w := range c.want {

@@ -3,12 +3,14 @@ package dsl
 import (
 	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/ast"
 	"go.yaml.in/yaml/v4"
 
 	"github.com/playbook-dev/playbook/dsl/source"
@@ -98,11 +100,12 @@ func (c *compiler) card(fc *flatCard) *engine.Card {
 				}
 			default:
 				if e := c.compileExpr(f, sp.value, v.Type, "set "+v.Name); e != nil {
+					e.Loose = !fitsVar(e, v.Type)
 					card.Set = append(card.Set, engine.Assign{Var: v.Name, Expr: e})
 					for len(fc.maybeUnset) < len(card.Set)-1 {
 						fc.maybeUnset = append(fc.maybeUnset, false)
 					}
-					fc.maybeUnset = append(fc.maybeUnset, c.rootNothing)
+					fc.maybeUnset = append(fc.maybeUnset, c.rootNothing || e.Loose)
 				}
 			}
 			c.write(fc, v.Name)
@@ -875,4 +878,51 @@ func article(t string) string {
 		return "an " + t
 	}
 	return "a " + t
+}
+
+// fitsVar reports whether e's value surely fits a var of type t, as its
+// type is known when the playbook loads: a number for a number var, a
+// whole number for an int var, a text for a text var. A value whose type
+// is only known while chatting (a map field, an any var, x ?? y of two
+// types, mean()) may not.
+func fitsVar(e *engine.Expr, t engine.Type) bool {
+	if t == engine.TypeAny || t == "" {
+		return true
+	}
+	return fitsNode(e.Prog.Node(), t)
+}
+
+func fitsNode(n ast.Node, t engine.Type) bool {
+	switch x := n.(type) {
+	case *ast.BinaryNode:
+		if x.Operator == "??" {
+			return fitsNode(x.Left, t) && fitsNode(x.Right, t)
+		}
+	case *ast.ConditionalNode:
+		return fitsNode(x.Exp1, t) && fitsNode(x.Exp2, t)
+	case *ast.NilNode:
+		return true // unset, as written
+	case *ast.BuiltinNode:
+		if x.Name == "mean" || x.Name == "median" {
+			return t == engine.TypeNumber // expr types mean(1, 2) as an int
+		}
+	}
+	got := n.Type()
+	if got == nil || got == durationType {
+		return false
+	}
+	want := reflect.TypeOf(engine.ZeroOf(t))
+	switch {
+	case got == want:
+		return true
+	case t == engine.TypeNumber:
+		return got.Kind() >= reflect.Int && got.Kind() <= reflect.Float64
+	case t == engine.TypeInt:
+		return got.Kind() >= reflect.Int && got.Kind() <= reflect.Uint64
+	case t == engine.TypeString || t == engine.TypeEmail || t == engine.TypePhone || t == engine.TypeURL:
+		return got.Kind() == reflect.String
+	case t == engine.TypeList:
+		return got.Kind() == reflect.Slice || got.Kind() == reflect.Array
+	}
+	return false
 }

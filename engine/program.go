@@ -453,6 +453,11 @@ type Expr struct {
 	Src  string
 	Pos  source.Range
 	Prog *vm.Program
+	// Loose marks a set's expression whose value may not fit its var (its
+	// type is only known while chatting): a value that does not fit is
+	// read generously, else the var is left without a value. Set by dsl,
+	// which then treats the set as one that may leave its var unset.
+	Loose bool
 }
 
 // Text is a message in one or more locales.

@@ -90,6 +90,8 @@ func NewSession(p *Program, id string, now time.Time) *Session {
 //     into a number var, 3.0 into an int var).
 //   - The n of a record, call or timer id counts the ids made in the Step, so
 //     ids stay unique when a loop enters the same card twice in one Step.
+//   - A set whose Expr is Loose and whose value does not fit the var's type
+//     reads it generously (as a call's answer), else leaves the var unset.
 //   - After the last allowed invalid answer (retry.max) no hint is shown:
 //     the then card speaks.
 //
@@ -818,6 +820,15 @@ func (r *runner) setVar(c *Card, name string, v any, e *Expr) bool {
 		return false
 	}
 	cv, err := coerce(v, d.Type, false)
+	if err != nil && e != nil && e.Loose {
+		// A set whose value's type is only known while chatting (a map
+		// field, an any var, x ?? y of two types) and does not fit: read
+		// it generously, as a call's answer is, else the var has no value
+		// (the checker made its reads say what then).
+		if cv, err = coerce(v, d.Type, true); err != nil {
+			cv, err = nil, nil
+		}
+	}
 	if err != nil {
 		r.fail(c, e, "cannot set "+name+": "+err.Error())
 		return false

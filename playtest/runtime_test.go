@@ -182,6 +182,18 @@ func TestDataDependentFailures(t *testing.T) {
 			diag: `sort() orders "asc" (the default) or "desc", not "down"`},
 		{name: "sort in an order the visitor typed", card: `say: "{{ join(sort([n, 1, 3], t), ',') }}"`,
 			runs: []run{{"desc", "2", "3,2,1"}, {"whatever", "2", "1,2,3"}}},
+		// A set whose value's type is only known while chatting, into a
+		// var of one type: read generously, else the var has no value.
+		{name: "a text in a map set into an int var", card: "set: {k: m.name}\n  show_k:\n    say: \"{{ (k ?? 0) + 1 }}\"",
+			runs: []run{{"x", "1", "1"}}},
+		{name: "a number in a map set into an int var", card: "set: {k: m.total}\n  show_k:\n    say: \"{{ (k ?? 0) + 1 }}\"",
+			runs: []run{{"x", "1", "6"}}},
+		{name: "a map field set into an int var, read as it is", card: "set: {k: m.total}\n  show_k:\n    say: \"{{ k + 1 }}\"",
+			diag: "Card \"show\" sets it to `m.total`, which may have no value"},
+		{name: "x ?? y of two types set into a text var", card: "set: {t: \"n ?? 'none'\"}\n  show_t:\n    say: \"<{{ t }}>\"",
+			runs: []run{{"x", "7", "<7>"}}},
+		{name: "the mean of whole numbers set into an int var", card: "set: {k: \"mean(n, 2)\"}\n  show_k:\n    say: \"<{{ k }}>\"",
+			runs: []run{{"x", "3", "<>"}, {"x", "4", "<3>"}}},
 		{name: "an any var holding a text, under ?? as a condition", card: "set: {v: t}\n  show_v:\n    branch: [{if: \"v ?? true\", goto: show_y}]\n  show_n:\n    say: \"n\"\n    end: done\n  show_y:\n    say: \"y\"",
 			runs: []run{{"x", "1", "n"}}},
 		{name: "round of a text in an any var", card: "set: {v: t}\n  show_a:\n    say: \"{{ round(v) ?? 'not a number' }}\"",

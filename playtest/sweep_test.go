@@ -38,11 +38,18 @@ SHOW
 `
 
 // sweepUses are the places an expression is used: a template hole, a
-// branch condition, a set of an any var.
+// branch condition, a set of a var of each type.
 var sweepUses = []string{
 	`    say: "{{ EXPR }}"`,
 	"    branch: [{if: \"EXPR\", goto: \"yes\"}]",
 	"    set: {v: \"EXPR\"}",
+	"    set: {n: \"EXPR\"}",
+	"    set: {x: \"EXPR\"}",
+	"    set: {t: \"EXPR\"}",
+	"    set: {l: \"EXPR\"}",
+	"    set: {m: \"EXPR\"}",
+	"    set: {d: \"EXPR\"}",
+	"    set: {b: \"EXPR\"}",
 }
 
 // sweepData are values each var may hold while chatting: what visitors

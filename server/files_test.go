@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/textproto"
 	neturl "net/url"
 	"strings"
@@ -14,9 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/internal/servertest"
+	"github.com/playbook-dev/playbook/store/s3blob"
 )
 
 // A 1x1 PNG and a small PDF: real magic numbers, so the server's sniffing
@@ -338,4 +343,48 @@ func pctEncode(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestAttachmentsAcrossProcessesOnS3: two server processes on one Redis
+// and one S3-compatible bucket (gofakes3, over HTTP on loopback): a file
+// the visitor sends through one is downloaded, by its signed link, from
+// the other, and its entry is in the transcript either reads.
+func TestAttachmentsAcrossProcessesOnS3(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("chat-files"); err != nil {
+		t.Fatal(err)
+	}
+	s3 := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(s3.Close)
+	onS3 := func(c *servertest.Config) {
+		b, err := s3blob.Open(s3blob.Options{Endpoint: s3.URL, Bucket: "chat-files", Prefix: "playbook/", AccessKey: "k", SecretKey: "s", Region: "us-east-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Options.Files = b
+	}
+	rds := redistest.New(t)
+	a := startServer(t, rds, "../playbooks/bench", onS3)
+	b := startServer(t, rds, "../playbooks/bench", onS3)
+	v := dial(t, a)
+	token, conv := v.start("qualify")
+	v.bot("Hi! What brings you here?")
+	if code, body := visitorUpload(t, a, token, "invoice.pdf", "application/pdf", pdfFile); code != 200 {
+		t.Fatalf("upload through A: %d %s", code, body)
+	}
+	d := v.entryOf("file", "visitor")["data"].(map[string]any)
+	code, h, got := fetch(t, http.DefaultClient, b.url+d["url"].(string))
+	if code != 200 || !bytes.Equal(got, pdfFile) || h.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("download through B: %d %v", code, h)
+	}
+	entries, err := b.srv.App().Sessions().Transcript(t.Context(), conv, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := entries[len(entries)-1]; last.Kind != "file" || last.Data["name"] != "invoice.pdf" {
+		t.Fatalf("B's transcript ends with %+v", last)
+	}
+	if _, err := backend.HeadObject("chat-files", "playbook/"+conv+"/"+d["file"].(string)); err != nil {
+		t.Fatalf("the object in the bucket: %v", err)
+	}
 }

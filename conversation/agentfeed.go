@@ -115,6 +115,12 @@ func FeedEventFor(a *Agent, available bool, payload string) (FeedEvent, error) {
 	if ev.Type == "presence" {
 		return FeedEvent{Presence: ev.Presence}, nil
 	}
+	if ev.Type == protocol.TypeRecord {
+		if ev.Record == nil || access.Record(a, ev.Record) != nil {
+			return FeedEvent{}, nil
+		}
+		return FeedEvent{Frame: &protocol.RecordChanged{Record: WireRecord(ev.Record)}}, nil
+	}
 	if ev.Type == protocol.TypeNotify && ev.Kind == "new_chat" && !available {
 		ev = InboxEvent{Type: protocol.TypeConversation, Conversation: ev.Conversation, PreviousKnown: ev.PreviousKnown}
 	}

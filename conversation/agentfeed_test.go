@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/protocol"
 )
@@ -36,6 +37,9 @@ func TestFeedEventFor(t *testing.T) {
 		{"a new sales chat", conversation.InboxEvent{Type: "notify", Kind: "new_chat", Conversation: sales, PreviousKnown: known}, false, "", "c1", true, protocol.TypeNotify},
 		{"a new sales chat, sam away", conversation.InboxEvent{Type: "notify", Kind: "new_chat", Conversation: sales, PreviousKnown: known}, true, "", "c1", true, protocol.TypeConversation},
 		{"a chat given to sam while away", conversation.InboxEvent{Type: "notify", Kind: "assigned", To: "sam", Conversation: sales, PreviousKnown: known}, true, "", "c1", true, protocol.TypeNotify},
+		{"a lead of sales", conversation.InboxEvent{Type: "record", Record: &crm.Record{ID: "l1", Kind: crm.KindLead, Teams: []string{"sales"}}}, false, "", "", false, protocol.TypeRecord},
+		{"a task of sam's, no team", conversation.InboxEvent{Type: "record", Record: &crm.Record{ID: "t1", Kind: crm.KindTask, Owner: "sam"}}, true, "", "", false, protocol.TypeRecord},
+		{"a lead of support", conversation.InboxEvent{Type: "record", Record: &crm.Record{ID: "l2", Kind: crm.KindLead, Teams: []string{"support"}, Owner: "sue"}}, false, "", "", false, ""},
 		{"sam's presence", conversation.InboxEvent{Type: "presence", To: "sam", Presence: "away"}, false, "", "", false, ""},
 		{"sue's presence", conversation.InboxEvent{Type: "presence", To: "sue", Presence: "away"}, false, "", "", false, ""},
 		{"a change of a support chat", conversation.InboxEvent{Type: "conversation", Conversation: support}, false, "", "c2", false, ""},

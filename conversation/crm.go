@@ -12,6 +12,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/retry"
+	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -59,7 +60,7 @@ func (d agentDirectory) OnlineAgents(ctx context.Context, team string) ([]string
 // openCRM opens the CRM on engine: records owned by the inbox's agents,
 // notes to them told in the inbox (NotifyCRM), on the service's clock.
 func (s *Service) openCRM(engine store.CRMEngine) *crm.Store {
-	return crm.New(engine, engine, crm.Options{Agents: Agents(s.inbox), Notify: s.NotifyCRM, Now: s.now, Metrics: s.m})
+	return crm.New(engine, engine, crm.Options{Agents: Agents(s.inbox), Notify: s.NotifyCRM, Changed: s.RecordsChanged, Now: s.now, Metrics: s.m})
 }
 
 // CRM returns the CRM store, for tests and tools.
@@ -361,6 +362,16 @@ func (s *Service) EmitStarted(ctx context.Context, c *handoff.Conversation) erro
 	data := conversationEvent{Conversation: c, TranscriptURL: crm.TranscriptPath(c.ID)}
 	_, err := s.crm.EmitOnce(ctx, conversationEventID(c.ID, crm.EventConversationStarted, ""), crm.EventConversationStarted, data, s.eventKeep())
 	return err
+}
+
+// RecordsChanged tells the agents who may see them that CRM records were
+// created or changed (an inbox event of type record each; every feed
+// asks the access policy), so the CRM screens and the task count move
+// without a reload.
+func (s *Service) RecordsChanged(ctx context.Context, rs []*crm.Record) {
+	for _, r := range rs {
+		s.PublishInbox(ctx, InboxEvent{Type: protocol.TypeRecord, Record: r})
+	}
 }
 
 // NotifyCRM tells an agent about a note for them (inbox notify event).

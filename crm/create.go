@@ -104,6 +104,7 @@ func (s *Store) Create(ctx context.Context, src Source, rec engine.Record) (*Res
 				s.m.RecordCreated(string(r.Kind))
 			}
 			s.afterCreate(ctx, src, res)
+			s.tellChanged(ctx, res.Created...)
 		}
 		return res, nil
 	case ctx.Err() == nil && errors.Is(err, errStale):
@@ -895,6 +896,7 @@ func (s *Store) UpdatePerson(ctx context.Context, id string, name, phone *string
 		} else if err != nil {
 			return nil, err
 		}
+		s.tellChanged(ctx, p)
 		return p, nil
 	}
 	return nil, fmt.Errorf("%w: the person kept changing", ErrConflict)

@@ -67,6 +67,10 @@ type Options struct {
 	// Notify is called after a note about the owner is created; nil: no
 	// notifications.
 	Notify func(ctx context.Context, n Notice)
+	// Changed is called after records were created or changed: the
+	// records a Create made, a task done or open again, a person
+	// updated. Nil: nobody is told.
+	Changed func(ctx context.Context, rs []*Record)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Metrics counts the records created and the webhook deliveries; nil:
@@ -77,12 +81,13 @@ type Options struct {
 // Store is the CRM over a storage engine: st keeps the records and
 // indexes, ob the webhook outbox. It is safe for concurrent use.
 type Store struct {
-	st     store.CRM
-	ob     store.Outbox
-	agents Directory
-	notify func(context.Context, Notice)
-	now    func() time.Time
-	m      *metrics.Metrics // nil: none
+	st      store.CRM
+	ob      store.Outbox
+	agents  Directory
+	notify  func(context.Context, Notice)
+	changed func(context.Context, []*Record)
+	now     func() time.Time
+	m       *metrics.Metrics // nil: none
 
 	subMu sync.Mutex
 	subAt time.Time // when subs was read; zero: read again
@@ -94,7 +99,7 @@ func New(st store.CRM, ob store.Outbox, o Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Store{st: st, ob: ob, agents: o.Agents, notify: o.Notify, now: o.Now, m: o.Metrics}
+	return &Store{st: st, ob: ob, agents: o.Agents, notify: o.Notify, changed: o.Changed, now: o.Now, m: o.Metrics}
 }
 
 // Index names of people and organizations.
@@ -481,7 +486,15 @@ func (s *Store) CompleteTask(ctx context.Context, id string, done bool) (*Record
 		} else if err != nil {
 			return nil, err
 		}
+		s.tellChanged(ctx, r)
 		return r, nil
 	}
 	return nil, fmt.Errorf("%w: the task kept changing", ErrConflict)
+}
+
+// tellChanged calls Options.Changed with rs, when set and rs not empty.
+func (s *Store) tellChanged(ctx context.Context, rs ...*Record) {
+	if s.changed != nil && len(rs) > 0 {
+		s.changed(ctx, rs)
+	}
 }

@@ -13,6 +13,12 @@ type (
 	ConversationChanged struct {
 		Conversation *Conversation `json:"conversation"`
 	}
+	// RecordChanged says a CRM record the agent may see was created or
+	// changed (type "record"): a lead the offline path made, a task done.
+	// The CRM screens and the task count read again.
+	RecordChanged struct {
+		Record *Record `json:"record"`
+	}
 	// Notify is worth a sound and a desktop notification. Kind is
 	// new_chat, assigned, mention, reopened, missed or sales_note; a
 	// sales_note has Record (the note) and Person, and its Conversation
@@ -66,6 +72,7 @@ const (
 func (*Hello) FrameType() string               { return TypeHello }
 func (*ConversationChanged) FrameType() string { return TypeConversation }
 func (*Notify) FrameType() string              { return TypeNotify }
+func (*RecordChanged) FrameType() string       { return TypeRecord }
 func (*AgentEntry) FrameType() string          { return TypeEntry }
 func (*AgentTyping) FrameType() string         { return TypeTyping }
 func (*Revoked) FrameType() string             { return TypeRevoked }

@@ -63,6 +63,8 @@ func DecodeAgentFeed(data []byte) (Frame, error) {
 			return &ConversationChanged{}
 		case TypeNotify:
 			return &Notify{}
+		case TypeRecord:
+			return &RecordChanged{}
 		case TypeEntry:
 			return &AgentEntry{}
 		case TypeTyping:

@@ -37,6 +37,7 @@ const (
 	TypeConversation = "conversation"
 	TypeNotify       = "notify"
 	TypeRevoked      = "revoked"
+	TypeRecord       = "record"
 	TypeResync       = "resync"
 	// Agent to server (besides typing, ping).
 	TypeHeartbeat = "heartbeat"

@@ -64,3 +64,29 @@ func (c *client) nextFrame() map[string]any {
 	}
 	return nil
 }
+
+// TestCRMChangesReachTheFeed: the records the offline path creates reach
+// the feed of an agent who may see them as record frames, live (the CRM
+// screens and the task count follow them without a reload), and so does
+// a task marked done.
+func TestCRMChangesReachTheFeed(t *testing.T) {
+	ts := startServer(t, redistest.New(t), "../playbooks/sales")
+	sam := signIn(t, ts, addAgent(t, ts, "Sam", "sales"))
+	feed := sam.feed()
+	salesOffline(t, ts, "ana@globex.com", "m")
+	seen := map[string]string{} // kind -> id
+	for seen["lead"] == "" || seen["task"] == "" {
+		r := feed.next("record")["record"].(map[string]any)
+		seen[r["kind"].(string)] = r["id"].(string)
+	}
+	sam.ok("POST", "/api/tasks/"+seen["task"]+"/done", map[string]any{"done": true})
+	for {
+		r := feed.next("record")["record"].(map[string]any)
+		if r["id"] == seen["task"] {
+			if r["done_at"] == nil {
+				t.Fatalf("the task after done: %v", r)
+			}
+			break
+		}
+	}
+}

@@ -54,6 +54,59 @@
   }
   renderNav();
 
+  // ---- live: the task count and the screen shown follow the feed -----------
+  // The agent feed's record frames (a lead or a call-back task the offline
+  // path made, a task done in another tab) refresh the count of my tasks
+  // due today or overdue, and the CRM screen shown, in place. A change this
+  // tab made itself is drawn already: its frame is skipped for a moment.
+  var live = null; // refreshes the CRM screen shown (r: the record that changed); null when none is
+  var mine = {};   // record id -> when this tab changed it
+  var liveT = 0, badgeT = 0;
+  function onRecord(r) {
+    if (!r || !r.id) return;
+    if (r.kind === 'task') { clearTimeout(badgeT); badgeT = setTimeout(refreshBadge, 250); }
+    if (!live || (mine[r.id] && Date.now() - mine[r.id] < 10000)) return;
+    clearTimeout(liveT);
+    liveT = setTimeout(function () { if (live) live(r); }, 250);
+  }
+  // redraw draws a screen again; focus that was in it goes to its heading
+  // rather than to the page.
+  function redraw(show) {
+    var a = D.activeElement, had = a && a !== D.body && $('screen').contains(a);
+    show();
+    var h = $('screen-title');
+    if (had && h) h.focus();
+  }
+  // dueBy reports whether task r is due before the end of today (overdue
+  // or due today).
+  function dueBy(r) {
+    var end = new Date(); end.setHours(24, 0, 0, 0);
+    var t = Date.parse((r && r.due) || '');
+    return !isNaN(t) && t < end.getTime();
+  }
+  function refreshBadge() {
+    P.api('GET', '/api/tasks?owner=me&status=open&limit=200').then(function (list) {
+      showBadge((Array.isArray(list) ? list : []).filter(dueBy).length);
+    }, function () { /* the count stays as it was */ });
+  }
+  function showBadge(n) {
+    var a = $('crm-tasks');
+    if (!a) return;
+    var c = a.querySelector('.count'), sr = a.querySelector('.count-text');
+    if (!c) {
+      c = el('span', 'count hot'); a.appendChild(c);
+      sr = el('span', 'sr-only count-text'); a.appendChild(sr);
+    }
+    c.textContent = n > 199 ? '200+' : String(n);
+    c.hidden = !n;
+    // The accessible name starts with what is seen: the name, the count.
+    sr.textContent = n ? ' due today or overdue' : '';
+    if (n) a.removeAttribute('aria-label'); else a.setAttribute('aria-label', 'My tasks');
+  }
+  window.addEventListener('pbinbox:me', refreshBadge);
+  window.addEventListener('pbinbox:record', function (ev) { onRecord(ev.detail); });
+  window.addEventListener('pbinbox:resync', function () { refreshBadge(); if (live) live(null); });
+
   // ---- shared --------------------------------------------------------------
   var token = 0; // the latest screen drawn; an older answer draws nothing
   function begin(title, navId) {
@@ -118,6 +171,7 @@
   // ---- My tasks -------------------------------------------------------------
   function showTasks() {
     var v = begin('My tasks', 'tasks');
+    live = function (r) { if (!r || r.kind === 'task') redraw(showTasks); };
     v.head.appendChild(el('p', 'screen-sub', 'Open tasks assigned to you: call-backs the bot scheduled, follow-ups you made.'));
     var spin = loading(v.body);
     // Open tasks of mine, due any time: grouped here as overdue, due today
@@ -128,6 +182,7 @@
       list = Array.isArray(list) ? list : [];
       var start = new Date(); start.setHours(0, 0, 0, 0);
       var end = new Date(start.getTime()); end.setDate(end.getDate() + 1);
+      showBadge(list.filter(dueBy).length);
       var groups = [
         { id: 'overdue', name: 'Overdue', items: [] },
         { id: 'today', name: 'Due today', items: [] },
@@ -185,8 +240,10 @@
     b.addEventListener('click', function () {
       var done = b.getAttribute('aria-pressed') !== 'true';
       b.disabled = true;
+      mine[r.id] = Date.now();
       P.api('POST', '/api/tasks/' + encodeURIComponent(r.id) + '/done', { done: done }).then(function (t) {
         b.disabled = false;
+        refreshBadge();
         var isDone = !!(t && t.done_at);
         b.setAttribute('aria-pressed', String(isDone));
         b.setAttribute('aria-label', (isDone ? 'Done, mark open again: ' : 'Mark done: ') + title(r));
@@ -272,6 +329,7 @@
     }
     form.addEventListener('submit', function (ev) { ev.preventDefault(); load(); });
     owner.addEventListener('change', load);
+    live = function (r) { if (!r || r.kind === kind) load(); };
     load();
   }
   // suggest fills the datalists of stages and playbooks from what a list
@@ -305,6 +363,9 @@
   var FEED_TYPES = [['', 'All'], ['chats', 'Chats'], ['notes', 'Notes'], ['records', 'Records']];
   function showRecord(kind, id) {
     var v = begin(kind === 'person' ? 'Contact' : kind === 'lead' ? 'Lead' : 'Deal', kind === 'person' ? '' : kind + 's');
+    // Any change may be this record's or one linked to it (its person's
+    // lead, a task): the page reads again.
+    live = function () { redraw(function () { showRecord(kind, id); }); };
     var path = '/api/' + (kind === 'person' ? 'people' : kind + 's') + '/' + encodeURIComponent(id);
     var spin = loading(v.body);
     P.api('GET', path).then(function (d) {
@@ -431,6 +492,7 @@
   // Leaving the CRM screens: their nav links are no longer current.
   window.addEventListener('hashchange', function () {
     if (/^#\/(tasks|leads|deals|person|lead|deal)(\/|$)/.test(location.hash)) return;
+    live = null;
     NAV.forEach(function (n) { var a = $('crm-' + n.id); if (a) a.removeAttribute('aria-current'); });
   });
 })();

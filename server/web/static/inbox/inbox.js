@@ -1913,6 +1913,7 @@
         if (S.everConnected) { // we may have missed things: reload, then follow again
           loadLists().catch(function () { });
           if (S.openId) refreshDetails();
+          W.dispatchEvent(new CustomEvent('pbinbox:resync'));
         }
         S.everConnected = true;
         follow();
@@ -1947,6 +1948,10 @@
       case 'resync': // the server lost live updates for a moment: reload what may have changed
         loadLists().catch(function () { });
         if (S.openId) refreshDetails();
+        W.dispatchEvent(new CustomEvent('pbinbox:resync'));
+        break;
+      case 'record': // a CRM record I may see was created or changed: the CRM screens (crm.js) follow
+        W.dispatchEvent(new CustomEvent('pbinbox:record', { detail: f.record }));
         break;
       case 'typing': setTypingIn(f.conversation, f); break;
       case 'notify': onNotify(f); break;

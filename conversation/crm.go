@@ -277,15 +277,36 @@ func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Ses
 		return ""
 	}
 	if person != "" && final {
-		if entries, err := s.store.Transcript(ctx, conv, "", 0); err == nil && len(entries) > 0 {
-			if b, err := store.EncodeEntries(entries); err == nil {
-				if err := s.crm.ArchiveTranscript(ctx, conv, b); err != nil {
-					s.log.Warn("crm: archiving the transcript", "conversation", conv, "err", err)
-				}
+		if b := s.encodedTranscript(ctx, conv); len(b) > 0 {
+			if err := s.crm.ArchiveTranscript(ctx, conv, b); err != nil {
+				s.log.Warn("crm: archiving the transcript", "conversation", conv, "err", err)
 			}
 		}
 	}
 	return person
+}
+
+// encodedTranscript is conversation conv's transcript as EncodeEntries
+// makes it (nil when it has none, or on an error): straight from the
+// store's bytes when the engine can (store.EncodedTranscripts), else read
+// and encoded again.
+func (s *Service) encodedTranscript(ctx context.Context, conv string) []byte {
+	if et, ok := s.store.(store.EncodedTranscripts); ok {
+		b, err := et.EncodedTranscript(ctx, conv)
+		if err != nil {
+			return nil
+		}
+		return b
+	}
+	entries, err := s.store.Transcript(ctx, conv, "", 0)
+	if err != nil || len(entries) == 0 {
+		return nil
+	}
+	b, err := store.EncodeEntries(entries)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // transcriptLine is a message of a transcript in a webhook.

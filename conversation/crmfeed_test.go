@@ -2,6 +2,7 @@ package conversation_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -19,12 +20,21 @@ import (
 // countingSessions counts the transcript reads of the service.
 type countingSessions struct {
 	store.SessionStore
-	reads atomic.Int64
+	reads   atomic.Int64
+	encoded atomic.Int64 // of reads, EncodedTranscript's
 }
 
 func (c *countingSessions) Transcript(ctx context.Context, id, after string, count int64) ([]store.Entry, error) {
 	c.reads.Add(1)
 	return c.SessionStore.Transcript(ctx, id, after, count)
+}
+
+// EncodedTranscript is the embedded engine's (store.EncodedTranscripts),
+// counted as a read too.
+func (c *countingSessions) EncodedTranscript(ctx context.Context, id string) ([]byte, error) {
+	c.reads.Add(1)
+	c.encoded.Add(1)
+	return c.SessionStore.(store.EncodedTranscripts).EncodedTranscript(ctx, id)
 }
 
 // TestFeedDoesNotReadTheTranscriptBack: the CRM side of a conversation
@@ -107,7 +117,21 @@ func TestFeedDoesNotReadTheTranscriptBack(t *testing.T) {
 	if c := feed[0].Chat; c.Conversation != sess.ID || c.FirstMessage != "ada@example.com" || c.Outcome != "lead" || c.EndedAt == nil {
 		t.Errorf("the chat in the feed: %+v", c)
 	}
-	if b, err := cr.ArchivedTranscript(ctx, sess.ID); err != nil || len(b) == 0 {
-		t.Errorf("the ended chat's transcript was not archived: %v", err)
+	b, err := cr.ArchivedTranscript(ctx, sess.ID)
+	if err != nil || len(b) == 0 {
+		t.Fatalf("the ended chat's transcript was not archived: %v", err)
+	}
+	// Archived from the stored bytes (the embedded engine's
+	// EncodedTranscript), it reads back as the transcript itself.
+	if n := sessions.encoded.Load(); n != 1 {
+		t.Errorf("the archive read the transcript with EncodedTranscript %d times, want once", n)
+	}
+	archived, err := store.DecodeEntries(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := sessions.SessionStore.Transcript(ctx, sess.ID, "", 0)
+	if err != nil || len(stored) == 0 || fmt.Sprint(archived) != fmt.Sprint(stored) {
+		t.Errorf("the archive\n%v\nis not the transcript\n%v (%v)", archived, stored, err)
 	}
 }

@@ -129,6 +129,18 @@ type Sessions interface {
 	Channel(id string) string
 }
 
+// EncodedTranscripts is a Sessions that hands a whole transcript over in
+// the form EncodeEntries makes ("ID ENTRY" lines; each entry in a form
+// DecodeEntry reads), straight from the bytes it stores, without decoding
+// and encoding every entry again: what the CRM archives at the end of a
+// conversation. The embedded engine has it; a caller falls back to
+// Transcript and EncodeEntries without it.
+type EncodedTranscripts interface {
+	// EncodedTranscript returns conversation id's transcript, nil when
+	// it has no entries (or the conversation is gone).
+	EncodedTranscript(ctx context.Context, id string) ([]byte, error)
+}
+
 // Pending is a turn whose work may not be done: its conversation and its
 // mark, for Done.
 type Pending struct {

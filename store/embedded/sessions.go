@@ -36,8 +36,9 @@ type Sessions struct {
 }
 
 var (
-	_ store.Sessions     = (*Sessions)(nil)
-	_ store.PendingMarks = (*Sessions)(nil)
+	_ store.Sessions           = (*Sessions)(nil)
+	_ store.PendingMarks       = (*Sessions)(nil)
+	_ store.EncodedTranscripts = (*Sessions)(nil)
 )
 
 // NewSessions returns the sessions of db.
@@ -349,6 +350,35 @@ func (s *Sessions) Transcript(ctx context.Context, id, after string, count int64
 			}
 			out = append(out, e)
 			return count <= 0 || int64(len(out)) < count, nil
+		})
+	})
+	return out, err
+}
+
+// EncodedTranscript implements store.EncodedTranscripts: the stored
+// entries as they are, each after its id, one a line.
+func (s *Sessions) EncodedTranscript(ctx context.Context, id string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(ctx, func(tx *Tx) error {
+		if ok, err := tx.Has(sessionKey(id)); err != nil || !ok {
+			return err // an expired conversation has no transcript
+		}
+		return tx.Scan(entriesKey(id), func(k, v []byte) (bool, error) {
+			parts, err := SplitKey(k)
+			if err != nil || len(parts) != 5 {
+				return false, fmt.Errorf("conversation %s: bad transcript key %q", id, k)
+			}
+			ms, _ := parts[3].(int64)
+			seq, _ := parts[4].(int64)
+			if len(out) > 0 {
+				out = append(out, '\n')
+			}
+			out = strconv.AppendInt(out, ms, 10)
+			out = append(out, '-')
+			out = strconv.AppendInt(out, seq, 10)
+			out = append(out, ' ')
+			out = append(out, v...)
+			return true, nil
 		})
 	})
 	return out, err

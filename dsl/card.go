@@ -690,6 +690,12 @@ func (c *compiler) value(f *fileCtx, n *yaml.Node, want engine.Type) *engine.Val
 	// nearly names something (a typo such as "budjet * 12") must compile.
 	known, near := c.namesIn(s)
 	if !known && !near {
+		if want == engine.TypeNumber {
+			if _, err := strconv.ParseFloat(strings.ReplaceAll(s, ",", ""), 64); err != nil {
+				d := f.errorf(n, "%q is not a number, and the CRM keeps only a number here", s)
+				d.Detail = "write a number (1200) or an expression (budget * 12)"
+			}
+		}
 		return &engine.Value{Lit: s}
 	}
 	if _, err := c.env.Compile(s, want); err == nil || near || known {

@@ -909,6 +909,15 @@ func (r *runner) create(c *Card, cr *Create) bool {
 	if !ok {
 		return false
 	}
+	// A value or a due that data only known while chatting made something
+	// the CRM cannot read ("N/A" from a call) is left out: the record is
+	// kept without it rather than refused.
+	if v, has := fields["value"]; has && v != nil && !numberLike(v) {
+		delete(fields, "value")
+	}
+	if v, has := fields["due"]; has && v != nil && !timeLike(v) {
+		delete(fields, "due")
+	}
 	r.out = append(r.out, Effect{Kind: EffectCreate, Card: c.Name, Record: &Record{Kind: cr.Kind, Key: r.id(c), Fields: fields}})
 	return true
 }
@@ -1047,4 +1056,38 @@ func (r *runner) callResult(res *CallResult) {
 		return
 	}
 	r.run(r.after(c, phaseEnd, -1))
+}
+
+// numberLike reports whether the CRM reads v as a number: a number, or a
+// text of one (with thousands commas).
+func numberLike(v any) bool {
+	if _, ok := toFloat(v); ok {
+		return true
+	}
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	_, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(s), ",", ""), 64)
+	return err == nil
+}
+
+// timeLike reports whether the CRM reads v as a time: a time, an RFC 3339
+// or ISO date text, or an empty text (no due).
+func timeLike(v any) bool {
+	switch x := v.(type) {
+	case time.Time:
+		return !x.IsZero()
+	case string:
+		s := strings.TrimSpace(x)
+		if s == "" {
+			return true
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return true
+		}
+		_, err := time.Parse(time.DateOnly, s)
+		return err == nil
+	}
+	return false
 }

@@ -270,3 +270,33 @@ cards:
 		}
 	}
 }
+
+// A record's value or due from data only known while chatting ("N/A" in
+// a call's answer) is left out, and the record is kept: the CRM refused
+// the whole record before ("lead: value must be a number, not the text
+// "N/A""). A value written as text in the playbook is a load error.
+func TestRecordFieldsFromDataAreKept(t *testing.T) {
+	p := load(t, `playbook: rec
+vars:
+  m: map
+cards:
+  a:
+    set: {m: "{total: 'N/A', when: 'soon', size: '1,200'}"}
+    create:
+      lead: {title: x, value: m.total}
+      deal: {title: y, value: m.size}
+      task: {subject: z, due: m.when}
+    end: done
+`)
+	f, diags := Parse("rec.test.yaml", []byte("tests:\n  - name: a\n    script: []\n    expect: {outcome: done, created: [{lead: {title: x}}, {deal: {title: y, value: \"1,200\"}}, {task: {subject: z}}]}\n"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if res := Run(p, f.Tests[0]); !res.Passed() {
+		t.Fatalf("%s: %s", res.Failure.Summary, res.Failure.Got)
+	}
+	_, diags = dsl.Load("lit.yaml", []byte("playbook: lit\ncards:\n  a:\n    create: {lead: {title: x, value: lots}}\n    end: done\n"))
+	if !strings.Contains(diags.Error(), `"lots" is not a number`) {
+		t.Errorf("a text value written in the playbook: %v", diags)
+	}
+}

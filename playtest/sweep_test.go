@@ -50,6 +50,9 @@ var sweepUses = []string{
 	"    set: {m: \"EXPR\"}",
 	"    set: {d: \"EXPR\"}",
 	"    set: {b: \"EXPR\"}",
+	"    create: {lead: {title: x, value: \"EXPR\"}}",
+	"    create: {task: {subject: x, due: \"EXPR\"}}",
+	"    create: {deal: {title: x, close: \"EXPR\"}}",
 }
 
 // sweepData are values each var may hold while chatting: what visitors

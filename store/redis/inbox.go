@@ -126,13 +126,23 @@ func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time
 	return nil
 }
 
+// metaFields is a new record's fields. Empty ones are left out (every
+// reader takes a missing field as empty): a record stays small, and Redis
+// keeps a small hash as one listpack.
 func metaFields(c *store.Conversation) []any {
 	j := func(v any) string { b, _ := json.Marshal(v); return string(b) }
-	f := []any{
-		"id", c.ID, "status", string(c.Status), "team", c.Team, "assignee", c.Assignee, "assignee_name", c.AssigneeName,
-		"playbook", c.Playbook, "card", c.Card, "priority", c.Priority, "visitor", j(c.Visitor), "labels", j(c.Labels),
-		"started_at", stamp(c.StartedAt), "updated_at", stamp(c.UpdatedAt),
-		"previous", j(c.Previous),
+	f := []any{"id", c.ID, "status", string(c.Status), "playbook", c.Playbook, "visitor", j(c.Visitor),
+		"started_at", stamp(c.StartedAt), "updated_at", stamp(c.UpdatedAt)}
+	for _, kv := range [][2]string{{"team", c.Team}, {"assignee", c.Assignee}, {"assignee_name", c.AssigneeName}, {"card", c.Card}, {"priority", c.Priority}} {
+		if kv[1] != "" {
+			f = append(f, kv[0], kv[1])
+		}
+	}
+	if len(c.Labels) > 0 {
+		f = append(f, "labels", j(c.Labels))
+	}
+	if len(c.Previous) > 0 {
+		f = append(f, "previous", j(c.Previous))
 	}
 	if c.Last != nil {
 		f = append(f, "last", j(c.Last))

@@ -86,12 +86,13 @@ func (c condWant) note() string {
 // Each draft is run: Checked says whether it takes its edge as it is.
 func Generate(p *engine.Program, edges []engine.Edge) []*Proposal {
 	var out []*Proposal
+	budget := maxGenerate
 	for _, e := range edges {
 		pr := propose(p, e)
 		if pr.Reached {
 			pr.Checked = takes(p, pr)
 			if !pr.Checked && len(pr.Notes) > 0 {
-				search(p, pr)
+				search(p, pr, &budget)
 			}
 		}
 		out = append(out, pr)

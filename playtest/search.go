@@ -13,8 +13,13 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 )
 
-// maxSearch bounds the drafts search runs for one edge.
-const maxSearch = 1500
+// maxSearch bounds the drafts search runs for one edge, and maxGenerate
+// those for all the edges of one Generate (a large playbook with many
+// edges no run can take stays quick: the rest keep their TODOs).
+const (
+	maxSearch   = 1500
+	maxGenerate = 20000
+)
 
 // takes reports whether draft pr, run as written, takes its edge, and
 // notes where the run ended (pr.Status, pr.Outcome).
@@ -41,7 +46,10 @@ var (
 // cannot: on a var a set computes from answers (`score >= 2`), on
 // open_hours() and agents_online(). On success pr is rewritten and
 // Checked; otherwise each note says why it is left to the test writer.
-func search(p *engine.Program, pr *Proposal) {
+func search(p *engine.Program, pr *Proposal, budget *int) {
+	limit := min(maxSearch, *budget)
+	tries := 0
+	defer func() { *budget -= tries }()
 	var conds []condWant
 	for _, t := range pr.chain {
 		conds = append(conds, t.conds...)
@@ -107,7 +115,6 @@ func search(p *engine.Program, pr *Proposal) {
 		}
 		restep(pr)
 	}
-	tries := 0
 	write()
 	tries++
 	ok, best := progress(p, pr)
@@ -166,9 +173,9 @@ func search(p *engine.Program, pr *Proposal) {
 			a.open != "" && a.open == b.open || a.online != "" && a.online == b.online || a.visitor[0] != "" && a.visitor[0] == b.visitor[0]
 	}
 climb:
-	for tries < maxSearch {
+	for tries < limit {
 		for k := range alts {
-			if tries >= maxSearch {
+			if tries >= limit {
 				break climb
 			}
 			if try(k) {
@@ -198,7 +205,7 @@ climb:
 		for x := range order {
 			for y := x + 1; y < len(order); y++ {
 				a, b := order[x], order[y]
-				if tries >= maxSearch {
+				if tries >= limit {
 					break climb
 				}
 				if !same(alts[a], alts[b]) && try(a, b) {

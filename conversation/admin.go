@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -305,3 +306,27 @@ func (s *Service) TestMail(ctx context.Context, a *Agent) (*protocol.TestMailRes
 // AdminCheck is access.Admin, for the transport to refuse before it reads
 // a body.
 func (s *Service) AdminCheck(a *Agent) error { return access.Admin(a) }
+
+// AnnounceAdminChange tells every server process sharing bus what an admin
+// changed without a server (playbook agents on Redis): agent's sockets
+// check their session or token again (agent "" for none); teams: the
+// teams' opening hours are read again.
+func AnnounceAdminChange(ctx context.Context, bus Publisher, inbox *handoff.Store, agent string, teams bool) error {
+	var evs []InboxEvent
+	if agent != "" {
+		evs = append(evs, InboxEvent{Type: "agent_changed", Agent: agent})
+	}
+	if teams {
+		evs = append(evs, InboxEvent{Type: "teams_changed"})
+	}
+	for _, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		if err := bus.Publish(ctx, inbox.InboxChannel(), string(b)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package conversation_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,26 @@ func TestOpeningHours(t *testing.T) {
 	for _, bad := range []string{"sales", "sales=mon-fri", "sales=funday 09:00-10:00", "sales=mon 10:00-09:00", "sales=mon 09:00-10:00 Mars/Base"} {
 		if _, err := conversation.ParseHours(bad); err == nil {
 			t.Errorf("ParseHours(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseTeamHours(t *testing.T) {
+	for spec, want := range map[string]string{
+		"mon-fri 09:00-18:00 Europe/Berlin": "",
+		"sat 10:00-14:00":                   "",
+		"weekdays":                          "write DAYS HH:MM-HH:MM [ZONE], e.g. mon-fri 09:00-18:00 Europe/Berlin",
+		"sales=mon-fri 09:00-18:00":         "write DAYS HH:MM-HH:MM [ZONE]",
+		"someday 09:00-18:00":               `"someday" is not a day or a range of days like mon-fri`,
+		"mon 18:00-09:00":                   `"18:00-09:00" is not a time range like 09:00-18:00`,
+		"mon 09:00-18:00 Mars/Olympus":      `unknown time zone "Mars/Olympus"`,
+	} {
+		_, err := conversation.ParseTeamHours(spec)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%q: %v, want %q", spec, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "team") {
+			t.Errorf("%q: %q speaks of a team the admin did not write", spec, err)
 		}
 	}
 }

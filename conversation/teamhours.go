@@ -14,7 +14,7 @@ import (
 // in Settings: "mon-fri 09:00-18:00 Europe/Berlin" (ParseHours's rule
 // without the team).
 func ParseTeamHours(spec string) (Hours, error) {
-	if strings.ContainsAny(spec, ";=") {
+	if f := strings.Fields(spec); strings.ContainsAny(spec, ";=") || len(f) < 2 || len(f) > 3 {
 		return nil, fmt.Errorf("write DAYS HH:MM-HH:MM [ZONE], e.g. mon-fri 09:00-18:00 Europe/Berlin")
 	}
 	h, err := ParseHours("team=" + spec)

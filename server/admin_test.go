@@ -15,10 +15,12 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/internal/servertest"
 	"github.com/playbook-dev/playbook/server"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // signInWith signs in with a password and answers the status and client.
@@ -361,4 +363,33 @@ func TestAdminTestMail(t *testing.T) {
 	none := startServer(t, rds, "../playbooks/bench")
 	code, b = signIn(t, none, adm).do("POST", "/api/admin/mail/test", nil)
 	wantError(t, "no mail", code, b, 501, "--smtp")
+}
+
+// TestAgentDisabledByTheCommandLine: playbook agents disable on Redis
+// changes the store and announces it on the bus (AnnounceAdminChange), as
+// here with a store of its own: the running server closes the agent's
+// feed at once.
+func TestAgentDisabledByTheCommandLine(t *testing.T) {
+	rds := redistest.New(t)
+	ts := startServer(t, rds, "../playbooks/bench")
+	bobAgent := addAgent(t, ts, "Bob", "sales")
+	bob := signIn(t, ts, bobAgent)
+	_, closed := longFeed(t, bob)
+
+	ctx := context.Background()
+	cli := handoff.NewStore(redisstore.NewInbox(rds.Client, rds.Prefix), handoff.Options{Prefix: rds.Prefix})
+	if _, err := cli.SetDisabled(ctx, bobAgent.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := conversation.AnnounceAdminChange(ctx, redisstore.NewBus(rds.Client), cli, bobAgent.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-closed:
+		if websocket.CloseStatus(err) != 4001 {
+			t.Errorf("Bob's feed closed with %v, want status 4001 (signed out)", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Bob's /ws/agent is still open 60 s after the command line disabled him")
+	}
 }

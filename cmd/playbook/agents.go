@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
@@ -32,7 +33,7 @@ var agentsCommand = &command{
   playbook agents revoke --id TOKEN-ID              (the token stops working at once)
   playbook agents disable|enable|remove --email sam@example.com
   playbook agents password --email sam@example.com [--password ...]   (a new password; sessions end)
-  playbook agents teams --team sales --routing round_robin --capacity 3 [--reopen reopen]
+  playbook agents teams --team sales --routing round_robin --capacity 3 [--reopen reopen] [--hours "mon-fri 09:00-18:00 Europe/Berlin"]
 
 Without --password a password is generated and printed once. A disabled
 agent cannot sign in, and their sessions, sockets and API tokens end at
@@ -66,17 +67,25 @@ directory at a time: stop the server, run the command, start it again.
 		capacity := fs.Int("capacity", 0, "open chats per agent under automatic routing; 0 = no cap (teams)")
 		reopen := fs.String("reopen", "never", "never or reopen: may a resolved chat open again (teams)")
 		expires := fs.Duration("expires", 0, "the API token stops working after this long, e.g. 720h; 0 = until revoked (token)")
+		hours := fs.String("hours", "-", "the team's opening hours for open_hours(), e.g. \"mon-fri 09:00-18:00 Europe/Berlin\"; \"\" clears them; default: kept (teams)")
 		tokenID := fs.String("id", "", "the id of the API token to revoke, as tokens lists it (revoke)")
 		return func(ctx context.Context, std *stdio, args []string) error {
 			if len(args) != 1 {
 				return usageError("say what to do: add, list, token, tokens, revoke, disable, enable, remove, password or teams")
 			}
-			engine, closeStore, err := openInbox(*redisURL, *prefix, *data)
+			engine, bus, closeStore, err := openInbox(*redisURL, *prefix, *data)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
 			st := handoff.NewStore(engine, handoff.Options{Prefix: *prefix})
+			// announce tells running servers (on Redis) what changed.
+			announce := func(agent string, teams bool) error {
+				if bus == nil {
+					return nil
+				}
+				return conversation.AnnounceAdminChange(ctx, bus, st, agent, teams)
+			}
 			switch args[0] {
 			case "add":
 				pw := *password
@@ -144,7 +153,14 @@ directory at a time: stop the server, run the command, start it again.
 				}
 				tw.Flush()
 			case "revoke":
-				if err := st.RevokeAPIToken(ctx, *tokenID); errors.Is(err, handoff.ErrNotFound) {
+				t, err := st.APITokenInfo(ctx, *tokenID)
+				if err == nil {
+					err = st.RevokeAPIToken(ctx, *tokenID)
+				}
+				if err == nil {
+					err = announce(t.Agent, false)
+				}
+				if errors.Is(err, handoff.ErrNotFound) {
 					return fmt.Errorf("no API token with id %q (see playbook agents tokens)", *tokenID)
 				} else if err != nil {
 					return err
@@ -163,9 +179,15 @@ directory at a time: stop the server, run the command, start it again.
 					if _, err := st.SetDisabled(ctx, a.ID, args[0] == "disable"); err != nil {
 						return err
 					}
+					if err := announce(a.ID, false); err != nil {
+						return err
+					}
 					fmt.Fprintf(std.out, "%sd %s <%s>\n", args[0], a.Name, a.Email)
 				case "remove":
 					if err := st.RemoveAgent(ctx, a.ID); err != nil {
+						return err
+					}
+					if err := announce(a.ID, false); err != nil {
 						return err
 					}
 					fmt.Fprintf(std.out, "removed %s <%s>\n", a.Name, a.Email)
@@ -177,16 +199,40 @@ directory at a time: stop the server, run the command, start it again.
 					if _, err := st.ResetPassword(ctx, a.ID, pw); err != nil {
 						return err
 					}
+					if err := announce(a.ID, false); err != nil {
+						return err
+					}
 					fmt.Fprintf(std.out, "new password for %s <%s>; their sessions ended\n", a.Name, a.Email)
 					if *password == "" {
 						fmt.Fprintf(std.out, "password: %s  (shown once)\n", pw)
 					}
 				}
 			case "teams":
-				if err := st.SetTeamConfig(ctx, *teams, handoff.TeamConfig{Routing: handoff.Routing(*routing), Capacity: *capacity, Reopen: handoff.ReopenPolicy(*reopen)}); err != nil {
+				// The opening hours stay as they are unless --hours is given.
+				cur, err := st.TeamConfigOf(ctx, *teams)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(std.out, "team %s: %s routing, capacity %d, reopen %s\n", *teams, *routing, *capacity, *reopen)
+				h := cur.Hours
+				if *hours != "-" {
+					h = strings.TrimSpace(*hours)
+					if h != "" {
+						if _, err := conversation.ParseTeamHours(h); err != nil {
+							return usageError("--hours: %v", err)
+						}
+					}
+				}
+				if err := st.SetTeamConfig(ctx, *teams, handoff.TeamConfig{Routing: handoff.Routing(*routing), Capacity: *capacity, Reopen: handoff.ReopenPolicy(*reopen), Hours: h}); err != nil {
+					return err
+				}
+				if err := announce("", true); err != nil {
+					return err
+				}
+				shown := h
+				if shown == "" {
+					shown = "as hours.yaml or serve --hours say"
+				}
+				fmt.Fprintf(std.out, "team %s: %s routing, capacity %d, reopen %s, hours %s\n", *teams, *routing, *capacity, *reopen, shown)
 			default:
 				return usageError("unknown agents action %s: use add, list, token, tokens, revoke, disable, enable, remove, password or teams", args[0])
 			}
@@ -197,19 +243,23 @@ directory at a time: stop the server, run the command, start it again.
 
 // openInbox opens the inbox of the server's store: Redis (one node or a
 // cluster) when url is set, else the embedded store in dir.
-func openInbox(url, prefix, dir string) (store.InboxEngine, func(), error) {
+//
+// On Redis it also returns the bus, to tell the running servers what
+// changed (an agent disabled: their sockets close); nil for the embedded
+// store, which no server holds while this runs.
+func openInbox(url, prefix, dir string) (store.InboxEngine, conversation.Publisher, func(), error) {
 	if url != "" {
 		rdb, closeStore, err := openRedis(url, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return redisstore.NewInbox(rdb, prefix), closeStore, nil
+		return redisstore.NewInbox(rdb, prefix), redisstore.NewBus(rdb), closeStore, nil
 	}
 	db, err := embedded.Open(dir, embedded.Options{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return embedded.NewInbox(db), func() { db.Close() }, nil
+	return embedded.NewInbox(db), nil, func() { db.Close() }, nil
 }
 
 func generatePassword() string {

@@ -48,14 +48,23 @@ func TestAgentsOnTheEmbeddedStore(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "already exists: an agent with email sam@example.com") {
 		t.Fatalf("a second sam: exit %d, %q", code, errs)
 	}
-	must(`^team sales: round_robin routing, capacity 2, reopen never\n$`, "agents", "teams", "--team", "sales", "--routing", "round_robin", "--capacity", "2")
+	must(`^team sales: round_robin routing, capacity 2, reopen never, hours mon-fri 09:00-18:00 Europe/Berlin\n$`, "agents", "teams", "--team", "sales", "--routing", "round_robin", "--capacity", "2", "--hours", "mon-fri 09:00-18:00 Europe/Berlin")
+	// Without --hours the team keeps its hours (an admin may have set them in the inbox).
+	must(`^team sales: round_robin routing, capacity 2, reopen never, hours mon-fri 09:00-18:00 Europe/Berlin\n$`, "agents", "teams", "--team", "sales", "--routing", "round_robin", "--capacity", "2")
+	if code, _, errs := playbookRun(t, "agents", "teams", "--data", dir, "--team", "sales", "--routing", "round_robin", "--hours", "weekdays 9-5"); code == 0 || !strings.Contains(errs, "--hours: ") || !strings.Contains(errs, "is not a day") {
+		t.Fatalf("bad hours: exit %d, %q", code, errs)
+	}
 	must(`(?s)^NAME +EMAIL +ROLE +TEAMS +PRESENCE\nKim +kim@example.com +admin +sales,support +offline\nSam +sam@example.com +agent +sales +offline\n$`, "agents", "list")
 	tok := strings.TrimSpace(must(`^pbt_[a-z2-7]+\n$`, "agents", "token", "--email", "sam@example.com"))
 	if code, _, errs := playbookRun(t, "agents", "token", "--data", dir, "--email", "nobody@example.com"); code == 0 || !strings.Contains(errs, `no agent with email "nobody@example.com"`) {
 		t.Fatalf("a token for nobody: exit %d, %q", code, errs)
 	}
 	expiring := strings.TrimSpace(must(`^pbt_[a-z2-7]+\n$`, "agents", "token", "--email", "sam@example.com", "--name", "export", "--expires", "720h"))
-	out = must(`(?m)^ID +AGENT +NAME +CREATED +EXPIRES\n[0-9a-f]{64} +sam@example.com +export +\S+ +\S+\n[0-9a-f]{64} +sam@example.com +\S+ +never\n$`, "agents", "tokens")
+	// Newest first; both were made within the same second here, in either order.
+	out = must(`^ID +AGENT +NAME +CREATED +EXPIRES\n([0-9a-f]{64} +sam@example.com +(export +\S+ +20\d\d-\S+|\S+ +never)\n){2}$`, "agents", "tokens")
+	if !regexp.MustCompile(`(?m)export +\S+ +20\d\d-`).MatchString(out) || !regexp.MustCompile(`(?m)never$`).MatchString(out) {
+		t.Fatalf("tokens: %q, want the export token with its expiry and one that never expires", out)
+	}
 	expiringID := regexp.MustCompile(`(?m)^([0-9a-f]{64}) +sam@example.com +export`).FindStringSubmatch(out)[1]
 	must(`^revoked API token `+expiringID+`\n$`, "agents", "revoke", "--id", expiringID)
 	if code, _, errs := playbookRun(t, "agents", "revoke", "--data", dir, "--id", expiringID); code == 0 || !strings.Contains(errs, "no API token with id") {
@@ -90,7 +99,7 @@ func TestAgentsOnTheEmbeddedStore(t *testing.T) {
 	if sess, err := st.Login(ctx, "kim@example.com", kimPassword, "127.0.0.1"); err != nil || sess.Agent.Role != handoff.RoleAdmin {
 		t.Fatalf("kim signs in with the generated password: %+v, %v", sess, err)
 	}
-	if cfg, err := st.TeamConfigOf(ctx, "sales"); err != nil || cfg.Routing != handoff.RoundRobin || cfg.Capacity != 2 {
+	if cfg, err := st.TeamConfigOf(ctx, "sales"); err != nil || cfg.Routing != handoff.RoundRobin || cfg.Capacity != 2 || cfg.Hours != "mon-fri 09:00-18:00 Europe/Berlin" {
 		t.Fatalf("sales routing: %+v, %v", cfg, err)
 	}
 

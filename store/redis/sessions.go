@@ -33,8 +33,9 @@ type (
 )
 
 var (
-	_ store.Sessions     = (*Store)(nil)
-	_ store.PendingMarks = (*Store)(nil)
+	_ store.Sessions           = (*Store)(nil)
+	_ store.PendingMarks       = (*Store)(nil)
+	_ store.EncodedTranscripts = (*Store)(nil)
 )
 
 // Store keeps sessions and transcripts in Redis. It is safe for concurrent
@@ -375,6 +376,35 @@ func (s *Store) rangeEntries(ctx context.Context, id, start, end string, count i
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// EncodedTranscript implements store.EncodedTranscripts: the transcript
+// list's items are already EncodeEntries' lines, joined as they are. A
+// transcript stored as a stream (before lists) is read and encoded.
+func (s *Store) EncodedTranscript(ctx context.Context, id string) ([]byte, error) {
+	items, err := s.rdb.LRange(ctx, s.keys(id)[1], 0, -1).Result()
+	if goredis.HasErrorPrefix(err, "WRONGTYPE") {
+		entries, err := s.rangeStream(ctx, id, "-", "+", 0)
+		if err != nil || len(entries) == 0 {
+			return nil, err
+		}
+		return store.EncodeEntries(entries)
+	}
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	n := len(items) - 1
+	for _, it := range items {
+		n += len(it)
+	}
+	b := make([]byte, 0, n)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, it...)
+	}
+	return b, nil
 }
 
 // idKey is an entry id ("ms-seq") as two numbers, to compare.

@@ -3,11 +3,13 @@ package redis_test
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -63,6 +65,8 @@ func TestTranscriptStoredAsStreamStaysReadable(t *testing.T) {
 		t.Fatalf("after the upgrade's turn: %+v %v, want %+v", all, err, r.Entries)
 	}
 
+	encodedIsTranscript(t, st, "old")
+
 	// A new conversation: a list, ids increasing within a millisecond.
 	if _, err := st.Create(ctx, &engine.Session{ID: "new"}, []redisstore.Entry{bot("a"), bot("b"), bot("c")}); err != nil {
 		t.Fatal(err)
@@ -87,5 +91,28 @@ func TestTranscriptStoredAsStreamStaysReadable(t *testing.T) {
 	page, err := st.Transcript(ctx, "new", all[1].ID, 2)
 	if err != nil || len(page) != 2 || page[0].ID != all[2].ID || page[1].ID != all[3].ID {
 		t.Fatalf("2 after %s = %+v %v", all[1].ID, page, err)
+	}
+	encodedIsTranscript(t, st, "new")
+}
+
+// encodedIsTranscript checks that the CRM's archive of conversation id,
+// made from the stored bytes, decodes to its transcript.
+func encodedIsTranscript(t *testing.T, st *redisstore.Store, id string) {
+	t.Helper()
+	ctx := context.Background()
+	want, err := st.Transcript(ctx, id, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.EncodedTranscript(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.DecodeEntries(b)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: the encoded transcript decodes to %+v %v, want %+v", id, got, err, want)
+	}
+	if b, err := st.EncodedTranscript(ctx, "missing"); b != nil || err != nil {
+		t.Fatalf("a missing conversation's encoded transcript: %q %v", b, err)
 	}
 }

@@ -71,6 +71,13 @@ func TestInboxMissedChatStaysVisible(t *testing.T) {
 	if err != nil || c.Status != "missed" {
 		t.Fatalf("the conversation's inbox record: %+v, %v; want status missed", c, err)
 	}
+	axeClean(t, agent, "a missed chat")
+	noToasts(t, agent)
+	screenshot(t, agent, "inbox-missed.png")
+	phoneView(t, agent, "a missed chat")
+	axeClean(t, agent, "a missed chat on a phone")
+	screenshot(t, agent, "inbox-missed-phone.png")
+	desktopView(t, agent)
 
 	// Resolving it clears it from Missed into Closed.
 	docClick(t, agent, "Resolve", `document.querySelector('[data-action=resolve]')`)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -37,9 +38,10 @@ import (
 // (one script) and then the folders, grouped by slot (see indexBatch): on a
 // Cluster no transaction spans slots.
 type Inbox struct {
-	rdb goredis.UniversalClient
-	p   string
-	now func() time.Time // the engine's clock (Engine.WithClock)
+	rdb  goredis.UniversalClient
+	p    string
+	now  func() time.Time // the engine's clock (Engine.WithClock)
+	prev *previousCache   // each visitor's conversations as last seen (Start)
 }
 
 var _ store.InboxEngine = (*Inbox)(nil)
@@ -50,7 +52,7 @@ func NewInbox(rdb goredis.UniversalClient, prefix string) *Inbox {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Inbox{rdb: rdb, p: prefix, now: time.Now}
+	return &Inbox{rdb: rdb, p: prefix, now: time.Now, prev: newPreviousCache(previousCacheSize)}
 }
 
 func (s *Inbox) metaKey(conv string) string    { return s.p + "{c:" + conv + "}:meta" }
@@ -95,16 +97,21 @@ func zmember(t time.Time, member string) goredis.Z {
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// Start implements store.Inbox. One round trip: the visitor's earlier
+// Start implements store.Inbox in one round trip: the visitor's earlier
 // conversations are read, this one is added to them and recorded, in
-// order; a returning visitor's list of earlier conversations is written
-// in a second one.
+// order. The record names the earlier ones (Previous); on a Cluster they
+// are in another slot, so the record is written with the list this
+// process saw last for the visitor (previousCache), and put right in a
+// second round trip when the read finds another one (a visitor whose last
+// conversation another process started, or the first one this process
+// sees).
 func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time.Duration) error {
 	pipe := s.rdb.Pipeline()
 	var prev *goredis.StringSliceCmd
+	key := ""
 	if c.Visitor.ID != "" || c.Visitor.Email != "" {
-		c.Previous = nil // the visitor's earlier conversations, read below
-		key := s.visitorKey(c.Visitor)
+		key = s.visitorKey(c.Visitor)
+		c.Previous = s.prev.guess(key, c.ID) // checked against the read below
 		prev = pipe.ZRevRange(ctx, key, 0, store.MaxPrevious-1)
 		pipe.ZAdd(ctx, key, zmember(c.StartedAt, c.ID))
 		pipe.PExpire(ctx, key, retention)
@@ -112,11 +119,19 @@ func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time
 	pipe.HSet(ctx, s.metaKey(c.ID), metaFields(c)...)
 	pipe.PExpire(ctx, s.metaKey(c.ID), retention)
 	if _, err := pipe.Exec(ctx); err != nil {
+		if key != "" {
+			s.prev.forget(key)
+		}
 		return err
 	}
 	if prev != nil {
-		c.Previous = slices.DeleteFunc(prev.Val(), func(id string) bool { return id == c.ID })
-		if len(c.Previous) > 0 {
+		found := slices.DeleteFunc(prev.Val(), func(id string) bool { return id == c.ID })
+		if len(found) == 0 {
+			found = nil
+		}
+		s.prev.put(key, c.ID, found)
+		if !slices.Equal(found, c.Previous) {
+			c.Previous = found
 			b, _ := json.Marshal(c.Previous)
 			if err := s.rdb.HSet(ctx, s.metaKey(c.ID), "previous", string(b)).Err(); err != nil {
 				return err
@@ -124,6 +139,57 @@ func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time
 		}
 	}
 	return nil
+}
+
+// previousCache remembers, per visitor key, the visitor's conversations
+// as this process last saw them (newest first, at most store.MaxPrevious),
+// so that Start can write a returning visitor's record with its earlier
+// conversations in the round trip that reads them. A guess is checked by
+// that read. At most max visitors; when full, a random one is dropped.
+type previousCache struct {
+	max int
+	mu  sync.Mutex
+	m   map[string][]string
+}
+
+// previousCacheSize bounds previousCache.
+const previousCacheSize = 10000
+
+func newPreviousCache(max int) *previousCache {
+	return &previousCache{max: max, m: make(map[string][]string, min(max, 1024))}
+}
+
+// guess is the visitor's earlier conversations for a new one, id.
+func (c *previousCache) guess(key, id string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := slices.DeleteFunc(slices.Clone(c.m[key]), func(x string) bool { return x == id })
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+// put records that conversation id followed earlier (as read).
+func (c *previousCache) put(key, id string, earlier []string) {
+	l := make([]string, 0, min(len(earlier)+1, store.MaxPrevious))
+	l = append(l, id)
+	l = append(l, earlier[:min(len(earlier), store.MaxPrevious-1)]...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
+		for k := range c.m {
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[key] = l
+}
+
+func (c *previousCache) forget(key string) {
+	c.mu.Lock()
+	delete(c.m, key)
+	c.mu.Unlock()
 }
 
 // metaFields is a new record's fields. Empty ones are left out (every

@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -193,4 +195,75 @@ func BenchmarkInboxCycleRedis(b *testing.B) {
 func BenchmarkInboxCycleCluster(b *testing.B) {
 	cl := redistest.NewCluster(b)
 	storetest.BenchInboxCycle(b, redisstore.NewInbox(cl.Client, cl.Prefix))
+}
+
+// TestStartOfAReturningVisitorIsOneRoundTrip (issue 13): a visitor's next
+// conversation is recorded with its earlier ones in the round trip that
+// reads them, when this process saw the visitor's last one; when another
+// process started that one, a second round trip puts the list right.
+func TestStartOfAReturningVisitorIsOneRoundTrip(t *testing.T) {
+	srv := redistest.New(t)
+	ctx := context.Background()
+	n := 0
+	open := func() (*redisstore.Inbox, *recorder) {
+		n++
+		c := goredis.NewClient(srv.Client.Options())
+		t.Cleanup(func() { c.Close() })
+		rec := &recorder{}
+		c.AddHook(rec)
+		in := redisstore.NewInbox(c, srv.Prefix)
+		// The connection's own set-up (HELLO, ...) is not a Start's.
+		if err := in.Start(ctx, &store.Conversation{ID: "warm-" + strconv.Itoa(n), Playbook: "p", Visitor: store.Visitor{ID: "other"}}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		return in, rec
+	}
+	a, recA := open()
+	b, recB := open()
+	reader := redisstore.NewInbox(srv.Client, srv.Prefix)
+	at := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	start := func(in *redisstore.Inbox, rec *recorder, id string, wantTrips int, wantPrev ...string) {
+		t.Helper()
+		at = at.Add(time.Minute)
+		rec.take()
+		c := &store.Conversation{ID: id, Status: store.StatusBot, Playbook: "p", Visitor: store.Visitor{ID: "vis-1"}, StartedAt: at, UpdatedAt: at}
+		if err := in.Start(ctx, c, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if trips := withoutDials(rec.take()); len(trips) != wantTrips {
+			t.Errorf("%s: %d round trips %v, want %d", id, len(trips), trips, wantTrips)
+		}
+		stored, err := reader.Conversation(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, got := range [][]string{c.Previous, stored.Previous} {
+			if len(got) != len(wantPrev) || (len(got) > 0 && !slices.Equal(got, wantPrev)) {
+				t.Errorf("%s: previous %v (returned %v, stored %v), want %v", id, got, c.Previous, stored.Previous, wantPrev)
+			}
+		}
+	}
+	start(a, recA, "c1", 1)
+	start(a, recA, "c2", 1, "c1")       // a saw c1: one round trip
+	start(a, recA, "c3", 1, "c2", "c1") // and c2
+	start(b, recB, "c4", 2, "c3", "c2", "c1")
+	start(a, recA, "c5", 2, "c4", "c3", "c2", "c1") // a did not see c4
+	start(a, recA, "c6", 1, "c5", "c4", "c3", "c2", "c1")
+}
+
+// withoutDials leaves out of what a recorder saw the set-up of a new
+// connection (HELLO and the pipeline of CLIENT SETINFO after it), which the
+// pool may dial at any time.
+func withoutDials(cmds []string) []string {
+	var out []string
+	for i := 0; i < len(cmds); i++ {
+		if cmds[i] == "hello" {
+			if i+1 < len(cmds) && cmds[i+1] == "pipeline" {
+				i++
+			}
+			continue
+		}
+		out = append(out, cmds[i])
+	}
+	return out
 }

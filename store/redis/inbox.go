@@ -161,6 +161,9 @@ func newPreviousCache(max int) *previousCache {
 
 // guess is the visitor's earlier conversations for a new one, id.
 func (c *previousCache) guess(key, id string) []string {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := slices.DeleteFunc(slices.Clone(c.m[key]), func(x string) bool { return x == id })
@@ -172,6 +175,9 @@ func (c *previousCache) guess(key, id string) []string {
 
 // put records that conversation id followed earlier (as read).
 func (c *previousCache) put(key, id string, earlier []string) {
+	if c == nil {
+		return
+	}
 	l := make([]string, 0, min(len(earlier)+1, store.MaxPrevious))
 	l = append(l, id)
 	l = append(l, earlier[:min(len(earlier), store.MaxPrevious-1)]...)
@@ -187,6 +193,9 @@ func (c *previousCache) put(key, id string, earlier []string) {
 }
 
 func (c *previousCache) forget(key string) {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	delete(c.m, key)
 	c.mu.Unlock()

@@ -115,6 +115,7 @@ Put the widget on a page with one tag:
 				if *redisBatch >= 0 {
 					// Before Observe: a batch counts as one round trip.
 					co := redisstore.Coalesce(rdb, redisstore.CoalesceOptions{Window: *redisBatch})
+					publishBatches(co)
 					defer func() {
 						co.Close()
 						st := co.Stats()

@@ -19,6 +19,7 @@ import (
 	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/server"
 	"github.com/playbook-dev/playbook/store"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // serveExtras are serve's flags for measuring a server: the bench's aids
@@ -193,5 +194,29 @@ func publishRedisCounter(c *redisCounter) {
 			return nil
 		}))
 		expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+	})
+}
+
+var (
+	batchesOnce sync.Once
+	batchesFrom atomic.Pointer[redisstore.Coalescer]
+)
+
+// publishBatches shows in /debug/vars, as "redis_batches", what co (the
+// Redis client's Coalescer) sent: pipelines, the commands they carried,
+// the commands dropped because their caller gave up, and those sent alone
+// because too many waited.
+func publishBatches(co *redisstore.Coalescer) {
+	batchesFrom.Store(co)
+	batchesOnce.Do(func() {
+		expvar.Publish("redis_batches", expvar.Func(func() any {
+			co := batchesFrom.Load()
+			if co == nil {
+				return nil
+			}
+			st := co.Stats()
+			return map[string]int64{"batches": st.Batches.Load(), "commands": st.Commands.Load(),
+				"cancelled": st.Cancelled.Load(), "overflow": st.Overflow.Load()}
+		}))
 	})
 }

@@ -2,16 +2,24 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"expvar"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/server"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // TestPprofWithoutRedis: --pprof on serve without --redis (the embedded
@@ -62,5 +70,28 @@ func TestDebugVarsCountPendingMarks(t *testing.T) {
 		if err != nil || n != step.want {
 			t.Fatalf("step %d: pending_marks %d, %v; want %d", i, n, err, step.want)
 		}
+	}
+}
+
+// TestDebugVarsCountBatches: /debug/vars says, as redis_batches, how many
+// pipelines serve's Coalescer sent and how many commands they carried.
+func TestDebugVarsCountBatches(t *testing.T) {
+	rds := redistest.New(t)
+	rdb := redis.NewClient(rds.Client.Options())
+	t.Cleanup(func() { rdb.Close() })
+	co := redisstore.Coalesce(rdb, redisstore.CoalesceOptions{Window: time.Hour, MaxBatch: 3})
+	t.Cleanup(co.Close)
+	publishBatches(co)
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() { rdb.Set(context.Background(), fmt.Sprintf("%sk%d", rds.Prefix, i), i, time.Minute) })
+	}
+	wg.Wait() // a full batch of 3 is sent at once
+	var got map[string]int64
+	if err := json.Unmarshal([]byte(expvar.Get("redis_batches").String()), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["batches"] != 1 || got["commands"] != 3 || got["cancelled"] != 0 || got["overflow"] != 0 {
+		t.Errorf("redis_batches %v, want 1 batch of 3 commands", got)
 	}
 }

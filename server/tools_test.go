@@ -174,6 +174,7 @@ func TestTransferToAnotherTeam(t *testing.T) {
 	agent := signIn(t, ts, sam)
 	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
 	support := signIn(t, ts, sue)
+	support.ok("PUT", "/api/me/presence", map[string]any{"status": "online"}) // new-chat notices are for agents online
 	feed := support.feed()
 	v := dial(t, ts)
 	conv := toHandoff(t, v)
@@ -182,6 +183,9 @@ func TestTransferToAnotherTeam(t *testing.T) {
 	for {
 		n := feed.next("notify")
 		if n["kind"] == "new_chat" && n["conversation"].(map[string]any)["id"] == conv {
+			if n["title"] != "Chat transferred to Support" {
+				t.Errorf("the transfer's notice is titled %q", n["title"])
+			}
 			break
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/internal/servertest"
+	"github.com/playbook-dev/playbook/store/embedded"
 	"github.com/playbook-dev/playbook/store/s3blob"
 )
 
@@ -386,5 +387,33 @@ func TestAttachmentsAcrossProcessesOnS3(t *testing.T) {
 	}
 	if _, err := backend.HeadObject("chat-files", "playbook/"+conv+"/"+d["file"].(string)); err != nil {
 		t.Fatalf("the object in the bucket: %v", err)
+	}
+}
+
+// TestAttachmentsOnTheEmbeddedEngine: the visitor's file and the agent's
+// download on the embedded engine (its transcript and its data directory).
+func TestAttachmentsOnTheEmbeddedEngine(t *testing.T) {
+	db, err := embedded.Open(t.TempDir(), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ts := startServer(t, redistest.New(t), "../playbooks/bench", func(c *servertest.Config) { c.Engine = embedded.NewEngine(db) })
+	v := dial(t, ts)
+	token, conv := v.start("qualify")
+	v.bot("Hi! What brings you here?")
+	if code, b := visitorUpload(t, ts, token, "a.png", "image/png", pngFile); code != 200 {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	d := v.entryOf("file", "visitor")["data"].(map[string]any)
+	if code, _, got := fetch(t, http.DefaultClient, ts.url+d["url"].(string)); code != 200 || !bytes.Equal(got, pngFile) {
+		t.Fatalf("download: %d", code)
+	}
+	entries, err := ts.srv.App().Sessions().Transcript(t.Context(), conv, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := entries[len(entries)-1]; last.Kind != "file" || last.Data["file"] != d["file"] || last.Data["size"] != float64(len(pngFile)) {
+		t.Fatalf("the transcript ends with %+v", last)
 	}
 }

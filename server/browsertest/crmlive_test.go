@@ -51,6 +51,12 @@ func TestInboxCRMScreensFollowTheFeed(t *testing.T) {
 	waitFor(t, agent, "the count on My tasks", `!`+badge+`.hidden && `+badge+`.textContent === '1' && document.getElementById('crm-tasks').textContent.replace(/\s+/g, ' ').trim() === 'My tasks1 due today or overdue'`)
 	waitFor(t, agent, "the task due today, live", `[...document.querySelectorAll('#screen .task .crm-title')].some(n => n.textContent === 'Call Ana back today')`)
 	axeClean(t, agent, "My tasks with the count")
+	noToasts(t, agent)
+	screenshot(t, agent, "inbox-tasks-count.png")
+	phoneView(t, agent, "My tasks with the count")
+	axeClean(t, agent, "My tasks with the count on a phone")
+	screenshot(t, agent, "inbox-tasks-count-phone.png")
+	desktopView(t, agent)
 
 	// Done elsewhere (another tab, a script): the count goes out.
 	if _, err := st.CompleteTask(ctx, res.Record.ID, true); err != nil {

@@ -88,6 +88,8 @@ func nothingWhy(n ast.Node) (text, why string) {
 			return rest[0].String() + " " + op.Value + " " + rest[1].String(), "a side is not a number (or, for +, both texts)"
 		}
 		return "", ""
+	case engine.PowFunc:
+		return arg.String() + " ** " + c.Arguments[1].String(), "the result is too large to be a number (or 0 is raised to a negative power)"
 	case engine.DivFunc, engine.ModFunc:
 		op := " / "
 		if id.Value == engine.ModFunc {
@@ -307,7 +309,7 @@ func fallbackFor(x ast.Node) string {
 	if c, ok := x.(*ast.CallNode); ok {
 		if id, ok := c.Callee.(*ast.IdentifierNode); ok {
 			switch id.Value {
-			case "int", "float", engine.DivFunc, engine.ModFunc, engine.AggFunc, engine.ArithFunc:
+			case "int", "float", engine.DivFunc, engine.ModFunc, engine.PowFunc, engine.AggFunc, engine.ArithFunc:
 				return "0"
 			case "date", engine.DateFunc, engine.DateAnyFunc:
 				return "today()"

@@ -30,6 +30,7 @@ import (
 //     take(list, n) gives no items for n < 0;
 //   - list[i], text[i]: nothing when i is past either end (AtFunc);
 //   - a / b, a % b: nothing when b is 0 (DivFunc, ModFunc);
+//   - a ** b: nothing when the result is not a finite number (PowFunc);
 //   - repeat(text, n): "" for n < 0. A text over MaxVarText is an error
 //     (the value is too large), like a var set to one.
 
@@ -42,6 +43,7 @@ const (
 	AtAnyFunc = "__at_any" // x[i] where x's type is only known while chatting
 	DivFunc   = "__div"    // a / b
 	ModFunc   = "__mod"    // a % b
+	PowFunc   = "__pow"    // a ** b
 	// DateFunc is date(text) of a text only known while chatting: read in
 	// the conversation's language, relative to the event's day.
 	DateFunc = "__date"
@@ -147,6 +149,18 @@ func totalFuncs() []expr.Option {
 				return nil, nil
 			}
 			return a / b, nil
+		}, new(func(any, any) float64)),
+		expr.Function(PowFunc, func(p ...any) (any, error) {
+			a, ok1 := toFloat(p[0])
+			b, ok2 := toFloat(p[1])
+			if !ok1 || !ok2 {
+				return nil, nil
+			}
+			v := math.Pow(a, b)
+			if math.IsInf(v, 0) || math.IsNaN(v) {
+				return nil, nil
+			}
+			return v, nil
 		}, new(func(any, any) float64)),
 		expr.Function(ModFunc, func(p ...any) (any, error) {
 			a, ok1 := p[0].(int)
@@ -373,7 +387,19 @@ func (p totalPatcher) Visit(node *ast.Node) {
 	case *ast.BinaryNode:
 		dynL, dynR := p.dynamic(x.Left), p.dynamic(x.Right)
 		switch x.Operator {
-		case "+", "-", "*", "**", "^":
+		case "**", "^":
+			if a, ok := literalNumber(x.Left); ok {
+				if b, ok := literalNumber(x.Right); ok {
+					if v := math.Pow(a, b); !math.IsInf(v, 0) && !math.IsNaN(v) {
+						return // written out, and a number: 2 ** 10
+					}
+				}
+			}
+			if x.Left.Type() != durationType && x.Right.Type() != durationType {
+				ast.Patch(node, call(PowFunc, x, x.Left, x.Right))
+			}
+			return
+		case "+", "-", "*":
 			if (dynL || dynR) && x.Left.Type() != durationType && x.Right.Type() != durationType {
 				ast.Patch(node, call(ArithFunc, x, str(x.Operator, x), x.Left, x.Right))
 			}
@@ -1055,4 +1081,19 @@ func (p totalPatcher) heldData(n ast.Node) bool {
 // hashable reports whether v can be a map's key.
 func hashable(v any) bool {
 	return v == nil || reflect.TypeOf(v).Comparable()
+}
+
+// literalNumber is the value of a number written out (-1 included).
+func literalNumber(n ast.Node) (float64, bool) {
+	switch x := n.(type) {
+	case *ast.IntegerNode:
+		return float64(x.Value), true
+	case *ast.FloatNode:
+		return x.Value, true
+	case *ast.UnaryNode:
+		if v, ok := literalNumber(x.Node); ok && x.Operator == "-" {
+			return -v, true
+		}
+	}
+	return 0, false
 }

@@ -14,6 +14,7 @@ import (
 
 // sweepBook declares a var of each type; the show card renders EXPR.
 const sweepBook = `playbook: sweep
+allow_hosts: [api.example.com]
 vars:
   t: string
   n: int
@@ -53,6 +54,8 @@ var sweepUses = []string{
 	"    create: {lead: {title: x, value: \"EXPR\"}}",
 	"    create: {task: {subject: x, due: \"EXPR\"}}",
 	"    create: {deal: {title: x, close: \"EXPR\"}}",
+	"    call: {url: \"https://api.example.com/x\", method: POST, body: {g: \"EXPR\"}}",
+	"    say: \"{{ EXPR }}\"\n    links: [{label: \"{{ EXPR }}\", url: \"https://example.com/{{ EXPR }}\"}]",
 }
 
 // sweepData are values each var may hold while chatting: what visitors

@@ -134,6 +134,10 @@ func (s *Service) RemoveAgent(ctx context.Context, a *Agent, id string) error {
 	if err != nil {
 		return err
 	}
+	// Offline first, so no chat is routed to them meanwhile.
+	if err := s.inbox.SetPresence(ctx, n, handoff.Offline); err != nil {
+		return err
+	}
 	if err := s.inbox.RemoveAgent(ctx, id); err != nil {
 		return err
 	}

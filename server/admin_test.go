@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -144,9 +145,11 @@ func TestAdminInvitesAndDisablesAnAgent(t *testing.T) {
 	json.Unmarshal(admin.ok("POST", "/api/admin/agents/"+invited.Agent.ID+"/password", nil), &reset)
 	code, b = bob.do("GET", "/api/me", nil)
 	wantError(t, "the session after a password reset", code, b, 401, "sign in again")
-	if code, _, _ := signInWith(t, ts, "bob@example.com", reset.Password); code != 200 || reset.Password == invited.Password {
+	code, _, bob = signInWith(t, ts, "bob@example.com", reset.Password)
+	if code != 200 || reset.Password == invited.Password {
 		t.Fatalf("the new password: %d", code)
 	}
+	bob.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
 	if mails := mailTo(smtp, "bob@example.com"); len(mails) != 2 || !strings.Contains(mails[1], reset.Password) {
 		t.Fatalf("the reset mail: %d mails", len(mails))
 	}
@@ -159,6 +162,9 @@ func TestAdminInvitesAndDisablesAnAgent(t *testing.T) {
 	wantError(t, "a role that is none", code, b, 400, "role must be agent, admin or marketer")
 
 	admin.ok("DELETE", "/api/admin/agents/"+invited.Agent.ID, nil)
+	if online, err := ts.srv.App().Inbox().OnlineAgents(context.Background(), "sales"); err != nil || slices.Contains(online, invited.Agent.ID) {
+		t.Fatalf("online in sales after Bob's removal: %v, %v (no chat may be routed to him)", online, err)
+	}
 	code, b = admin.do("DELETE", "/api/admin/agents/"+invited.Agent.ID, nil)
 	wantError(t, "remove twice", code, b, 404, "not found")
 	code, _, _ = signInWith(t, ts, "bob@example.com", reset.Password)

@@ -124,25 +124,52 @@ var turnScript = goredis.NewScript(turnLua)
 
 // Load returns a conversation's session and its version, read from Redis.
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
-	vals, err := s.rdb.HMGet(ctx, s.keys(id)[0], "v", "s").Result()
+	vs, data, err := s.loadRaw(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		s.cache.drop(id, -1)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
-	if vals[0] == nil || vals[1] == nil {
-		s.cache.drop(id, -1)
-		return nil, 0, ErrNotFound
-	}
-	v, err := strconv.ParseInt(vals[0].(string), 10, 64)
+	v, err := strconv.ParseInt(vs, 10, 64)
 	if err != nil {
-		return nil, 0, fmt.Errorf("conversation %s: bad version %q", id, vals[0])
+		return nil, 0, fmt.Errorf("conversation %s: bad version %q", id, vs)
 	}
-	data := []byte(vals[1].(string))
 	sess, err := decodeSession(id, data)
 	if err != nil {
 		return nil, 0, err
 	}
 	s.cache.put(id, v, sess, data)
 	return sess, v, nil
+}
+
+// loadRaw reads a session's version and JSON: a string "VERSION JSON", or
+// the hash (v, s) a session was stored as before (the turn script replaces
+// it by the string on the conversation's next turn).
+func (s *Store) loadRaw(ctx context.Context, id string) (version string, data []byte, err error) {
+	raw, err := s.rdb.Get(ctx, s.keys(id)[0]).Bytes()
+	switch {
+	case errors.Is(err, goredis.Nil):
+		return "", nil, ErrNotFound
+	case goredis.HasErrorPrefix(err, "WRONGTYPE"):
+		vals, err := s.rdb.HMGet(ctx, s.keys(id)[0], "v", "s").Result()
+		if err != nil {
+			return "", nil, err
+		}
+		v, _ := vals[0].(string)
+		d, _ := vals[1].(string)
+		if v == "" || d == "" {
+			return "", nil, ErrNotFound
+		}
+		return v, []byte(d), nil
+	case err != nil:
+		return "", nil, err
+	}
+	v, d, ok := strings.Cut(string(raw), " ")
+	if !ok {
+		return "", nil, fmt.Errorf("conversation %s: bad stored session %.40q", id, raw)
+	}
+	return v, []byte(d), nil
 }
 
 func decodeSession(id string, data []byte) (*engine.Session, error) {

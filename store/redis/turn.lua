@@ -1,5 +1,5 @@
 -- One atomic turn of a conversation.
--- KEYS[1] session hash (v = version, s = session JSON)
+-- KEYS[1] session: a string "VERSION JSON" (before: a hash, v and s)
 -- KEYS[2] transcript: a list of "ID ENTRY" (ID = "ms-seq", as a stream id);
 --         a conversation stored before the list (a stream) stays a stream
 -- KEYS[3] client message ids answered: id -> "first last" entry ids
@@ -14,12 +14,22 @@ if ARGV[4] ~= '' then
     return {'dup', string.sub(done, 1, sp - 1), string.sub(done, sp + 1)}
   end
 end
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+-- The session is a string, "VERSION JSON"; one stored before was a hash
+-- (v, s), replaced by the string on its next turn.
+local v = 0
+local head = redis.pcall('GETRANGE', KEYS[1], 0, 20)
+local wasHash = type(head) == 'table'
+if wasHash then
+  v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+elseif head ~= '' then
+  v = tonumber(string.sub(head, 1, string.find(head, ' ', 1, true) - 1))
+end
 if v ~= tonumber(ARGV[1]) then
   return {'stale'}
 end
 v = v + 1
-redis.call('HSET', KEYS[1], 'v', v, 's', ARGV[2])
+if wasHash then redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[1], v .. ' ' .. ARGV[2], 'PX', ARGV[3])
 local reply = {'ok', tostring(v)}
 local live = {}
 if #ARGV >= 6 then
@@ -60,7 +70,6 @@ if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[4], first .. ' ' .. last)
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
 if #reply > 2 then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   redis.call('PUBLISH', ARGV[5], table.concat(live, '\n'))

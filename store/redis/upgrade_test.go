@@ -14,8 +14,9 @@ import (
 )
 
 // TestTranscriptStoredAsStreamStaysReadable: a conversation stored before
-// transcripts were lists (its transcript a Redis stream of "e" fields, its
-// client ids answered with stream ids) reads as before after the upgrade,
+// transcripts were lists and sessions strings (its session a hash, its
+// transcript a Redis stream of "e" fields, its client ids answered with
+// stream ids) reads as before after the upgrade,
 // resumes after a stream id, and its next turns append to the same stream
 // with ids that keep increasing; a new conversation's transcript is a
 // list, whose ids compare the same way.
@@ -41,6 +42,10 @@ func TestTranscriptStoredAsStreamStaysReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A session stored as a hash reads as before (a store without a cache).
+	if got, v, err := redisstore.New(srv.Client, redisstore.Options{Prefix: srv.Prefix, CacheSize: -1}).Load(ctx, "old"); err != nil || v != 2 || got.Playbook != "p" {
+		t.Fatalf("old session: %+v version %d %v, want version 2", got, v, err)
+	}
 	all, err := st.Transcript(ctx, "old", "", 0)
 	if err != nil || len(all) != 2 || all[0].ID != old[0] || all[1].Text != "what's your email?" {
 		t.Fatalf("old transcript = %+v %v, want ids %v", all, err, old)
@@ -59,6 +64,17 @@ func TestTranscriptStoredAsStreamStaysReadable(t *testing.T) {
 	}
 	if typ := srv.Client.Type(ctx, key("msgs")).Val(); typ != "stream" {
 		t.Fatalf("the old transcript became a %s, want it to stay a stream", typ)
+	}
+	// The session, a hash (v, s) before, is a string "VERSION JSON" after
+	// its next turn, and reads the same.
+	if typ := srv.Client.Type(ctx, key("s")).Val(); typ != "string" {
+		t.Fatalf("the old session is a %s after a turn, want a string", typ)
+	}
+	if got, v, err := redisstore.New(srv.Client, redisstore.Options{Prefix: srv.Prefix}).Load(ctx, "old"); err != nil || v != 3 || got.Turn != 1 || got.Playbook != "p" {
+		t.Fatalf("the upgraded session: %+v version %d %v, want version 3, turn 1", got, v, err)
+	}
+	if ttl := srv.Client.PTTL(ctx, key("s")).Val(); ttl <= 0 {
+		t.Fatalf("the upgraded session's ttl is %v", ttl)
 	}
 	all, err = st.Transcript(ctx, "old", old[1], 0)
 	if err != nil || len(all) != 1 || all[0].ID != r.Entries[0].ID || all[0].Text != "turn 1" {

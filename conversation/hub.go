@@ -223,6 +223,26 @@ func ConversationOf(ch string) string { return store.ConversationOf(ch) }
 // Channel returns the name of conversation conv's live channel.
 func (s *Service) Channel(conv string) string { return s.store.Channel(conv) }
 
+// LivePattern returns the pattern a process hears the channels it follows
+// through (NewPatternHub): every conversation's channel and the inbox
+// channel, which share the store's key prefix ("pb:{c:ID}:live" and
+// "pb:inbox": "pb:*"), so that a process holds one subscription in all
+// (issue 13). When they share no prefix, it is the conversations' pattern
+// alone and the inbox channel is subscribed on its own.
+func (s *Service) LivePattern() string {
+	conv := s.Channel("*")
+	pre, _, _ := strings.Cut(conv, "*")
+	inbox := s.InboxChannel()
+	n := 0
+	for n < len(pre) && n < len(inbox) && pre[n] == inbox[n] {
+		n++
+	}
+	if n == 0 {
+		return conv
+	}
+	return pre[:n] + "*"
+}
+
 // Signal is an ephemeral event on a conversation's channel: typing dots.
 // It goes out as "!" and its JSON.
 type Signal struct {

@@ -139,9 +139,10 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.tokens = conversation.NewTokens(cfg.Secret, cfg.TokenTTL)
 	}
-	// Every conversation's channel through one pattern subscription (on
-	// Redis): no SUBSCRIBE and UNSUBSCRIBE per conversation.
-	s.hub = conversation.NewPatternHub(app.Bus(), s.svc.Channel("*"), s.log)
+	// Every conversation's channel and the inbox channel through one
+	// pattern subscription (on Redis): no SUBSCRIBE and UNSUBSCRIBE per
+	// conversation or agent, and none for the inbox's events.
+	s.hub = conversation.NewPatternHub(app.Bus(), s.svc.LivePattern(), s.log)
 	if w := s.svc.TeamsWatcher(); w != nil {
 		// Opening hours an admin changes on any process reach
 		// open_hours() here.

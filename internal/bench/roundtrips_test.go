@@ -137,8 +137,9 @@ func TestRedisRoundTripsPerTurn(t *testing.T) {
 }
 
 // TestServeFollowsConversationsWithoutSubscribing (issue 13): serve hears
-// its conversations' channels through one pattern subscription per
-// process; an open conversation has no SUBSCRIBE of its own, and what
+// its conversations' channels and the inbox channel through one pattern
+// subscription per process; an open conversation has no SUBSCRIBE of its
+// own, nor has the inbox (its teams watcher), and what
 // another process publishes on its channel (an agent's typing dots) still
 // reaches the visitor.
 func TestServeFollowsConversationsWithoutSubscribing(t *testing.T) {

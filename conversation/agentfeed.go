@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/playbook-dev/playbook/access"
+	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/protocol"
 	"github.com/playbook-dev/playbook/store"
@@ -116,10 +117,16 @@ func FeedEventFor(a *Agent, available bool, payload string) (FeedEvent, error) {
 		return FeedEvent{Presence: ev.Presence}, nil
 	}
 	if ev.Type == protocol.TypeRecord {
-		if ev.Record == nil || access.Record(a, ev.Record) != nil {
+		var seen []*crm.Record
+		for _, r := range ev.Records {
+			if r != nil && access.Record(a, r) == nil {
+				seen = append(seen, r)
+			}
+		}
+		if len(seen) == 0 {
 			return FeedEvent{}, nil
 		}
-		return FeedEvent{Frame: &protocol.RecordChanged{Record: WireRecord(ev.Record)}}, nil
+		return FeedEvent{Frame: &protocol.RecordChanged{Records: WireRecords(seen)}}, nil
 	}
 	if ev.Type == protocol.TypeNotify && ev.Kind == "new_chat" && !available {
 		ev = InboxEvent{Type: protocol.TypeConversation, Conversation: ev.Conversation, PreviousKnown: ev.PreviousKnown}

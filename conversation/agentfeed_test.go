@@ -37,9 +37,9 @@ func TestFeedEventFor(t *testing.T) {
 		{"a new sales chat", conversation.InboxEvent{Type: "notify", Kind: "new_chat", Conversation: sales, PreviousKnown: known}, false, "", "c1", true, protocol.TypeNotify},
 		{"a new sales chat, sam away", conversation.InboxEvent{Type: "notify", Kind: "new_chat", Conversation: sales, PreviousKnown: known}, true, "", "c1", true, protocol.TypeConversation},
 		{"a chat given to sam while away", conversation.InboxEvent{Type: "notify", Kind: "assigned", To: "sam", Conversation: sales, PreviousKnown: known}, true, "", "c1", true, protocol.TypeNotify},
-		{"a lead of sales", conversation.InboxEvent{Type: "record", Record: &crm.Record{ID: "l1", Kind: crm.KindLead, Teams: []string{"sales"}}}, false, "", "", false, protocol.TypeRecord},
-		{"a task of sam's, no team", conversation.InboxEvent{Type: "record", Record: &crm.Record{ID: "t1", Kind: crm.KindTask, Owner: "sam"}}, true, "", "", false, protocol.TypeRecord},
-		{"a lead of support", conversation.InboxEvent{Type: "record", Record: &crm.Record{ID: "l2", Kind: crm.KindLead, Teams: []string{"support"}, Owner: "sue"}}, false, "", "", false, ""},
+		{"a lead of sales", conversation.InboxEvent{Type: "record", Records: []*crm.Record{{ID: "l1", Kind: crm.KindLead, Teams: []string{"sales"}}, {ID: "l2", Kind: crm.KindLead, Teams: []string{"support"}}}}, false, "", "", false, protocol.TypeRecord},
+		{"a task of sam's, no team", conversation.InboxEvent{Type: "record", Records: []*crm.Record{{ID: "t1", Kind: crm.KindTask, Owner: "sam"}}}, true, "", "", false, protocol.TypeRecord},
+		{"a lead of support", conversation.InboxEvent{Type: "record", Records: []*crm.Record{{ID: "l2", Kind: crm.KindLead, Teams: []string{"support"}, Owner: "sue"}}}, false, "", "", false, ""},
 		{"sam's presence", conversation.InboxEvent{Type: "presence", To: "sam", Presence: "away"}, false, "", "", false, ""},
 		{"sue's presence", conversation.InboxEvent{Type: "presence", To: "sue", Presence: "away"}, false, "", "", false, ""},
 		{"a change of a support chat", conversation.InboxEvent{Type: "conversation", Conversation: support}, false, "", "c2", false, ""},
@@ -63,6 +63,13 @@ func TestFeedEventFor(t *testing.T) {
 			}
 			if got != tt.frame {
 				t.Fatalf("frame %q; want %q", got, tt.frame)
+			}
+			if f, ok := fe.Frame.(*protocol.RecordChanged); ok {
+				for _, r := range f.Records {
+					if r.ID == "l2" {
+						t.Errorf("sam got support's lead l2: %+v", f.Records)
+					}
+				}
 			}
 			if want := map[string]string{"sam's presence": "away"}[tt.name]; fe.Presence != want {
 				t.Fatalf("presence %q; want %q", fe.Presence, want)

@@ -386,13 +386,12 @@ func (s *Service) EmitStarted(ctx context.Context, c *handoff.Conversation) erro
 }
 
 // RecordsChanged tells the agents who may see them that CRM records were
-// created or changed (an inbox event of type record each; every feed
-// asks the access policy), so the CRM screens and the task count move
-// without a reload.
+// created or changed together (one inbox event of type record: one
+// publish for a create's person, lead and task; every feed asks the
+// access policy), so the CRM screens and the task count move without a
+// reload.
 func (s *Service) RecordsChanged(ctx context.Context, rs []*crm.Record) {
-	for _, r := range rs {
-		s.PublishInbox(ctx, InboxEvent{Type: protocol.TypeRecord, Record: r})
-	}
+	s.PublishInbox(ctx, InboxEvent{Type: protocol.TypeRecord, Records: rs})
 }
 
 // NotifyCRM tells an agent about a note for them (inbox notify event).

@@ -24,6 +24,8 @@ type InboxEvent struct {
 	// may come without a conversation the agent can see.
 	Record *crm.Record `json:"record,omitempty"`
 	Person *crm.Record `json:"person,omitempty"`
+	// Records: type record, CRM records created or changed together.
+	Records []*crm.Record `json:"records,omitempty"`
 	// Presence: type presence, the availability agent To chose (online,
 	// away, offline); their sockets on every process keep it to quiet
 	// new-chat notices. Never sent to a tab.

@@ -13,11 +13,12 @@ type (
 	ConversationChanged struct {
 		Conversation *Conversation `json:"conversation"`
 	}
-	// RecordChanged says a CRM record the agent may see was created or
-	// changed (type "record"): a lead the offline path made, a task done.
-	// The CRM screens and the task count read again.
+	// RecordChanged says CRM records the agent may see were created or
+	// changed together (type "record"): the person, lead and task the
+	// offline path made, a task done. The CRM screens and the task count
+	// read again.
 	RecordChanged struct {
-		Record *Record `json:"record"`
+		Records []*Record `json:"records"`
 	}
 	// Notify is worth a sound and a desktop notification. Kind is
 	// new_chat, assigned, mention, reopened, missed or sales_note; a

@@ -76,17 +76,20 @@ func TestCRMChangesReachTheFeed(t *testing.T) {
 	salesOffline(t, ts, "ana@globex.com", "m")
 	seen := map[string]string{} // kind -> id
 	for seen["lead"] == "" || seen["task"] == "" {
-		r := feed.next("record")["record"].(map[string]any)
-		seen[r["kind"].(string)] = r["id"].(string)
+		for _, x := range feed.next("record")["records"].([]any) {
+			r := x.(map[string]any)
+			seen[r["kind"].(string)] = r["id"].(string)
+		}
 	}
 	sam.ok("POST", "/api/tasks/"+seen["task"]+"/done", map[string]any{"done": true})
-	for {
-		r := feed.next("record")["record"].(map[string]any)
-		if r["id"] == seen["task"] {
-			if r["done_at"] == nil {
-				t.Fatalf("the task after done: %v", r)
+	for done := false; !done; {
+		for _, x := range feed.next("record")["records"].([]any) {
+			if r := x.(map[string]any); r["id"] == seen["task"] {
+				if r["done_at"] == nil {
+					t.Fatalf("the task after done: %v", r)
+				}
+				done = true
 			}
-			break
 		}
 	}
 }

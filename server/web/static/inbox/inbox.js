@@ -1950,8 +1950,8 @@
         if (S.openId) refreshDetails();
         W.dispatchEvent(new CustomEvent('pbinbox:resync'));
         break;
-      case 'record': // a CRM record I may see was created or changed: the CRM screens (crm.js) follow
-        W.dispatchEvent(new CustomEvent('pbinbox:record', { detail: f.record }));
+      case 'record': // CRM records I may see were created or changed: the CRM screens (crm.js) follow
+        (Array.isArray(f.records) ? f.records : []).forEach(function (r) { W.dispatchEvent(new CustomEvent('pbinbox:record', { detail: r })); });
         break;
       case 'typing': setTypingIn(f.conversation, f); break;
       case 'notify': onNotify(f); break;

@@ -69,7 +69,6 @@ func TestHostileExpressions(t *testing.T) {
 		{`len(map(1..100000000, #))`, "memory budget exceeded"},
 		{`repeat("a", 70000)`, "the value is too large"},
 		{`map(1..2000, #)`, "the value is too large"},
-		{`1e308 * 10`, "the number is too large to keep"}, // +Inf: the session could not be saved
 	} {
 		src := "playbook: h\nvars:\n  x: any\ncards:\n  a:\n    set: {x: '" + tt.expr + "'}\n    end: done\n"
 		p, diags := dsl.Load("h.yaml", []byte(src))

@@ -186,7 +186,7 @@ func (r *runner) fields(c *Card, fs []Field) (map[string]any, bool) {
 		if !ok {
 			return nil, false
 		}
-		m[f.Name] = v
+		m[f.Name], _ = finite(v, 0) // JSON has no infinite number
 	}
 	return m, true
 }
@@ -200,7 +200,7 @@ func appendValue(b []byte, v any) []byte {
 	case string:
 		return append(b, x...)
 	case float64:
-		return strconv.AppendFloat(b, x, 'f', -1, 64)
+		return strconv.AppendFloat(b, finiteNumber(x), 'f', -1, 64)
 	case float32:
 		return strconv.AppendFloat(b, float64(x), 'f', -1, 32)
 	case int:
@@ -252,6 +252,7 @@ func appendValue(b []byte, v any) []byte {
 	case error:
 		return append(b, x.Error()...)
 	}
+	v, _ = finite(v, 0) // no +Inf in a map shown as it is
 	return fmt.Append(b, v)
 }
 

@@ -819,6 +819,7 @@ func (r *runner) setVar(c *Card, name string, v any, e *Expr) bool {
 		r.fail(c, e, "sets "+name+", which is not a declared var")
 		return false
 	}
+	v, _ = finite(v, 0) // fromPairs's map fits a map var
 	cv, err := coerce(v, d.Type, false)
 	if err != nil && e != nil && e.Loose {
 		// A set whose value's type is only known while chatting (a map
@@ -833,11 +834,11 @@ func (r *runner) setVar(c *Card, name string, v any, e *Expr) bool {
 		r.fail(c, e, "cannot set "+name+": "+err.Error())
 		return false
 	}
-	if f, isNum := cv.(float64); isNum && (math.IsInf(f, 0) || math.IsNaN(f)) {
-		// a conversation with an infinite number in it could not be saved
-		r.fail(c, e, "cannot set "+name+": the number is too large to keep")
-		return false
-	}
+	// A number too large to be one (1e308 * 10) is the largest there
+	// is, in a list or a map too: the conversation could not be saved
+	// with an infinite number in it, and the var keeps a value, so its
+	// reads need no ??.
+	cv, _ = finite(cv, 0)
 	if tooLarge(cv, 0) {
 		r.fail(c, e, "cannot set "+name+": the value is too large (texts up to 64 KiB, lists and maps up to 1,000 items, nested up to 10 levels)")
 		return false
@@ -848,6 +849,90 @@ func (r *runner) setVar(c *Card, name string, v any, e *Expr) bool {
 		r.s.Vars[name] = cv
 	}
 	return true
+}
+
+// finite is v as a session can keep it (as JSON): each number that is
+// not finite made one, +Inf and -Inf (1e308 * 10) the largest number
+// there is and its negative, NaN (the difference of two of those) 0; a
+// map with keys that are not texts (fromPairs's) with their texts as
+// keys. It reports whether it changed v (v itself, no copy, when not).
+func finite(v any, depth int) (any, bool) {
+	switch x := v.(type) {
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return finiteNumber(x), true
+		}
+	case []any:
+		if depth > maxVarDepth {
+			return v, false
+		}
+		var out []any
+		for i, e := range x {
+			f, changed := finite(e, depth+1)
+			if changed && out == nil {
+				out = append(make([]any, 0, len(x)), x[:i]...)
+			}
+			if out != nil {
+				out = append(out, f)
+			}
+		}
+		if out != nil {
+			return out, true
+		}
+	case []float64:
+		for _, e := range x {
+			if math.IsInf(e, 0) || math.IsNaN(e) {
+				out := make([]float64, len(x))
+				for i, e := range x {
+					out[i] = finiteNumber(e)
+				}
+				return out, true
+			}
+		}
+	case map[any]any:
+		// fromPairs's map: JSON keys are texts, so 1 is kept as "1".
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[string(appendValue(nil, k))], _ = finite(e, depth+1)
+		}
+		return out, true
+	case map[string]any:
+		if depth > maxVarDepth {
+			return v, false
+		}
+		var out map[string]any
+		for k, e := range x {
+			f, changed := finite(e, depth+1)
+			if !changed {
+				continue
+			}
+			if out == nil {
+				out = make(map[string]any, len(x))
+				for k, e := range x {
+					out[k] = e
+				}
+			}
+			out[k] = f
+		}
+		if out != nil {
+			return out, true
+		}
+	}
+	return v, false
+}
+
+// finiteNumber is f, or for +Inf, -Inf and NaN the largest number, its
+// negative and 0.
+func finiteNumber(f float64) float64 {
+	switch {
+	case math.IsNaN(f):
+		return 0
+	case math.IsInf(f, 1):
+		return math.MaxFloat64
+	case math.IsInf(f, -1):
+		return -math.MaxFloat64
+	}
+	return f
 }
 
 // Limits on what a var may hold, so a playbook cannot grow a session

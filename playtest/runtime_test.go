@@ -1,6 +1,9 @@
 package playtest
 
 import (
+	"encoding/json"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -302,5 +305,61 @@ cards:
 	_, diags = dsl.Load("lit.yaml", []byte("playbook: lit\ncards:\n  a:\n    create: {lead: {title: x, value: lots}}\n    end: done\n"))
 	if !strings.Contains(diags.Error(), `"lots" is not a number`) {
 		t.Errorf("a text value written in the playbook: %v", diags)
+	}
+}
+
+// A set whose value the session cannot keep as JSON stopped the bot in
+// serve (the store could not save it) though the run itself went on: a
+// number too large to be one (n * 1e300 with n = 1e9 gave "cannot set x:
+// the number is too large to keep"), one inside a list or a map, and
+// fromPairs's map (keys that are not texts). Now the number is the
+// largest there is (NaN is 0) and the map's keys are texts.
+func TestWhatASetMakesIsKept(t *testing.T) {
+	p := load(t, `playbook: keep
+vars:
+  n: int
+  x: number
+  l: list
+  m: map
+  v: any
+cards:
+  ask:
+    ask: Number?
+    input: int
+    save: n
+  a:
+    set:
+      x: "n * 1e300"
+      l: "[n * 1e300, -n * 1e300, 1]"
+      m: "fromPairs([[n, n * 1e300 - n * 1e300]])"
+      v: "{a: n * 1e300}"
+  b:
+    say: "{{ x > 1e307 }} {{ x + 1 > 0 }} {{ (l[1] ?? 0) < 0 }} {{ m }} {{ n * 1e300 > 0 }} {{ v.a ?? 'none' }}"
+    end: done
+`)
+	s := NewSim(p, "t", DefaultNow)
+	if err := s.Start(engine.Visitor{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Text("1000000000"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Session.Status != engine.StatusEnded || len(s.Errors) > 0 {
+		t.Fatalf("status %s, errors %v", s.Session.Status, s.Errors)
+	}
+	big := strconv.FormatFloat(math.MaxFloat64, 'f', -1, 64)
+	if got, want := s.Messages[len(s.Messages)-1].Text, "true true true map[1000000000:0] true "+big; got != want {
+		t.Errorf("the bot said %q, want %q", got, want)
+	}
+	data, err := json.Marshal(s.Session)
+	if err != nil {
+		t.Fatalf("the session cannot be saved: %v", err)
+	}
+	var back engine.Session
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Vars["x"] != math.MaxFloat64 {
+		t.Errorf("x came back as %v", back.Vars["x"])
 	}
 }

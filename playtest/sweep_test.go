@@ -1,6 +1,8 @@
 package playtest
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -94,6 +96,14 @@ var sweepThree = []string{
 	"findIndex(l, #)", "findLast(v, #)", "map(l, # * 2)", "map(l, #index)", "filter(v, #.k)", "len(t) / n", "ceil(x / n)",
 }
 
+// sweepOverflow are expressions whose number is too large to be one (or
+// is no number: NaN), X standing for the data's x (1e308 in two of the
+// data sets); each is tried in every use, not only in one.
+var sweepOverflow = []string{
+	"X * 10", "X + X", "-X - X", "X / 0.5", "X * 10 - X * 10", "sum([X, X])", "[X * 10, 1]",
+	"{a: X * 10}", "mean([X, X])", "X * 10 > 0 ? X * 10 : 0", "1e308 * 10", "[n, X * 10]",
+}
+
 // sweepExprs are calls of every expr built-in and ours with up to two
 // arguments from sweepArgs, and the operators between two of them.
 func sweepExprs(short bool) []string {
@@ -118,6 +128,11 @@ func sweepExprs(short bool) []string {
 		}
 	}
 	out = append(out, sweepThree...)
+	for _, e := range sweepOverflow {
+		for range sweepUses {
+			out = append(out, strings.ReplaceAll(e, "X", "(x ?? 1e308)"))
+		}
+	}
 	for _, op := range []string{"+", "-", "*", "/", "%", "**", "..", "in", "<", "==", "??", "contains", "startsWith", "matches", "and"} {
 		right := sweepArgs
 		if short {
@@ -133,6 +148,38 @@ func sweepExprs(short bool) []string {
 		out = append(out, a+"[n]", a+"[1:n]", a+".k", "-"+a, "not "+a, a+" ? 1 : 2")
 	}
 	return out
+}
+
+// keepable is an error when what the run left could not be kept or sent:
+// a session, a record or a call's body that does not encode as JSON (an
+// infinite number) stops the bot in serve, and a message with "+Inf" or
+// "NaN" in it means nothing to a visitor.
+func keepable(s *Sim) error {
+	if _, err := json.Marshal(s.Session); err != nil {
+		return fmt.Errorf("the session cannot be saved: %w", err)
+	}
+	for _, r := range s.Created {
+		if _, err := json.Marshal(r); err != nil {
+			return fmt.Errorf("the %s cannot be sent to the CRM: %w", r.Kind, err)
+		}
+	}
+	for _, c := range s.Calls {
+		if _, err := json.Marshal(c.Body); err != nil {
+			return fmt.Errorf("the call's body cannot be sent: %w", err)
+		}
+	}
+	for _, m := range s.Messages {
+		texts := []string{m.Text}
+		for _, l := range m.Links {
+			texts = append(texts, l.Label, l.URL)
+		}
+		for _, x := range texts {
+			if strings.Contains(x, "Inf") || strings.Contains(x, "NaN") {
+				return fmt.Errorf("the bot said %q", x)
+			}
+		}
+	}
+	return nil
 }
 
 // TestNothingThatValidatesFailsWhileChatting runs every expression of the
@@ -158,10 +205,13 @@ func TestNothingThatValidatesFailsWhileChatting(t *testing.T) {
 				s.Session.Vars[k] = v
 			}
 			err := s.Text("go")
+			if err == nil {
+				err = keepable(s)
+			}
 			if err != nil || len(s.Errors) > 0 || s.Session.Status != engine.StatusEnded {
 				failed++
 				if failed <= 40 {
-					t.Errorf("`%s` with data %d: err %v, errors %v, status %s", e, i, err, s.Errors, s.Session.Status)
+					t.Errorf("`%s` in %q with data %d: err %v, errors %v, status %s", e, strings.TrimSpace(use), i, err, s.Errors, s.Session.Status)
 				}
 			}
 		}

@@ -97,9 +97,15 @@ func FunnelKeyOf(sess *engine.Session) store.FunnelKey {
 func (s *Service) funnelKeep() time.Duration { return 2*s.cfg.IdleTTL + s.cfg.RecoverAfter }
 
 // waitingAt is the card whose question sess waits on ("" for none), and
-// when it was asked (as far as the session tells: its last change).
+// when it was asked (as far as the session tells: its last change). A
+// question asked again after an invalid answer (sess.Tries > 0) counts as
+// none: its card was answered by the turn of that first answer, whose
+// fold (or, when that fold was lost, the sweep's fold of the transcript)
+// counts the answer and its time. Counting this answer instead would
+// make it the first the funnel sees when that fold was lost, and time the
+// question to the retry's answer.
 func waitingAt(p *engine.Program, sess *engine.Session) (string, time.Time) {
-	if sess == nil || p == nil || sess.Status != engine.StatusWaiting || sess.Card < 0 || sess.Card >= len(p.Cards) {
+	if sess == nil || p == nil || sess.Status != engine.StatusWaiting || sess.Card < 0 || sess.Card >= len(p.Cards) || sess.Tries > 0 {
 		return "", time.Time{}
 	}
 	return p.Cards[sess.Card].Name, sess.UpdatedAt

@@ -259,6 +259,7 @@ func TestClusterMasterKilledMidChat(t *testing.T) {
 	var login struct{ CSRF string }
 	_ = json.Unmarshal(api("POST", "/api/auth/login", map[string]any{"email": "sam@example.com", "password": "correct horse"}), &login)
 	csrf = login.CSRF
+	api("PUT", "/api/me/presence", map[string]any{"status": "online"}) // new-chat notices are for agents online (25a2692)
 	hdr := http.Header{}
 	u, _ := http.NewRequest("GET", srv.URL, nil)
 	for _, c := range jar.Cookies(u.URL) {

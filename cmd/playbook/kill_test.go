@@ -236,6 +236,7 @@ func TestKilledServerVisitorsAndAgentsMoveOn(t *testing.T) {
 	var login struct{ CSRF string }
 	_ = json.Unmarshal(api(a.URL, "POST", "/api/auth/login", map[string]any{"email": "sam@example.com", "password": "correct horse"}), &login)
 	csrf = login.CSRF
+	api(a.URL, "PUT", "/api/me/presence", map[string]any{"status": "online"}) // new-chat notices are for agents online (25a2692)
 	cookies := func(s *bench.Server) http.Header {
 		h := http.Header{}
 		req, _ := http.NewRequest("GET", s.URL, nil)

@@ -655,12 +655,57 @@ func (c *compiler) fields(f *fileCtx, n *yaml.Node, what string, allowed []strin
 			fl.Fields = c.fields(f, p.value, what+"."+name, sub, nil)
 		case yaml.SequenceNode:
 			fl.Value = &engine.Value{Lit: c.literal(f, p.value, engine.TypeList, name)}
+			if allowed != nil && name != "labels" {
+				c.recordLiteral(f, p.value, what, name, fl.Value.Lit)
+			}
 		default:
 			fl.Value = c.value(f, p.value, fieldTypes[name])
+			switch {
+			case allowed == nil || fl.Value == nil:
+			case fl.Value.Lit != nil:
+				c.recordLiteral(f, p.value, what, name, fl.Value.Lit)
+			case fl.Value.Tmpl != nil && !strings.Contains(p.value.Value, "{{"):
+				c.recordLiteral(f, p.value, what, name, p.value.Value) // quoted text
+			}
 		}
 		out = append(out, fl)
 	}
 	return out
+}
+
+// recordLiteral refuses a record field written out in the playbook that
+// the CRM would refuse while chatting (and then lose the record).
+func (c *compiler) recordLiteral(f *fileCtx, n *yaml.Node, kind, name string, lit any) {
+	switch {
+	case kind == "note" && name == "about":
+		switch a := strings.ToLower(strings.TrimSpace(fmt.Sprint(lit))); a {
+		case "", "person", "lead", "deal", "owner":
+		default:
+			d := f.errorf(n, "a note is about a person, lead, deal or owner, not %q", fmt.Sprint(lit))
+			d.Detail = "write about: person (the default), lead, deal or owner"
+		}
+	case kind == "note" && name == "content":
+		if strings.TrimSpace(fmt.Sprint(lit)) == "" {
+			d := f.errorf(n, "a note with no content is not kept")
+			d.Detail = "write what the note says, such as content: \"{{ question }}\""
+		}
+	case name == "custom":
+		d := f.errorf(n, "custom holds your own fields, such as custom: {plan: pro}, not %s", written(n))
+		d.Detail = "write the fields under it, or an expression that makes a map"
+	case name == "person" || name == "organization":
+		if _, ok := lit.(string); !ok {
+			d := f.errorf(n, "%s is a name (a text) or {name: ...}, not %s", name, written(n))
+			d.Detail = fmt.Sprintf("for example %s: {name: \"...\"}", name)
+		}
+	}
+}
+
+// written names what n holds for a message: a value as it is written.
+func written(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+		return strconv.Quote(n.Value)
+	}
+	return kindName(n)
 }
 
 // value compiles one field value: quoted text is text (a template if it has

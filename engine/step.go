@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1003,6 +1006,9 @@ func (r *runner) create(c *Card, cr *Create) bool {
 	if v, has := fields["due"]; has && v != nil && !timeLike(v) {
 		delete(fields, "due")
 	}
+	if !keepRecord(cr.Kind, fields) {
+		return true
+	}
 	r.out = append(r.out, Effect{Kind: EffectCreate, Card: c.Name, Record: &Record{Kind: cr.Kind, Key: r.id(c), Fields: fields}})
 	return true
 }
@@ -1141,6 +1147,88 @@ func (r *runner) callResult(res *CallResult) {
 		return
 	}
 	r.run(r.after(c, phaseEnd, -1))
+}
+
+// keepRecord leaves out of a record's fields what data only known while
+// chatting made and the CRM would refuse, so the record is kept without
+// it: custom that is not a map (and its fields past 50), a person or an
+// organization that is neither a text nor a map (and a map's fields but
+// name, email, phone or name, domain), a note's about that is not
+// person, lead, deal or owner. It reports false, and the record is not
+// made, when nothing is left to keep: an organization with neither a
+// name nor a domain, a note with no content.
+func keepRecord(kind RecordKind, fields map[string]any) bool {
+	if v, has := fields["custom"]; has && v != nil {
+		m, ok := v.(map[string]any)
+		switch {
+		case !ok:
+			delete(fields, "custom")
+		case len(m) > maxCustom:
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			kept := make(map[string]any, maxCustom)
+			for _, k := range keys[:maxCustom] {
+				kept[k] = m[k]
+			}
+			fields["custom"] = kept
+		}
+	}
+	for name, sub := range map[string][]string{"person": {"name", "email", "phone"}, "organization": {"name", "domain"}} {
+		v, has := fields[name]
+		if !has || v == nil {
+			continue
+		}
+		switch x := v.(type) {
+		case string:
+		case map[string]any:
+			var kept map[string]any
+			for k := range x {
+				if !slices.Contains(sub, k) {
+					if kept == nil {
+						kept = maps.Clone(x)
+					}
+					delete(kept, k)
+				}
+			}
+			if kept != nil {
+				fields[name] = kept
+			}
+		default:
+			delete(fields, name)
+		}
+	}
+	switch kind {
+	case RecordNote:
+		if a, has := fields["about"]; has && a != nil {
+			switch strings.ToLower(strings.TrimSpace(fieldText(a))) {
+			case "", "person", "lead", "deal", "owner":
+			default:
+				delete(fields, "about")
+			}
+		}
+		return strings.TrimSpace(fieldText(fields["content"])) != ""
+	case RecordOrganization:
+		return strings.TrimSpace(fieldText(fields["name"])) != "" || strings.TrimSpace(fieldText(fields["domain"])) != ""
+	}
+	return true
+}
+
+// maxCustom is the CRM's limit on a record's own fields.
+const maxCustom = 50
+
+// fieldText is v as the CRM reads a text field (a list or a map as Go
+// prints it: [] is not empty).
+func fieldText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any, map[string]any, []string, map[any]any:
+		return fmt.Sprint(x)
+	}
+	return string(appendValue(nil, v))
 }
 
 // numberLike reports whether the CRM reads v as a number: a number, or a

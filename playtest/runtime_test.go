@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/engine"
 )
@@ -361,5 +362,92 @@ cards:
 	}
 	if back.Vars["x"] != math.MaxFloat64 {
 		t.Errorf("x came back as %v", back.Vars["x"])
+	}
+}
+
+// The CRM's other refusals a record can meet from data only known while
+// chatting: each lost the whole record (the CRM refused it, the turn's
+// effect was retried and refused again). Now the bad field is left out
+// and the record kept; a record with nothing left to keep (an
+// organization with neither name nor domain, a note with no content) is
+// not made, and the bot goes on.
+func TestCRMRefusalsFromDataKeepTheRecord(t *testing.T) {
+	p := load(t, `playbook: refuse
+vars:
+  m: map
+cards:
+  a:
+    set: {m: "{n: 5, list: [1], empty: '', about: 'someone', wide: {name: 'Ann', age: 40}, many: fromPairs(map(1..60, ['k' + string(#), #]))}"}
+    create:
+      - person: {email: a@example.com, custom: m.n}
+      - person: {email: b@example.com, custom: m.many}
+      - lead: {title: x, person: m.list, organization: m.n}
+      - deal: {title: y, person: m.wide, organization: m.wide}
+      - note: {content: hi, about: m.about}
+      - organization: {name: m.empty}
+      - note: {content: m.empty}
+      - task: {subject: z}
+    end: done
+`)
+	f, diags := Parse("refuse.test.yaml", []byte(`tests:
+  - name: a
+    script: []
+    expect:
+      outcome: done
+      created:
+        - person: {email: a@example.com}
+        - person: {email: b@example.com}
+        - lead: {title: x}
+        - deal: {title: y, person: {name: Ann}, organization: {name: Ann}}
+        - note: {content: hi}
+        - task: {subject: z}
+`))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	res := Run(p, f.Tests[0])
+	if !res.Passed() {
+		t.Fatalf("%s: want %s, got %s", res.Failure.Summary, res.Failure.Want, res.Failure.Got)
+	}
+	s := NewSim(p, "t", DefaultNow)
+	if err := s.Start(engine.Visitor{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range s.Created {
+		if _, err := crm.Draft(*r); err != nil {
+			t.Errorf("the CRM refuses the %s: %v", r.Kind, err)
+		}
+		if r.Kind == "person" && r.Fields["email"] == "b@example.com" {
+			if c, _ := r.Fields["custom"].(map[string]any); len(c) != 50 {
+				t.Errorf("custom kept %d fields, want the CRM's 50", len(c))
+			}
+		}
+		if _, has := r.Fields["about"]; has {
+			t.Errorf("the note kept about %v", r.Fields["about"])
+		}
+	}
+	// Written out in the playbook, each is an error at load time.
+	_, diags = dsl.Load("bad.yaml", []byte(`playbook: bad
+cards:
+  a:
+    create:
+      - note: {content: hi, about: customer}
+      - person: {email: a@example.com, custom: gold}
+      - lead: {title: x, person: 42, organization: [a, b]}
+      - deal: {title: y, custom: [1, 2]}
+      - note: {content: " "}
+    end: done
+`))
+	for _, want := range []string{
+		`bad.yaml:5:36: error: a note is about a person, lead, deal or owner, not "customer"`,
+		`bad.yaml:6:48: error: custom holds your own fields, such as custom: {plan: pro}, not "gold"`,
+		`bad.yaml:7:34: error: person is a name (a text) or {name: ...}, not "42"`,
+		`bad.yaml:7:52: error: organization is a name (a text) or {name: ...}, not a list`,
+		`bad.yaml:8:34: error: custom holds your own fields, such as custom: {plan: pro}, not a list`,
+		`bad.yaml:9:25: error: a note with no content is not kept`,
+	} {
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("want %s in:\n%v", want, diags)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr/builtin"
 
+	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/engine"
 )
@@ -53,9 +54,20 @@ var sweepUses = []string{
 	"    set: {m: \"EXPR\"}",
 	"    set: {d: \"EXPR\"}",
 	"    set: {b: \"EXPR\"}",
-	"    create: {lead: {title: x, value: \"EXPR\"}}",
-	"    create: {task: {subject: x, due: \"EXPR\"}}",
-	"    create: {deal: {title: x, close: \"EXPR\"}}",
+	// A record's fields read v, set to EXPR first: a quoted field is a
+	// text, not an expression, and a plain one cannot hold every EXPR.
+	"    set: {v: \"EXPR\"}\n    create: {lead: {title: x, value: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {task: {subject: x, due: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {deal: {title: x, expected_close: v, value: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {organization: {name: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {note: {content: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {note: {content: hi, about: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {person: {name: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {person: {email: a@example.com, custom: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {lead: {title: x, person: v, organization: v, labels: v, currency: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {deal: {title: v, person: {name: v}, organization: {domain: v}, owner: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {task: {subject: v, type: v, assignee: v}}",
+	"    set: {v: \"EXPR\"}\n    create: {person: {name: a, phone: v, email: v, organization: v}}",
 	"    call: {url: \"https://api.example.com/x\", method: POST, body: {g: \"EXPR\"}}",
 	"    say: \"{{ EXPR }}\"\n    links: [{label: \"{{ EXPR }}\", url: \"https://example.com/{{ EXPR }}\"}]",
 }
@@ -162,6 +174,9 @@ func keepable(s *Sim) error {
 		if _, err := json.Marshal(r); err != nil {
 			return fmt.Errorf("the %s cannot be sent to the CRM: %w", r.Kind, err)
 		}
+		if _, err := crm.Draft(*r); err != nil {
+			return fmt.Errorf("the CRM would refuse the %s: %w", r.Kind, err)
+		}
 	}
 	for _, c := range s.Calls {
 		if _, err := json.Marshal(c.Body); err != nil {
@@ -190,7 +205,7 @@ func TestNothingThatValidatesFailsWhileChatting(t *testing.T) {
 	loaded, failed := 0, 0
 	for k, e := range exprs {
 		use := sweepUses[k%len(sweepUses)]
-		src := strings.Replace(strings.Replace(sweepBook, "SHOW", use, 1), "EXPR", strings.ReplaceAll(e, `"`, `\"`), 1)
+		src := strings.Replace(strings.ReplaceAll(sweepBook, "SHOW", use), "EXPR", strings.ReplaceAll(e, `"`, `\"`), -1)
 		p, _ := dsl.Load("sweep.yaml", []byte(src))
 		if p == nil {
 			continue
@@ -210,7 +225,7 @@ func TestNothingThatValidatesFailsWhileChatting(t *testing.T) {
 			}
 			if err != nil || len(s.Errors) > 0 || s.Session.Status != engine.StatusEnded {
 				failed++
-				if failed <= 40 {
+				if failed <= 40 || testing.Verbose() {
 					t.Errorf("`%s` in %q with data %d: err %v, errors %v, status %s", e, strings.TrimSpace(use), i, err, s.Errors, s.Session.Status)
 				}
 			}

@@ -40,6 +40,8 @@ type teamHours struct {
 	mu     sync.Mutex
 	hours  Hours // nil: to read
 	loaded time.Time
+	// gen counts the drops: hours read across a drop are not kept.
+	gen uint64
 }
 
 // drop forgets the hours; the next turn reads them again.
@@ -49,13 +51,14 @@ func (t *teamHours) drop() {
 	}
 	t.mu.Lock()
 	t.hours = nil
+	t.gen++
 	t.mu.Unlock()
 }
 
 // get returns the stored hours by team (teams without hours left out).
 func (t *teamHours) get(ctx context.Context) (Hours, error) {
 	t.mu.Lock()
-	h, at := t.hours, t.loaded
+	h, at, gen := t.hours, t.loaded, t.gen
 	t.mu.Unlock()
 	now := t.now()
 	if h != nil && now.Sub(at) < teamHoursTTL {
@@ -81,7 +84,9 @@ func (t *teamHours) get(ctx context.Context) (Hours, error) {
 		h[team] = one["team"]
 	}
 	t.mu.Lock()
-	t.hours, t.loaded = h, now
+	if t.gen == gen { // else dropped while read: the next turn reads again
+		t.hours, t.loaded = h, now
+	}
 	t.mu.Unlock()
 	return h, nil
 }

@@ -1176,7 +1176,8 @@ func keepRecord(kind RecordKind, fields map[string]any) bool {
 			fields["custom"] = kept
 		}
 	}
-	for name, sub := range map[string][]string{"person": {"name", "email", "phone"}, "organization": {"name", "domain"}} {
+	for _, ref := range recordRefs {
+		name, sub := ref.name, ref.fields
 		v, has := fields[name]
 		if !has || v == nil {
 			continue
@@ -1215,6 +1216,13 @@ func keepRecord(kind RecordKind, fields map[string]any) bool {
 	}
 	return true
 }
+
+// recordRefs are the fields naming another record, and what the CRM
+// reads of a map there.
+var recordRefs = [...]struct {
+	name   string
+	fields []string
+}{{"person", []string{"name", "email", "phone"}}, {"organization", []string{"name", "domain"}}}
 
 // maxCustom is the CRM's limit on a record's own fields.
 const maxCustom = 50

@@ -196,6 +196,14 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 				walk(y.Left, true)
 				walk(y.Right, true)
 			case "in", "not in":
+				if t := y.Right.Type(); t != nil && t.Kind() == reflect.String {
+					// expr refuses it when both sides' types are known, and
+					// stopped the bot when the left one is only known while
+					// chatting (a map field, an any var).
+					from := leftmost(y, len([]rune(e.Src)))
+					d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(y.String()))), "`in` looks in a list or a map, and `%s` is a text, so the conversation would stop", y.Right.String())
+					d.Detail = fmt.Sprintf("to look in a text, write %s contains %s", y.Right.String(), y.Left.String())
+				}
 				walk(y.Left, true)
 				walk(y.Right, false)
 			case "matches":

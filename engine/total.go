@@ -974,6 +974,20 @@ func (p totalPatcher) patchTyped(node *ast.Node, name string, args []ast.Node) {
 	if (name == "keys" || name == "values" || name == "toPairs") && p.dynamic(args[0]) {
 		args[0] = call(MapFunc, args[0], args[0])
 	}
+	if name == "count" && len(args) == 1 {
+		_, isArray := args[0].(*ast.ArrayNode)
+		_, isConst := args[0].(*ast.ConstantNode)
+		// Items written out are the checker's (count([n, 2]) is refused
+		// at load); those of a list var or of data may be of any kind.
+		if t := args[0].Type(); !isArray && !isConst && (t == nil || t.Kind() != reflect.Slice && t.Kind() != reflect.Array || t.Elem().Kind() == reflect.Interface) {
+			// count(list) counts the items that are true: an item of
+			// another kind (a number in a list var) stopped the bot.
+			pr := &ast.PredicateNode{Node: call(BoolFunc, args[0], &ast.PointerNode{})}
+			pr.SetLocation(args[0].Location())
+			x.(*ast.BuiltinNode).Arguments = append(args, pr)
+			return
+		}
+	}
 	if predBuiltins[name] && len(args) == 2 {
 		if pr, ok := args[1].(*ast.PredicateNode); ok && p.dynamic(pr.Node) {
 			pr.Node = call(BoolFunc, pr.Node, pr.Node)

@@ -202,6 +202,8 @@ func TestDataDependentFailures(t *testing.T) {
 			runs: []run{{"x", "400", "too large 1024"}, {"x", "2", "100 1024"}, {"x", "-1", "0.1 1024"}}},
 		{name: "a power used as it is", card: `say: "{{ 10.0 ** n + 1 }}"`,
 			diag: "`10 ** n` has no value when the result is too large to be a number"},
+		{name: "count of a list var or an any var, without a condition", card: "set: {v: \"[n, true, 'a']\"}\n  show_v:\n    say: \"{{ count(items) }} {{ count(concat(items, [n > 0, true])) }} {{ count(v) }}\"",
+			runs: []run{{"x", "1", "0 2 1"}, {"x", "0", "0 1 1"}}},
 		{name: "a map field in a text", card: `say: "{{ m.name in t }}"`,
 			diag: "`in` looks in a list or a map, and `t` is a text, so the conversation would stop"},
 		{name: "a map field in a list or a map", card: `say: "{{ m.name in ['Ann'] }} {{ 'total' in m }} {{ m.total in m }}"`,

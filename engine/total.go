@@ -400,7 +400,7 @@ func (p totalPatcher) Visit(node *ast.Node) {
 			}
 			return
 		case "+", "-", "*":
-			if (dynL || dynR) && x.Left.Type() != durationType && x.Right.Type() != durationType {
+			if dynL || dynR {
 				ast.Patch(node, call(ArithFunc, x, str(x.Operator, x), x.Left, x.Right))
 			}
 			return
@@ -914,6 +914,20 @@ func arith(op string, args []any) (v any) {
 			return nil
 		}
 	}
+	if moment(a) || moment(b) {
+		// a date or a duration with one only known while chatting: what
+		// expr makes of them (a date + a duration), else nothing (the
+		// recover above: nothing + a duration).
+		switch op {
+		case "+":
+			return runtime.Add(a, b)
+		case "-":
+			return runtime.Subtract(a, b)
+		case "*":
+			return runtime.Multiply(a, b)
+		}
+		return nil
+	}
 	_, okA := toFloat(a)
 	_, okB := toFloat(b)
 	if !okA || !okB {
@@ -930,6 +944,15 @@ func arith(op string, args []any) (v any) {
 		return runtime.Exponent(a, b)
 	}
 	return nil
+}
+
+// moment reports whether v is a date or a duration.
+func moment(v any) bool {
+	switch v.(type) {
+	case time.Time, time.Duration:
+		return true
+	}
+	return false
 }
 
 // textBuiltins are the built-ins whose arguments are all texts.

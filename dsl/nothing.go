@@ -3,6 +3,7 @@ package dsl
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -196,13 +197,18 @@ func (c *compiler) checkNothing(f *fileCtx, n *yaml.Node, off int, e *engine.Exp
 				walk(y.Left, true)
 				walk(y.Right, true)
 			case "in", "not in":
-				if t := y.Right.Type(); t != nil && t.Kind() == reflect.String {
+				if t := y.Right.Type(); t != nil && t.Kind() != reflect.Slice && t.Kind() != reflect.Array && t.Kind() != reflect.Map && t.Kind() != reflect.Interface {
 					// expr refuses it when both sides' types are known, and
 					// stopped the bot when the left one is only known while
 					// chatting (a map field, an any var).
 					from := leftmost(y, len([]rune(e.Src)))
-					d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(y.String()))), "`in` looks in a list or a map, and `%s` is a text, so the conversation would stop", y.Right.String())
-					d.Detail = fmt.Sprintf("to look in a text, write %s contains %s", y.Right.String(), y.Left.String())
+					l, r := worldless(y.Left.String()), worldless(y.Right.String())
+					what, fix := "is a text", fmt.Sprintf("to look in a text, write %s contains %s", r, l)
+					if t.Kind() != reflect.String {
+						what, fix = "is neither", fmt.Sprintf("to compare, write %s == %s", l, r)
+					}
+					d := c.diags.Errorf(f.rngAt(n, off+from, len([]rune(y.String()))), "`in` looks in a list or a map, and `%s` %s, so the conversation would stop", r, what)
+					d.Detail = fix
 				}
 				walk(y.Left, true)
 				walk(y.Right, false)
@@ -446,4 +452,12 @@ func notYesNoItems(x ast.Node) bool {
 	}
 	t := x.Type()
 	return t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t.Elem().Kind() != reflect.Bool && t.Elem().Kind() != reflect.Interface
+}
+
+// worldRE is a built-in of the clock as the compiler rewrote it.
+var worldRE = regexp.MustCompile(`__world__\.([A-Z])`)
+
+// worldless is an expression's text with today() and its kin as written.
+func worldless(s string) string {
+	return worldRE.ReplaceAllStringFunc(s, func(m string) string { return strings.ToLower(m[len(m)-1:]) })
 }

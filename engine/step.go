@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -899,6 +900,16 @@ func finite(v any, depth int) (any, bool) {
 			out[string(appendValue(nil, k))], _ = finite(e, depth+1)
 		}
 		return out, true
+	case nil, string, bool, int, time.Time:
+	default:
+		// groupBy's map[any][]any and the like: keys as texts too.
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Map && rv.Type().Key().Kind() != reflect.String {
+			out := make(map[string]any, rv.Len())
+			for it := rv.MapRange(); it.Next(); {
+				out[string(appendValue(nil, it.Key().Interface()))], _ = finite(it.Value().Interface(), depth+1)
+			}
+			return out, true
+		}
 	case map[string]any:
 		if depth > maxVarDepth {
 			return v, false

@@ -212,6 +212,8 @@ func TestDataDependentFailures(t *testing.T) {
 			diag: "may have no value"},
 		{name: "a map field in a text", card: `say: "{{ m.name in t }}"`,
 			diag: "`in` looks in a list or a map, and `t` is a text, so the conversation would stop"},
+		{name: "a map field in a date", card: `say: "{{ m.name in today() }}"`,
+			diag: "`in` looks in a list or a map, and `today()` is neither, so the conversation would stop"},
 		{name: "a map field in a list or a map", card: `say: "{{ m.name in ['Ann'] }} {{ 'total' in m }} {{ m.total in m }}"`,
 			runs: []run{{"x", "1", "true true false"}}},
 		{name: "an any var holding a text, under ?? as a condition", card: "set: {v: t}\n  show_v:\n    branch: [{if: \"v ?? true\", goto: show_y}]\n  show_n:\n    say: \"n\"\n    end: done\n  show_y:\n    say: \"y\"",
@@ -345,7 +347,7 @@ cards:
       x: "n * 1e300"
       l: "[n * 1e300, -n * 1e300, 1]"
       m: "fromPairs([[n, n * 1e300 - n * 1e300]])"
-      v: "{a: n * 1e300}"
+      v: "{a: n * 1e300, g: groupBy([1, 2, 3], # > 1)}"
   b:
     say: "{{ x > 1e307 }} {{ x + 1 > 0 }} {{ (l[1] ?? 0) < 0 }} {{ m }} {{ n * 1e300 > 0 }} {{ v.a ?? 'none' }}"
     end: done

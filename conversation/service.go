@@ -202,9 +202,10 @@ func Agents(inbox *handoff.Store) crm.Directory { return agentDirectory{inbox} }
 func (s *Service) Run(ctx context.Context, reloadEvery time.Duration, hooks *crm.Dispatcher) error {
 	s.runCtx.Store(&ctx)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.reg.Watch(ctx, reloadEvery) }()
 	go func() { defer wg.Done(); s.timerLoop(ctx) }()
+	go func() { defer wg.Done(); s.fileLoop(ctx) }()
 	if hooks != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); hooks.Run(ctx) }()

@@ -31,6 +31,12 @@ type Blobs interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, Blob, error)
 	// Delete removes the file stored under key; none is no error.
 	Delete(ctx context.Context, key string) error
+	// List calls each with the key of every stored file, in no set
+	// order (the retention sweep's walk: Service.PurgeFiles); a file
+	// stored or deleted meanwhile may or may not be seen, and each may
+	// Delete the key it is given. An error of each stops the listing and
+	// is returned.
+	List(ctx context.Context, each func(key string) error) error
 }
 
 var blobKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}(/[A-Za-z0-9_-]{1,100}){0,3}$`)

@@ -65,7 +65,7 @@ Put the widget on a page with one tag:
 		origins := fs.String("allowed-origins", "localhost:*,127.0.0.1:*", "comma-separated hosts whose pages may embed the widget, such as www.example.com,*.example.com")
 		idle := fs.Duration("idle-ttl", 24*time.Hour, "how long an idle conversation's session and transcript are kept")
 		retention := days(90 * 24 * time.Hour)
-		fs.Var(&retention, "retention", "how long a conversation's inbox record and the visitor's list of conversations are kept after its last activity, in days (90d) or as a duration (2160h); CRM records are kept")
+		fs.Var(&retention, "retention", "how long a conversation's inbox record, its files and the visitor's list of conversations are kept after its last activity, in days (90d) or as a duration (2160h); CRM records are kept")
 		tokenTTL := fs.Duration("token-ttl", 7*24*time.Hour, "how long a visitor can resume a conversation")
 		hosts := fs.String("allow-hosts", "", "comma-separated hosts call cards may reach (default: what each playbook allows)")
 		private := fs.Bool("allow-private-calls", false, "let call cards reach private and loopback addresses")

@@ -38,10 +38,11 @@ type tripCounter struct {
 // of a turn's cost. (queueLoop re-reads a waiting visitor's place in the
 // queue every 2 s, however many turns there are; the place a handoff
 // leaves is read in the handoff's own pipeline.)
+// The file sweep (fileLoop) runs at start and hourly, whatever the turns.
 // The process's one pattern subscription (Hub.Run) is made once at start,
 // and checkTokens re-reads the token secret every sweep, whatever the
 // turns.
-var background = []string{"reloadLoop", "timerLoop", "(*hub).run", "(*Dispatcher)", "(*visitorConn).queueLoop", "(*Hub).Run", "(*Server).checkTokens"}
+var background = []string{"reloadLoop", "timerLoop", "fileLoop", "(*hub).run", "(*Dispatcher)", "(*visitorConn).queueLoop", "(*Hub).Run", "(*Server).checkTokens"}
 
 func (c *tripCounter) record() {
 	pcs := make([]uintptr, 64)

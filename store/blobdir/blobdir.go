@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/playbook-dev/playbook/store"
 )
@@ -26,7 +28,7 @@ func Open(root string) (*Dir, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("blobdir: %w", err)
 	}
-	return &Dir{root: root}, nil
+	return &Dir{root: filepath.Clean(root)}, nil
 }
 
 // Root is the directory the files are kept in.
@@ -51,12 +53,20 @@ func (d *Dir) Put(ctx context.Context, b store.Blob, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("blobdir: %w", err)
-	}
 	m, _ := json.Marshal(meta{Name: b.Name, Type: b.Type, Size: b.Size})
-	if err := writeFile(p+".json", func(f *os.File) error { _, err := f.Write(m); return err }); err != nil {
-		return err
+	// Delete removes a conversation's directory once it is empty: made
+	// again when it went between MkdirAll and the write.
+	for try := 0; ; try++ {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return fmt.Errorf("blobdir: %w", err)
+		}
+		err = writeFile(p+".json", func(f *os.File) error { _, err := f.Write(m); return err })
+		if err == nil {
+			break
+		}
+		if try == 2 || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	err = writeFile(p, func(f *os.File) error {
 		n, err := io.Copy(f, io.LimitReader(r, b.Size+1))
@@ -131,6 +141,58 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("blobdir: %w", err)
 		}
+	}
+	// The conversation's directory goes once it is empty (an error: it
+	// is not, or already gone).
+	for dir := filepath.Dir(p); dir != d.root && strings.HasPrefix(dir, d.root); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// List calls each with every stored key (see store.Blobs): the files
+// whose description is there, and the descriptions a crash left without
+// their file (so that deleting the key clears them). Temporary files are
+// not keys.
+func (d *Dir) List(ctx context.Context, each func(key string) error) error {
+	var eachErr error
+	err := filepath.WalkDir(d.root, func(p string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) { // deleted meanwhile
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if k, ok := strings.CutSuffix(key, ".json"); ok {
+			// A description: listed only when its file is missing.
+			if _, err := os.Lstat(strings.TrimSuffix(p, ".json")); !store.ValidBlobKey(k) || !errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			key = k
+		} else if !store.ValidBlobKey(key) {
+			return nil
+		}
+		eachErr = each(key)
+		return eachErr
+	})
+	if eachErr != nil {
+		return eachErr
+	}
+	if err != nil {
+		return fmt.Errorf("blobdir: list: %w", err)
 	}
 	return nil
 }

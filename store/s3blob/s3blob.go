@@ -136,3 +136,23 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// List calls each with every stored key (see store.Blobs): the bucket's
+// objects under the prefix, a page of 1,000 at a time.
+func (b *Bucket) List(ctx context.Context, each func(key string) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing's goroutine when each fails
+	for obj := range b.c.ListObjects(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return fmt.Errorf("s3blob: list: %w", obj.Err)
+		}
+		key := strings.TrimPrefix(obj.Key, b.prefix)
+		if !store.ValidBlobKey(key) {
+			continue
+		}
+		if err := each(key); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}

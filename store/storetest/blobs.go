@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,6 +85,49 @@ func Blobs(t *testing.T, open func(t *testing.T) func() store.Blobs) {
 		}
 		if _, _, err := bs.Open(ctx, "conv2/f"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("after delete: %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("ListAndDeleteWhileListing", func(t *testing.T) {
+		bs := open(t)()
+		keys := []string{"conv3/a", "conv3/b", "conv4/c"}
+		for _, k := range keys {
+			if err := bs.Put(ctx, store.Blob{Key: k, Name: "a.txt", Type: "text/plain", Size: 2}, strings.NewReader("hi")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A put that failed leaves nothing to list.
+		bs.Put(ctx, store.Blob{Key: "conv4/short", Name: "a.txt", Type: "text/plain", Size: 100}, strings.NewReader("short"))
+		list := func() []string {
+			t.Helper()
+			var got []string
+			if err := bs.List(ctx, func(key string) error { got = append(got, key); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			return got
+		}
+		if got := list(); !slices.Equal(got, keys) {
+			t.Fatalf("listed %q, want %q", got, keys)
+		}
+		stop := errors.New("stop")
+		calls := 0
+		if err := bs.List(ctx, func(string) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+			t.Fatalf("a listing whose callback failed: %v after %d calls, want stop after 1", err, calls)
+		}
+		err := bs.List(ctx, func(key string) error {
+			if strings.HasPrefix(key, "conv3/") {
+				return bs.Delete(ctx, key)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := list(); !slices.Equal(got, []string{"conv4/c"}) {
+			t.Fatalf("after deleting conv3's files while listing: %q, want conv4/c", got)
+		}
+		if _, _, err := bs.Open(ctx, "conv3/a"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a file deleted while listing: %v, want ErrNotFound", err)
 		}
 	})
 }

@@ -17,16 +17,7 @@
   if (!P) return;
   var D = document, el = P.el, clear = P.clear;
   function $(id) { return D.getElementById(id); }
-  var SVGNS = 'http://www.w3.org/2000/svg';
-  function svg(paths) {
-    var s = D.createElementNS(SVGNS, 'svg');
-    s.setAttribute('viewBox', '0 0 24 24');
-    s.setAttribute('aria-hidden', 'true');
-    s.setAttribute('focusable', 'false');
-    s.setAttribute('class', 'i');
-    paths.forEach(function (d) { var p = D.createElementNS(SVGNS, 'path'); p.setAttribute('d', d); s.appendChild(p); });
-    return s;
-  }
+  var svg = P.svg;
   function isAdmin(me) { return !!me && me.role === 'admin'; }
   var ROUTING = [['manual', 'Manual: agents take chats'], ['round_robin', 'Round robin'], ['least_busy', 'Least busy']];
   var REOPEN = [['never', 'Closed for good'], ['reopen', 'Reopens when the visitor writes']];

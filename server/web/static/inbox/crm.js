@@ -26,16 +26,7 @@
     { id: 'leads', name: 'Leads', short: 'Leads', icon: ['M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8z', 'M4.5 20a7.5 7.5 0 0 1 15 0', 'M18 4v4M16 6h4'] },
     { id: 'deals', name: 'Deals', short: 'Deals', icon: ['M4 7.5h16v11H4z', 'M9 7.5V5.5h6v2', 'M4 12.5h16'] }
   ];
-  var SVGNS = 'http://www.w3.org/2000/svg';
-  function svg(paths) {
-    var s = D.createElementNS(SVGNS, 'svg');
-    s.setAttribute('viewBox', '0 0 24 24');
-    s.setAttribute('aria-hidden', 'true');
-    s.setAttribute('focusable', 'false');
-    s.setAttribute('class', 'i');
-    paths.forEach(function (d) { var p = D.createElementNS(SVGNS, 'path'); p.setAttribute('d', d); s.appendChild(p); });
-    return s;
-  }
+  var svg = P.svg;
   function renderNav() {
     var ul = $('crm-nav');
     if (!ul || ul.firstChild) return;

@@ -17,16 +17,7 @@
   if (!P) return;
   var D = document, el = P.el, str = P.str;
   function $(id) { return D.getElementById(id); }
-  var SVGNS = 'http://www.w3.org/2000/svg';
-  function svg(paths) {
-    var s = D.createElementNS(SVGNS, 'svg');
-    s.setAttribute('viewBox', '0 0 24 24');
-    s.setAttribute('aria-hidden', 'true');
-    s.setAttribute('focusable', 'false');
-    s.setAttribute('class', 'i');
-    paths.forEach(function (d) { var p = D.createElementNS(SVGNS, 'path'); p.setAttribute('d', d); s.appendChild(p); });
-    return s;
-  }
+  var svg = P.svg;
   var CLIP = ['M20 11.5l-7.8 7.8a5 5 0 0 1-7.1-7.1l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7l-8.5 8.5a1.7 1.7 0 0 1-2.4-2.4L15 6.9'];
   var DOC = ['M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 2-2V8z', 'M14 3v5h5'];
 

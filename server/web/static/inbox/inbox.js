@@ -35,19 +35,23 @@
     lock: ['M6.5 11h11v9h-11z', 'M8.5 11V8a3.5 3.5 0 0 1 7 0v3'],
     spark: ['M12 3v4M12 17v4M3 12h4M17 12h4M6 6l2.5 2.5M15.5 15.5L18 18M18 6l-2.5 2.5M8.5 15.5L6 18']
   };
-  function icon(name, cls) {
+  // svg(paths, cls): a decorative 24x24 icon drawn from path data; the
+  // screens in their own files (crm.js, stats.js, admin.js, files.js) use
+  // it through PBInbox.svg.
+  function svg(paths, cls) {
     var s = D.createElementNS(SVGNS, 'svg');
     s.setAttribute('viewBox', '0 0 24 24');
     s.setAttribute('aria-hidden', 'true');
     s.setAttribute('focusable', 'false');
     s.setAttribute('class', 'i' + (cls ? ' ' + cls : ''));
-    (ICONS[name] || []).forEach(function (d) {
+    paths.forEach(function (d) {
       var p = D.createElementNS(SVGNS, 'path');
       p.setAttribute('d', d);
       s.appendChild(p);
     });
     return s;
   }
+  function icon(name, cls) { return svg(ICONS[name] || [], cls); }
   function cmpID(a, b) { // Redis stream ids: "ms-seq"
     var x = String(a || '').split('-'), y = String(b || '').split('-');
     return (+x[0] - +y[0]) || ((+x[1] || 0) - (+y[1] || 0));
@@ -591,7 +595,7 @@
   var SCREENS = {};
   W.PBInbox = {
     screen: function (name, sc) { SCREENS[name] = sc; },
-    api: api, el: el, clear: clear, icon: icon, avatarEl: avatarEl, timeEl: timeEl, full: full, str: str,
+    api: api, el: el, clear: clear, icon: icon, svg: svg, avatarEl: avatarEl, timeEl: timeEl, full: full, str: str,
     fmtValue: fmtValue, toast: toast, fail: fail, ask: ask, kv: kv, newID: newID,
     me: function () { return S.me; }, agents: function () { return S.agents; },
     openId: function () { return S.openId; }, csrf: function () { return S.csrf; }, composerError: composerError

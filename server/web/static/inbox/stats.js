@@ -19,16 +19,7 @@
   if (!P) return;
   var D = document, el = P.el, clear = P.clear, str = P.str;
   function $(id) { return D.getElementById(id); }
-  var SVGNS = 'http://www.w3.org/2000/svg';
-  function svg(paths) {
-    var s = D.createElementNS(SVGNS, 'svg');
-    s.setAttribute('viewBox', '0 0 24 24');
-    s.setAttribute('aria-hidden', 'true');
-    s.setAttribute('focusable', 'false');
-    s.setAttribute('class', 'i');
-    paths.forEach(function (d) { var p = D.createElementNS(SVGNS, 'path'); p.setAttribute('d', d); s.appendChild(p); });
-    return s;
-  }
+  var svg = P.svg;
   function maySee(me) { return !!me && (me.role === 'admin' || me.role === 'marketer'); }
 
   // The nav link, shown to admins and marketers once the inbox knows who

@@ -120,23 +120,11 @@
   var token = 0;
   function show() {
     var me = P.me();
-    var box = clear($('screen'));
+    var body = P.screenFrame('Team settings', 'Agents, teams and their routing and opening hours, API tokens and mail. Only admins see this page.').body;
     var a = $('admin-link');
     if (a) a.setAttribute('aria-current', 'page');
-    var head = el('div', 'screen-head');
-    var h = el('h2', '', 'Team settings');
-    h.id = 'screen-title';
-    h.tabIndex = -1;
-    head.appendChild(h);
-    head.appendChild(el('p', 'screen-sub', 'Agents, teams and their routing and opening hours, API tokens and mail. Only admins see this page.'));
-    box.appendChild(head);
-    var body = el('div', 'screen-body');
-    box.appendChild(body);
-    D.title = 'Team settings · Playbook';
     if (!isAdmin(me)) {
-      var p = el('p', 'screen-error', 'Only admins see the team settings.');
-      p.setAttribute('role', 'alert');
-      body.appendChild(p);
+      P.screenError(body, 'Only admins see the team settings.');
       return;
     }
     var my = ++token;
@@ -156,9 +144,7 @@
         renderAgents(); renderTeams(); renderTokens();
       }, function (e) {
         if (my !== token) return;
-        var p = el('p', 'screen-error', e.message);
-        p.setAttribute('role', 'alert');
-        clear(body).appendChild(p);
+        P.screenError(clear(body), e.message);
       });
     }
 

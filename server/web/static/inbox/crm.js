@@ -101,21 +101,12 @@
   // ---- shared --------------------------------------------------------------
   var token = 0; // the latest screen drawn; an older answer draws nothing
   function begin(title, navId) {
-    var box = clear($('screen'));
+    var f = P.screenFrame(title);
     NAV.forEach(function (n) {
       var a = $('crm-' + n.id);
       if (n.id === navId) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     });
-    var head = el('div', 'screen-head');
-    var h = el('h2', '', title);
-    h.id = 'screen-title';
-    h.tabIndex = -1;
-    head.appendChild(h);
-    box.appendChild(head);
-    var body = el('div', 'screen-body');
-    box.appendChild(body);
-    D.title = title + ' · Playbook';
-    return { head: head, body: body, token: ++token };
+    return { head: f.head, body: f.body, token: ++token };
   }
   function loading(box) {
     var b = el('div', 'boot-inline');
@@ -127,9 +118,7 @@
   function problem(box, err) {
     clear(box);
     var msg = err && err.status === 403 ? 'This belongs to another team.' : err && err.status === 404 ? 'This does not exist any more.' : (err && err.message) || 'That didn’t work.';
-    var p = el('p', 'screen-error', msg);
-    p.setAttribute('role', 'alert');
-    box.appendChild(p);
+    P.screenError(box, msg);
   }
   function title(r) {
     r = r || {};

@@ -21,6 +21,32 @@
     return n;
   }
   function clear(n) { while (n.firstChild) n.removeChild(n.firstChild); return n; }
+  // screenFrame(title, sub): empties #screen and draws a screen's heading
+  // (focusable, #screen-title), its optional subtitle and an empty body;
+  // sets the document title. The screens in their own files (crm.js,
+  // stats.js, admin.js) start with it.
+  function screenFrame(title, sub) {
+    var box = clear(D.getElementById('screen'));
+    var head = el('div', 'screen-head');
+    var h = el('h2', '', title);
+    h.id = 'screen-title';
+    h.tabIndex = -1;
+    head.appendChild(h);
+    if (sub) head.appendChild(el('p', 'screen-sub', sub));
+    box.appendChild(head);
+    var body = el('div', 'screen-body');
+    box.appendChild(body);
+    D.title = title + ' · Playbook';
+    return { head: head, body: body };
+  }
+  // screenError(box, msg): a message that something went wrong or is not
+  // allowed, announced to screen readers, added to box.
+  function screenError(box, msg) {
+    var p = el('p', 'screen-error', msg);
+    p.setAttribute('role', 'alert');
+    box.appendChild(p);
+    return p;
+  }
   var SVGNS = 'http://www.w3.org/2000/svg';
   var ICONS = {
     unassigned: ['M4 13.5V18a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-4.5', 'M4 13.5l2.4-7.2A2 2 0 0 1 8.3 5h7.4a2 2 0 0 1 1.9 1.3l2.4 7.2', 'M4 13.5h4l1.5 2.5h5l1.5-2.5h4'],
@@ -595,7 +621,7 @@
   var SCREENS = {};
   W.PBInbox = {
     screen: function (name, sc) { SCREENS[name] = sc; },
-    api: api, el: el, clear: clear, icon: icon, svg: svg, avatarEl: avatarEl, timeEl: timeEl, full: full, str: str,
+    api: api, el: el, clear: clear, icon: icon, svg: svg, screenFrame: screenFrame, screenError: screenError, avatarEl: avatarEl, timeEl: timeEl, full: full, str: str,
     fmtValue: fmtValue, toast: toast, fail: fail, ask: ask, kv: kv, newID: newID,
     me: function () { return S.me; }, agents: function () { return S.agents; },
     openId: function () { return S.openId; }, csrf: function () { return S.csrf; }, composerError: composerError

@@ -76,23 +76,12 @@
 
   function showFunnel() {
     var me = P.me();
-    var box = clear($('screen'));
+    var frame = P.screenFrame('Funnel', 'How far conversations get through each playbook version, card by card. Counted as they happen, kept after the chats expire; days are UTC, by the day a conversation started.');
+    var head = frame.head, body = frame.body;
     var a = $('stats-funnel');
     if (a) a.setAttribute('aria-current', 'page');
-    var head = el('div', 'screen-head');
-    var h = el('h2', '', 'Funnel');
-    h.id = 'screen-title';
-    h.tabIndex = -1;
-    head.appendChild(h);
-    head.appendChild(el('p', 'screen-sub', 'How far conversations get through each playbook version, card by card. Counted as they happen, kept after the chats expire; days are UTC, by the day a conversation started.'));
-    box.appendChild(head);
-    var body = el('div', 'screen-body');
-    box.appendChild(body);
-    D.title = 'Funnel · Playbook';
     if (!maySee(me)) {
-      var p = el('p', 'screen-error', 'Only admins and marketers see the funnel.');
-      p.setAttribute('role', 'alert');
-      body.appendChild(p);
+      P.screenError(body, 'Only admins and marketers see the funnel.');
       return;
     }
     var form = el('form', 'crm-filters');
@@ -162,9 +151,7 @@
       }, function (err) {
         if (my !== token) return;
         clear(out);
-        var p = el('p', 'screen-error', err && err.status === 403 ? 'Only admins and marketers see the funnel.' : (err && err.message) || 'That didn’t work.');
-        p.setAttribute('role', 'alert');
-        out.appendChild(p);
+        P.screenError(out, err && err.status === 403 ? 'Only admins and marketers see the funnel.' : (err && err.message) || 'That didn’t work.');
       });
     }
     form.addEventListener('submit', function (ev) { ev.preventDefault(); load(); });

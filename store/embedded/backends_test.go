@@ -2,7 +2,10 @@ package embedded_test
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,4 +134,57 @@ func BenchmarkTurn(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkTurnConcurrent is BenchmarkTurn at the bench's shape: 50
+// goroutines at once (playbook bench's 50 visitors), each conversation
+// created and then answered 5 times (the reference conversation's 6
+// turns), on bbolt without fsync, so group commits hold many turns as in
+// serve. Besides wall time per turn it reports the process's CPU per turn
+// (user+sys), steadier than wall time on a shared machine.
+func BenchmarkTurnConcurrent(b *testing.B) {
+	ctx := context.Background()
+	db, err := embedded.Open(b.TempDir(), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	st := embedded.NewSessions(db, store.SessionOptions{TTL: time.Hour})
+	var ids atomic.Int64
+	b.SetParallelism((50 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		conv, turns := "", 0
+		for pb.Next() {
+			if conv == "" || turns == 5 {
+				conv = "conv-" + strconv.FormatInt(ids.Add(1), 10)
+				if _, err := st.Create(ctx, benchSession(conv), benchEntries("")[1:]); err != nil {
+					b.Error(err)
+					return
+				}
+				turns = 0
+				continue
+			}
+			turns++
+			id := "m" + strconv.Itoa(turns)
+			if _, err := st.Turn(ctx, conv, id, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+				sess.Turn++
+				return sess, benchEntries(id), nil
+			}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/turn")
+}
+
+// cpuTime is the process's user+sys CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -78,6 +79,8 @@ type DB struct {
 	lastSize   int           // calls in the last batch committed
 	batchDelay time.Duration // Options.MaxBatchDelay
 	batchSize  int           // Options.MaxBatchSize
+
+	reads atomic.Int64 // read transactions (View), for tests
 
 	hmu     sync.Mutex
 	onSweep map[string]func(tx *Tx, key []byte) error
@@ -205,6 +208,7 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	db.reads.Add(1)
 	if db.obs == nil {
 		return db.kv.view(func(t kvTx) error {
 			return fn(&Tx{t: t, now: db.now()})
@@ -365,6 +369,39 @@ func (tx *Tx) PutExpiring(key, val []byte, at time.Time) error {
 	// writes to the index (moving the entry) and the index pages they
 	// dirty. An earlier expiry, or a first one, needs an entry.
 	if ns != 0 && (was == 0 || ns < was) {
+		return tx.t.set(expKey(ns, key), nil)
+	}
+	return nil
+}
+
+// putOver is PutExpiring of a session record for a key whose stored
+// record the caller read in this transaction, prev (nil: none): no second
+// lookup, and the record is built in one buffer.
+func (tx *Tx) putOver(key []byte, r sessionRecord, at time.Time, prev []byte) error {
+	ns := at.UnixNano()
+	if ns <= 0 {
+		ns = 1
+	}
+	var was int64
+	if len(prev) >= hdr {
+		was = int64(binary.BigEndian.Uint64(prev))
+	}
+	rec := make([]byte, hdr+24, hdr+24+len(r.data))
+	binary.BigEndian.PutUint64(rec, uint64(ns))
+	binary.BigEndian.PutUint64(rec[hdr:], uint64(r.version))
+	binary.BigEndian.PutUint64(rec[hdr+8:], uint64(r.lastMs))
+	binary.BigEndian.PutUint64(rec[hdr+16:], uint64(r.lastSeq))
+	rec = append(rec, r.data...)
+	var err error
+	if u, ok := tx.t.(*undoTx); ok {
+		err = u.setOver(key, rec, prev)
+	} else {
+		err = tx.t.set(key, rec)
+	}
+	if err != nil {
+		return err
+	}
+	if was == 0 || ns < was { // as PutExpiring
 		return tx.t.set(expKey(ns, key), nil)
 	}
 	return nil

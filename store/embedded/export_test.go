@@ -36,3 +36,6 @@ func ExpiryIndexTimes(db *DB) []time.Time {
 
 // PutNew is tx.putNew: Put for a key known not to exist.
 func PutNew(tx *Tx, key, val []byte) error { return tx.putNew(key, val) }
+
+// Reads counts the read transactions of db (Sessions.Load's among them).
+func Reads(db *DB) int64 { return db.reads.Load() }

@@ -31,8 +31,9 @@ import (
 // session (by Delete, or by the sweep when it expires). Data directories
 // of the earlier layout are migrated at Open (see layout.go).
 type Sessions struct {
-	db   *DB
-	opts store.SessionOptions
+	db    *DB
+	opts  store.SessionOptions
+	cache *sessionCache // the last session of each conversation, decoded
 }
 
 var (
@@ -46,15 +47,17 @@ func NewSessions(db *DB, opts store.SessionOptions) *Sessions {
 	if opts.TTL <= 0 {
 		opts.TTL = store.DefaultTTL
 	}
+	s := &Sessions{db: db, opts: opts, cache: newSessionCache(defaultCacheSize)}
 	db.OnExpire("c", func(tx *Tx, key []byte) error {
 		parts, err := SplitKey(key)
 		if err != nil || len(parts) != 3 || parts[2] != "s" {
 			return err // only the session expires
 		}
 		conv, _ := parts[1].(string)
+		s.cache.drop(conv)
 		return deleteConversation(tx, conv)
 	})
-	return &Sessions{db: db, opts: opts}
+	return s
 }
 
 // Keys of a conversation.
@@ -106,6 +109,28 @@ func readSession(tx *Tx, id string) (sessionRecord, bool, error) {
 		lastSeq: int64(binary.BigEndian.Uint64(v[16:])),
 		data:    v[24:],
 	}, true, nil
+}
+
+// sessionHead reads the stored session's version and last entry id in a
+// write transaction, without copying the session's JSON; prev is the
+// stored record as it is (nil: none), for putOver.
+func sessionHead(tx *Tx, id string) (rec sessionRecord, prev []byte, err error) {
+	prev, err = tx.t.get(sessionKey(id))
+	if err != nil || prev == nil {
+		return sessionRecord{}, nil, err
+	}
+	v, _, ok := tx.live(prev)
+	if !ok {
+		return sessionRecord{}, prev, nil // expired: as if missing
+	}
+	if len(v) < 24 {
+		return sessionRecord{}, nil, fmt.Errorf("conversation %s: bad stored session", id)
+	}
+	return sessionRecord{
+		version: int64(binary.BigEndian.Uint64(v)),
+		lastMs:  int64(binary.BigEndian.Uint64(v[8:])),
+		lastSeq: int64(binary.BigEndian.Uint64(v[16:])),
+	}, prev, nil
 }
 
 // Channel is the Bus channel of a conversation's new entries.
@@ -171,12 +196,9 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 				return err
 			}
 		}
-		rec, ok, err := readSession(tx, id)
+		rec, prev, err := sessionHead(tx, id)
 		if err != nil {
 			return err
-		}
-		if !ok {
-			rec = sessionRecord{}
 		}
 		if rec.version != version {
 			return store.ErrStale
@@ -198,7 +220,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 		}
 		rec.version++
 		rec.data = data
-		if err := tx.PutExpiring(sessionKey(id), rec.encode(), expires); err != nil {
+		if err := tx.putOver(sessionKey(id), rec, expires, prev); err != nil {
 			return err
 		}
 		if clientID != "" {
@@ -224,6 +246,9 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 	})
 	if err != nil {
 		return store.Result{}, err
+	}
+	if !res.Duplicate {
+		s.cache.put(id, res.Version, sess)
 	}
 	return res, nil
 }
@@ -255,9 +280,13 @@ const maxTries = 30
 func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Step) (store.Result, error) {
 	var r store.Result
 	err := retry.Do(ctx, retry.Policy{Tries: maxTries, Base: time.Millisecond, Max: 50 * time.Millisecond}, func(ctx context.Context) error {
-		sess, v, err := s.Load(ctx, id)
-		if err != nil {
-			return retry.Permanent(err)
+		// The cached session is a guess Commit checks (see sessionCache).
+		sess, v, ok := s.cache.get(id)
+		if !ok {
+			var err error
+			if sess, v, err = s.Load(ctx, id); err != nil {
+				return retry.Permanent(err)
+			}
 		}
 		next, entries, err := step(sess)
 		if err != nil {
@@ -265,6 +294,7 @@ func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Ste
 		}
 		r, err = s.Commit(ctx, id, v, next, clientID, entries)
 		if errors.Is(err, store.ErrStale) {
+			s.cache.drop(id)
 			return err
 		}
 		return retry.Permanent(err)
@@ -317,6 +347,9 @@ func (s *Sessions) Alive(ctx context.Context, ids []string) (map[string]bool, er
 func (s *Sessions) Delete(ctx context.Context, ids ...string) error {
 	if len(ids) == 0 {
 		return nil
+	}
+	for _, id := range ids {
+		s.cache.drop(id)
 	}
 	return s.db.Update(ctx, func(tx *Tx) error {
 		for _, id := range ids {

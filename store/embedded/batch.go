@@ -231,6 +231,13 @@ func (u *undoTx) del(k []byte) error {
 	return u.kvTx.del(k)
 }
 
+// delOver is del when the caller has just read k's value, prev (not
+// nil), in this transaction.
+func (u *undoTx) delOver(k, prev []byte) error {
+	u.rememberAs(k, prev)
+	return u.kvTx.del(k)
+}
+
 // undo puts back, newest first, what the writes replaced.
 func (u *undoTx) undo() error {
 	for i := len(u.log) - 1; i >= 0; i-- {

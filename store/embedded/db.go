@@ -447,12 +447,22 @@ func (tx *Tx) Delete(key []byte) error {
 	if err != nil || old == nil {
 		return err
 	}
+	return tx.deleteOld(key, old)
+}
+
+// deleteOld is Delete of a key whose stored record the caller read in
+// this transaction, old (not nil): no second lookup, for the undo log
+// either.
+func (tx *Tx) deleteOld(key, old []byte) error {
 	if len(old) >= hdr {
 		if at := int64(binary.BigEndian.Uint64(old)); at != 0 {
 			if err := tx.t.del(expKey(at, key)); err != nil {
 				return err
 			}
 		}
+	}
+	if u, ok := tx.t.(*undoTx); ok {
+		return u.delOver(key, old)
 	}
 	return tx.t.del(key)
 }

@@ -30,15 +30,22 @@ func putNewMark(tx *Tx, mark string, at time.Time) error {
 	return tx.putNew(K("pq", ms, mark), nil)
 }
 
+// dropMark deletes a mark's two keys, each found once: a turn's mark is
+// dropped by the fold that follows it, so this runs for nearly every turn.
 func dropMark(tx *Tx, mark string) error {
-	v, ok, err := tx.Get(K("pm", mark))
-	if err != nil || !ok || len(v) != 8 {
+	pm := K("pm", mark)
+	rec, err := tx.t.get(pm)
+	if err != nil || rec == nil {
 		return err
+	}
+	v, _, ok := tx.live(rec)
+	if !ok || len(v) != 8 {
+		return nil
 	}
 	if err := tx.Delete(K("pq", int64(binary.BigEndian.Uint64(v)), mark)); err != nil {
 		return err
 	}
-	return tx.Delete(K("pm", mark))
+	return tx.deleteOld(pm, rec)
 }
 
 // Done clears a turn's pending mark.

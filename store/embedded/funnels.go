@@ -1,10 +1,13 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/playbook-dev/playbook/store"
@@ -97,7 +100,7 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 			if v, ok, err := tx.Get(K("fnc", x.Conv)); err != nil {
 				return err
 			} else if ok {
-				if err := json.Unmarshal(v, &c.seen); err != nil {
+				if err := parseFacts(v, c.seen); err != nil {
 					c.bad = errBadFacts{fmt.Errorf("funnel facts of %s: %w", x.Conv, err)}
 				}
 			}
@@ -131,7 +134,7 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 		}
 	}
 	for _, conv := range order {
-		b, err := json.Marshal(convs[conv].seen)
+		b, err := appendFacts(nil, convs[conv].seen)
 		if err != nil {
 			return err
 		}
@@ -171,4 +174,97 @@ func (f *Funnels) Funnel(ctx context.Context, q store.FunnelQuery) ([]store.Funn
 		})
 	})
 	return out, err
+}
+
+// appendFacts appends seen as encoding/json encodes a map[string]int64
+// (keys sorted, HTML characters escaped), byte for byte, without
+// reflection: the fold of every turn writes its conversation's facts.
+// Names that need escaping go through encoding/json.
+func appendFacts(b []byte, seen map[string]int64) ([]byte, error) {
+	names := make([]string, 0, len(seen))
+	for k := range seen {
+		if !plainJSON(k) {
+			enc, err := json.Marshal(seen)
+			return append(b, enc...), err
+		}
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	b = append(b, '{')
+	for i, k := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		b = append(b, '"', ':')
+		b = strconv.AppendInt(b, seen[k], 10)
+	}
+	return append(b, '}'), nil
+}
+
+// plainJSON reports whether encoding/json writes s as it is between
+// quotes: printable ASCII, no quote, backslash or HTML character.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseFacts decodes what appendFacts (or encoding/json) wrote into seen;
+// anything but the plain form it writes goes through encoding/json.
+func parseFacts(b []byte, seen map[string]int64) error {
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return json.Unmarshal(b, &seen)
+	}
+	s := b[1 : len(b)-1]
+	for len(s) > 0 {
+		// "name":number, then a comma or the end.
+		if s[0] != '"' {
+			return json.Unmarshal(b, &seen)
+		}
+		q := bytes.IndexByte(s[1:], '"')
+		if q < 0 || len(s) < q+3 || s[q+2] != ':' {
+			return json.Unmarshal(b, &seen)
+		}
+		name := s[1 : q+1]
+		s = s[q+3:]
+		end := bytes.IndexByte(s, ',')
+		num := s
+		if end >= 0 {
+			num, s = s[:end], s[end+1:]
+			if len(s) == 0 {
+				return json.Unmarshal(b, &seen) // a trailing comma
+			}
+		} else {
+			s = nil
+		}
+		n, err := strconv.ParseInt(string(num), 10, 64)
+		if err != nil || !jsonInt(num) || bytes.IndexByte(name, '\\') >= 0 {
+			return json.Unmarshal(b, &seen)
+		}
+		seen[string(name)] = n
+	}
+	return nil
+}
+
+// jsonInt reports whether b is an integer as JSON writes one: an optional
+// minus, then 0 or digits not starting with 0.
+func jsonInt(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || b[0] == '0' && len(b) > 1 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -181,8 +181,8 @@ func (s *Service) SessionContact(ctx context.Context, sess *engine.Session) (*en
 
 // crmAfterTurn tells the CRM and the webhooks what a turn changed: a
 // handoff, an agent joining, a resolve, the bot's end. It refreshes the
-// chat in the linked person's feed (and archives its transcript when the
-// chat is over). It runs in the background: the turn's answer does not
+// chat in the linked person's feed (and keeps its transcript when the chat
+// is over). It runs in the background: the turn's answer does not
 // wait for it. finish is called once it is over, with false when an event
 // could not be added to the outbox (the turn's pending mark then stays, and
 // the sweep emits it again: redoEvents).
@@ -245,7 +245,8 @@ func (s *Service) eventKeep() time.Duration { return max(s.cfg.Retention, 2*s.cf
 
 // refreshChat puts the conversation in its person's feed, or updates it
 // there, and returns the person's id ("" when none). When the chat is
-// over it also archives its transcript. sess is the session the turn left
+// over it also keeps its transcript, which the feed links
+// (store.Sessions.KeepTranscript). sess is the session the turn left
 // (nil: it is read).
 func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Session, final bool) string {
 	found, foundBy := "", ""
@@ -277,36 +278,14 @@ func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Ses
 		return ""
 	}
 	if person != "" && final {
-		if b := s.encodedTranscript(ctx, conv); len(b) > 0 {
-			if err := s.crm.ArchiveTranscript(ctx, conv, b); err != nil {
-				s.log.Warn("crm: archiving the transcript", "conversation", conv, "err", err)
-			}
+		// The person's feed links the transcript (crm.TranscriptPath): it
+		// is kept past the session's expiry, as long as the CRM is, and
+		// neither read nor copied (issue 13).
+		if err := s.store.KeepTranscript(ctx, conv); err != nil {
+			s.log.Warn("crm: keeping the transcript the person's feed links", "conversation", conv, "err", err)
 		}
 	}
 	return person
-}
-
-// encodedTranscript is conversation conv's transcript as EncodeEntries
-// makes it (nil when it has none, or on an error): straight from the
-// store's bytes when the engine can (store.EncodedTranscripts), else read
-// and encoded again.
-func (s *Service) encodedTranscript(ctx context.Context, conv string) []byte {
-	if et, ok := s.store.(store.EncodedTranscripts); ok {
-		b, err := et.EncodedTranscript(ctx, conv)
-		if err != nil {
-			return nil
-		}
-		return b
-	}
-	entries, err := s.store.Transcript(ctx, conv, "", 0)
-	if err != nil || len(entries) == 0 {
-		return nil
-	}
-	b, err := store.EncodeEntries(entries)
-	if err != nil {
-		return nil
-	}
-	return b
 }
 
 // transcriptLine is a message of a transcript in a webhook.

@@ -589,19 +589,24 @@ func (f *crmFixture) drain(t *testing.T) {
 	}
 }
 
-// TestArchivedTranscript: a resolved chat with a person is archived with
-// the CRM; once its live transcript has expired, the agent's read of the
-// archive pages like the live one (entries after an id), and a mailed
-// transcript is made from the archive, still without private notes.
-func TestArchivedTranscript(t *testing.T) {
+// TestLinkedTranscriptOutlivesItsSession: a resolved chat with a person
+// keeps its transcript (the person's feed links it; nothing is copied into
+// the CRM): once its session has expired, the agent's read pages like the
+// live one (entries after an id), and a mailed transcript is made from it,
+// still without private notes. A resolved chat with nobody keeps nothing;
+// an archived copy an older version wrote for it is still read.
+func TestLinkedTranscriptOutlivesItsSession(t *testing.T) {
 	ctx := context.Background()
 	f := newCRMFixture(t, nil)
 	conv := f.chat(t, engine.Visitor{Name: "Ana", Email: "ana@acme.io"})
 	if _, err := f.svc.CreateFromChat(ctx, f.sam, conv, conversation.KindLead, protocol.RecordRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Take(ctx, f.sam, conv, ""); err != nil {
-		t.Fatal(err)
+	nobody := f.chat(t, engine.Visitor{Name: "Bo"})
+	for _, c := range []string{conv, nobody} {
+		if _, err := f.svc.Take(ctx, f.sam, c, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	hello, err := f.svc.Reply(ctx, f.sam, conv, "Hello Ana", "r1")
 	if err != nil {
@@ -610,32 +615,58 @@ func TestArchivedTranscript(t *testing.T) {
 	if _, err := f.svc.Note(ctx, f.sam, conv, "SECRET: churn risk", "n1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := f.svc.ArchivedTranscript(ctx, conv, ""); ok {
-		t.Fatal("a chat still going is archived")
-	}
-	if _, err := f.svc.Resolve(ctx, f.sam, conv); err != nil {
+	if _, err := f.svc.Reply(ctx, f.sam, nobody, "Hello Bo", "r2"); err != nil {
 		t.Fatal(err)
+	}
+	older, err := f.sessions.Transcript(ctx, nobody, "", 0)
+	if err != nil || len(older) == 0 {
+		t.Fatalf("Bo's transcript: %+v, %v", older, err)
+	}
+	for _, c := range []string{conv, nobody} {
+		if _, err := f.svc.Resolve(ctx, f.sam, c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f.drain(t)
 
-	f.advance(2 * time.Hour) // past the live transcript's TTL (1h)
-	if live, err := f.sessions.Transcript(ctx, conv, "", 0); err != nil || len(live) != 0 {
-		t.Fatalf("the live transcript has not expired: %d entries, %v", len(live), err)
+	f.advance(2 * time.Hour) // past the sessions' TTL (1h)
+	if alive, err := f.sessions.Alive(ctx, []string{conv, nobody}); err != nil || alive[conv] || alive[nobody] {
+		t.Fatalf("the sessions have not expired: %v, %v", alive, err)
 	}
-	all, ok := f.svc.ArchivedTranscript(ctx, conv, "")
-	if !ok || !slices.ContainsFunc(all, func(e store.Entry) bool { return e.Text == "Hello Ana" }) {
-		t.Fatalf("the archive: %v, %+v; want the chat with Sam's reply", ok, all)
+	if live, err := f.sessions.Transcript(ctx, nobody, "", 0); err != nil || len(live) != 0 {
+		t.Fatalf("the transcript of a chat with nobody outlived its session: %d entries, %v", len(live), err)
 	}
-	after, ok := f.svc.ArchivedTranscript(ctx, conv, hello.ID)
-	if !ok || len(after) == 0 || len(after) >= len(all) || slices.ContainsFunc(after, func(e store.Entry) bool { return e.ID == hello.ID || e.Text == "Hello Ana" }) {
-		t.Fatalf("the archive after the reply: %+v; want only the entries after it", after)
+	if _, ok := f.svc.ArchivedTranscript(ctx, conv, ""); ok {
+		t.Fatal("the transcript of the chat with a person was copied into the CRM")
+	}
+	all, err := f.svc.Transcript(ctx, f.sam, conv, "")
+	if err != nil || !slices.ContainsFunc(all, func(e protocol.Entry) bool { return e.Text == "Hello Ana" }) {
+		t.Fatalf("the kept transcript: %+v, %v; want the chat with Sam's reply", all, err)
+	}
+	after, err := f.svc.Transcript(ctx, f.sam, conv, hello.ID)
+	if err != nil || len(after) == 0 || len(after) >= len(all) || slices.ContainsFunc(after, func(e protocol.Entry) bool { return e.ID == hello.ID || e.Text == "Hello Ana" }) {
+		t.Fatalf("the kept transcript after the reply: %+v, %v; want only the entries after it", after, err)
 	}
 	if err := f.svc.MailTranscript(ctx, f.sam, conv, "ana@acme.io", false); err != nil {
 		t.Fatal(err)
 	}
 	sent := f.mail.all()
 	if len(sent) != 1 || !strings.Contains(sent[0], "Hello Ana") || strings.Contains(sent[0], "SECRET") {
-		t.Fatalf("the mail of an expired chat: %q; want the archive's messages without the note", sent)
+		t.Fatalf("the mail of an expired chat: %q; want its messages without the note", sent)
+	}
+
+	// An archive an older version wrote (a copy in the CRM) is read once
+	// the live transcript is gone.
+	b, err := store.EncodeEntries(older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.crm.ArchiveTranscript(ctx, nobody, b); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.Transcript(ctx, f.sam, nobody, "")
+	if err != nil || len(got) != len(older) || !slices.ContainsFunc(got, func(e protocol.Entry) bool { return e.Text == "Hello Bo" }) {
+		t.Fatalf("the older archive: %+v, %v; want %d entries with Sam's reply", got, err, len(older))
 	}
 }
 

@@ -230,8 +230,9 @@ func (s *Service) DetailsView(ctx context.Context, a *Agent, id string) (*protoc
 
 // Transcript returns the entries of conversation id after entry id after
 // ("" from the start), private notes included, for agent a (who must be
-// allowed to see it). Once the conversation's transcript expired, its
-// archived copy (from the CRM) answers.
+// allowed to see it). A transcript the CRM's feed links is kept past its
+// session's expiry and read as any; once a transcript is gone, the copy an
+// older version archived with the CRM, if any, answers.
 func (s *Service) Transcript(ctx context.Context, a *Agent, id, after string) ([]protocol.Entry, error) {
 	_, entries, err := s.agentTranscript(ctx, a, id, after)
 	if err != nil {

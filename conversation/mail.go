@@ -133,8 +133,8 @@ func (s *Service) sendTranscript(ctx context.Context, c *handoff.Conversation, t
 }
 
 // ArchivedTranscript returns the archived copy of an expired
-// conversation's transcript (kept with the CRM when the chat had a
-// person), its entries after the stream id after ("" or "0": all); false
+// conversation's transcript (older versions copied it into the CRM when
+// the chat had a person; the transcript is now kept instead), its entries after the stream id after ("" or "0": all); false
 // when there is none.
 func (s *Service) ArchivedTranscript(ctx context.Context, conv, after string) ([]store.Entry, bool) {
 	b, err := s.crm.ArchivedTranscript(ctx, conv)

@@ -301,8 +301,11 @@ func wanted(member, typ string) bool {
 const maxArchive = 2 << 20
 
 // ArchiveTranscript keeps a copy of a linked conversation's transcript
-// (JSON), so the feed's link outlives the conversation's idle expiry.
-// Larger than 2 MiB is refused.
+// (store.EncodeEntries' form), so the feed's link outlives the
+// conversation's idle expiry. Larger than 2 MiB is refused. The service no
+// longer copies transcripts (the store keeps the transcript a feed links:
+// store.Sessions.KeepTranscript); the copies older versions made are
+// still read (ArchivedTranscript).
 func (s *Store) ArchiveTranscript(ctx context.Context, conv string, transcript []byte) error {
 	if len(transcript) > maxArchive {
 		return fmt.Errorf("%w: the transcript is over 2 MiB", ErrInvalid)

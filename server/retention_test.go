@@ -139,3 +139,56 @@ func TestExpiredChatsLeaveTheQueues(t *testing.T) {
 	startServer(t, rds, "../playbooks/bench", fast) // its first sweep purges
 	waitLong(t, "the sweep to take the expired chat out of the queue", func() bool { return !inList(t, rds, queue, third) })
 }
+
+// TestLinkedTranscriptIsKept: the transcript of a finished chat with a
+// person is kept with no expiry (the person's feed links it, issue 13),
+// while the chat's other keys expire as ever; the transcript of a finished
+// chat with nobody expires with its session.
+func TestLinkedTranscriptIsKept(t *testing.T) {
+	rds := redistest.New(t)
+	ctx := context.Background()
+	ts := startServer(t, rds, "../playbooks/bench")
+
+	browse := dial(t, ts)
+	browse.send(map[string]any{"type": "start", "playbook": "qualify", "page": "/", "locale": "en-US", "visitor": map[string]any{"id": "keep1"}})
+	nobody := browse.next("welcome")["conversation"].(string)
+	browse.bot("Hi! What brings you here?")
+	browse.say("b1", "Just browsing")
+	browse.bot("Enjoy! Ping us anytime.")
+
+	// Nobody online: the chat becomes a lead, with a person, and ends.
+	c := dial(t, ts)
+	c.send(map[string]any{"type": "start", "playbook": "qualify", "page": "/", "locale": "en-US", "visitor": map[string]any{"id": "keep2"}})
+	conv := c.next("welcome")["conversation"].(string)
+	c.bot("Hi! What brings you here?")
+	c.say("v1", "Talk to sales")
+	c.bot("What's your work email?")
+	c.say("v2", "keep2@acme.io")
+	c.bot("How many employees?")
+	c.say("v3", "201+")
+	c.bot("Monthly budget in USD?")
+	c.say("v4", "1500")
+	c.bot("Our team is offline, we will email you")
+
+	pttl := func(key string) time.Duration {
+		t.Helper()
+		d, err := rds.Client.PTTL(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	tag := rds.Prefix + "{c:" + conv + "}:"
+	waitLong(t, "the lead chat's transcript to be kept", func() bool { return pttl(tag+"msgs") == -1 })
+	for _, k := range []string{"s", "cid", "meta"} {
+		if d := pttl(tag + k); d <= 0 {
+			t.Errorf("%s of the chat with a person: PTTL %v, want an expiry", k, d)
+		}
+	}
+	if d := pttl(rds.Prefix + "{c:" + nobody + "}:msgs"); d <= 0 {
+		t.Errorf("the transcript of the chat with nobody: PTTL %v, want an expiry", d)
+	}
+	if n := rds.Client.Exists(ctx, rds.Prefix+"{cc:"+conv+"}:transcript").Val(); n != 0 {
+		t.Error("the transcript was copied into the CRM: the feed links it")
+	}
+}

@@ -122,8 +122,16 @@ type Sessions interface {
 	// Delete removes conversations: sessions, transcripts, client ids.
 	Delete(ctx context.Context, ids ...string) error
 	// Transcript returns up to count entries after the entry id after (""
-	// or "0": from the start); count 0 means all.
+	// or "0": from the start); count 0 means all. A kept transcript (see
+	// KeepTranscript) is returned after its session expired.
 	Transcript(ctx context.Context, id, after string, count int64) ([]Entry, error)
+	// KeepTranscript keeps conversation id's transcript when its session
+	// expires, with no expiry of its own: the CRM links it from a person's
+	// feed (whose records are kept) instead of copying it. The session and
+	// the client ids expire as before; later entries are kept too. It
+	// costs the same whatever the transcript's length, and does nothing
+	// for a conversation already gone.
+	KeepTranscript(ctx context.Context, id string) error
 	// Channel is the Bus channel on which a committed turn publishes the
 	// conversation's new entries (EncodeLive).
 	Channel(id string) string
@@ -132,9 +140,9 @@ type Sessions interface {
 // EncodedTranscripts is a Sessions that hands a whole transcript over in
 // the form EncodeEntries makes ("ID ENTRY" lines; each entry in a form
 // DecodeEntry reads), straight from the bytes it stores, without decoding
-// and encoding every entry again: what the CRM archives at the end of a
-// conversation. The embedded engine has it; a caller falls back to
-// Transcript and EncodeEntries without it.
+// and encoding every entry again (what the CRM's archive of a transcript
+// used before the transcript was kept instead). Both engines have it; a
+// caller falls back to Transcript and EncodeEntries without it.
 type EncodedTranscripts interface {
 	// EncodedTranscript returns conversation id's transcript, nil when
 	// it has no entries (or the conversation is gone).

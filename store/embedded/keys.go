@@ -6,7 +6,8 @@ package embedded
 //	"c"     conversations, each under K("c", conv) (see sessions.go):
 //	        K("c", conv, "s") -> version, last entry id, session JSON;
 //	        K("c", conv, "m", ms, seq) -> transcript entry JSON;
-//	        K("c", conv, "d", clientID) -> answered client message id
+//	        K("c", conv, "d", clientID) -> answered client message id;
+//	        K("c", conv, "k") -> empty: the transcript is kept (for the CRM)
 //	"layout" the key layout's version (see layout.go)
 //	"pm"    pending marks: K("pm", mark) -> when; K("pq", when, mark)
 //	"tm"    timers: K("tm", conv, id) -> due; K("tq", due, conv, id)

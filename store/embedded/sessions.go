@@ -28,7 +28,9 @@ import (
 // version, the last entry id and the session JSON, expiring after the
 // idle TTL; K("c", conv, "m", ms, seq) the transcript entries and
 // K("c", conv, "d", clientID) the answered client ids, deleted with the
-// session (by Delete, or by the sweep when it expires). Data directories
+// session (by Delete, or by the sweep when it expires). K("c", conv, "k")
+// marks a kept transcript (KeepTranscript): the sweep then leaves the
+// entries and the mark. Data directories
 // of the earlier layout are migrated at Open (see layout.go).
 type Sessions struct {
 	db    *DB
@@ -55,7 +57,7 @@ func NewSessions(db *DB, opts store.SessionOptions) *Sessions {
 		}
 		conv, _ := parts[1].(string)
 		s.cache.drop(conv)
-		return deleteConversation(tx, conv)
+		return expireConversation(tx, conv)
 	})
 	return s
 }
@@ -68,6 +70,11 @@ func doneKey(conv, clientID string) []byte {
 }
 func entryKey(conv string, ms, seq int64) []byte { return K("c", conv, "m", ms, seq) }
 func entriesKey(conv string) []byte              { return K("c", conv, "m") }
+func doneKeys(conv string) []byte                { return K("c", conv, "d") }
+
+// keptKey marks a conversation whose transcript outlives its session
+// (KeepTranscript).
+func keptKey(conv string) []byte { return K("c", conv, "k") }
 
 func deleteConversation(tx *Tx, conv string) error {
 	// The session first: Delete drops its expiry index entry too.
@@ -76,6 +83,34 @@ func deleteConversation(tx *Tx, conv string) error {
 	}
 	_, err := tx.DeletePrefix(convKey(conv))
 	return err
+}
+
+// expireConversation deletes what an expired session leaves: everything,
+// or, when its transcript is kept, the session and the answered client
+// ids only.
+func expireConversation(tx *Tx, conv string) error {
+	kept, err := tx.Has(keptKey(conv))
+	if err != nil || !kept {
+		if err == nil {
+			err = deleteConversation(tx, conv)
+		}
+		return err
+	}
+	if err := tx.Delete(sessionKey(conv)); err != nil {
+		return err
+	}
+	_, err = tx.DeletePrefix(doneKeys(conv))
+	return err
+}
+
+// hasTranscript reports whether conversation conv's transcript can be
+// read: its session is there, or its transcript is kept.
+func hasTranscript(tx *Tx, conv string) (bool, error) {
+	ok, err := tx.Has(sessionKey(conv))
+	if err != nil || ok {
+		return ok, err
+	}
+	return tx.Has(keptKey(conv))
 }
 
 // sessionRecord is the stored form: 8 bytes version, 8 bytes last entry
@@ -361,6 +396,18 @@ func (s *Sessions) Delete(ctx context.Context, ids ...string) error {
 	})
 }
 
+// KeepTranscript implements store.Sessions: a mark under the
+// conversation's prefix, which the session's expiry leaves with the
+// entries.
+func (s *Sessions) KeepTranscript(ctx context.Context, id string) error {
+	return s.db.Update(ctx, func(tx *Tx) error {
+		if ok, err := tx.Has(sessionKey(id)); err != nil || !ok {
+			return err // gone already
+		}
+		return tx.Put(keptKey(id), nil)
+	})
+}
+
 // Transcript returns up to count entries after the entry id after.
 func (s *Sessions) Transcript(ctx context.Context, id, after string, count int64) ([]store.Entry, error) {
 	start := entriesKey(id)
@@ -373,8 +420,8 @@ func (s *Sessions) Transcript(ctx context.Context, id, after string, count int64
 	}
 	var out []store.Entry
 	err := s.db.View(ctx, func(tx *Tx) error {
-		if ok, err := tx.Has(sessionKey(id)); err != nil || !ok {
-			return err // an expired conversation has no transcript
+		if ok, err := hasTranscript(tx, id); err != nil || !ok {
+			return err // an expired conversation has no transcript, unless kept
 		}
 		return tx.ScanRange(start, PrefixEnd(entriesKey(id)), false, func(k, v []byte) (bool, error) {
 			e, err := decodeStored(k, v)
@@ -393,8 +440,8 @@ func (s *Sessions) Transcript(ctx context.Context, id, after string, count int64
 func (s *Sessions) EncodedTranscript(ctx context.Context, id string) ([]byte, error) {
 	var out []byte
 	err := s.db.View(ctx, func(tx *Tx) error {
-		if ok, err := tx.Has(sessionKey(id)); err != nil || !ok {
-			return err // an expired conversation has no transcript
+		if ok, err := hasTranscript(tx, id); err != nil || !ok {
+			return err // an expired conversation has no transcript, unless kept
 		}
 		return tx.Scan(entriesKey(id), func(k, v []byte) (bool, error) {
 			parts, err := SplitKey(k)

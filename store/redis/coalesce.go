@@ -159,7 +159,7 @@ func (c *Coalescer) Close() {
 // batched on one node only.
 var (
 	coalescable = setOf("evalsha", "eval", "evalsha_ro", "eval_ro",
-		"get", "set", "setnx", "incr", "incrby", "expire", "pexpire", "ttl", "pttl", "type",
+		"get", "set", "setnx", "incr", "incrby", "expire", "pexpire", "persist", "ttl", "pttl", "type",
 		"hget", "hmget", "hgetall", "hset", "hsetnx", "hdel", "hincrby", "hexists", "hlen",
 		"sadd", "srem", "smembers", "sismember", "scard",
 		"zadd", "zrem", "zrange", "zrangebyscore", "zrevrange", "zrevrangebyscore", "zrank",

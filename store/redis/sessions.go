@@ -405,6 +405,13 @@ func (s *Store) rangeEntries(ctx context.Context, id, start, end string, count i
 	return out, nil
 }
 
+// KeepTranscript implements store.Sessions: the transcript's key loses its
+// expiry (PERSIST), and the turn script's PEXPIRE ... GT leaves a key with
+// none as it is, so the entries of later turns do not give it one back.
+func (s *Store) KeepTranscript(ctx context.Context, id string) error {
+	return s.rdb.Persist(ctx, s.keys(id)[1]).Err()
+}
+
 // EncodedTranscript implements store.EncodedTranscripts: the transcript
 // list's items are already EncodeEntries' lines, joined as they are. A
 // transcript stored as a stream (before lists) is read and encoded.

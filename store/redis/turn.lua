@@ -32,6 +32,7 @@ if wasHash then redis.call('DEL', KEYS[1]) end
 redis.call('SET', KEYS[1], v .. ' ' .. ARGV[2], 'PX', ARGV[3])
 local reply = {'ok', tostring(v)}
 local live = {}
+local fresh = false
 if #ARGV >= 6 then
   if redis.call('TYPE', KEYS[2])['ok'] == 'stream' then
     for i = 6, #ARGV do
@@ -46,6 +47,7 @@ if #ARGV >= 6 then
     local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     local seq = 0
     local last = redis.call('LINDEX', KEYS[2], -1)
+    fresh = not last
     if last then
       local dash = string.find(last, '-', 1, true)
       local sp = string.find(last, ' ', dash, true)
@@ -71,7 +73,12 @@ if ARGV[4] ~= '' then
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
 end
 if #reply > 2 then
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  if fresh then
+    redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  else
+    -- GT: a transcript kept for the CRM (PERSIST: no expiry) stays kept.
+    redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
+  end
   redis.call('PUBLISH', ARGV[5], table.concat(live, '\n'))
 end
 return reply

@@ -46,6 +46,7 @@ func Sessions(t *testing.T, open func(t *testing.T) SessionsEnv) {
 	t.Run("FailedStepLeavesNothing", func(t *testing.T) { sessFailedStep(t, open(t)) })
 	t.Run("DeleteAndAlive", func(t *testing.T) { sessDelete(t, open(t)) })
 	t.Run("Expiry", func(t *testing.T) { sessExpiry(t, open(t)) })
+	t.Run("KeptTranscript", func(t *testing.T) { sessKept(t, open(t)) })
 	t.Run("PendingMarks", func(t *testing.T) { sessPending(t, open(t)) })
 	t.Run("LiveEntriesToAnotherProcess", func(t *testing.T) { sessLive(t, open(t)) })
 }
@@ -333,6 +334,71 @@ func sessExpiry(t *testing.T, env SessionsEnv) {
 	}
 	if _, err := st.Create(ctx, &engine.Session{ID: "e1"}, nil); err != nil {
 		t.Fatalf("creating over an expired conversation: %v", err)
+	}
+}
+
+// sessKept: a kept transcript (KeepTranscript) outlives its session, with
+// the entries of turns after the keep; the transcript of a conversation
+// not kept expires with it; keeping a conversation already gone does
+// nothing.
+func sessKept(t *testing.T, env SessionsEnv) {
+	ctx := context.Background()
+	ttl := time.Hour
+	if env.Advance == nil {
+		ttl = 300 * time.Millisecond
+	}
+	st := env.Open(store.SessionOptions{TTL: ttl})
+	for _, id := range []string{"k1", "k2"} {
+		if _, err := st.Create(ctx, &engine.Session{ID: id}, []store.Entry{bot("hi")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Turn(ctx, id, "m1", count); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.KeepTranscript(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	// A turn after the keep: its entries are kept too.
+	if _, err := st.Turn(ctx, "k1", "m2", count); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		alive, err := st.Alive(ctx, []string{"k1", "k2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !alive["k1"] && !alive["k2"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("idle conversations did not expire within 20s")
+		}
+		if env.Advance != nil {
+			env.Advance(ttl / 2)
+		} else {
+			time.Sleep(ttl / 4)
+		}
+	}
+	if _, _, err := st.Load(ctx, "k1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("load of an expired conversation whose transcript is kept: %v, want ErrNotFound", err)
+	}
+	got, err := st.Transcript(ctx, "k1", "", 0)
+	if err != nil || len(got) != 3 || got[0].Text != "hi" || got[2].Text != "turn 2" {
+		t.Fatalf("the kept transcript after its session expired: %+v, %v; want hi, turn 1, turn 2", got, err)
+	}
+	if after, err := st.Transcript(ctx, "k1", got[0].ID, 0); err != nil || len(after) != 2 {
+		t.Fatalf("the kept transcript after %s: %+v, %v", got[0].ID, after, err)
+	}
+	if got, _ := st.Transcript(ctx, "k2", "", 0); len(got) != 0 {
+		t.Fatalf("a transcript not kept outlived its session: %+v", got)
+	}
+	if err := st.KeepTranscript(ctx, "k2"); err != nil {
+		t.Fatalf("keeping a conversation already gone: %v", err)
+	}
+	if got, _ := st.Transcript(ctx, "k2", "", 0); len(got) != 0 {
+		t.Fatalf("keeping a conversation already gone brought its transcript back: %+v", got)
 	}
 }
 

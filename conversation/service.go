@@ -13,6 +13,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/metrics"
+	"github.com/playbook-dev/playbook/internal/warm"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/transcript"
 )
@@ -227,7 +228,7 @@ func (s *Service) background() context.Context {
 	return context.Background()
 }
 
-// Go runs f in its own goroutine, which Run waits for before it returns.
+// Go runs f in a goroutine of its own, which Run waits for before it returns.
 // Once Run is draining, f runs in the caller's goroutine instead:
 // connections outlive their handlers, and a WaitGroup must not grow while
 // Wait waits (the race detector caught that under load).
@@ -240,11 +241,16 @@ func (s *Service) Go(f func()) {
 	}
 	s.wg.Add(1)
 	s.bgMu.Unlock()
-	go func() {
+	background.Go(func() {
 		defer s.wg.Done()
 		f()
-	}()
+	})
 }
+
+// background runs Service.Go's work on goroutines that keep their grown
+// stacks from one piece of work to the next (a new goroutine grew its
+// stack again every time; see package warm).
+var background = warm.New(warm.Idle)
 
 // SweepEvery is how often the recovery sweep runs: often enough that a
 // mark older than RecoverAfter waits at most half as long again.

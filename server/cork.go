@@ -16,8 +16,9 @@ import (
 // corked: coder/websocket writes each frame to the corkConn, which keeps
 // the bytes and writes them all in one go when uncorked.
 //
-// The writer is a goroutine that runs only while there is something to
-// send: an idle widget costs one goroutine (its reader), not two.
+// The writer runs only while there is something to send, on one of the
+// workers (a goroutine that outlives it): an idle widget costs one
+// goroutine (its reader), not two.
 
 // outbox is a connection's queue of encoded frames to send, bounded like a
 // channel of sendBuffer frames.
@@ -44,7 +45,7 @@ func (o *outbox) add(b []byte) bool {
 	start := o.startLocked()
 	o.mu.Unlock()
 	if start {
-		go o.write()
+		workers.Go(o.write)
 	}
 	return true
 }
@@ -73,7 +74,7 @@ func (o *outbox) release() {
 	start := o.startLocked()
 	o.mu.Unlock()
 	if start {
-		go o.write()
+		workers.Go(o.write)
 	}
 }
 
@@ -85,7 +86,7 @@ func (o *outbox) flush() {
 	start := o.startLocked()
 	o.mu.Unlock()
 	if start {
-		go o.write()
+		workers.Go(o.write)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v5"
 
 	"github.com/playbook-dev/playbook/conversation"
+	"github.com/playbook-dev/playbook/internal/warm"
 	"github.com/playbook-dev/playbook/protocol"
 )
 
@@ -222,21 +223,16 @@ func (v *visitorConn) readLoop(ctx context.Context) {
 	}
 }
 
-// onShortStack runs fn on a goroutine of its own and waits for it. A turn
-// (the engine's step, the store, JSON) needs a deep stack; run on the read
-// loop's goroutine, it would grow that stack to 8 KB or more and an idle
-// widget, which spends hours waiting in Read, would keep it. The read
-// loop's own stack stays small, and the turn's goroutine, gone after the
-// frame, gives its stack back. It costs a goroutine start per visitor frame
-// (about a microsecond).
-func (v *visitorConn) onShortStack(fn func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	<-done
-}
+// onShortStack runs fn on a turn worker (warm.Pool) and waits for it. A
+// turn (the engine's step, the store, JSON) needs a deep stack; run on the
+// read loop's goroutine, it would grow that stack to 8 KB or more and an
+// idle widget, which spends hours waiting in Read, would keep it. The read
+// loop's own stack stays small; the deep stacks belong to the workers,
+// about as many as turns run at once, which keep them from turn to turn.
+func (v *visitorConn) onShortStack(fn func()) { workers.Run(fn) }
+
+// workers run the visitors' turns and their connections' writers.
+var workers = warm.New(warm.Idle)
 
 func jsonProblem(err error) string {
 	var se *json.SyntaxError

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/internal/warm"
 )
 
 // A Coalescer batches the commands that many goroutines send at about the
@@ -290,11 +292,11 @@ func (c *Coalescer) run() {
 			<-c.flights
 		} else {
 			c.running.Add(1)
-			go func() {
+			senders.Go(func() {
 				defer c.running.Done()
 				c.send(batch)
 				<-c.flights
-			}()
+			})
 		}
 		if more {
 			signal(c.wake)
@@ -337,6 +339,10 @@ func (c *Coalescer) drain() {
 	}
 	c.running.Wait()
 }
+
+// senders run the batches: goroutines that keep the stack a pipeline
+// grows from one batch to the next (see package warm).
+var senders = warm.New(warm.Idle)
 
 // send writes batch as one pipeline and wakes each caller; each command
 // holds its own reply or error.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // A turn sends a visitor several frames at once (ack, the visitor's entry,
@@ -164,8 +165,9 @@ func (c *corkConn) cork() {
 	c.mu.Unlock()
 }
 
-// uncork writes what was held back, in one write.
-func (c *corkConn) uncork() error {
+// uncork writes what was held back, in one write, which fails when it
+// has not gone within timeout (0: no bound).
+func (c *corkConn) uncork(timeout time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.corked {
@@ -176,7 +178,13 @@ func (c *corkConn) uncork() error {
 	c.buf = nil
 	var err error
 	if len(*b) > 0 {
+		if timeout > 0 {
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(timeout))
+		}
 		_, err = c.Conn.Write(*b)
+		if timeout > 0 { // the pings and the close write without one
+			_ = c.Conn.SetWriteDeadline(time.Time{})
+		}
 	}
 	if cap(*b) <= 64<<10 {
 		*b = (*b)[:0]

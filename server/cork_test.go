@@ -1,10 +1,13 @@
 package server
 
 import (
+	"errors"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // countConn records the writes that reach the network.
@@ -31,15 +34,53 @@ func TestCorkedWritesGoOutTogether(t *testing.T) {
 	if len(under.writes) != 1 {
 		t.Fatalf("corked writes reached the network: %q", under.writes)
 	}
-	if err := c.uncork(); err != nil {
+	if err := c.uncork(0); err != nil {
 		t.Fatal(err)
 	}
 	c.Write([]byte("d"))
 	if got := strings.Join(under.writes, "|"); got != "a|bc|d" {
 		t.Fatalf("writes %q, want a|bc|d", got)
 	}
-	if err := c.uncork(); err != nil || len(under.writes) != 3 {
+	if err := c.uncork(0); err != nil || len(under.writes) != 3 {
 		t.Fatalf("uncork without cork wrote %q (%v)", under.writes, err)
+	}
+}
+
+// deadlineConn records the write deadlines set on it.
+type deadlineConn struct {
+	countConn
+	deadlines []time.Time
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.deadlines = append(c.deadlines, t)
+	return nil
+}
+
+// The uncork's write, the one that can wait for a slow client, is bounded
+// by a deadline on the connection, which is taken off after it (the pings
+// and the close write without one).
+func TestUncorkWritesWithADeadline(t *testing.T) {
+	under := &deadlineConn{}
+	c := &corkConn{Conn: under}
+	c.cork()
+	c.Write([]byte("a"))
+	if err := c.uncork(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if len(under.deadlines) != 2 || under.deadlines[0].IsZero() || !under.deadlines[1].IsZero() {
+		t.Fatalf("deadlines %v, want one set then cleared", under.deadlines)
+	}
+
+	// A client that reads nothing: the write fails, it does not hang.
+	server, client := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	c = &corkConn{Conn: server}
+	c.cork()
+	c.Write([]byte("never read"))
+	if err := c.uncork(time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("uncork to a client that does not read: %v, want the deadline", err)
 	}
 }
 

@@ -126,13 +126,18 @@ func (v *visitorConn) close() {
 
 // writeFrames sends what the outbox holds until it is empty, each batch in
 // one write. A write that fails ends the connection.
+//
+// The frames are written corked, into memory, with a context that is
+// never done (coder/websocket then arms no timer per frame); the write
+// that can wait, the uncork's, has its deadline on the connection
+// (writeTimeout). Ending the connection closes it, which ends that write.
 func (v *visitorConn) writeFrames(ctx context.Context, cancel context.CancelFunc) {
+	wctx := context.WithoutCancel(ctx)
 	for {
 		frames := v.out.next()
 		if frames == nil {
 			return
 		}
-		wctx, wcancel := context.WithTimeout(ctx, writeTimeout)
 		v.cork.cork()
 		var err error
 		for _, b := range frames {
@@ -140,10 +145,9 @@ func (v *visitorConn) writeFrames(ctx context.Context, cancel context.CancelFunc
 				break
 			}
 		}
-		if uerr := v.cork.uncork(); err == nil {
+		if uerr := v.cork.uncork(writeTimeout); err == nil {
 			err = uerr
 		}
-		wcancel()
 		if err != nil {
 			cancel()
 			return

@@ -268,25 +268,39 @@ func StartCommand(ctx context.Context, exe string, args []string, logPath string
 	}()
 	go func() {
 		defer f.Close()
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			f.WriteString(line + "\n")
-			mu.Lock()
-			if m := debugRE.FindStringSubmatch(line); m != nil {
-				s.DebugURL = "http://" + m[1]
+		// The lines up to "serving" are read for the addresses; what
+		// follows (a line per conversation and per request, under load)
+		// is copied to the log as it comes, unread, so that the bench
+		// spends no CPU per line on the server's log.
+		rd := bufio.NewReaderSize(pr, 64<<10)
+		for {
+			line, err := rd.ReadString('\n')
+			if line != "" {
+				f.WriteString(line)
+				line = strings.TrimSuffix(line, "\n")
+				mu.Lock()
+				if m := debugRE.FindStringSubmatch(line); m != nil {
+					s.DebugURL = "http://" + m[1]
+				}
+				if m := embeddedRE.FindStringSubmatch(line); m != nil {
+					s.EmbeddedRedis = m[1]
+				}
+				served := false
+				if m := servingRE.FindStringSubmatch(line + " "); m != nil {
+					s.URL = m[1]
+					served = true
+				}
+				mu.Unlock()
+				if served {
+					once.Do(func() { close(found) })
+					break
+				}
 			}
-			if m := embeddedRE.FindStringSubmatch(line); m != nil {
-				s.EmbeddedRedis = m[1]
+			if err != nil {
+				break
 			}
-			if m := servingRE.FindStringSubmatch(line + " "); m != nil {
-				s.URL = m[1]
-				once.Do(func() { close(found) })
-			}
-			mu.Unlock()
 		}
-		_, _ = io.Copy(io.Discard, pr)
+		_, _ = io.Copy(f, rd)
 	}()
 	select {
 	case <-found:

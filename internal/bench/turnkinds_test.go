@@ -34,20 +34,26 @@ type phaseCounter struct {
 	mu   sync.Mutex
 	kind string
 	by   map[string]int // kind + " " + phase
+	// where counts the requests before the answer by the innermost of our
+	// functions that made them, to say which one went over.
+	where map[string]int // kind + " " + function
 }
 
 // answerPath are the callees of Service.TurnThen and Service.Start whose
 // requests come before the answer.
 var answerPath = []string{"(*Store).Turn", "(*Store).Create", "(*Service).Queue", "(*Service).enqueue", "(*Service).StartInbox"}
 
-func (c *phaseCounter) record() {
+func (c *phaseCounter) record(cmds ...redis.Cmder) {
 	pcs := make([]uintptr, 64)
 	n := runtime.Callers(3, pcs)
 	frames := runtime.CallersFrames(pcs[:n])
-	phase, callee := "", ""
+	phase, callee, maker := "", "", ""
 	for {
 		f, more := frames.Next()
 		fn := f.Function
+		if maker == "" && strings.Contains(fn, "playbook-dev/playbook/") && !strings.Contains(fn, "internal/bench") {
+			maker = fn[strings.LastIndex(fn, "/")+1:]
+		}
 		switch {
 		case strings.Contains(fn, "conversation.(*Service).Go"), strings.Contains(fn, "conversation.(*Service).Run"),
 			strings.Contains(fn, "crm.(*Dispatcher)"), strings.Contains(fn, "conversation.(*Widget).Resync"):
@@ -67,12 +73,38 @@ func (c *phaseCounter) record() {
 			break
 		}
 	}
-	if phase == "" {
-		phase = "other" // a new connection's HELLO, the server starting
+	if phase == "" || handshake(cmds) {
+		// The server starting, or a new connection's HELLO and CLIENT
+		// SETINFO, which go-redis sends through the hooks when the pool
+		// dials while a turn waits for a connection (under load, when
+		// background work holds the idle ones): not the turn's requests.
+		phase = "other"
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.by[c.kind+" "+phase]++
+	if phase == "answer" {
+		if c.where == nil {
+			c.where = map[string]int{}
+		}
+		names := make([]string, len(cmds))
+		for i, cmd := range cmds {
+			names[i] = cmd.Name()
+		}
+		c.where[c.kind+" "+maker+"("+strings.Join(names, ",")+")"]++
+	}
+}
+
+// handshake reports whether cmds are a new connection's set-up.
+func handshake(cmds []redis.Cmder) bool {
+	for _, cmd := range cmds {
+		switch cmd.Name() {
+		case "hello", "client", "auth", "select", "readonly":
+		default:
+			return false
+		}
+	}
+	return len(cmds) > 0
 }
 
 func (c *phaseCounter) setKind(k string) {
@@ -83,10 +115,10 @@ func (c *phaseCounter) setKind(k string) {
 
 func (c *phaseCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *phaseCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { c.record(); return next(ctx, cmd) }
+	return func(ctx context.Context, cmd redis.Cmder) error { c.record(cmd); return next(ctx, cmd) }
 }
 func (c *phaseCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error { c.record(); return next(ctx, cmds) }
+	return func(ctx context.Context, cmds []redis.Cmder) error { c.record(cmds...); return next(ctx, cmds) }
 }
 
 // kindOf names turn i of sc as the report does, with the outcome for the
@@ -140,6 +172,7 @@ func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 	}
 	counter.mu.Lock()
 	clear(counter.by)
+	clear(counter.where)
 	counter.mu.Unlock()
 	turns := map[string]int{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -210,7 +243,7 @@ func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 		}
 		fmt.Fprintf(&b, "\n  %-16s %5d %8s %8s %11s", k, turns[k], per("answer"), per("after"), per("background"))
 	}
-	t.Logf("Redis round trips per turn, by kind and phase:%s\n  (all, by kind and phase: %v)", b.String(), counter.by)
+	t.Logf("Redis round trips per turn, by kind and phase:%s\n  (all, by kind and phase: %v)\n  (before the answer, by who asked: %v)", b.String(), counter.by, counter.where)
 	if a := counter.by[bench.TurnAnswer+" answer"]; a != turns[bench.TurnAnswer] {
 		t.Errorf("%d round trips before the answer for %d ordinary answers, want 1 each", a, turns[bench.TurnAnswer])
 	}

@@ -177,23 +177,27 @@ func (s *Store) AddSubscription(ctx context.Context, rawURL string, events []str
 // subsFresh is how long Subscribed trusts the subscriptions it read.
 const subsFresh = 2 * time.Second
 
-// Subscribed reports whether any webhook wants events of type typ. It
-// reads the subscriptions at most every 2 seconds, so a subscription added
-// by another process (the CLI) gets conversation events from then on. On
-// a Redis error it answers true: better an event nobody wants than one
-// lost.
+// Subscribed reports whether any webhook wants events of type typ. The
+// first question reads the subscriptions; after that they are read again
+// in the background once they are 2 seconds old, and the question is
+// answered from the list read before, so a turn never waits for that read
+// (a subscription added by another process, the CLI, gets conversation
+// events a moment later). One this process adds or removes is seen by the
+// next question. On an error of the first read it answers true: better an
+// event nobody wants than one lost.
 func (s *Store) Subscribed(ctx context.Context, typ string) bool {
 	s.subMu.Lock()
-	subs, fresh := s.subs, s.now().Sub(s.subAt) < subsFresh
+	subs, at, gen := s.subs, s.subAt, s.subGen
+	if !at.IsZero() && s.now().Sub(at) >= subsFresh && !s.subReading {
+		s.subReading = true
+		go s.readSubscriptions(context.WithoutCancel(ctx), gen, true)
+	}
 	s.subMu.Unlock()
-	if !fresh {
-		var err error
-		if subs, err = s.Subscriptions(ctx); err != nil {
+	if at.IsZero() {
+		var ok bool
+		if subs, ok = s.readSubscriptions(ctx, gen, false); !ok {
 			return true
 		}
-		s.subMu.Lock()
-		s.subs, s.subAt = subs, s.now()
-		s.subMu.Unlock()
 	}
 	for _, sub := range subs {
 		if sub.Wants(typ) {
@@ -203,9 +207,34 @@ func (s *Store) Subscribed(ctx context.Context, typ string) bool {
 	return false
 }
 
+// readSubscriptions reads the subscriptions and keeps them unless this
+// process changed them meanwhile (gen moved on); background marks the
+// refresh Subscribed started as over.
+func (s *Store) readSubscriptions(ctx context.Context, gen uint64, background bool) ([]*Subscription, bool) {
+	if background {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	subs, err := s.Subscriptions(ctx)
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if background {
+		s.subReading = false
+	}
+	if err != nil {
+		return nil, false
+	}
+	if s.subGen == gen {
+		s.subs, s.subAt = subs, s.now()
+	}
+	return subs, true
+}
+
 func (s *Store) forgetSubscriptions() {
 	s.subMu.Lock()
 	s.subAt = time.Time{}
+	s.subGen++
 	s.subMu.Unlock()
 }
 

@@ -89,9 +89,11 @@ type Store struct {
 	now     func() time.Time
 	m       *metrics.Metrics // nil: none
 
-	subMu sync.Mutex
-	subAt time.Time // when subs was read; zero: read again
-	subs  []*Subscription
+	subMu      sync.Mutex
+	subAt      time.Time // when subs was read; zero: read again before answering
+	subs       []*Subscription
+	subGen     uint64 // moves on when this process changes a subscription
+	subReading bool   // a background read is under way
 }
 
 // New returns a Store on an engine's CRM records and outbox.

@@ -1,9 +1,11 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // Frame is one websocket frame. FrameType is its "type" on the wire.
@@ -13,6 +15,10 @@ type Frame interface {
 
 // Encode returns f as one JSON object whose first member is
 // "type": f.FrameType(), followed by f's own fields.
+//
+// f is encoded once, after the type, in a buffer kept from call to call,
+// and the frame copied out of it: a frame goes out on every turn, several
+// times (ack, entries, status).
 func Encode(f Frame) ([]byte, error) {
 	if f == nil {
 		return nil, errors.New("protocol: Encode of a nil frame")
@@ -20,21 +26,63 @@ func Encode(f Frame) ([]byte, error) {
 	if u, ok := f.(*Unknown); ok {
 		return append([]byte(nil), u.Raw...), nil // as received
 	}
-	body, err := json.Marshal(f)
-	if err != nil {
-		return nil, fmt.Errorf("protocol: encoding a %s frame: %w", f.FrameType(), err)
+	e := encoders.Get().(*encoder)
+	defer func() {
+		if e.buf.Cap() <= 64<<10 { // a large frame's buffer is not kept
+			encoders.Put(e)
+		}
+	}()
+	e.buf.Reset()
+	e.buf.WriteString(`{"type":`)
+	typ := f.FrameType()
+	if plainType(typ) {
+		e.buf.WriteByte('"')
+		e.buf.WriteString(typ)
+		e.buf.WriteByte('"')
+	} else {
+		q, _ := json.Marshal(typ)
+		e.buf.Write(q)
 	}
+	mark := e.buf.Len()
+	if err := e.enc.Encode(f); err != nil {
+		return nil, fmt.Errorf("protocol: encoding a %s frame: %w", typ, err)
+	}
+	b := e.buf.Bytes()
+	b = b[:len(b)-1] // Encode's newline
+	body := b[mark:]
 	if len(body) < 2 || body[0] != '{' {
-		return nil, fmt.Errorf("protocol: a %s frame is not a JSON object", f.FrameType())
+		return nil, fmt.Errorf("protocol: a %s frame is not a JSON object", typ)
 	}
-	typ, _ := json.Marshal(f.FrameType())
-	out := make([]byte, 0, len(body)+len(typ)+9)
-	out = append(out, `{"type":`...)
-	out = append(out, typ...)
-	if len(body) > 2 { // not "{}"
-		out = append(out, ',')
+	if len(body) == 2 { // "{}"
+		b[mark] = '}'
+		b = b[:mark+1]
+	} else {
+		b[mark] = ','
 	}
-	return append(out, body[1:]...), nil
+	return append(make([]byte, 0, len(b)), b...), nil
+}
+
+// encoder is Encode's buffer and the json.Encoder that writes into it.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf) // HTML escaped, as json.Marshal does
+	return e
+}}
+
+// plainType reports whether a frame type needs no escaping in JSON.
+func plainType(t string) bool {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // typeOnly reads a frame's "type" (and a client message id, echoed in

@@ -35,6 +35,7 @@ func TestEncodeWire(t *testing.T) {
 		{&EntryFrame{Entry: Entry{ID: "1-0", From: "bot", Kind: "message", Text: "Hi", Buttons: []Button{{"A", "a"}}, Input: "choice", At: at}},
 			`{"type":"entry","entry":{"id":"1-0","from":"bot","kind":"message","text":"Hi","buttons":[{"label":"A","value":"a"}],"input":"choice","at":"2026-11-22T08:00:00Z"}}`},
 		{&Message{ID: "m1", Text: "hi"}, `{"type":"message","id":"m1","text":"hi"}`},
+		{&Message{ID: "m1", Text: "<b>&</b>"}, `{"type":"message","id":"m1","text":"\u003cb\u003e\u0026\u003c/b\u003e"}`},
 		{&Click{ID: "b1", Value: "201+"}, `{"type":"button","id":"b1","value":"201+"}`},
 		{&Resume{Token: "t"}, `{"type":"resume","token":"t","after":""}`},
 		{&Start{Playbook: "qualify"}, `{"type":"start","playbook":"qualify"}`},
@@ -170,5 +171,26 @@ func TestEntryFile(t *testing.T) {
 	}
 	if _, ok := (&Entry{Kind: "message", Data: map[string]any{"file": "f1"}}).File(); ok {
 		t.Fatal("a message is a file")
+	}
+}
+
+// BenchmarkEncode: the frames of an ordinary turn (ack, the visitor's
+// entry, the bot's question, status).
+func BenchmarkEncode(b *testing.B) {
+	at := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+	frames := []Frame{
+		&Ack{ID: "m1", Entry: "1732262400000-0"},
+		&EntryFrame{Entry: Entry{ID: "1732262400000-0", From: "visitor", Kind: "message", Text: "visitor7@acme7.com", At: at}},
+		&EntryFrame{Entry: Entry{ID: "1732262400000-1", From: "bot", Kind: "message", Text: "How many employees?",
+			Buttons: []Button{{"1-10", "1-10"}, {"11-50", "11-50"}, {"51-200", "51-200"}, {"201+", "201+"}}, Input: "choice", At: at}},
+		&Status{Status: StatusWaiting},
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for _, f := range frames {
+			if _, err := Encode(f); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

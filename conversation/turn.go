@@ -228,8 +228,11 @@ func AwayTeam(entries []store.Entry) string {
 }
 
 // splitHandoffs separates the effects that queue the chat for a team from
-// the others.
+// the others. Without a handoff (most turns) rest is effs itself.
 func splitHandoffs(effs []engine.Effect) (handoffs, rest []engine.Effect) {
+	if !slices.ContainsFunc(effs, func(e engine.Effect) bool { return e.Kind == engine.EffectHandoff }) {
+		return nil, effs
+	}
 	for _, e := range effs {
 		if e.Kind == engine.EffectHandoff {
 			handoffs = append(handoffs, e)

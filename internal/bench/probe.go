@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,15 +27,21 @@ type Sample struct {
 	ServerPeakRSS int64
 	// BenchCPU is this process's CPU time: the load generator.
 	BenchCPU time.Duration
-	// RedisCPU is Redis's used_cpu_user+used_cpu_sys (INFO cpu).
-	RedisCPU time.Duration
+	// RedisCPU is Redis's used_cpu_user+used_cpu_sys (INFO cpu): on a
+	// Redis Cluster, of every node, masters and replicas;
+	// RedisReplicaCPU is the replicas' part of it.
+	RedisCPU        time.Duration
+	RedisReplicaCPU time.Duration
+	// RedisNodes is how many Redis processes RedisCPU sums (0: none).
+	RedisNodes int
 	// MachineBusy and MachineSteal are the whole machine's non-idle and
 	// stolen CPU time (/proc/stat), to see whether anything else ran.
 	MachineBusy  time.Duration
 	MachineSteal time.Duration
 	// Commands are Redis's calls per command (INFO commandstats), which
-	// count the commands scripts run as well as those clients send; nil
-	// when Redis does not report them.
+	// count the commands scripts run as well as those clients send (on a
+	// cluster, summed over the masters: a replica's are its master's
+	// again); nil when Redis does not report them.
 	Commands map[string]int64
 	// Client is what the server processes' Redis clients sent, counted by
 	// the servers themselves (their --pprof listener's /debug/vars); nil
@@ -96,8 +103,11 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 	if p.Redis != nil {
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if info, err := p.Redis.Info(ictx, "cpu", "commandstats").Result(); err == nil {
+		if cc, ok := p.Redis.(*redis.ClusterClient); ok {
+			s.sampleCluster(ictx, cc)
+		} else if info, err := p.Redis.Info(ictx, "cpu", "commandstats").Result(); err == nil {
 			s.RedisCPU, s.Commands = parseInfo(info)
+			s.RedisNodes = 1
 		}
 	}
 	if len(p.DebugURLs) > 0 {
@@ -124,6 +134,52 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 		s.Client, s.Go = total, gs
 	}
 	return s
+}
+
+// sampleCluster sums INFO cpu over every node of a Redis Cluster, and
+// INFO commandstats over its masters. A node that does not answer leaves
+// the sample without Redis figures: a sum missing a node would read as a
+// drop.
+func (s *Sample) sampleCluster(ctx context.Context, cc *redis.ClusterClient) {
+	var (
+		mu           sync.Mutex
+		cpu, replica time.Duration
+		nodes        int
+		cmds         = map[string]int64{}
+	)
+	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		info, err := n.Info(ctx, "cpu", "commandstats").Result()
+		if err != nil {
+			return err
+		}
+		c, m := parseInfo(info)
+		mu.Lock()
+		defer mu.Unlock()
+		cpu += c
+		nodes++
+		for k, v := range m {
+			cmds[k] += v
+		}
+		return nil
+	})
+	if err == nil {
+		err = cc.ForEachSlave(ctx, func(ctx context.Context, n *redis.Client) error {
+			info, err := n.Info(ctx, "cpu").Result()
+			if err != nil {
+				return err
+			}
+			c, _ := parseInfo(info)
+			mu.Lock()
+			defer mu.Unlock()
+			replica += c
+			nodes++
+			return nil
+		})
+	}
+	if err != nil {
+		return
+	}
+	s.RedisCPU, s.RedisReplicaCPU, s.RedisNodes, s.Commands = cpu+replica, replica, nodes, cmds
 }
 
 func fetchVars(ctx context.Context, base string) (*ClientStats, *GoStats, error) {

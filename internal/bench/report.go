@@ -62,7 +62,11 @@ type Resources struct {
 	ServerRSS      int64   `json:"server_rss_bytes"`
 	ServerPeakRSS  int64   `json:"server_peak_rss_bytes"`
 	RedisCPUCores  float64 `json:"redis_cpu_cores"`
-	BenchCPUCores  float64 `json:"bench_cpu_cores"`
+	// RedisReplicaCPUCores is the replicas' part of RedisCPUCores (a
+	// Redis Cluster); RedisNodes how many Redis processes it sums.
+	RedisReplicaCPUCores float64 `json:"redis_replica_cpu_cores,omitempty"`
+	RedisNodes           int     `json:"redis_nodes,omitempty"`
+	BenchCPUCores        float64 `json:"bench_cpu_cores"`
 	// MachineCores is how many cores the whole machine kept busy: more
 	// than server + Redis + bench means something else ran too.
 	MachineCores float64       `json:"machine_busy_cores"`
@@ -146,13 +150,15 @@ func cores(a, b time.Duration, window time.Duration) float64 {
 func ResourcesBetween(a, b Sample, turns int) Resources {
 	w := b.At.Sub(a.At)
 	r := Resources{
-		ServerCPUCores: cores(a.ServerCPU, b.ServerCPU, w),
-		ServerRSS:      b.ServerRSS,
-		ServerPeakRSS:  b.ServerPeakRSS,
-		RedisCPUCores:  cores(a.RedisCPU, b.RedisCPU, w),
-		BenchCPUCores:  cores(a.BenchCPU, b.BenchCPU, w),
-		MachineCores:   cores(a.MachineBusy, b.MachineBusy, w),
-		StealCores:     cores(a.MachineSteal, b.MachineSteal, w),
+		ServerCPUCores:       cores(a.ServerCPU, b.ServerCPU, w),
+		ServerRSS:            b.ServerRSS,
+		ServerPeakRSS:        b.ServerPeakRSS,
+		RedisCPUCores:        cores(a.RedisCPU, b.RedisCPU, w),
+		BenchCPUCores:        cores(a.BenchCPU, b.BenchCPU, w),
+		RedisReplicaCPUCores: cores(a.RedisReplicaCPU, b.RedisReplicaCPU, w),
+		RedisNodes:           b.RedisNodes,
+		MachineCores:         cores(a.MachineBusy, b.MachineBusy, w),
+		StealCores:           cores(a.MachineSteal, b.MachineSteal, w),
 	}
 	r.Redis = RedisBetween(a, b, turns)
 	return r
@@ -260,8 +266,12 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 		r.writeResources(w, &l.Resources, "turn")
 		if l.Turns > 0 {
+			redis := us(perTurn(l.RedisCPUCores, l))
+			if l.RedisNodes > 1 {
+				redis += fmt.Sprintf(" (%d nodes; replicas %s)", l.RedisNodes, us(perTurn(l.RedisReplicaCPUCores, l)))
+			}
 			p("  CPU per turn   server %s, Redis %s, bench (load generator) %s   (CPU time / turns of the window: steadier than turns/s on a shared machine)\n",
-				us(perTurn(l.ServerCPUCores, l)), us(perTurn(l.RedisCPUCores, l)), us(perTurn(l.BenchCPUCores, l)))
+				us(perTurn(l.ServerCPUCores, l)), redis, us(perTurn(l.BenchCPUCores, l)))
 		}
 	}
 	if c := r.Ceiling; c != nil {
@@ -323,8 +333,12 @@ func (r *Report) writeResources(w io.Writer, res *Resources, unit string) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("  server         CPU %.2f cores (user+sys of the server processes, /proc/PID/stat); RSS %s at the end (peak %s)\n",
 		res.ServerCPUCores, mb(res.ServerRSS), mb(res.ServerPeakRSS))
-	p("  others         Redis CPU %.2f cores (INFO cpu); bench (load generator) CPU %.2f cores; whole machine busy %.2f of %d cores (steal %.2f)\n",
-		res.RedisCPUCores, res.BenchCPUCores, res.MachineCores, r.Machine.CPUs, res.StealCores)
+	redisCPU := "(INFO cpu)"
+	if res.RedisNodes > 1 {
+		redisCPU = fmt.Sprintf("(INFO cpu of all %d cluster nodes; replicas %.2f)", res.RedisNodes, res.RedisReplicaCPUCores)
+	}
+	p("  others         Redis CPU %.2f cores %s; bench (load generator) CPU %.2f cores; whole machine busy %.2f of %d cores (steal %.2f)\n",
+		res.RedisCPUCores, redisCPU, res.BenchCPUCores, res.MachineCores, r.Machine.CPUs, res.StealCores)
 	rd := res.Redis
 	if rd == nil {
 		p("  Redis/%s      not available (no INFO commandstats)\n", unit)
@@ -337,7 +351,11 @@ func (r *Report) writeResources(w io.Writer, res *Resources, unit string) {
 		p("                          (subscribe/unsubscribe follow conversations on the pub/sub connection, written without a wait)\n")
 		p("    in scripts     %.2f   commands Lua scripts ran inside those EVALSHAs: %s\n", rd.InScriptsTotal, breakdown(rd.InScripts))
 	}
-	p("    all            %.2f   every command in INFO commandstats (the bench's INFO left out): %s\n", rd.AllTotal, breakdown(rd.All))
+	of := "INFO commandstats"
+	if res.RedisNodes > 1 {
+		of += " of every master"
+	}
+	p("    all            %.2f   every command in %s (the bench's INFO left out): %s\n", rd.AllTotal, of, breakdown(rd.All))
 }
 
 func rt(v float64) string {

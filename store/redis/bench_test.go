@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -186,6 +187,98 @@ func redisCPU(b *testing.B, rdb goredis.UniversalClient) float64 {
 		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
 			f, _ := strconv.ParseFloat(v, 64)
 			total += f
+		}
+	}
+	return total
+}
+
+// BenchmarkTurnBatchedCluster is BenchmarkTurnBatched on the Redis Cluster
+// of PLAYBOOK_REDIS_CLUSTER (skipped without one): 50 goroutines, each on
+// its own conversation (spread over the masters by their hash tags). It
+// reports this process's CPU per turn, the CPU per turn of every node of
+// the cluster (masters and replicas, INFO cpu) and the turns per pipeline.
+func BenchmarkTurnBatchedCluster(b *testing.B) {
+	cl := redistest.NewCluster(b)
+	ctx := context.Background()
+	for _, bc := range []struct {
+		name   string
+		window time.Duration // negative: no Coalescer
+	}{{"off", -1}, {"window-0", 0}, {"window-200us", 200 * time.Microsecond}} {
+		b.Run(bc.name, func(b *testing.B) {
+			rdb := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
+			defer rdb.Close()
+			var co *redisstore.Coalescer
+			if bc.window >= 0 {
+				co = redisstore.Coalesce(rdb, redisstore.CoalesceOptions{Window: bc.window})
+				defer co.Close()
+			}
+			st := redisstore.New(rdb, redisstore.Options{Prefix: cl.Prefix + bc.name + ":", TTL: time.Hour})
+			var workers atomic.Int64
+			run := time.Now().UnixNano()
+			redisBefore := clusterCPU(b, rdb)
+			cpuBefore := processCPU()
+			b.SetParallelism(max(1, 50/runtime.GOMAXPROCS(0)))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := workers.Add(1)
+				conv, turns, n := "", 0, 0
+				for pb.Next() {
+					if conv == "" || turns == 100 {
+						n++
+						conv = strconv.FormatInt(run, 36) + "-" + strconv.FormatInt(w, 10) + "-" + strconv.Itoa(n)
+						if _, err := st.Create(ctx, benchSession(conv), benchEntries("")[1:]); err != nil {
+							b.Error(err)
+							return
+						}
+						turns = 0
+					}
+					turns++
+					id := "m" + strconv.Itoa(turns)
+					if _, err := st.Turn(ctx, conv, id, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
+						sess.Turn++
+						return sess, benchEntries(id), nil
+					}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64((processCPU()-cpuBefore).Microseconds())/float64(b.N), "cpu-µs/turn")
+			redisAfter := clusterCPU(b, rdb)
+			b.ReportMetric((redisAfter[0]-redisBefore[0])*1e6/float64(b.N), "masters-µs/turn")
+			b.ReportMetric((redisAfter[1]-redisBefore[1])*1e6/float64(b.N), "replicas-µs/turn")
+			if co != nil && co.Stats().Batches.Load() > 0 {
+				b.ReportMetric(float64(co.Stats().Commands.Load())/float64(co.Stats().Batches.Load()), "cmds/batch")
+			}
+		})
+	}
+}
+
+// clusterCPU is the user + system CPU seconds of the cluster's masters
+// and of its replicas (INFO cpu of each node).
+func clusterCPU(b *testing.B, rdb *goredis.ClusterClient) [2]float64 {
+	var mu sync.Mutex
+	var total [2]float64
+	for i, each := range []func(context.Context, func(context.Context, *goredis.Client) error) error{rdb.ForEachMaster, rdb.ForEachSlave} {
+		err := each(context.Background(), func(ctx context.Context, n *goredis.Client) error {
+			info, err := n.Info(ctx, "cpu").Result()
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(info, "\n") {
+				k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+				if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+					f, _ := strconv.ParseFloat(v, 64)
+					mu.Lock()
+					total[i] += f
+					mu.Unlock()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
 	return total

@@ -84,6 +84,7 @@ Scenarios (--scenario NAME; flags given as well override them):
   playbook bench --url http://127.0.0.1:8080 --visitors 10 --conversations 1000
   playbook bench --scenario embedded-vs-redis --duration 15s --runs 3
   playbook bench --reference --duration 15s --runs 3
+  playbook bench --compare cluster,redis --cluster 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002 --duration 10s
 
 The reference server (--reference, or --compare redis,reference) is the
 least a server can do for the same visitors: it speaks serve's visitor
@@ -141,7 +142,8 @@ duration or its number of conversations.
 		fs.StringVar(&o.selfProfile, "bench-profile", "", "write a CPU profile of the bench itself (the load generator) to this file")
 		fs.StringVar(&o.heapProfile, "server-heap", "", "write a heap profile of the (first) server to this file, at the end of the window (with --idle: with all connections open)")
 		fs.IntVar(&o.procs, "bench-procs", 0, "GOMAXPROCS of the bench itself, the load generator (0: Go's default; the servers keep theirs)")
-		fs.StringVar(&o.compare, "compare", "", "alternate runs on two engines, embedded,redis or redis,reference (serve on Redis and the reference server): each engine once a round, --runs rounds, the same load; prints turns/s, latency and server CPU per turn of each run, their ranges and the ratio")
+		fs.StringVar(&o.compare, "compare", "", "alternate runs on two engines, embedded,redis or redis,reference (serve on Redis and the reference server) or cluster,redis (serve on the Redis Cluster of --cluster and on one node): each engine once a round, --runs rounds, the same load; prints turns/s, latency and server CPU per turn of each run, their ranges and the ratio")
+		fs.StringVar(&o.cluster, "cluster", "", "with --compare ...,cluster: the Redis Cluster's nodes (comma-separated HOST:PORT, loopback)")
 		fs.IntVar(&o.runs, "runs", 3, "with --compare: how many rounds")
 		fs.BoolVar(&o.withReference, "reference", false, "compare serve on Redis with the reference server, alternated (--compare redis,reference)")
 		fs.StringVar(&o.referenceServer, "reference-server", "", "run only the reference server on this loopback address (what --reference starts), with --redis and --prefix, until interrupted")
@@ -223,6 +225,7 @@ type benchOptions struct {
 	procs         int
 	json          bool
 	compare       string
+	cluster       string
 	runs          int
 	keepLogs      bool
 	soak          bool

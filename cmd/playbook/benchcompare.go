@@ -12,8 +12,9 @@ import (
 )
 
 // compareEngines are the engines --compare knows.
-// "reference" is the bench's reference server on Redis (--reference).
-var compareEngines = map[string]bool{"embedded": true, "redis": true, "reference": true}
+// "reference" is the bench's reference server on Redis (--reference);
+// "cluster" is serve on the Redis Cluster of --cluster.
+var compareEngines = map[string]bool{"embedded": true, "redis": true, "reference": true, "cluster": true}
 
 // runCompare alternates runs of o on the engines of o.compare ("embedded,
 // redis", or "redis,reference": serve on Redis and the reference server), o.runs rounds, each engine once a round (the order flips every
@@ -28,7 +29,10 @@ func runCompare(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 	}
 	for _, e := range engines {
 		if !compareEngines[e] {
-			return usageError("--compare: no engine %q (embedded, redis or reference)", e)
+			return usageError("--compare: no engine %q (embedded, redis, reference or cluster)", e)
+		}
+		if e == "cluster" && o.cluster == "" {
+			return usageError("--compare ...,cluster needs the Redis Cluster's nodes: --cluster HOST:PORT,HOST:PORT,...")
 		}
 	}
 	switch {
@@ -71,8 +75,11 @@ func runCompare(ctx context.Context, std *stdio, o *benchOptions) (err error) {
 			run.embedded = e == "embedded"
 			run.reference = e == "reference"
 			run.redisURL = ""
-			if e == "redis" || e == "reference" {
+			switch e {
+			case "redis", "reference":
 				run.redisURL = redisURL
+			case "cluster":
+				run.redisURL = o.cluster
 			}
 			for _, f := range []*string{&run.profile, &run.heapProfile} {
 				if *f != "" {

@@ -200,6 +200,9 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	ratio("server CPU/turn", func(r CompareRun) float64 { return r.ServerCPUPerTurn().Seconds() })
 	ratio("Redis CPU/turn", func(r CompareRun) float64 { return r.StoreCPUPerTurn().Seconds() })
 	ratio("bench CPU/turn", func(r CompareRun) float64 { return r.BenchCPUPerTurn().Seconds() })
+	ratio("CPU/turn in all (server + store + bench)", func(r CompareRun) float64 {
+		return (r.ServerCPUPerTurn() + r.StoreCPUPerTurn() + r.BenchCPUPerTurn()).Seconds()
+	})
 	ratio("Redis round trips/turn", CompareRun.RoundTrips)
 	ratio("Redis commands/turn", CompareRun.Commands)
 	p("  errors    %d\n", c.Errors())

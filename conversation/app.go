@@ -153,7 +153,7 @@ func NewApp(engine store.Engine, opts Options) (*App, error) {
 		return nil, fmt.Errorf("conversation: the store does not answer: %w", err)
 	}
 	a := &App{opts: opts, engine: engine}
-	a.sessions = engine.Sessions(store.SessionOptions{TTL: opts.IdleTTL, Now: opts.Now, Pending: TurnLeavesWork,
+	a.sessions = engine.Sessions(store.SessionOptions{TTL: opts.IdleTTL, Now: opts.Now, Pending: TurnLeavesWork, PendingFolded: LeavesWork,
 		PendingCreate: func(ctx context.Context) bool { return a.svc.StartLeavesWork(ctx) }})
 	a.inbox = handoff.NewStore(opts.Inbox, handoff.Options{Prefix: opts.Prefix, PresenceTimeout: opts.PresenceTimeout, Now: opts.Now,
 		PasswordCost: opts.PasswordCost, Retention: opts.Retention, Alive: a.sessions.Alive})

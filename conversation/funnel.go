@@ -124,14 +124,7 @@ func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Sessio
 	if s.cfg.Funnels == nil || sess == nil {
 		return nil
 	}
-	var facts []store.FunnelFact
-	if start {
-		facts = append(facts, store.FunnelFact{Name: "started", Counter: "started", At: sess.StartedAt})
-	}
-	if waiting != "" && !asked.IsZero() {
-		facts = append(facts, store.FunnelFact{Name: "asked|" + waiting, Counter: "asked|" + waiting, At: asked})
-	}
-	facts = append(facts, FunnelFacts(entries, waiting)...)
+	facts := turnFacts(sess, entries, waiting, asked, start)
 	if len(facts) == 0 && done == "" {
 		return nil
 	}
@@ -147,6 +140,45 @@ func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Sessio
 		}
 		return false
 	}
+}
+
+// turnFacts are the funnel facts of a turn (see foldTurn).
+func turnFacts(sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) []store.FunnelFact {
+	var facts []store.FunnelFact
+	if start {
+		facts = append(facts, store.FunnelFact{Name: "started", Counter: "started", At: sess.StartedAt})
+	}
+	if waiting != "" && !asked.IsZero() {
+		facts = append(facts, store.FunnelFact{Name: "asked|" + waiting, Counter: "asked|" + waiting, At: asked})
+	}
+	return append(facts, FunnelFacts(entries, waiting)...)
+}
+
+// foldsInTurn returns the session store as a store.TurnFolds when it
+// writes a turn's fold with the turn itself (the Redis engine on one
+// node): the turn then needs no fold after it, and no pending mark for
+// its fold.
+func (s *Service) foldsInTurn() (store.TurnFolds, bool) {
+	if s.cfg.Funnels == nil {
+		return nil, false
+	}
+	tf, ok := s.store.(store.TurnFolds)
+	if !ok || !tf.FoldsTurns(s.cfg.Funnels) {
+		return nil, false
+	}
+	return tf, true
+}
+
+// inTurnFold is the fold TurnFolded writes with a turn (nil: no facts).
+func inTurnFold(sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) *store.FunnelFold {
+	if sess == nil {
+		return nil
+	}
+	facts := turnFacts(sess, entries, waiting, asked, start)
+	if len(facts) == 0 {
+		return nil
+	}
+	return &store.FunnelFold{Conv: sess.ID, Key: FunnelKeyOf(sess), Facts: facts}
 }
 
 // redoFunnel folds a conversation's whole transcript again, for the

@@ -44,7 +44,15 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 		return nil, store.Result{}, err
 	}
 	sess, effs := engine.Step(prog, sess, ev)
-	res, err := s.store.Create(ctx, sess, s.Entries(prog, sess, nil, effs, ev.Now))
+	entries := s.Entries(prog, sess, nil, effs, ev.Now)
+	tf, inTurn := s.foldsInTurn()
+	var res store.Result
+	var err error
+	if inTurn {
+		res, err = tf.CreateFolded(ctx, sess, entries, inTurnFold(sess, entries, "", time.Time{}, true), s.funnelKeep())
+	} else {
+		res, err = s.store.Create(ctx, sess, entries)
+	}
 	if err != nil {
 		return nil, res, fmt.Errorf("creating conversation: %w", err)
 	}
@@ -55,7 +63,10 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	if created != nil {
 		created(sess, res)
 	}
-	folded := s.foldTurn(ctx, sess.ID, sess, res.Entries, "", time.Time{}, true, "")
+	var folded func() bool
+	if !inTurn {
+		folded = s.foldTurn(ctx, sess.ID, sess, res.Entries, "", time.Time{}, true, "")
+	}
 	if failed := s.Perform(ctx, sess.ID, prog, sess, effs, res.Entries); !failed && inboxErr == nil {
 		if folded == nil {
 			s.Done(ctx, res.Pending)

@@ -58,15 +58,16 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	began := time.Now()
 	var waiting string  // the card whose question the turn answers
 	var asked time.Time // when it was asked
-	res, err := s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+	tf, inTurn := s.foldsInTurn()
+	step := func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		prog = p
 		waiting, asked = waitingAt(p, sess)
 		if err := s.World(ctx, p, sess, &ev); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		// The first message's language, when sure, picks the
 		// playbook's texts from now on.
@@ -86,8 +87,23 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 			left := slices.ContainsFunc(pre, func(e store.Entry) bool { return e.From == "visitor" })
 			entries = append(entries, store.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: ev.Now, Data: map[string]any{"left_message": left}})
 		}
-		return next, entries, nil
-	})
+		if !inTurn {
+			return next, entries, nil, nil
+		}
+		return next, entries, inTurnFold(next, entries, waiting, asked, false), nil
+	}
+	var res store.Result
+	var err error
+	if inTurn {
+		// The fold is written with the turn: no fold after it, and no
+		// mark unless the turn leaves other work (PendingFolded).
+		res, err = tf.TurnFolded(ctx, conv, clientID, s.funnelKeep(), step)
+	} else {
+		res, err = s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+			next, entries, _, err := step(sess)
+			return next, entries, err
+		})
+	}
 	if err != nil {
 		return res, info, err
 	}
@@ -132,7 +148,13 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	if s.cfg.Funnels != nil && !LeavesWork(res.Entries) {
 		mark, foldDone = "", res.Pending
 	}
-	folded := s.foldTurn(ctx, conv, info.Session, res.Entries, waiting, asked, false, foldDone)
+	var folded func() bool
+	if !inTurn {
+		folded = s.foldTurn(ctx, conv, info.Session, res.Entries, waiting, asked, false, foldDone)
+	} else {
+		// Folded with the turn; a mark (PendingFolded) is for other work.
+		mark = res.Pending
+	}
 	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"time"
+
+	"github.com/playbook-dev/playbook/engine"
 )
 
 // FunnelKey is one row group of the funnel rollup: the conversations of one
@@ -97,4 +99,24 @@ type Funnels interface {
 	// Funnel returns the counters of the row groups q selects, one row
 	// per (key, counter) with its total, in no particular order.
 	Funnel(ctx context.Context, q FunnelQuery) ([]FunnelRow, error)
+}
+
+// FoldStep is a Step that also returns the turn's funnel fold (nil: none;
+// its Conv and Done are not read).
+type FoldStep func(*engine.Session) (*engine.Session, []Entry, *FunnelFold, error)
+
+// TurnFolds is a SessionStore that can write a turn's funnel fold in the
+// turn's own atomic write (the Redis engine on one node): such a turn
+// needs neither a write after it for its fold nor a pending mark for it
+// (SessionOptions.PendingFolded says which of them still leave work).
+type TurnFolds interface {
+	// FoldsTurns reports whether TurnFolded and CreateFolded write their
+	// folds into f with the turn; when false they must not be used.
+	FoldsTurns(f Funnels) bool
+	// TurnFolded is Turn whose step also returns the turn's fold, kept
+	// keep (as FoldMany's). A duplicate or stale try folds nothing.
+	TurnFolded(ctx context.Context, id, clientID string, keep time.Duration, step FoldStep) (Result, error)
+	// CreateFolded is Create with the first turn's fold; it is marked
+	// pending as Create is (SessionOptions.Pending).
+	CreateFolded(ctx context.Context, sess *engine.Session, entries []Entry, fold *FunnelFold, keep time.Duration) (Result, error)
 }

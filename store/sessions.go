@@ -80,6 +80,10 @@ type SessionOptions struct {
 	// clears the mark with Done once the work is done, and a process that
 	// died before that leaves it for ClaimPending.
 	Pending func(entries []Entry) bool
+	// PendingFolded, when set, is Pending for the turns whose funnel fold
+	// is written with them (TurnFolds.TurnFolded): only those that leave
+	// other work are marked. A new conversation is marked by Pending.
+	PendingFolded func(entries []Entry) bool
 	// PendingCreate, when set and true, marks a new conversation (Create)
 	// pending too, whatever its entries. Needs Pending.
 	PendingCreate func(ctx context.Context) bool

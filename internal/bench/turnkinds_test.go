@@ -41,7 +41,7 @@ type phaseCounter struct {
 
 // answerPath are the callees of Service.TurnThen and Service.Start whose
 // requests come before the answer.
-var answerPath = []string{"(*Store).Turn", "(*Store).Create", "(*Service).Queue", "(*Service).enqueue", "(*Service).StartInbox"}
+var answerPath = []string{"(*Store).Turn", "(*Store).Create", "(*Store).TurnFolded", "(*Store).CreateFolded", "(*Service).Queue", "(*Service).enqueue", "(*Service).StartInbox"}
 
 func (c *phaseCounter) record(cmds ...redis.Cmder) {
 	pcs := make([]uintptr, 64)

@@ -48,7 +48,7 @@ func (e *Engine) Sessions(opts store.SessionOptions) store.SessionStore {
 	if now == nil {
 		now = e.now
 	}
-	return New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingCreate: opts.PendingCreate, Now: now})
+	return New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingFolded: opts.PendingFolded, PendingCreate: opts.PendingCreate, Now: now})
 }
 func (e *Engine) Timers() store.Timers { return New(e.rdb, Options{Prefix: e.prefix}).Timers() }
 func (e *Engine) Programs(ttl time.Duration) store.Programs {

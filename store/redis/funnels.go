@@ -59,10 +59,11 @@ func rowID(k store.FunnelKey) string {
 var foldScript = goredis.NewScript(`
 local bounds = {` + bucketList() + `}
 local n = 0
+local fresh = false
 for i = 3, #ARGV, 5 do
   local at = ARGV[i + 2]
   if redis.call('HSETNX', KEYS[1], ARGV[i], at) == 1 then
-    redis.call('HINCRBY', KEYS[2], ARGV[i + 1], 1)
+    if redis.call('HINCRBY', KEYS[2], ARGV[i + 1], 1) == 1 then fresh = true end
     n = n + 1
     if ARGV[i + 3] ~= '' then
       local t0 = redis.call('HGET', KEYS[1], ARGV[i + 3])
@@ -72,13 +73,15 @@ for i = 3, #ARGV, 5 do
         for _, ub in ipairs(bounds) do
           if d <= ub then b = tostring(ub) break end
         end
-        redis.call('HINCRBY', KEYS[2], ARGV[i + 4] .. '|' .. b, 1)
+        if redis.call('HINCRBY', KEYS[2], ARGV[i + 4] .. '|' .. b, 1) == 1 then fresh = true end
       end
     end
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if n > 0 then redis.call('SADD', KEYS[3], ARGV[1]) end
+-- The row's id joins the shard's set when the row gets a counter it did
+-- not have (a row's first counter is one): not again on every fold.
+if fresh then redis.call('SADD', KEYS[3], ARGV[1]) end
 return n
 `)
 

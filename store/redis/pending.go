@@ -28,11 +28,12 @@ func newNonce() string {
 }
 
 // runMarked runs the turn script and marks the turn pending, in one
-// pipeline.
-func (s *Store) runMarked(ctx context.Context, id, mark string, args []any) ([]any, error) {
+// pipeline: on a Cluster, where the pending set is in another slot than
+// the conversation's keys (on one node the script marks the turn itself).
+func (s *Store) runMarked(ctx context.Context, id, mark string, keys []string, args []any) ([]any, error) {
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
-		turn := pipe.EvalSha(ctx, turnScript.Hash(), s.keys(id), args...)
+		turn := pipe.EvalSha(ctx, turnScript.Hash(), keys, args...)
 		pipe.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark})
 		_, _ = pipe.Exec(ctx)
 		err := turn.Err()

@@ -47,8 +47,14 @@ type Store struct {
 	cache  *sessionCache // nil: every turn reads the session first
 	// pending, pendingCreate: see Options.
 	pending       func([]Entry) bool
+	pendingFolded func([]Entry) bool
 	pendingCreate func(ctx context.Context) bool
 	now           func() time.Time
+	// oneNode: rdb is one Redis node (not a Cluster), where the turn
+	// script may write keys of other slots: its pending mark and its
+	// funnel fold (TurnFolded). funnels: the rollup of the same prefix.
+	oneNode bool
+	funnels *Funnels
 }
 
 // Options configure a Store.
@@ -70,6 +76,10 @@ type Options struct {
 	// itself; the caller clears the mark with Done once the work is done,
 	// and a process that died before that leaves it for ClaimPending.
 	Pending func(entries []Entry) bool
+	// PendingFolded, when set, is Pending for the turns whose funnel fold
+	// is written with the turn (TurnFolded, CreateFolded): the fold needs
+	// no mark, so only the turns that leave other work are marked.
+	PendingFolded func(entries []Entry) bool
 	// PendingCreate, when set and true, marks a new conversation (Create)
 	// pending too, whatever its entries: starting it leaves work (such as
 	// a conversation.started event to emit). Needs Pending.
@@ -96,7 +106,9 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize), pending: opts.Pending, pendingCreate: opts.PendingCreate, now: opts.Now}
+	_, one := rdb.(*goredis.Client)
+	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize), pending: opts.Pending, pendingFolded: opts.PendingFolded,
+		pendingCreate: opts.PendingCreate, now: opts.Now, oneNode: one, funnels: NewFunnels(rdb, opts.Prefix)}
 }
 
 // CachedSessions is how many sessions the store holds in memory.
@@ -120,7 +132,7 @@ func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + "}:li
 //go:embed turn.lua
 var turnLua string
 
-var turnScript = goredis.NewScript(turnLua)
+var turnScript = goredis.NewScript(strings.Replace(turnLua, "{BOUNDS}", "{"+bucketList()+"}", 1))
 
 // Load returns a conversation's session and its version, read from Redis.
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
@@ -184,11 +196,16 @@ func decodeSession(id string, data []byte) (*engine.Session, error) {
 // records clientID (when not empty), atomically. A stale version comes
 // back as store.ErrStale (Turn retries it).
 func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry) (Result, error) {
+	return s.commitFolded(ctx, id, version, sess, clientID, entries, nil)
+}
+
+// commitFolded is Commit with the turn's funnel fold (nil: none).
+func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry, fold *inTurnFold) (Result, error) {
 	data, err := json.Marshal(sess)
 	if err != nil {
 		return Result{}, err
 	}
-	r, err := s.commit(ctx, id, version, data, clientID, entries)
+	r, err := s.commit(ctx, id, version, data, clientID, entries, fold)
 	switch {
 	case err == nil && !r.Duplicate:
 		s.cache.put(id, r.Version, sess, data)
@@ -199,27 +216,67 @@ func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engi
 	return r, err
 }
 
-func (s *Store) commit(ctx context.Context, id string, version int64, data []byte, clientID string, entries []Entry) (Result, error) {
-	args := make([]any, 0, 5+len(entries))
-	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.Channel(id))
-	for i := range entries {
-		b, err := store.EncodeEntry(&entries[i])
-		if err != nil {
-			return Result{}, err
+func (s *Store) commit(ctx context.Context, id string, version int64, data []byte, clientID string, entries []Entry, fold *inTurnFold) (Result, error) {
+	nf := 0
+	if fold != nil {
+		nf = 5 * len(fold.Facts)
+	}
+	args := make([]any, 0, 10+len(entries)+nf)
+	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.Channel(id), len(entries))
+	mark := ""
+	pending := s.pending
+	if fold != nil && version != 0 && s.pendingFolded != nil {
+		// A new conversation is marked as Create marks it: its start
+		// leaves its inbox record to write.
+		pending = s.pendingFolded
+	}
+	if pending != nil && (pending(entries) || version == 0 && s.pendingCreate != nil && s.pendingCreate(ctx)) {
+		// A turn that loses the race (stale) or repeats a client message
+		// id (dup) writes no mark: the try that stored it did.
+		mark = id + "|" + newNonce()
+	}
+	keys := s.keys(id)
+	inScript := mark != "" && s.oneNode
+	if inScript {
+		args = append(args, mark, s.now().UnixMilli())
+	} else {
+		args = append(args, "", 0)
+	}
+	if fold != nil {
+		fkeys, fargs := fold.f.foldArgs(id, fold.Key, fold.Facts, fold.keep)
+		args = append(args, fargs[0], fargs[1])
+		keys = append(keys, s.pendingKey())
+		keys = append(keys, fkeys...)
+		for i := range entries {
+			b, err := store.EncodeEntry(&entries[i])
+			if err != nil {
+				return Result{}, err
+			}
+			args = append(args, b)
 		}
-		args = append(args, b)
+		args = append(args, fargs[2:]...)
+	} else {
+		args = append(args, "", 0)
+		if inScript {
+			keys = append(keys, s.pendingKey())
+		}
+		for i := range entries {
+			b, err := store.EncodeEntry(&entries[i])
+			if err != nil {
+				return Result{}, err
+			}
+			args = append(args, b)
+		}
 	}
 	var res []any
 	var err error
-	mark := ""
-	if s.pending != nil && (s.pending(entries) || version == 0 && s.pendingCreate != nil && s.pendingCreate(ctx)) {
-		// The mark goes in the same round trip, after the turn: a turn
-		// that lost a race leaves a mark with nothing to do, which is
-		// harmless.
-		mark = id + "|" + newNonce()
-		res, err = s.runMarked(ctx, id, mark, args)
+	if mark != "" && !inScript {
+		// On a Cluster the pending set is in another slot: the mark goes
+		// in the same round trip, after the turn (a turn that lost a race
+		// then leaves a mark with nothing to do, which is harmless).
+		res, err = s.runMarked(ctx, id, mark, keys, args)
 	} else {
-		res, err = turnScript.Run(ctx, s.rdb, s.keys(id), args...).Slice()
+		res, err = turnScript.Run(ctx, s.rdb, keys, args...).Slice()
 	}
 	if err != nil {
 		return Result{}, err
@@ -236,6 +293,9 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		}
 		return Result{Version: v, Entries: entries, Pending: mark}, nil
 	case "dup":
+		if inScript {
+			mark = ""
+		}
 		first, _ := res[1].(string)
 		last, _ := res[2].(string)
 		r := Result{Duplicate: true, Pending: mark}
@@ -260,14 +320,23 @@ const maxTries = 30
 // duplicate clientID is answered from the transcript without calling step
 // again.
 func (s *Store) Turn(ctx context.Context, id, clientID string, step store.Step) (Result, error) {
+	return s.turn(ctx, id, clientID, 0, func(sess *engine.Session) (*engine.Session, []Entry, *store.FunnelFold, error) {
+		next, entries, err := step(sess)
+		return next, entries, nil, err
+	})
+}
+
+// turn is Turn whose step may return a funnel fold, written with the turn
+// (kept keep), on one node.
+func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duration, step store.FoldStep) (Result, error) {
 	if c, ok := s.cache.get(id); ok {
 		sess, err := c.session(id)
 		if err == nil {
-			next, entries, err := step(sess)
+			next, entries, fold, err := step(sess)
 			if err != nil {
 				return Result{}, err
 			}
-			r, err := s.Commit(ctx, id, c.version, next, clientID, entries)
+			r, err := s.commitFolded(ctx, id, c.version, next, clientID, entries, s.inTurn(fold, keep))
 			if !errors.Is(err, errStale) {
 				return r, err
 			}
@@ -283,14 +352,14 @@ func (s *Store) Turn(ctx context.Context, id, clientID string, step store.Step) 
 		if err != nil {
 			return retry.Permanent(err)
 		}
-		next, entries, err := step(sess)
+		next, entries, fold, err := step(sess)
 		if err != nil {
 			return retry.Permanent(err)
 		}
 		// A duplicate clientID is caught inside the script, which then
 		// answers with the entries stored the first time; the step's
 		// output is dropped (it is pure, so running it cost nothing else).
-		r, err = s.Commit(ctx, id, v, next, clientID, entries)
+		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(fold, keep))
 		if errors.Is(err, errStale) {
 			return err
 		}
@@ -303,6 +372,47 @@ func (s *Store) Turn(ctx context.Context, id, clientID string, step store.Step) 
 		return Result{}, err
 	case errors.Is(err, errStale):
 		return Result{}, ErrConflict
+	}
+	return r, err
+}
+
+// inTurnFold is a funnel fold the turn script writes with the turn.
+type inTurnFold struct {
+	f     *Funnels
+	Key   store.FunnelKey
+	Facts []store.FunnelFact
+	keep  time.Duration
+}
+
+func (s *Store) inTurn(fold *store.FunnelFold, keep time.Duration) *inTurnFold {
+	if fold == nil || len(fold.Facts) == 0 || !s.oneNode {
+		return nil
+	}
+	return &inTurnFold{f: s.funnels, Key: fold.Key, Facts: fold.Facts, keep: keep}
+}
+
+var _ store.TurnFolds = (*Store)(nil)
+
+// FoldsTurns implements store.TurnFolds: on one Redis node, when f is the
+// rollup of this store's client and prefix (NewFunnels, Engine.Funnels),
+// TurnFolded and CreateFolded write the fold in the turn script. On a
+// Cluster the rollup's shards are in other slots than the conversation:
+// the caller folds after the turn, which is then marked pending.
+func (s *Store) FoldsTurns(f store.Funnels) bool {
+	rf, ok := f.(*Funnels)
+	return ok && s.oneNode && rf.rdb == s.rdb && rf.p == s.prefix
+}
+
+// TurnFolded implements store.TurnFolds.
+func (s *Store) TurnFolded(ctx context.Context, id, clientID string, keep time.Duration, step store.FoldStep) (Result, error) {
+	return s.turn(ctx, id, clientID, keep, step)
+}
+
+// CreateFolded implements store.TurnFolds.
+func (s *Store) CreateFolded(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration) (Result, error) {
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(fold, keep))
+	if errors.Is(err, errStale) {
+		return r, ErrExists
 	}
 	return r, err
 }

@@ -3,10 +3,21 @@
 -- KEYS[2] transcript: a list of "ID ENTRY" (ID = "ms-seq", as a stream id);
 --         a conversation stored before the list (a stream) stays a stream
 -- KEYS[3] client message ids answered: id -> "first last" entry ids
+-- KEYS[4] the pending set, when ARGV[7] is a mark (one Redis node only:
+--         it is in another slot)
+-- KEYS[5..7] the funnel fold's keys, when ARGV[9] is a row id (one node
+--         only): the conversation's facts, the row's counters, the shard's
+--         row ids (redis.Funnels)
 -- ARGV[1] expected version (0 = create), ARGV[2] new session JSON,
 -- ARGV[3] ttl in ms, ARGV[4] client message id or "", ARGV[5] pub/sub channel,
--- ARGV[6..] transcript entries (JSON).
--- Replies {"ok", version, id...} | {"dup", first, last} | {"stale"}.
+-- ARGV[6] N, how many transcript entries, ARGV[7] the turn's pending mark
+-- or "", ARGV[8] its score, ARGV[9] the fold's row id or "", ARGV[10] how
+-- long the fold's facts are kept (ms), ARGV[11..10+N] transcript entries
+-- (JSON), then the fold's facts, five each: name, counter, when (ms),
+-- since, timing (as foldScript's).
+-- Replies {"ok", version, id...} | {"dup", first, last} | {"stale"}. The
+-- mark and the fold are written only with "ok": a duplicate or a stale
+-- turn was marked and folded by the try that stored it.
 if ARGV[4] ~= '' then
   local done = redis.call('HGET', KEYS[3], ARGV[4])
   if done then
@@ -33,9 +44,10 @@ redis.call('SET', KEYS[1], v .. ' ' .. ARGV[2], 'PX', ARGV[3])
 local reply = {'ok', tostring(v)}
 local live = {}
 local fresh = false
-if #ARGV >= 6 then
+local n = tonumber(ARGV[6])
+if n > 0 then
   if redis.call('TYPE', KEYS[2])['ok'] == 'stream' then
-    for i = 6, #ARGV do
+    for i = 11, 10 + n do
       local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[i])
       reply[#reply + 1] = id
       live[#live + 1] = id .. ' ' .. ARGV[i]
@@ -57,7 +69,7 @@ if #ARGV >= 6 then
         seq = tonumber(string.sub(last, dash + 1, sp - 1)) + 1
       end
     end
-    for i = 6, #ARGV do
+    for i = 11, 10 + n do
       local id = string.format('%.0f-%d', ms, seq)
       seq = seq + 1
       reply[#reply + 1] = id
@@ -80,5 +92,33 @@ if #reply > 2 then
     redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
   end
   redis.call('PUBLISH', ARGV[5], table.concat(live, '\n'))
+end
+if ARGV[7] ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
+end
+if ARGV[9] ~= '' then
+  local bounds = {BOUNDS}
+  -- The row's id joins the shard's set when the row gets a counter it
+  -- did not have (a row's first counter is one).
+  local newRow = false
+  for i = 11 + n, #ARGV, 5 do
+    local at = ARGV[i + 2]
+    if redis.call('HSETNX', KEYS[5], ARGV[i], at) == 1 then
+      if redis.call('HINCRBY', KEYS[6], ARGV[i + 1], 1) == 1 then newRow = true end
+      if ARGV[i + 3] ~= '' then
+        local t0 = redis.call('HGET', KEYS[5], ARGV[i + 3])
+        if t0 then
+          local d = tonumber(at) - tonumber(t0)
+          local b = 'inf'
+          for _, ub in ipairs(bounds) do
+            if d <= ub then b = tostring(ub) break end
+          end
+          if redis.call('HINCRBY', KEYS[6], ARGV[i + 4] .. '|' .. b, 1) == 1 then newRow = true end
+        end
+      end
+    end
+  end
+  redis.call('PEXPIRE', KEYS[5], ARGV[10])
+  if newRow then redis.call('SADD', KEYS[7], ARGV[9]) end
 end
 return reply

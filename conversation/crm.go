@@ -2,9 +2,11 @@ package conversation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/playbook-dev/playbook/access"
@@ -57,10 +59,16 @@ func (d agentDirectory) OnlineAgents(ctx context.Context, team string) ([]string
 	return d.st.OnlineAgents(ctx, team)
 }
 
-// openCRM opens the CRM on engine: records owned by the inbox's agents,
+// openCRM opens the CRM on engine (its record events sent with its writes
+// when it publishes on publisher): records owned by the inbox's agents,
 // notes to them told in the inbox (NotifyCRM), on the service's clock.
-func (s *Service) openCRM(engine store.CRMEngine) *crm.Store {
-	return crm.New(engine, engine, crm.Options{Agents: Agents(s.inbox), Notify: s.NotifyCRM, Changed: s.RecordsChanged, Now: s.now, Metrics: s.m})
+func (s *Service) openCRM(engine store.CRMEngine, publisher Publisher) *crm.Store {
+	o := crm.Options{Agents: Agents(s.inbox), Notify: s.NotifyCRM, Changed: s.RecordsChanged, Now: s.now, Metrics: s.m}
+	if p, ok := engine.(store.CRMPublisher); ok && p.PublishesOn(publisher) {
+		// A create's record event goes out with its last write.
+		o.ChangedMessage = s.recordsMessage
+	}
+	return crm.New(engine, engine, o)
 }
 
 // CRM returns the CRM store, for tests and tools.
@@ -103,6 +111,40 @@ func (r crmRecords) create(ctx context.Context, conv string, sess *engine.Sessio
 // phone), and the chat for the person's feed. sess is the conversation's
 // session when the caller has it (nil: it is read).
 func (s *Service) CRMSource(ctx context.Context, conv string, agent *handoff.Agent, sess *engine.Session) crm.Source {
+	if m, ok := ctx.Value(sourceMemoKey{}).(*sourceMemo); ok && agent == nil && sess != nil && m.conv == conv {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if m.src == nil {
+			src := s.crmSource(ctx, conv, nil, sess)
+			m.src = &src
+		}
+		return m.src.Clone()
+	}
+	return s.crmSource(ctx, conv, agent, sess)
+}
+
+// sourceMemo keeps, for one turn, the conversation's crm.Source the bot's
+// work made (a create card's record, then the chat in the person's feed):
+// the inbox record is read once, not once for each.
+type sourceMemo struct {
+	conv string
+	mu   sync.Mutex
+	src  *crm.Source
+}
+
+type sourceMemoKey struct{}
+
+// withSourceMemo is ctx with a memo of conv's crm.Source, for a turn that
+// creates records.
+func withSourceMemo(ctx context.Context, conv string, effs []engine.Effect) context.Context {
+	if !slices.ContainsFunc(effs, func(e engine.Effect) bool { return e.Kind == engine.EffectCreate }) {
+		return ctx
+	}
+	return context.WithValue(ctx, sourceMemoKey{}, &sourceMemo{conv: conv})
+}
+
+// crmSource is CRMSource, read.
+func (s *Service) crmSource(ctx context.Context, conv string, agent *handoff.Agent, sess *engine.Session) crm.Source {
 	src := crm.Source{Conversation: conv}
 	if agent != nil {
 		src.Agent = crmAgent(agent)
@@ -371,6 +413,16 @@ func (s *Service) EmitStarted(ctx context.Context, c *handoff.Conversation) erro
 // reload.
 func (s *Service) RecordsChanged(ctx context.Context, rs []*crm.Record) {
 	s.PublishInbox(ctx, InboxEvent{Type: protocol.TypeRecord, Records: rs})
+}
+
+// recordsMessage is the inbox message RecordsChanged publishes for rs,
+// for an engine that sends it with the create (crm.Options.ChangedMessage).
+func (s *Service) recordsMessage(rs []*crm.Record) (store.Message, bool) {
+	b, err := json.Marshal(InboxEvent{Type: protocol.TypeRecord, Records: rs})
+	if err != nil {
+		return store.Message{}, false
+	}
+	return store.Message{Channel: s.inbox.InboxChannel(), Payload: string(b)}, true
 }
 
 // NotifyCRM tells an agent about a note for them (inbox notify event).

@@ -182,7 +182,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Records = crmRecords{s}
 	}
 	if cfg.CRM == nil {
-		cfg.CRM = s.openCRM(cfg.CRMEngine)
+		cfg.CRM = s.openCRM(cfg.CRMEngine, cfg.Publisher)
 		s.crm = cfg.CRM
 	}
 	s.cfg = cfg

@@ -26,6 +26,10 @@ type TurnInfo struct {
 	// Queued is the chat as this turn's handoff put it in its team's
 	// queue (with its place there), nil when the turn handed nothing off.
 	Queued *handoff.Conversation
+	// QueueWaits are the recent waits of Queued's team, read with the
+	// handoff (nil when they were not): the visitor's first queue frame
+	// estimates the wait from them.
+	QueueWaits *[]time.Duration
 }
 
 // Turn runs one event through a conversation: one atomic store turn that
@@ -129,6 +133,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 				} else {
 					c := *q.c // the caller's own: announce may change q.c
 					info.Queued = &c
+					info.QueueWaits = q.cfg.Waits
 					toAnnounce = append(toAnnounce, q)
 				}
 			}
@@ -155,6 +160,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		// Folded with the turn; a mark (PendingFolded) is for other work.
 		mark = res.Pending
 	}
+	ctx = withSourceMemo(ctx, conv, effects)
 	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook

@@ -373,7 +373,7 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 		if !res.Duplicate {
 			v.status(info.Status, info.Outcome)
 			if info.Queued != nil && info.Status == engine.StatusHandoff {
-				v.watchQueue(conv, info.Queued.Team, info.Queued.QueuePosition)
+				v.watchQueueWith(conv, info.Queued.Team, info.Queued.QueuePosition, info.QueueWaits)
 			}
 		}
 		v.out.Flush()
@@ -713,6 +713,13 @@ func (v *Widget) deliver(entries []store.Entry) {
 // replaces the one before (the chat may have left the queue and come
 // back, a reopened chat nobody had, before the old loop saw it go).
 func (v *Widget) watchQueue(conv, team string, pos int) {
+	v.watchQueueWith(conv, team, pos, nil)
+}
+
+// watchQueueWith is watchQueue with the team's recent waits when the
+// caller read them (the handoff did): the first frame's estimate then
+// costs no read.
+func (v *Widget) watchQueueWith(conv, team string, pos int, waits *[]time.Duration) {
 	if conv == "" {
 		return
 	}
@@ -726,7 +733,11 @@ func (v *Widget) watchQueue(conv, team string, pos int) {
 	v.mu.Unlock()
 	var sent *protocol.Queue
 	if pos > 0 {
-		sent = v.queueFrame(team, pos)
+		if waits != nil {
+			sent = queueFrameOf(team, pos, *waits)
+		} else {
+			sent = v.queueFrame(team, pos)
+		}
 		v.out.Push(sent)
 	}
 	go v.queueLoop(conv, gen, sent)
@@ -752,6 +763,15 @@ func (v *Widget) queueFrame(team string, pos int) *protocol.Queue {
 		v.log.Warn("reading a team's usual wait", "team", team, "err", err)
 	case ok:
 		q.EstimateSeconds = max(int(d/time.Second), 1)
+	}
+	return q
+}
+
+// queueFrameOf is queueFrame with the team's recent waits known.
+func queueFrameOf(team string, pos int, waits []time.Duration) *protocol.Queue {
+	q := &protocol.Queue{Team: team, Position: pos}
+	if len(waits) > 0 {
+		q.EstimateSeconds = max(int(handoff.Median(waits).Round(time.Second)/time.Second), 1)
 	}
 	return q
 }

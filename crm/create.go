@@ -39,6 +39,16 @@ type Source struct {
 	Chat *Chat
 }
 
+// Clone is a copy of src that shares nothing a caller may change (its
+// Chat is copied).
+func (src Source) Clone() Source {
+	if src.Chat != nil {
+		c := *src.Chat
+		src.Chat = &c
+	}
+	return src
+}
+
 // Result is what Create made, or found made by an earlier call with the
 // same key.
 type Result struct {
@@ -104,7 +114,9 @@ func (s *Store) Create(ctx context.Context, src Source, rec engine.Record) (*Res
 				s.m.RecordCreated(string(r.Kind))
 			}
 			s.afterCreate(ctx, src, res)
-			s.tellChanged(ctx, res.Created...)
+			if s.changedMsg == nil {
+				s.tellChanged(ctx, res.Created...) // else sent with the change
+			}
 		}
 		return res, nil
 	case ctx.Err() == nil && errors.Is(err, errStale):
@@ -410,6 +422,11 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 	}
 	ivb, _ := json.Marshal(iv)
 	ch.c.Done = string(ivb)
+	if s.changedMsg != nil && len(created) > 0 {
+		if m, ok := s.changedMsg(created); ok {
+			ch.c.Publish = append(ch.c.Publish, m)
+		}
+	}
 
 	dup, err := s.commit(ctx, ch)
 	if err != nil {

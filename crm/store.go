@@ -71,6 +71,11 @@ type Options struct {
 	// records a Create made, a task done or open again, a person
 	// updated. Nil: nobody is told.
 	Changed func(ctx context.Context, rs []*Record)
+	// ChangedMessage, when set, is the bus message Changed would send for
+	// the records a Create made: an engine that can (store.CRMPublisher)
+	// sends it with the create's last write instead, a round trip fewer,
+	// and Changed is not called for them.
+	ChangedMessage func(rs []*Record) (store.Message, bool)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Metrics counts the records created and the webhook deliveries; nil:
@@ -94,6 +99,9 @@ type Store struct {
 	subs       []*Subscription
 	subGen     uint64 // moves on when this process changes a subscription
 	subReading bool   // a background read is under way
+	// changedMsg is Options.ChangedMessage when the engine sends it with
+	// a change (nil: Changed is called after).
+	changedMsg func(rs []*Record) (store.Message, bool)
 }
 
 // New returns a Store on an engine's CRM records and outbox.
@@ -101,7 +109,11 @@ func New(st store.CRM, ob store.Outbox, o Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Store{st: st, ob: ob, agents: o.Agents, notify: o.Notify, changed: o.Changed, now: o.Now, m: o.Metrics}
+	st2 := &Store{st: st, ob: ob, agents: o.Agents, notify: o.Notify, changed: o.Changed, now: o.Now, m: o.Metrics}
+	if _, ok := st.(store.CRMPublisher); ok {
+		st2.changedMsg = o.ChangedMessage
+	}
+	return st2
 }
 
 // Index names of people and organizations.

@@ -148,6 +148,18 @@ type CRMChange struct {
 	Chats []Chat
 	// Events go to the webhook outbox, each once by its id.
 	Events []OutboxEvent
+	// Publish are messages for the processes' bus, sent with step 3 by
+	// an engine that implements [CRMPublisher] (others ignore them): the
+	// agents told of the records in the same round trip that finishes
+	// them. A plan finished after a crash sends them then.
+	Publish []Message
+}
+
+// CRMPublisher is a CRM engine that sends a change's Publish messages.
+type CRMPublisher interface {
+	// PublishesOn reports whether the messages it sends reach the
+	// listeners of publisher (the same Redis as a Bus's).
+	PublishesOn(publisher any) bool
 }
 
 // Listed is a record in its kind's list.

@@ -282,6 +282,11 @@ type TeamConfig struct {
 	// open_hours(): "mon-fri 09:00-18:00 Europe/Berlin" (checked by the
 	// caller); "" for none.
 	Hours string `json:"hours,omitempty"`
+	// Waits, from HandOff only (nil elsewhere, or when it could not read
+	// them), are the team's recent waits as Waits returns them, read in
+	// the same step: the visitor's first queue frame shows the usual wait
+	// without another round trip. Not part of the configuration.
+	Waits *[]time.Duration `json:"-"`
 }
 
 // Teams keeps the teams' routing.

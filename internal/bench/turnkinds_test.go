@@ -31,9 +31,10 @@ import (
 // goroutines (the CRM after a turn) and loops (timers, sweeps, the
 // webhooks' outbox), which land on whichever turn runs then.
 type phaseCounter struct {
-	mu   sync.Mutex
-	kind string
-	by   map[string]int // kind + " " + phase
+	cluster bool
+	mu      sync.Mutex
+	kind    string
+	by      map[string]int // kind + " " + phase
 	// where counts the requests before the answer by the innermost of our
 	// functions that made them, to say which one went over.
 	where map[string]int // kind + " " + function
@@ -159,10 +160,32 @@ func TestRoundTripsByKindOfTurn(t *testing.T) {
 		cl := redistest.NewCluster(t) // skips under -short, or without a cluster
 		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs})
 		t.Cleanup(func() { rdb.Close() })
-		counter := &phaseCounter{by: map[string]int{}}
+		counter := &phaseCounter{by: map[string]int{}, cluster: true}
 		rdb.AddHook(counter)
 		roundTripsByKind(t, counter, serve(t, playbooks.BenchQualify, redisstore.NewEngine(rdb, cl.Prefix), cl.Prefix))
 	})
+}
+
+// The round trips a lead turn and a handoff turn make before the handler
+// reads the next frame, at most (issue 13's target is 2 for both). A lead:
+// the turn, the conversation's inbox record, the CRM's reads, the create's
+// two round trips on one node (its record event published in the second),
+// four on a Cluster (the Bus publishes there on a node client this hook
+// does not see). A handoff: the turn, the queue (with the team's waits),
+// its timer, the visitor's earlier chats for the new-chat notice and its
+// publish (not seen on a Cluster).
+func leadRoundTrips(cluster bool) int {
+	if cluster {
+		return 7
+	}
+	return 5
+}
+
+func handoffRoundTrips(cluster bool) int {
+	if cluster {
+		return 4
+	}
+	return 5
 }
 
 func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
@@ -236,12 +259,16 @@ func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 	defer counter.mu.Unlock()
 	kinds := slices.Sorted(maps.Keys(turns))
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n  %-16s %5s %8s %8s %11s", "kind of turn", "turns", "answer", "after", "background")
+	fmt.Fprintf(&b, "\n  %-16s %5s %8s %8s %8s %11s", "kind of turn", "turns", "answer", "after", "in all", "background")
 	for _, k := range kinds {
-		per := func(phase string) string {
-			return fmt.Sprintf("%.2f", float64(counter.by[k+" "+phase])/float64(turns[k]))
+		per := func(phases ...string) string {
+			n := 0
+			for _, ph := range phases {
+				n += counter.by[k+" "+ph]
+			}
+			return fmt.Sprintf("%.2f", float64(n)/float64(turns[k]))
 		}
-		fmt.Fprintf(&b, "\n  %-16s %5d %8s %8s %11s", k, turns[k], per("answer"), per("after"), per("background"))
+		fmt.Fprintf(&b, "\n  %-16s %5d %8s %8s %8s %11s", k, turns[k], per("answer"), per("after"), per("answer", "after"), per("background"))
 	}
 	t.Logf("Redis round trips per turn, by kind and phase:%s\n  (all, by kind and phase: %v)\n  (before the answer, by who asked: %v)", b.String(), counter.by, counter.where)
 	if a := counter.by[bench.TurnAnswer+" answer"]; a != turns[bench.TurnAnswer] {
@@ -256,6 +283,24 @@ func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 	}
 	if h := counter.by[handoffs+" answer"]; h > 2*turns[handoffs] {
 		t.Errorf("%d round trips before the answer for %d handoffs, want at most 2 each (the turn, the team's queue)", h, turns[handoffs])
+	}
+	// In all (the answer and the handler's work after it, before it reads
+	// the next frame): issue 13 asks at most 2 for a lead turn and for a
+	// handoff. Not there yet (docs/benchmarks.md): these hold what is
+	// reached, a lead's CRM create in 2 round trips on one node (3 on a
+	// Cluster) after the CRM's reads, a handoff's wait estimate read with
+	// its queue.
+	leads := bench.TurnLast + " " + bench.OutcomeLead
+	if turns[leads] == 0 {
+		t.Fatalf("no lead among the turns %v", turns)
+	}
+	for _, c := range []struct {
+		kind string
+		most int
+	}{{leads, leadRoundTrips(counter.cluster)}, {handoffs, handoffRoundTrips(counter.cluster)}} {
+		if n := counter.by[c.kind+" answer"] + counter.by[c.kind+" after"]; n > c.most*turns[c.kind] {
+			t.Errorf("%s: %d round trips before the next frame for %d turns, want at most %d each", c.kind, n, turns[c.kind], c.most)
+		}
 	}
 	for _, k := range kinds {
 		if k == bench.TurnStart || k == handoffs {

@@ -337,6 +337,15 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		if cfg, err = teamConfig(tx, h.Team); err != nil {
 			return err
 		}
+		ws, err := waits(tx, h.Team)
+		if err != nil {
+			return err
+		}
+		list := make([]time.Duration, 0, len(ws))
+		for _, m := range ws {
+			list = append(list, time.Duration(m)*time.Millisecond)
+		}
+		cfg.Waits = &list
 		c.QueuePosition, err = queuePos(tx, h.Team, id)
 		out = c
 		return err

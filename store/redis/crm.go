@@ -49,9 +49,17 @@ func NewCRM(rdb goredis.UniversalClient, prefix string) *CRM {
 }
 
 var (
-	_ store.CRM    = (*CRM)(nil)
-	_ store.Outbox = (*CRM)(nil)
+	_ store.CRM          = (*CRM)(nil)
+	_ store.Outbox       = (*CRM)(nil)
+	_ store.CRMPublisher = (*CRM)(nil)
 )
+
+// PublishesOn implements store.CRMPublisher: a change's messages go out
+// with its step 3, heard by a Bus on the same client.
+func (c *CRM) PublishesOn(publisher any) bool {
+	b, ok := publisher.(*Bus)
+	return ok && b.rdb == c.rdb
+}
 
 func crmTag(s string) string {
 	h := sha256.Sum256([]byte(s))
@@ -178,10 +186,14 @@ type step struct {
 	old, new, also string
 }
 
-// Apply implements store.CRM, in the steps store.CRMChange describes;
-// the idempotency key is claimed in the same round trip as the new
-// records are written (new ids: nobody reads them before an index names
-// them), and the index entries with the changed records.
+// Apply implements store.CRM, in the steps store.CRMChange describes. On
+// one node it takes two round trips: steps 1 and 2 in one script (the
+// claim, the new records in their pending form, the index entries and
+// changed records compared and set: all or nothing, nothing to undo),
+// then step 3 and the done mark in one pipeline (Redis runs it in order,
+// the mark last). On a Cluster, where no script spans the slots, four:
+// the claim with the new records, the index entries and changed records,
+// the rest, the done mark, each after the one before succeeded.
 func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
 	var planned string
 	if ch.Key != "" {
@@ -218,54 +230,15 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 		}
 		return "", errCrash
 	}
-	var intent *goredis.Cmd
-	done, err := c.cas(ctx, fresh, func(pipe goredis.Pipeliner) {
-		if claim && ch.Key != "" {
-			intent = intentScript.Eval(ctx, pipe, []string{c.idemKey(ch.Key)}, planned, c.keyTTL(ch).Milliseconds())
+	_, cluster := c.rdb.(*goredis.ClusterClient)
+	if !cluster && c.crashAfter != 2 {
+		// One node: steps 1 and 2 in one script, all or nothing.
+		dup, err := c.claimAndSet(ctx, ch, planned, claim && ch.Key != "", append(fresh, later...))
+		if err != nil || dup != "" {
+			return dup, err
 		}
-	})
-	if intent != nil {
-		res, ierr := intent.StringSlice()
-		if ierr != nil {
-			_ = c.undo(ctx, done, "", "")
-			return "", ierr
-		}
-		if res[0] == "has" {
-			// The key was used: forget the records just written.
-			if err := c.undo(ctx, done, "", ""); err != nil {
-				return "", err
-			}
-			v := res[1]
-			if d, ok := strings.CutPrefix(v, "d"); ok {
-				return d, nil
-			}
-			// A change with this key was planned and did not finish (a
-			// crash, or it is under way): finish that plan, then let the
-			// caller read again (it will find the key done).
-			var prev store.CRMChange
-			if err := json.Unmarshal([]byte(v[1:]), &prev); err != nil {
-				return "", fmt.Errorf("crm store: bad plan under idempotency key: %w", err)
-			}
-			if _, err := c.apply(ctx, &prev, v, false); err != nil {
-				return "", err
-			}
-			return "", store.ErrStale
-		}
-	}
-	if err == nil {
-		if c.crashAfter == 2 {
-			return "", errCrash
-		}
-		var ok []step
-		ok, err = c.cas(ctx, later, nil)
-		done = append(done, ok...)
-	}
-	if err != nil {
-		undoErr := c.undo(ctx, done, ch.Key, planned)
-		if errors.Is(err, store.ErrStale) && undoErr != nil {
-			return "", undoErr
-		}
-		return "", err
+	} else if dup, err := c.stepwise(ctx, ch, planned, claim, fresh, later); err != nil || dup != "" {
+		return dup, err
 	}
 	if c.crashAfter == 3 {
 		return "", errCrash
@@ -299,18 +272,167 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 	for _, ev := range ch.Events {
 		c.emitOnce(ctx, pipe, ev, eventMarkKeep)
 	}
+	for _, m := range ch.Publish {
+		pipe.Publish(ctx, m.Channel, m.Payload)
+	}
+	// On one node the done mark goes last in the same pipeline: Redis
+	// runs a connection's commands in order, so a crash that cut the
+	// pipeline short left the mark unset. On a Cluster the nodes run
+	// their parts in any order: the mark waits for the rest.
+	markNow := ch.Key != "" && !cluster && c.crashAfter != 4
+	if markNow {
+		pipe.Set(ctx, c.idemKey(ch.Key), "d"+ch.Done, c.keyTTL(ch))
+	}
 	if pipe.Len() > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
+			if markNow {
+				// A command failed after the mark may have been set: the
+				// plan again, so a retry finishes it.
+				_ = casScript.Run(context.WithoutCancel(ctx), c.rdb, []string{c.idemKey(ch.Key)}, "d"+ch.Done, planned).Err()
+			}
 			return "", err
 		}
 	}
 	if c.crashAfter == 4 {
 		return "", errCrash
 	}
-	if ch.Key != "" {
+	if ch.Key != "" && !markNow {
 		if err := c.rdb.Set(ctx, c.idemKey(ch.Key), "d"+ch.Done, c.keyTTL(ch)).Err(); err != nil {
 			return "", err
 		}
+	}
+	return "", nil
+}
+
+// stepwise runs steps 1 and 2 of a change in two round trips, each
+// touching one slot per command, in order (a Cluster): the claim with the
+// new records, then the index entries and changed records; what a failure
+// leaves is undone.
+func (c *CRM) stepwise(ctx context.Context, ch *store.CRMChange, planned string, claim bool, fresh, later []step) (string, error) {
+	var intent *goredis.Cmd
+	done, err := c.cas(ctx, fresh, func(pipe goredis.Pipeliner) {
+		if claim && ch.Key != "" {
+			intent = intentScript.Eval(ctx, pipe, []string{c.idemKey(ch.Key)}, planned, c.keyTTL(ch).Milliseconds())
+		}
+	})
+	if intent != nil {
+		res, ierr := intent.StringSlice()
+		if ierr != nil {
+			_ = c.undo(ctx, done, "", "")
+			return "", ierr
+		}
+		if res[0] == "has" {
+			// The key was used: forget the records just written.
+			if err := c.undo(ctx, done, "", ""); err != nil {
+				return "", err
+			}
+			return c.used(ctx, res[1])
+		}
+	}
+	if err == nil {
+		if c.crashAfter == 2 {
+			return "", errCrash
+		}
+		var ok []step
+		ok, err = c.cas(ctx, later, nil)
+		done = append(done, ok...)
+	}
+	if err != nil {
+		undoErr := c.undo(ctx, done, ch.Key, planned)
+		if errors.Is(err, store.ErrStale) && undoErr != nil {
+			return "", undoErr
+		}
+		return "", err
+	}
+	return "", nil
+}
+
+// used answers a change whose idempotency key holds v already: its done
+// value, or, for a plan that did not finish (a crash, or it is under
+// way), ErrStale once that plan is finished (the caller reads again and
+// finds the key done).
+func (c *CRM) used(ctx context.Context, v string) (string, error) {
+	if d, ok := strings.CutPrefix(v, "d"); ok {
+		return d, nil
+	}
+	var prev store.CRMChange
+	if err := json.Unmarshal([]byte(v[1:]), &prev); err != nil {
+		return "", fmt.Errorf("crm store: bad plan under idempotency key: %w", err)
+	}
+	if _, err := c.apply(ctx, &prev, v, false); err != nil {
+		return "", err
+	}
+	return "", store.ErrStale
+}
+
+// claimSetScript is steps 1 and 2 of a change on one node, atomically:
+// with ARGV[1] '1' it claims the idempotency key KEYS[1] with the plan
+// ARGV[2] for ARGV[3] ms (replying {'has', value} when the key is used);
+// then every KEYS[i+1] must hold ARGV[3i+1] (empty: absent), or hold
+// ARGV[3i+2] or ARGV[3i+3] (when not empty) already, else it replies
+// {'stale'} and writes nothing; then each takes ARGV[3i+2] (empty:
+// deleted). Replies {'new'}.
+var claimSetScript = goredis.NewScript(`
+local claim = ARGV[1] == '1'
+if claim then
+  local cur = redis.call('GET', KEYS[1])
+  if cur then return {'has', cur} end
+end
+local set = {}
+for i = 1, #KEYS - 1 do
+  local cur = redis.call('GET', KEYS[i+1]) or ''
+  local old, new, also = ARGV[3*i+1], ARGV[3*i+2], ARGV[3*i+3]
+  if cur == new or (also ~= '' and cur == also) then
+  elseif cur == old then
+    set[#set+1] = i
+  else
+    return {'stale'}
+  end
+end
+for _, i in ipairs(set) do
+  local new = ARGV[3*i+2]
+  if new == '' then redis.call('DEL', KEYS[i+1]) else redis.call('SET', KEYS[i+1], new) end
+end
+if claim then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+return {'new'}
+`)
+
+// claimAndSet runs claimSetScript (one node only: its keys are in many
+// slots).
+func (c *CRM) claimAndSet(ctx context.Context, ch *store.CRMChange, planned string, claim bool, steps []step) (string, error) {
+	keys := make([]string, 0, len(steps)+1)
+	args := make([]any, 0, 3*len(steps)+3)
+	idem := c.p + "{k:none}"
+	if ch.Key != "" {
+		idem = c.idemKey(ch.Key)
+	}
+	keys = append(keys, idem)
+	flag := "0"
+	if claim {
+		flag = "1"
+	}
+	args = append(args, flag, planned, c.keyTTL(ch).Milliseconds())
+	for _, s := range steps {
+		keys = append(keys, s.key)
+		args = append(args, s.old, s.new, s.also)
+	}
+	res, err := claimSetScript.Run(ctx, c.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return "", err
+	}
+	switch res[0] {
+	case "has":
+		return c.used(ctx, res[1])
+	case "stale":
+		if !claim && ch.Key != "" {
+			// A plan found under its key (a crash left it) that can no
+			// longer be applied: what it wrote before goes, and its key
+			// is released, as stepwise's undo does.
+			if err := c.undo(ctx, steps, ch.Key, planned); err != nil {
+				return "", err
+			}
+		}
+		return "", store.ErrStale
 	}
 	return "", nil
 }

@@ -376,6 +376,7 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	var step *goredis.Cmd
 	var cfg *goredis.MapStringStringCmd
 	var rank *goredis.IntCmd
+	var waits *goredis.StringSliceCmd
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
 		step = pipe.EvalSha(ctx, handOff.Hash(), []string{s.metaKey(id)}, args...)
@@ -384,6 +385,7 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		cfg = pipe.HGetAll(ctx, s.teamConfigKey(h.Team))
 		rank = pipe.ZRank(ctx, s.queueKey(h.Team), id)
 		pipe.SAdd(ctx, s.teamsKey(), h.Team)
+		waits = pipe.LRange(ctx, s.waitsKey(h.Team), 0, -1)
 		_, _ = pipe.Exec(ctx)
 		if err := step.Err(); try == 0 && err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			if err := handOff.Load(ctx, s.rdb).Err(); err != nil {
@@ -449,7 +451,11 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	}
 	c := decodeMeta(m)
 	c.QueuePosition = int(rank.Val()) + 1
-	return c, teamConfig(cfg.Val()), nil
+	tc := teamConfig(cfg.Val())
+	if ws, err := parseWaits(h.Team, waits.Val()); waits.Err() == nil && err == nil {
+		tc.Waits = &ws
+	}
+	return c, tc, nil
 }
 
 // unindexBatch queues the removal of id from the lists it was in before a
@@ -975,10 +981,17 @@ func (s *Inbox) AddWait(ctx context.Context, team string, wait time.Duration, ke
 
 // Waits implements store.Teams.
 func (s *Inbox) Waits(ctx context.Context, team string) ([]time.Duration, error) {
-	vals, err := s.rdb.LRange(ctx, s.p+"{t:"+team+"}:waits", 0, -1).Result()
+	vals, err := s.rdb.LRange(ctx, s.waitsKey(team), 0, -1).Result()
 	if err != nil {
 		return nil, err
 	}
+	return parseWaits(team, vals)
+}
+
+func (s *Inbox) waitsKey(team string) string { return s.p + "{t:" + team + "}:waits" }
+
+// parseWaits decodes a team's waits list (ms).
+func parseWaits(team string, vals []string) ([]time.Duration, error) {
 	out := make([]time.Duration, 0, len(vals))
 	for _, v := range vals {
 		ms, err := strconv.ParseInt(v, 10, 64)

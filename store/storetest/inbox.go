@@ -614,6 +614,11 @@ func testHandOffMerges(t *testing.T, open InboxOpener) {
 	if c.Last == nil || c.Last.Text != "Connecting you to sales…" || !c.Last.At.Equal(at) {
 		t.Fatalf("last message %+v", c.Last)
 	}
+	// The team's waits come with the handoff (none recorded yet).
+	if cfg.Waits == nil || len(*cfg.Waits) != 0 {
+		t.Fatalf("the team's waits with the handoff: %v, want read and none", cfg.Waits)
+	}
+	cfg.Waits = nil
 	if cfg != (handoff.TeamConfig{Routing: handoff.LeastBusy, Capacity: 3, Reopen: handoff.ReopenNever}) {
 		t.Fatalf("routing %+v", cfg)
 	}

@@ -46,7 +46,10 @@ local live = {}
 local fresh = false
 local n = tonumber(ARGV[6])
 if n > 0 then
-  if redis.call('TYPE', KEYS[2])['ok'] == 'stream' then
+  -- The last entry, for the next ids; a transcript stored before lists
+  -- is a stream, which LINDEX refuses (WRONGTYPE): no TYPE every turn.
+  local last = redis.pcall('LINDEX', KEYS[2], -1)
+  if type(last) == 'table' then
     for i = 11, 10 + n do
       local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[i])
       reply[#reply + 1] = id
@@ -58,7 +61,6 @@ if n > 0 then
     local t = redis.call('TIME')
     local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     local seq = 0
-    local last = redis.call('LINDEX', KEYS[2], -1)
     fresh = not last
     if last then
       local dash = string.find(last, '-', 1, true)

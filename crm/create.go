@@ -338,7 +338,7 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		} else {
 			continue
 		}
-		b, err := json.Marshal(sl.rec)
+		b, err := encodeRecord(sl.rec)
 		if err != nil {
 			return nil, err
 		}
@@ -573,7 +573,7 @@ func (s *Store) found(ctx context.Context, id string) (*slot, error) {
 				return nil, s.pendingRecord(ms)
 			}
 			var r Record
-			if v == "" || json.Unmarshal([]byte(v), &r) != nil {
+			if v == "" || decodeRecord(id, v, &r) != nil {
 				return nil, nil
 			}
 			return &slot{rec: &r, json: v}, nil
@@ -900,7 +900,7 @@ func (s *Store) UpdatePerson(ctx context.Context, id string, name, phone *string
 			p.Phone = np
 		}
 		p.UpdatedAt = s.now().UTC()
-		b, err := json.Marshal(p)
+		b, err := encodeRecord(p)
 		if err != nil {
 			return nil, err
 		}

@@ -45,15 +45,44 @@ type FeedItem struct {
 	Record *Record   `json:"record,omitempty"`
 }
 
-// putChat adds writing a chat, and putting it in a person's feed, to a
-// change. The chat's item is scored by its start, once.
-func (s *Store) putChat(ch *change, person string, c Chat) {
+// encodeChat is a chat's stored form: its JSON without the conversation
+// (the store keeps the chat under it) and without the transcript's path
+// when it is TranscriptPath's, about 100 bytes less.
+func encodeChat(c Chat) string {
+	conv := c.Conversation
+	c.Conversation = ""
+	if c.Transcript == TranscriptPath(conv) {
+		c.Transcript = ""
+	}
+	b, _ := json.Marshal(struct {
+		Chat
+		Conversation string `json:"conversation,omitempty"`
+		Transcript   string `json:"transcript,omitempty"`
+	}{Chat: c, Transcript: c.Transcript})
+	return string(b)
+}
+
+// decodeChat reads the chat kept for conversation conv, in its stored
+// form or the older one (with the conversation and the path).
+func decodeChat(conv, v string) (Chat, error) {
+	var c Chat
+	if err := json.Unmarshal([]byte(v), &c); err != nil {
+		return Chat{}, err
+	}
+	if c.Conversation == "" {
+		c.Conversation = conv
+	}
 	if c.Transcript == "" {
 		c.Transcript = TranscriptPath(c.Conversation)
 	}
+	return c, nil
+}
+
+// putChat adds writing a chat, and putting it in a person's feed, to a
+// change. The chat's item is scored by its start, once.
+func (s *Store) putChat(ch *change, person string, c Chat) {
 	c.FirstMessage = truncate(c.FirstMessage, 200)
-	b, _ := json.Marshal(c)
-	ch.c.Chats = append(ch.c.Chats, store.Chat{Conv: c.Conversation, JSON: string(b)})
+	ch.c.Chats = append(ch.c.Chats, store.Chat{Conv: c.Conversation, JSON: encodeChat(c)})
 	ch.feed(person, "c:"+c.Conversation, c.StartedAt.UnixMilli(), true)
 	ch.conv(c.Conversation, "person", person)
 }
@@ -94,7 +123,7 @@ func (s *Store) LinkChatOf(ctx context.Context, c Chat, team, email, person stri
 		if team != "" && !slices.Contains(rs[0].rec.Teams, team) {
 			p := rs[0].rec
 			p.Teams = append(p.Teams, team)
-			b, err := json.Marshal(p)
+			b, err := encodeRecord(p)
 			if err != nil {
 				return "", err
 			}
@@ -145,8 +174,8 @@ func (s *Store) ChatOf(ctx context.Context, conv string) (*Chat, error) {
 	if vs[0] == "" {
 		return nil, ErrNotFound
 	}
-	var c Chat
-	if err := json.Unmarshal([]byte(vs[0]), &c); err != nil {
+	c, err := decodeChat(conv, vs[0])
+	if err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -217,7 +246,7 @@ func (s *Store) Feed(ctx context.Context, id, typ string, limit int) ([]FeedItem
 	if len(all) > limit {
 		all = all[:limit]
 	}
-	var chats, recs []string
+	var chats, recs []string // conversations, record ids
 	for _, m := range all {
 		kind, ref, _ := strings.Cut(m.m, ":")
 		if kind == "c" {
@@ -230,16 +259,22 @@ func (s *Store) Feed(ctx context.Context, id, typ string, limit int) ([]FeedItem
 	if err != nil {
 		return nil, err
 	}
+	chatConvs := chats
 	recVals, err := s.st.Records(ctx, recs...)
 	if err != nil {
 		return nil, err
 	}
-	vals := make([]string, len(all))
+	recIDs := recs
+	// vals: each item's stored form; convs: its conversation (a chat) or
+	// record id.
+	vals, convs := make([]string, len(all)), make([]string, len(all))
 	for i, m := range all {
 		if m.m[0] == 'c' {
 			vals[i], chatVals = chatVals[0], chatVals[1:]
+			convs[i], chatConvs = chatConvs[0], chatConvs[1:]
 		} else {
 			vals[i], recVals = recVals[0], recVals[1:]
+			convs[i], recIDs = recIDs[0], recIDs[1:]
 		}
 	}
 	out := make([]FeedItem, 0, len(all))
@@ -250,13 +285,12 @@ func (s *Store) Feed(ctx context.Context, id, typ string, limit int) ([]FeedItem
 		at := time.UnixMilli(int64(m.score)).UTC()
 		switch m.m[0] {
 		case 'c':
-			var c Chat
-			if json.Unmarshal([]byte(vals[i]), &c) == nil {
+			if c, err := decodeChat(convs[i], vals[i]); err == nil {
 				out = append(out, FeedItem{Type: "chat", At: c.StartedAt, Chat: &c})
 			}
 		default:
 			var r Record
-			if json.Unmarshal([]byte(vals[i]), &r) == nil {
+			if decodeRecord(convs[i], vals[i], &r) == nil {
 				t := "record"
 				if r.Kind == KindNote {
 					t = "note"

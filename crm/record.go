@@ -1,6 +1,7 @@
 package crm
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -114,6 +115,36 @@ type Record struct {
 	Key           string    `json:"key,omitempty"` // the idempotency key it was created with
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// encodeRecord is a record's stored form: its JSON without its id (the
+// store keeps it under it) and without updated_at while it is created_at,
+// about 80 bytes less a record.
+func encodeRecord(r *Record) ([]byte, error) {
+	var updated *time.Time
+	if !r.UpdatedAt.Equal(r.CreatedAt) {
+		updated = &r.UpdatedAt
+	}
+	return json.Marshal(struct {
+		*Record
+		ID        string     `json:"id,omitempty"`
+		UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	}{Record: r, UpdatedAt: updated})
+}
+
+// decodeRecord reads record id's stored form, or the older one (with the
+// id and updated_at written out).
+func decodeRecord(id, v string, r *Record) error {
+	if err := json.Unmarshal([]byte(v), r); err != nil {
+		return err
+	}
+	if r.ID == "" {
+		r.ID = id
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt
+	}
+	return nil
 }
 
 // Label is how a record shows in one line: its title, subject, name or

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -192,7 +191,7 @@ func (s *Store) load(ctx context.Context, ids ...string) ([]raw, error) {
 			continue
 		}
 		var r Record
-		if json.Unmarshal([]byte(v), &r) == nil {
+		if decodeRecord(ids[i], v, &r) == nil {
 			out[i] = raw{rec: &r, json: v}
 		}
 	}
@@ -486,7 +485,7 @@ func (s *Store) CompleteTask(ctx context.Context, id string, done bool) (*Record
 			r.DoneAt = &now
 		}
 		r.UpdatedAt = now
-		b, err := json.Marshal(r)
+		b, err := encodeRecord(r)
 		if err != nil {
 			return nil, err
 		}

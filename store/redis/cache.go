@@ -66,6 +66,7 @@ func (c *sessionCache) put(id string, version int64, sess *engine.Session, data 
 	}
 	e := cachedSession{version: version, data: data}
 	if cp, ok := sess.Clone(); ok && cp != nil {
+		storedTimes(cp)
 		e.sess, e.data = cp, nil
 	}
 	c.mu.Lock()

@@ -95,7 +95,22 @@ func zmember(t time.Time, member string) goredis.Z {
 	return goredis.Z{Score: float64(t.UnixMilli()), Member: member}
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+// stamp is a record's time: Unix milliseconds (which Redis keeps in a
+// listpack as an integer, 9 bytes, where RFC 3339 took 30).
+func stamp(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// parseStamp reads a record's time: Unix milliseconds, or the RFC 3339
+// text stored before.
+func parseStamp(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMilli(ms).UTC(), true
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	return t, err == nil
+}
 
 // Start implements store.Inbox in one round trip: the visitor's earlier
 // conversations are read, this one is added to them and recorded, in
@@ -201,12 +216,91 @@ func (c *previousCache) forget(key string) {
 	c.mu.Unlock()
 }
 
-// metaFields is a new record's fields. Empty ones are left out (every
+// storedVisitor is the stored form of a record's visitor: one-letter
+// names, so that the value stays within Redis's 64 bytes for a listpack
+// (a longer value makes the whole hash a hash table, twice its size).
+// The older form (id, name, email, page) is read too.
+type storedVisitor struct {
+	I string `json:"i,omitempty"`
+	N string `json:"n,omitempty"`
+	E string `json:"e,omitempty"`
+	P string `json:"p,omitempty"`
+	store.Visitor
+}
+
+func encodeVisitor(v store.Visitor) string {
+	b, _ := json.Marshal(struct {
+		I string `json:"i,omitempty"`
+		N string `json:"n,omitempty"`
+		E string `json:"e,omitempty"`
+		P string `json:"p,omitempty"`
+	}{v.ID, v.Name, v.Email, v.Page})
+	return string(b)
+}
+
+func decodeVisitor(s string) store.Visitor {
+	var sv storedVisitor
+	_ = json.Unmarshal([]byte(s), &sv)
+	v := sv.Visitor
+	for _, f := range []struct {
+		to   *string
+		from string
+	}{{&v.ID, sv.I}, {&v.Name, sv.N}, {&v.Email, sv.E}, {&v.Page, sv.P}} {
+		if f.from != "" {
+			*f.to = f.from
+		}
+	}
+	return v
+}
+
+// storedLast is the stored form of a record's last message, for the same
+// reason: one-letter names, from as one letter (as in a transcript
+// entry), the time in Unix milliseconds. The older form (store.Last's
+// JSON) is read too.
+type storedLast struct {
+	F string `json:"f"`
+	G string `json:"g,omitempty"`
+	U string `json:"u,omitempty"`
+	T string `json:"t"`
+	A int64  `json:"a"`
+}
+
+// lastFrom maps a message's from to its letter and back.
+var lastFrom = map[string]string{"visitor": "v", "bot": "b", "agent": "a", "system": "s"}
+
+func encodeLast(l store.Last) string {
+	f, ok := lastFrom[l.From]
+	if !ok {
+		f = l.From
+	}
+	b, _ := json.Marshal(storedLast{F: f, G: l.Agent, U: l.Author, T: l.Text, A: l.At.UnixMilli()})
+	return string(b)
+}
+
+func decodeLast(s string) *store.Last {
+	if !strings.Contains(s, `"f":`) {
+		l := &store.Last{} // the older form
+		_ = json.Unmarshal([]byte(s), l)
+		return l
+	}
+	var sl storedLast
+	_ = json.Unmarshal([]byte(s), &sl)
+	from := sl.F
+	for k, v := range lastFrom {
+		if v == sl.F {
+			from = k
+		}
+	}
+	return &store.Last{From: from, Agent: sl.G, Author: sl.U, Text: sl.T, At: time.UnixMilli(sl.A).UTC()}
+}
+
+// metaFields is a new record's fields, but its id (the key names it).
+// Empty ones are left out (every
 // reader takes a missing field as empty): a record stays small, and Redis
 // keeps a small hash as one listpack.
 func metaFields(c *store.Conversation) []any {
 	j := func(v any) string { b, _ := json.Marshal(v); return string(b) }
-	f := []any{"id", c.ID, "status", string(c.Status), "playbook", c.Playbook, "visitor", j(c.Visitor),
+	f := []any{"status", string(c.Status), "playbook", c.Playbook, "visitor", encodeVisitor(c.Visitor),
 		"started_at", stamp(c.StartedAt), "updated_at", stamp(c.UpdatedAt)}
 	for _, kv := range [][2]string{{"team", c.Team}, {"assignee", c.Assignee}, {"assignee_name", c.AssigneeName}, {"card", c.Card}, {"priority", c.Priority}} {
 		if kv[1] != "" {
@@ -220,7 +314,7 @@ func metaFields(c *store.Conversation) []any {
 		f = append(f, "previous", j(c.Previous))
 	}
 	if c.Last != nil {
-		f = append(f, "last", j(c.Last))
+		f = append(f, "last", encodeLast(*c.Last))
 	}
 	return f
 }
@@ -234,37 +328,38 @@ func (s *Inbox) Conversation(ctx context.Context, id string) (*store.Conversatio
 	if len(m) == 0 {
 		return nil, store.ErrInboxNotFound
 	}
-	return decodeMeta(m), nil
+	return decodeMeta(id, m), nil
 }
 
-func decodeMeta(m map[string]string) *store.Conversation {
+// decodeMeta reads conversation id's record. The id is not stored (the
+// key names it); a record stored before has it too.
+func decodeMeta(id string, m map[string]string) *store.Conversation {
 	c := &store.Conversation{
-		ID: m["id"], Status: store.Status(m["status"]), Team: m["team"], Assignee: m["assignee"], AssigneeName: m["assignee_name"],
+		ID: id, Status: store.Status(m["status"]), Team: m["team"], Assignee: m["assignee"], AssigneeName: m["assignee_name"],
 		Playbook: m["playbook"], Card: m["card"], Priority: m["priority"], UntilReply: m["until_reply"] == "1",
 	}
-	_ = json.Unmarshal([]byte(m["visitor"]), &c.Visitor)
+	c.Visitor = decodeVisitor(m["visitor"])
 	_ = json.Unmarshal([]byte(m["labels"]), &c.Labels)
 	_ = json.Unmarshal([]byte(m["previous"]), &c.Previous)
 	if c.Labels == nil {
 		c.Labels = []string{}
 	}
 	if m["last"] != "" {
-		c.Last = &store.Last{}
-		_ = json.Unmarshal([]byte(m["last"]), c.Last)
+		c.Last = decodeLast(m["last"])
 	}
 	if m["csat"] != "" {
 		c.CSAT = &store.CSAT{}
 		_ = json.Unmarshal([]byte(m["csat"]), c.CSAT)
 	}
-	c.StartedAt, _ = time.Parse(time.RFC3339Nano, m["started_at"])
-	c.UpdatedAt, _ = time.Parse(time.RFC3339Nano, m["updated_at"])
-	if t, err := time.Parse(time.RFC3339Nano, m["snoozed_until"]); err == nil {
+	c.StartedAt, _ = parseStamp(m["started_at"])
+	c.UpdatedAt, _ = parseStamp(m["updated_at"])
+	if t, ok := parseStamp(m["snoozed_until"]); ok {
 		c.SnoozedUntil = &t
 	}
-	if t, err := time.Parse(time.RFC3339Nano, m["resolved_at"]); err == nil {
+	if t, ok := parseStamp(m["resolved_at"]); ok {
 		c.ResolvedAt = &t
 	}
-	if t, err := time.Parse(time.RFC3339Nano, m["queued_at"]); err == nil {
+	if t, ok := parseStamp(m["queued_at"]); ok {
 		c.QueuedAt = &t
 	}
 	return c
@@ -287,7 +382,9 @@ if ARGV[1] == 'claim' and cur ~= '' and cur ~= ARGV[2] then return {'taken', cur
 if ARGV[1] == 'unsnooze' and st ~= 'snoozed' then return {'unchanged', cur, st, team} end
 local keep = (ARGV[1] == 'claim' or ARGV[1] == 'assign') and st == 'snoozed'
 for i = 3, #ARGV, 2 do
-  if not (keep and ARGV[i] == 'status') then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
+  if keep and ARGV[i] == 'status' then
+  elseif ARGV[i+1] == '' then redis.call('HDEL', KEYS[1], ARGV[i]) -- empty: left out
+  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i+1]) end
 end
 return {'ok', cur, st, team}
 `)
@@ -324,8 +421,7 @@ func (s *Inbox) transition(ctx context.Context, id, mode, agent string, fields .
 
 // SetVisitor implements store.Inbox.
 func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) error {
-	b, _ := json.Marshal(v)
-	return s.rdb.HSet(ctx, s.metaKey(id), "visitor", b).Err()
+	return s.rdb.HSet(ctx, s.metaKey(id), "visitor", encodeVisitor(v)).Err()
 }
 
 // handOff moves a conversation to a team's queue in one step on its own
@@ -343,13 +439,26 @@ local vis = {ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
 if vis[1] ~= '' or vis[2] ~= '' or vis[3] ~= '' or vis[4] ~= '' then
   local ok, v = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'visitor') or '{}')
   if not ok or type(v) ~= 'table' then v = {} end
+  -- The stored form has one-letter names (i, n, e, p); an older record's
+  -- long names are moved to them.
   for i, k in ipairs({'id', 'name', 'email', 'page'}) do
-    if vis[i] ~= '' then v[k] = vis[i] end
+    local c = string.sub(k, 1, 1)
+    if v[k] ~= nil then
+      if v[c] == nil then v[c] = v[k] end
+      v[k] = nil
+    end
+    if vis[i] ~= '' then v[c] = vis[i] end
   end
-  redis.call('HSET', KEYS[1], 'visitor', cjson.encode(v))
+  -- cjson writes / as \/: Go's JSON does not, and the value is shorter.
+  local enc = string.gsub(cjson.encode(v), '\\/', '/')
+  redis.call('HSET', KEYS[1], 'visitor', enc)
 end
-redis.call('HSET', KEYS[1], 'status', 'open', 'team', ARGV[1], 'assignee', '', 'assignee_name', '',
-  'priority', ARGV[2], 'card', ARGV[3], 'updated_at', ARGV[4], 'queued_at', ARGV[4])
+-- Empty fields are left out (every reader takes a missing one as empty).
+redis.call('HSET', KEYS[1], 'status', 'open', 'team', ARGV[1], 'updated_at', ARGV[4], 'queued_at', ARGV[4])
+redis.call('HDEL', KEYS[1], 'assignee', 'assignee_name')
+for i, k in ipairs({'priority', 'card'}) do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], k) else redis.call('HSET', KEYS[1], k, ARGV[i + 1]) end
+end
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[9]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1])}
@@ -368,8 +477,7 @@ return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1])}
 func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time.Time, retention time.Duration) (*store.Conversation, store.TeamConfig, error) {
 	last := ""
 	if h.Last != nil {
-		b, _ := json.Marshal(h.Last)
-		last = string(b)
+		last = encodeLast(*h.Last)
 	}
 	args := []any{h.Team, h.Priority, h.Card, stamp(at),
 		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last, retention.Milliseconds()}
@@ -449,7 +557,7 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 			return nil, store.TeamConfig{}, err
 		}
 	}
-	c := decodeMeta(m)
+	c := decodeMeta(id, m)
 	c.QueuePosition = int(rank.Val()) + 1
 	tc := teamConfig(cfg.Val())
 	if ws, err := parseWaits(h.Team, waits.Val()); waits.Err() == nil && err == nil {
@@ -698,9 +806,8 @@ func (s *Inbox) Unsnooze(ctx context.Context, id string, at time.Time) (*store.C
 
 // Touch implements store.Inbox.
 func (s *Inbox) Touch(ctx context.Context, c *store.Conversation, last store.Last, retention time.Duration) error {
-	b, _ := json.Marshal(last)
 	pipe := s.rdb.Pipeline()
-	pipe.HSet(ctx, s.metaKey(c.ID), "last", b, "updated_at", stamp(last.At))
+	pipe.HSet(ctx, s.metaKey(c.ID), "last", encodeLast(last), "updated_at", stamp(last.At))
 	pipe.PExpire(ctx, s.metaKey(c.ID), retention)
 	score := zmember(last.At, c.ID)
 	if c.Status == store.StatusOpen && c.Team != "" {
@@ -861,9 +968,9 @@ func (s *Inbox) Conversations(ctx context.Context, ids []string) ([]*store.Conve
 		}
 	}
 	out := make([]*store.Conversation, 0, len(ids))
-	for _, c := range cmds {
+	for i, c := range cmds {
 		if m := c.Val(); len(m) > 0 {
-			out = append(out, decodeMeta(m))
+			out = append(out, decodeMeta(ids[i], m))
 		}
 	}
 	return out, nil

@@ -2,8 +2,10 @@ package redis_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,4 +268,73 @@ func withoutDials(cmds []string) []string {
 		out = append(out, cmds[i])
 	}
 	return out
+}
+
+// TestInboxRecordStoredForm: a record keeps its visitor and its last
+// message in their short forms (one-letter names, the time in Unix ms),
+// leaves its id (the key's) and empty fields out, and stays one listpack for a handed-off chat
+// of the reference mix; a record stored in the older forms (long names,
+// cjson's \/ in a page, an RFC 3339 time, empty fields) reads as before,
+// and a handoff moves its visitor to the short form.
+func TestInboxRecordStoredForm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	ctx := context.Background()
+	rds := redistest.New(t)
+	in := redisstore.NewInbox(rds.Client, rds.Prefix)
+	at := time.Date(2026, 12, 4, 18, 58, 27, 842000000, time.UTC)
+	c := &store.Conversation{ID: "c1", Status: store.StatusBot, Playbook: "qualify", Visitor: store.Visitor{ID: "bench-190", Page: "/bench"}, StartedAt: at, UpdatedAt: at}
+	if err := in.Start(ctx, c, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	last := store.Last{From: "bot", Text: "Connecting you to sales...", At: at}
+	got, _, err := in.HandOff(ctx, "c1", store.Handoff{Team: "sales", Card: "sales", Visitor: store.Visitor{Email: "visitor190@acme93.com"}, Last: &last}, at, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.Visitor{ID: "bench-190", Email: "visitor190@acme93.com", Page: "/bench"}
+	if got.Visitor != want || got.Last == nil || *got.Last != last || got.Assignee != "" || got.Team != "sales" {
+		t.Fatalf("after the handoff: %+v (last %+v); want visitor %+v, last %+v", got, got.Last, want, last)
+	}
+	key := rds.Prefix + "{c:c1}:meta"
+	m := rds.Client.HGetAll(ctx, key).Val()
+	if m["last"] != `{"f":"b","t":"Connecting you to sales...","a":1796410707842}` {
+		t.Errorf("stored last: %s", m["last"])
+	}
+	var v map[string]string
+	if err := json.Unmarshal([]byte(m["visitor"]), &v); err != nil || len(v) != 3 || v["i"] != "bench-190" || v["e"] != "visitor190@acme93.com" || v["p"] != "/bench" || strings.Contains(m["visitor"], `\/`) {
+		t.Errorf("stored visitor: %s", m["visitor"])
+	}
+	if got.ID != "c1" {
+		t.Errorf("the record's id: %q", got.ID)
+	}
+	for _, f := range []string{"id", "assignee", "assignee_name", "priority"} {
+		if _, ok := m[f]; ok {
+			t.Errorf("the empty field %s is stored", f)
+		}
+	}
+	if rds.Mini == nil {
+		if enc := rds.Client.ObjectEncoding(ctx, key).Val(); enc != "listpack" {
+			t.Errorf("the handed-off record is a %s, want a listpack", enc)
+		}
+	}
+
+	// The older forms.
+	old := rds.Prefix + "{c:c2}:meta"
+	if err := rds.Client.HSet(ctx, old, "id", "c2", "status", "bot", "playbook", "qualify", "assignee", "", "started_at", "2026-12-04T18:58:27.842Z",
+		"visitor", `{"id":"v2","page":"\/pricing","name":"Ana"}`, "last", `{"from":"visitor","text":"hi","at":"2026-12-04T18:58:27.842Z"}`).Err(); err != nil {
+		t.Fatal(err)
+	}
+	o, err := in.Conversation(ctx, "c2")
+	if err != nil || o.ID != "c2" || !o.StartedAt.Equal(at) || o.Visitor != (store.Visitor{ID: "v2", Name: "Ana", Page: "/pricing"}) || o.Last == nil || o.Last.Text != "hi" || o.Last.From != "visitor" || !o.Last.At.Equal(at) {
+		t.Fatalf("an older record: %+v (last %+v), %v", o, o.Last, err)
+	}
+	o, _, err = in.HandOff(ctx, "c2", store.Handoff{Team: "sales", Visitor: store.Visitor{Email: "ana@acme.io"}}, at, time.Hour)
+	if err != nil || o.Visitor != (store.Visitor{ID: "v2", Name: "Ana", Email: "ana@acme.io", Page: "/pricing"}) {
+		t.Fatalf("an older record after a handoff: %+v, %v", o, err)
+	}
+	if s := rds.Client.HGet(ctx, old, "visitor").Val(); strings.Contains(s, `"id"`) || strings.Contains(s, `"page"`) {
+		t.Errorf("an older record's visitor after a handoff: %s, want the short form", s)
+	}
 }

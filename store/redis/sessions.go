@@ -184,10 +184,65 @@ func (s *Store) loadRaw(ctx context.Context, id string) (version string, data []
 	return v, []byte(d), nil
 }
 
+// storedSession is the stored form of a session: engine.Session's JSON
+// without its id (the key names it) and with its two times as Unix
+// milliseconds under t0 and t1, about 85 bytes less a session. The older
+// form (id, started_at and updated_at as RFC 3339 texts) is read too.
+type storedSession struct {
+	*engine.Session
+	// ID, Started and Updated hide the session's fields of the same JSON
+	// names: nothing is written under them; an older session's values are
+	// read into them.
+	ID      string          `json:"id,omitempty"`
+	Started json.RawMessage `json:"started_at,omitempty"`
+	Updated json.RawMessage `json:"updated_at,omitempty"`
+	T0      int64           `json:"t0,omitempty"`
+	T1      int64           `json:"t1,omitempty"`
+}
+
+// encodeSession is sess's stored form. Its times are kept to the
+// millisecond.
+func encodeSession(sess *engine.Session) ([]byte, error) {
+	st := storedSession{Session: sess}
+	if !sess.StartedAt.IsZero() {
+		st.T0 = sess.StartedAt.UnixMilli()
+	}
+	if !sess.UpdatedAt.IsZero() {
+		st.T1 = sess.UpdatedAt.UnixMilli()
+	}
+	return json.Marshal(st)
+}
+
+// storedTimes makes sess's times what a read of its stored form gives
+// (milliseconds, UTC), so a cached session is the one a read would give.
+func storedTimes(sess *engine.Session) {
+	for _, t := range []*time.Time{&sess.StartedAt, &sess.UpdatedAt} {
+		if !t.IsZero() {
+			*t = time.UnixMilli(t.UnixMilli()).UTC()
+		}
+	}
+}
+
 func decodeSession(id string, data []byte) (*engine.Session, error) {
 	var sess engine.Session
-	if err := json.Unmarshal(data, &sess); err != nil {
+	st := storedSession{Session: &sess}
+	if err := json.Unmarshal(data, &st); err != nil {
 		return nil, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	sess.ID = id
+	for _, t := range []struct {
+		ms  int64
+		raw json.RawMessage
+		to  *time.Time
+	}{{st.T0, st.Started, &sess.StartedAt}, {st.T1, st.Updated, &sess.UpdatedAt}} {
+		switch {
+		case t.ms != 0:
+			*t.to = time.UnixMilli(t.ms).UTC()
+		case len(t.raw) > 0:
+			if err := json.Unmarshal(t.raw, t.to); err != nil {
+				return nil, fmt.Errorf("conversation %s: %w", id, err)
+			}
+		}
 	}
 	return &sess, nil
 }
@@ -201,7 +256,7 @@ func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engi
 
 // commitFolded is Commit with the turn's funnel fold (nil: none).
 func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry, fold *inTurnFold) (Result, error) {
-	data, err := json.Marshal(sess)
+	data, err := encodeSession(sess)
 	if err != nil {
 		return Result{}, err
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -130,5 +132,42 @@ func encodedIsTranscript(t *testing.T, st *redisstore.Store, id string) {
 	}
 	if b, err := st.EncodedTranscript(ctx, "missing"); b != nil || err != nil {
 		t.Fatalf("a missing conversation's encoded transcript: %q %v", b, err)
+	}
+}
+
+// TestSessionStoredForm: a session is stored without its id and with its
+// times as Unix milliseconds (t0, t1), and reads back whole (its id from
+// the key, its times to the millisecond), from Redis and from the cache
+// alike; a session stored in the older form (id, started_at and
+// updated_at as RFC 3339 texts) reads as before.
+func TestSessionStoredForm(t *testing.T) {
+	ctx := context.Background()
+	st, srv := newStore(t)
+	at := time.Date(2026, 12, 4, 18, 58, 27, 725055113, time.UTC)
+	sess := &engine.Session{ID: "new", Playbook: "p", Version: "h", Status: engine.StatusWaiting, Vars: map[string]any{"email": "a@b.co"}, StartedAt: at, UpdatedAt: at.Add(time.Second)}
+	if _, err := st.Create(ctx, sess, []store.Entry{bot("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	raw := srv.Client.Get(ctx, srv.Prefix+"{c:new}:s").Val()
+	if strings.Contains(raw, `"id"`) || strings.Contains(raw, "started_at") || !strings.Contains(raw, `"t0":1796410707725`) {
+		t.Fatalf("stored session %s: want no id, the times in ms", raw)
+	}
+	want := *sess
+	want.StartedAt, want.UpdatedAt = at.Truncate(time.Millisecond), at.Add(time.Second).Truncate(time.Millisecond)
+	fresh := redisstore.New(srv.Client, redisstore.Options{Prefix: srv.Prefix, CacheSize: -1})
+	for name, s := range map[string]*redisstore.Store{"cached": st, "read": fresh} {
+		got, _, err := s.Load(ctx, "new")
+		if err != nil || !reflect.DeepEqual(*got, want) {
+			t.Errorf("%s: %+v, %v; want %+v", name, got, err, want)
+		}
+	}
+
+	old := `1 {"id":"old","playbook":"p","version":"h","status":"waiting","card":0,"locale":"","turn":0,"visitor":{},"started_at":"2026-12-04T18:58:27.725055113Z","updated_at":"2026-12-04T18:58:28.725055113Z"}`
+	if err := srv.Client.Set(ctx, srv.Prefix+"{c:old}:s", old, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got, v, err := fresh.Load(ctx, "old")
+	if err != nil || v != 1 || got.ID != "old" || !got.StartedAt.Equal(at) || !got.UpdatedAt.Equal(at.Add(time.Second)) {
+		t.Fatalf("older session: %+v version %d, %v", got, v, err)
 	}
 }

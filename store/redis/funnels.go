@@ -52,36 +52,48 @@ func rowID(k store.FunnelKey) string {
 	return k.Day + "|" + k.Playbook + "|" + k.Version + "|" + k.Variant
 }
 
+// foldLua defines fold(facts, counters, row, first): it folds the facts
+// given in ARGV from index first on (five each: name, counter, when (ms),
+// since, timing) into a conversation's facts hash and its row's counters,
+// and adds the row's id to the shard's set of rows when the row got a
+// counter it did not have (a row's first counter is one): not again on
+// every fold. It returns how many facts were new. The turn script (one
+// Redis node) and foldScript both run it.
+var foldLua = `
+local function fold(facts, counters, rows, row, first)
+  local bounds = {` + bucketList() + `}
+  local n = 0
+  local fresh = false
+  for i = first, #ARGV, 5 do
+    local at = ARGV[i + 2]
+    if redis.call('HSETNX', facts, ARGV[i], at) == 1 then
+      if redis.call('HINCRBY', counters, ARGV[i + 1], 1) == 1 then fresh = true end
+      n = n + 1
+      if ARGV[i + 3] ~= '' then
+        local t0 = redis.call('HGET', facts, ARGV[i + 3])
+        if t0 then
+          local d = tonumber(at) - tonumber(t0)
+          local b = 'inf'
+          for _, ub in ipairs(bounds) do
+            if d <= ub then b = tostring(ub) break end
+          end
+          if redis.call('HINCRBY', counters, ARGV[i + 4] .. '|' .. b, 1) == 1 then fresh = true end
+        end
+      end
+    end
+  end
+  if fresh then redis.call('SADD', rows, row) end
+  return n
+end
+`
+
 // foldScript folds facts into one shard.
 // KEYS[1] the conversation's facts, KEYS[2] the row's counters, KEYS[3]
 // the shard's row ids. ARGV[1] row id, ARGV[2] keep (ms), then per fact:
 // name, counter, when (ms), since, timing. Replies how many facts were new.
-var foldScript = goredis.NewScript(`
-local bounds = {` + bucketList() + `}
-local n = 0
-local fresh = false
-for i = 3, #ARGV, 5 do
-  local at = ARGV[i + 2]
-  if redis.call('HSETNX', KEYS[1], ARGV[i], at) == 1 then
-    if redis.call('HINCRBY', KEYS[2], ARGV[i + 1], 1) == 1 then fresh = true end
-    n = n + 1
-    if ARGV[i + 3] ~= '' then
-      local t0 = redis.call('HGET', KEYS[1], ARGV[i + 3])
-      if t0 then
-        local d = tonumber(at) - tonumber(t0)
-        local b = 'inf'
-        for _, ub in ipairs(bounds) do
-          if d <= ub then b = tostring(ub) break end
-        end
-        if redis.call('HINCRBY', KEYS[2], ARGV[i + 4] .. '|' .. b, 1) == 1 then fresh = true end
-      end
-    end
-  end
-end
+var foldScript = goredis.NewScript(foldLua + `
+local n = fold(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 3)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
--- The row's id joins the shard's set when the row gets a counter it did
--- not have (a row's first counter is one): not again on every fold.
-if fresh then redis.call('SADD', KEYS[3], ARGV[1]) end
 return n
 `)
 

@@ -132,7 +132,7 @@ func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + "}:li
 //go:embed turn.lua
 var turnLua string
 
-var turnScript = goredis.NewScript(strings.Replace(turnLua, "{BOUNDS}", "{"+bucketList()+"}", 1))
+var turnScript = goredis.NewScript(foldLua + turnLua)
 
 // Load returns a conversation's session and its version, read from Redis.
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {

@@ -1,4 +1,5 @@
 -- One atomic turn of a conversation.
+-- fold() is foldLua (funnels.go), put before this script: the same fold as foldScript.
 -- KEYS[1] session: a string "VERSION JSON" (before: a hash, v and s)
 -- KEYS[2] transcript: a list of "ID ENTRY" (ID = "ms-seq", as a stream id);
 --         a conversation stored before the list (a stream) stays a stream
@@ -99,28 +100,7 @@ if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
 end
 if ARGV[9] ~= '' then
-  local bounds = {BOUNDS}
-  -- The row's id joins the shard's set when the row gets a counter it
-  -- did not have (a row's first counter is one).
-  local newRow = false
-  for i = 11 + n, #ARGV, 5 do
-    local at = ARGV[i + 2]
-    if redis.call('HSETNX', KEYS[5], ARGV[i], at) == 1 then
-      if redis.call('HINCRBY', KEYS[6], ARGV[i + 1], 1) == 1 then newRow = true end
-      if ARGV[i + 3] ~= '' then
-        local t0 = redis.call('HGET', KEYS[5], ARGV[i + 3])
-        if t0 then
-          local d = tonumber(at) - tonumber(t0)
-          local b = 'inf'
-          for _, ub in ipairs(bounds) do
-            if d <= ub then b = tostring(ub) break end
-          end
-          if redis.call('HINCRBY', KEYS[6], ARGV[i + 4] .. '|' .. b, 1) == 1 then newRow = true end
-        end
-      end
-    end
-  end
+  fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n)
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
-  if newRow then redis.call('SADD', KEYS[7], ARGV[9]) end
 end
 return reply

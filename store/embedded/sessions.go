@@ -35,7 +35,7 @@ import (
 type Sessions struct {
 	db    *DB
 	opts  store.SessionOptions
-	cache *sessionCache // the last session of each conversation, decoded
+	cache *store.SessionCache // the last session of each conversation, decoded
 }
 
 var (
@@ -49,14 +49,14 @@ func NewSessions(db *DB, opts store.SessionOptions) *Sessions {
 	if opts.TTL <= 0 {
 		opts.TTL = store.DefaultTTL
 	}
-	s := &Sessions{db: db, opts: opts, cache: newSessionCache(defaultCacheSize)}
+	s := &Sessions{db: db, opts: opts, cache: store.NewSessionCache(store.DefaultSessionCacheSize, nil)}
 	db.OnExpire("c", func(tx *Tx, key []byte) error {
 		parts, err := SplitKey(key)
 		if err != nil || len(parts) != 3 || parts[2] != "s" {
 			return err // only the session expires
 		}
 		conv, _ := parts[1].(string)
-		s.cache.drop(conv)
+		s.cache.Drop(conv, -1)
 		return expireConversation(tx, conv)
 	})
 	return s
@@ -283,7 +283,7 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 		return store.Result{}, err
 	}
 	if !res.Duplicate {
-		s.cache.put(id, res.Version, sess)
+		s.cache.Put(id, res.Version, sess, nil)
 	}
 	return res, nil
 }
@@ -315,8 +315,16 @@ const maxTries = 30
 func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Step) (store.Result, error) {
 	var r store.Result
 	err := retry.Do(ctx, retry.Policy{Tries: maxTries, Base: time.Millisecond, Max: 50 * time.Millisecond}, func(ctx context.Context) error {
-		// The cached session is a guess Commit checks (see sessionCache).
-		sess, v, ok := s.cache.get(id)
+		// The cached session is a guess Commit checks (see store.SessionCache).
+		var sess *engine.Session
+		c, ok := s.cache.Get(id)
+		v := c.Version
+		if ok {
+			var err error
+			if sess, err = c.Session(nil); err != nil {
+				ok = false
+			}
+		}
 		if !ok {
 			var err error
 			if sess, v, err = s.Load(ctx, id); err != nil {
@@ -329,7 +337,7 @@ func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Ste
 		}
 		r, err = s.Commit(ctx, id, v, next, clientID, entries)
 		if errors.Is(err, store.ErrStale) {
-			s.cache.drop(id)
+			s.cache.Drop(id, -1)
 			return err
 		}
 		return retry.Permanent(err)
@@ -384,7 +392,7 @@ func (s *Sessions) Delete(ctx context.Context, ids ...string) error {
 		return nil
 	}
 	for _, id := range ids {
-		s.cache.drop(id)
+		s.cache.Drop(id, -1)
 	}
 	return s.db.Update(ctx, func(tx *Tx) error {
 		for _, id := range ids {

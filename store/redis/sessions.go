@@ -44,7 +44,7 @@ type Store struct {
 	rdb    goredis.UniversalClient
 	prefix string
 	ttl    time.Duration
-	cache  *sessionCache // nil: every turn reads the session first
+	cache  *store.SessionCache // nil: every turn reads the session first
 	// pending, pendingCreate: see Options.
 	pending       func([]Entry) bool
 	pendingFolded func([]Entry) bool
@@ -107,12 +107,12 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 		opts.Now = time.Now
 	}
 	_, one := rdb.(*goredis.Client)
-	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: newSessionCache(opts.CacheSize), pending: opts.Pending, pendingFolded: opts.PendingFolded,
+	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: store.NewSessionCache(opts.CacheSize, storedTimes), pending: opts.Pending, pendingFolded: opts.PendingFolded,
 		pendingCreate: opts.PendingCreate, now: opts.Now, oneNode: one, funnels: NewFunnels(rdb, opts.Prefix)}
 }
 
 // CachedSessions is how many sessions the store holds in memory.
-func (s *Store) CachedSessions() int { return s.cache.len() }
+func (s *Store) CachedSessions() int { return s.cache.Len() }
 
 // Client returns the Redis client.
 func (s *Store) Client() goredis.UniversalClient { return s.rdb }
@@ -138,7 +138,7 @@ var turnScript = goredis.NewScript(foldLua + turnLua)
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
 	vs, data, err := s.loadRaw(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		s.cache.drop(id, -1)
+		s.cache.Drop(id, -1)
 	}
 	if err != nil {
 		return nil, 0, err
@@ -151,7 +151,7 @@ func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, er
 	if err != nil {
 		return nil, 0, err
 	}
-	s.cache.put(id, v, sess, data)
+	s.cache.Put(id, v, sess, data)
 	return sess, v, nil
 }
 
@@ -263,10 +263,10 @@ func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess
 	r, err := s.commit(ctx, id, version, data, clientID, entries, fold)
 	switch {
 	case err == nil && !r.Duplicate:
-		s.cache.put(id, r.Version, sess, data)
+		s.cache.Put(id, r.Version, sess, data)
 	case err != nil && !errors.Is(err, errStale):
 		// The script may or may not have run; the next turn reads.
-		s.cache.drop(id, -1)
+		s.cache.Drop(id, -1)
 	}
 	return r, err
 }
@@ -384,20 +384,20 @@ func (s *Store) Turn(ctx context.Context, id, clientID string, step store.Step) 
 // turn is Turn whose step may return a funnel fold, written with the turn
 // (kept keep), on one node.
 func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duration, step store.FoldStep) (Result, error) {
-	if c, ok := s.cache.get(id); ok {
-		sess, err := c.session(id)
+	if c, ok := s.cache.Get(id); ok {
+		sess, err := c.Session(func(data []byte) (*engine.Session, error) { return decodeSession(id, data) })
 		if err == nil {
 			next, entries, fold, err := step(sess)
 			if err != nil {
 				return Result{}, err
 			}
-			r, err := s.commitFolded(ctx, id, c.version, next, clientID, entries, s.inTurn(fold, keep))
+			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(fold, keep))
 			if !errors.Is(err, errStale) {
 				return r, err
 			}
 		}
 		// Another tab or process wrote since: read and try again.
-		s.cache.drop(id, c.version)
+		s.cache.Drop(id, c.Version)
 	}
 	// Another tab or process won the race: read and try again after a
 	// little wait, with jitter so the losers do not collide again in step.
@@ -518,7 +518,7 @@ func (s *Store) Delete(ctx context.Context, ids ...string) error {
 	}
 	pipe := s.rdb.Pipeline()
 	for _, id := range ids {
-		s.cache.drop(id, -1)
+		s.cache.Drop(id, -1)
 		pipe.Unlink(ctx, s.keys(id)...)
 	}
 	_, err := pipe.Exec(ctx)

@@ -31,3 +31,28 @@ func TestNewIDAtSortsByTime(t *testing.T) {
 		t.Fatalf("NewID: %q, %q", a, b)
 	}
 }
+
+// TestIDsOfOneMillisecondSortInTheOrderMade: a process's conversations made
+// in the same millisecond sort in the order they were made, so that two
+// chats handed off to a team in one millisecond keep their order in the
+// queue (ties of the queue's time are broken by id), and each id keeps 64
+// random bits: no two of 10,000 share them.
+func TestIDsOfOneMillisecondSortInTheOrderMade(t *testing.T) {
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	prev := NewIDAt(now)
+	seen := map[string]bool{}
+	for i := range 10000 {
+		id := NewIDAt(now)
+		if id <= prev {
+			t.Fatalf("id %d of one millisecond, %s, sorts before the one made before it, %s", i, id, prev)
+		}
+		if seen[id[13:]] {
+			t.Fatalf("id %s: its random part is repeated", id)
+		}
+		seen[id[13:]] = true
+		prev = id
+	}
+	if later := NewIDAt(now.Add(time.Millisecond)); later <= prev {
+		t.Fatalf("an id of the next millisecond, %s, sorts before %s", later, prev)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
@@ -96,17 +97,38 @@ func NewID() string {
 	return idEncoding.EncodeToString(b[:])
 }
 
+// idMS and idSeq are the millisecond of the last id NewIDAt made and how
+// many it made before in it.
+var (
+	idMu  sync.Mutex
+	idMS  uint64
+	idSeq uint16
+)
+
 // NewIDAt returns a conversation's id, made at now: 26 lowercase letters
-// and digits that encode now's Unix milliseconds (48 bits) and then 80
+// and digits that encode now's Unix milliseconds (48 bits), a count of the
+// ids this process made before in that millisecond (16 bits), and then 64
 // random bits. Ids made later sort after, so the conversations under way
 // at one time are neighbours in an ordered store: on the embedded engine
 // the turns of one commit then share B-tree pages (a commit rewrites every
 // page it touched) instead of each touching its own corner of the tree.
-// The 80 random bits keep ids unguessable.
+// The count keeps a process's ids of one millisecond in the order made (two
+// chats handed off in one millisecond keep their order in the team's
+// queue, whose ties are broken by id). The 64 random bits keep ids
+// unguessable.
 func NewIDAt(now time.Time) string {
 	var b [16]byte
-	_, _ = rand.Read(b[6:])
+	_, _ = rand.Read(b[8:])
 	ms := uint64(now.UnixMilli())
+	idMu.Lock()
+	if ms != idMS {
+		idMS, idSeq = ms, 0
+	} else {
+		idSeq++
+	}
+	seq := idSeq
+	idMu.Unlock()
+	b[6], b[7] = byte(seq>>8), byte(seq)
 	for i := 5; i >= 0; i-- {
 		b[i] = byte(ms)
 		ms >>= 8

@@ -22,6 +22,7 @@ import (
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/dsl/source"
 	"github.com/playbook-dev/playbook/internal/smtpmail"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 var doctorCommand = &command{
@@ -166,6 +167,10 @@ func (d *doctor) redis(ctx context.Context, url string, skew time.Duration) {
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
 		d.fail("store", "Redis does not answer at %s: %v", redactURL(url), err)
+		return
+	}
+	if err := redisstore.CheckVersion(ctx, c); err != nil {
+		d.fail("store", "%v", err)
 		return
 	}
 	cc, isCluster := c.(*redis.ClusterClient)

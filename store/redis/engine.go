@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -15,6 +16,9 @@ type Engine struct {
 	rdb    goredis.UniversalClient
 	prefix string
 	now    func() time.Time
+	// versionOK is set once CheckVersion passed (shared by WithClock's
+	// copies).
+	versionOK *atomic.Bool
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -25,7 +29,7 @@ func NewEngine(rdb goredis.UniversalClient, prefix string) *Engine {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Engine{rdb: rdb, prefix: prefix, now: time.Now}
+	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool)}
 }
 
 // WithClock returns the engine with now as its clock (default time.Now):
@@ -61,7 +65,22 @@ func (e *Engine) Inbox() store.InboxEngine {
 	in.now = e.now
 	return in
 }
-func (e *Engine) CRM() store.CRMEngine           { return NewCRM(e.rdb, e.prefix) }
-func (e *Engine) Mail() store.MailQuota          { return NewMailQuota(e.rdb, e.prefix) }
-func (e *Engine) Funnels() store.Funnels         { return NewFunnels(e.rdb, e.prefix) }
-func (e *Engine) Ping(ctx context.Context) error { return Ready(ctx, e.rdb) }
+func (e *Engine) CRM() store.CRMEngine   { return NewCRM(e.rdb, e.prefix) }
+func (e *Engine) Mail() store.MailQuota  { return NewMailQuota(e.rdb, e.prefix) }
+func (e *Engine) Funnels() store.Funnels { return NewFunnels(e.rdb, e.prefix) }
+
+// Ping implements store.Engine: Ready, and until it once passed,
+// CheckVersion.
+func (e *Engine) Ping(ctx context.Context) error {
+	if err := Ready(ctx, e.rdb); err != nil {
+		return err
+	}
+	if e.versionOK.Load() {
+		return nil
+	}
+	if err := CheckVersion(ctx, e.rdb); err != nil {
+		return err
+	}
+	e.versionOK.Store(true)
+	return nil
+}

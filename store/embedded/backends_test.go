@@ -188,3 +188,84 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkTurnFoldConcurrent is BenchmarkTurnConcurrent with serve's
+// funnel fold (two facts a turn, one with a time): "after", as before
+// issue 13, each turn marked pending in its commit, then folded (the
+// mark cleared) in a transaction of its own; "in-turn", TurnFolded, the
+// fold in the turn's own commit and no mark.
+func BenchmarkTurnFoldConcurrent(b *testing.B) {
+	for _, mode := range []string{"after", "in-turn"} {
+		b.Run(mode, func(b *testing.B) {
+			ctx := context.Background()
+			db, err := embedded.Open(b.TempDir(), embedded.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			st := embedded.NewSessions(db, store.SessionOptions{TTL: time.Hour,
+				Pending:       func(e []store.Entry) bool { return len(e) > 0 },
+				PendingFolded: func([]store.Entry) bool { return false }})
+			f := embedded.NewFunnels(db)
+			key := store.FunnelKey{Day: "2026-11-22", Playbook: "qualify", Version: "v1"}
+			at := time.Date(2026, 11, 22, 8, 0, 1, 0, time.UTC)
+			facts := func(turn int) []store.FunnelFact {
+				card := strconv.Itoa(turn)
+				return []store.FunnelFact{
+					{Name: "answered|" + card, Counter: "answered|" + card, At: at, Since: "asked|" + card, Timing: "time|" + card},
+					{Name: "asked|" + strconv.Itoa(turn+1), Counter: "asked|" + strconv.Itoa(turn+1), At: at},
+				}
+			}
+			var ids atomic.Int64
+			b.SetParallelism((50 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				conv, turns := "", 0
+				for pb.Next() {
+					if conv == "" || turns == 5 {
+						conv = "conv-" + strconv.FormatInt(ids.Add(1), 10)
+						r, err := st.Create(ctx, benchSession(conv), benchEntries("")[1:])
+						if err == nil {
+							err = st.Done(ctx, r.Pending)
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						turns = 0
+						continue
+					}
+					turns++
+					id := "m" + strconv.Itoa(turns)
+					fs := facts(turns)
+					if mode == "in-turn" {
+						_, err = st.TurnFolded(ctx, conv, id, time.Hour, func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
+							sess.Turn++
+							return sess, benchEntries(id), &store.FunnelFold{Key: key, Facts: fs}, nil
+						})
+					} else {
+						var r store.Result
+						r, err = st.Turn(ctx, conv, id, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+							sess.Turn++
+							return sess, benchEntries(id), nil
+						})
+						if err == nil {
+							err = f.Fold(ctx, conv, key, fs, time.Hour, r.Pending)
+						}
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/turn")
+			if n, err := st.PendingCount(ctx); err != nil || n != 0 {
+				b.Errorf("%d pending marks left (%v)", n, err)
+			}
+		})
+	}
+}

@@ -195,6 +195,14 @@ func (s *Sessions) Load(ctx context.Context, id string) (*engine.Session, int64,
 
 // Commit writes sess as the version after version (see store.Sessions).
 func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry) (store.Result, error) {
+	return s.commit(ctx, id, version, sess, clientID, entries, nil, 0, false)
+}
+
+// commit is Commit with the turn's funnel fold (nil: none), written in
+// the turn's own transaction, kept keep. folded says the turn came
+// through TurnFolds (its fold needs no mark: SessionOptions.PendingFolded
+// decides, a new conversation aside).
+func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry, fold *store.FunnelFold, keep time.Duration, folded bool) (store.Result, error) {
 	data, err := json.Marshal(sess)
 	if err != nil {
 		return store.Result{}, err
@@ -208,9 +216,20 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 		}
 	}
 	mark := ""
-	if s.opts.Pending != nil && (s.opts.Pending(entries) || version == 0 && s.opts.PendingCreate != nil && s.opts.PendingCreate(ctx)) {
+	pending := s.opts.Pending
+	if folded && version != 0 && s.opts.PendingFolded != nil {
+		// A new conversation is marked as Create marks it: its start
+		// leaves its inbox record to write.
+		pending = s.opts.PendingFolded
+	}
+	if pending != nil && (pending(entries) || version == 0 && s.opts.PendingCreate != nil && s.opts.PendingCreate(ctx)) {
 		mark = id + "|" + newNonce()
 	}
+	var folds []store.FunnelFold
+	if fold != nil && len(fold.Facts) > 0 {
+		folds = []store.FunnelFold{{Conv: id, Key: fold.Key, Facts: fold.Facts}}
+	}
+	foldErrs := make([]error, len(folds))
 	var res store.Result
 	err = s.db.Batch(ctx, func(tx *Tx) error {
 		res = store.Result{}
@@ -221,11 +240,14 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 			}
 			if ok {
 				first, last, _ := strings.Cut(string(done), " ")
-				res.Duplicate, res.Pending = true, mark
+				res.Duplicate = true
 				if first != "" {
 					res.Entries, err = rangeEntries(tx, id, first, last)
 				}
-				if err == nil && mark != "" {
+				// A folded turn's first try wrote its fold and its mark
+				// in its own commit: a repeat of it marks nothing.
+				if err == nil && mark != "" && !folded {
+					res.Pending = mark
 					err = putNewMark(tx, mark, s.markTime(tx))
 				}
 				return err
@@ -265,6 +287,15 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 			}
 			// Looked up above: not there.
 			if err := tx.putNew(doneKey(id, clientID), []byte(span)); err != nil {
+				return err
+			}
+		}
+		if len(folds) > 0 {
+			// The fold FoldMany would write, in this commit. A
+			// conversation whose stored facts do not decode folds
+			// nothing (foldErrs[0]; a sweep's fold of it would fail
+			// too): the turn is stored all the same.
+			if err := foldAll(tx, folds, keep, foldErrs); err != nil {
 				return err
 			}
 		}
@@ -313,6 +344,15 @@ const maxTries = 30
 
 // Turn runs one atomic turn (see store.Sessions).
 func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Step) (store.Result, error) {
+	return s.turn(ctx, id, clientID, 0, false, func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
+		next, entries, err := step(sess)
+		return next, entries, nil, err
+	})
+}
+
+// turn is Turn whose step may return the turn's funnel fold, committed
+// with the turn (kept keep); folded: see commit.
+func (s *Sessions) turn(ctx context.Context, id, clientID string, keep time.Duration, folded bool, step store.FoldStep) (store.Result, error) {
 	var r store.Result
 	err := retry.Do(ctx, retry.Policy{Tries: maxTries, Base: time.Millisecond, Max: 50 * time.Millisecond}, func(ctx context.Context) error {
 		// The cached session is a guess Commit checks (see store.SessionCache).
@@ -331,11 +371,11 @@ func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Ste
 				return retry.Permanent(err)
 			}
 		}
-		next, entries, err := step(sess)
+		next, entries, fold, err := step(sess)
 		if err != nil {
 			return retry.Permanent(err)
 		}
-		r, err = s.Commit(ctx, id, v, next, clientID, entries)
+		r, err = s.commit(ctx, id, v, next, clientID, entries, fold, keep, folded)
 		if errors.Is(err, store.ErrStale) {
 			s.cache.Drop(id, -1)
 			return err
@@ -349,6 +389,34 @@ func (s *Sessions) Turn(ctx context.Context, id, clientID string, step store.Ste
 		return store.Result{}, err
 	case errors.Is(err, store.ErrStale):
 		return store.Result{}, store.ErrConflict
+	}
+	return r, err
+}
+
+var _ store.TurnFolds = (*Sessions)(nil)
+
+// FoldsTurns implements store.TurnFolds: when f is the funnel rollup of
+// the same DB, TurnFolded and CreateFolded write a turn's fold in the
+// turn's own (group-committed) transaction, as the separate FoldMany
+// would have (the same code, the same counts): no pending mark for the
+// fold, no transaction after the turn.
+func (s *Sessions) FoldsTurns(f store.Funnels) bool {
+	ef, ok := f.(*Funnels)
+	return ok && ef.db == s.db
+}
+
+// TurnFolded implements store.TurnFolds. A duplicate or a stale try
+// folds nothing (its writes are not committed).
+func (s *Sessions) TurnFolded(ctx context.Context, id, clientID string, keep time.Duration, step store.FoldStep) (store.Result, error) {
+	return s.turn(ctx, id, clientID, keep, true, step)
+}
+
+// CreateFolded implements store.TurnFolds: Create with the first turn's
+// fold, marked as Create marks.
+func (s *Sessions) CreateFolded(ctx context.Context, sess *engine.Session, entries []store.Entry, fold *store.FunnelFold, keep time.Duration) (store.Result, error) {
+	r, err := s.commit(ctx, sess.ID, 0, sess, "", entries, fold, keep, true)
+	if errors.Is(err, store.ErrStale) {
+		return r, store.ErrExists
 	}
 	return r, err
 }

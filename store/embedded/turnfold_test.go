@@ -1,0 +1,180 @@
+package embedded_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/embedded"
+)
+
+func botSays(text string) store.Entry { return store.Entry{From: "bot", Kind: "message", Text: text} }
+
+func funnelCounters(t *testing.T, f store.Funnels) map[string]int64 {
+	t.Helper()
+	rows, err := f.Funnel(context.Background(), store.FunnelQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.Counter] += r.Count
+	}
+	return out
+}
+
+// TestTurnFoldedIsOneCommit (issue 13): the embedded engine writes a
+// turn's funnel fold in the turn's own commit, as the Redis engine's turn
+// script does on one node: an ordinary turn (serve's options: every turn
+// with entries marked, a folded one only when it leaves other work, here
+// none) is one commit and leaves no pending mark; a start is one commit
+// and stays marked; a repeated client message id and a try that lost the
+// race fold nothing, so each fact counts once.
+func TestTurnFoldedIsOneCommit(t *testing.T) {
+	ctx := context.Background()
+	rec := &trips{}
+	db, err := embedded.Open(t.TempDir(), embedded.Options{Observer: rec, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	opts := store.SessionOptions{TTL: time.Hour,
+		Pending:       func(e []store.Entry) bool { return len(e) > 0 },
+		PendingFolded: func([]store.Entry) bool { return false }}
+	var st store.SessionStore = embedded.NewSessions(db, opts)
+	tf, ok := st.(store.TurnFolds)
+	if !ok {
+		t.Fatal("the embedded Sessions are not a store.TurnFolds")
+	}
+	f := embedded.NewEngine(db).Funnels()
+	if !tf.FoldsTurns(f) {
+		t.Fatal("FoldsTurns = false for the rollup of the same DB")
+	}
+	other, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	if tf.FoldsTurns(embedded.NewFunnels(other)) {
+		t.Fatal("FoldsTurns = true for the rollup of another DB")
+	}
+	key := store.FunnelKey{Day: "2026-12-04", Playbook: "p", Version: "v1"}
+	t0 := time.Unix(1800000000, 0)
+	fact := func(name string, at time.Time) store.FunnelFact {
+		return store.FunnelFact{Name: name, Counter: name, At: at}
+	}
+	rec.take()
+
+	created, err := tf.CreateFolded(ctx, &engine.Session{ID: "c1"}, []store.Entry{botSays("hi")},
+		&store.FunnelFold{Key: key, Facts: []store.FunnelFact{fact("started", t0), fact("asked|hello", t0)}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"commit"}) {
+		t.Errorf("a folded start made round trips %v, want one commit (its mark and its fold in it)", got)
+	}
+	if created.Pending == "" {
+		t.Error("a new conversation is not marked pending (Create marks it: its inbox record is work)")
+	}
+	if err := st.(store.PendingMarks).Done(ctx, created.Pending); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	answer := func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
+		sess.Turn++
+		at := t0.Add(400 * time.Millisecond)
+		return sess, []store.Entry{botSays("and your email?")}, &store.FunnelFold{Key: key, Facts: []store.FunnelFact{
+			{Name: "answered|hello", Counter: "answered|hello", At: at, Since: "asked|hello", Timing: "time|hello"},
+			fact("asked|email", at)}}, nil
+	}
+	r, err := tf.TurnFolded(ctx, "c1", "m1", time.Hour, answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The session was cached by the start: no read, one commit.
+	if got := rec.take(); !slices.Equal(got, []string{"commit"}) {
+		t.Errorf("an ordinary folded turn made round trips %v, want one commit", got)
+	}
+	if r.Pending != "" {
+		t.Errorf("an ordinary folded turn is marked pending (%q): nothing is left to do", r.Pending)
+	}
+	marks := st.(store.PendingMarks)
+	if n, err := marks.PendingCount(ctx); err != nil || n != 0 {
+		t.Errorf("%d pending marks after an ordinary folded turn (%v), want 0", n, err)
+	}
+	want := map[string]int64{"started": 1, "asked|hello": 1, "answered|hello": 1, "time|hello|" + store.FunnelBucket(400): 1, "asked|email": 1}
+	if got := funnelCounters(t, f); !equalCounts(got, want) {
+		t.Errorf("after the turn's own commit: counters %v, want %v", got, want)
+	}
+	// The same client message again: answered from the transcript, folded
+	// no more, marked no more.
+	if dup, err := tf.TurnFolded(ctx, "c1", "m1", time.Hour, answer); err != nil || !dup.Duplicate || dup.Pending != "" {
+		t.Fatalf("repeated client id: %+v %v", dup, err)
+	}
+	// Another store of the DB (another cache) turns the conversation:
+	// this one's cached version is stale, its first try stores and folds
+	// nothing, its second both.
+	otherStore := embedded.NewSessions(db, opts)
+	if _, err := otherStore.Turn(ctx, "c1", "x", func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+		sess.Turn++
+		return sess, []store.Entry{botSays("elsewhere")}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tf.TurnFolded(ctx, "c1", "m2", time.Hour, func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
+		return sess, []store.Entry{botSays("thanks")}, &store.FunnelFold{Key: key, Facts: []store.FunnelFact{fact("reached|thanks", t0.Add(time.Second)), fact("asked|email", t0)}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want["reached|thanks"] = 1
+	if got := funnelCounters(t, f); !equalCounts(got, want) {
+		t.Errorf("counters %v, want %v", got, want)
+	}
+	// The one mark: the other store's unfolded turn.
+	if n, err := marks.PendingCount(ctx); err != nil || n != 1 {
+		t.Errorf("%d pending marks (%v), want 1: the unfolded turn's", n, err)
+	}
+}
+
+// TestTurnFoldedMarksWhatLeavesWork: a folded turn that leaves other work
+// (PendingFolded) is marked in its commit, as an unfolded one is.
+func TestTurnFoldedMarksWhatLeavesWork(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir(), nil)
+	st := embedded.NewSessions(db, store.SessionOptions{TTL: time.Hour,
+		Pending: func(e []store.Entry) bool { return len(e) > 0 },
+		PendingFolded: func(e []store.Entry) bool {
+			return slices.ContainsFunc(e, func(e store.Entry) bool { return e.Kind == "record" })
+		}})
+	key := store.FunnelKey{Day: "2026-12-04", Playbook: "p", Version: "v1"}
+	if _, err := st.CreateFolded(ctx, &engine.Session{ID: "c"}, nil, nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	r, err := st.TurnFolded(ctx, "c", "m", time.Hour, func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
+		return sess, []store.Entry{{From: "system", Kind: "record"}}, &store.FunnelFold{Key: key, Facts: []store.FunnelFact{{Name: "x", Counter: "x", At: time.Now()}}}, nil
+	})
+	if err != nil || r.Pending == "" {
+		t.Fatalf("a folded turn that leaves work: %+v %v, want a mark", r, err)
+	}
+	if n, err := st.PendingCount(ctx); err != nil || n != 1 {
+		t.Errorf("%d pending marks (%v), want 1", n, err)
+	}
+	if got := funnelCounters(t, embedded.NewFunnels(db)); got["x"] != 1 {
+		t.Errorf("counters %v, want x: 1", got)
+	}
+}
+
+func equalCounts(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -12,8 +12,9 @@ import (
 // Attachments follow the retention (issue 14). A conversation's files
 // are kept as long as the conversation is: while its session lives
 // (Options.IdleTTL after the last turn) or its inbox record does
-// (Options.Retention after the last activity). Once both are gone, the
-// file sweep (PurgeFiles: hourly in every process, and when Run starts)
+// (Options.Retention after the last activity) or its transcript is kept
+// for a person's feed (store.Sessions.KeepTranscript: as long as the CRM's
+// records), whose entries link them. Once all are gone, the file sweep (PurgeFiles: hourly in every process, and when Run starts)
 // deletes them. It decides by what the store still has, whose expiry runs
 // on the engine's clock, never by the time on the files.
 
@@ -21,7 +22,7 @@ import (
 const filesBatch = 500
 
 // PurgeFiles deletes the attachments (Config.Files) of the conversations
-// that are gone (no session, no inbox record) and returns how many files
+// that are gone (no session, no inbox record, no kept transcript) and returns how many files
 // it deleted. Files of a key that names no conversation (no '/') are left
 // alone.
 func (s *Service) PurgeFiles(ctx context.Context) (int, error) {
@@ -52,6 +53,13 @@ func (s *Service) PurgeFiles(ctx context.Context) (int, error) {
 					return err
 				}
 				continue // its record keeps it
+			}
+			// A transcript a person's feed links (KeepTranscript) outlives
+			// the conversation, and its entries link the files.
+			if kept, err := s.store.Transcript(ctx, id, "", 1); err != nil {
+				return err
+			} else if len(kept) > 0 {
+				continue
 			}
 			for _, key := range pending[id] {
 				if err := s.cfg.Files.Delete(ctx, key); err != nil {

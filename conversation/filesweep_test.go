@@ -140,6 +140,14 @@ func filesFollowTheRetention(t *testing.T, files store.Blobs) {
 	app, start, put, exists, advance, prog := f.app, f.start, f.put, f.exists, f.advance, f.prog
 	old := start()
 	oldFiles := []string{put(old, "f1"), put(old, "f2")}
+	// A chat with a person: the person's feed links its transcript, which
+	// is kept (KeepTranscript) past the retention, and with it its files,
+	// which the transcript's entries link.
+	kept := start()
+	keptFile := put(kept, "f1")
+	if err := app.Sessions().KeepTranscript(ctx, kept); err != nil {
+		t.Fatal(err)
+	}
 	advance(47 * time.Hour)
 	recent := start() // its session expires (IdleTTL), its record stays
 	recentFile := put(recent, "f1")
@@ -169,7 +177,10 @@ func filesFollowTheRetention(t *testing.T, files store.Blobs) {
 			t.Errorf("%s: the file of a conversation gone by retention is still there after the sweep", k)
 		}
 	}
-	for _, k := range []string{recentFile, liveFile, pendingFile} {
+	if _, err := app.Inbox().Conversation(ctx, kept); !errors.Is(err, handoff.ErrNotFound) {
+		t.Fatalf("the kept transcript's conversation record: %v, want it expired", err)
+	}
+	for _, k := range []string{recentFile, liveFile, pendingFile, keptFile} {
 		if !exists(k) {
 			t.Errorf("%s: the file of a conversation still kept was deleted", k)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/storetest"
 )
 
 // TestEmbeddedTurnFoldsInItsCommit (issue 13): on the embedded engine,
@@ -25,17 +26,7 @@ func TestEmbeddedTurnFoldsInItsCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	funnel := func() map[string]int64 {
-		rows, err := app.Engine().Funnels().Funnel(ctx, store.FunnelQuery{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]int64{}
-		for _, r := range rows {
-			out[r.Counter] += r.Count
-		}
-		return out
-	}
+	funnel := func() map[string]int64 { return storetest.FunnelCounters(t, app.Engine().Funnels()) }
 	if got := funnel(); got["started"] != 1 {
 		t.Fatalf("counters %v once Start returned, want started: 1 (folded with the start)", got)
 	}

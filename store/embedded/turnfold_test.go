@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -9,22 +10,10 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
+	"github.com/playbook-dev/playbook/store/storetest"
 )
 
 func botSays(text string) store.Entry { return store.Entry{From: "bot", Kind: "message", Text: text} }
-
-func funnelCounters(t *testing.T, f store.Funnels) map[string]int64 {
-	t.Helper()
-	rows, err := f.Funnel(context.Background(), store.FunnelQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	for _, r := range rows {
-		out[r.Counter] += r.Count
-	}
-	return out
-}
 
 // TestTurnFoldedIsOneCommit (issue 13): the embedded engine writes a
 // turn's funnel fold in the turn's own commit, as the Redis engine's turn
@@ -106,7 +95,7 @@ func TestTurnFoldedIsOneCommit(t *testing.T) {
 		t.Errorf("%d pending marks after an ordinary folded turn (%v), want 0", n, err)
 	}
 	want := map[string]int64{"started": 1, "asked|hello": 1, "answered|hello": 1, "time|hello|" + store.FunnelBucket(400): 1, "asked|email": 1}
-	if got := funnelCounters(t, f); !equalCounts(got, want) {
+	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
 		t.Errorf("after the turn's own commit: counters %v, want %v", got, want)
 	}
 	// The same client message again: answered from the transcript, folded
@@ -130,7 +119,7 @@ func TestTurnFoldedIsOneCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	want["reached|thanks"] = 1
-	if got := funnelCounters(t, f); !equalCounts(got, want) {
+	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
 		t.Errorf("counters %v, want %v", got, want)
 	}
 	// The one mark: the other store's unfolded turn.
@@ -162,19 +151,7 @@ func TestTurnFoldedMarksWhatLeavesWork(t *testing.T) {
 	if n, err := st.PendingCount(ctx); err != nil || n != 1 {
 		t.Errorf("%d pending marks (%v), want 1", n, err)
 	}
-	if got := funnelCounters(t, embedded.NewFunnels(db)); got["x"] != 1 {
+	if got := storetest.FunnelCounters(t, embedded.NewFunnels(db)); got["x"] != 1 {
 		t.Errorf("counters %v, want x: 1", got)
 	}
-}
-
-func equalCounts(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

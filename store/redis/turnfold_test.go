@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store/storetest"
 )
 
 // foldingStore is a Store as serve makes it (every turn with entries
@@ -28,19 +30,6 @@ func foldingStore(t *testing.T, srv *redistest.Server) (*redisstore.Store, *redi
 		Pending:       func(e []redisstore.Entry) bool { return len(e) > 0 },
 		PendingFolded: func([]redisstore.Entry) bool { return false }})
 	return st, redisstore.NewFunnels(c, srv.Prefix), rec
-}
-
-func counters(t *testing.T, f *redisstore.Funnels) map[string]int64 {
-	t.Helper()
-	rows, err := f.Funnel(context.Background(), store.FunnelQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	for _, r := range rows {
-		out[r.Counter] += r.Count
-	}
-	return out
 }
 
 // TestTurnFoldedIsOneCommand (issue 13): on one Redis node a turn's
@@ -115,7 +104,7 @@ func TestTurnFoldedIsOneCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]int64{"started": 1, "asked|hello": 1, "answered|hello": 1, "time|hello|" + store.FunnelBucket(400): 1, "asked|email": 1, "reached|thanks": 1}
-	if got := counters(t, f); !maps(got, want) {
+	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
 		t.Errorf("counters %v, want %v", got, want)
 	}
 	// The marks: the two creates' (warm and c1) and the other process's
@@ -123,18 +112,6 @@ func TestTurnFoldedIsOneCommand(t *testing.T) {
 	if n, err := st.PendingCount(ctx); err != nil || n != 3 {
 		t.Errorf("%d pending marks (%v), want 3: the creates' and the unfolded turn's", n, err)
 	}
-}
-
-func maps(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestTurnFoldedNotOnACluster: on a Redis Cluster the rollup's shards are

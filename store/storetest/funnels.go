@@ -209,3 +209,17 @@ func Funnels(t *testing.T, open func(t *testing.T) func() store.Funnels) {
 }
 
 func containsTime(k string) bool { return strings.Contains(k, " time|") }
+
+// FunnelCounters sums f's whole rollup by counter, over every row.
+func FunnelCounters(t *testing.T, f store.Funnels) map[string]int64 {
+	t.Helper()
+	rows, err := f.Funnel(context.Background(), store.FunnelQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.Counter] += r.Count
+	}
+	return out
+}

@@ -155,15 +155,16 @@ func turnFacts(sess *engine.Session, entries []store.Entry, waiting string, aske
 }
 
 // foldsInTurn returns the session store as a store.TurnFolds when it
-// writes a turn's fold with the turn itself (the Redis engine on one
-// node): the turn then needs no fold after it, and no pending mark for
-// its fold.
-func (s *Service) foldsInTurn() (store.TurnFolds, bool) {
+// writes the turns' folds of conversation conv with the turns themselves
+// (the embedded engine, the Redis engine on one node, or on a Cluster for
+// the ids it placed): the turn then needs no fold after it, and no
+// pending mark for its fold.
+func (s *Service) foldsInTurn(conv string) (store.TurnFolds, bool) {
 	if s.cfg.Funnels == nil {
 		return nil, false
 	}
 	tf, ok := s.store.(store.TurnFolds)
-	if !ok || !tf.FoldsTurns(s.cfg.Funnels) {
+	if !ok || !tf.FoldsTurns(s.cfg.Funnels, conv) {
 		return nil, false
 	}
 	return tf, true

@@ -37,7 +37,11 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 		return nil, store.Result{}, fmt.Errorf("conversation: start without a playbook")
 	}
 	now := s.now().UTC()
-	sess := engine.NewSession(prog, NewIDAt(now), now)
+	var place func(string) (string, bool)
+	if p, ok := s.store.(store.PlacedIDs); ok {
+		place = p.PlaceID
+	}
+	sess := engine.NewSession(prog, newIDAt(now, place), now)
 	vis := req.Visitor
 	sess.Visitor = vis
 	ev := engine.Event{Kind: engine.EventStart, Locale: req.Locale, Visitor: &vis}
@@ -46,7 +50,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	}
 	sess, effs := engine.Step(prog, sess, ev)
 	entries := s.Entries(prog, sess, nil, effs, ev.Now)
-	tf, inTurn := s.foldsInTurn()
+	tf, inTurn := s.foldsInTurn(sess.ID)
 	var res store.Result
 	var err error
 	if inTurn {
@@ -116,9 +120,14 @@ var (
 // chats handed off in one millisecond keep their order in the team's
 // queue, whose ties are broken by id). The 64 random bits keep ids
 // unguessable.
-func NewIDAt(now time.Time) string {
+func NewIDAt(now time.Time) string { return newIDAt(now, nil) }
+
+// newIDAt is NewIDAt whose id place (when not nil) may refuse or change
+// (store.PlacedIDs): the random bits are drawn again, the time and the
+// count kept, until place takes one. The ids taken keep 64 random bits
+// less what place refuses (6 bits of them on a Redis Cluster).
+func newIDAt(now time.Time, place func(string) (string, bool)) string {
 	var b [16]byte
-	_, _ = rand.Read(b[8:])
 	ms := uint64(now.UnixMilli())
 	idMu.Lock()
 	if ms != idMS {
@@ -133,5 +142,20 @@ func NewIDAt(now time.Time) string {
 		b[i] = byte(ms)
 		ms >>= 8
 	}
-	return idEncoding.EncodeToString(b[:])
+	if place == nil {
+		_, _ = rand.Read(b[8:])
+		return idEncoding.EncodeToString(b[:])
+	}
+	// Random bits for many tries at a time: one read of the system's
+	// random source, not one per try.
+	var random [8 * 64]byte
+	for {
+		_, _ = rand.Read(random[:])
+		for r := random[:]; len(r) > 0; r = r[8:] {
+			copy(b[8:], r[:8])
+			if id, ok := place(idEncoding.EncodeToString(b[:])); ok {
+				return id
+			}
+		}
+	}
 }

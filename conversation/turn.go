@@ -62,7 +62,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	began := time.Now()
 	var waiting string  // the card whose question the turn answers
 	var asked time.Time // when it was asked
-	tf, inTurn := s.foldsInTurn()
+	tf, inTurn := s.foldsInTurn(conv)
 	step := func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {

@@ -106,17 +106,29 @@ type Funnels interface {
 type FoldStep func(*engine.Session) (*engine.Session, []Entry, *FunnelFold, error)
 
 // TurnFolds is a SessionStore that can write a turn's funnel fold in the
-// turn's own atomic write (the Redis engine on one node): such a turn
+// turn's own atomic write (the embedded engine; the Redis engine on one
+// node, and on a Cluster for the ids it placed, PlacedIDs): such a turn
 // needs neither a write after it for its fold nor a pending mark for it
 // (SessionOptions.PendingFolded says which of them still leave work).
 type TurnFolds interface {
-	// FoldsTurns reports whether TurnFolded and CreateFolded write their
-	// folds into f with the turn; when false they must not be used.
-	FoldsTurns(f Funnels) bool
+	// FoldsTurns reports whether TurnFolded and CreateFolded write the
+	// folds of conversation conv into f with the turn; when false they
+	// must not be used for conv.
+	FoldsTurns(f Funnels, conv string) bool
 	// TurnFolded is Turn whose step also returns the turn's fold, kept
 	// keep (as FoldMany's). A duplicate or stale try folds nothing.
 	TurnFolded(ctx context.Context, id, clientID string, keep time.Duration, step FoldStep) (Result, error)
 	// CreateFolded is Create with the first turn's fold; it is marked
 	// pending as Create is (SessionOptions.Pending).
 	CreateFolded(ctx context.Context, sess *engine.Session, entries []Entry, fold *FunnelFold, keep time.Duration) (Result, error)
+}
+
+// PlacedIDs is a SessionStore that places conversations by their ids (the
+// Redis engine on a Cluster: in the hash slot of a funnel shard, so that a
+// turn's fold is written by the turn's own script).
+type PlacedIDs interface {
+	// PlaceID returns the id to store a new conversation under, made from
+	// id (conversation.NewIDAt's), or false when the store does not take
+	// it: the caller then draws the id's random bits again.
+	PlaceID(id string) (string, bool)
 }

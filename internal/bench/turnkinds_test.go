@@ -38,6 +38,9 @@ type phaseCounter struct {
 	// where counts the requests before the answer by the innermost of our
 	// functions that made them, to say which one went over.
 	where map[string]int // kind + " " + function
+	// folds counts the funnel folds written after their turns (Funnels'
+	// requests), of every kind and phase.
+	folds int
 }
 
 // answerPath are the callees of Service.TurnThen and Service.Start whose
@@ -84,6 +87,9 @@ func (c *phaseCounter) record(cmds ...redis.Cmder) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.by[c.kind+" "+phase]++
+	if strings.HasPrefix(maker, "redis.(*Funnels).") {
+		c.folds++ // a fold after its turn, in any phase
+	}
 	if phase == "answer" {
 		if c.where == nil {
 			c.where = map[string]int{}
@@ -196,6 +202,7 @@ func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 	counter.mu.Lock()
 	clear(counter.by)
 	clear(counter.where)
+	counter.folds = 0
 	counter.mu.Unlock()
 	turns := map[string]int{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -273,6 +280,17 @@ func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 	t.Logf("Redis round trips per turn, by kind and phase:%s\n  (all, by kind and phase: %v)\n  (before the answer, by who asked: %v)", b.String(), counter.by, counter.where)
 	if a := counter.by[bench.TurnAnswer+" answer"]; a != turns[bench.TurnAnswer] {
 		t.Errorf("%d round trips before the answer for %d ordinary answers, want 1 each", a, turns[bench.TurnAnswer])
+	}
+	// Nothing after an ordinary answer in its handler, and no turn's
+	// funnel fold after it (in the background, where it would land on any
+	// kind): every turn's fold is in its turn script, on a Cluster too (a
+	// placed id's shard is in the conversation's slot), so an ordinary
+	// answer is 1 round trip in all and leaves no pending mark to clear.
+	if n := counter.by[bench.TurnAnswer+" after"]; n != 0 {
+		t.Errorf("%d round trips after %d ordinary answers, want none", n, turns[bench.TurnAnswer])
+	}
+	if counter.folds != 0 {
+		t.Errorf("%d funnel folds after their turns, want none (each in its turn script)", counter.folds)
 	}
 	if s := counter.by[bench.TurnStart+" answer"]; s > 2*turns[bench.TurnStart] {
 		t.Errorf("%d round trips before the greeting for %d starts of returning visitors, want at most 2 each (the conversation, its inbox record with the earlier conversations)", s, turns[bench.TurnStart])

@@ -400,7 +400,7 @@ var _ store.TurnFolds = (*Sessions)(nil)
 // turn's own (group-committed) transaction, as the separate FoldMany
 // would have (the same code, the same counts): no pending mark for the
 // fold, no transaction after the turn.
-func (s *Sessions) FoldsTurns(f store.Funnels) bool {
+func (s *Sessions) FoldsTurns(f store.Funnels, _ string) bool {
 	ef, ok := f.(*Funnels)
 	return ok && ef.db == s.db
 }

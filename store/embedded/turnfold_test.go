@@ -39,7 +39,7 @@ func TestTurnFoldedIsOneCommit(t *testing.T) {
 		t.Fatal("the embedded Sessions are not a store.TurnFolds")
 	}
 	f := embedded.NewEngine(db).Funnels()
-	if !tf.FoldsTurns(f) {
+	if !tf.FoldsTurns(f, "c") {
 		t.Fatal("FoldsTurns = false for the rollup of the same DB")
 	}
 	other, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
@@ -47,7 +47,7 @@ func TestTurnFoldedIsOneCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { other.Close() })
-	if tf.FoldsTurns(embedded.NewFunnels(other)) {
+	if tf.FoldsTurns(embedded.NewFunnels(other), "c") {
 		t.Fatal("FoldsTurns = true for the rollup of another DB")
 	}
 	key := store.FunnelKey{Day: "2026-12-04", Playbook: "p", Version: "v1"}

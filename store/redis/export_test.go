@@ -1,5 +1,11 @@
 package redis
 
+import (
+	"context"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
 // CrashAfter makes Apply stop as a process killed there would: 1 after the
 // plan is claimed, 2 after the new records are written, 3 after the index
 // entries and changed records, 4 after the lists, feeds and events (before
@@ -23,4 +29,28 @@ func CoalescerQueued(c *Coalescer) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.queue)
+}
+
+// Slot is Redis Cluster's hash slot of a key's tag, as this package
+// computes it.
+var Slot = slot
+
+// PlacedSlots is how many slots take placed ids.
+func PlacedSlots() int {
+	n := 0
+	for _, s := range placedShard {
+		if s >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// LoadScripts loads the turn and fold scripts (on every master of a
+// Cluster), so that no NOSCRIPT try is counted.
+func LoadScripts(ctx context.Context, rdb goredis.UniversalClient) error {
+	if err := turnScript.Load(ctx, rdb).Err(); err != nil {
+		return err
+	}
+	return foldScript.Load(ctx, rdb).Err()
 }

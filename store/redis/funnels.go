@@ -14,21 +14,26 @@ import (
 )
 
 // Funnels keeps the funnel rollup in Redis (store.Funnels), spread over
-// FunnelShards hash slots: a conversation folds into the shard its id
-// hashes to, in one script on that shard's slot (no cross-slot step):
+// FunnelShards shards, each in one hash slot: a conversation folds into
+// its shard in one script on that shard's slot (no cross-slot step):
 //
 //	pb:{fn:N}:c:CONV             hash fact -> when (Unix ms), expiring
 //	pb:{fn:N}:r:DAY|PB|VER|VAR   hash counter -> count, kept
 //	pb:{fn:N}:rows               set of the shard's row ids
 //
-// Funnel reads every shard and adds them up.
+// A placed id's shard (slots.go) is the one in the conversation's own
+// slot, so that the turn script folds it on a Cluster too; any other id's
+// is one of the first 16, by a hash of the id. Funnel reads every shard
+// and adds them up.
 type Funnels struct {
 	rdb goredis.UniversalClient
 	p   string
 }
 
-// FunnelShards is how many slots the funnel rollup is spread over.
-const FunnelShards = 16
+// FunnelShards is how many shards (slots) the funnel rollup is spread
+// over: fnvShards for the ids that are not placed, PlacedShards for those
+// that are.
+const FunnelShards = fnvShards + PlacedShards
 
 var _ store.Funnels = (*Funnels)(nil)
 
@@ -40,12 +45,24 @@ func NewFunnels(rdb goredis.UniversalClient, prefix string) *Funnels {
 	return &Funnels{rdb: rdb, p: prefix}
 }
 
-func (f *Funnels) shard(n int) string { return f.p + "{fn:" + strconv.Itoa(n) + "}:" }
+// shard is the key prefix of shard n: its tag is fn:n below fnvShards,
+// then the placed shards' (placedNames).
+func (f *Funnels) shard(n int) string {
+	if n >= fnvShards {
+		n = placedNames[n-fnvShards]
+	}
+	return f.p + "{fn:" + strconv.Itoa(n) + "}:"
+}
 
+// shardOf is a conversation's shard: a placed id's is in its own slot,
+// any other id's one of the first fnvShards, by FNV-1a.
 func shardOf(conv string) int {
+	if n := placedShardOf(conv); n >= 0 {
+		return n
+	}
 	h := fnv.New32a()
 	h.Write([]byte(conv))
-	return int(h.Sum32() % FunnelShards)
+	return int(h.Sum32() % fnvShards)
 }
 
 func rowID(k store.FunnelKey) string {
@@ -58,7 +75,7 @@ func rowID(k store.FunnelKey) string {
 // and adds the row's id to the shard's set of rows when the row got a
 // counter it did not have (a row's first counter is one): not again on
 // every fold. It returns how many facts were new. The turn script (one
-// Redis node) and foldScript both run it.
+// Redis node, or a placed id on a Cluster) and foldScript both run it.
 var foldLua = `
 local function fold(facts, counters, rows, row, first)
   local bounds = {` + bucketList() + `}

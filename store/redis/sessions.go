@@ -52,7 +52,8 @@ type Store struct {
 	now           func() time.Time
 	// oneNode: rdb is one Redis node (not a Cluster), where the turn
 	// script may write keys of other slots: its pending mark and its
-	// funnel fold (TurnFolded). funnels: the rollup of the same prefix.
+	// funnel fold (TurnFolded; on a Cluster only a placed id's, whose
+	// shard is in its slot). funnels: the rollup of the same prefix.
 	oneNode bool
 	funnels *Funnels
 }
@@ -300,7 +301,13 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	if fold != nil {
 		fkeys, fargs := fold.f.foldArgs(id, fold.Key, fold.Facts, fold.keep)
 		args = append(args, fargs[0], fargs[1])
-		keys = append(keys, s.pendingKey())
+		if s.oneNode {
+			keys = append(keys, s.pendingKey())
+		} else {
+			// A placed id on a Cluster: every key in the conversation's
+			// slot; the mark, when any, goes after (runMarked).
+			keys = append(keys, fkeys[0])
+		}
 		keys = append(keys, fkeys...)
 		for i := range entries {
 			b, err := store.EncodeEntry(&entries[i])
@@ -382,7 +389,7 @@ func (s *Store) Turn(ctx context.Context, id, clientID string, step store.Step) 
 }
 
 // turn is Turn whose step may return a funnel fold, written with the turn
-// (kept keep), on one node.
+// (kept keep) on one node, or on a Cluster for a placed id.
 func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duration, step store.FoldStep) (Result, error) {
 	if c, ok := s.cache.Get(id); ok {
 		sess, err := c.Session(func(data []byte) (*engine.Session, error) { return decodeSession(id, data) })
@@ -391,7 +398,7 @@ func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duratio
 			if err != nil {
 				return Result{}, err
 			}
-			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(fold, keep))
+			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(id, fold, keep))
 			if !errors.Is(err, errStale) {
 				return r, err
 			}
@@ -414,7 +421,7 @@ func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duratio
 		// A duplicate clientID is caught inside the script, which then
 		// answers with the entries stored the first time; the step's
 		// output is dropped (it is pure, so running it cost nothing else).
-		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(fold, keep))
+		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(id, fold, keep))
 		if errors.Is(err, errStale) {
 			return err
 		}
@@ -439,8 +446,8 @@ type inTurnFold struct {
 	keep  time.Duration
 }
 
-func (s *Store) inTurn(fold *store.FunnelFold, keep time.Duration) *inTurnFold {
-	if fold == nil || len(fold.Facts) == 0 || !s.oneNode {
+func (s *Store) inTurn(id string, fold *store.FunnelFold, keep time.Duration) *inTurnFold {
+	if fold == nil || len(fold.Facts) == 0 || !s.oneNode && placedShardOf(id) < 0 {
 		return nil
 	}
 	return &inTurnFold{f: s.funnels, Key: fold.Key, Facts: fold.Facts, keep: keep}
@@ -448,14 +455,16 @@ func (s *Store) inTurn(fold *store.FunnelFold, keep time.Duration) *inTurnFold {
 
 var _ store.TurnFolds = (*Store)(nil)
 
-// FoldsTurns implements store.TurnFolds: on one Redis node, when f is the
-// rollup of this store's client and prefix (NewFunnels, Engine.Funnels),
-// TurnFolded and CreateFolded write the fold in the turn script. On a
-// Cluster the rollup's shards are in other slots than the conversation:
-// the caller folds after the turn, which is then marked pending.
-func (s *Store) FoldsTurns(f store.Funnels) bool {
+// FoldsTurns implements store.TurnFolds: when f is the rollup of this
+// store's client and prefix (NewFunnels, Engine.Funnels), TurnFolded and
+// CreateFolded write the fold in the turn script on one Redis node, and on
+// a Cluster for a placed id (PlaceID), whose shard is in its own slot. A
+// conversation of another id on a Cluster (made before ids were placed)
+// has its shard in another slot: the caller folds after the turn, which
+// is then marked pending.
+func (s *Store) FoldsTurns(f store.Funnels, conv string) bool {
 	rf, ok := f.(*Funnels)
-	return ok && s.oneNode && rf.rdb == s.rdb && rf.p == s.prefix
+	return ok && rf.rdb == s.rdb && rf.p == s.prefix && (s.oneNode || placedShardOf(conv) >= 0)
 }
 
 // TurnFolded implements store.TurnFolds.
@@ -465,7 +474,7 @@ func (s *Store) TurnFolded(ctx context.Context, id, clientID string, keep time.D
 
 // CreateFolded implements store.TurnFolds.
 func (s *Store) CreateFolded(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration) (Result, error) {
-	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(fold, keep))
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep))
 	if errors.Is(err, errStale) {
 		return r, ErrExists
 	}

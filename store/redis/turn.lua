@@ -5,10 +5,11 @@
 --         a conversation stored before the list (a stream) stays a stream
 -- KEYS[3] client message ids answered: id -> "first last" entry ids
 -- KEYS[4] the pending set, when ARGV[7] is a mark (one Redis node only:
---         it is in another slot)
--- KEYS[5..7] the funnel fold's keys, when ARGV[9] is a row id (one node
---         only): the conversation's facts, the row's counters, the shard's
---         row ids (redis.Funnels)
+--         it is in another slot; on a Cluster KEYS[5], unused)
+-- KEYS[5..7] the funnel fold's keys, when ARGV[9] is a row id (one node,
+--         or a placed id on a Cluster, whose shard is in its slot): the
+--         conversation's facts, the row's counters, the shard's row ids
+--         (redis.Funnels)
 -- ARGV[1] expected version (0 = create), ARGV[2] new session JSON,
 -- ARGV[3] ttl in ms, ARGV[4] client message id or "", ARGV[5] pub/sub channel,
 -- ARGV[6] N, how many transcript entries, ARGV[7] the turn's pending mark

@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -42,10 +43,10 @@ func TestTurnFoldedIsOneCommand(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
 	st, f, rec := foldingStore(t, srv)
-	if !st.FoldsTurns(f) {
+	if !st.FoldsTurns(f, "c1") {
 		t.Fatal("FoldsTurns = false on one node")
 	}
-	if other := redisstore.NewFunnels(srv.Client, srv.Prefix); st.FoldsTurns(other) {
+	if other := redisstore.NewFunnels(srv.Client, srv.Prefix); st.FoldsTurns(other, "c1") {
 		t.Fatal("FoldsTurns = true for the rollup of another client")
 	}
 	key := store.FunnelKey{Day: "2026-12-04", Playbook: "p", Version: "v1"}
@@ -114,15 +115,127 @@ func TestTurnFoldedIsOneCommand(t *testing.T) {
 	}
 }
 
-// TestTurnFoldedNotOnACluster: on a Redis Cluster the rollup's shards are
-// in other slots than the conversation: the store does not fold in the
-// turn, the caller folds after it.
-func TestTurnFoldedNotOnACluster(t *testing.T) {
+// placedID returns an id the Store places (PlaceID), made of random
+// letters as conversation.NewIDAt's, and one it refuses.
+func placedID(t *testing.T, st *redisstore.Store) (placed, refused string) {
+	t.Helper()
+	for placed == "" || refused == "" {
+		b := make([]byte, 26)
+		for i := range b {
+			b[i] = "234567abcdefghijklmnopqrstuvwxyz"[rand.IntN(32)]
+		}
+		if id, ok := st.PlaceID(string(b)); ok {
+			placed = id
+		} else {
+			refused = string(b)
+		}
+	}
+	return placed, refused
+}
+
+// TestTurnFoldedOnACluster (issue 13): on a Redis Cluster a placed id's
+// funnel shard is in the conversation's own slot, so its turn script
+// folds as on one node: an ordinary turn is one EVALSHA (no fold after
+// it, no mark), a start one pipeline (the turn and its mark for the
+// inbox record); each fact is counted once. A conversation whose id was
+// made before ids were placed folds after its turns, as before, into the
+// shard it folded into until then.
+func TestTurnFoldedOnACluster(t *testing.T) {
+	ctx := context.Background()
 	cl := redistest.NewCluster(t)
 	rdb := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
 	t.Cleanup(func() { rdb.Close() })
-	st := redisstore.New(rdb, redisstore.Options{Prefix: cl.Prefix})
-	if st.FoldsTurns(redisstore.NewFunnels(rdb, cl.Prefix)) {
-		t.Fatal("FoldsTurns = true on a Cluster")
+	rec := &recorder{}
+	rdb.AddHook(rec)
+	st := redisstore.New(rdb, redisstore.Options{Prefix: cl.Prefix, TTL: time.Hour,
+		Pending:       func(e []redisstore.Entry) bool { return len(e) > 0 },
+		PendingFolded: func([]redisstore.Entry) bool { return false }})
+	f := redisstore.NewFunnels(rdb, cl.Prefix)
+	placed, refused := placedID(t, st)
+	old := refused // an id as made before: no placed mark
+	if !st.FoldsTurns(f, placed) {
+		t.Fatalf("FoldsTurns(%s) = false for a placed id", placed)
+	}
+	if st.FoldsTurns(f, old) || st.FoldsTurns(f, refused+"1") {
+		t.Fatal("FoldsTurns = true for an id that is not placed")
+	}
+	// This package's slots are the Cluster's.
+	for _, tag := range []string{"c:" + placed, "c:" + old, "fn:0", "fn:17"} {
+		want, err := rdb.ClusterKeySlot(ctx, tag).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := redisstore.Slot(tag); int64(got) != want {
+			t.Errorf("Slot(%q) = %d, CLUSTER KEYSLOT %d", tag, got, want)
+		}
+	}
+	if err := redisstore.LoadScripts(ctx, rdb); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+
+	key := store.FunnelKey{Day: "2026-12-04", Playbook: "p", Version: "v1"}
+	t0 := time.Unix(1800000000, 0)
+	fact := func(name string, at time.Time) store.FunnelFact {
+		return store.FunnelFact{Name: name, Counter: name, At: at}
+	}
+	created, err := st.CreateFolded(ctx, &engine.Session{ID: placed}, []redisstore.Entry{bot("hi")},
+		&store.FunnelFold{Key: key, Facts: []store.FunnelFact{fact("started", t0), fact("asked|hello", t0)}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"pipeline"}) {
+		t.Errorf("a folded start sent %v, want one pipeline (the turn with its fold, the mark)", got)
+	}
+	if created.Pending == "" {
+		t.Error("a new conversation is not marked pending")
+	}
+	answer := func(sess *engine.Session) (*engine.Session, []redisstore.Entry, *store.FunnelFold, error) {
+		sess.Turn++
+		at := t0.Add(400 * time.Millisecond)
+		return sess, []redisstore.Entry{bot("and your email?")}, &store.FunnelFold{Key: key, Facts: []store.FunnelFact{
+			{Name: "answered|hello", Counter: "answered|hello", At: at, Since: "asked|hello", Timing: "time|hello"},
+			fact("asked|email", at)}}, nil
+	}
+	r, err := st.TurnFolded(ctx, placed, "m1", time.Hour, answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"evalsha"}) {
+		t.Errorf("an ordinary folded turn sent %v, want one evalsha", got)
+	}
+	if r.Pending != "" {
+		t.Errorf("an ordinary folded turn is marked pending (%q)", r.Pending)
+	}
+	if dup, err := st.TurnFolded(ctx, placed, "m1", time.Hour, answer); err != nil || !dup.Duplicate || dup.Pending != "" {
+		t.Fatalf("repeated client id: %+v %v", dup, err)
+	}
+
+	// The old id: its turn marked, its fold after it clears the mark.
+	if _, err := st.Create(ctx, &engine.Session{ID: old}, []redisstore.Entry{bot("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Fold(ctx, old, key, []store.FunnelFact{fact("started", t0)}, time.Hour, ""); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := st.Turn(ctx, old, "m1", count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.Pending == "" {
+		t.Fatal("a turn of an old id is not marked pending for its fold")
+	}
+	for range 2 { // the fold again (a redo): counted once
+		if err := f.Fold(ctx, old, key, []store.FunnelFact{fact("started", t0), fact("asked|email", t0)}, time.Hour, ro.Pending); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]int64{"started": 2, "asked|hello": 1, "answered|hello": 1, "time|hello|" + store.FunnelBucket(400): 1, "asked|email": 2}
+	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
+		t.Errorf("counters %v, want %v", got, want)
+	}
+	// The marks: the two creates'.
+	if n, err := st.PendingCount(ctx); err != nil || n != 2 {
+		t.Errorf("%d pending marks (%v), want 2: the creates'", n, err)
 	}
 }

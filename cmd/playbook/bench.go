@@ -133,6 +133,8 @@ duration or its number of conversations.
 		fs.StringVar(&o.serverDebug, "server-debug", "", "with --url: comma-separated --pprof addresses of those servers, for Redis round trips")
 		fs.StringVar(&o.serverPIDs, "server-pid", "", "with --url: comma-separated process ids of those servers, for their CPU and memory")
 		fs.IntVar(&o.idle, "idle", 0, "instead of conversations, open this many idle widgets and measure memory per connection")
+		fs.BoolVar(&o.inProcess, "in-process", false, "with --idle: run serve's own code inside the bench, its visitor websockets on in-memory connections (no file descriptor each, so past the open-file limit), alternated with a control run of the same clients against a handler that only upgrades; prints serve's RSS per idle widget (see below)")
+		fs.StringVar(&o.inProcessChild, "in-process-child", "", "internal: one run of --in-process (serve or control), its serve flags after --")
 		fs.DurationVar(&o.hold, "hold", 20*time.Second, "with --idle: how long the idle connections stay open")
 		fs.DurationVar(&o.ceiling, "ceiling", 10*time.Second, "how long the ceiling (store-only turns) runs; 0 skips it")
 		fs.IntVar(&o.sources, "sources", 8, "loopback source addresses (127.0.0.1..N) to spread connections over")
@@ -154,6 +156,9 @@ duration or its number of conversations.
 		fs.DurationVar(&o.restartEvery, "restart-every", 2*time.Minute, "with --soak: how often the server is killed (SIGKILL) and started again")
 		fs.BoolVar(&o.graceful, "graceful", false, "with --soak: stop the server with SIGTERM (a graceful drain, as an orchestrator's rolling restart does) instead of SIGKILL")
 		return func(ctx context.Context, std *stdio, args []string) error {
+			if o.inProcessChild != "" {
+				return inProcessChild(ctx, std, &o, args)
+			}
 			if len(args) > 0 {
 				return usageError("bench takes no arguments")
 			}
@@ -189,6 +194,12 @@ duration or its number of conversations.
 					}
 				}
 			}
+			if o.inProcess {
+				if !set["runs"] {
+					o.runs = 1
+				}
+				return runInProcess(ctx, std, &o)
+			}
 			if o.withReference {
 				if o.compare != "" && o.compare != "redis,reference" {
 					return usageError("--reference compares serve on Redis with the reference server: it takes no other --compare")
@@ -214,23 +225,27 @@ type benchOptions struct {
 	serverDebug   string
 	serverPIDs    string
 	idle          int
-	hold          time.Duration
-	ceiling       time.Duration
-	sources       int
-	turnTimeout   time.Duration
-	serverFlags   string
-	profile       string
-	selfProfile   string
-	heapProfile   string
-	procs         int
-	json          bool
-	compare       string
-	cluster       string
-	runs          int
-	keepLogs      bool
-	soak          bool
-	restartEvery  time.Duration
-	graceful      bool
+	inProcess     bool
+	// inProcessChild is a child of an --in-process run: serve or control.
+	inProcessChild string
+	settle         time.Duration // with --in-process-child (tests): see bench.InProcessOptions
+	hold           time.Duration
+	ceiling        time.Duration
+	sources        int
+	turnTimeout    time.Duration
+	serverFlags    string
+	profile        string
+	selfProfile    string
+	heapProfile    string
+	procs          int
+	json           bool
+	compare        string
+	cluster        string
+	runs           int
+	keepLogs       bool
+	soak           bool
+	restartEvery   time.Duration
+	graceful       bool
 	// withReference is --reference; reference makes measureBench start
 	// the reference server instead of serve (a --compare run).
 	withReference   bool

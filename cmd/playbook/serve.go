@@ -383,7 +383,7 @@ func withScheme(s string) string {
 // background work stops. It returns nil after a drain, even one cut short
 // by drainTimeout (what was cut short is logged).
 func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *slog.Logger, drainDelay, drainTimeout time.Duration) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(ctx, addr)
 	if err != nil {
 		return err
 	}
@@ -425,6 +425,18 @@ func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *s
 	log.Info("drained", "took", time.Since(start).Round(time.Millisecond),
 		"sockets", sockets.Round(time.Millisecond), "requests", requests.Round(time.Millisecond))
 	return nil
+}
+
+// listenerKey is the context key of a listener serve accepts on instead
+// of --addr: playbook bench --in-process runs serve's own code, in its
+// process, on in-memory connections (bench.MemListener).
+type listenerKey struct{}
+
+func listen(ctx context.Context, addr string) (net.Listener, error) {
+	if ln, ok := ctx.Value(listenerKey{}).(net.Listener); ok {
+		return ln, nil
+	}
+	return net.Listen("tcp", addr)
 }
 
 // demoAgent creates a sign-in for the inbox when the store is in memory, so

@@ -149,7 +149,7 @@ func conversation(ctx context.Context, ws *client.Conn, sc Script, playbook stri
 		err := ws.Send(tctx, out)
 		if err == nil {
 			var res turnResult
-			res, lastButtons, err = awaitTurn(tctx, ws, sc, i, sent)
+			res, lastButtons, err = awaitTurn(tctx, ws.NextRaw, sc, i, sent)
 			switch {
 			case i == 0:
 				res.kind = TurnStart
@@ -190,9 +190,10 @@ func pause(ctx context.Context, think time.Duration) error {
 }
 
 // awaitTurn reads frames until the status frame that ends turn i, checking
-// each against the script. It returns the turn's latency and the buttons of
+// each against the script; next returns the next frame received (a
+// client.Conn's NextRaw). It returns the turn's latency and the buttons of
 // the bot's last message.
-func awaitTurn(ctx context.Context, ws *client.Conn, sc Script, i int, sent time.Time) (turnResult, []button, error) {
+func awaitTurn(ctx context.Context, next func(context.Context) (client.Received, error), sc Script, i int, sent time.Time) (turnResult, []button, error) {
 	t := &sc.Turns[i]
 	fail := func(format string, args ...any) (turnResult, []button, error) {
 		return turnResult{}, nil, &checkError{sc.N, i + 1, fmt.Sprintf(format, args...)}
@@ -207,7 +208,7 @@ func awaitTurn(ctx context.Context, ws *client.Conn, sc Script, i int, sent time
 		wantEcho = t.Label
 	}
 	for {
-		r, err := ws.NextRaw(ctx)
+		r, err := next(ctx)
 		if err != nil {
 			if errors.Is(err, client.ErrBadFrame) {
 				return fail("%v", err)

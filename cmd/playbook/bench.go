@@ -60,7 +60,7 @@ func scenarioList() string {
 var benchCommand = &command{
 	name:    "bench",
 	summary: "measure speed, scale and memory with simulated visitors",
-	usage:   "bench [--scenario NAME] [--visitors 50] [--duration 30s] [--redis URL | --embedded] [--reference] [--json]",
+	usage:   "bench [--scenario NAME] [--visitors 50] [--duration 30s] [--redis URL | --embedded] [--reference] [--idle N [--in-process]] [--json]",
 	help: `Starts a server (playbook serve, as a separate process, so its CPU and
 memory are measured apart from the load) on a free loopback port, and
 drives simulated visitors over real websockets through the reference
@@ -95,6 +95,23 @@ its own process (playbook bench --reference-server ADDR) and alternates
 it with serve on the same Redis, then prints the ratios of turns/s, p99,
 and CPU per turn of the server, Redis and the bench, with the Redis round
 trips and commands per turn of each (docs/benchmarks.md).
+
+Idle widgets past the open-file limit (--idle N --in-process): each
+TCP connection takes a file descriptor, which bounds --idle to the
+open-file limit. With --in-process the bench runs serve's own code (the
+serve command with the flags the bench gives it, its store, middleware
+and visitor websocket handler) inside a child process of its own, on
+in-memory connections (no file descriptor), and opens N widgets there:
+each does the widget's handshake by hand (the HTTP upgrade, the start
+frame, the greeting checked) and then keeps no goroutine: its connection
+answers the server's pings as they arrive. A control run of the same
+clients against a handler that only upgrades and answers the start frame
+measures the clients' own share; each round runs the control, then serve
+(--runs rounds, default 1), each in a fresh process, and the report gives
+serve's RSS per widget (its growth minus the control's) and Go's view.
+GOMEMLIMIT, if set, applies to each child (serve and the clients):
+  playbook bench --idle 100000 --in-process --hold 35s
+  GOMEMLIMIT=1400MiB playbook bench --idle 100000 --in-process --runs 2 --embedded
 
 Every handoff is checked in the inbox when the bench starts the servers:
 after the visitors, an admin agent the bench added signs in and finds

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"runtime/metrics"
 	"time"
 )
 
@@ -40,6 +41,10 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 	db.pending = append(db.pending, c)
 	lead := !db.leading
 	db.leading = true
+	if db.full != nil && len(db.pending) >= db.want {
+		close(db.full) // the leader waiting for a fuller batch has it
+		db.full = nil
+	}
 	db.bmu.Unlock()
 	if lead {
 		db.lead()
@@ -57,16 +62,27 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 	}
 }
 
-// lead commits the calls waiting (after waiting for more, under load),
-// then passes the lead to the first call that arrived during the commit,
-// or gives it up when none did.
+// lead commits the calls waiting, then passes the lead to the first call
+// that arrived during the commit, or gives it up when none did.
+//
+// When the process is busy (other goroutines are ready to run and wait
+// for a CPU: turns on their way, some to this commit) it first waits up to
+// the batch delay for as many calls as the last commit held (at most
+// MaxBatchSize): under a steady load the next batch fills about as fast
+// as the last one did, and fewer, larger commits cost less CPU per call.
+// When nothing else is ready to run it commits at once: at a light load
+// nobody is coming soon, and waiting would only add to the turn's latency
+// (a handoff's turn and its queueing are two commits in a row).
 func (db *DB) lead() {
 	db.bmu.Lock()
-	if d := db.batchDelay; d > 0 && db.lastSize > 1 && len(db.pending) < min(db.lastSize, db.batchSize) {
-		// Under concurrent load: let more calls join the commit.
+	if want := min(db.lastSize, db.batchSize); db.batchDelay > 0 && len(db.pending) < want && db.busy() {
+		full := make(chan struct{})
+		db.full, db.want = full, want
+		db.waits++
 		db.bmu.Unlock()
-		db.waitForBatch(d)
+		db.waitForBatch(full)
 		db.bmu.Lock()
+		db.full = nil
 	}
 	batch := db.pending
 	db.pending = nil
@@ -82,21 +98,31 @@ func (db *DB) lead() {
 	db.bmu.Unlock()
 }
 
-// waitForBatch waits up to d, or until as many calls wait as the last
-// batch held (at most MaxBatchSize): under a steady load the next batch
-// fills as fast as the last one did, often well before d.
-func (db *DB) waitForBatch(d time.Duration) {
-	want := min(db.lastSize, db.batchSize)
-	deadline := time.Now().Add(d)
-	step := min(d, 100*time.Microsecond)
-	for time.Now().Before(deadline) {
-		time.Sleep(step)
-		db.bmu.Lock()
-		full := len(db.pending) >= want
-		db.bmu.Unlock()
-		if full {
-			return
-		}
+// busy reports whether goroutines of this process are ready to run and
+// wait for a CPU (turns on their way, some of them to the next commit).
+// The tests set the answer (waitWhen).
+func (db *DB) busy() bool {
+	if db.waitWhen != nil {
+		return db.waitWhen()
+	}
+	metrics.Read(db.runnable[:])
+	v := db.runnable[0].Value
+	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0
+}
+
+// waitForBatch waits until full is closed (Batch closes it once as many
+// calls wait as the leader wants) or the batch delay has passed. Only the
+// leader waits, so one timer serves every wait.
+func (db *DB) waitForBatch(full chan struct{}) {
+	if db.waitTimer == nil {
+		db.waitTimer = time.NewTimer(db.batchDelay)
+	} else {
+		db.waitTimer.Reset(db.batchDelay)
+	}
+	select {
+	case <-full:
+		db.waitTimer.Stop()
+	case <-db.waitTimer.C:
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -266,4 +267,94 @@ func TestGroupCommitLeaderDoesNotWaitForLaterCommits(t *testing.T) {
 	if err := <-b; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A commit waits for a fuller batch only when the process is busy
+// (goroutines ready to run, the runtime says; here the test says), and
+// then until as many calls wait as the last commit held, woken by the last
+// to arrive, not by the delay. When nothing else is ready to run it
+// commits at once whatever the last batch held: at a light load the wait
+// would only add to a turn's latency (a handoff is two commits in a row).
+// The delay is an hour, so a wait that is not cut short hangs.
+func TestGroupCommitWaitsOnlyWhenBusy(t *testing.T) {
+	db, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1, MaxBatchDelay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var busy atomic.Bool
+	embedded.SetBusy(db, busy.Load)
+	ctx := context.Background()
+	// put starts an update of key k whose function waits for release
+	// (nil: none) and reports on its channel.
+	put := func(k string, entered chan<- struct{}, release <-chan struct{}) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			done <- db.Update(ctx, func(tx *embedded.Tx) error {
+				if entered != nil {
+					close(entered)
+				}
+				if release != nil {
+					<-release
+				}
+				return tx.Put(embedded.K(k), []byte("1"))
+			})
+		}()
+		return done
+	}
+	wait := func(what string, done <-chan error) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not commit (a commit waiting for a fuller batch?)", what)
+		}
+	}
+
+	// a alone, b and c queued behind it share the next commit: the last
+	// commit held two.
+	aIn, aGo := make(chan struct{}), make(chan struct{})
+	a := put("a", aIn, aGo)
+	<-aIn
+	b := put("b", nil, nil)
+	waitFor(t, "b to queue", func() bool { return embedded.Waiting(db) == 1 })
+	c := put("c", nil, nil)
+	waitFor(t, "c to queue", func() bool { return embedded.Waiting(db) == 2 })
+	close(aGo)
+	wait("a", a)
+	wait("b", b)
+	wait("c", c)
+
+	// Not busy: d commits alone at once.
+	wait("d", put("d", nil, nil))
+	// The last commit held one: e commits alone at once, busy or not.
+	busy.Store(true)
+	wait("e", put("e", nil, nil))
+	if n := embedded.BatchWaits(db); n != 0 {
+		t.Fatalf("commits that waited for a fuller batch: %d, want 0", n)
+	}
+
+	// Again a commit of two (f and g), then busy: h waits for a second
+	// call, and i's arrival ends the wait.
+	busy.Store(false)
+	fIn, fGo := make(chan struct{}), make(chan struct{})
+	f := put("f", fIn, fGo)
+	<-fIn
+	g := put("g", nil, nil)
+	waitFor(t, "g to queue", func() bool { return embedded.Waiting(db) == 1 })
+	g2 := put("g2", nil, nil)
+	waitFor(t, "g2 to queue", func() bool { return embedded.Waiting(db) == 2 })
+	close(fGo)
+	wait("f", f)
+	wait("g", g)
+	wait("g2", g2)
+	busy.Store(true)
+	h := put("h", nil, nil)
+	waitFor(t, "h's commit to wait for a fuller batch", func() bool { return embedded.BatchWaits(db) == 1 })
+	i := put("i", nil, nil)
+	wait("h", h)
+	wait("i", i)
 }

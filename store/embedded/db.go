@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,10 +37,11 @@ type Options struct {
 	// Logger reports sweep errors; default slog.Default().
 	Logger *slog.Logger
 	// MaxBatchDelay is how long a commit waits for more writers to join
-	// it (group commit, see Batch) when the last commit had more than
-	// one: under concurrent load fewer, larger commits cost less CPU per
-	// write, and one writer alone never waits. Default
-	// DefaultMaxBatchDelay; negative: never wait.
+	// it (group commit, see Batch) when the last commit had more than one
+	// and the process is busy (goroutines wait for a CPU): under
+	// concurrent load fewer, larger commits cost less CPU per write, and
+	// at a light load nobody waits. Default DefaultMaxBatchDelay;
+	// negative: never wait.
 	MaxBatchDelay time.Duration
 	// MaxBatchSize ends the wait as soon as this many writers wait;
 	// default DefaultMaxBatchSize.
@@ -73,12 +75,18 @@ type DB struct {
 
 	wmu sync.Mutex // one writer at a time, whatever the backend
 
-	bmu        sync.Mutex    // guards pending and leading (Batch)
-	pending    []*batchCall  // Batch calls waiting for the next commit
-	leading    bool          // a Batch caller is committing batches
-	lastSize   int           // calls in the last batch committed
-	batchDelay time.Duration // Options.MaxBatchDelay
-	batchSize  int           // Options.MaxBatchSize
+	bmu        sync.Mutex        // guards pending, leading, lastSize, full, want, waits (Batch)
+	pending    []*batchCall      // Batch calls waiting for the next commit
+	leading    bool              // a Batch caller is committing batches
+	lastSize   int               // calls in the last batch committed
+	batchDelay time.Duration     // Options.MaxBatchDelay
+	batchSize  int               // Options.MaxBatchSize
+	full       chan struct{}     // closed by Batch once want calls wait (nil: no leader waits)
+	want       int               // calls the waiting leader wants
+	waits      int               // commits that waited for a fuller batch, for tests
+	waitTimer  *time.Timer       // the leader's batch delay (only the leader uses it)
+	runnable   [1]metrics.Sample // goroutines ready to run (only the leader reads it)
+	waitWhen   func() bool       // tests: whether the process is busy (nil: ask the runtime)
 
 	reads atomic.Int64 // read transactions (View), for tests
 
@@ -150,6 +158,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		opts.MaxBatchSize = DefaultMaxBatchSize
 	}
 	db.batchDelay, db.batchSize = max(0, opts.MaxBatchDelay), opts.MaxBatchSize
+	db.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
 	if opts.SweepEvery > 0 {
 		go db.sweepLoop(opts.SweepEvery)
 	} else {

@@ -39,3 +39,18 @@ func PutNew(tx *Tx, key, val []byte) error { return tx.putNew(key, val) }
 
 // Reads counts the read transactions of db (Sessions.Load's among them).
 func Reads(db *DB) int64 { return db.reads.Load() }
+
+// BatchWaits is how many commits of db waited for a fuller batch.
+func BatchWaits(db *DB) int {
+	db.bmu.Lock()
+	defer db.bmu.Unlock()
+	return db.waits
+}
+
+// SetBusy makes db ask busy, instead of the runtime, whether the process
+// is busy enough for a commit to wait for a fuller batch.
+func SetBusy(db *DB, busy func() bool) {
+	db.bmu.Lock()
+	defer db.bmu.Unlock()
+	db.waitWhen = busy
+}

@@ -342,6 +342,35 @@ func (tx *Tx) PutExpiring(key, val []byte, at time.Time) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	old, err := tx.t.get(key)
+	if err != nil {
+		return err
+	}
+	return tx.putExpiringOver(key, val, at, old)
+}
+
+// PutKeepingExpiry stores val at key, keeping the expiry the key has (none
+// when it is missing or expired): ExpiresAt and PutExpiring with one
+// lookup of the key.
+func (tx *Tx) PutKeepingExpiry(key, val []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	old, err := tx.t.get(key)
+	if err != nil {
+		return err
+	}
+	var at time.Time
+	if _, ns, ok := tx.live(old); ok && ns != 0 {
+		at = time.Unix(0, ns)
+	}
+	return tx.putExpiringOver(key, val, at, old)
+}
+
+// putExpiringOver is PutExpiring of a key whose stored record the caller
+// read in this transaction, old (nil: none): no second lookup, for the
+// undo log either. val may be a slice of old.
+func (tx *Tx) putExpiringOver(key, val []byte, at time.Time, old []byte) error {
 	var ns int64
 	if !at.IsZero() {
 		ns = at.UnixNano()
@@ -352,10 +381,7 @@ func (tx *Tx) PutExpiring(key, val []byte, at time.Time) error {
 	// A key that had another expiry leaves its old index entry behind
 	// unless it is deleted here: a session renewed by every turn would
 	// leave one per turn.
-	old, err := tx.t.get(key)
-	if err != nil {
-		return err
-	}
+	var err error
 	var was int64
 	if len(old) >= hdr {
 		was = int64(binary.BigEndian.Uint64(old))
@@ -438,11 +464,18 @@ func (tx *Tx) putNew(key, val []byte) error {
 // Expire sets when an existing key expires (zero: never) and reports
 // whether it existed.
 func (tx *Tx) Expire(key []byte, at time.Time) (bool, error) {
-	v, ok, err := tx.Get(key)
-	if err != nil || !ok {
+	if err := checkKey(key); err != nil {
 		return false, err
 	}
-	return true, tx.PutExpiring(key, v, at)
+	rec, err := tx.t.get(key)
+	if err != nil || rec == nil {
+		return false, err
+	}
+	v, _, ok := tx.live(rec)
+	if !ok {
+		return false, nil
+	}
+	return true, tx.putExpiringOver(key, v, at, rec)
 }
 
 // Delete removes key (a missing key is fine), and its expiry index entry
@@ -530,6 +563,9 @@ func (tx *Tx) Count(prefix []byte) (int, error) {
 // Incr adds delta to the int64 counter at key (missing: 0), keeps its
 // expiry, and returns the new value.
 func (tx *Tx) Incr(key []byte, delta int64) (int64, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
 	rec, err := tx.t.get(key)
 	if err != nil {
 		return 0, err
@@ -548,7 +584,7 @@ func (tx *Tx) Incr(key []byte, delta int64) (int64, error) {
 		}
 	}
 	n += delta
-	return n, tx.PutExpiring(key, binary.BigEndian.AppendUint64(nil, uint64(n)), at)
+	return n, tx.putExpiringOver(key, binary.BigEndian.AppendUint64(nil, uint64(n)), at, rec)
 }
 
 // Publish queues a message for the DB's Bus, delivered once the

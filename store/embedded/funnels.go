@@ -75,6 +75,7 @@ type funnelRow struct {
 func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error) error {
 	type convFacts struct {
 		seen map[string]int64
+		rec  []byte // the stored record read (nil: none), for the write
 		bad  error
 	}
 	convs := make(map[string]*convFacts, len(folds))
@@ -97,9 +98,12 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 		if c == nil {
 			c = &convFacts{seen: map[string]int64{}}
 			convs[x.Conv] = c
-			if v, ok, err := tx.Get(K("fnc", x.Conv)); err != nil {
+			rec, err := tx.t.get(K("fnc", x.Conv))
+			if err != nil {
 				return err
-			} else if ok {
+			}
+			c.rec = rec
+			if v, _, ok := tx.live(rec); ok {
 				if err := parseFacts(v, c.seen); err != nil {
 					c.bad = errBadFacts{fmt.Errorf("funnel facts of %s: %w", x.Conv, err)}
 				}
@@ -138,7 +142,7 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 		if err != nil {
 			return err
 		}
-		if err := tx.PutTTL(K("fnc", conv), b, keep); err != nil {
+		if err := tx.putExpiringOver(K("fnc", conv), b, tx.now.Add(keep), convs[conv].rec); err != nil {
 			return err
 		}
 	}

@@ -185,11 +185,7 @@ func putConv(tx *Tx, c *store.Conversation, retention time.Duration) error {
 	if retention > 0 {
 		return tx.PutTTL(key, b, retention)
 	}
-	at, _, err := tx.ExpiresAt(key)
-	if err != nil {
-		return err
-	}
-	return tx.PutExpiring(key, b, at)
+	return tx.PutKeepingExpiry(key, b)
 }
 
 // change runs fn on a record that exists and is not resolved, in one

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
@@ -47,12 +48,21 @@ type InboxEvent struct {
 }
 
 func (s *Service) PublishInbox(ctx context.Context, ev InboxEvent) {
+	s.publishInbox(ctx, ev, nil, false)
+}
+
+// publishInbox is PublishInbox with the conversation's previous ones
+// already looked up (known, when read) or not.
+func (s *Service) publishInbox(ctx context.Context, ev InboxEvent, known []*handoff.Conversation, read bool) {
 	if ev.Conversation != nil && len(ev.Conversation.Previous) > 0 {
-		known, err := s.PreviousKnown(ctx, ev.Conversation)
-		if err != nil {
-			// The sockets then drop every previous id: what cannot be
-			// checked is not shown.
-			s.log.Warn("inbox event: looking up the previous conversations", "conversation", ev.Conversation.ID, "err", err)
+		if !read {
+			var err error
+			known, err = s.PreviousKnown(ctx, ev.Conversation)
+			if err != nil {
+				// The sockets then drop every previous id: what cannot
+				// be checked is not shown.
+				s.log.Warn("inbox event: looking up the previous conversations", "conversation", ev.Conversation.ID, "err", err)
+			}
 		}
 		ev.PreviousKnown = known
 	}
@@ -75,7 +85,7 @@ func (s *Service) PublishConversation(ctx context.Context, c *handoff.Conversati
 // bot learnt of the visitor and its last message, tells the team's agents,
 // and routes it when the team routes automatically.
 func (s *Service) Queue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) (*handoff.Conversation, error) {
-	q, err := s.enqueue(ctx, conv, card, h, vis, last)
+	q, err := s.enqueue(ctx, conv, card, h, vis, last, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -88,17 +98,24 @@ type queued struct {
 	s   *Service
 	c   *handoff.Conversation
 	cfg handoff.TeamConfig
+	// asked are the earlier conversations read with the queue
+	// (Handoff.Previous; nil: none).
+	asked []string
 }
 
 // enqueue is the part of Queue the visitor's answer waits for: the chat in
-// its team's queue (one round trip on Redis).
-func (s *Service) enqueue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last) (queued, error) {
-	c, cfg, err := s.inbox.HandOff(ctx, conv, handoff.Handoff{Team: h.Team, Priority: h.Priority, Card: card, Visitor: vis, Last: last})
+// its team's queue (one round trip on Redis), with timers, the turn's
+// timers to set in the same step (only when the inbox sets them in
+// s.timers: handoffTimers), and the records of the earlier conversations
+// this process saw the chat start with (for announce's notice).
+func (s *Service) enqueue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last, timers []store.Timer) (queued, error) {
+	ho := handoff.Handoff{Team: h.Team, Priority: h.Priority, Card: card, Visitor: vis, Last: last, Timers: timers, Previous: s.prevMemo.get(conv)}
+	c, cfg, err := s.inbox.HandOff(ctx, conv, ho)
 	if err != nil {
 		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
 		return queued{}, err
 	}
-	return queued{s, c, cfg}, nil
+	return queued{s, c, cfg, ho.Previous}, nil
 }
 
 // announce is the rest of Queue, which the visitor's answer need not wait
@@ -107,7 +124,14 @@ func (s *Service) enqueue(ctx context.Context, conv, card string, h engine.Hando
 func (q queued) announce(ctx context.Context) *handoff.Conversation {
 	s, c := q.s, q.c
 	who := visitorWho(c)
-	s.PublishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Title: "New chat from " + who + " — " + teamTitle(c.Team), Text: who + " is waiting for " + c.Team})
+	// The earlier conversations read with the queue, when they are the
+	// ones the record names; otherwise publishInbox reads them.
+	read := len(q.asked) > 0 && c.PreviousRead != nil && slices.Equal(q.asked, c.Previous)
+	var known []*handoff.Conversation
+	if read {
+		known = knownOf(c.PreviousRead)
+	}
+	s.publishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Title: "New chat from " + who + " — " + teamTitle(c.Team), Text: who + " is waiting for " + c.Team}, known, read)
 	pos := c.QueuePosition
 	s.routeUnder(ctx, c, q.cfg)
 	c.QueuePosition = pos
@@ -296,6 +320,7 @@ func (s *Service) StartInbox(ctx context.Context, sess *engine.Session, prog *en
 		s.log.Warn("recording conversation for the inbox (the sweep does it later)", "conversation", sess.ID, "err", err)
 		return err
 	}
+	s.prevMemo.put(nc.ID, nc.Previous)
 	if err := s.EmitStarted(ctx, nc); err != nil {
 		s.log.Warn("webhook outbox: adding an event (the sweep adds it later)", "type", crm.EventConversationStarted, "conversation", sess.ID, "err", err)
 		return err

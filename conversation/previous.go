@@ -3,9 +3,12 @@ package conversation
 import (
 	"context"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/store"
 )
 
 // maxPrevious bounds the earlier conversations listed with one.
@@ -72,4 +75,62 @@ func (s *Service) PreviousKnown(ctx context.Context, list ...*handoff.Conversati
 		out[i] = &handoff.Conversation{ID: c.ID, Team: c.Team, Assignee: c.Assignee}
 	}
 	return out, nil
+}
+
+// previousMemo remembers, for the conversations this process started,
+// the earlier conversations their inbox records name
+// (Conversation.Previous, fixed at Start), so that a handoff reads those
+// records in its queue's own step (Handoff.Previous) for the new-chat
+// notice instead of in a round trip after it. The record's own list
+// checks the memo: a chat another process started, or one the memo
+// dropped, is read after the queue as before. At most max chats; when
+// full, a random one is dropped.
+type previousMemo struct {
+	max int
+	mu  sync.Mutex
+	m   map[string][]string
+}
+
+// previousMemoSize bounds previousMemo.
+const previousMemoSize = 10000
+
+func newPreviousMemo(max int) *previousMemo {
+	return &previousMemo{max: max, m: map[string][]string{}}
+}
+
+// put remembers the earlier conversations of conv (none: nothing to keep).
+func (m *previousMemo) put(conv string, previous []string) {
+	if m == nil || len(previous) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.m[conv]; !ok && len(m.m) >= m.max {
+		for k := range m.m {
+			delete(m.m, k)
+			break
+		}
+	}
+	m.m[conv] = slices.Clone(previous)
+}
+
+// get returns what put kept for conv (nil: nothing).
+func (m *previousMemo) get(conv string) []string {
+	if m == nil {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.m[conv]
+}
+
+// knownOf is PreviousKnown's answer from records read already (HandOff's
+// PreviousRead): id, team and assignee, in the order of their ids.
+func knownOf(records []store.PreviousChat) []*handoff.Conversation {
+	out := make([]*handoff.Conversation, len(records))
+	for i, c := range records {
+		out[i] = &handoff.Conversation{ID: c.ID, Team: c.Team, Assignee: c.Assignee}
+	}
+	slices.SortFunc(out, func(a, b *handoff.Conversation) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }

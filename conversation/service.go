@@ -121,6 +121,9 @@ type Service struct {
 	now       func() time.Time
 	m         *metrics.Metrics // nil: none
 	folds     *foldBatcher     // the after-turn folds and mark clears
+	// prevMemo: the earlier conversations of the chats this process
+	// started, read with a handoff's queue (see previousMemo).
+	prevMemo *previousMemo
 	// finishing counts the goroutines that wait for a fold to finish a
 	// turn (see Settle).
 	finishing atomic.Int64
@@ -168,7 +171,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.RecoverAfter = 30 * time.Second
 	}
 	s := &Service{log: cfg.Logger, store: cfg.Store, timers: cfg.Timers, inbox: cfg.Inbox, crm: cfg.CRM,
-		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now, m: cfg.Metrics}
+		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now, m: cfg.Metrics, prevMemo: newPreviousMemo(previousMemoSize)}
 	if cfg.Presence == nil {
 		cfg.Presence = inboxPresence{cfg.Inbox}
 	}

@@ -2,10 +2,12 @@ package conversation_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +50,25 @@ cards:
     handoff:
       team: sales
       say: Connecting you to sales...
+      offline: away
+  away:
+    say: Nobody is here.
+    end: away
+`
+
+// queueing hands off to sales, with a wait, once the visitor answers.
+const queueing = `playbook: queue
+vars:
+  topic: {type: string}
+cards:
+  ask:
+    ask: What is it about?
+    save: topic
+  rep:
+    handoff:
+      team: sales
+      say: Connecting you to sales...
+      wait: 2m
       offline: away
   away:
     say: Nobody is here.
@@ -112,6 +133,7 @@ type fixture struct {
 	store   *redisstore.Store
 	inbox   *handoff.Store
 	records *fakeRecords
+	pub     *fakePublisher
 	prog    *engine.Program
 	desk    *engine.Program
 	// now is the service's clock: the test goroutine reads it directly and
@@ -133,12 +155,12 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	f := &fixture{records: &fakeRecords{fails: fails}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
+	f := &fixture{records: &fakeRecords{fails: fails}, pub: &fakePublisher{}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
 	clock := func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
 	store := redisstore.New(rdb, redisstore.Options{Prefix: "t:", Pending: conversation.LeavesWork, Now: clock})
 	inbox := handoff.NewStore(redisstore.NewInbox(rdb, "t:"), handoff.Options{Prefix: "t:", Alive: store.Alive, PasswordCost: bcrypt.MinCost})
 	dir := t.TempDir()
-	for name, src := range map[string]string{"signup.yaml": signup, "desk.yaml": desk} {
+	for name, src := range map[string]string{"signup.yaml": signup, "desk.yaml": desk, "queue.yaml": queueing} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +172,7 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 	}
 	svc, err := conversation.New(conversation.Config{
 		Store: store, Timers: store.Timers(), Inbox: inbox, CRM: crm.New(redisstore.NewCRM(rdb, "t:"), redisstore.NewCRM(rdb, "t:"), crm.Options{}), Registry: reg,
-		Publisher: &fakePublisher{}, Records: f.records, RecoverAfter: recoverAfter, Logger: quiet(), Now: clock,
+		Publisher: f.pub, Records: f.records, RecoverAfter: recoverAfter, Logger: quiet(), Now: clock,
 		Presence: salesOnline{},
 	})
 	if err != nil {
@@ -379,5 +401,70 @@ func TestLeaveMessage(t *testing.T) {
 	}
 	if err := f.svc.LeaveMessage(ctx, "nope", "l3", "x", nil); !errors.Is(err, redisstore.ErrNotFound) {
 		t.Fatalf("an unknown conversation: %v, want ErrNotFound", err)
+	}
+}
+
+// TestHandOffTurnCarriesItsTimerAndPrevious: a turn that hands a
+// returning visitor's chat off, as the widget runs it (TurnThen), sets
+// its wait timer and reads the visitor's earlier chat in the queue's own
+// step (Handoff.Timers, Handoff.Previous): the timer is due once, when
+// the wait runs out, and the agents' new-chat notice names the earlier
+// chat with its team for the access policy (previous_known).
+func TestHandOffTurnCarriesItsTimerAndPrevious(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0, 0)
+	vis := engine.Visitor{ID: "v9"}
+	first, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: f.desk, Visitor: vis}, nil)
+	if err != nil || first.Status != engine.StatusHandoff {
+		t.Fatalf("the first chat: %v %v", first, err)
+	}
+	f.advance(time.Minute)
+	prog, _ := f.svc.Registry().Current("queue")
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: prog, Visitor: vis}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.advance(time.Minute)
+	handedAt := f.now
+	msg := redisstore.Entry{From: "visitor", Kind: "message", Text: "pricing", ClientID: "m1", At: f.now}
+	var queued *handoff.Conversation
+	_, _, err = f.svc.TurnThen(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: "pricing"}, []redisstore.Entry{msg}, func(_ redisstore.Result, info conversation.TurnInfo) {
+		queued = info.Queued
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued == nil || queued.Team != "sales" || !slices.Equal(queued.Previous, []string{first.ID}) {
+		t.Fatalf("queued %+v, want for sales with the first chat before it", queued)
+	}
+	var notice *conversation.InboxEvent
+	f.pub.mu.Lock()
+	for _, m := range f.pub.msg {
+		_, payload, _ := strings.Cut(m, " ")
+		var ev conversation.InboxEvent
+		if json.Unmarshal([]byte(payload), &ev) == nil && ev.Kind == "new_chat" && ev.Conversation != nil && ev.Conversation.ID == sess.ID {
+			notice = &ev
+		}
+	}
+	f.pub.mu.Unlock()
+	if notice == nil {
+		t.Fatal("no new-chat notice for the handed-off chat")
+	}
+	if len(notice.PreviousKnown) != 1 || notice.PreviousKnown[0].ID != first.ID || notice.PreviousKnown[0].Team != "sales" {
+		t.Fatalf("the notice's earlier chats %+v, want the first chat of sales", notice.PreviousKnown)
+	}
+	timers := f.store.Timers()
+	claim := func(now time.Time) []redisstore.Due {
+		due, err := timers.Claim(ctx, now, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.DeleteFunc(due, func(d redisstore.Due) bool { return d.Conversation != sess.ID }) // the first chat's own wait
+	}
+	if due := claim(handedAt.Add(2*time.Minute - time.Millisecond)); len(due) != 0 {
+		t.Fatalf("due before the wait ran out: %v", due)
+	}
+	if due := claim(handedAt.Add(time.Hour)); len(due) != 1 || !due[0].At.Equal(handedAt.Add(2*time.Minute)) {
+		t.Fatalf("due after the wait: %+v, want the handed-off chat's wait once, at %v", due, handedAt.Add(2*time.Minute))
 	}
 }

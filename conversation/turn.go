@@ -126,11 +126,21 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		// the agents are told (and the chat routed) after.
 		var toAnnounce []queued
 		if handoffs, rest := splitHandoffs(effects); len(handoffs) > 0 {
-			for _, e := range handoffs {
-				q, err := s.enqueue(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(prog, info.Session), LastMessage(res.Entries))
+			// The turn's timers (the wait) are set with the first queue,
+			// in its step, when the inbox can: Perform then skips them.
+			timers, others := s.handoffTimers(rest)
+			for i, e := range handoffs {
+				var tms []store.Timer
+				if i == 0 {
+					tms = timers
+				}
+				q, err := s.enqueue(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(prog, info.Session), LastMessage(res.Entries), tms)
 				if err != nil {
-					failed = true
+					failed = true // Perform sets the timers (rest has them)
 				} else {
+					if tms != nil {
+						rest = others
+					}
 					c := *q.c // the caller's own: announce may change q.c
 					info.Queued = &c
 					info.QueueWaits = q.cfg.Waits
@@ -253,6 +263,28 @@ func AwayTeam(entries []store.Entry) string {
 		}
 	}
 	return ""
+}
+
+// handoffTimers are the timers among effs (a handoff's wait) that the
+// queue's step sets (Handoff.Timers), and effs without them. None when
+// the inbox does not set timers in this service's queue, or when effs
+// cancel any timer (Perform keeps their order).
+func (s *Service) handoffTimers(effs []engine.Effect) ([]store.Timer, []engine.Effect) {
+	if !slices.ContainsFunc(effs, func(e engine.Effect) bool { return e.Kind == engine.EffectTimer }) ||
+		slices.ContainsFunc(effs, func(e engine.Effect) bool { return e.Kind == engine.EffectCancel }) ||
+		!s.inbox.SetsTimersOf(s.timers) {
+		return nil, effs
+	}
+	var timers []store.Timer
+	var rest []engine.Effect
+	for _, e := range effs {
+		if e.Kind == engine.EffectTimer {
+			timers = append(timers, store.Timer{ID: e.Timer.ID, At: e.Timer.At})
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	return timers, rest
 }
 
 // splitHandoffs separates the effects that queue the chat for a team from

@@ -96,6 +96,13 @@ func (s *Store) HandOff(ctx context.Context, id string, h Handoff) (*Conversatio
 	return s.st.HandOff(ctx, id, h, s.now(), s.retention)
 }
 
+// SetsTimersOf reports whether HandOff sets Handoff.Timers in t
+// (store.HandOffTimers); when false they must be left empty.
+func (s *Store) SetsTimersOf(t store.Timers) bool {
+	h, ok := s.st.(store.HandOffTimers)
+	return ok && h.SetsTimersOf(t)
+}
+
 // Queue puts a conversation in team's queue, unassigned.
 func (s *Store) Queue(ctx context.Context, id, team, priority, card string) (*Conversation, error) {
 	c, _, err := s.HandOff(ctx, id, Handoff{Team: team, Priority: priority, Card: card})

@@ -112,6 +112,16 @@ type Conversation struct {
 	// QueuePosition is the conversation's place in its team's queue (1 is
 	// next) as HandOff left it; not stored, 0 everywhere else.
 	QueuePosition int `json:"-"`
+	// PreviousRead are the ids in Handoff.Previous whose records exist,
+	// in that order, with their team and assignee as HandOff read them;
+	// not stored, nil everywhere else.
+	PreviousRead []PreviousChat `json:"-"`
+}
+
+// PreviousChat is what the access policy looks at of an earlier
+// conversation (access.PreviousIDs): its id, team and assignee.
+type PreviousChat struct {
+	ID, Team, Assignee string
 }
 
 // VisibleTo reports whether a member of c's team, or an admin, is a.
@@ -138,6 +148,25 @@ type Handoff struct {
 	// Last, when set, is the conversation's latest message (the bot's
 	// handoff text), for the lists.
 	Last *Last
+	// Timers are the conversation's timers to set with the handoff (its
+	// wait in the queue), as Timers.Set would, in HandOff's own step: the
+	// turn that hands off makes no round trip of its own for them. Only
+	// for an engine that sets them in the caller's queue
+	// (HandOffTimers); none otherwise. When HandOff returns an error they may or may not be set: the caller
+	// sets them itself (setting a timer again moves it to the same time).
+	Timers []Timer
+	// Previous, when set, are the ids the caller expects the record to
+	// name as its earlier conversations (Conversation.Previous, written
+	// by Start): HandOff reads their team and assignee in its own step and
+	// returns those whose records exist as the record's PreviousRead. The caller checks
+	// them against the record's Previous.
+	Previous []string
+}
+
+// Timer is one of a conversation's timers: its id and when it is due.
+type Timer struct {
+	ID string
+	At time.Time
 }
 
 // Folder names: the lists of conversations. Every folder but FolderMine
@@ -305,6 +334,14 @@ type Teams interface {
 	// Waits returns the team's recorded waits, newest first (none: empty),
 	// to the millisecond.
 	Waits(ctx context.Context, team string) ([]time.Duration, error)
+}
+
+// HandOffTimers is an Inbox whose HandOff sets Handoff.Timers.
+type HandOffTimers interface {
+	// SetsTimersOf reports whether HandOff sets Handoff.Timers in t (the
+	// timer queue of the same data, as t.Set would); when false,
+	// Handoff.Timers must be left empty and the caller sets them in t.
+	SetsTimersOf(t Timers) bool
 }
 
 // InboxEngine is everything package handoff keeps in a store.

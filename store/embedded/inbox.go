@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -288,6 +289,14 @@ func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) erro
 	})
 }
 
+// SetsTimersOf implements store.HandOffTimers: HandOff sets the timers of
+// a handoff in its own transaction when t is the timer queue of the same
+// DB.
+func (s *Inbox) SetsTimersOf(t store.Timers) bool {
+	tt, ok := t.(*Timers)
+	return ok && tt.db == s.db
+}
+
 // HandOff implements store.Inbox.
 func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time.Time, retention time.Duration) (*store.Conversation, store.TeamConfig, error) {
 	var out *store.Conversation
@@ -342,6 +351,24 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 			list = append(list, time.Duration(m)*time.Millisecond)
 		}
 		cfg.Waits = &list
+		for _, tm := range h.Timers {
+			if err := setTimer(tx, id, tm.ID, tm.At); err != nil {
+				return err
+			}
+		}
+		if len(h.Previous) > 0 {
+			c.PreviousRead = make([]store.PreviousChat, 0, len(h.Previous))
+			for _, p := range h.Previous {
+				pc, err := getConv(tx, p)
+				if errors.Is(err, store.ErrInboxNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				c.PreviousRead = append(c.PreviousRead, store.PreviousChat{ID: pc.ID, Team: pc.Team, Assignee: pc.Assignee})
+			}
+		}
 		c.QueuePosition, err = queuePos(tx, h.Team, id)
 		out = c
 		return err

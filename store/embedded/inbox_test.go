@@ -108,3 +108,14 @@ func BenchmarkInboxCycle(b *testing.B) {
 	defer db.Close()
 	storetest.BenchInboxCycle(b, embedded.NewInbox(db))
 }
+
+func TestHandOffWork(t *testing.T) {
+	storetest.HandOffWork(t, func(t *testing.T) (store.InboxEngine, store.Timers) {
+		db, err := embedded.Open(t.TempDir(), embedded.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return embedded.NewInbox(db), embedded.NewTimers(db)
+	})
+}

@@ -21,16 +21,19 @@ func NewTimers(db *DB) *Timers { return &Timers{db: db} }
 
 // Set schedules timer id of conversation conv at at.
 func (t *Timers) Set(ctx context.Context, conv, id string, at time.Time) error {
-	return t.db.Update(ctx, func(tx *Tx) error {
-		if err := cancelTimer(tx, conv, id); err != nil {
-			return err
-		}
-		ms := at.UnixMilli()
-		if err := tx.Put(K("tm", conv, id), binary.BigEndian.AppendUint64(nil, uint64(ms))); err != nil {
-			return err
-		}
-		return tx.Put(K("tq", ms, conv, id), nil)
-	})
+	return t.db.Update(ctx, func(tx *Tx) error { return setTimer(tx, conv, id, at) })
+}
+
+// setTimer is Set in tx (HandOff sets the turn's timers in its own).
+func setTimer(tx *Tx, conv, id string, at time.Time) error {
+	if err := cancelTimer(tx, conv, id); err != nil {
+		return err
+	}
+	ms := at.UnixMilli()
+	if err := tx.Put(K("tm", conv, id), binary.BigEndian.AppendUint64(nil, uint64(ms))); err != nil {
+		return err
+	}
+	return tx.Put(K("tq", ms, conv, id), nil)
 }
 
 func cancelTimer(tx *Tx, conv, id string) error {

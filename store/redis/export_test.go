@@ -4,6 +4,8 @@ import (
 	"context"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/store"
 )
 
 // CrashAfter makes Apply stop as a process killed there would: 1 after the
@@ -54,3 +56,6 @@ func LoadScripts(ctx context.Context, rdb goredis.UniversalClient) error {
 	}
 	return foldScript.Load(ctx, rdb).Err()
 }
+
+// TimersOf returns the timer queue on the client and prefix of an inbox.
+func TimersOf(in *Inbox) store.Timers { return New(in.rdb, Options{Prefix: in.p}).Timers() }

@@ -63,6 +63,18 @@ func (s *Inbox) closedKey(team string) string  { return s.p + "{t:" + team + "}:
 func (s *Inbox) missedKey(team string) string  { return s.p + "{t:" + team + "}:missed" }
 func (s *Inbox) mineKey(agent string) string   { return s.p + "agent:" + agent + ":mine" }
 func (s *Inbox) teamsKey() string              { return s.p + "teams" }
+
+// SetsTimersOf implements store.HandOffTimers: HandOff sets the timers of
+// a handoff in t when t is the timer queue of this inbox's client and
+// prefix (Engine.Timers).
+func (s *Inbox) SetsTimersOf(t store.Timers) bool {
+	tt, ok := t.(*Timers)
+	return ok && tt.rdb == s.rdb && tt.key == s.timersKey()
+}
+
+// timersKey is the timer queue's key, Timers' (Store.Timers), for the
+// timers HandOff sets.
+func (s *Inbox) timersKey() string { return s.p + "timers" }
 func (s *Inbox) visitorKey(v store.Visitor) string {
 	k := v.ID
 	if v.Email != "" {
@@ -485,6 +497,8 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	var cfg *goredis.MapStringStringCmd
 	var rank *goredis.IntCmd
 	var waits *goredis.StringSliceCmd
+	var timers []*goredis.IntCmd
+	prev := make([]*goredis.SliceCmd, len(h.Previous))
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
 		step = pipe.EvalSha(ctx, handOff.Hash(), []string{s.metaKey(id)}, args...)
@@ -494,6 +508,15 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		rank = pipe.ZRank(ctx, s.queueKey(h.Team), id)
 		pipe.SAdd(ctx, s.teamsKey(), h.Team)
 		waits = pipe.LRange(ctx, s.waitsKey(h.Team), 0, -1)
+		// The turn's timers (Timers.Set's ZADD) and the earlier
+		// conversations' records ride in the same round trip.
+		timers = timers[:0]
+		for _, tm := range h.Timers {
+			timers = append(timers, pipe.ZAdd(ctx, s.timersKey(), goredis.Z{Score: float64(tm.At.UnixMilli()), Member: member(id, tm.ID)}))
+		}
+		for i, p := range h.Previous {
+			prev[i] = pipe.HMGet(ctx, s.metaKey(p), "status", "team", "assignee")
+		}
 		_, _ = pipe.Exec(ctx)
 		if err := step.Err(); try == 0 && err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			if err := handOff.Load(ctx, s.rdb).Err(); err != nil {
@@ -518,6 +541,9 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	}
 	if err == nil {
 		err = errors.Join(cfg.Err(), rank.Err())
+		for _, tm := range timers {
+			err = errors.Join(err, tm.Err())
+		}
 	}
 	if err != nil {
 		// The step did not happen (or may not have): take the chat out of
@@ -559,6 +585,22 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	}
 	c := decodeMeta(id, m)
 	c.QueuePosition = int(rank.Val()) + 1
+	if len(h.Previous) > 0 {
+		c.PreviousRead = make([]store.PreviousChat, 0, len(h.Previous))
+		for i, cmd := range prev {
+			v := cmd.Val()
+			if cmd.Err() != nil || len(v) != 3 {
+				c.PreviousRead = nil // not read: the caller reads them
+				break
+			}
+			if v[0] == nil {
+				continue // gone (a record always has its status)
+			}
+			team, _ := v[1].(string)
+			assignee, _ := v[2].(string)
+			c.PreviousRead = append(c.PreviousRead, store.PreviousChat{ID: h.Previous[i], Team: team, Assignee: assignee})
+		}
+	}
 	tc := teamConfig(cfg.Val())
 	if ws, err := parseWaits(h.Team, waits.Val()); waits.Err() == nil && err == nil {
 		tc.Waits = &ws

@@ -338,3 +338,21 @@ func TestInboxRecordStoredForm(t *testing.T) {
 		t.Errorf("an older record's visitor after a handoff: %s, want the short form", s)
 	}
 }
+
+// TestHandOffWork* run storetest.HandOffWork on one node and on the
+// Cluster, each plain and batched (the timer queue on the same client).
+func TestHandOffWorkRedis(t *testing.T)        { storetest.HandOffWork(t, withTimers(onRedis)) }
+func TestHandOffWorkRedisBatched(t *testing.T) { storetest.HandOffWork(t, withTimers(onRedisBatched)) }
+func TestHandOffWorkCluster(t *testing.T)      { storetest.HandOffWork(t, withTimers(onCluster)) }
+func TestHandOffWorkClusterBatched(t *testing.T) {
+	storetest.HandOffWork(t, withTimers(onClusterBatched))
+}
+
+// withTimers opens an inbox with open and the timer queue of its client
+// and prefix.
+func withTimers(open func(t *testing.T) (store.InboxEngine, store.InboxEngine)) func(t *testing.T) (store.InboxEngine, store.Timers) {
+	return func(t *testing.T) (store.InboxEngine, store.Timers) {
+		in, _ := open(t)
+		return in, redisstore.TimersOf(in.(*redisstore.Inbox))
+	}
+}

@@ -1040,3 +1040,74 @@ func testReopenPolicy(t *testing.T, open InboxOpener) {
 		t.Fatalf("Closed after both: %v", ids(l))
 	}
 }
+
+// HandOffWork checks the work a turn's handoff carries in HandOff's own
+// step (issue 13: a handoff turn in two round trips): the turn's timers,
+// set as Timers.Set sets them and claimed once when due, and the records
+// of the earlier conversations the caller names, read with it. Open
+// returns an inbox and the timer queue of the same engine and data.
+func HandOffWork(t *testing.T, open func(t *testing.T) (store.InboxEngine, store.Timers)) {
+	ctx := context.Background()
+	in, timers := open(t)
+	if h, ok := in.(store.HandOffTimers); !ok || !h.SetsTimersOf(timers) {
+		t.Fatal("the engine's HandOff does not set timers in its own timer queue")
+	}
+	clk := NewClock()
+	s := handoff.NewStore(in, handoff.Options{Now: clk.Now, PresenceTimeout: 30 * time.Second, PasswordCost: bcrypt.MinCost})
+	vis := handoff.Visitor{ID: "v7", Email: "ana@acme.io"}
+	if _, err := s.Start(ctx, handoff.Conversation{ID: "w0", Playbook: "p", Visitor: vis}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Queue(ctx, "w0", "support", "", "help"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	c1, err := s.Start(ctx, handoff.Conversation{ID: "w1", Playbook: "p", Visitor: vis})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c1.Previous, []string{"w0"}) {
+		t.Fatalf("previous of w1: %v, want [w0]", c1.Previous)
+	}
+	due := clk.Now().Add(5 * time.Minute)
+	c, _, err := s.HandOff(ctx, "w1", handoff.Handoff{Team: "sales", Card: "sales",
+		Timers:   []store.Timer{{ID: "wait", At: due}, {ID: "nudge", At: due.Add(time.Minute)}},
+		Previous: []string{"w0", "gone"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Team != "sales" || c.Status != handoff.StatusOpen || c.QueuePosition != 1 {
+		t.Fatalf("after the handoff: %+v", c)
+	}
+	if !slices.Equal(c.PreviousRead, []store.PreviousChat{{ID: "w0", Team: "support"}}) {
+		t.Fatalf("the earlier conversations read with the handoff: %v, want w0 of support alone", c.PreviousRead)
+	}
+	if got, err := timers.Claim(ctx, due.Add(-time.Millisecond), 10); err != nil || len(got) != 0 {
+		t.Fatalf("claimed before the wait ran out: %v (%v)", got, err)
+	}
+	got, err := timers.Claim(ctx, due.Add(time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range got {
+		if d.Conversation != "w1" {
+			t.Fatalf("timer of %q, want w1", d.Conversation)
+		}
+		names = append(names, d.ID+"@"+d.At.Sub(due).String())
+	}
+	if !slices.Equal(names, []string{"wait@0s", "nudge@1m0s"}) {
+		t.Fatalf("timers set with the handoff: %v, want wait@0s, nudge@1m0s", names)
+	}
+	if again, err := timers.Claim(ctx, due.Add(time.Hour), 10); err != nil || len(again) != 0 {
+		t.Fatalf("claimed twice: %v (%v)", again, err)
+	}
+	// Without Previous nothing is read; a handoff without timers sets none.
+	c, _, err = s.HandOff(ctx, "w1", handoff.Handoff{Team: "sales"})
+	if err != nil || c.PreviousRead != nil {
+		t.Fatalf("a handoff without Previous: %v (%v)", c.PreviousRead, err)
+	}
+	if got, err := timers.Claim(ctx, due.Add(time.Hour), 10); err != nil || len(got) != 0 {
+		t.Fatalf("timers of a handoff without any: %v (%v)", got, err)
+	}
+}

@@ -5,6 +5,10 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // Conversation ids sort by the millisecond they were made in (so the
@@ -55,4 +59,54 @@ func TestIDsOfOneMillisecondSortInTheOrderMade(t *testing.T) {
 	if later := NewIDAt(now.Add(time.Millisecond)); later <= prev {
 		t.Fatalf("an id of the next millisecond, %s, sorts before %s", later, prev)
 	}
+}
+
+// clusterStore is a Redis store on a Cluster client that never connects:
+// PlaceID needs no Redis.
+func clusterStore(t testing.TB) *redisstore.Store {
+	rdb := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	t.Cleanup(func() { rdb.Close() })
+	return redisstore.New(rdb, redisstore.Options{})
+}
+
+// TestPlacedIDs: the ids a store places (a Redis Cluster's) are the ids
+// of NewIDAt with a trailing '1', sort by time and in the order made as
+// they do, and each is placed.
+func TestPlacedIDs(t *testing.T) {
+	st := clusterStore(t)
+	re := regexp.MustCompile(`^[a-z2-7]{26}1$`)
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	prev := NewIDAt(now.Add(-time.Millisecond))
+	for i := range 200 {
+		id := newIDAt(now, st.PlaceID)
+		if !re.MatchString(id) {
+			t.Fatalf("placed id %q: want 26 of [a-z2-7] and 1", id)
+		}
+		if _, ok := st.PlaceID([]byte(id[:26])); !ok {
+			t.Fatalf("placed id %q: not placed", id)
+		}
+		if id <= prev {
+			t.Fatalf("placed id %d, %s, sorts before the one made before it, %s", i, id, prev)
+		}
+		prev = id
+	}
+	if later := NewIDAt(now.Add(time.Millisecond)); later <= prev {
+		t.Fatalf("an id of the next millisecond, %s, sorts before %s", later, prev)
+	}
+}
+
+// BenchmarkNewIDAt: an id, and a placed one (about 64 drawn for one).
+func BenchmarkNewIDAt(b *testing.B) {
+	now := time.Now()
+	b.Run("any", func(b *testing.B) {
+		for b.Loop() {
+			NewIDAt(now)
+		}
+	})
+	b.Run("placed", func(b *testing.B) {
+		place := clusterStore(b).PlaceID
+		for b.Loop() {
+			newIDAt(now, place)
+		}
+	})
 }

@@ -37,7 +37,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 		return nil, store.Result{}, fmt.Errorf("conversation: start without a playbook")
 	}
 	now := s.now().UTC()
-	var place func(string) (string, bool)
+	var place func([]byte) (string, bool)
 	if p, ok := s.store.(store.PlacedIDs); ok {
 		place = p.PlaceID
 	}
@@ -126,7 +126,7 @@ func NewIDAt(now time.Time) string { return newIDAt(now, nil) }
 // (store.PlacedIDs): the random bits are drawn again, the time and the
 // count kept, until place takes one. The ids taken keep 64 random bits
 // less what place refuses (6 bits of them on a Redis Cluster).
-func newIDAt(now time.Time, place func(string) (string, bool)) string {
+func newIDAt(now time.Time, place func([]byte) (string, bool)) string {
 	var b [16]byte
 	ms := uint64(now.UnixMilli())
 	idMu.Lock()
@@ -149,11 +149,13 @@ func newIDAt(now time.Time, place func(string) (string, bool)) string {
 	// Random bits for many tries at a time: one read of the system's
 	// random source, not one per try.
 	var random [8 * 64]byte
+	var id [26]byte
 	for {
 		_, _ = rand.Read(random[:])
 		for r := random[:]; len(r) > 0; r = r[8:] {
 			copy(b[8:], r[:8])
-			if id, ok := place(idEncoding.EncodeToString(b[:])); ok {
+			idEncoding.Encode(id[:], b[:])
+			if id, ok := place(id[:]); ok {
 				return id
 			}
 		}

@@ -128,7 +128,9 @@ type TurnFolds interface {
 // turn's fold is written by the turn's own script).
 type PlacedIDs interface {
 	// PlaceID returns the id to store a new conversation under, made from
-	// id (conversation.NewIDAt's), or false when the store does not take
-	// it: the caller then draws the id's random bits again.
-	PlaceID(id string) (string, bool)
+	// id (conversation.NewIDAt's, not kept), or false when the store does
+	// not take it: the caller then draws the id's random bits again. It is
+	// called about as many times as it refuses, so it allocates only for
+	// the id it takes.
+	PlaceID(id []byte) (string, bool)
 }

@@ -109,13 +109,17 @@ func placedShardOf(id string) int {
 // PlaceID implements store.PlacedIDs on a Cluster: the id (made by
 // conversation.NewIDAt) with placedMark, when that lands in the slot of a
 // placed shard. On one Redis node every id is taken as it is.
-func (s *Store) PlaceID(id string) (string, bool) {
+func (s *Store) PlaceID(id []byte) (string, bool) {
 	if s.oneNode {
-		return id, true
+		return string(id), true
 	}
-	crc := crc16(crc16(crc16(0, "c:"), id), string(placedMark))
+	crc := crc16(0, "c:")
+	for _, c := range id {
+		crc = crc<<8 ^ crc16tab[byte(crc>>8)^c]
+	}
+	crc = crc16(crc, string(placedMark))
 	if placedShard[crc%clusterSlots] < 0 {
 		return "", false
 	}
-	return id + string(placedMark), true
+	return string(id) + string(placedMark), true
 }

@@ -124,7 +124,7 @@ func placedID(t *testing.T, st *redisstore.Store) (placed, refused string) {
 		for i := range b {
 			b[i] = "234567abcdefghijklmnopqrstuvwxyz"[rand.IntN(32)]
 		}
-		if id, ok := st.PlaceID(string(b)); ok {
+		if id, ok := st.PlaceID(b); ok {
 			placed = id
 		} else {
 			refused = string(b)

@@ -47,11 +47,14 @@ func NewFunnels(rdb goredis.UniversalClient, prefix string) *Funnels {
 
 // shard is the key prefix of shard n: its tag is fn:n below fnvShards,
 // then the placed shards' (placedNames).
-func (f *Funnels) shard(n int) string {
+func (f *Funnels) shard(n int) string { return f.p + shardTag(n) }
+
+// shardTag is "{fn:N}:" of shard n (without the prefix).
+func shardTag(n int) string {
 	if n >= fnvShards {
 		n = placedNames[n-fnvShards]
 	}
-	return f.p + "{fn:" + strconv.Itoa(n) + "}:"
+	return "{fn:" + strconv.Itoa(n) + "}:"
 }
 
 // shardOf is a conversation's shard: a placed id's is in its own slot,
@@ -129,7 +132,7 @@ func bucketList() string {
 func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration, done string) error {
 	if len(facts) == 0 {
 		if done != "" {
-			return f.rdb.ZRem(ctx, f.p+"pending", done).Err()
+			return f.rdb.ZRem(ctx, pendingKeyOf(f.p, done), done).Err()
 		}
 		return nil
 	}
@@ -143,7 +146,7 @@ func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, fa
 	for try := 0; ; try++ {
 		pipe := f.rdb.Pipeline()
 		fold := pipe.EvalSha(ctx, foldScript.Hash(), keys, args...)
-		pipe.ZRem(ctx, f.p+"pending", done)
+		pipe.ZRem(ctx, pendingKeyOf(f.p, done), done)
 		_, _ = pipe.Exec(ctx)
 		err := fold.Err()
 		if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -153,7 +156,7 @@ func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, fa
 			continue
 		}
 		if err != nil {
-			return errors.Join(err, f.rdb.ZAdd(ctx, f.p+"pending", goredis.Z{Score: float64(time.Now().UnixMilli()), Member: done}).Err())
+			return errors.Join(err, f.rdb.ZAdd(ctx, pendingKeyOf(f.p, done), goredis.Z{Score: float64(time.Now().UnixMilli()), Member: done}).Err())
 		}
 		return nil
 	}
@@ -172,7 +175,7 @@ func (f *Funnels) foldArgs(conv string, key store.FunnelKey, facts []store.Funne
 
 // FoldMany implements store.Funnels: one pipeline of fold scripts (a
 // Cluster client sends each node its part) and one ZREM of the folds'
-// marks after them; the marks of the folds that failed are put back (a
+// marks per pending set after them; the marks of the folds that failed are put back (a
 // pipeline is no transaction). A node that did not know the script gets
 // it loaded, and its folds go again, once.
 func (f *Funnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep time.Duration) []error {
@@ -184,20 +187,20 @@ func (f *Funnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep t
 	for try := 0; len(todo) > 0; try++ {
 		pipe := f.rdb.Pipeline()
 		cmds := make([]*goredis.Cmd, len(todo))
-		var marks []any
+		var marks []string
 		for j, i := range todo {
 			x := folds[i]
 			if len(x.Facts) > 0 {
 				keys, args := f.foldArgs(x.Conv, x.Key, x.Facts, keep)
 				cmds[j] = pipe.EvalSha(ctx, foldScript.Hash(), keys, args...)
 			}
-			if x.Done != "" {
-				marks = append(marks, x.Done)
-			}
+			marks = append(marks, x.Done)
 		}
-		var zrem *goredis.IntCmd
-		if len(marks) > 0 {
-			zrem = pipe.ZRem(ctx, f.p+"pending", marks...)
+		// One ZREM per pending set (pending.go).
+		zrem := map[string]*goredis.IntCmd{}
+		keys, members := byPendingKey(f.p, marks)
+		for k, key := range keys {
+			zrem[key] = pipe.ZRem(ctx, key, members[k]...)
 		}
 		_, _ = pipe.Exec(ctx)
 		var again []int
@@ -205,8 +208,8 @@ func (f *Funnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep t
 			if cmds[j] != nil {
 				errs[i] = cmds[j].Err()
 			}
-			if errs[i] == nil && zrem != nil && folds[i].Done != "" {
-				errs[i] = zrem.Err()
+			if errs[i] == nil && folds[i].Done != "" {
+				errs[i] = zrem[pendingKeyOf(f.p, folds[i].Done)].Err()
 			}
 			if errs[i] != nil && try == 0 && goredis.HasErrorPrefix(errs[i], "NOSCRIPT") {
 				again = append(again, i)
@@ -223,18 +226,29 @@ func (f *Funnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep t
 		}
 		todo = again
 	}
-	var back []goredis.Z
+	var back []string
 	var at []int
-	now := float64(time.Now().UnixMilli())
 	for i, x := range folds {
 		if errs[i] != nil && x.Done != "" {
-			back = append(back, goredis.Z{Score: now, Member: x.Done})
+			back = append(back, x.Done)
 			at = append(at, i)
 		}
 	}
 	if len(back) > 0 {
-		if err := f.rdb.ZAdd(ctx, f.p+"pending", back...).Err(); err != nil {
-			for _, i := range at {
+		now := float64(time.Now().UnixMilli())
+		pipe := f.rdb.Pipeline()
+		zadd := map[string]*goredis.IntCmd{}
+		keys, members := byPendingKey(f.p, back)
+		for k, key := range keys {
+			zs := make([]goredis.Z, len(members[k]))
+			for j, m := range members[k] {
+				zs[j] = goredis.Z{Score: now, Member: m}
+			}
+			zadd[key] = pipe.ZAdd(ctx, key, zs...)
+		}
+		_, _ = pipe.Exec(ctx)
+		for j, i := range at {
+			if err := zadd[pendingKeyOf(f.p, back[j])].Err(); err != nil {
 				errs[i] = errors.Join(errs[i], err)
 			}
 		}

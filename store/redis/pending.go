@@ -1,9 +1,13 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,14 +16,57 @@ import (
 	"github.com/playbook-dev/playbook/store"
 )
 
-// The pending set holds the turns whose work after the store (records, a
+// The pending sets hold the turns whose work after the store (records, a
 // chat to queue, its timer) may not be done yet: Options.Pending marks
 // them with the turn, Done clears the mark, and ClaimPending hands the
-// marks a dead process left behind to one process to finish. It is one
+// marks a dead process left behind to one process to finish. Each is a
 // sorted set (member conversation|nonce, score: when the mark was made or
-// last claimed), so it lives on one Redis Cluster node.
+// last claimed). A placed conversation's marks (slots.go) are in the set
+// of its own slot, pb:{fn:N}:pending with its funnel shard, so that its
+// turn script writes its mark on a Cluster as on one node; any other
+// conversation's in pb:pending. ClaimPending and PendingCount read them
+// all: PlacedShards + 1 sets.
 
-func (s *Store) pendingKey() string { return s.prefix + "pending" }
+// pendingKeyOf is the pending set of a mark (conversation|nonce).
+func pendingKeyOf(prefix, mark string) string {
+	conv, _, _ := strings.Cut(mark, "|")
+	if n := placedShardOf(conv); n >= 0 {
+		return prefix + shardTag(n) + "pending"
+	}
+	return prefix + "pending"
+}
+
+// pendingKeys are every pending set: pb:pending, then the placed shards'.
+func pendingKeys(prefix string) []string {
+	keys := make([]string, 0, 1+PlacedShards)
+	keys = append(keys, prefix+"pending")
+	for n := fnvShards; n < FunnelShards; n++ {
+		keys = append(keys, prefix+shardTag(n)+"pending")
+	}
+	return keys
+}
+
+func (s *Store) markKey(mark string) string { return pendingKeyOf(s.prefix, mark) }
+
+// byPendingKey groups marks by their pending set, in the order first met.
+func byPendingKey(prefix string, marks []string) (keys []string, members [][]any) {
+	at := map[string]int{}
+	for _, m := range marks {
+		if m == "" {
+			continue
+		}
+		k := pendingKeyOf(prefix, m)
+		i, ok := at[k]
+		if !ok {
+			i = len(keys)
+			at[k] = i
+			keys = append(keys, k)
+			members = append(members, nil)
+		}
+		members[i] = append(members[i], m)
+	}
+	return keys, members
+}
 
 func newNonce() string {
 	var b [6]byte
@@ -34,7 +81,7 @@ func (s *Store) runMarked(ctx context.Context, id, mark string, keys []string, a
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
 		turn := pipe.EvalSha(ctx, turnScript.Hash(), keys, args...)
-		pipe.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark})
+		pipe.ZAdd(ctx, s.markKey(mark), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark})
 		_, _ = pipe.Exec(ctx)
 		err := turn.Err()
 		if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -56,21 +103,24 @@ func (s *Store) Done(ctx context.Context, mark string) error {
 	if mark == "" {
 		return nil
 	}
-	return s.rdb.ZRem(ctx, s.pendingKey(), mark).Err()
+	return s.rdb.ZRem(ctx, s.markKey(mark), mark).Err()
 }
 
-// DoneMany clears many marks in one ZREM.
+// DoneMany clears many marks: one ZREM per pending set, in one pipeline.
 func (s *Store) DoneMany(ctx context.Context, marks []string) error {
-	members := make([]any, 0, len(marks))
-	for _, m := range marks {
-		if m != "" {
-			members = append(members, m)
-		}
-	}
-	if len(members) == 0 {
+	keys, members := byPendingKey(s.prefix, marks)
+	switch len(keys) {
+	case 0:
 		return nil
+	case 1:
+		return s.rdb.ZRem(ctx, keys[0], members[0]...).Err()
 	}
-	return s.rdb.ZRem(ctx, s.pendingKey(), members...).Err()
+	pipe := s.rdb.Pipeline()
+	for i, k := range keys {
+		pipe.ZRem(ctx, k, members[i]...)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
 }
 
 // DoneIn is Done queued on pipe, to share a round trip with the turn's
@@ -79,7 +129,7 @@ func (s *Store) DoneMany(ctx context.Context, marks []string) error {
 // Mark). An empty mark queues nothing.
 func (s *Store) DoneIn(ctx context.Context, pipe goredis.Pipeliner, mark string) {
 	if mark != "" {
-		pipe.ZRem(ctx, s.pendingKey(), mark)
+		pipe.ZRem(ctx, s.markKey(mark), mark)
 	}
 }
 
@@ -89,12 +139,12 @@ func (s *Store) Mark(ctx context.Context, mark string) error {
 	if mark == "" {
 		return nil
 	}
-	return s.rdb.ZAdd(ctx, s.pendingKey(), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark}).Err()
+	return s.rdb.ZAdd(ctx, s.markKey(mark), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark}).Err()
 }
 
 var claimPending = goredis.NewScript(`
-local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
-for _, m in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[3], m) end
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
+for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[3], due[i]) end
 return due
 `)
 
@@ -104,21 +154,91 @@ type Pending = store.Pending
 // ClaimPending returns up to n marks older than before, and makes them
 // new (now) so that no other process claims them for a while: whoever
 // claims a mark finishes the turn's work and calls Done; if it dies too,
-// the mark comes back later.
+// the mark comes back later. It claims up to n of each pending set in one
+// pipeline, keeps the n oldest, and gives the others back their times
+// (a second round trip, only when more than n were due).
 func (s *Store) ClaimPending(ctx context.Context, before, now time.Time, n int) ([]Pending, error) {
-	ms, err := claimPending.Run(ctx, s.rdb, []string{s.pendingKey()}, before.UnixMilli(), n, now.UnixMilli()).StringSlice()
-	if err != nil {
-		return nil, err
+	if n <= 0 {
+		return nil, nil
 	}
-	out := make([]Pending, 0, len(ms))
-	for _, m := range ms {
-		conv, _, _ := strings.Cut(m, "|")
-		out = append(out, Pending{Conversation: conv, Mark: m})
+	type claimed struct {
+		key, mark string
+		at        float64
+	}
+	var all []claimed
+	var errs []error
+	todo := pendingKeys(s.prefix)
+	for try := 0; len(todo) > 0; try++ {
+		pipe := s.rdb.Pipeline()
+		cmds := make([]*goredis.Cmd, len(todo))
+		for i, k := range todo {
+			cmds[i] = pipe.EvalSha(ctx, claimPending.Hash(), []string{k}, before.UnixMilli(), n, now.UnixMilli())
+		}
+		_, _ = pipe.Exec(ctx)
+		var again []string
+		for i, c := range cmds {
+			vals, err := c.StringSlice()
+			if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+				// A node that did not know the script: loaded, its sets
+				// claimed again (nothing was claimed there).
+				again = append(again, todo[i])
+				continue
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for j := 0; j+1 < len(vals); j += 2 {
+				at, _ := strconv.ParseFloat(vals[j+1], 64)
+				all = append(all, claimed{todo[i], vals[j], at})
+			}
+		}
+		if len(again) > 0 {
+			if err := claimPending.Load(ctx, s.rdb).Err(); err != nil {
+				errs = append(errs, err)
+				break
+			}
+		}
+		todo = again
+	}
+	if len(all) > n {
+		slices.SortFunc(all, func(a, b claimed) int { return cmp.Compare(a.at, b.at) })
+		// The marks not returned get their times back (XX: unless done
+		// meanwhile).
+		back := s.rdb.Pipeline()
+		for _, c := range all[n:] {
+			back.ZAddXX(ctx, c.key, goredis.Z{Score: c.at, Member: c.mark})
+		}
+		if _, err := back.Exec(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		all = all[:n]
+	}
+	out := make([]Pending, 0, len(all))
+	for _, c := range all {
+		conv, _, _ := strings.Cut(c.mark, "|")
+		out = append(out, Pending{Conversation: conv, Mark: c.mark})
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }
 
-// PendingCount is how many marks the pending set holds.
+// PendingCount is how many marks the pending sets hold.
 func (s *Store) PendingCount(ctx context.Context) (int64, error) {
-	return s.rdb.ZCard(ctx, s.pendingKey()).Result()
+	pipe := s.rdb.Pipeline()
+	keys := pendingKeys(s.prefix)
+	cmds := make([]*goredis.IntCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.ZCard(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	var sum int64
+	for _, c := range cmds {
+		sum += c.Val()
+	}
+	return sum, nil
 }

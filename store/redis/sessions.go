@@ -292,7 +292,8 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		mark = id + "|" + newNonce()
 	}
 	keys := s.keys(id)
-	inScript := mark != "" && s.oneNode
+	// On a Cluster a placed id's pending set is in its slot (pending.go).
+	inScript := mark != "" && (s.oneNode || placedShardOf(id) >= 0)
 	if inScript {
 		args = append(args, mark, s.now().UnixMilli())
 	} else {
@@ -301,11 +302,10 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	if fold != nil {
 		fkeys, fargs := fold.f.foldArgs(id, fold.Key, fold.Facts, fold.keep)
 		args = append(args, fargs[0], fargs[1])
-		if s.oneNode {
-			keys = append(keys, s.pendingKey())
+		if inScript {
+			keys = append(keys, s.markKey(mark))
 		} else {
-			// A placed id on a Cluster: every key in the conversation's
-			// slot; the mark, when any, goes after (runMarked).
+			// Not read (no mark): a key of the fold's slot.
 			keys = append(keys, fkeys[0])
 		}
 		keys = append(keys, fkeys...)
@@ -320,7 +320,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	} else {
 		args = append(args, "", 0)
 		if inScript {
-			keys = append(keys, s.pendingKey())
+			keys = append(keys, s.markKey(mark))
 		}
 		for i := range entries {
 			b, err := store.EncodeEntry(&entries[i])

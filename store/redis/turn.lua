@@ -4,8 +4,9 @@
 -- KEYS[2] transcript: a list of "ID ENTRY" (ID = "ms-seq", as a stream id);
 --         a conversation stored before the list (a stream) stays a stream
 -- KEYS[3] client message ids answered: id -> "first last" entry ids
--- KEYS[4] the pending set, when ARGV[7] is a mark (one Redis node only:
---         it is in another slot; on a Cluster KEYS[5], unused)
+-- KEYS[4] the mark's pending set, when ARGV[7] is a mark (one Redis
+--         node, or a placed id's own set on a Cluster: pending.go); with
+--         no mark and a fold, KEYS[5], unused
 -- KEYS[5..7] the funnel fold's keys, when ARGV[9] is a row id (one node,
 --         or a placed id on a Cluster, whose shard is in its slot): the
 --         conversation's facts, the row's counters, the shard's row ids

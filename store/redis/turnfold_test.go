@@ -134,10 +134,11 @@ func placedID(t *testing.T, st *redisstore.Store) (placed, refused string) {
 }
 
 // TestTurnFoldedOnACluster (issue 13): on a Redis Cluster a placed id's
-// funnel shard is in the conversation's own slot, so its turn script
-// folds as on one node: an ordinary turn is one EVALSHA (no fold after
-// it, no mark), a start one pipeline (the turn and its mark for the
-// inbox record); each fact is counted once. A conversation whose id was
+// funnel shard and pending set are in the conversation's own slot, so its
+// turn script folds and marks as on one node: an ordinary turn is one
+// EVALSHA (no fold after it, no mark), a start too (its mark, for the
+// inbox record, in it); each fact is counted once; the sweep claims the
+// marks of every set. A conversation whose id was
 // made before ids were placed folds after its turns, as before, into the
 // shard it folded into until then.
 func TestTurnFoldedOnACluster(t *testing.T) {
@@ -184,8 +185,8 @@ func TestTurnFoldedOnACluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.take(); !slices.Equal(got, []string{"pipeline"}) {
-		t.Errorf("a folded start sent %v, want one pipeline (the turn with its fold, the mark)", got)
+	if got := rec.take(); !slices.Equal(got, []string{"evalsha"}) {
+		t.Errorf("a folded start sent %v, want one evalsha (its fold and its mark in it)", got)
 	}
 	if created.Pending == "" {
 		t.Error("a new conversation is not marked pending")
@@ -234,8 +235,36 @@ func TestTurnFoldedOnACluster(t *testing.T) {
 	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
 		t.Errorf("counters %v, want %v", got, want)
 	}
-	// The marks: the two creates'.
+	// The marks: the two creates', the placed one's in its slot's set;
+	// a sweep claims both, and Done clears them.
 	if n, err := st.PendingCount(ctx); err != nil || n != 2 {
 		t.Errorf("%d pending marks (%v), want 2: the creates'", n, err)
+	}
+	later := time.Now().Add(time.Minute)
+	one, err := st.ClaimPending(ctx, later, later.Add(time.Hour), 1)
+	if err != nil || len(one) != 1 {
+		t.Fatalf("claimed %v (%v), want 1 mark of 2", one, err)
+	}
+	// The other was claimed from its set too, and given its time back.
+	other, err := st.ClaimPending(ctx, later, later.Add(time.Hour), 10)
+	if err != nil || len(other) != 1 || other[0] == one[0] {
+		t.Fatalf("claimed %v (%v) after %v, want the other mark", other, err, one)
+	}
+	claimed := append(one, other...)
+	var convs []string
+	for _, p := range claimed {
+		convs = append(convs, p.Conversation)
+	}
+	if slices.Sort(convs); !slices.Equal(convs, slices.Sorted(slices.Values([]string{placed, old}))) {
+		t.Errorf("claimed %v, want the marks of %s and %s", claimed, placed, old)
+	}
+	if claimed, err := st.ClaimPending(ctx, later, later, 10); err != nil || len(claimed) != 0 {
+		t.Errorf("claimed again at once: %v %v", claimed, err)
+	}
+	if err := st.DoneMany(ctx, []string{claimed[0].Mark, claimed[1].Mark}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.PendingCount(ctx); err != nil || n != 0 {
+		t.Errorf("%d pending marks (%v) after DoneMany, want 0", n, err)
 	}
 }

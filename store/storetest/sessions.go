@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -402,6 +403,24 @@ func sessKept(t *testing.T, env SessionsEnv) {
 	}
 }
 
+// PlacedID is id as st would place it (store.PlacedIDs): id itself when
+// st takes it as it is, else id with a count added, placed. A store that
+// does not place ids takes id.
+func PlacedID(st any, id string) string {
+	p, ok := st.(store.PlacedIDs)
+	if !ok {
+		return id
+	}
+	if placed, ok := p.PlaceID([]byte(id)); ok {
+		return placed
+	}
+	for i := 0; ; i++ {
+		if placed, ok := p.PlaceID([]byte(id + "-" + strconv.Itoa(i))); ok {
+			return placed
+		}
+	}
+}
+
 // sessPending: a turn that leaves work is marked with the turn, Done
 // clears the mark, and a mark left behind (its process died) is claimed
 // by one sweeper at a time once it is old enough.
@@ -410,7 +429,10 @@ func sessPending(t *testing.T, env SessionsEnv) {
 	o := opts()
 	o.Pending = func(es []store.Entry) bool { return len(es) > 0 && es[len(es)-1].Kind == "record" }
 	st := env.Open(o)
-	for _, id := range []string{"p1", "p2"} {
+	// p2 is placed on a store that places ids (a Redis Cluster: its marks
+	// in the set of its own slot), p1 not.
+	p2 := PlacedID(st, "p2")
+	for _, id := range []string{"p1", p2} {
 		if _, err := st.Create(ctx, &engine.Session{ID: id}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -428,7 +450,7 @@ func sessPending(t *testing.T, env SessionsEnv) {
 	if err != nil || first.Pending == "" {
 		t.Fatalf("a turn with a record: mark %q (%v)", first.Pending, err)
 	}
-	if _, err := st.Turn(ctx, "p2", "c1", step("record")); err != nil {
+	if _, err := st.Turn(ctx, p2, "c1", step("record")); err != nil {
 		t.Fatal(err)
 	}
 	other := env.Open(o)
@@ -481,7 +503,7 @@ func sessPending(t *testing.T, env SessionsEnv) {
 		}()
 	}
 	wg.Wait()
-	if len(claims) != 1 || claims[0].Conversation != "p2" {
+	if len(claims) != 1 || claims[0].Conversation != p2 {
 		t.Fatalf("claims = %v, want p2's mark once", claims)
 	}
 	// A claimer that failed puts it back; it is claimable again.

@@ -40,6 +40,26 @@ type Frames interface {
 	Flush()
 }
 
+// TurnFlusher is a Frames that can send the frames queued so far on the
+// goroutine that handles the visitor's frame, rather than hand them to a
+// writer goroutine (one goroutine switch less a turn). A widget calls
+// FlushTurn, when its Frames has it, only from that goroutine, where a
+// turn's answer is complete (the greeting, the answer to a message); what
+// else flushes (the hub's resync, the queue's place) calls Flush.
+type TurnFlusher interface {
+	FlushTurn()
+}
+
+// flushTurn sends the answer of the visitor frame being handled: called
+// on the goroutine that handles it (TurnFlusher).
+func (v *Widget) flushTurn() {
+	if f, ok := v.out.(TurnFlusher); ok {
+		f.FlushTurn()
+		return
+	}
+	v.out.Flush()
+}
+
 // Allow are a widget's rate limits, which its transport keeps: each
 // reports whether one more frame of its kind may be handled now. Nil
 // allows everything.
@@ -188,7 +208,7 @@ func (v *Widget) Start(ctx context.Context, prog *engine.Program, f *protocol.St
 		v.releaseLive() // the greeting's echo is dropped unread
 		v.setVersion(res.Version)
 		v.status(sess.Status, sess.Outcome)
-		v.out.Flush() // the greeting goes out now; the effects follow
+		v.flushTurn() // the greeting goes out now; the effects follow
 	})
 	if err != nil {
 		v.log.Error("creating conversation", "err", err)
@@ -376,7 +396,7 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 				v.watchQueueWith(conv, info.Queued.Team, info.Queued.QueuePosition, info.QueueWaits)
 			}
 		}
-		v.out.Flush()
+		v.flushTurn()
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return errEnded
@@ -476,7 +496,7 @@ func (v *Widget) LeaveMessage(ctx context.Context, f *protocol.LeaveMessage) err
 		if !res.Duplicate {
 			v.status(info.Status, info.Outcome)
 		}
-		v.out.Flush()
+		v.flushTurn()
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,9 +18,12 @@ import (
 // corked: coder/websocket writes each frame to the corkConn, which keeps
 // the bytes and writes them all in one go when uncorked.
 //
-// The writer runs only while there is something to send, on one of the
-// workers (a goroutine that outlives it): an idle widget costs one
-// goroutine (its reader), not two.
+// The writer runs only while there is something to send: on the goroutine
+// that handled the visitor's frame, once its answer is complete (the turn's
+// worker, whose stack is grown: no goroutine switch), or, for frames that
+// come from elsewhere (the hub, a queue's place), on one of the workers (a
+// goroutine that outlives it). An idle widget costs one goroutine (its
+// reader), not two.
 
 // outbox is a connection's queue of encoded frames to send, bounded like a
 // channel of sendBuffer frames.
@@ -35,6 +39,17 @@ type outbox struct {
 
 func newOutbox(write func()) *outbox { return &outbox{write: write} }
 
+// writersHandedOff counts the writers started on a worker (workers.Go)
+// rather than on the goroutine that queued the frames; a test holds that
+// a visitor's turn hands off none.
+var writersHandedOff atomic.Int64
+
+// handOff runs the outbox's writer on a worker.
+func (o *outbox) handOff() {
+	writersHandedOff.Add(1)
+	workers.Go(o.write)
+}
+
 // add queues a frame; false when sendBuffer frames are already waiting.
 func (o *outbox) add(b []byte) bool {
 	o.mu.Lock()
@@ -46,7 +61,7 @@ func (o *outbox) add(b []byte) bool {
 	start := o.startLocked()
 	o.mu.Unlock()
 	if start {
-		workers.Go(o.write)
+		o.handOff()
 	}
 	return true
 }
@@ -70,25 +85,37 @@ func (o *outbox) hold() {
 }
 
 func (o *outbox) release() {
+	if o.releaseHere() {
+		o.handOff()
+	}
+}
+
+// releaseHere is release for the goroutine that held: true when a writer
+// must run now, marked started, which the caller runs itself (o.write).
+func (o *outbox) releaseHere() bool {
 	o.mu.Lock()
 	o.held--
 	start := o.startLocked()
 	o.mu.Unlock()
-	if start {
-		workers.Go(o.write)
-	}
+	return start
 }
 
 // flush lets the frames queued so far go out while held: the answer to a
 // visitor's frame is complete, what the handling does next may take time.
 func (o *outbox) flush() {
+	if o.flushHere() {
+		o.handOff()
+	}
+}
+
+// flushHere is flush for a goroutine that writes itself: true when a
+// writer must run now, marked started, which the caller runs (o.write).
+func (o *outbox) flushHere() bool {
 	o.mu.Lock()
 	o.ready = len(o.frames)
 	start := o.startLocked()
 	o.mu.Unlock()
-	if start {
-		workers.Go(o.write)
-	}
+	return start
 }
 
 // sendable is how many frames may go now.

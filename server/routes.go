@@ -21,6 +21,9 @@ import (
 	"github.com/playbook-dev/playbook/server/web"
 )
 
+// visitorPath is the visitors' websocket (docs/protocol.md).
+const visitorPath = "/ws/visitor"
+
 // routes is the route table, top to bottom.
 func (s *Server) routes() *echo.Echo {
 	e := echo.New()
@@ -49,7 +52,7 @@ func (s *Server) routes() *echo.Echo {
 		e.GET("/metrics", echo.WrapHandler(s.app.Metrics().Handler(s.cfg.MetricsToken)))
 	}
 
-	e.GET("/ws/visitor", s.handleVisitorWS)
+	e.GET(visitorPath, s.handleVisitorWS)
 	e.POST("/api/widget/match", s.match, middleware.CORSWithConfig(middleware.CORSConfig{
 		UnsafeAllowOriginFunc: func(_ *echo.Context, origin string) (string, bool, error) {
 			return origin, s.originAllowed(origin), nil

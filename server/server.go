@@ -164,7 +164,29 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler returns the HTTP handler with every route.
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// serveHTTP serves a request through the route table. A visitor's
+// websocket upgrade, one per conversation, goes through it on a worker
+// (warm.Pool) whose stack is already grown: on net/http's goroutine, new
+// for each connection, the upgrade and its access log line grew the stack
+// on every visitor's connection, a copy of the frames each time
+// (runtime.newstack, docs/benchmarks.md). A panic that escapes the route
+// table goes on in net/http's goroutine, as it did.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != visitorPath {
+		s.echo.ServeHTTP(w, r)
+		return
+	}
+	var panicked any
+	workers.Run(func() {
+		defer func() { panicked = recover() }()
+		s.echo.ServeHTTP(w, r)
+	})
+	if panicked != nil {
+		panic(panicked)
+	}
+}
 
 // Routes lists the route table as "METHOD path" (echo's own list), for
 // tests: the access table test fails on an agent route it has no row for.

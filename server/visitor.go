@@ -199,6 +199,16 @@ func (v *visitorConn) Push(frame protocol.Frame) {
 // Flush lets the frames queued so far go out now (conversation.Frames).
 func (v *visitorConn) Flush() { v.out.flush() }
 
+// FlushTurn lets the frames queued so far go out now, written on the
+// calling goroutine, the one that handles the visitor's frame
+// (conversation.TurnFlusher): the turn's answer goes out without a switch
+// to a writer goroutine.
+func (v *visitorConn) FlushTurn() {
+	if v.out.flushHere() {
+		v.out.write()
+	}
+}
+
 func (v *visitorConn) readLoop(ctx context.Context) {
 	readCtx := context.WithoutCancel(ctx) // see handleVisitorWS's cancel
 	for {
@@ -254,7 +264,11 @@ func jsonProblem(err error) string {
 // out as its error frame (conversation.ErrorFrame).
 func (v *visitorConn) handle(ctx context.Context, f protocol.Frame) {
 	v.out.hold() // the frames this one causes go out together
-	defer v.out.release()
+	defer func() {
+		if v.out.releaseHere() { // written here, on the turn's worker
+			v.out.write()
+		}
+	}()
 	var err error
 	id := "" // the client message id an error is about
 	switch f := f.(type) {

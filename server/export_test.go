@@ -1,0 +1,4 @@
+package server
+
+// WritersHandedOff is writersHandedOff, for the external tests.
+func WritersHandedOff() int64 { return writersHandedOff.Load() }

@@ -65,12 +65,12 @@ func (db *DB) Batch(ctx context.Context, fn func(*Tx) error) error {
 // lead commits the calls waiting, then passes the lead to the first call
 // that arrived during the commit, or gives it up when none did.
 //
-// When the process is busy (other goroutines are ready to run and wait
-// for a CPU: turns on their way, some to this commit) it first waits up to
+// When the process is busy (other goroutines run or are ready to run:
+// turns on their way, some to this commit) it first waits up to
 // the batch delay for as many calls as the last commit held (at most
 // MaxBatchSize): under a steady load the next batch fills about as fast
 // as the last one did, and fewer, larger commits cost less CPU per call.
-// When nothing else is ready to run it commits at once: at a light load
+// When nothing else runs or waits to run, it commits at once: at a light load
 // nobody is coming soon, and waiting would only add to the turn's latency
 // (a handoff's turn and its queueing are two commits in a row).
 func (db *DB) lead() {
@@ -98,16 +98,19 @@ func (db *DB) lead() {
 	db.bmu.Unlock()
 }
 
-// busy reports whether goroutines of this process are ready to run and
-// wait for a CPU (turns on their way, some of them to the next commit).
-// The tests set the answer (waitWhen).
+// busy reports whether other goroutines of this process are running or
+// ready to run and waiting for a CPU (turns on their way, some of them to
+// the next commit). The tests set the answer (waitWhen).
 func (db *DB) busy() bool {
 	if db.waitWhen != nil {
 		return db.waitWhen()
 	}
-	metrics.Read(db.runnable[:])
-	v := db.runnable[0].Value
-	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0
+	metrics.Read(db.sched[:])
+	runnable, running := db.sched[0].Value, db.sched[1].Value
+	if runnable.Kind() != metrics.KindUint64 || running.Kind() != metrics.KindUint64 {
+		return true // a runtime without the metrics: wait as under load
+	}
+	return runnable.Uint64() > 0 || running.Uint64() > 1 // the leader runs
 }
 
 // waitForBatch waits until full is closed (Batch closes it once as many

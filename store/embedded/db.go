@@ -38,7 +38,7 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBatchDelay is how long a commit waits for more writers to join
 	// it (group commit, see Batch) when the last commit had more than one
-	// and the process is busy (goroutines wait for a CPU): under
+	// and the process is busy (other goroutines run or wait for a CPU): under
 	// concurrent load fewer, larger commits cost less CPU per write, and
 	// at a light load nobody waits. Default DefaultMaxBatchDelay;
 	// negative: never wait.
@@ -85,7 +85,7 @@ type DB struct {
 	want       int               // calls the waiting leader wants
 	waits      int               // commits that waited for a fuller batch, for tests
 	waitTimer  *time.Timer       // the leader's batch delay (only the leader uses it)
-	runnable   [1]metrics.Sample // goroutines ready to run (only the leader reads it)
+	sched      [2]metrics.Sample // goroutines runnable and running (only the leader reads it)
 	waitWhen   func() bool       // tests: whether the process is busy (nil: ask the runtime)
 
 	reads atomic.Int64 // read transactions (View), for tests
@@ -158,7 +158,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		opts.MaxBatchSize = DefaultMaxBatchSize
 	}
 	db.batchDelay, db.batchSize = max(0, opts.MaxBatchDelay), opts.MaxBatchSize
-	db.runnable[0].Name = "/sched/goroutines/runnable:goroutines"
+	db.sched[0].Name, db.sched[1].Name = "/sched/goroutines/runnable:goroutines", "/sched/goroutines/running:goroutines"
 	if opts.SweepEvery > 0 {
 		go db.sweepLoop(opts.SweepEvery)
 	} else {

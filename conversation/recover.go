@@ -186,11 +186,11 @@ func (s *Service) requeue(ctx context.Context, conv string, sess *engine.Session
 	if handoffAt == nil || sess.Status != engine.StatusHandoff {
 		return nil
 	}
-	if meta.Status != handoff.StatusBot {
-		return nil // queued (or taken, or resolved) already
-	}
-	team, _ := handoffAt.Data["team"].(string)
-	priority, _ := handoffAt.Data["priority"].(string)
+	// The wait timer first, and whether or not the chat is queued: the
+	// queue may have been written without it (its write failed, or the
+	// process died in between). Setting it again moves it to the same
+	// time; one that fired already is not waited for any more, and the
+	// engine ignores it (the session's Timer is another, or none).
 	if sess.Timer != "" {
 		wait, _ := handoffAt.Data["wait_s"].(float64)
 		at := handoffAt.At.Add(time.Duration(wait) * time.Second)
@@ -201,6 +201,11 @@ func (s *Service) requeue(ctx context.Context, conv string, sess *engine.Session
 			return err
 		}
 	}
+	if meta.Status != handoff.StatusBot {
+		return nil // queued (or taken, or resolved) already
+	}
+	team, _ := handoffAt.Data["team"].(string)
+	priority, _ := handoffAt.Data["priority"].(string)
 	p, err := s.reg.Version(ctx, sess.Version)
 	if err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
+	storeapi "github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -152,6 +153,13 @@ func (f *fixture) advance(d time.Duration) {
 
 func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 	t.Helper()
+	return newFixtureWith(t, fails, recoverAfter, nil)
+}
+
+// newFixtureWith is newFixture whose service sets its timers through
+// timers (nil: the store's own).
+func newFixtureWith(t *testing.T, fails int, recoverAfter time.Duration, timers func(*redisstore.Timers) storeapi.Timers) *fixture {
+	t.Helper()
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
@@ -166,12 +174,18 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 		}
 	}
 	f.store, f.inbox = store, inbox
+	timersOf := func(q *redisstore.Timers) storeapi.Timers {
+		if timers == nil {
+			return q
+		}
+		return timers(q)
+	}
 	reg := conversation.NewRegistry(dir, store.Programs(), quiet(), clock)
 	if diags, err := reg.Reload(context.Background(), true); err != nil || diags.HasErrors() {
 		t.Fatalf("loading the playbook: %v %v", diags, err)
 	}
 	svc, err := conversation.New(conversation.Config{
-		Store: store, Timers: store.Timers(), Inbox: inbox, CRM: crm.New(redisstore.NewCRM(rdb, "t:"), redisstore.NewCRM(rdb, "t:"), crm.Options{}), Registry: reg,
+		Store: store, Timers: timersOf(store.Timers()), Inbox: inbox, CRM: crm.New(redisstore.NewCRM(rdb, "t:"), redisstore.NewCRM(rdb, "t:"), crm.Options{}), Registry: reg,
 		Publisher: f.pub, Records: f.records, RecoverAfter: recoverAfter, Logger: quiet(), Now: clock,
 		Presence: salesOnline{},
 	})
@@ -466,5 +480,63 @@ func TestHandOffTurnCarriesItsTimerAndPrevious(t *testing.T) {
 	}
 	if due := claim(handedAt.Add(time.Hour)); len(due) != 1 || !due[0].At.Equal(handedAt.Add(2*time.Minute)) {
 		t.Fatalf("due after the wait: %+v, want the handed-off chat's wait once, at %v", due, handedAt.Add(2*time.Minute))
+	}
+}
+
+// failingTimers fails the first fails calls of Set, as a timer queue that
+// is away would.
+type failingTimers struct {
+	storeapi.Timers
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *failingTimers) Set(ctx context.Context, conv, id string, at time.Time) error {
+	f.mu.Lock()
+	fail := f.fails > 0
+	f.fails--
+	f.mu.Unlock()
+	if fail {
+		return errors.New("timers away")
+	}
+	return f.Timers.Set(ctx, conv, id, at)
+}
+
+// TestSweepSetsTheWaitOfAQueuedChat: a handoff turn whose chat was
+// queued but whose wait timer was not set (its write failed, or the
+// process died between the two) keeps its pending mark, and the sweep
+// sets the timer although the chat is queued already: the wait still runs
+// out. (The sweep used to take a queued chat for done work.)
+func TestSweepSetsTheWaitOfAQueuedChat(t *testing.T) {
+	ctx := context.Background()
+	f := newFixtureWith(t, 0, time.Minute, func(q *redisstore.Timers) storeapi.Timers { return &failingTimers{Timers: q, fails: 1} })
+	prog, _ := f.svc.Registry().Current("queue")
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: prog, Visitor: engine.Visitor{ID: "v1"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	handedAt := f.now
+	msg := redisstore.Entry{From: "visitor", Kind: "message", Text: "pricing", ClientID: "m1", At: f.now}
+	if _, _, err := f.svc.TurnThen(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: "pricing"}, []redisstore.Entry{msg}, func(redisstore.Result, conversation.TurnInfo) {}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := f.inbox.Conversation(ctx, sess.ID); err != nil || c.Status != handoff.StatusOpen || c.Team != "sales" {
+		t.Fatalf("the chat is not queued: %+v (%v)", c, err)
+	}
+	waitFor(t, "the turn's work to end", func() bool { return f.svc.Settle(ctx) == nil })
+	if n, _ := f.store.PendingCount(ctx); n != 1 {
+		t.Fatalf("%d pending marks after the wait timer failed, want 1", n)
+	}
+	f.advance(61 * time.Second)
+	f.svc.RecoverPending(ctx)
+	if n, _ := f.store.PendingCount(ctx); n != 0 {
+		t.Fatalf("%d pending marks after the sweep, want 0", n)
+	}
+	due, err := f.store.Timers().Claim(ctx, handedAt.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 || due[0].Conversation != sess.ID || !due[0].At.Equal(handedAt.Add(2*time.Minute)) {
+		t.Fatalf("timers after the sweep: %+v, want the chat's wait at %v", due, handedAt.Add(2*time.Minute))
 	}
 }

@@ -115,42 +115,92 @@ func (s *Service) CRMSource(ctx context.Context, conv string, agent *handoff.Age
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if m.src == nil {
-			src := s.crmSource(ctx, conv, nil, sess)
+			src := s.crmSource(ctx, conv, nil, sess, m.reads)
+			if r := m.reads; r != nil && r.Read && r.CRM && r.CRMErr == nil && len(r.CRMIDs) == len(r.CRMIndexes) {
+				read := &crm.ConversationRead{Memory: r.CRMMemory, Indexes: make(map[string]string, len(r.CRMIndexes))}
+				for i, n := range r.CRMIndexes {
+					read.Indexes[n] = r.CRMIDs[i]
+				}
+				src.Read = read
+			}
 			m.src = &src
 		}
-		return m.src.Clone()
+		src := m.src.Clone()
+		// What was read with the turn serves the turn's first create
+		// only: the records it makes change what a second one reads.
+		m.src.Read = nil
+		return src
 	}
-	return s.crmSource(ctx, conv, agent, sess)
+	return s.crmSource(ctx, conv, agent, sess, nil)
 }
 
 // sourceMemo keeps, for one turn, the conversation's crm.Source the bot's
 // work made (a create card's record, then the chat in the person's feed):
-// the inbox record is read once, not once for each.
+// the inbox record is read once, not once for each, and not at all when
+// it was read with the turn (reads).
 type sourceMemo struct {
-	conv string
-	mu   sync.Mutex
-	src  *crm.Source
+	conv  string
+	reads *store.TurnReads
+	mu    sync.Mutex
+	src   *crm.Source
 }
 
 type sourceMemoKey struct{}
 
 // withSourceMemo is ctx with a memo of conv's crm.Source, for a turn that
-// creates records.
-func withSourceMemo(ctx context.Context, conv string, effs []engine.Effect) context.Context {
+// creates records; reads are what the turn read with its write for them
+// (nil: none).
+func withSourceMemo(ctx context.Context, conv string, effs []engine.Effect, reads *store.TurnReads) context.Context {
 	if !slices.ContainsFunc(effs, func(e engine.Effect) bool { return e.Kind == engine.EffectCreate }) {
 		return ctx
 	}
-	return context.WithValue(ctx, sourceMemoKey{}, &sourceMemo{conv: conv})
+	return context.WithValue(ctx, sourceMemoKey{}, &sourceMemo{conv: conv, reads: reads})
 }
 
-// crmSource is CRMSource, read.
-func (s *Service) crmSource(ctx context.Context, conv string, agent *handoff.Agent, sess *engine.Session) crm.Source {
+// askCreateReads asks, on r, for what the turn's create cards (among
+// effs) read first: the conversation's inbox record, the CRM's memory of
+// it and the index entries of the visitor the session knows (the inbox
+// record may name another, which the create then reads itself). Only for
+// the CRM's records (Config.Records left to its default).
+func (s *Service) askCreateReads(r *store.TurnReads, p *engine.Program, sess *engine.Session, effs []engine.Effect) {
+	if r == nil {
+		return
+	}
+	r.Reset()
+	if _, ok := s.cfg.Records.(crmRecords); !ok {
+		return
+	}
+	for _, e := range effs {
+		if e.Kind != engine.EffectCreate || e.Record == nil {
+			continue
+		}
+		if !r.CRM {
+			r.Inbox, r.CRM = true, true
+		}
+		for _, n := range crm.ReadNames(contactOf(p, sess), *e.Record) {
+			if !slices.Contains(r.CRMIndexes, n) {
+				r.CRMIndexes = append(r.CRMIndexes, n)
+			}
+		}
+	}
+}
+
+// crmSource is CRMSource, read; pre is what the turn read with its write
+// (nil: nothing).
+func (s *Service) crmSource(ctx context.Context, conv string, agent *handoff.Agent, sess *engine.Session, pre *store.TurnReads) crm.Source {
 	src := crm.Source{Conversation: conv}
 	if agent != nil {
 		src.Agent = crmAgent(agent)
 	}
 	chat := crm.Chat{Conversation: conv}
-	if meta, err := s.inbox.Conversation(ctx, conv); err == nil {
+	var meta *handoff.Conversation
+	var err error
+	if pre != nil && pre.Read && pre.Inbox && (pre.InboxErr == nil || errors.Is(pre.InboxErr, store.ErrInboxNotFound)) {
+		meta, err = pre.InboxRecord, pre.InboxErr
+	} else {
+		meta, err = s.inbox.Conversation(ctx, conv)
+	}
+	if err == nil {
 		src.Team = meta.Team
 		src.Visitor = crm.Contact{Name: meta.Visitor.Name, Email: meta.Visitor.Email}
 		chat.StartedAt, chat.Agent, chat.Playbook = meta.StartedAt, meta.AssigneeName, meta.Playbook
@@ -203,11 +253,16 @@ func (s *Service) crmSource(ctx context.Context, conv string, agent *handoff.Age
 // and email, else the first vars of type email and phone. It returns the
 // session's program too (nil when that version is gone).
 func (s *Service) SessionContact(ctx context.Context, sess *engine.Session) (*engine.Program, crm.Contact) {
-	c := crm.Contact{Name: sess.Visitor.Name, Email: sess.Visitor.Email}
 	p, err := s.reg.Version(ctx, sess.Version)
 	if err != nil {
-		return nil, c
+		return nil, crm.Contact{Name: sess.Visitor.Name, Email: sess.Visitor.Email}
 	}
+	return p, contactOf(p, sess)
+}
+
+// contactOf is SessionContact on the session's program p.
+func contactOf(p *engine.Program, sess *engine.Session) crm.Contact {
+	c := crm.Contact{Name: sess.Visitor.Name, Email: sess.Visitor.Email}
 	for _, v := range p.Vars {
 		val, _ := sess.Vars[v.Name].(string)
 		switch {
@@ -218,7 +273,7 @@ func (s *Service) SessionContact(ctx context.Context, sess *engine.Session) (*en
 			c.Phone = val
 		}
 	}
-	return p, c
+	return c
 }
 
 // crmAfterTurn tells the CRM and the webhooks what a turn changed: a

@@ -63,6 +63,10 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	var waiting string  // the card whose question the turn answers
 	var asked time.Time // when it was asked
 	tf, inTurn := s.foldsInTurn(conv)
+	// What the work after the turn reads first (a create card's), read
+	// with the turn by an engine that can.
+	reads := &store.TurnReads{}
+	tctx := store.WithTurnReads(ctx, reads)
 	step := func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
@@ -79,6 +83,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		before := sess.Status
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs
+		s.askCreateReads(reads, p, next, effs)
 		info = TurnInfo{Event: ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
 		keepFirstMessage(next, pre)
 		entries := make([]store.Entry, 0, len(effs)+len(pre)+1)
@@ -101,9 +106,9 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	if inTurn {
 		// The fold is written with the turn: no fold after it, and no
 		// mark unless the turn leaves other work (PendingFolded).
-		res, err = tf.TurnFolded(ctx, conv, clientID, s.funnelKeep(), step)
+		res, err = tf.TurnFolded(tctx, conv, clientID, s.funnelKeep(), step)
 	} else {
-		res, err = s.store.Turn(ctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+		res, err = s.store.Turn(tctx, conv, clientID, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
 			next, entries, _, err := step(sess)
 			return next, entries, err
 		})
@@ -170,7 +175,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		// Folded with the turn; a mark (PendingFolded) is for other work.
 		mark = res.Pending
 	}
-	ctx = withSourceMemo(ctx, conv, effects)
+	ctx = withSourceMemo(ctx, conv, effects, reads)
 	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook

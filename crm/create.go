@@ -37,6 +37,30 @@ type Source struct {
 	// Chat, when set, is put in the activity feed of the person the record
 	// is linked to.
 	Chat *Chat
+	// Read, when set, is what the CRM's store answered for the
+	// conversation's memory and index entries, read with the turn that
+	// asks for the create (store.TurnReads): a create's first try reads
+	// only what it lacks. Its compare-and-sets check what it used.
+	Read *ConversationRead
+}
+
+// ConversationRead is a read of the CRM's memory of a conversation and of
+// index entries (store.CRM.Conversation), made ahead of a create.
+type ConversationRead struct {
+	Memory  map[string]string
+	Indexes map[string]string // index name (store.IndexKey) → record id, "" for none
+}
+
+// ReadNames are the index entries a create of rec from a conversation
+// whose visitor is visitor reads first (with the conversation's memory):
+// the store.IndexKey names to read ahead with the turn. A record the
+// create cannot make (ErrInvalid) reads none.
+func ReadNames(visitor Contact, rec engine.Record) []string {
+	d, err := newDraft(Kind(rec.Kind), rec.Fields)
+	if err != nil {
+		return nil
+	}
+	return readNames(Source{Visitor: visitor}, d)
 }
 
 // Clone is a copy of src that shares nothing a caller may change (its
@@ -156,7 +180,7 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 	now := s.now().UTC()
 	ch := newChange()
 	ch.c.Key, ch.c.KeyTTL, ch.c.Planned = key, idemTTL, now.UnixMilli()
-	cc, ctx, err := s.readAhead(ctx, src, &d)
+	cc, ctx, err := s.readAhead(ctx, src, &d, retry)
 	if err != nil {
 		return nil, err
 	}
@@ -497,36 +521,34 @@ type readCacheKey struct{}
 // readAhead reads the conversation's memory with the index entries the
 // draft's contact, the visitor and the organization may need, then the
 // records they name, and returns the context carrying them for lookup and
-// found.
-func (s *Store) readAhead(ctx context.Context, src Source, d *draft) (ConversationContext, context.Context, error) {
-	var names []string
-	add := func(n string) {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	for _, c := range []Contact{d.contact, src.Visitor} {
-		if e := NormalizeEmail(c.Email); e != "" {
-			add(emailIndex(e))
-			if dom := OrgDomain(e); dom != "" {
-				add(domainIndex(dom))
+// found. A first try (not again) takes what src.Read has.
+func (s *Store) readAhead(ctx context.Context, src Source, d *draft, again bool) (ConversationContext, context.Context, error) {
+	names := readNames(src, d)
+	var m map[string]string
+	var ids []string
+	var err error
+	if r := src.Read; r != nil && !again {
+		var missing []string
+		for _, n := range names {
+			if _, ok := r.Indexes[n]; !ok {
+				missing = append(missing, n)
 			}
 		}
-		if p := NormalizePhone(c.Phone); p != "" {
-			add(phoneIndex(p))
+		var got []string
+		if len(missing) > 0 {
+			if _, got, err = s.st.Conversation(ctx, "", missing...); err != nil {
+				return ConversationContext{}, ctx, err
+			}
 		}
-	}
-	org := d.org
-	if d.rec.Kind == KindOrganization {
-		org = Org{Name: d.rec.Name, Domain: d.rec.Domain}
-	}
-	if org.Domain != "" {
-		add(domainIndex(registrable(org.Domain)))
-	} else if org.Name != "" {
-		add(orgNameIndex(org.Name))
-	}
-	m, ids, err := s.st.Conversation(ctx, src.Conversation, names...)
-	if err != nil {
+		m, ids = r.Memory, make([]string, len(names))
+		for i, n := range names {
+			if j := slices.Index(missing, n); j >= 0 {
+				ids[i] = got[j]
+			} else {
+				ids[i] = r.Indexes[n]
+			}
+		}
+	} else if m, ids, err = s.st.Conversation(ctx, src.Conversation, names...); err != nil {
 		return ConversationContext{}, ctx, err
 	}
 	cc := contextOf(m)
@@ -553,6 +575,39 @@ func (s *Store) readAhead(ctx context.Context, src Source, d *draft) (Conversati
 		}
 	}
 	return cc, context.WithValue(ctx, readCacheKey{}, rc), nil
+}
+
+// readNames are the index entries readAhead reads for a create of d from
+// src: the draft's contact's and the visitor's email, domain and phone,
+// and the organization's domain or name.
+func readNames(src Source, d *draft) []string {
+	var names []string
+	add := func(n string) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	for _, c := range []Contact{d.contact, src.Visitor} {
+		if e := NormalizeEmail(c.Email); e != "" {
+			add(emailIndex(e))
+			if dom := OrgDomain(e); dom != "" {
+				add(domainIndex(dom))
+			}
+		}
+		if p := NormalizePhone(c.Phone); p != "" {
+			add(phoneIndex(p))
+		}
+	}
+	org := d.org
+	if d.rec.Kind == KindOrganization {
+		org = Org{Name: d.rec.Name, Domain: d.rec.Domain}
+	}
+	if org.Domain != "" {
+		add(domainIndex(registrable(org.Domain)))
+	} else if org.Name != "" {
+		add(orgNameIndex(org.Name))
+	}
+	return names
 }
 
 // lookup reads an index entry: the id it holds, or "".

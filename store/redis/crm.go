@@ -507,7 +507,20 @@ func (c *CRM) undo(ctx context.Context, done []step, key, planned string) error 
 
 // Conversation implements store.CRM, in one pipeline.
 func (c *CRM) Conversation(ctx context.Context, conv string, indexes ...string) (map[string]string, []string, error) {
+	if conv == "" && len(indexes) == 0 {
+		return map[string]string{}, []string{}, nil
+	}
 	pipe := c.rdb.Pipeline()
+	read := c.conversationIn(ctx, pipe, conv, indexes)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, nil, err
+	}
+	return read()
+}
+
+// conversationIn queues Conversation's reads on pipe and returns what
+// answers them once pipe has run.
+func (c *CRM) conversationIn(ctx context.Context, pipe goredis.Pipeliner, conv string, indexes []string) func() (map[string]string, []string, error) {
 	var h *goredis.MapStringStringCmd
 	if conv != "" {
 		h = pipe.HGetAll(ctx, c.convKey(conv))
@@ -516,27 +529,24 @@ func (c *CRM) Conversation(ctx context.Context, conv string, indexes ...string) 
 	for i, name := range indexes {
 		gets[i] = pipe.Get(ctx, c.indexKey(name))
 	}
-	if len(indexes) > 0 || h != nil {
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-			return nil, nil, err
+	return func() (map[string]string, []string, error) {
+		m := map[string]string{}
+		if h != nil {
+			var err error
+			if m, err = h.Result(); err != nil {
+				return nil, nil, err
+			}
 		}
-	}
-	m := map[string]string{}
-	if h != nil {
-		var err error
-		if m, err = h.Result(); err != nil {
-			return nil, nil, err
+		ids := make([]string, len(indexes))
+		for i, g := range gets {
+			v, err := g.Result()
+			if err != nil && !errors.Is(err, goredis.Nil) {
+				return nil, nil, err
+			}
+			ids[i] = v
 		}
+		return m, ids, nil
 	}
-	ids := make([]string, len(indexes))
-	for i, g := range gets {
-		v, err := g.Result()
-		if err != nil && !errors.Is(err, goredis.Nil) {
-			return nil, nil, err
-		}
-		ids[i] = v
-	}
-	return m, ids, nil
 }
 
 // Results implements store.CRM.

@@ -333,14 +333,24 @@ func metaFields(c *store.Conversation) []any {
 
 // Conversation implements store.Inbox.
 func (s *Inbox) Conversation(ctx context.Context, id string) (*store.Conversation, error) {
-	m, err := s.rdb.HGetAll(ctx, s.metaKey(id)).Result()
-	if err != nil {
-		return nil, err
+	return s.conversationIn(ctx, s.rdb, id)()
+}
+
+// conversationIn queues the read of conversation id's record on c (a
+// pipeline, or the client itself) and returns what decodes it once c
+// has run.
+func (s *Inbox) conversationIn(ctx context.Context, c goredis.Cmdable, id string) func() (*store.Conversation, error) {
+	cmd := c.HGetAll(ctx, s.metaKey(id))
+	return func() (*store.Conversation, error) {
+		m, err := cmd.Result()
+		if err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			return nil, store.ErrInboxNotFound
+		}
+		return decodeMeta(id, m), nil
 	}
-	if len(m) == 0 {
-		return nil, store.ErrInboxNotFound
-	}
-	return decodeMeta(id, m), nil
 }
 
 // decodeMeta reads conversation id's record. The id is not stored (the

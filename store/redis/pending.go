@@ -74,14 +74,28 @@ func newNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// runMarked runs the turn script and marks the turn pending, in one
-// pipeline: on a Cluster, where the pending set is in another slot than
-// the conversation's keys (on one node the script marks the turn itself).
-func (s *Store) runMarked(ctx context.Context, id, mark string, keys []string, args []any) ([]any, error) {
+// runWith runs the turn script in one pipeline with what must share its
+// round trip: on a Cluster, the turn's pending mark (mark, "" for none),
+// which is in another slot than the conversation's keys (on one node the
+// script marks the turn itself); and the reads the turn's step asked for
+// (reads, nil for none), after the turn, their results set on reads.
+func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, args []any, reads *store.TurnReads) ([]any, error) {
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
 		turn := pipe.EvalSha(ctx, turnScript.Hash(), keys, args...)
-		pipe.ZAdd(ctx, s.markKey(mark), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark})
+		if mark != "" {
+			pipe.ZAdd(ctx, s.markKey(mark), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark})
+		}
+		var inbox func() (*store.Conversation, error)
+		var crm func() (map[string]string, []string, error)
+		if reads.Wanted() {
+			if reads.Inbox {
+				inbox = s.inbox.conversationIn(ctx, pipe, id)
+			}
+			if reads.CRM {
+				crm = s.crm.conversationIn(ctx, pipe, id, reads.CRMIndexes)
+			}
+		}
 		_, _ = pipe.Exec(ctx)
 		err := turn.Err()
 		if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
@@ -92,6 +106,15 @@ func (s *Store) runMarked(ctx context.Context, id, mark string, keys []string, a
 		}
 		if err != nil {
 			return nil, err
+		}
+		if inbox != nil || crm != nil {
+			reads.Read = true
+			if inbox != nil {
+				reads.InboxRecord, reads.InboxErr = inbox()
+			}
+			if crm != nil {
+				reads.CRMMemory, reads.CRMIDs, reads.CRMErr = crm()
+			}
 		}
 		return turn.Slice()
 	}

@@ -56,6 +56,11 @@ type Store struct {
 	// shard is in its slot). funnels: the rollup of the same prefix.
 	oneNode bool
 	funnels *Funnels
+	// inbox and crm are the inbox and the CRM of the same prefix, whose
+	// reads a turn may send with its write (store.TurnReads; their key
+	// names and decoding only).
+	inbox *Inbox
+	crm   *CRM
 }
 
 // Options configure a Store.
@@ -109,7 +114,8 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	}
 	_, one := rdb.(*goredis.Client)
 	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: store.NewSessionCache(opts.CacheSize, storedTimes), pending: opts.Pending, pendingFolded: opts.PendingFolded,
-		pendingCreate: opts.PendingCreate, now: opts.Now, oneNode: one, funnels: NewFunnels(rdb, opts.Prefix)}
+		pendingCreate: opts.PendingCreate, now: opts.Now, oneNode: one, funnels: NewFunnels(rdb, opts.Prefix),
+		inbox: &Inbox{rdb: rdb, p: opts.Prefix}, crm: NewCRM(rdb, opts.Prefix)}
 }
 
 // CachedSessions is how many sessions the store holds in memory.
@@ -332,11 +338,16 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	}
 	var res []any
 	var err error
-	if mark != "" && !inScript {
+	if reads := store.TurnReadsOf(ctx); reads.Wanted() || mark != "" && !inScript {
 		// On a Cluster the pending set is in another slot: the mark goes
 		// in the same round trip, after the turn (a turn that lost a race
-		// then leaves a mark with nothing to do, which is harmless).
-		res, err = s.runMarked(ctx, id, mark, keys, args)
+		// then leaves a mark with nothing to do, which is harmless). So
+		// do the reads the step asked for.
+		zmark := mark
+		if inScript {
+			zmark = ""
+		}
+		res, err = s.runWith(ctx, id, zmark, keys, args, reads)
 	} else {
 		res, err = turnScript.Run(ctx, s.rdb, keys, args...).Slice()
 	}

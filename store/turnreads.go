@@ -1,0 +1,58 @@
+package store
+
+import "context"
+
+// TurnReads are reads a turn's step asks for once it knows what the turn
+// does, for the work that follows it (a create card's record needs the
+// conversation's inbox record and the CRM's memory of it). An engine that
+// can (the Redis engine) sends them in the turn's own round trip, after
+// the turn's write, and sets Read; the others leave Read false and the
+// work reads as it would have. The values are what a read at that moment
+// would have answered: as fresh as a read after the turn, no fresher, so
+// whatever they are used for must be checked when written (the CRM's
+// compare-and-sets do).
+//
+// The caller hands TurnReads to the store with [WithTurnReads]; the step
+// sets what it wants (a step that lost a race runs again, and sets them
+// again).
+type TurnReads struct {
+	// Inbox asks for the conversation's inbox record.
+	Inbox bool
+	// CRM asks for the CRM's memory of the conversation and, in the same
+	// read, the index entries CRMIndexes (as CRM.Conversation).
+	CRM        bool
+	CRMIndexes []string
+
+	// Read is set by an engine that read what was asked with the turn.
+	Read bool
+	// InboxRecord is the inbox record (nil with InboxErr
+	// ErrInboxNotFound when there is none).
+	InboxRecord *Conversation
+	InboxErr    error
+	// CRMMemory and CRMIDs are what CRM.Conversation answers; CRMErr its
+	// error.
+	CRMMemory map[string]string
+	CRMIDs    []string
+	CRMErr    error
+}
+
+// Wanted reports whether r asks for anything.
+func (r *TurnReads) Wanted() bool { return r != nil && (r.Inbox || r.CRM) }
+
+// Reset forgets what was asked and read, for a step run again.
+func (r *TurnReads) Reset() { *r = TurnReads{} }
+
+type turnReadsKey struct{}
+
+// WithTurnReads is ctx carrying r to the store's Turn (and TurnFolded):
+// what its step asks for in r is read with the turn by an engine that can.
+func WithTurnReads(ctx context.Context, r *TurnReads) context.Context {
+	return context.WithValue(ctx, turnReadsKey{}, r)
+}
+
+// TurnReadsOf returns the TurnReads ctx carries, nil when none; for
+// engines.
+func TurnReadsOf(ctx context.Context) *TurnReads {
+	r, _ := ctx.Value(turnReadsKey{}).(*TurnReads)
+	return r
+}

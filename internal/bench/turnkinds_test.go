@@ -176,17 +176,17 @@ func TestRoundTripsByKindOfTurn(t *testing.T) {
 // reads the next frame, at most (issue 13's target is 2 for both). A lead:
 // the turn with the reads its create needs (the conversation's inbox
 // record, the CRM's memory of it and index entries: store.TurnReads), then
-// the create's two round trips on one node (its record event published in
-// the second), four on a Cluster (the Bus publishes there on a node client
-// this hook does not see). A handoff: the turn, then the queue with its wait timer,
-// the team's waits and the visitor's earlier chats for the new-chat
-// notice (one pipeline), then the notice's publish (not seen on a
+// the create: one script on one node (its record event published in it),
+// four ordered steps on a Cluster (the Bus publishes there on a node
+// client this hook does not see). A handoff: the turn, then the queue with
+// its wait timer, the team's waits and the visitor's earlier chats for the
+// new-chat notice (one pipeline), then the notice's publish (not seen on a
 // Cluster).
 func leadRoundTrips(cluster bool) int {
 	if cluster {
 		return 5
 	}
-	return 3
+	return 2
 }
 
 func handoffRoundTrips(cluster bool) int {
@@ -306,10 +306,11 @@ func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 	}
 	// In all (the answer and the handler's work after it, before it reads
 	// the next frame): issue 13 asks at most 2 for a lead turn and for a
-	// handoff. Not there yet (docs/benchmarks.md): these hold what is
-	// reached, a lead's CRM create in 2 round trips on one node (3 on a
-	// Cluster) after the CRM's reads, a handoff's wait timer, wait
-	// estimate and earlier chats read and written with its queue.
+	// handoff. These hold what is reached (docs/benchmarks.md): a lead in
+	// 2 on one node (its reads with the turn, its create in one script),
+	// 5 on a Cluster (the create's four ordered steps); a handoff's wait
+	// timer, wait estimate and earlier chats read and written with its
+	// queue.
 	leads := bench.TurnLast + " " + bench.OutcomeLead
 	if turns[leads] == 0 {
 		t.Fatalf("no lead among the turns %v", turns)

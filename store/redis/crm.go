@@ -187,11 +187,12 @@ type step struct {
 }
 
 // Apply implements store.CRM, in the steps store.CRMChange describes. On
-// one node it takes two round trips: steps 1 and 2 in one script (the
-// claim, the new records in their pending form, the index entries and
-// changed records compared and set: all or nothing, nothing to undo),
-// then step 3 and the done mark in one pipeline (Redis runs it in order,
-// the mark last). On a Cluster, where no script spans the slots, four:
+// one node it takes one round trip: the whole change in one script
+// (applyScript: the claim, the compare-and-sets of new records, index
+// entries and changed records, then the rest and the done mark; a stale
+// compare answers before anything is written, so there is nothing to
+// undo, and a script Redis runs to the end leaves no step half done). On
+// a Cluster, where no script spans the slots, four:
 // the claim with the new records, the index entries and changed records,
 // the rest, the done mark, each after the one before succeeded.
 func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
@@ -231,6 +232,10 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 		return "", errCrash
 	}
 	_, cluster := c.rdb.(*goredis.ClusterClient)
+	if !cluster && c.crashAfter == 0 {
+		// One node: the whole change in one script, one round trip.
+		return c.applyOnce(ctx, ch, planned, claim && ch.Key != "", append(fresh, later...), fresh)
+	}
 	if !cluster && c.crashAfter != 2 {
 		// One node: steps 1 and 2 in one script, all or nothing.
 		dup, err := c.claimAndSet(ctx, ch, planned, claim && ch.Key != "", append(fresh, later...))
@@ -428,6 +433,134 @@ func (c *CRM) claimAndSet(ctx context.Context, ch *store.CRMChange, planned stri
 			// A plan found under its key (a crash left it) that can no
 			// longer be applied: what it wrote before goes, and its key
 			// is released, as stepwise's undo does.
+			if err := c.undo(ctx, steps, ch.Key, planned); err != nil {
+				return "", err
+			}
+		}
+		return "", store.ErrStale
+	}
+	return "", nil
+}
+
+// applyScript is a whole change on one node, atomically as far as Redis
+// scripts go: claimSetScript's claim and compare-and-sets (ARGV[1] the
+// claim flag, ARGV[2] the plan, ARGV[3] the key's ms, ARGV[5] the number
+// of compare-and-sets, 3 ARGV each from ARGV[6]), then the plan under the
+// key, then every write of the rest (step 3 of store.CRMChange), each
+// {command, its number of keys, its number of arguments, the arguments},
+// its keys taken in order from the KEYS after the compare-and-sets'
+// ('emit' is an outbox event added once: its mark's key and stream, the
+// mark's ms, type, body, id), then the done value ARGV[4] under the key
+// (none when empty). A command that fails half-way (none should) leaves
+// the plan under the key, which a retry finishes (Intent).
+var applyScript = goredis.NewScript(`
+local claim = ARGV[1] == '1'
+if claim then
+  local cur = redis.call('GET', KEYS[1])
+  if cur then return {'has', cur} end
+end
+local n = tonumber(ARGV[5])
+local set = {}
+for i = 1, n do
+  local cur = redis.call('GET', KEYS[i+1]) or ''
+  local old, new, also = ARGV[3*i+3], ARGV[3*i+4], ARGV[3*i+5]
+  if cur == new or (also ~= '' and cur == also) then
+  elseif cur == old then
+    set[#set+1] = i
+  else
+    return {'stale'}
+  end
+end
+for _, i in ipairs(set) do
+  local new = ARGV[3*i+4]
+  if new == '' then redis.call('DEL', KEYS[i+1]) else redis.call('SET', KEYS[i+1], new) end
+end
+if claim then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+local k, a = n + 2, 3*n + 6
+while a <= #ARGV do
+  local op, nk, na = ARGV[a], tonumber(ARGV[a+1]), tonumber(ARGV[a+2])
+  a = a + 3
+  if op == 'emit' then
+    if redis.call('SET', KEYS[k], '1', 'NX', 'PX', ARGV[a]) then
+      redis.call('XADD', KEYS[k+1], '*', 'id', ARGV[a+3], 'type', ARGV[a+1], 'e', ARGV[a+2])
+    end
+  else
+    local call = {op}
+    for j = 0, nk - 1 do call[#call+1] = KEYS[k+j] end
+    for j = 0, na - 1 do call[#call+1] = ARGV[a+j] end
+    redis.call(unpack(call))
+  end
+  k, a = k + nk, a + na
+end
+if ARGV[4] ~= '' then redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3]) end
+return {'new'}
+`)
+
+// applyOnce applies a change on one node in one round trip (applyScript):
+// steps are its compare-and-sets, fresh those of its new records, whose
+// final form the script writes after them.
+func (c *CRM) applyOnce(ctx context.Context, ch *store.CRMChange, planned string, claim bool, steps, fresh []step) (string, error) {
+	keys := make([]string, 0, 1+len(steps)+len(fresh)+2*len(ch.Events)+len(ch.Listed)+len(ch.Conv)+len(ch.Results)+len(ch.Feeds)+len(ch.Chats))
+	args := make([]any, 0, 5+3*len(steps)+6*len(keys))
+	idem := c.p + "{k:none}"
+	done := ""
+	if ch.Key != "" {
+		idem, done = c.idemKey(ch.Key), "d"+ch.Done
+	}
+	flag := "0"
+	if claim {
+		flag = "1"
+	}
+	keys = append(keys, idem)
+	args = append(args, flag, planned, c.keyTTL(ch).Milliseconds(), done, len(steps))
+	for _, s := range steps {
+		keys = append(keys, s.key)
+		args = append(args, s.old, s.new, s.also)
+	}
+	op := func(name string, k []string, a ...any) {
+		keys = append(keys, k...)
+		args = append(append(args, name, len(k), len(a)), a...)
+	}
+	for _, f := range fresh {
+		op("SET", []string{f.key}, f.also)
+	}
+	for _, l := range ch.Listed {
+		op("ZADD", []string{c.listKey(l.Kind)}, l.Ms, l.ID)
+	}
+	for _, f := range ch.Conv {
+		op("HSET", []string{c.convKey(f.Conv)}, f.Field, f.Value)
+	}
+	for _, r := range ch.Results {
+		op("ZADD", []string{c.resultsKey(r.Conv)}, r.Score, r.ID)
+	}
+	for _, f := range ch.Feeds {
+		if f.NX {
+			op("ZADD", []string{c.feedKey(f.Owner)}, "NX", f.Ms, f.Member)
+		} else {
+			op("ZADD", []string{c.feedKey(f.Owner)}, f.Ms, f.Member)
+		}
+	}
+	for _, x := range ch.Chats {
+		op("SET", []string{c.chatKey(x.Conv)}, x.JSON)
+	}
+	for _, ev := range ch.Events {
+		n := c.shardOf(ev.ID)
+		op("emit", []string{c.markKey(n, ev.ID), c.streamKey(n)}, eventMarkKeep.Milliseconds(), ev.Type, ev.Body, ev.ID)
+	}
+	for _, m := range ch.Publish {
+		op("PUBLISH", nil, m.Channel, m.Payload)
+	}
+	res, err := applyScript.Run(ctx, c.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return "", err
+	}
+	switch res[0] {
+	case "has":
+		return c.used(ctx, res[1])
+	case "stale":
+		if !claim && ch.Key != "" {
+			// As claimAndSet: a plan found under its key that can no
+			// longer be applied is undone, and its key released.
 			if err := c.undo(ctx, steps, ch.Key, planned); err != nil {
 				return "", err
 			}

@@ -279,3 +279,97 @@ func TestFunnels(t *testing.T) {
 		})
 	})
 }
+
+// TestCRMApplyIsOneRoundTripOnOneNode: on one Redis node a change is one
+// script (the claim, the compare-and-sets, the rest, the done mark), and
+// a change with a key used before answers its done value in one more.
+func TestCRMApplyIsOneRoundTripOnOneNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs Redis: not under -short")
+	}
+	ctx := context.Background()
+	rds := redistest.New(t)
+	rdb := goredis.NewClient(rds.Client.Options())
+	t.Cleanup(func() { rdb.Close() })
+	c := redisstore.NewCRM(rdb, rds.Prefix)
+	// Warm: the connection made, the script loaded.
+	if _, err := c.Apply(ctx, &store.CRMChange{Conv: []store.ConvField{{Conv: "c0", Field: "f", Value: "v"}}}); err != nil {
+		t.Fatal(err)
+	}
+	counter := &roundTrips{}
+	rdb.AddHook(counter)
+	email := store.IndexKey("email", "ada@example.com")
+	ev := store.OutboxEvent{ID: "evt_1", Type: "record.created", Body: `{"id":"lea_1"}`}
+	ch := &store.CRMChange{Key: "k1", Done: `{"r":"lea_1","p":"per_1"}`, Planned: time.Now().UnixMilli(),
+		Records: []store.CAS{{Name: "per_1", New: `{"id":"per_1"}`}, {Name: "lea_1", New: `{"id":"lea_1"}`}},
+		Indexes: []store.CAS{{Name: email, New: "per_1"}},
+		Listed:  []store.Listed{{Kind: "lead", ID: "lea_1", Ms: 1}, {Kind: "person", ID: "per_1", Ms: 1}},
+		Conv:    []store.ConvField{{Conv: "c1", Field: "person", Value: "per_1"}, {Conv: "c1", Field: "lead", Value: "lea_1"}},
+		Results: []store.ConvResult{{Conv: "c1", ID: "per_1", Score: 1000}, {Conv: "c1", ID: "lea_1", Score: 1001}},
+		Feeds:   []store.FeedAdd{{Owner: "per_1", Member: "r:lea_1", Ms: 1}, {Owner: "per_1", Member: "c:c1", Ms: 1, NX: true}},
+		Chats:   []store.Chat{{Conv: "c1", JSON: `{"conversation":"c1"}`}},
+		Events:  []store.OutboxEvent{ev},
+		Publish: []store.Message{{Channel: rds.Prefix + "inbox", Payload: "records"}},
+	}
+	if dup, err := c.Apply(ctx, ch); err != nil || dup != "" {
+		t.Fatalf("apply = %q, %v", dup, err)
+	}
+	if n := counter.n.Load(); n != 1 {
+		t.Errorf("%d round trips for a create on one node, want 1", n)
+	}
+	recs, err := c.Records(ctx, "per_1", "lea_1")
+	if err != nil || recs[0] != `{"id":"per_1"}` || recs[1] != `{"id":"lea_1"}` {
+		t.Errorf("records = %q, %v, want their final forms", recs, err)
+	}
+	m, ids, err := c.Conversation(ctx, "c1", email)
+	if err != nil || m["person"] != "per_1" || m["lead"] != "lea_1" || ids[0] != "per_1" {
+		t.Errorf("conversation memory %v, index %v, %v", m, ids, err)
+	}
+	if res, err := c.Results(ctx, "c1", 10); err != nil || fmt.Sprint(res) != "[per_1 lea_1]" {
+		t.Errorf("results = %v, %v", res, err)
+	}
+	if feed, err := c.Feed(ctx, "per_1", 10); err != nil || len(feed) != 2 {
+		t.Errorf("person's feed = %v, %v", feed, err)
+	}
+	if chats, err := c.Chats(ctx, "c1"); err != nil || chats[0] != `{"conversation":"c1"}` {
+		t.Errorf("chats = %q, %v", chats, err)
+	}
+	if n, err := c.Count(ctx, "lead"); err != nil || n != 1 {
+		t.Errorf("leads listed = %d, %v", n, err)
+	}
+	if added, err := c.EmitOnce(ctx, ev, time.Hour); err != nil || added {
+		t.Errorf("the change's event emitted again: %v, %v (want already there)", added, err)
+	}
+	if v, err := c.Intent(ctx, "k1"); err != nil || v != ch.Done {
+		t.Errorf("intent = %q, %v, want the done value", v, err)
+	}
+	// The same key again, with another plan: its done value, nothing
+	// written.
+	counter.n.Store(0)
+	again := &store.CRMChange{Key: "k1", Done: `{"r":"lea_2"}`, Planned: time.Now().UnixMilli(), Records: []store.CAS{{Name: "lea_2", New: `{"id":"lea_2"}`}}}
+	if dup, err := c.Apply(ctx, again); err != nil || dup != ch.Done {
+		t.Fatalf("apply again = %q, %v, want the first done value", dup, err)
+	}
+	if n := counter.n.Load(); n != 1 {
+		t.Errorf("%d round trips for a duplicate create on one node, want 1", n)
+	}
+	if recs, _ := c.Records(ctx, "lea_2"); recs[0] != "" {
+		t.Errorf("a duplicate wrote %q", recs[0])
+	}
+	// A stale compare writes nothing.
+	stale := &store.CRMChange{Key: "k2", Done: `{"r":"lea_3"}`, Planned: time.Now().UnixMilli(),
+		Records: []store.CAS{{Name: "lea_3", New: `{"id":"lea_3"}`}}, Indexes: []store.CAS{{Name: email, New: "per_9"}},
+		Conv: []store.ConvField{{Conv: "c1", Field: "lead", Value: "lea_3"}}}
+	if _, err := c.Apply(ctx, stale); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("a stale change: %v, want ErrStale", err)
+	}
+	if recs, _ := c.Records(ctx, "lea_3"); recs[0] != "" {
+		t.Errorf("a stale change wrote its record %q", recs[0])
+	}
+	if m, _, _ := c.Conversation(ctx, "c1"); m["lead"] != "lea_1" {
+		t.Errorf("a stale change wrote the conversation's memory: %v", m)
+	}
+	if v, err := c.Intent(ctx, "k2"); err != nil || v != "" {
+		t.Errorf("a stale change's key = %q, %v, want unused", v, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/crm"
+	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -40,6 +41,7 @@ func CRM(t *testing.T, open Open) {
 		{"CreateIsIdempotent", testCreateIsIdempotent},
 		{"ConcurrentConversationsOfOneEmailMakeOnePerson", testConcurrentConversationsOfOneEmailMakeOnePerson},
 		{"OnePersonPerEmailAcrossTwoProcesses", testOnePersonPerEmailAcrossTwoProcesses},
+		{"ReadAheadStaleOrPartial", testReadAheadStaleOrPartial},
 		{"RoundRobinIsFairAndPrefersOnlineAgents", testRoundRobinIsFairAndPrefersOnlineAgents},
 		{"NoteForTheOwnerNotifies", testNoteForTheOwnerNotifies},
 		{"FeedHasChatsNotesAndRecords", testFeedHasChatsNotesAndRecords},
@@ -107,6 +109,48 @@ func testOnePersonPerEmailAcrossTwoProcesses(t *testing.T, open Open) {
 	leads, _ := a.Count(ctx, crm.KindLead)
 	if people != trials || orgs != trials || leads != 2*trials {
 		t.Fatalf("%d people, %d organizations, %d leads; want %d, %d, %d", people, orgs, leads, trials, trials, 2*trials)
+	}
+}
+
+// testReadAheadStaleOrPartial: a create handed a read made ahead (with the
+// turn: crm.Source.Read) that is stale (it says nobody has the email,
+// another create made the person since) links to the person made, not a
+// second one; one that lacks an index entry the create needs (the inbox
+// record named another email) reads it.
+func testReadAheadStaleOrPartial(t *testing.T, open Open) {
+	st, _, _ := two(t, open, salesTeam())
+	ctx := context.Background()
+	lead := func(conv, email string) engine.Record {
+		return rec("lead", conv+":1:x:0", map[string]any{"title": "x", "person": map[string]any{"email": email}})
+	}
+	first, err := st.Create(ctx, crm.Source{Conversation: "ra1"}, lead("ra1", "ada@ra.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := crm.ReadNames(crm.Contact{}, lead("ra2", "ada@ra.example"))
+	stale := &crm.ConversationRead{Memory: map[string]string{}, Indexes: map[string]string{}}
+	for _, n := range names {
+		stale.Indexes[n] = "" // as read before the first create
+	}
+	res, err := st.Create(ctx, crm.Source{Conversation: "ra2", Read: stale}, lead("ra2", "ada@ra.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Person == nil || res.Person.ID != first.Person.ID {
+		t.Fatalf("a create with a stale read ahead linked to %+v, want the person %s", res.Person, first.Person.ID)
+	}
+	// The read ahead has the conversation's memory but not the index of
+	// the email the card names.
+	partial := &crm.ConversationRead{Memory: map[string]string{}, Indexes: map[string]string{}}
+	res, err = st.Create(ctx, crm.Source{Conversation: "ra3", Read: partial}, lead("ra3", "ada@ra.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Person == nil || res.Person.ID != first.Person.ID {
+		t.Fatalf("a create with a partial read ahead linked to %+v, want the person %s", res.Person, first.Person.ID)
+	}
+	if people, _ := st.Count(ctx, crm.KindPerson); people != 1 {
+		t.Fatalf("%d people for one email, want 1", people)
 	}
 }
 

@@ -163,7 +163,7 @@ duration or its number of conversations.
 		fs.IntVar(&o.procs, "bench-procs", 0, "GOMAXPROCS of the bench itself, the load generator (0: Go's default; the servers keep theirs)")
 		fs.StringVar(&o.compare, "compare", "", "alternate runs on two engines, embedded,redis or redis,reference (serve on Redis and the reference server) or cluster,redis (serve on the Redis Cluster of --cluster and on one node): each engine once a round, --runs rounds, the same load; prints turns/s, latency and server CPU per turn of each run, their ranges and the ratio")
 		fs.StringVar(&o.cluster, "cluster", "", "with --compare ...,cluster: the Redis Cluster's nodes (comma-separated HOST:PORT, loopback)")
-		fs.IntVar(&o.runs, "runs", 3, "with --compare: how many rounds")
+		fs.IntVar(&o.runs, "runs", 3, "with --compare: how many rounds; with --in-process: how many rounds of the control and serve (default 1)")
 		fs.BoolVar(&o.withReference, "reference", false, "compare serve on Redis with the reference server, alternated (--compare redis,reference)")
 		fs.StringVar(&o.referenceServer, "reference-server", "", "run only the reference server on this loopback address (what --reference starts), with --redis and --prefix, until interrupted")
 		fs.StringVar(&o.prefix, "prefix", "pb:", "with --reference-server: the prefix of its Redis keys")

@@ -341,7 +341,7 @@ func HoldHandler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/ws/visitor" || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			http.Error(w, errNotWebsocket.Error(), http.StatusBadRequest)
+			http.Error(w, "not a websocket upgrade", http.StatusBadRequest)
 			return
 		}
 		conn, brw, err := http.NewResponseController(w).Hijack()

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -408,5 +407,3 @@ func appendClientFrame(b []byte, op byte, payload []byte) []byte {
 	}
 	return b
 }
-
-var errNotWebsocket = errors.New("not a websocket upgrade")

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/playbook-dev/playbook/store"
 )
@@ -78,30 +79,36 @@ func (c *CRM) Intent(ctx context.Context, key string) (string, error) {
 func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
 	var dup string
 	err := c.db.Update(ctx, func(tx *Tx) error {
+		// Each key read here is written below over the record read (one
+		// lookup, not a second one to replace it).
+		var keyRec []byte // the idempotency key's record (expired or nil)
 		if ch.Key != "" {
-			v, ok, err := tx.Get(K("crk", ch.Key))
+			rec, err := tx.t.get(K("crk", ch.Key))
 			if err != nil {
 				return err
 			}
-			if ok {
+			if v, _, ok := tx.live(rec); ok {
 				dup = string(v)
 				return nil
 			}
+			keyRec = rec
 		}
 		type write struct {
-			k []byte
-			v string
+			k   []byte
+			v   string
+			rec []byte // the stored record read (nil: none)
 		}
 		var writes []write
 		check := func(k []byte, x store.CAS) error {
-			cur, _, err := tx.Get(k)
+			rec, err := tx.t.get(k)
 			if err != nil {
 				return err
 			}
+			cur, _, _ := tx.live(rec)
 			if string(cur) != x.Old && string(cur) != x.New {
 				return store.ErrStale
 			}
-			writes = append(writes, write{k, x.New})
+			writes = append(writes, write{k, x.New, rec})
 			return nil
 		}
 		for _, x := range ch.Records {
@@ -116,10 +123,11 @@ func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
 		}
 		for _, w := range writes {
 			var err error
-			if w.v == "" {
-				err = tx.Delete(w.k)
-			} else {
-				err = tx.Put(w.k, []byte(w.v))
+			switch {
+			case w.v != "":
+				err = tx.putExpiringOver(w.k, []byte(w.v), time.Time{}, w.rec)
+			case w.rec != nil:
+				err = tx.deleteOld(w.k, w.rec)
 			}
 			if err != nil {
 				return err
@@ -160,7 +168,7 @@ func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
 			if ttl <= 0 {
 				ttl = defaultKeyTTL
 			}
-			return tx.PutTTL(K("crk", ch.Key), []byte(ch.Done), ttl)
+			return tx.putExpiringOver(K("crk", ch.Key), []byte(ch.Done), tx.now.Add(ttl), keyRec)
 		}
 		return nil
 	})
@@ -172,11 +180,11 @@ func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
 
 func feedAdd(tx *Tx, f store.FeedAdd) error {
 	mk := K("crf", f.Owner, f.Member)
-	old, ok, err := tx.Get(mk)
+	rec, err := tx.t.get(mk)
 	if err != nil {
 		return err
 	}
-	if ok {
+	if old, _, ok := tx.live(rec); ok {
 		if f.NX {
 			return nil
 		}
@@ -185,7 +193,7 @@ func feedAdd(tx *Tx, f store.FeedAdd) error {
 			return err
 		}
 	}
-	if err := tx.Put(mk, []byte(strconv.FormatInt(f.Ms, 10))); err != nil {
+	if err := tx.putExpiringOver(mk, []byte(strconv.FormatInt(f.Ms, 10)), time.Time{}, rec); err != nil {
 		return err
 	}
 	return tx.Put(K("crfs", f.Owner, f.Ms, f.Member), nil)

@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/playbook-dev/playbook/crm"
@@ -80,4 +81,29 @@ func TestFunnels(t *testing.T) {
 		db, _ := newDB(t)
 		return func() store.Funnels { return embedded.NewFunnels(db) }
 	})
+}
+
+// BenchmarkCRMApply is a lead's CRM change as serve makes it: an
+// idempotency key, a new record, two index entries and the person's feed
+// entry, one change a commit.
+func BenchmarkCRMApply(b *testing.B) {
+	db, err := embedded.Open(b.TempDir(), embedded.Options{SweepEvery: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	crm := embedded.NewCRM(db)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		id := "rec-" + strconv.Itoa(i)
+		if _, err := crm.Apply(ctx, &store.CRMChange{Key: "create-" + id, Done: id,
+			Records: []store.CAS{{Name: id, New: `{"id":"` + id + `","email":"a@b.c"}`}},
+			Indexes: []store.CAS{{Name: "email:" + id + "@b.c", New: id}, {Name: "phone:" + id, New: id}},
+			Feeds:   []store.FeedAdd{{Owner: "person-" + strconv.Itoa(i%100), Member: "chat-" + id, Ms: int64(i)}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

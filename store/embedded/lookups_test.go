@@ -19,10 +19,26 @@ func (c *countingTx) get(k []byte) ([]byte, error) {
 	return c.kvTx.get(k)
 }
 
+// countingKV counts the lookups of its write transactions.
+type countingKV struct {
+	kv
+	gets *int
+}
+
+func (c countingKV) update(fn func(kvTx) error) error {
+	return c.kv.update(func(t kvTx) error {
+		ct := &countingTx{kvTx: t}
+		err := fn(ct)
+		*c.gets += ct.gets
+		return err
+	})
+}
+
 // A write that needs a key's stored record (a counter, an expiry kept, a
-// renewal, a conversation's funnel facts) looks the key up once, not once
-// to read it and again to replace it: each lookup is a B-tree search in
-// the turn's commit.
+// renewal, a conversation's funnel facts, a CRM record compared before it
+// is replaced, a feed entry, an idempotency key) looks the key up once,
+// not once to read it and again to replace it: each lookup is a B-tree
+// search in a commit.
 func TestWritesLookUpTheirKeyOnce(t *testing.T) {
 	db, err := Open(t.TempDir(), Options{SweepEvery: -1})
 	if err != nil {
@@ -69,6 +85,24 @@ func TestWritesLookUpTheirKeyOnce(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+
+	// A CRM change with an idempotency key, a record and a feed entry:
+	// each of the three keys looked up once, and the feed's time key
+	// (new) once.
+	crm := NewCRM(db)
+	var n int
+	ch := &store.CRMChange{Key: "create-1", Done: "r1",
+		Records: []store.CAS{{Name: "r1", New: `{"id":"r1"}`}},
+		Feeds:   []store.FeedAdd{{Owner: "p1", Member: "chat-1", Ms: 1}}}
+	db.kv = countingKV{kv: db.kv, gets: &n}
+	_, err = crm.Apply(ctx, ch)
+	db.kv = db.kv.(countingKV).kv
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 {
+		t.Errorf("CRM change: %d lookups, want 4: its key, the record, the feed's member and its time key", n)
 	}
 
 	// A fold of two facts of one conversation: its facts record read once

@@ -159,34 +159,56 @@ func unindex(tx *Tx, id, team, assignee string) error {
 }
 
 func getConv(tx *Tx, id string) (*store.Conversation, error) {
-	v, ok, err := tx.Get(K("hc", id))
+	c, _, err := getConvRec(tx, id)
+	return c, err
+}
+
+// getConvRec is getConv that also returns the stored record it decoded,
+// for putConvOver: a record read and written back is looked up once.
+func getConvRec(tx *Tx, id string) (*store.Conversation, []byte, error) {
+	rec, err := tx.t.get(K("hc", id))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	v, _, ok := tx.live(rec)
 	if !ok {
-		return nil, store.ErrInboxNotFound
+		return nil, nil, store.ErrInboxNotFound
 	}
 	c := &store.Conversation{}
-	if err := json.Unmarshal(v, c); err != nil {
-		return nil, fmt.Errorf("inbox record %s: %w", id, err)
+	if err := json.Unmarshal(v, c); err != nil { // copies what it keeps
+		return nil, nil, fmt.Errorf("inbox record %s: %w", id, err)
 	}
 	if c.Labels == nil {
 		c.Labels = []string{}
 	}
-	return c, nil
+	return c, rec, nil
 }
 
 // putConv stores c, expiring retention from now (0: keeping its expiry).
 func putConv(tx *Tx, c *store.Conversation, retention time.Duration) error {
+	rec, err := tx.t.get(K("hc", c.ID))
+	if err != nil {
+		return err
+	}
+	return putConvOver(tx, c, retention, rec)
+}
+
+// putConvOver is putConv of a record whose stored record, rec (nil:
+// none), getConvRec read in this transaction, with no write to it since.
+func putConvOver(tx *Tx, c *store.Conversation, retention time.Duration, rec []byte) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
 	key := K("hc", c.ID)
 	if retention > 0 {
-		return tx.PutTTL(key, b, retention)
+		return tx.putExpiringOver(key, b, tx.now.Add(retention), rec)
 	}
-	return tx.PutKeepingExpiry(key, b)
+	var at time.Time
+	if _, ns, ok := tx.live(rec); ok && ns != 0 {
+		at = time.Unix(0, ns)
+	}
+	return tx.putExpiringOver(key, b, at, rec)
 }
 
 // change runs fn on a record that exists and is not resolved, in one
@@ -194,7 +216,7 @@ func putConv(tx *Tx, c *store.Conversation, retention time.Duration) error {
 func (s *Inbox) change(ctx context.Context, id string, fn func(tx *Tx, c *store.Conversation) error) (*store.Conversation, error) {
 	var out *store.Conversation
 	err := s.db.Update(ctx, func(tx *Tx) error {
-		c, err := getConv(tx, id)
+		c, rec, err := getConvRec(tx, id)
 		if err != nil {
 			return err
 		}
@@ -205,7 +227,7 @@ func (s *Inbox) change(ctx context.Context, id string, fn func(tx *Tx, c *store.
 			return err
 		}
 		out = c
-		return putConv(tx, c, 0)
+		return putConvOver(tx, c, 0, rec)
 	})
 	if err != nil {
 		return nil, err
@@ -280,12 +302,12 @@ func (s *Inbox) Conversations(ctx context.Context, ids []string) ([]*store.Conve
 // SetVisitor implements store.Inbox.
 func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) error {
 	return s.db.Update(ctx, func(tx *Tx) error {
-		c, err := getConv(tx, id)
+		c, rec, err := getConvRec(tx, id)
 		if err != nil {
 			return err
 		}
 		c.Visitor = v
-		return putConv(tx, c, 0)
+		return putConvOver(tx, c, 0, rec)
 	})
 }
 
@@ -302,7 +324,7 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	var out *store.Conversation
 	var cfg store.TeamConfig
 	err := s.db.Update(ctx, func(tx *Tx) error {
-		c, err := getConv(tx, id)
+		c, rec, err := getConvRec(tx, id)
 		if err != nil {
 			return err
 		}
@@ -328,7 +350,7 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 			last := *h.Last
 			c.Last = &last
 		}
-		if err := putConv(tx, c, retention); err != nil {
+		if err := putConvOver(tx, c, retention, rec); err != nil {
 			return err
 		}
 		for _, f := range []string{store.FolderUnassigned, store.FolderOpen} {
@@ -480,12 +502,12 @@ func (s *Inbox) ToBot(ctx context.Context, id, card string, at time.Time) (*stor
 // Away implements store.Inbox.
 func (s *Inbox) Away(ctx context.Context, id, team string) error {
 	return s.db.Update(ctx, func(tx *Tx) error {
-		c, err := getConv(tx, id)
+		c, rec, err := getConvRec(tx, id)
 		if err != nil || c.Team != "" {
 			return err
 		}
 		c.Team = team
-		return putConv(tx, c, 0)
+		return putConvOver(tx, c, 0, rec)
 	})
 }
 
@@ -535,7 +557,7 @@ func (s *Inbox) Resolve(ctx context.Context, id string, at time.Time) (*store.Co
 func (s *Inbox) Reopen(ctx context.Context, id string, at time.Time) (*store.Conversation, error) {
 	var out *store.Conversation
 	err := s.db.Update(ctx, func(tx *Tx) error {
-		c, err := getConv(tx, id)
+		c, rec, err := getConvRec(tx, id)
 		if err != nil {
 			return err
 		}
@@ -567,7 +589,7 @@ func (s *Inbox) Reopen(ctx context.Context, id string, at time.Time) (*store.Con
 			return err
 		}
 		out = c
-		return putConv(tx, c, 0)
+		return putConvOver(tx, c, 0, rec)
 	})
 	return out, err
 }
@@ -610,7 +632,7 @@ func (s *Inbox) Unsnooze(ctx context.Context, id string, at time.Time) (*store.C
 // Touch implements store.Inbox.
 func (s *Inbox) Touch(ctx context.Context, c *store.Conversation, last store.Last, retention time.Duration) error {
 	return s.db.Update(ctx, func(tx *Tx) error {
-		cur, err := getConv(tx, c.ID)
+		cur, rec, err := getConvRec(tx, c.ID)
 		if err == store.ErrInboxNotFound {
 			return nil // expired: nothing to touch (as a Redis HSET would recreate a stub, it is not wanted)
 		}
@@ -619,7 +641,7 @@ func (s *Inbox) Touch(ctx context.Context, c *store.Conversation, last store.Las
 		}
 		l := last
 		cur.Last, cur.UpdatedAt = &l, last.At.UTC()
-		if err := putConv(tx, cur, retention); err != nil {
+		if err := putConvOver(tx, cur, retention, rec); err != nil {
 			return err
 		}
 		if c.Status == store.StatusOpen && c.Team != "" {
@@ -637,12 +659,12 @@ func (s *Inbox) Touch(ctx context.Context, c *store.Conversation, last store.Las
 // SetLabels implements store.Inbox.
 func (s *Inbox) SetLabels(ctx context.Context, id string, labels []string) error {
 	return s.db.Update(ctx, func(tx *Tx) error {
-		c, err := getConv(tx, id)
+		c, rec, err := getConvRec(tx, id)
 		if err != nil {
 			return err
 		}
 		c.Labels = labels
-		return putConv(tx, c, 0)
+		return putConvOver(tx, c, 0, rec)
 	})
 }
 
@@ -650,7 +672,7 @@ func (s *Inbox) SetLabels(ctx context.Context, id string, labels []string) error
 func (s *Inbox) Rate(ctx context.Context, id string, r store.CSAT, amend time.Duration) (*store.Conversation, error) {
 	var out *store.Conversation
 	err := s.db.Update(ctx, func(tx *Tx) error {
-		c, err := getConv(tx, id)
+		c, rec, err := getConvRec(tx, id)
 		if err != nil {
 			return err
 		}
@@ -662,7 +684,7 @@ func (s *Inbox) Rate(ctx context.Context, id string, r store.CSAT, amend time.Du
 			return err
 		}
 		c.CSAT, out = csat, c
-		return putConv(tx, c, 0)
+		return putConvOver(tx, c, 0, rec)
 	})
 	return out, err
 }

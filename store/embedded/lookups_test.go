@@ -36,9 +36,9 @@ func (c countingKV) update(fn func(kvTx) error) error {
 
 // A write that needs a key's stored record (a counter, an expiry kept, a
 // renewal, a conversation's funnel facts, a CRM record compared before it
-// is replaced, a feed entry, an idempotency key) looks the key up once,
-// not once to read it and again to replace it: each lookup is a B-tree
-// search in a commit.
+// is replaced, a feed entry, an idempotency key, an inbox record) looks
+// the key up once, not once to read it and again to replace it: each
+// lookup is a B-tree search in a commit.
 func TestWritesLookUpTheirKeyOnce(t *testing.T) {
 	db, err := Open(t.TempDir(), Options{SweepEvery: -1})
 	if err != nil {
@@ -103,6 +103,26 @@ func TestWritesLookUpTheirKeyOnce(t *testing.T) {
 	}
 	if n != 4 {
 		t.Errorf("CRM change: %d lookups, want 4: its key, the record, the feed's member and its time key", n)
+	}
+
+	// An inbox record changed (its labels, a visitor's details): read and
+	// written back with one lookup.
+	in := NewInbox(db)
+	if err := in.Start(ctx, &store.Conversation{ID: "conv-1", Status: store.StatusOpen, StartedAt: time.Now()}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	n = 0
+	db.kv = countingKV{kv: db.kv, gets: &n}
+	err = in.SetLabels(ctx, "conv-1", []string{"vip"})
+	db.kv = db.kv.(countingKV).kv
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("inbox record changed: %d lookups, want 1", n)
+	}
+	if c, err := in.Conversation(ctx, "conv-1"); err != nil || len(c.Labels) != 1 {
+		t.Errorf("after SetLabels: %+v, %v", c, err)
 	}
 
 	// A fold of two facts of one conversation: its facts record read once

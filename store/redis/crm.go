@@ -425,6 +425,13 @@ func (c *CRM) claimAndSet(ctx context.Context, ch *store.CRMChange, planned stri
 	if err != nil {
 		return "", err
 	}
+	return c.scriptReply(ctx, res, ch, planned, claim, steps)
+}
+
+// scriptReply reads the reply of claimSetScript or applyScript: "has" (the
+// key was used: its result), "stale" (a compare failed, nothing written)
+// or "new".
+func (c *CRM) scriptReply(ctx context.Context, res []string, ch *store.CRMChange, planned string, claim bool, steps []step) (string, error) {
 	switch res[0] {
 	case "has":
 		return c.used(ctx, res[1])
@@ -554,20 +561,7 @@ func (c *CRM) applyOnce(ctx context.Context, ch *store.CRMChange, planned string
 	if err != nil {
 		return "", err
 	}
-	switch res[0] {
-	case "has":
-		return c.used(ctx, res[1])
-	case "stale":
-		if !claim && ch.Key != "" {
-			// As claimAndSet: a plan found under its key that can no
-			// longer be applied is undone, and its key released.
-			if err := c.undo(ctx, steps, ch.Key, planned); err != nil {
-				return "", err
-			}
-		}
-		return "", store.ErrStale
-	}
-	return "", nil
+	return c.scriptReply(ctx, res, ch, planned, claim, steps)
 }
 
 func (c *CRM) keyTTL(ch *store.CRMChange) time.Duration {

@@ -72,50 +72,117 @@ func rowID(k store.FunnelKey) string {
 	return k.Day + "|" + k.Playbook + "|" + k.Version + "|" + k.Variant
 }
 
-// foldLua defines fold(facts, counters, row, first): it folds the facts
-// given in ARGV from index first on (five each: name, counter, when (ms),
-// since, timing) into a conversation's facts hash and its row's counters,
-// and adds the row's id to the shard's set of rows when the row got a
-// counter it did not have (a row's first counter is one): not again on
-// every fold. It returns how many facts were new. The turn script (one
+// foldLua defines fold(facts, counters, rows, row, first): it folds the
+// facts given in ARGV from index first on (five each: name, counter, when
+// (ms), since, timing) into a conversation's facts hash and its row's
+// counters, and adds the row's id to the shard's set of rows when the row
+// got a counter it did not have (a row's first counter is one): not again
+// on every fold. It returns how many facts were new. The turn script (one
 // Redis node, or a placed id on a Cluster) and foldScript both run it.
+//
+// It runs a few commands whatever the number of facts (issue 13): one
+// HMGET of every fact's name and since, then, when some fact is new, one
+// HSET of the new facts, and the counters read (HMGET) and written (HSET)
+// once each (one HINCRBY when there is one). The facts are decided in
+// order, as one HSETNX each would: a name given twice counts once, and a
+// since names a fact known before the fold or earlier in it.
 var foldLua = `
+local function foldmget(key, names)
+  local out = {}
+  for i = 1, #names, 1000 do
+    local part = redis.call('HMGET', key, unpack(names, i, math.min(i + 999, #names)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
+end
+local function foldset(key, kv)
+  for i = 1, #kv, 1000 do
+    redis.call('HSET', key, unpack(kv, i, math.min(i + 999, #kv)))
+  end
+end
 local function fold(facts, counters, rows, row, first)
   local bounds = {` + bucketList() + `}
-  local n = 0
-  local fresh = false
+  local names = {}
   for i = first, #ARGV, 5 do
-    local at = ARGV[i + 2]
-    if redis.call('HSETNX', facts, ARGV[i], at) == 1 then
-      if redis.call('HINCRBY', counters, ARGV[i + 1], 1) == 1 then fresh = true end
+    names[#names + 1] = ARGV[i]
+    if ARGV[i + 3] ~= '' then names[#names + 1] = ARGV[i + 3] end
+  end
+  if #names == 0 then return 0 end
+  local known = {}
+  local got = foldmget(facts, names)
+  for j = 1, #names do
+    if got[j] then known[names[j]] = got[j] end
+  end
+  local n = 0
+  local set = {}
+  local add = {}
+  local order = {}
+  local function bump(c)
+    if add[c] then add[c] = add[c] + 1 else add[c] = 1 order[#order + 1] = c end
+  end
+  for i = first, #ARGV, 5 do
+    local name, at = ARGV[i], ARGV[i + 2]
+    if not known[name] then
+      known[name] = at
+      set[#set + 1] = name
+      set[#set + 1] = at
       n = n + 1
+      bump(ARGV[i + 1])
       if ARGV[i + 3] ~= '' then
-        local t0 = redis.call('HGET', facts, ARGV[i + 3])
+        local t0 = known[ARGV[i + 3]]
         if t0 then
           local d = tonumber(at) - tonumber(t0)
           local b = 'inf'
           for _, ub in ipairs(bounds) do
             if d <= ub then b = tostring(ub) break end
           end
-          if redis.call('HINCRBY', counters, ARGV[i + 4] .. '|' .. b, 1) == 1 then fresh = true end
+          bump(ARGV[i + 4] .. '|' .. b)
         end
       end
     end
+  end
+  if n == 0 then return 0 end
+  local fresh = false
+  if #order == 1 then
+    foldset(facts, set)
+    if redis.call('HINCRBY', counters, order[1], add[order[1]]) == add[order[1]] then fresh = true end
+  else
+    -- The counters are read before anything is written: one that is not
+    -- an integer fails the fold with HINCRBY's error, and writes nothing.
+    local old = foldmget(counters, order)
+    local put = {}
+    for j, c in ipairs(order) do
+      local v = 0
+      if old[j] then
+        v = tonumber(old[j])
+        if not v or v ~= math.floor(v) then
+          redis.call('HINCRBY', counters, c, 1)
+        end
+      end
+      if v == 0 then fresh = true end
+      put[#put + 1] = c
+      put[#put + 1] = string.format('%.0f', v + add[c])
+    end
+    foldset(facts, set)
+    foldset(counters, put)
   end
   if fresh then redis.call('SADD', rows, row) end
   return n
 end
 `
 
+// foldBody is foldScript's body after foldLua.
+const foldBody = `
+local n = fold(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 3)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return n
+`
+
 // foldScript folds facts into one shard.
 // KEYS[1] the conversation's facts, KEYS[2] the row's counters, KEYS[3]
 // the shard's row ids. ARGV[1] row id, ARGV[2] keep (ms), then per fact:
 // name, counter, when (ms), since, timing. Replies how many facts were new.
-var foldScript = goredis.NewScript(foldLua + `
-local n = fold(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 3)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return n
-`)
+var foldScript = goredis.NewScript(foldLua + foldBody)
 
 func bucketList() string {
 	var b strings.Builder

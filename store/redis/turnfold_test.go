@@ -268,3 +268,59 @@ func TestTurnFoldedOnACluster(t *testing.T) {
 		t.Errorf("%d pending marks (%v) after DoneMany, want 0", n, err)
 	}
 }
+
+// TestFoldCommands (issue 13): the funnel fold (the turn script's and
+// foldScript's) runs a few Redis commands whatever the number of facts,
+// not several per fact, and counts as one HSETNX per fact did: a name
+// given twice in one fold counts once, a since names a fact known before
+// the fold or given earlier in it, and a fold again counts nothing.
+func TestFoldCommands(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	f := redisstore.NewFunnels(srv.Client, srv.Prefix)
+	key := store.FunnelKey{Day: "2026-12-04", Playbook: "p", Version: "v1"}
+	t0 := time.Unix(1800000000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	fold := func(facts []store.FunnelFact, wantNew, maxCommands int64) {
+		t.Helper()
+		n, cmds, err := f.FoldCommands(ctx, "c1", key, facts, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != wantNew {
+			t.Errorf("%d facts new, want %d", n, wantNew)
+		}
+		if cmds > maxCommands {
+			t.Errorf("a fold of %d facts (%d new) ran %d commands, want at most %d", len(facts), n, cmds, maxCommands)
+		}
+	}
+	start := []store.FunnelFact{
+		{Name: "started", Counter: "started", At: at(0)},
+		{Name: "asked|hello", Counter: "asked|hello", At: at(0)},
+		{Name: "asked|hello", Counter: "asked|hello", At: at(5)}, // again: counts once, keeps 0
+		// Its since is a later fact of the fold: no time counted.
+		{Name: "answered|early", Counter: "answered|early", At: at(10), Since: "asked|early", Timing: "time|early"},
+		{Name: "asked|early", Counter: "asked|early", At: at(0)},
+		// Its since is an earlier fact of the fold.
+		{Name: "answered|hello", Counter: "answered|hello", At: at(700), Since: "asked|hello", Timing: "time|hello"},
+	}
+	// HMGET facts, HMGET counters, HSET facts, HSET counters, SADD rows,
+	// PEXPIRE facts (one HSETNX, HINCRBY and HGET per fact before: 16).
+	fold(start, 5, 6)
+	// Nothing new: HMGET facts, PEXPIRE facts (7 before).
+	fold(start, 0, 2)
+	// The next turn: two new facts, one timed by a fact of an earlier fold,
+	// into counters the row has: no SADD.
+	fold([]store.FunnelFact{
+		{Name: "answered|again", Counter: "answered|hello", At: at(1400), Since: "answered|hello", Timing: "time|hello"},
+		{Name: "started", Counter: "started", At: at(1400)},
+		{Name: "reached|bye", Counter: "started", At: at(1400)},
+	}, 2, 5)
+	// A new counter: the row's set again (SADD), and one counter: HINCRBY.
+	fold([]store.FunnelFact{{Name: "reached|end", Counter: "reached|end", At: at(2000)}}, 1, 5)
+	want := map[string]int64{"started": 2, "asked|hello": 1, "answered|hello": 2, "time|hello|" + store.FunnelBucket(700): 2,
+		"answered|early": 1, "asked|early": 1, "reached|end": 1}
+	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
+		t.Errorf("counters %v, want %v", got, want)
+	}
+}

@@ -109,7 +109,30 @@ type queued struct {
 // s.timers: handoffTimers), and the records of the earlier conversations
 // this process saw the chat start with (for announce's notice).
 func (s *Service) enqueue(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last, timers []store.Timer) (queued, error) {
+	return s.enqueueWith(ctx, conv, card, h, vis, last, timers, nil)
+}
+
+// enqueueWith is enqueue after a turn that read with its write what pre
+// holds (nil: nothing): when it read the inbox record and the earlier
+// chats (askNoticeReads), the new-chat notice is built before the step
+// and goes out in it (store.HandoffNotice), where the inbox can.
+func (s *Service) enqueueWith(ctx context.Context, conv, card string, h engine.HandoffRequest, vis handoff.Visitor, last *handoff.Last, timers []store.Timer, pre *store.TurnReads) (queued, error) {
 	ho := handoff.Handoff{Team: h.Team, Priority: h.Priority, Card: card, Visitor: vis, Last: last, Timers: timers, Previous: s.prevMemo.get(conv)}
+	if pre != nil && pre.Read && pre.InboxFields != nil && slices.Equal(pre.Previous, ho.Previous) && len(pre.PreviousFields) == len(ho.Previous) {
+		asked := ho.Previous
+		ho.Notice = &store.HandoffNotice{Channel: s.inbox.InboxChannel(), Before: pre.InboxFields, Previous: pre.PreviousFields,
+			Build: func(c *handoff.Conversation) (string, error) {
+				ev, known, read := newChatEvent(c, asked)
+				if len(c.Previous) > 0 {
+					if !read {
+						return "", errors.New("the earlier chats were not read")
+					}
+					ev.PreviousKnown = known
+				}
+				b, err := json.Marshal(ev)
+				return string(b), err
+			}}
+	}
 	c, cfg, err := s.inbox.HandOff(ctx, conv, ho)
 	if err != nil {
 		s.log.Error("queueing conversation", "conversation", conv, "team", h.Team, "err", err)
@@ -123,19 +146,38 @@ func (s *Service) enqueue(ctx context.Context, conv, card string, h engine.Hando
 // queued.
 func (q queued) announce(ctx context.Context) *handoff.Conversation {
 	s, c := q.s, q.c
-	who := visitorWho(c)
-	// The earlier conversations read with the queue, when they are the
-	// ones the record names; otherwise publishInbox reads them.
-	read := len(q.asked) > 0 && c.PreviousRead != nil && slices.Equal(q.asked, c.Previous)
-	var known []*handoff.Conversation
-	if read {
-		known = knownOf(c.PreviousRead)
+	if !c.NoticeSent { // sent in the queue's step
+		ev, known, read := newChatEvent(c, q.asked)
+		s.publishInbox(ctx, ev, known, read)
 	}
-	s.publishInbox(ctx, InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Title: "New chat from " + who + " — " + teamTitle(c.Team), Text: who + " is waiting for " + c.Team}, known, read)
 	pos := c.QueuePosition
 	s.routeUnder(ctx, c, q.cfg)
 	c.QueuePosition = pos
 	return c
+}
+
+// newChatEvent is the new-chat notice of conversation c, queued, with the
+// earlier conversations read with the queue when they are the ones the
+// record names (read; otherwise publishInbox reads them). asked are the
+// ids HandOff was asked to read (Handoff.Previous).
+func newChatEvent(c *handoff.Conversation, asked []string) (ev InboxEvent, known []*handoff.Conversation, read bool) {
+	who := visitorWho(c)
+	read = len(asked) > 0 && c.PreviousRead != nil && slices.Equal(asked, c.Previous)
+	if read {
+		known = knownOf(c.PreviousRead)
+	}
+	return InboxEvent{Type: "notify", Kind: "new_chat", Conversation: c, Title: "New chat from " + who + " — " + teamTitle(c.Team), Text: who + " is waiting for " + c.Team}, known, read
+}
+
+// askNoticeReads asks, for a turn that hands off where the inbox can
+// publish the new-chat notice in the queue's step, the conversation's
+// inbox record and its earlier chats' with the turn: the notice is then
+// built before the step (enqueueWith).
+func (s *Service) askNoticeReads(r *store.TurnReads, conv string, effs []engine.Effect) {
+	if r == nil || !slices.ContainsFunc(effs, func(e engine.Effect) bool { return e.Kind == engine.EffectHandoff }) || !s.inbox.PublishesNoticesOn(s.cfg.Publisher) {
+		return
+	}
+	r.Inbox, r.Previous = true, s.prevMemo.get(conv)
 }
 
 // Route gives a queued conversation to an agent under the team's routing;

@@ -84,6 +84,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		next, effs := engine.Step(p, sess, ev)
 		effects = effs
 		s.askCreateReads(reads, p, next, effs)
+		s.askNoticeReads(reads, conv, effs)
 		info = TurnInfo{Event: ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
 		keepFirstMessage(next, pre)
 		entries := make([]store.Entry, 0, len(effs)+len(pre)+1)
@@ -139,7 +140,11 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 				if i == 0 {
 					tms = timers
 				}
-				q, err := s.enqueue(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(prog, info.Session), LastMessage(res.Entries), tms)
+				var pre *store.TurnReads
+				if i == 0 {
+					pre = reads
+				}
+				q, err := s.enqueueWith(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(prog, info.Session), LastMessage(res.Entries), tms, pre)
 				if err != nil {
 					failed = true // Perform sets the timers (rest has them)
 				} else {

@@ -103,6 +103,13 @@ func (s *Store) SetsTimersOf(t store.Timers) bool {
 	return ok && h.SetsTimersOf(t)
 }
 
+// PublishesNoticesOn reports whether HandOff publishes Handoff.Notice in
+// its step where publisher's listeners hear it (store.NoticePublisher).
+func (s *Store) PublishesNoticesOn(publisher any) bool {
+	n, ok := s.st.(store.NoticePublisher)
+	return ok && n.PublishesOn(publisher)
+}
+
 // Queue puts a conversation in team's queue, unassigned.
 func (s *Store) Queue(ctx context.Context, id, team, priority, card string) (*Conversation, error) {
 	c, _, err := s.HandOff(ctx, id, Handoff{Team: team, Priority: priority, Card: card})

@@ -116,6 +116,9 @@ type Conversation struct {
 	// in that order, with their team and assignee as HandOff read them;
 	// not stored, nil everywhere else.
 	PreviousRead []PreviousChat `json:"-"`
+	// NoticeSent: HandOff published Handoff.Notice in its step; not
+	// stored, false everywhere else.
+	NoticeSent bool `json:"-"`
 }
 
 // PreviousChat is what the access policy looks at of an earlier
@@ -161,6 +164,36 @@ type Handoff struct {
 	// returns those whose records exist as the record's PreviousRead. The caller checks
 	// them against the record's Previous.
 	Previous []string
+	// Notice, when set, is the new-chat notice an engine that can
+	// (NoticePublisher) publishes in the handoff's own step, only when the
+	// step succeeds and the records are still as the caller read them.
+	// Conversation.NoticeSent then says so; otherwise the caller
+	// publishes it after, as without Notice.
+	Notice *HandoffNotice
+}
+
+// HandoffNotice is a handoff's new-chat notice, built before its step.
+type HandoffNotice struct {
+	// Channel is where it goes.
+	Channel string
+	// Before are the record's fields as read with the turn
+	// (TurnReads.InboxFields), and Previous the fields of Handoff.Previous
+	// (TurnReads.PreviousFields, in that order): the notice goes out only
+	// when the step finds them unchanged.
+	Before   map[string]string
+	Previous [][3]string
+	// Build returns the notice's message for the record as the step will
+	// leave it (PreviousRead set from Previous); an error: no notice in
+	// the step.
+	Build func(c *Conversation) (string, error)
+}
+
+// NoticePublisher is an inbox engine that publishes Handoff.Notice in its
+// step.
+type NoticePublisher interface {
+	// PublishesOn reports whether the notices it sends reach the
+	// listeners of publisher (the same Redis as a Bus's, one node).
+	PublishesOn(publisher any) bool
 }
 
 // Timer is one of a conversation's timers: its id and when it is due.

@@ -22,6 +22,10 @@ type TurnReads struct {
 	// read, the index entries CRMIndexes (as CRM.Conversation).
 	CRM        bool
 	CRMIndexes []string
+	// Previous, with Inbox, asks for the status, team and assignee of
+	// these earlier conversations (a handoff's new-chat notice names
+	// them), as PreviousFields.
+	Previous []string
 
 	// Read is set by an engine that read what was asked with the turn.
 	Read bool
@@ -29,6 +33,12 @@ type TurnReads struct {
 	// ErrInboxNotFound when there is none).
 	InboxRecord *Conversation
 	InboxErr    error
+	// InboxFields are the inbox record's stored fields, in the engine's
+	// own form (for HandoffNotice.Before; nil when not read).
+	InboxFields map[string]string
+	// PreviousFields are the status, team and assignee of each of
+	// Previous, "" for a missing field (a gone record has no status).
+	PreviousFields [][3]string
 	// CRMMemory and CRMIDs are what CRM.Conversation answers; CRMErr its
 	// error.
 	CRMMemory map[string]string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -340,7 +341,11 @@ func (s *Inbox) Conversation(ctx context.Context, id string) (*store.Conversatio
 // pipeline, or the client itself) and returns what decodes it once c
 // has run.
 func (s *Inbox) conversationIn(ctx context.Context, c goredis.Cmdable, id string) func() (*store.Conversation, error) {
-	cmd := c.HGetAll(ctx, s.metaKey(id))
+	return s.conversationOf(id, c.HGetAll(ctx, s.metaKey(id)))
+}
+
+// conversationOf is conversationIn's answer from its HGETALL.
+func (s *Inbox) conversationOf(id string, cmd *goredis.MapStringStringCmd) func() (*store.Conversation, error) {
 	return func() (*store.Conversation, error) {
 		m, err := cmd.Result()
 		if err != nil {
@@ -450,11 +455,38 @@ func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) erro
 // record: the visitor's details merged in, the latest message, the new
 // status and team. It returns the fields before the change and the
 // record after it, and renews the record's retention (ARGV[10], ms).
-// (The team lists, other keys, follow in a pipeline.)
+// (The team lists, other keys, follow in a pipeline.) With a notice
+// (ARGV[11], on one node) it publishes it on channel ARGV[12] after the
+// step, only when the record's fields before it are the ARGV[13] pairs
+// that follow and the records KEYS[2..] have the status, team and
+// assignee that follow those; the last reply element is 1 when it did.
 var handOff = goredis.NewScript(`
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'missing'} end
 if st == 'resolved' then return {'closed'} end
+local same = false
+if ARGV[11] then
+  same = true
+  local n = tonumber(ARGV[13])
+  local now = redis.call('HGETALL', KEYS[1])
+  if #now ~= 2 * n then
+    same = false
+  else
+    local want = {}
+    for i = 1, n do want[ARGV[12 + 2 * i]] = ARGV[13 + 2 * i] end
+    for i = 1, #now, 2 do
+      if want[now[i]] ~= now[i + 1] then same = false break end
+    end
+  end
+  local o = 14 + 2 * n
+  for j = 2, #KEYS do
+    local v = redis.call('HMGET', KEYS[j], 'status', 'team', 'assignee')
+    for k = 1, 3 do
+      if (v[k] or '') ~= ARGV[o] then same = false end
+      o = o + 1
+    end
+  end
+end
 local cur = redis.call('HGET', KEYS[1], 'assignee') or ''
 local team = redis.call('HGET', KEYS[1], 'team') or ''
 local vis = {ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
@@ -483,7 +515,12 @@ for i, k in ipairs({'priority', 'card'}) do
 end
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[9]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
-return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1])}
+local sent = 0
+if same then
+  redis.call('PUBLISH', ARGV[12], ARGV[11])
+  sent = 1
+end
+return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1]), sent}
 `)
 
 // HandOff implements store.Inbox in one round trip for a chat that was in
@@ -503,6 +540,25 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	}
 	args := []any{h.Team, h.Priority, h.Card, stamp(at),
 		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last, retention.Milliseconds()}
+	keys := []string{s.metaKey(id)}
+	var predicted *store.Conversation
+	if n := h.Notice; n != nil {
+		if predicted = s.noticeArgs(id, h, at, last); predicted != nil {
+			payload, err := n.Build(predicted)
+			if err != nil {
+				predicted = nil
+			} else {
+				args = append(args, payload, n.Channel, len(n.Before))
+				for k, v := range n.Before {
+					args = append(args, k, v)
+				}
+				for i, p := range h.Previous {
+					keys = append(keys, s.metaKey(p))
+					args = append(args, n.Previous[i][0], n.Previous[i][1], n.Previous[i][2])
+				}
+			}
+		}
+	}
 	var step *goredis.Cmd
 	var cfg *goredis.MapStringStringCmd
 	var rank *goredis.IntCmd
@@ -511,9 +567,17 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	prev := make([]*goredis.SliceCmd, len(h.Previous))
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
-		step = pipe.EvalSha(ctx, handOff.Hash(), []string{s.metaKey(id)}, args...)
-		pipe.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
-		pipe.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
+		if predicted != nil {
+			// The notice goes out in the step: the chat is in the lists
+			// before the agents hear of it.
+			pipe.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
+			pipe.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
+			step = pipe.EvalSha(ctx, handOff.Hash(), keys, args...)
+		} else {
+			step = pipe.EvalSha(ctx, handOff.Hash(), keys, args...)
+			pipe.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
+			pipe.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
+		}
 		cfg = pipe.HGetAll(ctx, s.teamConfigKey(h.Team))
 		rank = pipe.ZRank(ctx, s.queueKey(h.Team), id)
 		pipe.SAdd(ctx, s.teamsKey(), h.Team)
@@ -544,7 +608,7 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		case "closed":
 			err = store.ErrClosed
 		default:
-			if len(res) != 5 {
+			if len(res) != 6 {
 				err = fmt.Errorf("handoff: unexpected reply %v", res)
 			}
 		}
@@ -594,6 +658,11 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		}
 	}
 	c := decodeMeta(id, m)
+	if sent, _ := res[5].(int64); sent == 1 {
+		// What went out is the record as predicted; a prediction that
+		// missed (a defect) leaves the caller to publish the record.
+		c.NoticeSent = predicted != nil && sameRecord(predicted, c)
+	}
 	c.QueuePosition = int(rank.Val()) + 1
 	if len(h.Previous) > 0 {
 		c.PreviousRead = make([]store.PreviousChat, 0, len(h.Previous))
@@ -1165,4 +1234,90 @@ func parseWaits(team string, vals []string) ([]time.Duration, error) {
 // NextTurn implements store.Teams.
 func (s *Inbox) NextTurn(ctx context.Context, team string) (int64, error) {
 	return s.rdb.Incr(ctx, s.p+"rr:"+team).Result()
+}
+
+// previousFields are the status, team and assignee HMGETs answered (nil
+// when one failed).
+func previousFields(cmds []*goredis.SliceCmd) [][3]string {
+	out := make([][3]string, len(cmds))
+	for i, c := range cmds {
+		v, err := c.Result()
+		if err != nil || len(v) != 3 {
+			return nil
+		}
+		for k := range 3 {
+			out[i][k], _ = v[k].(string)
+		}
+	}
+	return out
+}
+
+var _ store.NoticePublisher = (*Inbox)(nil)
+
+// PublishesOn implements store.NoticePublisher: on one node, a handoff's
+// notice goes out in its step, heard by a Bus on the same client (on a
+// Cluster the step's keys are in other slots than the earlier chats').
+func (s *Inbox) PublishesOn(publisher any) bool {
+	b, ok := publisher.(*Bus)
+	_, cluster := s.rdb.(*goredis.ClusterClient)
+	return ok && b.rdb == s.rdb && !cluster
+}
+
+// noticeArgs returns the record as handOff leaves it when it has the
+// fields h.Notice.Before, with PreviousRead from h.Notice.Previous; nil
+// when the notice cannot ride (a Cluster, nothing read).
+func (s *Inbox) noticeArgs(id string, h store.Handoff, at time.Time, last string) *store.Conversation {
+	n := h.Notice
+	if _, cluster := s.rdb.(*goredis.ClusterClient); cluster || n.Before == nil || len(n.Previous) != len(h.Previous) {
+		return nil
+	}
+	c := decodeMeta(id, handedOff(n.Before, h, at, last))
+	if len(h.Previous) > 0 {
+		c.PreviousRead = make([]store.PreviousChat, 0, len(h.Previous))
+		for i, p := range n.Previous {
+			if p[0] != "" { // a record always has its status
+				c.PreviousRead = append(c.PreviousRead, store.PreviousChat{ID: h.Previous[i], Team: p[1], Assignee: p[2]})
+			}
+		}
+	}
+	return c
+}
+
+// handedOff is the record's fields as the handOff script leaves fields
+// (its Go twin: TestHandedOffPredictsTheScript holds them together).
+func handedOff(fields map[string]string, h store.Handoff, at time.Time, last string) map[string]string {
+	m := maps.Clone(fields)
+	if v := h.Visitor; v != (store.Visitor{}) {
+		cur := decodeVisitor(m["visitor"])
+		for _, f := range []struct {
+			to   *string
+			from string
+		}{{&cur.ID, v.ID}, {&cur.Name, v.Name}, {&cur.Email, v.Email}, {&cur.Page, v.Page}} {
+			if f.from != "" {
+				*f.to = f.from
+			}
+		}
+		m["visitor"] = encodeVisitor(cur)
+	}
+	m["status"], m["team"], m["updated_at"], m["queued_at"] = string(store.StatusOpen), h.Team, stamp(at), stamp(at)
+	delete(m, "assignee")
+	delete(m, "assignee_name")
+	for _, f := range []struct{ k, v string }{{"priority", h.Priority}, {"card", h.Card}} {
+		if f.v == "" {
+			delete(m, f.k)
+		} else {
+			m[f.k] = f.v
+		}
+	}
+	if last != "" {
+		m["last"] = last
+	}
+	return m
+}
+
+// sameRecord reports whether a and b encode alike (the agents' view).
+func sameRecord(a, b *store.Conversation) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }

@@ -88,9 +88,16 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 		}
 		var inbox func() (*store.Conversation, error)
 		var crm func() (map[string]string, []string, error)
+		var fields *goredis.MapStringStringCmd
+		var prev []*goredis.SliceCmd
 		if reads.Wanted() {
 			if reads.Inbox {
-				inbox = s.inbox.conversationIn(ctx, pipe, id)
+				fields = pipe.HGetAll(ctx, s.inbox.metaKey(id))
+				inbox = s.inbox.conversationOf(id, fields)
+				prev = prev[:0]
+				for _, p := range reads.Previous {
+					prev = append(prev, pipe.HMGet(ctx, s.inbox.metaKey(p), "status", "team", "assignee"))
+				}
 			}
 			if reads.CRM {
 				crm = s.crm.conversationIn(ctx, pipe, id, reads.CRMIndexes)
@@ -111,6 +118,10 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 			reads.Read = true
 			if inbox != nil {
 				reads.InboxRecord, reads.InboxErr = inbox()
+				if reads.InboxErr == nil {
+					reads.InboxFields = fields.Val()
+					reads.PreviousFields = previousFields(prev)
+				}
 			}
 			if crm != nil {
 				reads.CRMMemory, reads.CRMIDs, reads.CRMErr = crm()

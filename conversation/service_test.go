@@ -135,6 +135,7 @@ type fixture struct {
 	inbox   *handoff.Store
 	records *fakeRecords
 	pub     *fakePublisher
+	rdb     *redis.Client
 	prog    *engine.Program
 	desk    *engine.Program
 	// now is the service's clock: the test goroutine reads it directly and
@@ -160,10 +161,21 @@ func newFixture(t *testing.T, fails int, recoverAfter time.Duration) *fixture {
 // timers (nil: the store's own).
 func newFixtureWith(t *testing.T, fails int, recoverAfter time.Duration, timers func(*redisstore.Timers) storeapi.Timers) *fixture {
 	t.Helper()
+	return newFixtureOn(t, fails, recoverAfter, timers, false)
+}
+
+// newFixtureOn is newFixtureWith whose service publishes on a Bus of its
+// Redis client when bus is set (f.pub then hears nothing; f.rdb does).
+func newFixtureOn(t *testing.T, fails int, recoverAfter time.Duration, timers func(*redisstore.Timers) storeapi.Timers, bus bool) *fixture {
+	t.Helper()
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	f := &fixture{records: &fakeRecords{fails: fails}, pub: &fakePublisher{}, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
+	f := &fixture{records: &fakeRecords{fails: fails}, pub: &fakePublisher{}, rdb: rdb, now: time.Date(2026, 1, 8, 10, 0, 0, 0, time.UTC)}
+	var pub conversation.Publisher = f.pub
+	if bus {
+		pub = redisstore.NewBus(rdb)
+	}
 	clock := func() time.Time { f.mu.Lock(); defer f.mu.Unlock(); return f.now }
 	store := redisstore.New(rdb, redisstore.Options{Prefix: "t:", Pending: conversation.LeavesWork, Now: clock})
 	inbox := handoff.NewStore(redisstore.NewInbox(rdb, "t:"), handoff.Options{Prefix: "t:", Alive: store.Alive, PasswordCost: bcrypt.MinCost})
@@ -186,7 +198,7 @@ func newFixtureWith(t *testing.T, fails int, recoverAfter time.Duration, timers 
 	}
 	svc, err := conversation.New(conversation.Config{
 		Store: store, Timers: timersOf(store.Timers()), Inbox: inbox, CRM: crm.New(redisstore.NewCRM(rdb, "t:"), redisstore.NewCRM(rdb, "t:"), crm.Options{}), Registry: reg,
-		Publisher: f.pub, Records: f.records, RecoverAfter: recoverAfter, Logger: quiet(), Now: clock,
+		Publisher: pub, Records: f.records, RecoverAfter: recoverAfter, Logger: quiet(), Now: clock,
 		Presence: salesOnline{},
 	})
 	if err != nil {
@@ -538,5 +550,73 @@ func TestSweepSetsTheWaitOfAQueuedChat(t *testing.T) {
 	}
 	if len(due) != 1 || due[0].Conversation != sess.ID || !due[0].At.Equal(handedAt.Add(2*time.Minute)) {
 		t.Fatalf("timers after the sweep: %+v, want the chat's wait at %v", due, handedAt.Add(2*time.Minute))
+	}
+}
+
+// TestHandOffNoticeGoesOutInTheQueuesStep: where the inbox publishes on
+// the service's Bus (one Redis node), a handoff turn reads the chat's
+// inbox record and earlier chats with its write, and the agents' new-chat
+// notice goes out in the queue's own step: once, with the record as
+// queued and the earlier chat's team for the access policy.
+func TestHandOffNoticeGoesOutInTheQueuesStep(t *testing.T) {
+	ctx := context.Background()
+	f := newFixtureOn(t, 0, 0, nil, true)
+	sub := f.rdb.Subscribe(ctx, f.inbox.InboxChannel())
+	t.Cleanup(func() { sub.Close() })
+	if _, err := sub.Receive(ctx); err != nil { // subscribed
+		t.Fatal(err)
+	}
+	vis := engine.Visitor{ID: "v9"}
+	first, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: f.desk, Visitor: vis}, nil)
+	if err != nil || first.Status != engine.StatusHandoff {
+		t.Fatalf("the first chat: %v %v", first, err)
+	}
+	f.advance(time.Minute)
+	prog, _ := f.svc.Registry().Current("queue")
+	sess, _, err := f.svc.Start(ctx, conversation.StartRequest{Program: prog, Visitor: vis}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.advance(time.Minute)
+	msg := redisstore.Entry{From: "visitor", Kind: "message", Text: "pricing", ClientID: "m1", At: f.now}
+	var queued *handoff.Conversation
+	_, _, err = f.svc.TurnThen(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: "pricing"}, []redisstore.Entry{msg}, func(_ redisstore.Result, info conversation.TurnInfo) {
+		queued = info.Queued
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued == nil || !queued.NoticeSent {
+		t.Fatalf("queued %+v: the notice did not go out in the queue's step", queued)
+	}
+	// Everything published until now, then the test's own sentinel.
+	if err := f.rdb.Publish(ctx, f.inbox.InboxChannel(), "sentinel").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var notices []conversation.InboxEvent
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second) // a hang guard
+		m, err := sub.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Payload == "sentinel" {
+			break
+		}
+		var ev conversation.InboxEvent
+		if json.Unmarshal([]byte(m.Payload), &ev) == nil && ev.Kind == "new_chat" && ev.Conversation != nil && ev.Conversation.ID == sess.ID {
+			notices = append(notices, ev)
+		}
+	}
+	if len(notices) != 1 {
+		t.Fatalf("%d new-chat notices for the chat, want 1", len(notices))
+	}
+	n := notices[0]
+	if n.Conversation.Status != handoff.StatusOpen || n.Conversation.Team != "sales" || n.Conversation.QueuedAt == nil {
+		t.Fatalf("the notice's chat %+v, want queued for sales", n.Conversation)
+	}
+	if len(n.PreviousKnown) != 1 || n.PreviousKnown[0].ID != first.ID || n.PreviousKnown[0].Team != "sales" {
+		t.Fatalf("the notice's earlier chats %+v, want the first chat of sales", n.PreviousKnown)
 	}
 }

@@ -80,26 +80,15 @@ func rowID(k store.FunnelKey) string {
 // on every fold. It returns how many facts were new. The turn script (one
 // Redis node, or a placed id on a Cluster) and foldScript both run it.
 //
-// It runs a few commands whatever the number of facts (issue 13): one
-// HMGET of every fact's name and since, then, when some fact is new, one
-// HSET of the new facts, and the counters read (HMGET) and written (HSET)
-// once each (one HINCRBY when there is one). The facts are decided in
-// order, as one HSETNX each would: a name given twice counts once, and a
-// since names a fact known before the fold or earlier in it.
+// It reads the conversation's facts with one HMGET (every fact's name
+// and since) and writes the new ones with one HSET (issue 13: one HSETNX
+// and one HGET per fact before); the counters are added to with one
+// HINCRBY each, as before (reading and writing them with one HMGET and one
+// HSET ran fewer commands but cost Redis more CPU: docs/benchmarks.md).
+// The facts are decided in order, as one HSETNX each would: a name given
+// twice counts once, and a since names a fact known before the fold or
+// given earlier in it.
 var foldLua = `
-local function foldmget(key, names)
-  local out = {}
-  for i = 1, #names, 1000 do
-    local part = redis.call('HMGET', key, unpack(names, i, math.min(i + 999, #names)))
-    for j = 1, #part do out[#out + 1] = part[j] end
-  end
-  return out
-end
-local function foldset(key, kv)
-  for i = 1, #kv, 1000 do
-    redis.call('HSET', key, unpack(kv, i, math.min(i + 999, #kv)))
-  end
-end
 local function fold(facts, counters, rows, row, first)
   local bounds = {` + bucketList() + `}
   local names = {}
@@ -109,17 +98,18 @@ local function fold(facts, counters, rows, row, first)
   end
   if #names == 0 then return 0 end
   local known = {}
-  local got = foldmget(facts, names)
-  for j = 1, #names do
-    if got[j] then known[names[j]] = got[j] end
+  -- unpack takes a few thousand values at most: a long fold (the sweep's
+  -- refold of a long transcript) reads in parts.
+  for k = 1, #names, 1000 do
+    local last = math.min(k + 999, #names)
+    local got = redis.call('HMGET', facts, unpack(names, k, last))
+    for j = k, last do
+      if got[j - k + 1] then known[names[j]] = got[j - k + 1] end
+    end
   end
   local n = 0
   local set = {}
-  local add = {}
-  local order = {}
-  local function bump(c)
-    if add[c] then add[c] = add[c] + 1 else add[c] = 1 order[#order + 1] = c end
-  end
+  local fresh = false
   for i = first, #ARGV, 5 do
     local name, at = ARGV[i], ARGV[i + 2]
     if not known[name] then
@@ -127,7 +117,7 @@ local function fold(facts, counters, rows, row, first)
       set[#set + 1] = name
       set[#set + 1] = at
       n = n + 1
-      bump(ARGV[i + 1])
+      if redis.call('HINCRBY', counters, ARGV[i + 1], 1) == 1 then fresh = true end
       if ARGV[i + 3] ~= '' then
         local t0 = known[ARGV[i + 3]]
         if t0 then
@@ -136,35 +126,13 @@ local function fold(facts, counters, rows, row, first)
           for _, ub in ipairs(bounds) do
             if d <= ub then b = tostring(ub) break end
           end
-          bump(ARGV[i + 4] .. '|' .. b)
+          if redis.call('HINCRBY', counters, ARGV[i + 4] .. '|' .. b, 1) == 1 then fresh = true end
         end
       end
     end
   end
-  if n == 0 then return 0 end
-  local fresh = false
-  if #order == 1 then
-    foldset(facts, set)
-    if redis.call('HINCRBY', counters, order[1], add[order[1]]) == add[order[1]] then fresh = true end
-  else
-    -- The counters are read before anything is written: one that is not
-    -- an integer fails the fold with HINCRBY's error, and writes nothing.
-    local old = foldmget(counters, order)
-    local put = {}
-    for j, c in ipairs(order) do
-      local v = 0
-      if old[j] then
-        v = tonumber(old[j])
-        if not v or v ~= math.floor(v) then
-          redis.call('HINCRBY', counters, c, 1)
-        end
-      end
-      if v == 0 then fresh = true end
-      put[#put + 1] = c
-      put[#put + 1] = string.format('%.0f', v + add[c])
-    end
-    foldset(facts, set)
-    foldset(counters, put)
+  for k = 1, #set, 1000 do
+    redis.call('HSET', facts, unpack(set, k, math.min(k + 999, #set)))
   end
   if fresh then redis.call('SADD', rows, row) end
   return n

@@ -270,8 +270,8 @@ func TestTurnFoldedOnACluster(t *testing.T) {
 }
 
 // TestFoldCommands (issue 13): the funnel fold (the turn script's and
-// foldScript's) runs a few Redis commands whatever the number of facts,
-// not several per fact, and counts as one HSETNX per fact did: a name
+// foldScript's) reads and writes a conversation's facts with one command
+// each, not one HSETNX and one HGET per fact, and counts as they did: a name
 // given twice in one fold counts once, a since names a fact known before
 // the fold or given earlier in it, and a fold again counts nothing.
 func TestFoldCommands(t *testing.T) {
@@ -304,19 +304,20 @@ func TestFoldCommands(t *testing.T) {
 		// Its since is an earlier fact of the fold.
 		{Name: "answered|hello", Counter: "answered|hello", At: at(700), Since: "asked|hello", Timing: "time|hello"},
 	}
-	// HMGET facts, HMGET counters, HSET facts, HSET counters, SADD rows,
-	// PEXPIRE facts (one HSETNX, HINCRBY and HGET per fact before: 16).
-	fold(start, 5, 6)
+	// HMGET facts, 6 HINCRBY (5 facts, 1 time), HSET facts, SADD rows,
+	// PEXPIRE facts (16 before: one HSETNX per fact, one HGET per since).
+	fold(start, 5, 10)
 	// Nothing new: HMGET facts, PEXPIRE facts (7 before).
 	fold(start, 0, 2)
 	// The next turn: two new facts, one timed by a fact of an earlier fold,
-	// into counters the row has: no SADD.
+	// into counters the row has: HMGET, 3 HINCRBY, HSET, PEXPIRE, no SADD
+	// (8 before).
 	fold([]store.FunnelFact{
 		{Name: "answered|again", Counter: "answered|hello", At: at(1400), Since: "answered|hello", Timing: "time|hello"},
 		{Name: "started", Counter: "started", At: at(1400)},
 		{Name: "reached|bye", Counter: "started", At: at(1400)},
-	}, 2, 5)
-	// A new counter: the row's set again (SADD), and one counter: HINCRBY.
+	}, 2, 6)
+	// A new counter: the row's set again (SADD).
 	fold([]store.FunnelFact{{Name: "reached|end", Counter: "reached|end", At: at(2000)}}, 1, 5)
 	want := map[string]int64{"started": 2, "asked|hello": 1, "answered|hello": 2, "time|hello|" + store.FunnelBucket(700): 2,
 		"answered|early": 1, "asked|early": 1, "reached|end": 1}

@@ -2,8 +2,6 @@ package redis
 
 import (
 	"context"
-	"strings"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -61,21 +59,3 @@ func LoadScripts(ctx context.Context, rdb goredis.UniversalClient) error {
 
 // TimersOf returns the timer queue on the client and prefix of an inbox.
 func TimersOf(in *Inbox) store.Timers { return New(in.rdb, Options{Prefix: in.p}).Timers() }
-
-// countedFoldScript is foldScript with every command it runs counted: it
-// replies {new facts, commands}.
-var countedFoldScript = goredis.NewScript("local calls = 0\n" +
-	"local function counted(...) calls = calls + 1 return redis.call(...) end\n" +
-	"local function run()\n" + strings.ReplaceAll(foldLua+foldBody, "redis.call(", "counted(") +
-	"\nend\nlocal n = run()\nreturn {n, calls}\n")
-
-// FoldCommands folds facts as Fold does (without a mark) and returns how
-// many of them were new and how many Redis commands the fold script ran.
-func (f *Funnels) FoldCommands(ctx context.Context, conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration) (fresh, commands int64, err error) {
-	keys, args := f.foldArgs(conv, key, facts, keep)
-	v, err := countedFoldScript.Run(ctx, f.rdb, keys, args...).Int64Slice()
-	if err != nil {
-		return 0, 0, err
-	}
-	return v[0], v[1], nil
-}

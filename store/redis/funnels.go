@@ -72,54 +72,25 @@ func rowID(k store.FunnelKey) string {
 	return k.Day + "|" + k.Playbook + "|" + k.Version + "|" + k.Variant
 }
 
-// foldLua defines fold(facts, counters, rows, row, first): it folds the
-// facts given in ARGV from index first on (five each: name, counter, when
-// (ms), since, timing) into a conversation's facts hash and its row's
-// counters, and adds the row's id to the shard's set of rows when the row
-// got a counter it did not have (a row's first counter is one): not again
-// on every fold. It returns how many facts were new. The turn script (one
+// foldLua defines fold(facts, counters, row, first): it folds the facts
+// given in ARGV from index first on (five each: name, counter, when (ms),
+// since, timing) into a conversation's facts hash and its row's counters,
+// and adds the row's id to the shard's set of rows when the row got a
+// counter it did not have (a row's first counter is one): not again on
+// every fold. It returns how many facts were new. The turn script (one
 // Redis node, or a placed id on a Cluster) and foldScript both run it.
-//
-// It reads the conversation's facts with one HMGET (every fact's name
-// and since) and writes the new ones with one HSET (issue 13: one HSETNX
-// and one HGET per fact before); the counters are added to with one
-// HINCRBY each, as before (reading and writing them with one HMGET and one
-// HSET ran fewer commands but cost Redis more CPU: docs/benchmarks.md).
-// The facts are decided in order, as one HSETNX each would: a name given
-// twice counts once, and a since names a fact known before the fold or
-// given earlier in it.
 var foldLua = `
 local function fold(facts, counters, rows, row, first)
   local bounds = {` + bucketList() + `}
-  local names = {}
-  for i = first, #ARGV, 5 do
-    names[#names + 1] = ARGV[i]
-    if ARGV[i + 3] ~= '' then names[#names + 1] = ARGV[i + 3] end
-  end
-  if #names == 0 then return 0 end
-  local known = {}
-  -- unpack takes a few thousand values at most: a long fold (the sweep's
-  -- refold of a long transcript) reads in parts.
-  for k = 1, #names, 1000 do
-    local last = math.min(k + 999, #names)
-    local got = redis.call('HMGET', facts, unpack(names, k, last))
-    for j = k, last do
-      if got[j - k + 1] then known[names[j]] = got[j - k + 1] end
-    end
-  end
   local n = 0
-  local set = {}
   local fresh = false
   for i = first, #ARGV, 5 do
-    local name, at = ARGV[i], ARGV[i + 2]
-    if not known[name] then
-      known[name] = at
-      set[#set + 1] = name
-      set[#set + 1] = at
-      n = n + 1
+    local at = ARGV[i + 2]
+    if redis.call('HSETNX', facts, ARGV[i], at) == 1 then
       if redis.call('HINCRBY', counters, ARGV[i + 1], 1) == 1 then fresh = true end
+      n = n + 1
       if ARGV[i + 3] ~= '' then
-        local t0 = known[ARGV[i + 3]]
+        local t0 = redis.call('HGET', facts, ARGV[i + 3])
         if t0 then
           local d = tonumber(at) - tonumber(t0)
           local b = 'inf'
@@ -131,26 +102,20 @@ local function fold(facts, counters, rows, row, first)
       end
     end
   end
-  for k = 1, #set, 1000 do
-    redis.call('HSET', facts, unpack(set, k, math.min(k + 999, #set)))
-  end
   if fresh then redis.call('SADD', rows, row) end
   return n
 end
-`
-
-// foldBody is foldScript's body after foldLua.
-const foldBody = `
-local n = fold(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 3)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return n
 `
 
 // foldScript folds facts into one shard.
 // KEYS[1] the conversation's facts, KEYS[2] the row's counters, KEYS[3]
 // the shard's row ids. ARGV[1] row id, ARGV[2] keep (ms), then per fact:
 // name, counter, when (ms), since, timing. Replies how many facts were new.
-var foldScript = goredis.NewScript(foldLua + foldBody)
+var foldScript = goredis.NewScript(foldLua + `
+local n = fold(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 3)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return n
+`)
 
 func bucketList() string {
 	var b strings.Builder

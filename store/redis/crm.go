@@ -370,6 +370,39 @@ func (c *CRM) used(ctx context.Context, v string) (string, error) {
 	return "", store.ErrStale
 }
 
+// claimSetLua defines claimSet(claim, n, off), the first two steps of a
+// change in one script (claimSetScript and applyScript): when claim, the
+// idempotency key KEYS[1] is claimed (ARGV[2], kept ARGV[3] ms) unless it
+// holds a result already ({'has', it}); the n compare-and-sets on
+// KEYS[2..n+1], 3 ARGV each (old, new, also) from ARGV[3+off], are all
+// checked before any is written ({'stale'}: nothing written). It returns
+// nil when both are done.
+var claimSetLua = `
+local function claimSet(claim, n, off)
+  if claim then
+    local cur = redis.call('GET', KEYS[1])
+    if cur then return {'has', cur} end
+  end
+  local set = {}
+  for i = 1, n do
+    local cur = redis.call('GET', KEYS[i+1]) or ''
+    local old, new, also = ARGV[3*i+off], ARGV[3*i+off+1], ARGV[3*i+off+2]
+    if cur == new or (also ~= '' and cur == also) then
+    elseif cur == old then
+      set[#set+1] = i
+    else
+      return {'stale'}
+    end
+  end
+  for _, i in ipairs(set) do
+    local new = ARGV[3*i+off+1]
+    if new == '' then redis.call('DEL', KEYS[i+1]) else redis.call('SET', KEYS[i+1], new) end
+  end
+  if claim then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+  return nil
+end
+`
+
 // claimSetScript is steps 1 and 2 of a change on one node, atomically:
 // with ARGV[1] '1' it claims the idempotency key KEYS[1] with the plan
 // ARGV[2] for ARGV[3] ms (replying {'has', value} when the key is used);
@@ -377,28 +410,9 @@ func (c *CRM) used(ctx context.Context, v string) (string, error) {
 // ARGV[3i+2] or ARGV[3i+3] (when not empty) already, else it replies
 // {'stale'} and writes nothing; then each takes ARGV[3i+2] (empty:
 // deleted). Replies {'new'}.
-var claimSetScript = goredis.NewScript(`
-local claim = ARGV[1] == '1'
-if claim then
-  local cur = redis.call('GET', KEYS[1])
-  if cur then return {'has', cur} end
-end
-local set = {}
-for i = 1, #KEYS - 1 do
-  local cur = redis.call('GET', KEYS[i+1]) or ''
-  local old, new, also = ARGV[3*i+1], ARGV[3*i+2], ARGV[3*i+3]
-  if cur == new or (also ~= '' and cur == also) then
-  elseif cur == old then
-    set[#set+1] = i
-  else
-    return {'stale'}
-  end
-end
-for _, i in ipairs(set) do
-  local new = ARGV[3*i+2]
-  if new == '' then redis.call('DEL', KEYS[i+1]) else redis.call('SET', KEYS[i+1], new) end
-end
-if claim then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+var claimSetScript = goredis.NewScript(claimSetLua + `
+local stop = claimSet(ARGV[1] == '1', #KEYS - 1, 1)
+if stop then return stop end
 return {'new'}
 `)
 
@@ -460,29 +474,11 @@ func (c *CRM) scriptReply(ctx context.Context, res []string, ch *store.CRMChange
 // mark's ms, type, body, id), then the done value ARGV[4] under the key
 // (none when empty). A command that fails half-way (none should) leaves
 // the plan under the key, which a retry finishes (Intent).
-var applyScript = goredis.NewScript(`
+var applyScript = goredis.NewScript(claimSetLua + `
 local claim = ARGV[1] == '1'
-if claim then
-  local cur = redis.call('GET', KEYS[1])
-  if cur then return {'has', cur} end
-end
 local n = tonumber(ARGV[5])
-local set = {}
-for i = 1, n do
-  local cur = redis.call('GET', KEYS[i+1]) or ''
-  local old, new, also = ARGV[3*i+3], ARGV[3*i+4], ARGV[3*i+5]
-  if cur == new or (also ~= '' and cur == also) then
-  elseif cur == old then
-    set[#set+1] = i
-  else
-    return {'stale'}
-  end
-end
-for _, i in ipairs(set) do
-  local new = ARGV[3*i+4]
-  if new == '' then redis.call('DEL', KEYS[i+1]) else redis.call('SET', KEYS[i+1], new) end
-end
-if claim then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+local stop = claimSet(claim, n, 3)
+if stop then return stop end
 local k, a = n + 2, 3*n + 6
 while a <= #ARGV do
   local op, nk, na = ARGV[a], tonumber(ARGV[a+1]), tonumber(ARGV[a+2])

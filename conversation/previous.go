@@ -4,10 +4,10 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/bounded"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -86,16 +86,14 @@ func (s *Service) PreviousKnown(ctx context.Context, list ...*handoff.Conversati
 // dropped, is read after the queue as before. At most max chats; when
 // full, a random one is dropped.
 type previousMemo struct {
-	max int
-	mu  sync.Mutex
-	m   map[string][]string
+	m *bounded.Map[string, []string]
 }
 
 // previousMemoSize bounds previousMemo.
 const previousMemoSize = 10000
 
 func newPreviousMemo(max int) *previousMemo {
-	return &previousMemo{max: max, m: map[string][]string{}}
+	return &previousMemo{m: bounded.New[string, []string](max)}
 }
 
 // put remembers the earlier conversations of conv (none: nothing to keep).
@@ -103,15 +101,7 @@ func (m *previousMemo) put(conv string, previous []string) {
 	if m == nil || len(previous) == 0 {
 		return
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.m[conv]; !ok && len(m.m) >= m.max {
-		for k := range m.m {
-			delete(m.m, k)
-			break
-		}
-	}
-	m.m[conv] = slices.Clone(previous)
+	m.m.Put(conv, slices.Clone(previous))
 }
 
 // get returns what put kept for conv (nil: nothing).
@@ -119,9 +109,8 @@ func (m *previousMemo) get(conv string) []string {
 	if m == nil {
 		return nil
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.m[conv]
+	l, _ := m.m.Get(conv)
+	return l
 }
 
 // knownOf is PreviousKnown's answer from records read already (HandOff's

@@ -2,9 +2,9 @@ package store
 
 import (
 	"errors"
-	"sync"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/bounded"
 )
 
 // SessionCache keeps the last session each conversation was written or
@@ -24,10 +24,8 @@ import (
 // map order), which costs a later turn of that conversation one read. A nil
 // *SessionCache keeps nothing.
 type SessionCache struct {
-	max     int
 	prepare func(*engine.Session)
-	mu      sync.Mutex
-	m       map[string]CachedSession
+	m       *bounded.Map[string, CachedSession]
 }
 
 // CachedSession is one conversation's entry.
@@ -49,7 +47,7 @@ func NewSessionCache(max int, prepare func(*engine.Session)) *SessionCache {
 	if max <= 0 {
 		return nil
 	}
-	return &SessionCache{max: max, prepare: prepare, m: make(map[string]CachedSession, min(max, 1024))}
+	return &SessionCache{prepare: prepare, m: bounded.New[string, CachedSession](max)}
 }
 
 var errNotCached = errors.New("store: the session is not cached")
@@ -73,10 +71,7 @@ func (c *SessionCache) Get(id string) (CachedSession, bool) {
 	if c == nil {
 		return CachedSession{}, false
 	}
-	c.mu.Lock()
-	e, ok := c.m[id]
-	c.mu.Unlock()
-	return e, ok
+	return c.m.Get(id)
 }
 
 // Put records version of conversation id, unless a newer one is cached: a
@@ -96,19 +91,7 @@ func (c *SessionCache) Put(id string, version int64, sess *engine.Session, data 
 		c.Drop(id, -1)
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.m[id]; ok {
-		if old.Version > version {
-			return
-		}
-	} else if len(c.m) >= c.max {
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[id] = e
+	c.m.PutIf(id, e, func(old CachedSession) bool { return old.Version <= version })
 }
 
 // Drop forgets conversation id if the cache still holds version (or any
@@ -117,11 +100,7 @@ func (c *SessionCache) Drop(id string, version int64) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	if e, ok := c.m[id]; ok && (version < 0 || e.Version == version) {
-		delete(c.m, id)
-	}
-	c.mu.Unlock()
+	c.m.DeleteIf(id, func(e CachedSession) bool { return version < 0 || e.Version == version })
 }
 
 // Len is how many conversations are cached.
@@ -129,7 +108,5 @@ func (c *SessionCache) Len() int {
 	if c == nil {
 		return 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
+	return c.m.Len()
 }

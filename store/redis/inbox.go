@@ -10,12 +10,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
+	"github.com/playbook-dev/playbook/internal/bounded"
 	"github.com/playbook-dev/playbook/store"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Inbox keeps the inbox (store.InboxEngine: conversations' inbox records
@@ -175,16 +174,14 @@ func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time
 // conversations in the round trip that reads them. A guess is checked by
 // that read. At most max visitors; when full, a random one is dropped.
 type previousCache struct {
-	max int
-	mu  sync.Mutex
-	m   map[string][]string
+	m *bounded.Map[string, []string]
 }
 
 // previousCacheSize bounds previousCache.
 const previousCacheSize = 10000
 
 func newPreviousCache(max int) *previousCache {
-	return &previousCache{max: max, m: make(map[string][]string, min(max, 1024))}
+	return &previousCache{m: bounded.New[string, []string](max)}
 }
 
 // guess is the visitor's earlier conversations for a new one, id.
@@ -192,9 +189,8 @@ func (c *previousCache) guess(key, id string) []string {
 	if c == nil {
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := slices.DeleteFunc(slices.Clone(c.m[key]), func(x string) bool { return x == id })
+	l, _ := c.m.Get(key)
+	l = slices.DeleteFunc(slices.Clone(l), func(x string) bool { return x == id })
 	if len(l) == 0 {
 		return nil
 	}
@@ -209,24 +205,13 @@ func (c *previousCache) put(key, id string, earlier []string) {
 	l := make([]string, 0, min(len(earlier)+1, store.MaxPrevious))
 	l = append(l, id)
 	l = append(l, earlier[:min(len(earlier), store.MaxPrevious-1)]...)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[key]; !ok && len(c.m) >= c.max {
-		for k := range c.m {
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[key] = l
+	c.m.Put(key, l)
 }
 
 func (c *previousCache) forget(key string) {
-	if c == nil {
-		return
+	if c != nil {
+		c.m.Delete(key)
 	}
-	c.mu.Lock()
-	delete(c.m, key)
-	c.mu.Unlock()
 }
 
 // storedVisitor is the stored form of a record's visitor: one-letter

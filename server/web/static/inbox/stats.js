@@ -48,7 +48,12 @@
     var app = $('app');
     if (app) app.classList.toggle('role-marketer', !!me && me.role === 'marketer');
     // A marketer has no conversation to see: the funnel is their inbox.
-    if (me && me.role === 'marketer' && !/^#\/funnel(\/|$)/.test(location.hash)) location.hash = '#/funnel';
+    // The address is replaced, not pushed: no hashchange, so the screen is
+    // drawn once, by the route the inbox takes once it has loaded (a
+    // hashchange here drew it at once and again after the load, and the
+    // second drawing wiped the first), and Back does not lead to a folder
+    // a marketer cannot use.
+    if (me && me.role === 'marketer' && !/^#\/funnel(\/|$)/.test(location.hash)) history.replaceState(null, '', '#/funnel');
   });
 
   var state = { playbook: '', since: '' };

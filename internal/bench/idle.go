@@ -29,6 +29,27 @@ type IdleOptions struct {
 	Sample      func(ctx context.Context) Sample
 }
 
+// idleDefaults fills the settings an idle run (Idle, IdleInProcess) left
+// unset: the "qualify" playbook, 100 handshakes at once, 3 s to settle, a
+// 10 s hold and 10 s for a turn.
+func idleDefaults(playbook *string, parallel *int, settle, hold, turnTimeout *time.Duration) {
+	if *playbook == "" {
+		*playbook = "qualify"
+	}
+	if *parallel <= 0 {
+		*parallel = 100
+	}
+	if *settle <= 0 {
+		*settle = 3 * time.Second
+	}
+	if *hold <= 0 {
+		*hold = 10 * time.Second
+	}
+	if *turnTimeout <= 0 {
+		*turnTimeout = 10 * time.Second
+	}
+}
+
 // IdleResult is what an idle run measured.
 type IdleResult struct {
 	Connections  int           `json:"connections"` // open, greeted and checked
@@ -46,21 +67,7 @@ type IdleResult struct {
 // Idle opens opts.Connections idle visitor connections and samples the
 // server before, once they are all open, and after holding them.
 func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
-	if opts.Playbook == "" {
-		opts.Playbook = "qualify"
-	}
-	if opts.Parallel <= 0 {
-		opts.Parallel = 100
-	}
-	if opts.Settle <= 0 {
-		opts.Settle = 3 * time.Second
-	}
-	if opts.Hold <= 0 {
-		opts.Hold = 10 * time.Second
-	}
-	if opts.TurnTimeout <= 0 {
-		opts.TurnTimeout = 10 * time.Second
-	}
+	idleDefaults(&opts.Playbook, &opts.Parallel, &opts.Settle, &opts.Hold, &opts.TurnTimeout)
 	if opts.Connections <= 0 {
 		return IdleResult{}, errors.New("bench: no connections to open")
 	}

@@ -87,21 +87,7 @@ type InProcessResult struct {
 // pings as they arrive. It samples this process's memory before, with all
 // connected, and after the hold; then closes them all.
 func IdleInProcess(ctx context.Context, opts InProcessOptions) (InProcessResult, error) {
-	if opts.Playbook == "" {
-		opts.Playbook = "qualify"
-	}
-	if opts.Parallel <= 0 {
-		opts.Parallel = 100
-	}
-	if opts.Settle <= 0 {
-		opts.Settle = 3 * time.Second
-	}
-	if opts.Hold <= 0 {
-		opts.Hold = 10 * time.Second
-	}
-	if opts.TurnTimeout <= 0 {
-		opts.TurnTimeout = 10 * time.Second
-	}
+	idleDefaults(&opts.Playbook, &opts.Parallel, &opts.Settle, &opts.Hold, &opts.TurnTimeout)
 	if opts.Connections <= 0 || opts.Listener == nil {
 		return InProcessResult{}, errors.New("bench: no connections to open")
 	}

@@ -197,7 +197,9 @@ type step struct {
 // the rest, the done mark, each after the one before succeeded.
 func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
 	var planned string
-	if ch.Key != "" {
+	if _, cluster := c.rdb.(*goredis.ClusterClient); ch.Key != "" && (cluster || c.crashAfter != 0) {
+		// The plan is written only where a change goes in steps: one
+		// script writes none.
 		b, err := json.Marshal(ch)
 		if err != nil {
 			return "", err
@@ -234,7 +236,7 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 	_, cluster := c.rdb.(*goredis.ClusterClient)
 	if !cluster && c.crashAfter == 0 {
 		// One node: the whole change in one script, one round trip.
-		return c.applyOnce(ctx, ch, planned, claim && ch.Key != "", append(fresh, later...), fresh)
+		return c.applyOnce(ctx, ch, planned, claim && ch.Key != "", append(fresh, later...))
 	}
 	if !cluster && c.crashAfter != 2 {
 		// One node: steps 1 and 2 in one script, all or nothing.
@@ -464,22 +466,43 @@ func (c *CRM) scriptReply(ctx context.Context, res []string, ch *store.CRMChange
 }
 
 // applyScript is a whole change on one node, atomically as far as Redis
-// scripts go: claimSetScript's claim and compare-and-sets (ARGV[1] the
-// claim flag, ARGV[2] the plan, ARGV[3] the key's ms, ARGV[5] the number
-// of compare-and-sets, 3 ARGV each from ARGV[6]), then the plan under the
-// key, then every write of the rest (step 3 of store.CRMChange), each
-// {command, its number of keys, its number of arguments, the arguments},
-// its keys taken in order from the KEYS after the compare-and-sets'
-// ('emit' is an outbox event added once: its mark's key and stream, the
-// mark's ms, type, body, id), then the done value ARGV[4] under the key
-// (none when empty). A command that fails half-way (none should) leaves
-// the plan under the key, which a retry finishes (Intent).
-var applyScript = goredis.NewScript(claimSetLua + `
-local claim = ARGV[1] == '1'
-local n = tonumber(ARGV[5])
-local stop = claimSet(claim, n, 3)
-if stop then return stop end
-local k, a = n + 2, 3*n + 6
+// scripts go. With ARGV[1] '1' it claims the idempotency key KEYS[1]
+// (replying {'has', value} when the key holds one); then the compare-and-
+// sets on KEYS[2..n+1] (n is ARGV[4]; 3 ARGV each from ARGV[5]: old, new,
+// also) are all checked before any is written: a key holding new is done
+// already, one holding old or also (when not empty: a new record's pending
+// form, left by a plan under way) takes new, any other value replies
+// {'stale'} with nothing written. Then every write of the rest (step 3 of
+// store.CRMChange), each {command, its number of keys (0 or 1), its number
+// of arguments, the arguments}, its key taken in order from the KEYS after
+// the compare-and-sets' ('emit' is an outbox event added once: its mark's
+// key and stream, the mark's ms, type, body, id), then the done value
+// ARGV[3] under the key for ARGV[2] ms (none when empty). No plan is
+// written: nothing runs between the claim and the done mark. Redis fails
+// no write of a script half-way but for a bug (a key of another type): it
+// would leave the key unclaimed and what was written before it.
+var applyScript = goredis.NewScript(`
+if ARGV[1] == '1' then
+  local cur = redis.call('GET', KEYS[1])
+  if cur then return {'has', cur} end
+end
+local n = tonumber(ARGV[4])
+local set = {}
+for i = 1, n do
+  local cur = redis.call('GET', KEYS[i+1]) or ''
+  local old, new, also = ARGV[3*i+2], ARGV[3*i+3], ARGV[3*i+4]
+  if cur == new then
+  elseif cur == old or (also ~= '' and cur == also) then
+    set[#set+1] = i
+  else
+    return {'stale'}
+  end
+end
+for _, i in ipairs(set) do
+  local new = ARGV[3*i+3]
+  if new == '' then redis.call('DEL', KEYS[i+1]) else redis.call('SET', KEYS[i+1], new) end
+end
+local k, a = n + 2, 3*n + 5
 while a <= #ARGV do
   local op, nk, na = ARGV[a], tonumber(ARGV[a+1]), tonumber(ARGV[a+2])
   a = a + 3
@@ -487,24 +510,27 @@ while a <= #ARGV do
     if redis.call('SET', KEYS[k], '1', 'NX', 'PX', ARGV[a]) then
       redis.call('XADD', KEYS[k+1], '*', 'id', ARGV[a+3], 'type', ARGV[a+1], 'e', ARGV[a+2])
     end
+  elseif nk == 0 then
+    redis.call(op, unpack(ARGV, a, a + na - 1))
   else
-    local call = {op}
-    for j = 0, nk - 1 do call[#call+1] = KEYS[k+j] end
-    for j = 0, na - 1 do call[#call+1] = ARGV[a+j] end
-    redis.call(unpack(call))
+    redis.call(op, KEYS[k], unpack(ARGV, a, a + na - 1))
   end
   k, a = k + nk, a + na
 end
-if ARGV[4] ~= '' then redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3]) end
+if ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) end
 return {'new'}
 `)
 
 // applyOnce applies a change on one node in one round trip (applyScript):
-// steps are its compare-and-sets, fresh those of its new records, whose
-// final form the script writes after them.
-func (c *CRM) applyOnce(ctx context.Context, ch *store.CRMChange, planned string, claim bool, steps, fresh []step) (string, error) {
-	keys := make([]string, 0, 1+len(steps)+len(fresh)+2*len(ch.Events)+len(ch.Listed)+len(ch.Conv)+len(ch.Results)+len(ch.Feeds)+len(ch.Chats))
-	args := make([]any, 0, 5+3*len(steps)+6*len(keys))
+// steps are its compare-and-sets (for undo: a new record's new value is
+// its pending form, also its final one), fresh those of its new records,
+// which the script writes in their final form at once. The writes of the
+// rest go one command a key: a conversation's fields in one HSET (the last
+// value of each), a list's, a feed's (with NX or without) and a
+// conversation's results' members in one ZADD each (as Redis adds them in
+// order, the same as one ZADD each), a chat in one SET (the last).
+func (c *CRM) applyOnce(ctx context.Context, ch *store.CRMChange, planned string, claim bool, steps []step) (string, error) {
+	var w scriptWrites
 	idem := c.p + "{k:none}"
 	done := ""
 	if ch.Key != "" {
@@ -514,50 +540,133 @@ func (c *CRM) applyOnce(ctx context.Context, ch *store.CRMChange, planned string
 	if claim {
 		flag = "1"
 	}
-	keys = append(keys, idem)
-	args = append(args, flag, planned, c.keyTTL(ch).Milliseconds(), done, len(steps))
+	w.keys = append(make([]string, 0, 1+len(steps)+len(ch.Events)*2+8), idem)
+	w.args = append(make([]any, 0, 4+3*len(steps)+40), flag, c.keyTTL(ch).Milliseconds(), done, len(steps))
 	for _, s := range steps {
-		keys = append(keys, s.key)
-		args = append(args, s.old, s.new, s.also)
-	}
-	op := func(name string, k []string, a ...any) {
-		keys = append(keys, k...)
-		args = append(append(args, name, len(k), len(a)), a...)
-	}
-	for _, f := range fresh {
-		op("SET", []string{f.key}, f.also)
+		w.keys = append(w.keys, s.key)
+		switch {
+		case s.also != "" && planned != "":
+			// A new record of a plan found under way: its pending form,
+			// which the plan may have written, takes its final one.
+			w.args = append(w.args, s.old, s.also, s.new)
+		case s.also != "":
+			// A new record: its final form at once.
+			w.args = append(w.args, s.old, s.also, "")
+		default:
+			w.args = append(w.args, s.old, s.new, "")
+		}
 	}
 	for _, l := range ch.Listed {
-		op("ZADD", []string{c.listKey(l.Kind)}, l.Ms, l.ID)
+		w.add("ZADD", c.listKey(l.Kind), "", l.Ms, l.ID)
 	}
 	for _, f := range ch.Conv {
-		op("HSET", []string{c.convKey(f.Conv)}, f.Field, f.Value)
+		w.hset(c.convKey(f.Conv), f.Field, f.Value)
 	}
 	for _, r := range ch.Results {
-		op("ZADD", []string{c.resultsKey(r.Conv)}, r.Score, r.ID)
+		w.add("ZADD", c.resultsKey(r.Conv), "", r.Score, r.ID)
 	}
 	for _, f := range ch.Feeds {
 		if f.NX {
-			op("ZADD", []string{c.feedKey(f.Owner)}, "NX", f.Ms, f.Member)
+			w.add("ZADD", c.feedKey(f.Owner), "NX", f.Ms, f.Member)
 		} else {
-			op("ZADD", []string{c.feedKey(f.Owner)}, f.Ms, f.Member)
+			w.add("ZADD", c.feedKey(f.Owner), "", f.Ms, f.Member)
 		}
 	}
 	for _, x := range ch.Chats {
-		op("SET", []string{c.chatKey(x.Conv)}, x.JSON)
+		w.set(c.chatKey(x.Conv), x.JSON)
 	}
+	w.flush()
 	for _, ev := range ch.Events {
 		n := c.shardOf(ev.ID)
-		op("emit", []string{c.markKey(n, ev.ID), c.streamKey(n)}, eventMarkKeep.Milliseconds(), ev.Type, ev.Body, ev.ID)
+		w.op("emit", []string{c.markKey(n, ev.ID), c.streamKey(n)}, eventMarkKeep.Milliseconds(), ev.Type, ev.Body, ev.ID)
 	}
 	for _, m := range ch.Publish {
-		op("PUBLISH", nil, m.Channel, m.Payload)
+		w.op("PUBLISH", nil, m.Channel, m.Payload)
 	}
-	res, err := applyScript.Run(ctx, c.rdb, keys, args...).StringSlice()
+	res, err := applyScript.Run(ctx, c.rdb, w.keys, w.args...).StringSlice()
 	if err != nil {
 		return "", err
 	}
 	return c.scriptReply(ctx, res, ch, planned, claim, steps)
+}
+
+// scriptWrites gathers applyScript's writes, one command a key (and flag):
+// add, hset and set group them, flush appends them in the order their
+// keys came first, op appends one as it is.
+type scriptWrites struct {
+	keys    []string
+	args    []any
+	grouped []*groupedWrite
+	byKey   map[string]*groupedWrite
+}
+
+// groupedWrite is one command of applyScript on one key: its flag ("NX"
+// or ""), its arguments, and for HSET where each field's value is.
+type groupedWrite struct {
+	cmd, key, flag string
+	args           []any
+	field          map[string]int
+}
+
+func (w *scriptWrites) group(cmd, key, flag string) *groupedWrite {
+	id := cmd + "\x00" + flag + "\x00" + key
+	if g := w.byKey[id]; g != nil {
+		return g
+	}
+	if w.byKey == nil {
+		w.byKey = map[string]*groupedWrite{}
+	}
+	g := &groupedWrite{cmd: cmd, key: key, flag: flag}
+	if flag != "" {
+		g.args = append(g.args, flag)
+	}
+	w.byKey[id] = g
+	w.grouped = append(w.grouped, g)
+	return g
+}
+
+// add adds a score and member to a ZADD of key (with flag "NX" or "").
+// Redis adds one ZADD's members in order, as it would run one ZADD each;
+// a key's ZADDs with NX and without, each grouped, leave what they would
+// have left one by one (a member written without NX keeps the last such
+// score, else the first with NX unless it was there).
+func (w *scriptWrites) add(cmd, key, flag string, score any, member string) {
+	g := w.group(cmd, key, flag)
+	g.args = append(g.args, score, member)
+}
+
+// hset sets a field of a hash in its key's one HSET: the last value given.
+func (w *scriptWrites) hset(key, field, value string) {
+	g := w.group("HSET", key, "")
+	if g.field == nil {
+		g.field = map[string]int{}
+	}
+	if i, ok := g.field[field]; ok {
+		g.args[i] = value
+		return
+	}
+	g.field[field] = len(g.args) + 1
+	g.args = append(g.args, field, value)
+}
+
+// set sets a string key: the last value given.
+func (w *scriptWrites) set(key, value string) {
+	g := w.group("SET", key, "")
+	g.args = append(g.args[:0], value)
+}
+
+// flush appends the grouped writes.
+func (w *scriptWrites) flush() {
+	for _, g := range w.grouped {
+		w.op(g.cmd, []string{g.key}, g.args...)
+	}
+	w.grouped, w.byKey = nil, nil
+}
+
+// op appends one write as it is.
+func (w *scriptWrites) op(name string, k []string, a ...any) {
+	w.keys = append(w.keys, k...)
+	w.args = append(append(w.args, name, len(k), len(a)), a...)
 }
 
 func (c *CRM) keyTTL(ch *store.CRMChange) time.Duration {

@@ -283,15 +283,10 @@ func contactOf(p *engine.Program, sess *engine.Session) crm.Contact {
 // wait for it. finish is called once it is over, with false when an event
 // could not be added to the outbox (the turn's pending mark then stays, and
 // the sweep emits it again: redoEvents).
-func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, finish func(ok bool)) {
-	var events []store.Entry
-	final := false
-	for _, e := range entries {
-		if eventOf(e.Kind) != "" {
-			events = append(events, e)
-		}
-		final = final || e.Kind == "resolved" || e.Kind == "end"
-	}
+// reads are what the turn read with its write (nil: nothing): the person
+// look-up askPersonReads asked for, when it was read.
+func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, reads *store.TurnReads, finish func(ok bool)) {
+	events, final := crmHears(entries)
 	if len(events) == 0 && !final {
 		finish(true)
 		return
@@ -299,7 +294,7 @@ func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Se
 	s.Go(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		person := s.refreshChat(ctx, conv, sess, final)
+		person := s.refreshChat(ctx, conv, sess, final, reads)
 		ok := true
 		for _, e := range events {
 			if err := s.emitConversation(ctx, eventOf(e.Kind), conv, person, e.ID); err != nil {
@@ -309,6 +304,61 @@ func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Se
 		}
 		finish(ok)
 	})
+}
+
+// crmHears returns the entries among a turn's whose webhook events
+// crmAfterTurn emits, and whether the turn ends the chat (the bot's end or
+// an agent's resolve): the turns after which it refreshes the chat in its
+// person's feed.
+func crmHears(entries []store.Entry) (events []store.Entry, final bool) {
+	for _, e := range entries {
+		if eventOf(e.Kind) != "" {
+			events = append(events, e)
+		}
+		final = final || e.Kind == "resolved" || e.Kind == "end"
+	}
+	return events, final
+}
+
+// askPersonReads asks, on r, for what refreshChat's look for the chat's
+// person reads (crm.Store.PersonOf: the CRM's memory of the conversation
+// and the index entry of the email the session knows), with the turn, for
+// a turn the CRM hears of (crmHears) that creates no record: a create
+// links its person after the turn, which a read with the turn would not
+// see, so such a turn's look-up reads after it as before. Called after
+// askCreateReads, on the step's entries; only for the CRM's records
+// (Config.Records left to its default), as askCreateReads.
+func (s *Service) askPersonReads(r *store.TurnReads, p *engine.Program, sess *engine.Session, effs []engine.Effect, entries []store.Entry) {
+	if r == nil || r.CRM || sess == nil {
+		return
+	}
+	if _, ok := s.cfg.Records.(crmRecords); !ok {
+		return
+	}
+	if slices.ContainsFunc(effs, func(e engine.Effect) bool { return e.Kind == engine.EffectCreate }) {
+		return
+	}
+	if events, final := crmHears(entries); len(events) == 0 && !final {
+		return
+	}
+	r.CRM = true
+	if n := crm.PersonIndex(contactOf(p, sess).Email); n != "" {
+		r.CRMIndexes = append(r.CRMIndexes, n)
+	}
+}
+
+// personRead is the person PersonOf would answer, from what the turn read
+// with its write for askPersonReads (ok false: not read, read with an
+// error, or read for a create; the caller reads it then).
+func personRead(r *store.TurnReads, email string) (person string, ok bool) {
+	if r == nil || !r.Read || !r.CRM || r.CRMErr != nil || r.CRMMemory == nil && r.CRMIDs == nil {
+		return "", false
+	}
+	n := crm.PersonIndex(email)
+	if n == "" && len(r.CRMIndexes) != 0 || n != "" && !slices.Equal(r.CRMIndexes, []string{n}) {
+		return "", false // read for another email, or for a create
+	}
+	return crm.PersonFrom(r.CRMMemory, r.CRMIDs), true
 }
 
 // eventOf is the webhook event an entry of kind causes ("" for none).
@@ -345,14 +395,19 @@ func (s *Service) eventKeep() time.Duration { return max(s.cfg.Retention, 2*s.cf
 // over it also keeps its transcript, which the feed links
 // (store.Sessions.KeepTranscript). sess is the session the turn left
 // (nil: it is read).
-func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Session, final bool) string {
+func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Session, final bool, reads *store.TurnReads) string {
 	found, foundBy := "", ""
 	if sess != nil {
 		// Most chats have no person to go to (the visitor left no email,
 		// or nobody has that email): one round trip finds out, before the
-		// conversation and its transcript are read.
+		// conversation and its transcript are read; none when the turn
+		// read it with its write (askPersonReads).
 		_, known := s.SessionContact(ctx, sess)
-		person, err := s.crm.PersonOf(ctx, conv, known.Email)
+		person, ok := personRead(reads, known.Email)
+		var err error
+		if !ok {
+			person, err = s.crm.PersonOf(ctx, conv, known.Email)
+		}
 		if err == nil && person == "" {
 			return ""
 		}

@@ -12,8 +12,10 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
 // countingSessions counts the transcript reads of the service, and the
@@ -133,5 +135,117 @@ func TestFeedDoesNotReadTheTranscriptBack(t *testing.T) {
 	}
 	if b, err := cr.ArchivedTranscript(ctx, sess.ID); err != crm.ErrNotFound {
 		t.Errorf("the transcript was copied into the CRM (%d bytes, %v): the feed links it", len(b), err)
+	}
+}
+
+// countingCRM counts the reads of the CRM's memory of a conversation
+// (store.CRM.Conversation: what crm.Store.PersonOf reads).
+type countingCRM struct {
+	store.CRM
+	convReads atomic.Int64
+}
+
+func (c *countingCRM) Conversation(ctx context.Context, conv string, indexes ...string) (map[string]string, []string, error) {
+	c.convReads.Add(1)
+	return c.CRM.Conversation(ctx, conv, indexes...)
+}
+
+const newsletter = `playbook: newsletter
+vars:
+  email: {type: email}
+cards:
+  ask:
+    ask: Your email?
+    input: email
+    save: email
+  bye:
+    say: Thanks, you are subscribed.
+    end: nurture
+`
+
+// TestPersonOfAChatReadWithItsLastTurn: on Redis, the look for the person
+// of a chat that ends without creating a record (crm.Store.PersonOf, after
+// the turn) is read with the turn's own write (store.TurnReads), not
+// afterwards: no read of the CRM's memory after it (one before, issue 13),
+// and the chat still lands in the feed of the person with the email the
+// session knows. A chat whose last turn creates the lead reads after its
+// create, which links the person.
+func TestPersonOfAChatReadWithItsLastTurn(t *testing.T) {
+	ctx := context.Background()
+	rds := redistest.New(t)
+	eng := redisstore.NewEngine(rds.Client, rds.Prefix)
+	sessions := eng.Sessions(store.SessionOptions{TTL: time.Hour, Pending: conversation.LeavesWork})
+	inbox := handoff.NewStore(eng.Inbox(), handoff.Options{Alive: sessions.Alive})
+	dir := t.TempDir()
+	for name, src := range map[string]string{"signup.yaml": signup, "newsletter.yaml": newsletter} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), nil)
+	if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {
+		t.Fatalf("loading the playbooks: %v %v", diags, err)
+	}
+	counted := &countingCRM{CRM: eng.CRM()}
+	cr := crm.New(counted, eng.CRM(), crm.Options{Agents: conversation.Agents(inbox)})
+	svc, err := conversation.New(conversation.Config{
+		Store: sessions, Timers: eng.Timers(), Inbox: inbox, CRM: cr, Registry: reg, Publisher: eng.Bus(), Logger: quiet(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A service whose Run has returned does its background work (the
+	// CRM's after a turn) in the caller's goroutine: each Turn below
+	// returns with it done.
+	stopped, stop := context.WithCancel(ctx)
+	stop()
+	if err := svc.Run(stopped, time.Hour, nil); err != nil {
+		t.Fatal(err)
+	}
+	talk := func(playbook, email string) string {
+		t.Helper()
+		p, _ := reg.Current(playbook)
+		sess, _, err := svc.Start(ctx, conversation.StartRequest{Program: p, Locale: "en"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := store.Entry{From: "visitor", Kind: "message", Text: email, ClientID: "m1", At: time.Now().UTC()}
+		_, info, err := svc.Turn(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: email}, &msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Status != engine.StatusEnded {
+			t.Fatalf("%s: the turn left %s, want ended", playbook, info.Status)
+		}
+		return sess.ID
+	}
+
+	lead := talk("signup", "ada@example.com")
+	person, err := cr.PersonOf(ctx, lead, "ada@example.com")
+	if err != nil || person == "" {
+		t.Fatalf("the lead's person: %q, %v", person, err)
+	}
+
+	before := counted.convReads.Load()
+	chat := talk("newsletter", "ada@example.com")
+	if n := counted.convReads.Load() - before; n != 0 {
+		t.Errorf("%d reads of the CRM's memory after the chat's last turn, want none (read with the turn)", n)
+	}
+	feed, err := cr.Feed(ctx, person, crm.FeedChats, 10)
+	if err != nil || len(feed) != 2 {
+		t.Fatalf("the person's chats: %+v, %v", feed, err)
+	}
+	if c := feed[0].Chat; c.Conversation != chat || c.Outcome != "nurture" || c.EndedAt == nil {
+		t.Errorf("the newsletter chat in the feed: %+v", c)
+	}
+
+	// Nobody with that email: nothing linked, and still no read after.
+	before = counted.convReads.Load()
+	talk("newsletter", "bob@example.com")
+	if n := counted.convReads.Load() - before; n != 0 {
+		t.Errorf("%d reads of the CRM's memory after a chat with no person, want none", n)
+	}
+	if p, err := cr.PersonOf(ctx, chat, "bob@example.com"); err != nil || p != person {
+		t.Errorf("the newsletter chat's person %q, %v; want %q (linked)", p, err, person)
 	}
 }

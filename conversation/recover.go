@@ -165,7 +165,7 @@ func (s *Service) redoEvents(ctx context.Context, conv string, sess *engine.Sess
 	if len(events) == 0 {
 		return nil
 	}
-	person := s.refreshChat(ctx, conv, sess, final)
+	person := s.refreshChat(ctx, conv, sess, final, nil)
 	for _, e := range events {
 		if err := s.emitConversation(ctx, eventOf(e.Kind), conv, person, e.ID); err != nil {
 			return err

@@ -97,6 +97,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 			left := slices.ContainsFunc(pre, func(e store.Entry) bool { return e.From == "visitor" })
 			entries = append(entries, store.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: ev.Now, Data: map[string]any{"left_message": left}})
 		}
+		s.askPersonReads(reads, p, next, effs, entries)
 		if !inTurn {
 			return next, entries, nil, nil
 		}
@@ -186,7 +187,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	// The turn's mark is cleared once its work is done, its webhook
 	// events and its fold included (both finish in the background: the
 	// connection does not wait for them).
-	s.crmAfterTurn(ctx, conv, info.Session, res.Entries, func(ok bool) {
+	s.crmAfterTurn(ctx, conv, info.Session, res.Entries, reads, func(ok bool) {
 		if folded == nil {
 			s.finishTurn(ctx, conv, mark, ok && !failed, AwayTeam(res.Entries))
 			return

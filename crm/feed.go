@@ -140,20 +140,38 @@ func (s *Store) LinkChatOf(ctx context.Context, c Chat, team, email, person stri
 }
 
 // PersonOf returns the person a conversation is linked to (by a record
-// made in it), else the person with the email, else "". One read.
+// made in it), else the person with the email, else "". One read: the
+// conversation's memory with the index entry PersonIndex(email).
 func (s *Store) PersonOf(ctx context.Context, conv, email string) (string, error) {
 	var idx []string
-	if e := NormalizeEmail(email); e != "" {
-		idx = append(idx, emailIndex(e))
+	if n := PersonIndex(email); n != "" {
+		idx = append(idx, n)
 	}
 	m, ids, err := s.st.Conversation(ctx, conv, idx...)
 	if err != nil {
 		return "", err
 	}
-	if m["person"] != "" || len(ids) == 0 {
-		return m["person"], nil
+	return PersonFrom(m, ids), nil
+}
+
+// PersonIndex is the index entry PersonOf reads with the conversation's
+// memory for email ("" when email is empty), for a caller that reads it
+// ahead (store.TurnReads.CRMIndexes).
+func PersonIndex(email string) string {
+	if e := NormalizeEmail(email); e != "" {
+		return emailIndex(e)
 	}
-	return ids[0], nil
+	return ""
+}
+
+// PersonFrom is PersonOf's answer from what it reads: the conversation's
+// memory and the ids of the index entries read with it, the first being
+// PersonIndex's (none when there was no email).
+func PersonFrom(memory map[string]string, ids []string) string {
+	if memory["person"] != "" || len(ids) == 0 {
+		return memory["person"]
+	}
+	return ids[0]
 }
 
 // Linked reports the person a conversation is linked to, or "".

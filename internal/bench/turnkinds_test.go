@@ -331,4 +331,20 @@ func roundTripsByKind(t *testing.T, counter *phaseCounter, url string) {
 			t.Errorf("%s: %d round trips before the answer for %d turns, want 1 each", k, a, turns[k])
 		}
 	}
+	// A last turn that creates no record (a handoff, nurture, browsing):
+	// the CRM's look for the chat's person (crm.Store.PersonOf, after the
+	// conversation, in the background) is read with the turn, and the
+	// visitor has no person: nothing in the background (1 each before).
+	// A lead's look reads after its create, which links the person.
+	if !counter.cluster {
+		for _, o := range []string{bench.OutcomeHandoff, bench.OutcomeNurture, bench.OutcomeBrowsing} {
+			k := bench.TurnLast + " " + o
+			if turns[k] == 0 {
+				t.Fatalf("no %s among the turns %v", k, turns)
+			}
+			if n := counter.by[k+" background"]; n != 0 {
+				t.Errorf("%s: %d round trips in the background for %d turns, want none (the person's look read with the turn)", k, n, turns[k])
+			}
+		}
+	}
 }

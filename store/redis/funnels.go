@@ -28,6 +28,9 @@ import (
 type Funnels struct {
 	rdb goredis.UniversalClient
 	p   string
+	// shards and rows are each shard's key prefix (shard) and its set of
+	// row ids, made once: a turn's fold names them without building them.
+	shards, rows [FunnelShards]string
 }
 
 // FunnelShards is how many shards (slots) the funnel rollup is spread
@@ -42,12 +45,17 @@ func NewFunnels(rdb goredis.UniversalClient, prefix string) *Funnels {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Funnels{rdb: rdb, p: prefix}
+	f := &Funnels{rdb: rdb, p: prefix}
+	for n := range f.shards {
+		f.shards[n] = prefix + shardTag(n)
+		f.rows[n] = f.shards[n] + "rows"
+	}
+	return f
 }
 
 // shard is the key prefix of shard n: its tag is fn:n below fnvShards,
 // then the placed shards' (placedNames).
-func (f *Funnels) shard(n int) string { return f.p + shardTag(n) }
+func (f *Funnels) shard(n int) string { return f.shards[n] }
 
 // shardTag is "{fn:N}:" of shard n (without the prefix).
 func shardTag(n int) string {
@@ -163,14 +171,40 @@ func (f *Funnels) Fold(ctx context.Context, conv string, key store.FunnelKey, fa
 }
 
 func (f *Funnels) foldArgs(conv string, key store.FunnelKey, facts []store.FunnelFact, keep time.Duration) ([]string, []any) {
-	sh := f.shard(shardOf(conv))
-	id := rowID(key)
+	keys, id := f.foldKeys(nil, conv, key)
 	args := make([]any, 0, 2+5*len(facts))
 	args = append(args, id, max(keep.Milliseconds(), 1))
-	for _, x := range facts {
-		args = append(args, x.Name, x.Counter, x.At.UnixMilli(), x.Since, x.Timing)
+	return keys, appendFacts(args, facts)
+}
+
+// foldKeys appends to keys the fold's three keys of conversation conv's
+// facts under key (its facts, its row's counters, its shard's rows), and
+// returns the row's id.
+func (f *Funnels) foldKeys(keys []string, conv string, key store.FunnelKey) ([]string, string) {
+	n := shardOf(conv)
+	sh, id := f.shard(n), rowID(key)
+	return append(keys, sh+"c:"+conv, sh+"r:"+id, f.rows[n]), id
+}
+
+// appendFacts appends to args the fold's five arguments of each fact:
+// name, counter, when (ms), since, timing. A counter that is its fact's
+// name, and a time that is the fact before's (a turn's facts share the
+// turn's), reuse that value as it is already boxed: no allocation each.
+func appendFacts(args []any, facts []store.FunnelFact) []any {
+	var at any
+	var atMS int64
+	for i, x := range facts {
+		name := any(x.Name)
+		counter := name
+		if x.Counter != x.Name {
+			counter = x.Counter
+		}
+		if ms := x.At.UnixMilli(); i == 0 || ms != atMS {
+			at, atMS = ms, ms
+		}
+		args = append(args, name, counter, at, x.Since, x.Timing)
 	}
-	return []string{sh + "c:" + conv, sh + "r:" + id, sh + "rows"}, args
+	return args
 }
 
 // FoldMany implements store.Funnels: one pipeline of fold scripts (a

@@ -129,7 +129,10 @@ func (s *Store) Prefix() string { return s.prefix }
 
 func (s *Store) keys(id string) []string {
 	tag := s.prefix + "{c:" + id + "}:"
-	return []string{tag + "s", tag + "msgs", tag + "cid"}
+	// Room for a turn's mark and fold keys (commit): one allocation.
+	keys := make([]string, 3, 7)
+	keys[0], keys[1], keys[2] = tag+"s", tag+"msgs", tag+"cid"
+	return keys
 }
 
 // Channel is the pub/sub channel that carries a conversation's new entries
@@ -306,15 +309,16 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		args = append(args, "", 0)
 	}
 	if fold != nil {
-		fkeys, fargs := fold.f.foldArgs(id, fold.Key, fold.Facts, fold.keep)
-		args = append(args, fargs[0], fargs[1])
+		nk := len(keys)
+		var row string
+		keys, row = fold.f.foldKeys(append(keys, ""), id, fold.Key)
+		args = append(args, row, max(fold.keep.Milliseconds(), 1))
 		if inScript {
-			keys = append(keys, s.markKey(mark))
+			keys[nk] = s.markKey(mark)
 		} else {
 			// Not read (no mark): a key of the fold's slot.
-			keys = append(keys, fkeys[0])
+			keys[nk] = keys[nk+1]
 		}
-		keys = append(keys, fkeys...)
 		for i := range entries {
 			b, err := store.EncodeEntry(&entries[i])
 			if err != nil {
@@ -322,7 +326,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			}
 			args = append(args, b)
 		}
-		args = append(args, fargs[2:]...)
+		args = appendFacts(args, fold.Facts)
 	} else {
 		args = append(args, "", 0)
 		if inScript {

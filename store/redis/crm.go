@@ -192,9 +192,10 @@ type step struct {
 // entries and changed records, then the rest and the done mark; a stale
 // compare answers before anything is written, so there is nothing to
 // undo, and a script Redis runs to the end leaves no step half done). On
-// a Cluster, where no script spans the slots, four:
-// the claim with the new records, the index entries and changed records,
-// the rest, the done mark, each after the one before succeeded.
+// a Cluster, where no script spans the slots, four steps, each after the
+// one before succeeded: the claim with the new records, the index entries
+// and changed records, the rest, and the done mark, which Apply sends
+// without waiting for it (markDone): three round trips.
 func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
 	var planned string
 	if _, cluster := c.rdb.(*goredis.ClusterClient); ch.Key != "" && (cluster || c.crashAfter != 0) {
@@ -304,12 +305,34 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 		return "", errCrash
 	}
 	if ch.Key != "" && !markNow {
+		if claim {
+			// A Cluster: the change is all written, final and visible; the
+			// key holds its plan until the mark lands. The caller does
+			// not wait for it (see markDone).
+			go c.markDone(context.WithoutCancel(ctx), ch)
+			return "", nil
+		}
 		if err := c.rdb.Set(ctx, c.idemKey(ch.Key), "d"+ch.Done, c.keyTTL(ch)).Err(); err != nil {
 			return "", err
 		}
 	}
 	return "", nil
 }
+
+// markDone sets a change's done mark (step 4 on a Cluster) after the rest
+// was written, without the caller waiting for it. Until it lands, or if
+// it fails (the process stops first), the key holds the plan; a change
+// with the same key finds it and applies it again, which changes nothing
+// (every step of a plan applied once holds already) but sends its
+// messages again, then marks it done.
+func (c *CRM) markDone(ctx context.Context, ch *store.CRMChange) {
+	ctx, cancel := context.WithTimeout(ctx, markDoneTimeout)
+	defer cancel()
+	_ = c.rdb.Set(ctx, c.idemKey(ch.Key), "d"+ch.Done, c.keyTTL(ch)).Err()
+}
+
+// markDoneTimeout bounds markDone.
+const markDoneTimeout = 10 * time.Second
 
 // stepwise runs steps 1 and 2 of a change in two round trips, each
 // touching one slot per command, in order (a Cluster): the claim with the

@@ -141,32 +141,37 @@ func (db *DB) runBatch(batch []*batchCall) {
 		defer db.wmu.Unlock()
 		return db.kv.update(func(t kvTx) error {
 			now := db.now()
+			counters := &commitCounters{}
 			for i, c := range batch {
 				c.tx = nil
 				if len(batch) == 1 {
 					// Alone in the transaction: a failure rolls the
 					// whole transaction back, nothing to undo.
-					tx := &Tx{t: t, now: now, write: true}
+					tx := &Tx{t: t, now: now, write: true, counters: counters}
 					if r := runCall(c.fn, tx); r.err != nil || r.didPanic {
 						results[i] = r
 						return errCallFailed
 					}
+					tx.keepAdds()
 					c.tx = tx
 					continue
 				}
 				u := &undoTx{kvTx: t}
-				tx := &Tx{t: u, now: now, write: true}
+				tx := &Tx{t: u, now: now, write: true, counters: counters}
 				r := runCall(c.fn, tx)
 				if r.err != nil || r.didPanic {
 					results[i] = r
 					if err := u.undo(); err != nil {
 						return fmt.Errorf("embedded: undoing a failed transaction: %w", err)
 					}
-					continue
+					continue // its counter additions are dropped
 				}
+				tx.keepAdds()
 				c.tx = tx
 			}
-			return nil
+			// The counters the calls added to, each written once
+			// (Tx.addCounter).
+			return counters.write(t)
 		})
 	}()
 	if db.obs != nil {

@@ -2,6 +2,7 @@ package embedded_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -357,4 +358,81 @@ func TestGroupCommitWaitsOnlyWhenBusy(t *testing.T) {
 	i := put("i", nil, nil)
 	wait("h", h)
 	wait("i", i)
+}
+
+// A counter that the calls of one group commit add to (the funnel's rows,
+// which every turn's fold adds to) is looked up once and written once in
+// the commit, whatever the number of calls; a call that fails adds
+// nothing, and a call's own writes stay as they were.
+func TestGroupCommitWritesACounterOnce(t *testing.T) {
+	db, _ := newDB(t)
+	ctx := context.Background()
+	key := embedded.K("fnr", "d", "n")
+	if err := db.Update(ctx, func(tx *embedded.Tx) error { return embedded.AddCounter(tx, key, 1000) }); err != nil {
+		t.Fatal(err)
+	}
+	stop := embedded.CountKey(db, key)
+	hold, held := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Update(ctx, func(tx *embedded.Tx) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-held
+	boom := errors.New("boom")
+	const calls = 5
+	errs := make(chan error, calls)
+	for i := range calls {
+		go func() {
+			errs <- db.Update(ctx, func(tx *embedded.Tx) error {
+				if err := embedded.AddCounter(tx, key, int64(1)<<i); err != nil {
+					return err
+				}
+				if err := tx.Put(embedded.K("n", i), []byte("x")); err != nil {
+					return err
+				}
+				if i == 2 {
+					return boom
+				}
+				if i == 4 { // twice in one call
+					return embedded.AddCounter(tx, key, 100)
+				}
+				return nil
+			})
+		}()
+	}
+	waitFor(t, "the calls to queue", func() bool { return embedded.Waiting(db) == calls })
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	for range calls {
+		if err := <-errs; err != nil && !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+	}
+	gets, sets := stop()
+	if gets != 1 || sets != 1 {
+		t.Errorf("the counter was looked up %d times and written %d times in a commit of %d calls, want once each", gets, sets, calls)
+	}
+	if err := db.View(ctx, func(tx *embedded.Tx) error {
+		v, _, err := tx.Get(key)
+		if err != nil {
+			return err
+		}
+		// 1000 before; 1+2+8+16 from the calls that succeeded, 100 more
+		// from the last; the failed call's 4 dropped.
+		if got, want := int64(binary.BigEndian.Uint64(v)), int64(1000+1+2+8+16+100); got != want {
+			t.Errorf("counter = %d, want %d", got, want)
+		}
+		if ok, _ := tx.Has(embedded.K("n", 2)); ok {
+			return errors.New("the failed call's write was kept")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -241,10 +241,12 @@ func (db *DB) View(ctx context.Context, fn func(*Tx) error) error {
 // it returns are copies the caller may keep. Do not write in a Scan's
 // callback: collect the keys, then write.
 type Tx struct {
-	t       kvTx
-	now     time.Time
-	write   bool
-	publish []pub
+	t        kvTx
+	now      time.Time
+	write    bool
+	publish  []pub
+	counters *commitCounters // the commit's counter additions (addCounter); nil: none
+	adds     []counterAdd    // this call's additions, counted if it succeeds
 }
 
 type pub struct{ Channel, Payload string }

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"encoding/binary"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,4 +54,52 @@ func SetBusy(db *DB, busy func() bool) {
 	db.bmu.Lock()
 	defer db.bmu.Unlock()
 	db.waitWhen = busy
+}
+
+// AddCounter is tx.addCounter: a counter added to once per commit.
+func AddCounter(tx *Tx, key []byte, delta int64) error { return tx.addCounter(key, delta) }
+
+// CountKey counts the lookups and writes of key in db's write
+// transactions until stop is called, which returns them.
+func CountKey(db *DB, key []byte) (stop func() (gets, sets int)) {
+	c := &keyCounts{key: string(key)}
+	inner := db.kv
+	db.kv = keyCountKV{kv: inner, c: c}
+	return func() (int, int) {
+		db.kv = inner
+		return int(c.gets.Load()), int(c.sets.Load())
+	}
+}
+
+type keyCounts struct {
+	key        string
+	gets, sets atomic.Int64
+}
+
+type keyCountKV struct {
+	kv
+	c *keyCounts
+}
+
+func (k keyCountKV) update(fn func(kvTx) error) error {
+	return k.kv.update(func(t kvTx) error { return fn(keyCountTx{kvTx: t, c: k.c}) })
+}
+
+type keyCountTx struct {
+	kvTx
+	c *keyCounts
+}
+
+func (t keyCountTx) get(k []byte) ([]byte, error) {
+	if string(k) == t.c.key {
+		t.c.gets.Add(1)
+	}
+	return t.kvTx.get(k)
+}
+
+func (t keyCountTx) set(k, v []byte) error {
+	if string(k) == t.c.key {
+		t.c.sets.Add(1)
+	}
+	return t.kvTx.set(k, v)
 }

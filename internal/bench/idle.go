@@ -111,7 +111,7 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 			cancel()
 			var lat time.Duration
 			if err == nil {
-				err = conversation(ctx, ws, sc, opts.Playbook, opts.TurnTimeout, 0, func(r turnResult) { lat = r.latency })
+				err = conversation(ctx, &clientTurns{ctx: ctx, ws: ws, timeout: opts.TurnTimeout}, sc, opts.Playbook, opts.TurnTimeout, 0, func(r turnResult) { lat = r.latency })
 				if err != nil {
 					ws.CloseNow()
 				}

@@ -291,7 +291,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 // runOne runs conversation sc on a new websocket to server v.
 func runOne(ctx context.Context, d *dialer, v int, sc Script, opts Options, onTurn func(turnResult)) error {
 	dctx, cancel := context.WithTimeout(ctx, opts.TurnTimeout)
-	ws, err := d.dial(dctx, v)
+	ws, err := d.dialVisitor(dctx, ctx, v, opts.TurnTimeout)
 	cancel()
 	if err != nil {
 		return &checkError{sc.N, 1, err.Error()}

@@ -115,9 +115,46 @@ const (
 	TurnLast   = "last"   // the answer that ends the conversation, followed by the outcome ("last lead")
 )
 
+// turnConn is a visitor websocket as conversation drives it: send arms
+// the turn's timeout and sends the visitor's frame, next returns the
+// frames of the turn, endTurn disarms the timeout, and timedOut tells
+// whether a failed turn failed because it took longer than its timeout.
+type turnConn interface {
+	send(f protocol.Frame) error
+	next(ctx context.Context) (client.Received, error)
+	endTurn()
+	timedOut() bool
+}
+
+// clientTurns drives a client.Conn (its frames read by its own goroutine,
+// which also answers pings while idle: the idle scenario's widgets), one
+// context with the turn's timeout per turn.
+type clientTurns struct {
+	ctx     context.Context
+	ws      *client.Conn
+	timeout time.Duration
+	tctx    context.Context
+	cancel  context.CancelFunc
+}
+
+func (c *clientTurns) send(f protocol.Frame) error {
+	c.tctx, c.cancel = context.WithTimeout(c.ctx, c.timeout)
+	return c.ws.Send(c.tctx, f)
+}
+
+func (c *clientTurns) next(context.Context) (client.Received, error) { return c.ws.NextRaw(c.tctx) }
+
+func (c *clientTurns) endTurn() {
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+func (c *clientTurns) timedOut() bool { return c.tctx != nil && c.tctx.Err() != nil }
+
 // conversation runs the visitor's frames of one script over ws and checks
 // every reply. onTurn is called after each turn.
-func conversation(ctx context.Context, ws *client.Conn, sc Script, playbook string, turnTimeout, think time.Duration, onTurn func(turnResult)) error {
+func conversation(ctx context.Context, ws turnConn, sc Script, playbook string, turnTimeout, think time.Duration, onTurn func(turnResult)) error {
 	var lastButtons []button
 	for i := range sc.Turns {
 		t := &sc.Turns[i]
@@ -144,12 +181,11 @@ func conversation(ctx context.Context, ws *client.Conn, sc Script, playbook stri
 			}
 			out = &protocol.Click{ID: "m" + strconv.Itoa(i), Value: value, Label: t.Label}
 		}
-		tctx, cancel := context.WithTimeout(ctx, turnTimeout)
 		sent := time.Now()
-		err := ws.Send(tctx, out)
+		err := ws.send(out)
 		if err == nil {
 			var res turnResult
-			res, lastButtons, err = awaitTurn(tctx, ws.NextRaw, sc, i, sent)
+			res, lastButtons, err = awaitTurn(ctx, ws.next, sc, i, sent)
 			switch {
 			case i == 0:
 				res.kind = TurnStart
@@ -162,7 +198,7 @@ func conversation(ctx context.Context, ws *client.Conn, sc Script, playbook stri
 				onTurn(res)
 			}
 		}
-		cancel()
+		ws.endTurn()
 		if err != nil {
 			var ce *checkError
 			if errors.As(err, &ce) {
@@ -171,7 +207,7 @@ func conversation(ctx context.Context, ws *client.Conn, sc Script, playbook stri
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if tctx.Err() != nil {
+			if ws.timedOut() {
 				err = fmt.Errorf("no complete answer within %v", turnTimeout)
 			}
 			return &checkError{sc.N, i + 1, err.Error()}

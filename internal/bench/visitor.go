@@ -35,17 +35,12 @@ func newDialer(urls []string, sources int) (*dialer, error) {
 		return nil, fmt.Errorf("at most 254 source addresses (127.0.0.1 to 127.0.0.254)")
 	}
 	var next atomic.Uint32
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			i := next.Add(1) % uint32(sources)
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}}
-			return d.DialContext(ctx, network, addr)
-		},
-		MaxIdleConns:      -1,
-		DisableKeepAlives: true,
-		ForceAttemptHTTP2: false,
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		i := next.Add(1) % uint32(sources)
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i))}}
+		return d.DialContext(ctx, network, addr)
 	}
-	d := &dialer{client: &http.Client{Transport: tr}}
+	d := &dialer{client: &http.Client{Transport: upgradeTransport(dial)}}
 	for _, u := range urls {
 		u = strings.TrimRight(u, "/")
 		host, ok := strings.CutPrefix(u, "http://")

@@ -1,11 +1,17 @@
 package bench
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,5 +151,65 @@ func TestVisitorConnTurnTimeout(t *testing.T) {
 	go func() { <-arrived; cancel() }()
 	if _, err := greet(t, ctx, url, time.Minute); !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want the run's cancellation", err)
+	}
+}
+
+// TestUpgradeKeepsWhatCameWithTheResponse: the bench's own upgrade
+// (upgradeTransport) hands the websocket the bytes the server sent right
+// after its 101 response, in the same write, and reports a refused
+// upgrade with its HTTP status.
+func TestUpgradeKeepsWhatCameWithTheResponse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				if conns.Add(1) > 1 || req.Header.Get("Origin") == "" { // the second is refused
+					io.WriteString(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 4\r\n\r\nbusy")
+					return
+				}
+				h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+				resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+					base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
+				frame := append([]byte{0x81, byte(len(goodStatus))}, goodStatus...)
+				c.Write(append([]byte(resp), frame...))
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	d, err := newDialer([]string{"http://" + ln.Addr().String()}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := d.dialVisitor(ctx, ctx, 0, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	r, err := c.next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Raw) != goodStatus {
+		t.Errorf("first frame %s, want %s", r.Raw, goodStatus)
+	}
+
+	_, err = d.dialVisitor(ctx, ctx, 0, 10*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 429") {
+		t.Errorf("error %v, want HTTP 429", err)
 	}
 }

@@ -352,19 +352,32 @@ func CollectedVisitor(p *engine.Program, sess *engine.Session) handoff.Visitor {
 // conversation.started. An error is logged and returned: the start's
 // pending mark then stays for the sweep to finish (redoWork).
 func (s *Service) StartInbox(ctx context.Context, sess *engine.Session, prog *engine.Program, previous []string, team string) error {
-	c := handoff.Conversation{
-		ID: sess.ID, Playbook: prog.ID, Team: team,
-		Visitor:  handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page},
-		Previous: previous,
-	}
-	nc, err := s.inbox.Start(ctx, c)
+	nc, err := s.inbox.Start(ctx, startRecord(sess, prog, previous, team))
 	if err != nil {
 		s.log.Warn("recording conversation for the inbox (the sweep does it later)", "conversation", sess.ID, "err", err)
 		return err
 	}
+	return s.started(ctx, nc)
+}
+
+// startRecord is a new conversation's inbox record, before
+// handoff.Store.Start (or Record) completes it.
+func startRecord(sess *engine.Session, prog *engine.Program, previous []string, team string) handoff.Conversation {
+	return handoff.Conversation{
+		ID: sess.ID, Playbook: prog.ID, Team: team,
+		Visitor:  handoff.Visitor{ID: sess.Visitor.ID, Name: sess.Visitor.Name, Email: sess.Visitor.Email, Page: sess.Visitor.Page},
+		Previous: previous,
+	}
+}
+
+// started is what follows a new conversation's inbox record once it is
+// written: its earlier conversations remembered, conversation.started
+// emitted. An error is logged and returned (the start's mark, if any,
+// stays for the sweep).
+func (s *Service) started(ctx context.Context, nc *handoff.Conversation) error {
 	s.prevMemo.put(nc.ID, nc.Previous)
 	if err := s.EmitStarted(ctx, nc); err != nil {
-		s.log.Warn("webhook outbox: adding an event (the sweep adds it later)", "type", crm.EventConversationStarted, "conversation", sess.ID, "err", err)
+		s.log.Warn("webhook outbox: adding an event (the sweep adds it later)", "type", crm.EventConversationStarted, "conversation", nc.ID, "err", err)
 		return err
 	}
 	return nil

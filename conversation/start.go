@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -24,8 +25,8 @@ type StartRequest struct {
 }
 
 // Start begins a conversation: the playbook's first step, stored with its
-// entries in one write, then the conversation's inbox record and the
-// step's effects. created, when not nil, is called once the conversation
+// entries in one write, then the conversation's inbox record (in the same
+// write when the store can: store.InboxStarts) and the step's effects. created, when not nil, is called once the conversation
 // is stored and in the inbox, before the effects run: the visitor gets the
 // greeting without waiting for them, and an agent who hears of the
 // conversation from the visitor finds it in the inbox. Work that fails after the
@@ -51,10 +52,22 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	sess, effs := engine.Step(prog, sess, ev)
 	entries := s.Entries(prog, sess, nil, effs, ev.Now)
 	tf, inTurn := s.foldsInTurn(sess.ID)
+	var fold *store.FunnelFold
+	if inTurn {
+		fold = inTurnFold(sess, entries, "", time.Time{}, true)
+	}
 	var res store.Result
 	var err error
-	if inTurn {
-		res, err = tf.CreateFolded(ctx, sess, entries, inTurnFold(sess, entries, "", time.Time{}, true), s.funnelKeep())
+	// rec: the inbox record, when the store writes it with the
+	// conversation (one Redis node, the embedded engine): then no write
+	// after the create, and no pending mark for the record.
+	var rec *handoff.Conversation
+	if is, ok := s.inbox.StartsWith(s.store, sess.ID); ok {
+		var retention time.Duration
+		rec, retention = s.inbox.Record(startRecord(sess, prog, req.Previous, AwayTeam(entries)))
+		res, err = is.CreateStarted(ctx, sess, entries, fold, s.funnelKeep(), rec, retention)
+	} else if inTurn {
+		res, err = tf.CreateFolded(ctx, sess, entries, fold, s.funnelKeep())
 	} else {
 		res, err = s.store.Create(ctx, sess, entries)
 	}
@@ -64,7 +77,12 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	s.m.Started(prog.ID)
 	s.countEffects(prog, engine.StatusNew, sess, effs)
 	ctx = context.WithoutCancel(ctx) // the conversation exists: finish its work
-	inboxErr := s.StartInbox(ctx, sess, prog, req.Previous, AwayTeam(res.Entries))
+	var inboxErr error
+	if rec != nil {
+		inboxErr = s.started(ctx, rec)
+	} else {
+		inboxErr = s.StartInbox(ctx, sess, prog, req.Previous, AwayTeam(res.Entries))
+	}
 	if created != nil {
 		created(sess, res)
 	}

@@ -51,15 +51,35 @@ const (
 // Start records a new conversation (status bot) and links it to the same
 // visitor's earlier ones, found by visitor id or email.
 func (s *Store) Start(ctx context.Context, c Conversation) (*Conversation, error) {
+	nc, retention := s.Record(c)
+	if err := s.st.Start(ctx, nc, retention); err != nil {
+		return nil, err
+	}
+	return nc, nil
+}
+
+// Record is c as Start records it (status bot, started now), and how long
+// the inbox keeps it: for a session store that writes it with the
+// conversation itself (StartsWith), in place of Start.
+func (s *Store) Record(c Conversation) (*Conversation, time.Duration) {
 	now := s.now().UTC()
 	c.Status, c.StartedAt, c.UpdatedAt = StatusBot, now, now
 	if c.Labels == nil {
 		c.Labels = []string{}
 	}
-	if err := s.st.Start(ctx, &c, s.retention); err != nil {
-		return nil, err
+	return &c, s.retention
+}
+
+// StartsWith returns sessions (a session store) as a store.InboxStarts
+// when it writes conversation conv's record into this inbox with the
+// conversation itself (CreateStarted with Record's record and retention,
+// in place of Start).
+func (s *Store) StartsWith(sessions any, conv string) (store.InboxStarts, bool) {
+	is, ok := sessions.(store.InboxStarts)
+	if !ok || !is.StartsInbox(s.st, conv) {
+		return nil, false
 	}
-	return &c, nil
+	return is, true
 }
 
 // Conversation returns a conversation's inbox record.

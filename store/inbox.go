@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/playbook-dev/playbook/engine"
 )
 
 // Outcomes of the inbox's atomic steps, shared by every engine. Package
@@ -375,6 +377,26 @@ type HandOffTimers interface {
 	// timer queue of the same data, as t.Set would); when false,
 	// Handoff.Timers must be left empty and the caller sets them in t.
 	SetsTimersOf(t Timers) bool
+}
+
+// InboxStarts is a session store that can write a new conversation's
+// inbox record (what Inbox.Start writes: the record, and the conversation
+// added to its visitor's) in the same atomic step that creates the
+// conversation: a start is then one write, and needs no pending mark for
+// its record (a process killed after the create leaves nothing undone).
+type InboxStarts interface {
+	// StartsInbox reports whether CreateStarted writes conversation
+	// conv's record into in (the same data); when false, CreateStarted
+	// must not be used for conv.
+	StartsInbox(in Inbox, conv string) bool
+	// CreateStarted is Create with the first turn's fold (nil: none, as
+	// TurnFolds.CreateFolded when the store folds turns) and c as the
+	// conversation's inbox record, kept retention, as Inbox.Start writes
+	// it: c.Previous is set, as Start sets it, to the visitor's earlier
+	// conversations read in the same step. It is marked pending only for
+	// the work the entries leave (SessionOptions.PendingFolded when the
+	// fold goes with it) or PendingCreate.
+	CreateStarted(ctx context.Context, sess *engine.Session, entries []Entry, fold *FunnelFold, keep time.Duration, c *Conversation, retention time.Duration) (Result, error)
 }
 
 // InboxEngine is everything package handoff keeps in a store.

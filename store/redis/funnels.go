@@ -80,19 +80,19 @@ func rowID(k store.FunnelKey) string {
 	return k.Day + "|" + k.Playbook + "|" + k.Version + "|" + k.Variant
 }
 
-// foldLua defines fold(facts, counters, row, first): it folds the facts
-// given in ARGV from index first on (five each: name, counter, when (ms),
-// since, timing) into a conversation's facts hash and its row's counters,
+// foldLua defines fold(facts, counters, rows, row, first, last): it folds
+// the facts given in ARGV from index first to last (five each: name,
+// counter, when (ms), since, timing) into a conversation's facts hash and its row's counters,
 // and adds the row's id to the shard's set of rows when the row got a
 // counter it did not have (a row's first counter is one): not again on
 // every fold. It returns how many facts were new. The turn script (one
 // Redis node, or a placed id on a Cluster) and foldScript both run it.
 var foldLua = `
-local function fold(facts, counters, rows, row, first)
+local function fold(facts, counters, rows, row, first, last)
   local bounds = {` + bucketList() + `}
   local n = 0
   local fresh = false
-  for i = first, #ARGV, 5 do
+  for i = first, last, 5 do
     local at = ARGV[i + 2]
     if redis.call('HSETNX', facts, ARGV[i], at) == 1 then
       if redis.call('HINCRBY', counters, ARGV[i + 1], 1) == 1 then fresh = true end
@@ -120,7 +120,7 @@ end
 // the shard's row ids. ARGV[1] row id, ARGV[2] keep (ms), then per fact:
 // name, counter, when (ms), since, timing. Replies how many facts were new.
 var foldScript = goredis.NewScript(foldLua + `
-local n = fold(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 3)
+local n = fold(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 3, #ARGV)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return n
 `)

@@ -261,16 +261,17 @@ func decodeSession(id string, data []byte) (*engine.Session, error) {
 // records clientID (when not empty), atomically. A stale version comes
 // back as store.ErrStale (Turn retries it).
 func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry) (Result, error) {
-	return s.commitFolded(ctx, id, version, sess, clientID, entries, nil)
+	return s.commitFolded(ctx, id, version, sess, clientID, entries, nil, nil)
 }
 
-// commitFolded is Commit with the turn's funnel fold (nil: none).
-func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry, fold *inTurnFold) (Result, error) {
+// commitFolded is Commit with the turn's funnel fold (nil: none) and a
+// new conversation's inbox record (nil: none; CreateStarted).
+func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry, fold *inTurnFold, rec *startRecord) (Result, error) {
 	data, err := encodeSession(sess)
 	if err != nil {
 		return Result{}, err
 	}
-	r, err := s.commit(ctx, id, version, data, clientID, entries, fold)
+	r, err := s.commit(ctx, id, version, data, clientID, entries, fold, rec)
 	switch {
 	case err == nil && !r.Duplicate:
 		s.cache.Put(id, r.Version, sess, data)
@@ -281,7 +282,7 @@ func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess
 	return r, err
 }
 
-func (s *Store) commit(ctx context.Context, id string, version int64, data []byte, clientID string, entries []Entry, fold *inTurnFold) (Result, error) {
+func (s *Store) commit(ctx context.Context, id string, version int64, data []byte, clientID string, entries []Entry, fold *inTurnFold, rec *startRecord) (Result, error) {
 	nf := 0
 	if fold != nil {
 		nf = 5 * len(fold.Facts)
@@ -290,9 +291,10 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.Channel(id), len(entries))
 	mark := ""
 	pending := s.pending
-	if fold != nil && version != 0 && s.pendingFolded != nil {
-		// A new conversation is marked as Create marks it: its start
-		// leaves its inbox record to write.
+	if fold != nil && (version != 0 || rec != nil) && s.pendingFolded != nil {
+		// A new conversation is marked as Create marks it (its start
+		// leaves its inbox record to write), unless the script writes
+		// its record too.
 		pending = s.pendingFolded
 	}
 	if pending != nil && (pending(entries) || version == 0 && s.pendingCreate != nil && s.pendingCreate(ctx)) {
@@ -340,6 +342,9 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			args = append(args, b)
 		}
 	}
+	if rec != nil {
+		args, keys = rec.add(s, id, args, keys)
+	}
 	var res []any
 	var err error
 	if reads := store.TurnReadsOf(ctx); reads.Wanted() || mark != "" && !inScript {
@@ -367,6 +372,9 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			if i < len(ids) {
 				entries[i].ID, _ = ids[i].(string)
 			}
+		}
+		if rec != nil {
+			rec.read(ids[min(len(entries), len(ids)):])
 		}
 		return Result{Version: v, Entries: entries, Pending: mark}, nil
 	case "dup":
@@ -413,7 +421,7 @@ func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duratio
 			if err != nil {
 				return Result{}, err
 			}
-			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(id, fold, keep))
+			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(id, fold, keep), nil)
 			if !errors.Is(err, errStale) {
 				return r, err
 			}
@@ -436,7 +444,7 @@ func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duratio
 		// A duplicate clientID is caught inside the script, which then
 		// answers with the entries stored the first time; the step's
 		// output is dropped (it is pure, so running it cost nothing else).
-		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(id, fold, keep))
+		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(id, fold, keep), nil)
 		if errors.Is(err, errStale) {
 			return err
 		}
@@ -489,11 +497,80 @@ func (s *Store) TurnFolded(ctx context.Context, id, clientID string, keep time.D
 
 // CreateFolded implements store.TurnFolds.
 func (s *Store) CreateFolded(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration) (Result, error) {
-	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep))
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), nil)
 	if errors.Is(err, errStale) {
 		return r, ErrExists
 	}
 	return r, err
+}
+
+var _ store.InboxStarts = (*Store)(nil)
+
+// StartsInbox implements store.InboxStarts: on one Redis node, when in is
+// the inbox of this store's client and prefix (Engine.Inbox), the turn
+// script that creates a conversation writes its inbox record and adds it
+// to its visitor's conversations. On a Cluster the visitor's are in
+// another slot: Inbox.Start writes the record after the create.
+func (s *Store) StartsInbox(in store.Inbox, conv string) bool {
+	ri, ok := in.(*Inbox)
+	return ok && s.oneNode && ri.rdb == s.rdb && ri.p == s.prefix
+}
+
+// CreateStarted implements store.InboxStarts: CreateFolded whose turn
+// script writes c too (StartsInbox), in one EVALSHA; the visitor's earlier
+// conversations it names are read in the script, before this one is
+// added to them. It is marked only for the work its entries leave
+// (Options.PendingFolded, when the fold goes with it) or PendingCreate.
+func (s *Store) CreateStarted(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration, c *store.Conversation, retention time.Duration) (Result, error) {
+	if !s.oneNode {
+		return Result{}, errors.New("redis: CreateStarted on a Cluster")
+	}
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), &startRecord{c: c, retention: retention})
+	if errors.Is(err, errStale) {
+		return r, ErrExists
+	}
+	return r, err
+}
+
+// startRecord is a new conversation's inbox record that the turn script
+// writes (CreateStarted).
+type startRecord struct {
+	c         *store.Conversation
+	retention time.Duration
+}
+
+// add appends the record's keys and arguments to the turn script's
+// (turn.lua: KEYS[8] and KEYS[9], the record at ARGV's end).
+func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any, []string) {
+	for len(keys) < 7 {
+		keys = append(keys, keys[0]) // KEYS[4..7], unused
+	}
+	keys = append(keys, s.inbox.metaKey(id))
+	c := *r.c
+	if c.Visitor.ID != "" || c.Visitor.Email != "" {
+		keys = append(keys, s.inbox.visitorKey(c.Visitor))
+		c.Previous = nil // the script's, as Inbox.Start reads them
+	}
+	fields := metaFields(&c)
+	args = append(args, id, stamp(c.StartedAt), r.retention.Milliseconds(), store.MaxPrevious)
+	args = append(args, fields...)
+	return append(args, 4+len(fields)), keys
+}
+
+// read sets the record's Previous from what the script replied after the
+// entries' ids: the visitor's earlier conversations, as Inbox.Start sets
+// them (none when the visitor has no id nor email: Previous as given).
+func (r *startRecord) read(prev []any) {
+	c := r.c
+	if c.Visitor.ID == "" && c.Visitor.Email == "" {
+		return
+	}
+	c.Previous = nil
+	for _, p := range prev {
+		if id, ok := p.(string); ok {
+			c.Previous = append(c.Previous, id)
+		}
+	}
 }
 
 // Create stores a new conversation with its first entries.

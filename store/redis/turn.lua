@@ -18,9 +18,22 @@
 -- long the fold's facts are kept (ms), ARGV[11..10+N] transcript entries
 -- (JSON), then the fold's facts, five each: name, counter, when (ms),
 -- since, timing (as foldScript's).
--- Replies {"ok", version, id...} | {"dup", first, last} | {"stale"}. The
--- mark and the fold are written only with "ok": a duplicate or a stale
--- turn was marked and folded by the try that stored it.
+-- KEYS[8] the conversation's inbox record and KEYS[9] its visitor's
+-- conversations (none: no visitor), for a start that writes its record
+-- (Store.CreateStarted, one node; KEYS[4..7] are then there, used or
+-- not). ARGV's last is then M, and the M before it the record: the
+-- conversation's id, when it started (ms), how long the record is kept
+-- (ms), how many earlier conversations it names at most, then its fields
+-- and values (Inbox.Start's, without previous when KEYS[9] is there).
+-- Replies {"ok", version, id...} | {"dup", first, last} | {"stale"};
+-- with KEYS[9], "ok" is followed by the earlier conversations the record
+-- names, after the entries' ids. The mark, the fold and the record are
+-- written only with "ok": a duplicate or a stale turn was marked and
+-- folded by the try that stored it.
+local factsEnd = #ARGV
+if KEYS[8] then
+  factsEnd = factsEnd - tonumber(ARGV[factsEnd]) - 1
+end
 if ARGV[4] ~= '' then
   local done = redis.call('HGET', KEYS[3], ARGV[4])
   if done then
@@ -102,7 +115,29 @@ if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
 end
 if ARGV[9] ~= '' then
-  fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n)
+  fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n, factsEnd)
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
+end
+if KEYS[8] then
+  -- The start's inbox record, as Inbox.Start writes it: the visitor's
+  -- earlier conversations are read before this one is added to them.
+  local r = factsEnd
+  local id, keep = ARGV[r + 1], ARGV[r + 3]
+  local fields = {unpack(ARGV, r + 5, #ARGV - 1)}
+  if KEYS[9] then
+    local prev = {}
+    for _, p in ipairs(redis.call('ZREVRANGE', KEYS[9], 0, tonumber(ARGV[r + 4]) - 1)) do
+      if p ~= id then prev[#prev + 1] = p end
+    end
+    redis.call('ZADD', KEYS[9], ARGV[r + 2], id)
+    redis.call('PEXPIRE', KEYS[9], keep)
+    if #prev > 0 then
+      fields[#fields + 1] = 'previous'
+      fields[#fields + 1] = cjson.encode(prev)
+      for _, p in ipairs(prev) do reply[#reply + 1] = p end
+    end
+  end
+  redis.call('HSET', KEYS[8], unpack(fields))
+  redis.call('PEXPIRE', KEYS[8], keep)
 end
 return reply

@@ -2,9 +2,12 @@ package redis_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,5 +269,148 @@ func TestTurnFoldedOnACluster(t *testing.T) {
 	}
 	if n, err := st.PendingCount(ctx); err != nil || n != 0 {
 		t.Errorf("%d pending marks (%v) after DoneMany, want 0", n, err)
+	}
+}
+
+// TestCreateStartedIsOneCommand (issue 13): on one Redis node a new
+// conversation's inbox record, and its visitor's earlier conversations,
+// are written by the turn script that creates it: a start sends one
+// EVALSHA, leaves no pending mark for its record, and the record is the
+// one Inbox.Start writes, its Previous the visitor's earlier
+// conversations newest first (read before this one is added).
+func TestCreateStartedIsOneCommand(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	st, _, rec := foldingStore(t, srv)
+	in := redisstore.NewInbox(st.Client(), srv.Prefix)
+	if !st.StartsInbox(in, "c1") {
+		t.Fatal("StartsInbox = false on one node for the inbox of the same client")
+	}
+	// view: the inbox on another client, whose commands are not counted.
+	view := redisstore.NewInbox(srv.Client, srv.Prefix)
+	if st.StartsInbox(view, "c1") {
+		t.Fatal("StartsInbox = true for the inbox of another client")
+	}
+	key := store.FunnelKey{Day: "2026-12-04", Playbook: "p", Version: "v1"}
+	t0 := time.UnixMilli(1800000000123).UTC()
+	vis := store.Visitor{ID: "v1", Name: "Ada", Page: "/pricing"}
+	record := func(id string, at time.Time, v store.Visitor) *store.Conversation {
+		return &store.Conversation{ID: id, Status: store.StatusBot, Playbook: "p", Visitor: v, Labels: []string{}, StartedAt: at, UpdatedAt: at}
+	}
+	// The script is loaded once (NOSCRIPT, then EVAL): not counted. The
+	// visitor's first conversation is recorded as before, by Inbox.Start.
+	first := record("c0", t0, vis)
+	if err := view.Start(ctx, first, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateFolded(ctx, &engine.Session{ID: "warm"}, []redisstore.Entry{bot("hi")}, nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+
+	started := func(id string, at time.Time, v store.Visitor, previous []string) *store.Conversation {
+		t.Helper()
+		c := record(id, at, v)
+		c.Previous = previous
+		r, err := st.CreateStarted(ctx, &engine.Session{ID: id}, []redisstore.Entry{bot("hi"), bot("how can I help?")},
+			&store.FunnelFold{Key: key, Facts: []store.FunnelFact{{Name: "started", Counter: "started", At: at}}}, time.Hour, c, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.take(); !slices.Equal(got, []string{"evalsha"}) {
+			t.Errorf("%s: a start with its record sent %v, want one evalsha", id, got)
+		}
+		if r.Pending != "" {
+			t.Errorf("%s: marked pending (%q), want no mark: its record is written", id, r.Pending)
+		}
+		if len(r.Entries) != 2 || r.Entries[0].ID == "" || r.Entries[1].ID == "" {
+			t.Errorf("%s: entries %+v, want two with ids", id, r.Entries)
+		}
+		got, err := view.Conversation(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: record: %v", id, err)
+		}
+		if !slices.Equal(got.Previous, c.Previous) {
+			t.Errorf("%s: the stored record names %v, CreateStarted returned %v", id, got.Previous, c.Previous)
+		}
+		if got.Status != store.StatusBot || got.Playbook != "p" || got.Visitor != v || !got.StartedAt.Equal(at) || !got.UpdatedAt.Equal(at) {
+			t.Errorf("%s: record %+v", id, got)
+		}
+		if ttl := srv.Client.PTTL(ctx, srv.Prefix+"{c:"+id+"}:meta").Val(); ttl <= 0 || ttl > time.Hour {
+			t.Errorf("%s: the record's time to live is %v, want up to an hour", id, ttl)
+		}
+		return c
+	}
+	// A returning visitor: the record names the first conversation.
+	c1 := started("c1", t0.Add(time.Second), vis, nil)
+	if !slices.Equal(c1.Previous, []string{"c0"}) {
+		t.Errorf("c1's Previous %v, want [c0]", c1.Previous)
+	}
+	// And the next one names both, newest first: c1 was added to the
+	// visitor's conversations by its script.
+	c2 := started("c2", t0.Add(2*time.Second), vis, nil)
+	if !slices.Equal(c2.Previous, []string{"c1", "c0"}) {
+		t.Errorf("c2's Previous %v, want [c1 c0]", c2.Previous)
+	}
+	// Inbox.Start after it finds them all too.
+	c3 := record("c3", t0.Add(3*time.Second), vis)
+	if err := view.Start(ctx, c3, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c3.Previous, []string{"c2", "c1", "c0"}) {
+		t.Errorf("Inbox.Start after: Previous %v, want [c2 c1 c0]", c3.Previous)
+	}
+	// At most store.MaxPrevious are named.
+	for i := 4; i < 4+store.MaxPrevious; i++ {
+		started("c"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second), vis, nil)
+	}
+	last := started("cz", t0.Add(time.Minute), vis, nil)
+	if len(last.Previous) != store.MaxPrevious || last.Previous[0] != "c"+strconv.Itoa(3+store.MaxPrevious) {
+		t.Errorf("Previous %v, want the %d newest", last.Previous, store.MaxPrevious)
+	}
+	// A visitor with neither id nor email: Previous as given, no list.
+	anon := started("ca", t0, store.Visitor{Page: "/"}, []string{"cx"})
+	if !slices.Equal(anon.Previous, []string{"cx"}) {
+		t.Errorf("an anonymous start's Previous %v, want [cx] as given", anon.Previous)
+	}
+	// The record is the one Inbox.Start writes, field for field.
+	byStart := record("s1", t0, store.Visitor{ID: "v2", Email: "a@example.com"})
+	byScript := record("s2", t0, store.Visitor{ID: "v3", Email: "b@example.com"})
+	byStart.Team, byScript.Team = "sales", "sales"
+	if err := view.Start(ctx, byStart, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateStarted(ctx, &engine.Session{ID: "s2"}, nil, nil, time.Hour, byScript, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	a := srv.Client.HGetAll(ctx, srv.Prefix+"{c:s1}:meta").Val()
+	b := srv.Client.HGetAll(ctx, srv.Prefix+"{c:s2}:meta").Val()
+	if a["visitor"] == b["visitor"] || !strings.Contains(b["visitor"], "b@example.com") {
+		t.Errorf("visitors %q and %q", a["visitor"], b["visitor"])
+	}
+	delete(a, "visitor")
+	delete(b, "visitor")
+	if !maps.Equal(a, b) {
+		t.Errorf("the script's record %v, Inbox.Start's %v", b, a)
+	}
+	// A start that loses (the id exists) writes no record.
+	dup := record("c1", t0, store.Visitor{ID: "v9"})
+	if _, err := st.CreateStarted(ctx, &engine.Session{ID: "c1"}, nil, nil, time.Hour, dup, time.Hour); !errors.Is(err, redisstore.ErrExists) {
+		t.Fatalf("a second create of c1: %v, want ErrExists", err)
+	}
+	if got, err := view.Conversation(ctx, "c1"); err != nil || got.Visitor != vis {
+		t.Errorf("c1's record after a lost create: %+v %v", got, err)
+	}
+	if n := srv.Client.ZCard(ctx, srv.Prefix+"visitor:v9:convs").Val(); n != 0 {
+		t.Errorf("a lost create added %d conversations to its visitor's", n)
+	}
+	// Only the warm-up's create is marked.
+	if n, err := st.PendingCount(ctx); err != nil || n != 1 {
+		t.Errorf("%d pending marks (%v), want 1 (the warm-up's create)", n, err)
+	}
+	// Without its fold (the caller folds after the create) a start with
+	// entries stays marked: the fold is work left.
+	if r, err := st.CreateStarted(ctx, &engine.Session{ID: "s3"}, []redisstore.Entry{bot("hi")}, nil, time.Hour, record("s3", t0, vis), time.Hour); err != nil || r.Pending == "" {
+		t.Errorf("a start without its fold: %+v %v, want it marked", r, err)
 	}
 }

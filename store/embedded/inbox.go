@@ -244,30 +244,34 @@ func visitorKey(v store.Visitor) string {
 
 // Start implements store.Inbox.
 func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time.Duration) error {
-	return s.db.Update(ctx, func(tx *Tx) error {
-		if c.Visitor.ID != "" || c.Visitor.Email != "" {
-			vk := visitorKey(c.Visitor)
-			var prev []string
-			p := K("hv", vk)
-			if err := tx.ScanRange(p, PrefixEnd(p), true, func(k, _ []byte) (bool, error) {
-				parts, err := SplitKey(k)
-				if err != nil || len(parts) != 4 {
-					return false, fmt.Errorf("visitor key %q: %v", k, err)
-				}
-				if id := parts[3].(string); id != c.ID {
-					prev = append(prev, id)
-				}
-				return len(prev) < store.MaxPrevious, nil
-			}); err != nil {
-				return err
+	return s.db.Update(ctx, func(tx *Tx) error { return startIn(tx, c, retention) })
+}
+
+// startIn is Start in tx (Sessions.CreateStarted runs it in the
+// conversation's own commit).
+func startIn(tx *Tx, c *store.Conversation, retention time.Duration) error {
+	if c.Visitor.ID != "" || c.Visitor.Email != "" {
+		vk := visitorKey(c.Visitor)
+		var prev []string
+		p := K("hv", vk)
+		if err := tx.ScanRange(p, PrefixEnd(p), true, func(k, _ []byte) (bool, error) {
+			parts, err := SplitKey(k)
+			if err != nil || len(parts) != 4 {
+				return false, fmt.Errorf("visitor key %q: %v", k, err)
 			}
-			c.Previous = prev
-			if err := tx.PutTTL(K("hv", vk, ms(c.StartedAt), c.ID), nil, retention); err != nil {
-				return err
+			if id := parts[3].(string); id != c.ID {
+				prev = append(prev, id)
 			}
+			return len(prev) < store.MaxPrevious, nil
+		}); err != nil {
+			return err
 		}
-		return putConv(tx, c, retention)
-	})
+		c.Previous = prev
+		if err := tx.PutTTL(K("hv", vk, ms(c.StartedAt), c.ID), nil, retention); err != nil {
+			return err
+		}
+	}
+	return putConv(tx, c, retention)
 }
 
 // Conversation implements store.Inbox.

@@ -195,14 +195,16 @@ func (s *Sessions) Load(ctx context.Context, id string) (*engine.Session, int64,
 
 // Commit writes sess as the version after version (see store.Sessions).
 func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry) (store.Result, error) {
-	return s.commit(ctx, id, version, sess, clientID, entries, nil, 0, false)
+	return s.commit(ctx, id, version, sess, clientID, entries, nil, 0, false, nil)
 }
 
 // commit is Commit with the turn's funnel fold (nil: none), written in
 // the turn's own transaction, kept keep. folded says the turn came
 // through TurnFolds (its fold needs no mark: SessionOptions.PendingFolded
-// decides, a new conversation aside).
-func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry, fold *store.FunnelFold, keep time.Duration, folded bool) (store.Result, error) {
+// decides, a new conversation aside unless its inbox record goes with
+// it). start, when not nil, is a new conversation's inbox record, written
+// in the same transaction (CreateStarted).
+func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry, fold *store.FunnelFold, keep time.Duration, folded bool, start *startRecord) (store.Result, error) {
 	data, err := json.Marshal(sess)
 	if err != nil {
 		return store.Result{}, err
@@ -217,9 +219,10 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 	}
 	mark := ""
 	pending := s.opts.Pending
-	if folded && version != 0 && s.opts.PendingFolded != nil {
-		// A new conversation is marked as Create marks it: its start
-		// leaves its inbox record to write.
+	if folded && (version != 0 || start != nil) && s.opts.PendingFolded != nil {
+		// A new conversation is marked as Create marks it (its start
+		// leaves its inbox record to write), unless its record is
+		// written in its commit.
 		pending = s.opts.PendingFolded
 	}
 	if pending != nil && (pending(entries) || version == 0 && s.opts.PendingCreate != nil && s.opts.PendingCreate(ctx)) {
@@ -304,6 +307,11 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 				return err
 			}
 		}
+		if start != nil {
+			if err := startIn(tx, start.c, start.retention); err != nil {
+				return err
+			}
+		}
 		if len(entries) > 0 {
 			tx.Publish(s.Channel(id), liveOf(entries, encoded))
 		}
@@ -375,7 +383,7 @@ func (s *Sessions) turn(ctx context.Context, id, clientID string, keep time.Dura
 		if err != nil {
 			return retry.Permanent(err)
 		}
-		r, err = s.commit(ctx, id, v, next, clientID, entries, fold, keep, folded)
+		r, err = s.commit(ctx, id, v, next, clientID, entries, fold, keep, folded, nil)
 		if errors.Is(err, store.ErrStale) {
 			s.cache.Drop(id, -1)
 			return err
@@ -414,11 +422,40 @@ func (s *Sessions) TurnFolded(ctx context.Context, id, clientID string, keep tim
 // CreateFolded implements store.TurnFolds: Create with the first turn's
 // fold, marked as Create marks.
 func (s *Sessions) CreateFolded(ctx context.Context, sess *engine.Session, entries []store.Entry, fold *store.FunnelFold, keep time.Duration) (store.Result, error) {
-	r, err := s.commit(ctx, sess.ID, 0, sess, "", entries, fold, keep, true)
+	r, err := s.commit(ctx, sess.ID, 0, sess, "", entries, fold, keep, true, nil)
 	if errors.Is(err, store.ErrStale) {
 		return r, store.ErrExists
 	}
 	return r, err
+}
+
+var _ store.InboxStarts = (*Sessions)(nil)
+
+// StartsInbox implements store.InboxStarts: when in is the inbox of the
+// same DB, CreateStarted writes a new conversation's inbox record (as
+// Inbox.Start, the same code) in the conversation's own commit.
+func (s *Sessions) StartsInbox(in store.Inbox, _ string) bool {
+	ei, ok := in.(*Inbox)
+	return ok && ei.db == s.db
+}
+
+// CreateStarted implements store.InboxStarts: CreateFolded (fold nil:
+// none, the caller folds after) whose commit writes c too (StartsInbox).
+func (s *Sessions) CreateStarted(ctx context.Context, sess *engine.Session, entries []store.Entry, fold *store.FunnelFold, keep time.Duration, c *store.Conversation, retention time.Duration) (store.Result, error) {
+	// Without a fold the caller folds after the create: marked as
+	// Create marks (Pending), not as a folded turn.
+	r, err := s.commit(ctx, sess.ID, 0, sess, "", entries, fold, keep, fold != nil && len(fold.Facts) > 0, &startRecord{c: c, retention: retention})
+	if errors.Is(err, store.ErrStale) {
+		return r, store.ErrExists
+	}
+	return r, err
+}
+
+// startRecord is a new conversation's inbox record that its commit
+// writes (CreateStarted).
+type startRecord struct {
+	c         *store.Conversation
+	retention time.Duration
 }
 
 // Create stores a new conversation with its first entries.

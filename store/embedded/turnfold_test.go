@@ -155,3 +155,78 @@ func TestTurnFoldedMarksWhatLeavesWork(t *testing.T) {
 		t.Errorf("counters %v, want x: 1", got)
 	}
 }
+
+// TestCreateStartedIsOneCommit (issue 13): the embedded engine writes a
+// new conversation's inbox record in the conversation's own commit (as
+// the Redis engine's turn script does on one node): a start is one
+// commit, leaves no pending mark for its record, and names the visitor's
+// earlier conversations, newest first, as Inbox.Start does.
+func TestCreateStartedIsOneCommit(t *testing.T) {
+	ctx := context.Background()
+	rec := &trips{}
+	db, err := embedded.Open(t.TempDir(), embedded.Options{Observer: rec, SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	opts := store.SessionOptions{TTL: time.Hour,
+		Pending:       func(e []store.Entry) bool { return len(e) > 0 },
+		PendingFolded: func([]store.Entry) bool { return false }}
+	var st store.SessionStore = embedded.NewSessions(db, opts)
+	is, ok := st.(store.InboxStarts)
+	if !ok {
+		t.Fatal("the embedded Sessions are not a store.InboxStarts")
+	}
+	in := embedded.NewEngine(db).Inbox()
+	if !is.StartsInbox(in, "c") {
+		t.Fatal("StartsInbox = false for the inbox of the same DB")
+	}
+	other, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	if is.StartsInbox(embedded.NewInbox(other), "c") {
+		t.Fatal("StartsInbox = true for the inbox of another DB")
+	}
+	key := store.FunnelKey{Day: "2026-12-04", Playbook: "p", Version: "v1"}
+	t0 := time.UnixMilli(1800000000123).UTC()
+	vis := store.Visitor{ID: "v1", Name: "Ada"}
+	if err := in.Start(ctx, &store.Conversation{ID: "c0", Status: store.StatusBot, Playbook: "p", Visitor: vis, Labels: []string{}, StartedAt: t0, UpdatedAt: t0}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]string{{"c0"}, {"c1", "c0"}} {
+		id := "c" + string(rune('1'+i))
+		at := t0.Add(time.Duration(i+1) * time.Second)
+		c := &store.Conversation{ID: id, Status: store.StatusBot, Playbook: "p", Visitor: vis, Labels: []string{}, StartedAt: at, UpdatedAt: at}
+		rec.take()
+		r, err := is.CreateStarted(ctx, &engine.Session{ID: id}, []store.Entry{botSays("hi")},
+			&store.FunnelFold{Key: key, Facts: []store.FunnelFact{{Name: "started", Counter: "started", At: at}}}, time.Hour, c, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rec.take(); !slices.Equal(got, []string{"commit"}) {
+			t.Errorf("%s: a start with its record made %v, want one commit", id, got)
+		}
+		if r.Pending != "" {
+			t.Errorf("%s: marked pending (%q), want no mark: its record is written", id, r.Pending)
+		}
+		if !slices.Equal(c.Previous, want) {
+			t.Errorf("%s: Previous %v, want %v", id, c.Previous, want)
+		}
+		got, err := in.Conversation(ctx, id)
+		if err != nil || got.Status != store.StatusBot || got.Visitor != vis || !slices.Equal(got.Previous, want) {
+			t.Errorf("%s: record %+v %v", id, got, err)
+		}
+	}
+	if n, err := st.(store.PendingMarks).PendingCount(ctx); err != nil || n != 0 {
+		t.Errorf("%d pending marks (%v), want none", n, err)
+	}
+	// Without its fold (the caller folds after the create) a start stays
+	// marked: the fold is work left.
+	at := t0.Add(time.Minute)
+	unfolded := &store.Conversation{ID: "c9", Status: store.StatusBot, Playbook: "p", Visitor: vis, Labels: []string{}, StartedAt: at, UpdatedAt: at}
+	if r, err := is.CreateStarted(ctx, &engine.Session{ID: "c9"}, []store.Entry{botSays("hi")}, nil, time.Hour, unfolded, time.Hour); err != nil || r.Pending == "" {
+		t.Errorf("a start without its fold: %+v %v, want it marked", r, err)
+	}
+}

@@ -176,6 +176,22 @@ func (h *Hub) Run(ctx context.Context) {
 				}
 				continue
 			}
+			if sl, ok := l.(store.ShardListener); ok && m.Resync && all && len(h.followers(m.Channel)) == 0 {
+				// A shard of the pattern's channels came back (a Redis
+				// Cluster's sharded pub/sub): the channels it covers.
+				n := 0
+				for ch, subs := range h.coveredFollowers() {
+					if !sl.Covers(m.Channel, ch) {
+						continue
+					}
+					n++
+					for _, s := range subs {
+						go s.Resync(ch)
+					}
+				}
+				h.log.Info("live updates resumed after a break; catching up", "shard", m.Channel, "conversations", n)
+				continue
+			}
 			if m.Resync {
 				h.log.Info("live updates resumed after a break; catching up", "channel", m.Channel)
 				for _, s := range h.followers(m.Channel) {

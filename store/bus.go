@@ -80,3 +80,13 @@ type Secrets interface {
 	// AcceptSecrets adds secrets to the accepted set.
 	AcceptSecrets(ctx context.Context, secrets [][]byte) error
 }
+
+// ShardListener is a PatternListener that hears some of the channels its
+// patterns match through subscriptions of another kind (Redis Cluster's
+// sharded pub/sub: one channel per slot). A Message with Resync set may
+// name one of those; the followers of every channel it Covers catch up.
+type ShardListener interface {
+	PatternListener
+	// Covers reports whether a Resync of channel resynced is one of ch.
+	Covers(resynced, ch string) bool
+}

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -17,8 +18,8 @@ import (
 type Bus struct{ rdb goredis.UniversalClient }
 
 var (
-	_ store.Bus             = (*Bus)(nil)
-	_ store.PatternListener = (*listener)(nil)
+	_ store.Bus           = (*Bus)(nil)
+	_ store.ShardListener = (*listener)(nil)
 )
 
 // NewBus returns the bus of rdb.
@@ -29,8 +30,20 @@ func NewBus(rdb goredis.UniversalClient) *Bus { return &Bus{rdb: rdb} }
 // too: go-redis sends PUBLISH to any node, and two messages of one
 // channel published on two nodes can reach a subscriber in either order
 // (one arrives directly, the other over the cluster bus).
+//
+// On a Cluster, a placed conversation's channel goes by SPUBLISH on its
+// slot's shard channel instead (shardbus.go), as the turn script sends
+// its entries.
 func (b *Bus) Publish(ctx context.Context, channel, payload string) error {
 	if cc, ok := b.rdb.(*goredis.ClusterClient); ok {
+		if sc, head, ok := shardRoute(channel); ok {
+			if n, err := cc.MasterForKey(ctx, sc); err == nil {
+				if err := n.SPublish(ctx, sc, head+payload).Err(); err == nil {
+					return nil
+				}
+			}
+			return cc.SPublish(ctx, sc, head+payload).Err()
+		}
 		if n, err := cc.MasterForKey(ctx, channel); err == nil {
 			if err := n.Publish(ctx, channel, payload).Err(); err == nil {
 				return nil
@@ -46,6 +59,7 @@ func (b *Bus) Listen(ctx context.Context) (store.Listener, error) {
 	l := &listener{ps: b.rdb.Subscribe(context.WithoutCancel(ctx)), confirmed: map[string]bool{}, followed: map[string]bool{},
 		patterns: map[string]bool{}, pconfirmed: map[string]bool{},
 		out: make(chan store.Message, 1024), stop: make(chan struct{})}
+	l.cc, _ = b.rdb.(*goredis.ClusterClient)
 	go l.run()
 	return l, nil
 }
@@ -53,6 +67,14 @@ func (b *Bus) Listen(ctx context.Context) (store.Listener, error) {
 type listener struct {
 	ps  *goredis.PubSub
 	out chan store.Message
+	// cc is the Cluster (nil on one node), whose placed conversations
+	// are heard through shards, by prefix (shardbus.go).
+	cc       *goredis.ClusterClient
+	shardsMu sync.Mutex
+	shards   map[string]*shardSubs
+	// outMu guards out's closing against the shards' sends.
+	outMu     sync.RWMutex
+	outClosed bool
 
 	mu sync.Mutex
 	// followed are the channels subscribed to; confirmed those whose
@@ -72,7 +94,13 @@ type listener struct {
 }
 
 func (l *listener) run() {
-	defer close(l.out)
+	defer func() {
+		// Shards' readers send too (fromShard): out closes once none is.
+		l.outMu.Lock()
+		l.outClosed = true
+		close(l.out)
+		l.outMu.Unlock()
+	}()
 	msgs := l.ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024))
 	for {
 		var m store.Message
@@ -180,7 +208,20 @@ func (l *listener) Subscribe(ctx context.Context, channels ...string) error {
 	if err := l.ps.Subscribe(ctx, channels...); err != nil {
 		return err
 	}
-	return l.await(ctx, ws)
+	if err := l.await(ctx, ws); err != nil {
+		return err
+	}
+	// A placed conversation's channel on a Cluster is heard on its
+	// shard.
+	for _, ch := range channels {
+		if _, _, ok := shardRoute(ch); ok && l.cc != nil {
+			prefix, _, _ := strings.Cut(ch, "{c:")
+			if err := l.hearShards(ctx, prefix); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // PSubscribe subscribes to patterns and waits for Redis to confirm, so
@@ -197,8 +238,107 @@ func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 	if err := l.ps.PSubscribe(ctx, patterns...); err != nil {
 		return err
 	}
-	return l.await(ctx, ws)
+	if err := l.await(ctx, ws); err != nil {
+		return err
+	}
+	for _, p := range patterns {
+		if prefix, ok := patternPrefix(p); ok {
+			if err := l.hearShards(ctx, prefix); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
+
+// patternPrefix returns the key prefix whose conversation channels
+// pattern matches whole: prefix+"*" or prefix+"{c:*}:live".
+func patternPrefix(pattern string) (string, bool) {
+	pre, suf, ok := strings.Cut(pattern, "*")
+	if !ok {
+		return "", false
+	}
+	if suf == "}:live" {
+		if pre, ok = strings.CutSuffix(pre, "{c:"); !ok {
+			return "", false
+		}
+	} else if suf != "" {
+		return "", false
+	}
+	return pre, !strings.ContainsAny(pre, "*?[\\{}")
+}
+
+// hearShards subscribes, on a Cluster, to the shard channels of prefix,
+// once, and waits for Redis to confirm them all.
+func (l *listener) hearShards(ctx context.Context, prefix string) error {
+	if l.cc == nil {
+		return nil
+	}
+	l.shardsMu.Lock()
+	defer l.shardsMu.Unlock()
+	if l.shards == nil {
+		l.shards = map[string]*shardSubs{}
+	}
+	if _, ok := l.shards[prefix]; ok {
+		return nil
+	}
+	s := newShardSubs(l.cc, prefix, l.fromShard, l.stop)
+	if err := s.start(ctx); err != nil {
+		return err
+	}
+	l.shards[prefix] = s
+	return nil
+}
+
+// fromShard hands on a message heard on a shard channel: a conversation's
+// message when the listener follows its channel, or a Resync of a shard
+// channel as a Resync of each followed channel it covers, and for the
+// patterns, of the shard channel (Covers); false once closed.
+func (l *listener) fromShard(m store.Message) bool {
+	var out []store.Message
+	l.mu.Lock()
+	if m.Resync {
+		for ch := range l.followed {
+			if covers(m.Channel, ch) {
+				out = append(out, store.Message{Channel: ch, Resync: true})
+			}
+		}
+		if len(l.patterns) > 0 {
+			out = append(out, m)
+		}
+	} else if l.followed[m.Channel] || l.matches(m.Channel) {
+		out = append(out, m)
+	}
+	l.mu.Unlock()
+	l.outMu.RLock()
+	defer l.outMu.RUnlock()
+	if l.outClosed {
+		return false
+	}
+	for _, m := range out {
+		select {
+		case l.out <- m:
+		case <-l.stop:
+			return false
+		}
+	}
+	return true
+}
+
+// matches reports whether a pattern subscribed covers ch (l.mu held).
+func (l *listener) matches(ch string) bool {
+	for p := range l.patterns {
+		if pre, suf, ok := strings.Cut(p, "*"); ok && strings.HasPrefix(ch, pre) && strings.HasSuffix(ch[len(pre):], suf) {
+			return true
+		}
+	}
+	return false
+}
+
+// Covers implements store.ShardListener: a Resync of shard channel
+// resynced is one of conversation channel ch when ch's placed slot is
+// resynced's.
+func (l *listener) Covers(resynced, ch string) bool { return covers(resynced, ch) }
 
 // Unsubscribe unsubscribes and waits for Redis to confirm, so that nothing
 // published afterwards is delivered.

@@ -139,6 +139,19 @@ func (s *Store) keys(id string) []string {
 // to every process.
 func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + "}:live" }
 
+// liveArg is the turn script's ARGV[5]: the conversation's channel, or on
+// a Cluster for a placed id its shard channel, a newline and the id
+// (shardbus.go).
+func (s *Store) liveArg(id string) string {
+	ch := s.Channel(id)
+	if !s.oneNode {
+		if sc, head, ok := shardRoute(ch); ok {
+			return sc + "\n" + head[:len(head)-1]
+		}
+	}
+	return ch
+}
+
 //go:embed turn.lua
 var turnLua string
 
@@ -288,7 +301,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		nf = 5 * len(fold.Facts)
 	}
 	args := make([]any, 0, 10+len(entries)+nf)
-	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.Channel(id), len(entries))
+	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.liveArg(id), len(entries))
 	mark := ""
 	pending := s.pending
 	if fold != nil && (version != 0 || rec != nil) && s.pendingFolded != nil {

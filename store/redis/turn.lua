@@ -12,7 +12,9 @@
 --         conversation's facts, the row's counters, the shard's row ids
 --         (redis.Funnels)
 -- ARGV[1] expected version (0 = create), ARGV[2] new session JSON,
--- ARGV[3] ttl in ms, ARGV[4] client message id or "", ARGV[5] pub/sub channel,
+-- ARGV[3] ttl in ms, ARGV[4] client message id or "", ARGV[5] pub/sub channel
+-- (PUBLISH), or for a placed id on a Cluster its shard channel, a newline
+-- and the id (SPUBLISH of the id, a newline and the entries: shardbus.go),
 -- ARGV[6] N, how many transcript entries, ARGV[7] the turn's pending mark
 -- or "", ARGV[8] its score, ARGV[9] the fold's row id or "", ARGV[10] how
 -- long the fold's facts are kept (ms), ARGV[11..10+N] transcript entries
@@ -109,7 +111,13 @@ if #reply > 2 then
     -- GT: a transcript kept for the CRM (PERSIST: no expiry) stays kept.
     redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
   end
-  redis.call('PUBLISH', ARGV[5], table.concat(live, '\n'))
+  local nl = string.find(ARGV[5], '\n', 1, true)
+  if nl then
+    -- A placed id on a Cluster: its slot's shard channel, the id first.
+    redis.call('SPUBLISH', string.sub(ARGV[5], 1, nl - 1), string.sub(ARGV[5], nl + 1) .. '\n' .. table.concat(live, '\n'))
+  else
+    redis.call('PUBLISH', ARGV[5], table.concat(live, '\n'))
+  end
 end
 if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])

@@ -77,7 +77,7 @@ func (s *Inbox) CreateAgent(ctx context.Context, a store.Agent, hash []byte) err
 }
 
 // swapValue sets KEYS[1] to ARGV[2] if it is ARGV[1]; 1 if it did.
-var swapValue = goredis.NewScript(`
+var swapValue = newScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2])
   return 1
@@ -134,7 +134,7 @@ func (s *Inbox) AgentList(ctx context.Context) ([]*store.Agent, error) {
 
 // countAttempt adds one attempt to the counter at key and returns the count
 // in the current window; the window starts with the first attempt.
-var countAttempt = goredis.NewScript(`
+var countAttempt = newScript(`
 local n = redis.call('INCR', KEYS[1])
 if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then
 	redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -144,7 +144,7 @@ return n
 
 // giveBackAttempt takes back one attempt, unless its window has ended (a
 // DECR then would leave a key without expiry).
-var giveBackAttempt = goredis.NewScript(`
+var giveBackAttempt = newScript(`
 if redis.call('PTTL', KEYS[1]) > 0 then
 	redis.call('DECR', KEYS[1])
 end
@@ -198,7 +198,7 @@ func boolField(b bool) string {
 
 // updateAgent sets fields of the agent hash KEYS[1] (ARGV: field, value,
 // ...) if it exists; 0 when it does not.
-var updateAgent = goredis.NewScript(`
+var updateAgent = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
@@ -252,7 +252,7 @@ func (s *Inbox) DeleteAgent(ctx context.Context, id string) error {
 }
 
 // delIfValue deletes KEYS[1] if it is ARGV[1].
-var delIfValue = goredis.NewScript(`
+var delIfValue = newScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `)

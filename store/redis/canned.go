@@ -22,7 +22,7 @@ func (s *Inbox) legacyCannedKey() string {
 	return s.p + "canned" // short -> text, from before canned responses had owners
 }
 
-var createCanned = goredis.NewScript(`
+var createCanned = newScript(`
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 'exists' end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
@@ -88,7 +88,7 @@ func (s *Inbox) cannedByID(ctx context.Context, id string) (*store.Canned, strin
 	return c, v, nil
 }
 
-var updateCanned = goredis.NewScript(`
+var updateCanned = newScript(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 'missing' end
 if cur ~= ARGV[2] then return 'stale' end
@@ -139,7 +139,7 @@ func (s *Inbox) ChangeCanned(ctx context.Context, id string, change func(*store.
 	return nil, fmt.Errorf("%w: the canned response kept changing", store.ErrTaken)
 }
 
-var migrateCanned = goredis.NewScript(`
+var migrateCanned = newScript(`
 redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3])
 redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
 return 'ok'

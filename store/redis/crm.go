@@ -84,7 +84,7 @@ func (c *CRM) subsKey() string               { return c.p + "{crm:webhooks}" }
 // absent), then holds ARGV[2] ("" = deleted). Holding ARGV[2] already, or
 // ARGV[3] when given (a new record's final form, for a change applied
 // again), is success. Replies 1 or 0.
-var casScript = goredis.NewScript(`
+var casScript = newScript(`
 local cur = redis.call('GET', KEYS[1]) or ''
 if cur == ARGV[2] or (ARGV[3] and ARGV[3] ~= '' and cur == ARGV[3]) then return 1 end
 if cur ~= ARGV[1] then return 0 end
@@ -94,7 +94,7 @@ return 1
 
 // intentScript claims an idempotency key with a plan: it replies {'new'}
 // when it set it, else {'has', value}.
-var intentScript = goredis.NewScript(`
+var intentScript = newScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur then return {'has', cur} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -435,7 +435,7 @@ end
 // ARGV[3i+2] or ARGV[3i+3] (when not empty) already, else it replies
 // {'stale'} and writes nothing; then each takes ARGV[3i+2] (empty:
 // deleted). Replies {'new'}.
-var claimSetScript = goredis.NewScript(claimSetLua + `
+var claimSetScript = newScript(claimSetLua + `
 local stop = claimSet(ARGV[1] == '1', #KEYS - 1, 1)
 if stop then return stop end
 return {'new'}
@@ -504,7 +504,7 @@ func (c *CRM) scriptReply(ctx context.Context, res []string, ch *store.CRMChange
 // written: nothing runs between the claim and the done mark. Redis fails
 // no write of a script half-way but for a bug (a key of another type): it
 // would leave the key unclaimed and what was written before it.
-var applyScript = goredis.NewScript(`
+var applyScript = newScript(`
 if ARGV[1] == '1' then
   local cur = redis.call('GET', KEYS[1])
   if cur then return {'has', cur} end

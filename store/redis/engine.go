@@ -70,7 +70,9 @@ func (e *Engine) Mail() store.MailQuota  { return NewMailQuota(e.rdb, e.prefix) 
 func (e *Engine) Funnels() store.Funnels { return NewFunnels(e.rdb, e.prefix) }
 
 // Ping implements store.Engine: Ready, and until it once passed,
-// CheckVersion.
+// CheckVersion, then every script loaded on every master (loadScripts; a
+// failure to load is not Redis's unreadiness: the scripts are sent whole
+// where missing, and the next Ping loads them again).
 func (e *Engine) Ping(ctx context.Context) error {
 	if err := Ready(ctx, e.rdb); err != nil {
 		return err
@@ -81,6 +83,8 @@ func (e *Engine) Ping(ctx context.Context) error {
 	if err := CheckVersion(ctx, e.rdb); err != nil {
 		return err
 	}
-	e.versionOK.Store(true)
+	if loadScripts(ctx, e.rdb) == nil {
+		e.versionOK.Store(true)
+	}
 	return nil
 }

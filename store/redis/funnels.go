@@ -119,7 +119,7 @@ end
 // KEYS[1] the conversation's facts, KEYS[2] the row's counters, KEYS[3]
 // the shard's row ids. ARGV[1] row id, ARGV[2] keep (ms), then per fact:
 // name, counter, when (ms), since, timing. Replies how many facts were new.
-var foldScript = goredis.NewScript(foldLua + `
+var foldScript = newScript(foldLua + `
 local n = fold(KEYS[1], KEYS[2], KEYS[3], ARGV[1], 3, #ARGV)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return n

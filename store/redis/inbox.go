@@ -383,7 +383,7 @@ func decodeMeta(id string, m map[string]string) *store.Conversation {
 // set status open, which is skipped); "unsnooze" changes only a snoozed
 // one; "reopen" changes only a resolved one. It returns the assignee,
 // status and team before the change.
-var transition = goredis.NewScript(`
+var transition = newScript(`
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'missing'} end
 if st == 'resolved' and ARGV[1] ~= 'reopen' then return {'closed'} end
@@ -445,7 +445,7 @@ func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) erro
 // step, only when the record's fields before it are the ARGV[13] pairs
 // that follow and the records KEYS[2..] have the status, team and
 // assignee that follow those; the last reply element is 1 when it did.
-var handOff = goredis.NewScript(`
+var handOff = newScript(`
 local st = redis.call('HGET', KEYS[1], 'status')
 if not st then return {'missing'} end
 if st == 'resolved' then return {'closed'} end
@@ -750,7 +750,7 @@ func (s *Inbox) ToBot(ctx context.Context, id, card string, at time.Time) (*stor
 // away sets the team of a conversation that has none: it returns 1 when
 // set, 2 when the conversation had a team already (kept), 0 when there is
 // no such conversation.
-var away = goredis.NewScript(`
+var away = newScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local team = redis.call('HGET', KEYS[1], 'team')
 if team and team ~= '' then return 2 end

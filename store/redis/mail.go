@@ -29,7 +29,7 @@ func NewMailQuota(rdb goredis.UniversalClient, prefix string) *MailQuota {
 
 // mailClaimScript is one atomic step on a conversation's key: the first
 // address used becomes its only one; at most ARGV[2] mails.
-var mailClaimScript = goredis.NewScript(`
+var mailClaimScript = newScript(`
 local to = redis.call('HGET', KEYS[1], 'to')
 if to and to ~= ARGV[1] then return 'other' end
 local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')

@@ -101,11 +101,11 @@ const (
 // releaseLock deletes KEYS[1] if it holds ARGV[1]; renewLock extends
 // it. Both reply 1 when the caller held the lock.
 var (
-	releaseLock = goredis.NewScript(`
+	releaseLock = newScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1`)
-	renewLock = goredis.NewScript(`
+	renewLock = newScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`)
@@ -399,7 +399,7 @@ func (m *migration) copyString(ctx context.Context, from, to, prefix string) err
 }
 
 // copyCounter sets to to the larger of the two counters.
-var maxCounter = goredis.NewScript(`
+var maxCounter = newScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1`)
@@ -491,7 +491,7 @@ func (m *migration) copyHash(ctx context.Context, from string, to func(field str
 // moveEventScript adds an old outbox entry to its shard's stream once:
 // KEYS[1] the mark of the old entry id, KEYS[2] the stream; ARGV keep ms,
 // event id, type, body. Replies 1 when it added the event.
-var moveEventScript = goredis.NewScript(`
+var moveEventScript = newScript(`
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 redis.call('XADD', KEYS[2], '*', 'id', ARGV[2], 'type', ARGV[3], 'e', ARGV[4])
 return 1`)

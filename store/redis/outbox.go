@@ -42,7 +42,7 @@ func (c *CRM) deliveryKey(id string) string { return c.ob(c.deliveryShard(id)) +
 
 // emitOnceScript adds an event unless its mark is set.
 // KEYS[1] the mark, KEYS[2] the stream; ARGV keep ms, type, body.
-var emitOnceScript = goredis.NewScript(`
+var emitOnceScript = newScript(`
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 redis.call('XADD', KEYS[2], '*', 'id', ARGV[4], 'type', ARGV[2], 'e', ARGV[3])
 return 1
@@ -168,7 +168,7 @@ func (c *CRM) TakeOver(ctx context.Context, shard int, consumer string, minIdle 
 //	KEYS[5..] delivery hashes
 //	ARGV: group, entry id, event id, type, body, now ms, lease ms, token,
 //	  then one delivery id per delivery hash
-var fanOutScript = goredis.NewScript(`
+var fanOutScript = newScript(`
 local claimed = {}
 local n = #KEYS - 4
 for i = 1, n do
@@ -213,7 +213,7 @@ func (c *CRM) FanOut(ctx context.Context, e store.OutboxEntry, subs []string, no
 
 // dueClaimScript leases up to ARGV[3] deliveries due at ARGV[1] to ARGV[4]
 // until ARGV[2].
-var dueClaimScript = goredis.NewScript(`
+var dueClaimScript = newScript(`
 local ms = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, m in ipairs(ms) do
   redis.call('ZADD', KEYS[1], ARGV[2], m)
@@ -227,7 +227,7 @@ func (c *CRM) ClaimDue(ctx context.Context, shard int, nowMs, leaseMs int64, n i
 	return dueClaimScript.Run(ctx, c.rdb, []string{c.dueKey(shard), c.leaseKey(shard)}, nowMs, leaseMs, n, token).StringSlice()
 }
 
-var renewScript = goredis.NewScript(`
+var renewScript = newScript(`
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return 1
@@ -246,7 +246,7 @@ func (c *CRM) Renew(ctx context.Context, id, token string, leaseMs int64) (bool,
 //	KEYS: due, lease, dead, delivery hash, event hash
 //	ARGV: id, token, outcome, next ms, now ms, status, error, keep ms,
 //	  attempted (1/0)
-var finishScript = goredis.NewScript(`
+var finishScript = newScript(`
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 'lost' end
 redis.call('HDEL', KEYS[2], ARGV[1])
 if ARGV[9] == '1' then
@@ -344,7 +344,7 @@ func sortZDesc(zs []goredis.Z) {
 	}
 }
 
-var replayScript = goredis.NewScript(`
+var replayScript = newScript(`
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[3], 'state', 'pending', 'first_at', ARGV[2], 'attempts', 0)
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])

@@ -176,7 +176,7 @@ func (s *Store) Mark(ctx context.Context, mark string) error {
 	return s.rdb.ZAdd(ctx, s.markKey(mark), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark}).Err()
 }
 
-var claimPending = goredis.NewScript(`
+var claimPending = newScript(`
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
 for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[3], due[i]) end
 return due

@@ -155,7 +155,7 @@ func (s *Store) liveArg(id string) string {
 //go:embed turn.lua
 var turnLua string
 
-var turnScript = goredis.NewScript(foldLua + turnLua)
+var turnScript = newScript(foldLua + turnLua)
 
 // Load returns a conversation's session and its version, read from Redis.
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {

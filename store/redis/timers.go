@@ -42,7 +42,7 @@ func (t *Timers) Cancel(ctx context.Context, conv, id string) error {
 	return t.rdb.ZRem(ctx, t.key, member(conv, id)).Err()
 }
 
-var claimScript = goredis.NewScript(`
+var claimScript = newScript(`
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
 for i = 1, #due, 2 do
   redis.call('ZREM', KEYS[1], due[i])

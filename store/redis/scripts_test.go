@@ -1,0 +1,72 @@
+package redis
+
+import (
+	"context"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/internal/redistest"
+)
+
+// TestPingLoadsEveryScript: once an engine finds Redis ready, every script
+// of the package is on every master, so no script's first call there
+// fails with NOSCRIPT and goes again whole (a round trip more).
+func TestPingLoadsEveryScript(t *testing.T) {
+	if len(scripts.all) < 20 {
+		t.Fatalf("%d scripts registered, want every script of the package", len(scripts.all))
+	}
+	ctx := context.Background()
+	missing := func(t *testing.T, c goredis.Cmdable) int {
+		hashes := make([]string, len(scripts.all))
+		for i, s := range scripts.all {
+			hashes[i] = s.Hash()
+		}
+		found, err := c.ScriptExists(ctx, hashes...).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, ok := range found {
+			if !ok {
+				n++
+			}
+		}
+		return n
+	}
+	t.Run("one node", func(t *testing.T) {
+		// A real Redis (Ping checks its version; miniredis has no INFO
+		// server). Other tests may have loaded some scripts there before.
+		rds := redistest.New(t)
+		if !redistest.Real() {
+			t.Skip("needs a real Redis (PLAYBOOK_REDIS_URL)")
+		}
+		opt, err := goredis.ParseURL(rds.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rdb := goredis.NewClient(opt)
+		t.Cleanup(func() { rdb.Close() })
+		if err := NewEngine(rdb, "pb:").Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := missing(t, rdb); n != 0 {
+			t.Errorf("%d of %d scripts not loaded after Ping", n, len(scripts.all))
+		}
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.NewCluster(t) // skips under -short, or without a cluster
+		if err := NewEngine(cl.Client, cl.Prefix).Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err := cl.Client.ForEachMaster(ctx, func(ctx context.Context, n *goredis.Client) error {
+			if k := missing(t, n); k != 0 {
+				t.Errorf("master %s: %d of %d scripts not loaded after Ping", n.Options().Addr, k, len(scripts.all))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -70,9 +70,9 @@ func (e *Engine) Mail() store.MailQuota  { return NewMailQuota(e.rdb, e.prefix) 
 func (e *Engine) Funnels() store.Funnels { return NewFunnels(e.rdb, e.prefix) }
 
 // Ping implements store.Engine: Ready, and until it once passed,
-// CheckVersion, then every script loaded on every master (loadScripts; a
-// failure to load is not Redis's unreadiness: the scripts are sent whole
-// where missing, and the next Ping loads them again).
+// CheckVersion, then every script loaded on every master (loadScripts,
+// once: a failure to load, such as an ACL without SCRIPT, is not Redis's
+// unreadiness, and a script missing on a node is sent whole there).
 func (e *Engine) Ping(ctx context.Context) error {
 	if err := Ready(ctx, e.rdb); err != nil {
 		return err
@@ -83,8 +83,7 @@ func (e *Engine) Ping(ctx context.Context) error {
 	if err := CheckVersion(ctx, e.rdb); err != nil {
 		return err
 	}
-	if loadScripts(ctx, e.rdb) == nil {
-		e.versionOK.Store(true)
-	}
+	e.versionOK.Store(true)
+	_ = loadScripts(ctx, e.rdb)
 	return nil
 }

@@ -97,13 +97,19 @@ func (r crmRecords) Create(ctx context.Context, conv string, rec engine.Record) 
 // create is Create with the session the turn left (nil: read it).
 func (r crmRecords) create(ctx context.Context, conv string, sess *engine.Session, rec engine.Record) error {
 	src := r.s.CRMSource(ctx, conv, nil, sess)
-	return retry.Do(ctx, retry.Policy{Tries: 3, Base: 100 * time.Millisecond}, func(ctx context.Context) error {
-		_, err := r.s.crm.Create(ctx, src, rec)
+	var res *crm.Result
+	err := retry.Do(ctx, retry.Policy{Tries: 3, Base: 100 * time.Millisecond}, func(ctx context.Context) error {
+		var err error
+		res, err = r.s.crm.Create(ctx, src, rec)
 		if errors.Is(err, crm.ErrInvalid) {
 			return retry.Permanent(err)
 		}
 		return err
 	})
+	if m, ok := ctx.Value(sourceMemoKey{}).(*sourceMemo); ok && sess != nil && m.conv == conv {
+		m.created(res, err, src.Chat != nil)
+	}
+	return err
 }
 
 // CRMSource describes a conversation to the CRM: its team, what is known
@@ -116,6 +122,12 @@ func (s *Service) CRMSource(ctx context.Context, conv string, agent *handoff.Age
 		defer m.mu.Unlock()
 		if m.src == nil {
 			src := s.crmSource(ctx, conv, nil, sess, m.reads)
+			if m.final && src.Chat.EndedAt == nil {
+				// The turn ends the chat: its creates write it ended, as
+				// the refresh after the turn would (refreshChat).
+				now := s.now().UTC()
+				src.Chat.EndedAt = &now
+			}
 			if r := m.reads; r != nil && r.Read && r.CRM && r.CRMErr == nil && len(r.CRMIDs) == len(r.CRMIndexes) {
 				read := &crm.ConversationRead{Memory: r.CRMMemory, Indexes: make(map[string]string, len(r.CRMIndexes))}
 				for i, n := range r.CRMIndexes {
@@ -137,24 +149,72 @@ func (s *Service) CRMSource(ctx context.Context, conv string, agent *handoff.Age
 // sourceMemo keeps, for one turn, the conversation's crm.Source the bot's
 // work made (a create card's record, then the chat in the person's feed):
 // the inbox record is read once, not once for each, and not at all when
-// it was read with the turn (reads).
+// it was read with the turn (reads). It also records what the turn's
+// creates linked: when each of them wrote the chat in the feed of one
+// person, the refresh after the turn has nothing to change (linkedBy).
 type sourceMemo struct {
 	conv  string
 	reads *store.TurnReads
+	final bool // the turn ends the chat (crmHears)
 	mu    sync.Mutex
 	src   *crm.Source
+	// creates is the turn's create cards; linked counts those whose
+	// create wrote the chat in person's feed (another person, or a create
+	// that failed, found its key used or linked nobody: broken).
+	creates, linked int
+	person          string
+	broken          bool
 }
 
 type sourceMemoKey struct{}
 
 // withSourceMemo is ctx with a memo of conv's crm.Source, for a turn that
 // creates records; reads are what the turn read with its write for them
-// (nil: none).
-func withSourceMemo(ctx context.Context, conv string, effs []engine.Effect, reads *store.TurnReads) context.Context {
-	if !slices.ContainsFunc(effs, func(e engine.Effect) bool { return e.Kind == engine.EffectCreate }) {
+// (nil: none); entries are what it stored.
+func withSourceMemo(ctx context.Context, conv string, effs []engine.Effect, reads *store.TurnReads, entries []store.Entry) context.Context {
+	n := 0
+	for _, e := range effs {
+		if e.Kind == engine.EffectCreate {
+			n++
+		}
+	}
+	if n == 0 {
 		return ctx
 	}
-	return context.WithValue(ctx, sourceMemoKey{}, &sourceMemo{conv: conv, reads: reads})
+	_, final := crmHears(entries)
+	return context.WithValue(ctx, sourceMemoKey{}, &sourceMemo{conv: conv, reads: reads, final: final, creates: n})
+}
+
+// created records a create of the turn: its result, its error, and
+// whether its source had the chat.
+func (m *sourceMemo) created(res *crm.Result, err error, chat bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case err != nil || res == nil || res.Duplicate || res.Person == nil || !chat:
+		m.broken = true
+	case m.person != "" && m.person != res.Person.ID:
+		m.broken = true
+	default:
+		m.person = res.Person.ID
+		m.linked++
+	}
+}
+
+// linkedBy returns the person in whose feed the turn's creates wrote the
+// chat, as the refresh after the turn would write it (ok false: they did
+// not all, and the refresh runs).
+func linkedBy(ctx context.Context, conv string) (person string, ok bool) {
+	m, found := ctx.Value(sourceMemoKey{}).(*sourceMemo)
+	if !found || m.conv != conv {
+		return "", false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.broken || m.linked != m.creates || m.person == "" {
+		return "", false
+	}
+	return m.person, true
 }
 
 // askCreateReads asks, on r, for what the turn's create cards (among
@@ -396,6 +456,13 @@ func (s *Service) eventKeep() time.Duration { return max(s.cfg.Retention, 2*s.cf
 // (store.Sessions.KeepTranscript). sess is the session the turn left
 // (nil: it is read).
 func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Session, final bool, reads *store.TurnReads) string {
+	if person, ok := linkedBy(ctx, conv); ok && sess != nil {
+		// The turn's creates wrote the chat, from the same source (and
+		// ended when the turn ends it): nothing to read or write again
+		// but the transcript's keep.
+		s.keepLinked(ctx, conv, person, final)
+		return person
+	}
 	found, foundBy := "", ""
 	if sess != nil {
 		// Most chats have no person to go to (the visitor left no email,
@@ -429,6 +496,13 @@ func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Ses
 		s.log.Warn("crm: linking the chat to its person", "conversation", conv, "err", err)
 		return ""
 	}
+	s.keepLinked(ctx, conv, person, final)
+	return person
+}
+
+// keepLinked keeps the transcript of a chat that is over (final) and in
+// person's feed ("" for none).
+func (s *Service) keepLinked(ctx context.Context, conv, person string, final bool) {
 	if person != "" && final {
 		// The person's feed links the transcript (crm.TranscriptPath): it
 		// is kept past the session's expiry, as long as the CRM is, and
@@ -437,7 +511,6 @@ func (s *Service) refreshChat(ctx context.Context, conv string, sess *engine.Ses
 			s.log.Warn("crm: keeping the transcript the person's feed links", "conversation", conv, "err", err)
 		}
 	}
-	return person
 }
 
 // transcriptLine is a message of a transcript in a webhook.

@@ -2,8 +2,10 @@ package conversation_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,5 +249,186 @@ func TestPersonOfAChatReadWithItsLastTurn(t *testing.T) {
 	}
 	if p, err := cr.PersonOf(ctx, chat, "bob@example.com"); err != nil || p != person {
 		t.Errorf("the newsletter chat's person %q, %v; want %q (linked)", p, err, person)
+	}
+}
+
+// countingChanges counts a CRM store's reads and changes: the
+// conversation's memory (PersonOf), records (the person LinkChat reads),
+// changes applied (a create's, the feed refresh's).
+type countingChanges struct {
+	store.CRM
+	convReads, recordReads, applies atomic.Int64
+	// failCreates makes every create's change fail (one with an
+	// idempotency key; a feed refresh's has none).
+	failCreates atomic.Bool
+}
+
+func (c *countingChanges) Conversation(ctx context.Context, conv string, indexes ...string) (map[string]string, []string, error) {
+	c.convReads.Add(1)
+	return c.CRM.Conversation(ctx, conv, indexes...)
+}
+
+func (c *countingChanges) Records(ctx context.Context, ids ...string) ([]string, error) {
+	c.recordReads.Add(1)
+	return c.CRM.Records(ctx, ids...)
+}
+
+func (c *countingChanges) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
+	c.applies.Add(1)
+	if ch.Key != "" && c.failCreates.Load() {
+		return "", errors.New("the create's change failed (test)")
+	}
+	return c.CRM.Apply(ctx, ch)
+}
+
+// TestLeadsLastTurnLinksTheChatOnce: when the turn that creates the lead
+// also ends the chat, the create writes the chat in the person's feed as
+// ended, and the feed is not refreshed after the turn (issue 13): one
+// change (the create's), no read of the CRM after the create, and the
+// transcript still kept. The chat in the feed is the one the refresh
+// writes, end time included. On Redis and the embedded engine.
+func TestLeadsLastTurnLinksTheChatOnce(t *testing.T) {
+	// The CRM's memory read by the create itself: none on Redis (read
+	// with the turn), one on the embedded engine (which reads nothing
+	// with a turn).
+	createReads := map[string]int64{"redis": 0, "embedded": 1}
+	engines := map[string]func(t *testing.T) store.Engine{
+		"redis": func(t *testing.T) store.Engine {
+			rds := redistest.New(t)
+			return redisstore.NewEngine(rds.Client, rds.Prefix)
+		},
+		"embedded": func(t *testing.T) store.Engine {
+			db, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return embedded.NewEngine(db)
+		},
+	}
+	for name, open := range engines {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			eng := open(t)
+			sessions := &countingSessions{SessionStore: eng.Sessions(store.SessionOptions{TTL: time.Hour, Pending: conversation.LeavesWork})}
+			inbox := handoff.NewStore(eng.Inbox(), handoff.Options{Alive: sessions.Alive})
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "signup.yaml"), []byte(signup), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), nil)
+			if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {
+				t.Fatalf("loading the playbooks: %v %v", diags, err)
+			}
+			counted := &countingChanges{CRM: eng.CRM()}
+			cr := crm.New(counted, eng.CRM(), crm.Options{Agents: conversation.Agents(inbox)})
+			// One instant for the whole test: the end time the refresh
+			// would write is known.
+			at := time.Now().UTC().Truncate(time.Millisecond)
+			svc, err := conversation.New(conversation.Config{
+				Store: sessions, Timers: eng.Timers(), Inbox: inbox, CRM: cr, Registry: reg, Publisher: eng.Bus(), Logger: quiet(),
+				Now: func() time.Time { return at },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Background work in the caller's goroutine (Run returned).
+			stopped, stop := context.WithCancel(ctx)
+			stop()
+			if err := svc.Run(stopped, time.Hour, nil); err != nil {
+				t.Fatal(err)
+			}
+			p, _ := reg.Current("signup")
+			sess, _, err := svc.Start(ctx, conversation.StartRequest{Program: p, Locale: "en"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			convReads, recordReads, applies := counted.convReads.Load(), counted.recordReads.Load(), counted.applies.Load()
+			msg := store.Entry{From: "visitor", Kind: "message", Text: "ada@example.com", ClientID: "m1", At: at}
+			_, info, err := svc.Turn(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: "ada@example.com"}, &msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Status != engine.StatusEnded {
+				t.Fatalf("the turn left %s, want ended", info.Status)
+			}
+			if n := counted.applies.Load() - applies; n != 1 {
+				t.Errorf("%d CRM changes for the lead's last turn, want 1 (the create's; no feed refresh)", n)
+			}
+			if n := counted.convReads.Load() - convReads; n != createReads[name] {
+				t.Errorf("%d reads of the CRM's memory for the lead's last turn, want %d (the create's; none after it)", n, createReads[name])
+			}
+			if n := counted.recordReads.Load() - recordReads; n != 0 {
+				t.Errorf("%d record reads for the lead's last turn, want none (a new person and lead)", n)
+			}
+			if n := sessions.kept.Load(); n != 1 {
+				t.Errorf("the transcript the feed links was kept %d times, want once", n)
+			}
+			if n, err := sessions.PendingCount(ctx); err != nil || n != 0 {
+				t.Errorf("%d pending turns (%v), want none", n, err)
+			}
+
+			person, err := cr.PersonOf(ctx, sess.ID, "")
+			if err != nil || person == "" {
+				t.Fatalf("the chat's person: %q, %v", person, err)
+			}
+			created, err := cr.ChatOf(ctx, sess.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if created.EndedAt == nil || !created.EndedAt.Equal(at) {
+				t.Errorf("the create's chat ended at %v, want %v", created.EndedAt, at)
+			}
+			// What the refresh after the last turn writes (refreshChat):
+			// the chat as CRMSource describes it, ended now, linked again.
+			last, _, err := sessions.Load(ctx, sess.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := svc.CRMSource(ctx, sess.ID, nil, last)
+			chat := *src.Chat
+			if chat.EndedAt == nil {
+				chat.EndedAt = &at
+			}
+			if got, err := cr.LinkChatOf(ctx, chat, src.Team, src.Visitor.Email, ""); err != nil || got != person {
+				t.Fatalf("the refresh's link: %q, %v; want %q", got, err, person)
+			}
+			refreshed, err := cr.ChatOf(ctx, sess.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(created, refreshed) {
+				t.Errorf("the create's chat differs from the refresh's:\n%+v\n%+v", *created, *refreshed)
+			}
+			feed, err := cr.Feed(ctx, person, crm.FeedChats, 10)
+			if err != nil || len(feed) != 1 || feed[0].Chat.Conversation != sess.ID || feed[0].Chat.Outcome != "lead" {
+				t.Errorf("the person's chats: %+v, %v", feed, err)
+			}
+
+			// A create that fails links nothing: the refresh after the
+			// turn runs as before, and puts the chat, ended, in the feed
+			// of the person with the email.
+			counted.failCreates.Store(true)
+			again, _, err := svc.Start(ctx, conversation.StartRequest{Program: p, Locale: "en"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			applies = counted.applies.Load()
+			if _, _, err := svc.Turn(ctx, again.ID, "m1", engine.Event{Kind: engine.EventText, Text: "ada@example.com"}, &msg); err != nil {
+				t.Fatal(err)
+			}
+			if n := counted.applies.Load() - applies; n < 2 {
+				t.Errorf("%d CRM changes after a failed create, want its tries and the refresh's", n)
+			}
+			if n := sessions.kept.Load(); n != 2 {
+				t.Errorf("transcripts kept: %d, want 2 (the refresh keeps the second)", n)
+			}
+			if c, err := cr.ChatOf(ctx, again.ID); err != nil || c.EndedAt == nil || !c.EndedAt.Equal(at) {
+				t.Errorf("the chat the refresh linked after a failed create: %+v, %v", c, err)
+			}
+			if p, err := cr.Linked(ctx, again.ID); err != nil || p != person {
+				t.Errorf("the chat after a failed create is linked to %q (%v), want %q", p, err, person)
+			}
+		})
 	}
 }

@@ -181,7 +181,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		// Folded with the turn; a mark (PendingFolded) is for other work.
 		mark = res.Pending
 	}
-	ctx = withSourceMemo(ctx, conv, effects, reads)
+	ctx = withSourceMemo(ctx, conv, effects, reads, res.Entries)
 	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
 	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook

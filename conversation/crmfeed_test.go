@@ -432,3 +432,99 @@ func TestLeadsLastTurnLinksTheChatOnce(t *testing.T) {
 		})
 	}
 }
+
+// failingApply fails the CRM's first fails changes, as a Redis outage or a
+// killed process would leave a lead's record unmade after its turn.
+type failingApply struct {
+	store.CRM
+	fails atomic.Int32
+}
+
+func (f *failingApply) Apply(ctx context.Context, c *store.CRMChange) (string, error) {
+	if f.fails.Add(-1) >= 0 {
+		return "", errors.New("the CRM is down")
+	}
+	return f.CRM.Apply(ctx, c)
+}
+
+// TestSweptLeadKeepsItsTranscript: when a lead's last turn loses its work
+// (the record's create failed), the sweep makes the record and does what
+// the turn's work would have: the chat in the person's feed, ended, and
+// its transcript kept, as the feed links it (a lead's end has no webhook
+// event: the sweep's create links the chat, redoEvents does not).
+func TestSweptLeadKeepsItsTranscript(t *testing.T) {
+	ctx := context.Background()
+	db, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	eng := embedded.NewEngine(db)
+	var later atomic.Int64 // how far the service's clock is ahead
+	clock := func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
+	sessions := &countingSessions{SessionStore: eng.Sessions(store.SessionOptions{TTL: time.Hour, Pending: conversation.LeavesWork, Now: clock})}
+	inbox := handoff.NewStore(eng.Inbox(), handoff.Options{Alive: sessions.Alive})
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "signup.yaml"), []byte(signup), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), nil)
+	if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {
+		t.Fatalf("loading the playbooks: %v %v", diags, err)
+	}
+	down := &failingApply{CRM: eng.CRM()}
+	cr := crm.New(down, eng.CRM(), crm.Options{Agents: conversation.Agents(inbox)})
+	svc, err := conversation.New(conversation.Config{
+		Store: sessions, Timers: eng.Timers(), Inbox: inbox, CRM: cr, Registry: reg, Publisher: eng.Bus(), Logger: quiet(),
+		Now: clock, RecoverAfter: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, _ := reg.Current("signup")
+	sess, _, err := svc.Start(ctx, conversation.StartRequest{Program: prog, Locale: "en"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.fails.Store(1 << 30) // every try of this process's CRM fails
+	msg := store.Entry{From: "visitor", Kind: "message", Text: "ada@example.com", ClientID: "m1", At: clock().UTC()}
+	if _, info, err := svc.Turn(ctx, sess.ID, "m1", engine.Event{Kind: engine.EventText, Text: "ada@example.com"}, &msg); err != nil || info.Status != engine.StatusEnded {
+		t.Fatalf("the lead's last turn: %v %v", info.Status, err)
+	}
+	waitFor(t, "the turn's work to end", func() bool { return svc.Settle(ctx) == nil })
+	if n, _ := sessions.PendingCount(ctx); n != 1 {
+		t.Fatalf("%d pending marks after the lead's work failed, want 1", n)
+	}
+	if n := sessions.kept.Load(); n != 0 {
+		t.Fatalf("the transcript kept %d times with no record made", n)
+	}
+	// The sweep of another process, whose CRM is up (this one's stays
+	// down: any retry of the turn's own work fails still).
+	cr2 := crm.New(eng.CRM(), eng.CRM(), crm.Options{Agents: conversation.Agents(inbox)})
+	svc2, err := conversation.New(conversation.Config{
+		Store: sessions, Timers: eng.Timers(), Inbox: inbox, CRM: cr2, Registry: reg, Publisher: eng.Bus(), Logger: quiet(),
+		Now: clock, RecoverAfter: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later.Store(int64(2 * time.Minute))
+	svc2.RecoverPending(ctx)
+	if n, _ := sessions.PendingCount(ctx); n != 0 {
+		t.Fatalf("%d pending marks after the sweep, want 0", n)
+	}
+	person, err := cr2.PersonOf(ctx, sess.ID, "ada@example.com")
+	if err != nil || person == "" {
+		t.Fatalf("the lead's person after the sweep: %q, %v", person, err)
+	}
+	feed, err := cr2.Feed(ctx, person, crm.FeedChats, 10)
+	if err != nil || len(feed) != 1 {
+		t.Fatalf("the person's chats: %+v, %v", feed, err)
+	}
+	if c := feed[0].Chat; c.Conversation != sess.ID || c.EndedAt == nil || c.Transcript != crm.TranscriptPath(sess.ID) {
+		t.Errorf("the chat in the feed after the sweep: %+v", c)
+	}
+	if n := sessions.kept.Load(); n != 1 {
+		t.Errorf("the swept lead's transcript kept %d times, want once (the feed links it)", n)
+	}
+}

@@ -151,18 +151,14 @@ func (s *Service) redoMissed(ctx context.Context, conv string, meta *handoff.Con
 	return s.missed(ctx, conv, entries[lastMissed:lastMissed+1])
 }
 
-// redoEvents emits the webhook events of a conversation's entries again;
+// redoEvents does again what crmAfterTurn does after the turns the CRM
+// hears of (crmHears): the chat refreshed in its person's feed (and its
+// transcript kept when the chat is over: a lead's end has no event, but
+// its feed links the transcript), and the webhook events emitted again;
 // those already emitted are not added twice (crm EmitOnce).
 func (s *Service) redoEvents(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry) error {
-	var events []store.Entry
-	final := false
-	for _, e := range entries {
-		if eventOf(e.Kind) != "" {
-			events = append(events, e)
-		}
-		final = final || e.Kind == "resolved" || e.Kind == "end"
-	}
-	if len(events) == 0 {
+	events, final := crmHears(entries)
+	if len(events) == 0 && !final {
 		return nil
 	}
 	person := s.refreshChat(ctx, conv, sess, final, nil)

@@ -45,6 +45,33 @@ func (c *countingSessions) KeepTranscript(ctx context.Context, id string) error 
 	return c.SessionStore.KeepTranscript(ctx, id)
 }
 
+// openEmbedded opens an embedded engine in a folder of the test's.
+func openEmbedded(t *testing.T) store.Engine {
+	t.Helper()
+	db, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return embedded.NewEngine(db)
+}
+
+// registryOf loads the playbooks files (file name: YAML) on eng.
+func registryOf(t *testing.T, eng store.Engine, files map[string]string) *conversation.Registry {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), nil)
+	if diags, err := reg.Reload(context.Background(), true); err != nil || diags.HasErrors() {
+		t.Fatalf("loading the playbooks: %v %v", diags, err)
+	}
+	return reg
+}
+
 // TestFeedDoesNotReadTheTranscriptBack: the CRM side of a conversation
 // never reads its transcript (issue 13): the lead's record and the chat in
 // the person's feed get the visitor's first message from the session, and
@@ -53,24 +80,10 @@ func (c *countingSessions) KeepTranscript(ctx context.Context, id string) error 
 // to link keeps nothing.
 func TestFeedDoesNotReadTheTranscriptBack(t *testing.T) {
 	ctx := context.Background()
-	db, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	eng := embedded.NewEngine(db)
+	eng := openEmbedded(t)
 	sessions := &countingSessions{SessionStore: eng.Sessions(store.SessionOptions{TTL: time.Hour, Pending: conversation.LeavesWork})}
 	inbox := handoff.NewStore(eng.Inbox(), handoff.Options{Alive: sessions.Alive})
-	dir := t.TempDir()
-	for name, src := range map[string]string{"signup.yaml": signup, "desk.yaml": desk} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), nil)
-	if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {
-		t.Fatalf("loading the playbooks: %v %v", diags, err)
-	}
+	reg := registryOf(t, eng, map[string]string{"signup.yaml": signup, "desk.yaml": desk})
 	cr := crm.New(eng.CRM(), eng.CRM(), crm.Options{Agents: conversation.Agents(inbox)})
 	svc, err := conversation.New(conversation.Config{
 		Store: sessions, Timers: eng.Timers(), Inbox: inbox, CRM: cr, Registry: reg, Publisher: eng.Bus(), Logger: quiet(),
@@ -298,12 +311,7 @@ func TestLeadsLastTurnLinksTheChatOnce(t *testing.T) {
 			return redisstore.NewEngine(rds.Client, rds.Prefix)
 		},
 		"embedded": func(t *testing.T) store.Engine {
-			db, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return embedded.NewEngine(db)
+			return openEmbedded(t)
 		},
 	}
 	for name, open := range engines {
@@ -312,14 +320,7 @@ func TestLeadsLastTurnLinksTheChatOnce(t *testing.T) {
 			eng := open(t)
 			sessions := &countingSessions{SessionStore: eng.Sessions(store.SessionOptions{TTL: time.Hour, Pending: conversation.LeavesWork})}
 			inbox := handoff.NewStore(eng.Inbox(), handoff.Options{Alive: sessions.Alive})
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "signup.yaml"), []byte(signup), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), nil)
-			if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {
-				t.Fatalf("loading the playbooks: %v %v", diags, err)
-			}
+			reg := registryOf(t, eng, map[string]string{"signup.yaml": signup})
 			counted := &countingChanges{CRM: eng.CRM()}
 			cr := crm.New(counted, eng.CRM(), crm.Options{Agents: conversation.Agents(inbox)})
 			// One instant for the whole test: the end time the refresh
@@ -454,24 +455,12 @@ func (f *failingApply) Apply(ctx context.Context, c *store.CRMChange) (string, e
 // event: the sweep's create links the chat, redoEvents does not).
 func TestSweptLeadKeepsItsTranscript(t *testing.T) {
 	ctx := context.Background()
-	db, err := embedded.Open(t.TempDir(), embedded.Options{Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	eng := embedded.NewEngine(db)
+	eng := openEmbedded(t)
 	var later atomic.Int64 // how far the service's clock is ahead
 	clock := func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
 	sessions := &countingSessions{SessionStore: eng.Sessions(store.SessionOptions{TTL: time.Hour, Pending: conversation.LeavesWork, Now: clock})}
 	inbox := handoff.NewStore(eng.Inbox(), handoff.Options{Alive: sessions.Alive})
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "signup.yaml"), []byte(signup), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	reg := conversation.NewRegistry(dir, eng.Programs(time.Hour), quiet(), nil)
-	if diags, err := reg.Reload(ctx, true); err != nil || diags.HasErrors() {
-		t.Fatalf("loading the playbooks: %v %v", diags, err)
-	}
+	reg := registryOf(t, eng, map[string]string{"signup.yaml": signup})
 	down := &failingApply{CRM: eng.CRM()}
 	cr := crm.New(down, eng.CRM(), crm.Options{Agents: conversation.Agents(inbox)})
 	svc, err := conversation.New(conversation.Config{

@@ -142,11 +142,11 @@ func salesToHandoff(t *testing.T, ctx context.Context, e *env) string {
 		t.Fatal(err)
 	}
 	click(t, ctx, "the launcher", sr+`.querySelector('.pb-launcher')`)
-	click(t, ctx, `the "Talk to sales" button`, button("Talk to sales"))
+	clickButton(t, ctx, `the "Talk to sales" button`, "Talk to sales")
 	waitFor(t, ctx, "the email question", botSaid("What's your work email?"))
 	focusComposer(t, ctx)
 	typeAndSend(t, ctx, "ana@acme.io")
-	click(t, ctx, `the "201+" button`, button("201+"))
+	clickButton(t, ctx, `the "201+" button`, "201+")
 	waitFor(t, ctx, "the budget question", botSaid("What's your monthly budget in USD?"))
 	focusComposer(t, ctx)
 	typeAndSend(t, ctx, "2500")

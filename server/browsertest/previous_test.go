@@ -12,11 +12,11 @@ import (
 // already open and greeting, up to the handoff.
 func salesAgain(t *testing.T, ctx context.Context) {
 	t.Helper()
-	click(t, ctx, `the "Talk to sales" button`, button("Talk to sales"))
+	clickButton(t, ctx, `the "Talk to sales" button`, "Talk to sales")
 	waitFor(t, ctx, "the email question", botSaid("What's your work email?"))
 	focusComposer(t, ctx)
 	typeAndSend(t, ctx, "ana@acme.io")
-	click(t, ctx, `the "201+" button`, button("201+"))
+	clickButton(t, ctx, `the "201+" button`, "201+")
 	focusComposer(t, ctx)
 	typeAndSend(t, ctx, "2500")
 	waitFor(t, ctx, "the timeline question", botSaid("When would you like to get started? (a date like 2026-03-01)"))

@@ -15,6 +15,30 @@ import (
 
 func botSays(text string) store.Entry { return store.Entry{From: "bot", Kind: "message", Text: text} }
 
+// serveOptions are serve's session options for these tests: every turn
+// with entries marked, a folded one only when it leaves other work (here
+// none).
+var serveOptions = store.SessionOptions{TTL: time.Hour,
+	Pending:       func(e []store.Entry) bool { return len(e) > 0 },
+	PendingFolded: func([]store.Entry) bool { return false }}
+
+// oneCommitFixture opens a DB whose commits rec counts, its Sessions with
+// serveOptions, and another DB.
+func oneCommitFixture(t *testing.T) (db, other *embedded.DB, rec *trips, st store.SessionStore) {
+	t.Helper()
+	rec = &trips{}
+	var err error
+	if db, err = embedded.Open(t.TempDir(), embedded.Options{Observer: rec, SweepEvery: -1}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if other, err = embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return db, other, rec, embedded.NewSessions(db, serveOptions)
+}
+
 // TestTurnFoldedIsOneCommit (issue 13): the embedded engine writes a
 // turn's funnel fold in the turn's own commit, as the Redis engine's turn
 // script does on one node: an ordinary turn (serve's options: every turn
@@ -24,16 +48,7 @@ func botSays(text string) store.Entry { return store.Entry{From: "bot", Kind: "m
 // race fold nothing, so each fact counts once.
 func TestTurnFoldedIsOneCommit(t *testing.T) {
 	ctx := context.Background()
-	rec := &trips{}
-	db, err := embedded.Open(t.TempDir(), embedded.Options{Observer: rec, SweepEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	opts := store.SessionOptions{TTL: time.Hour,
-		Pending:       func(e []store.Entry) bool { return len(e) > 0 },
-		PendingFolded: func([]store.Entry) bool { return false }}
-	var st store.SessionStore = embedded.NewSessions(db, opts)
+	db, other, rec, st := oneCommitFixture(t)
 	tf, ok := st.(store.TurnFolds)
 	if !ok {
 		t.Fatal("the embedded Sessions are not a store.TurnFolds")
@@ -42,11 +57,6 @@ func TestTurnFoldedIsOneCommit(t *testing.T) {
 	if !tf.FoldsTurns(f, "c") {
 		t.Fatal("FoldsTurns = false for the rollup of the same DB")
 	}
-	other, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
 	if tf.FoldsTurns(embedded.NewFunnels(other), "c") {
 		t.Fatal("FoldsTurns = true for the rollup of another DB")
 	}
@@ -106,7 +116,7 @@ func TestTurnFoldedIsOneCommit(t *testing.T) {
 	// Another store of the DB (another cache) turns the conversation:
 	// this one's cached version is stale, its first try stores and folds
 	// nothing, its second both.
-	otherStore := embedded.NewSessions(db, opts)
+	otherStore := embedded.NewSessions(db, serveOptions)
 	if _, err := otherStore.Turn(ctx, "c1", "x", func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
 		sess.Turn++
 		return sess, []store.Entry{botSays("elsewhere")}, nil
@@ -163,16 +173,7 @@ func TestTurnFoldedMarksWhatLeavesWork(t *testing.T) {
 // earlier conversations, newest first, as Inbox.Start does.
 func TestCreateStartedIsOneCommit(t *testing.T) {
 	ctx := context.Background()
-	rec := &trips{}
-	db, err := embedded.Open(t.TempDir(), embedded.Options{Observer: rec, SweepEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	opts := store.SessionOptions{TTL: time.Hour,
-		Pending:       func(e []store.Entry) bool { return len(e) > 0 },
-		PendingFolded: func([]store.Entry) bool { return false }}
-	var st store.SessionStore = embedded.NewSessions(db, opts)
+	db, other, rec, st := oneCommitFixture(t)
 	is, ok := st.(store.InboxStarts)
 	if !ok {
 		t.Fatal("the embedded Sessions are not a store.InboxStarts")
@@ -181,11 +182,6 @@ func TestCreateStartedIsOneCommit(t *testing.T) {
 	if !is.StartsInbox(in, "c") {
 		t.Fatal("StartsInbox = false for the inbox of the same DB")
 	}
-	other, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
 	if is.StartsInbox(embedded.NewInbox(other), "c") {
 		t.Fatal("StartsInbox = true for the inbox of another DB")
 	}

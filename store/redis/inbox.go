@@ -758,25 +758,18 @@ redis.call('HSET', KEYS[1], 'team', ARGV[1])
 return 1
 `)
 
-// Away implements store.Inbox.
+// Away implements store.Inbox, by EVALSHA (Script.Run): the script is
+// loaded on every master at the first Ping (loadScripts), so its body goes
+// over the wire, and is hashed by Redis, only after a NOSCRIPT.
 func (s *Inbox) Away(ctx context.Context, id, team string) error {
-	return s.AwayIn(ctx, s.rdb, id, team)()
-}
-
-// AwayIn is Away queued on pipe, so that it shares a round trip with
-// other work; the returned function reports its outcome after pipe runs.
-func (s *Inbox) AwayIn(ctx context.Context, pipe goredis.Scripter, id, team string) func() error {
-	cmd := away.Eval(ctx, pipe, []string{s.metaKey(id)}, team)
-	return func() error {
-		n, err := cmd.Int()
-		switch {
-		case err != nil:
-			return err
-		case n == 0:
-			return store.ErrInboxNotFound
-		}
-		return nil
+	n, err := away.Run(ctx, s.rdb, []string{s.metaKey(id)}, team).Int()
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return store.ErrInboxNotFound
 	}
+	return nil
 }
 
 // Miss implements store.Inbox.

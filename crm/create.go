@@ -238,8 +238,9 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		}
 	}
 
-	var created []*Record
-	var events []*Record
+	// At most three (an organization, a person, the record): room for
+	// them at once. Each gets a record.created event.
+	created := make([]*Record, 0, 3)
 	var updated []*Record
 	finish := func(r *slot, kind Kind) {
 		if r == nil || r.rec == nil {
@@ -354,7 +355,6 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		old := ""
 		if sl.isNew {
 			created = append(created, sl.rec)
-			events = append(events, sl.rec)
 		} else if sl.changed {
 			sl.rec.UpdatedAt = now
 			updated = append(updated, sl.rec)
@@ -368,7 +368,7 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		}
 		ch.record(sl.rec.ID, old, string(b))
 		if sl.isNew {
-			ch.c.Listed = append(ch.c.Listed, store.Listed{Kind: string(sl.rec.Kind), ID: sl.rec.ID, Ms: now.UnixMilli()})
+			ch.list(sl.rec, now.UnixMilli())
 		}
 	}
 	// Indexes of the person and organization.
@@ -400,7 +400,7 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		// Scored by creation time in ms·1000 plus the order within this
 		// create, so records made in one millisecond keep their order.
 		for i, r := range created {
-			ch.c.Results = append(ch.c.Results, store.ConvResult{Conv: src.Conversation, ID: r.ID, Score: ms*1000 + int64(i)})
+			ch.result(src.Conversation, r.ID, ms*1000+int64(i))
 		}
 	}
 	// The feeds.
@@ -425,7 +425,7 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		s.putChat(ch, p.rec.ID, *src.Chat)
 	}
 	// The outbox.
-	for _, r := range events {
+	for _, r := range created {
 		if err := s.addRecordEvent(ctx, ch, EventRecordCreated, r, p, o, now); err != nil {
 			return nil, err
 		}
@@ -587,14 +587,16 @@ func readNames(src Source, d *draft) []string {
 			names = append(names, n)
 		}
 	}
-	for _, c := range []Contact{d.contact, src.Visitor} {
-		if e := NormalizeEmail(c.Email); e != "" {
+	for i, c := range []Contact{d.contact, src.Visitor} {
+		// The visitor's email and phone are most often the card's: their
+		// names are made once.
+		if e := NormalizeEmail(c.Email); e != "" && (i == 0 || c.Email != d.contact.Email) {
 			add(emailIndex(e))
 			if dom := OrgDomain(e); dom != "" {
 				add(domainIndex(dom))
 			}
 		}
-		if p := NormalizePhone(c.Phone); p != "" {
+		if p := NormalizePhone(c.Phone); p != "" && (i == 0 || c.Phone != d.contact.Phone) {
 			add(phoneIndex(p))
 		}
 	}

@@ -706,12 +706,18 @@ func FreeMail(domain string) bool {
 	if freeMailDomains[domain] {
 		return true
 	}
-	labels := strings.Split(domain, ".")
+	// The labels are looked at in place (no split: a lead's create asks
+	// this of every address).
+	first, rest, ok := strings.Cut(domain, ".")
+	if !ok {
+		return false
+	}
+	second, rest, ok := strings.Cut(rest, ".")
 	switch {
-	case len(labels) == 2:
-		return freeMail[labels[0]]
-	case len(labels) == 3 && (labels[1] == "co" || labels[1] == "com"):
-		return freeMail[labels[0]]
+	case !ok: // two labels
+		return freeMail[first]
+	case !strings.Contains(rest, ".") && (second == "co" || second == "com"): // three
+		return freeMail[first]
 	}
 	return false
 }
@@ -735,18 +741,22 @@ func OrgDomain(email string) string {
 // registrable cuts a domain to its last two labels, or three when the
 // second-to-last is a common second-level suffix (co.uk, com.au, ...).
 func registrable(dom string) string {
-	labels := strings.Split(strings.TrimPrefix(dom, "www."), ".")
-	n := 2
-	if len(labels) >= 3 {
-		sl := labels[len(labels)-2]
-		if len(labels[len(labels)-1]) == 2 && (sl == "co" || sl == "com" || sl == "org" || sl == "net" || sl == "ac" || sl == "gov" || sl == "edu" || sl == "ne" || sl == "or") {
-			n = 3
-		}
+	// The labels are found from the end, in place: the answer is a
+	// suffix of dom (no split and join: a lead's create asks this of every
+	// address and domain).
+	s := strings.TrimPrefix(dom, "www.")
+	last := strings.LastIndexByte(s, '.')
+	if last < 0 {
+		return dom // one label
 	}
-	if len(labels) < n {
-		return dom
+	prev := strings.LastIndexByte(s[:last], '.')
+	if prev < 0 {
+		return s // two labels
 	}
-	return strings.Join(labels[len(labels)-n:], ".")
+	if sl := s[prev+1 : last]; len(s)-last-1 == 2 && (sl == "co" || sl == "com" || sl == "org" || sl == "net" || sl == "ac" || sl == "gov" || sl == "edu" || sl == "ne" || sl == "or") {
+		return s[strings.LastIndexByte(s[:prev], '.')+1:] // the last three
+	}
+	return s[prev+1:]
 }
 
 // OrgName makes an organization's name from its domain: "acme.co.uk" →

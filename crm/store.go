@@ -135,22 +135,51 @@ func newID(prefix string) string {
 	return prefix + idEnc.EncodeToString(b)
 }
 
-// change is a store.CRMChange being planned.
+// change is a store.CRMChange being planned. Its lists start in room
+// kept in the change itself, enough for a lead's create (a new
+// organization, person and lead, and the chat in the person's feed), so
+// that planning one allocates them once, with the change, instead of
+// growing each list append by append; a longer list grows past its room
+// as append does, and a list nothing is added to stays nil.
 type change struct {
-	c store.CRMChange
+	c       store.CRMChange
+	records [3]store.CAS
+	indexes [3]store.CAS
+	listed  [3]store.Listed
+	convs   [4]store.ConvField
+	results [3]store.ConvResult
+	feeds   [4]store.FeedAdd
 }
 
 func newChange() *change { return &change{} }
 
+// roomy is list, or its room when list is still nil.
+func roomy[T any](list []T, room []T) []T {
+	if list == nil {
+		return room[:0]
+	}
+	return list
+}
+
 // record writes a record's JSON, which must still be old ("" = new).
 func (c *change) record(id, old, json string) {
-	c.c.Records = append(c.c.Records, store.CAS{Name: id, Old: old, New: json})
+	c.c.Records = append(roomy(c.c.Records, c.records[:]), store.CAS{Name: id, Old: old, New: json})
 }
 
 // index points an index entry at id ("" deletes it), if it still holds
 // old ("" = absent).
 func (c *change) index(name, old, id string) {
-	c.c.Indexes = append(c.c.Indexes, store.CAS{Name: name, Old: old, New: id})
+	c.c.Indexes = append(roomy(c.c.Indexes, c.indexes[:]), store.CAS{Name: name, Old: old, New: id})
+}
+
+// list puts a new record in its kind's list, at ms.
+func (c *change) list(r *Record, ms int64) {
+	c.c.Listed = append(roomy(c.c.Listed, c.listed[:]), store.Listed{Kind: string(r.Kind), ID: r.ID, Ms: ms})
+}
+
+// result adds a record to a conversation's results, with score.
+func (c *change) result(conv, id string, score int64) {
+	c.c.Results = append(roomy(c.c.Results, c.results[:]), store.ConvResult{Conv: conv, ID: id, Score: score})
 }
 
 // commit applies the change. It returns the value of the idempotency key
@@ -450,13 +479,13 @@ func (s *Store) Results(ctx context.Context, conv string) ([]*Record, error) {
 
 // conv sets a field of a conversation's memory.
 func (c *change) conv(conv, field, value string) {
-	c.c.Conv = append(c.c.Conv, store.ConvField{Conv: conv, Field: field, Value: value})
+	c.c.Conv = append(roomy(c.c.Conv, c.convs[:]), store.ConvField{Conv: conv, Field: field, Value: value})
 }
 
 // feed adds member to the feed of record owner at ms (nx: keep an
 // existing member's score).
 func (c *change) feed(owner, member string, ms int64, nx bool) {
-	c.c.Feeds = append(c.c.Feeds, store.FeedAdd{Owner: owner, Member: member, Ms: ms, NX: nx})
+	c.c.Feeds = append(roomy(c.c.Feeds, c.feeds[:]), store.FeedAdd{Owner: owner, Member: member, Ms: ms, NX: nx})
 }
 
 // event adds an event to the outbox with the change.

@@ -437,46 +437,58 @@ func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) erro
 }
 
 // handOff moves a conversation to a team's queue in one step on its own
-// record: the visitor's details merged in, the latest message, the new
-// status and team. It returns the fields before the change and the
-// record after it, and renews the record's retention (ARGV[10], ms).
-// (The team lists, other keys, follow in a pipeline.) With a notice
-// (ARGV[11], on one node) it publishes it on channel ARGV[12] after the
-// step, only when the record's fields before it are the ARGV[13] pairs
-// that follow and the records KEYS[2..] have the status, team and
-// assignee that follow those; the last reply element is 1 when it did.
+// record (KEYS[1]), read once: the visitor's details merged in, the latest
+// message, the new status and team. It returns the fields before the
+// change and the record after it, and renews the record's retention
+// (ARGV[10], ms). A refused step (a resolved chat, a gone one) writes
+// nothing.
+//
+// ARGV[11] is the chat's id when the script also does the team's part
+// (one node, where a script may touch keys of any slot); empty, only the
+// step (a Cluster: the caller's pipeline does the rest). The team's part:
+// the chat in the queue and open lists (KEYS[2], KEYS[3]), its team in the
+// set of teams (KEYS[6]), the ARGV[12] timers that follow (score and
+// member pairs) in the timer queue (KEYS[7]); and it returns the team's
+// routing (KEYS[4]) and waits (KEYS[5]), the chat's place in the queue and
+// the status, team and assignee of the earlier chats KEYS[8..]. With a
+// notice after the timers (the payload, its channel, a count n, the n
+// pairs of the record's fields, then the earlier chats' three fields each)
+// it publishes the payload after the step, only when the record's fields
+// before it are those pairs and the earlier chats' fields those that
+// follow; the reply's sixth element is 1 when it did.
 var handOff = newScript(`
-local st = redis.call('HGET', KEYS[1], 'status')
+local rec = redis.call('HGETALL', KEYS[1])
+local f = {}
+for i = 1, #rec, 2 do f[rec[i]] = rec[i + 1] end
+local st = f['status']
 if not st then return {'missing'} end
 if st == 'resolved' then return {'closed'} end
+local id = ARGV[11]
+local prev = {}
+if id ~= '' then
+  for j = 8, #KEYS do prev[#prev + 1] = redis.call('HMGET', KEYS[j], 'status', 'team', 'assignee') end
+end
+local o = 13 + 2 * tonumber(ARGV[12])
 local same = false
-if ARGV[11] then
-  same = true
-  local n = tonumber(ARGV[13])
-  local now = redis.call('HGETALL', KEYS[1])
-  if #now ~= 2 * n then
-    same = false
-  else
-    local want = {}
-    for i = 1, n do want[ARGV[12 + 2 * i]] = ARGV[13 + 2 * i] end
-    for i = 1, #now, 2 do
-      if want[now[i]] ~= now[i + 1] then same = false break end
-    end
+if ARGV[o] then
+  local n = tonumber(ARGV[o + 2])
+  same = #rec == 2 * n
+  for i = 1, n do
+    if f[ARGV[o + 1 + 2 * i]] ~= ARGV[o + 2 + 2 * i] then same = false end
   end
-  local o = 14 + 2 * n
-  for j = 2, #KEYS do
-    local v = redis.call('HMGET', KEYS[j], 'status', 'team', 'assignee')
+  local q = o + 3 + 2 * n
+  for _, v in ipairs(prev) do
     for k = 1, 3 do
-      if (v[k] or '') ~= ARGV[o] then same = false end
-      o = o + 1
+      if (v[k] or '') ~= ARGV[q] then same = false end
+      q = q + 1
     end
   end
 end
-local cur = redis.call('HGET', KEYS[1], 'assignee') or ''
-local team = redis.call('HGET', KEYS[1], 'team') or ''
+local set = {'status', 'open', 'team', ARGV[1], 'updated_at', ARGV[4], 'queued_at', ARGV[4]}
+local del = {'assignee', 'assignee_name'}
 local vis = {ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
 if vis[1] ~= '' or vis[2] ~= '' or vis[3] ~= '' or vis[4] ~= '' then
-  local ok, v = pcall(cjson.decode, redis.call('HGET', KEYS[1], 'visitor') or '{}')
+  local ok, v = pcall(cjson.decode, f['visitor'] or '{}')
   if not ok or type(v) ~= 'table' then v = {} end
   -- The stored form has one-letter names (i, n, e, p); an older record's
   -- long names are moved to them.
@@ -489,35 +501,55 @@ if vis[1] ~= '' or vis[2] ~= '' or vis[3] ~= '' or vis[4] ~= '' then
     if vis[i] ~= '' then v[c] = vis[i] end
   end
   -- cjson writes / as \/: Go's JSON does not, and the value is shorter.
-  local enc = string.gsub(cjson.encode(v), '\\/', '/')
-  redis.call('HSET', KEYS[1], 'visitor', enc)
+  set[#set + 1], set[#set + 2] = 'visitor', (string.gsub(cjson.encode(v), '\\/', '/'))
 end
 -- Empty fields are left out (every reader takes a missing one as empty).
-redis.call('HSET', KEYS[1], 'status', 'open', 'team', ARGV[1], 'updated_at', ARGV[4], 'queued_at', ARGV[4])
-redis.call('HDEL', KEYS[1], 'assignee', 'assignee_name')
 for i, k in ipairs({'priority', 'card'}) do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], k) else redis.call('HSET', KEYS[1], k, ARGV[i + 1]) end
+  if ARGV[i + 1] == '' then del[#del + 1] = k else set[#set + 1], set[#set + 2] = k, ARGV[i + 1] end
 end
-if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'last', ARGV[9]) end
+if ARGV[9] ~= '' then set[#set + 1], set[#set + 2] = 'last', ARGV[9] end
+redis.call('HSET', KEYS[1], unpack(set))
+redis.call('HDEL', KEYS[1], unpack(del))
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
+local cur, team = f['assignee'] or '', f['team'] or ''
+if id == '' then
+  return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1]), 0}
+end
+redis.call('ZADD', KEYS[2], ARGV[4], id)
+redis.call('ZADD', KEYS[3], ARGV[4], id)
+redis.call('SADD', KEYS[6], ARGV[1])
+for i = 13, o - 1, 2 do redis.call('ZADD', KEYS[7], ARGV[i], ARGV[i + 1]) end
 local sent = 0
 if same then
-  redis.call('PUBLISH', ARGV[12], ARGV[11])
+  -- After the lists: the chat is in them before the agents hear of it.
+  redis.call('PUBLISH', ARGV[o + 1], ARGV[o])
   sent = 1
 end
-return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1]), sent}
+return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1]), sent,
+  redis.call('HGETALL', KEYS[4]), redis.call('ZRANK', KEYS[2], id), redis.call('LRANGE', KEYS[5], 0, -1), prev}
 `)
 
-// HandOff implements store.Inbox in one round trip for a chat that was in
-// no team's lists (the bot's first handoff, the usual case): one pipeline
-// runs the step on the conversation's record and adds it to the team's
-// queue and open lists, reading the team's routing and the chat's place in
-// the queue (on a Cluster these keys are in other slots: the pipeline goes
-// to their nodes at once). The lists it leaves (another team's, the agent
-// who had it) are cleaned in a second one, once the record says which.
-// A pipeline is not a transaction: the lists may hold the chat a moment
-// before its record says so, never the other way round; and when the step
-// refuses (the chat is resolved, or gone) the additions are taken back.
+// handOffReply is what a handoff's step and reads answered.
+type handOffReply struct {
+	before before            // the record's assignee, status and team before the step
+	fields map[string]string // the record after it
+	sent   bool              // the notice went out in the step
+	cfg    map[string]string // the team's routing
+	waits  []string          // the team's waits (nil: not read)
+	rank   int64             // the chat's place in the queue, from 0
+	// prev are the status, team and assignee of Handoff.Previous (nil: not
+	// read; a gone record's status is empty).
+	prev [][3]string
+}
+
+// HandOff implements store.Inbox. On one node a bot's first handoff (the
+// chat in no team's lists, the usual case) is one command, the handOff
+// script with the team's part, which a Coalescer batches with other
+// turns' commands. On a Cluster, where the team's keys are in other
+// slots, it is one pipeline (handOffPipelined). Either way the lists a
+// chat leaves (another team's, the agent who had it) are cleaned in a
+// second round trip, once the record says which; a bot's first handoff
+// leaves none.
 func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time.Time, retention time.Duration) (*store.Conversation, store.TeamConfig, error) {
 	last := ""
 	if h.Last != nil {
@@ -525,25 +557,130 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	}
 	args := []any{h.Team, h.Priority, h.Card, stamp(at),
 		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last, retention.Milliseconds()}
-	keys := []string{s.metaKey(id)}
-	var predicted *store.Conversation
+	var (
+		r         handOffReply
+		predicted *noticeRecord
+		err       error
+	)
+	if _, cluster := s.rdb.(*goredis.ClusterClient); cluster {
+		r, err = s.handOffPipelined(ctx, id, h, at, args)
+	} else {
+		r, predicted, err = s.handOffOne(ctx, id, h, at, last, args)
+	}
+	if err != nil {
+		return nil, store.TeamConfig{}, err
+	}
+	// The lists it leaves: another team's (all of them), its own team's
+	// snoozed and missed, the agent who had it.
+	if b := r.before; b.team != "" || b.assignee != "" {
+		pipe := s.rdb.Pipeline()
+		if b.team != "" && b.team != h.Team {
+			s.unindex(ctx, pipe, id, before{team: b.team})
+		} else if b.team == h.Team {
+			pipe.ZRem(ctx, s.snoozedKey(b.team), id)
+			pipe.ZRem(ctx, s.missedKey(b.team), id)
+		}
+		if b.assignee != "" {
+			s.unindex(ctx, pipe, id, before{assignee: b.assignee})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, store.TeamConfig{}, err
+		}
+	}
+	var c *store.Conversation
+	if r.sent && predicted != nil && sameFields(predicted.fields, r.fields) {
+		// What went out is the record as predicted, decoded already.
+		c = predicted.c
+		c.NoticeSent = true
+	} else {
+		// A prediction that missed (a defect) leaves the caller to
+		// publish the record.
+		c = decodeMeta(id, r.fields)
+	}
+	c.QueuePosition = int(r.rank) + 1
+	if len(h.Previous) > 0 && r.prev != nil {
+		c.PreviousRead = make([]store.PreviousChat, 0, len(h.Previous))
+		for i, v := range r.prev {
+			if v[0] != "" { // gone otherwise (a record always has its status)
+				c.PreviousRead = append(c.PreviousRead, store.PreviousChat{ID: h.Previous[i], Team: v[1], Assignee: v[2]})
+			}
+		}
+	}
+	tc := teamConfig(r.cfg)
+	if ws, err := parseWaits(h.Team, r.waits); r.waits != nil && err == nil {
+		tc.Waits = &ws
+	}
+	return c, tc, nil
+}
+
+// noticeRecord is the record a handoff's notice was built from: as
+// handOff should leave it, its fields and decoded.
+type noticeRecord struct {
+	fields map[string]string
+	c      *store.Conversation
+}
+
+// handOffOne is HandOff on one node: the handOff script with the team's
+// part, and the notice when it can ride (it returns the record the notice
+// was built from; nil: none).
+func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at time.Time, last string, args []any) (handOffReply, *noticeRecord, error) {
+	keys := make([]string, 0, 7+len(h.Previous))
+	keys = append(keys, s.metaKey(id), s.queueKey(h.Team), s.openKey(h.Team), s.teamConfigKey(h.Team), s.waitsKey(h.Team), s.teamsKey(), s.timersKey())
+	for _, p := range h.Previous {
+		keys = append(keys, s.metaKey(p))
+	}
+	// The turn's timers, as Timers.Set's ZADD sets them.
+	args = append(args, id, len(h.Timers))
+	for _, tm := range h.Timers {
+		args = append(args, tm.At.UnixMilli(), member(id, tm.ID))
+	}
+	var predicted *noticeRecord
 	if n := h.Notice; n != nil {
-		if predicted = s.noticeArgs(id, h, at, last); predicted != nil {
-			payload, err := n.Build(predicted)
-			if err != nil {
-				predicted = nil
-			} else {
+		if fields, c := s.noticeArgs(id, h, at, last); c != nil {
+			if payload, err := n.Build(c); err == nil {
+				predicted = &noticeRecord{fields, c}
 				args = append(args, payload, n.Channel, len(n.Before))
 				for k, v := range n.Before {
 					args = append(args, k, v)
 				}
-				for i, p := range h.Previous {
-					keys = append(keys, s.metaKey(p))
-					args = append(args, n.Previous[i][0], n.Previous[i][1], n.Previous[i][2])
+				for _, p := range n.Previous {
+					args = append(args, p[0], p[1], p[2])
 				}
 			}
 		}
 	}
+	res, err := handOff.Run(ctx, s.rdb, keys, args...).Slice()
+	r, err := stepReply(res, err, 10)
+	if err != nil {
+		return r, nil, err
+	}
+	r.cfg = flatMap(res[6])
+	r.rank, _ = res[7].(int64)
+	waits, _ := res[8].([]any)
+	r.waits = make([]string, len(waits))
+	for i, w := range waits {
+		r.waits[i], _ = w.(string)
+	}
+	prev, _ := res[9].([]any)
+	r.prev = make([][3]string, len(prev))
+	for i, p := range prev {
+		v, _ := p.([]any)
+		for k := 0; k < 3 && k < len(v); k++ {
+			r.prev[i][k], _ = v[k].(string)
+		}
+	}
+	return r, predicted, nil
+}
+
+// handOffPipelined is HandOff on a Cluster: one pipeline runs the step on
+// the conversation's record and adds it to the team's queue and open
+// lists, reading the team's routing and the chat's place in the queue
+// (the pipeline goes to the nodes of those slots at once). A pipeline is
+// not a transaction: the lists may hold the chat a moment before its
+// record says so, never the other way round; and when the step refuses
+// (the chat is resolved, or gone) the additions are taken back.
+func (s *Inbox) handOffPipelined(ctx context.Context, id string, h store.Handoff, at time.Time, args []any) (handOffReply, error) {
+	args = append(args, "", 0) // the step only
 	var step *goredis.Cmd
 	var cfg *goredis.MapStringStringCmd
 	var rank *goredis.IntCmd
@@ -552,17 +689,9 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	prev := make([]*goredis.SliceCmd, len(h.Previous))
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
-		if predicted != nil {
-			// The notice goes out in the step: the chat is in the lists
-			// before the agents hear of it.
-			pipe.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
-			pipe.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
-			step = pipe.EvalSha(ctx, handOff.Hash(), keys, args...)
-		} else {
-			step = pipe.EvalSha(ctx, handOff.Hash(), keys, args...)
-			pipe.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
-			pipe.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
-		}
+		step = pipe.EvalSha(ctx, handOff.Hash(), []string{s.metaKey(id)}, args...)
+		pipe.ZAdd(ctx, s.queueKey(h.Team), zmember(at, id))
+		pipe.ZAdd(ctx, s.openKey(h.Team), zmember(at, id))
 		cfg = pipe.HGetAll(ctx, s.teamConfigKey(h.Team))
 		rank = pipe.ZRank(ctx, s.queueKey(h.Team), id)
 		pipe.SAdd(ctx, s.teamsKey(), h.Team)
@@ -579,25 +708,14 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		_, _ = pipe.Exec(ctx)
 		if err := step.Err(); try == 0 && err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			if err := handOff.Load(ctx, s.rdb).Err(); err != nil {
-				return nil, store.TeamConfig{}, err
+				return handOffReply{}, err
 			}
 			continue
 		}
 		break
 	}
 	res, err := step.Slice()
-	if err == nil {
-		switch res[0] {
-		case "missing":
-			err = store.ErrInboxNotFound
-		case "closed":
-			err = store.ErrClosed
-		default:
-			if len(res) != 6 {
-				err = fmt.Errorf("handoff: unexpected reply %v", res)
-			}
-		}
-	}
+	r, err := stepReply(res, err, 6)
 	if err == nil {
 		err = errors.Join(cfg.Err(), rank.Err())
 		for _, tm := range timers {
@@ -609,67 +727,75 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		// the lists the pipeline put it in. A chat that is already in this
 		// team's lists is only ever re-added there, with the step.
 		if !errors.Is(err, store.ErrInboxNotFound) && !errors.Is(err, store.ErrClosed) {
-			return nil, store.TeamConfig{}, err // unknown: the record decides, the lists follow it
+			return r, err // unknown: the record decides, the lists follow it
 		}
 		pipe := s.rdb.Pipeline()
 		pipe.ZRem(ctx, s.queueKey(h.Team), id)
 		pipe.ZRem(ctx, s.openKey(h.Team), id)
 		if _, uerr := pipe.Exec(ctx); uerr != nil {
-			return nil, store.TeamConfig{}, errors.Join(err, uerr)
+			return r, errors.Join(err, uerr)
 		}
-		return nil, store.TeamConfig{}, err
+		return r, err
 	}
-	b := before{assignee: fmt.Sprint(res[1]), status: store.Status(fmt.Sprint(res[2])), team: fmt.Sprint(res[3])}
-	flat, _ := res[4].([]any)
+	r.cfg, r.rank = cfg.Val(), rank.Val()
+	if waits.Err() == nil {
+		r.waits = waits.Val()
+	}
+	if len(h.Previous) > 0 {
+		r.prev = previousFields(prev) // nil, not read: the caller reads them
+	}
+	return r, nil
+}
+
+// stepReply reads the handOff script's reply res (err: the command's),
+// want elements long: store.ErrInboxNotFound or store.ErrClosed when the
+// step refused.
+func stepReply(res []any, err error, want int) (handOffReply, error) {
+	if err != nil {
+		return handOffReply{}, err
+	}
+	switch res[0] {
+	case "missing":
+		return handOffReply{}, store.ErrInboxNotFound
+	case "closed":
+		return handOffReply{}, store.ErrClosed
+	}
+	if len(res) != want {
+		return handOffReply{}, fmt.Errorf("handoff: unexpected reply %v", res)
+	}
+	str := func(v any) string { s, _ := v.(string); return s }
+	sent, _ := res[5].(int64)
+	return handOffReply{
+		before: before{assignee: str(res[1]), status: store.Status(str(res[2])), team: str(res[3])},
+		fields: flatMap(res[4]), sent: sent == 1,
+	}, nil
+}
+
+// sameFields reports whether two records' fields read alike: the same
+// fields and values, a visitor that decodes alike (cjson's order of its
+// names is not Go's).
+func sameFields(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || v != w && (k != "visitor" || decodeVisitor(v) != decodeVisitor(w)) {
+			return false
+		}
+	}
+	return true
+}
+
+// flatMap is a script's reply of HGETALL (name, value, ...) as a map.
+func flatMap(v any) map[string]string {
+	flat, _ := v.([]any)
 	m := make(map[string]string, len(flat)/2)
 	for i := 0; i+1 < len(flat); i += 2 {
-		m[fmt.Sprint(flat[i])] = fmt.Sprint(flat[i+1])
+		k, _ := flat[i].(string)
+		m[k], _ = flat[i+1].(string)
 	}
-	// The lists it leaves: another team's (all of them), its own team's
-	// snoozed and missed, the agent who had it.
-	if b.team != "" || b.assignee != "" {
-		pipe := s.rdb.Pipeline()
-		if b.team != "" && b.team != h.Team {
-			s.unindex(ctx, pipe, id, before{team: b.team})
-		} else if b.team == h.Team {
-			pipe.ZRem(ctx, s.snoozedKey(b.team), id)
-			pipe.ZRem(ctx, s.missedKey(b.team), id)
-		}
-		if b.assignee != "" {
-			s.unindex(ctx, pipe, id, before{assignee: b.assignee})
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, store.TeamConfig{}, err
-		}
-	}
-	c := decodeMeta(id, m)
-	if sent, _ := res[5].(int64); sent == 1 {
-		// What went out is the record as predicted; a prediction that
-		// missed (a defect) leaves the caller to publish the record.
-		c.NoticeSent = predicted != nil && sameRecord(predicted, c)
-	}
-	c.QueuePosition = int(rank.Val()) + 1
-	if len(h.Previous) > 0 {
-		c.PreviousRead = make([]store.PreviousChat, 0, len(h.Previous))
-		for i, cmd := range prev {
-			v := cmd.Val()
-			if cmd.Err() != nil || len(v) != 3 {
-				c.PreviousRead = nil // not read: the caller reads them
-				break
-			}
-			if v[0] == nil {
-				continue // gone (a record always has its status)
-			}
-			team, _ := v[1].(string)
-			assignee, _ := v[2].(string)
-			c.PreviousRead = append(c.PreviousRead, store.PreviousChat{ID: h.Previous[i], Team: team, Assignee: assignee})
-		}
-	}
-	tc := teamConfig(cfg.Val())
-	if ws, err := parseWaits(h.Team, waits.Val()); waits.Err() == nil && err == nil {
-		tc.Waits = &ws
-	}
-	return c, tc, nil
+	return m
 }
 
 // unindexBatch queues the removal of id from the lists it was in before a
@@ -1242,14 +1368,16 @@ func (s *Inbox) PublishesOn(publisher any) bool {
 }
 
 // noticeArgs returns the record as handOff leaves it when it has the
-// fields h.Notice.Before, with PreviousRead from h.Notice.Previous; nil
-// when the notice cannot ride (a Cluster, nothing read).
-func (s *Inbox) noticeArgs(id string, h store.Handoff, at time.Time, last string) *store.Conversation {
+// fields h.Notice.Before (its fields, and decoded with PreviousRead from
+// h.Notice.Previous); nil when the notice cannot ride (a Cluster, nothing
+// read).
+func (s *Inbox) noticeArgs(id string, h store.Handoff, at time.Time, last string) (map[string]string, *store.Conversation) {
 	n := h.Notice
 	if _, cluster := s.rdb.(*goredis.ClusterClient); cluster || n.Before == nil || len(n.Previous) != len(h.Previous) {
-		return nil
+		return nil, nil
 	}
-	c := decodeMeta(id, handedOff(n.Before, h, at, last))
+	fields := handedOff(n.Before, h, at, last)
+	c := decodeMeta(id, fields)
 	if len(h.Previous) > 0 {
 		c.PreviousRead = make([]store.PreviousChat, 0, len(h.Previous))
 		for i, p := range n.Previous {
@@ -1258,7 +1386,7 @@ func (s *Inbox) noticeArgs(id string, h store.Handoff, at time.Time, last string
 			}
 		}
 	}
-	return c
+	return fields, c
 }
 
 // handedOff is the record's fields as the handOff script leaves fields
@@ -1291,11 +1419,4 @@ func handedOff(fields map[string]string, h store.Handoff, at time.Time, last str
 		m["last"] = last
 	}
 	return m
-}
-
-// sameRecord reports whether a and b encode alike (the agents' view).
-func sameRecord(a, b *store.Conversation) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }

@@ -29,7 +29,25 @@ const (
 // It panics on another type: keys are built from constants and ids in
 // code, never from unchecked input types.
 func K(parts ...any) []byte {
-	return AppendKey(make([]byte, 0, 32), parts...)
+	return AppendKey(make([]byte, 0, keySize(parts)), parts...)
+}
+
+// keySize is the size of K(parts...) when no string part holds a 0x00 (a
+// part that does only makes AppendKey grow the buffer): one allocation
+// per key.
+func keySize(parts []any) int {
+	n := 0
+	for _, p := range parts {
+		switch p := p.(type) {
+		case string:
+			n += 2 + len(p)
+		case []byte:
+			n += 2 + len(p)
+		default:
+			n += 9
+		}
+	}
+	return n
 }
 
 // AppendKey appends the encoding of parts to k.

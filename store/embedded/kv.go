@@ -70,32 +70,53 @@ func openBolt(dir string, sync bool) (kv, error) {
 }
 
 func (b *boltKV) update(fn func(kvTx) error) error {
-	return b.db.Update(func(tx *bolt.Tx) error { return fn(boltTx{tx.Bucket(bucket)}) })
+	return b.db.Update(func(tx *bolt.Tx) error { return fn(&boltTx{b: tx.Bucket(bucket)}) })
 }
 
 func (b *boltKV) view(fn func(kvTx) error) error {
-	return b.db.View(func(tx *bolt.Tx) error { return fn(boltTx{tx.Bucket(bucket)}) })
+	return b.db.View(func(tx *bolt.Tx) error { return fn(&boltTx{b: tx.Bucket(bucket)}) })
 }
 
 func (b *boltKV) close() error { return b.db.Close() }
 
-type boltTx struct{ b *bolt.Bucket }
+type boltTx struct {
+	b *bolt.Bucket
+	// c looks keys up (get): one cursor a transaction, whose stack of
+	// pages is reused by every lookup, where Bucket.Get makes a new
+	// cursor whose stack grows again, one allocation a tree level, for
+	// every key. A seek starts again from the root, so writes between
+	// lookups do not matter. Scans have cursors of their own (a scan's
+	// callback may look keys up).
+	c *bolt.Cursor
+}
 
-func (t boltTx) get(k []byte) ([]byte, error) { return t.b.Get(k), nil }
-func (t boltTx) set(k, v []byte) error {
+// get is Bucket.Get (the same seek and comparison) on the transaction's
+// cursor.
+func (t *boltTx) get(k []byte) ([]byte, error) {
+	if t.c == nil {
+		t.c = t.b.Cursor()
+	}
+	key, v := t.c.Seek(k)
+	if !bytes.Equal(key, k) {
+		return nil, nil
+	}
+	return v, nil
+}
+
+func (t *boltTx) set(k, v []byte) error {
 	if !t.b.Writable() {
 		return errReadOnly
 	}
 	return t.b.Put(k, v)
 }
-func (t boltTx) del(k []byte) error {
+func (t *boltTx) del(k []byte) error {
 	if !t.b.Writable() {
 		return errReadOnly
 	}
 	return t.b.Delete(k)
 }
 
-func (t boltTx) scan(start, end []byte, reverse bool, fn func(k, v []byte) (bool, error)) error {
+func (t *boltTx) scan(start, end []byte, reverse bool, fn func(k, v []byte) (bool, error)) error {
 	c := t.b.Cursor()
 	var k, v []byte
 	if !reverse {

@@ -345,3 +345,20 @@ func TestNewerLayoutIsRefused(t *testing.T) {
 	}
 	db.Close()
 }
+
+// The keys a turn builds by hand (sessions.go) are K's encoding: data
+// written before (by K) is found by them, ids with a 0x00 byte included.
+func TestConversationKeysAreK(t *testing.T) {
+	for _, conv := range []string{"2bq5kcmlj0000a7d3xv6qyrzuy", "a\x00b", ""} {
+		for _, c := range []struct{ got, want []byte }{
+			{sessionKey(conv), K("c", conv, "s")},
+			{doneKey(conv, "m1\x00x"), K("c", conv, "d", "m1\x00x")},
+			{entryKey(conv, 1764950400123, 7), K("c", conv, "m", int64(1764950400123), int64(7))},
+			{entryKey(conv, 5, -1), K("c", conv, "m", int64(5), int64(-1))},
+		} {
+			if !bytes.Equal(c.got, c.want) {
+				t.Errorf("conversation %q: key %q, want %q", conv, c.got, c.want)
+			}
+		}
+	}
+}

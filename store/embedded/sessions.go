@@ -62,15 +62,26 @@ func NewSessions(db *DB, opts store.SessionOptions) *Sessions {
 	return s
 }
 
-// Keys of a conversation.
+// Keys of a conversation. The ones every turn makes (the session, its
+// entries, its client id) are K's encoding built in one buffer of their
+// size: K would box the id and the numbers (an allocation each) and grow
+// its buffer past 32 bytes, for keys of 34 to 53.
 func convKey(conv string) []byte    { return K("c", conv) }
-func sessionKey(conv string) []byte { return K("c", conv, "s") }
+func sessionKey(conv string) []byte { return convPart(conv, "s", 0) }
 func doneKey(conv, clientID string) []byte {
-	return K("c", conv, "d", clientID)
+	return appendString(convPart(conv, "d", 2+len(clientID)), clientID)
 }
-func entryKey(conv string, ms, seq int64) []byte { return K("c", conv, "m", ms, seq) }
-func entriesKey(conv string) []byte              { return K("c", conv, "m") }
-func doneKeys(conv string) []byte                { return K("c", conv, "d") }
+func entryKey(conv string, ms, seq int64) []byte {
+	return appendInt(appendInt(convPart(conv, "m", 18), ms), seq)
+}
+func entriesKey(conv string) []byte { return K("c", conv, "m") }
+func doneKeys(conv string) []byte   { return K("c", conv, "d") }
+
+// convPart is K("c", conv, part) with room for more bytes after it.
+func convPart(conv, part string, more int) []byte {
+	k := make([]byte, 0, 3+2+len(conv)+2+len(part)+more)
+	return appendString(appendString(appendString(k, "c"), conv), part)
+}
 
 // keptKey marks a conversation whose transcript outlives its session
 // (KeepTranscript).
@@ -148,9 +159,10 @@ func readSession(tx *Tx, id string) (sessionRecord, bool, error) {
 
 // sessionHead reads the stored session's version and last entry id in a
 // write transaction, without copying the session's JSON; prev is the
-// stored record as it is (nil: none), for putOver.
-func sessionHead(tx *Tx, id string) (rec sessionRecord, prev []byte, err error) {
-	prev, err = tx.t.get(sessionKey(id))
+// stored record as it is (nil: none), for putOver. key is
+// sessionKey(id).
+func sessionHead(tx *Tx, id string, key []byte) (rec sessionRecord, prev []byte, err error) {
+	prev, err = tx.t.get(key)
 	if err != nil || prev == nil {
 		return sessionRecord{}, nil, err
 	}
@@ -236,8 +248,10 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 	var res store.Result
 	err = s.db.Batch(ctx, func(tx *Tx) error {
 		res = store.Result{}
+		var dk []byte // doneKey(id, clientID), looked up, then written
 		if clientID != "" {
-			done, ok, err := tx.Get(doneKey(id, clientID))
+			dk = doneKey(id, clientID)
+			done, ok, err := tx.Get(dk)
 			if err != nil {
 				return err
 			}
@@ -256,7 +270,8 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 				return err
 			}
 		}
-		rec, prev, err := sessionHead(tx, id)
+		sk := sessionKey(id)
+		rec, prev, err := sessionHead(tx, id, sk)
 		if err != nil {
 			return err
 		}
@@ -280,7 +295,7 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 		}
 		rec.version++
 		rec.data = data
-		if err := tx.putOver(sessionKey(id), rec, expires, prev); err != nil {
+		if err := tx.putOver(sk, rec, expires, prev); err != nil {
 			return err
 		}
 		if clientID != "" {
@@ -289,7 +304,7 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 				span = entries[0].ID + " " + entries[len(entries)-1].ID
 			}
 			// Looked up above: not there.
-			if err := tx.putNew(doneKey(id, clientID), []byte(span)); err != nil {
+			if err := tx.putNew(dk, []byte(span)); err != nil {
 				return err
 			}
 		}

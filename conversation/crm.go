@@ -129,7 +129,7 @@ func (s *Service) CRMSource(ctx context.Context, conv string, agent *handoff.Age
 				src.Chat.EndedAt = &now
 			}
 			if r := m.reads; r != nil && r.Read && r.CRM && r.CRMErr == nil && len(r.CRMIDs) == len(r.CRMIndexes) {
-				read := &crm.ConversationRead{Memory: r.CRMMemory, Indexes: make(map[string]string, len(r.CRMIndexes))}
+				read := &crm.ConversationRead{Memory: r.CRMMemory, Indexes: make(map[string]string, len(r.CRMIndexes)), Records: r.CRMRecordsRead}
 				for i, n := range r.CRMIndexes {
 					read.Indexes[n] = r.CRMIDs[i]
 				}
@@ -220,7 +220,8 @@ func linkedBy(ctx context.Context, conv string) (person string, ok bool) {
 // askCreateReads asks, on r, for what the turn's create cards (among
 // effs) read first: the conversation's inbox record, the CRM's memory of
 // it and the index entries of the visitor the session knows (the inbox
-// record may name another, which the create then reads itself). Only for
+// record may name another, which the create then reads itself), and the
+// records those name (a known domain's organization). Only for
 // the CRM's records (Config.Records left to its default).
 func (s *Service) askCreateReads(r *store.TurnReads, p *engine.Program, sess *engine.Session, effs []engine.Effect) {
 	if r == nil {
@@ -235,7 +236,7 @@ func (s *Service) askCreateReads(r *store.TurnReads, p *engine.Program, sess *en
 			continue
 		}
 		if !r.CRM {
-			r.Inbox, r.CRM = true, true
+			r.Inbox, r.CRM, r.CRMRecords = true, true, true
 		}
 		for _, n := range crm.ReadNames(contactOf(p, sess), *e.Record) {
 			if !slices.Contains(r.CRMIndexes, n) {

@@ -299,12 +299,17 @@ func (c *countingChanges) Apply(ctx context.Context, ch *store.CRMChange) (strin
 // ended, and the feed is not refreshed after the turn (issue 13): one
 // change (the create's), no read of the CRM after the create, and the
 // transcript still kept. The chat in the feed is the one the refresh
-// writes, end time included. On Redis and the embedded engine.
+// writes, end time included. A lead at a known domain reads its
+// organization with the turn. On Redis and the embedded engine.
 func TestLeadsLastTurnLinksTheChatOnce(t *testing.T) {
 	// The CRM's memory read by the create itself: none on Redis (read
 	// with the turn), one on the embedded engine (which reads nothing
 	// with a turn).
 	createReads := map[string]int64{"redis": 0, "embedded": 1}
+	// The records read by the create of a lead at a known domain: none on
+	// Redis (the organization read with the turn), one on the embedded
+	// engine.
+	knownDomainReads := map[string]int64{"redis": 0, "embedded": 1}
 	engines := map[string]func(t *testing.T) store.Engine{
 		"redis": func(t *testing.T) store.Engine {
 			rds := redistest.New(t)
@@ -429,6 +434,32 @@ func TestLeadsLastTurnLinksTheChatOnce(t *testing.T) {
 			}
 			if p, err := cr.Linked(ctx, again.ID); err != nil || p != person {
 				t.Errorf("the chat after a failed create is linked to %q (%v), want %q", p, err, person)
+			}
+
+			// A lead at a known domain links its organization: the record
+			// the domain's index entry names is read with the turn on one
+			// Redis node (no read after it), by the create on the
+			// embedded engine.
+			counted.failCreates.Store(false)
+			first, err := cr.Results(ctx, sess.ID)
+			if err != nil || len(first) != 3 || first[0].Kind != crm.KindOrganization {
+				t.Fatalf("the first lead's records: %+v, %v", first, err)
+			}
+			third, _, err := svc.Start(ctx, conversation.StartRequest{Program: p, Locale: "en"}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recordReads = counted.recordReads.Load()
+			bob := store.Entry{From: "visitor", Kind: "message", Text: "bob@example.com", ClientID: "m1", At: at}
+			if _, _, err := svc.Turn(ctx, third.ID, "m1", engine.Event{Kind: engine.EventText, Text: "bob@example.com"}, &bob); err != nil {
+				t.Fatal(err)
+			}
+			if n := counted.recordReads.Load() - recordReads; n != knownDomainReads[name] {
+				t.Errorf("%d record reads for a lead at a known domain, want %d", n, knownDomainReads[name])
+			}
+			made, err := cr.Results(ctx, third.ID)
+			if err != nil || len(made) != 2 || made[1].Kind != crm.KindLead || made[1].OrganizationID != first[0].ID || made[0].OrganizationID != first[0].ID {
+				t.Errorf("the lead at a known domain made %+v (%v), want a person and a lead of organization %s", made, err, first[0].ID)
 			}
 		})
 	}

@@ -49,6 +49,10 @@ type Source struct {
 type ConversationRead struct {
 	Memory  map[string]string
 	Indexes map[string]string // index name (store.IndexKey) → record id, "" for none
+	// Records are the records the memory (its person and organization)
+	// and the index entries name, read with them, by id (their JSON as
+	// store.CRM.Records answers it); nil when they were not.
+	Records map[string]string
 }
 
 // ReadNames are the index entries a create of rec from a conversation
@@ -564,6 +568,19 @@ func (s *Store) readAhead(ctx context.Context, src Source, d *draft, again bool)
 		if id != "" && !slices.Contains(load, id) {
 			load = append(load, id)
 		}
+	}
+	if r := src.Read; r != nil && !again && r.Records != nil {
+		// Read with the memory and the index entries: only those named
+		// by an entry read here are left to load.
+		left := load[:0]
+		for _, id := range load {
+			if v, ok := r.Records[id]; ok {
+				rc.recs[id] = v
+			} else {
+				left = append(left, id)
+			}
+		}
+		load = left
 	}
 	if len(load) > 0 {
 		vals, err := s.st.Records(ctx, load...)

@@ -22,6 +22,11 @@ type TurnReads struct {
 	// read, the index entries CRMIndexes (as CRM.Conversation).
 	CRM        bool
 	CRMIndexes []string
+	// CRMRecords, with CRM, asks for the records those index entries and
+	// the CRM's memory (its person and organization) name, in the same
+	// round trip, by an engine that can (one Redis node: it reads the ids
+	// and then the records in one script), as CRMRecordsRead.
+	CRMRecords bool
 	// Previous, with Inbox, asks for the status, team and assignee of
 	// these earlier conversations (a handoff's new-chat notice names
 	// them), as PreviousFields.
@@ -44,6 +49,10 @@ type TurnReads struct {
 	CRMMemory map[string]string
 	CRMIDs    []string
 	CRMErr    error
+	// CRMRecordsRead is the JSON of each record CRMRecords asked for, by
+	// id ("" for a missing one), as CRM.Records answers; nil when they
+	// were not read.
+	CRMRecordsRead map[string]string
 }
 
 // Wanted reports whether r asks for anything.

@@ -804,6 +804,79 @@ func (c *CRM) conversationIn(ctx context.Context, pipe goredis.Pipeliner, conv s
 	}
 }
 
+// conversationReadScript is Conversation's read and then the records it
+// names, in one script (one node only: the records' keys are known only
+// once the ids are read, so they cannot be declared, and are in other
+// slots): KEYS[1] the conversation's memory, KEYS[2..] index entries;
+// ARGV[1] and ARGV[2] what goes before and after an id in its record's
+// key. It replies {memory (HGETALL's pairs), the ids (one each, "" for
+// none), id and JSON pairs ("" for a missing record)} for the ids and the
+// memory's person and organization, each id once.
+var conversationReadScript = newScript(`
+local mem = redis.call('HGETALL', KEYS[1])
+local ids, recs, seen = {}, {}, {}
+local function rec(id)
+  if id ~= '' and not seen[id] then
+    seen[id] = true
+    recs[#recs+1] = id
+    recs[#recs+1] = redis.call('GET', ARGV[1] .. id .. ARGV[2]) or ''
+  end
+end
+for i = 2, #KEYS do
+  ids[i-1] = redis.call('GET', KEYS[i]) or ''
+  rec(ids[i-1])
+end
+for i = 1, #mem, 2 do
+  if mem[i] == 'person' or mem[i] == 'organization' then rec(mem[i+1]) end
+end
+return {mem, ids, recs}
+`)
+
+// conversationRecordsIn is conversationIn with the records the memory
+// and the index entries name (as readAhead loads them), in one script on
+// pipe (conversationReadScript; one node only). The returned function
+// answers the memory, the ids and the records by id.
+func (c *CRM) conversationRecordsIn(ctx context.Context, pipe goredis.Pipeliner, conv string, indexes []string) func() (map[string]string, []string, map[string]string, error) {
+	keys := make([]string, 0, 1+len(indexes))
+	keys = append(keys, c.convKey(conv))
+	for _, name := range indexes {
+		keys = append(keys, c.indexKey(name))
+	}
+	cmd := pipe.EvalSha(ctx, conversationReadScript.Hash(), keys, c.p+"{r:", "}")
+	return func() (map[string]string, []string, map[string]string, error) {
+		res, err := cmd.Slice()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if len(res) != 3 {
+			return nil, nil, nil, fmt.Errorf("crm store: a conversation's read answered %d parts", len(res))
+		}
+		mem, ids, recs := scriptStrings(res[0]), scriptStrings(res[1]), scriptStrings(res[2])
+		m := make(map[string]string, len(mem)/2)
+		for i := 0; i+1 < len(mem); i += 2 {
+			m[mem[i]] = mem[i+1]
+		}
+		r := make(map[string]string, len(recs)/2)
+		for i := 0; i+1 < len(recs); i += 2 {
+			r[recs[i]] = recs[i+1]
+		}
+		if len(ids) != len(indexes) {
+			return nil, nil, nil, fmt.Errorf("crm store: a conversation's read answered %d ids for %d index entries", len(ids), len(indexes))
+		}
+		return m, ids, r, nil
+	}
+}
+
+// scriptStrings is a script's array of strings (nil for anything else).
+func scriptStrings(v any) []string {
+	a, _ := v.([]any)
+	out := make([]string, len(a))
+	for i, x := range a {
+		out[i], _ = x.(string)
+	}
+	return out
+}
+
 // Results implements store.CRM.
 func (c *CRM) Results(ctx context.Context, conv string, limit int) ([]string, error) {
 	return c.rdb.ZRange(ctx, c.resultsKey(conv), 0, int64(limit-1)).Result()

@@ -88,6 +88,7 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 		}
 		var inbox func() (*store.Conversation, error)
 		var crm func() (map[string]string, []string, error)
+		var withRecords func() (map[string]string, []string, map[string]string, error)
 		var fields *goredis.MapStringStringCmd
 		var prev []*goredis.SliceCmd
 		if reads.Wanted() {
@@ -99,7 +100,11 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 					prev = append(prev, pipe.HMGet(ctx, s.inbox.metaKey(p), "status", "team", "assignee"))
 				}
 			}
-			if reads.CRM {
+			if _, cluster := s.rdb.(*goredis.ClusterClient); reads.CRM && reads.CRMRecords && !cluster {
+				// One node: the records the ids name in the same
+				// round trip (a script of its own).
+				withRecords = s.crm.conversationRecordsIn(ctx, pipe, id, reads.CRMIndexes)
+			} else if reads.CRM {
 				crm = s.crm.conversationIn(ctx, pipe, id, reads.CRMIndexes)
 			}
 		}
@@ -114,7 +119,7 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 		if err != nil {
 			return nil, err
 		}
-		if inbox != nil || crm != nil {
+		if inbox != nil || crm != nil || withRecords != nil {
 			reads.Read = true
 			if inbox != nil {
 				reads.InboxRecord, reads.InboxErr = inbox()
@@ -125,6 +130,18 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 			}
 			if crm != nil {
 				reads.CRMMemory, reads.CRMIDs, reads.CRMErr = crm()
+			}
+			if withRecords != nil {
+				reads.CRMMemory, reads.CRMIDs, reads.CRMRecordsRead, reads.CRMErr = withRecords()
+				if goredis.HasErrorPrefix(reads.CRMErr, "NOSCRIPT") && conversationReadScript.Load(ctx, s.rdb).Err() == nil {
+					// A node without the script (restarted since the
+					// first Ping): the read alone again, once (the turn
+					// is written: the pipeline is not run again).
+					again := s.rdb.Pipeline()
+					read := s.crm.conversationRecordsIn(ctx, again, id, reads.CRMIndexes)
+					_, _ = again.Exec(ctx)
+					reads.CRMMemory, reads.CRMIDs, reads.CRMRecordsRead, reads.CRMErr = read()
+				}
 			}
 		}
 		return turn.Slice()

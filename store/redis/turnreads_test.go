@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -31,7 +32,8 @@ func (c *roundTrips) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 // store.TurnReads (the conversation's inbox record, the CRM's memory of it
 // and index entries) is read in the turn's own round trip, after its
 // write, on one node and on a Cluster (where the turn is marked pending in
-// the same pipeline).
+// the same pipeline); on one node, the records they name too (a lead's
+// known organization).
 func TestTurnReadsRideWithTheTurn(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		srv := redistest.New(t)
@@ -90,6 +92,40 @@ func turnReads(t *testing.T, rdb goredis.UniversalClient, prefix string) {
 	}
 	if reads.CRMMemory["person"] != "per_1" || !slices.Equal(reads.CRMIDs, []string{"per_1", ""}) {
 		t.Errorf("CRM read with the turn = %v %v, want person per_1 and ids [per_1 \"\"]", reads.CRMMemory, reads.CRMIDs)
+	}
+	// The records the ids and the memory name, asked for too: in the same
+	// round trip on one node (one script), not read on a Cluster (their
+	// keys are in other slots, known only once the ids are read).
+	person, org := `{"kind":"person","email":"ada@example.com"}`, `{"kind":"organization","domain":"example.com"}`
+	if _, err := c.Apply(ctx, &store.CRMChange{Records: []store.CAS{{Name: "per_1", New: person}, {Name: "org_1", New: org}},
+		Conv: []store.ConvField{{Conv: "c1", Field: "organization", Value: "org_1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	// The first such turn may find the script not loaded yet (a node
+	// without it reads again, once): the second is counted.
+	for _, id := range []string{"m3", "m4"} {
+		counter.n.Store(0)
+		if _, err := st.Turn(store.WithTurnReads(ctx, reads), "c1", id, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+			reads.Reset()
+			reads.CRM, reads.CRMRecords = true, true
+			reads.CRMIndexes = []string{email, store.IndexKey("phone", "+15550100")}
+			return count(sess)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if reads.CRMErr != nil || reads.CRMMemory["organization"] != "org_1" || !slices.Equal(reads.CRMIDs, []string{"per_1", ""}) {
+			t.Errorf("%s: CRM read with records = %v %v %v", id, reads.CRMMemory, reads.CRMIDs, reads.CRMErr)
+		}
+		if _, cluster := rdb.(*goredis.ClusterClient); cluster {
+			if reads.CRMRecordsRead != nil {
+				t.Errorf("%s: records read with the turn on a Cluster: %v", id, reads.CRMRecordsRead)
+			}
+		} else if want := map[string]string{"per_1": person, "org_1": org}; !maps.Equal(reads.CRMRecordsRead, want) {
+			t.Errorf("%s: records read with the turn = %v, want %v", id, reads.CRMRecordsRead, want)
+		}
+	}
+	if n := counter.n.Load(); n != 1 {
+		t.Errorf("%d round trips for the turn and its reads with records, want 1", n)
 	}
 	// A turn that asks for nothing reads nothing.
 	reads.Reset()

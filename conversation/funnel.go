@@ -2,6 +2,9 @@ package conversation
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
@@ -49,13 +52,13 @@ func FunnelFacts(entries []store.Entry, waiting string) []store.FunnelFact {
 		case e.From == "bot" && e.Kind == "message" && e.Card != "":
 			add("reached|"+e.Card, e.At)
 			if e.Input != "" || len(e.Buttons) > 0 {
-				add("asked|"+e.Card, e.At)
+				add(askedPrefix+e.Card, e.At)
 				waiting = e.Card
 			}
 		case e.From == "visitor" && e.Kind == "message":
 			if waiting != "" {
 				out = append(out, store.FunnelFact{Name: "answered|" + waiting, Counter: "answered|" + waiting, At: e.At,
-					Since: "asked|" + waiting, Timing: "time|" + waiting})
+					Since: askedPrefix + waiting, Timing: "time|" + waiting})
 			}
 			waiting = ""
 		case e.Kind == "handoff":
@@ -149,7 +152,7 @@ func turnFacts(sess *engine.Session, entries []store.Entry, waiting string, aske
 		facts = append(facts, store.FunnelFact{Name: "started", Counter: "started", At: sess.StartedAt})
 	}
 	if waiting != "" && !asked.IsZero() {
-		facts = append(facts, store.FunnelFact{Name: "asked|" + waiting, Counter: "asked|" + waiting, At: asked})
+		facts = append(facts, store.FunnelFact{Name: askedPrefix + waiting, Counter: askedPrefix + waiting, At: asked})
 	}
 	return append(facts, FunnelFacts(entries, waiting)...)
 }
@@ -170,7 +173,13 @@ func (s *Service) foldsInTurn(conv string) (store.TurnFolds, bool) {
 	return tf, true
 }
 
-// inTurnFold is the fold TurnFolded writes with a turn (nil: no facts).
+// inTurnFold is the fold TurnFolded writes with a turn (nil: nothing to
+// count). When sess records what the funnel counted of it (Funnel: a
+// conversation started since it is kept), the fold is Counted: the store
+// writes it only at the version sess was read at, so the facts that
+// record does not name are exactly the new ones; sess gets the record
+// with them. A session stored before keeps the rollup's record of its
+// facts (the fold's names, deduplicated by the store) until it ends.
 func inTurnFold(sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) *store.FunnelFold {
 	if sess == nil {
 		return nil
@@ -179,13 +188,68 @@ func inTurnFold(sess *engine.Session, entries []store.Entry, waiting string, ask
 	if len(facts) == 0 {
 		return nil
 	}
-	return &store.FunnelFold{Conv: sess.ID, Key: FunnelKeyOf(sess), Facts: facts}
+	if sess.Funnel == nil {
+		return &store.FunnelFold{Conv: sess.ID, Key: FunnelKeyOf(sess), Facts: facts}
+	}
+	counters, rec := countNew(sess.Funnel, sess.StartedAt, facts)
+	sess.Funnel = rec
+	if len(counters) == 0 {
+		return nil
+	}
+	return &store.FunnelFold{Conv: sess.ID, Key: FunnelKeyOf(sess), Facts: counters, Counted: true}
 }
+
+// countNew returns the counters of the facts rec does not name, in order
+// (each fact's, then its time's when the fact it is timed from is in the
+// record or came before it), as the store's fold would count them, and
+// the record with them: a new one (rec is shared with the session cache),
+// or rec when nothing is new. A name given twice counts once.
+func countNew(rec *engine.FunnelCounted, started time.Time, facts []store.FunnelFact) ([]store.FunnelFact, *engine.FunnelCounted) {
+	var counters []store.FunnelFact
+	next := rec
+	ownAt := false // next.At is next's own (rec's is shared too)
+	for _, f := range facts {
+		if slices.Contains(next.Facts, f.Name) {
+			continue
+		}
+		if next == rec {
+			// One allocation each for the names and the counters.
+			next = &engine.FunnelCounted{Facts: append(make([]string, 0, len(rec.Facts)+len(facts)), rec.Facts...), At: rec.At}
+			counters = make([]store.FunnelFact, 0, 2*len(facts))
+		}
+		next.Facts = append(next.Facts, f.Name)
+		counters = append(counters, store.FunnelFact{Counter: f.Counter})
+		at := f.At.UnixMilli() - started.UnixMilli()
+		t0, since := next.At[f.Since]
+		timed := strings.HasPrefix(f.Name, askedPrefix)
+		if (since || timed) && !ownAt {
+			next.At, ownAt = maps.Clone(next.At), true
+		}
+		if since && f.Since != "" {
+			counters = append(counters, store.FunnelFact{Counter: f.Timing + "|" + store.FunnelBucket(at-t0)})
+			// Only this fact is timed from it, and it counts once.
+			delete(next.At, f.Since)
+		}
+		if timed {
+			if next.At == nil {
+				next.At = make(map[string]int64, 1)
+			}
+			next.At[f.Name] = at
+		}
+	}
+	return counters, next
+}
+
+// askedPrefix starts the names of the facts a later one is timed from: a
+// question's, which its answer's Since names (FunnelFacts).
+const askedPrefix = "asked|"
 
 // redoFunnel folds a conversation's whole transcript again, for the
 // sweep: facts already counted are not counted twice.
 func (s *Service) redoFunnel(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry) error {
-	if s.cfg.Funnels == nil {
+	if s.cfg.Funnels == nil || sess.Funnel != nil {
+		// A session that records what the funnel counted had every
+		// turn's facts counted in the turn's own write.
 		return nil
 	}
 	facts := append([]store.FunnelFact{{Name: "started", Counter: "started", At: sess.StartedAt}}, FunnelFacts(entries, "")...)

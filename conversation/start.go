@@ -54,6 +54,9 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 	tf, inTurn := s.foldsInTurn(sess.ID)
 	var fold *store.FunnelFold
 	if inTurn {
+		// The session records what the funnel counted of it: its
+		// turns' folds need no record of their own (inTurnFold).
+		sess.Funnel = &engine.FunnelCounted{}
 		fold = inTurnFold(sess, entries, "", time.Time{}, true)
 	}
 	var res store.Result

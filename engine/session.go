@@ -56,6 +56,25 @@ type Session struct {
 	FirstMessage string    `json:"first_message,omitempty"`
 	StartedAt    time.Time `json:"started_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+	// Funnel is what the funnel rollup has counted of the session, kept by
+	// the service (the engine does not read it) when the store counts each
+	// turn's facts in the turn's own atomic write: the session at the
+	// version a turn replaces then tells which of the turn's facts are new,
+	// with no record of them in the rollup. nil: the rollup keeps that
+	// record (a session stored before, or a store that folds after the
+	// turn). Never changed in place (Clone shares it): a turn that counts
+	// facts sets a new one.
+	Funnel *FunnelCounted `json:"funnel,omitempty"`
+}
+
+// FunnelCounted is Session.Funnel: the names of the funnel facts counted,
+// and when those happened that a later fact is timed from.
+type FunnelCounted struct {
+	Facts []string `json:"f,omitempty"`
+	// At maps such a fact's name to when it happened, in milliseconds
+	// after the session's StartedAt (to the millisecond); it is dropped
+	// once the fact timed from it is counted.
+	At map[string]int64 `json:"t,omitempty"`
 }
 
 // Visitor is what the widget and server know about the visitor. Playbook

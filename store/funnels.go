@@ -60,6 +60,14 @@ type FunnelFold struct {
 	Key   FunnelKey
 	Facts []FunnelFact
 	Done  string
+	// Counted says the caller decided which facts are new from the
+	// session the turn replaces (engine.Session.Funnel): each of Facts
+	// adds one to its Counter, a time included (its bucket named in its
+	// Counter); no Name, At nor Since is read, nor the rollup's record of
+	// what the conversation folded. Only for the folds TurnFolds writes
+	// with the turn, which the store applies only at the version the
+	// caller read.
+	Counted bool
 }
 
 // FunnelRow is one counter of one row group.

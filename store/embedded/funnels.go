@@ -16,7 +16,10 @@ import (
 // Funnels keeps the funnel rollup in a DB (store.Funnels): what each
 // conversation folded, K("fnc", conv) -> its facts and when (JSON,
 // Unix ms), expiring keep after its last fold; and the counters, K("fnr", day, playbook,
-// version, variant, counter) -> count, kept for good.
+// version, variant, counter) -> count, kept for good. A conversation
+// whose session records what the funnel counted of it
+// (engine.Session.Funnel: its folds Counted, in its turns' commits) has
+// no K("fnc", conv).
 type Funnels struct{ db *DB }
 
 var _ store.Funnels = (*Funnels)(nil)
@@ -94,6 +97,17 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 	var marks []string
 	for i, x := range folds {
 		errs[i] = nil // the batch may run again (group commit)
+		if x.Counted {
+			// The caller knew these are new (a turn's, committed at the
+			// version it read): no record of the conversation's facts.
+			for _, fact := range x.Facts {
+				add(funnelRow{x.Key, fact.Counter})
+			}
+			if x.Done != "" {
+				marks = append(marks, x.Done)
+			}
+			continue
+		}
 		c := convs[x.Conv]
 		if c == nil {
 			c = &convFacts{seen: map[string]int64{}}

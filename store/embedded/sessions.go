@@ -242,7 +242,7 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 	}
 	var folds []store.FunnelFold
 	if fold != nil && len(fold.Facts) > 0 {
-		folds = []store.FunnelFold{{Conv: id, Key: fold.Key, Facts: fold.Facts}}
+		folds = []store.FunnelFold{{Conv: id, Key: fold.Key, Facts: fold.Facts, Counted: fold.Counted}}
 	}
 	foldErrs := make([]error, len(folds))
 	var res store.Result

@@ -226,3 +226,47 @@ func TestCreateStartedIsOneCommit(t *testing.T) {
 		t.Errorf("a start without its fold: %+v %v, want it marked", r, err)
 	}
 }
+
+// TestTurnFoldedCounted (issue 13): a Counted fold (the caller knew from
+// the session which facts are new) adds one to each counter it names in
+// the turn's commit and keeps no record of the conversation's facts; a
+// repeated client message id counts nothing.
+func TestTurnFoldedCounted(t *testing.T) {
+	ctx := context.Background()
+	db, _, _, st := oneCommitFixture(t)
+	tf := st.(store.TurnFolds)
+	f := embedded.NewEngine(db).Funnels()
+	key := store.FunnelKey{Day: "2026-12-05", Playbook: "p", Version: "v1"}
+	counted := func(counters ...string) *store.FunnelFold {
+		fold := &store.FunnelFold{Key: key, Counted: true}
+		for _, c := range counters {
+			fold.Facts = append(fold.Facts, store.FunnelFact{Counter: c})
+		}
+		return fold
+	}
+	if _, err := tf.CreateFolded(ctx, &engine.Session{ID: "c1"}, []store.Entry{botSays("hi")}, counted("started", "asked|hello"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
+		sess.Turn++
+		return sess, []store.Entry{botSays("thanks")}, counted("answered|hello", "time|hello|500"), nil
+	}
+	for range 2 { // the second: the same client message id
+		if _, err := tf.TurnFolded(ctx, "c1", "m1", time.Hour, answer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]int64{"started": 1, "asked|hello": 1, "answered|hello": 1, "time|hello|500": 1}
+	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
+		t.Errorf("counters %v, want %v", got, want)
+	}
+	err := db.View(ctx, func(tx *embedded.Tx) error {
+		return tx.Scan(embedded.K("fnc"), func(k, _ []byte) (bool, error) {
+			t.Errorf("the rollup keeps a conversation's facts: %q", k)
+			return true, nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

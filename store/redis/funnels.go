@@ -21,6 +21,10 @@ import (
 //	pb:{fn:N}:r:DAY|PB|VER|VAR   hash counter -> count, kept
 //	pb:{fn:N}:rows               set of the shard's row ids
 //
+// A conversation whose session records what the funnel counted of it
+// (engine.Session.Funnel: its turns folded in the turn script) has no
+// facts hash: its folds are Counted, counters only.
+//
 // A placed id's shard (slots.go) is the one in the conversation's own
 // slot, so that the turn script folds it on a Cluster too; any other id's
 // is one of the first 16, by a hash of the id. Funnel reads every shard

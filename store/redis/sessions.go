@@ -299,6 +299,9 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	nf := 0
 	if fold != nil {
 		nf = 5 * len(fold.Facts)
+		if fold.Counted {
+			nf = len(fold.Facts)
+		}
 	}
 	args := make([]any, 0, 10+len(entries)+nf)
 	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.liveArg(id), len(entries))
@@ -327,7 +330,12 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		nk := len(keys)
 		var row string
 		keys, row = fold.f.foldKeys(append(keys, ""), id, fold.Key)
-		args = append(args, row, max(fold.keep.Milliseconds(), 1))
+		if fold.Counted {
+			// No keep: the counters only (turn.lua).
+			args = append(args, row, "")
+		} else {
+			args = append(args, row, max(fold.keep.Milliseconds(), 1))
+		}
 		if inScript {
 			keys[nk] = s.markKey(mark)
 		} else {
@@ -341,7 +349,13 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			}
 			args = append(args, b)
 		}
-		args = appendFacts(args, fold.Facts)
+		if fold.Counted {
+			for _, x := range fold.Facts {
+				args = append(args, x.Counter)
+			}
+		} else {
+			args = appendFacts(args, fold.Facts)
+		}
 	} else {
 		args = append(args, "", 0)
 		if inScript {
@@ -480,13 +494,15 @@ type inTurnFold struct {
 	Key   store.FunnelKey
 	Facts []store.FunnelFact
 	keep  time.Duration
+	// Counted: the facts' counters only (store.FunnelFold.Counted).
+	Counted bool
 }
 
 func (s *Store) inTurn(id string, fold *store.FunnelFold, keep time.Duration) *inTurnFold {
 	if fold == nil || len(fold.Facts) == 0 || !s.oneNode && placedShardOf(id) < 0 {
 		return nil
 	}
-	return &inTurnFold{f: s.funnels, Key: fold.Key, Facts: fold.Facts, keep: keep}
+	return &inTurnFold{f: s.funnels, Key: fold.Key, Facts: fold.Facts, keep: keep, Counted: fold.Counted}
 }
 
 var _ store.TurnFolds = (*Store)(nil)

@@ -19,7 +19,10 @@
 -- or "", ARGV[8] its score, ARGV[9] the fold's row id or "", ARGV[10] how
 -- long the fold's facts are kept (ms), ARGV[11..10+N] transcript entries
 -- (JSON), then the fold's facts, five each: name, counter, when (ms),
--- since, timing (as foldScript's).
+-- since, timing (as foldScript's). ARGV[10] "" (store.FunnelFold.Counted:
+-- the caller knew which facts are new from the session this turn
+-- replaces): the fold's counters instead, one each, each added one to,
+-- and the conversation's facts (KEYS[5]) neither read nor written.
 -- KEYS[8] the conversation's inbox record and KEYS[9] its visitor's
 -- conversations (none: no visitor), for a start that writes its record
 -- (Store.CreateStarted, one node; KEYS[4..7] are then there, used or
@@ -122,7 +125,14 @@ end
 if ARGV[7] ~= '' then
   redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
 end
-if ARGV[9] ~= '' then
+if ARGV[9] ~= '' and ARGV[10] == '' then
+  -- A row's first counter is one: then the shard's set of rows gets it.
+  local first = false
+  for i = 11 + n, factsEnd do
+    if redis.call('HINCRBY', KEYS[6], ARGV[i], 1) == 1 then first = true end
+  end
+  if first then redis.call('SADD', KEYS[7], ARGV[9]) end
+elseif ARGV[9] ~= '' then
   fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n, factsEnd)
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
 end

@@ -414,3 +414,57 @@ func TestCreateStartedIsOneCommand(t *testing.T) {
 		t.Errorf("a start without its fold: %+v %v, want it marked", r, err)
 	}
 }
+
+// TestTurnFoldedCounted (issue 13): a Counted fold (the caller knew from
+// the session which facts are new) adds one to each counter it names, in
+// the turn script, and neither writes nor reads the conversation's facts
+// hash; a repeated client message id and a stale try count nothing.
+func TestTurnFoldedCounted(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	st, f, rec := foldingStore(t, srv)
+	key := store.FunnelKey{Day: "2026-12-05", Playbook: "p", Version: "v1"}
+	counted := func(counters ...string) *store.FunnelFold {
+		fold := &store.FunnelFold{Key: key, Counted: true}
+		for _, c := range counters {
+			fold.Facts = append(fold.Facts, store.FunnelFact{Counter: c})
+		}
+		return fold
+	}
+	if _, err := st.CreateFolded(ctx, &engine.Session{ID: "c1"}, []redisstore.Entry{bot("hi")}, counted("started", "asked|hello"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(sess *engine.Session) (*engine.Session, []redisstore.Entry, *store.FunnelFold, error) {
+		sess.Turn++
+		return sess, []redisstore.Entry{bot("thanks")}, counted("answered|hello", "time|hello|500"), nil
+	}
+	rec.take()
+	if _, err := st.TurnFolded(ctx, "c1", "m1", time.Hour, answer); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"evalsha"}) {
+		t.Errorf("a counted turn sent %v, want one evalsha", got)
+	}
+	if dup, err := st.TurnFolded(ctx, "c1", "m1", time.Hour, answer); err != nil || !dup.Duplicate {
+		t.Fatalf("repeated client id: %+v %v", dup, err)
+	}
+	// Another process turns the conversation: this one's first try is
+	// stale and counts nothing, its second counts.
+	other, _, _ := foldingStore(t, srv)
+	if _, err := other.Turn(ctx, "c1", "x", count); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TurnFolded(ctx, "c1", "m2", time.Hour, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, *store.FunnelFold, error) {
+		return sess, []redisstore.Entry{bot("bye")}, counted("reached|bye"), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"started": 1, "asked|hello": 1, "answered|hello": 1, "time|hello|500": 1, "reached|bye": 1}
+	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
+		t.Errorf("counters %v, want %v", got, want)
+	}
+	facts, _, err := srv.Client.Scan(ctx, 0, srv.Prefix+"{fn:*}:c:*", 1<<20).Result()
+	if err != nil || len(facts) != 0 {
+		t.Errorf("facts hashes %v (%v), want none", facts, err)
+	}
+}

@@ -291,5 +291,14 @@ func redirectQueue(cmd redis.Cmder) {
 		if k, ok := args[1].(string); ok && strings.HasSuffix(k, "}:queue") {
 			args[1] = k + "-lost"
 		}
+	case "evalsha", "eval":
+		// A handoff on one node is one script (Inbox.HandOff), the queue
+		// among its keys: EVALSHA sha numkeys key... arg...
+		n, _ := args[2].(int)
+		for i := 3; i < 3+n && i < len(args); i++ {
+			if k, ok := args[i].(string); ok && strings.HasSuffix(k, "}:queue") {
+				args[i] = k + "-lost"
+			}
+		}
 	}
 }

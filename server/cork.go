@@ -251,16 +251,17 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// What the client sent after its request may be in net/http's buffer
 	// already; it must stay buffered (Accept keeps only what is buffered).
 	n := brw.Reader.Buffered()
-	if n > wsReadBuffer {
+	switch {
+	case n == 0: // the usual case: the client waits for the 101
+		return w.conn, bufio.NewReadWriter(bufio.NewReaderSize(conn, wsReadBuffer), bw), nil
+	case n > wsReadBuffer:
 		return w.conn, bufio.NewReadWriter(brw.Reader, bw), nil
 	}
 	early, _ := brw.Reader.Peek(n)
 	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), conn), wsReadBuffer)
-	if n > 0 {
-		if _, err := br.Peek(n); err != nil {
-			conn.Close()
-			return nil, nil, err
-		}
+	if _, err := br.Peek(n); err != nil {
+		conn.Close()
+		return nil, nil, err
 	}
 	return w.conn, bufio.NewReadWriter(br, bw), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -240,7 +241,7 @@ func (*PrechatForm) FrameType() string { return TypePrechat }
 // visitorIn is any frame a visitor sends, decoded in one pass; the typed
 // frame is made from it.
 type visitorIn struct {
-	Type     string         `json:"type"`
+	Type     frameType      `json:"type"`
 	Playbook string         `json:"playbook"`
 	Page     string         `json:"page"`
 	Locale   string         `json:"locale"`
@@ -273,8 +274,10 @@ func DecodeVisitor(isText bool, data []byte) (Frame, *Error) {
 	if len(data) > MaxFrame {
 		return nil, &Error{Code: CodeTooLarge, Message: "frame is larger than 16 KiB"}
 	}
-	var f visitorIn
-	if err := json.Unmarshal(data, &f); err != nil {
+	f := visitorIns.Get().(*visitorIn)
+	defer visitorIns.Put(f)
+	*f = visitorIn{} // json decodes into what pointers hold: none kept
+	if err := json.Unmarshal(data, f); err != nil {
 		return nil, &Error{Code: CodeBadJSON, Message: "frame is not a JSON object: " + jsonProblem(err)}
 	}
 	switch f.Type {
@@ -305,7 +308,36 @@ func DecodeVisitor(isText bool, data []byte) (Frame, *Error) {
 	case "":
 		return nil, &Error{Code: CodeUnknownType, Message: "frame has no type", ID: f.ID}
 	}
-	return nil, &Error{Code: CodeUnknownType, Message: "unknown frame type " + strconv.Quote(Truncate(f.Type, 40)), ID: f.ID}
+	return nil, &Error{Code: CodeUnknownType, Message: "unknown frame type " + strconv.Quote(Truncate(string(f.Type), 40)), ID: f.ID}
+}
+
+// visitorIns keeps the records DecodeVisitor reads frames into (a few
+// hundred bytes each, one a visitor frame); the frame it returns holds
+// their strings and pointers, never the record.
+var visitorIns = sync.Pool{New: func() any { return new(visitorIn) }}
+
+// frameType is a visitor frame's "type": a known one is the constant
+// (TypeMessage...), not a string decoded for every frame.
+type frameType string
+
+// visitorTypes are the types DecodeVisitor knows.
+var visitorTypes = []string{TypeStart, TypeResume, TypeMessage, TypeButton, TypeTyping, TypePing, TypeRating, TypeTranscript, TypeLeaveMessage}
+
+func (t *frameType) UnmarshalJSON(b []byte) error {
+	if len(b) > 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		for _, k := range visitorTypes {
+			if string(b[1:len(b)-1]) == k { // compared without a copy
+				*t = frameType(k)
+				return nil
+			}
+		}
+	}
+	var s string // escapes, another type, null: as a plain string field
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	*t = frameType(s)
+	return nil
 }
 
 // checkID refuses a missing or over-long client message id.

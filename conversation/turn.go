@@ -347,11 +347,14 @@ func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Ses
 		}
 	}
 	if s.cfg.Hours != nil || stored != nil {
-		teams := slices.DeleteFunc(slices.Clone(p.Teams), func(t string) bool {
-			_, set := stored[t]
-			return set || p.Hours[t] != nil
-		})
-		open := map[string]bool{}
+		teams := p.Teams // read only: copied when some are left out
+		if stored != nil || len(p.Hours) > 0 {
+			teams = slices.DeleteFunc(slices.Clone(p.Teams), func(t string) bool {
+				_, set := stored[t]
+				return set || p.Hours[t] != nil
+			})
+		}
+		var open map[string]bool
 		if s.cfg.Hours != nil {
 			var err error
 			if open, err = s.cfg.Hours.Open(ctx, teams, ev.Now); err != nil {
@@ -360,7 +363,13 @@ func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Ses
 		}
 		if stored != nil {
 			byAdmin, _ := stored.Open(ctx, slices.Collect(maps.Keys(stored)), ev.Now)
+			if open == nil {
+				open = make(map[string]bool, len(byAdmin))
+			}
 			maps.Copy(open, byAdmin)
+		}
+		if open == nil {
+			open = map[string]bool{}
 		}
 		ev.Open = open
 	}

@@ -276,8 +276,12 @@ func (v *visitorConn) handle(ctx context.Context, f protocol.Frame) {
 		v.Push(&protocol.Pong{})
 	case *protocol.Start:
 		prog := v.s.svc.PickPlaybook(f, v.s.cfg.DefaultPlaybook)
-		if err = v.w.Start(ctx, prog, f); err == nil && v.w.Conversation() != "" { // "": the pre-chat form went out
-			v.log.Info("conversation started", "conversation", v.w.Conversation(), "playbook", prog.ID, "version", prog.Hash[:12], "page", logPage(f.Page))
+		if err = v.w.Start(ctx, prog, f); err == nil {
+			if conv := v.w.Conversation(); conv != "" { // "": the pre-chat form went out
+				// Typed attributes: no value boxed for the line.
+				v.log.LogAttrs(context.Background(), slog.LevelInfo, "conversation started", slog.String("conversation", conv),
+					slog.String("playbook", prog.ID), slog.String("version", prog.Hash[:12]), slog.String("page", logPage(f.Page)))
+			}
 		}
 	case *protocol.Resume:
 		err = v.w.Resume(ctx, f)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/race"
 )
 
 // TestWorldAllocations: the world a turn and a start see (the time, who
@@ -15,6 +16,7 @@ import (
 // teams are not copied (docs/benchmarks.md, "serve's start, the seventh
 // round").
 func TestWorldAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
 	app := newApp(t, conversation.Options{Presence: salesOnline{}})
 	svc := app.Service()
 	prog, ok := svc.Registry().Current("desk")

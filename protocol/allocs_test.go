@@ -3,6 +3,8 @@ package protocol
 import (
 	"testing"
 	"time"
+
+	"github.com/playbook-dev/playbook/internal/race"
 )
 
 // TestTurnFramesAllocations: what a turn's frames cost to decode (the
@@ -11,6 +13,7 @@ import (
 // encoding/json's own (its decode state, the strings decoded) and the
 // frame made; the record read into is kept from frame to frame.
 func TestTurnFramesAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
 	decodes := []struct {
 		in   string
 		want float64

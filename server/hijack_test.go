@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/playbook-dev/playbook/internal/race"
 )
 
 // hijackable is a ResponseWriter whose Hijack hands out conn with what a
@@ -51,6 +53,7 @@ func TestHijackKeepsWhatTheClientSentEarly(t *testing.T) {
 // early (the usual case) no reader is put in front of the connection
 // (docs/benchmarks.md, "serve's start, the seventh round").
 func TestHijackAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
 	client, srv := net.Pipe()
 	defer client.Close()
 	h := newHijackable(srv, "")

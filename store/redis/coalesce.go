@@ -23,19 +23,29 @@ import (
 // their code. Only commands that are safe on any connection are batched
 // (coalescable: data commands and scripts, one slot each on a cluster);
 // blocking commands, pub/sub, WATCH and MULTI, connection state and
-// commands a cluster fans out to every node go on as before. Pipelines a
-// store builds itself are sent as they are.
+// commands a cluster fans out to every node go on as before.
+//
+// A pipeline a store builds itself (a turn with the reads that must follow
+// its write, a handoff's queue step, the CRM's reads) rides in the batch
+// too when every one of its commands could, as one piece: its commands
+// stay together and in their order in the batch, so each one still runs
+// right after the one before it (a read after the turn's write sees the
+// write) and no other caller's command comes between them. Each keeps
+// its own reply and error, and Exec answers the first error as go-redis's
+// does. A transaction (MULTI/EXEC) and a pipeline of more than MaxBatch
+// commands go on as before.
 //
 // A batch is bounded in size (CoalesceOptions.MaxBatch) and in time
-// (Window); a command that finds MaxQueued commands waiting is sent on its
-// own at once rather than wait. A caller whose context ends while its
-// command is still queued gets the context's error and the command is
-// never sent; once its batch is written it waits for the reply, as a
-// go-redis command does (the client's read timeout bounds it). A
-// goroutine's commands keep their order, since each waits for its reply
-// before the next; commands of different goroutines were never ordered.
-// On a Redis Cluster go-redis splits each batch per master and sends the
-// parts at once.
+// (Window); a command (or pipeline) that finds MaxQueued commands waiting
+// is sent on its own at once rather than wait. A caller whose context
+// ends while its commands are still queued gets the context's error and
+// they are never sent; once its batch is written it waits for the
+// replies, as a go-redis command does (the client's read timeout bounds
+// it). A goroutine's commands keep their order, since each waits for its
+// reply before the next; commands of different goroutines were never
+// ordered. On a Redis Cluster go-redis splits each batch per master and
+// sends the parts at once (a pipeline's commands to one master keep
+// their order there, as in a pipeline of their own).
 type Coalescer struct {
 	rdb  goredis.UniversalClient
 	opts CoalesceOptions
@@ -45,6 +55,7 @@ type Coalescer struct {
 
 	mu     sync.Mutex
 	queue  []*coalesced
+	queued int       // commands in queue (a pipeline counts all of its)
 	first  time.Time // when the oldest queued command came
 	closed bool
 
@@ -96,9 +107,12 @@ type CoalesceStats struct {
 	Cancelled, Overflow atomic.Int64
 }
 
+// coalesced is one caller's command, or its pipeline's commands, which
+// go in one batch, together and in order.
 type coalesced struct {
-	cmd   goredis.Cmder
-	state atomic.Int32 // queued, taken or cancelled
+	cmds  []goredis.Cmder
+	one   [1]goredis.Cmder // a lone command's cmds, without an allocation
+	state atomic.Int32     // queued, taken or cancelled
 	done  chan struct{}
 }
 
@@ -184,15 +198,35 @@ func (c *Coalescer) batchable(cmd goredis.Cmder) bool {
 	return coalescable[n] || c.multiKey && multi[n]
 }
 
-// do queues cmd and waits for its reply; it reports false when cmd must
-// be sent on its own (the queue is full or the Coalescer closed).
-func (c *Coalescer) do(ctx context.Context, cmd goredis.Cmder) (bool, error) {
-	if ctx.Err() != nil {
-		return true, ctx.Err()
+// batchablePipeline reports whether a pipeline may ride in a batch as one
+// piece: it fits in one and every command could be batched alone (so a
+// transaction, whose MULTI cannot, never does).
+func (c *Coalescer) batchablePipeline(cmds []goredis.Cmder) bool {
+	if len(cmds) == 0 || len(cmds) > c.opts.MaxBatch {
+		return false
 	}
-	it := &coalesced{cmd: cmd, done: make(chan struct{})}
+	for _, cmd := range cmds {
+		if !c.batchable(cmd) {
+			return false
+		}
+	}
+	return true
+}
+
+// do queues it (one command or a pipeline's) and waits for the replies;
+// it reports false when they must be sent on their own (the queue is
+// full or the Coalescer closed), else the first command's error, as a
+// pipeline's Exec does. A caller that gives up before its commands are
+// sent gets its context's error, set on each command too (a pipeline's
+// caller reads them from its commands).
+func (c *Coalescer) do(ctx context.Context, it *coalesced) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		setErr(it.cmds, err)
+		return true, err
+	}
+	it.done = make(chan struct{})
 	c.mu.Lock()
-	if c.closed || len(c.queue) >= c.opts.MaxQueued {
+	if c.closed || c.queued >= c.opts.MaxQueued {
 		if !c.closed {
 			c.stats.Overflow.Add(1)
 		}
@@ -203,7 +237,8 @@ func (c *Coalescer) do(ctx context.Context, cmd goredis.Cmder) (bool, error) {
 		c.first = time.Now()
 	}
 	c.queue = append(c.queue, it)
-	n := len(c.queue)
+	c.queued += len(it.cmds)
+	n := c.queued
 	c.mu.Unlock()
 	signal(c.wake)
 	if n >= c.opts.MaxBatch {
@@ -211,16 +246,32 @@ func (c *Coalescer) do(ctx context.Context, cmd goredis.Cmder) (bool, error) {
 	}
 	select {
 	case <-it.done:
-		return true, cmd.Err()
+		return true, firstErr(it.cmds)
 	case <-ctx.Done():
 		if it.state.CompareAndSwap(queued, cancelled) {
-			c.stats.Cancelled.Add(1)
+			c.stats.Cancelled.Add(int64(len(it.cmds)))
+			setErr(it.cmds, ctx.Err())
 			return true, ctx.Err()
 		}
-		// Already written: its reply is on the way.
+		// Already written: the replies are on the way.
 		<-it.done
-		return true, cmd.Err()
+		return true, firstErr(it.cmds)
 	}
+}
+
+func setErr(cmds []goredis.Cmder, err error) {
+	for _, cmd := range cmds {
+		cmd.SetErr(err)
+	}
+}
+
+func firstErr(cmds []goredis.Cmder) error {
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func signal(ch chan struct{}) {
@@ -254,7 +305,7 @@ func (c *Coalescer) run() {
 			for {
 				c.mu.Lock()
 				wait := c.opts.Window - time.Since(c.first)
-				n := len(c.queue)
+				n := c.queued
 				c.mu.Unlock()
 				if wait <= 0 || n == 0 || n >= c.opts.MaxBatch {
 					break
@@ -308,12 +359,17 @@ func (c *Coalescer) run() {
 	}
 }
 
-// take removes up to MaxBatch commands from the queue, those whose caller
-// gave up left out, and reports whether more are waiting.
+// take removes up to MaxBatch commands from the queue (the first
+// caller's, and then those of the next callers that fit whole), those
+// whose caller gave up left out, and reports whether more are waiting.
 func (c *Coalescer) take() ([]*coalesced, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := min(len(c.queue), c.opts.MaxBatch)
+	n, size := 0, 0
+	for n < len(c.queue) && (n == 0 || size+len(c.queue[n].cmds) <= c.opts.MaxBatch) {
+		size += len(c.queue[n].cmds)
+		n++
+	}
 	batch := make([]*coalesced, 0, n)
 	for _, it := range c.queue[:n] {
 		if it.state.CompareAndSwap(queued, taken) {
@@ -323,6 +379,7 @@ func (c *Coalescer) take() ([]*coalesced, bool) {
 	rest := copy(c.queue, c.queue[n:])
 	clear(c.queue[rest:])
 	c.queue = c.queue[:rest]
+	c.queued -= size
 	return batch, rest > 0
 }
 
@@ -344,16 +401,24 @@ func (c *Coalescer) drain() {
 // grows from one batch to the next (see package warm).
 var senders = warm.New(warm.Idle)
 
+// sending marks the context of a batch's own pipeline, which the hook
+// lets through.
+type sending struct{}
+
+var batchContext = context.WithValue(context.Background(), sending{}, true)
+
 // send writes batch as one pipeline and wakes each caller; each command
 // holds its own reply or error.
 func (c *Coalescer) send(batch []*coalesced) {
 	pipe := c.rdb.Pipeline()
+	n := 0
 	for _, it := range batch {
-		_ = pipe.Process(context.Background(), it.cmd)
+		_ = pipe.BatchProcess(batchContext, it.cmds...)
+		n += len(it.cmds)
 	}
-	_, _ = pipe.Exec(context.Background())
+	_, _ = pipe.Exec(batchContext)
 	c.stats.Batches.Add(1)
-	c.stats.Commands.Add(int64(len(batch)))
+	c.stats.Commands.Add(int64(n))
 	for _, it := range batch {
 		close(it.done)
 	}
@@ -366,7 +431,10 @@ func (h coalesceHook) DialHook(next goredis.DialHook) goredis.DialHook { return 
 func (h coalesceHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		if h.c.batchable(cmd) {
-			if ok, err := h.c.do(ctx, cmd); ok {
+			it := &coalesced{}
+			it.one[0] = cmd
+			it.cmds = it.one[:]
+			if ok, err := h.c.do(ctx, it); ok {
 				return err
 			}
 		}
@@ -375,5 +443,12 @@ func (h coalesceHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook 
 }
 
 func (h coalesceHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if ctx.Value(sending{}) == nil && h.c.batchablePipeline(cmds) {
+			if ok, err := h.c.do(ctx, &coalesced{cmds: cmds}); ok {
+				return err
+			}
+		}
+		return next(ctx, cmds)
+	}
 }

@@ -311,3 +311,125 @@ func TestCoalesceOrderPerKey(t *testing.T) {
 		}
 	})
 }
+
+// A pipeline a store builds (a turn with its reads) rides in the batch as
+// one piece: the four pipelines of two commands go in one pipeline of 8,
+// each GET right after its own INCR (it sees its write), and Exec answers
+// as go-redis's does.
+func TestCoalescePipelinesShareOnePipeline(t *testing.T) {
+	onBoth(t, redisstore.CoalesceOptions{Window: time.Hour, MaxBatch: 8}, func(t *testing.T, e coalesceEnv) {
+		ctx := context.Background()
+		shared := e.prefix + "{p}shared"
+		incrs := make([]int64, 4)
+		gets := make([]string, 4)
+		errs := make([]error, 4)
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				pipe := e.rdb.Pipeline()
+				incr := pipe.IncrBy(ctx, shared, int64(i+1))
+				get := pipe.Get(ctx, shared)
+				_, errs[i] = pipe.Exec(ctx)
+				incrs[i], gets[i] = incr.Val(), get.Val()
+			})
+		}
+		wg.Wait()
+		for i := range 4 {
+			if errs[i] != nil || gets[i] != strconv.FormatInt(incrs[i], 10) {
+				t.Errorf("pipeline %d: INCRBY %d then GET %q, %v; want the GET to see the INCRBY", i, incrs[i], gets[i], errs[i])
+			}
+		}
+		if sizes, single := e.count.get(); !slices.Equal(sizes, []int{8}) || single != 0 {
+			t.Errorf("pipelines %v and %d commands alone, want one pipeline of 8", sizes, single)
+		}
+		if b, c := e.co.Stats().Batches.Load(), e.co.Stats().Commands.Load(); b != 1 || c != 8 {
+			t.Errorf("stats: %d batches of %d commands, want 1 of 8", b, c)
+		}
+	})
+}
+
+// Under load, with other callers' commands to the same key all around,
+// no command comes between a pipeline's two: each GET answers its own
+// INCR's value.
+func TestCoalescePipelineStaysTogether(t *testing.T) {
+	onBoth(t, redisstore.CoalesceOptions{}, func(t *testing.T, e coalesceEnv) {
+		ctx := context.Background()
+		shared := e.prefix + "{t}shared"
+		var wg sync.WaitGroup
+		for g := range 16 {
+			wg.Go(func() {
+				for range 40 {
+					if g%2 == 0 {
+						if err := e.rdb.Incr(ctx, shared).Err(); err != nil {
+							t.Error(err)
+							return
+						}
+						continue
+					}
+					pipe := e.rdb.Pipeline()
+					incr := pipe.Incr(ctx, shared)
+					get := pipe.Get(ctx, shared)
+					if _, err := pipe.Exec(ctx); err != nil {
+						t.Error(err)
+						return
+					}
+					if v := strconv.FormatInt(incr.Val(), 10); get.Val() != v {
+						t.Errorf("INCR %s then GET %s: another command between them", v, get.Val())
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if c := e.co.Stats().Commands.Load(); c != 8*40+8*40*2 {
+			t.Errorf("%d commands batched, want all %d", c, 8*40+8*40*2)
+		}
+	})
+}
+
+// A pipeline whose caller gives up while it waits is never sent, and each
+// of its commands answers the context's error (a pipeline's caller reads
+// its commands' errors); one of more than MaxBatch commands, and a
+// transaction (MULTI/EXEC), go on their own at once.
+func TestCoalescePipelineBounds(t *testing.T) {
+	onBoth(t, redisstore.CoalesceOptions{Window: time.Hour, MaxBatch: 3}, func(t *testing.T, e coalesceEnv) {
+		key := e.prefix + "{b}k"
+		ctx, cancel := context.WithCancel(context.Background())
+		pipe := e.rdb.Pipeline()
+		incr := pipe.Incr(ctx, key)
+		get := pipe.Get(ctx, key)
+		done := make(chan error, 1)
+		go func() { _, err := pipe.Exec(ctx); done <- err }()
+		waitQueued(t, e.co, 2)
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled pipeline: %v, want context.Canceled", err)
+		}
+		if !errors.Is(incr.Err(), context.Canceled) || !errors.Is(get.Err(), context.Canceled) {
+			t.Errorf("cancelled pipeline's commands: %v, %v; want context.Canceled", incr.Err(), get.Err())
+		}
+		if c := e.co.Stats().Cancelled.Load(); c != 2 {
+			t.Errorf("%d cancelled, want 2", c)
+		}
+		bg := context.Background()
+		big := e.rdb.Pipeline()
+		for range 4 {
+			big.Incr(bg, key)
+		}
+		if _, err := big.Exec(bg); err != nil {
+			t.Fatal(err)
+		}
+		tx := e.rdb.TxPipeline()
+		tx.Incr(bg, key)
+		tx.Incr(bg, key)
+		if _, err := tx.Exec(bg); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.plain.Get(bg, key).Int(); err != nil || n != 6 {
+			t.Errorf("%s = %d, %v; want 6 (the cancelled INCR never ran)", key, n, err)
+		}
+		if b := e.co.Stats().Batches.Load(); b != 0 {
+			t.Errorf("%d batches, want none", b)
+		}
+	})
+}

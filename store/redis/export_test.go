@@ -26,11 +26,12 @@ var ErrMigrationStopped = errMigrationStopped
 // IDLess compares two entry ids as Redis compares stream ids.
 func IDLess(a, b string) bool { return entryKey(a).less(entryKey(b)) }
 
-// CoalescerQueued is how many commands wait in c's queue.
+// CoalescerQueued is how many commands wait in c's queue (a pipeline's
+// count each).
 func CoalescerQueued(c *Coalescer) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.queue)
+	return c.queued
 }
 
 // Slot is Redis Cluster's hash slot of a key's tag, as this package
@@ -59,3 +60,11 @@ func LoadScripts(ctx context.Context, rdb goredis.UniversalClient) error {
 
 // TimersOf returns the timer queue on the client and prefix of an inbox.
 func TimersOf(in *Inbox) store.Timers { return New(in.rdb, Options{Prefix: in.p}).Timers() }
+
+// CoalescerWaiting is how many callers (a command, or a pipeline) wait in
+// c's queue.
+func CoalescerWaiting(c *Coalescer) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}

@@ -2,8 +2,12 @@ package redis_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -149,5 +153,194 @@ func turnReads(t *testing.T, rdb goredis.UniversalClient, prefix string) {
 	}
 	if !reads.Read || reads.InboxRecord != nil || reads.InboxErr != store.ErrInboxNotFound {
 		t.Errorf("reads of a conversation without an inbox record = %+v", reads)
+	}
+}
+
+// batchTurns are conversations whose turns ask for reads (store.TurnReads:
+// the inbox record, the CRM's memory), on a client that a test gives a
+// Coalescer.
+type batchTurns struct {
+	rdb    goredis.UniversalClient
+	plain  goredis.UniversalClient // the same Redis, no Coalescer
+	st     *redisstore.Store
+	prefix string
+	ids    []string
+}
+
+// onBothBatched runs f on one node and on the cluster (skipped without
+// one), with n conversations ready for a turn from the store's cache.
+func onBothBatched(t *testing.T, n int, f func(t *testing.T, b *batchTurns)) {
+	t.Run("node", func(t *testing.T) {
+		srv := redistest.New(t)
+		rdb := goredis.NewClient(srv.Client.Options())
+		t.Cleanup(func() { rdb.Close() })
+		f(t, newBatchTurns(t, rdb, srv.Client, srv.Prefix, n))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.NewCluster(t)
+		rdb := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs})
+		t.Cleanup(func() { rdb.Close() })
+		f(t, newBatchTurns(t, rdb, cl.Client, cl.Prefix, n))
+	})
+}
+
+func newBatchTurns(t *testing.T, rdb, plain goredis.UniversalClient, prefix string, n int) *batchTurns {
+	ctx := context.Background()
+	b := &batchTurns{rdb: rdb, plain: plain, prefix: prefix,
+		st: redisstore.New(rdb, redisstore.Options{Prefix: prefix, TTL: time.Hour, Pending: func([]store.Entry) bool { return true }})}
+	inbox := redisstore.NewInbox(rdb, prefix)
+	crm := redisstore.NewCRM(rdb, prefix)
+	for i := range n {
+		id := fmt.Sprintf("c%d", i)
+		b.ids = append(b.ids, id)
+		if _, err := b.st.Create(ctx, &engine.Session{ID: id, Playbook: "p", Version: "h"}, []store.Entry{bot("hi")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := inbox.Start(ctx, &store.Conversation{ID: id, Status: store.StatusBot, Team: "team" + id, Playbook: "p", Labels: []string{}}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := crm.Apply(ctx, &store.CRMChange{Conv: []store.ConvField{{Conv: id, Field: "person", Value: "per_" + id}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.st.Load(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := redisstore.LoadScripts(ctx, rdb); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// turnAll runs a turn with reads on every conversation at once; until
+// each has come back or waits in co, then closeCo (if any) runs, which
+// lets the queued ones go.
+func (b *batchTurns) turnAll(t *testing.T, co *redisstore.Coalescer, closeCo func()) ([]store.TurnReads, []error) {
+	reads := make([]store.TurnReads, len(b.ids))
+	errs := make([]error, len(b.ids))
+	var back atomic.Int64
+	var wg sync.WaitGroup
+	for i, id := range b.ids {
+		wg.Go(func() {
+			defer back.Add(1)
+			r := &reads[i]
+			_, errs[i] = b.st.Turn(store.WithTurnReads(context.Background(), r), id, "m1", func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+				r.Reset()
+				r.Inbox, r.CRM = true, true
+				return count(sess)
+			})
+		})
+	}
+	if closeCo != nil {
+		deadline := time.Now().Add(10 * time.Second) // guards a hang only
+		for int(back.Load())+redisstore.CoalescerWaiting(co) < len(b.ids) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d turns back and %d waiting, want %d in all", back.Load(), redisstore.CoalescerWaiting(co), len(b.ids))
+			}
+			runtime.Gosched()
+		}
+		closeCo()
+	}
+	wg.Wait()
+	return reads, errs
+}
+
+// checkReads fails t unless each turn read its own conversation's inbox
+// record and CRM memory.
+func (b *batchTurns) checkReads(t *testing.T, reads []store.TurnReads, errs []error) {
+	t.Helper()
+	for i, id := range b.ids {
+		r := reads[i]
+		if errs[i] != nil || !r.Read || r.InboxErr != nil || r.CRMErr != nil {
+			t.Errorf("turn of %s: %v, reads %+v", id, errs[i], r)
+			continue
+		}
+		if r.InboxRecord == nil || r.InboxRecord.ID != id || r.InboxRecord.Team != "team"+id || r.CRMMemory["person"] != "per_"+id {
+			t.Errorf("turn of %s read inbox %+v, CRM %v", id, r.InboxRecord, r.CRMMemory)
+		}
+	}
+}
+
+// TestTurnsWithReadsShareTheBatch: a turn that asks for reads with its
+// write (a lead's create, an ending turn's look for the chat's person) is
+// a pipeline of its own (the EVALSHA, then the reads, on a Cluster the
+// pending mark), and rides in the Coalescer's batch like any turn (issue
+// 13): four such turns at once are one round trip, each with its own
+// reads after its own write.
+func TestTurnsWithReadsShareTheBatch(t *testing.T) {
+	onBothBatched(t, 4, func(t *testing.T, b *batchTurns) {
+		co := redisstore.Coalesce(b.rdb, redisstore.CoalesceOptions{Window: time.Hour})
+		t.Cleanup(co.Close)
+		trips := &pipeCounter{}
+		b.rdb.AddHook(trips)
+		reads, errs := b.turnAll(t, co, co.Close)
+		b.checkReads(t, reads, errs)
+		if sizes, single := trips.get(); len(sizes) != 1 || single != 0 {
+			t.Errorf("4 turns with reads: pipelines %v and %d commands alone, want one pipeline", sizes, single)
+		}
+	})
+}
+
+// TestTurnsWithReadsInAFailedBatch: a batch that fails (its connection
+// broke) fails each of its turns, as it fails a turn sent alone.
+func TestTurnsWithReadsInAFailedBatch(t *testing.T) {
+	onBothBatched(t, 4, func(t *testing.T, b *batchTurns) {
+		co := redisstore.Coalesce(b.rdb, redisstore.CoalesceOptions{Window: time.Hour})
+		t.Cleanup(co.Close)
+		b.rdb.AddHook(failingPipelines{})
+		_, errs := b.turnAll(t, co, co.Close)
+		for i, err := range errs {
+			if !errors.Is(err, errBrokenBatch) {
+				t.Errorf("turn of %s in a failed batch: %v, want %v", b.ids[i], err, errBrokenBatch)
+			}
+		}
+	})
+}
+
+// TestTurnsWithReadsInABatchLoadTheScript: turns with reads batched after
+// Redis forgot the turn script (a restart, SCRIPT FLUSH) each get
+// NOSCRIPT, load it and run again, as alone.
+func TestTurnsWithReadsInABatchLoadTheScript(t *testing.T) {
+	onBothBatched(t, 6, func(t *testing.T, b *batchTurns) {
+		co := redisstore.Coalesce(b.rdb, redisstore.CoalesceOptions{})
+		t.Cleanup(co.Close)
+		ctx := context.Background()
+		flush := func(ctx context.Context, c *goredis.Client) error { return c.ScriptFlush(ctx).Err() }
+		var err error
+		if cc, ok := b.plain.(*goredis.ClusterClient); ok {
+			err = cc.ForEachMaster(ctx, flush)
+		} else {
+			err = flush(ctx, b.plain.(*goredis.Client))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads, errs := b.turnAll(t, co, nil)
+		b.checkReads(t, reads, errs)
+		if c := co.Stats().Commands.Load(); c < int64(2*len(b.ids)) {
+			t.Errorf("%d commands batched, want the turns' and their reads (%d at least)", c, 2*len(b.ids))
+		}
+	})
+}
+
+var errBrokenBatch = errors.New("connection reset (test)")
+
+// failingPipelines fails every pipeline that carries a turn as go-redis
+// does when the connection breaks: each command gets the error.
+type failingPipelines struct{}
+
+func (failingPipelines) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (failingPipelines) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return next
+}
+func (failingPipelines) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if !slices.ContainsFunc(cmds, func(c goredis.Cmder) bool { return c.Name() == "evalsha" }) {
+			return next(ctx, cmds)
+		}
+		for _, c := range cmds {
+			c.SetErr(errBrokenBatch)
+		}
+		return errBrokenBatch
 	}
 }

@@ -75,7 +75,8 @@ type CoalesceOptions struct {
 	// Window is how long the first command of a batch waits for others
 	// before the batch is sent (unless MaxBatch come first). 0: no wait,
 	// a batch is sent as soon as a flight is free, and batches hold what
-	// arrived while the earlier ones were on the wire.
+	// arrived while the earlier ones were on the wire; a caller that
+	// finds nothing waiting and a flight free sends its own at once.
 	Window time.Duration
 	// MaxBatch is the most commands one pipeline carries; default 128.
 	MaxBatch int
@@ -232,6 +233,22 @@ func (c *Coalescer) do(ctx context.Context, it *coalesced) (bool, error) {
 		}
 		c.mu.Unlock()
 		return false, nil
+	}
+	if len(c.queue) == 0 && c.opts.Window == 0 {
+		// Nothing waits: with a flight free, the caller sends its
+		// commands itself, at once, as the batch they would be alone,
+		// without the two goroutine hand-offs of the queue.
+		select {
+		case c.flights <- struct{}{}:
+			c.running.Add(1)
+			c.mu.Unlock()
+			it.state.Store(taken)
+			c.send([]*coalesced{it})
+			<-c.flights
+			c.running.Done()
+			return true, firstErr(it.cmds)
+		default:
+		}
 	}
 	if len(c.queue) == 0 {
 		c.first = time.Now()

@@ -433,3 +433,66 @@ func TestCoalescePipelineBounds(t *testing.T) {
 		}
 	})
 }
+
+// callerSends records whether the pipelines a client sends (a hook added
+// after the Coalescer) go out on the goroutine of a function named fn.
+type callerSends struct {
+	fn          string
+	mu          sync.Mutex
+	mine, other int
+}
+
+func (c *callerSends) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (c *callerSends) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return next
+}
+func (c *callerSends) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if n := cmds[0].Name(); n == "hello" || n == "client" {
+			return next(ctx, cmds)
+		}
+		pcs := make([]uintptr, 64)
+		frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+		mine := false
+		for more := true; more; {
+			var f runtime.Frame
+			f, more = frames.Next()
+			mine = mine || strings.Contains(f.Function, c.fn)
+		}
+		c.mu.Lock()
+		if mine {
+			c.mine++
+		} else {
+			c.other++
+		}
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// With no window and nothing waiting, a caller sends its command (or its
+// pipeline) itself, at once, as a batch of its own: no hand-off to the
+// Coalescer's goroutines and back when the load is light.
+func TestCoalesceLoneCallerSendsItself(t *testing.T) {
+	onBoth(t, redisstore.CoalesceOptions{}, func(t *testing.T, e coalesceEnv) {
+		sends := &callerSends{fn: "TestCoalesceLoneCallerSendsItself"}
+		e.rdb.AddHook(sends)
+		ctx := context.Background()
+		key := e.prefix + "{l}k"
+		if err := e.rdb.Incr(ctx, key).Err(); err != nil {
+			t.Fatal(err)
+		}
+		pipe := e.rdb.Pipeline()
+		pipe.Incr(ctx, key)
+		get := pipe.Get(ctx, key)
+		if _, err := pipe.Exec(ctx); err != nil || get.Val() != "2" {
+			t.Fatalf("pipeline: GET %q, %v; want 2", get.Val(), err)
+		}
+		if sends.mine != 2 || sends.other != 0 {
+			t.Errorf("%d batches sent by their caller, %d by another goroutine; want both by their caller", sends.mine, sends.other)
+		}
+		if b, c := e.co.Stats().Batches.Load(), e.co.Stats().Commands.Load(); b != 2 || c != 3 {
+			t.Errorf("stats: %d batches of %d commands, want 2 of 3", b, c)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/race"
 	"github.com/playbook-dev/playbook/store"
 )
 
@@ -95,7 +96,7 @@ func TestLeadCreateAllocations(t *testing.T) {
 			create() // the subscriptions read once
 			n := testing.AllocsPerRun(200, create)
 			t.Logf("%s: %.0f allocations a create", tc.name, n)
-			if n > tc.max && !raceOn {
+			if n > tc.max && !race.Enabled {
 				t.Errorf("%s: %.0f allocations a create, want at most %.0f", tc.name, n, tc.max)
 			}
 		})

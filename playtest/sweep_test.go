@@ -13,6 +13,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/dsl"
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/race"
 )
 
 // sweepBook declares a var of each type (with a default where one can be
@@ -209,7 +210,7 @@ func keepable(s *Sim) error {
 // TestNothingThatValidatesFailsWhileChatting runs every expression of the
 // sweep that validates against every data set: none may stop the bot.
 func TestNothingThatValidatesFailsWhileChatting(t *testing.T) {
-	short := testing.Short() || raceOn // the whole sweep is ~35k loads
+	short := testing.Short() || race.Enabled // the whole sweep is ~35k loads
 	exprs := sweepExprs(short)
 	loaded, failed, limits := 0, 0, 0
 	for k, e := range exprs {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/race"
 	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
 )
@@ -65,7 +66,7 @@ func TestTurnAllocations(t *testing.T) {
 	// the transaction's cursor, 141 after; under the race detector, which
 	// adds allocations of its own, 168-169 and 149-150.
 	ceiling := 145
-	if raceEnabled {
+	if race.Enabled {
 		ceiling = 155
 	}
 	if allocs > float64(ceiling) {

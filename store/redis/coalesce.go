@@ -28,9 +28,11 @@ import (
 // A pipeline a store builds itself (a turn with the reads that must follow
 // its write, a handoff's queue step, the CRM's reads) rides in the batch
 // too when every one of its commands could, as one piece: its commands
-// stay together and in their order in the batch, so each one still runs
-// right after the one before it (a read after the turn's write sees the
-// write) and no other caller's command comes between them. Each keeps
+// stay together and in their order in the batch, on one connection, so a
+// read after the turn's write sees the write, as in a pipeline of its
+// own. (Redis runs what it read from a connection before it reads
+// another's, so no other caller's command comes between them either,
+// as long as the batch comes in one read; nothing relies on that.) Each keeps
 // its own reply and error, and Exec answers the first error as go-redis's
 // does. A transaction (MULTI/EXEC) and a pipeline of more than MaxBatch
 // commands go on as before.

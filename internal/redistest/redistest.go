@@ -33,6 +33,15 @@ type Server struct {
 	URL string
 }
 
+// NeedsReal skips t on the in-process miniredis (no PLAYBOOK_REDIS_URL
+// outside CI), saying what of a real Redis the test needs.
+func (s *Server) NeedsReal(t testing.TB, what string) {
+	t.Helper()
+	if s.Mini != nil {
+		t.Skipf("needs a real Redis (%s); miniredis stands in here", what)
+	}
+}
+
 // Real reports whether tests run against a real Redis.
 func Real() bool { return os.Getenv("PLAYBOOK_REDIS_URL") != "" }
 

@@ -64,6 +64,8 @@ type coalesceEnv struct {
 	prefix string
 	// plain is another client of the same Redis, without a Coalescer.
 	plain goredis.UniversalClient
+	// srv is the one node's Redis (nil on the cluster).
+	srv *redistest.Server
 }
 
 // onBoth runs f on one node and on the cluster (skipped without one).
@@ -72,7 +74,7 @@ func onBoth(t *testing.T, opts redisstore.CoalesceOptions, f func(t *testing.T, 
 		redistest.SkipShort(t, "needs Redis")
 		srv := redistest.New(t)
 		e := newCoalesceEnv(t, goredis.NewClient(srv.Client.Options()), srv.Prefix, opts)
-		e.plain = srv.Client
+		e.plain, e.srv = srv.Client, srv
 		f(t, e)
 	})
 	t.Run("cluster", func(t *testing.T) {
@@ -353,6 +355,9 @@ func TestCoalescePipelinesShareOnePipeline(t *testing.T) {
 // INCR's value.
 func TestCoalescePipelineStaysTogether(t *testing.T) {
 	onBoth(t, redisstore.CoalesceOptions{}, func(t *testing.T, e coalesceEnv) {
+		if e.srv != nil {
+			e.srv.NeedsReal(t, "a connection's commands run before another's are read")
+		}
 		ctx := context.Background()
 		shared := e.prefix + "{t}shared"
 		var wg sync.WaitGroup

@@ -49,13 +49,10 @@ func PlacedSlots() int {
 	return n
 }
 
-// LoadScripts loads the turn and fold scripts (on every master of a
-// Cluster), so that no NOSCRIPT try is counted.
+// LoadScripts loads every script (on every master of a Cluster), as
+// serve's first Ping does, so that no NOSCRIPT try is counted.
 func LoadScripts(ctx context.Context, rdb goredis.UniversalClient) error {
-	if err := turnScript.Load(ctx, rdb).Err(); err != nil {
-		return err
-	}
-	return foldScript.Load(ctx, rdb).Err()
+	return loadScripts(ctx, rdb)
 }
 
 // TimersOf returns the timer queue on the client and prefix of an inbox.

@@ -45,6 +45,11 @@ func TestHandOffIsOneCommandOnOneNode(t *testing.T) {
 	if err := inbox.AddWait(ctx, "sales", 90*time.Second, 20); err != nil {
 		t.Fatal(err)
 	}
+	// As serve's first Ping does: on a fresh Redis the first call of a
+	// script would otherwise be a NOSCRIPT and then an EVAL.
+	if err := redisstore.LoadScripts(ctx, rdb); err != nil {
+		t.Fatal(err)
+	}
 	rec.take()
 
 	wait := store.Timer{ID: "c1:6:sales:0", At: at.Add(2 * time.Minute)}

@@ -35,6 +35,7 @@ func (oldRedis) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.Pr
 func TestEngineRefusesRedisBefore7(t *testing.T) {
 	ctx := context.Background()
 	rds := redistest.New(t)
+	rds.NeedsReal(t, "INFO server")
 	opt, err := goredis.ParseURL(rds.URL)
 	if err != nil {
 		t.Fatal(err)

@@ -237,13 +237,7 @@ func TestTurnFoldedCounted(t *testing.T) {
 	tf := st.(store.TurnFolds)
 	f := embedded.NewEngine(db).Funnels()
 	key := store.FunnelKey{Day: "2026-12-05", Playbook: "p", Version: "v1"}
-	counted := func(counters ...string) *store.FunnelFold {
-		fold := &store.FunnelFold{Key: key, Counted: true}
-		for _, c := range counters {
-			fold.Facts = append(fold.Facts, store.FunnelFact{Counter: c})
-		}
-		return fold
-	}
+	counted := func(counters ...string) *store.FunnelFold { return storetest.CountedFold(key, counters...) }
 	if _, err := tf.CreateFolded(ctx, &engine.Session{ID: "c1"}, []store.Entry{botSays("hi")}, counted("started", "asked|hello"), time.Hour); err != nil {
 		t.Fatal(err)
 	}

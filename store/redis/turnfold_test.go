@@ -424,13 +424,7 @@ func TestTurnFoldedCounted(t *testing.T) {
 	srv := redistest.New(t)
 	st, f, rec := foldingStore(t, srv)
 	key := store.FunnelKey{Day: "2026-12-05", Playbook: "p", Version: "v1"}
-	counted := func(counters ...string) *store.FunnelFold {
-		fold := &store.FunnelFold{Key: key, Counted: true}
-		for _, c := range counters {
-			fold.Facts = append(fold.Facts, store.FunnelFact{Counter: c})
-		}
-		return fold
-	}
+	counted := func(counters ...string) *store.FunnelFold { return storetest.CountedFold(key, counters...) }
 	if _, err := st.CreateFolded(ctx, &engine.Session{ID: "c1"}, []redisstore.Entry{bot("hi")}, counted("started", "asked|hello"), time.Hour); err != nil {
 		t.Fatal(err)
 	}

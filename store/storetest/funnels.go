@@ -223,3 +223,13 @@ func FunnelCounters(t *testing.T, f store.Funnels) map[string]int64 {
 	}
 	return out
 }
+
+// CountedFold is a Counted fold under key of one fact a counter: what a
+// caller that knew from the session which facts are new sends.
+func CountedFold(key store.FunnelKey, counters ...string) *store.FunnelFold {
+	fold := &store.FunnelFold{Key: key, Counted: true}
+	for _, c := range counters {
+		fold.Facts = append(fold.Facts, store.FunnelFact{Counter: c})
+	}
+	return fold
+}

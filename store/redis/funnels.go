@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"hash/fnv"
 	"strconv"
@@ -18,7 +19,8 @@ import (
 // its shard in one script on that shard's slot (no cross-slot step):
 //
 //	pb:{fn:N}:c:CONV             hash fact -> when (Unix ms), expiring
-//	pb:{fn:N}:r:DAY|PB|VER|VAR   hash counter -> count, kept
+//	pb:{fn:N}:r:DAY|PB|VER|VAR   hash counter -> count, kept; a field
+//	                             may name several counters (countedField)
 //	pb:{fn:N}:rows               set of the shard's row ids
 //
 // A conversation whose session records what the funnel counted of it
@@ -82,6 +84,38 @@ func shardOf(conv string) int {
 
 func rowID(k store.FunnelKey) string {
 	return k.Day + "|" + k.Playbook + "|" + k.Version + "|" + k.Variant
+}
+
+// countedField is the row's field that a Counted fold adds one to: the
+// counter itself when it is one, else a JSON array of the fold's counters
+// in order (one HINCRBY in the turn script however many counters a turn
+// has: a command run by a script costs Redis about as much as the turn's
+// other work; docs/benchmarks.md, "The turn script's own cost"). No
+// counter starts with "[" (each starts with its fact's kind, FunnelFacts),
+// so a field that does is such an array (fieldCounters).
+func countedField(facts []store.FunnelFact) (string, error) {
+	if len(facts) == 1 {
+		return facts[0].Counter, nil
+	}
+	counters := make([]string, len(facts))
+	for i, x := range facts {
+		counters[i] = x.Counter
+	}
+	b, err := json.Marshal(counters)
+	return string(b), err
+}
+
+// fieldCounters are the counters a row's field adds to: the field itself,
+// or each counter of a countedField's array (a counter named twice adds
+// twice, as two HINCRBYs would have).
+func fieldCounters(field string) []string {
+	if strings.HasPrefix(field, "[") {
+		var counters []string
+		if json.Unmarshal([]byte(field), &counters) == nil {
+			return counters
+		}
+	}
+	return []string{field}
 }
 
 // foldLua defines fold(facts, counters, rows, row, first, last): it folds
@@ -336,12 +370,14 @@ func (f *Funnels) Funnel(ctx context.Context, q store.FunnelQuery) ([]store.Funn
 	}
 	sum := map[cell]int64{}
 	for _, r := range reads {
-		for counter, v := range r.cmd.Val() {
+		for field, v := range r.cmd.Val() {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				continue
 			}
-			sum[cell{r.key, counter}] += n
+			for _, counter := range fieldCounters(field) {
+				sum[cell{r.key, counter}] += n
+			}
 		}
 	}
 	out := make([]store.FunnelRow, 0, len(sum))

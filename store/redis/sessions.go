@@ -300,7 +300,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	if fold != nil {
 		nf = 5 * len(fold.Facts)
 		if fold.Counted {
-			nf = len(fold.Facts)
+			nf = 1
 		}
 	}
 	args := make([]any, 0, 10+len(entries)+nf)
@@ -350,9 +350,11 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			args = append(args, b)
 		}
 		if fold.Counted {
-			for _, x := range fold.Facts {
-				args = append(args, x.Counter)
+			field, err := countedField(fold.Facts)
+			if err != nil {
+				return Result{}, err
 			}
+			args = append(args, field)
 		} else {
 			args = appendFacts(args, fold.Facts)
 		}

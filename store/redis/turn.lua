@@ -21,8 +21,9 @@
 -- (JSON), then the fold's facts, five each: name, counter, when (ms),
 -- since, timing (as foldScript's). ARGV[10] "" (store.FunnelFold.Counted:
 -- the caller knew which facts are new from the session this turn
--- replaces): the fold's counters instead, one each, each added one to,
--- and the conversation's facts (KEYS[5]) neither read nor written.
+-- replaces): the row's fields to add one to instead (one: a counter, or
+-- the turn's counters as one field, countedField in funnels.go), and the
+-- conversation's facts (KEYS[5]) neither read nor written.
 -- KEYS[8] the conversation's inbox record and KEYS[9] its visitor's
 -- conversations (none: no visitor), for a start that writes its record
 -- (Store.CreateStarted, one node; KEYS[4..7] are then there, used or
@@ -127,9 +128,11 @@ if ARGV[7] ~= '' then
 end
 if ARGV[9] ~= '' and ARGV[10] == '' then
   -- A row's first counter is one: then the shard's set of rows gets it.
+  -- The increment is a string: a number argument costs Redis a
+  -- snprintf("%.17g") each call.
   local first = false
   for i = 11 + n, factsEnd do
-    if redis.call('HINCRBY', KEYS[6], ARGV[i], 1) == 1 then first = true end
+    if redis.call('HINCRBY', KEYS[6], ARGV[i], '1') == 1 then first = true end
   end
   if first then redis.call('SADD', KEYS[7], ARGV[9]) end
 elseif ARGV[9] ~= '' then

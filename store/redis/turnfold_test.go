@@ -3,11 +3,13 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -460,5 +462,92 @@ func TestTurnFoldedCounted(t *testing.T) {
 	facts, _, err := srv.Client.Scan(ctx, 0, srv.Prefix+"{fn:*}:c:*", 1<<20).Result()
 	if err != nil || len(facts) != 0 {
 		t.Errorf("facts hashes %v (%v), want none", facts, err)
+	}
+}
+
+// argsRecorder keeps the arguments of every EVALSHA its client sends.
+type argsRecorder struct {
+	mu    sync.Mutex
+	calls [][]any
+}
+
+func (r *argsRecorder) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (r *argsRecorder) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if cmd.Name() == "evalsha" {
+			r.mu.Lock()
+			r.calls = append(r.calls, slices.Clone(cmd.Args()))
+			r.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+func (r *argsRecorder) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// TestTurnFoldedCountedIsOneCounter (issue 13, eighth round): a Counted
+// fold of several counters, the turn's, adds one to one field of the
+// row, which names them all (one HINCRBY in the turn script, one argument
+// to it, where each counter was one of each); the rollup reads each
+// counter as counted once, added up with the same counter counted alone
+// or in another turn's field. A fold of one counter writes it as it is.
+func TestTurnFoldedCountedIsOneCounter(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	c := goredis.NewClient(srv.Client.Options())
+	t.Cleanup(func() { c.Close() })
+	rec := &argsRecorder{}
+	c.AddHook(rec)
+	st := redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour})
+	f := redisstore.NewFunnels(c, srv.Prefix)
+	key := store.FunnelKey{Day: "2026-12-05", Playbook: "p", Version: "v1"}
+	counted := func(counters ...string) *store.FunnelFold { return storetest.CountedFold(key, counters...) }
+	if _, err := st.CreateFolded(ctx, &engine.Session{ID: "c1"}, []redisstore.Entry{bot("hi")}, counted("started", "reached|hello", "asked|hello"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	turn := func(id string, counters ...string) {
+		t.Helper()
+		rec.mu.Lock()
+		rec.calls = nil
+		rec.mu.Unlock()
+		if _, err := st.TurnFolded(ctx, "c1", id, time.Hour, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, *store.FunnelFold, error) {
+			sess.Turn++
+			return sess, []redisstore.Entry{bot("next")}, counted(counters...), nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if len(rec.calls) != 1 {
+			t.Fatalf("%d EVALSHA for a turn, want 1", len(rec.calls))
+		}
+		// EVALSHA sha numkeys KEYS... ARGV...: the fold's counters after
+		// ARGV[10] and the entry.
+		args := rec.calls[0]
+		nk, _ := strconv.Atoi(fmt.Sprint(args[2]))
+		argv := args[3+nk:]
+		if got := len(argv) - 11; got != 1 {
+			t.Errorf("a turn of %d counters sent %d counter arguments (%q), want 1", len(counters), got, argv[11:])
+		}
+	}
+	turn("m1", "answered|hello", "time|hello|500", "reached|email", "asked|email")
+	turn("m2", "reached|bye")
+	turn("m3", "answered|email", "time|hello|500")
+	rows, _, err := c.Scan(ctx, 0, srv.Prefix+"{fn:*}:r:*", 1<<20).Result()
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("rows %q (%v), want one", rows, err)
+	}
+	fields, err := c.HKeys(ctx, rows[0]).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fields) != 4 {
+		t.Errorf("the row has %d fields %q, want 4: one a turn", len(fields), fields)
+	}
+	want := map[string]int64{"started": 1, "reached|hello": 1, "asked|hello": 1, "answered|hello": 1, "time|hello|500": 2,
+		"reached|email": 1, "asked|email": 1, "reached|bye": 1, "answered|email": 1}
+	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
+		t.Errorf("counters %v, want %v", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -69,6 +70,12 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 		var retention time.Duration
 		rec, retention = s.inbox.Record(startRecord(sess, prog, req.Previous, AwayTeam(entries)))
 		res, err = is.CreateStarted(ctx, sess, entries, fold, s.funnelKeep(), rec, retention)
+		if errors.Is(err, store.ErrVisitorList) {
+			// Stored, with its record: only the visitor's list of
+			// conversations (another slot of a Redis Cluster) missed it.
+			s.log.Warn("recording conversation in its visitor's conversations", "conversation", sess.ID, "err", err)
+			err = nil
+		}
 	} else if inTurn {
 		res, err = tf.CreateFolded(ctx, sess, entries, fold, s.funnelKeep())
 	} else {

@@ -19,6 +19,12 @@ var (
 	ErrClosed        = errors.New("the conversation is resolved; it cannot be reassigned or reopened")
 	ErrNotResolved   = errors.New("a conversation can be rated once it is resolved")
 	ErrRated         = errors.New("this conversation has already been rated")
+	// ErrVisitorList is what InboxStarts.CreateStarted wraps when it
+	// stored the conversation and its record but could not add it to its
+	// visitor's conversations (a Redis Cluster, where they are in another
+	// slot): the start stands; the visitor's next conversations may not
+	// name this one.
+	ErrVisitorList = errors.New("the conversation is stored, but not in its visitor's conversations")
 )
 
 // Status is where a conversation stands in the inbox.
@@ -395,7 +401,8 @@ type InboxStarts interface {
 	// it: c.Previous is set, as Start sets it, to the visitor's earlier
 	// conversations read in the same step. It is marked pending only for
 	// the work the entries leave (SessionOptions.PendingFolded when the
-	// fold goes with it) or PendingCreate.
+	// fold goes with it) or PendingCreate. An error that wraps
+	// ErrVisitorList comes with the stored conversation's Result.
 	CreateStarted(ctx context.Context, sess *engine.Session, entries []Entry, fold *FunnelFold, keep time.Duration, c *Conversation, retention time.Duration) (Result, error)
 }
 

@@ -161,9 +161,9 @@ func kindOf(sc bench.Script, i int) string {
 // queues, the pending marks and the CRM live in other slots than the
 // conversation (a pipeline over several nodes is one wait: its requests go
 // out at once). It holds what serve does before the answer: 1 for an
-// answer, at most 1 for a start on one node (2 on a Cluster: the
-// conversation, its inbox record) and 2 for a handoff (the turn, the
-// team's queue), and logs the whole table.
+// answer, at most 1 for a start (on a Cluster too: its record written by
+// the create's script, its visitor's list in the same pipeline) and 2 for
+// a handoff (the turn, the team's queue), and logs the whole table.
 func TestRoundTripsByKindOfTurn(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		rds := redistest.New(t)
@@ -206,14 +206,13 @@ func leadRoundTrips(cluster bool) int {
 }
 
 // startRoundTrips are the round trips a start (of a returning visitor)
-// makes before the greeting, at most: on one node 1, the turn script that
-// creates the conversation writing its inbox record and the visitor's
-// earlier conversations too; on a Cluster 2, the conversation and then its
-// record with the visitor's list (in another slot).
+// makes before the greeting, at most: 1. On one node the turn script that
+// creates the conversation writes its inbox record and the visitor's
+// earlier conversations too; on a Cluster it writes the record (in the
+// conversation's slot) and the visitor's list (another slot) is read and
+// added to in the same pipeline, the record naming the earlier
+// conversations this process saw last for the visitor (the warm-up's).
 func startRoundTrips(cluster bool) int {
-	if cluster {
-		return 2
-	}
 	return 1
 }
 

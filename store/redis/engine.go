@@ -19,6 +19,11 @@ type Engine struct {
 	// versionOK is set once CheckVersion passed (shared by WithClock's
 	// copies).
 	versionOK *atomic.Bool
+	// prev is each visitor's conversations as this process last saw them,
+	// shared by the inbox's Start and the sessions' CreateStarted (on a
+	// Cluster both write a returning visitor's record with it, checked by
+	// a read in the same round trip).
+	prev *previousCache
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -29,7 +34,7 @@ func NewEngine(rdb goredis.UniversalClient, prefix string) *Engine {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool)}
+	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool), prev: newPreviousCache(previousCacheSize)}
 }
 
 // WithClock returns the engine with now as its clock (default time.Now):
@@ -52,7 +57,9 @@ func (e *Engine) Sessions(opts store.SessionOptions) store.SessionStore {
 	if now == nil {
 		now = e.now
 	}
-	return New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingFolded: opts.PendingFolded, PendingCreate: opts.PendingCreate, Now: now})
+	st := New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingFolded: opts.PendingFolded, PendingCreate: opts.PendingCreate, Now: now})
+	st.inbox.prev = e.prev
+	return st
 }
 func (e *Engine) Timers() store.Timers { return New(e.rdb, Options{Prefix: e.prefix}).Timers() }
 func (e *Engine) Programs(ttl time.Duration) store.Programs {
@@ -63,6 +70,7 @@ func (e *Engine) Secrets() store.Secrets { return NewSecrets(e.rdb, e.prefix) }
 func (e *Engine) Inbox() store.InboxEngine {
 	in := NewInbox(e.rdb, e.prefix)
 	in.now = e.now
+	in.prev = e.prev
 	return in
 }
 func (e *Engine) CRM() store.CRMEngine   { return NewCRM(e.rdb, e.prefix) }

@@ -77,14 +77,19 @@ func newNonce() string {
 // runWith runs the turn script in one pipeline with what must share its
 // round trip: on a Cluster, the turn's pending mark (mark, "" for none),
 // which is in another slot than the conversation's keys (on one node the
-// script marks the turn itself); and the reads the turn's step asked for
-// (reads, nil for none), after the turn, their results set on reads.
-func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, args []any, reads *store.TurnReads) ([]any, error) {
+// script marks the turn itself); the reads the turn's step asked for
+// (reads, nil for none), after the turn, their results set on reads; and
+// a start's visitor's list (rec, nil for none; CreateStarted on a
+// Cluster), read and added to.
+func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, args []any, reads *store.TurnReads, rec *startRecord) ([]any, error) {
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
 		turn := pipe.EvalSha(ctx, turnScript.Hash(), keys, args...)
 		if mark != "" {
 			pipe.ZAdd(ctx, s.markKey(mark), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark})
+		}
+		if rec != nil && rec.key != "" {
+			rec.visitorIn(ctx, pipe, id)
 		}
 		var inbox func() (*store.Conversation, error)
 		var crm func() (map[string]string, []string, error)
@@ -109,6 +114,9 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 			}
 		}
 		_, _ = pipe.Exec(ctx)
+		if rec != nil && rec.key != "" && rec.adding.Val() == 1 {
+			rec.added = true
+		}
 		err := turn.Err()
 		if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
 			if err := turnScript.Load(ctx, s.rdb).Err(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,7 +116,7 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	_, one := rdb.(*goredis.Client)
 	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: store.NewSessionCache(opts.CacheSize, storedTimes), pending: opts.Pending, pendingFolded: opts.PendingFolded,
 		pendingCreate: opts.PendingCreate, now: opts.Now, oneNode: one, funnels: NewFunnels(rdb, opts.Prefix),
-		inbox: &Inbox{rdb: rdb, p: opts.Prefix}, crm: NewCRM(rdb, opts.Prefix)}
+		inbox: &Inbox{rdb: rdb, p: opts.Prefix, prev: newPreviousCache(previousCacheSize)}, crm: NewCRM(rdb, opts.Prefix)}
 }
 
 // CachedSessions is how many sessions the store holds in memory.
@@ -376,16 +377,17 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	}
 	var res []any
 	var err error
-	if reads := store.TurnReadsOf(ctx); reads.Wanted() || mark != "" && !inScript {
+	if reads := store.TurnReadsOf(ctx); reads.Wanted() || mark != "" && !inScript || rec != nil && rec.key != "" {
 		// On a Cluster the pending set is in another slot: the mark goes
 		// in the same round trip, after the turn (a turn that lost a race
 		// then leaves a mark with nothing to do, which is harmless). So
-		// do the reads the step asked for.
+		// do the reads the step asked for, and a start's visitor's list
+		// (CreateStarted on a Cluster).
 		zmark := mark
 		if inScript {
 			zmark = ""
 		}
-		res, err = s.runWith(ctx, id, zmark, keys, args, reads)
+		res, err = s.runWith(ctx, id, zmark, keys, args, reads, rec)
 	} else {
 		res, err = turnScript.Run(ctx, s.rdb, keys, args...).Slice()
 	}
@@ -402,7 +404,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 				entries[i].ID, _ = ids[i].(string)
 			}
 		}
-		if rec != nil {
+		if rec != nil && rec.key == "" {
 			rec.read(ids[min(len(entries), len(ids)):])
 		}
 		return Result{Version: v, Entries: entries, Pending: mark}, nil
@@ -537,30 +539,89 @@ func (s *Store) CreateFolded(ctx context.Context, sess *engine.Session, entries 
 
 var _ store.InboxStarts = (*Store)(nil)
 
-// StartsInbox implements store.InboxStarts: on one Redis node, when in is
-// the inbox of this store's client and prefix (Engine.Inbox), the turn
-// script that creates a conversation writes its inbox record and adds it
-// to its visitor's conversations. On a Cluster the visitor's are in
-// another slot: Inbox.Start writes the record after the create.
+// StartsInbox implements store.InboxStarts: when in is the inbox of this
+// store's client and prefix (Engine.Inbox), the turn script that creates
+// a conversation writes its inbox record ({c:ID}:meta, in the
+// conversation's slot). On one node it adds the conversation to its
+// visitor's conversations too, reading the earlier ones first; on a
+// Cluster the visitor's are in another slot, read and added to in the
+// same pipeline (CreateStarted).
 func (s *Store) StartsInbox(in store.Inbox, conv string) bool {
 	ri, ok := in.(*Inbox)
-	return ok && s.oneNode && ri.rdb == s.rdb && ri.p == s.prefix
+	return ok && ri.rdb == s.rdb && ri.p == s.prefix
 }
 
 // CreateStarted implements store.InboxStarts: CreateFolded whose turn
 // script writes c too (StartsInbox), in one EVALSHA; the visitor's earlier
-// conversations it names are read in the script, before this one is
-// added to them. It is marked only for the work its entries leave
-// (Options.PendingFolded, when the fold goes with it) or PendingCreate.
+// conversations it names are read before this one is added to them. It
+// is marked only for the work its entries leave (Options.PendingFolded,
+// when the fold goes with it) or PendingCreate.
+//
+// On a Cluster the visitor's conversations are in another slot: the
+// record names those this process saw last for the visitor (the
+// engine's cache, as Inbox.Start), and the pipeline that sends the
+// script reads the visitor's list and adds the conversation to it, so a
+// start is one round trip; when the read finds other ones (another
+// process started the visitor's last conversation) a second puts the
+// record's previous right. A create that loses (ErrExists) takes its
+// addition back. When the visitor's list cannot be written the
+// conversation and its record are stored all the same: CreateStarted
+// returns the Result with an error that wraps store.ErrVisitorList.
 func (s *Store) CreateStarted(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration, c *store.Conversation, retention time.Duration) (Result, error) {
-	if !s.oneNode {
-		return Result{}, errors.New("redis: CreateStarted on a Cluster")
+	rec := &startRecord{c: c, retention: retention}
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), rec)
+	if rec.key != "" {
+		return s.startedOnCluster(ctx, sess.ID, rec, r, err)
 	}
-	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), &startRecord{c: c, retention: retention})
 	if errors.Is(err, errStale) {
 		return r, ErrExists
 	}
 	return r, err
+}
+
+// startedOnCluster finishes CreateStarted on a Cluster once its pipeline
+// ran (r, err: the create's): the visitor's list as read, the record's
+// previous put right when the guess missed, a lost create's addition
+// taken back.
+func (s *Store) startedOnCluster(ctx context.Context, id string, rec *startRecord, r Result, err error) (Result, error) {
+	cache := s.inbox.prev
+	if err != nil {
+		cache.forget(rec.key)
+		if errors.Is(err, errStale) {
+			if rec.added {
+				// Ours, not the conversation's that exists: taken back.
+				_ = s.rdb.ZRem(ctx, rec.key, id).Err()
+			}
+			return r, ErrExists
+		}
+		return r, err
+	}
+	if lerr := errors.Join(rec.prev.Err(), rec.adding.Err(), rec.expire.Err()); lerr != nil {
+		cache.forget(rec.key)
+		rec.c.Previous = rec.guess
+		return r, fmt.Errorf("%w: %w", store.ErrVisitorList, lerr)
+	}
+	found := slices.DeleteFunc(rec.prev.Val(), func(x string) bool { return x == id })
+	if len(found) == 0 {
+		found = nil
+	}
+	cache.put(rec.key, id, found)
+	rec.c.Previous = found
+	if slices.Equal(found, rec.guess) {
+		return r, nil
+	}
+	meta := s.inbox.metaKey(id)
+	if found == nil {
+		err = s.rdb.HDel(ctx, meta, "previous").Err()
+	} else {
+		b, _ := json.Marshal(found)
+		err = s.rdb.HSet(ctx, meta, "previous", string(b)).Err()
+	}
+	if err != nil {
+		rec.c.Previous = rec.guess
+		return r, fmt.Errorf("%w: its record's previous: %w", store.ErrVisitorList, err)
+	}
+	return r, nil
 }
 
 // startRecord is a new conversation's inbox record that the turn script
@@ -568,10 +629,31 @@ func (s *Store) CreateStarted(ctx context.Context, sess *engine.Session, entries
 type startRecord struct {
 	c         *store.Conversation
 	retention time.Duration
+	// On a Cluster, for a visitor with an id or email: key is the
+	// visitor's conversations (another slot), guess the earlier ones the
+	// record names as written; prev, add and expire are the pipeline's
+	// read, ZADD NX and PEXPIRE of key; added: whether a try's ZADD added
+	// the conversation (a NOSCRIPT retry sends them again).
+	key    string
+	guess  []string
+	prev   *goredis.StringSliceCmd
+	adding *goredis.IntCmd
+	expire *goredis.BoolCmd
+	added  bool
+}
+
+// visitorIn queues the read of the visitor's conversations and the
+// conversation's addition to them (id, at its start) on pipe.
+func (r *startRecord) visitorIn(ctx context.Context, pipe goredis.Pipeliner, id string) {
+	r.prev = pipe.ZRevRange(ctx, r.key, 0, store.MaxPrevious-1)
+	r.adding = pipe.ZAddNX(ctx, r.key, zmember(r.c.StartedAt, id))
+	r.expire = pipe.PExpire(ctx, r.key, r.retention)
 }
 
 // add appends the record's keys and arguments to the turn script's
-// (turn.lua: KEYS[8] and KEYS[9], the record at ARGV's end).
+// (turn.lua: KEYS[8] and KEYS[9], the record at ARGV's end). On a
+// Cluster there is no KEYS[9]: the record names the guess (see
+// CreateStarted).
 func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any, []string) {
 	for len(keys) < 7 {
 		keys = append(keys, keys[0]) // KEYS[4..7], unused
@@ -579,8 +661,15 @@ func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any
 	keys = append(keys, s.inbox.metaKey(id))
 	c := *r.c
 	if c.Visitor.ID != "" || c.Visitor.Email != "" {
-		keys = append(keys, s.inbox.visitorKey(c.Visitor))
-		c.Previous = nil // the script's, as Inbox.Start reads them
+		key := s.inbox.visitorKey(c.Visitor)
+		if s.oneNode {
+			keys = append(keys, key)
+			c.Previous = nil // the script's, as Inbox.Start reads them
+		} else {
+			r.key = key
+			r.guess = s.inbox.prev.guess(key, id)
+			c.Previous = r.guess
+		}
 	}
 	fields := metaFields(&c)
 	args = append(args, id, stamp(c.StartedAt), r.retention.Milliseconds(), store.MaxPrevious)

@@ -526,7 +526,7 @@ if same then
   sent = 1
 end
 return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1]), sent,
-  redis.call('HGETALL', KEYS[4]), redis.call('ZRANK', KEYS[2], id), redis.call('LRANGE', KEYS[5], 0, -1), prev}
+  redis.call('HGETALL', KEYS[4]), redis.call('ZRANK', KEYS[2], id), redis.call('LRANGE', KEYS[5], '0', '-1'), prev}
 `)
 
 // handOffReply is what a handoff's step and reads answered.

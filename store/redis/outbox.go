@@ -176,8 +176,8 @@ for i = 1, n do
   local member = ARGV[8 + i]
   if redis.call('HSETNX', dk, 'state', 'pending') == 1 then
     local sub = string.sub(member, string.find(member, ':', 1, true) + 1)
-    redis.call('HSET', dk, 'event', ARGV[3], 'sub', sub, 'type', ARGV[4], 'attempts', 0, 'first_at', ARGV[6])
-    redis.call('HINCRBY', KEYS[2], 'pending', 1)
+    redis.call('HSET', dk, 'event', ARGV[3], 'sub', sub, 'type', ARGV[4], 'attempts', '0', 'first_at', ARGV[6])
+    redis.call('HINCRBY', KEYS[2], 'pending', '1')
     redis.call('ZADD', KEYS[3], ARGV[7], member)
     redis.call('HSET', KEYS[4], member, ARGV[8])
     claimed[#claimed + 1] = member
@@ -214,7 +214,7 @@ func (c *CRM) FanOut(ctx context.Context, e store.OutboxEntry, subs []string, no
 // dueClaimScript leases up to ARGV[3] deliveries due at ARGV[1] to ARGV[4]
 // until ARGV[2].
 var dueClaimScript = newScript(`
-local ms = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local ms = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', '0', ARGV[3])
 for _, m in ipairs(ms) do
   redis.call('ZADD', KEYS[1], ARGV[2], m)
   redis.call('HSET', KEYS[2], m, ARGV[4])
@@ -250,7 +250,7 @@ var finishScript = newScript(`
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 'lost' end
 redis.call('HDEL', KEYS[2], ARGV[1])
 if ARGV[9] == '1' then
-  redis.call('HINCRBY', KEYS[4], 'attempts', 1)
+  redis.call('HINCRBY', KEYS[4], 'attempts', '1')
   redis.call('HSET', KEYS[4], 'last_at', ARGV[5], 'last_status', ARGV[6], 'last_error', ARGV[7])
 end
 local o = ARGV[3]
@@ -258,7 +258,7 @@ if o == 'done' or o == 'cancelled' then
   redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('HSET', KEYS[4], 'state', o)
   redis.call('PEXPIRE', KEYS[4], ARGV[8])
-  if redis.call('HINCRBY', KEYS[5], 'pending', -1) <= 0 then
+  if redis.call('HINCRBY', KEYS[5], 'pending', '-1') <= 0 then
     redis.call('PEXPIRE', KEYS[5], ARGV[8])
   end
 elseif o == 'retry' then
@@ -346,7 +346,7 @@ func sortZDesc(zs []goredis.Z) {
 
 var replayScript = newScript(`
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[3], 'state', 'pending', 'first_at', ARGV[2], 'attempts', 0)
+redis.call('HSET', KEYS[3], 'state', 'pending', 'first_at', ARGV[2], 'attempts', '0')
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 `)

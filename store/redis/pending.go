@@ -202,7 +202,7 @@ func (s *Store) Mark(ctx context.Context, mark string) error {
 }
 
 var claimPending = newScript(`
-local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', '0', ARGV[2], 'WITHSCORES')
 for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[3], due[i]) end
 return due
 `)

@@ -43,7 +43,7 @@ func (t *Timers) Cancel(ctx context.Context, conv, id string) error {
 }
 
 var claimScript = newScript(`
-local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', '0', ARGV[2], 'WITHSCORES')
 for i = 1, #due, 2 do
   redis.call('ZREM', KEYS[1], due[i])
 end

@@ -50,7 +50,7 @@ end
 -- The session is a string, "VERSION JSON"; one stored before was a hash
 -- (v, s), replaced by the string on its next turn.
 local v = 0
-local head = redis.pcall('GETRANGE', KEYS[1], 0, 20)
+local head = redis.pcall('GETRANGE', KEYS[1], '0', '20')
 local wasHash = type(head) == 'table'
 if wasHash then
   v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -70,7 +70,7 @@ local n = tonumber(ARGV[6])
 if n > 0 then
   -- The last entry, for the next ids; a transcript stored before lists
   -- is a stream, which LINDEX refuses (WRONGTYPE): no TYPE every turn.
-  local last = redis.pcall('LINDEX', KEYS[2], -1)
+  local last = redis.pcall('LINDEX', KEYS[2], '-1')
   if type(last) == 'table' then
     for i = 11, 10 + n do
       local id = redis.call('XADD', KEYS[2], '*', 'e', ARGV[i])

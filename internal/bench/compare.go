@@ -61,6 +61,24 @@ func (r CompareRun) RoundTrips() float64 {
 	return r.Load.Redis.RoundTrips
 }
 
+// ServerCalls are the server's read and write system calls per turn (-1:
+// unknown).
+func (r CompareRun) ServerCalls() float64 {
+	if r.Load == nil || r.Load.Syscalls == nil {
+		return -1
+	}
+	return r.Load.Syscalls.Reads + r.Load.Syscalls.Writes
+}
+
+// ServerSwitches are the server's context switches per turn (-1:
+// unknown).
+func (r CompareRun) ServerSwitches() float64 {
+	if r.Load == nil || r.Load.Syscalls == nil {
+		return -1
+	}
+	return r.Load.Syscalls.Switches
+}
+
 // Commands are the Redis commands per turn, those scripts ran included
 // (INFO commandstats; -1: unknown).
 func (r CompareRun) Commands() float64 {
@@ -153,7 +171,7 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("\n")
 	for _, e := range c.Engines {
-		var tps, p50, p99, trips, cmds []float64
+		var tps, p50, p99, trips, cmds, calls, switches []float64
 		var cpu, st, bn []time.Duration
 		for _, r := range c.Runs {
 			if r.Engine != e {
@@ -169,6 +187,10 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 				trips = append(trips, v)
 				cmds = append(cmds, r.Commands())
 			}
+			if v := r.ServerCalls(); v >= 0 {
+				calls = append(calls, v)
+				switches = append(switches, r.ServerSwitches())
+			}
 		}
 		if len(tps) == 0 {
 			continue
@@ -183,6 +205,9 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 			p("; Redis %s round trips, %s commands per turn", span(trips, "%.2f"), span(cmds, "%.1f"))
 		}
 		p("\n")
+		if len(calls) > 0 {
+			p("  %-9s server %s read+write system calls, %s context switches per turn\n", "", span(calls, "%.2f"), span(switches, "%.2f"))
+		}
 	}
 	ratio := func(what string, f func(CompareRun) float64) {
 		rs := c.RatiosOf(f)
@@ -205,6 +230,8 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	})
 	ratio("Redis round trips/turn", CompareRun.RoundTrips)
 	ratio("Redis commands/turn", CompareRun.Commands)
+	ratio("server read+write calls/turn", CompareRun.ServerCalls)
+	ratio("server context switches/turn", CompareRun.ServerSwitches)
 	p("  errors    %d\n", c.Errors())
 }
 

@@ -25,6 +25,12 @@ type Sample struct {
 	ServerCPU     time.Duration
 	ServerRSS     int64
 	ServerPeakRSS int64
+	// ServerReads and ServerWrites are the server processes' read and
+	// write system calls (ProcIO), ServerSwitches their threads' context
+	// switches (ProcSwitches), summed; ServerIO tells they were read for
+	// every server.
+	ServerReads, ServerWrites, ServerSwitches int64
+	ServerIO                                  bool
 	// BenchCPU is this process's CPU time: the load generator.
 	BenchCPU time.Duration
 	// RedisCPU is Redis's used_cpu_user+used_cpu_sys (INFO cpu): on a
@@ -86,7 +92,7 @@ type Probe struct {
 
 // Sample takes a snapshot now. Values it cannot read stay zero.
 func (p *Probe) Sample(ctx context.Context) Sample {
-	s := Sample{At: time.Now()}
+	s := Sample{At: time.Now(), ServerIO: len(p.PIDs) > 0}
 	for _, pid := range p.PIDs {
 		if cpu, err := ProcCPU(pid); err == nil {
 			s.ServerCPU += cpu
@@ -95,6 +101,14 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 			s.ServerRSS += rss
 			s.ServerPeakRSS += peak
 		}
+		r, w, err1 := ProcIO(pid)
+		v, iv, err2 := ProcSwitches(pid)
+		if err1 != nil || err2 != nil {
+			s.ServerIO = false
+		}
+		s.ServerReads += r
+		s.ServerWrites += w
+		s.ServerSwitches += v + iv
 	}
 	if cpu, err := ProcCPU(os.Getpid()); err == nil {
 		s.BenchCPU = cpu

@@ -72,6 +72,9 @@ type Resources struct {
 	MachineCores float64       `json:"machine_busy_cores"`
 	StealCores   float64       `json:"machine_steal_cores"`
 	Redis        *RedisPerTurn `json:"redis,omitempty"`
+	// Syscalls are the server processes' read and write system calls and
+	// context switches per turn (nil: not read).
+	Syscalls *SyscallsPerTurn `json:"server_syscalls,omitempty"`
 }
 
 // RedisPerTurn is Redis's work divided by the turns of the window.
@@ -161,6 +164,7 @@ func ResourcesBetween(a, b Sample, turns int) Resources {
 		StealCores:           cores(a.MachineSteal, b.MachineSteal, w),
 	}
 	r.Redis = RedisBetween(a, b, turns)
+	r.Syscalls = syscallsBetween(a, b, turns)
 	return r
 }
 
@@ -272,6 +276,10 @@ func (r *Report) WriteText(w io.Writer) {
 			}
 			p("  CPU per turn   server %s, Redis %s, bench (load generator) %s   (CPU time / turns of the window: steadier than turns/s on a shared machine)\n",
 				us(perTurn(l.ServerCPUCores, l)), redis, us(perTurn(l.BenchCPUCores, l)))
+		}
+		if sc := l.Syscalls; sc != nil {
+			p("  server calls   %.2f read and %.2f write system calls, %.2f context switches per turn   (/proc/PID/io syscr, syscw; /proc/PID/task/*/status)\n",
+				sc.Reads, sc.Writes, sc.Switches)
 		}
 	}
 	if c := r.Ceiling; c != nil {

@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestProcIOCountsReadsAndWrites: ProcIO counts this process's read and
+// write system calls (100 one-byte writes to a pipe and 100 reads of it
+// are at least 100 of each), and ProcSwitches reads every thread's
+// context switches.
+func TestProcIOCountsReadsAndWrites(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	reads0, writes0, err := ProcIO(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc/PID/io here: %v", err)
+	}
+	b := []byte{1}
+	for range 100 {
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Read(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads1, writes1, err := ProcIO(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := writes1 - writes0; d < 100 {
+		t.Errorf("%d write system calls counted for 100 writes", d)
+	}
+	if d := reads1 - reads0; d < 100 {
+		t.Errorf("%d read system calls counted for 100 reads", d)
+	}
+	v, iv, err := ProcSwitches(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v+iv <= 0 {
+		t.Errorf("context switches %d + %d: a process with several threads has waited at least once", v, iv)
+	}
+}
+
+// TestResourcesPerTurnSyscalls: the system calls and context switches of
+// a window divided by its turns, printed by the report and the comparison.
+func TestResourcesPerTurnSyscalls(t *testing.T) {
+	at := time.Now()
+	a := Sample{At: at, ServerIO: true, ServerReads: 1000, ServerWrites: 500, ServerSwitches: 100}
+	b := Sample{At: at.Add(10 * time.Second), ServerIO: true, ServerReads: 4000, ServerWrites: 2500, ServerSwitches: 2100}
+	res := ResourcesBetween(a, b, 1000)
+	if sc := res.Syscalls; sc == nil || *sc != (SyscallsPerTurn{Reads: 3, Writes: 2, Switches: 2}) {
+		t.Fatalf("syscalls per turn %+v, want 3 reads, 2 writes, 2 switches", sc)
+	}
+	if ResourcesBetween(Sample{At: at}, b, 1000).Syscalls != nil {
+		t.Fatal("syscalls per turn from a sample that did not read them")
+	}
+	run := func(round int, engine string, reads float64) CompareRun {
+		l := &LoadReport{Result: Result{Turns: 1000, TurnsPerSec: 100, Window: 10 * time.Second}}
+		l.Syscalls = &SyscallsPerTurn{Reads: reads, Writes: 2, Switches: 1}
+		return CompareRun{Round: round, Engine: engine, Load: l}
+	}
+	c := &Comparison{Engines: []string{"redis", "reference"}, Runs: []CompareRun{run(1, "redis", 2), run(1, "reference", 6)}}
+	var out bytes.Buffer
+	c.WriteText(&out)
+	for _, want := range []string{
+		"            server 4.00 read+write system calls, 1.00 context switches per turn\n",
+		"  ratio     redis / reference server read+write calls/turn, round by round: 0.50 (median 0.50)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("comparison lacks %q:\n%s", want, out.String())
+		}
+	}
+	rep := &Report{Load: &LoadReport{Result: Result{Turns: 1000}, Resources: res}}
+	out.Reset()
+	rep.WriteText(&out)
+	if want := "  server calls   3.00 read and 2.00 write system calls, 2.00 context switches per turn"; !strings.Contains(out.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, out.String())
+	}
+}

@@ -436,7 +436,8 @@ func listen(ctx context.Context, addr string) (net.Listener, error) {
 	if ln, ok := ctx.Value(listenerKey{}).(net.Listener); ok {
 		return ln, nil
 	}
-	return net.Listen("tcp", addr)
+	lc := listenConfig()
+	return lc.Listen(ctx, "tcp", addr)
 }
 
 // demoAgent creates a sign-in for the inbox when the store is in memory, so

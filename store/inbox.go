@@ -390,6 +390,10 @@ type HandOffTimers interface {
 // added to its visitor's) in the same atomic step that creates the
 // conversation: a start is then one write, and needs no pending mark for
 // its record (a process killed after the create leaves nothing undone).
+// On a Redis Cluster the visitor's conversations are in another slot:
+// the record is written with the conversation, and the conversation is
+// added to its visitor's in the same round trip, not the same step
+// (ErrVisitorList when that part fails).
 type InboxStarts interface {
 	// StartsInbox reports whether CreateStarted writes conversation
 	// conv's record into in (the same data); when false, CreateStarted

@@ -25,9 +25,9 @@
 -- the turn's counters as one field, countedField in funnels.go), and the
 -- conversation's facts (KEYS[5]) neither read nor written.
 -- KEYS[8] the conversation's inbox record and KEYS[9] its visitor's
--- conversations (none: no visitor), for a start that writes its record
--- (Store.CreateStarted, one node; KEYS[4..7] are then there, used or
--- not). ARGV's last is then M, and the M before it the record: the
+-- conversations (none: no visitor, or a Cluster, where they are in
+-- another slot), for a start that writes its record
+-- (Store.CreateStarted; KEYS[4..7] are then there, used or not). ARGV's last is then M, and the M before it the record: the
 -- conversation's id, when it started (ms), how long the record is kept
 -- (ms), how many earlier conversations it names at most, then its fields
 -- and values (Inbox.Start's, without previous when KEYS[9] is there).

@@ -54,7 +54,7 @@ the command line is wrong.
 	},
 	setup: func(fs *flag.FlagSet) func(context.Context, *stdio, []string) error {
 		redisURL := fs.String("redis", "", "Redis URL, or the cluster's nodes, as serve's --redis")
-		fs.String("prefix", "pb:", "prefix of every Redis key (serve's --prefix)")
+		prefix := fs.String("prefix", "pb:", "prefix of every Redis key (serve's --prefix)")
 		data := fs.String("data", "data", "without --redis: the data directory (serve's --data)")
 		dir := fs.String("playbooks", "playbooks", "the folder of playbooks serve serves")
 		smtpURL := fs.String("smtp", "", "serve's --smtp, to check that the mail server answers")
@@ -66,7 +66,7 @@ the command line is wrong.
 			}
 			d := &doctor{out: std.out, timeout: *timeout}
 			if *redisURL != "" {
-				d.redis(ctx, *redisURL, *skew)
+				d.redis(ctx, *redisURL, *prefix, *skew)
 			} else {
 				d.dataDir(*data)
 			}
@@ -154,9 +154,10 @@ func writable(dir string) error {
 	return os.Remove(name)
 }
 
-// redis checks that Redis answers, a cluster's slot coverage and state,
-// and each master's clock.
-func (d *doctor) redis(ctx context.Context, url string, skew time.Duration) {
+// redis checks that Redis answers and is 7.0 or later (as serve's start
+// does: redisstore.CheckVersion, with keys under prefix where INFO is
+// refused), a cluster's slot coverage and state, and each master's clock.
+func (d *doctor) redis(ctx context.Context, url, prefix string, skew time.Duration) {
 	c, err := dialRedis(url)
 	if err != nil {
 		d.fail("store", "%v", err)
@@ -169,7 +170,7 @@ func (d *doctor) redis(ctx context.Context, url string, skew time.Duration) {
 		d.fail("store", "Redis does not answer at %s: %v", redactURL(url), err)
 		return
 	}
-	if err := redisstore.CheckVersion(ctx, c); err != nil {
+	if err := redisstore.CheckVersion(ctx, c, prefix); err != nil {
 		d.fail("store", "%v", err)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/store/embedded"
 )
 
@@ -211,5 +212,45 @@ func TestDoctorClock(t *testing.T) {
 	m.SetTime(time.Now())
 	if ok, msg := clockCheck(context.Background(), "Redis", c, 2*time.Second); !ok {
 		t.Errorf("in step: %q", msg)
+	}
+}
+
+// TestDoctorRedisRefusingINFO: doctor says what serve's start finds on a
+// Redis that refuses INFO (an ACL user without @dangerous; miniredis):
+// Redis 7 is there (PEXPIRE ... GT answers), and when PEXPIRE is refused
+// too, both refusals.
+func TestDoctorRedisRefusingINFO(t *testing.T) {
+	ctx := context.Background()
+	books := playbookDir(t, goodPlaybook)
+	rds := redistest.New(t)
+	withUser := func(t *testing.T, rules ...string) string {
+		if rds.Mini != nil {
+			return rds.URL // miniredis refuses INFO server itself
+		}
+		opt, err := redis.ParseURL(rds.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user := "pb-" + strings.TrimSuffix(rds.Prefix, ":") + strings.Join(rules, "")
+		args := []any{"ACL", "SETUSER", user, "reset", "on", ">secret", "~*", "&*", "+@all"}
+		for _, r := range rules {
+			args = append(args, r)
+		}
+		if err := rds.Client.Do(ctx, args...).Err(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rds.Client.Do(context.Background(), "ACL", "DELUSER", user) })
+		return "redis://" + user + ":secret@" + opt.Addr
+	}
+	url := withUser(t, "-@dangerous")
+	code, out := runDoctor(t, "--redis", url, "--prefix", rds.Prefix, "--playbooks", books)
+	if code != 0 || !strings.Contains(out, "ok    store     Redis answers at ") {
+		t.Errorf("INFO refused: exit %d:\n%s", code, out)
+	}
+	rds.NeedsReal(t, "an ACL that refuses PEXPIRE")
+	url = withUser(t, "-info", "-pexpire")
+	code, out = runDoctor(t, "--redis", url, "--prefix", rds.Prefix, "--playbooks", books)
+	if code != 1 || !strings.Contains(out, "FAIL  store     Redis at ") || !strings.Contains(out, "refuses INFO server (NOPERM") || !strings.Contains(out, "PEXPIRE ... GT, tried in its stead") {
+		t.Errorf("INFO and PEXPIRE refused: exit %d:\n%s", code, out)
 	}
 }

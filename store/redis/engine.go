@@ -88,7 +88,7 @@ func (e *Engine) Ping(ctx context.Context) error {
 	if e.versionOK.Load() {
 		return nil
 	}
-	if err := CheckVersion(ctx, e.rdb); err != nil {
+	if err := CheckVersion(ctx, e.rdb, e.prefix); err != nil {
 		return err
 	}
 	e.versionOK.Store(true)

@@ -69,16 +69,22 @@ func TestServeMigratesTheCRMAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	sctx, stop := context.WithCancel(ctx)
-	done := make(chan int, 1)
+	// exited is closed when serve returns, with its exit code in code: the
+	// deferred wait does not hang when serve ended before migrating (it
+	// did, to the 10-minute test timeout, when serve could not start).
+	exited := make(chan struct{})
+	var code int
+	var errs strings.Builder
 	go func() {
-		done <- run(sctx, []string{"serve", "--addr", "127.0.0.1:0", "--playbooks", "../../playbooks", "--redis", rds.URL, "--prefix", p}, strings.NewReader(""), io.Discard, io.Discard)
+		defer close(exited)
+		code = run(sctx, []string{"serve", "--addr", "127.0.0.1:0", "--playbooks", "../../playbooks", "--redis", rds.URL, "--prefix", p}, strings.NewReader(""), io.Discard, &errs)
 	}()
-	defer func() { stop(); <-done }()
+	defer func() { stop(); <-exited }()
 	deadline := time.Now().Add(30 * time.Second)
 	for rds.Client.Get(ctx, p+"schema:crm").Val() != redisstore.CRMSchema {
 		select {
-		case code := <-done:
-			t.Fatalf("serve ended (exit %d) before migrating", code)
+		case <-exited:
+			t.Fatalf("serve ended (exit %d) before migrating:\n%s", code, errs.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -33,13 +33,18 @@ func handoffAs(t *testing.T, c *client, visitorID string) string {
 }
 
 // expire makes a conversation's session and transcript expire in Redis
-// (as --idle-ttl does to an idle one) and waits until they are gone.
+// (as --idle-ttl does to an idle one) and waits until they are gone (on
+// miniredis, moves its clock past their expiry).
 func expire(t *testing.T, rds *redistest.Server, conv string) {
 	t.Helper()
 	ctx := context.Background()
 	tag := rds.Prefix + "{c:" + conv + "}:"
 	for _, k := range []string{"s", "msgs", "cid"} {
 		rds.Client.PExpire(ctx, tag+k, time.Millisecond)
+	}
+	if rds.Mini != nil {
+		// miniredis expires keys only when its clock is moved on.
+		rds.Mini.FastForward(2 * time.Millisecond)
 	}
 	waitLong(t, "the session to expire", func() bool { return rds.Client.Exists(ctx, tag+"s").Val() == 0 })
 }

@@ -37,3 +37,22 @@ func TestStillMaster(t *testing.T) {
 		}
 	}
 }
+
+// TestMasterInNodes: where ROLE is refused, a node's own line of CLUSTER
+// NODES says whether it is a master still.
+func TestMasterInNodes(t *testing.T) {
+	other := "e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30002@40002 master - 0 1426238317239 2 connected 5461-10922\n"
+	master := "07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30001@40001 myself,master - 0 1426238316232 1 connected 0-5460\n"
+	replica := "67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30001@40001 myself,slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238316232 2 connected\n"
+	if err := masterInNodes("a:1", other+master); err != nil {
+		t.Fatalf("a master: %v", err)
+	}
+	for nodes, want := range map[string]string{
+		other + replica: "slot map is stale",
+		other:           "no line of its own",
+	} {
+		if err := masterInNodes("a:1", nodes); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", nodes, err, want)
+		}
+	}
+}

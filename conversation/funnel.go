@@ -3,8 +3,10 @@ package conversation
 import (
 	"context"
 	"maps"
+	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
@@ -43,48 +45,113 @@ import (
 // conversation's transcript: waiting is the card whose question the
 // conversation waited on before them ("" for none, as at the start).
 func FunnelFacts(entries []store.Entry, waiting string) []store.FunnelFact {
-	var out []store.FunnelFact
-	add := func(name string, at time.Time) {
-		out = append(out, store.FunnelFact{Name: name, Counter: name, At: at})
+	return appendFunnelFacts(nil, entries, waiting)
+}
+
+// appendFunnelFacts appends the funnel facts of entries to out
+// (FunnelFacts). A card's facts' names are made once (factNamesOf).
+func appendFunnelFacts(out []store.FunnelFact, entries []store.Entry, waiting string) []store.FunnelFact {
+	add := func(out []store.FunnelFact, name string, at time.Time) []store.FunnelFact {
+		return append(out, store.FunnelFact{Name: name, Counter: name, At: at})
 	}
 	for _, e := range entries {
 		switch {
 		case e.From == "bot" && e.Kind == "message" && e.Card != "":
-			add("reached|"+e.Card, e.At)
+			n := factNamesOf(e.Card)
+			out = add(out, n.reached, e.At)
 			if e.Input != "" || len(e.Buttons) > 0 {
-				add(askedPrefix+e.Card, e.At)
+				out = add(out, n.asked, e.At)
 				waiting = e.Card
 			}
 		case e.From == "visitor" && e.Kind == "message":
 			if waiting != "" {
-				out = append(out, store.FunnelFact{Name: "answered|" + waiting, Counter: "answered|" + waiting, At: e.At,
-					Since: askedPrefix + waiting, Timing: "time|" + waiting})
+				n := factNamesOf(waiting)
+				out = append(out, store.FunnelFact{Name: n.answered, Counter: n.answered, At: e.At,
+					Since: n.asked, Timing: n.timing})
 			}
 			waiting = ""
 		case e.Kind == "handoff":
-			add("handoff|"+e.Card, e.At)
+			out = add(out, factNamesOf(e.Card).handoff, e.At)
 			waiting = ""
 		case e.Kind == "missed":
-			add("missed", e.At)
+			out = add(out, "missed", e.At)
 		case e.Kind == "end":
 			outcome, _ := e.Data["outcome"].(string)
-			add("outcome|"+outcome, e.At)
-			add("ended|"+e.Card, e.At)
+			out = add(out, "outcome|"+outcome, e.At)
+			out = add(out, factNamesOf(e.Card).ended, e.At)
 			waiting = ""
 		case e.Kind == "record":
 			if kind, _ := e.Data["kind"].(string); kind != "" {
-				add("record|"+kind, e.At)
+				out = add(out, "record|"+kind, e.At)
 			}
 		case e.Kind == "error":
-			add("error|"+e.Card, e.At)
+			out = add(out, factNamesOf(e.Card).error, e.At)
 		case e.Kind == "variant":
 			// under a key that already names the variant (FunnelKeyOf)
 			if x, _ := e.Data["experiment"].(string); x != "" {
-				add("variant|"+x, e.At)
+				out = add(out, "variant|"+x, e.At)
 			}
 		}
 	}
 	return out
+}
+
+// factNames are the names of one card's funnel facts, and its answer's
+// time counters by bucket (timed[i] for store.FunnelBuckets[i], the last
+// for "inf").
+type factNames struct {
+	reached, asked, answered, timing, handoff, ended, error string
+	timed                                                   []string
+}
+
+// timedCounter is the counter of the answer's time ms (a bucket's).
+func (n *factNames) timedCounter(ms int64) string {
+	for i, b := range store.FunnelBuckets {
+		if ms <= b {
+			return n.timed[i]
+		}
+	}
+	return n.timed[len(n.timed)-1]
+}
+
+// cardFactNames holds the factNames of the cards seen (their names come
+// from the playbooks), made once each instead of on every turn; past
+// maxCardFactNames cards they are made each time.
+var cardFactNames struct {
+	mu sync.RWMutex
+	m  map[string]*factNames
+}
+
+const maxCardFactNames = 10000
+
+// factNamesOf returns card's factNames.
+func factNamesOf(card string) *factNames {
+	cardFactNames.mu.RLock()
+	n := cardFactNames.m[card]
+	cardFactNames.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	card = strings.Clone(card) // kept: not a part of a larger text
+	n = &factNames{reached: "reached|" + card, asked: askedPrefix + card, answered: "answered|" + card, timing: "time|" + card,
+		handoff: "handoff|" + card, ended: "ended|" + card, error: "error|" + card}
+	n.timed = make([]string, 0, len(store.FunnelBuckets)+1)
+	for _, b := range store.FunnelBuckets {
+		n.timed = append(n.timed, n.timing+"|"+store.FunnelBucket(b))
+	}
+	n.timed = append(n.timed, n.timing+"|"+store.FunnelBucket(math.MaxInt64))
+	cardFactNames.mu.Lock()
+	defer cardFactNames.mu.Unlock()
+	if old := cardFactNames.m[card]; old != nil {
+		return old
+	}
+	if cardFactNames.m == nil {
+		cardFactNames.m = make(map[string]*factNames)
+	}
+	if len(cardFactNames.m) < maxCardFactNames {
+		cardFactNames.m[card] = n
+	}
+	return n
 }
 
 // FunnelKeyOf is the rollup row group of a conversation's session. Its
@@ -147,14 +214,16 @@ func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Sessio
 
 // turnFacts are the funnel facts of a turn (see foldTurn).
 func turnFacts(sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) []store.FunnelFact {
-	var facts []store.FunnelFact
+	// Room for every fact a turn usually has: one allocation.
+	facts := make([]store.FunnelFact, 0, 2+2*len(entries))
 	if start {
 		facts = append(facts, store.FunnelFact{Name: "started", Counter: "started", At: sess.StartedAt})
 	}
 	if waiting != "" && !asked.IsZero() {
-		facts = append(facts, store.FunnelFact{Name: askedPrefix + waiting, Counter: askedPrefix + waiting, At: asked})
+		name := factNamesOf(waiting).asked
+		facts = append(facts, store.FunnelFact{Name: name, Counter: name, At: asked})
 	}
-	return append(facts, FunnelFacts(entries, waiting)...)
+	return appendFunnelFacts(facts, entries, waiting)
 }
 
 // foldsInTurn returns the session store as a store.TurnFolds when it
@@ -226,7 +295,7 @@ func countNew(rec *engine.FunnelCounted, started time.Time, facts []store.Funnel
 			next.At, ownAt = maps.Clone(next.At), true
 		}
 		if since && f.Since != "" {
-			counters = append(counters, store.FunnelFact{Counter: f.Timing + "|" + store.FunnelBucket(at-t0)})
+			counters = append(counters, store.FunnelFact{Counter: timedCounter(f.Timing, at-t0)})
 			// Only this fact is timed from it, and it counts once.
 			delete(next.At, f.Since)
 		}
@@ -238,6 +307,18 @@ func countNew(rec *engine.FunnelCounted, started time.Time, facts []store.Funnel
 		}
 	}
 	return counters, next
+}
+
+// timedCounter is the counter of a time ms from a fact's Since to it,
+// whose Timing is timing: timing + "|" + its bucket's name, made once a
+// card.
+func timedCounter(timing string, ms int64) string {
+	if card, ok := strings.CutPrefix(timing, "time|"); ok {
+		if n := factNamesOf(card); n.timing == timing {
+			return n.timedCounter(ms)
+		}
+	}
+	return timing + "|" + store.FunnelBucket(ms)
 }
 
 // askedPrefix starts the names of the facts a later one is timed from: a

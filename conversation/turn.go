@@ -56,52 +56,50 @@ func (s *Service) TurnWith(ctx context.Context, conv, clientID string, ev engine
 // is the exception: the chat is queued for its team first, so what the
 // visitor sees, the inbox already shows (its timer follows).
 func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine.Event, pre []store.Entry, committed func(store.Result, TurnInfo)) (store.Result, TurnInfo, error) {
-	var effects []engine.Effect
-	var prog *engine.Program
-	var info TurnInfo
+	// What the step sets, in one allocation (each variable a closure
+	// changes would be one).
+	t := &turnState{ev: ev}
 	began := time.Now()
-	var waiting string  // the card whose question the turn answers
-	var asked time.Time // when it was asked
 	tf, inTurn := s.foldsInTurn(conv)
 	// What the work after the turn reads first (a create card's), read
 	// with the turn by an engine that can.
-	reads := &store.TurnReads{}
+	reads := &t.reads
 	tctx := store.WithTurnReads(ctx, reads)
 	step := func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		prog = p
-		waiting, asked = waitingAt(p, sess)
-		if err := s.World(ctx, p, sess, &ev); err != nil {
+		t.prog = p
+		t.waiting, t.asked = waitingAt(p, sess)
+		if err := s.World(ctx, p, sess, &t.ev); err != nil {
 			return nil, nil, nil, err
 		}
 		// The first message's language, when sure, picks the
 		// playbook's texts from now on.
-		langdetect.OnFirstMessage(p, sess, ev, sess.FirstMessage == "")
+		langdetect.OnFirstMessage(p, sess, t.ev, sess.FirstMessage == "")
 		before := sess.Status
-		next, effs := engine.Step(p, sess, ev)
-		effects = effs
+		next, effs := engine.Step(p, sess, t.ev)
+		t.effects = effs
 		s.askCreateReads(reads, p, next, effs)
 		s.askNoticeReads(reads, conv, effs)
-		info = TurnInfo{Event: ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
+		t.info = TurnInfo{Event: t.ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
 		keepFirstMessage(next, pre)
 		entries := make([]store.Entry, 0, len(effs)+len(pre)+1)
 		entries = append(entries, pre...)
-		entries = s.Entries(p, next, entries, effs, ev.Now)
-		if missedBy(info) {
+		entries = s.Entries(p, next, entries, effs, t.ev.Now)
+		if missedBy(t.info) {
 			// Stored with the turn, so that the turn is marked pending
 			// (leavesWork) and the sweep marks the chat missed should
 			// this process die before it does (redoWork).
 			left := slices.ContainsFunc(pre, func(e store.Entry) bool { return e.From == "visitor" })
-			entries = append(entries, store.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: ev.Now, Data: map[string]any{"left_message": left}})
+			entries = append(entries, store.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: t.ev.Now, Data: map[string]any{"left_message": left}})
 		}
 		s.askPersonReads(reads, p, next, effs, entries)
 		if !inTurn {
 			return next, entries, nil, nil
 		}
-		return next, entries, inTurnFold(next, entries, waiting, asked, false), nil
+		return next, entries, inTurnFold(next, entries, t.waiting, t.asked, false), nil
 	}
 	var res store.Result
 	var err error
@@ -116,23 +114,23 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		})
 	}
 	if err != nil {
-		return res, info, err
+		return res, t.info, err
 	}
 	if res.Duplicate {
 		if committed != nil {
-			committed(res, info)
+			committed(res, t.info)
 		}
 		// The first try's work may not have been done (its process died
 		// after storing the turn): recoverPending sees to it.
-		return res, info, nil
+		return res, t.info, nil
 	}
 	failed := false
-	s.countEffects(prog, info.Before, info.Session, effects)
+	s.countEffects(t.prog, t.info.Before, t.info.Session, t.effects)
 	if committed != nil {
 		// The chat is in its team's queue before the visitor hears of it;
 		// the agents are told (and the chat routed) after.
 		var toAnnounce []queued
-		if handoffs, rest := splitHandoffs(effects); len(handoffs) > 0 {
+		if handoffs, rest := splitHandoffs(t.effects); len(handoffs) > 0 {
 			// The turn's timers (the wait) are set with the first queue,
 			// in its step, when the inbox can: Perform then skips them.
 			timers, others := s.handoffTimers(rest)
@@ -145,7 +143,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 				if i == 0 {
 					pre = reads
 				}
-				q, err := s.enqueueWith(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(prog, info.Session), LastMessage(res.Entries), tms, pre)
+				q, err := s.enqueueWith(ctx, conv, e.Card, *e.Handoff, CollectedVisitor(t.prog, t.info.Session), LastMessage(res.Entries), tms, pre)
 				if err != nil {
 					failed = true // Perform sets the timers (rest has them)
 				} else {
@@ -153,20 +151,20 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 						rest = others
 					}
 					c := *q.c // the caller's own: announce may change q.c
-					info.Queued = &c
-					info.QueueWaits = q.cfg.Waits
+					t.info.Queued = &c
+					t.info.QueueWaits = q.cfg.Waits
 					toAnnounce = append(toAnnounce, q)
 				}
 			}
-			effects = rest
+			t.effects = rest
 		}
-		s.m.Turn(prog.ID, string(info.Event), time.Since(began))
-		committed(res, info)
+		s.m.Turn(t.prog.ID, string(t.info.Event), time.Since(began))
+		committed(res, t.info)
 		for _, q := range toAnnounce {
 			q.announce(ctx)
 		}
 	} else {
-		s.m.Turn(prog.ID, string(info.Event), time.Since(began))
+		s.m.Turn(t.prog.ID, string(t.info.Event), time.Since(began))
 	}
 	// A turn whose only work is its fold (the funnel's pending mark) is
 	// finished by the fold, in the same write.
@@ -176,28 +174,41 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	}
 	var folded func() bool
 	if !inTurn {
-		folded = s.foldTurn(ctx, conv, info.Session, res.Entries, waiting, asked, false, foldDone)
+		folded = s.foldTurn(ctx, conv, t.info.Session, res.Entries, t.waiting, t.asked, false, foldDone)
 	} else {
 		// Folded with the turn; a mark (PendingFolded) is for other work.
 		mark = res.Pending
 	}
-	ctx = withSourceMemo(ctx, conv, effects, reads, res.Entries)
-	failed = s.Perform(ctx, conv, prog, info.Session, effects, res.Entries) || failed
-	failed = s.afterTurn(ctx, conv, info, res.Entries) || failed
+	// A new variable, not ctx: the step captured ctx, which would then
+	// be moved to the heap.
+	wctx := withSourceMemo(ctx, conv, t.effects, reads, res.Entries)
+	failed = s.Perform(wctx, conv, t.prog, t.info.Session, t.effects, res.Entries) || failed
+	failed = s.afterTurn(wctx, conv, t.info, res.Entries) || failed
 	// The turn's mark is cleared once its work is done, its webhook
 	// events and its fold included (both finish in the background: the
 	// connection does not wait for them).
-	s.crmAfterTurn(ctx, conv, info.Session, res.Entries, reads, func(ok bool) {
+	s.crmAfterTurn(wctx, conv, t.info.Session, res.Entries, reads, func(ok bool) {
 		if folded == nil {
-			s.finishTurn(ctx, conv, mark, ok && !failed, AwayTeam(res.Entries))
+			s.finishTurn(wctx, conv, mark, ok && !failed, AwayTeam(res.Entries))
 			return
 		}
 		s.goFinish(func() {
 			foldFailed := folded()
-			s.finishTurn(ctx, conv, mark, ok && !failed && !foldFailed, AwayTeam(res.Entries))
+			s.finishTurn(wctx, conv, mark, ok && !failed && !foldFailed, AwayTeam(res.Entries))
 		})
 	})
-	return res, info, nil
+	return res, t.info, nil
+}
+
+// turnState is what TurnThen's step leaves for the rest of the turn.
+type turnState struct {
+	ev      engine.Event
+	effects []engine.Effect
+	prog    *engine.Program
+	info    TurnInfo
+	waiting string    // the card whose question the turn answers
+	asked   time.Time // when it was asked
+	reads   store.TurnReads
 }
 
 // keepFirstMessage records on sess the visitor's first message among

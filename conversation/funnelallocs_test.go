@@ -1,0 +1,52 @@
+package conversation
+
+import (
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/race"
+	"github.com/playbook-dev/playbook/store"
+)
+
+// TestTurnFoldAllocations: an ordinary turn's funnel fold (the visitor
+// answers the question of one card and the bot asks the next one's) costs
+// the fold, its counters, the session's new record of what was counted
+// (its names, its times) and the row's day; the facts' names are made once
+// a card ("reached|size", "asked|size", ...), not on every turn
+// (docs/benchmarks.md, "serve's allocations per turn (issue 13, eighth
+// round)").
+func TestTurnFoldAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
+	t0 := time.UnixMilli(1800000000000).UTC()
+	at := t0.Add(2500 * time.Millisecond)
+	rec := &engine.FunnelCounted{Facts: []string{"started", "reached|hello", "asked|hello", "answered|hello", "reached|email", "asked|email"},
+		At: map[string]int64{"asked|email": 1200}}
+	sess := &engine.Session{ID: "c1", Playbook: "qualify", Version: "v1", StartedAt: t0, Funnel: rec}
+	entries := []store.Entry{
+		{From: "visitor", Kind: "message", Text: "visitor7@acme7.com", ClientID: "m3", At: at},
+		{From: "bot", Kind: "message", Card: "size", Text: "How many employees?", Buttons: []engine.Button{{Label: "1-10", Value: "1-10"}}, At: at},
+	}
+	var fold *store.FunnelFold
+	n := testing.AllocsPerRun(100, func() {
+		sess.Funnel = rec
+		fold = inTurnFold(sess, entries, "email", t0.Add(1200*time.Millisecond), false)
+	})
+	var got []string
+	for _, f := range fold.Facts {
+		got = append(got, f.Counter)
+	}
+	want := []string{"answered|email", "time|email|" + store.FunnelBucket(1300), "reached|size", "asked|size"}
+	if len(got) != len(want) {
+		t.Fatalf("counters %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("counters %q, want %q", got, want)
+		}
+	}
+	t.Logf("%v allocations a turn's fold", n)
+	if n > 8 { // 22 before the names were made once a card
+		t.Errorf("%v allocations for a turn's fold, want at most 8", n)
+	}
+}

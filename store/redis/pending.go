@@ -84,7 +84,8 @@ func newNonce() string {
 func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, args []any, reads *store.TurnReads, rec *startRecord) ([]any, error) {
 	for try := 0; ; try++ {
 		pipe := s.rdb.Pipeline()
-		turn := pipe.EvalSha(ctx, turnScript.Hash(), keys, args...)
+		turn := turnScript.evalCmd(ctx, false, keys, args)
+		_ = pipe.Process(ctx, turn)
 		if mark != "" {
 			pipe.ZAdd(ctx, s.markKey(mark), goredis.Z{Score: float64(s.now().UnixMilli()), Member: mark})
 		}
@@ -119,7 +120,7 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 		}
 		err := turn.Err()
 		if err != nil && try == 0 && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-			if err := turnScript.Load(ctx, s.rdb).Err(); err != nil {
+			if err := turnScript.s.Load(ctx, s.rdb).Err(); err != nil {
 				return nil, err
 			}
 			continue

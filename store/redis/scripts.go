@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -50,4 +51,51 @@ func loadScripts(ctx context.Context, rdb goredis.UniversalClient) error {
 		return cc.ForEachMaster(ctx, func(ctx context.Context, n *goredis.Client) error { return load(ctx, n) })
 	}
 	return load(ctx, rdb)
+}
+
+// boxedScript is a script whose hash and source are kept where a pointer
+// to them can be an EVALSHA's or an EVAL's argument (go-redis writes a
+// *string as the string): a command's arguments then box neither, nor the
+// keys (evalCmd). For the scripts of every turn.
+type boxedScript struct {
+	s        *goredis.Script
+	sha, src string
+}
+
+func newBoxedScript(src string) *boxedScript {
+	s := newScript(src)
+	return &boxedScript{s: s, sha: s.Hash(), src: src}
+}
+
+// evalCmd is EVALSHA of b with keys and args (or EVAL, its source, when
+// whole): keys go as pointers into keys, which must not change until the
+// command is sent. One allocation for the arguments, one for the command.
+func (b *boxedScript) evalCmd(ctx context.Context, whole bool, keys []string, args []any) *goredis.Cmd {
+	all := make([]any, 0, 3+len(keys)+len(args))
+	if whole {
+		all = append(all, "eval", &b.src, len(keys))
+	} else {
+		all = append(all, "evalsha", &b.sha, len(keys))
+	}
+	for i := range keys {
+		all = append(all, &keys[i])
+	}
+	all = append(all, args...)
+	cmd := goredis.NewCmd(ctx, all...)
+	if len(keys) > 0 {
+		cmd.SetFirstKeyPos(3)
+	}
+	return cmd
+}
+
+// Run is goredis.Script.Run: EVALSHA, and EVAL when the node does not
+// have the script.
+func (b *boxedScript) Run(ctx context.Context, c goredis.UniversalClient, keys []string, args []any) *goredis.Cmd {
+	cmd := b.evalCmd(ctx, false, keys, args)
+	_ = c.Process(ctx, cmd)
+	if err := cmd.Err(); errors.Is(err, goredis.ErrNoScript) || goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = b.evalCmd(ctx, true, keys, args)
+		_ = c.Process(ctx, cmd)
+	}
+	return cmd
 }

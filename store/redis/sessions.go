@@ -129,10 +129,13 @@ func (s *Store) Client() goredis.UniversalClient { return s.rdb }
 func (s *Store) Prefix() string { return s.prefix }
 
 func (s *Store) keys(id string) []string {
-	tag := s.prefix + "{c:" + id + "}:"
+	// The three keys in one string (one allocation), each a part of it.
+	p := s.prefix
+	all := p + "{c:" + id + "}:s" + p + "{c:" + id + "}:msgs" + p + "{c:" + id + "}:cid"
+	n := len(p) + len(id) + len("{c:}:")
 	// Room for a turn's mark and fold keys (commit): one allocation.
 	keys := make([]string, 3, 7)
-	keys[0], keys[1], keys[2] = tag+"s", tag+"msgs", tag+"cid"
+	keys[0], keys[1], keys[2] = all[:n+1], all[n+1:2*n+5], all[2*n+5:]
 	return keys
 }
 
@@ -156,7 +159,7 @@ func (s *Store) liveArg(id string) string {
 //go:embed turn.lua
 var turnLua string
 
-var turnScript = newScript(foldLua + turnLua)
+var turnScript = newBoxedScript(foldLua + turnLua)
 
 // Load returns a conversation's session and its version, read from Redis.
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
@@ -304,8 +307,12 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			nf = 1
 		}
 	}
+	// The string and number arguments go to go-redis by pointer (it
+	// writes a *string as the string, an *int64 as the number): one
+	// allocation for them all instead of one each boxed.
+	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, live: s.liveArg(id)}
 	args := make([]any, 0, 10+len(entries)+nf)
-	args = append(args, version, data, s.ttl.Milliseconds(), clientID, s.liveArg(id), len(entries))
+	args = append(args, &v.version, data, &v.ttl, &v.clientID, &v.live, len(entries))
 	mark := ""
 	pending := s.pending
 	if fold != nil && (version != 0 || rec != nil) && s.pendingFolded != nil {
@@ -323,19 +330,20 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	// On a Cluster a placed id's pending set is in its slot (pending.go).
 	inScript := mark != "" && (s.oneNode || placedShardOf(id) >= 0)
 	if inScript {
-		args = append(args, mark, s.now().UnixMilli())
+		v.mark, v.now = mark, s.now().UnixMilli()
+		args = append(args, &v.mark, &v.now)
 	} else {
 		args = append(args, "", 0)
 	}
 	if fold != nil {
 		nk := len(keys)
-		var row string
-		keys, row = fold.f.foldKeys(append(keys, ""), id, fold.Key)
+		keys, v.row = fold.f.foldKeys(append(keys, ""), id, fold.Key)
 		if fold.Counted {
 			// No keep: the counters only (turn.lua).
-			args = append(args, row, "")
+			args = append(args, &v.row, "")
 		} else {
-			args = append(args, row, max(fold.keep.Milliseconds(), 1))
+			v.keep = max(fold.keep.Milliseconds(), 1)
+			args = append(args, &v.row, &v.keep)
 		}
 		if inScript {
 			keys[nk] = s.markKey(mark)
@@ -355,7 +363,8 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			if err != nil {
 				return Result{}, err
 			}
-			args = append(args, field)
+			v.field = field
+			args = append(args, &v.field)
 		} else {
 			args = appendFacts(args, fold.Facts)
 		}
@@ -389,7 +398,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		}
 		res, err = s.runWith(ctx, id, zmark, keys, args, reads, rec)
 	} else {
-		res, err = turnScript.Run(ctx, s.rdb, keys, args...).Slice()
+		res, err = turnScript.Run(ctx, s.rdb, keys, args).Slice()
 	}
 	if err != nil {
 		return Result{}, err
@@ -423,6 +432,14 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		return Result{}, errStale
 	}
 	return Result{}, fmt.Errorf("turn script: unexpected reply %v", res)
+}
+
+// turnArgs are a turn script's string and number arguments (commit),
+// passed by pointer.
+type turnArgs struct {
+	version, ttl, now, keep int64
+	clientID, live, mark    string
+	row, field              string
 }
 
 // maxTries bounds how often Turn re-runs a step that lost a race.

@@ -1,0 +1,67 @@
+package redis_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/race"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/store"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+)
+
+// TestTurnAllocations: an ordinary turn of serve's on one Redis node (the
+// session from the cache, the answer and the next question stored, the
+// funnel's four counters in the same EVALSHA) costs the client few
+// allocations besides go-redis's own reading of the reply: the script's
+// keys and string arguments go to go-redis by pointer, not boxed one by
+// one (docs/benchmarks.md, "serve's allocations per turn (issue 13,
+// eighth round)"). Counted on a real Redis only: the in-process
+// miniredis's own allocations would count too.
+func TestTurnAllocations(t *testing.T) {
+	srv := redistest.New(t)
+	srv.NeedsReal(t, "a Redis in another process (the count is the client's)")
+	ctx := context.Background()
+	st := redisstore.New(srv.Client, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour})
+	if err := redisstore.LoadScripts(ctx, srv.Client); err != nil {
+		t.Fatal(err)
+	}
+	id := "01JDQ4ZC8N8W2V3T5K7Y9A1B3C"
+	sess := benchSession(id)
+	sess.Funnel = &engine.FunnelCounted{}
+	if _, err := st.Create(ctx, sess, benchEntries("")[1:]); err != nil {
+		t.Fatal(err)
+	}
+	key := store.FunnelKey{Day: "2026-11-22", Playbook: "qualify", Version: sess.Version}
+	n := 0
+	turn := func() {
+		n++
+		cid := "m" + strconv.Itoa(n)
+		if _, err := st.TurnFolded(ctx, id, cid, time.Hour, func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
+			sess.Turn++
+			return sess, benchEntries(cid), &store.FunnelFold{Conv: id, Key: key, Counted: true, Facts: []store.FunnelFact{
+				{Counter: "answered|email"}, {Counter: "time|email|2000"}, {Counter: "reached|size"}, {Counter: "asked|size"}}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		turn()
+	}
+	allocs := testing.AllocsPerRun(200, turn)
+	t.Logf("%.1f allocations a turn", allocs)
+	// 73 before on main at 69746b4 (each key, string and number argument
+	// boxed, by go-redis too, and the keys made one by one), 53 after;
+	// under the race detector, which adds allocations of its own, 80 and
+	// 59.
+	ceiling := 55.0
+	if race.Enabled {
+		ceiling = 64
+	}
+	if allocs > ceiling {
+		t.Errorf("a turn allocates %.1f times, want at most %v", allocs, ceiling)
+	}
+}

@@ -38,9 +38,13 @@ func EncodeEntry(e *Entry) ([]byte, error) {
 	if !e.At.IsZero() {
 		c.At = e.At.UnixMilli()
 	}
-	for _, b := range e.Buttons {
+	if len(e.Buttons) > 0 {
+		// A label goes by pointer (encoded as the string): not boxed.
+		c.Buttons = make([]any, 0, len(e.Buttons))
+	}
+	for i, b := range e.Buttons {
 		if b.Value == b.Label {
-			c.Buttons = append(c.Buttons, b.Label)
+			c.Buttons = append(c.Buttons, &e.Buttons[i].Label)
 		} else {
 			c.Buttons = append(c.Buttons, []string{b.Label, b.Value})
 		}
@@ -57,7 +61,7 @@ type compactEntry struct {
 	From    string           `json:"f,omitempty"`
 	Kind    string           `json:"k,omitempty"`
 	Text    string           `json:"t,omitempty"`
-	Buttons []any            `json:"b,omitempty"` // "label" or ["label", "value"]
+	Buttons []any            `json:"b,omitempty"` // "label" (a *string) or ["label", "value"]
 	Input   engine.InputType `json:"i,omitempty"`
 	Image   string           `json:"m,omitempty"`
 	Links   [][2]string      `json:"l,omitempty"` // [label, url]

@@ -284,7 +284,7 @@ func countNew(rec *engine.FunnelCounted, started time.Time, facts []store.Funnel
 		if next == rec {
 			// One allocation each for the names and the counters.
 			next = &engine.FunnelCounted{Facts: append(make([]string, 0, len(rec.Facts)+len(facts)), rec.Facts...), At: rec.At}
-			counters = make([]store.FunnelFact, 0, 2*len(facts))
+			counters = make([]store.FunnelFact, 0, len(facts)+timedFacts(facts))
 		}
 		next.Facts = append(next.Facts, f.Name)
 		counters = append(counters, store.FunnelFact{Counter: f.Counter})
@@ -307,6 +307,18 @@ func countNew(rec *engine.FunnelCounted, started time.Time, facts []store.Funnel
 		}
 	}
 	return counters, next
+}
+
+// timedFacts is how many of facts are timed from another (Since): each
+// may count its time too.
+func timedFacts(facts []store.FunnelFact) int {
+	n := 0
+	for _, f := range facts {
+		if f.Since != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // timedCounter is the counter of a time ms from a fact's Since to it,

@@ -50,3 +50,22 @@ func TestTurnFoldAllocations(t *testing.T) {
 		t.Errorf("%v allocations for a turn's fold, want at most 8", n)
 	}
 }
+
+// BenchmarkTurnFold: TestTurnFoldAllocations's fold, its bytes with
+// -benchmem.
+func BenchmarkTurnFold(b *testing.B) {
+	t0 := time.UnixMilli(1800000000000).UTC()
+	at := t0.Add(2500 * time.Millisecond)
+	rec := &engine.FunnelCounted{Facts: []string{"started", "reached|hello", "asked|hello", "answered|hello", "reached|email", "asked|email"},
+		At: map[string]int64{"asked|email": 1200}}
+	sess := &engine.Session{ID: "c1", Playbook: "qualify", Version: "v1", StartedAt: t0, Funnel: rec}
+	entries := []store.Entry{
+		{From: "visitor", Kind: "message", Text: "visitor7@acme7.com", ClientID: "m3", At: at},
+		{From: "bot", Kind: "message", Card: "size", Text: "How many employees?", Buttons: []engine.Button{{Label: "1-10", Value: "1-10"}}, At: at},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		sess.Funnel = rec
+		inTurnFold(sess, entries, "email", t0.Add(1200*time.Millisecond), false)
+	}
+}

@@ -171,7 +171,7 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("\n")
 	for _, e := range c.Engines {
-		var tps, p50, p99, trips, cmds, calls, switches []float64
+		var tps, p50, p99, trips, cmds, calls, switches, allocs, allocBytes []float64
 		var cpu, st, bn []time.Duration
 		for _, r := range c.Runs {
 			if r.Engine != e {
@@ -191,6 +191,10 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 				calls = append(calls, v)
 				switches = append(switches, r.ServerSwitches())
 			}
+			if r.Load.ServerAllocs > 0 {
+				allocs = append(allocs, r.Load.ServerAllocs)
+				allocBytes = append(allocBytes, r.Load.ServerAllocBytes)
+			}
 		}
 		if len(tps) == 0 {
 			continue
@@ -207,6 +211,9 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 		p("\n")
 		if len(calls) > 0 {
 			p("  %-9s server %s read+write system calls, %s context switches per turn\n", "", span(calls, "%.2f"), span(switches, "%.2f"))
+		}
+		if len(allocs) > 0 {
+			p("  %-9s server heap %s allocations, %s bytes per turn\n", "", span(allocs, "%.1f"), span(allocBytes, "%.0f"))
 		}
 	}
 	ratio := func(what string, f func(CompareRun) float64) {
@@ -232,6 +239,8 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	ratio("Redis commands/turn", CompareRun.Commands)
 	ratio("server read+write calls/turn", CompareRun.ServerCalls)
 	ratio("server context switches/turn", CompareRun.ServerSwitches)
+	ratio("server allocations/turn", func(r CompareRun) float64 { return r.Load.ServerAllocs })
+	ratio("server allocated bytes/turn", func(r CompareRun) float64 { return r.Load.ServerAllocBytes })
 	p("  errors    %d\n", c.Errors())
 }
 

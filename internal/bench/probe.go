@@ -67,6 +67,10 @@ type GoStats struct {
 	HeapIdle    int64 `json:"heap_idle_bytes"`   // free spans, some returned to the OS
 	HeapRelease int64 `json:"heap_released_bytes"`
 	Goroutines  int64 `json:"goroutines"`
+	// Mallocs and TotalAlloc count every heap allocation since the
+	// process started, and their bytes (runtime.MemStats).
+	Mallocs    int64 `json:"mallocs"`
+	TotalAlloc int64 `json:"total_alloc_bytes"`
 }
 
 // ClientStats counts what a server's Redis client sent: RoundTrips are
@@ -144,6 +148,8 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 			gs.HeapIdle += g.HeapIdle
 			gs.HeapRelease += g.HeapRelease
 			gs.Goroutines += g.Goroutines
+			gs.Mallocs += g.Mallocs
+			gs.TotalAlloc += g.TotalAlloc
 		}
 		s.Client, s.Go = total, gs
 	}
@@ -213,6 +219,7 @@ func fetchVars(ctx context.Context, base string) (*ClientStats, *GoStats, error)
 		Goroutines int64        `json:"goroutines"`
 		Mem        struct {
 			HeapInuse, HeapAlloc, StackInuse, Sys, HeapIdle, HeapReleased int64
+			Mallocs, TotalAlloc                                           int64
 		} `json:"memstats"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
@@ -223,7 +230,7 @@ func fetchVars(ctx context.Context, base string) (*ClientStats, *GoStats, error)
 	}
 	m := vars.Mem
 	return vars.Redis, &GoStats{HeapInuse: m.HeapInuse, HeapAlloc: m.HeapAlloc, StackInuse: m.StackInuse, Sys: m.Sys,
-		HeapIdle: m.HeapIdle, HeapRelease: m.HeapReleased, Goroutines: vars.Goroutines}, nil
+		HeapIdle: m.HeapIdle, HeapRelease: m.HeapReleased, Goroutines: vars.Goroutines, Mallocs: m.Mallocs, TotalAlloc: m.TotalAlloc}, nil
 }
 
 // parseInfo reads used CPU and per-command calls from INFO output.

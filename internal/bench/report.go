@@ -75,6 +75,11 @@ type Resources struct {
 	// Syscalls are the server processes' read and write system calls and
 	// context switches per turn (nil: not read).
 	Syscalls *SyscallsPerTurn `json:"server_syscalls,omitempty"`
+	// ServerAllocs and ServerAllocBytes are the server processes' heap
+	// allocations per turn of the window and their bytes (runtime.MemStats
+	// Mallocs and TotalAlloc from their /debug/vars); 0 when unknown.
+	ServerAllocs     float64 `json:"server_allocs_per_turn,omitempty"`
+	ServerAllocBytes float64 `json:"server_alloc_bytes_per_turn,omitempty"`
 }
 
 // RedisPerTurn is Redis's work divided by the turns of the window.
@@ -165,6 +170,10 @@ func ResourcesBetween(a, b Sample, turns int) Resources {
 	}
 	r.Redis = RedisBetween(a, b, turns)
 	r.Syscalls = syscallsBetween(a, b, turns)
+	if a.Go != nil && b.Go != nil && turns > 0 && b.Go.Mallocs > a.Go.Mallocs {
+		r.ServerAllocs = float64(b.Go.Mallocs-a.Go.Mallocs) / float64(turns)
+		r.ServerAllocBytes = float64(b.Go.TotalAlloc-a.Go.TotalAlloc) / float64(turns)
+	}
 	return r
 }
 
@@ -341,6 +350,9 @@ func (r *Report) writeResources(w io.Writer, res *Resources, unit string) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("  server         CPU %.2f cores (user+sys of the server processes, /proc/PID/stat); RSS %s at the end (peak %s)\n",
 		res.ServerCPUCores, mb(res.ServerRSS), mb(res.ServerPeakRSS))
+	if res.ServerAllocs > 0 {
+		p("  server heap    %.1f allocations, %.0f bytes a %s (runtime.MemStats of the server processes)\n", res.ServerAllocs, res.ServerAllocBytes, unit)
+	}
 	redisCPU := "(INFO cpu)"
 	if res.RedisNodes > 1 {
 		redisCPU = fmt.Sprintf("(INFO cpu of all %d cluster nodes; replicas %.2f)", res.RedisNodes, res.RedisReplicaCPUCores)

@@ -70,25 +70,7 @@ func TestCreateStartedOnACluster(t *testing.T) {
 		if got := rec.take(); len(got) != trips {
 			t.Errorf("%s: a start with its record sent %v, want %d round trips", id, got, trips)
 		}
-		if r.Pending != "" {
-			t.Errorf("%s: marked pending (%q), want no mark: its record is written", id, r.Pending)
-		}
-		if len(r.Entries) != 2 || r.Entries[0].ID == "" || r.Entries[1].ID == "" {
-			t.Errorf("%s: entries %+v, want two with ids", id, r.Entries)
-		}
-		got, err := view.Conversation(ctx, id)
-		if err != nil {
-			t.Fatalf("%s: record: %v", id, err)
-		}
-		if !slices.Equal(got.Previous, c.Previous) {
-			t.Errorf("%s: the stored record names %v, CreateStarted returned %v", id, got.Previous, c.Previous)
-		}
-		if got.Status != store.StatusBot || got.Playbook != "p" || got.Visitor != v || !got.StartedAt.Equal(at) {
-			t.Errorf("%s: record %+v", id, got)
-		}
-		if ttl := cl.Client.PTTL(ctx, cl.Prefix+"{c:"+id+"}:meta").Val(); ttl <= 0 || ttl > time.Hour {
-			t.Errorf("%s: the record's time to live is %v, want up to an hour", id, ttl)
-		}
+		checkStarted(t, ctx, view, cl.Client, cl.Prefix, id, at, v, c, r)
 		return c
 	}
 	// The visitor's first conversation, by another process: this one

@@ -322,25 +322,7 @@ func TestCreateStartedIsOneCommand(t *testing.T) {
 		if got := rec.take(); !slices.Equal(got, []string{"evalsha"}) {
 			t.Errorf("%s: a start with its record sent %v, want one evalsha", id, got)
 		}
-		if r.Pending != "" {
-			t.Errorf("%s: marked pending (%q), want no mark: its record is written", id, r.Pending)
-		}
-		if len(r.Entries) != 2 || r.Entries[0].ID == "" || r.Entries[1].ID == "" {
-			t.Errorf("%s: entries %+v, want two with ids", id, r.Entries)
-		}
-		got, err := view.Conversation(ctx, id)
-		if err != nil {
-			t.Fatalf("%s: record: %v", id, err)
-		}
-		if !slices.Equal(got.Previous, c.Previous) {
-			t.Errorf("%s: the stored record names %v, CreateStarted returned %v", id, got.Previous, c.Previous)
-		}
-		if got.Status != store.StatusBot || got.Playbook != "p" || got.Visitor != v || !got.StartedAt.Equal(at) || !got.UpdatedAt.Equal(at) {
-			t.Errorf("%s: record %+v", id, got)
-		}
-		if ttl := srv.Client.PTTL(ctx, srv.Prefix+"{c:"+id+"}:meta").Val(); ttl <= 0 || ttl > time.Hour {
-			t.Errorf("%s: the record's time to live is %v, want up to an hour", id, ttl)
-		}
+		checkStarted(t, ctx, view, srv.Client, srv.Prefix, id, at, v, c, r)
 		return c
 	}
 	// A returning visitor: the record names the first conversation.
@@ -549,5 +531,32 @@ func TestTurnFoldedCountedIsOneCounter(t *testing.T) {
 		"reached|email": 1, "asked|email": 1, "reached|bye": 1, "answered|email": 1}
 	if got := storetest.FunnelCounters(t, f); !maps.Equal(got, want) {
 		t.Errorf("counters %v, want %v", got, want)
+	}
+}
+
+// checkStarted checks what CreateStarted returned (r, and c, the record it
+// was given) for conversation id, started at at by visitor v: no pending
+// mark, two entries with ids, and the record view reads (by another
+// client) as c, kept up to an hour.
+func checkStarted(t *testing.T, ctx context.Context, view *redisstore.Inbox, rdb goredis.UniversalClient, prefix, id string, at time.Time, v store.Visitor, c *store.Conversation, r redisstore.Result) {
+	t.Helper()
+	if r.Pending != "" {
+		t.Errorf("%s: marked pending (%q), want no mark: its record is written", id, r.Pending)
+	}
+	if len(r.Entries) != 2 || r.Entries[0].ID == "" || r.Entries[1].ID == "" {
+		t.Errorf("%s: entries %+v, want two with ids", id, r.Entries)
+	}
+	got, err := view.Conversation(ctx, id)
+	if err != nil {
+		t.Fatalf("%s: record: %v", id, err)
+	}
+	if !slices.Equal(got.Previous, c.Previous) {
+		t.Errorf("%s: the stored record names %v, CreateStarted returned %v", id, got.Previous, c.Previous)
+	}
+	if got.Status != store.StatusBot || got.Playbook != "p" || got.Visitor != v || !got.StartedAt.Equal(at) || !got.UpdatedAt.Equal(at) {
+		t.Errorf("%s: record %+v", id, got)
+	}
+	if ttl := rdb.PTTL(ctx, prefix+"{c:"+id+"}:meta").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Errorf("%s: the record's time to live is %v, want up to an hour", id, ttl)
 	}
 }

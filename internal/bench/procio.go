@@ -70,29 +70,10 @@ func ProcSwitches(pid int) (voluntary, involuntary int64, err error) {
 	return voluntary, involuntary, nil
 }
 
+// switchesOf reads a thread's voluntary and involuntary context switches
+// from its /proc status file.
 func switchesOf(path string) (voluntary, involuntary int64, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "voluntary_ctxt_switches":
-			voluntary, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		case "nonvoluntary_ctxt_switches":
-			involuntary, err = strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		}
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	return voluntary, involuntary, sc.Err()
+	return statusPair(path, "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")
 }
 
 // SyscallsPerTurn are the server processes' system calls and context

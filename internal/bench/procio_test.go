@@ -87,3 +87,16 @@ func TestResourcesPerTurnSyscalls(t *testing.T) {
 		t.Errorf("report lacks %q:\n%s", want, out.String())
 	}
 }
+
+// TestProcRSSPartsInBytes: the kB fields of /proc/PID/status come back in
+// bytes (statusPair, shared with ProcSwitches): this process has
+// anonymous memory, a whole number of kB.
+func TestProcRSSPartsInBytes(t *testing.T) {
+	anon, file, err := ProcRSSParts(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	if anon < 1<<20 || anon%1024 != 0 || file%1024 != 0 {
+		t.Errorf("RssAnon %d, RssFile %d bytes: want at least 1 MiB of anonymous memory, each a whole number of KiB", anon, file)
+	}
+}

@@ -20,7 +20,15 @@ func ProcRSSParts(pid int) (anon, file int64, err error) {
 
 // procStatusKB reads two fields of /proc/PID/status given in kB, in bytes.
 func procStatusKB(pid int, first, second string) (a, b int64, err error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	a, b, err = statusPair("/proc/"+strconv.Itoa(pid)+"/status", first, second)
+	return a << 10, b << 10, err
+}
+
+// statusPair reads two numeric fields of a /proc status file (a
+// process's or a thread's), without their unit (" kB"); a field the file
+// does not have is 0.
+func statusPair(path, first, second string) (a, b int64, err error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -31,14 +39,14 @@ func procStatusKB(pid int, first, second string) (a, b int64, err error) {
 		if !ok || (k != first && k != second) {
 			continue
 		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("/proc/%d/status %s: %v", pid, k, err)
+			return 0, 0, fmt.Errorf("%s %s: %v", path, k, err)
 		}
 		if k == first {
-			a = kb << 10
+			a = n
 		} else {
-			b = kb << 10
+			b = n
 		}
 	}
 	return a, b, sc.Err()

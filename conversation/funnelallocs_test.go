@@ -18,15 +18,7 @@ import (
 // round)").
 func TestTurnFoldAllocations(t *testing.T) {
 	race.SkipAllocCounts(t)
-	t0 := time.UnixMilli(1800000000000).UTC()
-	at := t0.Add(2500 * time.Millisecond)
-	rec := &engine.FunnelCounted{Facts: []string{"started", "reached|hello", "asked|hello", "answered|hello", "reached|email", "asked|email"},
-		At: map[string]int64{"asked|email": 1200}}
-	sess := &engine.Session{ID: "c1", Playbook: "qualify", Version: "v1", StartedAt: t0, Funnel: rec}
-	entries := []store.Entry{
-		{From: "visitor", Kind: "message", Text: "visitor7@acme7.com", ClientID: "m3", At: at},
-		{From: "bot", Kind: "message", Card: "size", Text: "How many employees?", Buttons: []engine.Button{{Label: "1-10", Value: "1-10"}}, At: at},
-	}
+	t0, rec, sess, entries := foldFixture()
 	var fold *store.FunnelFold
 	n := testing.AllocsPerRun(100, func() {
 		sess.Funnel = rec
@@ -54,18 +46,26 @@ func TestTurnFoldAllocations(t *testing.T) {
 // BenchmarkTurnFold: TestTurnFoldAllocations's fold, its bytes with
 // -benchmem.
 func BenchmarkTurnFold(b *testing.B) {
-	t0 := time.UnixMilli(1800000000000).UTC()
-	at := t0.Add(2500 * time.Millisecond)
-	rec := &engine.FunnelCounted{Facts: []string{"started", "reached|hello", "asked|hello", "answered|hello", "reached|email", "asked|email"},
-		At: map[string]int64{"asked|email": 1200}}
-	sess := &engine.Session{ID: "c1", Playbook: "qualify", Version: "v1", StartedAt: t0, Funnel: rec}
-	entries := []store.Entry{
-		{From: "visitor", Kind: "message", Text: "visitor7@acme7.com", ClientID: "m3", At: at},
-		{From: "bot", Kind: "message", Card: "size", Text: "How many employees?", Buttons: []engine.Button{{Label: "1-10", Value: "1-10"}}, At: at},
-	}
+	t0, rec, sess, entries := foldFixture()
 	b.ReportAllocs()
 	for b.Loop() {
 		sess.Funnel = rec
 		inTurnFold(sess, entries, "email", t0.Add(1200*time.Millisecond), false)
 	}
+}
+
+// foldFixture is the turn TestTurnFoldAllocations and BenchmarkTurnFold
+// fold: the visitor answers the email card 1.3 s after it was asked, and
+// the bot asks the size card; rec is what the funnel had counted before.
+func foldFixture() (t0 time.Time, rec *engine.FunnelCounted, sess *engine.Session, entries []store.Entry) {
+	t0 = time.UnixMilli(1800000000000).UTC()
+	at := t0.Add(2500 * time.Millisecond)
+	rec = &engine.FunnelCounted{Facts: []string{"started", "reached|hello", "asked|hello", "answered|hello", "reached|email", "asked|email"},
+		At: map[string]int64{"asked|email": 1200}}
+	sess = &engine.Session{ID: "c1", Playbook: "qualify", Version: "v1", StartedAt: t0, Funnel: rec}
+	entries = []store.Entry{
+		{From: "visitor", Kind: "message", Text: "visitor7@acme7.com", ClientID: "m3", At: at},
+		{From: "bot", Kind: "message", Card: "size", Text: "How many employees?", Buttons: []engine.Button{{Label: "1-10", Value: "1-10"}}, At: at},
+	}
+	return t0, rec, sess, entries
 }

@@ -44,15 +44,12 @@ func TestEngineRefusesRedisBefore7(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := goredis.NewClient(opt)
-	t.Cleanup(func() { old.Close() })
-	old.AddHook(oldRedis{})
+	old := hookedClient(t, opt, "", "", oldRedis{})
 	err = redisstore.NewEngine(old, rds.Prefix).Ping(ctx)
 	if err == nil || !strings.Contains(err.Error(), "version 6.2.14") || !strings.Contains(err.Error(), "needs Redis 7.0 or later") {
 		t.Fatalf("Ping on Redis 6.2: %v, want the version found and the one needed", err)
 	}
-	real := goredis.NewClient(opt)
-	t.Cleanup(func() { real.Close() })
+	real := hookedClient(t, opt, "", "", nil)
 	if err := redisstore.NewEngine(real, rds.Prefix).Ping(ctx); err != nil {
 		t.Fatalf("Ping on %s: %v", rds.URL, err)
 	}
@@ -137,14 +134,7 @@ func TestEngineOnRedisRefusingINFO(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := func(t *testing.T, user, pass string, hook goredis.Hook) *goredis.Client {
-		o := *opt
-		o.Username, o.Password = user, pass
-		c := goredis.NewClient(&o)
-		t.Cleanup(func() { c.Close() })
-		if hook != nil {
-			c.AddHook(hook)
-		}
-		return c
+		return hookedClient(t, opt, user, pass, hook)
 	}
 	for _, rules := range [][]string{{"-info"}, {"-@dangerous"}} {
 		t.Run(strings.Join(rules, " "), func(t *testing.T) {
@@ -318,4 +308,19 @@ func (r recordPEXPIRE) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook
 }
 func (recordPEXPIRE) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return next
+}
+
+// hookedClient is a client of opt's Redis as user (none: opt's), with
+// hook (if any), closed when t ends.
+func hookedClient(t *testing.T, opt *goredis.Options, user, pass string, hook goredis.Hook) *goredis.Client {
+	o := *opt
+	if user != "" {
+		o.Username, o.Password = user, pass
+	}
+	c := goredis.NewClient(&o)
+	t.Cleanup(func() { c.Close() })
+	if hook != nil {
+		c.AddHook(hook)
+	}
+	return c
 }

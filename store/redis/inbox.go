@@ -297,9 +297,16 @@ func decodeLast(s string) *store.Last {
 // reader takes a missing field as empty): a record stays small, and Redis
 // keeps a small hash as one listpack.
 func metaFields(c *store.Conversation) []any {
-	j := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 	f := []any{"status", string(c.Status), "playbook", c.Playbook, "visitor", encodeVisitor(c.Visitor),
 		"started_at", stamp(c.StartedAt), "updated_at", stamp(c.UpdatedAt)}
+	return metaOptional(f, c)
+}
+
+// metaOptional appends to f the fields of c's record that metaFields
+// writes only when set: team, assignee, assignee_name, card, priority,
+// labels, previous, last (the start's turn script gets them so).
+func metaOptional(f []any, c *store.Conversation) []any {
+	j := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 	for _, kv := range [][2]string{{"team", c.Team}, {"assignee", c.Assignee}, {"assignee_name", c.AssigneeName}, {"card", c.Card}, {"priority", c.Priority}} {
 		if kv[1] != "" {
 			f = append(f, kv[0], kv[1])

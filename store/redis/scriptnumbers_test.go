@@ -53,12 +53,10 @@ func numberArgs(src string) []string {
 }
 
 // leftWithNumbers are the calls that keep a number: foldLua's HINCRBY by
-// 1 (the fold by names, not the turn script's counted fold) and the
-// start's record's ZREVRANGE, which other work changes.
+// 1 (the fold by names, not the turn script's counted fold).
 var leftWithNumbers = []string{
 	`redis.call('HINCRBY', counters, ARGV[i + 1], 1)`,
 	`redis.call('HINCRBY', counters, ARGV[i + 4] .. '|' .. b, 1)`,
-	`redis.call('ZREVRANGE', KEYS[9], 0, tonumber(ARGV[r + 4]) - 1)`,
 }
 
 // TestScriptsPassNoNumbers: Redis 7.0 turns a Lua number given to

@@ -159,7 +159,10 @@ func (s *Store) liveArg(id string) string {
 //go:embed turn.lua
 var turnLua string
 
-var turnScript = newBoxedScript(foldLua + turnLua)
+// turnScript is turn.lua after foldLua, with the start record's last
+// earlier conversation (store.MaxPrevious-1) written in as a string: a
+// number given to redis.call costs a snprintf each call.
+var turnScript = newBoxedScript(foldLua + strings.ReplaceAll(turnLua, "MAX_PREVIOUS_LAST", strconv.Itoa(store.MaxPrevious-1)))
 
 // Load returns a conversation's session and its version, read from Redis.
 func (s *Store) Load(ctx context.Context, id string) (*engine.Session, int64, error) {
@@ -668,9 +671,12 @@ func (r *startRecord) visitorIn(ctx context.Context, pipe goredis.Pipeliner, id 
 }
 
 // add appends the record's keys and arguments to the turn script's
-// (turn.lua: KEYS[8] and KEYS[9], the record at ARGV's end). On a
-// Cluster there is no KEYS[9]: the record names the guess (see
-// CreateStarted).
+// (turn.lua: KEYS[8] and KEYS[9], the record at ARGV's end): the id, the
+// start (ms: started_at and updated_at, the visitor's list's score), the
+// retention (ms), status, playbook and visitor, then the record's other
+// fields (metaOptional) and the count of all these. The field names
+// are the script's. On a Cluster there is no KEYS[9]: the record names
+// the guess (see CreateStarted).
 func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any, []string) {
 	for len(keys) < 7 {
 		keys = append(keys, keys[0]) // KEYS[4..7], unused
@@ -688,26 +694,41 @@ func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any
 			c.Previous = r.guess
 		}
 	}
-	fields := metaFields(&c)
-	args = append(args, id, stamp(c.StartedAt), r.retention.Milliseconds(), store.MaxPrevious)
-	args = append(args, fields...)
-	return append(args, 4+len(fields)), keys
+	n := len(args)
+	args = append(args, id, stamp(c.StartedAt), r.retention.Milliseconds(), string(c.Status), c.Playbook, encodeVisitor(c.Visitor))
+	if !c.UpdatedAt.Equal(c.StartedAt) {
+		args = append(args, "updated_at", stamp(c.UpdatedAt))
+	}
+	args = metaOptional(args, &c)
+	return append(args, len(args)-n), keys
 }
 
 // read sets the record's Previous from what the script replied after the
-// entries' ids: the visitor's earlier conversations, as Inbox.Start sets
-// them (none when the visitor has no id nor email: Previous as given).
+// entries' ids: the visitor's earlier conversations as the record's JSON
+// field (none: no element), as Inbox.Start sets them (none when the
+// visitor has no id nor email: Previous as given).
 func (r *startRecord) read(prev []any) {
 	c := r.c
 	if c.Visitor.ID == "" && c.Visitor.Email == "" {
 		return
 	}
 	c.Previous = nil
-	for _, p := range prev {
-		if id, ok := p.(string); ok {
-			c.Previous = append(c.Previous, id)
-		}
+	if len(prev) == 0 {
+		return
 	}
+	list, _ := prev[0].(string)
+	c.Previous = decodeIDs(list)
+}
+
+// decodeIDs reads a JSON array of ids as the turn script writes it:
+// ["a","b"], split where no id has an escape, else decoded.
+func decodeIDs(list string) []string {
+	if len(list) < 4 || list[0] != '[' || list[1] != '"' || list[len(list)-2] != '"' || list[len(list)-1] != ']' || strings.IndexByte(list, '\\') >= 0 {
+		var ids []string
+		_ = json.Unmarshal([]byte(list), &ids)
+		return ids
+	}
+	return strings.Split(list[2:len(list)-2], `","`)
 }
 
 // Create stores a new conversation with its first entries.

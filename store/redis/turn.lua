@@ -27,13 +27,18 @@
 -- KEYS[8] the conversation's inbox record and KEYS[9] its visitor's
 -- conversations (none: no visitor, or a Cluster, where they are in
 -- another slot), for a start that writes its record
--- (Store.CreateStarted; KEYS[4..7] are then there, used or not). ARGV's last is then M, and the M before it the record: the
--- conversation's id, when it started (ms), how long the record is kept
--- (ms), how many earlier conversations it names at most, then its fields
--- and values (Inbox.Start's, without previous when KEYS[9] is there).
+-- (Store.CreateStarted; KEYS[4..7] are then there, used or not). ARGV's
+-- last is then M, and the M before it the record: the conversation's id,
+-- when it started (ms: its started_at and updated_at, its score in
+-- KEYS[9]), how long the record is kept (ms), its status, playbook and
+-- visitor, then its other fields and values (Inbox.Start's that are set,
+-- without previous when KEYS[9] is there; an updated_at other than the
+-- start). It names at most store.MaxPrevious earlier conversations
+-- (the last index, written into ZREVRANGE by sessions.go).
 -- Replies {"ok", version, id...} | {"dup", first, last} | {"stale"};
--- with KEYS[9], "ok" is followed by the earlier conversations the record
--- names, after the entries' ids. The mark, the fold and the record are
+-- with KEYS[9], "ok" is followed by the record's previous (a JSON array
+-- of the earlier conversations, newest first), after the entries' ids,
+-- when it names any. The mark, the fold and the record are
 -- written only with "ok": a duplicate or a stale turn was marked and
 -- folded by the try that stored it.
 local factsEnd = #ARGV
@@ -142,20 +147,34 @@ end
 if KEYS[8] then
   -- The start's inbox record, as Inbox.Start writes it: the visitor's
   -- earlier conversations are read before this one is added to them.
+  -- The field names are the script's, started_at and updated_at one
+  -- value (a start's are the same time; a caller's other updated_at comes
+  -- after, among the other fields, and wins).
   local r = factsEnd
-  local id, keep = ARGV[r + 1], ARGV[r + 3]
-  local fields = {unpack(ARGV, r + 5, #ARGV - 1)}
+  local id, at, keep = ARGV[r + 1], ARGV[r + 2], ARGV[r + 3]
+  local fields = {'status', ARGV[r + 4], 'playbook', ARGV[r + 5], 'visitor', ARGV[r + 6], 'started_at', at, 'updated_at', at}
+  for i = r + 7, #ARGV - 1 do fields[#fields + 1] = ARGV[i] end
   if KEYS[9] then
     local prev = {}
-    for _, p in ipairs(redis.call('ZREVRANGE', KEYS[9], 0, tonumber(ARGV[r + 4]) - 1)) do
+    for _, p in ipairs(redis.call('ZREVRANGE', KEYS[9], '0', 'MAX_PREVIOUS_LAST')) do
       if p ~= id then prev[#prev + 1] = p end
     end
-    redis.call('ZADD', KEYS[9], ARGV[r + 2], id)
+    redis.call('ZADD', KEYS[9], at, id)
     redis.call('PEXPIRE', KEYS[9], keep)
     if #prev > 0 then
+      -- As JSON. Ids are plain (conversation.NewIDAt: letters and
+      -- digits); with a quote or a backslash, which JSON escapes, the
+      -- list goes through cjson.
+      local all = table.concat(prev)
+      local list
+      if string.find(all, '"', 1, true) or string.find(all, '\\', 1, true) then
+        list = cjson.encode(prev)
+      else
+        list = '["' .. table.concat(prev, '","') .. '"]'
+      end
       fields[#fields + 1] = 'previous'
-      fields[#fields + 1] = cjson.encode(prev)
-      for _, p in ipairs(prev) do reply[#reply + 1] = p end
+      fields[#fields + 1] = list
+      reply[#reply + 1] = list
     end
   end
   redis.call('HSET', KEYS[8], unpack(fields))

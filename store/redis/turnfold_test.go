@@ -560,3 +560,69 @@ func checkStarted(t *testing.T, ctx context.Context, view *redisstore.Inbox, rdb
 		t.Errorf("%s: the record's time to live is %v, want up to an hour", id, ttl)
 	}
 }
+
+// TestStartRecordArguments (issue 13, ninth round): the start's inbox
+// record costs the turn script few arguments. Each argument Redis reads,
+// makes an object of and Lua interns (about 600 instructions, more with
+// its RESP); the record's field names are the script's own, started_at
+// and updated_at one value (a start's are the same time), the number of
+// earlier conversations a constant of the script. A returning visitor's
+// start of the bench's kind (no team): 7 arguments for the record (the
+// id, the time, the retention, status, playbook, visitor, their count),
+// 15 before. Its earlier conversations come back as the one JSON field
+// the record stores, not one reply element each. The record is still
+// Inbox.Start's (TestCreateStartedIsOneCommand).
+func TestStartRecordArguments(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	c := goredis.NewClient(srv.Client.Options())
+	t.Cleanup(func() { c.Close() })
+	rec := &argsRecorder{}
+	c.AddHook(rec)
+	st := redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour})
+	key := store.FunnelKey{Day: "2026-12-06", Playbook: "p", Version: "v1"}
+	t0 := time.UnixMilli(1800000000123).UTC()
+	vis := store.Visitor{ID: "v1", Name: "Ada", Page: "/pricing"}
+	start := func(id string, at time.Time, team string) (*store.Conversation, []any) {
+		t.Helper()
+		conv := &store.Conversation{ID: id, Status: store.StatusBot, Playbook: "p", Visitor: vis, Team: team, Labels: []string{}, StartedAt: at, UpdatedAt: at}
+		fold := storetest.CountedFold(key, "started")
+		if _, err := st.CreateStarted(ctx, &engine.Session{ID: id}, []redisstore.Entry{bot("hi")}, fold, time.Hour, conv, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		last := rec.calls[len(rec.calls)-1]
+		rec.calls = nil
+		return conv, last
+	}
+	// The same start without its record: what the record adds.
+	if _, err := st.CreateFolded(ctx, &engine.Session{ID: "plain"}, []redisstore.Entry{bot("hi")}, storetest.CountedFold(key, "started"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	plain := len(rec.calls[len(rec.calls)-1])
+	rec.calls = nil
+	rec.mu.Unlock()
+	for i := range store.MaxPrevious + 2 {
+		conv, args := start("c"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second), "")
+		// Two keys (the record, the visitor's conversations).
+		if n := len(args) - plain - 2; n > 7 {
+			t.Errorf("start %d: the record took %d arguments (%v), want at most 7", i, n, args[plain:])
+		}
+		if want := min(i, store.MaxPrevious); len(conv.Previous) != want || i > 0 && conv.Previous[0] != "c"+strconv.Itoa(i-1) {
+			t.Errorf("start %d: Previous %v, want the %d newest", i, conv.Previous, want)
+		}
+	}
+	// A team is a field more: two arguments.
+	_, args := start("team", t0.Add(time.Hour), "sales")
+	if n := len(args) - plain - 2; n != 9 {
+		t.Errorf("a start with a team: the record took %d arguments (%v), want 9", n, args[plain:])
+	}
+	m := srv.Client.HGetAll(ctx, srv.Prefix+"{c:team}:meta").Val()
+	if m["team"] != "sales" || m["started_at"] != stampOf(t0.Add(time.Hour)) || m["updated_at"] != m["started_at"] {
+		t.Errorf("the record %v", m)
+	}
+}
+
+func stampOf(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

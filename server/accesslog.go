@@ -21,8 +21,11 @@ const requestIDHeader = echo.HeaderXRequestID
 // /api/conversations/:id: never the raw path, nor the query string, which
 // may carry an email or a token), the status, the duration and the bytes
 // written. The client address only with Config.LogIPs. A websocket is one
-// line: the visitor's when it is accepted (status 101), an agent's feed
-// when it ends. Without Config.AccessLog it only sets the request id.
+// line: a visitor's once accepted (status 101), written by its connection
+// when it has handled the first frame (with the conversation's fields
+// when that frame starts one: visitorConn.logStarted) or when it ends
+// without one; an agent's feed when it ends. Without Config.AccessLog it
+// only sets the request id.
 func (s *Server) accessLog() echo.MiddlewareFunc {
 	logged := middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		HandleError:     true, // the status the error handler answers
@@ -33,6 +36,9 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 		LogResponseSize: true,
 		LogRemoteIP:     s.cfg.LogIPs,
 		LogValuesFunc: func(c *echo.Context, v middleware.RequestLoggerValues) error {
+			if c.Get(loggedByConn) != nil {
+				return nil // a visitor's websocket: its connection logs it
+			}
 			route := v.RoutePath
 			if route == "" {
 				route = "-" // no route matched: the path is not logged

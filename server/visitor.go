@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -51,9 +52,30 @@ type visitorConn struct {
 	stopped bool
 	// uncount takes the connection out of the open connections metric.
 	uncount func()
+	// access is the websocket's access log line, not yet written (nil:
+	// written, or no access log): its first frame writes it, with the
+	// conversation's fields when it starts one (logStarted), or its end.
+	access atomic.Pointer[wsAccess]
 }
 
+// wsAccess is what a visitor websocket's access log line says of its
+// upgrade (accessLog's fields): its request id, how long the upgrade took
+// and the client's address (with Config.LogIPs).
+type wsAccess struct {
+	id       string
+	duration time.Duration
+	ip       string
+}
+
+// loggedByConn is the echo context's key that tells accessLog the
+// handler's connection writes the request's line itself.
+const loggedByConn = "playbook.loggedByConn"
+
 func (s *Server) handleVisitorWS(c *echo.Context) error {
+	var begin time.Time
+	if s.cfg.AccessLog {
+		begin = time.Now()
+	}
 	r, w := c.Request(), c.Response()
 	ip := c.RealIP()
 	if s.conns.isDraining() {
@@ -91,6 +113,12 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 		_ = ws.Close(closeRestart, restartReason)
 		return nil
 	}
+	if s.cfg.AccessLog {
+		// The upgrade's line waits for the first frame (the widget sends
+		// it at once): a start's line then says both (logStarted).
+		v.access.Store(&wsAccess{id: w.Header().Get(requestIDHeader), duration: time.Since(begin), ip: ip})
+		c.Set(loggedByConn, true)
+	}
 	go v.serve(ctx, cancel)
 	return nil
 }
@@ -118,6 +146,7 @@ func (v *visitorConn) close() {
 	v.closed = true
 	close(v.done)
 	v.mu.Unlock()
+	v.logAccess()
 	v.s.conns.removeVisitor(v)
 	v.uncount()
 	v.w.Close()
@@ -278,9 +307,7 @@ func (v *visitorConn) handle(ctx context.Context, f protocol.Frame) {
 		prog := v.s.svc.PickPlaybook(f, v.s.cfg.DefaultPlaybook)
 		if err = v.w.Start(ctx, prog, f); err == nil {
 			if conv := v.w.Conversation(); conv != "" { // "": the pre-chat form went out
-				// Typed attributes: no value boxed for the line.
-				v.log.LogAttrs(context.Background(), slog.LevelInfo, "conversation started", slog.String("conversation", conv),
-					slog.String("playbook", prog.ID), slog.String("version", prog.Hash[:12]), slog.String("page", logPage(f.Page)))
+				v.logStarted(conv, prog.ID, prog.Hash[:12], logPage(f.Page))
 			}
 		}
 	case *protocol.Resume:
@@ -298,9 +325,54 @@ func (v *visitorConn) handle(ctx context.Context, f protocol.Frame) {
 	case *protocol.LeaveMessage:
 		id, err = f.ID, v.w.LeaveMessage(ctx, f)
 	}
+	if v.access.Load() != nil {
+		v.logAccess() // the first frame did not start a conversation
+	}
 	if err != nil {
 		v.Push(conversation.ErrorFrame(err, id))
 	}
+}
+
+// logStarted logs conversation conv's start: on the websocket's access
+// line when it is not yet written (the first frame, the access log on),
+// which then says both in one line and one write; else as "conversation
+// started". Typed attributes: no value boxed.
+func (v *visitorConn) logStarted(conv, playbook, version, page string) {
+	started := [...]slog.Attr{slog.String("conversation", conv), slog.String("playbook", playbook),
+		slog.String("version", version), slog.String("page", page)}
+	if a := v.access.Swap(nil); a != nil {
+		var attrs [11]slog.Attr
+		n := len(a.attrs(v.s.cfg.LogIPs, &attrs))
+		n += copy(attrs[n:], started[:])
+		v.log.LogAttrs(context.Background(), slog.LevelInfo, "http request", attrs[:n]...)
+		return
+	}
+	v.log.LogAttrs(context.Background(), slog.LevelInfo, "conversation started", started[:]...)
+}
+
+// logAccess writes the websocket's access line when it is not yet
+// written.
+func (v *visitorConn) logAccess() {
+	if a := v.access.Swap(nil); a != nil {
+		var attrs [11]slog.Attr
+		v.log.LogAttrs(context.Background(), slog.LevelInfo, "http request", a.attrs(v.s.cfg.LogIPs, &attrs)...)
+	}
+}
+
+// attrs are the access line's attributes (accessLog's, for a visitor's
+// accepted websocket), in to.
+func (a *wsAccess) attrs(logIPs bool, to *[11]slog.Attr) []slog.Attr {
+	to[0] = slog.String("id", a.id)
+	to[1] = slog.String("method", "GET")
+	to[2] = slog.String("route", visitorPath)
+	to[3] = slog.Int("status", 101)
+	to[4] = slog.Duration("duration", a.duration)
+	to[5] = slog.Int64("bytes", 0)
+	if logIPs {
+		to[6] = slog.String("ip", a.ip)
+		return to[:7]
+	}
+	return to[:6]
 }
 
 func truncate(s string, n int) string {

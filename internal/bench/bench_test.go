@@ -263,7 +263,8 @@ func apiCheck(t *testing.T, inbox store.InboxEngine, prefix, url string) queueCh
 }
 
 // loseQueueWrites sends what a server writes to or reads of a team's
-// Unassigned queue (…}:queue) to another key of the same slot instead.
+// Unassigned queue (…}:queue) to another key of the same slot instead (a
+// handoff's script on one node: the team's keys under another prefix).
 type loseQueueWrites struct{}
 
 func (loseQueueWrites) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -292,13 +293,18 @@ func redirectQueue(cmd redis.Cmder) {
 			args[1] = k + "-lost"
 		}
 	case "evalsha", "eval":
-		// A handoff on one node is one script (Inbox.HandOff), the queue
-		// among its keys: EVALSHA sha numkeys key... arg...
+		// A handoff on one node is one script (Inbox.HandOff) on the
+		// record's key, which makes the team's keys from the prefix, its
+		// ninth argument: EVALSHA sha 1 {c:ID}:meta arg... The team's lists
+		// go to another prefix.
 		n, _ := args[2].(int)
-		for i := 3; i < 3+n && i < len(args); i++ {
-			if k, ok := args[i].(string); ok && strings.HasSuffix(k, "}:queue") {
-				args[i] = k + "-lost"
-			}
+		if n != 1 || len(args) < 3+n+9 {
+			return
+		}
+		k, _ := args[3].(string)
+		p, _ := args[3+n+8].(string)
+		if strings.HasSuffix(k, "}:meta") && p != "" && strings.HasPrefix(k, p+"{c:") {
+			args[3+n+8] = p + "lost:"
 		}
 	}
 }

@@ -444,25 +444,32 @@ func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) erro
 }
 
 // handOff moves a conversation to a team's queue in one step on its own
-// record (KEYS[1]), read once: the visitor's details merged in, the latest
-// message, the new status and team. It returns the fields before the
-// change and the record after it, and renews the record's retention
-// (ARGV[10], ms). A refused step (a resolved chat, a gone one) writes
-// nothing.
+// record (KEYS[1]), read once: the visitor's details (ARGV[5], JSON in the
+// stored form, merged in), the latest message (ARGV[6]), the new status,
+// team (ARGV[1]), priority, card and time (ARGV[2..4]). It returns the
+// fields before the change and the record before it (the caller makes the
+// record after it: handedOff), and renews the record's retention (ARGV[7],
+// ms). A refused step (a resolved chat, a gone one) writes nothing.
 //
-// ARGV[11] is the chat's id when the script also does the team's part
-// (one node, where a script may touch keys of any slot); empty, only the
-// step (a Cluster: the caller's pipeline does the rest). The team's part:
-// the chat in the queue and open lists (KEYS[2], KEYS[3]), its team in the
-// set of teams (KEYS[6]), the ARGV[12] timers that follow (score and
-// member pairs) in the timer queue (KEYS[7]); and it returns the team's
-// routing (KEYS[4]) and waits (KEYS[5]), the chat's place in the queue and
-// the status, team and assignee of the earlier chats KEYS[8..]. With a
-// notice after the timers (the payload, its channel, a count n, the n
-// pairs of the record's fields, then the earlier chats' three fields each)
-// it publishes the payload after the step, only when the record's fields
-// before it are those pairs and the earlier chats' fields those that
-// follow; the reply's sixth element is 1 when it did.
+// ARGV[8] is the chat's id when the script also does the team's part (one
+// node, where a script may touch keys of any slot); empty, only the step
+// (a Cluster: the caller's pipeline does the rest). The team's part, on
+// keys made from the prefix ARGV[9] as Inbox makes them: the chat in the
+// team's queue and open lists, the team in the set of teams, the ARGV[10]
+// timers that follow (score and member pairs) in the timer queue; and it
+// returns the team's routing and waits, the chat's place in the queue and
+// the status, team and assignee of the earlier chats whose ids follow the
+// timers (their count, then the ids). With a notice after them (the
+// payload, its channel, the visitor as the step then writes it, the
+// record's field count and its fields sorted by name, names and values
+// joined by NUL bytes, and with earlier chats their three fields each,
+// joined alike) it publishes the payload after the step, only when the
+// record's fields before it are those and the earlier chats' those; the
+// reply's sixth element is then 1, and the record (the caller's) is not
+// returned. The names are sorted by Lua's order (strcoll under Redis's
+// LC_COLLATE) and joinFields' (bytes): the record's names sort alike in
+// both under C and glibc's locales; an order that differed would only
+// send the notice after the step (NoticeSent false), never a wrong one.
 var handOff = newScript(`
 local rec = redis.call('HGETALL', KEYS[1])
 local f = {}
@@ -470,76 +477,87 @@ for i = 1, #rec, 2 do f[rec[i]] = rec[i + 1] end
 local st = f['status']
 if not st then return {'missing'} end
 if st == 'resolved' then return {'closed'} end
-local id = ARGV[11]
+local id, p = ARGV[8], ARGV[9]
+local o = 11 + 2 * tonumber(ARGV[10])
+local np = tonumber(ARGV[o] or '0')
 local prev = {}
 if id ~= '' then
-  for j = 8, #KEYS do prev[#prev + 1] = redis.call('HMGET', KEYS[j], 'status', 'team', 'assignee') end
+  for j = o + 1, o + np do prev[#prev + 1] = redis.call('HMGET', p .. '{c:' .. ARGV[j] .. '}:meta', 'status', 'team', 'assignee') end
 end
-local o = 13 + 2 * tonumber(ARGV[12])
+o = o + np + 1
 local same = false
-if ARGV[o] then
-  local n = tonumber(ARGV[o + 2])
-  same = #rec == 2 * n
-  for i = 1, n do
-    if f[ARGV[o + 1 + 2 * i]] ~= ARGV[o + 2 + 2 * i] then same = false end
-  end
-  local q = o + 3 + 2 * n
-  for _, v in ipairs(prev) do
-    for k = 1, 3 do
-      if (v[k] or '') ~= ARGV[q] then same = false end
-      q = q + 1
+if ARGV[o] and #rec == 2 * tonumber(ARGV[o + 3]) then
+  local names = {}
+  for i = 1, #rec, 2 do names[#names + 1] = rec[i] end
+  table.sort(names)
+  local parts = {}
+  for _, k in ipairs(names) do parts[#parts + 1] = k; parts[#parts + 1] = f[k] end
+  same = table.concat(parts, '\0') == ARGV[o + 4]
+  if same and np > 0 then
+    parts = {}
+    for _, v in ipairs(prev) do
+      for k = 1, 3 do parts[#parts + 1] = v[k] or '' end
     end
+    same = table.concat(parts, '\0') == ARGV[o + 5]
   end
 end
 local set = {'status', 'open', 'team', ARGV[1], 'updated_at', ARGV[4], 'queued_at', ARGV[4]}
-local del = {'assignee', 'assignee_name'}
-local vis = {ARGV[5], ARGV[6], ARGV[7], ARGV[8]}
-if vis[1] ~= '' or vis[2] ~= '' or vis[3] ~= '' or vis[4] ~= '' then
+local del = {}
+if f['assignee'] then del[#del + 1] = 'assignee' end
+if f['assignee_name'] then del[#del + 1] = 'assignee_name' end
+if same then
+  -- The record is as the caller read it: the visitor as it makes it.
+  if ARGV[o + 2] ~= '' then set[#set + 1], set[#set + 2] = 'visitor', ARGV[o + 2] end
+elseif ARGV[5] ~= '' then
   local ok, v = pcall(cjson.decode, f['visitor'] or '{}')
   if not ok or type(v) ~= 'table' then v = {} end
+  local vis = cjson.decode(ARGV[5])
   -- The stored form has one-letter names (i, n, e, p); an older record's
   -- long names are moved to them.
-  for i, k in ipairs({'id', 'name', 'email', 'page'}) do
+  for _, k in ipairs({'id', 'name', 'email', 'page'}) do
     local c = string.sub(k, 1, 1)
     if v[k] ~= nil then
       if v[c] == nil then v[c] = v[k] end
       v[k] = nil
     end
-    if vis[i] ~= '' then v[c] = vis[i] end
+    if vis[c] then v[c] = vis[c] end
   end
   -- cjson writes / as \/: Go's JSON does not, and the value is shorter.
   set[#set + 1], set[#set + 2] = 'visitor', (string.gsub(cjson.encode(v), '\\/', '/'))
 end
 -- Empty fields are left out (every reader takes a missing one as empty).
 for i, k in ipairs({'priority', 'card'}) do
-  if ARGV[i + 1] == '' then del[#del + 1] = k else set[#set + 1], set[#set + 2] = k, ARGV[i + 1] end
+  if ARGV[i + 1] ~= '' then set[#set + 1], set[#set + 2] = k, ARGV[i + 1]
+  elseif f[k] then del[#del + 1] = k end
 end
-if ARGV[9] ~= '' then set[#set + 1], set[#set + 2] = 'last', ARGV[9] end
+if ARGV[6] ~= '' then set[#set + 1], set[#set + 2] = 'last', ARGV[6] end
 redis.call('HSET', KEYS[1], unpack(set))
-redis.call('HDEL', KEYS[1], unpack(del))
-redis.call('PEXPIRE', KEYS[1], ARGV[10])
+if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
 local cur, team = f['assignee'] or '', f['team'] or ''
 if id == '' then
-  return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1]), 0}
+  return {'ok', cur, st, team, rec, 0}
 end
-redis.call('ZADD', KEYS[2], ARGV[4], id)
-redis.call('ZADD', KEYS[3], ARGV[4], id)
-redis.call('SADD', KEYS[6], ARGV[1])
-for i = 13, o - 1, 2 do redis.call('ZADD', KEYS[7], ARGV[i], ARGV[i + 1]) end
+local t = p .. '{t:' .. ARGV[1] .. '}:'
+local queue = t .. 'queue'
+redis.call('ZADD', queue, ARGV[4], id)
+redis.call('ZADD', t .. 'open', ARGV[4], id)
+redis.call('SADD', p .. 'teams', ARGV[1])
+for i = 11, 10 + 2 * tonumber(ARGV[10]), 2 do redis.call('ZADD', p .. 'timers', ARGV[i], ARGV[i + 1]) end
 local sent = 0
 if same then
   -- After the lists: the chat is in them before the agents hear of it.
   redis.call('PUBLISH', ARGV[o + 1], ARGV[o])
-  sent = 1
+  sent, rec = 1, {}
 end
-return {'ok', cur, st, team, redis.call('HGETALL', KEYS[1]), sent,
-  redis.call('HGETALL', KEYS[4]), redis.call('ZRANK', KEYS[2], id), redis.call('LRANGE', KEYS[5], '0', '-1'), prev}
+return {'ok', cur, st, team, rec, sent,
+  redis.call('HGETALL', t .. 'config'), redis.call('ZRANK', queue, id), redis.call('LRANGE', t .. 'waits', '0', '-1'), prev}
 `)
 
 // handOffReply is what a handoff's step and reads answered.
 type handOffReply struct {
 	before before            // the record's assignee, status and team before the step
-	fields map[string]string // the record after it
+	fields map[string]string // the record before it (none when sent: the notice's)
 	sent   bool              // the notice went out in the step
 	cfg    map[string]string // the team's routing
 	waits  []string          // the team's waits (nil: not read)
@@ -562,8 +580,11 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	if h.Last != nil {
 		last = encodeLast(*h.Last)
 	}
-	args := []any{h.Team, h.Priority, h.Card, stamp(at),
-		h.Visitor.ID, h.Visitor.Name, h.Visitor.Email, h.Visitor.Page, last, retention.Milliseconds()}
+	vis := ""
+	if h.Visitor != (store.Visitor{}) {
+		vis = encodeVisitor(h.Visitor)
+	}
+	args := []any{h.Team, h.Priority, h.Card, stamp(at), vis, last, retention.Milliseconds()}
 	var (
 		r         handOffReply
 		predicted *noticeRecord
@@ -595,14 +616,15 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 		}
 	}
 	var c *store.Conversation
-	if r.sent && predicted != nil && sameFields(predicted.fields, r.fields) {
-		// What went out is the record as predicted, decoded already.
+	if r.sent && predicted != nil {
+		// The record was as the notice's Before: it is now as predicted,
+		// decoded already.
 		c = predicted.c
 		c.NoticeSent = true
 	} else {
-		// A prediction that missed (a defect) leaves the caller to
-		// publish the record.
-		c = decodeMeta(id, r.fields)
+		// The record after the step, made from the one before it as the
+		// script made it.
+		c = decodeMeta(id, handedOff(r.fields, h, at, last))
 	}
 	c.QueuePosition = int(r.rank) + 1
 	if len(h.Previous) > 0 && r.prev != nil {
@@ -631,32 +653,36 @@ type noticeRecord struct {
 // part, and the notice when it can ride (it returns the record the notice
 // was built from; nil: none).
 func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at time.Time, last string, args []any) (handOffReply, *noticeRecord, error) {
-	keys := make([]string, 0, 7+len(h.Previous))
-	keys = append(keys, s.metaKey(id), s.queueKey(h.Team), s.openKey(h.Team), s.teamConfigKey(h.Team), s.waitsKey(h.Team), s.teamsKey(), s.timersKey())
-	for _, p := range h.Previous {
-		keys = append(keys, s.metaKey(p))
-	}
+	// The team's, the timers' and the earlier chats' keys are made in the
+	// script from the prefix (one node: a script may touch any key).
 	// The turn's timers, as Timers.Set's ZADD sets them.
-	args = append(args, id, len(h.Timers))
+	args = append(args, id, s.p, len(h.Timers))
 	for _, tm := range h.Timers {
 		args = append(args, tm.At.UnixMilli(), member(id, tm.ID))
+	}
+	args = append(args, len(h.Previous))
+	for _, p := range h.Previous {
+		args = append(args, p)
 	}
 	var predicted *noticeRecord
 	if n := h.Notice; n != nil {
 		if fields, c := s.noticeArgs(id, h, at, last); c != nil {
-			if payload, err := n.Build(c); err == nil {
+			before, ok := joinFields(n.Before)
+			prev, pok := joinPrevious(n.Previous)
+			if payload, err := n.Build(c); err == nil && ok && pok {
 				predicted = &noticeRecord{fields, c}
-				args = append(args, payload, n.Channel, len(n.Before))
-				for k, v := range n.Before {
-					args = append(args, k, v)
+				vis := ""
+				if h.Visitor != (store.Visitor{}) {
+					vis = fields["visitor"]
 				}
-				for _, p := range n.Previous {
-					args = append(args, p[0], p[1], p[2])
+				args = append(args, payload, n.Channel, vis, len(n.Before), before)
+				if len(h.Previous) > 0 {
+					args = append(args, prev)
 				}
 			}
 		}
 	}
-	res, err := handOff.Run(ctx, s.rdb, keys, args...).Slice()
+	res, err := handOff.Run(ctx, s.rdb, []string{s.metaKey(id)}, args...).Slice()
 	r, err := stepReply(res, err, 10)
 	if err != nil {
 		return r, nil, err
@@ -687,7 +713,7 @@ func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at t
 // record says so, never the other way round; and when the step refuses
 // (the chat is resolved, or gone) the additions are taken back.
 func (s *Inbox) handOffPipelined(ctx context.Context, id string, h store.Handoff, at time.Time, args []any) (handOffReply, error) {
-	args = append(args, "", 0) // the step only
+	args = append(args, "", "", 0) // the step only
 	var step *goredis.Cmd
 	var cfg *goredis.MapStringStringCmd
 	var rank *goredis.IntCmd
@@ -778,20 +804,50 @@ func stepReply(res []any, err error, want int) (handOffReply, error) {
 	}, nil
 }
 
-// sameFields reports whether two records' fields read alike: the same
-// fields and values, a visitor that decodes alike (cjson's order of its
-// names is not Go's).
-func sameFields(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
+// joinFields is a record's fields as the handOff script compares them:
+// sorted by name, name and value joined by NUL bytes; false when a name
+// or value holds a NUL (the join would not say which fields it holds).
+func joinFields(fields map[string]string) (string, bool) {
+	names := make([]string, 0, len(fields))
+	n := 0
+	for k, v := range fields {
+		if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
+			return "", false
+		}
+		names = append(names, k)
+		n += len(k) + len(v) + 2
 	}
-	for k, v := range a {
-		w, ok := b[k]
-		if !ok || v != w && (k != "visitor" || decodeVisitor(v) != decodeVisitor(w)) {
-			return false
+	slices.Sort(names)
+	var b strings.Builder
+	b.Grow(n)
+	for i, k := range names {
+		if i > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(fields[k])
+	}
+	return b.String(), true
+}
+
+// joinPrevious is the earlier chats' status, team and assignee as the
+// handOff script compares them: all joined by NUL bytes; false when one
+// holds a NUL.
+func joinPrevious(prev [][3]string) (string, bool) {
+	var b strings.Builder
+	for i, p := range prev {
+		for k, v := range p {
+			if strings.IndexByte(v, 0) >= 0 {
+				return "", false
+			}
+			if i > 0 || k > 0 {
+				b.WriteByte(0)
+			}
+			b.WriteString(v)
 		}
 	}
-	return true
+	return b.String(), true
 }
 
 // flatMap is a script's reply of HGETALL (name, value, ...) as a map.
@@ -1397,7 +1453,8 @@ func (s *Inbox) noticeArgs(id string, h store.Handoff, at time.Time, last string
 }
 
 // handedOff is the record's fields as the handOff script leaves fields
-// (its Go twin: TestHandedOffPredictsTheScript holds them together).
+// (its Go twin: TestHandOffStepCommands and TestHandOffReturnsTheRecordItLeaves
+// hold them together).
 func handedOff(fields map[string]string, h store.Handoff, at time.Time, last string) map[string]string {
 	m := maps.Clone(fields)
 	if v := h.Visitor; v != (store.Visitor{}) {

@@ -214,30 +214,29 @@ func (c *CRM) Apply(ctx context.Context, ch *store.CRMChange) (string, error) {
 // while it is under way. With claim it claims the key first; a key used
 // before answers its done value, or finishes the plan it holds.
 func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, claim bool) (string, error) {
-	var fresh, later []step
-	for _, r := range ch.Records {
-		s := step{key: c.recKey(r.Name), old: r.Old, new: r.New}
-		if r.Old == "" {
-			s.new, s.also = store.PendingRecordForm(ch.Planned, r.New), r.New
-			fresh = append(fresh, s)
-		} else {
-			later = append(later, s)
+	_, cluster := c.rdb.(*goredis.ClusterClient)
+	if !cluster && c.crashAfter == 0 {
+		// One node: the whole change in one script, one round trip.
+		if dup, sent, err := c.applyOnce(ctx, ch, planned, claim && ch.Key != ""); sent {
+			return dup, err
+		}
+		// Too big for the script's shape (none of this package's
+		// changes is): in steps, as below, its plan under the key.
+		if planned == "" && claim && ch.Key != "" {
+			b, err := json.Marshal(ch)
+			if err != nil {
+				return "", err
+			}
+			planned = "p" + string(b)
 		}
 	}
-	for _, x := range ch.Indexes {
-		later = append(later, step{key: c.indexKey(x.Name), old: x.Old, new: x.New})
-	}
+	fresh, later := c.steps(ch)
 	if c.crashAfter == 1 {
 		// As if the process died before anything was written.
 		if claim && ch.Key != "" {
 			_ = c.rdb.Set(ctx, c.idemKey(ch.Key), planned, c.keyTTL(ch)).Err()
 		}
 		return "", errCrash
-	}
-	_, cluster := c.rdb.(*goredis.ClusterClient)
-	if !cluster && c.crashAfter == 0 {
-		// One node: the whole change in one script, one round trip.
-		return c.applyOnce(ctx, ch, planned, claim && ch.Key != "", append(fresh, later...))
 	}
 	if !cluster && c.crashAfter != 2 {
 		// One node: steps 1 and 2 in one script, all or nothing.
@@ -317,6 +316,25 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 		}
 	}
 	return "", nil
+}
+
+// steps are a change's compare-and-sets: fresh those of its new records
+// (their new value is their pending form, also their final one), later
+// those of its changed records and index entries.
+func (c *CRM) steps(ch *store.CRMChange) (fresh, later []step) {
+	for _, r := range ch.Records {
+		s := step{key: c.recKey(r.Name), old: r.Old, new: r.New}
+		if r.Old == "" {
+			s.new, s.also = store.PendingRecordForm(ch.Planned, r.New), r.New
+			fresh = append(fresh, s)
+		} else {
+			later = append(later, s)
+		}
+	}
+	for _, x := range ch.Indexes {
+		later = append(later, step{key: c.indexKey(x.Name), old: x.Old, new: x.New})
+	}
+	return fresh, later
 }
 
 // markDone sets a change's done mark (step 4 on a Cluster) after the rest
@@ -489,207 +507,390 @@ func (c *CRM) scriptReply(ctx context.Context, res []string, ch *store.CRMChange
 }
 
 // applyScript is a whole change on one node, atomically as far as Redis
-// scripts go. With ARGV[1] '1' it claims the idempotency key KEYS[1]
-// (replying {'has', value} when the key holds one); then the compare-and-
-// sets on KEYS[2..n+1] (n is ARGV[4]; 3 ARGV each from ARGV[5]: old, new,
-// also) are all checked before any is written: a key holding new is done
-// already, one holding old or also (when not empty: a new record's pending
-// form, left by a plan under way) takes new, any other value replies
-// {'stale'} with nothing written. Then every write of the rest (step 3 of
-// store.CRMChange), each {command, its number of keys (0 or 1), its number
-// of arguments, the arguments}, its key taken in order from the KEYS after
-// the compare-and-sets' ('emit' is an outbox event added once: its mark's
-// key and stream, the mark's ms, type, body, id), then the done value
-// ARGV[3] under the key for ARGV[2] ms (none when empty). No plan is
-// written: nothing runs between the claim and the done mark. Redis fails
-// no write of a script half-way but for a bug (a key of another type): it
-// would leave the key unclaimed and what was written before it.
-var applyScript = newScript(`
-if ARGV[1] == '1' then
-  local cur = redis.call('GET', KEYS[1])
-  if cur then return {'has', cur} end
+// scripts go. ARGV[1] is its shape, one byte a number: counts, and refs,
+// each the index in ARGV of a string (0: none); ARGV[2] is the key prefix
+// and the rest the strings the refs name, each once (applyArgs). The key
+// of a record, its feed, a list and a conversation's memory, results and
+// chat are made from the prefix and the id, kind or conversation, as
+// CRM.recKey and the others make them; an index entry's, the idempotency
+// key's and the outbox's are passed whole. The shape:
+//
+//	claim (0 or 1), the idempotency key, its keep (ms), its done value
+//	records: count, then id, old, new, also each
+//	index entries: count, then key, old, new each
+//	chats: count, then conversation, JSON each
+//	lists: count, then kind, n and n (ms, id) pairs each
+//	memories: count, then conversation, n and n (field, value) pairs each
+//	results: count, then conversation, n and n (score, id) pairs each
+//	feeds: count, then owner, NX (0 or 1), n and n (ms, member) pairs each
+//	events: count, then mark key, stream key, mark's keep (ms), type, body, id each
+//	messages: count, then channel, payload each
+//
+// With claim it claims the idempotency key (replying {'has', value} when
+// the key holds one); it reads the key and every compared key in one MGET,
+// and checks every compare before it writes anything: a key holding new
+// is done already, one holding old or also (when not empty: a new record's
+// pending form, left by a plan under way) takes new, any other value
+// replies {'stale'} with nothing written. Then it writes, one command a
+// key: the compared keys and the chats in one MSET (when an index entry
+// is deleted, each in order by SET or DEL), each list, memory, results
+// and feed (with NX or without) in one ZADD or HSET, each event once
+// (its mark set NX, then XADD), each PUBLISH, and last the done value
+// under the key (none when there is no done value), and replies 1. The
+// arguments of a ZADD or HSET are given by refs, recursively, not unpacked
+// from a table (a table each costs Redis more). No plan is written:
+// nothing runs between the claim and the done mark. Redis fails no write
+// of a script half-way but for a bug (a key of another type): it would
+// leave the key unclaimed and what was written before it.
+var applyScript = newBoxedScript(`
+local b, A = {string.byte(ARGV[1], 1, -1)}, ARGV
+local p, claim, idem = A[2], b[1] == 1, A[b[2]]
+local function refs(i, n)
+  if n > 0 then return A[b[i]], refs(i + 1, n - 1) end
 end
-local n = tonumber(ARGV[4])
-local set = {}
-for i = 1, n do
-  local cur = redis.call('GET', KEYS[i+1]) or ''
-  local old, new, also = ARGV[3*i+2], ARGV[3*i+3], ARGV[3*i+4]
-  if cur == new then
-  elseif cur == old or (also ~= '' and cur == also) then
-    set[#set+1] = i
-  else
-    return {'stale'}
+local keys, nr, i = {idem}, b[5], 6
+if not claim then keys[1] = nil end
+for _ = 1, nr do
+  keys[#keys+1] = p .. '{r:' .. A[b[i]] .. '}'
+  i = i + 4
+end
+local ni = b[i]
+for _ = 1, ni do
+  keys[#keys+1] = A[b[i+1]]
+  i = i + 3
+end
+local cur, c, w, del = keys, 0, {}, false
+if #keys > 0 then cur = redis.call('MGET', unpack(keys)) end
+if claim then
+  if cur[1] then return {'has', cur[1]} end
+  c = 1
+end
+local function check(k, v, old, new, also)
+  if v == new then return true end
+  if v ~= old and (also == '' or v ~= also) then return false end
+  w[#w+1] = k
+  w[#w+1] = new
+  if new == '' then del = true end
+  return true
+end
+i = 6
+for _ = 1, nr do
+  c = c + 1
+  if not check(keys[c], cur[c] or '', A[b[i+1]], A[b[i+2]], A[b[i+3]]) then return {'stale'} end
+  i = i + 4
+end
+for _ = 1, ni do
+  c = c + 1
+  if not check(keys[c], cur[c] or '', A[b[i+2]], A[b[i+3]], '') then return {'stale'} end
+  i = i + 3
+end
+local compared = #w
+i = i + 1
+for _ = 1, b[i] do
+  w[#w+1] = p .. '{cc:' .. A[b[i+1]] .. '}:chat'
+  w[#w+1] = A[b[i+2]]
+  i = i + 2
+end
+if del then
+  for j = 1, #w, 2 do
+    if j < compared and w[j+1] == '' then redis.call('DEL', w[j]) else redis.call('SET', w[j], w[j+1]) end
   end
+elseif #w > 0 then
+  redis.call('MSET', unpack(w))
 end
-for _, i in ipairs(set) do
-  local new = ARGV[3*i+3]
-  if new == '' then redis.call('DEL', KEYS[i+1]) else redis.call('SET', KEYS[i+1], new) end
+i = i + 1
+for _ = 1, b[i] do
+  local n = b[i+2]
+  redis.call('ZADD', p .. '{l:' .. A[b[i+1]] .. '}', refs(i+3, 2*n))
+  i = i + 2 + 2*n
 end
-local k, a = n + 2, 3*n + 5
-while a <= #ARGV do
-  local op, nk, na = ARGV[a], tonumber(ARGV[a+1]), tonumber(ARGV[a+2])
-  a = a + 3
-  if op == 'emit' then
-    if redis.call('SET', KEYS[k], '1', 'NX', 'PX', ARGV[a]) then
-      redis.call('XADD', KEYS[k+1], '*', 'id', ARGV[a+3], 'type', ARGV[a+1], 'e', ARGV[a+2])
-    end
-  elseif nk == 0 then
-    redis.call(op, unpack(ARGV, a, a + na - 1))
+i = i + 1
+for _ = 1, b[i] do
+  local n = b[i+2]
+  redis.call('HSET', p .. '{cc:' .. A[b[i+1]] .. '}', refs(i+3, 2*n))
+  i = i + 2 + 2*n
+end
+i = i + 1
+for _ = 1, b[i] do
+  local n = b[i+2]
+  redis.call('ZADD', p .. '{cc:' .. A[b[i+1]] .. '}:results', refs(i+3, 2*n))
+  i = i + 2 + 2*n
+end
+i = i + 1
+for _ = 1, b[i] do
+  local k, n = p .. '{r:' .. A[b[i+1]] .. '}:feed', b[i+3]
+  if b[i+2] == 1 then
+    redis.call('ZADD', k, 'NX', refs(i+4, 2*n))
   else
-    redis.call(op, KEYS[k], unpack(ARGV, a, a + na - 1))
+    redis.call('ZADD', k, refs(i+4, 2*n))
   end
-  k, a = k + nk, a + na
+  i = i + 3 + 2*n
 end
-if ARGV[3] ~= '' then redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2]) end
-return {'new'}
+i = i + 1
+for _ = 1, b[i] do
+  if redis.call('SET', A[b[i+1]], '1', 'NX', 'PX', A[b[i+3]]) then
+    redis.call('XADD', A[b[i+2]], '*', 'id', A[b[i+6]], 'type', A[b[i+4]], 'e', A[b[i+5]])
+  end
+  i = i + 6
+end
+i = i + 1
+for _ = 1, b[i] do
+  redis.call('PUBLISH', A[b[i+1]], A[b[i+2]])
+  i = i + 2
+end
+local done = A[b[4]]
+if done then redis.call('SET', idem, done, 'PX', A[b[3]]) end
+return 1
 `)
 
-// applyOnce applies a change on one node in one round trip (applyScript):
-// steps are its compare-and-sets (for undo: a new record's new value is
-// its pending form, also its final one), fresh those of its new records,
-// which the script writes in their final form at once. The writes of the
-// rest go one command a key: a conversation's fields in one HSET (the last
-// value of each), a list's, a feed's (with NX or without) and a
-// conversation's results' members in one ZADD each (as Redis adds them in
-// order, the same as one ZADD each), a chat in one SET (the last).
-func (c *CRM) applyOnce(ctx context.Context, ch *store.CRMChange, planned string, claim bool, steps []step) (string, error) {
-	var w scriptWrites
-	idem := c.p + "{k:none}"
-	done := ""
-	if ch.Key != "" {
-		idem, done = c.idemKey(ch.Key), "d"+ch.Done
+// applyOnce applies a change on one node in one round trip (applyScript),
+// its new records in their final form at once (a plan found under way,
+// planned, may have written their pending form, which they take over). It
+// reports false, having sent nothing, for a change whose shape does not
+// fit in applyScript's bytes (more than 254 distinct strings, or 255 of
+// something; applyArgs).
+func (c *CRM) applyOnce(ctx context.Context, ch *store.CRMChange, planned string, claim bool) (dup string, sent bool, err error) {
+	var a applyArgs
+	if !a.build(c, ch, planned, claim) {
+		return "", false, nil
 	}
-	flag := "0"
-	if claim {
-		flag = "1"
-	}
-	w.keys = append(make([]string, 0, 1+len(steps)+len(ch.Events)*2+8), idem)
-	w.args = append(make([]any, 0, 4+3*len(steps)+40), flag, c.keyTTL(ch).Milliseconds(), done, len(steps))
-	for _, s := range steps {
-		w.keys = append(w.keys, s.key)
-		switch {
-		case s.also != "" && planned != "":
-			// A new record of a plan found under way: its pending form,
-			// which the plan may have written, takes its final one.
-			w.args = append(w.args, s.old, s.also, s.new)
-		case s.also != "":
-			// A new record: its final form at once.
-			w.args = append(w.args, s.old, s.also, "")
-		default:
-			w.args = append(w.args, s.old, s.new, "")
-		}
-	}
-	for _, l := range ch.Listed {
-		w.add("ZADD", c.listKey(l.Kind), "", l.Ms, l.ID)
-	}
-	for _, f := range ch.Conv {
-		w.hset(c.convKey(f.Conv), f.Field, f.Value)
-	}
-	for _, r := range ch.Results {
-		w.add("ZADD", c.resultsKey(r.Conv), "", r.Score, r.ID)
-	}
-	for _, f := range ch.Feeds {
-		if f.NX {
-			w.add("ZADD", c.feedKey(f.Owner), "NX", f.Ms, f.Member)
-		} else {
-			w.add("ZADD", c.feedKey(f.Owner), "", f.Ms, f.Member)
-		}
-	}
-	for _, x := range ch.Chats {
-		w.set(c.chatKey(x.Conv), x.JSON)
-	}
-	w.flush()
-	for _, ev := range ch.Events {
-		n := c.shardOf(ev.ID)
-		w.op("emit", []string{c.markKey(n, ev.ID), c.streamKey(n)}, eventMarkKeep.Milliseconds(), ev.Type, ev.Body, ev.ID)
-	}
-	for _, m := range ch.Publish {
-		w.op("PUBLISH", nil, m.Channel, m.Payload)
-	}
-	res, err := applyScript.Run(ctx, c.rdb, w.keys, w.args...).StringSlice()
+	v, err := applyScript.Run(ctx, c.rdb, nil, a.args()).Result()
 	if err != nil {
-		return "", err
+		return "", true, err
 	}
-	return c.scriptReply(ctx, res, ch, planned, claim, steps)
+	res := []string{"new"}
+	if r, ok := v.([]any); ok {
+		if res = scriptStrings(r); len(res) == 0 {
+			return "", true, fmt.Errorf("crm store: a change's script answered %v", v)
+		}
+	}
+	if res[0] == "stale" && !claim && ch.Key != "" {
+		// What a plan found under way wrote before is undone (scriptReply).
+		fresh, later := c.steps(ch)
+		dup, err = c.scriptReply(ctx, res, ch, planned, claim, append(fresh, later...))
+		return dup, true, err
+	}
+	dup, err = c.scriptReply(ctx, res, ch, planned, claim, nil)
+	return dup, true, err
 }
 
-// scriptWrites gathers applyScript's writes, one command a key (and flag):
-// add, hset and set group them, flush appends them in the order their
-// keys came first, op appends one as it is.
-type scriptWrites struct {
-	keys    []string
-	args    []any
-	grouped []*groupedWrite
-	byKey   map[string]*groupedWrite
+// applyArgs is applyScript's arguments being built: its shape, and the
+// strings its refs name, each once (strs[0] is the key prefix, ARGV[2]; a
+// string's ref is its index in strs plus 2).
+type applyArgs struct {
+	shape []byte
+	strs  []string
+	nums  []numRef
+	// room is where shape and strs start, enough for a lead's create.
+	room struct {
+		shape [96]byte
+		strs  [32]string
+		nums  [8]numRef
+	}
+	// full is set once something does not fit.
+	full bool
 }
 
-// groupedWrite is one command of applyScript on one key: its flag ("NX"
-// or ""), its arguments, and for HSET where each field's value is.
-type groupedWrite struct {
-	cmd, key, flag string
-	args           []any
-	field          map[string]int
+// numRef is a number formatted once, and its string's ref.
+type numRef struct {
+	n   int64
+	ref byte
 }
 
-func (w *scriptWrites) group(cmd, key, flag string) *groupedWrite {
-	id := cmd + "\x00" + flag + "\x00" + key
-	if g := w.byKey[id]; g != nil {
-		return g
+// maxShape bounds applyScript's shape: the script reads it with one
+// string.byte, whose values must fit Lua's stack (8,000).
+const maxShape = 4096
+
+// ref is the ref of s, added to the strings if new.
+func (a *applyArgs) ref(s string) byte {
+	for i, x := range a.strs {
+		if x == s {
+			return byte(i + 2)
+		}
 	}
-	if w.byKey == nil {
-		w.byKey = map[string]*groupedWrite{}
+	if len(a.strs) >= 254 {
+		a.full = true
+		return 0
 	}
-	g := &groupedWrite{cmd: cmd, key: key, flag: flag}
-	if flag != "" {
-		g.args = append(g.args, flag)
-	}
-	w.byKey[id] = g
-	w.grouped = append(w.grouped, g)
-	return g
+	a.strs = append(a.strs, s)
+	return byte(len(a.strs) + 1)
 }
 
-// add adds a score and member to a ZADD of key (with flag "NX" or "").
-// Redis adds one ZADD's members in order, as it would run one ZADD each;
-// a key's ZADDs with NX and without, each grouped, leave what they would
-// have left one by one (a member written without NX keeps the last such
-// score, else the first with NX unless it was there).
-func (w *scriptWrites) add(cmd, key, flag string, score any, member string) {
-	g := w.group(cmd, key, flag)
-	g.args = append(g.args, score, member)
+// num is the ref of n's decimal string.
+func (a *applyArgs) num(n int64) byte {
+	for _, x := range a.nums {
+		if x.n == n {
+			return x.ref
+		}
+	}
+	r := a.ref(strconv.FormatInt(n, 10))
+	a.nums = append(a.nums, numRef{n, r})
+	return r
 }
 
-// hset sets a field of a hash in its key's one HSET: the last value given.
-func (w *scriptWrites) hset(key, field, value string) {
-	g := w.group("HSET", key, "")
-	if g.field == nil {
-		g.field = map[string]int{}
-	}
-	if i, ok := g.field[field]; ok {
-		g.args[i] = value
+// count appends a count, which must fit in a byte.
+func (a *applyArgs) count(n int) {
+	if n > 255 {
+		a.full = true
 		return
 	}
-	g.field[field] = len(g.args) + 1
-	g.args = append(g.args, field, value)
+	a.shape = append(a.shape, byte(n))
 }
 
-// set sets a string key: the last value given.
-func (w *scriptWrites) set(key, value string) {
-	g := w.group("SET", key, "")
-	g.args = append(g.args[:0], value)
-}
+// add appends refs.
+func (a *applyArgs) add(refs ...byte) { a.shape = append(a.shape, refs...) }
 
-// flush appends the grouped writes.
-func (w *scriptWrites) flush() {
-	for _, g := range w.grouped {
-		w.op(g.cmd, []string{g.key}, g.args...)
+// item is one write of a section of applyScript grouped by key: its key's
+// ref, its flag, and the pair it adds.
+type item struct{ key, flag, x, y byte }
+
+// grouped appends a section of items, one command a key (and flag), in
+// the order their keys came first: the count of keys, then each key's
+// ref, its flag when flagged, and its count of pairs and pairs, in order.
+// With last, a pair whose x a later pair of the key has too is left out
+// (a hash's field: the last value given).
+func (a *applyArgs) grouped(items []item, flagged, last bool) {
+	keys := 0
+	for i, it := range items {
+		if first(items[:i], it) {
+			keys++
+		}
 	}
-	w.grouped, w.byKey = nil, nil
+	a.count(keys)
+	for i, it := range items {
+		if !first(items[:i], it) {
+			continue
+		}
+		a.add(it.key)
+		if flagged {
+			a.add(it.flag)
+		}
+		at := len(a.shape)
+		a.add(0)
+		n := 0
+		for j := i; j < len(items); j++ {
+			if o := items[j]; o.key == it.key && o.flag == it.flag && !(last && later(items[j+1:], o)) {
+				a.add(o.x, o.y)
+				n++
+			}
+		}
+		if n > 255 {
+			a.full = true
+		}
+		a.shape[at] = byte(n)
+	}
 }
 
-// op appends one write as it is.
-func (w *scriptWrites) op(name string, k []string, a ...any) {
-	w.keys = append(w.keys, k...)
-	w.args = append(append(w.args, name, len(k), len(a)), a...)
+// first reports whether no item of before has its key and flag.
+func first(before []item, it item) bool {
+	for _, o := range before {
+		if o.key == it.key && o.flag == it.flag {
+			return false
+		}
+	}
+	return true
+}
+
+// later reports whether an item of after has its key, flag and x.
+func later(after []item, it item) bool {
+	for _, o := range after {
+		if o.key == it.key && o.flag == it.flag && o.x == it.x {
+			return true
+		}
+	}
+	return false
+}
+
+// build makes a change's arguments; it reports false when they do not fit.
+func (a *applyArgs) build(c *CRM, ch *store.CRMChange, planned string, claim bool) bool {
+	a.shape, a.strs, a.nums = a.room.shape[:0], a.room.strs[:0], a.room.nums[:0]
+	a.strs = append(a.strs, c.p)
+	var idem, ttl, done byte
+	if ch.Key != "" {
+		idem, ttl, done = a.ref(c.idemKey(ch.Key)), a.num(c.keyTTL(ch).Milliseconds()), a.ref("d"+ch.Done)
+	}
+	var flag byte
+	if claim {
+		flag = 1
+	}
+	a.add(flag, idem, ttl, done)
+	empty := a.ref("")
+	a.count(len(ch.Records))
+	for _, r := range ch.Records {
+		if r.Old == "" {
+			// A new record: its final form at once; the pending form a
+			// plan found under way may have written counts as old.
+			also := empty
+			if planned != "" {
+				also = a.ref(store.PendingRecordForm(ch.Planned, r.New))
+			}
+			a.add(a.ref(r.Name), empty, a.ref(r.New), also)
+		}
+	}
+	for _, r := range ch.Records {
+		if r.Old != "" {
+			a.add(a.ref(r.Name), a.ref(r.Old), a.ref(r.New), empty)
+		}
+	}
+	a.count(len(ch.Indexes))
+	for _, x := range ch.Indexes {
+		a.add(a.ref(c.indexKey(x.Name)), a.ref(x.Old), a.ref(x.New))
+	}
+	a.count(len(ch.Chats))
+	for _, x := range ch.Chats {
+		a.add(a.ref(x.Conv), a.ref(x.JSON))
+	}
+	n := max(len(ch.Listed), len(ch.Conv), len(ch.Results), len(ch.Feeds))
+	var room [8]item
+	items := room[:0]
+	if n > len(room) {
+		items = make([]item, 0, n)
+	}
+	for _, l := range ch.Listed {
+		items = append(items, item{key: a.ref(l.Kind), x: a.num(l.Ms), y: a.ref(l.ID)})
+	}
+	a.grouped(items, false, false)
+	items = items[:0]
+	for _, f := range ch.Conv {
+		items = append(items, item{key: a.ref(f.Conv), x: a.ref(f.Field), y: a.ref(f.Value)})
+	}
+	a.grouped(items, false, true)
+	items = items[:0]
+	for _, r := range ch.Results {
+		items = append(items, item{key: a.ref(r.Conv), x: a.num(r.Score), y: a.ref(r.ID)})
+	}
+	a.grouped(items, false, false)
+	items = items[:0]
+	for _, f := range ch.Feeds {
+		var nx byte
+		if f.NX {
+			nx = 1
+		}
+		items = append(items, item{key: a.ref(f.Owner), flag: nx, x: a.num(f.Ms), y: a.ref(f.Member)})
+	}
+	a.grouped(items, true, false)
+	a.count(len(ch.Events))
+	for _, ev := range ch.Events {
+		n := c.shardOf(ev.ID)
+		a.add(a.ref(c.markKey(n, ev.ID)), a.ref(c.streamKey(n)), a.num(eventMarkKeep.Milliseconds()), a.ref(ev.Type), a.ref(ev.Body), a.ref(ev.ID))
+	}
+	a.count(len(ch.Publish))
+	for _, m := range ch.Publish {
+		a.add(a.ref(m.Channel), a.ref(m.Payload))
+	}
+	return !a.full && len(a.shape) <= maxShape
+}
+
+// args is ARGV: the shape, then the strings, each given as a pointer to
+// it (go-redis writes a *string as the string), so none is boxed.
+func (a *applyArgs) args() []any {
+	shape := string(a.shape)
+	out := make([]any, 0, 1+len(a.strs))
+	out = append(out, &shape)
+	for i := range a.strs {
+		out = append(out, &a.strs[i])
+	}
+	return out
 }
 
 func (c *CRM) keyTTL(ch *store.CRMChange) time.Duration {

@@ -373,3 +373,50 @@ func TestCRMApplyIsOneRoundTripOnOneNode(t *testing.T) {
 		t.Errorf("a stale change's key = %q, %v, want unused", v, err)
 	}
 }
+
+// TestCRMChangeTooBigForOneScript: a change whose script arguments would
+// name more strings than its shape's bytes can (254), or put more than 255
+// members in one command, is applied on one node in steps, as on a
+// Cluster: all of it written, its key done. So is one just small enough
+// for the script (240 members in one ZADD).
+func TestCRMChangeTooBigForOneScript(t *testing.T) {
+	e := openRedis(t)
+	c := e.CRM.(*redisstore.CRM)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		kinds, ids int
+	}{{"many strings", 300, 300}, {"many members of one list", 1, 200}, {"as many as one script holds", 1, 240}} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "big-" + tc.name
+			ch := &store.CRMChange{Key: key, Done: "done", Planned: time.Now().UnixMilli(),
+				Records: []store.CAS{{Name: "rec_" + key, New: `{"id":"big"}`}}}
+			for i := range max(300, tc.ids) {
+				if tc.ids == 240 && i == 240 {
+					break
+				}
+				ch.Listed = append(ch.Listed, store.Listed{Kind: fmt.Sprintf("k%d-%s", i%tc.kinds, key), ID: fmt.Sprintf("id%d", i%tc.ids), Ms: int64(i % tc.kinds)})
+			}
+			if dup, err := c.Apply(ctx, ch); err != nil || dup != "" {
+				t.Fatalf("apply = %q, %v", dup, err)
+			}
+			var n int64
+			for i := range tc.kinds {
+				got, err := c.Count(ctx, fmt.Sprintf("k%d-%s", i, key))
+				if err != nil {
+					t.Fatal(err)
+				}
+				n += got
+			}
+			if n != int64(tc.ids) {
+				t.Errorf("%d listed, want %d", n, tc.ids)
+			}
+			if recs, err := c.Records(ctx, "rec_"+key); err != nil || recs[0] != `{"id":"big"}` {
+				t.Errorf("record = %q, %v, want its final form", recs, err)
+			}
+			if v, err := c.Intent(ctx, key); err != nil || v != "done" {
+				t.Errorf("intent = %q, %v, want done", v, err)
+			}
+		})
+	}
+}

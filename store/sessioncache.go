@@ -76,10 +76,11 @@ func (c *SessionCache) Get(id string) (CachedSession, bool) {
 
 // Put records version of conversation id, unless a newer one is cached: a
 // copy of sess when Clone can make one, else data, the bytes stored (nil:
-// the conversation is forgotten). The caller keeps sess and data.
-func (c *SessionCache) Put(id string, version int64, sess *engine.Session, data []byte) {
+// the conversation is forgotten). The caller keeps sess; kept reports
+// whether the cache holds on to data (the caller must not change it then).
+func (c *SessionCache) Put(id string, version int64, sess *engine.Session, data []byte) (kept bool) {
 	if c == nil {
-		return
+		return false
 	}
 	e := CachedSession{Version: version, data: data}
 	if cp, ok := sess.Clone(); ok && cp != nil {
@@ -89,9 +90,10 @@ func (c *SessionCache) Put(id string, version int64, sess *engine.Session, data 
 		e.sess, e.data = cp, nil
 	} else if data == nil {
 		c.Drop(id, -1)
-		return
+		return false
 	}
 	c.m.PutIf(id, e, func(old CachedSession) bool { return old.Version <= version })
+	return e.data != nil
 }
 
 // Drop forgets conversation id if the cache still holds version (or any

@@ -230,9 +230,10 @@ type storedSession struct {
 	T1      int64           `json:"t1,omitempty"`
 }
 
-// encodeSession is sess's stored form. Its times are kept to the
-// millisecond.
-func encodeSession(sess *engine.Session) ([]byte, error) {
+// encodeSessionJSON is sess's stored form through encoding/json
+// (appendSession writes the same bytes without it). Its times are kept to
+// the millisecond.
+func encodeSessionJSON(sess *engine.Session) ([]byte, error) {
 	st := storedSession{Session: sess}
 	if !sess.StartedAt.IsZero() {
 		st.T0 = sess.StartedAt.UnixMilli()
@@ -287,17 +288,29 @@ func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engi
 // commitFolded is Commit with the turn's funnel fold (nil: none) and a
 // new conversation's inbox record (nil: none; CreateStarted).
 func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry, fold *inTurnFold, rec *startRecord) (Result, error) {
-	data, err := encodeSession(sess)
+	// The session's JSON goes into a pooled buffer, reused once the
+	// script has answered (go-redis, the Coalescer's batch included, is
+	// done with the arguments then); on an error it is left to the
+	// collector, as the command may still be queued.
+	buf := sessionBufs.Get().(*[]byte)
+	data, err := appendSession((*buf)[:0], sess)
 	if err != nil {
 		return Result{}, err
 	}
 	r, err := s.commit(ctx, id, version, data, clientID, entries, fold, rec)
+	reuse := err == nil || errors.Is(err, errStale)
 	switch {
 	case err == nil && !r.Duplicate:
-		s.cache.Put(id, r.Version, sess, data)
+		if s.cache.Put(id, r.Version, sess, data) {
+			reuse = false // the cache holds data
+		}
 	case err != nil && !errors.Is(err, errStale):
 		// The script may or may not have run; the next turn reads.
 		s.cache.Drop(id, -1)
+	}
+	if reuse && cap(data) <= maxPooledSession {
+		*buf = data[:0]
+		sessionBufs.Put(buf)
 	}
 	return r, err
 }

@@ -32,6 +32,42 @@ func (s *Session) Clone() (c *Session, ok bool) {
 	return &cp, true
 }
 
+// Clonable reports whether Clone can copy s (every var of a type it
+// knows), without copying it.
+func (s *Session) Clonable() bool {
+	if s == nil {
+		return true
+	}
+	for _, v := range s.Vars {
+		if !clonableVar(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func clonableVar(v any) bool {
+	switch x := v.(type) {
+	case nil, string, bool, float64, float32, int, int64, int32, json.Number, time.Time:
+		return true
+	case []any:
+		for _, e := range x {
+			if !clonableVar(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !clonableVar(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // cloneVar deep-copies a var's value, or reports that it cannot.
 func cloneVar(v any) (any, bool) {
 	switch x := v.(type) {

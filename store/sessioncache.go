@@ -14,11 +14,13 @@ import (
 // engine's transaction) and answers stale when another tab or process
 // wrote since, and the turn then drops the entry and reads the store.
 //
-// The cache keeps its own copy of each session (engine's Session.Clone) and
-// hands every turn a fresh one, so concurrent turns, and the callers that
-// keep using the session a turn returned, never share one. A session Clone
-// cannot copy is kept as the bytes stored, when the engine gives them, and
-// decoded for each turn; else it is not kept.
+// The cache hands every turn a fresh copy of the session it holds
+// (engine's Session.Clone), so concurrent turns never share one. What it
+// holds is its own copy (Put), or the session a turn's step returned
+// (Keep: a store's Turn, whose callers never change that session after
+// the turn; no copy). A session Clone cannot copy is kept as the bytes
+// stored, when the engine gives them, and decoded for each turn; else it
+// is not kept.
 //
 // It holds at most max entries; when full, a random one is dropped (Go's
 // map order), which costs a later turn of that conversation one read. A nil
@@ -31,8 +33,9 @@ type SessionCache struct {
 // CachedSession is one conversation's entry.
 type CachedSession struct {
 	Version int64
-	sess    *engine.Session // the cache's own copy; nil: decode data
+	sess    *engine.Session // never changed; nil: decode data
 	data    []byte          // the bytes stored, when sess is nil
+	prepare func(*engine.Session)
 }
 
 // DefaultSessionCacheSize bounds a cache: the conversations under way of a
@@ -40,9 +43,9 @@ type CachedSession struct {
 const DefaultSessionCacheSize = 10000
 
 // NewSessionCache returns a cache of at most max sessions; nil when max
-// is not positive. prepare, if not nil, is applied to the cache's copy of
-// each session put (to give it what a read of the store would, such as
-// its times at the precision stored).
+// is not positive. prepare, if not nil, is applied to each copy a turn is
+// handed (to give it what a read of the store would, such as its times
+// at the precision stored).
 func NewSessionCache(max int, prepare func(*engine.Session)) *SessionCache {
 	if max <= 0 {
 		return nil
@@ -57,6 +60,9 @@ var errNotCached = errors.New("store: the session is not cached")
 func (e CachedSession) Session(decode func([]byte) (*engine.Session, error)) (*engine.Session, error) {
 	if e.sess != nil {
 		if c, ok := e.sess.Clone(); ok && c != nil {
+			if e.prepare != nil {
+				e.prepare(c)
+			}
 			return c, nil
 		}
 	}
@@ -82,12 +88,24 @@ func (c *SessionCache) Put(id string, version int64, sess *engine.Session, data 
 	if c == nil {
 		return false
 	}
-	e := CachedSession{Version: version, data: data}
-	if cp, ok := sess.Clone(); ok && cp != nil {
-		if c.prepare != nil {
-			c.prepare(cp)
-		}
-		e.sess, e.data = cp, nil
+	cp, ok := sess.Clone()
+	return c.put(id, version, cp, ok, data)
+}
+
+// Keep is Put that holds sess itself, not a copy: the caller hands it
+// over and never changes it again (a turn's step's session once the turn
+// is stored). kept: as Put's.
+func (c *SessionCache) Keep(id string, version int64, sess *engine.Session, data []byte) (kept bool) {
+	if c == nil {
+		return false
+	}
+	return c.put(id, version, sess, sess.Clonable(), data)
+}
+
+func (c *SessionCache) put(id string, version int64, sess *engine.Session, ok bool, data []byte) bool {
+	e := CachedSession{Version: version, data: data, prepare: c.prepare}
+	if ok && sess != nil {
+		e.sess, e.data = sess, nil
 	} else if data == nil {
 		c.Drop(id, -1)
 		return false

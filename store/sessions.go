@@ -66,7 +66,9 @@ type Result struct {
 // Step is a turn's work on a session: it returns the next session and the
 // transcript entries to append. It must be pure (a turn that lost a race
 // runs it again) and may change the session it is given, which is a fresh
-// copy every time.
+// copy every time. The session it returns is the store's once the turn is
+// stored (its cache may keep it as it is, SessionCache.Keep): the caller
+// may read it after the turn but never changes it again.
 type Step func(sess *engine.Session) (*engine.Session, []Entry, error)
 
 // SessionOptions are what every engine's sessions take.

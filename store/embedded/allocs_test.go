@@ -64,10 +64,12 @@ func TestTurnAllocations(t *testing.T) {
 	t.Logf("%.1f allocations a turn", allocs)
 	// 160 before the keys were built at their size and looked up with
 	// the transaction's cursor, 141 after; under the race detector, which
-	// adds allocations of its own, 168-169 and 149-150.
-	ceiling := 145
+	// adds allocations of its own, 168-169 and 149-150. 138 (146-148) since
+	// the session cache keeps the session the step returned instead of a
+	// copy of it (store.SessionCache.Keep).
+	ceiling := 139
 	if race.Enabled {
-		ceiling = 155
+		ceiling = 150
 	}
 	if allocs > float64(ceiling) {
 		t.Errorf("a turn allocates %.1f times, want at most %d", allocs, ceiling)

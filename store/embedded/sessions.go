@@ -207,7 +207,7 @@ func (s *Sessions) Load(ctx context.Context, id string) (*engine.Session, int64,
 
 // Commit writes sess as the version after version (see store.Sessions).
 func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry) (store.Result, error) {
-	return s.commit(ctx, id, version, sess, clientID, entries, nil, 0, false, nil)
+	return s.commit(ctx, id, version, sess, clientID, entries, nil, 0, false, nil, false)
 }
 
 // commit is Commit with the turn's funnel fold (nil: none), written in
@@ -215,8 +215,10 @@ func (s *Sessions) Commit(ctx context.Context, id string, version int64, sess *e
 // through TurnFolds (its fold needs no mark: SessionOptions.PendingFolded
 // decides, a new conversation aside unless its inbox record goes with
 // it). start, when not nil, is a new conversation's inbox record, written
-// in the same transaction (CreateStarted).
-func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry, fold *store.FunnelFold, keep time.Duration, folded bool, start *startRecord) (store.Result, error) {
+// in the same transaction (CreateStarted). handed: sess is a turn's
+// step's, which nobody changes after the turn: the cache keeps it as it
+// is (store.SessionCache.Keep), not a copy.
+func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []store.Entry, fold *store.FunnelFold, keep time.Duration, folded bool, start *startRecord, handed bool) (store.Result, error) {
 	data, err := json.Marshal(sess)
 	if err != nil {
 		return store.Result{}, err
@@ -336,7 +338,11 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 	if err != nil {
 		return store.Result{}, err
 	}
-	if !res.Duplicate {
+	switch {
+	case res.Duplicate:
+	case handed:
+		s.cache.Keep(id, res.Version, sess, nil)
+	default:
 		s.cache.Put(id, res.Version, sess, nil)
 	}
 	return res, nil
@@ -398,7 +404,7 @@ func (s *Sessions) turn(ctx context.Context, id, clientID string, keep time.Dura
 		if err != nil {
 			return retry.Permanent(err)
 		}
-		r, err = s.commit(ctx, id, v, next, clientID, entries, fold, keep, folded, nil)
+		r, err = s.commit(ctx, id, v, next, clientID, entries, fold, keep, folded, nil, true)
 		if errors.Is(err, store.ErrStale) {
 			s.cache.Drop(id, -1)
 			return err
@@ -437,7 +443,7 @@ func (s *Sessions) TurnFolded(ctx context.Context, id, clientID string, keep tim
 // CreateFolded implements store.TurnFolds: Create with the first turn's
 // fold, marked as Create marks.
 func (s *Sessions) CreateFolded(ctx context.Context, sess *engine.Session, entries []store.Entry, fold *store.FunnelFold, keep time.Duration) (store.Result, error) {
-	r, err := s.commit(ctx, sess.ID, 0, sess, "", entries, fold, keep, true, nil)
+	r, err := s.commit(ctx, sess.ID, 0, sess, "", entries, fold, keep, true, nil, false)
 	if errors.Is(err, store.ErrStale) {
 		return r, store.ErrExists
 	}
@@ -459,7 +465,7 @@ func (s *Sessions) StartsInbox(in store.Inbox, _ string) bool {
 func (s *Sessions) CreateStarted(ctx context.Context, sess *engine.Session, entries []store.Entry, fold *store.FunnelFold, keep time.Duration, c *store.Conversation, retention time.Duration) (store.Result, error) {
 	// Without a fold the caller folds after the create: marked as
 	// Create marks (Pending), not as a folded turn.
-	r, err := s.commit(ctx, sess.ID, 0, sess, "", entries, fold, keep, fold != nil && len(fold.Facts) > 0, &startRecord{c: c, retention: retention})
+	r, err := s.commit(ctx, sess.ID, 0, sess, "", entries, fold, keep, fold != nil && len(fold.Facts) > 0, &startRecord{c: c, retention: retention}, false)
 	if errors.Is(err, store.ErrStale) {
 		return r, store.ErrExists
 	}

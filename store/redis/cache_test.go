@@ -149,9 +149,10 @@ func TestCachedSessionIsACopy(t *testing.T) {
 }
 
 // TestCachedSessionIsNotTheCallers: the cache keeps the decoded session of
-// the last turn, but its own copy: what the step's caller does with the
-// session it stored (and what the next step does with the copy it gets,
-// nested vars included) never reaches the cache.
+// the last turn (the one the step returned, not a copy: store.Step's
+// callers only read it after the turn), and hands each later step its own
+// copy: what a step does with its copy, nested vars included, never
+// reaches the cache.
 func TestCachedSessionIsNotTheCallers(t *testing.T) {
 	ctx := context.Background()
 	st, rec := processStore(t, redistest.New(t), 0)
@@ -166,19 +167,21 @@ func TestCachedSessionIsNotTheCallers(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	kept.Vars["n"] = 2.0 // the caller goes on using the session it stored
-	kept.Vars["l"].([]any)[0] = "changed"
 	rec.take()
 	for i := range 2 {
 		if _, err := st.Turn(ctx, "k4", "", func(sess *engine.Session) (*engine.Session, []redisstore.Entry, error) {
-			if sess.Vars["n"] != 1.0 || sess.Vars["l"].([]any)[0] != "a" {
-				t.Errorf("turn %d got %v, want the stored n=1 and l=[a]", i, sess.Vars)
+			if sess == kept || sess.Vars["n"] != 1.0 || sess.Vars["l"].([]any)[0] != "a" {
+				t.Errorf("turn %d got %v (the turn's own session: %v), want a copy of the stored n=1 and l=[a]", i, sess.Vars, sess == kept)
 			}
+			sess.Vars["n"] = 2.0
 			sess.Vars["l"].([]any)[0] = "step's own"
 			return nil, nil, errors.New("nothing to store")
 		}); err == nil {
 			t.Fatal("the failing step's error was lost")
 		}
+	}
+	if kept.Vars["n"] != 1.0 || kept.Vars["l"].([]any)[0] != "a" {
+		t.Errorf("a later step changed the session the turn returned: %v", kept.Vars)
 	}
 	if cmds := rec.take(); len(cmds) != 0 {
 		t.Errorf("turns on the cached session sent %v, want nothing (the steps failed before any write)", cmds)

@@ -282,12 +282,14 @@ func decodeSession(id string, data []byte) (*engine.Session, error) {
 // records clientID (when not empty), atomically. A stale version comes
 // back as store.ErrStale (Turn retries it).
 func (s *Store) Commit(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry) (Result, error) {
-	return s.commitFolded(ctx, id, version, sess, clientID, entries, nil, nil)
+	return s.commitFolded(ctx, id, version, sess, clientID, entries, nil, nil, false)
 }
 
 // commitFolded is Commit with the turn's funnel fold (nil: none) and a
-// new conversation's inbox record (nil: none; CreateStarted).
-func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry, fold *inTurnFold, rec *startRecord) (Result, error) {
+// new conversation's inbox record (nil: none; CreateStarted). handed: sess
+// is a turn's step's, which nobody changes after the turn: the cache
+// keeps it as it is (SessionCache.Keep), not a copy.
+func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess *engine.Session, clientID string, entries []Entry, fold *inTurnFold, rec *startRecord, handed bool) (Result, error) {
 	// The session's JSON goes into a pooled buffer, reused once the
 	// script has answered (go-redis, the Coalescer's batch included, is
 	// done with the arguments then); on an error it is left to the
@@ -301,7 +303,13 @@ func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess
 	reuse := err == nil || errors.Is(err, errStale)
 	switch {
 	case err == nil && !r.Duplicate:
-		if s.cache.Put(id, r.Version, sess, data) {
+		var kept bool
+		if handed {
+			kept = s.cache.Keep(id, r.Version, sess, data)
+		} else {
+			kept = s.cache.Put(id, r.Version, sess, data)
+		}
+		if kept {
 			reuse = false // the cache holds data
 		}
 	case err != nil && !errors.Is(err, errStale):
@@ -485,7 +493,7 @@ func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duratio
 			if err != nil {
 				return Result{}, err
 			}
-			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(id, fold, keep), nil)
+			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(id, fold, keep), nil, true)
 			if !errors.Is(err, errStale) {
 				return r, err
 			}
@@ -508,7 +516,7 @@ func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duratio
 		// A duplicate clientID is caught inside the script, which then
 		// answers with the entries stored the first time; the step's
 		// output is dropped (it is pure, so running it cost nothing else).
-		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(id, fold, keep), nil)
+		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(id, fold, keep), nil, true)
 		if errors.Is(err, errStale) {
 			return err
 		}
@@ -563,7 +571,7 @@ func (s *Store) TurnFolded(ctx context.Context, id, clientID string, keep time.D
 
 // CreateFolded implements store.TurnFolds.
 func (s *Store) CreateFolded(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration) (Result, error) {
-	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), nil)
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), nil, false)
 	if errors.Is(err, errStale) {
 		return r, ErrExists
 	}
@@ -602,7 +610,7 @@ func (s *Store) StartsInbox(in store.Inbox, conv string) bool {
 // returns the Result with an error that wraps store.ErrVisitorList.
 func (s *Store) CreateStarted(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration, c *store.Conversation, retention time.Duration) (Result, error) {
 	rec := &startRecord{c: c, retention: retention}
-	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), rec)
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), rec, false)
 	if rec.key != "" {
 		return s.startedOnCluster(ctx, sess.ID, rec, r, err)
 	}

@@ -58,10 +58,12 @@ func TestTurnAllocations(t *testing.T) {
 	// boxed, by go-redis too, and the keys made one by one), 53 after;
 	// under the race detector, which adds allocations of its own, 80 and
 	// 59. 46 (50) since the session's JSON is written by hand into a
-	// reused buffer (appendSession; encoding/json's reflection before).
-	ceiling := 47.0
+	// reused buffer (appendSession; encoding/json's reflection before);
+	// 43 (46-47) since the cache keeps the session the step returned instead
+	// of a copy of it (SessionCache.Keep).
+	ceiling := 44.0
 	if race.Enabled {
-		ceiling = 52
+		ceiling = 49
 	}
 	if allocs > ceiling {
 		t.Errorf("a turn allocates %.1f times, want at most %v", allocs, ceiling)

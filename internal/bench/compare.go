@@ -61,6 +61,15 @@ func (r CompareRun) RoundTrips() float64 {
 	return r.Load.Redis.RoundTrips
 }
 
+// RedisRequests are the requests Redis read per turn, on a cluster
+// summed over its masters (RedisPerTurn.Requests; -1: unknown).
+func (r CompareRun) RedisRequests() float64 {
+	if r.Load == nil || r.Load.Redis == nil || r.Load.Redis.Requests <= 0 {
+		return -1
+	}
+	return r.Load.Redis.Requests
+}
+
 // ServerCalls are the server's read and write system calls per turn (-1:
 // unknown).
 func (r CompareRun) ServerCalls() float64 {
@@ -171,7 +180,7 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("\n")
 	for _, e := range c.Engines {
-		var tps, p50, p99, trips, cmds, calls, switches, allocs, allocBytes []float64
+		var tps, p50, p99, trips, cmds, reqs, calls, switches, allocs, allocBytes []float64
 		var cpu, st, bn []time.Duration
 		for _, r := range c.Runs {
 			if r.Engine != e {
@@ -186,6 +195,9 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 			if v := r.RoundTrips(); v >= 0 {
 				trips = append(trips, v)
 				cmds = append(cmds, r.Commands())
+			}
+			if v := r.RedisRequests(); v >= 0 {
+				reqs = append(reqs, v)
 			}
 			if v := r.ServerCalls(); v >= 0 {
 				calls = append(calls, v)
@@ -207,6 +219,9 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 		p("  %-9s bench (load generator) CPU %s µs/turn", "", spanD(bn))
 		if len(trips) > 0 {
 			p("; Redis %s round trips, %s commands per turn", span(trips, "%.2f"), span(cmds, "%.1f"))
+		}
+		if len(reqs) > 0 {
+			p("; %s requests read at Redis per turn", span(reqs, "%.2f"))
 		}
 		p("\n")
 		if len(calls) > 0 {
@@ -237,6 +252,7 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	})
 	ratio("Redis round trips/turn", CompareRun.RoundTrips)
 	ratio("Redis commands/turn", CompareRun.Commands)
+	ratio("requests read at Redis/turn", CompareRun.RedisRequests)
 	ratio("server read+write calls/turn", CompareRun.ServerCalls)
 	ratio("server context switches/turn", CompareRun.ServerSwitches)
 	ratio("server allocations/turn", func(r CompareRun) float64 { return r.Load.ServerAllocs })

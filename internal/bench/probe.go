@@ -44,6 +44,12 @@ type Sample struct {
 	// stolen CPU time (/proc/stat), to see whether anything else ran.
 	MachineBusy  time.Duration
 	MachineSteal time.Duration
+	// RedisReads and RedisWrites are Redis's read and write events (INFO
+	// stats total_reads_processed, total_writes_processed): each read of
+	// a client's requests (a pipeline that arrives at once is one) and
+	// each write of replies or pub/sub messages to a client. On a cluster
+	// summed over the masters, as Commands.
+	RedisReads, RedisWrites int64
 	// Commands are Redis's calls per command (INFO commandstats), which
 	// count the commands scripts run as well as those clients send (on a
 	// cluster, summed over the masters: a replica's are its master's
@@ -123,8 +129,9 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 		defer cancel()
 		if cc, ok := p.Redis.(*redis.ClusterClient); ok {
 			s.sampleCluster(ictx, cc)
-		} else if info, err := p.Redis.Info(ictx, "cpu", "commandstats").Result(); err == nil {
-			s.RedisCPU, s.Commands = parseInfo(info)
+		} else if info, err := p.Redis.Info(ictx, "cpu", "commandstats", "stats").Result(); err == nil {
+			f := parseInfo(info)
+			s.RedisCPU, s.Commands, s.RedisReads, s.RedisWrites = f.cpu, f.cmds, f.reads, f.writes
 			s.RedisNodes = 1
 		}
 	}
@@ -157,27 +164,31 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 }
 
 // sampleCluster sums INFO cpu over every node of a Redis Cluster, and
-// INFO commandstats over its masters. A node that does not answer leaves
+// INFO commandstats and the read and write events of INFO stats over its
+// masters. A node that does not answer leaves
 // the sample without Redis figures: a sum missing a node would read as a
 // drop.
 func (s *Sample) sampleCluster(ctx context.Context, cc *redis.ClusterClient) {
 	var (
 		mu           sync.Mutex
-		cpu, replica time.Duration
-		nodes        int
-		cmds         = map[string]int64{}
+		cpu, replica  time.Duration
+		nodes         int
+		reads, writes int64
+		cmds          = map[string]int64{}
 	)
 	err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-		info, err := n.Info(ctx, "cpu", "commandstats").Result()
+		info, err := n.Info(ctx, "cpu", "commandstats", "stats").Result()
 		if err != nil {
 			return err
 		}
-		c, m := parseInfo(info)
+		f := parseInfo(info)
 		mu.Lock()
 		defer mu.Unlock()
-		cpu += c
+		cpu += f.cpu
+		reads += f.reads
+		writes += f.writes
 		nodes++
-		for k, v := range m {
+		for k, v := range f.cmds {
 			cmds[k] += v
 		}
 		return nil
@@ -188,10 +199,10 @@ func (s *Sample) sampleCluster(ctx context.Context, cc *redis.ClusterClient) {
 			if err != nil {
 				return err
 			}
-			c, _ := parseInfo(info)
+			f := parseInfo(info)
 			mu.Lock()
 			defer mu.Unlock()
-			replica += c
+			replica += f.cpu
 			nodes++
 			return nil
 		})
@@ -200,6 +211,7 @@ func (s *Sample) sampleCluster(ctx context.Context, cc *redis.ClusterClient) {
 		return
 	}
 	s.RedisCPU, s.RedisReplicaCPU, s.RedisNodes, s.Commands = cpu+replica, replica, nodes, cmds
+	s.RedisReads, s.RedisWrites = reads, writes
 }
 
 func fetchVars(ctx context.Context, base string) (*ClientStats, *GoStats, error) {
@@ -233,17 +245,32 @@ func fetchVars(ctx context.Context, base string) (*ClientStats, *GoStats, error)
 		HeapIdle: m.HeapIdle, HeapRelease: m.HeapReleased, Goroutines: vars.Goroutines, Mallocs: m.Mallocs, TotalAlloc: m.TotalAlloc}, nil
 }
 
-// parseInfo reads used CPU and per-command calls from INFO output.
-func parseInfo(info string) (time.Duration, map[string]int64) {
+// infoFields are what the probe reads from INFO output.
+type infoFields struct {
+	cpu           time.Duration    // used_cpu_user + used_cpu_sys
+	cmds          map[string]int64 // calls per command (commandstats)
+	reads, writes int64            // total_reads_processed, total_writes_processed
+}
+
+// parseInfo reads used CPU, per-command calls and the read and write
+// events from INFO output.
+func parseInfo(info string) infoFields {
 	var cpu float64
-	cmds := map[string]int64{}
+	f := infoFields{cmds: map[string]int64{}}
+	cmds := f.cmds
 	for _, line := range strings.Split(info, "\n") {
 		line = strings.TrimSpace(line)
 		if k, v, ok := strings.Cut(line, ":"); ok {
 			switch k {
 			case "used_cpu_user", "used_cpu_sys":
-				f, _ := strconv.ParseFloat(v, 64)
-				cpu += f
+				x, _ := strconv.ParseFloat(v, 64)
+				cpu += x
+				continue
+			case "total_reads_processed":
+				f.reads, _ = strconv.ParseInt(v, 10, 64)
+				continue
+			case "total_writes_processed":
+				f.writes, _ = strconv.ParseInt(v, 10, 64)
 				continue
 			}
 		}
@@ -259,7 +286,8 @@ func parseInfo(info string) (time.Duration, map[string]int64) {
 			}
 		}
 	}
-	return time.Duration(cpu * float64(time.Second)), cmds
+	f.cpu = time.Duration(cpu * float64(time.Second))
+	return f
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every

@@ -13,7 +13,8 @@ import (
 // TestProbeSumsEveryClusterNode: on a Redis Cluster the probe's Redis CPU
 // is of every node, masters and replicas, and its command counts are of
 // every master: ten INCRBYFLOATs on a key of each master count thirty
-// (before, the probe asked one node, which counted ten).
+// (before, the probe asked one node, which counted ten), and so are the
+// requests Redis read (at least the thirty).
 func TestProbeSumsEveryClusterNode(t *testing.T) {
 	cl := redistest.NewCluster(t)
 	ctx := context.Background()
@@ -61,6 +62,12 @@ func TestProbeSumsEveryClusterNode(t *testing.T) {
 	}
 	if got, want := after.Commands["incrbyfloat"]-before.Commands["incrbyfloat"], int64(10*masters); got < want {
 		t.Errorf("INCRBYFLOAT counted %d times, want at least %d (10 on each master)", got, want)
+	}
+	if got, want := after.RedisReads-before.RedisReads, int64(10*masters); got < want {
+		t.Errorf("Redis read %d requests, want at least %d (10 on each master)", got, want)
+	}
+	if after.RedisWrites-before.RedisWrites < int64(10*masters) {
+		t.Errorf("Redis wrote %d times, want at least %d", after.RedisWrites-before.RedisWrites, 10*masters)
 	}
 	if after.RedisCPU <= 0 || after.RedisReplicaCPU < 0 || after.RedisReplicaCPU > after.RedisCPU || replicas > 0 && after.RedisReplicaCPU == 0 {
 		t.Errorf("Redis CPU %v, of which replicas %v", after.RedisCPU, after.RedisReplicaCPU)

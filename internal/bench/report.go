@@ -87,6 +87,14 @@ type RedisPerTurn struct {
 	// RoundTrips are requests a server sent and waited for: one command or
 	// one pipeline. From the servers' own counters; -1 when unknown.
 	RoundTrips float64 `json:"round_trips"`
+	// Requests and Replies are Redis's read and write events (INFO stats
+	// total_reads_processed and total_writes_processed, summed over a
+	// cluster's masters): a round trip is one request to each node it
+	// reaches (a pipeline that arrives at once is read once), and a
+	// write carries replies or pub/sub messages to one client. 0 when
+	// unknown.
+	Requests float64 `json:"requests,omitempty"`
+	Replies  float64 `json:"replies,omitempty"`
 	// Sent are the commands the servers sent, by name, including pub/sub
 	// SUBSCRIBE and UNSUBSCRIBE (written without a wait).
 	Sent      map[string]float64 `json:"sent,omitempty"`
@@ -198,6 +206,10 @@ func RedisBetween(a, b Sample, turns int) *RedisPerTurn {
 		}
 	}
 	r := &RedisPerTurn{RoundTrips: -1, All: map[string]float64{}}
+	if b.RedisReads > a.RedisReads {
+		r.Requests = per(b.RedisReads - a.RedisReads)
+		r.Replies = per(b.RedisWrites - a.RedisWrites)
+	}
 	for k, v := range all {
 		r.All[k] = per(v)
 		r.AllTotal += per(v)
@@ -366,6 +378,13 @@ func (r *Report) writeResources(w io.Writer, res *Resources, unit string) {
 	}
 	p("  Redis per %s:\n", unit)
 	p("    round trips    %s   requests a server sent and waited for (a command or a pipeline; servers' own counters)\n", rt(rd.RoundTrips))
+	if rd.Requests > 0 {
+		of := "Redis"
+		if res.RedisNodes > 1 {
+			of = "every master"
+		}
+		p("    at Redis       %.2f requests read, %.2f writes   (INFO stats total_reads_processed, total_writes_processed of %s: a round trip is a request to each node it reaches; a write carries replies or pub/sub messages)\n", rd.Requests, rd.Replies, of)
+	}
 	if rd.RoundTrips >= 0 {
 		p("    sent           %.2f   commands the servers sent: %s\n", rd.SentTotal, breakdown(rd.Sent))
 		p("                          (subscribe/unsubscribe follow conversations on the pub/sub connection, written without a wait)\n")

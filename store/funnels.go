@@ -136,9 +136,9 @@ type TurnFolds interface {
 // turn's fold is written by the turn's own script).
 type PlacedIDs interface {
 	// PlaceID returns the id to store a new conversation under, made from
-	// id (conversation.NewIDAt's, not kept), or false when the store does
-	// not take it: the caller then draws the id's random bits again. It is
-	// called about as many times as it refuses, so it allocates only for
-	// the id it takes.
+	// id (conversation.NewIDAt's, not kept; the Redis engine may change
+	// its last characters, which are random), or false when the store
+	// does not take it: the caller then draws the id's random bits again.
+	// It allocates only for the id it takes.
 	PlaceID(id []byte) (string, bool)
 }

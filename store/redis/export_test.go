@@ -38,6 +38,9 @@ func CoalescerQueued(c *Coalescer) int {
 // computes it.
 var Slot = slot
 
+// IsPlacedSlot reports whether slot takes placed ids.
+func IsPlacedSlot(slot uint16) bool { return placedShard[slot%clusterSlots] >= 0 }
+
 // PlacedSlots is how many slots take placed ids.
 func PlacedSlots() int {
 	n := 0

@@ -25,8 +25,8 @@ import (
 // same ones (placedTags).
 
 // PlacedShards is how many funnel shards share their slot with placed
-// conversation ids: 1 slot in 64 takes ids, so a Store on a Cluster draws
-// about 64 ids for one (a CRC16 each).
+// conversation ids: 1 slot in 64 takes ids (PlaceID changes an id's last
+// three characters to land it in one).
 const PlacedShards = 256
 
 // fnvShards is how many funnel shards the ids that are not placed are
@@ -108,18 +108,85 @@ func placedShardOf(id string) int {
 
 // PlaceID implements store.PlacedIDs on a Cluster: the id (made by
 // conversation.NewIDAt) with placedMark, when that lands in the slot of a
-// placed shard. On one Redis node every id is taken as it is.
+// placed shard; else the same with its last three characters changed so
+// that it does (placeTail), which takes every id of NewIDAt's. On one
+// Redis node every id is taken as it is.
 func (s *Store) PlaceID(id []byte) (string, bool) {
 	if s.oneNode {
 		return string(id), true
 	}
-	crc := crc16(0, "c:")
-	for _, c := range id {
-		crc = crc<<8 ^ crc16tab[byte(crc>>8)^c]
-	}
-	crc = crc16(crc, string(placedMark))
-	if placedShard[crc%clusterSlots] < 0 {
+	n := len(id)
+	if n < 3 || n > 64 {
 		return "", false
 	}
-	return string(id) + string(placedMark), true
+	// The tag's CRC is linear in its bytes (CRC16 XMODEM: no initial
+	// value, no final XOR): that of "c:" + id + placedMark is the CRC with
+	// the last three characters zero (head) XOR theirs alone (tail).
+	head := crc16(0, "c:")
+	for _, c := range id[:n-3] {
+		head = head<<8 ^ crc16tab[byte(head>>8)^c]
+	}
+	head = crc16(head, "\x00\x00\x00"+string(placedMark))
+	var tail uint16
+	for _, c := range [4]byte{id[n-3], id[n-2], id[n-1]} {
+		tail = tail<<8 ^ crc16tab[byte(tail>>8)^c]
+	}
+	if placedShard[(head^tail)%clusterSlots] >= 0 {
+		return string(id) + string(placedMark), true
+	}
+	// The placed slots in turn, from one the drawn tail picks (its own
+	// random bits), until a tail of placeTails lands the id in one.
+	start := int(tail)
+	for k := range PlacedShards {
+		slot := placedSlots[(start+k)%PlacedShards]
+		t := placeTails[(head^slot)%clusterSlots]
+		if t < 0 {
+			continue
+		}
+		var b [65]byte
+		copy(b[:], id)
+		b[n-3], b[n-2], b[n-1] = tailChars(int(t))
+		b[n] = placedMark
+		return string(b[:n+1]), true
+	}
+	return "", false
+}
+
+// idAlphabet is conversation.NewIDAt's: base32 of 16 bytes, in 26
+// characters, the last of which holds 3 bits (its lower 2 are 0).
+const idAlphabet = "234567abcdefghijklmnopqrstuvwxyz"
+
+// tailChars are the last three characters of an id from t's 13 bits (5,
+// 5 and 3): such as NewIDAt makes.
+func tailChars(t int) (byte, byte, byte) {
+	return idAlphabet[t>>8&31], idAlphabet[t>>3&31], idAlphabet[(t&7)<<2]
+}
+
+// placeTails[v] is a tail (tailChars) whose CRC alone, with the zero that
+// placedMark's place gives it, is v in its low 14 bits, or -1: 8,192
+// tails cover about 6,400 of the 16,384 values. placedSlots are the
+// placed slots, in slot order.
+var placeTails, placedSlots = placeTables()
+
+func placeTables() (*[clusterSlots]int16, *[PlacedShards]uint16) {
+	var tails [clusterSlots]int16
+	for i := range tails {
+		tails[i] = -1
+	}
+	for t := range 1 << 13 {
+		a, b, c := tailChars(t)
+		v := crc16(0, string([]byte{a, b, c, 0})) % clusterSlots
+		if tails[v] < 0 {
+			tails[v] = int16(t)
+		}
+	}
+	var slots [PlacedShards]uint16
+	n := 0
+	for s, sh := range placedShard {
+		if sh >= 0 {
+			slots[n] = uint16(s)
+			n++
+		}
+	}
+	return &tails, &slots
 }

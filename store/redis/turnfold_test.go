@@ -121,21 +121,19 @@ func TestTurnFoldedIsOneCommand(t *testing.T) {
 }
 
 // placedID returns an id the Store places (PlaceID), made of random
-// letters as conversation.NewIDAt's, and one it refuses.
+// letters as conversation.NewIDAt's, and one it does not (without the
+// placed mark: an id made before the Store placed ids).
 func placedID(t *testing.T, st *redisstore.Store) (placed, refused string) {
 	t.Helper()
-	for placed == "" || refused == "" {
-		b := make([]byte, 26)
-		for i := range b {
-			b[i] = "234567abcdefghijklmnopqrstuvwxyz"[rand.IntN(32)]
-		}
-		if id, ok := st.PlaceID(b); ok {
-			placed = id
-		} else {
-			refused = string(b)
-		}
+	b := make([]byte, 26)
+	for i := range b {
+		b[i] = "234567abcdefghijklmnopqrstuvwxyz"[rand.IntN(32)]
 	}
-	return placed, refused
+	placed, ok := st.PlaceID(b)
+	if !ok {
+		t.Fatalf("PlaceID(%q) refused", b)
+	}
+	return placed, string(b)
 }
 
 // TestTurnFoldedOnACluster (issue 13): on a Redis Cluster a placed id's

@@ -242,7 +242,9 @@ func sortedKeys[V any](keys []string, m map[string]V) []string {
 	return keys
 }
 
-func appendAnyMap(b []byte, m map[string]any) []byte {
+// appendMap writes m as encoding/json does: its keys sorted, each value
+// by val.
+func appendMap[V any](b []byte, m map[string]V, val func([]byte, V) []byte) []byte {
 	var arr [16]string
 	b = append(b, '{')
 	for i, k := range sortedKeys(arr[:0], m) {
@@ -250,35 +252,19 @@ func appendAnyMap(b []byte, m map[string]any) []byte {
 			b = append(b, ',')
 		}
 		b = append(appendJSONString(b, k), ':')
-		b = appendVar(b, m[k])
+		b = val(b, m[k])
 	}
 	return append(b, '}')
 }
 
+func appendAnyMap(b []byte, m map[string]any) []byte { return appendMap(b, m, appendVar) }
+
 func appendStringMap(b []byte, m map[string]string) []byte {
-	var arr [16]string
-	b = append(b, '{')
-	for i, k := range sortedKeys(arr[:0], m) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(appendJSONString(b, k), ':')
-		b = appendJSONString(b, m[k])
-	}
-	return append(b, '}')
+	return appendMap(b, m, appendJSONString)
 }
 
 func appendInt64Map(b []byte, m map[string]int64) []byte {
-	var arr [16]string
-	b = append(b, '{')
-	for i, k := range sortedKeys(arr[:0], m) {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(appendJSONString(b, k), ':')
-		b = strconv.AppendInt(b, m[k], 10)
-	}
-	return append(b, '}')
+	return appendMap(b, m, func(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) })
 }
 
 const hexDigits = "0123456789abcdef"

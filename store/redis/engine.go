@@ -24,6 +24,10 @@ type Engine struct {
 	// Cluster both write a returning visitor's record with it, checked by
 	// a read in the same round trip).
 	prev *previousCache
+	// proc is this process's id in the conversations' follower registries
+	// (Options.Proc, Bus.Follow): one per engine, as each process opens
+	// one engine.
+	proc string
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -34,7 +38,7 @@ func NewEngine(rdb goredis.UniversalClient, prefix string) *Engine {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool), prev: newPreviousCache(previousCacheSize)}
+	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool), prev: newPreviousCache(previousCacheSize), proc: newNonce()}
 }
 
 // WithClock returns the engine with now as its clock (default time.Now):
@@ -57,7 +61,7 @@ func (e *Engine) Sessions(opts store.SessionOptions) store.SessionStore {
 	if now == nil {
 		now = e.now
 	}
-	st := New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingFolded: opts.PendingFolded, PendingCreate: opts.PendingCreate, Now: now})
+	st := New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingFolded: opts.PendingFolded, PendingCreate: opts.PendingCreate, Now: now, Proc: e.proc})
 	st.inbox.prev = e.prev
 	return st
 }
@@ -65,7 +69,7 @@ func (e *Engine) Timers() store.Timers { return New(e.rdb, Options{Prefix: e.pre
 func (e *Engine) Programs(ttl time.Duration) store.Programs {
 	return New(e.rdb, Options{Prefix: e.prefix, TTL: ttl}).Programs()
 }
-func (e *Engine) Bus() store.Bus         { return NewBus(e.rdb) }
+func (e *Engine) Bus() store.Bus         { return &Bus{rdb: e.rdb, proc: e.proc} }
 func (e *Engine) Secrets() store.Secrets { return NewSecrets(e.rdb, e.prefix) }
 func (e *Engine) Inbox() store.InboxEngine {
 	in := NewInbox(e.rdb, e.prefix)

@@ -218,25 +218,6 @@ func (h *Hub) Detach(ch string, sub Subscriber) {
 	}
 }
 
-// registerOne registers the followers of one conversation channel again
-// (a channel subscribed on its own came back after a break).
-func (h *Hub) registerOne(ctx context.Context, ch string) {
-	if h.reg == nil {
-		return
-	}
-	h.mu.Lock()
-	n := bucket(len(h.subs[ch]))
-	h.mu.Unlock()
-	if n == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := h.reg.Follow(ctx, ch, n); err != nil {
-		h.log.Warn("registering a conversation followed here", "channel", ch, "err", err)
-	}
-}
-
 // register registers every followed conversation again (after a break,
 // which may have lost registrations, and every store.FollowKeep/4 so that
 // none expires); logged when Redis did not take it.
@@ -356,7 +337,7 @@ func (h *Hub) Run(ctx context.Context) {
 			if m.Resync {
 				h.log.Info("live updates resumed after a break; catching up", "channel", m.Channel)
 				if store.ConversationOf(m.Channel) != "" {
-					h.registerOne(ctx, m.Channel)
+					h.register(ctx)
 				}
 				for _, s := range h.followers(m.Channel) {
 					go s.Resync(m.Channel)

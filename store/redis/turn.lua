@@ -141,10 +141,8 @@ if #reply > 2 then
       redis.call('PEXPIRE', fw, '86400000')
       quiet = true
     else
-      -- One command (HGETALL) whatever is there: a registry holds a few
-      -- fields, one per process.
-      local f = redis.call('HGETALL', fw)
-      quiet = #f == 0 or (#f == 2 and self and f[1] == proc and f[2] == '1')
+      local nf = redis.call('HLEN', fw)
+      quiet = nf == 0 or (nf == 1 and self and redis.call('HGET', fw, proc) == '1')
     end
   end
   local nl = string.find(ch, '\n', 1, true)

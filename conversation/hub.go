@@ -34,16 +34,6 @@ type Subscriber interface {
 // whole process instead: following a conversation costs no SUBSCRIBE and
 // no UNSUBSCRIBE, and no wait for Redis when a conversation starts.
 // Messages of channels nobody here follows are dropped unread.
-//
-// With a bus that keeps a follower registry (store.Follows: Redis), the
-// hub registers how many local followers each conversation's channel has
-// (one, or more) before Attach returns, and removes the registration when
-// the last one leaves: a turn is then published only when another process
-// follows the conversation, or this one has another follower than the
-// turn's own maker (store.WithSelfDelivered), so a process alone with a
-// conversation reads no echo of its own turns. After a break it registers
-// them all again before its followers catch up, and renews them every
-// store.FollowKeep/4.
 type Hub struct {
 	bus store.Bus
 	log *slog.Logger
@@ -55,20 +45,6 @@ type Hub struct {
 	l    store.Listener
 	all  bool                               // pattern is subscribed: its channels need no subscription of their own
 	subs map[string]map[Subscriber]struct{} // channel -> followers
-
-	// reg is the bus's follower registry (nil: none). regs are the
-	// per-channel locks that keep a channel's registrations in order,
-	// and registered what the registry holds for each channel (1, or 2
-	// for more; absent: none), both under mu.
-	reg        store.Follows
-	regs       map[string]*regLock
-	registered map[string]int
-}
-
-// regLock orders the registrations of one channel.
-type regLock struct {
-	mu   sync.Mutex
-	refs int
 }
 
 // NewHub returns a hub over bus that subscribes to each channel followed;
@@ -77,11 +53,7 @@ func NewHub(bus store.Bus, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &Hub{bus: bus, log: log, subs: map[string]map[Subscriber]struct{}{}}
-	if f, ok := bus.(store.Follows); ok {
-		h.reg, h.regs, h.registered = f, map[string]*regLock{}, map[string]int{}
-	}
-	return h
+	return &Hub{bus: bus, log: log, subs: map[string]map[Subscriber]struct{}{}}
 }
 
 // NewPatternHub returns a hub over bus that hears every channel pattern
@@ -102,26 +74,9 @@ func (h *Hub) covered(ch string) bool {
 	return h.all && len(ch) > len(h.pre)+len(h.suf) && strings.HasPrefix(ch, h.pre) && strings.HasSuffix(ch, h.suf)
 }
 
-// Attach makes sub follow channel ch. The subscription (and the
-// process's registration as a follower of the conversation) is confirmed
+// Attach makes sub follow channel ch. The subscription is confirmed
 // before Attach returns, so nothing published afterwards is missed.
 func (h *Hub) Attach(ctx context.Context, ch string, sub Subscriber) error {
-	return h.attach(ctx, ch, sub, false)
-}
-
-// AttachRegistered is Attach for the maker of a conversation's start
-// stored with store.WithSelfDelivered, which registered this process as
-// its one follower in the same write: no registration of its own.
-func (h *Hub) AttachRegistered(ctx context.Context, ch string, sub Subscriber) error {
-	return h.attach(ctx, ch, sub, true)
-}
-
-func (h *Hub) attach(ctx context.Context, ch string, sub Subscriber, registered bool) error {
-	var rl *regLock
-	if h.reg != nil && store.ConversationOf(ch) != "" {
-		rl = h.lockReg(ch)
-		defer h.unlockReg(ch, rl)
-	}
 	h.mu.Lock()
 	followers, ok := h.subs[ch]
 	if !ok {
@@ -130,69 +85,17 @@ func (h *Hub) attach(ctx context.Context, ch string, sub Subscriber, registered 
 	}
 	followers[sub] = struct{}{}
 	first := !ok && !h.covered(ch)
-	want, have := bucket(len(followers)), h.registered[ch]
-	if rl != nil && registered && want == 1 && have == 0 {
-		h.registered[ch], have = 1, 1
-	}
 	l := h.l
 	h.mu.Unlock()
-	if rl != nil && want != have {
-		if err := h.reg.Follow(ctx, ch, want); err != nil {
-			return err
-		}
-		h.setRegistered(ch, want)
-	}
 	if first && l != nil {
 		return l.Subscribe(ctx, ch)
 	}
 	return nil
 }
 
-// bucket is what the registry holds for n local followers: 0, 1, or 2
-// for more.
-func bucket(n int) int { return min(n, 2) }
-
-func (h *Hub) setRegistered(ch string, n int) {
-	h.mu.Lock()
-	if n == 0 {
-		delete(h.registered, ch)
-	} else {
-		h.registered[ch] = n
-	}
-	h.mu.Unlock()
-}
-
-func (h *Hub) lockReg(ch string) *regLock {
-	h.mu.Lock()
-	rl := h.regs[ch]
-	if rl == nil {
-		rl = &regLock{}
-		h.regs[ch] = rl
-	}
-	rl.refs++
-	h.mu.Unlock()
-	rl.mu.Lock()
-	return rl
-}
-
-func (h *Hub) unlockReg(ch string, rl *regLock) {
-	rl.mu.Unlock()
-	h.mu.Lock()
-	if rl.refs--; rl.refs == 0 {
-		delete(h.regs, ch)
-	}
-	h.mu.Unlock()
-}
-
 // Detach stops sub following ch. The last follower's leaving
-// unsubscribes (and removes the process from the conversation's
-// registry), bounded to 2 s.
+// unsubscribes, bounded to 2 s.
 func (h *Hub) Detach(ch string, sub Subscriber) {
-	var rl *regLock
-	if h.reg != nil && store.ConversationOf(ch) != "" {
-		rl = h.lockReg(ch)
-		defer h.unlockReg(ch, rl)
-	}
 	h.mu.Lock()
 	followers := h.subs[ch]
 	delete(followers, sub)
@@ -200,46 +103,13 @@ func (h *Hub) Detach(ch string, sub Subscriber) {
 	if last {
 		delete(h.subs, ch)
 	}
-	want, have := bucket(len(followers)), h.registered[ch]
 	last = last && !h.covered(ch)
 	l := h.l
 	h.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if rl != nil && want != have {
-		// A registration left behind (Redis did not answer) costs only
-		// publishes nobody here reads, until it expires.
-		if err := h.reg.Follow(ctx, ch, want); err == nil {
-			h.setRegistered(ch, want)
-		}
-	}
 	if last && l != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		_ = l.Unsubscribe(ctx, ch)
-	}
-}
-
-// register registers every followed conversation again (after a break,
-// which may have lost registrations, and every store.FollowKeep/4 so that
-// none expires); logged when Redis did not take it.
-func (h *Hub) register(ctx context.Context) {
-	if h.reg == nil {
-		return
-	}
-	h.mu.Lock()
-	counts := make(map[string]int, len(h.subs))
-	for ch, subs := range h.subs {
-		if store.ConversationOf(ch) != "" && len(subs) > 0 {
-			counts[ch] = bucket(len(subs))
-		}
-	}
-	h.mu.Unlock()
-	if len(counts) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := h.reg.FollowAll(ctx, counts); err != nil {
-		h.log.Warn("registering the conversations followed here", "conversations", len(counts), "err", err)
 	}
 }
 
@@ -288,28 +158,17 @@ func (h *Hub) Run(ctx context.Context) {
 		}
 	}
 	msgs := l.Messages()
-	var renew <-chan time.Time
-	if h.reg != nil {
-		t := time.NewTicker(store.FollowKeep / 4)
-		defer t.Stop()
-		renew = t.C
-	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-renew:
-			go h.register(ctx)
 		case m, ok := <-msgs:
 			if !ok {
 				return
 			}
 			if m.Resync && all && m.Channel == h.pattern {
-				// Every channel the pattern hears came back. A Redis
-				// restart (or a failover) may have lost the registrations:
-				// they are made again before the followers catch up.
+				// Every channel the pattern hears came back.
 				h.log.Info("live updates resumed after a break; catching up", "pattern", m.Channel)
-				h.register(ctx)
 				for ch, subs := range h.coveredFollowers() {
 					for _, s := range subs {
 						go s.Resync(ch)
@@ -320,7 +179,6 @@ func (h *Hub) Run(ctx context.Context) {
 			if sl, ok := l.(store.ShardListener); ok && m.Resync && all && len(h.followers(m.Channel)) == 0 {
 				// A shard of the pattern's channels came back (a Redis
 				// Cluster's sharded pub/sub): the channels it covers.
-				h.register(ctx)
 				n := 0
 				for ch, subs := range h.coveredFollowers() {
 					if !sl.Covers(m.Channel, ch) {
@@ -336,9 +194,6 @@ func (h *Hub) Run(ctx context.Context) {
 			}
 			if m.Resync {
 				h.log.Info("live updates resumed after a break; catching up", "channel", m.Channel)
-				if store.ConversationOf(m.Channel) != "" {
-					h.register(ctx)
-				}
 				for _, s := range h.followers(m.Channel) {
 					go s.Resync(m.Channel)
 				}

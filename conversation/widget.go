@@ -198,15 +198,12 @@ func (v *Widget) Start(ctx context.Context, prog *engine.Program, f *protocol.St
 	req := StartRequest{Program: prog, Locale: f.Locale, Visitor: *vis, Previous: v.previous(ctx, f.Previous)}
 	v.holdLive()
 	defer v.releaseLive() // when the start failed
-	// The widget delivers the greeting itself: the start registers this
-	// process as the conversation's follower instead of publishing it
-	// (Result.Followed; store.Follows).
-	sess, _, err := v.svc.Start(store.WithSelfDelivered(tctx), req, func(sess *engine.Session, res store.Result) {
+	sess, _, err := v.svc.Start(tctx, req, func(sess *engine.Session, res store.Result) {
 		// The conversation is new: its entries are the ones just stored,
 		// so following it needs no read. It is followed before the effects
 		// run, so what they add later (a call's result) comes live.
 		v.welcome(prog, sess)
-		_ = v.attachAs(ctx, sess.ID, "", res.Followed)
+		_ = v.attach(ctx, sess.ID, "")
 		v.deliver(res.Entries)
 		v.releaseLive() // the greeting's echo is dropped unread
 		v.setVersion(res.Version)
@@ -385,9 +382,7 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 	defer cancel()
 	v.holdLive()
 	defer v.releaseLive() // when the turn failed before its answer
-	// The widget delivers its own turn (deliverTurn): it is published
-	// only when someone else follows the conversation (store.Follows).
-	_, _, err := v.svc.TurnThen(store.WithSelfDelivered(tctx), conv, id, ev, []store.Entry{entry}, func(res store.Result, info TurnInfo) {
+	_, _, err := v.svc.TurnThen(tctx, conv, id, ev, []store.Entry{entry}, func(res store.Result, info TurnInfo) {
 		ack := &protocol.Ack{ID: id, Duplicate: res.Duplicate}
 		if len(res.Entries) > 0 {
 			ack.Entry = res.Entries[0].ID
@@ -585,12 +580,6 @@ func (v *Widget) catchUp(ctx context.Context, conv string) error {
 // attach makes the widget follow conversation conv's live entries, those
 // after the entry after, without catching up on stored ones.
 func (v *Widget) attach(ctx context.Context, conv, after string) error {
-	return v.attachAs(ctx, conv, after, false)
-}
-
-// attachAs is attach; registered: the conversation's start registered
-// this process as its follower (Hub.AttachRegistered).
-func (v *Widget) attachAs(ctx context.Context, conv, after string, registered bool) error {
 	v.mu.Lock()
 	old := v.conv
 	v.conv = conv
@@ -602,9 +591,6 @@ func (v *Widget) attachAs(ctx context.Context, conv, after string, registered bo
 	v.mu.Unlock()
 	if old != "" && old != conv {
 		v.ws.cfg.Hub.Detach(v.svc.Channel(old), v)
-	}
-	if registered {
-		return v.ws.cfg.Hub.AttachRegistered(ctx, v.svc.Channel(conv), v)
 	}
 	return v.ws.cfg.Hub.Attach(ctx, v.svc.Channel(conv), v)
 }

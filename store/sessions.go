@@ -61,10 +61,6 @@ type Result struct {
 	// SessionOptions.Pending), for PendingMarks.Done; "" when the turn left
 	// nothing to do.
 	Pending string
-	// Followed is set for a start stored with WithSelfDelivered by an
-	// engine with a follower registry (store.Follows), which registered
-	// this process as the conversation's one follower with it.
-	Followed bool
 }
 
 // Step is a turn's work on a session: it returns the next session and the

@@ -15,20 +15,10 @@ import (
 // reconnects and subscribes again by itself after a break, and the
 // listener then sends a Resync for each channel, since what was published
 // in between is lost.
-//
-// A Bus of an Engine is also its follower registry (store.Follows): the
-// engine's turns publish a conversation's entries only when another
-// process follows it. A Bus from NewBus registers nothing (its Follow does
-// nothing): use it with stores that publish every turn.
-type Bus struct {
-	rdb goredis.UniversalClient
-	// proc is the process's id in the registries ("" for none).
-	proc string
-}
+type Bus struct{ rdb goredis.UniversalClient }
 
 var (
 	_ store.Bus           = (*Bus)(nil)
-	_ store.Follows       = (*Bus)(nil)
 	_ store.ShardListener = (*listener)(nil)
 )
 
@@ -62,64 +52,6 @@ func (b *Bus) Publish(ctx context.Context, channel, payload string) error {
 		}
 	}
 	return b.rdb.Publish(ctx, channel, payload).Err()
-}
-
-// followKey is the follower registry of conversation channel ch
-// ("PREFIX{c:ID}:live" -> "PREFIX{c:ID}:fw", in the conversation's slot).
-func followKey(ch string) (string, bool) {
-	base, ok := strings.CutSuffix(ch, "}:live")
-	if !ok || store.ConversationOf(ch) == "" {
-		return "", false
-	}
-	return base + "}:fw", true
-}
-
-// followValue is a registration's value: "1" for one local follower,
-// "n" for more (turn.lua).
-func followValue(n int) string {
-	if n == 1 {
-		return "1"
-	}
-	return "n"
-}
-
-// Follow records this process's n local followers of conversation
-// channel ch in the conversation's registry (store.Follows): the field
-// is the process id, kept store.FollowKeep; 0 removes it.
-func (b *Bus) Follow(ctx context.Context, ch string, n int) error {
-	key, ok := followKey(ch)
-	if b.proc == "" || !ok {
-		return nil
-	}
-	if n <= 0 {
-		return b.rdb.HDel(ctx, key, b.proc).Err()
-	}
-	pipe := b.rdb.Pipeline()
-	pipe.HSet(ctx, key, b.proc, followValue(n))
-	pipe.PExpire(ctx, key, store.FollowKeep)
-	_, err := pipe.Exec(ctx)
-	return err
-}
-
-// FollowAll is Follow of every channel of counts, in one pipeline.
-func (b *Bus) FollowAll(ctx context.Context, counts map[string]int) error {
-	if b.proc == "" || len(counts) == 0 {
-		return nil
-	}
-	pipe := b.rdb.Pipeline()
-	for ch, n := range counts {
-		key, ok := followKey(ch)
-		switch {
-		case !ok:
-		case n <= 0:
-			pipe.HDel(ctx, key, b.proc)
-		default:
-			pipe.HSet(ctx, key, b.proc, followValue(n))
-			pipe.PExpire(ctx, key, store.FollowKeep)
-		}
-	}
-	_, err := pipe.Exec(ctx)
-	return err
 }
 
 // Listen opens a listener (one pub/sub connection).

@@ -24,10 +24,6 @@ type Engine struct {
 	// Cluster both write a returning visitor's record with it, checked by
 	// a read in the same round trip).
 	prev *previousCache
-	// proc is this process's id in the conversations' follower registries
-	// (Options.Proc, Bus.Follow): one per engine, as each process opens
-	// one engine.
-	proc string
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -38,7 +34,7 @@ func NewEngine(rdb goredis.UniversalClient, prefix string) *Engine {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool), prev: newPreviousCache(previousCacheSize), proc: newNonce()}
+	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool), prev: newPreviousCache(previousCacheSize)}
 }
 
 // WithClock returns the engine with now as its clock (default time.Now):
@@ -61,7 +57,7 @@ func (e *Engine) Sessions(opts store.SessionOptions) store.SessionStore {
 	if now == nil {
 		now = e.now
 	}
-	st := New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingFolded: opts.PendingFolded, PendingCreate: opts.PendingCreate, Now: now, Proc: e.proc})
+	st := New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingFolded: opts.PendingFolded, PendingCreate: opts.PendingCreate, Now: now})
 	st.inbox.prev = e.prev
 	return st
 }
@@ -69,7 +65,7 @@ func (e *Engine) Timers() store.Timers { return New(e.rdb, Options{Prefix: e.pre
 func (e *Engine) Programs(ttl time.Duration) store.Programs {
 	return New(e.rdb, Options{Prefix: e.prefix, TTL: ttl}).Programs()
 }
-func (e *Engine) Bus() store.Bus         { return &Bus{rdb: e.rdb, proc: e.proc} }
+func (e *Engine) Bus() store.Bus         { return NewBus(e.rdb) }
 func (e *Engine) Secrets() store.Secrets { return NewSecrets(e.rdb, e.prefix) }
 func (e *Engine) Inbox() store.InboxEngine {
 	in := NewInbox(e.rdb, e.prefix)

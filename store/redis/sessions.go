@@ -57,8 +57,6 @@ type Store struct {
 	// shard is in its slot). funnels: the rollup of the same prefix.
 	oneNode bool
 	funnels *Funnels
-	// proc: Options.Proc.
-	proc string
 	// inbox and crm are the inbox and the CRM of the same prefix, whose
 	// reads a turn may send with its write (store.TurnReads; their key
 	// names and decoding only).
@@ -96,13 +94,6 @@ type Options struct {
 	// Now is the clock pending marks are stamped with (see ClaimPending);
 	// default time.Now.
 	Now func() time.Time
-	// Proc is this process's id in the conversations' follower
-	// registries (store.Follows; the engine's Bus registers under the
-	// same id): a turn is then published only when a process other than
-	// this one follows the conversation, or this one more than its turn's
-	// own maker (store.WithSelfDelivered). "" (the default): every turn
-	// is published.
-	Proc string
 }
 
 // DefaultCacheSize is the default Options.CacheSize.
@@ -124,7 +115,7 @@ func New(rdb goredis.UniversalClient, opts Options) *Store {
 	}
 	_, one := rdb.(*goredis.Client)
 	return &Store{rdb: rdb, prefix: opts.Prefix, ttl: opts.TTL, cache: store.NewSessionCache(opts.CacheSize, storedTimes), pending: opts.Pending, pendingFolded: opts.PendingFolded,
-		pendingCreate: opts.PendingCreate, now: opts.Now, oneNode: one, proc: opts.Proc, funnels: NewFunnels(rdb, opts.Prefix),
+		pendingCreate: opts.PendingCreate, now: opts.Now, oneNode: one, funnels: NewFunnels(rdb, opts.Prefix),
 		inbox: &Inbox{rdb: rdb, p: opts.Prefix, prev: newPreviousCache(previousCacheSize)}, crm: NewCRM(rdb, opts.Prefix)}
 }
 
@@ -154,23 +145,15 @@ func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + "}:li
 
 // liveArg is the turn script's ARGV[5]: the conversation's channel, or on
 // a Cluster for a placed id its shard channel, a newline and the id
-// (shardbus.go); with a process id (Options.Proc), a tab, "s" for a
-// self-delivered turn (else "-"), the id and a tab before it (turn.lua).
-func (s *Store) liveArg(id string, self bool) string {
+// (shardbus.go).
+func (s *Store) liveArg(id string) string {
 	ch := s.Channel(id)
 	if !s.oneNode {
 		if sc, head, ok := shardRoute(ch); ok {
-			ch = sc + "\n" + head[:len(head)-1]
+			return sc + "\n" + head[:len(head)-1]
 		}
 	}
-	if s.proc == "" {
-		return ch
-	}
-	flag := "\t-"
-	if self {
-		flag = "\ts"
-	}
-	return flag + s.proc + "\t" + ch
+	return ch
 }
 
 //go:embed turn.lua
@@ -351,8 +334,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	// The string and number arguments go to go-redis by pointer (it
 	// writes a *string as the string, an *int64 as the number): one
 	// allocation for them all instead of one each boxed.
-	self := store.SelfDelivered(ctx)
-	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, live: s.liveArg(id, self != nil)}
+	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, live: s.liveArg(id)}
 	args := make([]any, 0, 10+len(entries)+nf)
 	args = append(args, &v.version, data, &v.ttl, &v.clientID, &v.live, len(entries))
 	mark := ""
@@ -458,8 +440,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		if rec != nil && rec.key == "" {
 			rec.read(ids[min(len(entries), len(ids)):])
 		}
-		self.Use()
-		return Result{Version: v, Entries: entries, Pending: mark, Followed: self != nil && version == 0 && s.proc != ""}, nil
+		return Result{Version: v, Entries: entries, Pending: mark}, nil
 	case "dup":
 		if inScript {
 			mark = ""

@@ -15,14 +15,6 @@
 -- ARGV[3] ttl in ms, ARGV[4] client message id or "", ARGV[5] pub/sub channel
 -- (PUBLISH), or for a placed id on a Cluster its shard channel, a newline
 -- and the id (SPUBLISH of the id, a newline and the entries: shardbus.go),
--- ARGV[5] may start with a tab: then it is a tab, FLAG (one letter), PROC,
--- a tab and the above: the conversation's followers are registered in
--- the hash KEYS[1] less its "s" plus "fw" (same slot; process id -> "1"
--- or "n" local followers: redis.Bus.Follow), and the entries are
--- published only when a process other than PROC follows, or PROC more
--- than once, or once and FLAG is not "s" (an "s" turn's maker follows and
--- delivers the turn to itself). A start (ARGV[1] 0) with FLAG "s"
--- registers PROC as its one follower (kept 24h: store.FollowKeep).
 -- ARGV[6] N, how many transcript entries, ARGV[7] the turn's pending mark
 -- or "", ARGV[8] its score, ARGV[9] the fold's row id or "", ARGV[10] how
 -- long the fold's facts are kept (ms), ARGV[11..10+N] transcript entries
@@ -128,31 +120,12 @@ if #reply > 2 then
     -- GT: a transcript kept for the CRM (PERSIST: no expiry) stays kept.
     redis.call('PEXPIRE', KEYS[2], ARGV[3], 'GT')
   end
-  local ch = ARGV[5]
-  local quiet = false
-  if string.byte(ch, 1) == 9 then
-    local tab = string.find(ch, '\t', 2, true)
-    local self = string.byte(ch, 2) == 115
-    local proc = string.sub(ch, 3, tab - 1)
-    ch = string.sub(ch, tab + 1)
-    local fw = string.sub(KEYS[1], 1, -2) .. 'fw'
-    if self and ARGV[1] == '0' then
-      redis.call('HSET', fw, proc, '1')
-      redis.call('PEXPIRE', fw, '86400000')
-      quiet = true
-    else
-      local nf = redis.call('HLEN', fw)
-      quiet = nf == 0 or (nf == 1 and self and redis.call('HGET', fw, proc) == '1')
-    end
-  end
-  local nl = string.find(ch, '\n', 1, true)
-  if quiet then
-    -- Nobody else follows the conversation: nothing to publish.
-  elseif nl then
+  local nl = string.find(ARGV[5], '\n', 1, true)
+  if nl then
     -- A placed id on a Cluster: its slot's shard channel, the id first.
-    redis.call('SPUBLISH', string.sub(ch, 1, nl - 1), string.sub(ch, nl + 1) .. '\n' .. table.concat(live, '\n'))
+    redis.call('SPUBLISH', string.sub(ARGV[5], 1, nl - 1), string.sub(ARGV[5], nl + 1) .. '\n' .. table.concat(live, '\n'))
   else
-    redis.call('PUBLISH', ch, table.concat(live, '\n'))
+    redis.call('PUBLISH', ARGV[5], table.concat(live, '\n'))
   end
 end
 if ARGV[7] ~= '' then

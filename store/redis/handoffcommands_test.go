@@ -62,7 +62,7 @@ func TestHandOffStepCommands(t *testing.T) {
 		if notice {
 			h.Notice = &store.HandoffNotice{Channel: p + "inbox", Before: before, Build: build}
 		}
-		mon := startMonitor(t, rds.Client.Options().Addr)
+		mon := startMonitor(t, rds.Client.Options().Addr, rds.Prefix)
 		got, _, err := inbox.HandOff(ctx, id, h, at.Add(time.Second), time.Hour)
 		if err != nil {
 			t.Fatal(err)

@@ -475,10 +475,7 @@ func (r *argsRecorder) ProcessPipelineHook(next goredis.ProcessPipelineHook) gor
 func TestTurnFoldedCountedIsOneCounter(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
-	c := goredis.NewClient(srv.Client.Options())
-	t.Cleanup(func() { c.Close() })
-	rec := &argsRecorder{}
-	c.AddHook(rec)
+	c, rec := recordedClient(t, srv)
 	st := redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour})
 	f := redisstore.NewFunnels(c, srv.Prefix)
 	key := store.FunnelKey{Day: "2026-12-05", Playbook: "p", Version: "v1"}
@@ -573,10 +570,7 @@ func checkStarted(t *testing.T, ctx context.Context, view *redisstore.Inbox, rdb
 func TestStartRecordArguments(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
-	c := goredis.NewClient(srv.Client.Options())
-	t.Cleanup(func() { c.Close() })
-	rec := &argsRecorder{}
-	c.AddHook(rec)
+	c, rec := recordedClient(t, srv)
 	st := redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour})
 	key := store.FunnelKey{Day: "2026-12-06", Playbook: "p", Version: "v1"}
 	t0 := time.UnixMilli(1800000000123).UTC()
@@ -624,3 +618,12 @@ func TestStartRecordArguments(t *testing.T) {
 }
 
 func stampOf(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// recordedClient is a client of srv whose commands' arguments rec records.
+func recordedClient(t *testing.T, srv *redistest.Server) (*goredis.Client, *argsRecorder) {
+	c := goredis.NewClient(srv.Client.Options())
+	t.Cleanup(func() { c.Close() })
+	rec := &argsRecorder{}
+	c.AddHook(rec)
+	return c, rec
+}

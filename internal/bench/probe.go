@@ -170,7 +170,7 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 // drop.
 func (s *Sample) sampleCluster(ctx context.Context, cc *redis.ClusterClient) {
 	var (
-		mu           sync.Mutex
+		mu            sync.Mutex
 		cpu, replica  time.Duration
 		nodes         int
 		reads, writes int64

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v5"
 	"github.com/labstack/echo/v5/middleware"
@@ -43,17 +44,9 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 			if route == "" {
 				route = "-" // no route matched: the path is not logged
 			}
-			attrs := []slog.Attr{
-				slog.String("id", c.Response().Header().Get(requestIDHeader)),
-				slog.String("method", v.Method),
-				slog.String("route", route),
-				slog.Int("status", v.Status),
-				slog.Duration("duration", v.Latency),
-				slog.Int64("bytes", max(v.ResponseSize, 0)),
-			}
-			if s.cfg.LogIPs {
-				attrs = append(attrs, slog.String("ip", v.RemoteIP))
-			}
+			var buf [7]slog.Attr
+			attrs := accessAttrs(buf[:0], c.Response().Header().Get(requestIDHeader), v.Method, route, v.Status,
+				v.Latency, max(v.ResponseSize, 0), s.cfg.LogIPs, v.RemoteIP)
 			level := slog.LevelInfo
 			if v.Status >= http.StatusInternalServerError {
 				level = slog.LevelWarn
@@ -101,4 +94,16 @@ func newRequestID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// accessAttrs appends an access line's attributes to to: the request id,
+// method, route, status, duration and bytes written, and the client's
+// address when logIPs.
+func accessAttrs(to []slog.Attr, id, method, route string, status int, d time.Duration, bytes int64, logIPs bool, ip string) []slog.Attr {
+	to = append(to, slog.String("id", id), slog.String("method", method), slog.String("route", route),
+		slog.Int("status", status), slog.Duration("duration", d), slog.Int64("bytes", bytes))
+	if logIPs {
+		to = append(to, slog.String("ip", ip))
+	}
+	return to
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -362,17 +363,7 @@ func (v *visitorConn) logAccess() {
 // attrs are the access line's attributes (accessLog's, for a visitor's
 // accepted websocket), in to.
 func (a *wsAccess) attrs(logIPs bool, to *[11]slog.Attr) []slog.Attr {
-	to[0] = slog.String("id", a.id)
-	to[1] = slog.String("method", "GET")
-	to[2] = slog.String("route", visitorPath)
-	to[3] = slog.Int("status", 101)
-	to[4] = slog.Duration("duration", a.duration)
-	to[5] = slog.Int64("bytes", 0)
-	if logIPs {
-		to[6] = slog.String("ip", a.ip)
-		return to[:7]
-	}
-	return to[:6]
+	return accessAttrs(to[:0], a.id, http.MethodGet, visitorPath, http.StatusSwitchingProtocols, a.duration, 0, logIPs, a.ip)
 }
 
 func truncate(s string, n int) string {

@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/internal/bench"
 )
 
 // TestClusterClientReroutesAfterFailover kills (SIGKILL) a master of a
@@ -96,12 +97,11 @@ func TestClusterClientReroutesAfterFailover(t *testing.T) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := bench.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // waitFor polls cond until it holds; ctx only guards against a hang.

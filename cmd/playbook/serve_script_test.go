@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -14,21 +13,22 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/playbook-dev/playbook/client"
+	"github.com/playbook-dev/playbook/internal/bench"
 	"github.com/playbook-dev/playbook/protocol"
 )
 
 // serveCmds are the testscript commands that drive real `playbook serve`
 // processes: freeport, waithttp and converse.
 var serveCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	// freeport NAME: set $NAME to a free loopback TCP port.
+	// freeport NAME: set $NAME to a free loopback TCP port (bench.FreePort:
+	// below the ephemeral range, so no outgoing connection takes it before
+	// the server binds it).
 	"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 1 {
 			ts.Fatalf("usage: freeport NAME")
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := bench.FreePort()
 		ts.Check(err)
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
 		ts.Setenv(args[0], fmt.Sprint(port))
 	},
 	// waithttp URL: wait up to 20 s until GET URL answers 200.

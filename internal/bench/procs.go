@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -209,8 +210,31 @@ func RedisVersion(ctx context.Context, c redis.UniversalClient) string {
 	return infoField(info, "redis_version")
 }
 
-// FreePort is a TCP port free on 127.0.0.1 now.
+// FreePort is a TCP port free on 127.0.0.1 now, for a child process to
+// bind later. It is taken below the kernel's ephemeral range where there
+// is one: between FreePort's check and the child's bind, a port of that
+// range may become the local port of any outgoing connection (or of a
+// listener on port 0), and the child would fail with "address already in
+// use". Below it only another chooser of fixed ports can take it, and
+// FreePort never hands out the same port twice in one process.
 func FreePort() (int, error) {
+	if lo, _, ok := ephemeralRange(); ok && lo-freePortFloor >= 1000 {
+		freePorts.Lock()
+		defer freePorts.Unlock()
+		for range 200 {
+			port := freePortFloor + rand.IntN(lo-freePortFloor)
+			if freePorts.given[port] {
+				continue
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				continue
+			}
+			l.Close()
+			freePorts.given[port] = true
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -218,6 +242,15 @@ func FreePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// freePortFloor keeps FreePort above the ports servers are usually
+// configured on (1024-9999).
+const freePortFloor = 10000
+
+var freePorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
 
 // Server is a `playbook serve` child process.
 type Server struct {
@@ -345,4 +378,20 @@ func RaiseFileLimit() (uint64, error) {
 		return 0, err
 	}
 	return lim.Cur, nil
+}
+
+// ephemeralRange is the kernel's range of ports for outgoing connections
+// and listeners on port 0 (Linux; ok is false elsewhere).
+func ephemeralRange() (lo, hi int, ok bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, 0, false
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	return lo, hi, err1 == nil && err2 == nil && lo <= hi
 }

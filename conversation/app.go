@@ -75,6 +75,11 @@ type Options struct {
 	// (records, queueing a handoff) may stay undone before a sweep in any
 	// process does it again; default 30s.
 	RecoverAfter time.Duration
+	// PurgeEvery is how often one process of the fleet (the one that
+	// takes the engine's lease) takes the chats whose session expired out
+	// of the queues; a process asks first PurgeEvery after it started.
+	// Default a minute.
+	PurgeEvery time.Duration
 	// Files keeps the attachments (the embedded engine's data directory,
 	// or S3-compatible object storage); nil turns attachments off.
 	Files store.Blobs
@@ -162,7 +167,8 @@ func NewApp(engine store.Engine, opts Options) (*App, error) {
 		Store: a.sessions, Timers: engine.Timers(), Inbox: a.inbox, CRMEngine: opts.CRM, Registry: a.reg, Publisher: engine.Bus(),
 		Calls: opts.Calls, Presence: opts.Presence, Hours: opts.Hours, Records: opts.Records, CRMFields: opts.CRMFields,
 		Mail: opts.Mail, MailQuota: opts.MailQuota, Files: opts.Files, FileLimits: opts.FileLimits, MailLimits: opts.MailLimits, Funnels: engine.Funnels(),
-		IdleTTL: opts.IdleTTL, Retention: opts.Retention, RecoverAfter: opts.RecoverAfter, Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
+		IdleTTL: opts.IdleTTL, Retention: opts.Retention, RecoverAfter: opts.RecoverAfter, PurgeEvery: opts.PurgeEvery, Leases: engine.Leases(),
+		Metrics: opts.Metrics, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {
 		return nil, err

@@ -94,6 +94,15 @@ type Config struct {
 	// RecoverAfter is how long a turn's work outside the transcript may
 	// stay undone before a sweep in any process does it again; default 30s.
 	RecoverAfter time.Duration
+	// PurgeEvery is how often the fleet takes the chats whose session
+	// expired out of the queues (handoff.Store.PurgeGone); default a
+	// minute. A process asks first PurgeEvery after Run started, not at
+	// its first sweep.
+	PurgeEvery time.Duration
+	// Leases lets one process of the fleet purge an interval (the
+	// engine's Leases()): the one that takes the lease. Nil: this process
+	// purges every PurgeEvery, whatever the others do.
+	Leases store.Leases
 	// Files keeps the attachments; nil turns them off.
 	Files store.Blobs
 	// FileLimits bound the attachments; zero values take the defaults.
@@ -169,6 +178,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.RecoverAfter <= 0 {
 		cfg.RecoverAfter = 30 * time.Second
+	}
+	if cfg.PurgeEvery <= 0 {
+		cfg.PurgeEvery = time.Minute
 	}
 	s := &Service{log: cfg.Logger, store: cfg.Store, timers: cfg.Timers, inbox: cfg.Inbox, crm: cfg.CRM,
 		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now, m: cfg.Metrics, prevMemo: newPreviousMemo(previousMemoSize)}
@@ -262,33 +274,61 @@ func (s *Service) SweepEvery() time.Duration { return min(5*time.Second, s.cfg.R
 // timerLoop fires due timers. Every process polls; the store hands each
 // timer to exactly one of them. Every SweepEvery it also finishes the
 // work of turns whose process died before doing it (RecoverPending), and
-// every minute it purges expired chats from the queues.
+// from PurgeEvery after its start on it asks at each sweep to purge
+// expired chats from the queues (purgeGone: one process a PurgeEvery).
 func (s *Service) timerLoop(ctx context.Context) {
 	// The loop is paced by its ticker (real time, also under a test's
 	// clock, which may stand still): the sweep runs every sweepEvery
-	// ticks, the purge every purgeEvery sweeps, the first sweep purges.
+	// ticks; the purge is asked for from the purgeEvery-th tick on, every
+	// askEvery ticks.
 	const every = 200 * time.Millisecond
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	sweepEvery := max(1, int(s.SweepEvery()/every))
-	purgeEvery := max(1, int(time.Minute/every)/sweepEvery)
-	for ticks, sweeps := 0, 0; ; {
+	purgeEvery := max(1, int(s.cfg.PurgeEvery/every))
+	askEvery := min(sweepEvery, purgeEvery)
+	if s.cfg.Leases == nil {
+		askEvery = purgeEvery // no lease: this process purges every interval
+	}
+	for ticks := 0; ; {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		if ticks++; ticks%sweepEvery == 0 {
-			if sweeps++; sweeps%purgeEvery == 1 || purgeEvery == 1 {
-				if n, err := s.inbox.PurgeGone(ctx, 1000); err != nil && ctx.Err() == nil {
-					s.log.Warn("purging expired chats from the queues", "err", err)
-				} else if n > 0 {
-					s.log.Info("purged expired chats from the queues", "chats", n)
-				}
-			}
+		if ticks++; ticks >= purgeEvery && (ticks-purgeEvery)%askEvery == 0 {
+			s.purgeGone(ctx, max(s.cfg.PurgeEvery-every/2, every/2))
+		}
+		if ticks%sweepEvery == 0 {
 			s.RecoverPending(ctx)
 		}
 		s.FireTimers(ctx)
+	}
+}
+
+// purgeLease is the name of the lease of the purge (store.Leases).
+const purgeLease = "purge-gone"
+
+// purgeGone takes the chats whose session expired out of the queues
+// (handoff.Store.PurgeGone) when this process takes the fleet's purge
+// lease for hold, or has no lease to take. The lease is held a little
+// less than PurgeEvery, so that its holder's own ask an interval later
+// finds it free; a process that dies holding it stops nobody's purge
+// longer than that.
+func (s *Service) purgeGone(ctx context.Context, hold time.Duration) {
+	if s.cfg.Leases != nil {
+		ok, err := s.cfg.Leases.Take(ctx, purgeLease, hold)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("taking the lease to purge expired chats from the queues", "err", err)
+		}
+		if !ok {
+			return
+		}
+	}
+	if n, err := s.inbox.PurgeGone(ctx, 1000); err != nil && ctx.Err() == nil {
+		s.log.Warn("purging expired chats from the queues", "err", err)
+	} else if n > 0 {
+		s.log.Info("purged expired chats from the queues", "chats", n)
 	}
 }
 

@@ -34,6 +34,9 @@ type Engine interface {
 	Mail() MailQuota
 	// Funnels returns the funnel rollup.
 	Funnels() Funnels
+	// Leases returns the leases of work one process of the fleet does an
+	// interval.
+	Leases() Leases
 	// Ping reports whether the engine answers.
 	Ping(ctx context.Context) error
 }

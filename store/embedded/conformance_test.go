@@ -58,3 +58,10 @@ func TestSecrets(t *testing.T) {
 		return func() store.Secrets { return embedded.NewSecrets(db) }
 	})
 }
+
+func TestLeases(t *testing.T) {
+	storetest.Leases(t, func(t *testing.T) storetest.LeasesEnv {
+		db, c := newDB(t)
+		return storetest.LeasesEnv{Open: func() store.Leases { return embedded.NewLeases(db) }, Advance: c.Add}
+	})
+}

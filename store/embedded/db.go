@@ -93,6 +93,9 @@ type DB struct {
 	hmu     sync.Mutex
 	onSweep map[string]func(tx *Tx, key []byte) error
 
+	lmu    sync.Mutex           // guards leases
+	leases map[string]time.Time // each lease's end (Leases), in memory: one process holds the DB
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once

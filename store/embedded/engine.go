@@ -29,6 +29,7 @@ func (e *Engine) Inbox() store.InboxEngine                  { return NewInbox(e.
 func (e *Engine) CRM() store.CRMEngine                      { return NewCRM(e.db) }
 func (e *Engine) Mail() store.MailQuota                     { return NewMailQuota(e.db) }
 func (e *Engine) Funnels() store.Funnels                    { return NewFunnels(e.db) }
+func (e *Engine) Leases() store.Leases                      { return NewLeases(e.db) }
 
 // Ping reads from the DB.
 func (e *Engine) Ping(ctx context.Context) error {

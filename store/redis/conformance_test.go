@@ -127,3 +127,15 @@ func TestSecrets(t *testing.T) {
 		})
 	})
 }
+
+func TestLeases(t *testing.T) {
+	forEach(t, func(t *testing.T, open func(t *testing.T) target) {
+		storetest.Leases(t, func(t *testing.T) storetest.LeasesEnv {
+			tg := open(t)
+			return storetest.LeasesEnv{
+				Open:    func() store.Leases { return redisstore.NewLeases(tg.client(), tg.prefix) },
+				Advance: tg.advance,
+			}
+		})
+	})
+}

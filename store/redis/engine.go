@@ -76,6 +76,7 @@ func (e *Engine) Inbox() store.InboxEngine {
 func (e *Engine) CRM() store.CRMEngine   { return NewCRM(e.rdb, e.prefix) }
 func (e *Engine) Mail() store.MailQuota  { return NewMailQuota(e.rdb, e.prefix) }
 func (e *Engine) Funnels() store.Funnels { return NewFunnels(e.rdb, e.prefix) }
+func (e *Engine) Leases() store.Leases   { return NewLeases(e.rdb, e.prefix) }
 
 // Ping implements store.Engine: Ready, and until it once passed,
 // CheckVersion, then every script loaded on every master (loadScripts,

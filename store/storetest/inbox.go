@@ -925,7 +925,7 @@ func testGone(t *testing.T, open InboxOpener) {
 		}
 		return out, nil
 	}
-	s, _, _ := inboxes(t, open, handoff.Options{Alive: alive})
+	s, other, _ := inboxes(t, open, handoff.Options{Alive: alive})
 	sam := addAgent(t, s, "sam", handoff.RoleAgent, "sales")
 	for _, id := range []string{"g1", "g2", "g3", "g4"} {
 		queued(t, s, id, "sales")
@@ -959,6 +959,30 @@ func testGone(t *testing.T, open InboxOpener) {
 	}
 	if n, err := s.PurgeGone(ctx, 100); err != nil || n != 0 {
 		t.Fatalf("a second purge removed %d, %v", n, err)
+	}
+
+	// Two processes purging at once (in a mixed fleet an older process
+	// purges on its own schedule, whoever holds the lease): harmless.
+	queued(t, s, "g5", "sales")
+	mu.Lock()
+	dead["g5"] = true
+	mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range []*handoff.Store{s, other} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.PurgeGone(ctx, 100); err != nil {
+				t.Errorf("purging in two processes at once: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n, err := s.PurgeGone(ctx, 100); err != nil || n != 0 {
+		t.Fatalf("a purge after two at once removed %d, %v", n, err)
+	}
+	if l := list(t, s, sam, handoff.FolderUnassigned); len(l) != 1 || l[0].ID != "g3" {
+		t.Fatalf("unassigned = %v after two purges at once, want g3", ids(l))
 	}
 }
 

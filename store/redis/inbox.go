@@ -156,7 +156,7 @@ func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time
 		if len(found) == 0 {
 			found = nil
 		}
-		s.prev.put(key, c.ID, found)
+		s.prev.put(key, c.ID, found, 0)
 		if !slices.Equal(found, c.Previous) {
 			c.Previous = found
 			b, _ := json.Marshal(c.Previous)
@@ -172,16 +172,27 @@ func (s *Inbox) Start(ctx context.Context, c *store.Conversation, retention time
 // as this process last saw them (newest first, at most store.MaxPrevious),
 // so that Start can write a returning visitor's record with its earlier
 // conversations in the round trip that reads them. A guess is checked by
-// that read. At most max visitors; when full, a random one is dropped.
+// that read, or on one node by the start's script, which takes it
+// (instead of reading the list) when the list still has the size it had
+// then and the same newest conversation (previousGuess). At most max
+// visitors; when full, a random one is dropped.
 type previousCache struct {
-	m *bounded.Map[string, []string]
+	m *bounded.Map[string, seenConvs]
+}
+
+// seenConvs is a visitor's conversations as seen: the newest (at most
+// store.MaxPrevious) and how many the visitor's list held then (0: not
+// known).
+type seenConvs struct {
+	ids []string
+	n   int64
 }
 
 // previousCacheSize bounds previousCache.
 const previousCacheSize = 10000
 
 func newPreviousCache(max int) *previousCache {
-	return &previousCache{m: bounded.New[string, []string](max)}
+	return &previousCache{m: bounded.New[string, seenConvs](max)}
 }
 
 // guess is the visitor's earlier conversations for a new one, id.
@@ -190,22 +201,74 @@ func (c *previousCache) guess(key, id string) []string {
 		return nil
 	}
 	l, _ := c.m.Get(key)
-	l = slices.DeleteFunc(slices.Clone(l), func(x string) bool { return x == id })
-	if len(l) == 0 {
+	ids := slices.DeleteFunc(slices.Clone(l.ids), func(x string) bool { return x == id })
+	if len(ids) == 0 {
 		return nil
 	}
-	return l
+	return ids
 }
 
-// put records that conversation id followed earlier (as read).
-func (c *previousCache) put(key, id string, earlier []string) {
+// previousGuess is the start script's guess of the earlier conversations
+// of the visitor for a new one, id (turn.lua): size, how many the
+// visitor's list held when last seen, and list, the record's previous
+// then (JSON, newest first), and ids, the same as a slice (not to be
+// changed: the cache's own); "" and nil when there is none to check
+// (not seen, the size not known, an id that JSON would escape, or id
+// among them).
+func (c *previousCache) previousGuess(key, id string) (size, list string, ids []string) {
+	if c == nil {
+		return "", "", nil
+	}
+	l, _ := c.m.Get(key)
+	if l.n == 0 || len(l.ids) == 0 {
+		return "", "", nil
+	}
+	n := 20 + 3*len(l.ids)
+	for _, x := range l.ids {
+		if x == id || !plainID(x) {
+			return "", "", nil
+		}
+		n += len(x)
+	}
+	// One allocation for both.
+	b := make([]byte, 0, n)
+	b = strconv.AppendInt(b, l.n, 10)
+	k := len(b)
+	b = append(b, '[')
+	for i, x := range l.ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, x...)
+		b = append(b, '"')
+	}
+	b = append(b, ']')
+	both := string(b)
+	return both[:k], both[k:], l.ids
+}
+
+// plainID reports whether id is written in JSON as it is, between quotes
+// (encoding/json's and cjson's forms the same).
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c == '/' {
+			return false
+		}
+	}
+	return id != ""
+}
+
+// put records that conversation id followed earlier (as read), the
+// visitor's list then holding n (0: not known).
+func (c *previousCache) put(key, id string, earlier []string, n int64) {
 	if c == nil {
 		return
 	}
 	l := make([]string, 0, min(len(earlier)+1, store.MaxPrevious))
 	l = append(l, id)
 	l = append(l, earlier[:min(len(earlier), store.MaxPrevious-1)]...)
-	c.m.Put(key, l)
+	c.m.Put(key, seenConvs{ids: l, n: n})
 }
 
 func (c *previousCache) forget(key string) {

@@ -438,7 +438,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			}
 		}
 		if rec != nil && rec.key == "" {
-			rec.read(ids[min(len(entries), len(ids)):])
+			rec.read(s, id, ids[min(len(entries), len(ids)):])
 		}
 		return Result{Version: v, Entries: entries, Pending: mark}, nil
 	case "dup":
@@ -639,16 +639,16 @@ func (s *Store) startedOnCluster(ctx context.Context, id string, rec *startRecor
 	}
 	if lerr := errors.Join(rec.prev.Err(), rec.adding.Err(), rec.expire.Err()); lerr != nil {
 		cache.forget(rec.key)
-		rec.c.Previous = rec.guess
+		rec.c.Previous = rec.named
 		return r, fmt.Errorf("%w: %w", store.ErrVisitorList, lerr)
 	}
 	found := slices.DeleteFunc(rec.prev.Val(), func(x string) bool { return x == id })
 	if len(found) == 0 {
 		found = nil
 	}
-	cache.put(rec.key, id, found)
+	cache.put(rec.key, id, found, 0)
 	rec.c.Previous = found
-	if slices.Equal(found, rec.guess) {
+	if slices.Equal(found, rec.named) {
 		return r, nil
 	}
 	meta := s.inbox.metaKey(id)
@@ -659,7 +659,7 @@ func (s *Store) startedOnCluster(ctx context.Context, id string, rec *startRecor
 		err = s.rdb.HSet(ctx, meta, "previous", string(b)).Err()
 	}
 	if err != nil {
-		rec.c.Previous = rec.guess
+		rec.c.Previous = rec.named
 		return r, fmt.Errorf("%w: its record's previous: %w", store.ErrVisitorList, err)
 	}
 	return r, nil
@@ -670,13 +670,19 @@ func (s *Store) startedOnCluster(ctx context.Context, id string, rec *startRecor
 type startRecord struct {
 	c         *store.Conversation
 	retention time.Duration
+	// On one node, for a visitor with an id or email: list is the
+	// visitor's conversations (KEYS[9]); size, guess and guessed the
+	// earlier ones as this process last saw them, the script's arguments
+	// and the ids (previousGuess; "" and nil: none).
+	list, size, guess string
+	guessed           []string
 	// On a Cluster, for a visitor with an id or email: key is the
 	// visitor's conversations (another slot), guess the earlier ones the
 	// record names as written; prev, add and expire are the pipeline's
 	// read, ZADD NX and PEXPIRE of key; added: whether a try's ZADD added
 	// the conversation (a NOSCRIPT retry sends them again).
 	key    string
-	guess  []string
+	named  []string
 	prev   *goredis.StringSliceCmd
 	adding *goredis.IntCmd
 	expire *goredis.BoolCmd
@@ -694,10 +700,11 @@ func (r *startRecord) visitorIn(ctx context.Context, pipe goredis.Pipeliner, id 
 // add appends the record's keys and arguments to the turn script's
 // (turn.lua: KEYS[8] and KEYS[9], the record at ARGV's end): the id, the
 // start (ms: started_at and updated_at, the visitor's list's score), the
-// retention (ms), status, playbook and visitor, then the record's other
-// fields (metaOptional) and the count of all these. The field names
-// are the script's. On a Cluster there is no KEYS[9]: the record names
-// the guess (see CreateStarted).
+// retention (ms), status, playbook and visitor, with KEYS[9] the guess
+// of the earlier conversations, then the record's other fields
+// (metaOptional) and the count of all these. The field names are the
+// script's. On a Cluster there is no KEYS[9]: the record names the
+// guess (see CreateStarted).
 func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any, []string) {
 	for len(keys) < 7 {
 		keys = append(keys, keys[0]) // KEYS[4..7], unused
@@ -708,15 +715,24 @@ func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any
 		key := s.inbox.visitorKey(c.Visitor)
 		if s.oneNode {
 			keys = append(keys, key)
+			r.list = key
+			r.size, r.guess, r.guessed = s.inbox.prev.previousGuess(key, id)
 			c.Previous = nil // the script's, as Inbox.Start reads them
 		} else {
 			r.key = key
-			r.guess = s.inbox.prev.guess(key, id)
-			c.Previous = r.guess
+			r.named = s.inbox.prev.guess(key, id)
+			c.Previous = r.named
 		}
 	}
 	n := len(args)
 	args = append(args, id, stamp(c.StartedAt), r.retention.Milliseconds(), string(c.Status), c.Playbook, encodeVisitor(c.Visitor))
+	if r.list != "" {
+		// By pointer: not boxed.
+		args = append(args, &r.size)
+		if r.size != "" {
+			args = append(args, &r.guess)
+		}
+	}
 	if !c.UpdatedAt.Equal(c.StartedAt) {
 		args = append(args, "updated_at", stamp(c.UpdatedAt))
 	}
@@ -725,20 +741,26 @@ func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any
 }
 
 // read sets the record's Previous from what the script replied after the
-// entries' ids: the visitor's earlier conversations as the record's JSON
-// field (none: no element), as Inbox.Start sets them (none when the
-// visitor has no id nor email: Previous as given).
-func (r *startRecord) read(prev []any) {
+// entries' ids (one node): the size of the visitor's list, then, unless
+// the guess held, the earlier conversations as the record's JSON field
+// ("": none); as Inbox.Start sets them (none when the visitor has no id
+// nor email: Previous as given). The cache learns the visitor's list.
+func (r *startRecord) read(s *Store, id string, rest []any) {
 	c := r.c
-	if c.Visitor.ID == "" && c.Visitor.Email == "" {
+	if r.list == "" || len(rest) == 0 {
 		return
 	}
-	c.Previous = nil
-	if len(prev) == 0 {
-		return
+	n, _ := rest[0].(int64)
+	if len(rest) == 1 {
+		c.Previous = r.guessed
+	} else {
+		list, _ := rest[1].(string)
+		c.Previous = nil
+		if list != "" {
+			c.Previous = decodeIDs(list)
+		}
 	}
-	list, _ := prev[0].(string)
-	c.Previous = decodeIDs(list)
+	s.inbox.prev.put(r.list, id, c.Previous, n)
 }
 
 // decodeIDs reads a JSON array of ids as the turn script writes it:

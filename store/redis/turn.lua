@@ -31,16 +31,20 @@
 -- last is then M, and the M before it the record: the conversation's id,
 -- when it started (ms: its started_at and updated_at, its score in
 -- KEYS[9]), how long the record is kept (ms), its status, playbook and
--- visitor, then its other fields and values (Inbox.Start's that are set,
--- without previous when KEYS[9] is there; an updated_at other than the
--- start). It names at most store.MaxPrevious earlier conversations
--- (the last index, written into ZREVRANGE by sessions.go).
+-- visitor, with KEYS[9] then the caller's guess of the earlier
+-- conversations: "" (none), or N and [...], the size of KEYS[9] and the
+-- record's previous (JSON, newest first) as the caller last saw them;
+-- then the record's other fields and values (Inbox.Start's that are set, without
+-- previous when KEYS[9] is there; an updated_at other than the start).
+-- It names at most store.MaxPrevious earlier conversations (the last
+-- index, written into ZREVRANGE by sessions.go).
 -- Replies {"ok", version, id...} | {"dup", first, last} | {"stale"};
--- with KEYS[9], "ok" is followed by the record's previous (a JSON array
--- of the earlier conversations, newest first), after the entries' ids,
--- when it names any. The mark, the fold and the record are
--- written only with "ok": a duplicate or a stale turn was marked and
--- folded by the try that stored it.
+-- with KEYS[9], "ok" is followed, after the entries' ids, by the size of
+-- KEYS[9] after the start (a number), then, unless the guess held, the
+-- record's previous as read (a JSON array, newest first; "" for none).
+-- The mark, the fold and the record are written only with "ok": a
+-- duplicate or a stale turn was marked and folded by the try that
+-- stored it.
 local factsEnd = #ARGV
 if KEYS[8] then
   factsEnd = factsEnd - tonumber(ARGV[factsEnd]) - 1
@@ -146,36 +150,66 @@ elseif ARGV[9] ~= '' then
 end
 if KEYS[8] then
   -- The start's inbox record, as Inbox.Start writes it: the visitor's
-  -- earlier conversations are read before this one is added to them.
+  -- earlier conversations are those before this one is added to them.
   -- The field names are the script's, started_at and updated_at one
   -- value (a start's are the same time; a caller's other updated_at comes
   -- after, among the other fields, and wins).
   local r = factsEnd
   local id, at, keep = ARGV[r + 1], ARGV[r + 2], ARGV[r + 3]
   local fields = {'status', ARGV[r + 4], 'playbook', ARGV[r + 5], 'visitor', ARGV[r + 6], 'started_at', at, 'updated_at', at}
-  for i = r + 7, #ARGV - 1 do fields[#fields + 1] = ARGV[i] end
+  local from, size = r + 7, ''
   if KEYS[9] then
-    local prev = {}
-    for _, p in ipairs(redis.call('ZREVRANGE', KEYS[9], '0', 'MAX_PREVIOUS_LAST')) do
-      if p ~= id then prev[#prev + 1] = p end
-    end
-    redis.call('ZADD', KEYS[9], at, id)
-    redis.call('PEXPIRE', KEYS[9], keep)
-    if #prev > 0 then
-      -- As JSON. Ids are plain (conversation.NewIDAt: letters and
-      -- digits); with a quote or a backslash, which JSON escapes, the
-      -- list goes through cjson.
-      local all = table.concat(prev)
-      local list
-      if string.find(all, '"', 1, true) or string.find(all, '\\', 1, true) then
-        list = cjson.encode(prev)
-      else
-        list = '["' .. table.concat(prev, '","') .. '"]'
+    size = ARGV[r + 7]
+    from = r + 8
+    if size ~= '' then from = r + 9 end
+  end
+  for i = from, #ARGV - 1 do fields[#fields + 1] = ARGV[i] end
+  if KEYS[9] then
+    -- The guess holds when the list has the size it had then and its
+    -- newest is the guess's first: the list only grows (every start adds
+    -- to it) or expires whole, so it is the same list. Then no id is
+    -- read into Lua but the newest: the guess's JSON is written as it
+    -- came.
+    local list, n = nil, nil
+    if size ~= '' then
+      n = redis.call('ZCARD', KEYS[9])
+      if n == tonumber(size) then
+        local guess = ARGV[r + 8]
+        local top = redis.call('ZREVRANGE', KEYS[9], '0', '0')[1]
+        if top and top == string.sub(guess, 3, string.find(guess, '"', 3, true) - 1) then
+          list = guess
+        end
       end
+    end
+    local read = not list
+    if read then
+      local prev = {}
+      local got = redis.call('ZREVRANGE', KEYS[9], '0', 'MAX_PREVIOUS_LAST')
+      for _, p in ipairs(got) do
+        if p ~= id then prev[#prev + 1] = p end
+      end
+      -- Fewer than asked: all of them, the list's size.
+      if #got <= MAX_PREVIOUS_LAST then n = #got elseif not n then n = redis.call('ZCARD', KEYS[9]) end
+      if #prev > 0 then
+        -- As JSON. Ids are plain (conversation.NewIDAt: letters and
+        -- digits); with a quote or a backslash, which JSON escapes, the
+        -- list goes through cjson.
+        local all = table.concat(prev)
+        if string.find(all, '"', 1, true) or string.find(all, '\\', 1, true) then
+          list = cjson.encode(prev)
+        else
+          list = '["' .. table.concat(prev, '","') .. '"]'
+        end
+      end
+    end
+    n = n + redis.call('ZADD', KEYS[9], at, id)
+    redis.call('PEXPIRE', KEYS[9], keep)
+    if list then
       fields[#fields + 1] = 'previous'
       fields[#fields + 1] = list
-      reply[#reply + 1] = list
     end
+    reply[#reply + 1] = n
+    if read then reply[#reply + 1] = list or '' end
   end
   redis.call('HSET', KEYS[8], unpack(fields))
   redis.call('PEXPIRE', KEYS[8], keep)

@@ -231,20 +231,22 @@ func (c *previousCache) previousGuess(key, id string) (size, list string, ids []
 		n += len(x)
 	}
 	// One allocation for both.
-	b := make([]byte, 0, n)
-	b = strconv.AppendInt(b, l.n, 10)
-	k := len(b)
-	b = append(b, '[')
+	var b strings.Builder
+	b.Grow(n)
+	var nb [20]byte
+	b.Write(strconv.AppendInt(nb[:0], l.n, 10))
+	k := b.Len()
+	b.WriteByte('[')
 	for i, x := range l.ids {
 		if i > 0 {
-			b = append(b, ',')
+			b.WriteByte(',')
 		}
-		b = append(b, '"')
-		b = append(b, x...)
-		b = append(b, '"')
+		b.WriteByte('"')
+		b.WriteString(x)
+		b.WriteByte('"')
 	}
-	b = append(b, ']')
-	both := string(b)
+	b.WriteByte(']')
+	both := b.String()
 	return both[:k], both[k:], l.ids
 }
 

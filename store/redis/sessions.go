@@ -594,9 +594,12 @@ func (s *Store) StartsInbox(in store.Inbox, conv string) bool {
 
 // CreateStarted implements store.InboxStarts: CreateFolded whose turn
 // script writes c too (StartsInbox), in one EVALSHA; the visitor's earlier
-// conversations it names are read before this one is added to them. It
-// is marked only for the work its entries leave (Options.PendingFolded,
-// when the fold goes with it) or PendingCreate.
+// conversations it names are those before this one is added to them: the
+// ones this process saw last for the visitor (the engine's cache), when
+// the script finds the visitor's list as it was then (its size and its
+// newest), else read by the script. It is marked only for the work its
+// entries leave (Options.PendingFolded, when the fold goes with it) or
+// PendingCreate.
 //
 // On a Cluster the visitor's conversations are in another slot: the
 // record names those this process saw last for the visitor (the
@@ -677,8 +680,8 @@ type startRecord struct {
 	list, size, guess string
 	guessed           []string
 	// On a Cluster, for a visitor with an id or email: key is the
-	// visitor's conversations (another slot), guess the earlier ones the
-	// record names as written; prev, add and expire are the pipeline's
+	// visitor's conversations (another slot), named the earlier ones the
+	// record names as written (the process's guess); prev, add and expire are the pipeline's
 	// read, ZADD NX and PEXPIRE of key; added: whether a try's ZADD added
 	// the conversation (a NOSCRIPT retry sends them again).
 	key    string

@@ -50,12 +50,34 @@ func (o *outbox) handOff() {
 	workers.Go(o.write)
 }
 
+// frameLists are the arrays of the outboxes' queues: one is taken when a
+// frame is queued on an empty outbox, and given back by the writer once
+// it has written the frames next handed it (next's done). A turn's frames
+// then cost no allocation of their list, and an idle widget holds none.
+var frameLists = sync.Pool{New: func() any { return new([sendBuffer][]byte) }}
+
+// frameList returns an empty queue on a pooled array.
+func frameList() [][]byte { return frameLists.Get().(*[sendBuffer][]byte)[:0] }
+
+// recycle gives the array of a list next returned back to frameLists.
+func recycle(done [][]byte) {
+	if cap(done) != sendBuffer {
+		return
+	}
+	a := (*[sendBuffer][]byte)(done[:sendBuffer])
+	clear(a[:]) // the frames' bytes are the collector's again
+	frameLists.Put(a)
+}
+
 // add queues a frame; false when sendBuffer frames are already waiting.
 func (o *outbox) add(b []byte) bool {
 	o.mu.Lock()
 	if len(o.frames) >= sendBuffer {
 		o.mu.Unlock()
 		return false
+	}
+	if o.frames == nil {
+		o.frames = frameList()
 	}
 	o.frames = append(o.frames, b)
 	start := o.startLocked()
@@ -142,7 +164,11 @@ func (o *outbox) sendable() int {
 
 // next returns the frames that may go and removes them from the queue; nil
 // tells the writer to stop (nothing to send, or the frames are held).
-func (o *outbox) next() [][]byte {
+// done is what the previous call returned, written now (nil on the first
+// call): its array goes back to frameLists, and the writer must not use
+// it again.
+func (o *outbox) next(done [][]byte) [][]byte {
+	recycle(done)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := o.sendable()
@@ -156,8 +182,14 @@ func (o *outbox) next() [][]byte {
 		}
 		return nil
 	}
-	f := o.frames[:n:n]
-	o.frames = append([][]byte(nil), o.frames[n:]...)
+	// The writer owns f's array (its whole capacity, for recycle) until
+	// it hands it back; what stays queued moves to another.
+	f := o.frames[:n]
+	if rest := o.frames[n:]; len(rest) > 0 {
+		o.frames = append(frameList(), rest...)
+	} else {
+		o.frames = nil
+	}
 	o.ready = 0
 	return f
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/playbook-dev/playbook/internal/race"
 )
 
 // countConn records the writes that reach the network.
@@ -97,15 +99,15 @@ func TestOutboxHoldsUntilRelease(t *testing.T) {
 	}
 	o.release()
 	<-started
-	if got := o.next(); len(got) != 2 || string(got[0]) != "ack" || string(got[1]) != "entry" {
+	if got := o.next(nil); len(got) != 2 || string(got[0]) != "ack" || string(got[1]) != "entry" {
 		t.Fatalf("next = %q", got)
 	}
 	// While the writer runs, new frames go to it; none is started.
 	o.add([]byte("live"))
-	if got := o.next(); len(got) != 1 {
+	if got := o.next(nil); len(got) != 1 {
 		t.Fatalf("next = %q", got)
 	}
-	if got := o.next(); got != nil {
+	if got := o.next(nil); got != nil {
 		t.Fatalf("next on an empty outbox = %q, want nil (the writer stops)", got)
 	}
 	select {
@@ -116,12 +118,12 @@ func TestOutboxHoldsUntilRelease(t *testing.T) {
 	o.add([]byte("later")) // no writer runs: one starts
 	<-started
 	o.hold()
-	if got := o.next(); got != nil {
+	if got := o.next(nil); got != nil {
 		t.Fatalf("next while held = %q, want nil", got)
 	}
 	o.release()
 	<-started
-	o.next()
+	o.next(nil)
 	for i := range sendBuffer {
 		if !o.add([]byte("x")) {
 			t.Fatalf("frame %d refused before the buffer was full", i)
@@ -141,15 +143,15 @@ func TestOutboxFlushWhileHeld(t *testing.T) {
 	o.flush() // the answer is complete: it may go while the side effects run
 	<-started
 	o.add([]byte("later")) // still held
-	if got := o.next(); len(got) != 2 || string(got[1]) != "status" {
+	if got := o.next(nil); len(got) != 2 || string(got[1]) != "status" {
 		t.Fatalf("next after flush = %q, want the two flushed frames", got)
 	}
-	if got := o.next(); got != nil {
+	if got := o.next(nil); got != nil {
 		t.Fatalf("next = %q, want nil: the frame after the flush is held", got)
 	}
 	o.release()
 	<-started
-	if got := o.next(); len(got) != 1 || string(got[0]) != "later" {
+	if got := o.next(nil); len(got) != 1 || string(got[0]) != "later" {
 		t.Fatalf("next after release = %q", got)
 	}
 }
@@ -166,40 +168,93 @@ func BenchmarkTurnFrames(b *testing.B) {
 			name = "here"
 		}
 		b.Run(name, func(b *testing.B) {
-			c := &corkConn{Conn: discardConn{}}
-			var o *outbox
-			o = newOutbox(func() {
-				for {
-					f := o.next()
-					if f == nil {
-						return
-					}
-					c.cork()
-					for _, p := range f {
-						c.Write(p)
-					}
-					c.uncork(0)
-				}
-			})
+			o := corkedOutbox()
 			b.ReportAllocs()
 			for range b.N {
-				o.hold()
-				for _, f := range frames {
-					o.add(f)
-				}
-				if here {
-					if o.flushHere() {
-						o.write()
-					}
-				} else {
-					o.flush()
-					<-o.idle()
-				}
-				if o.releaseHere() {
-					o.write()
-				}
+				turnFrames(o, frames, here)
 			}
 		})
+	}
+}
+
+// corkedOutbox is an outbox whose writer writes corked, as writeFrames
+// does, to a connection that takes every write.
+func corkedOutbox() *outbox {
+	c := &corkConn{Conn: discardConn{}}
+	var o *outbox
+	o = newOutbox(func() {
+		var f [][]byte
+		for {
+			f = o.next(f)
+			if f == nil {
+				return
+			}
+			c.cork()
+			for _, p := range f {
+				c.Write(p)
+			}
+			c.uncork(0)
+		}
+	})
+	return o
+}
+
+// turnFrames queues frames while held, as a turn does, and writes them on
+// the calling goroutine (here) or on a worker.
+func turnFrames(o *outbox, frames [][]byte, here bool) {
+	o.hold()
+	for _, f := range frames {
+		o.add(f)
+	}
+	if here {
+		if o.flushHere() {
+			o.write()
+		}
+	} else {
+		o.flush()
+		<-o.idle()
+	}
+	if o.releaseHere() {
+		o.write()
+	}
+}
+
+// TestTurnFramesAllocations: a turn's frames queued and written corked
+// on the turn's goroutine allocate nothing of the outbox's: the queue's
+// list is a pooled array the writer gives back (it grew from nothing on
+// every turn, three allocations for four frames; docs/benchmarks.md,
+// "serve's CPU a turn against the reference's (issue 13, tenth round)").
+func TestTurnFramesAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
+	frames := [][]byte{[]byte(`{"type":"ack","id":"m1"}`), []byte(`{"type":"entry"}`), []byte(`{"type":"entry"}`), []byte(`{"type":"status"}`)}
+	o := corkedOutbox()
+	n := testing.AllocsPerRun(200, func() { turnFrames(o, frames, true) })
+	if n > 0 {
+		t.Fatalf("%v allocations a turn's frames, want 0", n)
+	}
+}
+
+// The frames held back by a turn stay queued, in order, when a flush lets
+// the ones before them go: the writer's list and the queue's are apart.
+func TestOutboxKeepsWhatIsHeldApart(t *testing.T) {
+	o := newOutbox(func() {})
+	o.hold()
+	o.add([]byte("a"))
+	o.add([]byte("b"))
+	o.flush()
+	o.add([]byte("c"))
+	got := o.next(nil)
+	o.add([]byte("d"))
+	if len(got) != 2 || string(got[0]) != "a" || string(got[1]) != "b" {
+		t.Fatalf("next = %q, want a, b", got)
+	}
+	if again := o.next(got); again != nil {
+		t.Fatalf("next while held = %q, want nil", again)
+	}
+	o.release()
+	rest := o.next(nil)
+	if len(rest) != 2 || string(rest[0]) != "c" || string(rest[1]) != "d" {
+		t.Fatalf("next after release = %q, want c, d", rest)
 	}
 }
 

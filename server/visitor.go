@@ -100,13 +100,14 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	// The connection lives on in its own goroutine and this handler
 	// returns: net/http's buffers, the request and this goroutine's deep
 	// stack are let go, which is most of an idle widget's memory.
-	ctx, cancelCtx := context.WithCancel(context.WithoutCancel(r.Context()))
+	base := context.WithoutCancel(r.Context())
+	ctx, cancelCtx := context.WithCancel(base)
 	// Ending the connection closes the socket, which ends the read loop's
 	// Read; the Read itself gets a context that is never done, so that
 	// coder/websocket registers no context.AfterFunc for it (a few hundred
 	// bytes an idle widget keeps for as long as it waits).
 	cancel := func() { cancelCtx(); ws.CloseNow() }
-	v.out = newOutbox(func() { v.writeFrames(ctx, cancel) })
+	v.out = newOutbox(func() { v.writeFrames(base, cancel) })
 	if !s.conns.addVisitor(v) { // the drain began meanwhile
 		v.uncount()
 		v.w.Close()
@@ -161,10 +162,11 @@ func (v *visitorConn) close() {
 // never done (coder/websocket then arms no timer per frame); the write
 // that can wait, the uncork's, has its deadline on the connection
 // (writeTimeout). Ending the connection closes it, which ends that write.
-func (v *visitorConn) writeFrames(ctx context.Context, cancel context.CancelFunc) {
-	wctx := context.WithoutCancel(ctx)
+// wctx is that context, made once a connection (not once a write).
+func (v *visitorConn) writeFrames(wctx context.Context, cancel context.CancelFunc) {
+	var frames [][]byte
 	for {
-		frames := v.out.next()
+		frames = v.out.next(frames)
 		if frames == nil {
 			return
 		}

@@ -347,11 +347,11 @@ func contactOf(p *engine.Program, sess *engine.Session) crm.Contact {
 // reads are what the turn read with its write (nil: nothing): the person
 // look-up askPersonReads asked for, when it was read.
 func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Session, entries []store.Entry, reads *store.TurnReads, finish func(ok bool)) {
-	events, final := crmHears(entries)
-	if len(events) == 0 && !final {
+	if !crmHearsAny(entries) {
 		finish(true)
 		return
 	}
+	events, final := crmHears(entries)
 	s.Go(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -364,6 +364,14 @@ func (s *Service) crmAfterTurn(ctx context.Context, conv string, sess *engine.Se
 			}
 		}
 		finish(ok)
+	})
+}
+
+// crmHearsAny reports whether crmHears finds an event or the chat's end
+// among entries (without making the list).
+func crmHearsAny(entries []store.Entry) bool {
+	return slices.ContainsFunc(entries, func(e store.Entry) bool {
+		return eventOf(e.Kind) != "" || e.Kind == "resolved" || e.Kind == "end"
 	})
 }
 

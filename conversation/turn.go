@@ -187,17 +187,30 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	// The turn's mark is cleared once its work is done, its webhook
 	// events and its fold included (both finish in the background: the
 	// connection does not wait for them).
+	// A turn the CRM does not hear of (most) finishes here, without a
+	// closure made for it.
+	if !crmHearsAny(res.Entries) {
+		s.finishAfterCRM(wctx, conv, mark, !failed, folded, res.Entries)
+		return res, t.info, nil
+	}
 	s.crmAfterTurn(wctx, conv, t.info.Session, res.Entries, reads, func(ok bool) {
-		if folded == nil {
-			s.finishTurn(wctx, conv, mark, ok && !failed, AwayTeam(res.Entries))
-			return
-		}
-		s.goFinish(func() {
-			foldFailed := folded()
-			s.finishTurn(wctx, conv, mark, ok && !failed && !foldFailed, AwayTeam(res.Entries))
-		})
+		s.finishAfterCRM(wctx, conv, mark, ok && !failed, folded, res.Entries)
 	})
 	return res, t.info, nil
+}
+
+// finishAfterCRM finishes a turn once the CRM's work after it is done (ok:
+// it and the turn's other work went well): after its fold, when the fold
+// comes after the turn (folded not nil), else at once.
+func (s *Service) finishAfterCRM(ctx context.Context, conv, mark string, ok bool, folded func() bool, entries []store.Entry) {
+	if folded == nil {
+		s.finishTurn(ctx, conv, mark, ok, AwayTeam(entries))
+		return
+	}
+	s.goFinish(func() {
+		foldFailed := folded()
+		s.finishTurn(ctx, conv, mark, ok && !foldFailed, AwayTeam(entries))
+	})
 }
 
 // turnState is what TurnThen's step leaves for the rest of the turn.
@@ -256,13 +269,13 @@ func over(st engine.Status) bool { return st == engine.StatusEnded || st == engi
 // for none) on the conversation's inbox record, in the same round trip.
 // When that fails, the mark stays (or comes back) for the sweep.
 func (s *Service) finishTurn(ctx context.Context, conv, mark string, ok bool, team string) {
-	ctx = context.WithoutCancel(ctx)
 	if team == "" {
 		if ok {
-			s.Done(ctx, mark)
+			s.Done(ctx, mark) // queued: ctx is not kept
 		}
 		return
 	}
+	ctx = context.WithoutCancel(ctx)
 	// The team first, then the mark: when recording the team fails, the
 	// mark stays for the sweep.
 	if err := s.inbox.Away(ctx, conv, team); err != nil {

@@ -69,8 +69,10 @@ func TestTurnThenAllocations(t *testing.T) {
 	allocs := testing.AllocsPerRun(200, turn)
 	t.Logf("%.1f allocations a turn", allocs)
 	// 167 before (each variable the step set, the turn's context and the
-	// funnel facts' names made on every turn), 147-148 after.
-	if allocs > 150 {
-		t.Errorf("a turn allocates %.1f times, want at most 150", allocs)
+	// funnel facts' names made on every turn), 147-148 after; 145 -> 143
+	// in the tenth round (a turn the CRM does not hear of finishes without
+	// a closure, and clears its mark without a context of its own).
+	if allocs > 143 {
+		t.Errorf("a turn allocates %.1f times, want at most 143", allocs)
 	}
 }

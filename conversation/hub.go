@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -158,6 +159,10 @@ func (h *Hub) Run(ctx context.Context) {
 		}
 	}
 	msgs := l.Messages()
+	// The followers a message goes to, copied out of the map under the
+	// lock into one list that Run keeps from message to message.
+	var to []Subscriber
+	defer func() { clear(to) }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -199,9 +204,11 @@ func (h *Hub) Run(ctx context.Context) {
 				}
 				continue
 			}
-			for _, s := range h.followers(m.Channel) {
+			to = h.appendFollowers(to[:0], m.Channel)
+			for _, s := range to {
 				s.Receive(m.Channel, m.Payload)
 			}
+			clear(to) // no follower kept past its message
 		}
 	}
 }
@@ -223,9 +230,14 @@ func (h *Hub) coveredFollowers() map[string][]Subscriber {
 }
 
 func (h *Hub) followers(ch string) []Subscriber {
+	return h.appendFollowers(nil, ch)
+}
+
+// appendFollowers appends ch's followers to out.
+func (h *Hub) appendFollowers(out []Subscriber, ch string) []Subscriber {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]Subscriber, 0, len(h.subs[ch]))
+	out = slices.Grow(out, len(h.subs[ch]))
 	for s := range h.subs[ch] {
 		out = append(out, s)
 	}
@@ -269,10 +281,13 @@ type Signal struct {
 }
 
 // ParseSignal decodes a signal payload; ok is false for entries.
-func ParseSignal(payload string) (sig Signal, ok bool) {
+func ParseSignal(payload string) (Signal, bool) {
 	if len(payload) == 0 || payload[0] != '!' {
 		return Signal{}, false
 	}
+	// Declared here, not as a result: what Unmarshal decodes into goes to
+	// the heap, which entries (every turn's echo) then do not pay for.
+	var sig Signal
 	if json.Unmarshal([]byte(payload[1:]), &sig) != nil {
 		return Signal{}, false
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/handoff"
+	"github.com/playbook-dev/playbook/internal/bounded"
 	"github.com/playbook-dev/playbook/internal/metrics"
 	"github.com/playbook-dev/playbook/internal/warm"
 	"github.com/playbook-dev/playbook/store"
@@ -124,6 +125,9 @@ type Service struct {
 	inbox  *handoff.Store
 	// teamHours are the opening hours admins set (nil without an inbox).
 	teamHours *teamHours
+	// openTeams are the maps of open teams allOpen shares, by playbook
+	// version.
+	openTeams *bounded.Map[*engine.Program, map[string]bool]
 	crm       *crm.Store
 	reg       *Registry
 	calls     *Caller
@@ -183,7 +187,8 @@ func New(cfg Config) (*Service, error) {
 		cfg.PurgeEvery = time.Minute
 	}
 	s := &Service{log: cfg.Logger, store: cfg.Store, timers: cfg.Timers, inbox: cfg.Inbox, crm: cfg.CRM,
-		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now, m: cfg.Metrics, prevMemo: newPreviousMemo(previousMemoSize)}
+		reg: cfg.Registry, calls: NewCaller(cfg.Calls), now: cfg.Now, m: cfg.Metrics, prevMemo: newPreviousMemo(previousMemoSize),
+		openTeams: bounded.New[*engine.Program, map[string]bool](openTeamsSize)}
 	if cfg.Presence == nil {
 		cfg.Presence = inboxPresence{cfg.Inbox}
 	}

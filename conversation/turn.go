@@ -379,7 +379,10 @@ func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Ses
 			})
 		}
 		var open map[string]bool
-		if s.cfg.Hours != nil {
+		if s.cfg.Hours != nil && stored == nil {
+			open = s.allOpen(p, teams) // not changed below: stored is nil
+		}
+		if s.cfg.Hours != nil && open == nil {
 			var err error
 			if open, err = s.cfg.Hours.Open(ctx, teams, ev.Now); err != nil {
 				return fmt.Errorf("opening hours: %w", err)
@@ -398,6 +401,31 @@ func (s *Service) World(ctx context.Context, p *engine.Program, sess *engine.Ses
 		ev.Open = open
 	}
 	return nil
+}
+
+// openTeamsSize bounds the playbook versions whose open teams' map
+// allOpen keeps.
+const openTeamsSize = 256
+
+// allOpen is the map of open teams when --hours (Config.Hours) sets the
+// hours of none of teams, p's teams without hours of their own: each is
+// open. It is made once a playbook version and shared by its turns, which
+// only read it (the engine's World); nil when --hours has a rule for one
+// of them, or is not Hours.
+func (s *Service) allOpen(p *engine.Program, teams []string) map[string]bool {
+	h, ok := s.cfg.Hours.(Hours)
+	if !ok || slices.ContainsFunc(teams, func(t string) bool { _, set := h[t]; return set }) {
+		return nil
+	}
+	if open, ok := s.openTeams.Get(p); ok {
+		return open
+	}
+	open := make(map[string]bool, len(teams))
+	for _, t := range teams {
+		open[t] = true
+	}
+	s.openTeams.Put(p, open)
+	return open
 }
 
 // Entries turns the engine's effects into transcript entries (EntriesOf),

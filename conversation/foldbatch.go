@@ -90,10 +90,14 @@ func (b *foldBatcher) enqueue(it foldItem) <-chan error {
 	if len(it.fold.Facts) == 0 && it.mark == "" {
 		return nil
 	}
-	it.done = make(chan error, 1)
+	// The queue's own copy: it, whose address is not taken, stays off the
+	// heap when there is nothing to queue (most turns' Done).
+	q := new(foldItem)
+	*q = it
+	q.done = make(chan error, 1)
 	b.room <- struct{}{} // waits while the queue is full
 	b.mu.Lock()
-	b.queue = append(b.queue, &it)
+	b.queue = append(b.queue, q)
 	start := !b.running
 	b.running = true
 	full := len(b.queue) >= foldBatchMax
@@ -112,7 +116,7 @@ func (b *foldBatcher) enqueue(it foldItem) <-chan error {
 			b.flushAll()
 		})
 	}
-	return it.done
+	return q.done
 }
 
 // linger lets a new flusher wait up to foldWindow for more items (or for

@@ -59,3 +59,17 @@ func TestParseSignalAllocations(t *testing.T) {
 		t.Fatalf("ParseSignal of a typing signal = %+v, %v", sig, ok)
 	}
 }
+
+// TestDoneWithoutAMarkAllocations: a turn that left no mark to clear (an
+// ordinary turn, its fold written with it) hands the fold batcher nothing
+// and costs nothing (the item was moved to the heap before it was known
+// to be empty).
+func TestDoneWithoutAMarkAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
+	svc := newApp(t, conversation.Options{}).Service()
+	ctx := context.Background()
+	n := testing.AllocsPerRun(200, func() { svc.Done(ctx, "") })
+	if n > 0 {
+		t.Fatalf("%v allocations for no mark, want 0", n)
+	}
+}

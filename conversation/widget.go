@@ -318,7 +318,26 @@ func (v *Widget) welcome(prog *engine.Program, sess *engine.Session) {
 }
 
 func (v *Widget) status(st engine.Status, outcome string) {
-	v.out.Push(&protocol.Status{Status: string(st), Outcome: outcome})
+	v.out.Push(statusFrame(st, outcome))
+}
+
+// statusFrames are the status frames without an outcome, one a status,
+// shared by every widget: a frame pushed is only read (encoded).
+var statusFrames = func() map[engine.Status]*protocol.Status {
+	m := map[engine.Status]*protocol.Status{}
+	for _, st := range []engine.Status{engine.StatusNew, engine.StatusWaiting, engine.StatusCalling,
+		engine.StatusHandoff, engine.StatusAgent, engine.StatusEnded, engine.StatusFailed} {
+		m[st] = &protocol.Status{Status: string(st)}
+	}
+	return m
+}()
+
+// statusFrame is the status frame of st and outcome.
+func statusFrame(st engine.Status, outcome string) *protocol.Status {
+	if f, ok := statusFrames[st]; ok && outcome == "" {
+		return f
+	}
+	return &protocol.Status{Status: string(st), Outcome: outcome}
 }
 
 // Message runs a visitor's message.

@@ -173,9 +173,17 @@ func (c *Coalescer) Close() {
 }
 
 // coalescable are the commands a batch may carry: each touches one key
-// (or, for scripts, keys of one slot), blocks nothing and needs no state
-// of its connection. multi are those that may name keys of several slots:
-// batched on one node only.
+// (or, for scripts, keys of one slot; PUBLISH none), blocks nothing and
+// needs no state of its connection. multi are those that may name keys of
+// several slots: batched on one node only.
+//
+// A classic PUBLISH names a channel, not a key: on a Cluster go-redis
+// sends it, alone or in a pipeline, to a master of its choice, and the
+// cluster bus carries the message to every node; so it rides in a batch
+// there too. (It was in multi: on a Cluster a lead's CRM writes, a
+// pipeline that ends with the change's notices, went to Redis on their
+// own, a request to each master they reached; in the bench about 40 % of
+// the requests a Cluster's masters read, docs/benchmarks.md.)
 var (
 	coalescable = setOf("evalsha", "eval", "evalsha_ro", "eval_ro",
 		"get", "set", "setnx", "incr", "incrby", "expire", "pexpire", "persist", "ttl", "pttl", "type",
@@ -184,8 +192,8 @@ var (
 		"zadd", "zrem", "zrange", "zrangebyscore", "zrevrange", "zrevrangebyscore", "zrank",
 		"zscore", "zcard", "zcount", "zremrangebyrank", "zremrangebyscore",
 		"xadd", "xrange", "xrevrange", "xlen", "xdel", "xack",
-		"lpush", "rpush", "lrange", "llen", "ltrim", "lrem", "spublish")
-	multi = setOf("mget", "del", "unlink", "exists", "publish")
+		"lpush", "rpush", "lrange", "llen", "ltrim", "lrem", "spublish", "publish")
+	multi = setOf("mget", "del", "unlink", "exists")
 )
 
 func setOf(names ...string) map[string]bool {

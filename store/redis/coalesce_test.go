@@ -350,6 +350,56 @@ func TestCoalescePipelinesShareOnePipeline(t *testing.T) {
 	})
 }
 
+// A pipeline that ends with a PUBLISH (a lead's CRM writes and their
+// notices) rides in the batch as well, on the cluster as on one node: the
+// four pipelines of a SET and a PUBLISH, each SET in a slot of its own, go
+// in one pipeline of 8, and a subscriber hears every message. (On a
+// cluster this pipeline went to Redis on its own, a request to each
+// master it reached.)
+func TestCoalescePipelineWithPublish(t *testing.T) {
+	onBoth(t, redisstore.CoalesceOptions{Window: time.Hour, MaxBatch: 8}, func(t *testing.T, e coalesceEnv) {
+		ctx := context.Background()
+		channel := e.prefix + "notices"
+		sub := e.plain.Subscribe(ctx, channel)
+		defer sub.Close()
+		if _, err := sub.Receive(ctx); err != nil { // the subscription's confirmation
+			t.Fatal(err)
+		}
+		errs := make([]error, 4)
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				pipe := e.rdb.Pipeline()
+				pipe.Set(ctx, fmt.Sprintf("%s{w%d}k", e.prefix, i), i, 0)
+				pipe.Publish(ctx, channel, strconv.Itoa(i))
+				_, errs[i] = pipe.Exec(ctx)
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("pipeline %d: %v", i, err)
+			}
+			if v, err := e.plain.Get(ctx, fmt.Sprintf("%s{w%d}k", e.prefix, i)).Result(); err != nil || v != strconv.Itoa(i) {
+				t.Errorf("key of pipeline %d: %q, %v; want %d", i, v, err, i)
+			}
+		}
+		if sizes, single := e.count.get(); !slices.Equal(sizes, []int{8}) || single != 0 {
+			t.Errorf("pipelines %v and %d commands alone, want one pipeline of 8", sizes, single)
+		}
+		heard := map[string]bool{}
+		for len(heard) < 4 {
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second) // guards a hang only
+			m, err := sub.ReceiveMessage(rctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("heard %v, then %v; want the four messages", heard, err)
+			}
+			heard[m.Payload] = true
+		}
+	})
+}
+
 // Under load, with other callers' commands to the same key all around,
 // no command comes between a pipeline's two: each GET answers its own
 // INCR's value.

@@ -65,6 +65,10 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	// with the turn by an engine that can.
 	reads := &t.reads
 	tctx := store.WithTurnReads(ctx, reads)
+	// A handoff that finds its team away records the team on the inbox
+	// record with the turn, when the store writes the record with the
+	// conversation (store.TurnReads.Away); else finishTurn does.
+	_, awayInTurn := s.inbox.StartsWith(s.store, conv)
 	step := func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
 		p, err := s.reg.Version(ctx, sess.Version)
 		if err != nil {
@@ -96,6 +100,9 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 			entries = append(entries, store.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: t.ev.Now, Data: map[string]any{"left_message": left}})
 		}
 		s.askPersonReads(reads, p, next, effs, entries)
+		if awayInTurn {
+			reads.Away = AwayTeam(entries)
+		}
 		if !inTurn {
 			return next, entries, nil, nil
 		}
@@ -187,29 +194,36 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	// The turn's mark is cleared once its work is done, its webhook
 	// events and its fold included (both finish in the background: the
 	// connection does not wait for them).
+	// The team of a handoff that found its team away, for finishTurn
+	// ("" when none, or recorded with the turn: store.TurnReads.Away).
+	away := ""
+	if !reads.AwayRecorded {
+		away = AwayTeam(res.Entries)
+	}
 	// A turn the CRM does not hear of (most) finishes here, without a
 	// closure made for it.
 	if !crmHearsAny(res.Entries) {
-		s.finishAfterCRM(wctx, conv, mark, !failed, folded, res.Entries)
+		s.finishAfterCRM(wctx, conv, mark, !failed, folded, away)
 		return res, t.info, nil
 	}
 	s.crmAfterTurn(wctx, conv, t.info.Session, res.Entries, reads, func(ok bool) {
-		s.finishAfterCRM(wctx, conv, mark, ok && !failed, folded, res.Entries)
+		s.finishAfterCRM(wctx, conv, mark, ok && !failed, folded, away)
 	})
 	return res, t.info, nil
 }
 
 // finishAfterCRM finishes a turn once the CRM's work after it is done (ok:
 // it and the turn's other work went well): after its fold, when the fold
-// comes after the turn (folded not nil), else at once.
-func (s *Service) finishAfterCRM(ctx context.Context, conv, mark string, ok bool, folded func() bool, entries []store.Entry) {
+// comes after the turn (folded not nil), else at once. away is the team
+// finishTurn records ("" for none).
+func (s *Service) finishAfterCRM(ctx context.Context, conv, mark string, ok bool, folded func() bool, away string) {
 	if folded == nil {
-		s.finishTurn(ctx, conv, mark, ok, AwayTeam(entries))
+		s.finishTurn(ctx, conv, mark, ok, away)
 		return
 	}
 	s.goFinish(func() {
 		foldFailed := folded()
-		s.finishTurn(ctx, conv, mark, ok && !foldFailed, AwayTeam(entries))
+		s.finishTurn(ctx, conv, mark, ok && !foldFailed, away)
 	})
 }
 

@@ -31,7 +31,17 @@ type TurnReads struct {
 	// these earlier conversations (a handoff's new-chat notice names
 	// them), as PreviousFields.
 	Previous []string
+	// Away, when not "", is a write with the turn rather than a read: the
+	// team of a handoff that found its team away, to record on the
+	// conversation's inbox record as Inbox.Away does, by an engine that
+	// writes the record with the conversation (InboxStarts: the record is
+	// in its slot). It sets AwayRecorded when it did; else the caller
+	// calls Inbox.Away after the turn, as before.
+	Away string
 
+	// AwayRecorded is set by an engine that did Away with the turn: the
+	// record has a team now (Away's, or the one it had).
+	AwayRecorded bool
 	// Read is set by an engine that read what was asked with the turn.
 	Read bool
 	// InboxRecord is the inbox record (nil with InboxErr

@@ -405,12 +405,19 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			args = append(args, b)
 		}
 	}
+	reads := store.TurnReadsOf(ctx)
+	away := rec == nil && reads != nil && reads.Away != ""
 	if rec != nil {
 		args, keys = rec.add(s, id, args, keys)
+	} else if away {
+		// Inbox.Away with the turn (turn.lua): the record's key, the team
+		// and 1.
+		keys = s.recordKey(id, keys)
+		args = append(args, reads.Away, 1)
 	}
 	var res []any
 	var err error
-	if reads := store.TurnReadsOf(ctx); reads.Wanted() || mark != "" && !inScript || rec != nil && rec.key != "" {
+	if reads.Wanted() || mark != "" && !inScript || rec != nil && rec.key != "" {
 		// On a Cluster the pending set is in another slot: the mark goes
 		// in the same round trip, after the turn (a turn that lost a race
 		// then leaves a mark with nothing to do, which is harmless). So
@@ -439,6 +446,10 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		}
 		if rec != nil && rec.key == "" {
 			rec.read(s, id, ids[min(len(entries), len(ids)):])
+		}
+		if away && len(ids) > len(entries) {
+			recorded, _ := ids[len(entries)].(string)
+			reads.AwayRecorded = recorded == "1"
 		}
 		return Result{Version: v, Entries: entries, Pending: mark}, nil
 	case "dup":
@@ -709,10 +720,7 @@ func (r *startRecord) visitorIn(ctx context.Context, pipe goredis.Pipeliner, id 
 // script's. On a Cluster there is no KEYS[9]: the record names the
 // guess (see CreateStarted).
 func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any, []string) {
-	for len(keys) < 7 {
-		keys = append(keys, keys[0]) // KEYS[4..7], unused
-	}
-	keys = append(keys, s.inbox.metaKey(id))
+	keys = s.recordKey(id, keys)
 	c := *r.c
 	if c.Visitor.ID != "" || c.Visitor.Email != "" {
 		key := s.inbox.visitorKey(c.Visitor)
@@ -741,6 +749,15 @@ func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any
 	}
 	args = metaOptional(args, &c)
 	return append(args, len(args)-n), keys
+}
+
+// recordKey appends conversation id's inbox record to the turn script's
+// keys, as its KEYS[8] (KEYS[4..7] made up to there, unused).
+func (s *Store) recordKey(id string, keys []string) []string {
+	for len(keys) < 7 {
+		keys = append(keys, keys[0]) // KEYS[4..7], unused
+	}
+	return append(keys, s.inbox.metaKey(id))
 }
 
 // read sets the record's Previous from what the script replied after the

@@ -38,6 +38,12 @@
 -- previous when KEYS[9] is there; an updated_at other than the start).
 -- It names at most store.MaxPrevious earlier conversations (the last
 -- index, written into ZREVRANGE by sessions.go).
+-- Or, for a turn whose handoff found its team away (store.TurnReads.Away;
+-- not a start), KEYS[8] the conversation's inbox record and ARGV's last
+-- two the team and 1 (M = 1: a start's record has 6 values at least):
+-- the team is set on the record when it has none, as Inbox.Away does,
+-- and "ok"'s reply ends, after the entries' ids, with "1", or "0" when
+-- there is no record (no status: as the inbox's transitions take it).
 -- Replies {"ok", version, id...} | {"dup", first, last} | {"stale"};
 -- with KEYS[9], "ok" is followed, after the entries' ids, by the size of
 -- KEYS[9] after the start (a number), then, unless the guess held, the
@@ -148,7 +154,16 @@ elseif ARGV[9] ~= '' then
   fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n, factsEnd)
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
 end
-if KEYS[8] then
+if KEYS[8] and ARGV[#ARGV] == '1' then
+  -- Inbox.Away with the turn: the record's status says it exists.
+  local r = redis.call('HMGET', KEYS[8], 'status', 'team')
+  if r[1] then
+    if not r[2] or r[2] == '' then redis.call('HSET', KEYS[8], 'team', ARGV[#ARGV - 1]) end
+    reply[#reply + 1] = '1'
+  else
+    reply[#reply + 1] = '0'
+  end
+elseif KEYS[8] then
   -- The start's inbox record, as Inbox.Start writes it: the visitor's
   -- earlier conversations are those before this one is added to them.
   -- The field names are the script's, started_at and updated_at one

@@ -68,3 +68,6 @@ func CoalescerWaiting(c *Coalescer) int {
 	defer c.mu.Unlock()
 	return len(c.queue)
 }
+
+// PlacedShardOf is the placed shard of a conversation id, -1 for none.
+var PlacedShardOf = placedShardOf

@@ -25,7 +25,8 @@ import (
 // of its own slot, pb:{fn:N}:pending with its funnel shard, so that its
 // turn script writes its mark on a Cluster as on one node; any other
 // conversation's in pb:pending. ClaimPending and PendingCount read them
-// all: PlacedShards + 1 sets.
+// all: PlacedShards + 1 sets (on one node in one script, the shards' only
+// when one exists).
 
 // pendingKeyOf is the pending set of a mark (conversation|nonce).
 func pendingKeyOf(prefix, mark string) string {
@@ -208,6 +209,40 @@ for i = 1, #due, 2 do redis.call('ZADD', KEYS[1], ARGV[3], due[i]) end
 return due
 `)
 
+// claimAllPending is claimPending in every pending set of one Redis
+// node, in one script (KEYS: pendingKeys, pb:pending first; ARGV as
+// claimPending's): pb:pending, and the placed shards' sets only when one
+// of them exists (one EXISTS: on one node ids are not placed, and the
+// shards' sets are empty). It replies three values a claimed mark: its
+// set's index in KEYS, the mark, its time before.
+var claimAllPending = newScript(`
+local out = {}
+local function claim(i)
+  local due = redis.call('ZRANGE', KEYS[i], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', '0', ARGV[2], 'WITHSCORES')
+  for j = 1, #due, 2 do
+    redis.call('ZADD', KEYS[i], ARGV[3], due[j])
+    out[#out + 1] = tostring(i)
+    out[#out + 1] = due[j]
+    out[#out + 1] = due[j + 1]
+  end
+end
+claim(1)
+if #KEYS > 1 and redis.call('EXISTS', unpack(KEYS, 2)) > 0 then
+  for i = 2, #KEYS do claim(i) end
+end
+return out
+`)
+
+// countAllPending is PendingCount on one Redis node, in one script (KEYS:
+// pendingKeys): the shards' sets counted only when one exists.
+var countAllPending = newScript(`
+local n = redis.call('ZCARD', KEYS[1])
+if #KEYS > 1 and redis.call('EXISTS', unpack(KEYS, 2)) > 0 then
+  for i = 2, #KEYS do n = n + redis.call('ZCARD', KEYS[i]) end
+end
+return n
+`)
+
 // Pending is a turn whose work may not be done (store.Pending).
 type Pending = store.Pending
 
@@ -228,6 +263,21 @@ func (s *Store) ClaimPending(ctx context.Context, before, now time.Time, n int) 
 	var all []claimed
 	var errs []error
 	todo := pendingKeys(s.prefix)
+	if s.oneNode {
+		// One script for every set (claimAllPending).
+		vals, err := claimAllPending.Run(ctx, s.rdb, todo, before.UnixMilli(), n, now.UnixMilli()).StringSlice()
+		if err != nil {
+			return nil, err
+		}
+		for j := 0; j+2 < len(vals); j += 3 {
+			i, _ := strconv.Atoi(vals[j])
+			at, _ := strconv.ParseFloat(vals[j+2], 64)
+			if i >= 1 && i <= len(todo) {
+				all = append(all, claimed{todo[i-1], vals[j+1], at})
+			}
+		}
+		todo = nil
+	}
 	for try := 0; len(todo) > 0; try++ {
 		pipe := s.rdb.Pipeline()
 		cmds := make([]*goredis.Cmd, len(todo))
@@ -287,8 +337,11 @@ func (s *Store) ClaimPending(ctx context.Context, before, now time.Time, n int) 
 
 // PendingCount is how many marks the pending sets hold.
 func (s *Store) PendingCount(ctx context.Context) (int64, error) {
-	pipe := s.rdb.Pipeline()
 	keys := pendingKeys(s.prefix)
+	if s.oneNode {
+		return countAllPending.Run(ctx, s.rdb, keys).Int64()
+	}
+	pipe := s.rdb.Pipeline()
 	cmds := make([]*goredis.IntCmd, len(keys))
 	for i, k := range keys {
 		cmds[i] = pipe.ZCard(ctx, k)

@@ -27,6 +27,24 @@ type monitor struct {
 	prefix string
 }
 
+// monitoredRedis is a real Redis for a test that watches it with MONITOR
+// (it skips on miniredis): its own client, the scripts loaded, and the
+// test's key prefix.
+func monitoredRedis(t *testing.T) (context.Context, *goredis.Client, string) {
+	t.Helper()
+	rds := redistest.New(t)
+	if !redistest.Real() {
+		t.Skip("needs a real Redis: MONITOR")
+	}
+	ctx := context.Background()
+	rdb := goredis.NewClient(rds.Client.Options())
+	t.Cleanup(func() { rdb.Close() })
+	if err := redisstore.LoadScripts(ctx, rdb); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, rdb, rds.Prefix
+}
+
 func startMonitor(t *testing.T, addr, prefix string) *monitor {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)

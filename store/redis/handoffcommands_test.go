@@ -28,18 +28,8 @@ import (
 // less the PUBLISH. The record the step leaves is the one HandOff
 // returns.
 func TestHandOffStepCommands(t *testing.T) {
-	rds := redistest.New(t)
-	if !redistest.Real() {
-		t.Skip("needs a real Redis: MONITOR")
-	}
-	ctx := context.Background()
-	rdb := goredis.NewClient(rds.Client.Options())
-	t.Cleanup(func() { rdb.Close() })
-	p := rds.Prefix
+	ctx, rdb, p := monitoredRedis(t)
 	inbox := redisstore.NewInbox(rdb, p)
-	if err := redisstore.LoadScripts(ctx, rdb); err != nil {
-		t.Fatal(err)
-	}
 	at := time.UnixMilli(1_700_000_000_000)
 	build := func(c *store.Conversation) (string, error) {
 		j, err := json.Marshal(map[string]any{"type": "notify", "kind": "new_chat", "conversation": c})
@@ -62,13 +52,13 @@ func TestHandOffStepCommands(t *testing.T) {
 		if notice {
 			h.Notice = &store.HandoffNotice{Channel: p + "inbox", Before: before, Build: build}
 		}
-		mon := startMonitor(t, rds.Client.Options().Addr, rds.Prefix)
+		mon := startMonitor(t, rdb.Options().Addr, p)
 		got, _, err := inbox.HandOff(ctx, id, h, at.Add(time.Second), time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		end := p + "end"
-		if err := rds.Client.Get(ctx, end).Err(); err != nil && err != goredis.Nil {
+		if err := rdb.Get(ctx, end).Err(); err != nil && err != goredis.Nil {
 			t.Fatal(err)
 		}
 		cmds := mon.until(t, "GET", end)

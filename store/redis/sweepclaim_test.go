@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/playbook-dev/playbook/internal/redistest"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -26,17 +24,7 @@ import (
 // gauge at each scrape: 257 ZCARDs) reads them the same way: one ZCARD
 // and one EXISTS.
 func TestSweepClaimsInOneScriptOnOneNode(t *testing.T) {
-	rds := redistest.New(t)
-	if !redistest.Real() {
-		t.Skip("needs a real Redis: MONITOR")
-	}
-	ctx := context.Background()
-	rdb := goredis.NewClient(rds.Client.Options())
-	t.Cleanup(func() { rdb.Close() })
-	p := rds.Prefix
-	if err := redisstore.LoadScripts(ctx, rdb); err != nil {
-		t.Fatal(err)
-	}
+	ctx, rdb, p := monitoredRedis(t)
 	st := redisstore.New(rdb, redisstore.Options{Prefix: p, TTL: time.Hour})
 	at := time.UnixMilli(1_700_000_000_000)
 	st2 := redisstore.New(rdb, redisstore.Options{Prefix: p, TTL: time.Hour, Now: func() time.Time { return at }})
@@ -54,10 +42,10 @@ func TestSweepClaimsInOneScriptOnOneNode(t *testing.T) {
 	}
 	// count runs f and returns the commands it made Redis run, by name.
 	count := func(f func()) []string {
-		mon := startMonitor(t, rds.Client.Options().Addr, p)
+		mon := startMonitor(t, rdb.Options().Addr, p)
 		f()
 		end := p + "end"
-		if err := rds.Client.Get(ctx, end).Err(); err != nil && err != goredis.Nil {
+		if err := rdb.Get(ctx, end).Err(); err != nil && err != goredis.Nil {
 			t.Fatal(err)
 		}
 		var names []string

@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
@@ -27,17 +25,7 @@ import (
 // missing and AwayRecorded false (the caller's Away then fails, the mark
 // stays for the sweep, as before).
 func TestTurnRecordsAwayInTheScript(t *testing.T) {
-	rds := redistest.New(t)
-	if !redistest.Real() {
-		t.Skip("needs a real Redis: MONITOR")
-	}
-	ctx := context.Background()
-	rdb := goredis.NewClient(rds.Client.Options())
-	t.Cleanup(func() { rdb.Close() })
-	p := rds.Prefix
-	if err := redisstore.LoadScripts(ctx, rdb); err != nil {
-		t.Fatal(err)
-	}
+	ctx, rdb, p := monitoredRedis(t)
 	st := redisstore.New(rdb, redisstore.Options{Prefix: p, TTL: time.Hour})
 	inbox := redisstore.NewInbox(rdb, p)
 	for _, tc := range []struct {
@@ -61,7 +49,7 @@ func TestTurnRecordsAwayInTheScript(t *testing.T) {
 		if _, _, err := st.Load(ctx, tc.id); err != nil {
 			t.Fatal(err)
 		}
-		mon := startMonitor(t, rds.Client.Options().Addr, p)
+		mon := startMonitor(t, rdb.Options().Addr, p)
 		reads := &store.TurnReads{}
 		_, err := st.Turn(store.WithTurnReads(ctx, reads), tc.id, "m1", func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
 			reads.Reset()
@@ -73,7 +61,7 @@ func TestTurnRecordsAwayInTheScript(t *testing.T) {
 			t.Fatal(err)
 		}
 		end := p + "end"
-		if err := rds.Client.Get(ctx, end).Err(); err != nil && err != goredis.Nil {
+		if err := rdb.Get(ctx, end).Err(); err != nil && err != goredis.Nil {
 			t.Fatal(err)
 		}
 		var evalshas int

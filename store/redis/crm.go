@@ -598,24 +598,19 @@ if del then
 elseif #w > 0 then
   redis.call('MSET', unpack(w))
 end
-i = i + 1
-for _ = 1, b[i] do
-  local n = b[i+2]
-  redis.call('ZADD', p .. '{l:' .. A[b[i+1]] .. '}', refs(i+3, 2*n))
-  i = i + 2 + 2*n
+-- Groups of one command a key: a count, then for each the key's id, n
+-- and its n pairs (the key is p .. pre .. id .. suf).
+local function groups(cmd, pre, suf)
+  i = i + 1
+  for _ = 1, b[i] do
+    local n = b[i+2]
+    redis.call(cmd, p .. pre .. A[b[i+1]] .. suf, refs(i+3, 2*n))
+    i = i + 2 + 2*n
+  end
 end
-i = i + 1
-for _ = 1, b[i] do
-  local n = b[i+2]
-  redis.call('HSET', p .. '{cc:' .. A[b[i+1]] .. '}', refs(i+3, 2*n))
-  i = i + 2 + 2*n
-end
-i = i + 1
-for _ = 1, b[i] do
-  local n = b[i+2]
-  redis.call('ZADD', p .. '{cc:' .. A[b[i+1]] .. '}:results', refs(i+3, 2*n))
-  i = i + 2 + 2*n
-end
+groups('ZADD', '{l:', '}')
+groups('HSET', '{cc:', '}')
+groups('ZADD', '{cc:', '}:results')
 i = i + 1
 for _ = 1, b[i] do
   local k, n = p .. '{r:' .. A[b[i+1]] .. '}:feed', b[i+3]

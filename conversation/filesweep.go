@@ -14,9 +14,10 @@ import (
 // (Options.IdleTTL after the last turn) or its inbox record does
 // (Options.Retention after the last activity) or its transcript is kept
 // for a person's feed (store.Sessions.KeepTranscript: as long as the CRM's
-// records), whose entries link them. Once all are gone, the file sweep (PurgeFiles: hourly in every process, and when Run starts)
-// deletes them. It decides by what the store still has, whose expiry runs
-// on the engine's clock, never by the time on the files.
+// records), whose entries link them. Once all are gone, the file sweep
+// (PurgeFiles: when Run starts, then hourly, by the process holding the
+// fleet's lease) deletes them. It decides by what the store still has,
+// whose expiry runs on the engine's clock, never by the time on the files.
 
 // filesBatch is how many conversations the file sweep looks up at once.
 const filesBatch = 500
@@ -88,12 +89,20 @@ func (s *Service) PurgeFiles(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// FilesSweepEvery is how often each process runs the file sweep.
+// FilesSweepEvery is how often each process asks to run the file sweep.
 const FilesSweepEvery = time.Hour
 
+// filesLease is the name of the file sweep's lease (store.Leases).
+const filesLease = "purge-files"
+
 // fileLoop runs PurgeFiles when Run starts, then every FilesSweepEvery
-// (real time, like the timer loop's pace), until ctx is done. Apart from
-// the timer loop: listing a large bucket must not delay timers.
+// (real time, like the timer loop's pace), until ctx is done, each time
+// only when this process takes the fleet's lease of the sweep (a bucket is
+// listed once an hour a fleet, not once an hour a process). The lease is
+// held a minute less than the interval, so that its holder's next ask
+// finds it free; a process that dies holding it delays the sweep by at
+// most an interval. Apart from the timer loop: listing a large bucket
+// must not delay timers.
 func (s *Service) fileLoop(ctx context.Context) {
 	if s.cfg.Files == nil {
 		return
@@ -101,10 +110,12 @@ func (s *Service) fileLoop(ctx context.Context) {
 	tick := time.NewTicker(FilesSweepEvery)
 	defer tick.Stop()
 	for {
-		if n, err := s.PurgeFiles(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("deleting the files of expired conversations", "err", err)
-		} else if n > 0 {
-			s.log.Info("deleted the files of expired conversations", "files", n)
+		if s.takeLease(ctx, filesLease, FilesSweepEvery-time.Minute, "delete the files of expired conversations") {
+			if n, err := s.PurgeFiles(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("deleting the files of expired conversations", "err", err)
+			} else if n > 0 {
+				s.log.Info("deleted the files of expired conversations", "files", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

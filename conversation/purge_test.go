@@ -14,6 +14,7 @@ import (
 	"github.com/playbook-dev/playbook/crm"
 	"github.com/playbook-dev/playbook/handoff"
 	storeapi "github.com/playbook-dev/playbook/store"
+	"github.com/playbook-dev/playbook/store/blobdir"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 )
 
@@ -148,4 +149,58 @@ func TestOnePurgeAnIntervalInAFleet(t *testing.T) {
 	if n, took := fl.purges.Load(), fl.takes.Load(); n != intervals || took != intervals {
 		t.Fatalf("%d purges, %d leases taken, want %d of each", n, took, intervals)
 	}
+}
+
+// listCounter counts the file sweeps (PurgeFiles) of a fleet by their
+// first call, the listing of the files.
+type listCounter struct {
+	storeapi.Blobs
+	lists *atomic.Int64
+}
+
+func (c listCounter) List(ctx context.Context, fn func(key string) error) error {
+	c.lists.Add(1)
+	return c.Blobs.List(ctx, fn)
+}
+
+// fileLeases counts the asks for the file sweep's lease, and the ones
+// taken.
+type fileLeases struct {
+	storeapi.Leases
+	asks, taken *atomic.Int64
+}
+
+func (c fileLeases) Take(ctx context.Context, name string, ttl time.Duration) (bool, error) {
+	ok, err := c.Leases.Take(ctx, name, ttl)
+	if name == "purge-files" {
+		if ok {
+			c.taken.Add(1)
+		}
+		c.asks.Add(1)
+	}
+	return ok, err
+}
+
+// TestOneFileSweepAtStartInAFleet: two processes sharing a Redis and a
+// bucket start at once; the file sweep that Run starts with is done by
+// one of them, the one that takes the fleet's lease, not by both (listing
+// a large bucket once an hour a fleet, not once an hour a process).
+func TestOneFileSweepAtStartInAFleet(t *testing.T) {
+	mr := miniredis.RunT(t)
+	bucket, err := blobdir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lists, asks, taken atomic.Int64
+	files := func(c *conversation.Config) {
+		c.Files = listCounter{bucket, &lists}
+		c.Leases = fileLeases{c.Leases, &asks, &taken}
+	}
+	runPurger(t, mr, &fleet{}, files)
+	runPurger(t, mr, &fleet{}, files)
+	waitFor(t, "both processes to ask for the file sweep's lease", func() bool { return asks.Load() == 2 })
+	if n := taken.Load(); n != 1 {
+		t.Fatalf("the file sweep's lease was taken %d times by two processes starting at once, want once", n)
+	}
+	waitFor(t, "the sweep of the process holding the lease", func() bool { return lists.Load() == 1 })
 }

@@ -100,9 +100,10 @@ type Config struct {
 	// minute. A process asks first PurgeEvery after Run started, not at
 	// its first sweep.
 	PurgeEvery time.Duration
-	// Leases lets one process of the fleet purge an interval (the
-	// engine's Leases()): the one that takes the lease. Nil: this process
-	// purges every PurgeEvery, whatever the others do.
+	// Leases lets one process of the fleet purge the queues an interval,
+	// and sweep the files an hour (the engine's Leases()): the one that
+	// takes the lease. Nil: this process does both every interval,
+	// whatever the others do.
 	Leases store.Leases
 	// Files keeps the attachments; nil turns them off.
 	Files store.Blobs
@@ -321,20 +322,30 @@ const purgeLease = "purge-gone"
 // finds it free; a process that dies holding it stops nobody's purge
 // longer than that.
 func (s *Service) purgeGone(ctx context.Context, hold time.Duration) {
-	if s.cfg.Leases != nil {
-		ok, err := s.cfg.Leases.Take(ctx, purgeLease, hold)
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("taking the lease to purge expired chats from the queues", "err", err)
-		}
-		if !ok {
-			return
-		}
+	if !s.takeLease(ctx, purgeLease, hold, "purge expired chats from the queues") {
+		return
 	}
 	if n, err := s.inbox.PurgeGone(ctx, 1000); err != nil && ctx.Err() == nil {
 		s.log.Warn("purging expired chats from the queues", "err", err)
 	} else if n > 0 {
 		s.log.Info("purged expired chats from the queues", "chats", n)
 	}
+}
+
+// takeLease reports whether this process does the fleet's work that the
+// lease name guards for hold: it took the lease, or it has no leases (it
+// does the work itself). A store that cannot be asked is logged (what,
+// the work) and the work skipped: another process, or this one's next
+// ask, does it.
+func (s *Service) takeLease(ctx context.Context, name string, hold time.Duration, what string) bool {
+	if s.cfg.Leases == nil {
+		return true
+	}
+	ok, err := s.cfg.Leases.Take(ctx, name, hold)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("taking the lease to "+what, "err", err)
+	}
+	return ok
 }
 
 // FireTimers runs the turns of the timers due now (at most 100), each

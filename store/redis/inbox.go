@@ -210,7 +210,8 @@ func (c *previousCache) guess(key, id string) []string {
 
 // previousGuess is the start script's guess of the earlier conversations
 // of the visitor for a new one, id (turn.lua): size, how many the
-// visitor's list held when last seen, and list, the record's previous
+// visitor's list held when last seen (N), as the ranks "N-1 N" that the
+// script's ZRANGE checks it by, and list, the record's previous
 // then (JSON, newest first), and ids, the same as a slice (not to be
 // changed: the cache's own); "" and nil when there is none to check
 // (not seen, the size not known, an id that JSON would escape, or id
@@ -223,7 +224,7 @@ func (c *previousCache) previousGuess(key, id string) (size, list string, ids []
 	if l.n == 0 || len(l.ids) == 0 {
 		return "", "", nil
 	}
-	n := 20 + 3*len(l.ids)
+	n := 41 + 3*len(l.ids)
 	for _, x := range l.ids {
 		if x == id || !plainID(x) {
 			return "", "", nil
@@ -234,6 +235,8 @@ func (c *previousCache) previousGuess(key, id string) (size, list string, ids []
 	var b strings.Builder
 	b.Grow(n)
 	var nb [20]byte
+	b.Write(strconv.AppendInt(nb[:0], l.n-1, 10))
+	b.WriteByte(' ')
 	b.Write(strconv.AppendInt(nb[:0], l.n, 10))
 	k := b.Len()
 	b.WriteByte('[')

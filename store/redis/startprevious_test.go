@@ -24,7 +24,9 @@ import (
 // conversations this process knows (it started the last one) does not
 // read them back into the turn script: the start sends the record's
 // previous as it knows it, with the size the visitor's list had then,
-// and the script checks the size (ZCARD) and the newest (ZREVRANGE 0 0)
+// and the script checks the size and the newest with one command (ZRANGE
+// of the ranks N-1 to N: one id, the newest, when the list has N; the
+// eleventh round's cut, where the tenth ran ZCARD and ZREVRANGE 0 0)
 // before it writes the record as sent: no ZREVRANGE of all twenty, one
 // id made into a Lua string instead of twenty, and none in the reply.
 // When the list moved (another process, an older one included, started
@@ -94,9 +96,11 @@ func TestReturningStartReadsNoEarlierConversations(t *testing.T) {
 	}
 	read := "ZREVRANGE 0 " + strconv.Itoa(store.MaxPrevious-1)
 	// ZADD and PEXPIRE: the start's time (ms) and the retention (ms).
+	// The list had size before the start: its ranks size-1 to size.
 	known := func(id string) []string {
 		n, _ := strconv.Atoi(strings.TrimPrefix(id, "c"))
-		return []string{"ZCARD", "ZREVRANGE 0 0", "ZADD " + stampOf(t0.Add(time.Duration(n)*time.Second)) + " " + id, "PEXPIRE 3600000"}
+		size := srv.Client.ZCard(ctx, visKey).Val() - 1
+		return []string{fmt.Sprintf("ZRANGE %d %d", size-1, size), "ZADD " + stampOf(t0.Add(time.Duration(n)*time.Second)) + " " + id, "PEXPIRE 3600000"}
 	}
 	// The visitor's first conversation, by the other process: this one
 	// does not know it and reads the list.

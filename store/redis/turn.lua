@@ -32,8 +32,9 @@
 -- when it started (ms: its started_at and updated_at, its score in
 -- KEYS[9]), how long the record is kept (ms), its status, playbook and
 -- visitor, with KEYS[9] then the caller's guess of the earlier
--- conversations: "" (none), or N and [...], the size of KEYS[9] and the
--- record's previous (JSON, newest first) as the caller last saw them;
+-- conversations: "" (none), or "N-1 N" and [...], the size of KEYS[9]
+-- (N, as the ranks its newest had then and one past) and the record's
+-- previous (JSON, newest first) as the caller last saw them;
 -- then the record's other fields and values (Inbox.Start's that are set, without
 -- previous when KEYS[9] is there; an updated_at other than the start).
 -- It names at most store.MaxPrevious earlier conversations (the last
@@ -184,14 +185,17 @@ elseif KEYS[8] then
     -- newest is the guess's first: the list only grows (every start adds
     -- to it) or expires whole, so it is the same list. Then no id is
     -- read into Lua but the newest: the guess's JSON is written as it
-    -- came.
+    -- came. One command checks both: the ranks N-1 to N hold one id, the
+    -- newest, exactly when the list has N (two when it has more, none
+    -- when fewer).
     local list, n = nil, nil
     if size ~= '' then
-      n = redis.call('ZCARD', KEYS[9])
-      if n == tonumber(size) then
+      local sp = string.find(size, ' ', 1, true)
+      local at = redis.call('ZRANGE', KEYS[9], string.sub(size, 1, sp - 1), string.sub(size, sp + 1))
+      if #at == 1 then
+        n = tonumber(string.sub(size, sp + 1))
         local guess = ARGV[r + 8]
-        local top = redis.call('ZREVRANGE', KEYS[9], '0', '0')[1]
-        if top and top == string.sub(guess, 3, string.find(guess, '"', 3, true) - 1) then
+        if at[1] == string.sub(guess, 3, string.find(guess, '"', 3, true) - 1) then
           list = guess
         end
       end

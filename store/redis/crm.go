@@ -250,11 +250,24 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 	if c.crashAfter == 3 {
 		return "", errCrash
 	}
+	// On one node the done mark goes last in the same pipeline: Redis
+	// runs a connection's commands in order, so a crash that cut the
+	// pipeline short left the mark unset. On a Cluster the nodes run
+	// their parts in any order: the mark waits for the rest.
+	markNow := ch.Key != "" && !cluster && c.crashAfter != 4
+	// The scripts go by hash (EVALSHA), and those a node had forgotten
+	// are sent again once loaded (rerunNoScript), except when the mark
+	// rides in this pipeline: then with their source (EVAL), so that
+	// nothing is left for after the mark.
+	eval := (*goredis.Script).EvalSha
+	if markNow {
+		eval = (*goredis.Script).Eval
+	}
 	// Everything else is idempotent: redoing it after a crash changes
 	// nothing twice.
 	pipe := c.rdb.Pipeline()
 	for _, f := range fresh {
-		casScript.Eval(ctx, pipe, []string{f.key}, f.new, f.also)
+		eval(casScript, ctx, pipe, []string{f.key}, f.new, f.also)
 	}
 	for _, l := range ch.Listed {
 		pipe.ZAdd(ctx, c.listKey(l.Kind), goredis.Z{Score: float64(l.Ms), Member: l.ID})
@@ -277,21 +290,20 @@ func (c *CRM) apply(ctx context.Context, ch *store.CRMChange, planned string, cl
 		pipe.Set(ctx, c.chatKey(x.Conv), x.JSON, 0)
 	}
 	for _, ev := range ch.Events {
-		c.emitOnce(ctx, pipe, ev, eventMarkKeep)
+		c.emitOnce(ctx, pipe, eval, ev, eventMarkKeep)
 	}
 	for _, m := range ch.Publish {
 		pipe.Publish(ctx, m.Channel, m.Payload)
 	}
-	// On one node the done mark goes last in the same pipeline: Redis
-	// runs a connection's commands in order, so a crash that cut the
-	// pipeline short left the mark unset. On a Cluster the nodes run
-	// their parts in any order: the mark waits for the rest.
-	markNow := ch.Key != "" && !cluster && c.crashAfter != 4
 	if markNow {
 		pipe.Set(ctx, c.idemKey(ch.Key), "d"+ch.Done, c.keyTTL(ch))
 	}
 	if pipe.Len() > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
+		cmds, err := pipe.Exec(ctx)
+		if err != nil && !markNow {
+			err = rerunNoScript(ctx, c.rdb, cmds)
+		}
+		if err != nil {
 			if markNow {
 				// A command failed after the mark may have been set: the
 				// plan again, so a retry finishes it.
@@ -360,7 +372,7 @@ func (c *CRM) stepwise(ctx context.Context, ch *store.CRMChange, planned string,
 	var intent *goredis.Cmd
 	done, err := c.cas(ctx, fresh, func(pipe goredis.Pipeliner) {
 		if claim && ch.Key != "" {
-			intent = intentScript.Eval(ctx, pipe, []string{c.idemKey(ch.Key)}, planned, c.keyTTL(ch).Milliseconds())
+			intent = intentScript.EvalSha(ctx, pipe, []string{c.idemKey(ch.Key)}, planned, c.keyTTL(ch).Milliseconds())
 		}
 	})
 	if intent != nil {
@@ -911,12 +923,13 @@ func (c *CRM) cas(ctx context.Context, steps []step, also func(goredis.Pipeliner
 	}
 	cmds := make([]*goredis.Cmd, len(steps))
 	for i, s := range steps {
-		cmds[i] = casScript.Eval(ctx, pipe, []string{s.key}, s.old, s.new, s.also)
+		cmds[i] = casScript.EvalSha(ctx, pipe, []string{s.key}, s.old, s.new, s.also)
 	}
 	if pipe.Len() == 0 {
 		return nil, nil
 	}
-	_, _ = pipe.Exec(ctx)
+	sent, _ := pipe.Exec(ctx)
+	_ = rerunNoScript(ctx, c.rdb, sent)
 	var ok []step
 	var err error
 	for i, cmd := range cmds {

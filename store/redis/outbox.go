@@ -48,9 +48,11 @@ redis.call('XADD', KEYS[2], '*', 'id', ARGV[4], 'type', ARGV[2], 'e', ARGV[3])
 return 1
 `)
 
-func (c *CRM) emitOnce(ctx context.Context, s goredis.Scripter, ev store.OutboxEvent, keep time.Duration) *goredis.Cmd {
+// emitOnce calls emitOnceScript for ev on s with eval (a *goredis.Script's
+// Eval, EvalSha or Run).
+func (c *CRM) emitOnce(ctx context.Context, s goredis.Scripter, eval scriptCall, ev store.OutboxEvent, keep time.Duration) *goredis.Cmd {
 	n := c.shardOf(ev.ID)
-	return emitOnceScript.Eval(ctx, s, []string{c.markKey(n, ev.ID), c.streamKey(n)}, keep.Milliseconds(), ev.Type, ev.Body, ev.ID)
+	return eval(emitOnceScript, ctx, s, []string{c.markKey(n, ev.ID), c.streamKey(n)}, keep.Milliseconds(), ev.Type, ev.Body, ev.ID)
 }
 
 // Emit implements store.Outbox.
@@ -60,7 +62,7 @@ func (c *CRM) Emit(ctx context.Context, ev store.OutboxEvent) error {
 
 // EmitOnce implements store.Outbox.
 func (c *CRM) EmitOnce(ctx context.Context, ev store.OutboxEvent, keep time.Duration) (bool, error) {
-	n, err := c.emitOnce(ctx, c.rdb, ev, keep).Int()
+	n, err := c.emitOnce(ctx, c.rdb, (*goredis.Script).Run, ev, keep).Int()
 	return n == 1, err
 }
 

@@ -93,9 +93,45 @@ func (b *boxedScript) evalCmd(ctx context.Context, whole bool, keys []string, ar
 func (b *boxedScript) Run(ctx context.Context, c goredis.UniversalClient, keys []string, args []any) *goredis.Cmd {
 	cmd := b.evalCmd(ctx, false, keys, args)
 	_ = c.Process(ctx, cmd)
-	if err := cmd.Err(); errors.Is(err, goredis.ErrNoScript) || goredis.HasErrorPrefix(err, "NOSCRIPT") {
+	if isNoScript(cmd.Err()) {
 		cmd = b.evalCmd(ctx, true, keys, args)
 		_ = c.Process(ctx, cmd)
 	}
 	return cmd
+}
+
+// scriptCall is a *goredis.Script's Eval, EvalSha or Run.
+type scriptCall = func(*goredis.Script, context.Context, goredis.Scripter, []string, ...any) *goredis.Cmd
+
+// rerunNoScript sends again, in one pipeline once every script is loaded,
+// the commands of cmds (a pipeline's, run) that found no script on their
+// node (NOSCRIPT: it restarted, or its scripts were flushed), as
+// goredis.Script.Run does for one; it returns the first error of cmds
+// then.
+func rerunNoScript(ctx context.Context, rdb goredis.UniversalClient, cmds []goredis.Cmder) error {
+	var again []goredis.Cmder
+	for _, cmd := range cmds {
+		if isNoScript(cmd.Err()) {
+			again = append(again, cmd)
+		}
+	}
+	if len(again) > 0 && loadScripts(ctx, rdb) == nil {
+		pipe := rdb.Pipeline()
+		for _, cmd := range again {
+			cmd.SetErr(nil)
+			_ = pipe.Process(ctx, cmd)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isNoScript reports whether err is Redis's NOSCRIPT.
+func isNoScript(err error) bool {
+	return errors.Is(err, goredis.ErrNoScript) || goredis.HasErrorPrefix(err, "NOSCRIPT")
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/playbook-dev/playbook/engine"
@@ -159,7 +160,35 @@ func factNamesOf(card string) *factNames {
 // them: facts folded before the conversation went into a variant stay
 // under the key without it.
 func FunnelKeyOf(sess *engine.Session) store.FunnelKey {
-	return store.FunnelKey{Day: sess.StartedAt.UTC().Format(time.DateOnly), Playbook: sess.Playbook, Version: sess.Version, Variant: VariantKey(sess.Variants)}
+	return store.FunnelKey{Day: dayName(sess.StartedAt), Playbook: sess.Playbook, Version: sess.Version, Variant: VariantKey(sess.Variants)}
+}
+
+// funnelDays holds the names of the last two UTC days dayName was asked
+// for, an even day's in the first slot and an odd day's in the second:
+// the turns of a day are mostly of conversations started that day or the
+// day before, whose names are then made once, not on every turn.
+var funnelDays [2]atomic.Pointer[funnelDay]
+
+// funnelDay is a day's number since 1970-01-01 (UTC) and its name.
+type funnelDay struct {
+	n    int64
+	name string
+}
+
+// dayName is t's UTC day as the rollup names it (time.DateOnly).
+func dayName(t time.Time) string {
+	sec := t.Unix()
+	n := sec / 86400
+	if sec%86400 < 0 {
+		n-- // before 1970: the day it is in, not the one after
+	}
+	slot := &funnelDays[n&1]
+	if d := slot.Load(); d != nil && d.n == n {
+		return d.name
+	}
+	d := &funnelDay{n: n, name: t.UTC().Format(time.DateOnly)}
+	slot.Store(d)
+	return d.name
 }
 
 // funnelKeep is how long the rollup remembers what a conversation folded:

@@ -38,8 +38,10 @@ func TestTurnFoldAllocations(t *testing.T) {
 		}
 	}
 	t.Logf("%v allocations a turn's fold", n)
-	if n > 8 { // 22 before the names were made once a card
-		t.Errorf("%v allocations for a turn's fold, want at most 8", n)
+	// 22 before the names were made once a card, 8 before the day's name
+	// was made once a day.
+	if n > 7 {
+		t.Errorf("%v allocations for a turn's fold, want at most 7", n)
 	}
 }
 
@@ -68,4 +70,31 @@ func foldFixture() (t0 time.Time, rec *engine.FunnelCounted, sess *engine.Sessio
 		{From: "bot", Kind: "message", Card: "size", Text: "How many employees?", Buttons: []engine.Button{{Label: "1-10", Value: "1-10"}}, At: at},
 	}
 	return t0, rec, sess, entries
+}
+
+// TestFunnelKeyOfAllocations: a turn's rollup key names the day its
+// conversation started without formatting the day again on every turn.
+func TestFunnelKeyOfAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
+	t0 := time.Date(2027, 3, 14, 23, 59, 59, 0, time.UTC)
+	sessions := []*engine.Session{
+		{ID: "c1", Playbook: "qualify", Version: "v1", StartedAt: t0},
+		{ID: "c2", Playbook: "qualify", Version: "v1", StartedAt: t0.Add(time.Second)}, // the next day
+		{ID: "c3", Playbook: "qualify", Version: "v1", StartedAt: t0.Add(-time.Hour).In(time.FixedZone("", 5*3600))},
+		{ID: "c4", Playbook: "qualify", Version: "v1", StartedAt: time.Date(1969, 12, 31, 12, 0, 0, 0, time.UTC)},
+	}
+	want := []string{"2027-03-14", "2027-03-15", "2027-03-14", "1969-12-31"}
+	for i, sess := range sessions {
+		if got := FunnelKeyOf(sess).Day; got != want[i] {
+			t.Fatalf("session %d: day %q, want %q", i, got, want[i])
+		}
+	}
+	n := testing.AllocsPerRun(100, func() {
+		for _, sess := range sessions[:3] {
+			FunnelKeyOf(sess)
+		}
+	})
+	if n != 0 { // 3 before
+		t.Errorf("%v allocations for three keys of conversations started on two days, want 0", n)
+	}
 }

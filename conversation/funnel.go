@@ -223,7 +223,8 @@ func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Sessio
 	if s.cfg.Funnels == nil || sess == nil {
 		return nil
 	}
-	facts := turnFacts(sess, entries, waiting, asked, start)
+	// Room for every fact a turn usually has: one allocation.
+	facts := turnFacts(make([]store.FunnelFact, 0, 2+2*len(entries)), sess, entries, waiting, asked, start)
 	if len(facts) == 0 && done == "" {
 		return nil
 	}
@@ -241,10 +242,8 @@ func (s *Service) foldTurn(ctx context.Context, conv string, sess *engine.Sessio
 	}
 }
 
-// turnFacts are the funnel facts of a turn (see foldTurn).
-func turnFacts(sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) []store.FunnelFact {
-	// Room for every fact a turn usually has: one allocation.
-	facts := make([]store.FunnelFact, 0, 2+2*len(entries))
+// turnFacts appends the funnel facts of a turn to facts (see foldTurn).
+func turnFacts(facts []store.FunnelFact, sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) []store.FunnelFact {
 	if start {
 		facts = append(facts, store.FunnelFact{Name: "started", Counter: "started", At: sess.StartedAt})
 	}
@@ -253,6 +252,15 @@ func turnFacts(sess *engine.Session, entries []store.Entry, waiting string, aske
 		facts = append(facts, store.FunnelFact{Name: name, Counter: name, At: asked})
 	}
 	return appendFunnelFacts(facts, entries, waiting)
+}
+
+// foldRoom is where inTurnFold writes a turn's fold and its counters: kept
+// with the turn's own state, they need no allocation of their own when
+// the turn counts at most len(counters) (an ordinary turn counts four:
+// the answer, its time, the next card reached and its question).
+type foldRoom struct {
+	fold     store.FunnelFold
+	counters [8]store.FunnelFact
 }
 
 // foldsInTurn returns the session store as a store.TurnFolds when it
@@ -271,39 +279,45 @@ func (s *Service) foldsInTurn(conv string) (store.TurnFolds, bool) {
 	return tf, true
 }
 
-// inTurnFold is the fold TurnFolded writes with a turn (nil: nothing to
-// count). When sess records what the funnel counted of it (Funnel: a
-// conversation started since it is kept), the fold is Counted: the store
-// writes it only at the version sess was read at, so the facts that
-// record does not name are exactly the new ones; sess gets the record
-// with them. A session stored before keeps the rollup's record of its
-// facts (the fold's names, deduplicated by the store) until it ends.
-func inTurnFold(sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) *store.FunnelFold {
+// inTurnFold is the fold TurnFolded writes with a turn, written in room
+// (nil: nothing to count). When sess records what the funnel counted of
+// it (Funnel: a conversation started since it is kept), the fold is
+// Counted: the store writes it only at the version sess was read at, so
+// the facts that record does not name are exactly the new ones; sess gets
+// the record with them. A session stored before keeps the rollup's record
+// of its facts (the fold's names, deduplicated by the store) until it
+// ends.
+func inTurnFold(room *foldRoom, sess *engine.Session, entries []store.Entry, waiting string, asked time.Time, start bool) *store.FunnelFold {
 	if sess == nil {
 		return nil
 	}
-	facts := turnFacts(sess, entries, waiting, asked, start)
+	// The facts are only read (but for a session stored before the
+	// record, whose fold gets a copy): on the stack when they fit.
+	var buf [8]store.FunnelFact
+	facts := turnFacts(buf[:0], sess, entries, waiting, asked, start)
 	if len(facts) == 0 {
 		return nil
 	}
 	if sess.Funnel == nil {
-		return &store.FunnelFold{Conv: sess.ID, Key: FunnelKeyOf(sess), Facts: facts}
+		room.fold = store.FunnelFold{Conv: sess.ID, Key: FunnelKeyOf(sess), Facts: slices.Clone(facts)}
+		return &room.fold
 	}
-	counters, rec := countNew(sess.Funnel, sess.StartedAt, facts)
+	counters, rec := countNew(room.counters[:0], sess.Funnel, sess.StartedAt, facts)
 	sess.Funnel = rec
 	if len(counters) == 0 {
 		return nil
 	}
-	return &store.FunnelFold{Conv: sess.ID, Key: FunnelKeyOf(sess), Facts: counters, Counted: true}
+	room.fold = store.FunnelFold{Conv: sess.ID, Key: FunnelKeyOf(sess), Facts: counters, Counted: true}
+	return &room.fold
 }
 
-// countNew returns the counters of the facts rec does not name, in order
-// (each fact's, then its time's when the fact it is timed from is in the
-// record or came before it), as the store's fold would count them, and
-// the record with them: a new one (rec is shared with the session cache),
-// or rec when nothing is new. A name given twice counts once.
-func countNew(rec *engine.FunnelCounted, started time.Time, facts []store.FunnelFact) ([]store.FunnelFact, *engine.FunnelCounted) {
-	var counters []store.FunnelFact
+// countNew appends to counters the counters of the facts rec does not
+// name, in order (each fact's, then its time's when the fact it is timed
+// from is in the record or came before it), as the store's fold would
+// count them, and returns them with the record with them: a new one (rec
+// is shared with the session cache), or rec when nothing is new. A name
+// given twice counts once.
+func countNew(counters []store.FunnelFact, rec *engine.FunnelCounted, started time.Time, facts []store.FunnelFact) ([]store.FunnelFact, *engine.FunnelCounted) {
 	next := rec
 	ownAt := false // next.At is next's own (rec's is shared too)
 	for _, f := range facts {
@@ -311,9 +325,10 @@ func countNew(rec *engine.FunnelCounted, started time.Time, facts []store.Funnel
 			continue
 		}
 		if next == rec {
-			// One allocation each for the names and the counters.
+			// One allocation for the names, and the counters' when
+			// they may not fit.
 			next = &engine.FunnelCounted{Facts: append(make([]string, 0, len(rec.Facts)+len(facts)), rec.Facts...), At: rec.At}
-			counters = make([]store.FunnelFact, 0, len(facts)+timedFacts(facts))
+			counters = slices.Grow(counters, len(facts)+timedFacts(facts))
 		}
 		next.Facts = append(next.Facts, f.Name)
 		counters = append(counters, store.FunnelFact{Counter: f.Counter})

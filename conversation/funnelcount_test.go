@@ -37,7 +37,7 @@ func TestInTurnFoldCountsWhatTheSessionHasNot(t *testing.T) {
 		return out
 	}
 
-	start := inTurnFold(sess, []store.Entry{ask("name", t0)}, "", time.Time{}, true)
+	start := inTurnFold(new(foldRoom), sess, []store.Entry{ask("name", t0)}, "", time.Time{}, true)
 	if got, want := counters(start), []string{"started", "reached|name", "asked|name"}; !slices.Equal(got, want) {
 		t.Errorf("start counts %v, want %v", got, want)
 	}
@@ -48,7 +48,7 @@ func TestInTurnFoldCountsWhatTheSessionHasNot(t *testing.T) {
 	// The answer, 1.2 s after the question, and the question asked again
 	// (reached and asked before: not counted again).
 	at := t0.Add(1200 * time.Millisecond)
-	answer := inTurnFold(sess, []store.Entry{{From: "visitor", Kind: "message", At: at}, ask("email", at), ask("name", at)}, "name", t0, false)
+	answer := inTurnFold(new(foldRoom), sess, []store.Entry{{From: "visitor", Kind: "message", At: at}, ask("email", at), ask("name", at)}, "name", t0, false)
 	if got, want := counters(answer), []string{"answered|name", "time|name|" + store.FunnelBucket(1200), "reached|email", "asked|email"}; !slices.Equal(got, want) {
 		t.Errorf("answer counts %v, want %v", got, want)
 	}
@@ -63,12 +63,12 @@ func TestInTurnFoldCountsWhatTheSessionHasNot(t *testing.T) {
 	}
 	// Nothing new: no fold, the record as it was.
 	before := sess.Funnel
-	if f := inTurnFold(sess, []store.Entry{ask("name", at.Add(time.Second))}, "", time.Time{}, false); f != nil || sess.Funnel != before {
+	if f := inTurnFold(new(foldRoom), sess, []store.Entry{ask("name", at.Add(time.Second))}, "", time.Time{}, false); f != nil || sess.Funnel != before {
 		t.Errorf("a turn with nothing new folds %+v", f)
 	}
 
 	old := &engine.Session{ID: "c2", Playbook: "p", Version: "v1", StartedAt: t0}
-	f := inTurnFold(old, []store.Entry{ask("name", t0)}, "", time.Time{}, false)
+	f := inTurnFold(new(foldRoom), old, []store.Entry{ask("name", t0)}, "", time.Time{}, false)
 	if f == nil || f.Counted || len(f.Facts) != 2 || f.Facts[0].Name != "reached|name" || old.Funnel != nil {
 		t.Errorf("a session without a record folds %+v (record %v), want its named facts", f, old.Funnel)
 	}

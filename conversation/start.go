@@ -58,7 +58,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest, created func(*eng
 		// The session records what the funnel counted of it: its
 		// turns' folds need no record of their own (inTurnFold).
 		sess.Funnel = &engine.FunnelCounted{}
-		fold = inTurnFold(sess, entries, "", time.Time{}, true)
+		fold = inTurnFold(new(foldRoom), sess, entries, "", time.Time{}, true)
 	}
 	var res store.Result
 	var err error

@@ -106,7 +106,7 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		if !inTurn {
 			return next, entries, nil, nil
 		}
-		return next, entries, inTurnFold(next, entries, t.waiting, t.asked, false), nil
+		return next, entries, inTurnFold(&t.fold, next, entries, t.waiting, t.asked, false), nil
 	}
 	var res store.Result
 	var err error
@@ -236,6 +236,7 @@ type turnState struct {
 	waiting string    // the card whose question the turn answers
 	asked   time.Time // when it was asked
 	reads   store.TurnReads
+	fold    foldRoom // the fold written with the turn (inTurnFold)
 }
 
 // keepFirstMessage records on sess the visitor's first message among

@@ -714,6 +714,9 @@ func (v *Widget) deliver(entries []store.Entry) {
 	entries = RedactDeleted(entries)
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	// The frames, in one allocation: room for every entry left once the
+	// first is sent, so that appending never moves those pushed.
+	var frames []protocol.EntryFrame
 	for i := range entries {
 		id := protocol.ParseEntryID(entries[i].ID)
 		if !v.lastSent.Less(id) {
@@ -739,7 +742,11 @@ func (v *Widget) deliver(entries []store.Entry) {
 				pe.Data["url"] = v.ws.FileURL(v.conv, id)
 			}
 		}
-		v.out.Push(&protocol.EntryFrame{Entry: pe})
+		if frames == nil {
+			frames = make([]protocol.EntryFrame, 0, len(entries)-i)
+		}
+		frames = append(frames, protocol.EntryFrame{Entry: pe})
+		v.out.Push(&frames[len(frames)-1])
 	}
 }
 

@@ -59,6 +59,10 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	// What the step sets, in one allocation (each variable a closure
 	// changes would be one).
 	t := &turnState{ev: ev}
+	// The caller's entries, copied into t: the step keeps them, which
+	// would move the caller's list (usually the visitor's one message) to
+	// the heap.
+	own := append(t.pre[:0:len(t.pre)], pre...)
 	began := time.Now()
 	tf, inTurn := s.foldsInTurn(conv)
 	// What the work after the turn reads first (a create card's), read
@@ -88,15 +92,15 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		s.askCreateReads(reads, p, next, effs)
 		s.askNoticeReads(reads, conv, effs)
 		t.info = TurnInfo{Event: t.ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
-		keepFirstMessage(next, pre)
-		entries := make([]store.Entry, 0, len(effs)+len(pre)+1)
-		entries = append(entries, pre...)
+		keepFirstMessage(next, own)
+		entries := make([]store.Entry, 0, len(effs)+len(own)+1)
+		entries = append(entries, own...)
 		entries = s.Entries(p, next, entries, effs, t.ev.Now)
 		if missedBy(t.info) {
 			// Stored with the turn, so that the turn is marked pending
 			// (leavesWork) and the sweep marks the chat missed should
 			// this process die before it does (redoWork).
-			left := slices.ContainsFunc(pre, func(e store.Entry) bool { return e.From == "visitor" })
+			left := slices.ContainsFunc(own, func(e store.Entry) bool { return e.From == "visitor" })
 			entries = append(entries, store.Entry{From: "system", Kind: "missed", Text: "Nobody took the chat in time", At: t.ev.Now, Data: map[string]any{"left_message": left}})
 		}
 		s.askPersonReads(reads, p, next, effs, entries)
@@ -236,7 +240,8 @@ type turnState struct {
 	waiting string    // the card whose question the turn answers
 	asked   time.Time // when it was asked
 	reads   store.TurnReads
-	fold    foldRoom // the fold written with the turn (inTurnFold)
+	fold    foldRoom       // the fold written with the turn (inTurnFold)
+	pre     [1]store.Entry // room for the entries before the step's
 }
 
 // keepFirstMessage records on sess the visitor's first message among

@@ -51,7 +51,7 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 			if v.Status >= http.StatusInternalServerError {
 				level = slog.LevelWarn
 			}
-			s.log.LogAttrs(context.Background(), level, "http request", attrs...)
+			logLine(s.log, level, "http request", attrs...)
 			return nil
 		},
 	})
@@ -106,4 +106,20 @@ func accessAttrs(to []slog.Attr, id, method, route string, status int, d time.Du
 		to = append(to, slog.String("ip", ip))
 	}
 	return to
+}
+
+// logLine writes a line as slog's Logger.LogAttrs does, without the
+// caller's program counter: LogAttrs walks the stack (runtime.Callers) for
+// every line to find its source, which serve's handlers do not print. The
+// lines every visitor and request write (a start's, the access log's) go
+// through it; a handler with AddSource prints no source for them.
+func logLine(l *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	ctx := context.Background()
+	h := l.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), level, msg, 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r)
 }

@@ -347,10 +347,10 @@ func (v *visitorConn) logStarted(conv, playbook, version, page string) {
 		var attrs [11]slog.Attr
 		n := len(a.attrs(v.s.cfg.LogIPs, &attrs))
 		n += copy(attrs[n:], started[:])
-		v.log.LogAttrs(context.Background(), slog.LevelInfo, "http request", attrs[:n]...)
+		logLine(v.log, slog.LevelInfo, "http request", attrs[:n]...)
 		return
 	}
-	v.log.LogAttrs(context.Background(), slog.LevelInfo, "conversation started", started[:]...)
+	logLine(v.log, slog.LevelInfo, "conversation started", started[:]...)
 }
 
 // logAccess writes the websocket's access line when it is not yet
@@ -358,7 +358,7 @@ func (v *visitorConn) logStarted(conv, playbook, version, page string) {
 func (v *visitorConn) logAccess() {
 	if a := v.access.Swap(nil); a != nil {
 		var attrs [11]slog.Attr
-		v.log.LogAttrs(context.Background(), slog.LevelInfo, "http request", a.attrs(v.s.cfg.LogIPs, &attrs)...)
+		logLine(v.log, slog.LevelInfo, "http request", a.attrs(v.s.cfg.LogIPs, &attrs)...)
 	}
 }
 

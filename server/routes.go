@@ -31,14 +31,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.accessLog())
 	e.Use(middleware.Recover())
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c *echo.Context) error {
-			h := c.Response().Header()
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "same-origin")
-			return next(c)
-		}
-	})
+	e.Use(securityHeaders)
 
 	static, _ := fs.Sub(web.Static, "static")
 	gz := middleware.Gzip() // the widget is ~65 KB, ~20 KB gzipped
@@ -245,6 +238,24 @@ func contentType(name string) string {
 	}
 	return "application/octet-stream"
 }
+
+// securityHeaders sets the headers every response carries. Their values
+// are shared slices, set by key (both canonical already), not Header.Set,
+// which makes a slice a header a response; net/http and echo only read
+// them (Header.Clone copies).
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c *echo.Context) error {
+		h := c.Response().Header()
+		h["X-Content-Type-Options"] = nosniff
+		h["Referrer-Policy"] = sameOrigin
+		return next(c)
+	}
+}
+
+var (
+	nosniff    = []string{"nosniff"}
+	sameOrigin = []string{"same-origin"}
+)
 
 // live is the liveness check (/livez, and /healthz, its alias): the
 // process serves HTTP. It asks nothing of the store, so a Redis outage

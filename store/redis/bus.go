@@ -2,8 +2,11 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strings"
 	"sync"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -93,6 +96,22 @@ type listener struct {
 	once sync.Once
 }
 
+// The listener's check of an idle connection, as go-redis's PubSub
+// channels do it: a ping after pubsubCheckEvery without a message, sent
+// within pubsubPingTimeout.
+const (
+	pubsubCheckEvery  = 3 * time.Second
+	pubsubPingTimeout = 5 * time.Second
+)
+
+// run reads the pub/sub connection (go-redis's PubSub.ReceiveTimeout) and
+// hands each message on, on this one goroutine. go-redis's
+// ChannelWithSubscriptions would read it on a goroutine of its own, wake
+// its health check's for every message, and hand the message to this one:
+// two goroutine switches more for every turn's echo. What it did besides
+// is done here: a ping proves an idle connection, and after an error
+// go-redis connects and subscribes again on the next receive (the
+// confirmations then tell the followers to catch up).
 func (l *listener) run() {
 	defer func() {
 		// Shards' readers send too (fromShard): out closes once none is.
@@ -101,39 +120,64 @@ func (l *listener) run() {
 		close(l.out)
 		l.outMu.Unlock()
 	}()
-	msgs := l.ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024))
+	ctx := context.Background()
+	errs := 0
 	for {
-		var m store.Message
+		msg, err := l.ps.ReceiveTimeout(ctx, pubsubCheckEvery)
 		select {
 		case <-l.stop:
 			return
-		case msg, ok := <-msgs:
-			if !ok {
+		default:
+		}
+		if err != nil {
+			if errors.Is(err, goredis.ErrClosed) {
 				return
 			}
-			switch msg := msg.(type) {
-			case *goredis.Message:
-				m = store.Message{Channel: msg.Channel, Payload: msg.Payload}
-			case *goredis.Subscription:
-				l.confirmed1(msg.Kind, msg.Channel)
-				switch msg.Kind {
-				case "subscribe":
-					if !l.confirm(l.followed, l.confirmed, msg.Channel) {
-						continue
-					}
-				case "psubscribe":
-					if !l.confirm(l.patterns, l.pconfirmed, msg.Channel) {
-						continue
-					}
-				default:
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Idle: a ping proves the connection (its pong comes
+				// here); one that cannot be sent makes go-redis
+				// reconnect.
+				pctx, cancel := context.WithTimeout(ctx, pubsubPingTimeout)
+				_ = l.ps.Ping(pctx)
+				cancel()
+				continue
+			}
+			// go-redis connects and subscribes again on the next
+			// receive; errors in a row wait between tries.
+			if errs++; errs > 1 {
+				select {
+				case <-l.stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		errs = 0
+		var m store.Message
+		switch msg := msg.(type) {
+		case *goredis.Message:
+			m = store.Message{Channel: msg.Channel, Payload: msg.Payload}
+		case *goredis.Subscription:
+			l.confirmed1(msg.Kind, msg.Channel)
+			switch msg.Kind {
+			case "subscribe":
+				if !l.confirm(l.followed, l.confirmed, msg.Channel) {
 					continue
 				}
-				// Subscribed again on a new connection: what was
-				// published in between is lost.
-				m = store.Message{Channel: msg.Channel, Resync: true}
+			case "psubscribe":
+				if !l.confirm(l.patterns, l.pconfirmed, msg.Channel) {
+					continue
+				}
 			default:
 				continue
 			}
+			// Subscribed again on a new connection: what was
+			// published in between is lost.
+			m = store.Message{Channel: msg.Channel, Resync: true}
+		default:
+			continue // a pong
 		}
 		select {
 		case l.out <- m:

@@ -257,15 +257,45 @@ func (v *visitorConn) readLoop(ctx context.Context) {
 			<-v.turn
 			continue
 		}
-		v.onShortStack(func() {
-			f, fe := protocol.DecodeVisitor(typ == websocket.MessageText, data)
-			if fe != nil {
-				v.Push(fe)
-			} else {
-				v.handle(ctx, f)
-			}
-		})
+		v.handleFrame(ctx, typ == websocket.MessageText, data)
 		<-v.turn
+	}
+}
+
+// handleFrame decodes and handles one frame the visitor sent, on a turn
+// worker (onShortStack), and waits for it. The worker's task is a pooled
+// frameTask, whose run func is made once: a closure a frame would be an
+// allocation every turn, and one kept a connection would cost every idle
+// widget its bytes.
+func (v *visitorConn) handleFrame(ctx context.Context, text bool, data []byte) {
+	t := frameTasks.Get().(*frameTask)
+	t.v, t.ctx, t.text, t.data = v, ctx, text, data
+	v.onShortStack(t.run)
+	t.v, t.ctx, t.data = nil, nil, nil // the connection is the collector's again
+	frameTasks.Put(t)
+}
+
+// frameTask is a visitor's frame handed to a turn worker.
+type frameTask struct {
+	v    *visitorConn
+	ctx  context.Context
+	text bool
+	data []byte
+	run  func() // t.handle, bound once
+}
+
+var frameTasks = sync.Pool{New: func() any {
+	t := new(frameTask)
+	t.run = t.handle
+	return t
+}}
+
+func (t *frameTask) handle() {
+	f, fe := protocol.DecodeVisitor(t.text, t.data)
+	if fe != nil {
+		t.v.Push(fe)
+	} else {
+		t.v.handle(t.ctx, f)
 	}
 }
 

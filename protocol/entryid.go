@@ -14,9 +14,18 @@ type EntryID struct{ MS, Seq uint64 }
 // EntryID (before every entry).
 func ParseEntryID(s string) EntryID {
 	a, b, _ := strings.Cut(s, "-")
-	ms, _ := strconv.ParseUint(a, 10, 64)
-	seq, _ := strconv.ParseUint(b, 10, 64)
-	return EntryID{ms, seq}
+	return EntryID{parseIDPart(a), parseIDPart(b)}
+}
+
+// parseIDPart reads one number of an entry id, 0 when it is malformed;
+// an empty part is not handed to strconv, whose error would be two
+// allocations (the zero id is every new conversation's start).
+func parseIDPart(s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	n, _ := strconv.ParseUint(s, 10, 64)
+	return n
 }
 
 // Less reports whether a comes before b in the transcript.

@@ -23,7 +23,9 @@
 -- the caller knew which facts are new from the session this turn
 -- replaces): the row's fields to add one to instead (one: a counter, or
 -- the turn's counters as one field, countedField in funnels.go), and the
--- conversation's facts (KEYS[5]) neither read nor written.
+-- conversation's facts (KEYS[5]) neither read nor written; with no
+-- mark and no record (KEYS[8]) the row and the rows are then KEYS[4] and
+-- KEYS[5], the last keys, no unused ones sent before them.
 -- KEYS[8] the conversation's inbox record and KEYS[9] its visitor's
 -- conversations (none: no visitor, or a Cluster, where they are in
 -- another slot), for a start that writes its record
@@ -146,11 +148,13 @@ if ARGV[9] ~= '' and ARGV[10] == '' then
   -- A row's first counter is one: then the shard's set of rows gets it.
   -- The increment is a string: a number argument costs Redis a
   -- snprintf("%.17g") each call.
+  local row, rows = KEYS[6], KEYS[7]
+  if not row then row, rows = KEYS[4], KEYS[5] end
   local first = false
   for i = 11 + n, factsEnd do
-    if redis.call('HINCRBY', KEYS[6], ARGV[i], '1') == 1 then first = true end
+    if redis.call('HINCRBY', row, ARGV[i], '1') == 1 then first = true end
   end
-  if first then redis.call('SADD', KEYS[7], ARGV[9]) end
+  if first then redis.call('SADD', rows, ARGV[9]) end
 elseif ARGV[9] ~= '' then
   fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n, factsEnd)
   redis.call('PEXPIRE', KEYS[5], ARGV[10])

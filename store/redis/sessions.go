@@ -323,6 +323,10 @@ func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess
 	return r, err
 }
 
+// countedRow is a counted fold's ARGV[9] (turn.lua): a fold, its row id
+// taken from the row's key. By pointer: not boxed.
+var countedRow = "="
+
 func (s *Store) commit(ctx context.Context, id string, version int64, data []byte, clientID string, entries []Entry, fold *inTurnFold, rec *startRecord) (Result, error) {
 	nf := 0
 	if fold != nil {
@@ -363,8 +367,9 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		nk := len(keys)
 		keys, v.row = fold.f.foldKeys(append(keys, ""), id, fold.Key)
 		if fold.Counted {
-			// No keep: the counters only (turn.lua).
-			args = append(args, &v.row, "")
+			// No keep: the counters only, and no row id: the script
+			// takes it from the row's key (turn.lua).
+			args = append(args, &countedRow, "")
 		} else {
 			v.keep = max(fold.keep.Milliseconds(), 1)
 			args = append(args, &v.row, &v.keep)

@@ -21,7 +21,8 @@
 -- (JSON), then the fold's facts, five each: name, counter, when (ms),
 -- since, timing (as foldScript's). ARGV[10] "" (store.FunnelFold.Counted:
 -- the caller knew which facts are new from the session this turn
--- replaces): the row's fields to add one to instead (one: a counter, or
+-- replaces; ARGV[9] is then "=", the row id read from the row's key): the
+-- row's fields to add one to instead (one: a counter, or
 -- the turn's counters as one field, countedField in funnels.go), and the
 -- conversation's facts (KEYS[5]) neither read nor written; with no
 -- mark and no record (KEYS[8]) the row and the rows are then KEYS[4] and
@@ -154,7 +155,9 @@ if ARGV[9] ~= '' and ARGV[10] == '' then
   for i = 11 + n, factsEnd do
     if redis.call('HINCRBY', row, ARGV[i], '1') == 1 then first = true end
   end
-  if first then redis.call('SADD', rows, ARGV[9]) end
+  -- The row's id is its key's end: the row is the shard's prefix, 'r:'
+  -- and the id; the rows, the same prefix and 'rows'.
+  if first then redis.call('SADD', rows, string.sub(row, #rows - 1)) end
 elseif ARGV[9] ~= '' then
   fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n, factsEnd)
   redis.call('PEXPIRE', KEYS[5], ARGV[10])

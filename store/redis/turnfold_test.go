@@ -517,6 +517,11 @@ func TestTurnFoldedCountedIsOneCounter(t *testing.T) {
 			t.Errorf("a turn with a counted fold and no mark sent %d keys, want 5", nk)
 		}
 		argv := args[3+nk:]
+		// Nor the row id (ARGV[9]): the script takes it from the row's
+		// key when the row is new; a counted fold sends "=" there.
+		if p, ok := argv[8].(*string); !ok || *p != "=" {
+			t.Errorf("ARGV[9] is %v, want \"=\": no row id", argv[8])
+		}
 		if got := len(argv) - 11; got != 1 {
 			t.Errorf("a turn of %d counters sent %d counter arguments (%q), want 1", len(counters), got, argv[11:])
 		}

@@ -420,12 +420,12 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		keys = s.recordKey(id, keys)
 		args = append(args, reads.Away, 1)
 	}
-	if fold != nil && fold.Counted && !inScript && len(keys) == 7 {
-		// A counted fold, no mark in the script, no record: the row and
-		// the rows are KEYS[4] and KEYS[5] (turn.lua), no unused keys
-		// before them (the two cost Redis about 1.2 k instructions).
-		keys[3], keys[4] = keys[5], keys[6]
-		keys = keys[:5]
+	if fold != nil && fold.Counted && !inScript {
+		// A counted fold, no mark in the script: the row and the rows are
+		// KEYS[4] and KEYS[5], a record KEYS[6] and the visitor's
+		// conversations KEYS[7] (turn.lua), no unused keys before them
+		// (the two cost Redis about 1.2 k instructions).
+		keys = append(keys[:3], keys[5:]...)
 	}
 	var res []any
 	var err error
@@ -724,7 +724,8 @@ func (r *startRecord) visitorIn(ctx context.Context, pipe goredis.Pipeliner, id 
 }
 
 // add appends the record's keys and arguments to the turn script's
-// (turn.lua: KEYS[8] and KEYS[9], the record at ARGV's end): the id, the
+// (turn.lua: KEYS[8] and KEYS[9], KEYS[6] and KEYS[7] once commit drops
+// a counted fold's unused keys; the record at ARGV's end): the id, the
 // start (ms: started_at and updated_at, the visitor's list's score), the
 // retention (ms), status, playbook and visitor, with KEYS[9] the guess
 // of the earlier conversations, then the record's other fields

@@ -25,8 +25,9 @@
 -- row's fields to add one to instead (one: a counter, or
 -- the turn's counters as one field, countedField in funnels.go), and the
 -- conversation's facts (KEYS[5]) neither read nor written; with no
--- mark and no record (KEYS[8]) the row and the rows are then KEYS[4] and
--- KEYS[5], the last keys, no unused ones sent before them.
+-- mark (ARGV[7] "") the row and the rows are then KEYS[4] and KEYS[5],
+-- no unused keys sent before them, and the record's keys below are
+-- KEYS[6] and KEYS[7] instead of KEYS[8] and KEYS[9].
 -- KEYS[8] the conversation's inbox record and KEYS[9] its visitor's
 -- conversations (none: no visitor, or a Cluster, where they are in
 -- another slot), for a start that writes its record
@@ -55,8 +56,14 @@
 -- The mark, the fold and the record are written only with "ok": a
 -- duplicate or a stale turn was marked and folded by the try that
 -- stored it.
+-- The record's key and its visitor's conversations: KEYS[8] and
+-- KEYS[9], or after a counted fold's row and rows with no mark KEYS[6]
+-- and KEYS[7].
+local rk = 8
+if ARGV[9] == '=' and ARGV[7] == '' then rk = 6 end
+local record, visitors = KEYS[rk], KEYS[rk + 1]
 local factsEnd = #ARGV
-if KEYS[8] then
+if record then
   factsEnd = factsEnd - tonumber(ARGV[factsEnd]) - 1
 end
 if ARGV[4] ~= '' then
@@ -149,8 +156,7 @@ if ARGV[9] ~= '' and ARGV[10] == '' then
   -- A row's first counter is one: then the shard's set of rows gets it.
   -- The increment is a string: a number argument costs Redis a
   -- snprintf("%.17g") each call.
-  local row, rows = KEYS[6], KEYS[7]
-  if not row then row, rows = KEYS[4], KEYS[5] end
+  local row, rows = KEYS[rk - 2], KEYS[rk - 1]
   local first = false
   for i = 11 + n, factsEnd do
     if redis.call('HINCRBY', row, ARGV[i], '1') == 1 then first = true end
@@ -162,16 +168,16 @@ elseif ARGV[9] ~= '' then
   fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n, factsEnd)
   redis.call('PEXPIRE', KEYS[5], ARGV[10])
 end
-if KEYS[8] and ARGV[#ARGV] == '1' then
+if record and ARGV[#ARGV] == '1' then
   -- Inbox.Away with the turn: the record's status says it exists.
-  local r = redis.call('HMGET', KEYS[8], 'status', 'team')
+  local r = redis.call('HMGET', record, 'status', 'team')
   if r[1] then
-    if not r[2] or r[2] == '' then redis.call('HSET', KEYS[8], 'team', ARGV[#ARGV - 1]) end
+    if not r[2] or r[2] == '' then redis.call('HSET', record, 'team', ARGV[#ARGV - 1]) end
     reply[#reply + 1] = '1'
   else
     reply[#reply + 1] = '0'
   end
-elseif KEYS[8] then
+elseif record then
   -- The start's inbox record, as Inbox.Start writes it: the visitor's
   -- earlier conversations are those before this one is added to them.
   -- The field names are the script's, started_at and updated_at one
@@ -181,13 +187,13 @@ elseif KEYS[8] then
   local id, at, keep = ARGV[r + 1], ARGV[r + 2], ARGV[r + 3]
   local fields = {'status', ARGV[r + 4], 'playbook', ARGV[r + 5], 'visitor', ARGV[r + 6], 'started_at', at, 'updated_at', at}
   local from, size = r + 7, ''
-  if KEYS[9] then
+  if visitors then
     size = ARGV[r + 7]
     from = r + 8
     if size ~= '' then from = r + 9 end
   end
   for i = from, #ARGV - 1 do fields[#fields + 1] = ARGV[i] end
-  if KEYS[9] then
+  if visitors then
     -- The guess holds when the list has the size it had then and its
     -- newest is the guess's first: the list only grows (every start adds
     -- to it) or expires whole, so it is the same list. Then no id is
@@ -198,7 +204,7 @@ elseif KEYS[8] then
     local list, n = nil, nil
     if size ~= '' then
       local sp = string.find(size, ' ', 1, true)
-      local at = redis.call('ZRANGE', KEYS[9], string.sub(size, 1, sp - 1), string.sub(size, sp + 1))
+      local at = redis.call('ZRANGE', visitors, string.sub(size, 1, sp - 1), string.sub(size, sp + 1))
       if #at == 1 then
         n = tonumber(string.sub(size, sp + 1))
         local guess = ARGV[r + 8]
@@ -210,12 +216,12 @@ elseif KEYS[8] then
     local read = not list
     if read then
       local prev = {}
-      local got = redis.call('ZREVRANGE', KEYS[9], '0', 'MAX_PREVIOUS_LAST')
+      local got = redis.call('ZREVRANGE', visitors, '0', 'MAX_PREVIOUS_LAST')
       for _, p in ipairs(got) do
         if p ~= id then prev[#prev + 1] = p end
       end
       -- Fewer than asked: all of them, the list's size.
-      if #got <= MAX_PREVIOUS_LAST then n = #got elseif not n then n = redis.call('ZCARD', KEYS[9]) end
+      if #got <= MAX_PREVIOUS_LAST then n = #got elseif not n then n = redis.call('ZCARD', visitors) end
       if #prev > 0 then
         -- As JSON. Ids are plain (conversation.NewIDAt: letters and
         -- digits); with a quote or a backslash, which JSON escapes, the
@@ -228,8 +234,8 @@ elseif KEYS[8] then
         end
       end
     end
-    n = n + redis.call('ZADD', KEYS[9], at, id)
-    redis.call('PEXPIRE', KEYS[9], keep)
+    n = n + redis.call('ZADD', visitors, at, id)
+    redis.call('PEXPIRE', visitors, keep)
     if list then
       fields[#fields + 1] = 'previous'
       fields[#fields + 1] = list
@@ -237,7 +243,7 @@ elseif KEYS[8] then
     reply[#reply + 1] = n
     if read then reply[#reply + 1] = list or '' end
   end
-  redis.call('HSET', KEYS[8], unpack(fields))
-  redis.call('PEXPIRE', KEYS[8], keep)
+  redis.call('HSET', record, unpack(fields))
+  redis.call('PEXPIRE', record, keep)
 end
 return reply

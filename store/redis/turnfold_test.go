@@ -622,14 +622,14 @@ func TestStartRecordArguments(t *testing.T) {
 	rec.mu.Unlock()
 	for i := range store.MaxPrevious + 2 {
 		conv, args := start("c"+strconv.Itoa(i), t0.Add(time.Duration(i)*time.Second), "")
-		// Four keys: the record, the visitor's conversations, and the
-		// two unused ones before them (KEYS[4] and KEYS[5]), which the
-		// plain turn leaves out.
+		// Two keys: the record and the visitor's conversations (no
+		// unused ones before them since the eleventh round:
+		// TestCountedStartSendsNoUnusedKeys).
 		want := 9
 		if i == 0 {
 			want = 8 // a visitor not seen: no guess
 		}
-		if n := len(args) - plain - 4; n != want {
+		if n := len(args) - plain - 2; n != want {
 			t.Errorf("start %d: the record took %d arguments (%v), want %d", i, n, args[plain:], want)
 		}
 		if want := min(i, store.MaxPrevious); len(conv.Previous) != want || i > 0 && conv.Previous[0] != "c"+strconv.Itoa(i-1) {
@@ -638,7 +638,7 @@ func TestStartRecordArguments(t *testing.T) {
 	}
 	// A team is a field more: two arguments.
 	_, args := start("team", t0.Add(time.Hour), "sales")
-	if n := len(args) - plain - 4; n != 11 {
+	if n := len(args) - plain - 2; n != 11 {
 		t.Errorf("a start with a team: the record took %d arguments (%v), want 11", n, args[plain:])
 	}
 	m := srv.Client.HGetAll(ctx, srv.Prefix+"{c:team}:meta").Val()
@@ -656,4 +656,61 @@ func recordedClient(t *testing.T, srv *redistest.Server) (*goredis.Client, *args
 	rec := &argsRecorder{}
 	c.AddHook(rec)
 	return c, rec
+}
+
+// TestCountedStartSendsNoUnusedKeys (issue 13, eleventh round): a start
+// that writes its record with a counted fold and no mark sends no unused
+// keys (two cost Redis about 1.2 k instructions a start): the session,
+// the transcript, the client ids, the row, the rows, the record and the
+// visitor's conversations; the record and the list are stored as
+// Inbox.Start stores them.
+func TestCountedStartSendsNoUnusedKeys(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	c, rec := recordedClient(t, srv)
+	st := redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour})
+	view := redisstore.NewInbox(srv.Client, srv.Prefix)
+	key := store.FunnelKey{Day: "2026-12-06", Playbook: "p", Version: "v1"}
+	t0 := time.UnixMilli(1800000000123).UTC()
+	vis := store.Visitor{ID: "v1", Name: "Ada"}
+	var previous []string
+	for _, id := range []string{"c1", "c2"} {
+		rec.mu.Lock()
+		rec.calls = nil
+		rec.mu.Unlock()
+		conv := &store.Conversation{ID: id, Status: store.StatusBot, Playbook: "p", Visitor: vis, StartedAt: t0, UpdatedAt: t0}
+		r, err := st.CreateStarted(ctx, &engine.Session{ID: id}, []redisstore.Entry{bot("hi"), bot("how can I help?")}, storetest.CountedFold(key, "started"), time.Hour, conv, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		calls := rec.calls
+		rec.mu.Unlock()
+		if len(calls) != 1 {
+			t.Fatalf("%s: %d EVALSHA for a start, want 1", id, len(calls))
+		}
+		args := calls[0]
+		nk, _ := strconv.Atoi(fmt.Sprint(args[2]))
+		keys := make([]string, nk)
+		for i := range keys {
+			keys[i] = fmt.Sprint(args[3+i])
+			if p, ok := args[3+i].(*string); ok {
+				keys[i] = *p
+			}
+		}
+		if nk != 7 || !strings.Contains(keys[3], ":r:") || !strings.HasSuffix(keys[4], "rows") || keys[5] != srv.Prefix+"{c:"+id+"}:meta" || !strings.HasSuffix(keys[6], ":convs") {
+			t.Errorf("%s: a counted start sent keys %q, want 7: the session's three, the row, the rows, the record, the visitor's", id, keys)
+		}
+		checkStarted(t, ctx, view, srv.Client, srv.Prefix, id, t0, vis, conv, r)
+		if !slices.Equal(conv.Previous, previous) {
+			t.Errorf("%s: previous %v, want %v", id, conv.Previous, previous)
+		}
+		previous = []string{id}
+	}
+	if n, err := srv.Client.ZCard(ctx, srv.Prefix+"visitor:v1:convs").Result(); err != nil || n != 2 {
+		t.Errorf("the visitor's list has %d (%v), want 2", n, err)
+	}
+	if got := storetest.FunnelCounters(t, redisstore.NewFunnels(srv.Client, srv.Prefix)); got["started"] != 2 {
+		t.Errorf("counters %v, want started 2", got)
+	}
 }

@@ -2,7 +2,6 @@ package conversation
 
 import (
 	"context"
-	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -319,38 +318,40 @@ func inTurnFold(room *foldRoom, sess *engine.Session, entries []store.Entry, wai
 // given twice counts once.
 func countNew(counters []store.FunnelFact, rec *engine.FunnelCounted, started time.Time, facts []store.FunnelFact) ([]store.FunnelFact, *engine.FunnelCounted) {
 	next := rec
-	ownAt := false // next.At is next's own (rec's is shared too)
 	for _, f := range facts {
 		if slices.Contains(next.Facts, f.Name) {
 			continue
 		}
 		if next == rec {
-			// One allocation for the names, and the counters' when
-			// they may not fit.
-			next = &engine.FunnelCounted{Facts: append(make([]string, 0, len(rec.Facts)+len(facts)), rec.Facts...), At: rec.At}
+			// Two allocations: the record with room for its times, and
+			// its names; and the counters' when they may not fit.
+			room := &countedRoom{rec: engine.FunnelCounted{Facts: append(make([]string, 0, len(rec.Facts)+len(facts)), rec.Facts...)}}
+			room.rec.At = append(room.at[:0], rec.At...)
+			next = &room.rec
 			counters = slices.Grow(counters, len(facts)+timedFacts(facts))
 		}
 		next.Facts = append(next.Facts, f.Name)
 		counters = append(counters, store.FunnelFact{Counter: f.Counter})
 		at := f.At.UnixMilli() - started.UnixMilli()
-		t0, since := next.At[f.Since]
-		timed := strings.HasPrefix(f.Name, askedPrefix)
-		if (since || timed) && !ownAt {
-			next.At, ownAt = maps.Clone(next.At), true
-		}
-		if since && f.Since != "" {
+		if t0, ok := next.At.Get(f.Since); ok && f.Since != "" {
 			counters = append(counters, store.FunnelFact{Counter: timedCounter(f.Timing, at-t0)})
 			// Only this fact is timed from it, and it counts once.
-			delete(next.At, f.Since)
+			next.At = next.At.Delete(f.Since)
 		}
-		if timed {
-			if next.At == nil {
-				next.At = make(map[string]int64, 1)
-			}
-			next.At[f.Name] = at
+		if strings.HasPrefix(f.Name, askedPrefix) {
+			next.At = next.At.Set(f.Name, at)
 		}
 	}
 	return counters, next
+}
+
+// countedRoom is a record countNew makes, with room for its times: as
+// many as a conversation usually waits on (one question; two while the
+// next one is added before the answered one's time is dropped), so the
+// times take no allocation of their own.
+type countedRoom struct {
+	rec engine.FunnelCounted
+	at  [2]engine.FunnelTime
 }
 
 // timedFacts is how many of facts are timed from another (Since): each

@@ -1,7 +1,6 @@
 package conversation
 
 import (
-	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -43,7 +42,7 @@ func TestInTurnFoldCountsWhatTheSessionHasNot(t *testing.T) {
 	}
 	read := sess.Funnel
 	kept := *read
-	kept.Facts, kept.At = slices.Clone(read.Facts), maps.Clone(read.At)
+	kept.Facts, kept.At = slices.Clone(read.Facts), slices.Clone(read.At)
 
 	// The answer, 1.2 s after the question, and the question asked again
 	// (reached and asked before: not counted again).
@@ -52,13 +51,13 @@ func TestInTurnFoldCountsWhatTheSessionHasNot(t *testing.T) {
 	if got, want := counters(answer), []string{"answered|name", "time|name|" + store.FunnelBucket(1200), "reached|email", "asked|email"}; !slices.Equal(got, want) {
 		t.Errorf("answer counts %v, want %v", got, want)
 	}
-	if !slices.Equal(read.Facts, kept.Facts) || !maps.Equal(read.At, kept.At) {
+	if !slices.Equal(read.Facts, kept.Facts) || !slices.Equal(read.At, kept.At) {
 		t.Errorf("the record read was changed: %+v, was %+v", read, kept)
 	}
-	if _, ok := sess.Funnel.At["asked|name"]; ok {
+	if _, ok := sess.Funnel.At.Get("asked|name"); ok {
 		t.Errorf("the answered question's time is still kept: %v", sess.Funnel.At)
 	}
-	if got := sess.Funnel.At["asked|email"]; got != 1200 {
+	if got, _ := sess.Funnel.At.Get("asked|email"); got != 1200 {
 		t.Errorf("asked|email kept at %d ms after the start, want 1200", got)
 	}
 	// Nothing new: no fold, the record as it was.

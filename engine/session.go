@@ -71,10 +71,10 @@ type Session struct {
 // and when those happened that a later fact is timed from.
 type FunnelCounted struct {
 	Facts []string `json:"f,omitempty"`
-	// At maps such a fact's name to when it happened, in milliseconds
-	// after the session's StartedAt (to the millisecond); it is dropped
-	// once the fact timed from it is counted.
-	At map[string]int64 `json:"t,omitempty"`
+	// At holds when such a fact happened, in milliseconds after the
+	// session's StartedAt (to the millisecond); it is dropped once the
+	// fact timed from it is counted.
+	At FunnelTimes `json:"t,omitempty"`
 }
 
 // Visitor is what the widget and server know about the visitor. Playbook

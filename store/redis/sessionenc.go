@@ -76,7 +76,7 @@ func appendSession(b []byte, sess *engine.Session) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `"t":`...)
-			b = appendInt64Map(b, f.At)
+			b = appendFunnelTimes(b, f.At)
 		}
 		b = append(b, '}')
 	}
@@ -263,8 +263,18 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	return appendMap(b, m, appendJSONString)
 }
 
-func appendInt64Map(b []byte, m map[string]int64) []byte {
-	return appendMap(b, m, func(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) })
+// appendFunnelTimes appends t as engine.FunnelTimes.MarshalJSON writes
+// it: the object of the names (sorted) to the times.
+func appendFunnelTimes(b []byte, t engine.FunnelTimes) []byte {
+	b = append(b, '{')
+	for i, x := range t {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(appendJSONString(b, x.Fact), ':')
+		b = strconv.AppendInt(b, x.Ms, 10)
+	}
+	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"

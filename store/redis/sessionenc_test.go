@@ -145,10 +145,11 @@ func randSession(r *rand.Rand) *engine.Session {
 			s.Funnel.Facts = append(s.Funnel.Facts, randString(r))
 		}
 		if r.IntN(2) == 0 {
-			s.Funnel.At = map[string]int64{}
+			at := map[string]int64{}
 			for range r.IntN(20) {
-				s.Funnel.At[randString(r)] = r.Int64N(1<<40) - 1<<39
+				at[randString(r)] = r.Int64N(1<<40) - 1<<39
 			}
+			s.Funnel.At = engine.FunnelTimesOf(at)
 		}
 	}
 	return s
@@ -217,7 +218,7 @@ func FuzzAppendSession(f *testing.F) {
 			Vars:      map[string]any{a: x, b: a, "n": int(n), "l": []any{a, x, map[string]any{b: nil}}},
 			Visitor:   engine.Visitor{Name: a, Page: b, UTM: map[string]string{a: b, b: a}},
 			Variants:  map[string]string{b: a},
-			Funnel:    &engine.FunnelCounted{Facts: []string{a, b}, At: map[string]int64{a: n}},
+			Funnel:    &engine.FunnelCounted{Facts: []string{a, b}, At: engine.FunnelTimes{{Fact: a, Ms: n}}},
 			StartedAt: time.UnixMilli(n), UpdatedAt: time.UnixMilli(n / 2),
 		}
 		checkAppendSession(t, sess)
@@ -233,7 +234,7 @@ func TestAppendSessionAllocations(t *testing.T) {
 		Vars:      map[string]any{"email": "visitor1@acme1.com", "score": 0, "size": "11-50", "ok": true, "n": 2.5},
 		Visitor:   engine.Visitor{ID: "bench-1", Page: "/bench", Language: "en", UTM: map[string]string{"source": "ads"}},
 		Variants:  map[string]string{"greeting": "b"},
-		Funnel:    &engine.FunnelCounted{Facts: []string{"reached|size", "asked|size"}, At: map[string]int64{"asked|size": 1200}},
+		Funnel:    &engine.FunnelCounted{Facts: []string{"reached|size", "asked|size"}, At: engine.FunnelTimes{{Fact: "asked|size", Ms: 1200}}},
 		StartedAt: time.Now(), UpdatedAt: time.Now(),
 	}
 	buf := make([]byte, 0, 4096)

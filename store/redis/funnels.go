@@ -82,8 +82,12 @@ func shardOf(conv string) int {
 	return int(h.Sum32() % fnvShards)
 }
 
-func rowID(k store.FunnelKey) string {
-	return k.Day + "|" + k.Playbook + "|" + k.Version + "|" + k.Variant
+func rowID(k store.FunnelKey) string { return rowKey("", k)[len("r:"):] }
+
+// rowKey is the key of row k's counters in the shard whose key prefix is
+// sh: sh, "r:" and the row's id, in one allocation.
+func rowKey(sh string, k store.FunnelKey) string {
+	return sh + "r:" + k.Day + "|" + k.Playbook + "|" + k.Version + "|" + k.Variant
 }
 
 // countedField is the row's field that a Counted fold adds one to: the
@@ -257,6 +261,17 @@ func (f *Funnels) foldKeys(keys []string, conv string, key store.FunnelKey) ([]s
 	n := shardOf(conv)
 	sh, id := f.shard(n), rowID(key)
 	return append(keys, sh+"c:"+conv, sh+"r:"+id, f.rows[n]), id
+}
+
+// countedKeys appends to keys a Counted fold's three keys (foldKeys's) of
+// conversation conv under key, in one allocation: the row's key stands
+// for the conversation's facts, which a Counted fold neither reads nor
+// writes (turn.lua), and no row id is made (the script takes it from the
+// row's key).
+func (f *Funnels) countedKeys(keys []string, conv string, key store.FunnelKey) []string {
+	n := shardOf(conv)
+	row := rowKey(f.shard(n), key)
+	return append(keys, row, row, f.rows[n])
 }
 
 // appendFacts appends to args the fold's five arguments of each fact:

@@ -365,12 +365,13 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	}
 	if fold != nil {
 		nk := len(keys)
-		keys, v.row = fold.f.foldKeys(append(keys, ""), id, fold.Key)
 		if fold.Counted {
 			// No keep: the counters only, and no row id: the script
 			// takes it from the row's key (turn.lua).
+			keys = fold.f.countedKeys(append(keys, ""), id, fold.Key)
 			args = append(args, &countedRow, "")
 		} else {
+			keys, v.row = fold.f.foldKeys(append(keys, ""), id, fold.Key)
 			v.keep = max(fold.keep.Milliseconds(), 1)
 			args = append(args, &v.row, &v.keep)
 		}

@@ -129,25 +129,33 @@ func (s *Store) Client() goredis.UniversalClient { return s.rdb }
 func (s *Store) Prefix() string { return s.prefix }
 
 func (s *Store) keys(id string) []string {
-	// The three keys in one string (one allocation), each a part of it.
+	keys, _ := s.keysAndChannel(id)
+	return keys
+}
+
+// keysAndChannel returns the conversation's three keys and its Channel,
+// all in one string (one allocation), each a part of it.
+func (s *Store) keysAndChannel(id string) ([]string, string) {
 	p := s.prefix
-	all := p + "{c:" + id + "}:s" + p + "{c:" + id + "}:msgs" + p + "{c:" + id + "}:cid"
+	all := p + "{c:" + id + "}:s" + p + "{c:" + id + "}:msgs" + p + "{c:" + id + "}:cid" + p + "{c:" + id + liveSuffix
 	n := len(p) + len(id) + len("{c:}:")
 	// Room for a turn's mark and fold keys (commit): one allocation.
 	keys := make([]string, 3, 7)
-	keys[0], keys[1], keys[2] = all[:n+1], all[n+1:2*n+5], all[2*n+5:]
-	return keys
+	keys[0], keys[1], keys[2] = all[:n+1], all[n+1:2*n+5], all[2*n+5:3*n+8]
+	return keys, all[3*n+8:]
 }
 
 // Channel is the pub/sub channel that carries a conversation's new entries
 // to every process.
-func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + "}:live" }
+func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + liveSuffix }
 
-// liveArg is the turn script's ARGV[5]: the conversation's channel, or on
-// a Cluster for a placed id its shard channel, a newline and the id
+// liveSuffix ends a conversation's Channel, after its prefix, "{c:" and its id.
+const liveSuffix = "}:live"
+
+// liveArg is the turn script's ARGV[5]: ch, the conversation's channel, or
+// on a Cluster for a placed id its shard channel, a newline and the id
 // (shardbus.go).
-func (s *Store) liveArg(id string) string {
-	ch := s.Channel(id)
+func (s *Store) liveArg(ch string) string {
 	if !s.oneNode {
 		if sc, head, ok := shardRoute(ch); ok {
 			return sc + "\n" + head[:len(head)-1]
@@ -338,7 +346,8 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	// The string and number arguments go to go-redis by pointer (it
 	// writes a *string as the string, an *int64 as the number): one
 	// allocation for them all instead of one each boxed.
-	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, live: s.liveArg(id)}
+	keys, ch := s.keysAndChannel(id)
+	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, live: s.liveArg(ch)}
 	args := make([]any, 0, 10+len(entries)+nf)
 	args = append(args, &v.version, data, &v.ttl, &v.clientID, &v.live, len(entries))
 	mark := ""
@@ -354,7 +363,6 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		// id (dup) writes no mark: the try that stored it did.
 		mark = id + "|" + newNonce()
 	}
-	keys := s.keys(id)
 	// On a Cluster a placed id's pending set is in its slot (pending.go).
 	inScript := mark != "" && (s.oneNode || placedShardOf(id) >= 0)
 	if inScript {

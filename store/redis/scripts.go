@@ -131,7 +131,12 @@ func rerunNoScript(ctx context.Context, rdb goredis.UniversalClient, cmds []gore
 	return nil
 }
 
-// isNoScript reports whether err is Redis's NOSCRIPT.
+// isNoScript reports whether err is Redis's NOSCRIPT. No error is not,
+// with no allocation (goredis.ErrNoScript boxed for errors.Is and
+// HasErrorPrefix's target were two allocations a call).
 func isNoScript(err error) bool {
-	return errors.Is(err, goredis.ErrNoScript) || goredis.HasErrorPrefix(err, "NOSCRIPT")
+	return err != nil && (errors.Is(err, errNoScript) || goredis.HasErrorPrefix(err, "NOSCRIPT"))
 }
+
+// errNoScript is goredis.ErrNoScript boxed once.
+var errNoScript error = goredis.ErrNoScript

@@ -2,10 +2,13 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/playbook-dev/playbook/internal/race"
 	"github.com/playbook-dev/playbook/internal/redistest"
 )
 
@@ -69,4 +72,23 @@ func TestPingLoadsEveryScript(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestIsNoScriptAllocations: a script's call that did not fail is checked
+// for NOSCRIPT with no allocation (boxing goredis.ErrNoScript for
+// errors.Is and goredis.HasErrorPrefix's errors.As target were two each
+// call, every turn); a NOSCRIPT error is still found.
+func TestIsNoScriptAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
+	if n := testing.AllocsPerRun(100, func() { isNoScript(nil) }); n != 0 {
+		t.Errorf("%v allocations to check a call that did not fail, want 0", n)
+	}
+	for _, err := range []error{goredis.ErrNoScript, fmt.Errorf("eval: %w", goredis.ErrNoScript)} {
+		if !isNoScript(err) {
+			t.Errorf("isNoScript(%v) = false", err)
+		}
+	}
+	if isNoScript(errors.New("NOSCRIPT, but not from Redis")) {
+		t.Error("an error not from Redis is NOSCRIPT")
+	}
 }

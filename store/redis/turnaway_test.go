@@ -11,6 +11,7 @@ import (
 	"github.com/playbook-dev/playbook/engine"
 	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
+	"github.com/playbook-dev/playbook/store/storetest"
 )
 
 // TestTurnRecordsAwayInTheScript (issue 13, tenth round): a turn whose
@@ -23,18 +24,22 @@ import (
 // after the turn (it was an EVALSHA, EXISTS, HGET and HSET of its own, and
 // a round trip). A team the record has is kept; a missing record is left
 // missing and AwayRecorded false (the caller's Away then fails, the mark
-// stays for the sweep, as before).
+// stays for the sweep, as before). With a counted fold (a4, a5) the
+// record is the script's KEYS[6], after the row and the rows (eleventh
+// round: no unused keys).
 func TestTurnRecordsAwayInTheScript(t *testing.T) {
 	ctx, rdb, p := monitoredRedis(t)
 	st := redisstore.New(rdb, redisstore.Options{Prefix: p, TTL: time.Hour})
 	inbox := redisstore.NewInbox(rdb, p)
 	for _, tc := range []struct {
-		id, had, want string
-		record, ok    bool
+		id, had, want       string
+		record, ok, counted bool
 	}{
 		{id: "a1", record: true, want: "sales", ok: true},
 		{id: "a2", record: true, had: "support", want: "support", ok: true},
 		{id: "a3"},
+		{id: "a4", record: true, want: "sales", ok: true, counted: true},
+		{id: "a5", counted: true},
 	} {
 		sess := &engine.Session{ID: tc.id, Playbook: "qualify", Version: "h"}
 		if _, err := st.Create(ctx, sess, []store.Entry{bot("hi")}); err != nil {
@@ -51,11 +56,14 @@ func TestTurnRecordsAwayInTheScript(t *testing.T) {
 		}
 		mon := startMonitor(t, rdb.Options().Addr, p)
 		reads := &store.TurnReads{}
-		_, err := st.Turn(store.WithTurnReads(ctx, reads), tc.id, "m1", func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+		_, err := st.TurnFolded(store.WithTurnReads(ctx, reads), tc.id, "m1", time.Hour, func(sess *engine.Session) (*engine.Session, []store.Entry, *store.FunnelFold, error) {
 			reads.Reset()
 			entries := []store.Entry{{From: "system", Kind: "away", Text: "Sales is away", Data: map[string]any{"team": "sales"}}, bot("We will email you")}
 			reads.Away = "sales"
-			return sess, entries, nil
+			if tc.counted {
+				return sess, entries, storetest.CountedFold(store.FunnelKey{Day: "2026-12-06", Playbook: "qualify", Version: "h"}, "away|sales"), nil
+			}
+			return sess, entries, nil, nil
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -95,5 +103,8 @@ func TestTurnRecordsAwayInTheScript(t *testing.T) {
 		case c.Team != tc.want:
 			t.Errorf("%s: team %q, want %q", tc.id, c.Team, tc.want)
 		}
+	}
+	if got := storetest.FunnelCounters(t, redisstore.NewFunnels(rdb, p)); got["away|sales"] != 2 {
+		t.Errorf("counters %v, want away|sales 2 (a4 and a5)", got)
 	}
 }

@@ -347,9 +347,9 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	// writes a *string as the string, an *int64 as the number): one
 	// allocation for them all instead of one each boxed.
 	keys, ch := s.keysAndChannel(id)
-	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, live: s.liveArg(ch)}
+	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, live: s.liveArg(ch), data: data}
 	args := make([]any, 0, 10+len(entries)+nf)
-	args = append(args, &v.version, data, &v.ttl, &v.clientID, &v.live, len(entries))
+	args = append(args, &v.version, &v.data, &v.ttl, &v.clientID, &v.live, len(entries))
 	mark := ""
 	pending := s.pending
 	if fold != nil && (version != 0 || rec != nil) && s.pendingFolded != nil {
@@ -394,7 +394,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			if err != nil {
 				return Result{}, err
 			}
-			args = append(args, b)
+			args = append(args, v.entry(i, b))
 		}
 		if fold.Counted {
 			field, err := countedField(fold.Facts)
@@ -416,7 +416,7 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			if err != nil {
 				return Result{}, err
 			}
-			args = append(args, b)
+			args = append(args, v.entry(i, b))
 		}
 	}
 	reads := store.TurnReadsOf(ctx)
@@ -490,13 +490,34 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	return Result{}, fmt.Errorf("turn script: unexpected reply %v", res)
 }
 
-// turnArgs are a turn script's string and number arguments (commit),
-// passed by pointer.
+// turnArgs are a turn script's string, number and bytes arguments
+// (commit), passed by pointer: the session's JSON, and the entries' (room
+// for an ordinary turn's).
 type turnArgs struct {
 	version, ttl, now, keep int64
 	clientID, live, mark    string
 	row, field              string
+	data                    argBytes
+	entries                 [4]argBytes
 }
+
+// entry returns the argument of the i-th entry's JSON b: by pointer into
+// v when it has room, or else b boxed.
+func (v *turnArgs) entry(i int, b []byte) any {
+	if i < len(v.entries) {
+		v.entries[i] = b
+		return &v.entries[i]
+	}
+	return b
+}
+
+// argBytes is a bytes argument that goes to go-redis by pointer, as an
+// encoding.BinaryMarshaler (written as its bytes, as a []byte is),
+// instead of boxed: no allocation each.
+type argBytes []byte
+
+// MarshalBinary returns the bytes.
+func (b *argBytes) MarshalBinary() ([]byte, error) { return *b, nil }
 
 // maxTries bounds how often Turn re-runs a step that lost a race.
 const maxTries = 30

@@ -56,9 +56,6 @@
 -- The mark, the fold and the record are written only with "ok": a
 -- duplicate or a stale turn was marked and folded by the try that
 -- stored it.
--- The globals as locals, read once: a global read costs Redis' Lua far
--- more than a local's (TestTurnScriptReadsGlobalsOnce).
-local KEYS, ARGV, redis, tonumber, tostring, string, table, unpack, ipairs, type, math, cjson = KEYS, ARGV, redis, tonumber, tostring, string, table, unpack, ipairs, type, math, cjson
 -- The record's key and its visitor's conversations: KEYS[8] and
 -- KEYS[9], or after a counted fold's row and rows with no mark KEYS[6]
 -- and KEYS[7].

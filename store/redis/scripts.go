@@ -24,13 +24,20 @@ var scripts struct {
 // newScript is goredis.NewScript of src after its globals' locals line
 // (withLocals), remembered in scripts.
 func newScript(src string) *goredis.Script {
+	s, _ := addScript(src)
+	return s
+}
+
+// addScript is newScript, with the source the script's hash is of (src
+// after its locals line): what an EVAL of it must send.
+func addScript(src string) (*goredis.Script, string) {
 	src = withLocals(src)
 	s := goredis.NewScript(src)
 	scripts.mu.Lock()
 	scripts.all = append(scripts.all, s)
 	scripts.src = append(scripts.src, src)
 	scripts.mu.Unlock()
-	return s
+	return s, src
 }
 
 // luaGlobals are the globals a script may read (Redis 7's Lua: KEYS,
@@ -101,7 +108,7 @@ type boxedScript struct {
 }
 
 func newBoxedScript(src string) *boxedScript {
-	s := newScript(src)
+	s, src := addScript(src)
 	return &boxedScript{s: s, sha: s.Hash(), src: src}
 }
 

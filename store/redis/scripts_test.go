@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"testing"
@@ -90,5 +91,18 @@ func TestIsNoScriptAllocations(t *testing.T) {
 	}
 	if isNoScript(errors.New("NOSCRIPT, but not from Redis")) {
 		t.Error("an error not from Redis is NOSCRIPT")
+	}
+}
+
+// TestBoxedScriptSendsWhatItsHashNames: a boxed script sent whole (EVAL,
+// after a node answered NOSCRIPT: a restarted or promoted node) sends the
+// source its hash is of, so that Redis caches it under that hash and the
+// next call's EVALSHA finds it; a source that differs from the hash's
+// would be sent whole on every call there.
+func TestBoxedScriptSendsWhatItsHashNames(t *testing.T) {
+	for name, b := range map[string]*boxedScript{"turn": turnScript, "apply": applyScript} {
+		if sum := fmt.Sprintf("%x", sha1.Sum([]byte(b.src))); sum != b.sha {
+			t.Errorf("the %s script's source sent whole hashes to %s, its EVALSHA names %s", name, sum, b.sha)
+		}
 	}
 }

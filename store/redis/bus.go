@@ -18,7 +18,15 @@ import (
 // reconnects and subscribes again by itself after a break, and the
 // listener then sends a Resync for each channel, since what was published
 // in between is lost.
-type Bus struct{ rdb goredis.UniversalClient }
+type Bus struct {
+	rdb    goredis.UniversalClient
+	checks busChecks
+}
+
+// busChecks are a listener's checks of an idle connection: a ping after
+// every without a message (shardEvery on a Cluster's shard connections),
+// and its pong within pong.
+type busChecks struct{ every, shardEvery, pong time.Duration }
 
 var (
 	_ store.Bus           = (*Bus)(nil)
@@ -26,7 +34,9 @@ var (
 )
 
 // NewBus returns the bus of rdb.
-func NewBus(rdb goredis.UniversalClient) *Bus { return &Bus{rdb: rdb} }
+func NewBus(rdb goredis.UniversalClient) *Bus {
+	return &Bus{rdb: rdb, checks: busChecks{every: pubsubCheckEvery, shardEvery: shardCheckEvery, pong: pubsubPingTimeout}}
+}
 
 // Publish sends payload on channel. On a Redis Cluster it goes to the
 // master of the channel's slot, the node the turn script publishes on
@@ -61,7 +71,7 @@ func (b *Bus) Publish(ctx context.Context, channel, payload string) error {
 func (b *Bus) Listen(ctx context.Context) (store.Listener, error) {
 	l := &listener{ps: b.rdb.Subscribe(context.WithoutCancel(ctx)), confirmed: map[string]bool{}, followed: map[string]bool{},
 		patterns: map[string]bool{}, pconfirmed: map[string]bool{},
-		out: make(chan store.Message, 1024), stop: make(chan struct{})}
+		out: make(chan store.Message, 1024), stop: make(chan struct{}), checks: b.checks}
 	l.cc, _ = b.rdb.(*goredis.ClusterClient)
 	go l.run()
 	return l, nil
@@ -94,6 +104,8 @@ type listener struct {
 
 	stop chan struct{}
 	once sync.Once
+
+	checks busChecks
 }
 
 // The listener's check of an idle connection, as go-redis's PubSub
@@ -102,6 +114,7 @@ type listener struct {
 const (
 	pubsubCheckEvery  = 3 * time.Second
 	pubsubPingTimeout = 5 * time.Second
+	shardCheckEvery   = 30 * time.Second
 )
 
 // run reads the pub/sub connection (go-redis's PubSub.ReceiveTimeout) and
@@ -112,6 +125,15 @@ const (
 // is done here: a ping proves an idle connection, and after an error
 // go-redis connects and subscribes again on the next receive (the
 // confirmations then tell the followers to catch up).
+//
+// A ping that is written proves nothing by itself: a connection can go
+// silent without breaking (a NAT or load balancer that forgot it, a
+// network that parted, a failed-over host gone without a reset), and
+// then it takes every write and answers none, until the kernel gives it
+// up after about 15 minutes of retransmissions. So after a ping the
+// next receive must bring something (the pong at least) within
+// checks.pong: it is made without go-redis's allowance for a timeout,
+// so go-redis drops a connection that stays silent and connects again.
 func (l *listener) run() {
 	defer func() {
 		// Shards' readers send too (fromShard): out closes once none is.
@@ -122,8 +144,21 @@ func (l *listener) run() {
 	}()
 	ctx := context.Background()
 	errs := 0
+	pinged := false
 	for {
-		msg, err := l.ps.ReceiveTimeout(ctx, pubsubCheckEvery)
+		var (
+			msg any
+			err error
+		)
+		if pinged {
+			pctx, cancel := context.WithTimeout(ctx, l.checks.pong)
+			msg, err = l.ps.ReceiveTimeout(pctx, 0)
+			cancel()
+		} else {
+			msg, err = l.ps.ReceiveTimeout(ctx, l.checks.every)
+		}
+		awaited := pinged
+		pinged = false
 		select {
 		case <-l.stop:
 			return
@@ -134,17 +169,17 @@ func (l *listener) run() {
 				return
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Idle: a ping proves the connection (its pong comes
-				// here); one that cannot be sent makes go-redis
-				// reconnect.
-				pctx, cancel := context.WithTimeout(ctx, pubsubPingTimeout)
-				_ = l.ps.Ping(pctx)
+			if !awaited && errors.As(err, &ne) && ne.Timeout() {
+				// Idle: a ping, whose pong must come in time (above);
+				// one that cannot be written makes go-redis reconnect.
+				pctx, cancel := context.WithTimeout(ctx, l.checks.pong)
+				pinged = l.ps.Ping(pctx) == nil
 				cancel()
 				continue
 			}
-			// go-redis connects and subscribes again on the next
-			// receive; errors in a row wait between tries.
+			// Broken, or silent after a ping: go-redis connects and
+			// subscribes again on the next receive; errors in a row
+			// wait between tries.
 			if errs++; errs > 1 {
 				select {
 				case <-l.stop:
@@ -327,6 +362,7 @@ func (l *listener) hearShards(ctx context.Context, prefix string) error {
 		return nil
 	}
 	s := newShardSubs(l.cc, prefix, l.fromShard, l.stop)
+	s.checks = l.checks
 	if err := s.start(ctx); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -71,3 +72,10 @@ func CoalescerWaiting(c *Coalescer) int {
 
 // PlacedShardOf is the placed shard of a conversation id, -1 for none.
 var PlacedShardOf = placedShardOf
+
+// SetBusChecks sets how long b's listeners wait without a message before
+// they ping (on one node and on a Cluster's shard connections alike) and
+// how long for the pong; for listeners opened afterwards.
+func SetBusChecks(b *Bus, every, pong time.Duration) {
+	b.checks = busChecks{every: every, shardEvery: every, pong: pong}
+}

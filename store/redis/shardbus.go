@@ -81,6 +81,8 @@ type shardSubs struct {
 	ready chan struct{}
 	// late: start stopped waiting for ready.
 	late bool
+
+	checks busChecks
 }
 
 // shardGroup is one pub/sub connection to one master.
@@ -288,11 +290,26 @@ func (s *shardSubs) closeAll() {
 	}
 }
 
-// read hands g's messages on until g is closed.
+// read hands g's messages on until g is closed. As the listener's own
+// connection (listener.run), an idle connection is pinged and must answer
+// within checks.pong, or it is taken for silent and given up.
 func (s *shardSubs) read(g *shardGroup) {
 	ctx := context.Background()
+	pinged := false
 	for {
-		msg, err := g.ps.ReceiveTimeout(ctx, 30*time.Second)
+		var (
+			msg any
+			err error
+		)
+		if pinged {
+			pctx, cancel := context.WithTimeout(ctx, s.checks.pong)
+			msg, err = g.ps.ReceiveTimeout(pctx, 0)
+			cancel()
+		} else {
+			msg, err = g.ps.ReceiveTimeout(ctx, s.checks.shardEvery)
+		}
+		awaited := pinged
+		pinged = false
 		s.mu.Lock()
 		dead := g.dead
 		s.mu.Unlock()
@@ -301,14 +318,17 @@ func (s *shardSubs) read(g *shardGroup) {
 		}
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Idle: a ping proves the connection (its pong comes here).
-				if g.ps.Ping(ctx) == nil {
+			if !awaited && errors.As(err, &ne) && ne.Timeout() {
+				// Idle: a ping (its pong comes here, in time).
+				pctx, cancel := context.WithTimeout(ctx, s.checks.pong)
+				pinged = g.ps.Ping(pctx) == nil
+				cancel()
+				if pinged {
 					continue
 				}
 			}
-			// A broken connection (go-redis would subscribe again
-			// with one SSUBSCRIBE over many slots, which Redis
+			// A broken or silent connection (go-redis would subscribe
+			// again with one SSUBSCRIBE over many slots, which Redis
 			// refuses), or an error reply (MOVED: the slot map was
 			// stale): start over with a fresh map.
 			s.mu.Lock()

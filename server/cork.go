@@ -298,4 +298,23 @@ func (w *corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.conn, bufio.NewReadWriter(br, bw), nil
 }
 
+// WriteHeader writes the response's status. A 101 Switching Protocols
+// goes without the headers the route's middleware set for answers with a
+// body or a document (X-Content-Type-Options, Referrer-Policy) and
+// without the request id (X-Request-Id; the access line keeps it): a
+// protocol switch uses none of them, a browser shows a page's script none
+// of a websocket's, and every visitor's widget would parse them on every
+// conversation. The 101 then carries the handshake's headers and Date, as
+// the bench's reference server's. A refused upgrade (an ordinary answer)
+// keeps them.
+func (w *corkingWriter) WriteHeader(code int) {
+	if code == http.StatusSwitchingProtocols {
+		h := w.ResponseWriter.Header()
+		delete(h, "X-Content-Type-Options")
+		delete(h, "Referrer-Policy")
+		delete(h, requestIDHeader)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
 func (w *corkingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -85,6 +85,10 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	if !s.limits.connect(ip, s.now()) {
 		return echo.NewHTTPError(429, "too many connections from your address; try again in a minute")
 	}
+	var requestID string // the 101 goes without it (corkingWriter.WriteHeader)
+	if s.cfg.AccessLog {
+		requestID = w.Header().Get(requestIDHeader)
+	}
 	cw := &corkingWriter{ResponseWriter: w}
 	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.AllowedOrigins})
 	if err != nil {
@@ -118,7 +122,7 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	if s.cfg.AccessLog {
 		// The upgrade's line waits for the first frame (the widget sends
 		// it at once): a start's line then says both (logStarted).
-		v.access.Store(&wsAccess{id: w.Header().Get(requestIDHeader), duration: time.Since(begin), ip: ip})
+		v.access.Store(&wsAccess{id: requestID, duration: time.Since(begin), ip: ip})
 		c.Set(loggedByConn, true)
 	}
 	go v.serve(ctx, cancel)

@@ -88,6 +88,31 @@ func (r CompareRun) ServerSwitches() float64 {
 	return r.Load.Syscalls.Switches
 }
 
+// BenchCalls, BenchSwitches and BenchAllocs are the load generator's
+// read+write system calls, context switches and heap allocations per turn
+// (-1: unknown): what the server's frames, upgrade and close cost its
+// clients, in counts that do not follow the machine's load.
+func (r CompareRun) BenchCalls() float64 {
+	if r.Load == nil || r.Load.BenchSyscalls == nil {
+		return -1
+	}
+	return r.Load.BenchSyscalls.Reads + r.Load.BenchSyscalls.Writes
+}
+
+func (r CompareRun) BenchSwitches() float64 {
+	if r.Load == nil || r.Load.BenchSyscalls == nil {
+		return -1
+	}
+	return r.Load.BenchSyscalls.Switches
+}
+
+func (r CompareRun) BenchAllocs() float64 {
+	if r.Load == nil || r.Load.BenchAllocs <= 0 {
+		return -1
+	}
+	return r.Load.BenchAllocs
+}
+
 // Commands are the Redis commands per turn, those scripts ran included
 // (INFO commandstats; -1: unknown).
 func (r CompareRun) Commands() float64 {
@@ -180,7 +205,7 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("\n")
 	for _, e := range c.Engines {
-		var tps, p50, p99, trips, cmds, reqs, calls, switches, allocs, allocBytes []float64
+		var tps, p50, p99, trips, cmds, reqs, calls, switches, allocs, allocBytes, bcalls, bswitches, ballocs []float64
 		var cpu, st, bn []time.Duration
 		for _, r := range c.Runs {
 			if r.Engine != e {
@@ -207,6 +232,13 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 				allocs = append(allocs, r.Load.ServerAllocs)
 				allocBytes = append(allocBytes, r.Load.ServerAllocBytes)
 			}
+			if v := r.BenchCalls(); v >= 0 {
+				bcalls = append(bcalls, v)
+				bswitches = append(bswitches, r.BenchSwitches())
+			}
+			if v := r.BenchAllocs(); v >= 0 {
+				ballocs = append(ballocs, v)
+			}
 		}
 		if len(tps) == 0 {
 			continue
@@ -229,6 +261,10 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 		}
 		if len(allocs) > 0 {
 			p("  %-9s server heap %s allocations, %s bytes per turn\n", "", span(allocs, "%.1f"), span(allocBytes, "%.0f"))
+		}
+		if len(bcalls) > 0 && len(ballocs) > 0 {
+			p("  %-9s bench (load generator) %s read+write system calls, %s context switches, %s heap allocations per turn\n", "",
+				span(bcalls, "%.2f"), span(bswitches, "%.2f"), span(ballocs, "%.1f"))
 		}
 	}
 	ratio := func(what string, f func(CompareRun) float64) {
@@ -257,6 +293,9 @@ func (c *Comparison) WriteSummary(w io.Writer) {
 	ratio("server context switches/turn", CompareRun.ServerSwitches)
 	ratio("server allocations/turn", func(r CompareRun) float64 { return r.Load.ServerAllocs })
 	ratio("server allocated bytes/turn", func(r CompareRun) float64 { return r.Load.ServerAllocBytes })
+	ratio("bench read+write calls/turn", CompareRun.BenchCalls)
+	ratio("bench context switches/turn", CompareRun.BenchSwitches)
+	ratio("bench allocations/turn", CompareRun.BenchAllocs)
 	p("  errors    %d\n", c.Errors())
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,15 @@ type Sample struct {
 	ServerIO                                  bool
 	// BenchCPU is this process's CPU time: the load generator.
 	BenchCPU time.Duration
+	// BenchReads, BenchWrites and BenchSwitches are this process's read
+	// and write system calls and context switches (ProcIO, ProcSwitches),
+	// BenchIO true when they were read; BenchMallocs and BenchAllocBytes
+	// its heap allocations so far and their bytes (runtime.MemStats).
+	// The load generator's steady counts: what a server's frames make
+	// its clients do.
+	BenchReads, BenchWrites, BenchSwitches int64
+	BenchIO                                bool
+	BenchMallocs, BenchAllocBytes          uint64
 	// RedisCPU is Redis's used_cpu_user+used_cpu_sys (INFO cpu): on a
 	// Redis Cluster, of every node, masters and replicas;
 	// RedisReplicaCPU is the replicas' part of it.
@@ -123,6 +133,7 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 	if cpu, err := ProcCPU(os.Getpid()); err == nil {
 		s.BenchCPU = cpu
 	}
+	s.sampleBench()
 	s.MachineBusy, s.MachineSteal, _ = MachineCPU()
 	if p.Redis != nil {
 		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -161,6 +172,17 @@ func (p *Probe) Sample(ctx context.Context) Sample {
 		s.Client, s.Go = total, gs
 	}
 	return s
+}
+
+// sampleBench reads the load generator's own steady counts.
+func (s *Sample) sampleBench() {
+	r, w, err1 := ProcIO(os.Getpid())
+	v, iv, err2 := ProcSwitches(os.Getpid())
+	s.BenchReads, s.BenchWrites, s.BenchSwitches = r, w, v+iv
+	s.BenchIO = err1 == nil && err2 == nil
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms) // twice a run: its pause is negligible
+	s.BenchMallocs, s.BenchAllocBytes = ms.Mallocs, ms.TotalAlloc
 }
 
 // sampleCluster sums INFO cpu over every node of a Redis Cluster, and

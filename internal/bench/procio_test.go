@@ -100,3 +100,59 @@ func TestProcRSSPartsInBytes(t *testing.T) {
 		t.Errorf("RssAnon %d, RssFile %d bytes: want at least 1 MiB of anonymous memory, each a whole number of KiB", anon, file)
 	}
 }
+
+// TestBenchSteadyCounts (issue 13, twelfth round): a sample reads the
+// load generator's own read and write system calls, context switches and
+// heap allocations; a window divides them by its turns, and the report
+// and the comparison print them beside the server's.
+func TestBenchSteadyCounts(t *testing.T) {
+	p := &Probe{}
+	a := p.Sample(t.Context())
+	sink := make([][]byte, 0, 100)
+	for range 100 {
+		sink = append(sink, make([]byte, 64))
+	}
+	b := p.Sample(t.Context())
+	_ = sink
+	if !a.BenchIO || !b.BenchIO {
+		t.Skip("no /proc/PID/io here")
+	}
+	if b.BenchReads <= a.BenchReads || b.BenchMallocs < a.BenchMallocs+100 {
+		t.Fatalf("the bench's reads %d -> %d (a sample reads /proc files), allocations %d -> %d (100 made between)",
+			a.BenchReads, b.BenchReads, a.BenchMallocs, b.BenchMallocs)
+	}
+	at := time.Now()
+	a = Sample{At: at, BenchIO: true, BenchReads: 100, BenchWrites: 50, BenchSwitches: 10, BenchMallocs: 1000, BenchAllocBytes: 10000}
+	b = Sample{At: at.Add(time.Second), BenchIO: true, BenchReads: 380, BenchWrites: 190, BenchSwitches: 110, BenchMallocs: 9900, BenchAllocBytes: 670000}
+	res := ResourcesBetween(a, b, 100)
+	if sc := res.BenchSyscalls; sc == nil || *sc != (SyscallsPerTurn{Reads: 2.8, Writes: 1.4, Switches: 1}) || res.BenchAllocs != 89 || res.BenchAllocBytes != 6600 {
+		t.Fatalf("the bench per turn: %+v, %v allocations, %v bytes; want 2.8 reads, 1.4 writes, 1 switch, 89, 6600", sc, res.BenchAllocs, res.BenchAllocBytes)
+	}
+	var out bytes.Buffer
+	(&Report{Load: &LoadReport{Result: Result{Turns: 100}, Resources: res}}).WriteText(&out)
+	for _, want := range []string{
+		"  bench calls    2.80 read and 1.40 write system calls, 1.00 context switches per turn",
+		"  bench heap     89.0 allocations, 6600 bytes a turn",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	run := func(engine string, allocs float64) CompareRun {
+		l := &LoadReport{Result: Result{Turns: 100, TurnsPerSec: 100, Window: time.Second}, Resources: res}
+		l.BenchAllocs = allocs
+		return CompareRun{Round: 1, Engine: engine, Load: l}
+	}
+	c := &Comparison{Engines: []string{"redis", "reference"}, Runs: []CompareRun{run("redis", 90), run("reference", 88)}}
+	out.Reset()
+	c.WriteText(&out)
+	for _, want := range []string{
+		"            bench (load generator) 4.20 read+write system calls, 1.00 context switches, 90.0 heap allocations per turn\n",
+		"  ratio     redis / reference bench allocations/turn, round by round: 1.02 (median 1.02)\n",
+		"  ratio     redis / reference bench read+write calls/turn, round by round: 1.00 (median 1.00)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("comparison lacks %q:\n%s", want, out.String())
+		}
+	}
+}

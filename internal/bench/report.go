@@ -80,6 +80,13 @@ type Resources struct {
 	// Mallocs and TotalAlloc from their /debug/vars); 0 when unknown.
 	ServerAllocs     float64 `json:"server_allocs_per_turn,omitempty"`
 	ServerAllocBytes float64 `json:"server_alloc_bytes_per_turn,omitempty"`
+	// BenchSyscalls, BenchAllocs and BenchAllocBytes are the same counts
+	// of the load generator (this process), per turn: what the servers'
+	// frames, upgrades and closes cost their clients, steadier than its
+	// CPU time. nil and 0 when unknown.
+	BenchSyscalls   *SyscallsPerTurn `json:"bench_syscalls,omitempty"`
+	BenchAllocs     float64          `json:"bench_allocs_per_turn,omitempty"`
+	BenchAllocBytes float64          `json:"bench_alloc_bytes_per_turn,omitempty"`
 }
 
 // RedisPerTurn is Redis's work divided by the turns of the window.
@@ -181,6 +188,15 @@ func ResourcesBetween(a, b Sample, turns int) Resources {
 	if a.Go != nil && b.Go != nil && turns > 0 && b.Go.Mallocs > a.Go.Mallocs {
 		r.ServerAllocs = float64(b.Go.Mallocs-a.Go.Mallocs) / float64(turns)
 		r.ServerAllocBytes = float64(b.Go.TotalAlloc-a.Go.TotalAlloc) / float64(turns)
+	}
+	if a.BenchIO && b.BenchIO && turns > 0 {
+		per := func(x, y int64) float64 { return float64(y-x) / float64(turns) }
+		r.BenchSyscalls = &SyscallsPerTurn{Reads: per(a.BenchReads, b.BenchReads), Writes: per(a.BenchWrites, b.BenchWrites),
+			Switches: per(a.BenchSwitches, b.BenchSwitches)}
+	}
+	if turns > 0 && b.BenchMallocs > a.BenchMallocs {
+		r.BenchAllocs = float64(b.BenchMallocs-a.BenchMallocs) / float64(turns)
+		r.BenchAllocBytes = float64(b.BenchAllocBytes-a.BenchAllocBytes) / float64(turns)
 	}
 	return r
 }
@@ -301,6 +317,13 @@ func (r *Report) WriteText(w io.Writer) {
 		if sc := l.Syscalls; sc != nil {
 			p("  server calls   %.2f read and %.2f write system calls, %.2f context switches per turn   (/proc/PID/io syscr, syscw; /proc/PID/task/*/status)\n",
 				sc.Reads, sc.Writes, sc.Switches)
+		}
+		if sc := l.BenchSyscalls; sc != nil {
+			p("  bench calls    %.2f read and %.2f write system calls, %.2f context switches per turn   (the load generator's own)\n",
+				sc.Reads, sc.Writes, sc.Switches)
+		}
+		if l.BenchAllocs > 0 {
+			p("  bench heap     %.1f allocations, %.0f bytes a turn (runtime.MemStats of the load generator)\n", l.BenchAllocs, l.BenchAllocBytes)
 		}
 	}
 	if c := r.Ceiling; c != nil {

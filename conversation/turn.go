@@ -67,8 +67,11 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	tf, inTurn := s.foldsInTurn(conv)
 	// What the work after the turn reads first (a create card's), read
 	// with the turn by an engine that can.
+	// The context carrying them is in t too (store.WithTurnReads would
+	// be an allocation of its own).
 	reads := &t.reads
-	tctx := store.WithTurnReads(ctx, reads)
+	t.ctx = store.TurnReadsContext{Context: ctx, Reads: reads}
+	tctx := &t.ctx
 	// A handoff that finds its team away records the team on the inbox
 	// record with the turn, when the store writes the record with the
 	// conversation (store.TurnReads.Away); else finishTurn does.
@@ -240,8 +243,9 @@ type turnState struct {
 	waiting string    // the card whose question the turn answers
 	asked   time.Time // when it was asked
 	reads   store.TurnReads
-	fold    foldRoom       // the fold written with the turn (inTurnFold)
-	pre     [1]store.Entry // room for the entries before the step's
+	ctx     store.TurnReadsContext // the turn's context, carrying reads
+	fold    foldRoom               // the fold written with the turn (inTurnFold)
+	pre     [1]store.Entry         // room for the entries before the step's
 }
 
 // keepFirstMessage records on sess the visitor's first message among

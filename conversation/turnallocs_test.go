@@ -80,8 +80,9 @@ func TestTurnThenAllocations(t *testing.T) {
 	// 139 in the eleventh (the caller's entries copied into the turn's
 	// state, not moved to the heap; the least of three counts, which had
 	// been 140-141 in single counts before, the funnel's facts on the
-	// stack included).
-	if allocs > 139 {
-		t.Errorf("a turn allocates %.1f times, want at most 139", allocs)
+	// stack included); 139 -> 138 in the twelfth (the context carrying
+	// the turn's reads in the turn's state, not a context.WithValue).
+	if allocs > 138 {
+		t.Errorf("a turn allocates %.1f times, want at most 138", allocs)
 	}
 }

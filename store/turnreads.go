@@ -79,6 +79,25 @@ func WithTurnReads(ctx context.Context, r *TurnReads) context.Context {
 	return context.WithValue(ctx, turnReadsKey{}, r)
 }
 
+// TurnReadsContext is the context WithTurnReads makes (Context carrying
+// Reads), as a value its caller keeps in memory of its own, such as a
+// turn's state, and hands over by address: one allocation less a turn
+// than WithTurnReads. Every other key is Context's; Done, Deadline and Err
+// are Context's.
+type TurnReadsContext struct {
+	context.Context
+	Reads *TurnReads
+}
+
+// Value is Reads for the key TurnReadsOf asks, else Context's value of
+// key.
+func (c *TurnReadsContext) Value(key any) any {
+	if _, ok := key.(turnReadsKey); ok {
+		return c.Reads
+	}
+	return c.Context.Value(key)
+}
+
 // TurnReadsOf returns the TurnReads ctx carries, nil when none; for
 // engines.
 func TurnReadsOf(ctx context.Context) *TurnReads {

@@ -96,7 +96,16 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 		s.askNoticeReads(reads, conv, effs)
 		t.info = TurnInfo{Event: t.ev.Kind, Before: before, Status: next.Status, Outcome: next.Outcome, Session: next}
 		keepFirstMessage(next, own)
-		entries := make([]store.Entry, 0, len(effs)+len(own)+1)
+		// The step's first run writes its entries into t's room (an
+		// ordinary turn's fit; more grow the list as append does); a run
+		// again (a stale version) makes its own list, so the first run's
+		// is never written over.
+		var entries []store.Entry
+		if !t.roomTaken {
+			entries, t.roomTaken = t.room[:0], true
+		} else {
+			entries = make([]store.Entry, 0, len(effs)+len(own)+1)
+		}
 		entries = append(entries, own...)
 		entries = s.Entries(p, next, entries, effs, t.ev.Now)
 		if missedBy(t.info) {
@@ -246,7 +255,15 @@ type turnState struct {
 	ctx     store.TurnReadsContext // the turn's context, carrying reads
 	fold    foldRoom               // the fold written with the turn (inTurnFold)
 	pre     [1]store.Entry         // room for the entries before the step's
+	// room holds the entries of the step's first run (roomTaken).
+	room      [turnRoom]store.Entry
+	roomTaken bool
 }
+
+// turnRoom is the room for a turn's entries in its state: the visitor's
+// message and the bot's answer, with room for the engine's effects that
+// store no entry (the wait for the next answer).
+const turnRoom = 4
 
 // keepFirstMessage records on sess the visitor's first message among
 // entries, when it has none yet: the CRM's feed shows it (CRMSource)

@@ -81,8 +81,9 @@ func TestTurnThenAllocations(t *testing.T) {
 	// state, not moved to the heap; the least of three counts, which had
 	// been 140-141 in single counts before, the funnel's facts on the
 	// stack included); 139 -> 138 in the twelfth (the context carrying
-	// the turn's reads in the turn's state, not a context.WithValue).
-	if allocs > 138 {
-		t.Errorf("a turn allocates %.1f times, want at most 138", allocs)
+	// the turn's reads in the turn's state, not a context.WithValue), 138
+	// -> 137 (the step's entries in the turn's state's room).
+	if allocs > 137 {
+		t.Errorf("a turn allocates %.1f times, want at most 137", allocs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"slices"
 	"strconv"
 	"strings"
@@ -125,15 +126,60 @@ func (t *Tokens) signing() []byte {
 }
 
 // Sign returns a token for conversation conv, valid from now for the ttl.
+// The token is its one allocation: it is built in a pooled macState's
+// buffer.
 func (t *Tokens) Sign(conv string, now time.Time) string {
-	exp := strconv.FormatInt(now.Add(t.ttl).Unix(), 10)
-	return conv + "." + exp + "." + mac(t.signing(), conv+"."+exp)
+	m := getMAC(t.signing())
+	defer macs.Put(m)
+	b := append(m.buf[:0], conv...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, now.Add(t.ttl).Unix(), 10)
+	b = m.appendSum(b, b)
+	m.buf = b
+	return string(b)
 }
 
 func mac(secret []byte, s string) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(s))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m := getMAC(secret)
+	defer macs.Put(m)
+	m.buf = append(m.buf[:0], s...)
+	return string(m.appendSum(m.buf[len(m.buf):], m.buf)[1:]) // without the "."
+}
+
+// macState is an HMAC-SHA256 of one secret with room for what it signs,
+// kept in a pool (macs): a new HMAC is a key schedule and two digests, a
+// handful of allocations a token.
+type macState struct {
+	key []byte // the secret h is keyed with
+	h   hash.Hash
+	sum [sha256.Size]byte
+	buf []byte
+}
+
+var macs sync.Pool // of *macState
+
+// getMAC returns a pooled macState keyed with secret, reset; put it back
+// in macs when done.
+func getMAC(secret []byte) *macState {
+	m, _ := macs.Get().(*macState)
+	if m == nil {
+		m = &macState{buf: make([]byte, 0, 128)}
+	}
+	if m.h == nil || !hmac.Equal(m.key, secret) {
+		m.key, m.h = secret, hmac.New(sha256.New, secret)
+	} else {
+		m.h.Reset()
+	}
+	return m
+}
+
+// appendSum appends to dst "." and the signature of s (base64url, no
+// padding).
+func (m *macState) appendSum(dst, s []byte) []byte {
+	m.h.Write(s)
+	sum := m.h.Sum(m.sum[:0])
+	dst = append(dst, '.')
+	return base64.RawURLEncoding.AppendEncode(dst, sum)
 }
 
 // Verify returns the conversation id of a valid token. A token no known

@@ -112,11 +112,37 @@ type CoalesceStats struct {
 
 // coalesced is one caller's command, or its pipeline's commands, which
 // go in one batch, together and in order.
+//
+// Items are reused (items), with their channel: the batch's sender sends
+// done one token, which its caller takes, after which nobody else holds
+// the item, and it goes back to the pool (release). An item its caller
+// gave up on (cancelled) may still be in the queue, and is left to the
+// collector.
 type coalesced struct {
 	cmds  []goredis.Cmder
 	one   [1]goredis.Cmder // a lone command's cmds, without an allocation
 	state atomic.Int32     // queued, taken or cancelled
-	done  chan struct{}
+	done  chan struct{}    // capacity 1: the sender's token once replied
+}
+
+var items = sync.Pool{New: func() any { return &coalesced{done: make(chan struct{}, 1)} }}
+
+// newItem is a pooled item of cmds (nil: a lone command, set it.one[0]).
+func newItem(cmds []goredis.Cmder) *coalesced {
+	it := items.Get().(*coalesced)
+	it.state.Store(queued)
+	if cmds == nil {
+		cmds = it.one[:]
+	}
+	it.cmds = cmds
+	return it
+}
+
+// release puts it back in the pool, once its caller has taken the
+// sender's token (or it was never queued).
+func release(it *coalesced) {
+	it.one[0], it.cmds = nil, nil
+	items.Put(it)
 }
 
 const (
@@ -235,7 +261,6 @@ func (c *Coalescer) do(ctx context.Context, it *coalesced) (bool, error) {
 		setErr(it.cmds, err)
 		return true, err
 	}
-	it.done = make(chan struct{})
 	c.mu.Lock()
 	if c.closed || c.queued >= c.opts.MaxQueued {
 		if !c.closed {
@@ -254,6 +279,7 @@ func (c *Coalescer) do(ctx context.Context, it *coalesced) (bool, error) {
 			c.mu.Unlock()
 			it.state.Store(taken)
 			c.send([]*coalesced{it})
+			<-it.done // send's token
 			<-c.flights
 			c.running.Done()
 			return true, firstErr(it.cmds)
@@ -275,6 +301,7 @@ func (c *Coalescer) do(ctx context.Context, it *coalesced) (bool, error) {
 	case <-it.done:
 		return true, firstErr(it.cmds)
 	case <-ctx.Done():
+		// The item stays the collector's: the queue may still hold it.
 		if it.state.CompareAndSwap(queued, cancelled) {
 			c.stats.Cancelled.Add(int64(len(it.cmds)))
 			setErr(it.cmds, ctx.Err())
@@ -447,7 +474,7 @@ func (c *Coalescer) send(batch []*coalesced) {
 	c.stats.Batches.Add(1)
 	c.stats.Commands.Add(int64(n))
 	for _, it := range batch {
-		close(it.done)
+		it.done <- struct{}{} // capacity 1, taken by its caller only
 	}
 }
 
@@ -458,10 +485,13 @@ func (h coalesceHook) DialHook(next goredis.DialHook) goredis.DialHook { return 
 func (h coalesceHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
 		if h.c.batchable(cmd) {
-			it := &coalesced{}
+			it := newItem(nil)
 			it.one[0] = cmd
-			it.cmds = it.one[:]
-			if ok, err := h.c.do(ctx, it); ok {
+			ok, err := h.c.do(ctx, it)
+			if it.state.Load() != cancelled {
+				release(it)
+			}
+			if ok {
 				return err
 			}
 		}
@@ -472,7 +502,12 @@ func (h coalesceHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook 
 func (h coalesceHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
 		if ctx.Value(sending{}) == nil && h.c.batchablePipeline(cmds) {
-			if ok, err := h.c.do(ctx, &coalesced{cmds: cmds}); ok {
+			it := newItem(cmds)
+			ok, err := h.c.do(ctx, it)
+			if it.state.Load() != cancelled {
+				release(it)
+			}
+			if ok {
 				return err
 			}
 		}

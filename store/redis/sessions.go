@@ -546,7 +546,8 @@ func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duratio
 			if err != nil {
 				return Result{}, err
 			}
-			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(id, fold, keep), nil, true)
+			var room inTurnFold
+			r, err := s.commitFolded(ctx, id, c.Version, next, clientID, entries, s.inTurn(&room, id, fold, keep), nil, true)
 			if !errors.Is(err, errStale) {
 				return r, err
 			}
@@ -569,7 +570,8 @@ func (s *Store) turn(ctx context.Context, id, clientID string, keep time.Duratio
 		// A duplicate clientID is caught inside the script, which then
 		// answers with the entries stored the first time; the step's
 		// output is dropped (it is pure, so running it cost nothing else).
-		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(id, fold, keep), nil, true)
+		var room inTurnFold
+		r, err = s.commitFolded(ctx, id, v, next, clientID, entries, s.inTurn(&room, id, fold, keep), nil, true)
 		if errors.Is(err, errStale) {
 			return err
 		}
@@ -596,11 +598,17 @@ type inTurnFold struct {
 	Counted bool
 }
 
-func (s *Store) inTurn(id string, fold *store.FunnelFold, keep time.Duration) *inTurnFold {
+// inTurn is fold as the turn script writes it with the turn, kept keep;
+// nil when the script does not fold it (no facts, or an id of another
+// slot on a Cluster). It is written into room, the caller's variable,
+// which stays on the caller's stack (commit keeps nothing of it), and
+// room is returned: no allocation a turn.
+func (s *Store) inTurn(room *inTurnFold, id string, fold *store.FunnelFold, keep time.Duration) *inTurnFold {
 	if fold == nil || len(fold.Facts) == 0 || !s.oneNode && placedShardOf(id) < 0 {
 		return nil
 	}
-	return &inTurnFold{f: s.funnels, Key: fold.Key, Facts: fold.Facts, keep: keep, Counted: fold.Counted}
+	*room = inTurnFold{f: s.funnels, Key: fold.Key, Facts: fold.Facts, keep: keep, Counted: fold.Counted}
+	return room
 }
 
 var _ store.TurnFolds = (*Store)(nil)
@@ -624,7 +632,8 @@ func (s *Store) TurnFolded(ctx context.Context, id, clientID string, keep time.D
 
 // CreateFolded implements store.TurnFolds.
 func (s *Store) CreateFolded(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration) (Result, error) {
-	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), nil, false)
+	var room inTurnFold
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(&room, sess.ID, fold, keep), nil, false)
 	if errors.Is(err, errStale) {
 		return r, ErrExists
 	}
@@ -666,7 +675,8 @@ func (s *Store) StartsInbox(in store.Inbox, conv string) bool {
 // returns the Result with an error that wraps store.ErrVisitorList.
 func (s *Store) CreateStarted(ctx context.Context, sess *engine.Session, entries []Entry, fold *store.FunnelFold, keep time.Duration, c *store.Conversation, retention time.Duration) (Result, error) {
 	rec := &startRecord{c: c, retention: retention}
-	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(sess.ID, fold, keep), rec, false)
+	var room inTurnFold
+	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(&room, sess.ID, fold, keep), rec, false)
 	if rec.key != "" {
 		return s.startedOnCluster(ctx, sess.ID, rec, r, err)
 	}

@@ -65,8 +65,10 @@ func TestTurnAllocations(t *testing.T) {
 	// id), 40 (44) since the conversation's channel is made in the same
 	// string as its keys (keysAndChannel), 38 (41) since a script's call
 	// that did not fail is checked for NOSCRIPT with no allocation, 35
-	// (39) since the session's and the entries' JSON go by pointer too.
-	ceiling := 35.0
+	// (39) since the session's and the entries' JSON go by pointer too,
+	// 34 since the turn's fold for the script is made on the stack
+	// (inTurn writes it into the caller's variable).
+	ceiling := 34.0
 	if race.Enabled {
 		ceiling = 40
 	}

@@ -67,6 +67,7 @@ type Coalescer struct {
 	stop    chan struct{}
 	done    chan struct{}
 	running sync.WaitGroup // batches being sent
+	pipes   sync.Pool      // of *batchPipe
 
 	stats CoalesceStats
 }
@@ -464,18 +465,42 @@ var batchContext = context.WithValue(context.Background(), sending{}, true)
 // send writes batch as one pipeline and wakes each caller; each command
 // holds its own reply or error.
 func (c *Coalescer) send(batch []*coalesced) {
-	pipe := c.rdb.Pipeline()
-	n := 0
+	p := c.pipe()
 	for _, it := range batch {
-		_ = pipe.BatchProcess(batchContext, it.cmds...)
-		n += len(it.cmds)
+		p.cmds = append(p.cmds, it.cmds...)
 	}
-	_, _ = pipe.Exec(batchContext)
+	n := len(p.cmds)
+	// One BatchProcess: the pipeline copies the list once (go-redis's
+	// Exec hands its list over and starts the next from nil).
+	_ = p.pipe.BatchProcess(batchContext, p.cmds...)
+	_, _ = p.pipe.Exec(batchContext)
+	clear(p.cmds)
+	p.cmds = p.cmds[:0]
+	c.pipes.Put(p)
 	c.stats.Batches.Add(1)
 	c.stats.Commands.Add(int64(n))
 	for _, it := range batch {
 		it.done <- struct{}{} // capacity 1, taken by its caller only
 	}
+}
+
+// batchPipe is a go-redis pipeline kept for the Coalescer's batches,
+// with the list a batch's commands are gathered in: a new pipeline is
+// the pipeline and three functions bound to it, and its list grew by
+// doubling as the callers' commands were added, a handful of
+// allocations a batch. Exec leaves the pipeline empty, ready for the
+// next batch.
+type batchPipe struct {
+	pipe goredis.Pipeliner
+	cmds []goredis.Cmder
+}
+
+// pipe is a pipeline of the pool, or a new one.
+func (c *Coalescer) pipe() *batchPipe {
+	if p, ok := c.pipes.Get().(*batchPipe); ok {
+		return p
+	}
+	return &batchPipe{pipe: c.rdb.Pipeline()}
 }
 
 type coalesceHook struct{ c *Coalescer }

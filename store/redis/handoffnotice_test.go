@@ -139,6 +139,58 @@ func TestHandOffPublishesItsNoticeInItsStep(t *testing.T) {
 		}
 		nothing()
 	})
+	// A value grown by a byte, and a field swapped for another of the same
+	// count: the script walks the caller's fields against the record's.
+	t.Run("value grown", func(t *testing.T) {
+		start("c5")
+		f, p := read("c5")
+		if err := rdb.HSet(ctx, prefix+"{c:c5}:meta", "playbook", f["playbook"]+"x").Err(); err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := handoff("c5", f, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.NoticeSent {
+			t.Fatal("notice sent for a value grown since it was read")
+		}
+		nothing()
+	})
+	t.Run("value shrunk", func(t *testing.T) {
+		start("c6")
+		f, p := read("c6")
+		v := f["playbook"]
+		if err := rdb.HSet(ctx, prefix+"{c:c6}:meta", "playbook", v[:len(v)-1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := handoff("c6", f, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.NoticeSent {
+			t.Fatal("notice sent for a value shrunk since it was read")
+		}
+		nothing()
+	})
+	t.Run("field swapped", func(t *testing.T) {
+		start("c7")
+		f, p := read("c7")
+		key := prefix + "{c:c7}:meta"
+		if err := rdb.HDel(ctx, key, "playbook").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.HSet(ctx, key, "zz", f["playbook"]).Err(); err != nil {
+			t.Fatal(err)
+		}
+		c, _, err := handoff("c7", f, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.NoticeSent {
+			t.Fatal("notice sent for a record whose fields changed since it was read")
+		}
+		nothing()
+	})
 	t.Run("previous changed", func(t *testing.T) {
 		start("c3")
 		f, p := read("c3")

@@ -534,10 +534,10 @@ func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) erro
 // joined alike) it publishes the payload after the step, only when the
 // record's fields before it are those and the earlier chats' those; the
 // reply's sixth element is then 1, and the record (the caller's) is not
-// returned. The names are sorted by Lua's order (strcoll under Redis's
-// LC_COLLATE) and joinFields' (bytes): the record's names sort alike in
-// both under C and glibc's locales; an order that differed would only
-// send the notice after the step (NoticeSent false), never a wrong one.
+// returned. The script walks the caller's fields in their order against
+// the record's (joinFields sorts them by name, which the script no longer
+// needs: an older process's script sorted the record's names with Lua's
+// strcoll and compared the joined text).
 var handOff = newScript(`
 local rec = redis.call('HGETALL', KEYS[1])
 local f = {}
@@ -555,14 +555,25 @@ end
 o = o + np + 1
 local same = false
 if ARGV[o] and #rec == 2 * tonumber(ARGV[o + 3]) then
-  local names = {}
-  for i = 1, #rec, 2 do names[#names + 1] = rec[i] end
-  table.sort(names)
-  local parts = {}
-  for _, k in ipairs(names) do parts[#parts + 1] = k; parts[#parts + 1] = f[k] end
-  same = table.concat(parts, '\0') == ARGV[o + 4]
+  -- The caller's fields, names and values joined by NUL bytes, walked
+  -- pair by pair against the record's table: as many pairs, each name's
+  -- value the record's (found in place, then a NUL or the end), the text
+  -- used up. No table of names is sorted, nor a text joined (about 7.5 k
+  -- instructions less a handoff).
+  local s, at = ARGV[o + 4], 1
+  same = true
+  for _ = 1, #rec / 2 do
+    local e = string.find(s, '\0', at, true)
+    local v = e and f[string.sub(s, at, e - 1)]
+    if not v or string.find(s, v, e + 1, true) ~= e + 1 then same = false break end
+    at = e + #v + 1
+    local c = string.byte(s, at)
+    if c and c ~= 0 then same = false break end
+    at = at + 1
+  end
+  if at <= #s then same = false end
   if same and np > 0 then
-    parts = {}
+    local parts = {}
     for _, v in ipairs(prev) do
       for k = 1, 3 do parts[#parts + 1] = v[k] or '' end
     end

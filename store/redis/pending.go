@@ -84,7 +84,7 @@ func newNonce() string {
 // Cluster), read and added to.
 func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, args []any, reads *store.TurnReads, rec *startRecord) ([]any, error) {
 	for try := 0; ; try++ {
-		pipe := s.rdb.Pipeline()
+		pipe := s.pipeline()
 		turn := turnScript.evalCmd(ctx, false, keys, args)
 		_ = pipe.Process(ctx, turn)
 		if mark != "" {
@@ -116,6 +116,7 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 			}
 		}
 		_, _ = pipe.Exec(ctx)
+		s.pipes.Put(pipe) // empty again (Exec); its commands are read below
 		if rec != nil && rec.key != "" && rec.adding.Val() == 1 {
 			rec.added = true
 		}
@@ -156,6 +157,17 @@ func (s *Store) runWith(ctx context.Context, id, mark string, keys []string, arg
 		}
 		return turn.Slice()
 	}
+}
+
+// pipeline is a go-redis pipeline the store keeps (pipes), or a new one:
+// a new pipeline is the pipeline and three functions bound to it. Put it
+// back in s.pipes once Exec has run (which leaves it empty), and only
+// then.
+func (s *Store) pipeline() goredis.Pipeliner {
+	if p, ok := s.pipes.Get().(goredis.Pipeliner); ok {
+		return p
+	}
+	return s.rdb.Pipeline()
 }
 
 // Done clears a turn's pending mark (Result.Pending) once its work is

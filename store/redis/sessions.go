@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -62,6 +63,8 @@ type Store struct {
 	// names and decoding only).
 	inbox *Inbox
 	crm   *CRM
+	// pipes are go-redis pipelines kept for the turns' own (pipeline).
+	pipes sync.Pool
 }
 
 // Options configure a Store.

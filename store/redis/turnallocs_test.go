@@ -76,3 +76,55 @@ func TestTurnAllocations(t *testing.T) {
 		t.Errorf("a turn allocates %.1f times, want at most %v", allocs, ceiling)
 	}
 }
+
+// TestTurnWithReadsAllocations: a turn whose step asks for the
+// conversation's inbox record (store.TurnReads: read in the turn's own
+// pipeline, after the script) costs no more than TestTurnAllocations's
+// turn, the read's commands and their replies: the pipeline is one the
+// store keeps, not a new one a turn (docs/benchmarks.md, "serve's own
+// turn path, the twelfth round").
+func TestTurnWithReadsAllocations(t *testing.T) {
+	srv := redistest.New(t)
+	srv.NeedsReal(t, "a Redis in another process (the count is the client's)")
+	ctx := context.Background()
+	st := redisstore.New(srv.Client, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour})
+	if err := redisstore.LoadScripts(ctx, srv.Client); err != nil {
+		t.Fatal(err)
+	}
+	id := "01JDQ4ZC8N8W2V3T5K7Y9A1B3D"
+	if _, err := st.Create(ctx, benchSession(id), benchEntries("")[1:]); err != nil {
+		t.Fatal(err)
+	}
+	var reads store.TurnReads
+	n := 0
+	turn := func() {
+		n++
+		cid := "m" + strconv.Itoa(n)
+		reads.Reset()
+		rctx := store.WithTurnReads(ctx, &reads)
+		if _, err := st.Turn(rctx, id, cid, func(sess *engine.Session) (*engine.Session, []store.Entry, error) {
+			sess.Turn++
+			reads.Inbox = true
+			return sess, benchEntries(cid), nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !reads.Read {
+			t.Fatal("the inbox record was not read with the turn")
+		}
+	}
+	for range 20 {
+		turn()
+	}
+	allocs := testing.AllocsPerRun(200, turn)
+	t.Logf("%.1f allocations a turn", allocs)
+	// 44 before (a new go-redis pipeline a turn: the pipeline and three
+	// functions bound to it), 40 after.
+	ceiling := 40.0
+	if race.Enabled {
+		ceiling = 50
+	}
+	if allocs > ceiling {
+		t.Errorf("a turn allocates %.1f times, want at most %v", allocs, ceiling)
+	}
+}

@@ -11,7 +11,8 @@ import (
 type batchCall struct {
 	fn   func(*Tx) error
 	done chan batchDone
-	tx   *Tx
+	tx   *Tx // txv once the call succeeded (its publications); nil: none
+	txv  Tx  // the call's transaction: no allocation of its own
 }
 
 // batchDone is what a call gets back: its error, or the value its fn
@@ -141,13 +142,19 @@ func (db *DB) runBatch(batch []*batchCall) {
 		defer db.wmu.Unlock()
 		return db.kv.update(func(t kvTx) error {
 			now := db.now()
-			counters := &commitCounters{}
+			counters := &db.counters
+			counters.reset()
+			defer counters.reset()
+			u := &db.undo
+			u.kvTx = t
+			defer func() { u.reset(); u.kvTx = nil }()
 			for i, c := range batch {
 				c.tx = nil
+				tx := &c.txv
 				if len(batch) == 1 {
 					// Alone in the transaction: a failure rolls the
 					// whole transaction back, nothing to undo.
-					tx := &Tx{t: t, now: now, write: true, counters: counters}
+					*tx = Tx{t: t, now: now, write: true, counters: counters}
 					if r := runCall(c.fn, tx); r.err != nil || r.didPanic {
 						results[i] = r
 						return errCallFailed
@@ -156,16 +163,17 @@ func (db *DB) runBatch(batch []*batchCall) {
 					c.tx = tx
 					continue
 				}
-				u := &undoTx{kvTx: t}
-				tx := &Tx{t: u, now: now, write: true, counters: counters}
+				*tx = Tx{t: u, now: now, write: true, counters: counters}
 				r := runCall(c.fn, tx)
 				if r.err != nil || r.didPanic {
 					results[i] = r
 					if err := u.undo(); err != nil {
 						return fmt.Errorf("embedded: undoing a failed transaction: %w", err)
 					}
-					continue // its counter additions are dropped
+					tx.dropAdds() // its counter additions are dropped
+					continue
 				}
+				u.reset() // kept: the log starts again for the next call
 				tx.keepAdds()
 				c.tx = tx
 			}
@@ -217,15 +225,35 @@ func runCall(fn func(*Tx) error, tx *Tx) (r batchDone) {
 
 // undoTx records the previous state of every key a call writes so that
 // the call's writes can be undone when it fails, leaving the writes of the
-// other calls of its batch in place.
+// other calls of its batch in place. The DB keeps one (DB.undo, used by
+// the committing leader only, under wmu) whose log and key copies are
+// reused from call to call and commit to commit: once grown, logging a
+// write allocates nothing.
 type undoTx struct {
 	kvTx
-	log []undoRec
+	log  []undoRec
+	keys []byte // the logged keys, one after the other (undoRec.start, end)
 }
 
 type undoRec struct {
-	key, prev []byte
-	had       bool
+	start, end int    // the key, keys[start:end]
+	prev       []byte // its value before the write (nil: none)
+	had        bool
+}
+
+// maxUndoKeys bounds the key bytes an undoTx keeps between commits (a
+// commit that logged more gives its buffer up).
+const maxUndoKeys = 1 << 20
+
+// reset empties the log, keeping its room, and drops the values it
+// referred to.
+func (u *undoTx) reset() {
+	clear(u.log)
+	u.log = u.log[:0]
+	u.keys = u.keys[:0]
+	if cap(u.keys) > maxUndoKeys {
+		u.keys, u.log = nil, nil
+	}
 }
 
 func (u *undoTx) remember(k []byte) error {
@@ -237,11 +265,13 @@ func (u *undoTx) remember(k []byte) error {
 	return nil
 }
 
-// rememberAs logs k's value before a write, prev (nil: none). prev is not
-// copied: a kvTx's slices stay valid until its transaction ends, and the
-// undo runs inside it.
+// rememberAs logs k's value before a write, prev (nil: none). k is copied
+// (the caller may reuse its buffer); prev is not: a kvTx's slices stay
+// valid until its transaction ends, and the undo runs inside it.
 func (u *undoTx) rememberAs(k, prev []byte) {
-	u.log = append(u.log, undoRec{key: append([]byte(nil), k...), prev: prev, had: prev != nil})
+	start := len(u.keys)
+	u.keys = append(u.keys, k...)
+	u.log = append(u.log, undoRec{start: start, end: len(u.keys), prev: prev, had: prev != nil})
 }
 
 func (u *undoTx) set(k, v []byte) error {
@@ -272,20 +302,23 @@ func (u *undoTx) delOver(k, prev []byte) error {
 	return u.kvTx.del(k)
 }
 
-// undo puts back, newest first, what the writes replaced.
+// undo puts back, newest first, what the writes replaced. The backend
+// copies a key it stores (bbolt's Put does), so the log's copy may be
+// reused after.
 func (u *undoTx) undo() error {
 	for i := len(u.log) - 1; i >= 0; i-- {
 		r := u.log[i]
+		k := u.keys[r.start:r.end:r.end]
 		var err error
 		if r.had {
-			err = u.kvTx.set(r.key, r.prev)
+			err = u.kvTx.set(k, r.prev)
 		} else {
-			err = u.kvTx.del(r.key)
+			err = u.kvTx.del(k)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	u.log = nil
+	u.reset()
 	return nil
 }

@@ -88,6 +88,11 @@ type DB struct {
 	sched      [2]metrics.Sample // goroutines runnable and running (only the leader reads it)
 	waitWhen   func() bool       // tests: whether the process is busy (nil: ask the runtime)
 
+	// The committing leader's, under wmu (runBatch): kept from commit to
+	// commit so that their room is reused.
+	undo     undoTx         // the undo log of a commit of several calls
+	counters commitCounters // the counter additions of a commit (addCounter)
+
 	reads atomic.Int64 // read transactions (View), for tests
 
 	hmu     sync.Mutex
@@ -249,7 +254,6 @@ type Tx struct {
 	write    bool
 	publish  []pub
 	counters *commitCounters // the commit's counter additions (addCounter); nil: none
-	adds     []counterAdd    // this call's additions, counted if it succeeds
 }
 
 type pub struct{ Channel, Payload string }

@@ -103,3 +103,18 @@ func (t keyCountTx) set(k, v []byte) error {
 	}
 	return t.kvTx.set(k, v)
 }
+
+// RunBatch commits fns in one group commit (as Batch would, had they all
+// waited for the same commit) and returns each call's error.
+func RunBatch(db *DB, fns ...func(*Tx) error) []error {
+	batch := make([]*batchCall, len(fns))
+	for i, fn := range fns {
+		batch[i] = &batchCall{fn: fn, done: make(chan batchDone, 1)}
+	}
+	db.runBatch(batch)
+	errs := make([]error, len(fns))
+	for i, c := range batch {
+		errs[i] = (<-c.done).err
+	}
+	return errs
+}

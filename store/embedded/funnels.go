@@ -61,6 +61,20 @@ func (f *Funnels) FoldMany(ctx context.Context, folds []store.FunnelFold, keep t
 	return errs
 }
 
+// appendRowKey appends a counter's key, K("fnr", day, playbook, version,
+// variant, counter), to b (nil: a new key of its size).
+func appendRowKey(b []byte, key store.FunnelKey, counter string) []byte {
+	if b == nil {
+		b = make([]byte, 0, 2*6+3+len(key.Day)+len(key.Playbook)+len(key.Version)+len(key.Variant)+len(counter))
+	}
+	b = appendString(b, "fnr")
+	b = appendString(b, key.Day)
+	b = appendString(b, key.Playbook)
+	b = appendString(b, key.Version)
+	b = appendString(b, key.Variant)
+	return appendString(b, counter)
+}
+
 // funnelRow names one counter of the rollup, before it is made a key.
 type funnelRow struct {
 	key     store.FunnelKey
@@ -81,8 +95,8 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 		rec  []byte // the stored record read (nil: none), for the write
 		bad  error
 	}
-	convs := make(map[string]*convFacts, len(folds))
-	order := make([]string, 0, len(folds)) // the conversations to write, first fold first
+	var convs map[string]*convFacts
+	var order []string // the conversations to write, first fold first
 	var counts map[funnelRow]int64
 	var rows []funnelRow // counts' keys, first count first
 	add := func(r funnelRow) {
@@ -101,6 +115,16 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 			// The caller knew these are new (a turn's, committed at the
 			// version it read): no record of the conversation's facts.
 			for _, fact := range x.Facts {
+				if c := tx.counters; c != nil {
+					// In a commit: addCounter sums the additions of
+					// the commit's calls itself; the key is built in
+					// a buffer the commit reuses.
+					c.fold = appendRowKey(c.fold[:0], x.Key, fact.Counter)
+					if err := tx.addCounter(c.fold, 1); err != nil {
+						return err
+					}
+					continue
+				}
 				add(funnelRow{x.Key, fact.Counter})
 			}
 			if x.Done != "" {
@@ -110,6 +134,9 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 		}
 		c := convs[x.Conv]
 		if c == nil {
+			if convs == nil {
+				convs = make(map[string]*convFacts, len(folds))
+			}
 			c = &convFacts{seen: map[string]int64{}}
 			convs[x.Conv] = c
 			rec, err := tx.t.get(K("fnc", x.Conv))
@@ -146,7 +173,7 @@ func foldAll(tx *Tx, folds []store.FunnelFold, keep time.Duration, errs []error)
 		}
 	}
 	for _, r := range rows {
-		k := K("fnr", r.key.Day, r.key.Playbook, r.key.Version, r.key.Variant, r.counter)
+		k := appendRowKey(nil, r.key, r.counter)
 		// Every turn's fold adds to the same few rows: in a group commit
 		// each row is read and written once (addCounter).
 		if err := tx.addCounter(k, counts[r]); err != nil {

@@ -362,3 +362,15 @@ func TestConversationKeysAreK(t *testing.T) {
 		}
 	}
 }
+
+// A funnel counter's key built in a reused buffer (the fold's) is K's.
+func TestFunnelRowKeysAreK(t *testing.T) {
+	key := store.FunnelKey{Day: "2026-11-22", Playbook: "qualify", Version: "c11e", Variant: "b\x00"}
+	want := K("fnr", key.Day, key.Playbook, key.Version, key.Variant, "time|size|1-3s")
+	if got := appendRowKey(nil, key, "time|size|1-3s"); !bytes.Equal(got, want) {
+		t.Errorf("key %q, want %q", got, want)
+	}
+	if got := appendRowKey([]byte("left over"), key, "time|size|1-3s"); !bytes.Equal(got[len("left over"):], want) {
+		t.Errorf("appended key %q, want %q", got, want)
+	}
+}

@@ -195,8 +195,9 @@ func TestGroupCommitPanicReachesItsCaller(t *testing.T) {
 	}
 }
 
-// A turn publishes exactly store.EncodeLive of its entries, built from
-// the JSON it stored (each entry encoded once).
+// A turn publishes its entries in the form it stored them (each entry
+// encoded once): store.EncodeEntries's lines, the compact form the Redis
+// transcript keeps, which store.DecodeLive reads back to the entries.
 func TestCommitPublishesTheEncodedEntries(t *testing.T) {
 	db, _ := newDB(t)
 	ctx := context.Background()
@@ -217,12 +218,17 @@ func TestCommitPublishesTheEncodedEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := store.EncodeLive(res.Entries)
+	want, err := store.EncodeEntries(res.Entries)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := <-l.Messages(); m.Payload != want {
+	m := <-l.Messages()
+	if m.Payload != string(want) {
 		t.Fatalf("published\n%s\nwant\n%s", m.Payload, want)
+	}
+	got, err := store.DecodeLive(m.Payload)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(res.Entries) {
+		t.Fatalf("published entries decode to %v (%v), want %v", got, err, res.Entries)
 	}
 }
 

@@ -118,3 +118,37 @@ func RunBatch(db *DB, fns ...func(*Tx) error) []error {
 	}
 	return errs
 }
+
+// CountPages counts db's commits and the pages they write (bbolt's own
+// count of its page writes, the meta page included) until stop is
+// called, which returns them.
+func CountPages(db *DB) (stop func() (commits, pages int64)) {
+	var c pageCounts
+	inner := db.kv
+	db.kv = pageCountKV{kv: inner, c: &c}
+	return func() (int64, int64) {
+		db.kv = inner
+		return c.commits.Load(), c.pages.Load()
+	}
+}
+
+type pageCounts struct{ commits, pages atomic.Int64 }
+
+type pageCountKV struct {
+	kv
+	c *pageCounts
+}
+
+func (k pageCountKV) update(fn func(kvTx) error) error {
+	return k.kv.update(func(t kvTx) error {
+		if bt, ok := t.(*boltTx); ok {
+			tx := bt.b.Tx()
+			tx.OnCommit(func() {
+				k.c.commits.Add(1)
+				st := tx.Stats()
+				k.c.pages.Add(st.GetWrite())
+			})
+		}
+		return fn(t)
+	})
+}

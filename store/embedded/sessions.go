@@ -223,11 +223,13 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 	if err != nil {
 		return store.Result{}, err
 	}
+	// The entries in the compact form the Redis transcript keeps
+	// (store.EncodeEntry): half the bytes of the entry's JSON, and no
+	// time to format. store.DecodeEntry reads it and the entry's JSON
+	// that versions before stored, so a transcript may hold both.
 	encoded := make([][]byte, len(entries))
 	for i := range entries {
-		e := entries[i]
-		e.ID = ""
-		if encoded[i], err = json.Marshal(&e); err != nil {
+		if encoded[i], err = store.EncodeEntry(&entries[i]); err != nil {
 			return store.Result{}, err
 		}
 	}
@@ -348,8 +350,10 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 	return res, nil
 }
 
-// liveOf is store.EncodeLive(entries) from the entries' JSON (without
-// their ids) already encoded for the transcript: each entry encoded once.
+// liveOf is store.EncodeLive(entries) from the entries' stored form
+// (store.EncodeEntry, which store.DecodeLive reads as it reads the
+// entries' JSON), already encoded for the transcript: each entry encoded
+// once.
 func liveOf(entries []store.Entry, encoded [][]byte) string {
 	n := 0
 	for i := range entries {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/playbook-dev/playbook/internal/bounded"
 	"github.com/playbook-dev/playbook/store"
@@ -304,19 +305,33 @@ func encodeVisitor(v store.Visitor) string {
 	return string(b)
 }
 
+// decodeVisitor reads a record's stored visitor ("" for none: no visitor,
+// without asking encoding/json, whose error for an empty input is
+// allocated).
 func decodeVisitor(s string) store.Visitor {
+	if s == "" {
+		return store.Visitor{}
+	}
 	var sv storedVisitor
 	_ = json.Unmarshal([]byte(s), &sv)
-	v := sv.Visitor
-	for _, f := range []struct {
-		to   *string
-		from string
-	}{{&v.ID, sv.I}, {&v.Name, sv.N}, {&v.Email, sv.E}, {&v.Page, sv.P}} {
-		if f.from != "" {
-			*f.to = f.from
-		}
+	return mergeVisitor(sv.Visitor, store.Visitor{ID: sv.I, Name: sv.N, Email: sv.E, Page: sv.P})
+}
+
+// mergeVisitor is cur with every field that v sets set to v's.
+func mergeVisitor(cur, v store.Visitor) store.Visitor {
+	if v.ID != "" {
+		cur.ID = v.ID
 	}
-	return v
+	if v.Name != "" {
+		cur.Name = v.Name
+	}
+	if v.Email != "" {
+		cur.Email = v.Email
+	}
+	if v.Page != "" {
+		cur.Page = v.Page
+	}
+	return cur
 }
 
 // storedLast is the stored form of a record's last message, for the same
@@ -341,6 +356,26 @@ func encodeLast(l store.Last) string {
 	}
 	b, _ := json.Marshal(storedLast{F: f, G: l.Agent, U: l.Author, T: l.Text, A: l.At.UnixMilli()})
 	return string(b)
+}
+
+// lastAsRead is what decodeLast reads back from encodeLast(l) (the time to
+// the millisecond, in UTC), made without the JSON; nil when the JSON
+// would change a text (invalid UTF-8, which encoding/json replaces).
+func lastAsRead(l *store.Last) *store.Last {
+	if l == nil || !utf8.ValidString(l.Text) || !utf8.ValidString(l.Author) || !utf8.ValidString(l.Agent) {
+		return nil
+	}
+	f, ok := lastFrom[l.From]
+	if !ok {
+		f = l.From
+	}
+	from := f
+	for k, v := range lastFrom {
+		if v == f {
+			from = k
+		}
+	}
+	return &store.Last{From: from, Agent: l.Agent, Author: l.Author, Text: l.Text, At: time.UnixMilli(l.At.UnixMilli()).UTC()}
 }
 
 func decodeLast(s string) *store.Last {
@@ -421,17 +456,34 @@ func (s *Inbox) conversationOf(id string, cmd *goredis.MapStringStringCmd) func(
 // decodeMeta reads conversation id's record. The id is not stored (the
 // key names it); a record stored before has it too.
 func decodeMeta(id string, m map[string]string) *store.Conversation {
+	return decodeMetaWith(id, m, decodeVisitor(m["visitor"]), nil)
+}
+
+// decodeMetaWith is decodeMeta with the record's visitor already decoded
+// (vis), and its last message when known (last, nil: read from m): a
+// handoff's record, whose visitor handedOff merged and whose last message
+// the handoff wrote.
+func decodeMetaWith(id string, m map[string]string, vis store.Visitor, last *store.Last) *store.Conversation {
 	c := &store.Conversation{
 		ID: id, Status: store.Status(m["status"]), Team: m["team"], Assignee: m["assignee"], AssigneeName: m["assignee_name"],
 		Playbook: m["playbook"], Card: m["card"], Priority: m["priority"], UntilReply: m["until_reply"] == "1",
+		Visitor: vis,
 	}
-	c.Visitor = decodeVisitor(m["visitor"])
-	_ = json.Unmarshal([]byte(m["labels"]), &c.Labels)
-	_ = json.Unmarshal([]byte(m["previous"]), &c.Previous)
+	// Most records have neither (metaOptional writes them only when
+	// set): encoding/json is not asked to read nothing (its error for an
+	// empty input is allocated), and what it would leave is left.
+	if l := m["labels"]; l != "" {
+		_ = json.Unmarshal([]byte(l), &c.Labels)
+	}
+	if p := m["previous"]; p != "" {
+		_ = json.Unmarshal([]byte(p), &c.Previous)
+	}
 	if c.Labels == nil {
 		c.Labels = []string{}
 	}
-	if m["last"] != "" {
+	if last != nil {
+		c.Last = last
+	} else if m["last"] != "" {
 		c.Last = decodeLast(m["last"])
 	}
 	if m["csat"] != "" {
@@ -663,7 +715,10 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	if h.Visitor != (store.Visitor{}) {
 		vis = encodeVisitor(h.Visitor)
 	}
-	args := []any{h.Team, h.Priority, h.Card, stamp(at), vis, last, retention.Milliseconds()}
+	// Room for what handOffOne appends (the chat, the prefix, the timers,
+	// the earlier chats, the notice's six): the list is not grown.
+	args := make([]any, 0, 7+3+2*len(h.Timers)+1+len(h.Previous)+6)
+	args = append(args, h.Team, h.Priority, h.Card, stamp(at), vis, last, retention.Milliseconds())
 	var (
 		r         handOffReply
 		predicted *noticeRecord
@@ -672,7 +727,7 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	if _, cluster := s.rdb.(*goredis.ClusterClient); cluster {
 		r, err = s.handOffPipelined(ctx, id, h, at, args)
 	} else {
-		r, predicted, err = s.handOffOne(ctx, id, h, at, last, args)
+		r, predicted, err = s.handOffOne(ctx, id, h, at, last, vis, args)
 	}
 	if err != nil {
 		return nil, store.TeamConfig{}, err
@@ -703,7 +758,8 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	} else {
 		// The record after the step, made from the one before it as the
 		// script made it.
-		c = decodeMeta(id, handedOff(r.fields, h, at, last))
+		fields, v := handedOff(r.fields, h, at, last, vis)
+		c = decodeMetaWith(id, fields, v, lastAsRead(h.Last))
 	}
 	c.QueuePosition = int(r.rank) + 1
 	if len(h.Previous) > 0 && r.prev != nil {
@@ -731,7 +787,7 @@ type noticeRecord struct {
 // handOffOne is HandOff on one node: the handOff script with the team's
 // part, and the notice when it can ride (it returns the record the notice
 // was built from; nil: none).
-func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at time.Time, last string, args []any) (handOffReply, *noticeRecord, error) {
+func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at time.Time, last, vis string, args []any) (handOffReply, *noticeRecord, error) {
 	// The team's, the timers' and the earlier chats' keys are made in the
 	// script from the prefix (one node: a script may touch any key).
 	// The turn's timers, as Timers.Set's ZADD sets them.
@@ -745,16 +801,16 @@ func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at t
 	}
 	var predicted *noticeRecord
 	if n := h.Notice; n != nil {
-		if fields, c := s.noticeArgs(id, h, at, last); c != nil {
+		if fields, c := s.noticeArgs(id, h, at, last, vis); c != nil {
 			before, ok := joinFields(n.Before)
 			prev, pok := joinPrevious(n.Previous)
 			if payload, err := n.Build(c); err == nil && ok && pok {
 				predicted = &noticeRecord{fields, c}
-				vis := ""
+				merged := ""
 				if h.Visitor != (store.Visitor{}) {
-					vis = fields["visitor"]
+					merged = fields["visitor"]
 				}
-				args = append(args, payload, n.Channel, vis, len(n.Before), before)
+				args = append(args, payload, n.Channel, merged, len(n.Before), before)
 				if len(h.Previous) > 0 {
 					args = append(args, prev)
 				}
@@ -1513,13 +1569,13 @@ func (s *Inbox) PublishesOn(publisher any) bool {
 // fields h.Notice.Before (its fields, and decoded with PreviousRead from
 // h.Notice.Previous); nil when the notice cannot ride (a Cluster, nothing
 // read).
-func (s *Inbox) noticeArgs(id string, h store.Handoff, at time.Time, last string) (map[string]string, *store.Conversation) {
+func (s *Inbox) noticeArgs(id string, h store.Handoff, at time.Time, last, vis string) (map[string]string, *store.Conversation) {
 	n := h.Notice
 	if _, cluster := s.rdb.(*goredis.ClusterClient); cluster || n.Before == nil || len(n.Previous) != len(h.Previous) {
 		return nil, nil
 	}
-	fields := handedOff(n.Before, h, at, last)
-	c := decodeMeta(id, fields)
+	fields, v := handedOff(n.Before, h, at, last, vis)
+	c := decodeMetaWith(id, fields, v, lastAsRead(h.Last))
 	if len(h.Previous) > 0 {
 		c.PreviousRead = make([]store.PreviousChat, 0, len(h.Previous))
 		for i, p := range n.Previous {
@@ -1534,21 +1590,27 @@ func (s *Inbox) noticeArgs(id string, h store.Handoff, at time.Time, last string
 // handedOff is the record's fields as the handOff script leaves fields
 // (its Go twin: TestHandOffStepCommands and TestHandOffReturnsTheRecordItLeaves
 // hold them together).
-func handedOff(fields map[string]string, h store.Handoff, at time.Time, last string) map[string]string {
-	m := maps.Clone(fields)
+// It also returns the record's visitor as it leaves it, decoded (for
+// decodeMetaWith). vis is h.Visitor encoded (encodeVisitor; "" when
+// h.Visitor is empty), the value when the record's visitor has nothing
+// h.Visitor does not set.
+func handedOff(fields map[string]string, h store.Handoff, at time.Time, last, vis string) (map[string]string, store.Visitor) {
+	// Room for the fields the step may add (status, team, updated_at,
+	// queued_at, priority, card, last): the map is not grown.
+	m := make(map[string]string, len(fields)+7)
+	maps.Copy(m, fields)
+	cur := decodeVisitor(m["visitor"])
 	if v := h.Visitor; v != (store.Visitor{}) {
-		cur := decodeVisitor(m["visitor"])
-		for _, f := range []struct {
-			to   *string
-			from string
-		}{{&cur.ID, v.ID}, {&cur.Name, v.Name}, {&cur.Email, v.Email}, {&cur.Page, v.Page}} {
-			if f.from != "" {
-				*f.to = f.from
-			}
+		merged := mergeVisitor(cur, v)
+		if merged == v && vis != "" {
+			m["visitor"] = vis
+		} else {
+			m["visitor"] = encodeVisitor(merged)
 		}
-		m["visitor"] = encodeVisitor(cur)
+		cur = merged
 	}
-	m["status"], m["team"], m["updated_at"], m["queued_at"] = string(store.StatusOpen), h.Team, stamp(at), stamp(at)
+	st := stamp(at)
+	m["status"], m["team"], m["updated_at"], m["queued_at"] = string(store.StatusOpen), h.Team, st, st
 	delete(m, "assignee")
 	delete(m, "assignee_name")
 	for _, f := range []struct{ k, v string }{{"priority", h.Priority}, {"card", h.Card}} {
@@ -1561,5 +1623,5 @@ func handedOff(fields map[string]string, h store.Handoff, at time.Time, last str
 	if last != "" {
 		m["last"] = last
 	}
-	return m
+	return m, cur
 }

@@ -609,13 +609,23 @@ func (s *Service) RecordsChanged(ctx context.Context, rs []*crm.Record) {
 
 // recordsMessage is the inbox message RecordsChanged publishes for rs,
 // for an engine that sends it with the create (crm.Options.ChangedMessage).
-func (s *Service) recordsMessage(rs []*crm.Record) (store.Message, bool) {
+// js is rs's JSON array when the CRM made it from the records' stored JSON
+// (nil: rs is marshalled): the event's JSON is then written around it, the
+// same bytes as json.Marshal(InboxEvent{Type: record, Records: rs}).
+func (s *Service) recordsMessage(rs []*crm.Record, js []byte) (store.Message, bool) {
+	if len(rs) > 0 && len(js) > 2 {
+		return store.Message{Channel: s.inbox.InboxChannel(), Payload: recordsEventHead + string(js) + "}"}, true
+	}
 	b, err := json.Marshal(InboxEvent{Type: protocol.TypeRecord, Records: rs})
 	if err != nil {
 		return store.Message{}, false
 	}
 	return store.Message{Channel: s.inbox.InboxChannel(), Payload: string(b)}, true
 }
+
+// recordsEventHead is the JSON of an InboxEvent of type record up to its
+// records (the fields before them empty: omitted, Conversation null).
+const recordsEventHead = `{"type":"` + protocol.TypeRecord + `","conversation":null,"records":`
 
 // NotifyCRM tells an agent about a note for them (inbox notify event).
 func (s *Service) NotifyCRM(ctx context.Context, n crm.Notice) {

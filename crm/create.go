@@ -350,7 +350,15 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		finish(self, main.Kind)
 	}
 
-	// Write what is new or changed.
+	// Write what is new or changed. createdJSON is the created records'
+	// JSON array as json.Marshal(created) writes it, made from their
+	// stored forms (for the records message: the JSON is not made twice;
+	// nil when a record's could not be).
+	var createdJSON []byte
+	if s.changedMsg != nil {
+		createdJSON = make([]byte, 1, 2048)
+		createdJSON[0] = '['
+	}
 	for _, sl := range []*slot{o, p, self} {
 		if sl == nil || sl.written {
 			continue
@@ -373,6 +381,12 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 		ch.record(sl.rec.ID, old, string(b))
 		if sl.isNew {
 			ch.list(sl.rec, now.UnixMilli())
+			if createdJSON != nil {
+				if len(createdJSON) > 1 {
+					createdJSON = append(createdJSON, ',')
+				}
+				createdJSON = appendRecordJSON(createdJSON, b, sl.rec)
+			}
 		}
 	}
 	// Indexes of the person and organization.
@@ -451,7 +465,10 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 	ivb, _ := json.Marshal(iv)
 	ch.c.Done = string(ivb)
 	if s.changedMsg != nil && len(created) > 0 {
-		if m, ok := s.changedMsg(created); ok {
+		if createdJSON != nil {
+			createdJSON = append(createdJSON, ']')
+		}
+		if m, ok := s.changedMsg(created, createdJSON); ok {
 			ch.c.Publish = append(ch.c.Publish, m)
 		}
 	}

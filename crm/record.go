@@ -132,6 +132,46 @@ func encodeRecord(r *Record) ([]byte, error) {
 	}{Record: r, UpdatedAt: updated})
 }
 
+// appendRecordJSON appends to b the JSON json.Marshal(r) writes, made
+// from stored, r's stored form (encodeRecord: the same fields in the same
+// order but the id, and updated_at when it is created_at): the id put
+// first and updated_at last. It returns nil when it cannot (an id or a
+// time encoding/json would write otherwise), for the caller to marshal r.
+func appendRecordJSON(b, stored []byte, r *Record) []byte {
+	if b == nil || len(stored) < 2 || stored[0] != '{' || stored[len(stored)-1] != '}' || !plainID(r.ID) {
+		return nil
+	}
+	b = append(b, `{"id":"`...)
+	b = append(b, r.ID...)
+	b = append(b, '"')
+	if len(stored) > 2 {
+		b = append(b, ',')
+	}
+	if !r.UpdatedAt.Equal(r.CreatedAt) {
+		// Stored with its updated_at, last.
+		return append(b, stored[1:]...)
+	}
+	b = append(b, stored[1:len(stored)-1]...)
+	b = append(b, `,"updated_at":"`...)
+	b, err := r.UpdatedAt.AppendText(b) // MarshalJSON's text, unquoted
+	if err != nil {
+		return nil
+	}
+	return append(b, `"}`...)
+}
+
+// plainID reports whether id is written by encoding/json as it is, in
+// quotes (letters, digits, '_' and '-': every id newID makes).
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // decodeRecord reads record id's stored form, or the older one (with the
 // id and updated_at written out).
 func decodeRecord(id, v string, r *Record) error {

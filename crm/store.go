@@ -73,8 +73,10 @@ type Options struct {
 	// ChangedMessage, when set, is the bus message Changed would send for
 	// the records a Create made: an engine that can (store.CRMPublisher)
 	// sends it with the create's last write instead, a round trip fewer,
-	// and Changed is not called for them.
-	ChangedMessage func(rs []*Record) (store.Message, bool)
+	// and Changed is not called for them. js is json.Marshal(rs)'s bytes,
+	// made from the records' stored JSON (nil when they could not be: the
+	// function marshals rs then).
+	ChangedMessage func(rs []*Record, js []byte) (store.Message, bool)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Metrics counts the records created and the webhook deliveries; nil:
@@ -100,7 +102,7 @@ type Store struct {
 	subReading bool   // a background read is under way
 	// changedMsg is Options.ChangedMessage when the engine sends it with
 	// a change (nil: Changed is called after).
-	changedMsg func(rs []*Record) (store.Message, bool)
+	changedMsg func(rs []*Record, js []byte) (store.Message, bool)
 }
 
 // New returns a Store on an engine's CRM records and outbox.

@@ -95,7 +95,7 @@ func commandStats(b *testing.B, rdb goredis.UniversalClient) map[string][2]float
 // inbox's record message, through crm.Store.Create (its read, then its
 // change).
 func benchLead(c *redisstore.CRM, prefix, run string) func(ctx context.Context, i int) error {
-	st := crm.New(c, c, crm.Options{ChangedMessage: func(rs []*crm.Record) (store.Message, bool) {
+	st := crm.New(c, c, crm.Options{ChangedMessage: func(rs []*crm.Record, _ []byte) (store.Message, bool) {
 		return store.Message{Channel: prefix + "inbox", Payload: `{"type":"record","records":` + strconv.Itoa(len(rs)) + `}`}, true
 	}})
 	started := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)

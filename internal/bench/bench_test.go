@@ -296,13 +296,17 @@ func redirectQueue(cmd redis.Cmder) {
 		// A handoff on one node is one script (Inbox.HandOff) on the
 		// record's key, which makes the team's keys from the prefix, its
 		// ninth argument: EVALSHA sha 1 {c:ID}:meta arg... The team's lists
-		// go to another prefix.
+		// go to another prefix. The script's string arguments go by
+		// pointer (store/redis's handOffArgs).
 		n, _ := args[2].(int)
 		if n != 1 || len(args) < 3+n+9 {
 			return
 		}
 		k, _ := args[3].(string)
 		p, _ := args[3+n+8].(string)
+		if ps, ok := args[3+n+8].(*string); ok {
+			p = *ps
+		}
 		if strings.HasSuffix(k, "}:meta") && p != "" && strings.HasPrefix(k, p+"{c:") {
 			args[3+n+8] = p + "lost:"
 		}

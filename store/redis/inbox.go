@@ -717,8 +717,12 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	}
 	// Room for what handOffOne appends (the chat, the prefix, the timers,
 	// the earlier chats, the notice's six): the list is not grown.
+	// The string and number arguments go to go-redis by pointer into v
+	// (it writes a *string as the string, an *int64 as the number): one
+	// allocation for them all instead of one each boxed.
+	v := &handOffArgs{team: h.Team, priority: h.Priority, card: h.Card, at: stamp(at), vis: vis, last: last, retention: retention.Milliseconds()}
 	args := make([]any, 0, 7+3+2*len(h.Timers)+1+len(h.Previous)+6)
-	args = append(args, h.Team, h.Priority, h.Card, stamp(at), vis, last, retention.Milliseconds())
+	args = append(args, &v.team, &v.priority, &v.card, &v.at, &v.vis, &v.last, &v.retention)
 	var (
 		r         handOffReply
 		predicted *noticeRecord
@@ -727,7 +731,7 @@ func (s *Inbox) HandOff(ctx context.Context, id string, h store.Handoff, at time
 	if _, cluster := s.rdb.(*goredis.ClusterClient); cluster {
 		r, err = s.handOffPipelined(ctx, id, h, at, args)
 	} else {
-		r, predicted, err = s.handOffOne(ctx, id, h, at, last, vis, args)
+		r, predicted, err = s.handOffOne(ctx, id, h, at, v, args)
 	}
 	if err != nil {
 		return nil, store.TeamConfig{}, err
@@ -787,32 +791,39 @@ type noticeRecord struct {
 // handOffOne is HandOff on one node: the handOff script with the team's
 // part, and the notice when it can ride (it returns the record the notice
 // was built from; nil: none).
-func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at time.Time, last, vis string, args []any) (handOffReply, *noticeRecord, error) {
+func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at time.Time, v *handOffArgs, args []any) (handOffReply, *noticeRecord, error) {
 	// The team's, the timers' and the earlier chats' keys are made in the
 	// script from the prefix (one node: a script may touch any key).
 	// The turn's timers, as Timers.Set's ZADD sets them.
-	args = append(args, id, s.p, len(h.Timers))
-	for _, tm := range h.Timers {
-		args = append(args, tm.At.UnixMilli(), member(id, tm.ID))
+	v.id, v.prefix = id, s.p
+	args = append(args, &v.id, &v.prefix, len(h.Timers))
+	for i, tm := range h.Timers {
+		if i < len(v.timers) {
+			t := &v.timers[i]
+			t.at, t.member = tm.At.UnixMilli(), member(id, tm.ID)
+			args = append(args, &t.at, &t.member)
+		} else {
+			args = append(args, tm.At.UnixMilli(), member(id, tm.ID))
+		}
 	}
 	args = append(args, len(h.Previous))
-	for _, p := range h.Previous {
-		args = append(args, p)
+	for i := range h.Previous {
+		args = append(args, &h.Previous[i])
 	}
 	var predicted *noticeRecord
 	if n := h.Notice; n != nil {
-		if fields, c := s.noticeArgs(id, h, at, last, vis); c != nil {
+		if fields, c := s.noticeArgs(id, h, at, v.last, v.vis); c != nil {
 			before, ok := joinFields(n.Before)
 			prev, pok := joinPrevious(n.Previous)
 			if payload, err := n.Build(c); err == nil && ok && pok {
 				predicted = &noticeRecord{fields, c}
-				merged := ""
+				v.payload, v.channel, v.before, v.prev = payload, n.Channel, before, prev
 				if h.Visitor != (store.Visitor{}) {
-					merged = fields["visitor"]
+					v.merged = fields["visitor"]
 				}
-				args = append(args, payload, n.Channel, merged, len(n.Before), before)
+				args = append(args, &v.payload, &v.channel, &v.merged, len(n.Before), &v.before)
 				if len(h.Previous) > 0 {
-					args = append(args, prev)
+					args = append(args, &v.prev)
 				}
 			}
 		}
@@ -838,6 +849,21 @@ func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at t
 		}
 	}
 	return r, predicted, nil
+}
+
+// handOffArgs holds the string and number arguments of the handOff
+// script, which go to go-redis by pointer (HandOff): the step's (team,
+// priority, card, time, visitor, last message, retention), the chat's id
+// and the prefix, the first timer's, and the notice's.
+type handOffArgs struct {
+	team, priority, card, at, vis, last string
+	retention                           int64
+	id, prefix                          string
+	timers                              [1]struct {
+		at     int64
+		member string
+	}
+	payload, channel, merged, before, prev string
 }
 
 // handOffPipelined is HandOff on a Cluster: one pipeline runs the step on

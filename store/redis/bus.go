@@ -144,21 +144,9 @@ func (l *listener) run() {
 	}()
 	ctx := context.Background()
 	errs := 0
-	pinged := false
+	r := pubsubReader{ps: l.ps, every: l.checks.every, pong: l.checks.pong}
 	for {
-		var (
-			msg any
-			err error
-		)
-		if pinged {
-			pctx, cancel := context.WithTimeout(ctx, l.checks.pong)
-			msg, err = l.ps.ReceiveTimeout(pctx, 0)
-			cancel()
-		} else {
-			msg, err = l.ps.ReceiveTimeout(ctx, l.checks.every)
-		}
-		awaited := pinged
-		pinged = false
+		msg, err := r.next(ctx)
 		select {
 		case <-l.stop:
 			return
@@ -167,15 +155,6 @@ func (l *listener) run() {
 		if err != nil {
 			if errors.Is(err, goredis.ErrClosed) {
 				return
-			}
-			var ne net.Error
-			if !awaited && errors.As(err, &ne) && ne.Timeout() {
-				// Idle: a ping, whose pong must come in time (above);
-				// one that cannot be written makes go-redis reconnect.
-				pctx, cancel := context.WithTimeout(ctx, l.checks.pong)
-				pinged = l.ps.Ping(pctx) == nil
-				cancel()
-				continue
 			}
 			// Broken, or silent after a ping: go-redis connects and
 			// subscribes again on the next receive; errors in a row
@@ -219,6 +198,42 @@ func (l *listener) run() {
 		case <-l.stop:
 			return
 		}
+	}
+}
+
+// pubsubReader reads a pub/sub connection with the check of an idle one.
+type pubsubReader struct {
+	ps          *goredis.PubSub
+	every, pong time.Duration
+	pinged      bool
+}
+
+// next is the connection's next message (or pong, or confirmation). When
+// nothing comes for every, it pings, and then something must come within
+// pong: the read after a ping is made without go-redis's allowance for a
+// timeout, so go-redis drops a connection that stays silent (and connects
+// again on the next read), and next answers the timeout. A ping that
+// cannot be written is answered too.
+func (r *pubsubReader) next(ctx context.Context) (any, error) {
+	for {
+		if r.pinged {
+			r.pinged = false
+			pctx, cancel := context.WithTimeout(ctx, r.pong)
+			defer cancel()
+			return r.ps.ReceiveTimeout(pctx, 0)
+		}
+		msg, err := r.ps.ReceiveTimeout(ctx, r.every)
+		var ne net.Error
+		if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+			return msg, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, r.pong)
+		err = r.ps.Ping(pctx)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		r.pinged = true
 	}
 }
 

@@ -71,6 +71,21 @@ func (c *holeConn) Read(b []byte) (int, error) {
 	}
 }
 
+// nextHeard is l's next message, or t fails when ctx ends first.
+func nextHeard(t *testing.T, ctx context.Context, l store.Listener, what string) store.Message {
+	t.Helper()
+	select {
+	case m, ok := <-l.Messages():
+		if !ok {
+			t.Fatal("the listener closed")
+		}
+		return m
+	case <-ctx.Done():
+		t.Fatalf("%s: nothing heard in time", what)
+	}
+	return store.Message{}
+}
+
 // TestListenerNoticesASilentConnection: a listener whose pub/sub
 // connection goes silent without breaking (no reset, no error: pings are
 // written without a word back) gives it up once a ping after an idle
@@ -107,19 +122,7 @@ func TestListenerNoticesASilentConnection(t *testing.T) {
 	}
 	h.silence()
 
-	next := func(what string) store.Message {
-		t.Helper()
-		select {
-		case m, ok := <-l.Messages():
-			if !ok {
-				t.Fatal("the listener closed")
-			}
-			return m
-		case <-ctx.Done():
-			t.Fatalf("%s: nothing heard within a minute", what)
-		}
-		return store.Message{}
-	}
+	next := func(what string) store.Message { t.Helper(); return nextHeard(t, ctx, l, what) }
 	resynced := map[string]bool{}
 	for len(resynced) < 2 {
 		m := next("the Resyncs after the connection went silent")
@@ -180,19 +183,7 @@ func TestShardListenerNoticesASilentConnection(t *testing.T) {
 	}
 	h.silence()
 
-	next := func(what string) store.Message {
-		t.Helper()
-		select {
-		case m, ok := <-l.Messages():
-			if !ok {
-				t.Fatal("the listener closed")
-			}
-			return m
-		case <-ctx.Done():
-			t.Fatalf("%s: nothing heard within a minute", what)
-		}
-		return store.Message{}
-	}
+	next := func(what string) store.Message { t.Helper(); return nextHeard(t, ctx, l, what) }
 	// Both the pattern's connection and the placed conversation's shard
 	// must come back.
 	var patternBack, shardBack bool

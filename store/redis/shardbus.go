@@ -2,9 +2,7 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -295,21 +293,9 @@ func (s *shardSubs) closeAll() {
 // within checks.pong, or it is taken for silent and given up.
 func (s *shardSubs) read(g *shardGroup) {
 	ctx := context.Background()
-	pinged := false
+	r := pubsubReader{ps: g.ps, every: s.checks.shardEvery, pong: s.checks.pong}
 	for {
-		var (
-			msg any
-			err error
-		)
-		if pinged {
-			pctx, cancel := context.WithTimeout(ctx, s.checks.pong)
-			msg, err = g.ps.ReceiveTimeout(pctx, 0)
-			cancel()
-		} else {
-			msg, err = g.ps.ReceiveTimeout(ctx, s.checks.shardEvery)
-		}
-		awaited := pinged
-		pinged = false
+		msg, err := r.next(ctx)
 		s.mu.Lock()
 		dead := g.dead
 		s.mu.Unlock()
@@ -317,16 +303,6 @@ func (s *shardSubs) read(g *shardGroup) {
 			return
 		}
 		if err != nil {
-			var ne net.Error
-			if !awaited && errors.As(err, &ne) && ne.Timeout() {
-				// Idle: a ping (its pong comes here, in time).
-				pctx, cancel := context.WithTimeout(ctx, s.checks.pong)
-				pinged = g.ps.Ping(pctx) == nil
-				cancel()
-				if pinged {
-					continue
-				}
-			}
 			// A broken or silent connection (go-redis would subscribe
 			// again with one SSUBSCRIBE over many slots, which Redis
 			// refuses), or an error reply (MOVED: the slot map was

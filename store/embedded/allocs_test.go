@@ -20,32 +20,7 @@ import (
 // ceiling is asserted here (testing.AllocsPerRun), not timed.
 func TestTurnAllocations(t *testing.T) {
 	ctx := t.Context()
-	db, err := embedded.Open(t.TempDir(), embedded.Options{SweepEvery: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st := embedded.NewSessions(db, store.SessionOptions{TTL: time.Hour})
-	// A B-tree as deep as serve's after a while (three levels): 30,000
-	// earlier conversations' sessions.
-	if err := db.Update(ctx, func(tx *embedded.Tx) error {
-		for i := range 30000 {
-			if err := tx.Put(embedded.K("c", fmt.Sprintf("%026d", i), "s"), make([]byte, 100)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	// Ids of serve's length (26 characters), 20 conversations under way.
-	convs := make([]string, 20)
-	for i := range convs {
-		convs[i] = fmt.Sprintf("%026d", 30000+i)
-		if _, err := st.Create(ctx, benchSession(convs[i]), benchEntries("")[1:]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, st, convs := turnAllocsFixture(t)
 	n := 0
 	turn := func() {
 		n++

@@ -369,13 +369,18 @@ func lastAsRead(l *store.Last) *store.Last {
 	if !ok {
 		f = l.From
 	}
-	from := f
+	return &store.Last{From: fromLetter(f), Agent: l.Agent, Author: l.Author, Text: l.Text, At: time.UnixMilli(l.At.UnixMilli()).UTC()}
+}
+
+// fromLetter is the from a stored letter stands for (lastFrom's other
+// way); an unknown one is itself.
+func fromLetter(f string) string {
 	for k, v := range lastFrom {
 		if v == f {
-			from = k
+			return k
 		}
 	}
-	return &store.Last{From: from, Agent: l.Agent, Author: l.Author, Text: l.Text, At: time.UnixMilli(l.At.UnixMilli()).UTC()}
+	return f
 }
 
 func decodeLast(s string) *store.Last {
@@ -386,13 +391,7 @@ func decodeLast(s string) *store.Last {
 	}
 	var sl storedLast
 	_ = json.Unmarshal([]byte(s), &sl)
-	from := sl.F
-	for k, v := range lastFrom {
-		if v == sl.F {
-			from = k
-		}
-	}
-	return &store.Last{From: from, Agent: sl.G, Author: sl.U, Text: sl.T, At: time.UnixMilli(sl.A).UTC()}
+	return &store.Last{From: fromLetter(sl.F), Agent: sl.G, Author: sl.U, Text: sl.T, At: time.UnixMilli(sl.A).UTC()}
 }
 
 // metaFields is a new record's fields, but its id (the key names it).

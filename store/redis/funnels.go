@@ -37,6 +37,10 @@ type Funnels struct {
 	// shards and rows are each shard's key prefix (shard) and its set of
 	// row ids, made once: a turn's fold names them without building them.
 	shards, rows [FunnelShards]string
+	// rowsSent is set when the prefix holds "{fn:": a counted fold in
+	// the turn script then sends the rows' key, which the script cannot
+	// make from the row's (turn.lua).
+	rowsSent bool
 }
 
 // FunnelShards is how many shards (slots) the funnel rollup is spread
@@ -51,7 +55,7 @@ func NewFunnels(rdb goredis.UniversalClient, prefix string) *Funnels {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	f := &Funnels{rdb: rdb, p: prefix}
+	f := &Funnels{rdb: rdb, p: prefix, rowsSent: strings.Contains(prefix, "{fn:")}
 	for n := range f.shards {
 		f.shards[n] = prefix + shardTag(n)
 		f.rows[n] = f.shards[n] + "rows"

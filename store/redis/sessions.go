@@ -335,8 +335,11 @@ func (s *Store) commitFolded(ctx context.Context, id string, version int64, sess
 }
 
 // countedRow is a counted fold's ARGV[9] (turn.lua): a fold, its row id
-// taken from the row's key. By pointer: not boxed.
-var countedRow = "="
+// taken from the row's key, and with no mark the rows' key too (not sent).
+// countedRows is the same with the rows' key sent, for a store whose
+// prefix holds "{fn:", where the script could not find the shard's tag
+// in the row's key. By pointer: not boxed.
+var countedRow, countedRows = "=", "=="
 
 func (s *Store) commit(ctx context.Context, id string, version int64, data []byte, clientID string, entries []Entry, fold *inTurnFold, rec *startRecord) (Result, error) {
 	nf := 0
@@ -380,7 +383,11 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			// No keep: the counters only, and no row id: the script
 			// takes it from the row's key (turn.lua).
 			keys = fold.f.countedKeys(append(keys, ""), id, fold.Key)
-			args = append(args, &countedRow, "")
+			if fold.f.rowsSent {
+				args = append(args, &countedRows, "")
+			} else {
+				args = append(args, &countedRow, "")
+			}
 		} else {
 			keys, v.row = fold.f.foldKeys(append(keys, ""), id, fold.Key)
 			v.keep = max(fold.keep.Milliseconds(), 1)
@@ -433,11 +440,18 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		args = append(args, reads.Away, 1)
 	}
 	if fold != nil && fold.Counted && !inScript {
-		// A counted fold, no mark in the script: the row and the rows are
-		// KEYS[4] and KEYS[5], a record KEYS[6] and the visitor's
-		// conversations KEYS[7] (turn.lua), no unused keys before them
-		// (the two cost Redis about 1.2 k instructions).
-		keys = append(keys[:3], keys[5:]...)
+		// A counted fold, no mark in the script: the row is KEYS[4], a
+		// record KEYS[5] and the visitor's conversations KEYS[6]
+		// (turn.lua), no unused keys before them (the two cost Redis
+		// about 1.2 k instructions), nor the rows, whose key the script
+		// makes from the row's when the row is new (about 2 k a turn);
+		// with a prefix that holds "{fn:", the rows are KEYS[5] and the
+		// record's keys one further.
+		if fold.f.rowsSent {
+			keys = append(keys[:3], keys[5:]...)
+		} else {
+			keys = append(append(keys[:3], keys[5]), keys[7:]...)
+		}
 	}
 	var res []any
 	var err error
@@ -767,8 +781,8 @@ func (r *startRecord) visitorIn(ctx context.Context, pipe goredis.Pipeliner, id 
 }
 
 // add appends the record's keys and arguments to the turn script's
-// (turn.lua: KEYS[8] and KEYS[9], KEYS[6] and KEYS[7] once commit drops
-// a counted fold's unused keys; the record at ARGV's end): the id, the
+// (turn.lua: KEYS[8] and KEYS[9], KEYS[5] and KEYS[6] once commit drops
+// a counted fold's unused keys and its rows; the record at ARGV's end): the id, the
 // start (ms: started_at and updated_at, the visitor's list's score), the
 // retention (ms), status, playbook and visitor, with KEYS[9] the guess
 // of the earlier conversations, then the record's other fields

@@ -25,9 +25,13 @@
 -- row's fields to add one to instead (one: a counter, or
 -- the turn's counters as one field, countedField in funnels.go), and the
 -- conversation's facts (KEYS[5]) neither read nor written; with no
--- mark (ARGV[7] "") the row and the rows are then KEYS[4] and KEYS[5],
--- no unused keys sent before them, and the record's keys below are
--- KEYS[6] and KEYS[7] instead of KEYS[8] and KEYS[9].
+-- mark (ARGV[7] "") the row is then KEYS[4], no unused keys sent before
+-- it and the rows not sent (their key made from the row's, only when the
+-- row is new), and the record's keys below are KEYS[5] and KEYS[6]
+-- instead of KEYS[8] and KEYS[9]; ARGV[9] "==" is the same with the rows
+-- sent as KEYS[5] and the record's keys KEYS[6] and KEYS[7] (a store
+-- whose prefix holds "{fn:", where the row's key does not tell the
+-- shard's tag).
 -- KEYS[8] the conversation's inbox record and KEYS[9] its visitor's
 -- conversations (none: no visitor, or a Cluster, where they are in
 -- another slot), for a start that writes its record
@@ -57,8 +61,8 @@
 -- duplicate or a stale turn was marked and folded by the try that
 -- stored it.
 -- The record's key and its visitor's conversations: KEYS[8] and
--- KEYS[9], or after a counted fold's row and rows with no mark KEYS[6]
--- and KEYS[7].
+-- KEYS[9], or after a counted fold's row with no mark KEYS[5] and
+-- KEYS[6] (KEYS[6] and KEYS[7] after its row and rows, ARGV[9] "==").
 -- Texts are made from texts: Redis 7.0's Lua turns a number into text
 -- with sprintf (about 2 k instructions, 5.5 k a string.format('%.0f-%d')).
 -- numText is a small whole number's text, and only a larger one's is
@@ -75,7 +79,9 @@ local function nextText(s)
   return numText(tonumber(s) + 1)
 end
 local rk = 8
-if ARGV[9] == '=' and ARGV[7] == '' then rk = 6 end
+if ARGV[7] == '' then
+  if ARGV[9] == '=' then rk = 5 elseif ARGV[9] == '==' then rk = 6 end
+end
 local record, visitors = KEYS[rk], KEYS[rk + 1]
 local factsEnd = #ARGV
 if record then
@@ -176,13 +182,23 @@ if ARGV[9] ~= '' and ARGV[10] == '' then
   -- The increment is a string: a number argument costs Redis a
   -- snprintf("%.17g") each call.
   local row, rows = KEYS[rk - 2], KEYS[rk - 1]
+  if rk == 5 then row, rows = KEYS[4], nil end
   local first = false
   for i = 11 + n, factsEnd do
     if redis.call('HINCRBY', row, ARGV[i], '1') == 1 then first = true end
   end
   -- The row's id is its key's end: the row is the shard's prefix, 'r:'
-  -- and the id; the rows, the same prefix and 'rows'.
-  if first then redis.call('SADD', rows, string.sub(row, #rows - 1)) end
+  -- and the id; the rows, the same prefix and 'rows'. Not sent (ARGV[9]
+  -- '=' and no mark), the rows' key is made from the row's: the shard's
+  -- prefix ends at the '}' after the first '{fn:' (the store's prefix
+  -- holds none: else it sends '==' and the rows' key).
+  if first then
+    if not rows then
+      local tag = string.find(row, '{fn:', 1, true)
+      rows = string.sub(row, 1, string.find(row, '}', tag, true) + 1) .. 'rows'
+    end
+    redis.call('SADD', rows, string.sub(row, #rows - 1))
+  end
 elseif ARGV[9] ~= '' then
   fold(KEYS[5], KEYS[6], KEYS[7], ARGV[9], 11 + n, factsEnd)
   redis.call('PEXPIRE', KEYS[5], ARGV[10])

@@ -513,8 +513,11 @@ func TestTurnFoldedCountedIsOneCounter(t *testing.T) {
 		// about 1.2 k instructions a turn): the session, the transcript,
 		// the client ids, the row and the rows; 7 before, with the
 		// facts' hash twice in place of the mark's set and the facts'.
-		if nk != 5 {
-			t.Errorf("a turn with a counted fold and no mark sent %d keys, want 5", nk)
+		// Thirteenth round: nor the rows, which the script makes from
+		// the row's key when the row is new (about 2 k instructions a
+		// turn): 4 keys.
+		if nk != 4 || !strings.Contains(argText(args[3+3]), "}:r:") {
+			t.Errorf("a turn with a counted fold and no mark sent %d keys (%q), want 4: the session's three and the row", nk, argTexts(args[3:3+nk]))
 		}
 		argv := args[3+nk:]
 		// Nor the row id (ARGV[9]): the script takes it from the row's
@@ -661,8 +664,9 @@ func recordedClient(t *testing.T, srv *redistest.Server) (*goredis.Client, *args
 // TestCountedStartSendsNoUnusedKeys (issue 13, eleventh round): a start
 // that writes its record with a counted fold and no mark sends no unused
 // keys (two cost Redis about 1.2 k instructions a start): the session,
-// the transcript, the client ids, the row, the rows, the record and the
-// visitor's conversations; the record and the list are stored as
+// the transcript, the client ids, the row, the record and the visitor's
+// conversations (the rows too until the thirteenth round: the script now
+// makes their key from the row's); the record and the list are stored as
 // Inbox.Start stores them.
 func TestCountedStartSendsNoUnusedKeys(t *testing.T) {
 	ctx := context.Background()
@@ -698,8 +702,8 @@ func TestCountedStartSendsNoUnusedKeys(t *testing.T) {
 				keys[i] = *p
 			}
 		}
-		if nk != 7 || !strings.Contains(keys[3], ":r:") || !strings.HasSuffix(keys[4], "rows") || keys[5] != srv.Prefix+"{c:"+id+"}:meta" || !strings.HasSuffix(keys[6], ":convs") {
-			t.Errorf("%s: a counted start sent keys %q, want 7: the session's three, the row, the rows, the record, the visitor's", id, keys)
+		if nk != 6 || !strings.Contains(keys[3], ":r:") || keys[4] != srv.Prefix+"{c:"+id+"}:meta" || !strings.HasSuffix(keys[5], ":convs") {
+			t.Errorf("%s: a counted start sent keys %q, want 6: the session's three, the row, the record, the visitor's (no rows: the script makes them from the row's key)", id, keys)
 		}
 		checkStarted(t, ctx, view, srv.Client, srv.Prefix, id, t0, vis, conv, r)
 		if !slices.Equal(conv.Previous, previous) {
@@ -713,4 +717,81 @@ func TestCountedStartSendsNoUnusedKeys(t *testing.T) {
 	if got := storetest.FunnelCounters(t, redisstore.NewFunnels(srv.Client, srv.Prefix)); got["started"] != 2 {
 		t.Errorf("counters %v, want started 2", got)
 	}
+}
+
+// TestCountedFoldRowsOfAnyPrefix (issue 13, thirteenth round): a counted
+// fold sends the row's key and not the rows' (the shard's set of row ids):
+// the script makes it from the row's key, up to the shard's tag's end.
+// A store whose prefix holds "{fn:" (where the script could not find the
+// shard's tag) sends the rows' key as before, and says so with "==" in
+// ARGV[9]. Either way every shard's set of rows names its rows, and the
+// rollup reads every counter.
+func TestCountedFoldRowsOfAnyPrefix(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.New(t)
+	key := store.FunnelKey{Day: "2026-12-06", Playbook: "p", Version: "v1"}
+	for _, prefix := range []string{srv.Prefix, srv.Prefix + "{fn:7}:x}:"} {
+		c, rec := recordedClient(t, srv)
+		st := redisstore.New(c, redisstore.Options{Prefix: prefix, TTL: time.Hour})
+		const convs = 40 // over several shards
+		for i := range convs {
+			id := "c" + strconv.Itoa(i)
+			if _, err := st.CreateFolded(ctx, &engine.Session{ID: id}, []redisstore.Entry{bot("hi")}, storetest.CountedFold(key, "started"), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.TurnFolded(ctx, id, "m1", time.Hour, func(sess *engine.Session) (*engine.Session, []redisstore.Entry, *store.FunnelFold, error) {
+				sess.Turn++
+				return sess, []redisstore.Entry{bot("next")}, storetest.CountedFold(key, "answered|hello"), nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rec.mu.Lock()
+		last := rec.calls[len(rec.calls)-1]
+		rec.mu.Unlock()
+		nk, _ := strconv.Atoi(fmt.Sprint(last[2]))
+		argv := last[3+nk:]
+		weird := prefix != srv.Prefix
+		want, mark := 4, "="
+		if weird {
+			want, mark = 5, "=="
+		}
+		if nk != want || argText(argv[8]) != mark {
+			t.Errorf("prefix %q: a counted turn sent %d keys (%q) and ARGV[9] %q, want %d and %q", prefix, nk, argTexts(last[3:3+nk]), argText(argv[8]), want, mark)
+		}
+		f := redisstore.NewFunnels(c, prefix)
+		if got, want := storetest.FunnelCounters(t, f), map[string]int64{"started": convs, "answered|hello": convs}; !maps.Equal(got, want) {
+			t.Errorf("prefix %q: counters %v, want %v", prefix, got, want)
+		}
+		// Each row is named in its own shard's set, and nothing else is.
+		rows, _, err := c.Scan(ctx, 0, prefix+"{fn:*}:r:*", 1<<20).Result()
+		if err != nil || len(rows) < 2 {
+			t.Fatalf("prefix %q: rows %q (%v), want several shards'", prefix, rows, err)
+		}
+		for _, row := range rows {
+			at := strings.LastIndex(row, "}:r:")
+			ids, err := c.SMembers(ctx, row[:at+2]+"rows").Result()
+			if err != nil || len(ids) != 1 || ids[0] != row[at+4:] {
+				t.Errorf("prefix %q: the set of rows of %q is %q (%v), want its id", prefix, row, ids, err)
+			}
+		}
+	}
+}
+
+// argText is a recorded command's argument as text (go-redis takes some
+// by pointer).
+func argText(a any) string {
+	if p, ok := a.(*string); ok {
+		return *p
+	}
+	return fmt.Sprint(a)
+}
+
+// argTexts is argText of each.
+func argTexts(as []any) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		out[i] = argText(a)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -41,6 +42,16 @@ type Funnels struct {
 	// the turn script then sends the rows' key, which the script cannot
 	// make from the row's (turn.lua).
 	rowsSent bool
+	// lastRow is each shard's last row key (rowKeyIn): a day's
+	// conversations of one playbook version share their row, so a turn's
+	// fold names it without building it again.
+	lastRow [FunnelShards]atomic.Pointer[rowMemo]
+}
+
+// rowMemo is a row's key and the row it is of.
+type rowMemo struct {
+	k   store.FunnelKey
+	key string
 }
 
 // FunnelShards is how many shards (slots) the funnel rollup is spread
@@ -274,8 +285,20 @@ func (f *Funnels) foldKeys(keys []string, conv string, key store.FunnelKey) ([]s
 // row's key).
 func (f *Funnels) countedKeys(keys []string, conv string, key store.FunnelKey) []string {
 	n := shardOf(conv)
-	row := rowKey(f.shard(n), key)
+	row := f.rowKeyIn(n, key)
 	return append(keys, row, row, f.rows[n])
+}
+
+// rowKeyIn is rowKey(f.shard(n), k), kept as shard n's last row: no
+// allocation when the shard's turn before was of the same row, two (the
+// key and its memo) when not.
+func (f *Funnels) rowKeyIn(n int, k store.FunnelKey) string {
+	if m := f.lastRow[n].Load(); m != nil && m.k == k {
+		return m.key
+	}
+	key := rowKey(f.shard(n), k)
+	f.lastRow[n].Store(&rowMemo{k: k, key: key})
+	return key
 }
 
 // appendFacts appends to args the fold's five arguments of each fact:

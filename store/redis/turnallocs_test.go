@@ -67,10 +67,11 @@ func TestTurnAllocations(t *testing.T) {
 	// that did not fail is checked for NOSCRIPT with no allocation, 35
 	// (39) since the session's and the entries' JSON go by pointer too,
 	// 34 since the turn's fold for the script is made on the stack
-	// (inTurn writes it into the caller's variable).
-	ceiling := 34.0
+	// (inTurn writes it into the caller's variable), 33 since each funnel
+	// shard keeps its last row's key (countedKeys: rowKeyIn).
+	ceiling := 33.0
 	if race.Enabled {
-		ceiling = 40
+		ceiling = 39
 	}
 	if allocs > ceiling {
 		t.Errorf("a turn allocates %.1f times, want at most %v", allocs, ceiling)

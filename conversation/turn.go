@@ -61,8 +61,12 @@ func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine
 	t := &turnState{ev: ev}
 	// The caller's entries, copied into t: the step keeps them, which
 	// would move the caller's list (usually the visitor's one message) to
-	// the heap.
-	own := append(t.pre[:0:len(t.pre)], pre...)
+	// the heap. They go at the start of the step's room, where its first
+	// run puts them anyway (appending own to t.room[:0] copies them onto
+	// themselves). A run again makes its own list and copies own from
+	// there: the first run wrote only after own, and the stores write the
+	// entries' ids only for a turn that was stored, which is not run again.
+	own := append(t.room[:0:min(len(pre), len(t.room))], pre...)
 	began := time.Now()
 	tf, inTurn := s.foldsInTurn(conv)
 	// What the work after the turn reads first (a create card's), read
@@ -254,8 +258,8 @@ type turnState struct {
 	reads   store.TurnReads
 	ctx     store.TurnReadsContext // the turn's context, carrying reads
 	fold    foldRoom               // the fold written with the turn (inTurnFold)
-	pre     [1]store.Entry         // room for the entries before the step's
-	// room holds the entries of the step's first run (roomTaken).
+	// room holds the caller's entries (own, at its start) and the entries
+	// of the step's first run (roomTaken), which begin with them.
 	room      [turnRoom]store.Entry
 	roomTaken bool
 }

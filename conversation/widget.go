@@ -40,6 +40,15 @@ type Frames interface {
 	Flush()
 }
 
+// FrameEncoder is a Frames that is done with a frame when Push returns
+// (it encodes the frame at once, as serve's connection does): a widget
+// may push it a frame of its own that it reuses, instead of one made for
+// each push. A Frames without it may keep what it is pushed.
+type FrameEncoder interface {
+	Frames
+	EncodesOnPush()
+}
+
 // TurnFlusher is a Frames that can send the frames queued so far on the
 // goroutine that handles the visitor's frame, rather than hand them to a
 // writer goroutine (one goroutine switch less a turn). A widget calls
@@ -145,6 +154,9 @@ type Widget struct {
 	own  bool
 	held []string
 	done chan struct{}
+	// frame is the entry frame deliver pushes, reused, to a FrameEncoder
+	// (cleared after each push: it keeps no entry alive).
+	frame protocol.EntryFrame
 }
 
 // maxHeld bounds the payloads held during a turn of the widget's own;
@@ -715,8 +727,10 @@ func (v *Widget) deliver(entries []store.Entry) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	// The frames, in one allocation: room for every entry left once the
-	// first is sent, so that appending never moves those pushed.
+	// first is sent, so that appending never moves those pushed. None for
+	// a FrameEncoder: it is pushed the widget's own frame, reused.
 	var frames []protocol.EntryFrame
+	_, encodes := v.out.(FrameEncoder)
 	for i := range entries {
 		id := protocol.ParseEntryID(entries[i].ID)
 		if !v.lastSent.Less(id) {
@@ -741,6 +755,12 @@ func (v *Widget) deliver(entries []store.Entry) {
 			if id, ok := pe.Data["file"].(string); ok && v.conv != "" {
 				pe.Data["url"] = v.ws.FileURL(v.conv, id)
 			}
+		}
+		if encodes {
+			v.frame.Entry = pe
+			v.out.Push(&v.frame)
+			v.frame.Entry = protocol.Entry{}
+			continue
 		}
 		if frames == nil {
 			frames = make([]protocol.EntryFrame, 0, len(entries)-i)

@@ -232,6 +232,13 @@ func (v *visitorConn) Push(frame protocol.Frame) {
 	}
 }
 
+// EncodesOnPush says Push is done with a frame when it returns: it
+// encodes it at once (conversation.FrameEncoder), so the widget may push
+// a frame it reuses.
+func (v *visitorConn) EncodesOnPush() {}
+
+var _ conversation.FrameEncoder = (*visitorConn)(nil)
+
 // Flush lets the frames queued so far go out now (conversation.Frames).
 func (v *visitorConn) Flush() { v.out.flush() }
 

@@ -770,6 +770,17 @@ type startRecord struct {
 	adding *goredis.IntCmd
 	expire *goredis.BoolCmd
 	added  bool
+	// fixed holds the record's fixed arguments (add), which go to
+	// go-redis by pointer: not boxed one by one.
+	fixed recordArgs
+}
+
+// recordArgs are a start record's fixed arguments of the turn script, in
+// order: id, start (ms), retention (ms), status, playbook, visitor.
+type recordArgs struct {
+	id, start                 string
+	retention                 int64
+	status, playbook, visitor string
 }
 
 // visitorIn queues the read of the visitor's conversations and the
@@ -806,7 +817,11 @@ func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any
 		}
 	}
 	n := len(args)
-	args = append(args, id, stamp(c.StartedAt), r.retention.Milliseconds(), string(c.Status), c.Playbook, encodeVisitor(c.Visitor))
+	// By pointer (go-redis writes a *string as the string, an *int64 as
+	// the number): r holds them, no box each.
+	f := &r.fixed
+	*f = recordArgs{id: id, start: stamp(c.StartedAt), retention: r.retention.Milliseconds(), status: string(c.Status), playbook: c.Playbook, visitor: encodeVisitor(c.Visitor)}
+	args = append(args, &f.id, &f.start, &f.retention, &f.status, &f.playbook, &f.visitor)
 	if r.list != "" {
 		// By pointer: not boxed.
 		args = append(args, &r.size)

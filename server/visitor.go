@@ -227,8 +227,12 @@ func (v *visitorConn) Push(frame protocol.Frame) {
 	default:
 	}
 	if !v.out.add(b) {
-		v.log.Warn("visitor too slow; disconnecting", "conversation", v.w.Conversation())
-		go v.ws.Close(websocket.StatusPolicyViolation, "too slow")
+		// Not here: the widget may push holding its lock (a delivery),
+		// which Conversation takes.
+		go func() {
+			v.log.Warn("visitor too slow; disconnecting", "conversation", v.w.Conversation())
+			_ = v.ws.Close(websocket.StatusPolicyViolation, "too slow")
+		}()
 	}
 }
 

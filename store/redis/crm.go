@@ -57,7 +57,7 @@ var (
 // PublishesOn implements store.CRMPublisher: a change's messages go out
 // with its step 3, heard by a Bus on the same client.
 func (c *CRM) PublishesOn(publisher any) bool {
-	b, ok := publisher.(*Bus)
+	b, ok := busOf(publisher)
 	return ok && b.rdb == c.rdb
 }
 

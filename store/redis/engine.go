@@ -65,7 +65,7 @@ func (e *Engine) Timers() store.Timers { return New(e.rdb, Options{Prefix: e.pre
 func (e *Engine) Programs(ttl time.Duration) store.Programs {
 	return New(e.rdb, Options{Prefix: e.prefix, TTL: ttl}).Programs()
 }
-func (e *Engine) Bus() store.Bus         { return NewBus(e.rdb) }
+func (e *Engine) Bus() store.Bus         { return newEngineBus(e.rdb) }
 func (e *Engine) Secrets() store.Secrets { return NewSecrets(e.rdb, e.prefix) }
 func (e *Engine) Inbox() store.InboxEngine {
 	in := NewInbox(e.rdb, e.prefix)

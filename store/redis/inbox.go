@@ -1585,7 +1585,7 @@ var _ store.NoticePublisher = (*Inbox)(nil)
 // notice goes out in its step, heard by a Bus on the same client (on a
 // Cluster the step's keys are in other slots than the earlier chats').
 func (s *Inbox) PublishesOn(publisher any) bool {
-	b, ok := publisher.(*Bus)
+	b, ok := busOf(publisher)
 	_, cluster := s.rdb.(*goredis.ClusterClient)
 	return ok && b.rdb == s.rdb && !cluster
 }

@@ -79,12 +79,22 @@ func NewFunnels(rdb goredis.UniversalClient, prefix string) *Funnels {
 func (f *Funnels) shard(n int) string { return f.shards[n] }
 
 // shardTag is "{fn:N}:" of shard n (without the prefix).
-func shardTag(n int) string {
-	if n >= fnvShards {
-		n = placedNames[n-fnvShards]
+func shardTag(n int) string { return shardTags[n] }
+
+// shardTags[n] is shard n's tag and colon, made once: a placed
+// conversation's turn names its shard twice (its pending set, its live
+// shard channel), 2.3 allocations a turn on a Cluster when each was built.
+var shardTags = func() (t [FunnelShards]string) {
+	_ = placedShard // placedNames are filled by placedTags first
+	for n := range t {
+		name := n
+		if n >= fnvShards {
+			name = placedNames[n-fnvShards]
+		}
+		t[n] = "{fn:" + strconv.Itoa(name) + "}:"
 	}
-	return "{fn:" + strconv.Itoa(n) + "}:"
-}
+	return t
+}()
 
 // shardOf is a conversation's shard: a placed id's is in its own slot,
 // any other id's one of the first fnvShards, by FNV-1a.

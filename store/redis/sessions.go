@@ -160,8 +160,10 @@ const liveSuffix = "}:live"
 // (shardbus.go).
 func (s *Store) liveArg(ch string) string {
 	if !s.oneNode {
-		if sc, head, ok := shardRoute(ch); ok {
-			return sc + "\n" + head[:len(head)-1]
+		if prefix, id, n, ok := placedChannel(ch); ok {
+			// shardRoute's shard channel, a newline and the id, in one
+			// allocation.
+			return prefix + shardTag(n) + "live\n" + id
 		}
 	}
 	return ch

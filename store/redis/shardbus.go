@@ -43,19 +43,29 @@ func shardChannel(prefix string, n int) string {
 // of a placed id, its shard channel and the payload's head (ID and a
 // newline); ok is false for any other channel.
 func shardRoute(channel string) (shardCh, head string, ok bool) {
-	prefix, rest, found := strings.Cut(channel, "{c:")
-	if !found {
-		return "", "", false
-	}
-	id, suf, _ := strings.Cut(rest, "}")
-	if suf != ":live" || strings.ContainsRune(id, '\n') {
-		return "", "", false
-	}
-	n := placedShardOf(id)
-	if n < 0 {
+	prefix, id, n, ok := placedChannel(channel)
+	if !ok {
 		return "", "", false
 	}
 	return shardChannel(prefix, n), id + "\n", true
+}
+
+// placedChannel splits a conversation channel (prefix+"{c:ID}:live") of a
+// placed id into its prefix, its id and its placed shard, without
+// allocating; ok is false for any other channel.
+func placedChannel(channel string) (prefix, id string, n int, ok bool) {
+	prefix, rest, found := strings.Cut(channel, "{c:")
+	if !found {
+		return "", "", 0, false
+	}
+	id, suf, _ := strings.Cut(rest, "}")
+	if suf != ":live" || strings.ContainsRune(id, '\n') {
+		return "", "", 0, false
+	}
+	if n = placedShardOf(id); n < 0 {
+		return "", "", 0, false
+	}
+	return prefix, id, n, true
 }
 
 // shardSubs holds a listener's sharded subscriptions: every shard channel

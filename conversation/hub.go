@@ -244,6 +244,39 @@ func (h *Hub) appendFollowers(out []Subscriber, ch string) []Subscriber {
 	return out
 }
 
+// Alone reports whether nobody on this process follows ch but self (nil:
+// nobody at all): a turn of self's may then be quiet (store.TurnReads.Quiet:
+// left unpublished when no other process hears ch either). After such a
+// turn, CatchUpOthers.
+func (h *Hub) Alone(ch string, self Subscriber) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs[ch] {
+		if s != self {
+			return false
+		}
+	}
+	return true
+}
+
+// CatchUpOthers tells each follower of ch but self to Resync: after a quiet
+// turn of self's, one that came while the turn was stored may have read
+// the transcript before the turn's write and missed its entries, which
+// were not published.
+func (h *Hub) CatchUpOthers(ch string, self Subscriber) {
+	h.mu.Lock()
+	var others []Subscriber
+	for s := range h.subs[ch] {
+		if s != self {
+			others = append(others, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range others {
+		go s.Resync(ch)
+	}
+}
+
 // ConversationOf returns the conversation id in a conversation channel's
 // name ("" for another channel).
 func ConversationOf(ch string) string { return store.ConversationOf(ch) }

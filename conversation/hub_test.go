@@ -226,3 +226,39 @@ func TestPatternHubSubscribesOnce(t *testing.T) {
 		t.Fatalf("subscriptions %q, want %q", got, want)
 	}
 }
+
+// A turn of a follower's own may be quiet while nobody else on the
+// process follows its conversation; once the turn is stored, whoever came
+// meanwhile is told to catch up, and the turn's own follower is not.
+func TestHubAloneAndCatchUpOthers(t *testing.T) {
+	h := conversation.NewHub(newFakeBus(), quiet())
+	ctx := context.Background()
+	own, other := newRecorder(), newRecorder()
+	if !h.Alone("c", own) || !h.Alone("c", nil) {
+		t.Fatal("a conversation nobody follows is not alone")
+	}
+	if err := h.Attach(ctx, "c", own); err != nil {
+		t.Fatal(err)
+	}
+	if !h.Alone("c", own) {
+		t.Fatal("a conversation followed by the turn's own follower only is not alone")
+	}
+	if h.Alone("c", nil) {
+		t.Fatal("a followed conversation is alone for a turn of nobody's")
+	}
+	if err := h.Attach(ctx, "c", other); err != nil {
+		t.Fatal(err)
+	}
+	if h.Alone("c", own) {
+		t.Fatal("a conversation with a second follower is alone")
+	}
+	h.CatchUpOthers("c", own)
+	if got := other.next(t); got != "c resync" {
+		t.Fatalf("the other follower got %q, want a resync", got)
+	}
+	select {
+	case got := <-own.got:
+		t.Fatalf("the turn's own follower got %q", got)
+	default:
+	}
+}

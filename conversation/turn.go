@@ -56,9 +56,20 @@ func (s *Service) TurnWith(ctx context.Context, conv, clientID string, ev engine
 // is the exception: the chat is queued for its team first, so what the
 // visitor sees, the inbox already shows (its timer follows).
 func (s *Service) TurnThen(ctx context.Context, conv, clientID string, ev engine.Event, pre []store.Entry, committed func(store.Result, TurnInfo)) (store.Result, TurnInfo, error) {
+	return s.TurnThenQuiet(ctx, conv, clientID, ev, pre, false, committed)
+}
+
+// TurnThenQuiet is TurnThen for a caller that follows conv and takes the
+// turn's entries from committed: quiet says nobody else on this process
+// follows conv (Hub.Alone), and the store may then leave the turn
+// unpublished when no other process hears it (store.TurnReads.Quiet). The
+// caller then catches up the followers that came meanwhile
+// (Hub.CatchUpOthers) once committed is called.
+func (s *Service) TurnThenQuiet(ctx context.Context, conv, clientID string, ev engine.Event, pre []store.Entry, quiet bool, committed func(store.Result, TurnInfo)) (store.Result, TurnInfo, error) {
 	// What the step sets, in one allocation (each variable a closure
 	// changes would be one).
 	t := &turnState{ev: ev}
+	t.reads.Quiet = quiet
 	// The caller's entries, copied into t: the step keeps them, which
 	// would move the caller's list (usually the visitor's one message) to
 	// the heap. They go at the start of the step's room, where its first

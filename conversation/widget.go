@@ -136,6 +136,7 @@ type Widget struct {
 
 	mu       sync.Mutex
 	conv     string
+	ch       string // conv's channel (Service.Channel), once attached
 	lastSent protocol.EntryID // the newest entry sent; older ones are not sent again
 	// version is the session version whose entries, and every earlier
 	// one's, this widget has sent (0: not known). A turn of its own that
@@ -413,7 +414,16 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 	defer cancel()
 	v.holdLive()
 	defer v.releaseLive() // when the turn failed before its answer
-	_, _, err := v.svc.TurnThen(tctx, conv, id, ev, []store.Entry{entry}, func(res store.Result, info TurnInfo) {
+	// Nobody else here following the conversation, the turn may go
+	// unpublished (when no other process hears it either): this widget
+	// sends its entries itself, and catches up a follower that came
+	// meanwhile.
+	ch := v.channel(conv)
+	quiet := v.ws.cfg.Hub.Alone(ch, v)
+	_, _, err := v.svc.TurnThenQuiet(tctx, conv, id, ev, []store.Entry{entry}, quiet, func(res store.Result, info TurnInfo) {
+		if quiet {
+			v.ws.cfg.Hub.CatchUpOthers(ch, v)
+		}
 		ack := &protocol.Ack{ID: id, Duplicate: res.Duplicate}
 		if len(res.Entries) > 0 {
 			ack.Entry = res.Entries[0].ID
@@ -611,9 +621,10 @@ func (v *Widget) catchUp(ctx context.Context, conv string) error {
 // attach makes the widget follow conversation conv's live entries, those
 // after the entry after, without catching up on stored ones.
 func (v *Widget) attach(ctx context.Context, conv, after string) error {
+	ch := v.svc.Channel(conv)
 	v.mu.Lock()
 	old := v.conv
-	v.conv = conv
+	v.conv, v.ch = conv, ch
 	v.lastSent = protocol.ParseEntryID(after)
 	v.version = 0 // not known until the caller has sent what it read
 	if old != conv {
@@ -623,7 +634,20 @@ func (v *Widget) attach(ctx context.Context, conv, after string) error {
 	if old != "" && old != conv {
 		v.ws.cfg.Hub.Detach(v.svc.Channel(old), v)
 	}
-	return v.ws.cfg.Hub.Attach(ctx, v.svc.Channel(conv), v)
+	return v.ws.cfg.Hub.Attach(ctx, ch, v)
+}
+
+// channel is conversation conv's channel: the one followed, without
+// making its name again, when it is conv.
+func (v *Widget) channel(conv string) string {
+	v.mu.Lock()
+	ch := v.ch
+	same := v.conv == conv
+	v.mu.Unlock()
+	if same && ch != "" {
+		return ch
+	}
+	return v.svc.Channel(conv)
 }
 
 func (v *Widget) lastID() string {

@@ -42,6 +42,17 @@ type TurnReads struct {
 	// AwayRecorded is set by an engine that did Away with the turn: the
 	// record has a team now (Away's, or the one it had).
 	AwayRecorded bool
+	// Quiet, set by the caller, says that nobody on this process follows
+	// the conversation but the connection that makes the turn, which gets
+	// the turn's entries from its result: an engine may then leave them
+	// unpublished on the conversation's Channel when it knows that no
+	// other process hears that channel (one Redis node: the turn script
+	// asks Redis, see store/redis/fleet.go; the embedded engine: one
+	// process). A follower that comes on this process while the turn is
+	// stored is the caller's to catch up (Hub.CatchUpOthers). Reset keeps
+	// it.
+	Quiet bool
+
 	// Read is set by an engine that read what was asked with the turn.
 	Read bool
 	// InboxRecord is the inbox record (nil with InboxErr
@@ -69,7 +80,7 @@ type TurnReads struct {
 func (r *TurnReads) Wanted() bool { return r != nil && (r.Inbox || r.CRM) }
 
 // Reset forgets what was asked and read, for a step run again.
-func (r *TurnReads) Reset() { *r = TurnReads{} }
+func (r *TurnReads) Reset() { *r = TurnReads{Quiet: r.Quiet} }
 
 type turnReadsKey struct{}
 

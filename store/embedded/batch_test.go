@@ -211,7 +211,13 @@ func TestCommitPublishesTheEncodedEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	res, err := s.Create(ctx, &engine.Session{ID: "c1", Playbook: "p"}, []store.Entry{
+	// A new conversation is not published (nobody follows it yet): its
+	// first turn is.
+	created, err := s.Create(ctx, &engine.Session{ID: "c1", Playbook: "p"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Commit(ctx, "c1", created.Version, &engine.Session{ID: "c1", Playbook: "p"}, "", []store.Entry{
 		{From: "visitor", Kind: "message", Text: "hi <there> \"x\"\n", ClientID: "m1", At: at},
 		{From: "bot", Kind: "message", Text: "Hello", Buttons: []engine.Button{{Label: "A", Value: "a"}}, Data: map[string]any{"k": 1.5}, At: at},
 	})

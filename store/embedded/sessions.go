@@ -249,6 +249,12 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 		folds = []store.FunnelFold{{Conv: id, Key: fold.Key, Facts: fold.Facts, Counted: fold.Counted}}
 	}
 	foldErrs := make([]error, len(folds))
+	// A turn nobody else follows is not published: this engine has one
+	// process, and its caller follows for itself (store.TurnReads.Quiet).
+	quiet := false
+	if r := store.TurnReadsOf(ctx); r != nil {
+		quiet = r.Quiet
+	}
 	var res store.Result
 	err = s.db.Batch(ctx, func(tx *Tx) error {
 		res = store.Result{}
@@ -331,7 +337,9 @@ func (s *Sessions) commit(ctx context.Context, id string, version int64, sess *e
 				return err
 			}
 		}
-		if len(entries) > 0 {
+		// A new conversation is not published either: nobody can follow
+		// it before it is written.
+		if len(entries) > 0 && !quiet && version != 0 {
 			tx.Publish(s.Channel(id), liveOf(entries, encoded))
 		}
 		res = store.Result{Version: rec.version, Entries: entries, Pending: mark}

@@ -21,6 +21,10 @@ import (
 type Bus struct {
 	rdb    goredis.UniversalClient
 	checks busChecks
+	// fleet, when set (Engine.Bus), makes a listener's pattern a fleet
+	// member's on one node, which lets the process's turns go unpublished
+	// when no other process hears them (fleet.go).
+	fleet *fleet
 }
 
 // busChecks are a listener's checks of an idle connection: a ping after
@@ -73,6 +77,9 @@ func (b *Bus) Listen(ctx context.Context) (store.Listener, error) {
 		patterns: map[string]bool{}, pconfirmed: map[string]bool{},
 		out: make(chan store.Message, 1024), stop: make(chan struct{}), checks: b.checks}
 	l.cc, _ = b.rdb.(*goredis.ClusterClient)
+	if l.cc == nil {
+		l.fleet = b.fleet
+	}
 	go l.run()
 	return l, nil
 }
@@ -98,6 +105,14 @@ type listener struct {
 	// patterns and pconfirmed are the same for pattern subscriptions.
 	patterns   map[string]bool
 	pconfirmed map[string]bool
+	// fleet, on one node, is the process's (fleet.go); wire maps the
+	// pattern its pattern was subscribed as to the pattern itself, and
+	// mark is the marker pattern ("" for none yet); quietSet is set once
+	// this listener told the fleet its turns may be quiet.
+	fleet    *fleet
+	wire     map[string]string
+	mark     string
+	quietSet bool
 	// waiting are the Subscribe and Unsubscribe calls waiting for Redis's
 	// confirmation, by kind and channel.
 	waiting map[[2]string][]chan struct{}
@@ -181,9 +196,11 @@ func (l *listener) run() {
 					continue
 				}
 			case "psubscribe":
-				if !l.confirm(l.patterns, l.pconfirmed, msg.Channel) {
+				p, ok := l.logical(msg.Channel)
+				if !ok || !l.confirm(l.patterns, l.pconfirmed, p) {
 					continue
 				}
+				msg.Channel = p
 			default:
 				continue
 			}
@@ -322,18 +339,54 @@ func (l *listener) Subscribe(ctx context.Context, channels ...string) error {
 // that whatever is published afterwards on a matching channel is
 // delivered. On a Redis Cluster, whose classic pub/sub reaches every
 // node, one pattern subscription on any node hears every channel.
+//
+// On one node, a bus of an Engine subscribes its first pattern as a fleet
+// member (fleet.go): the pattern with its "*" doubled and the marker, in
+// one PSUBSCRIBE, then the fleet's and the process's channels; once Redis
+// confirmed them all, the process's turns may be quiet.
 func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
+	wire := patterns
+	var chans [2]string
+	member := false
 	l.mu.Lock()
 	for _, p := range patterns {
 		l.patterns[p] = true
 	}
-	ws := l.wait("psubscribe", patterns)
+	if l.fleet != nil && l.mark == "" && len(patterns) == 1 {
+		var pats [2]string
+		if pats, chans, member = fleetSubs(patterns[0], l.fleet.id); member {
+			l.wire = map[string]string{pats[0]: patterns[0]}
+			l.mark = pats[1]
+			wire = pats[:]
+		}
+	}
+	ws := l.wait("psubscribe", wire)
+	var cws []chan struct{}
+	if member {
+		cws = l.wait("subscribe", chans[:])
+	}
 	l.mu.Unlock()
-	if err := l.ps.PSubscribe(ctx, patterns...); err != nil {
+	if err := l.ps.PSubscribe(ctx, wire...); err != nil {
 		return err
 	}
 	if err := l.await(ctx, ws); err != nil {
 		return err
+	}
+	if member {
+		// The patterns first: Redis never counts these channels of
+		// this process without its patterns but while go-redis
+		// subscribes again after a break (fleet.go).
+		if err := l.ps.Subscribe(ctx, chans[:]...); err != nil {
+			return err
+		}
+		if err := l.await(ctx, cws); err != nil {
+			return err
+		}
+		q := "\t" + chans[0] + "\t" + chans[1]
+		l.mu.Lock()
+		l.quietSet = true
+		l.mu.Unlock()
+		l.fleet.quiet.Store(&q)
 	}
 	for _, p := range patterns {
 		if prefix, ok := patternPrefix(p); ok {
@@ -451,11 +504,30 @@ func (l *listener) Unsubscribe(ctx context.Context, channels ...string) error {
 	return l.await(ctx, ws)
 }
 
+// logical is the pattern a confirmed pattern subscription stands for (the
+// pattern it was subscribed as, fleet.go); ok is false for the marker.
+func (l *listener) logical(p string) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if q, ok := l.wire[p]; ok {
+		return q, true
+	}
+	return p, p != l.mark || p == ""
+}
+
 func (l *listener) Messages() <-chan store.Message { return l.out }
 
 func (l *listener) Close() error {
 	var err error
 	l.once.Do(func() {
+		l.mu.Lock()
+		quiet := l.quietSet
+		l.mu.Unlock()
+		if quiet {
+			// The process's turns are published again; its channel's
+			// subscription goes with the connection.
+			l.fleet.quiet.Store(nil)
+		}
 		close(l.stop)
 		err = l.ps.Close()
 	})

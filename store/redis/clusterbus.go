@@ -30,9 +30,11 @@ type batchedBus struct {
 	cc *goredis.ClusterClient
 }
 
-// newEngineBus is Engine.Bus: a batchedBus on a Cluster, else the Bus.
-func newEngineBus(rdb goredis.UniversalClient) store.Bus {
+// newEngineBus is Engine.Bus: a batchedBus on a Cluster, else the Bus;
+// either with the process's fleet (fleet.go).
+func newEngineBus(rdb goredis.UniversalClient, f *fleet) store.Bus {
 	b := NewBus(rdb)
+	b.fleet = f
 	if cc, ok := rdb.(*goredis.ClusterClient); ok {
 		return &batchedBus{Bus: b, cc: cc}
 	}

@@ -24,6 +24,9 @@ type Engine struct {
 	// Cluster both write a returning visitor's record with it, checked by
 	// a read in the same round trip).
 	prev *previousCache
+	// fleet is the process's: its listener's fleet subscriptions tell its
+	// turns when they may be quiet (fleet.go).
+	fleet *fleet
 }
 
 var _ store.Engine = (*Engine)(nil)
@@ -34,7 +37,7 @@ func NewEngine(rdb goredis.UniversalClient, prefix string) *Engine {
 	if prefix == "" {
 		prefix = "pb:"
 	}
-	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool), prev: newPreviousCache(previousCacheSize)}
+	return &Engine{rdb: rdb, prefix: prefix, now: time.Now, versionOK: new(atomic.Bool), prev: newPreviousCache(previousCacheSize), fleet: newFleet()}
 }
 
 // WithClock returns the engine with now as its clock (default time.Now):
@@ -59,13 +62,14 @@ func (e *Engine) Sessions(opts store.SessionOptions) store.SessionStore {
 	}
 	st := New(e.rdb, Options{Prefix: e.prefix, TTL: opts.TTL, Pending: opts.Pending, PendingFolded: opts.PendingFolded, PendingCreate: opts.PendingCreate, Now: now})
 	st.inbox.prev = e.prev
+	st.fleet = e.fleet
 	return st
 }
 func (e *Engine) Timers() store.Timers { return New(e.rdb, Options{Prefix: e.prefix}).Timers() }
 func (e *Engine) Programs(ttl time.Duration) store.Programs {
 	return New(e.rdb, Options{Prefix: e.prefix, TTL: ttl}).Programs()
 }
-func (e *Engine) Bus() store.Bus         { return newEngineBus(e.rdb) }
+func (e *Engine) Bus() store.Bus         { return newEngineBus(e.rdb, e.fleet) }
 func (e *Engine) Secrets() store.Secrets { return NewSecrets(e.rdb, e.prefix) }
 func (e *Engine) Inbox() store.InboxEngine {
 	in := NewInbox(e.rdb, e.prefix)

@@ -58,6 +58,9 @@ type Store struct {
 	// shard is in its slot). funnels: the rollup of the same prefix.
 	oneNode bool
 	funnels *Funnels
+	// fleet is the process's (Engine.Sessions; nil: every turn is
+	// published): a quiet turn's ARGV[5] (fleet.go).
+	fleet *fleet
 	// inbox and crm are the inbox and the CRM of the same prefix, whose
 	// reads a turn may send with its write (store.TurnReads; their key
 	// names and decoding only).
@@ -139,8 +142,14 @@ func (s *Store) keys(id string) []string {
 // keysAndChannel returns the conversation's three keys and its Channel,
 // all in one string (one allocation), each a part of it.
 func (s *Store) keysAndChannel(id string) ([]string, string) {
+	return s.keysAndChannelQuiet(id, "")
+}
+
+// keysAndChannelQuiet is keysAndChannel with quiet (fleet.quietArg)
+// after the channel, in the same string.
+func (s *Store) keysAndChannelQuiet(id, quiet string) ([]string, string) {
 	p := s.prefix
-	all := p + "{c:" + id + "}:s" + p + "{c:" + id + "}:msgs" + p + "{c:" + id + "}:cid" + p + "{c:" + id + liveSuffix
+	all := p + "{c:" + id + "}:s" + p + "{c:" + id + "}:msgs" + p + "{c:" + id + "}:cid" + p + "{c:" + id + liveSuffix + quiet
 	n := len(p) + len(id) + len("{c:}:")
 	// Room for a turn's mark and fold keys (commit): one allocation.
 	keys := make([]string, 3, 7)
@@ -354,8 +363,21 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	// The string and number arguments go to go-redis by pointer (it
 	// writes a *string as the string, an *int64 as the number): one
 	// allocation for them all instead of one each boxed.
-	keys, ch := s.keysAndChannel(id)
-	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, live: s.liveArg(ch), data: data}
+	reads := store.TurnReadsOf(ctx)
+	// A turn nobody else follows on this process may be left unpublished
+	// when no other process hears it either (fleet.go): the script asks.
+	quiet := ""
+	if reads != nil && reads.Quiet && s.oneNode {
+		quiet = s.fleet.quietArg()
+	}
+	keys, ch := s.keysAndChannelQuiet(id, quiet)
+	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, data: data}
+	if version != 0 {
+		// A new conversation is not published: nobody can follow it
+		// before it is written (its id is new), and whoever follows it
+		// afterwards reads it first (turn.lua).
+		v.live = s.liveArg(ch)
+	}
 	args := make([]any, 0, 10+len(entries)+nf)
 	args = append(args, &v.version, &v.data, &v.ttl, &v.clientID, &v.live, len(entries))
 	mark := ""
@@ -431,7 +453,6 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 			args = append(args, v.entry(i, b))
 		}
 	}
-	reads := store.TurnReadsOf(ctx)
 	away := rec == nil && reads != nil && reads.Away != ""
 	if rec != nil {
 		args, keys = rec.add(s, id, args, keys)

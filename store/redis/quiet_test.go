@@ -1,0 +1,211 @@
+package redis_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/bench"
+	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/store"
+	redisstore "github.com/playbook-dev/playbook/store/redis"
+)
+
+// privateRedis starts a redis-server of the test's own: a quiet turn
+// counts every pattern subscribed on the server, which a shared one has
+// from other tests.
+func privateRedis(t *testing.T) *goredis.Client {
+	t.Helper()
+	redistest.SkipShort(t, "starts redis-server")
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but redis-server is not installed")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rs, err := bench.StartRedis(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rs.Stop(5 * time.Second) })
+	opt, err := goredis.ParseURL(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// publishes is how many PUBLISH commands Redis has run, the turn script's
+// included.
+func publishes(t *testing.T, c *goredis.Client) int64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "cmdstat_publish:calls=")
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+	return n
+}
+
+// hears waits for ch's next message on msgs with text in it.
+func hears(t *testing.T, msgs <-chan store.Message, ch, text string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case m := <-msgs:
+			if m.Channel == ch && strings.Contains(m.Payload, text) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no message with %q on %s within 10s", text, ch)
+		}
+	}
+}
+
+// rawHears waits for ch's next message with text in it on a go-redis
+// subscription.
+func rawHears(t *testing.T, ps *goredis.PubSub, ch, text string) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	msgs := ps.Channel()
+	for {
+		select {
+		case m := <-msgs:
+			if m.Channel == ch && strings.Contains(m.Payload, text) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no message with %q on %s within 10s", text, ch)
+		}
+	}
+}
+
+// A turn whose caller says nobody else on its process follows the
+// conversation (store.TurnReads.Quiet) is not published when no other
+// process can hear its channel, and is whenever one can: another process
+// of this version, a process of an older version (its pattern as it was
+// written), a follower of the channel itself. A new conversation is not
+// published at all: nobody can follow it before it is written.
+func TestQuietTurnIsPublishedOnlyWhenAnotherProcessHears(t *testing.T) {
+	c := privateRedis(t)
+	ctx := context.Background()
+	const prefix = "pb:"
+	e := redisstore.NewEngine(c, prefix)
+	st := e.Sessions(store.SessionOptions{})
+	l, err := e.Bus().Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// The hub's pattern (Service.LivePattern): every channel of the prefix.
+	if err := l.(store.PatternListener).PSubscribe(ctx, prefix+"*"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(ctx, &engine.Session{ID: "c1"}, []store.Entry{{From: "bot", Kind: "message", Text: "hello"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := publishes(t, c); n != 0 {
+		t.Fatalf("a new conversation was published (%d PUBLISH)", n)
+	}
+	ch := st.Channel("c1")
+	turn := func(quiet bool, text string) {
+		t.Helper()
+		tctx := &store.TurnReadsContext{Context: ctx, Reads: &store.TurnReads{Quiet: quiet}}
+		if _, err := st.Turn(tctx, "c1", "", func(s *engine.Session) (*engine.Session, []store.Entry, error) {
+			return s, []store.Entry{{From: "bot", Kind: "message", Text: text}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Alone: quiet.
+	turn(true, "alone")
+	if n := publishes(t, c); n != 0 {
+		t.Fatalf("a quiet turn nobody else hears was published (%d PUBLISH)", n)
+	}
+	// Not quiet: published, and heard.
+	turn(false, "loud")
+	if n := publishes(t, c); n != 1 {
+		t.Fatalf("%d PUBLISH after a turn that is not quiet, want 1", n)
+	}
+	hears(t, l.Messages(), ch, "loud")
+
+	// Another process of this version.
+	e2 := redisstore.NewEngine(c, prefix)
+	l2, err := e2.Bus().Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l2.(store.PatternListener).PSubscribe(ctx, prefix+"*"); err != nil {
+		t.Fatal(err)
+	}
+	turn(true, "two processes")
+	hears(t, l2.Messages(), ch, "two processes")
+	l2.Close()
+
+	// A process of an older version: its pattern as it was written.
+	old := c.PSubscribe(ctx, prefix+"*")
+	if _, err := old.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	turn(true, "an older process")
+	rawHears(t, old, ch, "an older process")
+	old.Close()
+
+	// A follower of the channel itself (a hub without the pattern).
+	one := c.Subscribe(ctx, ch)
+	if _, err := one.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	turn(true, "a channel's follower")
+	rawHears(t, one, ch, "a channel's follower")
+	one.Close()
+
+	// Alone again once they are gone (Redis counts them gone when it has
+	// read their connections' close: wait for that).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		pats, err := c.PubSubNumPat(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs, err := c.PubSubNumSub(ctx, ch).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pats == 2 && subs[ch] == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Redis still counts %d patterns and %d followers of the channel", pats, subs[ch])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := publishes(t, c)
+	turn(true, "alone again")
+	if n := publishes(t, c); n != before {
+		t.Fatalf("a quiet turn nobody else hears was published (%d PUBLISH, %d before)", n, before)
+	}
+
+	// The listener closed: every turn is published.
+	l.Close()
+	turn(true, "listener closed")
+	if n := publishes(t, c); n != before+1 {
+		t.Fatalf("%d PUBLISH after a quiet turn with the listener closed, want %d", n, before+1)
+	}
+}

@@ -136,7 +136,7 @@ type Widget struct {
 
 	mu       sync.Mutex
 	conv     string
-	ch       string // conv's channel (Service.Channel), once attached
+	ch       string           // conv's channel (Service.Channel), once attached
 	lastSent protocol.EntryID // the newest entry sent; older ones are not sent again
 	// version is the session version whose entries, and every earlier
 	// one's, this widget has sent (0: not known). A turn of its own that

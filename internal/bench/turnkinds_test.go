@@ -76,7 +76,7 @@ func (c *phaseCounter) record(cmds ...redis.Cmder) {
 			strings.Contains(fn, "crm.(*Dispatcher)"), strings.Contains(fn, "conversation.(*Widget).Resync"),
 			strings.Contains(fn, "redis.(*CRM).markDone"):
 			phase = "background" // the CRM, webhooks, timers, sweeps
-		case phase == "" && (strings.HasSuffix(fn, "conversation.(*Service).TurnThen") || strings.HasSuffix(fn, "conversation.(*Service).Start")):
+		case phase == "" && (strings.HasSuffix(fn, "conversation.(*Service).TurnThen") || strings.HasSuffix(fn, "conversation.(*Service).TurnThenQuiet") || strings.HasSuffix(fn, "conversation.(*Service).Start")):
 			phase = "after"
 			for _, a := range answerPath {
 				if strings.HasSuffix(callee, a) {

@@ -78,7 +78,7 @@ func (b *Bus) Listen(ctx context.Context) (store.Listener, error) {
 		out: make(chan store.Message, 1024), stop: make(chan struct{}), checks: b.checks}
 	l.cc, _ = b.rdb.(*goredis.ClusterClient)
 	if l.cc == nil {
-		l.fleet = b.fleet
+		l.fleet, l.rdb = b.fleet, b.rdb
 	}
 	go l.run()
 	return l, nil
@@ -105,14 +105,18 @@ type listener struct {
 	// patterns and pconfirmed are the same for pattern subscriptions.
 	patterns   map[string]bool
 	pconfirmed map[string]bool
-	// fleet, on one node, is the process's (fleet.go); wire maps the
-	// pattern its pattern was subscribed as to the pattern itself, and
-	// mark is the marker pattern ("" for none yet); quietSet is set once
-	// this listener told the fleet its turns may be quiet.
-	fleet    *fleet
-	wire     map[string]string
-	mark     string
-	quietSet bool
+	// fleet, on one node, is the process's (fleet.go). wire maps the
+	// pattern its pattern was subscribed as to the pattern itself; mark
+	// is the marker pattern and notice the fleet's channel ("" for none
+	// yet). member is set once this listener holds the fleet patterns;
+	// broken after its connection failed, with back the fleet patterns
+	// Redis has confirmed since.
+	fleet          *fleet
+	rdb            goredis.UniversalClient
+	wire           map[string]string
+	mark, notice   string
+	member, broken bool
+	back           int
 	// waiting are the Subscribe and Unsubscribe calls waiting for Redis's
 	// confirmation, by kind and channel.
 	waiting map[[2]string][]chan struct{}
@@ -171,6 +175,7 @@ func (l *listener) run() {
 			if errors.Is(err, goredis.ErrClosed) {
 				return
 			}
+			l.fleetBroken()
 			// Broken, or silent after a ping: go-redis connects and
 			// subscribes again on the next receive; errors in a row
 			// wait between tries.
@@ -188,6 +193,15 @@ func (l *listener) run() {
 		switch msg := msg.(type) {
 		case *goredis.Message:
 			m = store.Message{Channel: msg.Channel, Payload: msg.Payload}
+			if p, notice := l.noticeOf(msg); notice {
+				// Another fleet member subscribed again after a break:
+				// a quiet turn of its meanwhile may have gone unheard
+				// here (fleet.go).
+				if p == "" {
+					continue
+				}
+				m = store.Message{Channel: p, Resync: true}
+			}
 		case *goredis.Subscription:
 			l.confirmed1(msg.Kind, msg.Channel)
 			switch msg.Kind {
@@ -346,7 +360,6 @@ func (l *listener) Subscribe(ctx context.Context, channels ...string) error {
 // confirmed them all, the process's turns may be quiet.
 func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 	wire := patterns
-	var chans [2]string
 	member := false
 	l.mu.Lock()
 	for _, p := range patterns {
@@ -354,39 +367,27 @@ func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 	}
 	if l.fleet != nil && l.mark == "" && len(patterns) == 1 {
 		var pats [2]string
-		if pats, chans, member = fleetSubs(patterns[0], l.fleet.id); member {
+		var notice string
+		if pats, notice, member = fleetSubs(patterns[0], l.fleet.id); member {
 			l.wire = map[string]string{pats[0]: patterns[0]}
-			l.mark = pats[1]
+			l.mark, l.notice = pats[1], notice
 			wire = pats[:]
 		}
 	}
 	ws := l.wait("psubscribe", wire)
-	var cws []chan struct{}
-	if member {
-		cws = l.wait("subscribe", chans[:])
-	}
 	l.mu.Unlock()
-	if err := l.ps.PSubscribe(ctx, wire...); err != nil {
-		return err
+	err := l.ps.PSubscribe(ctx, wire...)
+	if err == nil {
+		err = l.await(ctx, ws)
 	}
-	if err := l.await(ctx, ws); err != nil {
+	if err != nil {
 		return err
 	}
 	if member {
-		// The patterns first: Redis never counts these channels of
-		// this process without its patterns but while go-redis
-		// subscribes again after a break (fleet.go).
-		if err := l.ps.Subscribe(ctx, chans[:]...); err != nil {
-			return err
-		}
-		if err := l.await(ctx, cws); err != nil {
-			return err
-		}
-		q := "\t" + chans[0] + "\t" + chans[1]
 		l.mu.Lock()
-		l.quietSet = true
+		l.member = true
 		l.mu.Unlock()
-		l.fleet.quiet.Store(&q)
+		l.fleet.on.Store(true)
 	}
 	for _, p := range patterns {
 		if prefix, ok := patternPrefix(p); ok {
@@ -505,14 +506,64 @@ func (l *listener) Unsubscribe(ctx context.Context, channels ...string) error {
 }
 
 // logical is the pattern a confirmed pattern subscription stands for (the
-// pattern it was subscribed as, fleet.go); ok is false for the marker.
+// pattern it was subscribed as, fleet.go); ok is false for the marker. A
+// fleet member's two patterns both confirmed again after a break make its
+// turns quiet again, and its notice tells the other members to catch up.
 func (l *listener) logical(p string) (string, bool) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if q, ok := l.wire[p]; ok {
+	q, hearing := l.wire[p]
+	mark := p == l.mark && p != ""
+	again := false
+	if l.broken && (hearing || mark) {
+		if l.back++; l.back == 2 {
+			l.broken, l.back, again = false, 0, true
+		}
+	}
+	l.mu.Unlock()
+	if again {
+		l.fleet.on.Store(true)
+		go l.sendNotice()
+	}
+	if hearing {
 		return q, true
 	}
-	return p, p != l.mark || p == ""
+	return p, !mark
+}
+
+// noticeOf reports whether msg is the fleet's notice and, unless it is
+// this process's own, the pattern whose followers catch up ("" for none).
+func (l *listener) noticeOf(msg *goredis.Message) (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.notice == "" || msg.Channel != l.notice {
+		return "", false
+	}
+	if msg.Payload == l.fleet.id {
+		return "", true
+	}
+	return l.wire[msg.Pattern], true
+}
+
+// fleetBroken is called when the listener's connection failed: the
+// process's turns are published until its fleet patterns are back.
+func (l *listener) fleetBroken() {
+	l.mu.Lock()
+	member := l.member
+	if member {
+		l.broken, l.back = true, 0
+	}
+	l.mu.Unlock()
+	if member {
+		l.fleet.on.Store(false)
+	}
+}
+
+// sendNotice publishes the fleet's notice (fleet.go), bounded; a failure
+// is left: the other members' next break resyncs them anyway.
+func (l *listener) sendNotice() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = l.rdb.Publish(ctx, l.notice, l.fleet.id).Err()
 }
 
 func (l *listener) Messages() <-chan store.Message { return l.out }
@@ -521,12 +572,12 @@ func (l *listener) Close() error {
 	var err error
 	l.once.Do(func() {
 		l.mu.Lock()
-		quiet := l.quietSet
+		member := l.member
+		l.member = false
 		l.mu.Unlock()
-		if quiet {
-			// The process's turns are published again; its channel's
-			// subscription goes with the connection.
-			l.fleet.quiet.Store(nil)
+		if member {
+			// The process's turns are published again.
+			l.fleet.on.Store(false)
 		}
 		close(l.stop)
 		err = l.ps.Close()

@@ -27,66 +27,67 @@ import (
 // For the second, a listener that subscribes a pattern (the hub's, every
 // conversation's channel) subscribes it as a fleet member: in one
 // PSUBSCRIBE, the pattern written with its "*" doubled (the same channels
-// match) and a marker pattern that matches no channel in use; then, in one
-// SUBSCRIBE, the fleet's channel and this process's own. The script leaves
-// a turn quiet only when Redis counts exactly one subscriber of the fleet's
-// channel, one of this process's, none of the conversation's own channel,
-// and exactly two patterns (PUBSUB NUMSUB and NUMPAT):
+// match) and a marker pattern of the process's own that matches no channel
+// in use. Redis counts patterns once however many clients subscribe them
+// (PUBSUB NUMPAT), so with this process's two subscribed, the count is two
+// exactly when no other process subscribes any pattern:
 //
-//   - another process of this version subscribes the fleet's channel: two;
+//   - another process of this version adds its marker: three;
 //   - a process of an older version subscribes the pattern as it was
-//     written (one "*"): three patterns; a hub that follows channels one
-//     by one subscribes the conversation's channel;
-//   - this process's listener lost its connection: its own channel has no
-//     subscriber until go-redis subscribes again (channels first, then the
-//     patterns in one command: in between Redis counts no pattern of ours,
-//     so never two with an older process's);
-//   - another process of this version starting: it subscribes its patterns
-//     before its channels, and its followers catch up once both are
-//     confirmed (Hub.Run).
+//     written (one "*"): three;
+//   - anything else subscribing a pattern (another key prefix, a tool):
+//     more than two, and every turn is published, as before.
 //
-// Anything else that subscribes a pattern on the same Redis (another key
-// prefix, a tool) makes the count more than two: every turn is published
-// then, as before. A Redis Cluster publishes every turn too (a pattern
-// subscribed on one node is not counted on the others).
+// The script asks NUMPAT in the same atomic step as the turn's write, and
+// a turn asks to be quiet only while this process's listener holds its
+// patterns (fleet.on): set once Redis confirmed both, cleared as soon as
+// the listener's connection fails. Between Redis dropping the connection
+// and the listener noticing, a quiet turn could find another process's two
+// patterns counted and go unheard by that process; so when the listener
+// has subscribed again it publishes a notice on the fleet's channel, and
+// every fleet member that hears it catches up all its followers (a Resync
+// of its pattern), as after a break of its own.
+//
+// A user that may not subscribe the doubled pattern (an ACL that names
+// channel patterns, such as &pb:*) subscribes the pattern as written
+// instead, as an older version does: its process is not a fleet member,
+// and the others publish every turn.
 
 // fleet is what a process's listener and its turns share: the process's
-// id, and once the listener holds the fleet's subscriptions, what a quiet
-// turn appends to its channel in the turn script's ARGV[5]: a tab, the
-// fleet's channel, a tab, this process's channel.
+// id, and whether the listener holds its fleet patterns (a turn may then
+// ask to be quiet).
 type fleet struct {
-	id    string
-	quiet atomic.Pointer[string]
+	id string
+	on atomic.Bool
 }
 
 func newFleet() *fleet { return &fleet{id: newNonce()} }
 
-// quietArg is what a quiet turn appends to its channel ("" when the
-// listener does not hold the fleet's subscriptions).
+// quietArg is what a quiet turn appends to its channel in the turn
+// script's ARGV[5]: a tab ("" while the listener does not hold the fleet
+// patterns).
 func (f *fleet) quietArg() string {
-	if f == nil {
+	if f == nil || !f.on.Load() {
 		return ""
 	}
-	if q := f.quiet.Load(); q != nil {
-		return *q
-	}
-	return ""
+	return "\t"
 }
 
-// fleetSubs are the subscriptions a listener makes for pattern as a fleet
-// member: the patterns (the pattern with its "*" doubled, and the marker)
-// and the channels (the fleet's and the process's). ok is false for a
-// pattern other than one "*" between a prefix and a suffix.
-func fleetSubs(pattern, id string) (patterns, channels [2]string, ok bool) {
+// fleetSubs are the patterns a listener subscribes for pattern as a fleet
+// member (the pattern with its "*" doubled, and the process's marker),
+// and the fleet's channel, on which a listener subscribed again after a
+// break publishes its notice. ok is false for a pattern other than one
+// "*" between a prefix and a suffix.
+func fleetSubs(pattern, id string) (patterns [2]string, notice string, ok bool) {
 	pre, suf, found := strings.Cut(pattern, "*")
-	if !found || strings.ContainsAny(pre+suf, "*?[]\\\t\n") || id == "" {
-		return patterns, channels, false
+	if !found || strings.ContainsAny(pre+suf, "*?[]\\") || id == "" {
+		return patterns, "", false
 	}
-	patterns = [2]string{pre + "**" + suf, pre + fleetMark + suf}
-	channels = [2]string{pre + fleetMark + suf, pre + fleetMark + ":" + id + suf}
-	return patterns, channels, true
+	patterns = [2]string{pre + "**" + suf, pre + fleetMark + ":" + id + suf}
+	return patterns, pre + fleetMark + suf, true
 }
 
-// fleetMark names the fleet's marker pattern and channels in a pattern's
-// place of "*": no conversation id or other channel name has a "!".
+// fleetMark names the fleet's marker patterns and notice channel in a
+// pattern's place of "*": no conversation id or other channel name has a
+// "!".
 const fleetMark = "!fleet"

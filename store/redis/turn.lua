@@ -15,9 +15,8 @@
 -- ARGV[3] ttl in ms, ARGV[4] client message id or "", ARGV[5] pub/sub channel
 -- (PUBLISH), or for a placed id on a Cluster its shard channel, a newline
 -- and the id (SPUBLISH of the id, a newline and the entries: shardbus.go),
--- or for a quiet turn on one node the channel, a tab, the fleet's channel,
--- a tab and the process's channel (fleet.go: not published when no other
--- process hears it), or "" for a new conversation (not published: nobody
+-- or for a quiet turn on one node the channel and a tab (fleet.go: not
+-- published when no other process hears it), or "" for a new conversation (not published: nobody
 -- can follow it before the script has written it),
 -- ARGV[6] N, how many transcript entries, ARGV[7] the turn's pending mark
 -- or "", ARGV[8] its score, ARGV[9] the fold's row id or "", ARGV[10] how
@@ -177,18 +176,14 @@ if #reply > 2 then
     -- A placed id on a Cluster: its slot's shard channel, the id first.
     redis.call('SPUBLISH', string.sub(ARGV[5], 1, nl - 1), string.sub(ARGV[5], nl + 1) .. '\n' .. table.concat(live, '\n'))
   else
-    -- A quiet turn's channel is followed by a tab, the fleet's channel, a
-    -- tab and the process's own (fleet.go): published unless Redis counts
-    -- one subscriber of each of those, none of the channel and two
-    -- patterns, so that no other process hears the channel. An error of
-    -- PUBSUB (a user not allowed it) publishes.
+    -- A quiet turn's channel is followed by a tab (fleet.go): published
+    -- unless Redis counts two patterns, this process's own, so that no
+    -- other process hears the channel. An error of PUBSUB (a user not
+    -- allowed it) publishes.
     local ch, quiet = ARGV[5], false
-    local t1 = string.find(ch, '\t', 1, true)
-    if t1 then
-      local t2 = string.find(ch, '\t', t1 + 1, true)
-      local n = redis.pcall('PUBSUB', 'NUMSUB', string.sub(ch, 1, t1 - 1), string.sub(ch, t1 + 1, t2 - 1), string.sub(ch, t2 + 1))
-      ch = string.sub(ch, 1, t1 - 1)
-      quiet = type(n) == 'table' and n[2] == 0 and n[4] == 1 and n[6] == 1 and redis.pcall('PUBSUB', 'NUMPAT') == 2
+    if string.byte(ch, -1) == 9 then
+      ch = string.sub(ch, 1, -2)
+      quiet = redis.pcall('PUBSUB', 'NUMPAT') == 2
     end
     if not quiet then
       redis.call('PUBLISH', ch, table.concat(live, '\n'))

@@ -77,9 +77,7 @@ func (b *Bus) Listen(ctx context.Context) (store.Listener, error) {
 		patterns: map[string]bool{}, pconfirmed: map[string]bool{},
 		out: make(chan store.Message, 1024), stop: make(chan struct{}), checks: b.checks}
 	l.cc, _ = b.rdb.(*goredis.ClusterClient)
-	if l.cc == nil {
-		l.fleet, l.rdb = b.fleet, b.rdb
-	}
+	l.fleet, l.rdb = b.fleet, b.rdb
 	go l.run()
 	return l, nil
 }
@@ -115,6 +113,7 @@ type listener struct {
 	rdb            goredis.UniversalClient
 	wire           map[string]string
 	mark, notice   string
+	noticePattern  string // the pattern whose followers a notice resyncs
 	member, broken bool
 	back           int
 	// waiting are the Subscribe and Unsubscribe calls waiting for Redis's
@@ -365,13 +364,20 @@ func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 	for _, p := range patterns {
 		l.patterns[p] = true
 	}
-	if l.fleet != nil && l.mark == "" && len(patterns) == 1 {
+	if l.fleet != nil && l.notice == "" && len(patterns) == 1 {
 		var pats [2]string
 		var notice string
-		if pats, notice, member = fleetSubs(patterns[0], l.fleet.id); member {
-			l.wire = map[string]string{pats[0]: patterns[0]}
-			l.mark, l.notice = pats[1], notice
-			wire = pats[:]
+		var ok bool
+		if pats, notice, ok = fleetSubs(patterns[0], l.fleet.id); ok {
+			l.notice, l.noticePattern = notice, patterns[0]
+			// On a Cluster the pattern is subscribed as written: only
+			// placed conversations' turns may be quiet there, by their
+			// shard channels' count (fleet.go).
+			if member = l.cc == nil; member {
+				l.wire = map[string]string{pats[0]: patterns[0]}
+				l.mark = pats[1]
+				wire = pats[:]
+			}
 		}
 	}
 	ws := l.wait("psubscribe", wire)
@@ -432,6 +438,14 @@ func (l *listener) hearShards(ctx context.Context, prefix string) error {
 	}
 	s := newShardSubs(l.cc, prefix, l.fromShard, l.stop)
 	s.checks = l.checks
+	if l.fleet != nil {
+		s.quiet = func(on, again bool) {
+			l.fleet.shards.Store(on)
+			if again && l.notice != "" {
+				go l.sendNotice()
+			}
+		}
+	}
 	if err := s.start(ctx); err != nil {
 		return err
 	}
@@ -541,7 +555,7 @@ func (l *listener) noticeOf(msg *goredis.Message) (string, bool) {
 	if msg.Payload == l.fleet.id {
 		return "", true
 	}
-	return l.wire[msg.Pattern], true
+	return l.noticePattern, true
 }
 
 // fleetBroken is called when the listener's connection failed: the
@@ -578,6 +592,9 @@ func (l *listener) Close() error {
 		if member {
 			// The process's turns are published again.
 			l.fleet.on.Store(false)
+		}
+		if l.fleet != nil && l.cc != nil {
+			l.fleet.shards.Store(false)
 		}
 		close(l.stop)
 		err = l.ps.Close()

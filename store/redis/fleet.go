@@ -59,6 +59,9 @@ import (
 type fleet struct {
 	id string
 	on atomic.Bool
+	// shards, on a Cluster: the listener holds every placed shard
+	// channel on a live connection (shardSubs.live).
+	shards atomic.Bool
 }
 
 func newFleet() *fleet { return &fleet{id: newNonce()} }
@@ -72,6 +75,14 @@ func (f *fleet) quietArg() string {
 	}
 	return "\t"
 }
+
+// shardQuiet reports whether a placed conversation's turn may ask to be
+// quiet on a Cluster: the turn script then leaves it unpublished when its
+// shard channel has one subscriber (PUBSUB SHARDNUMSUB), this process's.
+// Every process that hears placed conversations subscribes every shard
+// channel, an older one too; a connection Redis dropped before the
+// listener noticed is healed by the notice, as on one node.
+func (f *fleet) shardQuiet() bool { return f != nil && f.shards.Load() }
 
 // fleetSubs are the patterns a listener subscribes for pattern as a fleet
 // member (the pattern with its "*" doubled, and the process's marker),

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,4 +255,76 @@ func TestFleetMemberBackFromABreakTellsTheOthers(t *testing.T) {
 			t.Fatal("B was not told to catch up within 10s of A's break")
 		}
 	}
+}
+
+// spublishes is how many SPUBLISH commands the Cluster's masters have run,
+// the turn script's included.
+func spublishes(t *testing.T, cc *goredis.ClusterClient) int64 {
+	t.Helper()
+	var total atomic.Int64
+	if err := cc.ForEachMaster(context.Background(), func(ctx context.Context, n *goredis.Client) error {
+		info, err := n.Info(ctx, "commandstats").Result()
+		if err != nil {
+			return err
+		}
+		if _, rest, ok := strings.Cut(info, "cmdstat_spublish:calls="); ok {
+			v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+			total.Add(v)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return total.Load()
+}
+
+// On a Redis Cluster a placed conversation's quiet turn is not published
+// while its shard channel's one subscriber is this process, and is when
+// another process subscribes it too.
+func TestQuietPlacedTurnOnACluster(t *testing.T) {
+	cl := redistest.NewCluster(t)
+	ctx := context.Background()
+	e := redisstore.NewEngine(cl.Client, cl.Prefix)
+	st := e.Sessions(store.SessionOptions{})
+	l, err := e.Bus().Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// The hub's pattern: it hears placed conversations on their shards.
+	if err := l.(store.PatternListener).PSubscribe(ctx, cl.Prefix+"*"); err != nil {
+		t.Fatal(err)
+	}
+	id, ok := redisstore.New(cl.Client, redisstore.Options{Prefix: cl.Prefix}).PlaceID([]byte("quietplacedturnonacluster1"))
+	if !ok {
+		t.Fatal("no placed id")
+	}
+	if _, err := st.Create(ctx, &engine.Session{ID: id}, []store.Entry{{From: "bot", Kind: "message", Text: "hello"}}); err != nil {
+		t.Fatal(err)
+	}
+	turn := func(text string) {
+		t.Helper()
+		tctx := &store.TurnReadsContext{Context: ctx, Reads: &store.TurnReads{Quiet: true}}
+		if _, err := st.Turn(tctx, id, "", func(s *engine.Session) (*engine.Session, []store.Entry, error) {
+			return s, []store.Entry{{From: "bot", Kind: "message", Text: text}}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := spublishes(t, cl.Client)
+	turn("alone")
+	if n := spublishes(t, cl.Client); n != before {
+		t.Fatalf("a quiet placed turn nobody else hears was published (%d SPUBLISH, %d before)", n, before)
+	}
+	e2 := redisstore.NewEngine(cl.Client, cl.Prefix)
+	l2, err := e2.Bus().Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if err := l2.(store.PatternListener).PSubscribe(ctx, cl.Prefix+"*"); err != nil {
+		t.Fatal(err)
+	}
+	turn("two processes")
+	hears(t, l2.Messages(), st.Channel(id), "two processes")
 }

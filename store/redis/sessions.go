@@ -377,6 +377,11 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 		// before it is written (its id is new), and whoever follows it
 		// afterwards reads it first (turn.lua).
 		v.live = s.liveArg(ch)
+		if reads != nil && reads.Quiet && !s.oneNode && s.fleet.shardQuiet() && strings.IndexByte(v.live, '\n') >= 0 {
+			// A placed conversation on a Cluster: quiet when its shard
+			// channel has no other subscriber (fleet.go).
+			v.live += "\t"
+		}
 	}
 	args := make([]any, 0, 10+len(entries)+nf)
 	args = append(args, &v.version, &v.data, &v.ttl, &v.clientID, &v.live, len(entries))

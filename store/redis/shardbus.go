@@ -89,6 +89,13 @@ type shardSubs struct {
 	ready chan struct{}
 	// late: start stopped waiting for ready.
 	late bool
+	// live are the shard channels confirmed on a connection that has
+	// not failed since; quiet, when set, is told when all are (on) and
+	// when one no longer is, and again whether they all came back after
+	// a break (fleet.go: a placed conversation's quiet turns).
+	live   map[string]bool
+	quiet  func(on, again bool)
+	broken bool
 
 	checks busChecks
 }
@@ -107,7 +114,7 @@ type shardGroup struct {
 
 func newShardSubs(cc *goredis.ClusterClient, prefix string, deliver func(store.Message) bool, stop chan struct{}) *shardSubs {
 	return &shardSubs{cc: cc, prefix: prefix, deliver: deliver, kick: make(chan struct{}, 1), stop: stop,
-		groups: map[string]*shardGroup{}, on: map[string]*shardGroup{}, ever: map[string]bool{}, ready: make(chan struct{})}
+		groups: map[string]*shardGroup{}, on: map[string]*shardGroup{}, ever: map[string]bool{}, ready: make(chan struct{}), live: map[string]bool{}}
 }
 
 // start subscribes to every shard channel and waits for Redis to confirm
@@ -286,6 +293,9 @@ func (s *shardSubs) fail(g *shardGroup) {
 		return
 	}
 	g.dead = true
+	for ch := range g.chans {
+		s.notLive(ch)
+	}
 	_ = g.ps.Close()
 	_ = g.cl.Close()
 }
@@ -354,6 +364,11 @@ func (s *shardSubs) subscription(g *shardGroup, m *goredis.Subscription) {
 				close(s.ready)
 			}
 		}
+		s.live[m.Channel] = true
+		if len(s.live) == PlacedShards && s.quiet != nil {
+			s.quiet(true, s.broken)
+			s.broken = false
+		}
 		s.mu.Unlock()
 		if again {
 			// What was published while it was not subscribed is lost.
@@ -370,12 +385,27 @@ func (s *shardSubs) subscription(g *shardGroup, m *goredis.Subscription) {
 		if s.on[m.Channel] == g {
 			delete(s.on, m.Channel)
 			delete(g.chans, m.Channel)
+			s.notLive(m.Channel)
 		}
 		s.mu.Unlock()
 		s.poke()
 		return
 	}
 	s.mu.Unlock()
+}
+
+// notLive records that shard channel ch is no longer subscribed on a live
+// connection: a placed conversation's turns are published until every
+// shard channel is again (s.mu held).
+func (s *shardSubs) notLive(ch string) {
+	if !s.live[ch] {
+		return
+	}
+	delete(s.live, ch)
+	if s.quiet != nil {
+		s.quiet(false, false)
+		s.broken = true
+	}
 }
 
 // covers reports whether conversation channel ch is heard on shard

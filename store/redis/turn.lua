@@ -15,8 +15,9 @@
 -- ARGV[3] ttl in ms, ARGV[4] client message id or "", ARGV[5] pub/sub channel
 -- (PUBLISH), or for a placed id on a Cluster its shard channel, a newline
 -- and the id (SPUBLISH of the id, a newline and the entries: shardbus.go),
--- or for a quiet turn on one node the channel and a tab (fleet.go: not
--- published when no other process hears it), or "" for a new conversation (not published: nobody
+-- or for a quiet turn the channel (on a Cluster the shard channel, a
+-- newline and the id) and a tab (fleet.go: not published when no other
+-- process hears it), or "" for a new conversation (not published: nobody
 -- can follow it before the script has written it),
 -- ARGV[6] N, how many transcript entries, ARGV[7] the turn's pending mark
 -- or "", ARGV[8] its score, ARGV[9] the fold's row id or "", ARGV[10] how
@@ -174,7 +175,17 @@ if #reply > 2 then
     -- A new conversation's (""): nobody can follow it yet.
   elseif nl then
     -- A placed id on a Cluster: its slot's shard channel, the id first.
-    redis.call('SPUBLISH', string.sub(ARGV[5], 1, nl - 1), string.sub(ARGV[5], nl + 1) .. '\n' .. table.concat(live, '\n'))
+    -- Quiet (a tab at the end: fleet.go): not published when the shard
+    -- channel's one subscriber is this process.
+    local arg, quiet = ARGV[5], false
+    if string.byte(arg, -1) == 9 then
+      arg = string.sub(arg, 1, -2)
+      local n = redis.pcall('PUBSUB', 'SHARDNUMSUB', string.sub(arg, 1, nl - 1))
+      quiet = type(n) == 'table' and n[2] == 1
+    end
+    if not quiet then
+      redis.call('SPUBLISH', string.sub(arg, 1, nl - 1), string.sub(arg, nl + 1) .. '\n' .. table.concat(live, '\n'))
+    end
   else
     -- A quiet turn's channel is followed by a tab (fleet.go): published
     -- unless Redis counts two patterns, this process's own, so that no

@@ -40,6 +40,22 @@ type Frames interface {
 	Flush()
 }
 
+// Drainer is a Frames that holds a bounded number of frames (a client too
+// slow to take more is dropped) and can wait until they are written: a
+// widget sends a long catch-up (a resume of a long conversation) in parts,
+// each drained before the next, so that it never holds more than a part.
+type Drainer interface {
+	Frames
+	// Drain sends the frames queued so far and waits until they are
+	// written (or ctx is done, or the connection ends: an error).
+	Drain(ctx context.Context) error
+}
+
+// catchUpPart is how many entries a widget delivers before it drains its
+// Drainer: well under protocol.SendBuffer frames, with room for the
+// frames around them (the welcome, the status).
+const catchUpPart = protocol.SendBuffer / 2
+
 // FrameEncoder is a Frames that is done with a frame when Push returns
 // (it encodes the frame at once, as serve's connection does): a widget
 // may push it a frame of its own that it reuses, instead of one made for
@@ -614,7 +630,23 @@ func (v *Widget) catchUp(ctx context.Context, conv string) error {
 		}
 		after = entries[len(entries)-1].ID
 	}
-	v.deliver(all)
+	d, parts := v.out.(Drainer)
+	if !parts || len(all) <= catchUpPart {
+		v.deliver(all)
+		return nil
+	}
+	// A long catch-up: in parts, each written before the next is queued
+	// (more than the connection holds at once would drop the visitor).
+	for len(all) > 0 {
+		n := min(catchUpPart, len(all))
+		v.deliver(all[:n])
+		all = all[n:]
+		if len(all) > 0 {
+			if err := d.Drain(ctx); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

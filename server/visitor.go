@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strconv"
@@ -245,6 +246,22 @@ var _ conversation.FrameEncoder = (*visitorConn)(nil)
 
 // Flush lets the frames queued so far go out now (conversation.Frames).
 func (v *visitorConn) Flush() { v.out.flush() }
+
+// Drain lets the frames queued so far go out now and waits until they are
+// written (conversation.Drainer), or ctx is done, or the connection ends.
+func (v *visitorConn) Drain(ctx context.Context) error {
+	v.out.flush()
+	select {
+	case <-v.out.idle():
+		return nil
+	case <-v.done:
+		return net.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var _ conversation.Drainer = (*visitorConn)(nil)
 
 // FlushTurn lets the frames queued so far go out now, written on the
 // calling goroutine, the one that handles the visitor's frame

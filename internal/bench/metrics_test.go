@@ -269,12 +269,15 @@ func metricsDuringBench(t *testing.T, m *metrics.Metrics, engine store.Engine, p
 		open, _ := after.sum("playbook_websocket_connections", "kind", "visitor")
 		if moved(after, "playbook_missed_chats_total") && moved(after, "playbook_webhook_deliveries_total", "outcome", "dead") &&
 			moved(after, "playbook_webhook_deliveries_total", "outcome", "delivered") &&
-			moved(after, "playbook_webhook_deliveries_total", "outcome", "retry") && open >= 1 {
+			moved(after, "playbook_webhook_deliveries_total", "outcome", "retry") && open >= 1 &&
+			// A playbook's timer is counted once its turn ran, which may
+			// be after the missed chats and the webhooks were.
+			moved(after, "playbook_timers_due_total", "kind", "playbook") {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the metrics never showed the missed chats, the webhooks delivered, retried and dead, and the open websocket: %v", after.families)
+			t.Fatalf("the metrics never showed the missed chats, the webhooks delivered, retried and dead, the playbook's timers and the open websocket: %v", after.families)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -22,13 +20,7 @@ import (
 // there is none, except in CI, where it fails.
 func needRedisServer(t *testing.T) {
 	t.Helper()
-	redistest.SkipShort(t, "starts redis-server")
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but redis-server is not installed: the fault tests need one")
-		}
-		t.Skip("redis-server is not installed")
-	}
+	redistest.NeedServerBinary(t)
 }
 
 // talkAll runs conversations 0..n-1 of the reference mix at once as

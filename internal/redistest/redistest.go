@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,20 @@ func SkipShort(t testing.TB, needs string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skipf("skipped under -short (the fast tier): the test %s", needs)
+	}
+}
+
+// NeedServerBinary skips a test that starts its own redis-server (a
+// private one, or one it kills) under -short or where there is none,
+// except in CI, where a missing redis-server fails it.
+func NeedServerBinary(t testing.TB) {
+	t.Helper()
+	SkipShort(t, "starts redis-server")
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but redis-server is not installed: the test starts one of its own")
+		}
+		t.Skip("redis-server is not installed")
 	}
 }
 

@@ -2,8 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,13 +22,7 @@ import (
 // from other tests.
 func privateRedis(t *testing.T) *goredis.Client {
 	t.Helper()
-	redistest.SkipShort(t, "starts redis-server")
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but redis-server is not installed")
-		}
-		t.Skip("redis-server is not installed")
-	}
+	redistest.NeedServerBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	rs, err := bench.StartRedis(ctx, t.TempDir())
@@ -63,32 +55,27 @@ func publishes(t *testing.T, c *goredis.Client) int64 {
 	return n
 }
 
-// hears waits for ch's next message on msgs with text in it.
+// hears waits for ch's next message with text in it on msgs.
 func hears(t *testing.T, msgs <-chan store.Message, ch, text string) {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case m := <-msgs:
-			if m.Channel == ch && strings.Contains(m.Payload, text) {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("no message with %q on %s within 10s", text, ch)
-		}
-	}
+	hearsOn(t, msgs, func(m store.Message) (string, string) { return m.Channel, m.Payload }, ch, text)
 }
 
-// rawHears waits for ch's next message with text in it on a go-redis
-// subscription.
+// rawHears is hears on a go-redis subscription.
 func rawHears(t *testing.T, ps *goredis.PubSub, ch, text string) {
 	t.Helper()
+	hearsOn(t, ps.Channel(), func(m *goredis.Message) (string, string) { return m.Channel, m.Payload }, ch, text)
+}
+
+// hearsOn waits for a message of ch with text in it (of gives a
+// message's channel and payload); 10 s guard against a hang.
+func hearsOn[M any](t *testing.T, msgs <-chan M, of func(M) (string, string), ch, text string) {
+	t.Helper()
 	timeout := time.After(10 * time.Second)
-	msgs := ps.Channel()
 	for {
 		select {
 		case m := <-msgs:
-			if m.Channel == ch && strings.Contains(m.Payload, text) {
+			if c, p := of(m); c == ch && strings.Contains(p, text) {
 				return
 			}
 		case <-timeout:

@@ -384,7 +384,28 @@ func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 	l.mu.Unlock()
 	err := l.ps.PSubscribe(ctx, wire...)
 	if err == nil {
-		err = l.await(ctx, ws)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if member {
+			// Redis refuses the doubled pattern with an error reply
+			// (NOPERM: an ACL that names channel patterns, such as
+			// &pb:*), and never confirms it: bounded.
+			actx, cancel = context.WithTimeout(ctx, fleetWait)
+		}
+		err = l.await(actx, ws)
+		cancel()
+	}
+	if member && err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrListenerClosed) {
+		// The pattern as written, as an older version subscribes it:
+		// not a fleet member, and the others publish every turn.
+		_ = l.ps.PUnsubscribe(ctx, wire...)
+		l.mu.Lock()
+		l.wire, l.mark = nil, ""
+		member, wire = false, patterns
+		ws = l.wait("psubscribe", wire)
+		l.mu.Unlock()
+		if err = l.ps.PSubscribe(ctx, wire...); err == nil {
+			err = l.await(ctx, ws)
+		}
 	}
 	if err != nil {
 		return err
@@ -518,6 +539,10 @@ func (l *listener) Unsubscribe(ctx context.Context, channels ...string) error {
 	}
 	return l.await(ctx, ws)
 }
+
+// fleetWait bounds the wait for Redis to confirm a fleet member's
+// patterns; past it the listener subscribes the pattern as written.
+var fleetWait = 5 * time.Second
 
 // logical is the pattern a confirmed pattern subscription stands for (the
 // pattern it was subscribed as, fleet.go); ok is false for the marker. A

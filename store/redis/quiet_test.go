@@ -315,3 +315,53 @@ func TestQuietPlacedTurnOnACluster(t *testing.T) {
 	turn("two processes")
 	hears(t, l2.Messages(), st.Channel(id), "two processes")
 }
+
+// A process whose Redis user may subscribe only the pattern as written (an
+// ACL that names channel patterns, &pb:*) is not refused: its listener
+// subscribes that pattern, hears every conversation, and counts as a
+// process that hears them (the others publish every turn).
+func TestListenerWithoutTheFleetPatterns(t *testing.T) {
+	c := privateRedis(t)
+	ctx := context.Background()
+	const prefix = "pb:"
+	if err := c.Do(ctx, "ACL", "SETUSER", "narrow", "on", ">narrow-password", "~*", "resetchannels", "&"+prefix+"*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	narrow := goredis.NewClient(&goredis.Options{Addr: c.Options().Addr, Username: "narrow", Password: "narrow-password"})
+	t.Cleanup(func() { narrow.Close() })
+	l, err := redisstore.NewEngine(narrow, prefix).Bus().Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := l.(store.PatternListener).PSubscribe(pctx, prefix+"*"); err != nil {
+		t.Fatalf("the pattern as written was not subscribed: %v", err)
+	}
+	if err := c.Publish(ctx, prefix+"{c:x}:live", "heard").Err(); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, l.Messages(), prefix+"{c:x}:live", "heard")
+	// A fleet member's quiet turn is published: the narrow process counts.
+	e := redisstore.NewEngine(c, prefix)
+	st := e.Sessions(store.SessionOptions{})
+	lm, err := e.Bus().Listen(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lm.Close()
+	if err := lm.(store.PatternListener).PSubscribe(ctx, prefix+"*"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(ctx, &engine.Session{ID: "c1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tctx := &store.TurnReadsContext{Context: ctx, Reads: &store.TurnReads{Quiet: true}}
+	if _, err := st.Turn(tctx, "c1", "", func(s *engine.Session) (*engine.Session, []store.Entry, error) {
+		return s, []store.Entry{{From: "bot", Kind: "message", Text: "to the narrow one"}}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, l.Messages(), st.Channel("c1"), "to the narrow one")
+}

@@ -81,7 +81,7 @@ func SetBusChecks(b *Bus, every, pong time.Duration) {
 }
 
 // LiveArg is the turn script's live argument of channel ch (liveArg).
-func LiveArg(s *Store, ch string) string { return s.liveArg(ch) }
+func LiveArg(s *Store, ch string) string { return s.liveArg(ch, "") }
 
 // MarkKey is the pending set of a mark (conversation|nonce).
 func MarkKey(s *Store, mark string) string { return s.markKey(mark) }

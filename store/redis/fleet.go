@@ -66,23 +66,21 @@ type fleet struct {
 
 func newFleet() *fleet { return &fleet{id: newNonce()} }
 
-// quietArg is what a quiet turn appends to its channel in the turn
-// script's ARGV[5]: a tab ("" while the listener does not hold the fleet
-// patterns).
-func (f *fleet) quietArg() string {
-	if f == nil || !f.on.Load() {
+// quietArg is what a quiet turn appends to its live argument in the turn
+// script's ARGV[5]: a tab, or "" while the listener does not hold what
+// the script counts. On one node, the fleet patterns. On a Cluster, every
+// placed shard channel on a live connection: the script then leaves a
+// placed conversation's turn unpublished when its shard channel has one
+// subscriber (PUBSUB SHARDNUMSUB), this process's (every process that
+// hears placed conversations subscribes every shard channel, an older one
+// too; a connection Redis dropped before the listener noticed is healed
+// by the notice, as on one node).
+func (f *fleet) quietArg(oneNode bool) string {
+	if f == nil || oneNode && !f.on.Load() || !oneNode && !f.shards.Load() {
 		return ""
 	}
 	return "\t"
 }
-
-// shardQuiet reports whether a placed conversation's turn may ask to be
-// quiet on a Cluster: the turn script then leaves it unpublished when its
-// shard channel has one subscriber (PUBSUB SHARDNUMSUB), this process's.
-// Every process that hears placed conversations subscribes every shard
-// channel, an older one too; a connection Redis dropped before the
-// listener noticed is healed by the notice, as on one node.
-func (f *fleet) shardQuiet() bool { return f != nil && f.shards.Load() }
 
 // fleetSubs are the patterns a listener subscribes for pattern as a fleet
 // member (the pattern with its "*" doubled, and the process's marker),

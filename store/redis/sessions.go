@@ -165,14 +165,15 @@ func (s *Store) Channel(id string) string { return s.prefix + "{c:" + id + liveS
 const liveSuffix = "}:live"
 
 // liveArg is the turn script's ARGV[5]: ch, the conversation's channel, or
-// on a Cluster for a placed id its shard channel, a newline and the id
-// (shardbus.go).
-func (s *Store) liveArg(ch string) string {
+// on a Cluster for a placed id its shard channel, a newline, the id and
+// quiet (fleet.quietArg; on one node ch carries it: keysAndChannelQuiet).
+// A Cluster's other channels are published whatever quiet says.
+func (s *Store) liveArg(ch, quiet string) string {
 	if !s.oneNode {
 		if prefix, id, n, ok := placedChannel(ch); ok {
 			// shardRoute's shard channel, a newline and the id, in one
 			// allocation.
-			return prefix + shardTag(n) + "live\n" + id
+			return prefix + shardTag(n) + "live\n" + id + quiet
 		}
 	}
 	return ch
@@ -366,22 +367,20 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 	reads := store.TurnReadsOf(ctx)
 	// A turn nobody else follows on this process may be left unpublished
 	// when no other process hears it either (fleet.go): the script asks.
-	quiet := ""
-	if reads != nil && reads.Quiet && s.oneNode {
-		quiet = s.fleet.quietArg()
+	quiet, chQuiet := "", ""
+	if reads != nil && reads.Quiet && version != 0 {
+		quiet = s.fleet.quietArg(s.oneNode)
 	}
-	keys, ch := s.keysAndChannelQuiet(id, quiet)
+	if s.oneNode {
+		chQuiet = quiet
+	}
+	keys, ch := s.keysAndChannelQuiet(id, chQuiet)
 	v := &turnArgs{version: version, ttl: s.ttl.Milliseconds(), clientID: clientID, data: data}
 	if version != 0 {
 		// A new conversation is not published: nobody can follow it
 		// before it is written (its id is new), and whoever follows it
 		// afterwards reads it first (turn.lua).
-		v.live = s.liveArg(ch)
-		if reads != nil && reads.Quiet && !s.oneNode && s.fleet.shardQuiet() && strings.IndexByte(v.live, '\n') >= 0 {
-			// A placed conversation on a Cluster: quiet when its shard
-			// channel has no other subscriber (fleet.go).
-			v.live += "\t"
-		}
+		v.live = s.liveArg(ch, quiet)
 	}
 	args := make([]any, 0, 10+len(entries)+nf)
 	args = append(args, &v.version, &v.data, &v.ttl, &v.clientID, &v.live, len(entries))

@@ -119,6 +119,9 @@ type listener struct {
 	// waiting are the Subscribe and Unsubscribe calls waiting for Redis's
 	// confirmation, by kind and channel.
 	waiting map[[2]string][]chan struct{}
+	// refused, while a fleet member's patterns wait for their
+	// confirmation, is closed when Redis refuses them instead (NOPERM).
+	refused chan struct{}
 
 	stop chan struct{}
 	once sync.Once
@@ -173,6 +176,11 @@ func (l *listener) run() {
 		if err != nil {
 			if errors.Is(err, goredis.ErrClosed) {
 				return
+			}
+			if goredis.IsPermissionError(err) && l.refuse() {
+				// The fleet patterns refused by an ACL: an error reply
+				// on a sound connection, and PSubscribe falls back.
+				continue
 			}
 			l.fleetBroken()
 			// Broken, or silent after a ping: go-redis connects and
@@ -308,9 +316,20 @@ func (l *listener) wait(kind string, channels []string) []chan struct{} {
 }
 
 func (l *listener) await(ctx context.Context, ws []chan struct{}) error {
+	return l.awaitUnlessRefused(ctx, ws, nil)
+}
+
+// errPatternsRefused is a fleet member's patterns refused by Redis (NOPERM).
+var errPatternsRefused = errors.New("the fleet's patterns refused by Redis (NOPERM)")
+
+// awaitUnlessRefused is await that ends, with errPatternsRefused, when
+// refused (nil: never) is closed first.
+func (l *listener) awaitUnlessRefused(ctx context.Context, ws []chan struct{}, refused chan struct{}) error {
 	for _, w := range ws {
 		select {
 		case <-w:
+		case <-refused:
+			return errPatternsRefused
 		case <-l.stop:
 			return store.ErrListenerClosed
 		case <-ctx.Done():
@@ -318,6 +337,19 @@ func (l *listener) await(ctx context.Context, ws []chan struct{}) error {
 		}
 	}
 	return nil
+}
+
+// refuse tells a fleet member's PSubscribe waiting for its patterns that
+// Redis refused them, and reports whether one was waiting.
+func (l *listener) refuse() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.refused == nil {
+		return false
+	}
+	close(l.refused)
+	l.refused = nil
+	return true
 }
 
 // Subscribe subscribes and waits for Redis to confirm, so that whatever is
@@ -381,6 +413,11 @@ func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 		}
 	}
 	ws := l.wait("psubscribe", wire)
+	var refused chan struct{}
+	if member {
+		refused = make(chan struct{})
+		l.refused = refused
+	}
 	l.mu.Unlock()
 	err := l.ps.PSubscribe(ctx, wire...)
 	if err == nil {
@@ -388,10 +425,12 @@ func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 		if member {
 			// Redis refuses the doubled pattern with an error reply
 			// (NOPERM: an ACL that names channel patterns, such as
-			// &pb:*), and never confirms it: bounded.
+			// &pb:*), which run reads and tells by refused, and never
+			// confirms it. The wait is bounded besides, for a refusal
+			// that does not say NOPERM.
 			actx, cancel = context.WithTimeout(ctx, fleetWait)
 		}
-		err = l.await(actx, ws)
+		err = l.awaitUnlessRefused(actx, ws, refused)
 		cancel()
 	}
 	if member && err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrListenerClosed) {
@@ -399,7 +438,7 @@ func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 		// not a fleet member, and the others publish every turn.
 		_ = l.ps.PUnsubscribe(ctx, wire...)
 		l.mu.Lock()
-		l.wire, l.mark = nil, ""
+		l.wire, l.mark, l.refused = nil, "", nil
 		member, wire = false, patterns
 		ws = l.wait("psubscribe", wire)
 		l.mu.Unlock()
@@ -412,7 +451,7 @@ func (l *listener) PSubscribe(ctx context.Context, patterns ...string) error {
 	}
 	if member {
 		l.mu.Lock()
-		l.member = true
+		l.member, l.refused = true, nil
 		l.mu.Unlock()
 		l.fleet.on.Store(true)
 	}

@@ -85,3 +85,12 @@ func LiveArg(s *Store, ch string) string { return s.liveArg(ch, "") }
 
 // MarkKey is the pending set of a mark (conversation|nonce).
 func MarkKey(s *Store, mark string) string { return s.markKey(mark) }
+
+// SetFleetWait sets how long a fleet member's listener waits for Redis to
+// confirm its patterns before it subscribes the pattern as written, and
+// returns the previous wait.
+func SetFleetWait(d time.Duration) time.Duration {
+	old := fleetWait
+	fleetWait = d
+	return old
+}

@@ -421,23 +421,27 @@ func (s *Store) tryCreate(ctx context.Context, src Source, d draft, fullKey, key
 			ch.result(src.Conversation, r.ID, ms*1000+int64(i))
 		}
 	}
-	// The feeds.
+	// The feeds. Each item names a record new in this change, which no
+	// feed holds yet (or holds from this same change, applied again, at
+	// the same ms): added with NX it is added as without, and a person's
+	// feed takes it in one write with the chat's item, which is NX too
+	// (store/redis: one ZADD a key and flag).
 	item := feedMember(self.rec)
 	if self.isNew && p != nil && self != p {
-		ch.feed(p.rec.ID, item, ms, false)
+		ch.feed(p.rec.ID, item, ms, newMember)
 	}
 	if self.isNew && self.rec.Kind != KindLead && self.rec.LeadID != "" && (self.rec.Kind != KindNote || self.rec.About == "lead") {
-		ch.feed(self.rec.LeadID, item, ms, false)
+		ch.feed(self.rec.LeadID, item, ms, newMember)
 	}
 	if self.isNew && self.rec.Kind != KindDeal && self.rec.DealID != "" && (self.rec.Kind != KindNote || self.rec.About == "deal") {
-		ch.feed(self.rec.DealID, item, ms, false)
+		ch.feed(self.rec.DealID, item, ms, newMember)
 	}
 	// An organization's feed has its people, leads and deals.
 	if self.isNew && self.rec.OrganizationID != "" && (self.rec.Kind == KindLead || self.rec.Kind == KindDeal || self.rec.Kind == KindPerson) {
-		ch.feed(self.rec.OrganizationID, item, ms, false)
+		ch.feed(self.rec.OrganizationID, item, ms, newMember)
 	}
 	if p != nil && p.isNew && p != self && p.rec.OrganizationID != "" {
-		ch.feed(p.rec.OrganizationID, feedMember(p.rec), ms, false)
+		ch.feed(p.rec.OrganizationID, feedMember(p.rec), ms, newMember)
 	}
 	if p != nil && src.Chat != nil {
 		s.putChat(ch, p.rec.ID, *src.Chat)

@@ -484,6 +484,10 @@ func (c *change) conv(conv, field, value string) {
 	c.c.Conv = append(roomy(c.c.Conv, c.convs[:]), store.ConvField{Conv: conv, Field: field, Value: value})
 }
 
+// newMember is feed's nx for a record new in the change: no feed holds
+// it yet, so NX adds it as a plain add would.
+const newMember = true
+
 // feed adds member to the feed of record owner at ms (nx: keep an
 // existing member's score).
 func (c *change) feed(owner, member string, ms int64, nx bool) {

@@ -118,3 +118,55 @@ func TestDeliverToAnEncoderAllocations(t *testing.T) {
 		t.Errorf("the widget's frame still holds entry %s %q after its push", v.frame.Entry.ID, v.frame.Entry.Text)
 	}
 }
+
+// ackedFrames is a FrameEncoder that keeps what it read of each ack.
+type ackedFrames struct{ acks []protocol.Ack }
+
+func (a *ackedFrames) Push(f protocol.Frame) {
+	if ack, ok := f.(*protocol.Ack); ok {
+		a.acks = append(a.acks, *ack)
+	}
+}
+func (a *ackedFrames) Flush()         {}
+func (a *ackedFrames) EncodesOnPush() {}
+
+// TestAckToAnEncoderAllocations: a turn's ack goes to a FrameEncoder in
+// the widget's own frame, reused, not one made a turn; each ack says its
+// turn's message, first entry and whether it was a duplicate.
+func TestAckToAnEncoderAllocations(t *testing.T) {
+	race.SkipAllocCounts(t)
+	out := &ackedFrames{acks: make([]protocol.Ack, 0, 1024)}
+	v := &Widget{out: out, conv: "c1"}
+	results := make([]store.Result, 101)
+	ids := make([]string, len(results))
+	for i := range results {
+		ids[i] = "m" + strconv.Itoa(i)
+		results[i] = store.Result{Entries: []store.Entry{{ID: strconv.Itoa(i) + "-0"}}, Duplicate: i%2 == 1}
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		v.pushAck(ids[i], results[i])
+		i++
+	})
+	// 1 before: the ack.
+	if allocs > 0 {
+		t.Errorf("%v allocations to ack a turn, want 0", allocs)
+	}
+	for j, a := range out.acks[len(out.acks)-10:] {
+		k := i - 10 + j
+		if want := (protocol.Ack{ID: ids[k], Entry: strconv.Itoa(k) + "-0", Duplicate: k%2 == 1}); a != want {
+			t.Fatalf("ack %d: %+v, want %+v", k, a, want)
+		}
+	}
+	if v.ack != (protocol.Ack{}) {
+		t.Fatalf("the widget's ack frame keeps %+v after the push", v.ack)
+	}
+	// Any other Frames is given an ack of its own, which it may keep.
+	kept := &keptFrames{}
+	v.out = kept
+	v.pushAck("m1", store.Result{})
+	v.pushAck("m2", store.Result{Entries: []store.Entry{{ID: "5-0"}}})
+	if len(kept.frames) != 2 || *kept.frames[0].(*protocol.Ack) != (protocol.Ack{ID: "m1"}) || *kept.frames[1].(*protocol.Ack) != (protocol.Ack{ID: "m2", Entry: "5-0"}) {
+		t.Fatalf("kept %+v %+v", kept.frames[0], kept.frames[1])
+	}
+}

@@ -174,6 +174,9 @@ type Widget struct {
 	// frame is the entry frame deliver pushes, reused, to a FrameEncoder
 	// (cleared after each push: it keeps no entry alive).
 	frame protocol.EntryFrame
+	// ack is the ack frame pushAck pushes, reused, to a FrameEncoder
+	// (under mu, cleared after each push).
+	ack protocol.Ack
 }
 
 // maxHeld bounds the payloads held during a turn of the widget's own;
@@ -440,11 +443,7 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 		if quiet {
 			v.ws.cfg.Hub.CatchUpOthers(ch, v)
 		}
-		ack := &protocol.Ack{ID: id, Duplicate: res.Duplicate}
-		if len(res.Entries) > 0 {
-			ack.Entry = res.Entries[0].ID
-		}
-		v.out.Push(ack)
+		v.pushAck(id, res)
 		v.deliverTurn(ctx, conv, res)
 		v.releaseLive()
 		if !res.Duplicate {
@@ -463,6 +462,26 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 		return &unavailableError{msg: "the message was not stored; send it again", err: err}
 	}
 	return nil
+}
+
+// pushAck pushes the ack of the visitor's message id, which turn res
+// stored (or found a duplicate). A FrameEncoder is pushed the widget's own
+// frame, under its lock (as deliver pushes its entry frames); any other
+// Frames an ack of its own, which it may keep.
+func (v *Widget) pushAck(id string, res store.Result) {
+	var entry string
+	if len(res.Entries) > 0 {
+		entry = res.Entries[0].ID
+	}
+	if _, encodes := v.out.(FrameEncoder); !encodes {
+		v.out.Push(&protocol.Ack{ID: id, Entry: entry, Duplicate: res.Duplicate})
+		return
+	}
+	v.mu.Lock()
+	v.ack = protocol.Ack{ID: id, Entry: entry, Duplicate: res.Duplicate}
+	v.out.Push(&v.ack)
+	v.ack = protocol.Ack{}
+	v.mu.Unlock()
 }
 
 // Typing relays the visitor's typing to the agent in the chat (to nobody

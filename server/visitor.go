@@ -38,7 +38,7 @@ type visitorConn struct {
 	s    *Server
 	ws   *websocket.Conn
 	ip   string
-	out  *outbox   // frames to send; see cork.go
+	out  outbox    // frames to send; see cork.go (part of v: one allocation less a connection)
 	cork *corkConn // the connection under ws
 	log  *slog.Logger
 	w    *conversation.Widget
@@ -54,6 +54,9 @@ type visitorConn struct {
 	stopped bool
 	// uncount takes the connection out of the open connections metric.
 	uncount func()
+	// pingTimer is keepAlive's timer, set and reset under pingMu.
+	pingMu    sync.Mutex
+	pingTimer *time.Timer
 	// access is the websocket's access log line, not yet written (nil:
 	// written, or no access log): its first frame writes it, with the
 	// conversation's fields when it starts one (logStarted), or its end.
@@ -112,7 +115,7 @@ func (s *Server) handleVisitorWS(c *echo.Context) error {
 	// coder/websocket registers no context.AfterFunc for it (a few hundred
 	// bytes an idle widget keeps for as long as it waits).
 	cancel := func() { cancelCtx(); ws.CloseNow() }
-	v.out = newOutbox(func() { v.writeFrames(base, cancel) })
+	v.openOutbox(base, cancel)
 	if !s.conns.addVisitor(v) { // the drain began meanwhile
 		v.uncount()
 		v.w.Close()
@@ -160,6 +163,12 @@ func (v *visitorConn) close() {
 	v.ws.CloseNow()
 }
 
+// openOutbox makes v's outbox ready: its writer writes with wctx and
+// ends the connection with cancel when a write fails (writeFrames).
+func (v *visitorConn) openOutbox(wctx context.Context, cancel context.CancelFunc) {
+	v.out.write = func() { v.writeFrames(wctx, cancel) }
+}
+
 // writeFrames sends what the outbox holds until it is empty, each batch in
 // one write. A write that fails ends the connection.
 //
@@ -193,13 +202,13 @@ func (v *visitorConn) writeFrames(wctx context.Context, cancel context.CancelFun
 }
 
 // keepAlive pings the visitor every pingEvery; one that does not answer
-// within writeTimeout is disconnected. Stop the timer it returns.
+// within writeTimeout is disconnected. Stop the timer it returns. The
+// timer and its lock are v's (pingTimer, pingMu), so that the timer's
+// function is its only other allocation.
 func (v *visitorConn) keepAlive(ctx context.Context, cancel context.CancelFunc) *time.Timer {
-	var t *time.Timer
-	var mu sync.Mutex
-	mu.Lock()
-	defer mu.Unlock()
-	t = time.AfterFunc(pingEvery, func() {
+	v.pingMu.Lock()
+	defer v.pingMu.Unlock()
+	v.pingTimer = time.AfterFunc(pingEvery, func() {
 		pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
 		err := v.ws.Ping(pctx)
 		pcancel()
@@ -207,11 +216,11 @@ func (v *visitorConn) keepAlive(ctx context.Context, cancel context.CancelFunc) 
 			cancel()
 			return
 		}
-		mu.Lock()
-		t.Reset(pingEvery)
-		mu.Unlock()
+		v.pingMu.Lock()
+		v.pingTimer.Reset(pingEvery)
+		v.pingMu.Unlock()
 	})
-	return t
+	return v.pingTimer
 }
 
 // Push queues a frame (conversation.Frames); a client too slow to take it

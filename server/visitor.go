@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -285,22 +286,60 @@ func (v *visitorConn) FlushTurn() {
 func (v *visitorConn) readLoop(ctx context.Context) {
 	readCtx := context.WithoutCancel(ctx) // see handleVisitorWS's cancel
 	for {
-		typ, data, err := v.ws.Read(readCtx)
+		text, buf, err := v.readFrame(readCtx)
 		if err != nil {
 			return
 		}
 		select {
 		case v.turn <- struct{}{}:
 		case <-ctx.Done():
+			putFrameBuf(buf)
 			return
 		}
 		if v.stopped { // draining: the client sends it again after it reconnects
 			<-v.turn
+			putFrameBuf(buf)
 			continue
 		}
-		v.handleFrame(ctx, typ == websocket.MessageText, data)
+		v.handleFrame(ctx, text, buf.Bytes())
 		<-v.turn
+		putFrameBuf(buf)
 	}
+}
+
+// readFrame reads the visitor's next frame (whether it came as text, and
+// its bytes), waiting with ctx. The bytes are in a pooled buffer, taken
+// once the frame has begun to arrive (an idle widget holds none): give it
+// back with putFrameBuf once the frame is handled, which keeps nothing of
+// them (DecodeVisitor copies what it decodes). coder/websocket's Read
+// would make a new slice a frame (io.ReadAll: 512 bytes and more).
+func (v *visitorConn) readFrame(ctx context.Context) (text bool, buf *bytes.Buffer, err error) {
+	typ, r, err := v.ws.Reader(ctx)
+	if err != nil {
+		return false, nil, err
+	}
+	buf = frameBufs.Get().(*bytes.Buffer)
+	if _, err := buf.ReadFrom(r); err != nil {
+		putFrameBuf(buf)
+		return false, nil, err
+	}
+	return typ == websocket.MessageText, buf, nil
+}
+
+// frameBufs are the buffers visitors' frames are read into.
+var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxFrameBuf: a buffer grown past it (a frame refused as too large) is
+// left to the collector rather than kept in frameBufs.
+const maxFrameBuf = 2 * protocol.MaxFrame
+
+// putFrameBuf gives back a buffer readFrame returned.
+func putFrameBuf(buf *bytes.Buffer) {
+	if buf.Cap() > maxFrameBuf {
+		return
+	}
+	buf.Reset()
+	frameBufs.Put(buf)
 }
 
 // handleFrame decodes and handles one frame the visitor sent, on a turn

@@ -19,12 +19,20 @@ type Frame interface {
 // f is encoded once, after the type, in a buffer kept from call to call,
 // and the frame copied out of it: a frame goes out on every turn, several
 // times (ack, entries, status).
-func Encode(f Frame) ([]byte, error) {
+func Encode(f Frame) ([]byte, error) { return appendEncode(nil, f, true) }
+
+// AppendEncode appends f, encoded as Encode does, to dst and returns the
+// extended slice; on an error it returns dst as it was.
+func AppendEncode(dst []byte, f Frame) ([]byte, error) { return appendEncode(dst, f, false) }
+
+// appendEncode is Encode (exact: a new slice of the frame's length) and
+// AppendEncode.
+func appendEncode(dst []byte, f Frame, exact bool) ([]byte, error) {
 	if f == nil {
-		return nil, errors.New("protocol: Encode of a nil frame")
+		return dst, errors.New("protocol: Encode of a nil frame")
 	}
 	if u, ok := f.(*Unknown); ok {
-		return append([]byte(nil), u.Raw...), nil // as received
+		return append(dst, u.Raw...), nil // as received
 	}
 	e := encoders.Get().(*encoder)
 	defer func() {
@@ -45,13 +53,13 @@ func Encode(f Frame) ([]byte, error) {
 	}
 	mark := e.buf.Len()
 	if err := e.enc.Encode(f); err != nil {
-		return nil, fmt.Errorf("protocol: encoding a %s frame: %w", typ, err)
+		return dst, fmt.Errorf("protocol: encoding a %s frame: %w", typ, err)
 	}
 	b := e.buf.Bytes()
 	b = b[:len(b)-1] // Encode's newline
 	body := b[mark:]
 	if len(body) < 2 || body[0] != '{' {
-		return nil, fmt.Errorf("protocol: a %s frame is not a JSON object", typ)
+		return dst, fmt.Errorf("protocol: a %s frame is not a JSON object", typ)
 	}
 	if len(body) == 2 { // "{}"
 		b[mark] = '}'
@@ -59,7 +67,10 @@ func Encode(f Frame) ([]byte, error) {
 	} else {
 		b[mark] = ','
 	}
-	return append(make([]byte, 0, len(b)), b...), nil
+	if exact {
+		return append(make([]byte, 0, len(b)), b...), nil
+	}
+	return append(dst, b...), nil
 }
 
 // encoder is Encode's buffer and the json.Encoder that writes into it.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/playbook-dev/playbook/protocol"
 )
 
 // A turn sends a visitor several frames at once (ack, the visitor's entry,
@@ -35,6 +37,12 @@ type outbox struct {
 	writing bool            // a writer is running
 	write   func()          // runs a writer, which calls next until it says stop
 	idlers  []chan struct{} // closed when nothing is left to write (idle)
+	// arena holds the bytes of the frames encode queued (nil: none yet),
+	// pooled: it goes to the writer with the last of them (spent), which
+	// gives it back once they are written. Frames are only ever appended
+	// to it, so a frame's bytes stay as they were until it goes back.
+	arena *[]byte
+	spent *[]byte
 }
 
 func newOutbox(write func()) *outbox { return &outbox{write: write} }
@@ -86,6 +94,44 @@ func (o *outbox) add(b []byte) bool {
 		o.handOff()
 	}
 	return true
+}
+
+// frameArenas are the outboxes' arenas.
+var frameArenas = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// maxArena: an arena grown past it (a long catch-up) is left to the
+// collector rather than kept in frameArenas.
+const maxArena = 64 << 10
+
+// encode queues frame f, encoded into the outbox's arena (as
+// protocol.Encode would); false when sendBuffer frames are already
+// waiting. An error is f's encoding's: nothing is queued.
+func (o *outbox) encode(f protocol.Frame) (bool, error) {
+	o.mu.Lock()
+	if len(o.frames) >= sendBuffer {
+		o.mu.Unlock()
+		return false, nil
+	}
+	if o.arena == nil {
+		o.arena = frameArenas.Get().(*[]byte)
+	}
+	at := len(*o.arena)
+	b, err := protocol.AppendEncode(*o.arena, f)
+	if err != nil {
+		o.mu.Unlock()
+		return true, err
+	}
+	*o.arena = b
+	if o.frames == nil {
+		o.frames = frameList()
+	}
+	o.frames = append(o.frames, b[at:len(b):len(b)])
+	start := o.startLocked()
+	o.mu.Unlock()
+	if start {
+		o.handOff()
+	}
+	return true, nil
 }
 
 // startLocked reports whether a writer must be started now, and marks it
@@ -171,6 +217,13 @@ func (o *outbox) next(done [][]byte) [][]byte {
 	recycle(done)
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if a := o.spent; a != nil { // done's frames' bytes, written
+		o.spent = nil
+		if cap(*a) <= maxArena {
+			*a = (*a)[:0]
+			frameArenas.Put(a)
+		}
+	}
 	n := o.sendable()
 	if n == 0 {
 		o.writing = false
@@ -186,9 +239,11 @@ func (o *outbox) next(done [][]byte) [][]byte {
 	// it hands it back; what stays queued moves to another.
 	f := o.frames[:n]
 	if rest := o.frames[n:]; len(rest) > 0 {
+		// The arena stays with the queue: what stays queued is in it.
 		o.frames = append(frameList(), rest...)
 	} else {
 		o.frames = nil
+		o.spent, o.arena = o.arena, nil
 	}
 	o.ready = 0
 	return f

@@ -226,18 +226,21 @@ func (v *visitorConn) keepAlive(ctx context.Context, cancel context.CancelFunc) 
 
 // Push queues a frame (conversation.Frames); a client too slow to take it
 // is disconnected (it resumes from its last entry and loses nothing).
+//
+// The frame is encoded into the outbox's pooled bytes (outbox.encode),
+// not a slice of its own.
 func (v *visitorConn) Push(frame protocol.Frame) {
-	b, err := protocol.Encode(frame)
-	if err != nil {
-		v.log.Error("encoding frame", "err", err)
-		return
-	}
 	select {
 	case <-v.done:
 		return
 	default:
 	}
-	if !v.out.add(b) {
+	ok, err := v.out.encode(frame)
+	if err != nil {
+		v.log.Error("encoding frame", "err", err)
+		return
+	}
+	if !ok {
 		// Not here: the widget may push holding its lock (a delivery),
 		// which Conversation takes.
 		go func() {

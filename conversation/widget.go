@@ -174,9 +174,6 @@ type Widget struct {
 	// frame is the entry frame deliver pushes, reused, to a FrameEncoder
 	// (cleared after each push: it keeps no entry alive).
 	frame protocol.EntryFrame
-	// ack is the ack frame pushAck pushes, reused, to a FrameEncoder
-	// (under mu, cleared after each push).
-	ack protocol.Ack
 }
 
 // maxHeld bounds the payloads held during a turn of the widget's own;
@@ -465,9 +462,10 @@ func (v *Widget) message(ctx context.Context, id string, check func() (string, *
 }
 
 // pushAck pushes the ack of the visitor's message id, which turn res
-// stored (or found a duplicate). A FrameEncoder is pushed the widget's own
-// frame, under its lock (as deliver pushes its entry frames); any other
-// Frames an ack of its own, which it may keep.
+// stored (or found a duplicate). A FrameEncoder is pushed a pooled frame
+// (it is done with it when Push returns), not a field of the widget's:
+// an idle widget keeps no room for it; any other Frames an ack of its own,
+// which it may keep.
 func (v *Widget) pushAck(id string, res store.Result) {
 	var entry string
 	if len(res.Entries) > 0 {
@@ -477,12 +475,15 @@ func (v *Widget) pushAck(id string, res store.Result) {
 		v.out.Push(&protocol.Ack{ID: id, Entry: entry, Duplicate: res.Duplicate})
 		return
 	}
-	v.mu.Lock()
-	v.ack = protocol.Ack{ID: id, Entry: entry, Duplicate: res.Duplicate}
-	v.out.Push(&v.ack)
-	v.ack = protocol.Ack{}
-	v.mu.Unlock()
+	a := ackFrames.Get().(*protocol.Ack)
+	*a = protocol.Ack{ID: id, Entry: entry, Duplicate: res.Duplicate}
+	v.out.Push(a)
+	*a = protocol.Ack{} // keeps no message id alive
+	ackFrames.Put(a)
 }
+
+// ackFrames are the ack frames pushAck pushes to a FrameEncoder.
+var ackFrames = sync.Pool{New: func() any { return new(protocol.Ack) }}
 
 // Typing relays the visitor's typing to the agent in the chat (to nobody
 // while the bot talks).

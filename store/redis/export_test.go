@@ -94,3 +94,6 @@ func SetFleetWait(d time.Duration) time.Duration {
 	fleetWait = d
 	return old
 }
+
+// JoinFields is a record's fields as the handOff script compares them.
+var JoinFields = joinFields

@@ -572,99 +572,132 @@ func (s *Inbox) SetVisitor(ctx context.Context, id string, v store.Visitor) erro
 //
 // ARGV[8] is the chat's id when the script also does the team's part (one
 // node, where a script may touch keys of any slot); empty, only the step
-// (a Cluster: the caller's pipeline does the rest). The team's part, on
-// keys made from the prefix ARGV[9] as Inbox makes them: the chat in the
-// team's queue and open lists, the team in the set of teams, the ARGV[10]
-// timers that follow (score and member pairs) in the timer queue; and it
-// returns the team's routing and waits, the chat's place in the queue and
-// the status, team and assignee of the earlier chats whose ids follow the
-// timers (their count, then the ids). With a notice after them (the
-// payload, its channel, the visitor as the step then writes it, the
-// record's field count and its fields sorted by name, names and values
-// joined by NUL bytes, and with earlier chats their three fields each,
-// joined alike) it publishes the payload after the step, only when the
-// record's fields before it are those and the earlier chats' those; the
-// reply's sixth element is then 1, and the record (the caller's) is not
-// returned. The script walks the caller's fields in their order against
-// the record's (joinFields sorts them by name, which the script no longer
-// needs: an older process's script sorted the record's names with Lua's
-// strcoll and compared the joined text).
+// (a Cluster: the caller's pipeline does the rest), whose reply is
+// {'ok', assignee, status, team, record, 0}. The team's part, on keys made
+// from the prefix (KEYS[1] less the chat's '{c:ID}:meta', as Inbox makes
+// it): the chat in the team's queue and open lists, the team in the set
+// of teams, the ARGV[9] timers that follow (score and member pairs) in the
+// timer queue; and it returns the team's routing and waits, the chat's
+// place in the queue and the status, team and assignee of the earlier
+// chats whose ids follow the timers (their count, then the ids). With a
+// notice after them (the payload, its channel, the record's field count
+// and its fields joined by NUL bytes (joinFields), with earlier chats
+// their three fields each, joined alike, and last the visitor as the
+// step then writes it when it is not ARGV[5]) it publishes the payload
+// after the step, only when the record's fields before it are those and
+// the earlier chats' those; the reply's sixth
+// element is then 1, and the record (the caller's) is not returned. The
+// one-node reply is {'ok', assignee, status, team, record, sent, routing,
+// place, waits, earlier}, each of the record, routing, waits and earlier
+// chats 0 when empty (an empty table costs Redis's reply a table's checks).
 var handOff = newScript(`
 local rec = redis.call('HGETALL', KEYS[1])
-local f = {}
-for i = 1, #rec, 2 do f[rec[i]] = rec[i + 1] end
-local st = f['status']
+-- The fields the step reads, found in the reply (no table of them all).
+local st, cur, curname, team, prio, card, vis
+for i = 1, #rec, 2 do
+  local k = rec[i]
+  if k == 'status' then st = rec[i + 1]
+  elseif k == 'team' then team = rec[i + 1]
+  elseif k == 'visitor' then vis = rec[i + 1]
+  elseif k == 'card' then card = rec[i + 1]
+  elseif k == 'assignee' then cur = rec[i + 1]
+  elseif k == 'assignee_name' then curname = rec[i + 1]
+  elseif k == 'priority' then prio = rec[i + 1] end
+end
 if not st then return {'missing'} end
 if st == 'resolved' then return {'closed'} end
-local id, p = ARGV[8], ARGV[9]
-local o = 11 + 2 * tonumber(ARGV[10])
+local id, nt = ARGV[8], tonumber(ARGV[9])
+local o = 10 + 2 * nt
 local np = tonumber(ARGV[o] or '0')
-local prev = {}
+local p, prev
 if id ~= '' then
-  for j = o + 1, o + np do prev[#prev + 1] = redis.call('HMGET', p .. '{c:' .. ARGV[j] .. '}:meta', 'status', 'team', 'assignee') end
+  p = string.sub(KEYS[1], 1, #KEYS[1] - #id - 9)
+  if np > 0 then
+    prev = {}
+    for j = o + 1, o + np do prev[j - o] = redis.call('HMGET', p .. '{c:' .. ARGV[j] .. '}:meta', 'status', 'team', 'assignee') end
+  end
 end
 o = o + np + 1
 local same = false
-if ARGV[o] and #rec == 2 * tonumber(ARGV[o + 3]) then
-  -- The caller's fields, names and values joined by NUL bytes, walked
-  -- pair by pair against the record's table: as many pairs, each name's
+if ARGV[o] then
+  -- The caller's fields (their count, ARGV[o + 2], then their names and
+  -- values joined by NUL bytes, in the order Inbox writes a record's
+  -- fields: joinFields), as many as the record's (which tells a value
+  -- holding a NUL from two fields). A record written in that order is
+  -- the text HGETALL's reply joins to, one table.concat. Otherwise the
+  -- text is walked pair by pair against the record's table: each name's
   -- value the record's (found in place, then a NUL or the end), the text
-  -- used up. No table of names is sorted, nor a text joined (about 7.5 k
-  -- instructions less a handoff).
-  local s, at = ARGV[o + 4], 1
-  same = true
-  for _ = 1, #rec / 2 do
-    local e = string.find(s, '\0', at, true)
-    local v = e and f[string.sub(s, at, e - 1)]
-    if not v or string.find(s, v, e + 1, true) ~= e + 1 then same = false break end
-    at = e + #v + 1
-    local c = string.byte(s, at)
-    if c and c ~= 0 then same = false break end
-    at = at + 1
+  -- used up.
+  local s = ARGV[o + 3]
+  if #rec == 2 * tonumber(ARGV[o + 2]) then
+    same = table.concat(rec, '\0') == s
+    if not same then
+      local f = {}
+      for i = 1, #rec, 2 do f[rec[i]] = rec[i + 1] end
+      local at = 1
+      same = true
+      for _ = 1, #rec / 2 do
+        local e = string.find(s, '\0', at, true)
+        local v = e and f[string.sub(s, at, e - 1)]
+        if not v or string.find(s, v, e + 1, true) ~= e + 1 then same = false break end
+        at = e + #v + 1
+        local c = string.byte(s, at)
+        if c and c ~= 0 then same = false break end
+        at = at + 1
+      end
+      if at <= #s then same = false end
+    end
   end
-  if at <= #s then same = false end
-  if same and np > 0 then
+  if same and prev then
     local parts = {}
     for _, v in ipairs(prev) do
       for k = 1, 3 do parts[#parts + 1] = v[k] or '' end
     end
-    same = table.concat(parts, '\0') == ARGV[o + 5]
+    same = table.concat(parts, '\0') == ARGV[o + 4]
   end
 end
-local set = {'status', 'open', 'team', ARGV[1], 'updated_at', ARGV[4], 'queued_at', ARGV[4]}
-local del = {}
-if f['assignee'] then del[#del + 1] = 'assignee' end
-if f['assignee_name'] then del[#del + 1] = 'assignee_name' end
+local v
 if same then
-  -- The record is as the caller read it: the visitor as it makes it.
-  if ARGV[o + 2] ~= '' then set[#set + 1], set[#set + 2] = 'visitor', ARGV[o + 2] end
+  -- The record is as the caller read it: the visitor as it makes it (the
+  -- last argument, when it is not ARGV[5]).
+  v = ARGV[np > 0 and o + 5 or o + 4] or ARGV[5]
+  if v == '' then v = nil end
 elseif ARGV[5] ~= '' then
-  local ok, v = pcall(cjson.decode, f['visitor'] or '{}')
-  if not ok or type(v) ~= 'table' then v = {} end
-  local vis = cjson.decode(ARGV[5])
+  local ok, w = pcall(cjson.decode, vis or '{}')
+  if not ok or type(w) ~= 'table' then w = {} end
+  local add = cjson.decode(ARGV[5])
   -- The stored form has one-letter names (i, n, e, p); an older record's
   -- long names are moved to them.
   for _, k in ipairs({'id', 'name', 'email', 'page'}) do
     local c = string.sub(k, 1, 1)
-    if v[k] ~= nil then
-      if v[c] == nil then v[c] = v[k] end
-      v[k] = nil
+    if w[k] ~= nil then
+      if w[c] == nil then w[c] = w[k] end
+      w[k] = nil
     end
-    if vis[c] then v[c] = vis[c] end
+    if add[c] then w[c] = add[c] end
   end
   -- cjson writes / as \/: Go's JSON does not, and the value is shorter.
-  set[#set + 1], set[#set + 2] = 'visitor', (string.gsub(cjson.encode(v), '\\/', '/'))
+  v = (string.gsub(cjson.encode(w), '\\/', '/'))
 end
--- Empty fields are left out (every reader takes a missing one as empty).
-for i, k in ipairs({'priority', 'card'}) do
-  if ARGV[i + 1] ~= '' then set[#set + 1], set[#set + 2] = k, ARGV[i + 1]
-  elseif f[k] then del[#del + 1] = k end
+-- The new fields in one table (an empty one left out: every reader takes
+-- a missing field as empty), the old ones no longer wanted taken out.
+local set = {'status', 'open', 'team', ARGV[1], 'updated_at', ARGV[4], 'queued_at', ARGV[4], 'last', ARGV[6], 'card', ARGV[3], 'priority', ARGV[2], 'visitor', v}
+local n = 8
+if ARGV[6] ~= '' then n = 10 end
+if ARGV[3] ~= '' then set[n + 1], set[n + 2], n = 'card', ARGV[3], n + 2 end
+if ARGV[2] ~= '' then set[n + 1], set[n + 2], n = 'priority', ARGV[2], n + 2 end
+if v then set[n + 1], set[n + 2], n = 'visitor', v, n + 2 end
+redis.call('HSET', KEYS[1], unpack(set, 1, n))
+if cur or curname or (prio and ARGV[2] == '') or (card and ARGV[3] == '') then
+  local del = {}
+  if cur then del[#del + 1] = 'assignee' end
+  if curname then del[#del + 1] = 'assignee_name' end
+  if prio and ARGV[2] == '' then del[#del + 1] = 'priority' end
+  if card and ARGV[3] == '' then del[#del + 1] = 'card' end
+  redis.call('HDEL', KEYS[1], unpack(del))
 end
-if ARGV[6] ~= '' then set[#set + 1], set[#set + 2] = 'last', ARGV[6] end
-redis.call('HSET', KEYS[1], unpack(set))
-if #del > 0 then redis.call('HDEL', KEYS[1], unpack(del)) end
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
-local cur, team = f['assignee'] or '', f['team'] or ''
+cur, team = cur or '', team or ''
 if id == '' then
   return {'ok', cur, st, team, rec, 0}
 end
@@ -673,15 +706,19 @@ local queue = t .. 'queue'
 redis.call('ZADD', queue, ARGV[4], id)
 redis.call('ZADD', t .. 'open', ARGV[4], id)
 redis.call('SADD', p .. 'teams', ARGV[1])
-for i = 11, 10 + 2 * tonumber(ARGV[10]), 2 do redis.call('ZADD', p .. 'timers', ARGV[i], ARGV[i + 1]) end
+for i = 10, 9 + 2 * nt, 2 do redis.call('ZADD', p .. 'timers', ARGV[i], ARGV[i + 1]) end
 local sent = 0
 if same then
   -- After the lists: the chat is in them before the agents hear of it.
   redis.call('PUBLISH', ARGV[o + 1], ARGV[o])
-  sent, rec = 1, {}
+  sent, rec = 1, 0
 end
-return {'ok', cur, st, team, rec, sent,
-  redis.call('HGETALL', t .. 'config'), redis.call('ZRANK', queue, id), redis.call('LRANGE', t .. 'waits', '0', '-1'), prev}
+local cfg = redis.call('HGETALL', t .. 'config')
+local rank = redis.call('ZRANK', queue, id)
+local waits = redis.call('LRANGE', t .. 'waits', '0', '-1')
+if #cfg == 0 then cfg = 0 end
+if #waits == 0 then waits = 0 end
+return {'ok', cur, st, team, rec, sent, cfg, rank, waits, prev or 0}
 `)
 
 // handOffReply is what a handoff's step and reads answered.
@@ -794,8 +831,8 @@ func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at t
 	// The team's, the timers' and the earlier chats' keys are made in the
 	// script from the prefix (one node: a script may touch any key).
 	// The turn's timers, as Timers.Set's ZADD sets them.
-	v.id, v.prefix = id, s.p
-	args = append(args, &v.id, &v.prefix, len(h.Timers))
+	v.id = id
+	args = append(args, &v.id, len(h.Timers))
 	for i, tm := range h.Timers {
 		if i < len(v.timers) {
 			t := &v.timers[i]
@@ -820,9 +857,12 @@ func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at t
 				if h.Visitor != (store.Visitor{}) {
 					v.merged = fields["visitor"]
 				}
-				args = append(args, &v.payload, &v.channel, &v.merged, len(n.Before), &v.before)
+				args = append(args, &v.payload, &v.channel, len(n.Before), &v.before)
 				if len(h.Previous) > 0 {
 					args = append(args, &v.prev)
+				}
+				if v.merged != v.vis {
+					args = append(args, &v.merged)
 				}
 			}
 		}
@@ -852,12 +892,12 @@ func (s *Inbox) handOffOne(ctx context.Context, id string, h store.Handoff, at t
 
 // handOffArgs holds the string and number arguments of the handOff
 // script, which go to go-redis by pointer (HandOff): the step's (team,
-// priority, card, time, visitor, last message, retention), the chat's id
-// and the prefix, the first timer's, and the notice's.
+// priority, card, time, visitor, last message, retention), the chat's id,
+// the first timer's, and the notice's.
 type handOffArgs struct {
 	team, priority, card, at, vis, last string
 	retention                           int64
-	id, prefix                          string
+	id                                  string
 	timers                              [1]struct {
 		at     int64
 		member string
@@ -873,7 +913,7 @@ type handOffArgs struct {
 // record says so, never the other way round; and when the step refuses
 // (the chat is resolved, or gone) the additions are taken back.
 func (s *Inbox) handOffPipelined(ctx context.Context, id string, h store.Handoff, at time.Time, args []any) (handOffReply, error) {
-	args = append(args, "", "", 0) // the step only
+	args = append(args, "", 0) // the step only
 	var step *goredis.Cmd
 	var cfg *goredis.MapStringStringCmd
 	var rank *goredis.IntCmd
@@ -965,31 +1005,57 @@ func stepReply(res []any, err error, want int) (handOffReply, error) {
 }
 
 // joinFields is a record's fields as the handOff script compares them:
-// sorted by name, name and value joined by NUL bytes; false when a name
-// or value holds a NUL (the join would not say which fields it holds).
+// names and values joined by NUL bytes, the names in recordOrder's order
+// (the order metaFields writes them, in which a record Inbox wrote and
+// changed only by adding fields in that order keeps them: the text is
+// then HGETALL's reply joined, which the script compares at once with
+// the field count sent beside it); false when a name or value holds a NUL
+// (the join would not say which fields it holds).
 func joinFields(fields map[string]string) (string, bool) {
-	names := make([]string, 0, len(fields))
 	n := 0
 	for k, v := range fields {
 		if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
 			return "", false
 		}
-		names = append(names, k)
 		n += len(k) + len(v) + 2
 	}
-	slices.Sort(names)
 	var b strings.Builder
 	b.Grow(n)
-	for i, k := range names {
-		if i > 0 {
+	add := func(k, v string) {
+		if b.Len() > 0 {
 			b.WriteByte(0)
 		}
 		b.WriteString(k)
 		b.WriteByte(0)
-		b.WriteString(fields[k])
+		b.WriteString(v)
+	}
+	known := 0
+	for _, k := range recordOrder {
+		if v, ok := fields[k]; ok {
+			add(k, v)
+			known++
+		}
+	}
+	if known < len(fields) {
+		// Fields recordOrder does not name: after, sorted by name.
+		rest := make([]string, 0, len(fields)-known)
+		for k := range fields {
+			if !slices.Contains(recordOrder, k) {
+				rest = append(rest, k)
+			}
+		}
+		slices.Sort(rest)
+		for _, k := range rest {
+			add(k, fields[k])
+		}
 	}
 	return b.String(), true
 }
+
+// recordOrder is the order of a record's fields as metaFields writes
+// them (a start's), then the fields a handoff adds (queued_at).
+var recordOrder = []string{"status", "playbook", "visitor", "started_at", "updated_at", "team", "assignee", "assignee_name",
+	"card", "priority", "labels", "previous", "last", "queued_at"}
 
 // joinPrevious is the earlier chats' status, team and assignee as the
 // handOff script compares them: all joined by NUL bytes; false when one

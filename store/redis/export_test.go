@@ -97,7 +97,3 @@ func SetFleetWait(d time.Duration) time.Duration {
 
 // JoinFields is a record's fields as the handOff script compares them.
 var JoinFields = joinFields
-
-// RestoreRefused reports whether s sends a start's record as fields
-// because Redis refused its RESTORE (dump.go).
-func (s *Store) RestoreRefused() bool { return s.noRestore.Load() }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -58,11 +57,7 @@ type Store struct {
 	// funnel fold (TurnFolded; on a Cluster only a placed id's, whose
 	// shard is in its slot). funnels: the rollup of the same prefix.
 	oneNode bool
-	// noRestore: Redis refused a start's RESTORE (an ACL without
-	// @dangerous, a Redis before 7.0): starts send the record's fields
-	// instead (dump.go).
-	noRestore atomic.Bool
-	funnels   *Funnels
+	funnels *Funnels
 	// fleet is the process's (Engine.Sessions; nil: every turn is
 	// published): a quiet turn's ARGV[5] (fleet.go).
 	fleet *fleet
@@ -514,13 +509,8 @@ func (s *Store) commit(ctx context.Context, id string, version int64, data []byt
 				entries[i].ID, _ = ids[i].(string)
 			}
 		}
-		if rec != nil {
-			rest := ids[min(len(entries), len(ids)):]
-			if e, ok := firstString(rest); ok && strings.HasPrefix(e, "!") {
-				rec.refused = e[1:]
-			} else if rec.key == "" {
-				rec.read(s, id, rest)
-			}
+		if rec != nil && rec.key == "" {
+			rec.read(s, id, ids[min(len(entries), len(ids)):])
 		}
 		if away && len(ids) > len(entries) {
 			recorded, _ := ids[len(entries)].(string)
@@ -731,19 +721,6 @@ func (s *Store) CreateStarted(ctx context.Context, sess *engine.Session, entries
 	rec := &startRecord{c: c, retention: retention}
 	var room inTurnFold
 	r, err := s.commitFolded(ctx, sess.ID, 0, sess, "", entries, s.inTurn(&room, sess.ID, fold, keep), rec, false)
-	if err == nil && rec.refused != "" {
-		// The script wrote the conversation but not its record (RESTORE
-		// refused): written as Inbox.Start writes it, and from now on
-		// by the script's HSET. A record that exists (BUSYKEY) is not a
-		// refusal of RESTORE.
-		if !strings.HasPrefix(rec.refused, "BUSYKEY") {
-			s.noRestore.Store(true)
-		}
-		if err := s.inbox.Start(ctx, c, retention); err != nil {
-			return r, fmt.Errorf("its record, after RESTORE was refused (%s): %w", rec.refused, err)
-		}
-		return r, nil
-	}
 	if rec.key != "" {
 		return s.startedOnCluster(ctx, sess.ID, rec, r, err)
 	}
@@ -823,22 +800,6 @@ type startRecord struct {
 	// fixed holds the record's fixed arguments (add), which go to
 	// go-redis by pointer: not boxed one by one.
 	fixed recordArgs
-	// record and newList are the RESTORE payloads of the record and of
-	// a new visitor's list (dump.go; nil: its fields sent, or no
-	// payload); refused, the error of a RESTORE the script was refused
-	// ("": none); elems, room for the record's fields and values.
-	record, newList argBytes
-	refused         string
-	elems           [24]string
-}
-
-// firstString is rest's first element when it is a string.
-func firstString(rest []any) (string, bool) {
-	if len(rest) == 0 {
-		return "", false
-	}
-	s, ok := rest[0].(string)
-	return s, ok
 }
 
 // recordArgs are a start record's fixed arguments of the turn script, in
@@ -887,21 +848,6 @@ func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any
 	// the number): r holds them, no box each.
 	f := &r.fixed
 	*f = recordArgs{id: id, start: stamp(c.StartedAt), retention: r.retention.Milliseconds(), status: string(c.Status), playbook: c.Playbook, visitor: encodeVisitor(c.Visitor)}
-	if elems := r.recordElems(&c); f.retention > 0 && !s.noRestore.Load() && listpackable(elems) {
-		// The record as one RESTORE payload, and a visitor not seen as
-		// its new list's (turn.lua; dump.go). A retention of 0 is
-		// PEXPIRE's (RESTORE's 0 would keep them for ever).
-		r.record = dumpPayload(rdbTypeHashListpack, elems...)
-		args = append(args, &f.id, &f.start, &f.retention, &r.record)
-		if r.list != "" && r.size != "" {
-			args = append(args, &r.size, &r.guess)
-		} else if r.list != "" {
-			// No size: the payload's first byte tells it.
-			r.newList = dumpPayload(rdbTypeZsetListpack, id, f.start)
-			args = append(args, &r.newList)
-		}
-		return append(args, len(args)-n), keys
-	}
 	args = append(args, &f.id, &f.start, &f.retention, &f.status, &f.playbook, &f.visitor)
 	if r.list != "" {
 		// By pointer: not boxed.
@@ -915,28 +861,6 @@ func (r *startRecord) add(s *Store, id string, args []any, keys []string) ([]any
 	}
 	args = metaOptional(args, &c)
 	return append(args, len(args)-n), keys
-}
-
-// recordElems is the record's fields and values in the order the
-// script's HSET writes them (turn.lua): status, playbook, visitor,
-// started_at, updated_at, c's other fields (metaOptional), then on one
-// node the guess of the earlier conversations; c is the record as add
-// sends it, r.fixed its fixed arguments.
-func (r *startRecord) recordElems(c *store.Conversation) []string {
-	f := &r.fixed
-	upd := f.start
-	if !c.UpdatedAt.Equal(c.StartedAt) {
-		upd = stamp(c.UpdatedAt)
-	}
-	e := append(r.elems[:0], "status", f.status, "playbook", f.playbook, "visitor", f.visitor, "started_at", f.start, "updated_at", upd)
-	var room [16]any
-	for _, v := range metaOptional(room[:0], c) {
-		e = append(e, v.(string))
-	}
-	if r.list != "" && r.size != "" {
-		e = append(e, "previous", r.guess)
-	}
-	return e
 }
 
 // recordKey appends conversation id's inbox record to the turn script's

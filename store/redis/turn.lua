@@ -49,12 +49,6 @@
 -- previous (JSON, newest first) as the caller last saw them;
 -- then the record's other fields and values (Inbox.Start's that are set, without
 -- previous when KEYS[9] is there; an updated_at other than the start).
--- Or (dump.go; the fourteenth round) after the id, the start and the
--- retention the record's RESTORE payload (its first byte 16: every
--- field, the guess of the earlier conversations as previous), then
--- with KEYS[9] either the size and the guess as above, or for a
--- visitor the caller has not seen the RESTORE payload of its new list
--- (its first byte 17), and M.
 -- It names at most store.MaxPrevious earlier conversations (the last
 -- index, written into ZREVRANGE by sessions.go).
 -- Or, for a turn whose handoff found its team away (store.TurnReads.Away;
@@ -248,50 +242,19 @@ if record and ARGV[#ARGV] == '1' then
 elseif record then
   -- The start's inbox record, as Inbox.Start writes it: the visitor's
   -- earlier conversations are those before this one is added to them.
-  -- Either its fields (the names are the script's, started_at and
-  -- updated_at one value: a start's are the same time; a caller's other
-  -- updated_at comes after, among the other fields, and wins), or, when
-  -- the fourth starts with the byte 16, the record as a RESTORE payload
-  -- (dump.go: the listpack HSET would build, its expiry set with it),
-  -- the visitor's list then, when the caller has no guess, the payload
-  -- of the list of this one alone, restored unless the list exists.
-  -- A RESTORE of the record refused (an ACL, a server other than Redis
-  -- 7 or later) writes neither: the reply ends with "!" and the error,
-  -- and the caller writes them (Inbox.Start).
+  -- The field names are the script's, started_at and updated_at one
+  -- value (a start's are the same time; a caller's other updated_at comes
+  -- after, among the other fields, and wins).
   local r = factsEnd
   local id, at, keep = ARGV[r + 1], ARGV[r + 2], ARGV[r + 3]
-  local dump = string.byte(ARGV[r + 4]) == 16
-  local fields, from, size, g
-  if dump then
-    -- Redis 7's Lua names its version; a server whose does not (the
-    -- in-process miniredis of the tests, whose RESTORE stores a string)
-    -- is not sent RESTORE.
-    local done
-    if redis.REDIS_VERSION_NUM then
-      done = redis.pcall('RESTORE', record, keep, ARGV[r + 4])
-    else
-      done = {err = 'RESTORE: not Redis 7'}
-    end
-    if done.err then
-      reply[#reply + 1] = '!' .. done.err
-      return reply
-    end
-    from = r + 5
-  else
-    fields = {'status', ARGV[r + 4], 'playbook', ARGV[r + 5], 'visitor', ARGV[r + 6], 'started_at', at, 'updated_at', at}
-    from = r + 7
-  end
+  local fields = {'status', ARGV[r + 4], 'playbook', ARGV[r + 5], 'visitor', ARGV[r + 6], 'started_at', at, 'updated_at', at}
+  local from, size = r + 7, ''
   if visitors then
-    -- g: the guess (size not ""), or the new list's payload (the
-    -- byte 17, which no size starts with; no size sent then).
-    size, g = ARGV[from], from + 1
-    if dump and string.byte(size) == 17 then size, g = '', from end
-    from = g
+    size = ARGV[r + 7]
+    from = r + 8
+    if size ~= '' then from = r + 9 end
   end
-  if not dump then
-    if size and size ~= '' then from = from + 1 end
-    for i = from, #ARGV - 1 do fields[#fields + 1] = ARGV[i] end
-  end
+  for i = from, #ARGV - 1 do fields[#fields + 1] = ARGV[i] end
   if visitors then
     -- The guess holds when the list has the size it had then and its
     -- newest is the guess's first: the list only grows (every start adds
@@ -300,24 +263,19 @@ elseif record then
     -- came. One command checks both: the ranks N-1 to N hold one id, the
     -- newest, exactly when the list has N (two when it has more, none
     -- when fewer).
-    local list, n, new = nil, nil, false
+    local list, n = nil, nil
     if size ~= '' then
       local sp = string.find(size, ' ', 1, true)
       local at = redis.call('ZRANGE', visitors, string.sub(size, 1, sp - 1), string.sub(size, sp + 1))
       if #at == 1 then
         n = tonumber(string.sub(size, sp + 1))
-        local guess = ARGV[g]
+        local guess = ARGV[r + 8]
         if at[1] == string.sub(guess, 3, string.find(guess, '"', 3, true) - 1) then
           list = guess
         end
       end
-    elseif dump then
-      -- A visitor the caller has not seen: new (its list is restored,
-      -- with this one and its expiry) unless the list exists.
-      new = not redis.pcall('RESTORE', visitors, keep, ARGV[g]).err
-      if new then n = 1 end
     end
-    local read = not list and not new
+    local read = not list
     if read then
       local prev = {}
       local got = redis.call('ZREVRANGE', visitors, '0', 'MAX_PREVIOUS_LAST')
@@ -338,27 +296,16 @@ elseif record then
         end
       end
     end
-    if not new then
-      n = n + redis.call('ZADD', visitors, at, id)
-      redis.call('PEXPIRE', visitors, keep)
-    end
-    if not dump then
-      if list then
-        fields[#fields + 1] = 'previous'
-        fields[#fields + 1] = list
-      end
-    elseif read and list then
-      redis.call('HSET', record, 'previous', list)
-    elseif read and size ~= '' then
-      -- The payload named the guess, which did not hold: none.
-      redis.call('HDEL', record, 'previous')
+    n = n + redis.call('ZADD', visitors, at, id)
+    redis.call('PEXPIRE', visitors, keep)
+    if list then
+      fields[#fields + 1] = 'previous'
+      fields[#fields + 1] = list
     end
     reply[#reply + 1] = n
     if read then reply[#reply + 1] = list or '' end
   end
-  if not dump then
-    redis.call('HSET', record, unpack(fields))
-    redis.call('PEXPIRE', record, keep)
-  end
+  redis.call('HSET', record, unpack(fields))
+  redis.call('PEXPIRE', record, keep)
 end
 return reply

@@ -2,7 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -598,7 +597,6 @@ func checkStarted(t *testing.T, ctx context.Context, view *redisstore.Inbox, rdb
 func TestStartRecordArguments(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.New(t)
-	srv.NeedsReal(t, "RESTORE of Redis 7's payloads")
 	c, rec := recordedClient(t, srv)
 	st := redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour})
 	key := store.FunnelKey{Day: "2026-12-06", Playbook: "p", Version: "v1"}
@@ -606,10 +604,6 @@ func TestStartRecordArguments(t *testing.T) {
 	vis := store.Visitor{ID: "v1", Name: "Ada", Page: "/pricing"}
 	start := func(id string, at time.Time, team string) (*store.Conversation, []any) {
 		t.Helper()
-		vis := vis
-		if team != "" {
-			vis.ID = "v2" // a new visitor: the record in its payload
-		}
 		conv := &store.Conversation{ID: id, Status: store.StatusBot, Playbook: "p", Visitor: vis, Team: team, Labels: []string{}, StartedAt: at, UpdatedAt: at}
 		fold := storetest.CountedFold(key, "started")
 		if _, err := st.CreateStarted(ctx, &engine.Session{ID: id}, []redisstore.Entry{bot("hi")}, fold, time.Hour, conv, time.Hour); err != nil {
@@ -634,18 +628,9 @@ func TestStartRecordArguments(t *testing.T) {
 		// Two keys: the record and the visitor's conversations (no
 		// unused ones before them since the eleventh round:
 		// TestCountedStartSendsNoUnusedKeys).
-		// Since the fourteenth round the record's fields are one RESTORE
-		// payload (dump.go): the id, the time, the retention, the payload,
-		// the size of the visitor's list, the guess (a visitor not seen:
-		// the payload of its new list instead), their count; 9 and 8
-		// before; a visitor not seen, 6. A record whose earlier conversations take more than 64
-		// bytes (Redis keeps it as a hash table, not a listpack) is sent as
-		// fields, as before: 9.
-		want := 7
+		want := 9
 		if i == 0 {
-			want = 6 // a visitor not seen: the new list's payload, no size
-		} else if b, _ := json.Marshal(conv.Previous); len(b) > 64 {
-			want = 9
+			want = 8 // a visitor not seen: no guess
 		}
 		if n := len(args) - plain - 2; n != want {
 			t.Errorf("start %d: the record took %d arguments (%v), want %d", i, n, args[plain:], want)
@@ -654,11 +639,10 @@ func TestStartRecordArguments(t *testing.T) {
 			t.Errorf("start %d: Previous %v, want the %d newest", i, conv.Previous, want)
 		}
 	}
-	// A team is a field more, in the payload: no argument more (two
-	// before the fourteenth round).
+	// A team is a field more: two arguments.
 	_, args := start("team", t0.Add(time.Hour), "sales")
-	if n := len(args) - plain - 2; n != 6 {
-		t.Errorf("a start with a team: the record took %d arguments (%v), want 6", n, args[plain:])
+	if n := len(args) - plain - 2; n != 11 {
+		t.Errorf("a start with a team: the record took %d arguments (%v), want 11", n, args[plain:])
 	}
 	m := srv.Client.HGetAll(ctx, srv.Prefix+"{c:team}:meta").Val()
 	if m["team"] != "sales" || m["started_at"] != stampOf(t0.Add(time.Hour)) || m["updated_at"] != m["started_at"] {

@@ -294,21 +294,23 @@ func redirectQueue(cmd redis.Cmder) {
 		}
 	case "evalsha", "eval":
 		// A handoff on one node is one script (Inbox.HandOff) on the
-		// record's key, which makes the team's keys from the prefix, its
-		// ninth argument: EVALSHA sha 1 {c:ID}:meta arg... The team's lists
-		// go to another prefix. The script's string arguments go by
-		// pointer (store/redis's handOffArgs).
+		// record's key, which puts the chat, its eighth argument, in the
+		// team's lists: EVALSHA sha 1 {c:ID}:meta arg... The lists get
+		// another member instead (the id in capitals, as long, so the
+		// script still finds the prefix from the key's length). The
+		// script's string arguments go by pointer (store/redis's
+		// handOffArgs).
 		n, _ := args[2].(int)
-		if n != 1 || len(args) < 3+n+9 {
+		if n != 1 || len(args) < 3+n+8 {
 			return
 		}
 		k, _ := args[3].(string)
-		p, _ := args[3+n+8].(string)
-		if ps, ok := args[3+n+8].(*string); ok {
-			p = *ps
+		id, _ := args[3+n+7].(string)
+		if ps, ok := args[3+n+7].(*string); ok {
+			id = *ps
 		}
-		if strings.HasSuffix(k, "}:meta") && p != "" && strings.HasPrefix(k, p+"{c:") {
-			args[3+n+8] = p + "lost:"
+		if id != "" && strings.HasSuffix(k, "{c:"+id+"}:meta") {
+			args[3+n+7] = strings.ToUpper(id)
 		}
 	}
 }

@@ -74,6 +74,7 @@ func TestListenerReadsItself(t *testing.T) {
 // what is published afterwards.
 func TestListenerResyncsAfterABreak(t *testing.T) {
 	srv := redistest.New(t)
+	srv.NeedsReal(t, "CLIENT KILL, which breaks the listener's connection")
 	ctx := context.Background()
 	bus := redisstore.NewBus(srv.Client)
 	l, err := bus.Listen(ctx)

@@ -388,6 +388,12 @@ func TestCRMChangeTooBigForOneScript(t *testing.T) {
 		kinds, ids int
 	}{{"many strings", 300, 300}, {"many members of one list", 1, 200}, {"as many as one script holds", 1, 240}} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.ids == 240 && !redistest.Real() {
+				// The script names 240 members through a recursive
+				// function, one call deep each: Redis's Lua allows far
+				// deeper calls, miniredis's (gopher-lua) overflows.
+				t.Skip("needs a real Redis: miniredis's Lua has a smaller call stack")
+			}
 			key := "big-" + tc.name
 			ch := &store.CRMChange{Key: key, Done: "done", Planned: time.Now().UnixMilli(),
 				Records: []store.CAS{{Name: "rec_" + key, New: `{"id":"big"}`}}}

@@ -439,6 +439,35 @@ func TestClusterMasterKilledMidChat(t *testing.T) {
 	api("POST", "/api/conversations/"+conv+"/messages", map[string]any{"text": "Yes! Moving on.", "client_id": "a2"})
 	v.until("the agent's second message", v.entry("message", "agent", "Yes! Moving on."))
 	api("POST", "/api/conversations/"+conv+"/resolve", map[string]any{})
+	// The resolve's entries are stored when the call answers: wait for the
+	// visitor to have every entry it may see (an event, not a time: on a
+	// loaded machine 300 ms was once too short for the last two), then
+	// read on a while for anything doubled.
+	visibleIDs := func() []string {
+		stored, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix}).Transcript(ctx, conv, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, e := range stored {
+			if e.Kind != "note" && e.Kind != "record" {
+				ids = append(ids, e.ID)
+			}
+		}
+		return ids
+	}
+	want := visibleIDs()
+	hasAll := func(map[string]any) bool {
+		for _, id := range want {
+			if v.ids[id] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if !hasAll(nil) {
+		v.until("every entry the store holds", hasAll)
+	}
 	v.settle(300 * time.Millisecond) // anything doubled would be here by now
 
 	wg.Wait()
@@ -518,17 +547,8 @@ func TestClusterMasterKilledMidChat(t *testing.T) {
 
 	// Exact: the live chat's visitor got every stored entry it may see,
 	// once, in order.
-	st := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
-	stored, err := st.Transcript(ctx, conv, "", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var visible, got []string
-	for _, e := range stored {
-		if e.Kind != "note" && e.Kind != "record" {
-			visible = append(visible, e.ID)
-		}
-	}
+	visible := visibleIDs()
+	var got []string
 	for _, e := range v.order {
 		got = append(got, e["id"].(string))
 	}

@@ -27,22 +27,26 @@ type monitor struct {
 	prefix string
 }
 
-// monitoredRedis is a real Redis for a test that watches it with MONITOR
-// (it skips on miniredis): its own client, the scripts loaded, and the
-// test's key prefix.
-func monitoredRedis(t *testing.T) (context.Context, *goredis.Client, string) {
+// realRedis is a real Redis for a test that needs one for what it says
+// (it skips on miniredis): its own client and the test's key prefix.
+func realRedis(t *testing.T, what string) (context.Context, *goredis.Client, string) {
 	t.Helper()
 	rds := redistest.New(t)
-	if !redistest.Real() {
-		t.Skip("needs a real Redis: MONITOR")
-	}
-	ctx := context.Background()
+	rds.NeedsReal(t, what)
 	rdb := goredis.NewClient(rds.Client.Options())
 	t.Cleanup(func() { rdb.Close() })
+	return context.Background(), rdb, rds.Prefix
+}
+
+// monitoredRedis is realRedis for a test that watches it with MONITOR,
+// the scripts loaded.
+func monitoredRedis(t *testing.T) (context.Context, *goredis.Client, string) {
+	t.Helper()
+	ctx, rdb, p := realRedis(t, "MONITOR")
 	if err := redisstore.LoadScripts(ctx, rdb); err != nil {
 		t.Fatal(err)
 	}
-	return ctx, rdb, rds.Prefix
+	return ctx, rdb, p
 }
 
 func startMonitor(t *testing.T, addr, prefix string) *monitor {

@@ -1,15 +1,11 @@
 package redis_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/playbook-dev/playbook/engine"
-	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
 	"github.com/playbook-dev/playbook/store/storetest"
@@ -25,12 +21,7 @@ import (
 // visitor's and a returning one's), the text is HGETALL's order: the walk
 // is not needed. It failed first: the text was sorted by name.
 func TestHandOffComparesStartedRecordsAtOnce(t *testing.T) {
-	srv := redistest.New(t)
-	srv.NeedsReal(t, "HGETALL's order as Redis keeps it")
-	ctx := context.Background()
-	p := srv.Prefix
-	rdb := goredis.NewClient(srv.Client.Options())
-	t.Cleanup(func() { rdb.Close() })
+	ctx, rdb, p := realRedis(t, "HGETALL's order as Redis keeps it")
 	inbox := redisstore.NewInbox(rdb, p)
 	st := redisstore.NewEngine(rdb, p).Sessions(store.SessionOptions{TTL: time.Hour}).(*redisstore.Store)
 	key := store.FunnelKey{Day: "2026-12-06", Playbook: "p", Version: "v1"}
@@ -91,12 +82,7 @@ func TestHandOffComparesStartedRecordsAtOnce(t *testing.T) {
 // text tells them apart, and the notice does not go out in the step (it
 // was built from a record that is not the one stored).
 func TestHandOffNoticeNotFooledByANulInAValue(t *testing.T) {
-	srv := redistest.New(t)
-	srv.NeedsReal(t, "HGETALL's order as Redis keeps it")
-	ctx := context.Background()
-	p := srv.Prefix
-	rdb := goredis.NewClient(srv.Client.Options())
-	t.Cleanup(func() { rdb.Close() })
+	ctx, rdb, p := realRedis(t, "HGETALL's order as Redis keeps it")
 	inbox := redisstore.NewInbox(rdb, p)
 	at := time.UnixMilli(1_700_000_000_000)
 	id := "nul-1"

@@ -47,6 +47,7 @@ func startServer(t *testing.T) (*server.Server, string) {
 		cancel()
 		<-done
 	})
+	servertest.AwaitListening(t, srv)
 	return srv, hs.URL
 }
 

@@ -42,6 +42,10 @@ type Hub struct {
 	// glob with one "*" between pre and suf ("" for none).
 	pattern, pre, suf string
 
+	// listening is closed once Run listens (Listening).
+	listening     chan struct{}
+	listeningOnce sync.Once
+
 	mu   sync.Mutex
 	l    store.Listener
 	all  bool                               // pattern is subscribed: its channels need no subscription of their own
@@ -54,8 +58,19 @@ func NewHub(bus store.Bus, log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Hub{bus: bus, log: log, subs: map[string]map[Subscriber]struct{}{}}
+	return &Hub{bus: bus, log: log, subs: map[string]map[Subscriber]struct{}{}, listening: make(chan struct{})}
 }
+
+// Listening is closed once Run listens: its pattern and the channels
+// followed until then are subscribed and confirmed (or Run gave up
+// listening, or returned). From then on a follower that Attach returns
+// for misses nothing published afterwards; one attached before is told
+// to Resync instead, which for an agent's inbox means reloading its lists
+// rather than getting each event (a new chat's notify among them). A
+// caller that counts on every live event, a test, waits for it first.
+func (h *Hub) Listening() <-chan struct{} { return h.listening }
+
+func (h *Hub) listened() { h.listeningOnce.Do(func() { close(h.listening) }) }
 
 // NewPatternHub returns a hub over bus that hears every channel pattern
 // matches through one pattern subscription, when bus's listener takes
@@ -75,8 +90,10 @@ func (h *Hub) covered(ch string) bool {
 	return h.all && len(ch) > len(h.pre)+len(h.suf) && strings.HasPrefix(ch, h.pre) && strings.HasSuffix(ch, h.suf)
 }
 
-// Attach makes sub follow channel ch. The subscription is confirmed
-// before Attach returns, so nothing published afterwards is missed.
+// Attach makes sub follow channel ch. Once the hub listens (Listening),
+// the subscription is confirmed before Attach returns, so nothing
+// published afterwards is missed; before, sub is told to Resync when it
+// listens.
 func (h *Hub) Attach(ctx context.Context, ch string, sub Subscriber) error {
 	h.mu.Lock()
 	followers, ok := h.subs[ch]
@@ -119,6 +136,7 @@ func (h *Hub) Detach(ch string, sub Subscriber) {
 // bus reconnects and subscribes again by itself after a Redis restart;
 // the followers of each channel subscribed again are told to Resync.
 func (h *Hub) Run(ctx context.Context) {
+	defer h.listened()
 	l, err := h.bus.Listen(ctx)
 	if err != nil {
 		h.log.Error("listening for live updates", "err", err)
@@ -158,6 +176,7 @@ func (h *Hub) Run(ctx context.Context) {
 			}
 		}
 	}
+	h.listened()
 	msgs := l.Messages()
 	// The followers a message goes to, copied out of the map under the
 	// lock into one list that Run keeps from message to message.

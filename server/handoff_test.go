@@ -17,6 +17,7 @@ import (
 	pbclient "github.com/playbook-dev/playbook/client"
 	"github.com/playbook-dev/playbook/handoff"
 	"github.com/playbook-dev/playbook/internal/redistest"
+	"github.com/playbook-dev/playbook/store"
 	"github.com/playbook-dev/playbook/store/embedded"
 )
 
@@ -167,6 +168,54 @@ func TestLiveChatOnTheEmbeddedInbox(t *testing.T) {
 			t.Errorf("an inbox key in Redis: %s", k)
 		}
 	}
+}
+
+// TestFeedOpenedBeforeTheServerListens: an agent's feed opened before the
+// server listens for live updates (a process just started) misses what is
+// published until it does, a new chat's notify among them, and gets a
+// resync frame in its place once it listens: the chat is in the list the
+// inbox then reloads. The hub's listening is held here until the visitor
+// has been handed off. (On a loaded machine the set-up of testLiveChat
+// could outrun the hub the same way; startServer waits for it.)
+func TestFeedOpenedBeforeTheServerListens(t *testing.T) {
+	rds := redistest.New(t)
+	hold := make(chan struct{})
+	ts := startServerEarly(t, rds, "../playbooks/bench", func(c *servertest.Config) { c.Engine = heldEngine{c.Engine, hold} })
+	agent := signIn(t, ts, addAgent(t, ts, "Sam", "sales"))
+	agent.ok("PUT", "/api/me/presence", map[string]any{"status": "online"})
+	feed := agent.feed()
+	v := dial(t, ts)
+	conv := toHandoff(t, v)
+	v.entryOf("handoff", "system")
+	close(hold)
+	feed.next("resync")
+	var queue []handoff.Conversation
+	json.Unmarshal(agent.ok("GET", "/api/conversations?folder=unassigned", nil), &queue)
+	if len(queue) != 1 || queue[0].ID != conv {
+		t.Fatalf("unassigned after the resync = %+v, want %s", queue, conv)
+	}
+}
+
+// heldEngine is an engine whose bus listens only once hold is closed.
+type heldEngine struct {
+	store.Engine
+	hold chan struct{}
+}
+
+func (e heldEngine) Bus() store.Bus { return heldBus{e.Engine.Bus(), e.hold} }
+
+type heldBus struct {
+	store.Bus
+	hold chan struct{}
+}
+
+func (b heldBus) Listen(ctx context.Context) (store.Listener, error) {
+	select {
+	case <-b.hold:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return b.Bus.Listen(ctx)
 }
 
 // testLiveChat: handoff, notification, Unassigned, take, joined, messages

@@ -230,6 +230,12 @@ func (s *Server) checkTokens(ctx context.Context) {
 	}
 }
 
+// Listening is closed once Run listens for live updates (the hub's
+// Listening): what is published afterwards reaches every agent's feed and
+// visitor's socket. Sockets opened before are caught up once it listens
+// (an agent's feed gets a resync frame instead of the events missed).
+func (s *Server) Listening() <-chan struct{} { return s.hub.Listening() }
+
 // App returns the application the server serves.
 func (s *Server) App() *conversation.App { return s.app }
 

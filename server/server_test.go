@@ -94,6 +94,15 @@ func blobDir(t *testing.T) *blobdir.Dir {
 
 func startServer(t *testing.T, rds *redistest.Server, dir string, mod ...func(*servertest.Config)) *testServer {
 	t.Helper()
+	ts := startServerEarly(t, rds, dir, mod...)
+	servertest.AwaitListening(t, ts.srv)
+	return ts
+}
+
+// startServerEarly is startServer returning at once, before the server
+// listens for live updates (a process just started).
+func startServerEarly(t *testing.T, rds *redistest.Server, dir string, mod ...func(*servertest.Config)) *testServer {
+	t.Helper()
 	buf := &syncBuffer{}
 	cfg := servertest.Config{
 		Engine: redisstore.NewEngine(rds.Client, rds.Prefix),

@@ -5,6 +5,8 @@ package servertest
 
 import (
 	"errors"
+	"testing"
+	"time"
 
 	"github.com/playbook-dev/playbook/conversation"
 	"github.com/playbook-dev/playbook/server"
@@ -39,4 +41,19 @@ func New(cfg Config) (*server.Server, error) {
 		sc.Logger = cfg.Options.Logger
 	}
 	return server.New(sc)
+}
+
+// AwaitListening waits until srv, whose Run the test started, listens for
+// live updates (server.Server.Listening). A test that opens a socket and
+// then waits for a live event (an agent's new-chat notify) waits for it
+// first: a socket opened before gets a resync in place of the events
+// published until then, which on a loaded machine can be the whole set-up
+// (a visitor's walk to a handoff included). Only a hang fails it.
+func AwaitListening(t testing.TB, srv *server.Server) {
+	t.Helper()
+	select {
+	case <-srv.Listening():
+	case <-time.After(30 * time.Second): // only a guard against a hang
+		t.Fatal("the server did not listen for live updates within 30s")
+	}
 }

@@ -125,6 +125,7 @@ func startServer(t *testing.T, mod ...func(*servertest.Config)) *env {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
+	servertest.AwaitListening(t, srv)
 	return &env{url: ts.URL, prefix: rds.Prefix, srv: srv, store: redisstore.New(rds.Client, redisstore.Options{Prefix: rds.Prefix}), logs: logs}
 }
 

@@ -52,10 +52,8 @@ func (r *recorder) take() []string {
 // process would have, and the record of what it sends.
 func processStore(t *testing.T, srv *redistest.Server, cacheSize int) (*redisstore.Store, *recorder) {
 	t.Helper()
-	c := goredis.NewClient(srv.Client.Options())
-	t.Cleanup(func() { c.Close() })
 	rec := &recorder{}
-	c.AddHook(rec)
+	c := hookedClient(t, srv.Client.Options(), "", "", rec)
 	return redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour, CacheSize: cacheSize}), rec
 }
 

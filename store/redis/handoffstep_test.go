@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/playbook-dev/playbook/internal/redistest"
 	"github.com/playbook-dev/playbook/store"
 	redisstore "github.com/playbook-dev/playbook/store/redis"
@@ -22,10 +20,8 @@ import (
 // too, and leaves the lists alone.
 func TestHandOffIsOneCommandOnOneNode(t *testing.T) {
 	srv := redistest.New(t)
-	rdb := goredis.NewClient(srv.Client.Options())
-	t.Cleanup(func() { rdb.Close() })
 	rec := &recorder{}
-	rdb.AddHook(rec)
+	rdb := hookedClient(t, srv.Client.Options(), "", "", rec)
 	ctx := context.Background()
 	p := srv.Prefix
 	inbox := redisstore.NewInbox(rdb, p)

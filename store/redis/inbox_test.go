@@ -210,10 +210,8 @@ func TestStartOfAReturningVisitorIsOneRoundTrip(t *testing.T) {
 	n := 0
 	open := func() (*redisstore.Inbox, *recorder) {
 		n++
-		c := goredis.NewClient(srv.Client.Options())
-		t.Cleanup(func() { c.Close() })
 		rec := &recorder{}
-		c.AddHook(rec)
+		c := hookedClient(t, srv.Client.Options(), "", "", rec)
 		in := redisstore.NewInbox(c, srv.Prefix)
 		// The connection's own set-up (HELLO, ...) is not a Start's.
 		if err := in.Start(ctx, &store.Conversation{ID: "warm-" + strconv.Itoa(n), Playbook: "p", Visitor: store.Visitor{ID: "other"}}, time.Hour); err != nil {

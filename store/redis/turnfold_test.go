@@ -28,10 +28,8 @@ import (
 // sends.
 func foldingStore(t *testing.T, srv *redistest.Server) (*redisstore.Store, *redisstore.Funnels, *recorder) {
 	t.Helper()
-	c := goredis.NewClient(srv.Client.Options())
-	t.Cleanup(func() { c.Close() })
 	rec := &recorder{}
-	c.AddHook(rec)
+	c := hookedClient(t, srv.Client.Options(), "", "", rec)
 	st := redisstore.New(c, redisstore.Options{Prefix: srv.Prefix, TTL: time.Hour,
 		Pending:       func(e []redisstore.Entry) bool { return len(e) > 0 },
 		PendingFolded: func([]redisstore.Entry) bool { return false }})
@@ -654,11 +652,9 @@ func stampOf(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // recordedClient is a client of srv whose commands' arguments rec records.
 func recordedClient(t *testing.T, srv *redistest.Server) (*goredis.Client, *argsRecorder) {
-	c := goredis.NewClient(srv.Client.Options())
-	t.Cleanup(func() { c.Close() })
+	t.Helper()
 	rec := &argsRecorder{}
-	c.AddHook(rec)
-	return c, rec
+	return hookedClient(t, srv.Client.Options(), "", "", rec), rec
 }
 
 // TestCountedStartSendsNoUnusedKeys (issue 13, eleventh round): a start

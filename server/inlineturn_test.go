@@ -23,14 +23,7 @@ func TestChatTurnsRunOnTheReadLoop(t *testing.T) {
 	}
 	c.settle()
 	before = server.FramesHandedOff()
-	c.send(map[string]any{"type": "button", "id": "m1", "value": "Talk to sales", "label": "Talk to sales"})
-	if ack := c.next("ack"); ack["id"] != "m1" {
-		t.Fatalf("ack = %v", ack)
-	}
-	c.bot("What's your work email?")
-	c.say("m2", "ana@globex.com")
-	c.bot("How many employees?")
-	c.settle()
+	twoTurns(t, c)
 	if n := server.FramesHandedOff() - before; n != 0 {
 		t.Fatalf("%d frames were handed to a worker for two turns and a ping, want 0", n)
 	}

@@ -18,6 +18,16 @@ func TestTurnFramesGoOutFromTheTurnsGoroutine(t *testing.T) {
 	c.bot("Hi! What brings you here?")
 	c.settle()
 	before := server.WritersHandedOff()
+	twoTurns(t, c)
+	if n := server.WritersHandedOff() - before; n != 0 {
+		t.Fatalf("%d writers were handed to a worker for two turns and a ping, want 0", n)
+	}
+}
+
+// twoTurns takes the bench playbook's conversation, past its greeting, two
+// turns on (a button, then a message), and waits until c is settled.
+func twoTurns(t *testing.T, c *client) {
+	t.Helper()
 	c.send(map[string]any{"type": "button", "id": "m1", "value": "Talk to sales", "label": "Talk to sales"})
 	if ack := c.next("ack"); ack["id"] != "m1" {
 		t.Fatalf("ack = %v", ack)
@@ -26,7 +36,4 @@ func TestTurnFramesGoOutFromTheTurnsGoroutine(t *testing.T) {
 	c.say("m2", "ana@globex.com")
 	c.bot("How many employees?")
 	c.settle()
-	if n := server.WritersHandedOff() - before; n != 0 {
-		t.Fatalf("%d writers were handed to a worker for two turns and a ping, want 0", n)
-	}
 }

@@ -34,6 +34,11 @@ func appendEncode(dst []byte, f Frame, exact bool) ([]byte, error) {
 	if u, ok := f.(*Unknown); ok {
 		return append(dst, u.Raw...), nil // as received
 	}
+	if ef, ok := f.(*EntryFrame); ok && !exact {
+		if b, ok := appendEntryFrame(dst, ef); ok {
+			return b, nil
+		}
+	}
 	e := encoders.Get().(*encoder)
 	defer func() {
 		if e.buf.Cap() <= 64<<10 { // a large frame's buffer is not kept

@@ -270,12 +270,21 @@ func (h *Hub) appendFollowers(out []Subscriber, ch string) []Subscriber {
 func (h *Hub) Alone(ch string, self Subscriber) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for s := range h.subs[ch] {
-		if s != self {
-			return false
-		}
+	return onlySelf(h.subs[ch], self)
+}
+
+// onlySelf reports whether followers holds no one but self (nil: no
+// one), by their number and one lookup: every quiet turn asks it, twice,
+// and a map's iteration costs more (a random start, each group scanned).
+func onlySelf(followers map[Subscriber]struct{}, self Subscriber) bool {
+	switch len(followers) {
+	case 0:
+		return true
+	case 1:
+		_, ok := followers[self]
+		return ok
 	}
-	return true
+	return false
 }
 
 // CatchUpOthers tells each follower of ch but self to Resync: after a quiet
@@ -284,6 +293,10 @@ func (h *Hub) Alone(ch string, self Subscriber) bool {
 // were not published.
 func (h *Hub) CatchUpOthers(ch string, self Subscriber) {
 	h.mu.Lock()
+	if onlySelf(h.subs[ch], self) { // usually: nobody came meanwhile
+		h.mu.Unlock()
+		return
+	}
 	var others []Subscriber
 	for s := range h.subs[ch] {
 		if s != self {

@@ -262,3 +262,21 @@ func TestHubAloneAndCatchUpOthers(t *testing.T) {
 	default:
 	}
 }
+
+// BenchmarkHubAloneTurn is what a visitor's quiet turn asks of the hub: is
+// its widget alone on its conversation, and, once the turn is stored, the
+// followers that came meanwhile (none).
+func BenchmarkHubAloneTurn(b *testing.B) {
+	h := conversation.NewHub(newFakeBus(), quiet())
+	own := newRecorder()
+	if err := h.Attach(context.Background(), "c", own); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !h.Alone("c", own) {
+			b.Fatal("not alone")
+		}
+		h.CatchUpOthers("c", own)
+	}
+}

@@ -34,8 +34,8 @@ func appendEncode(dst []byte, f Frame, exact bool) ([]byte, error) {
 	if u, ok := f.(*Unknown); ok {
 		return append(dst, u.Raw...), nil // as received
 	}
-	if ef, ok := f.(*EntryFrame); ok && !exact {
-		if b, ok := appendEntryFrame(dst, ef); ok {
+	if !exact {
+		if b, ok := appendByHand(dst, f); ok {
 			return b, nil
 		}
 	}

@@ -5,13 +5,41 @@ import (
 	"unicode/utf8"
 )
 
+// appendByHand appends f as appendEncode writes it through encoding/json,
+// byte for byte, for the frames every visitor's turn sends (an entry
+// frame or more, the ack, the status), without reflection; ok is false,
+// with dst as it was, for a frame left to encoding/json (docs/benchmarks.md,
+// "A turn's frames written by hand (issue 13, fifteenth round)").
+func appendByHand(dst []byte, f Frame) (_ []byte, ok bool) {
+	switch f := f.(type) {
+	case *EntryFrame:
+		if f != nil {
+			return appendEntryFrame(dst, f)
+		}
+	case *Ack:
+		if f != nil {
+			b := appendJSONString(append(dst, `{"type":"ack","id":`...), f.ID)
+			b = appendField(b, `,"entry":`, f.Entry)
+			if f.Duplicate {
+				return append(b, `,"duplicate":true}`...), true
+			}
+			return append(b, `,"duplicate":false}`...), true
+		}
+	case *Status:
+		if f != nil {
+			b := appendJSONString(append(dst, `{"type":"status","status":`...), f.Status)
+			b = appendField(b, `,"outcome":`, f.Outcome)
+			return append(b, '}'), true
+		}
+	}
+	return dst, false
+}
+
 // appendEntryFrame appends f as appendEncode writes it through
 // encoding/json, byte for byte, without reflection and without the
 // allocation of its time's text (Time.MarshalJSON's); ok is false, with
 // dst as it was, for an entry it leaves to encoding/json: one with data,
-// or whose time has no strict RFC 3339 form. A visitor's turn sends one
-// entry frame or more (docs/benchmarks.md, "Entry frames written by hand
-// (issue 13, fifteenth round)").
+// or whose time has no strict RFC 3339 form.
 func appendEntryFrame(dst []byte, f *EntryFrame) (_ []byte, ok bool) {
 	e := &f.Entry
 	if len(e.Data) > 0 {

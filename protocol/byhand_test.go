@@ -10,41 +10,34 @@ import (
 	"github.com/playbook-dev/playbook/internal/race"
 )
 
-// genericEntryFrame is an entry frame as encoding/json writes it (what
-// appendEncode wrote for every frame before appendEntryFrame).
-func genericEntryFrame(t testing.TB, f *EntryFrame) []byte {
+// checkFrame fails t unless AppendEncode writes f as Encode does through
+// encoding/json, byte for byte (or both fail), and Encode writes it as
+// json.Marshal does after its type.
+func checkFrame(t testing.TB, f Frame) {
 	t.Helper()
-	body, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append([]byte(`{"type":"entry",`), body[1:]...)
-}
-
-// checkEntryFrame fails t unless Encode and AppendEncode write f as
-// encoding/json does, byte for byte (or both fail).
-func checkEntryFrame(t testing.TB, f *EntryFrame) {
-	t.Helper()
-	_, jerr := json.Marshal(f)
-	got, err := Encode(f)
-	if jerr != nil {
-		if err == nil {
-			t.Fatalf("Encode(%+v) = %s, want an error as encoding/json's (%v)", f.Entry, got, jerr)
+	body, jerr := json.Marshal(f)
+	want, err := Encode(f)
+	app, aerr := AppendEncode([]byte("x"), f)
+	if err != nil || jerr != nil {
+		if err == nil || aerr == nil {
+			t.Fatalf("Encode(%+v) = %s, %v; AppendEncode %s, %v; want errors as encoding/json's (%v)", f, want, err, app, aerr, jerr)
 		}
 		return
 	}
-	if err != nil {
-		t.Fatalf("Encode(%+v): %v", f.Entry, err)
+	generic := append([]byte(`{"type":"`+f.FrameType()+`",`), body[1:]...)
+	if len(body) == 2 {
+		generic = []byte(`{"type":"` + f.FrameType() + `"}`)
 	}
-	want := genericEntryFrame(t, f)
-	if !bytes.Equal(got, want) {
-		t.Fatalf("Encode(%+v)\n got %s\nwant %s", f.Entry, got, want)
+	if !bytes.Equal(want, generic) {
+		t.Fatalf("Encode(%+v)\n got %s\nwant %s", f, want, generic)
 	}
-	app, err := AppendEncode([]byte("x"), f)
-	if err != nil || !bytes.Equal(app, append([]byte("x"), want...)) {
-		t.Fatalf("AppendEncode(%+v) = %s, %v; want x%s", f.Entry, app, err, want)
+	if aerr != nil || !bytes.Equal(app, append([]byte("x"), want...)) {
+		t.Fatalf("AppendEncode(%+v) = %s, %v; want x%s", f, app, aerr, want)
 	}
 }
+
+// checkEntryFrame is checkFrame of an entry frame carrying e.
+func checkEntryFrame(t testing.TB, e Entry) { t.Helper(); checkFrame(t, &EntryFrame{Entry: e}) }
 
 // TestEntryFrameAsJSON: an entry frame is written as encoding/json writes
 // it, escapes, omitted fields, data and times of every kind included.
@@ -77,8 +70,32 @@ func TestEntryFrameAsJSON(t *testing.T) {
 		{From: strings.Repeat("a", 300), Kind: strings.Repeat("<", 100), At: at},
 	}
 	for _, e := range entries {
-		checkEntryFrame(t, &EntryFrame{Entry: e})
+		checkEntryFrame(t, e)
 	}
+}
+
+// TestAckAndStatusAsJSON: the ack and the status frames are written as
+// encoding/json writes them.
+func TestAckAndStatusAsJSON(t *testing.T) {
+	for _, f := range []Frame{
+		&Ack{}, &Ack{ID: "m1"}, &Ack{ID: "m1", Entry: "1732262400000-0"}, &Ack{ID: "m1", Entry: "1-0", Duplicate: true},
+		&Ack{ID: "<é\u2028\xff>", Entry: "\"\n"}, (*Ack)(nil),
+		&Status{}, &Status{Status: "waiting"}, &Status{Status: "ended", Outcome: "lead"}, &Status{Status: "a&b", Outcome: "\t\u2029"},
+		(*Status)(nil), (*EntryFrame)(nil),
+	} {
+		checkFrame(t, f)
+	}
+}
+
+// FuzzAckAndStatus: whatever their strings, the ack and the status frames
+// are written as encoding/json writes them.
+func FuzzAckAndStatus(f *testing.F) {
+	f.Add("m1", "1732262400000-0", true)
+	f.Add("<é\u2028\xff>", "", false)
+	f.Fuzz(func(t *testing.T, a, b string, dup bool) {
+		checkFrame(t, &Ack{ID: a, Entry: b, Duplicate: dup})
+		checkFrame(t, &Status{Status: a, Outcome: b})
+	})
 }
 
 // FuzzEntryFrame: whatever the strings and the time, an entry frame is
@@ -95,12 +112,12 @@ func FuzzEntryFrame(f *testing.F) {
 			e.Buttons = []Button{{button, text}, {text, button}}
 			e.Links = []Link{{text, button}}
 		}
-		checkEntryFrame(t, &EntryFrame{Entry: e})
+		checkEntryFrame(t, e)
 	})
 }
 
 // TestEntryFrameAllocations: an entry frame is appended without an
-// allocation (its time's text included); docs/benchmarks.md, "Entry
+// allocation (its time's text included); docs/benchmarks.md, "A turn's
 // frames written by hand (issue 13, fifteenth round)".
 func TestEntryFrameAllocations(t *testing.T) {
 	race.SkipAllocCounts(t)
@@ -122,5 +139,16 @@ func BenchmarkEntryFrame(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf, _ = AppendEncode(buf[:0], f)
+	}
+}
+
+// BenchmarkAckAndStatus appends a turn's ack and status frames.
+func BenchmarkAckAndStatus(b *testing.B) {
+	ack, status := &Ack{ID: "m12", Entry: "1732262400000-0"}, &Status{Status: "waiting"}
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = AppendEncode(buf[:0], ack)
+		buf, _ = AppendEncode(buf, status)
 	}
 }

@@ -2,7 +2,8 @@ package protocol
 
 import (
 	"time"
-	"unicode/utf8"
+
+	"github.com/playbook-dev/playbook/internal/jsonstr"
 )
 
 // appendByHand appends f as appendEncode writes it through encoding/json,
@@ -18,7 +19,7 @@ func appendByHand(dst []byte, f Frame) (_ []byte, ok bool) {
 		}
 	case *Ack:
 		if f != nil {
-			b := appendJSONString(append(dst, `{"type":"ack","id":`...), f.ID)
+			b := jsonstr.Append(append(dst, `{"type":"ack","id":`...), f.ID)
 			b = appendField(b, `,"entry":`, f.Entry)
 			if f.Duplicate {
 				return append(b, `,"duplicate":true}`...), true
@@ -27,7 +28,7 @@ func appendByHand(dst []byte, f Frame) (_ []byte, ok bool) {
 		}
 	case *Status:
 		if f != nil {
-			b := appendJSONString(append(dst, `{"type":"status","status":`...), f.Status)
+			b := jsonstr.Append(append(dst, `{"type":"status","status":`...), f.Status)
 			b = appendField(b, `,"outcome":`, f.Outcome)
 			return append(b, '}'), true
 		}
@@ -48,11 +49,11 @@ func appendEntryFrame(dst []byte, f *EntryFrame) (_ []byte, ok bool) {
 	n0 := len(dst)
 	b := append(dst, `{"type":"entry","entry":{`...)
 	if e.ID != "" {
-		b = appendJSONString(append(b, `"id":`...), e.ID)
+		b = jsonstr.Append(append(b, `"id":`...), e.ID)
 		b = append(b, ',')
 	}
-	b = appendJSONString(append(b, `"from":`...), e.From)
-	b = appendJSONString(append(b, `,"kind":`...), e.Kind)
+	b = jsonstr.Append(append(b, `"from":`...), e.From)
+	b = jsonstr.Append(append(b, `,"kind":`...), e.Kind)
 	b = appendField(b, `,"text":`, e.Text)
 	if len(e.Buttons) > 0 {
 		b = append(b, `,"buttons":[`...)
@@ -60,8 +61,8 @@ func appendEntryFrame(dst []byte, f *EntryFrame) (_ []byte, ok bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(append(b, `{"label":`...), x.Label)
-			b = appendJSONString(append(b, `,"value":`...), x.Value)
+			b = jsonstr.Append(append(b, `{"label":`...), x.Label)
+			b = jsonstr.Append(append(b, `,"value":`...), x.Value)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -74,8 +75,8 @@ func appendEntryFrame(dst []byte, f *EntryFrame) (_ []byte, ok bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(append(b, `{"label":`...), x.Label)
-			b = appendJSONString(append(b, `,"url":`...), x.URL)
+			b = jsonstr.Append(append(b, `{"label":`...), x.Label)
+			b = jsonstr.Append(append(b, `,"url":`...), x.URL)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -98,7 +99,7 @@ func appendField(b []byte, name, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendJSONString(append(b, name...), s)
+	return jsonstr.Append(append(b, name...), s)
 }
 
 // strictRFC3339 reports whether t, a time in RFC 3339 form, is one that
@@ -114,61 +115,4 @@ func strictRFC3339(t []byte) bool {
 	c := t[len(t)-len("Z07:00")]
 	h := t[len(t)-len("07:00"):]
 	return !('0' <= c && c <= '9') && 10*(h[0]-'0')+(h[1]-'0') < 24
-}
-
-// appendJSONString appends s as encoding/json writes a string, HTML
-// escaped: <, > and & as \u003c, \u003e and \u0026, the other control
-// characters as \n, \r, \t, \b, \f or \u00XX, invalid UTF-8 as \ufffd,
-// and U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

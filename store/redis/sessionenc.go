@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/playbook-dev/playbook/engine"
+	"github.com/playbook-dev/playbook/internal/jsonstr"
 )
 
 // appendSession appends sess's stored form to b: encoding/json's bytes of
@@ -26,11 +26,11 @@ func appendSession(b []byte, sess *engine.Session) ([]byte, error) {
 		}
 	}
 	b = append(b, `{"playbook":`...)
-	b = appendJSONString(b, sess.Playbook)
+	b = jsonstr.Append(b, sess.Playbook)
 	b = append(b, `,"version":`...)
-	b = appendJSONString(b, sess.Version)
+	b = jsonstr.Append(b, sess.Version)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, string(sess.Status))
+	b = jsonstr.Append(b, string(sess.Status))
 	b = append(b, `,"card":`...)
 	b = strconv.AppendInt(b, int64(sess.Card), 10)
 	if sess.Tries != 0 {
@@ -38,10 +38,10 @@ func appendSession(b []byte, sess *engine.Session) ([]byte, error) {
 		b = strconv.AppendInt(b, int64(sess.Tries), 10)
 	}
 	b = append(b, `,"locale":`...)
-	b = appendJSONString(b, sess.Locale)
+	b = jsonstr.Append(b, sess.Locale)
 	if sess.Outcome != "" {
 		b = append(b, `,"outcome":`...)
-		b = appendJSONString(b, sess.Outcome)
+		b = jsonstr.Append(b, sess.Outcome)
 	}
 	b = append(b, `,"turn":`...)
 	b = strconv.AppendInt(b, int64(sess.Turn), 10)
@@ -67,7 +67,7 @@ func appendSession(b []byte, sess *engine.Session) ([]byte, error) {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = appendJSONString(b, x)
+				b = jsonstr.Append(b, x)
 			}
 			b = append(b, ']')
 		}
@@ -143,7 +143,7 @@ func appendOmitString(b []byte, name, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendJSONString(append(b, name...), s)
+	return jsonstr.Append(append(b, name...), s)
 }
 
 // plainVar reports whether appendVar writes v as encoding/json does
@@ -184,7 +184,7 @@ func appendVar(b []byte, v any) []byte {
 	case nil:
 		return append(b, "null"...)
 	case string:
-		return appendJSONString(b, x)
+		return jsonstr.Append(b, x)
 	case bool:
 		return strconv.AppendBool(b, x)
 	case int:
@@ -251,7 +251,7 @@ func appendMap[V any](b []byte, m map[string]V, val func([]byte, V) []byte) []by
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(appendJSONString(b, k), ':')
+		b = append(jsonstr.Append(b, k), ':')
 		b = val(b, m[k])
 	}
 	return append(b, '}')
@@ -260,7 +260,7 @@ func appendMap[V any](b []byte, m map[string]V, val func([]byte, V) []byte) []by
 func appendAnyMap(b []byte, m map[string]any) []byte { return appendMap(b, m, appendVar) }
 
 func appendStringMap(b []byte, m map[string]string) []byte {
-	return appendMap(b, m, appendJSONString)
+	return appendMap(b, m, jsonstr.Append)
 }
 
 // appendFunnelTimes appends t as engine.FunnelTimes.MarshalJSON writes
@@ -271,66 +271,10 @@ func appendFunnelTimes(b []byte, t engine.FunnelTimes) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(appendJSONString(b, x.Fact), ':')
+		b = append(jsonstr.Append(b, x.Fact), ':')
 		b = strconv.AppendInt(b, x.Ms, 10)
 	}
 	return append(b, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString is encoding/json's string with HTML escaping (as
-// json.Marshal writes it): <, > and & as \u003c, \u003e, \u0026, control
-// characters escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // sessionBufs are the buffers commits encode their session into: a

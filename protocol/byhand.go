@@ -55,32 +55,10 @@ func appendEntryFrame(dst []byte, f *EntryFrame) (_ []byte, ok bool) {
 	b = jsonstr.Append(append(b, `"from":`...), e.From)
 	b = jsonstr.Append(append(b, `,"kind":`...), e.Kind)
 	b = appendField(b, `,"text":`, e.Text)
-	if len(e.Buttons) > 0 {
-		b = append(b, `,"buttons":[`...)
-		for i, x := range e.Buttons {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonstr.Append(append(b, `{"label":`...), x.Label)
-			b = jsonstr.Append(append(b, `,"value":`...), x.Value)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendLabelled(b, `,"buttons":[`, `,"value":`, e.Buttons, func(x *Button) (string, string) { return x.Label, x.Value })
 	b = appendField(b, `,"input":`, e.Input)
 	b = appendField(b, `,"image":`, e.Image)
-	if len(e.Links) > 0 {
-		b = append(b, `,"links":[`...)
-		for i, x := range e.Links {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = jsonstr.Append(append(b, `{"label":`...), x.Label)
-			b = jsonstr.Append(append(b, `,"url":`...), x.URL)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendLabelled(b, `,"links":[`, `,"url":`, e.Links, func(x *Link) (string, string) { return x.Label, x.URL })
 	b = appendField(b, `,"author":`, e.Author)
 	b = appendField(b, `,"client_id":`, e.ClientID)
 	b = appendField(b, `,"card":`, e.Card)
@@ -91,6 +69,27 @@ func appendEntryFrame(dst []byte, f *EntryFrame) (_ []byte, ok bool) {
 		return dst[:n0], false
 	}
 	return append(b, `"}}`...), true
+}
+
+// appendLabelled appends name (the array's opening) and items as objects
+// {"label": …, second: …} (second the other member's name and colon), with
+// the closing bracket; nothing when items is empty (omitempty). pair
+// gives an item's label and other member.
+func appendLabelled[T any](b []byte, name, second string, items []T, pair func(*T) (string, string)) []byte {
+	if len(items) == 0 {
+		return b
+	}
+	b = append(b, name...)
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		label, other := pair(&items[i])
+		b = jsonstr.Append(append(b, `{"label":`...), label)
+		b = jsonstr.Append(append(b, second...), other)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }
 
 // appendField appends name and s as a JSON string, unless s is empty

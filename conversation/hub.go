@@ -275,7 +275,9 @@ func (h *Hub) Alone(ch string, self Subscriber) bool {
 
 // onlySelf reports whether followers holds no one but self (nil: no
 // one), by their number and one lookup: every quiet turn asks it, twice,
-// and a map's iteration costs more (a random start, each group scanned).
+// and a map's iteration costs more (a random start, each group scanned;
+// docs/benchmarks.md, "A turn's frames written by hand; the hub's
+// followers counted, not walked").
 func onlySelf(followers map[Subscriber]struct{}, self Subscriber) bool {
 	switch len(followers) {
 	case 0:

@@ -10,7 +10,8 @@ import (
 // byte for byte, for the frames every visitor's turn sends (an entry
 // frame or more, the ack, the status), without reflection; ok is false,
 // with dst as it was, for a frame left to encoding/json (docs/benchmarks.md,
-// "A turn's frames written by hand (issue 13, fifteenth round)").
+// "A turn's frames written by hand; the hub's followers counted, not
+// walked").
 func appendByHand(dst []byte, f Frame) (_ []byte, ok bool) {
 	switch f := f.(type) {
 	case *EntryFrame:

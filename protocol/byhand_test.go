@@ -118,7 +118,7 @@ func FuzzEntryFrame(f *testing.F) {
 
 // TestEntryFrameAllocations: an entry frame is appended without an
 // allocation (its time's text included); docs/benchmarks.md, "A turn's
-// frames written by hand (issue 13, fifteenth round)".
+// frames written by hand; the hub's followers counted, not walked".
 func TestEntryFrameAllocations(t *testing.T) {
 	race.SkipAllocCounts(t)
 	f := &EntryFrame{Entry: Entry{ID: "1732262400000-1", From: "bot", Kind: "message", Text: "How many employees?",

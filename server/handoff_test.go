@@ -196,6 +196,23 @@ func TestFeedOpenedBeforeTheServerListens(t *testing.T) {
 	}
 }
 
+// TestReadyzWaitsForTheServerToListen: /readyz answers 503 "starting"
+// until the process listens for live updates, so that a load balancer
+// sends it no agent or visitor before it can hear what other processes
+// publish; then 200.
+func TestReadyzWaitsForTheServerToListen(t *testing.T) {
+	hold := make(chan struct{})
+	ts := startServerEarly(t, redistest.New(t), "../playbooks/bench", func(c *servertest.Config) { c.Engine = heldEngine{c.Engine, hold} })
+	if resp, body := get(t, ts.url+"/readyz", nil); resp.StatusCode != 503 || !strings.Contains(body, "starting") {
+		t.Fatalf("/readyz before the server listens: %d %q, want 503 starting", resp.StatusCode, body)
+	}
+	close(hold)
+	servertest.AwaitListening(t, ts.srv)
+	if resp, body := get(t, ts.url+"/readyz", nil); resp.StatusCode != 200 {
+		t.Fatalf("/readyz once the server listens: %d %q, want 200", resp.StatusCode, body)
+	}
+}
+
 // heldEngine is an engine whose bus listens only once hold is closed.
 type heldEngine struct {
 	store.Engine

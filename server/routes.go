@@ -272,8 +272,11 @@ const readyTimeout = 2 * time.Second
 // ready is the readiness check (Config.Ready, by default
 // conversation.App.Ready): 200 while this process can serve, 503 while the
 // store does not answer (on a Redis Cluster: a master down, a slot
-// uncovered, a stale slot map) or the process drains, so a load balancer
-// sends visitors elsewhere meanwhile.
+// uncovered, a stale slot map), the process drains, or it does not yet
+// listen for live updates (starting: a socket opened then would be told
+// to catch up instead of getting what other processes publish, an
+// agent's new-chat notify among it), so a load balancer sends visitors
+// elsewhere meanwhile.
 func (s *Server) ready(c *echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
@@ -281,11 +284,19 @@ func (s *Server) ready(c *echo.Context) error {
 	if err == nil && s.app.Draining() {
 		err = conversation.ErrDraining
 	}
+	listening := false
+	select {
+	case <-s.Listening():
+		listening = true
+	default:
+	}
 	switch {
-	case err == nil:
+	case err == nil && listening:
 		return c.String(http.StatusOK, "ok")
 	case errors.Is(err, conversation.ErrDraining):
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "draining")
+	case err == nil:
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "starting: not yet listening for live updates")
 	}
 	s.log.Warn("not ready: the store does not answer", "err", err)
 	return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable")

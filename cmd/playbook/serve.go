@@ -394,6 +394,14 @@ func listenAndServe(ctx context.Context, addr string, srv *server.Server, log *s
 	go func() { runDone <- srv.Run(runCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- hs.Serve(ln) }()
+	// "serving" once live updates are heard (/readyz answers 200 from
+	// then on): what waits for the line may count on every live event.
+	select {
+	case <-srv.Listening():
+	case err := <-serveDone:
+		return err
+	case <-ctx.Done():
+	}
 	log.Info("serving", "url", "http://"+ln.Addr().String()+"/", "widget", "http://"+ln.Addr().String()+"/widget.js")
 	select {
 	case err := <-serveDone:

@@ -99,6 +99,7 @@ func serve(t *testing.T, src []byte, engine store.Engine, prefix string) string 
 		cancel()
 		<-done
 	})
+	servertest.AwaitListening(t, srv)
 	return hs.URL
 }
 

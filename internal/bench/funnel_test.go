@@ -203,6 +203,7 @@ func funnelTest(t *testing.T, eng store.Engine, ids func() []string, conversatio
 		cancel()
 		<-done
 	})
+	servertest.AwaitListening(t, srv)
 	res, err := bench.Run(ctx, bench.Options{URLs: []string{hs.URL}, Visitors: 8, Conversations: conversations})
 	if err != nil {
 		t.Fatal(err)

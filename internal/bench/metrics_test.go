@@ -175,6 +175,7 @@ func metricsDuringBench(t *testing.T, m *metrics.Metrics, engine store.Engine, p
 		stop()
 		<-runDone
 	}()
+	servertest.AwaitListening(t, srv)
 	app := srv.App()
 	for _, path := range []string{"/ok", "/fail"} {
 		if _, err := app.CRM().AddSubscription(ctx, hooks.URL+path, []string{crm.EventRecordCreated}, "a-secret-of-some-length"); err != nil {

@@ -119,6 +119,7 @@ type refConn struct {
 	ws   *websocket.Conn
 	cork *refCork
 	out  []protocol.Frame
+	buf  []byte // a frame's encoding, reused
 
 	sess    *engine.Session // nil: none started, or to be read again
 	conv    string
@@ -137,11 +138,14 @@ func (c *refConn) flush(ctx context.Context) error {
 	c.cork.cork()
 	var err error
 	for _, f := range c.out {
-		var b []byte
-		if b, err = protocol.Encode(f); err != nil {
+		// Encoded as serve encodes its frames (protocol.AppendEncode, into
+		// a buffer kept by the connection): the reference is the least a
+		// server must do, so it gets every saving serve has that is not
+		// serve's own work.
+		if c.buf, err = protocol.AppendEncode(c.buf[:0], f); err != nil {
 			break
 		}
-		if err = c.ws.Write(wctx, websocket.MessageText, b); err != nil {
+		if err = c.ws.Write(wctx, websocket.MessageText, c.buf); err != nil {
 			break
 		}
 	}

@@ -288,15 +288,6 @@ func (v *visitorConn) FlushTurn() {
 
 func (v *visitorConn) readLoop(ctx context.Context) {
 	readCtx := context.WithoutCancel(ctx) // see handleVisitorWS's cancel
-	// chatting: a frame came after the connection's first (the start or
-	// resume). The first runs on a turn worker (onShortStack): a widget
-	// that goes idle after it, as most do, keeps a small read loop. The
-	// next ones, of a visitor who chats, run here, on the read loop's
-	// goroutine, as the reference server's do: no hand-off to a worker
-	// and back a turn. The stack they grow is the collector's to shrink
-	// (it halves a goroutine's stack at each cycle while the goroutine
-	// uses less than a quarter of it) once the visitor stops.
-	chatting := false
 	for {
 		text, buf, err := v.readFrame(readCtx)
 		if err != nil {
@@ -313,12 +304,7 @@ func (v *visitorConn) readLoop(ctx context.Context) {
 			putFrameBuf(buf)
 			continue
 		}
-		if chatting {
-			v.handleData(ctx, text, buf.Bytes())
-		} else {
-			v.handleFrame(ctx, text, buf.Bytes())
-			chatting = true
-		}
+		v.handleFrame(ctx, text, buf.Bytes())
 		<-v.turn
 		putFrameBuf(buf)
 	}
@@ -387,16 +373,12 @@ var frameTasks = sync.Pool{New: func() any {
 	return t
 }}
 
-func (t *frameTask) handle() { t.v.handleData(t.ctx, t.text, t.data) }
-
-// handleData decodes and handles one frame the visitor sent, on the
-// calling goroutine.
-func (v *visitorConn) handleData(ctx context.Context, text bool, data []byte) {
-	f, fe := protocol.DecodeVisitor(text, data)
+func (t *frameTask) handle() {
+	f, fe := protocol.DecodeVisitor(t.text, t.data)
 	if fe != nil {
-		v.Push(fe)
+		t.v.Push(fe)
 	} else {
-		v.handle(ctx, f)
+		t.v.handle(t.ctx, f)
 	}
 }
 
@@ -406,14 +388,7 @@ func (v *visitorConn) handleData(ctx context.Context, text bool, data []byte) {
 // idle widget, which spends hours waiting in Read, would keep it. The read
 // loop's own stack stays small; the deep stacks belong to the workers,
 // about as many as turns run at once, which keep them from turn to turn.
-func (v *visitorConn) onShortStack(fn func()) {
-	framesHandedOff.Add(1)
-	workers.Run(fn)
-}
-
-// framesHandedOff counts the frames handled on a turn worker
-// (onShortStack) rather than on the read loop's goroutine.
-var framesHandedOff atomic.Int64
+func (v *visitorConn) onShortStack(fn func()) { workers.Run(fn) }
 
 // workers run the visitors' turns and their connections' writers.
 var workers = warm.New(warm.Idle)

@@ -153,6 +153,7 @@ duration or its number of conversations.
 		fs.BoolVar(&o.inProcess, "in-process", false, "with --idle: run serve's own code inside the bench, its visitor websockets on in-memory connections (no file descriptor each, so past the open-file limit), alternated with a control run of the same clients against a handler that only upgrades; prints serve's RSS per idle widget (see below)")
 		fs.StringVar(&o.inProcessChild, "in-process-child", "", "internal: one run of --in-process (serve or control), its serve flags after --")
 		fs.DurationVar(&o.hold, "hold", 20*time.Second, "with --idle: how long the idle connections stay open")
+		fs.IntVar(&o.idleTurns, "idle-turns", 0, "with --idle (not --in-process): each widget answers this many turns of its conversation past the greeting before it goes idle (a visitor who chatted, then went quiet)")
 		fs.DurationVar(&o.ceiling, "ceiling", 10*time.Second, "how long the ceiling (store-only turns) runs; 0 skips it")
 		fs.IntVar(&o.sources, "sources", 8, "loopback source addresses (127.0.0.1..N) to spread connections over")
 		fs.DurationVar(&o.turnTimeout, "turn-timeout", 10*time.Second, "a turn answered later than this is an error")
@@ -242,6 +243,7 @@ type benchOptions struct {
 	serverDebug   string
 	serverPIDs    string
 	idle          int
+	idleTurns     int
 	inProcess     bool
 	// inProcessChild is a child of an --in-process run: serve or control.
 	inProcessChild string
@@ -305,6 +307,9 @@ func runBench(ctx context.Context, std *stdio, o *benchOptions) error {
 func measureBench(ctx context.Context, std *stdio, o *benchOptions) (rep *bench.Report, err error) {
 	if o.visitors < 1 || o.servers < 1 || o.idle < 0 {
 		return nil, usageError("--visitors and --servers must be at least 1")
+	}
+	if o.idleTurns < 0 || (o.idleTurns > 0 && o.idle == 0) {
+		return nil, usageError("--idle-turns K goes with --idle N: the turns each idle widget answers before it holds")
 	}
 	if o.idle == 0 && o.duration <= 0 && o.conversations <= 0 {
 		return nil, usageError("set --duration or --conversations: a run must be bounded")
@@ -472,7 +477,7 @@ func measureBench(ctx context.Context, std *stdio, o *benchOptions) (rep *bench.
 		note("opening %d idle widgets", o.idle)
 		samples := 0
 		res, err := bench.Idle(ctx, bench.IdleOptions{
-			URLs: urls, Connections: o.idle, Hold: o.hold, TurnTimeout: o.turnTimeout, Sources: o.sources,
+			URLs: urls, Connections: o.idle, Turns: o.idleTurns, Hold: o.hold, TurnTimeout: o.turnTimeout, Sources: o.sources,
 			Sample: func(ctx context.Context) bench.Sample {
 				s := probe.Sample(ctx)
 				if samples++; samples == 2 && o.heapProfile != "" && firstDebug != "" {
@@ -486,7 +491,7 @@ func measureBench(ctx context.Context, std *stdio, o *benchOptions) (rep *bench.
 		if err != nil {
 			return nil, err
 		}
-		ir := &bench.IdleReport{IdleResult: res, Hold: o.hold, GoBefore: res.Before.Go, GoConnected: res.Connected.Go,
+		ir := &bench.IdleReport{IdleResult: res, Hold: o.hold, Turns: o.idleTurns, GoBefore: res.Before.Go, GoConnected: res.Connected.Go,
 			BaseRSS: res.Before.ServerRSS, ConnectedRSS: res.Connected.ServerRSS, AfterRSS: res.After.ServerRSS, PeakRSS: res.After.ServerPeakRSS}
 		if res.Connections > 0 {
 			ir.PerConnRSS = float64(res.Connected.ServerRSS-res.Before.ServerRSS) / float64(res.Connections)

@@ -52,6 +52,8 @@ func runInProcess(ctx context.Context, std *stdio, o *benchOptions) (err error) 
 	switch {
 	case o.idle <= 0:
 		return usageError("--in-process measures idle widgets: give --idle N")
+	case o.idleTurns != 0:
+		return usageError("--idle-turns needs real sockets: not with --in-process")
 	case o.url != "" || o.servers > 1 || o.reference || o.compare != "":
 		return usageError("--in-process runs serve inside the bench: no --url, --servers, --reference or --compare")
 	case o.embedded && o.redisURL != "":

@@ -157,6 +157,15 @@ func TestIdleAndCeiling(t *testing.T) {
 	if idle.Connections != 5 || idle.Errors != 0 {
 		t.Fatalf("idle: %d connections, %d errors %v", idle.Connections, idle.Errors, idle.ErrorSamples)
 	}
+	// Widgets that chat (two turns past the greeting, every answer
+	// checked), then hold.
+	idle, err = bench.Idle(ctx, bench.IdleOptions{URLs: []string{url}, Connections: 5, Turns: 2, Settle: time.Millisecond, Hold: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idle.Connections != 5 || idle.Errors != 0 {
+		t.Fatalf("idle after two turns: %d connections, %d errors %v", idle.Connections, idle.Errors, idle.ErrorSamples)
+	}
 	c, err := bench.Ceiling(ctx, bench.CeilingOptions{Redis: rds.Client, Prefix: rds.Prefix + "ceiling:", Workers: 2, Duration: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

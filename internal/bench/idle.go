@@ -25,8 +25,13 @@ type IdleOptions struct {
 	// "after" sample; default 10s.
 	Hold        time.Duration
 	TurnTimeout time.Duration // default 10s
-	Sources     int
-	Sample      func(ctx context.Context) Sample
+	// Turns is how many turns of its conversation past the greeting each
+	// widget answers before it goes idle (0: the greeting only; at most
+	// the conversation's): the memory of visitors who chatted, then went
+	// quiet.
+	Turns   int
+	Sources int
+	Sample  func(ctx context.Context) Sample
 }
 
 // idleDefaults fills the settings an idle run (Idle, IdleInProcess) left
@@ -105,13 +110,19 @@ func Idle(ctx context.Context, opts IdleOptions) (IdleResult, error) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			sc := ScriptFor(n)
-			sc.Turns, sc.Outcome = sc.Turns[:1], "" // the greeting only
+			if k := 1 + max(opts.Turns, 0); k < len(sc.Turns) { // the greeting and opts.Turns more
+				sc.Turns, sc.Outcome = sc.Turns[:k], ""
+			}
+			lat := time.Duration(-1)
 			dctx, cancel := context.WithTimeout(ctx, opts.TurnTimeout)
 			ws, err := d.dial(dctx, n)
 			cancel()
-			var lat time.Duration
 			if err == nil {
-				err = conversation(ctx, &clientTurns{ctx: ctx, ws: ws, timeout: opts.TurnTimeout}, sc, opts.Playbook, opts.TurnTimeout, 0, func(r turnResult) { lat = r.latency })
+				err = conversation(ctx, &clientTurns{ctx: ctx, ws: ws, timeout: opts.TurnTimeout}, sc, opts.Playbook, opts.TurnTimeout, 0, func(r turnResult) {
+					if lat < 0 { // the start's
+						lat = r.latency
+					}
+				})
 				if err != nil {
 					ws.CloseNow()
 				}

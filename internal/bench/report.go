@@ -130,6 +130,7 @@ type IdleReport struct {
 	GoBefore     *GoStats      `json:"go_before,omitempty"`
 	GoConnected  *GoStats      `json:"go_connected,omitempty"`
 	Hold         time.Duration `json:"hold_ns"`
+	Turns        int           `json:"turns_each,omitempty"` // answered past the greeting before the hold
 	RedisPerConn *RedisPerTurn `json:"redis_per_connection,omitempty"`
 }
 
@@ -360,7 +361,11 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 	}
 	if id := r.Idle; id != nil {
-		p("\nidle widgets: %s connections opened (connect, start, greeting checked), then held open %v doing nothing\n", num(id.Connections), id.Hold)
+		chat := ""
+		if id.Turns > 0 {
+			chat = fmt.Sprintf(", %d turns answered each", id.Turns)
+		}
+		p("\nidle widgets: %s connections opened (connect, start, greeting checked%s), then held open %v doing nothing\n", num(id.Connections), chat, id.Hold)
 		p("  errors         %d\n", id.Errors)
 		for _, e := range id.ErrorSamples {
 			p("                 %s\n", e)

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,52 @@ func BenchmarkAckAndStatus(b *testing.B) {
 	for b.Loop() {
 		buf, _ = AppendEncode(buf[:0], ack)
 		buf, _ = AppendEncode(buf, status)
+	}
+}
+
+// TestFramesByHandWriteEveryField: the frames written by hand carry every
+// field of their types, each set (an entry's Data aside: an entry with
+// data goes to encoding/json), as encoding/json writes them. A field added
+// to Entry, Button, Link, Ack or Status that appendByHand does not write
+// fails here, rather than vanishing from what the widget gets.
+func TestFramesByHandWriteEveryField(t *testing.T) {
+	for _, f := range []Frame{&EntryFrame{}, &Ack{}, &Status{}} {
+		fillEvery(t, reflect.ValueOf(f).Elem(), reflect.TypeOf(f).Elem().Name())
+		if _, ok := appendByHand(nil, f); !ok {
+			t.Fatalf("%T with every field set is left to encoding/json; want it written by hand", f)
+		}
+		checkFrame(t, f)
+	}
+}
+
+// fillEvery sets every field of v, a struct, to a value that is not its
+// zero (Entry.Data aside); path names v in failures.
+func fillEvery(t *testing.T, v reflect.Value, path string) {
+	t.Helper()
+	if v.Type() == reflect.TypeOf(time.Time{}) {
+		v.Set(reflect.ValueOf(time.Date(2026, 12, 6, 9, 30, 0, 5, time.FixedZone("X", 5400))))
+		return
+	}
+	for i := 0; i < v.NumField(); i++ {
+		f, name := v.Field(i), path+"."+v.Type().Field(i).Name
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(name + ` "<&>"`)
+		case reflect.Bool:
+			f.SetBool(true)
+		case reflect.Struct:
+			fillEvery(t, f, name)
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 2, 2))
+			for j := 0; j < 2; j++ {
+				fillEvery(t, f.Index(j), name)
+			}
+		case reflect.Map:
+			if name != "EntryFrame.Entry.Data" {
+				t.Fatalf("%s: a map the frames by hand do not know", name)
+			}
+		default:
+			t.Fatalf("%s: a field of kind %s the frames by hand do not write", name, f.Kind())
+		}
 	}
 }
